@@ -1,0 +1,1 @@
+//! Typed upstream APIs with defaults and validation.

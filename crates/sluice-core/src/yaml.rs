@@ -1,0 +1,760 @@
+//! Multi-document YAML (and JSON, a subset of it) loading with source positions.
+//!
+//! Scalars resolve the way `kubectl` reads manifests: sigs.k8s.io/yaml decodes with its fork of
+//! go-yaml v2, whose resolver follows YAML 1.1 for plain scalars (`yes`/`no`/`on`/`off`/`y`/`n`
+//! are booleans, `0777` is octal, `1_000` is an integer, `~` is null) and supports merge keys
+//! (`<<`). Quoted and block scalars are always strings. Mapping keys become strings, as the
+//! YAML-to-JSON conversion does.
+//!
+//! Hard limits protect against hostile input: the number of nodes that aliases may expand to
+//! (billion laughs), nesting depth, and the size of one document.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
+use serde_json::{Map, Number, Value};
+
+/// A position in a source text: 1-based line and column (columns count characters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Pos {
+    pub line: u32,
+    pub col: u32,
+}
+
+impl fmt::Display for Pos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.col)
+    }
+}
+
+fn pos_of(span: &Span) -> Pos {
+    Pos {
+        line: u32::try_from(span.start.line()).unwrap_or(u32::MAX),
+        col: u32::try_from(span.start.col() + 1).unwrap_or(u32::MAX),
+    }
+}
+
+/// Limits applied while loading. The defaults are generous for real manifests and small
+/// enough that a hostile file fails fast with a clear error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Nodes that alias expansion may add to one document (go-yaml guards the same attack by
+    /// an alias-to-node ratio; a fixed budget is simpler to explain).
+    pub max_alias_nodes: u64,
+    /// Nesting depth of mappings and sequences.
+    pub max_depth: usize,
+    /// Characters in one document. Kubernetes refuses request bodies over 3 MiB; documents in
+    /// a stream are held to a larger bound so big ConfigMaps still load and are judged later.
+    pub max_document_chars: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_alias_nodes: 100_000,
+            max_depth: 128,
+            max_document_chars: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// Why a text could not be loaded. Every variant carries the position it refers to.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LoadError {
+    #[error("{pos}: invalid YAML: {message}")]
+    Syntax { pos: Pos, message: String },
+    #[error("{pos}: duplicate key {key:?} (first defined at line {first_line})")]
+    DuplicateKey {
+        pos: Pos,
+        key: String,
+        first_line: u32,
+    },
+    #[error(
+        "{pos}: aliases expand to more than {limit} nodes (possible \"billion laughs\" attack)"
+    )]
+    AliasLimit { pos: Pos, limit: u64 },
+    #[error("{pos}: nesting deeper than {limit} levels")]
+    DepthLimit { pos: Pos, limit: usize },
+    #[error("{pos}: document larger than {limit} characters")]
+    DocumentTooLarge { pos: Pos, limit: usize },
+    #[error("{pos}: mapping keys must be scalars")]
+    ComplexKey { pos: Pos },
+    #[error("{pos}: merge key `<<` needs a mapping or a sequence of mappings")]
+    InvalidMerge { pos: Pos },
+    #[error("{pos}: unknown alias")]
+    UnknownAlias { pos: Pos },
+}
+
+impl LoadError {
+    pub fn pos(&self) -> Pos {
+        match self {
+            LoadError::Syntax { pos, .. }
+            | LoadError::DuplicateKey { pos, .. }
+            | LoadError::AliasLimit { pos, .. }
+            | LoadError::DepthLimit { pos, .. }
+            | LoadError::DocumentTooLarge { pos, .. }
+            | LoadError::ComplexKey { pos }
+            | LoadError::InvalidMerge { pos }
+            | LoadError::UnknownAlias { pos } => *pos,
+        }
+    }
+
+    /// The message without the position prefix.
+    pub fn message(&self) -> String {
+        let full = self.to_string();
+        let prefix = format!("{}: ", self.pos());
+        full.strip_prefix(&prefix)
+            .map(str::to_owned)
+            .unwrap_or(full)
+    }
+}
+
+/// One entry of a mapping node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapEntry {
+    pub key: String,
+    pub key_pos: Pos,
+    pub value: Node,
+}
+
+/// The shape of a node.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeKind {
+    /// A scalar already resolved to its JSON value (null, bool, number or string).
+    Scalar(Value),
+    Seq(Vec<Node>),
+    Map(Vec<MapEntry>),
+}
+
+/// A YAML node with its position; the spanned twin of the `serde_json::Value` it converts to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub pos: Pos,
+    pub kind: NodeKind,
+    /// Nodes in this subtree, itself included (used to charge alias expansion).
+    size: u64,
+}
+
+/// One step of a path into a node tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+impl Node {
+    fn scalar(pos: Pos, v: Value) -> Node {
+        Node {
+            pos,
+            kind: NodeKind::Scalar(v),
+            size: 1,
+        }
+    }
+
+    /// Converts to a JSON value (mapping order preserved).
+    pub fn to_value(&self) -> Value {
+        match &self.kind {
+            NodeKind::Scalar(v) => v.clone(),
+            NodeKind::Seq(items) => Value::Array(items.iter().map(Node::to_value).collect()),
+            NodeKind::Map(entries) => {
+                let mut m = Map::with_capacity(entries.len());
+                for e in entries {
+                    m.insert(e.key.clone(), e.value.to_value());
+                }
+                Value::Object(m)
+            }
+        }
+    }
+
+    /// The entry for `key` when this is a mapping.
+    pub fn get(&self, key: &str) -> Option<&MapEntry> {
+        match &self.kind {
+            NodeKind::Map(entries) => entries.iter().find(|e| e.key == key),
+            _ => None,
+        }
+    }
+
+    /// Walks `steps` as far as the tree allows. Returns the position of the deepest node
+    /// reached (the key's position when the last step is a mapping key, so a message lands
+    /// on the line that names the field) and whether every step was found.
+    pub fn locate<'a>(&self, steps: impl IntoIterator<Item = Step<'a>>) -> (Pos, bool) {
+        let mut cur = self;
+        let mut pos = self.pos;
+        for step in steps {
+            match (step, &cur.kind) {
+                (Step::Key(k), NodeKind::Map(entries)) => {
+                    match entries.iter().find(|e| e.key == k) {
+                        Some(e) => {
+                            pos = e.key_pos;
+                            cur = &e.value;
+                        }
+                        None => return (pos, false),
+                    }
+                }
+                (Step::Index(i), NodeKind::Seq(items)) => match items.get(i) {
+                    Some(n) => {
+                        pos = n.pos;
+                        cur = n;
+                    }
+                    None => return (pos, false),
+                },
+                _ => return (pos, false),
+            }
+        }
+        (pos, true)
+    }
+}
+
+/// A document of a stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    /// 0-based index in the stream.
+    pub index: usize,
+    pub root: Node,
+}
+
+/// Loads every document of a YAML (or JSON) text. Empty documents come back with a null root.
+pub fn load_documents(text: &str, limits: &Limits) -> Result<Vec<Document>, LoadError> {
+    let mut b = Builder {
+        limits: *limits,
+        docs: Vec::new(),
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        alias_nodes: 0,
+        doc_start: 0,
+        root: None,
+    };
+    for ev in Parser::new_from_str(text) {
+        let (event, span) = ev.map_err(|e| {
+            let pos = Pos {
+                line: u32::try_from(e.marker().line()).unwrap_or(u32::MAX),
+                col: u32::try_from(e.marker().col() + 1).unwrap_or(u32::MAX),
+            };
+            // The scanner caps flow nesting (255) while looking ahead, before our own check
+            // sees the events: report it as the depth limit it is.
+            if e.info() == "recursion limit exceeded" {
+                LoadError::DepthLimit {
+                    pos,
+                    limit: limits.max_depth.min(255),
+                }
+            } else {
+                LoadError::Syntax {
+                    pos,
+                    message: e.info().to_owned(),
+                }
+            }
+        })?;
+        b.event(event, span)?;
+    }
+    Ok(b.docs)
+}
+
+enum Frame {
+    Seq {
+        pos: Pos,
+        anchor: usize,
+        items: Vec<Node>,
+        size: u64,
+    },
+    Map {
+        pos: Pos,
+        anchor: usize,
+        entries: Vec<MapEntry>,
+        index: Option<HashMap<String, usize>>,
+        key: Option<(String, Pos, bool)>,
+        merges: Vec<Node>,
+        size: u64,
+    },
+}
+
+struct Builder {
+    limits: Limits,
+    docs: Vec<Document>,
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Node>,
+    alias_nodes: u64,
+    doc_start: usize,
+    root: Option<Node>,
+}
+
+const MERGE_KEY: &str = "<<";
+/// Above this many entries a mapping keeps a hash index for duplicate-key checks.
+const INDEX_AT: usize = 16;
+
+impl Builder {
+    fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), LoadError> {
+        let pos = pos_of(&span);
+        if span.end.index().saturating_sub(self.doc_start) > self.limits.max_document_chars {
+            return Err(LoadError::DocumentTooLarge {
+                pos,
+                limit: self.limits.max_document_chars,
+            });
+        }
+        match event {
+            Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
+            Event::DocumentStart(_) => {
+                self.doc_start = span.start.index();
+                self.anchors.clear();
+                self.alias_nodes = 0;
+                self.root = None;
+            }
+            Event::DocumentEnd => {
+                let root = self.root.take().unwrap_or(Node::scalar(pos, Value::Null));
+                let index = self.docs.len();
+                self.docs.push(Document { index, root });
+            }
+            Event::Alias(id) => {
+                let node = self
+                    .anchors
+                    .get(&id)
+                    .cloned()
+                    .ok_or(LoadError::UnknownAlias { pos })?;
+                self.alias_nodes += node.size;
+                if self.alias_nodes > self.limits.max_alias_nodes {
+                    return Err(LoadError::AliasLimit {
+                        pos,
+                        limit: self.limits.max_alias_nodes,
+                    });
+                }
+                self.finish(node, 0)?;
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                let value = resolve_scalar(&text, style, tag.as_deref());
+                let is_merge = style == ScalarStyle::Plain && tag.is_none() && text == MERGE_KEY;
+                self.finish_scalar(Node::scalar(pos, value), anchor, is_merge)?;
+            }
+            Event::SequenceStart(anchor, _) => {
+                self.push(
+                    Frame::Seq {
+                        pos,
+                        anchor,
+                        items: Vec::new(),
+                        size: 1,
+                    },
+                    pos,
+                )?;
+            }
+            Event::MappingStart(anchor, _) => {
+                self.push(
+                    Frame::Map {
+                        pos,
+                        anchor,
+                        entries: Vec::new(),
+                        index: None,
+                        key: None,
+                        merges: Vec::new(),
+                        size: 1,
+                    },
+                    pos,
+                )?;
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let Some(frame) = self.stack.pop() else {
+                    return Ok(());
+                };
+                let (node, anchor) = match frame {
+                    Frame::Seq {
+                        pos,
+                        anchor,
+                        items,
+                        size,
+                    } => (
+                        Node {
+                            pos,
+                            kind: NodeKind::Seq(items),
+                            size,
+                        },
+                        anchor,
+                    ),
+                    Frame::Map {
+                        pos,
+                        anchor,
+                        mut entries,
+                        index,
+                        merges,
+                        mut size,
+                        ..
+                    } => {
+                        apply_merges(&mut entries, index, merges, &mut size);
+                        (
+                            Node {
+                                pos,
+                                kind: NodeKind::Map(entries),
+                                size,
+                            },
+                            anchor,
+                        )
+                    }
+                };
+                self.finish(node, anchor)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, frame: Frame, pos: Pos) -> Result<(), LoadError> {
+        if self.stack.len() >= self.limits.max_depth {
+            return Err(LoadError::DepthLimit {
+                pos,
+                limit: self.limits.max_depth,
+            });
+        }
+        self.stack.push(frame);
+        Ok(())
+    }
+
+    fn finish_scalar(
+        &mut self,
+        node: Node,
+        anchor: usize,
+        is_merge: bool,
+    ) -> Result<(), LoadError> {
+        if is_merge && let Some(Frame::Map { key: k @ None, .. }) = self.stack.last_mut() {
+            *k = Some((MERGE_KEY.to_owned(), node.pos, true));
+            return Ok(());
+        }
+        self.finish(node, anchor)
+    }
+
+    /// Places a completed node into its parent (or makes it the document root).
+    fn finish(&mut self, node: Node, anchor: usize) -> Result<(), LoadError> {
+        if anchor != 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        match self.stack.last_mut() {
+            None => {
+                self.root = Some(node);
+            }
+            Some(Frame::Seq { items, size, .. }) => {
+                *size += node.size;
+                items.push(node);
+            }
+            Some(Frame::Map {
+                entries,
+                index,
+                key,
+                merges,
+                size,
+                ..
+            }) => match key.take() {
+                None => {
+                    let NodeKind::Scalar(v) = &node.kind else {
+                        return Err(LoadError::ComplexKey { pos: node.pos });
+                    };
+                    let k = match v {
+                        Value::String(s) => s.clone(),
+                        Value::Null => "null".to_owned(),
+                        other => other.to_string(),
+                    };
+                    *key = Some((k, node.pos, false));
+                }
+                Some((_, _, true)) => match &node.kind {
+                    NodeKind::Map(_) => merges.push(node),
+                    NodeKind::Seq(items)
+                        if items.iter().all(|n| matches!(n.kind, NodeKind::Map(_))) =>
+                    {
+                        merges.extend(items.iter().cloned())
+                    }
+                    _ => return Err(LoadError::InvalidMerge { pos: node.pos }),
+                },
+                Some((k, key_pos, false)) => {
+                    let existing = match index {
+                        Some(ix) => ix.get(&k).copied(),
+                        None => entries.iter().position(|e| e.key == k),
+                    };
+                    if let Some(i) = existing {
+                        return Err(LoadError::DuplicateKey {
+                            pos: key_pos,
+                            key: k,
+                            first_line: entries[i].key_pos.line,
+                        });
+                    }
+                    if let Some(ix) = index {
+                        ix.insert(k.clone(), entries.len());
+                    } else if entries.len() >= INDEX_AT {
+                        let mut ix: HashMap<String, usize> = entries
+                            .iter()
+                            .enumerate()
+                            .map(|(i, e)| (e.key.clone(), i))
+                            .collect();
+                        ix.insert(k.clone(), entries.len());
+                        *index = Some(ix);
+                    }
+                    *size += node.size;
+                    entries.push(MapEntry {
+                        key: k,
+                        key_pos,
+                        value: node,
+                    });
+                }
+            },
+        }
+        Ok(())
+    }
+}
+
+fn apply_merges(
+    entries: &mut Vec<MapEntry>,
+    index: Option<HashMap<String, usize>>,
+    merges: Vec<Node>,
+    size: &mut u64,
+) {
+    if merges.is_empty() {
+        return;
+    }
+    let mut seen: std::collections::HashSet<String> = match index {
+        Some(ix) => ix.into_keys().collect(),
+        None => entries.iter().map(|e| e.key.clone()).collect(),
+    };
+    for m in merges {
+        if let NodeKind::Map(src) = m.kind {
+            for e in src {
+                if seen.insert(e.key.clone()) {
+                    *size += e.value.size;
+                    entries.push(e);
+                }
+            }
+        }
+    }
+}
+
+fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Value {
+    if let Some(tag) = tag
+        && tag.handle == "tag:yaml.org,2002:"
+    {
+        return match tag.suffix.as_str() {
+            "str" | "binary" | "timestamp" => Value::String(text.to_owned()),
+            "null" => Value::Null,
+            "bool" => {
+                resolve_bool(text).map_or_else(|| Value::String(text.to_owned()), Value::Bool)
+            }
+            "int" | "float" => {
+                resolve_number(text).unwrap_or_else(|| Value::String(text.to_owned()))
+            }
+            _ => resolve_plain(text),
+        };
+    }
+    if style != ScalarStyle::Plain || tag.is_some() {
+        return Value::String(text.to_owned());
+    }
+    resolve_plain(text)
+}
+
+/// go-yaml v2's resolver (as used by sigs.k8s.io/yaml) for plain scalars.
+pub fn resolve_plain(text: &str) -> Value {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        _ => {}
+    }
+    if let Some(b) = resolve_bool(text) {
+        return Value::Bool(b);
+    }
+    let first = text.as_bytes()[0];
+    if (first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.'))
+        && let Some(v) = resolve_number(text)
+    {
+        return v;
+    }
+    Value::String(text.to_owned())
+}
+
+fn resolve_bool(text: &str) -> Option<bool> {
+    match text {
+        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+            Some(true)
+        }
+        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            Some(false)
+        }
+        _ => None,
+    }
+}
+
+fn resolve_number(text: &str) -> Option<Value> {
+    let (neg, body) = match text.as_bytes().first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if body.is_empty() {
+        return None;
+    }
+    let clean: String = body.chars().filter(|c| *c != '_').collect();
+    if clean.is_empty() {
+        return None;
+    }
+    let int = if let Some(hex) = clean.strip_prefix("0x") {
+        u64::from_str_radix(hex, 16).ok()
+    } else if let Some(bin) = clean.strip_prefix("0b") {
+        u64::from_str_radix(bin, 2).ok()
+    } else if clean.len() > 1 && clean.starts_with('0') && clean.bytes().all(|c| c.is_ascii_digit())
+    {
+        u64::from_str_radix(&clean[1..], 8).ok()
+    } else if clean.bytes().all(|c| c.is_ascii_digit()) {
+        clean.parse::<u64>().ok()
+    } else {
+        None
+    };
+    if let Some(u) = int {
+        if neg {
+            if u <= i64::MAX as u64 {
+                return Some(Value::Number(Number::from(-(u as i64))));
+            }
+            if u == i64::MAX as u64 + 1 {
+                return Some(Value::Number(Number::from(i64::MIN)));
+            }
+            return None;
+        }
+        return Some(Value::Number(Number::from(u)));
+    }
+    // Floats: [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? ; `.inf`/`.nan` have no
+    // JSON form and stay strings.
+    if body.contains('_') || !is_float_syntax(body) {
+        return None;
+    }
+    let f: f64 = text.parse().ok()?;
+    Number::from_f64(f).map(Value::Number)
+}
+
+fn is_float_syntax(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let int_digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    i += int_digits;
+    let mut frac_digits = 0;
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        frac_digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        i += frac_digits;
+    }
+    if int_digits == 0 && frac_digits == 0 {
+        return false;
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+            i += 1;
+        }
+        let exp = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if exp == 0 {
+            return false;
+        }
+        i += exp;
+    }
+    i == b.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn one(text: &str) -> Value {
+        let docs = load_documents(text, &Limits::default()).expect("loads");
+        docs[0].root.to_value()
+    }
+
+    #[test]
+    fn scalars_resolve_like_go_yaml_v2() {
+        assert_eq!(
+            one(
+                "a: yes\nb: off\nc: ~\nd: 0777\ne: 1_000\nf: 1.5\ng: '1'\nh: 0x1F\ni: .inf\nj: -3\nk: y"
+            ),
+            json!({"a": true, "b": false, "c": null, "d": 511, "e": 1000, "f": 1.5, "g": "1",
+                   "h": 31, "i": ".inf", "j": -3, "k": true})
+        );
+    }
+
+    #[test]
+    fn positions_are_one_based() {
+        let docs = load_documents("a:\n  b: [1, 2]\n", &Limits::default()).expect("loads");
+        let (pos, found) = docs[0]
+            .root
+            .locate([Step::Key("a"), Step::Key("b"), Step::Index(1)]);
+        assert!(found);
+        assert_eq!(pos, Pos { line: 2, col: 10 });
+        let (pos, found) = docs[0].root.locate([Step::Key("a"), Step::Key("zz")]);
+        assert!(!found);
+        assert_eq!(pos, Pos { line: 1, col: 1 });
+    }
+
+    #[test]
+    fn multi_document_streams() {
+        let docs =
+            load_documents("a: 1\n---\n---\nb: 2\n...\n", &Limits::default()).expect("loads");
+        assert_eq!(docs.len(), 3);
+        assert_eq!(docs[1].root.to_value(), Value::Null);
+        assert_eq!(docs[2].root.to_value(), json!({"b": 2}));
+    }
+
+    #[test]
+    fn merge_keys_and_aliases() {
+        let v = one("base: &b {p: 1, q: 2}\nd:\n  <<: *b\n  q: 3\n  '<<': 4\n");
+        assert_eq!(v["d"], json!({"q": 3, "<<": 4, "p": 1}));
+        // go-yaml v2 resolves a plain `y` key to the boolean true, which becomes "true"
+        assert_eq!(one("y: 1"), json!({"true": 1}));
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors() {
+        let e = load_documents("a: 1\nb: 2\na: 3\n", &Limits::default()).unwrap_err();
+        assert_eq!(
+            e,
+            LoadError::DuplicateKey {
+                pos: Pos { line: 3, col: 1 },
+                key: "a".into(),
+                first_line: 1
+            }
+        );
+    }
+
+    #[test]
+    fn billion_laughs_is_refused() {
+        let mut s = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        let names = ["b", "c", "d", "e", "f", "g", "h", "i"];
+        let mut prev = "a";
+        for n in names {
+            s.push_str(&format!("{n}: &{n} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+            prev = n;
+        }
+        let e = load_documents(&s, &Limits::default()).unwrap_err();
+        assert!(matches!(e, LoadError::AliasLimit { .. }), "{e}");
+    }
+
+    #[test]
+    fn depth_limit() {
+        let s = "[".repeat(1000) + &"]".repeat(1000);
+        let e = load_documents(&s, &Limits::default()).unwrap_err();
+        assert!(matches!(e, LoadError::DepthLimit { .. }), "{e}");
+    }
+
+    #[test]
+    fn document_size_limit() {
+        let limits = Limits {
+            max_document_chars: 100,
+            ..Limits::default()
+        };
+        let s = format!("a: {}\n", "x".repeat(200));
+        let e = load_documents(&s, &limits).unwrap_err();
+        assert!(matches!(e, LoadError::DocumentTooLarge { .. }), "{e}");
+        // the limit is per document
+        let s = "a: 1\n---\n".repeat(50);
+        assert!(load_documents(&s, &limits).is_ok());
+    }
+
+    #[test]
+    fn syntax_errors_have_positions() {
+        let e = load_documents("a: [1, 2\nb: 3\n", &Limits::default()).unwrap_err();
+        assert!(matches!(e, LoadError::Syntax { .. }));
+        assert!(e.pos().line >= 1);
+    }
+
+    #[test]
+    fn json_loads() {
+        assert_eq!(
+            one(r#"{"a": [1, "b", true, null]}"#),
+            json!({"a": [1, "b", true, null]})
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! Tekton `$(...)` variable references and substitution, and ApplicationSet templates.
