@@ -1,1 +1,9 @@
-//! Tekton `$(...)` variable references and substitution, and ApplicationSet templates.
+//! Pure string functions for the template languages users write:
+//!
+//! - [`tekton`]: Tekton's `$(...)` variable references: finding them, classifying them
+//!   (`params`, `tasks.*.results`, `context`, `workspaces`...), and single-pass substitution,
+//!   as tektoncd/pipeline `pkg/substitution` does it.
+//!
+//! Architecture invariant: no I/O, no async, no dependency on the API types.
+
+pub mod tekton;
