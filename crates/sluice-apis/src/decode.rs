@@ -57,9 +57,9 @@ fn collect_ignored(p: &serde_ignored::Path<'_>, out: &mut Vec<PathSeg>) {
             collect_ignored(parent, out);
             out.push(PathSeg::Field(key.clone()));
         }
-        Path::Some { parent } | Path::NewtypeStruct { parent } | Path::NewtypeVariant { parent } => {
-            collect_ignored(parent, out)
-        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => collect_ignored(parent, out),
     }
 }
 
@@ -96,8 +96,9 @@ mod tests {
 
     #[test]
     fn unknown_fields_all_reported() {
-        let (_, unknown) = decode::<Outer>(&json!({"items": [{"a": "x", "b": 1}, {"c": 2}], "d": 3}))
-            .expect("decodes");
+        let (_, unknown) =
+            decode::<Outer>(&json!({"items": [{"a": "x", "b": 1}, {"c": 2}], "d": 3}))
+                .expect("decodes");
         let paths: Vec<String> = unknown.iter().map(|e| e.path.to_string()).collect();
         assert_eq!(paths, ["items[0].b", "items[1].c", "d"]);
     }
@@ -105,7 +106,14 @@ mod tests {
     #[test]
     fn type_errors_have_paths() {
         let e = decode::<Outer>(&json!({"items": [{"a": "x"}, {"a": 1}]})).unwrap_err();
-        assert_eq!(e.0.last().map(|e| e.path.to_string()), Some("items[1].a".into()));
-        assert!(e.0[0].message.contains("expected a string"), "{}", e.0[0].message);
+        assert_eq!(
+            e.0.last().map(|e| e.path.to_string()),
+            Some("items[1].a".into())
+        );
+        assert!(
+            e.0[0].message.contains("expected a string"),
+            "{}",
+            e.0[0].message
+        );
     }
 }

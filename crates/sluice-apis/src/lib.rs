@@ -13,6 +13,7 @@ pub mod corev1;
 pub mod decode;
 pub mod kustomize;
 pub mod kyverno;
+pub mod meta;
 pub mod rollouts;
 pub mod set;
 pub mod tekton;
@@ -26,7 +27,10 @@ pub fn validate(set: &ObjectSet<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     for (index, obj) in set.objects().iter().enumerate() {
         let errs = validate_one(obj, &ctx);
-        out.extend(errs.into_iter().map(|error| Finding { object: index, error }));
+        out.extend(errs.into_iter().map(|error| Finding {
+            object: index,
+            error,
+        }));
     }
     out
 }

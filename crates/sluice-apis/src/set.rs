@@ -35,7 +35,13 @@ impl<'a> ObjectSet<'a> {
     }
 
     /// Finds `kind/name` (in `group`, any version) visible from `namespace`.
-    pub fn find(&self, group: &str, kind: &str, namespace: Option<&str>, name: &str) -> Option<&'a Object> {
+    pub fn find(
+        &self,
+        group: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<&'a Object> {
         let candidates = self.by_kind_name.get(&(kind.to_owned(), name.to_owned()))?;
         let mut fallback = None;
         for &i in candidates {
@@ -53,7 +59,11 @@ impl<'a> ObjectSet<'a> {
     }
 
     /// Every object of `group`/`kind`.
-    pub fn of_kind<'s>(&'s self, group: &'s str, kind: &'s str) -> impl Iterator<Item = &'a Object> + 's {
+    pub fn of_kind<'s>(
+        &'s self,
+        group: &'s str,
+        kind: &'s str,
+    ) -> impl Iterator<Item = &'a Object> + 's {
         self.objects
             .iter()
             .copied()

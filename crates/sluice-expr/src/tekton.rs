@@ -69,7 +69,10 @@ pub enum Access<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Var<'a> {
     /// `params.NAME`, `params["NAME"]`, `params['NAME']` with an access.
-    Param { name: Cow<'a, str>, access: Access<'a> },
+    Param {
+        name: Cow<'a, str>,
+        access: Access<'a>,
+    },
     /// `tasks.TASK.results.RESULT` with an access.
     TaskResult {
         task: &'a str,
@@ -83,7 +86,10 @@ pub enum Var<'a> {
     /// `tasks.status` (finally only).
     TasksStatus,
     /// `tasks.TASK.matrix.length` / `tasks.TASK.matrix.RESULT.length`.
-    MatrixLength { task: &'a str, result: Option<&'a str> },
+    MatrixLength {
+        task: &'a str,
+        result: Option<&'a str>,
+    },
     /// `results.NAME.path` (a Task's own result file), also `results.NAME` alone.
     ResultPath { name: &'a str },
     /// `step.results.NAME.path` (StepAction results).
@@ -211,7 +217,11 @@ pub fn parse_var(expr: &str) -> Var<'_> {
             };
             let (result, after) = split_name(r);
             match (result.is_empty(), parse_access(after)) {
-                (false, Some(access)) => Var::TaskResult { task, result, access },
+                (false, Some(access)) => Var::TaskResult {
+                    task,
+                    result,
+                    access,
+                },
                 _ => malformed,
             }
         }
@@ -245,7 +255,11 @@ pub fn parse_var(expr: &str) -> Var<'_> {
             };
             let (result, after) = split_name(r);
             match (result.is_empty(), parse_access(after)) {
-                (false, Some(access)) => Var::StepResult { step, result, access },
+                (false, Some(access)) => Var::StepResult {
+                    step,
+                    result,
+                    access,
+                },
                 _ => malformed,
             }
         }
@@ -271,7 +285,10 @@ pub fn parse_var(expr: &str) -> Var<'_> {
 /// Replaces every Tekton reference for which `lookup` returns a value, in one pass: the
 /// replacement text is never scanned again, so a value that itself contains `$(...)` is
 /// left as it is (tektoncd/pipeline `substitution.ApplyReplacements`).
-pub fn substitute<'s>(s: &'s str, mut lookup: impl FnMut(&str) -> Option<Cow<'s, str>>) -> Cow<'s, str> {
+pub fn substitute<'s>(
+    s: &'s str,
+    mut lookup: impl FnMut(&str) -> Option<Cow<'s, str>>,
+) -> Cow<'s, str> {
     let refs = references(s);
     if refs.is_empty() {
         return Cow::Borrowed(s);
@@ -320,21 +337,66 @@ mod tests {
     fn classifies() {
         assert_eq!(
             parse_var("params.build-args[*]"),
-            Var::Param { name: "build-args".into(), access: Access::Star }
+            Var::Param {
+                name: "build-args".into(),
+                access: Access::Star
+            }
         );
-        assert_eq!(parse_var("params[\"a.b\"]"), Var::Param { name: "a.b".into(), access: Access::Whole });
-        assert_eq!(parse_var("params['a.b'][1]"), Var::Param { name: "a.b".into(), access: Access::Index(1) });
-        assert_eq!(parse_var("params.obj.key"), Var::Param { name: "obj".into(), access: Access::Key("key") });
+        assert_eq!(
+            parse_var("params[\"a.b\"]"),
+            Var::Param {
+                name: "a.b".into(),
+                access: Access::Whole
+            }
+        );
+        assert_eq!(
+            parse_var("params['a.b'][1]"),
+            Var::Param {
+                name: "a.b".into(),
+                access: Access::Index(1)
+            }
+        );
+        assert_eq!(
+            parse_var("params.obj.key"),
+            Var::Param {
+                name: "obj".into(),
+                access: Access::Key("key")
+            }
+        );
         assert_eq!(
             parse_var("tasks.build.results.IMAGE_DIGEST"),
-            Var::TaskResult { task: "build", result: "IMAGE_DIGEST", access: Access::Whole }
+            Var::TaskResult {
+                task: "build",
+                result: "IMAGE_DIGEST",
+                access: Access::Whole
+            }
         );
         assert_eq!(parse_var("tasks.status"), Var::TasksStatus);
-        assert_eq!(parse_var("tasks.clone.status"), Var::TaskStatus { task: "clone" });
-        assert_eq!(parse_var("results.commit.path"), Var::ResultPath { name: "commit" });
-        assert_eq!(parse_var("steps.step-a.exitCode.path"), Var::StepExitCodePath { step: "step-a" });
-        assert_eq!(parse_var("workspaces.output.path"), Var::Workspace { name: "output", attr: "path" });
-        assert_eq!(parse_var("context.pipelineRun.name"), Var::Context { path: "pipelineRun.name" });
+        assert_eq!(
+            parse_var("tasks.clone.status"),
+            Var::TaskStatus { task: "clone" }
+        );
+        assert_eq!(
+            parse_var("results.commit.path"),
+            Var::ResultPath { name: "commit" }
+        );
+        assert_eq!(
+            parse_var("steps.step-a.exitCode.path"),
+            Var::StepExitCodePath { step: "step-a" }
+        );
+        assert_eq!(
+            parse_var("workspaces.output.path"),
+            Var::Workspace {
+                name: "output",
+                attr: "path"
+            }
+        );
+        assert_eq!(
+            parse_var("context.pipelineRun.name"),
+            Var::Context {
+                path: "pipelineRun.name"
+            }
+        );
         assert_eq!(parse_var("cat file"), Var::Other);
         assert_eq!(parse_var("params."), Var::Malformed { root: "params" });
         assert_eq!(parse_var("tasks.x"), Var::Malformed { root: "tasks" });

@@ -21,8 +21,13 @@ impl FeatureFlags {
     /// Reads the `feature-flags` ConfigMap from the set, if any.
     pub fn from_set(set: &ObjectSet<'_>) -> Self {
         let mut flags = FeatureFlags::default();
-        if let Some(cm) = set.of_kind("", "ConfigMap").find(|o| o.name() == "feature-flags")
-            && let Some(v) = cm.value().pointer("/data/enable-api-fields").and_then(|v| v.as_str())
+        if let Some(cm) = set
+            .of_kind("", "ConfigMap")
+            .find(|o| o.name() == "feature-flags")
+            && let Some(v) = cm
+                .value()
+                .pointer("/data/enable-api-fields")
+                .and_then(|v| v.as_str())
         {
             flags.enable_api_fields = v.to_owned();
         }
