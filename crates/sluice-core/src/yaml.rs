@@ -750,6 +750,24 @@ mod tests {
         assert!(e.pos().line >= 1);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_any_text(s in "\\PC{0,200}") {
+            let _ = load_documents(&s, &Limits::default());
+        }
+
+        #[test]
+        fn never_panics_on_yaml_like_text(
+            s in "([a-z]{1,3}|: |- |\\n|  |&a |\\*a |<<|\\[|\\]|\\{|\\}|,|'|\"|#|---\\n|\\|\\n|>\\n|!!str |\\? ){0,80}"
+        ) {
+            if let Ok(docs) = load_documents(&s, &Limits::default()) {
+                for d in docs {
+                    let _ = d.root.to_value();
+                }
+            }
+        }
+    }
+
     #[test]
     fn json_loads() {
         assert_eq!(
