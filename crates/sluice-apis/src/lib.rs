@@ -13,6 +13,7 @@ pub mod corev1;
 pub mod decode;
 pub mod kustomize;
 pub mod kyverno;
+pub mod manifests;
 pub mod meta;
 pub mod rollouts;
 pub mod set;

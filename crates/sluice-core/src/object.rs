@@ -205,6 +205,8 @@ pub struct NotAnObject {
     pub pos: Pos,
     pub document: usize,
     pub message: String,
+    /// The document (or `List` item) as loaded.
+    pub value: Option<Value>,
 }
 
 /// The outcome of loading a text as Kubernetes objects.
@@ -232,6 +234,7 @@ pub fn load_objects(file: &str, text: &str, limits: &Limits) -> Result<LoadedFil
                     pos: node.pos,
                     document: doc.index,
                     message: "expected a mapping with apiVersion and kind".to_owned(),
+                    value: Some(value),
                 });
                 continue;
             }
@@ -269,13 +272,17 @@ pub fn load_objects(file: &str, text: &str, limits: &Limits) -> Result<LoadedFil
                 .collect();
             if !missing.is_empty() {
                 let steps: Vec<Step<'_>> = source.base.steps().collect();
+                // kubectl: `error validating data: [apiVersion not set, kind not set]`
+                let message = missing
+                    .iter()
+                    .map(|m| format!("{m} not set"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 out.problems.push(NotAnObject {
                     pos: node.locate(steps).0,
                     document: doc.index,
-                    message: format!(
-                        "Object 'Kind' is missing or empty: missing {}",
-                        missing.join(" and ")
-                    ),
+                    message,
+                    value: Some(obj.into_value()),
                 });
                 continue;
             }

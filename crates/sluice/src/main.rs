@@ -1,1 +1,49 @@
-fn main() {}
+//! The `sluice` command line: thin clap commands over the library crates.
+
+mod exit;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Sluice: GitOps CI/CD in one binary. Tekton pipelines, Triggers, Argo CD, Kustomize and
+/// Kyverno policies, read from their upstream YAML unchanged.
+#[derive(Debug, Parser)]
+#[command(name = "sluice", version, about, long_about = None)]
+#[command(after_help = exit::EXIT_CODES_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate manifests as the upstream tools would, reporting every problem at once.
+    Validate(Box<validate::ValidateArgs>),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Validate(args) => validate::run(&args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit::USAGE)
+        }
+    }
+}
