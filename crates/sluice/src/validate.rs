@@ -100,9 +100,7 @@ fn collect(p: &str, out: &mut Vec<SourceFile>) -> Result<()> {
             let ft = e
                 .file_type()
                 .with_context(|| format!("{child}: cannot stat"))?;
-            if ft.is_dir() {
-                collect(&child, out)?;
-            } else if is_manifest_file(Path::new(&child)) {
+            if ft.is_dir() || is_manifest_file(Path::new(&child)) {
                 collect(&child, out)?;
             }
         }
