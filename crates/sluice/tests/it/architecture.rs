@@ -1,0 +1,114 @@
+//! Holds the crate boundaries of ARCHITECTURE.md: reads `cargo metadata` and checks each
+//! workspace crate's dependencies against what it must not depend on.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::common::repo_root;
+
+/// Crates that do I/O, run async, or talk to a cluster: forbidden in pure crates.
+const IO_CRATES: &[&str] = &[
+    "tokio",
+    "kube",
+    "kube-client",
+    "kube-runtime",
+    "k8s-openapi",
+    "hyper",
+    "reqwest",
+    "axum",
+    "rusqlite",
+    "gix",
+    "tower",
+    "mlua",
+];
+
+/// (crate, forbidden dependencies). Every library crate is also forbidden `anyhow`
+/// (thiserror in libraries, anyhow only in the binary).
+fn rules() -> BTreeMap<&'static str, Vec<&'static str>> {
+    let mut r = BTreeMap::new();
+    let pure_and = |extra: &[&'static str]| -> Vec<&'static str> {
+        IO_CRATES
+            .iter()
+            .copied()
+            .chain(extra.iter().copied())
+            .chain(["anyhow"])
+            .collect()
+    };
+    r.insert(
+        "sluice-core",
+        pure_and(&["sluice-expr", "sluice-apis", "sluice"]),
+    );
+    r.insert("sluice-expr", pure_and(&["sluice-apis", "sluice"]));
+    r.insert("sluice-apis", pure_and(&["sluice"]));
+    r
+}
+
+#[test]
+fn crate_boundaries_hold() {
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(repo_root())
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: Value = serde_json::from_slice(&out.stdout).expect("metadata is JSON");
+    let packages = meta["packages"].as_array().expect("packages");
+    let mut seen = BTreeSet::new();
+    let rules = rules();
+    for p in packages {
+        let name = p["name"].as_str().unwrap_or_default();
+        seen.insert(name.to_owned());
+        let deps: Vec<(&str, &str)> = p["dependencies"]
+            .as_array()
+            .map(|d| {
+                d.iter()
+                    .map(|d| {
+                        (
+                            d["name"].as_str().unwrap_or_default(),
+                            d["kind"].as_str().unwrap_or("normal"),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(forbidden) = rules.get(name) {
+            for (dep, kind) in &deps {
+                // dev-dependencies (test tools) do not ship in the crate
+                if kind == &"dev" {
+                    continue;
+                }
+                assert!(
+                    !forbidden.contains(dep),
+                    "{name} must not depend on {dep} (see ARCHITECTURE.md)"
+                );
+            }
+        }
+    }
+    for name in rules.keys() {
+        assert!(
+            seen.contains(*name),
+            "crate {name} named in the rules is missing"
+        );
+    }
+    // Every crate of the workspace is named in ARCHITECTURE.md's code map.
+    let arch =
+        std::fs::read_to_string(repo_root().join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
+    for name in &seen {
+        assert!(
+            arch.contains(&format!("### `{name}`")),
+            "ARCHITECTURE.md has no section for crate {name}"
+        );
+    }
+}

@@ -1,0 +1,5 @@
+//! Integration tests of the `sluice` binary and of the workspace as a whole.
+
+mod architecture;
+mod common;
+mod validate_cli;
