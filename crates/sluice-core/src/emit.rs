@@ -168,7 +168,7 @@ mod tests {
         let text = to_string(v);
         let docs =
             load_documents(&text, &Limits::default()).unwrap_or_else(|e| panic!("{e}\n{text}"));
-        docs[0].root.to_value()
+        docs[0].value.clone()
     }
 
     #[test]

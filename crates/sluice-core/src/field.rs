@@ -84,10 +84,10 @@ impl FieldPath {
         })
     }
 
-    /// Where this path points in `root`: the node itself when present, else its nearest
-    /// present ancestor.
-    pub fn locate(&self, root: &Node) -> Pos {
-        root.locate(self.steps()).0
+    /// Where this path points in the document `value` described by `root`: the node itself
+    /// when present, else its nearest present ancestor.
+    pub fn locate(&self, root: &Node, value: &serde_json::Value) -> Pos {
+        root.locate(value, self.steps()).0
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::field::FieldPath;
-use crate::yaml::{self, Limits, LoadError, Node, Pos, Step};
+use crate::yaml::{self, Limits, LoadError, Node, Pos};
 
 /// Group, version and kind. The core group is the empty string.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -176,7 +176,7 @@ pub struct Source {
     pub file: Arc<str>,
     /// 0-based document index in the file.
     pub document: usize,
-    /// The object's node tree, for positions.
+    /// Positions of the object's nodes (parallel to its value).
     pub node: Arc<Node>,
     /// Path from the document root to the object (non-empty for `List` items).
     pub base: FieldPath,
@@ -193,8 +193,7 @@ impl LoadedObject {
     /// The position of `path` (relative to the object) in its file: the field itself when it
     /// is written there, otherwise its nearest written ancestor.
     pub fn locate(&self, path: &FieldPath) -> Pos {
-        let steps = self.source.base.steps().chain(path.steps());
-        self.source.node.locate(steps).0
+        path.locate(&self.source.node, self.object.value())
     }
 }
 
@@ -224,15 +223,14 @@ pub fn load_objects(file: &str, text: &str, limits: &Limits) -> Result<LoadedFil
     let file: Arc<str> = Arc::from(file);
     let mut out = LoadedFile::default();
     for doc in docs {
-        let node = Arc::new(doc.root);
-        let value = node.to_value();
+        let yaml::Document { index, value, root } = doc;
         match &value {
             Value::Null => continue,
             Value::Object(_) => {}
             _ => {
                 out.problems.push(NotAnObject {
-                    pos: node.pos,
-                    document: doc.index,
+                    pos: root.pos,
+                    document: index,
                     message: "expected a mapping with apiVersion and kind".to_owned(),
                     value: Some(value),
                 });
@@ -240,30 +238,37 @@ pub fn load_objects(file: &str, text: &str, limits: &Limits) -> Result<LoadedFil
             }
         }
         let obj = Object::new(value);
-        let is_list =
-            obj.kind().ends_with("List") && obj.value().get("items").is_some_and(Value::is_array);
-        let items: Vec<(Value, FieldPath)> = if is_list {
-            match obj.into_value() {
-                Value::Object(mut m) => match m.remove("items") {
-                    Some(Value::Array(items)) => items
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, v)| (v, FieldPath::root().field("items").index(i)))
-                        .collect(),
-                    _ => Vec::new(),
-                },
-                _ => Vec::new(),
+        let items_at = match obj.value() {
+            Value::Object(m) if obj.kind().ends_with("List") => {
+                m.iter().position(|(k, v)| k == "items" && v.is_array())
             }
-        } else {
-            vec![(obj.into_value(), FieldPath::root())]
+            _ => None,
         };
-        for (value, base) in items {
-            let source = Source {
-                file: file.clone(),
-                document: doc.index,
-                node: node.clone(),
-                base,
-            };
+        let items: Vec<(Value, Node, FieldPath)> = match items_at {
+            Some(at) => {
+                let mut root = root;
+                let item_nodes = if at < root.children.len() {
+                    std::mem::take(&mut root.children[at].node.children)
+                } else {
+                    Vec::new()
+                };
+                let values = match obj.into_value() {
+                    Value::Object(mut m) => match m.remove("items") {
+                        Some(Value::Array(items)) => items,
+                        _ => Vec::new(),
+                    },
+                    _ => Vec::new(),
+                };
+                values
+                    .into_iter()
+                    .zip(item_nodes)
+                    .enumerate()
+                    .map(|(i, (v, c))| (v, c.node, FieldPath::root().field("items").index(i)))
+                    .collect()
+            }
+            None => vec![(obj.into_value(), root, FieldPath::root())],
+        };
+        for (value, node, base) in items {
             let obj = Object::new(value);
             let missing: Vec<&str> = [("apiVersion", obj.api_version()), ("kind", obj.kind())]
                 .into_iter()
@@ -271,7 +276,6 @@ pub fn load_objects(file: &str, text: &str, limits: &Limits) -> Result<LoadedFil
                 .map(|(k, _)| k)
                 .collect();
             if !missing.is_empty() {
-                let steps: Vec<Step<'_>> = source.base.steps().collect();
                 // kubectl: `error validating data: [apiVersion not set, kind not set]`
                 let message = missing
                     .iter()
@@ -279,8 +283,8 @@ pub fn load_objects(file: &str, text: &str, limits: &Limits) -> Result<LoadedFil
                     .collect::<Vec<_>>()
                     .join(", ");
                 out.problems.push(NotAnObject {
-                    pos: node.locate(steps).0,
-                    document: doc.index,
+                    pos: node.pos,
+                    document: index,
                     message,
                     value: Some(obj.into_value()),
                 });
@@ -288,7 +292,12 @@ pub fn load_objects(file: &str, text: &str, limits: &Limits) -> Result<LoadedFil
             }
             out.objects.push(LoadedObject {
                 object: obj,
-                source,
+                source: Source {
+                    file: file.clone(),
+                    document: index,
+                    node: Arc::new(node),
+                    base,
+                },
             });
         }
     }
