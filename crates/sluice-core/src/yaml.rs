@@ -349,20 +349,25 @@ impl Builder {
                     Frame::Seq {
                         pos,
                         anchor,
-                        items,
-                        nodes,
+                        mut items,
+                        mut nodes,
                         size,
-                    } => (
-                        Built {
-                            value: Value::Array(items),
-                            node: Node {
-                                pos,
-                                children: nodes,
+                    } => {
+                        // streams hold many documents: no growth slack kept per node
+                        items.shrink_to_fit();
+                        nodes.shrink_to_fit();
+                        (
+                            Built {
+                                value: Value::Array(items),
+                                node: Node {
+                                    pos,
+                                    children: nodes,
+                                },
+                                size,
                             },
-                            size,
-                        },
-                        anchor,
-                    ),
+                            anchor,
+                        )
+                    }
                     Frame::Map {
                         pos,
                         anchor,
@@ -373,6 +378,7 @@ impl Builder {
                         ..
                     } => {
                         apply_merges(&mut map, &mut nodes, merges, &mut size);
+                        nodes.shrink_to_fit();
                         (
                             Built {
                                 value: Value::Object(map),
