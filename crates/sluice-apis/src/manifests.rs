@@ -70,8 +70,10 @@ impl Located {
             "{}:{}:{}: {}: ",
             self.file, self.line, self.column, self.severity
         );
-        if let Some(o) = &self.object {
-            s.push_str(&format!("{}/{}: ", o.kind, o.name));
+        match &self.object {
+            Some(o) if o.name.is_empty() => s.push_str(&format!("{}: ", o.kind)),
+            Some(o) => s.push_str(&format!("{}/{}: ", o.kind, o.name)),
+            None => {}
         }
         if !self.path.is_empty() {
             s.push_str(&self.path);
