@@ -183,7 +183,87 @@ pub struct Document {
 }
 
 /// Loads every document of a YAML (or JSON) text. Empty documents come back as null.
+///
+/// go-yaml (libyaml) does not enforce indentation inside flow collections, and manifests rely
+/// on it (`args: [` ... `]` with the `]` under the key; several of Tekton's own examples).
+/// The scanner used here does enforce it, so such a line is re-indented to the column of its
+/// flow collection and the text loaded again; reported columns on that line are shifted back.
 pub fn load_documents(text: &str, limits: &Limits) -> Result<Vec<Document>, LoadError> {
+    const MAX_REINDENTS: usize = 64;
+    let mut patched: Option<String> = None;
+    let mut shifts: HashMap<u32, u32> = HashMap::new();
+    for _ in 0..=MAX_REINDENTS {
+        let current = patched.as_deref().unwrap_or(text);
+        match load_once(current, limits, &shifts) {
+            Err(Attempt::Reindent {
+                line,
+                col0,
+                to_col0,
+            }) => {
+                let Some(fixed) = reindent(current, line, col0, to_col0) else {
+                    break;
+                };
+                *shifts.entry(line).or_insert(0) += to_col0 - col0;
+                patched = Some(fixed);
+            }
+            Err(Attempt::Failed(e)) => return Err(e),
+            Ok(docs) => return Ok(docs),
+        }
+    }
+    // Re-indenting did not help: report the scanner's own error at its original place.
+    match load_once(text, limits, &HashMap::new()) {
+        Err(Attempt::Failed(e)) => Err(e),
+        Err(Attempt::Reindent { line, col0, .. }) => Err(LoadError::Syntax {
+            pos: Pos {
+                line,
+                col: col0 + 1,
+            },
+            message: "invalid indentation".to_owned(),
+        }),
+        Ok(docs) => Ok(docs),
+    }
+}
+
+enum Attempt {
+    Failed(LoadError),
+    /// Line `line` (1-based) starts at 0-based column `col0`, left of the flow collection
+    /// it belongs to, which starts at `to_col0`.
+    Reindent {
+        line: u32,
+        col0: u32,
+        to_col0: u32,
+    },
+}
+
+fn reindent(text: &str, line: u32, col0: u32, to_col0: u32) -> Option<String> {
+    if to_col0 <= col0 {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len() + (to_col0 - col0) as usize);
+    let mut found = false;
+    for (i, l) in text.split_inclusive('\n').enumerate() {
+        if i + 1 == line as usize {
+            found = true;
+            out.extend(std::iter::repeat_n(' ', (to_col0 - col0) as usize));
+        }
+        out.push_str(l);
+    }
+    found.then_some(out)
+}
+
+/// The character at 1-based `line`, 0-based character column `col0`.
+fn char_at(text: &str, line: u32, col0: u32) -> Option<char> {
+    text.split('\n')
+        .nth(line.checked_sub(1)? as usize)?
+        .chars()
+        .nth(col0 as usize)
+}
+
+fn load_once(
+    text: &str,
+    limits: &Limits,
+    shifts: &HashMap<u32, u32>,
+) -> Result<Vec<Document>, Attempt> {
     let mut b = Builder {
         limits: *limits,
         docs: Vec::new(),
@@ -192,28 +272,40 @@ pub fn load_documents(text: &str, limits: &Limits) -> Result<Vec<Document>, Load
         alias_nodes: 0,
         doc_start: 0,
         root: None,
+        shifts,
     };
     for ev in Parser::new_from_str(text) {
-        let (event, span) = ev.map_err(|e| {
-            let pos = Pos {
-                line: u32::try_from(e.marker().line()).unwrap_or(u32::MAX),
-                col: u32::try_from(e.marker().col() + 1).unwrap_or(u32::MAX),
-            };
-            // The scanner caps flow nesting (255) while looking ahead, before our own check
-            // sees the events: report it as the depth limit it is.
-            if e.info() == "recursion limit exceeded" {
-                LoadError::DepthLimit {
-                    pos,
-                    limit: limits.max_depth.min(255),
+        let (event, span) = match ev {
+            Ok(x) => x,
+            Err(e) => {
+                let line = u32::try_from(e.marker().line()).unwrap_or(u32::MAX);
+                let col0 = u32::try_from(e.marker().col()).unwrap_or(u32::MAX);
+                if e.info() == "invalid indentation"
+                    && let Some(to_col0) = b.innermost_flow_col0(text)
+                {
+                    return Err(Attempt::Reindent {
+                        line,
+                        col0,
+                        to_col0,
+                    });
                 }
-            } else {
-                LoadError::Syntax {
-                    pos,
-                    message: e.info().to_owned(),
-                }
+                let pos = b.shifted(line, col0);
+                // The scanner caps flow nesting (255) while looking ahead, before our own
+                // check sees the events: report it as the depth limit it is.
+                return Err(Attempt::Failed(if e.info() == "recursion limit exceeded" {
+                    LoadError::DepthLimit {
+                        pos,
+                        limit: limits.max_depth.min(255),
+                    }
+                } else {
+                    LoadError::Syntax {
+                        pos,
+                        message: e.info().to_owned(),
+                    }
+                }));
             }
-        })?;
-        b.event(event, span)?;
+        };
+        b.event(event, span).map_err(Attempt::Failed)?;
     }
     Ok(b.docs)
 }
@@ -229,6 +321,7 @@ struct Built {
 enum Frame {
     Seq {
         pos: Pos,
+        raw: Pos,
         anchor: usize,
         items: Vec<Value>,
         nodes: Vec<Child>,
@@ -236,6 +329,7 @@ enum Frame {
     },
     Map {
         pos: Pos,
+        raw: Pos,
         anchor: usize,
         map: Map<String, Value>,
         nodes: Vec<Child>,
@@ -245,7 +339,7 @@ enum Frame {
     },
 }
 
-struct Builder {
+struct Builder<'s> {
     limits: Limits,
     docs: Vec<Document>,
     stack: Vec<Frame>,
@@ -253,13 +347,39 @@ struct Builder {
     alias_nodes: u64,
     doc_start: usize,
     root: Option<Built>,
+    /// Columns added to lines by re-indenting (see [`load_documents`]).
+    shifts: &'s HashMap<u32, u32>,
 }
 
 const MERGE_KEY: &str = "<<";
 
-impl Builder {
+impl Builder<'_> {
+    /// Position for 1-based `line`, 0-based `col0`, as in the text the user wrote.
+    fn shifted(&self, line: u32, col0: u32) -> Pos {
+        let shift = if self.shifts.is_empty() {
+            0
+        } else {
+            self.shifts.get(&line).copied().unwrap_or(0)
+        };
+        Pos {
+            line,
+            col: col0.saturating_sub(shift) + 1,
+        }
+    }
+
+    /// The 0-based column of the innermost open flow collection (`[` or `{`), if any.
+    fn innermost_flow_col0(&self, text: &str) -> Option<u32> {
+        self.stack.iter().rev().find_map(|f| {
+            let pos = match f {
+                Frame::Seq { raw, .. } | Frame::Map { raw, .. } => *raw,
+            };
+            matches!(char_at(text, pos.line, pos.col - 1), Some('[' | '{')).then_some(pos.col - 1)
+        })
+    }
+
     fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), LoadError> {
-        let pos = pos_of(&span);
+        let raw = pos_of(&span);
+        let pos = self.shifted(raw.line, raw.col - 1);
         if span.end.index().saturating_sub(self.doc_start) > self.limits.max_document_chars {
             return Err(LoadError::DocumentTooLarge {
                 pos,
@@ -319,6 +439,7 @@ impl Builder {
                 self.push(
                     Frame::Seq {
                         pos,
+                        raw,
                         anchor,
                         items: Vec::new(),
                         nodes: Vec::new(),
@@ -331,6 +452,7 @@ impl Builder {
                 self.push(
                     Frame::Map {
                         pos,
+                        raw,
                         anchor,
                         map: Map::new(),
                         nodes: Vec::new(),
@@ -352,6 +474,7 @@ impl Builder {
                         mut items,
                         mut nodes,
                         size,
+                        ..
                     } => {
                         // streams hold many documents: no growth slack kept per node
                         items.shrink_to_fit();
@@ -765,6 +888,26 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn flow_collections_ignore_indentation_like_go_yaml() {
+        // tektoncd/pipeline examples/v1/taskruns/array-default.yaml closes `args: [` with a
+        // `]` under the key; go-yaml accepts it.
+        let text = "spec:\n  args: [\n    \"a\",\n  ]\n  x: {\n  k: v}\n";
+        let docs = load_documents(text, &Limits::default()).expect("loads");
+        assert_eq!(
+            docs[0].value,
+            json!({"spec": {"args": ["a"], "x": {"k": "v"}}})
+        );
+        let d = &docs[0];
+        let (pos, _) = d.root.locate(
+            &d.value,
+            [Step::Key("spec"), Step::Key("x"), Step::Key("k")],
+        );
+        assert_eq!(pos, Pos { line: 6, col: 3 }, "columns as written");
+        // outside flow collections indentation still matters
+        assert!(load_documents("a:\n  b: 1\n c: 2\n", &Limits::default()).is_err());
     }
 
     #[test]
