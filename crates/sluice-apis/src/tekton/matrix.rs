@@ -70,7 +70,8 @@ impl Matrix {
                     .via_field("matrix"),
                 );
             }
-            if !matches!(p.value, ParamValue::Array(_)) {
+            let whole_ref = matches!(&p.value, ParamValue::String(s) if sluice_expr::tekton::whole_reference(s).is_some());
+            if !matches!(p.value, ParamValue::Array(_)) && !whole_ref {
                 errs.push(
                     FieldError::invalid(
                         "value",

@@ -265,6 +265,17 @@ impl PipelineSpec {
         flags: &FeatureFlags,
         ctx: Option<(&Context<'_>, Option<&str>)>,
     ) -> FieldErrors {
+        self.validate_with(flags, ctx, &[])
+    }
+
+    /// [`Self::validate`] for a spec embedded in a PipelineRun, whose workspace bindings
+    /// `propagated` are visible to the pipeline tasks without a declaration.
+    pub fn validate_with(
+        &self,
+        flags: &FeatureFlags,
+        ctx: Option<(&Context<'_>, Option<&str>)>,
+        propagated: &[String],
+    ) -> FieldErrors {
         let mut errs = FieldErrors::new();
         if self.tasks.is_empty()
             && self.finally.is_empty()
@@ -308,7 +319,7 @@ impl PipelineSpec {
         }
         errs.also(self.validate_graph());
         errs.also(self.validate_references());
-        errs.also(self.validate_workspaces());
+        errs.also(self.validate_workspaces(propagated));
         errs.also(self.validate_results());
         if let Some((ctx, ns)) = ctx {
             errs.also(self.validate_against_tasks(ctx, ns));
@@ -609,7 +620,7 @@ impl PipelineSpec {
     }
 
     /// Pipeline workspaces unique; pipeline task bindings name Pipeline workspaces.
-    fn validate_workspaces(&self) -> FieldErrors {
+    fn validate_workspaces(&self, propagated: &[String]) -> FieldErrors {
         let mut errs = FieldErrors::new();
         let mut ws = BTreeSet::new();
         for (i, w) in self.workspaces.iter().enumerate() {
@@ -628,7 +639,7 @@ impl PipelineSpec {
                     } else {
                         &b.workspace
                     };
-                    if !ws.contains(target.as_str()) {
+                    if !ws.contains(target.as_str()) && !propagated.contains(target) {
                         errs.push(FieldError::invalid(
                             format!("{field}[{i}].workspaces[{j}]").as_str(),
                             format!("pipeline task {:?} expects workspace with name {target:?} but none exists in pipeline spec", pt.name),

@@ -133,7 +133,14 @@ impl PipelineRunSpec {
                 &["pipelineRef", "pipelineSpec"],
             )),
             (Some(r), None) => errs.also(r.validate(flags).via_field("pipelineRef")),
-            (None, Some(s)) => errs.also(s.validate(flags, None).via_field("pipelineSpec")),
+            (None, Some(s)) => {
+                let propagated: Vec<String> =
+                    self.workspaces.iter().map(|w| w.name.clone()).collect();
+                errs.also(
+                    s.validate_with(flags, None, &propagated)
+                        .via_field("pipelineSpec"),
+                )
+            }
         };
         errs.also(validate_params_unique(&self.params).via_field("params"));
         if !matches!(
@@ -316,8 +323,9 @@ pub fn validate_object(obj: &Object, ctx: &Context<'_>) -> FieldErrors {
     let ns = obj.namespace();
     let resolved: Option<(PipelineSpec, String)> = if let Some(s) = &pr.spec.pipeline_spec {
         // Cross-object checks of the embedded spec (Tasks it references).
-        let cross = s.validate(flags, Some((ctx, ns)));
-        let base = s.validate(flags, None);
+        let propagated: Vec<String> = pr.spec.workspaces.iter().map(|w| w.name.clone()).collect();
+        let cross = s.validate_with(flags, Some((ctx, ns)), &propagated);
+        let base = s.validate_with(flags, None, &propagated);
         spec_errs.also(
             cross
                 .0

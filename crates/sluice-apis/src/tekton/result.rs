@@ -100,7 +100,12 @@ impl TaskResult {
             _ => &mut errs,
         };
         if let Some(v) = &self.value {
-            errs.also(api_fields(flags, "value in Task results", ApiLevel::Alpha));
+            if !flags.enable_step_actions {
+                errs.push(FieldError::new(
+                    "value",
+                    "feature flag enable-step-actions should be set to true to fetch Results from Steps using StepActions.",
+                ));
+            }
             if let ParamValue::String(s) = v
                 && !s.starts_with("$(steps.")
             {

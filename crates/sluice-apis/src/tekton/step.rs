@@ -50,7 +50,9 @@ pub struct VolumeMount {
 pub struct WorkspaceUsage {
     #[serde(default)]
     pub name: String,
-    #[serde(default)]
+    /// Go's `encoding/json` matches keys case-insensitively; upstream examples write
+    /// `mountpath`.
+    #[serde(default, alias = "mountpath", alias = "MountPath")]
     pub mount_path: String,
 }
 

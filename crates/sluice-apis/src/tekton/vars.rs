@@ -112,9 +112,16 @@ pub fn check_string(
                                 )));
                                 misuse = true;
                             } else if access == Access::Whole {
-                                errs.push(at(format!(
-                                    "variable type invalid in {s:?}: array param {name:?} must be referenced as \"$(params.{name}[*])\""
-                                )));
+                                // Upstream accepts the isolated `$(params.x)` form
+                                // (`ValidateVariableReferenceIsIsolated`) and expands it like
+                                // `[*]` (`ApplyArrayReplacements`); its docs and examples use
+                                // the `[*]` form.
+                                errs.push(FieldError::warning(
+                                    path.clone(),
+                                    format!(
+                                        "array param {name:?} used as \"$(params.{name})\" instead of \"$(params.{name}[*])\"; Tekton expands it whole, but \"$(params.{name}[*])\" is the documented form"
+                                    ),
+                                ));
                                 misuse = true;
                             }
                         }
@@ -225,11 +232,8 @@ mod tests {
         assert!(check_string(&p, "$(params.a[*])", true, false, &scope(), ALL).is_empty());
         assert!(check_string(&p, "$(params.a[0])", true, false, &scope(), ALL).is_empty());
         let e = check_string(&p, "$(params.a)", true, false, &scope(), ALL);
-        assert!(
-            e.0[0]
-                .message
-                .starts_with("variable type invalid in \"$(params.a)\"")
-        );
+        assert_eq!(e.0[0].severity, sluice_core::Severity::Warning);
+        assert!(e.0[0].message.contains("instead of \"$(params.a[*])\""));
         let e = check_string(&p, "x $(params.a[*])", true, false, &scope(), ALL);
         assert!(e.0[0].message.contains("not properly isolated"));
         let e = check_string(&p, "echo $(params.a[*])", false, true, &scope(), ALL);
