@@ -473,10 +473,10 @@ impl PipelineSpec {
                         }
                         let _ = array_elem;
                     }
-                    (ParamType::OBJECT, Access::Key(k)) => {
-                        if !objects.get(name.as_ref()).is_some_and(|ks| ks.contains(k)) {
-                            unknown = true;
-                        }
+                    (ParamType::OBJECT, Access::Key(k))
+                        if !objects.get(name.as_ref()).is_some_and(|ks| ks.contains(k)) =>
+                    {
+                        unknown = true;
                     }
                     _ => {}
                 }

@@ -88,8 +88,7 @@ fn task_ref(r: &mut Map<String, Value>) {
 fn pipeline_spec(spec: &mut Map<String, Value>, errs: &mut FieldErrors, path: &str) {
     resources_removed(spec, errs, path);
     for field in ["tasks", "finally"] {
-        let mut i = 0;
-        for pt in each_obj(spec, field) {
+        for (i, pt) in each_obj(spec, field).enumerate() {
             let p = format!("{path}.{field}[{i}]");
             resources_removed(pt, errs, &p);
             if let Some(r) = pt.get_mut("taskRef").and_then(Value::as_object_mut) {
@@ -101,7 +100,6 @@ fn pipeline_spec(spec: &mut Map<String, Value>, errs: &mut FieldErrors, path: &s
             if let Some(ps) = pt.get_mut("pipelineSpec").and_then(Value::as_object_mut) {
                 pipeline_spec(ps, errs, &format!("{p}.pipelineSpec"));
             }
-            i += 1;
         }
     }
 }

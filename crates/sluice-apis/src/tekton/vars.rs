@@ -144,10 +144,8 @@ pub fn check_string(
                     }
                 }
             }
-            Var::ResultPath { name } if is_script => {
-                if !scope.results.contains(name) {
-                    unknown = true;
-                }
+            Var::ResultPath { name } if is_script && !scope.results.contains(name) => {
+                unknown = true;
             }
             Var::Context { path: p } => {
                 if let Some(rest) = p.strip_prefix("taskRun.") {
@@ -160,12 +158,11 @@ pub fn check_string(
                     unknown = true;
                 }
             }
-            Var::Workspace { name, attr } => {
-                if checks.declared_workspaces && !scope.workspaces.contains(name) {
-                    unknown = true;
-                } else if !matches!(attr, "path" | "bound" | "claim" | "volume") {
-                    unknown = true;
-                }
+            Var::Workspace { name, attr }
+                if (checks.declared_workspaces && !scope.workspaces.contains(name))
+                    || !matches!(attr, "path" | "bound" | "claim" | "volume") =>
+            {
+                unknown = true;
             }
             _ => {}
         }
