@@ -41,7 +41,7 @@ fn upstream_examples_validate() {
         let loaded = match load_objects(&rel, &text, &Limits::default()) {
             Ok(l) if l.problems.is_empty() => l,
             other => {
-                // Pinned by `upstream_examples_all_load` (a sluice-core loader gap).
+                // Pinned by `upstream_examples_all_load`.
                 println!("{rel}: does not load: {other:?}");
                 continue;
             }
@@ -104,11 +104,9 @@ fn upstream_examples_validate() {
     );
 }
 
-/// Every example loads. Ignored while sluice-core's YAML loader rejects a flow sequence whose
-/// closing `]` sits at the parent key's indentation (`args: [` ... `]`, 12 files), which
-/// go-yaml (kubectl, Tekton) accepts.
+/// Every example loads, including the 12 that close a flow sequence (`args: [` ... `]`) at
+/// the parent key's indentation, which go-yaml (kubectl, Tekton) accepts.
 #[test]
-#[ignore = "sluice-core YAML loader: flow sequence closed at the parent's indentation"]
 fn upstream_examples_all_load() {
     let mut files = Vec::new();
     yaml_files(Path::new(EXAMPLES), &mut files);
