@@ -35,6 +35,8 @@ pub struct Options {
     pub limits: Limits,
     /// Overrides the Tekton feature flags found among the inputs.
     pub tekton_flags: Option<crate::tekton::FeatureFlags>,
+    /// Tekton feature-flag keys and values applied over the flags found among the inputs.
+    pub tekton_flag_overrides: Vec<(String, String)>,
 }
 
 /// The object a finding is about.
@@ -299,6 +301,12 @@ pub fn validate_files(files: &[SourceFile], opts: &Options) -> Report {
     let mut ctx = Context::new(&set);
     if let Some(flags) = &opts.tekton_flags {
         ctx = ctx.with_tekton_flags(flags.clone());
+    } else if !opts.tekton_flag_overrides.is_empty() {
+        let mut flags = crate::tekton::FeatureFlags::from_set(&set);
+        for (k, v) in &opts.tekton_flag_overrides {
+            flags.set(k, v);
+        }
+        ctx = ctx.with_tekton_flags(flags);
     }
     for obj in &objects {
         for e in crate::validate_one(&obj.object, &ctx) {

@@ -38,6 +38,17 @@ pub struct ValidateArgs {
     /// Also list the documents that were skipped and why.
     #[arg(short, long)]
     verbose: bool,
+    /// A Tekton feature flag (`feature-flags` ConfigMap key), e.g.
+    /// `enable-api-fields=alpha`; overrides the ConfigMap among the inputs. Repeatable.
+    #[arg(long = "feature-flag", value_name = "KEY=VALUE", value_parser = parse_flag)]
+    feature_flags: Vec<(String, String)>,
+}
+
+fn parse_flag(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
+    }
 }
 
 pub fn run(args: &ValidateArgs) -> Result<u8> {
@@ -51,7 +62,11 @@ pub fn run(args: &ValidateArgs) -> Result<u8> {
     for e in &io_errors {
         eprintln!("error: {e}");
     }
-    let report = validate_files(&files, &Options::default());
+    let opts = Options {
+        tekton_flag_overrides: args.feature_flags.clone(),
+        ..Options::default()
+    };
+    let report = validate_files(&files, &opts);
     print_report(&report, args)?;
     Ok(if !io_errors.is_empty() {
         exit::USAGE

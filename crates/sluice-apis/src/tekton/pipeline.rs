@@ -835,6 +835,10 @@ pub fn check_task_params(pt: &PipelineTask, spec: &TaskSpec, what: &str) -> Fiel
     }
     for (j, p) in pt.params.iter().enumerate() {
         let Some(decl) = spec.params.iter().find(|d| d.name == p.name) else {
+            // embedded specs receive undeclared params by propagation
+            if pt.task_spec.is_some() {
+                continue;
+            }
             errs.push(FieldError::warning(
                 format!("params[{j}].name").as_str(),
                 format!(

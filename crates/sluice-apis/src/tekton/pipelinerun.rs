@@ -237,12 +237,17 @@ impl PipelineRunSpec {
 }
 
 /// A run's params and workspaces against what the Pipeline (or Task) declares.
+///
+/// With an embedded spec (`propagated`), params and workspaces the spec does not declare are
+/// propagated into it (Tekton's propagated parameters and workspaces, docs/pipelineruns.md
+/// "Propagated Parameters"), so they are not reported as unused.
 pub fn check_run_against(
     params: &[Param],
     workspaces: &[WorkspaceBinding],
     decl_params: &[super::param::ParamSpec],
     decl_workspaces: &[(String, bool)],
     what: &str,
+    propagated: bool,
 ) -> FieldErrors {
     let mut errs = FieldErrors::new();
     let missing: Vec<&str> = decl_params
@@ -261,6 +266,9 @@ pub fn check_run_against(
     }
     for (j, p) in params.iter().enumerate() {
         let Some(d) = decl_params.iter().find(|d| d.name == p.name) else {
+            if propagated {
+                continue;
+            }
             errs.push(FieldError::warning(
                 format!("params[{j}].name").as_str(),
                 format!(
@@ -292,7 +300,7 @@ pub fn check_run_against(
         }
     }
     for (j, w) in workspaces.iter().enumerate() {
-        if !decl_workspaces.iter().any(|(n, _)| *n == w.name) {
+        if !propagated && !decl_workspaces.iter().any(|(n, _)| *n == w.name) {
             errs.push(FieldError::warning(
                 format!("workspaces[{j}].name").as_str(),
                 format!(
@@ -366,6 +374,7 @@ pub fn validate_object(obj: &Object, ctx: &Context<'_>) -> FieldErrors {
             &spec.params,
             &ws,
             &what,
+            pr.spec.pipeline_spec.is_some(),
         ));
         let names: BTreeSet<&str> = spec
             .tasks

@@ -261,6 +261,7 @@ pub fn validate_object(obj: &Object, ctx: &Context<'_>) -> FieldErrors {
             &spec.params,
             &ws,
             &what,
+            tr.spec.task_spec.is_some(),
         ));
     }
     errs.also(spec_errs.via_field("spec"));
