@@ -34,7 +34,10 @@ pub fn validate(obj: &Object) -> FieldErrors {
         Ok(d) => d,
         Err(e) => return e,
     };
-    errs.also(validate_object_meta(&t.metadata, NameRule::Dns1123Subdomain));
+    errs.also(validate_object_meta(
+        &t.metadata,
+        NameRule::Dns1123Subdomain,
+    ));
     errs.also(validate_spec(&t.spec));
     errs
 }
@@ -52,6 +55,9 @@ mod tests {
             "metadata": {"name": "cel"},
             "spec": {"clientConfig": {"service": {"name": "x"}}}
         })));
-        assert_eq!(e.0[0].path.to_string(), "spec.clientConfig.service.namespace");
+        assert_eq!(
+            e.0[0].path.to_string(),
+            "spec.clientConfig.service.namespace"
+        );
     }
 }

@@ -204,7 +204,10 @@ pub fn validate(obj: &Object, ctx: &Context<'_>, v1alpha1: bool) -> FieldErrors 
         Ok(d) => d,
         Err(e) => return e,
     };
-    errs.also(validate_object_meta(&el.metadata, NameRule::Dns1123Subdomain));
+    errs.also(validate_object_meta(
+        &el.metadata,
+        NameRule::Dns1123Subdomain,
+    ));
     if let Some(name) = &el.metadata.name
         && name.len() > 60
     {
@@ -227,11 +230,19 @@ pub fn validate_spec(s: &EventListenerSpec, v1alpha1: bool, flags: &TriggersFlag
         .namespace_selector
         .as_ref()
         .is_some_and(|n| !n.match_names.is_empty());
-    if s.label_selector.is_none() && !ns_names && s.trigger_groups.is_empty() && s.triggers.is_empty()
+    if s.label_selector.is_none()
+        && !ns_names
+        && s.trigger_groups.is_empty()
+        && s.triggers.is_empty()
     {
         errs.push(FieldError::missing_one_of(
             "",
-            &["labelSelector", "namespaceSelector", "triggerGroups", "triggers"],
+            &[
+                "labelSelector",
+                "namespaceSelector",
+                "triggerGroups",
+                "triggers",
+            ],
         ));
     }
     for (i, t) in s.triggers.iter().enumerate() {
@@ -422,7 +433,11 @@ fn validate_env(env: &[Value], base: &FieldPath) -> FieldErrors {
         let at = base.clone().index(i);
         errs.also(disallowed(m, &["name", "valueFrom"], &at));
         if let Some(Value::Object(vf)) = m.get("valueFrom") {
-            errs.also(disallowed(vf, &["secretKeyRef"], &at.clone().field("valueFrom")));
+            errs.also(disallowed(
+                vf,
+                &["secretKeyRef"],
+                &at.clone().field("valueFrom"),
+            ));
         }
         if let Some(name) = m.get("name").and_then(Value::as_str)
             && TLS_ENV.contains(&name)
@@ -511,16 +526,30 @@ mod tests {
     fn spec_rules() {
         assert_eq!(
             run(&[el(json!({}))]),
-            ["error spec: expected exactly one, got neither: labelSelector, namespaceSelector, triggerGroups, triggers"]
+            [
+                "error spec: expected exactly one, got neither: labelSelector, namespaceSelector, triggerGroups, triggers"
+            ]
         );
         let m = run(&[el(json!({"triggers": [
             {"name": "a b"},
             {"triggerRef": "t", "template": {"ref": "x"}}
         ]}))]);
-        assert!(m.contains(&"error spec.triggers[0]: expected exactly one, got neither: template, triggerRef".to_owned()), "{m:#?}");
+        assert!(
+            m.contains(
+                &"error spec.triggers[0]: expected exactly one, got neither: template, triggerRef"
+                    .to_owned()
+            ),
+            "{m:#?}"
+        );
         assert!(m.contains(&"error spec.triggers[0].name: invalid value: trigger name 'a b' must be a valid label value".to_owned()), "{m:#?}");
         assert!(m.contains(&"error spec.triggers[1]: expected exactly one, got both: triggerRef, template or bindings or interceptors".to_owned()), "{m:#?}");
-        assert!(m.contains(&"warning spec.triggers[1].triggerRef: Trigger \"t\" not found among the inputs".to_owned()), "{m:#?}");
+        assert!(
+            m.contains(
+                &"warning spec.triggers[1].triggerRef: Trigger \"t\" not found among the inputs"
+                    .to_owned()
+            ),
+            "{m:#?}"
+        );
     }
 
     // podSpecMask / containerFieldMask / validateEnv.
@@ -577,8 +606,13 @@ mod tests {
     #[test]
     fn long_names() {
         let name = "e".repeat(61);
-        let m = run(&[json!({"apiVersion": "triggers.tekton.dev/v1beta1", "kind": "EventListener",
-            "metadata": {"name": name}, "spec": {"triggers": [{"triggerRef": "t"}]}})]);
-        assert!(m[0].starts_with("error metadata.name: invalid value: eventListener name"), "{m:#?}");
+        let m = run(&[
+            json!({"apiVersion": "triggers.tekton.dev/v1beta1", "kind": "EventListener",
+            "metadata": {"name": name}, "spec": {"triggers": [{"triggerRef": "t"}]}}),
+        ]);
+        assert!(
+            m[0].starts_with("error metadata.name: invalid value: eventListener name"),
+            "{m:#?}"
+        );
     }
 }

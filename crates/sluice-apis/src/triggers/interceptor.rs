@@ -128,7 +128,10 @@ pub fn validate(obj: &Object) -> FieldErrors {
         Ok(d) => d,
         Err(e) => return e,
     };
-    errs.also(validate_object_meta(&t.metadata, NameRule::Dns1123Subdomain));
+    errs.also(validate_object_meta(
+        &t.metadata,
+        NameRule::Dns1123Subdomain,
+    ));
     errs.also(validate_spec(&t.spec));
     errs
 }
@@ -147,7 +150,10 @@ mod tests {
             "metadata": {"name": "i"},
             "spec": {"clientConfig": {"url": "http://x", "service": {"name": ""}}}
         })));
-        let m: Vec<String> = e.iter().map(|e| format!("{}: {}", e.path, e.message)).collect();
+        let m: Vec<String> = e
+            .iter()
+            .map(|e| format!("{}: {}", e.path, e.message))
+            .collect();
         assert_eq!(
             m,
             [

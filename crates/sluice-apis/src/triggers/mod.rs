@@ -42,7 +42,10 @@ pub const FEATURE_FLAGS_CONFIGMAP: &str = "feature-flags-triggers";
 /// Versions each kind is served in (the CRDs of tektoncd/triggers `config/`).
 fn served_versions(kind: &str) -> Option<&'static [&'static str]> {
     match kind {
-        "EventListener" | "Trigger" | "TriggerBinding" | "ClusterTriggerBinding"
+        "EventListener"
+        | "Trigger"
+        | "TriggerBinding"
+        | "ClusterTriggerBinding"
         | "TriggerTemplate" => Some(&["v1alpha1", "v1beta1"]),
         "ClusterInterceptor" => Some(&["v1alpha1", "v1beta1"]),
         "Interceptor" => Some(&["v1alpha1"]),

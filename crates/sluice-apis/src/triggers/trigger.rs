@@ -501,7 +501,10 @@ pub fn validate_template(t: &TriggerSpecTemplate, v1alpha1: bool) -> FieldErrors
             t.api_version == "v1alpha1" || t.api_version == "v1beta1"
         };
         if !ok {
-            errs.push(FieldError::invalid("template.apiversion", "invalid apiVersion"));
+            errs.push(FieldError::invalid(
+                "template.apiversion",
+                "invalid apiVersion",
+            ));
         }
     }
     match (&t.spec, &t.r#ref) {
@@ -569,14 +572,19 @@ pub fn validate_interceptor(ic: &TriggerInterceptor, v1alpha1: bool) -> FieldErr
     if let Some(w) = &ic.webhook {
         errs.also(validate_webhook(w).via_field("webhook"));
     }
-    if v1alpha1 && ic.r#ref.name.is_empty() {
-        if let Some(c) = &ic.cel {
-            if c.filter.is_empty() && c.overlays.is_empty() {
-                errs.push(FieldError::multiple_one_of("cel", &["filter", "overlays"]));
-            }
-            for (j, o) in c.overlays.iter().enumerate() {
-                errs.also(validate_overlay_fields(o).via_field_index("overlays", j).via_field("cel"));
-            }
+    if v1alpha1
+        && ic.r#ref.name.is_empty()
+        && let Some(c) = &ic.cel
+    {
+        if c.filter.is_empty() && c.overlays.is_empty() {
+            errs.push(FieldError::multiple_one_of("cel", &["filter", "overlays"]));
+        }
+        for (j, o) in c.overlays.iter().enumerate() {
+            errs.also(
+                validate_overlay_fields(o)
+                    .via_field_index("overlays", j)
+                    .via_field("cel"),
+            );
         }
     }
     if !ic.r#ref.name.is_empty() {
@@ -598,12 +606,14 @@ pub fn validate_interceptor(ic: &TriggerInterceptor, v1alpha1: bool) -> FieldErr
             } else if !seen.insert(p.name.as_str()) {
                 errs.push(FieldError::warning(
                     FieldPath::root().field("params").index(j).field("name"),
-                    format!("param {:?} is given more than once; the last one wins", p.name),
+                    format!(
+                        "param {:?} is given more than once; the last one wins",
+                        p.name
+                    ),
                 ));
             }
         }
-        if kind == CLUSTER_INTERCEPTOR_KIND && CORE_INTERCEPTORS.contains(&ic.r#ref.name.as_str())
-        {
+        if kind == CLUSTER_INTERCEPTOR_KIND && CORE_INTERCEPTORS.contains(&ic.r#ref.name.as_str()) {
             errs.also(validate_core_params(&ic.r#ref.name, &ic.params));
         }
     }
@@ -661,7 +671,9 @@ fn validate_webhook(w: &WebhookInterceptor) -> FieldErrors {
 
 /// Go's `http.CanonicalHeaderKey` for valid tokens: each dash-separated word capitalised.
 pub fn canonical_header_key(s: &str) -> String {
-    if s.bytes().any(|b| b == b' ' || !b.is_ascii() || b.is_ascii_control()) {
+    if s.bytes()
+        .any(|b| b == b' ' || !b.is_ascii() || b.is_ascii_control())
+    {
         return s.to_owned();
     }
     let mut out = String::with_capacity(s.len());
@@ -693,7 +705,9 @@ fn validate_core_params(name: &str, params: &[InterceptorParam]) -> FieldErrors 
     let fail = |j: usize, msg: String| {
         FieldError::new(
             FieldPath::root().field("params").index(j).field("value"),
-            format!("{msg} (the {name} interceptor fails every event: failed to parse interceptor params)"),
+            format!(
+                "{msg} (the {name} interceptor fails every event: failed to parse interceptor params)"
+            ),
         )
     };
     for (j, p) in params.iter().enumerate() {
@@ -712,10 +726,11 @@ fn validate_core_params(name: &str, params: &[InterceptorParam]) -> FieldErrors 
         }
         let v = &p.value;
         match p.name.as_str() {
-            "filter" => {
-                if !(v.is_string() || v.is_null()) {
-                    errs.push(fail(j, format!("filter must be a string, got {}", json_type(v))));
-                }
+            "filter" if !(v.is_string() || v.is_null()) => {
+                errs.push(fail(
+                    j,
+                    format!("filter must be a string, got {}", json_type(v)),
+                ));
             }
             "overlays" => match v {
                 Value::Null => {}
@@ -801,7 +816,11 @@ fn validate_core_params(name: &str, params: &[InterceptorParam]) -> FieldErrors 
                 Value::Array(items) if items.iter().all(Value::is_string) => {}
                 other => errs.push(fail(
                     j,
-                    format!("{} must be a list of strings, got {}", p.name, json_type(other)),
+                    format!(
+                        "{} must be a list of strings, got {}",
+                        p.name,
+                        json_type(other)
+                    ),
                 )),
             },
             "addChangedFiles" | "githubOwners" => {
@@ -904,9 +923,7 @@ pub fn check_references(
             if ps.default.is_some() || provided.contains(ps.name.as_str()) {
                 continue;
             }
-            let in_name = refs
-                .iter()
-                .any(|r| r.name == ps.name && r.in_object_name);
+            let in_name = refs.iter().any(|r| r.name == ps.name && r.in_object_name);
             let literal = format!("$(tt.params.{})", ps.name);
             if in_name {
                 errs.push(FieldError::new(
@@ -1028,23 +1045,25 @@ pub fn check_interceptor_ref(
     let mut errs = FieldErrors::new();
     let name = ic.r#ref.name.as_str();
     if !name.is_empty() {
-        match ic.effective_kind() {
-            CLUSTER_INTERCEPTOR_KIND => {
-                if !CORE_INTERCEPTORS.contains(&name)
-                    && ctx
+        let found = match ic.effective_kind() {
+            CLUSTER_INTERCEPTOR_KIND => Some((
+                CLUSTER_INTERCEPTOR_KIND,
+                CORE_INTERCEPTORS.contains(&name)
+                    || ctx
                         .set
                         .find(GROUP, CLUSTER_INTERCEPTOR_KIND, None, name)
-                        .is_none()
-                {
-                    errs.push(not_found("ref.name", CLUSTER_INTERCEPTOR_KIND, name));
-                }
-            }
-            NAMESPACED_INTERCEPTOR_KIND => {
-                if ctx.set.find(GROUP, "Interceptor", namespace, name).is_none() {
-                    errs.push(not_found("ref.name", "Interceptor", name));
-                }
-            }
-            _ => {}
+                        .is_some(),
+            )),
+            NAMESPACED_INTERCEPTOR_KIND => Some((
+                "Interceptor",
+                ctx.set
+                    .find(GROUP, "Interceptor", namespace, name)
+                    .is_some(),
+            )),
+            _ => None,
+        };
+        if let Some((kind, false)) = found {
+            errs.push(not_found("ref.name", kind, name));
         }
         if CORE_INTERCEPTORS.contains(&name) {
             for (j, p) in ic.params.iter().enumerate() {
@@ -1066,7 +1085,11 @@ pub fn check_interceptor_ref(
         ("bitbucket", &ic.bitbucket),
     ] {
         if let Some(sr) = legacy.as_ref().and_then(|l| l.secret_ref.as_ref()) {
-            errs.also(check_secret(sr, namespace, ctx).via_field("secretRef").via_field(field));
+            errs.also(
+                check_secret(sr, namespace, ctx)
+                    .via_field("secretRef")
+                    .via_field(field),
+            );
         }
     }
     errs
@@ -1112,9 +1135,7 @@ mod tests {
         let objs: Vec<Object> = docs.iter().cloned().map(Object::new).collect();
         let set = ObjectSet::new(objs.iter());
         let ctx = Context::new(&set);
-        objs.iter()
-            .map(|o| crate::validate_one(o, &ctx))
-            .collect()
+        objs.iter().map(|o| crate::validate_one(o, &ctx)).collect()
     }
 
     fn msgs(e: &FieldErrors) -> Vec<String> {
@@ -1142,12 +1163,37 @@ mod tests {
             }
         })]);
         let m = msgs(&out[0]);
-        assert!(m.contains(&"error spec.bindings[0]: expected exactly one, got both: ref, name".to_owned()), "{m:#?}");
-        assert!(m.contains(&"error spec.bindings[1].value: missing field(s)".to_owned()), "{m:#?}");
-        assert!(m.contains(&"error spec.bindings[2]: expected exactly one, got neither: ref, spec, name".to_owned()), "{m:#?}");
-        assert!(m.contains(&"error spec.bindings[3].kind: invalid value: invalid kind".to_owned()), "{m:#?}");
-        assert!(m.contains(&"error spec.template: expected exactly one, got neither: spec, ref".to_owned()), "{m:#?}");
-        assert!(m.contains(&"error spec.interceptors[0].ref.name: missing field(s)".to_owned()), "{m:#?}");
+        assert!(
+            m.contains(
+                &"error spec.bindings[0]: expected exactly one, got both: ref, name".to_owned()
+            ),
+            "{m:#?}"
+        );
+        assert!(
+            m.contains(&"error spec.bindings[1].value: missing field(s)".to_owned()),
+            "{m:#?}"
+        );
+        assert!(
+            m.contains(
+                &"error spec.bindings[2]: expected exactly one, got neither: ref, spec, name"
+                    .to_owned()
+            ),
+            "{m:#?}"
+        );
+        assert!(
+            m.contains(&"error spec.bindings[3].kind: invalid value: invalid kind".to_owned()),
+            "{m:#?}"
+        );
+        assert!(
+            m.contains(
+                &"error spec.template: expected exactly one, got neither: spec, ref".to_owned()
+            ),
+            "{m:#?}"
+        );
+        assert!(
+            m.contains(&"error spec.interceptors[0].ref.name: missing field(s)".to_owned()),
+            "{m:#?}"
+        );
     }
 
     // v1beta1 has no inline cel/github interceptors (trigger_types.go); v1alpha1 does.
@@ -1164,7 +1210,13 @@ mod tests {
             })
         };
         let out = run(&[tr("v1beta1"), tr("v1alpha1")]);
-        assert!(msgs(&out[0]).iter().any(|m| m.starts_with("error spec.interceptors[0].cel: unknown field")), "{:#?}", msgs(&out[0]));
+        assert!(
+            msgs(&out[0])
+                .iter()
+                .any(|m| m.starts_with("error spec.interceptors[0].cel: unknown field")),
+            "{:#?}",
+            msgs(&out[0])
+        );
         assert!(!out[1].has_errors(), "{:#?}", msgs(&out[1]));
     }
 
@@ -1191,12 +1243,34 @@ mod tests {
             }
         })]);
         let m = msgs(&out[0]);
-        assert!(m.iter().any(|m| m.starts_with("error spec.interceptors[0].params[0].value: filter must be a string")), "{m:#?}");
-        assert!(m.contains(&"error spec.interceptors[0].params[1].value[0].expression: missing field(s)".to_owned()), "{m:#?}");
+        assert!(
+            m.iter().any(|m| m.starts_with(
+                "error spec.interceptors[0].params[0].value: filter must be a string"
+            )),
+            "{m:#?}"
+        );
+        assert!(
+            m.contains(
+                &"error spec.interceptors[0].params[1].value[0].expression: missing field(s)"
+                    .to_owned()
+            ),
+            "{m:#?}"
+        );
         assert!(m.iter().any(|m| m.starts_with("warning spec.interceptors[0].params[2].name: the cel interceptor has no param \"filtr\"")), "{m:#?}");
-        assert!(m.iter().any(|m| m.starts_with("error spec.interceptors[1].params[0].value: eventTypes must be a list of strings")), "{m:#?}");
+        assert!(
+            m.iter().any(|m| m.starts_with(
+                "error spec.interceptors[1].params[0].value: eventTypes must be a list of strings"
+            )),
+            "{m:#?}"
+        );
         assert!(m.contains(&"warning spec.interceptors[2].ref.name: ClusterInterceptor \"my-interceptor\" not found among the inputs".to_owned()), "{m:#?}");
-        assert!(m.contains(&"warning spec.template.ref: TriggerTemplate \"tt\" not found among the inputs".to_owned()), "{m:#?}");
+        assert!(
+            m.contains(
+                &"warning spec.template.ref: TriggerTemplate \"tt\" not found among the inputs"
+                    .to_owned()
+            ),
+            "{m:#?}"
+        );
     }
 
     // pkg/template/resource.go resolveBindingsToParams: duplicate names across the bindings
@@ -1231,10 +1305,19 @@ mod tests {
                                "spec": {"params": [{"name": "m", "value": "$(tt.params.missing)"}]}}]}}),
         ]);
         let m = msgs(&out[0]);
-        assert!(m.iter().any(|m| m.starts_with("error spec.bindings[1].name: duplicate param name: a")), "{m:#?}");
+        assert!(
+            m.iter()
+                .any(|m| m.starts_with("error spec.bindings[1].name: duplicate param name: a")),
+            "{m:#?}"
+        );
         assert!(m.iter().any(|m| m.starts_with("warning spec.bindings[0].ref: binding param \"extra\" is not declared by TriggerTemplate \"tt\"")), "{m:#?}");
         assert!(m.iter().any(|m| m.starts_with("warning spec.template.ref: param \"missing\" of TriggerTemplate \"tt\" has no default")), "{m:#?}");
-        assert!(m.iter().any(|m| m.starts_with("error spec.template.ref: param \"named\" of TriggerTemplate \"tt\" has no default")), "{m:#?}");
+        assert!(
+            m.iter().any(|m| m.starts_with(
+                "error spec.template.ref: param \"named\" of TriggerTemplate \"tt\" has no default"
+            )),
+            "{m:#?}"
+        );
         assert_eq!(m.len(), 4, "{m:#?}");
     }
 

@@ -69,7 +69,10 @@ pub fn validate_spec(s: &TriggerBindingSpec) -> FieldErrors {
             errs.push(FieldError::missing(at("name")));
         } else if !seen.insert(p.name.as_str()) {
             // validateParams: ErrMultipleOneOf("[i].name").
-            errs.push(FieldError::new(at("name"), "expected exactly one, got both"));
+            errs.push(FieldError::new(
+                at("name"),
+                "expected exactly one, got both",
+            ));
         }
         match &p.value {
             None => errs.push(FieldError::warning(
@@ -118,11 +121,15 @@ mod tests {
             ["error spec.params[1].name: expected exactly one, got both"]
         );
         assert_eq!(
-            run(tb(json!({"params": [{"name": "param1", "value": "$(body.test-$(body.param1))"}]}))),
+            run(tb(
+                json!({"params": [{"name": "param1", "value": "$(body.test-$(body.param1))"}]})
+            )),
             ["error spec.params[0].value: invalid value: $(body.test-$(body.param1))"]
         );
         assert_eq!(
-            run(tb(json!({"params": [{"name": "", "value": "x"}, {"name": "b"}]}))),
+            run(tb(
+                json!({"params": [{"name": "", "value": "x"}, {"name": "b"}]})
+            )),
             [
                 "error spec.params[0].name: missing field(s)",
                 "warning spec.params[1].value: missing field(s): the param is bound to the empty string"

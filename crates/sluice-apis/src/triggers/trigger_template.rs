@@ -276,10 +276,14 @@ mod tests {
         assert_eq!(e.0[0].path.to_string(), "resourcetemplates");
         assert_eq!(e.0[0].message, "missing field(s)");
 
-        let e = validate_spec(&spec(json!({"resourcetemplates": [{"apiVersion": "tekton.dev/v1beta1"}]})));
+        let e = validate_spec(&spec(
+            json!({"resourcetemplates": [{"apiVersion": "tekton.dev/v1beta1"}]}),
+        ));
         assert_eq!(e.0[0].path.to_string(), "resourcetemplates[0].kind");
 
-        let e = validate_spec(&spec(json!({"resourcetemplates": [{"kind": "PipelineRun"}]})));
+        let e = validate_spec(&spec(
+            json!({"resourcetemplates": [{"kind": "PipelineRun"}]}),
+        ));
         assert_eq!(e.0[0].path.to_string(), "resourcetemplates[0].apiVersion");
 
         let e = validate_spec(&spec(json!({"resourcetemplates": [{
@@ -302,8 +306,10 @@ mod tests {
         assert!(e.is_empty(), "{e:?}");
 
         // Any kind may be templated (tektoncd/triggers#1699).
-        let e = validate_spec(&spec(json!({"params": [{"name": "a"}], "resourcetemplates": [{
-            "apiVersion": "v1", "kind": "ConfigMap", "data": {"f": "$(tt.params.a)"}}]})));
+        let e = validate_spec(&spec(
+            json!({"params": [{"name": "a"}], "resourcetemplates": [{
+            "apiVersion": "v1", "kind": "ConfigMap", "data": {"f": "$(tt.params.a)"}}]}),
+        ));
         assert!(e.is_empty(), "{e:?}");
 
         let e = validate_spec(&TriggerTemplateSpec::default());
@@ -313,9 +319,11 @@ mod tests {
 
     #[test]
     fn old_syntax_is_a_warning_only_for_template_params() {
-        let e = validate_spec(&spec(json!({"params": [{"name": "a"}], "resourcetemplates": [{
+        let e = validate_spec(&spec(
+            json!({"params": [{"name": "a"}], "resourcetemplates": [{
             "apiVersion": "tekton.dev/v1", "kind": "TaskRun",
-            "spec": {"params": [{"name": "x", "value": "$(params.a) $(params.b)"}]}}]})));
+            "spec": {"params": [{"name": "x", "value": "$(params.a) $(params.b)"}]}}]}),
+        ));
         assert_eq!(e.len(), 1, "{e:?}");
         assert_eq!(e.0[0].severity, sluice_core::Severity::Warning);
         assert!(e.0[0].message.starts_with("$(params.a) is not substituted"));
