@@ -1321,6 +1321,35 @@ mod tests {
         assert_eq!(m.len(), 4, "{m:#?}");
     }
 
+    // Strict decoding (kubectl fieldValidation=Strict, knative DisallowUnknownFields): unknown
+    // fields are reported with their paths, also inside lists read through `nullable`;
+    // `resourceTemplates` is not `resourcetemplates` (tektoncd/triggers#1648).
+    #[test]
+    fn unknown_fields_are_reported() {
+        let out = run(&[json!({
+            "apiVersion": "triggers.tekton.dev/v1beta1", "kind": "Trigger",
+            "metadata": {"name": "t"},
+            "spec": {
+                "bindings": [{"ref": "b", "namespace": "x"}],
+                "template": {"spec": {"resourceTemplates": []}},
+                "interceptors": [{"ref": {"name": "cel"}, "params": null}]
+            }
+        })]);
+        let m = msgs(&out[0]);
+        assert!(
+            m.contains(
+                &"error spec.bindings[0].namespace: unknown field \"spec.bindings[0].namespace\""
+                    .to_owned()
+            ),
+            "{m:#?}"
+        );
+        assert!(m.contains(&"error spec.template.spec.resourceTemplates: unknown field \"spec.template.spec.resourceTemplates\"".to_owned()), "{m:#?}");
+        assert!(
+            m.contains(&"error spec.template.spec.resourcetemplates: missing field(s)".to_owned()),
+            "{m:#?}"
+        );
+    }
+
     #[test]
     fn header_keys_are_canonical() {
         assert_eq!(canonical_header_key("foo-trig-header1"), "Foo-Trig-Header1");
