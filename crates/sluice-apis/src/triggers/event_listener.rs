@@ -33,6 +33,34 @@ pub struct EventListener {
     pub status: Option<Value>,
 }
 
+impl EventListener {
+    /// `SetDefaults` (event_listener_defaults.go): `replicas: 0` becomes 1, binding and
+    /// interceptor kinds are defaulted. (The default service account comes from the
+    /// cluster's `config-defaults-triggers` and is not applied here.)
+    pub fn set_defaults(&mut self) {
+        if let Some(k) = self
+            .spec
+            .resources
+            .as_mut()
+            .and_then(|r| r.kubernetes_resource.as_mut())
+            && k.replicas == Some(0)
+        {
+            k.replicas = Some(1);
+        }
+        for t in &mut self.spec.triggers {
+            super::trigger::default_bindings(&mut t.bindings);
+            for ic in &mut t.interceptors {
+                ic.set_defaults();
+            }
+        }
+        for g in &mut self.spec.trigger_groups {
+            for ic in &mut g.interceptors {
+                ic.set_defaults();
+            }
+        }
+    }
+}
+
 /// `EventListenerSpec`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -601,6 +629,23 @@ mod tests {
         let m = run(&[el(spec.clone()), cm("stable")]);
         assert!(m.contains(&"error spec.triggerGroups: spec.triggerGroups requires \"enable-api-fields\" feature gate to be \"alpha\" but it is \"stable\"".to_owned()), "{m:#?}");
         assert!(run(&[el(spec), cm("alpha")]).is_empty());
+    }
+
+    #[test]
+    fn defaults() {
+        let mut e: EventListener = serde_json::from_value(el(json!({
+            "triggers": [{"bindings": [{"ref": "b"}], "interceptors": [{"ref": {"name": "x"}}]}],
+            "resources": {"kubernetesResource": {"replicas": 0}}
+        })))
+        .expect("el");
+        e.set_defaults();
+        assert_eq!(e.spec.triggers[0].bindings[0].kind, "TriggerBinding");
+        assert_eq!(
+            e.spec.triggers[0].interceptors[0].r#ref.kind,
+            "ClusterInterceptor"
+        );
+        let r = e.spec.resources.and_then(|r| r.kubernetes_resource);
+        assert_eq!(r.and_then(|k| k.replicas), Some(1));
     }
 
     #[test]

@@ -366,7 +366,34 @@ pub struct GithubOptions {
     pub check_type: String,
 }
 
+impl Trigger {
+    /// `SetDefaults` (trigger_defaults.go): binding kinds default to `TriggerBinding`,
+    /// interceptor ref kinds to `ClusterInterceptor`.
+    pub fn set_defaults(&mut self) {
+        default_bindings(&mut self.spec.bindings);
+        for ic in &mut self.spec.interceptors {
+            ic.set_defaults();
+        }
+    }
+}
+
+/// `defaultBindings`: an empty binding kind becomes `TriggerBinding`.
+pub fn default_bindings(bindings: &mut [TriggerSpecBinding]) {
+    for b in bindings {
+        if b.kind.is_empty() {
+            b.kind = NAMESPACED_TRIGGER_BINDING_KIND.to_owned();
+        }
+    }
+}
+
 impl TriggerInterceptor {
+    /// `defaultInterceptorKind`: an empty ref kind becomes `ClusterInterceptor`.
+    pub fn set_defaults(&mut self) {
+        if self.r#ref.kind.is_empty() {
+            self.r#ref.kind = CLUSTER_INTERCEPTOR_KIND.to_owned();
+        }
+    }
+
     /// `GetName`: the ref name, or the legacy inline interceptor's name.
     pub fn effective_name(&self) -> &str {
         if !self.r#ref.name.is_empty() {
@@ -1348,6 +1375,19 @@ mod tests {
             m.contains(&"error spec.template.spec.resourcetemplates: missing field(s)".to_owned()),
             "{m:#?}"
         );
+    }
+
+    // trigger_defaults.go: kinds are defaulted.
+    #[test]
+    fn defaults() {
+        let mut t: Trigger = serde_json::from_value(json!({"spec": {
+            "bindings": [{"ref": "b"}, {"ref": "c", "kind": "ClusterTriggerBinding"}],
+            "interceptors": [{"ref": {"name": "cel"}}]}}))
+        .expect("trigger");
+        t.set_defaults();
+        assert_eq!(t.spec.bindings[0].kind, "TriggerBinding");
+        assert_eq!(t.spec.bindings[1].kind, "ClusterTriggerBinding");
+        assert_eq!(t.spec.interceptors[0].r#ref.kind, "ClusterInterceptor");
     }
 
     #[test]
