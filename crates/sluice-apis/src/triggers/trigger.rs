@@ -1122,15 +1122,17 @@ pub fn check_interceptor_ref(
     errs
 }
 
-/// The Secret of a `secretRef` is among the inputs and has the key. Paths are relative to
-/// the secretRef.
+/// When the Secret of a `secretRef` is among the inputs, it has the key. A Secret absent
+/// from the inputs is not reported: Secrets are usually created outside the manifests
+/// (sealed or external secrets), as the Tekton checks of Secret volumes assume too. Paths are
+/// relative to the secretRef.
 fn check_secret(sr: &SecretRef, namespace: Option<&str>, ctx: &Context<'_>) -> FieldErrors {
     let mut errs = FieldErrors::new();
     if sr.secret_name.is_empty() {
         return errs;
     }
     match ctx.set.find("", "Secret", namespace, &sr.secret_name) {
-        None => errs.push(not_found("secretName", "Secret", &sr.secret_name)),
+        None => {}
         Some(s) => {
             let has = |f: &str| {
                 s.value()
