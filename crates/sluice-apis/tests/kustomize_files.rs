@@ -28,7 +28,8 @@ pub fn load_kustomization(text: &str) -> Result<Object, String> {
         .and_then(Value::as_str)
         .unwrap_or("Kustomization")
         .to_owned();
-    m.entry("kind").or_insert_with(|| Value::String(kind.clone()));
+    m.entry("kind")
+        .or_insert_with(|| Value::String(kind.clone()));
     m.entry("apiVersion").or_insert_with(|| {
         Value::String(
             if kind == "Component" {

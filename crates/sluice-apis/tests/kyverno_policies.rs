@@ -91,6 +91,9 @@ fn classic_policies_have_no_errors() {
         files.len(),
         failures.len()
     );
-    assert!(policies > 100, "expected the corpus, found {policies} policies");
+    assert!(
+        policies > 100,
+        "expected the corpus, found {policies} policies"
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

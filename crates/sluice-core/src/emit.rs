@@ -114,7 +114,8 @@ fn needs_quotes(s: &str) -> bool {
     s.contains(": ")
         || s.contains(" #")
         || s.ends_with(':')
-        || s.chars().any(|c| c.is_control() || c == '\u{feff}' || c == '\u{2028}' || c == '\u{2029}')
+        || s.chars()
+            .any(|c| c.is_control() || c == '\u{feff}' || c == '\u{2028}' || c == '\u{2029}')
 }
 
 fn write_str(out: &mut String, s: &str, ind: usize, is_key: bool) {
@@ -123,7 +124,9 @@ fn write_str(out: &mut String, s: &str, ind: usize, is_key: bool) {
         && !s.starts_with([' ', '\n'])
         && !s.contains(" \n")
         && !s.ends_with([' ', '\t'])
-        && s.chars().all(|c| c == '\n' || !(c.is_control() || c == '\u{feff}' || c == '\u{2028}' || c == '\u{2029}'))
+        && s.chars().all(|c| {
+            c == '\n' || !(c.is_control() || c == '\u{feff}' || c == '\u{2028}' || c == '\u{2029}')
+        })
     {
         let trailing = s.len() - s.trim_end_matches('\n').len();
         let chomp = match trailing {
@@ -163,13 +166,15 @@ mod tests {
 
     fn round_trip(v: &Value) -> Value {
         let text = to_string(v);
-        let docs = load_documents(&text, &Limits::default()).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let docs =
+            load_documents(&text, &Limits::default()).unwrap_or_else(|e| panic!("{e}\n{text}"));
         docs[0].root.to_value()
     }
 
     #[test]
     fn prints_like_kubectl() {
-        let v = json!({"a": {"b": [1, {"c": "yes", "d": ["x"]}], "e": {}}, "s": "l1\nl2\n", "n": null});
+        let v =
+            json!({"a": {"b": [1, {"c": "yes", "d": ["x"]}], "e": {}}, "s": "l1\nl2\n", "n": null});
         let text = to_string(&v);
         assert_eq!(
             text,

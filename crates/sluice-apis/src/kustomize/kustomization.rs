@@ -335,7 +335,11 @@ pub struct VarTarget {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FieldSelector {
-    #[serde(default, rename = "fieldpath", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        rename = "fieldpath",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub field_path: String,
 }
 
@@ -409,27 +413,114 @@ pub struct HelmChart {
 
 /// Field names of the kustomization types, for Go's case-insensitive JSON field matching.
 const KNOWN_FIELDS: &[&str] = &[
-    "apiVersion", "kind", "metadata", "openapi", "namePrefix", "nameSuffix", "namespace",
-    "commonLabels", "labels", "commonAnnotations", "patchesStrategicMerge", "patchesJson6902",
-    "patches", "images", "imageTags", "replacements", "replicas", "vars", "sortOptions",
-    "resources", "components", "crds", "bases", "configMapGenerator", "secretGenerator",
-    "helmGlobals", "helmCharts", "helmChartInflationGenerator", "generatorOptions",
-    "configurations", "generators", "transformers", "validators", "inventory", "buildMetadata",
-    "name", "annotations", "pairs", "includeSelectors", "includeTemplates", "fields", "group",
-    "version", "path", "create", "patch", "target", "options", "labelSelector",
-    "annotationSelector", "newName", "newTag", "tagSuffix", "digest", "count", "behavior",
-    "literals", "files", "envs", "env", "type", "disableNameSuffixHash", "immutable", "source",
-    "targets", "fieldPath", "select", "reject", "fieldPaths", "delimiter", "index", "encoding",
-    "objref", "fieldref", "fieldpath", "order", "legacySortOptions", "orderFirst",
-    "orderLast", "chartHome", "configHome", "repo", "releaseName", "additionalValuesFiles",
-    "valuesFile", "valuesInline", "valuesMerge", "includeCRDs", "skipHooks", "apiVersions",
-    "kubeVersion", "nameTemplate", "skipTests", "debug",
+    "apiVersion",
+    "kind",
+    "metadata",
+    "openapi",
+    "namePrefix",
+    "nameSuffix",
+    "namespace",
+    "commonLabels",
+    "labels",
+    "commonAnnotations",
+    "patchesStrategicMerge",
+    "patchesJson6902",
+    "patches",
+    "images",
+    "imageTags",
+    "replacements",
+    "replicas",
+    "vars",
+    "sortOptions",
+    "resources",
+    "components",
+    "crds",
+    "bases",
+    "configMapGenerator",
+    "secretGenerator",
+    "helmGlobals",
+    "helmCharts",
+    "helmChartInflationGenerator",
+    "generatorOptions",
+    "configurations",
+    "generators",
+    "transformers",
+    "validators",
+    "inventory",
+    "buildMetadata",
+    "name",
+    "annotations",
+    "pairs",
+    "includeSelectors",
+    "includeTemplates",
+    "fields",
+    "group",
+    "version",
+    "path",
+    "create",
+    "patch",
+    "target",
+    "options",
+    "labelSelector",
+    "annotationSelector",
+    "newName",
+    "newTag",
+    "tagSuffix",
+    "digest",
+    "count",
+    "behavior",
+    "literals",
+    "files",
+    "envs",
+    "env",
+    "type",
+    "disableNameSuffixHash",
+    "immutable",
+    "source",
+    "targets",
+    "fieldPath",
+    "select",
+    "reject",
+    "fieldPaths",
+    "delimiter",
+    "index",
+    "encoding",
+    "objref",
+    "fieldref",
+    "fieldpath",
+    "order",
+    "legacySortOptions",
+    "orderFirst",
+    "orderLast",
+    "chartHome",
+    "configHome",
+    "repo",
+    "releaseName",
+    "additionalValuesFiles",
+    "valuesFile",
+    "valuesInline",
+    "valuesMerge",
+    "includeCRDs",
+    "skipHooks",
+    "apiVersions",
+    "kubeVersion",
+    "nameTemplate",
+    "skipTests",
+    "debug",
 ];
 
 /// Keys whose values are free-form maps (label pairs, values...): left as written.
 const FREE_FORM: &[&str] = &[
-    "commonLabels", "commonAnnotations", "pairs", "labels", "annotations", "openapi",
-    "valuesInline", "options", "inventory", "helmChartInflationGenerator",
+    "commonLabels",
+    "commonAnnotations",
+    "pairs",
+    "labels",
+    "annotations",
+    "openapi",
+    "valuesInline",
+    "options",
+    "inventory",
+    "helmChartInflationGenerator",
 ];
 
 /// kustomize decodes with Go's `encoding/json`, which matches field names case-insensitively
@@ -458,7 +549,9 @@ fn canonicalize(v: &mut Value, path: &mut Vec<String>, warnings: &mut FieldError
                 if canon != k {
                     warnings.push(FieldError::warning(
                         p.as_str(),
-                        format!("kustomize matches field names case-insensitively; write {canon:?}"),
+                        format!(
+                            "kustomize matches field names case-insensitively; write {canon:?}"
+                        ),
                     ));
                 }
                 // `labels` is a free-form map in metadata/generatorOptions, a list at the top.
@@ -507,7 +600,12 @@ fn deprecations(k: &Kustomization) -> FieldErrors {
     warn(k.bases.is_some(), "bases", "resources", false);
     warn(k.common_labels.is_some(), "commonLabels", "labels", false);
     warn(k.image_tags.is_some(), "imageTags", "images", false);
-    warn(k.patches_json6902.is_some(), "patchesJson6902", "patches", false);
+    warn(
+        k.patches_json6902.is_some(),
+        "patchesJson6902",
+        "patches",
+        false,
+    );
     warn(
         k.patches_strategic_merge.is_some(),
         "patchesStrategicMerge",
@@ -553,7 +651,7 @@ fn validate_generator(g: &GeneratorArgs, secret: bool) -> FieldErrors {
         ));
     }
     if !secret && !g.type_.is_empty() {
-        errs.push(FieldError::new("type", format!("unknown field \"type\"")));
+        errs.push(FieldError::new("type", "unknown field \"type\""));
     }
     errs
 }
@@ -664,9 +762,11 @@ mod tests {
     // kubernetes-sigs/kustomize api/types/kustomization.go CheckDeprecatedFields.
     #[test]
     fn deprecated_fields_warn_with_kustomize_wording() {
-        let got = check(json!({"apiVersion": KUSTOMIZATION_VERSION, "kind": "Kustomization",
+        let got = check(
+            json!({"apiVersion": KUSTOMIZATION_VERSION, "kind": "Kustomization",
             "bases": ["../b"], "commonLabels": {"a": "b"}, "vars": [],
-            "patchesJSON6902": [{"path": "p.yaml", "target": {"kind": "Deployment"}}]}));
+            "patchesJSON6902": [{"path": "p.yaml", "target": {"kind": "Deployment"}}]}),
+        );
         assert_eq!(got[0].0, "patchesJSON6902");
         assert!(got[0].2);
         let rest: Vec<(&str, &str)> = got[1..]
@@ -676,10 +776,22 @@ mod tests {
         assert_eq!(
             rest,
             [
-                ("bases", "Warning: 'bases' is deprecated. Please use 'resources' instead. Run 'kustomize edit fix' to update your Kustomization automatically."),
-                ("commonLabels", "Warning: 'commonLabels' is deprecated. Please use 'labels' instead. Run 'kustomize edit fix' to update your Kustomization automatically."),
-                ("patchesJson6902", "Warning: 'patchesJson6902' is deprecated. Please use 'patches' instead. Run 'kustomize edit fix' to update your Kustomization automatically."),
-                ("vars", "Warning: 'vars' is deprecated. Please use 'replacements' instead. [EXPERIMENTAL] Run 'kustomize edit fix' to update your Kustomization automatically."),
+                (
+                    "bases",
+                    "Warning: 'bases' is deprecated. Please use 'resources' instead. Run 'kustomize edit fix' to update your Kustomization automatically."
+                ),
+                (
+                    "commonLabels",
+                    "Warning: 'commonLabels' is deprecated. Please use 'labels' instead. Run 'kustomize edit fix' to update your Kustomization automatically."
+                ),
+                (
+                    "patchesJson6902",
+                    "Warning: 'patchesJson6902' is deprecated. Please use 'patches' instead. Run 'kustomize edit fix' to update your Kustomization automatically."
+                ),
+                (
+                    "vars",
+                    "Warning: 'vars' is deprecated. Please use 'replacements' instead. [EXPERIMENTAL] Run 'kustomize edit fix' to update your Kustomization automatically."
+                ),
             ]
         );
     }
@@ -692,24 +804,35 @@ mod tests {
             "patches": [{}, {"path": "a", "patch": "b"}, {"patch": "[{\"op\": \"remove\", \"path\": \"/x\"}]"}],
             "configMapGenerator": [{"name": "c", "behavior": "upsert"}],
             "resourcez": []}));
-        let got: Vec<(&str, &str)> = got.iter().map(|(p, m, _)| (p.as_str(), m.as_str())).collect();
+        let got: Vec<(&str, &str)> = got
+            .iter()
+            .map(|(p, m, _)| (p.as_str(), m.as_str()))
+            .collect();
         assert_eq!(
             got,
             [
                 ("resourcez", "unknown field \"resourcez\""),
                 ("kind", "kind should be Kustomization or Component"),
-                ("apiVersion", "apiVersion for ConfigMap should be kustomize.config.k8s.io/v1beta1"),
+                (
+                    "apiVersion",
+                    "apiVersion for ConfigMap should be kustomize.config.k8s.io/v1beta1"
+                ),
                 ("patches[0]", "must specify one of patch and path in"),
                 ("patches[1]", "patch and path can't be set at the same time"),
                 ("patches[2].target", "must specify a target for patch"),
-                ("configMapGenerator[0].behavior", "Unsupported value: \"upsert\": supported values: \"create\", \"merge\", \"replace\""),
+                (
+                    "configMapGenerator[0].behavior",
+                    "Unsupported value: \"upsert\": supported values: \"create\", \"merge\", \"replace\""
+                ),
             ]
         );
     }
 
     #[test]
     fn component_version_and_empty() {
-        let got = check(json!({"apiVersion": COMPONENT_VERSION, "kind": "Component", "resources": ["a.yaml"]}));
+        let got = check(
+            json!({"apiVersion": COMPONENT_VERSION, "kind": "Component", "resources": ["a.yaml"]}),
+        );
         assert!(got.is_empty(), "{got:?}");
         let got = check(json!({"apiVersion": KUSTOMIZATION_VERSION, "kind": "Kustomization"}));
         assert_eq!(got[0].1, "kustomization.yaml is empty");

@@ -205,7 +205,11 @@ pub const OPTIONAL_POD_LISTS: &[&str] = &[
 fn pod_spec_path(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {
         "Pod" => &["spec"],
-        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job"
+        "Deployment"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "ReplicaSet"
+        | "Job"
         | "ReplicationController" => &["spec", "template", "spec"],
         "CronJob" => &["spec", "jobTemplate", "spec", "template", "spec"],
         _ => return None,
@@ -359,16 +363,16 @@ mod tests {
         assert_eq!(got[2].0, "spec[=(volumes]");
         assert!(got[2].1.starts_with("malformed anchor"), "{}", got[2].1);
         assert_eq!(got[3].0, "spec.containers[0][^(ports)]");
-        assert_eq!(
-            got[3].1,
-            "existence anchor: should have atleast one value"
-        );
+        assert_eq!(got[3].1, "existence anchor: should have atleast one value");
         assert_eq!(got.len(), 4);
     }
 
     #[test]
     fn variables_balance() {
-        assert_eq!(unbalanced_variables("{{ request.object.metadata.name }}"), None);
+        assert_eq!(
+            unbalanced_variables("{{ request.object.metadata.name }}"),
+            None
+        );
         assert_eq!(
             unbalanced_variables("{{ request.object.spec.{a: b} | length(@) }}"),
             None

@@ -139,7 +139,10 @@ fn enum_check(v: &Option<String>, allowed: &[&str], path: &str, errs: &mut Field
         let list: Vec<String> = allowed.iter().map(|a| format!("{a:?}")).collect();
         errs.push(FieldError::new(
             path,
-            format!("Unsupported value: {v:?}: supported values: {}", list.join(", ")),
+            format!(
+                "Unsupported value: {v:?}: supported values: {}",
+                list.join(", ")
+            ),
         ));
     }
 }
@@ -165,7 +168,12 @@ pub fn validate_policy(p: &KyvernoPolicy, raw: &Value) -> FieldErrors {
         ));
     }
     enum_check(&s.apply_rules, &["All", "One"], "applyRules", &mut spec);
-    enum_check(&s.failure_policy, &["Ignore", "Fail"], "failurePolicy", &mut spec);
+    enum_check(
+        &s.failure_policy,
+        &["Ignore", "Fail"],
+        "failurePolicy",
+        &mut spec,
+    );
     if let Some(t) = s.webhook_timeout_seconds
         && !(1..=30).contains(&t)
     {
@@ -261,8 +269,10 @@ mod tests {
     use serde_json::json;
 
     fn policy(spec: Value) -> Object {
-        Object::new(json!({"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy",
-            "metadata": {"name": "p"}, "spec": spec}))
+        Object::new(
+            json!({"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy",
+            "metadata": {"name": "p"}, "spec": spec}),
+        )
     }
 
     fn pod_rule(name: &str) -> Value {
@@ -282,12 +292,21 @@ mod tests {
         })));
         let got: Vec<(String, String, bool)> = errs
             .iter()
-            .map(|e| (e.path.to_string(), e.message.clone(), e.severity == sluice_core::Severity::Warning))
+            .map(|e| {
+                (
+                    e.path.to_string(),
+                    e.message.clone(),
+                    e.severity == sluice_core::Severity::Warning,
+                )
+            })
             .collect();
         assert_eq!(got[0].0, "spec.validationFailureAction");
         assert!(got[0].2);
         assert_eq!(got[1].0, "spec.webhookTimeoutSeconds");
-        assert_eq!(got[2].1, "disabling both admission and background processing is not allowed");
+        assert_eq!(
+            got[2].1,
+            "disabling both admission and background processing is not allowed"
+        );
         assert_eq!(got[3].0, "spec.rules[1].name");
         assert_eq!(got[3].1, "Duplicate rule name: 'a'");
         assert_eq!(got.len(), 4);
@@ -295,8 +314,10 @@ mod tests {
 
     #[test]
     fn bad_action_and_unknown_fields() {
-        let errs = validate(&policy(json!({"validationFailureAction": "Block", "rulez": [],
-            "rules": [pod_rule("a")]})));
+        let errs = validate(&policy(
+            json!({"validationFailureAction": "Block", "rulez": [],
+            "rules": [pod_rule("a")]}),
+        ));
         let got: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
         assert_eq!(
             got,

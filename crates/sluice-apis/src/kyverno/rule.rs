@@ -632,8 +632,8 @@ pub fn validate_rule(rule: &Rule, raw: &Value, background: bool) -> FieldErrors 
     match &rule.match_resources {
         None => errs.push(FieldError::new("match", "Required value")),
         Some(m) => {
-                errs.also(validate_match(m, true, background).via_field("match"));
-            }
+            errs.also(validate_match(m, true, background).via_field("match"));
+        }
     }
     if let Some(x) = &rule.exclude_resources {
         errs.also(validate_match(x, false, background).via_field("exclude"));
@@ -702,7 +702,9 @@ fn validate_match(m: &MatchResources, is_match: bool, background: bool) -> Field
     if m.any.is_empty() && m.all.is_empty() {
         let kinds: &[String] = m.resources.as_ref().map_or(&[], |r| &r.kinds);
         if is_match {
-            if m.resources.as_ref().is_none_or(ResourceDescription::is_empty)
+            if m.resources
+                .as_ref()
+                .is_none_or(ResourceDescription::is_empty)
                 && m.roles.is_empty()
                 && m.cluster_roles.is_empty()
                 && m.subjects.is_empty()
@@ -807,7 +809,11 @@ fn validate_validation(v: &Validation, rule: &Rule, kinds: &[String]) -> FieldEr
     if let Some(d) = &v.deny
         && let Some(c) = &d.conditions
     {
-        errs.also(validate_conditions(c).via_field("conditions").via_field("deny"));
+        errs.also(
+            validate_conditions(c)
+                .via_field("conditions")
+                .via_field("deny"),
+        );
     }
     if let Some(fe) = &v.foreach {
         for (i, f) in fe.iter().enumerate() {
@@ -896,7 +902,11 @@ fn validate_foreach(f: &ForEachValidation) -> FieldErrors {
     if let Some(d) = &f.deny
         && let Some(c) = &d.conditions
     {
-        errs.also(validate_conditions(c).via_field("conditions").via_field("deny"));
+        errs.also(
+            validate_conditions(c)
+                .via_field("conditions")
+                .via_field("deny"),
+        );
     }
     errs.also(validate_context(&f.context).via_field("context"));
     if let Some(Value::Array(nested)) = &f.foreach {
@@ -932,7 +942,8 @@ mod tests {
     // api/kyverno/v1/rule_types.go ValidateRuleType.
     #[test]
     fn exactly_one_operation() {
-        let got = rule_errs(json!({"name": "r", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]}}));
+        let got =
+            rule_errs(json!({"name": "r", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]}}));
         assert_eq!(
             got,
             [(
@@ -940,42 +951,65 @@ mod tests {
                 "No operation defined in the rule 'r'.(supported operations: mutate,validate,generate,verifyImages)".to_owned()
             )]
         );
-        let got = rule_errs(json!({"name": "r", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
-            "validate": {"deny": {}}, "mutate": {"patchStrategicMerge": {"a": 1}}}));
-        assert!(got[0].1.starts_with("Multiple operations defined in the rule 'r'"));
+        let got = rule_errs(
+            json!({"name": "r", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+            "validate": {"deny": {}}, "mutate": {"patchStrategicMerge": {"a": 1}}}),
+        );
+        assert!(
+            got[0]
+                .1
+                .starts_with("Multiple operations defined in the rule 'r'")
+        );
     }
 
     // pkg/validation/policy/validate.go validateMatchKindHelper / validateResources.
     #[test]
     fn match_needs_kinds() {
-        let got = rule_errs(json!({"name": "r", "match": {"any": [{"resources": {"names": ["x"]}}]},
-            "validate": {"deny": {}}}));
+        let got = rule_errs(
+            json!({"name": "r", "match": {"any": [{"resources": {"names": ["x"]}}]},
+            "validate": {"deny": {}}}),
+        );
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].0, "match.any[0].resources.kinds");
-        assert!(got[0].1.starts_with("at least one element must be specified in a kind block"));
+        assert!(
+            got[0]
+                .1
+                .starts_with("at least one element must be specified in a kind block")
+        );
         let got = rule_errs(json!({"name": "r", "validate": {"deny": {}}}));
         assert_eq!(got, [("match".to_owned(), "Required value".to_owned())]);
-        let got = rule_errs(json!({"name": "r", "match": {"any": [{"resources": {"kinds": ["Pod"]}}],
-            "resources": {"kinds": ["Pod"]}}, "validate": {"deny": {}}}));
-        assert_eq!(got[0].1, "can't specify any/all together with match resources");
+        let got = rule_errs(
+            json!({"name": "r", "match": {"any": [{"resources": {"kinds": ["Pod"]}}],
+            "resources": {"kinds": ["Pod"]}}, "validate": {"deny": {}}}),
+        );
+        assert_eq!(
+            got[0].1,
+            "can't specify any/all together with match resources"
+        );
     }
 
     // pkg/validation/policy/validate.go validateConditionValues / validateOperator /
     // checkDeprecatedOperator.
     #[test]
     fn conditions() {
-        let got = rule_errs(json!({"name": "r", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+        let got = rule_errs(
+            json!({"name": "r", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
             "preconditions": {"all": [
                 {"key": "{{ request.operation }}", "operator": "AnyIn", "value": ["CREATE", "PATCH"]},
                 {"key": "a", "operator": "Equalz", "value": "b"},
                 {"key": "a", "operator": "In", "value": ["b"]},
                 {"key": "a", "operator": "Equals"}
             ]},
-            "validate": {"deny": {"conditions": [{"key": "a", "operator": "NotIn", "value": []}]}}}));
+            "validate": {"deny": {"conditions": [{"key": "a", "operator": "NotIn", "value": []}]}}}),
+        );
         assert_eq!(got[0].0, "preconditions.all[0].value[1]");
         assert!(got[0].1.starts_with("unknown value 'PATCH'"));
         assert_eq!(got[1].0, "preconditions.all[1].operator");
-        assert!(got[1].1.starts_with("entered value of `operator` is invalid. valid values: [\"AllIn\""));
+        assert!(
+            got[1]
+                .1
+                .starts_with("entered value of `operator` is invalid. valid values: [\"AllIn\"")
+        );
         assert_eq!(got[2].0, "preconditions.all[2].operator");
         assert_eq!(
             got[2].1,
@@ -993,11 +1027,20 @@ mod tests {
     // validateRuleContext.
     #[test]
     fn validate_elements_and_context() {
-        let got = rule_errs(json!({"name": "r", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+        let got = rule_errs(
+            json!({"name": "r", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
             "context": [{"name": "request", "variable": {"value": 1}}, {"name": "c", "configMap": {"name": "x"}}],
-            "validate": {"message": "m", "pattern": {"a": 1}, "deny": {}}}));
+            "validate": {"message": "m", "pattern": {"a": 1}, "deny": {}}}),
+        );
         let paths: Vec<&str> = got.iter().map(|(p, _)| p.as_str()).collect();
-        assert_eq!(paths, ["context[0].name", "context[1].configMap.namespace", "validate"]);
+        assert_eq!(
+            paths,
+            [
+                "context[0].name",
+                "context[1].configMap.namespace",
+                "validate"
+            ]
+        );
         assert_eq!(
             got[2].1,
             "only one of pattern, anyPattern, deny, foreach, cel can be specified"
@@ -1006,8 +1049,10 @@ mod tests {
 
     #[test]
     fn malformed_variables_and_names() {
-        let got = rule_errs(json!({"name": "x".repeat(64), "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
-            "validate": {"message": "{{ request.object.metadata.name }", "deny": {}}}));
+        let got = rule_errs(
+            json!({"name": "x".repeat(64), "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+            "validate": {"message": "{{ request.object.metadata.name }", "deny": {}}}),
+        );
         assert_eq!(got[0].0, "name");
         assert_eq!(got[1].0, "validate.message");
         assert!(got[1].1.starts_with("malformed variable"));
