@@ -3,3 +3,4 @@
 mod architecture;
 mod common;
 mod validate_cli;
+mod validate_seed;
