@@ -908,7 +908,9 @@ impl<'s> Parser<'s> {
                             let name = match toks.get(1) {
                                 Some((Tok::Str(s), _)) => s.clone(),
                                 _ => {
-                                    return Err(self.err(pos, "unexpected token in template clause"));
+                                    return Err(
+                                        self.err(pos, "unexpected token in template clause")
+                                    );
                                 }
                             };
                             if toks.len() > 2 {
@@ -1130,6 +1132,7 @@ impl<'s> Parser<'s> {
             args.push(arg);
             i += 1;
         }
+        let pos = toks.first().map_or(pos, |t| t.1);
         if args.len() > 1 && !matches!(args[0], Arg::Func(_)) {
             return Err(self.err(pos, "can't give argument to non-function"));
         }
