@@ -495,10 +495,14 @@ pub fn validate_spec(spec: &ApplicationSpec, mode: Mode) -> FieldErrors {
         ));
     }
     if !d.namespace.is_empty() && !templated(mode, &d.namespace) {
+        // Argo CD accepts any string here; syncing into it fails.
         for m in sluice_core::names::dns1123_label(&d.namespace) {
-            errs.push(FieldError::invalid(
+            errs.push(FieldError::warning(
                 "destination.namespace",
-                format!("{:?}: {m}", d.namespace),
+                format!(
+                    "invalid namespace {:?}: {m} (resources cannot be synced into it)",
+                    d.namespace
+                ),
             ));
         }
     }

@@ -389,12 +389,11 @@ fn static_params(
                 let origin = format!("{} and {}", x.origin, y.origin);
                 let params = match (&x.params, &y.params) {
                     (Params::Nested(xa), Params::Nested(yb)) => {
-                        // mergo.Merge(tmp, b) then (tmp, a) with override: a wins.
-                        let mut merged = yb.as_object().cloned().unwrap_or_default();
-                        for (k, v) in xa.as_object().cloned().unwrap_or_default() {
-                            merged.insert(k, v);
-                        }
-                        Params::Nested(Value::Object(merged))
+                        // mergo.Merge(tmp, b) then (tmp, a) with override: maps merge
+                        // deeply, a's values win.
+                        let mut merged = yb.clone();
+                        mergo_override(&mut merged, xa);
+                        Params::Nested(merged)
                     }
                     (Params::Flat(xa), Params::Flat(yb)) => {
                         let mut merged = xa.clone();
@@ -428,6 +427,25 @@ fn static_params(
         return Some(out);
     }
     None
+}
+
+/// `mergo.Merge(dst, src, mergo.WithOverride)` on generic maps: nested maps merge, other
+/// non-empty values of `src` replace those of `dst`.
+fn mergo_override(dst: &mut Value, src: &Value) {
+    match (dst, src) {
+        (Value::Object(d), Value::Object(s)) => {
+            for (k, v) in s {
+                match d.get_mut(k) {
+                    Some(dv) if dv.is_object() && v.is_object() => mergo_override(dv, v),
+                    Some(_) if v.is_null() => {}
+                    _ => {
+                        d.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (d, s) => *d = s.clone(),
+    }
 }
 
 /// Overlays `over` on `base` as Argo CD merges a generator's template onto the
