@@ -287,13 +287,12 @@ fn lex(src: &str) -> Result<Vec<Item>, TemplateError> {
     Ok(items)
 }
 
+/// An action's tokens, the offset after its `}}`, and whether it ends with `-}}`.
+type LexedAction = (Vec<(Tok, usize)>, usize, bool);
+
 /// Lexes one action starting at `start` (after `{{` and any left trim marker). Returns the
 /// tokens, the offset after `}}` and whether a right trim marker was present.
-fn lex_action(
-    src: &str,
-    start: usize,
-    open: usize,
-) -> Result<(Vec<(Tok, usize)>, usize, bool), TemplateError> {
+fn lex_action(src: &str, start: usize, open: usize) -> Result<LexedAction, TemplateError> {
     let bytes = src.as_bytes();
     let mut toks = Vec::new();
     let mut i = start;

@@ -533,18 +533,18 @@ pub fn validate_spec(spec: &ApplicationSpec, mode: Mode) -> FieldErrors {
                 ));
             }
         }
-        if let Some(retry) = &sp.retry {
-            if let Some(b) = &retry.backoff {
-                for (f, v) in [("duration", &b.duration), ("maxDuration", &b.max_duration)] {
-                    if !v.is_empty()
-                        && !templated(mode, v)
-                        && crate::rollouts::parse_go_duration(v).is_none()
-                    {
-                        errs.push(FieldError::warning(
-                            format!("syncPolicy.retry.backoff.{f}").as_str(),
-                            format!("time: invalid duration {v:?} (retries fail to parse it)"),
-                        ));
-                    }
+        if let Some(retry) = &sp.retry
+            && let Some(b) = &retry.backoff
+        {
+            for (f, v) in [("duration", &b.duration), ("maxDuration", &b.max_duration)] {
+                if !v.is_empty()
+                    && !templated(mode, v)
+                    && crate::rollouts::parse_go_duration(v).is_none()
+                {
+                    errs.push(FieldError::warning(
+                        format!("syncPolicy.retry.backoff.{f}").as_str(),
+                        format!("time: invalid duration {v:?} (retries fail to parse it)"),
+                    ));
                 }
             }
         }

@@ -609,13 +609,14 @@ fn validate_generators(
             }
             validate_generators(&m.generators, &format!("{p}.generators"), depth + 1, errs);
         }
-        if let Some(git) = &g.git {
-            if git.directories.is_empty() && git.files.is_empty() {
-                errs.push(FieldError::warning(
-                    format!("{at}.git").as_str(),
-                    "the git generator has neither directories nor files and generates no parameters",
-                ));
-            }
+        if let Some(git) = &g.git
+            && git.directories.is_empty()
+            && git.files.is_empty()
+        {
+            errs.push(FieldError::warning(
+                format!("{at}.git").as_str(),
+                "the git generator has neither directories nor files and generates no parameters",
+            ));
         }
     }
 }
@@ -626,10 +627,10 @@ fn application_of(rendered: &Value, appset_ns: Option<&str>) -> Value {
         .get("metadata")
         .cloned()
         .unwrap_or(Value::Object(Map::new()));
-    if let (Some(m), Some(ns)) = (meta.as_object_mut(), appset_ns) {
-        if !m.contains_key("namespace") {
-            m.insert("namespace".into(), Value::String(ns.to_owned()));
-        }
+    if let (Some(m), Some(ns)) = (meta.as_object_mut(), appset_ns)
+        && !m.contains_key("namespace")
+    {
+        m.insert("namespace".into(), Value::String(ns.to_owned()));
     }
     serde_json::json!({
         "apiVersion": "argoproj.io/v1alpha1",
@@ -792,17 +793,17 @@ fn render_one(
         }
     };
     if let Some(patch) = patch {
-        if let Err(e) = appset::render_str(patch, engine, &ps.params) {
-            if !e.is_unsupported() {
-                found
-                    .entry((
-                        "spec.templatePatch".to_owned(),
-                        template_error_message(&e, go),
-                        Severity::Error,
-                    ))
-                    .or_default()
-                    .push(ps.origin.clone());
-            }
+        if let Err(e) = appset::render_str(patch, engine, &ps.params)
+            && !e.is_unsupported()
+        {
+            found
+                .entry((
+                    "spec.templatePatch".to_owned(),
+                    template_error_message(&e, go),
+                    Severity::Error,
+                ))
+                .or_default()
+                .push(ps.origin.clone());
         }
         // The patch may change anything: the generated Application is not checked further.
         return;

@@ -501,13 +501,13 @@ fn validate_anti_affinity(a: &Option<AntiAffinity>, path: &str, errs: &mut Field
             "AntiAffinity must have exactly one strategy listed",
         ));
     }
-    if let Some(p) = p {
-        if !(1..=100).contains(&p.weight) {
-            errs.push(FieldError::new(
-                format!("{path}.weight").as_str(),
-                "AntiAffinity weight must be between 1-100",
-            ));
-        }
+    if let Some(p) = p
+        && !(1..=100).contains(&p.weight)
+    {
+        errs.push(FieldError::new(
+            format!("{path}.weight").as_str(),
+            "AntiAffinity weight must be between 1-100",
+        ));
     }
 }
 
@@ -688,13 +688,13 @@ pub fn validate_spec(r: &Rollout) -> FieldErrors {
                     "This rollout uses the same service for the active and preview services, but two different services are required.",
                 ));
             }
-            if let Some(l) = bg.scale_down_delay_revision_limit {
-                if rhl < l {
-                    errs.push(FieldError::new(
+            if let Some(l) = bg.scale_down_delay_revision_limit
+                && rhl < l
+            {
+                errs.push(FieldError::new(
                         format!("{p}.scaleDownDelayRevisionLimit").as_str(),
                         "This rollout's revision history limit can not be smaller than the rollout's scale down limit",
                     ));
-                }
             }
             validate_anti_affinity(&bg.anti_affinity, &format!("{p}.antiAffinity"), &mut errs);
         }
@@ -834,21 +834,21 @@ fn validate_canary(c: &CanaryStrategy, errs: &mut FieldErrors) {
         {
             errs.push(FieldError::new(sp.as_str(), INVALID_STEP));
         }
-        if let Some(w) = s.set_weight {
-            if w < 0 || w > max_weight {
-                errs.push(FieldError::new(
-                    format!("{sp}.setWeight").as_str(),
-                    format!("SetWeight needs to be between 0 and {max_weight}"),
-                ));
-            }
+        if let Some(w) = s.set_weight
+            && (w < 0 || w > max_weight)
+        {
+            errs.push(FieldError::new(
+                format!("{sp}.setWeight").as_str(),
+                format!("SetWeight needs to be between 0 and {max_weight}"),
+            ));
         }
-        if let Some(pause) = &s.pause {
-            if pause.duration_seconds().is_some_and(|d| d < 0) {
-                errs.push(FieldError::new(
-                    format!("{sp}.pause.duration").as_str(),
-                    "Duration needs to be greater than 0",
-                ));
-            }
+        if let Some(pause) = &s.pause
+            && pause.duration_seconds().is_some_and(|d| d < 0)
+        {
+            errs.push(FieldError::new(
+                format!("{sp}.pause.duration").as_str(),
+                "Duration needs to be greater than 0",
+            ));
         }
         if s.set_canary_scale.is_some() && tr.is_none() {
             errs.push(FieldError::new(
@@ -878,7 +878,7 @@ fn validate_canary(c: &CanaryStrategy, errs: &mut FieldErrors) {
             }
         }
         if let Some(mr) = &s.set_mirror_route {
-            if !tr.is_some_and(|t| t.istio.is_some()) {
+            if tr.is_none_or(|t| t.istio.is_none()) {
                 errs.push(FieldError::new(
                     format!("{sp}.setMirrorRoute").as_str(),
                     "SetMirrorRoute requires TrafficRouting, supports Istio only",
