@@ -1086,10 +1086,27 @@ impl<'s> Parser<'s> {
                         if !is_known_function(name) {
                             return Err(self.err(*p, format!("function {name:?} not defined")));
                         }
-                        if matches!(toks.get(i + 1), Some((Tok::Field(_, true), _))) {
-                            return Err(self.err(*p, format!("unexpected . after term {name:?}")));
+                        // `fn.field` is a chain: the function is called without
+                        // arguments and the field read from its result (parse.go operand).
+                        let mut fields = Vec::new();
+                        while let Some((Tok::Field(f2, true), _)) = toks.get(i + 1) {
+                            fields.push(f2.clone());
+                            i += 1;
                         }
-                        Arg::Func(name.clone())
+                        if fields.is_empty() {
+                            Arg::Func(name.clone())
+                        } else {
+                            let call = Pipe {
+                                decl: Vec::new(),
+                                assign: false,
+                                cmds: vec![Cmd {
+                                    args: vec![Arg::Func(name.clone())],
+                                    pos: *p,
+                                }],
+                                pos: *p,
+                            };
+                            Arg::Sub(Box::new(call), fields)
+                        }
                     }
                 },
                 Tok::Str(s) => Arg::Str(s.clone()),
@@ -1128,6 +1145,11 @@ impl<'s> Parser<'s> {
                     return Err(self.err(*p, "unexpected token in operand"));
                 }
             };
+            if matches!(arg, Arg::Str(_) | Arg::Num(_) | Arg::Bool(_) | Arg::Nil)
+                && matches!(toks.get(i + 1), Some((Tok::Field(_, true), _)))
+            {
+                return Err(self.err(*p, "unexpected . after term"));
+            }
             args.push(arg);
             i += 1;
         }
@@ -2601,6 +2623,12 @@ mod tests {
             "{e}"
         );
         assert!(GoOptions::parse(["missingkey=bogus"]).is_err());
+        // parse.go operand: `fn.field` is a chain evaluated at run time, `"s".x` is not.
+        assert!(parse_go_template("{{values.branchLink}}").is_ok());
+        assert!(matches!(
+            parse_go_template("{{ \"s\".x }}"),
+            Err(TemplateError::Parse { .. })
+        ));
         assert!(
             go("{{ sha256sum .a }}", json!({"a": "x"}))
                 .unwrap_err()

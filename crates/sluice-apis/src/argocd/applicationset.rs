@@ -621,6 +621,29 @@ fn validate_generators(
     }
 }
 
+/// The matrix children Argo CD renders as templates (the second of each matrix), with paths.
+fn interpolated_children(gens: &Value, prefix: &str, out: &mut Vec<(String, Value)>) {
+    let Some(arr) = gens.as_array() else {
+        return;
+    };
+    for (i, g) in arr.iter().enumerate() {
+        let at = format!("{prefix}[{i}]");
+        if let Some(children) = g.pointer("/matrix/generators").and_then(Value::as_array) {
+            if let Some(second) = children.get(1) {
+                out.push((format!("{at}.matrix.generators[1]"), second.clone()));
+            }
+            interpolated_children(
+                &Value::Array(children.first().cloned().into_iter().collect()),
+                &format!("{at}.matrix.generators"),
+                out,
+            );
+        }
+        if let Some(children) = g.pointer("/merge/generators") {
+            interpolated_children(children, &format!("{at}.merge.generators"), out);
+        }
+    }
+}
+
 /// Builds the Application a rendered template describes.
 fn application_of(rendered: &Value, appset_ns: Option<&str>) -> Value {
     let mut meta = rendered
@@ -693,8 +716,15 @@ pub fn validate(obj: &Object, ctx: &Context<'_>) -> FieldErrors {
             &mut syntax,
         );
     }
+    // Matrix interpolates its second child generator with the first one's parameters
+    // (generators/matrix.go getParams -> interpolateGenerator); other generator fields are
+    // not templates.
+    let mut interpolated = Vec::new();
     if let Some(g) = raw_spec.get("generators") {
-        check_syntax(g, "spec.generators", engine, &mut syntax);
+        interpolated_children(g, "spec.generators", &mut interpolated);
+    }
+    for (path, v) in &interpolated {
+        check_syntax(v, path, engine, &mut syntax);
     }
     let syntax_failed = syntax.has_errors();
     errs.also(syntax);

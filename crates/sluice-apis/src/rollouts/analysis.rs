@@ -366,9 +366,11 @@ pub fn validate_metrics(
     metrics: &[Metric],
     args: &[Argument],
     raw_metrics: Option<&Value>,
+    has_template_refs: bool,
 ) -> FieldErrors {
     let mut errs = FieldErrors::new();
-    if metrics.is_empty() {
+    // Metrics may come from the templates a template references (`spec.templates`).
+    if metrics.is_empty() && !has_template_refs {
         errs.push(FieldError::new("metrics", "no metrics specified"));
     }
     let mut names = HashSet::new();
@@ -429,7 +431,15 @@ pub fn validate_template(obj: &Object, _ctx: &Context<'_>) -> FieldErrors {
     };
     errs.also(validate_meta(&t.metadata, NameRule::Dns1123Subdomain));
     let raw = obj.value().pointer("/spec/metrics");
-    errs.also(validate_metrics(&t.spec.metrics, &t.spec.args, raw).via_field("spec"));
+    errs.also(
+        validate_metrics(
+            &t.spec.metrics,
+            &t.spec.args,
+            raw,
+            !t.spec.templates.is_empty(),
+        )
+        .via_field("spec"),
+    );
     errs
 }
 
@@ -441,7 +451,7 @@ pub fn validate_run(obj: &Object, _ctx: &Context<'_>) -> FieldErrors {
     };
     errs.also(validate_meta(&r.metadata, NameRule::Dns1123Subdomain));
     let raw = obj.value().pointer("/spec/metrics");
-    errs.also(validate_metrics(&r.spec.metrics, &r.spec.args, raw).via_field("spec"));
+    errs.also(validate_metrics(&r.spec.metrics, &r.spec.args, raw, false).via_field("spec"));
     for (i, a) in r.spec.args.iter().enumerate() {
         if a.value.is_none() && a.value_from.is_none() {
             errs.push(FieldError::new(
