@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sluice_core::{FieldError, FieldErrors, Object};
 
-use super::appproject::{AppProject, glob_match};
+use super::appproject::AppProject;
 use crate::Context;
 use crate::meta::{NameRule, ObjectMeta, validate_meta};
 
@@ -655,7 +655,6 @@ pub fn validate_project_refs(
             ),
         ));
     }
-    let _ = glob_match;
     errs
 }
 

@@ -698,6 +698,22 @@ pub fn validate(obj: &Object, ctx: &Context<'_>) -> FieldErrors {
             "goTemplateOptions have no effect without goTemplate: true",
         ));
     }
+    // CRD enum (`+kubebuilder:validation:Enum=create-only;create-update;create-delete;sync`).
+    if let Some(policy) = spec
+        .sync_policy
+        .as_ref()
+        .and_then(|p| p.applications_sync.as_deref())
+    {
+        const POLICIES: &[&str] = &["create-only", "create-update", "create-delete", "sync"];
+        if !POLICIES.contains(&policy) {
+            errs.push(FieldError::new(
+                "spec.syncPolicy.applicationsSync",
+                format!(
+                    "Unsupported value: {policy:?}: supported values: \"create-only\", \"create-update\", \"create-delete\", \"sync\""
+                ),
+            ));
+        }
+    }
     validate_generators(&spec.generators, "spec.generators", 0, &mut errs);
     let engine = engine_of(spec);
     let go = spec.go_template;
@@ -735,7 +751,6 @@ pub fn validate(obj: &Object, ctx: &Context<'_>) -> FieldErrors {
     // Render what can be rendered; validate the rest as a template.
     let mut found: BTreeMap<(String, String, Severity), Vec<String>> = BTreeMap::new();
     let mut names: BTreeMap<String, String> = BTreeMap::new();
-    let mut all_static = true;
     let mut template_checked = false;
     let raw_gens = raw_spec
         .get("generators")
@@ -762,7 +777,6 @@ pub fn validate(obj: &Object, ctx: &Context<'_>) -> FieldErrors {
                 }
             }
             None => {
-                all_static = false;
                 if !template_checked {
                     template_checked = true;
                     check_template_unrendered(&tmpl, obj.namespace(), ctx, &mut found);
@@ -787,7 +801,6 @@ pub fn validate(obj: &Object, ctx: &Context<'_>) -> FieldErrors {
             Severity::Warning => FieldError::warning(path.as_str(), text),
         });
     }
-    let _ = all_static;
     errs
 }
 
@@ -1115,6 +1128,21 @@ mod tests {
             errs,
             [
                 "spec.template.metadata.name|ApplicationSet contains applications with duplicate name: a (Application generated from spec.generators[0].list.elements[1])"
+            ]
+        );
+    }
+
+    #[test]
+    fn applications_sync_enum() {
+        let errs = check(aset(json!({
+            "generators": [{"list": {"elements": [{"name": "a", "url": "https://a"}]}}],
+            "syncPolicy": {"applicationsSync": "create"},
+            "template": tmpl("{{name}}")
+        })));
+        assert_eq!(
+            errs,
+            [
+                "spec.syncPolicy.applicationsSync|Unsupported value: \"create\": supported values: \"create-only\", \"create-update\", \"create-delete\", \"sync\""
             ]
         );
     }

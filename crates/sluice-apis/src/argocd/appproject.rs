@@ -1,7 +1,7 @@
 //! `AppProject` (argoproj/argo-cd `pkg/apis/application/v1alpha1/app_project_types.go`):
 //! types, the permission checks Applications are held to, and `ValidateProject`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -441,7 +441,6 @@ pub fn validate(obj: &Object, _ctx: &Context<'_>) -> FieldErrors {
             ));
         }
     }
-    let _ = BTreeMap::<String, String>::new;
     errs
 }
 
