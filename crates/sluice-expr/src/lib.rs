@@ -4,6 +4,10 @@
 //!   (`params`, `tasks.*.results`, `context`, `workspaces`...), and single-pass substitution,
 //!   as tektoncd/pipeline `pkg/substitution` does it.
 //!
+//! - [`appset`]: ApplicationSet templates: fasttemplate `{{param}}` and Go `text/template`
+//!   (`goTemplate: true`) with the Sprig/Argo CD functions.
+//!
 //! Architecture invariant: no I/O, no async, no dependency on the API types.
 
+pub mod appset;
 pub mod tekton;
