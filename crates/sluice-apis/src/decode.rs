@@ -15,6 +15,37 @@ pub type Decoded<T> = (T, FieldErrors);
 /// Decodes `v` into `T`. `Err` holds the type error (one: decoding cannot go on past it) and
 /// the unknown fields seen before it.
 pub fn decode<T: DeserializeOwned>(v: &Value) -> Result<Decoded<T>, FieldErrors> {
+    // Go's encoding/json leaves a field at its zero value when the JSON holds `null`, and the
+    // API server prunes nulls of non-nullable fields: `template:` with nothing after it is an
+    // empty template, not a type error. Map entries holding null are dropped before decoding.
+    if has_null_entry(v) {
+        let mut owned = v.clone();
+        drop_null_entries(&mut owned);
+        return decode_exact(&owned);
+    }
+    decode_exact(v)
+}
+
+fn has_null_entry(v: &Value) -> bool {
+    match v {
+        Value::Object(m) => m.values().any(|x| x.is_null() || has_null_entry(x)),
+        Value::Array(a) => a.iter().any(has_null_entry),
+        _ => false,
+    }
+}
+
+fn drop_null_entries(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|_, x| !x.is_null());
+            m.values_mut().for_each(drop_null_entries);
+        }
+        Value::Array(a) => a.iter_mut().for_each(drop_null_entries),
+        _ => {}
+    }
+}
+
+fn decode_exact<T: DeserializeOwned>(v: &Value) -> Result<Decoded<T>, FieldErrors> {
     let mut unknown = FieldErrors::new();
     let mut track = serde_path_to_error::Track::new();
     let result: Result<T, serde_json::Error> = {
@@ -90,7 +121,7 @@ mod tests {
 
     #[derive(Debug, Deserialize)]
     struct Outer {
-        #[allow(dead_code)]
+        #[serde(default)]
         items: Vec<Inner>,
     }
 
@@ -101,6 +132,14 @@ mod tests {
                 .expect("decodes");
         let paths: Vec<String> = unknown.iter().map(|e| e.path.to_string()).collect();
         assert_eq!(paths, ["items[0].b", "items[1].c", "d"]);
+    }
+
+    #[test]
+    fn null_fields_are_zero_values() {
+        // `items:` with nothing after it: Go's encoding/json leaves the slice empty.
+        let (o, unknown) =
+            decode::<Outer>(&json!({"items": null})).unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(o.items.is_empty() && unknown.is_empty());
     }
 
     #[test]

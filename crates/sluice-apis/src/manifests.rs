@@ -204,10 +204,17 @@ fn kustomization_inputs(k: &Value) -> Vec<String> {
     out
 }
 
+/// Whether a document that is not a loadable object still looks like a Kubernetes manifest
+/// (and so deserves an error rather than being skipped): a mapping with one of the object
+/// keys, or a top-level list of such mappings.
 fn is_k8s_shaped(v: &Value) -> bool {
-    ["apiVersion", "kind", "metadata", "spec"]
-        .iter()
-        .any(|k| v.get(k).is_some())
+    match v {
+        Value::Object(_) => ["apiVersion", "kind", "metadata", "spec"]
+            .iter()
+            .any(|k| v.get(k).is_some()),
+        Value::Array(items) => items.iter().any(|i| i.is_object() && is_k8s_shaped(i)),
+        _ => false,
+    }
 }
 
 /// Loads and validates `files` together.
@@ -273,7 +280,7 @@ pub fn validate_files(files: &[SourceFile], opts: &Options) -> Report {
         }
         for p in lf.problems {
             let doc_value = p.value.as_ref();
-            if doc_value.is_some_and(|v| v.is_object() && !is_k8s_shaped(v)) {
+            if doc_value.is_some_and(|v| !is_k8s_shaped(v)) {
                 report.skipped.push(Skipped {
                     file: Arc::from(name.as_str()),
                     document: p.document,

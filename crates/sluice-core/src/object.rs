@@ -231,7 +231,11 @@ pub fn load_objects(file: &str, text: &str, limits: &Limits) -> Result<LoadedFil
                 out.problems.push(NotAnObject {
                     pos: root.pos,
                     document: index,
-                    message: "expected a mapping with apiVersion and kind".to_owned(),
+                    message: if value.is_array() {
+                        "a top-level list is not an object: write `kind: List` with `items`, or one document per object".to_owned()
+                    } else {
+                        "expected a mapping with apiVersion and kind".to_owned()
+                    },
                     value: Some(value),
                 });
                 continue;

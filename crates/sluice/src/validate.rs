@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result};
 use clap::{Args, ValueEnum};
-use sluice_apis::manifests::{Options, Report, SourceFile, validate_files};
+use sluice_apis::manifests::{Options, Report, Skipped, SourceFile, validate_files};
 use sluice_core::Severity;
 
 use crate::exit;
@@ -53,9 +53,10 @@ fn parse_flag(s: &str) -> Result<(String, String), String> {
 
 pub fn run(args: &ValidateArgs) -> Result<u8> {
     let mut files = Vec::new();
+    let mut charts = Vec::new();
     let mut io_errors = Vec::new();
     for p in &args.paths {
-        if let Err(e) = collect(p, &mut files) {
+        if let Err(e) = collect(p, &mut files, &mut charts) {
             io_errors.push(format!("{e:#}"));
         }
     }
@@ -66,7 +67,13 @@ pub fn run(args: &ValidateArgs) -> Result<u8> {
         tekton_flag_overrides: args.feature_flags.clone(),
         ..Options::default()
     };
-    let report = validate_files(&files, &opts);
+    let mut report = validate_files(&files, &opts);
+    report.skipped.extend(charts.into_iter().map(|dir| Skipped {
+        file: dir.into(),
+        document: 0,
+        reason:
+            "a Helm chart (its templates are rendered by Helm, not applied as they are)".to_owned(),
+    }));
     print_report(&report, args)?;
     Ok(if !io_errors.is_empty() {
         exit::USAGE
@@ -84,8 +91,9 @@ fn is_manifest_file(p: &Path) -> bool {
     ) || p.file_name().is_some_and(|n| n == "Kustomization")
 }
 
-/// Reads `p` (a file, a directory walked recursively in name order, or `-`).
-fn collect(p: &str, out: &mut Vec<SourceFile>) -> Result<()> {
+/// Reads `p` (a file, a directory walked recursively in name order, or `-`). Directories
+/// holding a `Chart.yaml` are Helm charts: not read, listed in `charts`.
+fn collect(p: &str, out: &mut Vec<SourceFile>, charts: &mut Vec<String>) -> Result<()> {
     if p == "-" {
         let mut text = String::new();
         std::io::stdin()
@@ -100,6 +108,10 @@ fn collect(p: &str, out: &mut Vec<SourceFile>) -> Result<()> {
     let path = Path::new(p);
     let meta = std::fs::metadata(path).with_context(|| format!("{p}: cannot read"))?;
     if meta.is_dir() {
+        if path.join("Chart.yaml").is_file() {
+            charts.push(p.to_owned());
+            return Ok(());
+        }
         let mut entries: Vec<_> = std::fs::read_dir(path)
             .with_context(|| format!("{p}: cannot list directory"))?
             .filter_map(|e| e.ok())
@@ -116,7 +128,7 @@ fn collect(p: &str, out: &mut Vec<SourceFile>) -> Result<()> {
                 .file_type()
                 .with_context(|| format!("{child}: cannot stat"))?;
             if ft.is_dir() || is_manifest_file(Path::new(&child)) {
-                collect(&child, out)?;
+                collect(&child, out, charts)?;
             }
         }
         return Ok(());

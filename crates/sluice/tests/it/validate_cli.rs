@@ -106,3 +106,41 @@ fn directories_are_walked_and_non_objects_skipped() {
         "{err}"
     );
 }
+
+#[test]
+fn helm_charts_and_top_level_lists() {
+    let dir = std::env::temp_dir().join(format!("sluice-chart-{}", std::process::id()));
+    let chart = dir.join("chart");
+    std::fs::create_dir_all(chart.join("templates")).expect("mkdir");
+    std::fs::write(chart.join("Chart.yaml"), "name: c\nversion: 0.1.0\n").expect("write");
+    std::fs::write(
+        chart.join("templates/cm.yaml"),
+        "{{- if .Values.x }}\nkind: ConfigMap\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.join("list.yaml"),
+        "- apiVersion: v1\n  kind: ConfigMap\n",
+    )
+    .expect("write");
+    std::fs::write(dir.join("data.json"), "[1, 2, 3]\n").expect("write");
+    let o = sluice(&["validate", "-v", dir.to_str().expect("utf-8")], None);
+    let _ = std::fs::remove_dir_all(&dir);
+    let (out, err) = (stdout(&o), stderr(&o));
+    // Helm templates are not YAML until Helm renders them: the chart is skipped, not an error.
+    assert!(
+        err.contains("chart (document 1): skipped: a Helm chart"),
+        "{err}"
+    );
+    // A JSON array of numbers is data; a top-level list of objects is a mistake kubectl rejects.
+    assert!(
+        err.contains("data.json (document 1): skipped: not a Kubernetes object"),
+        "{err}"
+    );
+    assert!(
+        out.contains("list.yaml:1:1: error: a top-level list is not an object"),
+        "{out}"
+    );
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert_eq!(o.status.code(), Some(1));
+}

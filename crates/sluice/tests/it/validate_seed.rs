@@ -80,6 +80,25 @@ const EXPECTED: &[Expected] = &[
         "spec.rules[0].validate.pattern.spec.initContainers",
         "initContainers",
     ),
+    // Not in the seed README's list, but upstream's: the Argo Rollouts controller marks a
+    // canary with trafficRouting and no stable/canary Service invalid
+    // (argo-rollouts pkg/apis/rollouts/validation/validation.go, InvalidTrafficRoutingMessage).
+    (
+        "order-service/base/rollout.yaml",
+        42,
+        "error",
+        "Rollout/order-service",
+        "spec.strategy.canary.stableService",
+        "Canary service and Stable service must to be set to use Traffic Routing",
+    ),
+    (
+        "order-service/base/rollout.yaml",
+        42,
+        "error",
+        "Rollout/order-service",
+        "spec.strategy.canary.canaryService",
+        "Canary service and Stable service must to be set to use Traffic Routing",
+    ),
     // Defect 6. kustomize: api/types/kustomization.go deprecation warning for commonLabels.
     (
         "order-service/base/kustomization.yaml",
@@ -176,6 +195,11 @@ fn corrected_seed_validates_clean() {
         &dir.join("gitops-manifests/apps/order-service/base/kustomization.yaml"),
         "commonLabels:\n  app.kubernetes.io/name: order-service\n  app.kubernetes.io/component: backend\n",
         "labels:\n- includeSelectors: true\n  pairs:\n    app.kubernetes.io/name: order-service\n    app.kubernetes.io/component: backend\n",
+    );
+    edit(
+        &dir.join("gitops-manifests/apps/order-service/base/rollout.yaml"),
+        "    canary:\n",
+        "    canary:\n      stableService: order-service\n      canaryService: order-service-canary\n",
     );
     let (code, found) = findings(&dir);
     let _ = std::fs::remove_dir_all(&dir);
