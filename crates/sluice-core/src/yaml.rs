@@ -75,11 +75,15 @@ pub enum Schema {
     Core,
 }
 
-/// Loading options: limits and scalar resolution.
+/// Loading options: limits, scalar resolution and what a repeated mapping key does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Options {
     pub limits: Limits,
     pub schema: Schema,
+    /// `false` (the default): a repeated key is an error (go-yaml v3, kubectl's strict
+    /// decoding). `true`: the last value wins, as go-yaml v2's `Unmarshal` into a map does
+    /// (kustomize reads kustomization files that way).
+    pub last_key_wins: bool,
 }
 
 /// Why a text could not be loaded. Every variant carries the position it refers to.
@@ -217,6 +221,7 @@ pub fn load_documents(text: &str, limits: &Limits) -> Result<Vec<Document>, Load
         &Options {
             limits: *limits,
             schema: Schema::Yaml11,
+            last_key_wins: false,
         },
     )
 }
@@ -225,12 +230,13 @@ pub fn load_documents(text: &str, limits: &Limits) -> Result<Vec<Document>, Load
 pub fn load_documents_with(text: &str, options: &Options) -> Result<Vec<Document>, LoadError> {
     let limits = &options.limits;
     let schema = options.schema;
+    let last_key_wins = options.last_key_wins;
     const MAX_REINDENTS: usize = 64;
     let mut patched: Option<String> = None;
     let mut shifts: HashMap<u32, u32> = HashMap::new();
     for _ in 0..=MAX_REINDENTS {
         let current = patched.as_deref().unwrap_or(text);
-        match load_once(current, limits, schema, &shifts) {
+        match load_once(current, limits, schema, last_key_wins, &shifts) {
             Err(Attempt::Reindent {
                 line,
                 col0,
@@ -247,7 +253,7 @@ pub fn load_documents_with(text: &str, options: &Options) -> Result<Vec<Document
         }
     }
     // Re-indenting did not help: report the scanner's own error at its original place.
-    match load_once(text, limits, schema, &HashMap::new()) {
+    match load_once(text, limits, schema, last_key_wins, &HashMap::new()) {
         Err(Attempt::Failed(e)) => Err(e),
         Err(Attempt::Reindent { line, col0, .. }) => Err(LoadError::Syntax {
             pos: Pos {
@@ -299,11 +305,13 @@ fn load_once(
     text: &str,
     limits: &Limits,
     schema: Schema,
+    last_key_wins: bool,
     shifts: &HashMap<u32, u32>,
 ) -> Result<Vec<Document>, Attempt> {
     let mut b = Builder {
         limits: *limits,
         schema,
+        last_key_wins,
         docs: Vec::new(),
         stack: Vec::new(),
         anchors: HashMap::new(),
@@ -380,6 +388,7 @@ enum Frame {
 struct Builder<'s> {
     limits: Limits,
     schema: Schema,
+    last_key_wins: bool,
     docs: Vec<Document>,
     stack: Vec<Frame>,
     anchors: HashMap<usize, Built>,
@@ -468,7 +477,8 @@ impl Builder<'_> {
                     Schema::Yaml11 => resolve_scalar(&text, style, tag.as_deref()),
                     Schema::Core => {
                         // keys stay the text written (a decode to map[string]any)
-                        let is_key = matches!(self.stack.last(), Some(Frame::Map { key: None, .. }));
+                        let is_key =
+                            matches!(self.stack.last(), Some(Frame::Map { key: None, .. }));
                         if is_key && tag.is_none() {
                             Value::String(text.to_string())
                         } else {
@@ -643,6 +653,18 @@ impl Builder<'_> {
                     }
                 },
                 Some((k, key_pos, false)) => {
+                    if self.last_key_wins
+                        && let Some(i) = map.keys().position(|x| *x == k)
+                    {
+                        if let Some(c) = nodes.get_mut(i) {
+                            *c = Child {
+                                key_pos,
+                                node: built.node,
+                            };
+                        }
+                        map.insert(k, built.value);
+                        return Ok(());
+                    }
                     if map.contains_key(&k) {
                         let first_line = map
                             .keys()
@@ -821,7 +843,11 @@ fn core_timestamp(text: &str) -> Option<String> {
         Some(t) => {
             let t = t.strip_suffix('Z')?;
             let mut p = t.split(':');
-            let r = (num(p.next()?, 23)?, num(p.next()?, 59)?, num(p.next()?, 59)?);
+            let r = (
+                num(p.next()?, 23)?,
+                num(p.next()?, 59)?,
+                num(p.next()?, 59)?,
+            );
             if p.next().is_some() {
                 return None;
             }
@@ -979,6 +1005,12 @@ mod tests {
                    "n": "2020-01-02T00:00:00Z", "o": 8.0, "y": 1, "p": "12",
                    "q": 12345678901234567890u64})
         );
+        let opts = Options {
+            last_key_wins: true,
+            ..Options::default()
+        };
+        let docs = load_documents_with("a: 1\nb: 2\na: 3\n", &opts).expect("loads");
+        assert_eq!(docs[0].value, json!({"a": 3, "b": 2}));
         // the default stays go-yaml v2
         assert_eq!(one("a: yes"), json!({"a": true}));
     }

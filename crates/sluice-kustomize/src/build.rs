@@ -1,7 +1,6 @@
 //! `kustomize build`: accumulate resources, run generators and transformers, fix name
 //! references, sort and print (kustomize api/internal/target/kusttarget.go).
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -107,13 +106,19 @@ pub fn build(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<Outpu
 /// The value printed: annotations are strings (kustomize rewrites them as a string map).
 fn output_value(r: &Resource) -> Value {
     let mut obj = r.obj.clone();
-    if let Some(Value::Object(meta)) = obj.get_mut("metadata")
-        && let Some(Value::Object(ann)) = meta.get_mut("annotations")
-    {
-        for v in ann.values_mut() {
-            if !v.is_string() {
-                *v = Value::String(scalar_text(v));
+    if let Some(Value::Object(meta)) = obj.get_mut("metadata") {
+        match meta.get_mut("annotations") {
+            Some(Value::Object(ann)) if !ann.is_empty() => {
+                for v in ann.values_mut() {
+                    if !v.is_string() {
+                        *v = Value::String(scalar_text(v));
+                    }
+                }
             }
+            Some(_) => {
+                meta.shift_remove("annotations");
+            }
+            None => {}
         }
     }
     Value::Object(obj)
@@ -208,10 +213,28 @@ impl Builder<'_> {
             _ => return Err(Error::MultipleKustomizations(dir.to_path_buf())),
         };
         let text = self.read_text(&file)?;
-        let docs = load(&text, &file)?;
-        let value = docs.into_iter().next().unwrap_or(Value::Null);
+        let opts = LoadOptions {
+            schema: Schema::Core,
+            last_key_wins: true,
+            ..LoadOptions::default()
+        };
+        let docs = load_documents_with(&text, &opts).map_err(|e| Error::Yaml {
+            path: file.clone(),
+            message: e.to_string(),
+        })?;
+        let value = docs.into_iter().next().map_or(Value::Null, |d| d.value);
         let k = match value {
-            Value::Object(m) => m,
+            // Go's encoding/json matches field names case-insensitively
+            Value::Object(m) => m
+                .into_iter()
+                .map(|(key, v)| {
+                    let known = KNOWN_FIELDS
+                        .iter()
+                        .find(|f| f.eq_ignore_ascii_case(&key))
+                        .map_or(key, |f| (*f).to_owned());
+                    (known, v)
+                })
+                .collect(),
             Value::Null => Map::new(),
             _ => {
                 return Err(Error::Invalid {
@@ -362,7 +385,13 @@ impl Builder<'_> {
                 Value::Null => {}
                 Value::Object(m) => {
                     let kind = m.get("kind").and_then(Value::as_str).unwrap_or_default();
-                    if kind == "Kustomization" || kind == "Component" {
+                    let av = m
+                        .get("apiVersion")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    if (kind == "Kustomization" || kind == "Component")
+                        && (av.is_empty() || av.starts_with("kustomize.config.k8s.io/"))
+                    {
                         return Err(Error::Invalid {
                             path: path.to_path_buf(),
                             message: "a kustomization file is not a resource".into(),
@@ -397,9 +426,17 @@ impl Builder<'_> {
         Ok(out)
     }
 
-    fn generate(&mut self, dir: &Path, k: &Kustomization, ra: &mut Vec<Resource>) -> Result<(), Error> {
+    fn generate(
+        &mut self,
+        dir: &Path,
+        k: &Kustomization,
+        ra: &mut Vec<Resource>,
+    ) -> Result<(), Error> {
         let global = k.get("generatorOptions").cloned().unwrap_or(Value::Null);
-        for (field, kind) in [("configMapGenerator", "ConfigMap"), ("secretGenerator", "Secret")] {
+        for (field, kind) in [
+            ("configMapGenerator", "ConfigMap"),
+            ("secretGenerator", "Secret"),
+        ] {
             let Some(Value::Array(gens)) = k.get(field) else {
                 continue;
             };
@@ -428,7 +465,9 @@ impl Builder<'_> {
                         merge_generated(&mut ra[i], r, behavior == "replace");
                     }
                     other => {
-                        return Err(Error::other(format!("unknown generator behavior {other:?}")));
+                        return Err(Error::other(format!(
+                            "unknown generator behavior {other:?}"
+                        )));
                     }
                 }
             }
@@ -458,7 +497,12 @@ impl Builder<'_> {
         let mut envs: Vec<String> = g
             .get("envs")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default();
         if let Some(e) = g.get("env").and_then(Value::as_str) {
             envs.insert(0, e.to_owned());
@@ -474,13 +518,11 @@ impl Builder<'_> {
                 }
                 match line.split_once('=') {
                     Some((key, val)) => push(key.trim_start().to_owned(), val.as_bytes().to_vec())?,
+                    // a bare key takes its value from the environment, else empty
                     None => {
-                        if std::env::var(t).is_err() {
-                            return Err(Error::Invalid {
-                                path: path.clone(),
-                                message: format!("line {}: missing '=' in {t:?}", i + 1),
-                            });
-                        }
+                        let _ = i;
+                        let val = std::env::var(t).unwrap_or_default();
+                        push(t.to_owned(), val.into_bytes())?;
                     }
                 }
             }
@@ -593,7 +635,12 @@ impl Builder<'_> {
         Ok(r)
     }
 
-    fn transform(&mut self, dir: &Path, k: &Kustomization, ra: &mut [Resource]) -> Result<(), Error> {
+    fn transform(
+        &mut self,
+        dir: &Path,
+        k: &Kustomization,
+        ra: &mut [Resource],
+    ) -> Result<(), Error> {
         // patchesStrategicMerge
         for p in strings(k, "patchesStrategicMerge") {
             let (text, origin) = if p.contains('\n') || p.contains(": ") {
@@ -612,7 +659,10 @@ impl Builder<'_> {
         // patches
         if let Some(Value::Array(patches)) = k.get("patches") {
             for p in patches {
-                let (text, origin) = match (p.get("path").and_then(Value::as_str), p.get("patch").and_then(Value::as_str)) {
+                let (text, origin) = match (
+                    p.get("path").and_then(Value::as_str),
+                    p.get("patch").and_then(Value::as_str),
+                ) {
                     (Some(path), None) => {
                         let path = self.file_in(dir, path)?;
                         (self.read_text(&path)?, path)
@@ -633,7 +683,8 @@ impl Builder<'_> {
                     let Some(target) = target else {
                         return Err(Error::Invalid {
                             path: origin,
-                            message: "unable to apply patch: a JSON 6902 patch needs a target".into(),
+                            message: "unable to apply patch: a JSON 6902 patch needs a target"
+                                .into(),
                         });
                     };
                     let ops = docs[0].as_array().cloned().unwrap_or_default();
@@ -660,14 +711,24 @@ impl Builder<'_> {
             }
         }
         // namespace
-        if let Some(ns) = k.get("namespace").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+        if let Some(ns) = k
+            .get("namespace")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        {
             for r in ra.iter_mut() {
                 set_namespace(r, ns);
             }
         }
         // prefix / suffix
-        let prefix = k.get("namePrefix").and_then(Value::as_str).unwrap_or_default();
-        let suffix = k.get("nameSuffix").and_then(Value::as_str).unwrap_or_default();
+        let prefix = k
+            .get("namePrefix")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let suffix = k
+            .get("nameSuffix")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if !prefix.is_empty() || !suffix.is_empty() {
             for r in ra.iter_mut() {
                 let (g, _) = r.group_version();
@@ -711,7 +772,10 @@ impl Builder<'_> {
         // patchesJson6902
         if let Some(Value::Array(patches)) = k.get("patchesJson6902") {
             for p in patches {
-                let text = match (p.get("path").and_then(Value::as_str), p.get("patch").and_then(Value::as_str)) {
+                let text = match (
+                    p.get("path").and_then(Value::as_str),
+                    p.get("patch").and_then(Value::as_str),
+                ) {
                     (Some(path), _) => {
                         let path = self.file_in(dir, path)?;
                         self.read_text(&path)?
@@ -832,7 +896,9 @@ fn merge_generated(existing: &mut Resource, new: Resource, replace: bool) {
         }
     }
     for field in ["labels", "annotations"] {
-        if let Some(Value::Object(inc)) = new.obj.get("metadata").and_then(|m| m.get(field)).cloned() {
+        if let Some(Value::Object(inc)) =
+            new.obj.get("metadata").and_then(|m| m.get(field)).cloned()
+        {
             let meta = existing.metadata_mut();
             let e = meta
                 .entry(field)
@@ -1036,11 +1102,21 @@ fn selector_matches(sel: &str, have: &Value) -> bool {
             return get(k.trim()).as_deref() == Some(v.trim());
         }
         if let Some((k, set)) = t.split_once(" notin ") {
-            let vals: Vec<&str> = set.trim().trim_matches(['(', ')']).split(',').map(str::trim).collect();
+            let vals: Vec<&str> = set
+                .trim()
+                .trim_matches(['(', ')'])
+                .split(',')
+                .map(str::trim)
+                .collect();
             return get(k.trim()).is_none_or(|v| !vals.contains(&v.as_str()));
         }
         if let Some((k, set)) = t.split_once(" in ") {
-            let vals: Vec<&str> = set.trim().trim_matches(['(', ')']).split(',').map(str::trim).collect();
+            let vals: Vec<&str> = set
+                .trim()
+                .trim_matches(['(', ')'])
+                .split(',')
+                .map(str::trim)
+                .collect();
             return get(k.trim()).is_some_and(|v| vals.contains(&v.as_str()));
         }
         if let Some(k) = t.strip_prefix('!') {
@@ -1192,11 +1268,21 @@ fn finish(ra: &mut [Resource], k: &Kustomization) -> Result<(), Error> {
             Some(c) => (
                 c.get("orderFirst")
                     .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect()
+                    })
                     .unwrap_or_default(),
                 c.get("orderLast")
                     .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect()
+                    })
                     .unwrap_or_default(),
             ),
             None => (
@@ -1233,7 +1319,10 @@ const ORDER_FIRST: &[&str] = &[
     "CronJob",
     "PodDisruptionBudget",
 ];
-const ORDER_LAST: &[&str] = &["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"];
+const ORDER_LAST: &[&str] = &[
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+];
 
 /// kustomize's legacy order: kinds in `first` first, `last` last, the rest between; then by
 /// `group_version_kind` with `~G`/`~V` for empty parts, then `namespace|name` (`~X` for no
@@ -1249,39 +1338,59 @@ fn legacy_key(r: &Resource, first: &[String], last: &[String]) -> (i64, String, 
         0
     };
     let (g, v) = r.group_version();
-    let or = |s: &str, d: &str| if s.is_empty() { d.to_owned() } else { s.to_owned() };
+    let or = |s: &str, d: &str| {
+        if s.is_empty() {
+            d.to_owned()
+        } else {
+            s.to_owned()
+        }
+    };
     let gvk = format!("{}_{}_{}", or(g, "~G"), or(v, "~V"), or(kind, "~K"));
     let ns = or(r.namespace(), "~X");
     let name = or(r.name(), "~N");
     (order, gvk, format!("{ns}|{name}"))
 }
 
+/// A resource that references may name: kind, group, every name it had (current last),
+/// current name, current namespace, every namespace it had.
+struct Target {
+    kind: String,
+    group: String,
+    names: Vec<String>,
+    name: String,
+    namespace: String,
+    namespaces: Vec<String>,
+}
+
 /// Points references at the current names of the objects they named
 /// (kustomize's nameReference transformer).
 fn fix_name_references(ra: &mut [Resource]) {
     let refs = fieldspec::name_references();
-    // (kind, group, previous names, current name, current namespace, original namespace)
-    let targets: Vec<(String, String, Vec<String>, String, String)> = ra
+    let targets: Vec<Target> = ra
         .iter()
-        .filter(|r| !r.previous_names.is_empty())
+        .filter(|r| !r.previous_names.is_empty() || !r.previous_namespaces.is_empty())
         .map(|r| {
-            (
-                r.kind().to_owned(),
-                r.group_version().0.to_owned(),
-                r.previous_names.clone(),
-                r.name().to_owned(),
-                r.namespace().to_owned(),
-            )
+            let mut names = r.previous_names.clone();
+            names.push(r.name().to_owned());
+            let mut namespaces = r.previous_namespaces.clone();
+            namespaces.push(r.namespace().to_owned());
+            Target {
+                kind: r.kind().to_owned(),
+                group: r.group_version().0.to_owned(),
+                names,
+                name: r.name().to_owned(),
+                namespace: r.namespace().to_owned(),
+                namespaces,
+            }
         })
         .collect();
     if targets.is_empty() {
         return;
     }
-    let mut seen = HashSet::new();
     for nr in &refs {
-        let cands: Vec<&(String, String, Vec<String>, String, String)> = targets
+        let cands: Vec<&Target> = targets
             .iter()
-            .filter(|t| t.0 == nr.kind && (nr.group.is_empty() || t.1 == nr.group))
+            .filter(|t| t.kind == nr.kind && (nr.group.is_empty() || t.group == nr.group))
             .collect();
         if cands.is_empty() {
             continue;
@@ -1295,9 +1404,6 @@ fn fix_name_references(ra: &mut [Resource]) {
                 .cloned()
                 .collect();
             for s in specs {
-                if !seen.insert((nr.kind, s.path.clone(), r.kind().to_owned())) {
-                    // the same path is listed twice upstream (Ingress tls)
-                }
                 let mut root = Value::Object(std::mem::take(&mut r.obj));
                 fieldspec::visit(&mut root, &s.path, false, &mut |v: &mut Value| {
                     rename(v, &cands, &referrer_ns, nr.kind);
@@ -1310,38 +1416,33 @@ fn fix_name_references(ra: &mut [Resource]) {
     }
 }
 
-fn pick<'a>(
-    cands: &[&'a (String, String, Vec<String>, String, String)],
-    old: &str,
-    ns: &str,
-    kind: &str,
-) -> Option<&'a (String, String, Vec<String>, String, String)> {
-    let matching: Vec<_> = cands
+/// The target a reference to `old` from namespace `ns` means.
+fn pick<'a>(cands: &[&'a Target], old: &str, ns: &str, kind: &str) -> Option<&'a Target> {
+    let matching: Vec<&Target> = cands
         .iter()
-        .filter(|c| c.2.iter().any(|p| p == old))
+        .filter(|c| c.names.iter().any(|p| p == old))
         .copied()
         .collect();
     if matching.len() <= 1 {
         return matching.first().copied();
     }
-    let same: Vec<_> = matching
+    let same: Vec<&Target> = matching
         .iter()
-        .filter(|c| effective_ns(kind, &c.4) == effective_ns(kind, ns))
+        .filter(|c| {
+            c.namespaces
+                .iter()
+                .any(|n| effective_ns(kind, n) == effective_ns(kind, ns))
+        })
         .copied()
         .collect();
     same.first().copied().or(matching.first().copied())
 }
 
-fn rename(
-    v: &mut Value,
-    cands: &[&(String, String, Vec<String>, String, String)],
-    referrer_ns: &str,
-    kind: &str,
-) {
+fn rename(v: &mut Value, cands: &[&Target], referrer_ns: &str, kind: &str) {
     match v {
         Value::String(s) => {
             if let Some(c) = pick(cands, s, referrer_ns, kind) {
-                *s = c.3.clone();
+                *s = c.name.clone();
             }
         }
         Value::Array(items) => {
@@ -1350,18 +1451,29 @@ fn rename(
                     Value::String(_) => rename(it, cands, referrer_ns, kind),
                     Value::Object(m) => {
                         // RBAC subjects: only ServiceAccounts
-                        if m.get("kind").and_then(Value::as_str).is_some_and(|k| k != kind) {
+                        if m.get("kind")
+                            .and_then(Value::as_str)
+                            .is_some_and(|k| k != kind)
+                        {
                             continue;
                         }
-                        let ns = m
+                        let subject_ns = m
                             .get("namespace")
                             .and_then(Value::as_str)
-                            .unwrap_or(referrer_ns)
-                            .to_owned();
-                        if let Some(Value::String(n)) = m.get("name")
-                            && let Some(c) = pick(cands, n, &ns, kind)
-                        {
-                            let (name, cns) = (c.3.clone(), c.4.clone());
+                            .map(str::to_owned);
+                        let Some(Value::String(n)) = m.get("name") else {
+                            continue;
+                        };
+                        let found = cands.iter().find(|c| {
+                            c.names.iter().any(|p| p == n)
+                                && subject_ns.as_deref().is_none_or(|sn| {
+                                    c.namespaces
+                                        .iter()
+                                        .any(|x| effective_ns(kind, x) == effective_ns(kind, sn))
+                                })
+                        });
+                        if let Some(c) = found {
+                            let (name, cns) = (c.name.clone(), c.namespace.clone());
                             m.insert("name".into(), Value::String(name));
                             if !cns.is_empty() {
                                 m.insert("namespace".into(), Value::String(cns));
@@ -1377,8 +1489,11 @@ fn rename(
             if let Some(Value::String(n)) = m.get("name")
                 && let Some(c) = pick(cands, n, referrer_ns, kind)
             {
-                let name = c.3.clone();
+                let (name, cns) = (c.name.clone(), c.namespace.clone());
                 m.insert("name".into(), Value::String(name));
+                if !cns.is_empty() && m.contains_key("namespace") {
+                    m.insert("namespace".into(), Value::String(cns));
+                }
             }
         }
         _ => {}

@@ -568,7 +568,10 @@ fn is_base60_float(s: &str) -> bool {
     if b.first().is_none_or(|c| !c.is_ascii_digit()) {
         return false;
     }
-    let mut i = b.iter().take_while(|c| c.is_ascii_digit() || **c == b'_').count();
+    let mut i = b
+        .iter()
+        .take_while(|c| c.is_ascii_digit() || **c == b'_')
+        .count();
     let mut groups = 0;
     while i < b.len() && b[i] == b':' {
         i += 1;
@@ -699,7 +702,11 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
             return ar[i].cmp(&br[i]);
         }
         if al || bl {
-            return if bl { Ordering::Less } else { Ordering::Greater };
+            return if bl {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
         }
         let (mut an, mut bn): (i64, i64) = (0, 0);
         if ar[i] == '0' || br[i] == '0' {
@@ -715,12 +722,16 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
         }
         let mut ai = i;
         while ai < ar.len() && ar[ai].is_ascii_digit() {
-            an = an.wrapping_mul(10).wrapping_add(i64::from(ar[ai] as u8 - b'0'));
+            an = an
+                .wrapping_mul(10)
+                .wrapping_add(i64::from(ar[ai] as u8 - b'0'));
             ai += 1;
         }
         let mut bi = i;
         while bi < br.len() && br[bi].is_ascii_digit() {
-            bn = bn.wrapping_mul(10).wrapping_add(i64::from(br[bi] as u8 - b'0'));
+            bn = bn
+                .wrapping_mul(10)
+                .wrapping_add(i64::from(br[bi] as u8 - b'0'));
             bi += 1;
         }
         if an != bn {
@@ -812,7 +823,19 @@ mod tests {
 
     #[test]
     fn v2_resolution_of_strings() {
-        for s in ["yes", "on", "y", "1", "0777", "1e3", "1_000", "", "~", "2020-01-01", ".5"] {
+        for s in [
+            "yes",
+            "on",
+            "y",
+            "1",
+            "0777",
+            "1e3",
+            "1_000",
+            "",
+            "~",
+            "2020-01-01",
+            ".5",
+        ] {
             assert!(!resolves_to_string_v2(s), "{s}");
         }
         for s in ["x", "0x1G", "1.2.3", "v1", "-", "Infinity", "<<"] {

@@ -173,7 +173,12 @@ pub fn common_labels() -> Vec<FieldSpec> {
             "spec/volumeClaimTemplates[]/metadata/labels",
             true,
         ),
-        FieldSpec::new(Some("Job"), Some("batch"), "spec/selector/matchLabels", false),
+        FieldSpec::new(
+            Some("Job"),
+            Some("batch"),
+            "spec/selector/matchLabels",
+            false,
+        ),
         FieldSpec::new(
             Some("CronJob"),
             Some("batch"),
@@ -234,9 +239,11 @@ pub fn common_labels() -> Vec<FieldSpec> {
 /// commonAnnotations (commonannotations.go).
 pub fn common_annotations() -> Vec<FieldSpec> {
     let mut v = vec![FieldSpec::new(None, None, "metadata/annotations", true)];
-    v.extend(TEMPLATES.iter().map(|(k, g, p)| {
-        FieldSpec::new(Some(k), *g, &format!("{p}/metadata/annotations"), true)
-    }));
+    v.extend(
+        TEMPLATES.iter().map(|(k, g, p)| {
+            FieldSpec::new(Some(k), *g, &format!("{p}/metadata/annotations"), true)
+        }),
+    );
     v
 }
 
@@ -268,7 +275,12 @@ fn pod_refs(kinds: &[&str], suffixes: &[&str]) -> Vec<FieldSpec> {
             continue;
         }
         for s in suffixes {
-            v.push(FieldSpec::new(Some(k), None, &format!("{prefix}/{s}"), false));
+            v.push(FieldSpec::new(
+                Some(k),
+                None,
+                &format!("{prefix}/{s}"),
+                false,
+            ));
         }
     }
     v
@@ -468,7 +480,10 @@ pub fn name_references() -> Vec<NameRef> {
             referrers: vec![
                 fs("PersistentVolume", "spec/storageClassName"),
                 fs("PersistentVolumeClaim", "spec/storageClassName"),
-                fs("StatefulSet", "spec/volumeClaimTemplates/spec/storageClassName"),
+                fs(
+                    "StatefulSet",
+                    "spec/volumeClaimTemplates/spec/storageClassName",
+                ),
             ],
         },
         NameRef {

@@ -289,9 +289,7 @@ pub fn json_patch(root: &mut Value, ops: &[Value]) -> Result<(), JsonPatchError>
                 }
             }
             other => {
-                return Err(JsonPatchError::Message(format!(
-                    "Unexpected kind: {other}"
-                )));
+                return Err(JsonPatchError::Message(format!("Unexpected kind: {other}")));
             }
         }
     }

@@ -152,7 +152,13 @@ impl Resource {
 
 /// `Kind.version.group/name.namespace` with kustomize's placeholders for empty parts.
 pub fn id_string(group: &str, version: &str, kind: &str, name: &str, ns: &str) -> String {
-    let or = |s: &str, d: &str| if s.is_empty() { d.to_owned() } else { s.to_owned() };
+    let or = |s: &str, d: &str| {
+        if s.is_empty() {
+            d.to_owned()
+        } else {
+            s.to_owned()
+        }
+    };
     format!(
         "{}.{}.{}/{}.{}",
         or(kind, "[noKind]"),
