@@ -258,13 +258,14 @@ impl Builder<'_> {
                 message: format!("kind {kind} is not a Kustomization or Component"),
             });
         }
+        // kustomize prints these in alphabetical order of the field
         for (field, instead, extra) in [
-            ("commonLabels", "labels", ""),
-            ("patchesStrategicMerge", "patches", ""),
-            ("patchesJson6902", "patches", ""),
             ("bases", "resources", ""),
-            ("vars", "replacements", " [EXPERIMENTAL]"),
+            ("commonLabels", "labels", ""),
             ("imageTags", "images", ""),
+            ("patchesJson6902", "patches", ""),
+            ("patchesStrategicMerge", "patches", ""),
+            ("vars", "replacements", " [EXPERIMENTAL]"),
         ] {
             if k.contains_key(field) {
                 self.warnings.push(format!(
