@@ -1132,8 +1132,10 @@ fn set_namespace(r: &mut Resource, ns: &str) {
     if r.is_namespaceable() {
         r.set_namespace(ns.to_owned());
     }
-    if kind == "RoleBinding" || kind == "ClusterRoleBinding" {
-        if let Some(Value::Array(subjects)) = r.obj.get_mut("subjects") {
+    if (kind == "RoleBinding" || kind == "ClusterRoleBinding")
+        && let Some(Value::Array(subjects)) = r.obj.get_mut("subjects")
+    {
+        {
             for s in subjects {
                 if str_field(s, "kind") == "ServiceAccount"
                     && str_field(s, "name") == "default"
@@ -1144,8 +1146,10 @@ fn set_namespace(r: &mut Resource, ns: &str) {
             }
         }
     }
-    if kind == "ValidatingWebhookConfiguration" || kind == "MutatingWebhookConfiguration" {
-        if let Some(Value::Array(hooks)) = r.obj.get_mut("webhooks") {
+    if (kind == "ValidatingWebhookConfiguration" || kind == "MutatingWebhookConfiguration")
+        && let Some(Value::Array(hooks)) = r.obj.get_mut("webhooks")
+    {
+        {
             for h in hooks {
                 if let Some(Value::Object(svc)) =
                     h.get_mut("clientConfig").and_then(|c| c.get_mut("service"))

@@ -60,7 +60,11 @@ fn seed_overlays_match_kubectl() {
         assert!(ok, "kubectl failed on {overlay}: {stderr}");
         let out = sluice(&dir).unwrap_or_else(|e| panic!("{overlay}: {e}"));
         assert!(same(&expected, &out.yaml), "{overlay} differs");
-        assert_eq!(out.warnings, kubectl_warnings(&stderr), "{overlay} warnings");
+        assert_eq!(
+            out.warnings,
+            kubectl_warnings(&stderr),
+            "{overlay} warnings"
+        );
     }
     // seed defect 4: the production overlay patches an HPA no resource defines
     let dir = root.join("overlays/production");
@@ -86,7 +90,10 @@ fn buildable_corpora_match_kubectl() {
         let Ok(list) = std::fs::read_to_string(set.join("buildable.txt")) else {
             continue;
         };
-        let set_name = set.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let set_name = set
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         for d in list.lines().map(str::trim).filter(|l| !l.is_empty()) {
             total += 1;
             let id = format!("{set_name}/{d}");

@@ -238,7 +238,10 @@ fn patches() {
                 "smp.yaml",
                 "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        env:\n        - name: B\n          value: b\n        - name: A\n          value: changed\n        resources:\n          limits:\n            cpu: \"1\"\n",
             ),
-            ("ops.yaml", "- op: replace\n  path: /spec/replicas\n  value: 3\n"),
+            (
+                "ops.yaml",
+                "- op: replace\n  path: /spec/replicas\n  value: 3\n",
+            ),
         ],
     );
 }
@@ -268,8 +271,14 @@ fn generators() {
     let dir = tree(
         "generators-overlay",
         &[
-            ("base/kustomization.yaml", "configMapGenerator:\n- name: cfg\n  literals:\n  - A=1\n"),
-            ("overlay/kustomization.yaml", "resources:\n- ../base\nnamePrefix: o-\nconfigMapGenerator:\n- name: cfg\n  behavior: merge\n  literals:\n  - B=2\n"),
+            (
+                "base/kustomization.yaml",
+                "configMapGenerator:\n- name: cfg\n  literals:\n  - A=1\n",
+            ),
+            (
+                "overlay/kustomization.yaml",
+                "resources:\n- ../base\nnamePrefix: o-\nconfigMapGenerator:\n- name: cfg\n  behavior: merge\n  literals:\n  - B=2\n",
+            ),
         ],
     );
     let (ok, expected, _) = kubectl(&dir.join("overlay"));
@@ -289,7 +298,10 @@ fn components_nesting_and_sort_options() {
                 "app/kustomization.yaml",
                 "resources:\n- ../base\ncomponents:\n- ../comp\nsortOptions:\n  order: fifo\n",
             ),
-            ("base/kustomization.yaml", "resources:\n- d.yaml\n- list.yaml\n"),
+            (
+                "base/kustomization.yaml",
+                "resources:\n- d.yaml\n- list.yaml\n",
+            ),
             ("base/d.yaml", DEPLOY),
             (
                 "base/list.yaml",
@@ -317,7 +329,12 @@ fn missing_resource_file_fails() {
 
 #[test]
 fn missing_kustomization_fails() {
-    fails("nokust", &[("x.yaml", "a: 1\n")], ".", "unable to find one of");
+    fails(
+        "nokust",
+        &[("x.yaml", "a: 1\n")],
+        ".",
+        "unable to find one of",
+    );
 }
 
 #[test]

@@ -2,4 +2,5 @@
 
 mod architecture;
 mod common;
+mod kustomize_cli;
 mod validate_cli;
