@@ -316,6 +316,7 @@ impl Builder<'_> {
         for r in res {
             self.accumulate_resource(dir, &r, ra)?;
         }
+        check_unique(ra)?;
         for c in strings(&k, "components") {
             if c.contains("://") || c.starts_with("github.com/") {
                 return Err(Error::Unsupported {
@@ -358,7 +359,7 @@ impl Builder<'_> {
             self.accumulate(&real, &mut sub, false)
                 .map_err(|e| wrap_accumulation(r, e))?;
             for s in sub {
-                append(ra, s)?;
+                push_unchecked(ra, s)?;
             }
             return Ok(());
         }
@@ -372,7 +373,7 @@ impl Builder<'_> {
         }
         let path = self.file_in(dir, r)?;
         for obj in self.load_objects(&path)? {
-            append(ra, Resource::new(obj))?;
+            push_unchecked(ra, Resource::new(obj))?;
         }
         Ok(())
     }
@@ -642,6 +643,11 @@ impl Builder<'_> {
         k: &Kustomization,
         ra: &mut [Resource],
     ) -> Result<(), Error> {
+        let idx = if k.contains_key("patchesStrategicMerge") || k.contains_key("patches") {
+            name_index(ra)
+        } else {
+            NameIndex::new()
+        };
         // patchesStrategicMerge
         for p in strings(k, "patchesStrategicMerge") {
             let (text, origin) = if p.contains('\n') || p.contains(": ") {
@@ -654,7 +660,7 @@ impl Builder<'_> {
                 if doc.is_null() {
                     continue;
                 }
-                apply_smp_untargeted(ra, &doc)?;
+                apply_smp_untargeted(ra, &doc, &idx)?;
             }
         }
         // patches
@@ -701,7 +707,7 @@ impl Builder<'_> {
                 }
                 for doc in &docs {
                     match target {
-                        None => apply_smp_untargeted(ra, doc)?,
+                        None => apply_smp_untargeted(ra, doc, &idx)?,
                         Some(t) => {
                             for r in ra.iter_mut().filter(|r| selects(t, r)) {
                                 apply_smp(r, doc);
@@ -917,6 +923,37 @@ fn merge_generated(existing: &mut Resource, new: Resource, replace: bool) {
     existing.generated = true;
 }
 
+/// kustomize's resource id key for duplicate detection.
+fn dup_key(r: &Resource) -> (String, String, String, String) {
+    (
+        r.kind().to_owned(),
+        r.group_version().0.to_owned(),
+        r.name().to_owned(),
+        effective_ns(r.kind(), r.namespace()).to_owned(),
+    )
+}
+
+/// Fails on the first resource whose id is already registered (one pass, hashed).
+fn check_unique(ra: &[Resource]) -> Result<(), Error> {
+    let mut seen = std::collections::HashSet::with_capacity(ra.len());
+    for r in ra {
+        if !seen.insert(dup_key(r)) {
+            let (g, v) = r.group_version();
+            return Err(Error::other(format!(
+                "may not add resource with an already registered id: {}",
+                id_string(g, v, r.kind(), r.name(), r.namespace())
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Appends without checking; [`check_unique`] runs once the resources are all in.
+fn push_unchecked(ra: &mut Vec<Resource>, r: Resource) -> Result<(), Error> {
+    ra.push(r);
+    Ok(())
+}
+
 fn append(ra: &mut Vec<Resource>, r: Resource) -> Result<(), Error> {
     let (g, v) = r.group_version();
     if ra.iter().any(|x| {
@@ -966,7 +1003,28 @@ fn apply_smp(r: &mut Resource, patch: &Value) {
     }
 }
 
-fn apply_smp_untargeted(ra: &mut [Resource], doc: &Value) -> Result<(), Error> {
+/// Resources by (kind, any name they had): patches find their targets without a scan.
+type NameIndex = std::collections::HashMap<(String, String), Vec<usize>>;
+
+fn name_index(ra: &[Resource]) -> NameIndex {
+    let mut idx = NameIndex::new();
+    for (i, r) in ra.iter().enumerate() {
+        for n in r
+            .previous_names
+            .iter()
+            .map(String::as_str)
+            .chain([r.name()])
+        {
+            let e = idx.entry((r.kind().to_owned(), n.to_owned())).or_default();
+            if e.last() != Some(&i) {
+                e.push(i);
+            }
+        }
+    }
+    idx
+}
+
+fn apply_smp_untargeted(ra: &mut [Resource], doc: &Value, idx: &NameIndex) -> Result<(), Error> {
     let av = str_field(doc, "apiVersion");
     let kind = str_field(doc, "kind");
     let meta = doc.get("metadata").cloned().unwrap_or(Value::Null);
@@ -974,9 +1032,13 @@ fn apply_smp_untargeted(ra: &mut [Resource], doc: &Value) -> Result<(), Error> {
     let ns = str_field(&meta, "namespace");
     let (g, v) = split_api_version(av);
     let id = id_string(g, v, kind, name, ns);
-    let matches: Vec<usize> = ra
+    let none = Vec::new();
+    let cands = idx
+        .get(&(kind.to_owned(), name.to_owned()))
+        .unwrap_or(&none);
+    let matches: Vec<usize> = cands
         .iter()
-        .enumerate()
+        .map(|i| (*i, &ra[*i]))
         .filter(|(_, r)| {
             r.kind() == kind
                 && r.group_version().0 == g
