@@ -59,6 +59,33 @@ impl Default for Limits {
     }
 }
 
+/// How plain scalars resolve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Schema {
+    /// go-yaml v2 (sigs.k8s.io/yaml, `kubectl apply`): YAML 1.1 booleans (`yes`, `on`, `y`),
+    /// octal `0777`, underscores in numbers; keys resolve too (`y:` is the key `"true"`).
+    #[default]
+    Yaml11,
+    /// go-yaml v3 (kyaml, `kustomize`), as a decode to JSON sees it: only
+    /// `true`/`True`/`TRUE`/`false`/... are booleans, `null`/`Null`/`NULL`/`~`/empty are
+    /// null, integers as Go's `strconv.ParseInt(s, 0, 64)` after removing `_` (so `0777` is
+    /// octal, `0x1F`, `0o17`, `0b11` work), floats by YAML's float syntax, and unquoted
+    /// timestamps (`2020-01-01`) become RFC 3339 strings as `time.Time` marshals to JSON.
+    /// Mapping keys stay the text written.
+    Core,
+}
+
+/// Loading options: limits, scalar resolution and what a repeated mapping key does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Options {
+    pub limits: Limits,
+    pub schema: Schema,
+    /// `false` (the default): a repeated key is an error (go-yaml v3, kubectl's strict
+    /// decoding). `true`: the last value wins, as go-yaml v2's `Unmarshal` into a map does
+    /// (kustomize reads kustomization files that way).
+    pub last_key_wins: bool,
+}
+
 /// Why a text could not be loaded. Every variant carries the position it refers to.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum LoadError {
@@ -189,12 +216,27 @@ pub struct Document {
 /// The scanner used here does enforce it, so such a line is re-indented to the column of its
 /// flow collection and the text loaded again; reported columns on that line are shifted back.
 pub fn load_documents(text: &str, limits: &Limits) -> Result<Vec<Document>, LoadError> {
+    load_documents_with(
+        text,
+        &Options {
+            limits: *limits,
+            schema: Schema::Yaml11,
+            last_key_wins: false,
+        },
+    )
+}
+
+/// [`load_documents`] with a choice of scalar resolution ([`Schema`]).
+pub fn load_documents_with(text: &str, options: &Options) -> Result<Vec<Document>, LoadError> {
+    let limits = &options.limits;
+    let schema = options.schema;
+    let last_key_wins = options.last_key_wins;
     const MAX_REINDENTS: usize = 64;
     let mut patched: Option<String> = None;
     let mut shifts: HashMap<u32, u32> = HashMap::new();
     for _ in 0..=MAX_REINDENTS {
         let current = patched.as_deref().unwrap_or(text);
-        match load_once(current, limits, &shifts) {
+        match load_once(current, limits, schema, last_key_wins, &shifts) {
             Err(Attempt::Reindent {
                 line,
                 col0,
@@ -211,7 +253,7 @@ pub fn load_documents(text: &str, limits: &Limits) -> Result<Vec<Document>, Load
         }
     }
     // Re-indenting did not help: report the scanner's own error at its original place.
-    match load_once(text, limits, &HashMap::new()) {
+    match load_once(text, limits, schema, last_key_wins, &HashMap::new()) {
         Err(Attempt::Failed(e)) => Err(e),
         Err(Attempt::Reindent { line, col0, .. }) => Err(LoadError::Syntax {
             pos: Pos {
@@ -262,10 +304,14 @@ fn char_at(text: &str, line: u32, col0: u32) -> Option<char> {
 fn load_once(
     text: &str,
     limits: &Limits,
+    schema: Schema,
+    last_key_wins: bool,
     shifts: &HashMap<u32, u32>,
 ) -> Result<Vec<Document>, Attempt> {
     let mut b = Builder {
         limits: *limits,
+        schema,
+        last_key_wins,
         docs: Vec::new(),
         stack: Vec::new(),
         anchors: HashMap::new(),
@@ -341,6 +387,8 @@ enum Frame {
 
 struct Builder<'s> {
     limits: Limits,
+    schema: Schema,
+    last_key_wins: bool,
     docs: Vec<Document>,
     stack: Vec<Frame>,
     anchors: HashMap<usize, Built>,
@@ -425,7 +473,19 @@ impl Builder<'_> {
                     *k = Some((MERGE_KEY.to_owned(), pos, true));
                     return Ok(());
                 }
-                let value = resolve_scalar(&text, style, tag.as_deref());
+                let value = match self.schema {
+                    Schema::Yaml11 => resolve_scalar(&text, style, tag.as_deref()),
+                    Schema::Core => {
+                        // keys stay the text written (a decode to map[string]any)
+                        let is_key =
+                            matches!(self.stack.last(), Some(Frame::Map { key: None, .. }));
+                        if is_key && tag.is_none() {
+                            Value::String(text.to_string())
+                        } else {
+                            resolve_scalar_core(&text, style, tag.as_deref())
+                        }
+                    }
+                };
                 self.finish(
                     Built {
                         value,
@@ -593,6 +653,18 @@ impl Builder<'_> {
                     }
                 },
                 Some((k, key_pos, false)) => {
+                    if self.last_key_wins
+                        && let Some(i) = map.keys().position(|x| *x == k)
+                    {
+                        if let Some(c) = nodes.get_mut(i) {
+                            *c = Child {
+                                key_pos,
+                                node: built.node,
+                            };
+                        }
+                        map.insert(k, built.value);
+                        return Ok(());
+                    }
                     if map.contains_key(&k) {
                         let first_line = map
                             .keys()
@@ -660,6 +732,129 @@ fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Value {
         return Value::String(text.to_owned());
     }
     resolve_plain(text)
+}
+
+fn resolve_scalar_core(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Value {
+    if let Some(tag) = tag
+        && tag.handle == "tag:yaml.org,2002:"
+    {
+        return match tag.suffix.as_str() {
+            "str" | "binary" => Value::String(text.to_owned()),
+            _ => resolve_plain_core(text),
+        };
+    }
+    if style != ScalarStyle::Plain || tag.is_some() {
+        return Value::String(text.to_owned());
+    }
+    resolve_plain_core(text)
+}
+
+/// go-yaml v3's resolver for plain scalars, as seen after a decode to JSON (see
+/// [`Schema::Core`]). Infinities and NaN have no JSON form and stay strings.
+pub fn resolve_plain_core(text: &str) -> Value {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        _ => {}
+    }
+    let first = text.as_bytes()[0];
+    if !(first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
+        return Value::String(text.to_owned());
+    }
+    if let Some(ts) = core_timestamp(text) {
+        return Value::String(ts);
+    }
+    let plain: String = text.chars().filter(|c| *c != '_').collect();
+    if let Some(v) = go_parse_int(&plain) {
+        return v;
+    }
+    if is_float_syntax(plain.trim_start_matches(['-', '+']))
+        && let Ok(f) = plain.parse::<f64>()
+        && let Some(n) = Number::from_f64(f)
+    {
+        return Value::Number(n);
+    }
+    Value::String(text.to_owned())
+}
+
+/// Go's `strconv.ParseInt(s, 0, 64)`, then `ParseUint(s, 0, 64)`.
+fn go_parse_int(s: &str) -> Option<Value> {
+    let (neg, body) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (radix, digits) = if let Some(d) = body.strip_prefix("0x").or(body.strip_prefix("0X")) {
+        (16, d)
+    } else if let Some(d) = body.strip_prefix("0o").or(body.strip_prefix("0O")) {
+        (8, d)
+    } else if let Some(d) = body.strip_prefix("0b").or(body.strip_prefix("0B")) {
+        (2, d)
+    } else if body.len() > 1 && body.starts_with('0') {
+        (8, &body[1..])
+    } else {
+        (10, body)
+    };
+    if digits.is_empty() || digits.starts_with(['+', '-']) {
+        return None;
+    }
+    let u = u64::from_str_radix(digits, radix).ok()?;
+    if neg {
+        if u <= i64::MAX as u64 {
+            return Some(Value::Number(Number::from(-(u as i64))));
+        }
+        if u == i64::MAX as u64 + 1 {
+            return Some(Value::Number(Number::from(i64::MIN)));
+        }
+        return None;
+    }
+    Some(Value::Number(Number::from(u)))
+}
+
+/// go-yaml v3 timestamps (`2006-1-2`, `2006-1-2T15:4:5Z`), rendered as Go's `time.Time`
+/// marshals to JSON (RFC 3339). Forms with other zones or fractions stay strings.
+fn core_timestamp(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    if b.len() < 8 || !b[..4].iter().all(u8::is_ascii_digit) || b[4] != b'-' {
+        return None;
+    }
+    let (date, time) = match text.find(['T', 't', ' ']) {
+        Some(i) => (&text[..i], Some(&text[i + 1..])),
+        None => (text, None),
+    };
+    let mut parts = date.split('-');
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let num = |s: &str, max: u32| -> Option<u32> {
+        if s.is_empty() || s.len() > 2 || !s.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        s.parse::<u32>().ok().filter(|v| *v <= max)
+    };
+    let (m, d) = (num(m, 12)?, num(d, 31)?);
+    if m == 0 || d == 0 {
+        return None;
+    }
+    let (hh, mm, ss) = match time {
+        None => (0, 0, 0),
+        Some(t) => {
+            let t = t.strip_suffix('Z')?;
+            let mut p = t.split(':');
+            let r = (
+                num(p.next()?, 23)?,
+                num(p.next()?, 59)?,
+                num(p.next()?, 59)?,
+            );
+            if p.next().is_some() {
+                return None;
+            }
+            r
+        }
+    };
+    Some(format!("{y}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z"))
 }
 
 /// go-yaml v2's resolver (as used by sigs.k8s.io/yaml) for plain scalars.
@@ -785,6 +980,39 @@ mod tests {
             json!({"a": true, "b": false, "c": null, "d": 511, "e": 1000, "f": 1.5, "g": "1",
                    "h": 31, "i": ".inf", "j": -3, "k": true})
         );
+    }
+
+    fn core(text: &str) -> Value {
+        let opts = Options {
+            schema: Schema::Core,
+            ..Options::default()
+        };
+        load_documents_with(text, &opts).expect("loads")[0]
+            .value
+            .clone()
+    }
+
+    /// go-yaml v3 resolve.go (read by kyaml, so by kustomize): only true/false spellings are
+    /// booleans, keys stay text, `0777` is still octal, dates become time.Time.
+    #[test]
+    fn scalars_resolve_like_go_yaml_v3() {
+        assert_eq!(
+            core(
+                "a: yes\nb: off\nc: ~\nd: 0777\ne: 1_000\nf: 1.5\ng: '1'\nh: 0x1F\ni: .inf\nj: -3\nk: y\nl: True\nm: 0o17\nn: 2020-01-02\no: 08\ny: 1\np: !!str 12\nq: 12345678901234567890"
+            ),
+            json!({"a": "yes", "b": "off", "c": null, "d": 511, "e": 1000, "f": 1.5, "g": "1",
+                   "h": 31, "i": ".inf", "j": -3, "k": "y", "l": true, "m": 15,
+                   "n": "2020-01-02T00:00:00Z", "o": 8.0, "y": 1, "p": "12",
+                   "q": 12345678901234567890u64})
+        );
+        let opts = Options {
+            last_key_wins: true,
+            ..Options::default()
+        };
+        let docs = load_documents_with("a: 1\nb: 2\na: 3\n", &opts).expect("loads");
+        assert_eq!(docs[0].value, json!({"a": 3, "b": 2}));
+        // the default stays go-yaml v2
+        assert_eq!(one("a: yes"), json!({"a": true}));
     }
 
     #[test]

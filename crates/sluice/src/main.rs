@@ -1,6 +1,7 @@
 //! The `sluice` command line: thin clap commands over the library crates.
 
 mod exit;
+mod kustomize;
 mod validate;
 
 use std::process::ExitCode;
@@ -21,6 +22,10 @@ struct Cli {
 enum Command {
     /// Validate manifests as the upstream tools would, reporting every problem at once.
     Validate(Box<validate::ValidateArgs>),
+    /// Kustomize, natively: `sluice kustomize build DIR` prints what `kubectl kustomize DIR`
+    /// prints.
+    #[command(subcommand)]
+    Kustomize(kustomize::KustomizeCommand),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +43,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Validate(args) => validate::run(&args),
+        Command::Kustomize(cmd) => kustomize::run(&cmd),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -42,6 +42,12 @@ fn rules() -> BTreeMap<&'static str, Vec<&'static str>> {
     );
     r.insert("sluice-expr", pure_and(&["sluice-apis", "sluice"]));
     r.insert("sluice-apis", pure_and(&["sluice"]));
+    // kustomize reads files only through its FileSystem trait; no cluster, no async, no
+    // network (remote resources are refused), and none of the validation or GitOps crates
+    r.insert(
+        "sluice-kustomize",
+        pure_and(&["sluice", "sluice-apis", "sluice-expr", "sluice-gitops"]),
+    );
     r
 }
 

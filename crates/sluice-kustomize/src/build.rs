@@ -1,0 +1,1568 @@
+//! `kustomize build`: accumulate resources, run generators and transformers, fix name
+//! references, sort and print (kustomize api/internal/target/kusttarget.go).
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+use sluice_core::yaml::{Options as LoadOptions, Schema, load_documents_with};
+
+use crate::emit::to_yaml;
+use crate::error::Error;
+use crate::fieldspec::{self, FieldSpec};
+use crate::fs::{FileSystem, clean};
+use crate::hash::{base64, name_hash};
+use crate::patch::{is_builtin_group, json_patch, strategic_merge};
+use crate::resource::{Resource, effective_ns, id_string, split_api_version};
+
+/// `--load-restrictor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LoadRestrictor {
+    /// Files must be inside the kustomization's directory (the default).
+    #[default]
+    RootOnly,
+    None,
+}
+
+/// Build options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Options {
+    pub load_restrictor: LoadRestrictor,
+}
+
+/// A successful build: the YAML stream and the warnings kustomize prints on stderr.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    pub yaml: String,
+    pub warnings: Vec<String>,
+}
+
+const KUSTOMIZATION_FILES: &[&str] = &["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+const KNOWN_FIELDS: &[&str] = &[
+    "apiVersion",
+    "kind",
+    "metadata",
+    "resources",
+    "bases",
+    "components",
+    "namespace",
+    "namePrefix",
+    "nameSuffix",
+    "commonLabels",
+    "labels",
+    "commonAnnotations",
+    "images",
+    "replicas",
+    "patches",
+    "patchesStrategicMerge",
+    "patchesJson6902",
+    "configMapGenerator",
+    "secretGenerator",
+    "generatorOptions",
+    "replacements",
+    "vars",
+    "crds",
+    "sortOptions",
+    "buildMetadata",
+    "configurations",
+    "generators",
+    "transformers",
+    "validators",
+    "openapi",
+    "helmCharts",
+    "helmGlobals",
+    "helmChartInflationGenerator",
+    "imageTags",
+];
+
+/// Builds the kustomization in `dir`.
+pub fn build(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<Output, Error> {
+    let mut b = Builder {
+        fs,
+        options: *options,
+        warnings: Vec::new(),
+        stack: Vec::new(),
+    };
+    let dir = fs.canonicalize(dir).map_err(|e| Error::Read {
+        path: dir.to_path_buf(),
+        source: e,
+    })?;
+    let mut resources = Vec::new();
+    let k = b.accumulate(&dir, &mut resources, false)?;
+    finish(&mut resources, &k)?;
+    let mut yaml = String::new();
+    for (i, r) in resources.iter().enumerate() {
+        if i > 0 {
+            yaml.push_str("---\n");
+        }
+        yaml.push_str(&to_yaml(&output_value(r)));
+    }
+    Ok(Output {
+        yaml,
+        warnings: b.warnings,
+    })
+}
+
+/// The value printed: annotations are strings (kustomize rewrites them as a string map).
+fn output_value(r: &Resource) -> Value {
+    let mut obj = r.obj.clone();
+    if let Some(Value::Object(meta)) = obj.get_mut("metadata") {
+        match meta.get_mut("annotations") {
+            Some(Value::Object(ann)) if !ann.is_empty() => {
+                for v in ann.values_mut() {
+                    if !v.is_string() {
+                        *v = Value::String(scalar_text(v));
+                    }
+                }
+            }
+            Some(_) => {
+                meta.shift_remove("annotations");
+            }
+            None => {}
+        }
+    }
+    Value::Object(obj)
+}
+
+fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        Value::Number(n) => crate::emit::format_number(n),
+        other => other.to_string(),
+    }
+}
+
+struct Builder<'f> {
+    fs: &'f dyn FileSystem,
+    options: Options,
+    warnings: Vec<String>,
+    stack: Vec<PathBuf>,
+}
+
+type Kustomization = Map<String, Value>;
+
+fn strings(k: &Kustomization, field: &str) -> Vec<String> {
+    match k.get(field) {
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| match v {
+                Value::String(s) => Some(s.clone()),
+                Value::Null => None,
+                other => Some(scalar_text(other)),
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn string_map(v: Option<&Value>) -> Vec<(String, String)> {
+    match v {
+        Some(Value::Object(m)) => m.iter().map(|(k, v)| (k.clone(), scalar_text(v))).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn str_field<'a>(m: &'a Value, key: &str) -> &'a str {
+    m.get(key).and_then(Value::as_str).unwrap_or_default()
+}
+
+impl Builder<'_> {
+    fn read(&self, path: &Path) -> Result<Vec<u8>, Error> {
+        self.fs.read(path).map_err(|e| Error::Read {
+            path: path.to_path_buf(),
+            source: e,
+        })
+    }
+
+    fn read_text(&self, path: &Path) -> Result<String, Error> {
+        let bytes = self.read(path)?;
+        String::from_utf8(bytes).map_err(|_| Error::Invalid {
+            path: path.to_path_buf(),
+            message: "not UTF-8 text".into(),
+        })
+    }
+
+    /// Resolves a file named in the kustomization in `root`, enforcing the load restrictor.
+    fn file_in(&self, root: &Path, rel: &str) -> Result<PathBuf, Error> {
+        let joined = clean(&root.join(rel));
+        if self.options.load_restrictor == LoadRestrictor::RootOnly {
+            let real = self.fs.canonicalize(&joined).map_err(|e| Error::Read {
+                path: joined.clone(),
+                source: e,
+            })?;
+            if !real.starts_with(root) {
+                return Err(Error::Restricted {
+                    file: real,
+                    root: root.to_path_buf(),
+                });
+            }
+            return Ok(real);
+        }
+        Ok(joined)
+    }
+
+    fn load_kustomization(&mut self, dir: &Path) -> Result<Kustomization, Error> {
+        let found: Vec<&&str> = KUSTOMIZATION_FILES
+            .iter()
+            .filter(|f| self.fs.exists(&dir.join(f)) && !self.fs.is_dir(&dir.join(f)))
+            .collect();
+        let file = match found.as_slice() {
+            [] => return Err(Error::NoKustomization(dir.to_path_buf())),
+            [one] => dir.join(one),
+            _ => return Err(Error::MultipleKustomizations(dir.to_path_buf())),
+        };
+        let text = self.read_text(&file)?;
+        let opts = LoadOptions {
+            schema: Schema::Core,
+            last_key_wins: true,
+            ..LoadOptions::default()
+        };
+        let docs = load_documents_with(&text, &opts).map_err(|e| Error::Yaml {
+            path: file.clone(),
+            message: e.to_string(),
+        })?;
+        let value = docs.into_iter().next().map_or(Value::Null, |d| d.value);
+        let k = match value {
+            // Go's encoding/json matches field names case-insensitively
+            Value::Object(m) => m
+                .into_iter()
+                .map(|(key, v)| {
+                    let known = KNOWN_FIELDS
+                        .iter()
+                        .find(|f| f.eq_ignore_ascii_case(&key))
+                        .map_or(key, |f| (*f).to_owned());
+                    (known, v)
+                })
+                .collect(),
+            Value::Null => Map::new(),
+            _ => {
+                return Err(Error::Invalid {
+                    path: file,
+                    message: "a kustomization must be a mapping".into(),
+                });
+            }
+        };
+        for key in k.keys() {
+            if !KNOWN_FIELDS.contains(&key.as_str()) {
+                return Err(Error::Invalid {
+                    path: file,
+                    message: format!("invalid Kustomization: json: unknown field \"{key}\""),
+                });
+            }
+        }
+        let kind = k.get("kind").and_then(Value::as_str).unwrap_or_default();
+        if !kind.is_empty() && kind != "Kustomization" && kind != "Component" {
+            return Err(Error::Invalid {
+                path: file,
+                message: format!("kind {kind} is not a Kustomization or Component"),
+            });
+        }
+        // kustomize prints these in alphabetical order of the field
+        for (field, instead, extra) in [
+            ("bases", "resources", ""),
+            ("commonLabels", "labels", ""),
+            ("imageTags", "images", ""),
+            ("patchesJson6902", "patches", ""),
+            ("patchesStrategicMerge", "patches", ""),
+            ("vars", "replacements", " [EXPERIMENTAL]"),
+        ] {
+            if k.contains_key(field) {
+                self.warnings.push(format!(
+                    "# Warning: '{field}' is deprecated. Please use '{instead}' instead.{extra} Run 'kustomize edit fix' to update your Kustomization automatically."
+                ));
+            }
+        }
+        for unsupported in ["generators", "transformers", "validators", "helmCharts"] {
+            if k.get(unsupported)
+                .is_some_and(|v| v.as_array().is_some_and(|a| !a.is_empty()))
+            {
+                return Err(Error::Unsupported {
+                    what: format!("'{unsupported}' (plugins and Helm)"),
+                    detail: format!("{}", file.display()),
+                });
+            }
+        }
+        Ok(k)
+    }
+
+    /// Accumulates the kustomization in `dir` into `ra`; returns the kustomization.
+    fn accumulate(
+        &mut self,
+        dir: &Path,
+        ra: &mut Vec<Resource>,
+        component: bool,
+    ) -> Result<Kustomization, Error> {
+        if let Some(from) = self.stack.last()
+            && self.stack.iter().any(|d| d == dir)
+        {
+            return Err(Error::Cycle {
+                again: dir.to_path_buf(),
+                from: from.clone(),
+            });
+        }
+        self.stack.push(dir.to_path_buf());
+        let k = self.load_kustomization(dir)?;
+        let kind = k.get("kind").and_then(Value::as_str).unwrap_or_default();
+        if kind == "Component" && !component {
+            return Err(Error::other(format!(
+                "accumulating resources: accumulation err='accumulating resources from '{}': expected kind != 'Component' for path '{}'",
+                dir.display(),
+                dir.display()
+            )));
+        }
+        let mut res = strings(&k, "resources");
+        res.extend(strings(&k, "bases"));
+        for r in res {
+            self.accumulate_resource(dir, &r, ra)?;
+        }
+        check_unique(ra)?;
+        for c in strings(&k, "components") {
+            if c.contains("://") || c.starts_with("github.com/") {
+                return Err(Error::Unsupported {
+                    what: "remote components".into(),
+                    detail: c,
+                });
+            }
+            let p = clean(&dir.join(&c));
+            let p = self.fs.canonicalize(&p).map_err(|e| Error::Read {
+                path: p.clone(),
+                source: e,
+            })?;
+            self.accumulate(&p, ra, true)?;
+        }
+        self.generate(dir, &k, ra)?;
+        self.transform(dir, &k, ra)?;
+        self.stack.pop();
+        Ok(k)
+    }
+
+    fn accumulate_resource(
+        &mut self,
+        dir: &Path,
+        r: &str,
+        ra: &mut Vec<Resource>,
+    ) -> Result<(), Error> {
+        if r.contains("://") || r.starts_with("github.com/") || r.starts_with("git@") {
+            return Err(Error::Unsupported {
+                what: "remote resources".into(),
+                detail: r.to_owned(),
+            });
+        }
+        let joined = clean(&dir.join(r));
+        if self.fs.is_dir(&joined) {
+            let real = self.fs.canonicalize(&joined).map_err(|e| Error::Read {
+                path: joined.clone(),
+                source: e,
+            })?;
+            let mut sub = Vec::new();
+            self.accumulate(&real, &mut sub, false)
+                .map_err(|e| wrap_accumulation(r, e))?;
+            for s in sub {
+                push_unchecked(ra, s)?;
+            }
+            return Ok(());
+        }
+        if !self.fs.exists(&joined) {
+            return Err(Error::other(format!(
+                "accumulating resources: accumulation err='accumulating resources from '{r}': open {}: no such file or directory': must build at directory: not a valid directory: evalsymlink failure on '{}' : lstat {}: no such file or directory",
+                joined.display(),
+                joined.display(),
+                joined.display()
+            )));
+        }
+        let path = self.file_in(dir, r)?;
+        for obj in self.load_objects(&path)? {
+            push_unchecked(ra, Resource::new(obj))?;
+        }
+        Ok(())
+    }
+
+    /// The objects of a resource file (`List` kinds expanded, empty documents skipped).
+    fn load_objects(&self, path: &Path) -> Result<Vec<Map<String, Value>>, Error> {
+        let text = self.read_text(path)?;
+        let mut out = Vec::new();
+        for v in load(&text, path)? {
+            match v {
+                Value::Null => {}
+                Value::Object(m) => {
+                    let kind = m.get("kind").and_then(Value::as_str).unwrap_or_default();
+                    let av = m
+                        .get("apiVersion")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    if (kind == "Kustomization" || kind == "Component")
+                        && (av.is_empty() || av.starts_with("kustomize.config.k8s.io/"))
+                    {
+                        return Err(Error::Invalid {
+                            path: path.to_path_buf(),
+                            message: "a kustomization file is not a resource".into(),
+                        });
+                    }
+                    if kind.ends_with("List")
+                        && let Some(Value::Array(items)) = m.get("items")
+                    {
+                        for it in items {
+                            if let Value::Object(o) = it {
+                                out.push(o.clone());
+                            }
+                        }
+                        continue;
+                    }
+                    if kind.is_empty() {
+                        return Err(Error::Invalid {
+                            path: path.to_path_buf(),
+                            message: "missing Resource metadata: kind is required".into(),
+                        });
+                    }
+                    out.push(m);
+                }
+                _ => {
+                    return Err(Error::Invalid {
+                        path: path.to_path_buf(),
+                        message: "a resource must be a mapping".into(),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn generate(
+        &mut self,
+        dir: &Path,
+        k: &Kustomization,
+        ra: &mut Vec<Resource>,
+    ) -> Result<(), Error> {
+        let global = k.get("generatorOptions").cloned().unwrap_or(Value::Null);
+        for (field, kind) in [
+            ("configMapGenerator", "ConfigMap"),
+            ("secretGenerator", "Secret"),
+        ] {
+            let Some(Value::Array(gens)) = k.get(field) else {
+                continue;
+            };
+            for g in gens {
+                let r = self.generate_one(dir, g, kind, &global, k)?;
+                let behavior = match g.get("behavior").and_then(Value::as_str) {
+                    Some("") | None => "create",
+                    Some(b) => b,
+                };
+                match behavior {
+                    "create" => append(ra, r)?,
+                    "merge" | "replace" => {
+                        let found = ra.iter().position(|x| {
+                            x.kind() == kind
+                                && x.original_name() == r.name()
+                                && effective_ns(kind, x.namespace())
+                                    == effective_ns(kind, r.namespace())
+                        });
+                        let Some(i) = found else {
+                            return Err(Error::other(format!(
+                                "merging from generator {}: id {} does not exist; cannot merge or replace",
+                                gen_debug(&r),
+                                id_string("", "v1", kind, r.name(), r.namespace())
+                            )));
+                        };
+                        merge_generated(&mut ra[i], r, behavior == "replace");
+                    }
+                    other => {
+                        return Err(Error::other(format!(
+                            "unknown generator behavior {other:?}"
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn generate_one(
+        &self,
+        dir: &Path,
+        g: &Value,
+        kind: &str,
+        global: &Value,
+        k: &Kustomization,
+    ) -> Result<Resource, Error> {
+        let name = str_field(g, "name");
+        let mut data: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut push = |key: String, val: Vec<u8>| -> Result<(), Error> {
+            if data.iter().any(|(k, _)| *k == key) {
+                return Err(Error::other(format!(
+                    "configmap {name} illegally repeats the key `{key}`"
+                )));
+            }
+            data.push((key, val));
+            Ok(())
+        };
+        let mut envs: Vec<String> = g
+            .get("envs")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(e) = g.get("env").and_then(Value::as_str) {
+            envs.insert(0, e.to_owned());
+        }
+        for e in envs {
+            let path = self.file_in(dir, &e)?;
+            let text = self.read_text(&path)?;
+            for (i, line) in text.lines().enumerate() {
+                let line = line.trim_start_matches('\u{feff}');
+                let t = line.trim();
+                if t.is_empty() || t.starts_with('#') {
+                    continue;
+                }
+                match line.split_once('=') {
+                    Some((key, val)) => push(key.trim_start().to_owned(), val.as_bytes().to_vec())?,
+                    // a bare key takes its value from the environment, else empty
+                    None => {
+                        let _ = i;
+                        let val = std::env::var(t).unwrap_or_default();
+                        push(t.to_owned(), val.into_bytes())?;
+                    }
+                }
+            }
+        }
+        if let Some(Value::Array(lits)) = g.get("literals") {
+            for l in lits {
+                let l = scalar_text(l);
+                let Some((key, val)) = l.split_once('=') else {
+                    return Err(Error::other(format!(
+                        "invalid literal source {l}, expected key=value"
+                    )));
+                };
+                let val = strip_quotes(val);
+                push(key.to_owned(), val.as_bytes().to_vec())?;
+            }
+        }
+        if let Some(Value::Array(files)) = g.get("files") {
+            for f in files {
+                let f = scalar_text(f);
+                let (key, rel) = match f.split_once('=') {
+                    Some((k, p)) => (k.to_owned(), p.to_owned()),
+                    None => (
+                        Path::new(&f)
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default(),
+                        f.clone(),
+                    ),
+                };
+                let path = self.file_in(dir, &rel)?;
+                if self.fs.is_dir(&path) {
+                    return Err(Error::Unsupported {
+                        what: "directories as generator files".into(),
+                        detail: rel,
+                    });
+                }
+                push(key, self.read(&path)?)?;
+            }
+        }
+        let mut obj = Map::new();
+        obj.insert("apiVersion".into(), Value::String("v1".into()));
+        obj.insert("kind".into(), Value::String(kind.into()));
+        let mut meta = Map::new();
+        meta.insert("name".into(), Value::String(name.into()));
+        let ns = str_field(g, "namespace");
+        if !ns.is_empty() {
+            meta.insert("namespace".into(), Value::String(ns.into()));
+        }
+        let opts = g.get("options").cloned().unwrap_or(Value::Null);
+        let mut labels = string_map(global.get("labels"));
+        labels.extend(string_map(opts.get("labels")));
+        let mut anns = string_map(global.get("annotations"));
+        anns.extend(string_map(opts.get("annotations")));
+        for (field, pairs) in [("labels", labels), ("annotations", anns)] {
+            if !pairs.is_empty() {
+                let m: Map<String, Value> = pairs
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::String(v)))
+                    .collect();
+                meta.insert(field.into(), Value::Object(m));
+            }
+        }
+        obj.insert("metadata".into(), Value::Object(meta));
+        let mut dm = Map::new();
+        let mut bm = Map::new();
+        for (key, val) in data {
+            if kind == "Secret" {
+                dm.insert(key, Value::String(base64(&val)));
+            } else {
+                match String::from_utf8(val) {
+                    Ok(s) => {
+                        dm.insert(key, Value::String(s));
+                    }
+                    Err(e) => {
+                        bm.insert(key, Value::String(base64(e.as_bytes())));
+                    }
+                }
+            }
+        }
+        if kind == "Secret" {
+            let ty = str_field(g, "type");
+            obj.insert(
+                "type".into(),
+                Value::String(if ty.is_empty() { "Opaque" } else { ty }.into()),
+            );
+        }
+        if !dm.is_empty() {
+            obj.insert("data".into(), Value::Object(dm));
+        }
+        if !bm.is_empty() {
+            obj.insert("binaryData".into(), Value::Object(bm));
+        }
+        let immutable = opts
+            .get("immutable")
+            .or_else(|| global.get("immutable"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        if immutable {
+            obj.insert("immutable".into(), Value::Bool(true));
+        }
+        let disable = opts
+            .get("disableNameSuffixHash")
+            .and_then(Value::as_bool)
+            .or_else(|| global.get("disableNameSuffixHash").and_then(Value::as_bool))
+            .unwrap_or(false);
+        let _ = k;
+        let mut r = Resource::new(obj);
+        r.needs_hash = !disable;
+        r.generated = true;
+        Ok(r)
+    }
+
+    fn transform(
+        &mut self,
+        dir: &Path,
+        k: &Kustomization,
+        ra: &mut [Resource],
+    ) -> Result<(), Error> {
+        let idx = if k.contains_key("patchesStrategicMerge") || k.contains_key("patches") {
+            name_index(ra)
+        } else {
+            NameIndex::new()
+        };
+        // patchesStrategicMerge
+        for p in strings(k, "patchesStrategicMerge") {
+            let (text, origin) = if p.contains('\n') || p.contains(": ") {
+                (p.clone(), PathBuf::from("<inline patch>"))
+            } else {
+                let path = self.file_in(dir, &p)?;
+                (self.read_text(&path)?, path)
+            };
+            for doc in load(&text, &origin)? {
+                if doc.is_null() {
+                    continue;
+                }
+                apply_smp_untargeted(ra, &doc, &idx)?;
+            }
+        }
+        // patches
+        if let Some(Value::Array(patches)) = k.get("patches") {
+            for p in patches {
+                let (text, origin) = match (
+                    p.get("path").and_then(Value::as_str),
+                    p.get("patch").and_then(Value::as_str),
+                ) {
+                    (Some(path), None) => {
+                        let path = self.file_in(dir, path)?;
+                        (self.read_text(&path)?, path)
+                    }
+                    (None, Some(inline)) => (inline.to_owned(), PathBuf::from("<inline patch>")),
+                    (Some(_), Some(_)) => {
+                        return Err(Error::other("patch and path can't be set at the same time"));
+                    }
+                    (None, None) => return Err(Error::other("must specify one of patch and path")),
+                };
+                let docs: Vec<Value> = load(&text, &origin)?
+                    .into_iter()
+                    .filter(|d| !d.is_null())
+                    .collect();
+                let target = p.get("target").filter(|t| !t.is_null());
+                let is_json = docs.len() == 1 && docs[0].is_array();
+                if is_json {
+                    let Some(target) = target else {
+                        return Err(Error::Invalid {
+                            path: origin,
+                            message: "unable to apply patch: a JSON 6902 patch needs a target"
+                                .into(),
+                        });
+                    };
+                    let ops = docs[0].as_array().cloned().unwrap_or_default();
+                    for r in ra.iter_mut().filter(|r| selects(target, r)) {
+                        let mut v = Value::Object(std::mem::take(&mut r.obj));
+                        let res = json_patch(&mut v, &ops);
+                        if let Value::Object(m) = v {
+                            r.obj = m;
+                        }
+                        res.map_err(|e| Error::other(format!("{e}")))?;
+                    }
+                    continue;
+                }
+                for doc in &docs {
+                    match target {
+                        None => apply_smp_untargeted(ra, doc, &idx)?,
+                        Some(t) => {
+                            for r in ra.iter_mut().filter(|r| selects(t, r)) {
+                                apply_smp(r, doc);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // namespace
+        if let Some(ns) = k
+            .get("namespace")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        {
+            for r in ra.iter_mut() {
+                set_namespace(r, ns);
+            }
+        }
+        // prefix / suffix
+        let prefix = k
+            .get("namePrefix")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let suffix = k
+            .get("nameSuffix")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if !prefix.is_empty() || !suffix.is_empty() {
+            for r in ra.iter_mut() {
+                let (g, _) = r.group_version();
+                if matches!(r.kind(), "CustomResourceDefinition" | "Namespace")
+                    || (r.kind() == "APIService" && g == "apiregistration.k8s.io")
+                {
+                    continue;
+                }
+                let n = format!("{prefix}{}{suffix}", r.name());
+                r.set_name(n);
+            }
+        }
+        // labels
+        if let Some(Value::Array(labels)) = k.get("labels") {
+            for l in labels {
+                let pairs = string_map(l.get("pairs"));
+                let mut specs: Vec<FieldSpec> = l
+                    .get("fields")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(FieldSpec::from_value).collect())
+                    .unwrap_or_default();
+                if l.get("includeSelectors").and_then(Value::as_bool) == Some(true) {
+                    specs.extend(fieldspec::common_labels());
+                } else {
+                    if l.get("includeTemplates").and_then(Value::as_bool) == Some(true) {
+                        specs.extend(fieldspec::template_labels());
+                    }
+                    specs.push(FieldSpec::new(None, None, "metadata/labels", true));
+                }
+                set_pairs(ra, &specs, &pairs);
+            }
+        }
+        let common = string_map(k.get("commonLabels"));
+        if !common.is_empty() {
+            set_pairs(ra, &fieldspec::common_labels(), &common);
+        }
+        let anns = string_map(k.get("commonAnnotations"));
+        if !anns.is_empty() {
+            set_pairs(ra, &fieldspec::common_annotations(), &anns);
+        }
+        // patchesJson6902
+        if let Some(Value::Array(patches)) = k.get("patchesJson6902") {
+            for p in patches {
+                let text = match (
+                    p.get("path").and_then(Value::as_str),
+                    p.get("patch").and_then(Value::as_str),
+                ) {
+                    (Some(path), _) => {
+                        let path = self.file_in(dir, path)?;
+                        self.read_text(&path)?
+                    }
+                    (None, Some(inline)) => inline.to_owned(),
+                    (None, None) => return Err(Error::other("must specify one of patch and path")),
+                };
+                let ops = load(&text, Path::new("<patch>"))?
+                    .into_iter()
+                    .next()
+                    .and_then(|v| v.as_array().cloned())
+                    .unwrap_or_default();
+                let Some(target) = p.get("target") else {
+                    return Err(Error::other("patchesJson6902 entry needs a target"));
+                };
+                for r in ra.iter_mut().filter(|r| selects(target, r)) {
+                    let mut v = Value::Object(std::mem::take(&mut r.obj));
+                    let res = json_patch(&mut v, &ops);
+                    if let Value::Object(m) = v {
+                        r.obj = m;
+                    }
+                    res.map_err(|e| Error::other(format!("{e}")))?;
+                }
+            }
+        }
+        // replicas
+        if let Some(Value::Array(reps)) = k.get("replicas") {
+            for rep in reps {
+                let name = str_field(rep, "name");
+                let count = rep.get("count").cloned().unwrap_or(Value::Null);
+                for r in ra.iter_mut().filter(|r| r.had_name(name)) {
+                    if matches!(
+                        r.kind(),
+                        "Deployment" | "ReplicationController" | "ReplicaSet" | "StatefulSet"
+                    ) {
+                        let spec = r
+                            .obj
+                            .entry("spec")
+                            .or_insert_with(|| Value::Object(Map::new()));
+                        if let Value::Object(s) = spec {
+                            s.insert("replicas".into(), count.clone());
+                        }
+                    }
+                }
+            }
+        }
+        // images
+        if let Some(Value::Array(images)) = k.get("images") {
+            for r in ra.iter_mut() {
+                let mut v = Value::Object(std::mem::take(&mut r.obj));
+                update_images(&mut v, images);
+                if let Value::Object(m) = v {
+                    r.obj = m;
+                }
+            }
+        }
+        if k.get("replacements").is_some_and(|v| !v.is_null()) {
+            return Err(Error::Unsupported {
+                what: "replacements".into(),
+                detail: dir.display().to_string(),
+            });
+        }
+        if k.get("vars").is_some_and(|v| !v.is_null()) {
+            return Err(Error::Unsupported {
+                what: "vars".into(),
+                detail: dir.display().to_string(),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn wrap_accumulation(r: &str, e: Error) -> Error {
+    match e {
+        Error::Other(m) if !m.starts_with("accumulating resources") => Error::Other(format!(
+            "accumulating resources: accumulation err='accumulating resources from '{r}': {m}'"
+        )),
+        other => other,
+    }
+}
+
+fn gen_debug(r: &Resource) -> String {
+    format!("{{{} {}}}", r.kind(), r.name())
+}
+
+fn strip_quotes(v: &str) -> &str {
+    if v.len() >= 2
+        && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\'')))
+    {
+        &v[1..v.len() - 1]
+    } else {
+        v
+    }
+}
+
+fn merge_generated(existing: &mut Resource, new: Resource, replace: bool) {
+    for field in ["data", "binaryData"] {
+        let incoming = new.obj.get(field).cloned();
+        if replace {
+            match incoming {
+                Some(v) => {
+                    existing.obj.insert(field.into(), v);
+                }
+                None => {
+                    existing.obj.remove(field);
+                }
+            }
+        } else if let Some(Value::Object(inc)) = incoming {
+            let e = existing
+                .obj
+                .entry(field)
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(e) = e {
+                for (k, v) in inc {
+                    e.insert(k, v);
+                }
+            }
+        }
+    }
+    for field in ["labels", "annotations"] {
+        if let Some(Value::Object(inc)) =
+            new.obj.get("metadata").and_then(|m| m.get(field)).cloned()
+        {
+            let meta = existing.metadata_mut();
+            let e = meta
+                .entry(field)
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(e) = e {
+                for (k, v) in inc {
+                    e.insert(k, v);
+                }
+            }
+        }
+    }
+    if !new.needs_hash {
+        existing.needs_hash = false;
+    }
+    existing.generated = true;
+}
+
+/// kustomize's resource id key for duplicate detection.
+fn dup_key(r: &Resource) -> (String, String, String, String) {
+    (
+        r.kind().to_owned(),
+        r.group_version().0.to_owned(),
+        r.name().to_owned(),
+        effective_ns(r.kind(), r.namespace()).to_owned(),
+    )
+}
+
+/// Fails on the first resource whose id is already registered (one pass, hashed).
+fn check_unique(ra: &[Resource]) -> Result<(), Error> {
+    let mut seen = std::collections::HashSet::with_capacity(ra.len());
+    for r in ra {
+        if !seen.insert(dup_key(r)) {
+            let (g, v) = r.group_version();
+            return Err(Error::other(format!(
+                "may not add resource with an already registered id: {}",
+                id_string(g, v, r.kind(), r.name(), r.namespace())
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Appends without checking; [`check_unique`] runs once the resources are all in.
+fn push_unchecked(ra: &mut Vec<Resource>, r: Resource) -> Result<(), Error> {
+    ra.push(r);
+    Ok(())
+}
+
+fn append(ra: &mut Vec<Resource>, r: Resource) -> Result<(), Error> {
+    let (g, v) = r.group_version();
+    if ra.iter().any(|x| {
+        x.kind() == r.kind()
+            && x.group_version().0 == g
+            && x.name() == r.name()
+            && effective_ns(x.kind(), x.namespace()) == effective_ns(r.kind(), r.namespace())
+    }) {
+        return Err(Error::other(format!(
+            "may not add resource with an already registered id: {}",
+            id_string(g, v, r.kind(), r.name(), r.namespace())
+        )));
+    }
+    ra.push(r);
+    Ok(())
+}
+
+fn load(text: &str, path: &Path) -> Result<Vec<Value>, Error> {
+    let opts = LoadOptions {
+        schema: Schema::Core,
+        ..LoadOptions::default()
+    };
+    load_documents_with(text, &opts)
+        .map(|docs| docs.into_iter().map(|d| d.value).collect())
+        .map_err(|e| Error::Yaml {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+}
+
+fn apply_smp(r: &mut Resource, patch: &Value) {
+    let builtin = is_builtin_group(r.group_version().0);
+    let mut v = Value::Object(std::mem::take(&mut r.obj));
+    let mut p = patch.clone();
+    // the patch's identity does not rename the target
+    if let Some(Value::Object(m)) = p.get_mut("metadata") {
+        m.remove("name");
+        m.remove("namespace");
+    }
+    if let Value::Object(m) = &mut p {
+        m.remove("apiVersion");
+        m.remove("kind");
+    }
+    strategic_merge(&mut v, &p, builtin);
+    if let Value::Object(m) = v {
+        r.obj = m;
+    }
+}
+
+/// Resources by (kind, any name they had): patches find their targets without a scan.
+type NameIndex = std::collections::HashMap<(String, String), Vec<usize>>;
+
+fn name_index(ra: &[Resource]) -> NameIndex {
+    let mut idx = NameIndex::new();
+    for (i, r) in ra.iter().enumerate() {
+        for n in r
+            .previous_names
+            .iter()
+            .map(String::as_str)
+            .chain([r.name()])
+        {
+            let e = idx.entry((r.kind().to_owned(), n.to_owned())).or_default();
+            if e.last() != Some(&i) {
+                e.push(i);
+            }
+        }
+    }
+    idx
+}
+
+fn apply_smp_untargeted(ra: &mut [Resource], doc: &Value, idx: &NameIndex) -> Result<(), Error> {
+    let av = str_field(doc, "apiVersion");
+    let kind = str_field(doc, "kind");
+    let meta = doc.get("metadata").cloned().unwrap_or(Value::Null);
+    let name = str_field(&meta, "name");
+    let ns = str_field(&meta, "namespace");
+    let (g, v) = split_api_version(av);
+    let id = id_string(g, v, kind, name, ns);
+    let none = Vec::new();
+    let cands = idx
+        .get(&(kind.to_owned(), name.to_owned()))
+        .unwrap_or(&none);
+    let matches: Vec<usize> = cands
+        .iter()
+        .map(|i| (*i, &ra[*i]))
+        .filter(|(_, r)| {
+            r.kind() == kind
+                && r.group_version().0 == g
+                && r.had_name(name)
+                && (effective_ns(kind, r.namespace()) == effective_ns(kind, ns)
+                    || effective_ns(kind, r.original_namespace()) == effective_ns(kind, ns))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    match matches.as_slice() {
+        [i] => {
+            apply_smp(&mut ra[*i], doc);
+            Ok(())
+        }
+        [] => Err(Error::other(format!(
+            "no resource matches strategic merge patch \"{id}\": no matches for Id {id}; failed to find unique target for patch {id}"
+        ))),
+        _ => Err(Error::other(format!(
+            "multiple matches for Id {id}; failed to find unique target for patch {id}"
+        ))),
+    }
+}
+
+/// Whether a patch `target` selector selects `r` (name and namespace are regexes upstream;
+/// here exact, or `*`-free anchored matches).
+fn selects(t: &Value, r: &Resource) -> bool {
+    let (g, v) = r.group_version();
+    let f = |k: &str| t.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+    if f("group").is_some_and(|x| x != g)
+        || f("version").is_some_and(|x| x != v)
+        || f("kind").is_some_and(|x| x != r.kind())
+    {
+        return false;
+    }
+    if let Some(n) = f("name")
+        && !pattern_match(n, r.name())
+        && !r.previous_names.iter().any(|p| pattern_match(n, p))
+    {
+        return false;
+    }
+    if let Some(n) = f("namespace")
+        && !pattern_match(n, r.namespace())
+    {
+        return false;
+    }
+    let labels = r
+        .obj
+        .get("metadata")
+        .and_then(|m| m.get("labels"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let anns = r
+        .obj
+        .get("metadata")
+        .and_then(|m| m.get("annotations"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    for (field, have) in [("labelSelector", &labels), ("annotationSelector", &anns)] {
+        if let Some(sel) = f(field)
+            && !selector_matches(sel, have)
+        {
+            return false;
+        }
+    }
+    true
+}
+
+/// Anchored match of a kustomize target name pattern: literal text with `.*` wildcards.
+fn pattern_match(pat: &str, s: &str) -> bool {
+    if !pat.contains('*') && !pat.contains('|') {
+        return pat == s;
+    }
+    if pat.contains('|') {
+        return pat.split('|').any(|p| pattern_match(p, s));
+    }
+    let parts: Vec<&str> = pat.split(".*").collect();
+    let mut rest = s;
+    for (i, p) in parts.iter().enumerate() {
+        if i == 0 {
+            let Some(r) = rest.strip_prefix(p) else {
+                return false;
+            };
+            rest = r;
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(p);
+        } else {
+            match rest.find(p) {
+                Some(j) => rest = &rest[j + p.len()..],
+                None => return false,
+            }
+        }
+    }
+    rest.is_empty()
+}
+
+/// `a=b,c!=d,e,!f,g in (x,y)` over a label map.
+fn selector_matches(sel: &str, have: &Value) -> bool {
+    let get = |k: &str| have.get(k).map(scalar_text);
+    let mut terms = Vec::new();
+    let mut depth = 0;
+    let mut cur = String::new();
+    for c in sel.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                terms.push(std::mem::take(&mut cur));
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    terms.push(cur);
+    terms.iter().all(|t| {
+        let t = t.trim();
+        if t.is_empty() {
+            return true;
+        }
+        if let Some((k, v)) = t.split_once("!=") {
+            return get(k.trim()).as_deref() != Some(v.trim());
+        }
+        if let Some((k, v)) = t.split_once("==").or_else(|| t.split_once('=')) {
+            return get(k.trim()).as_deref() == Some(v.trim());
+        }
+        if let Some((k, set)) = t.split_once(" notin ") {
+            let vals: Vec<&str> = set
+                .trim()
+                .trim_matches(['(', ')'])
+                .split(',')
+                .map(str::trim)
+                .collect();
+            return get(k.trim()).is_none_or(|v| !vals.contains(&v.as_str()));
+        }
+        if let Some((k, set)) = t.split_once(" in ") {
+            let vals: Vec<&str> = set
+                .trim()
+                .trim_matches(['(', ')'])
+                .split(',')
+                .map(str::trim)
+                .collect();
+            return get(k.trim()).is_some_and(|v| vals.contains(&v.as_str()));
+        }
+        if let Some(k) = t.strip_prefix('!') {
+            return get(k.trim()).is_none();
+        }
+        get(t).is_some()
+    })
+}
+
+fn set_namespace(r: &mut Resource, ns: &str) {
+    let kind = r.kind().to_owned();
+    if r.is_namespaceable() {
+        r.set_namespace(ns.to_owned());
+    }
+    if (kind == "RoleBinding" || kind == "ClusterRoleBinding")
+        && let Some(Value::Array(subjects)) = r.obj.get_mut("subjects")
+    {
+        {
+            for s in subjects {
+                if str_field(s, "kind") == "ServiceAccount"
+                    && str_field(s, "name") == "default"
+                    && let Value::Object(m) = s
+                {
+                    m.insert("namespace".into(), Value::String(ns.to_owned()));
+                }
+            }
+        }
+    }
+    if (kind == "ValidatingWebhookConfiguration" || kind == "MutatingWebhookConfiguration")
+        && let Some(Value::Array(hooks)) = r.obj.get_mut("webhooks")
+    {
+        {
+            for h in hooks {
+                if let Some(Value::Object(svc)) =
+                    h.get_mut("clientConfig").and_then(|c| c.get_mut("service"))
+                {
+                    svc.insert("namespace".into(), Value::String(ns.to_owned()));
+                }
+            }
+        }
+    }
+}
+
+fn set_pairs(ra: &mut [Resource], specs: &[FieldSpec], pairs: &[(String, String)]) {
+    for r in ra.iter_mut() {
+        fieldspec::apply(r, specs, &mut |v: &mut Value| {
+            if v.is_null() {
+                *v = Value::Object(Map::new());
+            }
+            if let Value::Object(m) = v {
+                for (k, val) in pairs {
+                    m.insert(k.clone(), Value::String(val.clone()));
+                }
+            }
+        });
+    }
+}
+
+/// Splits an image reference into name, tag and digest.
+fn split_image(image: &str) -> (&str, Option<&str>, Option<&str>) {
+    let (rest, digest) = match image.split_once('@') {
+        Some((r, d)) => (r, Some(d)),
+        None => (image, None),
+    };
+    let slash = rest.rfind('/').map_or(0, |i| i + 1);
+    match rest[slash..].find(':') {
+        Some(i) => (&rest[..slash + i], Some(&rest[slash + i + 1..]), digest),
+        None => (rest, None, digest),
+    }
+}
+
+fn new_image(image: &str, rule: &Value) -> Option<String> {
+    let (name, tag, digest) = split_image(image);
+    if name != str_field(rule, "name") {
+        return None;
+    }
+    let new_name = str_field(rule, "newName");
+    let new_tag = rule.get("newTag").map(scalar_text).unwrap_or_default();
+    let new_digest = str_field(rule, "digest");
+    let name = if new_name.is_empty() { name } else { new_name };
+    let (tag, digest) = if !new_digest.is_empty() {
+        (None, Some(new_digest))
+    } else if !new_tag.is_empty() {
+        (Some(new_tag.as_str()), None)
+    } else {
+        (tag, digest)
+    };
+    let mut out = name.to_owned();
+    if let Some(t) = tag {
+        out.push(':');
+        out.push_str(t);
+    }
+    if let Some(d) = digest {
+        out.push('@');
+        out.push_str(d);
+    }
+    Some(out)
+}
+
+/// Every `containers`/`initContainers` list anywhere in the object (kustomize's legacy
+/// image filter).
+fn update_images(v: &mut Value, rules: &[Value]) {
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m.iter_mut() {
+                if (k == "containers" || k == "initContainers")
+                    && let Value::Array(items) = child
+                {
+                    for c in items.iter_mut() {
+                        if let Some(Value::String(img)) = c.get_mut("image") {
+                            for rule in rules {
+                                if let Some(n) = new_image(img, rule) {
+                                    *img = n;
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                }
+                update_images(child, rules);
+            }
+        }
+        Value::Array(a) => {
+            for x in a {
+                update_images(x, rules);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The steps done once, at the top: hash suffixes, name references, sorting.
+fn finish(ra: &mut [Resource], k: &Kustomization) -> Result<(), Error> {
+    for r in ra.iter_mut() {
+        if r.needs_hash {
+            let h = name_hash(&r.obj);
+            let n = format!("{}-{h}", r.name());
+            r.set_name(n);
+        }
+    }
+    fix_name_references(ra);
+    let fifo = k
+        .get("sortOptions")
+        .and_then(|s| s.get("order"))
+        .and_then(Value::as_str)
+        == Some("fifo");
+    if !fifo {
+        let custom = k
+            .get("sortOptions")
+            .and_then(|s| s.get("legacySortOptions"))
+            .cloned();
+        let (first, last): (Vec<String>, Vec<String>) = match &custom {
+            Some(c) => (
+                c.get("orderFirst")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                c.get("orderLast")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            ),
+            None => (
+                ORDER_FIRST.iter().map(|s| (*s).to_owned()).collect(),
+                ORDER_LAST.iter().map(|s| (*s).to_owned()).collect(),
+            ),
+        };
+        ra.sort_by_cached_key(|r| legacy_key(r, &first, &last));
+    }
+    Ok(())
+}
+
+const ORDER_FIRST: &[&str] = &[
+    "Namespace",
+    "ResourceQuota",
+    "StorageClass",
+    "CustomResourceDefinition",
+    "ServiceAccount",
+    "PodSecurityPolicy",
+    "Role",
+    "ClusterRole",
+    "RoleBinding",
+    "ClusterRoleBinding",
+    "ConfigMap",
+    "Secret",
+    "Endpoints",
+    "Service",
+    "LimitRange",
+    "PriorityClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "Deployment",
+    "StatefulSet",
+    "CronJob",
+    "PodDisruptionBudget",
+];
+const ORDER_LAST: &[&str] = &[
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+];
+
+/// kustomize's legacy order: kinds in `first` first, `last` last, the rest between; then by
+/// `group_version_kind` with `~G`/`~V` for empty parts, then `namespace|name` (`~X` for no
+/// namespace).
+fn legacy_key(r: &Resource, first: &[String], last: &[String]) -> (i64, String, String) {
+    let kind = r.kind();
+    let n = first.len() as i64;
+    let order = if let Some(i) = first.iter().position(|k| k == kind) {
+        -n + i as i64
+    } else if let Some(i) = last.iter().position(|k| k == kind) {
+        1 + i as i64
+    } else {
+        0
+    };
+    let (g, v) = r.group_version();
+    let or = |s: &str, d: &str| {
+        if s.is_empty() {
+            d.to_owned()
+        } else {
+            s.to_owned()
+        }
+    };
+    let gvk = format!("{}_{}_{}", or(g, "~G"), or(v, "~V"), or(kind, "~K"));
+    let ns = or(r.namespace(), "~X");
+    let name = or(r.name(), "~N");
+    (order, gvk, format!("{ns}|{name}"))
+}
+
+/// A resource that references may name: kind, group, every name it had (current last),
+/// current name, current namespace, every namespace it had.
+struct Target {
+    kind: String,
+    group: String,
+    names: Vec<String>,
+    name: String,
+    namespace: String,
+    namespaces: Vec<String>,
+}
+
+/// Points references at the current names of the objects they named
+/// (kustomize's nameReference transformer).
+fn fix_name_references(ra: &mut [Resource]) {
+    let refs = fieldspec::name_references();
+    let targets: Vec<Target> = ra
+        .iter()
+        .filter(|r| !r.previous_names.is_empty() || !r.previous_namespaces.is_empty())
+        .map(|r| {
+            let mut names = r.previous_names.clone();
+            names.push(r.name().to_owned());
+            let mut namespaces = r.previous_namespaces.clone();
+            namespaces.push(r.namespace().to_owned());
+            Target {
+                kind: r.kind().to_owned(),
+                group: r.group_version().0.to_owned(),
+                names,
+                name: r.name().to_owned(),
+                namespace: r.namespace().to_owned(),
+                namespaces,
+            }
+        })
+        .collect();
+    if targets.is_empty() {
+        return;
+    }
+    for nr in &refs {
+        let cands: Vec<&Target> = targets
+            .iter()
+            .filter(|t| t.kind == nr.kind && (nr.group.is_empty() || t.group == nr.group))
+            .collect();
+        if cands.is_empty() {
+            continue;
+        }
+        for r in ra.iter_mut() {
+            let referrer_ns = r.namespace().to_owned();
+            let specs: Vec<FieldSpec> = nr
+                .referrers
+                .iter()
+                .filter(|s| s.selects(r))
+                .cloned()
+                .collect();
+            for s in specs {
+                let mut root = Value::Object(std::mem::take(&mut r.obj));
+                fieldspec::visit(&mut root, &s.path, false, &mut |v: &mut Value| {
+                    rename(v, &cands, &referrer_ns, nr.kind);
+                });
+                if let Value::Object(m) = root {
+                    r.obj = m;
+                }
+            }
+        }
+    }
+}
+
+/// The target a reference to `old` from namespace `ns` means.
+fn pick<'a>(cands: &[&'a Target], old: &str, ns: &str, kind: &str) -> Option<&'a Target> {
+    let matching: Vec<&Target> = cands
+        .iter()
+        .filter(|c| c.names.iter().any(|p| p == old))
+        .copied()
+        .collect();
+    if matching.len() <= 1 {
+        return matching.first().copied();
+    }
+    let same: Vec<&Target> = matching
+        .iter()
+        .filter(|c| {
+            c.namespaces
+                .iter()
+                .any(|n| effective_ns(kind, n) == effective_ns(kind, ns))
+        })
+        .copied()
+        .collect();
+    same.first().copied().or(matching.first().copied())
+}
+
+fn rename(v: &mut Value, cands: &[&Target], referrer_ns: &str, kind: &str) {
+    match v {
+        Value::String(s) => {
+            if let Some(c) = pick(cands, s, referrer_ns, kind) {
+                *s = c.name.clone();
+            }
+        }
+        Value::Array(items) => {
+            for it in items {
+                match it {
+                    Value::String(_) => rename(it, cands, referrer_ns, kind),
+                    Value::Object(m) => {
+                        // RBAC subjects: only ServiceAccounts
+                        if m.get("kind")
+                            .and_then(Value::as_str)
+                            .is_some_and(|k| k != kind)
+                        {
+                            continue;
+                        }
+                        let subject_ns = m
+                            .get("namespace")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned);
+                        let Some(Value::String(n)) = m.get("name") else {
+                            continue;
+                        };
+                        let found = cands.iter().find(|c| {
+                            c.names.iter().any(|p| p == n)
+                                && subject_ns.as_deref().is_none_or(|sn| {
+                                    c.namespaces
+                                        .iter()
+                                        .any(|x| effective_ns(kind, x) == effective_ns(kind, sn))
+                                })
+                        });
+                        if let Some(c) = found {
+                            let (name, cns) = (c.name.clone(), c.namespace.clone());
+                            m.insert("name".into(), Value::String(name));
+                            if !cns.is_empty() {
+                                m.insert("namespace".into(), Value::String(cns));
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Value::Object(m) => {
+            // webhook clientConfig.service {name, namespace}
+            if let Some(Value::String(n)) = m.get("name")
+                && let Some(c) = pick(cands, n, referrer_ns, kind)
+            {
+                let (name, cns) = (c.name.clone(), c.namespace.clone());
+                m.insert("name".into(), Value::String(name));
+                if !cns.is_empty() && m.contains_key("namespace") {
+                    m.insert("namespace".into(), Value::String(cns));
+                }
+            }
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,517 @@
+//! Field specs: the paths kustomize's built-in transformers touch, per kind
+//! (api/internal/konfig/builtinpluginconsts), and walking them.
+
+use serde_json::{Map, Value};
+
+use crate::resource::Resource;
+
+/// A path in some kinds' objects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldSpec {
+    pub group: Option<String>,
+    pub version: Option<String>,
+    pub kind: Option<String>,
+    pub path: Vec<String>,
+    pub create: bool,
+}
+
+impl FieldSpec {
+    pub fn new(kind: Option<&str>, group: Option<&str>, path: &str, create: bool) -> FieldSpec {
+        FieldSpec {
+            group: group.map(str::to_owned),
+            version: None,
+            kind: kind.map(str::to_owned),
+            path: split_path(path),
+            create,
+        }
+    }
+
+    /// Whether this spec applies to `r`.
+    pub fn selects(&self, r: &Resource) -> bool {
+        let (g, v) = r.group_version();
+        self.kind.as_deref().is_none_or(|k| k == r.kind())
+            && self.group.as_deref().is_none_or(|x| x == g)
+            && self.version.as_deref().is_none_or(|x| x == v)
+    }
+
+    /// Parses a field spec written in a kustomization (`fieldSpecs`, `fields`).
+    pub fn from_value(v: &Value) -> Option<FieldSpec> {
+        let m = v.as_object()?;
+        let s = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
+        Some(FieldSpec {
+            group: s("group"),
+            version: s("version"),
+            kind: s("kind"),
+            path: split_path(&s("path")?),
+            create: m.get("create").and_then(Value::as_bool).unwrap_or(false),
+        })
+    }
+}
+
+/// Splits `a/b\/c/d[]` into segments (`\/` is a literal slash; `[]` marks a list).
+pub fn split_path(p: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = p.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'/') => {
+                cur.push('/');
+                chars.next();
+            }
+            '/' => out.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out.into_iter()
+        .map(|s| s.strip_suffix("[]").map(str::to_owned).unwrap_or(s))
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Calls `f` on every value at `path` under `v` (lists along the way are entered, every
+/// element). With `create`, missing mappings on the way and the last field are created
+/// (as `Value::Null`, for `f` to fill).
+pub fn visit(v: &mut Value, path: &[String], create: bool, f: &mut dyn FnMut(&mut Value)) {
+    match v {
+        Value::Array(items) => {
+            for it in items {
+                visit(it, path, create, f);
+            }
+        }
+        Value::Object(m) => {
+            let Some((first, rest)) = path.split_first() else {
+                f(v);
+                return;
+            };
+            if !m.contains_key(first.as_str()) {
+                if !create {
+                    return;
+                }
+                let fresh = if rest.is_empty() {
+                    Value::Null
+                } else {
+                    Value::Object(Map::new())
+                };
+                m.insert(first.clone(), fresh);
+            }
+            if let Some(child) = m.get_mut(first.as_str()) {
+                if rest.is_empty() {
+                    f(child);
+                } else if child.is_null() && create {
+                    *child = Value::Object(Map::new());
+                    visit(child, rest, create, f);
+                } else {
+                    visit(child, rest, create, f);
+                }
+            }
+        }
+        _ => {
+            if path.is_empty() {
+                f(v);
+            }
+        }
+    }
+}
+
+/// Applies `f` at every spec in `specs` that selects `r`.
+pub fn apply(r: &mut Resource, specs: &[FieldSpec], f: &mut dyn FnMut(&mut Value)) {
+    let selected: Vec<&FieldSpec> = specs.iter().filter(|s| s.selects(r)).collect();
+    let mut root = Value::Object(std::mem::take(&mut r.obj));
+    for s in selected {
+        visit(&mut root, &s.path, s.create, f);
+    }
+    if let Value::Object(m) = root {
+        r.obj = m;
+    }
+}
+
+/// Workload kinds and where their pod template's metadata sits.
+const TEMPLATES: &[(&str, Option<&str>, &str)] = &[
+    ("ReplicationController", None, "spec/template"),
+    ("Deployment", None, "spec/template"),
+    ("ReplicaSet", None, "spec/template"),
+    ("DaemonSet", None, "spec/template"),
+    ("StatefulSet", Some("apps"), "spec/template"),
+    ("Job", Some("batch"), "spec/template"),
+    ("CronJob", Some("batch"), "spec/jobTemplate"),
+    ("CronJob", Some("batch"), "spec/jobTemplate/spec/template"),
+];
+
+/// `metadata/labels` of every object and of pod templates (metadatalabels.go).
+pub fn template_labels() -> Vec<FieldSpec> {
+    TEMPLATES
+        .iter()
+        .map(|(k, g, p)| FieldSpec::new(Some(k), *g, &format!("{p}/metadata/labels"), true))
+        .collect()
+}
+
+pub fn metadata_labels() -> Vec<FieldSpec> {
+    let mut v = vec![FieldSpec::new(None, None, "metadata/labels", true)];
+    v.extend(template_labels());
+    v
+}
+
+/// commonLabels: metadata labels plus selectors (commonlabels.go).
+pub fn common_labels() -> Vec<FieldSpec> {
+    let mut v = vec![
+        FieldSpec::new(Some("Service"), None, "spec/selector", true),
+        FieldSpec::new(Some("ReplicationController"), None, "spec/selector", true),
+        FieldSpec::new(Some("Deployment"), None, "spec/selector/matchLabels", true),
+        FieldSpec::new(Some("ReplicaSet"), None, "spec/selector/matchLabels", true),
+        FieldSpec::new(Some("DaemonSet"), None, "spec/selector/matchLabels", true),
+        FieldSpec::new(
+            Some("StatefulSet"),
+            Some("apps"),
+            "spec/selector/matchLabels",
+            true,
+        ),
+        FieldSpec::new(
+            Some("StatefulSet"),
+            Some("apps"),
+            "spec/volumeClaimTemplates[]/metadata/labels",
+            true,
+        ),
+        FieldSpec::new(
+            Some("Job"),
+            Some("batch"),
+            "spec/selector/matchLabels",
+            false,
+        ),
+        FieldSpec::new(
+            Some("CronJob"),
+            Some("batch"),
+            "spec/jobTemplate/spec/selector/matchLabels",
+            false,
+        ),
+        FieldSpec::new(
+            Some("PodDisruptionBudget"),
+            Some("policy"),
+            "spec/selector/matchLabels",
+            false,
+        ),
+        FieldSpec::new(
+            Some("NetworkPolicy"),
+            Some("networking.k8s.io"),
+            "spec/podSelector/matchLabels",
+            false,
+        ),
+        FieldSpec::new(
+            Some("NetworkPolicy"),
+            Some("networking.k8s.io"),
+            "spec/ingress/from/podSelector/matchLabels",
+            false,
+        ),
+        FieldSpec::new(
+            Some("NetworkPolicy"),
+            Some("networking.k8s.io"),
+            "spec/egress/to/podSelector/matchLabels",
+            false,
+        ),
+    ];
+    for kind in ["Deployment", "StatefulSet"] {
+        for aff in ["podAffinity", "podAntiAffinity"] {
+            v.push(FieldSpec::new(
+                Some(kind),
+                Some("apps"),
+                &format!("spec/template/spec/affinity/{aff}/preferredDuringSchedulingIgnoredDuringExecution/podAffinityTerm/labelSelector/matchLabels"),
+                false,
+            ));
+            v.push(FieldSpec::new(
+                Some(kind),
+                Some("apps"),
+                &format!("spec/template/spec/affinity/{aff}/requiredDuringSchedulingIgnoredDuringExecution/labelSelector/matchLabels"),
+                false,
+            ));
+        }
+        v.push(FieldSpec::new(
+            Some(kind),
+            Some("apps"),
+            "spec/template/spec/topologySpreadConstraints/labelSelector/matchLabels",
+            false,
+        ));
+    }
+    v.extend(metadata_labels());
+    v
+}
+
+/// commonAnnotations (commonannotations.go).
+pub fn common_annotations() -> Vec<FieldSpec> {
+    let mut v = vec![FieldSpec::new(None, None, "metadata/annotations", true)];
+    v.extend(
+        TEMPLATES.iter().map(|(k, g, p)| {
+            FieldSpec::new(Some(k), *g, &format!("{p}/metadata/annotations"), true)
+        }),
+    );
+    v
+}
+
+/// Where each workload kind keeps its pod spec.
+const POD_SPECS: &[(&str, &str)] = &[
+    ("Pod", "spec"),
+    ("PodTemplate", "template/spec"),
+    ("Deployment", "spec/template/spec"),
+    ("ReplicaSet", "spec/template/spec"),
+    ("DaemonSet", "spec/template/spec"),
+    ("StatefulSet", "spec/template/spec"),
+    ("Job", "spec/template/spec"),
+    ("ReplicationController", "spec/template/spec"),
+    ("CronJob", "spec/jobTemplate/spec/template/spec"),
+];
+
+/// A name reference: objects of `kind` (and `group`) are named at `spec`'s paths.
+#[derive(Debug, Clone)]
+pub struct NameRef {
+    pub kind: &'static str,
+    pub group: &'static str,
+    pub referrers: Vec<FieldSpec>,
+}
+
+fn pod_refs(kinds: &[&str], suffixes: &[&str]) -> Vec<FieldSpec> {
+    let mut v = Vec::new();
+    for (k, prefix) in POD_SPECS {
+        if !kinds.contains(k) {
+            continue;
+        }
+        for s in suffixes {
+            v.push(FieldSpec::new(
+                Some(k),
+                None,
+                &format!("{prefix}/{s}"),
+                false,
+            ));
+        }
+    }
+    v
+}
+
+/// The built-in name references (namereference.go), generated from the pod spec shapes.
+pub fn name_references() -> Vec<NameRef> {
+    let all_pods: Vec<&str> = POD_SPECS.iter().map(|(k, _)| *k).collect();
+    let no_rc: Vec<&str> = all_pods
+        .iter()
+        .copied()
+        .filter(|k| *k != "ReplicationController")
+        .collect();
+    let fs = |k: &str, p: &str| FieldSpec::new(Some(k), None, p, false);
+    let mut cm = pod_refs(
+        &no_rc,
+        &[
+            "volumes/configMap/name",
+            "containers/env/valueFrom/configMapKeyRef/name",
+            "initContainers/env/valueFrom/configMapKeyRef/name",
+            "containers/envFrom/configMapRef/name",
+            "initContainers/envFrom/configMapRef/name",
+            "volumes/projected/sources/configMap/name",
+        ],
+    );
+    cm.extend([
+        fs("Node", "spec/configSource/configMap"),
+        fs("Role", "rules/resourceNames"),
+        fs("ClusterRole", "rules/resourceNames"),
+        fs(
+            "Ingress",
+            "metadata/annotations/nginx.ingress.kubernetes.io\\/fastcgi-params-configmap",
+        ),
+    ]);
+    let mut secret = pod_refs(
+        &no_rc,
+        &[
+            "volumes/secret/secretName",
+            "containers/env/valueFrom/secretKeyRef/name",
+            "initContainers/env/valueFrom/secretKeyRef/name",
+            "containers/envFrom/secretRef/name",
+            "initContainers/envFrom/secretRef/name",
+            "imagePullSecrets/name",
+            "volumes/projected/sources/secret/name",
+        ],
+    );
+    secret.extend([
+        fs("Ingress", "spec/tls/secretName"),
+        fs(
+            "Ingress",
+            "metadata/annotations/ingress.kubernetes.io\\/auth-secret",
+        ),
+        fs(
+            "Ingress",
+            "metadata/annotations/nginx.ingress.kubernetes.io\\/auth-secret",
+        ),
+        fs(
+            "Ingress",
+            "metadata/annotations/nginx.ingress.kubernetes.io\\/auth-tls-secret",
+        ),
+        fs("ServiceAccount", "imagePullSecrets/name"),
+        fs("StorageClass", "parameters/secretName"),
+        fs("StorageClass", "parameters/adminSecretName"),
+        fs("StorageClass", "parameters/userSecretName"),
+        fs("StorageClass", "parameters/secretRef"),
+        fs("Role", "rules/resourceNames"),
+        fs("ClusterRole", "rules/resourceNames"),
+        FieldSpec::new(
+            Some("Service"),
+            Some("serving.knative.dev"),
+            "spec/template/spec/containers/env/valueFrom/secretKeyRef/name",
+            false,
+        ),
+        fs("PersistentVolume", "spec/azureFile/secretName"),
+    ]);
+    let sa_kinds: Vec<&str> = all_pods
+        .iter()
+        .copied()
+        .filter(|k| *k != "PodTemplate" && *k != "ReplicaSet")
+        .collect();
+    let mut sa = pod_refs(&sa_kinds, &["serviceAccountName"]);
+    sa.extend([
+        FieldSpec::new(
+            Some("RoleBinding"),
+            Some("rbac.authorization.k8s.io"),
+            "subjects",
+            false,
+        ),
+        FieldSpec::new(
+            Some("ClusterRoleBinding"),
+            Some("rbac.authorization.k8s.io"),
+            "subjects",
+            false,
+        ),
+    ]);
+    let pvc = pod_refs(&sa_kinds, &["volumes/persistentVolumeClaim/claimName"]);
+    let prio = pod_refs(&sa_kinds, &["priorityClassName"]);
+    let scale = |k: &'static str| NameRef {
+        kind: k,
+        group: "",
+        referrers: vec![fs("HorizontalPodAutoscaler", "spec/scaleTargetRef/name")],
+    };
+    vec![
+        scale("Deployment"),
+        scale("ReplicationController"),
+        scale("ReplicaSet"),
+        scale("StatefulSet"),
+        NameRef {
+            kind: "ConfigMap",
+            group: "",
+            referrers: cm,
+        },
+        NameRef {
+            kind: "Secret",
+            group: "",
+            referrers: secret,
+        },
+        NameRef {
+            kind: "Service",
+            group: "",
+            referrers: vec![
+                FieldSpec::new(Some("StatefulSet"), Some("apps"), "spec/serviceName", false),
+                fs("Ingress", "spec/rules/http/paths/backend/serviceName"),
+                fs("Ingress", "spec/backend/serviceName"),
+                fs("Ingress", "spec/rules/http/paths/backend/service/name"),
+                fs("Ingress", "spec/defaultBackend/service/name"),
+                FieldSpec::new(
+                    Some("APIService"),
+                    Some("apiregistration.k8s.io"),
+                    "spec/service/name",
+                    false,
+                ),
+                FieldSpec::new(
+                    Some("ValidatingWebhookConfiguration"),
+                    Some("admissionregistration.k8s.io"),
+                    "webhooks/clientConfig/service",
+                    false,
+                ),
+                FieldSpec::new(
+                    Some("MutatingWebhookConfiguration"),
+                    Some("admissionregistration.k8s.io"),
+                    "webhooks/clientConfig/service",
+                    false,
+                ),
+                fs("HTTPRoute", "spec/rules/backendRefs/name"),
+            ],
+        },
+        NameRef {
+            kind: "Role",
+            group: "rbac.authorization.k8s.io",
+            referrers: vec![FieldSpec::new(
+                Some("RoleBinding"),
+                Some("rbac.authorization.k8s.io"),
+                "roleRef/name",
+                false,
+            )],
+        },
+        NameRef {
+            kind: "ClusterRole",
+            group: "rbac.authorization.k8s.io",
+            referrers: vec![
+                FieldSpec::new(
+                    Some("RoleBinding"),
+                    Some("rbac.authorization.k8s.io"),
+                    "roleRef/name",
+                    false,
+                ),
+                FieldSpec::new(
+                    Some("ClusterRoleBinding"),
+                    Some("rbac.authorization.k8s.io"),
+                    "roleRef/name",
+                    false,
+                ),
+            ],
+        },
+        NameRef {
+            kind: "ServiceAccount",
+            group: "",
+            referrers: sa,
+        },
+        NameRef {
+            kind: "PersistentVolumeClaim",
+            group: "",
+            referrers: pvc,
+        },
+        NameRef {
+            kind: "PersistentVolume",
+            group: "",
+            referrers: vec![
+                fs("PersistentVolumeClaim", "spec/volumeName"),
+                fs("ClusterRole", "rules/resourceNames"),
+            ],
+        },
+        NameRef {
+            kind: "StorageClass",
+            group: "storage.k8s.io",
+            referrers: vec![
+                fs("PersistentVolume", "spec/storageClassName"),
+                fs("PersistentVolumeClaim", "spec/storageClassName"),
+                fs(
+                    "StatefulSet",
+                    "spec/volumeClaimTemplates/spec/storageClassName",
+                ),
+            ],
+        },
+        NameRef {
+            kind: "PriorityClass",
+            group: "scheduling.k8s.io",
+            referrers: prio,
+        },
+        NameRef {
+            kind: "IngressClass",
+            group: "networking.k8s.io",
+            referrers: vec![fs("Ingress", "spec/ingressClassName")],
+        },
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_split_on_unescaped_slashes() {
+        assert_eq!(
+            split_path("metadata/annotations/a.io\\/b"),
+            ["metadata", "annotations", "a.io/b"]
+        );
+        assert_eq!(
+            split_path("spec/volumeClaimTemplates[]/metadata"),
+            ["spec", "volumeClaimTemplates", "metadata"]
+        );
+    }
+}

@@ -1,0 +1,189 @@
+//! A resource in a build, with the name history kustomize keeps for name references.
+
+use serde_json::{Map, Value};
+
+/// One object being built.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    pub obj: Map<String, Value>,
+    /// Names this resource had before its current one (original first).
+    pub previous_names: Vec<String>,
+    /// Namespaces it had before (original first).
+    pub previous_namespaces: Vec<String>,
+    /// A generated ConfigMap/Secret that gets the content hash appended to its name.
+    pub needs_hash: bool,
+    /// Made by a generator (merge/replace behaviours apply to it).
+    pub generated: bool,
+}
+
+/// Kinds that have no namespace (kustomize api/resid/gvk.go `NotNamespaceableKinds`).
+pub const CLUSTER_SCOPED: &[&str] = &[
+    "APIService",
+    "CSIDriver",
+    "CSINode",
+    "CertificateSigningRequest",
+    "Cluster",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "ComponentStatus",
+    "CustomResourceDefinition",
+    "MutatingWebhookConfiguration",
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "PodSecurityPolicy",
+    "PriorityClass",
+    "RuntimeClass",
+    "SelfSubjectAccessReview",
+    "SelfSubjectRulesReview",
+    "StorageClass",
+    "SubjectAccessReview",
+    "TokenReview",
+    "ValidatingWebhookConfiguration",
+    "VolumeAttachment",
+];
+
+impl Resource {
+    pub fn new(obj: Map<String, Value>) -> Resource {
+        Resource {
+            obj,
+            previous_names: Vec::new(),
+            previous_namespaces: Vec::new(),
+            needs_hash: false,
+            generated: false,
+        }
+    }
+
+    pub fn kind(&self) -> &str {
+        self.obj
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+
+    pub fn api_version(&self) -> &str {
+        self.obj
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+
+    /// (group, version) of `apiVersion`.
+    pub fn group_version(&self) -> (&str, &str) {
+        split_api_version(self.api_version())
+    }
+
+    fn meta_str(&self, key: &str) -> &str {
+        self.obj
+            .get("metadata")
+            .and_then(|m| m.get(key))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+
+    pub fn name(&self) -> &str {
+        self.meta_str("name")
+    }
+
+    pub fn namespace(&self) -> &str {
+        self.meta_str("namespace")
+    }
+
+    pub fn metadata_mut(&mut self) -> &mut Map<String, Value> {
+        let m = self
+            .obj
+            .entry("metadata")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !m.is_object() {
+            *m = Value::Object(Map::new());
+        }
+        match m {
+            Value::Object(m) => m,
+            _ => unreachable!("metadata was just made a mapping"),
+        }
+    }
+
+    pub fn set_name(&mut self, name: String) {
+        let old = self.name().to_owned();
+        if old != name {
+            self.previous_names.push(old);
+        }
+        self.metadata_mut()
+            .insert("name".into(), Value::String(name));
+    }
+
+    pub fn set_namespace(&mut self, ns: String) {
+        let old = self.namespace().to_owned();
+        if old != ns {
+            self.previous_namespaces.push(old);
+        }
+        self.metadata_mut()
+            .insert("namespace".into(), Value::String(ns));
+    }
+
+    /// Whether the resource ever had `name`.
+    pub fn had_name(&self, name: &str) -> bool {
+        self.name() == name || self.previous_names.iter().any(|n| n == name)
+    }
+
+    /// The original name (before any transformation).
+    pub fn original_name(&self) -> &str {
+        self.previous_names
+            .first()
+            .map_or_else(|| self.name(), String::as_str)
+    }
+
+    pub fn original_namespace(&self) -> &str {
+        self.previous_namespaces
+            .first()
+            .map_or_else(|| self.namespace(), String::as_str)
+    }
+
+    pub fn is_namespaceable(&self) -> bool {
+        !CLUSTER_SCOPED.contains(&self.kind())
+    }
+
+    /// kustomize's id string: `Kind.version.group/name.namespace`.
+    pub fn id_string(&self) -> String {
+        let (g, v) = self.group_version();
+        id_string(g, v, self.kind(), self.name(), self.namespace())
+    }
+}
+
+/// `Kind.version.group/name.namespace` with kustomize's placeholders for empty parts.
+pub fn id_string(group: &str, version: &str, kind: &str, name: &str, ns: &str) -> String {
+    let or = |s: &str, d: &str| {
+        if s.is_empty() {
+            d.to_owned()
+        } else {
+            s.to_owned()
+        }
+    };
+    format!(
+        "{}.{}.{}/{}.{}",
+        or(kind, "[noKind]"),
+        or(version, "[noVer]"),
+        or(group, "[noGrp]"),
+        or(name, "[noName]"),
+        or(ns, "[noNs]")
+    )
+}
+
+pub fn split_api_version(av: &str) -> (&str, &str) {
+    match av.rsplit_once('/') {
+        Some((g, v)) => (g, v),
+        None => ("", av),
+    }
+}
+
+/// kustomize's effective namespace for comparisons: empty is `default`; cluster-scoped
+/// kinds have none.
+pub fn effective_ns<'a>(kind: &str, ns: &'a str) -> &'a str {
+    if CLUSTER_SCOPED.contains(&kind) {
+        "_non_namespaceable_"
+    } else if ns.is_empty() {
+        "default"
+    } else {
+        ns
+    }
+}

@@ -1,0 +1,136 @@
+//! Conformance with `kubectl kustomize` (kustomize v5.5.0) over the seed overlays and every
+//! directory of the conformance corpora's `buildable.txt` files. Expected output comes from
+//! running kubectl here, never from stored files.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::*;
+
+/// Directories not built identically, each with the reason (a feature not implemented).
+/// Every other buildable directory must be byte-identical.
+const KNOWN: &[(&str, &str)] = &[
+    (
+        "upstream-examples/_materialized/configureBuiltinPlugin",
+        "transformers: built-in plugin configs not supported",
+    ),
+    (
+        "upstream-examples/_materialized/valueAdd/all",
+        "transformers: built-in plugin configs not supported",
+    ),
+    (
+        "upstream-examples/_materialized/valueAdd/projects/cat-111",
+        "transformers: built-in plugin configs not supported",
+    ),
+    (
+        "upstream-examples/_materialized/valueAdd/projects/dog-222",
+        "transformers: built-in plugin configs not supported",
+    ),
+    (
+        "upstream-examples/_materialized/valueAdd/projects/fox-333",
+        "transformers: built-in plugin configs not supported",
+    ),
+    (
+        "upstream-examples/_materialized/customOpenAPIschema",
+        "openapi: custom schemas for strategic merge not supported",
+    ),
+    (
+        "upstream-examples/_materialized/transformerconfigs__crd__README",
+        "vars not supported",
+    ),
+    (
+        "upstream-examples/examples/transformerconfigs/crd",
+        "vars not supported",
+    ),
+    ("upstream-examples/examples/wordpress", "vars not supported"),
+    (
+        "upstream-examples/_materialized/transformerconfigs__images__README",
+        "configurations: custom transformer configs not supported",
+    ),
+];
+
+#[test]
+fn seed_overlays_match_kubectl() {
+    ensure_kubectl();
+    let root = shared().join("seed/manifests/gitops-manifests/apps/order-service");
+    for overlay in ["base", "overlays/dev", "overlays/staging"] {
+        let dir = root.join(overlay);
+        let (ok, expected, stderr) = kubectl(&dir);
+        assert!(ok, "kubectl failed on {overlay}: {stderr}");
+        let out = sluice(&dir).unwrap_or_else(|e| panic!("{overlay}: {e}"));
+        assert!(same(&expected, &out.yaml), "{overlay} differs");
+        assert_eq!(
+            out.warnings,
+            kubectl_warnings(&stderr),
+            "{overlay} warnings"
+        );
+    }
+    // seed defect 4: the production overlay patches an HPA no resource defines
+    let dir = root.join("overlays/production");
+    let (ok, _, stderr) = kubectl(&dir);
+    assert!(!ok);
+    let err = sluice(&dir).expect_err("production fails");
+    assert_eq!(err.to_string(), kubectl_error(&stderr));
+}
+
+#[test]
+fn buildable_corpora_match_kubectl() {
+    ensure_kubectl();
+    let base = shared().join("conformance/kustomize");
+    let Ok(sets) = std::fs::read_dir(&base) else {
+        panic!("no conformance corpus at {}", base.display());
+    };
+    let mut sets: Vec<_> = sets.flatten().map(|e| e.path()).collect();
+    sets.sort();
+    let known: BTreeMap<&str, &str> = KNOWN.iter().copied().collect();
+    let (mut total, mut identical) = (0, 0);
+    let mut unexpected = Vec::new();
+    for set in sets {
+        let Ok(list) = std::fs::read_to_string(set.join("buildable.txt")) else {
+            continue;
+        };
+        let set_name = set
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        for d in list.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            total += 1;
+            let id = format!("{set_name}/{d}");
+            let dir = set.join(d);
+            let (ok, expected, stderr) = kubectl(&dir);
+            let ours = sluice(&dir);
+            let verdict = match (&ours, ok) {
+                (Ok(out), true) if same(&expected, &out.yaml) => {
+                    if out.warnings != kubectl_warnings(&stderr) {
+                        Some("same output, different warnings".to_owned())
+                    } else {
+                        None
+                    }
+                }
+                (Ok(_), true) => Some("output differs".to_owned()),
+                (Err(e), true) => Some(format!("sluice fails: {e}")),
+                (_, false) => Some(format!("kubectl failed: {}", kubectl_error(&stderr))),
+            };
+            match verdict {
+                None => {
+                    identical += 1;
+                    if known.contains_key(id.as_str()) {
+                        println!("NOW IDENTICAL (remove from KNOWN): {id}");
+                    }
+                }
+                Some(why) => match known.get(id.as_str()) {
+                    Some(reason) => println!("known difference: {id}: {reason} ({why})"),
+                    None => unexpected.push(format!("{id}: {why}")),
+                },
+            }
+        }
+    }
+    println!("kustomize conformance: {identical} / {total} identical");
+    assert!(total > 0, "no buildable directories found");
+    assert!(
+        unexpected.is_empty(),
+        "unexpected differences:\n{}",
+        unexpected.join("\n")
+    );
+}
