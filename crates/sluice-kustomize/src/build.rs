@@ -845,11 +845,19 @@ impl Builder<'_> {
                 detail: dir.display().to_string(),
             });
         }
-        if k.get("vars").is_some_and(|v| !v.is_null()) {
-            return Err(Error::Unsupported {
-                what: "vars".into(),
-                detail: dir.display().to_string(),
-            });
+        // Not built yet; refused rather than ignored, so that no build is silently wrong.
+        for field in ["vars", "buildMetadata", "crds"] {
+            let set = match k.get(field) {
+                None | Some(Value::Null) => false,
+                Some(Value::Array(a)) => !a.is_empty(),
+                Some(_) => true,
+            };
+            if set {
+                return Err(Error::Unsupported {
+                    what: field.into(),
+                    detail: dir.display().to_string(),
+                });
+            }
         }
         Ok(())
     }
