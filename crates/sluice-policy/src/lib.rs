@@ -21,6 +21,7 @@ pub mod jmespath;
 pub mod matching;
 pub mod quantity;
 pub mod semver;
+pub mod testsuite;
 pub mod tree;
 pub mod value;
 pub mod vars;

@@ -1,6 +1,7 @@
 //! The `sluice` command line: thin clap commands over the library crates.
 
 mod exit;
+mod policy;
 mod validate;
 
 use std::process::ExitCode;
@@ -21,6 +22,8 @@ struct Cli {
 enum Command {
     /// Validate manifests as the upstream tools would, reporting every problem at once.
     Validate(Box<validate::ValidateArgs>),
+    /// Kyverno policies: apply them to resources, or run kyverno-test.yaml suites.
+    Policy(Box<policy::PolicyArgs>),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Validate(args) => validate::run(&args),
+        Command::Policy(args) => policy::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
