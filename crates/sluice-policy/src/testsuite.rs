@@ -227,7 +227,14 @@ fn run_inner(path: &str, read: Reader<'_>, list: Lister<'_>, report: &mut SuiteR
     }
     let mut resources = Vec::new();
     for r in strings("resources") {
-        resources.extend(load_all(&join(dir, &r), read, list)?);
+        match load_all(&join(dir, &r), read, list) {
+            Ok(objs) => resources.extend(objs),
+            Err(e) => {
+                report.classic_validate = false;
+                report.scope_note = "resource files absent from the corpus".to_owned();
+                return Err(e);
+            }
+        }
     }
     let values = match (test.get("variables").and_then(Value::as_str), test.get("values")) {
         (Some(v), _) => {
@@ -346,7 +353,11 @@ fn run_inner(path: &str, read: Reader<'_>, list: Lister<'_>, report: &mut SuiteR
                 .filter(|r| {
                     r.policy == pname
                         && pns.is_none_or(|ns| r.policy_namespace.as_deref() == Some(ns))
-                        && (rule.is_empty() || r.rule == rule)
+                        && (rule.is_empty()
+                            || r.rule == rule
+                            || (r.autogen
+                                && (r.rule == format!("autogen-{rule}")
+                                    || r.rule == format!("autogen-cronjob-{rule}"))))
                         && (kind.is_empty() || r.resource.kind == kind)
                         && r.resource.name == rn
                         && rns.as_ref().is_none_or(|ns| {

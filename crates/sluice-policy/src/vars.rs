@@ -91,7 +91,19 @@ fn to_text(v: &Value) -> String {
     }
 }
 
-/// Substitutes the variables of one string.
+/// The innermost `{{ }}` nested inside another one: (start, end) of the inner reference.
+fn nested_inner(s: &str) -> Option<(usize, usize)> {
+    let close = s.find("}}")?;
+    let opens: Vec<usize> = s[..close].match_indices("{{").map(|(i, _)| i).collect();
+    if opens.len() < 2 {
+        return None;
+    }
+    let inner = *opens.last()?;
+    Some((inner, close + 2))
+}
+
+/// Substitutes the variables of one string. Nested variables (`{{ f('{{ a }}') }}`) are
+/// substituted innermost first, as text, as Kyverno does.
 pub fn substitute_str(
     s: &str,
     scope: &Scope<'_>,
@@ -101,6 +113,18 @@ pub fn substitute_str(
     if !s.contains("{{") {
         return Ok(Value::String(s.to_owned()));
     }
+    let mut cur: std::borrow::Cow<'_, str> = std::borrow::Cow::Borrowed(s);
+    while let Some((a, b)) = nested_inner(&cur) {
+        let expr = cur[a + 2..b - 2].trim();
+        let v = resolve(expr, scope, mode).map_err(|e| VarError::Resolve {
+            var: cur[a..b].to_owned(),
+            path: path.to_owned(),
+            source: e,
+        })?;
+        let next = format!("{}{}{}", &cur[..a], to_text(&v), &cur[b..]);
+        cur = std::borrow::Cow::Owned(next);
+    }
+    let s: &str = &cur;
     let refs = find(s);
     let err = |r: &VarRef, e: JmesError| VarError::Resolve {
         var: s[r.start..r.end].to_owned(),
@@ -181,7 +205,9 @@ pub fn all_refs(v: &Value, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, S
     match v {
         Value::String(s) => {
             for r in find(s) {
-                out.push((path.clone(), r.expr));
+                if !r.expr.contains("{{") {
+                    out.push((path.clone(), r.expr));
+                }
             }
         }
         Value::Array(a) => {

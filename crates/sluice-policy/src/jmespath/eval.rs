@@ -31,25 +31,25 @@ impl<'a> Scope<'a> {
     /// Sets a dotted path (`request.operation`, `dictionary.data.roles`) as Kyverno's CLI
     /// does for values files: the top-level variable is copied and the path set inside it.
     pub fn set_path(&mut self, path: &str, value: Value) {
-        let mut parts = path.split('.');
-        let Some(first) = parts.next() else {
+        let segs = split_path(path);
+        let Some((first, rest)) = segs.split_first() else {
             return;
         };
-        let rest: Vec<&str> = parts.collect();
+        let first = first.as_str();
         if rest.is_empty() {
             self.set(first, value);
             return;
         }
         let mut top = self.lookup(first).cloned().unwrap_or(Value::Null);
         let mut cur = &mut top;
-        for p in &rest {
+        for p in rest {
             if !cur.is_object() {
                 *cur = Value::Object(Map::new());
             }
             let Value::Object(m) = cur else {
                 return;
             };
-            cur = m.entry((*p).to_owned()).or_insert(Value::Null);
+            cur = m.entry(p.clone()).or_insert(Value::Null);
         }
         *cur = value;
         self.set(first, top);
@@ -82,6 +82,22 @@ impl<'a> Scope<'a> {
         }
         Value::Object(m)
     }
+}
+
+/// Splits a dotted path, keeping `"quoted.segments"` whole.
+fn split_path(path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in path.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '.' if !quoted => out.push(std::mem::take(&mut cur)),
+            other => cur.push(other),
+        }
+    }
+    out.push(cur);
+    out
 }
 
 pub fn truthy(v: &Value) -> bool {
@@ -152,6 +168,9 @@ pub fn ev<'s>(
         },
         Ast::Sub(l, r) => {
             let lv = ev(l, cur, sc)?;
+            if lv.is_null() {
+                return Ok(null());
+            }
             match lv {
                 Cow::Borrowed(v) => ev(r, Some(v), sc)?,
                 Cow::Owned(v) => Cow::Owned(ev(r, Some(&v), sc)?.into_owned()),
