@@ -27,8 +27,10 @@ pub const POD_CONTROLLERS: &[&str] = &[
 
 fn gvk(kind: &str) -> String {
     match kind {
-        "DaemonSet" | "Deployment" | "ReplicaSet" | "StatefulSet" => format!("apps/v1/{kind}"),
-        "Job" | "CronJob" => format!("batch/v1/{kind}"),
+        // Kyverno writes `apps/v1/...`; any served version is accepted here so that
+        // `batch/v1beta1` CronJobs in older manifests are covered too.
+        "DaemonSet" | "Deployment" | "ReplicaSet" | "StatefulSet" => format!("apps/*/{kind}"),
+        "Job" | "CronJob" => format!("batch/*/{kind}"),
         "ReplicationController" => format!("v1/{kind}"),
         other => other.to_owned(),
     }

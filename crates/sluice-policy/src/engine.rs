@@ -159,6 +159,28 @@ fn resource_ref(obj: &Value) -> ResourceRef {
     }
 }
 
+fn cluster_scoped(obj: &Value) -> bool {
+    matches!(
+        obj.get("kind").and_then(Value::as_str).unwrap_or(""),
+        "Namespace"
+            | "Node"
+            | "PersistentVolume"
+            | "ClusterRole"
+            | "ClusterRoleBinding"
+            | "StorageClass"
+            | "CustomResourceDefinition"
+            | "ClusterPolicy"
+            | "PriorityClass"
+            | "IngressClass"
+            | "ValidatingWebhookConfiguration"
+            | "MutatingWebhookConfiguration"
+            | "APIService"
+            | "CSIDriver"
+            | "RuntimeClass"
+            | "ClusterIssuer"
+    )
+}
+
 /// Evaluates `policy` against `req`: one result per rule that matches the resource.
 pub fn evaluate_policy(
     policy: &CompiledPolicy,
@@ -170,8 +192,10 @@ pub fn evaluate_policy(
         .pointer("/metadata/namespace")
         .and_then(Value::as_str)
         .unwrap_or("");
+    // Kyverno's CLI puts namespaced resources without a namespace in `default`.
+    let eff_ns = if res_ns.is_empty() && !cluster_scoped(obj) { "default" } else { res_ns };
     if let Some(pns) = policy.namespace()
-        && pns != res_ns
+        && pns != eff_ns
     {
         return Vec::new();
     }

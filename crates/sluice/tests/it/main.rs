@@ -2,5 +2,6 @@
 
 mod architecture;
 mod common;
+mod policy_cli;
 mod validate_cli;
 mod validate_seed;
