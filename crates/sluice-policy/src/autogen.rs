@@ -343,7 +343,7 @@ mod tests {
             Some(vec![
                 "apps/v1/DaemonSet".to_owned(),
                 "apps/v1/Deployment".into(),
-                "batch/v1/Job".into(),
+                "batch/*/Job".into(),
                 "apps/v1/ReplicaSet".into(),
                 "v1/ReplicationController".into(),
                 "apps/v1/StatefulSet".into()

@@ -193,7 +193,11 @@ pub fn evaluate_policy(
         .and_then(Value::as_str)
         .unwrap_or("");
     // Kyverno's CLI puts namespaced resources without a namespace in `default`.
-    let eff_ns = if res_ns.is_empty() && !cluster_scoped(obj) { "default" } else { res_ns };
+    let eff_ns = if res_ns.is_empty() && !cluster_scoped(obj) {
+        "default"
+    } else {
+        res_ns
+    };
     if let Some(pns) = policy.namespace()
         && pns != eff_ns
     {
@@ -383,16 +387,21 @@ fn run_rule(cr: &CompiledRule, scope: &mut Scope<'_>) -> Step {
     let Some(v) = &rule.validate else {
         return Step::Skip("not a validate rule".to_owned());
     };
-    let resource = scope
-        .lookup("request")
-        .and_then(|r| r.get("object"))
-        .cloned()
-        .unwrap_or(Value::Null);
     if let Some(p) = v.pattern.as_ref().filter(|p| !p.is_null()) {
-        return check_pattern(rule, p, &resource, scope);
+        let sc: &Scope<'_> = scope;
+        let resource = sc
+            .lookup("request")
+            .and_then(|r| r.get("object"))
+            .unwrap_or(&Value::Null);
+        return check_pattern(rule, p, resource, sc);
     }
     if let Some(Value::Array(ps)) = &v.any_pattern {
-        return check_any_pattern(rule, ps, &resource, scope);
+        let sc: &Scope<'_> = scope;
+        let resource = sc
+            .lookup("request")
+            .and_then(|r| r.get("object"))
+            .unwrap_or(&Value::Null);
+        return check_any_pattern(rule, ps, resource, sc);
     }
     if let Some(d) = &cr.deny {
         return check_deny(rule, d, scope);
@@ -415,16 +424,22 @@ fn run_rule(cr: &CompiledRule, scope: &mut Scope<'_>) -> Step {
 }
 
 fn check_pattern(rule: &Rule, p: &Value, resource: &Value, scope: &Scope<'_>) -> Step {
-    let p = match vars::substitute(p, scope, Resolve::Strict) {
-        Ok(p) => p,
-        Err(e) => {
-            return Step::Error(format!(
-                "variable substitution failed for rule {}: {e}",
-                rule.name
-            ));
-        }
+    let substituted;
+    let p = if vars::has_vars(p) {
+        substituted = match vars::substitute(p, scope, Resolve::Strict) {
+            Ok(p) => p,
+            Err(e) => {
+                return Step::Error(format!(
+                    "variable substitution failed for rule {}: {e}",
+                    rule.name
+                ));
+            }
+        };
+        &substituted
+    } else {
+        p
     };
-    match match_pattern(resource, &p) {
+    match match_pattern(resource, p) {
         Outcome::Pass => Step::Pass(format!("validation rule '{}' passed.", rule.name)),
         Outcome::Skip(m) => Step::Skip(m),
         Outcome::Fail { path, message } => {
@@ -510,13 +525,10 @@ fn foreach(rule: &Rule, list: &[ForEachValidation], scope: &mut Scope<'_>, depth
             Ok(Value::Null) | Err(_) => continue,
             Ok(other) => vec![other],
         };
-        let pre = match fe.preconditions.as_ref() {
-            Some(p) => Some(Conditions {
-                any: p.any.clone(),
-                all: p.all.clone(),
-            }),
-            None => None,
-        };
+        let pre = fe.preconditions.as_ref().map(|p| Conditions {
+            any: p.any.clone(),
+            all: p.all.clone(),
+        });
         let deny = match fe.deny.as_ref().and_then(|d| d.conditions.as_ref()) {
             Some(c) => match Conditions::from_value(c) {
                 Ok(c) => Some(c),

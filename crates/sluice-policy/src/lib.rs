@@ -140,6 +140,9 @@ pub struct RuleResult {
     pub autogen: bool,
 }
 
+/// Variables for one rule of one policy: (policy, rule, dotted path -> value).
+pub type RuleValues = (String, String, Vec<(String, Value)>);
+
 /// One admission request (or one manifest checked before it is applied).
 #[derive(Debug, Clone)]
 pub struct AdmissionRequest<'a> {
@@ -153,7 +156,7 @@ pub struct AdmissionRequest<'a> {
     /// Extra variables for every rule (dotted paths: `request.operation`, `cm.data.key`).
     pub variables: Vec<(String, Value)>,
     /// Variables for one rule: (policy, rule, variables).
-    pub rule_values: Vec<(String, String, Vec<(String, Value)>)>,
+    pub rule_values: Vec<RuleValues>,
 }
 
 impl<'a> AdmissionRequest<'a> {

@@ -11,7 +11,9 @@ use serde_json::{Map, Value};
 use sluice_core::object::load_objects;
 use sluice_core::{Limits, Object};
 
-use crate::{AdmissionRequest, CompiledPolicy, PolicySet, RuleResult, Status, UserInfo, compile, evaluate};
+use crate::{
+    AdmissionRequest, CompiledPolicy, PolicySet, RuleResult, Status, UserInfo, compile, evaluate,
+};
 
 /// Reads a file relative to nothing (the caller resolves paths); `Err` carries a message.
 pub type Reader<'a> = &'a dyn Fn(&str) -> Result<String, String>;
@@ -93,14 +95,34 @@ fn str_map(v: Option<&Value>) -> Vec<(String, Value)> {
 
 /// Does the suite stay within classic validate rules with no mocked API calls?
 fn classify(test: &Value, policies: &[Object]) -> (bool, String) {
-    for key in ["apiCallResponses", "clusterResources", "globalContextEntries", "exceptions", "targetResources", "paramResources", "context"] {
+    for key in [
+        "apiCallResponses",
+        "clusterResources",
+        "globalContextEntries",
+        "exceptions",
+        "targetResources",
+        "paramResources",
+        "context",
+    ] {
         if test.get(key).is_some() {
             return (false, format!("uses `{key}`"));
         }
     }
     if let Some(results) = test.get("results").and_then(Value::as_array) {
         for r in results {
-            for key in ["patchedResource", "patchedResources", "generatedResource", "cloneSourceResource", "isValidatingAdmissionPolicy", "isValidatingPolicy", "isMutatingPolicy", "isImageValidatingPolicy", "isDeletingPolicy", "isGeneratingPolicy", "isMutatingAdmissionPolicy"] {
+            for key in [
+                "patchedResource",
+                "patchedResources",
+                "generatedResource",
+                "cloneSourceResource",
+                "isValidatingAdmissionPolicy",
+                "isValidatingPolicy",
+                "isMutatingPolicy",
+                "isImageValidatingPolicy",
+                "isDeletingPolicy",
+                "isGeneratingPolicy",
+                "isMutatingAdmissionPolicy",
+            ] {
                 if r.get(key).is_some() {
                     return (false, format!("results use `{key}`"));
                 }
@@ -112,7 +134,13 @@ fn classify(test: &Value, policies: &[Object]) -> (bool, String) {
         if gvk.group != "kyverno.io" || !matches!(gvk.kind.as_str(), "ClusterPolicy" | "Policy") {
             return (false, format!("policy kind {}/{}", gvk.group, gvk.kind));
         }
-        for r in p.value().pointer("/spec/rules").and_then(Value::as_array).into_iter().flatten() {
+        for r in p
+            .value()
+            .pointer("/spec/rules")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             for k in ["mutate", "generate", "verifyImages"] {
                 if r.get(k).is_some() {
                     return (false, format!("{k} rule"));
@@ -125,7 +153,11 @@ fn classify(test: &Value, policies: &[Object]) -> (bool, String) {
                     }
                 }
             }
-            let ctx = r.get("context").and_then(Value::as_array).into_iter().flatten();
+            let ctx = r
+                .get("context")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten();
             let foreach_ctx = r
                 .pointer("/validate/foreach")
                 .and_then(Value::as_array)
@@ -148,9 +180,9 @@ fn classify(test: &Value, policies: &[Object]) -> (bool, String) {
 struct Values {
     global: Vec<(String, Value)>,
     /// (policy, rule, values)
-    rules: Vec<(String, String, Vec<(String, Value)>)>,
+    rules: Vec<crate::RuleValues>,
     /// (policy, resource, values)
-    resources: Vec<(String, String, Vec<(String, Value)>)>,
+    resources: Vec<crate::RuleValues>,
     namespaces: Vec<(String, Map<String, Value>)>,
 }
 
@@ -161,27 +193,71 @@ fn parse_values(v: &Value) -> Values {
         resources: Vec::new(),
         namespaces: Vec::new(),
     };
-    for p in v.get("policies").and_then(Value::as_array).into_iter().flatten() {
-        let pname = p.get("name").and_then(Value::as_str).unwrap_or("").to_owned();
-        for r in p.get("rules").and_then(Value::as_array).into_iter().flatten() {
-            let rname = r.get("name").and_then(Value::as_str).unwrap_or("").to_owned();
-            out.rules.push((pname.clone(), rname, str_map(r.get("values"))));
+    for p in v
+        .get("policies")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let pname = p
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        for r in p
+            .get("rules")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let rname = r
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            out.rules
+                .push((pname.clone(), rname, str_map(r.get("values"))));
         }
-        for r in p.get("resources").and_then(Value::as_array).into_iter().flatten() {
-            let rname = r.get("name").and_then(Value::as_str).unwrap_or("").to_owned();
-            out.resources.push((pname.clone(), rname, str_map(r.get("values"))));
+        for r in p
+            .get("resources")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let rname = r
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            out.resources
+                .push((pname.clone(), rname, str_map(r.get("values"))));
         }
     }
-    for n in v.get("namespaceSelector").and_then(Value::as_array).into_iter().flatten() {
-        let name = n.get("name").and_then(Value::as_str).unwrap_or("").to_owned();
-        let labels = n.get("labels").and_then(Value::as_object).cloned().unwrap_or_default();
+    for n in v
+        .get("namespaceSelector")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let name = n
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let labels = n
+            .get("labels")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
         out.namespaces.push((name, labels));
     }
     out
 }
 
 fn res_ns(o: &Value) -> &str {
-    o.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("")
+    o.pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 /// Runs the suite at `path` (a `kyverno-test.yaml`).
@@ -200,15 +276,30 @@ pub fn run_suite(path: &str, read: Reader<'_>, list: Lister<'_>) -> SuiteReport 
     report
 }
 
-fn run_inner(path: &str, read: Reader<'_>, list: Lister<'_>, report: &mut SuiteReport) -> Result<(), String> {
+fn run_inner(
+    path: &str,
+    read: Reader<'_>,
+    list: Lister<'_>,
+    report: &mut SuiteReport,
+) -> Result<(), String> {
     let dir = dir_of(path);
     let text = read(path)?;
-    let docs = sluice_core::yaml::load_documents(&text, &Limits::default()).map_err(|e| format!("{path}: {}", e.message()))?;
-    let test = docs.into_iter().next().map(|d| d.value).unwrap_or(Value::Null);
+    let docs = sluice_core::yaml::load_documents(&text, &Limits::default())
+        .map_err(|e| format!("{path}: {}", e.message()))?;
+    let test = docs
+        .into_iter()
+        .next()
+        .map(|d| d.value)
+        .unwrap_or(Value::Null);
     let strings = |k: &str| -> Vec<String> {
         test.get(k)
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let mut policy_objs = Vec::new();
@@ -221,7 +312,11 @@ fn run_inner(path: &str, read: Reader<'_>, list: Lister<'_>, report: &mut SuiteR
     }
     let (classic, note) = classify(&test, &policy_objs);
     report.classic_validate = classic && load_errors.is_empty();
-    report.scope_note = if load_errors.is_empty() { note } else { "policy files missing or remote".to_owned() };
+    report.scope_note = if load_errors.is_empty() {
+        note
+    } else {
+        "policy files missing or remote".to_owned()
+    };
     if !load_errors.is_empty() {
         return Err(load_errors.join("; "));
     }
@@ -236,11 +331,21 @@ fn run_inner(path: &str, read: Reader<'_>, list: Lister<'_>, report: &mut SuiteR
             }
         }
     }
-    let values = match (test.get("variables").and_then(Value::as_str), test.get("values")) {
+    let values = match (
+        test.get("variables").and_then(Value::as_str),
+        test.get("values"),
+    ) {
         (Some(v), _) => {
             let t = read(&join(dir, v))?;
-            let docs = sluice_core::yaml::load_documents(&t, &Limits::default()).map_err(|e| format!("{v}: {}", e.message()))?;
-            parse_values(&docs.into_iter().next().map(|d| d.value).unwrap_or(Value::Null))
+            let docs = sluice_core::yaml::load_documents(&t, &Limits::default())
+                .map_err(|e| format!("{v}: {}", e.message()))?;
+            parse_values(
+                &docs
+                    .into_iter()
+                    .next()
+                    .map(|d| d.value)
+                    .unwrap_or(Value::Null),
+            )
         }
         (None, Some(inline)) => parse_values(inline),
         _ => parse_values(&Value::Null),
@@ -248,13 +353,49 @@ fn run_inner(path: &str, read: Reader<'_>, list: Lister<'_>, report: &mut SuiteR
     let user = match test.get("userinfo").and_then(Value::as_str) {
         Some(u) => {
             let t = read(&join(dir, u))?;
-            let docs = sluice_core::yaml::load_documents(&t, &Limits::default()).map_err(|e| format!("{u}: {}", e.message()))?;
-            let v = docs.into_iter().next().map(|d| d.value).unwrap_or(Value::Null);
+            let docs = sluice_core::yaml::load_documents(&t, &Limits::default())
+                .map_err(|e| format!("{u}: {}", e.message()))?;
+            let v = docs
+                .into_iter()
+                .next()
+                .map(|d| d.value)
+                .unwrap_or(Value::Null);
             UserInfo {
-                username: v.pointer("/userInfo/username").and_then(Value::as_str).unwrap_or("").to_owned(),
-                groups: v.pointer("/userInfo/groups").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect()).unwrap_or_default(),
-                roles: v.get("roles").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect()).unwrap_or_default(),
-                cluster_roles: v.get("clusterRoles").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect()).unwrap_or_default(),
+                username: v
+                    .pointer("/userInfo/username")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
+                groups: v
+                    .pointer("/userInfo/groups")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                roles: v
+                    .get("roles")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                cluster_roles: v
+                    .get("clusterRoles")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
             }
         }
         None => UserInfo::default(),
@@ -265,10 +406,21 @@ fn run_inner(path: &str, read: Reader<'_>, list: Lister<'_>, report: &mut SuiteR
         if gvk.group != "kyverno.io" || !matches!(gvk.kind.as_str(), "ClusterPolicy" | "Policy") {
             continue;
         }
-        let errs = sluice_apis::validate_one(p, &sluice_apis::Context::new(&sluice_apis::ObjectSet::new(vec![p])));
+        let errs = sluice_apis::validate_one(
+            p,
+            &sluice_apis::Context::new(&sluice_apis::ObjectSet::new(vec![p])),
+        );
         if errs.has_errors() {
-            let msgs: Vec<String> = errs.iter().filter(|e| e.severity == sluice_core::Severity::Error).map(|e| e.to_string()).collect();
-            return Err(format!("policy {} is invalid: {}", p.name(), msgs.join("; ")));
+            let msgs: Vec<String> = errs
+                .iter()
+                .filter(|e| e.severity == sluice_core::Severity::Error)
+                .map(|e| e.to_string())
+                .collect();
+            return Err(format!(
+                "policy {} is invalid: {}",
+                p.name(),
+                msgs.join("; ")
+            ));
         }
         compiled.push(compile(p).map_err(|errs| {
             let msgs: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
@@ -285,7 +437,11 @@ fn run_inner(path: &str, read: Reader<'_>, list: Lister<'_>, report: &mut SuiteR
             let _ = n;
             vars.extend(v.iter().cloned());
         }
-        let ns_labels = values.namespaces.iter().find(|(n, _)| n == res_ns(obj)).map(|(_, l)| l);
+        let ns_labels = values
+            .namespaces
+            .iter()
+            .find(|(n, _)| n == res_ns(obj))
+            .map(|(_, l)| l);
         let operation = vars
             .iter()
             .rev()
@@ -300,15 +456,24 @@ fn run_inner(path: &str, read: Reader<'_>, list: Lister<'_>, report: &mut SuiteR
                 for c in &cr.rule.context {
                     if let Some(cm) = &c.config_map
                         && let Some(found) = resources.iter().find(|o| {
-                            o.kind() == "ConfigMap" && o.name() == cm.name && (cm.namespace.is_empty() || res_ns(o.value()) == cm.namespace)
+                            o.kind() == "ConfigMap"
+                                && o.name() == cm.name
+                                && (cm.namespace.is_empty() || res_ns(o.value()) == cm.namespace)
                         })
                     {
-                        rule_values.push((p.name().to_owned(), cr.rule.name.clone(), vec![(c.name.clone(), found.value().clone())]));
+                        rule_values.push((
+                            p.name().to_owned(),
+                            cr.rule.name.clone(),
+                            vec![(c.name.clone(), found.value().clone())],
+                        ));
                     }
                 }
             }
         }
-        let old = vars.iter().find(|(k, _)| k == "request.oldObject").map(|(_, v)| v.clone());
+        let old = vars
+            .iter()
+            .find(|(k, _)| k == "request.oldObject")
+            .map(|(_, v)| v.clone());
         let req = AdmissionRequest {
             operation,
             object: obj,
@@ -320,7 +485,12 @@ fn run_inner(path: &str, read: Reader<'_>, list: Lister<'_>, report: &mut SuiteR
         };
         all.extend(evaluate(&set, &req));
     }
-    for exp in test.get("results").and_then(Value::as_array).into_iter().flatten() {
+    for exp in test
+        .get("results")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let policy = exp.get("policy").and_then(Value::as_str).unwrap_or("");
         let (pns, pname) = match policy.split_once('/') {
             Some((ns, n)) => (Some(ns), n),
@@ -337,7 +507,12 @@ fn run_inner(path: &str, read: Reader<'_>, list: Lister<'_>, report: &mut SuiteR
         let mut names: Vec<String> = exp
             .get("resources")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default();
         if let Some(r) = exp.get("resource").and_then(Value::as_str) {
             names.push(r.to_owned());
@@ -361,7 +536,8 @@ fn run_inner(path: &str, read: Reader<'_>, list: Lister<'_>, report: &mut SuiteR
                         && (kind.is_empty() || r.resource.kind == kind)
                         && r.resource.name == rn
                         && rns.as_ref().is_none_or(|ns| {
-                            r.resource.namespace == *ns || (r.resource.namespace.is_empty() && ns == "default")
+                            r.resource.namespace == *ns
+                                || (r.resource.namespace.is_empty() && ns == "default")
                         })
                 })
                 .collect();
@@ -369,11 +545,23 @@ fn run_inner(path: &str, read: Reader<'_>, list: Lister<'_>, report: &mut SuiteR
                 [] => Status::Skip,
                 hs => {
                     // With no rule named, the worst status decides.
-                    let order = [Status::Error, Status::Fail, Status::Warn, Status::Pass, Status::Skip];
-                    *order.iter().find(|s| hs.iter().any(|h| h.status == **s)).unwrap_or(&Status::Skip)
+                    let order = [
+                        Status::Error,
+                        Status::Fail,
+                        Status::Warn,
+                        Status::Pass,
+                        Status::Skip,
+                    ];
+                    *order
+                        .iter()
+                        .find(|s| hs.iter().any(|h| h.status == **s))
+                        .unwrap_or(&Status::Skip)
                 }
             };
-            let reason = hits.first().map(|h| h.message.clone()).unwrap_or_else(|| "no matching rule response (skip)".to_owned());
+            let reason = hits
+                .first()
+                .map(|h| h.message.clone())
+                .unwrap_or_else(|| "no matching rule response (skip)".to_owned());
             report.rows.push(Row {
                 policy: policy.to_owned(),
                 rule: rule.to_owned(),
@@ -396,17 +584,45 @@ mod tests {
     #[test]
     fn runs_an_in_memory_suite() {
         let files: BTreeMap<&str, &str> = BTreeMap::from([
-            ("s/kyverno-test.yaml", "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {name: t}\npolicies: [p.yaml]\nresources: [r.yaml]\nvariables: values.yaml\nresults:\n- {policy: p, rule: r, kind: Pod, resources: [good], result: pass}\n- {policy: p, rule: r, kind: Pod, resources: [bad], result: fail}\n- {policy: p, rule: r, kind: Pod, resources: [upd], result: skip}\n"),
-            ("s/p.yaml", "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: p}\nspec:\n  rules:\n  - name: r\n    match: {any: [{resources: {kinds: [Pod]}}]}\n    preconditions: {all: [{key: '{{request.operation}}', operator: Equals, value: CREATE}]}\n    validate: {message: m, pattern: {metadata: {labels: {app: '?*'}}}}\n"),
-            ("s/r.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: good, labels: {app: x}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: bad}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: upd}\n"),
-            ("s/values.yaml", "apiVersion: cli.kyverno.io/v1alpha1\nkind: Values\npolicies:\n- name: p\n  resources:\n  - name: upd\n    values: {request.operation: UPDATE}\n"),
+            (
+                "s/kyverno-test.yaml",
+                "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {name: t}\npolicies: [p.yaml]\nresources: [r.yaml]\nvariables: values.yaml\nresults:\n- {policy: p, rule: r, kind: Pod, resources: [good], result: pass}\n- {policy: p, rule: r, kind: Pod, resources: [bad], result: fail}\n- {policy: p, rule: r, kind: Pod, resources: [upd], result: skip}\n",
+            ),
+            (
+                "s/p.yaml",
+                "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: p}\nspec:\n  rules:\n  - name: r\n    match: {any: [{resources: {kinds: [Pod]}}]}\n    preconditions: {all: [{key: '{{request.operation}}', operator: Equals, value: CREATE}]}\n    validate: {message: m, pattern: {metadata: {labels: {app: '?*'}}}}\n",
+            ),
+            (
+                "s/r.yaml",
+                "apiVersion: v1\nkind: Pod\nmetadata: {name: good, labels: {app: x}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: bad}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: upd}\n",
+            ),
+            (
+                "s/values.yaml",
+                "apiVersion: cli.kyverno.io/v1alpha1\nkind: Values\npolicies:\n- name: p\n  resources:\n  - name: upd\n    values: {request.operation: UPDATE}\n",
+            ),
         ]);
-        let read = |p: &str| files.get(p).map(|s| (*s).to_owned()).ok_or_else(|| format!("{p}: not found"));
+        let read = |p: &str| {
+            files
+                .get(p)
+                .map(|s| (*s).to_owned())
+                .ok_or_else(|| format!("{p}: not found"))
+        };
         let list = |_: &str| None;
         let r = run_suite("s/kyverno-test.yaml", &read, &list);
         assert_eq!(r.error, None);
         assert!(r.classic_validate);
-        let got: Vec<(&str, &str, bool)> = r.rows.iter().map(|x| (x.resource.as_str(), x.actual.as_str(), x.ok)).collect();
-        assert_eq!(got, [("good", "pass", true), ("bad", "fail", true), ("upd", "skip", true)]);
+        let got: Vec<(&str, &str, bool)> = r
+            .rows
+            .iter()
+            .map(|x| (x.resource.as_str(), x.actual.as_str(), x.ok))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("good", "pass", true),
+                ("bad", "fail", true),
+                ("upd", "skip", true)
+            ]
+        );
     }
 }

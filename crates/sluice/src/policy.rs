@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 use sluice_core::object::load_objects;
 use sluice_core::{Limits, LoadedObject, Severity};
 use sluice_policy::testsuite::{SuiteReport, run_suite};
-use sluice_policy::{Action, AdmissionRequest, CompiledPolicy, PolicySet, RuleResult, Status, UserInfo};
+use sluice_policy::{
+    Action, AdmissionRequest, CompiledPolicy, PolicySet, RuleResult, Status, UserInfo,
+};
 
 use crate::exit;
 
@@ -186,7 +188,8 @@ fn apply(args: &ApplyArgs) -> Result<u8> {
     let blocked = results.iter().any(|r| {
         r.action == Action::Enforce
             && (r.status == Status::Fail
-                || (r.status == Status::Error && r.failure_policy == sluice_policy::FailurePolicy::Fail))
+                || (r.status == Status::Error
+                    && r.failure_policy == sluice_policy::FailurePolicy::Fail))
     });
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -259,7 +262,13 @@ fn test(args: &TestArgs) -> Result<u8> {
         let mut v: Vec<String> = std::fs::read_dir(p)
             .ok()?
             .filter_map(|e| e.ok())
-            .map(|e| format!("{}/{}", p.trim_end_matches('/'), e.file_name().to_string_lossy()))
+            .map(|e| {
+                format!(
+                    "{}/{}",
+                    p.trim_end_matches('/'),
+                    e.file_name().to_string_lossy()
+                )
+            })
             .collect();
         v.sort();
         Some(v)
@@ -280,7 +289,10 @@ fn test(args: &TestArgs) -> Result<u8> {
                     v
                 })
                 .collect();
-            serde_json::to_writer_pretty(&mut out, &json!({"suites": doc, "failed": failed, "total": reports.len()}))?;
+            serde_json::to_writer_pretty(
+                &mut out,
+                &json!({"suites": doc, "failed": failed, "total": reports.len()}),
+            )?;
             writeln!(out)?;
         }
         Output::Text => {
@@ -292,7 +304,11 @@ fn test(args: &TestArgs) -> Result<u8> {
                 }
                 let passed = r.rows.iter().filter(|x| x.ok).count();
                 writeln!(out, "  Checking results ...")?;
-                writeln!(out, "  {:<4} {:<32} {:<32} {:<40} {:<6} REASON", "ID", "POLICY", "RULE", "RESOURCE", "RESULT")?;
+                writeln!(
+                    out,
+                    "  {:<4} {:<32} {:<32} {:<40} {:<6} REASON",
+                    "ID", "POLICY", "RULE", "RESOURCE", "RESULT"
+                )?;
                 for (i, row) in r.rows.iter().enumerate() {
                     if args.quiet && row.ok {
                         continue;
@@ -303,11 +319,28 @@ fn test(args: &TestArgs) -> Result<u8> {
                     } else {
                         format!("Want {}, got {}: {}", row.expected, row.actual, row.reason)
                     };
-                    writeln!(out, "  {:<4} {:<32} {:<32} {:<40} {:<6} {reason}", i + 1, row.policy, row.rule, row.resource, result)?;
+                    writeln!(
+                        out,
+                        "  {:<4} {:<32} {:<32} {:<40} {:<6} {reason}",
+                        i + 1,
+                        row.policy,
+                        row.rule,
+                        row.resource,
+                        result
+                    )?;
                 }
-                writeln!(out, "  Test Summary: {passed} tests passed and {} tests failed", r.rows.len() - passed)?;
+                writeln!(
+                    out,
+                    "  Test Summary: {passed} tests passed and {} tests failed",
+                    r.rows.len() - passed
+                )?;
             }
-            writeln!(out, "\n{} suite(s): {} passed, {failed} failed", reports.len(), reports.len() - failed)?;
+            writeln!(
+                out,
+                "\n{} suite(s): {} passed, {failed} failed",
+                reports.len(),
+                reports.len() - failed
+            )?;
         }
     }
     Ok(if failed > 0 { exit::FINDINGS } else { exit::OK })

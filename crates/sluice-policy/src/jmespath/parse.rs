@@ -375,7 +375,7 @@ impl Parser<'_> {
             Tok::Dollar => Ast::Root,
             Tok::Ident(s) | Tok::Quoted(s) => {
                 if *self.peek() == Tok::LParen {
-                    if !matches!(t_is_ident(&self.toks, self.pos), true) {
+                    if !t_is_ident(&self.toks, self.pos) {
                         return Err(self.err("quoted identifier cannot be a function name"));
                     }
                     self.next();

@@ -42,6 +42,7 @@ fn rules() -> BTreeMap<&'static str, Vec<&'static str>> {
     );
     r.insert("sluice-expr", pure_and(&["sluice-apis", "sluice"]));
     r.insert("sluice-apis", pure_and(&["sluice"]));
+    r.insert("sluice-policy", pure_and(&["sluice"]));
     r
 }
 
