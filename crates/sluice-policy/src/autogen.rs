@@ -341,12 +341,12 @@ mod tests {
         assert_eq!(
             ag.match_resources.as_ref().map(MatchResources::kinds),
             Some(vec![
-                "apps/v1/DaemonSet".to_owned(),
-                "apps/v1/Deployment".into(),
+                "apps/*/DaemonSet".to_owned(),
+                "apps/*/Deployment".into(),
                 "batch/*/Job".into(),
-                "apps/v1/ReplicaSet".into(),
+                "apps/*/ReplicaSet".into(),
                 "v1/ReplicationController".into(),
-                "apps/v1/StatefulSet".into()
+                "apps/*/StatefulSet".into()
             ])
         );
         let v = ag.validate.as_ref().expect("validate");
