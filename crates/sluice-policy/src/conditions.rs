@@ -187,7 +187,9 @@ fn key_list(key: &Value) -> Vec<Value> {
 fn member(k: &Value, set: &[Value]) -> bool {
     set.iter().any(|v| match (k, v) {
         (Value::String(ks), Value::String(vs)) => {
-            if wildcard::matches(vs, ks) {
+            if wildcard::matches(vs, ks)
+                || (wildcard::has_wildcard(ks) && wildcard::matches(ks, vs))
+            {
                 return true;
             }
             in_range(ks.parse().ok(), vs)

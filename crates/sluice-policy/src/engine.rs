@@ -289,7 +289,9 @@ fn load_context(entries: &[ContextEntry], scope: &mut Scope<'_>) -> Result<(), S
                     compiled.search(scope)
                 };
                 match (r, &var.default) {
-                    (Ok(Value::Null), Some(d)) | (Err(_), Some(d)) => d.clone(),
+                    (Ok(Value::Null), Some(d)) | (Err(_), Some(d)) => {
+                        vars::substitute(d, scope, Resolve::Strict).map_err(|e| e.to_string())?
+                    }
                     (Ok(v), _) => v,
                     (Err(err), None) => {
                         return Err(format!(
