@@ -2,6 +2,7 @@
 
 mod exit;
 mod kustomize;
+mod policy;
 mod validate;
 
 use std::process::ExitCode;
@@ -26,6 +27,8 @@ enum Command {
     /// prints.
     #[command(subcommand)]
     Kustomize(kustomize::KustomizeCommand),
+    /// Kyverno policies: apply them to resources, or run kyverno-test.yaml suites.
+    Policy(Box<policy::PolicyArgs>),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Kustomize(cmd) => kustomize::run(&cmd),
+        Command::Policy(args) => policy::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -48,6 +48,7 @@ fn rules() -> BTreeMap<&'static str, Vec<&'static str>> {
         "sluice-kustomize",
         pure_and(&["sluice", "sluice-apis", "sluice-expr", "sluice-gitops"]),
     );
+    r.insert("sluice-policy", pure_and(&["sluice"]));
     r
 }
 

@@ -3,5 +3,6 @@
 mod architecture;
 mod common;
 mod kustomize_cli;
+mod policy_cli;
 mod validate_cli;
 mod validate_seed;

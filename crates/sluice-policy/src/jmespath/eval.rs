@@ -1,0 +1,423 @@
+//! The JMESPath interpreter.
+
+use std::borrow::Cow;
+
+use serde_json::{Map, Value};
+
+use super::parse::{Arith, Ast, Cmp};
+use super::{JmesError, functions};
+
+/// The variables an expression sees at its root: a base document (e.g. `{request: ...}`) and
+/// named values layered over it (context entries, `element`, `elementIndex`).
+#[derive(Debug, Clone)]
+pub struct Scope<'a> {
+    base: &'a Value,
+    vars: Vec<(String, Value)>,
+}
+
+impl<'a> Scope<'a> {
+    pub fn new(base: &'a Value) -> Self {
+        Scope {
+            base,
+            vars: Vec::new(),
+        }
+    }
+
+    /// Sets a top-level variable (shadows the base and earlier variables).
+    pub fn set(&mut self, name: &str, value: Value) {
+        self.vars.push((name.to_owned(), value));
+    }
+
+    /// Sets a dotted path (`request.operation`, `dictionary.data.roles`) as Kyverno's CLI
+    /// does for values files: the top-level variable is copied and the path set inside it.
+    pub fn set_path(&mut self, path: &str, value: Value) {
+        let segs = split_path(path);
+        let Some((first, rest)) = segs.split_first() else {
+            return;
+        };
+        let first = first.as_str();
+        if rest.is_empty() {
+            self.set(first, value);
+            return;
+        }
+        let mut top = self.lookup(first).cloned().unwrap_or(Value::Null);
+        let mut cur = &mut top;
+        for p in rest {
+            if !cur.is_object() {
+                *cur = Value::Object(Map::new());
+            }
+            let Value::Object(m) = cur else {
+                return;
+            };
+            cur = m.entry(p.clone()).or_insert(Value::Null);
+        }
+        *cur = value;
+        self.set(first, top);
+    }
+
+    /// Number of layered variables (to restore a checkpoint with [`Scope::truncate`]).
+    pub fn depth(&self) -> usize {
+        self.vars.len()
+    }
+
+    pub fn truncate(&mut self, depth: usize) {
+        self.vars.truncate(depth);
+    }
+
+    pub fn lookup(&self, name: &str) -> Option<&Value> {
+        if let Some((_, v)) = self.vars.iter().rev().find(|(n, _)| n == name) {
+            return Some(v);
+        }
+        self.base.get(name)
+    }
+
+    /// The root as one object.
+    pub fn root_value(&self) -> Value {
+        let mut m = match self.base {
+            Value::Object(m) => m.clone(),
+            _ => Map::new(),
+        };
+        for (k, v) in &self.vars {
+            m.insert(k.clone(), v.clone());
+        }
+        Value::Object(m)
+    }
+}
+
+/// Splits a dotted path, keeping `"quoted.segments"` whole.
+fn split_path(path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in path.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '.' if !quoted => out.push(std::mem::take(&mut cur)),
+            other => cur.push(other),
+        }
+    }
+    out.push(cur);
+    out
+}
+
+pub fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(m) => !m.is_empty(),
+        Value::Number(_) => true,
+    }
+}
+
+/// Deep equality with numbers compared by value (`1 == 1.0`).
+pub fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+pub fn eval_root(ast: &Ast, scope: &Scope<'_>) -> Result<Value, JmesError> {
+    Ok(ev(ast, None, scope)?.into_owned())
+}
+
+fn null<'s>() -> Cow<'s, Value> {
+    Cow::Owned(Value::Null)
+}
+
+/// Evaluates `ast` with `cur` as the current node (`None`: the scope root).
+pub fn ev<'s>(
+    ast: &Ast,
+    cur: Option<&'s Value>,
+    sc: &'s Scope<'_>,
+) -> Result<Cow<'s, Value>, JmesError> {
+    Ok(match ast {
+        Ast::Current => match cur {
+            Some(v) => Cow::Borrowed(v),
+            None => Cow::Owned(sc.root_value()),
+        },
+        Ast::Root => Cow::Owned(sc.root_value()),
+        Ast::Field(name) => match cur {
+            None => sc.lookup(name).map_or_else(null, Cow::Borrowed),
+            Some(Value::Object(m)) => m.get(name).map_or_else(null, Cow::Borrowed),
+            Some(_) => null(),
+        },
+        Ast::Index(i) => {
+            let v = current(cur, sc);
+            match v {
+                Cow::Borrowed(Value::Array(a)) => index(a, *i).map_or_else(null, Cow::Borrowed),
+                Cow::Owned(Value::Array(a)) => {
+                    Cow::Owned(index(&a, *i).cloned().unwrap_or(Value::Null))
+                }
+                _ => null(),
+            }
+        }
+        Ast::Slice(a, b, c) => match &*current(cur, sc) {
+            Value::Array(arr) => Cow::Owned(Value::Array(slice(arr, *a, *b, *c))),
+            _ => null(),
+        },
+        Ast::Sub(l, r) => {
+            let lv = ev(l, cur, sc)?;
+            if lv.is_null() {
+                return Ok(null());
+            }
+            match lv {
+                Cow::Borrowed(v) => ev(r, Some(v), sc)?,
+                Cow::Owned(v) => Cow::Owned(ev(r, Some(&v), sc)?.into_owned()),
+            }
+        }
+        Ast::Pipe(l, r) => {
+            let lv = ev(l, cur, sc)?;
+            match lv {
+                Cow::Borrowed(v) => ev(r, Some(v), sc)?,
+                Cow::Owned(v) => Cow::Owned(ev(r, Some(&v), sc)?.into_owned()),
+            }
+        }
+        Ast::Projection(l, r) => {
+            let lv = ev(l, cur, sc)?;
+            let Value::Array(items) = &*lv else {
+                return Ok(null());
+            };
+            let mut out = Vec::with_capacity(items.len());
+            for it in items {
+                let v = ev(r, Some(it), sc)?;
+                if !v.is_null() {
+                    out.push(v.into_owned());
+                }
+            }
+            Cow::Owned(Value::Array(out))
+        }
+        Ast::ObjectProjection(l, r) => {
+            let lv = ev(l, cur, sc)?;
+            let Value::Object(m) = &*lv else {
+                return Ok(null());
+            };
+            let mut out = Vec::with_capacity(m.len());
+            for it in m.values() {
+                let v = ev(r, Some(it), sc)?;
+                if !v.is_null() {
+                    out.push(v.into_owned());
+                }
+            }
+            Cow::Owned(Value::Array(out))
+        }
+        Ast::Flatten(x) => {
+            let v = ev(x, cur, sc)?;
+            let Value::Array(items) = &*v else {
+                return Ok(null());
+            };
+            let mut out = Vec::new();
+            for it in items {
+                match it {
+                    Value::Array(inner) => out.extend(inner.iter().cloned()),
+                    other => out.push(other.clone()),
+                }
+            }
+            Cow::Owned(Value::Array(out))
+        }
+        Ast::Filter(l, cond, r) => {
+            let lv = ev(l, cur, sc)?;
+            let Value::Array(items) = &*lv else {
+                return Ok(null());
+            };
+            let mut out = Vec::new();
+            for it in items {
+                if truthy(&*ev(cond, Some(it), sc)?) {
+                    let v = ev(r, Some(it), sc)?;
+                    if !v.is_null() {
+                        out.push(v.into_owned());
+                    }
+                }
+            }
+            Cow::Owned(Value::Array(out))
+        }
+        Ast::Or(l, r) => {
+            let lv = ev(l, cur, sc)?;
+            if truthy(&lv) { lv } else { ev(r, cur, sc)? }
+        }
+        Ast::And(l, r) => {
+            let lv = ev(l, cur, sc)?;
+            if !truthy(&lv) { lv } else { ev(r, cur, sc)? }
+        }
+        Ast::Not(x) => Cow::Owned(Value::Bool(!truthy(&*ev(x, cur, sc)?))),
+        Ast::Cmp(op, l, r) => {
+            let lv = ev(l, cur, sc)?;
+            let rv = ev(r, cur, sc)?;
+            Cow::Owned(compare(*op, &lv, &rv))
+        }
+        Ast::Arith(op, l, r) => {
+            let lv = ev(l, cur, sc)?;
+            let rv = ev(r, cur, sc)?;
+            Cow::Owned(arith(*op, &lv, &rv)?)
+        }
+        Ast::Neg(x) => {
+            let v = ev(x, cur, sc)?;
+            match v.as_f64() {
+                Some(f) => Cow::Owned(functions::num(-f)),
+                None => {
+                    return Err(JmesError::Runtime(
+                        "invalid type for unary minus: expected number".to_owned(),
+                    ));
+                }
+            }
+        }
+        Ast::Literal(v) => Cow::Owned(v.clone()),
+        Ast::MultiList(items) => {
+            if cur.is_some_and(Value::is_null) {
+                return Ok(null());
+            }
+            let mut out = Vec::with_capacity(items.len());
+            for it in items {
+                out.push(ev(it, cur, sc)?.into_owned());
+            }
+            Cow::Owned(Value::Array(out))
+        }
+        Ast::MultiHash(pairs) => {
+            if cur.is_some_and(Value::is_null) {
+                return Ok(null());
+            }
+            let mut out = Map::new();
+            for (k, it) in pairs {
+                out.insert(k.clone(), ev(it, cur, sc)?.into_owned());
+            }
+            Cow::Owned(Value::Object(out))
+        }
+        Ast::Function(name, args) => {
+            let mut vals = Vec::with_capacity(args.len());
+            for a in args {
+                match a {
+                    Ast::ExpRef(e) => vals.push(functions::Arg::Expr(e)),
+                    other => vals.push(functions::Arg::Val(ev(other, cur, sc)?.into_owned())),
+                }
+            }
+            Cow::Owned(functions::call(name, vals, sc)?)
+        }
+        Ast::ExpRef(_) => null(),
+    })
+}
+
+fn current<'s>(cur: Option<&'s Value>, sc: &'s Scope<'_>) -> Cow<'s, Value> {
+    match cur {
+        Some(v) => Cow::Borrowed(v),
+        None => Cow::Owned(sc.root_value()),
+    }
+}
+
+fn index(a: &[Value], i: i64) -> Option<&Value> {
+    let len = a.len() as i64;
+    let i = if i < 0 { len + i } else { i };
+    if i < 0 || i >= len {
+        None
+    } else {
+        a.get(i as usize)
+    }
+}
+
+fn slice(a: &[Value], start: Option<i64>, stop: Option<i64>, step: Option<i64>) -> Vec<Value> {
+    let len = a.len() as i64;
+    let step = step.unwrap_or(1);
+    let adjust =
+        |v: i64, lo: i64, hi: i64| -> i64 { if v < 0 { (v + len).max(lo) } else { v.min(hi) } };
+    let mut out = Vec::new();
+    if step > 0 {
+        let s = start.map_or(0, |v| adjust(v, 0, len));
+        let e = stop.map_or(len, |v| adjust(v, 0, len));
+        let mut i = s;
+        while i < e {
+            out.push(a[i as usize].clone());
+            i += step;
+        }
+    } else {
+        let s = start.map_or(len - 1, |v| adjust(v, -1, len - 1));
+        let e = stop.map_or(-1, |v| adjust(v, -1, len - 1));
+        let mut i = s;
+        while i > e {
+            if i >= 0 && i < len {
+                out.push(a[i as usize].clone());
+            }
+            i += step;
+        }
+    }
+    out
+}
+
+fn compare(op: Cmp, l: &Value, r: &Value) -> Value {
+    match op {
+        Cmp::Eq => Value::Bool(json_eq(l, r)),
+        Cmp::Ne => Value::Bool(!json_eq(l, r)),
+        _ => {
+            let ord = match (l, r) {
+                (Value::Number(a), Value::Number(b)) => a.as_f64().partial_cmp(&b.as_f64()),
+                (Value::String(a), Value::String(b)) => Some(a.cmp(b)),
+                _ => None,
+            };
+            let Some(o) = ord else {
+                return Value::Null;
+            };
+            Value::Bool(match op {
+                Cmp::Lt => o.is_lt(),
+                Cmp::Le => o.is_le(),
+                Cmp::Gt => o.is_gt(),
+                Cmp::Ge => o.is_ge(),
+                Cmp::Eq | Cmp::Ne => false,
+            })
+        }
+    }
+}
+
+fn arith(op: Arith, l: &Value, r: &Value) -> Result<Value, JmesError> {
+    let (Some(a), Some(b)) = (l.as_f64(), r.as_f64()) else {
+        return Err(JmesError::Runtime(
+            "invalid type for arithmetic: expected numbers".to_owned(),
+        ));
+    };
+    let v = match op {
+        Arith::Add => a + b,
+        Arith::Sub => a - b,
+        Arith::Mul => a * b,
+        Arith::Div | Arith::IntDiv | Arith::Mod if b == 0.0 => {
+            return Err(JmesError::Runtime("Division by zero".to_owned()));
+        }
+        Arith::Div => a / b,
+        Arith::IntDiv => (a / b).floor(),
+        Arith::Mod => a % b,
+    };
+    Ok(functions::num(v))
+}
+
+/// For a plain path (`a.b[0].c`), the first map key it names that is missing; `None` when the
+/// path resolves (to null too) or the expression is not a plain path.
+pub fn missing_key(ast: &Ast, sc: &Scope<'_>) -> Option<String> {
+    fn walk<'s>(ast: &Ast, sc: &'s Scope<'_>) -> Result<Option<&'s Value>, String> {
+        match ast {
+            Ast::Field(n) => sc.lookup(n).map(Some).ok_or_else(|| n.clone()),
+            Ast::Sub(l, r) => {
+                let Some(v) = walk(l, sc)? else {
+                    return Ok(None);
+                };
+                match (&**r, v) {
+                    (Ast::Field(n), Value::Object(m)) => {
+                        m.get(n).map(Some).ok_or_else(|| n.clone())
+                    }
+                    (Ast::Index(i), Value::Array(a)) => Ok(index(a, *i)),
+                    _ => Ok(None),
+                }
+            }
+            _ => Ok(None),
+        }
+    }
+    match ast {
+        Ast::Field(_) | Ast::Sub(..) => walk(ast, sc).err(),
+        _ => None,
+    }
+}

@@ -1,0 +1,782 @@
+//! Built-in JMESPath functions and Kyverno's custom ones (kyverno/kyverno
+//! `pkg/engine/jmespath/functions.go`, `arithmetic.go`, `time.go`).
+
+use serde_json::{Map, Value};
+
+use super::JmesError;
+use super::eval::{Scope, ev, json_eq};
+use super::parse::Ast;
+use crate::wildcard;
+
+/// A function argument: a value, or an expression reference (`&name`).
+pub enum Arg<'a> {
+    Val(Value),
+    Expr(&'a Ast),
+}
+
+/// (name, min args, max args; `usize::MAX` for variadic).
+const FUNCTIONS: &[(&str, usize, usize)] = &[
+    // JMESPath built-ins
+    ("abs", 1, 1),
+    ("avg", 1, 1),
+    ("ceil", 1, 1),
+    ("contains", 2, 2),
+    ("ends_with", 2, 2),
+    ("floor", 1, 1),
+    ("join", 2, 2),
+    ("keys", 1, 1),
+    ("length", 1, 1),
+    ("map", 2, 2),
+    ("max", 1, 1),
+    ("max_by", 2, 2),
+    ("merge", 1, usize::MAX),
+    ("min", 1, 1),
+    ("min_by", 2, 2),
+    ("not_null", 1, usize::MAX),
+    ("reverse", 1, 1),
+    ("sort", 1, 1),
+    ("sort_by", 2, 2),
+    ("starts_with", 2, 2),
+    ("sum", 1, 1),
+    ("to_array", 1, 1),
+    ("to_number", 1, 1),
+    ("to_string", 1, 1),
+    ("type", 1, 1),
+    ("values", 1, 1),
+    ("zip", 1, usize::MAX),
+    ("find_first", 2, 4),
+    ("lower", 1, 1),
+    ("upper", 1, 1),
+    // Kyverno
+    ("compare", 2, 2),
+    ("equal_fold", 2, 2),
+    ("replace", 4, 4),
+    ("replace_all", 3, 3),
+    ("to_upper", 1, 1),
+    ("to_lower", 1, 1),
+    ("trim", 2, 2),
+    ("trim_prefix", 2, 2),
+    ("split", 2, 2),
+    ("regex_replace_all", 3, 3),
+    ("regex_replace_all_literal", 3, 3),
+    ("regex_match", 2, 2),
+    ("pattern_match", 2, 2),
+    ("label_match", 2, 2),
+    ("to_boolean", 1, 1),
+    ("add", 2, 2),
+    ("sum", 1, 1),
+    ("subtract", 2, 2),
+    ("multiply", 2, 2),
+    ("divide", 2, 2),
+    ("modulo", 2, 2),
+    ("round", 2, 2),
+    ("base64_decode", 1, 1),
+    ("base64_encode", 1, 1),
+    ("path_canonicalize", 1, 1),
+    ("truncate", 2, 2),
+    ("semver_compare", 2, 2),
+    ("parse_json", 1, 1),
+    ("parse_yaml", 1, 1),
+    ("lookup", 2, 2),
+    ("items", 3, 3),
+    ("object_from_lists", 2, 2),
+    ("image_normalize", 1, 1),
+    ("is_external_url", 1, 1),
+    ("time_now", 0, 0),
+    ("time_now_utc", 0, 0),
+    ("time_after", 2, 2),
+    ("time_before", 2, 2),
+    ("time_between", 3, 3),
+    ("time_since", 3, 3),
+    ("time_add", 2, 2),
+    ("time_parse", 2, 2),
+    ("time_to_cron", 1, 1),
+    ("time_utc", 1, 1),
+    ("time_diff", 2, 2),
+    ("time_truncate", 2, 2),
+    ("x509_decode", 1, 1),
+    ("random", 1, 1),
+    ("sha256", 1, 1),
+];
+
+fn arity(name: &str) -> Option<(usize, usize)> {
+    FUNCTIONS
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, a, b)| (*a, *b))
+}
+
+/// Load-time check: every function exists and gets a valid number of arguments.
+pub fn check(ast: &Ast) -> Result<(), JmesError> {
+    match ast {
+        Ast::Function(name, args) => {
+            let Some((lo, hi)) = arity(name) else {
+                return Err(JmesError::UnknownFunction(name.clone()));
+            };
+            if args.len() < lo || args.len() > hi {
+                return Err(JmesError::Syntax(format!(
+                    "invalid arity for {name}(): got {} argument(s)",
+                    args.len()
+                )));
+            }
+            args.iter().try_for_each(check)
+        }
+        Ast::Sub(a, b)
+        | Ast::Projection(a, b)
+        | Ast::ObjectProjection(a, b)
+        | Ast::Or(a, b)
+        | Ast::And(a, b)
+        | Ast::Cmp(_, a, b)
+        | Ast::Arith(_, a, b)
+        | Ast::Pipe(a, b) => {
+            check(a)?;
+            check(b)
+        }
+        Ast::Filter(a, b, c) => {
+            check(a)?;
+            check(b)?;
+            check(c)
+        }
+        Ast::Flatten(a) | Ast::Not(a) | Ast::Neg(a) | Ast::ExpRef(a) => check(a),
+        Ast::MultiList(items) => items.iter().try_for_each(check),
+        Ast::MultiHash(pairs) => pairs.iter().try_for_each(|(_, a)| check(a)),
+        _ => Ok(()),
+    }
+}
+
+/// A JSON number from an f64 (integral values become integers).
+pub fn num(f: f64) -> Value {
+    if f.fract() == 0.0 && f.abs() < 9.0e15 {
+        Value::from(f as i64)
+    } else {
+        serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn invalid(name: &str, i: usize, want: &str, got: &Value) -> JmesError {
+    JmesError::Runtime(format!(
+        "invalid type for argument {} of {name}(): expected {want}, got {}",
+        i + 1,
+        type_name(got)
+    ))
+}
+
+struct Args<'a> {
+    name: &'a str,
+    args: Vec<Arg<'a>>,
+}
+
+impl<'a> Args<'a> {
+    fn val(&self, i: usize) -> &Value {
+        match self.args.get(i) {
+            Some(Arg::Val(v)) => v,
+            _ => &Value::Null,
+        }
+    }
+    fn str(&self, i: usize) -> Result<&str, JmesError> {
+        match self.val(i) {
+            Value::String(s) => Ok(s),
+            other => Err(invalid(self.name, i, "string", other)),
+        }
+    }
+    fn num(&self, i: usize) -> Result<f64, JmesError> {
+        match self.val(i) {
+            Value::Number(n) => Ok(n.as_f64().unwrap_or(0.0)),
+            other => Err(invalid(self.name, i, "number", other)),
+        }
+    }
+    fn arr(&self, i: usize) -> Result<&Vec<Value>, JmesError> {
+        match self.val(i) {
+            Value::Array(a) => Ok(a),
+            other => Err(invalid(self.name, i, "array", other)),
+        }
+    }
+    fn obj(&self, i: usize) -> Result<&Map<String, Value>, JmesError> {
+        match self.val(i) {
+            Value::Object(m) => Ok(m),
+            other => Err(invalid(self.name, i, "object", other)),
+        }
+    }
+    fn expr(&self, i: usize) -> Result<&'a Ast, JmesError> {
+        match self.args.get(i) {
+            Some(Arg::Expr(e)) => Ok(e),
+            _ => Err(JmesError::Runtime(format!(
+                "invalid type for argument {} of {}(): expected expression",
+                i + 1,
+                self.name
+            ))),
+        }
+    }
+    /// A string, or a number rendered as Kyverno does for regex functions.
+    fn str_or_num(&self, i: usize) -> Result<String, JmesError> {
+        match self.val(i) {
+            Value::String(s) => Ok(s.clone()),
+            Value::Number(n) => Ok(n.to_string()),
+            other => Err(invalid(self.name, i, "string or number", other)),
+        }
+    }
+}
+
+fn sort_key_cmp(a: &Value, b: &Value) -> std::cmp::Ordering {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x
+            .as_f64()
+            .partial_cmp(&y.as_f64())
+            .unwrap_or(std::cmp::Ordering::Equal),
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        _ => std::cmp::Ordering::Equal,
+    }
+}
+
+fn regex(pat: &str) -> Result<regex::Regex, JmesError> {
+    regex::Regex::new(pat).map_err(|e| JmesError::Runtime(format!("invalid regex {pat:?}: {e}")))
+}
+
+/// Calls `name` with `args`.
+pub fn call(name: &str, args: Vec<Arg<'_>>, sc: &Scope<'_>) -> Result<Value, JmesError> {
+    let a = Args { name, args };
+    Ok(match name {
+        "abs" => num(a.num(0)?.abs()),
+        "avg" => {
+            let arr = a.arr(0)?;
+            if arr.is_empty() {
+                return Ok(Value::Null);
+            }
+            let mut s = 0.0;
+            for v in arr {
+                s += v
+                    .as_f64()
+                    .ok_or_else(|| invalid(name, 0, "array of numbers", v))?;
+            }
+            num(s / arr.len() as f64)
+        }
+        "ceil" => num(a.num(0)?.ceil()),
+        "floor" => num(a.num(0)?.floor()),
+        "contains" => match a.val(0) {
+            Value::Array(items) => Value::Bool(items.iter().any(|x| json_eq(x, a.val(1)))),
+            Value::String(s) => match a.val(1) {
+                Value::String(n) => Value::Bool(s.contains(n.as_str())),
+                _ => Value::Bool(false),
+            },
+            other => return Err(invalid(name, 0, "array or string", other)),
+        },
+        "ends_with" => Value::Bool(a.str(0)?.ends_with(a.str(1)?)),
+        "starts_with" => Value::Bool(a.str(0)?.starts_with(a.str(1)?)),
+        "join" => {
+            let sep = a.str(0)?;
+            let mut parts = Vec::new();
+            for v in a.arr(1)? {
+                parts.push(
+                    v.as_str()
+                        .ok_or_else(|| invalid(name, 1, "array of strings", v))?
+                        .to_owned(),
+                );
+            }
+            Value::String(parts.join(sep))
+        }
+        "keys" => Value::Array(a.obj(0)?.keys().map(|k| Value::String(k.clone())).collect()),
+        "values" => Value::Array(a.obj(0)?.values().cloned().collect()),
+        "length" => match a.val(0) {
+            Value::String(s) => Value::from(s.chars().count()),
+            Value::Array(x) => Value::from(x.len()),
+            Value::Object(m) => Value::from(m.len()),
+            other => return Err(invalid(name, 0, "string, array or object", other)),
+        },
+        "map" => {
+            let e = a.expr(0)?;
+            let mut out = Vec::new();
+            for it in a.arr(1)? {
+                out.push(ev(e, Some(it), sc)?.into_owned());
+            }
+            Value::Array(out)
+        }
+        "max" | "min" => {
+            let arr = a.arr(0)?;
+            let mut best: Option<&Value> = None;
+            for v in arr {
+                if !(v.is_number() || v.is_string()) {
+                    return Err(invalid(name, 0, "array of numbers or strings", v));
+                }
+                best = match best {
+                    None => Some(v),
+                    Some(b) => {
+                        let o = sort_key_cmp(v, b);
+                        if (name == "max" && o.is_gt()) || (name == "min" && o.is_lt()) {
+                            Some(v)
+                        } else {
+                            Some(b)
+                        }
+                    }
+                };
+            }
+            best.cloned().unwrap_or(Value::Null)
+        }
+        "max_by" | "min_by" => {
+            let e = a.expr(1)?;
+            let mut best: Option<(Value, &Value)> = None;
+            for v in a.arr(0)? {
+                let k = ev(e, Some(v), sc)?.into_owned();
+                best = match best {
+                    None => Some((k, v)),
+                    Some((bk, bv)) => {
+                        let o = sort_key_cmp(&k, &bk);
+                        if (name == "max_by" && o.is_gt()) || (name == "min_by" && o.is_lt()) {
+                            Some((k, v))
+                        } else {
+                            Some((bk, bv))
+                        }
+                    }
+                };
+            }
+            best.map(|(_, v)| v.clone()).unwrap_or(Value::Null)
+        }
+        "merge" => {
+            let mut out = Map::new();
+            for i in 0..a.args.len() {
+                for (k, v) in a.obj(i)? {
+                    out.insert(k.clone(), v.clone());
+                }
+            }
+            Value::Object(out)
+        }
+        "not_null" => (0..a.args.len())
+            .map(|i| a.val(i))
+            .find(|v| !v.is_null())
+            .cloned()
+            .unwrap_or(Value::Null),
+        "reverse" => match a.val(0) {
+            Value::Array(x) => Value::Array(x.iter().rev().cloned().collect()),
+            Value::String(s) => Value::String(s.chars().rev().collect()),
+            other => return Err(invalid(name, 0, "array or string", other)),
+        },
+        "sort" => {
+            let mut x = a.arr(0)?.clone();
+            x.sort_by(sort_key_cmp);
+            Value::Array(x)
+        }
+        "sort_by" => {
+            let e = a.expr(1)?;
+            let mut keyed = Vec::new();
+            for v in a.arr(0)? {
+                keyed.push((ev(e, Some(v), sc)?.into_owned(), v.clone()));
+            }
+            keyed.sort_by(|x, y| sort_key_cmp(&x.0, &y.0));
+            Value::Array(keyed.into_iter().map(|(_, v)| v).collect())
+        }
+        "sum" => {
+            let mut s = 0.0;
+            for v in a.arr(0)? {
+                s += v
+                    .as_f64()
+                    .ok_or_else(|| invalid(name, 0, "array of numbers", v))?;
+            }
+            num(s)
+        }
+        "to_array" => match a.val(0) {
+            Value::Array(_) => a.val(0).clone(),
+            other => Value::Array(vec![other.clone()]),
+        },
+        "to_number" => match a.val(0) {
+            Value::Number(_) => a.val(0).clone(),
+            Value::String(s) => s.trim().parse::<f64>().map(num).unwrap_or(Value::Null),
+            _ => Value::Null,
+        },
+        "to_string" => match a.val(0) {
+            Value::String(_) => a.val(0).clone(),
+            other => Value::String(serde_json::to_string(other).unwrap_or_default()),
+        },
+        "type" => Value::String(type_name(a.val(0)).to_owned()),
+        "zip" => {
+            let mut lists = Vec::new();
+            for i in 0..a.args.len() {
+                lists.push(a.arr(i)?);
+            }
+            let n = lists.iter().map(|l| l.len()).min().unwrap_or(0);
+            Value::Array(
+                (0..n)
+                    .map(|j| Value::Array(lists.iter().map(|l| l[j].clone()).collect()))
+                    .collect(),
+            )
+        }
+        "find_first" => {
+            let s = a.str(0)?;
+            let sub = a.str(1)?;
+            s.find(sub)
+                .map_or(Value::Null, |i| Value::from(s[..i].chars().count()))
+        }
+        "lower" | "to_lower" => Value::String(a.str(0)?.to_lowercase()),
+        "upper" | "to_upper" => Value::String(a.str(0)?.to_uppercase()),
+        "compare" => Value::from(match a.str(0)?.cmp(a.str(1)?) {
+            std::cmp::Ordering::Less => -1,
+            std::cmp::Ordering::Equal => 0,
+            std::cmp::Ordering::Greater => 1,
+        }),
+        "equal_fold" => Value::Bool(a.str(0)?.to_lowercase() == a.str(1)?.to_lowercase()),
+        "replace" => {
+            let n = a.num(3)? as i64;
+            let (s, old, new) = (a.str(0)?, a.str(1)?, a.str(2)?);
+            Value::String(if n < 0 {
+                s.replace(old, new)
+            } else {
+                s.replacen(old, new, n as usize)
+            })
+        }
+        "replace_all" => Value::String(a.str(0)?.replace(a.str(1)?, a.str(2)?)),
+        "trim" => {
+            let cut: Vec<char> = a.str(1)?.chars().collect();
+            Value::String(a.str(0)?.trim_matches(|c| cut.contains(&c)).to_owned())
+        }
+        "trim_prefix" => {
+            let s = a.str(0)?;
+            Value::String(s.strip_prefix(a.str(1)?).unwrap_or(s).to_owned())
+        }
+        "split" => Value::Array(
+            a.str(0)?
+                .split(a.str(1)?)
+                .map(|p| Value::String(p.to_owned()))
+                .collect(),
+        ),
+        "regex_replace_all" => {
+            let re = regex(a.str(0)?)?;
+            let src = a.str_or_num(1)?;
+            let rep = a.str_or_num(2)?;
+            Value::String(re.replace_all(&src, rep.as_str()).into_owned())
+        }
+        "regex_replace_all_literal" => {
+            let re = regex(a.str(0)?)?;
+            let src = a.str_or_num(1)?;
+            let rep = a.str_or_num(2)?;
+            Value::String(re.replace_all(&src, regex::NoExpand(&rep)).into_owned())
+        }
+        "regex_match" => {
+            let re = regex(a.str(0)?)?;
+            Value::Bool(re.is_match(&a.str_or_num(1)?))
+        }
+        "pattern_match" => Value::Bool(wildcard::matches(a.str(0)?, &a.str_or_num(1)?)),
+        "label_match" => {
+            let want = a.obj(0)?;
+            let have = a.obj(1)?;
+            Value::Bool(
+                want.iter()
+                    .all(|(k, v)| have.get(k).is_some_and(|h| json_eq(h, v))),
+            )
+        }
+        "to_boolean" => match a.str(0)?.to_lowercase().as_str() {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            other => {
+                return Err(JmesError::Runtime(format!(
+                    "lowercase argument must be 'true' or 'false' (provided: '{other}')"
+                )));
+            }
+        },
+        "add" | "subtract" | "multiply" | "divide" | "modulo" => {
+            arithmetic(name, a.val(0), a.val(1))?
+        }
+        "round" => {
+            let p = 10f64.powi(a.num(1)? as i32);
+            num((a.num(0)? * p).round() / p)
+        }
+        "base64_decode" => {
+            let bytes = base64_decode(a.str(0)?)
+                .ok_or_else(|| JmesError::Runtime("illegal base64 data".to_owned()))?;
+            Value::String(String::from_utf8_lossy(&bytes).into_owned())
+        }
+        "base64_encode" => Value::String(base64_encode(a.str(0)?.as_bytes())),
+        "path_canonicalize" => Value::String(clean_path(a.str(0)?)),
+        "truncate" => {
+            let n = a.num(1)?.max(0.0) as usize;
+            Value::String(a.str(0)?.chars().take(n).collect())
+        }
+        "semver_compare" => Value::Bool(crate::semver::satisfies(a.str(0)?, a.str(1)?)?),
+        "parse_json" => serde_json::from_str(a.str(0)?)
+            .map_err(|e| JmesError::Runtime(format!("parse_json: {e}")))?,
+        "parse_yaml" => {
+            let docs =
+                sluice_core::yaml::load_documents(a.str(0)?, &sluice_core::Limits::default())
+                    .map_err(|e| JmesError::Runtime(format!("parse_yaml: {}", e.message())))?;
+            docs.into_iter()
+                .next()
+                .map(|d| d.value)
+                .unwrap_or(Value::Null)
+        }
+        "lookup" => match (a.val(0), a.val(1)) {
+            (Value::Object(m), Value::String(k)) => m.get(k).cloned().unwrap_or(Value::Null),
+            (Value::Array(x), Value::Number(n)) => n
+                .as_u64()
+                .and_then(|i| x.get(i as usize))
+                .cloned()
+                .unwrap_or(Value::Null),
+            (other, _) => return Err(invalid(name, 0, "object or array", other)),
+        },
+        "items" => {
+            let (kn, vn) = (a.str(1)?.to_owned(), a.str(2)?.to_owned());
+            let pair = |k: Value, v: &Value| {
+                let mut m = Map::new();
+                m.insert(kn.clone(), k);
+                m.insert(vn.clone(), v.clone());
+                Value::Object(m)
+            };
+            match a.val(0) {
+                Value::Object(m) => {
+                    let mut keys: Vec<&String> = m.keys().collect();
+                    keys.sort();
+                    Value::Array(
+                        keys.into_iter()
+                            .map(|k| pair(Value::String(k.clone()), &m[k]))
+                            .collect(),
+                    )
+                }
+                Value::Array(x) => Value::Array(
+                    x.iter()
+                        .enumerate()
+                        .map(|(i, v)| pair(Value::from(i), v))
+                        .collect(),
+                ),
+                other => return Err(invalid(name, 0, "object or array", other)),
+            }
+        }
+        "object_from_lists" => {
+            let keys = a.arr(0)?;
+            let vals = a.arr(1)?;
+            let mut m = Map::new();
+            for (i, k) in keys.iter().enumerate() {
+                if let Some(k) = k.as_str() {
+                    m.insert(k.to_owned(), vals.get(i).cloned().unwrap_or(Value::Null));
+                }
+            }
+            Value::Object(m)
+        }
+        "image_normalize" => Value::String(crate::images::normalize(a.str(0)?)),
+        "is_external_url" => {
+            let s = a.str(0)?;
+            Value::Bool(
+                (s.starts_with("http://") || s.starts_with("https://"))
+                    && !s.contains("localhost")
+                    && !s.contains("127.0.0.1"),
+            )
+        }
+        "time_after" | "time_before" => {
+            let (x, y) = (rfc3339(a.str(0)?)?, rfc3339(a.str(1)?)?);
+            Value::Bool(if name == "time_after" { x > y } else { x < y })
+        }
+        "time_between" => {
+            let (t, s, e) = (
+                rfc3339(a.str(0)?)?,
+                rfc3339(a.str(1)?)?,
+                rfc3339(a.str(2)?)?,
+            );
+            Value::Bool(t > s && t < e)
+        }
+        "time_now" | "time_now_utc" => {
+            let secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            Value::String(format_rfc3339(secs))
+        }
+        "sha256" | "x509_decode" | "random" | "time_since" | "time_add" | "time_parse"
+        | "time_to_cron" | "time_utc" | "time_diff" | "time_truncate" => {
+            return Err(JmesError::Runtime(format!(
+                "function {name}() is not supported by sluice"
+            )));
+        }
+        _ => return Err(JmesError::UnknownFunction(name.to_owned())),
+    })
+}
+
+/// Kyverno's arithmetic functions on numbers, quantities (`1Gi`) and durations (`1h`).
+fn arithmetic(name: &str, x: &Value, y: &Value) -> Result<Value, JmesError> {
+    use crate::quantity::{parse_duration, parse_quantity};
+    let op = |a: f64, b: f64| -> Result<f64, JmesError> {
+        Ok(match name {
+            "add" => a + b,
+            "subtract" => a - b,
+            "multiply" => a * b,
+            "divide" | "modulo" if b == 0.0 => {
+                return Err(JmesError::Runtime("Zero divisor passed".to_owned()));
+            }
+            "divide" => a / b,
+            _ => a % b,
+        })
+    };
+    match (x, y) {
+        (Value::Number(a), Value::Number(b)) => Ok(num(op(
+            a.as_f64().unwrap_or(0.0),
+            b.as_f64().unwrap_or(0.0),
+        )?)),
+        _ => {
+            let as_q = |v: &Value| match v {
+                Value::Number(n) => n.as_f64(),
+                Value::String(s) => parse_quantity(s).or_else(|| parse_duration(s)),
+                _ => None,
+            };
+            match (as_q(x), as_q(y)) {
+                (Some(a), Some(b)) => Ok(num(op(a, b)?)),
+                _ => Err(JmesError::Runtime(format!(
+                    "invalid type for {name}(): expected numbers, quantities or durations"
+                ))),
+            }
+        }
+    }
+}
+
+const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn base64_encode(data: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut buf = 0u32;
+    let mut bits = 0;
+    for c in s.bytes() {
+        if c == b'=' {
+            break;
+        }
+        if c == b'\n' || c == b'\r' {
+            continue;
+        }
+        let v = B64.iter().position(|x| *x == c)? as u32;
+        buf = (buf << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buf >> bits) as u8);
+            buf &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+fn clean_path(p: &str) -> String {
+    let abs = p.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in p.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|l| *l != "..") {
+                    parts.pop();
+                } else if !abs {
+                    parts.push("..");
+                }
+            }
+            s => parts.push(s),
+        }
+    }
+    let j = parts.join("/");
+    match (abs, j.is_empty()) {
+        (true, _) => format!("/{j}"),
+        (false, true) => ".".to_owned(),
+        (false, false) => j,
+    }
+}
+
+/// Seconds since the epoch of an RFC 3339 time.
+fn rfc3339(s: &str) -> Result<i64, JmesError> {
+    let bad = || JmesError::Runtime(format!("invalid RFC 3339 time {s:?}"));
+    let b = s.as_bytes();
+    if b.len() < 19 {
+        return Err(bad());
+    }
+    let n =
+        |r: std::ops::Range<usize>| s.get(r).and_then(|x| x.parse::<i64>().ok()).ok_or_else(bad);
+    let (y, mo, d, h, mi, se) = (
+        n(0..4)?,
+        n(5..7)?,
+        n(8..10)?,
+        n(11..13)?,
+        n(14..16)?,
+        n(17..19)?,
+    );
+    let mut rest = &s[19..];
+    if let Some(r) = rest.strip_prefix('.') {
+        let k = r.find(|c: char| !c.is_ascii_digit()).unwrap_or(r.len());
+        rest = &r[k..];
+    }
+    let offset = if rest == "Z" || rest == "z" {
+        0
+    } else if rest.len() == 6 {
+        let sign = if rest.starts_with('-') { -1 } else { 1 };
+        let oh: i64 = rest[1..3].parse().map_err(|_| bad())?;
+        let om: i64 = rest[4..6].parse().map_err(|_| bad())?;
+        sign * (oh * 3600 + om * 60)
+    } else {
+        return Err(bad());
+    };
+    Ok(days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - offset)
+}
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+fn format_rfc3339(secs: i64) -> String {
+    let days = secs.div_euclid(86400);
+    let rem = secs.rem_euclid(86400);
+    let z = days + 719468;
+    let era = if z >= 0 { z } else { z - 146096 } / 146097;
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers() {
+        assert_eq!(base64_encode(b"hello"), "aGVsbG8=");
+        assert_eq!(base64_decode("aGVsbG8="), Some(b"hello".to_vec()));
+        assert_eq!(clean_path("/a/b/../c/./d"), "/a/c/d");
+        assert_eq!(rfc3339("1970-01-02T00:00:00Z"), Ok(86400));
+        assert_eq!(format_rfc3339(86400), "1970-01-02T00:00:00Z");
+    }
+}

@@ -1,0 +1,228 @@
+//! The seed's two policies, pinned: they behave as Kyverno would (defect 5 included).
+
+use serde_json::{Value, json};
+use sluice_core::Object;
+use sluice_core::object::load_objects;
+
+use super::*;
+
+fn seed_policy(name: &str) -> CompiledPolicy {
+    let path = format!(
+        "{}/../../../shared/seed/manifests/policies/{name}.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).expect("seed policy readable");
+    let f = load_objects(&path, &text, &sluice_core::Limits::default()).expect("loads");
+    compile(&f.objects[0].object).expect("compiles")
+}
+
+fn pod(spec: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "prod"}, "spec": spec})
+}
+
+fn run(p: &CompiledPolicy, obj: &Value) -> Vec<RuleResult> {
+    let user = UserInfo::default();
+    evaluate(
+        &PolicySet::new(vec![p.clone()]),
+        &AdmissionRequest::create(obj, &user),
+    )
+}
+
+// ../shared/seed/README.md defect 5: `initContainers` without `=()` makes Kyverno reject
+// every Pod that has no init containers (pkg/engine/anchor/handlers.go defaultHandler:
+// a plain key must be present; validate.go: a list pattern against a missing value fails).
+#[test]
+fn seed_restrict_image_registries_defect_5() {
+    let p = seed_policy("restrict-image-registries");
+    let ok_containers = json!([{"name": "app", "image": "harbor.internal.company.com/app:1"}]);
+    let r = run(&p, &pod(json!({"containers": ok_containers})));
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].status, Status::Fail);
+    assert_eq!(r[0].action, Action::Enforce);
+    assert_eq!(
+        r[0].message,
+        "validation error: Images must come from approved registries. rule validate-registries failed at path /spec/initContainers/"
+    );
+    let r = run(
+        &p,
+        &pod(json!({"containers": ok_containers,
+            "initContainers": [{"name": "init", "image": "harbor.internal.company.com/init:1"}]})),
+    );
+    assert_eq!(r[0].status, Status::Pass);
+    let r = run(
+        &p,
+        &pod(
+            json!({"containers": [{"name": "a", "image": "docker.io/nginx"}],
+            "initContainers": [{"name": "init", "image": "harbor.internal.company.com/init:1"}]}),
+        ),
+    );
+    assert_eq!(r[0].status, Status::Fail);
+    assert!(
+        r[0].message
+            .ends_with("failed at path /spec/containers/0/image/"),
+        "{}",
+        r[0].message
+    );
+    // autogen: a Deployment's Pod template is checked by autogen-validate-registries
+    let d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "prod"},
+        "spec": {"template": {"spec": {"containers": ok_containers}}}});
+    let r = run(&p, &d);
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].rule, "autogen-validate-registries");
+    assert!(r[0].autogen);
+    assert_eq!(r[0].status, Status::Fail);
+    assert!(
+        r[0].message
+            .ends_with("failed at path /spec/template/spec/initContainers/"),
+        "{}",
+        r[0].message
+    );
+    let cj = json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c", "namespace": "prod"},
+        "spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": ok_containers,
+            "initContainers": ok_containers}}}}}});
+    let r = run(&p, &cj);
+    assert_eq!(r[0].rule, "autogen-cronjob-validate-registries");
+    assert_eq!(r[0].status, Status::Pass);
+    // Services are not matched: no result at all
+    assert!(
+        run(
+            &p,
+            &json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}})
+        )
+        .is_empty()
+    );
+    // Enforce: admission denies with Kyverno's message shape
+    let r = run(&p, &pod(json!({"containers": ok_containers})));
+    match admission_decision(&r) {
+        Decision::Deny { message } => {
+            assert!(
+                message.contains("resource Pod/prod/web was blocked due to the following policies"),
+                "{message}"
+            );
+            assert!(message.contains("restrict-image-registries:\n  validate-registries: \"validation error: Images must come from approved registries."), "{message}");
+        }
+        other => panic!("expected a denial, got {other:?}"),
+    }
+}
+
+// require-security-context: both the Pod-level and every container's securityContext.
+#[test]
+fn seed_require_security_context() {
+    let p = seed_policy("require-security-context");
+    let good = pod(json!({"securityContext": {"runAsNonRoot": true},
+        "containers": [{"name": "a", "image": "x", "securityContext": {"runAsNonRoot": true, "allowPrivilegeEscalation": false}}]}));
+    assert_eq!(run(&p, &good)[0].status, Status::Pass);
+    let no_pod_sc = pod(json!({"containers": [{"name": "a", "image": "x",
+        "securityContext": {"runAsNonRoot": true, "allowPrivilegeEscalation": false}}]}));
+    let r = run(&p, &no_pod_sc);
+    assert_eq!(r[0].status, Status::Fail);
+    assert_eq!(
+        r[0].message,
+        "validation error: Containers must run as non-root. rule require-run-as-non-root failed at path /spec/securityContext/"
+    );
+    let escalation = pod(json!({"securityContext": {"runAsNonRoot": true},
+        "containers": [{"name": "a", "image": "x", "securityContext": {"runAsNonRoot": true}}]}));
+    let r = run(&p, &escalation);
+    assert!(
+        r[0].message.ends_with(
+            "failed at path /spec/containers/0/securityContext/allowPrivilegeEscalation/"
+        ),
+        "{}",
+        r[0].message
+    );
+}
+
+// Namespaced Policy applies only to its namespace; Audit failures do not deny.
+#[test]
+fn policy_namespace_and_audit() {
+    let obj = Object::new(json!({"apiVersion": "kyverno.io/v1", "kind": "Policy",
+        "metadata": {"name": "p", "namespace": "team"}, "spec": {"validationFailureAction": "Audit",
+        "rules": [{"name": "r", "match": {"any": [{"resources": {"kinds": ["ConfigMap"]}}]},
+        "validate": {"message": "need label {{request.object.metadata.name}}", "pattern": {"metadata": {"labels": {"app": "?*"}}}}}]}}));
+    let p = compile(&obj).expect("compiles");
+    let cm = |ns: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": ns}});
+    assert!(run(&p, &cm("other")).is_empty());
+    let r = run(&p, &cm("team"));
+    assert_eq!(r[0].status, Status::Fail);
+    assert_eq!(
+        r[0].message,
+        "validation error: need label c. rule r failed at path /metadata/labels/"
+    );
+    assert!(matches!(admission_decision(&r), Decision::Allow { .. }));
+}
+
+// Item 7: malformed JMESPath is refused when the policy loads, with its field path.
+#[test]
+fn bad_variables_refused() {
+    let obj = Object::new(
+        json!({"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy",
+        "metadata": {"name": "p"}, "spec": {"rules": [{"name": "r",
+        "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+        "validate": {"message": "{{ request.object.metadata.name[ }}", "foreach": [{"list": "request.object.spec.containers[?",
+            "deny": {"conditions": {"any": [{"key": "{{ nosuch_fn(element.name) }}", "operator": "Equals", "value": "x"}]}}}]}}]}}),
+    );
+    let errs = compile(&obj).expect_err("refused");
+    let got: Vec<String> = errs.iter().map(|e| e.path.to_string()).collect();
+    assert!(
+        got.contains(&"spec.rules[0].validate.message".to_owned()),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&"spec.rules[0].validate.foreach[0].list".to_owned()),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&"spec.rules[0].validate.foreach[0].deny.conditions.any[0].key".to_owned()),
+        "{got:?}"
+    );
+}
+
+// Fail closed: an internal error under Enforce denies unless failurePolicy is Ignore.
+#[test]
+fn errors_fail_closed() {
+    let mk = |fp: &str| {
+        compile(&Object::new(json!({"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy",
+            "metadata": {"name": "p"}, "spec": {"validationFailureAction": "Enforce", "failurePolicy": fp,
+            "rules": [{"name": "r", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+            "validate": {"deny": {"conditions": {"any": [{"key": "{{ request.object.spec.nosuch.x }}", "operator": "Equals", "value": "x"}]}}}}]}})))
+        .expect("compiles")
+    };
+    let obj = pod(json!({"containers": []}));
+    let r = run(&mk("Fail"), &obj);
+    assert_eq!(r[0].status, Status::Error);
+    assert!(matches!(admission_decision(&r), Decision::Deny { .. }));
+    let r = run(&mk("Ignore"), &obj);
+    assert!(matches!(admission_decision(&r), Decision::Allow { .. }));
+}
+
+// preconditions, deny and foreach with element variables.
+#[test]
+fn preconditions_deny_foreach() {
+    let obj = Object::new(
+        json!({"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy",
+        "metadata": {"name": "p"}, "spec": {"rules": [
+        {"name": "no-latest", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+         "preconditions": {"all": [{"key": "{{ request.operation }}", "operator": "AnyIn", "value": ["CREATE", "UPDATE"]}]},
+         "validate": {"message": "image {{ element.image }} uses latest", "foreach": [{"list": "request.object.spec.containers",
+            "deny": {"conditions": {"any": [{"key": "{{ ends_with(element.image, ':latest') }}", "operator": "Equals", "value": true}]}}}]}},
+        {"name": "only-delete", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+         "preconditions": {"any": [{"key": "{{ request.operation }}", "operator": "Equals", "value": "DELETE"}]},
+         "validate": {"deny": {}}}
+        ]}}),
+    );
+    let p = compile(&obj).expect("compiles");
+    let r = run(
+        &p,
+        &pod(
+            json!({"containers": [{"name": "a", "image": "nginx:1"}, {"name": "b", "image": "busybox:latest"}]}),
+        ),
+    );
+    assert_eq!(r[0].status, Status::Fail);
+    assert_eq!(r[0].message, "image busybox:latest uses latest");
+    assert_eq!(r[1].status, Status::Skip);
+    let r = run(
+        &p,
+        &pod(json!({"containers": [{"name": "a", "image": "nginx:1"}]})),
+    );
+    assert_eq!(r[0].status, Status::Pass);
+}

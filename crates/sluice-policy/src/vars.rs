@@ -1,0 +1,280 @@
+//! `{{ ... }}` variables (kyverno/kyverno `pkg/engine/variables/variables.go`): a string that
+//! is one variable becomes the variable's value (any JSON type); variables inside longer
+//! strings are interpolated (strings as-is, other values as JSON). `\{{` is a literal `{{`.
+
+use serde_json::Value;
+
+use crate::jmespath::{Expr, JmesError, Scope};
+
+/// How unresolvable variables are treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolve {
+    /// Errors (missing keys included) fail the substitution.
+    Strict,
+    /// Any error resolves to `""` (`newPreconditionsVariableResolver`).
+    Lenient,
+}
+
+/// A variable reference found in a string: byte range of `{{...}}` and its expression text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VarRef {
+    pub start: usize,
+    pub end: usize,
+    pub expr: String,
+}
+
+/// Finds the `{{ }}` references in `s` (one level of nested braces, as Kyverno's regex).
+pub fn find(s: &str) -> Vec<VarRef> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i + 1 < b.len() {
+        if b[i] == b'{' && b[i + 1] == b'{' && (i == 0 || b[i - 1] != b'\\') {
+            let mut depth = 0usize;
+            let mut j = i + 2;
+            let mut end = None;
+            while j < b.len() {
+                match b[j] {
+                    b'{' => depth += 1,
+                    b'}' if depth > 0 => depth -= 1,
+                    b'}' if j + 1 < b.len() && b[j + 1] == b'}' => {
+                        end = Some(j + 2);
+                        break;
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            match end {
+                Some(e) => {
+                    out.push(VarRef {
+                        start: i,
+                        end: e,
+                        expr: s[i + 2..e - 2].trim().to_owned(),
+                    });
+                    i = e;
+                }
+                None => break,
+            }
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Errors of a substitution.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum VarError {
+    #[error("failed to resolve {var} at path {path}: {source}")]
+    Resolve {
+        var: String,
+        path: String,
+        source: JmesError,
+    },
+}
+
+fn resolve(expr: &str, scope: &Scope<'_>, mode: Resolve) -> Result<Value, JmesError> {
+    let r = Expr::compile(expr).and_then(|e| e.search_strict(scope));
+    match (r, mode) {
+        (Ok(v), _) => Ok(v),
+        (Err(_), Resolve::Lenient) => Ok(Value::String(String::new())),
+        (Err(e), Resolve::Strict) => Err(e),
+    }
+}
+
+fn to_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "null".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// The innermost `{{ }}` nested inside another one: (start, end) of the inner reference.
+fn nested_inner(s: &str) -> Option<(usize, usize)> {
+    let close = s.find("}}")?;
+    let opens: Vec<usize> = s[..close].match_indices("{{").map(|(i, _)| i).collect();
+    if opens.len() < 2 {
+        return None;
+    }
+    let inner = *opens.last()?;
+    Some((inner, close + 2))
+}
+
+/// Substitutes the variables of one string. Nested variables (`{{ f('{{ a }}') }}`) are
+/// substituted innermost first, as text, as Kyverno does.
+pub fn substitute_str(
+    s: &str,
+    scope: &Scope<'_>,
+    mode: Resolve,
+    path: &str,
+) -> Result<Value, VarError> {
+    if !s.contains("{{") {
+        return Ok(Value::String(s.to_owned()));
+    }
+    let mut cur: std::borrow::Cow<'_, str> = std::borrow::Cow::Borrowed(s);
+    while let Some((a, b)) = nested_inner(&cur) {
+        let expr = cur[a + 2..b - 2].trim();
+        let v = resolve(expr, scope, mode).map_err(|e| VarError::Resolve {
+            var: cur[a..b].to_owned(),
+            path: path.to_owned(),
+            source: e,
+        })?;
+        let next = format!("{}{}{}", &cur[..a], to_text(&v), &cur[b..]);
+        cur = std::borrow::Cow::Owned(next);
+    }
+    let s: &str = &cur;
+    let refs = find(s);
+    let err = |r: &VarRef, e: JmesError| VarError::Resolve {
+        var: s[r.start..r.end].to_owned(),
+        path: path.to_owned(),
+        source: e,
+    };
+    if refs.len() == 1 && refs[0].start == 0 && refs[0].end == s.len() {
+        return resolve(&refs[0].expr, scope, mode).map_err(|e| err(&refs[0], e));
+    }
+    let mut out = String::new();
+    let mut last = 0;
+    for r in &refs {
+        out.push_str(&s[last..r.start]);
+        let v = resolve(&r.expr, scope, mode).map_err(|e| err(r, e))?;
+        out.push_str(&to_text(&v));
+        last = r.end;
+    }
+    out.push_str(&s[last..]);
+    Ok(Value::String(out.replace("\\{{", "{{")))
+}
+
+/// Substitutes every string (and key) of `v`.
+pub fn substitute(v: &Value, scope: &Scope<'_>, mode: Resolve) -> Result<Value, VarError> {
+    fn walk(
+        v: &Value,
+        scope: &Scope<'_>,
+        mode: Resolve,
+        path: &mut String,
+    ) -> Result<Value, VarError> {
+        Ok(match v {
+            Value::String(s) => substitute_str(s, scope, mode, path)?,
+            Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, it) in items.iter().enumerate() {
+                    let len = path.len();
+                    path.push_str(&format!("{i}/"));
+                    out.push(walk(it, scope, mode, path)?);
+                    path.truncate(len);
+                }
+                Value::Array(out)
+            }
+            Value::Object(m) => {
+                let mut out = serde_json::Map::new();
+                for (k, x) in m {
+                    let key = if k.contains("{{") {
+                        to_text(&substitute_str(k, scope, mode, path)?)
+                    } else {
+                        k.clone()
+                    };
+                    let len = path.len();
+                    path.push_str(&format!("{k}/"));
+                    out.insert(key, walk(x, scope, mode, path)?);
+                    path.truncate(len);
+                }
+                Value::Object(out)
+            }
+            other => other.clone(),
+        })
+    }
+    if !has_vars(v) {
+        return Ok(v.clone());
+    }
+    walk(v, scope, mode, &mut String::from("/"))
+}
+
+/// Whether any string or key of `v` holds `{{`.
+pub fn has_vars(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains("{{"),
+        Value::Array(a) => a.iter().any(has_vars),
+        Value::Object(m) => m.iter().any(|(k, x)| k.contains("{{") || has_vars(x)),
+        _ => false,
+    }
+}
+
+/// Every `{{ }}` expression under `v` with its path (for load-time checks).
+pub fn all_refs(v: &Value, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, String)>) {
+    match v {
+        Value::String(s) => {
+            for r in find(s) {
+                if !r.expr.contains("{{") {
+                    out.push((path.clone(), r.expr));
+                }
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                path.push(format!("[{i}]"));
+                all_refs(x, path, out);
+                path.pop();
+            }
+        }
+        Value::Object(m) => {
+            for (k, x) in m {
+                path.push(k.clone());
+                for r in find(k) {
+                    out.push((path.clone(), r.expr));
+                }
+                all_refs(x, path, out);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    // pkg/engine/variables/variables_test.go: whole-string variables keep their type.
+    #[test]
+    fn substitution() {
+        let d = json!({"request": {"object": {"metadata": {"name": "web", "labels": {"n": 3}}}, "operation": "CREATE"}});
+        let s = Scope::new(&d);
+        assert_eq!(
+            substitute_str(
+                "{{ request.object.metadata.labels.n }}",
+                &s,
+                Resolve::Strict,
+                "/"
+            ),
+            Ok(json!(3))
+        );
+        assert_eq!(
+            substitute_str(
+                "name={{request.object.metadata.name}}!",
+                &s,
+                Resolve::Strict,
+                "/"
+            ),
+            Ok(json!("name=web!"))
+        );
+        assert_eq!(
+            substitute_str("{{ request.object.spec.x }}", &s, Resolve::Lenient, "/"),
+            Ok(json!(""))
+        );
+        let e = substitute_str("{{ request.object.spec.x }}", &s, Resolve::Strict, "/")
+            .map_err(|e| e.to_string());
+        assert_eq!(e, Err("failed to resolve {{ request.object.spec.x }} at path /: Unknown key \"spec\" in path".to_owned()));
+        assert_eq!(find("a {{ {x: y}.x }} b").len(), 1);
+        assert_eq!(find(r"\{{ literal }}").len(), 0);
+        assert_eq!(
+            substitute(
+                &json!({"k": ["{{request.operation}}"]}),
+                &s,
+                Resolve::Strict
+            ),
+            Ok(json!({"k": ["CREATE"]}))
+        );
+    }
+}
