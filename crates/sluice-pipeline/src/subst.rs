@@ -65,6 +65,9 @@ impl Replacements {
     }
 
     fn find(&self, expr: &str) -> Option<ParamValue> {
+        // `inputs.params.x` is the old spelling of `params.x` that Tekton still replaces
+        // (pkg/reconciler/taskrun/resources/apply.go paramPatterns)
+        let expr = expr.strip_prefix("inputs.").unwrap_or(expr);
         match parse_var(expr) {
             Var::Param { name, access } => {
                 access_value(self.params.get(name.as_ref())?, &access)

@@ -1,6 +1,7 @@
 //! The `sluice` command line: thin clap commands over the library crates.
 
 mod exit;
+mod run;
 mod validate;
 
 use std::process::ExitCode;
@@ -21,6 +22,8 @@ struct Cli {
 enum Command {
     /// Validate manifests as the upstream tools would, reporting every problem at once.
     Validate(Box<validate::ValidateArgs>),
+    /// Run a Tekton PipelineRun or TaskRun locally: steps are host processes, no cluster.
+    Run(Box<run::RunArgs>),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Validate(args) => validate::run(&args),
+        Command::Run(args) => run::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -85,7 +85,7 @@ fn is_manifest_file(p: &Path) -> bool {
 }
 
 /// Reads `p` (a file, a directory walked recursively in name order, or `-`).
-fn collect(p: &str, out: &mut Vec<SourceFile>) -> Result<()> {
+pub(crate) fn collect(p: &str, out: &mut Vec<SourceFile>) -> Result<()> {
     if p == "-" {
         let mut text = String::new();
         std::io::stdin()
