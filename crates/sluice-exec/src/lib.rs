@@ -92,6 +92,8 @@ struct Sandbox {
     root: PathBuf,
     /// Host dir of each bound workspace, by declaration name.
     workspaces: HashMap<String, PathBuf>,
+    /// Host dir of each pod volume (`spec.volumes`), by name.
+    volumes: HashMap<String, PathBuf>,
     isolate: bool,
 }
 
@@ -280,6 +282,7 @@ impl LocalExecutor {
         let mut sb = Sandbox {
             root,
             workspaces: HashMap::new(),
+            volumes: HashMap::new(),
             isolate: self.cfg.isolate,
         };
         for d in [
@@ -405,6 +408,25 @@ fn interpreter(script: &str) -> (Vec<String>, String) {
     (parts, body)
 }
 
+/// Images whose `/bin/sh` is BusyBox ash (alpine, busybox and the alpine-based `bash`
+/// image): ash accepts bashisms such as `[ a == b ]` that Debian's dash rejects.
+fn ash_like_image(image: &str) -> bool {
+    let name = image.rsplit('/').next().unwrap_or(image);
+    ["alpine", "busybox", "bash"].iter().any(|n| name.starts_with(n))
+}
+
+/// Runs a `sh` script with bash in POSIX mode (closest to ash on a Debian host).
+fn posix_bash(interp: &mut Vec<String>) {
+    let is_sh = |s: &str| s == "sh" || s == "/bin/sh";
+    match interp.as_slice() {
+        [one] if is_sh(one) => *interp = vec!["bash".into(), "--posix".into()],
+        [env, one] if env.ends_with("/env") && is_sh(one) => {
+            *interp = vec!["bash".into(), "--posix".into()]
+        }
+        _ => {}
+    }
+}
+
 fn read_results(dir: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     if let Ok(rd) = fs::read_dir(dir) {
@@ -436,7 +458,7 @@ impl Executor for LocalExecutor {
             completion_time: now(),
             ..TaskRunStatus::default()
         };
-        let sb = match self.setup(inv) {
+        let mut sb = match self.setup(inv) {
             Ok(s) => s,
             Err(e) => return fail("CreateContainerConfigError", e.to_string()),
         };
@@ -444,6 +466,9 @@ impl Executor for LocalExecutor {
             Ok(s) => s,
             Err(e) => return fail(reason::TASKRUN_VALIDATION_FAILED, e.to_string()),
         };
+        if let Err(e) = self.volumes(&mut sb, &spec.volumes) {
+            return fail("CreateContainerConfigError", e.to_string());
+        }
         let home = if self.cfg.isolate {
             "/tekton/home".to_owned()
         } else {
@@ -458,6 +483,7 @@ impl Executor for LocalExecutor {
         for (i, sc) in spec.sidecars.iter().enumerate() {
             let container = format!("sidecar-{}", if sc.name.is_empty() { i.to_string() } else { sc.name.clone() });
             let as_step = Step {
+                volume_mounts: sc.volume_mounts.clone(),
                 name: sc.name.clone(),
                 image: sc.image.clone(),
                 command: sc.command.clone(),
@@ -683,6 +709,29 @@ fn fmt_duration(d: Duration) -> String {
 }
 
 impl LocalExecutor {
+    /// Materializes pod volumes (emptyDir, configMap, secret, projected) as directories;
+    /// they are mounted at the steps' volumeMounts under --isolate.
+    fn volumes(&self, sb: &mut Sandbox, vols: &[Value]) -> Result<(), Error> {
+        for v in vols {
+            let Some(name) = v.get("name").and_then(Value::as_str) else {
+                continue;
+            };
+            let b = sluice_apis::tekton::workspace::WorkspaceBinding {
+                name: name.to_owned(),
+                config_map: v.get("configMap").cloned(),
+                secret: v.get("secret").cloned(),
+                projected: v.get("projected").cloned(),
+                ..Default::default()
+            };
+            let wb = sluice_pipeline::plan::ws_binding(&b);
+            let dir = sb.root.join("volumes").join(name);
+            fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+            self.project(&dir, &wb.source)?;
+            sb.volumes.insert(name.to_owned(), dir);
+        }
+        Ok(())
+    }
+
     fn spawn(
         &self,
         sb: &Sandbox,
@@ -692,7 +741,10 @@ impl LocalExecutor {
         home: &str,
     ) -> Result<StepProcess, Error> {
         let mut argv: Vec<String> = if !step.script.is_empty() {
-            let (interp, body) = interpreter(&step.script);
+            let (mut interp, body) = interpreter(&step.script);
+            if ash_like_image(&step.image) {
+                posix_bash(&mut interp);
+            }
             let file = sb.tekton().join("scripts").join(container);
             fs::write(&file, body).map_err(io_err(&file))?;
             let mut a = interp;
@@ -701,10 +753,23 @@ impl LocalExecutor {
             } else {
                 file.display().to_string()
             });
+            // args are the script's arguments (docs/tasks.md "Running scripts within Steps")
+            a.extend(step.args.iter().cloned());
             a
         } else if !step.command.is_empty() {
             let mut a = step.command.clone();
             a.extend(step.args.iter().cloned());
+            a
+        } else if !step.args.is_empty() {
+            // The image's entrypoint is unknown here: the args are the command, as with
+            // images without an entrypoint (alpine, busybox, ubuntu); the `bash` image's
+            // entrypoint runs bash when the first arg is an option.
+            // the image's entrypoint is unknown here; images without one run their CMD
+            // (a shell) with these args (Tekton reads Entrypoint, else Cmd)
+            let mut a = step.args.clone();
+            if a[0].starts_with('-') {
+                a.insert(0, if step.image.contains("bash") { "bash".into() } else { "sh".into() });
+            }
             a
         } else {
             return Err(Error::Setup(format!(
@@ -722,7 +787,7 @@ impl LocalExecutor {
                 "bwrap".into(),
                 "--die-with-parent".into(),
             ];
-            for d in ["/usr", "/bin", "/lib", "/lib64", "/lib32", "/sbin", "/etc", "/opt", "/var", "/root", "/home", "/srv"] {
+            for d in ["/usr", "/bin", "/lib", "/lib64", "/lib32", "/sbin", "/etc", "/opt"] {
                 b.extend(["--ro-bind-try".into(), d.into(), d.into()]);
             }
             b.extend(["--dev".into(), "/dev".into(), "--proc".into(), "/proc".into(), "--tmpfs".into(), "/tmp".into()]);
@@ -734,12 +799,17 @@ impl LocalExecutor {
                     b.extend([flag.into(), host.display().to_string(), d.mount_path()]);
                 }
             }
-            for (d, _) in &inv.workspaces {
-                if sb.workspaces.contains_key(&d.name) {
-                    // bind mounts at the same path as a host dir are made first above
+            for m in &step.volume_mounts {
+                if let Some(host) = sb.volumes.get(&m.name) {
+                    let host = match &m.sub_path {
+                        Some(sp) if !sp.is_empty() => host.join(sp),
+                        _ => host.clone(),
+                    };
+                    let flag = if m.read_only == Some(true) { "--ro-bind" } else { "--bind" };
+                    b.extend([flag.into(), host.display().to_string(), m.mount_path.clone()]);
                 }
             }
-            b.extend(["--chdir".into(), cwd_container.clone()]);
+            b.extend(["--dir".into(), cwd_container.clone(), "--chdir".into(), cwd_container.clone()]);
             b.push("--".into());
             b.extend(argv);
             argv = b;

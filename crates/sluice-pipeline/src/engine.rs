@@ -440,7 +440,11 @@ pub fn run_pipeline(
                     continue;
                 }
                 // pipeline-level substitution
-                let reps = pipeline_replacements(plan, &states, &results, &spec.tasks);
+                let mut reps = pipeline_replacements(plan, &states, &results, &spec.tasks);
+                reps.vars.insert(
+                    "context.pipelineTask.retries".into(),
+                    pt.retries.unwrap_or(0).to_string(),
+                );
                 let mut pt_sub = match reps.apply(pt) {
                     Ok(p) => p,
                     Err(e) => {
@@ -933,6 +937,28 @@ fn build_invocations(
     }
     // param values given for undeclared params are kept (they may be propagated)
     let _ = &mut params;
+    // Propagated workspaces (docs/workspaces.md "Propagated Workspaces"): an inline spec may
+    // use the pipeline's workspaces without declaring them.
+    if orig.task_spec.is_some()
+        && let Ok(v) = serde_json::to_value(&spec.steps)
+    {
+        let mut strings = Vec::new();
+        collect_strings(&v, &mut strings);
+        for s in strings {
+            for r in references(&s) {
+                if let Var::Workspace { name, .. } = r.var()
+                    && !spec.workspaces.iter().any(|w| w.name == name)
+                    && (plan.workspaces.contains_key(name)
+                        || pt.workspaces.iter().any(|w| w.name == name))
+                {
+                    spec.workspaces.push(sluice_apis::tekton::workspace::WorkspaceDeclaration {
+                        name: name.to_owned(),
+                        ..Default::default()
+                    });
+                }
+            }
+        }
+    }
     let mut ws = Vec::new();
     for d in &spec.workspaces {
         let b = pt.workspaces.iter().find(|w| w.name == d.name);

@@ -370,6 +370,16 @@ pub fn missing_params(decls: &[ParamSpec], values: &HashMap<String, ParamValue>)
         .collect()
 }
 
+/// A taskRef to a Task among the inputs: no resolver, a plain name, kind `Task` (the
+/// API server accepts any case of it), not a custom task.
+pub fn task_ref_is_local(r: &sluice_apis::tekton::refs::TaskRef) -> bool {
+    r.resolver.is_empty()
+        && !r.name.is_empty()
+        && !r.name.contains("$(")
+        && (r.api_version.is_empty() || r.api_version.starts_with("tekton.dev/"))
+        && (r.kind.is_empty() || r.kind.eq_ignore_ascii_case("task"))
+}
+
 /// Identity of a run.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RunMeta {
@@ -553,7 +563,7 @@ pub fn plan_pipelinerun(
     let mut task_specs = HashMap::new();
     for pt in spec.tasks.iter().chain(spec.finally.iter()) {
         let ts = if let Some(r) = &pt.task_ref {
-            if !r.is_local() {
+            if !task_ref_is_local(r) {
                 return Err(Error::Resolve(format!(
                     "pipeline task {:?}: taskRef {} is not supported by the local executor",
                     pt.name,
@@ -631,7 +641,7 @@ pub fn plan_taskrun(run: &TaskRun, cat: &Catalog, ov: &Overrides) -> Result<Task
     let meta = meta_of(&run.metadata, ov.nonce);
     let (task_name, mut spec) = match (&run.spec.task_ref, &run.spec.task_spec) {
         (Some(r), _) => {
-            if !r.is_local() {
+            if !task_ref_is_local(r) {
                 return Err(Error::Resolve(format!(
                     "taskRef {:?}: remote resolution and custom tasks are not supported by the local executor",
                     r.name
