@@ -77,13 +77,17 @@ pub fn credential_files(cat: &Catalog, service_account: &str) -> Vec<(String, Ve
                     _ => {}
                 }
             } else if k.starts_with("tekton.dev/docker-") && s.type_ == "kubernetes.io/basic-auth" {
-                let auth = base64_encode(format!("{}:{}", get(s, "username"), get(s, "password")).as_bytes());
+                let auth = base64_encode(
+                    format!("{}:{}", get(s, "username"), get(s, "password")).as_bytes(),
+                );
                 auths.insert(url.clone(), serde_json::json!({ "auth": auth }));
             }
         }
         if s.type_ == "kubernetes.io/dockerconfigjson"
             && let Ok(v) = serde_json::from_slice::<serde_json::Value>(
-                s.data.get(".dockerconfigjson").map_or(&[][..], |v| v.as_slice()),
+                s.data
+                    .get(".dockerconfigjson")
+                    .map_or(&[][..], |v| v.as_slice()),
             )
             && let Some(a) = v.get("auths").and_then(|a| a.as_object())
         {
@@ -151,9 +155,12 @@ mod tests {
                 ("password".to_owned(), b"p".to_vec()),
             ]),
         };
-        cat.secrets.insert("g".into(), mk("tekton.dev/git-0", "https://github.com"));
-        cat.secrets.insert("d".into(), mk("tekton.dev/docker-0", "https://gcr.io"));
-        cat.service_accounts.insert("sa".into(), vec!["g".into(), "d".into()]);
+        cat.secrets
+            .insert("g".into(), mk("tekton.dev/git-0", "https://github.com"));
+        cat.secrets
+            .insert("d".into(), mk("tekton.dev/docker-0", "https://gcr.io"));
+        cat.service_accounts
+            .insert("sa".into(), vec!["g".into(), "d".into()]);
         let files: BTreeMap<String, String> = credential_files(&cat, "sa")
             .into_iter()
             .map(|(k, v)| (k, String::from_utf8(v).unwrap()))

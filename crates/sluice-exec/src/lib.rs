@@ -242,9 +242,7 @@ impl LocalExecutor {
                 if p.is_absolute() {
                     p
                 } else {
-                    std::env::current_dir()
-                        .map_err(io_err(&p))?
-                        .join(p)
+                    std::env::current_dir().map_err(io_err(&p))?.join(p)
                 }
             }
             WsSource::Pvc { claim } => self.cfg.data_dir.join("claims").join(claim),
@@ -325,7 +323,12 @@ impl LocalExecutor {
         None
     }
 
-    fn step_env(&self, step_env: &[EnvVar], env_from: Option<&Value>, home: &str) -> Vec<(String, String)> {
+    fn step_env(
+        &self,
+        step_env: &[EnvVar],
+        env_from: Option<&Value>,
+        home: &str,
+    ) -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> = vec![("HOME".into(), home.into())];
         for src in env_from.and_then(Value::as_array).into_iter().flatten() {
             let prefix = src.get("prefix").and_then(Value::as_str).unwrap_or("");
@@ -343,7 +346,10 @@ impl LocalExecutor {
                 None
             };
             for (k, v) in data.into_iter().flatten() {
-                env.push((format!("{prefix}{k}"), String::from_utf8_lossy(&v).into_owned()));
+                env.push((
+                    format!("{prefix}{k}"),
+                    String::from_utf8_lossy(&v).into_owned(),
+                ));
             }
         }
         for e in step_env {
@@ -392,7 +398,10 @@ pub const DEFAULT_PRELUDE: &str = "#!/bin/sh\nset -e\n";
 /// The interpreter line of a script; `ash` (Alpine's shell) maps to `sh`.
 fn interpreter(script: &str) -> (Vec<String>, String) {
     let (first, body) = if script.starts_with("#!") {
-        (script.lines().next().unwrap_or("#!/bin/sh").to_owned(), script.to_owned())
+        (
+            script.lines().next().unwrap_or("#!/bin/sh").to_owned(),
+            script.to_owned(),
+        )
     } else {
         ("#!/bin/sh".to_owned(), format!("{DEFAULT_PRELUDE}{script}"))
     };
@@ -402,7 +411,11 @@ fn interpreter(script: &str) -> (Vec<String>, String) {
     }
     for p in &mut parts {
         if p == "ash" || p.ends_with("/ash") {
-            *p = if p.contains('/') { "/bin/sh".into() } else { "sh".into() };
+            *p = if p.contains('/') {
+                "/bin/sh".into()
+            } else {
+                "sh".into()
+            };
         }
     }
     (parts, body)
@@ -412,7 +425,9 @@ fn interpreter(script: &str) -> (Vec<String>, String) {
 /// image): ash accepts bashisms such as `[ a == b ]` that Debian's dash rejects.
 fn ash_like_image(image: &str) -> bool {
     let name = image.rsplit('/').next().unwrap_or(image);
-    ["alpine", "busybox", "bash"].iter().any(|n| name.starts_with(n))
+    ["alpine", "busybox", "bash"]
+        .iter()
+        .any(|n| name.starts_with(n))
 }
 
 /// Runs a `sh` script with bash in POSIX mode (closest to ash on a Debian host).
@@ -481,7 +496,14 @@ impl Executor for LocalExecutor {
         let mut sidecars: Vec<(String, StepProcess)> = Vec::new();
         let mut sidecar_states = Vec::new();
         for (i, sc) in spec.sidecars.iter().enumerate() {
-            let container = format!("sidecar-{}", if sc.name.is_empty() { i.to_string() } else { sc.name.clone() });
+            let container = format!(
+                "sidecar-{}",
+                if sc.name.is_empty() {
+                    i.to_string()
+                } else {
+                    sc.name.clone()
+                }
+            );
             let as_step = Step {
                 volume_mounts: sc.volume_mounts.clone(),
                 name: sc.name.clone(),
@@ -497,7 +519,10 @@ impl Executor for LocalExecutor {
             match self.spawn(&sb, inv, &as_step, &container, &home) {
                 Ok(p) => sidecars.push((container.clone(), p)),
                 Err(e) => {
-                    return fail("CreateContainerConfigError", format!("sidecar {container}: {e}"));
+                    return fail(
+                        "CreateContainerConfigError",
+                        format!("sidecar {container}: {e}"),
+                    );
                 }
             }
             sidecar_states.push(SidecarState {
@@ -507,12 +532,21 @@ impl Executor for LocalExecutor {
             });
         }
 
+        if !sidecars.is_empty() {
+            // Steps start once the sidecars are running (await-sidecar-readiness); without
+            // a kubelet the local stand-in for "ready" is a short start-up grace.
+            std::thread::sleep(Duration::from_millis(300));
+        }
         let mut steps_out: Vec<StepState> = Vec::new();
         let mut step_results: HashMap<String, BTreeMap<String, ParamValue>> = HashMap::new();
         let mut outcome: Option<(String, String)> = None; // (reason, message) of failure
         for (i, step0) in spec.steps.iter().enumerate() {
             let container = step_container(step0, i);
-            let sname = if step0.name.is_empty() { format!("unnamed-{i}") } else { step0.name.clone() };
+            let sname = if step0.name.is_empty() {
+                format!("unnamed-{i}")
+            } else {
+                step0.name.clone()
+            };
             if outcome.is_some() {
                 steps_out.push(StepState {
                     name: sname,
@@ -550,7 +584,10 @@ impl Executor for LocalExecutor {
             let exit = match self.spawn(&sb, inv, &step, &container, &home) {
                 Ok(p) => p.wait(dl, cancel),
                 Err(e) => {
-                    let _ = fs::write(sb.root.join("logs").join(format!("{container}.log")), e.to_string());
+                    let _ = fs::write(
+                        sb.root.join("logs").join(format!("{container}.log")),
+                        e.to_string(),
+                    );
                     sink.line(&format!("{}/{}", inv.task_label, sname), &e.to_string());
                     Exit::Code(127, vec![e.to_string()])
                 }
@@ -564,19 +601,37 @@ impl Executor for LocalExecutor {
             let results: Vec<RunResult> = read_results(&step_dir.join("results"))
                 .into_iter()
                 .map(|(name, v)| {
-                    let t = step.results.iter().find(|r| r.name == name).and_then(|r| r.type_.clone()).unwrap_or_default();
-                    RunResult { name, type_: if t.is_empty() { "string".into() } else { t.clone() }, value: typed(&v, &t) }
+                    let t = step
+                        .results
+                        .iter()
+                        .find(|r| r.name == name)
+                        .and_then(|r| r.type_.clone())
+                        .unwrap_or_default();
+                    RunResult {
+                        name,
+                        type_: if t.is_empty() {
+                            "string".into()
+                        } else {
+                            t.clone()
+                        },
+                        value: typed(&v, &t),
+                    }
                 })
                 .collect();
             step_results.insert(
                 step0.name.clone(),
-                results.iter().map(|r| (r.name.clone(), r.value.clone())).collect(),
+                results
+                    .iter()
+                    .map(|r| (r.name.clone(), r.value.clone()))
+                    .collect(),
             );
             let continue_on_error = step.on_error == "continue";
             let mut termination_reason = String::new();
             match &exit {
                 Exit::Cancelled(_) => {
-                    let (r, m) = cancel.cancelled().unwrap_or_else(|| (reason::TASKRUN_CANCELLED.into(), "cancelled".into()));
+                    let (r, m) = cancel
+                        .cancelled()
+                        .unwrap_or_else(|| (reason::TASKRUN_CANCELLED.into(), "cancelled".into()));
                     outcome = Some((r, m));
                     termination_reason = "TaskRunCancelled".into();
                 }
@@ -597,7 +652,9 @@ impl Executor for LocalExecutor {
                 _ if code != 0 => {
                     sink.step_failed(&inv.task_label, &sname, code, &tail);
                     let msg = if term_reason == Some("TimeoutExceeded") {
-                        format!("{container:?} exited because the step exceeded the specified timeout limit")
+                        format!(
+                            "{container:?} exited because the step exceeded the specified timeout limit"
+                        )
                     } else {
                         format!("{container:?} exited with code {code}")
                     };
@@ -612,12 +669,20 @@ impl Executor for LocalExecutor {
                 image_id: step.image.clone(),
                 terminated: Some(Terminated {
                     exit_code: code,
-                    reason: if code == 0 { "Completed".into() } else { "Error".into() },
+                    reason: if code == 0 {
+                        "Completed".into()
+                    } else {
+                        "Error".into()
+                    },
                     message: String::new(),
                     started_at: s_start,
                     finished_at: now(),
                 }),
-                termination_reason: if termination_reason.is_empty() { "Completed".into() } else { termination_reason },
+                termination_reason: if termination_reason.is_empty() {
+                    "Completed".into()
+                } else {
+                    termination_reason
+                },
                 results,
             });
         }
@@ -658,14 +723,30 @@ impl Executor for LocalExecutor {
                     // a result taken from a step's result (docs/stepactions.md)
                     let mut j = serde_json::json!([sluice_pipeline::subst::param_to_json(val)]);
                     if let Ok(s) = apply_step_results(
-                        &Step { args: j.as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()).unwrap_or_default(), ..Step::default() },
+                        &Step {
+                            args: j
+                                .as_array()
+                                .map(|a| {
+                                    a.iter()
+                                        .filter_map(|x| x.as_str().map(str::to_owned))
+                                        .collect()
+                                })
+                                .unwrap_or_default(),
+                            ..Step::default()
+                        },
                         &step_results,
                     ) {
                         j = serde_json::json!(s.args);
                     }
                     match (val, j.as_array()) {
-                        (ParamValue::String(_), Some(a)) if a.len() == 1 => ParamValue::String(a[0].as_str().unwrap_or("").to_owned()),
-                        (_, Some(a)) => ParamValue::Array(a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()),
+                        (ParamValue::String(_), Some(a)) if a.len() == 1 => {
+                            ParamValue::String(a[0].as_str().unwrap_or("").to_owned())
+                        }
+                        (_, Some(a)) => ParamValue::Array(
+                            a.iter()
+                                .filter_map(|x| x.as_str().map(str::to_owned))
+                                .collect(),
+                        ),
                         _ => continue,
                     }
                 } else {
@@ -679,7 +760,11 @@ impl Executor for LocalExecutor {
             }
         }
         let cond = match &outcome {
-            None => Condition::succeeded(Some(true), reason::SUCCEEDED, "All Steps have completed executing"),
+            None => Condition::succeeded(
+                Some(true),
+                reason::SUCCEEDED,
+                "All Steps have completed executing",
+            ),
             Some((r, m)) => Condition::succeeded(Some(false), r, m.clone()),
         };
         TaskRunStatus {
@@ -768,7 +853,14 @@ impl LocalExecutor {
             // (a shell) with these args (Tekton reads Entrypoint, else Cmd)
             let mut a = step.args.clone();
             if a[0].starts_with('-') {
-                a.insert(0, if step.image.contains("bash") { "bash".into() } else { "sh".into() });
+                a.insert(
+                    0,
+                    if step.image.contains("bash") {
+                        "bash".into()
+                    } else {
+                        "sh".into()
+                    },
+                );
             }
             a
         } else {
@@ -777,25 +869,51 @@ impl LocalExecutor {
                 step.image
             )));
         };
-        let env = self.step_env(step.env.as_deref().unwrap_or(&[]), step.env_from.as_ref(), home);
-        let cwd_container = if step.working_dir.is_empty() { "/workspace".to_owned() } else { step.working_dir.clone() };
+        let env = self.step_env(
+            step.env.as_deref().unwrap_or(&[]),
+            step.env_from.as_ref(),
+            home,
+        );
+        let cwd_container = if step.working_dir.is_empty() {
+            "/workspace".to_owned()
+        } else {
+            step.working_dir.clone()
+        };
         let host_cwd = sb.host_path(&cwd_container, &inv.workspaces);
         let _ = fs::create_dir_all(&host_cwd);
         let mut cwd = host_cwd.clone();
         if self.cfg.isolate {
-            let mut b: Vec<String> = vec![
-                "bwrap".into(),
-                "--die-with-parent".into(),
-            ];
-            for d in ["/usr", "/bin", "/lib", "/lib64", "/lib32", "/sbin", "/etc", "/opt"] {
+            let mut b: Vec<String> = vec!["bwrap".into(), "--die-with-parent".into()];
+            for d in [
+                "/usr", "/bin", "/lib", "/lib64", "/lib32", "/sbin", "/etc", "/opt",
+            ] {
                 b.extend(["--ro-bind-try".into(), d.into(), d.into()]);
             }
-            b.extend(["--dev".into(), "/dev".into(), "--proc".into(), "/proc".into(), "--tmpfs".into(), "/tmp".into()]);
-            b.extend(["--bind".into(), sb.workspace_root().display().to_string(), "/workspace".into()]);
-            b.extend(["--bind".into(), sb.tekton().display().to_string(), "/tekton".into()]);
+            b.extend([
+                "--dev".into(),
+                "/dev".into(),
+                "--proc".into(),
+                "/proc".into(),
+                "--tmpfs".into(),
+                "/tmp".into(),
+            ]);
+            b.extend([
+                "--bind".into(),
+                sb.workspace_root().display().to_string(),
+                "/workspace".into(),
+            ]);
+            b.extend([
+                "--bind".into(),
+                sb.tekton().display().to_string(),
+                "/tekton".into(),
+            ]);
             for (d, _) in &inv.workspaces {
                 if let Some(host) = sb.workspaces.get(&d.name) {
-                    let flag = if d.read_only == Some(true) { "--ro-bind" } else { "--bind" };
+                    let flag = if d.read_only == Some(true) {
+                        "--ro-bind"
+                    } else {
+                        "--bind"
+                    };
                     b.extend([flag.into(), host.display().to_string(), d.mount_path()]);
                 }
             }
@@ -805,20 +923,45 @@ impl LocalExecutor {
                         Some(sp) if !sp.is_empty() => host.join(sp),
                         _ => host.clone(),
                     };
-                    let flag = if m.read_only == Some(true) { "--ro-bind" } else { "--bind" };
-                    b.extend([flag.into(), host.display().to_string(), m.mount_path.clone()]);
+                    let flag = if m.read_only == Some(true) {
+                        "--ro-bind"
+                    } else {
+                        "--bind"
+                    };
+                    b.extend([
+                        flag.into(),
+                        host.display().to_string(),
+                        m.mount_path.clone(),
+                    ]);
                 }
             }
-            b.extend(["--dir".into(), cwd_container.clone(), "--chdir".into(), cwd_container.clone()]);
+            b.extend([
+                "--dir".into(),
+                cwd_container.clone(),
+                "--chdir".into(),
+                cwd_container.clone(),
+            ]);
             b.push("--".into());
             b.extend(argv);
             argv = b;
             cwd = sb.root.clone();
         }
         let log = sb.root.join("logs").join(format!("{container}.log"));
-        let prefix = format!("{}/{}", inv.task_label, container.strip_prefix("step-").unwrap_or(container));
-        StepProcess::spawn(&argv, &env, &cwd, &log, prefix, self.masker.clone(), self.cfg.sink.clone())
-            .map_err(|e| Error::Setup(format!("{}: {e}", argv.first().map_or("", String::as_str))))
+        let prefix = format!(
+            "{}/{}",
+            inv.task_label,
+            container.strip_prefix("step-").unwrap_or(container)
+        );
+        StepProcess::spawn(
+            &argv,
+            &env,
+            &cwd,
+            &log,
+            prefix,
+            self.masker.clone(),
+            self.cfg.sink.clone(),
+        )
+        .map_err(|e| Error::Setup(format!("{}: {e}", argv.first().map_or("", String::as_str))))
     }
 }
 

@@ -5,8 +5,8 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::sync::Arc;
+use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -149,7 +149,11 @@ impl StepProcess {
     /// Stops a sidecar: its process group is killed.
     pub fn kill(mut self) {
         let _ = killpg(Pid::from_raw(self.pgid), Signal::SIGTERM);
-        if self.waiter.recv_timeout(Duration::from_millis(500)).is_err() {
+        if self
+            .waiter
+            .recv_timeout(Duration::from_millis(500))
+            .is_err()
+        {
             self.kill_group();
             let _ = self.waiter.recv();
         }

@@ -35,7 +35,9 @@ fn lex(s: &str) -> Option<Vec<Tok>> {
             i += 1;
         } else if c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'-' {
             let start = i;
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'_' | b'.' | b'-')) {
+            while i < b.len()
+                && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'_' | b'.' | b'-'))
+            {
                 i += 1;
             }
             out.push(Tok::Ident(s[start..i].to_owned()));
@@ -163,7 +165,10 @@ fn as_bool(v: &Val) -> Option<bool> {
 
 /// Evaluates a substituted CEL expression; `None` when it uses more than this subset.
 pub fn eval_bool(expr: &str) -> Option<bool> {
-    let mut p = P { t: lex(expr)?, i: 0 };
+    let mut p = P {
+        t: lex(expr)?,
+        i: 0,
+    };
     let v = p.or()?;
     if p.i != p.t.len() {
         return None;

@@ -44,7 +44,9 @@ impl Dag {
                     )));
                 }
                 if d == name {
-                    return Err(Error::Dag(format!("cycle detected; task {name:?} depends on itself")));
+                    return Err(Error::Dag(format!(
+                        "cycle detected; task {name:?} depends on itself"
+                    )));
                 }
                 if !dag.nodes[i].prev.contains(d) {
                     dag.nodes[i].prev.push(d.clone());
@@ -74,8 +76,10 @@ impl Dag {
                             stack.push((p, 0));
                         }
                         1 => {
-                            let mut path: Vec<&str> =
-                                stack.iter().map(|(i, _)| self.nodes[*i].name.as_str()).collect();
+                            let mut path: Vec<&str> = stack
+                                .iter()
+                                .map(|(i, _)| self.nodes[*i].name.as_str())
+                                .collect();
                             let from = path
                                 .iter()
                                 .position(|x| *x == self.nodes[p].name)
@@ -142,8 +146,13 @@ mod tests {
     // a task is a candidate once all its parents are done.
     #[test]
     fn candidates_follow_the_edges() {
-        let d = Dag::build(&[t("a", &[]), t("b", &["a"]), t("c", &["a"]), t("d", &["b", "c"])])
-            .unwrap();
+        let d = Dag::build(&[
+            t("a", &[]),
+            t("b", &["a"]),
+            t("c", &["a"]),
+            t("d", &["b", "c"]),
+        ])
+        .unwrap();
         let none = HashSet::new();
         assert_eq!(d.candidates(&none, &none), ["a"]);
         let done: HashSet<String> = ["a".to_owned()].into();

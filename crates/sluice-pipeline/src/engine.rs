@@ -11,11 +11,12 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+use sluice_apis::tekton::PipelineTask;
 use sluice_apis::tekton::param::{Param, ParamValue};
 use sluice_apis::tekton::when::WhenExpression;
-use sluice_apis::tekton::PipelineTask;
 use sluice_expr::tekton::{Var, references};
 
+use crate::Error;
 use crate::dag::Dag;
 use crate::matrix;
 use crate::plan::{PipelinePlan, TaskPlan, WsBinding};
@@ -25,7 +26,6 @@ use crate::status::{
 };
 use crate::subst::Replacements;
 use crate::task::TaskInvocation;
-use crate::Error;
 
 /// A cancellation request for one TaskRun: the reason and message its status gets.
 #[derive(Debug, Default)]
@@ -159,7 +159,11 @@ fn run_with_retries(
             st.retries_status = previous;
             return st;
         }
-        events.task(&inv.task_label, Phase::Retrying, &format!("retry {}", attempt + 1));
+        events.task(
+            &inv.task_label,
+            Phase::Retrying,
+            &format!("retry {}", attempt + 1),
+        );
         st.retries_status.clear();
         previous.push(st);
         attempt += 1;
@@ -423,9 +427,9 @@ pub fn run_pipeline(
                     None
                 };
                 let skip_reason = skip_reason.or_else(|| {
-                    let missing = result_refs(pt).into_iter().any(|(t, r)| {
-                        !results.get(&t).is_some_and(|m| m.contains_key(&r))
-                    });
+                    let missing = result_refs(pt)
+                        .into_iter()
+                        .any(|(t, r)| !results.get(&t).is_some_and(|m| m.contains_key(&r)));
                     missing.then_some(skip::MISSING_RESULTS)
                 });
                 if let Some(r) = skip_reason {
@@ -526,10 +530,9 @@ pub fn run_pipeline(
                 });
             }
             // 3. finished?
-            let all_dag_done = spec
-                .tasks
-                .iter()
-                .all(|t| matches!(states.get(&t.name), Some(s) if !matches!(s, State::Running { .. })));
+            let all_dag_done = spec.tasks.iter().all(
+                |t| matches!(states.get(&t.name), Some(s) if !matches!(s, State::Running { .. })),
+            );
             if !in_finally && all_dag_done && queue.is_empty() {
                 in_finally = true;
                 if !spec.finally.is_empty() {
@@ -548,7 +551,10 @@ pub fn run_pipeline(
             // 4. wait for a job, a deadline or an interrupt
             let mut wait = Duration::from_millis(50);
             let now_i = Instant::now();
-            for d in [pipeline_deadline, tasks_deadline, finally_deadline].into_iter().flatten() {
+            for d in [pipeline_deadline, tasks_deadline, finally_deadline]
+                .into_iter()
+                .flatten()
+            {
                 wait = wait.min(d.saturating_duration_since(now_i));
             }
             match rx.recv_timeout(wait) {
@@ -572,7 +578,11 @@ pub fn run_pipeline(
                             gather_results(&task, &children, &mut results);
                             events.task(
                                 &task,
-                                if failed { Phase::Failed } else { Phase::Succeeded },
+                                if failed {
+                                    Phase::Failed
+                                } else {
+                                    Phase::Succeeded
+                                },
                                 children
                                     .iter()
                                     .find(|c| !c.status.succeeded())
@@ -632,7 +642,8 @@ pub fn run_pipeline(
                 }
                 for ((task, _), t) in &running {
                     let is_finally = spec.finally.iter().any(|f| &f.name == task);
-                    if pipeline_over || (tasks_over && !is_finally) || (finally_over && is_finally) {
+                    if pipeline_over || (tasks_over && !is_finally) || (finally_over && is_finally)
+                    {
                         t.cancel(
                             reason::TASKRUN_CANCELLED,
                             "TaskRun cancelled as the PipelineRun it belongs to has timed out.",
@@ -664,7 +675,13 @@ pub fn run_pipeline(
                     timed_out.unwrap_or(skip::STOPPING)
                 };
                 events.task(&name, Phase::Skipped, r);
-                states.insert(name, State::Skipped { reason: r, when: vec![] });
+                states.insert(
+                    name,
+                    State::Skipped {
+                        reason: r,
+                        when: vec![],
+                    },
+                );
             }
         }
     });
@@ -851,7 +868,10 @@ fn pipeline_replacements(
     };
     let v = &mut r.vars;
     v.insert("context.pipelineRun.name".into(), plan.meta.name.clone());
-    v.insert("context.pipelineRun.namespace".into(), plan.meta.namespace.clone());
+    v.insert(
+        "context.pipelineRun.namespace".into(),
+        plan.meta.namespace.clone(),
+    );
     v.insert("context.pipelineRun.uid".into(), plan.meta.uid.clone());
     v.insert("context.pipeline.name".into(), plan.pipeline_name.clone());
     let mut any_failed = false;
@@ -859,7 +879,10 @@ fn pipeline_replacements(
     let mut all_done = true;
     for t in dag_tasks {
         let st = states.get(&t.name);
-        v.insert(format!("tasks.{}.status", t.name), task_status_word(st).into());
+        v.insert(
+            format!("tasks.{}.status", t.name),
+            task_status_word(st).into(),
+        );
         v.insert(
             format!("tasks.{}.reason", t.name),
             match st {
@@ -882,11 +905,17 @@ fn pipeline_replacements(
         if let Some(State::Done { children, .. }) = st
             && t.matrix.is_some()
         {
-            v.insert(format!("tasks.{}.matrix.length", t.name), children.len().to_string());
+            v.insert(
+                format!("tasks.{}.matrix.length", t.name),
+                children.len().to_string(),
+            );
             if let Some(rs) = results.get(&t.name) {
                 for (name, val) in rs {
                     if let ParamValue::Array(a) = val {
-                        v.insert(format!("tasks.{}.matrix.{name}.length", t.name), a.len().to_string());
+                        v.insert(
+                            format!("tasks.{}.matrix.{name}.length", t.name),
+                            a.len().to_string(),
+                        );
                     }
                 }
             }
@@ -951,10 +980,11 @@ fn build_invocations(
                     && (plan.workspaces.contains_key(name)
                         || pt.workspaces.iter().any(|w| w.name == name))
                 {
-                    spec.workspaces.push(sluice_apis::tekton::workspace::WorkspaceDeclaration {
-                        name: name.to_owned(),
-                        ..Default::default()
-                    });
+                    spec.workspaces
+                        .push(sluice_apis::tekton::workspace::WorkspaceDeclaration {
+                            name: name.to_owned(),
+                            ..Default::default()
+                        });
                 }
             }
         }
@@ -963,7 +993,11 @@ fn build_invocations(
     for d in &spec.workspaces {
         let b = pt.workspaces.iter().find(|w| w.name == d.name);
         let binding = b.and_then(|b| {
-            let pw = if b.workspace.is_empty() { &b.name } else { &b.workspace };
+            let pw = if b.workspace.is_empty() {
+                &b.name
+            } else {
+                &b.workspace
+            };
             plan.workspaces.get(pw).map(|pb| WsBinding {
                 source: pb.source.clone(),
                 sub_path: join_sub(&pb.sub_path, &b.sub_path),
@@ -1081,10 +1115,8 @@ fn pipeline_results(
 
 fn fix_finally(v: &mut serde_json::Value) {
     match v {
-        serde_json::Value::String(s) => {
-            if s.contains("$(finally.") {
-                *s = s.replace("$(finally.", "$(tasks.");
-            }
+        serde_json::Value::String(s) if s.contains("$(finally.") => {
+            *s = s.replace("$(finally.", "$(tasks.");
         }
         serde_json::Value::Array(a) => a.iter_mut().for_each(fix_finally),
         serde_json::Value::Object(m) => m.values_mut().for_each(fix_finally),

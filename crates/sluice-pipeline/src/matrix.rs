@@ -52,9 +52,10 @@ pub fn combinations(m: &Matrix, max: usize) -> Result<Vec<Vec<Param>>, Error> {
             continue;
         }
         let matches = |c: &Vec<Param>| {
-            in_matrix
-                .iter()
-                .all(|ip| c.iter().any(|cp| cp.name == ip.name && cp.value == ip.value))
+            in_matrix.iter().all(|ip| {
+                c.iter()
+                    .any(|cp| cp.name == ip.name && cp.value == ip.value)
+            })
         };
         let matched: Vec<usize> = (0..combos.len()).filter(|&i| matches(&combos[i])).collect();
         if matched.is_empty() {

@@ -275,7 +275,12 @@ pub fn ws_binding(b: &WorkspaceBinding) -> WsBinding {
         }
     } else if let Some(p) = &b.projected {
         let mut srcs = Vec::new();
-        for s in p.get("sources").and_then(Value::as_array).into_iter().flatten() {
+        for s in p
+            .get("sources")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if let Some(c) = s.get("configMap") {
                 srcs.push(WsSource::ConfigMap {
                     name: str_at(c, "name").to_owned(),
@@ -453,7 +458,11 @@ fn meta_of(m: &sluice_apis::meta::ObjectMeta, nonce: u64) -> RunMeta {
     let name = m
         .name
         .clone()
-        .or_else(|| m.generate_name.clone().map(|g| format!("{g}{:05x}", nonce & 0xfffff)))
+        .or_else(|| {
+            m.generate_name
+                .clone()
+                .map(|g| format!("{g}{:05x}", nonce & 0xfffff))
+        })
         .unwrap_or_else(|| "run".into());
     RunMeta {
         uid: m.uid.clone().unwrap_or_else(|| make_uid(&name, nonce)),
@@ -466,7 +475,9 @@ fn meta_of(m: &sluice_apis::meta::ObjectMeta, nonce: u64) -> RunMeta {
 fn parse_timeout(s: Option<&String>, what: &str) -> Result<Option<Duration>, Error> {
     match s {
         None => Ok(None),
-        Some(s) => timeout(s).ok_or_else(|| Error::Resolve(format!("{what}: invalid duration {s:?}"))),
+        Some(s) => {
+            timeout(s).ok_or_else(|| Error::Resolve(format!("{what}: invalid duration {s:?}")))
+        }
     }
 }
 
@@ -494,11 +505,18 @@ pub fn plan_pipelinerun(
             if !r.is_local() {
                 return Err(Error::Resolve(format!(
                     "pipelineRef: remote resolution ({}) is not supported by the local executor",
-                    if r.resolver.is_empty() { "unnamed" } else { &r.resolver }
+                    if r.resolver.is_empty() {
+                        "unnamed"
+                    } else {
+                        &r.resolver
+                    }
                 )));
             }
             let p = cat.pipelines.get(&r.name).ok_or_else(|| {
-                Error::Resolve(format!("pipelineRef: Pipeline {:?} not found among the inputs", r.name))
+                Error::Resolve(format!(
+                    "pipelineRef: Pipeline {:?} not found among the inputs",
+                    r.name
+                ))
             })?;
             (r.name.clone(), p.clone())
         }
@@ -521,7 +539,11 @@ pub fn plan_pipelinerun(
         return Err(Error::Resolve(format!(
             "PipelineRun {:?} parameters is missing some parameters required by Pipeline {:?}'s parameters: {}",
             meta.name,
-            if pipeline_name.is_empty() { &meta.name } else { &pipeline_name },
+            if pipeline_name.is_empty() {
+                &meta.name
+            } else {
+                &pipeline_name
+            },
             missing.join(", ")
         )));
     }
@@ -608,7 +630,10 @@ pub fn plan_pipelinerun(
     let mut task_timeouts = HashMap::new();
     for trs in &run.spec.task_run_specs {
         if !trs.service_account_name.is_empty() {
-            service_accounts.insert(trs.pipeline_task_name.clone(), trs.service_account_name.clone());
+            service_accounts.insert(
+                trs.pipeline_task_name.clone(),
+                trs.service_account_name.clone(),
+            );
         }
         if trs.timeout.is_some() {
             task_timeouts.insert(
@@ -648,7 +673,10 @@ pub fn plan_taskrun(run: &TaskRun, cat: &Catalog, ov: &Overrides) -> Result<Task
                 )));
             }
             let t = cat.tasks.get(&r.name).ok_or_else(|| {
-                Error::Resolve(format!("taskRef: Task {:?} not found among the inputs", r.name))
+                Error::Resolve(format!(
+                    "taskRef: Task {:?} not found among the inputs",
+                    r.name
+                ))
             })?;
             (r.name.clone(), t.clone())
         }
@@ -729,7 +757,8 @@ mod tests {
         ]))
         .unwrap();
         let given: Vec<Param> =
-            serde_json::from_value(serde_json::json!([{"name": "o", "value": {"b": "x"}}])).unwrap();
+            serde_json::from_value(serde_json::json!([{"name": "o", "value": {"b": "x"}}]))
+                .unwrap();
         let v = final_params(&decls, &given);
         assert_eq!(
             v["o"],

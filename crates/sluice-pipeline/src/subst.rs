@@ -69,9 +69,7 @@ impl Replacements {
         // (pkg/reconciler/taskrun/resources/apply.go paramPatterns)
         let expr = expr.strip_prefix("inputs.").unwrap_or(expr);
         match parse_var(expr) {
-            Var::Param { name, access } => {
-                access_value(self.params.get(name.as_ref())?, &access)
-            }
+            Var::Param { name, access } => access_value(self.params.get(name.as_ref())?, &access),
             Var::TaskResult {
                 task,
                 result,
@@ -178,16 +176,13 @@ mod tests {
         let mut r = Replacements::default();
         r.params
             .insert("s".into(), ParamValue::String("$(params.a[*])".into()));
-        r.params.insert(
-            "a".into(),
-            ParamValue::Array(vec!["x".into(), "y".into()]),
-        );
+        r.params
+            .insert("a".into(), ParamValue::Array(vec!["x".into(), "y".into()]));
         r.params.insert(
             "o".into(),
             ParamValue::Object([("k".to_owned(), "v".to_owned())].into()),
         );
-        r.vars
-            .insert("context.taskRun.name".into(), "tr".into());
+        r.vars.insert("context.taskRun.name".into(), "tr".into());
         r
     }
 

@@ -71,7 +71,11 @@ fn merge_json(base: &Value, over: &Value) -> Value {
     for (k, v) in o {
         let merged = match (k.as_str(), out.get(k), v) {
             ("env" | "volumeMounts" | "envFrom", Some(Value::Array(ba)), Value::Array(oa)) => {
-                let key = if k == "volumeMounts" { "mountPath" } else { "name" };
+                let key = if k == "volumeMounts" {
+                    "mountPath"
+                } else {
+                    "name"
+                };
                 let mut list: Vec<Value> = ba
                     .iter()
                     .filter(|x| {
@@ -105,8 +109,10 @@ fn is_empty_json(v: &Value) -> bool {
 /// from the step's `params` and their defaults; the step keeps its name, onError, timeout,
 /// workspaces, when and output configs.
 pub fn inline_step_action(step: &Step, sa: &StepActionSpec) -> Result<Step, Error> {
-    let mut reps = Replacements::default();
-    reps.params = final_params(&sa.params, &step.params);
+    let reps = Replacements {
+        params: final_params(&sa.params, &step.params),
+        ..Replacements::default()
+    };
     let sa = reps.apply(sa)?;
     Ok(Step {
         image: sa.image,
@@ -124,11 +130,7 @@ pub fn inline_step_action(step: &Step, sa: &StepActionSpec) -> Result<Step, Erro
     })
 }
 
-fn workspace_vars(
-    inv: &TaskInvocation,
-    paths: &dyn Paths,
-    vars: &mut HashMap<String, String>,
-) {
+fn workspace_vars(inv: &TaskInvocation, paths: &dyn Paths, vars: &mut HashMap<String, String>) {
     for (decl, binding) in &inv.workspaces {
         let n = &decl.name;
         let (path, bound, claim, volume) = match binding {
@@ -136,7 +138,10 @@ fn workspace_vars(
                 let claim = match &b.source {
                     WsSource::Pvc { claim } => claim.clone(),
                     WsSource::VolumeClaimTemplate { key } => {
-                        format!("pvc-{}", &crate::plan::make_uid(&format!("{}/{key}", inv.run_name), 0)[..10])
+                        format!(
+                            "pvc-{}",
+                            &crate::plan::make_uid(&format!("{}/{key}", inv.run_name), 0)[..10]
+                        )
                     }
                     _ => String::new(),
                 };
@@ -168,17 +173,26 @@ pub fn prepare(
     vars.insert("context.taskRun.name".into(), inv.taskrun_name.clone());
     vars.insert("context.taskRun.namespace".into(), inv.namespace.clone());
     vars.insert("context.taskRun.uid".into(), inv.uid.clone());
-    vars.insert("context.task.retry-count".into(), inv.retry_count.to_string());
+    vars.insert(
+        "context.task.retry-count".into(),
+        inv.retry_count.to_string(),
+    );
     vars.entry("context.task.name".into())
         .or_insert_with(|| inv.task_label.clone());
     workspace_vars(inv, paths, vars);
     let results_dir = paths.results_dir();
     for r in &inv.spec.results {
-        vars.insert(format!("results.{}.path", r.name), format!("{results_dir}/{}", r.name));
+        vars.insert(
+            format!("results.{}.path", r.name),
+            format!("{results_dir}/{}", r.name),
+        );
     }
     for (i, s) in inv.spec.steps.iter().enumerate() {
         let c = step_container(s, i);
-        vars.insert(format!("steps.{c}.exitCode.path"), format!("{}/exitCode", paths.step_dir(&c)));
+        vars.insert(
+            format!("steps.{c}.exitCode.path"),
+            format!("{}/exitCode", paths.step_dir(&c)),
+        );
     }
     vars.insert("credentials.path".into(), paths.credentials());
 
@@ -208,7 +222,10 @@ pub fn prepare(
     for (i, s) in spec.steps.iter().enumerate() {
         let mut s = if let Some(r) = &s.ref_ {
             let sa = step_actions.get(&r.name).ok_or_else(|| {
-                Error::Resolve(format!("step {:?}: StepAction {:?} not found among the inputs", s.name, r.name))
+                Error::Resolve(format!(
+                    "step {:?}: StepAction {:?} not found among the inputs",
+                    s.name, r.name
+                ))
             })?;
             let inlined = inline_step_action(s, sa)?;
             // the StepAction's own text may use context and workspace variables
@@ -221,8 +238,10 @@ pub fn prepare(
         let dir = paths.step_dir(&step_container(&s, i));
         let mut sr = Replacements::default();
         for r in &s.results {
-            sr.vars
-                .insert(format!("step.results.{}.path", r.name), format!("{dir}/results/{}", r.name));
+            sr.vars.insert(
+                format!("step.results.{}.path", r.name),
+                format!("{dir}/results/{}", r.name),
+            );
         }
         if !sr.is_empty() {
             s = sr.apply(&s)?;
@@ -268,7 +287,9 @@ pub fn apply_step_results(
                     _ => None,
                 },
                 Value::Array(a) => Some(ParamValue::Array(
-                    a.into_iter().filter_map(|x| x.as_str().map(str::to_owned)).collect(),
+                    a.into_iter()
+                        .filter_map(|x| x.as_str().map(str::to_owned))
+                        .collect(),
                 )),
                 _ => None,
             };
@@ -416,7 +437,10 @@ mod tests {
         );
         let acts = HashMap::from([("act".to_owned(), sa)]);
         let s = prepare(&i, &acts, &P).unwrap();
-        assert_eq!(s.steps[0].script, "echo dflt P > /sb/steps/step-s/results/out");
+        assert_eq!(
+            s.steps[0].script,
+            "echo dflt P > /sb/steps/step-s/results/out"
+        );
         assert_eq!(s.steps[0].name, "s");
     }
 }

@@ -41,7 +41,9 @@ pub enum Output {
 /// directory. Ctrl-C cancels the run and still runs finally tasks (a second Ctrl-C stops
 /// them too).
 #[derive(Debug, Args)]
-#[command(after_help = "Exit codes: 0 the run succeeded, 1 validation failed or the run failed, 2 usage or I/O error.")]
+#[command(
+    after_help = "Exit codes: 0 the run succeeded, 1 validation failed or the run failed, 2 usage or I/O error."
+)]
 pub struct RunArgs {
     /// Manifest files or directories (Tasks, Pipelines, StepActions, runs, ConfigMaps,
     /// Secrets, ServiceAccounts). Repeatable.
@@ -94,7 +96,8 @@ fn parse_kv(s: &str) -> Result<(String, String), String> {
 
 fn param_value(v: &str) -> Result<ParamValue> {
     if v.starts_with('[') || v.starts_with('{') {
-        let j: Value = serde_json::from_str(v).with_context(|| format!("param value {v:?} is not JSON"))?;
+        let j: Value =
+            serde_json::from_str(v).with_context(|| format!("param value {v:?} is not JSON"))?;
         Ok(ParamValue::from_json(&j))
     } else {
         Ok(ParamValue::String(v.to_owned()))
@@ -130,7 +133,10 @@ impl LogSink for Console {
     fn step_failed(&self, task: &str, step: &str, code: i32, tail: &[String]) {
         let _g = self.out.lock();
         let mut e = std::io::stderr().lock();
-        let _ = writeln!(e, "error: task {task} step {step} failed with exit code {code}");
+        let _ = writeln!(
+            e,
+            "error: task {task} step {step} failed with exit code {code}"
+        );
         if !tail.is_empty() {
             let _ = writeln!(e, "  last lines of its log:");
             for l in tail.iter().rev().take(10).rev() {
@@ -210,10 +216,17 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     };
     let report = validate_files(&files, &opts);
     if report.errors() > 0 {
-        for f in report.findings.iter().filter(|f| f.severity == Severity::Error) {
+        for f in report
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+        {
             eprintln!("{}", f.render());
         }
-        eprintln!("error: validation failed ({} error(s)); nothing was run", report.errors());
+        eprintln!(
+            "error: validation failed ({} error(s)); nothing was run",
+            report.errors()
+        );
         return Ok(exit::FINDINGS);
     }
     // 2. load objects and resolve
@@ -247,7 +260,9 @@ pub fn run(args: &RunArgs) -> Result<u8> {
             .collect(),
         timeout: match &args.timeout {
             None => None,
-            Some(t) => Some(plan::timeout(t).with_context(|| format!("--timeout: invalid duration {t:?}"))?),
+            Some(t) => Some(
+                plan::timeout(t).with_context(|| format!("--timeout: invalid duration {t:?}"))?,
+            ),
         },
         nonce,
     };
@@ -283,13 +298,27 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         for r in &catalog.pipeline_runs {
             match plan::plan_pipelinerun(r, &catalog, &ov) {
                 Ok(p) => plans.push(Plan::Pipeline(Box::new(p))),
-                Err(e) => errors.push(format!("PipelineRun/{}: {e}", r.metadata.name.clone().or(r.metadata.generate_name.clone()).unwrap_or_default())),
+                Err(e) => errors.push(format!(
+                    "PipelineRun/{}: {e}",
+                    r.metadata
+                        .name
+                        .clone()
+                        .or(r.metadata.generate_name.clone())
+                        .unwrap_or_default()
+                )),
             }
         }
         for r in &catalog.task_runs {
             match plan::plan_taskrun(r, &catalog, &ov) {
                 Ok(p) => plans.push(Plan::Task(Box::new(p))),
-                Err(e) => errors.push(format!("TaskRun/{}: {e}", r.metadata.name.clone().or(r.metadata.generate_name.clone()).unwrap_or_default())),
+                Err(e) => errors.push(format!(
+                    "TaskRun/{}: {e}",
+                    r.metadata
+                        .name
+                        .clone()
+                        .or(r.metadata.generate_name.clone())
+                        .unwrap_or_default()
+                )),
             }
         }
         if plans.is_empty() && errors.is_empty() {
@@ -311,7 +340,9 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         let _ = ctrlc::set_handler(move || {
             i.raise();
             if i.level() == 1 {
-                eprintln!("\ncancelling: running tasks are stopped, finally tasks still run (Ctrl-C again to stop them too)");
+                eprintln!(
+                    "\ncancelling: running tasks are stopped, finally tasks still run (Ctrl-C again to stop them too)"
+                );
             }
         });
     }
@@ -330,7 +361,9 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         max_matrix_combinations: catalog.flags.default_max_matrix_combinations_count,
     };
     if args.isolate && !sluice_exec::bwrap_available() {
-        bail!("--isolate needs bubblewrap (`bwrap`), which is not installed or cannot create namespaces here (Debian: apt-get install bubblewrap)");
+        bail!(
+            "--isolate needs bubblewrap (`bwrap`), which is not installed or cannot create namespaces here (Debian: apt-get install bubblewrap)"
+        );
     }
     let mut items = Vec::new();
     let mut all_ok = true;
@@ -340,7 +373,8 @@ pub fn run(args: &RunArgs) -> Result<u8> {
             Plan::Task(t) => t.meta.name.clone(),
         };
         let run_dir = data.join("runs").join(&name);
-        std::fs::create_dir_all(&run_dir).with_context(|| format!("{}: cannot create", run_dir.display()))?;
+        std::fs::create_dir_all(&run_dir)
+            .with_context(|| format!("{}: cannot create", run_dir.display()))?;
         let exec = LocalExecutor::new(Config {
             run_dir: run_dir.clone(),
             data_dir: data.clone(),
@@ -351,7 +385,11 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         });
         match p {
             Plan::Pipeline(plan) => {
-                eprintln!("PipelineRun {} started (run directory {})", plan.meta.name, run_dir.display());
+                eprintln!(
+                    "PipelineRun {} started (run directory {})",
+                    plan.meta.name,
+                    run_dir.display()
+                );
                 let out = engine::run_pipeline(plan, &exec, &run_opts, console.as_ref());
                 let cond = out.status.condition().cloned();
                 all_ok &= out.status.succeeded();
@@ -369,11 +407,21 @@ pub fn run(args: &RunArgs) -> Result<u8> {
                 }
                 summary_pipeline(&plan.meta.name, &out);
                 if let Some(c) = cond {
-                    eprintln!("PipelineRun {}: {} ({}): {}", plan.meta.name, if c.is_true() { "Succeeded" } else { "Failed" }, c.reason, c.message);
+                    eprintln!(
+                        "PipelineRun {}: {} ({}): {}",
+                        plan.meta.name,
+                        if c.is_true() { "Succeeded" } else { "Failed" },
+                        c.reason,
+                        c.message
+                    );
                 }
             }
             Plan::Task(plan) => {
-                eprintln!("TaskRun {} started (run directory {})", plan.meta.name, run_dir.display());
+                eprintln!(
+                    "TaskRun {} started (run directory {})",
+                    plan.meta.name,
+                    run_dir.display()
+                );
                 let st = engine::run_taskrun(plan, &exec, &run_opts, console.as_ref());
                 all_ok &= st.succeeded();
                 let mut tr = serde_json::to_value(&plan.run)?;
@@ -384,7 +432,13 @@ pub fn run(args: &RunArgs) -> Result<u8> {
                     eprintln!("  result {} = {}", r.name, serde_json::to_string(&r.value)?);
                 }
                 if let Some(c) = st.condition() {
-                    eprintln!("TaskRun {}: {} ({}): {}", plan.meta.name, if c.is_true() { "Succeeded" } else { "Failed" }, c.reason, c.message);
+                    eprintln!(
+                        "TaskRun {}: {} ({}): {}",
+                        plan.meta.name,
+                        if c.is_true() { "Succeeded" } else { "Failed" },
+                        c.reason,
+                        c.message
+                    );
                 }
             }
         }
@@ -428,6 +482,10 @@ fn summary_pipeline(name: &str, out: &engine::PipelineOutcome) {
         eprintln!("  {:<24} {:<10} {}", s.name, "Skipped", s.reason);
     }
     for r in &out.status.results {
-        eprintln!("  result {} = {}", r.name, serde_json::to_string(&r.value).unwrap_or_default());
+        eprintln!(
+            "  result {} = {}",
+            r.name,
+            serde_json::to_string(&r.value).unwrap_or_default()
+        );
     }
 }

@@ -42,6 +42,23 @@ fn rules() -> BTreeMap<&'static str, Vec<&'static str>> {
     );
     r.insert("sluice-expr", pure_and(&["sluice-apis", "sluice"]));
     r.insert("sluice-apis", pure_and(&["sluice"]));
+    // the engine is pure: no I/O, async runtime or process crates
+    r.insert(
+        "sluice-pipeline",
+        pure_and(&["sluice", "sluice-exec", "nix", "libc", "ctrlc"]),
+    );
+    // the local executor runs processes but never talks to a cluster
+    r.insert(
+        "sluice-exec",
+        vec![
+            "kube",
+            "kube-client",
+            "kube-runtime",
+            "k8s-openapi",
+            "sluice",
+            "anyhow",
+        ],
+    );
     r
 }
 

@@ -2,4 +2,6 @@
 
 mod architecture;
 mod common;
+mod run_cli;
+mod run_conformance;
 mod validate_cli;
