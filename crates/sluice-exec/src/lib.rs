@@ -283,16 +283,18 @@ impl LocalExecutor {
             volumes: HashMap::new(),
             isolate: self.cfg.isolate,
         };
+        // one mkdir each (directory creation dominates the per-task cost on slow file
+        // systems); scripts/ and creds/ are made when used
+        fs::create_dir_all(&sb.root).map_err(io_err(&sb.root))?;
         for d in [
+            sb.tekton(),
             sb.home(),
             sb.results(),
             sb.steps(),
             sb.workspace_root(),
-            sb.tekton().join("scripts"),
-            sb.tekton().join("creds"),
             sb.root.join("logs"),
         ] {
-            fs::create_dir_all(&d).map_err(io_err(&d))?;
+            fs::create_dir(&d).map_err(io_err(&d))?;
         }
         for (decl, binding) in &inv.workspaces {
             if let Some(b) = binding {
@@ -301,7 +303,11 @@ impl LocalExecutor {
             }
         }
         let files = creds::credential_files(&self.cfg.catalog, &inv.service_account);
-        creds::write_credentials(&sb.home(), &files).map_err(io_err(&sb.home()))?;
+        if !files.is_empty() {
+            creds::write_credentials(&sb.home(), &files).map_err(io_err(&sb.home()))?;
+        }
+        let c = sb.tekton().join("creds");
+        fs::create_dir(&c).map_err(io_err(&c))?;
         Ok(sb)
     }
 
@@ -569,7 +575,8 @@ impl Executor for LocalExecutor {
                 }
             };
             let step_dir = sb.steps().join(&container);
-            let _ = fs::create_dir_all(step_dir.join("results"));
+            let _ = fs::create_dir(&step_dir);
+            let _ = fs::create_dir(step_dir.join("results"));
             let s_start = now();
             let step_deadline = step
                 .timeout
@@ -830,7 +837,11 @@ impl LocalExecutor {
             if ash_like_image(&step.image) {
                 posix_bash(&mut interp);
             }
-            let file = sb.tekton().join("scripts").join(container);
+            let dir = sb.tekton().join("scripts");
+            if !dir.is_dir() {
+                fs::create_dir(&dir).map_err(io_err(&dir))?;
+            }
+            let file = dir.join(container);
             fs::write(&file, body).map_err(io_err(&file))?;
             let mut a = interp;
             a.push(if self.cfg.isolate {
@@ -880,7 +891,9 @@ impl LocalExecutor {
             step.working_dir.clone()
         };
         let host_cwd = sb.host_path(&cwd_container, &inv.workspaces);
-        let _ = fs::create_dir_all(&host_cwd);
+        if !host_cwd.is_dir() {
+            let _ = fs::create_dir_all(&host_cwd);
+        }
         let mut cwd = host_cwd.clone();
         if self.cfg.isolate {
             let mut b: Vec<String> = vec!["bwrap".into(), "--die-with-parent".into()];

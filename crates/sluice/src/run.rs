@@ -373,6 +373,12 @@ pub fn run(args: &RunArgs) -> Result<u8> {
             Plan::Task(t) => t.meta.name.clone(),
         };
         let run_dir = data.join("runs").join(&name);
+        // a run of the same name replaces the previous one's directory
+        if run_dir.exists() {
+            std::fs::remove_dir_all(&run_dir).with_context(|| {
+                format!("{}: cannot remove the previous run", run_dir.display())
+            })?;
+        }
         std::fs::create_dir_all(&run_dir)
             .with_context(|| format!("{}: cannot create", run_dir.display()))?;
         let exec = LocalExecutor::new(Config {
