@@ -438,3 +438,60 @@ spec:
     );
     assert!(String::from_utf8_lossy(&o.stdout).contains("reason: Succeeded"));
 }
+
+// docs/pipelineruns.md "Gracefully cancelling a PipelineRun": with CancelledRunFinally the
+// running tasks are cancelled and finally tasks still run; the run ends Cancelled. Ctrl-C
+// (SIGINT) requests it; no process is left behind.
+#[test]
+fn ctrl_c_cancels_and_still_runs_finally() {
+    let d = tmp("cancel");
+    let f = d.join("run.yaml");
+    std::fs::write(
+        &f,
+        r#"
+apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata: {name: cancelme}
+spec:
+  pipelineSpec:
+    tasks:
+      - name: long
+        taskSpec:
+          steps: [{image: alpine, script: "echo started; sleep 41.75"}]
+    finally:
+      - name: tidy
+        taskSpec:
+          steps: [{image: alpine, script: "echo tidy ran"}]
+"#,
+    )
+    .expect("write");
+    let child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["run", "-o", "json", "-f"])
+        .arg(&f)
+        .env("SLUICE_DATA_DIR", d.join("data"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let o = child.wait_with_output().expect("finishes");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("[tidy/unnamed-0] tidy ran"), "{err}");
+    let items = status_items(&o);
+    assert_eq!(cond(&items[0]).1, "Cancelled");
+    assert_eq!(cond(&items[0]).2, "PipelineRun \"cancelme\" was cancelled");
+    let long = items
+        .iter()
+        .find(|i| i["metadata"]["name"] == "cancelme-long")
+        .expect("long");
+    assert_eq!(cond(long).1, "TaskRunCancelled");
+    let ps = Command::new("ps")
+        .args(["-eo", "args"])
+        .output()
+        .expect("ps");
+    assert!(!String::from_utf8_lossy(&ps.stdout).contains("sleep 41.75"));
+}
