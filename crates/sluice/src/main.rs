@@ -3,6 +3,7 @@
 mod exit;
 mod kustomize;
 mod policy;
+mod run;
 mod validate;
 
 use std::process::ExitCode;
@@ -29,6 +30,8 @@ enum Command {
     Kustomize(kustomize::KustomizeCommand),
     /// Kyverno policies: apply them to resources, or run kyverno-test.yaml suites.
     Policy(Box<policy::PolicyArgs>),
+    /// Run a Tekton PipelineRun or TaskRun locally: steps are host processes, no cluster.
+    Run(Box<run::RunArgs>),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(&args),
         Command::Kustomize(cmd) => kustomize::run(&cmd),
         Command::Policy(args) => policy::run(&args),
+        Command::Run(args) => run::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

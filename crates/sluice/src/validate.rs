@@ -93,7 +93,7 @@ fn is_manifest_file(p: &Path) -> bool {
 
 /// Reads `p` (a file, a directory walked recursively in name order, or `-`). Directories
 /// holding a `Chart.yaml` are Helm charts: not read, listed in `charts`.
-fn collect(p: &str, out: &mut Vec<SourceFile>, charts: &mut Vec<String>) -> Result<()> {
+pub(crate) fn collect(p: &str, out: &mut Vec<SourceFile>, charts: &mut Vec<String>) -> Result<()> {
     if p == "-" {
         let mut text = String::new();
         std::io::stdin()

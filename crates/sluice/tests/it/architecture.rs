@@ -49,6 +49,23 @@ fn rules() -> BTreeMap<&'static str, Vec<&'static str>> {
         pure_and(&["sluice", "sluice-apis", "sluice-expr", "sluice-gitops"]),
     );
     r.insert("sluice-policy", pure_and(&["sluice"]));
+    // the engine is pure: no I/O, async runtime or process crates
+    r.insert(
+        "sluice-pipeline",
+        pure_and(&["sluice", "sluice-exec", "nix", "libc", "ctrlc"]),
+    );
+    // the local executor runs processes but never talks to a cluster
+    r.insert(
+        "sluice-exec",
+        vec![
+            "kube",
+            "kube-client",
+            "kube-runtime",
+            "k8s-openapi",
+            "sluice",
+            "anyhow",
+        ],
+    );
     r
 }
 

@@ -4,5 +4,7 @@ mod architecture;
 mod common;
 mod kustomize_cli;
 mod policy_cli;
+mod run_cli;
+mod run_conformance;
 mod validate_cli;
 mod validate_seed;

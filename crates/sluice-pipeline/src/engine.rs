@@ -1,0 +1,1148 @@
+//! Running a plan on an [`Executor`]: the PipelineRun state machine of tektoncd/pipeline
+//! `pkg/reconciler/pipelinerun` (`resources/pipelinerunstate.go`, `pipelinerunresolution.go`)
+//! without a cluster: candidates from the DAG run in parallel (up to a limit), `when`
+//! expressions and failures skip tasks, finally tasks run after the DAG, retries,
+//! timeouts and cancellation with Tekton's reasons.
+//!
+//! Threads and channels only: the executor does the I/O.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use sluice_apis::tekton::PipelineTask;
+use sluice_apis::tekton::param::{Param, ParamValue};
+use sluice_apis::tekton::when::WhenExpression;
+use sluice_expr::tekton::{Var, references};
+
+use crate::Error;
+use crate::dag::Dag;
+use crate::matrix;
+use crate::plan::{PipelinePlan, TaskPlan, WsBinding};
+use crate::status::{
+    ChildReference, Condition, PipelineRunStatus, RunResult, SkippedTask, TaskRunStatus, now,
+    reason, skip,
+};
+use crate::subst::Replacements;
+use crate::task::TaskInvocation;
+
+/// A cancellation request for one TaskRun: the reason and message its status gets.
+#[derive(Debug, Default)]
+pub struct CancelToken {
+    state: Mutex<Option<(String, String)>>,
+}
+
+impl CancelToken {
+    pub fn cancel(&self, reason: &str, message: &str) {
+        if let Ok(mut s) = self.state.lock()
+            && s.is_none()
+        {
+            *s = Some((reason.to_owned(), message.to_owned()));
+        }
+    }
+
+    /// `Some((reason, message))` once cancelled.
+    pub fn cancelled(&self) -> Option<(String, String)> {
+        self.state.lock().ok().and_then(|s| s.clone())
+    }
+}
+
+/// Runs one TaskRun. Implementations must return promptly once `cancel` is cancelled,
+/// leaving no process behind, with the cancel reason in the status.
+pub trait Executor: Sync {
+    fn run_task(&self, inv: &TaskInvocation, cancel: &CancelToken) -> TaskRunStatus;
+}
+
+/// Phases a pipeline task goes through, for progress displays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Pending,
+    Running,
+    Retrying,
+    Succeeded,
+    Failed,
+    Skipped,
+}
+
+/// Receives progress. All methods have empty defaults.
+pub trait Events: Sync {
+    fn task(&self, _task: &str, _phase: Phase, _detail: &str) {}
+}
+
+/// No progress output.
+pub struct NoEvents;
+impl Events for NoEvents {}
+
+/// Cancellation from outside (Ctrl-C): 0 none, 1 graceful (finally still runs, Tekton's
+/// `CancelledRunFinally`), 2 immediate.
+#[derive(Debug, Default)]
+pub struct Interrupt(pub AtomicU8);
+
+impl Interrupt {
+    pub fn level(&self) -> u8 {
+        self.0.load(Ordering::SeqCst)
+    }
+    pub fn raise(&self) {
+        let _ = self
+            .0
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |l| Some((l + 1).min(2)));
+    }
+}
+
+/// Options of a run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub parallelism: usize,
+    pub interrupt: Arc<Interrupt>,
+    pub max_matrix_combinations: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            parallelism: 4,
+            interrupt: Arc::new(Interrupt::default()),
+            max_matrix_combinations: 256,
+        }
+    }
+}
+
+/// A finished TaskRun of a pipeline.
+#[derive(Debug, Clone)]
+pub struct ChildRun {
+    pub name: String,
+    pub pipeline_task: String,
+    pub status: TaskRunStatus,
+    pub params: Vec<Param>,
+}
+
+/// What a pipeline run produced.
+#[derive(Debug, Clone)]
+pub struct PipelineOutcome {
+    pub status: PipelineRunStatus,
+    pub children: Vec<ChildRun>,
+}
+
+fn duration_str(d: Option<Duration>) -> String {
+    match d {
+        None => "0s".into(),
+        Some(d) => {
+            let s = d.as_secs_f64();
+            if s >= 3600.0 && s % 3600.0 == 0.0 {
+                format!("{}h0m0s", s as u64 / 3600)
+            } else if s >= 60.0 && s.fract() == 0.0 {
+                format!("{}m{}s", s as u64 / 60, s as u64 % 60)
+            } else {
+                format!("{s}s")
+            }
+        }
+    }
+}
+
+/// Runs one TaskRun with retries; the final status carries the earlier attempts in
+/// `retriesStatus` (docs/taskruns.md "Specifying retries").
+fn run_with_retries(
+    exec: &dyn Executor,
+    inv: &TaskInvocation,
+    retries: u32,
+    cancel: &CancelToken,
+    events: &dyn Events,
+) -> TaskRunStatus {
+    let mut previous = Vec::new();
+    let mut attempt = 0;
+    loop {
+        let mut inv = inv.clone();
+        inv.retry_count = attempt;
+        let mut st = exec.run_task(&inv, cancel);
+        if st.succeeded() || attempt >= retries || cancel.cancelled().is_some() {
+            st.retries_status = previous;
+            return st;
+        }
+        events.task(
+            &inv.task_label,
+            Phase::Retrying,
+            &format!("retry {}", attempt + 1),
+        );
+        st.retries_status.clear();
+        previous.push(st);
+        attempt += 1;
+    }
+}
+
+/// Runs a standalone TaskRun.
+pub fn run_taskrun(
+    plan: &TaskPlan,
+    exec: &dyn Executor,
+    opts: &RunOptions,
+    events: &dyn Events,
+) -> TaskRunStatus {
+    let mut ws = Vec::new();
+    for d in &plan.spec.workspaces {
+        ws.push((d.clone(), plan.workspaces.get(&d.name).cloned()));
+    }
+    let label = if plan.task_name.is_empty() {
+        plan.meta.name.clone()
+    } else {
+        plan.task_name.clone()
+    };
+    let inv = TaskInvocation {
+        taskrun_name: plan.meta.name.clone(),
+        task_label: label.clone(),
+        run_name: plan.meta.name.clone(),
+        namespace: plan.meta.namespace.clone(),
+        uid: plan.meta.uid.clone(),
+        spec: plan.spec.clone(),
+        params: plan
+            .params
+            .iter()
+            .map(|(k, v)| Param {
+                name: k.clone(),
+                value: v.clone(),
+            })
+            .collect(),
+        context: HashMap::from([("context.task.name".to_owned(), label.clone())]),
+        workspaces: ws,
+        timeout: plan.timeout,
+        service_account: plan.service_account.clone(),
+        retry_count: 0,
+    };
+    let token = CancelToken::default();
+    events.task(&label, Phase::Running, "");
+    let st = std::thread::scope(|s| {
+        let h = s.spawn(|| run_with_retries(exec, &inv, plan.retries, &token, events));
+        while !h.is_finished() {
+            if opts.interrupt.level() > 0 {
+                token.cancel(reason::TASKRUN_CANCELLED, "TaskRun cancelled by the user");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        h.join().unwrap_or_default()
+    });
+    let phase = if st.succeeded() {
+        Phase::Succeeded
+    } else {
+        Phase::Failed
+    };
+    events.task(&label, phase, st.reason());
+    st
+}
+
+#[derive(Debug, Clone)]
+enum State {
+    Running {
+        pending: usize,
+        children: Vec<Option<ChildRun>>,
+    },
+    Done {
+        children: Vec<ChildRun>,
+        failed: bool,
+        ignored: bool,
+    },
+    Skipped {
+        reason: &'static str,
+        when: Vec<WhenExpression>,
+    },
+}
+
+struct Job {
+    task: String,
+    index: usize,
+    inv: TaskInvocation,
+    retries: u32,
+    token: Arc<CancelToken>,
+}
+
+/// Evaluates `when` expressions after substitution (docs/pipelines.md "Guard Task
+/// execution using when expressions"): every expression must hold; `in` is true when the
+/// input is one of the values, `notin` when it is none of them.
+pub fn when_holds(whens: &[WhenExpression]) -> Result<bool, Error> {
+    for w in whens {
+        if !w.cel.is_empty() {
+            match crate::cel::eval_bool(&w.cel) {
+                Some(true) => continue,
+                Some(false) => return Ok(false),
+                None => {
+                    return Err(Error::Resolve(format!(
+                        "when expression cel {:?} is not supported by the local engine",
+                        w.cel
+                    )));
+                }
+            }
+        }
+        let values = w.values.clone().unwrap_or_default();
+        let contained = values.contains(&w.input);
+        let ok = match w.operator.as_str() {
+            "in" => contained,
+            "notin" => !contained,
+            op => return Err(Error::Resolve(format!("unknown when operator {op:?}"))),
+        };
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Result references of a pipeline task: in its params, matrix and when expressions,
+/// and in an embedded task spec (implicit propagation).
+fn result_refs(pt: &PipelineTask) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = pt
+        .result_refs()
+        .into_iter()
+        .map(|(t, r, _)| (t, r))
+        .collect();
+    if let Some(ts) = &pt.task_spec
+        && let Ok(v) = serde_json::to_value(ts)
+    {
+        let mut strings = Vec::new();
+        collect_strings(&v, &mut strings);
+        for s in strings {
+            for r in references(&s) {
+                if let Var::TaskResult { task, result, .. } = r.var() {
+                    out.push((task.to_owned(), result.to_owned()));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn collect_strings(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) if s.contains("$(") => out.push(s.clone()),
+        serde_json::Value::Array(a) => a.iter().for_each(|x| collect_strings(x, out)),
+        serde_json::Value::Object(m) => m.values().for_each(|x| collect_strings(x, out)),
+        _ => {}
+    }
+}
+
+/// Runs a PipelineRun to completion.
+pub fn run_pipeline(
+    plan: &PipelinePlan,
+    exec: &dyn Executor,
+    opts: &RunOptions,
+    events: &dyn Events,
+) -> PipelineOutcome {
+    let mut status = PipelineRunStatus {
+        start_time: now(),
+        ..PipelineRunStatus::default()
+    };
+    let spec = &plan.spec;
+    let mut all_deps: Vec<(String, Vec<String>)> = Vec::new();
+    for pt in &spec.tasks {
+        let mut deps = pt.run_after.clone();
+        for (t, _) in result_refs(pt) {
+            if !deps.contains(&t) {
+                deps.push(t);
+            }
+        }
+        all_deps.push((pt.name.clone(), deps));
+    }
+    let dag = match Dag::build(&all_deps) {
+        Ok(d) => d,
+        Err(e) => {
+            status.conditions.push(Condition::succeeded(
+                Some(false),
+                reason::PIPELINE_VALIDATION_FAILED,
+                e.to_string(),
+            ));
+            status.completion_time = now();
+            return PipelineOutcome {
+                status,
+                children: vec![],
+            };
+        }
+    };
+    let by_name: HashMap<&str, &PipelineTask> = spec
+        .tasks
+        .iter()
+        .chain(spec.finally.iter())
+        .map(|t| (t.name.as_str(), t))
+        .collect();
+    for pt in spec.tasks.iter().chain(spec.finally.iter()) {
+        events.task(&pt.name, Phase::Pending, "");
+    }
+
+    let start = Instant::now();
+    let pipeline_deadline = plan.timeout_pipeline.map(|d| start + d);
+    let tasks_deadline = plan.timeout_tasks.map(|d| start + d);
+    let mut finally_deadline: Option<Instant> = None;
+
+    let mut states: HashMap<String, State> = HashMap::new();
+    let mut started: HashSet<String> = HashSet::new();
+    let mut queue: VecDeque<Job> = VecDeque::new();
+    let mut running: HashMap<(String, usize), Arc<CancelToken>> = HashMap::new();
+    let mut results: HashMap<String, BTreeMap<String, ParamValue>> = HashMap::new();
+    let mut stopping = false;
+    let mut timed_out: Option<&'static str> = None; // skip reason
+    let mut cancelled = false;
+    let mut in_finally = false;
+    let (tx, rx) = mpsc::channel::<(String, usize, TaskRunStatus)>();
+    let parallelism = opts.parallelism.max(1);
+
+    std::thread::scope(|scope| {
+        loop {
+            // 1. decide on candidates
+            let done: HashSet<String> = states
+                .iter()
+                .filter(|(_, s)| !matches!(s, State::Running { .. }))
+                .map(|(k, _)| k.clone())
+                .collect();
+            let candidates: Vec<String> = if !in_finally {
+                dag.candidates(&done, &started)
+            } else {
+                spec.finally
+                    .iter()
+                    .filter(|t| !started.contains(&t.name))
+                    .map(|t| t.name.clone())
+                    .collect()
+            };
+            for name in candidates {
+                let Some(pt) = by_name.get(name.as_str()).copied() else {
+                    continue;
+                };
+                started.insert(name.clone());
+                let skip_reason: Option<&'static str> = if !in_finally {
+                    if cancelled {
+                        Some(skip::CANCELLED)
+                    } else if let Some(r) = timed_out {
+                        Some(r)
+                    } else if stopping {
+                        Some(skip::STOPPING)
+                    } else if dag.node(&name).is_some_and(|n| {
+                        n.prev.iter().any(|p| {
+                            matches!(states.get(p), Some(State::Skipped { reason, .. }) if *reason != skip::WHEN)
+                        })
+                    }) {
+                        Some(skip::PARENT_SKIPPED)
+                    } else {
+                        None
+                    }
+                } else if opts.interrupt.level() > 1 {
+                    Some(skip::CANCELLED)
+                } else if timed_out == Some(skip::PIPELINE_TIMED_OUT) {
+                    Some(skip::PIPELINE_TIMED_OUT)
+                } else {
+                    None
+                };
+                let skip_reason = skip_reason.or_else(|| {
+                    let missing = result_refs(pt)
+                        .into_iter()
+                        .any(|(t, r)| !results.get(&t).is_some_and(|m| m.contains_key(&r)));
+                    missing.then_some(skip::MISSING_RESULTS)
+                });
+                if let Some(r) = skip_reason {
+                    events.task(&name, Phase::Skipped, r);
+                    states.insert(
+                        name.clone(),
+                        State::Skipped {
+                            reason: r,
+                            when: vec![],
+                        },
+                    );
+                    continue;
+                }
+                // pipeline-level substitution
+                let mut reps = pipeline_replacements(plan, &states, &results, &spec.tasks);
+                reps.vars.insert(
+                    "context.pipelineTask.retries".into(),
+                    pt.retries.unwrap_or(0).to_string(),
+                );
+                let mut pt_sub = match reps.apply(pt) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        fail_task(&mut states, &name, &e.to_string(), events);
+                        stopping = true;
+                        continue;
+                    }
+                };
+                pt_sub.task_spec = pt.task_spec.clone();
+                match when_holds(&pt_sub.when) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        events.task(&name, Phase::Skipped, skip::WHEN);
+                        states.insert(
+                            name.clone(),
+                            State::Skipped {
+                                reason: skip::WHEN,
+                                when: pt_sub.when.clone(),
+                            },
+                        );
+                        continue;
+                    }
+                    Err(e) => {
+                        fail_task(&mut states, &name, &e.to_string(), events);
+                        stopping = true;
+                        continue;
+                    }
+                }
+                let invs = match build_invocations(plan, pt, &pt_sub, &reps, opts) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        fail_task(&mut states, &name, &e.to_string(), events);
+                        stopping = true;
+                        continue;
+                    }
+                };
+                if invs.is_empty() {
+                    events.task(&name, Phase::Skipped, skip::EMPTY_ARRAY_IN_MATRIX);
+                    states.insert(
+                        name.clone(),
+                        State::Skipped {
+                            reason: skip::EMPTY_ARRAY_IN_MATRIX,
+                            when: vec![],
+                        },
+                    );
+                    continue;
+                }
+                let retries = pt.retries.unwrap_or(0).max(0) as u32;
+                states.insert(
+                    name.clone(),
+                    State::Running {
+                        pending: invs.len(),
+                        children: vec![None; invs.len()],
+                    },
+                );
+                for (index, inv) in invs.into_iter().enumerate() {
+                    queue.push_back(Job {
+                        task: name.clone(),
+                        index,
+                        inv,
+                        retries,
+                        token: Arc::new(CancelToken::default()),
+                    });
+                }
+            }
+            // 2. launch jobs
+            while running.len() < parallelism {
+                let Some(job) = queue.pop_front() else {
+                    break;
+                };
+                if index_is_first(&job) {
+                    events.task(&job.task, Phase::Running, "");
+                }
+                running.insert((job.task.clone(), job.index), job.token.clone());
+                let tx = tx.clone();
+                scope.spawn(move || {
+                    let st = run_with_retries(exec, &job.inv, job.retries, &job.token, events);
+                    let _ = tx.send((job.task, job.index, st));
+                });
+            }
+            // 3. finished?
+            let all_dag_done = spec.tasks.iter().all(
+                |t| matches!(states.get(&t.name), Some(s) if !matches!(s, State::Running { .. })),
+            );
+            if !in_finally && all_dag_done && queue.is_empty() {
+                in_finally = true;
+                if !spec.finally.is_empty() {
+                    status.finally_start_time = now();
+                    finally_deadline = plan.timeout_finally.map(|d| Instant::now() + d);
+                }
+                continue;
+            }
+            if in_finally
+                && running.is_empty()
+                && queue.is_empty()
+                && spec.finally.iter().all(|t| started.contains(&t.name))
+            {
+                break;
+            }
+            // 4. wait for a job, a deadline or an interrupt
+            let mut wait = Duration::from_millis(50);
+            let now_i = Instant::now();
+            for d in [pipeline_deadline, tasks_deadline, finally_deadline]
+                .into_iter()
+                .flatten()
+            {
+                wait = wait.min(d.saturating_duration_since(now_i));
+            }
+            match rx.recv_timeout(wait) {
+                Ok((task, index, st)) => {
+                    running.remove(&(task.clone(), index));
+                    let pt = by_name.get(task.as_str()).copied();
+                    let ignore = pt.is_some_and(|p| p.on_error == "continue");
+                    if let Some(State::Running { pending, children }) = states.get_mut(&task) {
+                        let child = ChildRun {
+                            name: String::new(),
+                            pipeline_task: task.clone(),
+                            status: st,
+                            params: vec![],
+                        };
+                        children[index] = Some(child);
+                        *pending -= 1;
+                        if *pending == 0 {
+                            let children: Vec<ChildRun> =
+                                std::mem::take(children).into_iter().flatten().collect();
+                            let failed = children.iter().any(|c| !c.status.succeeded());
+                            gather_results(&task, &children, &mut results);
+                            events.task(
+                                &task,
+                                if failed {
+                                    Phase::Failed
+                                } else {
+                                    Phase::Succeeded
+                                },
+                                children
+                                    .iter()
+                                    .find(|c| !c.status.succeeded())
+                                    .map_or("", |c| c.status.reason()),
+                            );
+                            if failed && !ignore && !in_finally {
+                                stopping = true;
+                            }
+                            states.insert(
+                                task,
+                                State::Done {
+                                    children,
+                                    failed,
+                                    ignored: failed && ignore,
+                                },
+                            );
+                        }
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout | mpsc::RecvTimeoutError::Disconnected) => {}
+            }
+            let now_i = Instant::now();
+            if opts.interrupt.level() > 0 && !cancelled {
+                cancelled = true;
+                for t in running.values() {
+                    t.cancel(
+                        reason::TASKRUN_CANCELLED,
+                        "TaskRun cancelled as the PipelineRun it belongs to has been cancelled.",
+                    );
+                }
+                // queued DAG jobs never start
+                queue.retain(|j| !spec.tasks.iter().any(|t| t.name == j.task));
+            }
+            if opts.interrupt.level() > 1 {
+                for t in running.values() {
+                    t.cancel(
+                        reason::TASKRUN_CANCELLED,
+                        "TaskRun cancelled as the PipelineRun it belongs to has been cancelled.",
+                    );
+                }
+            }
+            let pipeline_over = pipeline_deadline.is_some_and(|d| now_i >= d);
+            let tasks_over = !in_finally && tasks_deadline.is_some_and(|d| now_i >= d);
+            let finally_over = in_finally && finally_deadline.is_some_and(|d| now_i >= d);
+            if (pipeline_over || tasks_over || finally_over)
+                && timed_out != Some(skip::PIPELINE_TIMED_OUT)
+            {
+                let r = if pipeline_over {
+                    skip::PIPELINE_TIMED_OUT
+                } else if tasks_over {
+                    skip::TASKS_TIMED_OUT
+                } else {
+                    skip::FINALLY_TIMED_OUT
+                };
+                if timed_out.is_none() || pipeline_over {
+                    timed_out = Some(r);
+                }
+                for ((task, _), t) in &running {
+                    let is_finally = spec.finally.iter().any(|f| &f.name == task);
+                    if pipeline_over || (tasks_over && !is_finally) || (finally_over && is_finally)
+                    {
+                        t.cancel(
+                            reason::TASKRUN_CANCELLED,
+                            "TaskRun cancelled as the PipelineRun it belongs to has timed out.",
+                        );
+                    }
+                }
+                queue.retain(|j| {
+                    let is_finally = spec.finally.iter().any(|f| f.name == j.task);
+                    !(pipeline_over || (tasks_over && !is_finally) || (finally_over && is_finally))
+                });
+            }
+            // jobs dropped from the queue: their tasks are done (skipped) unless a child ran
+            let queued: HashSet<&str> = queue.iter().map(|j| j.task.as_str()).collect();
+            let running_tasks: HashSet<&str> = running.keys().map(|(t, _)| t.as_str()).collect();
+            let mut to_skip = Vec::new();
+            for (name, st) in &states {
+                if let State::Running { children, .. } = st
+                    && !queued.contains(name.as_str())
+                    && !running_tasks.contains(name.as_str())
+                    && children.iter().all(Option::is_none)
+                {
+                    to_skip.push(name.clone());
+                }
+            }
+            for name in to_skip {
+                let r = if cancelled {
+                    skip::CANCELLED
+                } else {
+                    timed_out.unwrap_or(skip::STOPPING)
+                };
+                events.task(&name, Phase::Skipped, r);
+                states.insert(
+                    name,
+                    State::Skipped {
+                        reason: r,
+                        when: vec![],
+                    },
+                );
+            }
+        }
+    });
+
+    // Status
+    let mut children_out = Vec::new();
+    let (mut n_ok, mut n_failed, mut n_cancelled, mut n_skipped, mut n_ignored) = (0, 0, 0, 0, 0);
+    for pt in spec.tasks.iter().chain(spec.finally.iter()) {
+        match states.get(&pt.name) {
+            Some(State::Done {
+                children,
+                failed,
+                ignored,
+            }) => {
+                let was_cancelled = children
+                    .iter()
+                    .any(|c| c.status.reason() == reason::TASKRUN_CANCELLED);
+                if *ignored {
+                    n_ignored += 1;
+                    n_failed += 1;
+                } else if was_cancelled {
+                    n_cancelled += 1;
+                } else if *failed {
+                    n_failed += 1;
+                } else {
+                    n_ok += 1;
+                }
+                let n = children.len();
+                for (i, c) in children.iter().enumerate() {
+                    let name = child_name(&plan.meta.name, &pt.name, i, n, pt.matrix.is_some());
+                    status.child_references.push(ChildReference {
+                        api_version: "tekton.dev/v1".into(),
+                        kind: "TaskRun".into(),
+                        name: name.clone(),
+                        pipeline_task_name: pt.name.clone(),
+                        when_expressions: pt.when.clone(),
+                    });
+                    let mut c = c.clone();
+                    c.name = name;
+                    children_out.push(c);
+                }
+            }
+            Some(State::Skipped { reason, when }) => {
+                n_skipped += 1;
+                status.skipped_tasks.push(SkippedTask {
+                    name: pt.name.clone(),
+                    reason: (*reason).to_owned(),
+                    when_expressions: when.clone(),
+                });
+            }
+            _ => {}
+        }
+    }
+    let _ = n_ok;
+    let completed = n_ok + n_failed + n_cancelled;
+    let counts = if n_ignored > 0 {
+        format!(
+            "Tasks Completed: {completed} (Failed: {n_failed} (Ignored: {n_ignored}), Cancelled {n_cancelled}), Skipped: {n_skipped}"
+        )
+    } else {
+        format!(
+            "Tasks Completed: {completed} (Failed: {n_failed}, Cancelled {n_cancelled}), Skipped: {n_skipped}"
+        )
+    };
+    let cond = if cancelled {
+        Condition::succeeded(
+            Some(false),
+            reason::CANCELLED,
+            format!("PipelineRun {:?} was cancelled", plan.meta.name),
+        )
+    } else if timed_out.is_some() {
+        Condition::succeeded(
+            Some(false),
+            reason::PIPELINERUN_TIMEOUT,
+            format!(
+                "PipelineRun {:?} failed to finish within {:?}",
+                plan.meta.name,
+                duration_str(plan.timeout_pipeline)
+            ),
+        )
+    } else if n_failed > n_ignored || n_cancelled > 0 {
+        Condition::succeeded(Some(false), reason::FAILED, counts)
+    } else if n_skipped > 0 {
+        Condition::succeeded(Some(true), reason::COMPLETED, counts)
+    } else {
+        Condition::succeeded(Some(true), reason::SUCCEEDED, counts)
+    };
+    status.conditions.push(cond);
+    status.results = pipeline_results(plan, &results);
+    status.pipeline_spec = serde_json::to_value(spec).ok();
+    status.completion_time = now();
+    PipelineOutcome {
+        status,
+        children: children_out,
+    }
+}
+
+fn index_is_first(job: &Job) -> bool {
+    job.index == 0
+}
+
+fn fail_task(states: &mut HashMap<String, State>, name: &str, msg: &str, events: &dyn Events) {
+    let st = TaskRunStatus {
+        conditions: vec![Condition::succeeded(
+            Some(false),
+            reason::TASKRUN_VALIDATION_FAILED,
+            msg,
+        )],
+        ..TaskRunStatus::default()
+    };
+    events.task(name, Phase::Failed, msg);
+    states.insert(
+        name.to_owned(),
+        State::Done {
+            children: vec![ChildRun {
+                name: String::new(),
+                pipeline_task: name.to_owned(),
+                status: st,
+                params: vec![],
+            }],
+            failed: true,
+            ignored: false,
+        },
+    );
+}
+
+/// Child TaskRun names: `<pipelinerun>-<task>`, matrix children `-<i>`.
+pub fn child_name(run: &str, task: &str, i: usize, _n: usize, matrix: bool) -> String {
+    if matrix {
+        format!("{run}-{task}-{i}")
+    } else {
+        format!("{run}-{task}")
+    }
+}
+
+/// Results of a finished pipeline task; matrix children's string results become arrays
+/// (docs/matrix.md "Results from fanned out Matrixed PipelineTasks").
+fn gather_results(
+    task: &str,
+    children: &[ChildRun],
+    results: &mut HashMap<String, BTreeMap<String, ParamValue>>,
+) {
+    let mut out: BTreeMap<String, ParamValue> = BTreeMap::new();
+    if children.len() == 1 {
+        for r in &children[0].status.results {
+            out.insert(r.name.clone(), r.value.clone());
+        }
+    } else {
+        let mut arrays: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for c in children {
+            for r in &c.status.results {
+                if let ParamValue::String(s) = &r.value {
+                    arrays.entry(r.name.clone()).or_default().push(s.clone());
+                }
+            }
+        }
+        for (k, v) in arrays {
+            out.insert(k, ParamValue::Array(v));
+        }
+    }
+    results.insert(task.to_owned(), out);
+}
+
+fn task_status_word(s: Option<&State>) -> &'static str {
+    match s {
+        Some(State::Done { failed: true, .. }) => "Failed",
+        Some(State::Done { .. }) => "Succeeded",
+        _ => "None",
+    }
+}
+
+/// The variables a pipeline task's fields may use (docs/variables.md "Variables available
+/// in a Pipeline"), including `$(tasks.status)` and `$(tasks.<t>.status)` for finally.
+fn pipeline_replacements(
+    plan: &PipelinePlan,
+    states: &HashMap<String, State>,
+    results: &HashMap<String, BTreeMap<String, ParamValue>>,
+    dag_tasks: &[PipelineTask],
+) -> Replacements {
+    let mut r = Replacements {
+        params: plan.params.clone(),
+        results: results.clone(),
+        ..Replacements::default()
+    };
+    let v = &mut r.vars;
+    v.insert("context.pipelineRun.name".into(), plan.meta.name.clone());
+    v.insert(
+        "context.pipelineRun.namespace".into(),
+        plan.meta.namespace.clone(),
+    );
+    v.insert("context.pipelineRun.uid".into(), plan.meta.uid.clone());
+    v.insert("context.pipeline.name".into(), plan.pipeline_name.clone());
+    let mut any_failed = false;
+    let mut any_skipped = false;
+    let mut all_done = true;
+    for t in dag_tasks {
+        let st = states.get(&t.name);
+        v.insert(
+            format!("tasks.{}.status", t.name),
+            task_status_word(st).into(),
+        );
+        v.insert(
+            format!("tasks.{}.reason", t.name),
+            match st {
+                Some(State::Done { children, .. }) => children
+                    .iter()
+                    .find(|c| !c.status.succeeded())
+                    .or(children.first())
+                    .map_or("", |c| c.status.reason())
+                    .to_owned(),
+                Some(State::Skipped { .. }) => "Skipped".into(),
+                _ => String::new(),
+            },
+        );
+        match st {
+            Some(State::Done { failed: true, .. }) => any_failed = true,
+            Some(State::Skipped { .. }) => any_skipped = true,
+            Some(State::Done { .. }) => {}
+            _ => all_done = false,
+        }
+        if let Some(State::Done { children, .. }) = st
+            && t.matrix.is_some()
+        {
+            v.insert(
+                format!("tasks.{}.matrix.length", t.name),
+                children.len().to_string(),
+            );
+            if let Some(rs) = results.get(&t.name) {
+                for (name, val) in rs {
+                    if let ParamValue::Array(a) = val {
+                        v.insert(
+                            format!("tasks.{}.matrix.{name}.length", t.name),
+                            a.len().to_string(),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    // pipelinerunstate.go GetPipelineTaskStatus
+    let agg = if any_failed {
+        "Failed"
+    } else if !all_done {
+        "None"
+    } else if any_skipped {
+        "Completed"
+    } else {
+        "Succeeded"
+    };
+    v.insert("tasks.status".into(), agg.into());
+    r
+}
+
+/// The TaskRuns of a pipeline task: one, or one per matrix combination.
+fn build_invocations(
+    plan: &PipelinePlan,
+    orig: &PipelineTask,
+    pt: &PipelineTask,
+    reps: &Replacements,
+    opts: &RunOptions,
+) -> Result<Vec<TaskInvocation>, Error> {
+    let mut spec = plan
+        .task_specs
+        .get(&pt.name)
+        .cloned()
+        .ok_or_else(|| Error::Resolve(format!("pipeline task {:?} has no spec", pt.name)))?;
+    let mut params = pt.params.clone();
+    // Propagated params and results into embedded specs (docs/pipelines.md "Propagated
+    // Parameters"): the pipeline's variables apply inside an inline taskSpec, except the
+    // params the spec declares itself.
+    if orig.task_spec.is_some() {
+        let mut scoped = reps.clone();
+        for d in &spec.params {
+            scoped.params.remove(&d.name);
+        }
+        for p in &pt.params {
+            scoped.params.remove(&p.name);
+        }
+        let keep_params = std::mem::take(&mut spec.params);
+        spec = scoped.apply(&spec)?;
+        spec.params = keep_params;
+    }
+    // param values given for undeclared params are kept (they may be propagated)
+    let _ = &mut params;
+    // Propagated workspaces (docs/workspaces.md "Propagated Workspaces"): an inline spec may
+    // use the pipeline's workspaces without declaring them.
+    if orig.task_spec.is_some()
+        && let Ok(v) = serde_json::to_value(&spec.steps)
+    {
+        let mut strings = Vec::new();
+        collect_strings(&v, &mut strings);
+        for s in strings {
+            for r in references(&s) {
+                if let Var::Workspace { name, .. } = r.var()
+                    && !spec.workspaces.iter().any(|w| w.name == name)
+                    && (plan.workspaces.contains_key(name)
+                        || pt.workspaces.iter().any(|w| w.name == name))
+                {
+                    spec.workspaces
+                        .push(sluice_apis::tekton::workspace::WorkspaceDeclaration {
+                            name: name.to_owned(),
+                            ..Default::default()
+                        });
+                }
+            }
+        }
+    }
+    let mut ws = Vec::new();
+    for d in &spec.workspaces {
+        let b = pt.workspaces.iter().find(|w| w.name == d.name);
+        let binding = b.and_then(|b| {
+            let pw = if b.workspace.is_empty() {
+                &b.name
+            } else {
+                &b.workspace
+            };
+            plan.workspaces.get(pw).map(|pb| WsBinding {
+                source: pb.source.clone(),
+                sub_path: join_sub(&pb.sub_path, &b.sub_path),
+            })
+        });
+        // propagated workspaces of embedded specs bind by name
+        let binding = binding.or_else(|| {
+            (orig.task_spec.is_some() && b.is_none())
+                .then(|| plan.workspaces.get(&d.name).cloned())
+                .flatten()
+        });
+        ws.push((d.clone(), binding));
+    }
+    let timeout = match plan.task_timeouts.get(&pt.name) {
+        Some(t) => *t,
+        None => match &pt.timeout {
+            Some(t) => crate::plan::timeout(t)
+                .ok_or_else(|| Error::Resolve(format!("invalid timeout {t:?}")))?,
+            None => None,
+        },
+    };
+    let sa = plan
+        .service_accounts
+        .get(&pt.name)
+        .cloned()
+        .unwrap_or_else(|| plan.default_service_account.clone());
+    let combos: Vec<Vec<Param>> = match &pt.matrix {
+        Some(m) => matrix::combinations(m, opts.max_matrix_combinations)?,
+        None => vec![vec![]],
+    };
+    let n = combos.len();
+    let mut out = Vec::with_capacity(n);
+    for (i, combo) in combos.into_iter().enumerate() {
+        let mut ps = params.clone();
+        ps.extend(combo);
+        let name = child_name(&plan.meta.name, &pt.name, i, n, pt.matrix.is_some());
+        let mut context = HashMap::new();
+        for k in [
+            "context.pipelineRun.name",
+            "context.pipelineRun.namespace",
+            "context.pipelineRun.uid",
+            "context.pipeline.name",
+        ] {
+            if let Some(v) = reps.vars.get(k) {
+                context.insert(k.to_owned(), v.clone());
+            }
+        }
+        context.insert("context.task.name".into(), pt.name.clone());
+        context.insert(
+            "context.pipelineTask.retries".into(),
+            pt.retries.unwrap_or(0).to_string(),
+        );
+        out.push(TaskInvocation {
+            taskrun_name: name,
+            task_label: pt.name.clone(),
+            run_name: plan.meta.name.clone(),
+            namespace: plan.meta.namespace.clone(),
+            uid: crate::plan::make_uid(&format!("{}/{}/{i}", plan.meta.uid, pt.name), 1),
+            spec: spec.clone(),
+            params: ps,
+            context,
+            workspaces: ws.clone(),
+            timeout,
+            service_account: sa.clone(),
+            retry_count: 0,
+        });
+    }
+    Ok(out)
+}
+
+fn join_sub(a: &str, b: &str) -> String {
+    match (a.is_empty(), b.is_empty()) {
+        (true, _) => b.to_owned(),
+        (_, true) => a.to_owned(),
+        _ => format!("{a}/{b}"),
+    }
+}
+
+/// Pipeline results (docs/pipelines.md "Emitting results from a Pipeline"): values with
+/// task results substituted; a result whose references cannot all be resolved is left out.
+fn pipeline_results(
+    plan: &PipelinePlan,
+    results: &HashMap<String, BTreeMap<String, ParamValue>>,
+) -> Vec<RunResult> {
+    let reps = Replacements {
+        results: results.clone(),
+        params: plan.params.clone(),
+        ..Replacements::default()
+    };
+    let mut out = Vec::new();
+    for r in &plan.spec.results {
+        let mut v = crate::subst::param_to_json(&r.value);
+        // `$(finally.<t>.results.<r>)` names a finally task's result
+        fix_finally(&mut v);
+        let holder = serde_json::json!({ "value": v });
+        let mut holder = holder;
+        reps.apply_value(&mut holder);
+        let v = ParamValue::from_json(&holder["value"]);
+        let unresolved = v.strings().iter().any(|s| {
+            references(s)
+                .iter()
+                .any(|r| matches!(r.var(), Var::TaskResult { .. } | Var::Param { .. }))
+        });
+        if unresolved {
+            continue;
+        }
+        out.push(RunResult {
+            name: r.name.clone(),
+            type_: String::new(),
+            value: v,
+        });
+    }
+    out
+}
+
+fn fix_finally(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::String(s) if s.contains("$(finally.") => {
+            *s = s.replace("$(finally.", "$(tasks.");
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(fix_finally),
+        serde_json::Value::Object(m) => m.values_mut().for_each(fix_finally),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(input: &str, op: &str, values: &[&str]) -> WhenExpression {
+        WhenExpression {
+            input: input.into(),
+            operator: op.into(),
+            values: Some(values.iter().map(|s| s.to_string()).collect()),
+            cel: String::new(),
+        }
+    }
+
+    // docs/pipelines.md "Guard Task execution using when expressions": all expressions
+    // must be true; `in` / `notin`.
+    #[test]
+    fn when_expressions() {
+        assert!(when_holds(&[w("a", "in", &["a", "b"]), w("x", "notin", &["y"])]).unwrap());
+        assert!(!when_holds(&[w("a", "in", &["b"])]).unwrap());
+        assert!(!when_holds(&[w("a", "notin", &["a"])]).unwrap());
+    }
+}

@@ -1,0 +1,498 @@
+//! `sluice run -f FILE...`: validates, resolves and runs a Tekton PipelineRun or TaskRun
+//! on the local executor.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Args, ValueEnum};
+use serde_json::{Value, json};
+use sluice_apis::manifests::{Options, validate_files};
+use sluice_apis::tekton::param::{Param, ParamValue};
+use sluice_apis::tekton::{PipelineRun, TaskRun};
+use sluice_core::{Limits, Object, Severity};
+use sluice_exec::{Config, LocalExecutor, LogSink};
+use sluice_pipeline::engine::{self, Events, Interrupt, Phase, RunOptions};
+use sluice_pipeline::plan::{self, Catalog, Overrides, Plan};
+
+use crate::exit;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Json,
+    Yaml,
+}
+
+/// Run Tekton pipelines locally, with no cluster.
+///
+/// Resolves Tasks, Pipelines and StepActions among the files (ConfigMaps and Secrets in
+/// the files feed workspaces, env valueFrom and credentials), validates everything first
+/// (nothing runs if validation fails), then runs the PipelineRuns and TaskRuns of the files,
+/// or the Pipeline/Task named with --pipeline/--task.
+///
+/// Each step runs as a host process in a per-run sandbox directory: a step's `image` is
+/// recorded but NOT used, so the tools a step calls must be installed on the host.
+/// --isolate runs each step under bubblewrap with the sandbox mounted at Tekton's container
+/// paths (/workspace/<name>, /tekton/results, /tekton/home). Step logs stream prefixed with
+/// `[task/step]`, Secret values masked as `***`; each step's log is kept under the run
+/// directory. Ctrl-C cancels the run and still runs finally tasks (a second Ctrl-C stops
+/// them too).
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit codes: 0 the run succeeded, 1 validation failed or the run failed, 2 usage or I/O error."
+)]
+pub struct RunArgs {
+    /// Manifest files or directories (Tasks, Pipelines, StepActions, runs, ConfigMaps,
+    /// Secrets, ServiceAccounts). Repeatable.
+    #[arg(short = 'f', long = "filename", required = true, value_name = "FILE")]
+    files: Vec<String>,
+    /// Run this Pipeline (with -p and -w) instead of the runs in the files.
+    #[arg(long, value_name = "NAME", conflicts_with = "task")]
+    pipeline: Option<String>,
+    /// Run this Task (with -p and -w) instead of the runs in the files.
+    #[arg(long, value_name = "NAME")]
+    task: Option<String>,
+    /// A param: `name=value`; a value starting with `[` or `{` is read as a JSON array or
+    /// object. Repeatable; overrides the run's params.
+    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE", value_parser = parse_kv)]
+    params: Vec<(String, String)>,
+    /// A workspace: `name=DIR`, `name=emptyDir`, `name=pvc=CLAIM`, `name=secret=NAME`,
+    /// `name=configmap=NAME`. Repeatable; overrides the run's bindings.
+    #[arg(short = 'w', long = "workspace", value_name = "NAME=SOURCE", value_parser = parse_kv)]
+    workspaces: Vec<(String, String)>,
+    /// Overall timeout (Go duration, e.g. 10m, 1h30m; 0 for none). Overrides the run's.
+    #[arg(long, value_name = "DURATION")]
+    timeout: Option<String>,
+    /// How many TaskRuns may run at once.
+    #[arg(long, default_value_t = 8)]
+    parallelism: usize,
+    /// Print the final run status (PipelineRun/TaskRun objects with status) as JSON or YAML.
+    #[arg(short = 'o', long = "output", value_enum)]
+    output: Option<Output>,
+    /// Run steps under bubblewrap at Tekton's container paths.
+    #[arg(long)]
+    isolate: bool,
+    /// Data directory: persistent PVC claims (claims/NAME) and run directories (runs/).
+    /// Default: $SLUICE_DATA_DIR, else $XDG_DATA_HOME/sluice, else ~/.local/share/sluice.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Do not stream step logs.
+    #[arg(short, long)]
+    quiet: bool,
+    /// A Tekton feature flag, e.g. `enable-api-fields=alpha`. Repeatable.
+    #[arg(long = "feature-flag", value_name = "KEY=VALUE", value_parser = parse_kv)]
+    feature_flags: Vec<(String, String)>,
+}
+
+fn parse_kv(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("expected NAME=VALUE, got {s:?}")),
+    }
+}
+
+fn param_value(v: &str) -> Result<ParamValue> {
+    if v.starts_with('[') || v.starts_with('{') {
+        let j: Value =
+            serde_json::from_str(v).with_context(|| format!("param value {v:?} is not JSON"))?;
+        Ok(ParamValue::from_json(&j))
+    } else {
+        Ok(ParamValue::String(v.to_owned()))
+    }
+}
+
+/// Streams logs and progress.
+struct Console {
+    out: Mutex<()>,
+    quiet: bool,
+    to_stderr: bool,
+    tty: bool,
+    started: Mutex<HashMap<String, Instant>>,
+}
+
+impl Console {
+    fn print(&self, s: &str) {
+        let _g = self.out.lock();
+        if self.to_stderr {
+            let _ = writeln!(std::io::stderr().lock(), "{s}");
+        } else {
+            let _ = writeln!(std::io::stdout().lock(), "{s}");
+        }
+    }
+}
+
+impl LogSink for Console {
+    fn line(&self, prefix: &str, line: &str) {
+        if !self.quiet {
+            self.print(&format!("[{prefix}] {line}"));
+        }
+    }
+    fn step_failed(&self, task: &str, step: &str, code: i32, tail: &[String]) {
+        let _g = self.out.lock();
+        let mut e = std::io::stderr().lock();
+        let _ = writeln!(
+            e,
+            "error: task {task} step {step} failed with exit code {code}"
+        );
+        if !tail.is_empty() {
+            let _ = writeln!(e, "  last lines of its log:");
+            for l in tail.iter().rev().take(10).rev() {
+                let _ = writeln!(e, "  | {l}");
+            }
+        }
+    }
+}
+
+impl Events for Console {
+    fn task(&self, task: &str, phase: Phase, detail: &str) {
+        let elapsed = {
+            let mut m = self.started.lock().unwrap_or_else(|e| e.into_inner());
+            match phase {
+                Phase::Running => {
+                    m.insert(task.to_owned(), Instant::now());
+                    None
+                }
+                _ => m.get(task).map(|t| t.elapsed()),
+            }
+        };
+        let word = match phase {
+            Phase::Pending => return,
+            Phase::Running => "running",
+            Phase::Retrying => "retrying",
+            Phase::Succeeded => "succeeded",
+            Phase::Failed => "failed",
+            Phase::Skipped => "skipped",
+        };
+        let mut s = format!("{task}: {word}");
+        if let Some(e) = elapsed {
+            s.push_str(&format!(" ({:.1}s)", e.as_secs_f64()));
+        }
+        if !detail.is_empty() {
+            s.push_str(&format!(": {detail}"));
+        }
+        let _g = self.out.lock();
+        if self.tty {
+            let color = match phase {
+                Phase::Succeeded => "32",
+                Phase::Failed => "31",
+                Phase::Skipped => "33",
+                _ => "36",
+            };
+            let _ = writeln!(std::io::stderr().lock(), "\x1b[{color}m==> {s}\x1b[0m");
+        } else {
+            let _ = writeln!(std::io::stderr().lock(), "==> {s}");
+        }
+    }
+}
+
+fn data_dir(args: &RunArgs) -> PathBuf {
+    if let Some(d) = &args.data_dir {
+        return d.clone();
+    }
+    if let Some(x) = std::env::var_os("SLUICE_DATA_DIR") {
+        return PathBuf::from(x);
+    }
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME") {
+        return PathBuf::from(x).join("sluice");
+    }
+    if let Some(h) = std::env::var_os("HOME") {
+        return PathBuf::from(h).join(".local/share/sluice");
+    }
+    PathBuf::from(".sluice")
+}
+
+pub fn run(args: &RunArgs) -> Result<u8> {
+    let mut files = Vec::new();
+    let mut charts = Vec::new();
+    for p in &args.files {
+        crate::validate::collect(p, &mut files, &mut charts)?;
+    }
+    // 1. validate everything first
+    let opts = Options {
+        tekton_flag_overrides: args.feature_flags.clone(),
+        ..Options::default()
+    };
+    let report = validate_files(&files, &opts);
+    if report.errors() > 0 {
+        for f in report
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+        {
+            eprintln!("{}", f.render());
+        }
+        eprintln!(
+            "error: validation failed ({} error(s)); nothing was run",
+            report.errors()
+        );
+        return Ok(exit::FINDINGS);
+    }
+    // 2. load objects and resolve
+    let mut objects: Vec<Object> = Vec::new();
+    for f in &files {
+        if let Ok(lf) = sluice_core::object::load_objects(&f.name, &f.text, &Limits::default()) {
+            objects.extend(lf.objects.into_iter().map(|o| o.object));
+        }
+    }
+    let mut catalog = Catalog::from_objects(&objects);
+    for (k, v) in &args.feature_flags {
+        catalog.flags.set(k, v);
+    }
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+        ^ u64::from(std::process::id());
+    let mut params = Vec::new();
+    for (k, v) in &args.params {
+        params.push(Param {
+            name: k.clone(),
+            value: param_value(v)?,
+        });
+    }
+    let ov = Overrides {
+        params,
+        workspaces: args
+            .workspaces
+            .iter()
+            .map(|(k, v)| (k.clone(), plan::ws_from_cli(v)))
+            .collect(),
+        timeout: match &args.timeout {
+            None => None,
+            Some(t) => Some(
+                plan::timeout(t).with_context(|| format!("--timeout: invalid duration {t:?}"))?,
+            ),
+        },
+        nonce,
+    };
+    let mut plans = Vec::new();
+    let mut errors = Vec::new();
+    if let Some(p) = &args.pipeline {
+        if !catalog.pipelines.contains_key(p) {
+            bail!("Pipeline {p:?} not found among the inputs");
+        }
+        let run: PipelineRun = serde_json::from_value(json!({
+            "apiVersion": "tekton.dev/v1", "kind": "PipelineRun",
+            "metadata": {"generateName": format!("{p}-run-")},
+            "spec": {"pipelineRef": {"name": p}}
+        }))?;
+        match plan::plan_pipelinerun(&run, &catalog, &ov) {
+            Ok(p) => plans.push(Plan::Pipeline(Box::new(p))),
+            Err(e) => errors.push(format!("PipelineRun for Pipeline {p}: {e}")),
+        }
+    } else if let Some(t) = &args.task {
+        if !catalog.tasks.contains_key(t) {
+            bail!("Task {t:?} not found among the inputs");
+        }
+        let run: TaskRun = serde_json::from_value(json!({
+            "apiVersion": "tekton.dev/v1", "kind": "TaskRun",
+            "metadata": {"generateName": format!("{t}-run-")},
+            "spec": {"taskRef": {"name": t}}
+        }))?;
+        match plan::plan_taskrun(&run, &catalog, &ov) {
+            Ok(p) => plans.push(Plan::Task(Box::new(p))),
+            Err(e) => errors.push(format!("TaskRun for Task {t}: {e}")),
+        }
+    } else {
+        for r in &catalog.pipeline_runs {
+            match plan::plan_pipelinerun(r, &catalog, &ov) {
+                Ok(p) => plans.push(Plan::Pipeline(Box::new(p))),
+                Err(e) => errors.push(format!(
+                    "PipelineRun/{}: {e}",
+                    r.metadata
+                        .name
+                        .clone()
+                        .or(r.metadata.generate_name.clone())
+                        .unwrap_or_default()
+                )),
+            }
+        }
+        for r in &catalog.task_runs {
+            match plan::plan_taskrun(r, &catalog, &ov) {
+                Ok(p) => plans.push(Plan::Task(Box::new(p))),
+                Err(e) => errors.push(format!(
+                    "TaskRun/{}: {e}",
+                    r.metadata
+                        .name
+                        .clone()
+                        .or(r.metadata.generate_name.clone())
+                        .unwrap_or_default()
+                )),
+            }
+        }
+        if plans.is_empty() && errors.is_empty() {
+            bail!("no PipelineRun or TaskRun among the inputs; name one with --pipeline or --task");
+        }
+    }
+    if !errors.is_empty() {
+        for e in &errors {
+            eprintln!("error: {e}");
+        }
+        eprintln!("error: nothing was run");
+        return Ok(exit::FINDINGS);
+    }
+
+    // 3. run
+    let interrupt = Arc::new(Interrupt::default());
+    {
+        let i = interrupt.clone();
+        let _ = ctrlc::set_handler(move || {
+            i.raise();
+            if i.level() == 1 {
+                eprintln!(
+                    "\ncancelling: running tasks are stopped, finally tasks still run (Ctrl-C again to stop them too)"
+                );
+            }
+        });
+    }
+    let console = Arc::new(Console {
+        out: Mutex::new(()),
+        quiet: args.quiet,
+        to_stderr: args.output.is_some(),
+        tty: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        started: Mutex::new(HashMap::new()),
+    });
+    let catalog = Arc::new(catalog);
+    let data = data_dir(args);
+    let run_opts = RunOptions {
+        parallelism: args.parallelism.max(1),
+        interrupt: interrupt.clone(),
+        max_matrix_combinations: catalog.flags.default_max_matrix_combinations_count,
+    };
+    if args.isolate && !sluice_exec::bwrap_available() {
+        bail!(
+            "--isolate needs bubblewrap (`bwrap`), which is not installed or cannot create namespaces here (Debian: apt-get install bubblewrap)"
+        );
+    }
+    let mut items = Vec::new();
+    let mut all_ok = true;
+    for p in &plans {
+        let name = match p {
+            Plan::Pipeline(p) => p.meta.name.clone(),
+            Plan::Task(t) => t.meta.name.clone(),
+        };
+        let run_dir = data.join("runs").join(&name);
+        // a run of the same name replaces the previous one's directory
+        if run_dir.exists() {
+            std::fs::remove_dir_all(&run_dir).with_context(|| {
+                format!("{}: cannot remove the previous run", run_dir.display())
+            })?;
+        }
+        std::fs::create_dir_all(&run_dir)
+            .with_context(|| format!("{}: cannot create", run_dir.display()))?;
+        let exec = LocalExecutor::new(Config {
+            run_dir: run_dir.clone(),
+            data_dir: data.clone(),
+            isolate: args.isolate,
+            max_result_size: catalog.flags.max_result_size as usize,
+            catalog: catalog.clone(),
+            sink: console.clone(),
+        });
+        match p {
+            Plan::Pipeline(plan) => {
+                eprintln!(
+                    "PipelineRun {} started (run directory {})",
+                    plan.meta.name,
+                    run_dir.display()
+                );
+                let out = engine::run_pipeline(plan, &exec, &run_opts, console.as_ref());
+                let cond = out.status.condition().cloned();
+                all_ok &= out.status.succeeded();
+                let mut pr = serde_json::to_value(&plan.run)?;
+                set_meta(&mut pr, &plan.meta);
+                pr["status"] = serde_json::to_value(&out.status)?;
+                items.push(pr);
+                for c in &out.children {
+                    items.push(json!({
+                        "apiVersion": "tekton.dev/v1", "kind": "TaskRun",
+                        "metadata": {"name": c.name, "namespace": plan.meta.namespace,
+                            "labels": {"tekton.dev/pipelineRun": plan.meta.name, "tekton.dev/pipelineTask": c.pipeline_task}},
+                        "status": c.status,
+                    }));
+                }
+                summary_pipeline(&plan.meta.name, &out);
+                if let Some(c) = cond {
+                    eprintln!(
+                        "PipelineRun {}: {} ({}): {}",
+                        plan.meta.name,
+                        if c.is_true() { "Succeeded" } else { "Failed" },
+                        c.reason,
+                        c.message
+                    );
+                }
+            }
+            Plan::Task(plan) => {
+                eprintln!(
+                    "TaskRun {} started (run directory {})",
+                    plan.meta.name,
+                    run_dir.display()
+                );
+                let st = engine::run_taskrun(plan, &exec, &run_opts, console.as_ref());
+                all_ok &= st.succeeded();
+                let mut tr = serde_json::to_value(&plan.run)?;
+                set_meta(&mut tr, &plan.meta);
+                tr["status"] = serde_json::to_value(&st)?;
+                items.push(tr);
+                for r in &st.results {
+                    eprintln!("  result {} = {}", r.name, serde_json::to_string(&r.value)?);
+                }
+                if let Some(c) = st.condition() {
+                    eprintln!(
+                        "TaskRun {}: {} ({}): {}",
+                        plan.meta.name,
+                        if c.is_true() { "Succeeded" } else { "Failed" },
+                        c.reason,
+                        c.message
+                    );
+                }
+            }
+        }
+    }
+    if let Some(o) = args.output {
+        let doc = json!({"apiVersion": "v1", "kind": "List", "items": items});
+        let mut out = std::io::stdout().lock();
+        match o {
+            Output::Json => {
+                serde_json::to_writer_pretty(&mut out, &doc)?;
+                writeln!(out)?;
+            }
+            Output::Yaml => out.write_all(sluice_core::emit::to_string(&doc).as_bytes())?,
+        }
+    }
+    Ok(if all_ok { exit::OK } else { exit::FINDINGS })
+}
+
+fn set_meta(v: &mut Value, m: &plan::RunMeta) {
+    let meta = &mut v["metadata"];
+    meta["name"] = json!(m.name);
+    meta["namespace"] = json!(m.namespace);
+    meta["uid"] = json!(m.uid);
+    if let Some(o) = meta.as_object_mut() {
+        o.remove("generateName");
+    }
+}
+
+fn summary_pipeline(name: &str, out: &engine::PipelineOutcome) {
+    let _ = name;
+    for c in &out.children {
+        let cond = c.status.condition();
+        eprintln!(
+            "  {:<24} {:<10} {}",
+            c.pipeline_task,
+            cond.map_or("", |c| if c.is_true() { "Succeeded" } else { "Failed" }),
+            c.name
+        );
+    }
+    for s in &out.status.skipped_tasks {
+        eprintln!("  {:<24} {:<10} {}", s.name, "Skipped", s.reason);
+    }
+    for r in &out.status.results {
+        eprintln!(
+            "  result {} = {}",
+            r.name,
+            serde_json::to_string(&r.value).unwrap_or_default()
+        );
+    }
+}

@@ -1,0 +1,194 @@
+//! Runs every PipelineRun and TaskRun of the upstream examples
+//! (../shared/conformance/tekton/pipeline-examples, tektoncd/pipeline `examples/v1`) that
+//! needs only POSIX shell tools (tiers A and B of its analysis.json) and expects each to
+//! succeed, as upstream's `test/examples_test.go` does. The examples that need what the
+//! local executor does not provide are listed below with the reason; the others (tier C)
+//! are listed as skipped with the analysis' reasons.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::common::shared;
+
+/// Examples of tiers A/B that are expected not to succeed locally, and why.
+const KNOWN: &[(&str, &str)] = &[
+    (
+        "v1/pipelineruns/alpha/param-enum.yaml",
+        "needs enable-param-enum, which the example's cluster sets in its feature-flags ConfigMap (not part of the file)",
+    ),
+    (
+        "v1/taskruns/alpha/param-enum.yaml",
+        "needs enable-param-enum, which the example's cluster sets in its feature-flags ConfigMap (not part of the file)",
+    ),
+    (
+        "v1/pipelineruns/alpha/pipelines-in-pipelines-ref-complex.yaml",
+        "pipelines in pipelines are not supported yet",
+    ),
+    (
+        "v1/pipelineruns/alpha/pipelines-in-pipelines-ref.yaml",
+        "pipelines in pipelines are not supported yet",
+    ),
+    (
+        "v1/pipelineruns/alpha/pipelines-in-pipelines.yaml",
+        "pipelines in pipelines are not supported yet",
+    ),
+    (
+        "v1/pipelineruns/alpha/pipelinerun-large-results.yaml",
+        "results-from: sidecar-logs (large results) is not emulated",
+    ),
+    (
+        "v1/pipelineruns/alpha/pipelinerun-with-cel-when-expressions.yaml",
+        "needs enable-cel-in-whenexpression from the cluster's feature flags",
+    ),
+    (
+        "v1/pipelineruns/beta/isolated-workspaces.yaml",
+        "step-level workspace isolation is not emulated",
+    ),
+    (
+        "v1/taskruns/beta/workspace-isolation.yaml",
+        "step-level workspace isolation is not emulated",
+    ),
+    (
+        "v1/pipelineruns/no-ci/csi-workspace.yaml",
+        "csi volumes need a CSI driver",
+    ),
+    (
+        "v1/taskruns/no-ci/default-workspaces.yaml",
+        "default workspaces come from the cluster's config-defaults",
+    ),
+    (
+        "v1/taskruns/alpha/step-stream-volumes.yaml",
+        "stdoutConfig/stderrConfig streams are not emulated",
+    ),
+    (
+        "v1/taskruns/alpha/task-artifacts.yaml",
+        "artifacts (enable-artifacts) are not emulated",
+    ),
+    (
+        "v1/taskruns/sidecar-ready.yaml",
+        "sidecar readiness probes are not emulated",
+    ),
+    (
+        "v1/taskruns/stepaction-passing-results.yaml",
+        "reads /tekton/scripts of other steps",
+    ),
+    (
+        "v1/taskruns/ignore-step-error.yaml",
+        "reads /tekton/steps/<n>/exitCode by step index",
+    ),
+    (
+        "v1/pipelineruns/beta/ignore-task-error.yaml",
+        "pipeline task onError: continue with matrix is not complete yet",
+    ),
+    (
+        "v1/pipelineruns/beta/pipeline-with-when-expressions-using-array-results.yaml",
+        "when values from array results: not complete yet",
+    ),
+    (
+        "v1/pipelineruns/pipeline-object-param-and-result.yaml",
+        "object results through pipeline params: not complete yet",
+    ),
+    (
+        "v1/pipelineruns/pipeline-object-results.yaml",
+        "object results through pipeline params: not complete yet",
+    ),
+    (
+        "v1/taskruns/template-volume.yaml",
+        "podTemplate volumes are not emulated",
+    ),
+    (
+        "v1/taskruns/stepaction-params.yaml",
+        "StepAction array/object params: not complete yet",
+    ),
+];
+
+#[test]
+fn upstream_examples_tier_a_and_b() {
+    let base = shared().join("conformance/tekton/pipeline-examples");
+    let analysis: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(base.join("analysis.json")).expect("analysis.json"),
+    )
+    .expect("analysis is JSON");
+    let isolate = Command::new("bwrap")
+        .args(["--ro-bind", "/", "/", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !isolate {
+        println!("note: bubblewrap cannot run here; examples run without --isolate");
+    }
+    let data = std::env::temp_dir().join(format!("sluice-conformance-{}", std::process::id()));
+    let mut passed = Vec::new();
+    let mut failed = Vec::new();
+    let mut known_failed = Vec::new();
+    let mut known_passed = Vec::new();
+    for x in &analysis {
+        let file = x["file"].as_str().unwrap_or_default();
+        let tier = x["tier"].as_str().unwrap_or_default();
+        if tier != "A" && tier != "B" {
+            let reasons: Vec<String> = x["blockers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .chain(x["images"].as_array().into_iter().flatten())
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect();
+            println!(
+                "skipped (tier {tier}): {file}: needs {}",
+                reasons.join(", ")
+            );
+            continue;
+        }
+        let path = base.join("examples").join(file);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
+        cmd.args(["run", "-q", "--timeout", "2m", "-f"])
+            .arg(&path)
+            .env("SLUICE_DATA_DIR", &data)
+            .env("NO_COLOR", "1");
+        if isolate {
+            cmd.arg("--isolate");
+        }
+        let out = cmd.output().expect("sluice runs");
+        let ok = out.status.success();
+        let known = KNOWN.iter().find(|(f, _)| *f == file);
+        match (ok, known) {
+            (true, None) => passed.push(file),
+            (true, Some(_)) => {
+                passed.push(file);
+                known_passed.push(file);
+            }
+            (false, Some((_, why))) => known_failed.push(format!("{file}: {why}")),
+            (false, None) => failed.push(format!(
+                "{file}:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .rev()
+                    .take(12)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&data);
+    for k in &known_failed {
+        println!("known not to succeed locally: {k}");
+    }
+    for k in &known_passed {
+        println!("note: listed as known-failing but passed: {k}");
+    }
+    let total = passed.len() + failed.len() + known_failed.len();
+    println!(
+        "upstream examples (tiers A and B): {} of {total} succeeded{}",
+        passed.len(),
+        if isolate { " (with --isolate)" } else { "" }
+    );
+    assert!(
+        failed.is_empty(),
+        "{} example(s) did not succeed:\n{}",
+        failed.len(),
+        failed.join("\n\n")
+    );
+}
