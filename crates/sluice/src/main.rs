@@ -1,5 +1,6 @@
 //! The `sluice` command line: thin clap commands over the library crates.
 
+mod apiserver;
 mod exit;
 mod validate;
 
@@ -21,6 +22,8 @@ struct Cli {
 enum Command {
     /// Validate manifests as the upstream tools would, reporting every problem at once.
     Validate(Box<validate::ValidateArgs>),
+    /// Serve the Kubernetes API from SQLite (kubectl and kube-rs work against it).
+    Apiserver(apiserver::ApiserverArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Validate(args) => validate::run(&args),
+        Command::Apiserver(args) => apiserver::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
