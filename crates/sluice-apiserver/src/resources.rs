@@ -557,7 +557,7 @@ mod tests {
         assert!(!cpol.namespaced);
         let groups: Vec<(String, Vec<String>)> = reg.groups();
         let tekton = groups.iter().find(|(g, _)| g == "tekton.dev").map(|(_, v)| v.clone());
-        assert_eq!(tekton, Some(vec!["v1".to_owned(), "v1beta1".to_owned()]));
+        assert_eq!(tekton, Some(vec!["v1".to_owned(), "v1beta1".to_owned(), "v1alpha1".to_owned()]));
         let groups: Vec<String> = groups.into_iter().map(|(g, _)| g).collect();
         for g in ["apps", "tekton.dev", "triggers.tekton.dev", "argoproj.io", "kyverno.io", "wgpolicyk8s.io", "monitoring.coreos.com"] {
             assert!(groups.iter().any(|x| x == g), "{g}");

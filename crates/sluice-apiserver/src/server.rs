@@ -206,6 +206,10 @@ fn version_info() -> Value {
 
 /// Reads and decodes a request body (JSON, or YAML when the content type says so).
 pub fn decode_body(bytes: &[u8], content_type: &str) -> Result<Value, ApiError> {
+    if content_type.contains("protobuf") || content_type.contains("cbor") {
+        // client-go retries with JSON on 415
+        return Err(ApiError::unsupported_media_type(content_type));
+    }
     if content_type.contains("yaml") {
         let text = std::str::from_utf8(bytes)
             .map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;
@@ -682,13 +686,18 @@ fn openapi_doc(st: &State, rest: &[&str]) -> Result<Value, ApiError> {
         {"name": "fieldManager", "in": "query", "schema": {"type": "string"}},
         {"name": "dryRun", "in": "query", "schema": {"type": "string"}},
     ]);
-    let op = json!({"parameters": params, "responses": {"200": {"description": "OK"}}});
     let mut found = false;
     for r in reg.all() {
         if r.group != group || !r.versions.iter().any(|v| v == version) {
             continue;
         }
         found = true;
+        // kubectl's query-param verifier finds the PATCH operation by this extension
+        let op = json!({
+            "parameters": params,
+            "responses": {"200": {"description": "OK"}},
+            "x-kubernetes-group-version-kind": {"group": r.group, "version": version, "kind": r.kind},
+        });
         let base = if r.namespaced {
             format!("{prefix}/namespaces/{{namespace}}/{}", r.plural)
         } else {
