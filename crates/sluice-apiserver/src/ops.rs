@@ -129,6 +129,25 @@ pub fn path_to_pointer(p: &str) -> String {
         .collect()
 }
 
+/// Kinds whose registry strategy maintains `metadata.generation` (those with a spec the
+/// controllers observe); ConfigMaps, Secrets and the like have none.
+pub fn tracks_generation(info: &ResourceInfo) -> bool {
+    info.custom
+        || matches!(
+            info.kind.as_str(),
+            "Deployment"
+                | "ReplicaSet"
+                | "StatefulSet"
+                | "DaemonSet"
+                | "Job"
+                | "CronJob"
+                | "Ingress"
+                | "HorizontalPodAutoscaler"
+                | "CustomResourceDefinition"
+                | "Pod"
+        )
+}
+
 fn without_meta_status(v: &Value) -> Value {
     let mut c = v.clone();
     if let Some(m) = c.as_object_mut() {
@@ -336,7 +355,11 @@ impl State {
             let m = meta_mut(&mut obj);
             m.insert("uid".into(), json!(util::new_uid()));
             m.insert("creationTimestamp".into(), json!(now));
-            m.insert("generation".into(), json!(1));
+            if tracks_generation(info) {
+                m.insert("generation".into(), json!(1));
+            } else {
+                m.remove("generation");
+            }
             for k in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
                 m.remove(k);
             }
@@ -482,7 +505,7 @@ impl State {
                 m.insert("resourceVersion".into(), rv.clone());
             }
         }
-        if without_meta_status(&new) != without_meta_status(old) {
+        if tracks_generation(info) && without_meta_status(&new) != without_meta_status(old) {
             let g = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
             meta_mut(&mut new).insert("generation".into(), json!(g + 1));
         }
@@ -586,7 +609,7 @@ impl State {
             let kind = doc.get("kind").and_then(Value::as_str).unwrap_or_default().to_owned();
             match ct {
                 "application/json-patch+json" => patch::json_patch(&mut doc, &p)
-                    .map_err(|e| ApiError::new(422, "Invalid", format!("the server rejected our request due to an error in our request: {e}")))?,
+                    .map_err(|e| ApiError::new(422, "Invalid", e.to_string()))?,
                 "application/merge-patch+json" => patch::merge_patch(&mut doc, &p),
                 _ => patch::strategic_merge_patch(&mut doc, &p, &kind)
                     .map_err(|e| ApiError::bad_request(e.to_string()))?,

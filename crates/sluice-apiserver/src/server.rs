@@ -135,7 +135,10 @@ fn to_response(rep: Reply) -> Response {
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(rep.content_type));
     for w in rep.warnings {
         // RFC 7234 warning: 299 - "text"
-        let text = w.replace(['"', '\n', '\r'], "'");
+        let text = w
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace(['\n', '\r'], " ");
         if let Ok(v) = HeaderValue::from_str(&format!("299 - \"{text}\"")) {
             r.headers_mut().append(header::WARNING, v);
         }
@@ -225,19 +228,16 @@ pub fn decode_body(bytes: &[u8], content_type: &str) -> Result<Value, ApiError> 
 }
 
 async fn read_body(req: Request) -> Result<Bytes, ApiError> {
-    if let Some(len) = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-    {
-        if len > MAX_BODY {
-            return Err(ApiError::too_large());
-        }
-    }
-    axum::body::to_bytes(req.into_body(), MAX_BODY)
+    // A body over the limit is still read (up to a bound) before the 413, so that a client
+    // still writing it sees the Status rather than a broken pipe.
+    const DRAIN: usize = 16 * 1024 * 1024;
+    let b = axum::body::to_bytes(req.into_body(), DRAIN)
         .await
-        .map_err(|_| ApiError::too_large())
+        .map_err(|_| ApiError::too_large())?;
+    if b.len() > MAX_BODY {
+        return Err(ApiError::too_large());
+    }
+    Ok(b)
 }
 
 /// A request for a resource.
