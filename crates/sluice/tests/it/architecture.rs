@@ -42,6 +42,24 @@ fn rules() -> BTreeMap<&'static str, Vec<&'static str>> {
     );
     r.insert("sluice-expr", pure_and(&["sluice-apis", "sluice"]));
     r.insert("sluice-apis", pure_and(&["sluice"]));
+    r.insert(
+        "sluice-apiserver",
+        vec![
+            "sluice",
+            "sluice-pipeline",
+            "sluice-exec",
+            "sluice-gitops",
+            "sluice-policy",
+            "sluice-triggers",
+            "sluice-kube",
+            "sluice-server",
+            "kube",
+            "kube-client",
+            "kube-runtime",
+            "k8s-openapi",
+            "anyhow",
+        ],
+    );
     r
 }
 
