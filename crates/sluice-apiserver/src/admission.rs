@@ -91,10 +91,10 @@ pub fn default_builtin(info: &ResourceInfo, obj: &mut Value) {
                     if p.get("protocol").is_none() {
                         p["protocol"] = json!("TCP");
                     }
-                    if p.get("targetPort").is_none() {
-                        if let Some(port) = p.get("port").cloned() {
-                            p["targetPort"] = port;
-                        }
+                    if p.get("targetPort").is_none()
+                        && let Some(port) = p.get("port").cloned()
+                    {
+                        p["targetPort"] = port;
                     }
                 }
             }
@@ -199,11 +199,21 @@ mod tests {
         });
         let (errs, unknown, _) = validate(&p, &[], FieldValidation::Strict);
         assert!(errs.has_errors(), "{errs:?}");
-        assert!(errs.iter().any(|e| e.path.to_string().starts_with("spec.tasks[0]")));
+        assert!(
+            errs.iter()
+                .any(|e| e.path.to_string().starts_with("spec.tasks[0]"))
+        );
         assert_eq!(unknown.len(), 1);
-        assert_eq!(unknown.iter().next().map(|e| e.path.to_string()), Some("spec.bogus".into()));
+        assert_eq!(
+            unknown.iter().next().map(|e| e.path.to_string()),
+            Some("spec.bogus".into())
+        );
         let (_, unknown, warnings) = validate(&p, &[], FieldValidation::Warn);
         assert!(unknown.is_empty());
-        assert!(warnings.iter().any(|w| w.contains("unknown field \"spec.bogus\"")));
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains("unknown field \"spec.bogus\""))
+        );
     }
 }

@@ -34,7 +34,10 @@ pub fn field_set(obj: &Value) -> FieldSet {
             "metadata" => {
                 let Some(mm) = v.as_object() else { continue };
                 for (mk, mv) in mm {
-                    if matches!(mk.as_str(), "labels" | "annotations" | "finalizers" | "ownerReferences") {
+                    if matches!(
+                        mk.as_str(),
+                        "labels" | "annotations" | "finalizers" | "ownerReferences"
+                    ) {
                         let mut path = vec!["f:metadata".to_owned(), format!("f:{mk}")];
                         let mut names = vec!["metadata".to_owned()];
                         collect(mv, mk, &kind, &mut names, &mut path, &mut out);
@@ -51,7 +54,14 @@ pub fn field_set(obj: &Value) -> FieldSet {
     out
 }
 
-fn collect(v: &Value, field: &str, kind: &str, names: &mut Vec<String>, path: &mut Path, out: &mut FieldSet) {
+fn collect(
+    v: &Value,
+    field: &str,
+    kind: &str,
+    names: &mut Vec<String>,
+    path: &mut Path,
+    out: &mut FieldSet,
+) {
     match v {
         Value::Object(m) if !m.is_empty() => {
             names.push(field.to_owned());
@@ -109,9 +119,10 @@ pub fn value_at<'a>(obj: &'a Value, path: &[String]) -> Option<&'a Value> {
             cur = cur.get(f)?;
         } else if let Some(k) = p.strip_prefix("k:") {
             let want: Map<String, Value> = serde_json::from_str(k).ok()?;
-            cur = cur.as_array()?.iter().find(|item| {
-                want.iter().all(|(wk, wv)| item.get(wk) == Some(wv))
-            })?;
+            cur = cur
+                .as_array()?
+                .iter()
+                .find(|item| want.iter().all(|(wk, wv)| item.get(wk) == Some(wv)))?;
         } else if let Some(v) = p.strip_prefix("v:") {
             let want: Value = serde_json::from_str(v).ok()?;
             cur = cur.as_array()?.iter().find(|item| **item == want)?;
@@ -123,13 +134,17 @@ pub fn value_at<'a>(obj: &'a Value, path: &[String]) -> Option<&'a Value> {
 }
 
 fn remove_at(obj: &mut Value, path: &[String]) {
-    let Some((last, parent)) = path.split_last() else { return };
+    let Some((last, parent)) = path.split_last() else {
+        return;
+    };
     let mut cur = obj;
     for p in parent {
         let next = if let Some(f) = p.strip_prefix("f:") {
             cur.get_mut(f)
         } else if let Some(k) = p.strip_prefix("k:") {
-            let Ok(want) = serde_json::from_str::<Map<String, Value>>(k) else { return };
+            let Ok(want) = serde_json::from_str::<Map<String, Value>>(k) else {
+                return;
+            };
             cur.as_array_mut().and_then(|a| {
                 a.iter_mut()
                     .find(|item| want.iter().all(|(wk, wv)| item.get(wk) == Some(wv)))
@@ -147,13 +162,16 @@ fn remove_at(obj: &mut Value, path: &[String]) {
             m.remove(f);
         }
     } else if let Some(k) = last.strip_prefix("k:") {
-        if let (Ok(want), Some(a)) = (serde_json::from_str::<Map<String, Value>>(k), cur.as_array_mut()) {
+        if let (Ok(want), Some(a)) = (
+            serde_json::from_str::<Map<String, Value>>(k),
+            cur.as_array_mut(),
+        ) {
             a.retain(|item| !want.iter().all(|(wk, wv)| item.get(wk) == Some(wv)));
         }
-    } else if let Some(v) = last.strip_prefix("v:") {
-        if let (Ok(want), Some(a)) = (serde_json::from_str::<Value>(v), cur.as_array_mut()) {
-            a.retain(|item| *item != want);
-        }
+    } else if let Some(v) = last.strip_prefix("v:")
+        && let (Ok(want), Some(a)) = (serde_json::from_str::<Value>(v), cur.as_array_mut())
+    {
+        a.retain(|item| *item != want);
     }
 }
 
@@ -177,7 +195,8 @@ pub fn to_fields_v1(set: &FieldSet) -> Value {
 pub fn from_fields_v1(v: &Value) -> FieldSet {
     fn walk(v: &Value, path: &mut Path, out: &mut FieldSet) {
         let Some(m) = v.as_object() else { return };
-        let children: Vec<(&String, &Value)> = m.iter().filter(|(k, _)| k.as_str() != ".").collect();
+        let children: Vec<(&String, &Value)> =
+            m.iter().filter(|(k, _)| k.as_str() != ".").collect();
         if children.is_empty() {
             if !path.is_empty() {
                 out.insert(path.clone());
@@ -212,7 +231,12 @@ pub fn entries(obj: &Value) -> Vec<Entry> {
         .map(|a| {
             a.iter()
                 .map(|e| {
-                    let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+                    let s = |k: &str| {
+                        e.get(k)
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned()
+                    };
                     Entry {
                         manager: s("manager"),
                         operation: s("operation"),
@@ -256,7 +280,10 @@ fn write_entries(obj: &mut Value, list: &[Entry]) {
 }
 
 fn api_version(obj: &Value) -> String {
-    obj.get("apiVersion").and_then(Value::as_str).unwrap_or_default().to_owned()
+    obj.get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Records that `manager` (an Update: PUT, PATCH, create) changed `old` into `new`: it owns
@@ -290,8 +317,14 @@ pub fn record_update(old: Option<&Value>, new: &mut Value, manager: &str, operat
     }
     let av = api_version(new);
     let now = util::now_rfc3339();
-    let mine: FieldSet = changed.into_iter().filter(|p| new_set.contains(p)).collect();
-    match list.iter_mut().find(|e| e.manager == manager && e.operation == operation) {
+    let mine: FieldSet = changed
+        .into_iter()
+        .filter(|p| new_set.contains(p))
+        .collect();
+    match list
+        .iter_mut()
+        .find(|e| e.manager == manager && e.operation == operation)
+    {
         Some(e) => {
             if !mine.is_empty() {
                 e.fields.extend(mine);
@@ -336,7 +369,13 @@ pub fn path_string(path: &[String]) -> String {
 
 /// Server-side apply of `config` by `manager` onto `live` (None: the object is new).
 /// Returns the new object with its managedFields.
-pub fn apply(live: Option<&Value>, config: &Value, manager: &str, force: bool, info: &ResourceInfo) -> Result<Value, ApiError> {
+pub fn apply(
+    live: Option<&Value>,
+    config: &Value,
+    manager: &str,
+    force: bool,
+    info: &ResourceInfo,
+) -> Result<Value, ApiError> {
     let cfg_set = field_set(config);
     let av = api_version(config);
     let now = util::now_rfc3339();
@@ -384,8 +423,14 @@ pub fn apply(live: Option<&Value>, config: &Value, manager: &str, force: bool, i
             if paths.len() == 1 {
                 parts.push(format!("{who}: {}", path_string(&paths[0])));
             } else {
-                let lines: Vec<String> = paths.iter().map(|p| format!("- {}", path_string(p))).collect();
-                parts.push(format!("conflicts with \"{m}\" using {v}:\n{}", lines.join("\n")));
+                let lines: Vec<String> = paths
+                    .iter()
+                    .map(|p| format!("- {}", path_string(p)))
+                    .collect();
+                parts.push(format!(
+                    "conflicts with \"{m}\" using {v}:\n{}",
+                    lines.join("\n")
+                ));
             }
         }
         let mut e = ApiError::new(
@@ -420,8 +465,13 @@ pub fn apply(live: Option<&Value>, config: &Value, manager: &str, force: bool, i
         m.remove("managedFields");
         m.remove("resourceVersion");
     }
-    let kind = if info.custom { String::new() } else { info.kind.clone() };
-    strategic_merge_patch(&mut merged, &patch, &kind).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let kind = if info.custom {
+        String::new()
+    } else {
+        info.kind.clone()
+    };
+    strategic_merge_patch(&mut merged, &patch, &kind)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     if force {
         for e in list.iter_mut() {
             if !(e.manager == manager && e.operation == "Apply") {
@@ -429,7 +479,10 @@ pub fn apply(live: Option<&Value>, config: &Value, manager: &str, force: bool, i
             }
         }
     }
-    match list.iter_mut().find(|e| e.manager == manager && e.operation == "Apply") {
+    match list
+        .iter_mut()
+        .find(|e| e.manager == manager && e.operation == "Apply")
+    {
         Some(e) => {
             e.fields = cfg_set;
             e.time = now;
@@ -458,7 +511,10 @@ mod tests {
     use crate::resources::builtins;
 
     fn cm_info() -> ResourceInfo {
-        builtins().into_iter().find(|r| r.plural == "configmaps").expect("cm")
+        builtins()
+            .into_iter()
+            .find(|r| r.plural == "configmaps")
+            .expect("cm")
     }
 
     // sigs.k8s.io/structured-merge-diff: an applier conflicts with another manager's field
@@ -473,7 +529,10 @@ mod tests {
         let cfg = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "9"}});
         let e = apply(Some(&live), &cfg, "ssa", false, &info).expect_err("conflict");
         assert_eq!(e.code, 409);
-        assert_eq!(e.message, "Apply failed with 1 conflict: conflict with \"kubectl-client-side-apply\" using v1: .data.a");
+        assert_eq!(
+            e.message,
+            "Apply failed with 1 conflict: conflict with \"kubectl-client-side-apply\" using v1: .data.a"
+        );
         let out = apply(Some(&live), &cfg, "ssa", true, &info).expect("forced");
         assert_eq!(out["data"], json!({"a": "9", "b": "2"}));
         let es = entries(&out);
@@ -488,9 +547,19 @@ mod tests {
     fn keyed_lists_in_field_sets() {
         let d = json!({"kind": "Deployment", "spec": {"template": {"spec": {"containers": [{"name": "app", "image": "x"}]}}}});
         let s = field_set(&d);
-        let p: Path = vec!["f:spec".into(), "f:template".into(), "f:spec".into(), "f:containers".into(), "k:{\"name\":\"app\"}".into(), "f:image".into()];
+        let p: Path = vec![
+            "f:spec".into(),
+            "f:template".into(),
+            "f:spec".into(),
+            "f:containers".into(),
+            "k:{\"name\":\"app\"}".into(),
+            "f:image".into(),
+        ];
         assert!(s.contains(&p), "{s:?}");
         assert_eq!(value_at(&d, &p), Some(&json!("x")));
-        assert_eq!(path_string(&p), ".spec.template.spec.containers[name=\"app\"].image");
+        assert_eq!(
+            path_string(&p),
+            ".spec.template.spec.containers[name=\"app\"].image"
+        );
     }
 }

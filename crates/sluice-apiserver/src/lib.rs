@@ -14,8 +14,8 @@
 //! - [`simnode`]: a simulated node in the spirit of kwok. No container ever runs.
 
 pub mod admission;
-pub mod ops;
 pub mod apply;
+pub mod ops;
 pub mod patch;
 pub mod resources;
 pub mod server;
@@ -199,7 +199,12 @@ impl ApiServer {
         ca_pem: Option<&str>,
     ) -> Result<(), Error> {
         let ca = ca_pem
-            .map(|p| format!("    certificate-authority-data: {}\n", tls::base64(p.as_bytes())))
+            .map(|p| {
+                format!(
+                    "    certificate-authority-data: {}\n",
+                    tls::base64(p.as_bytes())
+                )
+            })
             .unwrap_or_default();
         let text = format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: sluice\n  cluster:\n{ca}    server: {server_url}\ncontexts:\n- name: sluice\n  context:\n    cluster: sluice\n    user: admin\n    namespace: default\ncurrent-context: sluice\nusers:\n- name: admin\n  user:\n    token: {}\n",

@@ -61,7 +61,9 @@ impl Propagation {
             other => Err(ApiError::new(
                 422,
                 "Invalid",
-                format!("DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: \"{other}\": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""),
+                format!(
+                    "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: \"{other}\": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""
+                ),
             )),
         }
     }
@@ -92,9 +94,9 @@ fn store_err(info: &ResourceInfo, name: &str, e: StoreError) -> ApiError {
         StoreError::AlreadyExists => ApiError::already_exists(&info.group, &info.plural, name),
         StoreError::NotFound => ApiError::not_found(&info.group, &info.plural, name),
         StoreError::Conflict => ApiError::conflict(&info.group, &info.plural, name),
-        StoreError::Gone { requested, oldest } => ApiError::gone(format!(
-            "too old resource version: {requested} ({oldest})"
-        )),
+        StoreError::Gone { requested, oldest } => {
+            ApiError::gone(format!("too old resource version: {requested} ({oldest})"))
+        }
         other => ApiError::internal(other.to_string()),
     }
 }
@@ -193,17 +195,26 @@ fn name_errors(info: &ResourceInfo, name: &str) -> FieldErrors {
     let mut errs = FieldErrors::new();
     let msgs = if info.kind == "Namespace" {
         names::dns1123_label(name)
-    } else if matches!(info.kind.as_str(), "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding") {
+    } else if matches!(
+        info.kind.as_str(),
+        "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding"
+    ) {
         // rbac names are path segments only (ValidateRBACName)
         Vec::new()
     } else {
         names::dns1123_subdomain(name)
     };
     for m in msgs {
-        errs.push(FieldError::new("metadata.name", format!("Invalid value: {name:?}: {m}")));
+        errs.push(FieldError::new(
+            "metadata.name",
+            format!("Invalid value: {name:?}: {m}"),
+        ));
     }
     if name == "." || name == ".." {
-        errs.push(FieldError::new("metadata.name", format!("Invalid value: {name:?}: may not be '{name}'")));
+        errs.push(FieldError::new(
+            "metadata.name",
+            format!("Invalid value: {name:?}: may not be '{name}'"),
+        ));
     } else if name.contains('/') || name.contains('%') {
         errs.push(FieldError::new(
             "metadata.name",
@@ -224,12 +235,21 @@ impl State {
         let mut out = Vec::new();
         for r in reg.all() {
             let wanted = r.custom
-                || matches!(r.plural.as_str(), "secrets" | "configmaps" | "serviceaccounts" | "persistentvolumeclaims");
+                || matches!(
+                    r.plural.as_str(),
+                    "secrets" | "configmaps" | "serviceaccounts" | "persistentvolumeclaims"
+                );
             if !wanted {
                 continue;
             }
-            let ns_filter = if r.namespaced { Some(ns.as_str()) } else { None };
-            let (objs, _) = self.store.list(&resource_key(&r.group, &r.plural), ns_filter, None);
+            let ns_filter = if r.namespaced {
+                Some(ns.as_str())
+            } else {
+                None
+            };
+            let (objs, _) = self
+                .store
+                .list(&resource_key(&r.group, &r.plural), ns_filter, None);
             out.extend(objs.iter().map(|o| Object::new((**o).clone())));
         }
         out
@@ -300,7 +320,9 @@ impl State {
                     group_resource(&info.group, &info.plural),
                     ""
                 ));
-                e.details = Some(json!({"causes": [{"reason": "NamespaceTerminating", "message": format!("namespace {ns} is being terminated"), "field": "metadata.namespace"}]}));
+                e.details = Some(
+                    json!({"causes": [{"reason": "NamespaceTerminating", "message": format!("namespace {ns} is being terminated"), "field": "metadata.namespace"}]}),
+                );
                 Err(e)
             }
             Some(_) => Ok(()),
@@ -341,8 +363,11 @@ impl State {
         let mut name = meta_str(&obj, "name").to_owned();
         let generate = meta_str(&obj, "generateName").to_owned();
         if name.is_empty() && generate.is_empty() {
-            let errs: FieldErrors =
-                FieldError::new("metadata.name", "Required value: name or generateName is required").into();
+            let errs: FieldErrors = FieldError::new(
+                "metadata.name",
+                "Required value: name or generateName is required",
+            )
+            .into();
             return Err(ApiError::invalid(&info.group, &info.kind, "", &errs));
         }
         let generated = name.is_empty();
@@ -360,14 +385,19 @@ impl State {
             } else {
                 m.remove("generation");
             }
-            for k in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
+            for k in [
+                "resourceVersion",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "selfLink",
+            ] {
                 m.remove(k);
             }
         }
-        if info.status {
-            if let Some(m) = obj.as_object_mut() {
-                m.remove("status");
-            }
+        if info.status
+            && let Some(m) = obj.as_object_mut()
+        {
+            m.remove("status");
         }
         if !info.custom {
             admission::default_builtin(info, &mut obj);
@@ -417,6 +447,7 @@ impl State {
     }
 
     /// Replaces an object (PUT) or its status (`sub == Some("status")`).
+    #[allow(clippy::too_many_arguments)]
     pub fn update(
         &self,
         info: &ResourceInfo,
@@ -436,9 +467,10 @@ impl State {
         }
         let expected = match meta_str(&body, "resourceVersion") {
             "" => None,
-            s => Some(s.parse::<u64>().map_err(|_| {
-                ApiError::bad_request(format!("invalid resourceVersion {s:?}"))
-            })?),
+            s => Some(
+                s.parse::<u64>()
+                    .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {s:?}")))?,
+            ),
         };
         let old = self.get(info, ns, name)?;
         self.replace(info, &old, body, sub, o, expected, "Update")
@@ -485,7 +517,15 @@ impl State {
         {
             let om = old.get("metadata").cloned().unwrap_or(json!({}));
             let m = meta_mut(&mut new);
-            for k in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "namespace", "name", "generation"] {
+            for k in [
+                "uid",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "namespace",
+                "name",
+                "generation",
+            ] {
                 match om.get(k) {
                     Some(v) => {
                         m.insert(k.into(), v.clone());
@@ -495,10 +535,10 @@ impl State {
                     }
                 }
             }
-            if m.get("managedFields").is_none_or(|v| !v.is_array()) {
-                if let Some(mf) = om.get("managedFields") {
-                    m.insert("managedFields".into(), mf.clone());
-                }
+            if m.get("managedFields").is_none_or(|v| !v.is_array())
+                && let Some(mf) = om.get("managedFields")
+            {
+                m.insert("managedFields".into(), mf.clone());
             }
             m.remove("resourceVersion");
             if let Some(rv) = om.get("resourceVersion") {
@@ -506,7 +546,10 @@ impl State {
             }
         }
         if tracks_generation(info) && without_meta_status(&new) != without_meta_status(old) {
-            let g = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
+            let g = old
+                .pointer("/metadata/generation")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
             meta_mut(&mut new).insert("generation".into(), json!(g + 1));
         }
         if info.kind == "CustomResourceDefinition" && sub.is_none() {
@@ -583,7 +626,8 @@ impl State {
     ) -> Result<Written, ApiError> {
         let ct = content_type.split(';').next().unwrap_or_default().trim();
         let parse_json = || -> Result<Value, ApiError> {
-            serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))
+            serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))
         };
         if ct == "application/apply-patch+yaml" || ct == "application/apply-patch+json" {
             let config = crate::server::decode_body(body, "application/yaml")?;
@@ -606,7 +650,11 @@ impl State {
             } else {
                 (*old).clone()
             };
-            let kind = doc.get("kind").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let kind = doc
+                .get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
             match ct {
                 "application/json-patch+json" => patch::json_patch(&mut doc, &p)
                     .map_err(|e| ApiError::new(422, "Invalid", e.to_string()))?,
@@ -713,15 +761,24 @@ impl State {
                 let mut v = (*w.object).clone();
                 meta_mut(&mut v).insert("managedFields".into(), mf);
                 if o.dry_run {
-                    return Ok(Written { object: Arc::new(v), ..w });
+                    return Ok(Written {
+                        object: Arc::new(v),
+                        ..w
+                    });
                 }
                 let key = resource_key(&info.group, &info.plural);
                 let name = meta_str(&v, "name").to_owned();
-                let stored = self.store.create(&key, v).map_err(|e| store_err(info, &name, e))?;
+                let stored = self
+                    .store
+                    .create(&key, v)
+                    .map_err(|e| store_err(info, &name, e))?;
                 if info.kind == "CustomResourceDefinition" {
                     self.registry_mut().upsert_crd(&stored);
                 }
-                Ok(Written { object: stored, ..w })
+                Ok(Written {
+                    object: stored,
+                    ..w
+                })
             }
         }
     }
@@ -731,15 +788,26 @@ impl State {
         let Some(sp) = &info.scale else {
             return Err(ApiError::no_route());
         };
-        let spec = obj.pointer(&path_to_pointer(&sp.spec_replicas)).cloned().unwrap_or(json!(0));
-        let status = obj.pointer(&path_to_pointer(&sp.status_replicas)).cloned().unwrap_or(json!(0));
+        let spec = obj
+            .pointer(&path_to_pointer(&sp.spec_replicas))
+            .cloned()
+            .unwrap_or(json!(0));
+        let status = obj
+            .pointer(&path_to_pointer(&sp.status_replicas))
+            .cloned()
+            .unwrap_or(json!(0));
         let selector = match sp.label_selector.as_deref() {
             Some(p) => obj.pointer(&path_to_pointer(p)).cloned(),
             None => None,
         }
         .or_else(|| {
             let ml = obj.pointer("/spec/selector/matchLabels")?.as_object()?;
-            Some(json!(ml.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(",")))
+            Some(json!(
+                ml.iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ))
         });
         let m = obj.get("metadata").cloned().unwrap_or(json!({}));
         let mut scale = json!({
@@ -759,17 +827,35 @@ impl State {
     }
 
     /// Writes a Scale's `spec.replicas` into its object.
-    pub fn set_scale(&self, info: &ResourceInfo, old: &Arc<Value>, scale: &Value, o: &WriteOpts) -> Result<Written, ApiError> {
+    pub fn set_scale(
+        &self,
+        info: &ResourceInfo,
+        old: &Arc<Value>,
+        scale: &Value,
+        o: &WriteOpts,
+    ) -> Result<Written, ApiError> {
         let Some(sp) = &info.scale else {
             return Err(ApiError::no_route());
         };
-        let replicas = scale.pointer("/spec/replicas").and_then(Value::as_i64).ok_or_else(|| {
-            let errs: FieldErrors = FieldError::new("spec.replicas", "Required value").into();
-            ApiError::invalid("autoscaling", "Scale", meta_str(old, "name"), &errs)
-        })?;
+        let replicas = scale
+            .pointer("/spec/replicas")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| {
+                let errs: FieldErrors = FieldError::new("spec.replicas", "Required value").into();
+                ApiError::invalid("autoscaling", "Scale", meta_str(old, "name"), &errs)
+            })?;
         if replicas < 0 {
-            let errs: FieldErrors = FieldError::new("spec.replicas", format!("Invalid value: {replicas}: must be greater than or equal to 0")).into();
-            return Err(ApiError::invalid("autoscaling", "Scale", meta_str(old, "name"), &errs));
+            let errs: FieldErrors = FieldError::new(
+                "spec.replicas",
+                format!("Invalid value: {replicas}: must be greater than or equal to 0"),
+            )
+            .into();
+            return Err(ApiError::invalid(
+                "autoscaling",
+                "Scale",
+                meta_str(old, "name"),
+                &errs,
+            ));
         }
         let want = match meta_str(scale, "resourceVersion") {
             "" => None,
@@ -780,26 +866,49 @@ impl State {
         set_pointer(&mut new, &ptr, json!(replicas));
         let w = self.replace(info, old, new, None, o, want.or(Some(rv_of(old))), "Update")?;
         let s = self.scale_of(info, &w.object)?;
-        Ok(Written { object: Arc::new(s), ..w })
+        Ok(Written {
+            object: Arc::new(s),
+            ..w
+        })
     }
 
     /// Deletes an object: finalizers and propagation as upstream's registry and garbage
     /// collector. Returns the object (deleted, or marked with deletionTimestamp).
-    pub fn delete(&self, info: &ResourceInfo, ns: &str, name: &str, d: &DeleteOpts) -> Result<Arc<Value>, ApiError> {
+    pub fn delete(
+        &self,
+        info: &ResourceInfo,
+        ns: &str,
+        name: &str,
+        d: &DeleteOpts,
+    ) -> Result<Arc<Value>, ApiError> {
         let ns = if info.namespaced { ns } else { "" };
         let key = resource_key(&info.group, &info.plural);
         let cur = self.get(info, ns, name)?;
-        if let Some(uid) = &d.precondition_uid {
-            if meta_str(&cur, "uid") != uid {
-                return Err(ApiError::conflict_msg(&info.group, &info.plural, name, &format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}", meta_str(&cur, "uid"))));
-            }
+        if let Some(uid) = &d.precondition_uid
+            && meta_str(&cur, "uid") != uid
+        {
+            return Err(ApiError::conflict_msg(
+                &info.group,
+                &info.plural,
+                name,
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    meta_str(&cur, "uid")
+                ),
+            ));
         }
-        if let Some(rv) = d.precondition_rv {
-            if rv != rv_of(&cur) {
-                return Err(ApiError::conflict_msg(&info.group, &info.plural, name, &format!(
-                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}", rv_of(&cur))));
-            }
+        if let Some(rv) = d.precondition_rv
+            && rv != rv_of(&cur)
+        {
+            return Err(ApiError::conflict_msg(
+                &info.group,
+                &info.plural,
+                name,
+                &format!(
+                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                    rv_of(&cur)
+                ),
+            ));
         }
         if d.dry_run {
             return Ok(cur);
@@ -815,7 +924,10 @@ impl State {
                 if !deps.is_empty() {
                     let mut v = (*cur).clone();
                     mark_deleting(&mut v, Some("foregroundDeletion"));
-                    let stored = self.store.update(&key, v, None).map_err(|e| store_err(info, name, e))?;
+                    let stored = self
+                        .store
+                        .update(&key, v, None)
+                        .map_err(|e| store_err(info, name, e))?;
                     for (r, dep) in deps {
                         self.delete_dependent(&r, &dep, Propagation::Foreground);
                     }
@@ -835,9 +947,15 @@ impl State {
             }
             let mut v = (*cur).clone();
             mark_deleting(&mut v, None);
-            return self.store.update(&key, v, None).map_err(|e| store_err(info, name, e));
+            return self
+                .store
+                .update(&key, v, None)
+                .map_err(|e| store_err(info, name, e));
         }
-        let gone = self.store.delete(&key, ns, name, None).map_err(|e| store_err(info, name, e))?;
+        let gone = self
+            .store
+            .delete(&key, ns, name, None)
+            .map_err(|e| store_err(info, name, e))?;
         self.after_delete(info, &gone);
         Ok(gone)
     }
@@ -850,7 +968,12 @@ impl State {
                 let key = resource_key(&r.group, &r.plural);
                 let (objs, _) = self.store.list(&key, None, None);
                 for o in objs {
-                    let _ = self.store.delete(&key, meta_str(&o, "namespace"), meta_str(&o, "name"), None);
+                    let _ = self.store.delete(
+                        &key,
+                        meta_str(&o, "namespace"),
+                        meta_str(&o, "name"),
+                        None,
+                    );
                 }
             }
         }
@@ -874,12 +997,15 @@ impl State {
     fn orphan_dependents(&self, uid: &str) {
         for (key, dep) in self.dependents(uid) {
             let mut v = (*dep).clone();
-            if let Some(refs) = v.pointer_mut("/metadata/ownerReferences").and_then(Value::as_array_mut) {
+            if let Some(refs) = v
+                .pointer_mut("/metadata/ownerReferences")
+                .and_then(Value::as_array_mut)
+            {
                 refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(uid));
-                if refs.is_empty() {
-                    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-                        m.remove("ownerReferences");
-                    }
+                if refs.is_empty()
+                    && let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut)
+                {
+                    m.remove("ownerReferences");
                 }
             }
             let _ = self.store.update(&key, v, None);
@@ -888,7 +1014,10 @@ impl State {
 
     fn delete_dependent(&self, key: &str, dep: &Value, p: Propagation) {
         if let Some(info) = self.resource_of_key(key) {
-            let d = DeleteOpts { propagation: p, ..DeleteOpts::default() };
+            let d = DeleteOpts {
+                propagation: p,
+                ..DeleteOpts::default()
+            };
             let _ = self.delete(&info, meta_str(dep, "namespace"), meta_str(dep, "name"), &d);
         }
     }
@@ -914,15 +1043,28 @@ impl State {
                     .is_some_and(|f| f.iter().any(|x| x == "foregroundDeletion"));
                 if fg {
                     let uid = meta_str(o, "uid");
-                    let blocked = all.iter().any(|(_, d)| owner_uids(d).iter().any(|u| u == uid));
+                    let blocked = all
+                        .iter()
+                        .any(|(_, d)| owner_uids(d).iter().any(|u| u == uid));
                     if !blocked {
                         let mut v = (**o).clone();
-                        if let Some(f) = v.pointer_mut("/metadata/finalizers").and_then(Value::as_array_mut) {
+                        if let Some(f) = v
+                            .pointer_mut("/metadata/finalizers")
+                            .and_then(Value::as_array_mut)
+                        {
                             f.retain(|x| x != "foregroundDeletion");
                         }
-                        let empty = v.pointer("/metadata/finalizers").and_then(Value::as_array).is_none_or(Vec::is_empty);
+                        let empty = v
+                            .pointer("/metadata/finalizers")
+                            .and_then(Value::as_array)
+                            .is_none_or(Vec::is_empty);
                         if empty {
-                            let _ = self.store.delete(key, meta_str(o, "namespace"), meta_str(o, "name"), None);
+                            let _ = self.store.delete(
+                                key,
+                                meta_str(o, "namespace"),
+                                meta_str(o, "name"),
+                                None,
+                            );
                         } else {
                             let _ = self.store.update(key, v, None);
                         }
@@ -987,10 +1129,10 @@ fn mark_deleting(v: &mut Value, finalizer: Option<&str>) {
     }
     if let Some(f) = finalizer {
         let list = m.entry("finalizers").or_insert(json!([]));
-        if let Some(a) = list.as_array_mut() {
-            if !a.iter().any(|x| x == f) {
-                a.push(json!(f));
-            }
+        if let Some(a) = list.as_array_mut()
+            && !a.iter().any(|x| x == f)
+        {
+            a.push(json!(f));
         }
     }
 }

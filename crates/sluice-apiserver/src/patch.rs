@@ -79,9 +79,11 @@ fn remove(doc: &mut Value, path: &str) -> Result<Value, PatchError> {
         return Err(err("cannot remove the document root"));
     };
     match parent_mut(doc, parent)? {
-        Value::Object(m) => m
-            .remove(last)
-            .ok_or_else(|| err(format!("unable to remove nonexistent key: {last}: missing value"))),
+        Value::Object(m) => m.remove(last).ok_or_else(|| {
+            err(format!(
+                "unable to remove nonexistent key: {last}: missing value"
+            ))
+        }),
         Value::Array(a) => {
             let i: usize = last
                 .parse()
@@ -211,7 +213,12 @@ pub fn strategic_merge_patch(doc: &mut Value, patch: &Value, kind: &str) -> Resu
     smp_map(doc, patch, kind, &mut path)
 }
 
-fn smp_map(doc: &mut Value, patch: &Value, kind: &str, path: &mut Vec<String>) -> Result<(), PatchError> {
+fn smp_map(
+    doc: &mut Value,
+    patch: &Value,
+    kind: &str,
+    path: &mut Vec<String>,
+) -> Result<(), PatchError> {
     let Value::Object(p) = patch else {
         *doc = patch.clone();
         return Ok(());
@@ -295,8 +302,10 @@ fn smp_map(doc: &mut Value, patch: &Value, kind: &str, path: &mut Vec<String>) -
                         path.push(k.clone());
                         for item in items {
                             let kv = item.get(key);
-                            let pos = kv.and_then(|kv| cur.iter().position(|c| c.get(key) == Some(kv)));
-                            let delete = item.get("$patch").and_then(Value::as_str) == Some("delete");
+                            let pos =
+                                kv.and_then(|kv| cur.iter().position(|c| c.get(key) == Some(kv)));
+                            let delete =
+                                item.get("$patch").and_then(Value::as_str) == Some("delete");
                             match (pos, delete) {
                                 (Some(i), true) => {
                                     cur.remove(i);
@@ -376,6 +385,9 @@ mod tests {
         let c = &d["spec"]["template"]["spec"]["containers"];
         assert_eq!(c.as_array().map(Vec::len), Some(1));
         assert_eq!(c[0]["image"], "v2");
-        assert_eq!(c[0]["env"], json!([{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]));
+        assert_eq!(
+            c[0]["env"],
+            json!([{"name": "A", "value": "1"}, {"name": "B", "value": "2"}])
+        );
     }
 }

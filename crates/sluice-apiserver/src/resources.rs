@@ -70,6 +70,7 @@ struct B {
     scale: bool,
 }
 
+#[allow(clippy::too_many_arguments)]
 const fn b(
     group: &'static str,
     versions: &'static [&'static str],
@@ -93,31 +94,211 @@ const fn b(
 }
 
 const BUILTINS: &[B] = &[
-    b("", &["v1"], "namespaces", "Namespace", false, &["ns"], true, false),
-    b("", &["v1"], "configmaps", "ConfigMap", true, &["cm"], false, false),
+    b(
+        "",
+        &["v1"],
+        "namespaces",
+        "Namespace",
+        false,
+        &["ns"],
+        true,
+        false,
+    ),
+    b(
+        "",
+        &["v1"],
+        "configmaps",
+        "ConfigMap",
+        true,
+        &["cm"],
+        false,
+        false,
+    ),
     b("", &["v1"], "secrets", "Secret", true, &[], false, false),
-    b("", &["v1"], "serviceaccounts", "ServiceAccount", true, &["sa"], false, false),
-    b("", &["v1"], "services", "Service", true, &["svc"], true, false),
-    b("", &["v1"], "endpoints", "Endpoints", true, &["ep"], false, false),
+    b(
+        "",
+        &["v1"],
+        "serviceaccounts",
+        "ServiceAccount",
+        true,
+        &["sa"],
+        false,
+        false,
+    ),
+    b(
+        "",
+        &["v1"],
+        "services",
+        "Service",
+        true,
+        &["svc"],
+        true,
+        false,
+    ),
+    b(
+        "",
+        &["v1"],
+        "endpoints",
+        "Endpoints",
+        true,
+        &["ep"],
+        false,
+        false,
+    ),
     b("", &["v1"], "pods", "Pod", true, &["po"], true, false),
     b("", &["v1"], "events", "Event", true, &["ev"], false, false),
-    b("", &["v1"], "persistentvolumeclaims", "PersistentVolumeClaim", true, &["pvc"], true, false),
+    b(
+        "",
+        &["v1"],
+        "persistentvolumeclaims",
+        "PersistentVolumeClaim",
+        true,
+        &["pvc"],
+        true,
+        false,
+    ),
     b("", &["v1"], "nodes", "Node", false, &["no"], true, false),
-    b("apps", &["v1"], "deployments", "Deployment", true, &["deploy"], true, true),
-    b("apps", &["v1"], "replicasets", "ReplicaSet", true, &["rs"], true, true),
-    b("apps", &["v1"], "statefulsets", "StatefulSet", true, &["sts"], true, true),
-    b("apps", &["v1"], "daemonsets", "DaemonSet", true, &["ds"], true, false),
-    b("apps", &["v1"], "controllerrevisions", "ControllerRevision", true, &[], false, false),
+    b(
+        "apps",
+        &["v1"],
+        "deployments",
+        "Deployment",
+        true,
+        &["deploy"],
+        true,
+        true,
+    ),
+    b(
+        "apps",
+        &["v1"],
+        "replicasets",
+        "ReplicaSet",
+        true,
+        &["rs"],
+        true,
+        true,
+    ),
+    b(
+        "apps",
+        &["v1"],
+        "statefulsets",
+        "StatefulSet",
+        true,
+        &["sts"],
+        true,
+        true,
+    ),
+    b(
+        "apps",
+        &["v1"],
+        "daemonsets",
+        "DaemonSet",
+        true,
+        &["ds"],
+        true,
+        false,
+    ),
+    b(
+        "apps",
+        &["v1"],
+        "controllerrevisions",
+        "ControllerRevision",
+        true,
+        &[],
+        false,
+        false,
+    ),
     b("batch", &["v1"], "jobs", "Job", true, &[], true, false),
-    b("batch", &["v1"], "cronjobs", "CronJob", true, &["cj"], true, false),
-    b("networking.k8s.io", &["v1"], "ingresses", "Ingress", true, &["ing"], true, false),
-    b("autoscaling", &["v2", "v1"], "horizontalpodautoscalers", "HorizontalPodAutoscaler", true, &["hpa"], true, false),
-    b("rbac.authorization.k8s.io", &["v1"], "roles", "Role", true, &[], false, false),
-    b("rbac.authorization.k8s.io", &["v1"], "rolebindings", "RoleBinding", true, &[], false, false),
-    b("rbac.authorization.k8s.io", &["v1"], "clusterroles", "ClusterRole", false, &[], false, false),
-    b("rbac.authorization.k8s.io", &["v1"], "clusterrolebindings", "ClusterRoleBinding", false, &[], false, false),
-    b("apiextensions.k8s.io", &["v1"], "customresourcedefinitions", "CustomResourceDefinition", false, &["crd", "crds"], true, false),
-    b("coordination.k8s.io", &["v1"], "leases", "Lease", true, &[], false, false),
+    b(
+        "batch",
+        &["v1"],
+        "cronjobs",
+        "CronJob",
+        true,
+        &["cj"],
+        true,
+        false,
+    ),
+    b(
+        "networking.k8s.io",
+        &["v1"],
+        "ingresses",
+        "Ingress",
+        true,
+        &["ing"],
+        true,
+        false,
+    ),
+    b(
+        "autoscaling",
+        &["v2", "v1"],
+        "horizontalpodautoscalers",
+        "HorizontalPodAutoscaler",
+        true,
+        &["hpa"],
+        true,
+        false,
+    ),
+    b(
+        "rbac.authorization.k8s.io",
+        &["v1"],
+        "roles",
+        "Role",
+        true,
+        &[],
+        false,
+        false,
+    ),
+    b(
+        "rbac.authorization.k8s.io",
+        &["v1"],
+        "rolebindings",
+        "RoleBinding",
+        true,
+        &[],
+        false,
+        false,
+    ),
+    b(
+        "rbac.authorization.k8s.io",
+        &["v1"],
+        "clusterroles",
+        "ClusterRole",
+        false,
+        &[],
+        false,
+        false,
+    ),
+    b(
+        "rbac.authorization.k8s.io",
+        &["v1"],
+        "clusterrolebindings",
+        "ClusterRoleBinding",
+        false,
+        &[],
+        false,
+        false,
+    ),
+    b(
+        "apiextensions.k8s.io",
+        &["v1"],
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+        false,
+        &["crd", "crds"],
+        true,
+        false,
+    ),
+    b(
+        "coordination.k8s.io",
+        &["v1"],
+        "leases",
+        "Lease",
+        true,
+        &[],
+        false,
+        false,
+    ),
 ];
 
 /// The compiled-in resources.
@@ -252,7 +433,9 @@ impl Registry {
     pub fn find(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceInfo>> {
         self.list
             .iter()
-            .find(|r| r.group == group && r.plural == plural && r.versions.iter().any(|v| v == version))
+            .find(|r| {
+                r.group == group && r.plural == plural && r.versions.iter().any(|v| v == version)
+            })
             .cloned()
     }
 
@@ -323,7 +506,9 @@ impl Registry {
 pub fn version_priority(v: &str) -> (u8, i64, i64, String) {
     let parse = |s: &str| -> Option<(i64, u8, i64)> {
         let rest = s.strip_prefix('v')?;
-        let end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let end = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let major: i64 = rest[..end].parse().ok()?;
         let tail = &rest[end..];
         if tail.is_empty() {
@@ -360,8 +545,18 @@ struct Bootstrap {
 
 const AGE: (&str, &str, &str, i64) = ("Age", "date", ".metadata.creationTimestamp", 0);
 const SUCCEEDED: &[(&str, &str, &str, i64)] = &[
-    ("Succeeded", "string", ".status.conditions[?(@.type==\"Succeeded\")].status", 0),
-    ("Reason", "string", ".status.conditions[?(@.type==\"Succeeded\")].reason", 0),
+    (
+        "Succeeded",
+        "string",
+        ".status.conditions[?(@.type==\"Succeeded\")].status",
+        0,
+    ),
+    (
+        "Reason",
+        "string",
+        ".status.conditions[?(@.type==\"Succeeded\")].reason",
+        0,
+    ),
     ("StartTime", "date", ".status.startTime", 0),
     ("CompletionTime", "date", ".status.completionTime", 0),
 ];
@@ -548,7 +743,9 @@ mod tests {
         for crd in bootstrap_crds("2024-01-01T00:00:00Z") {
             reg.upsert_crd(&crd);
         }
-        let pr = reg.find("tekton.dev", "v1", "pipelineruns").expect("served");
+        let pr = reg
+            .find("tekton.dev", "v1", "pipelineruns")
+            .expect("served");
         assert_eq!(pr.kind, "PipelineRun");
         assert!(pr.status);
         assert_eq!(pr.short_names, ["pr", "prs"]);
@@ -556,10 +753,28 @@ mod tests {
         let cpol = reg.by_kind("kyverno.io", "ClusterPolicy").expect("served");
         assert!(!cpol.namespaced);
         let groups: Vec<(String, Vec<String>)> = reg.groups();
-        let tekton = groups.iter().find(|(g, _)| g == "tekton.dev").map(|(_, v)| v.clone());
-        assert_eq!(tekton, Some(vec!["v1".to_owned(), "v1beta1".to_owned(), "v1alpha1".to_owned()]));
+        let tekton = groups
+            .iter()
+            .find(|(g, _)| g == "tekton.dev")
+            .map(|(_, v)| v.clone());
+        assert_eq!(
+            tekton,
+            Some(vec![
+                "v1".to_owned(),
+                "v1beta1".to_owned(),
+                "v1alpha1".to_owned()
+            ])
+        );
         let groups: Vec<String> = groups.into_iter().map(|(g, _)| g).collect();
-        for g in ["apps", "tekton.dev", "triggers.tekton.dev", "argoproj.io", "kyverno.io", "wgpolicyk8s.io", "monitoring.coreos.com"] {
+        for g in [
+            "apps",
+            "tekton.dev",
+            "triggers.tekton.dev",
+            "argoproj.io",
+            "kyverno.io",
+            "wgpolicyk8s.io",
+            "monitoring.coreos.com",
+        ] {
             assert!(groups.iter().any(|x| x == g), "{g}");
         }
     }

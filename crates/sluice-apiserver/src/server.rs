@@ -23,8 +23,8 @@ use crate::admission::{AdmissionHook, FieldValidation};
 use crate::ops::{DeleteOpts, Propagation, WriteOpts, meta_str};
 use crate::resources::{Registry, ResourceInfo, bootstrap_crds};
 use crate::simnode::SimOptions;
-use crate::status::{ApiError, success_status};
-use crate::store::{Event, EventType, Store, resource_key, rv_of};
+use crate::status::ApiError;
+use crate::store::{Event, EventType, Store, resource_key};
 use crate::table;
 use crate::util;
 
@@ -121,18 +121,24 @@ impl Reply {
 }
 
 fn error_response(e: &ApiError) -> Response {
-    let mut r = Response::new(Body::from(serde_json::to_vec(&e.to_status()).unwrap_or_default()));
+    let mut r = Response::new(Body::from(
+        serde_json::to_vec(&e.to_status()).unwrap_or_default(),
+    ));
     *r.status_mut() = StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r
 }
 
 fn to_response(rep: Reply) -> Response {
     let mut r = Response::new(Body::from(rep.body));
     *r.status_mut() = StatusCode::from_u16(rep.code).unwrap_or(StatusCode::OK);
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(rep.content_type));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(rep.content_type),
+    );
     for w in rep.warnings {
         // RFC 7234 warning: 299 - "text"
         let text = w
@@ -162,8 +168,10 @@ fn parse_query(q: Option<&str>) -> Query {
 
 async fn handle(st: Arc<State>, auth: bool, req: Request) -> Response {
     let path = req.uri().path().to_owned();
-    let public = matches!(path.as_str(), "/healthz" | "/readyz" | "/livez" | "/version")
-        || path.starts_with("/healthz/")
+    let public = matches!(
+        path.as_str(),
+        "/healthz" | "/readyz" | "/livez" | "/version"
+    ) || path.starts_with("/healthz/")
         || path.starts_with("/readyz/")
         || path.starts_with("/livez/");
     if auth && !public {
@@ -218,12 +226,14 @@ pub fn decode_body(bytes: &[u8], content_type: &str) -> Result<Value, ApiError> 
             .map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;
         let docs = sluice_core::yaml::load_documents(text, &sluice_core::yaml::Limits::default())
             .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
-        return Ok(docs.into_iter().next().map(|d| d.value).unwrap_or(Value::Null));
+        return Ok(docs
+            .into_iter()
+            .next()
+            .map(|d| d.value)
+            .unwrap_or(Value::Null));
     }
     serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::bad_request(format!(
-            "couldn't get version/kind; json parse error: {e}"
-        ))
+        ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
     })
 }
 
@@ -349,7 +359,10 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
             if target.watch_path {
                 let mut q = query.clone();
                 q.insert("fieldSelector".into(), format!("metadata.name={name}"));
-                let t = Target { name: None, ..target };
+                let t = Target {
+                    name: None,
+                    ..target
+                };
                 return watch(st, &t, &q, as_table).map(Dispatched::Stream);
             }
             let obj = st.get(&info, &ns, &name)?;
@@ -357,18 +370,30 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
             if as_table {
                 let include = query.get("includeObject").map(String::as_str);
                 let row = table::row(&info.columns, &v, row_object(&v, include));
-                let t = table::table(&info.columns, vec![row], meta_str(&v, "resourceVersion"), None, true);
+                let t = table::table(
+                    &info.columns,
+                    vec![row],
+                    meta_str(&v, "resourceVersion"),
+                    None,
+                    true,
+                );
                 return Ok(Dispatched::Reply(Reply::json(200, &t)));
             }
             Ok(Dispatched::Reply(Reply::json(200, &v)))
         }
         (Method::GET, Some(name), Some("status")) if info.status => {
             let obj = st.get(&info, &ns, &name)?;
-            Ok(Dispatched::Reply(Reply::json(200, &served(&obj, &info, &version))))
+            Ok(Dispatched::Reply(Reply::json(
+                200,
+                &served(&obj, &info, &version),
+            )))
         }
         (Method::GET, Some(name), Some("scale")) if info.scale.is_some() => {
             let obj = st.get(&info, &ns, &name)?;
-            Ok(Dispatched::Reply(Reply::json(200, &st.scale_of(&info, &obj)?)))
+            Ok(Dispatched::Reply(Reply::json(
+                200,
+                &st.scale_of(&info, &obj)?,
+            )))
         }
         (Method::GET, Some(name), Some("log")) if info.log => {
             let obj = st.get(&info, &ns, &name)?;
@@ -414,7 +439,16 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
                 || (sub.as_deref() == Some("scale") && info.scale.is_some()) =>
         {
             let body = read_body(req).await?;
-            let w = st.patch(&info, &version, &ns, &name, &content_type, &body, sub.as_deref(), &opts)?;
+            let w = st.patch(
+                &info,
+                &version,
+                &ns,
+                &name,
+                &content_type,
+                &body,
+                sub.as_deref(),
+                &opts,
+            )?;
             let v = if sub.as_deref() == Some("scale") {
                 (*w.object).clone()
             } else {
@@ -428,7 +462,10 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
             let body = read_body(req).await?;
             let d = delete_opts(&query, &body)?;
             let obj = st.delete(&info, &ns, &name, &d)?;
-            Ok(Dispatched::Reply(Reply::json(200, &served(&obj, &info, &version))))
+            Ok(Dispatched::Reply(Reply::json(
+                200,
+                &served(&obj, &info, &version),
+            )))
         }
         (Method::DELETE, None, None) => {
             let body = read_body(req).await?;
@@ -436,7 +473,8 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
             let (items, _) = select(&st, &target, &query)?;
             let mut deleted = Vec::new();
             for o in items {
-                if let Ok(x) = st.delete(&info, meta_str(&o, "namespace"), meta_str(&o, "name"), &d) {
+                if let Ok(x) = st.delete(&info, meta_str(&o, "namespace"), meta_str(&o, "name"), &d)
+                {
                     deleted.push(served(&x, &info, &version));
                 }
             }
@@ -468,7 +506,11 @@ fn write_opts(q: &Query, headers: &axum::http::HeaderMap) -> Result<WriteOpts, A
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
             let prog = ua.split('/').next().unwrap_or_default();
-            if prog.is_empty() { "sluice-default".to_owned() } else { prog.to_owned() }
+            if prog.is_empty() {
+                "sluice-default".to_owned()
+            } else {
+                prog.to_owned()
+            }
         }
     };
     if manager.len() > 128 {
@@ -523,10 +565,10 @@ fn delete_opts(q: &Query, body: &[u8]) -> Result<DeleteOpts, ApiError> {
 fn served(obj: &Arc<Value>, info: &ResourceInfo, version: &str) -> Value {
     let av = info.api_version(version);
     let mut v = (**obj).clone();
-    if v.get("apiVersion").and_then(Value::as_str) != Some(av.as_str()) {
-        if !v.get("kind").is_some_and(|k| k == "Scale") {
-            v["apiVersion"] = json!(av);
-        }
+    if v.get("apiVersion").and_then(Value::as_str) != Some(av.as_str())
+        && !v.get("kind").is_some_and(|k| k == "Scale")
+    {
+        v["apiVersion"] = json!(av);
     }
     v
 }
@@ -621,7 +663,12 @@ fn resource_list(st: &State, group: &str, version: &str) -> Value {
             sub("status", &r.kind, json!(["get", "patch", "update"]), None);
         }
         if r.scale.is_some() {
-            sub("scale", "Scale", json!(["get", "patch", "update"]), Some(("autoscaling", "v1")));
+            sub(
+                "scale",
+                "Scale",
+                json!(["get", "patch", "update"]),
+                Some(("autoscaling", "v1")),
+            );
         }
         if r.log {
             sub("log", "Pod", json!(["get"]), None);
@@ -653,7 +700,10 @@ fn group_list(st: &State) -> Value {
 
 fn openapi_root(st: &State) -> Value {
     let mut paths = serde_json::Map::new();
-    paths.insert("api/v1".into(), json!({"serverRelativeURL": "/openapi/v3/api/v1?hash=sluice"}));
+    paths.insert(
+        "api/v1".into(),
+        json!({"serverRelativeURL": "/openapi/v3/api/v1?hash=sluice"}),
+    );
     for (g, vs) in st.reg().groups() {
         for v in vs {
             paths.insert(
@@ -703,8 +753,14 @@ fn openapi_doc(st: &State, rest: &[&str]) -> Result<Value, ApiError> {
         } else {
             format!("{prefix}/{}", r.plural)
         };
-        paths.insert(base.clone(), json!({"post": op, "get": {"responses": {"200": {"description": "OK"}}}}));
-        paths.insert(format!("{base}/{{name}}"), json!({"put": op, "patch": op, "get": {"responses": {"200": {"description": "OK"}}}}));
+        paths.insert(
+            base.clone(),
+            json!({"post": op, "get": {"responses": {"200": {"description": "OK"}}}}),
+        );
+        paths.insert(
+            format!("{base}/{{name}}"),
+            json!({"put": op, "patch": op, "get": {"responses": {"200": {"description": "OK"}}}}),
+        );
     }
     if !found {
         return Err(ApiError::no_route());
@@ -718,8 +774,12 @@ fn openapi_doc(st: &State, rest: &[&str]) -> Result<Value, ApiError> {
 }
 
 fn label_selector(q: &Query) -> Result<Selector, ApiError> {
-    Selector::parse(q.get("labelSelector").map(String::as_str).unwrap_or_default())
-        .map_err(|e| ApiError::bad_request(e.to_string()))
+    Selector::parse(
+        q.get("labelSelector")
+            .map(String::as_str)
+            .unwrap_or_default(),
+    )
+    .map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
 /// Fields a field selector may name (metadata.name/namespace everywhere, plus the common
@@ -729,16 +789,21 @@ fn field_value(info: &ResourceInfo, obj: &Value, field: &str) -> Result<Option<S
     Ok(match field {
         "metadata.name" => s("/metadata/name"),
         "metadata.namespace" => Some(s("/metadata/namespace").unwrap_or_default()),
-        "status.phase" if matches!(info.kind.as_str(), "Pod" | "Namespace" | "PersistentVolumeClaim") => {
+        "status.phase"
+            if matches!(
+                info.kind.as_str(),
+                "Pod" | "Namespace" | "PersistentVolumeClaim"
+            ) =>
+        {
             s("/status/phase")
         }
         "spec.nodeName" if info.kind == "Pod" => s("/spec/nodeName"),
         "type" if matches!(info.kind.as_str(), "Secret" | "Event") => s("/type"),
         "reason" | "source" if info.kind == "Event" => s(&format!("/{field}")),
-        f if info.kind == "Event" && f.starts_with("involvedObject.") => {
-            s(&format!("/involvedObject/{}", &f["involvedObject.".len()..]))
-        }
-        f if info.custom && false => s(f),
+        f if info.kind == "Event" && f.starts_with("involvedObject.") => s(&format!(
+            "/involvedObject/{}",
+            &f["involvedObject.".len()..]
+        )),
         other => {
             return Err(ApiError::bad_request(format!(
                 "field label not supported: {other}"
@@ -747,13 +812,14 @@ fn field_value(info: &ResourceInfo, obj: &Value, field: &str) -> Result<Option<S
     })
 }
 
-fn matches_filters(info: &ResourceInfo, obj: &Value, ls: &Selector, fs: &FieldSelector) -> Result<bool, ApiError> {
+fn matches_filters(
+    info: &ResourceInfo,
+    obj: &Value,
+    ls: &Selector,
+    fs: &FieldSelector,
+) -> Result<bool, ApiError> {
     if !ls.is_empty() {
-        let labels = sluice_core::Object::new(Value::Null);
-        drop(labels);
-        let m = obj
-            .pointer("/metadata/labels")
-            .and_then(Value::as_object);
+        let m = obj.pointer("/metadata/labels").and_then(Value::as_object);
         let pairs: Vec<(&str, &str)> = m
             .map(|m| {
                 m.iter()
@@ -780,8 +846,12 @@ fn matches_filters(info: &ResourceInfo, obj: &Value, ls: &Selector, fs: &FieldSe
 /// The objects a list or deletecollection selects (all pages).
 fn select(st: &State, t: &Target, q: &Query) -> Result<(Vec<Arc<Value>>, u64), ApiError> {
     let ls = label_selector(q)?;
-    let fs = FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or_default())
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let fs = FieldSelector::parse(
+        q.get("fieldSelector")
+            .map(String::as_str)
+            .unwrap_or_default(),
+    )
+    .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let key = resource_key(&t.info.group, &t.info.plural);
     let (objs, rv) = st.store.list(&key, t.namespace.as_deref(), None);
     let mut out = Vec::with_capacity(objs.len());
@@ -822,8 +892,12 @@ fn decode_continue(tok: &str) -> Result<(u64, String, String), ApiError> {
 
 fn list(st: &State, t: &Target, q: &Query, as_table: bool) -> Result<Reply, ApiError> {
     let ls = label_selector(q)?;
-    let fs = FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or_default())
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let fs = FieldSelector::parse(
+        q.get("fieldSelector")
+            .map(String::as_str)
+            .unwrap_or_default(),
+    )
+    .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let limit: usize = match q.get("limit").map(String::as_str) {
         None | Some("") => 0,
         Some(l) => l
@@ -837,7 +911,10 @@ fn list(st: &State, t: &Target, q: &Query, as_table: bool) -> Result<Reply, ApiE
         }
         None => None,
     };
-    if let Some(rv) = q.get("resourceVersion").filter(|r| !r.is_empty() && *r != "0") {
+    if let Some(rv) = q
+        .get("resourceVersion")
+        .filter(|r| !r.is_empty() && *r != "0")
+    {
         let want: u64 = rv
             .parse()
             .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?;
@@ -846,7 +923,10 @@ fn list(st: &State, t: &Target, q: &Query, as_table: bool) -> Result<Reply, ApiE
             return Err(ApiError::new(
                 504,
                 "Timeout",
-                format!("Too large resource version: {want}, current: {}", st.store.current_rv()),
+                format!(
+                    "Too large resource version: {want}, current: {}",
+                    st.store.current_rv()
+                ),
             ));
         }
     }
@@ -860,10 +940,14 @@ fn list(st: &State, t: &Target, q: &Query, as_table: bool) -> Result<Reply, ApiE
             continue;
         }
         if limit > 0 && items.len() == limit {
-            if cont.is_none() {
-                if let Some(last) = items.last() {
-                    cont = Some(encode_continue(rv, meta_str(last, "namespace"), meta_str(last, "name")));
-                }
+            if cont.is_none()
+                && let Some(last) = items.last()
+            {
+                cont = Some(encode_continue(
+                    rv,
+                    meta_str(last, "namespace"),
+                    meta_str(last, "name"),
+                ));
             }
             remaining += 1;
             continue;
@@ -892,7 +976,11 @@ fn list(st: &State, t: &Target, q: &Query, as_table: bool) -> Result<Reply, ApiE
     }
     let mut out = Vec::with_capacity(items.len() * 512 + 128);
     out.extend_from_slice(b"{\"kind\":");
-    out.extend_from_slice(serde_json::to_string(&format!("{}List", info.kind)).unwrap_or_default().as_bytes());
+    out.extend_from_slice(
+        serde_json::to_string(&format!("{}List", info.kind))
+            .unwrap_or_default()
+            .as_bytes(),
+    );
     out.extend_from_slice(b",\"apiVersion\":");
     out.extend_from_slice(serde_json::to_string(&av).unwrap_or_default().as_bytes());
     out.extend_from_slice(b",\"metadata\":");
@@ -957,12 +1045,23 @@ impl WatchFilter {
     fn encode(&self, ty: &str, obj: &Arc<Value>, headers: bool) -> Bytes {
         let v = served(obj, &self.info, &self.version);
         let object = if self.table {
-            let row = table::row(&self.info.columns, &v, row_object(&v, self.include.as_deref()));
-            table::table(&self.info.columns, vec![row], meta_str(&v, "resourceVersion"), None, headers)
+            let row = table::row(
+                &self.info.columns,
+                &v,
+                row_object(&v, self.include.as_deref()),
+            );
+            table::table(
+                &self.info.columns,
+                vec![row],
+                meta_str(&v, "resourceVersion"),
+                None,
+                headers,
+            )
         } else {
             v
         };
-        let mut line = serde_json::to_vec(&json!({"type": ty, "object": object})).unwrap_or_default();
+        let mut line =
+            serde_json::to_vec(&json!({"type": ty, "object": object})).unwrap_or_default();
         line.push(b'\n');
         Bytes::from(line)
     }
@@ -973,7 +1072,8 @@ impl WatchFilter {
             meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
         }
         let obj = json!({"kind": self.info.kind, "apiVersion": self.info.api_version(&self.version), "metadata": meta});
-        let mut line = serde_json::to_vec(&json!({"type": "BOOKMARK", "object": obj})).unwrap_or_default();
+        let mut line =
+            serde_json::to_vec(&json!({"type": "BOOKMARK", "object": obj})).unwrap_or_default();
         line.push(b'\n');
         Bytes::from(line)
     }
@@ -981,8 +1081,12 @@ impl WatchFilter {
 
 fn watch(st: Arc<State>, t: &Target, q: &Query, as_table: bool) -> Result<Response, ApiError> {
     let ls = label_selector(q)?;
-    let fs = FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or_default())
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let fs = FieldSelector::parse(
+        q.get("fieldSelector")
+            .map(String::as_str)
+            .unwrap_or_default(),
+    )
+    .map_err(|e| ApiError::bad_request(e.to_string()))?;
     for (f, _, _) in &fs.terms {
         field_value(&t.info, &json!({}), f)?;
     }
@@ -1006,21 +1110,24 @@ fn watch(st: Arc<State>, t: &Target, q: &Query, as_table: bool) -> Result<Respon
         .unwrap_or(1800);
     // initial: synthetic ADDED events of the current state (rv unset or "0", or
     // sendInitialEvents=true); otherwise a replay of the history after rv.
-    let (initial, replay, start_rv, rx) = if rv_param.is_empty() || rv_param == "0" || send_initial == Some(true) {
-        let (objs, rv, rx) = st.store.list_and_watch(&filter.key, filter.namespace.as_deref());
-        (objs, Vec::new(), rv, rx)
-    } else {
-        let from: u64 = rv_param
-            .parse()
-            .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv_param:?}")))?;
-        let (replay, rx) = st.store.watch(Some(from)).map_err(|e| match e {
-            crate::store::StoreError::Gone { requested, oldest } => {
-                ApiError::gone(format!("too old resource version: {requested} ({oldest})"))
-            }
-            other => ApiError::internal(other.to_string()),
-        })?;
-        (Vec::new(), replay, from, rx)
-    };
+    let (initial, replay, start_rv, rx) =
+        if rv_param.is_empty() || rv_param == "0" || send_initial == Some(true) {
+            let (objs, rv, rx) = st
+                .store
+                .list_and_watch(&filter.key, filter.namespace.as_deref());
+            (objs, Vec::new(), rv, rx)
+        } else {
+            let from: u64 = rv_param.parse().map_err(|_| {
+                ApiError::bad_request(format!("invalid resourceVersion {rv_param:?}"))
+            })?;
+            let (replay, rx) = st.store.watch(Some(from)).map_err(|e| match e {
+                crate::store::StoreError::Gone { requested, oldest } => {
+                    ApiError::gone(format!("too old resource version: {requested} ({oldest})"))
+                }
+                other => ApiError::internal(other.to_string()),
+            })?;
+            (Vec::new(), replay, from, rx)
+        };
     let (tx, brx) = mpsc::channel::<Bytes>(256);
     tokio::spawn(run_watch(
         filter,
@@ -1034,8 +1141,10 @@ fn watch(st: Arc<State>, t: &Target, q: &Query, as_table: bool) -> Result<Respon
         Duration::from_secs(timeout),
     ));
     let mut r = Response::new(Body::new(ChannelBody { rx: brx }));
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     Ok(r)
 }
 
@@ -1066,7 +1175,11 @@ async fn run_watch(
     }
     for ev in &replay {
         if filter.wants(ev) {
-            if tx.send(filter.encode(ev.ty.as_str(), &ev.object, headers)).await.is_err() {
+            if tx
+                .send(filter.encode(ev.ty.as_str(), &ev.object, headers))
+                .await
+                .is_err()
+            {
                 return;
             }
             headers = false;
@@ -1112,14 +1225,4 @@ async fn run_watch(
             }
         }
     }
-}
-
-/// Keeps `rv_of` reachable for callers of this module.
-pub fn resource_version(v: &Value) -> u64 {
-    rv_of(v)
-}
-
-/// `success_status` re-exported for handlers that answer with a Status.
-pub fn success() -> Value {
-    success_status(None)
 }

@@ -92,7 +92,10 @@ fn owned_by<'a>(objs: &'a [Arc<Value>], uid: &str) -> Vec<&'a Arc<Value>> {
         .filter(|o| {
             o.pointer("/metadata/ownerReferences")
                 .and_then(Value::as_array)
-                .is_some_and(|r| r.iter().any(|r| r.get("uid").and_then(Value::as_str) == Some(uid)))
+                .is_some_and(|r| {
+                    r.iter()
+                        .any(|r| r.get("uid").and_then(Value::as_str) == Some(uid))
+                })
         })
         .collect()
 }
@@ -127,7 +130,9 @@ fn template_hash(t: &Value) -> String {
 }
 
 fn replicas(o: &Value) -> i64 {
-    o.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1)
+    o.pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1)
 }
 
 fn set_status(st: &State, key: &str, obj: &Arc<Value>, status: Value) {
@@ -139,13 +144,25 @@ fn set_status(st: &State, key: &str, obj: &Arc<Value>, status: Value) {
     let _ = st.store.update(key, v, Some(rv_of(obj)));
 }
 
-fn create_pod(st: &State, ns: &str, name: &str, template: &Value, owner: Value, extra_labels: Value) {
-    let Some(pinfo) = info(st, "", "pods") else { return };
+fn create_pod(
+    st: &State,
+    ns: &str,
+    name: &str,
+    template: &Value,
+    owner: Value,
+    extra_labels: Value,
+) {
+    let Some(pinfo) = info(st, "", "pods") else {
+        return;
+    };
     let mut meta = template.get("metadata").cloned().unwrap_or(json!({}));
     meta["name"] = json!(name);
     meta["namespace"] = json!(ns);
     meta["ownerReferences"] = owner;
-    if let (Some(l), Some(extra)) = (meta.get_mut("labels").and_then(Value::as_object_mut), extra_labels.as_object()) {
+    if let (Some(l), Some(extra)) = (
+        meta.get_mut("labels").and_then(Value::as_object_mut),
+        extra_labels.as_object(),
+    ) {
         for (k, v) in extra {
             l.insert(k.clone(), v.clone());
         }
@@ -154,24 +171,37 @@ fn create_pod(st: &State, ns: &str, name: &str, template: &Value, owner: Value, 
     }
     let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta,
         "spec": template.get("spec").cloned().unwrap_or(json!({}))});
-    let o = WriteOpts { field_manager: "sluice-simnode".into(), ..WriteOpts::default() };
+    let o = WriteOpts {
+        field_manager: "sluice-simnode".into(),
+        ..WriteOpts::default()
+    };
     let _ = st.create(&pinfo, "v1", Some(ns), pod, &o);
 }
 
 fn delete_obj(st: &State, group: &str, plural: &str, obj: &Value) {
     if let Some(i) = info(st, group, plural) {
-        let _ = st.delete(&i, meta_str(obj, "namespace"), meta_str(obj, "name"), &crate::ops::DeleteOpts::default());
+        let _ = st.delete(
+            &i,
+            meta_str(obj, "namespace"),
+            meta_str(obj, "name"),
+            &crate::ops::DeleteOpts::default(),
+        );
     }
 }
 
 fn pod_ready(p: &Value) -> bool {
     p.pointer("/status/conditions")
         .and_then(Value::as_array)
-        .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+        .is_some_and(|c| {
+            c.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
 }
 
 fn pod_phase(p: &Value) -> &str {
-    p.pointer("/status/phase").and_then(Value::as_str).unwrap_or("Pending")
+    p.pointer("/status/phase")
+        .and_then(Value::as_str)
+        .unwrap_or("Pending")
 }
 
 /// One pass of every simulated controller.
@@ -205,7 +235,9 @@ fn deployments(st: &State) {
         let current = mine.iter().find(|r| meta_str(r, "name") == rs_name);
         match current {
             None if !paused => {
-                let Some(rinfo) = info(st, "apps", "replicasets") else { continue };
+                let Some(rinfo) = info(st, "apps", "replicasets") else {
+                    continue;
+                };
                 let mut tmpl = template.clone();
                 tmpl["metadata"]["labels"]["pod-template-hash"] = json!(hash);
                 let mut sel = d.pointer("/spec/selector").cloned().unwrap_or(json!({}));
@@ -216,7 +248,10 @@ fn deployments(st: &State) {
                         "annotations": {"deployment.kubernetes.io/revision": "1"},
                         "ownerReferences": owner_ref(&d, "Deployment", "apps/v1")},
                     "spec": {"replicas": want, "selector": sel, "template": tmpl}});
-                let o = WriteOpts { field_manager: "sluice-simnode".into(), ..WriteOpts::default() };
+                let o = WriteOpts {
+                    field_manager: "sluice-simnode".into(),
+                    ..WriteOpts::default()
+                };
                 let _ = st.create(&rinfo, "v1", Some(ns), rs, &o);
             }
             Some(rs) if replicas(rs) != want => {
@@ -229,17 +264,34 @@ fn deployments(st: &State) {
         let (ready, total) = current
             .map(|r| {
                 (
-                    r.pointer("/status/readyReplicas").and_then(Value::as_i64).unwrap_or(0),
-                    r.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0),
+                    r.pointer("/status/readyReplicas")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(0),
+                    r.pointer("/status/replicas")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(0),
                 )
             })
             .unwrap_or((0, 0));
-        let generation = d.pointer("/metadata/generation").cloned().unwrap_or(json!(1));
+        let generation = d
+            .pointer("/metadata/generation")
+            .cloned()
+            .unwrap_or(json!(1));
         let available = ready >= want;
         let prev_time = |t: &str| {
             d.pointer("/status/conditions")
                 .and_then(Value::as_array)
-                .and_then(|c| c.iter().find(|c| c["type"] == t && c["status"] == if t == "Available" { if available { "True" } else { "False" } } else { "True" }))
+                .and_then(|c| {
+                    c.iter().find(|c| {
+                        c["type"] == t
+                            && c["status"]
+                                == if t == "Available" {
+                                    if available { "True" } else { "False" }
+                                } else {
+                                    "True"
+                                }
+                    })
+                })
                 .and_then(|c| c.get("lastTransitionTime").cloned())
                 .unwrap_or(json!(util::now_rfc3339()))
         };
@@ -283,7 +335,14 @@ fn replicasets(st: &State) {
         if mine.len() < want {
             for _ in mine.len()..want {
                 let name = format!("{}-{}", meta_str(&rs, "name"), util::name_suffix());
-                create_pod(st, ns, &name, &template, owner_ref(&rs, "ReplicaSet", "apps/v1"), json!({}));
+                create_pod(
+                    st,
+                    ns,
+                    &name,
+                    &template,
+                    owner_ref(&rs, "ReplicaSet", "apps/v1"),
+                    json!({}),
+                );
             }
         } else {
             for p in mine.iter().skip(want) {
@@ -292,10 +351,15 @@ fn replicasets(st: &State) {
         }
         let n = mine.len().min(want) as i64;
         let ready = mine.iter().take(want).filter(|p| pod_ready(p)).count() as i64;
-        set_status(st, "apps/replicasets", &rs, json!({
-            "replicas": n, "fullyLabeledReplicas": n, "readyReplicas": ready, "availableReplicas": ready,
-            "observedGeneration": rs.pointer("/metadata/generation").cloned().unwrap_or(json!(1)),
-        }));
+        set_status(
+            st,
+            "apps/replicasets",
+            &rs,
+            json!({
+                "replicas": n, "fullyLabeledReplicas": n, "readyReplicas": ready, "availableReplicas": ready,
+                "observedGeneration": rs.pointer("/metadata/generation").cloned().unwrap_or(json!(1)),
+            }),
+        );
     }
 }
 
@@ -314,22 +378,38 @@ fn statefulsets(st: &State) {
             let pname = format!("{name}-{i}");
             if !mine.iter().any(|p| meta_str(p, "name") == pname) {
                 let labels = json!({"statefulset.kubernetes.io/pod-name": pname, "apps.kubernetes.io/pod-index": i.to_string()});
-                create_pod(st, ns, &pname, &template, owner_ref(&s, "StatefulSet", "apps/v1"), labels);
+                create_pod(
+                    st,
+                    ns,
+                    &pname,
+                    &template,
+                    owner_ref(&s, "StatefulSet", "apps/v1"),
+                    labels,
+                );
             }
         }
         for p in &mine {
-            let idx = meta_str(p, "name").rsplit('-').next().and_then(|i| i.parse::<i64>().ok()).unwrap_or(0);
+            let idx = meta_str(p, "name")
+                .rsplit('-')
+                .next()
+                .and_then(|i| i.parse::<i64>().ok())
+                .unwrap_or(0);
             if idx >= want {
                 delete_obj(st, "", "pods", p);
             }
         }
         let ready = mine.iter().filter(|p| pod_ready(p)).count() as i64;
         let n = (mine.len() as i64).min(want);
-        set_status(st, "apps/statefulsets", &s, json!({
-            "replicas": n, "readyReplicas": ready.min(want), "currentReplicas": n, "updatedReplicas": n,
-            "availableReplicas": ready.min(want),
-            "observedGeneration": s.pointer("/metadata/generation").cloned().unwrap_or(json!(1)),
-        }));
+        set_status(
+            st,
+            "apps/statefulsets",
+            &s,
+            json!({
+                "replicas": n, "readyReplicas": ready.min(want), "currentReplicas": n, "updatedReplicas": n,
+                "availableReplicas": ready.min(want),
+                "observedGeneration": s.pointer("/metadata/generation").cloned().unwrap_or(json!(1)),
+            }),
+        );
     }
 }
 
@@ -344,16 +424,28 @@ fn daemonsets(st: &State, o: &SimOptions) {
         if mine.is_empty() {
             let template = ds.pointer("/spec/template").cloned().unwrap_or(json!({}));
             let name = format!("{}-{}", meta_str(&ds, "name"), util::name_suffix());
-            create_pod(st, ns, &name, &template, owner_ref(&ds, "DaemonSet", "apps/v1"), json!({}));
+            create_pod(
+                st,
+                ns,
+                &name,
+                &template,
+                owner_ref(&ds, "DaemonSet", "apps/v1"),
+                json!({}),
+            );
         }
         let ready = mine.iter().filter(|p| pod_ready(p)).count() as i64;
         let _ = &o.node_name;
-        set_status(st, "apps/daemonsets", &ds, json!({
-            "desiredNumberScheduled": 1, "currentNumberScheduled": mine.len().min(1),
-            "numberReady": ready.min(1), "updatedNumberScheduled": mine.len().min(1),
-            "numberAvailable": ready.min(1), "numberMisscheduled": 0,
-            "observedGeneration": ds.pointer("/metadata/generation").cloned().unwrap_or(json!(1)),
-        }));
+        set_status(
+            st,
+            "apps/daemonsets",
+            &ds,
+            json!({
+                "desiredNumberScheduled": 1, "currentNumberScheduled": mine.len().min(1),
+                "numberReady": ready.min(1), "updatedNumberScheduled": mine.len().min(1),
+                "numberAvailable": ready.min(1), "numberMisscheduled": 0,
+                "observedGeneration": ds.pointer("/metadata/generation").cloned().unwrap_or(json!(1)),
+            }),
+        );
     }
 }
 
@@ -365,21 +457,47 @@ fn jobs(st: &State) {
         }
         let ns = meta_str(&j, "namespace");
         let mine = owned_by(&pods, meta_str(&j, "uid"));
-        let completions = j.pointer("/spec/completions").and_then(Value::as_i64).unwrap_or(1);
-        let parallelism = j.pointer("/spec/parallelism").and_then(Value::as_i64).unwrap_or(1).max(1);
+        let completions = j
+            .pointer("/spec/completions")
+            .and_then(Value::as_i64)
+            .unwrap_or(1);
+        let parallelism = j
+            .pointer("/spec/parallelism")
+            .and_then(Value::as_i64)
+            .unwrap_or(1)
+            .max(1);
         let succeeded = mine.iter().filter(|p| pod_phase(p) == "Succeeded").count() as i64;
-        let active = mine.iter().filter(|p| matches!(pod_phase(p), "Pending" | "Running")).count() as i64;
+        let active = mine
+            .iter()
+            .filter(|p| matches!(pod_phase(p), "Pending" | "Running"))
+            .count() as i64;
         let suspended = j.pointer("/spec/suspend").and_then(Value::as_bool) == Some(true);
-        if !suspended && succeeded < completions && active < parallelism.min(completions - succeeded) {
+        if !suspended
+            && succeeded < completions
+            && active < parallelism.min(completions - succeeded)
+        {
             let template = j.pointer("/spec/template").cloned().unwrap_or(json!({}));
             let name = format!("{}-{}", meta_str(&j, "name"), util::name_suffix());
             let labels = json!({"batch.kubernetes.io/job-name": meta_str(&j, "name"), "job-name": meta_str(&j, "name")});
-            create_pod(st, ns, &name, &template, owner_ref(&j, "Job", "batch/v1"), labels);
+            create_pod(
+                st,
+                ns,
+                &name,
+                &template,
+                owner_ref(&j, "Job", "batch/v1"),
+                labels,
+            );
         }
-        let start = j.pointer("/status/startTime").cloned().unwrap_or(json!(util::now_rfc3339()));
+        let start = j
+            .pointer("/status/startTime")
+            .cloned()
+            .unwrap_or(json!(util::now_rfc3339()));
         let mut status = json!({"startTime": start, "active": active, "succeeded": succeeded, "ready": mine.iter().filter(|p| pod_ready(p)).count()});
         if succeeded >= completions {
-            let done = j.pointer("/status/completionTime").cloned().unwrap_or(json!(util::now_rfc3339()));
+            let done = j
+                .pointer("/status/completionTime")
+                .cloned()
+                .unwrap_or(json!(util::now_rfc3339()));
             status["completionTime"] = done.clone();
             status["active"] = json!(0);
             status["conditions"] = json!([
@@ -407,7 +525,11 @@ fn pods(st: &State, o: &SimOptions) {
         let containers: Vec<String> = p
             .pointer("/spec/containers")
             .and_then(Value::as_array)
-            .map(|c| c.iter().map(|c| c["name"].as_str().unwrap_or_default().to_owned()).collect())
+            .map(|c| {
+                c.iter()
+                    .map(|c| c["name"].as_str().unwrap_or_default().to_owned())
+                    .collect()
+            })
             .unwrap_or_default();
         let ts = util::rfc3339(now);
         let node_missing = p.pointer("/spec/nodeName").is_none();

@@ -179,7 +179,9 @@ impl ApiError {
         ApiError::new(
             415,
             "UnsupportedMediaType",
-            format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {ct:?})"),
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {ct:?})"
+            ),
         )
     }
 
@@ -248,13 +250,20 @@ mod tests {
         assert_eq!(e.message, "deployments.apps \"web\" not found");
         assert_eq!(e.to_status()["details"]["group"], "apps");
         let errs: FieldErrors = vec![
-            FieldError::new("metadata.name", "Required value: name or generateName is required"),
+            FieldError::new(
+                "metadata.name",
+                "Required value: name or generateName is required",
+            ),
             FieldError::new("spec.x", "unknown field \"spec.x\""),
         ]
         .into();
         let e = ApiError::invalid("tekton.dev", "Pipeline", "p", &errs);
         assert_eq!(e.code, 422);
-        assert!(e.message.starts_with("Pipeline.tekton.dev \"p\" is invalid: [metadata.name: Required value"));
+        assert!(
+            e.message.starts_with(
+                "Pipeline.tekton.dev \"p\" is invalid: [metadata.name: Required value"
+            )
+        );
         let s = e.to_status();
         assert_eq!(s["details"]["causes"][1]["field"], "spec.x");
         assert_eq!(s["details"]["causes"][0]["reason"], "FieldValueRequired");

@@ -60,6 +60,9 @@ pub struct Event {
     pub object: Arc<Value>,
 }
 
+/// The events a watch replays and the receiver of the later ones.
+pub type WatchStart = (Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>);
+
 type Objects = BTreeMap<(String, String), Arc<Value>>;
 
 struct Inner {
@@ -268,10 +271,10 @@ impl Store {
             namespace: ns,
             object: obj.clone(),
         });
-        if g.history.len() >= g.history_cap {
-            if let Some(old) = g.history.pop_front() {
-                g.floor = old.rv;
-            }
+        if g.history.len() >= g.history_cap
+            && let Some(old) = g.history.pop_front()
+        {
+            g.floor = old.rv;
         }
         g.history.push_back(ev.clone());
         let _ = tx.send(ev);
@@ -282,7 +285,10 @@ impl Store {
     pub fn create(&self, resource: &str, obj: Value) -> Result<Arc<Value>, StoreError> {
         let mut g = self.lock();
         let key = ns_name(&obj);
-        if g.objects.get(resource).is_some_and(|o| o.contains_key(&key)) {
+        if g.objects
+            .get(resource)
+            .is_some_and(|o| o.contains_key(&key))
+        {
             return Err(StoreError::AlreadyExists);
         }
         Self::write(&mut g, &self.tx, resource, EventType::Added, obj)
@@ -322,15 +328,18 @@ impl Store {
         if expected.is_some_and(|e| e != rv_of(&cur)) {
             return Err(StoreError::Conflict);
         }
-        Self::write(&mut g, &self.tx, resource, EventType::Deleted, (*cur).clone())
+        Self::write(
+            &mut g,
+            &self.tx,
+            resource,
+            EventType::Deleted,
+            (*cur).clone(),
+        )
     }
 
     /// Events after `from` (None: none, the caller lists first) and a receiver of later
     /// ones, taken atomically so nothing is missed or seen twice.
-    pub fn watch(
-        &self,
-        from: Option<u64>,
-    ) -> Result<(Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>), StoreError> {
+    pub fn watch(&self, from: Option<u64>) -> Result<WatchStart, StoreError> {
         let g = self.lock();
         let rx = self.tx.subscribe();
         let Some(from) = from else {
@@ -387,9 +396,16 @@ mod tests {
             let a = s.create("/configmaps", cm("a")).expect("create");
             assert_eq!(rv_of(&a), 1);
             s.create("/configmaps", cm("b")).expect("create");
-            assert!(matches!(s.create("/configmaps", cm("a")), Err(StoreError::AlreadyExists)));
-            assert!(matches!(s.update("/configmaps", cm("a"), Some(7)), Err(StoreError::Conflict)));
-            s.delete("/configmaps", "default", "b", None).expect("delete");
+            assert!(matches!(
+                s.create("/configmaps", cm("a")),
+                Err(StoreError::AlreadyExists)
+            ));
+            assert!(matches!(
+                s.update("/configmaps", cm("a"), Some(7)),
+                Err(StoreError::Conflict)
+            ));
+            s.delete("/configmaps", "default", "b", None)
+                .expect("delete");
             assert_eq!(s.current_rv(), 3);
         }
         let s = Store::open(&db, 100).expect("reopen");
@@ -412,7 +428,11 @@ mod tests {
         let (replay, _) = s.watch(Some(1)).expect("in window");
         assert_eq!(replay.iter().map(|e| e.rv).collect::<Vec<_>>(), [2, 3]);
         assert!(matches!(s.watch(Some(0)), Err(StoreError::Gone { .. })));
-        let (objs, rv) = s.list("/configmaps", Some("default"), Some(&("default".into(), "a".into())));
+        let (objs, rv) = s.list(
+            "/configmaps",
+            Some("default"),
+            Some(&("default".into(), "a".into())),
+        );
         assert_eq!(objs.len(), 2);
         assert_eq!(rv, 3);
     }

@@ -119,7 +119,11 @@ pub fn builtin_columns(plural: &str) -> Vec<Column> {
                 }
                 json!(if reason.is_empty() {
                     let p = s(v, ".status.phase");
-                    if p.is_empty() { "Pending".to_owned() } else { p }
+                    if p.is_empty() {
+                        "Pending".to_owned()
+                    } else {
+                        p
+                    }
                 } else {
                     reason
                 })
@@ -135,7 +139,9 @@ pub fn builtin_columns(plural: &str) -> Vec<Column> {
             }),
             col("Age", "string", 0, age),
             col("IP", "string", 1, |v| none_if_empty(s(v, ".status.podIP"))),
-            col("Node", "string", 1, |v| none_if_empty(s(v, ".spec.nodeName"))),
+            col("Node", "string", 1, |v| {
+                none_if_empty(s(v, ".spec.nodeName"))
+            }),
             col("Nominated Node", "string", 1, |v| {
                 none_if_empty(s(v, ".status.nominatedNodeName"))
             }),
@@ -163,7 +169,9 @@ pub fn builtin_columns(plural: &str) -> Vec<Column> {
         "replicasets" => vec![
             col("Desired", "integer", 0, |v| json!(i(v, ".spec.replicas"))),
             col("Current", "integer", 0, |v| json!(i(v, ".status.replicas"))),
-            col("Ready", "integer", 0, |v| json!(i(v, ".status.readyReplicas"))),
+            col("Ready", "integer", 0, |v| {
+                json!(i(v, ".status.readyReplicas"))
+            }),
             col("Age", "string", 0, age),
             col("Containers", "string", 1, |v| json!(containers(v).0)),
             col("Images", "string", 1, |v| json!(containers(v).1)),
@@ -188,7 +196,9 @@ pub fn builtin_columns(plural: &str) -> Vec<Column> {
             col("Current", "integer", 0, |v| {
                 json!(i(v, ".status.currentNumberScheduled"))
             }),
-            col("Ready", "integer", 0, |v| json!(i(v, ".status.numberReady"))),
+            col("Ready", "integer", 0, |v| {
+                json!(i(v, ".status.numberReady"))
+            }),
             col("Up-to-date", "integer", 0, |v| {
                 json!(i(v, ".status.updatedNumberScheduled"))
             }),
@@ -252,9 +262,15 @@ pub fn builtin_columns(plural: &str) -> Vec<Column> {
                 none_if_empty(s(v, ".spec.timeZone"))
             }),
             col("Suspend", "boolean", 0, |v| {
-                json!(eval_first(v, ".spec.suspend").and_then(|b| b.as_bool()).unwrap_or(false))
+                json!(
+                    eval_first(v, ".spec.suspend")
+                        .and_then(|b| b.as_bool())
+                        .unwrap_or(false)
+                )
             }),
-            col("Active", "integer", 0, |v| json!(len_of(v, ".status.active"))),
+            col("Active", "integer", 0, |v| {
+                json!(len_of(v, ".status.active"))
+            }),
             col("Last Schedule", "string", 0, |v| {
                 json!(
                     parse_rfc3339(&s(v, ".status.lastScheduleTime"))
@@ -267,7 +283,11 @@ pub fn builtin_columns(plural: &str) -> Vec<Column> {
         "services" => vec![
             col("Type", "string", 0, |v| {
                 let t = s(v, ".spec.type");
-                json!(if t.is_empty() { "ClusterIP".to_owned() } else { t })
+                json!(if t.is_empty() {
+                    "ClusterIP".to_owned()
+                } else {
+                    t
+                })
             }),
             col("Cluster-IP", "string", 0, |v| {
                 none_if_empty(s(v, ".spec.clusterIP"))
@@ -284,7 +304,11 @@ pub fn builtin_columns(plural: &str) -> Vec<Column> {
                         format!(
                             "{}/{}",
                             i(p, ".port"),
-                            if proto.is_empty() { "TCP".into() } else { proto }
+                            if proto.is_empty() {
+                                "TCP".into()
+                            } else {
+                                proto
+                            }
                         )
                     })
                     .collect();
@@ -375,11 +399,19 @@ pub fn builtin_columns(plural: &str) -> Vec<Column> {
                     .and_then(|r| r.as_array().cloned())
                     .unwrap_or_default();
                 let h: Vec<String> = rules.iter().map(|r| s(r, ".host")).collect();
-                json!(if h.is_empty() { "*".to_owned() } else { h.join(",") })
+                json!(if h.is_empty() {
+                    "*".to_owned()
+                } else {
+                    h.join(",")
+                })
             }),
             col("Address", "string", 0, |_| json!("")),
             col("Ports", "string", 0, |v| {
-                json!(if len_of(v, ".spec.tls") > 0 { "80, 443" } else { "80" })
+                json!(if len_of(v, ".spec.tls") > 0 {
+                    "80, 443"
+                } else {
+                    "80"
+                })
             }),
             col("Age", "string", 0, age),
         ],
@@ -400,7 +432,9 @@ pub fn builtin_columns(plural: &str) -> Vec<Column> {
                         .to_string()
                 )
             }),
-            col("MaxPods", "integer", 0, |v| json!(i(v, ".spec.maxReplicas"))),
+            col("MaxPods", "integer", 0, |v| {
+                json!(i(v, ".spec.maxReplicas"))
+            }),
             col("Replicas", "integer", 0, |v| {
                 json!(i(v, ".status.currentReplicas"))
             }),
@@ -408,7 +442,11 @@ pub fn builtin_columns(plural: &str) -> Vec<Column> {
         ],
         "rolebindings" | "clusterrolebindings" => vec![
             col("Role", "string", 0, |v| {
-                json!(format!("{}/{}", s(v, ".roleRef.kind"), s(v, ".roleRef.name")))
+                json!(format!(
+                    "{}/{}",
+                    s(v, ".roleRef.kind"),
+                    s(v, ".roleRef.name")
+                ))
             }),
             col("Age", "string", 0, age),
         ],
@@ -430,8 +468,17 @@ pub fn builtin_columns(plural: &str) -> Vec<Column> {
                     .unwrap_or_default();
                 let mut eps = Vec::new();
                 for ss in &subsets {
-                    let ports = ss.get("ports").and_then(Value::as_array).cloned().unwrap_or_default();
-                    for a in ss.get("addresses").and_then(Value::as_array).cloned().unwrap_or_default() {
+                    let ports = ss
+                        .get("ports")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default();
+                    for a in ss
+                        .get("addresses")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default()
+                    {
                         for p in &ports {
                             eps.push(format!("{}:{}", s(&a, ".ip"), i(p, ".port")));
                         }
@@ -444,7 +491,11 @@ pub fn builtin_columns(plural: &str) -> Vec<Column> {
         "nodes" => vec![
             col("Status", "string", 0, |v| {
                 let ready = eval_first(v, ".status.conditions[?(@.type==\"Ready\")].status");
-                json!(if ready == Some(json!("True")) { "Ready" } else { "NotReady" })
+                json!(if ready == Some(json!("True")) {
+                    "Ready"
+                } else {
+                    "NotReady"
+                })
             }),
             col("Roles", "string", 0, |_| json!("<none>")),
             col("Age", "string", 0, age),
@@ -473,7 +524,10 @@ pub fn crd_columns(extra: Option<&Value>) -> Vec<Column> {
         Some(list) if !list.is_empty() => {
             for c in list {
                 let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
-                let path = c.get("jsonPath").and_then(Value::as_str).unwrap_or_default();
+                let path = c
+                    .get("jsonPath")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 cols.push(Column {
                     name: name.to_owned(),
                     ty: c
@@ -526,10 +580,10 @@ fn cell(c: &Column, obj: &Value) -> Value {
                         .join(","),
                 ),
             };
-            if c.ty == "date" {
-                if let Some(t) = v.as_str().and_then(parse_rfc3339) {
-                    return json!(human_age(t));
-                }
+            if c.ty == "date"
+                && let Some(t) = v.as_str().and_then(parse_rfc3339)
+            {
+                return json!(human_age(t));
             }
             v
         }
@@ -562,7 +616,13 @@ pub fn row(cols: &[Column], obj: &Value, object: Option<Value>) -> Value {
 }
 
 /// A Table of `objects`.
-pub fn table(cols: &[Column], rows: Vec<Value>, rv: &str, cont: Option<&str>, headers: bool) -> Value {
+pub fn table(
+    cols: &[Column],
+    rows: Vec<Value>,
+    rv: &str,
+    cont: Option<&str>,
+    headers: bool,
+) -> Value {
     let mut meta = json!({ "resourceVersion": rv });
     if let Some(c) = cont {
         meta["continue"] = json!(c);
@@ -639,7 +699,7 @@ pub fn eval(v: &Value, path: &str) -> Vec<Value> {
                         .filter(|item| {
                             eval_first(item, lhs).is_some_and(|v| match v {
                                 Value::String(s) => s == rhs,
-                                o => o.to_string() == rhs,
+                                o => o == rhs,
                             })
                         })
                         .collect();
@@ -694,7 +754,10 @@ mod tests {
             Some(json!("False"))
         );
         assert_eq!(eval(&v, ".status.conditions[*].type").len(), 2);
-        assert_eq!(eval_first(&v, ".status.conditions[1].type"), Some(json!("Succeeded")));
+        assert_eq!(
+            eval_first(&v, ".status.conditions[1].type"),
+            Some(json!("Succeeded"))
+        );
         assert!(eval(&v, ".spec.none").is_empty());
     }
 

@@ -40,7 +40,8 @@ pub fn generate() -> Result<TlsFiles, Error> {
 /// DATA/tls.crt and DATA/tls.key, created when missing.
 pub fn load_or_create(dir: &Path) -> Result<TlsFiles, Error> {
     let (c, k) = (dir.join("tls.crt"), dir.join("tls.key"));
-    if let (Ok(cert_pem), Ok(key_pem)) = (std::fs::read_to_string(&c), std::fs::read_to_string(&k)) {
+    if let (Ok(cert_pem), Ok(key_pem)) = (std::fs::read_to_string(&c), std::fs::read_to_string(&k))
+    {
         return Ok(TlsFiles { cert_pem, key_pem });
     }
     let f = generate()?;
@@ -72,12 +73,24 @@ pub fn base64(data: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         out.push(T[(n >> 18) as usize & 63] as char);
         out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
-        out.push(if chunk.len() > 2 { T[n as usize & 63] as char } else { '=' });
+        out.push(if chunk.len() > 1 {
+            T[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        out.push(if chunk.len() > 2 {
+            T[n as usize & 63] as char
+        } else {
+            '='
+        });
     }
     out
 }

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use kube::api::{
+    Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
+};
 use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::{Client, Config};
 use serde_json::json;
@@ -30,12 +32,20 @@ fn cm(name: &str, labels: serde_json::Value) -> ConfigMap {
 
 async fn exercise(client: Client) {
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
-    let created = cms.create(&PostParams::default(), &cm("a", json!({"app": "x"}))).await.expect("create");
+    let created = cms
+        .create(&PostParams::default(), &cm("a", json!({"app": "x"})))
+        .await
+        .expect("create");
     let uid = created.metadata.uid.clone().expect("uid");
     assert!(created.metadata.creation_timestamp.is_some());
-    cms.create(&PostParams::default(), &cm("b", json!({"app": "y"}))).await.expect("create b");
+    cms.create(&PostParams::default(), &cm("b", json!({"app": "y"})))
+        .await
+        .expect("create b");
     // AlreadyExists is a 409 Status
-    match cms.create(&PostParams::default(), &cm("a", json!({}))).await {
+    match cms
+        .create(&PostParams::default(), &cm("a", json!({})))
+        .await
+    {
         Err(kube::Error::Api(e)) => {
             assert_eq!(e.code, 409);
             assert_eq!(e.reason, "AlreadyExists");
@@ -46,17 +56,32 @@ async fn exercise(client: Client) {
     let got = cms.get("a").await.expect("get");
     assert_eq!(got.metadata.uid.as_deref(), Some(uid.as_str()));
     // list with a label selector, limit/continue
-    let l = cms.list(&ListParams::default().labels("app=x")).await.expect("list");
+    let l = cms
+        .list(&ListParams::default().labels("app=x"))
+        .await
+        .expect("list");
     assert_eq!(l.items.len(), 1);
-    let page = cms.list(&ListParams::default().limit(1)).await.expect("page 1");
+    let page = cms
+        .list(&ListParams::default().limit(1))
+        .await
+        .expect("page 1");
     assert_eq!(page.items.len(), 1);
     let cont = page.metadata.continue_.clone().expect("continue token");
-    let page2 = cms.list(&ListParams::default().limit(1).continue_token(&cont)).await.expect("page 2");
+    let page2 = cms
+        .list(&ListParams::default().limit(1).continue_token(&cont))
+        .await
+        .expect("page 2");
     assert_eq!(page2.items.len(), 1);
     assert_ne!(page.items[0].metadata.name, page2.items[0].metadata.name);
     // optimistic concurrency: a stale update is a 409 Conflict
     let mut stale = got.clone();
-    cms.patch("a", &PatchParams::default(), &Patch::Merge(json!({"data": {"m": "1"}}))).await.expect("merge patch");
+    cms.patch(
+        "a",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"m": "1"}})),
+    )
+    .await
+    .expect("merge patch");
     stale.data = Some([("k".to_owned(), "other".to_owned())].into());
     match cms.replace("a", &PostParams::default(), &stale).await {
         Err(kube::Error::Api(e)) => assert_eq!((e.code, e.reason.as_str()), (409, "Conflict")),
@@ -69,13 +94,33 @@ async fn exercise(client: Client) {
         .await
         .expect("apply creates");
     let mf = applied.metadata.managed_fields.clone().unwrap_or_default();
-    assert_eq!(mf.first().and_then(|m| m.manager.clone()).as_deref(), Some("sluice-test"));
-    assert_eq!(mf.first().and_then(|m| m.operation.clone()).as_deref(), Some("Apply"));
+    assert_eq!(
+        mf.first().and_then(|m| m.manager.clone()).as_deref(),
+        Some("sluice-test")
+    );
+    assert_eq!(
+        mf.first().and_then(|m| m.operation.clone()).as_deref(),
+        Some("Apply")
+    );
     // watch from a resourceVersion sees later events in order
-    let rv = cms.get("c").await.expect("get c").metadata.resource_version.expect("rv");
-    let mut stream = cms.watch(&WatchParams::default().timeout(5), &rv).await.expect("watch").boxed();
-    cms.delete("b", &DeleteParams::default()).await.expect("delete");
-    let ev = tokio::time::timeout(Duration::from_secs(5), stream.next()).await.expect("event in time");
+    let rv = cms
+        .get("c")
+        .await
+        .expect("get c")
+        .metadata
+        .resource_version
+        .expect("rv");
+    let mut stream = cms
+        .watch(&WatchParams::default().timeout(5), &rv)
+        .await
+        .expect("watch")
+        .boxed();
+    cms.delete("b", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let ev = tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .expect("event in time");
     match ev {
         Some(Ok(WatchEvent::Deleted(o))) => assert_eq!(o.metadata.name.as_deref(), Some("b")),
         other => panic!("expected DELETED, got {other:?}"),
@@ -94,7 +139,12 @@ async fn exercise(client: Client) {
     match pipelines.create(&PostParams::default(), &bad).await {
         Err(kube::Error::Api(e)) => {
             assert_eq!(e.code, 422);
-            assert!(e.message.starts_with("Pipeline.tekton.dev \"bad\" is invalid: "), "{}", e.message);
+            assert!(
+                e.message
+                    .starts_with("Pipeline.tekton.dev \"bad\" is invalid: "),
+                "{}",
+                e.message
+            );
             assert!(e.message.contains("spec.tasks[0]"), "{}", e.message);
         }
         other => panic!("expected Invalid, got {other:?}"),
@@ -117,7 +167,9 @@ async fn kube_rs_over_http_with_the_token() {
         ..Options::default()
     })
     .expect("opens");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let kubeconfig = dir.join("kubeconfig");
     server
@@ -126,11 +178,14 @@ async fn kube_rs_over_http_with_the_token() {
     let s2 = server.clone();
     let task = tokio::spawn(async move { s2.serve(listener).await });
     let kc = kube::config::Kubeconfig::read_from(&kubeconfig).expect("reads");
-    let config = Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("config");
+    let config = Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .expect("config");
     let client = Client::try_from(config).expect("client");
     exercise(client).await;
     // without the token: 401
-    let anon = Client::try_from(Config::new(format!("http://{addr}").parse().expect("url"))).expect("client");
+    let anon = Client::try_from(Config::new(format!("http://{addr}").parse().expect("url")))
+        .expect("client");
     let cms: Api<ConfigMap> = Api::namespaced(anon, "default");
     match cms.get("a").await {
         Err(kube::Error::Api(e)) => assert_eq!(e.code, 401),

@@ -62,12 +62,18 @@ pub fn run(args: &ApiserverArgs) -> anyhow::Result<u8> {
         server.write_kubeconfig(&kubeconfig, &url, tls.as_ref().map(|t| t.cert_pem.as_str()))?;
         println!("sluice apiserver listening on {url}");
         println!("  kubeconfig: {}", kubeconfig.display());
-        println!("  use it:     kubectl --kubeconfig {} get namespaces", kubeconfig.display());
+        println!(
+            "  use it:     kubectl --kubeconfig {} get namespaces",
+            kubeconfig.display()
+        );
         println!("          or: export KUBECONFIG={}", kubeconfig.display());
         if args.no_simulated_node {
             println!("  simulated node: off");
         } else {
-            println!("  simulated node: on (no container runs; Pods turn Ready after {}s)", args.pod_ready_after);
+            println!(
+                "  simulated node: on (no container runs; Pods turn Ready after {}s)",
+                args.pod_ready_after
+            );
         }
         match &tls {
             Some(t) => server.serve_tls(listener, t).await?,

@@ -37,7 +37,11 @@ fn temp_dir(tag: &str) -> PathBuf {
 fn port_of(kubeconfig: &Path) -> Option<u16> {
     let text = std::fs::read_to_string(kubeconfig).ok()?;
     let i = text.find("https://127.0.0.1:")? + "https://127.0.0.1:".len();
-    text[i..].split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+    text[i..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
 }
 
 impl Server {
@@ -50,7 +54,12 @@ impl Server {
         let kubeconfig = dir.join("kubeconfig");
         let _ = std::fs::remove_file(&kubeconfig);
         let child = Command::new(env!("CARGO_BIN_EXE_sluice"))
-            .args(["apiserver", "--listen", &format!("127.0.0.1:{port}"), "--data"])
+            .args([
+                "apiserver",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data",
+            ])
             .arg(&dir)
             .args(["--pod-ready-after", "0"])
             .stdout(Stdio::null())
@@ -62,16 +71,27 @@ impl Server {
             if let Some(p) = port_of(&kubeconfig) {
                 break p;
             }
-            assert!(start.elapsed() < Duration::from_secs(20), "no kubeconfig written");
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "no kubeconfig written"
+            );
             std::thread::sleep(Duration::from_millis(50));
         };
-        let s = Server { child: Some(child), dir, port };
+        let s = Server {
+            child: Some(child),
+            dir,
+            port,
+        };
         loop {
             let o = s.kubectl(&["get", "--raw", "/readyz"], None);
             if o.status.success() {
                 break;
             }
-            assert!(start.elapsed() < Duration::from_secs(20), "not ready: {}", err(&o));
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "not ready: {}",
+                err(&o)
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         s
@@ -94,9 +114,13 @@ impl Server {
 
     fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Output {
         let mut c = self.command(args);
-        c.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        c.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         let mut child = c.spawn().expect("kubectl runs");
         if let Some(input) = stdin {
             child
@@ -112,7 +136,12 @@ impl Server {
     /// kubectl that must succeed; returns stdout.
     fn ok(&self, args: &[&str], stdin: Option<&str>) -> String {
         let o = self.kubectl(args, stdin);
-        assert!(o.status.success(), "kubectl {args:?} failed: {}\n{}", err(&o), out(&o));
+        assert!(
+            o.status.success(),
+            "kubectl {args:?} failed: {}\n{}",
+            err(&o),
+            out(&o)
+        );
         out(&o)
     }
 
@@ -203,14 +232,23 @@ fn file_args() -> Vec<&'static str> {
 fn seed_manifests_apply_twice_get_and_survive_kill_9() {
     need_kubectl!();
     let s = Server::start("seed");
-    s.ok(&["apply", "-f", "-"], Some(&ns_yaml(&["tekton-pipelines", "argocd", "monitoring"])));
+    s.ok(
+        &["apply", "-f", "-"],
+        Some(&ns_yaml(&["tekton-pipelines", "argocd", "monitoring"])),
+    );
     let mut args = vec!["apply"];
     args.extend(file_args());
     let o = s.kubectl(&args, None);
     assert!(o.status.success(), "{}", err(&o));
     let first = out(&o);
     // seed defect 3 is a warning kubectl prints
-    assert!(err(&o).contains("Warning: spec.volumes[0].secret.items[0].key: key \".dockerconfigjson\" not found"), "{}", err(&o));
+    assert!(
+        err(&o).contains(
+            "Warning: spec.volumes[0].secret.items[0].key: key \".dockerconfigjson\" not found"
+        ),
+        "{}",
+        err(&o)
+    );
     for line in [
         "pipeline.tekton.dev/build-and-deploy created",
         "eventlistener.triggers.tekton.dev/gitlab-listener created",
@@ -224,8 +262,14 @@ fn seed_manifests_apply_twice_get_and_survive_kill_9() {
     }
     // apply twice: nothing changes
     let second = s.ok(&args, None);
-    assert!(!second.contains("created") && !second.contains("configured"), "{second}");
-    assert!(second.contains("task.tekton.dev/kaniko-build unchanged"), "{second}");
+    assert!(
+        !second.contains("created") && !second.contains("configured"),
+        "{second}"
+    );
+    assert!(
+        second.contains("task.tekton.dev/kaniko-build unchanged"),
+        "{second}"
+    );
 
     // seed defect 1: Tekton's webhook rejects git-clone (422 with the field path)
     let o = s.kubectl(&["apply", "-f", "tekton/tasks/git-clone.yaml"], None);
@@ -237,16 +281,73 @@ fn seed_manifests_apply_twice_get_and_survive_kill_9() {
     );
 
     // get -o yaml / json / wide, selectors
-    let y = s.ok(&["get", "pipeline", "build-and-deploy", "-n", "tekton-pipelines", "-o", "yaml"], None);
-    assert!(y.contains("kind: Pipeline") && y.contains("resourceVersion:") && y.contains("uid:"), "{y}");
+    let y = s.ok(
+        &[
+            "get",
+            "pipeline",
+            "build-and-deploy",
+            "-n",
+            "tekton-pipelines",
+            "-o",
+            "yaml",
+        ],
+        None,
+    );
+    assert!(
+        y.contains("kind: Pipeline") && y.contains("resourceVersion:") && y.contains("uid:"),
+        "{y}"
+    );
     let wide = s.ok(&["get", "deploy", "order-service", "-o", "wide"], None);
-    assert!(wide.lines().next().is_some_and(|h| h.contains("CONTAINERS") && h.contains("SELECTOR")), "{wide}");
-    s.ok(&["label", "cm", "--all", "-n", "argocd", "app.kubernetes.io/part-of=argocd"], None);
-    let cms = s.ok(&["get", "cm", "-A", "-l", "app.kubernetes.io/part-of=argocd", "-o", "name"], None);
+    assert!(
+        wide.lines()
+            .next()
+            .is_some_and(|h| h.contains("CONTAINERS") && h.contains("SELECTOR")),
+        "{wide}"
+    );
+    s.ok(
+        &[
+            "label",
+            "cm",
+            "--all",
+            "-n",
+            "argocd",
+            "app.kubernetes.io/part-of=argocd",
+        ],
+        None,
+    );
+    let cms = s.ok(
+        &[
+            "get",
+            "cm",
+            "-A",
+            "-l",
+            "app.kubernetes.io/part-of=argocd",
+            "-o",
+            "name",
+        ],
+        None,
+    );
     assert_eq!(cms.lines().count(), 3, "{cms}");
-    let none = s.ok(&["get", "cm", "-A", "-l", "app.kubernetes.io/part-of!=argocd,app.kubernetes.io/part-of", "-o", "name"], None);
+    let none = s.ok(
+        &[
+            "get",
+            "cm",
+            "-A",
+            "-l",
+            "app.kubernetes.io/part-of!=argocd,app.kubernetes.io/part-of",
+            "-o",
+            "name",
+        ],
+        None,
+    );
     assert_eq!(none.trim(), "", "{none}");
-    let by_name = s.json(&["get", "cm", "-A", "--field-selector", "metadata.name=argocd-cm"]);
+    let by_name = s.json(&[
+        "get",
+        "cm",
+        "-A",
+        "--field-selector",
+        "metadata.name=argocd-cm",
+    ]);
     assert_eq!(by_name["items"].as_array().map(Vec::len), Some(1));
 
     // printer columns of the CRDs (tektoncd/pipeline 300-pipelinerun.yaml, argo-cd CRDs)
@@ -255,13 +356,30 @@ fn seed_manifests_apply_twice_get_and_survive_kill_9() {
         Some("apiVersion: tekton.dev/v1\nkind: PipelineRun\nmetadata:\n  name: run1\n  namespace: tekton-pipelines\nspec:\n  pipelineRef:\n    name: defined-elsewhere\n"),
     );
     let pr = s.ok(&["get", "pr", "-n", "tekton-pipelines"], None);
-    let header: Vec<&str> = pr.lines().next().unwrap_or_default().split_whitespace().collect();
-    assert_eq!(header, ["NAME", "SUCCEEDED", "REASON", "STARTTIME", "COMPLETIONTIME"], "{pr}");
+    let header: Vec<&str> = pr
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        ["NAME", "SUCCEEDED", "REASON", "STARTTIME", "COMPLETIONTIME"],
+        "{pr}"
+    );
 
     // everything survives kill -9, resourceVersions included
-    let before = s.json(&["get", "cm,secret,sa,deploy,pipeline,task,applicationset,cpol", "-A"]);
+    let before = s.json(&[
+        "get",
+        "cm,secret,sa,deploy,pipeline,task,applicationset,cpol",
+        "-A",
+    ]);
     let s = s.crash_and_restart();
-    let after = s.json(&["get", "cm,secret,sa,deploy,pipeline,task,applicationset,cpol", "-A"]);
+    let after = s.json(&[
+        "get",
+        "cm,secret,sa,deploy,pipeline,task,applicationset,cpol",
+        "-A",
+    ]);
     let key = |v: &Value| -> Vec<(String, String, String)> {
         v["items"]
             .as_array()
@@ -270,7 +388,10 @@ fn seed_manifests_apply_twice_get_and_survive_kill_9() {
                     .map(|i| {
                         (
                             i["kind"].as_str().unwrap_or_default().to_owned(),
-                            i["metadata"]["name"].as_str().unwrap_or_default().to_owned(),
+                            i["metadata"]["name"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .to_owned(),
                             i["metadata"]["uid"].as_str().unwrap_or_default().to_owned(),
                         )
                     })
@@ -285,18 +406,35 @@ fn seed_manifests_apply_twice_get_and_survive_kill_9() {
     let rv = |v: &Value, name: &str| -> String {
         v["items"]
             .as_array()
-            .and_then(|a| a.iter().find(|i| i["metadata"]["name"] == name && i["kind"] == "Pipeline"))
-            .map(|i| i["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_owned())
+            .and_then(|a| {
+                a.iter()
+                    .find(|i| i["metadata"]["name"] == name && i["kind"] == "Pipeline")
+            })
+            .map(|i| {
+                i["metadata"]["resourceVersion"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
             .unwrap_or_default()
     };
-    assert_eq!(rv(&before, "build-and-deploy"), rv(&after, "build-and-deploy"));
+    assert_eq!(
+        rv(&before, "build-and-deploy"),
+        rv(&after, "build-and-deploy")
+    );
     let again = s.ok(&args, None);
     assert!(!again.contains("created"), "{again}");
 
     // delete
     let d = s.ok(&["delete", "-f", "monitoring/cicd-alerts.yaml"], None);
-    assert!(d.contains("prometheusrule.monitoring.coreos.com \"cicd-alerts\" deleted"), "{d}");
-    let o = s.kubectl(&["get", "prometheusrule", "cicd-alerts", "-n", "monitoring"], None);
+    assert!(
+        d.contains("prometheusrule.monitoring.coreos.com \"cicd-alerts\" deleted"),
+        "{d}"
+    );
+    let o = s.kubectl(
+        &["get", "prometheusrule", "cicd-alerts", "-n", "monitoring"],
+        None,
+    );
     assert!(err(&o).contains("Error from server (NotFound): prometheusrules.monitoring.coreos.com \"cicd-alerts\" not found"), "{}", err(&o));
 }
 
@@ -310,9 +448,33 @@ fn label_annotate_patch_and_server_side_apply() {
     );
     s.ok(&["label", "cm", "c", "tier=db"], None);
     s.ok(&["annotate", "cm", "c", "note=hello"], None);
-    assert_eq!(s.ok(&["get", "cm", "-l", "tier=db", "-o", "name"], None).trim(), "configmap/c");
-    s.ok(&["patch", "cm", "c", "--type=merge", "-p", r#"{"data":{"b":"2"}}"#], None);
-    s.ok(&["patch", "cm", "c", "--type=json", "-p", r#"[{"op":"replace","path":"/data/a","value":"9"}]"#], None);
+    assert_eq!(
+        s.ok(&["get", "cm", "-l", "tier=db", "-o", "name"], None)
+            .trim(),
+        "configmap/c"
+    );
+    s.ok(
+        &[
+            "patch",
+            "cm",
+            "c",
+            "--type=merge",
+            "-p",
+            r#"{"data":{"b":"2"}}"#,
+        ],
+        None,
+    );
+    s.ok(
+        &[
+            "patch",
+            "cm",
+            "c",
+            "--type=json",
+            "-p",
+            r#"[{"op":"replace","path":"/data/a","value":"9"}]"#,
+        ],
+        None,
+    );
     let c = s.json(&["get", "cm", "c"]);
     assert_eq!(c["data"], serde_json::json!({"a": "9", "b": "2"}));
     assert_eq!(c["metadata"]["annotations"]["note"], "hello");
@@ -328,16 +490,43 @@ fn label_annotate_patch_and_server_side_apply() {
     assert_eq!(cs[0]["env"].as_array().map(Vec::len), Some(2));
     assert_eq!(d["metadata"]["generation"], 2);
     // a JSON patch that does not apply is a Status error
-    let o = s.kubectl(&["patch", "cm", "c", "--type=json", "-p", r#"[{"op":"remove","path":"/data/zzz"}]"#], None);
+    let o = s.kubectl(
+        &[
+            "patch",
+            "cm",
+            "c",
+            "--type=json",
+            "-p",
+            r#"[{"op":"remove","path":"/data/zzz"}]"#,
+        ],
+        None,
+    );
     assert!(!o.status.success());
     assert!(err(&o).contains("The request is invalid"), "{}", err(&o));
 
     // server-side apply: a conflicting manager, then --force-conflicts
     let cfg = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: \"100\"\n";
-    let o = s.kubectl(&["apply", "--server-side", "--field-manager=ci", "-f", "-"], Some(cfg));
+    let o = s.kubectl(
+        &["apply", "--server-side", "--field-manager=ci", "-f", "-"],
+        Some(cfg),
+    );
     assert!(!o.status.success());
-    assert!(err(&o).contains("Apply failed with 1 conflict: conflict with \"kubectl-patch\""), "{}", err(&o));
-    s.ok(&["apply", "--server-side", "--field-manager=ci", "--force-conflicts", "-f", "-"], Some(cfg));
+    assert!(
+        err(&o).contains("Apply failed with 1 conflict: conflict with \"kubectl-patch\""),
+        "{}",
+        err(&o)
+    );
+    s.ok(
+        &[
+            "apply",
+            "--server-side",
+            "--field-manager=ci",
+            "--force-conflicts",
+            "-f",
+            "-",
+        ],
+        Some(cfg),
+    );
     let c = s.json(&["get", "cm", "c", "--show-managed-fields"]);
     assert_eq!(c["data"]["a"], "100");
     let managers: Vec<&str> = c["metadata"]["managedFields"]
@@ -347,10 +536,25 @@ fn label_annotate_patch_and_server_side_apply() {
     assert!(managers.contains(&"ci"), "{managers:?}");
     // edit via patch + replace with a stale resourceVersion: 409
     let mut stale = s.json(&["get", "cm", "c"]);
-    s.ok(&["patch", "cm", "c", "--type=merge", "-p", r#"{"data":{"x":"1"}}"#], None);
+    s.ok(
+        &[
+            "patch",
+            "cm",
+            "c",
+            "--type=merge",
+            "-p",
+            r#"{"data":{"x":"1"}}"#,
+        ],
+        None,
+    );
     stale["data"]["y"] = serde_json::json!("2");
     let o = s.kubectl(&["replace", "-f", "-"], Some(&stale.to_string()));
-    assert!(err(&o).contains("Error from server (Conflict)") && err(&o).contains("the object has been modified"), "{}", err(&o));
+    assert!(
+        err(&o).contains("Error from server (Conflict)")
+            && err(&o).contains("the object has been modified"),
+        "{}",
+        err(&o)
+    );
 }
 
 #[test]
@@ -358,36 +562,75 @@ fn delete_cascade_modes_with_the_simulated_node() {
     need_kubectl!();
     let s = Server::start("cascade");
     let deploy = |name: &str| {
-        format!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  replicas: 2\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n      containers:\n      - name: app\n        image: nginx\n")
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  replicas: 2\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n      containers:\n      - name: app\n        image: nginx\n"
+        )
     };
     for n in ["bg", "orphan", "fg"] {
         s.ok(&["apply", "-f", "-"], Some(&deploy(n)));
     }
-    s.ok(&["wait", "--for=condition=Available", "deploy", "--all", "--timeout=20s"], None);
+    s.ok(
+        &[
+            "wait",
+            "--for=condition=Available",
+            "deploy",
+            "--all",
+            "--timeout=20s",
+        ],
+        None,
+    );
     let pods = s.ok(&["get", "pods", "-o", "name"], None);
     assert_eq!(pods.lines().count(), 6, "{pods}");
-    s.ok(&["wait", "--for=condition=Ready", "pods", "--all", "--timeout=20s"], None);
+    s.ok(
+        &[
+            "wait",
+            "--for=condition=Ready",
+            "pods",
+            "--all",
+            "--timeout=20s",
+        ],
+        None,
+    );
 
     s.ok(&["delete", "deploy", "bg"], None);
     s.ok(&["delete", "deploy", "fg", "--cascade=foreground"], None);
     s.ok(&["delete", "deploy", "orphan", "--cascade=orphan"], None);
     let rs = s.ok(&["get", "rs", "-o", "name"], None);
-    assert_eq!(rs.lines().count(), 1, "only the orphaned ReplicaSet is left: {rs}");
+    assert_eq!(
+        rs.lines().count(),
+        1,
+        "only the orphaned ReplicaSet is left: {rs}"
+    );
     assert!(rs.contains("orphan-"), "{rs}");
     let left = s.json(&["get", "rs"]);
-    assert!(left["items"][0]["metadata"].get("ownerReferences").is_none());
+    assert!(
+        left["items"][0]["metadata"]
+            .get("ownerReferences")
+            .is_none()
+    );
     let pods = s.ok(&["get", "pods", "-o", "name"], None);
     assert_eq!(pods.lines().count(), 2, "{pods}");
 
     // namespace deletion removes its contents
     s.ok(&["apply", "-f", "-"], Some(&ns_yaml(&["scratch"])));
-    s.ok(&["apply", "-n", "scratch", "-f", "-"], Some("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n"));
+    s.ok(
+        &["apply", "-n", "scratch", "-f", "-"],
+        Some("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n"),
+    );
     s.ok(&["delete", "ns", "scratch", "--timeout=20s"], None);
     let o = s.kubectl(&["get", "cm", "x", "-n", "scratch"], None);
     assert!(err(&o).contains("NotFound"), "{}", err(&o));
     // Jobs complete on the simulated node
     s.ok(&["apply", "-f", "-"], Some("apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: once\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox\n"));
-    s.ok(&["wait", "--for=condition=Complete", "job/once", "--timeout=20s"], None);
+    s.ok(
+        &[
+            "wait",
+            "--for=condition=Complete",
+            "job/once",
+            "--timeout=20s",
+        ],
+        None,
+    );
 }
 
 #[test]
@@ -401,38 +644,66 @@ fn watch_sees_events_and_statuses_are_kubernetes_errors() {
         .spawn()
         .expect("watch starts");
     std::thread::sleep(Duration::from_millis(1500));
-    s.ok(&["apply", "-f", "-"], Some("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: seen\n"));
+    s.ok(
+        &["apply", "-f", "-"],
+        Some("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: seen\n"),
+    );
     s.ok(&["label", "cm", "seen", "x=y"], None);
     s.ok(&["delete", "cm", "seen"], None);
     std::thread::sleep(Duration::from_millis(1000));
     let _ = w.kill();
     let o = w.wait_with_output().expect("watch output");
     let text = out(&o);
-    assert!(text.lines().filter(|l| l.starts_with("seen ")).count() >= 3, "{text}");
+    assert!(
+        text.lines().filter(|l| l.starts_with("seen ")).count() >= 3,
+        "{text}"
+    );
 
     // invalid names: 422 with the field path
-    let o = s.kubectl(&["apply", "-f", "-"], Some("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\n"));
+    let o = s.kubectl(
+        &["apply", "-f", "-"],
+        Some("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\n"),
+    );
     assert!(err(&o).contains("The ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"), "{}", err(&o));
     // unknown fields under fieldValidation=Strict (kubectl's default)
     let o = s.kubectl(
         &["apply", "-f", "-"],
         Some("apiVersion: tekton.dev/v1\nkind: Task\nmetadata:\n  name: t\nspec:\n  stepz: []\n  steps:\n  - name: s\n    image: busybox\n"),
     );
-    assert!(err(&o).contains("strict decoding error: unknown field \"spec.stepz\""), "{}", err(&o));
+    assert!(
+        err(&o).contains("strict decoding error: unknown field \"spec.stepz\""),
+        "{}",
+        err(&o)
+    );
     let o = s.kubectl(
         &["apply", "--validate=warn", "-f", "-"],
         Some("apiVersion: tekton.dev/v1\nkind: Task\nmetadata:\n  name: t\nspec:\n  stepz: []\n  steps:\n  - name: s\n    image: busybox\n"),
     );
     assert!(o.status.success(), "{}", err(&o));
-    assert!(err(&o).contains("Warning: unknown field \"spec.stepz\""), "{}", err(&o));
+    assert!(
+        err(&o).contains("Warning: unknown field \"spec.stepz\""),
+        "{}",
+        err(&o)
+    );
     // a body over 3 MiB
-    let big = format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n  a: \"{}\"\n", "x".repeat(3 * 1024 * 1024 + 10));
+    let big = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n  a: \"{}\"\n",
+        "x".repeat(3 * 1024 * 1024 + 10)
+    );
     let o = s.kubectl(&["create", "-f", "-"], Some(&big));
-    assert!(err(&o).contains("RequestEntityTooLarge") || err(&o).contains("Request entity too large"), "{}", err(&o));
+    assert!(
+        err(&o).contains("RequestEntityTooLarge") || err(&o).contains("Request entity too large"),
+        "{}",
+        err(&o)
+    );
     // no token: 401
     let bad = s.dir.join("bad-kubeconfig");
     let text = std::fs::read_to_string(s.kubeconfig()).expect("kubeconfig");
-    let tok_line = text.lines().find(|l| l.trim_start().starts_with("token:")).unwrap_or_default().to_owned();
+    let tok_line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("token:"))
+        .unwrap_or_default()
+        .to_owned();
     std::fs::write(&bad, text.replace(&tok_line, "    token: wrong")).expect("write");
     let o = Command::new("kubectl")
         .arg("--kubeconfig")
@@ -440,12 +711,19 @@ fn watch_sees_events_and_statuses_are_kubernetes_errors() {
         .args(["get", "cm"])
         .output()
         .expect("kubectl");
-    assert!(err(&o).contains("Unauthorized") || err(&o).contains("provide credentials"), "{}", err(&o));
+    assert!(
+        err(&o).contains("Unauthorized") || err(&o).contains("provide credentials"),
+        "{}",
+        err(&o)
+    );
     // the kubeconfig is private
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(s.kubeconfig()).expect("meta").permissions().mode();
+        let mode = std::fs::metadata(s.kubeconfig())
+            .expect("meta")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 }
