@@ -68,7 +68,11 @@ async fn create_all(client: &Client, ns: &str, n: usize) -> Duration {
 async fn list_all(client: &Client, ns: &str) -> (usize, Duration) {
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
     let start = Instant::now();
-    let l = api.list(&ListParams::default()).await.map(|l| l.items.len()).unwrap_or(0);
+    let l = api
+        .list(&ListParams::default())
+        .await
+        .map(|l| l.items.len())
+        .unwrap_or(0);
     (l, start.elapsed())
 }
 
@@ -105,22 +109,34 @@ async fn watchers(client: &Client, ns: &str, watchers: usize, events: usize) -> 
     let start = Instant::now();
     let writer: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
     for i in 0..events {
-        let _ = writer.create(&PostParams::default(), &cm(100_000 + i)).await;
+        let _ = writer
+            .create(&PostParams::default(), &cm(100_000 + i))
+            .await;
     }
     let mut total = 0;
     for h in handles {
         total += h.await.unwrap_or(0);
     }
     let d = start.elapsed();
-    println!("  {watchers} watchers received {total} of {} events", watchers * events);
+    println!(
+        "  {watchers} watchers received {total} of {} events",
+        watchers * events
+    );
     d
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(10_000);
     let dir = std::env::temp_dir().join(format!("sluice-bench-{}", std::process::id()));
-    let server = match ApiServer::open(Options { data_dir: Some(dir.clone()), simulate: None, ..Options::default() }) {
+    let server = match ApiServer::open(Options {
+        data_dir: Some(dir.clone()),
+        simulate: None,
+        ..Options::default()
+    }) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
@@ -133,24 +149,44 @@ async fn main() {
     for ns in ["bench-local", "bench-http", "bench-watch"] {
         let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(local.clone());
         let _ = api
-            .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap_or_default())
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap_or_default(),
+            )
             .await;
     }
     let d = create_all(&local, "bench-local", n).await;
-    println!("in-process: {n} creates in {:.2?} = {:.0} creates/s ({CONCURRENCY} concurrent)", d, n as f64 / d.as_secs_f64());
-    println!("rss with {n} objects: {:.1} MiB (after the creates, before any list)", rss_mib());
+    println!(
+        "in-process: {n} creates in {:.2?} = {:.0} creates/s ({CONCURRENCY} concurrent)",
+        d,
+        n as f64 / d.as_secs_f64()
+    );
+    println!(
+        "rss with {n} objects: {:.1} MiB (after the creates, before any list)",
+        rss_mib()
+    );
     // the server's own share of a list: the router answers, the bytes are not decoded
     let start = Instant::now();
     let req = axum::http::Request::get("/api/v1/namespaces/bench-local/configmaps")
         .body(axum::body::Body::empty())
         .unwrap_or_default();
     let bytes = match tower::ServiceExt::oneshot(server.local_router(), req).await {
-        Ok(resp) => axum::body::to_bytes(resp.into_body(), usize::MAX).await.map(|b| b.len()).unwrap_or(0),
+        Ok(resp) => axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .map(|b| b.len())
+            .unwrap_or(0),
         Err(_) => 0,
     };
-    println!("in-process: server answers a list of {n} ({:.1} MiB of JSON) in {:.1} ms", bytes as f64 / 1048576.0, start.elapsed().as_secs_f64() * 1000.0);
+    println!(
+        "in-process: server answers a list of {n} ({:.1} MiB of JSON) in {:.1} ms",
+        bytes as f64 / 1048576.0,
+        start.elapsed().as_secs_f64() * 1000.0
+    );
     let (count, d) = list_all(&local, "bench-local").await;
-    println!("in-process: list of {count} decoded by kube-rs into ConfigMaps in {:.1} ms", d.as_secs_f64() * 1000.0);
+    println!(
+        "in-process: list of {count} decoded by kube-rs into ConfigMaps in {:.1} ms",
+        d.as_secs_f64() * 1000.0
+    );
 
     let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
         Ok(l) => l,
@@ -159,7 +195,10 @@ async fn main() {
             return;
         }
     };
-    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     let s2 = server.clone();
     let task = tokio::spawn(async move { s2.serve(listener).await });
     let kubeconfig = dir.join("kubeconfig-http");
@@ -176,12 +215,23 @@ async fn main() {
         return;
     };
     let d = create_all(&http, "bench-http", n).await;
-    println!("http: {n} creates in {:.2?} = {:.0} creates/s ({CONCURRENCY} concurrent)", d, n as f64 / d.as_secs_f64());
+    println!(
+        "http: {n} creates in {:.2?} = {:.0} creates/s ({CONCURRENCY} concurrent)",
+        d,
+        n as f64 / d.as_secs_f64()
+    );
     let (count, d) = list_all(&http, "bench-http").await;
-    println!("http: list of {count} in {:.1} ms", d.as_secs_f64() * 1000.0);
+    println!(
+        "http: list of {count} in {:.1} ms",
+        d.as_secs_f64() * 1000.0
+    );
     let d = watchers(&http, "bench-watch", 50, 1000).await;
     println!("http: 1000 creates fanned out to 50 watchers in {:.2?}", d);
-    println!("rss with {} objects: {:.1} MiB (server and clients in one process)", 2 * n + 1000, rss_mib());
+    println!(
+        "rss with {} objects: {:.1} MiB (server and clients in one process)",
+        2 * n + 1000,
+        rss_mib()
+    );
     task.abort();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -74,7 +74,14 @@ pub fn default_builtin(info: &ResourceInfo, obj: &mut Value) {
             set_default(obj, "/spec/finalizers", json!(["kubernetes"]));
             set_default(obj, "/status/phase", json!("Active"));
         }
-        ("", "Secret") => set_default(obj, "/type", json!("Opaque")),
+        ("", "Secret")
+            if obj
+                .get("type")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty) =>
+        {
+            obj["type"] = json!("Opaque");
+        }
         ("", "Service") => {
             set_default(obj, "/spec/type", json!("ClusterIP"));
             set_default(obj, "/spec/sessionAffinity", json!("None"));

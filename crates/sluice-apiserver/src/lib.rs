@@ -17,6 +17,7 @@ pub mod admission;
 pub mod apply;
 pub mod ops;
 pub mod patch;
+pub mod proto;
 pub mod resources;
 pub mod server;
 pub mod simnode;

@@ -215,11 +215,25 @@ fn version_info() -> Value {
     })
 }
 
+fn body_format_error(ct: &str, why: &str) -> ApiError {
+    ApiError::new(
+        415,
+        "UnsupportedMediaType",
+        format!(
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (Namespace, ConfigMap, Secret and ServiceAccount only) (got {ct:?}: {why})"
+        ),
+    )
+}
+
 /// Reads and decodes a request body (JSON, or YAML when the content type says so).
 pub fn decode_body(bytes: &[u8], content_type: &str) -> Result<Value, ApiError> {
-    if content_type.contains("protobuf") || content_type.contains("cbor") {
-        // client-go retries with JSON on 415
-        return Err(ApiError::unsupported_media_type(content_type));
+    if content_type.contains("protobuf") {
+        // kubectl's `create namespace/configmap/secret/serviceaccount` send protobuf
+        return crate::proto::decode(bytes)
+            .map_err(|e| body_format_error(content_type, &e.to_string()));
+    }
+    if content_type.contains("cbor") {
+        return Err(body_format_error(content_type, "CBOR is not supported"));
     }
     if content_type.contains("yaml") {
         let text = std::str::from_utf8(bytes)

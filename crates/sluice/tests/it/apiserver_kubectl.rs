@@ -659,6 +659,38 @@ fn watch_sees_events_and_statuses_are_kubernetes_errors() {
         "{text}"
     );
 
+    // kubectl's create generators send protobuf for these kinds
+    s.ok(&["create", "namespace", "gen"], None);
+    s.ok(
+        &[
+            "create",
+            "configmap",
+            "lit",
+            "-n",
+            "gen",
+            "--from-literal=a=b",
+        ],
+        None,
+    );
+    s.ok(
+        &[
+            "create",
+            "secret",
+            "generic",
+            "pw",
+            "-n",
+            "gen",
+            "--from-literal=p=q",
+        ],
+        None,
+    );
+    let sec = s.json(&["get", "secret", "pw", "-n", "gen"]);
+    assert_eq!(
+        (sec["type"].as_str(), sec["data"]["p"].as_str()),
+        (Some("Opaque"), Some("cQ=="))
+    );
+    assert_eq!(s.json(&["get", "cm", "lit", "-n", "gen"])["data"]["a"], "b");
+
     // invalid names: 422 with the field path
     let o = s.kubectl(
         &["apply", "-f", "-"],
