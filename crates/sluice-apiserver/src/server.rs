@@ -293,7 +293,25 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
             ))
         }
     };
+    let accept_hdr = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let aggregated = accept_hdr.contains("as=APIGroupDiscoveryList");
     match s.as_slice() {
+        ["api"] | ["apis"] if aggregated => {
+            let v2 = accept_hdr.contains("g=apidiscovery.k8s.io;v=v2;");
+            let core = s.as_slice() == ["api"];
+            let mut r = Reply::json(200, &aggregated_discovery(&st, core, v2));
+            r.content_type = if v2 {
+                "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+            } else {
+                "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
+            };
+            return get_only(r);
+        }
         ["version"] => return get_only(Reply::json(200, &version_info())),
         [h, ..] if matches!(*h, "healthz" | "readyz" | "livez") => {
             return get_only(Reply {
@@ -693,6 +711,84 @@ fn resource_list(st: &State, group: &str, version: &str) -> Value {
         "apiVersion": "v1",
         "groupVersion": if group.is_empty() { version.to_owned() } else { format!("{group}/{version}") },
         "resources": resources,
+    })
+}
+
+/// The aggregated discovery document (apidiscovery.k8s.io v2 / v2beta1) of the core group
+/// (`/api`) or of the named groups (`/apis`): one request instead of one per group-version.
+fn aggregated_discovery(st: &State, core: bool, v2: bool) -> Value {
+    let reg = st.reg();
+    let groups: Vec<(String, Vec<String>)> = if core {
+        vec![(String::new(), vec!["v1".to_owned()])]
+    } else {
+        reg.groups()
+    };
+    let verbs = json!([
+        "create",
+        "delete",
+        "deletecollection",
+        "get",
+        "list",
+        "patch",
+        "update",
+        "watch"
+    ]);
+    let items: Vec<Value> = groups
+        .iter()
+        .map(|(g, versions)| {
+            let vs: Vec<Value> = versions
+                .iter()
+                .map(|v| {
+                    let resources: Vec<Value> = reg
+                        .all()
+                        .iter()
+                        .filter(|r| r.group == *g && r.versions.contains(v))
+                        .map(|r| {
+                            let kind = |k: &str| json!({"group": r.group, "version": v, "kind": k});
+                            let mut subs = Vec::new();
+                            if r.status {
+                                subs.push(json!({"subresource": "status", "responseKind": kind(&r.kind), "verbs": ["get", "patch", "update"]}));
+                            }
+                            if r.scale.is_some() {
+                                subs.push(json!({"subresource": "scale", "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"}, "verbs": ["get", "patch", "update"]}));
+                            }
+                            if r.log {
+                                subs.push(json!({"subresource": "log", "responseKind": {"group": "", "version": "v1", "kind": "Pod"}, "verbs": ["get"]}));
+                            }
+                            let mut res = json!({
+                                "resource": r.plural,
+                                "responseKind": kind(&r.kind),
+                                "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
+                                "singularResource": r.singular,
+                                "verbs": verbs,
+                            });
+                            if !r.short_names.is_empty() {
+                                res["shortNames"] = json!(r.short_names);
+                            }
+                            if !r.categories.is_empty() {
+                                res["categories"] = json!(r.categories);
+                            }
+                            if !subs.is_empty() {
+                                res["subresources"] = Value::Array(subs);
+                            }
+                            res
+                        })
+                        .collect();
+                    json!({"version": v, "resources": resources, "freshness": "Current"})
+                })
+                .collect();
+            let mut meta = json!({"creationTimestamp": null});
+            if !g.is_empty() {
+                meta["name"] = json!(g);
+            }
+            json!({"metadata": meta, "versions": vs})
+        })
+        .collect();
+    json!({
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": if v2 { "apidiscovery.k8s.io/v2" } else { "apidiscovery.k8s.io/v2beta1" },
+        "metadata": {},
+        "items": items,
     })
 }
 
