@@ -1146,10 +1146,34 @@ struct WatchFilter {
 }
 
 impl WatchFilter {
-    fn wants(&self, ev: &Event) -> bool {
-        *ev.resource == *self.key
-            && self.namespace.as_ref().is_none_or(|n| *n == ev.namespace)
-            && matches_filters(&self.info, &ev.object, &self.ls, &self.fs).unwrap_or(false)
+    /// The event this watch sends for `ev`, if any: with selectors, an object that starts
+    /// matching is ADDED and one that stops matching is DELETED (as the watch cache does).
+    fn wants(&self, ev: &Event) -> Option<(&'static str, Arc<Value>)> {
+        if *ev.resource != *self.key || self.namespace.as_ref().is_some_and(|n| *n != ev.namespace)
+        {
+            return None;
+        }
+        let m = |o: &Value| matches_filters(&self.info, o, &self.ls, &self.fs).unwrap_or(false);
+        let now = m(&ev.object);
+        match (ev.ty, &ev.prev) {
+            (EventType::Modified, Some(prev))
+                if !self.ls.is_empty() || !self.fs.terms.is_empty() =>
+            {
+                match (m(prev), now) {
+                    (true, true) => Some(("MODIFIED", ev.object.clone())),
+                    (false, true) => Some(("ADDED", ev.object.clone())),
+                    (true, false) => {
+                        let mut gone = (**prev).clone();
+                        if let Some(md) = gone.get_mut("metadata").and_then(Value::as_object_mut) {
+                            md.insert("resourceVersion".into(), json!(ev.rv.to_string()));
+                        }
+                        Some(("DELETED", Arc::new(gone)))
+                    }
+                    (false, false) => None,
+                }
+            }
+            (ty, _) => now.then(|| (ty.as_str(), ev.object.clone())),
+        }
     }
 
     fn encode(&self, ty: &str, obj: &Arc<Value>, headers: bool) -> Bytes {
@@ -1284,12 +1308,8 @@ async fn run_watch(
         return;
     }
     for ev in &replay {
-        if filter.wants(ev) {
-            if tx
-                .send(filter.encode(ev.ty.as_str(), &ev.object, headers))
-                .await
-                .is_err()
-            {
+        if let Some((ty, obj)) = filter.wants(ev) {
+            if tx.send(filter.encode(ty, &obj, headers)).await.is_err() {
                 return;
             }
             headers = false;
@@ -1315,9 +1335,8 @@ async fn run_watch(
                         continue;
                     }
                     last_rv = ev.rv;
-                    if filter.wants(&ev) {
-                        let ty = match ev.ty { EventType::Added => "ADDED", EventType::Modified => "MODIFIED", EventType::Deleted => "DELETED" };
-                        if tx.send(filter.encode(ty, &ev.object, headers)).await.is_err() {
+                    if let Some((ty, obj)) = filter.wants(&ev) {
+                        if tx.send(filter.encode(ty, &obj, headers)).await.is_err() {
                             return;
                         }
                         headers = false;

@@ -58,6 +58,8 @@ pub struct Event {
     pub resource: Arc<str>,
     pub namespace: String,
     pub object: Arc<Value>,
+    /// The object before a MODIFIED event (selector-filtered watches need it).
+    pub prev: Option<Arc<Value>>,
 }
 
 /// The events a watch replays and the receiver of the later ones.
@@ -259,17 +261,23 @@ impl Store {
             None => Arc::from(resource),
         };
         let objs = g.objects.entry(key.clone()).or_default();
-        if ty == EventType::Deleted {
+        let prev = if ty == EventType::Deleted {
             objs.remove(&(ns.clone(), name));
+            None
         } else {
-            objs.insert((ns.clone(), name), obj.clone());
-        }
+            objs.insert((ns.clone(), name), obj.clone())
+        };
         let ev = Arc::new(Event {
             rv,
             ty,
             resource: key,
             namespace: ns,
             object: obj.clone(),
+            prev: if ty == EventType::Modified {
+                prev
+            } else {
+                None
+            },
         });
         if g.history.len() >= g.history_cap
             && let Some(old) = g.history.pop_front()

@@ -125,6 +125,53 @@ async fn exercise(client: Client) {
         Some(Ok(WatchEvent::Deleted(o))) => assert_eq!(o.metadata.name.as_deref(), Some("b")),
         other => panic!("expected DELETED, got {other:?}"),
     }
+    // a selector-filtered watch: an object that starts matching is ADDED, one that stops
+    // matching is DELETED (apiserver watch cache, cacheWatcher.convertToWatchEvent)
+    let rv = cms
+        .get("c")
+        .await
+        .expect("get c")
+        .metadata
+        .resource_version
+        .expect("rv");
+    let mut sel = cms
+        .watch(&WatchParams::default().labels("team=a").timeout(5), &rv)
+        .await
+        .expect("watch")
+        .boxed();
+    cms.patch(
+        "c",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"team": "a"}}})),
+    )
+    .await
+    .expect("label");
+    cms.patch(
+        "c",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"team": null}}})),
+    )
+    .await
+    .expect("unlabel");
+    let mut kinds = Vec::new();
+    for _ in 0..2 {
+        match tokio::time::timeout(Duration::from_secs(5), sel.next())
+            .await
+            .expect("event in time")
+        {
+            Some(Ok(WatchEvent::Added(o))) => kinds.push(("ADDED", o.metadata.name)),
+            Some(Ok(WatchEvent::Deleted(o))) => kinds.push(("DELETED", o.metadata.name)),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        kinds,
+        [
+            ("ADDED", Some("c".to_owned())),
+            ("DELETED", Some("c".to_owned()))
+        ]
+    );
+
     // an invalid Pipeline is rejected with 422 and the field path (tektoncd/pipeline
     // pipeline_validation.go: a pipeline task needs a taskRef or a taskSpec)
     let gvk = GroupVersionKind::gvk("tekton.dev", "v1", "Pipeline");
