@@ -637,11 +637,11 @@ impl State {
             "application/json-patch+json" | "application/merge-patch+json" => parse_json()?,
             "application/strategic-merge-patch+json" => {
                 if info.custom {
-                    return Err(ApiError::unsupported_media_type(ct));
+                    return Err(ApiError::unsupported_media_type(ct, false));
                 }
                 parse_json()?
             }
-            other => return Err(ApiError::unsupported_media_type(other)),
+            other => return Err(ApiError::unsupported_media_type(other, !info.custom)),
         };
         for _attempt in 0..5 {
             let old = self.get(info, ns, name)?;

@@ -175,12 +175,19 @@ impl ApiError {
         )
     }
 
-    pub fn unsupported_media_type(ct: &str) -> Self {
+    /// A patch type the resource does not take (custom resources take no strategic merge
+    /// patch).
+    pub fn unsupported_media_type(ct: &str, strategic: bool) -> Self {
+        let smp = if strategic {
+            ", application/strategic-merge-patch+json"
+        } else {
+            ""
+        };
         ApiError::new(
             415,
             "UnsupportedMediaType",
             format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {ct:?})"
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml{smp} (got {ct:?})"
             ),
         )
     }

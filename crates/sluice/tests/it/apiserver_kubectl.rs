@@ -759,3 +759,107 @@ fn watch_sees_events_and_statuses_are_kubernetes_errors() {
         assert_eq!(mode & 0o777, 0o600);
     }
 }
+
+const WIDGET_CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wd]}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+    subresources: {status: {}}
+    additionalPrinterColumns:
+    - {name: Color, type: string, jsonPath: .spec.color}
+    - {name: Phase, type: string, jsonPath: .status.phase}
+"#;
+
+#[test]
+fn user_crds_are_served_with_status_and_columns() {
+    need_kubectl!();
+    let s = Server::start("crd");
+    s.ok(&["apply", "-f", "-"], Some(WIDGET_CRD));
+    s.ok(
+        &[
+            "wait",
+            "--for=condition=Established",
+            "crd/widgets.example.com",
+            "--timeout=10s",
+        ],
+        None,
+    );
+    s.ok(
+        &["apply", "-f", "-"],
+        Some("apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w1\nspec:\n  color: blue\n"),
+    );
+    // the status subresource: the main resource ignores status, /status only takes status
+    s.ok(
+        &[
+            "patch",
+            "wd",
+            "w1",
+            "--type=merge",
+            "-p",
+            r#"{"status":{"phase":"Ignored"}}"#,
+        ],
+        None,
+    );
+    s.ok(
+        &[
+            "patch",
+            "wd",
+            "w1",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            r#"{"status":{"phase":"Ready"},"spec":{"color":"red"}}"#,
+        ],
+        None,
+    );
+    let table = s.ok(&["get", "widgets"], None);
+    let lines: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines,
+        [vec!["NAME", "COLOR", "PHASE"], vec!["w1", "blue", "Ready"]],
+        "{table}"
+    );
+    // strategic merge patch is not for custom resources (415, as upstream)
+    let o = s.kubectl(
+        &[
+            "patch",
+            "wd",
+            "w1",
+            "--type=strategic",
+            "-p",
+            r#"{"spec":{"color":"x"}}"#,
+        ],
+        None,
+    );
+    assert!(
+        err(&o).contains(
+            "application/strategic-merge-patch+json is not supported by example.com/v1, Kind=Widget"
+        ),
+        "{}",
+        err(&o)
+    );
+    // deleting the CRD removes its objects and stops serving it
+    s.ok(&["delete", "crd", "widgets.example.com"], None);
+    let o = s.kubectl(
+        &[
+            "get",
+            "--raw",
+            "/apis/example.com/v1/namespaces/default/widgets",
+        ],
+        None,
+    );
+    assert!(!o.status.success());
+}
