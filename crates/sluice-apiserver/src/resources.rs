@@ -35,6 +35,8 @@ pub struct ResourceInfo {
     /// Served from a CustomResourceDefinition.
     pub custom: bool,
     pub columns: Vec<Column>,
+    /// A CRD's `openAPIV3Schema` per served version (published in /openapi/v3).
+    pub schemas: Vec<(String, Value)>,
 }
 
 impl ResourceInfo {
@@ -334,6 +336,7 @@ pub fn builtins() -> Vec<ResourceInfo> {
             log: x.plural == "pods",
             custom: false,
             columns: table::builtin_columns(x.plural),
+            schemas: Vec::new(),
         })
         .collect()
 }
@@ -393,6 +396,10 @@ pub fn from_crd(crd: &Value) -> Option<ResourceInfo> {
             .map(str::to_owned),
     });
     let columns = table::crd_columns(first.get("additionalPrinterColumns"));
+    let schemas = versions
+        .iter()
+        .filter_map(|(_, n, v)| Some((n.clone(), v.pointer("/schema/openAPIV3Schema")?.clone())))
+        .collect();
     Some(ResourceInfo {
         group,
         versions: versions.iter().map(|(_, n, _)| n.clone()).collect(),
@@ -407,6 +414,7 @@ pub fn from_crd(crd: &Value) -> Option<ResourceInfo> {
         log: false,
         custom: true,
         columns,
+        schemas,
     })
 }
 
@@ -677,7 +685,7 @@ pub fn bootstrap_crds(now: &str) -> Vec<Value> {
                         "name": v,
                         "served": true,
                         "storage": i == 0,
-                        "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}},
+                        "schema": {"openAPIV3Schema": envelope_schema(c.kind, &format!("{}/{v}", c.group))},
                         "subresources": {"status": {}},
                     });
                     if !columns.is_empty() {
@@ -719,6 +727,22 @@ pub fn bootstrap_crds(now: &str) -> Vec<Value> {
             })
         })
         .collect()
+}
+
+/// The schema of a kind Sluice validates in Rust (`sluice-apis`): the envelope with open
+/// `spec` and `status`, for `kubectl explain`.
+pub fn envelope_schema(kind: &str, api_version: &str) -> Value {
+    json!({
+        "type": "object",
+        "description": format!("{kind} ({api_version}). Sluice validates its fields as upstream does (`sluice validate` reports the same findings); the field reference is upstream's documentation."),
+        "properties": {
+            "apiVersion": {"type": "string", "description": "APIVersion defines the versioned schema of this representation of an object."},
+            "kind": {"type": "string", "description": "Kind is a string value representing the REST resource this object represents."},
+            "metadata": {"type": "object", "description": "Standard object's metadata.", "x-kubernetes-preserve-unknown-fields": true},
+            "spec": {"type": "object", "description": format!("The desired state of the {kind}."), "x-kubernetes-preserve-unknown-fields": true},
+            "status": {"type": "object", "description": format!("The observed state of the {kind}."), "x-kubernetes-preserve-unknown-fields": true},
+        },
+    })
 }
 
 /// The status the apiextensions controllers give an accepted CRD.

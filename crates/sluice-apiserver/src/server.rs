@@ -847,6 +847,7 @@ fn openapi_doc(st: &State, rest: &[&str]) -> Result<Value, ApiError> {
         {"name": "dryRun", "in": "query", "schema": {"type": "string"}},
     ]);
     let mut found = false;
+    let mut schemas = serde_json::Map::new();
     for r in reg.all() {
         if r.group != group || !r.versions.iter().any(|v| v == version) {
             continue;
@@ -858,6 +859,14 @@ fn openapi_doc(st: &State, rest: &[&str]) -> Result<Value, ApiError> {
             "responses": {"200": {"description": "OK"}},
             "x-kubernetes-group-version-kind": {"group": r.group, "version": version, "kind": r.kind},
         });
+        schemas.insert(
+            format!(
+                "{}.{version}.{}",
+                if r.group.is_empty() { "core" } else { &r.group },
+                r.kind
+            ),
+            kind_schema(r, version),
+        );
         let base = if r.namespaced {
             format!("{prefix}/namespaces/{{namespace}}/{}", r.plural)
         } else {
@@ -879,8 +888,22 @@ fn openapi_doc(st: &State, rest: &[&str]) -> Result<Value, ApiError> {
         "openapi": "3.0.0",
         "info": {"title": "Sluice", "version": version_info()["gitVersion"]},
         "paths": paths,
-        "components": {"schemas": {}},
+        "components": {"schemas": schemas},
     }))
+}
+
+/// The schema `kubectl explain` reads: a CRD's own `openAPIV3Schema`, else the envelope of
+/// the kind (apiVersion, kind, metadata, spec, status).
+fn kind_schema(r: &ResourceInfo, version: &str) -> Value {
+    let mut s = r
+        .schemas
+        .iter()
+        .find(|(v, _)| v == version)
+        .map(|(_, s)| s.clone())
+        .unwrap_or_else(|| crate::resources::envelope_schema(&r.kind, &r.api_version(version)));
+    s["x-kubernetes-group-version-kind"] =
+        json!([{"group": r.group, "version": version, "kind": r.kind}]);
+    s
 }
 
 fn label_selector(q: &Query) -> Result<Selector, ApiError> {

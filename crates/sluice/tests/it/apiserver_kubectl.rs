@@ -773,7 +773,14 @@ spec:
     served: true
     storage: true
     schema:
-      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+      openAPIV3Schema:
+        type: object
+        x-kubernetes-preserve-unknown-fields: true
+        properties:
+          spec:
+            type: object
+            properties:
+              color: {type: string, description: The widget's color.}
     subresources: {status: {}}
     additionalPrinterColumns:
     - {name: Color, type: string, jsonPath: .spec.color}
@@ -822,6 +829,12 @@ fn user_crds_are_served_with_status_and_columns() {
         ],
         None,
     );
+    // kubectl explain reads the CRD's schema from /openapi/v3, and the envelope of
+    // Sluice's own kinds
+    let ex = s.ok(&["explain", "widget.spec.color"], None);
+    assert!(ex.contains("The widget's color."), "{ex}");
+    let ex = s.ok(&["explain", "pipelinerun"], None);
+    assert!(ex.contains("KIND:       PipelineRun") && ex.contains("spec\t<Object>"), "{ex}");
     let table = s.ok(&["get", "widgets"], None);
     let lines: Vec<Vec<&str>> = table
         .lines()
