@@ -241,3 +241,64 @@ async fn kube_rs_over_http_with_the_token() {
     task.abort();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Watch resourceVersion rules: too old is 410 Gone; `sendInitialEvents` streams the
+/// current state and ends it with the `k8s.io/initial-events-end` bookmark (KEP-3157).
+#[tokio::test]
+async fn watch_gone_and_streaming_lists() {
+    let server = ApiServer::open(Options {
+        simulate: None,
+        watch_history: 3,
+        ..Options::default()
+    })
+    .expect("opens");
+    let client = Client::new(server.local_router(), "default");
+    let cms: Api<ConfigMap> = Api::namespaced(client, "default");
+    for i in 0..6 {
+        cms.create(&PostParams::default(), &cm(&format!("w{i}"), json!({})))
+            .await
+            .expect("create");
+    }
+    match cms.watch(&WatchParams::default(), "1").await {
+        Err(kube::Error::Api(e)) => assert_eq!((e.code, e.reason.as_str()), (410, "Expired")),
+        Ok(s) => match s.boxed().next().await {
+            Some(Ok(WatchEvent::Error(e))) => assert_eq!(e.code, 410),
+            Some(Err(kube::Error::Api(e))) => {
+                assert_eq!((e.code, e.reason.as_str()), (410, "Expired"));
+                assert!(
+                    e.message.starts_with("too old resource version: 1 ("),
+                    "{}",
+                    e.message
+                );
+            }
+            other => panic!("expected 410, got {other:?}"),
+        },
+        Err(other) => panic!("expected 410, got {other:?}"),
+    }
+    let mut s = cms
+        .watch(&WatchParams::streaming_lists().timeout(5), "")
+        .await
+        .expect("watch")
+        .boxed();
+    let mut added = 0;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), s.next())
+            .await
+            .expect("in time")
+        {
+            Some(Ok(WatchEvent::Added(_))) => added += 1,
+            Some(Ok(WatchEvent::Bookmark(b))) => {
+                assert_eq!(
+                    b.metadata
+                        .annotations
+                        .get("k8s.io/initial-events-end")
+                        .map(String::as_str),
+                    Some("true")
+                );
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(added, 6);
+}

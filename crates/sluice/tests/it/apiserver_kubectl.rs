@@ -834,7 +834,10 @@ fn user_crds_are_served_with_status_and_columns() {
     let ex = s.ok(&["explain", "widget.spec.color"], None);
     assert!(ex.contains("The widget's color."), "{ex}");
     let ex = s.ok(&["explain", "pipelinerun"], None);
-    assert!(ex.contains("KIND:       PipelineRun") && ex.contains("spec\t<Object>"), "{ex}");
+    assert!(
+        ex.contains("KIND:       PipelineRun") && ex.contains("spec\t<Object>"),
+        "{ex}"
+    );
     let table = s.ok(&["get", "widgets"], None);
     let lines: Vec<Vec<&str>> = table
         .lines()
