@@ -78,7 +78,7 @@ impl Default for Options {
             data_dir: None,
             token: None,
             simulate: Some(simnode::SimOptions::default()),
-            watch_history: 50_000,
+            watch_history: 20_000,
         }
     }
 }

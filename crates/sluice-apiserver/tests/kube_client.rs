@@ -302,3 +302,40 @@ async fn watch_gone_and_streaming_lists() {
     }
     assert_eq!(added, 6);
 }
+
+/// The admission hook a policy engine plugs in: it may deny (its Status reaches the client
+/// as is) or admit with warnings.
+#[tokio::test]
+async fn admission_hook_denies_and_warns() {
+    use sluice_apiserver::{AdmissionHook, AdmissionRequest, ApiError, Operation};
+    struct NoDeny;
+    impl AdmissionHook for NoDeny {
+        fn admit(&self, req: &mut AdmissionRequest<'_>) -> Result<Vec<String>, ApiError> {
+            if req.operation == Operation::Create
+                && req.object.pointer("/metadata/labels/deny").is_some()
+            {
+                return Err(ApiError::forbidden(
+                    "admission webhook \"test\" denied the request: label deny is not allowed",
+                ));
+            }
+            Ok(vec![])
+        }
+    }
+    let server = in_memory();
+    server.add_admission_hook(std::sync::Arc::new(NoDeny));
+    let client = Client::new(server.local_router(), "default");
+    let cms: Api<ConfigMap> = Api::namespaced(client, "default");
+    match cms
+        .create(&PostParams::default(), &cm("x", json!({"deny": "1"})))
+        .await
+    {
+        Err(kube::Error::Api(e)) => {
+            assert_eq!(e.code, 403);
+            assert!(e.message.contains("denied the request"), "{}", e.message);
+        }
+        other => panic!("expected a denial, got {other:?}"),
+    }
+    cms.create(&PostParams::default(), &cm("y", json!({})))
+        .await
+        .expect("admitted");
+}
