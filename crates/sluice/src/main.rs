@@ -1,5 +1,6 @@
 //! The `sluice` command line: thin clap commands over the library crates.
 
+mod apiserver;
 mod exit;
 mod kustomize;
 mod policy;
@@ -32,6 +33,8 @@ enum Command {
     Policy(Box<policy::PolicyArgs>),
     /// Run a Tekton PipelineRun or TaskRun locally: steps are host processes, no cluster.
     Run(Box<run::RunArgs>),
+    /// Serve the Kubernetes API from SQLite (kubectl and kube-rs work against it).
+    Apiserver(apiserver::ApiserverArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
         Command::Kustomize(cmd) => kustomize::run(&cmd),
         Command::Policy(args) => policy::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Apiserver(args) => apiserver::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,5 +1,6 @@
 //! Integration tests of the `sluice` binary and of the workspace as a whole.
 
+mod apiserver_kubectl;
 mod architecture;
 mod common;
 mod kustomize_cli;

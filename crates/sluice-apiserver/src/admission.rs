@@ -1,0 +1,252 @@
+//! Admission: upstream defaulting, validation with `sluice_apis::validate_one` (the same
+//! findings and field paths as `sluice validate`) and the hook later policy engines use.
+
+use serde_json::{Value, json};
+use sluice_apis::{Context, ObjectSet};
+use sluice_core::{FieldError, FieldErrors, Object, Severity};
+
+use crate::resources::ResourceInfo;
+use crate::status::ApiError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Create,
+    Update,
+    Delete,
+}
+
+/// What a hook sees. Mutating hooks change `object`.
+pub struct AdmissionRequest<'a> {
+    pub operation: Operation,
+    pub resource: &'a ResourceInfo,
+    pub object: &'a mut Value,
+    pub old: Option<&'a Value>,
+    pub dry_run: bool,
+}
+
+/// A policy engine's entry point: Ok(warnings) admits, Err denies (the error is returned to
+/// the client as is, e.g. a 400 or 422 Status).
+pub trait AdmissionHook: Send + Sync {
+    fn admit(&self, req: &mut AdmissionRequest<'_>) -> Result<Vec<String>, ApiError>;
+}
+
+/// `fieldValidation`: what unknown fields do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldValidation {
+    Strict,
+    Warn,
+    Ignore,
+}
+
+impl FieldValidation {
+    pub fn parse(s: Option<&str>) -> Result<Self, ApiError> {
+        match s {
+            None | Some("") | Some("Warn") => Ok(FieldValidation::Warn),
+            Some("Strict") => Ok(FieldValidation::Strict),
+            Some("Ignore") => Ok(FieldValidation::Ignore),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "fieldValidation {other:?} is invalid: valid values are \"Strict\", \"Warn\" and \"Ignore\""
+            ))),
+        }
+    }
+}
+
+/// Built-in defaults the API server's registry strategies set (the common ones).
+pub fn default_builtin(info: &ResourceInfo, obj: &mut Value) {
+    let set_default = |obj: &mut Value, ptr: &str, v: Value| {
+        if obj.pointer(ptr).is_none() {
+            let mut cur = &mut *obj;
+            let parts: Vec<&str> = ptr.trim_start_matches('/').split('/').collect();
+            for (i, p) in parts.iter().enumerate() {
+                if !cur.is_object() {
+                    return;
+                }
+                let last = i == parts.len() - 1;
+                let Some(m) = cur.as_object_mut() else { return };
+                cur = m
+                    .entry((*p).to_owned())
+                    .or_insert_with(|| if last { v.clone() } else { json!({}) });
+            }
+        }
+    };
+    match (info.group.as_str(), info.kind.as_str()) {
+        ("", "Namespace") => {
+            set_default(obj, "/spec/finalizers", json!(["kubernetes"]));
+            set_default(obj, "/status/phase", json!("Active"));
+        }
+        ("", "Secret")
+            if obj
+                .get("type")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty) =>
+        {
+            obj["type"] = json!("Opaque");
+        }
+        ("", "Service") => {
+            set_default(obj, "/spec/type", json!("ClusterIP"));
+            set_default(obj, "/spec/sessionAffinity", json!("None"));
+            if obj.pointer("/spec/clusterIP").is_none() {
+                let n = crate::util::rand_u64();
+                set_default(
+                    obj,
+                    "/spec/clusterIP",
+                    json!(format!("10.96.{}.{}", (n >> 8) % 256, n % 254 + 1)),
+                );
+            }
+            if let Some(ports) = obj.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
+                for p in ports {
+                    if p.get("protocol").is_none() {
+                        p["protocol"] = json!("TCP");
+                    }
+                    if p.get("targetPort").is_none()
+                        && let Some(port) = p.get("port").cloned()
+                    {
+                        p["targetPort"] = port;
+                    }
+                }
+            }
+        }
+        ("", "Pod") => set_default(obj, "/status/phase", json!("Pending")),
+        ("", "PersistentVolumeClaim") => set_default(obj, "/status/phase", json!("Pending")),
+        ("apps", "Deployment" | "ReplicaSet" | "StatefulSet") => {
+            set_default(obj, "/spec/replicas", json!(1));
+            if info.kind == "Deployment" {
+                set_default(obj, "/spec/revisionHistoryLimit", json!(10));
+                set_default(obj, "/spec/progressDeadlineSeconds", json!(600));
+                set_default(
+                    obj,
+                    "/spec/strategy",
+                    json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}),
+                );
+            }
+        }
+        ("batch", "Job") => {
+            set_default(obj, "/spec/completions", json!(1));
+            set_default(obj, "/spec/parallelism", json!(1));
+            set_default(obj, "/spec/backoffLimit", json!(6));
+        }
+        _ => {}
+    }
+}
+
+/// A copy of `obj` as a user wrote it: server-set metadata and status removed.
+fn as_written(obj: &Value) -> Value {
+    let mut v = obj.clone();
+    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        for k in [
+            "uid",
+            "resourceVersion",
+            "generation",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "managedFields",
+            "selfLink",
+        ] {
+            m.remove(k);
+        }
+    }
+    if let Some(m) = v.as_object_mut() {
+        m.remove("status");
+    }
+    v
+}
+
+/// Validates with `sluice_apis::validate_one`. `related` are objects the validators may
+/// resolve references against (same namespace). Returns (errors, warnings); unknown-field
+/// findings are split out per `fv`.
+pub fn validate(
+    obj: &Value,
+    related: &[Object],
+    fv: FieldValidation,
+) -> (FieldErrors, FieldErrors, Vec<String>) {
+    let me = Object::new(as_written(obj));
+    let mut objects: Vec<&Object> = vec![&me];
+    objects.extend(related.iter().filter(|o| o.key() != me.key()));
+    let set = ObjectSet::new(objects);
+    let ctx = Context::new(&set);
+    let found = sluice_apis::validate_one(&me, &ctx);
+    // Argo CD and Argo Rollouts install no validating webhook: their controllers judge an
+    // Application or Rollout after it is stored (Rollouts marks it InvalidSpec). So beyond the
+    // schema (unknown fields), their findings are warnings at admission, not rejections.
+    let webhookless = me.gvk().group == "argoproj.io";
+    let mut errors = FieldErrors::new();
+    let mut unknown = FieldErrors::new();
+    let mut warnings = Vec::new();
+    for e in found {
+        let is_unknown = e.message.starts_with("unknown field");
+        match (e.severity, is_unknown, fv) {
+            (Severity::Warning, _, _) => warnings.push(warning_text(&e)),
+            (Severity::Error, true, FieldValidation::Strict) => unknown.push(e),
+            (Severity::Error, true, FieldValidation::Warn) => warnings.push(e.message.clone()),
+            (Severity::Error, true, FieldValidation::Ignore) => {}
+            (Severity::Error, false, _) if webhookless => warnings.push(warning_text(&e)),
+            (Severity::Error, false, _) => errors.push(e),
+        }
+    }
+    (errors, unknown, warnings)
+}
+
+fn warning_text(e: &FieldError) -> String {
+    let p = e.path.to_string();
+    if p.is_empty() {
+        e.message.clone()
+    } else {
+        format!("{p}: {}", e.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Argo Rollouts has no admission webhook: an invalid Rollout is stored (with warnings) and
+    // its controller marks it InvalidSpec (argo-rollouts pkg/apis/rollouts/validation).
+    #[test]
+    fn argo_findings_warn_instead_of_rejecting() {
+        let r = json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+            "metadata": {"name": "r", "namespace": "default"},
+            "spec": {"selector": {"matchLabels": {"a": "b"}},
+                     "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}},
+                     "strategy": {"canary": {"trafficRouting": {"nginx": {"stableIngress": "x"}}}}},
+        });
+        let (errs, unknown, warnings) = validate(&r, &[], FieldValidation::Strict);
+        assert!(errs.is_empty() && unknown.is_empty(), "{errs:?}");
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains("Canary service and Stable service")),
+            "{warnings:?}"
+        );
+    }
+
+    // An invalid Pipeline gets the same findings as `sluice validate` (tektoncd/pipeline
+    // pipeline_validation.go: a task needs a taskRef or taskSpec).
+    #[test]
+    fn invalid_pipeline_is_found() {
+        let p = json!({
+            "apiVersion": "tekton.dev/v1", "kind": "Pipeline",
+            "metadata": {"name": "p", "namespace": "default", "uid": "x", "resourceVersion": "3"},
+            "spec": {"tasks": [{"name": "a"}], "bogus": 1},
+        });
+        let (errs, unknown, _) = validate(&p, &[], FieldValidation::Strict);
+        assert!(errs.has_errors(), "{errs:?}");
+        assert!(
+            errs.iter()
+                .any(|e| e.path.to_string().starts_with("spec.tasks[0]"))
+        );
+        assert_eq!(unknown.len(), 1);
+        assert_eq!(
+            unknown.iter().next().map(|e| e.path.to_string()),
+            Some("spec.bogus".into())
+        );
+        let (_, unknown, warnings) = validate(&p, &[], FieldValidation::Warn);
+        assert!(unknown.is_empty());
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains("unknown field \"spec.bogus\""))
+        );
+    }
+}

@@ -1,0 +1,257 @@
+//! Sluice's embedded Kubernetes-compatible API server.
+//!
+//! One machine, no cluster: every object (Tasks, PipelineRuns, Applications, policies,
+//! Secrets and the workloads GitOps deploys) lives in SQLite (WAL mode) and is served with
+//! the Kubernetes API's semantics, so that kubectl, kube-rs and Sluice's controllers work the
+//! same here as against a real cluster.
+//!
+//! - [`store`]: SQLite + in-memory copy, the global resourceVersion counter, watch history.
+//! - [`resources`]: what is served (built-in kinds, Sluice's CRD groups, user CRDs).
+//! - [`server`]: the HTTP API (discovery, CRUD, watch, patch, subresources, Tables).
+//! - [`patch`]: JSON patch, merge patch, strategic merge patch; [`apply`]: server-side apply.
+//! - [`admission`]: defaulting and validation (`sluice_apis::validate_one`) and the hook the
+//!   policy engine plugs into.
+//! - [`simnode`]: a simulated node in the spirit of kwok. No container ever runs.
+
+pub mod admission;
+pub mod apply;
+pub mod ops;
+pub mod patch;
+pub mod proto;
+pub mod resources;
+pub mod server;
+pub mod simnode;
+pub mod status;
+pub mod store;
+pub mod table;
+pub mod tls;
+pub mod util;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+pub use admission::{AdmissionHook, AdmissionRequest, Operation};
+pub use server::State;
+pub use status::ApiError;
+pub use store::Store;
+
+/// Errors of starting or running the server.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("store: {0}")]
+    Store(#[from] store::StoreError),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("serving: {0}")]
+    Serve(std::io::Error),
+    #[error("tls: {0}")]
+    Tls(String),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// How the server starts.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where `db.sqlite`, `token` and `kubeconfig` live; None keeps everything in memory.
+    pub data_dir: Option<PathBuf>,
+    /// The admin bearer token; None: the one in DATA/token, or a new random one.
+    pub token: Option<String>,
+    /// The simulated node; None turns it off.
+    pub simulate: Option<simnode::SimOptions>,
+    /// How many recent events watches can resume from.
+    pub watch_history: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            data_dir: None,
+            token: None,
+            simulate: Some(simnode::SimOptions::default()),
+            watch_history: 20_000,
+        }
+    }
+}
+
+/// The server: a store, the served resources and the HTTP API over them.
+#[derive(Clone)]
+pub struct ApiServer {
+    state: Arc<State>,
+}
+
+impl ApiServer {
+    /// Opens the store (creating the data directory), installs Sluice's CRDs and the
+    /// initial namespaces on first start.
+    pub fn open(opts: Options) -> Result<Self, Error> {
+        let (db, token) = match &opts.data_dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+                let token = match &opts.token {
+                    Some(t) => t.clone(),
+                    None => load_or_create_token(&dir.join("token"))?,
+                };
+                (dir.join("db.sqlite"), token)
+            }
+            None => (
+                PathBuf::from(":memory:"),
+                opts.token.clone().unwrap_or_else(new_token),
+            ),
+        };
+        let store = Store::open(&db, opts.watch_history)?;
+        let state = Arc::new(State {
+            store,
+            registry: RwLock::new(resources::Registry::default()),
+            token,
+            hooks: RwLock::new(Vec::new()),
+            simulate: opts.simulate.clone(),
+        });
+        state.bootstrap()?;
+        Ok(ApiServer { state })
+    }
+
+    pub fn state(&self) -> &Arc<State> {
+        &self.state
+    }
+
+    pub fn token(&self) -> &str {
+        &self.state.token
+    }
+
+    /// The HTTP API, bearer token required (health endpoints and /version aside).
+    pub fn router(&self) -> axum::Router {
+        server::router(self.state.clone(), true)
+    }
+
+    /// The HTTP API for in-process clients (kube::Client over this tower service): no TCP,
+    /// no token.
+    pub fn local_router(&self) -> axum::Router {
+        server::router(self.state.clone(), false)
+    }
+
+    /// Registers an admission hook (the policy engine), called after built-in validation.
+    pub fn add_admission_hook(&self, hook: Arc<dyn AdmissionHook>) {
+        self.state
+            .hooks
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(hook);
+    }
+
+    /// Starts the simulated node's loop (if enabled) on the current tokio runtime.
+    pub fn start_background(&self) {
+        if let Some(opts) = self.state.simulate.clone() {
+            simnode::spawn(self.state.clone(), opts);
+        }
+    }
+
+    /// Serves HTTP on `listener` until the task is dropped.
+    pub async fn serve(&self, listener: tokio::net::TcpListener) -> Result<(), Error> {
+        self.start_background();
+        axum::serve(listener, self.router())
+            .await
+            .map_err(Error::Serve)
+    }
+
+    /// Serves HTTPS on `listener` (HTTP/1.1; the certificate of `tls`) until the task is
+    /// dropped. kubectl sends the bearer token only over TLS.
+    pub async fn serve_tls(
+        &self,
+        listener: tokio::net::TcpListener,
+        tls: &tls::TlsFiles,
+    ) -> Result<(), Error> {
+        self.start_background();
+        let acceptor = tls::acceptor(tls)?;
+        let app = self.router();
+        loop {
+            let (tcp, _) = match listener.accept().await {
+                Ok(c) => c,
+                Err(_) => continue,
+            };
+            let acceptor = acceptor.clone();
+            let app = app.clone();
+            tokio::spawn(async move {
+                let Ok(stream) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let svc = hyper_util::service::TowerToHyperService::new(app);
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    }
+
+    /// Writes a kubeconfig for `server_url` with the admin token, file mode 0600; `ca_pem`
+    /// is the certificate to trust for an https URL.
+    pub fn write_kubeconfig(
+        &self,
+        path: &Path,
+        server_url: &str,
+        ca_pem: Option<&str>,
+    ) -> Result<(), Error> {
+        let ca = ca_pem
+            .map(|p| {
+                format!(
+                    "    certificate-authority-data: {}\n",
+                    tls::base64(p.as_bytes())
+                )
+            })
+            .unwrap_or_default();
+        let text = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: sluice\n  cluster:\n{ca}    server: {server_url}\ncontexts:\n- name: sluice\n  context:\n    cluster: sluice\n    user: admin\n    namespace: default\ncurrent-context: sluice\nusers:\n- name: admin\n  user:\n    token: {}\n",
+            self.state.token
+        );
+        write_private(path, &text)
+    }
+}
+
+fn new_token() -> String {
+    let mut b = [0u8; 32];
+    if util::os_random(&mut b).is_err() {
+        for chunk in b.chunks_mut(8) {
+            let r = util::rand_u64().to_le_bytes();
+            chunk.copy_from_slice(&r[..chunk.len()]);
+        }
+    }
+    util::hex(&b)
+}
+
+fn load_or_create_token(path: &Path) -> Result<String, Error> {
+    match std::fs::read_to_string(path) {
+        Ok(t) if !t.trim().is_empty() => Ok(t.trim().to_owned()),
+        _ => {
+            let t = new_token();
+            write_private(path, &t)?;
+            Ok(t)
+        }
+    }
+}
+
+/// Writes a file readable by its owner only.
+pub(crate) fn write_private(path: &Path, text: &str) -> Result<(), Error> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    o.mode(0o600);
+    let mut f = o.open(path).map_err(io_err(path))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(io_err(path))?;
+    }
+    f.write_all(text.as_bytes()).map_err(io_err(path))
+}

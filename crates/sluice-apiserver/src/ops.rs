@@ -1,0 +1,1155 @@
+//! The verbs on stored objects, independent of HTTP: create, update (and status), patch,
+//! delete with propagation and finalizers, garbage collection, namespace finalization.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+use sluice_core::{FieldError, FieldErrors, Object, names};
+
+use crate::admission::{self, AdmissionRequest, FieldValidation, Operation};
+use crate::apply;
+use crate::patch;
+use crate::resources::ResourceInfo;
+use crate::server::State;
+use crate::status::{ApiError, group_resource};
+use crate::store::{StoreError, resource_key, rv_of};
+use crate::util;
+
+/// Options of a write.
+#[derive(Debug, Clone)]
+pub struct WriteOpts {
+    pub field_manager: String,
+    pub field_validation: FieldValidation,
+    pub dry_run: bool,
+    pub force: bool,
+}
+
+impl Default for WriteOpts {
+    fn default() -> Self {
+        WriteOpts {
+            field_manager: "sluice".into(),
+            field_validation: FieldValidation::Warn,
+            dry_run: false,
+            force: false,
+        }
+    }
+}
+
+/// The result of a write: the object, warnings for the client, whether it was created.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub object: Arc<Value>,
+    pub warnings: Vec<String>,
+    pub created: bool,
+}
+
+/// `propagationPolicy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Propagation {
+    Orphan,
+    Background,
+    Foreground,
+}
+
+impl Propagation {
+    pub fn parse(s: &str) -> Result<Self, ApiError> {
+        match s {
+            "Orphan" => Ok(Propagation::Orphan),
+            "Background" | "" => Ok(Propagation::Background),
+            "Foreground" => Ok(Propagation::Foreground),
+            other => Err(ApiError::new(
+                422,
+                "Invalid",
+                format!(
+                    "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: \"{other}\": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""
+                ),
+            )),
+        }
+    }
+}
+
+/// Options of a delete.
+#[derive(Debug, Clone)]
+pub struct DeleteOpts {
+    pub propagation: Propagation,
+    pub precondition_uid: Option<String>,
+    pub precondition_rv: Option<u64>,
+    pub dry_run: bool,
+}
+
+impl Default for DeleteOpts {
+    fn default() -> Self {
+        DeleteOpts {
+            propagation: Propagation::Background,
+            precondition_uid: None,
+            precondition_rv: None,
+            dry_run: false,
+        }
+    }
+}
+
+fn store_err(info: &ResourceInfo, name: &str, e: StoreError) -> ApiError {
+    match e {
+        StoreError::AlreadyExists => ApiError::already_exists(&info.group, &info.plural, name),
+        StoreError::NotFound => ApiError::not_found(&info.group, &info.plural, name),
+        StoreError::Conflict => ApiError::conflict(&info.group, &info.plural, name),
+        StoreError::Gone { requested, oldest } => {
+            ApiError::gone(format!("too old resource version: {requested} ({oldest})"))
+        }
+        other => ApiError::internal(other.to_string()),
+    }
+}
+
+pub fn meta_str<'a>(v: &'a Value, field: &str) -> &'a str {
+    v.get("metadata")
+        .and_then(|m| m.get(field))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+fn meta_mut(v: &mut Value) -> &mut Map<String, Value> {
+    if !v.get("metadata").is_some_and(Value::is_object) {
+        v["metadata"] = json!({});
+    }
+    match v.get_mut("metadata") {
+        Some(Value::Object(m)) => m,
+        _ => unreachable_meta(),
+    }
+}
+
+#[allow(clippy::panic)]
+fn unreachable_meta() -> ! {
+    panic!("metadata was just made an object")
+}
+
+/// The JSONPath `.spec.replicas` of scale paths as a JSON pointer.
+pub fn path_to_pointer(p: &str) -> String {
+    p.trim_start_matches('.')
+        .split('.')
+        .map(|s| format!("/{s}"))
+        .collect()
+}
+
+/// Kinds whose registry strategy maintains `metadata.generation` (those with a spec the
+/// controllers observe); ConfigMaps, Secrets and the like have none.
+pub fn tracks_generation(info: &ResourceInfo) -> bool {
+    info.custom
+        || matches!(
+            info.kind.as_str(),
+            "Deployment"
+                | "ReplicaSet"
+                | "StatefulSet"
+                | "DaemonSet"
+                | "Job"
+                | "CronJob"
+                | "Ingress"
+                | "HorizontalPodAutoscaler"
+                | "CustomResourceDefinition"
+                | "Pod"
+        )
+}
+
+fn without_meta_status(v: &Value) -> Value {
+    let mut c = v.clone();
+    if let Some(m) = c.as_object_mut() {
+        m.remove("metadata");
+        m.remove("status");
+    }
+    c
+}
+
+/// Checks the body's apiVersion and kind against the endpoint.
+pub fn check_type(info: &ResourceInfo, version: &str, obj: &Value) -> Result<(), ApiError> {
+    if !obj.is_object() {
+        return Err(ApiError::bad_request(
+            "the object provided is not a JSON or YAML object",
+        ));
+    }
+    let o = Object::new(obj.clone());
+    if o.kind().is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "Object 'Kind' is missing in '{}'",
+            serde_json::to_string(obj).unwrap_or_default()
+        )));
+    }
+    let gvk = o.gvk();
+    if gvk.group != info.group || !info.versions.contains(&gvk.version) {
+        return Err(ApiError::bad_request(format!(
+            "the API version in the data ({}) does not match the expected API version ({})",
+            o.api_version(),
+            info.api_version(version)
+        )));
+    }
+    if o.kind() != info.kind {
+        return Err(ApiError::bad_request(format!(
+            "the kind in the data ({}) does not match the expected kind ({})",
+            o.kind(),
+            info.kind
+        )));
+    }
+    Ok(())
+}
+
+fn name_errors(info: &ResourceInfo, name: &str) -> FieldErrors {
+    let mut errs = FieldErrors::new();
+    let msgs = if info.kind == "Namespace" {
+        names::dns1123_label(name)
+    } else if matches!(
+        info.kind.as_str(),
+        "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding"
+    ) {
+        // rbac names are path segments only (ValidateRBACName)
+        Vec::new()
+    } else {
+        names::dns1123_subdomain(name)
+    };
+    for m in msgs {
+        errs.push(FieldError::new(
+            "metadata.name",
+            format!("Invalid value: {name:?}: {m}"),
+        ));
+    }
+    if name == "." || name == ".." {
+        errs.push(FieldError::new(
+            "metadata.name",
+            format!("Invalid value: {name:?}: may not be '{name}'"),
+        ));
+    } else if name.contains('/') || name.contains('%') {
+        errs.push(FieldError::new(
+            "metadata.name",
+            format!("Invalid value: {name:?}: may not contain '/'"),
+        ));
+    }
+    errs
+}
+
+impl State {
+    pub(crate) fn related_objects(&self, obj: &Value) -> Vec<Object> {
+        let group = Object::new(obj.clone()).gvk().group;
+        if group.is_empty() || group.ends_with("k8s.io") || group == "apps" || group == "batch" {
+            return Vec::new();
+        }
+        let ns = meta_str(obj, "namespace").to_owned();
+        let reg = self.reg();
+        let mut out = Vec::new();
+        for r in reg.all() {
+            let wanted = r.custom
+                || matches!(
+                    r.plural.as_str(),
+                    "secrets" | "configmaps" | "serviceaccounts" | "persistentvolumeclaims"
+                );
+            if !wanted {
+                continue;
+            }
+            let ns_filter = if r.namespaced {
+                Some(ns.as_str())
+            } else {
+                None
+            };
+            let (objs, _) = self
+                .store
+                .list(&resource_key(&r.group, &r.plural), ns_filter, None);
+            out.extend(objs.iter().map(|o| Object::new((**o).clone())));
+        }
+        out
+    }
+
+    /// Built-in validation then the registered hooks. Returns warnings.
+    fn admit(
+        &self,
+        info: &ResourceInfo,
+        op: Operation,
+        obj: &mut Value,
+        old: Option<&Value>,
+        o: &WriteOpts,
+    ) -> Result<Vec<String>, ApiError> {
+        let name = meta_str(obj, "name").to_owned();
+        let mut errors = name_errors(info, &name);
+        let related = self.related_objects(obj);
+        let (errs, unknown, mut warnings) = admission::validate(obj, &related, o.field_validation);
+        let have_name_err = errors.has_errors();
+        for e in errs {
+            if have_name_err && e.path.to_string() == "metadata.name" {
+                continue;
+            }
+            errors.push(e);
+        }
+        if !unknown.is_empty() {
+            let list: Vec<String> = unknown.iter().map(|e| e.message.clone()).collect();
+            let mut err = ApiError::bad_request(format!(
+                "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
+                info.kind,
+                Object::new(obj.clone()).gvk().version,
+                info.kind,
+                list.join(", ")
+            ));
+            let causes: Vec<Value> = unknown
+                .iter()
+                .map(|e| json!({"reason": "FieldValueInvalid", "message": e.message, "field": e.path.to_string()}))
+                .collect();
+            err.details = Some(json!({"name": name, "kind": info.kind, "causes": causes}));
+            return Err(err);
+        }
+        if errors.has_errors() {
+            return Err(ApiError::invalid(&info.group, &info.kind, &name, &errors));
+        }
+        let hooks = self.hooks.read().unwrap_or_else(|e| e.into_inner()).clone();
+        for h in hooks {
+            let mut req = AdmissionRequest {
+                operation: op,
+                resource: info,
+                object: obj,
+                old,
+                dry_run: o.dry_run,
+            };
+            warnings.extend(h.admit(&mut req)?);
+        }
+        Ok(warnings)
+    }
+
+    fn check_namespace(&self, info: &ResourceInfo, ns: &str) -> Result<(), ApiError> {
+        if !info.namespaced {
+            return Ok(());
+        }
+        match self.store.get("/namespaces", "", ns) {
+            None => Err(ApiError::not_found("", "namespaces", ns)),
+            Some(n) if n.pointer("/metadata/deletionTimestamp").is_some() => {
+                let mut e = ApiError::forbidden(format!(
+                    "{} \"{}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+                    group_resource(&info.group, &info.plural),
+                    ""
+                ));
+                e.details = Some(
+                    json!({"causes": [{"reason": "NamespaceTerminating", "message": format!("namespace {ns} is being terminated"), "field": "metadata.namespace"}]}),
+                );
+                Err(e)
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Creates an object (POST).
+    pub fn create(
+        &self,
+        info: &ResourceInfo,
+        version: &str,
+        ns: Option<&str>,
+        mut obj: Value,
+        o: &WriteOpts,
+    ) -> Result<Written, ApiError> {
+        check_type(info, version, &obj)?;
+        {
+            let body_ns = meta_str(&obj, "namespace").to_owned();
+            let m = meta_mut(&mut obj);
+            if info.namespaced {
+                let ns = match (ns, body_ns.as_str()) {
+                    (Some(p), "") => p.to_owned(),
+                    (Some(p), b) if p != b => {
+                        return Err(ApiError::bad_request(
+                            "the namespace of the provided object does not match the namespace sent on the request",
+                        ));
+                    }
+                    (_, b) if !b.is_empty() => b.to_owned(),
+                    _ => "default".to_owned(),
+                };
+                m.insert("namespace".into(), json!(ns));
+            } else {
+                m.remove("namespace");
+            }
+        }
+        let ns = meta_str(&obj, "namespace").to_owned();
+        self.check_namespace(info, &ns)?;
+        let mut name = meta_str(&obj, "name").to_owned();
+        let generate = meta_str(&obj, "generateName").to_owned();
+        if name.is_empty() && generate.is_empty() {
+            let errs: FieldErrors = FieldError::new(
+                "metadata.name",
+                "Required value: name or generateName is required",
+            )
+            .into();
+            return Err(ApiError::invalid(&info.group, &info.kind, "", &errs));
+        }
+        let generated = name.is_empty();
+        if generated {
+            name = format!("{generate}{}", util::name_suffix());
+            meta_mut(&mut obj).insert("name".into(), json!(name));
+        }
+        let now = util::now_rfc3339();
+        {
+            let m = meta_mut(&mut obj);
+            m.insert("uid".into(), json!(util::new_uid()));
+            m.insert("creationTimestamp".into(), json!(now));
+            if tracks_generation(info) {
+                m.insert("generation".into(), json!(1));
+            } else {
+                m.remove("generation");
+            }
+            for k in [
+                "resourceVersion",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "selfLink",
+            ] {
+                m.remove(k);
+            }
+        }
+        if info.status
+            && let Some(m) = obj.as_object_mut()
+        {
+            m.remove("status");
+        }
+        if !info.custom {
+            admission::default_builtin(info, &mut obj);
+        }
+        if info.kind == "CustomResourceDefinition" {
+            let names = obj.pointer("/spec/names").cloned().unwrap_or(json!({}));
+            obj["status"] = crate::resources::crd_status(&names, &now);
+        }
+        apply::record_update(None, &mut obj, &o.field_manager, "Update");
+        let warnings = self.admit(info, Operation::Create, &mut obj, None, o)?;
+        if o.dry_run {
+            return Ok(Written {
+                object: Arc::new(obj),
+                warnings,
+                created: true,
+            });
+        }
+        let key = resource_key(&info.group, &info.plural);
+        let mut tries = 0;
+        let stored = loop {
+            match self.store.create(&key, obj.clone()) {
+                Ok(s) => break s,
+                Err(StoreError::AlreadyExists) if generated && tries < 8 => {
+                    tries += 1;
+                    name = format!("{generate}{}", util::name_suffix());
+                    meta_mut(&mut obj).insert("name".into(), json!(name));
+                }
+                Err(e) => return Err(store_err(info, &name, e)),
+            }
+        };
+        if info.kind == "CustomResourceDefinition" {
+            self.registry_mut().upsert_crd(&stored);
+        }
+        Ok(Written {
+            object: stored,
+            warnings,
+            created: true,
+        })
+    }
+
+    /// Reads an object or 404.
+    pub fn get(&self, info: &ResourceInfo, ns: &str, name: &str) -> Result<Arc<Value>, ApiError> {
+        let ns = if info.namespaced { ns } else { "" };
+        self.store
+            .get(&resource_key(&info.group, &info.plural), ns, name)
+            .ok_or_else(|| ApiError::not_found(&info.group, &info.plural, name))
+    }
+
+    /// Replaces an object (PUT) or its status (`sub == Some("status")`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn update(
+        &self,
+        info: &ResourceInfo,
+        version: &str,
+        ns: &str,
+        name: &str,
+        body: Value,
+        sub: Option<&str>,
+        o: &WriteOpts,
+    ) -> Result<Written, ApiError> {
+        check_type(info, version, &body)?;
+        let body_name = meta_str(&body, "name");
+        if !body_name.is_empty() && body_name != name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )));
+        }
+        let expected = match meta_str(&body, "resourceVersion") {
+            "" => None,
+            s => Some(
+                s.parse::<u64>()
+                    .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {s:?}")))?,
+            ),
+        };
+        let old = self.get(info, ns, name)?;
+        self.replace(info, &old, body, sub, o, expected, "Update")
+    }
+
+    /// The common tail of update and patch.
+    #[allow(clippy::too_many_arguments)]
+    fn replace(
+        &self,
+        info: &ResourceInfo,
+        old: &Arc<Value>,
+        body: Value,
+        sub: Option<&str>,
+        o: &WriteOpts,
+        expected: Option<u64>,
+        operation: &str,
+    ) -> Result<Written, ApiError> {
+        let name = meta_str(old, "name").to_owned();
+        let mut new = if sub == Some("status") {
+            let mut n = (**old).clone();
+            match body.get("status") {
+                Some(s) => n["status"] = s.clone(),
+                None => {
+                    if let Some(m) = n.as_object_mut() {
+                        m.remove("status");
+                    }
+                }
+            }
+            n
+        } else {
+            let mut n = body;
+            if info.status {
+                match old.get("status") {
+                    Some(s) => n["status"] = s.clone(),
+                    None => {
+                        if let Some(m) = n.as_object_mut() {
+                            m.remove("status");
+                        }
+                    }
+                }
+            }
+            n
+        };
+        {
+            let om = old.get("metadata").cloned().unwrap_or(json!({}));
+            let m = meta_mut(&mut new);
+            for k in [
+                "uid",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "namespace",
+                "name",
+                "generation",
+            ] {
+                match om.get(k) {
+                    Some(v) => {
+                        m.insert(k.into(), v.clone());
+                    }
+                    None => {
+                        m.remove(k);
+                    }
+                }
+            }
+            if m.get("managedFields").is_none_or(|v| !v.is_array())
+                && let Some(mf) = om.get("managedFields")
+            {
+                m.insert("managedFields".into(), mf.clone());
+            }
+            m.remove("resourceVersion");
+            if let Some(rv) = om.get("resourceVersion") {
+                m.insert("resourceVersion".into(), rv.clone());
+            }
+        }
+        if tracks_generation(info) && without_meta_status(&new) != without_meta_status(old) {
+            let g = old
+                .pointer("/metadata/generation")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            meta_mut(&mut new).insert("generation".into(), json!(g + 1));
+        }
+        if info.kind == "CustomResourceDefinition" && sub.is_none() {
+            let names = new.pointer("/spec/names").cloned().unwrap_or(json!({}));
+            new["status"] = crate::resources::crd_status(&names, &util::now_rfc3339());
+        }
+        if operation == "Update" {
+            apply::record_update(Some(old), &mut new, &o.field_manager, "Update");
+        }
+        let warnings = if sub == Some("status") {
+            Vec::new()
+        } else {
+            self.admit(info, Operation::Update, &mut new, Some(old), o)?
+        };
+        if new == **old {
+            return Ok(Written {
+                object: old.clone(),
+                warnings,
+                created: false,
+            });
+        }
+        if o.dry_run {
+            return Ok(Written {
+                object: Arc::new(new),
+                warnings,
+                created: false,
+            });
+        }
+        let key = resource_key(&info.group, &info.plural);
+        let terminating = new.pointer("/metadata/deletionTimestamp").is_some();
+        let no_finalizers = new
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .is_none_or(Vec::is_empty);
+        let stored = self
+            .store
+            .update(&key, new, expected)
+            .map_err(|e| store_err(info, &name, e))?;
+        if info.kind == "CustomResourceDefinition" {
+            self.registry_mut().upsert_crd(&stored);
+        }
+        if terminating && no_finalizers {
+            let ns = meta_str(&stored, "namespace").to_owned();
+            let gone = self
+                .store
+                .delete(&key, &ns, &name, None)
+                .map_err(|e| store_err(info, &name, e))?;
+            self.after_delete(info, &gone);
+            return Ok(Written {
+                object: gone,
+                warnings,
+                created: false,
+            });
+        }
+        Ok(Written {
+            object: stored,
+            warnings,
+            created: false,
+        })
+    }
+
+    /// Applies a patch (`content_type` picks the kind) to an object or its status/scale.
+    #[allow(clippy::too_many_arguments)]
+    pub fn patch(
+        &self,
+        info: &ResourceInfo,
+        version: &str,
+        ns: &str,
+        name: &str,
+        content_type: &str,
+        body: &[u8],
+        sub: Option<&str>,
+        o: &WriteOpts,
+    ) -> Result<Written, ApiError> {
+        let ct = content_type.split(';').next().unwrap_or_default().trim();
+        let parse_json = || -> Result<Value, ApiError> {
+            serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))
+        };
+        if ct == "application/apply-patch+yaml" || ct == "application/apply-patch+json" {
+            let config = crate::server::decode_body(body, "application/yaml")?;
+            return self.server_side_apply(info, version, ns, name, config, sub, o);
+        }
+        let p = match ct {
+            "application/json-patch+json" | "application/merge-patch+json" => parse_json()?,
+            "application/strategic-merge-patch+json" => {
+                if info.custom {
+                    return Err(ApiError::unsupported_media_type(ct, false));
+                }
+                parse_json()?
+            }
+            other => return Err(ApiError::unsupported_media_type(other, !info.custom)),
+        };
+        for _attempt in 0..5 {
+            let old = self.get(info, ns, name)?;
+            let mut doc = if sub == Some("scale") {
+                self.scale_of(info, &old)?
+            } else {
+                (*old).clone()
+            };
+            let kind = doc
+                .get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            match ct {
+                "application/json-patch+json" => patch::json_patch(&mut doc, &p)
+                    .map_err(|e| ApiError::new(422, "Invalid", e.to_string()))?,
+                "application/merge-patch+json" => patch::merge_patch(&mut doc, &p),
+                _ => patch::strategic_merge_patch(&mut doc, &p, &kind)
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?,
+            }
+            if sub == Some("scale") {
+                return self.set_scale(info, &old, &doc, o);
+            }
+            let want = match meta_str(&doc, "resourceVersion") {
+                "" => None,
+                s => Some(s.parse::<u64>().unwrap_or(0)),
+            };
+            if want.is_some_and(|w| w != rv_of(&old)) {
+                return Err(ApiError::conflict(&info.group, &info.plural, name));
+            }
+            let mut o2 = o.clone();
+            o2.field_manager = o.field_manager.clone();
+            match self.replace(info, &old, doc, sub, &o2, Some(rv_of(&old)), "Update") {
+                Err(e) if e.code == 409 && e.reason == "Conflict" && want.is_none() => continue,
+                r => return r,
+            }
+        }
+        Err(ApiError::conflict(&info.group, &info.plural, name))
+    }
+
+    /// `application/apply-patch+yaml`: server-side apply.
+    #[allow(clippy::too_many_arguments)]
+    fn server_side_apply(
+        &self,
+        info: &ResourceInfo,
+        version: &str,
+        ns: &str,
+        name: &str,
+        config: Value,
+        sub: Option<&str>,
+        o: &WriteOpts,
+    ) -> Result<Written, ApiError> {
+        if o.field_manager.is_empty() || o.field_manager == "sluice-default" {
+            return Err(ApiError::bad_request(
+                "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+            ));
+        }
+        check_type(info, version, &config)?;
+        for _attempt in 0..5 {
+            let old = match self.get(info, ns, name) {
+                Ok(o) => Some(o),
+                Err(e) if e.code == 404 && sub.is_none() => None,
+                Err(e) => return Err(e),
+            };
+            let merged = apply::apply(old.as_deref(), &config, &o.field_manager, o.force, info)?;
+            match old {
+                None => {
+                    let mut obj = merged;
+                    meta_mut(&mut obj).insert("name".into(), json!(name));
+                    let ns_opt = if info.namespaced { Some(ns) } else { None };
+                    // the apply entry is kept; create records no extra Update entry
+                    let mut o2 = o.clone();
+                    o2.field_manager = String::new();
+                    return self.create_applied(info, version, ns_opt, obj, &o2);
+                }
+                Some(old) => {
+                    match self.replace(info, &old, merged, sub, o, Some(rv_of(&old)), "Apply") {
+                        Err(e) if e.code == 409 && e.reason == "Conflict" => continue,
+                        r => return r,
+                    }
+                }
+            }
+        }
+        Err(ApiError::conflict(&info.group, &info.plural, name))
+    }
+
+    fn create_applied(
+        &self,
+        info: &ResourceInfo,
+        version: &str,
+        ns: Option<&str>,
+        obj: Value,
+        o: &WriteOpts,
+    ) -> Result<Written, ApiError> {
+        let mf = obj.pointer("/metadata/managedFields").cloned();
+        let mut w = self.create_inner(info, version, ns, obj, o, mf)?;
+        w.created = true;
+        Ok(w)
+    }
+
+    fn create_inner(
+        &self,
+        info: &ResourceInfo,
+        version: &str,
+        ns: Option<&str>,
+        obj: Value,
+        o: &WriteOpts,
+        managed: Option<Value>,
+    ) -> Result<Written, ApiError> {
+        match managed {
+            None => self.create(info, version, ns, obj, o),
+            Some(mf) => {
+                // create, then restore the apply manager's entry (create records Update)
+                let mut o2 = o.clone();
+                o2.dry_run = true;
+                let w = self.create(info, version, ns, obj, &o2)?;
+                let mut v = (*w.object).clone();
+                meta_mut(&mut v).insert("managedFields".into(), mf);
+                if o.dry_run {
+                    return Ok(Written {
+                        object: Arc::new(v),
+                        ..w
+                    });
+                }
+                let key = resource_key(&info.group, &info.plural);
+                let name = meta_str(&v, "name").to_owned();
+                let stored = self
+                    .store
+                    .create(&key, v)
+                    .map_err(|e| store_err(info, &name, e))?;
+                if info.kind == "CustomResourceDefinition" {
+                    self.registry_mut().upsert_crd(&stored);
+                }
+                Ok(Written {
+                    object: stored,
+                    ..w
+                })
+            }
+        }
+    }
+
+    /// The `autoscaling/v1 Scale` of an object.
+    pub fn scale_of(&self, info: &ResourceInfo, obj: &Value) -> Result<Value, ApiError> {
+        let Some(sp) = &info.scale else {
+            return Err(ApiError::no_route());
+        };
+        let spec = obj
+            .pointer(&path_to_pointer(&sp.spec_replicas))
+            .cloned()
+            .unwrap_or(json!(0));
+        let status = obj
+            .pointer(&path_to_pointer(&sp.status_replicas))
+            .cloned()
+            .unwrap_or(json!(0));
+        let selector = match sp.label_selector.as_deref() {
+            Some(p) => obj.pointer(&path_to_pointer(p)).cloned(),
+            None => None,
+        }
+        .or_else(|| {
+            let ml = obj.pointer("/spec/selector/matchLabels")?.as_object()?;
+            Some(json!(
+                ml.iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ))
+        });
+        let m = obj.get("metadata").cloned().unwrap_or(json!({}));
+        let mut scale = json!({
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": {
+                "name": m.get("name"), "namespace": m.get("namespace"), "uid": m.get("uid"),
+                "resourceVersion": m.get("resourceVersion"), "creationTimestamp": m.get("creationTimestamp"),
+            },
+            "spec": {"replicas": spec},
+            "status": {"replicas": status},
+        });
+        if let Some(s) = selector {
+            scale["status"]["selector"] = s;
+        }
+        Ok(scale)
+    }
+
+    /// Writes a Scale's `spec.replicas` into its object.
+    pub fn set_scale(
+        &self,
+        info: &ResourceInfo,
+        old: &Arc<Value>,
+        scale: &Value,
+        o: &WriteOpts,
+    ) -> Result<Written, ApiError> {
+        let Some(sp) = &info.scale else {
+            return Err(ApiError::no_route());
+        };
+        let replicas = scale
+            .pointer("/spec/replicas")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| {
+                let errs: FieldErrors = FieldError::new("spec.replicas", "Required value").into();
+                ApiError::invalid("autoscaling", "Scale", meta_str(old, "name"), &errs)
+            })?;
+        if replicas < 0 {
+            let errs: FieldErrors = FieldError::new(
+                "spec.replicas",
+                format!("Invalid value: {replicas}: must be greater than or equal to 0"),
+            )
+            .into();
+            return Err(ApiError::invalid(
+                "autoscaling",
+                "Scale",
+                meta_str(old, "name"),
+                &errs,
+            ));
+        }
+        let want = match meta_str(scale, "resourceVersion") {
+            "" => None,
+            s => s.parse::<u64>().ok(),
+        };
+        let mut new = (**old).clone();
+        let ptr = path_to_pointer(&sp.spec_replicas);
+        set_pointer(&mut new, &ptr, json!(replicas));
+        let w = self.replace(info, old, new, None, o, want.or(Some(rv_of(old))), "Update")?;
+        let s = self.scale_of(info, &w.object)?;
+        Ok(Written {
+            object: Arc::new(s),
+            ..w
+        })
+    }
+
+    /// Deletes an object: finalizers and propagation as upstream's registry and garbage
+    /// collector. Returns the object (deleted, or marked with deletionTimestamp).
+    pub fn delete(
+        &self,
+        info: &ResourceInfo,
+        ns: &str,
+        name: &str,
+        d: &DeleteOpts,
+    ) -> Result<Arc<Value>, ApiError> {
+        let ns = if info.namespaced { ns } else { "" };
+        let key = resource_key(&info.group, &info.plural);
+        let cur = self.get(info, ns, name)?;
+        if let Some(uid) = &d.precondition_uid
+            && meta_str(&cur, "uid") != uid
+        {
+            return Err(ApiError::conflict_msg(
+                &info.group,
+                &info.plural,
+                name,
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    meta_str(&cur, "uid")
+                ),
+            ));
+        }
+        if let Some(rv) = d.precondition_rv
+            && rv != rv_of(&cur)
+        {
+            return Err(ApiError::conflict_msg(
+                &info.group,
+                &info.plural,
+                name,
+                &format!(
+                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                    rv_of(&cur)
+                ),
+            ));
+        }
+        if d.dry_run {
+            return Ok(cur);
+        }
+        let uid = meta_str(&cur, "uid").to_owned();
+        if info.kind == "Namespace" {
+            return self.delete_namespace(&cur);
+        }
+        match d.propagation {
+            Propagation::Orphan => self.orphan_dependents(&uid),
+            Propagation::Foreground => {
+                let deps = self.dependents(&uid);
+                if !deps.is_empty() {
+                    let mut v = (*cur).clone();
+                    mark_deleting(&mut v, Some("foregroundDeletion"));
+                    let stored = self
+                        .store
+                        .update(&key, v, None)
+                        .map_err(|e| store_err(info, name, e))?;
+                    for (r, dep) in deps {
+                        self.delete_dependent(&r, &dep, Propagation::Foreground);
+                    }
+                    self.collect_garbage();
+                    return Ok(self.store.get(&key, ns, name).unwrap_or(stored));
+                }
+            }
+            Propagation::Background => {}
+        }
+        let has_finalizers = cur
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty());
+        if has_finalizers {
+            if cur.pointer("/metadata/deletionTimestamp").is_some() {
+                return Ok(cur);
+            }
+            let mut v = (*cur).clone();
+            mark_deleting(&mut v, None);
+            return self
+                .store
+                .update(&key, v, None)
+                .map_err(|e| store_err(info, name, e));
+        }
+        let gone = self
+            .store
+            .delete(&key, ns, name, None)
+            .map_err(|e| store_err(info, name, e))?;
+        self.after_delete(info, &gone);
+        Ok(gone)
+    }
+
+    fn after_delete(&self, info: &ResourceInfo, gone: &Value) {
+        if info.kind == "CustomResourceDefinition" {
+            self.registry_mut().remove_crd(gone);
+            // the CRD's objects go with it
+            if let Some(r) = crate::resources::from_crd(gone) {
+                let key = resource_key(&r.group, &r.plural);
+                let (objs, _) = self.store.list(&key, None, None);
+                for o in objs {
+                    let _ = self.store.delete(
+                        &key,
+                        meta_str(&o, "namespace"),
+                        meta_str(&o, "name"),
+                        None,
+                    );
+                }
+            }
+        }
+        self.collect_garbage();
+    }
+
+    fn resource_of_key(&self, key: &str) -> Option<Arc<ResourceInfo>> {
+        let (g, r) = key.split_once('/')?;
+        self.reg().by_group_resource(g, r)
+    }
+
+    /// Objects whose ownerReferences name `uid`.
+    fn dependents(&self, uid: &str) -> Vec<(String, Arc<Value>)> {
+        self.store
+            .all()
+            .into_iter()
+            .filter(|(_, o)| owner_uids(o).iter().any(|u| u == uid))
+            .collect()
+    }
+
+    fn orphan_dependents(&self, uid: &str) {
+        for (key, dep) in self.dependents(uid) {
+            let mut v = (*dep).clone();
+            if let Some(refs) = v
+                .pointer_mut("/metadata/ownerReferences")
+                .and_then(Value::as_array_mut)
+            {
+                refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(uid));
+                if refs.is_empty()
+                    && let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut)
+                {
+                    m.remove("ownerReferences");
+                }
+            }
+            let _ = self.store.update(&key, v, None);
+        }
+    }
+
+    fn delete_dependent(&self, key: &str, dep: &Value, p: Propagation) {
+        if let Some(info) = self.resource_of_key(key) {
+            let d = DeleteOpts {
+                propagation: p,
+                ..DeleteOpts::default()
+            };
+            let _ = self.delete(&info, meta_str(dep, "namespace"), meta_str(dep, "name"), &d);
+        }
+    }
+
+    /// The garbage collector, run after deletes: objects whose owners are all gone are
+    /// deleted (background); foreground deletions whose dependents are gone complete;
+    /// terminating namespaces whose contents are gone are removed.
+    pub fn collect_garbage(&self) {
+        for _round in 0..16 {
+            let all = self.store.all();
+            let uids: HashSet<&str> = all.iter().map(|(_, o)| meta_str(o, "uid")).collect();
+            let mut changed = false;
+            for (key, o) in &all {
+                let owners = owner_uids(o);
+                if !owners.is_empty() && owners.iter().all(|u| !uids.contains(u.as_str())) {
+                    self.delete_dependent(key, o, Propagation::Background);
+                    changed = true;
+                    continue;
+                }
+                let fg = o
+                    .pointer("/metadata/finalizers")
+                    .and_then(Value::as_array)
+                    .is_some_and(|f| f.iter().any(|x| x == "foregroundDeletion"));
+                if fg {
+                    let uid = meta_str(o, "uid");
+                    let blocked = all
+                        .iter()
+                        .any(|(_, d)| owner_uids(d).iter().any(|u| u == uid));
+                    if !blocked {
+                        let mut v = (**o).clone();
+                        if let Some(f) = v
+                            .pointer_mut("/metadata/finalizers")
+                            .and_then(Value::as_array_mut)
+                        {
+                            f.retain(|x| x != "foregroundDeletion");
+                        }
+                        let empty = v
+                            .pointer("/metadata/finalizers")
+                            .and_then(Value::as_array)
+                            .is_none_or(Vec::is_empty);
+                        if empty {
+                            let _ = self.store.delete(
+                                key,
+                                meta_str(o, "namespace"),
+                                meta_str(o, "name"),
+                                None,
+                            );
+                        } else {
+                            let _ = self.store.update(key, v, None);
+                        }
+                        changed = true;
+                    }
+                }
+            }
+            for (key, o) in &all {
+                if key == "/namespaces" && o.pointer("/metadata/deletionTimestamp").is_some() {
+                    let name = meta_str(o, "name");
+                    if self.store.resources_in_namespace(name).is_empty() {
+                        let _ = self.store.delete(key, "", name, None);
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+    }
+
+    fn delete_namespace(&self, ns_obj: &Arc<Value>) -> Result<Arc<Value>, ApiError> {
+        let name = meta_str(ns_obj, "name").to_owned();
+        let mut v = (**ns_obj).clone();
+        let stored = if v.pointer("/metadata/deletionTimestamp").is_none() {
+            mark_deleting(&mut v, None);
+            v["status"] = json!({"phase": "Terminating"});
+            self.store
+                .update("/namespaces", v, None)
+                .map_err(|e| ApiError::internal(e.to_string()))?
+        } else {
+            ns_obj.clone()
+        };
+        for key in self.store.resources_in_namespace(&name) {
+            let (objs, _) = self.store.list(&key, Some(&name), None);
+            for o in objs {
+                self.delete_dependent(&key, &o, Propagation::Background);
+            }
+        }
+        self.collect_garbage();
+        Ok(stored)
+    }
+}
+
+fn owner_uids(o: &Value) -> Vec<String> {
+    o.pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .map(|refs| {
+            refs.iter()
+                .filter_map(|r| r.get("uid").and_then(Value::as_str).map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn mark_deleting(v: &mut Value, finalizer: Option<&str>) {
+    let m = meta_mut(v);
+    if !m.contains_key("deletionTimestamp") {
+        m.insert("deletionTimestamp".into(), json!(util::now_rfc3339()));
+        m.insert("deletionGracePeriodSeconds".into(), json!(0));
+    }
+    if let Some(f) = finalizer {
+        let list = m.entry("finalizers").or_insert(json!([]));
+        if let Some(a) = list.as_array_mut()
+            && !a.iter().any(|x| x == f)
+        {
+            a.push(json!(f));
+        }
+    }
+}
+
+/// Sets a value at a JSON pointer, creating objects on the way.
+pub fn set_pointer(v: &mut Value, ptr: &str, val: Value) {
+    let mut cur = v;
+    let parts: Vec<&str> = ptr.trim_start_matches('/').split('/').collect();
+    for (i, p) in parts.iter().enumerate() {
+        if !cur.is_object() {
+            *cur = json!({});
+        }
+        let Some(m) = cur.as_object_mut() else { return };
+        if i == parts.len() - 1 {
+            m.insert((*p).to_owned(), val);
+            return;
+        }
+        cur = m.entry((*p).to_owned()).or_insert(json!({}));
+    }
+}

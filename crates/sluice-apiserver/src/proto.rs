@@ -1,0 +1,249 @@
+//! The Kubernetes protobuf envelope (`k8s\0` + `runtime.Unknown`), decoded for the few kinds
+//! kubectl's `create <generator>` subcommands send as protobuf: Namespace, ConfigMap,
+//! Secret and ServiceAccount (field numbers of k8s.io/api core/v1 and apimachinery meta/v1
+//! generated.proto). Other kinds get 415 and should be sent as JSON.
+
+use serde_json::{Map, Value, json};
+
+/// A body that cannot be decoded.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("protobuf: {0}")]
+pub struct ProtoError(pub String);
+
+fn e(msg: &str) -> ProtoError {
+    ProtoError(msg.to_owned())
+}
+
+enum Field<'a> {
+    Varint(u64),
+    Bytes(&'a [u8]),
+}
+
+/// The fields of one message: (number, value), in order.
+fn fields(mut b: &[u8]) -> Result<Vec<(u64, Field<'_>)>, ProtoError> {
+    fn varint(b: &mut &[u8]) -> Result<u64, ProtoError> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let (&x, rest) = b.split_first().ok_or_else(|| e("truncated varint"))?;
+            *b = rest;
+            v |= u64::from(x & 0x7f) << shift;
+            if x & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(e("varint too long"))
+    }
+    let mut out = Vec::new();
+    while !b.is_empty() {
+        let key = varint(&mut b)?;
+        let (num, wire) = (key >> 3, key & 7);
+        match wire {
+            0 => out.push((num, Field::Varint(varint(&mut b)?))),
+            2 => {
+                let len = varint(&mut b)? as usize;
+                if len > b.len() {
+                    return Err(e("truncated field"));
+                }
+                let (v, rest) = b.split_at(len);
+                b = rest;
+                out.push((num, Field::Bytes(v)));
+            }
+            1 => b = b.get(8..).ok_or_else(|| e("truncated fixed64"))?,
+            5 => b = b.get(4..).ok_or_else(|| e("truncated fixed32"))?,
+            _ => return Err(e("unsupported wire type")),
+        }
+    }
+    Ok(out)
+}
+
+fn string(f: &Field<'_>) -> Result<String, ProtoError> {
+    match f {
+        Field::Bytes(b) => String::from_utf8(b.to_vec()).map_err(|_| e("string is not UTF-8")),
+        Field::Varint(_) => Err(e("expected a string")),
+    }
+}
+
+fn bytes<'a>(f: &Field<'a>) -> Result<&'a [u8], ProtoError> {
+    match f {
+        Field::Bytes(b) => Ok(b),
+        Field::Varint(_) => Err(e("expected bytes")),
+    }
+}
+
+/// A map entry message (key = 1, value = 2).
+fn entry(f: &Field<'_>, value_as_base64: bool) -> Result<(String, Value), ProtoError> {
+    let mut k = String::new();
+    let mut v = Value::String(String::new());
+    for (n, x) in fields(bytes(f)?)? {
+        match n {
+            1 => k = string(&x)?,
+            2 if value_as_base64 => v = json!(crate::tls::base64(bytes(&x)?)),
+            2 => v = json!(string(&x)?),
+            _ => {}
+        }
+    }
+    Ok((k, v))
+}
+
+fn object_meta(b: &[u8]) -> Result<Value, ProtoError> {
+    let mut m = Map::new();
+    let mut labels = Map::new();
+    let mut annotations = Map::new();
+    let mut finalizers = Vec::new();
+    for (n, f) in fields(b)? {
+        match n {
+            1 => {
+                m.insert("name".into(), json!(string(&f)?));
+            }
+            2 => {
+                m.insert("generateName".into(), json!(string(&f)?));
+            }
+            3 => {
+                m.insert("namespace".into(), json!(string(&f)?));
+            }
+            6 => {
+                m.insert("resourceVersion".into(), json!(string(&f)?));
+            }
+            11 => {
+                let (k, v) = entry(&f, false)?;
+                labels.insert(k, v);
+            }
+            12 => {
+                let (k, v) = entry(&f, false)?;
+                annotations.insert(k, v);
+            }
+            14 => finalizers.push(json!(string(&f)?)),
+            _ => {}
+        }
+    }
+    m.retain(|_, v| v.as_str().is_none_or(|s| !s.is_empty()));
+    if !labels.is_empty() {
+        m.insert("labels".into(), Value::Object(labels));
+    }
+    if !annotations.is_empty() {
+        m.insert("annotations".into(), Value::Object(annotations));
+    }
+    if !finalizers.is_empty() {
+        m.insert("finalizers".into(), Value::Array(finalizers));
+    }
+    Ok(Value::Object(m))
+}
+
+/// Decodes a `application/vnd.kubernetes.protobuf` body into the JSON object.
+pub fn decode(body: &[u8]) -> Result<Value, ProtoError> {
+    let rest = body
+        .strip_prefix(b"k8s\0")
+        .ok_or_else(|| e("missing the k8s envelope"))?;
+    let (mut api_version, mut kind, mut raw) = (String::new(), String::new(), &[][..]);
+    for (n, f) in fields(rest)? {
+        match n {
+            1 => {
+                for (tn, tf) in fields(bytes(&f)?)? {
+                    match tn {
+                        1 => api_version = string(&tf)?,
+                        2 => kind = string(&tf)?,
+                        _ => {}
+                    }
+                }
+            }
+            2 => raw = bytes(&f)?,
+            _ => {}
+        }
+    }
+    let mut obj = json!({"apiVersion": api_version, "kind": kind});
+    let mut data = Map::new();
+    let mut binary = Map::new();
+    let mut string_data = Map::new();
+    for (n, f) in fields(raw)? {
+        match (kind.as_str(), n) {
+            (_, 1) => obj["metadata"] = object_meta(bytes(&f)?)?,
+            ("ConfigMap", 2) => {
+                let (k, v) = entry(&f, false)?;
+                data.insert(k, v);
+            }
+            ("ConfigMap", 3) => {
+                let (k, v) = entry(&f, true)?;
+                binary.insert(k, v);
+            }
+            ("ConfigMap", 4) | ("Secret", 5) => {
+                if let Field::Varint(v) = f {
+                    obj["immutable"] = json!(v != 0);
+                }
+            }
+            ("Secret", 2) => {
+                let (k, v) = entry(&f, true)?;
+                data.insert(k, v);
+            }
+            ("Secret", 3) => obj["type"] = json!(string(&f)?),
+            ("Secret", 4) => {
+                let (k, v) = entry(&f, false)?;
+                string_data.insert(k, v);
+            }
+            ("Namespace", 2) => {
+                let fins: Vec<Value> = fields(bytes(&f)?)?
+                    .iter()
+                    .filter(|(n, _)| *n == 1)
+                    .map(|(_, x)| string(x).map(Value::String))
+                    .collect::<Result<_, _>>()?;
+                obj["spec"] = json!({"finalizers": fins});
+            }
+            ("ServiceAccount", 4) => {
+                if let Field::Varint(v) = f {
+                    obj["automountServiceAccountToken"] = json!(v != 0);
+                }
+            }
+            ("Namespace" | "ConfigMap" | "Secret" | "ServiceAccount", _) => {}
+            _ => {
+                return Err(e(&format!(
+                    "kind {kind} is not decoded from protobuf; send JSON"
+                )));
+            }
+        }
+    }
+    if !data.is_empty() {
+        obj["data"] = Value::Object(data);
+    }
+    if !binary.is_empty() {
+        obj["binaryData"] = Value::Object(binary);
+    }
+    if !string_data.is_empty() {
+        obj["stringData"] = Value::Object(string_data);
+    }
+    Ok(obj)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(n: u8, payload: &[u8]) -> Vec<u8> {
+        let mut v = vec![(n << 3) | 2, payload.len() as u8];
+        v.extend_from_slice(payload);
+        v
+    }
+
+    // runtime.Unknown{typeMeta{apiVersion, kind}, raw: ConfigMap{metadata{name}, data{a: b}}}
+    #[test]
+    fn decodes_a_configmap_envelope() {
+        let type_meta = [field(1, b"v1"), field(2, b"ConfigMap")].concat();
+        let meta = [
+            field(1, b"x"),
+            field(11, &[field(1, b"app"), field(2, b"web")].concat()),
+        ]
+        .concat();
+        let raw = [
+            field(1, &meta),
+            field(2, &[field(1, b"a"), field(2, b"b")].concat()),
+        ]
+        .concat();
+        let mut body = b"k8s\0".to_vec();
+        body.extend(field(1, &type_meta));
+        body.extend(field(2, &raw));
+        let v = decode(&body).expect("decodes");
+        assert_eq!(
+            v,
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "labels": {"app": "web"}}, "data": {"a": "b"}})
+        );
+        assert!(decode(b"nope").is_err());
+    }
+}

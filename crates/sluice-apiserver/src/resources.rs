@@ -1,0 +1,805 @@
+//! The resources the server serves: the built-in kinds (compiled in), the CustomResource-
+//! Definitions of Sluice's own groups (stored as CRD objects on first start, as installing
+//! Tekton, Argo CD and Kyverno would) and every CRD a user creates.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::table::{self, Column};
+
+/// Where the scale subresource reads and writes replicas (`CustomResourceSubresourceScale`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScalePaths {
+    pub spec_replicas: String,
+    pub status_replicas: String,
+    pub label_selector: Option<String>,
+}
+
+/// One served resource (all its versions).
+#[derive(Debug, Clone)]
+pub struct ResourceInfo {
+    pub group: String,
+    /// Served versions, the preferred (storage) one first.
+    pub versions: Vec<String>,
+    pub plural: String,
+    pub singular: String,
+    pub kind: String,
+    pub namespaced: bool,
+    pub short_names: Vec<String>,
+    pub categories: Vec<String>,
+    pub status: bool,
+    pub scale: Option<ScalePaths>,
+    /// Pods only: the `log` subresource.
+    pub log: bool,
+    /// Served from a CustomResourceDefinition.
+    pub custom: bool,
+    pub columns: Vec<Column>,
+    /// A CRD's `openAPIV3Schema` per served version (published in /openapi/v3).
+    pub schemas: Vec<(String, Value)>,
+}
+
+impl ResourceInfo {
+    pub fn api_version(&self, version: &str) -> String {
+        if self.group.is_empty() {
+            version.to_owned()
+        } else {
+            format!("{}/{version}", self.group)
+        }
+    }
+
+    pub fn preferred_version(&self) -> &str {
+        self.versions.first().map(String::as_str).unwrap_or("v1")
+    }
+}
+
+fn scale_default() -> Option<ScalePaths> {
+    Some(ScalePaths {
+        spec_replicas: ".spec.replicas".into(),
+        status_replicas: ".status.replicas".into(),
+        label_selector: Some(".status.selector".into()),
+    })
+}
+
+struct B {
+    group: &'static str,
+    versions: &'static [&'static str],
+    plural: &'static str,
+    kind: &'static str,
+    namespaced: bool,
+    short: &'static [&'static str],
+    status: bool,
+    scale: bool,
+}
+
+#[allow(clippy::too_many_arguments)]
+const fn b(
+    group: &'static str,
+    versions: &'static [&'static str],
+    plural: &'static str,
+    kind: &'static str,
+    namespaced: bool,
+    short: &'static [&'static str],
+    status: bool,
+    scale: bool,
+) -> B {
+    B {
+        group,
+        versions,
+        plural,
+        kind,
+        namespaced,
+        short,
+        status,
+        scale,
+    }
+}
+
+const BUILTINS: &[B] = &[
+    b(
+        "",
+        &["v1"],
+        "namespaces",
+        "Namespace",
+        false,
+        &["ns"],
+        true,
+        false,
+    ),
+    b(
+        "",
+        &["v1"],
+        "configmaps",
+        "ConfigMap",
+        true,
+        &["cm"],
+        false,
+        false,
+    ),
+    b("", &["v1"], "secrets", "Secret", true, &[], false, false),
+    b(
+        "",
+        &["v1"],
+        "serviceaccounts",
+        "ServiceAccount",
+        true,
+        &["sa"],
+        false,
+        false,
+    ),
+    b(
+        "",
+        &["v1"],
+        "services",
+        "Service",
+        true,
+        &["svc"],
+        true,
+        false,
+    ),
+    b(
+        "",
+        &["v1"],
+        "endpoints",
+        "Endpoints",
+        true,
+        &["ep"],
+        false,
+        false,
+    ),
+    b("", &["v1"], "pods", "Pod", true, &["po"], true, false),
+    b("", &["v1"], "events", "Event", true, &["ev"], false, false),
+    b(
+        "",
+        &["v1"],
+        "persistentvolumeclaims",
+        "PersistentVolumeClaim",
+        true,
+        &["pvc"],
+        true,
+        false,
+    ),
+    b("", &["v1"], "nodes", "Node", false, &["no"], true, false),
+    b(
+        "apps",
+        &["v1"],
+        "deployments",
+        "Deployment",
+        true,
+        &["deploy"],
+        true,
+        true,
+    ),
+    b(
+        "apps",
+        &["v1"],
+        "replicasets",
+        "ReplicaSet",
+        true,
+        &["rs"],
+        true,
+        true,
+    ),
+    b(
+        "apps",
+        &["v1"],
+        "statefulsets",
+        "StatefulSet",
+        true,
+        &["sts"],
+        true,
+        true,
+    ),
+    b(
+        "apps",
+        &["v1"],
+        "daemonsets",
+        "DaemonSet",
+        true,
+        &["ds"],
+        true,
+        false,
+    ),
+    b(
+        "apps",
+        &["v1"],
+        "controllerrevisions",
+        "ControllerRevision",
+        true,
+        &[],
+        false,
+        false,
+    ),
+    b("batch", &["v1"], "jobs", "Job", true, &[], true, false),
+    b(
+        "batch",
+        &["v1"],
+        "cronjobs",
+        "CronJob",
+        true,
+        &["cj"],
+        true,
+        false,
+    ),
+    b(
+        "networking.k8s.io",
+        &["v1"],
+        "ingresses",
+        "Ingress",
+        true,
+        &["ing"],
+        true,
+        false,
+    ),
+    b(
+        "autoscaling",
+        &["v2", "v1"],
+        "horizontalpodautoscalers",
+        "HorizontalPodAutoscaler",
+        true,
+        &["hpa"],
+        true,
+        false,
+    ),
+    b(
+        "rbac.authorization.k8s.io",
+        &["v1"],
+        "roles",
+        "Role",
+        true,
+        &[],
+        false,
+        false,
+    ),
+    b(
+        "rbac.authorization.k8s.io",
+        &["v1"],
+        "rolebindings",
+        "RoleBinding",
+        true,
+        &[],
+        false,
+        false,
+    ),
+    b(
+        "rbac.authorization.k8s.io",
+        &["v1"],
+        "clusterroles",
+        "ClusterRole",
+        false,
+        &[],
+        false,
+        false,
+    ),
+    b(
+        "rbac.authorization.k8s.io",
+        &["v1"],
+        "clusterrolebindings",
+        "ClusterRoleBinding",
+        false,
+        &[],
+        false,
+        false,
+    ),
+    b(
+        "apiextensions.k8s.io",
+        &["v1"],
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+        false,
+        &["crd", "crds"],
+        true,
+        false,
+    ),
+    b(
+        "coordination.k8s.io",
+        &["v1"],
+        "leases",
+        "Lease",
+        true,
+        &[],
+        false,
+        false,
+    ),
+];
+
+/// The compiled-in resources.
+pub fn builtins() -> Vec<ResourceInfo> {
+    BUILTINS
+        .iter()
+        .map(|x| ResourceInfo {
+            group: x.group.into(),
+            versions: x.versions.iter().map(|v| (*v).to_owned()).collect(),
+            plural: x.plural.into(),
+            singular: x.kind.to_ascii_lowercase(),
+            kind: x.kind.into(),
+            namespaced: x.namespaced,
+            short_names: x.short.iter().map(|s| (*s).to_owned()).collect(),
+            categories: if matches!(
+                x.plural,
+                "pods"
+                    | "services"
+                    | "deployments"
+                    | "replicasets"
+                    | "statefulsets"
+                    | "daemonsets"
+                    | "jobs"
+                    | "cronjobs"
+                    | "horizontalpodautoscalers"
+            ) {
+                vec!["all".into()]
+            } else {
+                vec![]
+            },
+            status: x.status,
+            scale: if x.scale { scale_default() } else { None },
+            log: x.plural == "pods",
+            custom: false,
+            columns: table::builtin_columns(x.plural),
+            schemas: Vec::new(),
+        })
+        .collect()
+}
+
+/// A resource served from a CRD object, or None when the CRD is not usable.
+pub fn from_crd(crd: &Value) -> Option<ResourceInfo> {
+    let spec = crd.get("spec")?;
+    let group = spec.get("group")?.as_str()?.to_owned();
+    let names = spec.get("names")?;
+    let plural = names.get("plural")?.as_str()?.to_owned();
+    let kind = names.get("kind")?.as_str()?.to_owned();
+    let singular = names
+        .get("singular")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| kind.to_ascii_lowercase());
+    let strs = |v: Option<&Value>| -> Vec<String> {
+        v.and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut versions: Vec<(bool, String, &Value)> = spec
+        .get("versions")?
+        .as_array()?
+        .iter()
+        .filter(|v| v.get("served").and_then(Value::as_bool).unwrap_or(true))
+        .filter_map(|v| {
+            Some((
+                v.get("storage").and_then(Value::as_bool).unwrap_or(false),
+                v.get("name")?.as_str()?.to_owned(),
+                v,
+            ))
+        })
+        .collect();
+    // storage version first (it is the preferred one we serve)
+    versions.sort_by_key(|(storage, _, _)| !*storage);
+    let first = versions.first()?.2;
+    let sub = first.get("subresources");
+    let scale = sub.and_then(|s| s.get("scale")).map(|s| ScalePaths {
+        spec_replicas: s
+            .get("specReplicasPath")
+            .and_then(Value::as_str)
+            .unwrap_or(".spec.replicas")
+            .to_owned(),
+        status_replicas: s
+            .get("statusReplicasPath")
+            .and_then(Value::as_str)
+            .unwrap_or(".status.replicas")
+            .to_owned(),
+        label_selector: s
+            .get("labelSelectorPath")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    });
+    let columns = table::crd_columns(first.get("additionalPrinterColumns"));
+    let schemas = versions
+        .iter()
+        .filter_map(|(_, n, v)| Some((n.clone(), v.pointer("/schema/openAPIV3Schema")?.clone())))
+        .collect();
+    Some(ResourceInfo {
+        group,
+        versions: versions.iter().map(|(_, n, _)| n.clone()).collect(),
+        plural,
+        singular,
+        kind,
+        namespaced: spec.get("scope").and_then(Value::as_str) != Some("Cluster"),
+        short_names: strs(names.get("shortNames")),
+        categories: strs(names.get("categories")),
+        status: sub.and_then(|s| s.get("status")).is_some(),
+        scale,
+        log: false,
+        custom: true,
+        columns,
+        schemas,
+    })
+}
+
+/// The set of served resources.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    list: Vec<Arc<ResourceInfo>>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry {
+            list: builtins().into_iter().map(Arc::new).collect(),
+        }
+    }
+}
+
+impl Registry {
+    pub fn all(&self) -> &[Arc<ResourceInfo>] {
+        &self.list
+    }
+
+    /// The resource at `/apis/{group}/{version}/{plural}`.
+    pub fn find(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceInfo>> {
+        self.list
+            .iter()
+            .find(|r| {
+                r.group == group && r.plural == plural && r.versions.iter().any(|v| v == version)
+            })
+            .cloned()
+    }
+
+    pub fn by_group_resource(&self, group: &str, plural: &str) -> Option<Arc<ResourceInfo>> {
+        self.list
+            .iter()
+            .find(|r| r.group == group && r.plural == plural)
+            .cloned()
+    }
+
+    pub fn by_kind(&self, group: &str, kind: &str) -> Option<Arc<ResourceInfo>> {
+        self.list
+            .iter()
+            .find(|r| r.group == group && r.kind == kind)
+            .cloned()
+    }
+
+    /// Serves (or re-serves) the resource of a CRD object. Built-ins are never replaced.
+    pub fn upsert_crd(&mut self, crd: &Value) {
+        let Some(info) = from_crd(crd) else { return };
+        if let Some(i) = self
+            .list
+            .iter()
+            .position(|r| r.group == info.group && r.plural == info.plural)
+        {
+            if !self.list[i].custom {
+                return;
+            }
+            self.list[i] = Arc::new(info);
+        } else {
+            self.list.push(Arc::new(info));
+        }
+    }
+
+    pub fn remove_crd(&mut self, crd: &Value) {
+        let Some(info) = from_crd(crd) else { return };
+        self.list
+            .retain(|r| !(r.custom && r.group == info.group && r.plural == info.plural));
+    }
+
+    /// API groups in discovery order: (group, versions).
+    pub fn groups(&self) -> Vec<(String, Vec<String>)> {
+        let mut out: Vec<(String, Vec<String>)> = Vec::new();
+        for r in &self.list {
+            if r.group.is_empty() {
+                continue;
+            }
+            match out.iter_mut().find(|(g, _)| *g == r.group) {
+                Some((_, vs)) => {
+                    for v in &r.versions {
+                        if !vs.contains(v) {
+                            vs.push(v.clone());
+                        }
+                    }
+                }
+                None => out.push((r.group.clone(), r.versions.clone())),
+            }
+        }
+        for (_, vs) in out.iter_mut() {
+            vs.sort_by_key(|v| version_priority(v));
+        }
+        out
+    }
+}
+
+/// Kubernetes' version order (apimachinery `version.CompareKubeAwareVersionStrings`): GA
+/// before beta before alpha, higher numbers first. Smaller keys sort first.
+pub fn version_priority(v: &str) -> (u8, i64, i64, String) {
+    let parse = |s: &str| -> Option<(i64, u8, i64)> {
+        let rest = s.strip_prefix('v')?;
+        let end = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let major: i64 = rest[..end].parse().ok()?;
+        let tail = &rest[end..];
+        if tail.is_empty() {
+            return Some((major, 0, 0));
+        }
+        let (stage, n) = if let Some(n) = tail.strip_prefix("beta") {
+            (1, n)
+        } else if let Some(n) = tail.strip_prefix("alpha") {
+            (2, n)
+        } else {
+            return None;
+        };
+        Some((major, stage, n.parse().ok()?))
+    };
+    match parse(v) {
+        Some((major, stage, minor)) => (stage, -major, -minor, String::new()),
+        None => (3, 0, 0, v.to_owned()),
+    }
+}
+
+/// One CRD Sluice installs on first start: (group, versions (storage first), plural, kind,
+/// namespaced, short names, categories, status subresource, printer columns as
+/// (name, type, jsonPath, priority)).
+struct Bootstrap {
+    group: &'static str,
+    versions: &'static [&'static str],
+    plural: &'static str,
+    kind: &'static str,
+    namespaced: bool,
+    short: &'static [&'static str],
+    categories: &'static [&'static str],
+    columns: &'static [(&'static str, &'static str, &'static str, i64)],
+}
+
+const AGE: (&str, &str, &str, i64) = ("Age", "date", ".metadata.creationTimestamp", 0);
+const SUCCEEDED: &[(&str, &str, &str, i64)] = &[
+    (
+        "Succeeded",
+        "string",
+        ".status.conditions[?(@.type==\"Succeeded\")].status",
+        0,
+    ),
+    (
+        "Reason",
+        "string",
+        ".status.conditions[?(@.type==\"Succeeded\")].reason",
+        0,
+    ),
+    ("StartTime", "date", ".status.startTime", 0),
+    ("CompletionTime", "date", ".status.completionTime", 0),
+];
+const TEKTON: &[&str] = &["tekton", "tekton-pipelines"];
+const TRIGGERS: &[&str] = &["tekton", "tekton-triggers"];
+const ARGO: &[&str] = &["argoproj"];
+const KYVERNO: &[&str] = &["kyverno"];
+
+#[rustfmt::skip]
+const BOOTSTRAP: &[Bootstrap] = &[
+    // tektoncd/pipeline config/300-crds
+    Bootstrap { group: "tekton.dev", versions: &["v1", "v1beta1"], plural: "tasks", kind: "Task", namespaced: true, short: &[], categories: TEKTON, columns: &[AGE] },
+    Bootstrap { group: "tekton.dev", versions: &["v1", "v1beta1"], plural: "pipelines", kind: "Pipeline", namespaced: true, short: &[], categories: TEKTON, columns: &[AGE] },
+    Bootstrap { group: "tekton.dev", versions: &["v1", "v1beta1"], plural: "taskruns", kind: "TaskRun", namespaced: true, short: &["tr", "trs"], categories: TEKTON, columns: SUCCEEDED },
+    Bootstrap { group: "tekton.dev", versions: &["v1", "v1beta1"], plural: "pipelineruns", kind: "PipelineRun", namespaced: true, short: &["pr", "prs"], categories: TEKTON, columns: SUCCEEDED },
+    Bootstrap { group: "tekton.dev", versions: &["v1beta1"], plural: "customruns", kind: "CustomRun", namespaced: true, short: &[], categories: TEKTON, columns: SUCCEEDED },
+    Bootstrap { group: "tekton.dev", versions: &["v1beta1", "v1alpha1"], plural: "stepactions", kind: "StepAction", namespaced: true, short: &[], categories: TEKTON, columns: &[AGE] },
+    // tektoncd/triggers config/300-crds
+    Bootstrap { group: "triggers.tekton.dev", versions: &["v1beta1", "v1alpha1"], plural: "eventlisteners", kind: "EventListener", namespaced: true, short: &["el"], categories: TRIGGERS, columns: &[
+        ("Address", "string", ".status.address.url", 0),
+        ("Available", "string", ".status.conditions[?(@.type=='Available')].status", 0),
+        ("Reason", "string", ".status.conditions[?(@.type=='Available')].reason", 0),
+        ("Ready", "string", ".status.conditions[?(@.type=='Ready')].status", 0),
+        ("Reason", "string", ".status.conditions[?(@.type=='Ready')].reason", 0)] },
+    Bootstrap { group: "triggers.tekton.dev", versions: &["v1beta1", "v1alpha1"], plural: "triggers", kind: "Trigger", namespaced: true, short: &["tri"], categories: TRIGGERS, columns: &[AGE] },
+    Bootstrap { group: "triggers.tekton.dev", versions: &["v1beta1", "v1alpha1"], plural: "triggerbindings", kind: "TriggerBinding", namespaced: true, short: &["tb"], categories: TRIGGERS, columns: &[AGE] },
+    Bootstrap { group: "triggers.tekton.dev", versions: &["v1beta1", "v1alpha1"], plural: "clustertriggerbindings", kind: "ClusterTriggerBinding", namespaced: false, short: &["ctb"], categories: TRIGGERS, columns: &[AGE] },
+    Bootstrap { group: "triggers.tekton.dev", versions: &["v1beta1", "v1alpha1"], plural: "triggertemplates", kind: "TriggerTemplate", namespaced: true, short: &["tt"], categories: TRIGGERS, columns: &[AGE] },
+    Bootstrap { group: "triggers.tekton.dev", versions: &["v1alpha1"], plural: "clusterinterceptors", kind: "ClusterInterceptor", namespaced: false, short: &["ci"], categories: TRIGGERS, columns: &[AGE] },
+    Bootstrap { group: "triggers.tekton.dev", versions: &["v1alpha1"], plural: "interceptors", kind: "Interceptor", namespaced: true, short: &["ni"], categories: TRIGGERS, columns: &[AGE] },
+    // argoproj/argo-cd manifests/crds
+    Bootstrap { group: "argoproj.io", versions: &["v1alpha1"], plural: "applications", kind: "Application", namespaced: true, short: &["app", "apps"], categories: ARGO, columns: &[
+        ("Sync Status", "string", ".status.sync.status", 0),
+        ("Health Status", "string", ".status.health.status", 0),
+        ("Revision", "string", ".status.sync.revision", 10),
+        ("Project", "string", ".spec.project", 10)] },
+    Bootstrap { group: "argoproj.io", versions: &["v1alpha1"], plural: "applicationsets", kind: "ApplicationSet", namespaced: true, short: &["appset", "appsets"], categories: ARGO, columns: &[AGE] },
+    Bootstrap { group: "argoproj.io", versions: &["v1alpha1"], plural: "appprojects", kind: "AppProject", namespaced: true, short: &["appproj", "appprojs"], categories: ARGO, columns: &[AGE] },
+    // argoproj/argo-rollouts manifests/crds
+    Bootstrap { group: "argoproj.io", versions: &["v1alpha1"], plural: "rollouts", kind: "Rollout", namespaced: true, short: &["ro"], categories: ARGO, columns: &[
+        ("Desired", "integer", ".spec.replicas", 0),
+        ("Current", "integer", ".status.replicas", 0),
+        ("Up-to-date", "integer", ".status.updatedReplicas", 0),
+        ("Available", "integer", ".status.availableReplicas", 0),
+        AGE] },
+    Bootstrap { group: "argoproj.io", versions: &["v1alpha1"], plural: "analysistemplates", kind: "AnalysisTemplate", namespaced: true, short: &["at"], categories: ARGO, columns: &[AGE] },
+    Bootstrap { group: "argoproj.io", versions: &["v1alpha1"], plural: "clusteranalysistemplates", kind: "ClusterAnalysisTemplate", namespaced: false, short: &["cat"], categories: ARGO, columns: &[AGE] },
+    Bootstrap { group: "argoproj.io", versions: &["v1alpha1"], plural: "analysisruns", kind: "AnalysisRun", namespaced: true, short: &["ar"], categories: ARGO, columns: &[
+        ("Status", "string", ".status.phase", 0), AGE] },
+    Bootstrap { group: "argoproj.io", versions: &["v1alpha1"], plural: "experiments", kind: "Experiment", namespaced: true, short: &["exp"], categories: ARGO, columns: &[
+        ("Status", "string", ".status.phase", 0), AGE] },
+    // kyverno/kyverno config/crds
+    Bootstrap { group: "kyverno.io", versions: &["v1"], plural: "clusterpolicies", kind: "ClusterPolicy", namespaced: false, short: &["cpol"], categories: KYVERNO, columns: &[
+        ("ADMISSION", "boolean", ".spec.admission", 0),
+        ("BACKGROUND", "boolean", ".spec.background", 0),
+        ("READY", "string", ".status.conditions[?(@.type == \"Ready\")].status", 0),
+        ("AGE", "date", ".metadata.creationTimestamp", 0),
+        ("FAILURE POLICY", "string", ".spec.failurePolicy", 1),
+        ("VALIDATE", "integer", ".status.rulecount.validate", 1),
+        ("MUTATE", "integer", ".status.rulecount.mutate", 1),
+        ("GENERATE", "integer", ".status.rulecount.generate", 1),
+        ("VERIFY IMAGES", "integer", ".status.rulecount.verifyimages", 1),
+        ("MESSAGE", "string", ".status.conditions[?(@.type == \"Ready\")].message", 0)] },
+    Bootstrap { group: "kyverno.io", versions: &["v1"], plural: "policies", kind: "Policy", namespaced: true, short: &["pol"], categories: KYVERNO, columns: &[
+        ("ADMISSION", "boolean", ".spec.admission", 0),
+        ("BACKGROUND", "boolean", ".spec.background", 0),
+        ("READY", "string", ".status.conditions[?(@.type == \"Ready\")].status", 0),
+        ("AGE", "date", ".metadata.creationTimestamp", 0),
+        ("MESSAGE", "string", ".status.conditions[?(@.type == \"Ready\")].message", 0)] },
+    Bootstrap { group: "kyverno.io", versions: &["v2"], plural: "policyexceptions", kind: "PolicyException", namespaced: true, short: &["polex"], categories: KYVERNO, columns: &[AGE] },
+    // kubernetes-sigs/wg-policy-prototypes policy-report CRDs (as Kyverno ships them)
+    Bootstrap { group: "wgpolicyk8s.io", versions: &["v1alpha2"], plural: "policyreports", kind: "PolicyReport", namespaced: true, short: &["polr"], categories: KYVERNO, columns: &[
+        ("Kind", "string", ".scope.kind", 1),
+        ("Name", "string", ".scope.name", 1),
+        ("Pass", "integer", ".summary.pass", 0),
+        ("Fail", "integer", ".summary.fail", 0),
+        ("Warn", "integer", ".summary.warn", 0),
+        ("Error", "integer", ".summary.error", 0),
+        ("Skip", "integer", ".summary.skip", 0),
+        AGE] },
+    Bootstrap { group: "wgpolicyk8s.io", versions: &["v1alpha2"], plural: "clusterpolicyreports", kind: "ClusterPolicyReport", namespaced: false, short: &["cpolr"], categories: KYVERNO, columns: &[
+        ("Kind", "string", ".scope.kind", 1),
+        ("Name", "string", ".scope.name", 1),
+        ("Pass", "integer", ".summary.pass", 0),
+        ("Fail", "integer", ".summary.fail", 0),
+        ("Warn", "integer", ".summary.warn", 0),
+        ("Error", "integer", ".summary.error", 0),
+        ("Skip", "integer", ".summary.skip", 0),
+        AGE] },
+    // prometheus-operator example/prometheus-operator-crd
+    Bootstrap { group: "monitoring.coreos.com", versions: &["v1"], plural: "prometheusrules", kind: "PrometheusRule", namespaced: true, short: &["promrule"], categories: &["prometheus-operator"], columns: &[] },
+    Bootstrap { group: "monitoring.coreos.com", versions: &["v1"], plural: "servicemonitors", kind: "ServiceMonitor", namespaced: true, short: &["smon"], categories: &["prometheus-operator"], columns: &[] },
+    Bootstrap { group: "monitoring.coreos.com", versions: &["v1"], plural: "podmonitors", kind: "PodMonitor", namespaced: true, short: &["pmon"], categories: &["prometheus-operator"], columns: &[] },
+];
+
+/// The CRD objects Sluice installs on first start (status `Established`).
+pub fn bootstrap_crds(now: &str) -> Vec<Value> {
+    BOOTSTRAP
+        .iter()
+        .map(|c| {
+            let columns: Vec<Value> = c
+                .columns
+                .iter()
+                .map(|(name, ty, path, prio)| {
+                    let mut col = json!({"name": name, "type": ty, "jsonPath": path});
+                    if *prio != 0 {
+                        col["priority"] = json!(prio);
+                    }
+                    col
+                })
+                .collect();
+            let versions: Vec<Value> = c
+                .versions
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let mut ver = json!({
+                        "name": v,
+                        "served": true,
+                        "storage": i == 0,
+                        "schema": {"openAPIV3Schema": envelope_schema(c.kind, &format!("{}/{v}", c.group))},
+                        "subresources": {"status": {}},
+                    });
+                    if !columns.is_empty() {
+                        ver["additionalPrinterColumns"] = Value::Array(columns.clone());
+                    }
+                    if c.plural == "rollouts" {
+                        ver["subresources"]["scale"] = json!({
+                            "specReplicasPath": ".spec.replicas",
+                            "statusReplicasPath": ".status.HPAReplicas",
+                            "labelSelectorPath": ".status.selector",
+                        });
+                    }
+                    ver
+                })
+                .collect();
+            let singular = c.kind.to_ascii_lowercase();
+            let names = json!({
+                "plural": c.plural,
+                "singular": singular,
+                "kind": c.kind,
+                "listKind": format!("{}List", c.kind),
+                "shortNames": c.short,
+                "categories": c.categories,
+            });
+            json!({
+                "apiVersion": "apiextensions.k8s.io/v1",
+                "kind": "CustomResourceDefinition",
+                "metadata": {
+                    "name": format!("{}.{}", c.plural, c.group),
+                    "labels": {"app.kubernetes.io/managed-by": "sluice"},
+                },
+                "spec": {
+                    "group": c.group,
+                    "names": names,
+                    "scope": if c.namespaced { "Namespaced" } else { "Cluster" },
+                    "versions": versions,
+                },
+                "status": crd_status(&names, now),
+            })
+        })
+        .collect()
+}
+
+/// The schema of a kind Sluice validates in Rust (`sluice-apis`): the envelope with open
+/// `spec` and `status`, for `kubectl explain`.
+pub fn envelope_schema(kind: &str, api_version: &str) -> Value {
+    json!({
+        "type": "object",
+        "description": format!("{kind} ({api_version}). Sluice validates its fields as upstream does (`sluice validate` reports the same findings); the field reference is upstream's documentation."),
+        "properties": {
+            "apiVersion": {"type": "string", "description": "APIVersion defines the versioned schema of this representation of an object."},
+            "kind": {"type": "string", "description": "Kind is a string value representing the REST resource this object represents."},
+            "metadata": {"type": "object", "description": "Standard object's metadata.", "x-kubernetes-preserve-unknown-fields": true},
+            "spec": {"type": "object", "description": format!("The desired state of the {kind}."), "x-kubernetes-preserve-unknown-fields": true},
+            "status": {"type": "object", "description": format!("The observed state of the {kind}."), "x-kubernetes-preserve-unknown-fields": true},
+        },
+    })
+}
+
+/// The status the apiextensions controllers give an accepted CRD.
+pub fn crd_status(names: &Value, now: &str) -> Value {
+    json!({
+        "acceptedNames": names,
+        "storedVersions": [],
+        "conditions": [
+            {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found", "lastTransitionTime": now},
+            {"type": "Established", "status": "True", "reason": "InitialNamesAccepted", "message": "the initial names have been accepted", "lastTransitionTime": now},
+        ],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bootstrap_crds_are_served() {
+        let mut reg = Registry::default();
+        for crd in bootstrap_crds("2024-01-01T00:00:00Z") {
+            reg.upsert_crd(&crd);
+        }
+        let pr = reg
+            .find("tekton.dev", "v1", "pipelineruns")
+            .expect("served");
+        assert_eq!(pr.kind, "PipelineRun");
+        assert!(pr.status);
+        assert_eq!(pr.short_names, ["pr", "prs"]);
+        assert!(reg.find("tekton.dev", "v1beta1", "pipelineruns").is_some());
+        let cpol = reg.by_kind("kyverno.io", "ClusterPolicy").expect("served");
+        assert!(!cpol.namespaced);
+        let groups: Vec<(String, Vec<String>)> = reg.groups();
+        let tekton = groups
+            .iter()
+            .find(|(g, _)| g == "tekton.dev")
+            .map(|(_, v)| v.clone());
+        assert_eq!(
+            tekton,
+            Some(vec![
+                "v1".to_owned(),
+                "v1beta1".to_owned(),
+                "v1alpha1".to_owned()
+            ])
+        );
+        let groups: Vec<String> = groups.into_iter().map(|(g, _)| g).collect();
+        for g in [
+            "apps",
+            "tekton.dev",
+            "triggers.tekton.dev",
+            "argoproj.io",
+            "kyverno.io",
+            "wgpolicyk8s.io",
+            "monitoring.coreos.com",
+        ] {
+            assert!(groups.iter().any(|x| x == g), "{g}");
+        }
+    }
+}

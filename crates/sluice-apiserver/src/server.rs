@@ -1,0 +1,1380 @@
+//! The HTTP API: authentication, discovery, OpenAPI stubs, and the resource paths
+//! (`/api/v1/...`, `/apis/{group}/{version}/...`) with list/watch/get/create/update/patch/
+//! delete/deletecollection and the status, scale and log subresources.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::Response;
+use bytes::Bytes;
+use serde_json::{Value, json};
+use sluice_core::selector::{FieldSelector, Selector};
+use tokio::sync::{broadcast, mpsc};
+
+use crate::admission::{AdmissionHook, FieldValidation};
+use crate::ops::{DeleteOpts, Propagation, WriteOpts, meta_str};
+use crate::resources::{Registry, ResourceInfo, bootstrap_crds};
+use crate::simnode::SimOptions;
+use crate::status::ApiError;
+use crate::store::{Event, EventType, Store, resource_key};
+use crate::table;
+use crate::util;
+
+/// Largest request body (the apiserver's 3 MiB limit).
+pub const MAX_BODY: usize = 3 * 1024 * 1024;
+
+/// Everything a request needs.
+pub struct State {
+    pub store: Store,
+    pub registry: RwLock<Registry>,
+    pub token: String,
+    pub hooks: RwLock<Vec<Arc<dyn AdmissionHook>>>,
+    pub simulate: Option<SimOptions>,
+}
+
+impl State {
+    pub fn reg(&self) -> RwLockReadGuard<'_, Registry> {
+        self.registry.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn registry_mut(&self) -> RwLockWriteGuard<'_, Registry> {
+        self.registry.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Serves stored CRDs; on first start installs Sluice's CRDs and the initial namespaces.
+    pub fn bootstrap(&self) -> Result<(), crate::Error> {
+        let crd_key = resource_key("apiextensions.k8s.io", "customresourcedefinitions");
+        let now = util::now_rfc3339();
+        for mut crd in bootstrap_crds(&now) {
+            let name = meta_str(&crd, "name").to_owned();
+            if self.store.get(&crd_key, "", &name).is_none() {
+                let m = crd["metadata"].as_object_mut();
+                if let Some(m) = m {
+                    m.insert("uid".into(), json!(util::new_uid()));
+                    m.insert("creationTimestamp".into(), json!(now));
+                    m.insert("generation".into(), json!(1));
+                }
+                self.store.create(&crd_key, crd)?;
+            }
+        }
+        let (crds, _) = self.store.list(&crd_key, None, None);
+        {
+            let mut reg = self.registry_mut();
+            for c in crds {
+                reg.upsert_crd(&c);
+            }
+        }
+        for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            if self.store.get("/namespaces", "", ns).is_none() {
+                self.store.create(
+                    "/namespaces",
+                    json!({
+                        "apiVersion": "v1", "kind": "Namespace",
+                        "metadata": {"name": ns, "uid": util::new_uid(), "creationTimestamp": now,
+                                     "labels": {"kubernetes.io/metadata.name": ns}},
+                        "spec": {"finalizers": ["kubernetes"]},
+                        "status": {"phase": "Active"},
+                    }),
+                )?;
+            }
+        }
+        if let Some(sim) = &self.simulate {
+            crate::simnode::ensure_node(self, sim)?;
+        }
+        Ok(())
+    }
+}
+
+/// The router: every request goes through [`handle`].
+pub fn router(state: Arc<State>, auth: bool) -> Router {
+    Router::new().fallback(move |req: Request| {
+        let st = state.clone();
+        async move { handle(st, auth, req).await }
+    })
+}
+
+/// A reply before it becomes a response.
+struct Reply {
+    code: u16,
+    body: Bytes,
+    content_type: &'static str,
+    warnings: Vec<String>,
+}
+
+impl Reply {
+    fn json(code: u16, v: &Value) -> Self {
+        Reply {
+            code,
+            body: Bytes::from(serde_json::to_vec(v).unwrap_or_default()),
+            content_type: "application/json",
+            warnings: Vec::new(),
+        }
+    }
+}
+
+fn error_response(e: &ApiError) -> Response {
+    let mut r = Response::new(Body::from(
+        serde_json::to_vec(&e.to_status()).unwrap_or_default(),
+    ));
+    *r.status_mut() = StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn to_response(rep: Reply) -> Response {
+    let mut r = Response::new(Body::from(rep.body));
+    *r.status_mut() = StatusCode::from_u16(rep.code).unwrap_or(StatusCode::OK);
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(rep.content_type),
+    );
+    for w in rep.warnings {
+        // RFC 7234 warning: 299 - "text"
+        let text = w
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace(['\n', '\r'], " ");
+        if let Ok(v) = HeaderValue::from_str(&format!("299 - \"{text}\"")) {
+            r.headers_mut().append(header::WARNING, v);
+        }
+    }
+    r
+}
+
+/// Parsed query string.
+pub type Query = HashMap<String, String>;
+
+fn parse_query(q: Option<&str>) -> Query {
+    q.unwrap_or_default()
+        .split('&')
+        .filter(|s| !s.is_empty())
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) => (util::percent_decode(k), util::percent_decode(v)),
+            None => (util::percent_decode(kv), String::new()),
+        })
+        .collect()
+}
+
+async fn handle(st: Arc<State>, auth: bool, req: Request) -> Response {
+    let path = req.uri().path().to_owned();
+    let public = matches!(
+        path.as_str(),
+        "/healthz" | "/readyz" | "/livez" | "/version"
+    ) || path.starts_with("/healthz/")
+        || path.starts_with("/readyz/")
+        || path.starts_with("/livez/");
+    if auth && !public {
+        let ok = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .is_some_and(|t| constant_time_eq(t.trim().as_bytes(), st.token.as_bytes()));
+        if !ok {
+            return error_response(&ApiError::unauthorized());
+        }
+    }
+    match dispatch(st, req).await {
+        Ok(Dispatched::Reply(r)) => to_response(r),
+        Ok(Dispatched::Stream(r)) => r,
+        Err(e) => error_response(&e),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+enum Dispatched {
+    Reply(Reply),
+    Stream(Response),
+}
+
+fn version_info() -> Value {
+    json!({
+        "major": "1",
+        "minor": "32",
+        "gitVersion": concat!("v1.32.0-sluice.", env!("CARGO_PKG_VERSION")),
+        "gitCommit": "",
+        "gitTreeState": "clean",
+        "buildDate": "1970-01-01T00:00:00Z",
+        "goVersion": "rust",
+        "compiler": "rustc",
+        "platform": format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
+    })
+}
+
+fn body_format_error(ct: &str, why: &str) -> ApiError {
+    ApiError::new(
+        415,
+        "UnsupportedMediaType",
+        format!(
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (Namespace, ConfigMap, Secret and ServiceAccount only) (got {ct:?}: {why})"
+        ),
+    )
+}
+
+/// Reads and decodes a request body (JSON, or YAML when the content type says so).
+pub fn decode_body(bytes: &[u8], content_type: &str) -> Result<Value, ApiError> {
+    if content_type.contains("protobuf") {
+        // kubectl's `create namespace/configmap/secret/serviceaccount` send protobuf
+        return crate::proto::decode(bytes)
+            .map_err(|e| body_format_error(content_type, &e.to_string()));
+    }
+    if content_type.contains("cbor") {
+        return Err(body_format_error(content_type, "CBOR is not supported"));
+    }
+    if content_type.contains("yaml") {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;
+        let docs = sluice_core::yaml::load_documents(text, &sluice_core::yaml::Limits::default())
+            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+        return Ok(docs
+            .into_iter()
+            .next()
+            .map(|d| d.value)
+            .unwrap_or(Value::Null));
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
+    })
+}
+
+async fn read_body(req: Request) -> Result<Bytes, ApiError> {
+    // A body over the limit is still read (up to a bound) before the 413, so that a client
+    // still writing it sees the Status rather than a broken pipe.
+    const DRAIN: usize = 16 * 1024 * 1024;
+    let b = axum::body::to_bytes(req.into_body(), DRAIN)
+        .await
+        .map_err(|_| ApiError::too_large())?;
+    if b.len() > MAX_BODY {
+        return Err(ApiError::too_large());
+    }
+    Ok(b)
+}
+
+/// A request for a resource.
+struct Target {
+    info: Arc<ResourceInfo>,
+    version: String,
+    namespace: Option<String>,
+    name: Option<String>,
+    sub: Option<String>,
+    watch_path: bool,
+}
+
+async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> {
+    let path = req.uri().path().trim_end_matches('/').to_owned();
+    let query = parse_query(req.uri().query());
+    let method = req.method().clone();
+    let segs: Vec<String> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(util::percent_decode)
+        .collect();
+    let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let get_only = |r: Reply| -> Result<Dispatched, ApiError> {
+        if method == Method::GET || method == Method::HEAD {
+            Ok(Dispatched::Reply(r))
+        } else {
+            Err(ApiError::method_not_allowed(
+                "the server does not allow this method on the requested resource",
+            ))
+        }
+    };
+    let accept_hdr = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let aggregated = accept_hdr.contains("as=APIGroupDiscoveryList");
+    match s.as_slice() {
+        ["api"] | ["apis"] if aggregated => {
+            let v2 = accept_hdr.contains("g=apidiscovery.k8s.io;v=v2;");
+            let core = s.as_slice() == ["api"];
+            let mut r = Reply::json(200, &aggregated_discovery(&st, core, v2));
+            r.content_type = if v2 {
+                "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+            } else {
+                "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
+            };
+            return get_only(r);
+        }
+        ["version"] => return get_only(Reply::json(200, &version_info())),
+        [h, ..] if matches!(*h, "healthz" | "readyz" | "livez") => {
+            return get_only(Reply {
+                code: 200,
+                body: Bytes::from_static(b"ok"),
+                content_type: "text/plain; charset=utf-8",
+                warnings: vec![],
+            });
+        }
+        ["api"] => {
+            return get_only(Reply::json(
+                200,
+                &json!({"kind": "APIVersions", "versions": ["v1"],
+                        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": ""}]}),
+            ));
+        }
+        ["api", "v1"] => return get_only(Reply::json(200, &resource_list(&st, "", "v1"))),
+        ["apis"] => return get_only(Reply::json(200, &group_list(&st))),
+        ["apis", g] => {
+            let groups = group_list(&st);
+            let found = groups["groups"]
+                .as_array()
+                .and_then(|a| a.iter().find(|x| x["name"] == *g).cloned());
+            return match found {
+                Some(mut gr) => {
+                    gr["kind"] = json!("APIGroup");
+                    gr["apiVersion"] = json!("v1");
+                    get_only(Reply::json(200, &gr))
+                }
+                None => Err(ApiError::no_route()),
+            };
+        }
+        ["apis", g, v] => {
+            let list = resource_list(&st, g, v);
+            if list["resources"].as_array().is_none_or(Vec::is_empty) {
+                return Err(ApiError::no_route());
+            }
+            return get_only(Reply::json(200, &list));
+        }
+        ["openapi", "v2"] => {
+            // kubectl falls back to its compiled-in types when the server has no v2 spec.
+            return Err(ApiError::no_route());
+        }
+        ["openapi", "v3"] => return get_only(Reply::json(200, &openapi_root(&st))),
+        ["openapi", "v3", rest @ ..] => {
+            return get_only(Reply::json(200, &openapi_doc(&st, rest)?));
+        }
+        _ => {}
+    }
+    let target = parse_target(&st, &s)?;
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_owned();
+    let as_table = accept.contains("as=Table");
+    let opts = write_opts(&query, req.headers())?;
+    let info = target.info.clone();
+    let ns = target.namespace.clone().unwrap_or_default();
+    let version = target.version.clone();
+    let sub = target.sub.clone();
+    match (method.clone(), target.name.clone(), sub.as_deref()) {
+        (Method::GET, None, None) => {
+            if target.watch_path || truthy(query.get("watch")) {
+                return watch(st, &target, &query, as_table).map(Dispatched::Stream);
+            }
+            Ok(Dispatched::Reply(list(&st, &target, &query, as_table)?))
+        }
+        (Method::GET, Some(name), None) => {
+            if target.watch_path {
+                let mut q = query.clone();
+                q.insert("fieldSelector".into(), format!("metadata.name={name}"));
+                let t = Target {
+                    name: None,
+                    ..target
+                };
+                return watch(st, &t, &q, as_table).map(Dispatched::Stream);
+            }
+            let obj = st.get(&info, &ns, &name)?;
+            let v = served(&obj, &info, &version);
+            if as_table {
+                let include = query.get("includeObject").map(String::as_str);
+                let row = table::row(&info.columns, &v, row_object(&v, include));
+                let t = table::table(
+                    &info.columns,
+                    vec![row],
+                    meta_str(&v, "resourceVersion"),
+                    None,
+                    true,
+                );
+                return Ok(Dispatched::Reply(Reply::json(200, &t)));
+            }
+            Ok(Dispatched::Reply(Reply::json(200, &v)))
+        }
+        (Method::GET, Some(name), Some("status")) if info.status => {
+            let obj = st.get(&info, &ns, &name)?;
+            Ok(Dispatched::Reply(Reply::json(
+                200,
+                &served(&obj, &info, &version),
+            )))
+        }
+        (Method::GET, Some(name), Some("scale")) if info.scale.is_some() => {
+            let obj = st.get(&info, &ns, &name)?;
+            Ok(Dispatched::Reply(Reply::json(
+                200,
+                &st.scale_of(&info, &obj)?,
+            )))
+        }
+        (Method::GET, Some(name), Some("log")) if info.log => {
+            let obj = st.get(&info, &ns, &name)?;
+            let text = crate::simnode::pod_log(&obj);
+            Ok(Dispatched::Reply(Reply {
+                code: 200,
+                body: Bytes::from(text),
+                content_type: "text/plain",
+                warnings: vec![],
+            }))
+        }
+        (Method::POST, None, None) => {
+            if info.namespaced && target.namespace.is_none() {
+                return Err(ApiError::method_not_allowed(
+                    "the server does not allow this method on the requested resource",
+                ));
+            }
+            let body = read_body(req).await?;
+            let obj = decode_body(&body, &content_type)?;
+            let w = st.create(&info, &version, target.namespace.as_deref(), obj, &opts)?;
+            let mut r = Reply::json(201, &served(&w.object, &info, &version));
+            r.warnings = w.warnings;
+            Ok(Dispatched::Reply(r))
+        }
+        (Method::PUT, Some(name), None | Some("status")) if sub.is_none() || info.status => {
+            let body = read_body(req).await?;
+            let obj = decode_body(&body, &content_type)?;
+            let w = st.update(&info, &version, &ns, &name, obj, sub.as_deref(), &opts)?;
+            let mut r = Reply::json(200, &served(&w.object, &info, &version));
+            r.warnings = w.warnings;
+            Ok(Dispatched::Reply(r))
+        }
+        (Method::PUT, Some(name), Some("scale")) if info.scale.is_some() => {
+            let body = read_body(req).await?;
+            let scale = decode_body(&body, &content_type)?;
+            let old = st.get(&info, &ns, &name)?;
+            let w = st.set_scale(&info, &old, &scale, &opts)?;
+            Ok(Dispatched::Reply(Reply::json(200, &w.object)))
+        }
+        (Method::PATCH, Some(name), None | Some("status") | Some("scale"))
+            if sub.is_none()
+                || (sub.as_deref() == Some("status") && info.status)
+                || (sub.as_deref() == Some("scale") && info.scale.is_some()) =>
+        {
+            let body = read_body(req).await?;
+            let w = st.patch(
+                &info,
+                &version,
+                &ns,
+                &name,
+                &content_type,
+                &body,
+                sub.as_deref(),
+                &opts,
+            )?;
+            let v = if sub.as_deref() == Some("scale") {
+                (*w.object).clone()
+            } else {
+                served(&w.object, &info, &version)
+            };
+            let mut r = Reply::json(if w.created { 201 } else { 200 }, &v);
+            r.warnings = w.warnings;
+            Ok(Dispatched::Reply(r))
+        }
+        (Method::DELETE, Some(name), None) => {
+            let body = read_body(req).await?;
+            let d = delete_opts(&query, &body)?;
+            let obj = st.delete(&info, &ns, &name, &d)?;
+            Ok(Dispatched::Reply(Reply::json(
+                200,
+                &served(&obj, &info, &version),
+            )))
+        }
+        (Method::DELETE, None, None) => {
+            let body = read_body(req).await?;
+            let d = delete_opts(&query, &body)?;
+            let (items, _) = select(&st, &target, &query)?;
+            let mut deleted = Vec::new();
+            for o in items {
+                if let Ok(x) = st.delete(&info, meta_str(&o, "namespace"), meta_str(&o, "name"), &d)
+                {
+                    deleted.push(served(&x, &info, &version));
+                }
+            }
+            st.collect_garbage();
+            let rv = st.store.current_rv().to_string();
+            Ok(Dispatched::Reply(Reply::json(
+                200,
+                &json!({"kind": format!("{}List", info.kind), "apiVersion": info.api_version(&version),
+                        "metadata": {"resourceVersion": rv}, "items": deleted}),
+            )))
+        }
+        _ => Err(ApiError::method_not_allowed(
+            "the server does not allow this method on the requested resource",
+        )),
+    }
+}
+
+fn truthy(v: Option<&String>) -> bool {
+    v.is_some_and(|v| v == "true" || v == "1")
+}
+
+fn write_opts(q: &Query, headers: &axum::http::HeaderMap) -> Result<WriteOpts, ApiError> {
+    let manager = match q.get("fieldManager") {
+        Some(m) if !m.is_empty() => m.clone(),
+        _ => {
+            // upstream derives a default manager from the user agent's program name
+            let ua = headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let prog = ua.split('/').next().unwrap_or_default();
+            if prog.is_empty() {
+                "sluice-default".to_owned()
+            } else {
+                prog.to_owned()
+            }
+        }
+    };
+    if manager.len() > 128 {
+        return Err(ApiError::bad_request(
+            "fieldManager: Too long: may not be more than 128 bytes",
+        ));
+    }
+    Ok(WriteOpts {
+        field_manager: manager,
+        field_validation: FieldValidation::parse(q.get("fieldValidation").map(String::as_str))?,
+        dry_run: q.get("dryRun").is_some_and(|d| d == "All"),
+        force: truthy(q.get("force")),
+    })
+}
+
+fn delete_opts(q: &Query, body: &[u8]) -> Result<DeleteOpts, ApiError> {
+    let b: Value = if body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
+    };
+    let mut policy = b
+        .get("propagationPolicy")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or_else(|| q.get("propagationPolicy").cloned())
+        .unwrap_or_default();
+    if policy.is_empty() && b.get("orphanDependents").and_then(Value::as_bool) == Some(true) {
+        policy = "Orphan".into();
+    }
+    let dry = b
+        .get("dryRun")
+        .and_then(Value::as_array)
+        .is_some_and(|a| a.iter().any(|x| x == "All"))
+        || q.get("dryRun").is_some_and(|d| d == "All");
+    Ok(DeleteOpts {
+        propagation: Propagation::parse(&policy)?,
+        precondition_uid: b
+            .pointer("/preconditions/uid")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        precondition_rv: b
+            .pointer("/preconditions/resourceVersion")
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse().ok()),
+        dry_run: dry,
+    })
+}
+
+/// The object as served under `version` (objects are stored once per group).
+fn served(obj: &Arc<Value>, info: &ResourceInfo, version: &str) -> Value {
+    let av = info.api_version(version);
+    let mut v = (**obj).clone();
+    if v.get("apiVersion").and_then(Value::as_str) != Some(av.as_str())
+        && !v.get("kind").is_some_and(|k| k == "Scale")
+    {
+        v["apiVersion"] = json!(av);
+    }
+    v
+}
+
+fn parse_target(st: &State, s: &[&str]) -> Result<Target, ApiError> {
+    let (group, version, rest) = match s {
+        ["api", v, rest @ ..] => ("", *v, rest),
+        ["apis", g, v, rest @ ..] => (*g, *v, rest),
+        _ => return Err(ApiError::no_route()),
+    };
+    let (watch_path, rest) = match rest {
+        ["watch", r @ ..] => (true, r),
+        r => (false, r),
+    };
+    let (namespace, rest): (Option<String>, &[&str]) = match rest {
+        ["namespaces", ns, r @ ..] if !r.is_empty() && !matches!(r, ["status"] | ["finalize"]) => {
+            (Some((*ns).to_owned()), r)
+        }
+        r => (None, r),
+    };
+    let (plural, name, sub) = match rest {
+        [p] => (*p, None, None),
+        [p, n] => (*p, Some((*n).to_owned()), None),
+        [p, n, sub] => (*p, Some((*n).to_owned()), Some((*sub).to_owned())),
+        _ => return Err(ApiError::no_route()),
+    };
+    let info = st
+        .reg()
+        .find(group, version, plural)
+        .ok_or_else(ApiError::no_route)?;
+    if namespace.is_some() && !info.namespaced {
+        return Err(ApiError::no_route());
+    }
+    if let Some(sb) = &sub {
+        let ok = match sb.as_str() {
+            "status" => info.status,
+            "scale" => info.scale.is_some(),
+            "log" => info.log,
+            "finalize" => info.kind == "Namespace",
+            _ => false,
+        };
+        if !ok {
+            return Err(ApiError::no_route());
+        }
+    }
+    Ok(Target {
+        info,
+        version: version.to_owned(),
+        namespace,
+        name,
+        sub,
+        watch_path,
+    })
+}
+
+fn resource_list(st: &State, group: &str, version: &str) -> Value {
+    let reg = st.reg();
+    let mut resources = Vec::new();
+    for r in reg.all() {
+        if r.group != group || !r.versions.iter().any(|v| v == version) {
+            continue;
+        }
+        let mut e = json!({
+            "name": r.plural,
+            "singularName": r.singular,
+            "namespaced": r.namespaced,
+            "kind": r.kind,
+            "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
+        });
+        if !r.short_names.is_empty() {
+            e["shortNames"] = json!(r.short_names);
+        }
+        if !r.categories.is_empty() {
+            e["categories"] = json!(r.categories);
+        }
+        resources.push(e);
+        let mut sub = |name: &str, kind: &str, verbs: Value, g: Option<(&str, &str)>| {
+            let mut s = json!({
+                "name": format!("{}/{name}", r.plural),
+                "singularName": "",
+                "namespaced": r.namespaced,
+                "kind": kind,
+                "verbs": verbs,
+            });
+            if let Some((g, v)) = g {
+                s["group"] = json!(g);
+                s["version"] = json!(v);
+            }
+            resources.push(s);
+        };
+        if r.status {
+            sub("status", &r.kind, json!(["get", "patch", "update"]), None);
+        }
+        if r.scale.is_some() {
+            sub(
+                "scale",
+                "Scale",
+                json!(["get", "patch", "update"]),
+                Some(("autoscaling", "v1")),
+            );
+        }
+        if r.log {
+            sub("log", "Pod", json!(["get"]), None);
+        }
+    }
+    json!({
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": if group.is_empty() { version.to_owned() } else { format!("{group}/{version}") },
+        "resources": resources,
+    })
+}
+
+/// The aggregated discovery document (apidiscovery.k8s.io v2 / v2beta1) of the core group
+/// (`/api`) or of the named groups (`/apis`): one request instead of one per group-version.
+fn aggregated_discovery(st: &State, core: bool, v2: bool) -> Value {
+    let reg = st.reg();
+    let groups: Vec<(String, Vec<String>)> = if core {
+        vec![(String::new(), vec!["v1".to_owned()])]
+    } else {
+        reg.groups()
+    };
+    let verbs = json!([
+        "create",
+        "delete",
+        "deletecollection",
+        "get",
+        "list",
+        "patch",
+        "update",
+        "watch"
+    ]);
+    let items: Vec<Value> = groups
+        .iter()
+        .map(|(g, versions)| {
+            let vs: Vec<Value> = versions
+                .iter()
+                .map(|v| {
+                    let resources: Vec<Value> = reg
+                        .all()
+                        .iter()
+                        .filter(|r| r.group == *g && r.versions.contains(v))
+                        .map(|r| {
+                            let kind = |k: &str| json!({"group": r.group, "version": v, "kind": k});
+                            let mut subs = Vec::new();
+                            if r.status {
+                                subs.push(json!({"subresource": "status", "responseKind": kind(&r.kind), "verbs": ["get", "patch", "update"]}));
+                            }
+                            if r.scale.is_some() {
+                                subs.push(json!({"subresource": "scale", "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"}, "verbs": ["get", "patch", "update"]}));
+                            }
+                            if r.log {
+                                subs.push(json!({"subresource": "log", "responseKind": {"group": "", "version": "v1", "kind": "Pod"}, "verbs": ["get"]}));
+                            }
+                            let mut res = json!({
+                                "resource": r.plural,
+                                "responseKind": kind(&r.kind),
+                                "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
+                                "singularResource": r.singular,
+                                "verbs": verbs,
+                            });
+                            if !r.short_names.is_empty() {
+                                res["shortNames"] = json!(r.short_names);
+                            }
+                            if !r.categories.is_empty() {
+                                res["categories"] = json!(r.categories);
+                            }
+                            if !subs.is_empty() {
+                                res["subresources"] = Value::Array(subs);
+                            }
+                            res
+                        })
+                        .collect();
+                    json!({"version": v, "resources": resources, "freshness": "Current"})
+                })
+                .collect();
+            let mut meta = json!({"creationTimestamp": null});
+            if !g.is_empty() {
+                meta["name"] = json!(g);
+            }
+            json!({"metadata": meta, "versions": vs})
+        })
+        .collect();
+    json!({
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": if v2 { "apidiscovery.k8s.io/v2" } else { "apidiscovery.k8s.io/v2beta1" },
+        "metadata": {},
+        "items": items,
+    })
+}
+
+fn group_list(st: &State) -> Value {
+    let groups: Vec<Value> = st
+        .reg()
+        .groups()
+        .into_iter()
+        .map(|(g, vs)| {
+            let versions: Vec<Value> = vs
+                .iter()
+                .map(|v| json!({"groupVersion": format!("{g}/{v}"), "version": v}))
+                .collect();
+            json!({"name": g, "versions": versions, "preferredVersion": versions.first().cloned().unwrap_or(json!({}))})
+        })
+        .collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+fn openapi_root(st: &State) -> Value {
+    let mut paths = serde_json::Map::new();
+    paths.insert(
+        "api/v1".into(),
+        json!({"serverRelativeURL": "/openapi/v3/api/v1?hash=sluice"}),
+    );
+    for (g, vs) in st.reg().groups() {
+        for v in vs {
+            paths.insert(
+                format!("apis/{g}/{v}"),
+                json!({"serverRelativeURL": format!("/openapi/v3/apis/{g}/{v}?hash=sluice")}),
+            );
+        }
+    }
+    json!({"paths": paths})
+}
+
+/// A per-group-version OpenAPI v3 document: the resource paths with the query parameters
+/// the server supports (kubectl checks `fieldValidation` there to validate server-side).
+/// Schemas are open objects: see docs/apiserver.md for why.
+fn openapi_doc(st: &State, rest: &[&str]) -> Result<Value, ApiError> {
+    let (group, version) = match rest {
+        ["api", v] => ("", *v),
+        ["apis", g, v] => (*g, *v),
+        _ => return Err(ApiError::no_route()),
+    };
+    let reg = st.reg();
+    let mut paths = serde_json::Map::new();
+    let prefix = if group.is_empty() {
+        format!("/api/{version}")
+    } else {
+        format!("/apis/{group}/{version}")
+    };
+    let params = json!([
+        {"name": "fieldValidation", "in": "query", "schema": {"type": "string"}, "description": "Strict, Warn or Ignore"},
+        {"name": "fieldManager", "in": "query", "schema": {"type": "string"}},
+        {"name": "dryRun", "in": "query", "schema": {"type": "string"}},
+    ]);
+    let mut found = false;
+    let mut schemas = serde_json::Map::new();
+    for r in reg.all() {
+        if r.group != group || !r.versions.iter().any(|v| v == version) {
+            continue;
+        }
+        found = true;
+        // kubectl's query-param verifier finds the PATCH operation by this extension
+        let op = json!({
+            "parameters": params,
+            "responses": {"200": {"description": "OK"}},
+            "x-kubernetes-group-version-kind": {"group": r.group, "version": version, "kind": r.kind},
+        });
+        schemas.insert(
+            format!(
+                "{}.{version}.{}",
+                if r.group.is_empty() { "core" } else { &r.group },
+                r.kind
+            ),
+            kind_schema(r, version),
+        );
+        let base = if r.namespaced {
+            format!("{prefix}/namespaces/{{namespace}}/{}", r.plural)
+        } else {
+            format!("{prefix}/{}", r.plural)
+        };
+        paths.insert(
+            base.clone(),
+            json!({"post": op, "get": {"responses": {"200": {"description": "OK"}}}}),
+        );
+        paths.insert(
+            format!("{base}/{{name}}"),
+            json!({"put": op, "patch": op, "get": {"responses": {"200": {"description": "OK"}}}}),
+        );
+    }
+    if !found {
+        return Err(ApiError::no_route());
+    }
+    Ok(json!({
+        "openapi": "3.0.0",
+        "info": {"title": "Sluice", "version": version_info()["gitVersion"]},
+        "paths": paths,
+        "components": {"schemas": schemas},
+    }))
+}
+
+/// The schema `kubectl explain` reads: a CRD's own `openAPIV3Schema`, else the envelope of
+/// the kind (apiVersion, kind, metadata, spec, status).
+fn kind_schema(r: &ResourceInfo, version: &str) -> Value {
+    let mut s = r
+        .schemas
+        .iter()
+        .find(|(v, _)| v == version)
+        .map(|(_, s)| s.clone())
+        .unwrap_or_else(|| crate::resources::envelope_schema(&r.kind, &r.api_version(version)));
+    s["x-kubernetes-group-version-kind"] =
+        json!([{"group": r.group, "version": version, "kind": r.kind}]);
+    s
+}
+
+fn label_selector(q: &Query) -> Result<Selector, ApiError> {
+    Selector::parse(
+        q.get("labelSelector")
+            .map(String::as_str)
+            .unwrap_or_default(),
+    )
+    .map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+/// Fields a field selector may name (metadata.name/namespace everywhere, plus the common
+/// per-kind ones of upstream's `GetAttrs`).
+fn field_value(info: &ResourceInfo, obj: &Value, field: &str) -> Result<Option<String>, ApiError> {
+    let s = |p: &str| obj.pointer(p).and_then(Value::as_str).map(str::to_owned);
+    Ok(match field {
+        "metadata.name" => s("/metadata/name"),
+        "metadata.namespace" => Some(s("/metadata/namespace").unwrap_or_default()),
+        "status.phase"
+            if matches!(
+                info.kind.as_str(),
+                "Pod" | "Namespace" | "PersistentVolumeClaim"
+            ) =>
+        {
+            s("/status/phase")
+        }
+        "spec.nodeName" if info.kind == "Pod" => s("/spec/nodeName"),
+        "type" if matches!(info.kind.as_str(), "Secret" | "Event") => s("/type"),
+        "reason" | "source" if info.kind == "Event" => s(&format!("/{field}")),
+        f if info.kind == "Event" && f.starts_with("involvedObject.") => s(&format!(
+            "/involvedObject/{}",
+            &f["involvedObject.".len()..]
+        )),
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "field label not supported: {other}"
+            )));
+        }
+    })
+}
+
+fn matches_filters(
+    info: &ResourceInfo,
+    obj: &Value,
+    ls: &Selector,
+    fs: &FieldSelector,
+) -> Result<bool, ApiError> {
+    if !ls.is_empty() {
+        let m = obj.pointer("/metadata/labels").and_then(Value::as_object);
+        let pairs: Vec<(&str, &str)> = m
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| v.as_str().map(|v| (k.as_str(), v)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !ls.matches_map(pairs.iter().copied()) {
+            return Ok(false);
+        }
+    }
+    if !fs.terms.is_empty() {
+        for (f, _, _) in &fs.terms {
+            field_value(info, obj, f)?;
+        }
+        let get = |f: &str| field_value(info, obj, f).ok().flatten();
+        if !fs.matches(&get) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The objects a list or deletecollection selects (all pages).
+fn select(st: &State, t: &Target, q: &Query) -> Result<(Vec<Arc<Value>>, u64), ApiError> {
+    let ls = label_selector(q)?;
+    let fs = FieldSelector::parse(
+        q.get("fieldSelector")
+            .map(String::as_str)
+            .unwrap_or_default(),
+    )
+    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let key = resource_key(&t.info.group, &t.info.plural);
+    let (objs, rv) = st.store.list(&key, t.namespace.as_deref(), None);
+    let mut out = Vec::with_capacity(objs.len());
+    for o in objs {
+        if matches_filters(&t.info, &o, &ls, &fs)? {
+            out.push(o);
+        }
+    }
+    Ok((out, rv))
+}
+
+fn row_object(v: &Value, include: Option<&str>) -> Option<Value> {
+    match include {
+        Some("None") => None,
+        Some("Object") => Some(v.clone()),
+        _ => Some(json!({
+            "kind": "PartialObjectMetadata",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": v.get("metadata").cloned().unwrap_or(json!({})),
+        })),
+    }
+}
+
+fn encode_continue(rv: u64, ns: &str, name: &str) -> String {
+    util::hex(format!("{rv}\0{ns}\0{name}").as_bytes())
+}
+
+fn decode_continue(tok: &str) -> Result<(u64, String, String), ApiError> {
+    let bad = || ApiError::bad_request(format!("continue key is not valid: {tok:?}"));
+    let raw = util::unhex(tok).ok_or_else(bad)?;
+    let s = String::from_utf8(raw).map_err(|_| bad())?;
+    let mut it = s.splitn(3, '\0');
+    let rv = it.next().and_then(|r| r.parse().ok()).ok_or_else(bad)?;
+    let ns = it.next().ok_or_else(bad)?.to_owned();
+    let name = it.next().ok_or_else(bad)?.to_owned();
+    Ok((rv, ns, name))
+}
+
+fn list(st: &State, t: &Target, q: &Query, as_table: bool) -> Result<Reply, ApiError> {
+    let ls = label_selector(q)?;
+    let fs = FieldSelector::parse(
+        q.get("fieldSelector")
+            .map(String::as_str)
+            .unwrap_or_default(),
+    )
+    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let limit: usize = match q.get("limit").map(String::as_str) {
+        None | Some("") => 0,
+        Some(l) => l
+            .parse()
+            .map_err(|_| ApiError::bad_request(format!("invalid limit {l:?}")))?,
+    };
+    let after = match q.get("continue").filter(|c| !c.is_empty()) {
+        Some(c) => {
+            let (_, ns, name) = decode_continue(c)?;
+            Some((ns, name))
+        }
+        None => None,
+    };
+    if let Some(rv) = q
+        .get("resourceVersion")
+        .filter(|r| !r.is_empty() && *r != "0")
+    {
+        let want: u64 = rv
+            .parse()
+            .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?;
+        // Exact/NotOlderThan: serving the current state is valid for any rv not newer than it
+        if want > st.store.current_rv() {
+            return Err(ApiError::new(
+                504,
+                "Timeout",
+                format!(
+                    "Too large resource version: {want}, current: {}",
+                    st.store.current_rv()
+                ),
+            ));
+        }
+    }
+    let key = resource_key(&t.info.group, &t.info.plural);
+    let (objs, rv) = st.store.list(&key, t.namespace.as_deref(), after.as_ref());
+    let mut items: Vec<Arc<Value>> = Vec::new();
+    let mut cont = None;
+    let mut remaining = 0usize;
+    for o in objs {
+        if !matches_filters(&t.info, &o, &ls, &fs)? {
+            continue;
+        }
+        if limit > 0 && items.len() == limit {
+            if cont.is_none()
+                && let Some(last) = items.last()
+            {
+                cont = Some(encode_continue(
+                    rv,
+                    meta_str(last, "namespace"),
+                    meta_str(last, "name"),
+                ));
+            }
+            remaining += 1;
+            continue;
+        }
+        items.push(o);
+    }
+    let info = &t.info;
+    if as_table {
+        let include = q.get("includeObject").map(String::as_str);
+        let rows: Vec<Value> = items
+            .iter()
+            .map(|o| {
+                let v = served(o, info, &t.version);
+                table::row(&info.columns, &v, row_object(&v, include))
+            })
+            .collect();
+        let tbl = table::table(&info.columns, rows, &rv.to_string(), cont.as_deref(), true);
+        return Ok(Reply::json(200, &tbl));
+    }
+    // Written by hand: a list of 10,000 objects is serialized without copying them.
+    let av = info.api_version(&t.version);
+    let mut meta = json!({"resourceVersion": rv.to_string()});
+    if let Some(c) = &cont {
+        meta["continue"] = json!(c);
+        meta["remainingItemCount"] = json!(remaining);
+    }
+    let mut out = Vec::with_capacity(items.len() * 512 + 128);
+    out.extend_from_slice(b"{\"kind\":");
+    out.extend_from_slice(
+        serde_json::to_string(&format!("{}List", info.kind))
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    out.extend_from_slice(b",\"apiVersion\":");
+    out.extend_from_slice(serde_json::to_string(&av).unwrap_or_default().as_bytes());
+    out.extend_from_slice(b",\"metadata\":");
+    out.extend_from_slice(meta.to_string().as_bytes());
+    out.extend_from_slice(b",\"items\":[");
+    for (i, o) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        if o.get("apiVersion").and_then(Value::as_str) == Some(av.as_str()) {
+            let _ = serde_json::to_writer(&mut out, &**o);
+        } else {
+            let _ = serde_json::to_writer(&mut out, &served(o, info, &t.version));
+        }
+    }
+    out.extend_from_slice(b"]}");
+    Ok(Reply {
+        code: 200,
+        body: Bytes::from(out),
+        content_type: "application/json",
+        warnings: vec![],
+    })
+}
+
+/// A streamed body fed by a channel.
+struct ChannelBody {
+    rx: mpsc::Receiver<Bytes>,
+}
+
+impl http_body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        self.rx
+            .poll_recv(cx)
+            .map(|o| o.map(|b| Ok(http_body::Frame::data(b))))
+    }
+}
+
+struct WatchFilter {
+    info: Arc<ResourceInfo>,
+    version: String,
+    key: String,
+    namespace: Option<String>,
+    ls: Selector,
+    fs: FieldSelector,
+    table: bool,
+    include: Option<String>,
+}
+
+impl WatchFilter {
+    /// The event this watch sends for `ev`, if any: with selectors, an object that starts
+    /// matching is ADDED and one that stops matching is DELETED (as the watch cache does).
+    fn wants(&self, ev: &Event) -> Option<(&'static str, Arc<Value>)> {
+        if *ev.resource != *self.key || self.namespace.as_ref().is_some_and(|n| *n != ev.namespace)
+        {
+            return None;
+        }
+        let m = |o: &Value| matches_filters(&self.info, o, &self.ls, &self.fs).unwrap_or(false);
+        let now = m(&ev.object);
+        match (ev.ty, &ev.prev) {
+            (EventType::Modified, Some(prev))
+                if !self.ls.is_empty() || !self.fs.terms.is_empty() =>
+            {
+                match (m(prev), now) {
+                    (true, true) => Some(("MODIFIED", ev.object.clone())),
+                    (false, true) => Some(("ADDED", ev.object.clone())),
+                    (true, false) => {
+                        let mut gone = (**prev).clone();
+                        if let Some(md) = gone.get_mut("metadata").and_then(Value::as_object_mut) {
+                            md.insert("resourceVersion".into(), json!(ev.rv.to_string()));
+                        }
+                        Some(("DELETED", Arc::new(gone)))
+                    }
+                    (false, false) => None,
+                }
+            }
+            (ty, _) => now.then(|| (ty.as_str(), ev.object.clone())),
+        }
+    }
+
+    fn encode(&self, ty: &str, obj: &Arc<Value>, headers: bool) -> Bytes {
+        let v = served(obj, &self.info, &self.version);
+        let object = if self.table {
+            let row = table::row(
+                &self.info.columns,
+                &v,
+                row_object(&v, self.include.as_deref()),
+            );
+            table::table(
+                &self.info.columns,
+                vec![row],
+                meta_str(&v, "resourceVersion"),
+                None,
+                headers,
+            )
+        } else {
+            v
+        };
+        let mut line =
+            serde_json::to_vec(&json!({"type": ty, "object": object})).unwrap_or_default();
+        line.push(b'\n');
+        Bytes::from(line)
+    }
+
+    fn bookmark(&self, rv: u64, initial_end: bool) -> Bytes {
+        let mut meta = json!({"resourceVersion": rv.to_string()});
+        if initial_end {
+            meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+        }
+        let obj = json!({"kind": self.info.kind, "apiVersion": self.info.api_version(&self.version), "metadata": meta});
+        let mut line =
+            serde_json::to_vec(&json!({"type": "BOOKMARK", "object": obj})).unwrap_or_default();
+        line.push(b'\n');
+        Bytes::from(line)
+    }
+}
+
+fn watch(st: Arc<State>, t: &Target, q: &Query, as_table: bool) -> Result<Response, ApiError> {
+    let ls = label_selector(q)?;
+    let fs = FieldSelector::parse(
+        q.get("fieldSelector")
+            .map(String::as_str)
+            .unwrap_or_default(),
+    )
+    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    for (f, _, _) in &fs.terms {
+        field_value(&t.info, &json!({}), f)?;
+    }
+    let filter = WatchFilter {
+        info: t.info.clone(),
+        version: t.version.clone(),
+        key: resource_key(&t.info.group, &t.info.plural),
+        namespace: t.namespace.clone(),
+        ls,
+        fs,
+        table: as_table,
+        include: q.get("includeObject").cloned(),
+    };
+    let bookmarks = truthy(q.get("allowWatchBookmarks"));
+    let send_initial = q.get("sendInitialEvents").map(|s| s == "true");
+    let rv_param = q.get("resourceVersion").cloned().unwrap_or_default();
+    let timeout = q
+        .get("timeoutSeconds")
+        .and_then(|s| s.parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .unwrap_or(1800);
+    // initial: synthetic ADDED events of the current state (rv unset or "0", or
+    // sendInitialEvents=true); otherwise a replay of the history after rv.
+    let (initial, replay, start_rv, rx) =
+        if rv_param.is_empty() || rv_param == "0" || send_initial == Some(true) {
+            let (objs, rv, rx) = st
+                .store
+                .list_and_watch(&filter.key, filter.namespace.as_deref());
+            (objs, Vec::new(), rv, rx)
+        } else {
+            let from: u64 = rv_param.parse().map_err(|_| {
+                ApiError::bad_request(format!("invalid resourceVersion {rv_param:?}"))
+            })?;
+            let (replay, rx) = st.store.watch(Some(from)).map_err(|e| match e {
+                crate::store::StoreError::Gone { requested, oldest } => {
+                    ApiError::gone(format!("too old resource version: {requested} ({oldest})"))
+                }
+                other => ApiError::internal(other.to_string()),
+            })?;
+            (Vec::new(), replay, from, rx)
+        };
+    let (tx, brx) = mpsc::channel::<Bytes>(256);
+    tokio::spawn(run_watch(
+        filter,
+        initial,
+        replay,
+        start_rv,
+        rx,
+        tx,
+        bookmarks,
+        send_initial == Some(true),
+        Duration::from_secs(timeout),
+    ));
+    let mut r = Response::new(Body::new(ChannelBody { rx: brx }));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(r)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_watch(
+    filter: WatchFilter,
+    initial: Vec<Arc<Value>>,
+    replay: Vec<Arc<Event>>,
+    start_rv: u64,
+    mut rx: broadcast::Receiver<Arc<Event>>,
+    tx: mpsc::Sender<Bytes>,
+    bookmarks: bool,
+    initial_end: bool,
+    timeout: Duration,
+) {
+    let mut headers = true;
+    let mut last_rv = start_rv;
+    for o in &initial {
+        if matches_filters(&filter.info, o, &filter.ls, &filter.fs).unwrap_or(false) {
+            if tx.send(filter.encode("ADDED", o, headers)).await.is_err() {
+                return;
+            }
+            headers = false;
+        }
+    }
+    if initial_end && bookmarks && tx.send(filter.bookmark(start_rv, true)).await.is_err() {
+        return;
+    }
+    for ev in &replay {
+        if let Some((ty, obj)) = filter.wants(ev) {
+            if tx.send(filter.encode(ty, &obj, headers)).await.is_err() {
+                return;
+            }
+            headers = false;
+        }
+        last_rv = ev.rv;
+    }
+    let deadline = tokio::time::sleep(timeout);
+    tokio::pin!(deadline);
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = &mut deadline => return,
+            _ = tick.tick(), if bookmarks => {
+                if tx.send(filter.bookmark(last_rv, false)).await.is_err() {
+                    return;
+                }
+            }
+            _ = tx.closed() => return,
+            ev = rx.recv() => match ev {
+                Ok(ev) => {
+                    if ev.rv <= last_rv {
+                        continue;
+                    }
+                    last_rv = ev.rv;
+                    if let Some((ty, obj)) = filter.wants(&ev) {
+                        if tx.send(filter.encode(ty, &obj, headers)).await.is_err() {
+                            return;
+                        }
+                        headers = false;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    // too slow: end with 410 so the client relists
+                    let st = ApiError::gone("the watcher fell behind; too old resource version").to_status();
+                    let mut line = serde_json::to_vec(&json!({"type": "ERROR", "object": st})).unwrap_or_default();
+                    line.push(b'\n');
+                    let _ = tx.send(Bytes::from(line)).await;
+                    return;
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+}

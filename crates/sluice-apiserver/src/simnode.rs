@@ -1,0 +1,564 @@
+//! A simulated node in the spirit of kwok: controller-like status for Deployments,
+//! ReplicaSets, StatefulSets, DaemonSets, Jobs and Pods, so that health checks see real
+//! transitions. NO CONTAINER RUNS: Pods are only records that turn Running and Ready after
+//! a delay (and Job Pods Succeeded); their log is a fixed line saying so.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::ops::{WriteOpts, meta_str};
+use crate::resources::ResourceInfo;
+use crate::server::State;
+use crate::store::{resource_key, rv_of};
+use crate::util;
+
+/// The simulated node's settings.
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    /// The node's name (Pods get `spec.nodeName`).
+    pub node_name: String,
+    /// How long a Pod stays Pending before it is Running and Ready (a Job's Pod: Succeeded).
+    pub ready_after: Duration,
+    /// How often the simulated controllers run.
+    pub tick: Duration,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            node_name: "sluice-node".into(),
+            ready_after: Duration::from_secs(1),
+            tick: Duration::from_millis(250),
+        }
+    }
+}
+
+/// The Node object of the simulated node.
+pub fn ensure_node(st: &State, o: &SimOptions) -> Result<(), crate::Error> {
+    if st.store.get("/nodes", "", &o.node_name).is_none() {
+        let now = util::now_rfc3339();
+        st.store.create(
+            "/nodes",
+            json!({
+                "apiVersion": "v1", "kind": "Node",
+                "metadata": {"name": o.node_name, "uid": util::new_uid(), "creationTimestamp": now,
+                    "labels": {"kubernetes.io/hostname": o.node_name, "kubernetes.io/os": "linux", "type": "sluice-simulated"},
+                    "annotations": {"sluice.dev/simulated": "true: no container runs on this node"}},
+                "spec": {},
+                "status": {
+                    "conditions": [{"type": "Ready", "status": "True", "reason": "SluiceSimulated", "message": "simulated node: no container runs", "lastHeartbeatTime": now, "lastTransitionTime": now}],
+                    "allocatable": {"cpu": "32", "memory": "256Gi", "pods": "1000"},
+                    "capacity": {"cpu": "32", "memory": "256Gi", "pods": "1000"},
+                    "nodeInfo": {"kubeletVersion": "v1.32.0-sluice", "operatingSystem": "linux", "architecture": std::env::consts::ARCH, "containerRuntimeVersion": "none://simulated"},
+                },
+            }),
+        )?;
+    }
+    Ok(())
+}
+
+/// A Pod's log: nothing ran.
+pub fn pod_log(pod: &Value) -> String {
+    format!(
+        "sluice: pod {}/{} runs on a simulated node; no container runs, so there is no log\n",
+        meta_str(pod, "namespace"),
+        meta_str(pod, "name")
+    )
+}
+
+/// Runs the simulated controllers until the runtime stops.
+pub fn spawn(st: Arc<State>, o: SimOptions) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(o.tick);
+        loop {
+            tick.tick().await;
+            reconcile(&st, &o);
+        }
+    });
+}
+
+fn info(st: &State, group: &str, plural: &str) -> Option<Arc<ResourceInfo>> {
+    st.reg().by_group_resource(group, plural)
+}
+
+fn list(st: &State, group: &str, plural: &str) -> Vec<Arc<Value>> {
+    st.store.list(&resource_key(group, plural), None, None).0
+}
+
+fn owned_by<'a>(objs: &'a [Arc<Value>], uid: &str) -> Vec<&'a Arc<Value>> {
+    objs.iter()
+        .filter(|o| {
+            o.pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+                .is_some_and(|r| {
+                    r.iter()
+                        .any(|r| r.get("uid").and_then(Value::as_str) == Some(uid))
+                })
+        })
+        .collect()
+}
+
+fn owner_ref(owner: &Value, kind: &str, api_version: &str) -> Value {
+    json!([{
+        "apiVersion": api_version, "kind": kind, "name": meta_str(owner, "name"),
+        "uid": meta_str(owner, "uid"), "controller": true, "blockOwnerDeletion": true,
+    }])
+}
+
+fn fnv(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100_0000_01b3);
+    }
+    h
+}
+
+/// `pod-template-hash`: a short safe string of the template.
+fn template_hash(t: &Value) -> String {
+    const ALPHA: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut h = fnv(&t.to_string());
+    (0..10)
+        .map(|_| {
+            let c = ALPHA[(h % ALPHA.len() as u64) as usize] as char;
+            h /= ALPHA.len() as u64;
+            c
+        })
+        .collect()
+}
+
+fn replicas(o: &Value) -> i64 {
+    o.pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1)
+}
+
+fn set_status(st: &State, key: &str, obj: &Arc<Value>, status: Value) {
+    if obj.get("status") == Some(&status) || obj.pointer("/metadata/deletionTimestamp").is_some() {
+        return;
+    }
+    let mut v = (**obj).clone();
+    v["status"] = status;
+    let _ = st.store.update(key, v, Some(rv_of(obj)));
+}
+
+fn create_pod(
+    st: &State,
+    ns: &str,
+    name: &str,
+    template: &Value,
+    owner: Value,
+    extra_labels: Value,
+) {
+    let Some(pinfo) = info(st, "", "pods") else {
+        return;
+    };
+    let mut meta = template.get("metadata").cloned().unwrap_or(json!({}));
+    meta["name"] = json!(name);
+    meta["namespace"] = json!(ns);
+    meta["ownerReferences"] = owner;
+    if let (Some(l), Some(extra)) = (
+        meta.get_mut("labels").and_then(Value::as_object_mut),
+        extra_labels.as_object(),
+    ) {
+        for (k, v) in extra {
+            l.insert(k.clone(), v.clone());
+        }
+    } else if extra_labels.as_object().is_some_and(|m| !m.is_empty()) {
+        meta["labels"] = extra_labels;
+    }
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta,
+        "spec": template.get("spec").cloned().unwrap_or(json!({}))});
+    let o = WriteOpts {
+        field_manager: "sluice-simnode".into(),
+        ..WriteOpts::default()
+    };
+    let _ = st.create(&pinfo, "v1", Some(ns), pod, &o);
+}
+
+fn delete_obj(st: &State, group: &str, plural: &str, obj: &Value) {
+    if let Some(i) = info(st, group, plural) {
+        let _ = st.delete(
+            &i,
+            meta_str(obj, "namespace"),
+            meta_str(obj, "name"),
+            &crate::ops::DeleteOpts::default(),
+        );
+    }
+}
+
+fn pod_ready(p: &Value) -> bool {
+    p.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|c| {
+            c.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
+}
+
+fn pod_phase(p: &Value) -> &str {
+    p.pointer("/status/phase")
+        .and_then(Value::as_str)
+        .unwrap_or("Pending")
+}
+
+/// One pass of every simulated controller.
+pub fn reconcile(st: &State, o: &SimOptions) {
+    deployments(st);
+    replicasets(st);
+    statefulsets(st);
+    daemonsets(st, o);
+    jobs(st);
+    pods(st, o);
+}
+
+fn deployments(st: &State) {
+    let rss = list(st, "apps", "replicasets");
+    for d in list(st, "apps", "deployments") {
+        if d.pointer("/metadata/deletionTimestamp").is_some() {
+            continue;
+        }
+        let ns = meta_str(&d, "namespace");
+        let template = d.pointer("/spec/template").cloned().unwrap_or(json!({}));
+        let hash = template_hash(&template);
+        let rs_name = format!("{}-{hash}", meta_str(&d, "name"));
+        let mine = owned_by(&rss, meta_str(&d, "uid"));
+        let want = replicas(&d);
+        let paused = d.pointer("/spec/paused").and_then(Value::as_bool) == Some(true);
+        if !paused {
+            for old in mine.iter().filter(|r| meta_str(r, "name") != rs_name) {
+                delete_obj(st, "apps", "replicasets", old);
+            }
+        }
+        let current = mine.iter().find(|r| meta_str(r, "name") == rs_name);
+        match current {
+            None if !paused => {
+                let Some(rinfo) = info(st, "apps", "replicasets") else {
+                    continue;
+                };
+                let mut tmpl = template.clone();
+                tmpl["metadata"]["labels"]["pod-template-hash"] = json!(hash);
+                let mut sel = d.pointer("/spec/selector").cloned().unwrap_or(json!({}));
+                sel["matchLabels"]["pod-template-hash"] = json!(hash);
+                let rs = json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                    "metadata": {"name": rs_name, "namespace": ns,
+                        "labels": tmpl["metadata"]["labels"].clone(),
+                        "annotations": {"deployment.kubernetes.io/revision": "1"},
+                        "ownerReferences": owner_ref(&d, "Deployment", "apps/v1")},
+                    "spec": {"replicas": want, "selector": sel, "template": tmpl}});
+                let o = WriteOpts {
+                    field_manager: "sluice-simnode".into(),
+                    ..WriteOpts::default()
+                };
+                let _ = st.create(&rinfo, "v1", Some(ns), rs, &o);
+            }
+            Some(rs) if replicas(rs) != want => {
+                let mut v = (***rs).clone();
+                v["spec"]["replicas"] = json!(want);
+                let _ = st.store.update("apps/replicasets", v, Some(rv_of(rs)));
+            }
+            _ => {}
+        }
+        let (ready, total) = current
+            .map(|r| {
+                (
+                    r.pointer("/status/readyReplicas")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(0),
+                    r.pointer("/status/replicas")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(0),
+                )
+            })
+            .unwrap_or((0, 0));
+        let generation = d
+            .pointer("/metadata/generation")
+            .cloned()
+            .unwrap_or(json!(1));
+        let available = ready >= want;
+        let prev_time = |t: &str| {
+            d.pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .and_then(|c| {
+                    c.iter().find(|c| {
+                        c["type"] == t
+                            && c["status"]
+                                == if t == "Available" {
+                                    if available { "True" } else { "False" }
+                                } else {
+                                    "True"
+                                }
+                    })
+                })
+                .and_then(|c| c.get("lastTransitionTime").cloned())
+                .unwrap_or(json!(util::now_rfc3339()))
+        };
+        let mut status = json!({
+            "observedGeneration": generation,
+            "replicas": total,
+            "updatedReplicas": total,
+            "readyReplicas": ready,
+            "availableReplicas": ready,
+            "conditions": [
+                {"type": "Available", "status": if available { "True" } else { "False" },
+                 "reason": if available { "MinimumReplicasAvailable" } else { "MinimumReplicasUnavailable" },
+                 "message": if available { "Deployment has minimum availability." } else { "Deployment does not have minimum availability." },
+                 "lastTransitionTime": prev_time("Available"), "lastUpdateTime": prev_time("Available")},
+                {"type": "Progressing", "status": "True",
+                 "reason": if available { "NewReplicaSetAvailable" } else { "ReplicaSetUpdated" },
+                 "message": format!("ReplicaSet \"{rs_name}\" {}", if available { "has successfully progressed." } else { "is progressing." }),
+                 "lastTransitionTime": prev_time("Progressing"), "lastUpdateTime": prev_time("Progressing")},
+            ],
+        });
+        if total - ready > 0 {
+            status["unavailableReplicas"] = json!(total - ready);
+        }
+        set_status(st, "apps/deployments", &d, status);
+    }
+}
+
+fn replicasets(st: &State) {
+    let pods = list(st, "", "pods");
+    for rs in list(st, "apps", "replicasets") {
+        if rs.pointer("/metadata/deletionTimestamp").is_some() {
+            continue;
+        }
+        let ns = meta_str(&rs, "namespace");
+        let mine: Vec<&Arc<Value>> = owned_by(&pods, meta_str(&rs, "uid"))
+            .into_iter()
+            .filter(|p| p.pointer("/metadata/deletionTimestamp").is_none())
+            .collect();
+        let want = replicas(&rs) as usize;
+        let template = rs.pointer("/spec/template").cloned().unwrap_or(json!({}));
+        if mine.len() < want {
+            for _ in mine.len()..want {
+                let name = format!("{}-{}", meta_str(&rs, "name"), util::name_suffix());
+                create_pod(
+                    st,
+                    ns,
+                    &name,
+                    &template,
+                    owner_ref(&rs, "ReplicaSet", "apps/v1"),
+                    json!({}),
+                );
+            }
+        } else {
+            for p in mine.iter().skip(want) {
+                delete_obj(st, "", "pods", p);
+            }
+        }
+        let n = mine.len().min(want) as i64;
+        let ready = mine.iter().take(want).filter(|p| pod_ready(p)).count() as i64;
+        set_status(
+            st,
+            "apps/replicasets",
+            &rs,
+            json!({
+                "replicas": n, "fullyLabeledReplicas": n, "readyReplicas": ready, "availableReplicas": ready,
+                "observedGeneration": rs.pointer("/metadata/generation").cloned().unwrap_or(json!(1)),
+            }),
+        );
+    }
+}
+
+fn statefulsets(st: &State) {
+    let pods = list(st, "", "pods");
+    for s in list(st, "apps", "statefulsets") {
+        if s.pointer("/metadata/deletionTimestamp").is_some() {
+            continue;
+        }
+        let ns = meta_str(&s, "namespace");
+        let name = meta_str(&s, "name");
+        let mine = owned_by(&pods, meta_str(&s, "uid"));
+        let want = replicas(&s);
+        let template = s.pointer("/spec/template").cloned().unwrap_or(json!({}));
+        for i in 0..want {
+            let pname = format!("{name}-{i}");
+            if !mine.iter().any(|p| meta_str(p, "name") == pname) {
+                let labels = json!({"statefulset.kubernetes.io/pod-name": pname, "apps.kubernetes.io/pod-index": i.to_string()});
+                create_pod(
+                    st,
+                    ns,
+                    &pname,
+                    &template,
+                    owner_ref(&s, "StatefulSet", "apps/v1"),
+                    labels,
+                );
+            }
+        }
+        for p in &mine {
+            let idx = meta_str(p, "name")
+                .rsplit('-')
+                .next()
+                .and_then(|i| i.parse::<i64>().ok())
+                .unwrap_or(0);
+            if idx >= want {
+                delete_obj(st, "", "pods", p);
+            }
+        }
+        let ready = mine.iter().filter(|p| pod_ready(p)).count() as i64;
+        let n = (mine.len() as i64).min(want);
+        set_status(
+            st,
+            "apps/statefulsets",
+            &s,
+            json!({
+                "replicas": n, "readyReplicas": ready.min(want), "currentReplicas": n, "updatedReplicas": n,
+                "availableReplicas": ready.min(want),
+                "observedGeneration": s.pointer("/metadata/generation").cloned().unwrap_or(json!(1)),
+            }),
+        );
+    }
+}
+
+fn daemonsets(st: &State, o: &SimOptions) {
+    let pods = list(st, "", "pods");
+    for ds in list(st, "apps", "daemonsets") {
+        if ds.pointer("/metadata/deletionTimestamp").is_some() {
+            continue;
+        }
+        let ns = meta_str(&ds, "namespace");
+        let mine = owned_by(&pods, meta_str(&ds, "uid"));
+        if mine.is_empty() {
+            let template = ds.pointer("/spec/template").cloned().unwrap_or(json!({}));
+            let name = format!("{}-{}", meta_str(&ds, "name"), util::name_suffix());
+            create_pod(
+                st,
+                ns,
+                &name,
+                &template,
+                owner_ref(&ds, "DaemonSet", "apps/v1"),
+                json!({}),
+            );
+        }
+        let ready = mine.iter().filter(|p| pod_ready(p)).count() as i64;
+        let _ = &o.node_name;
+        set_status(
+            st,
+            "apps/daemonsets",
+            &ds,
+            json!({
+                "desiredNumberScheduled": 1, "currentNumberScheduled": mine.len().min(1),
+                "numberReady": ready.min(1), "updatedNumberScheduled": mine.len().min(1),
+                "numberAvailable": ready.min(1), "numberMisscheduled": 0,
+                "observedGeneration": ds.pointer("/metadata/generation").cloned().unwrap_or(json!(1)),
+            }),
+        );
+    }
+}
+
+fn jobs(st: &State) {
+    let pods = list(st, "", "pods");
+    for j in list(st, "batch", "jobs") {
+        if j.pointer("/metadata/deletionTimestamp").is_some() {
+            continue;
+        }
+        let ns = meta_str(&j, "namespace");
+        let mine = owned_by(&pods, meta_str(&j, "uid"));
+        let completions = j
+            .pointer("/spec/completions")
+            .and_then(Value::as_i64)
+            .unwrap_or(1);
+        let parallelism = j
+            .pointer("/spec/parallelism")
+            .and_then(Value::as_i64)
+            .unwrap_or(1)
+            .max(1);
+        let succeeded = mine.iter().filter(|p| pod_phase(p) == "Succeeded").count() as i64;
+        let active = mine
+            .iter()
+            .filter(|p| matches!(pod_phase(p), "Pending" | "Running"))
+            .count() as i64;
+        let suspended = j.pointer("/spec/suspend").and_then(Value::as_bool) == Some(true);
+        if !suspended
+            && succeeded < completions
+            && active < parallelism.min(completions - succeeded)
+        {
+            let template = j.pointer("/spec/template").cloned().unwrap_or(json!({}));
+            let name = format!("{}-{}", meta_str(&j, "name"), util::name_suffix());
+            let labels = json!({"batch.kubernetes.io/job-name": meta_str(&j, "name"), "job-name": meta_str(&j, "name")});
+            create_pod(
+                st,
+                ns,
+                &name,
+                &template,
+                owner_ref(&j, "Job", "batch/v1"),
+                labels,
+            );
+        }
+        let start = j
+            .pointer("/status/startTime")
+            .cloned()
+            .unwrap_or(json!(util::now_rfc3339()));
+        let mut status = json!({"startTime": start, "active": active, "succeeded": succeeded, "ready": mine.iter().filter(|p| pod_ready(p)).count()});
+        if succeeded >= completions {
+            let done = j
+                .pointer("/status/completionTime")
+                .cloned()
+                .unwrap_or(json!(util::now_rfc3339()));
+            status["completionTime"] = done.clone();
+            status["active"] = json!(0);
+            status["conditions"] = json!([
+                {"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached", "message": "Reached expected number of succeeded pods", "lastProbeTime": done, "lastTransitionTime": done},
+                {"type": "Complete", "status": "True", "reason": "CompletionsReached", "message": "Reached expected number of succeeded pods", "lastProbeTime": done, "lastTransitionTime": done},
+            ]);
+        }
+        set_status(st, "batch/jobs", &j, status);
+    }
+}
+
+fn pods(st: &State, o: &SimOptions) {
+    let now = util::unix_now();
+    for p in list(st, "", "pods") {
+        if p.pointer("/metadata/deletionTimestamp").is_some() {
+            continue;
+        }
+        let created = util::parse_rfc3339(meta_str(&p, "creationTimestamp")).unwrap_or(now);
+        let due = now - created >= o.ready_after.as_secs() as i64;
+        let phase = pod_phase(&p).to_owned();
+        let job_pod = p
+            .pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .is_some_and(|r| r.iter().any(|r| r["kind"] == "Job"));
+        let containers: Vec<String> = p
+            .pointer("/spec/containers")
+            .and_then(Value::as_array)
+            .map(|c| {
+                c.iter()
+                    .map(|c| c["name"].as_str().unwrap_or_default().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let ts = util::rfc3339(now);
+        let node_missing = p.pointer("/spec/nodeName").is_none();
+        if node_missing {
+            let mut v = (*p).clone();
+            v["spec"]["nodeName"] = json!(o.node_name);
+            v["status"] = json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "True", "lastTransitionTime": ts}]});
+            let _ = st.store.update("/pods", v, Some(rv_of(&p)));
+            continue;
+        }
+        if !due || phase == "Succeeded" || phase == "Failed" || (phase == "Running" && !job_pod) {
+            continue;
+        }
+        let ip = format!("10.244.0.{}", fnv(meta_str(&p, "uid")) % 250 + 2);
+        let status = if job_pod {
+            let cs: Vec<Value> = containers.iter().map(|c| json!({"name": c, "ready": false, "restartCount": 0, "image": "", "imageID": "",
+                "state": {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": ts, "finishedAt": ts}}})).collect();
+            json!({"phase": "Succeeded", "podIP": ip, "hostIP": "127.0.0.1", "startTime": ts, "containerStatuses": cs,
+                "conditions": [{"type": "PodScheduled", "status": "True", "lastTransitionTime": ts},
+                               {"type": "Ready", "status": "False", "reason": "PodCompleted", "lastTransitionTime": ts}]})
+        } else {
+            let cs: Vec<Value> = containers.iter().map(|c| json!({"name": c, "ready": true, "started": true, "restartCount": 0, "image": "", "imageID": "",
+                "state": {"running": {"startedAt": ts}}})).collect();
+            json!({"phase": "Running", "podIP": ip, "hostIP": "127.0.0.1", "startTime": ts, "containerStatuses": cs,
+                "conditions": [{"type": "PodScheduled", "status": "True", "lastTransitionTime": ts},
+                               {"type": "Initialized", "status": "True", "lastTransitionTime": ts},
+                               {"type": "ContainersReady", "status": "True", "lastTransitionTime": ts},
+                               {"type": "Ready", "status": "True", "lastTransitionTime": ts}]})
+        };
+        set_status(st, "/pods", &p, status);
+    }
+}

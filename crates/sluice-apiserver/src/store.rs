@@ -1,0 +1,447 @@
+//! The object store: SQLite in WAL mode on disk, every object also held in memory, one
+//! global resourceVersion counter, and a window of recent events for watches.
+//!
+//! Invariants:
+//! - every write is one SQLite transaction that stores the object and the counter together,
+//!   so after a crash (kill -9 included) the objects and the counter agree;
+//! - resourceVersions strictly increase across all resources (as etcd's revision does);
+//! - a watch either replays every event after its resourceVersion or fails with Gone.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+/// What a store operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("already exists")]
+    AlreadyExists,
+    #[error("not found")]
+    NotFound,
+    #[error("resourceVersion conflict")]
+    Conflict,
+    #[error("too old resource version: {requested} ({oldest})")]
+    Gone { requested: u64, oldest: u64 },
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("stored object is not JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One change.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub rv: u64,
+    pub ty: EventType,
+    /// `group/resource` (`/configmaps` for the core group).
+    pub resource: Arc<str>,
+    pub namespace: String,
+    pub object: Arc<Value>,
+    /// The object before a MODIFIED event (selector-filtered watches need it).
+    pub prev: Option<Arc<Value>>,
+}
+
+/// The events a watch replays and the receiver of the later ones.
+pub type WatchStart = (Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>);
+
+type Objects = BTreeMap<(String, String), Arc<Value>>;
+
+struct Inner {
+    conn: Connection,
+    rv: u64,
+    objects: HashMap<Arc<str>, Objects>,
+    history: VecDeque<Arc<Event>>,
+    /// Watches from a resourceVersion below this cannot be served (events were dropped).
+    floor: u64,
+    history_cap: usize,
+}
+
+/// The store. Cheap operations under one mutex; the mutex also orders events.
+pub struct Store {
+    inner: Mutex<Inner>,
+    tx: broadcast::Sender<Arc<Event>>,
+}
+
+/// `group/resource`, the store's key for a resource.
+pub fn resource_key(group: &str, plural: &str) -> String {
+    format!("{group}/{plural}")
+}
+
+fn set_rv(obj: &mut Value, rv: u64) {
+    if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.insert("resourceVersion".into(), Value::String(rv.to_string()));
+    }
+}
+
+/// The resourceVersion of a stored object.
+pub fn rv_of(obj: &Value) -> u64 {
+    obj.pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+fn ns_name(obj: &Value) -> (String, String) {
+    let s = |p: &str| {
+        obj.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    (s("/metadata/namespace"), s("/metadata/name"))
+}
+
+impl Store {
+    /// Opens (or creates) the database at `path`; `:memory:` for a store that is not kept.
+    pub fn open(path: &Path, history_cap: usize) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // WAL + NORMAL: a commit survives a process crash (kill -9); only a power loss may
+        // lose the last transactions.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS objects (
+                resource TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+                rv INTEGER NOT NULL, body TEXT NOT NULL,
+                PRIMARY KEY (resource, namespace, name)) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+        )?;
+        let rv: u64 = conn
+            .query_row("SELECT value FROM meta WHERE key = 'rv'", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .optional()?
+            .unwrap_or(0) as u64;
+        let mut objects: HashMap<Arc<str>, Objects> = HashMap::new();
+        {
+            let mut stmt = conn.prepare("SELECT resource, namespace, name, body FROM objects")?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                let res: String = row.get(0)?;
+                let ns: String = row.get(1)?;
+                let name: String = row.get(2)?;
+                let body: String = row.get(3)?;
+                let v: Value = serde_json::from_str(&body)?;
+                objects
+                    .entry(Arc::from(res.as_str()))
+                    .or_default()
+                    .insert((ns, name), Arc::new(v));
+            }
+        }
+        let (tx, _) = broadcast::channel(16_384);
+        Ok(Store {
+            inner: Mutex::new(Inner {
+                conn,
+                rv,
+                objects,
+                history: VecDeque::new(),
+                floor: rv,
+                history_cap: history_cap.max(1),
+            }),
+            tx,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn current_rv(&self) -> u64 {
+        self.lock().rv
+    }
+
+    pub fn get(&self, resource: &str, namespace: &str, name: &str) -> Option<Arc<Value>> {
+        let g = self.lock();
+        g.objects
+            .get(resource)?
+            .get(&(namespace.to_owned(), name.to_owned()))
+            .cloned()
+    }
+
+    /// Objects of a resource (in one namespace, or all), ordered by namespace and name,
+    /// starting after `after`; and the store's resourceVersion at that moment.
+    pub fn list(
+        &self,
+        resource: &str,
+        namespace: Option<&str>,
+        after: Option<&(String, String)>,
+    ) -> (Vec<Arc<Value>>, u64) {
+        let g = self.lock();
+        let Some(objs) = g.objects.get(resource) else {
+            return (Vec::new(), g.rv);
+        };
+        use std::ops::Bound;
+        let lower = match after {
+            Some(k) => Bound::Excluded(k.clone()),
+            None => match namespace {
+                Some(ns) => Bound::Included((ns.to_owned(), String::new())),
+                None => Bound::Unbounded,
+            },
+        };
+        let out = objs
+            .range((lower, Bound::Unbounded))
+            .take_while(|((ns, _), _)| namespace.is_none_or(|n| n == ns))
+            .map(|(_, v)| v.clone())
+            .collect();
+        (out, g.rv)
+    }
+
+    /// All resources that have objects in `namespace`.
+    pub fn resources_in_namespace(&self, namespace: &str) -> Vec<String> {
+        let g = self.lock();
+        g.objects
+            .iter()
+            .filter(|(_, objs)| objs.keys().any(|(ns, _)| ns == namespace))
+            .map(|(r, _)| r.to_string())
+            .collect()
+    }
+
+    /// Every object of every resource (for garbage collection).
+    pub fn all(&self) -> Vec<(String, Arc<Value>)> {
+        let g = self.lock();
+        g.objects
+            .iter()
+            .flat_map(|(r, objs)| objs.values().map(move |v| (r.to_string(), v.clone())))
+            .collect()
+    }
+
+    fn write(
+        g: &mut Inner,
+        tx: &broadcast::Sender<Arc<Event>>,
+        resource: &str,
+        ty: EventType,
+        mut obj: Value,
+    ) -> Result<Arc<Value>, StoreError> {
+        let rv = g.rv + 1;
+        set_rv(&mut obj, rv);
+        let (ns, name) = ns_name(&obj);
+        {
+            let t = g.conn.transaction()?;
+            if ty == EventType::Deleted {
+                t.prepare_cached(
+                    "DELETE FROM objects WHERE resource = ?1 AND namespace = ?2 AND name = ?3",
+                )?
+                .execute(params![resource, ns, name])?;
+            } else {
+                let body = serde_json::to_string(&obj)?;
+                t.prepare_cached(
+                    "INSERT OR REPLACE INTO objects (resource, namespace, name, rv, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![resource, ns, name, rv as i64, body])?;
+            }
+            t.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES ('rv', ?1)")?
+                .execute(params![rv as i64])?;
+            t.commit()?;
+        }
+        g.rv = rv;
+        let obj = Arc::new(obj);
+        let key: Arc<str> = match g.objects.get_key_value(resource) {
+            Some((k, _)) => k.clone(),
+            None => Arc::from(resource),
+        };
+        let objs = g.objects.entry(key.clone()).or_default();
+        let prev = if ty == EventType::Deleted {
+            objs.remove(&(ns.clone(), name));
+            None
+        } else {
+            objs.insert((ns.clone(), name), obj.clone())
+        };
+        let ev = Arc::new(Event {
+            rv,
+            ty,
+            resource: key,
+            namespace: ns,
+            object: obj.clone(),
+            prev: if ty == EventType::Modified {
+                prev
+            } else {
+                None
+            },
+        });
+        if g.history.len() >= g.history_cap
+            && let Some(old) = g.history.pop_front()
+        {
+            g.floor = old.rv;
+        }
+        g.history.push_back(ev.clone());
+        let _ = tx.send(ev);
+        Ok(obj)
+    }
+
+    /// Stores a new object.
+    pub fn create(&self, resource: &str, obj: Value) -> Result<Arc<Value>, StoreError> {
+        let mut g = self.lock();
+        let key = ns_name(&obj);
+        if g.objects
+            .get(resource)
+            .is_some_and(|o| o.contains_key(&key))
+        {
+            return Err(StoreError::AlreadyExists);
+        }
+        Self::write(&mut g, &self.tx, resource, EventType::Added, obj)
+    }
+
+    /// Replaces an object; `expected` is the resourceVersion the caller read (None: any).
+    pub fn update(
+        &self,
+        resource: &str,
+        obj: Value,
+        expected: Option<u64>,
+    ) -> Result<Arc<Value>, StoreError> {
+        let mut g = self.lock();
+        let key = ns_name(&obj);
+        let Some(cur) = g.objects.get(resource).and_then(|o| o.get(&key)) else {
+            return Err(StoreError::NotFound);
+        };
+        if expected.is_some_and(|e| e != rv_of(cur)) {
+            return Err(StoreError::Conflict);
+        }
+        Self::write(&mut g, &self.tx, resource, EventType::Modified, obj)
+    }
+
+    /// Removes an object; `expected` as for update.
+    pub fn delete(
+        &self,
+        resource: &str,
+        namespace: &str,
+        name: &str,
+        expected: Option<u64>,
+    ) -> Result<Arc<Value>, StoreError> {
+        let mut g = self.lock();
+        let key = (namespace.to_owned(), name.to_owned());
+        let Some(cur) = g.objects.get(resource).and_then(|o| o.get(&key)).cloned() else {
+            return Err(StoreError::NotFound);
+        };
+        if expected.is_some_and(|e| e != rv_of(&cur)) {
+            return Err(StoreError::Conflict);
+        }
+        Self::write(
+            &mut g,
+            &self.tx,
+            resource,
+            EventType::Deleted,
+            (*cur).clone(),
+        )
+    }
+
+    /// Events after `from` (None: none, the caller lists first) and a receiver of later
+    /// ones, taken atomically so nothing is missed or seen twice.
+    pub fn watch(&self, from: Option<u64>) -> Result<WatchStart, StoreError> {
+        let g = self.lock();
+        let rx = self.tx.subscribe();
+        let Some(from) = from else {
+            return Ok((Vec::new(), rx));
+        };
+        if from < g.floor {
+            return Err(StoreError::Gone {
+                requested: from,
+                oldest: g.floor,
+            });
+        }
+        let replay = g.history.iter().filter(|e| e.rv > from).cloned().collect();
+        Ok((replay, rx))
+    }
+
+    /// A snapshot of a resource's objects plus a receiver of every later event.
+    pub fn list_and_watch(
+        &self,
+        resource: &str,
+        namespace: Option<&str>,
+    ) -> (Vec<Arc<Value>>, u64, broadcast::Receiver<Arc<Event>>) {
+        let g = self.lock();
+        let rx = self.tx.subscribe();
+        let objs = g
+            .objects
+            .get(resource)
+            .map(|o| {
+                o.iter()
+                    .filter(|((ns, _), _)| namespace.is_none_or(|n| n == ns))
+                    .map(|(_, v)| v.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        (objs, g.rv, rx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cm(name: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "default"}})
+    }
+
+    #[test]
+    fn survives_reopen_with_versions() {
+        let dir = std::env::temp_dir().join(format!("sluice-store-{}", crate::util::rand_u64()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let db = dir.join("db.sqlite");
+        {
+            let s = Store::open(&db, 100).expect("open");
+            let a = s.create("/configmaps", cm("a")).expect("create");
+            assert_eq!(rv_of(&a), 1);
+            s.create("/configmaps", cm("b")).expect("create");
+            assert!(matches!(
+                s.create("/configmaps", cm("a")),
+                Err(StoreError::AlreadyExists)
+            ));
+            assert!(matches!(
+                s.update("/configmaps", cm("a"), Some(7)),
+                Err(StoreError::Conflict)
+            ));
+            s.delete("/configmaps", "default", "b", None)
+                .expect("delete");
+            assert_eq!(s.current_rv(), 3);
+        }
+        let s = Store::open(&db, 100).expect("reopen");
+        assert_eq!(s.current_rv(), 3);
+        let a = s.get("/configmaps", "default", "a").expect("kept");
+        assert_eq!(a["metadata"]["resourceVersion"], "1");
+        assert!(s.get("/configmaps", "default", "b").is_none());
+        // history is not kept: watching from before the restart is Gone
+        assert!(matches!(s.watch(Some(1)), Err(StoreError::Gone { .. })));
+        assert!(s.watch(Some(3)).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn watch_replays_and_expires() {
+        let s = Store::open(Path::new(":memory:"), 2).expect("open");
+        for n in ["a", "b", "c"] {
+            s.create("/configmaps", cm(n)).expect("create");
+        }
+        let (replay, _) = s.watch(Some(1)).expect("in window");
+        assert_eq!(replay.iter().map(|e| e.rv).collect::<Vec<_>>(), [2, 3]);
+        assert!(matches!(s.watch(Some(0)), Err(StoreError::Gone { .. })));
+        let (objs, rv) = s.list(
+            "/configmaps",
+            Some("default"),
+            Some(&("default".into(), "a".into())),
+        );
+        assert_eq!(objs.len(), 2);
+        assert_eq!(rv, 3);
+    }
+}

