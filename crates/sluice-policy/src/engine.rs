@@ -94,6 +94,11 @@ impl CompiledPolicy {
 /// The root variables of a request (`request.*`, `images`, `serviceAccountName`...).
 pub fn request_context(req: &AdmissionRequest<'_>) -> Value {
     let obj = req.object;
+    // namespace and kind come from the old object on DELETE
+    let eff = match req.old_object {
+        Some(old) if is_empty_object(obj) => old,
+        _ => obj,
+    };
     let mut request = Map::new();
     request.insert("operation".into(), Value::String(req.operation.clone()));
     request.insert("object".into(), obj.clone());
@@ -107,14 +112,14 @@ pub fn request_context(req: &AdmissionRequest<'_>) -> Value {
     );
     request.insert("roles".into(), json!(req.user_info.roles));
     request.insert("clusterRoles".into(), json!(req.user_info.cluster_roles));
-    let ns = obj
+    let ns = eff
         .pointer("/metadata/namespace")
         .and_then(Value::as_str)
         .unwrap_or("");
     request.insert("namespace".into(), Value::String(ns.to_owned()));
     request.insert(
         "kind".into(),
-        json!({"kind": obj.get("kind").cloned().unwrap_or(Value::Null)}),
+        json!({"kind": eff.get("kind").cloned().unwrap_or(Value::Null)}),
     );
     let mut root = Map::new();
     root.insert("request".into(), Value::Object(request));
@@ -181,13 +186,25 @@ fn cluster_scoped(obj: &Value) -> bool {
     )
 }
 
+fn is_empty_object(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Object(m) => m.is_empty(),
+        _ => false,
+    }
+}
+
 /// Evaluates `policy` against `req`: one result per rule that matches the resource.
 pub fn evaluate_policy(
     policy: &CompiledPolicy,
     req: &AdmissionRequest<'_>,
     root: &Value,
 ) -> Vec<RuleResult> {
-    let obj = req.object;
+    // A DELETE carries no new object: Kyverno matches and reports the old one.
+    let obj = match req.old_object {
+        Some(old) if is_empty_object(req.object) => old,
+        _ => req.object,
+    };
     let res_ns = obj
         .pointer("/metadata/namespace")
         .and_then(Value::as_str)
@@ -208,6 +225,7 @@ pub fn evaluate_policy(
         operation: &req.operation,
         user: req.user_info,
         namespace_labels: req.namespace_labels,
+        request_kind: req.request_kind.as_ref(),
     };
     let mut out = Vec::new();
     let apply_one = policy.policy.spec.apply_rules.as_deref() == Some("One");

@@ -85,7 +85,7 @@ impl<'a> Scope<'a> {
 }
 
 /// Splits a dotted path, keeping `"quoted.segments"` whole.
-fn split_path(path: &str) -> Vec<String> {
+pub(crate) fn split_path(path: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;

@@ -6,6 +6,7 @@
 //! use [`Expr::search_strict`] for that and [`Expr::search`] for plain JMESPath (null).
 
 mod eval;
+pub(crate) use eval::split_path;
 mod functions;
 mod parse;
 
