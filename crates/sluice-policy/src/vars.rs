@@ -11,7 +11,8 @@ use crate::jmespath::{Expr, JmesError, Scope};
 pub enum Resolve {
     /// Errors (missing keys included) fail the substitution.
     Strict,
-    /// Any error resolves to `""` (`newPreconditionsVariableResolver`).
+    /// Missing fields are null; any other error resolves to `""`
+    /// (`newPreconditionsVariableResolver`).
     Lenient,
 }
 
@@ -75,7 +76,10 @@ pub enum VarError {
 }
 
 fn resolve(expr: &str, scope: &Scope<'_>, mode: Resolve) -> Result<Value, JmesError> {
-    let r = Expr::compile(expr).and_then(|e| e.search_strict(scope));
+    let r = Expr::compile(expr).and_then(|e| match mode {
+        Resolve::Strict => e.search_strict(scope),
+        Resolve::Lenient => e.search(scope),
+    });
     match (r, mode) {
         (Ok(v), _) => Ok(v),
         (Err(_), Resolve::Lenient) => Ok(Value::String(String::new())),
@@ -259,8 +263,21 @@ mod tests {
             ),
             Ok(json!("name=web!"))
         );
+        // Preconditions: a missing field is null, not an error turned into "" (kyverno/kyverno
+        // test/cli/test/nil-values-in-variables/limit-duration expects `error` from the deny
+        // that follows a `NotEquals ""` precondition on an absent field); evaluation errors
+        // still resolve to "" (newPreconditionsVariableResolver).
         assert_eq!(
             substitute_str("{{ request.object.spec.x }}", &s, Resolve::Lenient, "/"),
+            Ok(Value::Null)
+        );
+        assert_eq!(
+            substitute_str(
+                "{{ regex_replace_all('h', request.object.spec.x, '') }}",
+                &s,
+                Resolve::Lenient,
+                "/"
+            ),
             Ok(json!(""))
         );
         let e = substitute_str("{{ request.object.spec.x }}", &s, Resolve::Strict, "/")

@@ -103,10 +103,6 @@ const KNOWN_FAILURES: &[(&str, &str)] = &[
         "foreach pattern with `$(...)` relative references / element scope",
     ),
     (
-        "test/nil-values-in-variables/",
-        "nil in preconditions must be an error, not an empty string",
-    ),
-    (
         "test-fail/invalid-ns",
         "upstream rejects these suites (exit 1); sluice runs them and they pass",
     ),
@@ -175,7 +171,7 @@ fn conformance_kyverno() {
     );
     assert!(classic >= 120, "classic suites found: {classic}");
     assert!(
-        classic_ok >= 117,
+        classic_ok >= 118,
         "classic validate suites passing: {classic_ok}/{classic}"
     );
 }
