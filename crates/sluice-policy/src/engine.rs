@@ -186,6 +186,18 @@ fn cluster_scoped(obj: &Value) -> bool {
     )
 }
 
+/// Go's name for the type of a decoded JSON value (Kyverno's messages print `%T`).
+fn go_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "<nil>",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "float64",
+        Value::String(_) => "string",
+        Value::Array(_) => "[]interface {}",
+        Value::Object(_) => "map[string]interface {}",
+    }
+}
+
 fn is_empty_object(v: &Value) -> bool {
     match v {
         Value::Null => true,
@@ -557,12 +569,32 @@ fn foreach(rule: &Rule, list: &[ForEachValidation], scope: &mut Scope<'_>, depth
             None => None,
         };
         for (i, el) in elements.iter().enumerate() {
+            // `addElementToContext`: maps are element-scoped by default, other elements only
+            // when `elementScope: true`, which is an error for a non-map element.
+            let scoped = match fe.element_scope {
+                Some(true) if !el.is_object() => {
+                    return Step::Error(format!(
+                        "failed to add element to context: cannot use elementScope=true foreach rules for elements that are not maps, expected type=map got type={}",
+                        go_type(el)
+                    ));
+                }
+                Some(s) => s,
+                None => el.is_object(),
+            };
             let mark = scope.depth();
             scope.set("element", el.clone());
             scope.set("elementIndex", Value::from(i));
             scope.set(&format!("element{depth}"), el.clone());
             scope.set(&format!("elementIndex{depth}"), Value::from(i));
-            let step = foreach_element(rule, fe, pre.as_ref(), deny.as_ref(), el, scope, depth);
+            let step = foreach_element(
+                rule,
+                fe,
+                pre.as_ref(),
+                deny.as_ref(),
+                (el, scoped),
+                scope,
+                depth,
+            );
             scope.truncate(mark);
             match step {
                 Step::Skip(_) => {}
@@ -583,7 +615,7 @@ fn foreach_element(
     fe: &ForEachValidation,
     pre: Option<&Conditions>,
     deny: Option<&Conditions>,
-    el: &Value,
+    (el, scoped): (&Value, bool),
     scope: &mut Scope<'_>,
     depth: usize,
 ) -> Step {
@@ -597,11 +629,23 @@ fn foreach_element(
             Err(e) => return Step::Error(e.to_string()),
         }
     }
+    // Not element-scoped: patterns apply to the whole resource.
+    let resource;
+    let target = if scoped {
+        el
+    } else {
+        resource = scope
+            .lookup("request")
+            .and_then(|r| r.get("object"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        &resource
+    };
     if let Some(p) = fe.pattern.as_ref().filter(|p| !p.is_null()) {
-        return check_pattern(rule, p, el, scope);
+        return check_pattern(rule, p, target, scope);
     }
     if let Some(Value::Array(ps)) = &fe.any_pattern {
-        return check_any_pattern(rule, ps, el, scope);
+        return check_any_pattern(rule, ps, target, scope);
     }
     if let Some(d) = deny {
         return check_deny(rule, d, scope);
