@@ -106,10 +106,15 @@ pub fn request_context(req: &AdmissionRequest<'_>) -> Value {
         "oldObject".into(),
         req.old_object.cloned().unwrap_or(Value::Null),
     );
-    request.insert(
-        "userInfo".into(),
-        json!({"username": req.user_info.username, "groups": req.user_info.groups}),
-    );
+    // authenticationv1.UserInfo: `username` and `groups` are omitempty
+    let mut user = Map::new();
+    if !req.user_info.username.is_empty() {
+        user.insert("username".into(), json!(req.user_info.username));
+    }
+    if !req.user_info.groups.is_empty() {
+        user.insert("groups".into(), json!(req.user_info.groups));
+    }
+    request.insert("userInfo".into(), Value::Object(user));
     request.insert("roles".into(), json!(req.user_info.roles));
     request.insert("clusterRoles".into(), json!(req.user_info.cluster_roles));
     let ns = eff

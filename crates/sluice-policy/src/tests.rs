@@ -271,3 +271,23 @@ fn foreach_element_scope() {
         r[0].message
     );
 }
+
+// authenticationv1.UserInfo marshals `username` and `groups` with omitempty: an anonymous
+// request has an empty `request.userInfo`.
+#[test]
+fn user_info_omits_empty_fields() {
+    let obj = pod(json!({}));
+    let anon = UserInfo::default();
+    let root = engine::request_context(&AdmissionRequest::create(&obj, &anon));
+    assert_eq!(root.pointer("/request/userInfo"), Some(&json!({})));
+    let alice = UserInfo {
+        username: "alice".into(),
+        groups: vec!["team1".into()],
+        ..UserInfo::default()
+    };
+    let root = engine::request_context(&AdmissionRequest::create(&obj, &alice));
+    assert_eq!(
+        root.pointer("/request/userInfo"),
+        Some(&json!({"username": "alice", "groups": ["team1"]}))
+    );
+}

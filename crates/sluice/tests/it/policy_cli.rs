@@ -102,10 +102,6 @@ const KNOWN_FAILURES: &[(&str, &str)] = &[
         "test-fail/invalid-ns",
         "upstream rejects these suites (exit 1); sluice runs them and they pass",
     ),
-    (
-        "openshift/team-validate-ns-name/",
-        "deny with AnyNotIn over an empty userInfo group list: upstream passes",
-    ),
 ];
 
 // Item 5: the conformance corpus. Per-category pass counts are printed; the classic-validate
@@ -167,7 +163,7 @@ fn conformance_kyverno() {
     );
     assert!(classic >= 120, "classic suites found: {classic}");
     assert!(
-        classic_ok >= 119,
+        classic_ok >= 120,
         "classic validate suites passing: {classic_ok}/{classic}"
     );
 }
