@@ -27,6 +27,7 @@ use sluice_apis::tekton::workspace::WorkspaceDeclaration;
 use sluice_pipeline::plan::{Catalog, WsBinding, WsSource};
 use sluice_pipeline::status::{
     Condition, RunResult, SidecarState, StepState, TaskRunStatus, Terminated, now, reason,
+    result_too_large_message, taskrun_cancelled_message, taskrun_timeout_message,
 };
 use sluice_pipeline::task::{apply_step_results, prepare, step_container};
 use sluice_pipeline::{CancelToken, Executor, Paths, TaskInvocation};
@@ -638,18 +639,19 @@ impl Executor for LocalExecutor {
                 Exit::Cancelled(_) => {
                     let (r, m) = cancel
                         .cancelled()
-                        .unwrap_or_else(|| (reason::TASKRUN_CANCELLED.into(), "cancelled".into()));
+                        .unwrap_or_else(|| (reason::TASKRUN_CANCELLED.into(), String::new()));
+                    let m = if r == reason::TASKRUN_CANCELLED {
+                        taskrun_cancelled_message(&inv.taskrun_name, &m)
+                    } else {
+                        m
+                    };
                     outcome = Some((r, m));
                     termination_reason = "TaskRunCancelled".into();
                 }
                 Exit::TimedOut(_) if deadline.is_some_and(|d| Instant::now() >= d) => {
                     outcome = Some((
                         reason::TASKRUN_TIMEOUT.into(),
-                        format!(
-                            "TaskRun {:?} failed to finish within {:?}",
-                            inv.taskrun_name,
-                            fmt_duration(inv.timeout.unwrap_or_default())
-                        ),
+                        taskrun_timeout_message(&inv.taskrun_name, inv.timeout.unwrap_or_default()),
                     ));
                     termination_reason = "TimeoutExceeded".into();
                 }
@@ -715,13 +717,7 @@ impl Executor for LocalExecutor {
                     if v.len() > self.cfg.max_result_size {
                         outcome = Some((
                             reason::TASKRUN_RESULT_TOO_LARGE.into(),
-                            format!(
-                                "TaskRun {:?} failed: result {:?} of {} bytes is larger than the allowed limit of {} bytes (max-result-size)",
-                                inv.taskrun_name,
-                                r.name,
-                                v.len(),
-                                self.cfg.max_result_size
-                            ),
+                            result_too_large_message(&inv.taskrun_name, self.cfg.max_result_size),
                         ));
                         continue;
                     }
@@ -785,18 +781,6 @@ impl Executor for LocalExecutor {
             retries_status: vec![],
             task_spec: serde_json::to_value(&spec).ok(),
         }
-    }
-}
-
-fn fmt_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    if d.subsec_nanos() != 0 {
-        return format!("{}s", d.as_secs_f64());
-    }
-    match (s / 3600, s % 3600 / 60, s % 60) {
-        (0, 0, sec) => format!("{sec}s"),
-        (0, m, sec) => format!("{m}m{sec}s"),
-        (h, m, sec) => format!("{h}h{m}m{sec}s"),
     }
 }
 
