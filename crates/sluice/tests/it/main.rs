@@ -2,6 +2,7 @@
 
 mod architecture;
 mod common;
+mod example_app_deploy;
 mod kustomize_cli;
 mod policy_cli;
 mod run_cli;
