@@ -27,6 +27,7 @@ use sluice_apis::tekton::workspace::WorkspaceDeclaration;
 use sluice_pipeline::plan::{Catalog, WsBinding, WsSource};
 use sluice_pipeline::status::{
     Condition, RunResult, SidecarState, StepState, TaskRunStatus, Terminated, now, reason,
+    result_too_large_message, taskrun_cancelled_message, taskrun_timeout_message,
 };
 use sluice_pipeline::task::{apply_step_results, prepare, step_container};
 use sluice_pipeline::{CancelToken, Executor, Paths, TaskInvocation};
@@ -98,8 +99,14 @@ struct Sandbox {
 }
 
 impl Sandbox {
+    /// Tekton's `/tekton`: a directory of its own under --isolate (it is bound there),
+    /// else the sandbox root itself (one directory less to create per TaskRun).
     fn tekton(&self) -> PathBuf {
-        self.root.join("tekton")
+        if self.isolate {
+            self.root.join("tekton")
+        } else {
+            self.root.clone()
+        }
     }
     fn home(&self) -> PathBuf {
         self.tekton().join("home")
@@ -283,18 +290,35 @@ impl LocalExecutor {
             volumes: HashMap::new(),
             isolate: self.cfg.isolate,
         };
-        // one mkdir each (directory creation dominates the per-task cost on slow file
-        // systems); scripts/ and creds/ are made when used
+        // Each new inode costs: on ext4, allocating one (mkdir, create) dominated the
+        // per-TaskRun cost in profiles (`__ext4_new_inode` -> `recently_deleted`), so only
+        // the directories every step needs are made up front (the sandbox, home/ and
+        // logs/); results/, steps/<container>/, creds/, scripts/ and workspace/ are made when
+        // the task uses them. Under --isolate the whole tree is bound, so it is all made.
         fs::create_dir_all(&sb.root).map_err(io_err(&sb.root))?;
-        for d in [
-            sb.tekton(),
-            sb.home(),
-            sb.results(),
-            sb.steps(),
-            sb.workspace_root(),
-            sb.root.join("logs"),
-        ] {
-            fs::create_dir(&d).map_err(io_err(&d))?;
+        let files = creds::credential_files(&self.cfg.catalog, &inv.service_account);
+        let mut dirs = Vec::new();
+        if self.cfg.isolate {
+            dirs.push(sb.tekton());
+        }
+        dirs.extend([sb.home(), sb.root.join("logs")]);
+        if self.cfg.isolate {
+            dirs.extend([
+                sb.results(),
+                sb.steps(),
+                sb.workspace_root(),
+                sb.tekton().join("creds"),
+            ]);
+        } else {
+            if !inv.spec.results.is_empty() {
+                dirs.push(sb.results());
+            }
+            if !files.is_empty() || mentions(inv, "credentials.path") {
+                dirs.push(sb.tekton().join("creds"));
+            }
+        }
+        for d in &dirs {
+            fs::create_dir(d).map_err(io_err(d))?;
         }
         for (decl, binding) in &inv.workspaces {
             if let Some(b) = binding {
@@ -302,12 +326,9 @@ impl LocalExecutor {
                 sb.workspaces.insert(decl.name.clone(), dir);
             }
         }
-        let files = creds::credential_files(&self.cfg.catalog, &inv.service_account);
         if !files.is_empty() {
             creds::write_credentials(&sb.home(), &files).map_err(io_err(&sb.home()))?;
         }
-        let c = sb.tekton().join("creds");
-        fs::create_dir(&c).map_err(io_err(&c))?;
         Ok(sb)
     }
 
@@ -395,6 +416,27 @@ fn expand_env(v: &str, env: &[(String, String)]) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// Whether a step of the task mentions `needle` (in its script, command, args or env).
+fn mentions(inv: &TaskInvocation, needle: &str) -> bool {
+    let in_template = inv
+        .spec
+        .step_template
+        .as_ref()
+        .is_some_and(|t| serde_json::to_string(t).is_ok_and(|j| j.contains(needle)));
+    in_template
+        || inv.spec.steps.iter().any(|s| {
+            s.script.contains(needle)
+                || s.command
+                    .iter()
+                    .chain(s.args.iter())
+                    .any(|a| a.contains(needle))
+                || s.env
+                    .iter()
+                    .flatten()
+                    .any(|e| e.value.as_deref().is_some_and(|v| v.contains(needle)))
+        })
 }
 
 /// Tekton's default shell prelude for a script without a shebang
@@ -575,8 +617,11 @@ impl Executor for LocalExecutor {
                 }
             };
             let step_dir = sb.steps().join(&container);
-            let _ = fs::create_dir(&step_dir);
-            let _ = fs::create_dir(step_dir.join("results"));
+            // a step's directory holds its results and its exitCode, which only its own
+            // results and later steps (`$(steps.<step>.exitCode.path)`) can read
+            let step_dir_made =
+                (self.cfg.isolate || !step.results.is_empty() || i + 1 < spec.steps.len())
+                    && fs::create_dir_all(step_dir.join("results")).is_ok();
             let s_start = now();
             let step_deadline = step
                 .timeout
@@ -604,7 +649,9 @@ impl Executor for LocalExecutor {
                 Exit::TimedOut(t) => (1, t.clone(), Some("TimeoutExceeded")),
                 Exit::Cancelled(t) => (1, t.clone(), Some("Cancelled")),
             };
-            let _ = fs::write(step_dir.join("exitCode"), code.to_string());
+            if step_dir_made {
+                let _ = fs::write(step_dir.join("exitCode"), code.to_string());
+            }
             let results: Vec<RunResult> = read_results(&step_dir.join("results"))
                 .into_iter()
                 .map(|(name, v)| {
@@ -638,18 +685,19 @@ impl Executor for LocalExecutor {
                 Exit::Cancelled(_) => {
                     let (r, m) = cancel
                         .cancelled()
-                        .unwrap_or_else(|| (reason::TASKRUN_CANCELLED.into(), "cancelled".into()));
+                        .unwrap_or_else(|| (reason::TASKRUN_CANCELLED.into(), String::new()));
+                    let m = if r == reason::TASKRUN_CANCELLED {
+                        taskrun_cancelled_message(&inv.taskrun_name, &m)
+                    } else {
+                        m
+                    };
                     outcome = Some((r, m));
                     termination_reason = "TaskRunCancelled".into();
                 }
                 Exit::TimedOut(_) if deadline.is_some_and(|d| Instant::now() >= d) => {
                     outcome = Some((
                         reason::TASKRUN_TIMEOUT.into(),
-                        format!(
-                            "TaskRun {:?} failed to finish within {:?}",
-                            inv.taskrun_name,
-                            fmt_duration(inv.timeout.unwrap_or_default())
-                        ),
+                        taskrun_timeout_message(&inv.taskrun_name, inv.timeout.unwrap_or_default()),
                     ));
                     termination_reason = "TimeoutExceeded".into();
                 }
@@ -715,13 +763,7 @@ impl Executor for LocalExecutor {
                     if v.len() > self.cfg.max_result_size {
                         outcome = Some((
                             reason::TASKRUN_RESULT_TOO_LARGE.into(),
-                            format!(
-                                "TaskRun {:?} failed: result {:?} of {} bytes is larger than the allowed limit of {} bytes (max-result-size)",
-                                inv.taskrun_name,
-                                r.name,
-                                v.len(),
-                                self.cfg.max_result_size
-                            ),
+                            result_too_large_message(&inv.taskrun_name, self.cfg.max_result_size),
                         ));
                         continue;
                     }
@@ -785,18 +827,6 @@ impl Executor for LocalExecutor {
             retries_status: vec![],
             task_spec: serde_json::to_value(&spec).ok(),
         }
-    }
-}
-
-fn fmt_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    if d.subsec_nanos() != 0 {
-        return format!("{}s", d.as_secs_f64());
-    }
-    match (s / 3600, s % 3600 / 60, s % 60) {
-        (0, 0, sec) => format!("{sec}s"),
-        (0, m, sec) => format!("{m}m{sec}s"),
-        (h, m, sec) => format!("{h}h{m}m{sec}s"),
     }
 }
 

@@ -21,8 +21,9 @@ use crate::dag::Dag;
 use crate::matrix;
 use crate::plan::{PipelinePlan, TaskPlan, WsBinding};
 use crate::status::{
-    ChildReference, Condition, PipelineRunStatus, RunResult, SkippedTask, TaskRunStatus, now,
-    reason, skip,
+    CANCELLED_BY_PIPELINE_MSG, CANCELLED_BY_PIPELINE_TIMEOUT_MSG, ChildReference, Condition,
+    PipelineRunStatus, RunResult, SkippedTask, TaskRunStatus, go_duration, go_quote, now, reason,
+    skip,
 };
 use crate::subst::Replacements;
 use crate::task::TaskInvocation;
@@ -124,22 +125,6 @@ pub struct PipelineOutcome {
     pub children: Vec<ChildRun>,
 }
 
-fn duration_str(d: Option<Duration>) -> String {
-    match d {
-        None => "0s".into(),
-        Some(d) => {
-            let s = d.as_secs_f64();
-            if s >= 3600.0 && s % 3600.0 == 0.0 {
-                format!("{}h0m0s", s as u64 / 3600)
-            } else if s >= 60.0 && s.fract() == 0.0 {
-                format!("{}m{}s", s as u64 / 60, s as u64 % 60)
-            } else {
-                format!("{s}s")
-            }
-        }
-    }
-}
-
 /// Runs one TaskRun with retries; the final status carries the earlier attempts in
 /// `retriesStatus` (docs/taskruns.md "Specifying retries").
 fn run_with_retries(
@@ -213,7 +198,7 @@ pub fn run_taskrun(
         let h = s.spawn(|| run_with_retries(exec, &inv, plan.retries, &token, events));
         while !h.is_finished() {
             if opts.interrupt.level() > 0 {
-                token.cancel(reason::TASKRUN_CANCELLED, "TaskRun cancelled by the user");
+                token.cancel(reason::TASKRUN_CANCELLED, "");
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -405,7 +390,7 @@ pub fn run_pipeline(
                 started.insert(name.clone());
                 let skip_reason: Option<&'static str> = if !in_finally {
                     if cancelled {
-                        Some(skip::CANCELLED)
+                        Some(skip::GRACEFULLY_CANCELLED)
                     } else if let Some(r) = timed_out {
                         Some(r)
                     } else if stopping {
@@ -420,7 +405,7 @@ pub fn run_pipeline(
                         None
                     }
                 } else if opts.interrupt.level() > 1 {
-                    Some(skip::CANCELLED)
+                    Some(skip::GRACEFULLY_CANCELLED)
                 } else if timed_out == Some(skip::PIPELINE_TIMED_OUT) {
                     Some(skip::PIPELINE_TIMED_OUT)
                 } else {
@@ -608,20 +593,14 @@ pub fn run_pipeline(
             if opts.interrupt.level() > 0 && !cancelled {
                 cancelled = true;
                 for t in running.values() {
-                    t.cancel(
-                        reason::TASKRUN_CANCELLED,
-                        "TaskRun cancelled as the PipelineRun it belongs to has been cancelled.",
-                    );
+                    t.cancel(reason::TASKRUN_CANCELLED, CANCELLED_BY_PIPELINE_MSG);
                 }
                 // queued DAG jobs never start
                 queue.retain(|j| !spec.tasks.iter().any(|t| t.name == j.task));
             }
             if opts.interrupt.level() > 1 {
                 for t in running.values() {
-                    t.cancel(
-                        reason::TASKRUN_CANCELLED,
-                        "TaskRun cancelled as the PipelineRun it belongs to has been cancelled.",
-                    );
+                    t.cancel(reason::TASKRUN_CANCELLED, CANCELLED_BY_PIPELINE_MSG);
                 }
             }
             let pipeline_over = pipeline_deadline.is_some_and(|d| now_i >= d);
@@ -644,10 +623,7 @@ pub fn run_pipeline(
                     let is_finally = spec.finally.iter().any(|f| &f.name == task);
                     if pipeline_over || (tasks_over && !is_finally) || (finally_over && is_finally)
                     {
-                        t.cancel(
-                            reason::TASKRUN_CANCELLED,
-                            "TaskRun cancelled as the PipelineRun it belongs to has timed out.",
-                        );
+                        t.cancel(reason::TASKRUN_CANCELLED, CANCELLED_BY_PIPELINE_TIMEOUT_MSG);
                     }
                 }
                 queue.retain(|j| {
@@ -670,7 +646,7 @@ pub fn run_pipeline(
             }
             for name in to_skip {
                 let r = if cancelled {
-                    skip::CANCELLED
+                    skip::GRACEFULLY_CANCELLED
                 } else {
                     timed_out.unwrap_or(skip::STOPPING)
                 };
@@ -689,6 +665,7 @@ pub fn run_pipeline(
     // Status
     let mut children_out = Vec::new();
     let (mut n_ok, mut n_failed, mut n_cancelled, mut n_skipped, mut n_ignored) = (0, 0, 0, 0, 0);
+    let mut n_skipped_timeout = 0;
     for pt in spec.tasks.iter().chain(spec.finally.iter()) {
         match states.get(&pt.name) {
             Some(State::Done {
@@ -696,14 +673,23 @@ pub fn run_pipeline(
                 failed,
                 ignored,
             }) => {
+                // pipelinerunstate.go getPipelineTasksCount: a TaskRun cancelled because the
+                // PipelineRun timed out counts as failed, any other cancelled one as cancelled
+                let cancelled_for_timeout = children.iter().any(|c| {
+                    c.status.reason() == reason::TASKRUN_CANCELLED
+                        && c.status
+                            .condition()
+                            .is_some_and(|c| c.message.ends_with(CANCELLED_BY_PIPELINE_TIMEOUT_MSG))
+                });
                 let was_cancelled = children
                     .iter()
                     .any(|c| c.status.reason() == reason::TASKRUN_CANCELLED);
-                if *ignored {
-                    n_ignored += 1;
+                if cancelled_for_timeout {
                     n_failed += 1;
                 } else if was_cancelled {
                     n_cancelled += 1;
+                } else if *ignored {
+                    n_ignored += 1;
                 } else if *failed {
                     n_failed += 1;
                 } else {
@@ -726,6 +712,15 @@ pub fn run_pipeline(
             }
             Some(State::Skipped { reason, when }) => {
                 n_skipped += 1;
+                if [
+                    skip::PIPELINE_TIMED_OUT,
+                    skip::TASKS_TIMED_OUT,
+                    skip::FINALLY_TIMED_OUT,
+                ]
+                .contains(reason)
+                {
+                    n_skipped_timeout += 1;
+                }
                 status.skipped_tasks.push(SkippedTask {
                     name: pt.name.clone(),
                     reason: (*reason).to_owned(),
@@ -735,40 +730,21 @@ pub fn run_pipeline(
             _ => {}
         }
     }
-    let _ = n_ok;
-    let completed = n_ok + n_failed + n_cancelled;
-    let counts = if n_ignored > 0 {
-        format!(
-            "Tasks Completed: {completed} (Failed: {n_failed} (Ignored: {n_ignored}), Cancelled {n_cancelled}), Skipped: {n_skipped}"
-        )
-    } else {
-        format!(
-            "Tasks Completed: {completed} (Failed: {n_failed}, Cancelled {n_cancelled}), Skipped: {n_skipped}"
-        )
-    };
-    let cond = if cancelled {
-        Condition::succeeded(
-            Some(false),
-            reason::CANCELLED,
-            format!("PipelineRun {:?} was cancelled", plan.meta.name),
-        )
-    } else if timed_out.is_some() {
-        Condition::succeeded(
-            Some(false),
-            reason::PIPELINERUN_TIMEOUT,
-            format!(
-                "PipelineRun {:?} failed to finish within {:?}",
-                plan.meta.name,
-                duration_str(plan.timeout_pipeline)
-            ),
-        )
-    } else if n_failed > n_ignored || n_cancelled > 0 {
-        Condition::succeeded(Some(false), reason::FAILED, counts)
-    } else if n_skipped > 0 {
-        Condition::succeeded(Some(true), reason::COMPLETED, counts)
-    } else {
-        Condition::succeeded(Some(true), reason::SUCCEEDED, counts)
-    };
+    let cond = pipeline_condition(
+        &plan.meta.name,
+        timed_out,
+        plan.timeout_pipeline,
+        plan.timeout_tasks,
+        cancelled,
+        Counts {
+            succeeded: n_ok,
+            failed: n_failed,
+            ignored: n_ignored,
+            cancelled: n_cancelled,
+            skipped: n_skipped,
+            skipped_timeout: n_skipped_timeout,
+        },
+    );
     status.conditions.push(cond);
     status.results = pipeline_results(plan, &results);
     status.pipeline_spec = serde_json::to_value(spec).ok();
@@ -777,6 +753,79 @@ pub fn run_pipeline(
         status,
         children: children_out,
     }
+}
+
+/// Task counts of a finished PipelineRun (pipelinerunstate.go `pipelineRunStatusCount`).
+#[derive(Debug, Clone, Copy, Default)]
+struct Counts {
+    succeeded: usize,
+    failed: usize,
+    ignored: usize,
+    cancelled: usize,
+    skipped: usize,
+    skipped_timeout: usize,
+}
+
+/// The final `Succeeded` condition (pipelinerunstate.go `GetPipelineConditionStatus`):
+/// the pipeline timeout, then the tasks timeout, give `PipelineRunTimeout`; otherwise the
+/// counts decide, a graceful cancel (Ctrl-C, `CancelledRunFinally`) ending as `Cancelled`
+/// unless a task failed.
+fn pipeline_condition(
+    run: &str,
+    timed_out: Option<&'static str>,
+    timeout_pipeline: Option<Duration>,
+    timeout_tasks: Option<Duration>,
+    gracefully_cancelled: bool,
+    s: Counts,
+) -> Condition {
+    if timed_out == Some(skip::PIPELINE_TIMED_OUT) {
+        return Condition::succeeded(
+            Some(false),
+            reason::PIPELINERUN_TIMEOUT,
+            format!(
+                "PipelineRun {} failed to finish within {}",
+                go_quote(run),
+                go_quote(&go_duration(timeout_pipeline.unwrap_or_default()))
+            ),
+        );
+    }
+    if timed_out == Some(skip::TASKS_TIMED_OUT) {
+        return Condition::succeeded(
+            Some(false),
+            reason::PIPELINERUN_TIMEOUT,
+            format!(
+                "PipelineRun {} failed due to tasks failed to finish within {}",
+                go_quote(run),
+                go_quote(&go_duration(timeout_tasks.unwrap_or_default()))
+            ),
+        );
+    }
+    let completed = s.succeeded + s.failed + s.cancelled + s.ignored;
+    let total_failed = s.failed + s.ignored;
+    let mut message = if s.ignored > 0 {
+        format!(
+            "Tasks Completed: {completed} (Failed: {total_failed} (Ignored: {}), Cancelled {}), Skipped: {}",
+            s.ignored, s.cancelled, s.skipped
+        )
+    } else {
+        format!(
+            "Tasks Completed: {completed} (Failed: {total_failed}, Cancelled {}), Skipped: {}",
+            s.cancelled, s.skipped
+        )
+    };
+    let (ok, why) = if s.failed > 0 || s.skipped_timeout > 0 {
+        (false, reason::FAILED)
+    } else if gracefully_cancelled {
+        message = format!("PipelineRun {} was cancelled", go_quote(run));
+        (false, reason::CANCELLED)
+    } else if s.cancelled > 0 {
+        (false, reason::CANCELLED)
+    } else if s.skipped > 0 {
+        (true, reason::COMPLETED)
+    } else {
+        (true, reason::SUCCEEDED)
+    };
+    Condition::succeeded(Some(ok), why, message)
 }
 
 fn index_is_first(job: &Job) -> bool {
@@ -1135,6 +1184,98 @@ mod tests {
             values: Some(values.iter().map(|s| s.to_string()).collect()),
             cel: String::new(),
         }
+    }
+
+    fn counts(
+        ok: usize,
+        failed: usize,
+        ignored: usize,
+        cancelled: usize,
+        skipped: usize,
+    ) -> Counts {
+        Counts {
+            succeeded: ok,
+            failed,
+            ignored,
+            cancelled,
+            skipped,
+            skipped_timeout: 0,
+        }
+    }
+
+    // tektoncd/pipeline pkg/reconciler/pipelinerun/resources/pipelinerunstate.go
+    // GetPipelineConditionStatus: timeouts first (pipeline, then tasks), then the counts.
+    #[test]
+    fn pipeline_condition_timeouts() {
+        let c = pipeline_condition(
+            "pr",
+            Some(skip::PIPELINE_TIMED_OUT),
+            Some(Duration::from_secs(3600)),
+            None,
+            false,
+            Counts::default(),
+        );
+        assert_eq!(c.reason, "PipelineRunTimeout");
+        assert_eq!(
+            c.message,
+            "PipelineRun \"pr\" failed to finish within \"1h0m0s\""
+        );
+        let c = pipeline_condition(
+            "pr",
+            Some(skip::TASKS_TIMED_OUT),
+            None,
+            Some(Duration::from_secs(90)),
+            false,
+            Counts::default(),
+        );
+        assert_eq!(c.reason, "PipelineRunTimeout");
+        assert_eq!(
+            c.message,
+            "PipelineRun \"pr\" failed due to tasks failed to finish within \"1m30s\""
+        );
+        // a finally timeout is no PipelineRun timeout: its cancelled tasks count as failed
+        let c = pipeline_condition(
+            "pr",
+            Some(skip::FINALLY_TIMED_OUT),
+            None,
+            None,
+            false,
+            counts(1, 1, 0, 0, 0),
+        );
+        assert_eq!((c.status.as_str(), c.reason.as_str()), ("False", "Failed"));
+        assert_eq!(
+            c.message,
+            "Tasks Completed: 2 (Failed: 1, Cancelled 0), Skipped: 0"
+        );
+    }
+
+    // Same function: a graceful cancel (CancelledRunFinally) ends as Cancelled with
+    // "PipelineRun %q was cancelled" unless a task failed; onError: continue failures are
+    // "Ignored" and do not fail the run.
+    #[test]
+    fn pipeline_condition_cancel_and_counts() {
+        let c = pipeline_condition("pr", None, None, None, true, counts(1, 0, 0, 1, 2));
+        assert_eq!(
+            (c.status.as_str(), c.reason.as_str()),
+            ("False", "Cancelled")
+        );
+        assert_eq!(c.message, "PipelineRun \"pr\" was cancelled");
+        let c = pipeline_condition("pr", None, None, None, true, counts(0, 1, 0, 1, 0));
+        assert_eq!(c.reason, "Failed");
+        let c = pipeline_condition("pr", None, None, None, false, counts(2, 0, 1, 0, 0));
+        assert_eq!(
+            (c.status.as_str(), c.reason.as_str()),
+            ("True", "Succeeded")
+        );
+        assert_eq!(
+            c.message,
+            "Tasks Completed: 3 (Failed: 1 (Ignored: 1), Cancelled 0), Skipped: 0"
+        );
+        let c = pipeline_condition("pr", None, None, None, false, counts(2, 0, 0, 0, 1));
+        assert_eq!(
+            (c.status.as_str(), c.reason.as_str()),
+            ("True", "Completed")
+        );
     }
 
     // docs/pipelines.md "Guard Task execution using when expressions": all expressions

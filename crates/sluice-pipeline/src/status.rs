@@ -18,6 +18,9 @@ pub mod reason {
     pub const TASKRUN_CANCELLED: &str = "TaskRunCancelled";
     pub const TASKRUN_RESULT_TOO_LARGE: &str = "TaskRunResultLargerThanAllowedLimit";
     pub const TASKRUN_VALIDATION_FAILED: &str = "TaskRunValidationFailed";
+    // PipelineRun reasons while finally runs after a graceful cancel/stop
+    pub const CANCELLED_RUNNING_FINALLY: &str = "CancelledRunningFinally";
+    pub const STOPPED_RUNNING_FINALLY: &str = "StoppedRunningFinally";
     // PipelineRun reasons (pipelinerun_types.go)
     pub const COMPLETED: &str = "Completed";
     pub const PIPELINERUN_TIMEOUT: &str = "PipelineRunTimeout";
@@ -30,8 +33,8 @@ pub mod skip {
     pub const WHEN: &str = "When Expressions evaluated to false";
     pub const PARENT_SKIPPED: &str = "Parent Tasks were skipped";
     pub const STOPPING: &str = "PipelineRun was stopping";
-    pub const CANCELLED: &str = "PipelineRun was cancelled";
     pub const GRACEFULLY_CANCELLED: &str = "PipelineRun was gracefully cancelled";
+    pub const GRACEFULLY_STOPPED: &str = "PipelineRun was gracefully stopped";
     pub const PIPELINE_TIMED_OUT: &str = "PipelineRun timeout has been reached";
     pub const TASKS_TIMED_OUT: &str = "PipelineRun Tasks timeout has been reached";
     pub const FINALLY_TIMED_OUT: &str = "PipelineRun Finally timeout has been reached";
@@ -215,6 +218,96 @@ impl PipelineRunStatus {
     }
 }
 
+/// `TaskRunCancelledByPipelineMsg` (taskrun_types.go), the `spec.statusMessage` of a
+/// TaskRun cancelled because its PipelineRun was cancelled.
+pub const CANCELLED_BY_PIPELINE_MSG: &str =
+    "TaskRun cancelled as the PipelineRun it belongs to has been cancelled.";
+/// `TaskRunCancelledByPipelineTimeoutMsg` (taskrun_types.go).
+pub const CANCELLED_BY_PIPELINE_TIMEOUT_MSG: &str =
+    "TaskRun cancelled as the PipelineRun it belongs to has timed out.";
+
+/// The condition message of a cancelled TaskRun (pkg/reconciler/taskrun/taskrun.go:
+/// `TaskRun %q was cancelled. %s`, the second part being `spec.statusMessage`).
+pub fn taskrun_cancelled_message(taskrun: &str, status_message: &str) -> String {
+    format!(
+        "TaskRun {} was cancelled. {status_message}",
+        go_quote(taskrun)
+    )
+}
+
+/// The condition message of a timed-out TaskRun (pkg/reconciler/taskrun/taskrun.go:
+/// `TaskRun %q failed to finish within %q`, the timeout as a Go `time.Duration`).
+pub fn taskrun_timeout_message(taskrun: &str, timeout: std::time::Duration) -> String {
+    format!(
+        "TaskRun {} failed to finish within {}",
+        go_quote(taskrun),
+        go_quote(&go_duration(timeout))
+    )
+}
+
+/// The condition message when results exceed `max-result-size` (pkg/reconciler/taskrun/
+/// taskrun.go: `"%s TaskRun \"%q\" failed: results exceeded size limit %d bytes"` with
+/// `pipelineErrors.UserErrorLabel`, so the name is quoted twice).
+pub fn result_too_large_message(taskrun: &str, limit: usize) -> String {
+    format!(
+        "[User error] TaskRun \"{}\" failed: results exceeded size limit {limit} bytes",
+        go_quote(taskrun)
+    )
+}
+
+/// Go's `%q` of a plain string: double quotes, with `"` and `\\` escaped.
+pub fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Go's `time.Duration.String()`: `1h0m0s`, `1m30s`, `1.5s`, `500ms`, `0s`.
+pub fn go_duration(d: std::time::Duration) -> String {
+    let n = d.as_nanos();
+    if n == 0 {
+        return "0s".into();
+    }
+    fn frac(int: u128, rem: u128, width: usize) -> String {
+        if rem == 0 {
+            int.to_string()
+        } else {
+            let r = format!("{rem:0width$}");
+            format!("{int}.{}", r.trim_end_matches('0'))
+        }
+    }
+    if n < 1_000 {
+        return format!("{n}ns");
+    }
+    if n < 1_000_000 {
+        return format!("{}\u{b5}s", frac(n / 1_000, n % 1_000, 3));
+    }
+    if n < 1_000_000_000 {
+        return format!("{}ms", frac(n / 1_000_000, n % 1_000_000, 6));
+    }
+    let secs = n / 1_000_000_000;
+    let sub = n % 1_000_000_000;
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    let s = frac(s, sub, 9);
+    if h > 0 {
+        format!("{h}h{m}m{s}s")
+    } else if m > 0 {
+        format!("{m}m{s}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
 /// The current time as RFC 3339 UTC (`2024-01-02T03:04:05Z`).
 pub fn now() -> String {
     rfc3339(SystemTime::now())
@@ -253,5 +346,61 @@ mod tests {
         let t = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         assert_eq!(rfc3339(t), "2023-11-14T22:13:20Z");
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+    }
+
+    // Go's time.Duration.String (src/time/time.go), which Tekton's messages print with %q.
+    #[test]
+    fn go_duration_strings() {
+        let d = Duration::from_secs;
+        assert_eq!(go_duration(d(0)), "0s");
+        assert_eq!(go_duration(d(3600)), "1h0m0s");
+        assert_eq!(go_duration(d(3660)), "1h1m0s");
+        assert_eq!(go_duration(d(90)), "1m30s");
+        assert_eq!(go_duration(d(5)), "5s");
+        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(go_duration(Duration::from_millis(500)), "500ms");
+        assert_eq!(go_duration(Duration::from_micros(1500)), "1.5ms");
+    }
+
+    // pkg/reconciler/taskrun/taskrun.go (tektoncd/pipeline): the cancelled, timed-out and
+    // results-too-large messages; the statusMessage constants of
+    // pkg/apis/pipeline/v1/taskrun_types.go.
+    #[test]
+    fn taskrun_messages_match_upstream() {
+        assert_eq!(
+            taskrun_cancelled_message("pr-build", CANCELLED_BY_PIPELINE_MSG),
+            "TaskRun \"pr-build\" was cancelled. TaskRun cancelled as the PipelineRun it belongs to has been cancelled."
+        );
+        assert_eq!(
+            taskrun_timeout_message("tr", Duration::from_secs(90)),
+            "TaskRun \"tr\" failed to finish within \"1m30s\""
+        );
+        assert_eq!(
+            result_too_large_message("tr", 4096),
+            "[User error] TaskRun \"\"tr\"\" failed: results exceeded size limit 4096 bytes"
+        );
+    }
+
+    // pkg/apis/pipeline/v1/pipelinerun_types.go SkippingReason and PipelineRunReason values.
+    #[test]
+    fn skipping_reasons_match_upstream() {
+        assert_eq!(
+            skip::GRACEFULLY_CANCELLED,
+            "PipelineRun was gracefully cancelled"
+        );
+        assert_eq!(
+            skip::GRACEFULLY_STOPPED,
+            "PipelineRun was gracefully stopped"
+        );
+        assert_eq!(
+            skip::TASKS_TIMED_OUT,
+            "PipelineRun Tasks timeout has been reached"
+        );
+        assert_eq!(reason::CANCELLED_RUNNING_FINALLY, "CancelledRunningFinally");
+        assert_eq!(reason::PIPELINERUN_TIMEOUT, "PipelineRunTimeout");
+        assert_eq!(
+            reason::TASKRUN_RESULT_TOO_LARGE,
+            "TaskRunResultLargerThanAllowedLimit"
+        );
     }
 }

@@ -1,14 +1,15 @@
 //! `sluice run -f FILE...`: validates, resolves and runs a Tekton PipelineRun or TaskRun
 //! on the local executor.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, ValueEnum};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
 use sluice_apis::manifests::{Options, validate_files};
 use sluice_apis::tekton::param::{Param, ParamValue};
@@ -104,22 +105,161 @@ fn param_value(v: &str) -> Result<ParamValue> {
     }
 }
 
-/// Streams logs and progress.
+/// Streams logs and progress. On a TTY the progress is a table redrawn in place (one row
+/// per unfinished task: pending or running with its elapsed time, and a totals row); a
+/// finished task leaves the table as a line printed above it, and logs stream above it
+/// too. Elsewhere progress is one line per state change.
 struct Console {
     out: Mutex<()>,
     quiet: bool,
     to_stderr: bool,
-    tty: bool,
+    color: bool,
     started: Mutex<HashMap<String, Instant>>,
+    table: Option<Mutex<Table>>,
+}
+
+/// The live table (indicatif): rows for pending and running tasks, then a totals row.
+struct Table {
+    multi: MultiProgress,
+    totals: ProgressBar,
+    rows: HashMap<String, ProgressBar>,
+    /// Pending tasks without a row (the table is kept within the terminal's height).
+    hidden: VecDeque<String>,
+    phases: HashMap<String, Phase>,
+    max_rows: usize,
+    width: usize,
+}
+
+/// A row style; `{secs}` is the bar's elapsed time with a tenth of a second.
+fn style(t: &str) -> ProgressStyle {
+    ProgressStyle::with_template(t)
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+        .with_key(
+            "secs",
+            |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.1}s", s.elapsed().as_secs_f64());
+            },
+        )
+}
+
+impl Table {
+    fn new(tasks_hint: usize) -> Table {
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
+        let totals = multi.add(ProgressBar::new_spinner());
+        totals.set_style(style("  {msg} | {secs}"));
+        totals.enable_steady_tick(Duration::from_millis(200));
+        let height = console::Term::stderr().size().0 as usize;
+        let _ = tasks_hint;
+        Table {
+            multi,
+            totals,
+            rows: HashMap::new(),
+            hidden: VecDeque::new(),
+            phases: HashMap::new(),
+            max_rows: height.saturating_sub(3).max(3),
+            width: 24,
+        }
+    }
+
+    fn add_row(&mut self, task: &str, phase: Phase) {
+        let pb = self
+            .multi
+            .insert_before(&self.totals, ProgressBar::new_spinner());
+        pb.set_prefix(task.to_owned());
+        self.rows.insert(task.to_owned(), pb);
+        self.restyle(task, phase, "");
+    }
+
+    fn restyle(&self, task: &str, phase: Phase, detail: &str) {
+        let Some(pb) = self.rows.get(task) else {
+            return;
+        };
+        let w = self.width;
+        match phase {
+            Phase::Pending => {
+                pb.set_style(style(&format!("  {{prefix:{w}}} {{msg:.dim}}")));
+                pb.set_message("pending");
+            }
+            Phase::Running | Phase::Retrying => {
+                pb.set_style(
+                    style(&format!(
+                        "{{spinner:.cyan}} {{prefix:{w}}} running {{secs:>7}} {{msg}}"
+                    ))
+                    .tick_chars("|/-\\ "),
+                );
+                pb.set_message(detail.to_owned());
+                if phase == Phase::Running {
+                    pb.reset_elapsed();
+                }
+                pb.enable_steady_tick(Duration::from_millis(100));
+            }
+            _ => {}
+        }
+    }
+
+    fn update_totals(&self, start: Instant) {
+        let mut n = [0usize; 5];
+        for p in self.phases.values() {
+            let i = match p {
+                Phase::Pending => 0,
+                Phase::Running | Phase::Retrying => 1,
+                Phase::Succeeded => 2,
+                Phase::Failed => 3,
+                Phase::Skipped => 4,
+            };
+            n[i] += 1;
+        }
+        self.totals.set_message(format!(
+            "pending {} | running {} | succeeded {} | failed {} | skipped {}",
+            n[0], n[1], n[2], n[3], n[4]
+        ));
+        let _ = start;
+    }
 }
 
 impl Console {
     fn print(&self, s: &str) {
         let _g = self.out.lock();
-        if self.to_stderr {
-            let _ = writeln!(std::io::stderr().lock(), "{s}");
-        } else {
-            let _ = writeln!(std::io::stdout().lock(), "{s}");
+        let write = || {
+            if self.to_stderr {
+                let _ = writeln!(std::io::stderr().lock(), "{s}");
+            } else {
+                let _ = writeln!(std::io::stdout().lock(), "{s}");
+            }
+        };
+        match &self.table {
+            Some(t) => {
+                let t = t.lock().unwrap_or_else(|e| e.into_inner());
+                t.multi.suspend(write);
+            }
+            None => write(),
+        }
+    }
+
+    fn eprint(&self, s: &str) {
+        match &self.table {
+            Some(t) => {
+                let t = t.lock().unwrap_or_else(|e| e.into_inner());
+                let _ = t.multi.println(s);
+            }
+            None => {
+                let _g = self.out.lock();
+                let _ = writeln!(std::io::stderr().lock(), "{s}");
+            }
+        }
+    }
+
+    /// Clears the live table (before the final summary is printed).
+    fn finish_table(&self) {
+        if let Some(t) = &self.table {
+            let mut t = t.lock().unwrap_or_else(|e| e.into_inner());
+            for (_, pb) in t.rows.drain() {
+                pb.finish_and_clear();
+            }
+            t.totals.finish_and_clear();
+            let _ = t.multi.clear();
+            t.hidden.clear();
+            t.phases.clear();
         }
     }
 }
@@ -131,35 +271,90 @@ impl LogSink for Console {
         }
     }
     fn step_failed(&self, task: &str, step: &str, code: i32, tail: &[String]) {
-        let _g = self.out.lock();
-        let mut e = std::io::stderr().lock();
-        let _ = writeln!(
-            e,
-            "error: task {task} step {step} failed with exit code {code}"
-        );
+        let mut s = format!("error: task {task} step {step} failed with exit code {code}");
         if !tail.is_empty() {
-            let _ = writeln!(e, "  last lines of its log:");
+            s.push_str("\n  last lines of its log:");
             for l in tail.iter().rev().take(10).rev() {
-                let _ = writeln!(e, "  | {l}");
+                s.push_str(&format!("\n  | {l}"));
             }
         }
+        self.eprint(&s);
     }
 }
 
 impl Events for Console {
     fn task(&self, task: &str, phase: Phase, detail: &str) {
-        let elapsed = {
+        let (elapsed, run_start) = {
             let mut m = self.started.lock().unwrap_or_else(|e| e.into_inner());
-            match phase {
+            let run_start = *m.entry(String::new()).or_insert_with(Instant::now);
+            let e = match phase {
                 Phase::Running => {
                     m.insert(task.to_owned(), Instant::now());
                     None
                 }
                 _ => m.get(task).map(|t| t.elapsed()),
-            }
+            };
+            (e, run_start)
         };
+        if let Some(t) = &self.table {
+            let mut t = t.lock().unwrap_or_else(|e| e.into_inner());
+            t.width = t.width.max(task.len().min(40));
+            t.phases.insert(task.to_owned(), phase);
+            match phase {
+                Phase::Pending => {
+                    if t.rows.len() < t.max_rows {
+                        t.add_row(task, phase);
+                    } else {
+                        t.hidden.push_back(task.to_owned());
+                    }
+                }
+                Phase::Running | Phase::Retrying => {
+                    if !t.rows.contains_key(task) {
+                        t.hidden.retain(|h| h != task);
+                        t.add_row(task, phase);
+                    }
+                    t.restyle(task, phase, detail);
+                }
+                Phase::Succeeded | Phase::Failed | Phase::Skipped => {
+                    if let Some(pb) = t.rows.remove(task) {
+                        pb.finish_and_clear();
+                        t.multi.remove(&pb);
+                    }
+                    t.hidden.retain(|h| h != task);
+                    let line = self.phase_line(task, phase, elapsed, detail);
+                    let _ = t.multi.println(line);
+                    while t.rows.len() < t.max_rows {
+                        let Some(next) = t.hidden.pop_front() else {
+                            break;
+                        };
+                        let p = t.phases.get(&next).copied().unwrap_or(Phase::Pending);
+                        t.add_row(&next, p);
+                    }
+                }
+            }
+            t.update_totals(run_start);
+            return;
+        }
+        if phase == Phase::Pending {
+            return;
+        }
+        let line = self.phase_line(task, phase, elapsed, detail);
+        let _g = self.out.lock();
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    }
+}
+
+impl Console {
+    /// `==> task: state (elapsed): detail`, coloured on a colour terminal.
+    fn phase_line(
+        &self,
+        task: &str,
+        phase: Phase,
+        elapsed: Option<Duration>,
+        detail: &str,
+    ) -> String {
         let word = match phase {
-            Phase::Pending => return,
+            Phase::Pending => "pending",
             Phase::Running => "running",
             Phase::Retrying => "retrying",
             Phase::Succeeded => "succeeded",
@@ -173,17 +368,16 @@ impl Events for Console {
         if !detail.is_empty() {
             s.push_str(&format!(": {detail}"));
         }
-        let _g = self.out.lock();
-        if self.tty {
+        if self.color {
             let color = match phase {
                 Phase::Succeeded => "32",
                 Phase::Failed => "31",
                 Phase::Skipped => "33",
                 _ => "36",
             };
-            let _ = writeln!(std::io::stderr().lock(), "\x1b[{color}m==> {s}\x1b[0m");
+            format!("\x1b[{color}m==> {s}\x1b[0m")
         } else {
-            let _ = writeln!(std::io::stderr().lock(), "==> {s}");
+            format!("==> {s}")
         }
     }
 }
@@ -347,12 +541,14 @@ pub fn run(args: &RunArgs) -> Result<u8> {
             }
         });
     }
+    let tty = std::io::stderr().is_terminal();
     let console = Arc::new(Console {
         out: Mutex::new(()),
         quiet: args.quiet,
         to_stderr: args.output.is_some(),
-        tty: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        color: tty && std::env::var_os("NO_COLOR").is_none(),
         started: Mutex::new(HashMap::new()),
+        table: tty.then(|| Mutex::new(Table::new(0))),
     });
     let catalog = Arc::new(catalog);
     let data = data_dir(args);
@@ -392,12 +588,13 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         });
         match p {
             Plan::Pipeline(plan) => {
-                eprintln!(
+                console.eprint(&format!(
                     "PipelineRun {} started (run directory {})",
                     plan.meta.name,
                     run_dir.display()
-                );
+                ));
                 let out = engine::run_pipeline(plan, &exec, &run_opts, console.as_ref());
+                console.finish_table();
                 let cond = out.status.condition().cloned();
                 all_ok &= out.status.succeeded();
                 let mut pr = serde_json::to_value(&plan.run)?;
@@ -424,12 +621,13 @@ pub fn run(args: &RunArgs) -> Result<u8> {
                 }
             }
             Plan::Task(plan) => {
-                eprintln!(
+                console.eprint(&format!(
                     "TaskRun {} started (run directory {})",
                     plan.meta.name,
                     run_dir.display()
-                );
+                ));
                 let st = engine::run_taskrun(plan, &exec, &run_opts, console.as_ref());
+                console.finish_table();
                 all_ok &= st.succeeded();
                 let mut tr = serde_json::to_value(&plan.run)?;
                 set_meta(&mut tr, &plan.meta);

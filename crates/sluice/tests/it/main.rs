@@ -3,6 +3,7 @@
 mod apiserver_kubectl;
 mod architecture;
 mod common;
+mod example_app_deploy;
 mod kustomize_cli;
 mod policy_cli;
 mod run_cli;

@@ -489,6 +489,12 @@ spec:
         .find(|i| i["metadata"]["name"] == "cancelme-long")
         .expect("long");
     assert_eq!(cond(long).1, "TaskRunCancelled");
+    // pkg/reconciler/taskrun/taskrun.go "TaskRun %q was cancelled. %s" with
+    // TaskRunCancelledByPipelineMsg (pkg/apis/pipeline/v1/taskrun_types.go)
+    assert_eq!(
+        cond(long).2,
+        "TaskRun \"cancelme-long\" was cancelled. TaskRun cancelled as the PipelineRun it belongs to has been cancelled."
+    );
     let ps = Command::new("ps")
         .args(["-eo", "args"])
         .output()
