@@ -183,8 +183,8 @@ fn seed_policies_reject_fixed_policy_admits_audit_reports() {
     assert!(result["timestamp"]["seconds"].as_u64().is_some(), "{r}");
     assert_eq!(r["summary"]["fail"], 1, "{r}");
     assert_eq!(r["scope"]["uid"], r["metadata"]["name"]);
-    // kubectl's table of reports (the CRD's printer columns)
-    let table = s.ok(&["get", "polr", "-n", "default"], None);
+    // kubectl's table of reports (the CRD's printer columns; Kind and Name are wide-only)
+    let table = s.ok(&["get", "polr", "-n", "default", "-o", "wide"], None);
     assert!(
         table
             .lines()
