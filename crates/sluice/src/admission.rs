@@ -259,6 +259,42 @@ pub fn blocked(results: &[RuleResult], resource: &Value) -> Option<(String, Stri
     ))
 }
 
+/// `validate.allowExistingViolations` (default true): on an UPDATE, an Enforce rule that
+/// fails on the new object and already failed on the old one is skipped (kyverno
+/// pkg/engine/handlers/validation/validate_resource.go: "skipping the rule evaluation as
+/// pre-existing violations are allowed").
+pub fn allow_existing_violations(
+    results: &mut [RuleResult],
+    before: &[RuleResult],
+    policies: &[LoadedPolicy],
+) {
+    for r in results.iter_mut() {
+        if r.action != Action::Enforce || r.status != Status::Fail {
+            continue;
+        }
+        let allowed = policies
+            .iter()
+            .flat_map(|p| &p.set.policies)
+            .filter(|p| p.name() == r.policy && p.namespace() == r.policy_namespace.as_deref())
+            .flat_map(|p| &p.rules)
+            .find(|cr| cr.rule.name == r.rule)
+            .and_then(|cr| cr.rule.validate.as_ref())
+            .and_then(|v| v.allow_existing_violations)
+            != Some(false);
+        let failed_before = before.iter().any(|b| {
+            b.policy == r.policy
+                && b.policy_namespace == r.policy_namespace
+                && b.rule == r.rule
+                && b.status == Status::Fail
+        });
+        if allowed && failed_before {
+            r.status = Status::Skip;
+            r.message =
+                "skipping the rule evaluation as pre-existing violations are allowed".into();
+        }
+    }
+}
+
 /// `policy.rule: message` for each non-passing, non-skipped rule (kyverno
 /// pkg/webhooks/utils/warning.go GetWarningMessages).
 pub fn warnings(results: &[RuleResult]) -> Vec<String> {
@@ -411,11 +447,19 @@ impl AdmissionHook for PolicyAdmission {
         if policies.is_empty() {
             return Ok(Vec::new());
         }
-        let results: Vec<RuleResult> = self
+        let mut results: Vec<RuleResult> = self
             .evaluate(&policies, req.object, req.old, operation, |p| p.admission)
             .into_iter()
             .map(|(_, r)| r)
             .collect();
+        if let Some(old) = req.old {
+            let before: Vec<RuleResult> = self
+                .evaluate(&policies, old, None, operation, |p| p.admission)
+                .into_iter()
+                .map(|(_, r)| r)
+                .collect();
+            allow_existing_violations(&mut results, &before, &policies);
+        }
         if let Some((webhook, message)) = blocked(&results, req.object) {
             return Err(webhook_denial(&webhook, &message));
         }
@@ -918,6 +962,39 @@ mod tests {
             report_object(&ns, vec![], &[])["kind"],
             "ClusterPolicyReport"
         );
+    }
+
+    // kyverno validate_resource.go: Enforce + UPDATE + allowExistingViolations (default true):
+    // failing before and after is a skip; `allowExistingViolations: false` keeps the fail.
+    #[test]
+    fn existing_violations_are_allowed_on_update() {
+        let policy = |allow: &str| {
+            load(&json!({
+                "apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy",
+                "metadata": {"name": "p"},
+                "spec": {"validationFailureAction": "Enforce", "rules": [{"name": "r",
+                    "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+                    "validate": serde_json::from_str::<Value>(&format!(
+                        "{{\"message\": \"m\", {allow} \"pattern\": {{\"metadata\": {{\"labels\": {{\"a\": \"?*\"}}}}}}}}"
+                    )).expect("json")}]},
+            }))
+            .expect("compiles")
+        };
+        let fail = result("p", "r", Status::Fail, Action::Enforce, "bad");
+        let mut now = vec![fail.clone()];
+        allow_existing_violations(&mut now, std::slice::from_ref(&fail), &[policy("")]);
+        assert_eq!(now[0].status, Status::Skip);
+        let mut now = vec![fail.clone()];
+        allow_existing_violations(
+            &mut now,
+            std::slice::from_ref(&fail),
+            &[policy("\"allowExistingViolations\": false,")],
+        );
+        assert_eq!(now[0].status, Status::Fail);
+        let pass = result("p", "r", Status::Pass, Action::Enforce, "");
+        let mut now = vec![fail.clone()];
+        allow_existing_violations(&mut now, &[pass], &[policy("")]);
+        assert_eq!(now[0].status, Status::Fail);
     }
 
     #[test]
