@@ -108,6 +108,13 @@ pub fn evaluate_one(c: &Condition, scope: &Scope<'_>, mode: Resolve) -> Result<b
 /// Applies `op` to a substituted key and value.
 pub fn apply(op: &str, key: &Value, value: &Value) -> bool {
     match op {
+        // anyKeyExistsInArray & co: a value that is neither a list nor a string is an
+        // invalid type, and the condition is false whatever the operator
+        "In" | "AnyIn" | "AllIn" | "NotIn" | "AnyNotIn" | "AllNotIn"
+            if matches!(value, Value::Null | Value::Bool(_) | Value::Object(_)) =>
+        {
+            false
+        }
         "Equal" | "Equals" => equals(key, value),
         "NotEqual" | "NotEquals" => !equals(key, value),
         "In" => in_all(key, value),
@@ -301,6 +308,12 @@ mod tests {
             &json!(["a*", " b", "b"])
         ));
         assert!(apply("AnyNotIn", &json!(["a", "x"]), &json!(["a", "b"])));
+        // pkg/engine/variables/operator (anyKeyExistsInArray): a null value is an invalid
+        // type and every In-family condition is false (policies openshift/
+        // team-validate-ns-name: AnyNotIn over groups a user without groups does not have)
+        assert!(!apply("AnyNotIn", &json!("team1-test"), &Value::Null));
+        assert!(!apply("NotIn", &json!("a"), &Value::Null));
+        assert!(!apply("In", &json!("a"), &json!({"a": 1})));
         assert!(apply("AllNotIn", &json!(["x", "y"]), &json!(["a", "b"])));
         assert!(apply("AnyIn", &json!(8080), &json!(["8000-9000"])));
         assert!(apply("In", &json!("CREATE"), &json!(["CREATE", "UPDATE"])));

@@ -94,6 +94,11 @@ impl CompiledPolicy {
 /// The root variables of a request (`request.*`, `images`, `serviceAccountName`...).
 pub fn request_context(req: &AdmissionRequest<'_>) -> Value {
     let obj = req.object;
+    // namespace and kind come from the old object on DELETE
+    let eff = match req.old_object {
+        Some(old) if is_empty_object(obj) => old,
+        _ => obj,
+    };
     let mut request = Map::new();
     request.insert("operation".into(), Value::String(req.operation.clone()));
     request.insert("object".into(), obj.clone());
@@ -101,20 +106,25 @@ pub fn request_context(req: &AdmissionRequest<'_>) -> Value {
         "oldObject".into(),
         req.old_object.cloned().unwrap_or(Value::Null),
     );
-    request.insert(
-        "userInfo".into(),
-        json!({"username": req.user_info.username, "groups": req.user_info.groups}),
-    );
+    // authenticationv1.UserInfo: `username` and `groups` are omitempty
+    let mut user = Map::new();
+    if !req.user_info.username.is_empty() {
+        user.insert("username".into(), json!(req.user_info.username));
+    }
+    if !req.user_info.groups.is_empty() {
+        user.insert("groups".into(), json!(req.user_info.groups));
+    }
+    request.insert("userInfo".into(), Value::Object(user));
     request.insert("roles".into(), json!(req.user_info.roles));
     request.insert("clusterRoles".into(), json!(req.user_info.cluster_roles));
-    let ns = obj
+    let ns = eff
         .pointer("/metadata/namespace")
         .and_then(Value::as_str)
         .unwrap_or("");
     request.insert("namespace".into(), Value::String(ns.to_owned()));
     request.insert(
         "kind".into(),
-        json!({"kind": obj.get("kind").cloned().unwrap_or(Value::Null)}),
+        json!({"kind": eff.get("kind").cloned().unwrap_or(Value::Null)}),
     );
     let mut root = Map::new();
     root.insert("request".into(), Value::Object(request));
@@ -181,13 +191,37 @@ fn cluster_scoped(obj: &Value) -> bool {
     )
 }
 
+/// Go's name for the type of a decoded JSON value (Kyverno's messages print `%T`).
+fn go_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "<nil>",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "float64",
+        Value::String(_) => "string",
+        Value::Array(_) => "[]interface {}",
+        Value::Object(_) => "map[string]interface {}",
+    }
+}
+
+fn is_empty_object(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Object(m) => m.is_empty(),
+        _ => false,
+    }
+}
+
 /// Evaluates `policy` against `req`: one result per rule that matches the resource.
 pub fn evaluate_policy(
     policy: &CompiledPolicy,
     req: &AdmissionRequest<'_>,
     root: &Value,
 ) -> Vec<RuleResult> {
-    let obj = req.object;
+    // A DELETE carries no new object: Kyverno matches and reports the old one.
+    let obj = match req.old_object {
+        Some(old) if is_empty_object(req.object) => old,
+        _ => req.object,
+    };
     let res_ns = obj
         .pointer("/metadata/namespace")
         .and_then(Value::as_str)
@@ -208,6 +242,7 @@ pub fn evaluate_policy(
         operation: &req.operation,
         user: req.user_info,
         namespace_labels: req.namespace_labels,
+        request_kind: req.request_kind.as_ref(),
     };
     let mut out = Vec::new();
     let apply_one = policy.policy.spec.apply_rules.as_deref() == Some("One");
@@ -539,12 +574,32 @@ fn foreach(rule: &Rule, list: &[ForEachValidation], scope: &mut Scope<'_>, depth
             None => None,
         };
         for (i, el) in elements.iter().enumerate() {
+            // `addElementToContext`: maps are element-scoped by default, other elements only
+            // when `elementScope: true`, which is an error for a non-map element.
+            let scoped = match fe.element_scope {
+                Some(true) if !el.is_object() => {
+                    return Step::Error(format!(
+                        "failed to add element to context: cannot use elementScope=true foreach rules for elements that are not maps, expected type=map got type={}",
+                        go_type(el)
+                    ));
+                }
+                Some(s) => s,
+                None => el.is_object(),
+            };
             let mark = scope.depth();
             scope.set("element", el.clone());
             scope.set("elementIndex", Value::from(i));
             scope.set(&format!("element{depth}"), el.clone());
             scope.set(&format!("elementIndex{depth}"), Value::from(i));
-            let step = foreach_element(rule, fe, pre.as_ref(), deny.as_ref(), el, scope, depth);
+            let step = foreach_element(
+                rule,
+                fe,
+                pre.as_ref(),
+                deny.as_ref(),
+                (el, scoped),
+                scope,
+                depth,
+            );
             scope.truncate(mark);
             match step {
                 Step::Skip(_) => {}
@@ -565,7 +620,7 @@ fn foreach_element(
     fe: &ForEachValidation,
     pre: Option<&Conditions>,
     deny: Option<&Conditions>,
-    el: &Value,
+    (el, scoped): (&Value, bool),
     scope: &mut Scope<'_>,
     depth: usize,
 ) -> Step {
@@ -579,11 +634,23 @@ fn foreach_element(
             Err(e) => return Step::Error(e.to_string()),
         }
     }
+    // Not element-scoped: patterns apply to the whole resource.
+    let resource;
+    let target = if scoped {
+        el
+    } else {
+        resource = scope
+            .lookup("request")
+            .and_then(|r| r.get("object"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        &resource
+    };
     if let Some(p) = fe.pattern.as_ref().filter(|p| !p.is_null()) {
-        return check_pattern(rule, p, el, scope);
+        return check_pattern(rule, p, target, scope);
     }
     if let Some(Value::Array(ps)) = &fe.any_pattern {
-        return check_any_pattern(rule, ps, el, scope);
+        return check_any_pattern(rule, ps, target, scope);
     }
     if let Some(d) = deny {
         return check_deny(rule, d, scope);

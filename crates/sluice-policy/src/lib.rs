@@ -33,7 +33,7 @@ use sluice_apis::kyverno::KyvernoPolicy;
 use sluice_core::{FieldError, FieldErrors, Object};
 
 pub use engine::{CompiledPolicy, CompiledRule};
-pub use matching::UserInfo;
+pub use matching::{RequestKind, UserInfo};
 
 pub(crate) use jmespath_eq_impl as jmespath_eq;
 
@@ -157,6 +157,8 @@ pub struct AdmissionRequest<'a> {
     pub variables: Vec<(String, Value)>,
     /// Variables for one rule: (policy, rule, variables).
     pub rule_values: Vec<RuleValues>,
+    /// The requested kind when it is not the object's own (subresource requests).
+    pub request_kind: Option<RequestKind>,
 }
 
 impl<'a> AdmissionRequest<'a> {
@@ -170,6 +172,7 @@ impl<'a> AdmissionRequest<'a> {
             namespace_labels: None,
             variables: Vec::new(),
             rule_values: Vec::new(),
+            request_kind: None,
         }
     }
 }

@@ -31,6 +31,18 @@ pub struct Target<'a> {
     pub operation: &'a str,
     pub user: &'a UserInfo,
     pub namespace_labels: Option<&'a Map<String, Value>>,
+    /// The kind the request is for when it differs from the object's (a subresource request:
+    /// a `Scale` object for `apps/v1` `Deployment` subresource `scale`).
+    pub request_kind: Option<&'a RequestKind>,
+}
+
+/// The resource kind of a request (`AdmissionRequest.kind` plus `subResource`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestKind {
+    /// `group/version` or `version` for the core group.
+    pub api_version: String,
+    pub kind: String,
+    pub subresource: String,
 }
 
 fn str_at<'v>(v: &'v Value, ptr: &str) -> &'v str {
@@ -39,6 +51,12 @@ fn str_at<'v>(v: &'v Value, ptr: &str) -> &'v str {
 
 /// `checkKind`: does `selector` name the object's kind?
 pub fn kind_matches(selector: &str, api_version: &str, kind: &str) -> bool {
+    kind_matches_sub(selector, api_version, kind, "")
+}
+
+/// `checkKind` for a request on `subresource` of `kind` (empty: the resource itself).
+/// Kyverno matches `Pod/ephemeralcontainers` requests with a plain `Pod` selector too.
+pub fn kind_matches_sub(selector: &str, api_version: &str, kind: &str, subresource: &str) -> bool {
     let (group, version) = match api_version.split_once('/') {
         Some((g, v)) => (g, v),
         None => ("", api_version),
@@ -61,8 +79,13 @@ pub fn kind_matches(selector: &str, api_version: &str, kind: &str) -> bool {
         [a, b, c, d] => (*a, *b, *c, *d),
         _ => return false,
     };
-    // Subresource selectors match only requests for that subresource.
-    if !sub.is_empty() {
+    // Subresource selectors match only requests for that subresource (and `*` any).
+    let sub_ok = if sub.is_empty() {
+        subresource.is_empty() || subresource == "ephemeralcontainers"
+    } else {
+        wildcard::matches(sub, subresource)
+    };
+    if !sub_ok {
         return false;
     }
     // `v1/Pod`: the core group's version
@@ -157,11 +180,19 @@ pub fn description_matches(d: &ResourceDescription, t: &Target<'_>) -> bool {
     let kind = str_at(obj, "/kind");
     let name = str_at(obj, "/metadata/name");
     let ns = str_at(obj, "/metadata/namespace");
+    let (req_av, req_kind, req_sub) = match t.request_kind {
+        Some(rk) => (
+            rk.api_version.as_str(),
+            rk.kind.as_str(),
+            rk.subresource.as_str(),
+        ),
+        None => (str_at(obj, "/apiVersion"), kind, ""),
+    };
     if !d.kinds.is_empty()
         && !d
             .kinds
             .iter()
-            .any(|k| kind_matches(k, str_at(obj, "/apiVersion"), kind))
+            .any(|k| kind_matches_sub(k, req_av, req_kind, req_sub))
     {
         return false;
     }
@@ -225,7 +256,15 @@ fn filter_matches(
     cluster_roles: &[String],
     subjects: &[Subject],
     t: &Target<'_>,
+    ignore_user: bool,
 ) -> bool {
+    // `matchesResourceDescriptionMatchHelper`: with no admission user info (the CLI without a
+    // userinfo file, background scans) the user criteria of a match filter are dropped.
+    let (roles, cluster_roles, subjects): (&[String], &[String], &[Subject]) = if ignore_user {
+        (&[], &[], &[])
+    } else {
+        (roles, cluster_roles, subjects)
+    };
     let empty_desc = d.is_none_or(|d| *d == ResourceDescription::default());
     if empty_desc && roles.is_empty() && cluster_roles.is_empty() && subjects.is_empty() {
         return false;
@@ -235,6 +274,10 @@ fn filter_matches(
 
 /// Does a `match` block select the target?
 pub fn matches(m: &MatchResources, t: &Target<'_>) -> bool {
+    block_matches(m, t, *t.user == UserInfo::default())
+}
+
+fn block_matches(m: &MatchResources, t: &Target<'_>, ignore_user: bool) -> bool {
     if !m.any.is_empty() {
         return m.any.iter().any(|f| {
             filter_matches(
@@ -243,6 +286,7 @@ pub fn matches(m: &MatchResources, t: &Target<'_>) -> bool {
                 &f.cluster_roles,
                 &f.subjects,
                 t,
+                ignore_user,
             )
         });
     }
@@ -254,6 +298,7 @@ pub fn matches(m: &MatchResources, t: &Target<'_>) -> bool {
                 &f.cluster_roles,
                 &f.subjects,
                 t,
+                ignore_user,
             )
         });
     }
@@ -263,12 +308,13 @@ pub fn matches(m: &MatchResources, t: &Target<'_>) -> bool {
         &m.cluster_roles,
         &m.subjects,
         t,
+        ignore_user,
     )
 }
 
 /// Does an `exclude` block exclude the target? (An empty block excludes nothing.)
 pub fn excluded(x: &MatchResources, t: &Target<'_>) -> bool {
-    matches(x, t)
+    block_matches(x, t, false)
 }
 
 #[cfg(test)]
@@ -304,6 +350,7 @@ mod tests {
             operation: "CREATE",
             user: &user,
             namespace_labels: None,
+            request_kind: None,
         };
         let d: ResourceDescription = serde_json::from_value(json!({"kinds": ["Pod"],
             "names": ["web-*"], "namespaces": ["prod"], "annotations": {"team": "?"},
@@ -324,5 +371,67 @@ mod tests {
             ..t
         };
         assert!(description_matches(&d, &t2));
+    }
+
+    // kyverno/kyverno pkg/engine/utils/match.go matchesResourceDescriptionMatchHelper: with an
+    // empty RequestInfo the user criteria of a match filter are dropped (not of an exclude).
+    #[test]
+    fn match_ignores_user_criteria_without_user_info() {
+        let obj = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
+        let anon = UserInfo::default();
+        let t = Target {
+            object: &obj,
+            operation: "CREATE",
+            user: &anon,
+            namespace_labels: None,
+            request_kind: None,
+        };
+        let m: MatchResources = serde_json::from_value(json!({"any": [{"resources": {"kinds":
+            ["ConfigMap"]}, "subjects": [{"kind": "ServiceAccount", "name": "dev",
+            "namespace": "kube-system"}]}]}))
+        .expect("decodes");
+        assert!(matches(&m, &t));
+        assert!(!excluded(&m, &t));
+        let other = UserInfo {
+            username: "alice".into(),
+            ..UserInfo::default()
+        };
+        assert!(!matches(&m, &Target { user: &other, ..t }));
+        // only user criteria: nothing left to match
+        let m: MatchResources =
+            serde_json::from_value(json!({"any": [{"subjects": [{"kind": "User", "name": "x"}]}]}))
+                .expect("decodes");
+        assert!(!matches(&m, &t));
+    }
+
+    // kyverno/kyverno pkg/utils/match CheckKind: `Deployment/scale` selects a request on the
+    // scale subresource of a Deployment; plain `Pod` also selects Pod/ephemeralcontainers.
+    #[test]
+    fn subresource_kinds() {
+        assert!(kind_matches_sub(
+            "Deployment/scale",
+            "apps/v1",
+            "Deployment",
+            "scale"
+        ));
+        assert!(!kind_matches_sub(
+            "Deployment/scale",
+            "apps/v1",
+            "Deployment",
+            ""
+        ));
+        assert!(!kind_matches_sub(
+            "Deployment",
+            "apps/v1",
+            "Deployment",
+            "scale"
+        ));
+        assert!(kind_matches_sub("Pod", "v1", "Pod", "ephemeralcontainers"));
+        assert!(!kind_matches_sub(
+            "Deployment/status",
+            "apps/v1",
+            "Deployment",
+            "scale"
+        ));
     }
 }

@@ -226,3 +226,68 @@ fn preconditions_deny_foreach() {
     );
     assert_eq!(r[0].status, Status::Pass);
 }
+
+fn compiled(v: Value) -> CompiledPolicy {
+    compile(&Object::new(v)).expect("compiles")
+}
+
+// kyverno/kyverno pkg/engine/handlers/validation (addElementToContext) and
+// test/cli/test/foreach: `elementScope: false` validates the pattern against the whole
+// resource; `elementScope: true` on a non-map element is an error.
+#[test]
+fn foreach_element_scope() {
+    let p = compiled(
+        json!({"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy",
+        "metadata": {"name": "p"}, "spec": {"rules": [{"name": "mounts",
+        "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+        "validate": {"message": "emptyDir volumes must be mounted under /tmp", "foreach": [{
+            "list": "request.object.spec.volumes[?contains(keys(@), 'emptyDir')]",
+            "elementScope": false,
+            "pattern": {"spec": {"containers": [{"name": "*", "volumeMounts": [
+                {"(name)": "{{element.name}}", "mountPath": "/tmp/*"}]}]}}}]}}]}}),
+    );
+    let spec = |path: &str| {
+        json!({"containers": [{"name": "a", "image": "x", "volumeMounts":
+            [{"name": "cache", "mountPath": path}]}], "volumes": [{"name": "cache", "emptyDir": {}}]})
+    };
+    assert_eq!(run(&p, &pod(spec("/tmp/cache")))[0].status, Status::Pass);
+    assert_eq!(run(&p, &pod(spec("/data")))[0].status, Status::Fail);
+    let p = compiled(
+        json!({"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy",
+        "metadata": {"name": "p"}, "spec": {"rules": [{"name": "images",
+        "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+        "validate": {"message": "m", "foreach": [{"list": "request.object.spec.containers[].image",
+            "elementScope": true, "deny": {"conditions": {"all": [
+                {"key": "{{ element }}", "operator": "NotEquals", "value": "ghcr.io"}]}}}]}}]}}),
+    );
+    let r = run(
+        &p,
+        &pod(json!({"containers": [{"name": "a", "image": "ghcr.io/x"}]})),
+    );
+    assert_eq!(r[0].status, Status::Error);
+    assert!(
+        r[0].message.contains("elementScope=true"),
+        "{}",
+        r[0].message
+    );
+}
+
+// authenticationv1.UserInfo marshals `username` and `groups` with omitempty: an anonymous
+// request has an empty `request.userInfo`.
+#[test]
+fn user_info_omits_empty_fields() {
+    let obj = pod(json!({}));
+    let anon = UserInfo::default();
+    let root = engine::request_context(&AdmissionRequest::create(&obj, &anon));
+    assert_eq!(root.pointer("/request/userInfo"), Some(&json!({})));
+    let alice = UserInfo {
+        username: "alice".into(),
+        groups: vec!["team1".into()],
+        ..UserInfo::default()
+    };
+    let root = engine::request_context(&AdmissionRequest::create(&obj, &alice));
+    assert_eq!(
+        root.pointer("/request/userInfo"),
+        Some(&json!({"username": "alice", "groups": ["team1"]}))
+    );
+}

@@ -184,6 +184,16 @@ struct Values {
     /// (policy, resource, values)
     resources: Vec<crate::RuleValues>,
     namespaces: Vec<(String, Map<String, Value>)>,
+    /// (subresource apiVersion, subresource kind) -> the parent kind and subresource name.
+    subresources: Vec<((String, String), crate::RequestKind)>,
+}
+
+fn api_version(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        version.to_owned()
+    } else {
+        format!("{group}/{version}")
+    }
 }
 
 fn parse_values(v: &Value) -> Values {
@@ -192,7 +202,35 @@ fn parse_values(v: &Value) -> Values {
         rules: Vec::new(),
         resources: Vec::new(),
         namespaces: Vec::new(),
+        subresources: Vec::new(),
     };
+    // `subresources:` (kyverno `v1alpha1.Subresource`): a resource of the subresource's kind is
+    // evaluated as a request on the parent resource's subresource (the CLI's
+    // `PolicyProcessor.ApplyPoliciesOnResource`).
+    for sr in v
+        .get("subresources")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let s = |p: &str| sr.pointer(p).and_then(Value::as_str).unwrap_or("");
+        let name = s("/subresource/name");
+        out.subresources.push((
+            (
+                api_version(s("/subresource/group"), s("/subresource/version")),
+                s("/subresource/kind").to_owned(),
+            ),
+            crate::RequestKind {
+                api_version: api_version(s("/parentResource/group"), s("/parentResource/version")),
+                kind: s("/parentResource/kind").to_owned(),
+                subresource: name
+                    .split_once('/')
+                    .map(|(_, b)| b)
+                    .unwrap_or("")
+                    .to_owned(),
+            },
+        ));
+    }
     for p in v
         .get("policies")
         .and_then(Value::as_array)
@@ -258,6 +296,43 @@ fn res_ns(o: &Value) -> &str {
     o.pointer("/metadata/namespace")
         .and_then(Value::as_str)
         .unwrap_or("")
+}
+
+/// The (object, oldObject) pair of a request, as the CLI builds it (`makePolicyContext`,
+/// `AdmissionRequestShape`): CREATE has the resource as object; UPDATE the resource as both
+/// object and oldObject; DELETE no object and the resource as oldObject. Values that set
+/// `request.object...` or `request.oldObject...` are applied afterwards, so they shape what
+/// matching sees.
+fn request_shape(op: &str, obj: &Value, vars: &[(String, Value)]) -> (Value, Option<Value>) {
+    let (object, old) = match op {
+        "UPDATE" => (obj.clone(), obj.clone()),
+        "DELETE" => (Value::Null, obj.clone()),
+        _ => (obj.clone(), Value::Null),
+    };
+    let mut doc = serde_json::json!({"object": object, "oldObject": old});
+    for (k, v) in vars {
+        let segs = crate::jmespath::split_path(k);
+        let [first, second, rest @ ..] = segs.as_slice() else {
+            continue;
+        };
+        if first != "request" || !matches!(second.as_str(), "object" | "oldObject") {
+            continue;
+        }
+        let mut cur = &mut doc[second.as_str()];
+        for seg in rest {
+            if !cur.is_object() {
+                *cur = Value::Object(Map::new());
+            }
+            cur = &mut cur[seg.as_str()];
+        }
+        *cur = v.clone();
+    }
+    let object = doc["object"].take();
+    let old = match doc["oldObject"].take() {
+        Value::Null => None,
+        o => Some(o),
+    };
+    (object, old)
 }
 
 /// Runs the suite at `path` (a `kyverno-test.yaml`).
@@ -428,13 +503,24 @@ fn run_inner(
         })?);
     }
     let set = PolicySet::new(compiled);
-    let mut all: Vec<RuleResult> = Vec::new();
+    // Operations the results ask for (`results[].operation`); a resource is evaluated once per
+    // operation it is expected under.
+    let result_ops: Vec<String> = test
+        .get("results")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.get("operation").and_then(Value::as_str))
+        .map(str::to_owned)
+        .collect();
+    // (operation, result)
+    let mut all: Vec<(String, RuleResult)> = Vec::new();
+    let mut default_ops: Vec<(String, String)> = Vec::new();
     for r in &resources {
         let obj = r.value();
         let rname = r.name();
         let mut vars = values.global.clone();
-        for (_, n, v) in values.resources.iter().filter(|(_, n, _)| n == rname) {
-            let _ = n;
+        for (_, _, v) in values.resources.iter().filter(|(_, n, _)| n == rname) {
             vars.extend(v.iter().cloned());
         }
         let ns_labels = values
@@ -442,13 +528,21 @@ fn run_inner(
             .iter()
             .find(|(n, _)| n == res_ns(obj))
             .map(|(_, l)| l);
-        let operation = vars
+        // `makePolicyContext`: the operation comes from the `request.operation` value
+        let default_op = vars
             .iter()
             .rev()
             .find(|(k, _)| k == "request.operation")
             .and_then(|(_, v)| v.as_str())
             .unwrap_or("CREATE")
             .to_owned();
+        default_ops.push((rname.to_owned(), default_op.clone()));
+        let mut ops = vec![default_op];
+        for o in &result_ops {
+            if !ops.contains(o) {
+                ops.push(o.clone());
+            }
+        }
         let mut rule_values = values.rules.clone();
         // configMap context entries resolve against ConfigMaps among the resources
         for p in &set.policies {
@@ -470,20 +564,35 @@ fn run_inner(
                 }
             }
         }
-        let old = vars
+        let gvk = (
+            obj.get("apiVersion")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+            r.kind().to_owned(),
+        );
+        let request_kind = values
+            .subresources
             .iter()
-            .find(|(k, _)| k == "request.oldObject")
-            .map(|(_, v)| v.clone());
-        let req = AdmissionRequest {
-            operation,
-            object: obj,
-            old_object: old.as_ref(),
-            user_info: &user,
-            namespace_labels: ns_labels,
-            variables: vars,
-            rule_values,
-        };
-        all.extend(evaluate(&set, &req));
+            .find(|(k, _)| *k == gvk)
+            .map(|(_, rk)| rk.clone());
+        for op in ops {
+            let (object, old) = request_shape(&op, obj, &vars);
+            let mut op_vars = vars.clone();
+            op_vars.retain(|(k, _)| k != "request.operation");
+            op_vars.push(("request.operation".to_owned(), Value::String(op.clone())));
+            let req = AdmissionRequest {
+                operation: op.clone(),
+                object: &object,
+                old_object: old.as_ref(),
+                user_info: &user,
+                namespace_labels: ns_labels,
+                variables: op_vars,
+                rule_values: rule_values.clone(),
+                request_kind: request_kind.clone(),
+            };
+            all.extend(evaluate(&set, &req).into_iter().map(|x| (op.clone(), x)));
+        }
     }
     for exp in test
         .get("results")
@@ -518,6 +627,7 @@ fn run_inner(
             names.push(r.to_owned());
         }
         let exp_ns = exp.get("namespace").and_then(Value::as_str);
+        let exp_op = exp.get("operation").and_then(Value::as_str);
         for n in names {
             let (rns, rn) = match n.split_once('/') {
                 Some((ns, x)) => (Some(ns.to_owned()), x.to_owned()),
@@ -525,8 +635,15 @@ fn run_inner(
             };
             let hits: Vec<&RuleResult> = all
                 .iter()
-                .filter(|r| {
-                    r.policy == pname
+                .filter(|(op, r)| {
+                    let want_op = exp_op.or_else(|| {
+                        default_ops
+                            .iter()
+                            .find(|(n, _)| *n == r.resource.name)
+                            .map(|(_, o)| o.as_str())
+                    });
+                    want_op.is_none_or(|w| w == op)
+                        && r.policy == pname
                         && pns.is_none_or(|ns| r.policy_namespace.as_deref() == Some(ns))
                         && (rule.is_empty()
                             || r.rule == rule
@@ -540,6 +657,7 @@ fn run_inner(
                                 || (r.resource.namespace.is_empty() && ns == "default")
                         })
                 })
+                .map(|(_, r)| r)
                 .collect();
             let actual = match hits.as_slice() {
                 [] => Status::Skip,
@@ -624,5 +742,87 @@ mod tests {
                 ("upd", "skip", true)
             ]
         );
+    }
+
+    fn run(files: &BTreeMap<&str, &str>) -> SuiteReport {
+        let read = |p: &str| {
+            files
+                .get(p)
+                .map(|s| (*s).to_owned())
+                .ok_or_else(|| format!("{p}: not found"))
+        };
+        let list = |_: &str| None;
+        run_suite("s/kyverno-test.yaml", &read, &list)
+    }
+
+    fn outcomes(r: &SuiteReport) -> Vec<(&str, &str, bool)> {
+        r.rows
+            .iter()
+            .map(|x| (x.resource.as_str(), x.actual.as_str(), x.ok))
+            .collect()
+    }
+
+    // kyverno/kyverno cmd/cli/kubectl-kyverno/processor/operation.go AdmissionRequestShape and
+    // policy_processor.go makePolicyContext: `results[].operation: DELETE` evaluates the
+    // resource as oldObject with no object; `request.operation: UPDATE` from the values file
+    // makes oldObject a copy of the resource; `request.object...` values shape what matching
+    // sees.
+    #[test]
+    fn operations_and_request_shape() {
+        let files: BTreeMap<&str, &str> = BTreeMap::from([
+            (
+                "s/kyverno-test.yaml",
+                "policies: [p.yaml]\nresources: [r.yaml]\nvariables: v.yaml\nresults:\n- {policy: p, rule: del, kind: Pod, resources: [a], operation: DELETE, result: fail}\n- {policy: p, rule: upd, kind: Pod, resources: [b], result: pass}\n- {policy: p, rule: ann, kind: Pod, resources: [c], result: fail}\n",
+            ),
+            (
+                "s/p.yaml",
+                "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: p}\nspec:\n  rules:\n  - name: del\n    match: {any: [{resources: {kinds: [Pod], operations: [DELETE], selector: {matchLabels: {env: prod}}}}]}\n    validate: {deny: {conditions: {all: [{key: '{{request.oldObject.metadata.name}}', operator: Equals, value: a}]}}}\n  - name: upd\n    match: {any: [{resources: {kinds: [Pod], operations: [UPDATE]}}]}\n    validate: {deny: {conditions: {any: [{key: '{{request.object.metadata.labels}}', operator: NotEquals, value: '{{request.oldObject.metadata.labels}}'}]}}}\n  - name: ann\n    match: {any: [{resources: {kinds: [Pod], annotations: {team: x}}}]}\n    validate: {deny: {}}\n",
+            ),
+            (
+                "s/r.yaml",
+                "apiVersion: v1\nkind: Pod\nmetadata: {name: a, labels: {env: prod}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: b, labels: {x: y}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: c}\n",
+            ),
+            (
+                "s/v.yaml",
+                "policies:\n- name: p\n  resources:\n  - name: b\n    values: {request.operation: UPDATE}\n  - name: c\n    values: {request.object.metadata.annotations.\"team\": x}\n",
+            ),
+        ]);
+        let r = run(&files);
+        assert_eq!(r.error, None);
+        assert_eq!(
+            outcomes(&r),
+            [
+                ("a", "fail", true),
+                ("b", "pass", true),
+                ("c", "fail", true)
+            ]
+        );
+    }
+
+    // cmd/cli/kubectl-kyverno/processor/policy_processor.go: a resource of a `subresources:`
+    // kind is matched as the parent kind's subresource (`Deployment/scale`).
+    #[test]
+    fn subresources_from_values() {
+        let files: BTreeMap<&str, &str> = BTreeMap::from([
+            (
+                "s/kyverno-test.yaml",
+                "policies: [p.yaml]\nresources: [r.yaml]\nvariables: v.yaml\nresults:\n- {policy: p, rule: r, kind: Scale, resources: [default/web], result: fail}\n",
+            ),
+            (
+                "s/p.yaml",
+                "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: p}\nspec:\n  rules:\n  - name: r\n    match: {all: [{resources: {kinds: [Deployment/scale]}}]}\n    validate: {message: m, pattern: {spec: {replicas: 2}}}\n",
+            ),
+            (
+                "s/r.yaml",
+                "apiVersion: autoscaling/v1\nkind: Scale\nmetadata: {name: web, namespace: default}\nspec: {replicas: 4}\n",
+            ),
+            (
+                "s/v.yaml",
+                "subresources:\n- parentResource: {group: apps, version: v1, kind: Deployment, name: deployments}\n  subresource: {group: autoscaling, version: v1, kind: Scale, name: deployments/scale}\n",
+            ),
+        ]);
+        let r = run(&files);
+        assert_eq!(r.error, None);
+        assert_eq!(outcomes(&r), [("default/web", "fail", true)]);
     }
 }

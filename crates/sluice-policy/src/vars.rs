@@ -11,7 +11,9 @@ use crate::jmespath::{Expr, JmesError, Scope};
 pub enum Resolve {
     /// Errors (missing keys included) fail the substitution.
     Strict,
-    /// Any error resolves to `""` (`newPreconditionsVariableResolver`).
+    /// A missing last key is null; any other error (a missing key before the end included)
+    /// resolves to `""`
+    /// (`newPreconditionsVariableResolver`).
     Lenient,
 }
 
@@ -75,7 +77,10 @@ pub enum VarError {
 }
 
 fn resolve(expr: &str, scope: &Scope<'_>, mode: Resolve) -> Result<Value, JmesError> {
-    let r = Expr::compile(expr).and_then(|e| e.search_strict(scope));
+    let r = Expr::compile(expr).and_then(|e| match mode {
+        Resolve::Strict => e.search_strict(scope),
+        Resolve::Lenient => e.search_lenient(scope),
+    });
     match (r, mode) {
         (Ok(v), _) => Ok(v),
         (Err(_), Resolve::Lenient) => Ok(Value::String(String::new())),
@@ -258,6 +263,15 @@ mod tests {
                 "/"
             ),
             Ok(json!("name=web!"))
+        );
+        // Preconditions (newPreconditionsVariableResolver): a path whose last key is absent
+        // is null (kyverno/kyverno test/cli/test/nil-values-in-variables/limit-duration
+        // expects `error` from the deny after a `NotEquals ""` precondition on an absent
+        // field); a key missing before the end resolves to "" (test/cli/test/custom-functions
+        // `{{ element.hostPath.path }}` on a volume without hostPath skips the element).
+        assert_eq!(
+            substitute_str("{{ request.object.metadata.x }}", &s, Resolve::Lenient, "/"),
+            Ok(Value::Null)
         );
         assert_eq!(
             substitute_str("{{ request.object.spec.x }}", &s, Resolve::Lenient, "/"),

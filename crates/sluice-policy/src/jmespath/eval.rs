@@ -85,7 +85,7 @@ impl<'a> Scope<'a> {
 }
 
 /// Splits a dotted path, keeping `"quoted.segments"` whole.
-fn split_path(path: &str) -> Vec<String> {
+pub(crate) fn split_path(path: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;
@@ -397,7 +397,10 @@ fn arith(op: Arith, l: &Value, r: &Value) -> Result<Value, JmesError> {
 
 /// For a plain path (`a.b[0].c`), the first map key it names that is missing; `None` when the
 /// path resolves (to null too) or the expression is not a plain path.
-pub fn missing_key(ast: &Ast, sc: &Scope<'_>) -> Option<String> {
+///
+/// With `final_may_miss`, a path whose last key is absent from an existing map is not
+/// reported (it is null); only a key missing before the end is.
+pub fn missing_key(ast: &Ast, sc: &Scope<'_>, final_may_miss: bool) -> Option<String> {
     fn walk<'s>(ast: &Ast, sc: &'s Scope<'_>) -> Result<Option<&'s Value>, String> {
         match ast {
             Ast::Field(n) => sc.lookup(n).map(Some).ok_or_else(|| n.clone()),
@@ -416,8 +419,10 @@ pub fn missing_key(ast: &Ast, sc: &Scope<'_>) -> Option<String> {
             _ => Ok(None),
         }
     }
-    match ast {
-        Ast::Field(_) | Ast::Sub(..) => walk(ast, sc).err(),
+    match (ast, final_may_miss) {
+        // `a.b.c` with `c` absent from the map `a.b`: null, not an error
+        (Ast::Sub(l, r), true) if matches!(**r, Ast::Field(_)) => walk(l, sc).err(),
+        (Ast::Field(_) | Ast::Sub(..), _) => walk(ast, sc).err(),
         _ => None,
     }
 }

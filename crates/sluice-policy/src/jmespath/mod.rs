@@ -6,6 +6,7 @@
 //! use [`Expr::search_strict`] for that and [`Expr::search`] for plain JMESPath (null).
 
 mod eval;
+pub(crate) use eval::split_path;
 mod functions;
 mod parse;
 
@@ -47,7 +48,19 @@ impl Expr {
 
     /// Evaluates against `scope`; missing keys along a plain path are errors.
     pub fn search_strict(&self, scope: &Scope<'_>) -> Result<Value, JmesError> {
-        if let Some(missing) = eval::missing_key(&self.ast, scope) {
+        if let Some(missing) = eval::missing_key(&self.ast, scope, false) {
+            return Err(JmesError::NotFound(missing));
+        }
+        self.search(scope)
+    }
+
+    /// As [`Expr::search_strict`], except that a path's last key missing from an existing map
+    /// is null: how preconditions see fields (kyverno/kyverno test/cli/test/
+    /// nil-values-in-variables and custom-functions: `{{ request.object.spec.duration }}` is
+    /// null when `duration` is absent, `{{ element.hostPath.path }}` fails to resolve when
+    /// `hostPath` is).
+    pub fn search_lenient(&self, scope: &Scope<'_>) -> Result<Value, JmesError> {
+        if let Some(missing) = eval::missing_key(&self.ast, scope, true) {
             return Err(JmesError::NotFound(missing));
         }
         self.search(scope)

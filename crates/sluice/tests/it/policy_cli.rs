@@ -97,50 +97,10 @@ fn category(path: &str, index: &BTreeMap<String, String>) -> String {
 
 /// Failing classic-validate suites and why (each one is classified).
 const KNOWN_FAILURES: &[(&str, &str)] = &[
-    (
-        "test/conditional-delete-operation-result-field/",
-        "DELETE requests: request.object is empty and oldObject holds the resource; the runner has no per-resource operation/oldObject wiring for DELETE",
-    ),
-    (
-        "test/context-entries/",
-        "context variables with jmesPath over `value` and defaults: partial",
-    ),
     ("test/custom-functions/", "x509_decode is not implemented"),
     (
-        "test/deny-modify-platform-label-3/",
-        "userinfo/roles from values not wired",
-    ),
-    (
-        "test/foreach/",
-        "foreach pattern with `$(...)` relative references / element scope",
-    ),
-    (
-        "test/limit-configmap-for-sa/",
-        "subjects/userinfo from the suite's userinfo file",
-    ),
-    (
-        "test/nil-values-in-variables/",
-        "nil in preconditions must be an error, not an empty string",
-    ),
-    (
-        "test/scale-subresource/",
-        "subresource kinds (Deployment/scale) are not matched",
-    ),
-    (
         "test-fail/invalid-ns",
-        "upstream refuses results for invalid namespaces; sluice runs them",
-    ),
-    (
-        "openshift/team-validate-ns-name/",
-        "values-file variable keyed by quoted request path with JSON payload",
-    ),
-    (
-        "other/allowed-label-changes/",
-        "UPDATE with oldObject from the values file",
-    ),
-    (
-        "other/restrict-escalation-verbs-roles/",
-        "anyPattern semantics on nested lists",
+        "upstream rejects these suites (exit 1); sluice runs them and they pass",
     ),
 ];
 
@@ -203,7 +163,7 @@ fn conformance_kyverno() {
     );
     assert!(classic >= 120, "classic suites found: {classic}");
     assert!(
-        classic_ok >= 110,
+        classic_ok >= 120,
         "classic validate suites passing: {classic_ok}/{classic}"
     );
 }
