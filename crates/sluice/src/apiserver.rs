@@ -48,6 +48,13 @@ pub fn run(args: &ApiserverArgs) -> anyhow::Result<u8> {
         };
         let server = ApiServer::open(opts)
             .with_context(|| format!("opening the store in {}", args.data.display()))?;
+        // Kyverno: stored policies admit creates and updates; reports and background scans
+        let policy = crate::admission::PolicyAdmission::new(server.state().clone());
+        server.add_admission_hook(policy.clone());
+        std::thread::Builder::new()
+            .name("policy-reports".into())
+            .spawn(move || policy.run_reporter())
+            .context("starting the policy reporter")?;
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
@@ -67,6 +74,7 @@ pub fn run(args: &ApiserverArgs) -> anyhow::Result<u8> {
             kubeconfig.display()
         );
         println!("          or: export KUBECONFIG={}", kubeconfig.display());
+        println!("  policies: Kyverno ClusterPolicies and Policies admit creates and updates");
         if args.no_simulated_node {
             println!("  simulated node: off");
         } else {

@@ -1,5 +1,6 @@
 //! The `sluice` command line: thin clap commands over the library crates.
 
+mod admission;
 mod apiserver;
 mod exit;
 mod kustomize;

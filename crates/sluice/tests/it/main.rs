@@ -1,6 +1,7 @@
 //! Integration tests of the `sluice` binary and of the workspace as a whole.
 
 mod apiserver_kubectl;
+mod apiserver_policy;
 mod architecture;
 mod common;
 mod example_app_deploy;
