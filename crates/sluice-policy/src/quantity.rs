@@ -59,46 +59,10 @@ pub fn parse_quantity(s: &str) -> Option<f64> {
     Some(number * mult)
 }
 
-/// Parses a Go duration (`1h30m`, `-1.5s`, `300ms`, `0`) to seconds.
+/// Parses a Go duration (`1h30m`, `-1.5s`, `300ms`, `0`) to seconds; surrounding spaces are
+/// ignored.
 pub fn parse_duration(s: &str) -> Option<f64> {
-    let s = s.trim();
-    let (neg, mut rest) = match s.as_bytes().first()? {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if rest == "0" {
-        return Some(0.0);
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total = 0.0;
-    while !rest.is_empty() {
-        let n = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if n == 0 {
-            return None;
-        }
-        let num: f64 = rest[..n].parse().ok()?;
-        rest = &rest[n..];
-        let u = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit = match &rest[..u] {
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        rest = &rest[u..];
-        total += num * unit;
-    }
-    Some(if neg { -total } else { total })
+    sluice_core::duration::parse_go_duration(s.trim())
 }
 
 /// Compares two floats, treating tiny relative differences (from unit scaling) as equal.
