@@ -24,7 +24,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Validate manifests as the upstream tools would, reporting every problem at once.
+    // Validate and Run take their help from their Args' doc comments (first line in the
+    // command list, the whole text in the command's --help).
     Validate(Box<validate::ValidateArgs>),
     /// Kustomize, natively: `sluice kustomize build DIR` prints what `kubectl kustomize DIR`
     /// prints.
@@ -32,7 +33,6 @@ enum Command {
     Kustomize(kustomize::KustomizeCommand),
     /// Kyverno policies: apply them to resources, or run kyverno-test.yaml suites.
     Policy(Box<policy::PolicyArgs>),
-    /// Run a Tekton PipelineRun or TaskRun locally: steps are host processes, no cluster.
     Run(Box<run::RunArgs>),
     /// Serve the Kubernetes API from SQLite (kubectl and kube-rs work against it).
     Apiserver(apiserver::ApiserverArgs),

@@ -144,3 +144,18 @@ fn helm_charts_and_top_level_lists() {
     assert_eq!(out.lines().count(), 1, "{out}");
     assert_eq!(o.status.code(), Some(1));
 }
+
+#[test]
+fn help_texts_tell_what_matters() {
+    // issue 3: `image` is recorded but not used, said in --help
+    let o = sluice(&["run", "--help"], None);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        stdout(&o).contains("`image` is\nrecorded but NOT used")
+            || stdout(&o).contains("`image` is recorded but NOT used"),
+        "{}",
+        stdout(&o)
+    );
+    let o = sluice(&["validate", "--help"], None);
+    assert!(stdout(&o).contains("Exit codes: 0"), "{}", stdout(&o));
+}
