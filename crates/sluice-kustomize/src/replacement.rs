@@ -271,12 +271,14 @@ fn apply_target(ra: &mut [Resource], value: &Value, t: &Value) -> Result<(), Err
         {
             continue;
         }
-        let selected = ids(r).iter().any(|(n, ns)| {
-            sel_id.selects(r, n, ns)
-                && !rejects
+        // selected by any id it had, rejected by any id it had
+        let all = ids(r);
+        let selected = all.iter().any(|(n, ns)| sel_id.selects(r, n, ns))
+            && !all.iter().any(|(n, ns)| {
+                rejects
                     .iter()
                     .any(|(id, _, _)| !id.is_empty() && id.selects(r, n, ns))
-        });
+            });
         if !selected {
             continue;
         }
@@ -304,7 +306,16 @@ fn apply_paths(
                     "cannot support create option in a multi-value target",
                 ));
             }
+            let existed = lookup(root, &path).is_some();
             if let Some(t) = lookup_create(root, &path) {
+                if !existed {
+                    // a created scalar node has no tag: its text resolves as written
+                    *t = match &value {
+                        Value::Object(_) | Value::Array(_) => value.clone(),
+                        v => sluice_core::yaml::resolve_plain_core(&text(v)),
+                    };
+                    continue;
+                }
                 match t {
                     Value::Array(items) if !items.is_empty() => {
                         for it in items.iter_mut() {
@@ -316,13 +327,20 @@ fn apply_paths(
             }
         } else {
             let mut failure = None;
+            let mut hits = 0;
             visit_matching(root, &path, &mut |t: &mut Value| {
+                hits += 1;
                 if let Err(e) = set_value(t, value, opts) {
                     failure.get_or_insert(e);
                 }
             });
             if let Some(e) = failure {
                 return Err(e);
+            }
+            if hits == 0 {
+                return Err(Error::other(format!(
+                    "unable to find field \"{fp}\" in replacement target"
+                )));
             }
         }
     }
@@ -353,11 +371,34 @@ fn set_value(t: &mut Value, value: &Value, opts: &Options) -> Result<(), Error> 
         value = retype(&value, &tv.join(&opts.delimiter));
     }
     match t {
-        // a scalar keeps its type; only the text is copied
-        Value::String(_) | Value::Number(_) | Value::Bool(_) => {
-            *t = retype(t, &text(&value));
+        Value::String(_) => *t = Value::String(text(&value)),
+        // a scalar keeps its YAML tag; only the text is copied, and it must still read as
+        // that type (go-yaml: "cannot decode !!str `x` as a !!int")
+        Value::Number(_) | Value::Bool(_) | Value::Null => {
+            let txt = text(&value);
+            let resolved = sluice_core::yaml::resolve_plain_core(&txt);
+            if tag(&resolved) != tag(t) {
+                return Err(Error::other(format!(
+                    "map[string]interface {{}}(nil): yaml: cannot decode {} `{txt}` as a {}",
+                    tag(&resolved),
+                    tag(t)
+                )));
+            }
+            *t = resolved;
         }
         _ => *t = value,
     }
     Ok(())
+}
+
+fn tag(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "!!null",
+        Value::Bool(_) => "!!bool",
+        Value::Number(n) if n.is_f64() => "!!float",
+        Value::Number(_) => "!!int",
+        Value::String(_) => "!!str",
+        Value::Array(_) => "!!seq",
+        Value::Object(_) => "!!map",
+    }
 }
