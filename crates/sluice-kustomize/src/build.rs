@@ -12,7 +12,9 @@ use crate::error::Error;
 use crate::fieldspec::{self, FieldSpec};
 use crate::fs::{FileSystem, clean};
 use crate::hash::{base64, name_hash};
-use crate::patch::{is_builtin_group, json_patch, strategic_merge};
+use crate::patch::{
+    is_builtin_group, json_patch, schema_for, strategic_merge, strategic_merge_schema,
+};
 use crate::refvar::{Var, merge_set, merge_vars, resolve_vars};
 use crate::resource::{Resource, effective_ns, id_string, split_api_version};
 
@@ -86,6 +88,7 @@ pub fn build(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<Outpu
         stack: Vec::new(),
         origins: false,
         rel: PathBuf::new(),
+        openapi: None,
     };
     let dir = fs.canonicalize(dir).map_err(|e| Error::Read {
         path: dir.to_path_buf(),
@@ -186,6 +189,9 @@ struct Builder<'f> {
     origins: bool,
     /// The current kustomization's directory as reached from the top (for origins).
     rel: PathBuf,
+    /// Custom OpenAPI definitions (`openapi: {path: ...}`); like kyaml's global schema, once
+    /// set they stay for the rest of the build.
+    openapi: Option<Definitions>,
 }
 
 type Kustomization = Map<String, Value>;
@@ -399,6 +405,21 @@ impl Builder<'_> {
             let res = self.accumulate(&p, ra, acc, true);
             self.rel = saved;
             res?;
+        }
+        if let Some(p) = k
+            .get("openapi")
+            .and_then(|o| o.get("path"))
+            .and_then(Value::as_str)
+        {
+            let path = self.file_in(dir, p)?;
+            let text = self.read_text(&path)?;
+            let doc = load(&text, &path)?
+                .into_iter()
+                .next()
+                .unwrap_or(Value::Null);
+            if let Some(Value::Object(defs)) = doc.get("definitions") {
+                self.openapi = Some(defs.clone());
+            }
         }
         for c in strings(&k, "configurations") {
             let path = self.file_in(dir, &c)?;
@@ -763,6 +784,7 @@ impl Builder<'_> {
         ra: &mut [Resource],
         config: &TransformerConfig,
     ) -> Result<(), Error> {
+        let openapi = self.openapi.clone();
         let idx = if k.contains_key("patchesStrategicMerge") || k.contains_key("patches") {
             name_index(ra)
         } else {
@@ -780,7 +802,7 @@ impl Builder<'_> {
                 if doc.is_null() {
                     continue;
                 }
-                apply_smp_untargeted(ra, &doc, &idx)?;
+                apply_smp_untargeted(ra, &doc, &idx, openapi.as_ref())?;
             }
         }
         // patches
@@ -828,11 +850,11 @@ impl Builder<'_> {
                 }
                 for doc in &docs {
                     match target {
-                        None => apply_smp_untargeted(ra, doc, &idx)?,
+                        None => apply_smp_untargeted(ra, doc, &idx, openapi.as_ref())?,
                         Some(t) => {
                             let sel = Selector::new(t)?;
                             for r in ra.iter_mut().filter(|r| sel.selects(r)) {
-                                apply_smp(r, doc);
+                                apply_smp(r, doc, openapi.as_ref());
                             }
                         }
                     }
@@ -1174,8 +1196,13 @@ fn load(text: &str, path: &Path) -> Result<Vec<Value>, Error> {
         })
 }
 
-fn apply_smp(r: &mut Resource, patch: &Value) {
-    let builtin = is_builtin_group(r.group_version().0);
+/// OpenAPI `definitions` from an `openapi: {path: ...}` file.
+type Definitions = Map<String, Value>;
+
+fn apply_smp(r: &mut Resource, patch: &Value, openapi: Option<&Definitions>) {
+    let (g, ver) = r.group_version();
+    let builtin = is_builtin_group(g);
+    let schema = openapi.and_then(|d| schema_for(d, g, ver, r.kind()).map(|n| (d, n)));
     let mut v = Value::Object(std::mem::take(&mut r.obj));
     let mut p = patch.clone();
     // the patch's identity does not rename the target
@@ -1187,7 +1214,11 @@ fn apply_smp(r: &mut Resource, patch: &Value) {
         m.remove("apiVersion");
         m.remove("kind");
     }
-    strategic_merge(&mut v, &p, builtin);
+    // a custom schema replaces the built-in one: kinds it does not describe merge no lists
+    match schema {
+        Some((defs, node)) => strategic_merge_schema(&mut v, &p, defs, node),
+        None => strategic_merge(&mut v, &p, builtin && openapi.is_none()),
+    }
     if let Value::Object(m) = v {
         r.obj = m;
     }
@@ -1214,7 +1245,12 @@ fn name_index(ra: &[Resource]) -> NameIndex {
     idx
 }
 
-fn apply_smp_untargeted(ra: &mut [Resource], doc: &Value, idx: &NameIndex) -> Result<(), Error> {
+fn apply_smp_untargeted(
+    ra: &mut [Resource],
+    doc: &Value,
+    idx: &NameIndex,
+    openapi: Option<&Definitions>,
+) -> Result<(), Error> {
     let av = str_field(doc, "apiVersion");
     let kind = str_field(doc, "kind");
     let meta = doc.get("metadata").cloned().unwrap_or(Value::Null);
@@ -1240,7 +1276,7 @@ fn apply_smp_untargeted(ra: &mut [Resource], doc: &Value, idx: &NameIndex) -> Re
         .collect();
     match matches.as_slice() {
         [i] => {
-            apply_smp(&mut ra[*i], doc);
+            apply_smp(&mut ra[*i], doc, openapi);
             Ok(())
         }
         [] => Err(Error::other(format!(

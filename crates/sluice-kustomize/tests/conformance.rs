@@ -10,10 +10,7 @@ use common::*;
 
 /// Directories not built identically, each with the reason (a feature not implemented).
 /// Every other buildable directory must be byte-identical.
-const KNOWN: &[(&str, &str)] = &[(
-    "upstream-examples/_materialized/customOpenAPIschema",
-    "openapi: custom schemas for strategic merge not supported",
-)];
+const KNOWN: &[(&str, &str)] = &[];
 
 #[test]
 fn seed_overlays_match_kubectl() {

@@ -720,3 +720,42 @@ fn replacement_target_failures() {
         fails(name, &refs, ".", needle);
     }
 }
+
+/// openapi: a custom schema gives a custom resource's lists merge keys
+/// (`x-kubernetes-patch-merge-key`, `x-kubernetes-patch-strategy: merge`), found through the
+/// kind's `x-kubernetes-group-version-kind` and `$ref`s (kyaml/openapi SetSchema). The custom
+/// schema replaces the built-in one: a Deployment's containers are then replaced, not merged.
+#[test]
+fn custom_openapi_schema() {
+    let schema = r##"{"definitions": {
+  "v1.Widget": {
+    "properties": {
+      "apiVersion": {"type": "string"}, "kind": {"type": "string"},
+      "metadata": {"type": "object"},
+      "spec": {"properties": {"parts": {"items": {"$ref": "#/definitions/v1.Part"},
+        "type": "array", "x-kubernetes-patch-merge-key": "id",
+        "x-kubernetes-patch-strategy": "merge"},
+        "tags": {"items": {"type": "string"}, "type": "array"}}, "type": "object"}
+    },
+    "type": "object",
+    "x-kubernetes-group-version-kind": [{"group": "example.com", "kind": "Widget", "version": "v1"}]
+  },
+  "v1.Part": {"properties": {"id": {"type": "string"}, "size": {"type": "integer"}}, "type": "object"}
+}}
+"##;
+    check(
+        "openapi",
+        &[
+            (
+                "kustomization.yaml",
+                "resources:\n- w.yaml\n- d.yaml\nopenapi:\n  path: schema.json\npatches:\n- patch: |-\n    apiVersion: example.com/v1\n    kind: Widget\n    metadata:\n      name: w\n    spec:\n      parts:\n      - id: b\n        size: 9\n      - id: c\n      tags: [z]\n- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: web\n    spec:\n      template:\n        spec:\n          containers:\n          - name: side\n            image: side:1\n",
+            ),
+            (
+                "w.yaml",
+                "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  parts:\n  - id: a\n    size: 1\n  - id: b\n    size: 2\n  tags: [x, y]\n",
+            ),
+            ("d.yaml", DEPLOY),
+            ("schema.json", schema),
+        ],
+    );
+}
