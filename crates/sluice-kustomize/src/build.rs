@@ -1699,26 +1699,47 @@ fn fix_name_references(ra: &mut [Resource], refs: &[fieldspec::NameRef]) {
     if targets.is_empty() {
         return;
     }
+    // each resource's kind, group, version and namespace, read once
+    let ids: Vec<[String; 4]> = ra
+        .iter()
+        .map(|r| {
+            let (g, v) = r.group_version();
+            [
+                r.kind().to_owned(),
+                g.to_owned(),
+                v.to_owned(),
+                r.namespace().to_owned(),
+            ]
+        })
+        .collect();
     for nr in refs {
-        let cands: Vec<&Target> = targets
+        let list: Vec<&Target> = targets
             .iter()
             .filter(|t| t.kind == nr.kind && (nr.group.is_empty() || t.group == nr.group))
             .collect();
-        if cands.is_empty() {
+        if list.is_empty() {
             continue;
         }
-        for r in ra.iter_mut() {
-            let referrer_ns = r.namespace().to_owned();
-            let specs: Vec<FieldSpec> = nr
+        // every name a candidate had -> the candidates (in order) that had it
+        let mut cands: Cands = std::collections::HashMap::new();
+        for t in &list {
+            for n in &t.names {
+                let e = cands.entry(n.as_str()).or_default();
+                if !e.iter().any(|x| std::ptr::eq(*x, *t)) {
+                    e.push(t);
+                }
+            }
+        }
+        for (r, [kind, group, version, referrer_ns]) in ra.iter_mut().zip(&ids) {
+            let specs: Vec<&FieldSpec> = nr
                 .referrers
                 .iter()
-                .filter(|s| s.selects(r))
-                .cloned()
+                .filter(|s| s.selects_gvk(group, version, kind))
                 .collect();
             for s in specs {
                 let mut root = Value::Object(std::mem::take(&mut r.obj));
                 fieldspec::visit(&mut root, &s.path, false, &mut |v: &mut Value| {
-                    rename(v, &cands, &referrer_ns, &nr.kind);
+                    rename(v, &cands, referrer_ns, &nr.kind);
                 });
                 if let Value::Object(m) = root {
                     r.obj = m;
@@ -1728,13 +1749,12 @@ fn fix_name_references(ra: &mut [Resource], refs: &[fieldspec::NameRef]) {
     }
 }
 
+/// Referable targets by every name they had.
+type Cands<'a> = std::collections::HashMap<&'a str, Vec<&'a Target>>;
+
 /// The target a reference to `old` from namespace `ns` means.
-fn pick<'a>(cands: &[&'a Target], old: &str, ns: &str, kind: &str) -> Option<&'a Target> {
-    let matching: Vec<&Target> = cands
-        .iter()
-        .filter(|c| c.names.iter().any(|p| p == old))
-        .copied()
-        .collect();
+fn pick<'a>(cands: &Cands<'a>, old: &str, ns: &str, kind: &str) -> Option<&'a Target> {
+    let matching: &[&Target] = cands.get(old).map_or(&[], Vec::as_slice);
     if matching.len() <= 1 {
         return matching.first().copied();
     }
@@ -1750,7 +1770,7 @@ fn pick<'a>(cands: &[&'a Target], old: &str, ns: &str, kind: &str) -> Option<&'a
     same.first().copied().or(matching.first().copied())
 }
 
-fn rename(v: &mut Value, cands: &[&Target], referrer_ns: &str, kind: &str) {
+fn rename(v: &mut Value, cands: &Cands<'_>, referrer_ns: &str, kind: &str) {
     match v {
         Value::String(s) => {
             if let Some(c) = pick(cands, s, referrer_ns, kind) {
@@ -1776,13 +1796,13 @@ fn rename(v: &mut Value, cands: &[&Target], referrer_ns: &str, kind: &str) {
                         let Some(Value::String(n)) = m.get("name") else {
                             continue;
                         };
-                        let found = cands.iter().find(|c| {
-                            c.names.iter().any(|p| p == n)
-                                && subject_ns.as_deref().is_none_or(|sn| {
-                                    c.namespaces
-                                        .iter()
-                                        .any(|x| effective_ns(kind, x) == effective_ns(kind, sn))
-                                })
+                        let none = Vec::new();
+                        let found = cands.get(n.as_str()).unwrap_or(&none).iter().find(|c| {
+                            subject_ns.as_deref().is_none_or(|sn| {
+                                c.namespaces
+                                    .iter()
+                                    .any(|x| effective_ns(kind, x) == effective_ns(kind, sn))
+                            })
                         });
                         if let Some(c) = found {
                             let (name, cns) = (c.name.clone(), c.namespace.clone());

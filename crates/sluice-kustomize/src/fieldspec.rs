@@ -29,9 +29,14 @@ impl FieldSpec {
     /// Whether this spec applies to `r`.
     pub fn selects(&self, r: &Resource) -> bool {
         let (g, v) = r.group_version();
-        self.kind.as_deref().is_none_or(|k| k == r.kind())
-            && self.group.as_deref().is_none_or(|x| x == g)
-            && self.version.as_deref().is_none_or(|x| x == v)
+        self.selects_gvk(g, v, r.kind())
+    }
+
+    /// Whether this spec applies to objects of `group`/`version` `kind`.
+    pub fn selects_gvk(&self, group: &str, version: &str, kind: &str) -> bool {
+        self.kind.as_deref().is_none_or(|k| k == kind)
+            && self.group.as_deref().is_none_or(|x| x == group)
+            && self.version.as_deref().is_none_or(|x| x == version)
     }
 
     /// Parses a field spec written in a kustomization (`fieldSpecs`, `fields`).
@@ -117,7 +122,9 @@ pub fn visit(v: &mut Value, path: &[String], create: bool, f: &mut dyn FnMut(&mu
 
 /// Applies `f` at every spec in `specs` that selects `r`.
 pub fn apply(r: &mut Resource, specs: &[FieldSpec], f: &mut dyn FnMut(&mut Value)) {
-    let selected: Vec<&FieldSpec> = specs.iter().filter(|s| s.selects(r)).collect();
+    let (g, v) = r.group_version();
+    let kind = r.kind();
+    let selected: Vec<&FieldSpec> = specs.iter().filter(|s| s.selects_gvk(g, v, kind)).collect();
     let mut root = Value::Object(std::mem::take(&mut r.obj));
     for s in selected {
         visit(&mut root, &s.path, s.create, f);
