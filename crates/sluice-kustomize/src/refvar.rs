@@ -20,6 +20,9 @@ pub struct Var {
     pub namespace: String,
     /// `fieldref.fieldpath`, `metadata.name` when not given.
     pub field_path: String,
+    /// `objref.group`, `objref.version` and `fieldref.fieldpath` as written (for messages
+    /// about the vars before kustomize defaults them).
+    pub written: [String; 3],
 }
 
 impl Var {
@@ -41,6 +44,7 @@ impl Var {
             version = s(objref, "version");
         }
         let fp = s(v.get("fieldref"), "fieldpath");
+        let written = [s(objref, "group"), s(objref, "version"), fp.clone()];
         Var {
             name: s(Some(v), "name"),
             kind: s(objref, "kind"),
@@ -53,20 +57,27 @@ impl Var {
             } else {
                 fp
             },
+            written,
         }
     }
 
-    /// kustomize's `%v` of the var, used in its error messages.
+    /// kustomize's `%v` of the var once defaulted: `{NAME Kind.version.group {fieldpath}}`.
     fn debug(&self) -> String {
         format!(
-            "{{{} {{{} {} {} {} {}}} {{{}}}}}",
+            "{{{} {} {{{}}}}}",
             self.name,
-            format_args!("{{{} {} {}}}", self.group, self.version, self.kind),
-            self.obj_name,
-            self.namespace,
-            "",
-            "",
+            gvk_string(&self.kind, &self.version, &self.group),
             self.field_path
+        )
+    }
+
+    /// kustomize's `%v` of the var as written (before defaulting).
+    fn debug_written(&self) -> String {
+        let [g, v, fp] = &self.written;
+        format!(
+            "{{{} {} {{{fp}}}}}",
+            self.name,
+            gvk_string(&self.kind, v, g)
         )
     }
 
@@ -107,7 +118,26 @@ pub fn merge_vars(ra: &mut [Resource], vars: &[Var], set: &mut Vec<Var>) -> Resu
             ra[*i].ref_vars.push(v.name.clone());
         }
     }
-    merge_set(set, vars)
+    merge_set(set, vars).map_err(|e| {
+        let list: Vec<String> = vars.iter().map(Var::debug_written).collect();
+        Error::other(format!("merging vars [{}]: {e}", list.join(" ")))
+    })
+}
+
+fn gvk_string(kind: &str, version: &str, group: &str) -> String {
+    let or = |s: &str, d: &str| {
+        if s.is_empty() {
+            d.to_owned()
+        } else {
+            s.to_owned()
+        }
+    };
+    format!(
+        "{}.{}.{}",
+        or(kind, "[noKind]"),
+        or(version, "[noVer]"),
+        or(group, "[noGrp]")
+    )
 }
 
 /// Adds `vars` to `set`; a name seen twice fails.

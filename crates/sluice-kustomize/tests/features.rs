@@ -759,3 +759,44 @@ fn custom_openapi_schema() {
         ],
     );
 }
+
+/// vars failures, worded as kustomize words them (resaccumulator.go): an object no resource
+/// is, a field the object lacks, a name defined twice.
+#[test]
+fn var_failures() {
+    let var = |objref: &str, extra: &str| {
+        format!("- name: A\n  objref:\n    kind: {objref}\n    apiVersion: v1\n{extra}")
+    };
+    for (name, vars, needle) in [
+        (
+            "var-unmapped",
+            var("Secret\n    name: x", ""),
+            "var '{A Secret.v1.[noGrp] {metadata.name}}' cannot be mapped to a field in the set of known resources",
+        ),
+        (
+            "var-missing-field",
+            var(
+                "Service\n    name: web",
+                "  fieldref:\n    fieldpath: spec.nope\n",
+            ),
+            "field specified in var '{A Service.v1.[noGrp] {spec.nope}}' not found in corresponding resource",
+        ),
+        (
+            "var-twice",
+            format!(
+                "{}{}",
+                var("Service\n    name: web", ""),
+                var("Service\n    name: web", "")
+            ),
+            "merging vars [{A Service.[noVer].[noGrp] {}} {A Service.[noVer].[noGrp] {}}]: var 'A' already encountered",
+        ),
+    ] {
+        let k = format!("resources:\n- s.yaml\nvars:\n{vars}");
+        fails(
+            name,
+            &[("kustomization.yaml", &k), ("s.yaml", SVC)],
+            ".",
+            needle,
+        );
+    }
+}
