@@ -808,9 +808,27 @@ impl Builder<'_> {
         // patches
         if let Some(Value::Array(patches)) = k.get("patches") {
             for p in patches {
+                let config = plugin_config_yaml(
+                    p,
+                    &[
+                        ("path", "path"),
+                        ("patch", "patch"),
+                        ("target", "target"),
+                        ("options", "options"),
+                    ],
+                );
+                let trouble = |cause: String| {
+                    Error::other(format!(
+                        "trouble configuring builtin PatchTransformer with config: `\n{config}`: {cause}"
+                    ))
+                };
                 let (text, origin) = match (
-                    p.get("path").and_then(Value::as_str),
-                    p.get("patch").and_then(Value::as_str),
+                    p.get("path")
+                        .and_then(Value::as_str)
+                        .filter(|s| !s.is_empty()),
+                    p.get("patch")
+                        .and_then(Value::as_str)
+                        .filter(|s| !s.is_empty()),
                 ) {
                     (Some(path), None) => {
                         let path = self.file_in(dir, path)?;
@@ -818,9 +836,15 @@ impl Builder<'_> {
                     }
                     (None, Some(inline)) => (inline.to_owned(), PathBuf::from("<inline patch>")),
                     (Some(_), Some(_)) => {
-                        return Err(Error::other("patch and path can't be set at the same time"));
+                        return Err(trouble(format!(
+                            "patch and path can't be set at the same time\n{config}"
+                        )));
                     }
-                    (None, None) => return Err(Error::other("must specify one of patch and path")),
+                    (None, None) => {
+                        return Err(trouble(format!(
+                            "must specify one of patch and path in\n{config}"
+                        )));
+                    }
                 };
                 let docs: Vec<Value> = load(&text, &origin)?
                     .into_iter()
@@ -828,6 +852,12 @@ impl Builder<'_> {
                     .collect();
                 let target = p.get("target").filter(|t| !t.is_null());
                 let is_json = docs.len() == 1 && docs[0].is_array();
+                // `[]` reads both as an empty list of objects and as an empty JSON patch
+                if docs.len() == 1 && docs[0].as_array().is_some_and(Vec::is_empty) {
+                    return Err(trouble(format!(
+                        "illegally qualifies as both an SM and JSON patch: {text}"
+                    )));
+                }
                 if is_json {
                     let Some(target) = target else {
                         return Err(Error::Invalid {
@@ -939,6 +969,17 @@ impl Builder<'_> {
                     .next()
                     .and_then(|v| v.as_array().cloned())
                     .unwrap_or_default();
+                if ops.is_empty() {
+                    let config = plugin_config_yaml(
+                        p,
+                        &[("target", "target"), ("path", "path"), ("patch", "jsonOp")],
+                    );
+                    return Err(Error::other(format!(
+                        "trouble configuring builtin PatchJson6902Transformer with config: `\n{config}`: patch appears to be empty; file={}, JsonOp={}",
+                        str_field(p, "path"),
+                        str_field(p, "patch")
+                    )));
+                }
                 let Some(target) = p.get("target") else {
                     return Err(Error::other("patchesJson6902 entry needs a target"));
                 };
@@ -2162,4 +2203,20 @@ fn value_add(dir: &Path, c: &Value, ra: &mut [Resource]) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// A built-in plugin's config as kustomize prints it in "trouble configuring" errors: the
+/// kustomization entry's fields under the plugin's names, empty ones left out.
+fn plugin_config_yaml(entry: &Value, fields: &[(&str, &str)]) -> String {
+    let mut m = Map::new();
+    for (from, to) in fields {
+        match entry.get(*from) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) if s.is_empty() => {}
+            Some(v) => {
+                m.insert((*to).to_owned(), v.clone());
+            }
+        }
+    }
+    to_yaml(&Value::Object(m))
 }

@@ -800,3 +800,35 @@ fn var_failures() {
         );
     }
 }
+
+/// Patches kustomize refuses to configure (plugin/builtin/patchtransformer,
+/// patchjson6902transformer): no patch text, `[]` (both an SMP and a JSON patch), an empty
+/// JSON 6902 patch.
+#[test]
+fn unconfigurable_patches_fail() {
+    for (name, k, needle) in [
+        (
+            "patch-empty",
+            "patches:\n- target: {kind: Service}\n  patch: \"\"\n",
+            "must specify one of patch and path in\ntarget:\n  kind: Service\n",
+        ),
+        (
+            "patch-both",
+            "patches:\n- target: {kind: Service}\n  patch: \"[]\"\n",
+            "illegally qualifies as both an SM and JSON patch",
+        ),
+        (
+            "json6902-empty",
+            "patchesJson6902:\n- target: {version: v1, kind: Service, name: web}\n  patch: \"[]\"\n",
+            "trouble configuring builtin PatchJson6902Transformer with config: `\njsonOp: '[]'\ntarget:\n  kind: Service\n  name: web\n  version: v1\n`: patch appears to be empty; file=, JsonOp=[]",
+        ),
+    ] {
+        let k = format!("resources:\n- s.yaml\n{k}");
+        fails(
+            name,
+            &[("kustomization.yaml", &k), ("s.yaml", SVC)],
+            ".",
+            needle,
+        );
+    }
+}
