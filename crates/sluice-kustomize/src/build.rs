@@ -6,12 +6,16 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 use sluice_core::yaml::{Options as LoadOptions, Schema, load_documents_with};
 
+use crate::config::TransformerConfig;
 use crate::emit::to_yaml;
 use crate::error::Error;
 use crate::fieldspec::{self, FieldSpec};
 use crate::fs::{FileSystem, clean};
 use crate::hash::{base64, name_hash};
-use crate::patch::{is_builtin_group, json_patch, strategic_merge};
+use crate::patch::{
+    is_builtin_group, json_patch, schema_for, strategic_merge, strategic_merge_schema,
+};
+use crate::refvar::{Var, merge_set, merge_vars, resolve_vars};
 use crate::resource::{Resource, effective_ns, id_string, split_api_version};
 
 /// `--load-restrictor`.
@@ -82,14 +86,30 @@ pub fn build(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<Outpu
         options: *options,
         warnings: Vec::new(),
         stack: Vec::new(),
+        origins: false,
+        rel: PathBuf::new(),
+        openapi: None,
     };
     let dir = fs.canonicalize(dir).map_err(|e| Error::Read {
         path: dir.to_path_buf(),
         source: e,
     })?;
     let mut resources = Vec::new();
-    let k = b.accumulate(&dir, &mut resources, false)?;
-    finish(&mut resources, &k)?;
+    let mut acc = Acc::default();
+    let k = b.accumulate(&dir, &mut resources, &mut acc, false)?;
+    finish(&mut resources, &k, &acc)?;
+    if strings(&k, "buildMetadata")
+        .iter()
+        .any(|s| s == "managedByLabel")
+    {
+        // kubectl's embedded kustomize reports its version as "(devel)"
+        let specs = [FieldSpec::new(None, None, "metadata/labels", true)];
+        let pairs = [(
+            "app.kubernetes.io/managed-by".to_owned(),
+            "kustomize-(devel)".to_owned(),
+        )];
+        set_pairs(&mut resources, &specs, &pairs);
+    }
     let mut yaml = String::new();
     for (i, r) in resources.iter().enumerate() {
         if i > 0 {
@@ -106,6 +126,25 @@ pub fn build(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<Outpu
 /// The value printed: annotations are strings (kustomize rewrites them as a string map).
 fn output_value(r: &Resource) -> Value {
     let mut obj = r.obj.clone();
+    if let Some(o) = &r.origin {
+        let meta = obj
+            .entry("metadata")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(meta) = meta {
+            let ann = meta
+                .entry("annotations")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if ann.is_null() {
+                *ann = Value::Object(Map::new());
+            }
+            if let Value::Object(ann) = ann {
+                ann.insert(
+                    "config.kubernetes.io/origin".into(),
+                    Value::String(o.clone()),
+                );
+            }
+        }
+    }
     if let Some(Value::Object(meta)) = obj.get_mut("metadata") {
         match meta.get_mut("annotations") {
             Some(Value::Object(ann)) if !ann.is_empty() => {
@@ -133,11 +172,26 @@ fn scalar_text(v: &Value) -> String {
     }
 }
 
+/// What a kustomization passes up besides its resources: the transformer configuration
+/// and the vars (api/internal/accumulator/resaccumulator.go).
+#[derive(Debug, Default)]
+struct Acc {
+    config: TransformerConfig,
+    vars: Vec<Var>,
+}
+
 struct Builder<'f> {
     fs: &'f dyn FileSystem,
     options: Options,
     warnings: Vec<String>,
     stack: Vec<PathBuf>,
+    /// `buildMetadata: [originAnnotations]` at the top.
+    origins: bool,
+    /// The current kustomization's directory as reached from the top (for origins).
+    rel: PathBuf,
+    /// Custom OpenAPI definitions (`openapi: {path: ...}`); like kyaml's global schema, once
+    /// set they stay for the rest of the build.
+    openapi: Option<Definitions>,
 }
 
 type Kustomization = Map<String, Value>;
@@ -273,7 +327,7 @@ impl Builder<'_> {
                 ));
             }
         }
-        for unsupported in ["generators", "transformers", "validators", "helmCharts"] {
+        for unsupported in ["validators", "helmCharts"] {
             if k.get(unsupported)
                 .is_some_and(|v| v.as_array().is_some_and(|a| !a.is_empty()))
             {
@@ -291,6 +345,7 @@ impl Builder<'_> {
         &mut self,
         dir: &Path,
         ra: &mut Vec<Resource>,
+        acc: &mut Acc,
         component: bool,
     ) -> Result<Kustomization, Error> {
         if let Some(from) = self.stack.last()
@@ -303,6 +358,22 @@ impl Builder<'_> {
         }
         self.stack.push(dir.to_path_buf());
         let k = self.load_kustomization(dir)?;
+        if self.stack.len() == 1 {
+            // the top's buildMetadata governs the whole build (kusttarget.go
+            // accumulateDirectory copies it into every sub-kustomization)
+            for m in strings(&k, "buildMetadata") {
+                match m.as_str() {
+                    "originAnnotations" => self.origins = true,
+                    "managedByLabel" => {}
+                    other => {
+                        return Err(Error::Unsupported {
+                            what: format!("buildMetadata {other}"),
+                            detail: dir.display().to_string(),
+                        });
+                    }
+                }
+            }
+        }
         let kind = k.get("kind").and_then(Value::as_str).unwrap_or_default();
         if kind == "Component" && !component {
             return Err(Error::other(format!(
@@ -314,7 +385,7 @@ impl Builder<'_> {
         let mut res = strings(&k, "resources");
         res.extend(strings(&k, "bases"));
         for r in res {
-            self.accumulate_resource(dir, &r, ra)?;
+            self.accumulate_resource(dir, &r, ra, acc)?;
         }
         check_unique(ra)?;
         for c in strings(&k, "components") {
@@ -329,10 +400,55 @@ impl Builder<'_> {
                 path: p.clone(),
                 source: e,
             })?;
-            self.accumulate(&p, ra, true)?;
+            let saved = self.rel.clone();
+            self.rel = clean(&saved.join(&c));
+            let res = self.accumulate(&p, ra, acc, true);
+            self.rel = saved;
+            res?;
+        }
+        if let Some(p) = k
+            .get("openapi")
+            .and_then(|o| o.get("path"))
+            .and_then(Value::as_str)
+        {
+            let path = self.file_in(dir, p)?;
+            let text = self.read_text(&path)?;
+            let doc = load(&text, &path)?
+                .into_iter()
+                .next()
+                .unwrap_or(Value::Null);
+            if let Some(Value::Object(defs)) = doc.get("definitions") {
+                self.openapi = Some(defs.clone());
+            }
+        }
+        for c in strings(&k, "configurations") {
+            let path = self.file_in(dir, &c)?;
+            let text = self.read_text(&path)?;
+            for doc in load(&text, &path)? {
+                acc.config.merge(&TransformerConfig::from_value(&doc));
+            }
+        }
+        for c in strings(&k, "crds") {
+            let path = self.file_in(dir, &c)?;
+            let text = self.read_text(&path)?;
+            for doc in load(&text, &path)? {
+                acc.config
+                    .merge(&TransformerConfig::from_crd_definitions(&doc));
+            }
         }
         self.generate(dir, &k, ra)?;
-        self.transform(dir, &k, ra)?;
+        for g in self.plugin_configs(dir, &k, "generators")? {
+            self.run_generator(dir, &g, ra)?;
+        }
+        let config = acc.config.clone();
+        self.transform(dir, &k, ra, &config)?;
+        for t in self.plugin_configs(dir, &k, "transformers")? {
+            self.run_transformer(dir, &t, ra)?;
+        }
+        if let Some(Value::Array(vars)) = k.get("vars") {
+            let vars: Vec<Var> = vars.iter().map(Var::from_value).collect();
+            merge_vars(ra, &vars, &mut acc.vars)?;
+        }
         self.stack.pop();
         Ok(k)
     }
@@ -342,6 +458,7 @@ impl Builder<'_> {
         dir: &Path,
         r: &str,
         ra: &mut Vec<Resource>,
+        acc: &mut Acc,
     ) -> Result<(), Error> {
         if r.contains("://") || r.starts_with("github.com/") || r.starts_with("git@") {
             return Err(Error::Unsupported {
@@ -356,8 +473,14 @@ impl Builder<'_> {
                 source: e,
             })?;
             let mut sub = Vec::new();
-            self.accumulate(&real, &mut sub, false)
-                .map_err(|e| wrap_accumulation(r, e))?;
+            let mut sub_acc = Acc::default();
+            let saved = self.rel.clone();
+            self.rel = clean(&saved.join(r));
+            let res = self.accumulate(&real, &mut sub, &mut sub_acc, false);
+            self.rel = saved;
+            res.map_err(|e| wrap_accumulation(r, e))?;
+            acc.config.merge(&sub_acc.config);
+            merge_set(&mut acc.vars, &sub_acc.vars)?;
             for s in sub {
                 push_unchecked(ra, s)?;
             }
@@ -373,7 +496,11 @@ impl Builder<'_> {
         }
         let path = self.file_in(dir, r)?;
         for obj in self.load_objects(&path)? {
-            push_unchecked(ra, Resource::new(obj))?;
+            let mut res = Resource::new(obj);
+            if self.origins {
+                res.origin = Some(format!("path: {}\n", clean(&self.rel.join(r)).display()));
+            }
+            push_unchecked(ra, res)?;
         }
         Ok(())
     }
@@ -382,7 +509,9 @@ impl Builder<'_> {
     fn load_objects(&self, path: &Path) -> Result<Vec<Map<String, Value>>, Error> {
         let text = self.read_text(path)?;
         let mut out = Vec::new();
-        for v in load(&text, path)? {
+        for doc in load_docs(&text, path)? {
+            let mut v = doc.value;
+            annotations_as_written(&mut v, &doc.root, &text);
             match v {
                 Value::Null => {}
                 Value::Object(m) => {
@@ -443,7 +572,18 @@ impl Builder<'_> {
                 continue;
             };
             for g in gens {
-                let r = self.generate_one(dir, g, kind, &global, k)?;
+                let mut r = self.generate_one(dir, g, kind, &global, k)?;
+                if self.origins {
+                    let file = KUSTOMIZATION_FILES
+                        .iter()
+                        .find(|f| self.fs.exists(&dir.join(f)))
+                        .copied()
+                        .unwrap_or("kustomization.yaml");
+                    r.origin = Some(format!(
+                        "configuredIn: {}\nconfiguredBy:\n  apiVersion: builtin\n  kind: {kind}Generator\n",
+                        clean(&self.rel.join(file)).display()
+                    ));
+                }
                 let behavior = match g.get("behavior").and_then(Value::as_str) {
                     Some("") | None => "create",
                     Some(b) => b,
@@ -642,7 +782,9 @@ impl Builder<'_> {
         dir: &Path,
         k: &Kustomization,
         ra: &mut [Resource],
+        config: &TransformerConfig,
     ) -> Result<(), Error> {
+        let openapi = self.openapi.clone();
         let idx = if k.contains_key("patchesStrategicMerge") || k.contains_key("patches") {
             name_index(ra)
         } else {
@@ -660,15 +802,33 @@ impl Builder<'_> {
                 if doc.is_null() {
                     continue;
                 }
-                apply_smp_untargeted(ra, &doc, &idx)?;
+                apply_smp_untargeted(ra, &doc, &idx, openapi.as_ref())?;
             }
         }
         // patches
         if let Some(Value::Array(patches)) = k.get("patches") {
             for p in patches {
+                let config = plugin_config_yaml(
+                    p,
+                    &[
+                        ("path", "path"),
+                        ("patch", "patch"),
+                        ("target", "target"),
+                        ("options", "options"),
+                    ],
+                );
+                let trouble = |cause: String| {
+                    Error::other(format!(
+                        "trouble configuring builtin PatchTransformer with config: `\n{config}`: {cause}"
+                    ))
+                };
                 let (text, origin) = match (
-                    p.get("path").and_then(Value::as_str),
-                    p.get("patch").and_then(Value::as_str),
+                    p.get("path")
+                        .and_then(Value::as_str)
+                        .filter(|s| !s.is_empty()),
+                    p.get("patch")
+                        .and_then(Value::as_str)
+                        .filter(|s| !s.is_empty()),
                 ) {
                     (Some(path), None) => {
                         let path = self.file_in(dir, path)?;
@@ -676,9 +836,15 @@ impl Builder<'_> {
                     }
                     (None, Some(inline)) => (inline.to_owned(), PathBuf::from("<inline patch>")),
                     (Some(_), Some(_)) => {
-                        return Err(Error::other("patch and path can't be set at the same time"));
+                        return Err(trouble(format!(
+                            "patch and path can't be set at the same time\n{config}"
+                        )));
                     }
-                    (None, None) => return Err(Error::other("must specify one of patch and path")),
+                    (None, None) => {
+                        return Err(trouble(format!(
+                            "must specify one of patch and path in\n{config}"
+                        )));
+                    }
                 };
                 let docs: Vec<Value> = load(&text, &origin)?
                     .into_iter()
@@ -686,6 +852,12 @@ impl Builder<'_> {
                     .collect();
                 let target = p.get("target").filter(|t| !t.is_null());
                 let is_json = docs.len() == 1 && docs[0].is_array();
+                // `[]` reads both as an empty list of objects and as an empty JSON patch
+                if docs.len() == 1 && docs[0].as_array().is_some_and(Vec::is_empty) {
+                    return Err(trouble(format!(
+                        "illegally qualifies as both an SM and JSON patch: {text}"
+                    )));
+                }
                 if is_json {
                     let Some(target) = target else {
                         return Err(Error::Invalid {
@@ -695,7 +867,8 @@ impl Builder<'_> {
                         });
                     };
                     let ops = docs[0].as_array().cloned().unwrap_or_default();
-                    for r in ra.iter_mut().filter(|r| selects(target, r)) {
+                    let sel = Selector::new(target)?;
+                    for r in ra.iter_mut().filter(|r| sel.selects(r)) {
                         let mut v = Value::Object(std::mem::take(&mut r.obj));
                         let res = json_patch(&mut v, &ops);
                         if let Value::Object(m) = v {
@@ -707,10 +880,11 @@ impl Builder<'_> {
                 }
                 for doc in &docs {
                     match target {
-                        None => apply_smp_untargeted(ra, doc, &idx)?,
+                        None => apply_smp_untargeted(ra, doc, &idx, openapi.as_ref())?,
                         Some(t) => {
-                            for r in ra.iter_mut().filter(|r| selects(t, r)) {
-                                apply_smp(r, doc);
+                            let sel = Selector::new(t)?;
+                            for r in ra.iter_mut().filter(|r| sel.selects(r)) {
+                                apply_smp(r, doc, openapi.as_ref());
                             }
                         }
                     }
@@ -726,6 +900,7 @@ impl Builder<'_> {
             for r in ra.iter_mut() {
                 set_namespace(r, ns);
             }
+            set_string(ra, &config.namespace, ns);
         }
         // prefix / suffix
         let prefix = k
@@ -737,16 +912,9 @@ impl Builder<'_> {
             .and_then(Value::as_str)
             .unwrap_or_default();
         if !prefix.is_empty() || !suffix.is_empty() {
-            for r in ra.iter_mut() {
-                let (g, _) = r.group_version();
-                if matches!(r.kind(), "CustomResourceDefinition" | "Namespace")
-                    || (r.kind() == "APIService" && g == "apiregistration.k8s.io")
-                {
-                    continue;
-                }
-                let n = format!("{prefix}{}{suffix}", r.name());
-                r.set_name(n);
-            }
+            let mut specs = vec![FieldSpec::new(None, None, "metadata/name", false)];
+            specs.extend(config.name_prefix.iter().cloned());
+            prefix_suffix(ra, prefix, suffix, &specs);
         }
         // labels
         if let Some(Value::Array(labels)) = k.get("labels") {
@@ -759,9 +927,11 @@ impl Builder<'_> {
                     .unwrap_or_default();
                 if l.get("includeSelectors").and_then(Value::as_bool) == Some(true) {
                     specs.extend(fieldspec::common_labels());
+                    specs.extend(config.common_labels.iter().cloned());
                 } else {
                     if l.get("includeTemplates").and_then(Value::as_bool) == Some(true) {
                         specs.extend(fieldspec::template_labels());
+                        specs.extend(config.template_labels.iter().cloned());
                     }
                     specs.push(FieldSpec::new(None, None, "metadata/labels", true));
                 }
@@ -770,11 +940,15 @@ impl Builder<'_> {
         }
         let common = string_map(k.get("commonLabels"));
         if !common.is_empty() {
-            set_pairs(ra, &fieldspec::common_labels(), &common);
+            let mut specs = fieldspec::common_labels();
+            specs.extend(config.common_labels.iter().cloned());
+            set_pairs(ra, &specs, &common);
         }
         let anns = string_map(k.get("commonAnnotations"));
         if !anns.is_empty() {
-            set_pairs(ra, &fieldspec::common_annotations(), &anns);
+            let mut specs = fieldspec::common_annotations();
+            specs.extend(config.common_annotations.iter().cloned());
+            set_pairs(ra, &specs, &anns);
         }
         // patchesJson6902
         if let Some(Value::Array(patches)) = k.get("patchesJson6902") {
@@ -795,10 +969,22 @@ impl Builder<'_> {
                     .next()
                     .and_then(|v| v.as_array().cloned())
                     .unwrap_or_default();
+                if ops.is_empty() {
+                    let config = plugin_config_yaml(
+                        p,
+                        &[("target", "target"), ("path", "path"), ("patch", "jsonOp")],
+                    );
+                    return Err(Error::other(format!(
+                        "trouble configuring builtin PatchJson6902Transformer with config: `\n{config}`: patch appears to be empty; file={}, JsonOp={}",
+                        str_field(p, "path"),
+                        str_field(p, "patch")
+                    )));
+                }
                 let Some(target) = p.get("target") else {
                     return Err(Error::other("patchesJson6902 entry needs a target"));
                 };
-                for r in ra.iter_mut().filter(|r| selects(target, r)) {
+                let sel = Selector::new(target)?;
+                for r in ra.iter_mut().filter(|r| sel.selects(r)) {
                     let mut v = Value::Object(std::mem::take(&mut r.obj));
                     let res = json_patch(&mut v, &ops);
                     if let Value::Object(m) = v {
@@ -813,51 +999,36 @@ impl Builder<'_> {
             for rep in reps {
                 let name = str_field(rep, "name");
                 let count = rep.get("count").cloned().unwrap_or(Value::Null);
-                for r in ra.iter_mut().filter(|r| r.had_name(name)) {
-                    if matches!(
-                        r.kind(),
-                        "Deployment" | "ReplicationController" | "ReplicaSet" | "StatefulSet"
-                    ) {
-                        let spec = r
-                            .obj
-                            .entry("spec")
-                            .or_insert_with(|| Value::Object(Map::new()));
-                        if let Value::Object(s) = spec {
-                            s.insert("replicas".into(), count.clone());
-                        }
-                    }
-                }
+                let mut specs = fieldspec::replicas();
+                specs.extend(config.replicas.iter().cloned());
+                set_replicas(ra, name, &count, &specs);
             }
         }
         // images
         if let Some(Value::Array(images)) = k.get("images") {
-            for r in ra.iter_mut() {
-                let mut v = Value::Object(std::mem::take(&mut r.obj));
-                update_images(&mut v, images);
-                if let Value::Object(m) = v {
-                    r.obj = m;
+            for rule in images {
+                set_images(ra, rule, &config.images);
+            }
+        }
+        if let Some(Value::Array(reps)) = k.get("replacements") {
+            let mut all = Vec::new();
+            for r in reps {
+                match r.get("path").and_then(Value::as_str) {
+                    Some(p) => {
+                        let path = self.file_in(dir, p)?;
+                        let text = self.read_text(&path)?;
+                        for doc in load(&text, &path)? {
+                            match doc {
+                                Value::Array(items) => all.extend(items),
+                                Value::Null => {}
+                                other => all.push(other),
+                            }
+                        }
+                    }
+                    None => all.push(r.clone()),
                 }
             }
-        }
-        if k.get("replacements").is_some_and(|v| !v.is_null()) {
-            return Err(Error::Unsupported {
-                what: "replacements".into(),
-                detail: dir.display().to_string(),
-            });
-        }
-        // Not built yet; refused rather than ignored, so that no build is silently wrong.
-        for field in ["vars", "buildMetadata", "crds"] {
-            let set = match k.get(field) {
-                None | Some(Value::Null) => false,
-                Some(Value::Array(a)) => !a.is_empty(),
-                Some(_) => true,
-            };
-            if set {
-                return Err(Error::Unsupported {
-                    what: field.into(),
-                    detail: dir.display().to_string(),
-                });
-            }
+            crate::replacement::apply(ra, &all)?;
         }
         Ok(())
     }
@@ -979,6 +1150,80 @@ fn append(ra: &mut Vec<Resource>, r: Resource) -> Result<(), Error> {
     Ok(())
 }
 
+fn load_docs(text: &str, path: &Path) -> Result<Vec<sluice_core::yaml::Document>, Error> {
+    let opts = LoadOptions {
+        schema: Schema::Core,
+        ..LoadOptions::default()
+    };
+    load_documents_with(text, &opts).map_err(|e| Error::Yaml {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// Annotation values that are not strings (`~`, `null`, `012`, `1.50`, `yes`) keep the text
+/// written, as kustomize turns annotations into a string map from the YAML nodes' text.
+fn annotations_as_written(v: &mut Value, root: &sluice_core::yaml::Node, text: &str) {
+    let Some(meta) = v.get("metadata") else {
+        return;
+    };
+    let Some(mi) = v
+        .as_object()
+        .and_then(|m| m.keys().position(|k| k == "metadata"))
+    else {
+        return;
+    };
+    let Some(ai) = meta
+        .as_object()
+        .and_then(|m| m.keys().position(|k| k == "annotations"))
+    else {
+        return;
+    };
+    let Some(ann_node) = root
+        .children
+        .get(mi)
+        .and_then(|c| c.node.children.get(ai))
+        .map(|c| &c.node)
+    else {
+        return;
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(Value::Object(ann)) = v.get_mut("metadata").and_then(|m| m.get_mut("annotations"))
+    else {
+        return;
+    };
+    for (i, (_, val)) in ann.iter_mut().enumerate() {
+        if val.is_string() || val.is_object() || val.is_array() {
+            continue;
+        }
+        let Some(node) = ann_node.children.get(i).map(|c| &c.node) else {
+            continue;
+        };
+        let Some(line) = lines.get(node.pos.line.saturating_sub(1) as usize) else {
+            continue;
+        };
+        let start: String = line
+            .chars()
+            .skip(node.pos.col.saturating_sub(1) as usize)
+            .collect();
+        let in_flow = line
+            .chars()
+            .take(node.pos.col.saturating_sub(1) as usize)
+            .any(|c| c == '{' || c == '[');
+        let mut raw = start.as_str();
+        if let Some(i) = raw.find(" #") {
+            raw = &raw[..i];
+        }
+        if in_flow && let Some(i) = raw.find([',', '}', ']']) {
+            raw = &raw[..i];
+        }
+        let raw = raw.trim();
+        if !raw.is_empty() && sluice_core::yaml::resolve_plain_core(raw) == *val {
+            *val = Value::String(raw.to_owned());
+        }
+    }
+}
+
 fn load(text: &str, path: &Path) -> Result<Vec<Value>, Error> {
     let opts = LoadOptions {
         schema: Schema::Core,
@@ -992,8 +1237,13 @@ fn load(text: &str, path: &Path) -> Result<Vec<Value>, Error> {
         })
 }
 
-fn apply_smp(r: &mut Resource, patch: &Value) {
-    let builtin = is_builtin_group(r.group_version().0);
+/// OpenAPI `definitions` from an `openapi: {path: ...}` file.
+type Definitions = Map<String, Value>;
+
+fn apply_smp(r: &mut Resource, patch: &Value, openapi: Option<&Definitions>) {
+    let (g, ver) = r.group_version();
+    let builtin = is_builtin_group(g);
+    let schema = openapi.and_then(|d| schema_for(d, g, ver, r.kind()).map(|n| (d, n)));
     let mut v = Value::Object(std::mem::take(&mut r.obj));
     let mut p = patch.clone();
     // the patch's identity does not rename the target
@@ -1005,7 +1255,11 @@ fn apply_smp(r: &mut Resource, patch: &Value) {
         m.remove("apiVersion");
         m.remove("kind");
     }
-    strategic_merge(&mut v, &p, builtin);
+    // a custom schema replaces the built-in one: kinds it does not describe merge no lists
+    match schema {
+        Some((defs, node)) => strategic_merge_schema(&mut v, &p, defs, node),
+        None => strategic_merge(&mut v, &p, builtin && openapi.is_none()),
+    }
     if let Value::Object(m) = v {
         r.obj = m;
     }
@@ -1032,7 +1286,12 @@ fn name_index(ra: &[Resource]) -> NameIndex {
     idx
 }
 
-fn apply_smp_untargeted(ra: &mut [Resource], doc: &Value, idx: &NameIndex) -> Result<(), Error> {
+fn apply_smp_untargeted(
+    ra: &mut [Resource],
+    doc: &Value,
+    idx: &NameIndex,
+    openapi: Option<&Definitions>,
+) -> Result<(), Error> {
     let av = str_field(doc, "apiVersion");
     let kind = str_field(doc, "kind");
     let meta = doc.get("metadata").cloned().unwrap_or(Value::Null);
@@ -1058,7 +1317,7 @@ fn apply_smp_untargeted(ra: &mut [Resource], doc: &Value, idx: &NameIndex) -> Re
         .collect();
     match matches.as_slice() {
         [i] => {
-            apply_smp(&mut ra[*i], doc);
+            apply_smp(&mut ra[*i], doc, openapi);
             Ok(())
         }
         [] => Err(Error::other(format!(
@@ -1070,76 +1329,84 @@ fn apply_smp_untargeted(ra: &mut [Resource], doc: &Value, idx: &NameIndex) -> Re
     }
 }
 
-/// Whether a patch `target` selector selects `r` (name and namespace are regexes upstream;
-/// here exact, or `*`-free anchored matches).
-fn selects(t: &Value, r: &Resource) -> bool {
-    let (g, v) = r.group_version();
-    let f = |k: &str| t.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
-    if f("group").is_some_and(|x| x != g)
-        || f("version").is_some_and(|x| x != v)
-        || f("kind").is_some_and(|x| x != r.kind())
-    {
-        return false;
+/// A patch or replacement target selector (kustomize api/types/selector.go): group, version
+/// and kind compared exactly, name and namespace as anchored regular expressions
+/// (`^(?:...)$`), label and annotation selectors.
+#[derive(Debug, Clone)]
+pub struct Selector {
+    group: Option<String>,
+    version: Option<String>,
+    kind: Option<String>,
+    name: Option<regex::Regex>,
+    namespace: Option<regex::Regex>,
+    label_selector: Option<String>,
+    annotation_selector: Option<String>,
+}
+
+impl Selector {
+    /// Compiles the selector written at `t` (a mapping; anything else selects everything).
+    pub fn new(t: &Value) -> Result<Selector, Error> {
+        let f = |k: &str| t.get(k).map(scalar_text).filter(|s| !s.is_empty());
+        let re = |k: &str| -> Result<Option<regex::Regex>, Error> {
+            match f(k) {
+                None => Ok(None),
+                Some(p) => regex::Regex::new(&format!("^(?:{p})$"))
+                    .map(Some)
+                    .map_err(|e| Error::other(format!("{e}"))),
+            }
+        };
+        Ok(Selector {
+            group: f("group"),
+            version: f("version"),
+            kind: f("kind"),
+            name: re("name")?,
+            namespace: re("namespace")?,
+            label_selector: f("labelSelector"),
+            annotation_selector: f("annotationSelector"),
+        })
     }
-    if let Some(n) = f("name")
-        && !pattern_match(n, r.name())
-        && !r.previous_names.iter().any(|p| pattern_match(n, p))
-    {
-        return false;
-    }
-    if let Some(n) = f("namespace")
-        && !pattern_match(n, r.namespace())
-    {
-        return false;
-    }
-    let labels = r
-        .obj
-        .get("metadata")
-        .and_then(|m| m.get("labels"))
-        .cloned()
-        .unwrap_or(Value::Null);
-    let anns = r
-        .obj
-        .get("metadata")
-        .and_then(|m| m.get("annotations"))
-        .cloned()
-        .unwrap_or(Value::Null);
-    for (field, have) in [("labelSelector", &labels), ("annotationSelector", &anns)] {
-        if let Some(sel) = f(field)
-            && !selector_matches(sel, have)
+
+    /// Whether `r` is selected: its original or current name and namespace match.
+    pub fn selects(&self, r: &Resource) -> bool {
+        let (g, v) = r.group_version();
+        if self.group.as_deref().is_some_and(|x| x != g)
+            || self.version.as_deref().is_some_and(|x| x != v)
+            || self.kind.as_deref().is_some_and(|x| x != r.kind())
         {
             return false;
         }
+        if let Some(n) = &self.namespace
+            && !n.is_match(effective_ns(r.kind(), r.original_namespace()))
+            && !n.is_match(effective_ns(r.kind(), r.namespace()))
+        {
+            return false;
+        }
+        if let Some(n) = &self.name
+            && !n.is_match(r.original_name())
+            && !n.is_match(r.name())
+        {
+            return false;
+        }
+        self.selects_labels(r)
     }
-    true
-}
 
-/// Anchored match of a kustomize target name pattern: literal text with `.*` wildcards.
-fn pattern_match(pat: &str, s: &str) -> bool {
-    if !pat.contains('*') && !pat.contains('|') {
-        return pat == s;
-    }
-    if pat.contains('|') {
-        return pat.split('|').any(|p| pattern_match(p, s));
-    }
-    let parts: Vec<&str> = pat.split(".*").collect();
-    let mut rest = s;
-    for (i, p) in parts.iter().enumerate() {
-        if i == 0 {
-            let Some(r) = rest.strip_prefix(p) else {
-                return false;
-            };
-            rest = r;
-        } else if i == parts.len() - 1 {
-            return rest.ends_with(p);
-        } else {
-            match rest.find(p) {
-                Some(j) => rest = &rest[j + p.len()..],
-                None => return false,
+    /// Whether the label and annotation selectors match `r`.
+    pub fn selects_labels(&self, r: &Resource) -> bool {
+        let meta = r.obj.get("metadata");
+        let null = Value::Null;
+        for (sel, field) in [
+            (&self.label_selector, "labels"),
+            (&self.annotation_selector, "annotations"),
+        ] {
+            if let Some(sel) = sel {
+                let have = meta.and_then(|m| m.get(field)).unwrap_or(&null);
+                if !selector_matches(sel, have) {
+                    return false;
+                }
             }
         }
+        true
     }
-    rest.is_empty()
 }
 
 /// `a=b,c!=d,e,!f,g in (x,y)` over a label map.
@@ -1320,7 +1587,7 @@ fn update_images(v: &mut Value, rules: &[Value]) {
 }
 
 /// The steps done once, at the top: hash suffixes, name references, sorting.
-fn finish(ra: &mut [Resource], k: &Kustomization) -> Result<(), Error> {
+fn finish(ra: &mut [Resource], k: &Kustomization, acc: &Acc) -> Result<(), Error> {
     for r in ra.iter_mut() {
         if r.needs_hash {
             let h = name_hash(&r.obj);
@@ -1328,7 +1595,19 @@ fn finish(ra: &mut [Resource], k: &Kustomization) -> Result<(), Error> {
             r.set_name(n);
         }
     }
-    fix_name_references(ra);
+    let mut refs = fieldspec::name_references();
+    let mut extra = TransformerConfig {
+        name_reference: refs.clone(),
+        ..TransformerConfig::default()
+    };
+    extra.merge(&acc.config);
+    refs = extra.name_reference;
+    fix_name_references(ra, &refs);
+    if !acc.vars.is_empty() {
+        let mut specs = fieldspec::var_references();
+        specs.extend(acc.config.var_reference.iter().cloned());
+        resolve_vars(ra, &acc.vars, &specs)?;
+    }
     let fifo = k
         .get("sortOptions")
         .and_then(|s| s.get("order"))
@@ -1439,8 +1718,7 @@ struct Target {
 
 /// Points references at the current names of the objects they named
 /// (kustomize's nameReference transformer).
-fn fix_name_references(ra: &mut [Resource]) {
-    let refs = fieldspec::name_references();
+fn fix_name_references(ra: &mut [Resource], refs: &[fieldspec::NameRef]) {
     let targets: Vec<Target> = ra
         .iter()
         .filter(|r| !r.previous_names.is_empty() || !r.previous_namespaces.is_empty())
@@ -1462,26 +1740,47 @@ fn fix_name_references(ra: &mut [Resource]) {
     if targets.is_empty() {
         return;
     }
-    for nr in &refs {
-        let cands: Vec<&Target> = targets
+    // each resource's kind, group, version and namespace, read once
+    let ids: Vec<[String; 4]> = ra
+        .iter()
+        .map(|r| {
+            let (g, v) = r.group_version();
+            [
+                r.kind().to_owned(),
+                g.to_owned(),
+                v.to_owned(),
+                r.namespace().to_owned(),
+            ]
+        })
+        .collect();
+    for nr in refs {
+        let list: Vec<&Target> = targets
             .iter()
             .filter(|t| t.kind == nr.kind && (nr.group.is_empty() || t.group == nr.group))
             .collect();
-        if cands.is_empty() {
+        if list.is_empty() {
             continue;
         }
-        for r in ra.iter_mut() {
-            let referrer_ns = r.namespace().to_owned();
-            let specs: Vec<FieldSpec> = nr
+        // every name a candidate had -> the candidates (in order) that had it
+        let mut cands: Cands = std::collections::HashMap::new();
+        for t in &list {
+            for n in &t.names {
+                let e = cands.entry(n.as_str()).or_default();
+                if !e.iter().any(|x| std::ptr::eq(*x, *t)) {
+                    e.push(t);
+                }
+            }
+        }
+        for (r, [kind, group, version, referrer_ns]) in ra.iter_mut().zip(&ids) {
+            let specs: Vec<&FieldSpec> = nr
                 .referrers
                 .iter()
-                .filter(|s| s.selects(r))
-                .cloned()
+                .filter(|s| s.selects_gvk(group, version, kind))
                 .collect();
             for s in specs {
                 let mut root = Value::Object(std::mem::take(&mut r.obj));
                 fieldspec::visit(&mut root, &s.path, false, &mut |v: &mut Value| {
-                    rename(v, &cands, &referrer_ns, nr.kind);
+                    rename(v, &cands, referrer_ns, &nr.kind);
                 });
                 if let Value::Object(m) = root {
                     r.obj = m;
@@ -1491,13 +1790,12 @@ fn fix_name_references(ra: &mut [Resource]) {
     }
 }
 
+/// Referable targets by every name they had.
+type Cands<'a> = std::collections::HashMap<&'a str, Vec<&'a Target>>;
+
 /// The target a reference to `old` from namespace `ns` means.
-fn pick<'a>(cands: &[&'a Target], old: &str, ns: &str, kind: &str) -> Option<&'a Target> {
-    let matching: Vec<&Target> = cands
-        .iter()
-        .filter(|c| c.names.iter().any(|p| p == old))
-        .copied()
-        .collect();
+fn pick<'a>(cands: &Cands<'a>, old: &str, ns: &str, kind: &str) -> Option<&'a Target> {
+    let matching: &[&Target] = cands.get(old).map_or(&[], Vec::as_slice);
     if matching.len() <= 1 {
         return matching.first().copied();
     }
@@ -1513,7 +1811,7 @@ fn pick<'a>(cands: &[&'a Target], old: &str, ns: &str, kind: &str) -> Option<&'a
     same.first().copied().or(matching.first().copied())
 }
 
-fn rename(v: &mut Value, cands: &[&Target], referrer_ns: &str, kind: &str) {
+fn rename(v: &mut Value, cands: &Cands<'_>, referrer_ns: &str, kind: &str) {
     match v {
         Value::String(s) => {
             if let Some(c) = pick(cands, s, referrer_ns, kind) {
@@ -1539,13 +1837,13 @@ fn rename(v: &mut Value, cands: &[&Target], referrer_ns: &str, kind: &str) {
                         let Some(Value::String(n)) = m.get("name") else {
                             continue;
                         };
-                        let found = cands.iter().find(|c| {
-                            c.names.iter().any(|p| p == n)
-                                && subject_ns.as_deref().is_none_or(|sn| {
-                                    c.namespaces
-                                        .iter()
-                                        .any(|x| effective_ns(kind, x) == effective_ns(kind, sn))
-                                })
+                        let none = Vec::new();
+                        let found = cands.get(n.as_str()).unwrap_or(&none).iter().find(|c| {
+                            subject_ns.as_deref().is_none_or(|sn| {
+                                c.namespaces
+                                    .iter()
+                                    .any(|x| effective_ns(kind, x) == effective_ns(kind, sn))
+                            })
                         });
                         if let Some(c) = found {
                             let (name, cns) = (c.name.clone(), c.namespace.clone());
@@ -1573,4 +1871,352 @@ fn rename(v: &mut Value, cands: &[&Target], referrer_ns: &str, kind: &str) {
         }
         _ => {}
     }
+}
+
+/// Sets `value` at every spec selecting each resource (custom namespace field specs).
+fn set_string(ra: &mut [Resource], specs: &[FieldSpec], value: &str) {
+    if specs.is_empty() {
+        return;
+    }
+    for r in ra.iter_mut() {
+        fieldspec::apply(r, specs, &mut |v: &mut Value| {
+            *v = Value::String(value.to_owned());
+        });
+    }
+}
+
+/// The PrefixSuffixTransformer: `metadata/name` renames (remembering the old name); any
+/// other path gets the prefix and suffix around its string value. CRDs, Namespaces and
+/// APIServices keep their names.
+fn prefix_suffix(ra: &mut [Resource], prefix: &str, suffix: &str, specs: &[FieldSpec]) {
+    for r in ra.iter_mut() {
+        let (g, _) = r.group_version();
+        if matches!(r.kind(), "CustomResourceDefinition" | "Namespace")
+            || (r.kind() == "APIService" && g == "apiregistration.k8s.io")
+        {
+            continue;
+        }
+        let selected: Vec<&FieldSpec> = specs.iter().filter(|s| s.selects(r)).collect();
+        for s in selected {
+            if s.path == ["metadata", "name"] {
+                let n = format!("{prefix}{}{suffix}", r.name());
+                r.set_name(n);
+                continue;
+            }
+            fieldspec::apply(r, std::slice::from_ref(s), &mut |v: &mut Value| {
+                if let Value::String(x) = v {
+                    *x = format!("{prefix}{x}{suffix}");
+                }
+            });
+        }
+    }
+}
+
+/// The ReplicaCountTransformer: `count` at the specs of every resource that had `name`.
+fn set_replicas(ra: &mut [Resource], name: &str, count: &Value, specs: &[FieldSpec]) {
+    for r in ra.iter_mut().filter(|r| r.had_name(name)) {
+        fieldspec::apply(r, specs, &mut |v: &mut Value| {
+            *v = count.clone();
+        });
+    }
+}
+
+/// The ImageTagTransformer: every container list (the legacy filter), then the extra field
+/// specs.
+fn set_images(ra: &mut [Resource], rule: &Value, specs: &[FieldSpec]) {
+    let rules = std::slice::from_ref(rule);
+    for r in ra.iter_mut() {
+        let mut v = Value::Object(std::mem::take(&mut r.obj));
+        update_images(&mut v, rules);
+        if let Value::Object(m) = v {
+            r.obj = m;
+        }
+        let selected: Vec<&FieldSpec> = specs.iter().filter(|s| s.selects(r)).collect();
+        if selected.is_empty() {
+            continue;
+        }
+        let mut root = Value::Object(std::mem::take(&mut r.obj));
+        for s in selected {
+            fieldspec::visit(&mut root, &s.path, false, &mut |v: &mut Value| {
+                if let Value::String(img) = v
+                    && let Some(n) = new_image(img, rule)
+                {
+                    *img = n;
+                }
+            });
+        }
+        if let Value::Object(m) = root {
+            r.obj = m;
+        }
+    }
+}
+
+/// Field specs written in a plugin config's `fieldSpecs`.
+fn plugin_specs(c: &Value) -> Vec<FieldSpec> {
+    c.get("fieldSpecs")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(FieldSpec::from_value).collect())
+        .unwrap_or_default()
+}
+
+/// Built-in plugins kustomize runs from `transformers:`/`generators:` configs
+/// (api/internal/plugins/builtinhelpers/builtins.go).
+const BUILTIN_PLUGINS: &[&str] = &[
+    "AnnotationsTransformer",
+    "ConfigMapGenerator",
+    "ImageTagTransformer",
+    "LabelTransformer",
+    "NamespaceTransformer",
+    "PatchJson6902Transformer",
+    "PatchStrategicMergeTransformer",
+    "PatchTransformer",
+    "PrefixSuffixTransformer",
+    "PrefixTransformer",
+    "SuffixTransformer",
+    "ReplicaCountTransformer",
+    "ReplacementTransformer",
+    "SecretGenerator",
+    "ValueAddTransformer",
+];
+
+impl Builder<'_> {
+    /// The plugin configs named by `transformers:`/`generators:` entries: inline YAML, files,
+    /// or kustomization directories (built with their own transformations).
+    fn plugin_configs(
+        &mut self,
+        dir: &Path,
+        k: &Kustomization,
+        field: &str,
+    ) -> Result<Vec<Value>, Error> {
+        let mut out = Vec::new();
+        for entry in strings(k, field) {
+            let inline = load(&entry, Path::new("<inline>"))
+                .ok()
+                .filter(|docs| docs.iter().any(Value::is_object));
+            if let Some(docs) = inline {
+                out.extend(docs.into_iter().filter(Value::is_object));
+                continue;
+            }
+            let joined = clean(&dir.join(&entry));
+            if self.fs.is_dir(&joined) {
+                let real = self.fs.canonicalize(&joined).map_err(|e| Error::Read {
+                    path: joined.clone(),
+                    source: e,
+                })?;
+                let mut sub = Vec::new();
+                let mut sub_acc = Acc::default();
+                self.accumulate(&real, &mut sub, &mut sub_acc, false)?;
+                out.extend(sub.into_iter().map(|r| Value::Object(r.obj)));
+                continue;
+            }
+            let path = self.file_in(dir, &entry)?;
+            out.extend(self.load_objects(&path)?.into_iter().map(Value::Object));
+        }
+        for c in &out {
+            let kind = str_field(c, "kind");
+            if str_field(c, "apiVersion") != "builtin" || !BUILTIN_PLUGINS.contains(&kind) {
+                return Err(Error::Unsupported {
+                    what: format!("the {field} plugin {kind}"),
+                    detail: "only kustomize's built-in plugins (apiVersion: builtin) run; exec and Go plugins do not".into(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs a built-in generator configured in a file.
+    fn run_generator(
+        &mut self,
+        dir: &Path,
+        c: &Value,
+        ra: &mut Vec<Resource>,
+    ) -> Result<(), Error> {
+        let kind = str_field(c, "kind");
+        let field = match kind {
+            "ConfigMapGenerator" => "configMapGenerator",
+            "SecretGenerator" => "secretGenerator",
+            other => {
+                return Err(Error::Unsupported {
+                    what: format!("{other} as a generator"),
+                    detail: dir.display().to_string(),
+                });
+            }
+        };
+        let mut args = c.as_object().cloned().unwrap_or_default();
+        let meta = c.get("metadata").cloned().unwrap_or(Value::Null);
+        for key in ["name", "namespace"] {
+            let empty = args
+                .get(key)
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty);
+            if empty && let Some(v) = meta.get(key) {
+                args.insert(key.into(), v.clone());
+            }
+        }
+        let mut k = Kustomization::new();
+        k.insert(field.into(), Value::Array(vec![Value::Object(args)]));
+        self.generate(dir, &k, ra)
+    }
+
+    /// Runs a built-in transformer configured in a file, with the field specs it names.
+    fn run_transformer(&mut self, dir: &Path, c: &Value, ra: &mut [Resource]) -> Result<(), Error> {
+        let specs = plugin_specs(c);
+        let none = TransformerConfig::default();
+        let mut k = Kustomization::new();
+        match str_field(c, "kind") {
+            "LabelTransformer" => set_pairs(ra, &specs, &string_map(c.get("labels"))),
+            "AnnotationsTransformer" => set_pairs(ra, &specs, &string_map(c.get("annotations"))),
+            "PrefixSuffixTransformer" | "PrefixTransformer" | "SuffixTransformer" => {
+                prefix_suffix(ra, str_field(c, "prefix"), str_field(c, "suffix"), &specs)
+            }
+            "ImageTagTransformer" => {
+                if let Some(rule) = c.get("imageTag") {
+                    set_images(ra, rule, &specs);
+                }
+            }
+            "ReplicaCountTransformer" => {
+                let rep = c.get("replica").cloned().unwrap_or(Value::Null);
+                let count = rep.get("count").cloned().unwrap_or(Value::Null);
+                set_replicas(ra, str_field(&rep, "name"), &count, &specs);
+            }
+            "NamespaceTransformer" => {
+                let ns = c
+                    .get("metadata")
+                    .map(|m| str_field(m, "namespace"))
+                    .unwrap_or_default();
+                let (meta, other): (Vec<FieldSpec>, Vec<FieldSpec>) = specs
+                    .into_iter()
+                    .partition(|s| s.path == ["metadata", "namespace"]);
+                for r in ra.iter_mut() {
+                    if meta.iter().any(|s| s.selects(r)) {
+                        set_namespace(r, ns);
+                    }
+                }
+                set_string(ra, &other, ns);
+            }
+            "PatchTransformer" => {
+                let mut p = Map::new();
+                for key in ["path", "patch", "target", "options"] {
+                    if let Some(v) = c.get(key) {
+                        p.insert(key.into(), v.clone());
+                    }
+                }
+                k.insert("patches".into(), Value::Array(vec![Value::Object(p)]));
+                self.transform(dir, &k, ra, &none)?;
+            }
+            "PatchStrategicMergeTransformer" => {
+                let mut paths: Vec<Value> = c
+                    .get("paths")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                if let Some(p) = c.get("patches").filter(|p| !p.is_null()) {
+                    paths.push(p.clone());
+                }
+                k.insert("patchesStrategicMerge".into(), Value::Array(paths));
+                self.transform(dir, &k, ra, &none)?;
+            }
+            "PatchJson6902Transformer" => {
+                let mut p = Map::new();
+                for (from, to) in [("path", "path"), ("jsonOp", "patch"), ("target", "target")] {
+                    if let Some(v) = c.get(from) {
+                        p.insert(to.into(), v.clone());
+                    }
+                }
+                k.insert(
+                    "patchesJson6902".into(),
+                    Value::Array(vec![Value::Object(p)]),
+                );
+                self.transform(dir, &k, ra, &none)?;
+            }
+            "ReplacementTransformer" => {
+                k.insert(
+                    "replacements".into(),
+                    c.get("replacements").cloned().unwrap_or(Value::Null),
+                );
+                self.transform(dir, &k, ra, &none)?;
+            }
+            "ValueAddTransformer" => value_add(dir, c, ra)?,
+            other => {
+                return Err(Error::Unsupported {
+                    what: format!("{other} as a transformer"),
+                    detail: dir.display().to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The ValueAddTransformer: a value (the kustomization directory's name when not given)
+/// written at each target's path, or inserted into a file path held there
+/// (`filePathPosition`, 1-based).
+fn value_add(dir: &Path, c: &Value, ra: &mut [Resource]) -> Result<(), Error> {
+    let mut value = str_field(c, "value").to_owned();
+    if value.is_empty() {
+        value = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+    }
+    let Some(Value::Array(targets)) = c.get("targets") else {
+        return Ok(());
+    };
+    for t in targets {
+        let sel = match t.get("selector").filter(|s| !s.is_null()) {
+            Some(s) => Some(Selector::new(s)?),
+            None => None,
+        };
+        let path = fieldspec::split_path(str_field(t, "fieldPath"));
+        let pos = t
+            .get("filePathPosition")
+            .and_then(Value::as_u64)
+            .unwrap_or(0) as usize;
+        for r in ra.iter_mut() {
+            if sel.as_ref().is_some_and(|s| !s.selects(r)) {
+                continue;
+            }
+            if path == ["metadata", "namespace"] && pos == 0 {
+                if r.is_namespaceable() {
+                    r.set_namespace(value.clone());
+                }
+                continue;
+            }
+            let mut root = Value::Object(std::mem::take(&mut r.obj));
+            fieldspec::visit(&mut root, &path, true, &mut |v: &mut Value| {
+                if pos == 0 {
+                    *v = Value::String(value.clone());
+                    return;
+                }
+                let old = match v {
+                    Value::String(s) => s.clone(),
+                    _ => String::new(),
+                };
+                let mut parts: Vec<&str> = old.split('/').filter(|p| !p.is_empty()).collect();
+                let at = (pos - 1).min(parts.len());
+                parts.insert(at, &value);
+                *v = Value::String(parts.join("/"));
+            });
+            if let Value::Object(m) = root {
+                r.obj = m;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A built-in plugin's config as kustomize prints it in "trouble configuring" errors: the
+/// kustomization entry's fields under the plugin's names, empty ones left out.
+fn plugin_config_yaml(entry: &Value, fields: &[(&str, &str)]) -> String {
+    let mut m = Map::new();
+    for (from, to) in fields {
+        match entry.get(*from) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) if s.is_empty() => {}
+            Some(v) => {
+                m.insert((*to).to_owned(), v.clone());
+            }
+        }
+    }
+    to_yaml(&Value::Object(m))
 }

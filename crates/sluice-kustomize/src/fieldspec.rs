@@ -29,9 +29,14 @@ impl FieldSpec {
     /// Whether this spec applies to `r`.
     pub fn selects(&self, r: &Resource) -> bool {
         let (g, v) = r.group_version();
-        self.kind.as_deref().is_none_or(|k| k == r.kind())
-            && self.group.as_deref().is_none_or(|x| x == g)
-            && self.version.as_deref().is_none_or(|x| x == v)
+        self.selects_gvk(g, v, r.kind())
+    }
+
+    /// Whether this spec applies to objects of `group`/`version` `kind`.
+    pub fn selects_gvk(&self, group: &str, version: &str, kind: &str) -> bool {
+        self.kind.as_deref().is_none_or(|k| k == kind)
+            && self.group.as_deref().is_none_or(|x| x == group)
+            && self.version.as_deref().is_none_or(|x| x == version)
     }
 
     /// Parses a field spec written in a kustomization (`fieldSpecs`, `fields`).
@@ -117,7 +122,9 @@ pub fn visit(v: &mut Value, path: &[String], create: bool, f: &mut dyn FnMut(&mu
 
 /// Applies `f` at every spec in `specs` that selects `r`.
 pub fn apply(r: &mut Resource, specs: &[FieldSpec], f: &mut dyn FnMut(&mut Value)) {
-    let selected: Vec<&FieldSpec> = specs.iter().filter(|s| s.selects(r)).collect();
+    let (g, v) = r.group_version();
+    let kind = r.kind();
+    let selected: Vec<&FieldSpec> = specs.iter().filter(|s| s.selects_gvk(g, v, kind)).collect();
     let mut root = Value::Object(std::mem::take(&mut r.obj));
     for s in selected {
         visit(&mut root, &s.path, s.create, f);
@@ -261,10 +268,10 @@ const POD_SPECS: &[(&str, &str)] = &[
 ];
 
 /// A name reference: objects of `kind` (and `group`) are named at `spec`'s paths.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NameRef {
-    pub kind: &'static str,
-    pub group: &'static str,
+    pub kind: String,
+    pub group: String,
     pub referrers: Vec<FieldSpec>,
 }
 
@@ -378,9 +385,9 @@ pub fn name_references() -> Vec<NameRef> {
     ]);
     let pvc = pod_refs(&sa_kinds, &["volumes/persistentVolumeClaim/claimName"]);
     let prio = pod_refs(&sa_kinds, &["priorityClassName"]);
-    let scale = |k: &'static str| NameRef {
-        kind: k,
-        group: "",
+    let scale = |k: &str| NameRef {
+        kind: k.into(),
+        group: String::new(),
         referrers: vec![fs("HorizontalPodAutoscaler", "spec/scaleTargetRef/name")],
     };
     vec![
@@ -389,18 +396,18 @@ pub fn name_references() -> Vec<NameRef> {
         scale("ReplicaSet"),
         scale("StatefulSet"),
         NameRef {
-            kind: "ConfigMap",
-            group: "",
+            kind: "ConfigMap".into(),
+            group: "".into(),
             referrers: cm,
         },
         NameRef {
-            kind: "Secret",
-            group: "",
+            kind: "Secret".into(),
+            group: "".into(),
             referrers: secret,
         },
         NameRef {
-            kind: "Service",
-            group: "",
+            kind: "Service".into(),
+            group: "".into(),
             referrers: vec![
                 FieldSpec::new(Some("StatefulSet"), Some("apps"), "spec/serviceName", false),
                 fs("Ingress", "spec/rules/http/paths/backend/serviceName"),
@@ -429,8 +436,8 @@ pub fn name_references() -> Vec<NameRef> {
             ],
         },
         NameRef {
-            kind: "Role",
-            group: "rbac.authorization.k8s.io",
+            kind: "Role".into(),
+            group: "rbac.authorization.k8s.io".into(),
             referrers: vec![FieldSpec::new(
                 Some("RoleBinding"),
                 Some("rbac.authorization.k8s.io"),
@@ -439,8 +446,8 @@ pub fn name_references() -> Vec<NameRef> {
             )],
         },
         NameRef {
-            kind: "ClusterRole",
-            group: "rbac.authorization.k8s.io",
+            kind: "ClusterRole".into(),
+            group: "rbac.authorization.k8s.io".into(),
             referrers: vec![
                 FieldSpec::new(
                     Some("RoleBinding"),
@@ -457,26 +464,26 @@ pub fn name_references() -> Vec<NameRef> {
             ],
         },
         NameRef {
-            kind: "ServiceAccount",
-            group: "",
+            kind: "ServiceAccount".into(),
+            group: "".into(),
             referrers: sa,
         },
         NameRef {
-            kind: "PersistentVolumeClaim",
-            group: "",
+            kind: "PersistentVolumeClaim".into(),
+            group: "".into(),
             referrers: pvc,
         },
         NameRef {
-            kind: "PersistentVolume",
-            group: "",
+            kind: "PersistentVolume".into(),
+            group: "".into(),
             referrers: vec![
                 fs("PersistentVolumeClaim", "spec/volumeName"),
                 fs("ClusterRole", "rules/resourceNames"),
             ],
         },
         NameRef {
-            kind: "StorageClass",
-            group: "storage.k8s.io",
+            kind: "StorageClass".into(),
+            group: "storage.k8s.io".into(),
             referrers: vec![
                 fs("PersistentVolume", "spec/storageClassName"),
                 fs("PersistentVolumeClaim", "spec/storageClassName"),
@@ -487,16 +494,83 @@ pub fn name_references() -> Vec<NameRef> {
             ],
         },
         NameRef {
-            kind: "PriorityClass",
-            group: "scheduling.k8s.io",
+            kind: "PriorityClass".into(),
+            group: "scheduling.k8s.io".into(),
             referrers: prio,
         },
         NameRef {
-            kind: "IngressClass",
-            group: "networking.k8s.io",
+            kind: "IngressClass".into(),
+            group: "networking.k8s.io".into(),
             referrers: vec![fs("Ingress", "spec/ingressClassName")],
         },
     ]
+}
+
+/// Where `$(VAR)` references are replaced (api/konfig/builtinpluginconsts/varreference.go).
+pub fn var_references() -> Vec<FieldSpec> {
+    let mut v = Vec::new();
+    let containers = |prefix: &str| {
+        let mut out = Vec::new();
+        for c in ["containers", "initContainers"] {
+            for f in ["args", "command", "env/value", "volumeMounts/mountPath"] {
+                out.push(format!("{prefix}/{c}/{f}"));
+            }
+        }
+        out.push(format!("{prefix}/volumes/nfs/server"));
+        out
+    };
+    for (kind, prefix) in [
+        ("CronJob", "spec/jobTemplate/spec/template/spec"),
+        ("DaemonSet", "spec/template/spec"),
+        ("Deployment", "spec/template/spec"),
+    ] {
+        for p in containers(prefix) {
+            v.push(FieldSpec::new(Some(kind), None, &p, false));
+        }
+    }
+    for p in ["spec/rules/host", "spec/tls/hosts", "spec/tls/secretName"] {
+        v.push(FieldSpec::new(Some("Ingress"), None, p, false));
+    }
+    for (kind, prefix) in [
+        ("Job", "spec/template/spec"),
+        ("Pod", "spec"),
+        ("ReplicaSet", "spec/template/spec"),
+    ] {
+        for p in containers(prefix) {
+            v.push(FieldSpec::new(Some(kind), None, &p, false));
+        }
+    }
+    for p in ["spec/ports/port", "spec/ports/targetPort"] {
+        v.push(FieldSpec::new(Some("Service"), None, p, false));
+    }
+    let mut sts = containers("spec/template/spec");
+    sts.pop();
+    sts.push("spec/volumeClaimTemplates/spec/nfs/server".into());
+    for p in sts {
+        v.push(FieldSpec::new(Some("StatefulSet"), None, &p, false));
+    }
+    v.push(FieldSpec::new(
+        Some("PersistentVolume"),
+        None,
+        "spec/nfs/server",
+        false,
+    ));
+    v.push(FieldSpec::new(None, None, "metadata/labels", false));
+    v.push(FieldSpec::new(None, None, "metadata/annotations", false));
+    v
+}
+
+/// `replicas` (replicas.go).
+pub fn replicas() -> Vec<FieldSpec> {
+    [
+        "Deployment",
+        "ReplicationController",
+        "ReplicaSet",
+        "StatefulSet",
+    ]
+    .iter()
+    .map(|k| FieldSpec::new(Some(k), None, "spec/replicas", true))
+    .collect()
 }
 
 #[cfg(test)]

@@ -10,12 +10,16 @@
 //! only through the `FileSystem` trait.
 
 pub mod build;
+pub mod config;
 pub mod emit;
 pub mod error;
 pub mod fieldspec;
 pub mod fs;
 pub mod hash;
 pub mod patch;
+pub mod path;
+pub mod refvar;
+pub mod replacement;
 pub mod resource;
 
 pub use build::{LoadRestrictor, Options, Output, build};

@@ -50,13 +50,118 @@ pub fn is_builtin_group(group: &str) -> bool {
 
 /// Applies a strategic merge patch to `target` (a whole object).
 pub fn strategic_merge(target: &mut Value, patch: &Value, builtin: bool) {
-    merge_value(target, patch, builtin, None, None);
+    let keys = if builtin { Keys::Builtin } else { Keys::None };
+    merge_value(target, patch, keys, None, None);
+}
+
+/// Applies a strategic merge patch with list merge keys from an OpenAPI schema
+/// (`openapi: {path: ...}`): `definitions` of the document and the kind's own schema node;
+/// lists whose property has `x-kubernetes-patch-strategy: merge` merge by
+/// `x-kubernetes-patch-merge-key`.
+pub fn strategic_merge_schema(
+    target: &mut Value,
+    patch: &Value,
+    definitions: &Map<String, Value>,
+    node: &Value,
+) {
+    merge_value(
+        target,
+        patch,
+        Keys::Schema(definitions, Some(node)),
+        None,
+        None,
+    );
+}
+
+/// The schema node (under `definitions`) of the kind `group/version/kind`, found by its
+/// `x-kubernetes-group-version-kind`.
+pub fn schema_for<'a>(
+    definitions: &'a Map<String, Value>,
+    group: &str,
+    version: &str,
+    kind: &str,
+) -> Option<&'a Value> {
+    definitions.values().find(|d| {
+        d.get("x-kubernetes-group-version-kind")
+            .and_then(Value::as_array)
+            .is_some_and(|gvks| {
+                gvks.iter().any(|g| {
+                    g.get("group").and_then(Value::as_str).unwrap_or_default() == group
+                        && g.get("version").and_then(Value::as_str) == Some(version)
+                        && g.get("kind").and_then(Value::as_str) == Some(kind)
+                })
+            })
+    })
+}
+
+/// Where list merge keys come from.
+#[derive(Clone, Copy)]
+enum Keys<'a> {
+    /// Lists are replaced.
+    None,
+    /// k8s.io/api's patchMergeKey tags.
+    Builtin,
+    /// An OpenAPI schema: the definitions and the node for the current value.
+    Schema(&'a Map<String, Value>, Option<&'a Value>),
+}
+
+impl<'a> Keys<'a> {
+    fn resolve(defs: &'a Map<String, Value>, node: Option<&'a Value>) -> Option<&'a Value> {
+        let mut node = node?;
+        for _ in 0..16 {
+            match node.get("$ref").and_then(Value::as_str) {
+                Some(r) => node = defs.get(r.trim_start_matches("#/definitions/"))?,
+                None => return Some(node),
+            }
+        }
+        None
+    }
+
+    fn field(self, k: &str) -> Keys<'a> {
+        match self {
+            Keys::Schema(defs, node) => {
+                let n = Keys::resolve(defs, node)
+                    .and_then(|n| n.get("properties"))
+                    .and_then(|p| p.get(k));
+                Keys::Schema(defs, n)
+            }
+            other => other,
+        }
+    }
+
+    fn items(self) -> Keys<'a> {
+        match self {
+            Keys::Schema(defs, node) => {
+                Keys::Schema(defs, Keys::resolve(defs, node).and_then(|n| n.get("items")))
+            }
+            other => other,
+        }
+    }
+
+    fn merge_key(self, parent: Option<&str>, field: Option<&str>) -> Option<&'a str> {
+        match self {
+            Keys::None => None,
+            Keys::Builtin => field.and_then(|f| merge_key(parent, f)),
+            Keys::Schema(defs, node) => {
+                let n = Keys::resolve(defs, node)?;
+                let strategy = n
+                    .get("x-kubernetes-patch-strategy")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                if !strategy.split(',').any(|s| s == "merge") {
+                    return None;
+                }
+                n.get("x-kubernetes-patch-merge-key")
+                    .and_then(Value::as_str)
+            }
+        }
+    }
 }
 
 fn merge_value(
     target: &mut Value,
     patch: &Value,
-    builtin: bool,
+    keys: Keys<'_>,
     parent: Option<&str>,
     field: Option<&str>,
 ) {
@@ -81,33 +186,26 @@ fn merge_value(
                     continue;
                 }
                 match t.get_mut(k) {
-                    Some(tv) if !tv.is_null() => merge_value(tv, pv, builtin, field, Some(k)),
+                    Some(tv) if !tv.is_null() => merge_value(tv, pv, keys.field(k), field, Some(k)),
                     _ => {
                         t.insert(k.clone(), strip_directives(pv));
                     }
                 }
             }
         }
-        (Value::Array(t), Value::Array(p)) => {
-            let key = if builtin {
-                field.and_then(|f| merge_key(parent, f))
-            } else {
-                None
-            };
-            match key {
-                Some(key) if p.iter().all(Value::is_object) && t.iter().all(Value::is_object) => {
-                    merge_list(t, p, key, builtin, field);
-                }
-                _ => *t = p.iter().map(strip_directives).collect(),
+        (Value::Array(t), Value::Array(p)) => match keys.merge_key(parent, field) {
+            Some(key) if p.iter().all(Value::is_object) && t.iter().all(Value::is_object) => {
+                merge_list(t, p, key, keys.items(), field);
             }
-        }
+            _ => *t = p.iter().map(strip_directives).collect(),
+        },
         (t, p) => *t = strip_directives(p),
     }
 }
 
 /// An associative list: the patch's items first, in the patch's order (merged into the
 /// matching items), then the target's other items in their order (apimachinery SMP order).
-fn merge_list(t: &mut Vec<Value>, p: &[Value], key: &str, builtin: bool, field: Option<&str>) {
+fn merge_list(t: &mut Vec<Value>, p: &[Value], key: &str, keys: Keys<'_>, field: Option<&str>) {
     let mut rest: Vec<Option<Value>> = std::mem::take(t).into_iter().map(Some).collect();
     let mut out = Vec::new();
     for pi in p {
@@ -125,7 +223,7 @@ fn merge_list(t: &mut Vec<Value>, p: &[Value], key: &str, builtin: bool, field: 
         match found {
             Some(i) => {
                 let mut item = rest[i].take().unwrap_or(Value::Null);
-                merge_value(&mut item, pi, builtin, field, None);
+                merge_value(&mut item, pi, keys, field, None);
                 out.push(item);
             }
             None => out.push(strip_directives(pi)),

@@ -14,6 +14,10 @@ pub struct Resource {
     pub needs_hash: bool,
     /// Made by a generator (merge/replace behaviours apply to it).
     pub generated: bool,
+    /// The `vars` bound to this resource (their values are read from it).
+    pub ref_vars: Vec<String>,
+    /// The `config.kubernetes.io/origin` annotation text (`buildMetadata: [originAnnotations]`).
+    pub origin: Option<String>,
 }
 
 /// Kinds that have no namespace (kustomize api/resid/gvk.go `NotNamespaceableKinds`).
@@ -51,6 +55,8 @@ impl Resource {
             previous_namespaces: Vec::new(),
             needs_hash: false,
             generated: false,
+            ref_vars: Vec::new(),
+            origin: None,
         }
     }
 

@@ -10,45 +10,7 @@ use common::*;
 
 /// Directories not built identically, each with the reason (a feature not implemented).
 /// Every other buildable directory must be byte-identical.
-const KNOWN: &[(&str, &str)] = &[
-    (
-        "upstream-examples/_materialized/configureBuiltinPlugin",
-        "transformers: built-in plugin configs not supported",
-    ),
-    (
-        "upstream-examples/_materialized/valueAdd/all",
-        "transformers: built-in plugin configs not supported",
-    ),
-    (
-        "upstream-examples/_materialized/valueAdd/projects/cat-111",
-        "transformers: built-in plugin configs not supported",
-    ),
-    (
-        "upstream-examples/_materialized/valueAdd/projects/dog-222",
-        "transformers: built-in plugin configs not supported",
-    ),
-    (
-        "upstream-examples/_materialized/valueAdd/projects/fox-333",
-        "transformers: built-in plugin configs not supported",
-    ),
-    (
-        "upstream-examples/_materialized/customOpenAPIschema",
-        "openapi: custom schemas for strategic merge not supported",
-    ),
-    (
-        "upstream-examples/_materialized/transformerconfigs__crd__README",
-        "vars not supported",
-    ),
-    (
-        "upstream-examples/examples/transformerconfigs/crd",
-        "vars not supported",
-    ),
-    ("upstream-examples/examples/wordpress", "vars not supported"),
-    (
-        "upstream-examples/_materialized/transformerconfigs__images__README",
-        "configurations: custom transformer configs not supported",
-    ),
-];
+const KNOWN: &[(&str, &str)] = &[];
 
 #[test]
 fn seed_overlays_match_kubectl() {

@@ -391,3 +391,444 @@ fn json_patch_without_target_fails() {
         "target",
     );
 }
+
+const CM: &str = "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: env
+  namespace: prod
+data:
+  host: db.example.com:5432
+  version: \"2.1\"
+  replicas: \"4\"
+";
+
+/// replacements: source with fieldPath and delimiter options, targets selected by kind and
+/// name, rejected by name and label, list items matched with `[name=x]`, `*` wildcards,
+/// target delimiter/index (-1 prefix, past the end suffix, in place), `create`, and
+/// replacements read from a file (api/filters/replacement/replacement.go).
+#[test]
+fn replacements() {
+    check(
+        "replacements",
+        &[
+            (
+                "kustomization.yaml",
+                "resources:\n- d.yaml\n- s.yaml\n- cm.yaml\n- d2.yaml\nnamePrefix: p-\nreplacements:\n- source:\n    kind: ConfigMap\n    name: env\n    fieldPath: data.host\n    options:\n      delimiter: ':'\n      index: 0\n  targets:\n  - select:\n      kind: Deployment\n    reject:\n    - name: other\n    fieldPaths:\n    - spec.template.spec.containers.[name=web].env.[name=A].value\n    - spec.template.metadata.annotations.host\n    options:\n      create: true\n  - select:\n      kind: Service\n    fieldPaths:\n    - spec.selector.app\n    options:\n      create: false\n- source:\n    kind: ConfigMap\n    fieldPath: data.version\n  targets:\n  - select:\n      kind: Deployment\n      name: web\n    fieldPaths:\n    - spec.template.spec.containers.0.image\n    options:\n      delimiter: ':'\n      index: 1\n  - select:\n      kind: Deployment\n    reject:\n    - labelSelector: tier=skip\n    fieldPaths:\n    - metadata.labels.app\n    options:\n      delimiter: '-'\n      index: -1\n  - select:\n      kind: Deployment\n    fieldPaths:\n    - metadata.labels.app\n    options:\n      delimiter: '-'\n      index: 9\n- path: more.yaml\n",
+            ),
+            ("d.yaml", DEPLOY),
+            ("s.yaml", SVC),
+            ("cm.yaml", CM),
+            (
+                "d2.yaml",
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: other\n  labels:\n    app: other\n    tier: skip\nspec:\n  replicas: 1\n  template:\n    spec:\n      containers:\n      - name: web\n        image: busybox:1\n",
+            ),
+            (
+                "more.yaml",
+                "- source:\n    kind: ConfigMap\n    fieldPath: data.replicas\n  targets:\n  - select:\n      kind: Deployment\n    fieldPaths:\n    - spec.replicas\n  - select:\n      kind: Service\n    fieldPaths:\n    - spec.ports.*.port\n",
+            ),
+        ],
+    );
+}
+
+/// vars: `$(VAR)` in the default var reference fields (varreference.go), values read after
+/// name prefixes (metadata.name, a list element `spec.ports[0].port` keeping its type), an
+/// unknown var left as written, `$$` escaping.
+#[test]
+fn vars() {
+    check(
+        "vars",
+        &[
+            (
+                "kustomization.yaml",
+                "resources:\n- d.yaml\n- s.yaml\nnamePrefix: demo-\nvars:\n- name: SVC\n  objref:\n    kind: Service\n    name: web\n    apiVersion: v1\n- name: PORT\n  objref:\n    kind: Service\n    name: web\n    apiVersion: v1\n  fieldref:\n    fieldpath: spec.ports[0].port\n",
+            ),
+            (
+                "d.yaml",
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  annotations:\n    svc: $(SVC)\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        image: nginx\n        command: [\"run\", \"--svc=$(SVC):$(PORT)\", \"$(UNKNOWN)\", \"$$(SVC)\"]\n        env:\n        - name: PORT\n          value: $(PORT)\n",
+            ),
+            ("s.yaml", SVC),
+        ],
+    );
+}
+
+const MYKIND: &str = "apiVersion: jingfang.example.com/v1beta1
+kind: MyKind
+metadata:
+  name: mykind
+spec:
+  secretRef:
+    name: crdsecret
+  beeRef:
+    name: bee
+  containers:
+  - command: [\"echo\", \"$(BEE_ACTION)\"]
+    image: myapp
+---
+apiVersion: v1beta1
+kind: Bee
+metadata:
+  name: bee
+spec:
+  action: fly
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: crdsecret
+data:
+  a: Yg==
+";
+
+/// crds: OpenAPI definitions whose `x-kubernetes-object-ref-*` properties become name
+/// references (api/internal/accumulator/loadconfigfromcrds.go).
+#[test]
+fn crds() {
+    check(
+        "crds",
+        &[
+            (
+                "kustomization.yaml",
+                "resources:\n- r.yaml\nnamePrefix: p-\ncrds:\n- mykind.json\n",
+            ),
+            ("r.yaml", MYKIND),
+            (
+                "mykind.json",
+                r##"{
+  "github.com/example/pkg/apis/jingfang/v1beta1.MyKind": {
+    "Schema": {
+      "properties": {
+        "apiVersion": {"type": "string"},
+        "kind": {"type": "string"},
+        "metadata": {"$ref": "k8s.io/apimachinery/pkg/apis/meta/v1.ObjectMeta"},
+        "spec": {"$ref": "github.com/example/pkg/apis/jingfang/v1beta1.MyKindSpec"}
+      }
+    }
+  },
+  "github.com/example/pkg/apis/jingfang/v1beta1.MyKindSpec": {
+    "Schema": {
+      "properties": {
+        "secretRef": {
+          "x-kubernetes-object-ref-api-version": "v1",
+          "x-kubernetes-object-ref-kind": "Secret",
+          "$ref": "k8s.io/api/core/v1.LocalObjectReference"
+        },
+        "beeRef": {
+          "x-kubernetes-object-ref-api-version": "v1beta1",
+          "x-kubernetes-object-ref-kind": "Bee",
+          "$ref": "github.com/example/pkg/apis/jingfang/v1beta1.Bee"
+        }
+      }
+    }
+  }
+}
+"##,
+            ),
+        ],
+    );
+}
+
+/// configurations: custom transformer configs adding field specs for commonLabels,
+/// commonAnnotations, namePrefix, images, replicas, nameReference and varReference
+/// (api/internal/plugins/builtinconfig/transformerconfig.go), inherited by an overlay.
+#[test]
+fn configurations() {
+    check_in(
+        "configurations",
+        &[
+            (
+                "base/kustomization.yaml",
+                "resources:\n- r.yaml\nconfigurations:\n- config.yaml\nvars:\n- name: BEE_ACTION\n  objref:\n    kind: Bee\n    name: bee\n    apiVersion: v1beta1\n  fieldref:\n    fieldpath: spec.action\n",
+            ),
+            ("base/r.yaml", MYKIND),
+            (
+                "base/config.yaml",
+                "commonLabels:\n- path: spec/selectors\n  create: true\n  kind: MyKind\ncommonAnnotations:\n- path: spec/notes\n  create: true\n  kind: MyKind\nnamePrefix:\n- path: spec/alias\n  kind: Bee\nnameReference:\n- kind: Bee\n  fieldSpecs:\n  - path: spec/beeRef/name\n    kind: MyKind\n- kind: Secret\n  fieldSpecs:\n  - path: spec/secretRef/name\n    kind: MyKind\nvarReference:\n- path: spec/containers/command\n  kind: MyKind\nimages:\n- path: spec/containers/image\n  kind: MyKind\nreplicas:\n- path: spec/size\n  kind: MyKind\n  create: true\n",
+            ),
+            (
+                "overlay/kustomization.yaml",
+                "resources:\n- ../base\nnamePrefix: test-\ncommonLabels:\n  foo: bar\ncommonAnnotations:\n  note: x\nimages:\n- name: myapp\n  newTag: v2\nreplicas:\n- name: mykind\n  count: 3\n",
+            ),
+        ],
+        "overlay",
+    );
+}
+
+/// Built-in plugins configured in files under `transformers:` and `generators:`
+/// (plugin/builtin/*: fieldSpecs given explicitly replace the defaults), inline configs,
+/// and a kustomization directory of configs.
+#[test]
+fn builtin_plugin_configs() {
+    check(
+        "builtin-plugins",
+        &[
+            (
+                "kustomization.yaml",
+                "resources:\n- d.yaml\n- s.yaml\ntransformers:\n- prefix.yaml\n- labels.yaml\n- annotations.yaml\n- image.yaml\n- patch.yaml\n- replicas.yaml\n- namespace.yaml\n- |-\n  apiVersion: builtin\n  kind: PatchJson6902Transformer\n  metadata:\n    name: json\n  target:\n    kind: Service\n    name: pre-web\n  jsonOp: '[{\"op\": \"add\", \"path\": \"/spec/type\", \"value\": \"NodePort\"}]'\n- more\ngenerators:\n- gen.yaml\n",
+            ),
+            ("d.yaml", DEPLOY),
+            ("s.yaml", SVC),
+            (
+                "prefix.yaml",
+                "apiVersion: builtin\nkind: PrefixSuffixTransformer\nmetadata:\n  name: p\nprefix: pre-\nsuffix: -suf\nfieldSpecs:\n- kind: Service\n  path: metadata/name\n- kind: Deployment\n  path: spec/template/spec/serviceAccountName\n",
+            ),
+            (
+                "labels.yaml",
+                "apiVersion: builtin\nkind: LabelTransformer\nmetadata:\n  name: l\nlabels:\n  team: a\nfieldSpecs:\n- path: metadata/labels\n  create: true\n- kind: Deployment\n  path: spec/selector/matchLabels\n  create: true\n",
+            ),
+            (
+                "annotations.yaml",
+                "apiVersion: builtin\nkind: AnnotationsTransformer\nmetadata:\n  name: a\nannotations:\n  area: \"51\"\nfieldSpecs:\n- kind: Deployment\n  path: spec/template/metadata/annotations\n  create: true\n",
+            ),
+            (
+                "image.yaml",
+                "apiVersion: builtin\nkind: ImageTagTransformer\nmetadata:\n  name: i\nimageTag:\n  name: nginx\n  newName: my/nginx\n  newTag: \"2.0\"\n",
+            ),
+            (
+                "patch.yaml",
+                "apiVersion: builtin\nkind: PatchTransformer\nmetadata:\n  name: pt\ntarget:\n  kind: Deployment\npatch: |-\n  - op: add\n    path: /spec/paused\n    value: true\n",
+            ),
+            (
+                "replicas.yaml",
+                "apiVersion: builtin\nkind: ReplicaCountTransformer\nmetadata:\n  name: r\nreplica:\n  name: web\n  count: 5\nfieldSpecs:\n- kind: Deployment\n  path: spec/replicas\n  create: true\n",
+            ),
+            (
+                "namespace.yaml",
+                "apiVersion: builtin\nkind: NamespaceTransformer\nmetadata:\n  name: n\n  namespace: team-a\nfieldSpecs:\n- path: metadata/namespace\n  create: true\n",
+            ),
+            ("more/kustomization.yaml", "resources:\n- ann.yaml\n"),
+            (
+                "more/ann.yaml",
+                "apiVersion: builtin\nkind: AnnotationsTransformer\nmetadata:\n  name: more\nannotations:\n  more: \"yes\"\nfieldSpecs:\n- path: metadata/annotations\n  create: true\n",
+            ),
+            (
+                "gen.yaml",
+                "apiVersion: builtin\nkind: ConfigMapGenerator\nmetadata:\n  name: gen-cm\n  namespace: gen\nliterals:\n- a=b\n---\napiVersion: builtin\nkind: SecretGenerator\nmetadata:\n  name: gen-secret\nliterals:\n- p=q\noptions:\n  disableNameSuffixHash: true\n",
+            ),
+        ],
+    );
+}
+
+/// Patch targets: name and namespace are anchored regular expressions
+/// (api/types/selector.go NewSelectorRegex: `^(?:...)$`).
+#[test]
+fn regex_target_selectors() {
+    check(
+        "regex-targets",
+        &[
+            (
+                "kustomization.yaml",
+                "resources:\n- r.yaml\npatches:\n- target:\n    kind: ConfigMap\n    name: (a|b)-[0-9]+\n  patch: |-\n    - op: add\n      path: /data/hit\n      value: name\n- target:\n    namespace: prod-.*\n  patch: |-\n    - op: add\n      path: /metadata/labels\n      value: {hit: ns}\n- target:\n    name: a\n  patch: |-\n    - op: add\n      path: /data/exact\n      value: \"yes\"\n",
+            ),
+            (
+                "r.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a-1\n  namespace: prod-eu\ndata: {}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b-22\ndata: {}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c-1\n  namespace: xprod-eu\ndata: {}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ab-1\ndata: {}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata: {}\n",
+            ),
+        ],
+    );
+}
+
+/// Annotation values that YAML reads as null, numbers or booleans keep their text
+/// (`~` stays "~", `012` stays "012"); labels do not.
+#[test]
+fn annotations_keep_their_text() {
+    check(
+        "annotation-text",
+        &[
+            ("kustomization.yaml", "resources:\n- a.yaml\n"),
+            (
+                "a.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  annotations:\n    t: ~\n    n: null\n    e:\n    b: true\n    i: 012\n    f: 1.50 # comment\n    q: \"~\"\n  labels:\n    x: ~\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  annotations: {t: ~, i: 0x1F}\n",
+            ),
+        ],
+    );
+}
+
+/// buildMetadata: origin annotations for files (relative to the top) and generators
+/// (configuredIn/configuredBy), and the managed-by label (api/krusty/kustomizer.go).
+#[test]
+fn build_metadata() {
+    check_in(
+        "build-metadata",
+        &[
+            (
+                "base/kustomization.yaml",
+                "resources:\n- d.yaml\nconfigMapGenerator:\n- name: g\n  literals: [a=b]\n",
+            ),
+            ("base/d.yaml", DEPLOY),
+            (
+                "overlay/kustomization.yaml",
+                "resources:\n- ../base\n- s.yaml\nnamePrefix: o-\nbuildMetadata: [originAnnotations, managedByLabel]\nconfigMapGenerator:\n- name: g\n  behavior: merge\n  literals: [c=d]\nsecretGenerator:\n- name: s\n  literals: [c=d]\n",
+            ),
+            ("overlay/s.yaml", SVC),
+        ],
+        "overlay",
+    );
+}
+
+/// buildMetadata transformerAnnotations is not built: refused, not ignored.
+#[test]
+fn transformer_annotations_are_refused() {
+    let dir = tree(
+        "transformer-annotations",
+        &[
+            (
+                "kustomization.yaml",
+                "resources:\n- s.yaml\nbuildMetadata: [transformerAnnotations]\n",
+            ),
+            ("s.yaml", SVC),
+        ],
+    );
+    let err = sluice(&dir).expect_err("refused");
+    assert!(err.to_string().contains("not supported"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A replacement target path that selects nothing fails without `create`, and a scalar
+/// keeps its type: text that does not read as it fails (kyaml PathMatcher, go-yaml decode).
+#[test]
+fn replacement_target_failures() {
+    let files = |path: &str| {
+        vec![
+            (
+                "kustomization.yaml".to_owned(),
+                format!(
+                    "resources:\n- cm.yaml\n- s.yaml\nreplacements:\n- source:\n    kind: ConfigMap\n    fieldPath: data.host\n  targets:\n  - select:\n      kind: Service\n    fieldPaths:\n    - {path}\n"
+                ),
+            ),
+            ("cm.yaml".to_owned(), CM.to_owned()),
+            ("s.yaml".to_owned(), SVC.to_owned()),
+        ]
+    };
+    for (name, path, needle) in [
+        (
+            "replacement-missing",
+            "spec.missing",
+            "unable to find field \"spec.missing\" in replacement target",
+        ),
+        (
+            "replacement-type",
+            "spec.ports.0.port",
+            "cannot decode !!str `db.example.com:5432` as a !!int",
+        ),
+    ] {
+        let owned = files(path);
+        let refs: Vec<(&str, &str)> = owned
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        fails(name, &refs, ".", needle);
+    }
+}
+
+/// openapi: a custom schema gives a custom resource's lists merge keys
+/// (`x-kubernetes-patch-merge-key`, `x-kubernetes-patch-strategy: merge`), found through the
+/// kind's `x-kubernetes-group-version-kind` and `$ref`s (kyaml/openapi SetSchema). The custom
+/// schema replaces the built-in one: a Deployment's containers are then replaced, not merged.
+#[test]
+fn custom_openapi_schema() {
+    let schema = r##"{"definitions": {
+  "v1.Widget": {
+    "properties": {
+      "apiVersion": {"type": "string"}, "kind": {"type": "string"},
+      "metadata": {"type": "object"},
+      "spec": {"properties": {"parts": {"items": {"$ref": "#/definitions/v1.Part"},
+        "type": "array", "x-kubernetes-patch-merge-key": "id",
+        "x-kubernetes-patch-strategy": "merge"},
+        "tags": {"items": {"type": "string"}, "type": "array"}}, "type": "object"}
+    },
+    "type": "object",
+    "x-kubernetes-group-version-kind": [{"group": "example.com", "kind": "Widget", "version": "v1"}]
+  },
+  "v1.Part": {"properties": {"id": {"type": "string"}, "size": {"type": "integer"}}, "type": "object"}
+}}
+"##;
+    check(
+        "openapi",
+        &[
+            (
+                "kustomization.yaml",
+                "resources:\n- w.yaml\n- d.yaml\nopenapi:\n  path: schema.json\npatches:\n- patch: |-\n    apiVersion: example.com/v1\n    kind: Widget\n    metadata:\n      name: w\n    spec:\n      parts:\n      - id: b\n        size: 9\n      - id: c\n      tags: [z]\n- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: web\n    spec:\n      template:\n        spec:\n          containers:\n          - name: side\n            image: side:1\n",
+            ),
+            (
+                "w.yaml",
+                "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  parts:\n  - id: a\n    size: 1\n  - id: b\n    size: 2\n  tags: [x, y]\n",
+            ),
+            ("d.yaml", DEPLOY),
+            ("schema.json", schema),
+        ],
+    );
+}
+
+/// vars failures, worded as kustomize words them (resaccumulator.go): an object no resource
+/// is, a field the object lacks, a name defined twice.
+#[test]
+fn var_failures() {
+    let var = |objref: &str, extra: &str| {
+        format!("- name: A\n  objref:\n    kind: {objref}\n    apiVersion: v1\n{extra}")
+    };
+    for (name, vars, needle) in [
+        (
+            "var-unmapped",
+            var("Secret\n    name: x", ""),
+            "var '{A Secret.v1.[noGrp] {metadata.name}}' cannot be mapped to a field in the set of known resources",
+        ),
+        (
+            "var-missing-field",
+            var(
+                "Service\n    name: web",
+                "  fieldref:\n    fieldpath: spec.nope\n",
+            ),
+            "field specified in var '{A Service.v1.[noGrp] {spec.nope}}' not found in corresponding resource",
+        ),
+        (
+            "var-twice",
+            format!(
+                "{}{}",
+                var("Service\n    name: web", ""),
+                var("Service\n    name: web", "")
+            ),
+            "merging vars [{A Service.[noVer].[noGrp] {}} {A Service.[noVer].[noGrp] {}}]: var 'A' already encountered",
+        ),
+    ] {
+        let k = format!("resources:\n- s.yaml\nvars:\n{vars}");
+        fails(
+            name,
+            &[("kustomization.yaml", &k), ("s.yaml", SVC)],
+            ".",
+            needle,
+        );
+    }
+}
+
+/// Patches kustomize refuses to configure (plugin/builtin/patchtransformer,
+/// patchjson6902transformer): no patch text, `[]` (both an SMP and a JSON patch), an empty
+/// JSON 6902 patch.
+#[test]
+fn unconfigurable_patches_fail() {
+    for (name, k, needle) in [
+        (
+            "patch-empty",
+            "patches:\n- target: {kind: Service}\n  patch: \"\"\n",
+            "must specify one of patch and path in\ntarget:\n  kind: Service\n",
+        ),
+        (
+            "patch-both",
+            "patches:\n- target: {kind: Service}\n  patch: \"[]\"\n",
+            "illegally qualifies as both an SM and JSON patch",
+        ),
+        (
+            "json6902-empty",
+            "patchesJson6902:\n- target: {version: v1, kind: Service, name: web}\n  patch: \"[]\"\n",
+            "trouble configuring builtin PatchJson6902Transformer with config: `\njsonOp: '[]'\ntarget:\n  kind: Service\n  name: web\n  version: v1\n`: patch appears to be empty; file=, JsonOp=[]",
+        ),
+    ] {
+        let k = format!("resources:\n- s.yaml\n{k}");
+        fails(
+            name,
+            &[("kustomization.yaml", &k), ("s.yaml", SVC)],
+            ".",
+            needle,
+        );
+    }
+}
