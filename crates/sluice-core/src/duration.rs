@@ -62,3 +62,21 @@ mod tests {
         assert_eq!(parse_go_duration(""), None);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::parse_go_duration;
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(s in "\\PC{0,16}") {
+            let _ = parse_go_duration(&s);
+        }
+
+        #[test]
+        fn whole_units_add_up(h in 0u32..100, m in 0u32..60, sec in 0u32..60) {
+            let v = parse_go_duration(&format!("{h}h{m}m{sec}s"));
+            proptest::prop_assert_eq!(v, Some(f64::from(h * 3600 + m * 60 + sec)));
+        }
+    }
+}

@@ -328,6 +328,13 @@ mod tests {
         assert_eq!(e.0[0].to_string(), "spec.tasks[2].name: missing field(s)");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn path_parsing_never_panics(s in "([a-z]{1,4}|\\.|\\[|\\]|[0-9]){0,20}") {
+            let _ = FieldPath::parse(&s).to_string();
+        }
+    }
+
     #[test]
     fn parse_round_trips() {
         for p in [

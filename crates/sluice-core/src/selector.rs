@@ -474,6 +474,18 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn selector_parsing_never_panics(s in "([a-z]{1,3}|=|==|!=|!| in | notin |\\(|\\)|,|>|<|[0-9]| |/|\\.){0,24}") {
+            if let Ok(sel) = Selector::parse(&s) {
+                // what parses, prints back into something that parses to the same selector
+                let again = Selector::parse(&sel.to_string());
+                proptest::prop_assert_eq!(again.ok(), Some(sel));
+            }
+            let _ = FieldSelector::parse(&s);
+        }
+    }
+
     #[test]
     fn field_selectors() {
         let f = FieldSelector::parse("metadata.name=a,metadata.namespace!=b").expect("parses");
