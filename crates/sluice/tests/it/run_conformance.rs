@@ -14,18 +14,6 @@ use crate::common::shared;
 /// Examples of tiers A/B that are expected not to succeed locally, and why.
 const KNOWN: &[(&str, &str)] = &[
     (
-        "v1/pipelineruns/alpha/pipelines-in-pipelines-ref-complex.yaml",
-        "pipelines in pipelines are not supported yet",
-    ),
-    (
-        "v1/pipelineruns/alpha/pipelines-in-pipelines-ref.yaml",
-        "pipelines in pipelines are not supported yet",
-    ),
-    (
-        "v1/pipelineruns/alpha/pipelines-in-pipelines.yaml",
-        "pipelines in pipelines are not supported yet",
-    ),
-    (
         "v1/pipelineruns/beta/isolated-workspaces.yaml",
         "step-level workspace isolation is not emulated",
     ),
