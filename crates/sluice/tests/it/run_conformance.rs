@@ -61,10 +61,6 @@ const KNOWN: &[(&str, &str)] = &[
         "v1/taskruns/template-volume.yaml",
         "podTemplate volumes are not emulated",
     ),
-    (
-        "v1/taskruns/stepaction-params.yaml",
-        "StepAction array/object params: not complete yet",
-    ),
 ];
 
 #[test]
