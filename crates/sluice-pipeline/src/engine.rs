@@ -672,10 +672,13 @@ pub fn run_pipeline(
                 wait = wait.min(d.saturating_duration_since(now_i));
             }
             match rx.recv_timeout(wait) {
-                Ok((task, index, st, pipeline_run)) => {
+                Ok((task, index, mut st, pipeline_run)) => {
                     running.remove(&(task.clone(), index));
                     let pt = by_name.get(task.as_str()).copied();
                     let ignore = pt.is_some_and(|p| p.on_error == "continue");
+                    if ignore && pipeline_run.is_none() {
+                        mark_failure_ignored(&mut st);
+                    }
                     if let Some(State::Running { pending, children }) = states.get_mut(&task) {
                         let child = ChildRun {
                             name: String::new(),
@@ -961,6 +964,18 @@ fn pipeline_condition(
         (true, reason::SUCCEEDED)
     };
     Condition::succeeded(Some(ok), why, message)
+}
+
+/// A TaskRun whose steps failed, of a pipeline task with `onError: continue`, ends with
+/// reason `FailureIgnored` (tektoncd/pipeline `pkg/pod/status.go`
+/// `updateCompletedTaskRunStatus`); timeouts, cancellations and validation failures keep
+/// their reasons.
+fn mark_failure_ignored(st: &mut TaskRunStatus) {
+    for c in &mut st.conditions {
+        if c.type_ == "Succeeded" && !c.is_true() && c.reason == reason::FAILED {
+            c.reason = reason::FAILURE_IGNORED.to_owned();
+        }
+    }
 }
 
 fn index_is_first(job: &Job) -> bool {
@@ -1518,6 +1533,28 @@ mod tests {
             (c.status.as_str(), c.reason.as_str()),
             ("True", "Completed")
         );
+    }
+
+    // tektoncd/pipeline pkg/pod/status.go updateCompletedTaskRunStatus: a failed TaskRun of
+    // an `onError: continue` pipeline task has reason FailureIgnored; a timeout keeps its.
+    #[test]
+    fn failure_ignored_reason() {
+        let mut st = TaskRunStatus {
+            conditions: vec![Condition::succeeded(Some(false), reason::FAILED, "x")],
+            ..TaskRunStatus::default()
+        };
+        mark_failure_ignored(&mut st);
+        assert_eq!(st.reason(), "FailureIgnored");
+        let mut st = TaskRunStatus {
+            conditions: vec![Condition::succeeded(
+                Some(false),
+                reason::TASKRUN_TIMEOUT,
+                "x",
+            )],
+            ..TaskRunStatus::default()
+        };
+        mark_failure_ignored(&mut st);
+        assert_eq!(st.reason(), "TaskRunTimeout");
     }
 
     // docs/pipelines.md "Guard Task execution using when expressions": all expressions
