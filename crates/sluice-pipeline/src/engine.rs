@@ -116,6 +116,18 @@ pub struct ChildRun {
     pub pipeline_task: String,
     pub status: TaskRunStatus,
     pub params: Vec<Param>,
+    /// Set when the pipeline task ran a Pipeline (pipelines in pipelines): the child
+    /// PipelineRun; `status` then holds its condition, times and results.
+    pub pipeline_run: Option<Box<ChildPipelineRun>>,
+}
+
+/// A child PipelineRun of a pipeline task with `pipelineRef`/`pipelineSpec`.
+#[derive(Debug, Clone)]
+pub struct ChildPipelineRun {
+    /// The child PipelineRun object as it would be created (metadata and spec).
+    pub run: sluice_apis::tekton::PipelineRun,
+    pub meta: crate::plan::RunMeta,
+    pub outcome: PipelineOutcome,
 }
 
 /// What a pipeline run produced.
@@ -230,12 +242,93 @@ enum State {
     },
 }
 
+/// What a job runs: a TaskRun, or a child PipelineRun.
+enum Work {
+    Task(Box<TaskInvocation>),
+    Pipeline(Box<PipelinePlan>),
+}
+
 struct Job {
     task: String,
     index: usize,
-    inv: TaskInvocation,
+    work: Work,
     retries: u32,
     token: Arc<CancelToken>,
+}
+
+/// Events of a child PipelineRun, labelled `<pipeline task>/<child task>`.
+struct Prefixed<'a> {
+    prefix: String,
+    inner: &'a dyn Events,
+}
+
+impl Events for Prefixed<'_> {
+    fn task(&self, task: &str, phase: Phase, detail: &str) {
+        self.inner
+            .task(&format!("{}/{task}", self.prefix), phase, detail);
+    }
+}
+
+/// Runs a child PipelineRun: the parent's interrupt and the task's cancel token reach it
+/// (a cancelled pipeline task cancels its child PipelineRun immediately). Its status as a
+/// pipeline task's is its condition, times and results.
+fn run_child_pipeline(
+    plan: &PipelinePlan,
+    exec: &dyn Executor,
+    opts: &RunOptions,
+    events: &dyn Events,
+    label: &str,
+    token: &CancelToken,
+) -> (TaskRunStatus, Box<ChildPipelineRun>) {
+    let child_opts = RunOptions {
+        interrupt: Arc::new(Interrupt::default()),
+        ..opts.clone()
+    };
+    let prefixed = Prefixed {
+        prefix: label.to_owned(),
+        inner: events,
+    };
+    let outcome = std::thread::scope(|s| {
+        let h = s.spawn(|| run_pipeline(plan, exec, &child_opts, &prefixed));
+        while !h.is_finished() {
+            let want = if token.cancelled().is_some() {
+                2
+            } else {
+                opts.interrupt.level()
+            };
+            while child_opts.interrupt.level() < want {
+                child_opts.interrupt.raise();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        h.join().ok()
+    });
+    let outcome = outcome.unwrap_or_else(|| PipelineOutcome {
+        status: PipelineRunStatus {
+            conditions: vec![Condition::succeeded(
+                Some(false),
+                reason::FAILED,
+                "the child PipelineRun ended abnormally",
+            )],
+            ..PipelineRunStatus::default()
+        },
+        children: vec![],
+    });
+    let st = TaskRunStatus {
+        conditions: outcome.status.conditions.clone(),
+        start_time: outcome.status.start_time.clone(),
+        completion_time: outcome.status.completion_time.clone(),
+        results: outcome.status.results.clone(),
+        ..TaskRunStatus::default()
+    };
+    (
+        st,
+        Box::new(ChildPipelineRun {
+            run: plan.run.clone(),
+            meta: plan.meta.clone(),
+            outcome,
+        }),
+    )
 }
 
 /// Evaluates `when` expressions after substitution (docs/pipelines.md "Guard Task
@@ -363,7 +456,8 @@ pub fn run_pipeline(
     let mut timed_out: Option<&'static str> = None; // skip reason
     let mut cancelled = false;
     let mut in_finally = false;
-    let (tx, rx) = mpsc::channel::<(String, usize, TaskRunStatus)>();
+    type Finished = (String, usize, TaskRunStatus, Option<Box<ChildPipelineRun>>);
+    let (tx, rx) = mpsc::channel::<Finished>();
     let parallelism = opts.parallelism.max(1);
 
     std::thread::scope(|scope| {
@@ -462,6 +556,31 @@ pub fn run_pipeline(
                         continue;
                     }
                 }
+                if let Some(tmpl) = plan.child_pipelines.get(&name) {
+                    match child_plan(plan, tmpl, pt, &pt_sub, &reps) {
+                        Ok(child) => {
+                            states.insert(
+                                name.clone(),
+                                State::Running {
+                                    pending: 1,
+                                    children: vec![None],
+                                },
+                            );
+                            queue.push_back(Job {
+                                task: name.clone(),
+                                index: 0,
+                                work: Work::Pipeline(Box::new(child)),
+                                retries: 0,
+                                token: Arc::new(CancelToken::default()),
+                            });
+                        }
+                        Err(e) => {
+                            fail_task(&mut states, &name, &e.to_string(), events);
+                            stopping = true;
+                        }
+                    }
+                    continue;
+                }
                 let invs = match build_invocations(plan, pt, &pt_sub, &reps, opts) {
                     Ok(v) => v,
                     Err(e) => {
@@ -493,7 +612,7 @@ pub fn run_pipeline(
                     queue.push_back(Job {
                         task: name.clone(),
                         index,
-                        inv,
+                        work: Work::Task(Box::new(inv)),
                         retries,
                         token: Arc::new(CancelToken::default()),
                     });
@@ -510,8 +629,18 @@ pub fn run_pipeline(
                 running.insert((job.task.clone(), job.index), job.token.clone());
                 let tx = tx.clone();
                 scope.spawn(move || {
-                    let st = run_with_retries(exec, &job.inv, job.retries, &job.token, events);
-                    let _ = tx.send((job.task, job.index, st));
+                    let (st, child) = match &job.work {
+                        Work::Task(inv) => (
+                            run_with_retries(exec, inv, job.retries, &job.token, events),
+                            None,
+                        ),
+                        Work::Pipeline(p) => {
+                            let (st, c) =
+                                run_child_pipeline(p, exec, opts, events, &job.task, &job.token);
+                            (st, Some(c))
+                        }
+                    };
+                    let _ = tx.send((job.task, job.index, st, child));
                 });
             }
             // 3. finished?
@@ -543,16 +672,20 @@ pub fn run_pipeline(
                 wait = wait.min(d.saturating_duration_since(now_i));
             }
             match rx.recv_timeout(wait) {
-                Ok((task, index, st)) => {
+                Ok((task, index, mut st, pipeline_run)) => {
                     running.remove(&(task.clone(), index));
                     let pt = by_name.get(task.as_str()).copied();
                     let ignore = pt.is_some_and(|p| p.on_error == "continue");
+                    if ignore && pipeline_run.is_none() {
+                        mark_failure_ignored(&mut st);
+                    }
                     if let Some(State::Running { pending, children }) = states.get_mut(&task) {
                         let child = ChildRun {
                             name: String::new(),
                             pipeline_task: task.clone(),
                             status: st,
                             params: vec![],
+                            pipeline_run,
                         };
                         children[index] = Some(child);
                         *pending -= 1;
@@ -700,7 +833,12 @@ pub fn run_pipeline(
                     let name = child_name(&plan.meta.name, &pt.name, i, n, pt.matrix.is_some());
                     status.child_references.push(ChildReference {
                         api_version: "tekton.dev/v1".into(),
-                        kind: "TaskRun".into(),
+                        kind: if c.pipeline_run.is_some() {
+                            "PipelineRun"
+                        } else {
+                            "TaskRun"
+                        }
+                        .into(),
                         name: name.clone(),
                         pipeline_task_name: pt.name.clone(),
                         when_expressions: pt.when.clone(),
@@ -828,6 +966,18 @@ fn pipeline_condition(
     Condition::succeeded(Some(ok), why, message)
 }
 
+/// A TaskRun whose steps failed, of a pipeline task with `onError: continue`, ends with
+/// reason `FailureIgnored` (tektoncd/pipeline `pkg/pod/status.go`
+/// `updateCompletedTaskRunStatus`); timeouts, cancellations and validation failures keep
+/// their reasons.
+fn mark_failure_ignored(st: &mut TaskRunStatus) {
+    for c in &mut st.conditions {
+        if c.type_ == "Succeeded" && !c.is_true() && c.reason == reason::FAILED {
+            c.reason = reason::FAILURE_IGNORED.to_owned();
+        }
+    }
+}
+
 fn index_is_first(job: &Job) -> bool {
     job.index == 0
 }
@@ -850,6 +1000,7 @@ fn fail_task(states: &mut HashMap<String, State>, name: &str, msg: &str, events:
                 pipeline_task: name.to_owned(),
                 status: st,
                 params: vec![],
+                pipeline_run: None,
             }],
             failed: true,
             ignored: false,
@@ -982,6 +1133,112 @@ fn pipeline_replacements(
     };
     v.insert("tasks.status".into(), agg.into());
     r
+}
+
+/// Completes the plan of the child PipelineRun a pipeline task runs (alpha "pipelines in
+/// pipelines", TEP-0056; tektoncd/pipeline `pkg/reconciler/pipelinerun`
+/// `createChildPipelineRun` and `resources/pipelinerunresolution_child.go`): the child is
+/// named like a TaskRun would be, `<pipelinerun>-<pipeline task>`, gets the pipeline task's
+/// params (with the child Pipeline's defaults) and its workspace bindings mapped onto the
+/// parent's workspaces. An embedded `pipelineSpec` also sees the parent's params and
+/// workspaces that it does not declare (docs/pipelineruns.md "Propagated Parameters",
+/// "Propagated Workspaces").
+fn child_plan(
+    plan: &PipelinePlan,
+    tmpl: &PipelinePlan,
+    orig: &PipelineTask,
+    pt: &PipelineTask,
+    reps: &Replacements,
+) -> Result<PipelinePlan, Error> {
+    let mut child = tmpl.clone();
+    let name = child_name(&plan.meta.name, &pt.name, 0, 1, false);
+    if orig.pipeline_spec.is_some() {
+        let mut scoped = Replacements {
+            params: reps.params.clone(),
+            ..Replacements::default()
+        };
+        for d in &child.spec.params {
+            scoped.params.remove(&d.name);
+        }
+        for p in &pt.params {
+            scoped.params.remove(&p.name);
+        }
+        let keep_params = std::mem::take(&mut child.spec.params);
+        child.spec = scoped.apply(&child.spec)?;
+        child.spec.params = keep_params;
+        let mut specs = HashMap::new();
+        for (k, v) in &child.task_specs {
+            let mut v = v.clone();
+            let keep = std::mem::take(&mut v.params);
+            let mut s = scoped.clone();
+            for d in &keep {
+                s.params.remove(&d.name);
+            }
+            let mut v = s.apply(&v)?;
+            v.params = keep;
+            specs.insert(k.clone(), v);
+        }
+        child.task_specs = specs;
+    }
+    child.params = crate::plan::final_params(&child.spec.params, &pt.params);
+    let missing = crate::plan::missing_params(&child.spec.params, &child.params);
+    if !missing.is_empty() {
+        return Err(Error::Resolve(format!(
+            "PipelineRun {name:?} parameters is missing some parameters required by Pipeline {:?}'s parameters: {}",
+            if child.pipeline_name.is_empty() {
+                &name
+            } else {
+                &child.pipeline_name
+            },
+            missing.join(", ")
+        )));
+    }
+    for b in &pt.workspaces {
+        let pw = if b.workspace.is_empty() {
+            &b.name
+        } else {
+            &b.workspace
+        };
+        if let Some(pb) = plan.workspaces.get(pw) {
+            child.workspaces.insert(
+                b.name.clone(),
+                WsBinding {
+                    source: pb.source.clone(),
+                    sub_path: join_sub(&pb.sub_path, &b.sub_path),
+                },
+            );
+        }
+    }
+    for w in &child.spec.workspaces {
+        if child.workspaces.contains_key(&w.name) {
+            continue;
+        }
+        if orig.pipeline_spec.is_some()
+            && let Some(pb) = plan.workspaces.get(&w.name)
+        {
+            child.workspaces.insert(w.name.clone(), pb.clone());
+        } else if w.optional != Some(true) {
+            return Err(Error::Resolve(format!(
+                "pipeline requires workspace with name {:?} be provided by pipelinerun",
+                w.name
+            )));
+        }
+    }
+    child.meta = crate::plan::RunMeta {
+        uid: crate::plan::make_uid(&format!("{}/{}", plan.meta.uid, pt.name), 2),
+        namespace: plan.meta.namespace.clone(),
+        labels: BTreeMap::from([
+            ("tekton.dev/pipelineRun".to_owned(), plan.meta.name.clone()),
+            ("tekton.dev/pipelineTask".to_owned(), pt.name.clone()),
+        ]),
+        name,
+    };
+    child.run.metadata.name = Some(child.meta.name.clone());
+    child.run.metadata.namespace = Some(child.meta.namespace.clone());
+    child.run.metadata.labels = child.meta.labels.clone();
+    child.run.spec.params = pt.params.clone();
+    child.default_service_account = plan.default_service_account.clone();
+    Ok(child)
 }
 
 /// The TaskRuns of a pipeline task: one, or one per matrix combination.
@@ -1278,6 +1535,28 @@ mod tests {
         );
     }
 
+    // tektoncd/pipeline pkg/pod/status.go updateCompletedTaskRunStatus: a failed TaskRun of
+    // an `onError: continue` pipeline task has reason FailureIgnored; a timeout keeps its.
+    #[test]
+    fn failure_ignored_reason() {
+        let mut st = TaskRunStatus {
+            conditions: vec![Condition::succeeded(Some(false), reason::FAILED, "x")],
+            ..TaskRunStatus::default()
+        };
+        mark_failure_ignored(&mut st);
+        assert_eq!(st.reason(), "FailureIgnored");
+        let mut st = TaskRunStatus {
+            conditions: vec![Condition::succeeded(
+                Some(false),
+                reason::TASKRUN_TIMEOUT,
+                "x",
+            )],
+            ..TaskRunStatus::default()
+        };
+        mark_failure_ignored(&mut st);
+        assert_eq!(st.reason(), "TaskRunTimeout");
+    }
+
     // docs/pipelines.md "Guard Task execution using when expressions": all expressions
     // must be true; `in` / `notin`.
     #[test]
@@ -1285,5 +1564,143 @@ mod tests {
         assert!(when_holds(&[w("a", "in", &["a", "b"]), w("x", "notin", &["y"])]).unwrap());
         assert!(!when_holds(&[w("a", "in", &["b"])]).unwrap());
         assert!(!when_holds(&[w("a", "notin", &["a"])]).unwrap());
+    }
+}
+
+#[cfg(test)]
+mod pinp_tests {
+    use super::*;
+    use crate::plan::{Catalog, Overrides, plan_pipelinerun};
+    use crate::status::RunResult;
+
+    /// Succeeds every TaskRun; each declared result gets the value of param `v`.
+    #[derive(Default)]
+    struct Fake {
+        seen: Mutex<Vec<(String, Vec<Param>)>>,
+    }
+
+    impl Executor for Fake {
+        fn run_task(&self, inv: &TaskInvocation, _cancel: &CancelToken) -> TaskRunStatus {
+            if let Ok(mut s) = self.seen.lock() {
+                s.push((inv.taskrun_name.clone(), inv.params.clone()));
+            }
+            let v = inv
+                .params
+                .iter()
+                .find(|p| p.name == "v")
+                .map(|p| p.value.clone())
+                .unwrap_or_else(|| ParamValue::String("none".into()));
+            TaskRunStatus {
+                conditions: vec![Condition::succeeded(Some(true), reason::SUCCEEDED, "")],
+                results: inv
+                    .spec
+                    .results
+                    .iter()
+                    .map(|r| RunResult {
+                        name: r.name.clone(),
+                        type_: String::new(),
+                        value: v.clone(),
+                    })
+                    .collect(),
+                ..TaskRunStatus::default()
+            }
+        }
+    }
+
+    fn run(
+        pr: serde_json::Value,
+        pipelines: &[(&str, serde_json::Value)],
+    ) -> (PipelineOutcome, Fake) {
+        let mut cat = Catalog::default();
+        for (n, p) in pipelines {
+            let mut spec: sluice_apis::tekton::PipelineSpec =
+                serde_json::from_value(p.clone()).unwrap();
+            spec.set_defaults();
+            cat.pipelines.insert((*n).to_owned(), spec);
+        }
+        let pr: sluice_apis::tekton::PipelineRun = serde_json::from_value(pr).unwrap();
+        let plan = plan_pipelinerun(&pr, &cat, &Overrides::default()).unwrap();
+        let fake = Fake::default();
+        let out = run_pipeline(&plan, &fake, &RunOptions::default(), &NoEvents);
+        (out, fake)
+    }
+
+    // tektoncd/pipeline pkg/reconciler/pipelinerun/resources/pipelinerunresolution_child.go
+    // (GetNamesOfChildPipelineRuns -> getNewRunNames): the child PipelineRun is named
+    // `<pipelinerun>-<pipeline task>`, its TaskRuns `<child>-<task>`; the parent's
+    // childReferences name it with kind PipelineRun (pipelinerunstate.go
+    // GetChildReferences). Params reach the child Pipeline; its results are the pipeline
+    // task's results (TEP-0056).
+    #[test]
+    fn pipeline_ref_runs_a_child_pipelinerun() {
+        let child = serde_json::json!({
+            "params": [{"name": "v"}],
+            "results": [{"name": "out", "value": "$(tasks.t.results.r)"}],
+            "tasks": [{"name": "t", "params": [{"name": "v", "value": "$(params.v)"}],
+                       "taskSpec": {"params": [{"name": "v"}], "results": [{"name": "r"}],
+                                    "steps": [{"image": "x", "script": "true"}]}}]
+        });
+        let pr = serde_json::json!({
+            "metadata": {"name": "pr"},
+            "spec": {"pipelineSpec": {"tasks": [
+                {"name": "c", "pipelineRef": {"name": "child"},
+                 "params": [{"name": "v", "value": "hello"}]},
+                {"name": "after", "params": [{"name": "v", "value": "$(tasks.c.results.out)"}],
+                 "taskSpec": {"params": [{"name": "v"}], "steps": [{"image": "x", "script": "true"}]}}
+            ]}}
+        });
+        let (out, fake) = run(pr, &[("child", child)]);
+        assert!(out.status.succeeded(), "{:?}", out.status.conditions);
+        let refs: Vec<(&str, &str)> = out
+            .status
+            .child_references
+            .iter()
+            .map(|c| (c.kind.as_str(), c.name.as_str()))
+            .collect();
+        assert_eq!(refs, [("PipelineRun", "pr-c"), ("TaskRun", "pr-after")]);
+        let seen = fake.seen.lock().unwrap().clone();
+        assert_eq!(seen[0].0, "pr-c-t");
+        assert_eq!(seen[1].0, "pr-after");
+        assert_eq!(seen[1].1[0].value, ParamValue::String("hello".into()));
+        let c = out.children[0].pipeline_run.as_ref().unwrap();
+        assert_eq!(c.meta.name, "pr-c");
+        assert_eq!(c.meta.labels["tekton.dev/pipelineRun"], "pr");
+        assert_eq!(c.outcome.children[0].name, "pr-c-t");
+    }
+
+    // docs/pipelineruns.md "Propagated Parameters": an embedded pipelineSpec sees the
+    // parent's params it does not declare; a missing required child param fails the task
+    // with the PipelineRun's "missing some parameters" message.
+    #[test]
+    fn embedded_pipeline_spec_propagates_params_and_checks_required() {
+        let pr = serde_json::json!({
+            "metadata": {"name": "pr"},
+            "spec": {"params": [{"name": "g", "value": "hi"}],
+                "pipelineSpec": {"params": [{"name": "g"}], "tasks": [
+                {"name": "c", "pipelineSpec": {"tasks": [
+                    {"name": "t", "params": [{"name": "v", "value": "$(params.g)"}],
+                     "taskSpec": {"params": [{"name": "v"}], "steps": [{"image": "x", "script": "true"}]}}]}}
+            ]}}
+        });
+        let (out, fake) = run(pr, &[]);
+        assert!(out.status.succeeded(), "{:?}", out.status.conditions);
+        let seen = fake.seen.lock().unwrap().clone();
+        assert_eq!(seen[0].1[0].value, ParamValue::String("hi".into()));
+
+        let pr = serde_json::json!({
+            "metadata": {"name": "pr"},
+            "spec": {"pipelineSpec": {"tasks": [{"name": "c", "pipelineRef": {"name": "child"}}]}}
+        });
+        let child = serde_json::json!({"params": [{"name": "need"}], "tasks": [
+            {"name": "t", "taskSpec": {"steps": [{"image": "x", "script": "true"}]}}]});
+        let (out, _) = run(pr, &[("child", child)]);
+        assert!(!out.status.succeeded());
+        let msg = &out.children[0].status.conditions[0].message;
+        assert!(
+            msg.contains(
+                "missing some parameters required by Pipeline \"child\"'s parameters: need"
+            ),
+            "{msg}"
+        );
     }
 }

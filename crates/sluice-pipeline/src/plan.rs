@@ -431,6 +431,9 @@ pub struct PipelinePlan {
     pub default_service_account: String,
     /// Timeout per pipeline task from taskRunSpecs.
     pub task_timeouts: HashMap<String, Option<Duration>>,
+    /// Pipeline tasks that run a Pipeline (`pipelineRef`/`pipelineSpec`): the child
+    /// PipelineRun's plan, completed by the engine when the task starts.
+    pub child_pipelines: HashMap<String, Box<PipelinePlan>>,
 }
 
 /// A TaskRun ready to run.
@@ -582,44 +585,7 @@ pub fn plan_pipelinerun(
     let timeout_tasks = parse_timeout(t.tasks.as_ref(), "timeouts.tasks")?;
     let timeout_finally = parse_timeout(t.finally.as_ref(), "timeouts.finally")?;
 
-    let mut task_specs = HashMap::new();
-    for pt in spec.tasks.iter().chain(spec.finally.iter()) {
-        let ts = if let Some(r) = &pt.task_ref {
-            if !task_ref_is_local(r) {
-                return Err(Error::Resolve(format!(
-                    "pipeline task {:?}: taskRef {} is not supported by the local executor",
-                    pt.name,
-                    if r.resolver.is_empty() {
-                        format!("{}/{}", r.api_version, r.kind_or_default())
-                    } else {
-                        format!("resolver {:?}", r.resolver)
-                    }
-                )));
-            }
-            cat.tasks.get(&r.name).cloned().ok_or_else(|| {
-                Error::Resolve(format!(
-                    "pipeline task {:?}: Task {:?} not found among the inputs",
-                    pt.name, r.name
-                ))
-            })?
-        } else if let Some(e) = &pt.task_spec {
-            if e.is_custom() {
-                return Err(Error::Resolve(format!(
-                    "pipeline task {:?}: custom tasks are not supported by the local executor",
-                    pt.name
-                )));
-            }
-            let mut s = e.task_spec();
-            s.set_defaults();
-            s
-        } else {
-            return Err(Error::Resolve(format!(
-                "pipeline task {:?}: pipelines in pipelines are not supported by the local executor",
-                pt.name
-            )));
-        };
-        task_specs.insert(pt.name.clone(), ts);
-    }
+    let (task_specs, child_pipelines) = resolve_tasks(&spec, cat, 0)?;
     let default_sa = run
         .spec
         .task_run_template
@@ -656,6 +622,132 @@ pub fn plan_pipelinerun(
         service_accounts,
         default_service_account: default_sa,
         task_timeouts,
+        child_pipelines,
+    })
+}
+
+/// How deep pipelines may nest in pipelines before the plan is refused (a Pipeline that
+/// refers to itself would otherwise never end).
+pub const MAX_PIPELINE_NESTING: usize = 16;
+
+type Resolved = (
+    HashMap<String, TaskSpec>,
+    HashMap<String, Box<PipelinePlan>>,
+);
+
+/// The TaskSpec of every pipeline task that runs a Task, and a plan template for every
+/// pipeline task that runs a Pipeline (`pipelineRef`/`pipelineSpec`, alpha "pipelines in
+/// pipelines", TEP-0056), resolved recursively.
+fn resolve_tasks(spec: &PipelineSpec, cat: &Catalog, depth: usize) -> Result<Resolved, Error> {
+    let mut task_specs = HashMap::new();
+    let mut children = HashMap::new();
+    for pt in spec.tasks.iter().chain(spec.finally.iter()) {
+        if pt.pipeline_ref.is_some() || pt.pipeline_spec.is_some() {
+            children.insert(pt.name.clone(), Box::new(child_template(pt, cat, depth)?));
+            continue;
+        }
+        let ts = if let Some(r) = &pt.task_ref {
+            if !task_ref_is_local(r) {
+                return Err(Error::Resolve(format!(
+                    "pipeline task {:?}: taskRef {} is not supported by the local executor",
+                    pt.name,
+                    if r.resolver.is_empty() {
+                        format!("{}/{}", r.api_version, r.kind_or_default())
+                    } else {
+                        format!("resolver {:?}", r.resolver)
+                    }
+                )));
+            }
+            cat.tasks.get(&r.name).cloned().ok_or_else(|| {
+                Error::Resolve(format!(
+                    "pipeline task {:?}: Task {:?} not found among the inputs",
+                    pt.name, r.name
+                ))
+            })?
+        } else if let Some(e) = &pt.task_spec {
+            if e.is_custom() {
+                return Err(Error::Resolve(format!(
+                    "pipeline task {:?}: custom tasks are not supported by the local executor",
+                    pt.name
+                )));
+            }
+            let mut s = e.task_spec();
+            s.set_defaults();
+            s
+        } else {
+            return Err(Error::Resolve(format!(
+                "pipeline task {:?}: expected exactly one, got neither: taskRef, taskSpec, pipelineRef, pipelineSpec",
+                pt.name
+            )));
+        };
+        task_specs.insert(pt.name.clone(), ts);
+    }
+    Ok((task_specs, children))
+}
+
+/// The plan of the child PipelineRun a pipeline task runs, without what only the parent's
+/// run provides (name, params, workspaces): the engine completes it when the task starts.
+fn child_template(
+    pt: &sluice_apis::tekton::PipelineTask,
+    cat: &Catalog,
+    depth: usize,
+) -> Result<PipelinePlan, Error> {
+    if depth >= MAX_PIPELINE_NESTING {
+        return Err(Error::Resolve(format!(
+            "pipeline task {:?}: pipelines nest deeper than {MAX_PIPELINE_NESTING} levels",
+            pt.name
+        )));
+    }
+    if pt.matrix.is_some() {
+        return Err(Error::Resolve(format!(
+            "pipeline task {:?}: matrix with pipelines in pipelines is not supported by the local executor",
+            pt.name
+        )));
+    }
+    let (pipeline_name, mut spec) = match (&pt.pipeline_ref, &pt.pipeline_spec) {
+        (Some(r), _) => {
+            if !r.is_local() {
+                return Err(Error::Resolve(format!(
+                    "pipeline task {:?}: pipelineRef: remote resolution is not supported by the local executor",
+                    pt.name
+                )));
+            }
+            let p = cat.pipelines.get(&r.name).ok_or_else(|| {
+                Error::Resolve(format!(
+                    "pipeline task {:?}: pipelineRef: Pipeline {:?} not found among the inputs",
+                    pt.name, r.name
+                ))
+            })?;
+            (r.name.clone(), p.clone())
+        }
+        (None, Some(s)) => (String::new(), (**s).clone()),
+        (None, None) => {
+            return Err(Error::Resolve(format!(
+                "pipeline task {:?}: expected exactly one, got neither: pipelineRef, pipelineSpec",
+                pt.name
+            )));
+        }
+    };
+    spec.set_defaults();
+    let (task_specs, child_pipelines) = resolve_tasks(&spec, cat, depth + 1)?;
+    let mut run = PipelineRun::default();
+    run.spec.pipeline_ref = pt.pipeline_ref.clone();
+    run.spec.pipeline_spec = pt.pipeline_spec.as_deref().cloned();
+    Ok(PipelinePlan {
+        run,
+        meta: RunMeta::default(),
+        pipeline_name,
+        spec,
+        params: HashMap::new(),
+        workspaces: HashMap::new(),
+        timeout_pipeline: None,
+        timeout_tasks: None,
+        timeout_finally: None,
+        task_specs,
+        service_accounts: HashMap::new(),
+        default_service_account: String::new(),
+        task_timeouts: HashMap::new(),
+        child_pipelines,
     })
 }
 

@@ -18,6 +18,8 @@ pub mod reason {
     pub const TASKRUN_CANCELLED: &str = "TaskRunCancelled";
     pub const TASKRUN_RESULT_TOO_LARGE: &str = "TaskRunResultLargerThanAllowedLimit";
     pub const TASKRUN_VALIDATION_FAILED: &str = "TaskRunValidationFailed";
+    /// A TaskRun whose steps failed while its pipeline task has `onError: continue`.
+    pub const FAILURE_IGNORED: &str = "FailureIgnored";
     // PipelineRun reasons while finally runs after a graceful cancel/stop
     pub const CANCELLED_RUNNING_FINALLY: &str = "CancelledRunningFinally";
     pub const STOPPED_RUNNING_FINALLY: &str = "StoppedRunningFinally";

@@ -104,13 +104,45 @@ fn is_empty_json(v: &Value) -> bool {
     }
 }
 
+/// The values of a StepAction's params: the step's over the defaults. Upstream keeps one
+/// replacement table per type (tektoncd/pipeline
+/// `pkg/reconciler/taskrun/resources/apply.go` `applyStepActionParameters`): a string given
+/// for a param whose default is an object replaces only `$(params.NAME)`, so `.key`
+/// references keep the default's keys; a string where the default is an array, or an
+/// array where it is a string, is refused (`checkForDuplicateKeys`).
+fn step_action_params(
+    sa: &StepActionSpec,
+    given: &[sluice_apis::tekton::param::Param],
+) -> Result<HashMap<String, ParamValue>, Error> {
+    let mut kept = Vec::with_capacity(given.len());
+    for p in given {
+        let default = sa
+            .params
+            .iter()
+            .find(|d| d.name == p.name)
+            .and_then(|d| d.default.as_ref());
+        match (default, &p.value) {
+            (Some(ParamValue::Object(_)), ParamValue::String(_)) => continue,
+            (Some(ParamValue::Array(_)), ParamValue::String(_))
+            | (Some(ParamValue::String(_)), ParamValue::Array(_)) => {
+                return Err(Error::Resolve(format!(
+                    "invalid parameter substitution: {}. Please check the types of the default value and the passed value",
+                    p.name
+                )));
+            }
+            _ => kept.push(p.clone()),
+        }
+    }
+    Ok(final_params(&sa.params, &kept))
+}
+
 /// Inlines the StepAction a step refers to (docs/stepactions.md): the StepAction's
 /// image, command, args, env, script, workingDir and results with its params substituted
 /// from the step's `params` and their defaults; the step keeps its name, onError, timeout,
 /// workspaces, when and output configs.
 pub fn inline_step_action(step: &Step, sa: &StepActionSpec) -> Result<Step, Error> {
     let reps = Replacements {
-        params: final_params(&sa.params, &step.params),
+        params: step_action_params(sa, &step.params)?,
         ..Replacements::default()
     };
     let sa = reps.apply(sa)?;
@@ -442,5 +474,41 @@ mod tests {
             "echo dflt P > /sb/steps/step-s/results/out"
         );
         assert_eq!(s.steps[0].name, "s");
+    }
+
+    // tektoncd/pipeline pkg/reconciler/taskrun/resources/apply.go applyStepActionParameters:
+    // replacements are kept per type, so a string passed for an object param (here an
+    // unresolvable `$(params.e[*])` of a string TaskRun param) leaves the default's keys in
+    // place; a string for an array default is "invalid parameter substitution"
+    // (checkForDuplicateKeys). Example: examples/v1/taskruns/stepaction-params.yaml.
+    #[test]
+    fn step_action_params_are_typed() {
+        let sa: StepActionSpec = serde_json::from_value(serde_json::json!({
+            "image": "alpine",
+            "params": [
+                {"name": "o", "type": "object", "properties": {"a": {}, "b": {}},
+                 "default": {"a": "da", "b": "db"}},
+                {"name": "arr", "type": "array", "default": ["x"]}],
+            "script": "echo $(params.o.a) $(params.o.b) $(params.arr[0])"
+        }))
+        .unwrap();
+        let acts = HashMap::from([("act".to_owned(), sa)]);
+        let i = inv(
+            serde_json::json!({"steps": [{"name": "s", "ref": {"name": "act"},
+                "params": [{"name": "o", "value": "$(params.e[*])"}]}]}),
+            serde_json::json!([{"name": "e", "value": "enum1"}]),
+        );
+        let s = prepare(&i, &acts, &P).unwrap();
+        assert_eq!(s.steps[0].script, "echo da db x");
+        let i = inv(
+            serde_json::json!({"steps": [{"name": "s", "ref": {"name": "act"},
+                "params": [{"name": "arr", "value": "one"}]}]}),
+            serde_json::json!([]),
+        );
+        let e = prepare(&i, &acts, &P).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "invalid parameter substitution: arr. Please check the types of the default value and the passed value"
+        );
     }
 }

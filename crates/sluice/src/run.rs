@@ -601,14 +601,7 @@ pub fn run(args: &RunArgs) -> Result<u8> {
                 set_meta(&mut pr, &plan.meta);
                 pr["status"] = serde_json::to_value(&out.status)?;
                 items.push(pr);
-                for c in &out.children {
-                    items.push(json!({
-                        "apiVersion": "tekton.dev/v1", "kind": "TaskRun",
-                        "metadata": {"name": c.name, "namespace": plan.meta.namespace,
-                            "labels": {"tekton.dev/pipelineRun": plan.meta.name, "tekton.dev/pipelineTask": c.pipeline_task}},
-                        "status": c.status,
-                    }));
-                }
+                push_children(&mut items, &plan.meta, &out.children)?;
                 summary_pipeline(&plan.meta.name, &out);
                 if let Some(c) = cond {
                     eprintln!(
@@ -660,6 +653,34 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         }
     }
     Ok(if all_ok { exit::OK } else { exit::FINDINGS })
+}
+
+/// The child runs of a PipelineRun as objects: TaskRuns, and the child PipelineRuns of
+/// pipelines in pipelines followed by their own children.
+fn push_children(
+    items: &mut Vec<Value>,
+    parent: &plan::RunMeta,
+    children: &[engine::ChildRun],
+) -> Result<()> {
+    for c in children {
+        if let Some(pr) = &c.pipeline_run {
+            let mut v = serde_json::to_value(&pr.run)?;
+            v["apiVersion"] = json!("tekton.dev/v1");
+            v["kind"] = json!("PipelineRun");
+            set_meta(&mut v, &pr.meta);
+            v["status"] = serde_json::to_value(&pr.outcome.status)?;
+            items.push(v);
+            push_children(items, &pr.meta, &pr.outcome.children)?;
+            continue;
+        }
+        items.push(json!({
+            "apiVersion": "tekton.dev/v1", "kind": "TaskRun",
+            "metadata": {"name": c.name, "namespace": parent.namespace,
+                "labels": {"tekton.dev/pipelineRun": parent.name, "tekton.dev/pipelineTask": c.pipeline_task}},
+            "status": c.status,
+        }));
+    }
+    Ok(())
 }
 
 fn set_meta(v: &mut Value, m: &plan::RunMeta) {
