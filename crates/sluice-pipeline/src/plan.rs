@@ -343,6 +343,16 @@ pub fn timeout(s: &str) -> Option<Option<Duration>> {
     Some(Some(Duration::from_secs_f64(secs)))
 }
 
+/// The run's params with the command line's `-p` values replacing those of the same name.
+fn with_overrides(given: &[Param], overrides: &[Param]) -> Vec<Param> {
+    let mut out = given.to_vec();
+    for p in overrides {
+        out.retain(|g| g.name != p.name);
+        out.push(p.clone());
+    }
+    out
+}
+
 /// A param's value after defaults: given values win; object params merge given keys over
 /// the default's (docs/pipelines.md "Object parameters").
 pub fn final_params(decls: &[ParamSpec], given: &[Param]) -> HashMap<String, ParamValue> {
@@ -531,11 +541,7 @@ pub fn plan_pipelinerun(
         }
     };
     spec.set_defaults();
-    let mut given = run.spec.params.clone();
-    for p in &ov.params {
-        given.retain(|g| g.name != p.name);
-        given.push(p.clone());
-    }
+    let given = with_overrides(&run.spec.params, &ov.params);
     let params = final_params(&spec.params, &given);
     let missing = missing_params(&spec.params, &params);
     if !missing.is_empty() {
@@ -780,11 +786,7 @@ pub fn plan_taskrun(run: &TaskRun, cat: &Catalog, ov: &Overrides) -> Result<Task
         }
     };
     spec.set_defaults();
-    let mut given = run.spec.params.clone();
-    for p in &ov.params {
-        given.retain(|g| g.name != p.name);
-        given.push(p.clone());
-    }
+    let given = with_overrides(&run.spec.params, &ov.params);
     let params = final_params(&spec.params, &given);
     let missing = missing_params(&spec.params, &params);
     if !missing.is_empty() {
