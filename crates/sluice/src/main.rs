@@ -10,6 +10,11 @@ mod validate;
 
 use std::process::ExitCode;
 
+/// mimalloc: loading large manifest sets allocates and frees millions of small nodes, where
+/// glibc's allocator spent a quarter of `sluice validate`'s time (perf, docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 
 /// Sluice: GitOps CI/CD in one binary. Tekton pipelines, Triggers, Argo CD, Kustomize and
