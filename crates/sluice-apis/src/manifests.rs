@@ -162,15 +162,7 @@ pub fn join_normalized(dir: &str, rel: &str) -> String {
 /// rather than as resources: patches, generator sources, replacement and config files.
 fn kustomization_inputs(k: &Value) -> Vec<String> {
     let mut out = Vec::new();
-    let strings = |v: Option<&Value>| -> Vec<String> {
-        v.and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let strings = sluice_core::json::string_list;
     out.extend(strings(k.get("patchesStrategicMerge")));
     out.extend(strings(k.get("configurations")));
     out.extend(strings(k.get("crds")));

@@ -636,16 +636,7 @@ impl Builder<'_> {
             data.push((key, val));
             Ok(())
         };
-        let mut envs: Vec<String> = g
-            .get("envs")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let mut envs: Vec<String> = sluice_core::json::string_list(g.get("envs"));
         if let Some(e) = g.get("env").and_then(Value::as_str) {
             envs.insert(0, e.to_owned());
         }
@@ -1620,24 +1611,8 @@ fn finish(ra: &mut [Resource], k: &Kustomization, acc: &Acc) -> Result<(), Error
             .cloned();
         let (first, last): (Vec<String>, Vec<String>) = match &custom {
             Some(c) => (
-                c.get("orderFirst")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_owned)
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                c.get("orderLast")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_owned)
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                sluice_core::json::string_list(c.get("orderFirst")),
+                sluice_core::json::string_list(c.get("orderLast")),
             ),
             None => (
                 ORDER_FIRST.iter().map(|s| (*s).to_owned()).collect(),

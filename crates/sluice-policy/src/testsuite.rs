@@ -242,33 +242,15 @@ fn parse_values(v: &Value) -> Values {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_owned();
-        for r in p
-            .get("rules")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let rname = r
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned();
-            out.rules
-                .push((pname.clone(), rname, str_map(r.get("values"))));
-        }
-        for r in p
-            .get("resources")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let rname = r
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned();
-            out.resources
-                .push((pname.clone(), rname, str_map(r.get("values"))));
+        for (field, into) in [("rules", &mut out.rules), ("resources", &mut out.resources)] {
+            for r in p.get(field).and_then(Value::as_array).into_iter().flatten() {
+                let rname = r
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned();
+                into.push((pname.clone(), rname, str_map(r.get("values"))));
+            }
         }
     }
     for n in v
@@ -366,17 +348,7 @@ fn run_inner(
         .next()
         .map(|d| d.value)
         .unwrap_or(Value::Null);
-    let strings = |k: &str| -> Vec<String> {
-        test.get(k)
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let strings = |k: &str| -> Vec<String> { sluice_core::json::string_list(test.get(k)) };
     let mut policy_objs = Vec::new();
     let mut load_errors = Vec::new();
     for p in strings("policies") {
@@ -441,36 +413,9 @@ fn run_inner(
                     .and_then(Value::as_str)
                     .unwrap_or("")
                     .to_owned(),
-                groups: v
-                    .pointer("/userInfo/groups")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_owned)
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                roles: v
-                    .get("roles")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_owned)
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                cluster_roles: v
-                    .get("clusterRoles")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_owned)
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                groups: sluice_core::json::string_list(v.pointer("/userInfo/groups")),
+                roles: sluice_core::json::string_list(v.get("roles")),
+                cluster_roles: sluice_core::json::string_list(v.get("clusterRoles")),
             }
         }
         None => UserInfo::default(),
@@ -613,16 +558,7 @@ fn run_inner(
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_owned();
-        let mut names: Vec<String> = exp
-            .get("resources")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let mut names: Vec<String> = sluice_core::json::string_list(exp.get("resources"));
         if let Some(r) = exp.get("resource").and_then(Value::as_str) {
             names.push(r.to_owned());
         }
