@@ -9,6 +9,7 @@
 //! step ends, times out or is cancelled; sidecars when the TaskRun ends); Secret values are
 //! masked as `***` in every log line; each step's log is kept in the run directory.
 
+pub mod confine;
 pub mod creds;
 pub mod mask;
 mod process;
@@ -44,6 +45,8 @@ pub enum Error {
     Setup(String),
     #[error(transparent)]
     Plan(#[from] sluice_pipeline::Error),
+    #[error(transparent)]
+    Escape(#[from] confine::Escape),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
@@ -96,6 +99,25 @@ struct Sandbox {
     /// Host dir of each pod volume (`spec.volumes`), by name.
     volumes: HashMap<String, PathBuf>,
     isolate: bool,
+    /// Files and directories holding Secret data (projected Secrets, credentials): 0600
+    /// files in 0700 directories while the TaskRun runs, removed when it ends.
+    secret_paths: Vec<PathBuf>,
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        for p in self.secret_paths.drain(..) {
+            match fs::symlink_metadata(&p) {
+                Ok(m) if m.is_dir() => {
+                    let _ = fs::remove_dir_all(&p);
+                }
+                Ok(_) => {
+                    let _ = fs::remove_file(&p);
+                }
+                Err(_) => {}
+            }
+        }
+    }
 }
 
 impl Sandbox {
@@ -120,24 +142,29 @@ impl Sandbox {
     fn workspace_root(&self) -> PathBuf {
         self.root.join("workspace")
     }
-    /// A container path to its host path (used for workingDir outside isolation).
-    fn host_path(&self, p: &str, decls: &[(WorkspaceDeclaration, Option<WsBinding>)]) -> PathBuf {
+    /// A container path as a host directory and the path under it (used for workingDir
+    /// outside isolation); `None` for a path outside the sandbox's container paths.
+    fn host_path<'p>(
+        &self,
+        p: &'p str,
+        decls: &[(WorkspaceDeclaration, Option<WsBinding>)],
+    ) -> Option<(PathBuf, &'p str)> {
+        let under = |prefix: &str| {
+            p.strip_prefix(prefix)
+                .filter(|rest| rest.is_empty() || rest.starts_with('/'))
+                .map(|rest| rest.trim_start_matches('/'))
+        };
         for (d, _) in decls {
-            let mp = d.mount_path();
             if let Some(host) = self.workspaces.get(&d.name)
-                && let Some(rest) = p.strip_prefix(&mp)
-                && (rest.is_empty() || rest.starts_with('/'))
+                && let Some(rest) = under(&d.mount_path())
             {
-                return host.join(rest.trim_start_matches('/'));
+                return Some((host.clone(), rest));
             }
         }
-        if let Some(rest) = p.strip_prefix("/workspace") {
-            return self.workspace_root().join(rest.trim_start_matches('/'));
+        if let Some(rest) = under("/workspace") {
+            return Some((self.workspace_root(), rest));
         }
-        if let Some(rest) = p.strip_prefix("/tekton") {
-            return self.tekton().join(rest.trim_start_matches('/'));
-        }
-        PathBuf::from(p)
+        under("/tekton").map(|rest| (self.tekton(), rest))
     }
 }
 
@@ -175,10 +202,17 @@ impl Paths for Sandbox {
     }
 }
 
+/// Directory and file modes of projected ConfigMap data and of Secret data.
+const PUBLIC_MODES: (u32, u32) = (0o755, 0o644);
+const SECRET_MODES: (u32, u32) = (0o700, 0o600);
+
+/// Writes the keys of a ConfigMap or Secret as files under `dir` (`items` selects and
+/// renames them); every item path is confined under `dir` (`confine::write_within`).
 fn write_projection(
     dir: &Path,
     data: &BTreeMap<String, Vec<u8>>,
     items: &[(String, String)],
+    (dir_mode, file_mode): (u32, u32),
 ) -> Result<(), Error> {
     let pairs: Vec<(String, String)> = if items.is_empty() {
         data.keys().map(|k| (k.clone(), k.clone())).collect()
@@ -187,14 +221,19 @@ fn write_projection(
     };
     for (key, rel) in pairs {
         if let Some(v) = data.get(&key) {
-            let p = dir.join(&rel);
-            if let Some(parent) = p.parent() {
-                fs::create_dir_all(parent).map_err(io_err(parent))?;
-            }
-            fs::write(&p, v).map_err(io_err(&p))?;
+            confine::write_within(dir, &rel, v, dir_mode, file_mode)?;
         }
     }
     Ok(())
+}
+
+/// Whether a workspace or volume source projects Secret data.
+fn holds_secret(src: &WsSource) -> bool {
+    match src {
+        WsSource::Secret { .. } => true,
+        WsSource::Projected(s) => s.iter().any(holds_secret),
+        _ => false,
+    }
 }
 
 impl LocalExecutor {
@@ -218,7 +257,7 @@ impl LocalExecutor {
                 items,
                 optional,
             } => match self.cfg.catalog.config_maps.get(name) {
-                Some(d) => write_projection(dir, d, items),
+                Some(d) => write_projection(dir, d, items, PUBLIC_MODES),
                 None if *optional => Ok(()),
                 None => Err(Error::Setup(format!("configmap {name:?} not found"))),
             },
@@ -227,7 +266,7 @@ impl LocalExecutor {
                 items,
                 optional,
             } => match self.cfg.catalog.secrets.get(name) {
-                Some(s) => write_projection(dir, &s.data, items),
+                Some(s) => write_projection(dir, &s.data, items, SECRET_MODES),
                 None if *optional => Ok(()),
                 None => Err(Error::Setup(format!("secret {name:?} not found"))),
             },
@@ -241,9 +280,13 @@ impl LocalExecutor {
         }
     }
 
-    fn workspace_dir(&self, sb_root: &Path, name: &str, b: &WsBinding) -> Result<PathBuf, Error> {
+    /// The host directory of a workspace binding, created as needed. The claim, binding and
+    /// workspace names are single path elements and the `subPath` stays under its volume
+    /// (`confine`), whatever validation let through.
+    fn workspace_dir(&self, sb: &mut Sandbox, name: &str, b: &WsBinding) -> Result<PathBuf, Error> {
+        let ws = sb.root.join("ws");
         let base = match &b.source {
-            WsSource::EmptyDir | WsSource::Unsupported(_) => sb_root.join("ws").join(name),
+            WsSource::EmptyDir | WsSource::Unsupported(_) => confine::join_name(&ws, name)?,
             WsSource::HostDir(p) => {
                 let p = PathBuf::from(p);
                 if p.is_absolute() {
@@ -252,27 +295,26 @@ impl LocalExecutor {
                     std::env::current_dir().map_err(io_err(&p))?.join(p)
                 }
             }
-            WsSource::Pvc { claim } => self.cfg.data_dir.join("claims").join(claim),
+            WsSource::Pvc { claim } => {
+                confine::join_name(&self.cfg.data_dir.join("claims"), claim)?
+            }
             WsSource::VolumeClaimTemplate { key } => {
+                let dir = confine::join_name(&self.cfg.run_dir.join("volumes"), key)?;
                 let mut m = self.vct.lock().map_err(|_| Error::Setup("lock".into()))?;
-                m.entry(key.clone())
-                    .or_insert_with(|| self.cfg.run_dir.join("volumes").join(key))
-                    .clone()
+                m.entry(key.clone()).or_insert(dir).clone()
             }
             WsSource::ConfigMap { .. } | WsSource::Secret { .. } | WsSource::Projected(_) => {
-                let d = sb_root.join("ws").join(name);
-                fs::create_dir_all(&d).map_err(io_err(&d))?;
+                let secret = holds_secret(&b.source);
+                let modes = if secret { SECRET_MODES } else { PUBLIC_MODES };
+                let d = confine::dir_within(&ws, name, modes.0)?;
+                if secret {
+                    sb.secret_paths.push(d.clone());
+                }
                 self.project(&d, &b.source)?;
                 d
             }
         };
-        let dir = if b.sub_path.is_empty() {
-            base
-        } else {
-            base.join(&b.sub_path)
-        };
-        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        Ok(dir)
+        Ok(confine::dir_within(&base, &b.sub_path, 0o755)?)
     }
 
     fn setup(&self, inv: &TaskInvocation) -> Result<Sandbox, Error> {
@@ -280,7 +322,7 @@ impl LocalExecutor {
         if inv.retry_count > 0 {
             name = format!("{name}-retry{}", inv.retry_count);
         }
-        let root = self.cfg.run_dir.join("taskruns").join(name);
+        let root = confine::join_name(&self.cfg.run_dir.join("taskruns"), &name)?;
         if root.exists() {
             fs::remove_dir_all(&root).map_err(io_err(&root))?;
         }
@@ -289,6 +331,7 @@ impl LocalExecutor {
             workspaces: HashMap::new(),
             volumes: HashMap::new(),
             isolate: self.cfg.isolate,
+            secret_paths: Vec::new(),
         };
         // Each new inode costs: on ext4, allocating one (mkdir, create) dominated the
         // per-TaskRun cost in profiles (`__ext4_new_inode` -> `recently_deleted`), so only
@@ -322,12 +365,16 @@ impl LocalExecutor {
         }
         for (decl, binding) in &inv.workspaces {
             if let Some(b) = binding {
-                let dir = self.workspace_dir(&sb.root, &decl.name, b)?;
+                let dir = self.workspace_dir(&mut sb, &decl.name, b)?;
                 sb.workspaces.insert(decl.name.clone(), dir);
             }
         }
         if !files.is_empty() {
-            creds::write_credentials(&sb.home(), &files).map_err(io_err(&sb.home()))?;
+            let home = sb.home();
+            for (rel, data) in &files {
+                let p = confine::write_within(&home, rel, data, 0o700, 0o600)?;
+                sb.secret_paths.push(p);
+            }
         }
         Ok(sb)
     }
@@ -490,11 +537,17 @@ fn posix_bash(interp: &mut Vec<String>) {
     }
 }
 
-fn read_results(dir: &Path) -> BTreeMap<String, String> {
+/// The result files of a results directory (writable by the steps): regular files only,
+/// never through a symlink, each read up to one byte past `max` (so that an oversized
+/// result is reported, not loaded whole).
+fn read_results(dir: &Path, max: usize) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     if let Ok(rd) = fs::read_dir(dir) {
         for e in rd.flatten() {
-            if let (Some(n), Ok(v)) = (e.file_name().to_str(), fs::read(e.path())) {
+            if let (Some(n), Ok(v)) = (
+                e.file_name().to_str(),
+                confine::read_regular(&e.path(), max as u64 + 1),
+            ) {
                 out.insert(n.to_owned(), String::from_utf8_lossy(&v).into_owned());
             }
         }
@@ -616,12 +669,20 @@ impl Executor for LocalExecutor {
                     continue;
                 }
             };
-            let step_dir = sb.steps().join(&container);
             // a step's directory holds its results and its exitCode, which only its own
-            // results and later steps (`$(steps.<step>.exitCode.path)`) can read
-            let step_dir_made =
-                (self.cfg.isolate || !step.results.is_empty() || i + 1 < spec.steps.len())
-                    && fs::create_dir_all(step_dir.join("results")).is_ok();
+            // results and later steps (`$(steps.<step>.exitCode.path)`) can read; under
+            // --isolate /tekton/steps is writable by the steps, so it is confined
+            let step_dir =
+                if self.cfg.isolate || !step.results.is_empty() || i + 1 < spec.steps.len() {
+                    confine::check_name(&container)
+                        .and_then(|c| {
+                            confine::dir_within(&sb.tekton(), &format!("steps/{c}/results"), 0o755)
+                        })
+                        .ok()
+                        .and_then(|r| r.parent().map(Path::to_path_buf))
+                } else {
+                    None
+                };
             let s_start = now();
             let step_deadline = step
                 .timeout
@@ -649,10 +710,17 @@ impl Executor for LocalExecutor {
                 Exit::TimedOut(t) => (1, t.clone(), Some("TimeoutExceeded")),
                 Exit::Cancelled(t) => (1, t.clone(), Some("Cancelled")),
             };
-            if step_dir_made {
-                let _ = fs::write(step_dir.join("exitCode"), code.to_string());
+            if let Some(d) = &step_dir {
+                let _ = confine::write_nofollow(
+                    &d.join("exitCode"),
+                    code.to_string().as_bytes(),
+                    0o644,
+                );
             }
-            let results: Vec<RunResult> = read_results(&step_dir.join("results"))
+            let step_results_dir = step_dir.as_ref().map(|d| d.join("results"));
+            let results: Vec<RunResult> = step_results_dir
+                .map(|d| read_results(&d, self.cfg.max_result_size))
+                .unwrap_or_default()
                 .into_iter()
                 .map(|(name, v)| {
                     let t = step
@@ -756,7 +824,14 @@ impl Executor for LocalExecutor {
         // Task results
         let mut results = Vec::new();
         if outcome.is_none() {
-            let files = read_results(&sb.results());
+            // under --isolate /tekton/results is writable by the steps: confined
+            let files = if spec.results.is_empty() {
+                BTreeMap::new()
+            } else {
+                confine::dir_within(&sb.tekton(), "results", 0o755)
+                    .map(|d| read_results(&d, self.cfg.max_result_size))
+                    .unwrap_or_default()
+            };
             for r in &spec.results {
                 let t = r.type_.clone().unwrap_or_else(|| "string".into());
                 let value = if let Some(v) = files.get(&r.name) {
@@ -846,8 +921,16 @@ impl LocalExecutor {
                 ..Default::default()
             };
             let wb = sluice_pipeline::plan::ws_binding(&b);
-            let dir = sb.root.join("volumes").join(name);
-            fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+            let secret = holds_secret(&wb.source);
+            let modes = if secret { SECRET_MODES } else { PUBLIC_MODES };
+            let dir = confine::dir_within(
+                &sb.root.join("volumes"),
+                confine::check_name(name)?,
+                modes.0,
+            )?;
+            if secret {
+                sb.secret_paths.push(dir.clone());
+            }
             self.project(&dir, &wb.source)?;
             sb.volumes.insert(name.to_owned(), dir);
         }
@@ -867,12 +950,14 @@ impl LocalExecutor {
             if ash_like_image(&step.image) {
                 posix_bash(&mut interp);
             }
-            let dir = sb.tekton().join("scripts");
-            if !dir.is_dir() {
-                fs::create_dir(&dir).map_err(io_err(&dir))?;
-            }
-            let file = dir.join(container);
-            fs::write(&file, body).map_err(io_err(&file))?;
+            // under --isolate /tekton is writable by the steps: never write through a link
+            let file = confine::write_within(
+                &sb.tekton(),
+                &format!("scripts/{}", confine::check_name(container)?),
+                body.as_bytes(),
+                0o755,
+                0o644,
+            )?;
             let mut a = interp;
             a.push(if self.cfg.isolate {
                 format!("/tekton/scripts/{container}")
@@ -920,11 +1005,13 @@ impl LocalExecutor {
         } else {
             step.working_dir.clone()
         };
-        let host_cwd = sb.host_path(&cwd_container, &inv.workspaces);
-        if !host_cwd.is_dir() {
-            let _ = fs::create_dir_all(&host_cwd);
-        }
-        let mut cwd = host_cwd.clone();
+        // the working directory is created when it lies in the sandbox (confined there);
+        // any other host path is used as it is
+        let host_cwd = match sb.host_path(&cwd_container, &inv.workspaces) {
+            Some((root, rest)) => confine::dir_within(&root, rest, 0o755)?,
+            None => PathBuf::from(&cwd_container),
+        };
+        let mut cwd = host_cwd;
         if self.cfg.isolate {
             let mut b: Vec<String> = vec!["bwrap".into(), "--die-with-parent".into()];
             for d in [
@@ -963,7 +1050,7 @@ impl LocalExecutor {
             for m in &step.volume_mounts {
                 if let Some(host) = sb.volumes.get(&m.name) {
                     let host = match &m.sub_path {
-                        Some(sp) if !sp.is_empty() => host.join(sp),
+                        Some(sp) if !sp.is_empty() => confine::path_within(host, sp)?,
                         _ => host.clone(),
                     };
                     let flag = if m.read_only == Some(true) {
