@@ -10,6 +10,7 @@
 //! masked as `***` in every log line; each step's log is kept in the run directory.
 
 pub mod confine;
+pub mod contain;
 pub mod creds;
 pub mod mask;
 mod process;
@@ -1013,7 +1014,14 @@ impl LocalExecutor {
         };
         let mut cwd = host_cwd;
         if self.cfg.isolate {
-            let mut b: Vec<String> = vec!["bwrap".into(), "--die-with-parent".into()];
+            // a PID namespace per step: when the step's process ends, bubblewrap's init
+            // ends and the kernel kills everything left in it; with its parent (sluice's
+            // thread waiting for it) bubblewrap dies too
+            let mut b: Vec<String> = vec![
+                "bwrap".into(),
+                "--die-with-parent".into(),
+                "--unshare-pid".into(),
+            ];
             for d in [
                 "/usr", "/bin", "/lib", "/lib64", "/lib32", "/sbin", "/etc", "/opt",
             ] {

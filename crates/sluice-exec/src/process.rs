@@ -14,7 +14,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use sluice_pipeline::CancelToken;
 
-use crate::{LogSink, Masker};
+use crate::{LogSink, Masker, contain};
 
 const TAIL: usize = 20;
 
@@ -29,11 +29,17 @@ pub enum Exit {
 pub struct StepProcess {
     pgid: i32,
     waiter: mpsc::Receiver<std::io::Result<std::process::ExitStatus>>,
-    reader: Option<JoinHandle<Vec<String>>>,
+    reader: Option<mpsc::Receiver<Vec<String>>>,
     _child_thread: JoinHandle<()>,
 }
 
+/// How long the output of an ended step may still be read: past it (a process that
+/// escaped containment holds the pipe), the tail is taken as it is.
+const DRAIN: Duration = Duration::from_millis(500);
+
 impl StepProcess {
+    /// Starts `argv` in a process group of its own, from a thread of its own that waits
+    /// for it and then kills what it left (`contain::ended`).
     pub fn spawn(
         argv: &[String],
         env: &[(String, String)],
@@ -44,6 +50,8 @@ impl StepProcess {
         sink: Arc<dyn LogSink>,
     ) -> std::io::Result<StepProcess> {
         use std::os::unix::process::CommandExt;
+        contain::init();
+        let mut file = File::create(log)?;
         let (r, w) = std::io::pipe()?;
         let mut cmd = Command::new(&argv[0]);
         cmd.args(&argv[1..])
@@ -55,11 +63,35 @@ impl StepProcess {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child: Child = cmd.spawn()?;
-        drop(cmd);
-        let pgid = child.id() as i32;
-        let mut file = File::create(log)?;
-        let reader = std::thread::spawn(move || {
+        let token = contain::ticket();
+        cmd.env(contain::STEP_ID_ENV, &token);
+        let (tx_pid, rx_pid) = mpsc::channel();
+        let (tx, rx) = mpsc::channel();
+        let child_thread = std::thread::spawn(move || {
+            let spawned = cmd.spawn();
+            // the pipe's write ends held by `cmd` close here, so that output ends with the step
+            drop(cmd);
+            let mut child: Child = match spawned {
+                Ok(c) => c,
+                Err(e) => {
+                    contain::forget(&token);
+                    let _ = tx_pid.send(Err(e));
+                    return;
+                }
+            };
+            let pgid = child.id() as i32;
+            contain::started(pgid);
+            let _ = tx_pid.send(Ok(pgid));
+            let st = child.wait();
+            // nothing the step started outlives it
+            contain::ended(&token, pgid);
+            let _ = tx.send(st);
+        });
+        let pgid = rx_pid
+            .recv()
+            .map_err(|_| std::io::Error::other("the step's thread ended"))??;
+        let (tx_tail, rx_tail) = mpsc::channel();
+        std::thread::spawn(move || {
             let mut tail: VecDeque<String> = VecDeque::new();
             let mut br = BufReader::new(r);
             let mut buf = Vec::new();
@@ -79,16 +111,12 @@ impl StepProcess {
                     }
                 }
             }
-            tail.into_iter().collect()
-        });
-        let (tx, rx) = mpsc::channel();
-        let child_thread = std::thread::spawn(move || {
-            let _ = tx.send(child.wait());
+            let _ = tx_tail.send(tail.into_iter().collect());
         });
         Ok(StepProcess {
             pgid,
             waiter: rx,
-            reader: Some(reader),
+            reader: Some(rx_tail),
             _child_thread: child_thread,
         })
     }
@@ -100,7 +128,7 @@ impl StepProcess {
     fn tail(&mut self) -> Vec<String> {
         self.reader
             .take()
-            .and_then(|h| h.join().ok())
+            .and_then(|r| r.recv_timeout(DRAIN).ok())
             .unwrap_or_default()
     }
 

@@ -116,6 +116,8 @@ struct Console {
     color: bool,
     started: Mutex<HashMap<String, Instant>>,
     table: Option<Mutex<Table>>,
+    /// Masks Secret values in progress details (step output is masked by the executor).
+    masker: sluice_exec::Masker,
 }
 
 /// The live table (indicatif): rows for pending and running tasks, then a totals row.
@@ -366,7 +368,7 @@ impl Console {
             s.push_str(&format!(" ({:.1}s)", e.as_secs_f64()));
         }
         if !detail.is_empty() {
-            s.push_str(&format!(": {detail}"));
+            s.push_str(&format!(": {}", self.masker.mask(detail)));
         }
         if self.color {
             let color = match phase {
@@ -549,6 +551,7 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         color: tty && std::env::var_os("NO_COLOR").is_none(),
         started: Mutex::new(HashMap::new()),
         table: tty.then(|| Mutex::new(Table::new(0))),
+        masker: sluice_exec::Masker::new(catalog.secret_values()),
     });
     let catalog = Arc::new(catalog);
     let data = data_dir(args);
@@ -562,6 +565,9 @@ pub fn run(args: &RunArgs) -> Result<u8> {
             "--isolate needs bubblewrap (`bwrap`), which is not installed or cannot create namespaces here (Debian: apt-get install bubblewrap)"
         );
     }
+    // Secret values are masked in what is printed, as in the logs: results, messages and
+    // every string of the statuses (a result computed from a Secret would show it)
+    let masker = console.masker.clone();
     let mut items = Vec::new();
     let mut all_ok = true;
     for p in &plans {
@@ -569,7 +575,8 @@ pub fn run(args: &RunArgs) -> Result<u8> {
             Plan::Pipeline(p) => p.meta.name.clone(),
             Plan::Task(t) => t.meta.name.clone(),
         };
-        let run_dir = data.join("runs").join(&name);
+        // the run's name is one path element: its directory stays under runs/
+        let run_dir = sluice_exec::confine::join_name(&data.join("runs"), &name)?;
         // a run of the same name replaces the previous one's directory
         if run_dir.exists() {
             std::fs::remove_dir_all(&run_dir).with_context(|| {
@@ -602,14 +609,14 @@ pub fn run(args: &RunArgs) -> Result<u8> {
                 pr["status"] = serde_json::to_value(&out.status)?;
                 items.push(pr);
                 push_children(&mut items, &plan.meta, &out.children)?;
-                summary_pipeline(&plan.meta.name, &out);
+                summary_pipeline(&out, &masker);
                 if let Some(c) = cond {
                     eprintln!(
                         "PipelineRun {}: {} ({}): {}",
                         plan.meta.name,
                         if c.is_true() { "Succeeded" } else { "Failed" },
                         c.reason,
-                        c.message
+                        masker.mask(&c.message)
                     );
                 }
             }
@@ -627,7 +634,11 @@ pub fn run(args: &RunArgs) -> Result<u8> {
                 tr["status"] = serde_json::to_value(&st)?;
                 items.push(tr);
                 for r in &st.results {
-                    eprintln!("  result {} = {}", r.name, serde_json::to_string(&r.value)?);
+                    eprintln!(
+                        "  result {} = {}",
+                        r.name,
+                        masked_json(serde_json::to_value(&r.value)?, &masker)
+                    );
                 }
                 if let Some(c) = st.condition() {
                     eprintln!(
@@ -635,10 +646,18 @@ pub fn run(args: &RunArgs) -> Result<u8> {
                         plan.meta.name,
                         if c.is_true() { "Succeeded" } else { "Failed" },
                         c.reason,
-                        c.message
+                        masker.mask(&c.message)
                     );
                 }
             }
+        }
+    }
+    // nothing a step started outlives the run (each step's leftovers were swept already;
+    // this catches what could not be attributed while other steps ran)
+    sluice_exec::contain::sweep_all();
+    for it in &mut items {
+        if let Some(st) = it.get_mut("status") {
+            mask_strings(st, &masker);
         }
     }
     if let Some(o) = args.output {
@@ -693,8 +712,29 @@ fn set_meta(v: &mut Value, m: &plan::RunMeta) {
     }
 }
 
-fn summary_pipeline(name: &str, out: &engine::PipelineOutcome) {
-    let _ = name;
+/// Masks Secret values in every string of `v` (keys are names, left as they are).
+fn mask_strings(v: &mut Value, masker: &sluice_exec::Masker) {
+    match v {
+        Value::String(s) => {
+            let m = masker.mask(s);
+            if m != *s {
+                *s = m;
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| mask_strings(x, masker)),
+        Value::Object(o) => o.values_mut().for_each(|x| mask_strings(x, masker)),
+        _ => {}
+    }
+}
+
+/// A value as JSON with Secret values masked (masked before encoding, so that a value
+/// with quotes or newlines is still found).
+fn masked_json(mut v: Value, masker: &sluice_exec::Masker) -> String {
+    mask_strings(&mut v, masker);
+    serde_json::to_string(&v).unwrap_or_default()
+}
+
+fn summary_pipeline(out: &engine::PipelineOutcome, masker: &sluice_exec::Masker) {
     for c in &out.children {
         let cond = c.status.condition();
         eprintln!(
@@ -711,7 +751,7 @@ fn summary_pipeline(name: &str, out: &engine::PipelineOutcome) {
         eprintln!(
             "  result {} = {}",
             r.name,
-            serde_json::to_string(&r.value).unwrap_or_default()
+            masked_json(serde_json::to_value(&r.value).unwrap_or_default(), masker)
         );
     }
 }

@@ -17,6 +17,7 @@ pub mod service;
 pub mod serviceaccount;
 pub mod statefulset;
 pub mod util;
+pub mod volume;
 pub mod workload;
 
 use serde::de::DeserializeOwned;

@@ -86,6 +86,13 @@ pub fn check_selector(
                     "Required value",
                 ));
             }
+            if let Some(spec) = &t.spec {
+                errs.also(
+                    super::volume::pod_spec(spec)
+                        .via_field("spec")
+                        .via_field("template"),
+                );
+            }
         }
     }
     errs

@@ -634,6 +634,15 @@ impl PipelineSpec {
         for (field, list) in [("tasks", &self.tasks), ("finally", &self.finally)] {
             for (i, pt) in list.iter().enumerate() {
                 for (j, b) in pt.workspaces.iter().enumerate() {
+                    // the Pod's volumeMount subPath joins the run's and this one
+                    // (kubernetes validateLocalDescendingPath)
+                    errs.also(
+                        crate::corev1::volume::local_descending_path("subPath", &b.sub_path)
+                            .via_index(j)
+                            .via_field("workspaces")
+                            .via_index(i)
+                            .via_field(field),
+                    );
                     let target = if b.workspace.is_empty() {
                         &b.name
                     } else {

@@ -373,6 +373,7 @@ fn validate_step(
             _ => {}
         }
     }
+    errs.also(sub_paths(&s.volume_mounts));
     for (j, vm) in s.volume_mounts.iter().enumerate() {
         if vm.mount_path.starts_with("/tekton/") && !vm.mount_path.starts_with("/tekton/home") {
             errs.push(
@@ -446,10 +447,27 @@ fn validate_step(
     errs
 }
 
+/// volumeMounts' `subPath`s: relative, without `..` (kubernetes
+/// `validateLocalDescendingPath`, which the Pod's validation applies).
+fn sub_paths(mounts: &[VolumeMount]) -> FieldErrors {
+    let mut errs = FieldErrors::new();
+    for (j, vm) in mounts.iter().enumerate() {
+        if let Some(sp) = &vm.sub_path {
+            errs.also(
+                crate::corev1::volume::local_descending_path("subPath", sp)
+                    .via_index(j)
+                    .via_field("volumeMounts"),
+            );
+        }
+    }
+    errs
+}
+
 /// Sidecar names must not be the reserved results sidecar's.
 pub fn validate_sidecars(sidecars: &[Sidecar]) -> FieldErrors {
     let mut errs = FieldErrors::new();
     for (i, sc) in sidecars.iter().enumerate() {
+        errs.also(sub_paths(&sc.volume_mounts).via_index(i));
         if sc.name == "tekton-log-results" {
             errs.push(
                 FieldError::new(

@@ -90,6 +90,12 @@ impl TaskSpec {
                         .via_field("volumes"),
                 );
             }
+            // item paths and claim names, as the Pod's validation would refuse them
+            errs.also(
+                crate::corev1::volume::volume_source(v)
+                    .via_index(i)
+                    .via_field("volumes"),
+            );
         }
         errs.also(self.validate_workspaces(flags));
         errs.also(

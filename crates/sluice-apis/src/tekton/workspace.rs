@@ -133,6 +133,28 @@ impl WorkspaceBinding {
         }) {
             errs.push(FieldError::missing("projected.sources"));
         }
+        // Tekton's webhook does not look at paths; the Pod's validation does
+        // (kubernetes pkg/apis/core/validation): the binding's subPath becomes the
+        // volumeMount's (validateLocalDescendingPath), the sources are the Pod volume's
+        // (validateKeyToPath for items, claim names)
+        errs.also(crate::corev1::volume::local_descending_path(
+            "subPath",
+            &self.sub_path,
+        ));
+        let mut src = serde_json::Map::new();
+        for (k, v) in [
+            ("persistentVolumeClaim", &self.persistent_volume_claim),
+            ("configMap", &self.config_map),
+            ("secret", &self.secret),
+            ("projected", &self.projected),
+        ] {
+            if let Some(v) = v {
+                src.insert(k.to_owned(), v.clone());
+            }
+        }
+        if !src.is_empty() {
+            errs.also(crate::corev1::volume::volume_source(&Value::Object(src)));
+        }
         errs
     }
 }
