@@ -103,10 +103,47 @@ struct Sandbox {
     /// Files and directories holding Secret data (projected Secrets, credentials): 0600
     /// files in 0700 directories while the TaskRun runs, removed when it ends.
     secret_paths: Vec<PathBuf>,
+    /// Result files are masked in place when the TaskRun ends (a result computed from a
+    /// Secret would stay on disk in clear otherwise).
+    masker: Masker,
+}
+
+impl Sandbox {
+    fn mask_result_files(&self) {
+        if self.masker.is_empty() {
+            return;
+        }
+        // the steps could have replaced these directories with links: real ones only
+        let real_dir = |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.is_dir());
+        let mut dirs = vec![self.results()];
+        if real_dir(&self.steps())
+            && let Ok(rd) = fs::read_dir(self.steps())
+        {
+            dirs.extend(
+                rd.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| real_dir(p))
+                    .map(|p| p.join("results")),
+            );
+        }
+        for d in dirs.into_iter().filter(|d| real_dir(d)) {
+            for e in fs::read_dir(&d).into_iter().flatten().flatten() {
+                let p = e.path();
+                if let Ok(v) = confine::read_regular(&p, 16 << 20) {
+                    let text = String::from_utf8_lossy(&v);
+                    let masked = self.masker.mask(&text);
+                    if masked != text {
+                        let _ = confine::write_nofollow(&p, masked.as_bytes(), 0o644);
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
+        self.mask_result_files();
         for p in self.secret_paths.drain(..) {
             match fs::symlink_metadata(&p) {
                 Ok(m) if m.is_dir() => {
@@ -333,6 +370,7 @@ impl LocalExecutor {
             volumes: HashMap::new(),
             isolate: self.cfg.isolate,
             secret_paths: Vec::new(),
+            masker: self.masker.clone(),
         };
         // Each new inode costs: on ext4, allocating one (mkdir, create) dominated the
         // per-TaskRun cost in profiles (`__ext4_new_inode` -> `recently_deleted`), so only

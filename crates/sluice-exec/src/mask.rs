@@ -15,6 +15,11 @@ impl Masker {
         Masker { values }
     }
 
+    /// Whether there is nothing to mask.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
     pub fn mask(&self, line: &str) -> String {
         let mut out = line.to_owned();
         for v in &self.values {
