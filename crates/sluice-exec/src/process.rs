@@ -35,7 +35,7 @@ pub struct StepProcess {
 
 /// How long the output of an ended step may still be read: past it (a process that
 /// escaped containment holds the pipe), the tail is taken as it is.
-const DRAIN: Duration = Duration::from_millis(500);
+const DRAIN: Duration = Duration::from_secs(2);
 
 impl StepProcess {
     /// Starts `argv` in a process group of its own, from a thread of its own that waits

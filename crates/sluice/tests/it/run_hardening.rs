@@ -233,8 +233,13 @@ spec:
             .as_array()
             .and_then(|a| a.iter().find(|i| i["metadata"]["name"] == "plant-run-use"))
             .expect("the TaskRun of `use`");
-        let msg = used["status"]["conditions"][0]["message"].as_str().unwrap_or("");
-        assert!(msg.contains("\"up\": symlink") && msg.contains("leads outside"), "{msg}");
+        let msg = used["status"]["conditions"][0]["message"]
+            .as_str()
+            .unwrap_or("");
+        assert!(
+            msg.contains("\"up\": symlink") && msg.contains("leads outside"),
+            "{msg}"
+        );
         assert!(!Path::new("/owned-by-sluice-test").exists());
     }
 }
