@@ -17,8 +17,16 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{}: invalid YAML: {message}", path.display())]
-    Yaml { path: PathBuf, message: String },
+    /// `path:line:col: what` (the position and the words come from the loader).
+    #[error("{}:{source}", path.display())]
+    Yaml {
+        path: PathBuf,
+        source: sluice_core::LoadError,
+    },
+    /// A kustomization with no field set (kustomize's `ErrEmptyKustomization`); the
+    /// directory is kept for wrapping messages.
+    #[error("kustomization.yaml is empty")]
+    Empty(PathBuf),
     #[error("{}: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
     #[error(
@@ -29,6 +37,8 @@ pub enum Error {
     Restricted { file: PathBuf, root: PathBuf },
     #[error("cycle detected: {} is reached again from {}", again.display(), from.display())]
     Cycle { again: PathBuf, from: PathBuf },
+    #[error("{}: not UTF-8 text", .0.display())]
+    NotText(PathBuf),
     #[error("{0}")]
     Other(String),
     #[error("{what} is not supported by sluice: {detail}")]
@@ -38,5 +48,12 @@ pub enum Error {
 impl Error {
     pub fn other(msg: impl Into<String>) -> Error {
         Error::Other(msg.into())
+    }
+
+    /// Whether the build failed because a file or directory could not be read (missing,
+    /// permission denied, not a regular file, over the size limit, not UTF-8), rather than
+    /// because of what the files say. The CLI exits 2 for these, 1 for the others.
+    pub fn is_io(&self) -> bool {
+        matches!(self, Error::Read { .. } | Error::NotText(_))
     }
 }
