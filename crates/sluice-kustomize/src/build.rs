@@ -90,7 +90,7 @@ pub fn build(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<Outpu
         rel: PathBuf::new(),
         openapi: None,
     };
-    let dir = fs.canonicalize(dir).map_err(|e| Error::Read {
+    let dir = fs.canonicalize(dir).map_err(|e| Error::Root {
         path: dir.to_path_buf(),
         source: e,
     })?;

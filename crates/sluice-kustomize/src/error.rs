@@ -17,6 +17,12 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The directory to build cannot be read.
+    #[error("{}: {source}", path.display())]
+    Root {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// `path:line:col: what` (the position and the words come from the loader).
     #[error("{}:{source}", path.display())]
     Yaml {
@@ -50,10 +56,16 @@ impl Error {
         Error::Other(msg.into())
     }
 
-    /// Whether the build failed because a file or directory could not be read (missing,
-    /// permission denied, not a regular file, over the size limit, not UTF-8), rather than
-    /// because of what the files say. The CLI exits 2 for these, 1 for the others.
+    /// Whether the build failed because something could not be read: the directory to
+    /// build, or a file for another reason than not existing (permission denied, not a
+    /// regular file, over the size limit, not UTF-8). A file the kustomization names that
+    /// does not exist is a mistake in what the files say, like the other build errors. The
+    /// CLI exits 2 for these, 1 for the others.
     pub fn is_io(&self) -> bool {
-        matches!(self, Error::Read { .. } | Error::NotText(_))
+        match self {
+            Error::Root { .. } | Error::NotText(_) => true,
+            Error::Read { source, .. } => source.kind() != std::io::ErrorKind::NotFound,
+            _ => false,
+        }
     }
 }

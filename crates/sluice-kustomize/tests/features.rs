@@ -1091,7 +1091,9 @@ fn symlinks_within_the_root() {
     use std::os::unix::fs::symlink;
     ensure_kubectl();
     let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: in\n";
-    let cases: &[(&str, &[(&str, &str)], &[(&str, &str)])] = &[
+    // (name, files, symlinks as (link, target))
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [(&'a str, &'a str)]);
+    let cases: &[Case<'_>] = &[
         (
             "inside",
             &[
