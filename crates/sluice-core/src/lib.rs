@@ -21,4 +21,4 @@ pub mod yaml;
 
 pub use field::{FieldError, FieldErrors, FieldPath, PathSeg, Severity};
 pub use object::{Gvk, LoadedObject, Object, ResourceKey};
-pub use yaml::{Limits, LoadError, Node, Pos};
+pub use yaml::{Limits, LoadError, MAX_FILE_BYTES, Node, Pos};

@@ -59,6 +59,12 @@ impl Default for Limits {
     }
 }
 
+/// Bytes read from one input file or stream (`sluice` commands, kustomize's `DiskFs`).
+/// Readers stop one byte past it (`Read::take`), so `/dev/zero` or a huge file costs at most
+/// this much memory before it is refused. Four times [`Limits::max_document_chars`], for
+/// files of several documents.
+pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
 /// How plain scalars resolve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Schema {

@@ -90,7 +90,7 @@ pub fn build(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<Outpu
         rel: PathBuf::new(),
         openapi: None,
     };
-    let dir = fs.canonicalize(dir).map_err(|e| Error::Read {
+    let dir = fs.canonicalize(dir).map_err(|e| Error::Root {
         path: dir.to_path_buf(),
         source: e,
     })?;
@@ -231,13 +231,13 @@ impl Builder<'_> {
 
     fn read_text(&self, path: &Path) -> Result<String, Error> {
         let bytes = self.read(path)?;
-        String::from_utf8(bytes).map_err(|_| Error::Invalid {
-            path: path.to_path_buf(),
-            message: "not UTF-8 text".into(),
-        })
+        String::from_utf8(bytes).map_err(|_| Error::NotText(path.to_path_buf()))
     }
 
-    /// Resolves a file named in the kustomization in `root`, enforcing the load restrictor.
+    /// Resolves a file named in the kustomization in `root`, enforcing the load restrictor
+    /// as kustomize's `RestrictionRootOnly`: the path is cleaned, then its symlinks
+    /// resolved, and the result must be in or below `root` (itself resolved). Every file a
+    /// build reads besides the kustomization file comes through here.
     fn file_in(&self, root: &Path, rel: &str) -> Result<PathBuf, Error> {
         let joined = clean(&root.join(rel));
         if self.options.load_restrictor == LoadRestrictor::RootOnly {
@@ -246,8 +246,9 @@ impl Builder<'_> {
                 source: e,
             })?;
             if !real.starts_with(root) {
+                // kustomize names the path as written, not where its links lead
                 return Err(Error::Restricted {
-                    file: real,
+                    file: joined,
                     root: root.to_path_buf(),
                 });
             }
@@ -256,10 +257,25 @@ impl Builder<'_> {
         Ok(joined)
     }
 
+    /// Whether `dir`'s kustomization file `name` counts: kustomize's `LoadKustFile` reads
+    /// each recognized name through the loader, so one that is a directory, or a symlink
+    /// leading out of the root under the default restrictor, is not found.
+    fn kustomization_file_counts(&self, dir: &Path, name: &str) -> bool {
+        let p = dir.join(name);
+        if !self.fs.exists(&p) || self.fs.is_dir(&p) {
+            return false;
+        }
+        self.options.load_restrictor == LoadRestrictor::None
+            || self
+                .fs
+                .canonicalize(&p)
+                .is_ok_and(|real| real.starts_with(dir))
+    }
+
     fn load_kustomization(&mut self, dir: &Path) -> Result<Kustomization, Error> {
         let found: Vec<&&str> = KUSTOMIZATION_FILES
             .iter()
-            .filter(|f| self.fs.exists(&dir.join(f)) && !self.fs.is_dir(&dir.join(f)))
+            .filter(|f| self.kustomization_file_counts(dir, f))
             .collect();
         let file = match found.as_slice() {
             [] => return Err(Error::NoKustomization(dir.to_path_buf())),
@@ -274,7 +290,7 @@ impl Builder<'_> {
         };
         let docs = load_documents_with(&text, &opts).map_err(|e| Error::Yaml {
             path: file.clone(),
-            message: e.to_string(),
+            source: e,
         })?;
         let value = docs.into_iter().next().map_or(Value::Null, |d| d.value);
         let k = match value {
@@ -305,14 +321,8 @@ impl Builder<'_> {
                 });
             }
         }
-        let kind = k.get("kind").and_then(Value::as_str).unwrap_or_default();
-        if !kind.is_empty() && kind != "Kustomization" && kind != "Component" {
-            return Err(Error::Invalid {
-                path: file,
-                message: format!("kind {kind} is not a Kustomization or Component"),
-            });
-        }
-        // kustomize prints these in alphabetical order of the field
+        // kustomize prints these in alphabetical order of the field, for fields that
+        // decode to something (`bases:` with no value does not count)
         for (field, instead, extra) in [
             ("bases", "resources", ""),
             ("commonLabels", "labels", ""),
@@ -321,11 +331,28 @@ impl Builder<'_> {
             ("patchesStrategicMerge", "patches", ""),
             ("vars", "replacements", " [EXPERIMENTAL]"),
         ] {
-            if k.contains_key(field) {
+            if k.get(field).is_some_and(|v| !v.is_null()) {
                 self.warnings.push(format!(
                     "# Warning: '{field}' is deprecated. Please use '{instead}' instead.{extra} Run 'kustomize edit fix' to update your Kustomization automatically."
                 ));
             }
+        }
+        // `Kustomization.CheckEmpty`: nothing but the type decodes to a non-zero value (an
+        // empty list or mapping does count, as a non-nil Go slice or map)
+        let zero =
+            |v: &Value| matches!(v, Value::Null | Value::Bool(false)) || v.as_str() == Some("");
+        if k.iter()
+            .all(|(key, v)| key == "apiVersion" || key == "kind" || zero(v))
+        {
+            return Err(Error::Empty(dir.to_path_buf()));
+        }
+        // `Kustomization.EnforceFields`
+        let kind = k.get("kind").and_then(Value::as_str).unwrap_or_default();
+        if !kind.is_empty() && kind != "Kustomization" && kind != "Component" {
+            return Err(Error::other(format!(
+                "Failed to read kustomization file under {}:\nkind should be Kustomization or Component",
+                dir.display()
+            )));
         }
         for unsupported in ["validators", "helmCharts"] {
             if k.get(unsupported)
@@ -404,7 +431,14 @@ impl Builder<'_> {
             self.rel = clean(&saved.join(&c));
             let res = self.accumulate(&p, ra, acc, true);
             self.rel = saved;
-            res?;
+            res.map_err(|e| match e {
+                // kusttarget.go accumulateComponents
+                Error::Empty(ref d) => Error::other(format!(
+                    "accumulating components: accumulateDirectory: \"couldn't make target for path '{}': {e}\"",
+                    d.display()
+                )),
+                e => e,
+            })?;
         }
         if let Some(p) = k
             .get("openapi")
@@ -478,7 +512,16 @@ impl Builder<'_> {
             self.rel = clean(&saved.join(r));
             let res = self.accumulate(&real, &mut sub, &mut sub_acc, false);
             self.rel = saved;
-            res.map_err(|e| wrap_accumulation(r, e))?;
+            res.map_err(|e| match e {
+                // kusttarget.go accumulateResources: the file attempt's error, then the
+                // directory's
+                Error::Empty(ref d) => Error::other(format!(
+                    "accumulating resources: accumulation err='accumulating resources from '{r}': '{}' must resolve to a file': couldn't make target for path '{}': {e}",
+                    d.display(),
+                    d.display()
+                )),
+                e => wrap_accumulation(r, e),
+            })?;
             acc.config.merge(&sub_acc.config);
             merge_set(&mut acc.vars, &sub_acc.vars)?;
             for s in sub {
@@ -494,7 +537,14 @@ impl Builder<'_> {
                 joined.display()
             )));
         }
-        let path = self.file_in(dir, r)?;
+        let path = self.file_in(dir, r).map_err(|e| match e {
+            // kusttarget.go accumulateResources: the file's error, then the directory's
+            Error::Restricted { .. } => Error::other(format!(
+                "accumulating resources: accumulation err='accumulating resources from '{r}': {e}': must build at directory: '{}': file is not directory",
+                joined.display()
+            )),
+            e => e,
+        })?;
         for obj in self.load_objects(&path)? {
             let mut res = Resource::new(obj);
             if self.origins {
@@ -640,8 +690,11 @@ impl Builder<'_> {
         if let Some(e) = g.get("env").and_then(Value::as_str) {
             envs.insert(0, e.to_owned());
         }
+        let env_list = format!("[{}]", envs.join(" "));
         for e in envs {
-            let path = self.file_in(dir, &e)?;
+            let path = self
+                .file_in(dir, &e)
+                .map_err(|err| kv_pairs_error(err, "env source files", &env_list))?;
             let text = self.read_text(&path)?;
             for (i, line) in text.lines().enumerate() {
                 let line = line.trim_start_matches('\u{feff}');
@@ -673,6 +726,8 @@ impl Builder<'_> {
             }
         }
         if let Some(Value::Array(files)) = g.get("files") {
+            let list: Vec<String> = files.iter().map(scalar_text).collect();
+            let file_list = format!("[{}]", list.join(" "));
             for f in files {
                 let f = scalar_text(f);
                 let (key, rel) = match f.split_once('=') {
@@ -685,7 +740,9 @@ impl Builder<'_> {
                         f.clone(),
                     ),
                 };
-                let path = self.file_in(dir, &rel)?;
+                let path = self
+                    .file_in(dir, &rel)
+                    .map_err(|err| kv_pairs_error(err, "file sources", &file_list))?;
                 if self.fs.is_dir(&path) {
                     return Err(Error::Unsupported {
                         what: "directories as generator files".into(),
@@ -1025,6 +1082,14 @@ impl Builder<'_> {
     }
 }
 
+/// A generator's file that the load restrictor refuses, worded as kv.go `LoadKvPairs`.
+fn kv_pairs_error(e: Error, what: &str, list: &str) -> Error {
+    match e {
+        Error::Restricted { .. } => Error::other(format!("loading KV pairs: {what}: {list}: {e}")),
+        e => e,
+    }
+}
+
 fn wrap_accumulation(r: &str, e: Error) -> Error {
     match e {
         Error::Other(m) if !m.starts_with("accumulating resources") => Error::Other(format!(
@@ -1148,7 +1213,7 @@ fn load_docs(text: &str, path: &Path) -> Result<Vec<sluice_core::yaml::Document>
     };
     load_documents_with(text, &opts).map_err(|e| Error::Yaml {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        source: e,
     })
 }
 
@@ -1224,7 +1289,7 @@ fn load(text: &str, path: &Path) -> Result<Vec<Value>, Error> {
         .map(|docs| docs.into_iter().map(|d| d.value).collect())
         .map_err(|e| Error::Yaml {
             path: path.to_path_buf(),
-            message: e.to_string(),
+            source: e,
         })
 }
 

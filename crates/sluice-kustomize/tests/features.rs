@@ -832,3 +832,412 @@ fn unconfigurable_patches_fail() {
         );
     }
 }
+
+/// The error `kubectl kustomize` prints for `dir`, or its output when it succeeds.
+fn kubectl_outcome(dir: &std::path::Path) -> Result<String, String> {
+    let (ok, out, stderr) = kubectl(dir);
+    if ok {
+        Ok(out)
+    } else {
+        Err(kubectl_error(&stderr))
+    }
+}
+
+/// Issue 18 item 12: a kustomization that sets nothing fails (kusttarget.go `Load` ->
+/// `Kustomization.CheckEmpty`, types.ErrEmptyKustomization: "kustomization.yaml is empty"),
+/// whatever its file is called; a field set to an empty list or mapping is not empty (a
+/// non-nil Go slice or map), a field with no value is. Nested, the message is wrapped as
+/// kustomize wraps it. Each case is compared with kubectl.
+#[test]
+fn empty_kustomizations_fail_like_kubectl() {
+    ensure_kubectl();
+    let cases: &[(&str, &str)] = &[
+        ("kustomization.yaml", ""),
+        ("kustomization.yaml", "# nothing here\n"),
+        ("kustomization.yaml", "\n  \n"),
+        ("kustomization.yml", ""),
+        ("Kustomization", ""),
+        ("kustomization.yaml", "{}\n"),
+        ("kustomization.yaml", "null\n"),
+        ("kustomization.yaml", "kind: Kustomization\n"),
+        (
+            "kustomization.yaml",
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n",
+        ),
+        ("kustomization.yaml", "kind: Component\n"),
+        ("kustomization.yaml", "kind: Foo\n"),
+        ("kustomization.yaml", "apiVersion: v1\n"),
+        ("kustomization.yaml", "namePrefix: \"\"\n"),
+        (
+            "kustomization.yaml",
+            "namespace: \"\"\nbases:\nresources:\n",
+        ),
+        ("kustomization.yaml", "sortOptions:\n"),
+        // not empty: these build (to nothing)
+        ("kustomization.yaml", "resources: []\n"),
+        ("kustomization.yaml", "labels: []\n"),
+        ("kustomization.yaml", "generatorOptions: {}\n"),
+        ("kustomization.yaml", "metadata:\n  name: x\n"),
+    ];
+    for (i, (file, text)) in cases.iter().enumerate() {
+        let name = format!("empty-{i}");
+        let dir = tree(&name, &[(file, text)]);
+        let want = kubectl_outcome(&dir);
+        let got = sluice(&dir).map(|o| o.yaml).map_err(|e| e.to_string());
+        match (&want, &got) {
+            (Ok(w), Ok(g)) => assert!(same(w, g), "{name} {text:?}: {w:?} vs {g:?}"),
+            _ => assert_eq!(got, want, "{name}: {file} {text:?}"),
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    // nested: as a resource directory and as a component, the message names the directory
+    // as kustomize does (kusttarget.go accumulateResources / accumulateComponents)
+    for (name, parent) in [
+        ("empty-nested-resource", "resources:\n- e\n"),
+        ("empty-nested-component", "components:\n- e\n"),
+    ] {
+        let dir = tree(
+            name,
+            &[
+                ("top/kustomization.yaml", parent),
+                ("top/e/kustomization.yaml", "kind: Component\n"),
+            ],
+        );
+        // kubectl resolves the directory the same way sluice does
+        let top = std::fs::canonicalize(dir.join("top")).expect("tree");
+        let want = kubectl_outcome(&top).expect_err("kubectl fails");
+        let got = sluice(&top).expect_err("sluice fails").to_string();
+        assert_eq!(got, want, "{name}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// `kubectl kustomize DIR` with a load restrictor flag.
+fn kubectl_with(dir: &std::path::Path, restrictor: &str) -> Result<String, String> {
+    let out = std::process::Command::new("kubectl")
+        .arg("kustomize")
+        .arg(dir)
+        .arg(format!("--load-restrictor={restrictor}"))
+        .output()
+        .expect("kubectl runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(kubectl_error(&stderr))
+    }
+}
+
+/// How a symlink in the tree reaches its target.
+#[derive(Debug, Clone, Copy)]
+enum LinkForm {
+    /// `../outside/x`
+    Relative,
+    /// `/tmp/.../outside/x`
+    Absolute,
+    /// a link to a link (inside the root) to the target
+    Chain,
+    /// the file sits in a directory of the root that is itself a link to the target's
+    Dir,
+}
+
+/// Issue 18 item 9: every file a build reads that is a symlink leading out of the root is
+/// refused under the default restrictor (fileloader.go `RestrictionRootOnly`: the path is
+/// resolved, then must be in or below the root; the message names the path as written),
+/// and read under LoadRestrictionsNone. The kustomization file itself is then not found
+/// (kusttarget.go `LoadKustFile` counts only the names the loader reads). Generated over
+/// the files a kustomization names and the ways a link reaches out, each compared with
+/// kubectl with both restrictors.
+#[test]
+fn symlinks_leaving_the_root() {
+    use std::os::unix::fs::symlink;
+    ensure_kubectl();
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: out\n";
+    let patch = "- op: add\n  path: /data\n  value: {from: patch}\n";
+    // (role, the kustomization naming `{f}`, the outside file's text)
+    let roles: &[(&str, &str, &str)] = &[
+        ("resource", "resources:\n- {f}\n", cm),
+        (
+            "patch",
+            "resources:\n- in.yaml\npatches:\n- path: {f}\n  target:\n    kind: ConfigMap\n",
+            patch,
+        ),
+        (
+            "generator-file",
+            "configMapGenerator:\n- name: g\n  files:\n  - {f}\n",
+            "hello\n",
+        ),
+        (
+            "generator-env",
+            "configMapGenerator:\n- name: g\n  envs:\n  - {f}\n",
+            "A=1\n",
+        ),
+        ("kustomization", "", "resources:\n- in.yaml\n"),
+    ];
+    let forms = [
+        LinkForm::Relative,
+        LinkForm::Absolute,
+        LinkForm::Chain,
+        LinkForm::Dir,
+    ];
+    for (role, k, target_text) in roles {
+        for form in forms {
+            let name = format!("symlink-{role}-{form:?}");
+            let dir = tree(
+                &name,
+                &[
+                    ("outside/in.yaml", cm),
+                    (
+                        "root/in.yaml",
+                        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: in\n",
+                    ),
+                ],
+            );
+            let dir = std::fs::canonicalize(&dir).expect("tree");
+            let root = dir.join("root");
+            let target_name = if *role == "kustomization" {
+                "kustomization.yaml"
+            } else {
+                "target.txt"
+            };
+            std::fs::write(dir.join("outside").join(target_name), target_text).expect("write");
+            if *role == "kustomization" {
+                // the outside kustomization reads its own in.yaml: only the file is linked
+                std::fs::copy(root.join("in.yaml"), dir.join("outside/in.yaml")).expect("copy");
+            }
+            let link_name = if *role == "kustomization" {
+                "kustomization.yaml"
+            } else {
+                "f.txt"
+            };
+            let named = match form {
+                LinkForm::Relative => {
+                    symlink(format!("../outside/{target_name}"), root.join(link_name))
+                        .expect("link");
+                    link_name.to_owned()
+                }
+                LinkForm::Absolute => {
+                    symlink(dir.join("outside").join(target_name), root.join(link_name))
+                        .expect("link");
+                    link_name.to_owned()
+                }
+                LinkForm::Chain => {
+                    symlink(format!("../outside/{target_name}"), root.join("hop")).expect("link");
+                    symlink("hop", root.join(link_name)).expect("link");
+                    link_name.to_owned()
+                }
+                LinkForm::Dir => {
+                    symlink("../outside", root.join("sub")).expect("link");
+                    if *role == "kustomization" {
+                        // the kustomization of a directory link is inside what it resolves
+                        // to; link the file through a linked directory instead
+                        symlink("sub/kustomization.yaml", root.join(link_name)).expect("link");
+                        link_name.to_owned()
+                    } else {
+                        format!("sub/{target_name}")
+                    }
+                }
+            };
+            if *role != "kustomization" {
+                std::fs::write(root.join("kustomization.yaml"), k.replace("{f}", &named))
+                    .expect("write");
+            }
+            for (restrictor, options) in [
+                (
+                    "LoadRestrictionsRootOnly",
+                    sluice_kustomize::Options::default(),
+                ),
+                (
+                    "LoadRestrictionsNone",
+                    sluice_kustomize::Options {
+                        load_restrictor: sluice_kustomize::LoadRestrictor::None,
+                    },
+                ),
+            ] {
+                let want = kubectl_with(&root, restrictor);
+                let got = sluice_kustomize::build(&sluice_kustomize::DiskFs, &root, &options)
+                    .map(|o| o.yaml)
+                    .map_err(|e| e.to_string());
+                let what = format!("{name} {restrictor}");
+                match (&want, &got) {
+                    (Ok(w), Ok(g)) => assert!(same(w, g), "{what}: {w:?} vs {g:?}"),
+                    (Err(w), Err(g)) => {
+                        assert_eq!(restrictor, "LoadRestrictionsRootOnly", "{what}: {w}");
+                        // the patch message quotes the plugin config in kubectl; the cause
+                        // is the same
+                        if *role == "patch" {
+                            assert!(
+                                w.ends_with(g.as_str()) || w.contains("is not in or below"),
+                                "{what}: {w}"
+                            );
+                            assert!(g.contains("is not in or below"), "{what}: {g}");
+                        } else {
+                            assert_eq!(g, w, "{what}");
+                        }
+                    }
+                    _ => panic!("{what}: kubectl {want:?}, sluice {got:?}"),
+                }
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+}
+
+/// Links that stay in the root, or leave and come back, are read; a component or base
+/// directory may itself be a link anywhere (only files are restricted); a dangling link
+/// is a missing file. Compared with kubectl.
+#[test]
+fn symlinks_within_the_root() {
+    use std::os::unix::fs::symlink;
+    ensure_kubectl();
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: in\n";
+    // (name, files, symlinks as (link, target))
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [(&'a str, &'a str)]);
+    let cases: &[Case<'_>] = &[
+        (
+            "inside",
+            &[
+                ("root/real.yaml", cm),
+                ("root/kustomization.yaml", "resources:\n- link.yaml\n"),
+            ],
+            &[("root/link.yaml", "real.yaml")],
+        ),
+        (
+            "out-and-back",
+            &[
+                ("root/real.yaml", cm),
+                ("root/kustomization.yaml", "resources:\n- link.yaml\n"),
+            ],
+            &[("root/link.yaml", "../root/real.yaml")],
+        ),
+        (
+            "kustomization-inside",
+            &[
+                ("root/in.yaml", cm),
+                ("root/k.yaml", "resources:\n- in.yaml\n"),
+            ],
+            &[("root/kustomization.yaml", "k.yaml")],
+        ),
+        (
+            "component-dir-outside",
+            &[
+                ("root/in.yaml", cm),
+                (
+                    "root/kustomization.yaml",
+                    "resources:\n- in.yaml\ncomponents:\n- comp\n",
+                ),
+                (
+                    "comp/kustomization.yaml",
+                    "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nnamePrefix: c-\n",
+                ),
+            ],
+            &[("root/comp", "../comp")],
+        ),
+        (
+            "base-dir-outside",
+            &[
+                ("root/kustomization.yaml", "resources:\n- base\n"),
+                ("base/kustomization.yaml", "resources:\n- in.yaml\n"),
+                ("base/in.yaml", cm),
+            ],
+            &[("root/base", "../base")],
+        ),
+        (
+            "outside-kustomization-yaml-and-real-yml",
+            &[
+                ("root/in.yaml", cm),
+                ("root/kustomization.yml", "resources:\n- in.yaml\n"),
+                ("outside.yaml", "resources:\n- nope.yaml\n"),
+            ],
+            &[("root/kustomization.yaml", "../outside.yaml")],
+        ),
+        (
+            "dangling-kustomization",
+            &[("root/in.yaml", cm)],
+            &[("root/kustomization.yaml", "../nowhere.yaml")],
+        ),
+    ];
+    for (name, files, links) in cases {
+        let dir = tree(&format!("symlink-ok-{name}"), files);
+        let dir = std::fs::canonicalize(&dir).expect("tree");
+        for (link, target) in *links {
+            symlink(target, dir.join(link)).expect("link");
+        }
+        let root = dir.join("root");
+        let want = kubectl_outcome(&root);
+        let got = sluice(&root).map(|o| o.yaml).map_err(|e| e.to_string());
+        match (&want, &got) {
+            (Ok(w), Ok(g)) => assert!(same(w, g), "{name}: {w:?} vs {g:?}"),
+            _ => assert_eq!(got, want, "{name}"),
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// Issue 18 item 12: a YAML error is `file:line:col: what`, each part once (it read
+/// "file: invalid YAML: 5:2: invalid YAML: ..."), for every kind of loader error, in the
+/// kustomization file and in the files it names.
+#[test]
+fn yaml_errors_name_the_file_once() {
+    let deep = format!(
+        "apiVersion: v1\nkind: ConfigMap\ndata: {}\n",
+        "[".repeat(200)
+    );
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "syntax",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n data: [\n",
+            "5:2: invalid YAML: ",
+        ),
+        (
+            "duplicate",
+            "apiVersion: v1\nkind: ConfigMap\nkind: Secret\n",
+            "3:1: duplicate key \"kind\"",
+        ),
+        (
+            "alias",
+            "apiVersion: v1\nkind: ConfigMap\ndata: *nope\n",
+            "3:7: invalid YAML: ",
+        ),
+        ("deep", &deep, "nesting deeper than"),
+    ];
+    for (name, text, want) in cases {
+        // kustomization files let the last repeated key win (go-yaml v2 Unmarshal)
+        let places: &[bool] = if *name == "duplicate" {
+            &[false]
+        } else {
+            &[false, true]
+        };
+        for &in_kustomization in places {
+            let files: Vec<(&str, &str)> = if in_kustomization {
+                vec![("kustomization.yaml", text)]
+            } else {
+                vec![
+                    ("kustomization.yaml", "resources:\n- r.yaml\n"),
+                    ("r.yaml", text),
+                ]
+            };
+            let dir = tree(&format!("yaml-{name}-{in_kustomization}"), &files);
+            let dir = std::fs::canonicalize(&dir).expect("tree");
+            let file = if in_kustomization {
+                "kustomization.yaml"
+            } else {
+                "r.yaml"
+            };
+            let err = sluice(&dir).expect_err("fails").to_string();
+            let prefix = format!("{}:", dir.join(file).display());
+            assert!(err.starts_with(&prefix), "{name}: {err}");
+            let rest = &err[prefix.len()..];
+            assert!(
+                rest.split(':')
+                    .next()
+                    .is_some_and(|l| l.parse::<u32>().is_ok()),
+                "{name}: no line in {err}"
+            );
+            assert!(err.contains(want), "{name}: {err}");
+            assert!(err.matches("invalid YAML").count() <= 1, "{name}: {err}");
+            assert_eq!(err.matches(&prefix).count(), 1, "{name}: {err}");
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+}

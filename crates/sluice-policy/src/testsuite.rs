@@ -83,7 +83,7 @@ fn load_all(path: &str, read: Reader<'_>, list: Lister<'_>) -> Result<Vec<Object
         return Ok(out);
     }
     let text = read(path)?;
-    let f = load_objects(path, &text, &Limits::default()).map_err(|e| format!("{path}: {e}"))?;
+    let f = load_objects(path, &text, &Limits::default()).map_err(|e| format!("{path}:{e}"))?;
     Ok(f.objects.into_iter().map(|o| o.object).collect())
 }
 
@@ -342,7 +342,7 @@ fn run_inner(
     let dir = dir_of(path);
     let text = read(path)?;
     let docs = sluice_core::yaml::load_documents(&text, &Limits::default())
-        .map_err(|e| format!("{path}: {}", e.message()))?;
+        .map_err(|e| format!("{path}:{e}"))?;
     let test = docs
         .into_iter()
         .next()
@@ -385,7 +385,7 @@ fn run_inner(
         (Some(v), _) => {
             let t = read(&join(dir, v))?;
             let docs = sluice_core::yaml::load_documents(&t, &Limits::default())
-                .map_err(|e| format!("{v}: {}", e.message()))?;
+                .map_err(|e| format!("{v}:{e}"))?;
             parse_values(
                 &docs
                     .into_iter()
@@ -401,7 +401,7 @@ fn run_inner(
         Some(u) => {
             let t = read(&join(dir, u))?;
             let docs = sluice_core::yaml::load_documents(&t, &Limits::default())
-                .map_err(|e| format!("{u}: {}", e.message()))?;
+                .map_err(|e| format!("{u}:{e}"))?;
             let v = docs
                 .into_iter()
                 .next()

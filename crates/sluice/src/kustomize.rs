@@ -53,7 +53,11 @@ pub fn run(cmd: &KustomizeCommand) -> anyhow::Result<u8> {
         }
         Err(e) => {
             eprintln!("Error: {e}");
-            Ok(exit::FINDINGS)
+            Ok(if e.is_io() {
+                exit::USAGE
+            } else {
+                exit::FINDINGS
+            })
         }
     }
 }

@@ -3,6 +3,7 @@
 mod admission;
 mod apiserver;
 mod exit;
+mod input;
 mod kustomize;
 mod policy;
 mod run;

@@ -14,7 +14,7 @@ use sluice_policy::{
     Action, AdmissionRequest, CompiledPolicy, PolicySet, RuleResult, Status, UserInfo,
 };
 
-use crate::exit;
+use crate::{exit, input};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
@@ -77,25 +77,32 @@ pub fn run(args: &PolicyArgs) -> Result<u8> {
     }
 }
 
-fn files_under(p: &str, out: &mut Vec<String>) -> Result<()> {
+/// The files to read for `p`: `(path, named)`, `named` when given on the command line
+/// rather than found in a directory (only regular files are read from directories).
+fn files_under(p: &str, out: &mut Vec<(String, bool)>) -> Result<()> {
     let meta = std::fs::metadata(p).with_context(|| format!("{p}: cannot read"))?;
     if meta.is_dir() {
-        let mut entries: Vec<_> = std::fs::read_dir(p)
-            .with_context(|| format!("{p}: cannot list directory"))?
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        entries.sort();
-        for name in entries {
-            let child = format!("{}/{}", p.trim_end_matches('/'), name);
-            if Path::new(&child).is_dir() {
-                files_under(&child, out)?;
-            } else if name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".json") {
-                out.push(child);
-            }
-        }
+        walk_files(p, out)
     } else {
-        out.push(p.to_owned());
+        out.push((p.to_owned(), true));
+        Ok(())
+    }
+}
+
+fn walk_files(p: &str, out: &mut Vec<(String, bool)>) -> Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(p)
+        .with_context(|| format!("{p}: cannot list directory"))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    entries.sort();
+    for name in entries {
+        let child = format!("{}/{}", p.trim_end_matches('/'), name);
+        if Path::new(&child).is_dir() {
+            walk_files(&child, out)?;
+        } else if name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".json") {
+            out.push((child, false));
+        }
     }
     Ok(())
 }
@@ -106,8 +113,15 @@ fn load_files(paths: &[String]) -> Result<Vec<LoadedObject>> {
         files_under(p, &mut files)?;
     }
     let mut out = Vec::new();
-    for f in files {
-        let text = std::fs::read_to_string(&f).with_context(|| format!("{f}: cannot read"))?;
+    for (f, named) in files {
+        let text = if named {
+            input::read_named(&f)?
+        } else {
+            match input::read_walked(&f)? {
+                Some(t) => t,
+                None => continue,
+            }
+        };
         let lf = load_objects(&f, &text, &Limits::default())
             .map_err(|e| anyhow::anyhow!("{f}:{}: {}", e.pos(), e.message()))?;
         out.extend(lf.objects);
@@ -246,7 +260,10 @@ fn find_suites(p: &str, out: &mut Vec<String>) -> Result<()> {
         if Path::new(&child).is_dir() {
             find_suites(&child, out)?;
         } else if name == "kyverno-test.yaml" || name == "kyverno-test.yml" {
-            out.push(child);
+            match input::non_regular(&child) {
+                Some(kind) => eprintln!("warning: {child}: {kind}, skipped"),
+                None => out.push(child),
+            }
         }
     }
     Ok(())
@@ -257,7 +274,7 @@ fn test(args: &TestArgs) -> Result<u8> {
     for p in &args.paths {
         find_suites(p, &mut suites)?;
     }
-    let read = |p: &str| std::fs::read_to_string(p).map_err(|e| format!("{p}: {e}"));
+    let read = |p: &str| input::read_named(p).map_err(|e| format!("{e:#}"));
     let list = |p: &str| -> Option<Vec<String>> {
         let mut v: Vec<String> = std::fs::read_dir(p)
             .ok()?

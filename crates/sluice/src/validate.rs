@@ -1,6 +1,6 @@
 //! `sluice validate PATH...`
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 use sluice_apis::manifests::{Options, Report, Skipped, SourceFile, validate_files};
 use sluice_core::Severity;
 
-use crate::exit;
+use crate::{exit, input};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
@@ -92,58 +92,58 @@ fn is_manifest_file(p: &Path) -> bool {
 }
 
 /// Reads `p` (a file, a directory walked recursively in name order, or `-`). Directories
-/// holding a `Chart.yaml` are Helm charts: not read, listed in `charts`.
+/// holding a `Chart.yaml` are Helm charts: not read, listed in `charts`. Reads are capped
+/// and walks skip what is not a regular file (`crate::input`).
 pub(crate) fn collect(p: &str, out: &mut Vec<SourceFile>, charts: &mut Vec<String>) -> Result<()> {
     if p == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("reading standard input")?;
+        let text = input::read_text("standard input", std::io::stdin().lock(), None)?;
         out.push(SourceFile {
             name: "-".to_owned(),
             text,
         });
         return Ok(());
     }
-    let path = Path::new(p);
-    let meta = std::fs::metadata(path).with_context(|| format!("{p}: cannot read"))?;
+    let meta = std::fs::metadata(p).with_context(|| format!("{p}: cannot read"))?;
     if meta.is_dir() {
-        if path.join("Chart.yaml").is_file() {
-            charts.push(p.to_owned());
-            return Ok(());
-        }
-        let mut entries: Vec<_> = std::fs::read_dir(path)
-            .with_context(|| format!("{p}: cannot list directory"))?
-            .filter_map(|e| e.ok())
-            .collect();
-        entries.sort_by_key(|e| e.file_name());
-        for e in entries {
-            let name = e.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with('.') {
-                continue;
-            }
-            let child = format!("{}/{}", p.trim_end_matches('/'), name);
-            let ft = e
-                .file_type()
-                .with_context(|| format!("{child}: cannot stat"))?;
-            if ft.is_dir() || is_manifest_file(Path::new(&child)) {
-                collect(&child, out, charts)?;
-            }
-        }
-        return Ok(());
+        return walk(p, out, charts);
     }
-    let bytes = std::fs::read(path).with_context(|| format!("{p}: cannot read"))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        anyhow::anyhow!(
-            "{p}: not UTF-8 text (invalid byte at offset {})",
-            e.utf8_error().valid_up_to()
-        )
-    })?;
+    let text = input::read_named(p)?;
     out.push(SourceFile {
         name: p.to_owned(),
         text,
     });
+    Ok(())
+}
+
+fn walk(p: &str, out: &mut Vec<SourceFile>, charts: &mut Vec<String>) -> Result<()> {
+    if Path::new(p).join("Chart.yaml").is_file() {
+        charts.push(p.to_owned());
+        return Ok(());
+    }
+    let mut entries: Vec<_> = std::fs::read_dir(p)
+        .with_context(|| format!("{p}: cannot list directory"))?
+        .filter_map(|e| e.ok())
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') {
+            continue;
+        }
+        let child = format!("{}/{}", p.trim_end_matches('/'), name);
+        let ft = e
+            .file_type()
+            .with_context(|| format!("{child}: cannot stat"))?;
+        if !(ft.is_dir() || is_manifest_file(Path::new(&child))) {
+            continue;
+        }
+        if std::fs::metadata(&child).is_ok_and(|m| m.is_dir()) {
+            walk(&child, out, charts)?;
+        } else if let Some(text) = input::read_walked(&child)? {
+            out.push(SourceFile { name: child, text });
+        }
+    }
     Ok(())
 }
 

@@ -159,3 +159,209 @@ fn help_texts_tell_what_matters() {
     let o = sluice(&["validate", "--help"], None);
     assert!(stdout(&o).contains("Exit codes: 0"), "{}", stdout(&o));
 }
+
+/// Runs the binary, failing the test when it has not finished within `secs` (a read that
+/// blocks would otherwise hang the suite). `feed` writes its standard input on a thread and
+/// returns how many bytes went through before the pipe closed.
+pub(crate) fn sluice_within(
+    secs: u64,
+    args: &[&str],
+    feed: Option<Box<dyn FnOnce(std::process::ChildStdin) -> u64 + Send>>,
+) -> (std::process::Output, u64) {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(if feed.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sluice starts");
+    let writer = feed.map(|f| {
+        let stdin = child.stdin.take().expect("stdin");
+        std::thread::spawn(move || f(stdin))
+    });
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let out_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("sluice {args:?} did not finish within {secs} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let written = writer.map_or(0, |w| w.join().expect("writer"));
+    let output = std::process::Output {
+        status,
+        stdout: out_t.join().expect("stdout"),
+        stderr: err_t.join().expect("stderr"),
+    };
+    (output, written)
+}
+
+/// Writes `total` bytes of `byte`, stopping at the first error (the reader went away).
+fn endless(total: u64, byte: u8) -> Box<dyn FnOnce(std::process::ChildStdin) -> u64 + Send> {
+    Box::new(move |mut stdin| {
+        use std::io::Write;
+        let chunk = vec![byte; 1 << 20];
+        let mut written = 0;
+        while written < total {
+            if stdin.write_all(&chunk).is_err() {
+                break;
+            }
+            written += chunk.len() as u64;
+        }
+        written
+    })
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sluice-it-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    dir
+}
+
+fn mkfifo(p: &std::path::Path) {
+    let ok = std::process::Command::new("mkfifo")
+        .arg(p)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "mkfifo {}", p.display());
+}
+
+const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\n";
+
+/// Issue 18 item 10: inputs are read with a cap, for files, devices, pipes and standard
+/// input, by every command that reads files: the read stops one byte past 64 MiB and the
+/// command exits 2 (an I/O error) instead of growing without bound.
+#[test]
+fn input_size_is_capped_while_reading() {
+    let limit = "larger than the input limit of 64 MiB";
+    // an endless device named explicitly
+    for args in [
+        &["validate", "/dev/zero"][..],
+        &["run", "-f", "/dev/zero"],
+        &["policy", "apply", "/dev/zero", "-r", "/dev/zero"],
+    ] {
+        let (o, _) = sluice_within(60, args, None);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!("/dev/zero: cannot read: {limit}")),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    // standard input: the writer is cut off soon after the limit, not after 256 MiB
+    let (o, written) = sluice_within(60, &["validate", "-"], Some(endless(256 << 20, b'a')));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("standard input: cannot read: {limit}")),
+        "{}",
+        stderr(&o)
+    );
+    assert!(written < 70 << 20, "{written} bytes were read");
+    // a file over the limit is refused from its size (sparse: nothing is written), in a
+    // walked directory too
+    let dir = temp_dir("cap");
+    std::fs::write(dir.join("a.yaml"), CM).expect("write");
+    let big = std::fs::File::create(dir.join("big.yaml")).expect("create");
+    big.set_len((64 << 20) + 1).expect("set_len");
+    let d = dir.to_str().expect("utf-8");
+    let (o, _) = sluice_within(60, &["validate", d], None);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("big.yaml: cannot read: {limit}")),
+        "{}",
+        stderr(&o)
+    );
+    // exactly at the limit the file is read (and then judged by the document limit)
+    big.set_len(64 << 20).expect("set_len");
+    let (o, _) = sluice_within(120, &["validate", d], None);
+    assert!(!stderr(&o).contains(limit), "{}", stderr(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 18 item 11: what is not a regular file inside a walked directory (a FIFO, a
+/// socket, a device, directly or through a symlink, at any depth) is skipped with a
+/// warning instead of blocking; a FIFO named on the command line is read.
+#[test]
+fn non_regular_files_in_walked_directories_are_skipped() {
+    let dir = temp_dir("walk");
+    std::fs::create_dir_all(dir.join("sub/deeper")).expect("mkdir");
+    std::fs::write(dir.join("a.yaml"), CM).expect("write");
+    let mut expected = Vec::new();
+    for (i, place) in ["", "sub/", "sub/deeper/"].iter().enumerate() {
+        let fifo = format!("{place}fifo{i}.yaml");
+        mkfifo(&dir.join(&fifo));
+        expected.push((fifo.clone(), "a FIFO"));
+        let link = format!("{place}link{i}.yml");
+        std::os::unix::fs::symlink(dir.join(&fifo), dir.join(&link)).expect("link");
+        expected.push((link, "a FIFO"));
+        let dev = format!("{place}null{i}.json");
+        std::os::unix::fs::symlink("/dev/null", dir.join(&dev)).expect("link");
+        expected.push((dev, "a character device"));
+    }
+    let _sock = std::os::unix::net::UnixListener::bind(dir.join("sub/sock.yaml")).expect("bind");
+    expected.push(("sub/sock.yaml".into(), "a socket"));
+    mkfifo(&dir.join("sub/kyverno-test.yaml"));
+    expected.push(("sub/kyverno-test.yaml".into(), "a FIFO"));
+    let d = dir.to_str().expect("utf-8");
+    let (o, _) = sluice_within(60, &["policy", "test", d], None);
+    let line = format!("warning: {d}/sub/kyverno-test.yaml: a FIFO, skipped");
+    assert!(stderr(&o).contains(&line), "{}", stderr(&o));
+    for args in [
+        &["validate", d][..],
+        &["policy", "apply", d, "-r", d],
+        &["run", "-f", d],
+    ] {
+        let (o, _) = sluice_within(60, args, None);
+        let err = stderr(&o);
+        for (p, kind) in &expected {
+            let line = format!("warning: {d}/{p}: {kind}, skipped");
+            assert!(err.contains(&line), "{args:?}: no {line:?} in\n{err}");
+        }
+        if args[0] == "validate" {
+            assert_eq!(o.status.code(), Some(0), "{err}");
+            assert!(
+                err.contains("0 error(s), 0 warning(s) in 1 object(s) from 1 file(s)"),
+                "{err}"
+            );
+        }
+    }
+    // named explicitly, a FIFO is read (a writer feeds it)
+    let fifo = dir.join("fifo0.yaml");
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::write(fifo, CM))
+    };
+    let (o, _) = sluice_within(60, &["validate", fifo.to_str().expect("utf-8")], None);
+    writer.join().expect("writer").expect("write to the FIFO");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("in 1 object(s) from 1 file(s)"),
+        "{}",
+        stderr(&o)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
