@@ -51,9 +51,8 @@ pub fn run(args: &ApiserverArgs) -> anyhow::Result<u8> {
         // Kyverno: stored policies admit creates and updates; reports and background scans
         let policy = crate::admission::PolicyAdmission::new(server.state().clone());
         server.add_admission_hook(policy.clone());
-        std::thread::Builder::new()
-            .name("policy-reports".into())
-            .spawn(move || policy.run_reporter())
+        policy
+            .spawn_reporter()
             .context("starting the policy reporter")?;
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
