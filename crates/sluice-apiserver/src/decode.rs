@@ -43,6 +43,15 @@ impl Findings {
                 }
             }
         }
+        // upstream finds them operation by operation
+        let op_index = |m: &String| -> usize {
+            m.split("\"[")
+                .nth(1)
+                .and_then(|r| r.split(']').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(usize::MAX)
+        };
+        self.messages.sort_by_key(op_index);
     }
 
     /// The findings with `prefix` before each (`json patch ` for a JSON patch's operations).
