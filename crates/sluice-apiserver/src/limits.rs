@@ -237,9 +237,7 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
             "m" => 60.0,
             "h" => 3600.0,
             other => {
-                return Err(format!(
-                    "time: unknown unit {other:?} in duration {quoted}"
-                ));
+                return Err(format!("time: unknown unit {other:?} in duration {quoted}"));
             }
         };
         total += value * scale;
@@ -321,7 +319,10 @@ mod tests {
             })
             .await;
         assert_eq!(r.map_err(|e| (e.code, e.reason)), Err((504, "Timeout")));
-        assert!(t0.elapsed() < Duration::from_millis(350), "answered at the deadline");
+        assert!(
+            t0.elapsed() < Duration::from_millis(350),
+            "answered at the deadline"
+        );
         // the slow work still holds the only permit: the next request waits for it, and
         // the first one never stores
         let r = pool

@@ -240,11 +240,16 @@ fn strict_decoding(
         }
         let errs: FieldErrors = FieldError::new(
             "patch",
-            format!("Invalid value: {}: {text}", serde_json::Value::String(shown)),
+            format!(
+                "Invalid value: {}: {text}",
+                serde_json::Value::String(shown)
+            ),
         )
         .into();
         let mut e = ApiError::invalid("", "", "", &errs);
-        e.details = Some(json!({"causes": e.details.as_ref().and_then(|d| d.get("causes")).cloned().unwrap_or(json!([]))}));
+        e.details = Some(
+            json!({"causes": e.details.as_ref().and_then(|d| d.get("causes")).cloned().unwrap_or(json!([]))}),
+        );
         return Err(e);
     }
     let name = meta_str(obj, "name");
@@ -347,7 +352,10 @@ impl State {
         let mut errors = name_errors(info, &name);
         let related = self.related_objects(obj);
         let (errs, unknown, warnings) = admission::validate(obj, &related, o.field_validation);
-        let mut warnings = strict_decoding(info, obj, &unknown, o)?.into_iter().chain(warnings).collect::<Vec<_>>();
+        let mut warnings = strict_decoding(info, obj, &unknown, o)?
+            .into_iter()
+            .chain(warnings)
+            .collect::<Vec<_>>();
         let have_name_err = errors.has_errors();
         for e in errs {
             if have_name_err && e.path.to_string() == "metadata.name" {

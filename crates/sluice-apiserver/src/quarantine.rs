@@ -3,9 +3,12 @@
 //! An object admitted by an older Sluice (or written before a check existed) may be one that
 //! today's validation refuses — a policy whose expression nests too deep for the evaluator,
 //! say. Evaluating it could crash a controller on every start. So on start every stored
-//! object is re-admitted with the built-in checks (names, `sluice_apis::validate_one`; unknown
-//! fields aside, as `fieldValidation=Ignore`; each object alone, so a missing or changed
-//! reference does not count). An object that fails is quarantined:
+//! object that engines and controllers interpret — custom resources (Tekton, Triggers, Argo,
+//! Kyverno, user CRDs) and CRDs — is re-admitted with the built-in checks (names,
+//! `sluice_apis::validate_one`; unknown fields aside, as `fieldValidation=Ignore`; each object
+//! alone, so a missing or changed reference does not count). Built-in kinds (ConfigMaps,
+//! Secrets, workloads) are data no engine evaluates, and there may be hundreds of thousands:
+//! they are not re-checked. An object that fails is quarantined:
 //! - it stays stored and served (get, list, watch), so it can be read, fixed or deleted;
 //! - a Warning Event (reason `Quarantined`) on it says why, and the server logs it;
 //! - controllers and background work skip it ([`State::is_quarantined`]): the policy engine,
@@ -91,43 +94,61 @@ fn summary(errors: &FieldErrors) -> String {
 }
 
 impl State {
-    /// Re-admits every stored object with today's checks (on as many threads as there are
-    /// cores) and quarantines those that fail. Returns one warning per quarantined object.
+    /// Re-admits the stored custom resources and CRDs with today's checks (on every core for
+    /// a large store) and quarantines those that fail. Returns one warning per quarantined
+    /// object.
     pub fn readmit_stored(&self) -> Vec<String> {
-        let all = self.store.all();
         let infos: HashMap<String, Arc<ResourceInfo>> = {
             let reg = self.reg();
             reg.all()
                 .iter()
+                .filter(|r| r.custom || r.kind == "CustomResourceDefinition")
                 .map(|r| (resource_key(&r.group, &r.plural), r.clone()))
                 .collect()
         };
-        let threads = std::thread::available_parallelism()
-            .map_or(2, |n| n.get())
-            .clamp(1, 8);
+        let all: Vec<(String, Arc<Value>)> = self
+            .store
+            .all()
+            .into_iter()
+            .filter(|(key, _)| infos.contains_key(key))
+            .collect();
+        // small stores are checked on this thread (no thread start-up, no per-thread
+        // allocator heaps kept); large ones on every core
+        let threads = if all.len() < 2_000 {
+            1
+        } else {
+            std::thread::available_parallelism()
+                .map_or(2, |n| n.get())
+                .clamp(1, 8)
+        };
         let chunk = all.len().div_ceil(threads).max(1);
-        let failed: Vec<(String, Arc<Value>, String)> = std::thread::scope(|s| {
-            let handles: Vec<_> = all
-                .chunks(chunk)
-                .map(|part| {
-                    let infos = &infos;
-                    s.spawn(move || {
-                        part.iter()
-                            .filter_map(|(key, obj)| {
-                                let info = infos.get(key)?;
-                                check_stored(info, obj)
-                                    .err()
-                                    .map(|why| (key.clone(), obj.clone(), why))
-                            })
-                            .collect::<Vec<_>>()
-                    })
+        let check = |part: &[(String, Arc<Value>)]| -> Vec<(String, Arc<Value>, String)> {
+            part.iter()
+                .filter_map(|(key, obj)| {
+                    let info = infos.get(key)?;
+                    check_stored(info, obj)
+                        .err()
+                        .map(|why| (key.clone(), obj.clone(), why))
                 })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_default())
                 .collect()
-        });
+        };
+        let failed: Vec<(String, Arc<Value>, String)> = if threads == 1 {
+            check(&all)
+        } else {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = all
+                    .chunks(chunk)
+                    .map(|part| {
+                        let check = &check;
+                        s.spawn(move || check(part))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap_or_default())
+                    .collect()
+            })
+        };
         let mut warnings = Vec::new();
         for (key, obj, why) in failed {
             let q = Quarantined {
@@ -205,7 +226,10 @@ impl State {
         };
         let name = format!(
             "{base}.{:016x}",
-            fnv(&format!("{}/{}/{}/{}", q.resource, q.namespace, q.name, q.resource_version))
+            fnv(&format!(
+                "{}/{}/{}/{}",
+                q.resource, q.namespace, q.name, q.resource_version
+            ))
         );
         let now = util::now_rfc3339();
         let message = format!(

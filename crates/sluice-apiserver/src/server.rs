@@ -138,6 +138,34 @@ fn error_response(e: &ApiError) -> Response {
     r
 }
 
+/// The warnings a response carries, as kube-apiserver's warning recorder bounds them
+/// (endpoints/filters/warning.go): duplicates dropped; past 4,096 characters in all, each is
+/// cut to 256 characters and the rest are dropped once 4,096 are written. A 2,000-task
+/// Pipeline's findings do not become 2,000 headers.
+pub fn limit_warnings(warnings: Vec<String>) -> Vec<String> {
+    const TOTAL: usize = 4 * 1024;
+    const ITEM: usize = 256;
+    let mut seen = std::collections::HashSet::new();
+    let ordered: Vec<String> = warnings
+        .into_iter()
+        .filter(|w| !w.is_empty() && seen.insert(w.clone()))
+        .collect();
+    if ordered.iter().map(|w| w.chars().count()).sum::<usize>() <= TOTAL {
+        return ordered;
+    }
+    let mut out = Vec::new();
+    let mut written = 0;
+    for w in ordered {
+        if written >= TOTAL {
+            break;
+        }
+        let t: String = w.chars().take(ITEM).collect();
+        written += t.chars().count();
+        out.push(t);
+    }
+    out
+}
+
 fn to_response(rep: Reply) -> Response {
     let mut r = Response::new(Body::from(rep.body));
     *r.status_mut() = StatusCode::from_u16(rep.code).unwrap_or(StatusCode::OK);
@@ -145,7 +173,7 @@ fn to_response(rep: Reply) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static(rep.content_type),
     );
-    for w in rep.warnings {
+    for w in limit_warnings(rep.warnings) {
         // RFC 7234 warning: 299 - "text"
         let text = w
             .replace('\\', "\\\\")
@@ -1351,8 +1379,8 @@ impl WatchQueue {
                     return Ok(());
                 }
             }
-            let until = *deadline
-                .get_or_insert_with(|| tokio::time::Instant::now() + self.limits.stall);
+            let until =
+                *deadline.get_or_insert_with(|| tokio::time::Instant::now() + self.limits.stall);
             if tokio::time::timeout_at(until, self.space.notified())
                 .await
                 .is_err()
@@ -1498,6 +1526,8 @@ impl WatchFilter {
         let mut line =
             serde_json::to_vec(&json!({"type": ty, "object": object})).unwrap_or_default();
         line.push(b'\n');
+        // the queue counts bytes: keep no doubling slack behind them
+        line.shrink_to_fit();
         Bytes::from(line)
     }
 
@@ -1619,10 +1649,11 @@ async fn run_watch(
             headers = false;
         }
     }
-    if initial_end && bookmarks {
-        if let Err(stop) = q.push(filter.bookmark(start_rv, true)).await {
-            return Some(stop);
-        }
+    if initial_end
+        && bookmarks
+        && let Err(stop) = q.push(filter.bookmark(start_rv, true)).await
+    {
+        return Some(stop);
     }
     for ev in &replay {
         if let Some((ty, obj)) = filter.wants(ev) {

@@ -72,17 +72,21 @@ pub fn pod_log(pod: &Value) -> String {
 /// logged and the loop restarts after a backoff (`supervise::task`); it never ends the
 /// server.
 pub fn spawn(st: Arc<State>, o: SimOptions) {
-    crate::supervise::task("simulated node", crate::supervise::Backoff::default(), move || {
-        let st = st.clone();
-        let o = o.clone();
-        async move {
-            let mut tick = tokio::time::interval(o.tick);
-            loop {
-                tick.tick().await;
-                reconcile(&st, &o);
+    crate::supervise::task(
+        "simulated node",
+        crate::supervise::Backoff::default(),
+        move || {
+            let st = st.clone();
+            let o = o.clone();
+            async move {
+                let mut tick = tokio::time::interval(o.tick);
+                loop {
+                    tick.tick().await;
+                    reconcile(&st, &o);
+                }
             }
-        }
-    });
+        },
+    );
 }
 
 fn info(st: &State, group: &str, plural: &str) -> Option<Arc<ResourceInfo>> {

@@ -42,7 +42,11 @@ impl Backoff {
 
 /// Runs `work` on a named thread until it returns; a panic is logged and `work` runs again
 /// after the backoff. Returns the thread's handle.
-pub fn thread<F>(name: &str, backoff: Backoff, work: F) -> std::io::Result<std::thread::JoinHandle<()>>
+pub fn thread<F>(
+    name: &str,
+    backoff: Backoff,
+    work: F,
+) -> std::io::Result<std::thread::JoinHandle<()>>
 where
     F: Fn() + Send + Sync + 'static,
 {
@@ -120,9 +124,18 @@ mod tests {
     #[test]
     fn backoff_doubles_to_the_max_and_resets_after_a_long_run() {
         let b = Backoff::default();
-        assert_eq!(b.next(Duration::from_secs(1), Duration::ZERO), Duration::from_secs(2));
-        assert_eq!(b.next(Duration::from_secs(40), Duration::ZERO), Duration::from_secs(60));
-        assert_eq!(b.next(Duration::from_secs(60), Duration::from_secs(61)), Duration::from_secs(1));
+        assert_eq!(
+            b.next(Duration::from_secs(1), Duration::ZERO),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            b.next(Duration::from_secs(40), Duration::ZERO),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            b.next(Duration::from_secs(60), Duration::from_secs(61)),
+            Duration::from_secs(1)
+        );
     }
 
     #[test]
@@ -161,6 +174,9 @@ mod tests {
     #[allow(clippy::panic)]
     fn isolate_turns_a_panic_into_its_text() {
         assert_eq!(isolate(|| 3), Ok(3));
-        assert_eq!(isolate(|| -> u8 { panic!("bad item") }), Err("bad item".into()));
+        assert_eq!(
+            isolate(|| -> u8 { panic!("bad item") }),
+            Err("bad item".into())
+        );
     }
 }

@@ -59,7 +59,10 @@ async fn call(app: &Router, method: &str, uri: &str, ct: &str, body: &str) -> An
         .map(|w| {
             // 299 - "text" with \" escapes
             let t = w.trim_start_matches("299 - ");
-            let t = t.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(t);
+            let t = t
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .unwrap_or(t);
             t.replace("\\\"", "\"").replace("\\\\", "\\")
         })
         .collect();
@@ -90,7 +93,14 @@ async fn duplicate_fields_follow_field_validation() {
             r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"first","name":"{name}"}},"data":{{"a":"1","a":"2"}}}}"#
         )
     };
-    let a = call(&app, "POST", &format!("{CMS}?fieldValidation=Strict"), JSON, &dup("s")).await;
+    let a = call(
+        &app,
+        "POST",
+        &format!("{CMS}?fieldValidation=Strict"),
+        JSON,
+        &dup("s"),
+    )
+    .await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
     assert_eq!(
         a.body["message"],
@@ -111,13 +121,27 @@ async fn duplicate_fields_follow_field_validation() {
         assert_eq!(a.body["metadata"]["name"], name, "the last occurrence wins");
         assert_eq!(a.body["data"]["a"], "2");
     }
-    let a = call(&app, "POST", &format!("{CMS}?fieldValidation=Ignore"), JSON, &dup("i")).await;
+    let a = call(
+        &app,
+        "POST",
+        &format!("{CMS}?fieldValidation=Ignore"),
+        JSON,
+        &dup("i"),
+    )
+    .await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
     assert!(a.warnings.is_empty(), "{:?}", a.warnings);
 
     // PUT: the same
     let put = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"i"},"data":{"b":"1","b":"2"}}"#;
-    let a = call(&app, "PUT", &format!("{CMS}/i?fieldValidation=Strict"), JSON, put).await;
+    let a = call(
+        &app,
+        "PUT",
+        &format!("{CMS}/i?fieldValidation=Strict"),
+        JSON,
+        put,
+    )
+    .await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
     assert!(
         a.body["message"]
@@ -133,27 +157,54 @@ async fn duplicate_fields_follow_field_validation() {
     // merge patch: a 422 on the `patch` field under Strict (endpoints/handlers/patch.go)
     let mp = r#"{"data":{"c":"1","c":"2"}}"#;
     let merge = "application/merge-patch+json";
-    let a = call(&app, "PATCH", &format!("{CMS}/i?fieldValidation=Strict"), merge, mp).await;
+    let a = call(
+        &app,
+        "PATCH",
+        &format!("{CMS}/i?fieldValidation=Strict"),
+        merge,
+        mp,
+    )
+    .await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
     assert_eq!(a.body["reason"], "Invalid");
     assert_eq!(a.body["details"]["causes"][0]["field"], "patch");
     let m = a.body["message"].as_str().unwrap_or_default();
-    assert!(m.starts_with(r#" "" is invalid: patch: Invalid value: "#), "{m}");
-    assert!(m.ends_with(r#"strict decoding error: duplicate field "data.c""#), "{m}");
+    assert!(
+        m.starts_with(r#" "" is invalid: patch: Invalid value: "#),
+        "{m}"
+    );
+    assert!(
+        m.ends_with(r#"strict decoding error: duplicate field "data.c""#),
+        "{m}"
+    );
     let a = call(&app, "PATCH", &format!("{CMS}/i"), merge, mp).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert_eq!(a.warnings, [r#"duplicate field "data.c""#]);
     assert_eq!(a.body["data"]["c"], "2");
     // strategic merge patch: the same
     let smp = "application/strategic-merge-patch+json";
-    let a = call(&app, "PATCH", &format!("{CMS}/i?fieldValidation=Strict"), smp, mp).await;
+    let a = call(
+        &app,
+        "PATCH",
+        &format!("{CMS}/i?fieldValidation=Strict"),
+        smp,
+        mp,
+    )
+    .await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
 
     // JSON patch: the operations are decoded strictly (upstream's jsonPatchBody)
     let ops = r#"[{"op":"add","path":"/data/x","value":"1","foo":"bar"},
                   {"op":"add","path":"/data/y","path":"/data/z","value":"1"}]"#;
     let jp = "application/json-patch+json";
-    let a = call(&app, "PATCH", &format!("{CMS}/i?fieldValidation=Strict"), jp, ops).await;
+    let a = call(
+        &app,
+        "PATCH",
+        &format!("{CMS}/i?fieldValidation=Strict"),
+        jp,
+        ops,
+    )
+    .await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
     let m = a.body["message"].as_str().unwrap_or_default();
     assert!(
@@ -162,7 +213,14 @@ async fn duplicate_fields_follow_field_validation() {
         ),
         "{m}"
     );
-    let a = call(&app, "PATCH", &format!("{CMS}/i?fieldValidation=Warn"), jp, ops).await;
+    let a = call(
+        &app,
+        "PATCH",
+        &format!("{CMS}/i?fieldValidation=Warn"),
+        jp,
+        ops,
+    )
+    .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert_eq!(
         a.warnings,
@@ -172,7 +230,14 @@ async fn duplicate_fields_follow_field_validation() {
         ]
     );
     assert_eq!(a.body["data"]["z"], "1");
-    let a = call(&app, "PATCH", &format!("{CMS}/i?fieldValidation=Ignore"), jp, ops).await;
+    let a = call(
+        &app,
+        "PATCH",
+        &format!("{CMS}/i?fieldValidation=Ignore"),
+        jp,
+        ops,
+    )
+    .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert!(a.warnings.is_empty());
 }
@@ -300,7 +365,14 @@ async fn slow_admission_times_out_stores_nothing_and_blocks_no_one() {
         let app = app.clone();
         tokio::spawn(async move {
             let t0 = Instant::now();
-            let a = call(&app, "POST", CMS, JSON, &cm_body("slow", json!({"slow": "yes"}))).await;
+            let a = call(
+                &app,
+                "POST",
+                CMS,
+                JSON,
+                &cm_body("slow", json!({"slow": "yes"})),
+            )
+            .await;
             (a, t0.elapsed())
         })
     };
@@ -323,7 +395,10 @@ async fn slow_admission_times_out_stores_nothing_and_blocks_no_one() {
         a.body["message"],
         "Timeout: request did not complete within requested timeout - context deadline exceeded"
     );
-    assert!(took < Duration::from_millis(1400), "answered at the deadline: {took:?}");
+    assert!(
+        took < Duration::from_millis(1400),
+        "answered at the deadline: {took:?}"
+    );
     // the hook finishes later; the object is still not stored
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let a = call(&app, "GET", &format!("{CMS}/slow"), JSON, "").await;
@@ -366,7 +441,11 @@ async fn the_data_directory_is_private() {
             data_dir: Some(dir.clone()),
             ..Options::default()
         });
-        assert!(s.startup_warnings().is_empty(), "{:?}", s.startup_warnings());
+        assert!(
+            s.startup_warnings().is_empty(),
+            "{:?}",
+            s.startup_warnings()
+        );
         s.write_kubeconfig(&dir.join("kubeconfig"), "https://127.0.0.1:1", None)
             .expect("kubeconfig");
         sluice_apiserver::tls::load_or_create(&dir).expect("tls");
@@ -374,14 +453,23 @@ async fn the_data_directory_is_private() {
         let a = call(&app, "POST", CMS, JSON, &cm_body("x", json!({}))).await;
         assert_eq!(a.status, StatusCode::CREATED);
         assert_eq!(mode(&dir), 0o700);
-        for f in ["db.sqlite", "db.sqlite-wal", "db.sqlite-shm", "token", "kubeconfig", "tls.key", "tls.crt"] {
+        for f in [
+            "db.sqlite",
+            "db.sqlite-wal",
+            "db.sqlite-shm",
+            "token",
+            "kubeconfig",
+            "tls.key",
+            "tls.crt",
+        ] {
             assert_eq!(mode(&dir.join(f)), 0o600, "{f}");
         }
     }
     // a careless umask or copy later: everything world-readable
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     for f in ["db.sqlite", "token", "tls.key"] {
-        std::fs::set_permissions(dir.join(f), std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        std::fs::set_permissions(dir.join(f), std::fs::Permissions::from_mode(0o644))
+            .expect("chmod");
     }
     let s = server(Options {
         data_dir: Some(dir.clone()),
@@ -392,8 +480,14 @@ async fn the_data_directory_is_private() {
         assert_eq!(mode(&dir.join(f)), 0o600, "{f}");
     }
     let w = s.startup_warnings().join("\n");
-    assert!(w.contains("data directory") && w.contains("(mode 0755); set to 0700"), "{w}");
-    assert!(w.contains("token was readable by other users (mode 0644); set to 0600"), "{w}");
+    assert!(
+        w.contains("data directory") && w.contains("(mode 0755); set to 0700"),
+        "{w}"
+    );
+    assert!(
+        w.contains("token was readable by other users (mode 0644); set to 0600"),
+        "{w}"
+    );
     assert_eq!(s.startup_warnings().len(), 4, "{w}");
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
@@ -404,14 +498,22 @@ async fn the_data_directory_is_private() {
 fn poison(db: &std::path::Path, resource: &str, obj: &Value) {
     let c = rusqlite::Connection::open(db).expect("db");
     let rv: i64 = c
-        .query_row("SELECT value FROM meta WHERE key = 'rv'", [], |r| r.get::<_, i64>(0))
+        .query_row("SELECT value FROM meta WHERE key = 'rv'", [], |r| {
+            r.get::<_, i64>(0)
+        })
         .expect("rv")
         + 1;
     let mut o = obj.clone();
     o["metadata"]["resourceVersion"] = json!(rv.to_string());
     o["metadata"]["uid"] = json!(format!("uid-{rv}"));
-    let ns = o["metadata"]["namespace"].as_str().unwrap_or_default().to_owned();
-    let name = o["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+    let ns = o["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let name = o["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     c.execute(
         "INSERT INTO objects (resource, namespace, name, rv, body) VALUES (?1, ?2, ?3, ?4, ?5)",
         rusqlite::params![resource, ns, name, rv, o.to_string()],
@@ -494,7 +596,11 @@ async fn stored_objects_failing_todays_checks_are_quarantined() {
         .expect("event of the pipeline");
     assert_eq!(ev["type"], "Warning");
     assert_eq!(ev["involvedObject"]["kind"], "Pipeline");
-    assert!(ev["message"].as_str().is_some_and(|m| m.contains("spec.tasks[0]")));
+    assert!(
+        ev["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("spec.tasks[0]"))
+    );
     // controllers skip it
     let stored = s
         .state()
@@ -620,8 +726,35 @@ async fn a_watch_that_is_not_read_is_bounded_then_closed() {
     })
     .await;
     assert!(drained.is_ok(), "the stalled watch ended");
-    assert_eq!(got, 0, "the closed watch's queue was dropped, not kept for the client");
+    assert_eq!(
+        got, 0,
+        "the closed watch's queue was dropped, not kept for the client"
+    );
     // the server goes on
     let a = call(&app, "GET", CMS, JSON, "").await;
     assert_eq!(a.body["items"].as_array().map(Vec::len), Some(40));
+}
+
+// kube-apiserver's warning recorder (endpoints/filters/warning.go): warnings are deduplicated
+// and bounded to 4,096 characters (each cut to 256 once over).
+#[test]
+fn warnings_are_deduplicated_and_bounded() {
+    use sluice_apiserver::server::limit_warnings;
+    assert_eq!(
+        limit_warnings(vec!["a".into(), "b".into(), "a".into(), String::new()]),
+        ["a", "b"]
+    );
+    let many: Vec<String> = (0..2000)
+        .map(|i| {
+            format!(
+                "spec.tasks[{i}].taskRef: Task \"build\" not found among the inputs {}",
+                "x".repeat(300)
+            )
+        })
+        .collect();
+    let out = limit_warnings(many);
+    assert!(out.iter().all(|w| w.chars().count() <= 256));
+    let total: usize = out.iter().map(|w| w.chars().count()).sum();
+    assert!(total <= 4096 + 256, "{total}");
+    assert_eq!(out.len(), 16);
 }

@@ -244,10 +244,25 @@ fn seeded() -> (ApiServer, Router) {
     let o = sluice_apiserver::ops::WriteOpts::default();
     let reg = |g: &str, r: &str| st.reg().by_group_resource(g, r).expect("served");
     for (g, r, v, obj) in [
-        ("", "configmaps", "v1", json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"k": "v"}})),
-        ("", "pods", "v1", json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}, "spec": {"containers": [{"name": "c", "image": "i"}]}})),
-        ("apps", "deployments", "v1", json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"},
-            "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}})),
+        (
+            "",
+            "configmaps",
+            "v1",
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"k": "v"}}),
+        ),
+        (
+            "",
+            "pods",
+            "v1",
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}),
+        ),
+        (
+            "apps",
+            "deployments",
+            "v1",
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"},
+            "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}}),
+        ),
     ] {
         st.create(&reg(g, r), v, Some("default"), obj, &o)
             .expect("seed");
@@ -256,7 +271,10 @@ fn seeded() -> (ApiServer, Router) {
     (s, app)
 }
 
-async fn send(app: &Router, r: &(&'static str, String, String, &'static str, Vec<u8>)) -> Result<(), String> {
+async fn send(
+    app: &Router,
+    r: &(&'static str, String, String, &'static str, Vec<u8>),
+) -> Result<(), String> {
     let (method, path, query, ct, body) = r;
     let uri = if query.is_empty() {
         path.clone()
@@ -287,7 +305,8 @@ async fn send(app: &Router, r: &(&'static str, String, String, &'static str, Vec
         return Err(format!("server error: {}", shown()));
     }
     if code >= 400 {
-        let st: Value = serde_json::from_slice(&bytes).map_err(|_| format!("not a Status: {}", shown()))?;
+        let st: Value =
+            serde_json::from_slice(&bytes).map_err(|_| format!("not a Status: {}", shown()))?;
         if st["kind"] != "Status" || st["status"] != "Failure" || st["code"] != json!(code) {
             return Err(format!("not a matching Status: {}", shown()));
         }
@@ -318,11 +337,7 @@ fn any_request_is_answered_with_success_or_a_status() {
     if let Err(e) = result {
         panic!("{e}");
     }
-    eprintln!(
-        "{} requests in {:?}",
-        cases(384),
-        started.elapsed()
-    );
+    eprintln!("{} requests in {:?}", cases(384), started.elapsed());
 }
 
 // The decoders alone, many more inputs: bytes in every content type decode or fail with a

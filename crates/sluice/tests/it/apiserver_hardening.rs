@@ -77,8 +77,14 @@ fn a_poisoned_stored_policy_is_quarantined_not_a_crash_loop() {
     // not applied: a ConfigMap without the label is admitted
     s.ok(&["create", "configmap", "free", "--from-literal=k=v"], None);
     // the same policy under a valid name is applied
-    s.ok(&["apply", "-f", "-"], Some(&policy("team-label").to_string()));
-    let o = s.kubectl(&["create", "configmap", "denied", "--from-literal=k=v"], None);
+    s.ok(
+        &["apply", "-f", "-"],
+        Some(&policy("team-label").to_string()),
+    );
+    let o = s.kubectl(
+        &["create", "configmap", "denied", "--from-literal=k=v"],
+        None,
+    );
     assert!(!o.status.success(), "{}", out(&o));
     assert!(err(&o).contains("a team label is required"), "{}", err(&o));
     // and again after kill -9
@@ -109,10 +115,27 @@ fn the_data_directory_and_its_files_are_private() {
     use std::os::unix::fs::PermissionsExt;
     need_kubectl!();
     let s = Server::start("perms");
-    s.ok(&["create", "secret", "generic", "s", "--from-literal=password=hunter2"], None);
+    s.ok(
+        &[
+            "create",
+            "secret",
+            "generic",
+            "s",
+            "--from-literal=password=hunter2",
+        ],
+        None,
+    );
     let dir = s.dir().to_owned();
     assert_eq!(mode(&dir), 0o700);
-    for f in ["db.sqlite", "db.sqlite-wal", "db.sqlite-shm", "token", "kubeconfig", "tls.key", "tls.crt"] {
+    for f in [
+        "db.sqlite",
+        "db.sqlite-wal",
+        "db.sqlite-shm",
+        "token",
+        "kubeconfig",
+        "tls.key",
+        "tls.crt",
+    ] {
         assert_eq!(mode(&dir.join(f)), 0o600, "{f}");
     }
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -157,7 +180,13 @@ fn duplicate_json_fields_are_strict_decoding_errors() {
         err(&o)
     );
     let o = s.kubectl(
-        &["create", "--raw", "/api/v1/namespaces/default/configmaps", "-f", &f],
+        &[
+            "create",
+            "--raw",
+            "/api/v1/namespaces/default/configmaps",
+            "-f",
+            &f,
+        ],
         None,
     );
     assert!(o.status.success(), "{}", err(&o));
