@@ -104,6 +104,12 @@ impl Default for Options {
     }
 }
 
+/// How long a client may take over its TLS handshake.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request's headers (hyper's default once a timer is
+/// set).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Logs a warning of the server on stderr (the binary's log), with a timestamp.
 pub fn log_warning(msg: impl std::fmt::Display) {
     eprintln!("{} sluice apiserver: warning: {msg}", util::now_rfc3339());
@@ -225,16 +231,26 @@ impl ApiServer {
         loop {
             let (tcp, _) = match listener.accept().await {
                 Ok(c) => c,
-                Err(_) => continue,
+                Err(e) => {
+                    // out of file descriptors and the like: wait instead of spinning
+                    log_warning(format!("accepting a connection: {e}"));
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
             };
             let acceptor = acceptor.clone();
             let app = app.clone();
             tokio::spawn(async move {
-                let Ok(stream) = acceptor.accept(tcp).await else {
+                // a client that never finishes its handshake or its headers is dropped
+                let Ok(Ok(stream)) =
+                    tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
+                else {
                     return;
                 };
                 let svc = hyper_util::service::TowerToHyperService::new(app);
                 let _ = hyper::server::conn::http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(HEADER_READ_TIMEOUT)
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
                     .await;
             });

@@ -1421,6 +1421,15 @@ impl WatchQueue {
     }
 }
 
+/// Ends a watch's body when its producer task ends, by return or by panic.
+struct EndOnDrop(Arc<WatchQueue>);
+
+impl Drop for EndOnDrop {
+    fn drop(&mut self) {
+        self.0.end();
+    }
+}
+
 /// A watch's response body: the lines of its queue.
 struct WatchBody {
     queue: Arc<WatchQueue>,
@@ -1597,6 +1606,8 @@ fn watch(st: Arc<State>, t: &Target, q: &Query, as_table: bool) -> Result<Respon
     let q = queue.clone();
     let key = filter.key.clone();
     tokio::spawn(async move {
+        // the body ends however this task ends, a panic included
+        let _end = EndOnDrop(q.clone());
         let stop = run_watch(
             filter,
             initial,
@@ -1615,7 +1626,6 @@ fn watch(st: Arc<State>, t: &Target, q: &Query, as_table: bool) -> Result<Respon
                 q.limits.stall
             ));
         }
-        q.end();
     });
     let mut r = Response::new(Body::new(WatchBody { queue }));
     r.headers_mut().insert(

@@ -702,12 +702,14 @@ impl PolicyAdmission {
         self.write_report(obj, results, &policies);
     }
 
-    /// Objects the reports cover: every stored object but the skipped kinds.
+    /// Objects the reports cover: every stored object but the skipped kinds and quarantined
+    /// objects (stored, but refused by today's checks).
     fn reportable(&self) -> Vec<Arc<Value>> {
         self.state
             .store
             .all()
             .into_iter()
+            .filter(|(key, v)| !self.state.is_quarantined(key, v))
             .map(|(_, v)| v)
             .filter(|v| !skipped(&group_of(v), kind_of(v), meta(v, "namespace")))
             .collect()
