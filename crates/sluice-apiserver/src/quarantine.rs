@@ -46,6 +46,9 @@ pub struct Quarantined {
 
 type Key = (String, String, String);
 
+/// Stack of the threads that re-check stored objects.
+const CHECK_STACK: usize = 128 * 1024 * 1024;
+
 /// The quarantined objects by `(resource, namespace, name)`.
 #[derive(Debug, Default)]
 pub struct Quarantine {
@@ -112,8 +115,8 @@ impl State {
             .into_iter()
             .filter(|(key, _)| infos.contains_key(key))
             .collect();
-        // small stores are checked on this thread (no thread start-up, no per-thread
-        // allocator heaps kept); large ones on every core
+        // small stores are checked on one thread (fewer per-thread allocator heaps kept);
+        // large ones on every core
         let threads = if all.len() < 2_000 {
             1
         } else {
@@ -132,23 +135,34 @@ impl State {
                 })
                 .collect()
         };
-        let failed: Vec<(String, Arc<Value>, String)> = if threads == 1 {
-            check(&all)
-        } else {
-            std::thread::scope(|s| {
-                let handles: Vec<_> = all
-                    .chunks(chunk)
-                    .map(|part| {
-                        let check = &check;
-                        s.spawn(move || check(part))
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|h| h.join().unwrap_or_default())
-                    .collect()
-            })
-        };
+        // the checks run on threads with deep stacks: parsers have depth limits, and an
+        // object nested past them must still be judged, not overflow the stack (an abort)
+        let failed: Vec<(String, Arc<Value>, String)> = std::thread::scope(|s| {
+            let handles: Vec<_> = all
+                .chunks(chunk)
+                .filter_map(|part| {
+                    let check = &check;
+                    match std::thread::Builder::new()
+                        .name("readmit".into())
+                        .stack_size(CHECK_STACK)
+                        .spawn_scoped(s, move || check(part))
+                    {
+                        Ok(h) => Some(h),
+                        Err(e) => {
+                            crate::log_warning(format!(
+                                "re-admitting {} stored objects: no thread for them ({e}); they are not re-checked",
+                                part.len()
+                            ));
+                            None
+                        }
+                    }
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
         let mut warnings = Vec::new();
         for (key, obj, why) in failed {
             let q = Quarantined {

@@ -11,6 +11,10 @@ use std::time::{Duration, Instant};
 
 use crate::limits::panic_text;
 
+/// Stack of supervised threads: deep enough that nested input stays within the parsers'
+/// own depth limits rather than the thread's stack (an overflow aborts the process).
+pub const THREAD_STACK: usize = 64 * 1024 * 1024;
+
 /// The backoff between restarts of panicking work.
 #[derive(Debug, Clone, Copy)]
 pub struct Backoff {
@@ -54,6 +58,7 @@ where
     let work = Arc::new(work);
     std::thread::Builder::new()
         .name(name.to_owned())
+        .stack_size(THREAD_STACK)
         .spawn(move || {
             let mut delay = backoff.initial;
             loop {
