@@ -115,14 +115,15 @@ pub fn default_builtin(info: &ResourceInfo, obj: &mut Value) {
                 );
             }
             if let Some(ports) = obj.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
-                for p in ports {
-                    if p.get("protocol").is_none() {
-                        p["protocol"] = json!("TCP");
+                // a port that is no object is left for validation to report
+                for p in ports.iter_mut().filter_map(Value::as_object_mut) {
+                    if !p.contains_key("protocol") {
+                        p.insert("protocol".into(), json!("TCP"));
                     }
-                    if p.get("targetPort").is_none()
+                    if !p.contains_key("targetPort")
                         && let Some(port) = p.get("port").cloned()
                     {
-                        p["targetPort"] = port;
+                        p.insert("targetPort".into(), port);
                     }
                 }
             }

@@ -122,6 +122,9 @@ pub fn meta_str<'a>(v: &'a Value, field: &str) -> &'a str {
 }
 
 fn meta_mut(v: &mut Value) -> &mut Map<String, Value> {
+    if !v.is_object() {
+        *v = json!({});
+    }
     if !v.get("metadata").is_some_and(Value::is_object) {
         v["metadata"] = json!({});
     }
@@ -752,6 +755,20 @@ impl State {
                 "application/merge-patch+json" => patch::merge_patch(&mut doc, &p),
                 _ => patch::strategic_merge_patch(&mut doc, &p, &kind)
                     .map_err(|e| ApiError::bad_request(e.to_string()))?,
+            }
+            if !doc.is_object() {
+                // upstream decodes the patched document into the object: a JSON patch that
+                // replaces the root, or a merge patch that is no object, fails there (422)
+                let shown = serde_json::to_string(&doc).unwrap_or_default();
+                let errs: FieldErrors = FieldError::new(
+                    "patch",
+                    format!(
+                        "Invalid value: {}: the patched document is not a JSON object",
+                        Value::String(shown.chars().take(1024).collect())
+                    ),
+                )
+                .into();
+                return Err(ApiError::invalid("", "", "", &errs));
             }
             if sub == Some("scale") {
                 return self.set_scale(info, &old, &doc, o);

@@ -451,7 +451,7 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
         .to_owned();
     let as_table = accept.contains("as=Table");
     let opts = write_opts(&query, req.headers())?;
-    let is_watch = target.watch_path || truthy(query.get("watch"));
+    let is_watch = method == Method::GET && (target.watch_path || truthy(query.get("watch")));
     let deadline = if is_watch {
         // long-running: its own `timeoutSeconds` bounds it
         start

@@ -758,3 +758,57 @@ fn warnings_are_deduplicated_and_bounded() {
     assert!(total <= 4096 + 256, "{total}");
     assert_eq!(out.len(), 16);
 }
+
+// Found by tests/request_fuzz.rs: patches whose result is no object, and a Service whose
+// ports are no objects, panicked in defaulting; they are 4xx Status answers.
+#[tokio::test]
+async fn patches_to_a_non_object_and_odd_ports_are_refused_not_panics() {
+    let s = server(Options::default());
+    let app = s.local_router();
+    let a = call(&app, "POST", CMS, JSON, &cm_body("x", json!({}))).await;
+    assert_eq!(a.status, StatusCode::CREATED);
+    for (ct, body) in [
+        ("application/merge-patch+json", "[1,2]"),
+        ("application/merge-patch+json", "7"),
+        ("application/merge-patch+json", "null"),
+        (
+            "application/json-patch+json",
+            r#"[{"op":"replace","path":"","value":[1]}]"#,
+        ),
+        (
+            "application/json-patch+json",
+            r#"[{"op":"replace","path":"","value":"s"}]"#,
+        ),
+        ("application/strategic-merge-patch+json", "[1]"),
+    ] {
+        let a = call(&app, "PATCH", &format!("{CMS}/x"), ct, body).await;
+        assert!(
+            a.status.is_client_error(),
+            "{ct} {body}: {} {}",
+            a.status,
+            a.body
+        );
+        assert_eq!(a.body["kind"], "Status", "{ct} {body}");
+    }
+    let a = call(&app, "GET", &format!("{CMS}/x"), JSON, "").await;
+    assert_eq!(a.body["data"]["k"], "v", "unchanged");
+    for ports in [json!(["80"]), json!([[80]]), json!([null, 5]), json!("80")] {
+        let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+                         "spec": {"ports": ports}});
+        let a = call(
+            &app,
+            "POST",
+            "/api/v1/namespaces/default/services?dryRun=All",
+            JSON,
+            &svc.to_string(),
+        )
+        .await;
+        assert_ne!(
+            a.status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{ports}: {}",
+            a.body
+        );
+        assert!(a.status.as_u16() < 500, "{ports}: {}", a.body);
+    }
+}

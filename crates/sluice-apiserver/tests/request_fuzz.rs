@@ -66,6 +66,7 @@ fn arb_object() -> impl Strategy<Value = Value> {
         Just(("tekton.dev/v1", "Task")),
         Just(("kyverno.io/v1", "ClusterPolicy")),
         Just(("argoproj.io/v1alpha1", "Application")),
+        Just(("v1", "Service")),
         Just(("v1", "Wrong")),
     ];
     (
@@ -77,6 +78,15 @@ fn arb_object() -> impl Strategy<Value = Value> {
         .prop_map(|((av, k), name, spec, data)| {
             json!({"apiVersion": av, "kind": k, "metadata": {"name": name, "labels": {"a": "b"}},
                    "spec": spec, "data": data})
+        })
+        .prop_flat_map(|obj| {
+            // spec.ports of random shapes (defaulting walks them)
+            (Just(obj), arb_json()).prop_map(|(mut obj, ports)| {
+                if obj["kind"] == "Service" {
+                    obj["spec"] = json!({"ports": ports});
+                }
+                obj
+            })
         })
 }
 
@@ -155,6 +165,7 @@ fn arb_path() -> impl Strategy<Value = String> {
         Just("/api/v1/namespaces/default/configmaps".to_owned()),
         Just("/api/v1/namespaces/default/configmaps/x".to_owned()),
         Just("/api/v1/namespaces/default/secrets/x".to_owned()),
+        Just("/api/v1/namespaces/default/services".to_owned()),
         Just("/api/v1/namespaces".to_owned()),
         Just("/api/v1/namespaces/fuzz".to_owned()),
         Just("/api/v1/namespaces/default/pods/x/status".to_owned()),
@@ -194,6 +205,7 @@ fn arb_query() -> impl Strategy<Value = String> {
         Just("Strict".to_owned()),
         Just("All".to_owned()),
         Just("1s".to_owned()),
+        Just("true".to_owned()),
     ];
     let key = prop_oneof![
         Just("labelSelector"),
@@ -209,6 +221,8 @@ fn arb_query() -> impl Strategy<Value = String> {
         Just("fieldManager"),
         Just("force"),
         Just("includeObject"),
+        // on anything but a GET, `watch` must not make a request long-running
+        Just("watch"),
     ];
     prop::collection::vec((key, value), 0..4).prop_map(|kvs| {
         kvs.into_iter()
@@ -291,9 +305,17 @@ async fn send(
     };
     let resp = app.clone().oneshot(req).await.map_err(|e| e.to_string())?;
     let code = resp.status().as_u16();
-    let bytes = axum::body::to_bytes(resp.into_body(), 64 << 20)
-        .await
-        .map_err(|e| e.to_string())?;
+    let streaming = code == 200 && *method == "GET" && query.contains("watch=");
+    let bytes = match tokio::time::timeout(
+        std::time::Duration::from_millis(if streaming { 50 } else { 30_000 }),
+        axum::body::to_bytes(resp.into_body(), 64 << 20),
+    )
+    .await
+    {
+        Ok(b) => b.map_err(|e| e.to_string())?,
+        Err(_) if streaming => return Ok(()), // a watch: it streams until its timeout
+        Err(_) => return Err(format!("{method} {uri}: no answer in 30 s")),
+    };
     let shown = || {
         format!(
             "{method} {uri} ({ct}) body {:?} -> {code} {}",
