@@ -30,6 +30,27 @@ pub trait AdmissionHook: Send + Sync {
     fn admit(&self, req: &mut AdmissionRequest<'_>) -> Result<Vec<String>, ApiError>;
 }
 
+/// Calls a hook with panic isolation: a hook that panics denies the request with a 500
+/// (fail closed, as a webhook with `failurePolicy: Fail` that errors) and the server goes on.
+pub fn call_hook(
+    hook: &dyn AdmissionHook,
+    req: &mut AdmissionRequest<'_>,
+) -> Result<Vec<String>, ApiError> {
+    match crate::supervise::isolate(|| hook.admit(req)) {
+        Ok(r) => r,
+        Err(panic) => {
+            crate::log_warning(format!(
+                "an admission hook panicked on {} {:?}: {panic}",
+                req.resource.kind,
+                crate::ops::meta_str(req.object, "name")
+            ));
+            Err(ApiError::internal(format!(
+                "Internal error occurred: admission hook failed: {panic}"
+            )))
+        }
+    }
+}
+
 /// `fieldValidation`: what unknown fields do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldValidation {
@@ -94,14 +115,15 @@ pub fn default_builtin(info: &ResourceInfo, obj: &mut Value) {
                 );
             }
             if let Some(ports) = obj.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
-                for p in ports {
-                    if p.get("protocol").is_none() {
-                        p["protocol"] = json!("TCP");
+                // a port that is no object is left for validation to report
+                for p in ports.iter_mut().filter_map(Value::as_object_mut) {
+                    if !p.contains_key("protocol") {
+                        p.insert("protocol".into(), json!("TCP"));
                     }
-                    if p.get("targetPort").is_none()
+                    if !p.contains_key("targetPort")
                         && let Some(port) = p.get("port").cloned()
                     {
-                        p["targetPort"] = port;
+                        p.insert("targetPort".into(), port);
                     }
                 }
             }

@@ -12,23 +12,32 @@
 //! - [`admission`]: defaulting and validation (`sluice_apis::validate_one`) and the hook the
 //!   policy engine plugs into.
 //! - [`simnode`]: a simulated node in the spirit of kwok. No container ever runs.
+//! - [`limits`]: per-request deadlines and the bounded pool heavy work runs in;
+//!   [`supervise`]: panic isolation and restart with backoff for background work;
+//!   [`quarantine`]: stored objects that today's checks reject, kept but ignored;
+//!   [`decode`]: strict JSON decoding (duplicate fields).
 
 pub mod admission;
 pub mod apply;
+pub mod decode;
+pub mod limits;
 pub mod ops;
 pub mod patch;
 pub mod proto;
+pub mod quarantine;
 pub mod resources;
 pub mod server;
 pub mod simnode;
 pub mod status;
 pub mod store;
+pub mod supervise;
 pub mod table;
 pub mod tls;
 pub mod util;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 pub use admission::{AdmissionHook, AdmissionRequest, Operation};
 pub use server::State;
@@ -70,32 +79,62 @@ pub struct Options {
     pub simulate: Option<simnode::SimOptions>,
     /// How many recent events watches can resume from.
     pub watch_history: usize,
+    /// The longest a request may take (kube-apiserver's `--request-timeout`, default 60 s);
+    /// `?timeout=` may only lower it. A request over it is a 504 and stores nothing.
+    pub request_timeout: Duration,
+    /// How many requests' writes, lists and deletes run at once, off the async runtime.
+    pub request_workers: usize,
+    /// Per-watch buffer: events and bytes queued for a client that is not reading; a watcher
+    /// over either bound for longer than `watch_stall` is closed (see [`server`]).
+    pub watch_buffer: server::WatchBuffer,
 }
 
 impl Default for Options {
     fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Options {
             data_dir: None,
             token: None,
             simulate: Some(simnode::SimOptions::default()),
             watch_history: 20_000,
+            request_timeout: limits::DEFAULT_REQUEST_TIMEOUT,
+            request_workers: (2 * cores).max(4),
+            watch_buffer: server::WatchBuffer::default(),
         }
     }
+}
+
+/// How long a client may take over its TLS handshake.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request's headers (hyper's default once a timer is
+/// set).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Logs a warning of the server on stderr (the binary's log), with a timestamp.
+pub fn log_warning(msg: impl std::fmt::Display) {
+    eprintln!("{} sluice apiserver: warning: {msg}", util::now_rfc3339());
 }
 
 /// The server: a store, the served resources and the HTTP API over them.
 #[derive(Clone)]
 pub struct ApiServer {
     state: Arc<State>,
+    warnings: Arc<Vec<String>>,
 }
 
 impl ApiServer {
     /// Opens the store (creating the data directory), installs Sluice's CRDs and the
     /// initial namespaces on first start.
+    ///
+    /// The data directory is made 0700 and its files 0600 (existing ones are fixed, with a
+    /// warning: they hold the token, the TLS key and every Secret). Stored objects are
+    /// re-admitted with today's checks: those that fail are quarantined (kept, served, an
+    /// Event records why, controllers ignore them) instead of stopping the server.
     pub fn open(opts: Options) -> Result<Self, Error> {
+        let mut warnings = Vec::new();
         let (db, token) = match &opts.data_dir {
             Some(dir) => {
-                std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+                secure_data_dir(dir, &mut warnings)?;
                 let token = match &opts.token {
                     Some(t) => t.clone(),
                     None => load_or_create_token(&dir.join("token"))?,
@@ -114,9 +153,25 @@ impl ApiServer {
             token,
             hooks: RwLock::new(Vec::new()),
             simulate: opts.simulate.clone(),
+            pool: limits::Pool::new(opts.request_workers, opts.request_timeout),
+            watch_buffer: opts.watch_buffer,
+            quarantine: RwLock::new(Default::default()),
         });
         state.bootstrap()?;
-        Ok(ApiServer { state })
+        warnings.extend(state.readmit_stored());
+        for w in &warnings {
+            log_warning(w);
+        }
+        Ok(ApiServer {
+            state,
+            warnings: Arc::new(warnings),
+        })
+    }
+
+    /// What starting found and fixed or set aside: loosened permissions, quarantined
+    /// objects (each also logged on stderr).
+    pub fn startup_warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     pub fn state(&self) -> &Arc<State> {
@@ -147,7 +202,8 @@ impl ApiServer {
             .push(hook);
     }
 
-    /// Starts the simulated node's loop (if enabled) on the current tokio runtime.
+    /// Starts the simulated node's loop (if enabled) on the current tokio runtime, supervised:
+    /// a panic restarts it after a backoff instead of ending it.
     pub fn start_background(&self) {
         if let Some(opts) = self.state.simulate.clone() {
             simnode::spawn(self.state.clone(), opts);
@@ -175,16 +231,26 @@ impl ApiServer {
         loop {
             let (tcp, _) = match listener.accept().await {
                 Ok(c) => c,
-                Err(_) => continue,
+                Err(e) => {
+                    // out of file descriptors and the like: wait instead of spinning
+                    log_warning(format!("accepting a connection: {e}"));
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
             };
             let acceptor = acceptor.clone();
             let app = app.clone();
             tokio::spawn(async move {
-                let Ok(stream) = acceptor.accept(tcp).await else {
+                // a client that never finishes its handshake or its headers is dropped
+                let Ok(Ok(stream)) =
+                    tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
+                else {
                     return;
                 };
                 let svc = hyper_util::service::TowerToHyperService::new(app);
                 let _ = hyper::server::conn::http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(HEADER_READ_TIMEOUT)
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
                     .await;
             });
@@ -224,6 +290,74 @@ fn new_token() -> String {
         }
     }
     util::hex(&b)
+}
+
+/// Files of the data directory that must be readable by their owner only.
+pub const PRIVATE_FILES: &[&str] = &[
+    "db.sqlite",
+    "db.sqlite-wal",
+    "db.sqlite-shm",
+    "db.sqlite-journal",
+    "token",
+    "kubeconfig",
+    "tls.key",
+    "tls.crt",
+];
+
+/// Creates the data directory 0700 (or makes an existing one 0700) and makes its files 0600;
+/// `db.sqlite` is created 0600 before SQLite opens it, so its -wal and -shm files, which
+/// SQLite creates with the database's mode, are 0600 too.
+fn secure_data_dir(dir: &Path, warnings: &mut Vec<String>) -> Result<(), Error> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(io_err(dir))?;
+        }
+        let fix = |path: &Path, want: u32, what: &str, warnings: &mut Vec<String>| {
+            let Ok(meta) = std::fs::metadata(path) else {
+                return;
+            };
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 == 0 {
+                return;
+            }
+            match std::fs::set_permissions(path, std::fs::Permissions::from_mode(want)) {
+                Ok(()) => warnings.push(format!(
+                    "{what} {} was readable by other users (mode {mode:04o}); set to {want:04o}",
+                    path.display()
+                )),
+                Err(e) => warnings.push(format!(
+                    "{what} {} is readable by other users (mode {mode:04o}) and could not be set to {want:04o}: {e}",
+                    path.display()
+                )),
+            }
+        };
+        fix(dir, 0o700, "data directory", warnings);
+        for f in PRIVATE_FILES {
+            fix(&dir.join(f), 0o600, "file", warnings);
+        }
+        let db = dir.join("db.sqlite");
+        if !db.exists() {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(&db)
+                .map_err(io_err(&db))?;
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = warnings;
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    }
+    Ok(())
 }
 
 fn load_or_create_token(path: &Path) -> Result<String, Error> {

@@ -9,6 +9,7 @@ use sluice_core::{FieldError, FieldErrors, Object, names};
 
 use crate::admission::{self, AdmissionRequest, FieldValidation, Operation};
 use crate::apply;
+use crate::decode::Findings;
 use crate::patch;
 use crate::resources::ResourceInfo;
 use crate::server::State;
@@ -23,6 +24,15 @@ pub struct WriteOpts {
     pub field_validation: FieldValidation,
     pub dry_run: bool,
     pub force: bool,
+    /// What strict decoding of the request body found (duplicate fields): rejected under
+    /// `fieldValidation=Strict`, warnings under Warn, dropped under Ignore.
+    pub decoded: Findings,
+    /// The body was a JSON, merge or strategic merge patch: strict findings are reported as
+    /// upstream's patch handler does (422 on the `patch` field) rather than as a 400.
+    pub patched: bool,
+    /// The request's deadline gate (see [`crate::limits::Gate`]): admission checks it before
+    /// anything is stored, so a request that timed out never lands later.
+    pub gate: Option<Arc<crate::limits::Gate>>,
 }
 
 impl Default for WriteOpts {
@@ -32,6 +42,9 @@ impl Default for WriteOpts {
             field_validation: FieldValidation::Warn,
             dry_run: false,
             force: false,
+            decoded: Findings::default(),
+            patched: false,
+            gate: None,
         }
     }
 }
@@ -109,6 +122,9 @@ pub fn meta_str<'a>(v: &'a Value, field: &str) -> &'a str {
 }
 
 fn meta_mut(v: &mut Value) -> &mut Map<String, Value> {
+    if !v.is_object() {
+        *v = json!({});
+    }
     if !v.get("metadata").is_some_and(Value::is_object) {
         v["metadata"] = json!({});
     }
@@ -191,7 +207,78 @@ pub fn check_type(info: &ResourceInfo, version: &str, obj: &Value) -> Result<(),
     Ok(())
 }
 
-fn name_errors(info: &ResourceInfo, name: &str) -> FieldErrors {
+/// Strict decoding (upstream's `fieldValidation`): the body's duplicate fields (`o.decoded`)
+/// and the unknown fields validation found. Strict: an error, as kube-apiserver words it —
+/// a 400 `... cannot be handled as a Kind: strict decoding error: ...` for a body, a 422 on
+/// the `patch` field for a JSON/merge/strategic patch (endpoints/handlers/patch.go). Warn:
+/// the duplicate findings as warnings (unknown ones are warned by validation). Ignore: none.
+fn strict_decoding(
+    info: &ResourceInfo,
+    obj: &Value,
+    unknown: &FieldErrors,
+    o: &WriteOpts,
+) -> Result<Vec<String>, ApiError> {
+    match o.field_validation {
+        FieldValidation::Ignore => return Ok(Vec::new()),
+        FieldValidation::Warn => return Ok(o.decoded.messages.clone()),
+        FieldValidation::Strict => {}
+    }
+    if o.decoded.is_empty() && unknown.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut list: Vec<String> = o.decoded.messages.clone();
+    list.extend(unknown.iter().map(|e| e.message.clone()));
+    let text = format!("strict decoding error: {}", list.join(", "));
+    if o.patched {
+        // errors.NewInvalid(schema.GroupKind{}, "", field.Invalid(field.NewPath("patch"),
+        // patchedObjJS, strictDecodingError)): the value is the patched object
+        let mut shown = serde_json::to_string(obj).unwrap_or_default();
+        if shown.len() > 1024 {
+            let mut cut = 1024;
+            while !shown.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            shown.truncate(cut);
+            shown.push_str("...");
+        }
+        let errs: FieldErrors = FieldError::new(
+            "patch",
+            format!(
+                "Invalid value: {}: {text}",
+                serde_json::Value::String(shown)
+            ),
+        )
+        .into();
+        let mut e = ApiError::invalid("", "", "", &errs);
+        e.details = Some(
+            json!({"causes": e.details.as_ref().and_then(|d| d.get("causes")).cloned().unwrap_or(json!([]))}),
+        );
+        return Err(e);
+    }
+    let name = meta_str(obj, "name");
+    let mut err = ApiError::bad_request(format!(
+        "{} in version \"{}\" cannot be handled as a {}: {text}",
+        info.kind,
+        Object::new(obj.clone()).gvk().version,
+        info.kind,
+    ));
+    let mut causes: Vec<Value> = o
+        .decoded
+        .messages
+        .iter()
+        .map(|m| {
+            let field = m.split('"').nth(1).unwrap_or_default();
+            json!({"reason": "FieldValueDuplicate", "message": m, "field": field})
+        })
+        .collect();
+    causes.extend(unknown.iter().map(|e| {
+        json!({"reason": "FieldValueInvalid", "message": e.message, "field": e.path.to_string()})
+    }));
+    err.details = Some(json!({"name": name, "kind": info.kind, "causes": causes}));
+    Err(err)
+}
+
+pub(crate) fn name_errors(info: &ResourceInfo, name: &str) -> FieldErrors {
     let mut errs = FieldErrors::new();
     let msgs = if info.kind == "Namespace" {
         names::dns1123_label(name)
@@ -267,29 +354,17 @@ impl State {
         let name = meta_str(obj, "name").to_owned();
         let mut errors = name_errors(info, &name);
         let related = self.related_objects(obj);
-        let (errs, unknown, mut warnings) = admission::validate(obj, &related, o.field_validation);
+        let (errs, unknown, warnings) = admission::validate(obj, &related, o.field_validation);
+        let mut warnings = strict_decoding(info, obj, &unknown, o)?
+            .into_iter()
+            .chain(warnings)
+            .collect::<Vec<_>>();
         let have_name_err = errors.has_errors();
         for e in errs {
             if have_name_err && e.path.to_string() == "metadata.name" {
                 continue;
             }
             errors.push(e);
-        }
-        if !unknown.is_empty() {
-            let list: Vec<String> = unknown.iter().map(|e| e.message.clone()).collect();
-            let mut err = ApiError::bad_request(format!(
-                "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
-                info.kind,
-                Object::new(obj.clone()).gvk().version,
-                info.kind,
-                list.join(", ")
-            ));
-            let causes: Vec<Value> = unknown
-                .iter()
-                .map(|e| json!({"reason": "FieldValueInvalid", "message": e.message, "field": e.path.to_string()}))
-                .collect();
-            err.details = Some(json!({"name": name, "kind": info.kind, "causes": causes}));
-            return Err(err);
         }
         if errors.has_errors() {
             return Err(ApiError::invalid(&info.group, &info.kind, &name, &errors));
@@ -303,7 +378,10 @@ impl State {
                 old,
                 dry_run: o.dry_run,
             };
-            warnings.extend(h.admit(&mut req)?);
+            warnings.extend(admission::call_hook(h.as_ref(), &mut req)?);
+        }
+        if let Some(gate) = &o.gate {
+            gate.commit()?;
         }
         Ok(warnings)
     }
@@ -560,7 +638,11 @@ impl State {
             apply::record_update(Some(old), &mut new, &o.field_manager, "Update");
         }
         let warnings = if sub == Some("status") {
-            Vec::new()
+            let w = strict_decoding(info, &new, &FieldErrors::new(), o)?;
+            if let Some(gate) = &o.gate {
+                gate.commit()?;
+            }
+            w
         } else {
             self.admit(info, Operation::Update, &mut new, Some(old), o)?
         };
@@ -625,16 +707,24 @@ impl State {
         o: &WriteOpts,
     ) -> Result<Written, ApiError> {
         let ct = content_type.split(';').next().unwrap_or_default().trim();
-        let parse_json = || -> Result<Value, ApiError> {
-            serde_json::from_slice(body)
+        let parse_json = || -> Result<(Value, Findings), ApiError> {
+            crate::decode::json_strict(body)
                 .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))
         };
         if ct == "application/apply-patch+yaml" || ct == "application/apply-patch+json" {
             let config = crate::server::decode_body(body, "application/yaml")?;
             return self.server_side_apply(info, version, ns, name, config, sub, o);
         }
-        let p = match ct {
-            "application/json-patch+json" | "application/merge-patch+json" => parse_json()?,
+        let (p, found) = match ct {
+            "application/json-patch+json" => {
+                // the operations are decoded strictly (`[]jsonPatchOp`): unknown and duplicate
+                // fields of an operation are `json patch ...` findings
+                let (p, found) = parse_json()?;
+                let mut found = found.prefixed("json patch ");
+                found.extend_unknown_ops(&p);
+                (p, found)
+            }
+            "application/merge-patch+json" => parse_json()?,
             "application/strategic-merge-patch+json" => {
                 if info.custom {
                     return Err(ApiError::unsupported_media_type(ct, false));
@@ -643,6 +733,10 @@ impl State {
             }
             other => return Err(ApiError::unsupported_media_type(other, !info.custom)),
         };
+        let mut o = o.clone();
+        o.decoded = found;
+        o.patched = true;
+        let o = &o;
         for _attempt in 0..5 {
             let old = self.get(info, ns, name)?;
             let mut doc = if sub == Some("scale") {
@@ -661,6 +755,20 @@ impl State {
                 "application/merge-patch+json" => patch::merge_patch(&mut doc, &p),
                 _ => patch::strategic_merge_patch(&mut doc, &p, &kind)
                     .map_err(|e| ApiError::bad_request(e.to_string()))?,
+            }
+            if !doc.is_object() {
+                // upstream decodes the patched document into the object: a JSON patch that
+                // replaces the root, or a merge patch that is no object, fails there (422)
+                let shown = serde_json::to_string(&doc).unwrap_or_default();
+                let errs: FieldErrors = FieldError::new(
+                    "patch",
+                    format!(
+                        "Invalid value: {}: the patched document is not a JSON object",
+                        Value::String(shown.chars().take(1024).collect())
+                    ),
+                )
+                .into();
+                return Err(ApiError::invalid("", "", "", &errs));
             }
             if sub == Some("scale") {
                 return self.set_scale(info, &old, &doc, o);

@@ -7,7 +7,7 @@ use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::task::{Context as TaskContext, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -17,7 +17,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use serde_json::{Value, json};
 use sluice_core::selector::{FieldSelector, Selector};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 
 use crate::admission::{AdmissionHook, FieldValidation};
 use crate::ops::{DeleteOpts, Propagation, WriteOpts, meta_str};
@@ -38,6 +38,12 @@ pub struct State {
     pub token: String,
     pub hooks: RwLock<Vec<Arc<dyn AdmissionHook>>>,
     pub simulate: Option<SimOptions>,
+    /// Where writes, lists and deletes run, and their deadline.
+    pub pool: crate::limits::Pool,
+    /// Bounds of one watch's queue.
+    pub watch_buffer: WatchBuffer,
+    /// Stored objects today's checks reject (see [`crate::quarantine`]).
+    pub quarantine: RwLock<crate::quarantine::Quarantine>,
 }
 
 impl State {
@@ -132,6 +138,34 @@ fn error_response(e: &ApiError) -> Response {
     r
 }
 
+/// The warnings a response carries, as kube-apiserver's warning recorder bounds them
+/// (endpoints/filters/warning.go): duplicates dropped; past 4,096 characters in all, each is
+/// cut to 256 characters and the rest are dropped once 4,096 are written. A 2,000-task
+/// Pipeline's findings do not become 2,000 headers.
+pub fn limit_warnings(warnings: Vec<String>) -> Vec<String> {
+    const TOTAL: usize = 4 * 1024;
+    const ITEM: usize = 256;
+    let mut seen = std::collections::HashSet::new();
+    let ordered: Vec<String> = warnings
+        .into_iter()
+        .filter(|w| !w.is_empty() && seen.insert(w.clone()))
+        .collect();
+    if ordered.iter().map(|w| w.chars().count()).sum::<usize>() <= TOTAL {
+        return ordered;
+    }
+    let mut out = Vec::new();
+    let mut written = 0;
+    for w in ordered {
+        if written >= TOTAL {
+            break;
+        }
+        let t: String = w.chars().take(ITEM).collect();
+        written += t.chars().count();
+        out.push(t);
+    }
+    out
+}
+
 fn to_response(rep: Reply) -> Response {
     let mut r = Response::new(Body::from(rep.body));
     *r.status_mut() = StatusCode::from_u16(rep.code).unwrap_or(StatusCode::OK);
@@ -139,7 +173,7 @@ fn to_response(rep: Reply) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static(rep.content_type),
     );
-    for w in rep.warnings {
+    for w in limit_warnings(rep.warnings) {
         // RFC 7234 warning: 299 - "text"
         let text = w
             .replace('\\', "\\\\")
@@ -185,10 +219,32 @@ async fn handle(st: Arc<State>, auth: bool, req: Request) -> Response {
             return error_response(&ApiError::unauthorized());
         }
     }
-    match dispatch(st, req).await {
-        Ok(Dispatched::Reply(r)) => to_response(r),
-        Ok(Dispatched::Stream(r)) => r,
-        Err(e) => error_response(&e),
+    let what = format!("{} {}", req.method(), req.uri());
+    match CatchUnwind(Box::pin(dispatch(st, req))).await {
+        Ok(Ok(Dispatched::Reply(r))) => to_response(r),
+        Ok(Ok(Dispatched::Stream(r))) => r,
+        Ok(Err(e)) => error_response(&e),
+        Err(panic) => {
+            crate::log_warning(format!("{what} panicked: {panic}"));
+            error_response(&crate::limits::panic_error())
+        }
+    }
+}
+
+/// A future whose panic is caught: one request's bug answers 500, it does not end the
+/// connection's task (kube-apiserver's `WithPanicRecovery`).
+struct CatchUnwind<F>(Pin<Box<F>>);
+
+impl<F: std::future::Future> std::future::Future for CatchUnwind<F> {
+    type Output = Result<F::Output, String>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let fut = self.0.as_mut();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || fut.poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(p) => Poll::Ready(Err(crate::limits::panic_text(p.as_ref()))),
+        }
     }
 }
 
@@ -251,6 +307,23 @@ pub fn decode_body(bytes: &[u8], content_type: &str) -> Result<Value, ApiError> 
     })
 }
 
+/// [`decode_body`] with strict JSON decoding: the duplicate fields of a JSON body too (YAML
+/// bodies refuse duplicate keys outright).
+pub fn decode_body_strict(
+    bytes: &[u8],
+    content_type: &str,
+) -> Result<(Value, crate::decode::Findings), ApiError> {
+    if content_type.contains("protobuf")
+        || content_type.contains("cbor")
+        || content_type.contains("yaml")
+    {
+        return Ok((decode_body(bytes, content_type)?, Default::default()));
+    }
+    crate::decode::json_strict(bytes).map_err(|e| {
+        ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
+    })
+}
+
 async fn read_body(req: Request) -> Result<Bytes, ApiError> {
     // A body over the limit is still read (up to a bound) before the 413, so that a client
     // still writing it sees the Status rather than a broken pipe.
@@ -265,6 +338,7 @@ async fn read_body(req: Request) -> Result<Bytes, ApiError> {
 }
 
 /// A request for a resource.
+#[derive(Clone)]
 struct Target {
     info: Arc<ResourceInfo>,
     version: String,
@@ -275,6 +349,7 @@ struct Target {
 }
 
 async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> {
+    let start = Instant::now();
     let path = req.uri().path().trim_end_matches('/').to_owned();
     let query = parse_query(req.uri().query());
     let method = req.method().clone();
@@ -376,6 +451,14 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
         .to_owned();
     let as_table = accept.contains("as=Table");
     let opts = write_opts(&query, req.headers())?;
+    let is_watch = method == Method::GET && (target.watch_path || truthy(query.get("watch")));
+    let deadline = if is_watch {
+        // long-running: its own `timeoutSeconds` bounds it
+        start
+    } else {
+        st.pool
+            .deadline(start, query.get("timeout").map(String::as_str))?
+    };
     let info = target.info.clone();
     let ns = target.namespace.clone().unwrap_or_default();
     let version = target.version.clone();
@@ -385,7 +468,12 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
             if target.watch_path || truthy(query.get("watch")) {
                 return watch(st, &target, &query, as_table).map(Dispatched::Stream);
             }
-            Ok(Dispatched::Reply(list(&st, &target, &query, as_table)?))
+            let st2 = st.clone();
+            let reply = st
+                .pool
+                .run(deadline, move |_| list(&st2, &target, &query, as_table))
+                .await?;
+            Ok(Dispatched::Reply(reply))
         }
         (Method::GET, Some(name), None) => {
             if target.watch_path {
@@ -444,25 +532,58 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
                 ));
             }
             let body = read_body(req).await?;
-            let obj = decode_body(&body, &content_type)?;
-            let w = st.create(&info, &version, target.namespace.as_deref(), obj, &opts)?;
+            let (st2, info2, version2) = (st.clone(), info.clone(), version.clone());
+            let ns_opt = target.namespace.clone();
+            let w = st
+                .pool
+                .run(deadline, move |gate| {
+                    let (obj, found) = decode_body_strict(&body, &content_type)?;
+                    let o = WriteOpts {
+                        decoded: found,
+                        gate: Some(gate),
+                        ..opts
+                    };
+                    st2.create(&info2, &version2, ns_opt.as_deref(), obj, &o)
+                })
+                .await?;
             let mut r = Reply::json(201, &served(&w.object, &info, &version));
             r.warnings = w.warnings;
             Ok(Dispatched::Reply(r))
         }
         (Method::PUT, Some(name), None | Some("status")) if sub.is_none() || info.status => {
             let body = read_body(req).await?;
-            let obj = decode_body(&body, &content_type)?;
-            let w = st.update(&info, &version, &ns, &name, obj, sub.as_deref(), &opts)?;
+            let (st2, info2, version2) = (st.clone(), info.clone(), version.clone());
+            let w = st
+                .pool
+                .run(deadline, move |gate| {
+                    let (obj, found) = decode_body_strict(&body, &content_type)?;
+                    let o = WriteOpts {
+                        decoded: found,
+                        gate: Some(gate),
+                        ..opts
+                    };
+                    st2.update(&info2, &version2, &ns, &name, obj, sub.as_deref(), &o)
+                })
+                .await?;
             let mut r = Reply::json(200, &served(&w.object, &info, &version));
             r.warnings = w.warnings;
             Ok(Dispatched::Reply(r))
         }
         (Method::PUT, Some(name), Some("scale")) if info.scale.is_some() => {
             let body = read_body(req).await?;
-            let scale = decode_body(&body, &content_type)?;
-            let old = st.get(&info, &ns, &name)?;
-            let w = st.set_scale(&info, &old, &scale, &opts)?;
+            let (st2, info2) = (st.clone(), info.clone());
+            let w = st
+                .pool
+                .run(deadline, move |gate| {
+                    let scale = decode_body(&body, &content_type)?;
+                    let old = st2.get(&info2, &ns, &name)?;
+                    let o = WriteOpts {
+                        gate: Some(gate),
+                        ..opts
+                    };
+                    st2.set_scale(&info2, &old, &scale, &o)
+                })
+                .await?;
             Ok(Dispatched::Reply(Reply::json(200, &w.object)))
         }
         (Method::PATCH, Some(name), None | Some("status") | Some("scale"))
@@ -471,16 +592,27 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
                 || (sub.as_deref() == Some("scale") && info.scale.is_some()) =>
         {
             let body = read_body(req).await?;
-            let w = st.patch(
-                &info,
-                &version,
-                &ns,
-                &name,
-                &content_type,
-                &body,
-                sub.as_deref(),
-                &opts,
-            )?;
+            let (st2, info2, version2, sub2) =
+                (st.clone(), info.clone(), version.clone(), sub.clone());
+            let w = st
+                .pool
+                .run(deadline, move |gate| {
+                    let o = WriteOpts {
+                        gate: Some(gate),
+                        ..opts
+                    };
+                    st2.patch(
+                        &info2,
+                        &version2,
+                        &ns,
+                        &name,
+                        &content_type,
+                        &body,
+                        sub2.as_deref(),
+                        &o,
+                    )
+                })
+                .await?;
             let v = if sub.as_deref() == Some("scale") {
                 (*w.object).clone()
             } else {
@@ -493,7 +625,15 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
         (Method::DELETE, Some(name), None) => {
             let body = read_body(req).await?;
             let d = delete_opts(&query, &body)?;
-            let obj = st.delete(&info, &ns, &name, &d)?;
+            let (st2, info2) = (st.clone(), info.clone());
+            let obj = st
+                .pool
+                .run(deadline, move |gate| {
+                    // deletes pass no admission: the gate is passed before anything changes
+                    gate.commit()?;
+                    st2.delete(&info2, &ns, &name, &d)
+                })
+                .await?;
             Ok(Dispatched::Reply(Reply::json(
                 200,
                 &served(&obj, &info, &version),
@@ -502,21 +642,30 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
         (Method::DELETE, None, None) => {
             let body = read_body(req).await?;
             let d = delete_opts(&query, &body)?;
-            let (items, _) = select(&st, &target, &query)?;
-            let mut deleted = Vec::new();
-            for o in items {
-                if let Ok(x) = st.delete(&info, meta_str(&o, "namespace"), meta_str(&o, "name"), &d)
-                {
-                    deleted.push(served(&x, &info, &version));
-                }
-            }
-            st.collect_garbage();
-            let rv = st.store.current_rv().to_string();
-            Ok(Dispatched::Reply(Reply::json(
-                200,
-                &json!({"kind": format!("{}List", info.kind), "apiVersion": info.api_version(&version),
-                        "metadata": {"resourceVersion": rv}, "items": deleted}),
-            )))
+            let (st2, info2, version2) = (st.clone(), info.clone(), version.clone());
+            let reply = st
+                .pool
+                .run(deadline, move |gate| {
+                    let (items, _) = select(&st2, &target, &query)?;
+                    gate.commit()?;
+                    let mut deleted = Vec::new();
+                    for o in items {
+                        if let Ok(x) =
+                            st2.delete(&info2, meta_str(&o, "namespace"), meta_str(&o, "name"), &d)
+                        {
+                            deleted.push(served(&x, &info2, &version2));
+                        }
+                    }
+                    st2.collect_garbage();
+                    let rv = st2.store.current_rv().to_string();
+                    Ok(Reply::json(
+                        200,
+                        &json!({"kind": format!("{}List", info2.kind), "apiVersion": info2.api_version(&version2),
+                                "metadata": {"resourceVersion": rv}, "items": deleted}),
+                    ))
+                })
+                .await?;
+            Ok(Dispatched::Reply(reply))
         }
         _ => Err(ApiError::method_not_allowed(
             "the server does not allow this method on the requested resource",
@@ -555,6 +704,7 @@ fn write_opts(q: &Query, headers: &axum::http::HeaderMap) -> Result<WriteOpts, A
         field_validation: FieldValidation::parse(q.get("fieldValidation").map(String::as_str))?,
         dry_run: q.get("dryRun").is_some_and(|d| d == "All"),
         force: truthy(q.get("force")),
+        ..WriteOpts::default()
     })
 }
 
@@ -1138,22 +1288,187 @@ fn list(st: &State, t: &Target, q: &Query, as_table: bool) -> Result<Reply, ApiE
     })
 }
 
-/// A streamed body fed by a channel.
-struct ChannelBody {
-    rx: mpsc::Receiver<Bytes>,
+/// Bounds of one watch's queue of encoded events (those the client has not read yet).
+///
+/// kube-apiserver's cacher gives each watcher a channel of at most 100 events
+/// (`maxWatchChanSizeWithoutIndex`, storage/cacher/watch_cache.go) and, when it is full, waits
+/// a bounded time budget before it "Forcing watcher close due to unresponsiveness"
+/// (`cacheWatcher.add`, storage/cacher/cache_watcher.go): the watch ends and the client
+/// re-watches from its last resourceVersion. Sluice does the same, bounding bytes too so that
+/// 100 large objects cannot queue 100 MB: a watcher whose queue stays full for `stall` is
+/// closed and its queue freed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WatchBuffer {
+    /// Events queued at most (upstream's channel size).
+    pub max_events: usize,
+    /// Bytes queued at most (one event larger than this is still sent alone).
+    pub max_bytes: usize,
+    /// How long a full queue may wait for the client before the watch is closed.
+    pub stall: Duration,
 }
 
-impl http_body::Body for ChannelBody {
+impl Default for WatchBuffer {
+    fn default() -> Self {
+        WatchBuffer {
+            max_events: 100,
+            max_bytes: 4 * 1024 * 1024,
+            stall: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Default)]
+struct QueueState {
+    items: std::collections::VecDeque<Bytes>,
+    bytes: usize,
+    /// The producer is done: the body ends once the queue is drained.
+    ended: bool,
+    /// The body was dropped: the client is gone.
+    gone: bool,
+    waker: Option<std::task::Waker>,
+}
+
+/// One watch's queue between its producer task and its response body.
+struct WatchQueue {
+    state: std::sync::Mutex<QueueState>,
+    space: tokio::sync::Notify,
+    limits: WatchBuffer,
+}
+
+/// Why a watch's producer stops.
+enum Stop {
+    /// The client closed the connection.
+    Gone,
+    /// The client read nothing for `stall` with a full queue: the watch was closed.
+    Slow,
+}
+
+impl WatchQueue {
+    fn new(limits: WatchBuffer) -> Arc<Self> {
+        Arc::new(WatchQueue {
+            state: std::sync::Mutex::new(QueueState::default()),
+            space: tokio::sync::Notify::new(),
+            limits,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues one line; waits while the queue is full, at most `stall`, then closes the
+    /// watch (the queued events are dropped at once: their memory is freed even if the
+    /// client never reads again).
+    async fn push(&self, line: Bytes) -> Result<(), Stop> {
+        let mut deadline = None;
+        loop {
+            {
+                let mut q = self.lock();
+                if q.gone {
+                    return Err(Stop::Gone);
+                }
+                let fits = q.items.is_empty()
+                    || (q.items.len() < self.limits.max_events
+                        && q.bytes + line.len() <= self.limits.max_bytes);
+                if fits {
+                    q.bytes += line.len();
+                    q.items.push_back(line);
+                    if let Some(w) = q.waker.take() {
+                        w.wake();
+                    }
+                    return Ok(());
+                }
+            }
+            let until =
+                *deadline.get_or_insert_with(|| tokio::time::Instant::now() + self.limits.stall);
+            if tokio::time::timeout_at(until, self.space.notified())
+                .await
+                .is_err()
+            {
+                let mut q = self.lock();
+                if q.gone {
+                    return Err(Stop::Gone);
+                }
+                q.items.clear();
+                q.bytes = 0;
+                q.ended = true;
+                if let Some(w) = q.waker.take() {
+                    w.wake();
+                }
+                return Err(Stop::Slow);
+            }
+        }
+    }
+
+    /// The producer is done: the body ends after what is queued.
+    fn end(&self) {
+        let mut q = self.lock();
+        q.ended = true;
+        if let Some(w) = q.waker.take() {
+            w.wake();
+        }
+    }
+
+    /// Resolves when the client is gone (the body was dropped).
+    async fn gone(&self) {
+        loop {
+            let n = self.space.notified();
+            if self.lock().gone {
+                return;
+            }
+            n.await;
+        }
+    }
+}
+
+/// Ends a watch's body when its producer task ends, by return or by panic.
+struct EndOnDrop(Arc<WatchQueue>);
+
+impl Drop for EndOnDrop {
+    fn drop(&mut self) {
+        self.0.end();
+    }
+}
+
+/// A watch's response body: the lines of its queue.
+struct WatchBody {
+    queue: Arc<WatchQueue>,
+}
+
+impl http_body::Body for WatchBody {
     type Data = Bytes;
     type Error = Infallible;
 
     fn poll_frame(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut TaskContext<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
-        self.rx
-            .poll_recv(cx)
-            .map(|o| o.map(|b| Ok(http_body::Frame::data(b))))
+        let mut q = self.queue.lock();
+        match q.items.pop_front() {
+            Some(b) => {
+                q.bytes -= b.len();
+                drop(q);
+                self.queue.space.notify_one();
+                Poll::Ready(Some(Ok(http_body::Frame::data(b))))
+            }
+            None if q.ended => Poll::Ready(None),
+            None => {
+                q.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl Drop for WatchBody {
+    fn drop(&mut self) {
+        {
+            let mut q = self.queue.lock();
+            q.gone = true;
+            q.items.clear();
+            q.bytes = 0;
+        }
+        self.queue.space.notify_one();
     }
 }
 
@@ -1220,6 +1535,8 @@ impl WatchFilter {
         let mut line =
             serde_json::to_vec(&json!({"type": ty, "object": object})).unwrap_or_default();
         line.push(b'\n');
+        // the queue counts bytes: keep no doubling slack behind them
+        line.shrink_to_fit();
         Bytes::from(line)
     }
 
@@ -1285,19 +1602,32 @@ fn watch(st: Arc<State>, t: &Target, q: &Query, as_table: bool) -> Result<Respon
             })?;
             (Vec::new(), replay, from, rx)
         };
-    let (tx, brx) = mpsc::channel::<Bytes>(256);
-    tokio::spawn(run_watch(
-        filter,
-        initial,
-        replay,
-        start_rv,
-        rx,
-        tx,
-        bookmarks,
-        send_initial == Some(true),
-        Duration::from_secs(timeout),
-    ));
-    let mut r = Response::new(Body::new(ChannelBody { rx: brx }));
+    let queue = WatchQueue::new(st.watch_buffer);
+    let q = queue.clone();
+    let key = filter.key.clone();
+    tokio::spawn(async move {
+        // the body ends however this task ends, a panic included
+        let _end = EndOnDrop(q.clone());
+        let stop = run_watch(
+            filter,
+            initial,
+            replay,
+            start_rv,
+            rx,
+            &q,
+            bookmarks,
+            send_initial == Some(true),
+            Duration::from_secs(timeout),
+        )
+        .await;
+        if let Some(Stop::Slow) = stop {
+            crate::log_warning(format!(
+                "closing a watch of {key}: its client read nothing for {:?} with its queue full (as kube-apiserver's cacher forces unresponsive watchers closed)",
+                q.limits.stall
+            ));
+        }
+    });
+    let mut r = Response::new(Body::new(WatchBody { queue }));
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -1305,6 +1635,8 @@ fn watch(st: Arc<State>, t: &Target, q: &Query, as_table: bool) -> Result<Respon
     Ok(r)
 }
 
+/// Feeds one watch until it times out, the store closes, the client goes (`Some(Gone)`) or
+/// stops reading (`Some(Slow)`).
 #[allow(clippy::too_many_arguments)]
 async fn run_watch(
     filter: WatchFilter,
@@ -1312,57 +1644,60 @@ async fn run_watch(
     replay: Vec<Arc<Event>>,
     start_rv: u64,
     mut rx: broadcast::Receiver<Arc<Event>>,
-    tx: mpsc::Sender<Bytes>,
+    q: &WatchQueue,
     bookmarks: bool,
     initial_end: bool,
     timeout: Duration,
-) {
+) -> Option<Stop> {
     let mut headers = true;
     let mut last_rv = start_rv;
     for o in &initial {
         if matches_filters(&filter.info, o, &filter.ls, &filter.fs).unwrap_or(false) {
-            if tx.send(filter.encode("ADDED", o, headers)).await.is_err() {
-                return;
+            if let Err(stop) = q.push(filter.encode("ADDED", o, headers)).await {
+                return Some(stop);
             }
             headers = false;
         }
     }
-    if initial_end && bookmarks && tx.send(filter.bookmark(start_rv, true)).await.is_err() {
-        return;
+    if initial_end
+        && bookmarks
+        && let Err(stop) = q.push(filter.bookmark(start_rv, true)).await
+    {
+        return Some(stop);
     }
     for ev in &replay {
         if let Some((ty, obj)) = filter.wants(ev) {
-            if tx.send(filter.encode(ty, &obj, headers)).await.is_err() {
-                return;
+            if let Err(stop) = q.push(filter.encode(ty, &obj, headers)).await {
+                return Some(stop);
             }
             headers = false;
         }
         last_rv = ev.rv;
     }
+    drop(replay);
+    drop(initial);
     let deadline = tokio::time::sleep(timeout);
     tokio::pin!(deadline);
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     tick.tick().await;
     loop {
-        tokio::select! {
-            _ = &mut deadline => return,
-            _ = tick.tick(), if bookmarks => {
-                if tx.send(filter.bookmark(last_rv, false)).await.is_err() {
-                    return;
-                }
-            }
-            _ = tx.closed() => return,
+        let line = tokio::select! {
+            _ = &mut deadline => return None,
+            _ = tick.tick(), if bookmarks => filter.bookmark(last_rv, false),
+            _ = q.gone() => return Some(Stop::Gone),
             ev = rx.recv() => match ev {
                 Ok(ev) => {
                     if ev.rv <= last_rv {
                         continue;
                     }
                     last_rv = ev.rv;
-                    if let Some((ty, obj)) = filter.wants(&ev) {
-                        if tx.send(filter.encode(ty, &obj, headers)).await.is_err() {
-                            return;
+                    match filter.wants(&ev) {
+                        Some((ty, obj)) => {
+                            let line = filter.encode(ty, &obj, headers);
+                            headers = false;
+                            line
                         }
-                        headers = false;
+                        None => continue,
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => {
@@ -1370,11 +1705,13 @@ async fn run_watch(
                     let st = ApiError::gone("the watcher fell behind; too old resource version").to_status();
                     let mut line = serde_json::to_vec(&json!({"type": "ERROR", "object": st})).unwrap_or_default();
                     line.push(b'\n');
-                    let _ = tx.send(Bytes::from(line)).await;
-                    return;
+                    return q.push(Bytes::from(line)).await.err();
                 }
-                Err(broadcast::error::RecvError::Closed) => return,
+                Err(broadcast::error::RecvError::Closed) => return None,
             }
+        };
+        if let Err(stop) = q.push(line).await {
+            return Some(stop);
         }
     }
 }

@@ -68,23 +68,37 @@ pub fn pod_log(pod: &Value) -> String {
     )
 }
 
-/// Runs the simulated controllers until the runtime stops.
+/// Runs the simulated controllers until the runtime stops, supervised: a panic in a pass is
+/// logged and the loop restarts after a backoff (`supervise::task`); it never ends the
+/// server.
 pub fn spawn(st: Arc<State>, o: SimOptions) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(o.tick);
-        loop {
-            tick.tick().await;
-            reconcile(&st, &o);
-        }
-    });
+    crate::supervise::task(
+        "simulated node",
+        crate::supervise::Backoff::default(),
+        move || {
+            let st = st.clone();
+            let o = o.clone();
+            async move {
+                let mut tick = tokio::time::interval(o.tick);
+                loop {
+                    tick.tick().await;
+                    reconcile(&st, &o);
+                }
+            }
+        },
+    );
 }
 
 fn info(st: &State, group: &str, plural: &str) -> Option<Arc<ResourceInfo>> {
     st.reg().by_group_resource(group, plural)
 }
 
+/// The objects the simulated controllers act on: quarantined ones are left alone.
 fn list(st: &State, group: &str, plural: &str) -> Vec<Arc<Value>> {
-    st.store.list(&resource_key(group, plural), None, None).0
+    let key = resource_key(group, plural);
+    let mut objs = st.store.list(&key, None, None).0;
+    objs.retain(|o| !st.is_quarantined(&key, o));
+    objs
 }
 
 fn owned_by<'a>(objs: &'a [Arc<Value>], uid: &str) -> Vec<&'a Arc<Value>> {

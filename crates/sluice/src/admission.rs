@@ -143,8 +143,12 @@ impl PolicyAdmission {
 
     /// The stored policies, compiled; recompiled when any was created, changed or deleted.
     pub fn policies(&self) -> Arc<Vec<LoadedPolicy>> {
+        // quarantined policies (stored, but refused by today's checks) are not applied
         let mut stored = self.state.store.list(CLUSTER_POLICIES, None, None).0;
-        stored.extend(self.state.store.list(POLICIES, None, None).0);
+        stored.retain(|p| !self.state.is_quarantined(CLUSTER_POLICIES, p));
+        let mut namespaced = self.state.store.list(POLICIES, None, None).0;
+        namespaced.retain(|p| !self.state.is_quarantined(POLICIES, p));
+        stored.extend(namespaced);
         let fingerprint: Vec<(String, String)> = stored
             .iter()
             .map(|p| {
@@ -698,12 +702,14 @@ impl PolicyAdmission {
         self.write_report(obj, results, &policies);
     }
 
-    /// Objects the reports cover: every stored object but the skipped kinds.
+    /// Objects the reports cover: every stored object but the skipped kinds and quarantined
+    /// objects (stored, but refused by today's checks).
     fn reportable(&self) -> Vec<Arc<Value>> {
         self.state
             .store
             .all()
             .into_iter()
+            .filter(|(key, v)| !self.state.is_quarantined(key, v))
             .map(|(_, v)| v)
             .filter(|v| !skipped(&group_of(v), kind_of(v), meta(v, "namespace")))
             .collect()
@@ -715,12 +721,23 @@ impl PolicyAdmission {
         let policies = self.policies();
         let is_target = |p: &LoadedPolicy| p.background && only.is_none_or(|k| p.key == k);
         for obj in self.reportable() {
-            let fresh: Vec<Value> = self
-                .evaluate(&policies, &obj, None, "CREATE", is_target)
-                .iter()
-                .map(|(p, r)| report_result(p, r, "background scan"))
-                .collect();
-            self.merge_results(&obj, only, fresh, &policies);
+            // one object whose evaluation panics is skipped (and logged), not the scan
+            let done = sluice_apiserver::supervise::isolate(|| {
+                let fresh: Vec<Value> = self
+                    .evaluate(&policies, &obj, None, "CREATE", is_target)
+                    .iter()
+                    .map(|(p, r)| report_result(p, r, "background scan"))
+                    .collect();
+                self.merge_results(&obj, only, fresh, &policies);
+            });
+            if let Err(panic) = done {
+                sluice_apiserver::log_warning(format!(
+                    "policy reports: scanning {} {}/{} panicked: {panic}",
+                    kind_of(&obj),
+                    meta(&obj, "namespace"),
+                    meta(&obj, "name")
+                ));
+            }
         }
     }
 
@@ -793,19 +810,43 @@ impl PolicyAdmission {
     }
 
     /// Follows the store until it closes: a full background scan first, then one event at
-    /// a time (a full scan again when the watch fell behind).
-    pub fn run_reporter(self: Arc<Self>) {
+    /// a time (a full scan again when the watch fell behind). An event whose handling panics
+    /// is logged and skipped; run it under [`PolicyAdmission::spawn_reporter`] so that a
+    /// panic anywhere else restarts it with a backoff instead of ending reports.
+    pub fn run_reporter(&self) {
         let Ok((_, mut rx)) = self.state.store.watch(None) else {
             return;
         };
         self.scan(None);
         loop {
             match rx.blocking_recv() {
-                Ok(ev) => self.on_event(&ev),
+                Ok(ev) => {
+                    if let Err(panic) = sluice_apiserver::supervise::isolate(|| self.on_event(&ev))
+                    {
+                        sluice_apiserver::log_warning(format!(
+                            "policy reports: the event of {} {}/{} (resourceVersion {}) panicked: {panic}",
+                            kind_of(&ev.object),
+                            ev.namespace,
+                            meta(&ev.object, "name"),
+                            ev.rv
+                        ));
+                    }
+                }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => self.scan(None),
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             }
         }
+    }
+
+    /// The reporter on its own thread, supervised: a panic restarts it after a backoff
+    /// (1 s doubling to 60 s) and is logged; the API server keeps serving.
+    pub fn spawn_reporter(self: &Arc<Self>) -> std::io::Result<std::thread::JoinHandle<()>> {
+        let me = self.clone();
+        sluice_apiserver::supervise::thread(
+            "policy-reports",
+            sluice_apiserver::supervise::Backoff::default(),
+            move || me.run_reporter(),
+        )
     }
 }
 

@@ -34,6 +34,9 @@ pub struct ApiserverArgs {
 pub fn run(args: &ApiserverArgs) -> anyhow::Result<u8> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        // admission (validation, policies) runs on the blocking threads: deep stacks, so
+        // nested input meets the parsers' depth limits before the stack's end
+        .thread_stack_size(sluice_apiserver::supervise::THREAD_STACK)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
@@ -51,9 +54,8 @@ pub fn run(args: &ApiserverArgs) -> anyhow::Result<u8> {
         // Kyverno: stored policies admit creates and updates; reports and background scans
         let policy = crate::admission::PolicyAdmission::new(server.state().clone());
         server.add_admission_hook(policy.clone());
-        std::thread::Builder::new()
-            .name("policy-reports".into())
-            .spawn(move || policy.run_reporter())
+        policy
+            .spawn_reporter()
             .context("starting the policy reporter")?;
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await

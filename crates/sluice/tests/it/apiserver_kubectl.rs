@@ -24,7 +24,7 @@ pub(crate) struct Server {
     port: u16,
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
+pub(crate) fn temp_dir(tag: &str) -> PathBuf {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -50,7 +50,7 @@ impl Server {
         Server::start_in(dir, 0)
     }
 
-    fn start_in(dir: PathBuf, port: u16) -> Server {
+    pub(crate) fn start_in(dir: PathBuf, port: u16) -> Server {
         let kubeconfig = dir.join("kubeconfig");
         let _ = std::fs::remove_file(&kubeconfig);
         let child = Command::new(env!("CARGO_BIN_EXE_sluice"))
@@ -95,6 +95,10 @@ impl Server {
             std::thread::sleep(Duration::from_millis(50));
         }
         s
+    }
+
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
     }
 
     fn kubeconfig(&self) -> PathBuf {
@@ -152,7 +156,7 @@ impl Server {
     }
 
     /// kill -9, then start again on the same port and data directory.
-    fn crash_and_restart(mut self) -> Server {
+    pub(crate) fn crash_and_restart(mut self) -> Server {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
