@@ -2,9 +2,9 @@
 //! over the event (`body`, `header`, `extensions`, `context`), as tektoncd/triggers
 //! `pkg/template/jsonpath.go` and `event.go` evaluate them with k8s.io/client-go's JSONPath.
 //!
-//! Supported path steps: `.name`, `['name']` / `["name"]`, `[i]` (negative counts from the end)
-//! and the wildcards `.*` / `[*]`. Filters, slices, unions and recursive descent are refused
-//! with an error naming the expression.
+//! Supported path steps: `.name`, `['name']` / `["name"]`, `[i]` (negative counts from the end),
+//! the wildcards `.*` / `[*]` and one-comparison filters `[?(@.a.b == "x")]`. Slices, unions
+//! and recursive descent are refused with an error naming the expression.
 
 use serde_json::Value;
 
@@ -50,6 +50,83 @@ enum Step {
     Field(String),
     Index(i64),
     Wildcard,
+    /// `[?(@.a.b)]` or `[?(@.a.b <op> literal)]` over the elements of an array.
+    Filter {
+        path: Vec<String>,
+        test: Option<(String, Value)>,
+    },
+}
+
+/// `?(@.a.b == "x")` (k8s.io/client-go/util/jsonpath filters with one comparison).
+fn parse_filter(inner: &str, expr: &str) -> Result<Step, String> {
+    let bad = || format!("unsupported JSONPath filter in {expr:?}: [{inner}]");
+    let body = inner
+        .strip_prefix("?(")
+        .and_then(|s| s.strip_suffix(')'))
+        .ok_or_else(bad)?
+        .trim();
+    let rest = body.strip_prefix('@').ok_or_else(bad)?;
+    let ops = ["==", "!=", "<=", ">=", "<", ">"];
+    let (lhs, test) = match ops.iter().find_map(|op| rest.find(op).map(|i| (i, *op))) {
+        Some((i, op)) => {
+            let lit = rest[i + op.len()..].trim();
+            let value = if let Some(q) = lit
+                .strip_prefix('"')
+                .and_then(|s| s.strip_suffix('"'))
+                .or_else(|| lit.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')))
+            {
+                Value::String(q.to_owned())
+            } else if let Ok(n) = lit.parse::<f64>() {
+                serde_json::Number::from_f64(n)
+                    .map(Value::Number)
+                    .ok_or_else(bad)?
+            } else if lit == "true" || lit == "false" {
+                Value::Bool(lit == "true")
+            } else {
+                return Err(bad());
+            };
+            (rest[..i].trim(), Some((op.to_owned(), value)))
+        }
+        None => (rest, None),
+    };
+    let path: Vec<String> = lhs
+        .split('.')
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect();
+    Ok(Step::Filter { path, test })
+}
+
+fn filter_holds(item: &Value, path: &[String], test: &Option<(String, Value)>) -> bool {
+    let mut v = item;
+    for p in path {
+        match v.get(p) {
+            Some(x) => v = x,
+            None => return false,
+        }
+    }
+    let Some((op, lit)) = test else {
+        return true;
+    };
+    let ord = match (v, lit) {
+        (Value::String(a), Value::String(b)) => Some(a.as_str().cmp(b.as_str())),
+        (Value::Number(a), Value::Number(b)) => a
+            .as_f64()
+            .zip(b.as_f64())
+            .and_then(|(a, b)| a.partial_cmp(&b)),
+        (Value::Bool(a), Value::Bool(b)) => Some(a.cmp(b)),
+        _ => None,
+    };
+    match (op.as_str(), ord) {
+        ("==", Some(o)) => o.is_eq(),
+        ("!=", Some(o)) => o.is_ne(),
+        ("!=", None) => true,
+        ("<", Some(o)) => o.is_lt(),
+        ("<=", Some(o)) => o.is_le(),
+        (">", Some(o)) => o.is_gt(),
+        (">=", Some(o)) => o.is_ge(),
+        _ => false,
+    }
 }
 
 /// `relaxedJSONPathExpression` then the steps of `{.a.b[0]}`.
@@ -88,12 +165,13 @@ fn parse(expr: &str) -> Result<Vec<Step>, String> {
                 i = j;
             }
             b'[' => {
-                let close = relaxed[i..]
-                    .find(']')
+                let close = close_bracket(&relaxed[i..])
                     .map(|p| p + i)
                     .ok_or_else(|| format!("unterminated array in {expr:?}"))?;
                 let inner = relaxed[i + 1..close].trim();
-                if inner == "*" {
+                if inner.starts_with('?') {
+                    steps.push(parse_filter(inner, expr)?);
+                } else if inner == "*" {
                     steps.push(Step::Wildcard);
                 } else if let Some(q) = inner
                     .strip_prefix('\'')
@@ -114,6 +192,21 @@ fn parse(expr: &str) -> Result<Vec<Step>, String> {
         }
     }
     Ok(steps)
+}
+
+/// The index of the `]` closing the `[` at the start of `s`, skipping quoted text.
+fn close_bracket(s: &str) -> Option<usize> {
+    let mut quote: Option<char> = None;
+    for (i, c) in s.char_indices().skip(1) {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, ']') => return Some(i),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// `^\{\.?([^{}]+)\}$|^\.?([^{}]+)$`, rewritten as `.fieldSpec` (no braces).
@@ -174,6 +267,12 @@ pub fn eval(event: &Value, expr: &str) -> Result<String, String> {
                     next.extend(keys.into_iter().map(|k| &m[k]));
                 }
                 (Step::Wildcard, _) => {}
+                (Step::Filter { path, test }, Value::Array(a)) => {
+                    next.extend(a.iter().filter(|item| filter_holds(item, path, test)));
+                }
+                (Step::Filter { .. }, other) => {
+                    return Err(format!("{} is not array or slice", gojson::marshal(other)));
+                }
             }
         }
         current = next;
@@ -237,7 +336,20 @@ mod tests {
             eval(&e, "body.commits[5]"),
             Err("array index out of bounds: index 5, length 2".into())
         );
-        assert!(eval(&e, "body.commits[?(@.id=='a1')]").is_err());
+        // filters as tektoncd/triggers examples/v1beta1/bitbucket-server uses them
+        assert_eq!(
+            eval(&e, "body.commits[?(@.id==\"b2\")].id").as_deref(),
+            Ok("b2")
+        );
+        assert_eq!(
+            eval(&e, "body.commits[?(@.id!='b2')].id").as_deref(),
+            Ok("a1")
+        );
+        assert_eq!(
+            eval(&e, "body.commits[?(@.message)].id").as_deref(),
+            Ok("a1")
+        );
+        assert!(eval(&e, "body.commits[1:2]").is_err());
         assert!(eval(&e, "{body").is_err());
     }
 
