@@ -132,7 +132,7 @@ fn env() -> &'static Arc<Env> {
 /// Parses `expr` and checks the limits; the AST comes back for evaluation.
 fn compile(expr: &str, limits: &CelLimits) -> Result<cel::Program, String> {
     check_limits(expr, limits)?;
-    let program = env().compile(expr).map_err(|e| e.to_string())?;
+    let program = env().compile(expr).map_err(|e| one_line(&e.to_string()))?;
     let depth = comprehension_depth(program.expression());
     if depth > limits.max_comprehension_depth {
         return Err(format!(
@@ -141,6 +141,16 @@ fn compile(expr: &str, limits: &CelLimits) -> Result<cel::Program, String> {
         ));
     }
     Ok(program)
+}
+
+/// The first line of a parse error without its `ERROR: <input>:` prefix (the rest repeats the
+/// source with a caret): `1:42: Syntax error: ...`.
+fn one_line(msg: &str) -> String {
+    let first = msg.lines().next().unwrap_or(msg);
+    first
+        .strip_prefix("ERROR: <input>:")
+        .unwrap_or(first)
+        .to_owned()
 }
 
 /// Checks that `expr` is a CEL expression the cel interceptor accepts (syntax and limits), as

@@ -7,7 +7,8 @@
 //! resources to create or why there are none. It creates nothing, has no clock, no
 //! randomness and no I/O of its own.
 //!
-//! [`cel_syntax`] checks a cel interceptor expression as `sluice validate` reports it.
+//! [`cel_syntax`] checks a cel interceptor expression; [`validate_cel`] checks every one of an
+//! EventListener or Trigger, with field paths, for `sluice validate`.
 //!
 //! Upstream: tektoncd/triggers `pkg/sink`, `pkg/interceptors`, `pkg/template`,
 //! `pkg/resources`.
@@ -21,6 +22,7 @@ mod jsonpath;
 mod sink;
 mod template;
 mod url;
+mod validate;
 
 pub use catalog::{Lookup, ObjectCatalog};
 pub use cel::{CelLimits, LIMITS as CEL_LIMITS, cel_syntax};
@@ -31,3 +33,4 @@ pub use interceptors::{
 };
 pub use sink::{Event, EventOutcome, SinkResponse, TriggerOutcome, TriggerResult, process};
 pub use template::{EVENT_ID_LABEL, EVENT_LISTENER_LABEL, TRIGGER_LABEL};
+pub use validate::validate_cel;

@@ -57,7 +57,14 @@ fn rules() -> BTreeMap<&'static str, Vec<&'static str>> {
     // the Triggers sink is pure: HTTP calls to interceptors go through its caller trait
     r.insert(
         "sluice-triggers",
-        pure_and(&["sluice", "sluice-exec", "sluice-pipeline", "nix", "libc", "ctrlc"]),
+        pure_and(&[
+            "sluice",
+            "sluice-exec",
+            "sluice-pipeline",
+            "nix",
+            "libc",
+            "ctrlc",
+        ]),
     );
     // the local executor runs processes but never talks to a cluster
     r.insert(
