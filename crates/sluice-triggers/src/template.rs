@@ -279,9 +279,38 @@ pub(crate) fn render(
             TRIGGER_LABEL.to_owned(),
             Value::String(stamp.trigger.to_owned()),
         );
+        check_rendered(&obj, i, &rt.template_label)?;
         out.push(obj);
     }
     Ok(out)
+}
+
+/// The rendered resource through Sluice's own validation (what `sluice validate` and the
+/// API server's admission would reject): a PipelineRun the template breaks is refused here,
+/// before anything is created. Warnings (e.g. a pipelineRef not among the inputs) pass.
+fn check_rendered(obj: &Value, i: usize, label: &str) -> Result<(), String> {
+    let o = sluice_core::Object::new(obj.clone());
+    let set = sluice_apis::ObjectSet::new([&o]);
+    let ctx = sluice_apis::Context::new(&set);
+    let errs: Vec<String> = sluice_apis::validate_one(&o, &ctx)
+        .iter()
+        .filter(|e| e.severity == sluice_core::Severity::Error)
+        .map(|e| {
+            if e.path.to_string().is_empty() {
+                e.message.clone()
+            } else {
+                format!("{}: {}", e.path, e.message)
+            }
+        })
+        .collect();
+    if errs.is_empty() {
+        return Ok(());
+    }
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+    Err(format!(
+        "resourcetemplates[{i}] of {label}: the rendered {kind} is invalid: {}",
+        errs.join("; ")
+    ))
 }
 
 /// A UUID-shaped id for `$(uid)`, derived from the event id and the trigger (the engine has

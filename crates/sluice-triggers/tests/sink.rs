@@ -299,6 +299,40 @@ spec:
     let out = send(&c, "ci", "el", &[], br#"{"kind": "Secret"}"#);
     assert_eq!(out.status, 202);
     assert_eq!(out.resources().count(), 2);
+
+    // A PipelineRun the params make invalid (Sluice's own PipelineRun validation, as
+    // admission would apply it) is refused before anything is created.
+    let yaml = r#"
+apiVersion: triggers.tekton.dev/v1beta1
+kind: EventListener
+metadata: {name: el, namespace: ci}
+spec:
+  triggers:
+  - name: pr
+    bindings:
+    - {name: timeout, value: $(body.timeout)}
+    template:
+      spec:
+        params: [{name: timeout}]
+        resourcetemplates:
+        - apiVersion: tekton.dev/v1
+          kind: PipelineRun
+          metadata: {generateName: run-}
+          spec:
+            pipelineRef: {name: build}
+            timeouts: {pipeline: $(tt.params.timeout)}
+"#;
+    let c = ObjectCatalog::new(objects(yaml), "ci");
+    let out = send(&c, "ci", "el", &[], br#"{"timeout": "1h"}"#);
+    assert_eq!(out.status, 202, "{out:?}");
+    let out = send(&c, "ci", "el", &[], br#"{"timeout": "soon"}"#);
+    assert_eq!(out.status, 500);
+    assert_eq!(out.resources().count(), 0);
+    let msg = out.triggers[0].result.message();
+    assert!(
+        msg.starts_with("resourcetemplates[0] of the embedded template: the rendered PipelineRun is invalid: spec.timeouts.pipeline"),
+        "{msg}"
+    );
 }
 
 // pkg/interceptors/github/github.go with the signature of tektoncd/triggers
@@ -342,7 +376,7 @@ spec:
         - apiVersion: tekton.dev/v1
           kind: TaskRun
           metadata: {generateName: "gh-$(tt.params.sha)-"}
-          spec: {params: [{name: url, value: $(tt.params.url)}, {name: event, value: $(tt.params.event)}]}
+          spec: {taskRef: {name: echo}, params: [{name: url, value: $(tt.params.url)}, {name: event, value: $(tt.params.event)}]}
 "#;
     let c = ObjectCatalog::new(objects(yaml), "ci");
     let body = br#"{"action": "opened", "pull_request":{"head":{"sha": "28911bbb5a3e2ea034daf1f6be0a822d50e31e73"}},"repository":{"clone_url": "https://github.com/tektoncd/triggers.git"}}"#;
