@@ -303,42 +303,107 @@ pub enum EvalError {
     Eval(String),
 }
 
+/// Compiled programs by source text (compiling is most of an evaluation's cost; the same
+/// filters come with every event). Errors are kept too. Emptied when full.
+fn cached_compile(expr: &str) -> Result<Arc<cel::Program>, String> {
+    type Cache = HashMap<String, Result<Arc<cel::Program>, String>>;
+    const MAX_ENTRIES: usize = 1024;
+    static CACHE: OnceLock<std::sync::Mutex<Cache>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Ok(c) = cache.lock()
+        && let Some(hit) = c.get(expr)
+    {
+        return hit.clone();
+    }
+    let compiled = compile(expr, &LIMITS).map(Arc::new);
+    if let Ok(mut c) = cache.lock() {
+        if c.len() >= MAX_ENTRIES {
+            c.clear();
+        }
+        c.insert(expr.to_owned(), compiled.clone());
+    }
+    compiled
+}
+
+/// The variables every expression of one interceptor sees, converted once.
+struct Vars {
+    body: CelValue,
+    header: CelValue,
+    extensions: CelValue,
+}
+
+fn eval_one(expr: &str, vars: &Vars, input: &CelInput<'_>, secret: &SecretFn<'_>) -> EvalResult {
+    let program = cached_compile(expr).map_err(EvalError::Parse)?;
+    let mut refs = Vec::new();
+    secret_refs(program.expression(), &mut refs);
+    let mut table = SecretTable::new();
+    for (key, name, ns) in refs {
+        let ns = ns.unwrap_or_else(|| input.namespace.to_owned());
+        let v = secret(&ns, &name, &key);
+        table.insert((ns, name, key), v);
+    }
+    let mut ctx = Context::with_env(Arc::clone(env()));
+    register(&mut ctx, input.namespace, Arc::new(table));
+    ctx.add_variable_from_value("body", vars.body.clone());
+    ctx.add_variable_from_value("header", vars.header.clone());
+    ctx.add_variable_from_value("extensions", vars.extensions.clone());
+    ctx.add_variable_from_value("requestURL", input.request_url.to_owned());
+    let v = program
+        .execute(&ctx)
+        .map_err(|e| EvalError::Eval(e.to_string()))?;
+    let mut budget = LIMITS.max_output_nodes;
+    cel_to_json(&v, &mut budget).map_err(EvalError::Eval)
+}
+
+fn vars(input: &CelInput<'_>) -> Vars {
+    Vars {
+        body: json_to_cel(input.body),
+        header: header_to_cel(input.header),
+        extensions: json_to_cel(&Value::Object(input.extensions.clone())),
+    }
+}
+
 /// Evaluates each expression against `input`; results are JSON (CEL doubles that hold an
 /// integer print as one, as protojson does). `secret` answers `compareSecret`.
+#[cfg(test)]
 pub fn evaluate_all(
     exprs: &[&str],
     input: &CelInput<'_>,
     secret: &SecretFn<'_>,
 ) -> Result<Vec<EvalResult>, String> {
     on_cel_stack(|| {
-        let body = json_to_cel(input.body);
-        let header = header_to_cel(input.header);
-        let extensions = json_to_cel(&Value::Object(input.extensions.clone()));
+        let vars = vars(input);
         exprs
             .iter()
-            .map(|expr| {
-                let program = compile(expr, &LIMITS).map_err(EvalError::Parse)?;
-                let mut refs = Vec::new();
-                secret_refs(program.expression(), &mut refs);
-                let mut table = SecretTable::new();
-                for (key, name, ns) in refs {
-                    let ns = ns.unwrap_or_else(|| input.namespace.to_owned());
-                    let v = secret(&ns, &name, &key);
-                    table.insert((ns, name, key), v);
-                }
-                let mut ctx = Context::with_env(Arc::clone(env()));
-                register(&mut ctx, input.namespace, Arc::new(table));
-                ctx.add_variable_from_value("body", body.clone());
-                ctx.add_variable_from_value("header", header.clone());
-                ctx.add_variable_from_value("extensions", extensions.clone());
-                ctx.add_variable_from_value("requestURL", input.request_url.to_owned());
-                let v = program
-                    .execute(&ctx)
-                    .map_err(|e| EvalError::Eval(e.to_string()))?;
-                let mut budget = LIMITS.max_output_nodes;
-                cel_to_json(&v, &mut budget).map_err(EvalError::Eval)
-            })
+            .map(|expr| eval_one(expr, &vars, input, secret))
             .collect()
+    })
+}
+
+/// The cel interceptor's work on one thread: the filter, then (only when there is no filter
+/// or it is `true`) the overlays.
+pub fn evaluate_interceptor(
+    filter: Option<&str>,
+    overlays: &[&str],
+    input: &CelInput<'_>,
+    secret: &SecretFn<'_>,
+) -> Result<(Option<EvalResult>, Vec<EvalResult>), String> {
+    on_cel_stack(|| {
+        let vars = vars(input);
+        let f = filter.map(|e| eval_one(e, &vars, input, secret));
+        let go_on = match &f {
+            None => true,
+            Some(r) => matches!(r, Ok(Value::Bool(true))),
+        };
+        let o = if go_on {
+            overlays
+                .iter()
+                .map(|e| eval_one(e, &vars, input, secret))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        (f, o)
     })
 }
 

@@ -920,12 +920,12 @@ fn cel_interceptor(
             format!("error evaluating cel expression: expression {expr:?} failed to evaluate: {m}")
         }
     };
-    let internal = |e: String| stop(StopKind::Error, code::INTERNAL, e);
-    if let Some(filter) = p.filter.as_deref().filter(|f| !f.is_empty()) {
-        let out = cel::evaluate_all(&[filter], &input, &secret)
-            .map_err(internal)?
-            .pop()
-            .unwrap_or(Ok(Value::Null));
+    let filter = p.filter.as_deref().filter(|f| !f.is_empty());
+    let overlays = p.overlays.unwrap_or_default();
+    let exprs: Vec<&str> = overlays.iter().map(|o| o.expression.as_str()).collect();
+    let (filtered, results) = cel::evaluate_interceptor(filter, &exprs, &input, &secret)
+        .map_err(|e| stop(StopKind::Error, code::INTERNAL, e))?;
+    if let (Some(filter), Some(out)) = (filter, filtered) {
         match out {
             Ok(Value::Bool(true)) => {}
             Ok(_) => {
@@ -944,12 +944,9 @@ fn cel_interceptor(
             }
         }
     }
-    let overlays = p.overlays.unwrap_or_default();
     if overlays.is_empty() {
         return Ok(cont(None));
     }
-    let exprs: Vec<&str> = overlays.iter().map(|o| o.expression.as_str()).collect();
-    let results = cel::evaluate_all(&exprs, &input, &secret).map_err(internal)?;
     let mut ext = Map::new();
     for (o, r) in overlays.iter().zip(results) {
         match r {
