@@ -144,6 +144,13 @@ fn feature_branch_is_filtered_by_cel_with_its_reason() {
     );
     assert_eq!(out.status, 202);
     assert_eq!(out.resources().count(), 0);
+    // the event record as the server stores it
+    assert_eq!(
+        serde_json::to_value(&out.triggers[0]).expect("json"),
+        json!({"trigger": "push", "namespace": "ci", "outcome": "Filtered",
+               "interceptor": "main-and-release", "code": "FailedPrecondition",
+               "message": "expression body.ref.startsWith('refs/heads/main') ||\nbody.ref.startsWith('refs/heads/release/')\n did not return true"})
+    );
     assert_eq!(
         out.triggers[0].result,
         TriggerResult::Filtered {
