@@ -7,6 +7,43 @@
 //! resources to create or why there are none. It creates nothing, has no clock, no
 //! randomness and no I/O of its own.
 //!
+//! For the server: call [`process`] off the async runtime (it may block in
+//! [`InterceptorCaller`] and runs CEL on a thread of its own), answer with
+//! [`EventOutcome::status`] and `serde_json` of [`EventOutcome::response`], create
+//! [`EventOutcome::resources`] (names from `generateName` are the API server's to make), and
+//! keep `serde_json` of each [`TriggerOutcome`] as the event's record.
+//!
+//! ```
+//! use serde_json::json;
+//! use sluice_triggers::{Event, Headers, NoCaller, ObjectCatalog, process};
+//!
+//! let catalog = ObjectCatalog::new(
+//!     [json!({
+//!         "apiVersion": "triggers.tekton.dev/v1beta1", "kind": "EventListener",
+//!         "metadata": {"name": "el", "namespace": "ci"},
+//!         "spec": {"triggers": [{
+//!             "name": "t",
+//!             "bindings": [{"name": "sha", "value": "$(body.sha)"}],
+//!             "template": {"spec": {
+//!                 "params": [{"name": "sha"}],
+//!                 "resourcetemplates": [{"apiVersion": "v1", "kind": "ConfigMap",
+//!                     "metadata": {"generateName": "run-"}, "data": {"sha": "$(tt.params.sha)"}}]}}}]}
+//!     })],
+//!     "ci",
+//! );
+//! let headers = Headers::from_pairs([("Content-Type", "application/json")]);
+//! let out = process(
+//!     &Event { namespace: "ci", listener: "el", headers: &headers, body: br#"{"sha": "abc"}"#,
+//!              url: "http://sluice/listeners/ci/el", event_id: "e-1" },
+//!     &catalog,
+//!     &NoCaller,
+//! );
+//! assert_eq!(out.status, 202);
+//! let cm = out.resources().next().expect("one ConfigMap");
+//! assert_eq!(cm["data"]["sha"], "abc");
+//! assert_eq!(cm["metadata"]["labels"]["triggers.tekton.dev/triggers-eventid"], "e-1");
+//! ```
+//!
 //! [`cel_syntax`] checks a cel interceptor expression; [`validate_cel`] checks every one of an
 //! EventListener or Trigger, with field paths, for `sluice validate`.
 //!
