@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use sluice_core::object::{LoadedFile, load_objects};
-use sluice_core::{FieldPath, Limits, LoadedObject, Object, Pos, Severity};
+use sluice_core::{FieldErrors, FieldPath, Limits, LoadedObject, Object, Pos, Severity};
 
 use crate::ObjectSet;
 use crate::set::Context;
@@ -37,6 +37,10 @@ pub struct Options {
     pub tekton_flags: Option<crate::tekton::FeatureFlags>,
     /// Tekton feature-flag keys and values applied over the flags found among the inputs.
     pub tekton_flag_overrides: Vec<(String, String)>,
+    /// Checks of other crates run on every object after its own validation, with paths
+    /// relative to the object (the binary adds `sluice_triggers::validate_cel`, which needs
+    /// a CEL parser this crate does not depend on).
+    pub extra_checks: Vec<fn(&Object) -> FieldErrors>,
 }
 
 /// The object a finding is about.
@@ -312,6 +316,13 @@ pub fn validate_files(files: &[SourceFile], opts: &Options) -> Report {
             report
                 .findings
                 .push(locate(obj, &e.path, e.severity, e.message));
+        }
+        for check in &opts.extra_checks {
+            for e in check(&obj.object) {
+                report
+                    .findings
+                    .push(locate(obj, &e.path, e.severity, e.message));
+            }
         }
     }
     report.findings.sort_by(|a, b| {

@@ -54,6 +54,18 @@ fn rules() -> BTreeMap<&'static str, Vec<&'static str>> {
         "sluice-pipeline",
         pure_and(&["sluice", "sluice-exec", "nix", "libc", "ctrlc"]),
     );
+    // the Triggers sink is pure: HTTP calls to interceptors go through its caller trait
+    r.insert(
+        "sluice-triggers",
+        pure_and(&[
+            "sluice",
+            "sluice-exec",
+            "sluice-pipeline",
+            "nix",
+            "libc",
+            "ctrlc",
+        ]),
+    );
     // the local executor runs processes but never talks to a cluster
     r.insert(
         "sluice-exec",

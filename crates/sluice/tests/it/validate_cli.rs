@@ -364,4 +364,45 @@ fn non_regular_files_in_walked_directories_are_skipped() {
         stderr(&o)
     );
     let _ = std::fs::remove_dir_all(&dir);
+// Issue 9 item 4: the CEL of cel interceptors is parsed by `sluice validate` (the Triggers
+// webhook does not; the interceptor would fail every event), reported at its line with the
+// field path.
+#[test]
+fn cel_interceptor_syntax_is_checked() {
+    let yaml = "\
+apiVersion: triggers.tekton.dev/v1beta1
+kind: EventListener
+metadata:
+  name: el
+spec:
+  triggers:
+  - name: t
+    interceptors:
+    - ref:
+        name: cel
+      params:
+      - name: filter
+        value: body.ref.startsWith('refs/heads/main') ||
+      - name: overlays
+        value:
+        - key: branch
+          expression: body.ref.split('/')[2]
+    template:
+      spec:
+        resourcetemplates:
+        - apiVersion: v1
+          kind: ConfigMap
+          metadata:
+            generateName: x-
+";
+    let o = sluice(&["validate", "-"], Some(yaml));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.starts_with(
+            "-:13:9: error: EventListener/el: spec.triggers[0].interceptors[0].params[0].value: invalid CEL expression: 1:42: Syntax error: mismatched input '<EOF>' expecting "
+        ),
+        "{out}"
+    );
+    assert_eq!(out.lines().count(), 1, "{out}");
 }
