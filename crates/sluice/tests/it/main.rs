@@ -9,5 +9,6 @@ mod kustomize_cli;
 mod policy_cli;
 mod run_cli;
 mod run_conformance;
+mod serve_kubectl;
 mod validate_cli;
 mod validate_seed;
