@@ -99,6 +99,58 @@ impl StepLogs {
     }
 }
 
+/// The marker file written in a Pod's log directory once its steps ended (a follower
+/// stops there).
+const DONE: &str = ".done";
+
+impl Drop for StepLogs {
+    fn drop(&mut self) {
+        let _ = File::create(self.dir.join(DONE));
+    }
+}
+
+/// Marks a Pod's logs complete (a run cut off by a server stop).
+pub fn mark_done(data_dir: &Path, namespace: &str, pod: &str) {
+    let dir = data_dir.join("logs").join(safe(namespace)).join(safe(pod));
+    if dir.is_dir() {
+        let _ = File::create(dir.join(DONE));
+    }
+}
+
+/// Reads a container's log in chunks handed to `send` (which returns false once the
+/// reader is gone). With `follow`, waits for more until the Pod's logs are complete (or
+/// its directory is removed). Blocking: run it on a thread of its own.
+pub fn stream(path: &Path, follow: bool, mut send: impl FnMut(Vec<u8>) -> bool) {
+    use std::io::Read;
+    let Ok(mut f) = File::open(path) else {
+        return;
+    };
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut draining = false;
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => {
+                if !follow || draining || !dir.is_dir() {
+                    return;
+                }
+                if dir.join(DONE).exists() {
+                    // one more pass for what was written before the marker
+                    draining = true;
+                    continue;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Ok(n) => {
+                if !send(buf[..n].to_vec()) {
+                    return;
+                }
+            }
+            Err(_) => return,
+        }
+    }
+}
+
 impl LogSink for StepLogs {
     /// `prefix` is `task/step`; the step's container is `step-<step>`.
     fn line(&self, prefix: &str, line: &str) {
@@ -134,6 +186,24 @@ mod tests {
             std::fs::read_to_string(log_path(&dir, "ns", "run-pod", "step-b")).expect("touched"),
             ""
         );
+        // a follower gets everything and ends once the Pod's logs are complete
+        let path = log_path(&dir, "ns", "run-pod", "step-a");
+        let follower = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let mut got = Vec::new();
+                stream(&path, true, |c| {
+                    got.extend(c);
+                    true
+                });
+                got
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        assert!(!follower.is_finished());
+        drop(logs);
+        let got = follower.join().expect("follower");
+        assert!(String::from_utf8_lossy(&got).starts_with("hello\n"));
         // names cannot climb out of the logs directory
         let p = log_path(&dir, "..", "../x", "a/../../b");
         assert!(p.starts_with(dir.join("logs")));

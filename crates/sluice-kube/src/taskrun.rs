@@ -101,6 +101,9 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action,
         )
     };
     let pod = tr["status"]["podName"].as_str().map(str::to_owned);
+    if let Some(p) = &pod {
+        crate::logs::mark_done(&ctx.opts.data_dir, meta(&tr, "namespace"), p);
+    }
     finish(&ctx, &tr, st, pod.as_deref()).await?;
     Ok(Action::await_change())
 }

@@ -90,6 +90,10 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
             ..Options::default()
         })
         .with_context(|| format!("opening the store in {}", args.data.display()))?;
+        // `kubectl logs <taskrun pod> -c step-x [-f]` reads the controllers' step logs
+        server.add_log_hook(std::sync::Arc::new(StepLogHook {
+            data: args.data.clone(),
+        }));
         let policy = crate::admission::PolicyAdmission::new(server.state().clone());
         server.add_admission_hook(policy.clone());
         std::thread::Builder::new()
@@ -132,4 +136,33 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
         }
         Ok(exit::OK)
     })
+}
+
+/// The Pod `log` subresource for TaskRun Pods: the step log files of DATA/logs, followed
+/// (`-f`) until the step's TaskRun attempt ends.
+struct StepLogHook {
+    data: PathBuf,
+}
+
+impl sluice_apiserver::PodLogHook for StepLogHook {
+    fn pod_log(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        follow: bool,
+    ) -> Option<tokio::sync::mpsc::Receiver<Vec<u8>>> {
+        let path = sluice_kube::logs::log_path(&self.data, namespace, pod, container);
+        if !path.is_file() {
+            return None;
+        }
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        std::thread::Builder::new()
+            .name("pod-log".into())
+            .spawn(move || {
+                sluice_kube::logs::stream(&path, follow, |chunk| tx.blocking_send(chunk).is_ok())
+            })
+            .ok()?;
+        Some(rx)
+    }
 }

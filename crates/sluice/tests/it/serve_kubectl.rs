@@ -279,7 +279,33 @@ spec:
           steps:
             - name: s
               image: alpine
-              script: sleep 30
+              script: |
+                echo started
+                sleep 30
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: creds
+stringData:
+  token: s3cr3t-value
+---
+apiVersion: tekton.dev/v1
+kind: TaskRun
+metadata:
+  name: masked
+spec:
+  taskSpec:
+    steps:
+      - name: show
+        image: alpine
+        env:
+          - name: TOKEN
+            valueFrom:
+              secretKeyRef:
+                name: creds
+                key: token
+        script: echo "token is $TOKEN"
 "#,
         ),
     );
@@ -333,6 +359,25 @@ spec:
     let log = std::fs::read_to_string(s.dir.join("logs/default/ok-publish-pod/step-push.log"))
         .expect("step log");
     assert_eq!(log, "pushing shop-1.0\n");
+    // ... and served by the Pod's log subresource
+    assert_eq!(
+        s.ok(&["logs", "ok-publish-pod", "-c", "step-push"], None),
+        "pushing shop-1.0\n"
+    );
+    // a standalone TaskRun; Secret values are masked in its log
+    s.ok(
+        &[
+            "wait",
+            "--for=condition=Succeeded",
+            "taskrun/masked",
+            "--timeout=60s",
+        ],
+        None,
+    );
+    assert_eq!(
+        s.ok(&["logs", "masked-pod", "-c", "step-show"], None),
+        "token is ***\n"
+    );
     // Events of the run
     let evs = s.json(&[
         "get",
@@ -374,6 +419,16 @@ spec:
         assert!(t0.elapsed() < Duration::from_secs(30), "slow never started");
         std::thread::sleep(Duration::from_millis(100));
     }
+    // `kubectl logs -f` follows the running step and ends when it is cancelled
+    let follower = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(s.dir.join("kubeconfig"))
+        .args(["logs", "-f", "slow-wait-pod", "-c", "step-s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kubectl logs -f");
+    std::thread::sleep(Duration::from_millis(1500));
     s.ok(
         &[
             "patch",
@@ -399,6 +454,9 @@ spec:
     assert!(t0.elapsed() < Duration::from_secs(25));
     let tr = s.json(&["get", "taskrun", "slow-wait"]);
     assert_eq!(cond(&tr).1, "TaskRunCancelled");
+    let followed = follower.wait_with_output().expect("kubectl logs -f ends");
+    assert!(followed.status.success(), "{}", err(&followed));
+    assert_eq!(out(&followed), "started\n");
 }
 
 #[test]
