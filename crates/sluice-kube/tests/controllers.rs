@@ -22,6 +22,16 @@ struct Env {
 }
 
 fn start(name: &str) -> Env {
+    start_with(name, 4)
+}
+
+impl Env {
+    fn cleanup(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
+}
+
+fn start_with(name: &str, slots: usize) -> Env {
     let server = ApiServer::open(Options {
         simulate: Some(sluice_apiserver::simnode::SimOptions::default()),
         ..Options::default()
@@ -32,7 +42,7 @@ fn start(name: &str) -> Env {
     let data = std::env::temp_dir().join(format!("sluice-kube-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
     let mut opts = sluice_kube::Options::new(&data);
-    opts.max_parallel_tasks = 4;
+    opts.max_parallel_tasks = slots;
     let c = client.clone();
     tokio::spawn(async move {
         let _ = sluice_kube::run(c, opts).await;
@@ -324,4 +334,112 @@ async fn failures_pending_cancel_and_planning_errors() {
     assert_eq!(tr["spec"]["status"], "TaskRunCancelled");
     assert_eq!(cond(&tr).1, "TaskRunCancelled");
     let _ = std::fs::remove_dir_all(&env.data);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn server_wide_parallelism_timeouts_deletion_and_taskrun_cancel() {
+    let mut env = start_with("limits", 1);
+    let c = &env.client;
+    // three independent tasks of 1s each, one slot: they run one after the other
+    let t0 = Instant::now();
+    create(
+        c,
+        &pipelineruns(),
+        json!({"apiVersion": "tekton.dev/v1", "kind": "PipelineRun", "metadata": {"name": "serial"},
+               "spec": {"pipelineSpec": {"tasks": [
+                   {"name": "a", "taskSpec": {"steps": [{"name": "s", "image": "x", "script": "sleep 1"}]}},
+                   {"name": "b", "taskSpec": {"steps": [{"name": "s", "image": "x", "script": "sleep 1"}]}},
+                   {"name": "c", "taskSpec": {"steps": [{"name": "s", "image": "x", "script": "sleep 1"}]}}]}}}),
+    )
+    .await;
+    let pr = wait_done(c, &pipelineruns(), "serial", 60).await;
+    assert_eq!(cond(&pr).1, "Succeeded");
+    assert!(
+        t0.elapsed() >= Duration::from_millis(2900),
+        "3 tasks of 1s in {:?} with --max-parallel-tasks 1",
+        t0.elapsed()
+    );
+
+    // the pipeline timeout (docs/pipelineruns.md "Configuring a failure timeout")
+    create(
+        c,
+        &pipelineruns(),
+        json!({"apiVersion": "tekton.dev/v1", "kind": "PipelineRun", "metadata": {"name": "late"},
+               "spec": {"timeouts": {"pipeline": "1s"},
+                        "pipelineSpec": {"tasks": [{"name": "t", "taskSpec": {"steps": [{"name": "s", "image": "x", "script": "sleep 20"}]}}]}}}),
+    )
+    .await;
+    let late = wait_done(c, &pipelineruns(), "late", 20).await;
+    let (s, r, m) = cond(&late);
+    assert_eq!(
+        (s.as_str(), r.as_str()),
+        ("False", "PipelineRunTimeout"),
+        "{m}"
+    );
+
+    // a standalone TaskRun cancelled through spec.status
+    create(
+        c,
+        &taskruns(),
+        json!({"apiVersion": "tekton.dev/v1", "kind": "TaskRun", "metadata": {"name": "stopme"},
+               "spec": {"taskSpec": {"steps": [{"name": "s", "image": "x", "script": "sleep 20"}]}}}),
+    )
+    .await;
+    let trs: Api<DynamicObject> = Api::namespaced_with(c.clone(), "default", &taskruns());
+    let t0 = Instant::now();
+    while get(c, &taskruns(), "stopme").await["status"]["podName"].is_null() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "stopme never started"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    trs.patch(
+        "stopme",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"status": "TaskRunCancelled", "statusMessage": "by test"}})),
+    )
+    .await
+    .expect("cancel");
+    let tr = wait_done(c, &taskruns(), "stopme", 10).await;
+    assert_eq!(
+        cond(&tr),
+        (
+            "False".into(),
+            "TaskRunCancelled".into(),
+            "TaskRun \"stopme\" was cancelled. by test".into()
+        )
+    );
+
+    // deleting a running PipelineRun stops its step (no process left behind)
+    let marker = env.data.join("deleted-ran-on");
+    create(
+        c,
+        &pipelineruns(),
+        json!({"apiVersion": "tekton.dev/v1", "kind": "PipelineRun", "metadata": {"name": "gone"},
+               "spec": {"pipelineSpec": {"tasks": [{"name": "t", "taskSpec": {"steps": [{"name": "s", "image": "x",
+                   "script": format!("sleep 3\ntouch {}", marker.display())}]}}]}}}),
+    )
+    .await;
+    let t0 = Instant::now();
+    while trs
+        .get_opt("gone-t")
+        .await
+        .expect("get")
+        .is_none_or(|o| serde_json::to_value(o).expect("json")["status"]["podName"].is_null())
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "gone-t never started"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let prs: Api<DynamicObject> = Api::namespaced_with(c.clone(), "default", &pipelineruns());
+    prs.delete("gone", &Default::default())
+        .await
+        .expect("delete");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(!marker.exists(), "the deleted run's step went on");
+    assert!(trs.get_opt("gone-t").await.expect("get").is_none());
+    env.cleanup();
 }
