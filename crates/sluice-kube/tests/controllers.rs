@@ -418,7 +418,7 @@ async fn server_wide_parallelism_timeouts_deletion_and_taskrun_cancel() {
         &pipelineruns(),
         json!({"apiVersion": "tekton.dev/v1", "kind": "PipelineRun", "metadata": {"name": "gone"},
                "spec": {"pipelineSpec": {"tasks": [{"name": "t", "taskSpec": {"steps": [{"name": "s", "image": "x",
-                   "script": format!("sleep 3\ntouch {}", marker.display())}]}}]}}}),
+                   "script": format!("sleep 5\ntouch {}", marker.display())}]}}]}}}),
     )
     .await;
     let t0 = Instant::now();
@@ -438,7 +438,7 @@ async fn server_wide_parallelism_timeouts_deletion_and_taskrun_cancel() {
     prs.delete("gone", &Default::default())
         .await
         .expect("delete");
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_secs(7)).await;
     assert!(!marker.exists(), "the deleted run's step went on");
     assert!(trs.get_opt("gone-t").await.expect("get").is_none());
     env.cleanup();
