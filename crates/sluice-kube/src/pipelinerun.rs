@@ -338,7 +338,18 @@ async fn execute(ctx: &Arc<Ctx>, pr: &Value, resumed: bool) -> Result<(), Error>
     let name = meta(pr, "name").to_owned();
     let uid = meta(pr, "uid").to_owned();
     let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &pipelinerun_ar());
-    let catalog = crate::catalog(&ctx.client, &ns).await?;
+    // the namespace's objects; a failing API is retried a few times before the run fails
+    let mut tries = 0;
+    let catalog = loop {
+        match crate::catalog(&ctx.client, &ns).await {
+            Ok(c) => break c,
+            Err(e) if tries >= 5 => return Err(e),
+            Err(_) => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_secs(1 << tries.min(4))).await;
+            }
+        }
+    };
     let mut clean = pr.clone();
     if let Some(m) = clean.as_object_mut() {
         m.remove("status");
@@ -426,6 +437,16 @@ async fn execute(ctx: &Arc<Ctx>, pr: &Value, resumed: bool) -> Result<(), Error>
                 .cloned()
                 .unwrap_or_default(),
             finally: plan.spec.finally.iter().map(|t| t.name.clone()).collect(),
+            task_refs: plan
+                .spec
+                .tasks
+                .iter()
+                .chain(plan.spec.finally.iter())
+                .filter_map(|t| {
+                    let r = t.task_ref.as_ref().filter(|r| !r.name.is_empty())?;
+                    Some((t.name.clone(), r.name.clone()))
+                })
+                .collect(),
         },
         start_time: start_time.clone(),
         refs: Mutex::new(

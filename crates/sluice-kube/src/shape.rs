@@ -177,6 +177,8 @@ pub struct Parent {
     pub labels: Map<String, Value>,
     /// Names of the finally tasks (`tekton.dev/memberOf: finally`).
     pub finally: Vec<String>,
+    /// The Task each pipeline task refers to (`tekton.dev/task`), by pipeline task.
+    pub task_refs: std::collections::HashMap<String, String>,
 }
 
 /// The TaskRun a PipelineRun creates for one invocation (tektoncd/pipeline
@@ -192,6 +194,9 @@ pub fn child_taskrun(parent: &Parent, inv: &TaskInvocation) -> Result<Value, ser
     labels.insert("tekton.dev/pipelineRunUID".into(), json!(parent.uid));
     labels.insert("tekton.dev/pipeline".into(), json!(parent.pipeline));
     labels.insert("tekton.dev/pipelineTask".into(), json!(inv.task_label));
+    if let Some(t) = parent.task_refs.get(&inv.task_label) {
+        labels.insert("tekton.dev/task".into(), json!(t));
+    }
     labels.insert(
         "tekton.dev/memberOf".into(),
         json!(if parent.finally.contains(&inv.task_label) {

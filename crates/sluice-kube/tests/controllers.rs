@@ -443,3 +443,51 @@ async fn server_wide_parallelism_timeouts_deletion_and_taskrun_cancel() {
     assert!(trs.get_opt("gone-t").await.expect("get").is_none());
     env.cleanup();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_pipelineruns_at_once_all_finish() {
+    let mut env = start_with("many", 3);
+    let c = &env.client;
+    create(
+        c,
+        &ar("tekton.dev", "v1", "Task", "tasks"),
+        json!({"apiVersion": "tekton.dev/v1", "kind": "Task", "metadata": {"name": "say"},
+               "spec": {"params": [{"name": "m"}], "results": [{"name": "r"}],
+                        "steps": [{"name": "s", "image": "x", "script": "printf '%s' \"$(params.m)\" > $(results.r.path)"}]}}),
+    )
+    .await;
+    let n = 20;
+    for i in 0..n {
+        create(
+            c,
+            &pipelineruns(),
+            json!({"apiVersion": "tekton.dev/v1", "kind": "PipelineRun", "metadata": {"name": format!("m{i}")},
+                   "spec": {"pipelineSpec": {
+                       "results": [{"name": "out", "value": "$(tasks.two.results.r)"}],
+                       "tasks": [
+                       {"name": "one", "taskRef": {"name": "say"}, "params": [{"name": "m", "value": format!("run{i}")}]},
+                       {"name": "two", "taskRef": {"name": "say"}, "params": [{"name": "m", "value": "$(tasks.one.results.r)!"}]}]}}}),
+        )
+        .await;
+    }
+    for i in 0..n {
+        let pr = wait_done(c, &pipelineruns(), &format!("m{i}"), 120).await;
+        assert_eq!(cond(&pr).1, "Succeeded", "m{i}");
+        assert_eq!(pr["status"]["results"][0]["value"], format!("run{i}!"));
+    }
+    let tr = get(c, &taskruns(), "m7-two").await;
+    assert_eq!(tr["metadata"]["labels"]["tekton.dev/task"], "say");
+    // one Started and one end Event per run, however the watch cache lagged
+    let evs: Api<DynamicObject> =
+        Api::namespaced_with(c.clone(), "default", &ar("", "v1", "Event", "events"));
+    let evs = evs.list(&ListParams::default()).await.expect("events");
+    let runs_events = evs
+        .items
+        .iter()
+        .filter(|e| {
+            serde_json::to_value(e).is_ok_and(|v| v["involvedObject"]["kind"] == "PipelineRun")
+        })
+        .count();
+    assert_eq!(runs_events, 2 * n);
+    env.cleanup();
+}
