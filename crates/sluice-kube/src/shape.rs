@@ -453,6 +453,19 @@ pub fn since(t: &str) -> Option<std::time::Duration> {
 
 #[cfg(test)]
 mod tests {
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 512, ..Default::default() })]
+        /// What `status::rfc3339` prints parses back to the same second; any other string
+        /// parses to None or a time, never a panic.
+        #[test]
+        fn rfc3339_round_trips(secs in 0u64..8_000_000_000, junk in ".{0,30}") {
+            let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+            let s = sluice_pipeline::status::rfc3339(t);
+            proptest::prop_assert_eq!(unix_seconds(&s), Some(secs as i64));
+            let _ = unix_seconds(&junk);
+        }
+    }
+
     #[test]
     fn rfc3339_times_parse() {
         assert_eq!(unix_seconds("1970-01-01T00:00:00Z"), Some(0));
