@@ -32,6 +32,10 @@ impl Env {
 }
 
 fn start_with(name: &str, slots: usize) -> Env {
+    start_opts(name, slots, false)
+}
+
+fn start_opts(name: &str, slots: usize, isolate: bool) -> Env {
     let server = ApiServer::open(Options {
         simulate: Some(sluice_apiserver::simnode::SimOptions::default()),
         ..Options::default()
@@ -43,6 +47,7 @@ fn start_with(name: &str, slots: usize) -> Env {
     let _ = std::fs::remove_dir_all(&data);
     let mut opts = sluice_kube::Options::new(&data);
     opts.max_parallel_tasks = slots;
+    opts.isolate = isolate;
     let c = client.clone();
     tokio::spawn(async move {
         let _ = sluice_kube::run(c, opts).await;
@@ -489,5 +494,29 @@ async fn many_pipelineruns_at_once_all_finish() {
         })
         .count();
     assert_eq!(runs_events, 2 * n);
+    env.cleanup();
+}
+
+/// `--isolate`: steps run under bubblewrap at Tekton's container paths, so a script may
+/// write `/tekton/results/<name>` as in a real Pod (docs/tasks.md "Emitting results").
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn isolated_steps_see_tektons_container_paths() {
+    if !sluice_exec::bwrap_available() {
+        eprintln!("bubblewrap cannot run here: skipped");
+        return;
+    }
+    let mut env = start_opts("isolate", 2, true);
+    let c = &env.client;
+    create(
+        c,
+        &taskruns(),
+        json!({"apiVersion": "tekton.dev/v1", "kind": "TaskRun", "metadata": {"name": "boxed"},
+               "spec": {"taskSpec": {"results": [{"name": "where"}],
+                   "steps": [{"name": "s", "image": "x", "script": "printf '%s' \"$(pwd)\" > /tekton/results/where"}]}}}),
+    )
+    .await;
+    let tr = wait_done(c, &taskruns(), "boxed", 60).await;
+    assert_eq!(cond(&tr).1, "Succeeded", "{:#}", tr["status"]);
+    assert_eq!(tr["status"]["results"][0]["value"], "/workspace");
     env.cleanup();
 }
