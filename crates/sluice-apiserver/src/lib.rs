@@ -40,6 +40,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 pub use admission::{AdmissionHook, AdmissionRequest, Operation};
+pub use server::PodLogHook;
 pub use server::State;
 pub use status::ApiError;
 pub use store::Store;
@@ -152,6 +153,7 @@ impl ApiServer {
             registry: RwLock::new(resources::Registry::default()),
             token,
             hooks: RwLock::new(Vec::new()),
+            log_hooks: RwLock::new(Vec::new()),
             simulate: opts.simulate.clone(),
             pool: limits::Pool::new(opts.request_workers, opts.request_timeout),
             watch_buffer: opts.watch_buffer,
@@ -197,6 +199,16 @@ impl ApiServer {
     pub fn add_admission_hook(&self, hook: Arc<dyn AdmissionHook>) {
         self.state
             .hooks
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(hook);
+    }
+
+    /// Registers a source of Pod logs (the containers `sluice serve`'s controllers run):
+    /// the `log` subresource asks the hooks before answering with the simulated node's line.
+    pub fn add_log_hook(&self, hook: Arc<dyn PodLogHook>) {
+        self.state
+            .log_hooks
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .push(hook);

@@ -17,7 +17,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use serde_json::{Value, json};
 use sluice_core::selector::{FieldSelector, Selector};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 use crate::admission::{AdmissionHook, FieldValidation};
 use crate::ops::{DeleteOpts, Propagation, WriteOpts, meta_str};
@@ -37,6 +37,7 @@ pub struct State {
     pub registry: RwLock<Registry>,
     pub token: String,
     pub hooks: RwLock<Vec<Arc<dyn AdmissionHook>>>,
+    pub log_hooks: RwLock<Vec<Arc<dyn PodLogHook>>>,
     pub simulate: Option<SimOptions>,
     /// Where writes, lists and deletes run, and their deadline.
     pub pool: crate::limits::Pool,
@@ -44,6 +45,21 @@ pub struct State {
     pub watch_buffer: WatchBuffer,
     /// Stored objects today's checks reject (see [`crate::quarantine`]).
     pub quarantine: RwLock<crate::quarantine::Quarantine>,
+}
+
+/// A source of Pod container logs the server does not hold itself (the server stays free
+/// of executors: the binary implements this with the controllers' log files).
+pub trait PodLogHook: Send + Sync {
+    /// The log of `container` of Pod `namespace/pod` as chunks of bytes, `None` when this
+    /// hook does not know the container. With `follow`, the channel stays open until the
+    /// container's log is complete.
+    fn pod_log(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        follow: bool,
+    ) -> Option<mpsc::Receiver<Vec<u8>>>;
 }
 
 impl State {
@@ -517,6 +533,35 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
         }
         (Method::GET, Some(name), Some("log")) if info.log => {
             let obj = st.get(&info, &ns, &name)?;
+            let container = query.get("container").cloned().unwrap_or_else(|| {
+                obj.pointer("/spec/containers/0/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned()
+            });
+            let follow = truthy(query.get("follow"));
+            let hooks = st
+                .log_hooks
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            if let Some(mut rx) = hooks
+                .iter()
+                .find_map(|h| h.pod_log(&ns, &name, &container, follow))
+            {
+                let (tx, brx) = mpsc::channel::<Bytes>(16);
+                tokio::spawn(async move {
+                    while let Some(chunk) = rx.recv().await {
+                        if tx.send(Bytes::from(chunk)).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                let mut r = Response::new(Body::new(ChannelBody { rx: brx }));
+                r.headers_mut()
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+                return Ok(Dispatched::Stream(r));
+            }
             let text = crate::simnode::pod_log(&obj);
             Ok(Dispatched::Reply(Reply {
                 code: 200,
@@ -1431,6 +1476,25 @@ impl Drop for EndOnDrop {
 }
 
 /// A watch's response body: the lines of its queue.
+/// A streamed body fed by a channel (Pod logs from a `PodLogHook`).
+struct ChannelBody {
+    rx: mpsc::Receiver<Bytes>,
+}
+
+impl http_body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        self.rx
+            .poll_recv(cx)
+            .map(|o| o.map(|b| Ok(http_body::Frame::data(b))))
+    }
+}
+
 struct WatchBody {
     queue: Arc<WatchQueue>,
 }

@@ -526,7 +526,12 @@ fn jobs(st: &State) {
 fn pods(st: &State, o: &SimOptions) {
     let now = util::unix_now();
     for p in list(st, "", "pods") {
-        if p.pointer("/metadata/deletionTimestamp").is_some() {
+        // Pods of Sluice's local executor (`sluice serve`'s TaskRuns) get their status from
+        // the controller that runs their steps
+        if p.pointer("/metadata/deletionTimestamp").is_some()
+            || p.pointer("/metadata/annotations/sluice.dev~1executor")
+                .is_some()
+        {
             continue;
         }
         let created = util::parse_rfc3339(meta_str(&p, "creationTimestamp")).unwrap_or(now);

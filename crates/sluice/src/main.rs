@@ -7,6 +7,7 @@ mod input;
 mod kustomize;
 mod policy;
 mod run;
+mod serve;
 mod validate;
 
 use std::process::ExitCode;
@@ -42,6 +43,8 @@ enum Command {
     Run(Box<run::RunArgs>),
     /// Serve the Kubernetes API from SQLite (kubectl and kube-rs work against it).
     Apiserver(apiserver::ApiserverArgs),
+    /// The CI server: the embedded API server and the PipelineRun/TaskRun controllers.
+    Serve(Box<serve::ServeArgs>),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Command::Policy(args) => policy::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Apiserver(args) => apiserver::run(&args),
+        Command::Serve(args) => serve::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -11,5 +11,6 @@ mod policy_cli;
 mod run_cli;
 mod run_conformance;
 mod run_hardening;
+mod serve_kubectl;
 mod validate_cli;
 mod validate_seed;

@@ -364,6 +364,8 @@ fn non_regular_files_in_walked_directories_are_skipped() {
         stderr(&o)
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
 // Issue 9 item 4: the CEL of cel interceptors is parsed by `sluice validate` (the Triggers
 // webhook does not; the interceptor would fail every event), reported at its line with the
 // field path.

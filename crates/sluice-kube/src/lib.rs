@@ -1,0 +1,243 @@
+//! Sluice's controllers: `kube::runtime::Controller`s for Tekton PipelineRuns and TaskRuns
+//! that talk to a Kubernetes API only through a [`kube::Client`], so the same code runs on
+//! the embedded API server (an in-process client, no TCP) and against any cluster given a
+//! kubeconfig.
+//!
+//! - PipelineRuns are planned with `sluice_pipeline::plan` from the namespace's Tasks,
+//!   Pipelines, StepActions, ConfigMaps, Secrets and ServiceAccounts (read through the
+//!   client) and driven by `sluice_pipeline::engine::run_pipeline` on a blocking thread with
+//!   an executor that creates TaskRun objects and waits for them ([`pipelinerun`]).
+//! - TaskRuns run on `sluice_exec::LocalExecutor` with a Pod object that mirrors them
+//!   (`<taskrun>-pod`, one container per step) and step logs stored under the data
+//!   directory ([`taskrun`], [`logs`]).
+//! - Status is written as Tekton writes it; Events mark starts and ends ([`events`]).
+
+pub mod events;
+pub mod logs;
+pub mod pipelinerun;
+pub mod shape;
+pub mod taskrun;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt;
+use kube::Client;
+use kube::api::{Api, DynamicObject, ListParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::watcher;
+use serde_json::Value;
+use sluice_core::Object;
+use sluice_pipeline::plan::Catalog;
+
+/// Errors of the controllers.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("kubeconfig {path}: {message}")]
+    Kubeconfig { path: String, message: String },
+    #[error("JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// How the controllers run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The server's data directory: run sandboxes under `runs/`, step logs under `logs/`,
+    /// persistent claims under `claims/`.
+    pub data_dir: PathBuf,
+    /// Run steps under bubblewrap at Tekton's container paths.
+    pub isolate: bool,
+    /// How many TaskRuns execute at once, server-wide.
+    pub max_parallel_tasks: usize,
+    /// The most bytes kept of one step's log.
+    pub max_log_bytes: u64,
+}
+
+impl Options {
+    pub fn new(data_dir: &Path) -> Options {
+        Options {
+            data_dir: data_dir.to_path_buf(),
+            isolate: false,
+            max_parallel_tasks: 8,
+            max_log_bytes: logs::DEFAULT_MAX_LOG_BYTES,
+        }
+    }
+}
+
+/// State shared by the controllers.
+pub struct Ctx {
+    pub client: Client,
+    pub opts: Options,
+    /// Runs executing in this process, by uid.
+    pub(crate) pipelineruns: Mutex<HashMap<String, ()>>,
+    pub(crate) taskruns: Mutex<HashMap<String, ()>>,
+    /// The resourceVersion of the last status this process wrote for a run it finished, by
+    /// uid: a reconcile of an older version (the watch cache lagging) is not acted on.
+    pub(crate) written: Mutex<HashMap<String, u64>>,
+    /// Server-wide limit of executing TaskRuns.
+    pub(crate) slots: Arc<tokio::sync::Semaphore>,
+    /// A name for this server instance (Events' reportingInstance).
+    pub(crate) instance: String,
+}
+
+impl Ctx {
+    pub fn new(client: Client, opts: Options) -> Arc<Ctx> {
+        let slots = Arc::new(tokio::sync::Semaphore::new(opts.max_parallel_tasks.max(1)));
+        Arc::new(Ctx {
+            client,
+            opts,
+            pipelineruns: Mutex::new(HashMap::new()),
+            taskruns: Mutex::new(HashMap::new()),
+            written: Mutex::new(HashMap::new()),
+            slots,
+            instance: format!("sluice-{}", std::process::id()),
+        })
+    }
+}
+
+impl Ctx {
+    /// Remembers the resourceVersion a final write produced.
+    pub(crate) fn wrote(&self, uid: &str, obj: &DynamicObject) {
+        if let Some(rv) = obj
+            .metadata
+            .resource_version
+            .as_deref()
+            .and_then(|r| r.parse::<u64>().ok())
+        {
+            self.written
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(uid.to_owned(), rv);
+        }
+    }
+
+    /// Whether `obj` is older than what this process last wrote for it (a stale view of
+    /// the watch cache). Seeing the written version or a later one forgets the entry.
+    pub(crate) fn stale(&self, uid: &str, obj: &DynamicObject) -> bool {
+        let mut w = self.written.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(&mine) = w.get(uid) else {
+            return false;
+        };
+        match obj
+            .metadata
+            .resource_version
+            .as_deref()
+            .and_then(|r| r.parse::<u64>().ok())
+        {
+            Some(rv) if rv < mine => true,
+            _ => {
+                w.remove(uid);
+                false
+            }
+        }
+    }
+}
+
+/// A client over an in-process tower service (the embedded API server's router): no TCP,
+/// no token.
+pub fn in_process_client<S, B>(service: S, default_namespace: &str) -> Client
+where
+    S: tower_service::Service<http::Request<kube::client::Body>, Response = http::Response<B>>
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    Client::new(service, default_namespace)
+}
+
+/// A client from a kubeconfig file (its current context).
+pub async fn client_from_kubeconfig(path: &Path) -> Result<Client, Error> {
+    let err = |message: String| Error::Kubeconfig {
+        path: path.display().to_string(),
+        message,
+    };
+    let kc = kube::config::Kubeconfig::read_from(path).map_err(|e| err(e.to_string()))?;
+    let cfg = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+        .await
+        .map_err(|e| err(e.to_string()))?;
+    Client::try_from(cfg).map_err(Error::Kube)
+}
+
+pub(crate) fn gvk(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural)
+}
+
+pub(crate) fn pipelinerun_ar() -> ApiResource {
+    gvk("tekton.dev", "v1", "PipelineRun", "pipelineruns")
+}
+pub(crate) fn taskrun_ar() -> ApiResource {
+    gvk("tekton.dev", "v1", "TaskRun", "taskruns")
+}
+pub(crate) fn pod_ar() -> ApiResource {
+    gvk("", "v1", "Pod", "pods")
+}
+
+/// The objects of a namespace a run can refer to, read through the client.
+pub async fn catalog(client: &Client, namespace: &str) -> Result<Catalog, Error> {
+    let kinds = [
+        gvk("tekton.dev", "v1", "Task", "tasks"),
+        gvk("tekton.dev", "v1", "Pipeline", "pipelines"),
+        gvk("tekton.dev", "v1beta1", "StepAction", "stepactions"),
+        gvk("", "v1", "ConfigMap", "configmaps"),
+        gvk("", "v1", "Secret", "secrets"),
+        gvk("", "v1", "ServiceAccount", "serviceaccounts"),
+    ];
+    let mut objects = Vec::new();
+    for ar in &kinds {
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, ar);
+        let list = match api.list(&ListParams::default()).await {
+            Ok(l) => l,
+            // a kind the API does not serve (no StepAction CRD on a cluster) is empty
+            Err(kube::Error::Api(e)) if e.code == 404 => continue,
+            Err(e) => return Err(e.into()),
+        };
+        for o in list.items {
+            let mut v = serde_json::to_value(&o)?;
+            v["apiVersion"] = Value::String(ar.api_version.clone());
+            v["kind"] = Value::String(ar.kind.clone());
+            if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.remove("managedFields");
+            }
+            if let Some(m) = v.as_object_mut() {
+                m.remove("status");
+            }
+            objects.push(Object::new(v));
+        }
+    }
+    Ok(Catalog::from_objects(&objects))
+}
+
+/// Runs the PipelineRun and TaskRun controllers until the client's API goes away for
+/// good or the future is dropped.
+pub async fn run(client: Client, opts: Options) -> Result<(), Error> {
+    std::fs::create_dir_all(&opts.data_dir).map_err(|e| {
+        Error::Other(format!(
+            "{}: cannot create the data directory: {e}",
+            opts.data_dir.display()
+        ))
+    })?;
+    let ctx = Ctx::new(client.clone(), opts);
+    let prs: Api<DynamicObject> = Api::all_with(client.clone(), &pipelinerun_ar());
+    let trs: Api<DynamicObject> = Api::all_with(client.clone(), &taskrun_ar());
+    let pr_ctl = Controller::new_with(prs, watcher::Config::default(), pipelinerun_ar())
+        .run(pipelinerun::reconcile, error_policy, ctx.clone())
+        .for_each(|_| futures::future::ready(()));
+    let tr_ctl = Controller::new_with(trs, watcher::Config::default(), taskrun_ar())
+        .run(taskrun::reconcile, error_policy, ctx)
+        .for_each(|_| futures::future::ready(()));
+    futures::future::join(pr_ctl, tr_ctl).await;
+    Ok(())
+}
+
+fn error_policy(_obj: Arc<DynamicObject>, _err: &Error, _ctx: Arc<Ctx>) -> Action {
+    Action::requeue(std::time::Duration::from_secs(2))
+}

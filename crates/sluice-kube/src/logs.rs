@@ -1,0 +1,212 @@
+//! Step logs of the server's TaskRuns: one file per Pod container under
+//! `DATA/logs/<namespace>/<pod>/<container>.log`, written line by line while the step runs
+//! (so it is readable while it runs), Secret values already masked by the executor, and
+//! bounded: past `max_bytes` one marker line is written and the rest is dropped.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use sluice_exec::LogSink;
+
+/// The default bound of one step's log: 10 MiB.
+pub const DEFAULT_MAX_LOG_BYTES: u64 = 10 * 1024 * 1024;
+
+fn safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect::<String>()
+        .trim_start_matches('.')
+        .to_owned()
+}
+
+/// Where a container's log lives.
+pub fn log_path(data_dir: &Path, namespace: &str, pod: &str, container: &str) -> PathBuf {
+    data_dir
+        .join("logs")
+        .join(safe(namespace))
+        .join(safe(pod))
+        .join(format!("{}.log", safe(container)))
+}
+
+/// Writes the log lines of one TaskRun execution (one Pod) to its containers' files.
+pub struct StepLogs {
+    dir: PathBuf,
+    max_bytes: u64,
+    files: Mutex<HashMap<String, (File, u64, bool)>>,
+}
+
+impl StepLogs {
+    /// Logs of Pod `pod` in `namespace`; the Pod's directory is made (and emptied) now.
+    pub fn new(data_dir: &Path, namespace: &str, pod: &str, max_bytes: u64) -> StepLogs {
+        let dir = data_dir.join("logs").join(safe(namespace)).join(safe(pod));
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::create_dir_all(&dir);
+        StepLogs {
+            dir,
+            max_bytes,
+            files: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Creates the (empty) log file of each container, so a reader finds it before the
+    /// first line.
+    pub fn touch(&self, containers: &[String]) {
+        for c in containers {
+            let _ = self.file_for(c, |_| ());
+        }
+    }
+
+    fn file_for(&self, container: &str, f: impl FnOnce(&mut (File, u64, bool))) -> Option<()> {
+        let mut m = self.files.lock().ok()?;
+        if !m.contains_key(container) {
+            let p = self.dir.join(format!("{}.log", safe(container)));
+            let file = OpenOptions::new().create(true).append(true).open(&p).ok()?;
+            m.insert(container.to_owned(), (file, 0, false));
+        }
+        f(m.get_mut(container)?);
+        Some(())
+    }
+
+    /// Appends one line to a container's log, within the bound.
+    pub fn write_line(&self, container: &str, line: &str) {
+        let max = self.max_bytes;
+        let _ = self.file_for(container, |(file, written, cut)| {
+            if *cut {
+                return;
+            }
+            let n = line.len() as u64 + 1;
+            if *written + n > max {
+                let _ = writeln!(
+                    file,
+                    "sluice: log truncated: this step's log exceeded {max} bytes"
+                );
+                *cut = true;
+                return;
+            }
+            if writeln!(file, "{line}").is_ok() {
+                *written += n;
+            }
+        });
+    }
+}
+
+/// The marker file written in a Pod's log directory once its steps ended (a follower
+/// stops there).
+const DONE: &str = ".done";
+
+impl Drop for StepLogs {
+    fn drop(&mut self) {
+        let _ = File::create(self.dir.join(DONE));
+    }
+}
+
+/// Marks a Pod's logs complete (a run cut off by a server stop).
+pub fn mark_done(data_dir: &Path, namespace: &str, pod: &str) {
+    let dir = data_dir.join("logs").join(safe(namespace)).join(safe(pod));
+    if dir.is_dir() {
+        let _ = File::create(dir.join(DONE));
+    }
+}
+
+/// Reads a container's log in chunks handed to `send` (which returns false once the
+/// reader is gone). With `follow`, waits for more until the Pod's logs are complete (or
+/// its directory is removed). Blocking: run it on a thread of its own.
+pub fn stream(path: &Path, follow: bool, mut send: impl FnMut(Vec<u8>) -> bool) {
+    use std::io::Read;
+    let Ok(mut f) = File::open(path) else {
+        return;
+    };
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut draining = false;
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => {
+                if !follow || draining || !dir.is_dir() {
+                    return;
+                }
+                if dir.join(DONE).exists() {
+                    // one more pass for what was written before the marker
+                    draining = true;
+                    continue;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Ok(n) => {
+                if !send(buf[..n].to_vec()) {
+                    return;
+                }
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+impl LogSink for StepLogs {
+    /// `prefix` is `task/step`; the step's container is `step-<step>`.
+    fn line(&self, prefix: &str, line: &str) {
+        let step = prefix.rsplit('/').next().unwrap_or(prefix);
+        let container = if step.starts_with("sidecar-") {
+            step.to_owned()
+        } else {
+            format!("step-{step}")
+        };
+        self.write_line(&container, line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logs_are_bounded_and_named_by_container() {
+        let dir = std::env::temp_dir().join(format!("sluice-kube-logs-{}", std::process::id()));
+        let logs = StepLogs::new(&dir, "ns", "run-pod", 20);
+        logs.touch(&["step-b".to_owned()]);
+        logs.line("task/a", "hello");
+        logs.line("task/a", "world, this is long");
+        logs.line("task/a", "dropped");
+        let text = std::fs::read_to_string(log_path(&dir, "ns", "run-pod", "step-a"))
+            .expect("log written");
+        assert_eq!(
+            text,
+            "hello\nsluice: log truncated: this step's log exceeded 20 bytes\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(log_path(&dir, "ns", "run-pod", "step-b")).expect("touched"),
+            ""
+        );
+        // a follower gets everything and ends once the Pod's logs are complete
+        let path = log_path(&dir, "ns", "run-pod", "step-a");
+        let follower = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let mut got = Vec::new();
+                stream(&path, true, |c| {
+                    got.extend(c);
+                    true
+                });
+                got
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        assert!(!follower.is_finished());
+        drop(logs);
+        let got = follower.join().expect("follower");
+        assert!(String::from_utf8_lossy(&got).starts_with("hello\n"));
+        // names cannot climb out of the logs directory
+        let p = log_path(&dir, "..", "../x", "a/../../b");
+        assert!(p.starts_with(dir.join("logs")));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

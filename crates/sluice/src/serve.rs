@@ -1,0 +1,168 @@
+//! `sluice serve`: the CI server. The embedded API server (as `sluice apiserver`: SQLite
+//! store, token, TLS, kubeconfig, Kyverno admission and reports) and, in the same process,
+//! the PipelineRun and TaskRun controllers of `sluice_kube` over an in-process client; or,
+//! with `--no-apiserver --kubeconfig FILE`, only the controllers against any Kubernetes API.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use sluice_apiserver::{ApiServer, Options, simnode::SimOptions};
+
+use crate::exit;
+
+/// Run the CI server: the Kubernetes API of `sluice apiserver` plus controllers that run
+/// PipelineRuns and TaskRuns on this host (steps as host processes, as `sluice run`).
+///
+/// `kubectl apply` a PipelineRun and it runs: TaskRuns are created for its tasks, each with
+/// a Pod `<taskrun>-pod` whose containers are the steps (`kubectl logs <pod> -c step-x`),
+/// status as Tekton writes it, Events at start and end. Step logs are kept under
+/// DATA/logs (at most 10 MiB per step). See docs/serve.md.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (HTTPS with a self-signed certificate the kubeconfig trusts;
+    /// port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:6443")]
+    pub listen: String,
+    /// Directory of the store, token, kubeconfig, run sandboxes (runs/), step logs (logs/)
+    /// and persistent claims (claims/).
+    #[arg(long, default_value = ".sluice")]
+    pub data: PathBuf,
+    /// Run steps under bubblewrap at Tekton's container paths.
+    #[arg(long)]
+    pub isolate: bool,
+    /// How many TaskRuns execute at once, server-wide; the others wait (reason Pending).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_parallel_tasks: u32,
+    /// Run only the controllers, against the API of this kubeconfig (its current context).
+    #[arg(long, value_name = "FILE", requires = "no_apiserver")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Do not start the embedded API server (needs --kubeconfig).
+    #[arg(long, requires = "kubeconfig")]
+    pub no_apiserver: bool,
+    /// Serve plain HTTP instead of HTTPS (kubectl then sends no token).
+    #[arg(long)]
+    pub plain_http: bool,
+    /// Turn the simulated node off (Deployments and their Pods get no status; TaskRun
+    /// Pods are unaffected: the controllers set their status).
+    #[arg(long)]
+    pub no_simulated_node: bool,
+    /// Seconds a simulated Pod stays Pending before it is Running and Ready.
+    #[arg(long, default_value_t = 1)]
+    pub pod_ready_after: u64,
+}
+
+pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
+    if args.isolate && !sluice_exec::bwrap_available() {
+        bail!(
+            "--isolate needs bubblewrap (`bwrap`), which is not installed or cannot create namespaces here (Debian: apt-get install bubblewrap)"
+        );
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let mut opts = sluice_kube::Options::new(&args.data);
+    opts.isolate = args.isolate;
+    opts.max_parallel_tasks = args.max_parallel_tasks as usize;
+    rt.block_on(async {
+        if args.no_apiserver {
+            let Some(kc) = &args.kubeconfig else {
+                bail!("--no-apiserver needs --kubeconfig FILE");
+            };
+            let client = sluice_kube::client_from_kubeconfig(kc).await?;
+            println!(
+                "sluice serve: controllers running against the API of {}",
+                kc.display()
+            );
+            println!("  data: {}", args.data.display());
+            sluice_kube::run(client, opts).await?;
+            return Ok(exit::OK);
+        }
+        let server = ApiServer::open(Options {
+            data_dir: Some(args.data.clone()),
+            simulate: (!args.no_simulated_node).then(|| SimOptions {
+                ready_after: Duration::from_secs(args.pod_ready_after),
+                ..SimOptions::default()
+            }),
+            ..Options::default()
+        })
+        .with_context(|| format!("opening the store in {}", args.data.display()))?;
+        // `kubectl logs <taskrun pod> -c step-x [-f]` reads the controllers' step logs
+        server.add_log_hook(std::sync::Arc::new(StepLogHook {
+            data: args.data.clone(),
+        }));
+        let policy = crate::admission::PolicyAdmission::new(server.state().clone());
+        server.add_admission_hook(policy.clone());
+        std::thread::Builder::new()
+            .name("policy-reports".into())
+            .spawn(move || policy.run_reporter())
+            .context("starting the policy reporter")?;
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        let addr = listener.local_addr()?;
+        let tls = if args.plain_http {
+            None
+        } else {
+            Some(sluice_apiserver::tls::load_or_create(&args.data)?)
+        };
+        let url = format!("{}://{addr}", if tls.is_some() { "https" } else { "http" });
+        let kubeconfig = args.data.join("kubeconfig");
+        server.write_kubeconfig(&kubeconfig, &url, tls.as_ref().map(|t| t.cert_pem.as_str()))?;
+        // the controllers, over an in-process client (no TCP, no token)
+        let client = sluice_kube::in_process_client(server.local_router(), "default");
+        tokio::spawn(async move {
+            if let Err(e) = sluice_kube::run(client, opts).await {
+                eprintln!("error: controllers stopped: {e}");
+            }
+        });
+        println!("sluice serve listening on {url}");
+        println!("  kubeconfig: {}", kubeconfig.display());
+        println!(
+            "  use it:     kubectl --kubeconfig {} get pipelineruns,taskruns",
+            kubeconfig.display()
+        );
+        println!(
+            "  controllers: PipelineRun, TaskRun (local executor{}, at most {} TaskRuns at once)",
+            if args.isolate { ", bubblewrap" } else { "" },
+            args.max_parallel_tasks
+        );
+        match &tls {
+            Some(t) => server.serve_tls(listener, t).await?,
+            None => server.serve(listener).await?,
+        }
+        Ok(exit::OK)
+    })
+}
+
+/// The Pod `log` subresource for TaskRun Pods: the step log files of DATA/logs, followed
+/// (`-f`) until the step's TaskRun attempt ends.
+struct StepLogHook {
+    data: PathBuf,
+}
+
+impl sluice_apiserver::PodLogHook for StepLogHook {
+    fn pod_log(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        follow: bool,
+    ) -> Option<tokio::sync::mpsc::Receiver<Vec<u8>>> {
+        let path = sluice_kube::logs::log_path(&self.data, namespace, pod, container);
+        if !path.is_file() {
+            return None;
+        }
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        std::thread::Builder::new()
+            .name("pod-log".into())
+            .spawn(move || {
+                sluice_kube::logs::stream(&path, follow, |chunk| tx.blocking_send(chunk).is_ok())
+            })
+            .ok()?;
+        Some(rx)
+    }
+}
