@@ -204,37 +204,11 @@ pub fn compile(obj: &Object) -> Result<CompiledPolicy, FieldErrors> {
         .cloned()
         .unwrap_or_default();
     for (i, raw) in raw_rules.iter().enumerate() {
-        let mut refs = Vec::new();
-        vars::all_refs(raw, &mut Vec::new(), &mut refs);
-        for (path, expr) in refs {
-            if let Err(e) = jmespath::Expr::compile(&expr) {
-                errs.push(FieldError::new(
-                    rule_path(i, &path).as_str(),
-                    format!("invalid variable {{{{{expr}}}}}: {e}"),
-                ));
-            }
-        }
-        // foreach lists are JMESPath without braces
-        if let Some(fes) = raw.pointer("/validate/foreach").and_then(Value::as_array) {
-            check_foreach(fes, &format!("spec.rules[{i}].validate.foreach"), &mut errs);
-        }
-        for (j, c) in raw
-            .get("context")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            if let Some(jp) = c.pointer("/variable/jmesPath").and_then(Value::as_str)
-                && !jp.contains("{{")
-                && let Err(e) = jmespath::Expr::compile(jp)
-            {
-                errs.push(FieldError::new(
-                    format!("spec.rules[{i}].context[{j}].variable.jmesPath").as_str(),
-                    e.to_string(),
-                ));
-            }
-        }
+        errs.also(
+            sluice_apis::kyverno::expressions::check_rule_expressions(raw)
+                .via_field_index("rules", i)
+                .via_field("spec"),
+        );
     }
     let rules = match engine::compile_rules(&policy) {
         Ok(r) => r,
@@ -247,46 +221,6 @@ pub fn compile(obj: &Object) -> Result<CompiledPolicy, FieldErrors> {
         return Err(errs);
     }
     Ok(CompiledPolicy { policy, rules })
-}
-
-fn check_foreach(fes: &[Value], base: &str, errs: &mut FieldErrors) {
-    for (k, fe) in fes.iter().enumerate() {
-        let here = format!("{base}[{k}]");
-        if let Some(list) = fe.get("list").and_then(Value::as_str) {
-            let src = list.trim();
-            let src = src
-                .strip_prefix("{{")
-                .and_then(|s| s.strip_suffix("}}"))
-                .unwrap_or(src);
-            if let Err(e) = jmespath::Expr::compile(src.trim()) {
-                errs.push(FieldError::new(
-                    format!("{here}.list").as_str(),
-                    e.to_string(),
-                ));
-            }
-        }
-        if let Some(nested) = fe.get("foreach").and_then(Value::as_array) {
-            check_foreach(nested, &format!("{here}.foreach"), errs);
-        }
-    }
-}
-
-fn rule_path(i: usize, segs: &[String]) -> String {
-    let mut s = format!("spec.rules[{i}]");
-    for seg in segs {
-        if seg.starts_with('[') {
-            s.push_str(seg);
-        } else if seg
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
-            s.push('.');
-            s.push_str(seg);
-        } else {
-            s.push_str(&format!("[{seg}]"));
-        }
-    }
-    s
 }
 
 /// Runs every policy of `set` against `req`.

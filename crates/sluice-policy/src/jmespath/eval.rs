@@ -1,26 +1,45 @@
 //! The JMESPath interpreter.
 
 use std::borrow::Cow;
+use std::rc::Rc;
 
 use serde_json::{Map, Value};
 
-use super::parse::{Arith, Ast, Cmp};
-use super::{JmesError, functions};
+use super::budget::Budget;
+use super::{Arith, Ast, Cmp, JmesError, functions};
 
 /// The variables an expression sees at its root: a base document (e.g. `{request: ...}`) and
-/// named values layered over it (context entries, `element`, `elementIndex`).
+/// named values layered over it (context entries, `element`, `elementIndex`); and the
+/// [`Budget`] every evaluation in this scope draws on.
 #[derive(Debug, Clone)]
 pub struct Scope<'a> {
     base: &'a Value,
     vars: Vec<(String, Value)>,
+    budget: Rc<Budget>,
 }
 
 impl<'a> Scope<'a> {
+    /// A scope with a fresh default budget.
     pub fn new(base: &'a Value) -> Self {
+        Scope::with_budget(base, Rc::new(Budget::default()))
+    }
+
+    /// A scope drawing on `budget` (shared with the scopes it was cloned into).
+    pub fn with_budget(base: &'a Value, budget: Rc<Budget>) -> Self {
         Scope {
             base,
             vars: Vec::new(),
+            budget,
         }
+    }
+
+    pub fn budget(&self) -> &Budget {
+        &self.budget
+    }
+
+    /// The budget, to share with another scope (a context entry evaluated over a value).
+    pub fn shared_budget(&self) -> Rc<Budget> {
+        Rc::clone(&self.budget)
     }
 
     /// Sets a top-level variable (shadows the base and earlier variables).
@@ -71,8 +90,12 @@ impl<'a> Scope<'a> {
         self.base.get(name)
     }
 
-    /// The root as one object.
-    pub fn root_value(&self) -> Value {
+    /// The root as one object (a copy, counted against the budget).
+    pub fn root_value(&self) -> Result<Value, JmesError> {
+        self.budget.charge_value(self.base)?;
+        for (_, v) in &self.vars {
+            self.budget.charge_value(v)?;
+        }
         let mut m = match self.base {
             Value::Object(m) => m.clone(),
             _ => Map::new(),
@@ -80,7 +103,7 @@ impl<'a> Scope<'a> {
         for (k, v) in &self.vars {
             m.insert(k.clone(), v.clone());
         }
-        Value::Object(m)
+        Ok(Value::Object(m))
     }
 }
 
@@ -127,43 +150,59 @@ pub fn json_eq(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// Evaluates `ast` at the root of `scope`; the result is owned, counted against the budget
+/// and no deeper than [`super::MAX_VALUE_DEPTH`].
 pub fn eval_root(ast: &Ast, scope: &Scope<'_>) -> Result<Value, JmesError> {
-    Ok(ev(ast, None, scope)?.into_owned())
+    let v = ev(ast, None, scope)?;
+    scope.budget.charge_value(&v)?;
+    Ok(v.into_owned())
 }
 
 fn null<'s>() -> Cow<'s, Value> {
     Cow::Owned(Value::Null)
 }
 
-/// Evaluates `ast` with `cur` as the current node (`None`: the scope root).
+/// An owned value: a borrowed one is copied, and the copy counted.
+pub fn own(v: Cow<'_, Value>, sc: &Scope<'_>) -> Result<Value, JmesError> {
+    match v {
+        Cow::Borrowed(b) => {
+            sc.budget.charge_value(b)?;
+            Ok(b.clone())
+        }
+        Cow::Owned(o) => Ok(o),
+    }
+}
+
+/// Evaluates `ast` with `cur` as the current node (`None`: the scope root). Recursion
+/// follows the syntax tree, whose depth the parser bounds; each node is a budget step.
 pub fn ev<'s>(
     ast: &Ast,
     cur: Option<&'s Value>,
     sc: &'s Scope<'_>,
 ) -> Result<Cow<'s, Value>, JmesError> {
+    sc.budget.step()?;
     Ok(match ast {
         Ast::Current => match cur {
             Some(v) => Cow::Borrowed(v),
-            None => Cow::Owned(sc.root_value()),
+            None => Cow::Owned(sc.root_value()?),
         },
-        Ast::Root => Cow::Owned(sc.root_value()),
+        Ast::Root => Cow::Owned(sc.root_value()?),
         Ast::Field(name) => match cur {
             None => sc.lookup(name).map_or_else(null, Cow::Borrowed),
             Some(Value::Object(m)) => m.get(name).map_or_else(null, Cow::Borrowed),
             Some(_) => null(),
         },
-        Ast::Index(i) => {
-            let v = current(cur, sc);
-            match v {
-                Cow::Borrowed(Value::Array(a)) => index(a, *i).map_or_else(null, Cow::Borrowed),
-                Cow::Owned(Value::Array(a)) => {
-                    Cow::Owned(index(&a, *i).cloned().unwrap_or(Value::Null))
-                }
-                _ => null(),
+        Ast::Index(i) => match current(cur, sc)? {
+            Cow::Borrowed(Value::Array(a)) => index(a, *i).map_or_else(null, Cow::Borrowed),
+            Cow::Owned(Value::Array(a)) => Cow::Owned(take_index(a, *i)),
+            _ => null(),
+        },
+        Ast::Slice(a, b, c) => match &*current(cur, sc)? {
+            Value::Array(arr) => {
+                let out = Value::Array(slice(arr, *a, *b, *c));
+                sc.budget.charge_value(&out)?;
+                Cow::Owned(out)
             }
-        }
-        Ast::Slice(a, b, c) => match &*current(cur, sc) {
-            Value::Array(arr) => Cow::Owned(Value::Array(slice(arr, *a, *b, *c))),
             _ => null(),
         },
         Ast::Sub(l, r) => {
@@ -173,16 +212,13 @@ pub fn ev<'s>(
             }
             match lv {
                 Cow::Borrowed(v) => ev(r, Some(v), sc)?,
-                Cow::Owned(v) => Cow::Owned(ev(r, Some(&v), sc)?.into_owned()),
+                Cow::Owned(v) => Cow::Owned(own(ev(r, Some(&v), sc)?, sc)?),
             }
         }
-        Ast::Pipe(l, r) => {
-            let lv = ev(l, cur, sc)?;
-            match lv {
-                Cow::Borrowed(v) => ev(r, Some(v), sc)?,
-                Cow::Owned(v) => Cow::Owned(ev(r, Some(&v), sc)?.into_owned()),
-            }
-        }
+        Ast::Pipe(l, r) => match ev(l, cur, sc)? {
+            Cow::Borrowed(v) => ev(r, Some(v), sc)?,
+            Cow::Owned(v) => Cow::Owned(own(ev(r, Some(&v), sc)?, sc)?),
+        },
         Ast::Projection(l, r) => {
             let lv = ev(l, cur, sc)?;
             let Value::Array(items) = &*lv else {
@@ -192,7 +228,7 @@ pub fn ev<'s>(
             for it in items {
                 let v = ev(r, Some(it), sc)?;
                 if !v.is_null() {
-                    out.push(v.into_owned());
+                    out.push(own(v, sc)?);
                 }
             }
             Cow::Owned(Value::Array(out))
@@ -206,7 +242,7 @@ pub fn ev<'s>(
             for it in m.values() {
                 let v = ev(r, Some(it), sc)?;
                 if !v.is_null() {
-                    out.push(v.into_owned());
+                    out.push(own(v, sc)?);
                 }
             }
             Cow::Owned(Value::Array(out))
@@ -216,11 +252,20 @@ pub fn ev<'s>(
             let Value::Array(items) = &*v else {
                 return Ok(null());
             };
+            sc.budget.steps(items.len() as u64)?;
             let mut out = Vec::new();
             for it in items {
                 match it {
-                    Value::Array(inner) => out.extend(inner.iter().cloned()),
-                    other => out.push(other.clone()),
+                    Value::Array(inner) => {
+                        for x in inner {
+                            sc.budget.charge_value(x)?;
+                            out.push(x.clone());
+                        }
+                    }
+                    other => {
+                        sc.budget.charge_value(other)?;
+                        out.push(other.clone());
+                    }
                 }
             }
             Cow::Owned(Value::Array(out))
@@ -235,7 +280,7 @@ pub fn ev<'s>(
                 if truthy(&*ev(cond, Some(it), sc)?) {
                     let v = ev(r, Some(it), sc)?;
                     if !v.is_null() {
-                        out.push(v.into_owned());
+                        out.push(own(v, sc)?);
                     }
                 }
             }
@@ -271,14 +316,17 @@ pub fn ev<'s>(
                 }
             }
         }
-        Ast::Literal(v) => Cow::Owned(v.clone()),
+        Ast::Literal(v) => {
+            sc.budget.charge_value(v)?;
+            Cow::Owned(v.clone())
+        }
         Ast::MultiList(items) => {
             if cur.is_some_and(Value::is_null) {
                 return Ok(null());
             }
             let mut out = Vec::with_capacity(items.len());
             for it in items {
-                out.push(ev(it, cur, sc)?.into_owned());
+                out.push(own(ev(it, cur, sc)?, sc)?);
             }
             Cow::Owned(Value::Array(out))
         }
@@ -288,7 +336,7 @@ pub fn ev<'s>(
             }
             let mut out = Map::new();
             for (k, it) in pairs {
-                out.insert(k.clone(), ev(it, cur, sc)?.into_owned());
+                out.insert(k.clone(), own(ev(it, cur, sc)?, sc)?);
             }
             Cow::Owned(Value::Object(out))
         }
@@ -297,7 +345,7 @@ pub fn ev<'s>(
             for a in args {
                 match a {
                     Ast::ExpRef(e) => vals.push(functions::Arg::Expr(e)),
-                    other => vals.push(functions::Arg::Val(ev(other, cur, sc)?.into_owned())),
+                    other => vals.push(functions::Arg::Val(own(ev(other, cur, sc)?, sc)?)),
                 }
             }
             Cow::Owned(functions::call(name, vals, sc)?)
@@ -306,11 +354,21 @@ pub fn ev<'s>(
     })
 }
 
-fn current<'s>(cur: Option<&'s Value>, sc: &'s Scope<'_>) -> Cow<'s, Value> {
-    match cur {
+fn current<'s>(cur: Option<&'s Value>, sc: &'s Scope<'_>) -> Result<Cow<'s, Value>, JmesError> {
+    Ok(match cur {
         Some(v) => Cow::Borrowed(v),
-        None => Cow::Owned(sc.root_value()),
+        None => Cow::Owned(sc.root_value()?),
+    })
+}
+
+/// Element `i` (negative from the end) of an owned array, without copying it.
+fn take_index(a: Vec<Value>, i: i64) -> Value {
+    let len = a.len() as i64;
+    let i = if i < 0 { len + i } else { i };
+    if i < 0 || i >= len {
+        return Value::Null;
     }
+    a.into_iter().nth(i as usize).unwrap_or(Value::Null)
 }
 
 fn index(a: &[Value], i: i64) -> Option<&Value> {
@@ -335,7 +393,8 @@ fn slice(a: &[Value], start: Option<i64>, stop: Option<i64>, step: Option<i64>) 
         let mut i = s;
         while i < e {
             out.push(a[i as usize].clone());
-            i += step;
+            let Some(n) = i.checked_add(step) else { break };
+            i = n;
         }
     } else {
         let s = start.map_or(len - 1, |v| adjust(v, -1, len - 1));
@@ -345,7 +404,8 @@ fn slice(a: &[Value], start: Option<i64>, stop: Option<i64>, step: Option<i64>) 
             if i >= 0 && i < len {
                 out.push(a[i as usize].clone());
             }
-            i += step;
+            let Some(n) = i.checked_add(step) else { break };
+            i = n;
         }
     }
     out
