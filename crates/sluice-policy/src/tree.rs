@@ -18,10 +18,12 @@ use sluice_apis::kyverno::pattern::{AnchorKind, parse_anchor};
 use crate::value;
 use crate::wildcard;
 
-/// Nesting levels the matcher follows (pattern and resource together). Loaded documents
-/// nest at most 128 levels; a pattern whose variables insert values nests at most that plus
-/// `jmespath::MAX_VALUE_DEPTH`. Deeper is an error of the rule, not a stack overflow.
-pub const MAX_PATTERN_DEPTH: usize = 256;
+/// Nesting levels the matcher follows (where pattern and resource both go deeper). Loaded
+/// documents nest at most 128 levels (`sluice_core::Limits`, serde_json), so every pattern a
+/// policy spells out fits; only values that variables insert can go deeper, and there the
+/// rule is an error, not a stack overflow. (A level costs about 5 KB of stack in a debug
+/// build, far less in a release build.)
+pub const MAX_PATTERN_DEPTH: usize = 128;
 
 const CONDITIONAL: &str = "conditional anchor mismatch";
 const GLOBAL: &str = "global anchor mismatch";

@@ -175,183 +175,238 @@ pub fn own(v: Cow<'_, Value>, sc: &Scope<'_>) -> Result<Value, JmesError> {
 
 /// Evaluates `ast` with `cur` as the current node (`None`: the scope root). Recursion
 /// follows the syntax tree, whose depth the parser bounds; each node is a budget step.
+///
+/// `ev` only dispatches and each node kind has its own function: a level of nesting then
+/// costs one small frame (a debug build gives every temporary of a function its own slot,
+/// and one function for all kinds took 19 KB a level).
 pub fn ev<'s>(
     ast: &Ast,
     cur: Option<&'s Value>,
     sc: &'s Scope<'_>,
 ) -> Result<Cow<'s, Value>, JmesError> {
     sc.budget.step()?;
-    Ok(match ast {
-        Ast::Current => match cur {
-            Some(v) => Cow::Borrowed(v),
-            None => Cow::Owned(sc.root_value()?),
-        },
-        Ast::Root => Cow::Owned(sc.root_value()?),
-        Ast::Field(name) => match cur {
-            None => sc.lookup(name).map_or_else(null, Cow::Borrowed),
-            Some(Value::Object(m)) => m.get(name).map_or_else(null, Cow::Borrowed),
-            Some(_) => null(),
-        },
-        Ast::Index(i) => match current(cur, sc)? {
-            Cow::Borrowed(Value::Array(a)) => index(a, *i).map_or_else(null, Cow::Borrowed),
-            Cow::Owned(Value::Array(a)) => Cow::Owned(take_index(a, *i)),
-            _ => null(),
-        },
-        Ast::Slice(a, b, c) => match &*current(cur, sc)? {
-            Value::Array(arr) => {
-                let out = Value::Array(slice(arr, *a, *b, *c));
-                sc.budget.charge_value(&out)?;
-                Cow::Owned(out)
-            }
-            _ => null(),
-        },
-        Ast::Sub(l, r) => {
-            let lv = ev(l, cur, sc)?;
-            if lv.is_null() {
-                return Ok(null());
-            }
-            match lv {
-                Cow::Borrowed(v) => ev(r, Some(v), sc)?,
-                Cow::Owned(v) => Cow::Owned(own(ev(r, Some(&v), sc)?, sc)?),
-            }
-        }
-        Ast::Pipe(l, r) => match ev(l, cur, sc)? {
-            Cow::Borrowed(v) => ev(r, Some(v), sc)?,
-            Cow::Owned(v) => Cow::Owned(own(ev(r, Some(&v), sc)?, sc)?),
-        },
-        Ast::Projection(l, r) => {
-            let lv = ev(l, cur, sc)?;
-            let Value::Array(items) = &*lv else {
-                return Ok(null());
-            };
-            let mut out = Vec::with_capacity(items.len());
-            for it in items {
-                let v = ev(r, Some(it), sc)?;
-                if !v.is_null() {
-                    out.push(own(v, sc)?);
-                }
-            }
-            Cow::Owned(Value::Array(out))
-        }
-        Ast::ObjectProjection(l, r) => {
-            let lv = ev(l, cur, sc)?;
-            let Value::Object(m) = &*lv else {
-                return Ok(null());
-            };
-            let mut out = Vec::with_capacity(m.len());
-            for it in m.values() {
-                let v = ev(r, Some(it), sc)?;
-                if !v.is_null() {
-                    out.push(own(v, sc)?);
-                }
-            }
-            Cow::Owned(Value::Array(out))
-        }
-        Ast::Flatten(x) => {
-            let v = ev(x, cur, sc)?;
-            let Value::Array(items) = &*v else {
-                return Ok(null());
-            };
-            sc.budget.steps(items.len() as u64)?;
-            let mut out = Vec::new();
-            for it in items {
-                match it {
-                    Value::Array(inner) => {
-                        for x in inner {
-                            sc.budget.charge_value(x)?;
-                            out.push(x.clone());
-                        }
-                    }
-                    other => {
-                        sc.budget.charge_value(other)?;
-                        out.push(other.clone());
-                    }
-                }
-            }
-            Cow::Owned(Value::Array(out))
-        }
-        Ast::Filter(l, cond, r) => {
-            let lv = ev(l, cur, sc)?;
-            let Value::Array(items) = &*lv else {
-                return Ok(null());
-            };
-            let mut out = Vec::new();
-            for it in items {
-                if truthy(&*ev(cond, Some(it), sc)?) {
-                    let v = ev(r, Some(it), sc)?;
-                    if !v.is_null() {
-                        out.push(own(v, sc)?);
-                    }
-                }
-            }
-            Cow::Owned(Value::Array(out))
-        }
-        Ast::Or(l, r) => {
-            let lv = ev(l, cur, sc)?;
-            if truthy(&lv) { lv } else { ev(r, cur, sc)? }
-        }
-        Ast::And(l, r) => {
-            let lv = ev(l, cur, sc)?;
-            if !truthy(&lv) { lv } else { ev(r, cur, sc)? }
-        }
-        Ast::Not(x) => Cow::Owned(Value::Bool(!truthy(&*ev(x, cur, sc)?))),
-        Ast::Cmp(op, l, r) => {
-            let lv = ev(l, cur, sc)?;
-            let rv = ev(r, cur, sc)?;
-            Cow::Owned(compare(*op, &lv, &rv))
-        }
-        Ast::Arith(op, l, r) => {
-            let lv = ev(l, cur, sc)?;
-            let rv = ev(r, cur, sc)?;
-            Cow::Owned(arith(*op, &lv, &rv)?)
-        }
-        Ast::Neg(x) => {
-            let v = ev(x, cur, sc)?;
-            match v.as_f64() {
-                Some(f) => Cow::Owned(functions::num(-f)),
-                None => {
-                    return Err(JmesError::Runtime(
-                        "invalid type for unary minus: expected number".to_owned(),
-                    ));
-                }
-            }
-        }
+    match ast {
+        Ast::Current => current(cur, sc),
+        Ast::Root => Ok(Cow::Owned(sc.root_value()?)),
+        Ast::Field(name) => Ok(field(name, cur, sc)),
+        Ast::Index(i) => ev_index(*i, cur, sc),
+        Ast::Slice(a, b, c) => ev_slice((*a, *b, *c), cur, sc),
+        Ast::Sub(l, r) => ev_sub(l, r, cur, sc),
+        Ast::Pipe(l, r) => ev_pipe(l, r, cur, sc),
+        Ast::Projection(l, r) => ev_projection(l, r, cur, sc),
+        Ast::ObjectProjection(l, r) => ev_object_projection(l, r, cur, sc),
+        Ast::Flatten(x) => ev_flatten(x, cur, sc),
+        Ast::Filter(l, cond, r) => ev_filter(l, cond, r, cur, sc),
+        Ast::Or(l, r) => ev_or_and(l, r, true, cur, sc),
+        Ast::And(l, r) => ev_or_and(l, r, false, cur, sc),
+        Ast::Not(x) => Ok(Cow::Owned(Value::Bool(!truthy(&*ev(x, cur, sc)?)))),
+        Ast::Cmp(op, l, r) => ev_cmp(*op, l, r, cur, sc),
+        Ast::Arith(op, l, r) => ev_arith(*op, l, r, cur, sc),
+        Ast::Neg(x) => ev_neg(x, cur, sc),
         Ast::Literal(v) => {
             sc.budget.charge_value(v)?;
-            Cow::Owned(v.clone())
+            Ok(Cow::Owned(v.clone()))
         }
-        Ast::MultiList(items) => {
-            if cur.is_some_and(Value::is_null) {
-                return Ok(null());
-            }
-            let mut out = Vec::with_capacity(items.len());
-            for it in items {
-                out.push(own(ev(it, cur, sc)?, sc)?);
-            }
-            Cow::Owned(Value::Array(out))
+        Ast::MultiList(items) => ev_multi_list(items, cur, sc),
+        Ast::MultiHash(pairs) => ev_multi_hash(pairs, cur, sc),
+        Ast::Function(name, args) => ev_function(name, args, cur, sc),
+        Ast::ExpRef(_) => Ok(null()),
+    }
+}
+
+type Ev<'s> = Result<Cow<'s, Value>, JmesError>;
+
+fn field<'s>(name: &str, cur: Option<&'s Value>, sc: &'s Scope<'_>) -> Cow<'s, Value> {
+    match cur {
+        None => sc.lookup(name).map_or_else(null, Cow::Borrowed),
+        Some(Value::Object(m)) => m.get(name).map_or_else(null, Cow::Borrowed),
+        Some(_) => null(),
+    }
+}
+
+fn ev_index<'s>(i: i64, cur: Option<&'s Value>, sc: &'s Scope<'_>) -> Ev<'s> {
+    Ok(match current(cur, sc)? {
+        Cow::Borrowed(Value::Array(a)) => index(a, i).map_or_else(null, Cow::Borrowed),
+        Cow::Owned(Value::Array(a)) => Cow::Owned(take_index(a, i)),
+        _ => null(),
+    })
+}
+
+type SliceSpec = (Option<i64>, Option<i64>, Option<i64>);
+
+fn ev_slice<'s>((a, b, c): SliceSpec, cur: Option<&'s Value>, sc: &'s Scope<'_>) -> Ev<'s> {
+    Ok(match &*current(cur, sc)? {
+        Value::Array(arr) => {
+            let out = Value::Array(slice(arr, a, b, c));
+            sc.budget.charge_value(&out)?;
+            Cow::Owned(out)
         }
-        Ast::MultiHash(pairs) => {
-            if cur.is_some_and(Value::is_null) {
-                return Ok(null());
-            }
-            let mut out = Map::new();
-            for (k, it) in pairs {
-                out.insert(k.clone(), own(ev(it, cur, sc)?, sc)?);
-            }
-            Cow::Owned(Value::Object(out))
+        _ => null(),
+    })
+}
+
+/// `r` evaluated on `lv`: borrowed results stay borrowed; on an owned `lv` the result is
+/// owned (copied, and counted, when it borrows from `lv`).
+fn then<'s>(lv: Cow<'s, Value>, r: &Ast, sc: &'s Scope<'_>) -> Ev<'s> {
+    match lv {
+        Cow::Borrowed(v) => ev(r, Some(v), sc),
+        Cow::Owned(v) => Ok(Cow::Owned(own(ev(r, Some(&v), sc)?, sc)?)),
+    }
+}
+
+fn ev_sub<'s>(l: &Ast, r: &Ast, cur: Option<&'s Value>, sc: &'s Scope<'_>) -> Ev<'s> {
+    let lv = ev(l, cur, sc)?;
+    if lv.is_null() {
+        return Ok(null());
+    }
+    then(lv, r, sc)
+}
+
+fn ev_pipe<'s>(l: &Ast, r: &Ast, cur: Option<&'s Value>, sc: &'s Scope<'_>) -> Ev<'s> {
+    let lv = ev(l, cur, sc)?;
+    then(lv, r, sc)
+}
+
+/// `r` on each of `items`, nulls dropped.
+fn project<'a, 's>(
+    items: impl Iterator<Item = &'a Value>,
+    r: &Ast,
+    sc: &'s Scope<'_>,
+) -> Result<Vec<Value>, JmesError> {
+    let mut out = Vec::new();
+    for it in items {
+        let v = ev(r, Some(it), sc)?;
+        if !v.is_null() {
+            out.push(own(v, sc)?);
         }
-        Ast::Function(name, args) => {
-            let mut vals = Vec::with_capacity(args.len());
-            for a in args {
-                match a {
-                    Ast::ExpRef(e) => vals.push(functions::Arg::Expr(e)),
-                    other => vals.push(functions::Arg::Val(own(ev(other, cur, sc)?, sc)?)),
+    }
+    Ok(out)
+}
+
+fn ev_projection<'s>(l: &Ast, r: &Ast, cur: Option<&'s Value>, sc: &'s Scope<'_>) -> Ev<'s> {
+    let lv = ev(l, cur, sc)?;
+    let Value::Array(items) = &*lv else {
+        return Ok(null());
+    };
+    Ok(Cow::Owned(Value::Array(project(items.iter(), r, sc)?)))
+}
+
+fn ev_object_projection<'s>(l: &Ast, r: &Ast, cur: Option<&'s Value>, sc: &'s Scope<'_>) -> Ev<'s> {
+    let lv = ev(l, cur, sc)?;
+    let Value::Object(m) = &*lv else {
+        return Ok(null());
+    };
+    Ok(Cow::Owned(Value::Array(project(m.values(), r, sc)?)))
+}
+
+fn ev_flatten<'s>(x: &Ast, cur: Option<&'s Value>, sc: &'s Scope<'_>) -> Ev<'s> {
+    let v = ev(x, cur, sc)?;
+    let Value::Array(items) = &*v else {
+        return Ok(null());
+    };
+    sc.budget.steps(items.len() as u64)?;
+    let mut out = Vec::new();
+    for it in items {
+        match it {
+            Value::Array(inner) => {
+                for x in inner {
+                    sc.budget.charge_value(x)?;
+                    out.push(x.clone());
                 }
             }
-            Cow::Owned(functions::call(name, vals, sc)?)
+            other => {
+                sc.budget.charge_value(other)?;
+                out.push(other.clone());
+            }
         }
-        Ast::ExpRef(_) => null(),
-    })
+    }
+    Ok(Cow::Owned(Value::Array(out)))
+}
+
+fn ev_filter<'s>(
+    l: &Ast,
+    cond: &Ast,
+    r: &Ast,
+    cur: Option<&'s Value>,
+    sc: &'s Scope<'_>,
+) -> Ev<'s> {
+    let lv = ev(l, cur, sc)?;
+    let Value::Array(items) = &*lv else {
+        return Ok(null());
+    };
+    let mut out = Vec::new();
+    for it in items {
+        if truthy(&*ev(cond, Some(it), sc)?) {
+            let v = ev(r, Some(it), sc)?;
+            if !v.is_null() {
+                out.push(own(v, sc)?);
+            }
+        }
+    }
+    Ok(Cow::Owned(Value::Array(out)))
+}
+
+fn ev_or_and<'s>(l: &Ast, r: &Ast, or: bool, cur: Option<&'s Value>, sc: &'s Scope<'_>) -> Ev<'s> {
+    let lv = ev(l, cur, sc)?;
+    if truthy(&lv) == or {
+        Ok(lv)
+    } else {
+        ev(r, cur, sc)
+    }
+}
+
+fn ev_cmp<'s>(op: Cmp, l: &Ast, r: &Ast, cur: Option<&'s Value>, sc: &'s Scope<'_>) -> Ev<'s> {
+    let lv = ev(l, cur, sc)?;
+    let rv = ev(r, cur, sc)?;
+    Ok(Cow::Owned(compare(op, &lv, &rv)))
+}
+
+fn ev_arith<'s>(op: Arith, l: &Ast, r: &Ast, cur: Option<&'s Value>, sc: &'s Scope<'_>) -> Ev<'s> {
+    let lv = ev(l, cur, sc)?;
+    let rv = ev(r, cur, sc)?;
+    Ok(Cow::Owned(arith(op, &lv, &rv)?))
+}
+
+fn ev_neg<'s>(x: &Ast, cur: Option<&'s Value>, sc: &'s Scope<'_>) -> Ev<'s> {
+    match ev(x, cur, sc)?.as_f64() {
+        Some(f) => Ok(Cow::Owned(functions::num(-f))),
+        None => Err(JmesError::Runtime(
+            "invalid type for unary minus: expected number".to_owned(),
+        )),
+    }
+}
+
+fn ev_multi_list<'s>(items: &[Ast], cur: Option<&'s Value>, sc: &'s Scope<'_>) -> Ev<'s> {
+    if cur.is_some_and(Value::is_null) {
+        return Ok(null());
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for it in items {
+        out.push(own(ev(it, cur, sc)?, sc)?);
+    }
+    Ok(Cow::Owned(Value::Array(out)))
+}
+
+fn ev_multi_hash<'s>(pairs: &[(String, Ast)], cur: Option<&'s Value>, sc: &'s Scope<'_>) -> Ev<'s> {
+    if cur.is_some_and(Value::is_null) {
+        return Ok(null());
+    }
+    let mut out = Map::new();
+    for (k, it) in pairs {
+        out.insert(k.clone(), own(ev(it, cur, sc)?, sc)?);
+    }
+    Ok(Cow::Owned(Value::Object(out)))
+}
+
+fn ev_function<'s>(name: &str, args: &[Ast], cur: Option<&'s Value>, sc: &'s Scope<'_>) -> Ev<'s> {
+    let mut vals = Vec::with_capacity(args.len());
+    for a in args {
+        match a {
+            Ast::ExpRef(e) => vals.push(functions::Arg::Expr(e)),
+            other => vals.push(functions::Arg::Val(own(ev(other, cur, sc)?, sc)?)),
+        }
+    }
+    Ok(Cow::Owned(functions::call(name, vals, sc)?))
 }
 
 fn current<'s>(cur: Option<&'s Value>, sc: &'s Scope<'_>) -> Result<Cow<'s, Value>, JmesError> {

@@ -177,9 +177,58 @@ fn regex_replace(
 /// Calls `name` with `args`, within the scope's budget.
 pub fn call(name: &str, args: Vec<Arg<'_>>, sc: &Scope<'_>) -> Result<Value, JmesError> {
     sc.budget().steps(work(&args))?;
-    let out = call_inner(name, args, sc)?;
+    let out = match name {
+        // the functions that evaluate an expression (and so recurse) have a frame of their
+        // own, away from the large one of the rest
+        "map" | "max_by" | "min_by" | "sort_by" => call_with_expr(name, args, sc)?,
+        _ => call_inner(name, args, sc)?,
+    };
     sc.budget().charge_value(&out)?;
     Ok(out)
+}
+
+/// `map`, `max_by`, `min_by`, `sort_by`.
+fn call_with_expr(name: &str, args: Vec<Arg<'_>>, sc: &Scope<'_>) -> Result<Value, JmesError> {
+    let a = Args { name, args };
+    Ok(match name {
+        "map" => {
+            let e = a.expr(0)?;
+            let mut out = Vec::new();
+            for it in a.arr(1)? {
+                out.push(own(ev(e, Some(it), sc)?, sc)?);
+            }
+            Value::Array(out)
+        }
+        "max_by" | "min_by" => {
+            let e = a.expr(1)?;
+            let mut best: Option<(Value, &Value)> = None;
+            for v in a.arr(0)? {
+                let k = own(ev(e, Some(v), sc)?, sc)?;
+                best = match best {
+                    None => Some((k, v)),
+                    Some((bk, bv)) => {
+                        let o = sort_key_cmp(&k, &bk);
+                        if (name == "max_by" && o.is_gt()) || (name == "min_by" && o.is_lt()) {
+                            Some((k, v))
+                        } else {
+                            Some((bk, bv))
+                        }
+                    }
+                };
+            }
+            best.map(|(_, v)| v.clone()).unwrap_or(Value::Null)
+        }
+        "sort_by" => {
+            let e = a.expr(1)?;
+            let mut keyed = Vec::new();
+            for v in a.arr(0)? {
+                keyed.push((own(ev(e, Some(v), sc)?, sc)?, v.clone()));
+            }
+            keyed.sort_by(|x, y| sort_key_cmp(&x.0, &y.0));
+            Value::Array(keyed.into_iter().map(|(_, v)| v).collect())
+        }
+        _ => return Err(JmesError::UnknownFunction(name.to_owned())),
+    })
 }
 
 fn call_inner(name: &str, args: Vec<Arg<'_>>, sc: &Scope<'_>) -> Result<Value, JmesError> {
@@ -238,14 +287,6 @@ fn call_inner(name: &str, args: Vec<Arg<'_>>, sc: &Scope<'_>) -> Result<Value, J
             Value::Object(m) => Value::from(m.len()),
             other => return Err(invalid(name, 0, "string, array or object", other)),
         },
-        "map" => {
-            let e = a.expr(0)?;
-            let mut out = Vec::new();
-            for it in a.arr(1)? {
-                out.push(own(ev(e, Some(it), sc)?, sc)?);
-            }
-            Value::Array(out)
-        }
         "max" | "min" => {
             let arr = a.arr(0)?;
             let mut best: Option<&Value> = None;
@@ -266,25 +307,6 @@ fn call_inner(name: &str, args: Vec<Arg<'_>>, sc: &Scope<'_>) -> Result<Value, J
                 };
             }
             best.cloned().unwrap_or(Value::Null)
-        }
-        "max_by" | "min_by" => {
-            let e = a.expr(1)?;
-            let mut best: Option<(Value, &Value)> = None;
-            for v in a.arr(0)? {
-                let k = own(ev(e, Some(v), sc)?, sc)?;
-                best = match best {
-                    None => Some((k, v)),
-                    Some((bk, bv)) => {
-                        let o = sort_key_cmp(&k, &bk);
-                        if (name == "max_by" && o.is_gt()) || (name == "min_by" && o.is_lt()) {
-                            Some((k, v))
-                        } else {
-                            Some((bk, bv))
-                        }
-                    }
-                };
-            }
-            best.map(|(_, v)| v.clone()).unwrap_or(Value::Null)
         }
         "merge" => {
             let mut out = Map::new();
@@ -309,15 +331,6 @@ fn call_inner(name: &str, args: Vec<Arg<'_>>, sc: &Scope<'_>) -> Result<Value, J
             let mut x = a.arr(0)?.clone();
             x.sort_by(sort_key_cmp);
             Value::Array(x)
-        }
-        "sort_by" => {
-            let e = a.expr(1)?;
-            let mut keyed = Vec::new();
-            for v in a.arr(0)? {
-                keyed.push((own(ev(e, Some(v), sc)?, sc)?, v.clone()));
-            }
-            keyed.sort_by(|x, y| sort_key_cmp(&x.0, &y.0));
-            Value::Array(keyed.into_iter().map(|(_, v)| v).collect())
         }
         "sum" => {
             let mut s = 0.0;
