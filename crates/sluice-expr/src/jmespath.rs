@@ -53,14 +53,7 @@ impl JmesError {
     }
 }
 
-/// The start of `s` for messages: at most 64 characters, `...` when cut.
-pub fn snippet(s: &str) -> String {
-    const MAX: usize = 64;
-    match s.char_indices().nth(MAX) {
-        Some((i, _)) => format!("{}...", &s[..i]),
-        None => s.to_owned(),
-    }
-}
+pub use crate::snippet;
 
 /// A parsed JMESPath expression.
 #[derive(Debug, Clone, PartialEq)]

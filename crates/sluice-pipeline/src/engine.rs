@@ -337,13 +337,19 @@ fn run_child_pipeline(
 pub fn when_holds(whens: &[WhenExpression]) -> Result<bool, Error> {
     for w in whens {
         if !w.cel.is_empty() {
-            match crate::cel::eval_bool(&w.cel) {
-                Some(true) => continue,
-                Some(false) => return Ok(false),
-                None => {
+            match crate::cel::evaluate(&w.cel) {
+                Ok(true) => continue,
+                Ok(false) => return Ok(false),
+                Err(crate::cel::CelError::Unsupported) => {
                     return Err(Error::Resolve(format!(
                         "when expression cel {:?} is not supported by the local engine",
-                        w.cel
+                        sluice_expr::snippet(&w.cel)
+                    )));
+                }
+                Err(e) => {
+                    return Err(Error::Resolve(format!(
+                        "invalid cel expression: {} with err: {e}",
+                        sluice_expr::snippet(&w.cel)
                     )));
                 }
             }
