@@ -46,6 +46,12 @@ pub enum JmesError {
     Limit(String),
 }
 
+impl From<crate::budget::Exceeded> for JmesError {
+    fn from(e: crate::budget::Exceeded) -> Self {
+        JmesError::Limit(e.0)
+    }
+}
+
 impl JmesError {
     /// Whether this is a limit (size, nesting, evaluation budget).
     pub fn is_limit(&self) -> bool {

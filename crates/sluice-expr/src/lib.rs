@@ -7,6 +7,8 @@
 //! - [`appset`]: ApplicationSet templates: fasttemplate `{{param}}` and Go `text/template`
 //!   (`goTemplate: true`) with the Sprig/Argo CD functions.
 //!
+//! - [`budget`]: the evaluation budget (steps, bytes, time) the engines draw on.
+//!
 //! - [`cel`]: the part of CEL that Tekton `when` expressions use, with cel-go's size and
 //!   recursion limits.
 //!
@@ -17,6 +19,7 @@
 //! Architecture invariant: no I/O, no async, no dependency on the API types.
 
 pub mod appset;
+pub mod budget;
 pub mod cel;
 pub mod jmespath;
 pub mod tekton;

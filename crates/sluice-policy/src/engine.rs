@@ -6,7 +6,7 @@ use sluice_apis::kyverno::rule::{ContextEntry, ForEachValidation, Rule};
 use sluice_apis::kyverno::{KyvernoPolicy, ValidationFailureActionOverride};
 
 use crate::conditions::{self, Conditions};
-use crate::jmespath::{Expr, JmesError, Scope};
+use crate::jmespath::{Expr, Scope};
 use crate::matching::{self, Target, UserInfo};
 use crate::tree::{Outcome, match_pattern};
 use crate::vars::{self, Resolve};
@@ -344,9 +344,7 @@ fn load_context(entries: &[ContextEntry], scope: &mut Scope<'_>) -> Result<(), S
                 }
             };
             // a context value is counted and no deeper than results are
-            scope
-                .budget()
-                .charge_value(&value)
+            crate::jmespath::charge_value(scope.budget(), &value)
                 .map_err(|err| format!("context variable {}: {err}", e.name))?;
             scope.set(&e.name, value);
         } else if scope.lookup(&e.name).is_some() {
@@ -426,7 +424,7 @@ fn run_rule(cr: &CompiledRule, scope: &mut Scope<'_>) -> Step {
     }
 }
 
-fn budget_error(rule: &Rule, e: &JmesError) -> String {
+fn budget_error(rule: &Rule, e: &dyn std::fmt::Display) -> String {
     format!("rule {} was not evaluated to the end: {e}", rule.name)
 }
 

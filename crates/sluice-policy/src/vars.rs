@@ -106,7 +106,7 @@ pub fn substitute_str(
         scope
             .budget()
             .charge((cur.len() + text.len()) as u64)
-            .map_err(budget)?;
+            .map_err(|e| budget(e.into()))?;
         let next = format!("{}{}{}", &cur[..a], text, &cur[b..]);
         cur = std::borrow::Cow::Owned(next);
     }
@@ -129,7 +129,7 @@ pub fn substitute_str(
         scope
             .budget()
             .charge((r.start - last + text.len()) as u64)
-            .map_err(|e| err(r, e))?;
+            .map_err(|e| err(r, e.into()))?;
         out.push_str(&text);
         last = r.end;
     }

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use sluice_core::Object;
-use sluice_policy::jmespath::{Budget, EvalLimits, Expr, JmesError, MAX_NESTING, Scope};
+use sluice_policy::jmespath::{
+    EVAL_LIMITS, EvalLimits, Expr, JmesError, MAX_NESTING, Scope, budget_with,
+};
 use sluice_policy::tree::{MAX_PATTERN_DEPTH, Outcome, match_pattern};
 use sluice_policy::{
     AdmissionRequest, Decision, PolicySet, Status, UserInfo, admission_decision, compile, evaluate,
@@ -49,7 +51,7 @@ const TIGHT: EvalLimits = EvalLimits {
 fn eval(src: &str, limits: EvalLimits) -> Result<Value, JmesError> {
     let e = Expr::compile(src)?;
     let d = doc();
-    let sc = Scope::with_budget(&d, Rc::new(Budget::new(limits)));
+    let sc = Scope::with_budget(&d, Rc::new(budget_with(limits)));
     e.search(&sc)
 }
 
@@ -95,7 +97,7 @@ fn deepest_allowed_nesting_evaluates() {
         let deeper = Expr::compile(&nested(shape, n + 1)).expect_err("too deep");
         assert!(deeper.is_limit(), "shape {shape}: {deeper}");
         let src = nested(shape, n);
-        let got = on_small_stack(move || eval(&src, EvalLimits::default()));
+        let got = on_small_stack(move || eval(&src, EVAL_LIMITS));
         if let Err(e) = got {
             assert!(
                 !matches!(e, JmesError::Syntax(_)),
@@ -146,7 +148,7 @@ fn doubling_pipeline_stops_at_the_budget() {
     for k in [20, 40] {
         let src = growing(0, k);
         let start = Instant::now();
-        let got = on_small_stack(move || eval(&src, EvalLimits::default()));
+        let got = on_small_stack(move || eval(&src, EVAL_LIMITS));
         let took = start.elapsed();
         assert!(
             matches!(&got, Err(JmesError::Limit(m)) if m.contains("64 MiB of values built")),

@@ -1,11 +1,12 @@
-//! The evaluation budget of one rule evaluation: steps, bytes of values built, time, and the
-//! depth of values. Over any of them evaluation stops with [`JmesError::Limit`], which the
-//! engine reports as the rule's `error` (failing closed under Enforce); nothing aborts.
+//! The evaluation budget of one rule evaluation ([`sluice_expr::budget::Budget`] with the
+//! limits below), what copying a JSON value costs, and the depth of values. Over any limit
+//! evaluation stops with [`JmesError::Limit`], which the engine reports as the rule's
+//! `error` (failing closed under Enforce); nothing aborts.
 
-use std::cell::Cell;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
+pub use sluice_expr::budget::{Budget, Limits as EvalLimits};
 
 use super::JmesError;
 
@@ -28,152 +29,31 @@ pub const MAX_EVAL_TIME: Duration = Duration::from_secs(2);
 /// add at most `MAX_NESTING`.
 pub const MAX_VALUE_DEPTH: usize = 256;
 
-/// How often (in steps) the clock is read.
-const CLOCK_EVERY: u64 = 64;
+/// The limits of one rule evaluation.
+pub const EVAL_LIMITS: EvalLimits = EvalLimits {
+    max_steps: MAX_EVAL_STEPS,
+    max_bytes: MAX_EVAL_BYTES,
+    max_time: Some(MAX_EVAL_TIME),
+};
 
-/// Limits of one evaluation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EvalLimits {
-    pub max_steps: u64,
-    pub max_bytes: u64,
-    /// `None`: no deadline (deterministic tests).
-    pub max_time: Option<Duration>,
+/// A budget with [`EVAL_LIMITS`] whose clock starts now.
+pub fn rule_budget() -> Budget {
+    budget_with(EVAL_LIMITS)
 }
 
-impl Default for EvalLimits {
-    fn default() -> Self {
-        EvalLimits {
-            max_steps: MAX_EVAL_STEPS,
-            max_bytes: MAX_EVAL_BYTES,
-            max_time: Some(MAX_EVAL_TIME),
-        }
-    }
+/// A budget with `limits` (tests use tight ones).
+pub fn budget_with(limits: EvalLimits) -> Budget {
+    Budget::new("expression evaluation", limits)
 }
 
-/// What one rule evaluation has used of its [`EvalLimits`]. Once exceeded it stays
-/// exceeded: every later step fails with the same message.
-#[derive(Debug)]
-pub struct Budget {
-    limits: EvalLimits,
-    deadline: Option<Instant>,
-    steps: Cell<u64>,
-    bytes: Cell<u64>,
-    exceeded: Cell<Option<&'static str>>,
-}
-
-impl Default for Budget {
-    fn default() -> Self {
-        Budget::new(EvalLimits::default())
-    }
-}
-
-impl Budget {
-    /// A budget whose clock starts now.
-    pub fn new(limits: EvalLimits) -> Self {
-        Budget {
-            limits,
-            deadline: limits.max_time.map(|t| Instant::now() + t),
-            steps: Cell::new(0),
-            bytes: Cell::new(0),
-            exceeded: Cell::new(None),
-        }
-    }
-
-    pub fn limits(&self) -> EvalLimits {
-        self.limits
-    }
-
-    /// Steps and bytes used so far.
-    pub fn used(&self) -> (u64, u64) {
-        (self.steps.get(), self.bytes.get())
-    }
-
-    /// The error of an exceeded budget, if it was exceeded.
-    pub fn exceeded(&self) -> Option<JmesError> {
-        self.exceeded.get().map(|what| self.error(what))
-    }
-
-    fn error(&self, what: &'static str) -> JmesError {
-        let l = self.limits;
-        JmesError::Limit(match what {
-            "steps" => format!(
-                "expression evaluation exceeded its budget of {} steps",
-                l.max_steps
-            ),
-            "bytes" => format!(
-                "expression evaluation exceeded its budget of {} of values built",
-                human_bytes(l.max_bytes)
-            ),
-            _ => format!(
-                "expression evaluation exceeded its time budget of {} ms",
-                l.max_time.unwrap_or_default().as_millis()
-            ),
-        })
-    }
-
-    fn fail(&self, what: &'static str) -> JmesError {
-        if self.exceeded.get().is_none() {
-            self.exceeded.set(Some(what));
-        }
-        self.exceeded().unwrap_or_else(|| self.error(what))
-    }
-
-    /// Counts one step.
-    pub fn step(&self) -> Result<(), JmesError> {
-        self.steps(1)
-    }
-
-    /// Counts `n` steps (a function walking `n` elements).
-    pub fn steps(&self, n: u64) -> Result<(), JmesError> {
-        if let Some(what) = self.exceeded.get() {
-            return Err(self.error(what));
-        }
-        let before = self.steps.get();
-        let now = before.saturating_add(n);
-        self.steps.set(now);
-        if now > self.limits.max_steps {
-            return Err(self.fail("steps"));
-        }
-        if let Some(d) = self.deadline
-            && (now / CLOCK_EVERY != before / CLOCK_EVERY || n >= CLOCK_EVERY)
-            && Instant::now() > d
-        {
-            return Err(self.fail("time"));
-        }
-        Ok(())
-    }
-
-    /// Counts `n` bytes about to be built.
-    pub fn charge(&self, n: u64) -> Result<(), JmesError> {
-        if let Some(what) = self.exceeded.get() {
-            return Err(self.error(what));
-        }
-        let now = self.bytes.get().saturating_add(n);
-        self.bytes.set(now);
-        if now > self.limits.max_bytes {
-            return Err(self.fail("bytes"));
-        }
-        Ok(())
-    }
-
-    /// Counts a copy of `v` (its estimated size) and checks its depth. The walk stops as soon
-    /// as the remaining budget is used up, so it costs no more than the copy it pays for.
-    pub fn charge_value(&self, v: &Value) -> Result<(), JmesError> {
-        let remaining = self.limits.max_bytes.saturating_sub(self.bytes.get());
-        match measure(v, remaining) {
-            Measure::Fits(n) => self.charge(n),
-            Measure::TooBig => self.charge(remaining.saturating_add(1)),
-            Measure::TooDeep => Err(too_deep()),
-        }
-    }
-}
-
-fn human_bytes(n: u64) -> String {
-    const MIB: u64 = 1024 * 1024;
-    if n >= MIB && n % MIB == 0 {
-        format!("{} MiB", n / MIB)
-    } else {
-        format!("{n} bytes")
+/// Counts a copy of `v` (its estimated size) and checks its depth. The walk stops as soon as
+/// the remaining budget is used up, so it costs no more than the copy it pays for.
+pub fn charge_value(budget: &Budget, v: &Value) -> Result<(), JmesError> {
+    let remaining = budget.bytes_left();
+    match measure(v, remaining) {
+        Measure::Fits(n) => Ok(budget.charge(n)?),
+        Measure::TooBig => Ok(budget.charge(remaining.saturating_add(1))?),
+        Measure::TooDeep => Err(too_deep()),
     }
 }
 
@@ -241,28 +121,16 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn steps_bytes_and_depth() {
-        let b = Budget::new(EvalLimits {
+    fn values_are_measured_and_depth_checked() {
+        let b = budget_with(EvalLimits {
             max_steps: 10,
             max_bytes: 1000,
             max_time: None,
         });
-        assert!(b.steps(10).is_ok());
-        let e = b.step().expect_err("over");
-        assert!(e.to_string().contains("budget of 10 steps"), "{e}");
-        // sticky
-        assert!(b.charge(1).is_err());
-        assert_eq!(b.exceeded(), Some(e));
-
-        let b = Budget::new(EvalLimits {
-            max_steps: 10,
-            max_bytes: 1000,
-            max_time: None,
-        });
-        assert!(b.charge_value(&json!({"a": "x"})).is_ok());
+        assert!(charge_value(&b, &json!({"a": "x"})).is_ok());
         let big = json!("x".repeat(2000));
         assert!(
-            matches!(b.charge_value(&big), Err(JmesError::Limit(m)) if m.contains("1000 bytes of values built"))
+            matches!(charge_value(&b, &big), Err(JmesError::Limit(m)) if m == "expression evaluation exceeded its budget of 1000 bytes of values built")
         );
 
         let mut deep = json!(1);
@@ -271,22 +139,9 @@ mod tests {
         }
         assert!(check_value_depth(&deep).is_err());
         assert!(matches!(
-            Budget::default().charge_value(&deep),
+            charge_value(&rule_budget(), &deep),
             Err(JmesError::Limit(m)) if m.contains("nests deeper")
         ));
-        let ok = deep[0].clone();
-        assert!(check_value_depth(&ok).is_ok());
-        // the deep value's drop recursion is fine at this depth
-    }
-
-    #[test]
-    fn deadline() {
-        let b = Budget::new(EvalLimits {
-            max_steps: u64::MAX,
-            max_bytes: u64::MAX,
-            max_time: Some(Duration::ZERO),
-        });
-        std::thread::sleep(Duration::from_millis(2));
-        assert!(b.steps(CLOCK_EVERY).is_err());
+        assert!(check_value_depth(&deep[0]).is_ok());
     }
 }

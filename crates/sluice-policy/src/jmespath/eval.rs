@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use serde_json::{Map, Value};
 
-use super::budget::Budget;
+use super::budget::{Budget, charge_value};
 use super::{Arith, Ast, Cmp, JmesError, functions};
 
 /// The variables an expression sees at its root: a base document (e.g. `{request: ...}`) and
@@ -21,7 +21,7 @@ pub struct Scope<'a> {
 impl<'a> Scope<'a> {
     /// A scope with a fresh default budget.
     pub fn new(base: &'a Value) -> Self {
-        Scope::with_budget(base, Rc::new(Budget::default()))
+        Scope::with_budget(base, Rc::new(super::rule_budget()))
     }
 
     /// A scope drawing on `budget` (shared with the scopes it was cloned into).
@@ -92,9 +92,9 @@ impl<'a> Scope<'a> {
 
     /// The root as one object (a copy, counted against the budget).
     pub fn root_value(&self) -> Result<Value, JmesError> {
-        self.budget.charge_value(self.base)?;
+        charge_value(&self.budget, self.base)?;
         for (_, v) in &self.vars {
-            self.budget.charge_value(v)?;
+            charge_value(&self.budget, v)?;
         }
         let mut m = match self.base {
             Value::Object(m) => m.clone(),
@@ -154,7 +154,7 @@ pub fn json_eq(a: &Value, b: &Value) -> bool {
 /// and no deeper than [`super::MAX_VALUE_DEPTH`].
 pub fn eval_root(ast: &Ast, scope: &Scope<'_>) -> Result<Value, JmesError> {
     let v = ev(ast, None, scope)?;
-    scope.budget.charge_value(&v)?;
+    charge_value(&scope.budget, &v)?;
     Ok(v.into_owned())
 }
 
@@ -166,7 +166,7 @@ fn null<'s>() -> Cow<'s, Value> {
 pub fn own(v: Cow<'_, Value>, sc: &Scope<'_>) -> Result<Value, JmesError> {
     match v {
         Cow::Borrowed(b) => {
-            sc.budget.charge_value(b)?;
+            charge_value(&sc.budget, b)?;
             Ok(b.clone())
         }
         Cow::Owned(o) => Ok(o),
@@ -204,7 +204,7 @@ pub fn ev<'s>(
         Ast::Arith(op, l, r) => ev_arith(*op, l, r, cur, sc),
         Ast::Neg(x) => ev_neg(x, cur, sc),
         Ast::Literal(v) => {
-            sc.budget.charge_value(v)?;
+            charge_value(&sc.budget, v)?;
             Ok(Cow::Owned(v.clone()))
         }
         Ast::MultiList(items) => ev_multi_list(items, cur, sc),
@@ -238,7 +238,7 @@ fn ev_slice<'s>((a, b, c): SliceSpec, cur: Option<&'s Value>, sc: &'s Scope<'_>)
     Ok(match &*current(cur, sc)? {
         Value::Array(arr) => {
             let out = Value::Array(slice(arr, a, b, c));
-            sc.budget.charge_value(&out)?;
+            charge_value(&sc.budget, &out)?;
             Cow::Owned(out)
         }
         _ => null(),
@@ -310,12 +310,12 @@ fn ev_flatten<'s>(x: &Ast, cur: Option<&'s Value>, sc: &'s Scope<'_>) -> Ev<'s> 
         match it {
             Value::Array(inner) => {
                 for x in inner {
-                    sc.budget.charge_value(x)?;
+                    charge_value(&sc.budget, x)?;
                     out.push(x.clone());
                 }
             }
             other => {
-                sc.budget.charge_value(other)?;
+                charge_value(&sc.budget, other)?;
                 out.push(other.clone());
             }
         }

@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use super::Ast;
 use super::JmesError;
+use super::budget::charge_value;
 use super::eval::{Scope, ev, json_eq, own};
 use crate::wildcard;
 
@@ -183,7 +184,7 @@ pub fn call(name: &str, args: Vec<Arg<'_>>, sc: &Scope<'_>) -> Result<Value, Jme
         "map" | "max_by" | "min_by" | "sort_by" => call_with_expr(name, args, sc)?,
         _ => call_inner(name, args, sc)?,
     };
-    sc.budget().charge_value(&out)?;
+    charge_value(sc.budget(), &out)?;
     Ok(out)
 }
 

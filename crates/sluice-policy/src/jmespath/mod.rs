@@ -17,8 +17,8 @@ pub(crate) use eval::split_path;
 mod functions;
 
 pub use budget::{
-    Budget, EvalLimits, MAX_EVAL_BYTES, MAX_EVAL_STEPS, MAX_EVAL_TIME, MAX_VALUE_DEPTH,
-    check_value_depth,
+    Budget, EVAL_LIMITS, EvalLimits, MAX_EVAL_BYTES, MAX_EVAL_STEPS, MAX_EVAL_TIME,
+    MAX_VALUE_DEPTH, budget_with, charge_value, check_value_depth, rule_budget,
 };
 pub use eval::Scope;
 pub use sluice_expr::jmespath::{
