@@ -341,8 +341,7 @@ mod tests {
     // cel-go's message, by the static check and by the evaluator.
     #[test]
     fn deep_and_long_expressions_are_refused() {
-        for shape in 0..SHAPES.len() {
-            let (pre, _, suf) = SHAPES[shape];
+        for (shape, (pre, _, suf)) in SHAPES.iter().enumerate() {
             // as deep as fits in the size limit (100,000 levels for `(` and `!`)
             let src = shaped(shape, (MAX_CEL_LEN - 20) / (pre.len() + suf.len()));
             let e = on_small_stack(move || evaluate(&src));
