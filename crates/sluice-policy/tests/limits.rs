@@ -93,7 +93,10 @@ fn deepest_allowed_nesting_evaluates() {
         while Expr::compile(&nested(shape, n + 1)).is_ok() {
             n += 1;
         }
-        assert!((30..=MAX_NESTING).contains(&n), "shape {shape} stops at {n}");
+        assert!(
+            (30..=MAX_NESTING).contains(&n),
+            "shape {shape} stops at {n}"
+        );
         let deeper = Expr::compile(&nested(shape, n + 1)).expect_err("too deep");
         assert!(deeper.is_limit(), "shape {shape}: {deeper}");
         let src = nested(shape, n);
