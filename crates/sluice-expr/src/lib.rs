@@ -2,7 +2,7 @@
 //!
 //! - [`tekton`]: Tekton's `$(...)` variable references: finding them, classifying them
 //!   (`params`, `tasks.*.results`, `context`, `workspaces`...), and single-pass substitution,
-//!   as tektoncd/pipeline `pkg/substitution` does it.
+//!   as tektoncd/pipeline `pkg/substitution` does it, within a budget of what it builds.
 //!
 //! - [`appset`]: ApplicationSet templates: fasttemplate `{{param}}` and Go `text/template`
 //!   (`goTemplate: true`) with the Sprig/Argo CD functions.

@@ -1406,7 +1406,11 @@ fn pipeline_results(
         fix_finally(&mut v);
         let holder = serde_json::json!({ "value": v });
         let mut holder = holder;
-        reps.apply_value(&mut holder);
+        // a result whose substitution exceeds the budget is left out, as unresolved
+        // ones are
+        if reps.apply_value(&mut holder).is_err() {
+            continue;
+        }
         let v = ParamValue::from_json(&holder["value"]);
         let unresolved = v.strings().iter().any(|s| {
             references(s)
