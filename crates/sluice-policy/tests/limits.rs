@@ -402,3 +402,49 @@ fn pattern_depth_is_bounded() {
     );
     assert_eq!(on_small_stack(move || match_pattern(&r, &p)), Outcome::Pass);
 }
+
+fn anchored(depth: usize, anchors: &[u8]) -> (Value, Value) {
+    let (mut r, mut p) = (json!("x"), json!("x"));
+    for i in 0..depth {
+        let key = match anchors[i % anchors.len()] % 5 {
+            0 => "a",
+            1 => "(a)",
+            2 => "=(a)",
+            3 => "<(a)",
+            _ => "^(a)",
+        };
+        if key == "^(a)" {
+            // existence: each pattern element is a map matched against some list element
+            r = json!({"a": [{"b": r}]});
+            p = json!({key: [{"b": p}]});
+        } else {
+            r = json!({"a": r});
+            p = json!({key: p});
+        }
+    }
+    (r, p)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    // Patterns with every anchor at every depth: matched, or an error past the limit (never
+    // a skip or a failure decided by the limit, never an overflow).
+    #[test]
+    fn pattern_depth_is_bounded_under_every_anchor(
+        depth in 0usize..400,
+        anchors in proptest::collection::vec(any::<u8>(), 1..8),
+    ) {
+        let (r, p) = anchored(depth, &anchors);
+        let got = on_small_stack(move || match_pattern(&r, &p));
+        match got {
+            Outcome::Error(m) => {
+                prop_assert!(depth >= MAX_PATTERN_DEPTH / 2, "{}: {}", depth, m);
+            }
+            other => {
+                prop_assert_eq!(other, Outcome::Pass);
+                prop_assert!(depth <= MAX_PATTERN_DEPTH);
+            }
+        }
+    }
+}
