@@ -10,6 +10,10 @@
 //! denied, with Kyverno's message shape). The same call serves `sluice policy apply|test`,
 //! admission in the API server and GitOps pre-sync checks.
 //!
+//! Limits: each rule evaluation draws on one budget ([`jmespath::EVAL_LIMITS`]); values nest
+//! at most [`jmespath::MAX_VALUE_DEPTH`] levels and patterns are followed at most
+//! [`tree::MAX_PATTERN_DEPTH`]; over any limit the rule is an `error`, never an abort.
+//!
 //! Architecture invariant: no I/O, no async, no cluster access. Context entries that need a
 //! cluster (configMap, apiCall, imageRegistry) must be supplied by the caller as variables.
 
@@ -190,8 +194,10 @@ impl PolicySet {
 }
 
 /// Checks a policy beyond its schema (the schema is `sluice_apis::validate_one`'s): every
-/// variable is valid JMESPath with known functions, conditions decode. Paths are relative to
-/// the policy object. Returns the compiled policy when there are no errors.
+/// variable, foreach list and context `jmesPath` is valid JMESPath with known functions,
+/// within the parser's size and nesting limits (the check `validate_one` runs too:
+/// `sluice_apis::kyverno::expressions`), conditions decode. Paths are relative to the policy
+/// object. Returns the compiled policy when there are no errors.
 pub fn compile(obj: &Object) -> Result<CompiledPolicy, FieldErrors> {
     let policy: KyvernoPolicy = serde_json::from_value(obj.value().clone()).map_err(|e| {
         FieldErrors::from(FieldError::new("", format!("not a Kyverno policy: {e}")))
