@@ -97,3 +97,65 @@ fn classic_policies_have_no_errors() {
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+// The nesting limit of JMESPath (sluice_expr::jmespath::MAX_NESTING) against what policies
+// write: the deepest `{{ }}` variable of the corpus nests far below it.
+#[test]
+fn corpus_variables_nest_far_below_the_limit() {
+    use sluice_expr::jmespath::{MAX_NESTING, find_variables, parse_nesting};
+    let root = Path::new(ROOT);
+    if !root.is_dir() {
+        eprintln!("skipping: {ROOT} not present");
+        return;
+    }
+    let mut files = Vec::new();
+    yaml_files(root, &mut files);
+    let (mut count, mut deepest, mut at) = (0usize, 0usize, String::new());
+    let mut exprs = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).expect("read");
+        let Ok(lf) = load_objects(&f.to_string_lossy(), &text, &Limits::default()) else {
+            continue;
+        };
+        for o in &lf.objects {
+            strings(o.object.value(), "", &mut exprs);
+        }
+        for (key, s) in exprs.drain(..) {
+            let mut found: Vec<String> = find_variables(&s)
+                .into_iter()
+                .map(|r| r.expr)
+                .filter(|e| !e.contains("{{"))
+                .collect();
+            if (key == "jmesPath" || key == "list") && !s.contains("{{") {
+                found.push(s.clone());
+            }
+            for e in found {
+                if let Ok((_, n)) = parse_nesting(&e) {
+                    count += 1;
+                    if n > deepest {
+                        deepest = n;
+                        at = format!("{}: {e}", f.display());
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("{count} variables, the deepest nests {deepest} levels: {at}");
+    assert!(count > 200, "{count}");
+    assert!(deepest * 4 <= MAX_NESTING, "{deepest}: {at}");
+}
+
+/// Every string (values and keys) under `v`, with the key it is the value of.
+fn strings(v: &serde_json::Value, key: &str, out: &mut Vec<(String, String)>) {
+    match v {
+        serde_json::Value::String(s) => out.push((key.to_owned(), s.clone())),
+        serde_json::Value::Array(a) => a.iter().for_each(|x| strings(x, key, out)),
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                out.push((String::new(), k.clone()));
+                strings(x, k, out);
+            }
+        }
+        _ => {}
+    }
+}

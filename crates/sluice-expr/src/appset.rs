@@ -10,13 +10,53 @@
 //!   function is a parse error, as in Go); functions Sluice does not evaluate make
 //!   [`TemplateError::Unsupported`], which callers treat as "cannot tell", never as a finding.
 //!
+//! Limits: a template nests at most [`MAX_TEMPLATE_NESTING`] levels (parentheses in an
+//! action, control structures), refused when it is parsed; a rendering draws on a
+//! [`Budget`] ([`TEMPLATE_LIMITS`]: steps, bytes of output and values built, time), and over
+//! it stops with [`TemplateError::Limit`]. Rendering recursion follows the parsed nesting.
+//!
 //! Architecture invariant: pure functions, no I/O.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use serde_json::Value;
 use sluice_core::{FieldPath, PathSeg};
+
+pub use crate::budget::Budget;
+use crate::budget::{Exceeded, Limits};
+
+/// Nesting of parentheses in one action and of control structures (`if`, `range`, `with`,
+/// each `else if` and `else with` counting as one more level). Go's parser stops at 10,000
+/// parentheses (`maxStackDepth`, text/template/parse) on stacks that grow to 1 GB and does
+/// not limit control structures; Sluice's stacks are fixed, and real templates nest a
+/// handful of levels.
+pub const MAX_TEMPLATE_NESTING: usize = 100;
+
+/// Steps (template nodes, commands, range iterations) of one budget.
+pub const MAX_TEMPLATE_STEPS: u64 = 1_000_000;
+
+/// Bytes of output and of values built (function results, copies) of one budget.
+pub const MAX_TEMPLATE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Wall-clock time of one budget.
+pub const MAX_TEMPLATE_TIME: Duration = Duration::from_secs(2);
+
+/// Nesting of a value a template builds (`list`, `dict`): parameters nest at most 128 levels.
+pub const MAX_TEMPLATE_VALUE_DEPTH: usize = 256;
+
+/// The limits of one rendering budget.
+pub const TEMPLATE_LIMITS: Limits = Limits {
+    max_steps: MAX_TEMPLATE_STEPS,
+    max_bytes: MAX_TEMPLATE_BYTES,
+    max_time: Some(MAX_TEMPLATE_TIME),
+};
+
+/// A rendering budget with [`TEMPLATE_LIMITS`] whose clock starts now.
+pub fn template_budget() -> Budget {
+    Budget::new("template execution", TEMPLATE_LIMITS)
+}
 
 /// Why a template did not render.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,6 +75,15 @@ pub enum TemplateError {
     /// Rust implementation, `template`/`define`...): the outcome is unknown.
     #[error("cannot evaluate: {0}")]
     Unsupported(String),
+    /// Rendering went over its [`Budget`] or built a value nested too deep.
+    #[error("{0}")]
+    Limit(String),
+}
+
+impl From<Exceeded> for TemplateError {
+    fn from(e: Exceeded) -> Self {
+        TemplateError::Limit(e.0)
+    }
 }
 
 impl TemplateError {
@@ -124,12 +173,27 @@ pub fn render_fasttemplate(
     s: &str,
     params: &BTreeMap<String, String>,
 ) -> Result<String, TemplateError> {
+    render_fasttemplate_in(s, params, &template_budget())
+}
+
+/// [`render_fasttemplate`] within `budget` (each tag's value counts: a tag repeated over
+/// a large parameter cannot multiply it past the budget).
+pub fn render_fasttemplate_in(
+    s: &str,
+    params: &BTreeMap<String, String>,
+    budget: &Budget,
+) -> Result<String, TemplateError> {
+    budget.charge(s.len() as u64)?;
     let mut out = String::with_capacity(s.len());
     for part in fasttemplate_parse(s)? {
         match part {
             FastPart::Text(t) => out.push_str(t),
             FastPart::Tag(tag) => match params.get(tag.trim()) {
-                Some(v) if !tag.trim().is_empty() => out.push_str(v),
+                Some(v) if !tag.trim().is_empty() => {
+                    budget.step()?;
+                    budget.charge(v.len() as u64)?;
+                    out.push_str(v);
+                }
                 _ => {
                     out.push_str("{{");
                     out.push_str(tag);
@@ -327,6 +391,10 @@ fn lex_action(src: &str, start: usize, open: usize) -> Result<LexedAction, Templ
             }
             b'(' => {
                 paren_depth += 1;
+                if paren_depth > MAX_TEMPLATE_NESTING {
+                    // Go's message (text/template/parse term: maxStackDepth)
+                    return Err(parse_err(src, i, "max expression depth exceeded"));
+                }
                 toks.push((Tok::LParen, pos));
                 i += 1;
             }
@@ -848,6 +916,8 @@ struct Parser<'s> {
     items: Vec<Item>,
     idx: usize,
     vars: Vec<String>,
+    /// Control structures being parsed.
+    depth: usize,
 }
 
 enum Ctl {
@@ -934,6 +1004,24 @@ impl<'s> Parser<'s> {
     }
 
     fn control(
+        &mut self,
+        kw: &str,
+        toks: &[(Tok, usize)],
+        pos: usize,
+    ) -> Result<GoNode, TemplateError> {
+        self.depth += 1;
+        if self.depth > MAX_TEMPLATE_NESTING {
+            return Err(self.err(
+                pos,
+                format!("control structures nest deeper than {MAX_TEMPLATE_NESTING} levels"),
+            ));
+        }
+        let node = self.control_body(kw, toks, pos);
+        self.depth -= 1;
+        node
+    }
+
+    fn control_body(
         &mut self,
         kw: &str,
         toks: &[(Tok, usize)],
@@ -1169,6 +1257,7 @@ pub fn parse_go_template(src: &str) -> Result<GoTemplate, TemplateError> {
         items,
         idx: 0,
         vars: vec!["$".to_owned()],
+        depth: 0,
     };
     let (nodes, ctl, pos) = p.list()?;
     match ctl {
@@ -1408,14 +1497,52 @@ struct Exec<'a> {
     opts: GoOptions,
     vars: Vec<(String, Val)>,
     out: String,
-    steps: usize,
+    budget: &'a Budget,
     tmpl: &'a GoTemplate,
 }
 
-const MAX_STEPS: usize = 200_000;
-
 fn exec_err(msg: impl Into<String>) -> TemplateError {
     TemplateError::Exec(msg.into())
+}
+
+/// Estimated bytes of a value (a `Val` per node, string bytes, map keys), or a limit error
+/// when it is larger than `limit` or nests deeper than [`MAX_TEMPLATE_VALUE_DEPTH`].
+/// Iterative, and it stops at the limit.
+fn val_size(v: &Val, limit: u64) -> Result<u64, TemplateError> {
+    let node = std::mem::size_of::<Val>() as u64;
+    let mut total = 0u64;
+    let mut stack = vec![(v, 1usize)];
+    while let Some((v, depth)) = stack.pop() {
+        if depth > MAX_TEMPLATE_VALUE_DEPTH {
+            return Err(TemplateError::Limit(format!(
+                "value nests deeper than {MAX_TEMPLATE_VALUE_DEPTH} levels"
+            )));
+        }
+        total += node;
+        match v {
+            Val::Str(s) => total += s.len() as u64,
+            Val::List(l) => stack.extend(l.iter().map(|x| (x, depth + 1))),
+            Val::Map(m) => {
+                for (k, x) in m {
+                    total += k.len() as u64 + node;
+                    stack.push((x, depth + 1));
+                }
+            }
+            _ => {}
+        }
+        if total > limit {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+/// Counts a copy of `v` against `budget`.
+fn charge_val(budget: &Budget, v: &Val) -> Result<(), TemplateError> {
+    let left = budget.bytes_left();
+    let n = val_size(v, left)?;
+    budget.charge(n)?;
+    Ok(())
 }
 
 impl Exec<'_> {
@@ -1425,134 +1552,194 @@ impl Exec<'_> {
     }
 
     fn tick(&mut self) -> Result<(), TemplateError> {
-        self.steps += 1;
-        if self.steps > MAX_STEPS {
-            return Err(TemplateError::Unsupported(
-                "template execution too long".to_owned(),
-            ));
-        }
+        Ok(self.budget.step()?)
+    }
+
+    /// Appends to the output, counted.
+    fn emit(&mut self, text: &str) -> Result<(), TemplateError> {
+        self.budget.charge(text.len() as u64)?;
+        self.out.push_str(text);
         Ok(())
+    }
+
+    /// A copy of `v`, counted (and refused when it nests too deep).
+    fn copy(&self, v: &Val) -> Result<Val, TemplateError> {
+        charge_val(self.budget, v)?;
+        Ok(v.clone())
     }
 
     fn walk(&mut self, nodes: &[GoNode], dot: &Val) -> Result<Flow, TemplateError> {
         for n in nodes {
             self.tick()?;
-            match n {
-                GoNode::Text(t) => self.out.push_str(t),
+            let flow = match n {
+                GoNode::Text(t) => {
+                    self.emit(t)?;
+                    Flow::Normal
+                }
                 GoNode::Action(p) => {
                     let v = self.pipe(p, dot)?;
                     if p.decl.is_empty() {
+                        let before = self.out.len();
                         v.print(&mut self.out, true);
+                        self.budget.charge((self.out.len() - before) as u64)?;
                     }
+                    Flow::Normal
                 }
-                GoNode::If(p, body, els) => {
-                    let mark = self.vars.len();
-                    let v = self.pipe(p, dot)?;
-                    let f = if v.truthy() {
-                        self.walk(body, dot)?
-                    } else {
-                        self.walk(els, dot)?
-                    };
-                    self.vars.truncate(mark);
-                    if !matches!(f, Flow::Normal) {
-                        return Ok(f);
-                    }
-                }
-                GoNode::With(p, body, els) => {
-                    let mark = self.vars.len();
-                    let v = self.pipe(p, dot)?;
-                    let f = if v.truthy() {
-                        self.walk(body, &v)?
-                    } else {
-                        self.walk(els, dot)?
-                    };
-                    self.vars.truncate(mark);
-                    if !matches!(f, Flow::Normal) {
-                        return Ok(f);
-                    }
-                }
-                GoNode::Range(p, body, els) => {
-                    let mark = self.vars.len();
-                    // Evaluate without declaring; range declares per element.
-                    let mut plain = p.clone();
-                    let decl = std::mem::take(&mut plain.decl);
-                    let v = self.pipe(&plain, dot)?;
-                    let pairs: Vec<(Val, Val)> = match &v {
-                        Val::List(l) => l
-                            .iter()
-                            .enumerate()
-                            .map(|(i, x)| (Val::Int(i as i64), x.clone()))
-                            .collect(),
-                        Val::Map(m) => m
-                            .iter()
-                            .map(|(k, x)| (Val::Str(k.clone()), x.clone()))
-                            .collect(),
-                        Val::Int(n) => (0..*n).map(|i| (Val::Int(i), Val::Int(i))).collect(),
-                        Val::Nil => Vec::new(),
-                        other => {
-                            return Err(exec_err(format!(
-                                "{}: range can't iterate over {}",
-                                self.at(p.pos),
-                                other.to_display()
-                            )));
-                        }
-                    };
-                    if pairs.is_empty() {
-                        self.walk(els, dot)?;
-                    }
-                    for (k, x) in pairs {
-                        let inner = self.vars.len();
-                        match decl.len() {
-                            0 => {}
-                            1 => self.vars.push((decl[0].clone(), x.clone())),
-                            _ => {
-                                self.vars.push((decl[0].clone(), k));
-                                self.vars.push((decl[1].clone(), x.clone()));
-                            }
-                        }
-                        let f = self.walk(body, &x)?;
-                        self.vars.truncate(inner);
-                        if matches!(f, Flow::Break) {
-                            break;
-                        }
-                    }
-                    self.vars.truncate(mark);
-                }
+                GoNode::If(p, body, els) => self.if_with(p, body, els, dot, false)?,
+                GoNode::With(p, body, els) => self.if_with(p, body, els, dot, true)?,
+                GoNode::Range(p, body, els) => self.range(p, body, els, dot)?,
                 GoNode::Template(name, _) => {
                     return Err(TemplateError::Unsupported(format!(
                         "{{{{template {name:?}}}}}"
                     )));
                 }
-                GoNode::Break => return Ok(Flow::Break),
-                GoNode::Continue => return Ok(Flow::Continue),
+                GoNode::Break => Flow::Break,
+                GoNode::Continue => Flow::Continue,
+            };
+            if !matches!(flow, Flow::Normal) {
+                return Ok(flow);
             }
         }
         Ok(Flow::Normal)
     }
 
+    /// `{{if}}` and `{{with}}` (which sets dot to the pipeline's value).
+    fn if_with(
+        &mut self,
+        p: &Pipe,
+        body: &[GoNode],
+        els: &[GoNode],
+        dot: &Val,
+        with: bool,
+    ) -> Result<Flow, TemplateError> {
+        let mark = self.vars.len();
+        let v = self.pipe(p, dot)?;
+        let f = match (v.truthy(), with) {
+            (true, true) => self.walk(body, &v)?,
+            (true, false) => self.walk(body, dot)?,
+            (false, _) => self.walk(els, dot)?,
+        };
+        self.vars.truncate(mark);
+        Ok(f)
+    }
+
+    fn range(
+        &mut self,
+        p: &Pipe,
+        body: &[GoNode],
+        els: &[GoNode],
+        dot: &Val,
+    ) -> Result<Flow, TemplateError> {
+        let mark = self.vars.len();
+        // Evaluate without declaring; range declares per element.
+        let mut plain = p.clone();
+        let decl = std::mem::take(&mut plain.decl);
+        let v = self.pipe(&plain, dot)?;
+        let empty = match &v {
+            Val::List(l) => l.is_empty(),
+            Val::Map(m) => m.is_empty(),
+            Val::Int(n) => *n <= 0,
+            Val::Nil => true,
+            other => {
+                return Err(exec_err(format!(
+                    "{}: range can't iterate over {}",
+                    self.at(p.pos),
+                    other.to_display()
+                )));
+            }
+        };
+        if empty {
+            self.walk(els, dot)?;
+        }
+        // elements are visited in place (an integer range is counted, never built)
+        match &v {
+            Val::List(l) => {
+                for (i, x) in l.iter().enumerate() {
+                    if self.range_step(&decl, Val::Int(i as i64), x, body)? {
+                        break;
+                    }
+                }
+            }
+            Val::Map(m) => {
+                for (k, x) in m {
+                    if self.range_step(&decl, Val::Str(k.clone()), x, body)? {
+                        break;
+                    }
+                }
+            }
+            Val::Int(n) => {
+                for i in 0..*n {
+                    if self.range_step(&decl, Val::Int(i), &Val::Int(i), body)? {
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+        self.vars.truncate(mark);
+        Ok(Flow::Normal)
+    }
+
+    /// One iteration of a range: declares the variables, walks the body; true on `break`.
+    fn range_step(
+        &mut self,
+        decl: &[String],
+        k: Val,
+        x: &Val,
+        body: &[GoNode],
+    ) -> Result<bool, TemplateError> {
+        self.tick()?;
+        let inner = self.vars.len();
+        match decl.len() {
+            0 => {}
+            1 => {
+                let x = self.copy(x)?;
+                self.vars.push((decl[0].clone(), x));
+            }
+            _ => {
+                let x = self.copy(x)?;
+                self.vars.push((decl[0].clone(), k));
+                self.vars.push((decl[1].clone(), x));
+            }
+        }
+        let f = self.walk(body, x)?;
+        self.vars.truncate(inner);
+        Ok(matches!(f, Flow::Break))
+    }
+
     fn pipe(&mut self, p: &Pipe, dot: &Val) -> Result<Val, TemplateError> {
         let mut last: Option<Val> = None;
         for c in &p.cmds {
+            self.tick()?;
             last = Some(self.cmd(c, dot, last)?);
         }
         let v = last.unwrap_or(Val::Nil);
         for name in &p.decl {
+            let copy = self.copy(&v)?;
             if p.assign {
                 if let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| n == name) {
-                    slot.1 = v.clone();
+                    slot.1 = copy;
                 }
             } else {
-                self.vars.push((name.clone(), v.clone()));
+                self.vars.push((name.clone(), copy));
             }
         }
         Ok(v)
     }
 
-    fn field_chain(&self, mut v: Val, fields: &[String], pos: usize) -> Result<Val, TemplateError> {
-        for f in fields {
+    /// The value `fields` lead to from `v`, borrowed: `None` for a missing key under
+    /// `missingkey=default` (`<no value>`).
+    fn field_chain<'v>(
+        &self,
+        v: &'v Val,
+        fields: &[String],
+        pos: usize,
+    ) -> Result<Option<&'v Val>, TemplateError> {
+        let mut v = v;
+        for (i, f) in fields.iter().enumerate() {
             v = match v {
                 Val::Map(m) => match m.get(f) {
-                    Some(x) => x.clone(),
+                    Some(x) => x,
                     None => match self.opts.missing_key {
                         MissingKey::Error => {
                             return Err(exec_err(format!(
@@ -1560,7 +1747,16 @@ impl Exec<'_> {
                                 self.at(pos)
                             )));
                         }
-                        MissingKey::Default => Val::Nil,
+                        // a further field of the missing (nil) value
+                        MissingKey::Default => match fields.get(i + 1) {
+                            Some(next) => {
+                                return Err(exec_err(format!(
+                                    "{}: nil pointer evaluating interface {{}}.{next}",
+                                    self.at(pos)
+                                )));
+                            }
+                            None => return Ok(None),
+                        },
                     },
                 },
                 Val::Nil => {
@@ -1578,38 +1774,51 @@ impl Exec<'_> {
                 }
             };
         }
-        Ok(v)
+        Ok(Some(v))
+    }
+
+    /// A copy of what `fields` lead to from `v` (only the part read is copied).
+    fn field_value(&self, v: &Val, fields: &[String], pos: usize) -> Result<Val, TemplateError> {
+        match self.field_chain(v, fields, pos)? {
+            Some(x) => self.copy(x),
+            None => Ok(Val::Nil),
+        }
     }
 
     fn arg(&mut self, a: &Arg, dot: &Val, pos: usize) -> Result<Val, TemplateError> {
         match a {
-            Arg::Dot => Ok(dot.clone()),
-            Arg::Field(fs) => self.field_chain(dot.clone(), fs, pos),
+            Arg::Dot => self.copy(dot),
+            Arg::Field(fs) => self.field_value(dot, fs, pos),
             Arg::Var(name, fs) => {
                 let base = if name == "$" {
-                    self.vars
-                        .first()
-                        .map(|(_, v)| v.clone())
-                        .unwrap_or(Val::Nil)
+                    self.vars.first().map(|(_, v)| v)
                 } else {
-                    self.vars
-                        .iter()
-                        .rev()
-                        .find(|(n, _)| n == name)
-                        .map(|(_, v)| v.clone())
-                        .ok_or_else(|| exec_err(format!("undefined variable: {name}")))?
+                    match self.vars.iter().rev().find(|(n, _)| n == name) {
+                        Some((_, v)) => Some(v),
+                        None => return Err(exec_err(format!("undefined variable: {name}"))),
+                    }
                 };
-                self.field_chain(base, fs, pos)
+                match base {
+                    Some(b) => self.field_value(b, fs, pos),
+                    None => self.field_value(&Val::Nil, fs, pos),
+                }
             }
             Arg::Func(name) => self.call(name, &[], dot, None, pos),
-            Arg::Str(s) => Ok(Val::Str(s.clone())),
+            Arg::Str(s) => {
+                self.budget.charge(s.len() as u64)?;
+                Ok(Val::Str(s.clone()))
+            }
             Arg::Num(Num::Int(i)) => Ok(Val::Int(*i)),
             Arg::Num(Num::Float(f)) => Ok(Val::Float(*f)),
             Arg::Bool(b) => Ok(Val::Bool(*b)),
             Arg::Nil => Err(exec_err(format!("{}: nil is not a command", self.at(pos)))),
             Arg::Sub(p, fs) => {
                 let v = self.pipe(p, dot)?;
-                self.field_chain(v, fs, pos)
+                if fs.is_empty() {
+                    Ok(v)
+                } else {
+                    self.field_value(&v, fs, pos)
+                }
             }
         }
     }
@@ -1668,12 +1877,16 @@ impl Exec<'_> {
         if let Some(p) = piped {
             args.push(p);
         }
-        call_func(name, &args).map_err(|e| match e {
+        let out = call_func(name, &args, self.budget).map_err(|e| match e {
             TemplateError::Exec(m) => {
                 exec_err(format!("{}: error calling {name}: {m}", self.at(pos)))
             }
             other => other,
-        })
+        })?;
+        // what a function returns is new (args moved into it were counted already, and
+        // counting them again keeps the estimate on the safe side)
+        charge_val(self.budget, &out)?;
+        Ok(out)
     }
 }
 
@@ -1890,7 +2103,17 @@ fn unsupported(name: &str) -> TemplateError {
     TemplateError::Unsupported(format!("function {name:?}"))
 }
 
-fn call_func(name: &str, a: &[Val]) -> Result<Val, TemplateError> {
+/// The length of `t` with `old` replaced by `new`.
+fn replaced_len(t: &str, old: &str, new: &str) -> u64 {
+    let count = if old.is_empty() {
+        t.chars().count() + 1
+    } else {
+        t.matches(old).count()
+    } as u64;
+    (t.len() as u64 + count * new.len() as u64).saturating_sub(count * old.len() as u64)
+}
+
+fn call_func(name: &str, a: &[Val], budget: &Budget) -> Result<Val, TemplateError> {
     let str_arg = |i: usize| a.get(i).map(s).unwrap_or_default();
     Ok(match name {
         "not" => {
@@ -2014,7 +2237,9 @@ fn call_func(name: &str, a: &[Val]) -> Result<Val, TemplateError> {
         }
         "replace" => {
             want(name, a, 3)?;
-            Val::Str(str_arg(2).replace(&str_arg(0), &str_arg(1)))
+            let (old, new, t) = (str_arg(0), str_arg(1), str_arg(2));
+            budget.charge(replaced_len(&t, &old, &new))?;
+            Val::Str(t.replace(&old, &new))
         }
         "trunc" => {
             want(name, a, 2)?;
@@ -2022,7 +2247,7 @@ fn call_func(name: &str, a: &[Val]) -> Result<Val, TemplateError> {
             let t = str_arg(1);
             let chars: Vec<char> = t.chars().collect();
             let len = chars.len() as i64;
-            Val::Str(if n < 0 && -n < len {
+            Val::Str(if n < 0 && n.checked_neg().is_some_and(|m| m < len) {
                 chars[(len + n) as usize..].iter().collect()
             } else if n >= 0 && n < len {
                 chars[..n as usize].iter().collect()
@@ -2055,7 +2280,10 @@ fn call_func(name: &str, a: &[Val]) -> Result<Val, TemplateError> {
         "hasSuffix" => Val::Bool(str_arg(1).ends_with(&str_arg(0))),
         "contains" => Val::Bool(str_arg(1).contains(&str_arg(0))),
         "repeat" => {
-            Val::Str(str_arg(1).repeat(to_int(a.first().unwrap_or(&Val::Int(0))).max(0) as usize))
+            let n = to_int(a.first().unwrap_or(&Val::Int(0))).max(0) as u64;
+            let t = str_arg(1);
+            budget.charge(n.saturating_mul(t.len() as u64))?;
+            Val::Str(t.repeat(n as usize))
         }
         "nospace" => Val::Str(str_arg(0).chars().filter(|c| !c.is_whitespace()).collect()),
         "substr" => {
@@ -2071,13 +2299,17 @@ fn call_func(name: &str, a: &[Val]) -> Result<Val, TemplateError> {
                 chars[st as usize..en as usize].iter().collect()
             })
         }
-        "indent" => {
+        "indent" | "nindent" => {
             want(name, a, 2)?;
-            Val::Str(indent(to_int(&a[0]), &str_arg(1)))
-        }
-        "nindent" => {
-            want(name, a, 2)?;
-            Val::Str(format!("\n{}", indent(to_int(&a[0]), &str_arg(1))))
+            let (n, t) = (to_int(&a[0]).max(0) as u64, str_arg(1));
+            let lines = t.matches('\n').count() as u64 + 1;
+            budget.charge(n.saturating_mul(lines).saturating_add(t.len() as u64 + 1))?;
+            let text = indent(n as i64, &t);
+            Val::Str(if name == "nindent" {
+                format!("\n{text}")
+            } else {
+                text
+            })
         }
         "title" => Val::Str(
             str_arg(0)
@@ -2101,23 +2333,34 @@ fn call_func(name: &str, a: &[Val]) -> Result<Val, TemplateError> {
                 .unwrap_or_default(),
         ),
         "normalize" => Val::Str(normalize(&str_arg(0))),
-        "splitList" => Val::List(
-            str_arg(1)
-                .split(str_arg(0).as_str())
-                .map(|x| Val::Str(x.to_owned()))
-                .collect(),
-        ),
+        "splitList" => {
+            let (sep, t) = (str_arg(0), str_arg(1));
+            let parts = if sep.is_empty() {
+                t.chars().count() + 2
+            } else {
+                t.matches(sep.as_str()).count() + 1
+            } as u64;
+            budget.charge(parts * std::mem::size_of::<Val>() as u64 + t.len() as u64)?;
+            Val::List(
+                t.split(sep.as_str())
+                    .map(|x| Val::Str(x.to_owned()))
+                    .collect(),
+            )
+        }
         "join" => {
             want(name, a, 2)?;
             let sep = str_arg(0);
             match &a[1] {
-                Val::List(l) => Val::Str(
-                    l.iter()
-                        .filter(|v| !matches!(v, Val::Nil))
-                        .map(s)
-                        .collect::<Vec<_>>()
-                        .join(&sep),
-                ),
+                Val::List(l) => {
+                    budget.charge((l.len() as u64).saturating_mul(sep.len() as u64))?;
+                    Val::Str(
+                        l.iter()
+                            .filter(|v| !matches!(v, Val::Nil))
+                            .map(s)
+                            .collect::<Vec<_>>()
+                            .join(&sep),
+                    )
+                }
                 Val::Str(x) => Val::Str(x.clone()),
                 _ => return Err(unsupported(name)),
             }
@@ -2249,13 +2492,14 @@ fn call_func(name: &str, a: &[Val]) -> Result<Val, TemplateError> {
             Some(v) => v.as_f64().unwrap_or(0.0),
             None => 0.0,
         }),
-        "add" => Val::Int(a.iter().map(to_int).sum()),
-        "add1" => Val::Int(a.first().map(to_int).unwrap_or(0) + 1),
+        // Go's int64 arithmetic wraps around (and MinInt64 / -1 is MinInt64)
+        "add" => Val::Int(a.iter().map(to_int).fold(0, i64::wrapping_add)),
+        "add1" => Val::Int(a.first().map(to_int).unwrap_or(0).wrapping_add(1)),
         "sub" => {
             want(name, a, 2)?;
-            Val::Int(to_int(&a[0]) - to_int(&a[1]))
+            Val::Int(to_int(&a[0]).wrapping_sub(to_int(&a[1])))
         }
-        "mul" => Val::Int(a.iter().map(to_int).product()),
+        "mul" => Val::Int(a.iter().map(to_int).fold(1, i64::wrapping_mul)),
         "div" | "mod" => {
             want(name, a, 2)?;
             let d = to_int(&a[1]);
@@ -2263,9 +2507,9 @@ fn call_func(name: &str, a: &[Val]) -> Result<Val, TemplateError> {
                 return Err(exec_err("integer divide by zero"));
             }
             Val::Int(if name == "div" {
-                to_int(&a[0]) / d
+                to_int(&a[0]).wrapping_div(d)
             } else {
-                to_int(&a[0]) % d
+                to_int(&a[0]).wrapping_rem(d)
             })
         }
         "max" | "biggest" => Val::Int(a.iter().map(to_int).max().unwrap_or(0)),
@@ -2276,14 +2520,25 @@ fn call_func(name: &str, a: &[Val]) -> Result<Val, TemplateError> {
 }
 
 impl GoTemplate {
-    /// Executes the template with `data` as dot.
+    /// Executes the template with `data` as dot, within a fresh [`template_budget`].
     pub fn execute(&self, data: &Value, opts: GoOptions) -> Result<String, TemplateError> {
+        self.execute_in(data, opts, &template_budget())
+    }
+
+    /// Executes the template with `data` as dot, within `budget`.
+    pub fn execute_in(
+        &self,
+        data: &Value,
+        opts: GoOptions,
+        budget: &Budget,
+    ) -> Result<String, TemplateError> {
         let dot = Val::from_json(data);
+        charge_val(budget, &dot)?;
         let mut ex = Exec {
             opts,
             vars: vec![("$".to_owned(), dot.clone())],
             out: String::new(),
-            steps: 0,
+            budget,
             tmpl: self,
         };
         ex.walk(&self.nodes, &dot)?;
@@ -2350,7 +2605,17 @@ pub fn render_go_template(
     data: &Value,
     opts: GoOptions,
 ) -> Result<String, TemplateError> {
-    parse_go_template(src)?.execute(data, opts)
+    render_go_template_in(src, data, opts, &template_budget())
+}
+
+/// [`render_go_template`] within `budget`.
+pub fn render_go_template_in(
+    src: &str,
+    data: &Value,
+    opts: GoOptions,
+    budget: &Budget,
+) -> Result<String, TemplateError> {
+    parse_go_template(src)?.execute_in(data, opts, budget)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2402,37 +2667,58 @@ fn collect_strings(v: &Value, path: &mut Vec<PathSeg>, out: &mut Vec<(FieldPath,
     }
 }
 
-/// Renders one string with `engine`.
+/// Renders one string with `engine`, within a fresh [`template_budget`].
 pub fn render_str(s: &str, engine: Engine, params: &Params) -> Result<String, TemplateError> {
+    render_str_in(s, engine, params, &template_budget())
+}
+
+/// [`render_str`] within `budget`.
+pub fn render_str_in(
+    s: &str,
+    engine: Engine,
+    params: &Params,
+    budget: &Budget,
+) -> Result<String, TemplateError> {
     match (engine, params) {
-        (Engine::Fast, Params::Flat(p)) => render_fasttemplate(s, p),
+        (Engine::Fast, Params::Flat(p)) => render_fasttemplate_in(s, p, budget),
         (Engine::Fast, Params::Nested(v)) => {
             let flat = v
                 .as_object()
                 .and_then(|m| fasttemplate_params_of_element(m).ok())
                 .unwrap_or_default();
-            render_fasttemplate(s, &flat)
+            render_fasttemplate_in(s, &flat, budget)
         }
-        (Engine::Go(o), Params::Nested(v)) => render_go_template(s, v, o),
+        (Engine::Go(o), Params::Nested(v)) => render_go_template_in(s, v, o, budget),
         (Engine::Go(o), Params::Flat(p)) => {
             let v = Value::Object(
                 p.iter()
                     .map(|(k, v)| (k.clone(), Value::String(v.clone())))
                     .collect(),
             );
-            render_go_template(s, &v, o)
+            render_go_template_in(s, &v, o, budget)
         }
     }
 }
 
-/// Renders every string (and map key) in `v`. All failures are returned with their paths.
+/// Renders every string (and map key) in `v`, within a fresh [`template_budget`]. All
+/// failures are returned with their paths.
 pub fn render_value(
     v: &Value,
     engine: Engine,
     params: &Params,
 ) -> Result<Value, Vec<(FieldPath, TemplateError)>> {
+    render_value_in(v, engine, params, &template_budget())
+}
+
+/// [`render_value`] within `budget` (shared by every string of `v`).
+pub fn render_value_in(
+    v: &Value,
+    engine: Engine,
+    params: &Params,
+    budget: &Budget,
+) -> Result<Value, Vec<(FieldPath, TemplateError)>> {
     let mut errs = Vec::new();
-    let out = render_inner(v, engine, params, &mut Vec::new(), &mut errs);
+    let out = render_inner(v, engine, params, budget, &mut Vec::new(), &mut errs);
     if errs.is_empty() { Ok(out) } else { Err(errs) }
 }
 
@@ -2440,11 +2726,12 @@ fn render_inner(
     v: &Value,
     engine: Engine,
     params: &Params,
+    budget: &Budget,
     path: &mut Vec<PathSeg>,
     errs: &mut Vec<(FieldPath, TemplateError)>,
 ) -> Value {
     match v {
-        Value::String(s) if s.contains("{{") => match render_str(s, engine, params) {
+        Value::String(s) if s.contains("{{") => match render_str_in(s, engine, params, budget) {
             Ok(r) => Value::String(r),
             Err(e) => {
                 errs.push((FieldPath(path.clone()), e));
@@ -2456,7 +2743,7 @@ fn render_inner(
                 .enumerate()
                 .map(|(i, x)| {
                     path.push(PathSeg::Index(i));
-                    let r = render_inner(x, engine, params, path, errs);
+                    let r = render_inner(x, engine, params, budget, path, errs);
                     path.pop();
                     r
                 })
@@ -2467,7 +2754,7 @@ fn render_inner(
             for (k, x) in m {
                 path.push(PathSeg::Field(k.clone()));
                 let key = if k.contains("{{") {
-                    match render_str(k, engine, params) {
+                    match render_str_in(k, engine, params, budget) {
                         Ok(r) => r,
                         Err(e) => {
                             errs.push((FieldPath(path.clone()), e));
@@ -2477,7 +2764,7 @@ fn render_inner(
                 } else {
                     k.clone()
                 };
-                let r = render_inner(x, engine, params, path, errs);
+                let r = render_inner(x, engine, params, budget, path, errs);
                 path.pop();
                 out.insert(key, r);
             }
@@ -2645,6 +2932,227 @@ mod tests {
         assert_eq!(go_float(1234567.0), "1.234567e+06");
         assert_eq!(go_float(0.0001), "0.0001");
         assert_eq!(go_float(0.00001), "1e-05");
+    }
+
+    fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::Builder::new()
+            .stack_size(1024 * 1024)
+            .spawn(f)
+            .expect("thread")
+            .join()
+            .expect("no panic, no overflow")
+    }
+
+    fn tight() -> Budget {
+        Budget::new(
+            "template execution",
+            Limits {
+                max_steps: 20_000,
+                max_bytes: 1024 * 1024,
+                max_time: None,
+            },
+        )
+    }
+
+    fn data() -> Value {
+        json!({"a": {"b": [1, "x"]}, "s": "ab", "n": 3, "l": [1, 2, 3]})
+    }
+
+    /// Nesting shapes (prefix, core, suffix): each repetition nests one level more.
+    const NESTING: &[(&str, &str, &str)] = &[
+        ("{{ ", "", " }}"),
+        ("", "", ""),
+        ("{{if $.a}}", "x", "{{end}}"),
+        ("{{range 1}}", "x", "{{end}}"),
+        ("{{with $.a}}", "x", "{{end}}"),
+        ("{{if false}}{{else if $.a}}", "x", "{{end}}"),
+        ("{{if $.a}}{{range $.l}}{{break}}", "x", "{{end}}{{end}}"),
+    ];
+
+    /// `{{ (((...))) }}` with `n` parentheses, or a nesting shape repeated `n` times.
+    fn nested(shape: usize, n: usize) -> String {
+        match shape {
+            0 => format!("{{{{ {}.s{} }}}}", "(".repeat(n), ")".repeat(n)),
+            1 => format!("{{{{ {}.s{} }}}}", "(print ".repeat(n), ")".repeat(n)),
+            _ => {
+                let (pre, core, suf) = NESTING[shape];
+                format!("{}{core}{}", pre.repeat(n), suf.repeat(n))
+            }
+        }
+    }
+
+    // Issue 18: `{{ (((...))) }}` and nested `{{if}}`/`{{range}}`/`{{with}}`/`{{else if}}`
+    // 100,000 deep are refused when parsed (Go's message for parentheses), quickly and
+    // without deep recursion; at the limit they parse and render on a small stack.
+    #[test]
+    fn deep_templates_are_refused() {
+        for shape in 0..NESTING.len() {
+            let src = nested(shape, 100_000);
+            let start = std::time::Instant::now();
+            let got = on_small_stack(move || parse_go_template(&src).map(|_| ()));
+            let Err(TemplateError::Parse { message, .. }) = got else {
+                panic!("shape {shape}: {got:?}");
+            };
+            assert!(
+                message == "max expression depth exceeded"
+                    || message == "control structures nest deeper than 100 levels",
+                "shape {shape}: {message}"
+            );
+            assert!(start.elapsed() < std::time::Duration::from_secs(5));
+            // at the limit (the last two shapes nest two levels a repetition)
+            let n = if shape >= 5 { 50 } else { MAX_TEMPLATE_NESTING };
+            let src = nested(shape, n);
+            let got =
+                on_small_stack(move || render_go_template(&src, &data(), GoOptions::default()));
+            assert!(got.is_ok(), "shape {shape} at {n}: {got:?}");
+        }
+    }
+
+    // A long pipeline is not nesting: `{{ .s | print | print ... }}` runs in steps.
+    #[test]
+    fn long_pipelines_run_within_the_budget() {
+        let src = format!("{{{{ .s{} }}}}", " | print".repeat(5000));
+        assert_eq!(
+            render_go_template(&src, &data(), GoOptions::default()),
+            Ok("ab".into())
+        );
+        let src = format!("{{{{ .s{} }}}}", " | print".repeat(50_000));
+        let got = render_go_template_in(&src, &data(), GoOptions::default(), &tight());
+        assert!(matches!(got, Err(TemplateError::Limit(m)) if m.contains("20000 steps")));
+    }
+
+    /// Templates that multiply what they build, each with `k` rounds.
+    fn growing(shape: usize, k: usize) -> String {
+        match shape {
+            0 => format!(
+                "{{{{ $x := .s }}}}{{{{ range {k} }}}}{{{{ $x = print $x $x }}}}{{{{ end }}}}{{{{ $x }}}}"
+            ),
+            1 => format!(
+                "{{{{ $l := list 1 }}}}{{{{ range {k} }}}}{{{{ $l = list $l $l }}}}{{{{ end }}}}{{{{ len $l }}}}"
+            ),
+            2 => format!("{{{{ repeat {} .s }}}}", 10u64.pow(k.min(18) as u32)),
+            3 => format!("{{{{ indent {} .s }}}}", 10u64.pow(k.min(18) as u32)),
+            4 => format!(
+                "{{{{ $x := .s }}}}{{{{ range {k} }}}}{{{{ $x = replace \"\" $x $x }}}}{{{{ end }}}}{{{{ $x }}}}"
+            ),
+            5 => format!(
+                "{{{{ $x := .s }}}}{{{{ range {k} }}}}{{{{ $x = toJson (list $x $x) }}}}{{{{ end }}}}{{{{ $x }}}}"
+            ),
+            6 => format!(
+                "{{{{ range {} }}}}x{{{{ end }}}}",
+                10u64.pow(k.min(18) as u32)
+            ),
+            7 => format!(
+                "{{{{ $x := .s }}}}{{{{ range {k} }}}}{{{{ $x = join $x (splitList \"\" $x) }}}}{{{{ end }}}}{{{{ $x }}}}"
+            ),
+            8 => format!(
+                "{{{{ $l := list 1 }}}}{{{{ range {} }}}}{{{{ $l = list $l }}}}{{{{ end }}}}{{{{ len $l }}}}",
+                k * 10
+            ),
+            _ => format!(
+                "{{{{ $x := .s }}}}{{{{ range {k} }}}}{{{{ $x = cat $x $x $x }}}}{{{{ end }}}}{{{{ $x }}}}"
+            ),
+        }
+    }
+
+    const GROWING: usize = 10;
+
+    // Issue 18: the same budgets as JMESPath: over them a rendering stops with a limit
+    // error, never a panic, an abort or a hang.
+    #[test]
+    fn growing_templates_stop_at_the_budget() {
+        for shape in 0..GROWING {
+            let src = growing(shape, 60);
+            let start = std::time::Instant::now();
+            let got =
+                on_small_stack(move || render_go_template(&src, &data(), GoOptions::default()));
+            assert!(
+                matches!(&got, Err(TemplateError::Limit(_))),
+                "shape {shape}: {:?}",
+                got.map(|s| s.len())
+            );
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(10),
+                "shape {shape}"
+            );
+        }
+    }
+
+    // Go's int64 arithmetic wraps (the spec: "MinInt64 / -1 is MinInt64"); Sprig's trunc
+    // returns the string when -c is past its length.
+    #[test]
+    fn integer_edges_do_not_panic() {
+        let d = data();
+        let go = |s: &str| render_go_template(s, &d, GoOptions::default());
+        assert_eq!(
+            go("{{ div -9223372036854775808 -1 }}"),
+            Ok("-9223372036854775808".into())
+        );
+        assert_eq!(go("{{ mod -9223372036854775808 -1 }}"), Ok("0".into()));
+        assert_eq!(go("{{ mul 9223372036854775807 2 }}"), Ok("-2".into()));
+        assert_eq!(
+            go("{{ add1 9223372036854775807 }}"),
+            Ok("-9223372036854775808".into())
+        );
+        assert_eq!(
+            go("{{ add 9223372036854775807 1 }}"),
+            Ok("-9223372036854775808".into())
+        );
+        assert_eq!(
+            go("{{ sub -9223372036854775808 1 }}"),
+            Ok("9223372036854775807".into())
+        );
+        assert_eq!(
+            go("{{ trunc -9223372036854775808 \"abc\" }}"),
+            Ok("abc".into())
+        );
+        assert_eq!(go("{{ trunc -2 \"abc\" }}"), Ok("bc".into()));
+    }
+
+    // A fasttemplate tag repeated over a large parameter stops at the budget.
+    #[test]
+    fn fasttemplate_output_is_bounded() {
+        let p = BTreeMap::from([("a".to_owned(), "x".repeat(1 << 20))]);
+        let got = render_fasttemplate(&"{{a}}".repeat(100), &p);
+        assert!(matches!(got, Err(TemplateError::Limit(m)) if m.contains("16 MiB")));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, ..proptest::prelude::ProptestConfig::default() })]
+
+        // Every nesting shape at every depth: rendered, or refused for its nesting.
+        #[test]
+        fn nesting_is_bounded(shape in 0..NESTING.len(), n in 0usize..300) {
+            let src = nested(shape, n);
+            let got = on_small_stack(move || render_go_template_in(&src, &data(), GoOptions::default(), &tight()));
+            if let Err(TemplateError::Parse { message, .. }) = &got {
+                proptest::prop_assert!(message.contains("depth exceeded") || message.contains("nest deeper"), "{}", message);
+                proptest::prop_assert!(n > 50);
+            }
+        }
+
+        // Every growing shape with any number of rounds: rendered within the budget or
+        // stopped by it.
+        #[test]
+        fn growing_is_bounded(shape in 0..GROWING, k in 0usize..40) {
+            let src = growing(shape, k);
+            let start = std::time::Instant::now();
+            let got = on_small_stack(move || render_go_template_in(&src, &data(), GoOptions::default(), &tight()));
+            proptest::prop_assert!(start.elapsed() < std::time::Duration::from_secs(5));
+            if let Err(e) = got {
+                proptest::prop_assert!(matches!(e, TemplateError::Limit(_)), "shape {} at {}: {}", shape, k, e);
+            }
+        }
+
+        // Fuzz-style: template soup parsed and rendered with a tight budget.
+        #[test]
+        fn template_soup_is_bounded(parts in proptest::collection::vec(
+            "\\{\\{|\\}\\}|-| |\\.a|\\.b|\\.l|\\.s|\\$x|\\$x :=|\\$x =|\\||\\(|\\)|if|else|end|range|with|break|\"s\"|1|-1|9223372036854775807|eq|len|index|default|printf|print|list|dict|repeat|indent|replace|join|splitList|toJson|toYaml|div|mul|add|trunc|substr|,|/\\*|\\*/", 0..80)) {
+            let src = parts.concat();
+            let start = std::time::Instant::now();
+            let _ = on_small_stack(move || render_go_template_in(&src, &data(), GoOptions::default(), &tight()));
+            proptest::prop_assert!(start.elapsed() < std::time::Duration::from_secs(5));
+        }
     }
 
     proptest::proptest! {

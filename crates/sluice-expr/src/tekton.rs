@@ -9,6 +9,30 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
+use crate::budget::{Budget, Exceeded, Limits};
+
+/// Bytes one substitution pass (the strings of one object: a Task spec, a PipelineTask) may
+/// build: references copy parameter values, so `$(params.big)` written many times would
+/// multiply a large value. Tekton has no limit of its own, but what it builds must fit a
+/// TaskRun or Pod, which the API server takes up to 3 MiB a request; this is five times
+/// that.
+pub const MAX_SUBSTITUTION_BYTES: u64 = 16 * 1024 * 1024;
+
+/// References one substitution pass may replace.
+pub const MAX_SUBSTITUTION_REFERENCES: u64 = 1_000_000;
+
+/// The limits of one substitution pass (no deadline: the work is linear in what is built).
+pub const SUBSTITUTION_LIMITS: Limits = Limits {
+    max_steps: MAX_SUBSTITUTION_REFERENCES,
+    max_bytes: MAX_SUBSTITUTION_BYTES,
+    max_time: None,
+};
+
+/// A budget for one substitution pass.
+pub fn substitution_budget() -> Budget {
+    Budget::new("substitution", SUBSTITUTION_LIMITS)
+}
+
 /// One `$(...)` occurrence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reference<'a> {
@@ -284,20 +308,36 @@ pub fn parse_var(expr: &str) -> Var<'_> {
 
 /// Replaces every Tekton reference for which `lookup` returns a value, in one pass: the
 /// replacement text is never scanned again, so a value that itself contains `$(...)` is
-/// left as it is (tektoncd/pipeline `substitution.ApplyReplacements`).
+/// left as it is (tektoncd/pipeline `substitution.ApplyReplacements`). Within a fresh
+/// [`substitution_budget`].
 pub fn substitute<'s>(
     s: &'s str,
+    lookup: impl FnMut(&str) -> Option<Cow<'s, str>>,
+) -> Result<Cow<'s, str>, Exceeded> {
+    substitute_in(s, lookup, &substitution_budget())
+}
+
+/// [`substitute`] within `budget`: every value inserted counts, before it is copied.
+pub fn substitute_in<'s>(
+    s: &'s str,
     mut lookup: impl FnMut(&str) -> Option<Cow<'s, str>>,
-) -> Cow<'s, str> {
+    budget: &Budget,
+) -> Result<Cow<'s, str>, Exceeded> {
     let refs = references(s);
     if refs.is_empty() {
-        return Cow::Borrowed(s);
+        return Ok(Cow::Borrowed(s));
     }
-    let mut out = String::with_capacity(s.len());
+    let mut out = String::new();
     let mut last = 0;
     let mut changed = false;
     for r in refs {
         if let Some(v) = lookup(r.expr) {
+            if !changed {
+                budget.charge(s.len() as u64)?;
+                out.reserve(s.len());
+            }
+            budget.step()?;
+            budget.charge(v.len() as u64)?;
             out.push_str(&s[last..r.span.start]);
             out.push_str(&v);
             last = r.span.end;
@@ -305,10 +345,10 @@ pub fn substitute<'s>(
         }
     }
     if !changed {
-        return Cow::Borrowed(s);
+        return Ok(Cow::Borrowed(s));
     }
     out.push_str(&s[last..]);
-    Cow::Owned(out)
+    Ok(Cow::Owned(out))
 }
 
 /// When `s` is exactly one `$(...)` reference (an array or object expanded whole, as in an
@@ -409,7 +449,7 @@ mod tests {
             "params.b" => Some("B".into()),
             _ => None,
         });
-        assert_eq!(out, "a=$(params.b) b=B c=$(cmd)");
+        assert_eq!(out.as_deref(), Ok("a=$(params.b) b=B c=$(cmd)"));
         assert_eq!(whole_reference("$(params.x[*])"), Some("params.x[*]"));
         assert_eq!(whole_reference("-$(params.x[*])"), None);
     }
@@ -431,10 +471,26 @@ mod tests {
             }
         }
 
+        // A value referenced many times cannot multiply past the budget: the output is
+        // within MAX_SUBSTITUTION_BYTES or the substitution stops, before building more.
+        #[test]
+        fn substitution_is_bounded(refs in 0usize..20_000, len in 0usize..4096) {
+            let s = "$(params.a) ".repeat(refs);
+            let v = "v".repeat(len);
+            let b = substitution_budget();
+            match substitute_in(&s, |_| Some(Cow::Borrowed(v.as_str())), &b) {
+                Ok(out) => prop_assert!(out.len() as u64 <= MAX_SUBSTITUTION_BYTES),
+                Err(e) => {
+                    prop_assert!(e.0.contains("16 MiB"), "{}", e);
+                    prop_assert!((refs * len) as u64 + s.len() as u64 > MAX_SUBSTITUTION_BYTES);
+                }
+            }
+        }
+
         #[test]
         fn identity_substitution_round_trips(s in "\\PC*") {
             let out = substitute(&s, |e| Some(Cow::Owned(format!("$({e})"))));
-            prop_assert_eq!(out.as_ref(), s.as_str());
+            prop_assert_eq!(out.as_deref(), Ok(s.as_str()));
         }
     }
 }

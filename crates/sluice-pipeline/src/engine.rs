@@ -370,13 +370,19 @@ fn run_child_pipeline(
 pub fn when_holds(whens: &[WhenExpression]) -> Result<bool, Error> {
     for w in whens {
         if !w.cel.is_empty() {
-            match crate::cel::eval_bool(&w.cel) {
-                Some(true) => continue,
-                Some(false) => return Ok(false),
-                None => {
+            match crate::cel::evaluate(&w.cel) {
+                Ok(true) => continue,
+                Ok(false) => return Ok(false),
+                Err(crate::cel::CelError::Unsupported) => {
                     return Err(Error::Resolve(format!(
                         "when expression cel {:?} is not supported by the local engine",
-                        w.cel
+                        sluice_expr::snippet(&w.cel)
+                    )));
+                }
+                Err(e) => {
+                    return Err(Error::Resolve(format!(
+                        "invalid cel expression: {} with err: {e}",
+                        sluice_expr::snippet(&w.cel)
                     )));
                 }
             }
@@ -1497,7 +1503,11 @@ fn pipeline_results(
         fix_finally(&mut v);
         let holder = serde_json::json!({ "value": v });
         let mut holder = holder;
-        reps.apply_value(&mut holder);
+        // a result whose substitution exceeds the budget is left out, as unresolved
+        // ones are
+        if reps.apply_value(&mut holder).is_err() {
+            continue;
+        }
         let v = ParamValue::from_json(&holder["value"]);
         let unresolved = v.strings().iter().any(|s| {
             references(s)

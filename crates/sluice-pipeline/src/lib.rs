@@ -4,7 +4,7 @@
 //! ([`engine`]), and run status in Tekton's shape ([`status`]). Processes are the
 //! [`engine::Executor`]'s business (crate sluice-exec).
 
-pub mod cel;
+pub use sluice_expr::cel;
 pub mod dag;
 pub mod engine;
 pub mod matrix;

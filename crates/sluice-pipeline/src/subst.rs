@@ -11,7 +11,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sluice_apis::tekton::param::ParamValue;
-use sluice_expr::tekton::{Access, Var, parse_var, substitute, whole_reference};
+use sluice_expr::budget::{Budget, Exceeded};
+use sluice_expr::tekton::{
+    Access, Var, parse_var, substitute_in, substitution_budget, whole_reference,
+};
 
 use crate::Error;
 
@@ -87,9 +90,9 @@ impl Replacements {
         }
     }
 
-    /// Substitutes every resolvable reference in `s`, in one pass.
-    pub fn apply_str(&self, s: &str) -> String {
-        substitute(s, |e| self.lookup(e).map(Into::into)).into_owned()
+    /// Substitutes every resolvable reference in `s`, in one pass, within `budget`.
+    pub fn apply_str(&self, s: &str, budget: &Budget) -> Result<String, Exceeded> {
+        Ok(substitute_in(s, |e| self.lookup(e).map(Into::into), budget)?.into_owned())
     }
 
     /// The array or object a whole-string reference resolves to, if it is one.
@@ -101,19 +104,34 @@ impl Replacements {
         }
     }
 
-    /// Substitutes in every string of a JSON tree.
-    pub fn apply_value(&self, v: &mut Value) {
-        self.walk(v, false);
+    /// Substitutes in every string of a JSON tree, within one substitution budget
+    /// (`sluice_expr::tekton::SUBSTITUTION_LIMITS`): references that would multiply large
+    /// values are an error, not an exhausted memory.
+    pub fn apply_value(&self, v: &mut Value) -> Result<(), Error> {
+        let budget = substitution_budget();
+        self.walk(v, false, &budget).map_err(|e| {
+            Error::Resolve(format!("{e} (the references copy large values too often)"))
+        })
     }
 
-    fn walk(&self, v: &mut Value, container_ok: bool) {
+    /// A whole-string reference to an array or object, counted.
+    fn counted_container(&self, s: &str, budget: &Budget) -> Result<Option<ParamValue>, Exceeded> {
+        let Some(c) = self.whole_container(s) else {
+            return Ok(None);
+        };
+        budget.step()?;
+        budget.charge(c.strings().iter().map(|x| x.len() as u64 + 24).sum())?;
+        Ok(Some(c))
+    }
+
+    fn walk(&self, v: &mut Value, container_ok: bool, budget: &Budget) -> Result<(), Exceeded> {
         match v {
             Value::String(s) => {
-                if container_ok && let Some(c) = self.whole_container(s) {
+                if container_ok && let Some(c) = self.counted_container(s, budget)? {
                     *v = param_to_json(&c);
-                    return;
+                    return Ok(());
                 }
-                let out = self.apply_str(s);
+                let out = self.apply_str(s, budget)?;
                 if out != *s {
                     *s = out;
                 }
@@ -122,7 +140,7 @@ impl Replacements {
                 let mut out = Vec::with_capacity(items.len());
                 for mut item in std::mem::take(items) {
                     if let Value::String(s) = &item
-                        && let Some(c) = self.whole_container(s)
+                        && let Some(c) = self.counted_container(s, budget)?
                     {
                         match c {
                             ParamValue::Array(a) => out.extend(a.into_iter().map(Value::String)),
@@ -130,18 +148,19 @@ impl Replacements {
                         }
                         continue;
                     }
-                    self.walk(&mut item, false);
+                    self.walk(&mut item, false, budget)?;
                     out.push(item);
                 }
                 *items = out;
             }
             Value::Object(m) => {
                 for (k, x) in m.iter_mut() {
-                    self.walk(x, k == "value" || k == "default");
+                    self.walk(x, k == "value" || k == "default", budget)?;
                 }
             }
             _ => {}
         }
+        Ok(())
     }
 
     /// Substitutes in every string of a typed value.
@@ -150,7 +169,7 @@ impl Replacements {
             return serde_json::from_value(serde_json::to_value(t)?).map_err(Error::from);
         }
         let mut v = serde_json::to_value(t)?;
-        self.apply_value(&mut v);
+        self.apply_value(&mut v)?;
         Ok(serde_json::from_value(v)?)
     }
 }
@@ -194,7 +213,7 @@ mod tests {
         let r = reps();
         let mut v = json!({"args": ["-v", "$(params.a[*])", "$(params.a[1])"],
             "script": "echo $(params.s) $(params.o.k) $(context.taskRun.name) $(params.missing)"});
-        r.apply_value(&mut v);
+        r.apply_value(&mut v).expect("substitutes");
         assert_eq!(
             v,
             json!({"args": ["-v", "x", "y", "y"],
@@ -207,11 +226,37 @@ mod tests {
         let r = reps();
         let mut v = json!({"params": [{"name": "p", "value": "$(params.a[*])"},
             {"name": "q", "value": "$(params.o[*])"}]});
-        r.apply_value(&mut v);
+        r.apply_value(&mut v).expect("substitutes");
         assert_eq!(
             v,
             json!({"params": [{"name": "p", "value": ["x", "y"]},
                 {"name": "q", "value": {"k": "v"}}]})
         );
+    }
+
+    // Issue 18: a large value referenced many times (in strings and as whole arrays) is an
+    // error of the substitution once it would build more than MAX_SUBSTITUTION_BYTES,
+    // before it is built.
+    #[test]
+    fn references_cannot_multiply_values_without_bound() {
+        let mut r = Replacements::default();
+        r.params
+            .insert("big".into(), ParamValue::String("x".repeat(1 << 20)));
+        r.params
+            .insert("arr".into(), ParamValue::Array(vec!["y".repeat(1 << 20)]));
+        for mut v in [
+            json!({"script": "$(params.big)".repeat(100)}),
+            json!({"args": vec!["$(params.big)"; 100]}),
+            json!({"args": vec!["$(params.arr[*])"; 100]}),
+        ] {
+            let e = r.apply_value(&mut v).expect_err("over budget");
+            assert!(
+                e.to_string()
+                    .starts_with("substitution exceeded its budget of 16 MiB of values built"),
+                "{e}"
+            );
+        }
+        let mut v = json!({"args": vec!["$(params.big)"; 10]});
+        assert!(r.apply_value(&mut v).is_ok());
     }
 }

@@ -11,6 +11,7 @@ use sluice_apis::tekton::param::ParamValue;
 use sluice_apis::tekton::step::Step;
 use sluice_apis::tekton::workspace::WorkspaceDeclaration;
 use sluice_apis::tekton::{StepActionSpec, TaskSpec};
+use sluice_expr::budget::{Budget, Exceeded};
 
 use crate::Error;
 use crate::plan::{WsBinding, WsSource, final_params};
@@ -312,7 +313,7 @@ pub fn apply_step_results(
             };
             let s = format!("$({e})");
             let mut j = Value::Array(vec![Value::String(s)]);
-            r.apply_value(&mut j);
+            r.apply_value(&mut j).ok()?;
             return match j {
                 Value::Array(a) if a.len() == 1 => match &a[0] {
                     Value::String(s) => Some(ParamValue::String(s.clone())),
@@ -328,13 +329,21 @@ pub fn apply_step_results(
         }
         None
     };
-    fn walk(v: &mut Value, f: &dyn Fn(&str) -> Option<ParamValue>) {
+    fn walk(
+        v: &mut Value,
+        f: &dyn Fn(&str) -> Option<ParamValue>,
+        budget: &Budget,
+    ) -> Result<(), Exceeded> {
         match v {
             Value::String(s) => {
-                *s = sluice_expr::tekton::substitute(s, |e| match f(e) {
-                    Some(ParamValue::String(x)) => Some(x.into()),
-                    _ => None,
-                })
+                *s = sluice_expr::tekton::substitute_in(
+                    s,
+                    |e| match f(e) {
+                        Some(ParamValue::String(x)) => Some(x.into()),
+                        _ => None,
+                    },
+                    budget,
+                )?
                 .into_owned();
             }
             Value::Array(items) => {
@@ -344,19 +353,27 @@ pub fn apply_step_results(
                         && let Some(e) = sluice_expr::tekton::whole_reference(s)
                         && let Some(ParamValue::Array(a)) = f(e)
                     {
+                        budget.step()?;
+                        budget.charge(a.iter().map(|x| x.len() as u64 + 24).sum())?;
                         out.extend(a.into_iter().map(Value::String));
                         continue;
                     }
-                    walk(&mut it, f);
+                    walk(&mut it, f, budget)?;
                     out.push(it);
                 }
                 *items = out;
             }
-            Value::Object(m) => m.values_mut().for_each(|x| walk(x, f)),
+            Value::Object(m) => {
+                for x in m.values_mut() {
+                    walk(x, f, budget)?;
+                }
+            }
             _ => {}
         }
+        Ok(())
     }
-    walk(&mut v, &lookup);
+    walk(&mut v, &lookup, &sluice_expr::tekton::substitution_budget())
+        .map_err(|e| Error::Resolve(e.to_string()))?;
     Ok(serde_json::from_value(v)?)
 }
 

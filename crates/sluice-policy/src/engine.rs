@@ -319,11 +319,18 @@ fn load_context(entries: &[ContextEntry], scope: &mut Scope<'_>) -> Result<(), S
                 let src = expr.as_str().unwrap_or_default().to_owned();
                 let compiled = Expr::compile(&src).map_err(|e| e.to_string())?;
                 let r = if var.value.is_some() {
-                    compiled.search(&Scope::new(&value))
+                    compiled.search(&Scope::with_budget(&value, scope.shared_budget()))
                 } else {
                     compiled.search(scope)
                 };
                 match (r, &var.default) {
+                    // over a limit there is no default: the rule is an error
+                    (Err(err), _) if err.is_limit() => {
+                        return Err(format!(
+                            "failed to evaluate context variable {}: {err}",
+                            e.name
+                        ));
+                    }
                     (Ok(Value::Null), Some(d)) | (Err(_), Some(d)) => {
                         vars::substitute(d, scope, Resolve::Strict).map_err(|e| e.to_string())?
                     }
@@ -336,6 +343,9 @@ fn load_context(entries: &[ContextEntry], scope: &mut Scope<'_>) -> Result<(), S
                     }
                 }
             };
+            // a context value is counted and no deeper than results are
+            crate::jmespath::charge_value(scope.budget(), &value)
+                .map_err(|err| format!("context variable {}: {err}", e.name))?;
             scope.set(&e.name, value);
         } else if scope.lookup(&e.name).is_some() {
             // supplied by the caller (values file, API lookups done by the server)
@@ -403,7 +413,22 @@ fn pattern_failure(rule: &Rule, scope: &Scope<'_>, path: &str, err: &str) -> Str
     }
 }
 
+/// Runs one rule within its scope's budget: whatever the rule's outcome, a rule whose
+/// evaluation went over the budget is an error (fail closed under Enforce), never a pass or
+/// a skip decided on a partial evaluation.
 fn run_rule(cr: &CompiledRule, scope: &mut Scope<'_>) -> Step {
+    let step = run_rule_unbudgeted(cr, scope);
+    match scope.budget().exceeded() {
+        Some(e) => Step::Error(budget_error(&cr.rule, &e)),
+        None => step,
+    }
+}
+
+fn budget_error(rule: &Rule, e: &dyn std::fmt::Display) -> String {
+    format!("rule {} was not evaluated to the end: {e}", rule.name)
+}
+
+fn run_rule_unbudgeted(cr: &CompiledRule, scope: &mut Scope<'_>) -> Step {
     let rule = &cr.rule;
     if let Err(e) = load_context(&rule.context, scope) {
         return Step::Error(e);
@@ -477,6 +502,7 @@ fn check_pattern(rule: &Rule, p: &Value, resource: &Value, scope: &Scope<'_>) ->
         p
     };
     match match_pattern(resource, p) {
+        Outcome::Error(m) => Step::Error(format!("rule {}: {m}", rule.name)),
         Outcome::Pass => Step::Pass(format!("validation rule '{}' passed.", rule.name)),
         Outcome::Skip(m) => Step::Skip(m),
         Outcome::Fail { path, message } => {
@@ -499,6 +525,7 @@ fn check_any_pattern(rule: &Rule, ps: &[Value], resource: &Value, scope: &Scope<
             }
         };
         match match_pattern(resource, &p) {
+            Outcome::Error(m) => return Step::Error(format!("rule {}: {m}", rule.name)),
             Outcome::Pass => {
                 return Step::Pass(format!(
                     "validation rule '{}' anyPattern[{i}] passed.",
@@ -559,6 +586,7 @@ fn foreach(rule: &Rule, list: &[ForEachValidation], scope: &mut Scope<'_>, depth
             .trim();
         let elements = match Expr::compile(src).and_then(|e| e.search_strict(scope)) {
             Ok(Value::Array(a)) => a,
+            Err(e) if e.is_limit() => return Step::Error(budget_error(rule, &e)),
             Ok(Value::Null) | Err(_) => continue,
             Ok(other) => vec![other],
         };

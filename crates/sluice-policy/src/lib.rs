@@ -10,6 +10,10 @@
 //! denied, with Kyverno's message shape). The same call serves `sluice policy apply|test`,
 //! admission in the API server and GitOps pre-sync checks.
 //!
+//! Limits: each rule evaluation draws on one budget ([`jmespath::EVAL_LIMITS`]); values nest
+//! at most [`jmespath::MAX_VALUE_DEPTH`] levels and patterns are followed at most
+//! [`tree::MAX_PATTERN_DEPTH`]; over any limit the rule is an `error`, never an abort.
+//!
 //! Architecture invariant: no I/O, no async, no cluster access. Context entries that need a
 //! cluster (configMap, apiCall, imageRegistry) must be supplied by the caller as variables.
 
@@ -190,8 +194,10 @@ impl PolicySet {
 }
 
 /// Checks a policy beyond its schema (the schema is `sluice_apis::validate_one`'s): every
-/// variable is valid JMESPath with known functions, conditions decode. Paths are relative to
-/// the policy object. Returns the compiled policy when there are no errors.
+/// variable, foreach list and context `jmesPath` is valid JMESPath with known functions,
+/// within the parser's size and nesting limits (the check `validate_one` runs too:
+/// `sluice_apis::kyverno::expressions`), conditions decode. Paths are relative to the policy
+/// object. Returns the compiled policy when there are no errors.
 pub fn compile(obj: &Object) -> Result<CompiledPolicy, FieldErrors> {
     let policy: KyvernoPolicy = serde_json::from_value(obj.value().clone()).map_err(|e| {
         FieldErrors::from(FieldError::new("", format!("not a Kyverno policy: {e}")))
@@ -204,37 +210,11 @@ pub fn compile(obj: &Object) -> Result<CompiledPolicy, FieldErrors> {
         .cloned()
         .unwrap_or_default();
     for (i, raw) in raw_rules.iter().enumerate() {
-        let mut refs = Vec::new();
-        vars::all_refs(raw, &mut Vec::new(), &mut refs);
-        for (path, expr) in refs {
-            if let Err(e) = jmespath::Expr::compile(&expr) {
-                errs.push(FieldError::new(
-                    rule_path(i, &path).as_str(),
-                    format!("invalid variable {{{{{expr}}}}}: {e}"),
-                ));
-            }
-        }
-        // foreach lists are JMESPath without braces
-        if let Some(fes) = raw.pointer("/validate/foreach").and_then(Value::as_array) {
-            check_foreach(fes, &format!("spec.rules[{i}].validate.foreach"), &mut errs);
-        }
-        for (j, c) in raw
-            .get("context")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            if let Some(jp) = c.pointer("/variable/jmesPath").and_then(Value::as_str)
-                && !jp.contains("{{")
-                && let Err(e) = jmespath::Expr::compile(jp)
-            {
-                errs.push(FieldError::new(
-                    format!("spec.rules[{i}].context[{j}].variable.jmesPath").as_str(),
-                    e.to_string(),
-                ));
-            }
-        }
+        errs.also(
+            sluice_apis::kyverno::expressions::check_rule_expressions(raw)
+                .via_field_index("rules", i)
+                .via_field("spec"),
+        );
     }
     let rules = match engine::compile_rules(&policy) {
         Ok(r) => r,
@@ -247,46 +227,6 @@ pub fn compile(obj: &Object) -> Result<CompiledPolicy, FieldErrors> {
         return Err(errs);
     }
     Ok(CompiledPolicy { policy, rules })
-}
-
-fn check_foreach(fes: &[Value], base: &str, errs: &mut FieldErrors) {
-    for (k, fe) in fes.iter().enumerate() {
-        let here = format!("{base}[{k}]");
-        if let Some(list) = fe.get("list").and_then(Value::as_str) {
-            let src = list.trim();
-            let src = src
-                .strip_prefix("{{")
-                .and_then(|s| s.strip_suffix("}}"))
-                .unwrap_or(src);
-            if let Err(e) = jmespath::Expr::compile(src.trim()) {
-                errs.push(FieldError::new(
-                    format!("{here}.list").as_str(),
-                    e.to_string(),
-                ));
-            }
-        }
-        if let Some(nested) = fe.get("foreach").and_then(Value::as_array) {
-            check_foreach(nested, &format!("{here}.foreach"), errs);
-        }
-    }
-}
-
-fn rule_path(i: usize, segs: &[String]) -> String {
-    let mut s = format!("spec.rules[{i}]");
-    for seg in segs {
-        if seg.starts_with('[') {
-            s.push_str(seg);
-        } else if seg
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
-            s.push('.');
-            s.push_str(seg);
-        } else {
-            s.push_str(&format!("[{seg}]"));
-        }
-    }
-    s
 }
 
 /// Runs every policy of `set` against `req`.

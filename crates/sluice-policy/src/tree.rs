@@ -18,6 +18,13 @@ use sluice_apis::kyverno::pattern::{AnchorKind, parse_anchor};
 use crate::value;
 use crate::wildcard;
 
+/// Nesting levels the matcher follows (where pattern and resource both go deeper). Loaded
+/// documents nest at most 128 levels (`sluice_core::Limits`, serde_json), so every pattern a
+/// policy spells out fits; only values that variables insert can go deeper, and there the
+/// rule is an error, not a stack overflow. (A level costs about 5 KB of stack in a debug
+/// build, far less in a release build.)
+pub const MAX_PATTERN_DEPTH: usize = 128;
+
 const CONDITIONAL: &str = "conditional anchor mismatch";
 const GLOBAL: &str = "global anchor mismatch";
 const NEGATION: &str = "negation anchor matched in resource";
@@ -26,6 +33,8 @@ const NEGATION: &str = "negation anchor matched in resource";
 struct PErr {
     path: String,
     msg: String,
+    /// A limit stopped matching: neither a failure nor a skip, whatever anchor encloses it.
+    fatal: bool,
 }
 
 impl PErr {
@@ -33,10 +42,27 @@ impl PErr {
         PErr {
             path: path.to_owned(),
             msg,
+            fatal: false,
+        }
+    }
+    fn too_deep(path: &str) -> Self {
+        PErr {
+            path: path.to_owned(),
+            msg: format!(
+                "pattern and resource nest deeper than {MAX_PATTERN_DEPTH} levels at {path}"
+            ),
+            fatal: true,
         }
     }
     fn skip(&self) -> bool {
-        self.msg.contains(CONDITIONAL) || self.msg.contains(GLOBAL)
+        !self.fatal && (self.msg.contains(CONDITIONAL) || self.msg.contains(GLOBAL))
+    }
+    /// Rewords a failure under an anchor; a fatal error passes unchanged.
+    fn under(self, prefix: &str) -> Self {
+        if self.fatal {
+            return self;
+        }
+        PErr::new(&self.path, format!("{prefix}: {}", self.msg))
     }
 }
 
@@ -51,12 +77,15 @@ pub enum Outcome {
         path: String,
         message: String,
     },
+    /// Matching stopped at a limit ([`MAX_PATTERN_DEPTH`]): the rule is an error.
+    Error(String),
 }
 
 /// `MatchPattern`.
 pub fn match_pattern(resource: &Value, pattern: &Value) -> Outcome {
-    match element(resource, pattern, "/") {
+    match element(resource, pattern, "/", 0) {
         Ok(()) => Outcome::Pass,
+        Err(e) if e.fatal => Outcome::Error(e.msg),
         Err(e) if e.skip() => Outcome::Skip(e.msg),
         Err(e) => Outcome::Fail {
             path: e.path,
@@ -85,10 +114,14 @@ fn show(v: &Value) -> String {
     }
 }
 
-fn element(res: &Value, pat: &Value, path: &str) -> Result<(), PErr> {
+fn element(res: &Value, pat: &Value, path: &str, depth: usize) -> Result<(), PErr> {
+    if depth > MAX_PATTERN_DEPTH {
+        return Err(PErr::too_deep(path));
+    }
+    let depth = depth + 1;
     match pat {
         Value::Object(pm) => match res {
-            Value::Object(rm) => map(rm, pm, path),
+            Value::Object(rm) => map(rm, pm, path, depth),
             _ => Err(PErr::new(
                 path,
                 format!(
@@ -99,7 +132,7 @@ fn element(res: &Value, pat: &Value, path: &str) -> Result<(), PErr> {
             )),
         },
         Value::Array(pa) => match res {
-            Value::Array(ra) => array(ra, pa, path),
+            Value::Array(ra) => array(ra, pa, path, depth),
             _ => Err(PErr::new(
                 path,
                 format!(
@@ -199,7 +232,12 @@ fn has_nested_anchors(v: &Value) -> bool {
     }
 }
 
-fn map(rm: &Map<String, Value>, pm: &Map<String, Value>, path: &str) -> Result<(), PErr> {
+fn map(
+    rm: &Map<String, Value>,
+    pm: &Map<String, Value>,
+    path: &str,
+    depth: usize,
+) -> Result<(), PErr> {
     let expanded = expand_metadata(pm, rm);
     let pm = expanded.as_ref().unwrap_or(pm);
     // Phase 1: conditional, existence, equality and negation anchors (conditions first).
@@ -218,7 +256,7 @@ fn map(rm: &Map<String, Value>, pm: &Map<String, Value>, path: &str) -> Result<(
     }
     anchors.sort_by_key(|(_, _, kind)| *kind != AnchorKind::Condition);
     for (k, v, _) in &anchors {
-        handle(k, v, rm, path)?;
+        handle(k, v, rm, path, depth)?;
     }
     // Phase 2: global anchors, then keys with nested anchors, then the rest (sorted).
     plain.sort_by(|a, b| a.0.cmp(b.0));
@@ -234,12 +272,18 @@ fn map(rm: &Map<String, Value>, pm: &Map<String, Value>, path: &str) -> Result<(
     }
     front.sort_by_key(|(k, _)| !parse_anchor(k).is_some_and(|a| a.kind == AnchorKind::Global));
     for (k, v) in front.into_iter().chain(back) {
-        handle(k, v, rm, path)?;
+        handle(k, v, rm, path, depth)?;
     }
     Ok(())
 }
 
-fn handle(key: &str, pat: &Value, rm: &Map<String, Value>, path: &str) -> Result<(), PErr> {
+fn handle(
+    key: &str,
+    pat: &Value,
+    rm: &Map<String, Value>,
+    path: &str,
+    depth: usize,
+) -> Result<(), PErr> {
     let Some(a) = parse_anchor(key) else {
         // defaultHandler
         let cur = format!("{path}{key}/");
@@ -250,7 +294,7 @@ fn handle(key: &str, pat: &Value, rm: &Map<String, Value>, path: &str) -> Result
                 _ => Err(PErr::new(path, format!("{path}/{key} not found"))),
             };
         }
-        return element(rv.unwrap_or(&Value::Null), pat, &cur);
+        return element(rv.unwrap_or(&Value::Null), pat, &cur, depth);
     };
     let k = a.key;
     let cur = format!("{path}{k}/");
@@ -263,20 +307,18 @@ fn handle(key: &str, pat: &Value, rm: &Map<String, Value>, path: &str) -> Result
             }
         }
         AnchorKind::Equality => match rm.get(k) {
-            Some(v) => element(v, pat, &cur),
+            Some(v) => element(v, pat, &cur, depth),
             None => Ok(()),
         },
         AnchorKind::Condition => match rm.get(k) {
-            Some(v) => element(v, pat, &cur)
-                .map_err(|e| PErr::new(&e.path, format!("{CONDITIONAL}: {}", e.msg))),
+            Some(v) => element(v, pat, &cur, depth).map_err(|e| e.under(CONDITIONAL)),
             None => Err(PErr::new(
                 &cur,
                 format!("{CONDITIONAL}: conditional anchor key doesn't exist in the resource"),
             )),
         },
         AnchorKind::Global => match rm.get(k) {
-            Some(v) => element(v, pat, &cur)
-                .map_err(|e| PErr::new(&e.path, format!("{GLOBAL}: {}", e.msg))),
+            Some(v) => element(v, pat, &cur, depth).map_err(|e| e.under(GLOBAL)),
             None => Ok(()),
         },
         AnchorKind::Existence => match rm.get(k) {
@@ -301,10 +343,17 @@ fn handle(key: &str, pat: &Value, rm: &Map<String, Value>, path: &str) -> Result
                             ),
                         ));
                     }
-                    let hit = items
-                        .iter()
-                        .enumerate()
-                        .any(|(i, it)| element(it, p, &format!("{cur}{i}/")).is_ok());
+                    let mut hit = false;
+                    for (i, it) in items.iter().enumerate() {
+                        match element(it, p, &format!("{cur}{i}/"), depth) {
+                            Ok(()) => {
+                                hit = true;
+                                break;
+                            }
+                            Err(e) if e.fatal => return Err(e),
+                            Err(_) => {}
+                        }
+                    }
                     if !hit {
                         return Err(PErr::new(
                             &cur,
@@ -323,11 +372,11 @@ fn handle(key: &str, pat: &Value, rm: &Map<String, Value>, path: &str) -> Result
             )),
         },
         // `+()` is refused when policies load; treat like a plain key if it gets here.
-        AnchorKind::AddIfNotPresent => element(rm.get(k).unwrap_or(&Value::Null), pat, &cur),
+        AnchorKind::AddIfNotPresent => element(rm.get(k).unwrap_or(&Value::Null), pat, &cur, depth),
     }
 }
 
-fn array(ra: &[Value], pa: &[Value], path: &str) -> Result<(), PErr> {
+fn array(ra: &[Value], pa: &[Value], path: &str, depth: usize) -> Result<(), PErr> {
     let Some(first) = pa.first() else {
         return Err(PErr::new(path, "pattern Array empty".to_owned()));
     };
@@ -336,7 +385,7 @@ fn array(ra: &[Value], pa: &[Value], path: &str) -> Result<(), PErr> {
             let mut applied = 0;
             let mut skips = Vec::new();
             for (i, r) in ra.iter().enumerate() {
-                match element(r, first, &format!("{path}{i}/")) {
+                match element(r, first, &format!("{path}{i}/"), depth) {
                     Ok(()) => applied += 1,
                     Err(e) if e.skip() => skips.push(e.msg),
                     Err(e) => return Err(e),
@@ -361,7 +410,7 @@ fn array(ra: &[Value], pa: &[Value], path: &str) -> Result<(), PErr> {
             let mut applied = 0;
             let mut skips = Vec::new();
             for (i, p) in pa.iter().enumerate() {
-                match element(&ra[i], p, &format!("{path}{i}/")) {
+                match element(&ra[i], p, &format!("{path}{i}/"), depth) {
                     Ok(()) => applied += 1,
                     Err(e) if e.skip() => skips.push(e.msg),
                     Err(e) => return Err(e),
@@ -372,7 +421,7 @@ fn array(ra: &[Value], pa: &[Value], path: &str) -> Result<(), PErr> {
             }
             Ok(())
         }
-        scalar => element(&Value::Array(ra.to_vec()), scalar, path),
+        scalar => element(&Value::Array(ra.to_vec()), scalar, path, depth),
     }
 }
 

@@ -17,53 +17,7 @@ pub enum Resolve {
     Lenient,
 }
 
-/// A variable reference found in a string: byte range of `{{...}}` and its expression text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VarRef {
-    pub start: usize,
-    pub end: usize,
-    pub expr: String,
-}
-
-/// Finds the `{{ }}` references in `s` (one level of nested braces, as Kyverno's regex).
-pub fn find(s: &str) -> Vec<VarRef> {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i + 1 < b.len() {
-        if b[i] == b'{' && b[i + 1] == b'{' && (i == 0 || b[i - 1] != b'\\') {
-            let mut depth = 0usize;
-            let mut j = i + 2;
-            let mut end = None;
-            while j < b.len() {
-                match b[j] {
-                    b'{' => depth += 1,
-                    b'}' if depth > 0 => depth -= 1,
-                    b'}' if j + 1 < b.len() && b[j + 1] == b'}' => {
-                        end = Some(j + 2);
-                        break;
-                    }
-                    _ => {}
-                }
-                j += 1;
-            }
-            match end {
-                Some(e) => {
-                    out.push(VarRef {
-                        start: i,
-                        end: e,
-                        expr: s[i + 2..e - 2].trim().to_owned(),
-                    });
-                    i = e;
-                }
-                None => break,
-            }
-        } else {
-            i += 1;
-        }
-    }
-    out
-}
+pub use sluice_expr::jmespath::{VarRef, find_variables as find};
 
 /// Errors of a substitution.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -76,6 +30,20 @@ pub enum VarError {
     },
 }
 
+impl VarError {
+    /// Whether a limit (size, nesting, evaluation budget) stopped the substitution.
+    pub fn is_limit(&self) -> bool {
+        match self {
+            VarError::Resolve { source, .. } => source.is_limit(),
+        }
+    }
+}
+
+/// `{{...}}` for messages: a long expression is cut.
+fn shown(var: &str) -> String {
+    crate::jmespath::snippet(var)
+}
+
 fn resolve(expr: &str, scope: &Scope<'_>, mode: Resolve) -> Result<Value, JmesError> {
     let r = Expr::compile(expr).and_then(|e| match mode {
         Resolve::Strict => e.search_strict(scope),
@@ -83,6 +51,8 @@ fn resolve(expr: &str, scope: &Scope<'_>, mode: Resolve) -> Result<Value, JmesEr
     });
     match (r, mode) {
         (Ok(v), _) => Ok(v),
+        // a limit is never resolved to a default: the rule is an error
+        (Err(e), _) if e.is_limit() => Err(e),
         (Err(_), Resolve::Lenient) => Ok(Value::String(String::new())),
         (Err(e), Resolve::Strict) => Err(e),
     }
@@ -118,21 +88,32 @@ pub fn substitute_str(
     if !s.contains("{{") {
         return Ok(Value::String(s.to_owned()));
     }
+    let budget = |e: JmesError| VarError::Resolve {
+        var: shown(s),
+        path: path.to_owned(),
+        source: e,
+    };
     let mut cur: std::borrow::Cow<'_, str> = std::borrow::Cow::Borrowed(s);
     while let Some((a, b)) = nested_inner(&cur) {
         let expr = cur[a + 2..b - 2].trim();
         let v = resolve(expr, scope, mode).map_err(|e| VarError::Resolve {
-            var: cur[a..b].to_owned(),
+            var: shown(&cur[a..b]),
             path: path.to_owned(),
             source: e,
         })?;
-        let next = format!("{}{}{}", &cur[..a], to_text(&v), &cur[b..]);
+        let text = to_text(&v);
+        // each round copies the string: count it, so nesting cannot make it quadratic
+        scope
+            .budget()
+            .charge((cur.len() + text.len()) as u64)
+            .map_err(|e| budget(e.into()))?;
+        let next = format!("{}{}{}", &cur[..a], text, &cur[b..]);
         cur = std::borrow::Cow::Owned(next);
     }
     let s: &str = &cur;
     let refs = find(s);
     let err = |r: &VarRef, e: JmesError| VarError::Resolve {
-        var: s[r.start..r.end].to_owned(),
+        var: shown(&s[r.start..r.end]),
         path: path.to_owned(),
         source: e,
     };
@@ -144,7 +125,12 @@ pub fn substitute_str(
     for r in &refs {
         out.push_str(&s[last..r.start]);
         let v = resolve(&r.expr, scope, mode).map_err(|e| err(r, e))?;
-        out.push_str(&to_text(&v));
+        let text = to_text(&v);
+        scope
+            .budget()
+            .charge((r.start - last + text.len()) as u64)
+            .map_err(|e| err(r, e.into()))?;
+        out.push_str(&text);
         last = r.end;
     }
     out.push_str(&s[last..]);
@@ -205,37 +191,6 @@ pub fn has_vars(v: &Value) -> bool {
     }
 }
 
-/// Every `{{ }}` expression under `v` with its path (for load-time checks).
-pub fn all_refs(v: &Value, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, String)>) {
-    match v {
-        Value::String(s) => {
-            for r in find(s) {
-                if !r.expr.contains("{{") {
-                    out.push((path.clone(), r.expr));
-                }
-            }
-        }
-        Value::Array(a) => {
-            for (i, x) in a.iter().enumerate() {
-                path.push(format!("[{i}]"));
-                all_refs(x, path, out);
-                path.pop();
-            }
-        }
-        Value::Object(m) => {
-            for (k, x) in m {
-                path.push(k.clone());
-                for r in find(k) {
-                    out.push((path.clone(), r.expr));
-                }
-                all_refs(x, path, out);
-                path.pop();
-            }
-        }
-        _ => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,8 +235,6 @@ mod tests {
         let e = substitute_str("{{ request.object.spec.x }}", &s, Resolve::Strict, "/")
             .map_err(|e| e.to_string());
         assert_eq!(e, Err("failed to resolve {{ request.object.spec.x }} at path /: Unknown key \"spec\" in path".to_owned()));
-        assert_eq!(find("a {{ {x: y}.x }} b").len(), 1);
-        assert_eq!(find(r"\{{ literal }}").len(), 0);
         assert_eq!(
             substitute(
                 &json!({"k": ["{{request.operation}}"]}),

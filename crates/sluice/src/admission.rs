@@ -5,7 +5,12 @@
 //!   admission compares the stored policies' resourceVersions with the compiled set's and
 //!   recompiles when one was created, changed or deleted, so a policy applies to the very
 //!   next request after `kubectl apply` returns. (A policy that does not compile was rejected
-//!   when it was written: built-in admission runs `sluice_apis` + `sluice_policy::compile`.)
+//!   when it was written: built-in admission runs `sluice_apis::validate_one`, whose
+//!   expression checks, nesting and size limits included, are `sluice_policy::compile`'s. A
+//!   stored policy that does not compile, written before a check existed, is skipped.)
+//! - Evaluation cannot recurse without bound or exhaust memory (sluice-policy's limits and
+//!   per-rule budget): the reporter thread and the API server's workers (2 MiB stacks) run
+//!   it safely, and a rule over its budget is an `error` result, denied under Enforce.
 //! - Creates and updates are evaluated; Enforce failures are denied with the message Kyverno's
 //!   webhook returns, Audit failures pass with warnings.
 //! - A reporter thread follows the store's watch: it writes one wgpolicyk8s.io/v1alpha2
@@ -1036,6 +1041,51 @@ mod tests {
         let mut now = vec![fail.clone()];
         allow_existing_violations(&mut now, &[pass], &[policy("")]);
         assert_eq!(now[0].status, Status::Fail);
+    }
+
+    // Issue 18: a policy stored before the nesting limit existed (2,000-deep JMESPath) is
+    // skipped when policies are loaded, on a stack smaller than the reporter thread's, and a
+    // policy that multiplies its input evaluates to a rule error there.
+    #[test]
+    fn deep_or_exploding_stored_policies_cannot_crash_the_reporter() {
+        let policy = |key: String| {
+            json!({
+                "apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy",
+                "metadata": {"name": "p"},
+                "spec": {"validationFailureAction": "Enforce", "rules": [{"name": "r",
+                    "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+                    "validate": {"message": "m", "deny": {"conditions": {"all": [
+                        {"key": key, "operator": "Equals", "value": "x"}]}}}}]},
+            })
+        };
+        let mut deep = "request.object.metadata.name".to_owned();
+        for _ in 0..2000 {
+            deep = format!("to_string({deep})");
+        }
+        let deep = policy(format!("{{{{ {deep} }}}}"));
+        let bomb = policy(format!(
+            "{{{{ request.object{} }}}}",
+            " | [@, @]".repeat(40)
+        ));
+        let (skipped, results) = std::thread::Builder::new()
+            .stack_size(1024 * 1024)
+            .spawn(move || {
+                let loaded = load(&bomb).expect("the bomb parses");
+                let user = sluice_policy::UserInfo::default();
+                let obj = pod();
+                let req = sluice_policy::AdmissionRequest::create(&obj, &user);
+                (
+                    load(&deep).is_none(),
+                    sluice_policy::evaluate(&loaded.set, &req),
+                )
+            })
+            .expect("thread")
+            .join()
+            .expect("no overflow");
+        assert!(skipped);
+        assert_eq!(results.len(), 1);
+        assert_eq!(results[0].status, Status::Error, "{:?}", results[0]);
+        assert!(blocked(&results, &pod()).is_some());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 use sluice_core::object::load_objects;
-use sluice_core::{Limits, LoadedObject, Severity};
+use sluice_core::{FieldError, Limits, LoadedObject, Severity};
 use sluice_policy::testsuite::{SuiteReport, run_suite};
 use sluice_policy::{
     Action, AdmissionRequest, CompiledPolicy, PolicySet, RuleResult, Status, UserInfo,
@@ -151,7 +151,14 @@ fn load_policies(paths: &[String]) -> Result<(Vec<CompiledPolicy>, Vec<String>)>
         let compiled_one = match sluice_policy::compile(&o.object) {
             Ok(c) => Some(c),
             Err(e) => {
-                errs.also(e);
+                // compile repeats the expression checks validation made: report each once
+                let seen: Vec<FieldError> = errs.iter().cloned().collect();
+                errs.also(
+                    e.into_vec()
+                        .into_iter()
+                        .filter(|x| !seen.contains(x))
+                        .collect::<Vec<_>>(),
+                );
                 None
             }
         };

@@ -489,6 +489,7 @@ fn template_error_message(e: &TemplateError, go: bool) -> String {
         TemplateError::Parse { .. } => format!("failed to parse template: {e}"),
         TemplateError::Exec(m) => format!("failed to execute go template: {m}"),
         TemplateError::Unsupported(m) => m.clone(),
+        TemplateError::Limit(m) => format!("failed to render template: {m}"),
     }
 }
 
@@ -758,22 +759,29 @@ pub fn validate(obj: &Object, ctx: &Context<'_>) -> FieldErrors {
         .cloned()
         .unwrap_or_default();
     let mut param_errs = FieldErrors::new();
-    for (i, graw) in raw_gens.iter().enumerate() {
+    // One budget for every rendering of this ApplicationSet (appset::TEMPLATE_LIMITS): a
+    // template that cannot render one Application within it is an error; past the first,
+    // the budget only ends the checking, as MAX_PARAM_SETS does.
+    let budget = appset::template_budget();
+    let mut rendered = 0usize;
+    'generators: for (i, graw) in raw_gens.iter().enumerate() {
         let tmpl = effective_template(&raw_spec, graw);
         let gpath = format!("spec.generators[{i}]");
         match static_params(graw, &gpath, go, false, &mut param_errs) {
             Some(sets) => {
                 for ps in sets.iter().take(MAX_PARAM_SETS) {
-                    render_one(
-                        &tmpl,
-                        ps,
+                    let r = Render {
                         engine,
-                        spec.template_patch.as_deref(),
-                        obj.namespace(),
+                        patch: spec.template_patch.as_deref(),
+                        ns: obj.namespace(),
                         ctx,
-                        &mut found,
-                        &mut names,
-                    );
+                        budget: &budget,
+                        first: rendered == 0,
+                    };
+                    rendered += 1;
+                    if r.one(&tmpl, ps, &mut found, &mut names) == Rendered::OutOfBudget {
+                        break 'generators;
+                    }
                 }
             }
             None => {
@@ -804,23 +812,59 @@ pub fn validate(obj: &Object, ctx: &Context<'_>) -> FieldErrors {
     errs
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What rendering one parameter set needs besides the template and the set.
+struct Render<'a, 'c> {
+    engine: Engine,
+    patch: Option<&'a str>,
+    ns: Option<&'a str>,
+    ctx: &'a Context<'c>,
+    budget: &'a appset::Budget,
+    /// The first rendering: over the budget it is an error of the template.
+    first: bool,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Rendered {
+    Done,
+    OutOfBudget,
+}
+
+type Found = BTreeMap<(String, String, Severity), Vec<String>>;
+
+impl Render<'_, '_> {
+    fn one(
+        &self,
+        tmpl: &Value,
+        ps: &ParamSet,
+        found: &mut Found,
+        names: &mut BTreeMap<String, String>,
+    ) -> Rendered {
+        render_one(tmpl, ps, self, found, names);
+        if self.budget.exceeded().is_some() {
+            Rendered::OutOfBudget
+        } else {
+            Rendered::Done
+        }
+    }
+}
+
 fn render_one(
     tmpl: &Value,
     ps: &ParamSet,
-    engine: Engine,
-    patch: Option<&str>,
-    ns: Option<&str>,
-    ctx: &Context<'_>,
-    found: &mut BTreeMap<(String, String, Severity), Vec<String>>,
+    r: &Render<'_, '_>,
+    found: &mut Found,
     names: &mut BTreeMap<String, String>,
 ) {
+    let (engine, patch, ns, ctx) = (r.engine, r.patch, r.ns, r.ctx);
     let go = matches!(engine, Engine::Go(_));
-    let rendered = match appset::render_value(tmpl, engine, &ps.params) {
+    let rendered = match appset::render_value_in(tmpl, engine, &ps.params, r.budget) {
         Ok(r) => r,
         Err(list) => {
             for (p, e) in list {
                 if e.is_unsupported() {
+                    return;
+                }
+                if matches!(e, TemplateError::Limit(_)) && !r.first {
                     return;
                 }
                 found
@@ -836,8 +880,9 @@ fn render_one(
         }
     };
     if let Some(patch) = patch {
-        if let Err(e) = appset::render_str(patch, engine, &ps.params)
+        if let Err(e) = appset::render_str_in(patch, engine, &ps.params, r.budget)
             && !e.is_unsupported()
+            && (r.first || !matches!(e, TemplateError::Limit(_)))
         {
             found
                 .entry((
@@ -1115,6 +1160,57 @@ mod tests {
                 "spec.template.metadata.name|failed to parse template: 1:12: function \"nosuchfunc\" not defined"
             ]
         );
+    }
+
+    // Issue 18: Go templates nested 100,000 deep are refused where they are written (Go's
+    // message for parentheses, text/template/parse maxStackDepth); a template that renders
+    // without bound is an error at its path, found within the budget.
+    #[test]
+    fn deep_and_runaway_templates() {
+        let deep = format!(
+            "{{{{ {}.name{} }}}}",
+            "(".repeat(100_000),
+            ")".repeat(100_000)
+        );
+        let ifs = format!(
+            "{}x{}",
+            "{{ if .name }}".repeat(100_000),
+            "{{ end }}".repeat(100_000)
+        );
+        for (name, want) in [
+            (deep, "max expression depth exceeded"),
+            (ifs, "control structures nest deeper than 100 levels"),
+        ] {
+            let mut t = tmpl(&name);
+            t["spec"]["destination"]["server"] = json!("https://x");
+            let errs = check(aset(json!({
+                "goTemplate": true,
+                "generators": [{"list": {"elements": [{"name": "a"}]}}],
+                "template": t
+            })));
+            assert_eq!(errs.len(), 1, "{errs:?}");
+            assert!(
+                errs[0].starts_with("spec.template.metadata.name|failed to parse template: 1:")
+                    && errs[0].ends_with(want),
+                "{}",
+                errs[0]
+            );
+        }
+        let mut t = tmpl("{{ .name }}{{ range 1000000000 }}x{{ end }}");
+        t["spec"]["destination"]["server"] = json!("https://x");
+        let start = std::time::Instant::now();
+        let errs = check(aset(json!({
+            "goTemplate": true,
+            "generators": [{"list": {"elements": [{"name": "a"}, {"name": "b"}]}}],
+            "template": t
+        })));
+        assert_eq!(
+            errs,
+            [
+                "spec.template.metadata.name|failed to render template: template execution exceeded its budget of 1000000 steps (Application generated from spec.generators[0].list.elements[0])"
+            ]
+        );
+        assert!(start.elapsed() < std::time::Duration::from_secs(10));
     }
 
     #[test]

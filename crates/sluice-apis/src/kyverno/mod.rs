@@ -3,6 +3,7 @@
 //! (`pkg/validation/policy/validate.go`), plus lints for patterns that Kyverno accepts but
 //! that reject more than their author meant.
 
+pub mod expressions;
 pub mod pattern;
 pub mod policy;
 pub mod rule;

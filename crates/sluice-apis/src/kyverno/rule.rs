@@ -666,8 +666,9 @@ pub fn validate_rule(rule: &Rule, raw: &Value, background: bool) -> FieldErrors 
         errs.also(validate_validation(v, rule, &kinds).via_field("validate"));
     }
 
-    // Malformed `{{ }}` anywhere in the rule.
+    // Malformed `{{ }}` anywhere in the rule, and JMESPath that does not parse.
     errs.also(pattern::check_variables(raw));
+    errs.also(super::expressions::check_rule_expressions(raw));
     errs
 }
 

@@ -47,6 +47,17 @@ pub fn validate_when(whens: &[WhenExpression], flags: &FeatureFlags) -> FieldErr
                         .replace("{}", &w.cel),
                 ));
             }
+            // when_validation.go compiles the expression with cel-go, whose parser limits
+            // size and recursion; the expression's variables are inside string literals
+            if let Err(err) = sluice_expr::cel::check_limits(&w.cel) {
+                e.push(FieldError::new(
+                    "",
+                    format!(
+                        "invalid cel expression: {} with err: {err}",
+                        sluice_expr::snippet(&w.cel)
+                    ),
+                ));
+            }
             if !w.input.is_empty() || !w.operator.is_empty() || w.values.is_some() {
                 e.push(FieldError::new(
                     "",
@@ -91,5 +102,41 @@ mod tests {
         let errs = validate_when(&[w], &FeatureFlags::default());
         let paths: Vec<String> = errs.iter().map(|e| e.path.to_string()).collect();
         assert_eq!(paths, ["[0].operator", "[0].values"]);
+    }
+
+    // tektoncd/pipeline when_validation.go compiles `cel` with cel-go, whose parser refuses
+    // recursion past 250 and sources past 100,000 code points (google/cel-go
+    // parser/parser.go NewParser defaults); issue 18: `(` 100,000 deep must not overflow.
+    #[test]
+    fn cel_limits() {
+        let flags = FeatureFlags {
+            enable_cel_in_whenexpression: true,
+            ..FeatureFlags::default()
+        };
+        let cel = |c: String| WhenExpression {
+            cel: c,
+            ..WhenExpression::default()
+        };
+        let deep = cel(format!(
+            "{}'$(params.x)' == 'a'{}",
+            "(".repeat(40_000),
+            ")".repeat(40_000)
+        ));
+        let ok = cel("('$(params.x)' == 'a') && !('b' in ['c'])".into());
+        let errs = validate_when(&[ok, deep], &flags);
+        let found: Vec<(String, String)> = errs
+            .iter()
+            .map(|e| (e.path.to_string(), e.message.clone()))
+            .collect();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "[1]");
+        assert!(
+            found[0].1.starts_with("invalid cel expression: ((((")
+                && found[0]
+                    .1
+                    .ends_with("with err: expression recursion limit exceeded: 250"),
+            "{}",
+            found[0].1
+        );
     }
 }

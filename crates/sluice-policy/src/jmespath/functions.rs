@@ -3,145 +3,16 @@
 
 use serde_json::{Map, Value};
 
+use super::Ast;
 use super::JmesError;
-use super::eval::{Scope, ev, json_eq};
-use super::parse::Ast;
+use super::budget::charge_value;
+use super::eval::{Scope, ev, json_eq, own};
 use crate::wildcard;
 
 /// A function argument: a value, or an expression reference (`&name`).
 pub enum Arg<'a> {
     Val(Value),
     Expr(&'a Ast),
-}
-
-/// (name, min args, max args; `usize::MAX` for variadic).
-const FUNCTIONS: &[(&str, usize, usize)] = &[
-    // JMESPath built-ins
-    ("abs", 1, 1),
-    ("avg", 1, 1),
-    ("ceil", 1, 1),
-    ("contains", 2, 2),
-    ("ends_with", 2, 2),
-    ("floor", 1, 1),
-    ("join", 2, 2),
-    ("keys", 1, 1),
-    ("length", 1, 1),
-    ("map", 2, 2),
-    ("max", 1, 1),
-    ("max_by", 2, 2),
-    ("merge", 1, usize::MAX),
-    ("min", 1, 1),
-    ("min_by", 2, 2),
-    ("not_null", 1, usize::MAX),
-    ("reverse", 1, 1),
-    ("sort", 1, 1),
-    ("sort_by", 2, 2),
-    ("starts_with", 2, 2),
-    ("sum", 1, 1),
-    ("to_array", 1, 1),
-    ("to_number", 1, 1),
-    ("to_string", 1, 1),
-    ("type", 1, 1),
-    ("values", 1, 1),
-    ("zip", 1, usize::MAX),
-    ("find_first", 2, 4),
-    ("lower", 1, 1),
-    ("upper", 1, 1),
-    // Kyverno
-    ("compare", 2, 2),
-    ("equal_fold", 2, 2),
-    ("replace", 4, 4),
-    ("replace_all", 3, 3),
-    ("to_upper", 1, 1),
-    ("to_lower", 1, 1),
-    ("trim", 2, 2),
-    ("trim_prefix", 2, 2),
-    ("split", 2, 2),
-    ("regex_replace_all", 3, 3),
-    ("regex_replace_all_literal", 3, 3),
-    ("regex_match", 2, 2),
-    ("pattern_match", 2, 2),
-    ("label_match", 2, 2),
-    ("to_boolean", 1, 1),
-    ("add", 2, 2),
-    ("sum", 1, 1),
-    ("subtract", 2, 2),
-    ("multiply", 2, 2),
-    ("divide", 2, 2),
-    ("modulo", 2, 2),
-    ("round", 2, 2),
-    ("base64_decode", 1, 1),
-    ("base64_encode", 1, 1),
-    ("path_canonicalize", 1, 1),
-    ("truncate", 2, 2),
-    ("semver_compare", 2, 2),
-    ("parse_json", 1, 1),
-    ("parse_yaml", 1, 1),
-    ("lookup", 2, 2),
-    ("items", 3, 3),
-    ("object_from_lists", 2, 2),
-    ("image_normalize", 1, 1),
-    ("is_external_url", 1, 1),
-    ("time_now", 0, 0),
-    ("time_now_utc", 0, 0),
-    ("time_after", 2, 2),
-    ("time_before", 2, 2),
-    ("time_between", 3, 3),
-    ("time_since", 3, 3),
-    ("time_add", 2, 2),
-    ("time_parse", 2, 2),
-    ("time_to_cron", 1, 1),
-    ("time_utc", 1, 1),
-    ("time_diff", 2, 2),
-    ("time_truncate", 2, 2),
-    ("x509_decode", 1, 1),
-    ("random", 1, 1),
-    ("sha256", 1, 1),
-];
-
-fn arity(name: &str) -> Option<(usize, usize)> {
-    FUNCTIONS
-        .iter()
-        .find(|(n, _, _)| *n == name)
-        .map(|(_, a, b)| (*a, *b))
-}
-
-/// Load-time check: every function exists and gets a valid number of arguments.
-pub fn check(ast: &Ast) -> Result<(), JmesError> {
-    match ast {
-        Ast::Function(name, args) => {
-            let Some((lo, hi)) = arity(name) else {
-                return Err(JmesError::UnknownFunction(name.clone()));
-            };
-            if args.len() < lo || args.len() > hi {
-                return Err(JmesError::Syntax(format!(
-                    "invalid arity for {name}(): got {} argument(s)",
-                    args.len()
-                )));
-            }
-            args.iter().try_for_each(check)
-        }
-        Ast::Sub(a, b)
-        | Ast::Projection(a, b)
-        | Ast::ObjectProjection(a, b)
-        | Ast::Or(a, b)
-        | Ast::And(a, b)
-        | Ast::Cmp(_, a, b)
-        | Ast::Arith(_, a, b)
-        | Ast::Pipe(a, b) => {
-            check(a)?;
-            check(b)
-        }
-        Ast::Filter(a, b, c) => {
-            check(a)?;
-            check(b)?;
-            check(c)
-        }
-        Ast::Flatten(a) | Ast::Not(a) | Ast::Neg(a) | Ast::ExpRef(a) => check(a),
-        Ast::MultiList(items) => items.iter().try_for_each(check),
-        Ast::MultiHash(pairs) => pairs.iter().try_for_each(|(_, a)| check(a)),
-        _ => Ok(()),
-    }
 }
 
 /// A JSON number from an f64 (integral values become integers).
@@ -239,12 +110,129 @@ fn sort_key_cmp(a: &Value, b: &Value) -> std::cmp::Ordering {
     }
 }
 
+/// The text `parse_json`/`parse_yaml` read, with what parsing may build counted first (a
+/// value per two bytes of `[0,0,...]`).
+fn parse_input<'a>(a: &'a Args<'_>, sc: &Scope<'_>) -> Result<&'a str, JmesError> {
+    let s = a.str(0)?;
+    sc.budget()
+        .charge(s.len() as u64 * std::mem::size_of::<Value>() as u64 / 2)?;
+    Ok(s)
+}
+
 fn regex(pat: &str) -> Result<regex::Regex, JmesError> {
     regex::Regex::new(pat).map_err(|e| JmesError::Runtime(format!("invalid regex {pat:?}: {e}")))
 }
 
-/// Calls `name` with `args`.
+/// Steps a call costs beyond its own: the elements (and 64-byte chunks of strings) of its
+/// arguments, which a function may walk.
+fn work(args: &[Arg<'_>]) -> u64 {
+    args.iter()
+        .map(|a| match a {
+            Arg::Val(Value::Array(x)) => x.len() as u64,
+            Arg::Val(Value::Object(m)) => m.len() as u64,
+            Arg::Val(Value::String(s)) => s.len() as u64 / 64,
+            _ => 0,
+        })
+        .sum()
+}
+
+/// The length of `s` with `old` replaced by `new` (at most `n` times).
+fn replaced_len(s: &str, old: &str, new: &str, n: Option<usize>) -> u64 {
+    let count = if old.is_empty() {
+        s.chars().count() + 1
+    } else {
+        s.matches(old).count()
+    };
+    let count = n.map_or(count, |n| count.min(n)) as u64;
+    (s.len() as u64 + count * new.len() as u64).saturating_sub(count * old.len() as u64)
+}
+
+/// `regex.ReplaceAllString`, counting what it builds as it goes: a replacement that
+/// multiplies the input stops at the budget instead of exhausting memory.
+fn regex_replace(
+    re: &regex::Regex,
+    src: &str,
+    rep: &str,
+    literal: bool,
+    sc: &Scope<'_>,
+) -> Result<String, JmesError> {
+    let mut out = String::new();
+    let mut last = 0;
+    for caps in re.captures_iter(src) {
+        let Some(m) = caps.get(0) else { continue };
+        let before = out.len();
+        out.push_str(&src[last..m.start()]);
+        if literal {
+            out.push_str(rep);
+        } else {
+            caps.expand(rep, &mut out);
+        }
+        last = m.end();
+        sc.budget().step()?;
+        sc.budget().charge((out.len() - before) as u64)?;
+    }
+    out.push_str(&src[last..]);
+    Ok(out)
+}
+
+/// Calls `name` with `args`, within the scope's budget.
 pub fn call(name: &str, args: Vec<Arg<'_>>, sc: &Scope<'_>) -> Result<Value, JmesError> {
+    sc.budget().steps(work(&args))?;
+    let out = match name {
+        // the functions that evaluate an expression (and so recurse) have a frame of their
+        // own, away from the large one of the rest
+        "map" | "max_by" | "min_by" | "sort_by" => call_with_expr(name, args, sc)?,
+        _ => call_inner(name, args, sc)?,
+    };
+    charge_value(sc.budget(), &out)?;
+    Ok(out)
+}
+
+/// `map`, `max_by`, `min_by`, `sort_by`.
+fn call_with_expr(name: &str, args: Vec<Arg<'_>>, sc: &Scope<'_>) -> Result<Value, JmesError> {
+    let a = Args { name, args };
+    Ok(match name {
+        "map" => {
+            let e = a.expr(0)?;
+            let mut out = Vec::new();
+            for it in a.arr(1)? {
+                out.push(own(ev(e, Some(it), sc)?, sc)?);
+            }
+            Value::Array(out)
+        }
+        "max_by" | "min_by" => {
+            let e = a.expr(1)?;
+            let mut best: Option<(Value, &Value)> = None;
+            for v in a.arr(0)? {
+                let k = own(ev(e, Some(v), sc)?, sc)?;
+                best = match best {
+                    None => Some((k, v)),
+                    Some((bk, bv)) => {
+                        let o = sort_key_cmp(&k, &bk);
+                        if (name == "max_by" && o.is_gt()) || (name == "min_by" && o.is_lt()) {
+                            Some((k, v))
+                        } else {
+                            Some((bk, bv))
+                        }
+                    }
+                };
+            }
+            best.map(|(_, v)| v.clone()).unwrap_or(Value::Null)
+        }
+        "sort_by" => {
+            let e = a.expr(1)?;
+            let mut keyed = Vec::new();
+            for v in a.arr(0)? {
+                keyed.push((own(ev(e, Some(v), sc)?, sc)?, v.clone()));
+            }
+            keyed.sort_by(|x, y| sort_key_cmp(&x.0, &y.0));
+            Value::Array(keyed.into_iter().map(|(_, v)| v).collect())
+        }
+        _ => return Err(JmesError::UnknownFunction(name.to_owned())),
+    })
+}
+
+fn call_inner(name: &str, args: Vec<Arg<'_>>, sc: &Scope<'_>) -> Result<Value, JmesError> {
     let a = Args { name, args };
     Ok(match name {
         "abs" => num(a.num(0)?.abs()),
@@ -275,6 +263,13 @@ pub fn call(name: &str, args: Vec<Arg<'_>>, sc: &Scope<'_>) -> Result<Value, Jme
         "starts_with" => Value::Bool(a.str(0)?.starts_with(a.str(1)?)),
         "join" => {
             let sep = a.str(0)?;
+            let items = a.arr(1)?;
+            let text: u64 = items
+                .iter()
+                .map(|v| v.as_str().map_or(0, str::len) as u64)
+                .sum();
+            sc.budget()
+                .charge(text + items.len() as u64 * sep.len() as u64)?;
             let mut parts = Vec::new();
             for v in a.arr(1)? {
                 parts.push(
@@ -293,14 +288,6 @@ pub fn call(name: &str, args: Vec<Arg<'_>>, sc: &Scope<'_>) -> Result<Value, Jme
             Value::Object(m) => Value::from(m.len()),
             other => return Err(invalid(name, 0, "string, array or object", other)),
         },
-        "map" => {
-            let e = a.expr(0)?;
-            let mut out = Vec::new();
-            for it in a.arr(1)? {
-                out.push(ev(e, Some(it), sc)?.into_owned());
-            }
-            Value::Array(out)
-        }
         "max" | "min" => {
             let arr = a.arr(0)?;
             let mut best: Option<&Value> = None;
@@ -321,25 +308,6 @@ pub fn call(name: &str, args: Vec<Arg<'_>>, sc: &Scope<'_>) -> Result<Value, Jme
                 };
             }
             best.cloned().unwrap_or(Value::Null)
-        }
-        "max_by" | "min_by" => {
-            let e = a.expr(1)?;
-            let mut best: Option<(Value, &Value)> = None;
-            for v in a.arr(0)? {
-                let k = ev(e, Some(v), sc)?.into_owned();
-                best = match best {
-                    None => Some((k, v)),
-                    Some((bk, bv)) => {
-                        let o = sort_key_cmp(&k, &bk);
-                        if (name == "max_by" && o.is_gt()) || (name == "min_by" && o.is_lt()) {
-                            Some((k, v))
-                        } else {
-                            Some((bk, bv))
-                        }
-                    }
-                };
-            }
-            best.map(|(_, v)| v.clone()).unwrap_or(Value::Null)
         }
         "merge" => {
             let mut out = Map::new();
@@ -364,15 +332,6 @@ pub fn call(name: &str, args: Vec<Arg<'_>>, sc: &Scope<'_>) -> Result<Value, Jme
             let mut x = a.arr(0)?.clone();
             x.sort_by(sort_key_cmp);
             Value::Array(x)
-        }
-        "sort_by" => {
-            let e = a.expr(1)?;
-            let mut keyed = Vec::new();
-            for v in a.arr(0)? {
-                keyed.push((ev(e, Some(v), sc)?.into_owned(), v.clone()));
-            }
-            keyed.sort_by(|x, y| sort_key_cmp(&x.0, &y.0));
-            Value::Array(keyed.into_iter().map(|(_, v)| v).collect())
         }
         "sum" => {
             let mut s = 0.0;
@@ -426,13 +385,19 @@ pub fn call(name: &str, args: Vec<Arg<'_>>, sc: &Scope<'_>) -> Result<Value, Jme
         "replace" => {
             let n = a.num(3)? as i64;
             let (s, old, new) = (a.str(0)?, a.str(1)?, a.str(2)?);
+            sc.budget()
+                .charge(replaced_len(s, old, new, (n >= 0).then_some(n as usize)))?;
             Value::String(if n < 0 {
                 s.replace(old, new)
             } else {
                 s.replacen(old, new, n as usize)
             })
         }
-        "replace_all" => Value::String(a.str(0)?.replace(a.str(1)?, a.str(2)?)),
+        "replace_all" => {
+            let (s, old, new) = (a.str(0)?, a.str(1)?, a.str(2)?);
+            sc.budget().charge(replaced_len(s, old, new, None))?;
+            Value::String(s.replace(old, new))
+        }
         "trim" => {
             let cut: Vec<char> = a.str(1)?.chars().collect();
             Value::String(a.str(0)?.trim_matches(|c| cut.contains(&c)).to_owned())
@@ -441,29 +406,40 @@ pub fn call(name: &str, args: Vec<Arg<'_>>, sc: &Scope<'_>) -> Result<Value, Jme
             let s = a.str(0)?;
             Value::String(s.strip_prefix(a.str(1)?).unwrap_or(s).to_owned())
         }
-        "split" => Value::Array(
-            a.str(0)?
-                .split(a.str(1)?)
-                .map(|p| Value::String(p.to_owned()))
-                .collect(),
-        ),
+        "split" => {
+            let (s, sep) = (a.str(0)?, a.str(1)?);
+            let parts = if sep.is_empty() {
+                s.chars().count() + 2
+            } else {
+                s.matches(sep).count() + 1
+            };
+            sc.budget()
+                .charge(s.len() as u64 + parts as u64 * std::mem::size_of::<Value>() as u64)?;
+            Value::Array(s.split(sep).map(|p| Value::String(p.to_owned())).collect())
+        }
         "regex_replace_all" => {
             let re = regex(a.str(0)?)?;
             let src = a.str_or_num(1)?;
             let rep = a.str_or_num(2)?;
-            Value::String(re.replace_all(&src, rep.as_str()).into_owned())
+            Value::String(regex_replace(&re, &src, &rep, false, sc)?)
         }
         "regex_replace_all_literal" => {
             let re = regex(a.str(0)?)?;
             let src = a.str_or_num(1)?;
             let rep = a.str_or_num(2)?;
-            Value::String(re.replace_all(&src, regex::NoExpand(&rep)).into_owned())
+            Value::String(regex_replace(&re, &src, &rep, true, sc)?)
         }
         "regex_match" => {
             let re = regex(a.str(0)?)?;
             Value::Bool(re.is_match(&a.str_or_num(1)?))
         }
-        "pattern_match" => Value::Bool(wildcard::matches(a.str(0)?, &a.str_or_num(1)?)),
+        "pattern_match" => {
+            let (p, s) = (a.str(0)?, a.str_or_num(1)?);
+            // the glob is O(pattern x name) in the worst case
+            sc.budget()
+                .steps((p.len() as u64).saturating_mul(s.len() as u64) / 64)?;
+            Value::Bool(wildcard::matches(p, &s))
+        }
         "label_match" => {
             let want = a.obj(0)?;
             let have = a.obj(1)?;
@@ -500,12 +476,14 @@ pub fn call(name: &str, args: Vec<Arg<'_>>, sc: &Scope<'_>) -> Result<Value, Jme
             Value::String(a.str(0)?.chars().take(n).collect())
         }
         "semver_compare" => Value::Bool(crate::semver::satisfies(a.str(0)?, a.str(1)?)?),
-        "parse_json" => serde_json::from_str(a.str(0)?)
+        "parse_json" => serde_json::from_str(parse_input(&a, sc)?)
             .map_err(|e| JmesError::Runtime(format!("parse_json: {e}")))?,
         "parse_yaml" => {
-            let docs =
-                sluice_core::yaml::load_documents(a.str(0)?, &sluice_core::Limits::default())
-                    .map_err(|e| JmesError::Runtime(format!("parse_yaml: {}", e.message())))?;
+            let docs = sluice_core::yaml::load_documents(
+                parse_input(&a, sc)?,
+                &sluice_core::Limits::default(),
+            )
+            .map_err(|e| JmesError::Runtime(format!("parse_yaml: {}", e.message())))?;
             docs.into_iter()
                 .next()
                 .map(|d| d.value)
@@ -727,8 +705,12 @@ fn rfc3339(s: &str) -> Result<i64, JmesError> {
         0
     } else if rest.len() == 6 {
         let sign = if rest.starts_with('-') { -1 } else { 1 };
-        let oh: i64 = rest[1..3].parse().map_err(|_| bad())?;
-        let om: i64 = rest[4..6].parse().map_err(|_| bad())?;
+        let part = |r: std::ops::Range<usize>| {
+            rest.get(r)
+                .and_then(|x| x.parse::<i64>().ok())
+                .ok_or_else(bad)
+        };
+        let (oh, om) = (part(1..3)?, part(4..6)?);
         sign * (oh * 3600 + om * 60)
     } else {
         return Err(bad());

@@ -4,29 +4,28 @@
 //! Kyverno's go-jmespath fork reports a path through a missing map key (`request.object.
 //! metadata.labels.app` when there are no labels) as `Unknown key "labels" in path`; callers
 //! use [`Expr::search_strict`] for that and [`Expr::search`] for plain JMESPath (null).
+//!
+//! The parser (with its size and nesting limits) is `sluice_expr::jmespath`, shared with
+//! validation; this module is the interpreter. Every evaluation runs within the [`Budget`] of
+//! its [`Scope`] (steps, bytes of values built, time, value depth): one budget per rule
+//! evaluation, so no expression can exhaust memory or time, and none recurses deeper than
+//! its syntax tree, which the parser bounds.
 
+mod budget;
 mod eval;
 pub(crate) use eval::split_path;
 mod functions;
-mod parse;
 
+pub use budget::{
+    Budget, EVAL_LIMITS, EvalLimits, MAX_EVAL_BYTES, MAX_EVAL_STEPS, MAX_EVAL_TIME,
+    MAX_VALUE_DEPTH, budget_with, charge_value, check_value_depth, rule_budget,
+};
 pub use eval::Scope;
-pub use parse::{Ast, parse};
+pub use sluice_expr::jmespath::{
+    Arith, Ast, Cmp, JmesError, MAX_EXPRESSION_LEN, MAX_NESTING, parse, snippet,
+};
 
 use serde_json::Value;
-
-/// A JMESPath error.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum JmesError {
-    #[error("JMESPath syntax error: {0}")]
-    Syntax(String),
-    #[error("Unknown key \"{0}\" in path")]
-    NotFound(String),
-    #[error("{0}")]
-    Runtime(String),
-    #[error("Unknown function: {0}()")]
-    UnknownFunction(String),
-}
 
 /// A compiled expression.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,8 +37,7 @@ pub struct Expr {
 impl Expr {
     /// Parses and checks `source` (unknown functions and wrong arities are load-time errors).
     pub fn compile(source: &str) -> Result<Self, JmesError> {
-        let ast = parse(source)?;
-        functions::check(&ast)?;
+        let ast = sluice_expr::jmespath::compile(source)?;
         Ok(Expr {
             source: source.to_owned(),
             ast,
@@ -66,7 +64,8 @@ impl Expr {
         self.search(scope)
     }
 
-    /// Evaluates against `scope` (missing keys are null, as in standard JMESPath).
+    /// Evaluates against `scope` (missing keys are null, as in standard JMESPath), within
+    /// the scope's [`Budget`]: over it, a [`JmesError::Limit`].
     pub fn search(&self, scope: &Scope<'_>) -> Result<Value, JmesError> {
         eval::eval_root(&self.ast, scope)
     }

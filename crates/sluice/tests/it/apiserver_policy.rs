@@ -261,3 +261,107 @@ spec:
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A ClusterPolicy denying ConfigMaps whose name `key` (a `{{ }}` variable) equals "x".
+fn deny_policy(name: &str, key: &str) -> String {
+    format!(
+        "apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: {name}
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: r
+    match:
+      any:
+      - resources:
+          kinds: [ConfigMap]
+    validate:
+      message: denied
+      deny:
+        conditions:
+          all:
+          - key: '{key}'
+            operator: Equals
+            value: x
+"
+    )
+}
+
+// Issue 18: a deny key nesting JMESPath 2,000 deep (and the other deep shapes) was created
+// with 201, and the background reporter then overflowed its stack and aborted the server,
+// on every restart. Now admission refuses it with 422 and the field path, as `sluice
+// validate` does. A policy that parses but multiplies its input (`| [@, @]` 40 times) is
+// admitted; evaluating it stops at the budget: the ConfigMap is denied with a rule error
+// (fail closed under Enforce), the background scan reports an error, the server stays up.
+#[test]
+fn deep_and_exploding_expressions_do_not_crash_the_server() {
+    if !kubectl_available() {
+        eprintln!("kubectl is not installed (scripts/test installs it): skipped");
+        return;
+    }
+    let s = Server::start("policy-limits");
+    let mut deep = "request.object.metadata.name".to_owned();
+    for _ in 0..2000 {
+        deep = format!("to_string({deep})");
+    }
+    let shapes = [
+        deep,
+        format!(
+            "{}request.object{}",
+            "(".repeat(100_000),
+            ")".repeat(100_000)
+        ),
+        format!("request.object{}", "[0]".repeat(100_000)),
+        format!("request.object{}", " || a".repeat(50_000)),
+        format!("request.object{}", " | @".repeat(100_000)),
+        format!("{}request.object", "!".repeat(100_000)),
+        format!("{}b{}", "{a: ".repeat(20_000), "}".repeat(20_000)),
+        format!("request.object{}", "[?a]".repeat(100_000)),
+    ];
+    for (i, e) in shapes.iter().enumerate() {
+        let o = s.kubectl(
+            &["create", "-v=6", "-f", "-"],
+            Some(&deny_policy(
+                &format!("deep-{i}"),
+                &format!("{{{{ {e} }}}}"),
+            )),
+        );
+        let e = err(&o);
+        assert!(!o.status.success(), "shape {i} admitted");
+        assert!(e.contains(" 422 Unprocessable Entity"), "shape {i}: {e}");
+        assert!(
+            e.contains("spec.rules[0].validate.deny.conditions.all[0].key")
+                && (e.contains("nests deeper than 100 levels") || e.contains("bytes long")),
+            "shape {i}: {e}"
+        );
+    }
+    assert!(
+        !s.ok(&["get", "clusterpolicies", "-o", "name"], None)
+            .contains("deep-")
+    );
+
+    // an existing ConfigMap is scanned in the background when the policy arrives
+    s.ok(&["create", "configmap", "before"], None);
+    let bomb = format!("{{{{ request.object{} }}}}", " | [@, @]".repeat(40));
+    let o = s.ok(&["create", "-f", "-"], Some(&deny_policy("bomb", &bomb)));
+    assert!(o.contains("clusterpolicy.kyverno.io/bomb created"), "{o}");
+    let o = s.kubectl(&["create", "configmap", "after"], None);
+    assert!(!o.status.success());
+    assert!(
+        err(&o).contains("denied the request")
+            && err(&o).contains("exceeded its budget")
+            && err(&o).contains("64 MiB of values built"),
+        "{}",
+        err(&o)
+    );
+    let r = wait_report(&s, "default", "ConfigMap", "before", "bomb");
+    assert_eq!(r["summary"]["error"], 1, "{r}");
+    // still serving
+    s.ok(&["get", "--raw", "/readyz"], None);
+    assert!(
+        s.ok(&["get", "configmaps", "-o", "name"], None)
+            .contains("configmap/before")
+    );
+}
