@@ -76,8 +76,10 @@ pub fn ensure_kubectl() {
 }
 
 /// Whether byte comparison applies (kustomize v5.5.0); otherwise parsed YAML is compared.
+/// kubectl is asked once per test binary.
 pub fn exact() -> bool {
-    kustomize_version().as_deref() == Some("v5.5.0")
+    static EXACT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *EXACT.get_or_init(|| kustomize_version().as_deref() == Some("v5.5.0"))
 }
 
 /// `kubectl kustomize DIR` (retried once: the shared machine sometimes starves it).
