@@ -1,18 +1,33 @@
 //! Conformance: every kustomization that `kubectl kustomize` (v5.5.0) builds in the shared
 //! corpora (directories listed in shared/conformance/kustomize/*/buildable.txt, one path per
 //! line relative to the corpus folder) must get no error from Sluice (warnings such as
-//! kustomize's own deprecation warnings are allowed).
+//! kustomize's own deprecation warnings are allowed). Suite `kustomize-files-validate` of
+//! `./scripts/conformance`: the files that load and have no error.
 
-use std::path::Path;
+mod common;
 
 use serde_json::Value;
 use sluice_apis::{Context, ObjectSet};
 use sluice_core::{Limits, Object, Severity, yaml::load_documents};
 
-const ROOT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/conformance/kustomize"
-);
+/// Kustomizations kustomize builds but Sluice reports an error for, each with the reason
+/// (file suffix, reason). They count as not passed in the suite; any other error fails it.
+const KNOWN: &[(&str, &str)] = &[
+    (
+        "opentelemetry-operator/config/default/kustomization.yaml",
+        FIELDPATH_CASE,
+    ),
+    (
+        "opentelemetry-operator/config/no-crds/kustomization.yaml",
+        FIELDPATH_CASE,
+    ),
+];
+
+/// kustomize's `FieldSelector` is `json:"fieldpath"` (api/types/var.go), and Go's
+/// encoding/json matches object keys case-insensitively, so `vars[].fieldref.fieldPath`
+/// decodes; Sluice's decoder matches keys exactly.
+const FIELDPATH_CASE: &str =
+    "vars[].fieldref.fieldPath: Go's encoding/json matches keys case-insensitively";
 
 /// Loads a kustomization file as an object, injecting `apiVersion`/`kind` as kustomize's
 /// `FixKustomization` does when they are absent.
@@ -44,13 +59,10 @@ pub fn load_kustomization(text: &str) -> Result<Object, String> {
 }
 
 #[test]
+#[ignore = "conformance: needs the upstream corpora (./scripts/conformance)"]
 fn buildable_kustomizations_have_no_errors() {
-    let root = Path::new(ROOT);
-    if !root.is_dir() {
-        eprintln!("skipping: {ROOT} not present");
-        return;
-    }
-    let mut corpora: Vec<_> = std::fs::read_dir(root)
+    let root = common::shared().join("conformance/kustomize");
+    let mut corpora: Vec<_> = std::fs::read_dir(&root)
         .expect("read corpus")
         .flatten()
         .map(|e| e.path())
@@ -58,10 +70,15 @@ fn buildable_kustomizations_have_no_errors() {
         .collect();
     corpora.sort();
     let (mut files, mut warnings, mut failures) = (0usize, 0usize, Vec::new());
+    let mut known: Vec<String> = Vec::new();
+    // Of the listed directories, those whose kustomization loads and has no error (the
+    // duplicate-key files the loader refuses count as not clean).
+    let (mut listed, mut clean) = (0usize, 0usize);
     let mut load_problems: Vec<String> = Vec::new();
     for corpus in corpora {
         let list = std::fs::read_to_string(corpus.join("buildable.txt")).expect("read list");
         for dir in list.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            listed += 1;
             let d = corpus.join(dir);
             let Some(file) = ["kustomization.yaml", "kustomization.yml", "Kustomization"]
                 .iter()
@@ -90,21 +107,42 @@ fn buildable_kustomizations_have_no_errors() {
             let objs = [obj];
             let set = ObjectSet::new(objs.iter());
             let ctx = Context::new(&set);
+            let reason = KNOWN
+                .iter()
+                .find(|(f, _)| file.ends_with(f))
+                .map(|(_, why)| *why);
+            let mut errors = 0;
             for e in sluice_apis::validate_one(&objs[0], &ctx).iter() {
                 if e.severity == Severity::Warning {
                     warnings += 1;
+                } else if let Some(why) = reason {
+                    errors += 1;
+                    known.push(format!("{}: {e} (known: {why})", file.display()));
                 } else {
+                    errors += 1;
                     failures.push(format!("{}: {e}", file.display()));
+                }
+            }
+            if errors == 0 {
+                clean += 1;
+                if reason.is_some() {
+                    failures.push(format!(
+                        "{}: no error now: remove it from KNOWN",
+                        file.display()
+                    ));
                 }
             }
         }
     }
     eprintln!(
-        "kustomize: {files} kustomization files, {warnings} warnings, {} errors, {} duplicate-key files the loader refuses:\n{}",
+        "kustomize: {files} kustomization files, {warnings} warnings, {} errors, {} known errors:\n{}\n{} duplicate-key files the loader refuses:\n{}",
         failures.len(),
+        known.len(),
+        known.join("\n"),
         load_problems.len(),
         load_problems.join("\n")
     );
+    common::report("kustomize-files-validate", clean, listed);
     assert!(files > 100, "expected the corpus, found {files}");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -1,4 +1,9 @@
-//! The seed's two policies, pinned: they behave as Kyverno would (defect 5 included).
+//! Two seed-shaped policies, pinned: they behave as Kyverno would (the missing `=()` anchor
+//! of seed defect 5 included). The repository's fixture (tests/fixtures/platform/policies) in
+//! `cargo test`, the seed's (`SLUICE_SHARED`/seed/manifests/policies) in
+//! `./scripts/conformance` (suite `seed`).
+
+use std::path::PathBuf;
 
 use serde_json::{Value, json};
 use sluice_core::Object;
@@ -6,13 +11,50 @@ use sluice_core::object::load_objects;
 
 use super::*;
 
+/// The seed and the upstream corpora, given by `./scripts/conformance [PATH]`; the tests that
+/// read them are `#[ignore]`d and fail loudly without it.
+fn shared() -> PathBuf {
+    let Some(dir) = std::env::var_os("SLUICE_SHARED") else {
+        panic!(
+            "SLUICE_SHARED is not set: the conformance suites run with ./scripts/conformance [PATH]"
+        )
+    };
+    PathBuf::from(dir)
+}
+
+/// Counts one check of the `seed` suite for `./scripts/conformance`: 1/1 when the test ends
+/// normally, 0/1 when it panics.
+struct SeedCheck;
+
+impl Drop for SeedCheck {
+    fn drop(&mut self) {
+        println!(
+            "CONFORMANCE seed {} 1",
+            usize::from(!std::thread::panicking())
+        );
+    }
+}
+
+fn fixture_policy(name: &str) -> CompiledPolicy {
+    policy_file(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/platform/policies")
+            .join(format!("{name}.yaml")),
+    )
+}
+
 fn seed_policy(name: &str) -> CompiledPolicy {
-    let path = format!(
-        "{}/../../../shared/seed/manifests/policies/{name}.yaml",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).expect("seed policy readable");
-    let f = load_objects(&path, &text, &sluice_core::Limits::default()).expect("loads");
+    policy_file(
+        shared()
+            .join("seed/manifests/policies")
+            .join(format!("{name}.yaml")),
+    )
+}
+
+fn policy_file(path: PathBuf) -> CompiledPolicy {
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let name = path.display().to_string();
+    let f = load_objects(&name, &text, &sluice_core::Limits::default()).expect("loads");
     compile(&f.objects[0].object).expect("compiles")
 }
 
@@ -28,107 +70,167 @@ fn run(p: &CompiledPolicy, obj: &Value) -> Vec<RuleResult> {
     )
 }
 
-// ../shared/seed/README.md defect 5: `initContainers` without `=()` makes Kyverno reject
+/// A registry policy's names: policy, rule, the validate message, and an approved image.
+struct Registry {
+    policy: &'static str,
+    rule: &'static str,
+    message: &'static str,
+    image: &'static str,
+}
+
+// Seed defect 5 (and the fixture's): `initContainers` without `=()` makes Kyverno reject
 // every Pod that has no init containers (pkg/engine/anchor/handlers.go defaultHandler:
 // a plain key must be present; validate.go: a list pattern against a missing value fails).
-#[test]
-fn seed_restrict_image_registries_defect_5() {
-    let p = seed_policy("restrict-image-registries");
-    let ok_containers = json!([{"name": "app", "image": "harbor.internal.company.com/app:1"}]);
-    let r = run(&p, &pod(json!({"containers": ok_containers})));
-    assert_eq!(r.len(), 1);
-    assert_eq!(r[0].status, Status::Fail);
-    assert_eq!(r[0].action, Action::Enforce);
+fn registry_policy_without_anchor(p: &CompiledPolicy, r: &Registry) {
+    let ok_containers = json!([{"name": "app", "image": r.image}]);
+    let res = run(p, &pod(json!({"containers": ok_containers})));
+    assert_eq!(res.len(), 1);
+    assert_eq!(res[0].status, Status::Fail);
+    assert_eq!(res[0].action, Action::Enforce);
     assert_eq!(
-        r[0].message,
-        "validation error: Images must come from approved registries. rule validate-registries failed at path /spec/initContainers/"
+        res[0].message,
+        format!(
+            "validation error: {}. rule {} failed at path /spec/initContainers/",
+            r.message, r.rule
+        )
     );
-    let r = run(
-        &p,
-        &pod(json!({"containers": ok_containers,
-            "initContainers": [{"name": "init", "image": "harbor.internal.company.com/init:1"}]})),
+    let res = run(
+        p,
+        &pod(json!({"containers": ok_containers, "initContainers": ok_containers})),
     );
-    assert_eq!(r[0].status, Status::Pass);
-    let r = run(
-        &p,
+    assert_eq!(res[0].status, Status::Pass);
+    let res = run(
+        p,
         &pod(
             json!({"containers": [{"name": "a", "image": "docker.io/nginx"}],
-            "initContainers": [{"name": "init", "image": "harbor.internal.company.com/init:1"}]}),
+            "initContainers": ok_containers}),
         ),
     );
-    assert_eq!(r[0].status, Status::Fail);
+    assert_eq!(res[0].status, Status::Fail);
     assert!(
-        r[0].message
+        res[0]
+            .message
             .ends_with("failed at path /spec/containers/0/image/"),
         "{}",
-        r[0].message
+        res[0].message
     );
-    // autogen: a Deployment's Pod template is checked by autogen-validate-registries
+    // autogen: a Deployment's Pod template is checked by autogen-<rule>
     let d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "prod"},
         "spec": {"template": {"spec": {"containers": ok_containers}}}});
-    let r = run(&p, &d);
-    assert_eq!(r.len(), 1);
-    assert_eq!(r[0].rule, "autogen-validate-registries");
-    assert!(r[0].autogen);
-    assert_eq!(r[0].status, Status::Fail);
+    let res = run(p, &d);
+    assert_eq!(res.len(), 1);
+    assert_eq!(res[0].rule, format!("autogen-{}", r.rule));
+    assert!(res[0].autogen);
+    assert_eq!(res[0].status, Status::Fail);
     assert!(
-        r[0].message
+        res[0]
+            .message
             .ends_with("failed at path /spec/template/spec/initContainers/"),
         "{}",
-        r[0].message
+        res[0].message
     );
     let cj = json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c", "namespace": "prod"},
         "spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": ok_containers,
             "initContainers": ok_containers}}}}}});
-    let r = run(&p, &cj);
-    assert_eq!(r[0].rule, "autogen-cronjob-validate-registries");
-    assert_eq!(r[0].status, Status::Pass);
+    let res = run(p, &cj);
+    assert_eq!(res[0].rule, format!("autogen-cronjob-{}", r.rule));
+    assert_eq!(res[0].status, Status::Pass);
     // Services are not matched: no result at all
     assert!(
         run(
-            &p,
+            p,
             &json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}})
         )
         .is_empty()
     );
     // Enforce: admission denies with Kyverno's message shape
-    let r = run(&p, &pod(json!({"containers": ok_containers})));
-    match admission_decision(&r) {
+    let res = run(p, &pod(json!({"containers": ok_containers})));
+    match admission_decision(&res) {
         Decision::Deny { message } => {
             assert!(
                 message.contains("resource Pod/prod/web was blocked due to the following policies"),
                 "{message}"
             );
-            assert!(message.contains("restrict-image-registries:\n  validate-registries: \"validation error: Images must come from approved registries."), "{message}");
+            let rule_line = format!(
+                "{}:\n  {}: \"validation error: {}.",
+                r.policy, r.rule, r.message
+            );
+            assert!(message.contains(&rule_line), "{message}");
         }
         other => panic!("expected a denial, got {other:?}"),
     }
 }
 
-// require-security-context: both the Pod-level and every container's securityContext.
-#[test]
-fn seed_require_security_context() {
-    let p = seed_policy("require-security-context");
+// A non-root policy: both the Pod-level and every container's securityContext.
+fn non_root_policy(p: &CompiledPolicy, rule: &str, message: &str) {
     let good = pod(json!({"securityContext": {"runAsNonRoot": true},
         "containers": [{"name": "a", "image": "x", "securityContext": {"runAsNonRoot": true, "allowPrivilegeEscalation": false}}]}));
-    assert_eq!(run(&p, &good)[0].status, Status::Pass);
+    assert_eq!(run(p, &good)[0].status, Status::Pass);
     let no_pod_sc = pod(json!({"containers": [{"name": "a", "image": "x",
         "securityContext": {"runAsNonRoot": true, "allowPrivilegeEscalation": false}}]}));
-    let r = run(&p, &no_pod_sc);
+    let r = run(p, &no_pod_sc);
     assert_eq!(r[0].status, Status::Fail);
     assert_eq!(
         r[0].message,
-        "validation error: Containers must run as non-root. rule require-run-as-non-root failed at path /spec/securityContext/"
+        format!("validation error: {message}. rule {rule} failed at path /spec/securityContext/")
     );
     let escalation = pod(json!({"securityContext": {"runAsNonRoot": true},
         "containers": [{"name": "a", "image": "x", "securityContext": {"runAsNonRoot": true}}]}));
-    let r = run(&p, &escalation);
+    let r = run(p, &escalation);
     assert!(
         r[0].message.ends_with(
             "failed at path /spec/containers/0/securityContext/allowPrivilegeEscalation/"
         ),
         "{}",
         r[0].message
+    );
+}
+
+#[test]
+fn fixture_allowed_registries_without_anchor() {
+    registry_policy_without_anchor(
+        &fixture_policy("allowed-registries"),
+        &Registry {
+            policy: "allowed-registries",
+            rule: "check-registry",
+            message: "Pull images from registry.example.test",
+            image: "registry.example.test/app:1",
+        },
+    );
+}
+
+#[test]
+fn fixture_require_non_root() {
+    non_root_policy(
+        &fixture_policy("require-non-root"),
+        "check-non-root",
+        "Run as a non-root user",
+    );
+}
+
+#[test]
+#[ignore = "conformance: needs the seed (./scripts/conformance)"]
+fn seed_restrict_image_registries_defect_5() {
+    let _check = SeedCheck;
+    registry_policy_without_anchor(
+        &seed_policy("restrict-image-registries"),
+        &Registry {
+            policy: "restrict-image-registries",
+            rule: "validate-registries",
+            message: "Images must come from approved registries",
+            image: "harbor.internal.company.com/app:1",
+        },
+    );
+}
+
+#[test]
+#[ignore = "conformance: needs the seed (./scripts/conformance)"]
+fn seed_require_security_context() {
+    let _check = SeedCheck;
+    non_root_policy(
+        &seed_policy("require-security-context"),
+        "require-run-as-non-root",
+        "Containers must run as non-root",
     );
 }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::shared;
+use crate::common::{Check, platform, shared};
 
 pub(crate) fn kubectl_available() -> bool {
     Command::new("kubectl")
@@ -112,7 +112,7 @@ impl Server {
             .arg("--cache-dir")
             .arg(self.dir.join("cache"))
             .args(args)
-            .current_dir(shared().join("seed/manifests"));
+            .current_dir(&self.dir);
         c
     }
 
@@ -203,51 +203,154 @@ macro_rules! need_kubectl {
     };
 }
 
-/// The seed's objects kubectl can apply (kustomize inputs and Helm values aside).
-const SEED_FILES: &[&str] = &[
-    "tekton/config.yaml",
-    "tekton/maven-cache.yaml",
-    "tekton/serviceaccount.yaml",
-    "tekton/tasks/helm-package.yaml",
-    "tekton/tasks/kaniko-build.yaml",
-    "tekton/tasks/trivy-scan.yaml",
-    "tekton/pipelines/build-and-deploy.yaml",
-    "tekton/triggers/gitlab-push-trigger.yaml",
-    "argocd/argocd-cm.yaml",
-    "argocd/argocd-cmd-params-cm.yaml",
-    "argocd/argocd-rbac-cm.yaml",
-    "argocd/applicationsets/multi-env-apps.yaml",
-    "argocd/applicationsets/cluster-addons.yaml",
-    "monitoring/cicd-alerts.yaml",
-    "gitops-manifests/apps/order-service/base/configmap.yaml",
-    "gitops-manifests/apps/order-service/base/deployment.yaml",
-    "gitops-manifests/apps/order-service/base/service.yaml",
-    "gitops-manifests/apps/order-service/base/serviceaccount.yaml",
-    "gitops-manifests/apps/order-service/base/rollout.yaml",
-    // last: the policies admit what follows them, and the seed's Deployment has no
-    // initContainers (seed defect 5: restrict-image-registries would reject it)
-    "policies/require-security-context.yaml",
-    "policies/restrict-image-registries.yaml",
-];
+/// A seed-shaped platform, and the names the test looks for in it.
+struct Platform {
+    root: PathBuf,
+    namespaces: &'static [&'static str],
+    /// The objects kubectl can apply (kustomize inputs and Helm values aside), policies last.
+    files: &'static [&'static str],
+    created: &'static [&'static str],
+    unchanged: &'static str,
+    /// The Task Tekton's webhook rejects (defect 1), and kubectl's message.
+    rejected: (&'static str, &'static str),
+    /// A Pipeline's name and namespace.
+    pipeline: (&'static str, &'static str),
+    deployment: &'static str,
+    /// The file of the PrometheusRule, and its name.
+    alerts: (&'static str, &'static str),
+    min_objects: usize,
+}
 
-fn file_args() -> Vec<&'static str> {
-    SEED_FILES.iter().flat_map(|f| ["-f", *f]).collect()
+fn fixture() -> Platform {
+    Platform {
+        root: platform(),
+        namespaces: &["tekton-pipelines", "ci", "argocd", "monitoring"],
+        files: &[
+            "tekton/config.yaml",
+            "tekton/cache.yaml",
+            "tekton/serviceaccount.yaml",
+            "tekton/tasks/publish-chart.yaml",
+            "tekton/tasks/build-image.yaml",
+            "tekton/tasks/scan-image.yaml",
+            "tekton/pipelines/ci-release.yaml",
+            "tekton/triggers/push-trigger.yaml",
+            "argocd/argocd-cm.yaml",
+            "argocd/argocd-cmd-params-cm.yaml",
+            "argocd/argocd-rbac-cm.yaml",
+            "argocd/applicationsets/services.yaml",
+            "argocd/applicationsets/addons.yaml",
+            "monitoring/alerts.yaml",
+            "gitops/apps/billing-api/base/configmap.yaml",
+            "gitops/apps/billing-api/base/deployment.yaml",
+            "gitops/apps/billing-api/base/service.yaml",
+            "gitops/apps/billing-api/base/serviceaccount.yaml",
+            "gitops/apps/billing-api/base/rollout.yaml",
+            // last: the policies admit what follows them, and the Deployment has no
+            // initContainers (defect 5: allowed-registries would reject it)
+            "policies/require-non-root.yaml",
+            "policies/allowed-registries.yaml",
+        ],
+        created: &[
+            "pipeline.tekton.dev/ci-release created",
+            "eventlistener.triggers.tekton.dev/push-listener created",
+            "applicationset.argoproj.io/services created",
+            "clusterpolicy.kyverno.io/allowed-registries created",
+            "prometheusrule.monitoring.coreos.com/delivery-alerts created",
+            "deployment.apps/billing-api created",
+            "rollout.argoproj.io/billing-api created",
+        ],
+        unchanged: "task.tekton.dev/build-image unchanged",
+        rejected: (
+            "tekton/tasks/fetch-source.yaml",
+            "The Task \"fetch-source\" is invalid: spec.steps[0].env[1].value: non-existent variable in \"$(params.homeDir)\"",
+        ),
+        pipeline: ("ci-release", "ci"),
+        deployment: "billing-api",
+        alerts: ("monitoring/alerts.yaml", "delivery-alerts"),
+        min_objects: 18,
+    }
+}
+
+fn seed() -> Platform {
+    Platform {
+        root: shared().join("seed/manifests"),
+        namespaces: &["tekton-pipelines", "argocd", "monitoring"],
+        files: &[
+            "tekton/config.yaml",
+            "tekton/maven-cache.yaml",
+            "tekton/serviceaccount.yaml",
+            "tekton/tasks/helm-package.yaml",
+            "tekton/tasks/kaniko-build.yaml",
+            "tekton/tasks/trivy-scan.yaml",
+            "tekton/pipelines/build-and-deploy.yaml",
+            "tekton/triggers/gitlab-push-trigger.yaml",
+            "argocd/argocd-cm.yaml",
+            "argocd/argocd-cmd-params-cm.yaml",
+            "argocd/argocd-rbac-cm.yaml",
+            "argocd/applicationsets/multi-env-apps.yaml",
+            "argocd/applicationsets/cluster-addons.yaml",
+            "monitoring/cicd-alerts.yaml",
+            "gitops-manifests/apps/order-service/base/configmap.yaml",
+            "gitops-manifests/apps/order-service/base/deployment.yaml",
+            "gitops-manifests/apps/order-service/base/service.yaml",
+            "gitops-manifests/apps/order-service/base/serviceaccount.yaml",
+            "gitops-manifests/apps/order-service/base/rollout.yaml",
+            // last: the policies admit what follows them, and the seed's Deployment has no
+            // initContainers (seed defect 5: restrict-image-registries would reject it)
+            "policies/require-security-context.yaml",
+            "policies/restrict-image-registries.yaml",
+        ],
+        created: &[
+            "pipeline.tekton.dev/build-and-deploy created",
+            "eventlistener.triggers.tekton.dev/gitlab-listener created",
+            "applicationset.argoproj.io/microservices created",
+            "clusterpolicy.kyverno.io/restrict-image-registries created",
+            "prometheusrule.monitoring.coreos.com/cicd-alerts created",
+            "deployment.apps/order-service created",
+            "rollout.argoproj.io/order-service created",
+        ],
+        unchanged: "task.tekton.dev/kaniko-build unchanged",
+        rejected: (
+            "tekton/tasks/git-clone.yaml",
+            "The Task \"git-clone\" is invalid: spec.steps[0].env[0].value: non-existent variable in \"$(params.userHome)\"",
+        ),
+        pipeline: ("build-and-deploy", "tekton-pipelines"),
+        deployment: "order-service",
+        alerts: ("monitoring/cicd-alerts.yaml", "cicd-alerts"),
+        min_objects: 20,
+    }
+}
+
+impl Platform {
+    fn path(&self, file: &str) -> String {
+        self.root.join(file).to_string_lossy().into_owned()
+    }
 }
 
 #[test]
-fn seed_manifests_apply_twice_get_and_survive_kill_9() {
+fn fixture_manifests_apply_twice_get_and_survive_kill_9() {
     need_kubectl!();
-    let s = Server::start("seed");
-    s.ok(
-        &["apply", "-f", "-"],
-        Some(&ns_yaml(&["tekton-pipelines", "argocd", "monitoring"])),
-    );
+    manifests_apply_twice_get_and_survive_kill_9(&fixture());
+}
+
+#[test]
+#[ignore = "conformance: needs the seed (./scripts/conformance)"]
+fn seed_manifests_apply_twice_get_and_survive_kill_9() {
+    let _check = Check("seed");
+    assert!(kubectl_available(), "kubectl is not installed");
+    manifests_apply_twice_get_and_survive_kill_9(&seed());
+}
+
+fn manifests_apply_twice_get_and_survive_kill_9(p: &Platform) {
+    let s = Server::start("platform");
+    s.ok(&["apply", "-f", "-"], Some(&ns_yaml(p.namespaces)));
+    let paths: Vec<String> = p.files.iter().map(|f| p.path(f)).collect();
     let mut args = vec!["apply"];
-    args.extend(file_args());
+    args.extend(paths.iter().flat_map(|f| ["-f", f.as_str()]));
     let o = s.kubectl(&args, None);
     assert!(o.status.success(), "{}", err(&o));
     let first = out(&o);
-    // seed defect 3 is a warning kubectl prints
+    // defect 3 is a warning kubectl prints
     assert!(
         err(&o).contains(
             "Warning: spec.volumes[0].secret.items[0].key: key \".dockerconfigjson\" not found"
@@ -255,15 +358,7 @@ fn seed_manifests_apply_twice_get_and_survive_kill_9() {
         "{}",
         err(&o)
     );
-    for line in [
-        "pipeline.tekton.dev/build-and-deploy created",
-        "eventlistener.triggers.tekton.dev/gitlab-listener created",
-        "applicationset.argoproj.io/microservices created",
-        "clusterpolicy.kyverno.io/restrict-image-registries created",
-        "prometheusrule.monitoring.coreos.com/cicd-alerts created",
-        "deployment.apps/order-service created",
-        "rollout.argoproj.io/order-service created",
-    ] {
+    for line in p.created {
         assert!(first.contains(line), "missing {line:?} in:\n{first}");
     }
     // apply twice: nothing changes
@@ -272,38 +367,25 @@ fn seed_manifests_apply_twice_get_and_survive_kill_9() {
         !second.contains("created") && !second.contains("configured"),
         "{second}"
     );
-    assert!(
-        second.contains("task.tekton.dev/kaniko-build unchanged"),
-        "{second}"
-    );
+    assert!(second.contains(p.unchanged), "{second}");
 
-    // seed defect 1: Tekton's webhook rejects git-clone (422 with the field path)
-    let o = s.kubectl(&["apply", "-f", "tekton/tasks/git-clone.yaml"], None);
+    // defect 1: Tekton's webhook rejects the Task (422 with the field path)
+    let (file, message) = p.rejected;
+    let o = s.kubectl(&["apply", "-f", &p.path(file)], None);
     assert!(!o.status.success());
-    assert!(
-        err(&o).contains("The Task \"git-clone\" is invalid: spec.steps[0].env[0].value: non-existent variable in \"$(params.userHome)\""),
-        "{}",
-        err(&o)
-    );
+    assert!(err(&o).contains(message), "{}", err(&o));
 
     // get -o yaml / json / wide, selectors
+    let (pipeline, ci_ns) = p.pipeline;
     let y = s.ok(
-        &[
-            "get",
-            "pipeline",
-            "build-and-deploy",
-            "-n",
-            "tekton-pipelines",
-            "-o",
-            "yaml",
-        ],
+        &["get", "pipeline", pipeline, "-n", ci_ns, "-o", "yaml"],
         None,
     );
     assert!(
         y.contains("kind: Pipeline") && y.contains("resourceVersion:") && y.contains("uid:"),
         "{y}"
     );
-    let wide = s.ok(&["get", "deploy", "order-service", "-o", "wide"], None);
+    let wide = s.ok(&["get", "deploy", p.deployment, "-o", "wide"], None);
     assert!(
         wide.lines()
             .next()
@@ -359,9 +441,9 @@ fn seed_manifests_apply_twice_get_and_survive_kill_9() {
     // printer columns of the CRDs (tektoncd/pipeline 300-pipelinerun.yaml, argo-cd CRDs)
     s.ok(
         &["apply", "-f", "-"],
-        Some("apiVersion: tekton.dev/v1\nkind: PipelineRun\nmetadata:\n  name: run1\n  namespace: tekton-pipelines\nspec:\n  pipelineRef:\n    name: defined-elsewhere\n"),
+        Some(&format!("apiVersion: tekton.dev/v1\nkind: PipelineRun\nmetadata:\n  name: run1\n  namespace: {ci_ns}\nspec:\n  pipelineRef:\n    name: defined-elsewhere\n")),
     );
-    let pr = s.ok(&["get", "pr", "-n", "tekton-pipelines"], None);
+    let pr = s.ok(&["get", "pr", "-n", ci_ns], None);
     let header: Vec<&str> = pr
         .lines()
         .next()
@@ -406,7 +488,7 @@ fn seed_manifests_apply_twice_get_and_survive_kill_9() {
             .unwrap_or_default()
     };
     let (kb, ka) = (key(&before), key(&after));
-    assert!(kb.len() > 20, "{kb:?}");
+    assert!(kb.len() > p.min_objects, "{kb:?}");
     assert_eq!(kb, ka);
     // workloads' status may move on (simulated node); the rest is byte-identical
     let rv = |v: &Value, name: &str| -> String {
@@ -424,24 +506,21 @@ fn seed_manifests_apply_twice_get_and_survive_kill_9() {
             })
             .unwrap_or_default()
     };
-    assert_eq!(
-        rv(&before, "build-and-deploy"),
-        rv(&after, "build-and-deploy")
-    );
+    assert_eq!(rv(&before, pipeline), rv(&after, pipeline));
     let again = s.ok(&args, None);
     assert!(!again.contains("created"), "{again}");
 
     // delete
-    let d = s.ok(&["delete", "-f", "monitoring/cicd-alerts.yaml"], None);
+    let (alerts_file, alerts) = p.alerts;
+    let d = s.ok(&["delete", "-f", &p.path(alerts_file)], None);
     assert!(
-        d.contains("prometheusrule.monitoring.coreos.com \"cicd-alerts\" deleted"),
+        d.contains(&format!(
+            "prometheusrule.monitoring.coreos.com \"{alerts}\" deleted"
+        )),
         "{d}"
     );
-    let o = s.kubectl(
-        &["get", "prometheusrule", "cicd-alerts", "-n", "monitoring"],
-        None,
-    );
-    assert!(err(&o).contains("Error from server (NotFound): prometheusrules.monitoring.coreos.com \"cicd-alerts\" not found"), "{}", err(&o));
+    let o = s.kubectl(&["get", "prometheusrule", alerts, "-n", "monitoring"], None);
+    assert!(err(&o).contains(&format!("Error from server (NotFound): prometheusrules.monitoring.coreos.com \"{alerts}\" not found")), "{}", err(&o));
 }
 
 #[test]

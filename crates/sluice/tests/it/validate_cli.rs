@@ -1,6 +1,6 @@
 //! `sluice validate` end to end: the real binary on files, directories and stdin.
 
-use crate::common::{shared, sluice, stderr, stdout};
+use crate::common::{platform, sluice, stderr, stdout};
 
 #[test]
 fn clean_input_exits_zero() {
@@ -86,23 +86,25 @@ fn json_and_yaml_output() {
 
 #[test]
 fn directories_are_walked_and_non_objects_skipped() {
-    let seed = shared().join("seed/manifests");
+    let root = platform();
     let o = sluice(
-        &["validate", "-v", seed.to_str().expect("utf-8 path")],
+        &["validate", "-v", root.to_str().expect("utf-8 path")],
         None,
     );
     let err = stderr(&o);
     // Helm values files are not Kubernetes objects; kustomize patches are build inputs.
     assert!(
-        err.contains("argocd-ha-values.yaml (document 1): skipped: not a Kubernetes object"),
+        err.contains("argocd-values.yaml (document 1): skipped: not a Kubernetes object"),
         "{err}"
     );
     assert!(
-        err.contains("patches/hpa.yaml (document 1): skipped: a kustomization's build input"),
+        err.contains(
+            "patches/autoscaling.yaml (document 1): skipped: a kustomization's build input"
+        ),
         "{err}"
     );
     assert!(
-        err.contains("base/config.yaml (document 1): skipped: a kustomization's build input"),
+        err.contains("base/settings.yaml (document 1): skipped: a kustomization's build input"),
         "{err}"
     );
 }
