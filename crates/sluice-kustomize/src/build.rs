@@ -591,13 +591,31 @@ impl Builder<'_> {
                 match behavior {
                     "create" => append(ra, r)?,
                     "merge" | "replace" => {
-                        let found = ra.iter().position(|x| {
-                            x.kind() == kind
-                                && x.original_name() == r.name()
-                                && effective_ns(kind, x.namespace())
-                                    == effective_ns(kind, r.namespace())
-                        });
-                        let Some(i) = found else {
+                        // resWrangler.appendReplaceOrMerge: any id the resource had
+                        // (current or previous name and namespace) equal to the
+                        // generator's id
+                        let want_ns = effective_ns(kind, r.namespace());
+                        let found: Vec<usize> = ra
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, x)| {
+                                x.kind() == kind
+                                    && x.group_version() == ("", "v1")
+                                    && x.had_name(r.name())
+                                    && (effective_ns(kind, x.namespace()) == want_ns
+                                        || x.previous_namespaces
+                                            .iter()
+                                            .any(|n| effective_ns(kind, n) == want_ns))
+                            })
+                            .map(|(i, _)| i)
+                            .collect();
+                        if found.len() > 1 {
+                            return Err(Error::other(format!(
+                                "found multiple objects that could accept merge of {}",
+                                id_string("", "v1", kind, r.name(), r.namespace())
+                            )));
+                        }
+                        let Some(&i) = found.first() else {
                             return Err(Error::other(format!(
                                 "merging from generator {}: id {} does not exist; cannot merge or replace",
                                 gen_debug(&r),
@@ -891,7 +909,9 @@ impl Builder<'_> {
             for r in ra.iter_mut() {
                 set_namespace(r, ns);
             }
-            set_string(ra, &config.namespace, ns);
+            let mut specs = fieldspec::namespace_defaults();
+            specs.extend(config.namespace.iter().cloned());
+            set_namespace_fields(ra, &specs, ns)?;
         }
         // prefix / suffix
         let prefix = k
@@ -1093,11 +1113,13 @@ fn merge_generated(existing: &mut Resource, new: Resource, replace: bool) {
     existing.generated = true;
 }
 
-/// kustomize's resource id key for duplicate detection.
-fn dup_key(r: &Resource) -> (String, String, String, String) {
+/// kustomize's resource id key for duplicate detection (`ResId.Equals`: group, version,
+/// kind, name and namespace).
+fn dup_key(r: &Resource) -> (String, String, String, String, String) {
     (
         r.kind().to_owned(),
         r.group_version().0.to_owned(),
+        r.group_version().1.to_owned(),
         r.name().to_owned(),
         effective_ns(r.kind(), r.namespace()).to_owned(),
     )
@@ -1128,7 +1150,7 @@ fn append(ra: &mut Vec<Resource>, r: Resource) -> Result<(), Error> {
     let (g, v) = r.group_version();
     if ra.iter().any(|x| {
         x.kind() == r.kind()
-            && x.group_version().0 == g
+            && x.group_version() == (g, v)
             && x.name() == r.name()
             && effective_ns(x.kind(), x.namespace()) == effective_ns(r.kind(), r.namespace())
     }) {
@@ -1487,6 +1509,33 @@ fn set_namespace(r: &mut Resource, ns: &str) {
             }
         }
     }
+}
+
+/// The namespace transformer's field specs other than `metadata/namespace`; a rename of a
+/// `Namespace` object is remembered for name references, and two objects left with one id
+/// fail as in kustomize's NamespaceTransformer.
+fn set_namespace_fields(ra: &mut [Resource], specs: &[FieldSpec], ns: &str) -> Result<(), Error> {
+    for r in ra.iter_mut() {
+        let before = r.name().to_owned();
+        fieldspec::apply(r, specs, &mut |v: &mut Value| {
+            *v = Value::String(ns.to_owned());
+        });
+        let after = r.name().to_owned();
+        if after != before {
+            r.metadata_mut()
+                .insert("name".into(), Value::String(before));
+            r.set_name(after);
+        }
+    }
+    if specs.iter().any(|s| s.path == ["metadata", "name"]) {
+        let mut seen = std::collections::HashSet::with_capacity(ra.len());
+        if ra.iter().any(|r| !seen.insert(dup_key(r))) {
+            return Err(Error::other(
+                "namespace transformation produces ID conflict".to_owned(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn set_pairs(ra: &mut [Resource], specs: &[FieldSpec], pairs: &[(String, String)]) {
@@ -1849,17 +1898,6 @@ fn rename(v: &mut Value, cands: &Cands<'_>, referrer_ns: &str, kind: &str) {
 }
 
 /// Sets `value` at every spec selecting each resource (custom namespace field specs).
-fn set_string(ra: &mut [Resource], specs: &[FieldSpec], value: &str) {
-    if specs.is_empty() {
-        return;
-    }
-    for r in ra.iter_mut() {
-        fieldspec::apply(r, specs, &mut |v: &mut Value| {
-            *v = Value::String(value.to_owned());
-        });
-    }
-}
-
 /// The PrefixSuffixTransformer: `metadata/name` renames (remembering the old name); any
 /// other path gets the prefix and suffix around its string value. CRDs, Namespaces and
 /// APIServices keep their names.
@@ -2067,7 +2105,7 @@ impl Builder<'_> {
                         set_namespace(r, ns);
                     }
                 }
-                set_string(ra, &other, ns);
+                set_namespace_fields(ra, &other, ns)?;
             }
             "PatchTransformer" => {
                 let mut p = Map::new();

@@ -35,6 +35,8 @@ fn merge_key(parent: Option<&str>, field: &str) -> Option<&'static str> {
         "topologySpreadConstraints" => "topologyKey",
         "ownerReferences" => "uid",
         "conditions" => "type",
+        // admissionregistration's (Validating|Mutating)WebhookConfiguration.webhooks
+        "webhooks" if parent.is_none() => "name",
         "ports" => match parent {
             Some("containers" | "initContainers" | "ephemeralContainers") => "containerPort",
             _ => "port",

@@ -4,7 +4,8 @@
 
 use serde_json::{Map, Value};
 
-/// Splits `p` on `delim` outside brackets; `name[...]` becomes `name`, `[...]`.
+/// Splits `p` on `delim` outside brackets; `name[...]` becomes `name`, `[...]`; empty parts
+/// are dropped.
 pub fn split_smart(p: &str, delim: char) -> Vec<String> {
     let mut raw = Vec::new();
     let mut cur = String::new();
@@ -25,7 +26,13 @@ pub fn split_smart(p: &str, delim: char) -> Vec<String> {
     }
     raw.push(cur);
     let mut out = Vec::new();
-    for part in raw {
+    // yaml.PathGetter's cleanPath: parts are trimmed and empty parts dropped, so
+    // `.metadata.name` is `metadata.name`
+    for part in raw
+        .into_iter()
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.is_empty())
+    {
         match part.find('[') {
             Some(i) if i > 0 && part.ends_with(']') => {
                 out.push(part[..i].to_owned());

@@ -1,0 +1,210 @@
+//! One case per class of difference seen on real-world trees (issue 11), each compared with
+//! `kubectl kustomize` run here on a small tree the test writes.
+
+mod common;
+
+use common::*;
+
+fn check(name: &str, files: &[(&str, &str)]) {
+    ensure_kubectl();
+    let root = tree(name, files);
+    let (ok, expected, stderr) = kubectl(&root);
+    assert!(ok, "{name}: kubectl failed: {stderr}");
+    let out = sluice(&root).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert!(
+        same(&expected, &out.yaml),
+        "{name}: differs\n--- kubectl\n{expected}\n--- sluice\n{}",
+        out.yaml
+    );
+    assert_eq!(out.warnings, kubectl_warnings(&stderr), "{name}: warnings");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+fn fails(name: &str, files: &[(&str, &str)], needle: &str) {
+    ensure_kubectl();
+    let root = tree(name, files);
+    let (ok, _, stderr) = kubectl(&root);
+    assert!(!ok, "{name}: kubectl succeeded");
+    let err = sluice(&root).expect_err("sluice fails too");
+    assert!(
+        err.to_string().contains(needle),
+        "{name}: {err}\nkubectl: {stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+const NS_AND_CM: &str = "apiVersion: v1
+kind: Namespace
+metadata:
+  name: system
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cm
+  namespace: system
+";
+
+/// The namespace transformer's default field specs include `metadata/name` of `Namespace`
+/// objects, APIService `spec/service/namespace` and CRD conversion webhooks
+/// (kustomize api/konfig/builtinpluginconsts/namespace.go); namePrefix skips Namespaces
+/// (api/builtins PrefixTransformer `prefixSuffixFieldSpecsToSkip`). kubebuilder's
+/// `config/default` layout: a base Namespace `system`, `namespace:` + `namePrefix:` above.
+#[test]
+fn namespace_transformer_renames_namespace_objects() {
+    check(
+        "ns-rename",
+        &[
+            (
+                "base/kustomization.yaml",
+                "resources: [ns.yaml, more.yaml]\n",
+            ),
+            ("base/ns.yaml", NS_AND_CM),
+            (
+                "base/more.yaml",
+                "apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata:
+  name: v1.x.example.com
+spec:
+  service:
+    name: api
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: things.example.com
+spec:
+  group: example.com
+  names: {kind: Thing, plural: things}
+  scope: Namespaced
+  conversion:
+    strategy: Webhook
+    webhook:
+      clientConfig:
+        service:
+          name: webhook
+          namespace: system
+",
+            ),
+            (
+                "kustomization.yaml",
+                "namespace: project-system\nnamePrefix: project-\nresources: [base]\n",
+            ),
+        ],
+    );
+    // two Namespace objects cannot both take the namespace's name
+    fails(
+        "ns-rename-conflict",
+        &[
+            ("base/kustomization.yaml", "resources: [ns.yaml]\n"),
+            (
+                "base/ns.yaml",
+                "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: b\n",
+            ),
+            ("kustomization.yaml", "namespace: c\nresources: [base]\n"),
+        ],
+        "ID conflict",
+    );
+}
+
+/// Resource ids include the version (api/resid ResId.Equals -> Gvk.Equals): the same name
+/// in two versions of one kind is two resources (kubebuilder's multi-version samples).
+#[test]
+fn ids_include_the_version() {
+    check(
+        "id-version",
+        &[
+            ("kustomization.yaml", "resources: [a.yaml]\n"),
+            (
+                "a.yaml",
+                "apiVersion: example.com/v1\nkind: Thing\nmetadata:\n  name: t\n---\napiVersion: example.com/v2\nkind: Thing\nmetadata:\n  name: t\n",
+            ),
+        ],
+    );
+}
+
+/// `behavior: merge|replace` finds the base's object by any id it had (current or previous
+/// name and namespace), as resWrangler.appendReplaceOrMerge does with
+/// GetMatchingResourcesByAnyId: a ConfigMap from a plain resource file, renamed by a
+/// prefix or moved by a namespace in the base (kueue, tektoncd-operator overlays).
+#[test]
+fn generator_merge_finds_base_objects_by_any_id() {
+    let cm =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: manager-config\ndata:\n  a: \"1\"\n";
+    // renamed by a prefix and moved to a namespace; the overlay names the current id
+    check(
+        "gen-merge-current",
+        &[
+            (
+                "base/kustomization.yaml",
+                "namespace: kueue-system\nnamePrefix: kueue-\nresources: [cm.yaml]\n",
+            ),
+            ("base/cm.yaml", cm),
+            (
+                "kustomization.yaml",
+                "resources: [base]\nconfigMapGenerator:\n- name: kueue-manager-config\n  namespace: kueue-system\n  behavior: merge\n  literals: [b=2]\n",
+            ),
+        ],
+    );
+    // moved to a namespace; the overlay names the original id (no namespace)
+    check(
+        "gen-merge-original",
+        &[
+            (
+                "base/kustomization.yaml",
+                "namespace: tekton\nresources: [cm.yaml]\n",
+            ),
+            ("base/cm.yaml", cm),
+            (
+                "kustomization.yaml",
+                "resources: [base]\nconfigMapGenerator:\n- name: manager-config\n  behavior: replace\n  literals: [b=2]\n",
+            ),
+        ],
+    );
+}
+
+/// Webhook configurations' `webhooks` merge by `name` in a strategic merge patch
+/// (k8s.io/api admissionregistration/v1 `patchMergeKey:"name"`), the patched item first.
+#[test]
+fn webhooks_merge_by_name() {
+    check(
+        "webhooks-smp",
+        &[
+            (
+                "kustomization.yaml",
+                "resources: [hooks.yaml]
+patches:
+- patch: |-
+    apiVersion: admissionregistration.k8s.io/v1
+    kind: ValidatingWebhookConfiguration
+    metadata:
+      name: vwc
+    webhooks:
+    - name: b.example.com
+      namespaceSelector:
+        matchLabels: {x: y}
+",
+            ),
+            (
+                "hooks.yaml",
+                "apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata:
+  name: vwc
+webhooks:
+- name: a.example.com
+  sideEffects: None
+  admissionReviewVersions: [v1]
+  clientConfig:
+    service: {name: svc, namespace: system, path: /a}
+- name: b.example.com
+  sideEffects: None
+  admissionReviewVersions: [v1]
+  clientConfig:
+    service: {name: svc, namespace: system, path: /b}
+",
+            ),
+        ],
+    );
+}
