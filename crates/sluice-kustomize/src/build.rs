@@ -79,6 +79,110 @@ const KNOWN_FIELDS: &[&str] = &[
     "imageTags",
 ];
 
+/// Field names of the structs inside a kustomization (api/types, v5.5.0), for Go's
+/// case-insensitive JSON field matching at every level.
+const NESTED_FIELDS: &[&str] = &[
+    // ObjectMeta, Image, Replica, Label, FieldSpec, Patch, Selector, PatchTarget
+    "name",
+    "namespace",
+    "labels",
+    "annotations",
+    "newName",
+    "newTag",
+    "tagSuffix",
+    "digest",
+    "count",
+    "pairs",
+    "includeSelectors",
+    "includeTemplates",
+    "fields",
+    "group",
+    "version",
+    "kind",
+    "path",
+    "create",
+    "patch",
+    "target",
+    "options",
+    "labelSelector",
+    "annotationSelector",
+    // generators and GeneratorOptions
+    "behavior",
+    "files",
+    "literals",
+    "envs",
+    "env",
+    "type",
+    "disableNameSuffixHash",
+    "immutable",
+    // Replacement, SourceSelector, TargetSelector, FieldOptions
+    "source",
+    "targets",
+    "fieldPath",
+    "select",
+    "reject",
+    "fieldPaths",
+    "delimiter",
+    "index",
+    "encoding",
+    // Var, Target, FieldSelector (whose tag is `fieldpath`)
+    "objref",
+    "fieldref",
+    "apiVersion",
+    // SortOptions
+    "order",
+    "legacySortOptions",
+    "orderFirst",
+    "orderLast",
+];
+
+/// Keys whose values are free-form maps, left as written (`options` of a patch is a
+/// map of flags; of a generator or replacement, a struct).
+const FREE_FORM: &[&str] = &[
+    "commonLabels",
+    "commonAnnotations",
+    "labels",
+    "annotations",
+    "pairs",
+    "openapi",
+    "valuesInline",
+];
+
+/// Renames keys written in another case to their field's spelling, as Go's encoding/json
+/// (which kustomize decodes kustomizations with) matches them: an exact match first, else a
+/// case-insensitive one. `in_fieldref`: inside a var's `fieldref` the field is `fieldpath`.
+fn canonicalize_fields(v: &mut Value, in_fieldref: bool) {
+    match v {
+        Value::Object(m) => {
+            let taken = std::mem::take(m);
+            for (k, mut x) in taken {
+                let canon = if in_fieldref && k.eq_ignore_ascii_case("fieldpath") {
+                    "fieldpath".to_owned()
+                } else if NESTED_FIELDS.contains(&k.as_str()) {
+                    k
+                } else {
+                    NESTED_FIELDS
+                        .iter()
+                        .find(|f| f.eq_ignore_ascii_case(&k))
+                        .map_or(k, |f| (*f).to_owned())
+                };
+                if !(FREE_FORM.contains(&canon.as_str()) && x.is_object()) {
+                    canonicalize_fields(&mut x, canon == "fieldref");
+                }
+                if !m.contains_key(&canon) {
+                    m.insert(canon, x);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for x in items {
+                canonicalize_fields(x, false);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Builds the kustomization in `dir`.
 pub fn build(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<Output, Error> {
     let mut b = Builder {
@@ -281,11 +385,18 @@ impl Builder<'_> {
             // Go's encoding/json matches field names case-insensitively
             Value::Object(m) => m
                 .into_iter()
-                .map(|(key, v)| {
-                    let known = KNOWN_FIELDS
-                        .iter()
-                        .find(|f| f.eq_ignore_ascii_case(&key))
-                        .map_or(key, |f| (*f).to_owned());
+                .map(|(key, mut v)| {
+                    let known = if KNOWN_FIELDS.contains(&key.as_str()) {
+                        key
+                    } else {
+                        KNOWN_FIELDS
+                            .iter()
+                            .find(|f| f.eq_ignore_ascii_case(&key))
+                            .map_or(key, |f| (*f).to_owned())
+                    };
+                    if !(FREE_FORM.contains(&known.as_str()) && v.is_object()) {
+                        canonicalize_fields(&mut v, false);
+                    }
                     (known, v)
                 })
                 .collect(),

@@ -208,3 +208,152 @@ webhooks:
         ],
     );
 }
+
+const CERT_AND_SVC: &str = "apiVersion: v1
+kind: Service
+metadata:
+  name: webhook-service
+  namespace: system
+spec:
+  ports:
+  - port: 443
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata:
+  name: serving-cert
+  namespace: system
+spec:
+  dnsNames:
+  - SERVICE_NAME.SERVICE_NAMESPACE.svc
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata:
+  name: vwc
+  annotations:
+    cert-manager.io/inject-ca-from: CERTIFICATE_NAMESPACE/CERTIFICATE_NAME
+webhooks: []
+";
+
+/// Replacement field paths as kubebuilder/cluster-api write them: a leading `.`
+/// (yaml.PathGetter's cleanPath drops empty parts) and dotted keys in brackets
+/// (`[cert-manager.io/inject-ca-from]`, kyaml utils.SmarterPathSplitter), with `delimiter`,
+/// `index` and `create` options.
+#[test]
+fn replacement_paths_with_leading_dots_and_bracketed_keys() {
+    check(
+        "repl-brackets",
+        &[
+            (
+                "kustomization.yaml",
+                "namespace: project-system
+namePrefix: project-
+resources: [all.yaml]
+replacements:
+- source:
+    kind: Service
+    version: v1
+    name: webhook-service
+    fieldPath: .metadata.name
+  targets:
+  - select: {kind: Certificate, group: cert-manager.io, version: v1, name: serving-cert}
+    fieldPaths: [.spec.dnsNames.0, .spec.dnsNames.1]
+    options: {delimiter: '.', index: 0, create: true}
+- source:
+    kind: Certificate
+    group: cert-manager.io
+    version: v1
+    name: serving-cert
+    fieldPath: .metadata.namespace
+  targets:
+  - select: {kind: ValidatingWebhookConfiguration}
+    fieldPaths:
+    - .metadata.annotations.[cert-manager.io/inject-ca-from]
+    options: {delimiter: '/', index: 0, create: true}
+",
+            ),
+            ("all.yaml", CERT_AND_SVC),
+        ],
+    );
+}
+
+/// kustomize decodes a kustomization with Go's encoding/json, which matches field names
+/// case-insensitively at every level: opentelemetry-operator writes
+/// `vars: [{fieldref: {fieldPath: ...}}]` for kustomize's `fieldpath` (api/types/var.go),
+/// other trees `NamePrefix`, `Target`, `FieldPaths`.
+#[test]
+fn kustomization_fields_match_case_insensitively() {
+    check(
+        "case-insensitive",
+        &[
+            (
+                "kustomization.yaml",
+                "NamePrefix: p-
+resources: [all.yaml]
+vars:
+- name: CERTIFICATE_NAMESPACE
+  objref: {kind: Certificate, group: cert-manager.io, version: v1, name: serving-cert}
+  fieldref:
+    fieldPath: metadata.namespace
+- name: CERTIFICATE_NAME
+  OBJREF: {Kind: Certificate, group: cert-manager.io, version: v1, Name: serving-cert}
+  FieldRef: {}
+configurations: [config.yaml]
+Patches:
+- Target: {Kind: Service}
+  Patch: |-
+    - op: add
+      path: /metadata/labels
+      value: {a: b}
+",
+            ),
+            ("all.yaml", CERT_AND_SVC),
+            (
+                "config.yaml",
+                "varReference:\n- path: metadata/annotations\n  kind: ValidatingWebhookConfiguration\n",
+            ),
+        ],
+    );
+}
+
+/// `create: true` on a list index (kyaml yaml.PathGetter): one past the end appends, a
+/// missing list is created by a numeric part, further out fails.
+#[test]
+fn replacement_create_on_list_indexes() {
+    let objects = "apiVersion: v1
+kind: ConfigMap
+metadata: {name: src}
+data: {a: hello}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: dst}
+data:
+  l: [one]
+  o: [{x: 1}]
+";
+    let kustomization = |paths: &str| {
+        format!(
+            "resources: [all.yaml]
+replacements:
+- source: {{kind: ConfigMap, name: src, fieldPath: data.a}}
+  targets:
+  - select: {{kind: ConfigMap, name: dst}}
+    fieldPaths: [{paths}]
+    options: {{create: true}}
+"
+        )
+    };
+    let ok = kustomization("data.l.1, data.o.1.x, data.m.0, data.n.0.x");
+    check(
+        "repl-create-index",
+        &[("kustomization.yaml", &ok), ("all.yaml", objects)],
+    );
+    let bad = kustomization("data.l.2");
+    fails(
+        "repl-create-index-far",
+        &[("kustomization.yaml", &bad), ("all.yaml", objects)],
+        "unable to find or create field \"data.l.2\" in replacement target: index 2 specified but only 1 elements found",
+    );
+}
