@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
-use sluice_core::yaml::{Options as LoadOptions, Schema, load_documents_with};
+use sluice_core::yaml::{Options as LoadOptions, Pos, Schema, load_documents_with};
 
 use crate::config::TransformerConfig;
 use crate::emit::to_yaml;
@@ -1279,10 +1279,69 @@ fn load_docs(text: &str, path: &Path) -> Result<Vec<sluice_core::yaml::Document>
         schema: Schema::Core,
         ..LoadOptions::default()
     };
-    load_documents_with(text, &opts).map_err(|e| Error::Yaml {
+    let mut docs = load_documents_with(text, &opts).map_err(|e| Error::Yaml {
         path: path.to_path_buf(),
         message: e.to_string(),
-    })
+    })?;
+    if let Some(last) = docs.last_mut() {
+        trim_block_scalar_at_eof(&mut last.value, &last.root, text);
+    }
+    Ok(docs)
+}
+
+/// The last scalar written in a document, with the position of its entry's key (or item)
+/// and of the scalar itself.
+fn last_leaf<'a>(
+    v: &'a mut Value,
+    n: &sluice_core::yaml::Node,
+    key: Option<Pos>,
+) -> Option<(&'a mut Value, Option<Pos>, Pos)> {
+    let Some(child) = n.children.last() else {
+        return Some((v, key, n.pos));
+    };
+    let next = match v {
+        Value::Object(m) => m.values_mut().last(),
+        Value::Array(a) => a.last_mut(),
+        _ => None,
+    };
+    last_leaf(next?, &child.node, Some(child.key_pos))
+}
+
+/// A block scalar (`|`, `|+`, `>`) that ends the text without a final line break has no
+/// trailing newline in go-yaml v3 (libyaml keeps only line breaks actually read), so
+/// kustomize prints it `|-`. `value`/`root` are the text's last document.
+fn trim_block_scalar_at_eof(value: &mut Value, root: &sluice_core::yaml::Node, text: &str) {
+    if text.is_empty() || text.ends_with(['\n', '\r']) {
+        return;
+    }
+    let Some((Value::String(s), Some(key), pos)) = last_leaf(value, root, None) else {
+        return;
+    };
+    // a block scalar's content starts below its header; the header is the nearest
+    // non-blank line above, ending with the indicator (and maybe a comment)
+    if pos.line <= key.line || !s.ends_with('\n') {
+        return;
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let header = (0..pos.line.saturating_sub(1) as usize)
+        .rev()
+        .filter_map(|i| lines.get(i))
+        .find(|l| !l.trim().is_empty());
+    let Some(header) = header else {
+        return;
+    };
+    let code = match header.find(" #") {
+        Some(i) => &header[..i],
+        None => header,
+    };
+    let last = code.split_whitespace().last().unwrap_or_default();
+    let is_indicator = last.starts_with(['|', '>'])
+        && last[1..]
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '+' || c == '-');
+    if is_indicator {
+        s.pop();
+    }
 }
 
 /// Annotation values that are not strings (`~`, `null`, `012`, `1.50`, `yes`) keep the text
@@ -1353,12 +1412,14 @@ fn load(text: &str, path: &Path) -> Result<Vec<Value>, Error> {
         schema: Schema::Core,
         ..LoadOptions::default()
     };
-    load_documents_with(text, &opts)
-        .map(|docs| docs.into_iter().map(|d| d.value).collect())
-        .map_err(|e| Error::Yaml {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })
+    let mut docs = load_documents_with(text, &opts).map_err(|e| Error::Yaml {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    if let Some(last) = docs.last_mut() {
+        trim_block_scalar_at_eof(&mut last.value, &last.root, text);
+    }
+    Ok(docs.into_iter().map(|d| d.value).collect())
 }
 
 /// OpenAPI `definitions` from an `openapi: {path: ...}` file.

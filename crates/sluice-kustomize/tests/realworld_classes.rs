@@ -357,3 +357,31 @@ replacements:
         "unable to find or create field \"data.l.2\" in replacement target: index 2 specified but only 1 elements found",
     );
 }
+
+/// A block scalar that ends a file with no final line break keeps no trailing newline in
+/// go-yaml v3 (libyaml's scanner adds only breaks it read), so kustomize prints `|-`
+/// (argo-workflows' webhook secret, argo-rollouts' notification ConfigMap).
+#[test]
+fn block_scalar_at_end_of_file_without_newline() {
+    let cm = |name: &str, indicator: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  k: {indicator} # c\n\n    x: 1\n    y: \"2\""
+        )
+    };
+    let (a, b, c, d) = (cm("a", "|"), cm("b", "|+"), cm("c", ">"), cm("d", "|2-"));
+    let quoted = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: e\ndata:\n  k: |\n    x\n  l: \"y\\n\"";
+    check(
+        "block-eof",
+        &[
+            (
+                "kustomization.yaml",
+                "resources: [a.yaml, b.yaml, c.yaml, d.yaml, e.yaml]\n",
+            ),
+            ("a.yaml", &a),
+            ("b.yaml", &b),
+            ("c.yaml", &c),
+            ("d.yaml", &d),
+            ("e.yaml", quoted),
+        ],
+    );
+}
