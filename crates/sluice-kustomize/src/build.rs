@@ -486,7 +486,9 @@ impl Builder<'_> {
             }
         }
         let kind = k.get("kind").and_then(Value::as_str).unwrap_or_default();
-        if kind == "Component" && !component {
+        // a Component built as the root is built like a Kustomization (kusttarget.go checks
+        // the kind only of directories it accumulates)
+        if kind == "Component" && !component && self.stack.len() > 1 {
             return Err(Error::other(format!(
                 "accumulating resources: accumulation err='accumulating resources from '{}': expected kind != 'Component' for path '{}'",
                 dir.display(),

@@ -385,3 +385,34 @@ fn block_scalar_at_end_of_file_without_newline() {
         ],
     );
 }
+
+/// A directory whose kustomization is `kind: Component` builds as the root (kustomize
+/// v5.5 checks the kind only of directories it accumulates: argo-workflows'
+/// `manifests/components/*`); listed under `resources:` it still fails.
+#[test]
+fn component_built_as_root() {
+    let files = [
+        (
+            "comp/kustomization.yaml",
+            "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nnamePrefix: c-\nresources: [cm.yaml]\nlabels:\n- pairs: {a: b}\n",
+        ),
+        (
+            "comp/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  k: v\n",
+        ),
+        ("kustomization.yaml", "resources: [comp]\n"),
+    ];
+    ensure_kubectl();
+    let root = tree("component-root", &files);
+    let dir = root.join("comp");
+    let (ok, expected, stderr) = kubectl(&dir);
+    assert!(ok, "kubectl failed: {stderr}");
+    let out = sluice(&dir).expect("builds");
+    assert!(same(&expected, &out.yaml), "{expected}\n---\n{}", out.yaml);
+    let _ = std::fs::remove_dir_all(&root);
+    fails(
+        "component-as-resource",
+        &files,
+        "expected kind != 'Component'",
+    );
+}
