@@ -991,12 +991,7 @@ impl Builder<'_> {
                     let ops = docs[0].as_array().cloned().unwrap_or_default();
                     let sel = Selector::new(target)?;
                     for r in ra.iter_mut().filter(|r| sel.selects(r)) {
-                        let mut v = Value::Object(std::mem::take(&mut r.obj));
-                        let res = json_patch(&mut v, &ops);
-                        if let Value::Object(m) = v {
-                            r.obj = m;
-                        }
-                        res.map_err(|e| Error::other(format!("{e}")))?;
+                        json_patch_resource(r, &ops)?;
                     }
                     continue;
                 }
@@ -1109,12 +1104,7 @@ impl Builder<'_> {
                 };
                 let sel = Selector::new(target)?;
                 for r in ra.iter_mut().filter(|r| sel.selects(r)) {
-                    let mut v = Value::Object(std::mem::take(&mut r.obj));
-                    let res = json_patch(&mut v, &ops);
-                    if let Value::Object(m) = v {
-                        r.obj = m;
-                    }
-                    res.map_err(|e| Error::other(format!("{e}")))?;
+                    json_patch_resource(r, &ops)?;
                 }
             }
         }
@@ -1426,6 +1416,26 @@ fn load(text: &str, path: &Path) -> Result<Vec<Value>, Error> {
 
 /// OpenAPI `definitions` from an `openapi: {path: ...}` file.
 type Definitions = Map<String, Value>;
+
+/// Applies JSON 6902 operations to `r`. A name or namespace they change is remembered as a
+/// previous id (PatchTransformer calls `StorePreviousId` first), so later targets and
+/// references may still use the old one.
+fn json_patch_resource(r: &mut Resource, ops: &[Value]) -> Result<(), Error> {
+    let (name, ns) = (r.name().to_owned(), r.namespace().to_owned());
+    let mut v = Value::Object(std::mem::take(&mut r.obj));
+    let res = json_patch(&mut v, ops);
+    if let Value::Object(m) = v {
+        r.obj = m;
+    }
+    res.map_err(|e| Error::other(format!("{e}")))?;
+    if r.name() != name {
+        r.previous_names.push(name);
+    }
+    if r.namespace() != ns {
+        r.previous_namespaces.push(ns);
+    }
+    Ok(())
+}
 
 fn apply_smp(r: &mut Resource, patch: &Value, openapi: Option<&Definitions>) {
     let (g, ver) = r.group_version();

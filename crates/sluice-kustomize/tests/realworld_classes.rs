@@ -416,3 +416,38 @@ fn component_built_as_root() {
         "expected kind != 'Component'",
     );
 }
+
+/// A JSON 6902 patch that renames an object keeps its old id for later patch targets
+/// (PatchTransformer stores the previous id first): tektoncd-operator's openshift base
+/// renames `tekton-operator` and then patches it by its old name.
+#[test]
+fn json_patch_rename_keeps_the_old_id() {
+    check(
+        "json-rename",
+        &[
+            (
+                "kustomization.yaml",
+                "resources: [d.yaml]
+patches:
+- target: {kind: Deployment, name: tekton-operator}
+  patch: |-
+    - op: replace
+      path: /metadata/name
+      value: openshift-operator
+- target: {kind: Deployment, name: tekton-operator}
+  patch: |-
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata:
+      name: openshift-operator
+    spec:
+      replicas: 1
+",
+            ),
+            (
+                "d.yaml",
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: tekton-operator\nspec: {}\n",
+            ),
+        ],
+    );
+}
