@@ -16,6 +16,7 @@ use crate::patch::{
     is_builtin_group, json_patch, schema_for, strategic_merge, strategic_merge_schema,
 };
 use crate::refvar::{Var, merge_set, merge_vars, resolve_vars};
+use crate::resource::CLUSTER_SCOPED;
 use crate::resource::{Resource, effective_ns, id_string, split_api_version};
 
 /// `--load-restrictor`.
@@ -1988,6 +1989,8 @@ fn fix_name_references(ra: &mut [Resource], refs: &[fieldspec::NameRef]) {
             for s in specs {
                 let mut root = Value::Object(std::mem::take(&mut r.obj));
                 fieldspec::visit(&mut root, &s.path, false, &mut |v: &mut Value| {
+                    let referrer_ns =
+                        (!CLUSTER_SCOPED.contains(&kind.as_str())).then_some(referrer_ns.as_str());
                     rename(v, &cands, referrer_ns, &nr.kind);
                 });
                 if let Value::Object(m) = root {
@@ -2001,25 +2004,26 @@ fn fix_name_references(ra: &mut [Resource], refs: &[fieldspec::NameRef]) {
 /// Referable targets by every name they had.
 type Cands<'a> = std::collections::HashMap<&'a str, Vec<&'a Target>>;
 
-/// The target a reference to `old` from namespace `ns` means.
-fn pick<'a>(cands: &Cands<'a>, old: &str, ns: &str, kind: &str) -> Option<&'a Target> {
+/// The target a reference to `old` from namespace `ns` means (nameref.go selectReferral):
+/// among the candidates that had the name, those in the referrer's current namespace,
+/// cluster-scoped ones and ServiceAccounts; every candidate when the referrer is
+/// cluster-scoped (`ns` is `None`).
+fn pick<'a>(cands: &Cands<'a>, old: &str, ns: Option<&str>, kind: &str) -> Option<&'a Target> {
     let matching: &[&Target] = cands.get(old).map_or(&[], Vec::as_slice);
-    if matching.len() <= 1 {
+    let Some(ns) = ns else {
         return matching.first().copied();
-    }
-    let same: Vec<&Target> = matching
+    };
+    matching
         .iter()
-        .filter(|c| {
-            c.namespaces
-                .iter()
-                .any(|n| effective_ns(kind, n) == effective_ns(kind, ns))
+        .find(|c| {
+            CLUSTER_SCOPED.contains(&kind)
+                || kind == "ServiceAccount"
+                || effective_ns(kind, &c.namespace) == effective_ns(kind, ns)
         })
         .copied()
-        .collect();
-    same.first().copied().or(matching.first().copied())
 }
 
-fn rename(v: &mut Value, cands: &Cands<'_>, referrer_ns: &str, kind: &str) {
+fn rename(v: &mut Value, cands: &Cands<'_>, referrer_ns: Option<&str>, kind: &str) {
     match v {
         Value::String(s) => {
             if let Some(c) = pick(cands, s, referrer_ns, kind) {

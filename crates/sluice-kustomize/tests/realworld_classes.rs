@@ -451,3 +451,36 @@ patches:
         ],
     );
 }
+
+/// A name reference follows a renamed target only within the referrer's current namespace
+/// (cluster-scoped targets, ServiceAccounts and cluster-scoped referrers excepted), even
+/// with one candidate (api/filters/nameref selectReferral, sameCurrentNamespaceAsReferrer):
+/// kueue's certificate in `kueue-system` keeps its issuer's old name.
+#[test]
+fn name_references_stay_in_the_referrer_namespace() {
+    let cert = |name: &str, ns: &str| {
+        format!(
+            "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  secretName: {name}\n  issuerRef:\n    kind: Issuer\n    name: selfsigned-issuer\n"
+        )
+    };
+    let certs = format!("{}---\n{}", cert("a", "system"), cert("b", "other"));
+    check(
+        "nameref-ns",
+        &[
+            (
+                "base/kustomization.yaml",
+                "resources: [issuer.yaml, certs.yaml]\nconfigurations: [config.yaml]\n",
+            ),
+            (
+                "base/issuer.yaml",
+                "apiVersion: cert-manager.io/v1\nkind: Issuer\nmetadata:\n  name: selfsigned-issuer\n  namespace: system\nspec:\n  selfSigned: {}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: sa\n  namespace: system\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: rb\n  namespace: other\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\nsubjects:\n- kind: ServiceAccount\n  name: sa\n  namespace: system\n",
+            ),
+            ("base/certs.yaml", &certs),
+            (
+                "base/config.yaml",
+                "nameReference:\n- kind: Issuer\n  group: cert-manager.io\n  fieldSpecs:\n  - kind: Certificate\n    group: cert-manager.io\n    path: spec/issuerRef/name\n",
+            ),
+            ("kustomization.yaml", "namePrefix: p-\nresources: [base]\n"),
+        ],
+    );
+}
