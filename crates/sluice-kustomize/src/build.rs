@@ -904,7 +904,7 @@ impl Builder<'_> {
         &mut self,
         dir: &Path,
         k: &Kustomization,
-        ra: &mut [Resource],
+        ra: &mut Vec<Resource>,
         config: &TransformerConfig,
     ) -> Result<(), Error> {
         let openapi = self.openapi.clone();
@@ -1009,6 +1009,9 @@ impl Builder<'_> {
                 }
             }
         }
+        // a strategic merge patch `$patch: delete` empties its target; empty resources
+        // leave the map (resWrangler.ApplySmPatch)
+        ra.retain(|r| !r.obj.is_empty());
         // namespace
         if let Some(ns) = k
             .get("namespace")
@@ -1439,6 +1442,10 @@ fn json_patch_resource(r: &mut Resource, ops: &[Value]) -> Result<(), Error> {
 }
 
 fn apply_smp(r: &mut Resource, patch: &Value, openapi: Option<&Definitions>) {
+    if patch.get("$patch").and_then(Value::as_str) == Some("delete") {
+        r.obj.clear();
+        return;
+    }
     let (g, ver) = r.group_version();
     let builtin = is_builtin_group(g);
     let schema = openapi.and_then(|d| schema_for(d, g, ver, r.kind()).map(|n| (d, n)));
@@ -2260,7 +2267,12 @@ impl Builder<'_> {
     }
 
     /// Runs a built-in transformer configured in a file, with the field specs it names.
-    fn run_transformer(&mut self, dir: &Path, c: &Value, ra: &mut [Resource]) -> Result<(), Error> {
+    fn run_transformer(
+        &mut self,
+        dir: &Path,
+        c: &Value,
+        ra: &mut Vec<Resource>,
+    ) -> Result<(), Error> {
         let specs = plugin_specs(c);
         let none = TransformerConfig::default();
         let mut k = Kustomization::new();

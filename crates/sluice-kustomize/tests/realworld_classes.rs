@@ -484,3 +484,34 @@ fn name_references_stay_in_the_referrer_namespace() {
         ],
     );
 }
+
+/// A strategic merge patch `$patch: delete` at the top removes its target, targeted or not,
+/// from `patches` and `patchesStrategicMerge` (resWrangler.ApplySmPatch drops the emptied
+/// resource): kueue's e2e certmanager overlay deletes the webhook Secret.
+#[test]
+fn smp_delete_removes_the_target() {
+    let del = |kind: &str, name: &str| {
+        format!("apiVersion: v1\nkind: {kind}\nmetadata:\n  name: {name}\n$patch: delete\n")
+    };
+    let (s, c, v) = (
+        del("Secret", "s"),
+        del("ConfigMap", "c"),
+        del("Service", "v"),
+    );
+    check(
+        "smp-delete",
+        &[
+            (
+                "r.yaml",
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: v\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: kept\n",
+            ),
+            ("del.yaml", &s),
+            ("delc.yaml", &c),
+            ("delv.yaml", &v),
+            (
+                "kustomization.yaml",
+                "resources: [r.yaml]\npatches:\n- path: del.yaml\n  target: {kind: Secret}\n- path: delc.yaml\npatchesStrategicMerge: [delv.yaml]\n",
+            ),
+        ],
+    );
+}
