@@ -515,3 +515,78 @@ fn smp_delete_removes_the_target() {
         ],
     );
 }
+
+/// Any strategic merge patch on a built-in kind rebuilds every keyed list of the target
+/// (kyaml walker walkAssociativeSequence): duplicate keys collapse to the first place with
+/// the last content; ports are keyed with their protocol (53/TCP and 53/UDP stay).
+/// opentelemetry-operator's openshift overlay appends env vars the base already has.
+#[test]
+fn smp_collapses_duplicate_keys_in_every_keyed_list() {
+    check(
+        "smp-dedupe",
+        &[
+            (
+                "d.yaml",
+                "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: d
+spec:
+  template:
+    spec:
+      containers:
+      - name: a
+        image: x
+        env:
+        - name: A
+          value: \"1\"
+        - name: B
+          value: \"2\"
+        - name: A
+          valueFrom:
+            fieldRef: {fieldPath: metadata.name}
+        - name: C
+          value: \"4\"
+        - name: B
+          value: \"5\"
+        ports:
+        - containerPort: 53
+          protocol: TCP
+        - containerPort: 53
+          protocol: UDP
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: s
+spec:
+  ports:
+  - port: 53
+    protocol: TCP
+  - port: 53
+    protocol: UDP
+",
+            ),
+            (
+                "kustomization.yaml",
+                "resources: [d.yaml]
+patches:
+- patch: |-
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata:
+      name: d
+    spec:
+      replicas: 2
+- patch: |-
+    apiVersion: v1
+    kind: Service
+    metadata:
+      name: s
+    spec:
+      type: ClusterIP
+",
+            ),
+        ],
+    );
+}
