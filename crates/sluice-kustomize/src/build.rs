@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
-use sluice_core::yaml::{Options as LoadOptions, Schema, load_documents_with};
+use sluice_core::yaml::{Options as LoadOptions, Pos, Schema, load_documents_with};
 
 use crate::config::TransformerConfig;
 use crate::emit::to_yaml;
@@ -16,6 +16,7 @@ use crate::patch::{
     is_builtin_group, json_patch, schema_for, strategic_merge, strategic_merge_schema,
 };
 use crate::refvar::{Var, merge_set, merge_vars, resolve_vars};
+use crate::resource::CLUSTER_SCOPED;
 use crate::resource::{Resource, effective_ns, id_string, split_api_version};
 
 /// `--load-restrictor`.
@@ -78,6 +79,110 @@ const KNOWN_FIELDS: &[&str] = &[
     "helmChartInflationGenerator",
     "imageTags",
 ];
+
+/// Field names of the structs inside a kustomization (api/types, v5.5.0), for Go's
+/// case-insensitive JSON field matching at every level.
+const NESTED_FIELDS: &[&str] = &[
+    // ObjectMeta, Image, Replica, Label, FieldSpec, Patch, Selector, PatchTarget
+    "name",
+    "namespace",
+    "labels",
+    "annotations",
+    "newName",
+    "newTag",
+    "tagSuffix",
+    "digest",
+    "count",
+    "pairs",
+    "includeSelectors",
+    "includeTemplates",
+    "fields",
+    "group",
+    "version",
+    "kind",
+    "path",
+    "create",
+    "patch",
+    "target",
+    "options",
+    "labelSelector",
+    "annotationSelector",
+    // generators and GeneratorOptions
+    "behavior",
+    "files",
+    "literals",
+    "envs",
+    "env",
+    "type",
+    "disableNameSuffixHash",
+    "immutable",
+    // Replacement, SourceSelector, TargetSelector, FieldOptions
+    "source",
+    "targets",
+    "fieldPath",
+    "select",
+    "reject",
+    "fieldPaths",
+    "delimiter",
+    "index",
+    "encoding",
+    // Var, Target, FieldSelector (whose tag is `fieldpath`)
+    "objref",
+    "fieldref",
+    "apiVersion",
+    // SortOptions
+    "order",
+    "legacySortOptions",
+    "orderFirst",
+    "orderLast",
+];
+
+/// Keys whose values are free-form maps, left as written (`options` of a patch is a
+/// map of flags; of a generator or replacement, a struct).
+const FREE_FORM: &[&str] = &[
+    "commonLabels",
+    "commonAnnotations",
+    "labels",
+    "annotations",
+    "pairs",
+    "openapi",
+    "valuesInline",
+];
+
+/// Renames keys written in another case to their field's spelling, as Go's encoding/json
+/// (which kustomize decodes kustomizations with) matches them: an exact match first, else a
+/// case-insensitive one. `in_fieldref`: inside a var's `fieldref` the field is `fieldpath`.
+fn canonicalize_fields(v: &mut Value, in_fieldref: bool) {
+    match v {
+        Value::Object(m) => {
+            let taken = std::mem::take(m);
+            for (k, mut x) in taken {
+                let canon = if in_fieldref && k.eq_ignore_ascii_case("fieldpath") {
+                    "fieldpath".to_owned()
+                } else if NESTED_FIELDS.contains(&k.as_str()) {
+                    k
+                } else {
+                    NESTED_FIELDS
+                        .iter()
+                        .find(|f| f.eq_ignore_ascii_case(&k))
+                        .map_or(k, |f| (*f).to_owned())
+                };
+                if !(FREE_FORM.contains(&canon.as_str()) && x.is_object()) {
+                    canonicalize_fields(&mut x, canon == "fieldref");
+                }
+                if !m.contains_key(&canon) {
+                    m.insert(canon, x);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for x in items {
+                canonicalize_fields(x, false);
+            }
+        }
+        _ => {}
+    }
+}
 
 /// Builds the kustomization in `dir`.
 pub fn build(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<Output, Error> {
@@ -297,11 +402,18 @@ impl Builder<'_> {
             // Go's encoding/json matches field names case-insensitively
             Value::Object(m) => m
                 .into_iter()
-                .map(|(key, v)| {
-                    let known = KNOWN_FIELDS
-                        .iter()
-                        .find(|f| f.eq_ignore_ascii_case(&key))
-                        .map_or(key, |f| (*f).to_owned());
+                .map(|(key, mut v)| {
+                    let known = if KNOWN_FIELDS.contains(&key.as_str()) {
+                        key
+                    } else {
+                        KNOWN_FIELDS
+                            .iter()
+                            .find(|f| f.eq_ignore_ascii_case(&key))
+                            .map_or(key, |f| (*f).to_owned())
+                    };
+                    if !(FREE_FORM.contains(&known.as_str()) && v.is_object()) {
+                        canonicalize_fields(&mut v, false);
+                    }
                     (known, v)
                 })
                 .collect(),
@@ -402,7 +514,9 @@ impl Builder<'_> {
             }
         }
         let kind = k.get("kind").and_then(Value::as_str).unwrap_or_default();
-        if kind == "Component" && !component {
+        // a Component built as the root is built like a Kustomization (kusttarget.go checks
+        // the kind only of directories it accumulates)
+        if kind == "Component" && !component && self.stack.len() > 1 {
             return Err(Error::other(format!(
                 "accumulating resources: accumulation err='accumulating resources from '{}': expected kind != 'Component' for path '{}'",
                 dir.display(),
@@ -641,13 +755,31 @@ impl Builder<'_> {
                 match behavior {
                     "create" => append(ra, r)?,
                     "merge" | "replace" => {
-                        let found = ra.iter().position(|x| {
-                            x.kind() == kind
-                                && x.original_name() == r.name()
-                                && effective_ns(kind, x.namespace())
-                                    == effective_ns(kind, r.namespace())
-                        });
-                        let Some(i) = found else {
+                        // resWrangler.appendReplaceOrMerge: any id the resource had
+                        // (current or previous name and namespace) equal to the
+                        // generator's id
+                        let want_ns = effective_ns(kind, r.namespace());
+                        let found: Vec<usize> = ra
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, x)| {
+                                x.kind() == kind
+                                    && x.group_version() == ("", "v1")
+                                    && x.had_name(r.name())
+                                    && (effective_ns(kind, x.namespace()) == want_ns
+                                        || x.previous_namespaces
+                                            .iter()
+                                            .any(|n| effective_ns(kind, n) == want_ns))
+                            })
+                            .map(|(i, _)| i)
+                            .collect();
+                        if found.len() > 1 {
+                            return Err(Error::other(format!(
+                                "found multiple objects that could accept merge of {}",
+                                id_string("", "v1", kind, r.name(), r.namespace())
+                            )));
+                        }
+                        let Some(&i) = found.first() else {
                             return Err(Error::other(format!(
                                 "merging from generator {}: id {} does not exist; cannot merge or replace",
                                 gen_debug(&r),
@@ -829,7 +961,7 @@ impl Builder<'_> {
         &mut self,
         dir: &Path,
         k: &Kustomization,
-        ra: &mut [Resource],
+        ra: &mut Vec<Resource>,
         config: &TransformerConfig,
     ) -> Result<(), Error> {
         let openapi = self.openapi.clone();
@@ -917,12 +1049,7 @@ impl Builder<'_> {
                     let ops = docs[0].as_array().cloned().unwrap_or_default();
                     let sel = Selector::new(target)?;
                     for r in ra.iter_mut().filter(|r| sel.selects(r)) {
-                        let mut v = Value::Object(std::mem::take(&mut r.obj));
-                        let res = json_patch(&mut v, &ops);
-                        if let Value::Object(m) = v {
-                            r.obj = m;
-                        }
-                        res.map_err(|e| Error::other(format!("{e}")))?;
+                        json_patch_resource(r, &ops)?;
                     }
                     continue;
                 }
@@ -939,6 +1066,9 @@ impl Builder<'_> {
                 }
             }
         }
+        // a strategic merge patch `$patch: delete` empties its target; empty resources
+        // leave the map (resWrangler.ApplySmPatch)
+        ra.retain(|r| !r.obj.is_empty());
         // namespace
         if let Some(ns) = k
             .get("namespace")
@@ -948,7 +1078,9 @@ impl Builder<'_> {
             for r in ra.iter_mut() {
                 set_namespace(r, ns);
             }
-            set_string(ra, &config.namespace, ns);
+            let mut specs = fieldspec::namespace_defaults();
+            specs.extend(config.namespace.iter().cloned());
+            set_namespace_fields(ra, &specs, ns)?;
         }
         // prefix / suffix
         let prefix = k
@@ -1033,12 +1165,7 @@ impl Builder<'_> {
                 };
                 let sel = Selector::new(target)?;
                 for r in ra.iter_mut().filter(|r| sel.selects(r)) {
-                    let mut v = Value::Object(std::mem::take(&mut r.obj));
-                    let res = json_patch(&mut v, &ops);
-                    if let Value::Object(m) = v {
-                        r.obj = m;
-                    }
-                    res.map_err(|e| Error::other(format!("{e}")))?;
+                    json_patch_resource(r, &ops)?;
                 }
             }
         }
@@ -1158,11 +1285,13 @@ fn merge_generated(existing: &mut Resource, new: Resource, replace: bool) {
     existing.generated = true;
 }
 
-/// kustomize's resource id key for duplicate detection.
-fn dup_key(r: &Resource) -> (String, String, String, String) {
+/// kustomize's resource id key for duplicate detection (`ResId.Equals`: group, version,
+/// kind, name and namespace).
+fn dup_key(r: &Resource) -> (String, String, String, String, String) {
     (
         r.kind().to_owned(),
         r.group_version().0.to_owned(),
+        r.group_version().1.to_owned(),
         r.name().to_owned(),
         effective_ns(r.kind(), r.namespace()).to_owned(),
     )
@@ -1193,7 +1322,7 @@ fn append(ra: &mut Vec<Resource>, r: Resource) -> Result<(), Error> {
     let (g, v) = r.group_version();
     if ra.iter().any(|x| {
         x.kind() == r.kind()
-            && x.group_version().0 == g
+            && x.group_version() == (g, v)
             && x.name() == r.name()
             && effective_ns(x.kind(), x.namespace()) == effective_ns(r.kind(), r.namespace())
     }) {
@@ -1211,10 +1340,69 @@ fn load_docs(text: &str, path: &Path) -> Result<Vec<sluice_core::yaml::Document>
         schema: Schema::Core,
         ..LoadOptions::default()
     };
-    load_documents_with(text, &opts).map_err(|e| Error::Yaml {
+    let mut docs = load_documents_with(text, &opts).map_err(|e| Error::Yaml {
         path: path.to_path_buf(),
         source: e,
-    })
+    })?;
+    if let Some(last) = docs.last_mut() {
+        trim_block_scalar_at_eof(&mut last.value, &last.root, text);
+    }
+    Ok(docs)
+}
+
+/// The last scalar written in a document, with the position of its entry's key (or item)
+/// and of the scalar itself.
+fn last_leaf<'a>(
+    v: &'a mut Value,
+    n: &sluice_core::yaml::Node,
+    key: Option<Pos>,
+) -> Option<(&'a mut Value, Option<Pos>, Pos)> {
+    let Some(child) = n.children.last() else {
+        return Some((v, key, n.pos));
+    };
+    let next = match v {
+        Value::Object(m) => m.values_mut().last(),
+        Value::Array(a) => a.last_mut(),
+        _ => None,
+    };
+    last_leaf(next?, &child.node, Some(child.key_pos))
+}
+
+/// A block scalar (`|`, `|+`, `>`) that ends the text without a final line break has no
+/// trailing newline in go-yaml v3 (libyaml keeps only line breaks actually read), so
+/// kustomize prints it `|-`. `value`/`root` are the text's last document.
+fn trim_block_scalar_at_eof(value: &mut Value, root: &sluice_core::yaml::Node, text: &str) {
+    if text.is_empty() || text.ends_with(['\n', '\r']) {
+        return;
+    }
+    let Some((Value::String(s), Some(key), pos)) = last_leaf(value, root, None) else {
+        return;
+    };
+    // a block scalar's content starts below its header; the header is the nearest
+    // non-blank line above, ending with the indicator (and maybe a comment)
+    if pos.line <= key.line || !s.ends_with('\n') {
+        return;
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let header = (0..pos.line.saturating_sub(1) as usize)
+        .rev()
+        .filter_map(|i| lines.get(i))
+        .find(|l| !l.trim().is_empty());
+    let Some(header) = header else {
+        return;
+    };
+    let code = match header.find(" #") {
+        Some(i) => &header[..i],
+        None => header,
+    };
+    let last = code.split_whitespace().last().unwrap_or_default();
+    let is_indicator = last.starts_with(['|', '>'])
+        && last[1..]
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '+' || c == '-');
+    if is_indicator {
+        s.pop();
+    }
 }
 
 /// Annotation values that are not strings (`~`, `null`, `012`, `1.50`, `yes`) keep the text
@@ -1285,18 +1473,44 @@ fn load(text: &str, path: &Path) -> Result<Vec<Value>, Error> {
         schema: Schema::Core,
         ..LoadOptions::default()
     };
-    load_documents_with(text, &opts)
-        .map(|docs| docs.into_iter().map(|d| d.value).collect())
-        .map_err(|e| Error::Yaml {
-            path: path.to_path_buf(),
-            source: e,
-        })
+    let mut docs = load_documents_with(text, &opts).map_err(|e| Error::Yaml {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    if let Some(last) = docs.last_mut() {
+        trim_block_scalar_at_eof(&mut last.value, &last.root, text);
+    }
+    Ok(docs.into_iter().map(|d| d.value).collect())
 }
 
 /// OpenAPI `definitions` from an `openapi: {path: ...}` file.
 type Definitions = Map<String, Value>;
 
+/// Applies JSON 6902 operations to `r`. A name or namespace they change is remembered as a
+/// previous id (PatchTransformer calls `StorePreviousId` first), so later targets and
+/// references may still use the old one.
+fn json_patch_resource(r: &mut Resource, ops: &[Value]) -> Result<(), Error> {
+    let (name, ns) = (r.name().to_owned(), r.namespace().to_owned());
+    let mut v = Value::Object(std::mem::take(&mut r.obj));
+    let res = json_patch(&mut v, ops);
+    if let Value::Object(m) = v {
+        r.obj = m;
+    }
+    res.map_err(|e| Error::other(format!("{e}")))?;
+    if r.name() != name {
+        r.previous_names.push(name);
+    }
+    if r.namespace() != ns {
+        r.previous_namespaces.push(ns);
+    }
+    Ok(())
+}
+
 fn apply_smp(r: &mut Resource, patch: &Value, openapi: Option<&Definitions>) {
+    if patch.get("$patch").and_then(Value::as_str) == Some("delete") {
+        r.obj.clear();
+        return;
+    }
     let (g, ver) = r.group_version();
     let builtin = is_builtin_group(g);
     let schema = openapi.and_then(|d| schema_for(d, g, ver, r.kind()).map(|n| (d, n)));
@@ -1552,6 +1766,33 @@ fn set_namespace(r: &mut Resource, ns: &str) {
             }
         }
     }
+}
+
+/// The namespace transformer's field specs other than `metadata/namespace`; a rename of a
+/// `Namespace` object is remembered for name references, and two objects left with one id
+/// fail as in kustomize's NamespaceTransformer.
+fn set_namespace_fields(ra: &mut [Resource], specs: &[FieldSpec], ns: &str) -> Result<(), Error> {
+    for r in ra.iter_mut() {
+        let before = r.name().to_owned();
+        fieldspec::apply(r, specs, &mut |v: &mut Value| {
+            *v = Value::String(ns.to_owned());
+        });
+        let after = r.name().to_owned();
+        if after != before {
+            r.metadata_mut()
+                .insert("name".into(), Value::String(before));
+            r.set_name(after);
+        }
+    }
+    if specs.iter().any(|s| s.path == ["metadata", "name"]) {
+        let mut seen = std::collections::HashSet::with_capacity(ra.len());
+        if ra.iter().any(|r| !seen.insert(dup_key(r))) {
+            return Err(Error::other(
+                "namespace transformation produces ID conflict".to_owned(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn set_pairs(ra: &mut [Resource], specs: &[FieldSpec], pairs: &[(String, String)]) {
@@ -1820,6 +2061,8 @@ fn fix_name_references(ra: &mut [Resource], refs: &[fieldspec::NameRef]) {
             for s in specs {
                 let mut root = Value::Object(std::mem::take(&mut r.obj));
                 fieldspec::visit(&mut root, &s.path, false, &mut |v: &mut Value| {
+                    let referrer_ns =
+                        (!CLUSTER_SCOPED.contains(&kind.as_str())).then_some(referrer_ns.as_str());
                     rename(v, &cands, referrer_ns, &nr.kind);
                 });
                 if let Value::Object(m) = root {
@@ -1833,25 +2076,26 @@ fn fix_name_references(ra: &mut [Resource], refs: &[fieldspec::NameRef]) {
 /// Referable targets by every name they had.
 type Cands<'a> = std::collections::HashMap<&'a str, Vec<&'a Target>>;
 
-/// The target a reference to `old` from namespace `ns` means.
-fn pick<'a>(cands: &Cands<'a>, old: &str, ns: &str, kind: &str) -> Option<&'a Target> {
+/// The target a reference to `old` from namespace `ns` means (nameref.go selectReferral):
+/// among the candidates that had the name, those in the referrer's current namespace,
+/// cluster-scoped ones and ServiceAccounts; every candidate when the referrer is
+/// cluster-scoped (`ns` is `None`).
+fn pick<'a>(cands: &Cands<'a>, old: &str, ns: Option<&str>, kind: &str) -> Option<&'a Target> {
     let matching: &[&Target] = cands.get(old).map_or(&[], Vec::as_slice);
-    if matching.len() <= 1 {
+    let Some(ns) = ns else {
         return matching.first().copied();
-    }
-    let same: Vec<&Target> = matching
+    };
+    matching
         .iter()
-        .filter(|c| {
-            c.namespaces
-                .iter()
-                .any(|n| effective_ns(kind, n) == effective_ns(kind, ns))
+        .find(|c| {
+            CLUSTER_SCOPED.contains(&kind)
+                || kind == "ServiceAccount"
+                || effective_ns(kind, &c.namespace) == effective_ns(kind, ns)
         })
         .copied()
-        .collect();
-    same.first().copied().or(matching.first().copied())
 }
 
-fn rename(v: &mut Value, cands: &Cands<'_>, referrer_ns: &str, kind: &str) {
+fn rename(v: &mut Value, cands: &Cands<'_>, referrer_ns: Option<&str>, kind: &str) {
     match v {
         Value::String(s) => {
             if let Some(c) = pick(cands, s, referrer_ns, kind) {
@@ -1914,17 +2158,6 @@ fn rename(v: &mut Value, cands: &Cands<'_>, referrer_ns: &str, kind: &str) {
 }
 
 /// Sets `value` at every spec selecting each resource (custom namespace field specs).
-fn set_string(ra: &mut [Resource], specs: &[FieldSpec], value: &str) {
-    if specs.is_empty() {
-        return;
-    }
-    for r in ra.iter_mut() {
-        fieldspec::apply(r, specs, &mut |v: &mut Value| {
-            *v = Value::String(value.to_owned());
-        });
-    }
-}
-
 /// The PrefixSuffixTransformer: `metadata/name` renames (remembering the old name); any
 /// other path gets the prefix and suffix around its string value. CRDs, Namespaces and
 /// APIServices keep their names.
@@ -2099,7 +2332,12 @@ impl Builder<'_> {
     }
 
     /// Runs a built-in transformer configured in a file, with the field specs it names.
-    fn run_transformer(&mut self, dir: &Path, c: &Value, ra: &mut [Resource]) -> Result<(), Error> {
+    fn run_transformer(
+        &mut self,
+        dir: &Path,
+        c: &Value,
+        ra: &mut Vec<Resource>,
+    ) -> Result<(), Error> {
         let specs = plugin_specs(c);
         let none = TransformerConfig::default();
         let mut k = Kustomization::new();
@@ -2132,7 +2370,7 @@ impl Builder<'_> {
                         set_namespace(r, ns);
                     }
                 }
-                set_string(ra, &other, ns);
+                set_namespace_fields(ra, &other, ns)?;
             }
             "PatchTransformer" => {
                 let mut p = Map::new();

@@ -134,6 +134,28 @@ pub fn apply(r: &mut Resource, specs: &[FieldSpec], f: &mut dyn FnMut(&mut Value
     }
 }
 
+/// The namespace transformer's default specs beyond `metadata/namespace` (which is set on
+/// namespaceable kinds only) and binding subjects (builtinpluginconsts/namespace.go): a
+/// `Namespace` object is renamed to the namespace, APIService and CRD conversion webhooks
+/// point at it.
+pub fn namespace_defaults() -> Vec<FieldSpec> {
+    vec![
+        FieldSpec::new(Some("Namespace"), None, "metadata/name", true),
+        FieldSpec::new(
+            Some("APIService"),
+            Some("apiregistration.k8s.io"),
+            "spec/service/namespace",
+            true,
+        ),
+        FieldSpec::new(
+            Some("CustomResourceDefinition"),
+            Some("apiextensions.k8s.io"),
+            "spec/conversion/webhook/clientConfig/service/namespace",
+            false,
+        ),
+    ]
+}
+
 /// Workload kinds and where their pod template's metadata sits.
 const TEMPLATES: &[(&str, Option<&str>, &str)] = &[
     ("ReplicationController", None, "spec/template"),

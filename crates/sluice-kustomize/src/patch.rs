@@ -35,6 +35,8 @@ fn merge_key(parent: Option<&str>, field: &str) -> Option<&'static str> {
         "topologySpreadConstraints" => "topologyKey",
         "ownerReferences" => "uid",
         "conditions" => "type",
+        // admissionregistration's (Validating|Mutating)WebhookConfiguration.webhooks
+        "webhooks" if parent.is_none() => "name",
         "ports" => match parent {
             Some("containers" | "initContainers" | "ephemeralContainers") => "containerPort",
             _ => "port",
@@ -52,6 +54,58 @@ pub fn is_builtin_group(group: &str) -> bool {
 pub fn strategic_merge(target: &mut Value, patch: &Value, builtin: bool) {
     let keys = if builtin { Keys::Builtin } else { Keys::None };
     merge_value(target, patch, keys, None, None);
+    if builtin {
+        dedupe_keyed_lists(target, None);
+    }
+}
+
+/// kyaml's merge walks the whole target and rebuilds every associative list by key: items
+/// with the same key collapse to one, at the first one's place, holding the last one's
+/// content. Ports are keyed with their protocol. `holder` is the field holding `v`.
+fn dedupe_keyed_lists(v: &mut Value, holder: Option<&str>) {
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m.iter_mut() {
+                if let Value::Array(items) = child
+                    && let Some(key) = merge_key(holder, k)
+                    && items.iter().all(Value::is_object)
+                {
+                    let ident = |it: &Value| {
+                        let main = it.get(key)?.clone();
+                        let protocol = if k == "ports" {
+                            it.get("protocol").cloned().unwrap_or(Value::Null)
+                        } else {
+                            Value::Null
+                        };
+                        Some((main, protocol))
+                    };
+                    let ids: Vec<Option<(Value, Value)>> = items.iter().map(ident).collect();
+                    let has_dups = ids
+                        .iter()
+                        .enumerate()
+                        .any(|(i, id)| id.is_some() && ids[..i].iter().any(|x| x == id));
+                    if has_dups {
+                        let old = std::mem::take(items);
+                        let mut kept: Vec<(Option<(Value, Value)>, Value)> = Vec::new();
+                        for (id, it) in ids.into_iter().zip(old) {
+                            match kept.iter_mut().find(|(x, _)| id.is_some() && *x == id) {
+                                Some(slot) => slot.1 = it,
+                                None => kept.push((id, it)),
+                            }
+                        }
+                        *items = kept.into_iter().map(|(_, it)| it).collect();
+                    }
+                }
+                dedupe_keyed_lists(child, Some(k));
+            }
+        }
+        Value::Array(items) => {
+            for it in items {
+                dedupe_keyed_lists(it, holder);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Applies a strategic merge patch with list merge keys from an OpenAPI schema

@@ -4,7 +4,8 @@
 
 use serde_json::{Map, Value};
 
-/// Splits `p` on `delim` outside brackets; `name[...]` becomes `name`, `[...]`.
+/// Splits `p` on `delim` outside brackets; `name[...]` becomes `name`, `[...]`; empty parts
+/// are dropped.
 pub fn split_smart(p: &str, delim: char) -> Vec<String> {
     let mut raw = Vec::new();
     let mut cur = String::new();
@@ -25,11 +26,22 @@ pub fn split_smart(p: &str, delim: char) -> Vec<String> {
     }
     raw.push(cur);
     let mut out = Vec::new();
-    for part in raw {
+    // yaml.PathGetter's cleanPath: parts are trimmed and empty parts dropped, so
+    // `.metadata.name` is `metadata.name`
+    for part in raw
+        .into_iter()
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.is_empty())
+    {
         match part.find('[') {
             Some(i) if i > 0 && part.ends_with(']') => {
                 out.push(part[..i].to_owned());
                 out.push(part[i..].to_owned());
+            }
+            // SmarterPathSplitter: a bracketed part without `=` is a mapping key that may
+            // hold dots (`metadata.annotations.[cert-manager.io/inject-ca-from]`)
+            Some(0) if part.ends_with(']') && !part.contains('=') => {
+                out.push(part[1..part.len() - 1].to_owned());
             }
             _ => out.push(part),
         }
@@ -134,11 +146,15 @@ pub fn visit_matching(v: &mut Value, path: &[String], f: &mut dyn FnMut(&mut Val
 
 /// The value at `path`, created (mappings, lists and `[k=v]` elements) when missing; the
 /// last part is created as `Value::Null`. `None` where a scalar is in the way.
-pub fn lookup_create<'a>(v: &'a mut Value, path: &[String]) -> Option<&'a mut Value> {
+pub fn lookup_create<'a>(
+    v: &'a mut Value,
+    path: &[String],
+) -> Result<Option<&'a mut Value>, String> {
     let Some((first, rest)) = path.split_first() else {
-        return Some(v);
+        return Ok(Some(v));
     };
-    let next_is_list = rest.first().is_some_and(|p| p.starts_with('[') || p == "-");
+    let is_list_part = |p: &str| p.starts_with('[') || p == "-" || p.parse::<usize>().is_ok();
+    let next_is_list = rest.first().is_some_and(|p| is_list_part(p));
     let fresh = || {
         if rest.is_empty() {
             Value::Null
@@ -149,7 +165,7 @@ pub fn lookup_create<'a>(v: &'a mut Value, path: &[String]) -> Option<&'a mut Va
         }
     };
     if v.is_null() {
-        *v = if elem(first).is_some() && first.starts_with('[') {
+        *v = if elem(first).is_some() && is_list_part(first) {
             Value::Array(Vec::new())
         } else {
             Value::Object(Map::new())
@@ -157,13 +173,22 @@ pub fn lookup_create<'a>(v: &'a mut Value, path: &[String]) -> Option<&'a mut Va
     }
     match v {
         Value::Array(items) => {
-            let i = match elem(first)? {
-                Elem::Index(i) => {
-                    if i >= items.len() {
-                        return None;
-                    }
+            let Some(e) = elem(first) else {
+                return Ok(None);
+            };
+            let i = match e {
+                // yaml.PathGetter with Create: the index one past the end appends
+                Elem::Index(i) if i == items.len() => {
+                    items.push(fresh());
                     i
                 }
+                Elem::Index(i) if i > items.len() => {
+                    return Err(format!(
+                        "index {i} specified but only {} elements found",
+                        items.len()
+                    ));
+                }
+                Elem::Index(i) => i,
                 Elem::Match(k, val) => match items.iter().position(|it| elem_matches(it, k, val)) {
                     Some(i) => i,
                     None => {
@@ -180,7 +205,7 @@ pub fn lookup_create<'a>(v: &'a mut Value, path: &[String]) -> Option<&'a mut Va
             let child = m.entry(first.as_str()).or_insert_with(fresh);
             lookup_create(child, rest)
         }
-        _ => None,
+        _ => Ok(None),
     }
 }
 
@@ -206,7 +231,7 @@ mod tests {
         let p = split_smart("spec.c.[name=a].x", '.');
         assert_eq!(lookup(&v, &p), Some(&Value::from(1)));
         let p = split_smart("spec.c.[name=b].y", '.');
-        *lookup_create(&mut v, &p).expect("created") = Value::from(2);
+        *lookup_create(&mut v, &p).expect("ok").expect("created") = Value::from(2);
         assert_eq!(v["spec"]["c"][1], serde_json::json!({"name": "b", "y": 2}));
     }
 }

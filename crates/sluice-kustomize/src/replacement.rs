@@ -307,7 +307,12 @@ fn apply_paths(
                 ));
             }
             let existed = lookup(root, &path).is_some();
-            if let Some(t) = lookup_create(root, &path) {
+            let created = lookup_create(root, &path).map_err(|e| {
+                Error::other(format!(
+                    "unable to find or create field \"{fp}\" in replacement target: {e}"
+                ))
+            })?;
+            if let Some(t) = created {
                 if !existed {
                     // a created scalar node has no tag: its text resolves as written
                     *t = match &value {

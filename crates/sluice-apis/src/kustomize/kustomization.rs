@@ -533,7 +533,12 @@ fn canonicalize(v: &mut Value, path: &mut Vec<String>, warnings: &mut FieldError
             let mut out = Map::new();
             for k in keys {
                 let Some(mut x) = m.remove(&k) else { continue };
-                let canon = if KNOWN_FIELDS.contains(&k.as_str()) {
+                // a var's `fieldref` holds `fieldpath` (kustomize's FieldSelector tag), where
+                // a replacement source holds `fieldPath`
+                let in_fieldref = path.last().is_some_and(|l| l == "fieldref");
+                let canon = if in_fieldref && k.eq_ignore_ascii_case("fieldpath") {
+                    "fieldpath".to_owned()
+                } else if KNOWN_FIELDS.contains(&k.as_str()) {
                     k.clone()
                 } else {
                     KNOWN_FIELDS
@@ -757,6 +762,25 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    // kustomize's Var is `fieldref: {fieldpath: ...}` (api/types/var.go FieldSelector tag
+    // `fieldpath`); Go's encoding/json accepts `fieldRef: {fieldPath: ...}` too
+    // (opentelemetry-operator's config/default writes it so).
+    #[test]
+    fn var_fieldref_fieldpath_in_any_case() {
+        let got = check(
+            json!({"apiVersion": KUSTOMIZATION_VERSION, "kind": "Kustomization",
+            "vars": [{"name": "NS", "objref": {"kind": "Service", "name": "s", "version": "v1"},
+                      "fieldRef": {"fieldPath": "metadata.namespace"}}]}),
+        );
+        let errors: Vec<_> = got.iter().filter(|(_, _, warning)| !warning).collect();
+        assert!(errors.is_empty(), "{got:?}");
+        assert!(
+            got.iter()
+                .any(|(p, m, _)| p == "vars[0].fieldref.fieldPath" && m.contains("\"fieldpath\"")),
+            "{got:?}"
+        );
     }
 
     // kubernetes-sigs/kustomize api/types/kustomization.go CheckDeprecatedFields.

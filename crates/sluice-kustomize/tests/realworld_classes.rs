@@ -1,0 +1,592 @@
+//! One case per class of difference seen on real-world trees (issue 11), each compared with
+//! `kubectl kustomize` run here on a small tree the test writes.
+
+mod common;
+
+use common::*;
+
+fn check(name: &str, files: &[(&str, &str)]) {
+    ensure_kubectl();
+    let root = tree(name, files);
+    let (ok, expected, stderr) = kubectl(&root);
+    assert!(ok, "{name}: kubectl failed: {stderr}");
+    let out = sluice(&root).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert!(
+        same(&expected, &out.yaml),
+        "{name}: differs\n--- kubectl\n{expected}\n--- sluice\n{}",
+        out.yaml
+    );
+    assert_eq!(out.warnings, kubectl_warnings(&stderr), "{name}: warnings");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+fn fails(name: &str, files: &[(&str, &str)], needle: &str) {
+    ensure_kubectl();
+    let root = tree(name, files);
+    let (ok, _, stderr) = kubectl(&root);
+    assert!(!ok, "{name}: kubectl succeeded");
+    let err = sluice(&root).expect_err("sluice fails too");
+    assert!(
+        err.to_string().contains(needle),
+        "{name}: {err}\nkubectl: {stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+const NS_AND_CM: &str = "apiVersion: v1
+kind: Namespace
+metadata:
+  name: system
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cm
+  namespace: system
+";
+
+/// The namespace transformer's default field specs include `metadata/name` of `Namespace`
+/// objects, APIService `spec/service/namespace` and CRD conversion webhooks
+/// (kustomize api/konfig/builtinpluginconsts/namespace.go); namePrefix skips Namespaces
+/// (api/builtins PrefixTransformer `prefixSuffixFieldSpecsToSkip`). kubebuilder's
+/// `config/default` layout: a base Namespace `system`, `namespace:` + `namePrefix:` above.
+#[test]
+fn namespace_transformer_renames_namespace_objects() {
+    check(
+        "ns-rename",
+        &[
+            (
+                "base/kustomization.yaml",
+                "resources: [ns.yaml, more.yaml]\n",
+            ),
+            ("base/ns.yaml", NS_AND_CM),
+            (
+                "base/more.yaml",
+                "apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata:
+  name: v1.x.example.com
+spec:
+  service:
+    name: api
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: things.example.com
+spec:
+  group: example.com
+  names: {kind: Thing, plural: things}
+  scope: Namespaced
+  conversion:
+    strategy: Webhook
+    webhook:
+      clientConfig:
+        service:
+          name: webhook
+          namespace: system
+",
+            ),
+            (
+                "kustomization.yaml",
+                "namespace: project-system\nnamePrefix: project-\nresources: [base]\n",
+            ),
+        ],
+    );
+    // two Namespace objects cannot both take the namespace's name
+    fails(
+        "ns-rename-conflict",
+        &[
+            ("base/kustomization.yaml", "resources: [ns.yaml]\n"),
+            (
+                "base/ns.yaml",
+                "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: b\n",
+            ),
+            ("kustomization.yaml", "namespace: c\nresources: [base]\n"),
+        ],
+        "ID conflict",
+    );
+}
+
+/// Resource ids include the version (api/resid ResId.Equals -> Gvk.Equals): the same name
+/// in two versions of one kind is two resources (kubebuilder's multi-version samples).
+#[test]
+fn ids_include_the_version() {
+    check(
+        "id-version",
+        &[
+            ("kustomization.yaml", "resources: [a.yaml]\n"),
+            (
+                "a.yaml",
+                "apiVersion: example.com/v1\nkind: Thing\nmetadata:\n  name: t\n---\napiVersion: example.com/v2\nkind: Thing\nmetadata:\n  name: t\n",
+            ),
+        ],
+    );
+}
+
+/// `behavior: merge|replace` finds the base's object by any id it had (current or previous
+/// name and namespace), as resWrangler.appendReplaceOrMerge does with
+/// GetMatchingResourcesByAnyId: a ConfigMap from a plain resource file, renamed by a
+/// prefix or moved by a namespace in the base (kueue, tektoncd-operator overlays).
+#[test]
+fn generator_merge_finds_base_objects_by_any_id() {
+    let cm =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: manager-config\ndata:\n  a: \"1\"\n";
+    // renamed by a prefix and moved to a namespace; the overlay names the current id
+    check(
+        "gen-merge-current",
+        &[
+            (
+                "base/kustomization.yaml",
+                "namespace: kueue-system\nnamePrefix: kueue-\nresources: [cm.yaml]\n",
+            ),
+            ("base/cm.yaml", cm),
+            (
+                "kustomization.yaml",
+                "resources: [base]\nconfigMapGenerator:\n- name: kueue-manager-config\n  namespace: kueue-system\n  behavior: merge\n  literals: [b=2]\n",
+            ),
+        ],
+    );
+    // moved to a namespace; the overlay names the original id (no namespace)
+    check(
+        "gen-merge-original",
+        &[
+            (
+                "base/kustomization.yaml",
+                "namespace: tekton\nresources: [cm.yaml]\n",
+            ),
+            ("base/cm.yaml", cm),
+            (
+                "kustomization.yaml",
+                "resources: [base]\nconfigMapGenerator:\n- name: manager-config\n  behavior: replace\n  literals: [b=2]\n",
+            ),
+        ],
+    );
+}
+
+/// Webhook configurations' `webhooks` merge by `name` in a strategic merge patch
+/// (k8s.io/api admissionregistration/v1 `patchMergeKey:"name"`), the patched item first.
+#[test]
+fn webhooks_merge_by_name() {
+    check(
+        "webhooks-smp",
+        &[
+            (
+                "kustomization.yaml",
+                "resources: [hooks.yaml]
+patches:
+- patch: |-
+    apiVersion: admissionregistration.k8s.io/v1
+    kind: ValidatingWebhookConfiguration
+    metadata:
+      name: vwc
+    webhooks:
+    - name: b.example.com
+      namespaceSelector:
+        matchLabels: {x: y}
+",
+            ),
+            (
+                "hooks.yaml",
+                "apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata:
+  name: vwc
+webhooks:
+- name: a.example.com
+  sideEffects: None
+  admissionReviewVersions: [v1]
+  clientConfig:
+    service: {name: svc, namespace: system, path: /a}
+- name: b.example.com
+  sideEffects: None
+  admissionReviewVersions: [v1]
+  clientConfig:
+    service: {name: svc, namespace: system, path: /b}
+",
+            ),
+        ],
+    );
+}
+
+const CERT_AND_SVC: &str = "apiVersion: v1
+kind: Service
+metadata:
+  name: webhook-service
+  namespace: system
+spec:
+  ports:
+  - port: 443
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata:
+  name: serving-cert
+  namespace: system
+spec:
+  dnsNames:
+  - SERVICE_NAME.SERVICE_NAMESPACE.svc
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata:
+  name: vwc
+  annotations:
+    cert-manager.io/inject-ca-from: CERTIFICATE_NAMESPACE/CERTIFICATE_NAME
+webhooks: []
+";
+
+/// Replacement field paths as kubebuilder/cluster-api write them: a leading `.`
+/// (yaml.PathGetter's cleanPath drops empty parts) and dotted keys in brackets
+/// (`[cert-manager.io/inject-ca-from]`, kyaml utils.SmarterPathSplitter), with `delimiter`,
+/// `index` and `create` options.
+#[test]
+fn replacement_paths_with_leading_dots_and_bracketed_keys() {
+    check(
+        "repl-brackets",
+        &[
+            (
+                "kustomization.yaml",
+                "namespace: project-system
+namePrefix: project-
+resources: [all.yaml]
+replacements:
+- source:
+    kind: Service
+    version: v1
+    name: webhook-service
+    fieldPath: .metadata.name
+  targets:
+  - select: {kind: Certificate, group: cert-manager.io, version: v1, name: serving-cert}
+    fieldPaths: [.spec.dnsNames.0, .spec.dnsNames.1]
+    options: {delimiter: '.', index: 0, create: true}
+- source:
+    kind: Certificate
+    group: cert-manager.io
+    version: v1
+    name: serving-cert
+    fieldPath: .metadata.namespace
+  targets:
+  - select: {kind: ValidatingWebhookConfiguration}
+    fieldPaths:
+    - .metadata.annotations.[cert-manager.io/inject-ca-from]
+    options: {delimiter: '/', index: 0, create: true}
+",
+            ),
+            ("all.yaml", CERT_AND_SVC),
+        ],
+    );
+}
+
+/// kustomize decodes a kustomization with Go's encoding/json, which matches field names
+/// case-insensitively at every level: opentelemetry-operator writes
+/// `vars: [{fieldref: {fieldPath: ...}}]` for kustomize's `fieldpath` (api/types/var.go),
+/// other trees `NamePrefix`, `Target`, `FieldPaths`.
+#[test]
+fn kustomization_fields_match_case_insensitively() {
+    check(
+        "case-insensitive",
+        &[
+            (
+                "kustomization.yaml",
+                "NamePrefix: p-
+resources: [all.yaml]
+vars:
+- name: CERTIFICATE_NAMESPACE
+  objref: {kind: Certificate, group: cert-manager.io, version: v1, name: serving-cert}
+  fieldref:
+    fieldPath: metadata.namespace
+- name: CERTIFICATE_NAME
+  OBJREF: {Kind: Certificate, group: cert-manager.io, version: v1, Name: serving-cert}
+  FieldRef: {}
+configurations: [config.yaml]
+Patches:
+- Target: {Kind: Service}
+  Patch: |-
+    - op: add
+      path: /metadata/labels
+      value: {a: b}
+",
+            ),
+            ("all.yaml", CERT_AND_SVC),
+            (
+                "config.yaml",
+                "varReference:\n- path: metadata/annotations\n  kind: ValidatingWebhookConfiguration\n",
+            ),
+        ],
+    );
+}
+
+/// `create: true` on a list index (kyaml yaml.PathGetter): one past the end appends, a
+/// missing list is created by a numeric part, further out fails.
+#[test]
+fn replacement_create_on_list_indexes() {
+    let objects = "apiVersion: v1
+kind: ConfigMap
+metadata: {name: src}
+data: {a: hello}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: dst}
+data:
+  l: [one]
+  o: [{x: 1}]
+";
+    let kustomization = |paths: &str| {
+        format!(
+            "resources: [all.yaml]
+replacements:
+- source: {{kind: ConfigMap, name: src, fieldPath: data.a}}
+  targets:
+  - select: {{kind: ConfigMap, name: dst}}
+    fieldPaths: [{paths}]
+    options: {{create: true}}
+"
+        )
+    };
+    let ok = kustomization("data.l.1, data.o.1.x, data.m.0, data.n.0.x");
+    check(
+        "repl-create-index",
+        &[("kustomization.yaml", &ok), ("all.yaml", objects)],
+    );
+    let bad = kustomization("data.l.2");
+    fails(
+        "repl-create-index-far",
+        &[("kustomization.yaml", &bad), ("all.yaml", objects)],
+        "unable to find or create field \"data.l.2\" in replacement target: index 2 specified but only 1 elements found",
+    );
+}
+
+/// A block scalar that ends a file with no final line break keeps no trailing newline in
+/// go-yaml v3 (libyaml's scanner adds only breaks it read), so kustomize prints `|-`
+/// (argo-workflows' webhook secret, argo-rollouts' notification ConfigMap).
+#[test]
+fn block_scalar_at_end_of_file_without_newline() {
+    let cm = |name: &str, indicator: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  k: {indicator} # c\n\n    x: 1\n    y: \"2\""
+        )
+    };
+    let (a, b, c, d) = (cm("a", "|"), cm("b", "|+"), cm("c", ">"), cm("d", "|2-"));
+    let quoted = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: e\ndata:\n  k: |\n    x\n  l: \"y\\n\"";
+    check(
+        "block-eof",
+        &[
+            (
+                "kustomization.yaml",
+                "resources: [a.yaml, b.yaml, c.yaml, d.yaml, e.yaml]\n",
+            ),
+            ("a.yaml", &a),
+            ("b.yaml", &b),
+            ("c.yaml", &c),
+            ("d.yaml", &d),
+            ("e.yaml", quoted),
+        ],
+    );
+}
+
+/// A directory whose kustomization is `kind: Component` builds as the root (kustomize
+/// v5.5 checks the kind only of directories it accumulates: argo-workflows'
+/// `manifests/components/*`); listed under `resources:` it still fails.
+#[test]
+fn component_built_as_root() {
+    let files = [
+        (
+            "comp/kustomization.yaml",
+            "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nnamePrefix: c-\nresources: [cm.yaml]\nlabels:\n- pairs: {a: b}\n",
+        ),
+        (
+            "comp/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  k: v\n",
+        ),
+        ("kustomization.yaml", "resources: [comp]\n"),
+    ];
+    ensure_kubectl();
+    let root = tree("component-root", &files);
+    let dir = root.join("comp");
+    let (ok, expected, stderr) = kubectl(&dir);
+    assert!(ok, "kubectl failed: {stderr}");
+    let out = sluice(&dir).expect("builds");
+    assert!(same(&expected, &out.yaml), "{expected}\n---\n{}", out.yaml);
+    let _ = std::fs::remove_dir_all(&root);
+    fails(
+        "component-as-resource",
+        &files,
+        "expected kind != 'Component'",
+    );
+}
+
+/// A JSON 6902 patch that renames an object keeps its old id for later patch targets
+/// (PatchTransformer stores the previous id first): tektoncd-operator's openshift base
+/// renames `tekton-operator` and then patches it by its old name.
+#[test]
+fn json_patch_rename_keeps_the_old_id() {
+    check(
+        "json-rename",
+        &[
+            (
+                "kustomization.yaml",
+                "resources: [d.yaml]
+patches:
+- target: {kind: Deployment, name: tekton-operator}
+  patch: |-
+    - op: replace
+      path: /metadata/name
+      value: openshift-operator
+- target: {kind: Deployment, name: tekton-operator}
+  patch: |-
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata:
+      name: openshift-operator
+    spec:
+      replicas: 1
+",
+            ),
+            (
+                "d.yaml",
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: tekton-operator\nspec: {}\n",
+            ),
+        ],
+    );
+}
+
+/// A name reference follows a renamed target only within the referrer's current namespace
+/// (cluster-scoped targets, ServiceAccounts and cluster-scoped referrers excepted), even
+/// with one candidate (api/filters/nameref selectReferral, sameCurrentNamespaceAsReferrer):
+/// kueue's certificate in `kueue-system` keeps its issuer's old name.
+#[test]
+fn name_references_stay_in_the_referrer_namespace() {
+    let cert = |name: &str, ns: &str| {
+        format!(
+            "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  secretName: {name}\n  issuerRef:\n    kind: Issuer\n    name: selfsigned-issuer\n"
+        )
+    };
+    let certs = format!("{}---\n{}", cert("a", "system"), cert("b", "other"));
+    check(
+        "nameref-ns",
+        &[
+            (
+                "base/kustomization.yaml",
+                "resources: [issuer.yaml, certs.yaml]\nconfigurations: [config.yaml]\n",
+            ),
+            (
+                "base/issuer.yaml",
+                "apiVersion: cert-manager.io/v1\nkind: Issuer\nmetadata:\n  name: selfsigned-issuer\n  namespace: system\nspec:\n  selfSigned: {}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: sa\n  namespace: system\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: rb\n  namespace: other\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\nsubjects:\n- kind: ServiceAccount\n  name: sa\n  namespace: system\n",
+            ),
+            ("base/certs.yaml", &certs),
+            (
+                "base/config.yaml",
+                "nameReference:\n- kind: Issuer\n  group: cert-manager.io\n  fieldSpecs:\n  - kind: Certificate\n    group: cert-manager.io\n    path: spec/issuerRef/name\n",
+            ),
+            ("kustomization.yaml", "namePrefix: p-\nresources: [base]\n"),
+        ],
+    );
+}
+
+/// A strategic merge patch `$patch: delete` at the top removes its target, targeted or not,
+/// from `patches` and `patchesStrategicMerge` (resWrangler.ApplySmPatch drops the emptied
+/// resource): kueue's e2e certmanager overlay deletes the webhook Secret.
+#[test]
+fn smp_delete_removes_the_target() {
+    let del = |kind: &str, name: &str| {
+        format!("apiVersion: v1\nkind: {kind}\nmetadata:\n  name: {name}\n$patch: delete\n")
+    };
+    let (s, c, v) = (
+        del("Secret", "s"),
+        del("ConfigMap", "c"),
+        del("Service", "v"),
+    );
+    check(
+        "smp-delete",
+        &[
+            (
+                "r.yaml",
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: v\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: kept\n",
+            ),
+            ("del.yaml", &s),
+            ("delc.yaml", &c),
+            ("delv.yaml", &v),
+            (
+                "kustomization.yaml",
+                "resources: [r.yaml]\npatches:\n- path: del.yaml\n  target: {kind: Secret}\n- path: delc.yaml\npatchesStrategicMerge: [delv.yaml]\n",
+            ),
+        ],
+    );
+}
+
+/// Any strategic merge patch on a built-in kind rebuilds every keyed list of the target
+/// (kyaml walker walkAssociativeSequence): duplicate keys collapse to the first place with
+/// the last content; ports are keyed with their protocol (53/TCP and 53/UDP stay).
+/// opentelemetry-operator's openshift overlay appends env vars the base already has.
+#[test]
+fn smp_collapses_duplicate_keys_in_every_keyed_list() {
+    check(
+        "smp-dedupe",
+        &[
+            (
+                "d.yaml",
+                "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: d
+spec:
+  template:
+    spec:
+      containers:
+      - name: a
+        image: x
+        env:
+        - name: A
+          value: \"1\"
+        - name: B
+          value: \"2\"
+        - name: A
+          valueFrom:
+            fieldRef: {fieldPath: metadata.name}
+        - name: C
+          value: \"4\"
+        - name: B
+          value: \"5\"
+        ports:
+        - containerPort: 53
+          protocol: TCP
+        - containerPort: 53
+          protocol: UDP
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: s
+spec:
+  ports:
+  - port: 53
+    protocol: TCP
+  - port: 53
+    protocol: UDP
+",
+            ),
+            (
+                "kustomization.yaml",
+                "resources: [d.yaml]
+patches:
+- patch: |-
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata:
+      name: d
+    spec:
+      replicas: 2
+- patch: |-
+    apiVersion: v1
+    kind: Service
+    metadata:
+      name: s
+    spec:
+      type: ClusterIP
+",
+            ),
+        ],
+    );
+}
