@@ -12,22 +12,7 @@ use sluice_core::{Limits, Object, Severity, yaml::load_documents};
 
 /// Kustomizations kustomize builds but Sluice reports an error for, each with the reason
 /// (file suffix, reason). They count as not passed in the suite; any other error fails it.
-const KNOWN: &[(&str, &str)] = &[
-    (
-        "opentelemetry-operator/config/default/kustomization.yaml",
-        FIELDPATH_CASE,
-    ),
-    (
-        "opentelemetry-operator/config/no-crds/kustomization.yaml",
-        FIELDPATH_CASE,
-    ),
-];
-
-/// kustomize's `FieldSelector` is `json:"fieldpath"` (api/types/var.go), and Go's
-/// encoding/json matches object keys case-insensitively, so `vars[].fieldref.fieldPath`
-/// decodes; Sluice's decoder matches keys exactly.
-const FIELDPATH_CASE: &str =
-    "vars[].fieldref.fieldPath: Go's encoding/json matches keys case-insensitively";
+const KNOWN: &[(&str, &str)] = &[];
 
 /// Loads a kustomization file as an object, injecting `apiVersion`/`kind` as kustomize's
 /// `FixKustomization` does when they are absent.
