@@ -216,6 +216,26 @@ pub async fn catalog(client: &Client, namespace: &str) -> Result<Catalog, Error>
     Ok(Catalog::from_objects(&objects))
 }
 
+/// Runs the controllers as `run` does, restarting them after an error or a panic (1 s
+/// backoff doubling to 60 s, back to 1 s after a minute of running), so that one
+/// controller's failure never ends the process that hosts them.
+pub async fn run_supervised(client: Client, opts: Options) {
+    let mut backoff = std::time::Duration::from_secs(1);
+    loop {
+        let started = std::time::Instant::now();
+        match tokio::spawn(run(client.clone(), opts.clone())).await {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => eprintln!("error: controllers stopped: {e}; restarting in {backoff:?}"),
+            Err(e) => eprintln!("error: controllers panicked: {e}; restarting in {backoff:?}"),
+        }
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            backoff = std::time::Duration::from_secs(1);
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(std::time::Duration::from_secs(60));
+    }
+}
+
 /// Runs the PipelineRun and TaskRun controllers until the client's API goes away for
 /// good or the future is dropped.
 pub async fn run(client: Client, opts: Options) -> Result<(), Error> {

@@ -96,9 +96,8 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
         }));
         let policy = crate::admission::PolicyAdmission::new(server.state().clone());
         server.add_admission_hook(policy.clone());
-        std::thread::Builder::new()
-            .name("policy-reports".into())
-            .spawn(move || policy.run_reporter())
+        policy
+            .spawn_reporter()
             .context("starting the policy reporter")?;
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
@@ -114,11 +113,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
         server.write_kubeconfig(&kubeconfig, &url, tls.as_ref().map(|t| t.cert_pem.as_str()))?;
         // the controllers, over an in-process client (no TCP, no token)
         let client = sluice_kube::in_process_client(server.local_router(), "default");
-        tokio::spawn(async move {
-            if let Err(e) = sluice_kube::run(client, opts).await {
-                eprintln!("error: controllers stopped: {e}");
-            }
-        });
+        tokio::spawn(sluice_kube::run_supervised(client, opts));
         println!("sluice serve listening on {url}");
         println!("  kubeconfig: {}", kubeconfig.display());
         println!(
