@@ -1,6 +1,6 @@
 //! `sluice apiserver`: the embedded Kubernetes-compatible API server on its own.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -31,44 +31,104 @@ pub struct ApiserverArgs {
     pub pod_ready_after: u64,
 }
 
-pub fn run(args: &ApiserverArgs) -> anyhow::Result<u8> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        // admission (validation, policies) runs on the blocking threads: deep stacks, so
-        // nested input meets the parsers' depth limits before the stack's end
+/// The embedded API server as `sluice apiserver` and `sluice serve` start it: store,
+/// Kyverno admission and its supervised reporter, listener, TLS and kubeconfig.
+pub(crate) struct Embedded {
+    pub server: ApiServer,
+    pub listener: tokio::net::TcpListener,
+    pub tls: Option<sluice_apiserver::tls::TlsFiles>,
+    pub url: String,
+    pub kubeconfig: PathBuf,
+}
+
+/// What the embedded server's start needs of the command's flags.
+pub(crate) struct EmbeddedFlags<'a> {
+    pub listen: &'a str,
+    pub data: &'a Path,
+    pub plain_http: bool,
+    pub no_simulated_node: bool,
+    pub pod_ready_after: u64,
+}
+
+/// The runtime the embedded server runs on. Admission (validation, policies) runs on the
+/// blocking threads: deep stacks, so nested input meets the parsers' depth limits before
+/// the stack's end.
+pub(crate) fn runtime(workers: usize) -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
         .thread_stack_size(sluice_apiserver::supervise::THREAD_STACK)
         .enable_all()
         .build()
-        .context("starting the async runtime")?;
+        .context("starting the async runtime")
+}
+
+/// Opens the store, wires Kyverno admission (stored policies admit creates and updates;
+/// reports and background scans on a supervised thread), `extra` hooks, then binds the
+/// listener and writes the kubeconfig.
+pub(crate) async fn start(
+    f: &EmbeddedFlags<'_>,
+    extra: impl FnOnce(&ApiServer),
+) -> anyhow::Result<Embedded> {
+    let opts = Options {
+        data_dir: Some(f.data.to_path_buf()),
+        simulate: (!f.no_simulated_node).then(|| SimOptions {
+            ready_after: Duration::from_secs(f.pod_ready_after),
+            ..SimOptions::default()
+        }),
+        ..Options::default()
+    };
+    let server = ApiServer::open(opts)
+        .with_context(|| format!("opening the store in {}", f.data.display()))?;
+    let policy = crate::admission::PolicyAdmission::new(server.state().clone());
+    server.add_admission_hook(policy.clone());
+    policy
+        .spawn_reporter()
+        .context("starting the policy reporter")?;
+    extra(&server);
+    let listener = tokio::net::TcpListener::bind(f.listen)
+        .await
+        .with_context(|| format!("listening on {}", f.listen))?;
+    let addr = listener.local_addr()?;
+    let tls = if f.plain_http {
+        None
+    } else {
+        Some(sluice_apiserver::tls::load_or_create(f.data)?)
+    };
+    let url = format!("{}://{addr}", if tls.is_some() { "https" } else { "http" });
+    let kubeconfig = f.data.join("kubeconfig");
+    server.write_kubeconfig(&kubeconfig, &url, tls.as_ref().map(|t| t.cert_pem.as_str()))?;
+    Ok(Embedded {
+        server,
+        listener,
+        tls,
+        url,
+        kubeconfig,
+    })
+}
+
+impl Embedded {
+    /// Serves until the listener fails.
+    pub(crate) async fn serve(self) -> anyhow::Result<()> {
+        match &self.tls {
+            Some(t) => self.server.serve_tls(self.listener, t).await?,
+            None => self.server.serve(self.listener).await?,
+        }
+        Ok(())
+    }
+}
+
+pub fn run(args: &ApiserverArgs) -> anyhow::Result<u8> {
+    let rt = runtime(2)?;
     rt.block_on(async {
-        let opts = Options {
-            data_dir: Some(args.data.clone()),
-            simulate: (!args.no_simulated_node).then(|| SimOptions {
-                ready_after: Duration::from_secs(args.pod_ready_after),
-                ..SimOptions::default()
-            }),
-            ..Options::default()
+        let flags = EmbeddedFlags {
+            listen: &args.listen,
+            data: &args.data,
+            plain_http: args.plain_http,
+            no_simulated_node: args.no_simulated_node,
+            pod_ready_after: args.pod_ready_after,
         };
-        let server = ApiServer::open(opts)
-            .with_context(|| format!("opening the store in {}", args.data.display()))?;
-        // Kyverno: stored policies admit creates and updates; reports and background scans
-        let policy = crate::admission::PolicyAdmission::new(server.state().clone());
-        server.add_admission_hook(policy.clone());
-        policy
-            .spawn_reporter()
-            .context("starting the policy reporter")?;
-        let listener = tokio::net::TcpListener::bind(&args.listen)
-            .await
-            .with_context(|| format!("listening on {}", args.listen))?;
-        let addr = listener.local_addr()?;
-        let tls = if args.plain_http {
-            None
-        } else {
-            Some(sluice_apiserver::tls::load_or_create(&args.data)?)
-        };
-        let url = format!("{}://{addr}", if tls.is_some() { "https" } else { "http" });
-        let kubeconfig = args.data.join("kubeconfig");
-        server.write_kubeconfig(&kubeconfig, &url, tls.as_ref().map(|t| t.cert_pem.as_str()))?;
+        let e = start(&flags, |_| {}).await?;
+        let (url, kubeconfig) = (&e.url, &e.kubeconfig);
         println!("sluice apiserver listening on {url}");
         println!("  kubeconfig: {}", kubeconfig.display());
         println!(
@@ -85,10 +145,7 @@ pub fn run(args: &ApiserverArgs) -> anyhow::Result<u8> {
                 args.pod_ready_after
             );
         }
-        match &tls {
-            Some(t) => server.serve_tls(listener, t).await?,
-            None => server.serve(listener).await?,
-        }
+        e.serve().await?;
         Ok(exit::OK)
     })
 }

@@ -4,11 +4,9 @@
 //! with `--no-apiserver --kubeconfig FILE`, only the controllers against any Kubernetes API.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use clap::Args;
-use sluice_apiserver::{ApiServer, Options, simnode::SimOptions};
 
 use crate::exit;
 
@@ -59,11 +57,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
             "--isolate needs bubblewrap (`bwrap`), which is not installed or cannot create namespaces here (Debian: apt-get install bubblewrap)"
         );
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let rt = crate::apiserver::runtime(4)?;
     let mut opts = sluice_kube::Options::new(&args.data);
     opts.isolate = args.isolate;
     opts.max_parallel_tasks = args.max_parallel_tasks as usize;
@@ -81,54 +75,35 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
             sluice_kube::run(client, opts).await?;
             return Ok(exit::OK);
         }
-        let server = ApiServer::open(Options {
-            data_dir: Some(args.data.clone()),
-            simulate: (!args.no_simulated_node).then(|| SimOptions {
-                ready_after: Duration::from_secs(args.pod_ready_after),
-                ..SimOptions::default()
-            }),
-            ..Options::default()
-        })
-        .with_context(|| format!("opening the store in {}", args.data.display()))?;
-        // `kubectl logs <taskrun pod> -c step-x [-f]` reads the controllers' step logs
-        server.add_log_hook(std::sync::Arc::new(StepLogHook {
-            data: args.data.clone(),
-        }));
-        let policy = crate::admission::PolicyAdmission::new(server.state().clone());
-        server.add_admission_hook(policy.clone());
-        policy
-            .spawn_reporter()
-            .context("starting the policy reporter")?;
-        let listener = tokio::net::TcpListener::bind(&args.listen)
-            .await
-            .with_context(|| format!("listening on {}", args.listen))?;
-        let addr = listener.local_addr()?;
-        let tls = if args.plain_http {
-            None
-        } else {
-            Some(sluice_apiserver::tls::load_or_create(&args.data)?)
+        let flags = crate::apiserver::EmbeddedFlags {
+            listen: &args.listen,
+            data: &args.data,
+            plain_http: args.plain_http,
+            no_simulated_node: args.no_simulated_node,
+            pod_ready_after: args.pod_ready_after,
         };
-        let url = format!("{}://{addr}", if tls.is_some() { "https" } else { "http" });
-        let kubeconfig = args.data.join("kubeconfig");
-        server.write_kubeconfig(&kubeconfig, &url, tls.as_ref().map(|t| t.cert_pem.as_str()))?;
-        // the controllers, over an in-process client (no TCP, no token)
-        let client = sluice_kube::in_process_client(server.local_router(), "default");
+        let e = crate::apiserver::start(&flags, |server| {
+            // `kubectl logs <taskrun pod> -c step-x [-f]` reads the controllers' step logs
+            server.add_log_hook(std::sync::Arc::new(StepLogHook {
+                data: args.data.clone(),
+            }));
+        })
+        .await?;
+        // the controllers, over an in-process client (no TCP, no token), supervised
+        let client = sluice_kube::in_process_client(e.server.local_router(), "default");
         tokio::spawn(sluice_kube::run_supervised(client, opts));
-        println!("sluice serve listening on {url}");
-        println!("  kubeconfig: {}", kubeconfig.display());
+        println!("sluice serve listening on {}", e.url);
+        println!("  kubeconfig: {}", e.kubeconfig.display());
         println!(
             "  use it:     kubectl --kubeconfig {} get pipelineruns,taskruns",
-            kubeconfig.display()
+            e.kubeconfig.display()
         );
         println!(
             "  controllers: PipelineRun, TaskRun (local executor{}, at most {} TaskRuns at once)",
             if args.isolate { ", bubblewrap" } else { "" },
             args.max_parallel_tasks
         );
-        match &tls {
-            Some(t) => server.serve_tls(listener, t).await?,
-            None => server.serve(listener).await?,
-        }
+        e.serve().await?;
         Ok(exit::OK)
     })
 }
