@@ -13,6 +13,7 @@
 pub mod duration;
 pub mod emit;
 pub mod field;
+pub mod gojson;
 pub mod json;
 pub mod names;
 pub mod object;

@@ -103,58 +103,6 @@ pub fn base64(data: &[u8]) -> String {
     out
 }
 
-/// Go `json.Marshal` of a string (HTML-safe escaping, as Go does by default).
-fn go_json_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            }
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-/// Go `json.Marshal` of a value built from maps (keys sorted), strings and booleans.
-fn go_json(v: &Value, out: &mut String) {
-    match v {
-        Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                go_json_string(k, out);
-                out.push(':');
-                go_json(&m[k], out);
-            }
-            out.push('}');
-        }
-        Value::String(s) => go_json_string(s, out),
-        Value::Array(a) => {
-            out.push('[');
-            for (i, x) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                go_json(x, out);
-            }
-            out.push(']');
-        }
-        other => out.push_str(&other.to_string()),
-    }
-}
-
 fn string_map(v: Option<&Value>) -> Value {
     let mut m = Map::new();
     if let Some(Value::Object(src)) = v {
@@ -193,8 +141,7 @@ pub fn name_hash(obj: &Map<String, Value>) -> String {
     if let Some(Value::Bool(b)) = obj.get("immutable") {
         m.insert("immutable".into(), Value::Bool(*b));
     }
-    let mut text = String::new();
-    go_json(&Value::Object(m), &mut text);
+    let text = sluice_core::gojson::marshal(&Value::Object(m));
     let digest = sha256(text.as_bytes());
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     hex[..10]

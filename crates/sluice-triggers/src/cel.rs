@@ -20,7 +20,7 @@ use cel::objects::{Key, Map};
 use cel::{Context, Env, ExecutionError, Value as CelValue};
 use serde_json::{Map as JsonMap, Value};
 
-use crate::gojson;
+use sluice_core::gojson;
 
 /// Stack of the thread that parses and evaluates one interceptor's expressions.
 pub const STACK_SIZE: usize = 64 << 20;

@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 
-use crate::gojson;
+use sluice_core::gojson;
 
 /// The `$(...)` expressions of `value`: (the expression to evaluate, the text to replace).
 /// After `header.` the rest is put in canonical header form (`findTektonExpressions`).

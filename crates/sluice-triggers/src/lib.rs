@@ -52,7 +52,6 @@
 
 mod catalog;
 mod cel;
-mod gojson;
 mod headers;
 mod interceptors;
 mod jsonpath;

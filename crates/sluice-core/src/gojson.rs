@@ -1,6 +1,7 @@
 //! JSON text as Go's `encoding/json.Marshal` writes it for decoded JSON (`interface{}` values):
 //! object keys sorted, `<`, `>`, `&`, U+2028 and U+2029 escaped, numbers as `float64`
-//! prints them. Bindings and `marshalJSON` hand out this text, so it matches upstream's.
+//! prints them. Triggers bindings and `marshalJSON` hand out this text, and kustomize hashes
+//! generated ConfigMaps/Secrets over it, so both match upstream's.
 
 use std::fmt::Write;
 
