@@ -7,14 +7,14 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-fn tmp(name: &str) -> PathBuf {
+pub(crate) fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("sluice-run-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("tmp dir");
     d
 }
 
-fn run(dir: &Path, yaml: &str, extra: &[&str]) -> Output {
+pub(crate) fn run(dir: &Path, yaml: &str, extra: &[&str]) -> Output {
     let f = dir.join("run.yaml");
     std::fs::write(&f, yaml).expect("write");
     Command::new(env!("CARGO_BIN_EXE_sluice"))

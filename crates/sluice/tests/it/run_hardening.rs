@@ -5,33 +5,13 @@
 //! are masked; Secret files are private and removed after the TaskRun.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::common::sluice;
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("sluice-harden-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("tmp dir");
-    d
-}
-
-fn run(dir: &Path, yaml: &str, extra: &[&str]) -> Output {
-    let f = dir.join("run.yaml");
-    std::fs::write(&f, yaml).expect("write");
-    Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .arg("run")
-        .arg("-f")
-        .arg(&f)
-        .args(extra)
-        .env("SLUICE_DATA_DIR", dir.join("data"))
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("sluice runs")
-}
+use crate::run_cli::{run, tmp};
 
 fn bwrap_runs() -> bool {
     Command::new("bwrap")

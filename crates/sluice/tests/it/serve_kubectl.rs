@@ -9,23 +9,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::apiserver_kubectl::{err, kubectl_available, out};
+use crate::apiserver_kubectl::{err, kubectl_available, out, temp_dir};
 
 struct Proc {
     child: Option<Child>,
     dir: PathBuf,
     port: u16,
     args: Vec<String>,
-}
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let d = std::env::temp_dir().join(format!("sluice-serve-{tag}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
 }
 
 fn port_of(kubeconfig: &Path) -> Option<u16> {
