@@ -2,6 +2,7 @@
 
 mod admission;
 mod apiserver;
+mod appset;
 mod exit;
 mod input;
 mod kustomize;
@@ -41,6 +42,10 @@ enum Command {
     /// Kyverno policies: apply them to resources, or run kyverno-test.yaml suites.
     Policy(Box<policy::PolicyArgs>),
     Run(Box<run::RunArgs>),
+    /// ApplicationSets: `sluice appset generate -f FILE` prints the Applications one
+    /// generates.
+    #[command(subcommand)]
+    Appset(appset::AppsetCommand),
     /// Serve the Kubernetes API from SQLite (kubectl and kube-rs work against it).
     Apiserver(apiserver::ApiserverArgs),
     /// The CI server: the embedded API server and the PipelineRun/TaskRun controllers.
@@ -66,6 +71,7 @@ fn main() -> ExitCode {
         Command::Policy(args) => policy::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Apiserver(args) => apiserver::run(&args),
+        Command::Appset(cmd) => appset::run(&cmd),
         Command::Serve(args) => serve::run(&args),
     };
     match result {

@@ -1,0 +1,16 @@
+//! GitOps engines as pure functions (no I/O): today the ApplicationSet generator engine
+//! (`appset`: list, clusters, git directories and files, matrix, merge, post-selectors,
+//! generator template overrides, fasttemplate and Go templates, `templatePatch`), the
+//! `Repos` trait through which it reads Git trees (`repo`), and the GitOps lints of
+//! `sluice validate` (`lint`).
+//!
+//! Architecture invariant: nothing here reads a file, a socket or a clock beyond the
+//! template budget; repositories are read only through [`repo::Repos`], which the caller
+//! implements (a local directory in `sluice appset generate`, gix in the server later).
+
+pub mod appset;
+pub mod lint;
+pub mod repo;
+
+pub use appset::{GenerateError, Inputs, generate};
+pub use repo::{RepoError, Repos};

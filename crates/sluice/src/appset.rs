@@ -1,0 +1,274 @@
+//! `sluice appset generate -f FILE... [--repo URL=PATH]... [-o yaml|json]`: the
+//! Applications an ApplicationSet generates, offline (`sluice_gitops::appset`).
+//!
+//! Inputs: every `-f` file is loaded; its ApplicationSets are generated in order, its
+//! Argo CD cluster Secrets feed the clusters generator (the in-cluster destination is
+//! there without a Secret, as in Argo CD). Git generators read a local directory: the one
+//! `--repo URL=PATH` maps the repoURL to, else the repoURL itself when it is a local path
+//! or a `file://` URL. The directory's files are read as they are (the revision is not
+//! resolved); symlinks are not followed.
+//!
+//! Output (`-o yaml`, the default) is what `argocd appset generate -o yaml` prints: the
+//! Applications without namespace and status, keys sorted, as a YAML list (one object
+//! alone when there is exactly one). `-o json` prints a `kind: List`.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::Value;
+use sluice_core::{FieldPath, MAX_FILE_BYTES};
+use sluice_gitops::appset::sort_keys;
+use sluice_gitops::repo::{RepoError, Repos};
+
+use crate::{exit, input};
+
+#[derive(Debug, Subcommand)]
+pub enum AppsetCommand {
+    /// Print the Applications an ApplicationSet generates, as `argocd appset generate`.
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Output {
+    Yaml,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Files with the ApplicationSet(s) and any Argo CD cluster Secrets (repeatable).
+    #[arg(short = 'f', long = "filename", required = true)]
+    pub files: Vec<String>,
+    /// A git generator repository as a local directory: `REPO_URL=PATH` (repeatable).
+    #[arg(long = "repo", value_name = "URL=PATH")]
+    pub repos: Vec<String>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value = "yaml")]
+    pub output: Output,
+}
+
+/// At most this many directory entries are listed per repository.
+const MAX_TREE_ENTRIES: usize = 200_000;
+
+/// Local directories standing in for repositories.
+struct LocalRepos {
+    mapped: BTreeMap<String, PathBuf>,
+}
+
+impl LocalRepos {
+    fn root(&self, url: &str) -> Result<PathBuf, RepoError> {
+        if let Some(p) = self.mapped.get(url) {
+            return Ok(p.clone());
+        }
+        let local = url.strip_prefix("file://").unwrap_or(url);
+        if url.starts_with("file://") || local.starts_with('/') || local.starts_with('.') {
+            return Ok(PathBuf::from(local));
+        }
+        Err(RepoError(format!(
+            "no local directory for this repository: give --repo {url}=PATH"
+        )))
+    }
+
+    /// (directories, files) under the root, relative and `/`-separated, in lexical walk
+    /// order; symlinks and special files are left out.
+    fn walk(&self, url: &str) -> Result<(Vec<String>, Vec<String>), RepoError> {
+        let root = self.root(url)?;
+        let meta =
+            fs::metadata(&root).map_err(|e| RepoError(format!("{}: {e}", root.display())))?;
+        if !meta.is_dir() {
+            return Err(RepoError(format!("{}: not a directory", root.display())));
+        }
+        let (mut dirs, mut files) = (Vec::new(), Vec::new());
+        // Depth-first in lexical order, as filepath.WalkDir, with an explicit stack.
+        let mut stack: Vec<String> = vec![String::new()];
+        let mut seen = 0usize;
+        while let Some(rel) = stack.pop() {
+            let abs = if rel.is_empty() {
+                root.clone()
+            } else {
+                root.join(&rel)
+            };
+            let mut entries: Vec<(String, fs::Metadata)> = Vec::new();
+            for e in fs::read_dir(&abs).map_err(|e| RepoError(format!("{}: {e}", abs.display())))? {
+                let e = e.map_err(|e| RepoError(format!("{}: {e}", abs.display())))?;
+                seen += 1;
+                if seen > MAX_TREE_ENTRIES {
+                    return Err(RepoError(format!(
+                        "{}: more than {MAX_TREE_ENTRIES} entries",
+                        root.display()
+                    )));
+                }
+                let Ok(name) = e.file_name().into_string() else {
+                    continue;
+                };
+                let Ok(m) = e.metadata() else { continue };
+                entries.push((name, m));
+            }
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            let mut subdirs = Vec::new();
+            for (name, m) in entries {
+                let child = if rel.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{rel}/{name}")
+                };
+                if m.is_dir() {
+                    if name == ".git" {
+                        continue;
+                    }
+                    dirs.push(child.clone());
+                    subdirs.push(child);
+                } else if m.is_file() {
+                    files.push(child);
+                }
+            }
+            for d in subdirs.into_iter().rev() {
+                stack.push(d);
+            }
+        }
+        // WalkDir lists a directory before what is in it, in lexical order overall.
+        dirs.sort_by(|a, b| walk_order(a, b));
+        files.sort();
+        Ok((dirs, files))
+    }
+}
+
+/// filepath.WalkDir's order: path elements compared one by one.
+fn walk_order(a: &str, b: &str) -> std::cmp::Ordering {
+    a.split('/').cmp(b.split('/'))
+}
+
+impl Repos for LocalRepos {
+    fn directories(&self, url: &str, _revision: &str) -> Result<Vec<String>, RepoError> {
+        Ok(self.walk(url)?.0)
+    }
+    fn files(&self, url: &str, _revision: &str) -> Result<Vec<String>, RepoError> {
+        Ok(self.walk(url)?.1)
+    }
+    fn read(&self, url: &str, _revision: &str, path: &str) -> Result<Vec<u8>, RepoError> {
+        let root = self.root(url)?;
+        if path.split('/').any(|s| s == ".." || s.is_empty()) {
+            return Err(RepoError(format!(
+                "{path}: not a path inside the repository"
+            )));
+        }
+        let abs = root.join(path);
+        let m = fs::symlink_metadata(&abs).map_err(|e| RepoError(format!("{path}: {e}")))?;
+        if !m.is_file() {
+            return Err(RepoError(format!("{path}: not a regular file")));
+        }
+        if m.size() > MAX_FILE_BYTES {
+            return Err(RepoError(format!("{path}: larger than the input limit")));
+        }
+        let f = fs::File::open(&abs).map_err(|e| RepoError(format!("{path}: {e}")))?;
+        sluice_kustomize::fs::read_capped(f, MAX_FILE_BYTES, Some(m.size()))
+            .map_err(|e| RepoError(format!("{path}: {e}")))
+    }
+}
+
+pub fn run(cmd: &AppsetCommand) -> Result<u8> {
+    let AppsetCommand::Generate(args) = cmd;
+    let mut mapped = BTreeMap::new();
+    for r in &args.repos {
+        let Some((url, path)) = r.rsplit_once('=') else {
+            bail!("--repo {r:?}: expected URL=PATH");
+        };
+        mapped.insert(url.to_owned(), PathBuf::from(path));
+    }
+    let repos = LocalRepos { mapped };
+    let mut loaded = Vec::new();
+    for f in &args.files {
+        let text = if f == "-" {
+            input::read_text("-", std::io::stdin().lock(), None)?
+        } else {
+            input::read_named(f)?
+        };
+        let lf = sluice_core::object::load_objects(f, &text, &Default::default())
+            .map_err(|e| anyhow::anyhow!("{f}:{}", e))
+            .with_context(|| format!("{f}: cannot load"))?;
+        for p in &lf.problems {
+            eprintln!("{f}:{p}: skipped");
+        }
+        loaded.extend(lf.objects);
+    }
+    let objects: Vec<Value> = loaded.iter().map(|o| o.object.value().clone()).collect();
+    let inputs = sluice_gitops::Inputs {
+        objects: &objects,
+        repos: &repos,
+    };
+    let appsets: Vec<_> = loaded
+        .iter()
+        .filter(|o| o.object.gvk().group == "argoproj.io" && o.object.kind() == "ApplicationSet")
+        .collect();
+    if appsets.is_empty() {
+        eprintln!("error: no ApplicationSet in {}", args.files.join(", "));
+        return Ok(exit::USAGE);
+    }
+    let mut apps = Vec::new();
+    let mut failed = false;
+    for a in appsets {
+        match sluice_gitops::generate(a.object.value(), &inputs) {
+            Ok(list) => apps.extend(list),
+            Err(errs) => {
+                failed = true;
+                for e in errs {
+                    let pos = a.locate(&FieldPath::parse(&e.path));
+                    eprintln!(
+                        "{}:{}:{}: error: ApplicationSet/{}: {}: {}",
+                        a.source.file,
+                        pos.line,
+                        pos.col,
+                        a.object.name(),
+                        e.path,
+                        e.message
+                    );
+                }
+            }
+        }
+    }
+    if failed {
+        return Ok(exit::FINDINGS);
+    }
+    let printed: Vec<Value> = apps.iter().map(printable).collect();
+    let text = match args.output {
+        Output::Yaml => match printed.len() {
+            0 => "[]\n".to_owned(),
+            1 => sluice_core::emit::to_string(&printed[0]),
+            _ => sluice_core::emit::to_string(&Value::Array(printed)),
+        },
+        Output::Json => {
+            let list = serde_json::json!({
+                "apiVersion": "v1",
+                "items": printed,
+                "kind": "List",
+                "metadata": {"resourceVersion": ""},
+            });
+            let mut s = serde_json::to_string_pretty(&list)?;
+            s.push('\n');
+            s
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(exit::OK)
+}
+
+/// What `argocd appset generate` prints of an Application (`omitFields`): no status, no
+/// creationTimestamp, no namespace; keys sorted.
+fn printable(app: &Value) -> Value {
+    let mut v = app.clone();
+    if let Some(m) = v.as_object_mut() {
+        m.remove("status");
+        if let Some(meta) = m.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("creationTimestamp");
+            meta.remove("namespace");
+        }
+    }
+    sort_keys(&v)
+}
