@@ -3,6 +3,7 @@
 mod apiserver_hardening;
 mod apiserver_kubectl;
 mod apiserver_policy;
+mod appset_cli;
 mod architecture;
 mod common;
 mod example_app_deploy;
