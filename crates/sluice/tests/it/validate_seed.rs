@@ -102,6 +102,22 @@ const FIXTURE_EXPECTED: &[Expected] = &[
         "commonLabels",
         "'commonLabels' is deprecated. Please use 'labels' instead.",
     ),
+    (
+        "argocd/applicationsets/services.yaml",
+        25,
+        "warning",
+        "ApplicationSet/services",
+        "spec.generators[0].matrix.generators[1].list.elements[2].approval",
+        "generator parameter \"approval\" is never used by the template",
+    ),
+    (
+        "argocd/argocd-cm.yaml",
+        19,
+        "warning",
+        "ConfigMap/argocd-cm",
+        "data[kustomize.buildOptions]",
+        "kustomize's load restrictor is off",
+    ),
 ];
 
 const FIXTURE_FIXES: &[Fix] = &[
@@ -134,6 +150,16 @@ const FIXTURE_FIXES: &[Fix] = &[
         "gitops/apps/billing-api/base/rollout.yaml",
         "    canary:\n",
         "    canary:\n      stableService: billing-api\n      canaryService: billing-api-canary\n",
+    ),
+    (
+        "argocd/applicationsets/services.yaml",
+        "            approval: required\n",
+        "",
+    ),
+    (
+        "argocd/argocd-cm.yaml",
+        " --load-restrictor LoadRestrictionsNone",
+        "",
     ),
 ];
 
@@ -215,6 +241,26 @@ const SEED_EXPECTED: &[Expected] = &[
         "commonLabels",
         "'commonLabels' is deprecated. Please use 'labels' instead.",
     ),
+    // Defect 7. A lint, not an upstream finding: Argo CD accepts the unused parameter
+    // silently (applicationset/utils RenderTemplateParams reads only what templates name).
+    (
+        "argocd/applicationsets/multi-env-apps.yaml",
+        28,
+        "warning",
+        "ApplicationSet/microservices",
+        "spec.generators[0].matrix.generators[1].list.elements[0].syncPolicy",
+        "generator parameter \"syncPolicy\" is never used by the template",
+    ),
+    // Defect 9. argo-cd util/kustomize passes buildOptions to `kustomize build` as they are:
+    // the restrictor is really off. A warning.
+    (
+        "argocd/argocd-cm.yaml",
+        72,
+        "warning",
+        "ConfigMap/argocd-cm",
+        "data[kustomize.buildOptions]",
+        "kustomize's load restrictor is off",
+    ),
 ];
 
 const SEED_FIXES: &[Fix] = &[
@@ -247,6 +293,21 @@ const SEED_FIXES: &[Fix] = &[
         "gitops-manifests/apps/order-service/base/rollout.yaml",
         "    canary:\n",
         "    canary:\n      stableService: order-service\n      canaryService: order-service-canary\n",
+    ),
+    (
+        "argocd/applicationsets/multi-env-apps.yaml",
+        "            syncPolicy: automated\n",
+        "",
+    ),
+    (
+        "argocd/applicationsets/multi-env-apps.yaml",
+        "            syncPolicy: manual\n",
+        "",
+    ),
+    (
+        "argocd/argocd-cm.yaml",
+        " --load-restrictor LoadRestrictionsNone",
+        "",
     ),
 ];
 
