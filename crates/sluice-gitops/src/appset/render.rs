@@ -204,15 +204,16 @@ fn strategic_merge(dst: &mut Value, patch: &Value, depth: usize) {
             d.remove(k);
             continue;
         }
-        if depth == 1 && k == "finalizers" {
-            if let (Some(Value::Array(cur)), Value::Array(add)) = (d.get_mut(k), pv) {
-                for f in add {
-                    if !cur.contains(f) {
-                        cur.push(f.clone());
-                    }
+        if depth == 1
+            && k == "finalizers"
+            && let (Some(Value::Array(cur)), Value::Array(add)) = (d.get_mut(k), pv)
+        {
+            for f in add {
+                if !cur.contains(f) {
+                    cur.push(f.clone());
                 }
-                continue;
             }
+            continue;
         }
         match d.get_mut(k) {
             Some(dv) if dv.is_object() && pv.is_object() => {

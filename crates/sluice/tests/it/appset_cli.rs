@@ -244,7 +244,8 @@ fn bad_input_is_reported_with_positions() {
     let dir = std::env::temp_dir().join(format!("sluice-appset-bad-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("mkdir");
-    let head = "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata:\n  name: bad\nspec:\n";
+    let head =
+        "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata:\n  name: bad\nspec:\n";
     let tmpl = "  template:\n    metadata:\n      name: '{{.name}}-{{.missing}}'\n    spec:\n      project: default\n      destination: {server: https://kubernetes.default.svc}\n";
     let cases: &[(&str, String, &str)] = &[
         (
@@ -300,7 +301,9 @@ fn bad_input_is_reported_with_positions() {
     let o = sluice(&["appset", "generate", "-f", &path], None);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stderr(&o).contains("spec.generators[0].matrix: the matrix yields more than 10000 parameter sets"),
+        stderr(&o).contains(
+            "spec.generators[0].matrix: the matrix yields more than 10000 parameter sets"
+        ),
         "{}",
         stderr(&o)
     );

@@ -49,6 +49,16 @@ fn rules() -> BTreeMap<&'static str, Vec<&'static str>> {
         pure_and(&["sluice", "sluice-apis", "sluice-expr", "sluice-gitops"]),
     );
     r.insert("sluice-policy", pure_and(&["sluice"]));
+    // the ApplicationSet engine is pure: repositories come through its `Repos` trait
+    r.insert(
+        "sluice-gitops",
+        pure_and(&[
+            "sluice",
+            "sluice-kube",
+            "sluice-apiserver",
+            "sluice-kustomize",
+        ]),
+    );
     // the engine is pure: no I/O, async runtime or process crates
     r.insert(
         "sluice-pipeline",
