@@ -12,11 +12,13 @@
 //! Applications without namespace and status, keys sorted, as a YAML list (one object
 //! alone when there is exactly one). `-o json` prints a `kind: List`.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
+use std::rc::Rc;
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
@@ -55,9 +57,14 @@ pub struct GenerateArgs {
 /// At most this many directory entries are listed per repository.
 const MAX_TREE_ENTRIES: usize = 200_000;
 
-/// Local directories standing in for repositories.
+/// A repository's tree: (directories, files).
+type Tree = (Vec<String>, Vec<String>);
+
+/// Local directories standing in for repositories. Each tree is walked once (a matrix
+/// calls its git generator once per parameter set of the first child).
 struct LocalRepos {
     mapped: BTreeMap<String, PathBuf>,
+    walked: RefCell<BTreeMap<String, Rc<Tree>>>,
 }
 
 impl LocalRepos {
@@ -76,7 +83,16 @@ impl LocalRepos {
 
     /// (directories, files) under the root, relative and `/`-separated, in lexical walk
     /// order; symlinks and special files are left out.
-    fn walk(&self, url: &str) -> Result<(Vec<String>, Vec<String>), RepoError> {
+    fn tree(&self, url: &str) -> Result<Rc<Tree>, RepoError> {
+        if let Some(t) = self.walked.borrow().get(url) {
+            return Ok(t.clone());
+        }
+        let t = Rc::new(self.walk(url)?);
+        self.walked.borrow_mut().insert(url.to_owned(), t.clone());
+        Ok(t)
+    }
+
+    fn walk(&self, url: &str) -> Result<Tree, RepoError> {
         let root = self.root(url)?;
         let meta =
             fs::metadata(&root).map_err(|e| RepoError(format!("{}: {e}", root.display())))?;
@@ -145,10 +161,10 @@ fn walk_order(a: &str, b: &str) -> std::cmp::Ordering {
 
 impl Repos for LocalRepos {
     fn directories(&self, url: &str, _revision: &str) -> Result<Vec<String>, RepoError> {
-        Ok(self.walk(url)?.0)
+        Ok(self.tree(url)?.0.clone())
     }
     fn files(&self, url: &str, _revision: &str) -> Result<Vec<String>, RepoError> {
-        Ok(self.walk(url)?.1)
+        Ok(self.tree(url)?.1.clone())
     }
     fn read(&self, url: &str, _revision: &str, path: &str) -> Result<Vec<u8>, RepoError> {
         let root = self.root(url)?;
@@ -180,7 +196,10 @@ pub fn run(cmd: &AppsetCommand) -> Result<u8> {
         };
         mapped.insert(url.to_owned(), PathBuf::from(path));
     }
-    let repos = LocalRepos { mapped };
+    let repos = LocalRepos {
+        mapped,
+        walked: RefCell::default(),
+    };
     let mut loaded = Vec::new();
     for f in &args.files {
         let text = if f == "-" {
