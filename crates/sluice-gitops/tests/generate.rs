@@ -412,6 +412,17 @@ fn go_templates_and_patch() {
         json!({"automated": {"selfHeal": true}})
     );
     assert!(apps[1]["spec"].get("syncPolicy").is_none());
+    // template.go applyTemplatePatch: the project cannot be patched; the namespace is the
+    // ApplicationSet's whatever the template says.
+    let mut t = tmpl("{{.c}}");
+    t["metadata"]["namespace"] = json!("elsewhere");
+    let apps = ok(json!({"goTemplate": true,
+        "generators": [{"list": {"elements": [{"c": "a"}]}}],
+        "template": t,
+        "templatePatch": "spec:\n  project: other\n  destination:\n    namespace: patched\n"}));
+    assert_eq!(apps[0]["spec"]["project"], "default");
+    assert_eq!(apps[0]["spec"]["destination"]["namespace"], "patched");
+    assert_eq!(apps[0]["metadata"]["namespace"], "argocd");
 }
 
 #[test]

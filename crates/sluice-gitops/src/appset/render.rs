@@ -150,7 +150,22 @@ pub(crate) fn application(job: &Job<'_>) -> Result<Value, Vec<GenerateError>> {
             .unwrap_or(Value::Null);
         match patch_value {
             Value::Null => {}
-            Value::Object(_) => strategic_merge(&mut app, &patch_value, 0),
+            Value::Object(_) => {
+                // applyTemplatePatch restores the project: a patch cannot move an
+                // Application to another project.
+                let project = app.pointer("/spec/project").cloned();
+                strategic_merge(&mut app, &patch_value, 0);
+                if let Some(spec) = app.get_mut("spec").and_then(Value::as_object_mut) {
+                    match project {
+                        Some(p) => {
+                            spec.insert("project".to_owned(), p);
+                        }
+                        None => {
+                            spec.remove("project");
+                        }
+                    }
+                }
+            }
             _ => {
                 return Err(vec![GenerateError::new(
                     "spec.templatePatch",
@@ -175,14 +190,9 @@ pub(crate) fn application(job: &Job<'_>) -> Result<Value, Vec<GenerateError>> {
     if typed.metadata.name.as_deref() == Some("") {
         typed.metadata.name = None;
     }
-    if typed
-        .metadata
-        .namespace
-        .as_deref()
-        .is_none_or(str::is_empty)
-    {
-        typed.metadata.namespace = job.namespace.map(str::to_owned);
-    }
+    // "The app's namespace must be the same as the AppSet's namespace to preserve the
+    // appsets-in-any-namespace security boundary" (template.go).
+    typed.metadata.namespace = job.namespace.map(str::to_owned);
     serde_json::to_value(&typed).map_err(|e| {
         vec![GenerateError::new(
             "spec.template",
