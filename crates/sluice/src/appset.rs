@@ -255,10 +255,10 @@ pub fn run(cmd: &AppsetCommand) -> Result<u8> {
     }
     let printed: Vec<Value> = apps.iter().map(printable).collect();
     let text = match args.output {
+        // sigs.k8s.io/yaml Marshal (JSON, then go-yaml v2), as kustomize prints.
         Output::Yaml => match printed.len() {
-            0 => "[]\n".to_owned(),
-            1 => sluice_core::emit::to_string(&printed[0]),
-            _ => sluice_core::emit::to_string(&Value::Array(printed)),
+            1 => sluice_kustomize::emit::to_yaml(&printed[0]),
+            _ => sluice_kustomize::emit::to_yaml(&Value::Array(printed)),
         },
         Output::Json => {
             let list = serde_json::json!({

@@ -230,6 +230,28 @@ fn fixture_git_merge_selector_and_patch() {
         json!({"automated": {"prune": true}})
     );
     assert!(apps[5]["spec"].get("syncPolicy").is_none());
+    // -o yaml quotes as go-yaml v2 does (sigs.k8s.io/yaml Marshal): double quotes for
+    // strings that would read as another type, single quotes where plain is not allowed.
+    let o = sluice(
+        &[
+            "appset",
+            "generate",
+            "-f",
+            "tests/fixtures/appset/generators.yaml",
+            "--repo",
+            "https://git.example.test/platform/gitops.git=tests/fixtures/platform/gitops",
+        ],
+        None,
+    );
+    let text = stdout(&o);
+    assert!(
+        text.contains("      example.test/first-feature: '{{features.0}}'\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("      example.test/replicas: \"1e+06\"\n"),
+        "{text}"
+    );
 }
 
 fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
