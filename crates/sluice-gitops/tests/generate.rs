@@ -600,3 +600,17 @@ fn props_json() -> impl proptest::strategy::Strategy<Value = Value> {
         ]
     })
 }
+
+// A template that would build more than the template budget fails with an error, never
+// an allocation of that size (sluice_expr::appset::TEMPLATE_LIMITS).
+#[test]
+fn template_budget_is_an_error() {
+    let e = errs(json!({"goTemplate": true,
+        "generators": [{"list": {"elements": [{"c": "a"}]}}],
+        "template": tmpl("{{ repeat 100000000 \"x\" }}")}));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with("spec.template.metadata.name: failed to execute go template:"),
+        "{e:?}"
+    );
+}

@@ -21,7 +21,8 @@
 //!
 //! Bounds: a generator (and a matrix product, checked before it is built) yields at most
 //! [`MAX_PARAM_SETS`] parameter sets; each Application renders within one
-//! `sluice_expr::appset::TEMPLATE_LIMITS` budget; git files are parsed within the YAML
+//! `sluice_expr::appset::TEMPLATE_LIMITS` budget, all of them within
+//! [`MAX_GENERATED_BYTES`] and [`MAX_GENERATE_TIME`]; git files are parsed within the YAML
 //! loader's limits.
 
 mod generators;
@@ -38,6 +39,14 @@ pub use render::sort_keys;
 
 /// Parameter sets one generator (or one matrix product) may yield.
 pub const MAX_PARAM_SETS: usize = 10_000;
+
+/// Bytes (as JSON) of all the Applications of one ApplicationSet: each renders within its
+/// own template budget (16 MiB), and together they stay within this.
+pub const MAX_GENERATED_BYTES: usize = 256 * 1024 * 1024;
+
+/// Wall-clock time of one ApplicationSet's generation (each Application also has the
+/// template budget's 2 s).
+pub const MAX_GENERATE_TIME: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// An error of generation, at a field path of the ApplicationSet.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -174,6 +183,8 @@ pub fn generate(appset: &Value, inputs: &Inputs<'_>) -> Result<Vec<Value>, Vec<G
         .filter(|s| !s.is_empty());
     let mut g = generators::Generators::new(&settings, inputs);
     let mut apps = Vec::new();
+    let started = std::time::Instant::now();
+    let mut bytes = 0usize;
     for (i, entry) in gens.iter().enumerate() {
         let path = format!("spec.generators[{i}]");
         let results = match g.transform(entry, &path, Some(&template), None, 0, false) {
@@ -196,8 +207,22 @@ pub fn generate(appset: &Value, inputs: &Inputs<'_>) -> Result<Vec<Value>, Vec<G
                     namespace: appset_ns,
                 };
                 match render::application(&job) {
-                    Ok(app) => apps.push(app),
+                    Ok(app) => {
+                        bytes += serde_json::to_vec(&app).map(|v| v.len()).unwrap_or(0);
+                        apps.push(app);
+                    }
                     Err(e) => errs.extend(e),
+                }
+                if bytes > MAX_GENERATED_BYTES || started.elapsed() > MAX_GENERATE_TIME {
+                    errs.push(GenerateError::new(
+                        path.as_str(),
+                        format!(
+                            "generation stopped: the Applications exceed {} MiB or {} s",
+                            MAX_GENERATED_BYTES / (1024 * 1024),
+                            MAX_GENERATE_TIME.as_secs()
+                        ),
+                    ));
+                    return Err(errs);
                 }
             }
         }
