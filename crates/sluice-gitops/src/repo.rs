@@ -39,6 +39,11 @@ impl Repos for NoRepos {
 /// FNM_PATHNAME: `*` and `**` also match `/`; `?` one character; `[...]` classes), which is
 /// what the repo-server's `GetFiles` lists for the files generator.
 pub fn pathspec_match(pattern: &str, path: &str) -> bool {
+    // Without wildcards a pathspec names a file or a leading directory.
+    if !pattern.contains(['*', '?', '[', '\\']) {
+        let dir = pattern.trim_end_matches('/');
+        return path == dir || path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'));
+    }
     let p: Vec<char> = pattern.chars().collect();
     let s: Vec<char> = path.chars().collect();
     glob(&p, &s, true)
@@ -169,5 +174,8 @@ mod tests {
         ));
         assert!(pathspec_match("*.json", "a/b.json"));
         assert!(!pathspec_match("*.yaml", "a/b.json"));
+        assert!(pathspec_match("cfg", "cfg/a/b.json"));
+        assert!(pathspec_match("cfg/a.json", "cfg/a.json"));
+        assert!(!pathspec_match("cfg", "cfgx/a.json"));
     }
 }
