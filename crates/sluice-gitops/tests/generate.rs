@@ -436,6 +436,12 @@ fn unknown_and_unsupported_generators() {
             "spec.generators[1].pullRequest: the pullRequest generator reads an external service and is not supported by Sluice yet",
         ]
     );
+    let e =
+        errs(json!({"generators": [{"list": {"element": [{"c": "a"}]}}], "template": tmpl("x")}));
+    assert_eq!(
+        e,
+        ["spec.generators[0].list.element: unknown field \"element\" of the list generator"]
+    );
     let e = errs(json!({"template": tmpl("x")}));
     assert_eq!(e, ["spec.generators: Required value"]);
 }

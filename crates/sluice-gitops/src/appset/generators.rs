@@ -141,6 +141,27 @@ impl<'a> Generators<'a> {
                 ));
                 continue;
             }
+            // Unknown fields: kubectl apply (strict field validation) refuses them, and a
+            // misspelt field would otherwise silently generate nothing.
+            if let Some(known) = known_fields(kind)
+                && let Some(m) = g.as_object()
+            {
+                let unknown: Vec<&String> =
+                    m.keys().filter(|k| !known.contains(&k.as_str())).collect();
+                if !unknown.is_empty() {
+                    for k in unknown {
+                        errs.push(GenerateError::new(
+                            format!("{gpath}.{k}"),
+                            format!("unknown field {k:?} of the {kind} generator"),
+                        ));
+                    }
+                    continue;
+                }
+            }
+            if !g.is_object() {
+                errs.push(GenerateError::new(gpath, "expected an object"));
+                continue;
+            }
             let own = g.get("template").filter(|t| !t.is_null()).cloned();
             let template = match base {
                 Some(b) => merge_template(own.as_ref().unwrap_or(&Value::Null), b),
@@ -884,6 +905,27 @@ impl<'a> Generators<'a> {
         }
         Ok(base)
     }
+}
+
+/// The fields of each generator (argo-cd `applicationset_types.go`).
+fn known_fields(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "list" => &["elements", "elementsYaml", "template"],
+        "clusters" => &["selector", "template", "values", "flatList"],
+        "git" => &[
+            "repoURL",
+            "directories",
+            "files",
+            "revision",
+            "requeueAfterSeconds",
+            "template",
+            "pathParamPrefix",
+            "values",
+        ],
+        "matrix" => &["generators", "template"],
+        "merge" => &["generators", "mergeKeys", "template"],
+        _ => return None,
+    })
 }
 
 /// The post-selector of a generator entry (`utils.LabelSelectorAsSelector`: as
