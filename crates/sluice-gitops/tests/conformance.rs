@@ -112,42 +112,52 @@ const STG: &str = "https://staging.example.test";
 const PRD: &str = "https://prod.example.test";
 
 /// What each example gives: (name, server, namespace) of every Application, or an error.
+#[derive(Clone)]
 enum Want {
-    Apps(Vec<(&'static str, &'static str, &'static str)>),
+    Apps(Vec<(String, String, String)>),
     Error(&'static str),
 }
 
-fn expected() -> BTreeMap<&'static str, Want> {
-    use Want::*;
+/// `Want::Apps` from (name, server, namespace) triples.
+fn apps(v: &[(&str, &str, &str)]) -> Want {
+    Want::Apps(
+        v.iter()
+            .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+            .collect(),
+    )
+}
+
+fn expected() -> BTreeMap<String, Want> {
+    use Want::Error;
     let e = "applicationset/examples/";
     let guestbook_list = || {
-        Apps(vec![
+        apps(&[
             ("engineering-dev-guestbook", IN, "guestbook"),
             ("engineering-prod-guestbook", IN, "guestbook"),
         ])
     };
     let three_clusters = || {
-        Apps(vec![
+        apps(&[
             ("in-cluster-guestbook", IN, "guestbook"),
             ("prod-guestbook", PRD, "guestbook"),
             ("staging-guestbook", STG, "guestbook"),
         ])
     };
     let design_list = || {
-        Apps(vec![
+        apps(&[
             ("engineering-dev-guestbook", "https://1.2.3.4", "guestbook"),
             ("engineering-prod-guestbook", "https://2.4.6.8", "guestbook"),
             ("finance-preprod-guestbook", "https://9.8.7.6", "guestbook"),
         ])
     };
     let addons = || {
-        Apps(vec![
+        apps(&[
             ("argo-workflows", IN, "argo-workflows"),
             ("prometheus-operator", IN, "prometheus-operator"),
         ])
     };
     let cluster_git = || {
-        Apps(vec![
+        apps(&[
             ("argo-workflows-prod", PRD, "argo-workflows"),
             ("argo-workflows-staging", STG, "argo-workflows"),
             ("prometheus-operator-prod", PRD, "prometheus-operator"),
@@ -155,7 +165,7 @@ fn expected() -> BTreeMap<&'static str, Want> {
         ])
     };
     let list_git = || {
-        Apps(vec![
+        apps(&[
             (
                 "argo-workflows-engineering-dev",
                 "https://1.2.3.4",
@@ -183,22 +193,22 @@ fn expected() -> BTreeMap<&'static str, Want> {
         for c in ["engineering-dev", "engineering-prod"] {
             for s in ["1", "2"] {
                 for p in ["first", "second"] {
-                    let n: &'static str = Box::leak(format!("{p}-{c}-{s}").into_boxed_str());
-                    v.push((n, IN, n));
+                    let n = format!("{p}-{c}-{s}");
+                    v.push((n.clone(), IN.to_owned(), n));
                 }
             }
         }
-        Apps(v)
+        Want::Apps(v)
     };
     let merged_clusters = || {
-        Apps(vec![
+        apps(&[
             ("in-cluster", IN, "default"),
             ("prod", PRD, "default"),
             ("staging", STG, "default"),
         ])
     };
     let two_matrixes = || {
-        Apps(vec![
+        apps(&[
             ("in-cluster-guestbook-staging", IN, "guestbook-non-prod"),
             ("in-cluster-guestbook-prod", IN, "guestbook"),
             ("prod-guestbook-staging", PRD, "guestbook-non-prod"),
@@ -208,17 +218,14 @@ fn expected() -> BTreeMap<&'static str, Want> {
         ])
     };
     let files = || {
-        Apps(vec![
+        apps(&[
             ("engineering-dev-guestbook", IN, "guestbook"),
             ("engineering-prod-guestbook", IN, "guestbook"),
         ])
     };
     let mut m = BTreeMap::new();
     let mut put = |f: &str, w: Want| {
-        m.insert(
-            Box::leak(format!("{e}{f}").into_boxed_str()) as &'static str,
-            w,
-        );
+        m.insert(format!("{e}{f}"), w);
     };
     put(
         "applications-sync-policies/create-only.yaml",
@@ -242,7 +249,7 @@ fn expected() -> BTreeMap<&'static str, Want> {
     // as written; the selector is non-empty, so no in-cluster.
     put(
         "design-doc/clusters.yaml",
-        Apps(vec![
+        apps(&[
             ("{{.name}}-guestbook", "{{.server}}", "guestbook"),
             ("{{.name}}-guestbook", "{{.server}}", "guestbook"),
         ]),
@@ -250,7 +257,7 @@ fn expected() -> BTreeMap<&'static str, Want> {
     put("design-doc/list-fasttemplate.yaml", design_list());
     put("design-doc/list.yaml", design_list());
     let overridden = || {
-        Apps(vec![
+        apps(&[
             ("engineering-dev-guestbook", "https://1.2.3.4", "guestbook"),
             ("engineering-prod-guestbook", "https://1.2.3.4", "guestbook"),
         ])
@@ -276,7 +283,7 @@ fn expected() -> BTreeMap<&'static str, Want> {
         "git-generator-directory/git-directories-example.yaml",
         addons(),
     );
-    let prod_only = || Apps(vec![("engineering-prod-guestbook", IN, "guestbook")]);
+    let prod_only = || apps(&[("engineering-prod-guestbook", IN, "guestbook")]);
     put(
         "git-generator-files-discovery/excludes/git-files-exclude-example-fasttemplate.yaml",
         prod_only(),
@@ -306,7 +313,7 @@ fn expected() -> BTreeMap<&'static str, Want> {
     // tag, goTemplate with missingkey=error fails.
     put(
         "matrix/list-and-list-fasttemplate.yaml",
-        Apps(vec![
+        apps(&[
             ("engineering-dev-1", IN, "{{path.basename}}"),
             ("engineering-dev-2", IN, "{{path.basename}}"),
             ("engineering-prod-1", IN, "{{path.basename}}"),
@@ -329,7 +336,7 @@ fn expected() -> BTreeMap<&'static str, Want> {
     put("merge/merge-clusters-and-list.yaml", merged_clusters());
     put("merge/merge-two-matrixes-fasttemplate.yaml", two_matrixes());
     put("merge/merge-two-matrixes.yaml", two_matrixes());
-    let tov = || Apps(vec![("engineering-dev-guestbook", IN, "guestbook")]);
+    let tov = || apps(&[("engineering-dev-guestbook", IN, "guestbook")]);
     put(
         "template-override/template-overrides-example-fasttemplate.yaml",
         tov(),
@@ -428,10 +435,7 @@ fn applicationset_examples_generate_what_argocd_generates() {
                         )
                     })
                     .collect();
-                let want: Vec<(String, String, String)> = w
-                    .iter()
-                    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
-                    .collect();
+                let want = w.clone();
                 let valid = INVALID_NAMES.iter().any(|f| file.ends_with(f))
                     || apps.iter().all(|a| {
                         let o = sluice_core::Object::new(a.clone());
