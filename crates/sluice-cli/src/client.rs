@@ -21,13 +21,14 @@ pub enum Error {
         message: String,
     },
     /// No kubeconfig, no connection, an unreadable answer.
-    #[error("{0}")]
+    #[error("error: {0}")]
     Connection(String),
     /// What the command was given makes no sense (unknown resource type, bad flag value).
-    #[error("{0}")]
+    #[error("error: {0}")]
     Usage(String),
-    /// A run the command followed ended without success (`--showlog`, `logs -f`).
-    #[error("{0}")]
+    /// A run the command followed ended without success (`--showlog`), or a refused
+    /// action (cancelling a finished run).
+    #[error("error: {0}")]
     RunFailed(String),
 }
 

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::format::{age, visible_width};
+use crate::format::age;
 use crate::table::render;
 
 /// A resource the server serves (one entry of discovery's APIResourceList).
@@ -135,6 +135,10 @@ pub fn render_table(table: &Value, now: i64, o: TableOpts, namespace: Option<&st
                 match (c, cols[i]["type"].as_str()) {
                     (Value::Null, _) => "<none>".into(),
                     (Value::String(s), Some("date")) if s.is_empty() => "<none>".into(),
+                    // an RFC 3339 time becomes an age; a server that sends ages keeps them
+                    (Value::String(s), Some("date")) if crate::format::time(c).is_none() => {
+                        s.clone()
+                    }
                     (Value::String(_), Some("date")) => age(c, now),
                     (Value::String(s), _) if s.is_empty() => String::new(),
                     (Value::String(s), _) => s.clone(),
@@ -153,7 +157,6 @@ pub fn render_table(table: &Value, now: i64, o: TableOpts, namespace: Option<&st
         }
         out.push(line);
     }
-    let _ = visible_width;
     render(&out, "")
 }
 
@@ -206,6 +209,7 @@ mod tests {
             "rows": [
                 {"cells": ["ok", "True", "Succeeded", "2026-01-01T00:00:00Z"], "object": {"metadata": {"namespace": "ci"}}},
                 {"cells": ["broken", null, "", ""], "object": {"metadata": {"namespace": "ci"}}},
+                {"cells": ["aged", "False", "Failed", "9s"], "object": {"metadata": {"namespace": "ci"}}},
             ]
         });
         let now = 1_767_225_600 + 125;
@@ -213,14 +217,16 @@ mod tests {
             render_table(&t, now, TableOpts::default(), Some("ci")),
             "NAME     SUCCEEDED   STARTTIME\n\
              ok       True        2m5s\n\
-             broken   <none>      <none>\n"
+             broken   <none>      <none>\n\
+             aged     False       9s\n"
         );
         let wide = TableOpts { wide: true, all_namespaces: true, no_headers: false };
         assert_eq!(
             render_table(&t, now, wide, None),
             "NAMESPACE   NAME     SUCCEEDED   REASON      STARTTIME\n\
              ci          ok       True        Succeeded   2m5s\n\
-             ci          broken   <none>                  <none>\n"
+             ci          broken   <none>                  <none>\n\
+             ci          aged     False       Failed      9s\n"
         );
         let empty = json!({"columnDefinitions": [], "rows": []});
         assert_eq!(
