@@ -673,10 +673,19 @@ async fn pipelinerun_logs(
         let outcome = succeeded(&pr);
         let sel = format!("tekton.dev/pipelineRun={name}");
         let mut trs = c.list(&tr_res(), Some(&c.namespace), Some(&sel)).await?;
+        // the order the run created its TaskRuns (childReferences), then start time
+        let order: Vec<&str> = pr["status"]["childReferences"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["name"].as_str())
+            .collect();
         trs.sort_by_key(|t| {
+            let n = t["metadata"]["name"].as_str().unwrap_or("");
             (
+                order.iter().position(|o| *o == n).unwrap_or(usize::MAX),
                 sluice_cli::format::time(&t["status"]["startTime"]).unwrap_or(i64::MAX),
-                t["metadata"]["name"].as_str().unwrap_or("").to_owned(),
+                n.to_owned(),
             )
         });
         for tr in &trs {
