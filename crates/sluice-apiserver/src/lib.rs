@@ -40,8 +40,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 pub use admission::{AdmissionHook, AdmissionRequest, Operation};
-pub use server::{MetricsSource, PodLogHook};
 pub use server::State;
+pub use server::{MetricsSource, PodLogHook};
 pub use status::ApiError;
 pub use store::Store;
 
@@ -218,7 +218,11 @@ impl ApiServer {
     /// Serves `source` at `/metrics`; `public` serves it without the bearer token (a
     /// Prometheus scrape needs no credentials then).
     pub fn set_metrics(&self, source: Arc<dyn MetricsSource>, public: bool) {
-        *self.state.metrics.write().unwrap_or_else(|e| e.into_inner()) = Some((source, public));
+        *self
+            .state
+            .metrics
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some((source, public));
     }
 
     /// Starts the simulated node's loop (if enabled) on the current tokio runtime, supervised:

@@ -102,7 +102,8 @@ pub fn query_escape(s: &str) -> String {
 impl Conn {
     /// Connects with a kubeconfig's current context; `namespace` overrides the context's.
     pub async fn connect(kubeconfig: &Path, namespace: Option<&str>) -> Result<Conn, Error> {
-        let err = |m: String| Error::Connection(format!("kubeconfig {}: {m}", kubeconfig.display()));
+        let err =
+            |m: String| Error::Connection(format!("kubeconfig {}: {m}", kubeconfig.display()));
         let kc = kube::config::Kubeconfig::read_from(kubeconfig).map_err(|e| err(e.to_string()))?;
         let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
             .await
@@ -116,7 +117,10 @@ impl Conn {
     }
 
     pub async fn get_json(&self, path: &str) -> Result<Value, Error> {
-        Ok(self.client.request(request("GET", path, None, vec![])?).await?)
+        Ok(self
+            .client
+            .request(request("GET", path, None, vec![])?)
+            .await?)
     }
 
     /// Every resource of discovery (core first, then each group's preferred version, then
@@ -159,7 +163,11 @@ impl Conn {
     }
 
     /// The resource serving `apiVersion`/`kind`.
-    pub fn resource_for<'a>(all: &'a [Resource], api_version: &str, kind: &str) -> Option<&'a Resource> {
+    pub fn resource_for<'a>(
+        all: &'a [Resource],
+        api_version: &str,
+        kind: &str,
+    ) -> Option<&'a Resource> {
         let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
         all.iter()
             .find(|r| r.group == group && r.version == version && r.kind == kind)
@@ -221,7 +229,12 @@ impl Conn {
 
     /// Server-side apply (field manager `sluice`, forced as `kubectl apply
     /// --server-side --force-conflicts`): `created`, `configured` or `unchanged`.
-    pub async fn apply(&self, r: &Resource, namespace: &str, obj: &Value) -> Result<&'static str, Error> {
+    pub async fn apply(
+        &self,
+        r: &Resource,
+        namespace: &str,
+        obj: &Value,
+    ) -> Result<&'static str, Error> {
         let name = obj["metadata"]["name"].as_str().unwrap_or("");
         let path = format!("{}/{name}", r.path(Some(namespace)));
         let before = match self.get_json(&path).await {
@@ -248,7 +261,12 @@ impl Conn {
 
     pub async fn create(&self, r: &Resource, namespace: &str, obj: &Value) -> Result<Value, Error> {
         let body = serde_json::to_vec(obj).map_err(|e| Error::Usage(e.to_string()))?;
-        let req = request("POST", &r.path(Some(namespace)), Some("application/json"), body)?;
+        let req = request(
+            "POST",
+            &r.path(Some(namespace)),
+            Some("application/json"),
+            body,
+        )?;
         Ok(self.client.request(req).await?)
     }
 
@@ -271,7 +289,9 @@ impl Conn {
 
     /// Deletes with background propagation (as kubectl).
     pub async fn delete(&self, r: &Resource, namespace: &str, name: &str) -> Result<(), Error> {
-        let body = br#"{"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Background"}"#.to_vec();
+        let body =
+            br#"{"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Background"}"#
+                .to_vec();
         let req = request(
             "DELETE",
             &format!("{}/{name}", r.path(Some(namespace))),

@@ -178,7 +178,10 @@ pub fn condition(conditions: &Value, style: Style) -> String {
         "PipelineRunCancelled" | "TaskRunCancelled" | "Cancelled" | "StoppedRunFinally"
     ) && word == "Failed";
     if cancelled {
-        return format!("{}({reason})", style.paint(status_colour("Cancelled"), "Cancelled"));
+        return format!(
+            "{}({reason})",
+            style.paint(status_colour("Cancelled"), "Cancelled")
+        );
     }
     let w = style.paint(status_colour(word), word);
     if reason.is_empty() || reason == word {
@@ -256,15 +259,27 @@ mod tests {
     fn tkn_started_and_duration() {
         let now = 1_767_225_600 + 3600; // 2026-01-01T01:00:00Z
         assert_eq!(tkn_age(&json!("2026-01-01T00:59:59Z"), now), "1 second ago");
-        assert_eq!(tkn_age(&json!("2026-01-01T00:58:00Z"), now), "2 minutes ago");
+        assert_eq!(
+            tkn_age(&json!("2026-01-01T00:58:00Z"), now),
+            "2 minutes ago"
+        );
         assert_eq!(tkn_age(&json!("2026-01-01T00:00:00Z"), now), "1 hour ago");
-        assert_eq!(tkn_age(&json!("2026-01-01T01:00:00Z"), now), "0 seconds ago");
+        assert_eq!(
+            tkn_age(&json!("2026-01-01T01:00:00Z"), now),
+            "0 seconds ago"
+        );
         assert_eq!(tkn_age(&Value::Null, now), "---");
         assert_eq!(
-            duration(&json!("2026-01-01T00:00:00Z"), &json!("2026-01-01T00:01:03Z")),
+            duration(
+                &json!("2026-01-01T00:00:00Z"),
+                &json!("2026-01-01T00:01:03Z")
+            ),
             "1m3s"
         );
-        assert_eq!(duration(&json!("2026-01-01T00:00:00Z"), &Value::Null), "---");
+        assert_eq!(
+            duration(&json!("2026-01-01T00:00:00Z"), &Value::Null),
+            "---"
+        );
         assert_eq!(age(&json!("2026-01-01T00:00:00Z"), now), "60m");
     }
 
@@ -274,7 +289,10 @@ mod tests {
         let s = Style::default();
         let c = |st: &str, r: &str| json!([{"type": "Succeeded", "status": st, "reason": r}]);
         assert_eq!(condition(&c("True", "Succeeded"), s), "Succeeded");
-        assert_eq!(condition(&c("True", "Completed"), s), "Succeeded(Completed)");
+        assert_eq!(
+            condition(&c("True", "Completed"), s),
+            "Succeeded(Completed)"
+        );
         assert_eq!(condition(&c("False", "Failed"), s), "Failed");
         assert_eq!(condition(&c("Unknown", "Running"), s), "Running");
         assert_eq!(condition(&c("Unknown", "Pending"), s), "Running(Pending)");
@@ -282,7 +300,10 @@ mod tests {
             condition(&c("False", "PipelineRunCancelled"), s),
             "Cancelled(PipelineRunCancelled)"
         );
-        assert_eq!(condition(&c("False", "Cancelled"), s), "Cancelled(Cancelled)");
+        assert_eq!(
+            condition(&c("False", "Cancelled"), s),
+            "Cancelled(Cancelled)"
+        );
         assert_eq!(condition(&Value::Null, s), "---");
         let coloured = condition(&c("False", "Failed"), Style { colour: true });
         assert_eq!(coloured, "\x1b[91mFailed\x1b[0m");

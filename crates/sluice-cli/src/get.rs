@@ -74,7 +74,7 @@ pub fn resolve<'a>(resources: &'a [Resource], word: &str) -> Option<&'a Resource
         r.plural == name
             || r.singular == name
             || r.kind.to_lowercase() == name
-            || r.short_names.iter().any(|s| *s == name)
+            || r.short_names.contains(&name)
     };
     let qualifies = |r: &Resource| match &qual {
         None => true,
@@ -184,15 +184,32 @@ mod tests {
             res("", "Pod", "pods", &["po"]),
             res("example.com", "Pod", "pods", &[]),
         ];
-        for w in ["pr", "PipelineRun", "pipelinerun", "pipelineruns", "pipelineruns.tekton.dev", "pipelineruns.v1.tekton.dev"] {
-            assert_eq!(resolve(&rs, w).map(|r| r.plural.as_str()), Some("pipelineruns"), "{w}");
+        for w in [
+            "pr",
+            "PipelineRun",
+            "pipelinerun",
+            "pipelineruns",
+            "pipelineruns.tekton.dev",
+            "pipelineruns.v1.tekton.dev",
+        ] {
+            assert_eq!(
+                resolve(&rs, w).map(|r| r.plural.as_str()),
+                Some("pipelineruns"),
+                "{w}"
+            );
         }
         assert_eq!(resolve(&rs, "pods").unwrap().group, "");
-        assert_eq!(resolve(&rs, "pods.example.com").unwrap().group, "example.com");
+        assert_eq!(
+            resolve(&rs, "pods.example.com").unwrap().group,
+            "example.com"
+        );
         assert!(resolve(&rs, "nothing").is_none());
         assert!(resolve(&rs, "pr.argoproj.io").is_none());
         let r = resolve(&rs, "pr").unwrap();
-        assert_eq!(r.path(Some("ci")), "/apis/tekton.dev/v1/namespaces/ci/pipelineruns");
+        assert_eq!(
+            r.path(Some("ci")),
+            "/apis/tekton.dev/v1/namespaces/ci/pipelineruns"
+        );
         assert_eq!(r.kind_name(), "pipelinerun.tekton.dev");
         assert_eq!(resolve(&rs, "po").unwrap().path(None), "/api/v1/pods");
     }
@@ -220,7 +237,11 @@ mod tests {
              broken   <none>      <none>\n\
              aged     False       9s\n"
         );
-        let wide = TableOpts { wide: true, all_namespaces: true, no_headers: false };
+        let wide = TableOpts {
+            wide: true,
+            all_namespaces: true,
+            no_headers: false,
+        };
         assert_eq!(
             render_table(&t, now, wide, None),
             "NAMESPACE   NAME     SUCCEEDED   REASON      STARTTIME\n\

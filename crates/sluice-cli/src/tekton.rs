@@ -325,7 +325,10 @@ pub fn taskrun_describe(tr: &Value, now: i64, style: Style) -> String {
             ("Name", s(tr, "/metadata/name").to_owned()),
             ("Namespace", s(tr, "/metadata/namespace").to_owned()),
             ("Task Ref", s(tr, "/spec/taskRef/name").to_owned()),
-            ("Service Account", s(tr, "/spec/serviceAccountName").to_owned()),
+            (
+                "Service Account",
+                s(tr, "/spec/serviceAccountName").to_owned(),
+            ),
             ("Timeout", s(tr, "/spec/timeout").to_owned()),
             ("Pod", s(tr, "/status/podName").to_owned()),
         ],
@@ -563,9 +566,21 @@ mod tests {
     #[test]
     fn pipelinerun_list_is_tkns() {
         let mut runs = vec![
-            pr("a", "2026-01-01T00:00:00Z", Some("2026-01-01T00:01:03Z"), "True", "Succeeded"),
+            pr(
+                "a",
+                "2026-01-01T00:00:00Z",
+                Some("2026-01-01T00:01:03Z"),
+                "True",
+                "Succeeded",
+            ),
             pr("b", "2026-01-01T00:08:00Z", None, "Unknown", "Running"),
-            pr("c", "2026-01-01T00:05:00Z", Some("2026-01-01T00:05:09Z"), "False", "Failed"),
+            pr(
+                "c",
+                "2026-01-01T00:05:00Z",
+                Some("2026-01-01T00:05:09Z"),
+                "False",
+                "Failed",
+            ),
         ];
         sort_runs(&mut runs);
         assert_eq!(
@@ -594,7 +609,13 @@ mod tests {
     fn pipeline_list_shows_the_last_run() {
         let p = json!({"metadata": {"name": "build", "namespace": "ci", "creationTimestamp": "2026-01-01T00:00:00Z"}});
         let q = json!({"metadata": {"name": "idle", "namespace": "ci", "creationTimestamp": "2026-01-01T00:09:00Z"}});
-        let runs = vec![pr("c", "2026-01-01T00:05:00Z", Some("2026-01-01T00:05:09Z"), "False", "Failed")];
+        let runs = vec![pr(
+            "c",
+            "2026-01-01T00:05:00Z",
+            Some("2026-01-01T00:05:09Z"),
+            "False",
+            "Failed",
+        )];
         assert_eq!(
             pipeline_list(&[p, q], &runs, NOW, ListOpts::default()),
             "NAME    AGE              LAST RUN   STARTED         DURATION   STATUS\n\
@@ -605,7 +626,13 @@ mod tests {
 
     #[test]
     fn pipelinerun_describe_has_tkns_sections() {
-        let run = pr("c", "2026-01-01T00:05:00Z", Some("2026-01-01T00:05:09Z"), "False", "Failed");
+        let run = pr(
+            "c",
+            "2026-01-01T00:05:00Z",
+            Some("2026-01-01T00:05:09Z"),
+            "False",
+            "Failed",
+        );
         let tr = json!({
             "metadata": {"name": "c-compile", "labels": {"tekton.dev/pipelineTask": "compile"}},
             "status": {"startTime": "2026-01-01T00:05:01Z", "completionTime": "2026-01-01T00:05:08Z",
@@ -654,7 +681,10 @@ mod tests {
         let pr = start_pipelinerun(
             &p,
             &["app=shop".into(), "tags=a,b".into(), "x=y=z".into()],
-            &["name=src,emptyDir=".into(), "name=cache,claimName=c,subPath=s".into()],
+            &[
+                "name=src,emptyDir=".into(),
+                "name=cache,claimName=c,subPath=s".into(),
+            ],
         )
         .unwrap();
         assert_eq!(pr["metadata"]["generateName"], "build-run-");
@@ -671,6 +701,10 @@ mod tests {
         assert!(start_pipelinerun(&p, &["novalue".into()], &[]).is_err());
         assert!(workspace_flag("emptyDir=").unwrap_err().contains("name="));
         assert!(workspace_flag("name=x").unwrap_err().contains("emptyDir="));
-        assert!(workspace_flag("name=x,bogus=1").unwrap_err().contains("bogus"));
+        assert!(
+            workspace_flag("name=x,bogus=1")
+                .unwrap_err()
+                .contains("bogus")
+        );
     }
 }

@@ -356,7 +356,9 @@ impl Metrics {
             namespace: meta(pr, "namespace"),
             status: st.clone(),
         };
-        self.pr_total.get_or_create(&StatusLabels { status: st }).inc();
+        self.pr_total
+            .get_or_create(&StatusLabels { status: st })
+            .inc();
         self.pr_count.get_or_create(&labels).inc();
         if let Some(d) = duration(status) {
             self.pr_duration.get_or_create(&labels).observe(d);

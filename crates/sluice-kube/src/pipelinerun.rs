@@ -152,7 +152,8 @@ async fn finish(ctx: &Ctx, pr: &Value, st: &PipelineRunStatus) -> Result<(), Err
     };
     events::record(ctx, pr, t, &r, &m).await;
     if let Some(keep) = ctx.opts.keep_runs
-        && let Err(e) = crate::retention::prune(&ctx.client, Some(meta(pr, "namespace")), keep).await
+        && let Err(e) =
+            crate::retention::prune(&ctx.client, Some(meta(pr, "namespace")), keep).await
     {
         eprintln!("warning: retention: {e}");
     }

@@ -435,9 +435,13 @@ pub fn delete(args: &DeleteArgs) -> anyhow::Result<u8> {
         let all = c.discover().await?;
         let mut targets: Vec<(Resource, String, String)> = Vec::new();
         if let Some((kind, names)) = args.args.split_first() {
-            let r = sluice_cli::get::resolve(&all, kind).cloned().ok_or_else(|| {
-                Error::Usage(format!("the server doesn't have a resource type \"{kind}\""))
-            })?;
+            let r = sluice_cli::get::resolve(&all, kind)
+                .cloned()
+                .ok_or_else(|| {
+                    Error::Usage(format!(
+                        "the server doesn't have a resource type \"{kind}\""
+                    ))
+                })?;
             for n in names {
                 targets.push((r.clone(), c.namespace.clone(), n.clone()));
             }
@@ -549,10 +553,13 @@ pub fn pipeline(cmd: &PipelineCmd) -> anyhow::Result<u8> {
             let p = c
                 .get(&tekton_res("Pipeline", "pipelines"), &c.namespace, &a.name)
                 .await?;
-            let pr = tekton::start_pipelinerun(&p, &a.params, &a.workspaces)
-                .map_err(Error::Usage)?;
+            let pr =
+                tekton::start_pipelinerun(&p, &a.params, &a.workspaces).map_err(Error::Usage)?;
             let created = c.create(&pr_res(), &c.namespace, &pr).await?;
-            let name = created["metadata"]["name"].as_str().unwrap_or("").to_owned();
+            let name = created["metadata"]["name"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned();
             out(&format!("PipelineRun started: {name}\n"));
             if !a.showlog {
                 out(&format!(
@@ -566,7 +573,9 @@ pub fn pipeline(cmd: &PipelineCmd) -> anyhow::Result<u8> {
             if done == Some(true) {
                 Ok(exit::OK)
             } else {
-                Err(Error::RunFailed(format!("PipelineRun {name} did not succeed")))
+                Err(Error::RunFailed(format!(
+                    "PipelineRun {name} did not succeed"
+                )))
             }
         }),
     }
@@ -635,7 +644,9 @@ async fn taskrun_logs(c: &Conn, tr: &Value, follow: bool, style: Style) -> Resul
             if !follow {
                 return Ok(false);
             }
-            let t = c.get(&tr_res(), ns, tr["metadata"]["name"].as_str().unwrap_or("")).await?;
+            let t = c
+                .get(&tr_res(), ns, tr["metadata"]["name"].as_str().unwrap_or(""))
+                .await?;
             if succeeded(&t).is_some() {
                 cur = c.get(&pods, ns, pod).await?;
                 if !started(&cur) {
@@ -702,9 +713,11 @@ async fn pipelinerun_logs(
         }
         if !follow || outcome.is_some() {
             // one last pass after the end prints TaskRuns that appeared meanwhile
-            if follow && trs.iter().any(|t| {
-                !printed.contains(t["metadata"]["name"].as_str().unwrap_or(""))
-            }) {
+            if follow
+                && trs
+                    .iter()
+                    .any(|t| !printed.contains(t["metadata"]["name"].as_str().unwrap_or("")))
+            {
                 continue;
             }
             if !follow && trs.is_empty() {
@@ -795,9 +808,7 @@ pub fn pipelinerun(cmd: &PipelineRunCmd) -> anyhow::Result<u8> {
                     );
                 }
             } else if names.is_empty() {
-                return Err(Error::Usage(
-                    "give PipelineRun names or --keep N".into(),
-                ));
+                return Err(Error::Usage("give PipelineRun names or --keep N".into()));
             }
             if victims.is_empty() {
                 out("There is/are no PipelineRun(s) to delete\n");

@@ -118,7 +118,10 @@ fn run_names(s: &Proc) -> Vec<String> {
 fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
     let t0 = Instant::now();
     while !f() {
-        assert!(t0.elapsed() < Duration::from_secs(secs), "timed out: {what}");
+        assert!(
+            t0.elapsed() < Duration::from_secs(secs),
+            "timed out: {what}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -131,9 +134,7 @@ fn promtool() -> Option<PathBuf> {
     if ok {
         Some(PathBuf::from("promtool"))
     } else {
-        eprintln!(
-            "promtool is not installed (scripts/deps installs Debian's prometheus): skipped"
-        );
+        eprintln!("promtool is not installed (scripts/deps installs Debian's prometheus): skipped");
         None
     }
 }
@@ -145,10 +146,10 @@ fn cli_against_serve_runs_lists_logs_metrics_and_retention() {
     }
     let s = Proc::start_with("serve", temp_dir("cli"), 0, &["--keep-runs", "2"]);
     let dir = s.dir.join("manifests");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("pipeline.yaml"), PIPELINE).unwrap();
-    std::fs::write(dir.join("task.yaml"), TASK).unwrap();
-    std::fs::write(dir.join("notes.txt"), "not a manifest").unwrap();
+    std::fs::create_dir_all(&dir).expect("test setup");
+    std::fs::write(dir.join("pipeline.yaml"), PIPELINE).expect("test setup");
+    std::fs::write(dir.join("task.yaml"), TASK).expect("test setup");
+    std::fs::write(dir.join("notes.txt"), "not a manifest").expect("test setup");
     let d = dir.display().to_string();
 
     // apply a directory, then again: kubectl's action lines
@@ -161,16 +162,25 @@ fn cli_against_serve_runs_lists_logs_metrics_and_retention() {
         "pipeline.tekton.dev/build unchanged\ntask.tekton.dev/echo unchanged\n"
     );
     let tasks = ok(&s, &["task", "list"]);
-    assert!(tasks.starts_with("NAME   DESCRIPTION       AGE\necho   Prints its text   "), "{tasks}");
+    assert!(
+        tasks.starts_with("NAME   DESCRIPTION       AGE\necho   Prints its text   "),
+        "{tasks}"
+    );
 
     // a successful and a failed run, followed to their ends
-    let o = cli(&s, &["pipeline", "start", "build", "-p", "app=shop", "--showlog"]);
+    let o = cli(
+        &s,
+        &["pipeline", "start", "build", "-p", "app=shop", "--showlog"],
+    );
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}\n{out}");
     assert!(out.starts_with("PipelineRun started: build-run-"), "{out}");
     assert!(out.contains("[compile : say] compiling shop\n"), "{out}");
     assert!(out.contains("[check : verify] checking shop\n"), "{out}");
-    let o = cli(&s, &["pipeline", "start", "build", "-p", "app=bad", "--showlog"]);
+    let o = cli(
+        &s,
+        &["pipeline", "start", "build", "-p", "app=bad", "--showlog"],
+    );
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{err}\n{out}");
     assert!(out.contains("[check : verify] checking bad\n"), "{out}");
@@ -219,7 +229,11 @@ fn cli_against_serve_runs_lists_logs_metrics_and_retention() {
         .unwrap_or_else(|| panic!("no check TaskRun row in {desc}"))
         .split_whitespace()
         .collect();
-    assert_eq!((row[1], row.last().copied()), ("check", Some("Failed")), "{desc}");
+    assert_eq!(
+        (row[1], row.last().copied()),
+        ("check", Some("Failed")),
+        "{desc}"
+    );
 
     // logs: all tasks, one task (-t)
     let logs = ok(&s, &["pipelinerun", "logs", &good]);
@@ -237,7 +251,11 @@ fn cli_against_serve_runs_lists_logs_metrics_and_retention() {
         "[compile : say] compiling shop\n\n"
     );
     let trd = ok(&s, &["taskrun", "describe", &format!("{failed}-check")]);
-    assert!(trd.contains("\nSteps\n\n NAME     STATUS\n verify   Error\n") || trd.contains("\nSteps\n\n NAME     STATUS\n verify   "), "{trd}");
+    assert!(
+        trd.contains("\nSteps\n\n NAME     STATUS\n verify   Error\n")
+            || trd.contains("\nSteps\n\n NAME     STATUS\n verify   "),
+        "{trd}"
+    );
 
     // get: the server's columns, -o name|json, -A, errors and exit codes
     let get = ok(&s, &["get", "pipelineruns"]);
@@ -247,15 +265,22 @@ fn cli_against_serve_runs_lists_logs_metrics_and_retention() {
         ok(&s, &["get", "pr", &good, "-o", "name"]),
         format!("pipelinerun.tekton.dev/{good}\n")
     );
-    let j: Value = serde_json::from_str(&ok(&s, &["get", "taskruns", "-o", "json"])).unwrap();
+    let j: Value =
+        serde_json::from_str(&ok(&s, &["get", "taskruns", "-o", "json"])).expect("test setup");
     assert_eq!(j["kind"], "List");
     assert_eq!(j["items"].as_array().map(Vec::len), Some(4));
     let y = ok(&s, &["get", "pipeline", "build", "-o", "yaml"]);
-    assert!(y.starts_with("apiVersion: tekton.dev/v1\nkind: Pipeline\n"), "{y}");
+    assert!(
+        y.starts_with("apiVersion: tekton.dev/v1\nkind: Pipeline\n"),
+        "{y}"
+    );
     assert!(ok(&s, &["get", "ns", "-A"]).contains("default"));
     let o = cli(&s, &["get", "nothing"]);
     assert_eq!(o.status.code(), Some(2));
-    assert_eq!(text(&o).1, "error: the server doesn't have a resource type \"nothing\"\n");
+    assert_eq!(
+        text(&o).1,
+        "error: the server doesn't have a resource type \"nothing\"\n"
+    );
     let o = cli(&s, &["get", "pr", "nope"]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
@@ -265,7 +290,7 @@ fn cli_against_serve_runs_lists_logs_metrics_and_retention() {
     let o = Command::new(env!("CARGO_BIN_EXE_sluice"))
         .args(["pr", "list", "--data", "/nonexistent-sluice"])
         .output()
-        .unwrap();
+        .expect("test setup");
     assert_eq!(o.status.code(), Some(2));
 
     // metrics after one failed and one successful run
@@ -279,7 +304,7 @@ fn cli_against_serve_runs_lists_logs_metrics_and_retention() {
         .lines()
         .next()
         .and_then(|l| l.strip_prefix("PipelineRun started: "))
-        .unwrap()
+        .expect("test setup")
         .to_owned();
     assert!(started.contains(&format!("sluice pipelinerun logs {slow} -f -n default")));
     wait_for("slow runs", 30, || {
@@ -305,14 +330,17 @@ fn cli_against_serve_runs_lists_logs_metrics_and_retention() {
         .lines()
         .next()
         .and_then(|l| l.strip_prefix("PipelineRun started: "))
-        .unwrap()
+        .expect("test setup")
         .to_owned();
     wait_for("retention", 30, || run_names(&s).len() == 3);
     let left = run_names(&s);
     assert!(left.contains(&third) && left.contains(&slow), "{left:?}");
     let kept = if left.contains(&good) { &good } else { &failed };
     // by hand: keep 1 of build
-    let del = ok(&s, &["pipelinerun", "delete", "--keep", "1", "-p", "build", "-f"]);
+    let del = ok(
+        &s,
+        &["pipelinerun", "delete", "--keep", "1", "-p", "build", "-f"],
+    );
     assert_eq!(del, format!("PipelineRuns deleted: \"{kept}\"\n"));
     assert_eq!(run_names(&s).len(), 2);
     assert_eq!(
@@ -338,16 +366,16 @@ fn cli_against_serve_runs_lists_logs_metrics_and_retention() {
 /// `spec.groups` of the seed-shaped PrometheusRule as a Prometheus rules file (JSON is
 /// YAML).
 fn rules_file(rule: &Path, out: &Path) {
-    let text = std::fs::read_to_string(rule).unwrap();
-    let docs =
-        sluice_core::yaml::load_documents(&text, &sluice_core::yaml::Limits::default()).unwrap();
+    let text = std::fs::read_to_string(rule).expect("test setup");
+    let docs = sluice_core::yaml::load_documents(&text, &sluice_core::yaml::Limits::default())
+        .expect("test setup");
     let groups = &docs[0].value["spec"]["groups"];
     assert!(groups.as_array().is_some_and(|g| !g.is_empty()));
     std::fs::write(
         out,
-        serde_json::to_string_pretty(&serde_json::json!({"groups": groups})).unwrap(),
+        serde_json::to_string_pretty(&serde_json::json!({"groups": groups})).expect("test setup"),
     )
-    .unwrap();
+    .expect("test setup");
 }
 
 /// The samples of `metrics` (OpenMetrics text) whose names start with `prefix`.
@@ -375,9 +403,13 @@ fn promtool_rules(dir: &Path, metrics: &str) {
         .args(["check", "rules"])
         .arg(&rules)
         .output()
-        .unwrap();
+        .expect("test setup");
     assert!(o.status.success(), "{:?}", text(&o));
-    assert!(text(&o).0.contains("SUCCESS: 5 rules found"), "{:?}", text(&o));
+    assert!(
+        text(&o).0.contains("SUCCESS: 5 rules found"),
+        "{:?}",
+        text(&o)
+    );
 
     // input series: what /metrics said, held for 10 minutes
     let mut series = String::new();
@@ -393,7 +425,9 @@ fn promtool_rules(dir: &Path, metrics: &str) {
         ));
     }
     assert!(
-        series.contains(r#"tekton_pipelinerun_count{pipeline="build",namespace="default",status="failed"}"#),
+        series.contains(
+            r#"tekton_pipelinerun_count{pipeline="build",namespace="default",status="failed"}"#
+        ),
         "{series}"
     );
     let test = format!(
@@ -406,26 +440,31 @@ fn promtool_rules(dir: &Path, metrics: &str) {
             "ArgoCDSyncFailed"
         ]
         .iter()
-        .map(|a| format!("      - eval_time: 10m\n        alertname: {a}\n        exp_alerts: []\n"))
+        .map(|a| format!(
+            "      - eval_time: 10m\n        alertname: {a}\n        exp_alerts: []\n"
+        ))
         .collect::<String>()
     );
     let test_file = dir.join("alerts_test.yaml");
-    std::fs::write(&test_file, &test).unwrap();
+    std::fs::write(&test_file, &test).expect("test setup");
     let o = Command::new(&promtool)
         .args(["test", "rules"])
         .arg(&test_file)
         .output()
-        .unwrap();
+        .expect("test setup");
     assert!(o.status.success(), "{test}\n{:?}", text(&o));
     // and the alert does not fire without the failure
     let silent = test.replace("values: '1x10'", "values: '0x10'");
-    std::fs::write(&test_file, &silent).unwrap();
+    std::fs::write(&test_file, &silent).expect("test setup");
     let o = Command::new(&promtool)
         .args(["test", "rules"])
         .arg(&test_file)
         .output()
-        .unwrap();
-    assert!(!o.status.success(), "with zero failures the alert must not fire");
+        .expect("test setup");
+    assert!(
+        !o.status.success(),
+        "with zero failures the alert must not fire"
+    );
 }
 
 /// The seed's own rules, extracted from its PrometheusRule, pass `promtool check rules`.
@@ -446,7 +485,7 @@ fn seed_alert_rules_pass_promtool_check() {
         .args(["check", "rules"])
         .arg(&rules)
         .output()
-        .unwrap();
+        .expect("test setup");
     let _ = std::fs::remove_dir_all(&dir);
     assert!(o.status.success(), "{:?}", text(&o));
 }
