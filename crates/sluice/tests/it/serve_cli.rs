@@ -265,6 +265,20 @@ fn cli_against_serve_runs_lists_logs_metrics_and_retention() {
         ok(&s, &["get", "pr", &good, "-o", "name"]),
         format!("pipelinerun.tekton.dev/{good}\n")
     );
+    let wide = ok(
+        &s,
+        &["get", "pr", "-o", "wide", "-l", "tekton.dev/pipeline=build"],
+    );
+    assert_eq!(wide.lines().count(), 3, "{wide}");
+    // kubectl prints `No resources found` on standard error
+    let o = cli(&s, &["get", "pr", "-l", "tekton.dev/pipeline=other"]);
+    assert_eq!(
+        text(&o),
+        (
+            String::new(),
+            "No resources found in default namespace.\n".into()
+        )
+    );
     let j: Value =
         serde_json::from_str(&ok(&s, &["get", "taskruns", "-o", "json"])).expect("test setup");
     assert_eq!(j["kind"], "List");
