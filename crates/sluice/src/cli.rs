@@ -679,6 +679,7 @@ async fn pipelinerun_logs(
 ) -> Result<Option<bool>, Error> {
     let st = style();
     let mut printed: HashSet<String> = HashSet::new();
+    let mut after_end = 0u32;
     loop {
         let pr = c.get(&pr_res(), &c.namespace, name).await?;
         let outcome = succeeded(&pr);
@@ -712,12 +713,16 @@ async fn pipelinerun_logs(
             }
         }
         if !follow || outcome.is_some() {
-            // one last pass after the end prints TaskRuns that appeared meanwhile
+            // after the end, TaskRuns still finishing (a cancellation) get some more
+            // passes, then what is left unprinted is left
             if follow
+                && after_end < 100
                 && trs
                     .iter()
                     .any(|t| !printed.contains(t["metadata"]["name"].as_str().unwrap_or("")))
             {
+                after_end += 1;
+                tokio::time::sleep(Duration::from_millis(300)).await;
                 continue;
             }
             if !follow && trs.is_empty() {
