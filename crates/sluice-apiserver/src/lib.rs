@@ -40,8 +40,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 pub use admission::{AdmissionHook, AdmissionRequest, Operation};
-pub use server::PodLogHook;
 pub use server::State;
+pub use server::{MetricsSource, PodLogHook};
 pub use status::ApiError;
 pub use store::Store;
 
@@ -154,6 +154,7 @@ impl ApiServer {
             token,
             hooks: RwLock::new(Vec::new()),
             log_hooks: RwLock::new(Vec::new()),
+            metrics: RwLock::new(None),
             simulate: opts.simulate.clone(),
             pool: limits::Pool::new(opts.request_workers, opts.request_timeout),
             watch_buffer: opts.watch_buffer,
@@ -212,6 +213,16 @@ impl ApiServer {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .push(hook);
+    }
+
+    /// Serves `source` at `/metrics`; `public` serves it without the bearer token (a
+    /// Prometheus scrape needs no credentials then).
+    pub fn set_metrics(&self, source: Arc<dyn MetricsSource>, public: bool) {
+        *self
+            .state
+            .metrics
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some((source, public));
     }
 
     /// Starts the simulated node's loop (if enabled) on the current tokio runtime, supervised:

@@ -38,6 +38,8 @@ pub struct State {
     pub token: String,
     pub hooks: RwLock<Vec<Arc<dyn AdmissionHook>>>,
     pub log_hooks: RwLock<Vec<Arc<dyn PodLogHook>>>,
+    /// What `/metrics` serves (none: 404), and whether it is served without the token.
+    pub metrics: RwLock<Option<(Arc<dyn MetricsSource>, bool)>>,
     pub simulate: Option<SimOptions>,
     /// Where writes, lists and deletes run, and their deadline.
     pub pool: crate::limits::Pool,
@@ -62,7 +64,24 @@ pub trait PodLogHook: Send + Sync {
     ) -> Option<mpsc::Receiver<Vec<u8>>>;
 }
 
+/// The text `/metrics` serves (the server stays free of the controllers that count: the
+/// binary plugs their registry in).
+pub trait MetricsSource: Send + Sync {
+    /// The exposition text, encoded now.
+    fn encode(&self) -> String;
+    /// Its content type (Prometheus text or OpenMetrics).
+    fn content_type(&self) -> &'static str;
+}
+
 impl State {
+    fn metrics_public(&self) -> bool {
+        self.metrics
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|(_, public)| *public)
+    }
+
     pub fn reg(&self) -> RwLockReadGuard<'_, Registry> {
         self.registry.read().unwrap_or_else(|e| e.into_inner())
     }
@@ -223,7 +242,8 @@ async fn handle(st: Arc<State>, auth: bool, req: Request) -> Response {
         "/healthz" | "/readyz" | "/livez" | "/version"
     ) || path.starts_with("/healthz/")
         || path.starts_with("/readyz/")
-        || path.starts_with("/livez/");
+        || path.starts_with("/livez/")
+        || (path == "/metrics" && st.metrics_public());
     if auth && !public {
         let ok = req
             .headers()
@@ -404,6 +424,22 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
             return get_only(r);
         }
         ["version"] => return get_only(Reply::json(200, &version_info())),
+        ["metrics"] => {
+            let source = st
+                .metrics
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .map(|(m, _)| m.clone());
+            if let Some(m) = source {
+                return get_only(Reply {
+                    code: 200,
+                    body: Bytes::from(m.encode()),
+                    content_type: m.content_type(),
+                    warnings: Vec::new(),
+                });
+            }
+        }
         [h, ..] if matches!(*h, "healthz" | "readyz" | "livez") => {
             return get_only(Reply {
                 code: 200,

@@ -14,7 +14,9 @@
 
 pub mod events;
 pub mod logs;
+pub mod metrics;
 pub mod pipelinerun;
+pub mod retention;
 pub mod shape;
 pub mod taskrun;
 
@@ -57,6 +59,11 @@ pub struct Options {
     pub max_parallel_tasks: usize,
     /// The most bytes kept of one step's log.
     pub max_log_bytes: u64,
+    /// Keep at most this many finished PipelineRuns per Pipeline and namespace; older ones
+    /// are deleted when a run finishes and once at start ([`retention`]).
+    pub keep_runs: Option<usize>,
+    /// What `/metrics` reports; the controllers count into it.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl Options {
@@ -66,6 +73,8 @@ impl Options {
             isolate: false,
             max_parallel_tasks: 8,
             max_log_bytes: logs::DEFAULT_MAX_LOG_BYTES,
+            keep_runs: None,
+            metrics: Arc::new(metrics::Metrics::new()),
         }
     }
 }
@@ -245,6 +254,16 @@ pub async fn run(client: Client, opts: Options) -> Result<(), Error> {
             opts.data_dir.display()
         ))
     })?;
+    if let Some(keep) = opts.keep_runs {
+        // what piled up while no server ran; later, each finished run prunes its Pipeline
+        match retention::prune(&client, None, keep).await {
+            Ok(d) if !d.is_empty() => {
+                println!("retention: deleted {} finished PipelineRuns", d.len())
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!("warning: retention: {e}"),
+        }
+    }
     let ctx = Ctx::new(client.clone(), opts);
     let prs: Api<DynamicObject> = Api::all_with(client.clone(), &pipelinerun_ar());
     let trs: Api<DynamicObject> = Api::all_with(client.clone(), &taskrun_ar());

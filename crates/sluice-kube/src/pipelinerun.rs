@@ -102,6 +102,7 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action,
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .insert(uid.clone(), ());
+    ctx.opts.metrics.pipelinerun_started(&pr);
     let ctx2 = ctx.clone();
     tokio::spawn(async move {
         if let Err(e) = execute(&ctx2, &pr, started).await {
@@ -112,6 +113,7 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action,
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&uid);
+        ctx2.opts.metrics.pipelinerun_stopped(&uid);
     });
     Ok(Action::await_change())
 }
@@ -140,12 +142,21 @@ async fn finish(ctx: &Ctx, pr: &Value, st: &PipelineRunStatus) -> Result<(), Err
         )
         .await?;
     ctx.wrote(meta(pr, "uid"), &written);
+    ctx.opts
+        .metrics
+        .pipelinerun_finished(pr, &serde_json::to_value(st)?);
     let (t, r, m) = match st.condition() {
         Some(c) if c.is_true() => ("Normal", c.reason.clone(), c.message.clone()),
         Some(c) => ("Warning", c.reason.clone(), c.message.clone()),
         None => ("Warning", "Failed".to_owned(), String::new()),
     };
     events::record(ctx, pr, t, &r, &m).await;
+    if let Some(keep) = ctx.opts.keep_runs
+        && let Err(e) =
+            crate::retention::prune(&ctx.client, Some(meta(pr, "namespace")), keep).await
+    {
+        eprintln!("warning: retention: {e}");
+    }
     Ok(())
 }
 

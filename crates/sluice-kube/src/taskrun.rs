@@ -67,6 +67,7 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action,
             && tr["status"]["startTime"].as_str().is_none_or(str::is_empty)
         {
             running.insert(uid.clone(), ());
+            ctx.opts.metrics.taskrun_started(&uid);
             let ctx2 = ctx.clone();
             tokio::spawn(async move {
                 if let Err(e) = execute(&ctx2, &tr).await {
@@ -77,6 +78,7 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action,
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .remove(&uid);
+                ctx2.opts.metrics.taskrun_stopped(&uid);
             });
             return Ok(Action::await_change());
         }
@@ -143,6 +145,7 @@ async fn finish(ctx: &Ctx, tr: &Value, st: TaskRunStatus, pod: Option<&str>) -> 
         )
         .await?;
     ctx.wrote(meta(tr, "uid"), &written);
+    ctx.opts.metrics.taskrun_finished(tr, &status);
     if let Some(p) = pod.filter(|p| !p.is_empty()) {
         let pods: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), ns, &pod_ar());
         let steps: Vec<StepInfo> = st

@@ -3,6 +3,7 @@
 mod admission;
 mod apiserver;
 mod appset;
+mod cli;
 mod exit;
 mod input;
 mod kustomize;
@@ -50,6 +51,21 @@ enum Command {
     Apiserver(apiserver::ApiserverArgs),
     /// The CI server: the embedded API server and the PipelineRun/TaskRun controllers.
     Serve(Box<serve::ServeArgs>),
+    Apply(Box<cli::ApplyArgs>),
+    Get(Box<cli::GetArgs>),
+    Delete(Box<cli::DeleteArgs>),
+    /// Pipelines on the server: list, describe, start (as tkn pipeline).
+    #[command(subcommand, alias = "p")]
+    Pipeline(cli::PipelineCmd),
+    /// PipelineRuns on the server: list, describe, logs, cancel, delete (as tkn pipelinerun).
+    #[command(subcommand, alias = "pr")]
+    Pipelinerun(cli::PipelineRunCmd),
+    /// TaskRuns on the server: list, describe, logs (as tkn taskrun).
+    #[command(subcommand, alias = "tr")]
+    Taskrun(cli::TaskRunCmd),
+    /// Tasks on the server: list (as tkn task).
+    #[command(subcommand, alias = "t")]
+    Task(cli::TaskCmd),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +89,13 @@ fn main() -> ExitCode {
         Command::Apiserver(args) => apiserver::run(&args),
         Command::Appset(cmd) => appset::run(&cmd),
         Command::Serve(args) => serve::run(&args),
+        Command::Apply(args) => cli::apply(&args),
+        Command::Get(args) => cli::get(&args),
+        Command::Delete(args) => cli::delete(&args),
+        Command::Pipeline(cmd) => cli::pipeline(&cmd),
+        Command::Pipelinerun(cmd) => cli::pipelinerun(&cmd),
+        Command::Taskrun(cmd) => cli::taskrun(&cmd),
+        Command::Task(cmd) => cli::task(&cmd),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -49,6 +49,15 @@ pub struct ServeArgs {
     /// Seconds a simulated Pod stays Pending before it is Running and Ready.
     #[arg(long, default_value_t = 1)]
     pub pod_ready_after: u64,
+    /// Keep the last N finished PipelineRuns per Pipeline and namespace; older ones are
+    /// deleted (with their TaskRuns) when a run finishes and at start, as
+    /// `tkn pipelinerun delete --keep N` does by hand. Unset: keep all.
+    #[arg(long, value_name = "N")]
+    pub keep_runs: Option<usize>,
+    /// Serve /metrics without the bearer token (Prometheus scrapes it with no credentials).
+    /// By default /metrics needs the token, as kube-apiserver's does.
+    #[arg(long)]
+    pub metrics_public: bool,
 }
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
@@ -61,6 +70,8 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
     let mut opts = sluice_kube::Options::new(&args.data);
     opts.isolate = args.isolate;
     opts.max_parallel_tasks = args.max_parallel_tasks as usize;
+    opts.keep_runs = args.keep_runs;
+    let metrics = opts.metrics.clone();
     rt.block_on(async {
         if args.no_apiserver {
             let Some(kc) = &args.kubeconfig else {
@@ -87,6 +98,8 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
             server.add_log_hook(std::sync::Arc::new(StepLogHook {
                 data: args.data.clone(),
             }));
+            // Prometheus: the controllers' counters, Tekton's names, process metrics
+            server.set_metrics(std::sync::Arc::new(Metrics(metrics)), args.metrics_public);
         })
         .await?;
         // the controllers, over an in-process client (no TCP, no token), supervised
@@ -103,9 +116,33 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
             if args.isolate { ", bubblewrap" } else { "" },
             args.max_parallel_tasks
         );
+        println!(
+            "  metrics:    {}/metrics ({})",
+            e.url,
+            if args.metrics_public {
+                "no token needed"
+            } else {
+                "bearer token of DATA/token"
+            }
+        );
+        if let Some(n) = args.keep_runs {
+            println!("  retention:  the last {n} finished PipelineRuns per Pipeline");
+        }
         e.serve().await?;
         Ok(exit::OK)
     })
+}
+
+/// `/metrics`: the controllers' registry in OpenMetrics text.
+struct Metrics(std::sync::Arc<sluice_kube::metrics::Metrics>);
+
+impl sluice_apiserver::MetricsSource for Metrics {
+    fn encode(&self) -> String {
+        self.0.encode()
+    }
+    fn content_type(&self) -> &'static str {
+        sluice_kube::metrics::CONTENT_TYPE
+    }
 }
 
 /// The Pod `log` subresource for TaskRun Pods: the step log files of DATA/logs, followed

@@ -114,8 +114,21 @@ fn rules() -> BTreeMap<&'static str, Vec<&'static str>> {
         "sluice-kube",
         vec!["sluice", "sluice-apiserver", "sluice-server", "anyhow"],
     );
-    // kube-rs lives in sluice-kube only: the binary hands it a tower service or a
-    // kubeconfig path
+    // the CLI's client edge and formatting core: never the server's internals, the
+    // executor or the binary
+    r.insert(
+        "sluice-cli",
+        vec![
+            "sluice",
+            "sluice-apiserver",
+            "sluice-server",
+            "sluice-exec",
+            "sluice-pipeline",
+            "anyhow",
+        ],
+    );
+    // kube-rs lives in sluice-kube and sluice-cli only: the binary hands them a tower
+    // service or a kubeconfig path
     r.insert(
         "sluice",
         vec!["kube", "kube-client", "kube-runtime", "k8s-openapi"],

@@ -12,6 +12,7 @@ mod policy_cli;
 mod run_cli;
 mod run_conformance;
 mod run_hardening;
+mod serve_cli;
 mod serve_kubectl;
 mod validate_cli;
 mod validate_seed;

@@ -11,9 +11,9 @@ use serde_json::Value;
 
 use crate::apiserver_kubectl::{err, kubectl_available, out, temp_dir};
 
-struct Proc {
+pub(crate) struct Proc {
     child: Option<Child>,
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
     port: u16,
     args: Vec<String>,
 }
@@ -31,9 +31,14 @@ fn port_of(kubeconfig: &Path) -> Option<u16> {
 impl Proc {
     /// `sluice <cmd> --listen 127.0.0.1:PORT --data DIR ...`, waiting for /readyz.
     fn start(cmd: &str, dir: PathBuf, port: u16) -> Proc {
+        Proc::start_with(cmd, dir, port, &[])
+    }
+
+    /// [`Proc::start`] with extra flags.
+    pub(crate) fn start_with(cmd: &str, dir: PathBuf, port: u16, extra: &[&str]) -> Proc {
         let kubeconfig = dir.join("kubeconfig");
         let _ = std::fs::remove_file(&kubeconfig);
-        let args: Vec<String> = vec![
+        let mut args: Vec<String> = vec![
             cmd.into(),
             "--listen".into(),
             format!("127.0.0.1:{port}"),
@@ -42,6 +47,7 @@ impl Proc {
             "--pod-ready-after".into(),
             "0".into(),
         ];
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
         let child = Command::new(env!("CARGO_BIN_EXE_sluice"))
             .args(&args)
             .stdout(Stdio::null())
@@ -75,7 +81,7 @@ impl Proc {
         p
     }
 
-    fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Output {
+    pub(crate) fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Output {
         use std::io::Write;
         let mut c = Command::new("kubectl");
         c.arg("--kubeconfig")
@@ -102,7 +108,7 @@ impl Proc {
         child.wait_with_output().expect("kubectl finishes")
     }
 
-    fn ok(&self, args: &[&str], stdin: Option<&str>) -> String {
+    pub(crate) fn ok(&self, args: &[&str], stdin: Option<&str>) -> String {
         let o = self.kubectl(args, stdin);
         assert!(
             o.status.success(),
@@ -213,7 +219,7 @@ spec:
             script: echo "pipeline $(params.status)"
 "#;
 
-fn need_kubectl() -> bool {
+pub(crate) fn need_kubectl() -> bool {
     if kubectl_available() {
         return true;
     }

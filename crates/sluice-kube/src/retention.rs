@@ -1,0 +1,177 @@
+//! Retention of finished PipelineRuns (`sluice serve --keep-runs N`): keep the last N
+//! finished runs per Pipeline and namespace, delete the older ones, as
+//! `tkn pipelinerun delete --keep N` does by hand (tektoncd/cli docs/cmd/tkn_pipelinerun_delete.md:
+//! "--keep int  Keep n most recent number of PipelineRuns"). Runs that have not finished are
+//! never selected. [`select`] is pure; [`prune`] reads and deletes through the client.
+
+use std::collections::BTreeMap;
+
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams};
+use serde_json::Value;
+
+use crate::{Error, pipelinerun_ar};
+
+/// The Pipeline a run belongs to for retention: the `tekton.dev/pipeline` label, else the
+/// `pipelineRef` name, else (an embedded `pipelineSpec`) the run's own name, as Tekton labels
+/// it.
+pub fn pipeline_of(pr: &Value) -> &str {
+    let m = &pr["metadata"];
+    m["labels"]["tekton.dev/pipeline"]
+        .as_str()
+        .or_else(|| pr["spec"]["pipelineRef"]["name"].as_str())
+        .or_else(|| m["name"].as_str())
+        .unwrap_or("")
+}
+
+/// Whether the run's `Succeeded` condition is True or False.
+pub fn finished(pr: &Value) -> bool {
+    pr["status"]["conditions"].as_array().is_some_and(|cs| {
+        cs.iter()
+            .any(|c| c["type"] == "Succeeded" && (c["status"] == "True" || c["status"] == "False"))
+    })
+}
+
+/// The indices of `runs` to delete so that at most `keep` finished runs remain per
+/// (namespace, Pipeline): the most recently completed are kept (completionTime, then
+/// creationTimestamp, then name, all descending). Unfinished runs are never selected. The
+/// result is sorted ascending.
+pub fn select(runs: &[Value], keep: usize) -> Vec<usize> {
+    let mut groups: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
+    for (i, pr) in runs.iter().enumerate() {
+        if !finished(pr) {
+            continue;
+        }
+        let ns = pr["metadata"]["namespace"].as_str().unwrap_or("");
+        groups.entry((ns, pipeline_of(pr))).or_default().push(i);
+    }
+    let key = |pr: &Value| {
+        let s = |v: &Value| v.as_str().unwrap_or("").to_owned();
+        (
+            s(&pr["status"]["completionTime"]),
+            s(&pr["metadata"]["creationTimestamp"]),
+            s(&pr["metadata"]["name"]),
+        )
+    };
+    let mut out = Vec::new();
+    for (_, mut idx) in groups {
+        // RFC 3339 UTC timestamps of one format compare as strings
+        idx.sort_by_key(|&i| std::cmp::Reverse(key(&runs[i])));
+        out.extend(idx.into_iter().skip(keep));
+    }
+    out.sort_unstable();
+    out
+}
+
+/// Deletes the finished PipelineRuns beyond the newest `keep` per Pipeline in `namespace`
+/// (all namespaces with `None`). Returns the deleted runs as `namespace/name`.
+pub async fn prune(
+    client: &kube::Client,
+    namespace: Option<&str>,
+    keep: usize,
+) -> Result<Vec<String>, Error> {
+    let api: Api<DynamicObject> = match namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &pipelinerun_ar()),
+        None => Api::all_with(client.clone(), &pipelinerun_ar()),
+    };
+    let list = api.list(&ListParams::default()).await?;
+    let runs: Vec<Value> = list
+        .items
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<_, _>>()?;
+    let mut deleted = Vec::new();
+    for i in select(&runs, keep) {
+        let (ns, name) = (
+            runs[i]["metadata"]["namespace"].as_str().unwrap_or(""),
+            runs[i]["metadata"]["name"].as_str().unwrap_or(""),
+        );
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &pipelinerun_ar());
+        match api.delete(name, &DeleteParams::background()).await {
+            Ok(_) => deleted.push(format!("{ns}/{name}")),
+            // deleted meanwhile (by a user or another pass)
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn run(ns: &str, name: &str, pipeline: &str, status: &str, done: &str) -> Value {
+        json!({
+            "metadata": {"namespace": ns, "name": name, "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "spec": {"pipelineRef": {"name": pipeline}},
+            "status": {
+                "conditions": [{"type": "Succeeded", "status": status}],
+                "completionTime": done,
+            },
+        })
+    }
+
+    #[test]
+    fn keeps_the_newest_finished_per_pipeline_and_namespace() {
+        let runs = vec![
+            run("a", "b1", "build", "True", "2026-01-01T00:01:00Z"),
+            run("a", "b2", "build", "False", "2026-01-01T00:03:00Z"),
+            run("a", "b3", "build", "True", "2026-01-01T00:02:00Z"),
+            run("a", "b4", "build", "Unknown", ""),
+            run("a", "t1", "test", "True", "2026-01-01T00:00:30Z"),
+            run("b", "b5", "build", "True", "2026-01-01T00:00:10Z"),
+        ];
+        // keep 2 of a/build: b2 (00:03), b3 (00:02); b1 goes; running b4 stays
+        assert_eq!(select(&runs, 2), vec![0]);
+        assert_eq!(select(&runs, 1), vec![0, 2]);
+        // keep 0: every finished run goes, the running one stays
+        assert_eq!(select(&runs, 0), vec![0, 1, 2, 4, 5]);
+        assert!(select(&runs, 10).is_empty());
+    }
+
+    #[test]
+    fn the_pipeline_is_the_label_then_the_ref_then_the_run() {
+        let mut pr = run("a", "x", "build", "True", "t");
+        assert_eq!(pipeline_of(&pr), "build");
+        pr["metadata"]["labels"] = json!({"tekton.dev/pipeline": "labelled"});
+        assert_eq!(pipeline_of(&pr), "labelled");
+        let embedded = json!({"metadata": {"name": "inline"}, "spec": {"pipelineSpec": {}}});
+        assert_eq!(pipeline_of(&embedded), "inline");
+        assert!(!finished(&embedded));
+    }
+
+    proptest! {
+        #[test]
+        fn never_selects_running_runs_and_keeps_exactly_min_n(
+            specs in prop::collection::vec((0u8..3, 0u8..3, 0u8..3, 0u32..50), 0..40),
+            keep in 0usize..5,
+        ) {
+            let runs: Vec<Value> = specs
+                .iter()
+                .enumerate()
+                .map(|(i, (ns, p, st, t))| {
+                    let status = ["True", "False", "Unknown"][*st as usize];
+                    run(&format!("ns{ns}"), &format!("r{i}"), &format!("p{p}"), status,
+                        &format!("2026-01-01T00:00:{t:02}Z"))
+                })
+                .collect();
+            let sel = select(&runs, keep);
+            let mut per: BTreeMap<(String, String), (usize, usize)> = BTreeMap::new();
+            for (i, pr) in runs.iter().enumerate() {
+                if !finished(pr) {
+                    prop_assert!(!sel.contains(&i));
+                    continue;
+                }
+                let k = (pr["metadata"]["namespace"].to_string(), pipeline_of(pr).to_owned());
+                let e = per.entry(k).or_default();
+                e.0 += 1;
+                if sel.contains(&i) { e.1 += 1; }
+            }
+            for (finished, deleted) in per.values() {
+                prop_assert_eq!(finished - deleted, (*finished).min(keep));
+            }
+        }
+    }
+}
