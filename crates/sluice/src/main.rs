@@ -19,12 +19,20 @@ use std::process::ExitCode;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// `sluice --version`: the package version and the git commit it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("SLUICE_GIT_COMMIT"),
+    ")"
+);
 
 /// Sluice: GitOps CI/CD in one binary. Tekton pipelines, Triggers, Argo CD, Kustomize and
 /// Kyverno policies, read from their upstream YAML unchanged.
 #[derive(Debug, Parser)]
-#[command(name = "sluice", version, about, long_about = None)]
+#[command(name = "sluice", version = VERSION, about, long_about = None)]
 #[command(after_help = exit::EXIT_CODES_HELP)]
 struct Cli {
     #[command(subcommand)]
@@ -66,6 +74,11 @@ enum Command {
     /// Tasks on the server: list (as tkn task).
     #[command(subcommand, alias = "t")]
     Task(cli::TaskCmd),
+    /// Print shell completions: `source <(sluice completion bash)`.
+    Completion {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
@@ -96,6 +109,18 @@ fn main() -> ExitCode {
         Command::Pipelinerun(cmd) => cli::pipelinerun(&cmd),
         Command::Taskrun(cmd) => cli::taskrun(&cmd),
         Command::Task(cmd) => cli::task(&cmd),
+        Command::Completion { shell } => {
+            // into memory first: clap_complete panics when its writer fails (a closed pipe)
+            let mut text = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "sluice", &mut text);
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            match out.write_all(&text).and_then(|()| out.flush()) {
+                Ok(()) => Ok(exit::OK),
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(exit::OK),
+                Err(e) => Err(e.into()),
+            }
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),

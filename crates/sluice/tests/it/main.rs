@@ -5,6 +5,7 @@ mod apiserver_kubectl;
 mod apiserver_policy;
 mod appset_cli;
 mod architecture;
+mod cli_meta;
 mod common;
 mod example_app_deploy;
 mod kustomize_cli;
