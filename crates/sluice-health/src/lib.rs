@@ -105,19 +105,8 @@ const HOOK_FINALIZER: &str = "argocd.argoproj.io/hook-finalizer";
 /// own checks for its kinds, then gitops-engine's built-in checks. A script that fails gives
 /// Unknown with the error as message. `None`: no check applies (the object has no health).
 pub fn resource_health(obj: &Value, overrides: &ResourceOverrides) -> Option<HealthStatus> {
-    let meta = obj.get("metadata");
-    let deleting = meta
-        .and_then(|m| m.get("deletionTimestamp"))
-        .is_some_and(|t| !t.is_null());
-    let hook_finalizer = meta
-        .and_then(|m| m.get("finalizers"))
-        .and_then(Value::as_array)
-        .is_some_and(|f| f.iter().any(|x| x.as_str() == Some(HOOK_FINALIZER)));
-    if deleting && !hook_finalizer {
-        return Some(HealthStatus::new(
-            HealthStatusCode::Progressing,
-            "Pending deletion",
-        ));
+    if let Some(h) = pending_deletion(obj) {
+        return Some(h);
     }
     let (group, kind) = value::group_kind(obj);
     if let Some(o) = overrides.health_script(group, kind) {
@@ -131,4 +120,37 @@ pub fn resource_health(obj: &Value, overrides: &ResourceOverrides) -> Option<Hea
         return Some(h);
     }
     builtin::health(obj)
+}
+
+/// gitops-engine's `GetResourceHealth(obj, nil)`: the deletion check and the built-in
+/// checks only (no Lua, none of Argo CD's own checks).
+pub fn resource_health_builtin(obj: &Value) -> Option<HealthStatus> {
+    pending_deletion(obj).or_else(|| builtin::health(obj))
+}
+
+fn pending_deletion(obj: &Value) -> Option<HealthStatus> {
+    let meta = obj.get("metadata");
+    let deleting = meta
+        .and_then(|m| m.get("deletionTimestamp"))
+        .is_some_and(|t| !t.is_null());
+    let hook_finalizer = meta
+        .and_then(|m| m.get("finalizers"))
+        .and_then(Value::as_array)
+        .is_some_and(|f| f.iter().any(|x| x.as_str() == Some(HOOK_FINALIZER)));
+    (deleting && !hook_finalizer)
+        .then(|| HealthStatus::new(HealthStatusCode::Progressing, "Pending deletion"))
+}
+
+/// Loads the one object of a YAML or JSON text as Argo CD's tests and tools read objects
+/// (sigs.k8s.io/yaml: a repeated key's last value wins). Empty documents are skipped; the
+/// number of documents found is returned with the first object so callers can refuse more.
+pub fn load_object(text: &str) -> Result<(Option<Value>, usize), sluice_core::LoadError> {
+    let opts = sluice_core::yaml::Options {
+        last_key_wins: true,
+        ..sluice_core::yaml::Options::default()
+    };
+    let docs = sluice_core::yaml::load_documents_with(text, &opts)?;
+    let mut objects = docs.into_iter().map(|d| d.value).filter(|v| !v.is_null());
+    let first = objects.next();
+    Ok((first.clone(), usize::from(first.is_some()) + objects.count()))
 }
