@@ -104,6 +104,16 @@ pub(crate) fn sandbox(open_libs: bool) -> mlua::Result<Lua> {
         g.raw_set("coroutine", mlua::Value::Nil)?;
     }
     g.raw_set("print", lua.create_function(|_, _: mlua::MultiValue| Ok(()))?)?;
+    // gopher-lua's tostring of a number (Go formatting), the rest as Lua's own
+    let lua_tostring: mlua::Function = g.raw_get("tostring")?;
+    g.raw_set(
+        "tostring",
+        lua.create_function(move |lua, v: mlua::Value| match v {
+            mlua::Value::Integer(i) => lua.create_string(i.to_string()),
+            mlua::Value::Number(n) => lua.create_string(lua_number_string(n)),
+            other => lua_tostring.call::<mlua::LuaString>(other),
+        })?,
+    )?;
     let os = safe_os(&lua)?;
     g.raw_set("os", os.clone())?;
     // gopher-lua preloads the safe os as a module: `local os = require("os")` works.
@@ -206,7 +216,7 @@ fn check_encodable(v: &mlua::Value, seen: &mut Vec<usize>) -> Result<(), String>
             Ok(())
         }
         mlua::Value::Number(n) if !n.is_finite() => {
-            Err(format!("json: unsupported value: {}", go_float(*n)))
+            Err(format!("json: unsupported value: {}", go_special(*n)))
         }
         mlua::Value::Function(_) => Err("cannot encode function to JSON".to_owned()),
         mlua::Value::Thread(_) => Err("cannot encode LState to JSON".to_owned()),
@@ -217,7 +227,7 @@ fn check_encodable(v: &mlua::Value, seen: &mut Vec<usize>) -> Result<(), String>
     }
 }
 
-fn go_float(n: f64) -> &'static str {
+fn go_special(n: f64) -> &'static str {
     if n.is_nan() {
         "NaN"
     } else if n > 0.0 {
@@ -312,12 +322,52 @@ fn decode_result(v: &mlua::Value) -> Result<HealthStatus, String> {
     }
 }
 
-/// gopher-lua's `tostring` of a number: integers without a fraction, others as Go's `%v`.
-pub(crate) fn lua_number_string(n: f64) -> String {
-    if n.fract() == 0.0 && n.abs() < 1e15 {
-        format!("{}", n as i64)
+/// gopher-lua's `tostring` of a number (`LNumber.String`): an integral value that fits an
+/// int64 as an integer, any other as Go's `fmt.Sprint(float64)` (shortest digits, exponent
+/// form when the exponent is below -4 or at least 6, as strconv's shortest `%g` decides).
+pub fn lua_number_string(n: f64) -> String {
+    if n.is_nan() {
+        return "NaN".to_owned();
+    }
+    if n.is_infinite() {
+        return if n > 0.0 { "+Inf" } else { "-Inf" }.to_owned();
+    }
+    if n.fract() == 0.0 && n >= -9.223_372_036_854_775_808e18 && n < 9.223_372_036_854_775_808e18 {
+        return format!("{}", n as i64);
+    }
+    go_float(n)
+}
+
+/// Go's `%v` of a float64 (strconv `'g'`, shortest): `%e` form when the exponent is below
+/// -4 or at least 6 ("if precision was the shortest possible, use precision 6").
+fn go_float(n: f64) -> String {
+    let e = format!("{n:e}"); // "-1.2345e-7": shortest round-trip digits
+    let (mant, exp) = e.split_once('e').unwrap_or((e.as_str(), "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (sign, mant) = match mant.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mant),
+    };
+    let digits: String = mant.chars().filter(char::is_ascii_digit).collect();
+    if exp < -4 || exp >= 6 {
+        let (first, rest) = digits.split_at(1);
+        let frac = if rest.is_empty() {
+            String::new()
+        } else {
+            format!(".{rest}")
+        };
+        let sign_e = if exp < 0 { '-' } else { '+' };
+        return format!("{sign}{first}{frac}e{sign_e}{:02}", exp.abs());
+    }
+    if exp < 0 {
+        let zeros = "0".repeat((-exp - 1) as usize);
+        return format!("{sign}0.{zeros}{digits}");
+    }
+    let int_len = exp as usize + 1;
+    if digits.len() <= int_len {
+        format!("{sign}{digits}{}", "0".repeat(int_len - digits.len()))
     } else {
-        format!("{n}")
+        format!("{sign}{}.{}", &digits[..int_len], &digits[int_len..])
     }
 }
 
@@ -543,6 +593,25 @@ mod tests {
             memory_limit: 8 << 20,
         };
         run_health_script(&obj, script, &opts)
+    }
+
+    // gopher-lua value.go LNumber.String: int64 when integral, else fmt.Sprint(float64).
+    #[test]
+    fn number_strings_as_gopher_lua() {
+        assert_eq!(lua_number_string(3.0), "3");
+        assert_eq!(lua_number_string(-0.0), "0");
+        assert_eq!(lua_number_string(1e15), "1000000000000000");
+        assert_eq!(lua_number_string(1.0 / 3.0), "0.3333333333333333");
+        assert_eq!(lua_number_string(1.5), "1.5");
+        assert_eq!(lua_number_string(0.0001), "0.0001");
+        assert_eq!(lua_number_string(0.00001), "1e-05");
+        assert_eq!(lua_number_string(1e20), "1e+20");
+        assert_eq!(lua_number_string(1234567.5), "1.2345675e+06");
+        assert_eq!(lua_number_string(2f64.powi(70)), "1.1805916207174113e+21");
+        assert_eq!(lua_number_string(123456.75), "123456.75");
+        assert_eq!(lua_number_string(f64::NAN), "NaN");
+        let h = run(json!({"n": 2.5}), "return {status='Healthy', message=tostring(obj.n) .. ' ' .. tostring(1/3) .. ' ' .. tostring(true)}");
+        assert_eq!(h.message, "2.5 0.3333333333333333 true");
     }
 
     #[test]

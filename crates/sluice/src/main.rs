@@ -3,6 +3,7 @@
 mod admission;
 mod apiserver;
 mod exit;
+mod health;
 mod input;
 mod kustomize;
 mod policy;
@@ -45,6 +46,7 @@ enum Command {
     Apiserver(apiserver::ApiserverArgs),
     /// The CI server: the embedded API server and the PipelineRun/TaskRun controllers.
     Serve(Box<serve::ServeArgs>),
+    Health(Box<health::HealthArgs>),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(&args),
         Command::Apiserver(args) => apiserver::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Health(args) => health::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
