@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use sluice_core::object::{LoadedFile, load_objects};
-use sluice_core::{FieldErrors, FieldPath, InnerError, Limits, LoadedObject, Object, Pos, Severity};
+use sluice_core::{
+    FieldErrors, FieldPath, InnerError, Limits, LoadedObject, Object, Pos, Severity,
+};
 
 use crate::ObjectSet;
 use crate::set::Context;

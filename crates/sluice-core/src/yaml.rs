@@ -1182,7 +1182,9 @@ fn inner_pos_opt(text: &str, key_pos: Pos, inner: Pos) -> Option<Pos> {
             }
         }
         _ => {
-            while i < line.len() && !(line[i] == ':' && line.get(i + 1).is_none_or(|c| c.is_whitespace())) {
+            while i < line.len()
+                && !(line[i] == ':' && line.get(i + 1).is_none_or(|c| c.is_whitespace()))
+            {
                 i += 1;
             }
         }
@@ -1213,9 +1215,7 @@ fn inner_pos_opt(text: &str, key_pos: Pos, inner: Pos) -> Option<Pos> {
                     .count(),
             };
             Some(Pos {
-                line: key_pos
-                    .line
-                    .checked_add(inner.line)?,
+                line: key_pos.line.checked_add(inner.line)?,
                 col: u32::try_from(indent).ok()?.checked_add(inner.col)?,
             })
         }

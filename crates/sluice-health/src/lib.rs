@@ -152,5 +152,8 @@ pub fn load_object(text: &str) -> Result<(Option<Value>, usize), sluice_core::Lo
     let docs = sluice_core::yaml::load_documents_with(text, &opts)?;
     let mut objects = docs.into_iter().map(|d| d.value).filter(|v| !v.is_null());
     let first = objects.next();
-    Ok((first.clone(), usize::from(first.is_some()) + objects.count()))
+    Ok((
+        first.clone(),
+        usize::from(first.is_some()) + objects.count(),
+    ))
 }

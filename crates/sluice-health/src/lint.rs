@@ -129,10 +129,7 @@ pub fn lint_script(script: &str, open_libs: bool) -> Vec<ScriptFinding> {
                     r.name
                 )
             } else {
-                format!(
-                    "undefined global '{}'{hint}: it is always nil",
-                    r.name
-                )
+                format!("undefined global '{}'{hint}: it is always nil", r.name)
             };
             out.push(ScriptFinding {
                 at: r.at,
@@ -148,7 +145,11 @@ pub fn lint_script(script: &str, open_libs: bool) -> Vec<ScriptFinding> {
 /// Compiles the script without running it.
 fn syntax_error(script: &str) -> Option<ScriptFinding> {
     let lua = mlua::Lua::new_with(mlua::StdLib::NONE, mlua::LuaOptions::default()).ok()?;
-    let e = lua.load(script).set_name("=<string>").into_function().err()?;
+    let e = lua
+        .load(script)
+        .set_name("=<string>")
+        .into_function()
+        .err()?;
     let msg = crate::lua::error_message(&e);
     // "<string>:LINE: message near 'token'"
     let rest = msg.strip_prefix("<string>:").unwrap_or(&msg);
@@ -156,7 +157,10 @@ fn syntax_error(script: &str) -> Option<ScriptFinding> {
         Some((l, t)) => (l.parse::<u32>().unwrap_or(1), t.trim()),
         None => (1, rest),
     };
-    let src_line = script.lines().nth(line.saturating_sub(1) as usize).unwrap_or("");
+    let src_line = script
+        .lines()
+        .nth(line.saturating_sub(1) as usize)
+        .unwrap_or("");
     let near = text
         .rsplit_once(" near '")
         .and_then(|(_, t)| t.strip_suffix('\''))
@@ -192,8 +196,8 @@ struct Tok {
 }
 
 const KEYWORDS: &[&str] = &[
-    "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "if", "in",
-    "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while",
+    "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "if", "in", "local",
+    "nil", "not", "or", "repeat", "return", "then", "true", "until", "while",
 ];
 
 fn lex(src: &str) -> Result<Vec<Tok>, ()> {
@@ -283,7 +287,8 @@ fn lex(src: &str) -> Result<Vec<Tok>, ()> {
                 text: String::new(),
                 at,
             });
-        } else if ch.is_ascii_digit() || (ch == '.' && c.get(i + 1).is_some_and(char::is_ascii_digit))
+        } else if ch.is_ascii_digit()
+            || (ch == '.' && c.get(i + 1).is_some_and(char::is_ascii_digit))
         {
             let mut j = i;
             while j < c.len()
@@ -420,25 +425,25 @@ fn scan(toks: &[Tok]) -> Scan {
                 scopes.push(params.into_iter().collect());
                 continue;
             }
-            (K::Kw, "local") => {
-                if !is(next, K::Kw, "function") {
-                    let mut j = i + 1;
-                    while toks.get(j).is_some_and(|t| t.k == K::Name) {
-                        if let Some(s) = scopes.last_mut() {
-                            s.insert(toks[j].text.clone());
-                        }
-                        skip.insert(j, ());
-                        if is(toks.get(j + 1), K::Sym, ",") {
-                            j += 2;
-                        } else {
-                            break;
-                        }
+            (K::Kw, "local") if !is(next, K::Kw, "function") => {
+                let mut j = i + 1;
+                while toks.get(j).is_some_and(|t| t.k == K::Name) {
+                    if let Some(s) = scopes.last_mut() {
+                        s.insert(toks[j].text.clone());
+                    }
+                    skip.insert(j, ());
+                    if is(toks.get(j + 1), K::Sym, ",") {
+                        j += 2;
+                    } else {
+                        break;
                     }
                 }
             }
             (K::Kw, "for") => {
                 let mut j = i + 1;
-                while j < toks.len() && !is(toks.get(j), K::Kw, "in") && !is(toks.get(j), K::Sym, "=")
+                while j < toks.len()
+                    && !is(toks.get(j), K::Kw, "in")
+                    && !is(toks.get(j), K::Sym, "=")
                 {
                     if toks[j].k == K::Name {
                         pending.push(toks[j].text.clone());
@@ -455,10 +460,8 @@ fn scan(toks: &[Tok]) -> Scan {
                 }
                 scopes.push(BTreeSet::new());
             }
-            (K::Kw, "elseif" | "end" | "until") => {
-                if scopes.len() > 1 {
-                    scopes.pop();
-                }
+            (K::Kw, "elseif" | "end" | "until") if scopes.len() > 1 => {
+                scopes.pop();
             }
             (K::Sym, "(" | "[" | "{") => brackets.push(t.text.chars().next().unwrap_or('(')),
             (K::Sym, ")" | "]" | "}") => {
@@ -492,9 +495,8 @@ fn scan(toks: &[Tok]) -> Scan {
                         let called = is(next, K::Sym, "(")
                             || is(next, K::Sym, "{")
                             || next.is_some_and(|n| n.k == K::Str);
-                        let indexed = is(next, K::Sym, ".")
-                            || is(next, K::Sym, "[")
-                            || is(next, K::Sym, ":");
+                        let indexed =
+                            is(next, K::Sym, ".") || is(next, K::Sym, "[") || is(next, K::Sym, ":");
                         reads.push(Read {
                             name: t.text.clone(),
                             at: t.at,
@@ -530,7 +532,10 @@ mod tests {
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!((f[0].0, f[0].1, f[0].2), (3, 7, true));
         assert!(f[0].3.contains("undefined global 'getOr'"), "{}", f[0].3);
-        assert!(f[0].3.contains("attempt to call global 'getOr' (a nil value)"));
+        assert!(
+            f[0].3
+                .contains("attempt to call global 'getOr' (a nil value)")
+        );
     }
 
     #[test]
@@ -554,7 +559,10 @@ return { status = a and "Healthy", message = tostring(b) }
         // without useOpenLibs `string` does not exist
         let f = names(s, false);
         assert_eq!(f.len(), 1, "{f:?}");
-        assert!(f[0].3.contains("'string' (the standard libraries are open only with useOpenLibs: true)"));
+        assert!(
+            f[0].3
+                .contains("'string' (the standard libraries are open only with useOpenLibs: true)")
+        );
     }
 
     #[test]
@@ -565,11 +573,22 @@ return { status = a and "Healthy", message = tostring(b) }
         let f = names("hs = {}\nhs.status = = 'x'\nreturn hs", false);
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!((f[0].0, f[0].1, f[0].2), (2, 13, true));
-        assert!(f[0].3.starts_with("syntax error: unexpected symbol near '='"), "{}", f[0].3);
+        assert!(
+            f[0].3
+                .starts_with("syntax error: unexpected symbol near '='"),
+            "{}",
+            f[0].3
+        );
         // io and loadstring are not in the sandbox
-        let f = names("local f = io.open('/etc/passwd')\nreturn loadstring('x')()", true);
+        let f = names(
+            "local f = io.open('/etc/passwd')\nreturn loadstring('x')()",
+            true,
+        );
         assert_eq!(f.len(), 2, "{f:?}");
-        assert!(f.iter().all(|x| x.2 && x.3.contains("not available to health scripts")));
+        assert!(
+            f.iter()
+                .all(|x| x.2 && x.3.contains("not available to health scripts"))
+        );
     }
 
     #[test]

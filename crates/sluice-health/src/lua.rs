@@ -97,13 +97,24 @@ pub(crate) fn sandbox(open_libs: bool) -> mlua::Result<Lua> {
     }
     let lua = Lua::new_with(libs, MluaOptions::default())?;
     let g = lua.globals();
-    for name in ["dofile", "loadfile", "load", "loadstring", "require", "module", "package"] {
+    for name in [
+        "dofile",
+        "loadfile",
+        "load",
+        "loadstring",
+        "require",
+        "module",
+        "package",
+    ] {
         g.raw_set(name, mlua::Value::Nil)?;
     }
     if !open_libs {
         g.raw_set("coroutine", mlua::Value::Nil)?;
     }
-    g.raw_set("print", lua.create_function(|_, _: mlua::MultiValue| Ok(()))?)?;
+    g.raw_set(
+        "print",
+        lua.create_function(|_, _: mlua::MultiValue| Ok(()))?,
+    )?;
     // gopher-lua's tostring of a number (Go formatting), the rest as Lua's own
     let lua_tostring: mlua::Function = g.raw_get("tostring")?;
     g.raw_set(
@@ -332,7 +343,8 @@ pub fn lua_number_string(n: f64) -> String {
     if n.is_infinite() {
         return if n > 0.0 { "+Inf" } else { "-Inf" }.to_owned();
     }
-    if n.fract() == 0.0 && n >= -9.223_372_036_854_775_808e18 && n < 9.223_372_036_854_775_808e18 {
+    // within int64: [-2^63, 2^63)
+    if n.fract() == 0.0 && (-(2f64.powi(63))..2f64.powi(63)).contains(&n) {
         return format!("{}", n as i64);
     }
     go_float(n)
@@ -349,7 +361,7 @@ fn go_float(n: f64) -> String {
         None => ("", mant),
     };
     let digits: String = mant.chars().filter(char::is_ascii_digit).collect();
-    if exp < -4 || exp >= 6 {
+    if !(-4..6).contains(&exp) {
         let (first, rest) = digits.split_at(1);
         let frac = if rest.is_empty() {
             String::new()
@@ -407,7 +419,12 @@ fn os_time(_: &Lua, t: Option<mlua::Value>) -> mlua::Result<f64> {
         }
     };
     let (year, month) = (int("year", -1), int("month", -1));
-    let (day, hour, min, sec) = (int("day", -1), int("hour", 12), int("min", 0), int("sec", 0));
+    let (day, hour, min, sec) = (
+        int("day", -1),
+        int("hour", 12),
+        int("min", 0),
+        int("sec", 0),
+    );
     // time.Date normalizes the month first, then adds the rest as a duration
     let m0 = month - 1;
     let y = year.saturating_add(m0.div_euclid(12));
@@ -446,11 +463,27 @@ fn os_date(lua: &Lua, (fmt, time): (Option<String>, Option<f64>)) -> mlua::Resul
 }
 
 const MONTHS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
 const WEEKDAYS: [&str; 7] = [
-    "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
+    "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
 ];
 
 /// A UTC date and time.
@@ -610,7 +643,10 @@ mod tests {
         assert_eq!(lua_number_string(2f64.powi(70)), "1.1805916207174113e+21");
         assert_eq!(lua_number_string(123456.75), "123456.75");
         assert_eq!(lua_number_string(f64::NAN), "NaN");
-        let h = run(json!({"n": 2.5}), "return {status='Healthy', message=tostring(obj.n) .. ' ' .. tostring(1/3) .. ' ' .. tostring(true)}");
+        let h = run(
+            json!({"n": 2.5}),
+            "return {status='Healthy', message=tostring(obj.n) .. ' ' .. tostring(1/3) .. ' ' .. tostring(true)}",
+        );
         assert_eq!(h.message, "2.5 0.3333333333333333 true");
     }
 
@@ -637,8 +673,7 @@ mod tests {
                return {status="Healthy", message=tostring(t) .. " " .. tostring(u) .. " " .. os.date("!%Y-%m-%dT%H:%M:%SZ", t)}"#,
         );
         assert_eq!(
-            h.message,
-            "1704164645 1704196800 2024-01-02T03:04:05Z",
+            h.message, "1704164645 1704196800 2024-01-02T03:04:05Z",
             "{h:?}"
         );
     }

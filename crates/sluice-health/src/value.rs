@@ -32,7 +32,11 @@ fn type_name(v: &Value) -> &'static str {
 }
 
 fn mismatch(path: &[&str], want: &str, got: &Value) -> String {
-    format!(".{}: expected {want}, got {}", path.join("."), type_name(got))
+    format!(
+        ".{}: expected {want}, got {}",
+        path.join("."),
+        type_name(got)
+    )
 }
 
 /// The value at `path` below `v`; `None` when a step is missing or null, an error when a
@@ -63,7 +67,9 @@ fn as_int(n: &Value) -> Option<i64> {
 pub(crate) fn opt_int(v: &Value, path: &[&str]) -> Conv<Option<i64>> {
     match at(v, path)? {
         None => Ok(None),
-        Some(x) => as_int(x).map(Some).ok_or_else(|| mismatch(path, "integer", x)),
+        Some(x) => as_int(x)
+            .map(Some)
+            .ok_or_else(|| mismatch(path, "integer", x)),
     }
 }
 

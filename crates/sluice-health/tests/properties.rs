@@ -14,10 +14,20 @@ fn arb_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|n| json!(n)),
-        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
         "[a-zA-Z0-9 :%._-]{0,12}".prop_map(Value::String),
-        prop_oneof![Just("True"), Just("False"), Just("Ready"), Just("Available"), Just("Running"), Just("RollingUpdate"), Just("OnDelete"), Just("LoadBalancer")]
-            .prop_map(|s| Value::String(s.to_owned())),
+        prop_oneof![
+            Just("True"),
+            Just("False"),
+            Just("Ready"),
+            Just("Available"),
+            Just("Running"),
+            Just("RollingUpdate"),
+            Just("OnDelete"),
+            Just("LoadBalancer")
+        ]
+        .prop_map(|s| Value::String(s.to_owned())),
     ];
     leaf.prop_recursive(6, 64, 6, |inner| {
         prop_oneof![
@@ -63,13 +73,18 @@ const KINDS: &[(&str, &str)] = &[
 ];
 
 fn arb_object() -> impl Strategy<Value = Value> {
-    (0..KINDS.len(), arb_json(), arb_json(), arb_json(), arb_json()).prop_map(
-        |(k, metadata, spec, status, extra)| {
+    (
+        0..KINDS.len(),
+        arb_json(),
+        arb_json(),
+        arb_json(),
+        arb_json(),
+    )
+        .prop_map(|(k, metadata, spec, status, extra)| {
             let (api, kind) = KINDS[k];
             json!({"apiVersion": api, "kind": kind, "metadata": metadata, "spec": spec,
                    "status": status, "extra": extra})
-        },
-    )
+        })
 }
 
 /// Walks the whole converted object: every value, key and length.
@@ -147,13 +162,34 @@ fn runaway_scripts_are_stopped() {
     let obj = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}});
     let cases = [
         ("while true do end", "context deadline exceeded"),
-        ("repeat local x = 1 until false", "context deadline exceeded"),
-        ("local function f() return f() end return f()", "context deadline exceeded"),
-        ("local function f() return 1 + f() end return f()", "stack overflow"),
-        ("local s = string.rep('x', 2^30) return {status='Healthy'}", "not enough memory"),
-        ("local s = 'x' while true do s = s .. s end", "not enough memory"),
-        ("local t = {} local i = 0 while true do i = i + 1 t[i] = {i} end", ""),
-        ("for i = 1, 1e12 do local t = {i, i, i} end", "context deadline exceeded"),
+        (
+            "repeat local x = 1 until false",
+            "context deadline exceeded",
+        ),
+        (
+            "local function f() return f() end return f()",
+            "context deadline exceeded",
+        ),
+        (
+            "local function f() return 1 + f() end return f()",
+            "stack overflow",
+        ),
+        (
+            "local s = string.rep('x', 2^30) return {status='Healthy'}",
+            "not enough memory",
+        ),
+        (
+            "local s = 'x' while true do s = s .. s end",
+            "not enough memory",
+        ),
+        (
+            "local t = {} local i = 0 while true do i = i + 1 t[i] = {i} end",
+            "",
+        ),
+        (
+            "for i = 1, 1e12 do local t = {i, i, i} end",
+            "context deadline exceeded",
+        ),
     ];
     for (script, want) in cases {
         let start = Instant::now();

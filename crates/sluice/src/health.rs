@@ -87,7 +87,8 @@ fn judge(
     cm_text: Option<&str>,
 ) -> Result<Option<HealthStatus>, Bad> {
     let file = args.file.as_str();
-    let (obj, n) = sluice_health::load_object(obj_text).map_err(|e| bad(file, e.pos(), e.message()))?;
+    let (obj, n) =
+        sluice_health::load_object(obj_text).map_err(|e| bad(file, e.pos(), e.message()))?;
     let Some(obj) = obj else {
         return Err(bad(file, Pos { line: 1, col: 1 }, "no object in the file"));
     };
@@ -99,9 +100,14 @@ fn judge(
         ));
     }
     let Value::Object(m) = &obj else {
-        return Err(bad(file, Pos { line: 1, col: 1 }, "not an object (a mapping)"));
+        return Err(bad(
+            file,
+            Pos { line: 1, col: 1 },
+            "not an object (a mapping)",
+        ));
     };
-    if !m.get("apiVersion").is_some_and(Value::is_string) || !m.get("kind").is_some_and(Value::is_string)
+    if !m.get("apiVersion").is_some_and(Value::is_string)
+        || !m.get("kind").is_some_and(Value::is_string)
     {
         return Err(bad(
             file,
@@ -134,12 +140,12 @@ fn configmap_overrides(path: &str, text: &str) -> Result<ResourceOverrides, Bad>
     if let Some(p) = lf.problems.first() {
         return Err(bad(path, p.pos, &p.message));
     }
-    let Some(cm) = lf
-        .objects
-        .iter()
-        .find(|o| o.object.kind() == "ConfigMap")
-    else {
-        return Err(bad(path, Pos { line: 1, col: 1 }, "no ConfigMap in the file"));
+    let Some(cm) = lf.objects.iter().find(|o| o.object.kind() == "ConfigMap") else {
+        return Err(bad(
+            path,
+            Pos { line: 1, col: 1 },
+            "no ConfigMap in the file",
+        ));
     };
     let (overrides, errs) = ResourceOverrides::from_configmap(cm.object.value());
     if let Some(e) = errs.first() {

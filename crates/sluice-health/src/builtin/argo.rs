@@ -29,7 +29,9 @@ pub fn workflow_health(obj: &Value) -> Conv<HealthStatus> {
         match status.and_then(|s| s.get(k)) {
             None | Some(Value::Null) => Ok(""),
             Some(Value::String(s)) => Ok(s),
-            Some(_) => Err(format!("json: cannot unmarshal into .status.{k} of type string")),
+            Some(_) => Err(format!(
+                "json: cannot unmarshal into .status.{k} of type string"
+            )),
         }
     };
     let message = field("message")?;
@@ -112,7 +114,9 @@ fn tonumber(v: &Value) -> Option<f64> {
             if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
                 return u64::from_str_radix(h, 16).ok().map(|n| n as f64);
             }
-            if t.is_empty() || t.eq_ignore_ascii_case("inf") || t.to_ascii_lowercase().contains("nan")
+            if t.is_empty()
+                || t.eq_ignore_ascii_case("inf")
+                || t.to_ascii_lowercase().contains("nan")
             {
                 return None;
             }
@@ -185,7 +189,11 @@ pub fn rollout(obj: &Value) -> Conv<HealthStatus> {
     let observed = field(st, "observedGeneration", "field 'status'")?;
     let generation = observed.and_then(tonumber);
     if let Some(g) = generation {
-        let meta_gen = field(field(o, "metadata", "global 'obj'")?, "generation", "field 'metadata'")?;
+        let meta_gen = field(
+            field(o, "metadata", "global 'obj'")?,
+            "generation",
+            "field 'metadata'",
+        )?;
         let same = matches!(meta_gen, Some(Value::Number(n)) if n.as_f64() == Some(g));
         if !same {
             return hs(

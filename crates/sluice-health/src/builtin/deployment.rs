@@ -3,9 +3,9 @@
 use serde_json::Value;
 
 use super::{hs, supported, typed};
+use crate::HealthStatus;
 use crate::HealthStatusCode::{Degraded, Healthy, Progressing, Suspended};
 use crate::value::{self as v, Conv, go_quote};
-use crate::HealthStatus;
 
 pub fn health(obj: &Value) -> Conv<HealthStatus> {
     supported(obj, "Deployment", &["v1", "v1beta1", "v1beta2"])?;
@@ -35,7 +35,10 @@ fn assess(d: &Value) -> Conv<HealthStatus> {
         let name = v::string(d, &["metadata", "name"])?;
         return hs(
             Degraded,
-            format!("Deployment {} exceeded its progress deadline", go_quote(name)),
+            format!(
+                "Deployment {} exceeded its progress deadline",
+                go_quote(name)
+            ),
         );
     }
     if let Some(r) = replicas

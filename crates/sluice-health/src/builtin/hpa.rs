@@ -69,8 +69,7 @@ fn check_conditions(conds: &[Value]) -> Conv<HealthStatus> {
     }
     for c in conds {
         let ty = v::string(c, &["type"])?;
-        if matches!(ty, "AbleToScale" | "ScalingLimited") && v::string(c, &["status"])? == "True"
-        {
+        if matches!(ty, "AbleToScale" | "ScalingLimited") && v::string(c, &["status"])? == "True" {
             return hs(Healthy, v::string(c, &["message"])?);
         }
     }

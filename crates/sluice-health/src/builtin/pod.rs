@@ -29,8 +29,12 @@ pub(crate) fn is_hook(obj: &Value) -> Conv<bool> {
 
 fn assess(p: &Value) -> Conv<HealthStatus> {
     let policy = v::string(p, &["spec", "restartPolicy"])?;
-    let ignore_policy = v::map_get(p, &["metadata", "annotations"], ANNOTATION_IGNORE_RESTART_POLICY)?
-        .is_some()
+    let ignore_policy = v::map_get(
+        p,
+        &["metadata", "annotations"],
+        ANNOTATION_IGNORE_RESTART_POLICY,
+    )?
+    .is_some()
         && !is_hook(p)?;
     let message = v::string(p, &["status", "message"])?;
     let statuses = v::array(p, &["status", "containerStatuses"])?;

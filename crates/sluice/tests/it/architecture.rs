@@ -70,10 +70,16 @@ fn rules() -> BTreeMap<&'static str, Vec<&'static str>> {
     // Lua (mlua, sandboxed: no io, no module loading, no full os library)
     r.insert(
         "sluice-health",
-        pure_and(&["sluice", "sluice-apis", "sluice-exec", "sluice-kube", "sluice-apiserver"])
-            .into_iter()
-            .filter(|c| *c != "mlua")
-            .collect(),
+        pure_and(&[
+            "sluice",
+            "sluice-apis",
+            "sluice-exec",
+            "sluice-kube",
+            "sluice-apiserver",
+        ])
+        .into_iter()
+        .filter(|c| *c != "mlua")
+        .collect(),
     );
     // the local executor runs processes but never talks to a cluster
     r.insert(

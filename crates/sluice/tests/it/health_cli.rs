@@ -83,7 +83,10 @@ fn run_harness(root: &Path) -> (usize, usize, Vec<String>) {
 #[test]
 fn fixture_health_scripts_give_their_expected_status() {
     let (passed, total, failures) = run_harness(&repo_root().join("tests/fixtures/health"));
-    assert!(total >= 17, "the fixtures have at least 17 cases, found {total}");
+    assert!(
+        total >= 17,
+        "the fixtures have at least 17 cases, found {total}"
+    );
     assert_eq!(passed, total, "\n{}", failures.join("\n"));
 }
 
@@ -108,13 +111,23 @@ fn bad_input_is_reported_with_its_position() {
     std::fs::write(&obj, "apiVersion: v1\nkind: Pod\nmetadata: {name: p\n").expect("write");
     let o = sluice(&["health", "-f", obj.to_str().expect("utf-8")], None);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).starts_with(&format!("{}:", obj.display())), "{}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with(&format!("{}:", obj.display())),
+        "{}",
+        stderr(&o)
+    );
     // a script that does not compile: its file, line and column
     std::fs::write(&obj, "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n").expect("write");
     let script = dir.join("h.lua");
     std::fs::write(&script, "hs = {}\nhs.status = = 'x'\nreturn hs\n").expect("write");
     let o = sluice(
-        &["health", "-f", obj.to_str().expect("utf-8"), "--lua", script.to_str().expect("utf-8")],
+        &[
+            "health",
+            "-f",
+            obj.to_str().expect("utf-8"),
+            "--lua",
+            script.to_str().expect("utf-8"),
+        ],
         None,
     );
     assert_eq!(o.status.code(), Some(1));
@@ -128,19 +141,39 @@ fn bad_input_is_reported_with_its_position() {
     // a script that fails at run time: Unknown with the error, as Argo CD
     std::fs::write(&script, "return {status = obj.spec.x.y}\n").expect("write");
     let o = sluice(
-        &["health", "-f", obj.to_str().expect("utf-8"), "--lua", script.to_str().expect("utf-8"), "-o", "json"],
+        &[
+            "health",
+            "-f",
+            obj.to_str().expect("utf-8"),
+            "--lua",
+            script.to_str().expect("utf-8"),
+            "-o",
+            "json",
+        ],
         None,
     );
     assert_eq!(o.status.code(), Some(0));
     let v: Value = serde_json::from_str(&stdout(&o)).expect("json");
     assert_eq!(v["status"], "Unknown");
-    assert!(v["message"].as_str().is_some_and(|m| m.starts_with("<string>:1: attempt to index")), "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("<string>:1: attempt to index")),
+        "{v}"
+    );
     // an unreadable file: exit 2
     let o = sluice(&["health", "-f", "/nonexistent/x.yaml"], None);
     assert_eq!(o.status.code(), Some(2));
     // no check for the kind: nulls
-    std::fs::write(&obj, "apiVersion: example.com/v1\nkind: Thing\nmetadata: {name: t}\n").expect("write");
-    let o = sluice(&["health", "-f", obj.to_str().expect("utf-8"), "-o", "json"], None);
+    std::fs::write(
+        &obj,
+        "apiVersion: example.com/v1\nkind: Thing\nmetadata: {name: t}\n",
+    )
+    .expect("write");
+    let o = sluice(
+        &["health", "-f", obj.to_str().expect("utf-8"), "-o", "json"],
+        None,
+    );
     assert_eq!(stdout(&o).trim(), r#"{"status":null,"message":null}"#);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -175,7 +208,13 @@ data:
     let run = |text: &str| {
         std::fs::write(&obj, text).expect("write");
         let o = sluice(
-            &["health", "-f", obj.to_str().expect("utf-8"), "--argocd-cm", cm.to_str().expect("utf-8")],
+            &[
+                "health",
+                "-f",
+                obj.to_str().expect("utf-8"),
+                "--argocd-cm",
+                cm.to_str().expect("utf-8"),
+            ],
             None,
         );
         stdout(&o).trim().to_owned()
@@ -190,7 +229,10 @@ data:
     );
     // without useOpenLibs there is no string library: the script fails
     let other = run("apiVersion: example.com/v1\nkind: Other\nmetadata: {name: t}\n");
-    assert!(other.starts_with("Unknown: <string>:1: attempt to index global 'string'"), "{other}");
+    assert!(
+        other.starts_with("Unknown: <string>:1: attempt to index global 'string'"),
+        "{other}"
+    );
     // no script for Deployments: the built-in check
     assert_eq!(
         run("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {paused: true}\n"),
