@@ -147,6 +147,7 @@ fn syntax_error(script: &str) -> Option<ScriptFinding> {
     let lua = mlua::Lua::new_with(mlua::StdLib::NONE, mlua::LuaOptions::default()).ok()?;
     let e = lua
         .load(script)
+        .set_mode(mlua::chunk::ChunkMode::Text)
         .set_name("=<string>")
         .into_function()
         .err()?;

@@ -81,8 +81,11 @@ fn execute(obj: &Value, script: &str, opts: &LuaOptions) -> Result<HealthStatus,
     .map_err(|e| error_message(&e))?;
     let ret: mlua::MultiValue = lua
         .load(script)
+        // text only: Lua 5.1 does not verify bytecode, a crafted binary chunk could crash
+        .set_mode(mlua::chunk::ChunkMode::Text)
         .set_name("=<string>")
-        .eval()
+        .into_function()
+        .and_then(|f| f.call(()))
         .map_err(|e| error_message(&e))?;
     lua.remove_hook();
     let last = ret.into_iter().last().unwrap_or(mlua::Value::Nil);
@@ -648,6 +651,51 @@ mod tests {
             "return {status='Healthy', message=tostring(obj.n) .. ' ' .. tostring(1/3) .. ' ' .. tostring(true)}",
         );
         assert_eq!(h.message, "2.5 0.3333333333333333 true");
+    }
+
+    // gopher-lua's DoString runs a block (never an expression) and reads the last value left.
+    #[test]
+    fn blocks_not_expressions_and_no_bytecode() {
+        let h = run(json!({}), "{status = 'Healthy'}");
+        assert_eq!(h.status, HealthStatusCode::Unknown);
+        let h = run(json!({}), "return 1, {status = 'Healthy'}");
+        assert_eq!(h.status, HealthStatusCode::Healthy);
+        let h = run(json!({}), "return {status = 'Healthy'}, 1");
+        assert_eq!(h.message, "expect table output from Lua script, not number");
+        let h = run(json!({}), "\x1bLua\x51\x00garbage");
+        assert_eq!(h.status, HealthStatusCode::Unknown);
+        let h = run(json!({}), "return {}");
+        assert_eq!(
+            h.message,
+            "json: cannot unmarshal array into Go value of type health.HealthStatus"
+        );
+        let h = run(json!({}), "return {status = 'Fine'}");
+        assert_eq!(h.message, INVALID_HEALTH_STATUS);
+        let h = run(json!({}), "return {status = 'Healthy', message = 3}");
+        assert_eq!(
+            h.message,
+            "json: cannot unmarshal number into Go struct field HealthStatus.message of type string"
+        );
+        let h = run(json!({}), "return {status = 'Healthy', f = function() end}");
+        assert_eq!(h.message, "cannot encode function to JSON");
+        // no file or module access
+        for script in [
+            "return dofile('/etc/passwd')",
+            "return io.open('/etc/passwd')",
+            "return require('io')",
+            "return loadstring('return 1')()",
+        ] {
+            assert_eq!(
+                run(json!({}), script).status,
+                HealthStatusCode::Unknown,
+                "{script}"
+            );
+        }
+        let h = run(
+            json!({}),
+            "local os = require('os') return {status = 'Healthy', message = type(os.time()) .. type(os.exit)}",
+        );
+        assert_eq!(h.message, "numbernil");
     }
 
     #[test]
