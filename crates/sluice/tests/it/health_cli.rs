@@ -240,3 +240,54 @@ data:
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// `sluice validate` places a health script finding inside the combined key's nested block
+// scalars: the file line and column of the call (the seed's defect 8 shape).
+#[test]
+fn validate_finds_undefined_globals_in_combined_customizations() {
+    let dir = std::env::temp_dir().join(format!("sluice-health-validate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let cm = dir.join("argocd-cm.yaml");
+    std::fs::write(
+        &cm,
+        r#"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: argocd-cm
+data:
+  resource.customizations: |
+    example.com/Thing:
+      health.lua: |
+        hs = {}
+        if obj.status ~= nil then
+          hs.status = pick(obj.status.phase)
+        end
+        hs.message = string.lower("X")
+        return hs
+      health.lua.useOpenLibs: false
+    example.com/Other:
+      health.lua: |
+        hs = {status = = "Healthy"}
+        return hs
+"#,
+    )
+    .expect("write");
+    let o = sluice(&["validate", cm.to_str().expect("utf-8")], None);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    let prefix = cm.display().to_string();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(lines[0].starts_with(&format!("{prefix}:11:23: error: ConfigMap/argocd-cm: data[resource.customizations][example.com/Thing][health.lua]: Lua health script for example.com/Thing: undefined global 'pick'")), "{out}");
+    assert!(
+        lines[1].starts_with(&format!("{prefix}:13:22: error: ")),
+        "{out}"
+    );
+    assert!(lines[1].contains("undefined global 'string' (the standard libraries are open only with useOpenLibs: true)"), "{out}");
+    assert!(lines[2].starts_with(&format!("{prefix}:18:")), "{out}");
+    assert!(
+        lines[2].contains("syntax error: unexpected symbol near '='"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
