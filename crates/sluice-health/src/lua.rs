@@ -13,8 +13,9 @@
 //!   are never available (Argo CD's open libraries include them; here they stay closed).
 //! - Limits: a wall-clock budget (Argo CD's 1 s context timeout, checked every 1,000 VM
 //!   instructions: "context deadline exceeded") and a memory budget on top of what `obj`
-//!   takes ([`LuaOptions::memory_limit`]). Time spent inside one library call (a pattern
-//!   match) is only checked when the call returns.
+//!   takes ([`LuaOptions::memory_limit`]). The hook does not run inside a library call, so
+//!   pattern matching refuses calls whose backtracking bound is too large
+//!   ([`guard_patterns`]).
 //! - The script's last return value must be a table; it is read as Argo CD reads it (JSON
 //!   encoding by gopher-json, then `json.Unmarshal` into `{status, message}`): a status that
 //!   is not one of the six codes gives Unknown "Lua returned an invalid health status"; any
@@ -128,6 +129,9 @@ pub(crate) fn sandbox(open_libs: bool) -> mlua::Result<Lua> {
             other => lua_tostring.call::<mlua::LuaString>(other),
         })?,
     )?;
+    if open_libs {
+        guard_patterns(&lua)?;
+    }
     let os = safe_os(&lua)?;
     g.raw_set("os", os.clone())?;
     // gopher-lua preloads the safe os as a module: `local os = require("os")` works.
@@ -146,6 +150,63 @@ pub(crate) fn sandbox(open_libs: bool) -> mlua::Result<Lua> {
     })?;
     g.raw_set("require", require)?;
     Ok(lua)
+}
+
+/// The instruction hook does not run inside a library call, and Lua's pattern matcher
+/// backtracks: `string.find(s, "(.-)(.-)(.-)x")` on a long `s` could run for hours within one
+/// call. The matching functions refuse, with an error, a call whose worst case
+/// (subject length to the power of the pattern's repetition items) is beyond what the time
+/// budget allows; health scripts' patterns on status strings are far below it.
+pub(crate) fn guard_patterns(lua: &Lua) -> mlua::Result<()> {
+    let string: Table = lua.globals().raw_get("string")?;
+    for name in ["find", "match", "gmatch", "gsub"] {
+        let orig: mlua::Function = string.raw_get(name)?;
+        let wrapped = lua.create_function(move |_, args: mlua::MultiValue| {
+            let subject = args.front().map_or(0, |v| match v {
+                mlua::Value::String(s) => s.as_bytes().len(),
+                _ => 0,
+            });
+            let pattern = args.get(1).and_then(|v| match v {
+                mlua::Value::String(s) => Some(s.as_bytes().to_vec()),
+                _ => None,
+            });
+            let plain = name == "find"
+                && args
+                    .get(3)
+                    .is_some_and(|v| !matches!(v, mlua::Value::Nil | mlua::Value::Boolean(false)));
+            if let (Some(p), false) = (pattern, plain)
+                && pattern_cost(subject, &p) > 1e10
+            {
+                return Err(mlua::Error::runtime(format!(
+                    "string.{name}: pattern too costly for the time limit ({subject}-byte subject)"
+                )));
+            }
+            orig.call::<mlua::MultiValue>(args)
+        })?;
+        string.raw_set(name, wrapped)?;
+    }
+    Ok(())
+}
+
+/// A bound on the matcher's backtracking: `len ^ (repetition items)` (`*`, `-`, `+`, `?`
+/// after a single-character class), at least `len`.
+fn pattern_cost(len: usize, pattern: &[u8]) -> f64 {
+    let mut items = 0i32;
+    let mut i = 0;
+    while i < pattern.len() {
+        match pattern[i] {
+            b'%' => i += 1,
+            b'[' => {
+                while i < pattern.len() && pattern[i] != b']' {
+                    i += 1;
+                }
+            }
+            b'*' | b'-' | b'+' if i > 0 => items += 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    (len.max(1) as f64).powi(items.max(1))
 }
 
 /// Argo CD's `decodeValue`: JSON to Lua values. Nesting deeper than 512 levels (YAML input
@@ -696,6 +757,21 @@ mod tests {
             "local os = require('os') return {status = 'Healthy', message = type(os.time()) .. type(os.exit)}",
         );
         assert_eq!(h.message, "numbernil");
+    }
+
+    #[test]
+    fn costly_patterns_are_refused() {
+        let h = run(
+            json!({}),
+            "local s = string.rep('a', 100000) local a = string.find(s, '(.-)(.-)(.-)x') return {status='Healthy'}",
+        );
+        assert_eq!(h.status, HealthStatusCode::Unknown);
+        assert!(h.message.contains("pattern too costly"), "{h:?}");
+        let h = run(
+            json!({"m": "Waiting for 3 pods: rollout 2/3"}),
+            "local a, b = string.match(obj.m, '(%d+)/(%d+)') local i = obj.m:find('pods', 1, true) return {status='Healthy', message=a .. b .. i .. string.gsub('a-b', '-', '+')}",
+        );
+        assert_eq!(h.message, "2315a+b", "{h:?}");
     }
 
     #[test]
