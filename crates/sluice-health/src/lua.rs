@@ -15,7 +15,7 @@
 //!   instructions: "context deadline exceeded") and a memory budget on top of what `obj`
 //!   takes ([`LuaOptions::memory_limit`]). The hook does not run inside a library call, so
 //!   pattern matching refuses calls whose backtracking bound is too large
-//!   ([`guard_patterns`]).
+//!   (`guard_patterns`).
 //! - The script's last return value must be a table; it is read as Argo CD reads it (JSON
 //!   encoding by gopher-json, then `json.Unmarshal` into `{status, message}`): a status that
 //!   is not one of the six codes gives Unknown "Lua returned an invalid health status"; any
