@@ -116,6 +116,9 @@ pub fn lint_script(script: &str, open_libs: bool) -> Vec<ScriptFinding> {
                 "string" | "math" | "coroutine" if !open_libs => {
                     " (the standard libraries are open only with useOpenLibs: true)"
                 }
+                "os" if !open_libs => {
+                    " (without useOpenLibs: true only as local os = require(\"os\"))"
+                }
                 "io" | "debug" | "dofile" | "loadfile" | "load" | "loadstring" | "package" => {
                     " (not available to health scripts)"
                 }
@@ -557,12 +560,25 @@ a, b = 1, 2
 return { status = a and "Healthy", message = tostring(b) }
 "#;
         assert_eq!(names(s, true), vec![]);
-        // without useOpenLibs `string` does not exist
+        // without useOpenLibs neither `string` nor an `os` global exist
         let f = names(s, false);
-        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f.len(), 2, "{f:?}");
         assert!(
             f[0].3
-                .contains("'string' (the standard libraries are open only with useOpenLibs: true)")
+                .contains("'os' (without useOpenLibs: true only as local os = require(\"os\"))"),
+            "{f:?}"
+        );
+        assert!(
+            f[1].3
+                .contains("'string' (the standard libraries are open only with useOpenLibs: true)"),
+            "{f:?}"
+        );
+        assert_eq!(
+            names(
+                "local os = require('os')\nreturn {status = 'Healthy', message = os.date('%Y', table.time())}",
+                false
+            ),
+            vec![]
         );
     }
 

@@ -6,11 +6,13 @@
 //!   sequences with null elements dropped (gopher-lua's `Append` ignores nil, so the next
 //!   element takes the index), numbers become Lua numbers (doubles), strings stay strings.
 //! - Libraries: the base library without `dofile`, `loadfile`, `load`, `loadstring` and
-//!   `print` (a no-op: script output never reaches the command's output), `table`, and the
-//!   safe `os` subset Argo CD exposes (`os.time`, `os.date`; also through `require("os")`).
-//!   With `useOpenLibs` (and for `sluice health --lua`, as Argo CD runs its own scripts)
-//!   `string`, `math` and `coroutine` too. `io`, `debug`, the full `os` and module loading
-//!   are never available (Argo CD's open libraries include them; here they stay closed).
+//!   `print` (a no-op: script output never reaches the command's output), `table`, and
+//!   Argo CD's safe os module (`time`, `date`) through `require("os")` and, by upstream's
+//!   quirk, as `table.time`/`table.date` (no `os` global). With `useOpenLibs` (and for
+//!   `sluice health --lua`, as Argo CD runs its own scripts) `string`, `math`, `coroutine`
+//!   and the global `os` with `time`, `date`, `difftime`, `clock`. `io`, `debug`, the rest
+//!   of `os` and module loading are never available (Argo CD's open libraries include them;
+//!   here they stay closed).
 //! - Limits: a wall-clock budget (Argo CD's 1 s context timeout, checked every 1,000 VM
 //!   instructions: "context deadline exceeded") and a memory budget on top of what `obj`
 //!   takes ([`LuaOptions::memory_limit`]). The hook does not run inside a library call, so
@@ -132,9 +134,18 @@ pub(crate) fn sandbox(open_libs: bool) -> mlua::Result<Lua> {
     if open_libs {
         guard_patterns(&lua)?;
     }
-    let os = safe_os(&lua)?;
-    g.raw_set("os", os.clone())?;
-    // gopher-lua preloads the safe os as a module: `local os = require("os")` works.
+    // argo-cd oslib_safe.go `OpenSafeOs` registers time and date into the *table* module
+    // (`RegisterModule(lua.TabLibName, ...)`): without the open libraries there is no `os`
+    // global, only `require("os")` (the preloaded safe module) and `table.time`/`table.date`.
+    // With them, gopher-lua's own os library is the global; here its safe part (time, date,
+    // difftime, clock; not exit, execute, remove, rename, getenv, setenv, tmpname).
+    let table: Table = g.raw_get("table")?;
+    table.raw_set("time", lua.create_function(os_time)?)?;
+    table.raw_set("date", lua.create_function(os_date)?)?;
+    let os = safe_os(&lua, open_libs)?;
+    if open_libs {
+        g.raw_set("os", os.clone())?;
+    }
     let modules = lua.create_table()?;
     modules.raw_set("os", os)?;
     for name in ["table", "string", "math", "coroutine"] {
@@ -188,25 +199,42 @@ pub(crate) fn guard_patterns(lua: &Lua) -> mlua::Result<()> {
     Ok(())
 }
 
-/// A bound on the matcher's backtracking: `len ^ (repetition items)` (`*`, `-`, `+`, `?`
-/// after a single-character class), at least `len`.
+/// A bound on the matcher's backtracking: `len ^ k`, `k` the number of `.` items repeated
+/// with `*`, `-` or `+` (the items that can each take any split of the subject); patterns
+/// with one such item or none are linear enough and never refused.
 fn pattern_cost(len: usize, pattern: &[u8]) -> f64 {
     let mut items = 0i32;
     let mut i = 0;
     while i < pattern.len() {
         match pattern[i] {
-            b'%' => i += 1,
+            b'%' => i += 2,
             b'[' => {
-                while i < pattern.len() && pattern[i] != b']' {
+                i += 1;
+                if pattern.get(i) == Some(&b'^') {
                     i += 1;
                 }
+                if pattern.get(i) == Some(&b']') {
+                    i += 1;
+                }
+                while i < pattern.len() && pattern[i] != b']' {
+                    i += if pattern[i] == b'%' { 2 } else { 1 };
+                }
+                i += 1;
             }
-            b'*' | b'-' | b'+' if i > 0 => items += 1,
-            _ => {}
+            b'.' => {
+                if matches!(pattern.get(i + 1), Some(b'*' | b'-' | b'+')) {
+                    items += 1;
+                    i += 1;
+                }
+                i += 1;
+            }
+            _ => i += 1,
         }
-        i += 1;
     }
-    (len.max(1) as f64).powi(items.max(1))
+    if items < 2 {
+        return 0.0;
+    }
+    (len.max(1) as f64).powi(items)
 }
 
 /// Argo CD's `decodeValue`: JSON to Lua values. Nesting deeper than 512 levels (YAML input
@@ -449,10 +477,21 @@ fn go_float(n: f64) -> String {
 
 // ---- the safe os library (argo-cd util/lua/oslib_safe.go) ---------------------------------
 
-fn safe_os(lua: &Lua) -> mlua::Result<Table> {
+fn safe_os(lua: &Lua, open_libs: bool) -> mlua::Result<Table> {
     let os = lua.create_table()?;
     os.raw_set("time", lua.create_function(os_time)?)?;
     os.raw_set("date", lua.create_function(os_date)?)?;
+    if open_libs {
+        os.raw_set(
+            "difftime",
+            lua.create_function(|_, (a, b): (f64, f64)| Ok(a - b))?,
+        )?;
+        let start = Instant::now();
+        os.raw_set(
+            "clock",
+            lua.create_function(move |_, ()| Ok(start.elapsed().as_secs_f64()))?,
+        )?;
+    }
     Ok(os)
 }
 
@@ -761,6 +800,12 @@ mod tests {
 
     #[test]
     fn costly_patterns_are_refused() {
+        assert_eq!(
+            pattern_cost(1000, b"(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)"),
+            0.0
+        );
+        assert_eq!(pattern_cost(1000, b"(.-)x"), 0.0);
+        assert_eq!(pattern_cost(10, b"(.-)%.(.*)[.-]"), 100.0);
         let h = run(
             json!({}),
             "local s = string.rep('a', 100000) local a = string.find(s, '(.-)(.-)(.-)x') return {status='Healthy'}",
