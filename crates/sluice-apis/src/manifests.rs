@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use sluice_core::object::{LoadedFile, load_objects};
-use sluice_core::{FieldErrors, FieldPath, Limits, LoadedObject, Object, Pos, Severity};
+use sluice_core::{
+    FieldErrors, FieldPath, InnerError, Limits, LoadedObject, Object, Pos, Severity,
+};
 
 use crate::ObjectSet;
 use crate::set::Context;
@@ -41,6 +43,10 @@ pub struct Options {
     /// relative to the object (the binary adds `sluice_triggers::validate_cel`, which needs
     /// a CEL parser this crate does not depend on).
     pub extra_checks: Vec<fn(&Object) -> FieldErrors>,
+    /// Checks of other crates that find problems inside a string value (an embedded script):
+    /// each finding is placed at its line and column inside the string as the file writes
+    /// it (`sluice_core::yaml::inner_pos`; the binary adds `sluice_health`'s Lua check).
+    pub inner_checks: Vec<fn(&Object) -> Vec<InnerError>>,
 }
 
 /// The object a finding is about.
@@ -322,6 +328,21 @@ pub fn validate_files(files: &[SourceFile], opts: &Options) -> Report {
                 report
                     .findings
                     .push(locate(obj, &e.path, e.severity, e.message));
+            }
+        }
+        for check in &opts.inner_checks {
+            for e in check(&obj.object) {
+                let mut f = locate(obj, &e.error.path, e.error.severity, e.error.message);
+                let key_pos = obj.locate(&e.value);
+                let text = files
+                    .iter()
+                    .find(|sf| *sf.name == *obj.source.file)
+                    .map(|sf| sf.text.as_str());
+                let Pos { line, col } =
+                    text.map_or(key_pos, |t| sluice_core::yaml::inner_pos(t, key_pos, e.at));
+                f.line = line;
+                f.column = col;
+                report.findings.push(f);
             }
         }
     }

@@ -347,3 +347,14 @@ mod tests {
         }
     }
 }
+
+/// A finding inside a string value (an embedded script or document): `value` is the path of
+/// the string in its object, `at` the 1-based line and column inside the string, `error`
+/// the finding with the path it is reported under (which may go on into the string's own
+/// structure).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InnerError {
+    pub error: FieldError,
+    pub value: FieldPath,
+    pub at: crate::yaml::Pos,
+}

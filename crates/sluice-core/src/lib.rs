@@ -20,6 +20,6 @@ pub mod object;
 pub mod selector;
 pub mod yaml;
 
-pub use field::{FieldError, FieldErrors, FieldPath, PathSeg, Severity};
+pub use field::{FieldError, FieldErrors, FieldPath, InnerError, PathSeg, Severity};
 pub use object::{Gvk, LoadedObject, Object, ResourceKey};
 pub use yaml::{Limits, LoadError, MAX_FILE_BYTES, Node, Pos};

@@ -1152,3 +1152,104 @@ mod tests {
         );
     }
 }
+
+/// Where a position inside a string value lands in the source text: `key_pos` is where the
+/// value's key is written (what [`Node::locate`] returns for it), `inner` a 1-based line and
+/// column inside the string (an embedded script or document). Exact for literal block
+/// scalars (`|`, `|-`, `|+`, `|2`) and for the first line of a one-line plain or quoted
+/// scalar (escapes aside); otherwise, and when the text does not have the key where
+/// `key_pos` says, the key's position.
+pub fn inner_pos(text: &str, key_pos: Pos, inner: Pos) -> Pos {
+    inner_pos_opt(text, key_pos, inner).unwrap_or(key_pos)
+}
+
+fn inner_pos_opt(text: &str, key_pos: Pos, inner: Pos) -> Option<Pos> {
+    let key_line = usize::try_from(key_pos.line).ok()?.checked_sub(1)?;
+    let mut lines = text.lines().skip(key_line);
+    let line: Vec<char> = lines.next()?.chars().collect();
+    let mut i = usize::try_from(key_pos.col).ok()?.checked_sub(1)?;
+    // skip the key (quoted or plain) up to its ':'
+    match line.get(i) {
+        Some(q @ ('"' | '\'')) => {
+            let q = *q;
+            i += 1;
+            while i < line.len() && line[i] != q {
+                i += if line[i] == '\\' && q == '"' { 2 } else { 1 };
+            }
+            i += 1;
+            while i < line.len() && line[i] != ':' {
+                i += 1;
+            }
+        }
+        _ => {
+            while i < line.len()
+                && !(line[i] == ':' && line.get(i + 1).is_none_or(|c| c.is_whitespace()))
+            {
+                i += 1;
+            }
+        }
+    }
+    if line.get(i) != Some(&':') {
+        return None;
+    }
+    i += 1;
+    while line.get(i).is_some_and(|c| c.is_whitespace()) {
+        i += 1;
+    }
+    let col_of = |i: usize| u32::try_from(i + 1).ok();
+    let key_indent = line.iter().take_while(|c| **c == ' ').count();
+    match line.get(i) {
+        Some('|') => {
+            let mut explicit = None;
+            for c in line[i + 1..].iter().take_while(|c| !c.is_whitespace()) {
+                if let Some(d) = c.to_digit(10) {
+                    explicit = Some(d as usize);
+                }
+            }
+            let indent = match explicit {
+                Some(d) => key_indent + d,
+                None => lines
+                    .find(|l| !l.trim().is_empty())?
+                    .chars()
+                    .take_while(|c| *c == ' ')
+                    .count(),
+            };
+            Some(Pos {
+                line: key_pos.line.checked_add(inner.line)?,
+                col: u32::try_from(indent).ok()?.checked_add(inner.col)?,
+            })
+        }
+        Some('>') | None => None,
+        Some(q @ ('"' | '\'')) if inner.line == 1 => {
+            let _ = q;
+            Some(Pos {
+                line: key_pos.line,
+                col: col_of(i + 1)?.checked_add(inner.col.checked_sub(1)?)?,
+            })
+        }
+        Some(_) if inner.line == 1 => Some(Pos {
+            line: key_pos.line,
+            col: col_of(i)?.checked_add(inner.col.checked_sub(1)?)?,
+        }),
+        Some(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod inner_pos_tests {
+    use super::*;
+
+    #[test]
+    fn positions_inside_scalars() {
+        let text = "data:\n  script: |\n    line one\n      two\n  one: \"abc\"\n  plain: xyz\n  'q:k': |2\n     x\n";
+        let p = |line, col| Pos { line, col };
+        assert_eq!(inner_pos(text, p(2, 3), p(1, 1)), p(3, 5));
+        assert_eq!(inner_pos(text, p(2, 3), p(2, 3)), p(4, 7));
+        assert_eq!(inner_pos(text, p(5, 3), p(1, 2)), p(5, 10));
+        assert_eq!(inner_pos(text, p(6, 3), p(1, 3)), p(6, 12));
+        assert_eq!(inner_pos(text, p(7, 3), p(1, 2)), p(8, 6));
+        // a key that is not there: the key's position
+        assert_eq!(inner_pos(text, p(1, 9), p(1, 1)), p(1, 9));
+        assert_eq!(inner_pos(text, p(99, 1), p(1, 1)), p(99, 1));
+    }
+}

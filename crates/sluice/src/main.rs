@@ -5,6 +5,7 @@ mod apiserver;
 mod appset;
 mod cli;
 mod exit;
+mod health;
 mod input;
 mod kustomize;
 mod policy;
@@ -79,6 +80,7 @@ enum Command {
         /// The shell to complete for.
         shell: clap_complete::Shell,
     },
+    Health(Box<health::HealthArgs>),
 }
 
 fn main() -> ExitCode {
@@ -121,6 +123,7 @@ fn main() -> ExitCode {
                 Err(e) => Err(e.into()),
             }
         }
+        Command::Health(args) => health::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -66,6 +66,7 @@ pub fn run(args: &ValidateArgs) -> Result<u8> {
     let opts = Options {
         tekton_flag_overrides: args.feature_flags.clone(),
         extra_checks: vec![sluice_triggers::validate_cel, sluice_gitops::lint::check],
+        inner_checks: vec![sluice_health::lint::lint_argocd_cm],
         ..Options::default()
     };
     let mut report = validate_files(&files, &opts);

@@ -76,6 +76,21 @@ fn rules() -> BTreeMap<&'static str, Vec<&'static str>> {
             "ctrlc",
         ]),
     );
+    // health checks are values in, values out: no I/O crate; the one crate that may embed
+    // Lua (mlua, sandboxed: no io, no module loading, no full os library)
+    r.insert(
+        "sluice-health",
+        pure_and(&[
+            "sluice",
+            "sluice-apis",
+            "sluice-exec",
+            "sluice-kube",
+            "sluice-apiserver",
+        ])
+        .into_iter()
+        .filter(|c| *c != "mlua")
+        .collect(),
+    );
     // the local executor runs processes but never talks to a cluster
     r.insert(
         "sluice-exec",

@@ -8,6 +8,7 @@ mod architecture;
 mod cli_meta;
 mod common;
 mod example_app_deploy;
+mod health_cli;
 mod kustomize_cli;
 mod policy_cli;
 mod run_cli;

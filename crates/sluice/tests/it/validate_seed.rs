@@ -118,9 +118,24 @@ const FIXTURE_EXPECTED: &[Expected] = &[
         "data[kustomize.buildOptions]",
         "kustomize's load restrictor is off",
     ),
+    // A Lua health script calling a helper it never defines (the seed's defect 8), found
+    // without running it (sluice_health::lint), at the call inside the block scalar.
+    (
+        "argocd/argocd-cm.yaml",
+        24,
+        "error",
+        "ConfigMap/argocd-cm",
+        "data[resource.customizations.health.argoproj.io_Rollout]",
+        "undefined global 'valueOr'",
+    ),
 ];
 
 const FIXTURE_FIXES: &[Fix] = &[
+    (
+        "argocd/argocd-cm.yaml",
+        "    hs = {status = \"Progressing\"",
+        "    local function valueOr(v, d)\n      if v ~= nil then return v end\n      return d\n    end\n    hs = {status = \"Progressing\"",
+    ),
     (
         "tekton/tasks/fetch-source.yaml",
         "$(params.homeDir)",
@@ -261,9 +276,25 @@ const SEED_EXPECTED: &[Expected] = &[
         "data[kustomize.buildOptions]",
         "kustomize's load restrictor is off",
     ),
+    // Defect 8. The Rollout health script calls getNumberValueOrDefault, which it never
+    // defines (Argo CD's own Rollout script, resource_customizations/argoproj.io/Rollout/
+    // health.lua, defines it): found without running the script (sluice_health::lint).
+    (
+        "argocd/argocd-cm.yaml",
+        52,
+        "error",
+        "ConfigMap/argocd-cm",
+        "data[resource.customizations][argoproj.io/Rollout][health.lua]",
+        "undefined global 'getNumberValueOrDefault'",
+    ),
 ];
 
 const SEED_FIXES: &[Fix] = &[
+    (
+        "argocd/argocd-cm.yaml",
+        "        function checkReplicasStatus(obj)\n",
+        "        function getNumberValueOrDefault(v, d)\n          if v ~= nil then return v end\n          return d\n        end\n        function checkReplicasStatus(obj)\n",
+    ),
     (
         "tekton/tasks/git-clone.yaml",
         "$(params.userHome)",
