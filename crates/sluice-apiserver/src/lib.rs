@@ -21,6 +21,7 @@ pub mod admission;
 pub mod apply;
 pub mod decode;
 pub mod limits;
+pub mod listeners;
 pub mod ops;
 pub mod patch;
 pub mod proto;
@@ -154,6 +155,7 @@ impl ApiServer {
             token,
             hooks: RwLock::new(Vec::new()),
             log_hooks: RwLock::new(Vec::new()),
+            listener_hook: RwLock::new(None),
             simulate: opts.simulate.clone(),
             pool: limits::Pool::new(opts.request_workers, opts.request_timeout),
             watch_buffer: opts.watch_buffer,
@@ -212,6 +214,16 @@ impl ApiServer {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .push(hook);
+    }
+
+    /// Serves EventListener deliveries (`/listeners/<namespace>/<name>`, no token) with
+    /// `hook` on this server's port.
+    pub fn set_listener_hook(&self, hook: Arc<dyn listeners::ListenerHook>) {
+        *self
+            .state
+            .listener_hook
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(hook);
     }
 
     /// Starts the simulated node's loop (if enabled) on the current tokio runtime, supervised:

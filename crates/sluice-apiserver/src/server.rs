@@ -38,6 +38,8 @@ pub struct State {
     pub token: String,
     pub hooks: RwLock<Vec<Arc<dyn AdmissionHook>>>,
     pub log_hooks: RwLock<Vec<Arc<dyn PodLogHook>>>,
+    /// Where `/listeners/...` deliveries go (none: those paths are 404).
+    pub listener_hook: RwLock<Option<Arc<dyn crate::listeners::ListenerHook>>>,
     pub simulate: Option<SimOptions>,
     /// Where writes, lists and deletes run, and their deadline.
     pub pool: crate::limits::Pool,
@@ -218,6 +220,25 @@ fn parse_query(q: Option<&str>) -> Query {
 
 async fn handle(st: Arc<State>, auth: bool, req: Request) -> Response {
     let path = req.uri().path().to_owned();
+    if path.starts_with(crate::listeners::PREFIX) {
+        // EventListeners are public (upstream's per-listener Service): interceptors
+        // authenticate deliveries, not the API token
+        let hook = st
+            .listener_hook
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(hook) = hook {
+            let scheme = if auth { "https" } else { "http" };
+            return match CatchUnwind(Box::pin(crate::listeners::handle(hook, scheme, req))).await {
+                Ok(r) => r,
+                Err(panic) => {
+                    crate::log_warning(format!("{path} panicked: {panic}"));
+                    error_response(&crate::limits::panic_error())
+                }
+            };
+        }
+    }
     let public = matches!(
         path.as_str(),
         "/healthz" | "/readyz" | "/livez" | "/version"

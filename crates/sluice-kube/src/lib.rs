@@ -17,6 +17,7 @@ pub mod logs;
 pub mod pipelinerun;
 pub mod shape;
 pub mod taskrun;
+pub mod triggers;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -57,6 +58,9 @@ pub struct Options {
     pub max_parallel_tasks: usize,
     /// The most bytes kept of one step's log.
     pub max_log_bytes: u64,
+    /// The base URL EventListeners are served under (`<url>/listeners/<ns>/<name>`); when
+    /// set, served EventListeners get their status (address, Ready).
+    pub listeners_url: Option<String>,
 }
 
 impl Options {
@@ -66,6 +70,7 @@ impl Options {
             isolate: false,
             max_parallel_tasks: 8,
             max_log_bytes: logs::DEFAULT_MAX_LOG_BYTES,
+            listeners_url: None,
         }
     }
 }
@@ -252,9 +257,23 @@ pub async fn run(client: Client, opts: Options) -> Result<(), Error> {
         .run(pipelinerun::reconcile, error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
     let tr_ctl = Controller::new_with(trs, watcher::Config::default(), taskrun_ar())
-        .run(taskrun::reconcile, error_policy, ctx)
+        .run(taskrun::reconcile, error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
-    futures::future::join(pr_ctl, tr_ctl).await;
+    let el_ctl = async {
+        if ctx.opts.listeners_url.is_some() {
+            let els: Api<DynamicObject> =
+                Api::all_with(client.clone(), &triggers::eventlistener_ar());
+            Controller::new_with(
+                els,
+                watcher::Config::default(),
+                triggers::eventlistener_ar(),
+            )
+            .run(triggers::reconcile_listener, error_policy, ctx.clone())
+            .for_each(|_| futures::future::ready(()))
+            .await;
+        }
+    };
+    futures::future::join3(pr_ctl, tr_ctl, el_ctl).await;
     Ok(())
 }
 

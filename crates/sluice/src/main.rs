@@ -5,6 +5,7 @@ mod apiserver;
 mod exit;
 mod input;
 mod kustomize;
+mod listeners;
 mod policy;
 mod run;
 mod serve;
