@@ -12,5 +12,6 @@ mod run_cli;
 mod run_conformance;
 mod run_hardening;
 mod serve_kubectl;
+mod serve_triggers;
 mod validate_cli;
 mod validate_seed;
