@@ -12,6 +12,7 @@
 //!   directory ([`taskrun`], [`logs`]).
 //! - Status is written as Tekton writes it; Events mark starts and ends ([`events`]).
 
+pub mod concurrency;
 pub mod events;
 pub mod logs;
 pub mod pipelinerun;
@@ -89,6 +90,8 @@ pub struct Ctx {
     pub(crate) slots: Arc<tokio::sync::Semaphore>,
     /// A name for this server instance (Events' reportingInstance).
     pub(crate) instance: String,
+    /// Held while a run of a concurrency group decides whether it starts.
+    pub(crate) concurrency: tokio::sync::Mutex<()>,
 }
 
 impl Ctx {
@@ -102,6 +105,7 @@ impl Ctx {
             written: Mutex::new(HashMap::new()),
             slots,
             instance: format!("sluice-{}", std::process::id()),
+            concurrency: tokio::sync::Mutex::new(()),
         })
     }
 }
