@@ -107,8 +107,10 @@ pub struct Member {
 }
 
 impl Member {
-    fn key(&self) -> (&str, &str) {
-        (&self.created, &self.name)
+    /// Creation order: the creation time, then (creation times have whole seconds) a run
+    /// already going before one that is not, then the name.
+    fn key(&self) -> (&str, bool, &str) {
+        (&self.created, !self.running, &self.name)
     }
 }
 
@@ -124,7 +126,8 @@ pub enum Decision {
 }
 
 /// Decides for `me`, given the other runs of its group that are not done (`me` itself may
-/// appear among `others`; it is skipped). Order is creation time, then name.
+/// appear among `others`; it is skipped). Order is creation time, then running before
+/// waiting, then name.
 pub fn decide(me: &Member, policy: Policy, others: &[Member]) -> Decision {
     let others: Vec<&Member> = others.iter().filter(|o| o.name != me.name).collect();
     match policy {

@@ -11,6 +11,7 @@ mod policy_cli;
 mod run_cli;
 mod run_conformance;
 mod run_hardening;
+mod serve_concurrency;
 mod serve_kubectl;
 mod serve_triggers;
 mod validate_cli;
