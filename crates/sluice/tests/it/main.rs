@@ -14,5 +14,6 @@ mod run_hardening;
 mod serve_concurrency;
 mod serve_kubectl;
 mod serve_triggers;
+mod serve_triggers_conformance;
 mod validate_cli;
 mod validate_seed;
