@@ -434,7 +434,7 @@ mod tests {
             Decision::Superseded { by: "c".into() }
         );
         assert_eq!(
-            decide(&a, Policy::CancelInProgress, &[a.clone()]),
+            decide(&a, Policy::CancelInProgress, std::slice::from_ref(&a)),
             Decision::Start { cancel: vec![] }
         );
     }
