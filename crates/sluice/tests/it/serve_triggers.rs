@@ -36,17 +36,26 @@ fn free_port() -> u16 {
 
 impl Serve {
     pub(crate) fn start(tag: &str, extra: &[&str]) -> Serve {
+        Serve::start_cmd("serve", tag, extra)
+    }
+
+    /// `sluice <cmd> --listen 127.0.0.1:0 --data TMP` (`serve`: also `--listeners-listen`).
+    pub(crate) fn start_cmd(cmd: &str, tag: &str, extra: &[&str]) -> Serve {
         let dir = temp_dir(tag);
         let plain_port = free_port();
         let mut args: Vec<String> = vec![
-            "serve".into(),
+            cmd.into(),
             "--listen".into(),
             "127.0.0.1:0".into(),
             "--data".into(),
             dir.display().to_string(),
-            "--listeners-listen".into(),
-            format!("127.0.0.1:{plain_port}"),
         ];
+        if cmd == "serve" {
+            args.extend([
+                "--listeners-listen".into(),
+                format!("127.0.0.1:{plain_port}"),
+            ]);
+        }
         args.extend(extra.iter().map(|s| s.to_string()));
         let child = Command::new(env!("CARGO_BIN_EXE_sluice"))
             .args(&args)
@@ -566,4 +575,74 @@ fn bad_deliveries_get_clear_errors_records_and_create_nothing() {
         "{names:?}"
     );
     assert!(pipelineruns(&s).is_empty());
+}
+
+/// The same sink against another API given by a kubeconfig (`--no-apiserver`): listeners
+/// on the plain port only, lookups, creation, records and status through that API.
+#[test]
+fn listeners_work_against_a_separate_apiserver() {
+    if !kubectl_available() || !curl_available() {
+        eprintln!("kubectl or curl is not installed: skipped");
+        return;
+    }
+    let api = Serve::start_cmd("apiserver", "triggers-api", &[]);
+    let data = temp_dir("triggers-ctl");
+    let port = free_port();
+    let mut ctl = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["serve", "--no-apiserver", "--kubeconfig"])
+        .arg(api.dir.join("kubeconfig"))
+        .arg("--data")
+        .arg(&data)
+        .args(["--listeners-listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sluice serve starts");
+    api.ok(&["create", "namespace", "ci"], None);
+    let f = fixtures();
+    api.ok(
+        &[
+            "apply",
+            "-f",
+            &f.join("pipeline.yaml").display().to_string(),
+            "-f",
+            &f.join("trigger.yaml").display().to_string(),
+        ],
+        None,
+    );
+    let url = format!("http://127.0.0.1:{port}/listeners/ci/gitlab-listener");
+    let t0 = Instant::now();
+    let (code, body) = loop {
+        let (code, body) = post(
+            &url,
+            &gitlab_headers(TOKEN),
+            &read(&f.join("push-main.json")),
+        );
+        if code != 0 {
+            break (code, body);
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "listener port not up"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(code, 202, "{body}");
+    let r = record_of(&api, body["eventID"].as_str().unwrap_or(""));
+    assert_eq!(r["triggers"][0]["outcome"], "Created", "{r:#}");
+    let runs = pipelineruns(&api);
+    assert_eq!(runs.len(), 1);
+    assert_eq!(
+        param(&runs[0], "image-tag"),
+        "3c1f0e9a7b2d4c6e8f0a1b2c3d4e5f6a7b8c9d0e"
+    );
+    let el = api.wait_for(
+        &["get", "eventlistener", "gitlab-listener", "-n", "ci"],
+        "EventListener status",
+        |v| v["status"]["address"]["url"].is_string(),
+    );
+    assert_eq!(el["status"]["address"]["url"], url.as_str());
+    let _ = ctl.kill();
+    let _ = ctl.wait();
+    let _ = std::fs::remove_dir_all(&data);
 }
