@@ -14,6 +14,7 @@
 
 pub mod concurrency;
 pub mod events;
+pub mod interceptor_http;
 pub mod logs;
 pub mod pipelinerun;
 pub mod shape;

@@ -5,7 +5,8 @@
 //!
 //! A delivery: the objects the sink needs are read through the client ([`KubeLookup`]: the
 //! listener, Triggers, bindings, templates, interceptors, Secrets), `sluice_triggers::process`
-//! runs on a blocking thread, each trigger's resources are created all or none (every one
+//! runs on a blocking thread (user interceptors are called over HTTP by
+//! [`crate::interceptor_http::HttpCaller`]), each trigger's resources are created all or none (every one
 //! is first created with `dryRun=All`, so admission and validation see all of them before
 //! any is stored; if a real create still fails the ones already created are deleted), and
 //! the delivery is recorded twice: a ConfigMap `<listener>.<eventID>` labelled
@@ -38,7 +39,7 @@ use sluice_apis::triggers::{
     ClusterInterceptor, ClusterTriggerBinding, EventListener, Interceptor, Trigger, TriggerBinding,
     TriggerTemplate,
 };
-use sluice_triggers::{Event, EventOutcome, Headers, Lookup, NoCaller, TriggerResult};
+use sluice_triggers::{Event, EventOutcome, Headers, Lookup, TriggerResult};
 
 use crate::{Ctx, Error, gvk};
 
@@ -403,7 +404,7 @@ impl Sink {
                 url: &url2,
                 event_id: &id2,
             };
-            sluice_triggers::process(&event, &lookup, &NoCaller)
+            sluice_triggers::process(&event, &lookup, &crate::interceptor_http::HttpCaller)
         })
         .await;
         let mut outcome = match processed {
