@@ -15,6 +15,9 @@ pub const TIMEOUT: Duration = Duration::from_secs(5);
 /// The largest answer read (headers and body).
 pub const MAX_RESPONSE: usize = 10 * 1024 * 1024;
 
+/// An HTTP answer: status, headers, body.
+type Answer = (u16, Vec<(String, String)>, Vec<u8>);
+
 /// The sink's [`InterceptorCaller`] over plain HTTP.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct HttpCaller;
@@ -55,11 +58,7 @@ fn parse_url(url: &str) -> Result<Url, String> {
 }
 
 /// One POST: (status, headers, body).
-fn post(
-    url: &str,
-    headers: &[(String, String)],
-    body: &[u8],
-) -> Result<(u16, Vec<(String, String)>, Vec<u8>), String> {
+fn post(url: &str, headers: &[(String, String)], body: &[u8]) -> Result<Answer, String> {
     let u = parse_url(url)?;
     let addr = (u.host.trim_start_matches('[').trim_end_matches(']'), u.port)
         .to_socket_addrs()
@@ -111,7 +110,7 @@ fn post(
 }
 
 /// Parses an HTTP/1.x answer read to its end (Content-Length, chunked, or until close).
-pub(crate) fn parse_response(raw: &[u8]) -> Result<(u16, Vec<(String, String)>, Vec<u8>), String> {
+pub(crate) fn parse_response(raw: &[u8]) -> Result<Answer, String> {
     let end = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
