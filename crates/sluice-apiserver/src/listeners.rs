@@ -6,7 +6,8 @@
 //!
 //! The edge bounds what a delivery may cost before the hook sees it: the body is read up to
 //! [`ListenerHook::max_body`] (a larger `Content-Length` or body is a 413 at once), the
-//! hook's answer must come within [`ListenerHook::timeout`] (else 503), and a panic in the
+//! hook's answer must come within [`ListenerHook::timeout`] (else 503, while the hook's
+//! task runs to its end so that nothing is left half-created), and a panic in the
 //! hook is a 500.
 
 use std::future::Future;
@@ -49,7 +50,9 @@ pub struct ListenerReply {
 pub trait ListenerHook: Send + Sync {
     /// The largest body accepted (larger: 413 before the hook is called).
     fn max_body(&self) -> usize;
-    /// How long a delivery may take (longer: 503; the hook's work is dropped).
+    /// How long a delivery may take (longer: the client gets 503). The hook's work is not
+    /// cut off midway (that could leave half its resources created): it runs to its end
+    /// on a task of its own and records what it did.
     fn timeout(&self) -> Duration;
     /// Handles one delivery.
     fn deliver(&self, req: ListenerRequest) -> Pin<Box<dyn Future<Output = ListenerReply> + Send>>;
