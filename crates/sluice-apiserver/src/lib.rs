@@ -156,6 +156,7 @@ impl ApiServer {
             hooks: RwLock::new(Vec::new()),
             log_hooks: RwLock::new(Vec::new()),
             listener_hook: RwLock::new(None),
+            tls: std::sync::atomic::AtomicBool::new(false),
             simulate: opts.simulate.clone(),
             pool: limits::Pool::new(opts.request_workers, opts.request_timeout),
             watch_buffer: opts.watch_buffer,
@@ -250,6 +251,9 @@ impl ApiServer {
         tls: &tls::TlsFiles,
     ) -> Result<(), Error> {
         self.start_background();
+        self.state
+            .tls
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let acceptor = tls::acceptor(tls)?;
         let app = self.router();
         loop {

@@ -40,6 +40,8 @@ pub struct State {
     pub log_hooks: RwLock<Vec<Arc<dyn PodLogHook>>>,
     /// Where `/listeners/...` deliveries go (none: those paths are 404).
     pub listener_hook: RwLock<Option<Arc<dyn crate::listeners::ListenerHook>>>,
+    /// Whether the server's port speaks TLS (the scheme of EventListener event URLs).
+    pub tls: std::sync::atomic::AtomicBool,
     pub simulate: Option<SimOptions>,
     /// Where writes, lists and deletes run, and their deadline.
     pub pool: crate::limits::Pool,
@@ -229,7 +231,11 @@ async fn handle(st: Arc<State>, auth: bool, req: Request) -> Response {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         if let Some(hook) = hook {
-            let scheme = if auth { "https" } else { "http" };
+            let scheme = if st.tls.load(std::sync::atomic::Ordering::Relaxed) {
+                "https"
+            } else {
+                "http"
+            };
             return match CatchUnwind(Box::pin(crate::listeners::handle(hook, scheme, req))).await {
                 Ok(r) => r,
                 Err(panic) => {
