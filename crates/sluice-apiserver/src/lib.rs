@@ -21,6 +21,7 @@ pub mod admission;
 pub mod apply;
 pub mod decode;
 pub mod limits;
+pub mod listeners;
 pub mod ops;
 pub mod patch;
 pub mod proto;
@@ -155,6 +156,8 @@ impl ApiServer {
             hooks: RwLock::new(Vec::new()),
             log_hooks: RwLock::new(Vec::new()),
             metrics: RwLock::new(None),
+            listener_hook: RwLock::new(None),
+            tls: std::sync::atomic::AtomicBool::new(false),
             simulate: opts.simulate.clone(),
             pool: limits::Pool::new(opts.request_workers, opts.request_timeout),
             watch_buffer: opts.watch_buffer,
@@ -225,6 +228,16 @@ impl ApiServer {
             .unwrap_or_else(|e| e.into_inner()) = Some((source, public));
     }
 
+    /// Serves EventListener deliveries (`/listeners/<namespace>/<name>`, no token) with
+    /// `hook` on this server's port.
+    pub fn set_listener_hook(&self, hook: Arc<dyn listeners::ListenerHook>) {
+        *self
+            .state
+            .listener_hook
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(hook);
+    }
+
     /// Starts the simulated node's loop (if enabled) on the current tokio runtime, supervised:
     /// a panic restarts it after a backoff instead of ending it.
     pub fn start_background(&self) {
@@ -249,6 +262,9 @@ impl ApiServer {
         tls: &tls::TlsFiles,
     ) -> Result<(), Error> {
         self.start_background();
+        self.state
+            .tls
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let acceptor = tls::acceptor(tls)?;
         let app = self.router();
         loop {

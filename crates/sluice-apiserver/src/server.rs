@@ -40,6 +40,10 @@ pub struct State {
     pub log_hooks: RwLock<Vec<Arc<dyn PodLogHook>>>,
     /// What `/metrics` serves (none: 404), and whether it is served without the token.
     pub metrics: RwLock<Option<(Arc<dyn MetricsSource>, bool)>>,
+    /// Where `/listeners/...` deliveries go (none: those paths are 404).
+    pub listener_hook: RwLock<Option<Arc<dyn crate::listeners::ListenerHook>>>,
+    /// Whether the server's port speaks TLS (the scheme of EventListener event URLs).
+    pub tls: std::sync::atomic::AtomicBool,
     pub simulate: Option<SimOptions>,
     /// Where writes, lists and deletes run, and their deadline.
     pub pool: crate::limits::Pool,
@@ -237,6 +241,29 @@ fn parse_query(q: Option<&str>) -> Query {
 
 async fn handle(st: Arc<State>, auth: bool, req: Request) -> Response {
     let path = req.uri().path().to_owned();
+    if path.starts_with(crate::listeners::PREFIX) {
+        // EventListeners are public (upstream's per-listener Service): interceptors
+        // authenticate deliveries, not the API token
+        let hook = st
+            .listener_hook
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(hook) = hook {
+            let scheme = if st.tls.load(std::sync::atomic::Ordering::Relaxed) {
+                "https"
+            } else {
+                "http"
+            };
+            return match CatchUnwind(Box::pin(crate::listeners::handle(hook, scheme, req))).await {
+                Ok(r) => r,
+                Err(panic) => {
+                    crate::log_warning(format!("{path} panicked: {panic}"));
+                    error_response(&crate::limits::panic_error())
+                }
+            };
+        }
+    }
     let public = matches!(
         path.as_str(),
         "/healthz" | "/readyz" | "/livez" | "/version"

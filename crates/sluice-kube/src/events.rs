@@ -13,6 +13,32 @@ static SEQ: AtomicU64 = AtomicU64::new(0);
 /// Records an Event about `obj` (a stored object: apiVersion, kind, metadata).
 /// Failures to record are ignored: an Event is informative, never part of a run.
 pub async fn record(ctx: &Ctx, obj: &Value, type_: &str, reason: &str, message: &str) {
+    let component = match obj["kind"].as_str() {
+        Some("PipelineRun") => "PipelineRun",
+        _ => "TaskRun",
+    };
+    record_with(
+        &ctx.client,
+        &ctx.instance,
+        component,
+        obj,
+        type_,
+        reason,
+        message,
+    )
+    .await;
+}
+
+/// [`record`] with an explicit client, reporting instance and source component.
+pub async fn record_with(
+    client: &kube::Client,
+    instance: &str,
+    component: &str,
+    obj: &Value,
+    type_: &str,
+    reason: &str,
+    message: &str,
+) {
     let ns = obj["metadata"]["namespace"].as_str().unwrap_or("default");
     let name = obj["metadata"]["name"].as_str().unwrap_or("");
     let now = sluice_pipeline::status::now();
@@ -20,10 +46,6 @@ pub async fn record(ctx: &Ctx, obj: &Value, type_: &str, reason: &str, message: 
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
     let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-    let component = match obj["kind"].as_str() {
-        Some("PipelineRun") => "PipelineRun",
-        _ => "TaskRun",
-    };
     let ev = json!({
         "apiVersion": "v1", "kind": "Event",
         "metadata": {"name": format!("{name}.{:x}", nanos.wrapping_add(seq)), "namespace": ns},
@@ -39,15 +61,12 @@ pub async fn record(ctx: &Ctx, obj: &Value, type_: &str, reason: &str, message: 
         "lastTimestamp": now,
         "source": {"component": component},
         "reportingComponent": "sluice",
-        "reportingInstance": ctx.instance,
+        "reportingInstance": instance,
     });
     let Ok(d) = serde_json::from_value::<DynamicObject>(ev) else {
         return;
     };
-    let api: Api<DynamicObject> = Api::namespaced_with(
-        ctx.client.clone(),
-        ns,
-        &crate::gvk("", "v1", "Event", "events"),
-    );
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), ns, &crate::gvk("", "v1", "Event", "events"));
     let _ = api.create(&PostParams::default(), &d).await;
 }

@@ -12,13 +12,16 @@
 //!   directory ([`taskrun`], [`logs`]).
 //! - Status is written as Tekton writes it; Events mark starts and ends ([`events`]).
 
+pub mod concurrency;
 pub mod events;
+pub mod interceptor_http;
 pub mod logs;
 pub mod metrics;
 pub mod pipelinerun;
 pub mod retention;
 pub mod shape;
 pub mod taskrun;
+pub mod triggers;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -64,6 +67,9 @@ pub struct Options {
     pub keep_runs: Option<usize>,
     /// What `/metrics` reports; the controllers count into it.
     pub metrics: Arc<metrics::Metrics>,
+    /// The base URL EventListeners are served under (`<url>/listeners/<ns>/<name>`); when
+    /// set, served EventListeners get their status (address, Ready).
+    pub listeners_url: Option<String>,
 }
 
 impl Options {
@@ -75,6 +81,7 @@ impl Options {
             max_log_bytes: logs::DEFAULT_MAX_LOG_BYTES,
             keep_runs: None,
             metrics: Arc::new(metrics::Metrics::new()),
+            listeners_url: None,
         }
     }
 }
@@ -93,6 +100,8 @@ pub struct Ctx {
     pub(crate) slots: Arc<tokio::sync::Semaphore>,
     /// A name for this server instance (Events' reportingInstance).
     pub(crate) instance: String,
+    /// Held while a run of a concurrency group decides whether it starts.
+    pub(crate) concurrency: tokio::sync::Mutex<()>,
 }
 
 impl Ctx {
@@ -106,6 +115,7 @@ impl Ctx {
             written: Mutex::new(HashMap::new()),
             slots,
             instance: format!("sluice-{}", std::process::id()),
+            concurrency: tokio::sync::Mutex::new(()),
         })
     }
 }
@@ -271,9 +281,23 @@ pub async fn run(client: Client, opts: Options) -> Result<(), Error> {
         .run(pipelinerun::reconcile, error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
     let tr_ctl = Controller::new_with(trs, watcher::Config::default(), taskrun_ar())
-        .run(taskrun::reconcile, error_policy, ctx)
+        .run(taskrun::reconcile, error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
-    futures::future::join(pr_ctl, tr_ctl).await;
+    let el_ctl = async {
+        if ctx.opts.listeners_url.is_some() {
+            let els: Api<DynamicObject> =
+                Api::all_with(client.clone(), &triggers::eventlistener_ar());
+            Controller::new_with(
+                els,
+                watcher::Config::default(),
+                triggers::eventlistener_ar(),
+            )
+            .run(triggers::reconcile_listener, error_policy, ctx.clone())
+            .for_each(|_| futures::future::ready(()))
+            .await;
+        }
+    };
+    futures::future::join3(pr_ctl, tr_ctl, el_ctl).await;
     Ok(())
 }
 

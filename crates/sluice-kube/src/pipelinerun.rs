@@ -33,6 +33,7 @@ use sluice_pipeline::status::{
 };
 use sluice_pipeline::{CancelToken, Executor, TaskInvocation};
 
+use crate::concurrency::{self, Gate};
 use crate::shape::{self, Parent, Progress, reason};
 use crate::taskrun::{meta, object_value, retry_patch};
 use crate::{Ctx, Error, events, pipelinerun_ar, taskrun_ar};
@@ -80,11 +81,15 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action,
     }
     if CANCEL_SPECS.contains(&spec_status) {
         // cancelled before it started, or while no server ran it
+        let message = match pr["metadata"]["annotations"][concurrency::CANCELLED_BY].as_str() {
+            Some(by) => concurrency::superseded_message(&name, by),
+            None => shape::cancelled_message(&name),
+        };
         let st = PipelineRunStatus {
             conditions: vec![Condition::succeeded(
                 Some(false),
                 preason::CANCELLED,
-                shape::cancelled_message(&name),
+                message,
             )],
             start_time: pr["status"]["startTime"]
                 .as_str()
@@ -97,6 +102,13 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action,
         };
         finish(&ctx, &pr, &st).await?;
         return Ok(Action::await_change());
+    }
+    if !started {
+        match concurrency::gate(&ctx, &pr).await? {
+            Gate::Go => {}
+            Gate::Hold => return Ok(Action::requeue(Duration::from_secs(1))),
+            Gate::Done => return Ok(Action::await_change()),
+        }
     }
     ctx.pipelineruns
         .lock()
@@ -478,6 +490,7 @@ async fn execute(ctx: &Arc<Ctx>, pr: &Value, resumed: bool) -> Result<(), Error>
     });
     let mut watch = Some(watch_object(api.clone(), &name).default_backoff().boxed());
     let mut deleted = false;
+    let mut cancelled_by: Option<String> = None;
     let raise_to = |level: u8| {
         while interrupt.level() < level {
             interrupt.raise();
@@ -497,6 +510,9 @@ async fn execute(ctx: &Arc<Ctx>, pr: &Value, resumed: bool) -> Result<(), Error>
                             deleted = true;
                             raise_to(2);
                         } else {
+                            if let Some(by) = v["metadata"]["annotations"][concurrency::CANCELLED_BY].as_str() {
+                                cancelled_by = Some(by.to_owned());
+                            }
                             match v["spec"]["status"].as_str() {
                                 Some("Cancelled") => raise_to(2),
                                 Some("CancelledRunFinally" | "StoppedRunFinally") => raise_to(1),
@@ -517,6 +533,14 @@ async fn execute(ctx: &Arc<Ctx>, pr: &Value, resumed: bool) -> Result<(), Error>
     };
     st.start_time = shared.start_time.clone();
     st.pipeline_spec = Some(spec);
+    if let Some(by) = &cancelled_by
+        && let Some(c) = st
+            .conditions
+            .iter_mut()
+            .find(|c| c.reason == preason::CANCELLED)
+    {
+        c.message = concurrency::superseded_message(&name, by);
+    }
     finish(ctx, pr, &st).await
 }
 

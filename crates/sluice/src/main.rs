@@ -8,6 +8,7 @@ mod exit;
 mod health;
 mod input;
 mod kustomize;
+mod listeners;
 mod policy;
 mod run;
 mod serve;

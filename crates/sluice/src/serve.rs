@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::bail;
+use anyhow::{Context as _, bail};
 use clap::Args;
 
 use crate::exit;
@@ -58,6 +58,17 @@ pub struct ServeArgs {
     /// By default /metrics needs the token, as kube-apiserver's does.
     #[arg(long)]
     pub metrics_public: bool,
+    /// Also serve EventListeners (`/listeners/<namespace>/<name>`) over plain HTTP on this
+    /// address, as upstream's per-listener Service (they are always served, without the
+    /// token, on --listen).
+    #[arg(long, value_name = "ADDR")]
+    pub listeners_listen: Option<String>,
+    /// Largest EventListener delivery body in bytes (larger: 413).
+    #[arg(long, default_value_t = sluice_kube::triggers::DEFAULT_MAX_BODY as u64)]
+    pub listener_max_body: u64,
+    /// Seconds an EventListener delivery may take (longer: 503).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub listener_timeout: u64,
 }
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
@@ -67,17 +78,50 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
         );
     }
     let rt = crate::apiserver::runtime(4)?;
-    let mut opts = sluice_kube::Options::new(&args.data);
+    // absolute: steps run in their sandboxes and see result paths under the data dir
+    let data = std::path::absolute(&args.data)
+        .with_context(|| format!("{}: cannot resolve the data directory", args.data.display()))?;
+    let mut opts = sluice_kube::Options::new(&data);
     opts.isolate = args.isolate;
     opts.max_parallel_tasks = args.max_parallel_tasks as usize;
     opts.keep_runs = args.keep_runs;
     let metrics = opts.metrics.clone();
+    let sink_opts = sluice_kube::triggers::SinkOptions {
+        max_body: usize::try_from(args.listener_max_body).unwrap_or(usize::MAX),
+        timeout: std::time::Duration::from_secs(args.listener_timeout),
+    };
     rt.block_on(async {
+        let plain_listeners = match &args.listeners_listen {
+            Some(a) => Some(
+                tokio::net::TcpListener::bind(a)
+                    .await
+                    .with_context(|| format!("listening on {a} (--listeners-listen)"))?,
+            ),
+            None => None,
+        };
+        let plain_url = match &plain_listeners {
+            Some(l) => Some(format!("http://{}", l.local_addr()?)),
+            None => None,
+        };
         if args.no_apiserver {
             let Some(kc) = &args.kubeconfig else {
                 bail!("--no-apiserver needs --kubeconfig FILE");
             };
             let client = sluice_kube::client_from_kubeconfig(kc).await?;
+            let mut opts = opts;
+            if let Some(l) = plain_listeners {
+                opts.listeners_url = plain_url.clone();
+                let sink = std::sync::Arc::new(sluice_kube::triggers::Sink::new(
+                    client.clone(),
+                    sink_opts,
+                ));
+                let hook = std::sync::Arc::new(crate::listeners::SinkHook { sink });
+                tokio::spawn(sluice_apiserver::listeners::serve_plain(l, hook));
+                println!(
+                    "  EventListeners: {}/listeners/<namespace>/<name>",
+                    plain_url.as_deref().unwrap_or("")
+                );
+            }
             println!(
                 "sluice serve: controllers running against the API of {}",
                 kc.display()
@@ -99,11 +143,24 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
                 data: args.data.clone(),
             }));
             // Prometheus: the controllers' counters, Tekton's names, process metrics
-            server.set_metrics(std::sync::Arc::new(Metrics(metrics)), args.metrics_public);
+            server.set_metrics(
+                std::sync::Arc::new(Metrics(metrics.clone())),
+                args.metrics_public,
+            );
         })
         .await?;
         // the controllers, over an in-process client (no TCP, no token), supervised
         let client = sluice_kube::in_process_client(e.server.local_router(), "default");
+        // EventListeners: on this port without the token, and on --listeners-listen
+        let sink = std::sync::Arc::new(sluice_kube::triggers::Sink::new(client.clone(), sink_opts));
+        sink.counters.report_to(metrics);
+        let hook = std::sync::Arc::new(crate::listeners::SinkHook { sink });
+        e.server.set_listener_hook(hook.clone());
+        let mut opts = opts;
+        opts.listeners_url = Some(plain_url.clone().unwrap_or_else(|| e.url.clone()));
+        if let Some(l) = plain_listeners {
+            tokio::spawn(sluice_apiserver::listeners::serve_plain(l, hook));
+        }
         tokio::spawn(sluice_kube::run_supervised(client, opts));
         println!("sluice serve listening on {}", e.url);
         println!("  kubeconfig: {}", e.kubeconfig.display());
@@ -127,6 +184,10 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
         );
         if let Some(n) = args.keep_runs {
             println!("  retention:  the last {n} finished PipelineRuns per Pipeline");
+        }
+        println!("  EventListeners: {}/listeners/<namespace>/<name>", e.url);
+        if let Some(u) = &plain_url {
+            println!("                  {u}/listeners/<namespace>/<name> (plain HTTP)");
         }
         e.serve().await?;
         Ok(exit::OK)
