@@ -20,7 +20,8 @@ impl ArgLookup for NoLookup {
 }
 
 fn fixture() -> Json {
-    serde_json::from_str(include_str!("fixtures/order-service-analysisrun.json")).unwrap()
+    serde_json::from_str(include_str!("fixtures/order-service-analysisrun.json"))
+        .expect("fixture is JSON")
 }
 
 /// Reconciles until the run completes; returns the final status and the reconcile times.
@@ -30,7 +31,8 @@ fn run(spec: &Json, mut provider: impl FnMut(&Task) -> Outcome) -> (Json, Vec<i6
     let mut times = vec![];
     for _ in 0..100 {
         times.push(now);
-        let (s, requeue) = reconcile_json(spec, &status, now, &NoLookup, &mut provider).unwrap();
+        let (s, requeue) = reconcile_json(spec, &status, now, &NoLookup, &mut provider)
+            .expect("status is well formed");
         status = s;
         match requeue {
             Some(t) => now = t,
@@ -43,7 +45,9 @@ fn run(spec: &Json, mut provider: impl FnMut(&Task) -> Outcome) -> (Json, Vec<i6
 /// Success rate and p99 of a canary serving `error_rate` of its requests as 5xx.
 fn canary(error_rate: f64) -> impl FnMut(&Task) -> Outcome {
     move |t| {
-        let q = t.provider["prometheus"]["query"].as_str().unwrap();
+        let q = t.provider["prometheus"]["query"]
+            .as_str()
+            .expect("a prometheus query");
         // the args were substituted before the provider saw the query
         assert!(q.contains("service=\"order-service-canary\""), "{q}");
         if q.starts_with("histogram_quantile") {
