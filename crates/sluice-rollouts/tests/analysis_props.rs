@@ -208,3 +208,20 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    // each case copies up to the whole budget's worth of values: few cases
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn referring_to_a_large_result_costs_its_size(n in 0usize..100_000, which in 0usize..3) {
+        // every iteration copies `result`: n iterations of an n-element copy
+        let src = ["all(result, {len(result) >= 0})", "any(result, {# in result})",
+                   "len(map(result, {string(result)})) >= 0"][which];
+        let c = Condition::parse(src).unwrap();
+        let r = Value::Array((0..n).map(|i| Value::Int(i as i64)).collect());
+        let start = Instant::now();
+        let _ = c.eval(&r);
+        prop_assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+    }
+}

@@ -695,7 +695,9 @@ impl Parser<'_> {
                 if self.closures == 0 {
                     return Err(self.error_at("cannot use pointer accessor outside closure", at));
                 }
-                if let Tok::Ident(_) = self.peek() {
+                // `#index`, `#acc` (written together) are expr's named pointers; `# in x`
+                // is the element and an operator
+                if matches!(self.peek(), Tok::Ident(_)) && self.offset() == at + 1 {
                     return Err(self.error_at("named pointers (#index) are not supported", at));
                 }
                 self.node(Kind::Pointer, &[], at)
@@ -898,6 +900,7 @@ impl Condition {
     pub fn eval_with_budget(&self, result: &Value, max_steps: u64) -> Result<bool, EvalError> {
         let mut ev = Eval {
             result,
+            result_weight: weight(result),
             stack: Vec::new(),
             steps: 0,
             max_steps,
@@ -914,9 +917,30 @@ impl Condition {
 
 struct Eval<'a> {
     result: &'a Value,
+    /// What copying `result` costs, in steps ([`weight`]).
+    result_weight: u64,
     stack: Vec<Value>,
     steps: u64,
     max_steps: u64,
+}
+
+/// What copying a value costs, in steps: one per 16 nodes or bytes, so that referring to
+/// a large `result` inside a predicate draws on the budget in proportion to the copy.
+fn weight(v: &Value) -> u64 {
+    fn nodes(v: &Value) -> u64 {
+        match v {
+            Value::Str(s) => 1 + s.len() as u64,
+            Value::Array(a) => 1 + a.iter().map(nodes).sum::<u64>(),
+            Value::Map(m) => {
+                1 + m
+                    .iter()
+                    .map(|(k, v)| k.len() as u64 + nodes(v))
+                    .sum::<u64>()
+            }
+            _ => 1,
+        }
+    }
+    nodes(v) / 16
 }
 
 fn as_f64(v: &Value) -> Option<f64> {
@@ -979,12 +1003,21 @@ impl Eval<'_> {
     fn eval(&mut self, node: &Node) -> Result<Value, EvalError> {
         self.charge(1)?;
         match &node.kind {
-            Kind::Lit(v) => Ok(v.clone()),
+            Kind::Lit(v) => {
+                if let Value::Str(s) = v {
+                    self.charge((s.len() / 16) as u64)?;
+                }
+                Ok(v.clone())
+            }
             Kind::Result => {
-                self.charge(1)?;
+                self.charge(self.result_weight)?;
                 Ok(self.result.clone())
             }
-            Kind::Pointer => Ok(self.stack.last().cloned().unwrap_or(Value::Nil)),
+            Kind::Pointer => {
+                let v = self.stack.last().cloned().unwrap_or(Value::Nil);
+                self.charge(weight(&v))?;
+                Ok(v)
+            }
             Kind::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for i in items {
@@ -1298,6 +1331,7 @@ impl Eval<'_> {
                 v => err(format!("invalid operation: float({})", v.go_type())),
             },
             Func::String => {
+                self.charge(weight(&arg))?;
                 let s = arg.to_string();
                 self.built(s.len())?;
                 Ok(Value::Str(s))
@@ -1464,6 +1498,8 @@ mod tests {
         assert_eq!(ev("none(result, {# > 0.99})", r.clone()), Ok(true));
         assert_eq!(ev("one(result, {# > 0.96})", r.clone()), Ok(true));
         assert_eq!(ev("count(result, {# > 0.9}) == 2", r.clone()), Ok(true));
+        assert_eq!(ev("all(result, {# in result})", r.clone()), Ok(true));
+        assert!(Condition::parse("all(result, {#index > 0})").is_err());
         assert_eq!(
             ev("len(filter(result, {# > 0.96})) == 1", r.clone()),
             Ok(true)
