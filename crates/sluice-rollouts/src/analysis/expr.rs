@@ -128,6 +128,9 @@ pub struct ParseError {
     pub message: String,
     pub line: usize,
     pub column: usize,
+    /// Valid expr-lang that this engine does not run (`matches`, `round(...)`, map
+    /// literals...): a validator that judges what upstream accepts skips these.
+    pub unsupported: bool,
 }
 
 /// A condition that parsed but did not evaluate (expr's runtime errors, a non-bool result,
@@ -459,6 +462,13 @@ impl Parser<'_> {
         position_error(self.src, msg.into(), offset)
     }
 
+    fn unsupported_at(&self, msg: impl Into<String>, offset: usize) -> ParseError {
+        ParseError {
+            unsupported: true,
+            ..position_error(self.src, msg.into(), offset)
+        }
+    }
+
     fn peek(&self) -> &Tok {
         &self.toks[self.pos.min(self.toks.len() - 1)].0
     }
@@ -548,7 +558,7 @@ impl Parser<'_> {
             if let Tok::Ident(i) = self.peek()
                 && i == "matches"
             {
-                return Err(self.error_at("operator matches is not supported", at));
+                return Err(self.unsupported_at("operator matches is not supported", at));
             }
             if matches!(self.peek(), Tok::Op(".." | "??")) {
                 return Err(self.unsupported_op(at));
@@ -592,7 +602,7 @@ impl Parser<'_> {
             Tok::Op(o) => *o,
             _ => "?",
         };
-        self.error_at(format!("operator {op} is not supported"), at)
+        self.unsupported_at(format!("operator {op} is not supported"), at)
     }
 
     fn parse_unary(&mut self) -> PResult<Node> {
@@ -628,7 +638,9 @@ impl Parser<'_> {
                         }
                     };
                     if *self.peek() == Tok::Op("(") {
-                        return Err(self.error_at(format!("method {name} is not supported"), at));
+                        return Err(
+                            self.unsupported_at(format!("method {name} is not supported"), at)
+                        );
                     }
                     node = self.node(
                         Kind::Member(Box::new(node.clone()), name, optional),
@@ -639,11 +651,11 @@ impl Parser<'_> {
                 Tok::Op("[") => {
                     self.advance();
                     if *self.peek() == Tok::Op(":") {
-                        return Err(self.error_at("slices are not supported", at));
+                        return Err(self.unsupported_at("slices are not supported", at));
                     }
                     let idx = self.parse_expression(0)?;
                     if *self.peek() == Tok::Op(":") {
-                        return Err(self.error_at("slices are not supported", at));
+                        return Err(self.unsupported_at("slices are not supported", at));
                     }
                     self.expect("]")?;
                     node = self.node(
@@ -698,7 +710,9 @@ impl Parser<'_> {
                 // `#index`, `#acc` (written together) are expr's named pointers; `# in x`
                 // is the element and an operator
                 if matches!(self.peek(), Tok::Ident(_)) && self.offset() == at + 1 {
-                    return Err(self.error_at("named pointers (#index) are not supported", at));
+                    return Err(
+                        self.unsupported_at("named pointers (#index) are not supported", at)
+                    );
                 }
                 self.node(Kind::Pointer, &[], at)
             }
@@ -723,6 +737,7 @@ impl Parser<'_> {
                 )
             }
             Tok::Ident(name) => self.parse_ident(name, at),
+            Tok::Op("{") => Err(self.unsupported_at("map literals are not supported", at)),
             _ => {
                 self.pos -= 1;
                 Err(self.unexpected())
@@ -743,6 +758,9 @@ impl Parser<'_> {
         if *self.peek() != Tok::Op("(") {
             if func_of(&name).is_some() || pred_of(&name).is_some() {
                 return Err(self.error_at(format!("function {name} must be called"), at));
+            }
+            if name == "let" {
+                return Err(self.unsupported_at("let is not supported", at));
             }
             return Err(self.error_at(format!("unknown name {name}"), at));
         }
@@ -783,6 +801,9 @@ impl Parser<'_> {
             );
         }
         let Some((func, min, max)) = func_of(&name) else {
+            if EXPR_BUILTINS.contains(&name.as_str()) {
+                return Err(self.unsupported_at(format!("function {name} is not supported"), at));
+            }
             return Err(self.error_at(format!("unknown func {name}"), at));
         };
         let mut args = Vec::new();
@@ -821,6 +842,66 @@ impl Parser<'_> {
     }
 }
 
+/// expr-lang builtins this engine does not implement: calling one is valid upstream.
+const EXPR_BUILTINS: &[&str] = &[
+    "find",
+    "findIndex",
+    "findLast",
+    "findLastIndex",
+    "sum",
+    "groupBy",
+    "sortBy",
+    "reduce",
+    "type",
+    "ceil",
+    "floor",
+    "round",
+    "trim",
+    "trimPrefix",
+    "trimSuffix",
+    "upper",
+    "lower",
+    "split",
+    "splitAfter",
+    "replace",
+    "repeat",
+    "join",
+    "indexOf",
+    "lastIndexOf",
+    "hasPrefix",
+    "hasSuffix",
+    "mean",
+    "median",
+    "toJSON",
+    "fromJSON",
+    "toBase64",
+    "fromBase64",
+    "now",
+    "duration",
+    "date",
+    "timezone",
+    "first",
+    "last",
+    "get",
+    "take",
+    "keys",
+    "values",
+    "toPairs",
+    "fromPairs",
+    "sort",
+    "bitand",
+    "bitor",
+    "bitxor",
+    "bitnand",
+    "bitnot",
+    "bitshl",
+    "bitshr",
+    "bitushr",
+    "concat",
+    "flatten",
+    "uniq",
+];
+
 fn static_op(op: &str) -> &'static str {
     OPS.iter().find(|o| **o == op).copied().unwrap_or("")
 }
@@ -844,6 +925,7 @@ fn position_error(src: &str, message: String, offset: usize) -> ParseError {
         message,
         line,
         column,
+        unsupported: false,
     }
 }
 
@@ -865,6 +947,7 @@ impl Condition {
                 ),
                 line: 1,
                 column: 1,
+                unsupported: false,
             });
         }
         let lexed = lex(src).map_err(|(m, at)| position_error(src, m, at))?;
@@ -1597,7 +1680,19 @@ mod tests {
         let e = Condition::parse("len(result, 2) > 0").unwrap_err();
         assert!(e.message.contains("invalid number of arguments"), "{e}");
         assert!(Condition::parse("# > 1").is_err());
-        assert!(Condition::parse("result matches 'a'").is_err());
+        assert!(
+            Condition::parse("result matches 'a'")
+                .unwrap_err()
+                .unsupported
+        );
+        assert!(
+            Condition::parse("round(result) > 1")
+                .unwrap_err()
+                .unsupported
+        );
+        assert!(Condition::parse("{a: 1}.a == 1").unwrap_err().unsupported);
+        assert!(!Condition::parse("foo > 1").unwrap_err().unsupported);
+        assert!(!Condition::parse("result >").unwrap_err().unsupported);
         assert!(Condition::parse("'abc").is_err());
     }
 
