@@ -137,7 +137,7 @@ fn missing_arg_ends_the_run_in_error() {
     assert_eq!(status["phase"], "Error");
     assert_eq!(
         status["message"],
-        "Unable to resolve metric arguments: args.service-name was not resolved"
+        "Unable to resolve metric arguments: argument \"service-name\" was not supplied"
     );
     assert_eq!(times.len(), 1);
 }

@@ -1,9 +1,10 @@
-//! `{{args.NAME}}` in a metric, resolved from the AnalysisRun's args as argo-rollouts does:
-//! `utils/analysis/helpers.go` (`ResolveArgs`: an arg with neither value nor valueFrom is
-//! "args.NAME was not resolved"), `analysis/analysis.go` `resolveArgs` (a secretKeyRef's
-//! value, "key 'K' does not exist in secret 'S'") and `utils/template/template.go`
-//! (fasttemplate `{{` `}}` tags, trimmed; an unknown tag is "failed to resolve {{TAG}}"; an
-//! arg without a value is "argument \"NAME\" was not supplied").
+//! `{{args.NAME}}` in a metric, resolved from the AnalysisRun's args as argo-rollouts does
+//! when it reconciles a run: `analysis/analysis.go` (`getResolvedMetricsWithoutSecrets`,
+//! `resolveArgs`: a secretKeyRef's value, "key 'K' does not exist in secret 'S'") and
+//! `utils/template/template.go` (fasttemplate `{{` `}}` tags, trimmed; an unknown tag is
+//! "failed to resolve {{TAG}}"; an arg without a value is "argument \"NAME\" was not
+//! supplied"). A `fieldRef` is the Rollout controller's to resolve when it creates the run
+//! (`rollout/analysis.go`); here it goes through the same [`ArgLookup`].
 //!
 //! Upstream substitutes in the metric's JSON text with JSON-escaped values; substituting in
 //! every string of the JSON value gives the same metric.
@@ -119,7 +120,10 @@ pub fn resolve(metrics: &Json, args: &[Arg], lookup: &dyn ArgLookup) -> Result<R
         let value = match (&arg.value, &arg.value_from) {
             (Some(v), _) => v.clone(),
             (None, None) => {
-                return Err(ArgError(format!("args.{} was not resolved", arg.name)));
+                return Err(ArgError(format!(
+                    "argument \"{}\" was not supplied",
+                    arg.name
+                )));
             }
             (None, Some(ValueFrom::SecretKeyRef { name, key })) => {
                 match lookup.secret(name, key).map_err(ArgError)? {
@@ -264,12 +268,12 @@ mod tests {
             resolve(&metrics, &[], &Lookup).unwrap_err().0,
             "failed to resolve {{args.missing}}"
         );
-        // helpers.go ResolveArgs: "args.%s was not resolved"
+        // template.go ResolveArgs: "argument \"%s\" was not supplied"
         assert_eq!(
             resolve(&metrics, &[arg("x", None, None)], &Lookup)
                 .unwrap_err()
                 .0,
-            "args.x was not resolved"
+            "argument \"x\" was not supplied"
         );
         // analysis.go resolveArgs: "key '%s' does not exist in secret '%s'"
         let missing_key = arg(
