@@ -391,6 +391,21 @@ pub fn validate_metrics(
                 format!("metrics[{i}]: {msg}"),
             ));
         }
+        // a condition that does not parse (expr-lang syntax; args may still substitute
+        // into one with `{{`); valid expr-lang that Sluice does not run is not an error here
+        for (f, cond) in [
+            ("successCondition", &m.success_condition),
+            ("failureCondition", &m.failure_condition),
+        ] {
+            if cond.is_empty() || cond.contains("{{") {
+                continue;
+            }
+            if let Err(e) = sluice_rollouts::analysis::Condition::parse(cond)
+                && !e.unsupported
+            {
+                errs.push(FieldError::new(at(f).as_str(), format!("invalid {f}: {e}")));
+            }
+        }
     }
     let mut arg_names = HashSet::new();
     for (i, a) in args.iter().enumerate() {
@@ -497,6 +512,36 @@ mod tests {
                 "spec.metrics[1].interval|metrics[1]: invalid interval string: time: invalid duration \"1x\"",
                 "spec.metrics[2].provider|metrics[2]: no provider specified",
                 "spec.metrics[0]|failed to resolve {{args.other}}",
+            ]
+        );
+    }
+
+    #[test]
+    fn conditions_that_do_not_parse() {
+        // expr-lang syntax as argo-rollouts utils/evaluate compiles it; `{{args}}` may still
+        // substitute, and valid expr-lang Sluice does not run (`matches`) is not reported
+        let obj = Object::new(json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate",
+            "metadata": {"name": "t"},
+            "spec": {"args": [{"name": "min"}], "metrics": [
+                {"name": "a", "successCondition": "result[0] >= 0.95",
+                 "failureCondition": "result[0] <", "provider": {"prometheus": {"query": "q"}}},
+                {"name": "b", "successCondition": "result >= {{args.min}}",
+                 "failureCondition": "result matches '^x'", "provider": {"prometheus": {"query": "q"}}},
+                {"name": "c", "successCondition": "reslt > 1", "provider": {"prometheus": {"query": "q"}}}
+            ]}
+        }));
+        let set = crate::ObjectSet::new([&obj]);
+        let ctx = Context::new(&set);
+        let errs: Vec<String> = validate_template(&obj, &ctx)
+            .iter()
+            .map(|e| format!("{}|{}", e.path, e.message))
+            .collect();
+        assert_eq!(
+            errs,
+            [
+                "spec.metrics[0].failureCondition|invalid failureCondition: unexpected token EOF (1:12)",
+                "spec.metrics[2].successCondition|invalid successCondition: unknown name reslt (1:1)",
             ]
         );
     }

@@ -91,6 +91,25 @@ fn rules() -> BTreeMap<&'static str, Vec<&'static str>> {
         .filter(|c| *c != "mlua")
         .collect(),
     );
+    // the Argo Rollouts engines are pure: providers (Prometheus, web, job) and secrets come
+    // through the caller (measurement outcomes, the ArgLookup trait); time is passed in
+    r.insert(
+        "sluice-rollouts",
+        pure_and(&[
+            "sluice",
+            "sluice-apis",
+            "sluice-apiserver",
+            "sluice-kube",
+            "sluice-exec",
+            "sluice-pipeline",
+            "sluice-gitops",
+            "nix",
+            "libc",
+            "ctrlc",
+            "chrono",
+            "time",
+        ]),
+    );
     // the local executor runs processes but never talks to a cluster
     r.insert(
         "sluice-exec",
