@@ -19,6 +19,7 @@
 
 pub mod admission;
 pub mod apply;
+mod builtin_gen;
 pub mod decode;
 pub mod limits;
 pub mod ops;
@@ -34,6 +35,7 @@ pub mod supervise;
 pub mod table;
 pub mod tls;
 pub mod util;
+pub mod virtual_kinds;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};

@@ -909,7 +909,13 @@ impl State {
             None => None,
         }
         .or_else(|| {
-            let ml = obj.pointer("/spec/selector/matchLabels")?.as_object()?;
+            // a LabelSelector's matchLabels, or a ReplicationController's plain map
+            let sel = obj.pointer("/spec/selector")?.as_object()?;
+            let ml = match sel.get("matchLabels") {
+                Some(m) => m.as_object()?,
+                None if sel.values().all(Value::is_string) => sel,
+                None => return None,
+            };
             Some(json!(
                 ml.iter()
                     .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))

@@ -21,7 +21,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::admission::{AdmissionHook, FieldValidation};
 use crate::ops::{DeleteOpts, Propagation, WriteOpts, meta_str};
-use crate::resources::{Registry, ResourceInfo, bootstrap_crds};
+use crate::resources::{Registry, ResourceInfo, Verbs, bootstrap_crds};
 use crate::simnode::SimOptions;
 use crate::status::ApiError;
 use crate::store::{Event, EventType, Store, resource_key};
@@ -264,7 +264,7 @@ impl<F: std::future::Future> std::future::Future for CatchUnwind<F> {
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -479,6 +479,9 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
     let ns = target.namespace.clone().unwrap_or_default();
     let version = target.version.clone();
     let sub = target.sub.clone();
+    if info.verbs != Verbs::All {
+        return virtual_request(st, &target, &method, req, opts, deadline, &content_type).await;
+    }
     match (method.clone(), target.name.clone(), sub.as_deref()) {
         (Method::GET, None, None) => {
             if target.watch_path || truthy(query.get("watch")) {
@@ -800,6 +803,66 @@ fn served(obj: &Arc<Value>, info: &ResourceInfo, version: &str) -> Value {
     v
 }
 
+/// A request on a built-in that stores nothing (`Verbs::Create` or `Verbs::GetList`).
+async fn virtual_request(
+    st: Arc<State>,
+    target: &Target,
+    method: &Method,
+    req: Request,
+    opts: WriteOpts,
+    deadline: Instant,
+    content_type: &str,
+) -> Result<Dispatched, ApiError> {
+    let info = target.info.clone();
+    let watching = target.watch_path;
+    match (info.verbs, method, target.name.as_deref(), watching) {
+        (Verbs::Create, &Method::POST, None, false) => {
+            if info.namespaced && target.namespace.is_none() {
+                return Err(ApiError::method_not_allowed(
+                    "the server does not allow this method on the requested resource",
+                ));
+            }
+            let body = read_body(req).await?;
+            let (st2, version, ns, ct) = (
+                st.clone(),
+                target.version.clone(),
+                target.namespace.clone(),
+                content_type.to_owned(),
+            );
+            let (code, v) = st
+                .pool
+                .run(deadline, move |gate| {
+                    // client-go's typed clients post reviews as protobuf; their answer
+                    // does not depend on the spec, so it is not decoded (the reply is JSON)
+                    let (obj, found) = if ct.starts_with("application/vnd.kubernetes.protobuf")
+                        && info.kind != "Binding"
+                    {
+                        (json!({}), Default::default())
+                    } else {
+                        decode_body_strict(&body, &ct)?
+                    };
+                    let o = WriteOpts {
+                        decoded: found,
+                        gate: Some(gate),
+                        ..opts
+                    };
+                    crate::virtual_kinds::create(&st2, &info, &version, ns.as_deref(), obj, &o)
+                })
+                .await?;
+            Ok(Dispatched::Reply(Reply::json(code, &v)))
+        }
+        (Verbs::GetList, &Method::GET, name, false) if target.sub.is_none() => {
+            Ok(Dispatched::Reply(Reply::json(
+                200,
+                &crate::virtual_kinds::component_statuses(name)?,
+            )))
+        }
+        _ => Err(ApiError::method_not_allowed(
+            "the server does not allow this method on the requested resource",
+        )),
+    }
+}
+
 fn parse_target(st: &State, s: &[&str]) -> Result<Target, ApiError> {
     let (group, version, rest) = match s {
         ["api", v, rest @ ..] => ("", *v, rest),
@@ -863,7 +926,7 @@ fn resource_list(st: &State, group: &str, version: &str) -> Value {
             "singularName": r.singular,
             "namespaced": r.namespaced,
             "kind": r.kind,
-            "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
+            "verbs": r.verbs.names(),
         });
         if !r.short_names.is_empty() {
             e["shortNames"] = json!(r.short_names);
@@ -918,16 +981,6 @@ fn aggregated_discovery(st: &State, core: bool, v2: bool) -> Value {
     } else {
         reg.groups()
     };
-    let verbs = json!([
-        "create",
-        "delete",
-        "deletecollection",
-        "get",
-        "list",
-        "patch",
-        "update",
-        "watch"
-    ]);
     let items: Vec<Value> = groups
         .iter()
         .map(|(g, versions)| {
@@ -955,7 +1008,7 @@ fn aggregated_discovery(st: &State, core: bool, v2: bool) -> Value {
                                 "responseKind": kind(&r.kind),
                                 "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
                                 "singularResource": r.singular,
-                                "verbs": verbs,
+                                "verbs": r.verbs.names(),
                             });
                             if !r.short_names.is_empty() {
                                 res["shortNames"] = json!(r.short_names);
