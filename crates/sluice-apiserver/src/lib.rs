@@ -21,6 +21,7 @@ pub mod admission;
 pub mod apply;
 mod builtin_gen;
 pub mod decode;
+pub mod defaults;
 pub mod limits;
 pub mod ops;
 pub mod patch;

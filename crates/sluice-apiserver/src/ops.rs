@@ -623,6 +623,10 @@ impl State {
                 m.insert("resourceVersion".into(), rv.clone());
             }
         }
+        if !info.custom && sub.is_none() {
+            // upstream defaults every decoded object, updates and patches included
+            crate::defaults::apply(&info.group, &info.kind, &mut new, Some(old));
+        }
         if tracks_generation(info) && without_meta_status(&new) != without_meta_status(old) {
             let g = old
                 .pointer("/metadata/generation")

@@ -471,12 +471,14 @@ fn apply_the_kinds_charts_need_and_get_all() {
         assert!(applied.contains(line), "{line} not in {applied}");
     }
     // a second apply changes nothing. kubectl always sends a PodDisruptionBudget's
-    // `spec.selector` (its patch strategy is `replace`, k8s.io/api policy/v1 types.go), so it
-    // says "configured" for it against kube-apiserver too.
+    // `spec.selector` (its patch strategy is `replace`, k8s.io/api policy/v1 types.go), and a
+    // LimitRange's `spec.limits` (a list without merge key that the server's defaults —
+    // SetDefaults_LimitRangeItem's defaultRequest — made differ from the manifest), so it
+    // says "configured" for those two against kube-apiserver too.
     let again = s.ok(&["apply", "-f", "-"], Some(KINDS));
     for line in again
         .lines()
-        .filter(|l| !l.starts_with("poddisruptionbudget"))
+        .filter(|l| !l.starts_with("poddisruptionbudget") && !l.starts_with("limitrange"))
     {
         assert!(line.ends_with(" unchanged"), "{again}");
     }
@@ -509,4 +511,126 @@ fn apply_the_kinds_charts_need_and_get_all() {
     let o = s.kubectl(&["get", "all", "-A"], None);
     assert!(o.status.success(), "{}", err(&o));
     assert!(out(&o).contains("replicationcontroller/rc"), "{}", out(&o));
+}
+
+const WORKLOADS: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata: {name: apps}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: apps}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.27
+        ports: [{containerPort: 80}]
+        readinessProbe: {httpGet: {port: 80}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: apps}
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: migrate, namespace: apps}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: m, image: busybox, command: ["true"]}]
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: nightly, namespace: apps}
+spec:
+  schedule: "0 3 * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: OnFailure
+          containers: [{name: n, image: busybox:1.36}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: apps}
+spec:
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: db, image: postgres:16}]
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec:
+      accessModes: [ReadWriteOnce]
+      resources: {requests: {storage: 1Gi}}
+"#;
+
+#[test]
+fn defaults_are_kube_apiservers_and_diff_after_apply_is_empty() {
+    if !kubectl_available() {
+        eprintln!("kubectl not installed: skipped");
+        return;
+    }
+    let s = Server::start("defaults");
+    s.ok(&["apply", "-f", "-"], Some(WORKLOADS));
+    // `kubectl diff` (server-side dry run of the apply patch) after the apply: no drift
+    let o = s.kubectl(&["diff", "-f", "-"], Some(WORKLOADS));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "kubectl diff found a difference:\n{}\n{}",
+        out(&o),
+        err(&o)
+    );
+    // the defaults of pkg/apis/{core,apps,batch}/v1/defaults.go
+    let d = s.json(&["get", "deploy", "web", "-n", "apps"]);
+    assert_eq!(d["spec"]["strategy"]["rollingUpdate"]["maxSurge"], "25%");
+    assert_eq!(d["spec"]["revisionHistoryLimit"], 10);
+    assert_eq!(d["spec"]["progressDeadlineSeconds"], 600);
+    let c = &d["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["imagePullPolicy"], "IfNotPresent");
+    assert_eq!(c["terminationMessagePath"], "/dev/termination-log");
+    assert_eq!(c["ports"][0]["protocol"], "TCP");
+    assert_eq!(c["readinessProbe"]["periodSeconds"], 10);
+    assert_eq!(
+        d["spec"]["template"]["spec"]["schedulerName"],
+        "default-scheduler"
+    );
+    let svc = s.json(&["get", "svc", "web", "-n", "apps"]);
+    assert_eq!(svc["spec"]["ipFamilies"], serde_json::json!(["IPv4"]));
+    assert_eq!(svc["spec"]["ipFamilyPolicy"], "SingleStack");
+    assert_eq!(svc["spec"]["internalTrafficPolicy"], "Cluster");
+    assert_eq!(svc["spec"]["ports"][0]["targetPort"], 80);
+    let j = s.json(&["get", "job", "migrate", "-n", "apps"]);
+    assert_eq!(j["spec"]["backoffLimit"], 6);
+    assert_eq!(j["spec"]["completionMode"], "NonIndexed");
+    let cj = s.json(&["get", "cj", "nightly", "-n", "apps"]);
+    assert_eq!(cj["spec"]["concurrencyPolicy"], "Allow");
+    assert_eq!(cj["spec"]["successfulJobsHistoryLimit"], 3);
+    let sts = s.json(&["get", "sts", "db", "-n", "apps"]);
+    assert_eq!(sts["spec"]["podManagementPolicy"], "OrderedReady");
+    assert_eq!(
+        sts["spec"]["volumeClaimTemplates"][0]["spec"]["volumeMode"],
+        "Filesystem"
+    );
+    // a changed manifest is a difference, and applying it leaves no drift again
+    let changed = WORKLOADS.replace("nginx:1.27", "nginx:1.28");
+    let o = s.kubectl(&["diff", "-f", "-"], Some(&changed));
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(out(&o).contains("nginx:1.28"), "{}", out(&o));
+    s.ok(&["apply", "-f", "-"], Some(&changed));
+    let o = s.kubectl(&["diff", "-f", "-"], Some(&changed));
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
 }
