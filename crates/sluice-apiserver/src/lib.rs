@@ -88,6 +88,10 @@ pub struct Options {
     pub request_timeout: Duration,
     /// How many requests' writes, lists and deletes run at once, off the async runtime.
     pub request_workers: usize,
+    /// Run cheap writes (small bodies of built-in kinds while no admission hook is installed)
+    /// on the async worker instead of the request pool (default true; false puts every write
+    /// on the pool, for comparison).
+    pub inline_writes: bool,
     /// Per-watch buffer: events and bytes queued for a client that is not reading; a watcher
     /// over either bound for longer than `watch_stall` is closed (see [`server`]).
     pub watch_buffer: server::WatchBuffer,
@@ -103,6 +107,7 @@ impl Default for Options {
             watch_history: 20_000,
             request_timeout: limits::DEFAULT_REQUEST_TIMEOUT,
             request_workers: (2 * cores).max(4),
+            inline_writes: true,
             watch_buffer: server::WatchBuffer::default(),
         }
     }
@@ -159,6 +164,7 @@ impl ApiServer {
             log_hooks: RwLock::new(Vec::new()),
             simulate: opts.simulate.clone(),
             pool: limits::Pool::new(opts.request_workers, opts.request_timeout),
+            inline_writes: opts.inline_writes,
             watch_buffer: opts.watch_buffer,
             quarantine: RwLock::new(Default::default()),
         });

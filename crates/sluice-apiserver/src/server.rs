@@ -41,6 +41,8 @@ pub struct State {
     pub simulate: Option<SimOptions>,
     /// Where writes, lists and deletes run, and their deadline.
     pub pool: crate::limits::Pool,
+    /// Cheap writes skip the pool (`Options::inline_writes`).
+    pub inline_writes: bool,
     /// Bounds of one watch's queue.
     pub watch_buffer: WatchBuffer,
     /// Stored objects today's checks reject (see [`crate::quarantine`]).
@@ -582,18 +584,21 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
             let body = read_body(req).await?;
             let (st2, info2, version2) = (st.clone(), info.clone(), version.clone());
             let ns_opt = target.namespace.clone();
-            let w = st
-                .pool
-                .run(deadline, move |gate| {
-                    let (obj, found) = decode_body_strict(&body, &content_type)?;
-                    let o = WriteOpts {
-                        decoded: found,
-                        gate: Some(gate),
-                        ..opts
-                    };
-                    st2.create(&info2, &version2, ns_opt.as_deref(), obj, &o)
-                })
-                .await?;
+            let len = body.len();
+            let work = move |gate| {
+                let (obj, found) = decode_body_strict(&body, &content_type)?;
+                let o = WriteOpts {
+                    decoded: found,
+                    gate: Some(gate),
+                    ..opts
+                };
+                st2.create(&info2, &version2, ns_opt.as_deref(), obj, &o)
+            };
+            let w = if cheap_write(&st, &info, len) {
+                st.pool.run_inline(deadline, work)?
+            } else {
+                st.pool.run(deadline, work).await?
+            };
             let mut r = Reply::json(201, &served(&w.object, &info, &version));
             r.warnings = w.warnings;
             Ok(Dispatched::Reply(r))
@@ -601,18 +606,21 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
         (Method::PUT, Some(name), None | Some("status")) if sub.is_none() || info.status => {
             let body = read_body(req).await?;
             let (st2, info2, version2) = (st.clone(), info.clone(), version.clone());
-            let w = st
-                .pool
-                .run(deadline, move |gate| {
-                    let (obj, found) = decode_body_strict(&body, &content_type)?;
-                    let o = WriteOpts {
-                        decoded: found,
-                        gate: Some(gate),
-                        ..opts
-                    };
-                    st2.update(&info2, &version2, &ns, &name, obj, sub.as_deref(), &o)
-                })
-                .await?;
+            let len = body.len();
+            let work = move |gate| {
+                let (obj, found) = decode_body_strict(&body, &content_type)?;
+                let o = WriteOpts {
+                    decoded: found,
+                    gate: Some(gate),
+                    ..opts
+                };
+                st2.update(&info2, &version2, &ns, &name, obj, sub.as_deref(), &o)
+            };
+            let w = if cheap_write(&st, &info, len) {
+                st.pool.run_inline(deadline, work)?
+            } else {
+                st.pool.run(deadline, work).await?
+            };
             let mut r = Reply::json(200, &served(&w.object, &info, &version));
             r.warnings = w.warnings;
             Ok(Dispatched::Reply(r))
@@ -801,6 +809,24 @@ fn served(obj: &Arc<Value>, info: &ResourceInfo, version: &str) -> Value {
         v["apiVersion"] = json!(av);
     }
     v
+}
+
+/// Largest body of a write run inline (see [`cheap_write`]).
+const INLINE_MAX_BODY: usize = 32 * 1024;
+
+/// A write whose work is small and bounded: a built-in kind (no user schema or Sluice
+/// validator of unbounded cost), a body of at most [`INLINE_MAX_BODY`], and no admission
+/// hook installed (policy engines are the heavy part). It runs on the async worker that
+/// received it instead of hopping to the request pool ([`crate::limits::Pool::run_inline`]).
+fn cheap_write(st: &State, info: &ResourceInfo, body_len: usize) -> bool {
+    st.inline_writes
+        && !info.custom
+        && body_len <= INLINE_MAX_BODY
+        && st
+            .hooks
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
 }
 
 /// A request on a built-in that stores nothing (`Verbs::Create` or `Verbs::GetList`).
