@@ -353,7 +353,13 @@ impl State {
     ) -> Result<Vec<String>, ApiError> {
         let name = meta_str(obj, "name").to_owned();
         let mut errors = name_errors(info, &name);
-        let related = self.related_objects(obj);
+        // only custom resources resolve references (taskRef, secrets...) to other objects;
+        // a built-in kind never pays for the copy
+        let related = if info.custom {
+            self.related_objects(obj)
+        } else {
+            Vec::new()
+        };
         let (errs, unknown, warnings) = admission::validate(obj, &related, o.field_validation);
         let mut warnings = strict_decoding(info, obj, &unknown, o)?
             .into_iter()
