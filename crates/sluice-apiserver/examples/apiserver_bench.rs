@@ -125,8 +125,8 @@ async fn watchers(client: &Client, ns: &str, watchers: usize, events: usize) -> 
     d
 }
 
-/// Creates on fresh servers with cheap writes inline and with every write on the request
-/// pool (`inline_writes: false`), alternating, so both see the same machine load.
+/// Creates on fresh servers with cheap writes inline (`inline_writes: true`) and with every
+/// write on the request pool (the default), alternating, so both see the same machine load.
 async fn compare_inline_and_pooled(n: usize) {
     for round in 0..2 {
         for inline in [true, false] {

@@ -89,8 +89,8 @@ pub struct Options {
     /// How many requests' writes, lists and deletes run at once, off the async runtime.
     pub request_workers: usize,
     /// Run cheap writes (small bodies of built-in kinds while no admission hook is installed)
-    /// on the async worker instead of the request pool (default true; false puts every write
-    /// on the pool, for comparison).
+    /// on the async worker instead of the request pool. Off by default: on the shared 2-core
+    /// machine it made creates slower, not faster (docs/benchmarks.md, 2026-12-03).
     pub inline_writes: bool,
     /// Per-watch buffer: events and bytes queued for a client that is not reading; a watcher
     /// over either bound for longer than `watch_stall` is closed (see [`server`]).
@@ -107,7 +107,7 @@ impl Default for Options {
             watch_history: 20_000,
             request_timeout: limits::DEFAULT_REQUEST_TIMEOUT,
             request_workers: (2 * cores).max(4),
-            inline_writes: true,
+            inline_writes: false,
             watch_buffer: server::WatchBuffer::default(),
         }
     }

@@ -14,10 +14,10 @@
 //! goroutine). Sluice does not: admission passes a [`Gate`] before anything is written, and a
 //! request whose deadline passed first is refused at that gate, so a 504 means "not stored".
 //!
-//! Cheap writes (a small body of a built-in kind while no admission hook is installed) skip
-//! the pool and run on the async worker that received them ([`Pool::run_inline`]): the
-//! hand-off to a blocking thread cost two thirds of the create throughput. Their gate carries
-//! the deadline itself.
+//! With `Options::inline_writes` (off by default), cheap writes (a small body of a built-in
+//! kind while no admission hook is installed) skip the pool and run on the async worker that
+//! received them ([`Pool::run_inline`]); their gate carries the deadline itself. Measured on
+//! the shared 2-core machine, that was slower than the pool (docs/benchmarks.md).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
