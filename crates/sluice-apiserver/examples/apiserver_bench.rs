@@ -125,6 +125,49 @@ async fn watchers(client: &Client, ns: &str, watchers: usize, events: usize) -> 
     d
 }
 
+/// Creates on fresh servers with cheap writes inline (`inline_writes: true`) and with every
+/// write on the request pool (the default), alternating, so both see the same machine load.
+async fn compare_inline_and_pooled(n: usize) {
+    for round in 0..2 {
+        for inline in [true, false] {
+            let dir = std::env::temp_dir().join(format!(
+                "sluice-bench-ab-{}-{round}-{inline}",
+                std::process::id()
+            ));
+            let Ok(server) = ApiServer::open(Options {
+                data_dir: Some(dir.clone()),
+                simulate: None,
+                inline_writes: inline,
+                ..Options::default()
+            }) else {
+                continue;
+            };
+            let c = Client::new(server.local_router(), "default");
+            let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(c.clone());
+            let _ = api
+                .create(
+                    &PostParams::default(),
+                    &serde_json::from_value(json!({"metadata": {"name": "bench-ab"}}))
+                        .unwrap_or_default(),
+                )
+                .await;
+            let d = create_all(&c, "bench-ab", n).await;
+            println!(
+                "in-process, {}: {n} creates in {:.2?} = {:.0} creates/s",
+                if inline {
+                    "cheap writes inline"
+                } else {
+                    "every write on the pool"
+                },
+                d,
+                n as f64 / d.as_secs_f64()
+            );
+            drop(server);
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let n: usize = std::env::args()
@@ -161,6 +204,7 @@ async fn main() {
         d,
         n as f64 / d.as_secs_f64()
     );
+
     println!(
         "rss with {n} objects: {:.1} MiB (after the creates, before any list)",
         rss_mib()
@@ -234,4 +278,7 @@ async fn main() {
     );
     task.abort();
     let _ = std::fs::remove_dir_all(&dir);
+    if std::env::var_os("BENCH_NO_COMPARE").is_none() {
+        compare_inline_and_pooled(n).await;
+    }
 }

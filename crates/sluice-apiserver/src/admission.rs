@@ -1,7 +1,7 @@
 //! Admission: upstream defaulting, validation with `sluice_apis::validate_one` (the same
 //! findings and field paths as `sluice validate`) and the hook later policy engines use.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use sluice_apis::{Context, ObjectSet};
 use sluice_core::{FieldError, FieldErrors, Object, Severity};
 
@@ -72,83 +72,9 @@ impl FieldValidation {
     }
 }
 
-/// Built-in defaults the API server's registry strategies set (the common ones).
+/// kube-apiserver's defaults of a built-in kind on create (see [`crate::defaults`]).
 pub fn default_builtin(info: &ResourceInfo, obj: &mut Value) {
-    let set_default = |obj: &mut Value, ptr: &str, v: Value| {
-        if obj.pointer(ptr).is_none() {
-            let mut cur = &mut *obj;
-            let parts: Vec<&str> = ptr.trim_start_matches('/').split('/').collect();
-            for (i, p) in parts.iter().enumerate() {
-                if !cur.is_object() {
-                    return;
-                }
-                let last = i == parts.len() - 1;
-                let Some(m) = cur.as_object_mut() else { return };
-                cur = m
-                    .entry((*p).to_owned())
-                    .or_insert_with(|| if last { v.clone() } else { json!({}) });
-            }
-        }
-    };
-    match (info.group.as_str(), info.kind.as_str()) {
-        ("", "Namespace") => {
-            set_default(obj, "/spec/finalizers", json!(["kubernetes"]));
-            set_default(obj, "/status/phase", json!("Active"));
-        }
-        ("", "Secret")
-            if obj
-                .get("type")
-                .and_then(Value::as_str)
-                .is_none_or(str::is_empty) =>
-        {
-            obj["type"] = json!("Opaque");
-        }
-        ("", "Service") => {
-            set_default(obj, "/spec/type", json!("ClusterIP"));
-            set_default(obj, "/spec/sessionAffinity", json!("None"));
-            if obj.pointer("/spec/clusterIP").is_none() {
-                let n = crate::util::rand_u64();
-                set_default(
-                    obj,
-                    "/spec/clusterIP",
-                    json!(format!("10.96.{}.{}", (n >> 8) % 256, n % 254 + 1)),
-                );
-            }
-            if let Some(ports) = obj.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
-                // a port that is no object is left for validation to report
-                for p in ports.iter_mut().filter_map(Value::as_object_mut) {
-                    if !p.contains_key("protocol") {
-                        p.insert("protocol".into(), json!("TCP"));
-                    }
-                    if !p.contains_key("targetPort")
-                        && let Some(port) = p.get("port").cloned()
-                    {
-                        p.insert("targetPort".into(), port);
-                    }
-                }
-            }
-        }
-        ("", "Pod") => set_default(obj, "/status/phase", json!("Pending")),
-        ("", "PersistentVolumeClaim") => set_default(obj, "/status/phase", json!("Pending")),
-        ("apps", "Deployment" | "ReplicaSet" | "StatefulSet") => {
-            set_default(obj, "/spec/replicas", json!(1));
-            if info.kind == "Deployment" {
-                set_default(obj, "/spec/revisionHistoryLimit", json!(10));
-                set_default(obj, "/spec/progressDeadlineSeconds", json!(600));
-                set_default(
-                    obj,
-                    "/spec/strategy",
-                    json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}),
-                );
-            }
-        }
-        ("batch", "Job") => {
-            set_default(obj, "/spec/completions", json!(1));
-            set_default(obj, "/spec/parallelism", json!(1));
-            set_default(obj, "/spec/backoffLimit", json!(6));
-        }
-        _ => {}
-    }
+    crate::defaults::apply(&info.group, &info.kind, obj, None);
 }
 
 /// A copy of `obj` as a user wrote it: server-set metadata and status removed.
@@ -221,6 +147,7 @@ fn warning_text(e: &FieldError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     // Argo Rollouts has no admission webhook: an invalid Rollout is stored (with warnings) and
     // its controller marks it InvalidSpec (argo-rollouts pkg/apis/rollouts/validation).

@@ -19,7 +19,9 @@
 
 pub mod admission;
 pub mod apply;
+mod builtin_gen;
 pub mod decode;
+pub mod defaults;
 pub mod limits;
 pub mod listeners;
 pub mod ops;
@@ -35,6 +37,7 @@ pub mod supervise;
 pub mod table;
 pub mod tls;
 pub mod util;
+pub mod virtual_kinds;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -86,6 +89,10 @@ pub struct Options {
     pub request_timeout: Duration,
     /// How many requests' writes, lists and deletes run at once, off the async runtime.
     pub request_workers: usize,
+    /// Run cheap writes (small bodies of built-in kinds while no admission hook is installed)
+    /// on the async worker instead of the request pool. Off by default: on the shared 2-core
+    /// machine it made creates slower, not faster (docs/benchmarks.md, 2026-12-03).
+    pub inline_writes: bool,
     /// Per-watch buffer: events and bytes queued for a client that is not reading; a watcher
     /// over either bound for longer than `watch_stall` is closed (see [`server`]).
     pub watch_buffer: server::WatchBuffer,
@@ -101,6 +108,7 @@ impl Default for Options {
             watch_history: 20_000,
             request_timeout: limits::DEFAULT_REQUEST_TIMEOUT,
             request_workers: (2 * cores).max(4),
+            inline_writes: false,
             watch_buffer: server::WatchBuffer::default(),
         }
     }
@@ -160,6 +168,7 @@ impl ApiServer {
             tls: std::sync::atomic::AtomicBool::new(false),
             simulate: opts.simulate.clone(),
             pool: limits::Pool::new(opts.request_workers, opts.request_timeout),
+            inline_writes: opts.inline_writes,
             watch_buffer: opts.watch_buffer,
             quarantine: RwLock::new(Default::default()),
         });

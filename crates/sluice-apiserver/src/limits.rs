@@ -13,6 +13,11 @@
 //! Upstream may still store an object after answering 504 (the storage call goes on in its
 //! goroutine). Sluice does not: admission passes a [`Gate`] before anything is written, and a
 //! request whose deadline passed first is refused at that gate, so a 504 means "not stored".
+//!
+//! With `Options::inline_writes` (off by default), cheap writes (a small body of a built-in
+//! kind while no admission hook is installed) skip the pool and run on the async worker that
+//! received them ([`Pool::run_inline`]); their gate carries the deadline itself. Measured on
+//! the shared 2-core machine, that was slower than the pool (docs/benchmarks.md).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
@@ -66,12 +71,15 @@ enum GateState {
 #[derive(Debug)]
 pub struct Gate {
     state: Mutex<GateState>,
+    /// Inline work (nobody waits to cancel it): the gate itself refuses once this passed.
+    deadline: Option<Instant>,
 }
 
 impl Default for Gate {
     fn default() -> Self {
         Gate {
             state: Mutex::new(GateState::Pending),
+            deadline: None,
         }
     }
 }
@@ -80,6 +88,9 @@ impl Gate {
     /// Called by the handler right before it stores: Err when the request already timed out.
     pub fn commit(&self) -> Result<(), ApiError> {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if *s == GateState::Pending && self.deadline.is_some_and(|d| Instant::now() >= d) {
+            *s = GateState::Cancelled;
+        }
         match *s {
             GateState::Cancelled => Err(timeout_error()),
             _ => {
@@ -189,6 +200,36 @@ impl Pool {
                     // the handler is storing: its result stands
                     work.await
                 }
+            }
+        }
+    }
+}
+
+impl Pool {
+    /// Runs cheap work on the calling async worker, without the hand-off to a blocking thread
+    /// and the permit: the caller decides what is cheap (a small write of a built-in kind with
+    /// no admission hook — bounded work; at most one per async worker runs at once). The
+    /// deadline holds as in [`Pool::run`]: past it the work is not started, and its gate
+    /// refuses to store once the deadline passed (a 504 that stored nothing). A panic is a 500.
+    pub fn run_inline<T, F>(&self, deadline: Instant, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(Arc<Gate>) -> Result<T, ApiError>,
+    {
+        if Instant::now() >= deadline {
+            return Err(timeout_error());
+        }
+        let gate = Arc::new(Gate {
+            state: Mutex::new(GateState::Pending),
+            deadline: Some(deadline),
+        });
+        match catch_unwind(AssertUnwindSafe(|| f(gate))) {
+            Ok(r) => r,
+            Err(p) => {
+                crate::log_warning(format!(
+                    "a request's handler panicked: {}",
+                    panic_text(p.as_ref())
+                ));
+                Err(panic_error())
             }
         }
     }
@@ -334,6 +375,31 @@ mod tests {
         let r: Result<(), ApiError> = pool
             .run(Instant::now() + Duration::from_secs(5), |_| panic!("boom"))
             .await;
+        assert_eq!(r.map_err(|e| e.code), Err(500));
+    }
+
+    #[test]
+    fn inline_work_keeps_the_deadline_and_isolates_panics() {
+        let pool = Pool::new(1, Duration::from_secs(60));
+        assert_eq!(
+            pool.run_inline(Instant::now() + Duration::from_secs(5), |g| {
+                g.commit()?;
+                Ok(3)
+            }),
+            Ok(3)
+        );
+        // past the deadline: not started
+        let r: Result<(), ApiError> = pool.run_inline(Instant::now(), |_| Ok(()));
+        assert_eq!(r.map_err(|e| e.code), Err(504));
+        // the deadline passes while it runs: the gate refuses to store
+        let r = pool.run_inline(Instant::now() + Duration::from_millis(20), |g| {
+            std::thread::sleep(Duration::from_millis(40));
+            g.commit()
+        });
+        assert_eq!(r.map_err(|e| e.code), Err(504));
+        #[allow(clippy::panic)]
+        let r: Result<(), ApiError> =
+            pool.run_inline(Instant::now() + Duration::from_secs(5), |_| panic!("boom"));
         assert_eq!(r.map_err(|e| e.code), Err(500));
     }
 

@@ -353,7 +353,13 @@ impl State {
     ) -> Result<Vec<String>, ApiError> {
         let name = meta_str(obj, "name").to_owned();
         let mut errors = name_errors(info, &name);
-        let related = self.related_objects(obj);
+        // only custom resources resolve references (taskRef, secrets...) to other objects;
+        // a built-in kind never pays for the copy
+        let related = if info.custom {
+            self.related_objects(obj)
+        } else {
+            Vec::new()
+        };
         let (errs, unknown, warnings) = admission::validate(obj, &related, o.field_validation);
         let mut warnings = strict_decoding(info, obj, &unknown, o)?
             .into_iter()
@@ -622,6 +628,10 @@ impl State {
             if let Some(rv) = om.get("resourceVersion") {
                 m.insert("resourceVersion".into(), rv.clone());
             }
+        }
+        if !info.custom && sub.is_none() {
+            // upstream defaults every decoded object, updates and patches included
+            crate::defaults::apply(&info.group, &info.kind, &mut new, Some(old));
         }
         if tracks_generation(info) && without_meta_status(&new) != without_meta_status(old) {
             let g = old
@@ -909,7 +919,13 @@ impl State {
             None => None,
         }
         .or_else(|| {
-            let ml = obj.pointer("/spec/selector/matchLabels")?.as_object()?;
+            // a LabelSelector's matchLabels, or a ReplicationController's plain map
+            let sel = obj.pointer("/spec/selector")?.as_object()?;
+            let ml = match sel.get("matchLabels") {
+                Some(m) => m.as_object()?,
+                None if sel.values().all(Value::is_string) => sel,
+                None => return None,
+            };
             Some(json!(
                 ml.iter()
                     .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))

@@ -34,6 +34,7 @@ pub struct ResourceInfo {
     pub log: bool,
     /// Served from a CustomResourceDefinition.
     pub custom: bool,
+    pub verbs: Verbs,
     pub columns: Vec<Column>,
     /// A CRD's `openAPIV3Schema` per served version (published in /openapi/v3).
     pub schemas: Vec<(String, Value)>,
@@ -61,284 +62,194 @@ fn scale_default() -> Option<ScalePaths> {
     })
 }
 
-struct B {
-    group: &'static str,
-    versions: &'static [&'static str],
-    plural: &'static str,
-    kind: &'static str,
-    namespaced: bool,
-    short: &'static [&'static str],
-    status: bool,
-    scale: bool,
+/// One row of the generated table (`builtin_gen.rs`): a resource in one served version.
+#[derive(Debug, Clone, Copy)]
+pub struct Generated {
+    pub group: &'static str,
+    pub version: &'static str,
+    pub plural: &'static str,
+    pub kind: &'static str,
+    pub namespaced: bool,
 }
 
-#[allow(clippy::too_many_arguments)]
-const fn b(
-    group: &'static str,
-    versions: &'static [&'static str],
-    plural: &'static str,
-    kind: &'static str,
-    namespaced: bool,
-    short: &'static [&'static str],
-    status: bool,
-    scale: bool,
-) -> B {
-    B {
-        group,
-        versions,
-        plural,
-        kind,
-        namespaced,
-        short,
-        status,
-        scale,
+/// The verbs a resource serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbs {
+    /// create, delete, deletecollection, get, list, patch, update, watch.
+    All,
+    /// create only, nothing stored: the review kinds answer in `status`, a Binding assigns
+    /// its Pod to a node.
+    Create,
+    /// get and list (componentstatuses).
+    GetList,
+}
+
+impl Verbs {
+    pub fn names(self) -> &'static [&'static str] {
+        match self {
+            Verbs::All => &[
+                "create",
+                "delete",
+                "deletecollection",
+                "get",
+                "list",
+                "patch",
+                "update",
+                "watch",
+            ],
+            Verbs::Create => &["create"],
+            Verbs::GetList => &["get", "list"],
+        }
+    }
+
+    pub fn allows(self, verb: &str) -> bool {
+        self.names().contains(&verb)
     }
 }
 
-const BUILTINS: &[B] = &[
-    b(
-        "",
-        &["v1"],
-        "namespaces",
-        "Namespace",
-        false,
-        &["ns"],
-        true,
-        false,
-    ),
-    b(
-        "",
-        &["v1"],
-        "configmaps",
-        "ConfigMap",
-        true,
-        &["cm"],
-        false,
-        false,
-    ),
-    b("", &["v1"], "secrets", "Secret", true, &[], false, false),
-    b(
-        "",
-        &["v1"],
-        "serviceaccounts",
-        "ServiceAccount",
-        true,
-        &["sa"],
-        false,
-        false,
-    ),
-    b(
-        "",
-        &["v1"],
-        "services",
-        "Service",
-        true,
-        &["svc"],
-        true,
-        false,
-    ),
-    b(
-        "",
-        &["v1"],
-        "endpoints",
-        "Endpoints",
-        true,
-        &["ep"],
-        false,
-        false,
-    ),
-    b("", &["v1"], "pods", "Pod", true, &["po"], true, false),
-    b("", &["v1"], "events", "Event", true, &["ev"], false, false),
-    b(
-        "",
-        &["v1"],
-        "persistentvolumeclaims",
-        "PersistentVolumeClaim",
-        true,
-        &["pvc"],
-        true,
-        false,
-    ),
-    b("", &["v1"], "nodes", "Node", false, &["no"], true, false),
-    b(
-        "apps",
-        &["v1"],
-        "deployments",
-        "Deployment",
-        true,
-        &["deploy"],
-        true,
-        true,
-    ),
-    b(
-        "apps",
-        &["v1"],
-        "replicasets",
-        "ReplicaSet",
-        true,
-        &["rs"],
-        true,
-        true,
-    ),
-    b(
-        "apps",
-        &["v1"],
-        "statefulsets",
-        "StatefulSet",
-        true,
-        &["sts"],
-        true,
-        true,
-    ),
-    b(
-        "apps",
-        &["v1"],
-        "daemonsets",
-        "DaemonSet",
-        true,
-        &["ds"],
-        true,
-        false,
-    ),
-    b(
-        "apps",
-        &["v1"],
-        "controllerrevisions",
-        "ControllerRevision",
-        true,
-        &[],
-        false,
-        false,
-    ),
-    b("batch", &["v1"], "jobs", "Job", true, &[], true, false),
-    b(
-        "batch",
-        &["v1"],
-        "cronjobs",
-        "CronJob",
-        true,
-        &["cj"],
-        true,
-        false,
-    ),
-    b(
-        "networking.k8s.io",
-        &["v1"],
-        "ingresses",
-        "Ingress",
-        true,
-        &["ing"],
-        true,
-        false,
-    ),
-    b(
-        "autoscaling",
-        &["v2", "v1"],
-        "horizontalpodautoscalers",
-        "HorizontalPodAutoscaler",
-        true,
-        &["hpa"],
-        true,
-        false,
-    ),
-    b(
-        "rbac.authorization.k8s.io",
-        &["v1"],
-        "roles",
-        "Role",
-        true,
-        &[],
-        false,
-        false,
-    ),
-    b(
-        "rbac.authorization.k8s.io",
-        &["v1"],
-        "rolebindings",
-        "RoleBinding",
-        true,
-        &[],
-        false,
-        false,
-    ),
-    b(
-        "rbac.authorization.k8s.io",
-        &["v1"],
-        "clusterroles",
-        "ClusterRole",
-        false,
-        &[],
-        false,
-        false,
-    ),
-    b(
-        "rbac.authorization.k8s.io",
-        &["v1"],
-        "clusterrolebindings",
-        "ClusterRoleBinding",
-        false,
-        &[],
-        false,
-        false,
-    ),
-    b(
-        "apiextensions.k8s.io",
-        &["v1"],
-        "customresourcedefinitions",
-        "CustomResourceDefinition",
-        false,
-        &["crd", "crds"],
-        true,
-        false,
-    ),
-    b(
-        "coordination.k8s.io",
-        &["v1"],
-        "leases",
-        "Lease",
-        true,
-        &[],
-        false,
-        false,
-    ),
+/// What k8s-openapi does not carry, as kube-apiserver 1.32's registry declares it
+/// (k8s.io/kubernetes pkg/registry/<group>/<resource>/storage/storage.go: `ShortNames()`,
+/// `Categories()`, the `status`/`scale` stores it installs, and the create-only REST of
+/// pkg/registry/{authentication,authorization}/* and core/pod's `BindingREST`,
+/// componentstatus's get/list-only REST). Keyed by (group, plural); absent means no short
+/// names, no categories, no subresources, all verbs.
+struct Extra {
+    group: &'static str,
+    plural: &'static str,
+    short: &'static [&'static str],
+    categories: &'static [&'static str],
+    status: bool,
+    scale: bool,
+    verbs: Verbs,
+}
+
+const ALL: &[&str] = &["all"];
+const API_EXT: &[&str] = &["api-extensions"];
+
+const fn x(
+    group: &'static str,
+    plural: &'static str,
+    short: &'static [&'static str],
+    categories: &'static [&'static str],
+    status: bool,
+    scale: bool,
+) -> Extra {
+    Extra {
+        group,
+        plural,
+        short,
+        categories,
+        status,
+        scale,
+        verbs: Verbs::All,
+    }
+}
+
+const fn only(
+    group: &'static str,
+    plural: &'static str,
+    short: &'static [&'static str],
+    verbs: Verbs,
+) -> Extra {
+    Extra {
+        group,
+        plural,
+        short,
+        categories: &[],
+        status: false,
+        scale: false,
+        verbs,
+    }
+}
+
+#[rustfmt::skip]
+const EXTRAS: &[Extra] = &[
+    only("", "bindings", &[], Verbs::Create),
+    only("", "componentstatuses", &["cs"], Verbs::GetList),
+    x("", "configmaps", &["cm"], &[], false, false),
+    x("", "endpoints", &["ep"], &[], false, false),
+    x("", "events", &["ev"], &[], false, false),
+    x("", "limitranges", &["limits"], &[], false, false),
+    x("", "namespaces", &["ns"], &[], true, false),
+    x("", "nodes", &["no"], &[], true, false),
+    x("", "persistentvolumeclaims", &["pvc"], &[], true, false),
+    x("", "persistentvolumes", &["pv"], &[], true, false),
+    x("", "pods", &["po"], ALL, true, false),
+    x("", "replicationcontrollers", &["rc"], ALL, true, true),
+    x("", "resourcequotas", &["quota"], &[], true, false),
+    x("", "serviceaccounts", &["sa"], &[], false, false),
+    x("", "services", &["svc"], ALL, true, false),
+    x("admissionregistration.k8s.io", "mutatingwebhookconfigurations", &[], API_EXT, false, false),
+    x("admissionregistration.k8s.io", "validatingwebhookconfigurations", &[], API_EXT, false, false),
+    x("admissionregistration.k8s.io", "validatingadmissionpolicies", &[], API_EXT, true, false),
+    x("admissionregistration.k8s.io", "validatingadmissionpolicybindings", &[], API_EXT, false, false),
+    x("apiextensions.k8s.io", "customresourcedefinitions", &["crd", "crds"], API_EXT, true, false),
+    x("apiregistration.k8s.io", "apiservices", &[], API_EXT, true, false),
+    x("apps", "daemonsets", &["ds"], ALL, true, false),
+    x("apps", "deployments", &["deploy"], ALL, true, true),
+    x("apps", "replicasets", &["rs"], ALL, true, true),
+    x("apps", "statefulsets", &["sts"], ALL, true, true),
+    only("authentication.k8s.io", "selfsubjectreviews", &[], Verbs::Create),
+    only("authentication.k8s.io", "tokenreviews", &[], Verbs::Create),
+    only("authorization.k8s.io", "localsubjectaccessreviews", &[], Verbs::Create),
+    only("authorization.k8s.io", "selfsubjectaccessreviews", &[], Verbs::Create),
+    only("authorization.k8s.io", "selfsubjectrulesreviews", &[], Verbs::Create),
+    only("authorization.k8s.io", "subjectaccessreviews", &[], Verbs::Create),
+    x("autoscaling", "horizontalpodautoscalers", &["hpa"], ALL, true, false),
+    x("batch", "cronjobs", &["cj"], ALL, true, false),
+    x("batch", "jobs", &[], ALL, true, false),
+    x("certificates.k8s.io", "certificatesigningrequests", &["csr"], &[], true, false),
+    x("events.k8s.io", "events", &["ev"], &[], false, false),
+    x("flowcontrol.apiserver.k8s.io", "flowschemas", &[], &[], true, false),
+    x("flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations", &[], &[], true, false),
+    x("networking.k8s.io", "ingresses", &["ing"], &[], true, false),
+    x("networking.k8s.io", "networkpolicies", &["netpol"], &[], false, false),
+    x("policy", "poddisruptionbudgets", &["pdb"], &[], true, false),
+    x("scheduling.k8s.io", "priorityclasses", &["pc"], &[], false, false),
+    x("storage.k8s.io", "storageclasses", &["sc"], &[], false, false),
+    x("storage.k8s.io", "volumeattachments", &[], &[], true, false),
 ];
 
-/// The compiled-in resources.
+/// The compiled-in resources: the generated table (one entry per group and resource, served
+/// versions in Kubernetes' preference order) with [`EXTRAS`].
 pub fn builtins() -> Vec<ResourceInfo> {
-    BUILTINS
-        .iter()
-        .map(|x| ResourceInfo {
-            group: x.group.into(),
-            versions: x.versions.iter().map(|v| (*v).to_owned()).collect(),
-            plural: x.plural.into(),
-            singular: x.kind.to_ascii_lowercase(),
-            kind: x.kind.into(),
-            namespaced: x.namespaced,
-            short_names: x.short.iter().map(|s| (*s).to_owned()).collect(),
-            categories: if matches!(
-                x.plural,
-                "pods"
-                    | "services"
-                    | "deployments"
-                    | "replicasets"
-                    | "statefulsets"
-                    | "daemonsets"
-                    | "jobs"
-                    | "cronjobs"
-                    | "horizontalpodautoscalers"
-            ) {
-                vec!["all".into()]
+    let mut out: Vec<ResourceInfo> = Vec::new();
+    for g in crate::builtin_gen::GENERATED {
+        if let Some(r) = out
+            .iter_mut()
+            .find(|r| r.group == g.group && r.plural == g.plural)
+        {
+            r.versions.push(g.version.to_owned());
+            r.versions.sort_by_key(|v| version_priority(v));
+            continue;
+        }
+        let extra = EXTRAS
+            .iter()
+            .find(|e| e.group == g.group && e.plural == g.plural);
+        let strs = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        out.push(ResourceInfo {
+            group: g.group.into(),
+            versions: vec![g.version.to_owned()],
+            plural: g.plural.into(),
+            singular: g.kind.to_ascii_lowercase(),
+            kind: g.kind.into(),
+            namespaced: g.namespaced,
+            short_names: extra.map(|e| strs(e.short)).unwrap_or_default(),
+            categories: extra.map(|e| strs(e.categories)).unwrap_or_default(),
+            status: extra.is_some_and(|e| e.status),
+            scale: if extra.is_some_and(|e| e.scale) {
+                scale_default()
             } else {
-                vec![]
+                None
             },
-            status: x.status,
-            scale: if x.scale { scale_default() } else { None },
-            log: x.plural == "pods",
+            log: g.group.is_empty() && g.plural == "pods",
             custom: false,
-            columns: table::builtin_columns(x.plural),
+            verbs: extra.map_or(Verbs::All, |e| e.verbs),
+            columns: table::builtin_columns(g.plural),
             schemas: Vec::new(),
-        })
-        .collect()
+        });
+    }
+    out
 }
 
 /// A resource served from a CRD object, or None when the CRD is not usable.
@@ -413,6 +324,7 @@ pub fn from_crd(crd: &Value) -> Option<ResourceInfo> {
         scale,
         log: false,
         custom: true,
+        verbs: Verbs::All,
         columns,
         schemas,
     })

@@ -21,7 +21,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::admission::{AdmissionHook, FieldValidation};
 use crate::ops::{DeleteOpts, Propagation, WriteOpts, meta_str};
-use crate::resources::{Registry, ResourceInfo, bootstrap_crds};
+use crate::resources::{Registry, ResourceInfo, Verbs, bootstrap_crds};
 use crate::simnode::SimOptions;
 use crate::status::ApiError;
 use crate::store::{Event, EventType, Store, resource_key};
@@ -47,6 +47,8 @@ pub struct State {
     pub simulate: Option<SimOptions>,
     /// Where writes, lists and deletes run, and their deadline.
     pub pool: crate::limits::Pool,
+    /// Cheap writes skip the pool (`Options::inline_writes`).
+    pub inline_writes: bool,
     /// Bounds of one watch's queue.
     pub watch_buffer: WatchBuffer,
     /// Stored objects today's checks reject (see [`crate::quarantine`]).
@@ -311,7 +313,7 @@ impl<F: std::future::Future> std::future::Future for CatchUnwind<F> {
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -542,6 +544,9 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
     let ns = target.namespace.clone().unwrap_or_default();
     let version = target.version.clone();
     let sub = target.sub.clone();
+    if info.verbs != Verbs::All {
+        return virtual_request(st, &target, &method, req, opts, deadline, &content_type).await;
+    }
     match (method.clone(), target.name.clone(), sub.as_deref()) {
         (Method::GET, None, None) => {
             if target.watch_path || truthy(query.get("watch")) {
@@ -642,18 +647,21 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
             let body = read_body(req).await?;
             let (st2, info2, version2) = (st.clone(), info.clone(), version.clone());
             let ns_opt = target.namespace.clone();
-            let w = st
-                .pool
-                .run(deadline, move |gate| {
-                    let (obj, found) = decode_body_strict(&body, &content_type)?;
-                    let o = WriteOpts {
-                        decoded: found,
-                        gate: Some(gate),
-                        ..opts
-                    };
-                    st2.create(&info2, &version2, ns_opt.as_deref(), obj, &o)
-                })
-                .await?;
+            let len = body.len();
+            let work = move |gate| {
+                let (obj, found) = decode_body_strict(&body, &content_type)?;
+                let o = WriteOpts {
+                    decoded: found,
+                    gate: Some(gate),
+                    ..opts
+                };
+                st2.create(&info2, &version2, ns_opt.as_deref(), obj, &o)
+            };
+            let w = if cheap_write(&st, &info, len) {
+                st.pool.run_inline(deadline, work)?
+            } else {
+                st.pool.run(deadline, work).await?
+            };
             let mut r = Reply::json(201, &served(&w.object, &info, &version));
             r.warnings = w.warnings;
             Ok(Dispatched::Reply(r))
@@ -661,18 +669,21 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
         (Method::PUT, Some(name), None | Some("status")) if sub.is_none() || info.status => {
             let body = read_body(req).await?;
             let (st2, info2, version2) = (st.clone(), info.clone(), version.clone());
-            let w = st
-                .pool
-                .run(deadline, move |gate| {
-                    let (obj, found) = decode_body_strict(&body, &content_type)?;
-                    let o = WriteOpts {
-                        decoded: found,
-                        gate: Some(gate),
-                        ..opts
-                    };
-                    st2.update(&info2, &version2, &ns, &name, obj, sub.as_deref(), &o)
-                })
-                .await?;
+            let len = body.len();
+            let work = move |gate| {
+                let (obj, found) = decode_body_strict(&body, &content_type)?;
+                let o = WriteOpts {
+                    decoded: found,
+                    gate: Some(gate),
+                    ..opts
+                };
+                st2.update(&info2, &version2, &ns, &name, obj, sub.as_deref(), &o)
+            };
+            let w = if cheap_write(&st, &info, len) {
+                st.pool.run_inline(deadline, work)?
+            } else {
+                st.pool.run(deadline, work).await?
+            };
             let mut r = Reply::json(200, &served(&w.object, &info, &version));
             r.warnings = w.warnings;
             Ok(Dispatched::Reply(r))
@@ -863,6 +874,84 @@ fn served(obj: &Arc<Value>, info: &ResourceInfo, version: &str) -> Value {
     v
 }
 
+/// Largest body of a write run inline (see [`cheap_write`]).
+const INLINE_MAX_BODY: usize = 32 * 1024;
+
+/// A write whose work is small and bounded: a built-in kind (no user schema or Sluice
+/// validator of unbounded cost), a body of at most [`INLINE_MAX_BODY`], and no admission
+/// hook installed (policy engines are the heavy part). It runs on the async worker that
+/// received it instead of hopping to the request pool ([`crate::limits::Pool::run_inline`]).
+fn cheap_write(st: &State, info: &ResourceInfo, body_len: usize) -> bool {
+    st.inline_writes
+        && !info.custom
+        && body_len <= INLINE_MAX_BODY
+        && st
+            .hooks
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+}
+
+/// A request on a built-in that stores nothing (`Verbs::Create` or `Verbs::GetList`).
+async fn virtual_request(
+    st: Arc<State>,
+    target: &Target,
+    method: &Method,
+    req: Request,
+    opts: WriteOpts,
+    deadline: Instant,
+    content_type: &str,
+) -> Result<Dispatched, ApiError> {
+    let info = target.info.clone();
+    let watching = target.watch_path;
+    match (info.verbs, method, target.name.as_deref(), watching) {
+        (Verbs::Create, &Method::POST, None, false) => {
+            if info.namespaced && target.namespace.is_none() {
+                return Err(ApiError::method_not_allowed(
+                    "the server does not allow this method on the requested resource",
+                ));
+            }
+            let body = read_body(req).await?;
+            let (st2, version, ns, ct) = (
+                st.clone(),
+                target.version.clone(),
+                target.namespace.clone(),
+                content_type.to_owned(),
+            );
+            let (code, v) = st
+                .pool
+                .run(deadline, move |gate| {
+                    // client-go's typed clients post reviews as protobuf; their answer
+                    // does not depend on the spec, so it is not decoded (the reply is JSON)
+                    let (obj, found) = if ct.starts_with("application/vnd.kubernetes.protobuf")
+                        && info.kind != "Binding"
+                    {
+                        (json!({}), Default::default())
+                    } else {
+                        decode_body_strict(&body, &ct)?
+                    };
+                    let o = WriteOpts {
+                        decoded: found,
+                        gate: Some(gate),
+                        ..opts
+                    };
+                    crate::virtual_kinds::create(&st2, &info, &version, ns.as_deref(), obj, &o)
+                })
+                .await?;
+            Ok(Dispatched::Reply(Reply::json(code, &v)))
+        }
+        (Verbs::GetList, &Method::GET, name, false) if target.sub.is_none() => {
+            Ok(Dispatched::Reply(Reply::json(
+                200,
+                &crate::virtual_kinds::component_statuses(name)?,
+            )))
+        }
+        _ => Err(ApiError::method_not_allowed(
+            "the server does not allow this method on the requested resource",
+        )),
+    }
+}
+
 fn parse_target(st: &State, s: &[&str]) -> Result<Target, ApiError> {
     let (group, version, rest) = match s {
         ["api", v, rest @ ..] => ("", *v, rest),
@@ -926,7 +1015,7 @@ fn resource_list(st: &State, group: &str, version: &str) -> Value {
             "singularName": r.singular,
             "namespaced": r.namespaced,
             "kind": r.kind,
-            "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
+            "verbs": r.verbs.names(),
         });
         if !r.short_names.is_empty() {
             e["shortNames"] = json!(r.short_names);
@@ -981,16 +1070,6 @@ fn aggregated_discovery(st: &State, core: bool, v2: bool) -> Value {
     } else {
         reg.groups()
     };
-    let verbs = json!([
-        "create",
-        "delete",
-        "deletecollection",
-        "get",
-        "list",
-        "patch",
-        "update",
-        "watch"
-    ]);
     let items: Vec<Value> = groups
         .iter()
         .map(|(g, versions)| {
@@ -1018,7 +1097,7 @@ fn aggregated_discovery(st: &State, core: bool, v2: bool) -> Value {
                                 "responseKind": kind(&r.kind),
                                 "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
                                 "singularResource": r.singular,
-                                "verbs": verbs,
+                                "verbs": r.verbs.names(),
                             });
                             if !r.short_names.is_empty() {
                                 res["shortNames"] = json!(r.short_names);

@@ -812,3 +812,43 @@ async fn patches_to_a_non_object_and_odd_ports_are_refused_not_panics() {
         assert!(a.status.as_u16() < 500, "{ports}: {}", a.body);
     }
 }
+
+// `inline_writes`: cheap writes run on the async worker; they behave as pooled ones (created,
+// updated, strict decoding, a panic-free answer), and a hook sends every write to the pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inline_writes_behave_as_pooled_ones() {
+    let s = server(Options {
+        inline_writes: true,
+        ..Options::default()
+    });
+    let app = s.local_router();
+    let a = call(&app, "POST", CMS, JSON, &cm_body("inline", json!({}))).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let mut obj = a.body.clone();
+    obj["data"] = json!({"k": "w"});
+    let a = call(
+        &app,
+        "PUT",
+        &format!("{CMS}/inline"),
+        JSON,
+        &obj.to_string(),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.body["data"]["k"], "w");
+    let a = call(
+        &app,
+        "POST",
+        &format!("{CMS}?fieldValidation=Strict"),
+        JSON,
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"d","name":"d"}}"#,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
+    s.add_admission_hook(Arc::new(Misbehaving {
+        sleep: Duration::ZERO,
+        calls: AtomicUsize::new(0),
+    }));
+    let a = call(&app, "POST", CMS, JSON, &cm_body("boom", json!({}))).await;
+    assert_eq!(a.status, StatusCode::INTERNAL_SERVER_ERROR);
+}
