@@ -529,31 +529,6 @@ impl Builder<'_> {
             self.accumulate_resource(dir, &r, ra, acc)?;
         }
         check_unique(ra)?;
-        for c in strings(&k, "components") {
-            if c.contains("://") || c.starts_with("github.com/") {
-                return Err(Error::Unsupported {
-                    what: "remote components".into(),
-                    detail: c,
-                });
-            }
-            let p = clean(&dir.join(&c));
-            let p = self.fs.canonicalize(&p).map_err(|e| Error::Read {
-                path: p.clone(),
-                source: e,
-            })?;
-            let saved = self.rel.clone();
-            self.rel = clean(&saved.join(&c));
-            let res = self.accumulate(&p, ra, acc, true);
-            self.rel = saved;
-            res.map_err(|e| match e {
-                // kusttarget.go accumulateComponents
-                Error::Empty(ref d) => Error::other(format!(
-                    "accumulating components: accumulateDirectory: \"couldn't make target for path '{}': {e}\"",
-                    d.display()
-                )),
-                e => e,
-            })?;
-        }
         if let Some(p) = k
             .get("openapi")
             .and_then(|o| o.get("path"))
@@ -587,6 +562,34 @@ impl Builder<'_> {
         self.generate(dir, &k, ra)?;
         for g in self.plugin_configs(dir, &k, "generators")? {
             self.run_generator(dir, &g, ra)?;
+        }
+        // kustomize v5.5 accumulates components after the generators, before the transformers
+        // (kusttarget.go accumulateTarget; kubernetes-sigs/kustomize#5170): a component's
+        // transformers see the parent's generated objects, and its generators may merge into them.
+        for c in strings(&k, "components") {
+            if c.contains("://") || c.starts_with("github.com/") {
+                return Err(Error::Unsupported {
+                    what: "remote components".into(),
+                    detail: c,
+                });
+            }
+            let p = clean(&dir.join(&c));
+            let p = self.fs.canonicalize(&p).map_err(|e| Error::Read {
+                path: p.clone(),
+                source: e,
+            })?;
+            let saved = self.rel.clone();
+            self.rel = clean(&saved.join(&c));
+            let res = self.accumulate(&p, ra, acc, true);
+            self.rel = saved;
+            res.map_err(|e| match e {
+                // kusttarget.go accumulateComponents
+                Error::Empty(ref d) => Error::other(format!(
+                    "accumulating components: accumulateDirectory: \"couldn't make target for path '{}': {e}\"",
+                    d.display()
+                )),
+                e => e,
+            })?;
         }
         let config = acc.config.clone();
         self.transform(dir, &k, ra, &config)?;
@@ -1111,6 +1114,14 @@ impl Builder<'_> {
                 } else {
                     if l.get("includeTemplates").and_then(Value::as_bool) == Some(true) {
                         specs.extend(fieldspec::template_labels());
+                        // kustomize v5 merges the StatefulSet claim templates' labels too
+                        // (builtinpluginconsts volumeClaimTemplatesMetadataLabels).
+                        specs.push(FieldSpec::new(
+                            Some("StatefulSet"),
+                            Some("apps"),
+                            "spec/volumeClaimTemplates[]/metadata/labels",
+                            true,
+                        ));
                         specs.extend(config.template_labels.iter().cloned());
                     }
                     specs.push(FieldSpec::new(None, None, "metadata/labels", true));
@@ -1176,7 +1187,7 @@ impl Builder<'_> {
                 let count = rep.get("count").cloned().unwrap_or(Value::Null);
                 let mut specs = fieldspec::replicas();
                 specs.extend(config.replicas.iter().cloned());
-                set_replicas(ra, name, &count, &specs);
+                set_replicas(ra, name, &count, &specs)?;
             }
         }
         // images
@@ -1240,7 +1251,20 @@ fn strip_quotes(v: &str) -> &str {
     }
 }
 
+/// resWrangler.appendReplaceOrMerge: the generated object replaces the existing one, keeping
+/// the existing name and namespace, the labels and annotations of both (the new win) and, for
+/// `merge`, the data of both (the new win). Every other field (a Secret's `type`,
+/// `immutable`) is the new object's.
 fn merge_generated(existing: &mut Resource, new: Resource, replace: bool) {
+    const KEPT: &[&str] = &["metadata", "data", "binaryData"];
+    existing
+        .obj
+        .retain(|k, _| KEPT.contains(&k.as_str()) || new.obj.contains_key(k));
+    for (k, v) in &new.obj {
+        if !KEPT.contains(&k.as_str()) {
+            existing.obj.insert(k.clone(), v.clone());
+        }
+    }
     for field in ["data", "binaryData"] {
         let incoming = new.obj.get(field).cloned();
         if replace {
@@ -2185,13 +2209,53 @@ fn prefix_suffix(ra: &mut [Resource], prefix: &str, suffix: &str, specs: &[Field
     }
 }
 
-/// The ReplicaCountTransformer: `count` at the specs of every resource that had `name`.
-fn set_replicas(ra: &mut [Resource], name: &str, count: &Value, specs: &[FieldSpec]) {
-    for r in ra.iter_mut().filter(|r| r.had_name(name)) {
-        fieldspec::apply(r, specs, &mut |v: &mut Value| {
+/// The ReplicaCountTransformer: `count` at the specs of every resource whose original or
+/// current name is `name` and whose kind a spec selects; no such resource is an error, as in
+/// kustomize's plugin/builtin/replicacounttransformer (`found`, GetMatchingResourcesByOriginalId
+/// and ByCurrentId).
+fn set_replicas(
+    ra: &mut [Resource],
+    name: &str,
+    count: &Value,
+    specs: &[FieldSpec],
+) -> Result<(), Error> {
+    let mut found = false;
+    for r in ra
+        .iter_mut()
+        .filter(|r| r.name() == name || r.original_name() == name)
+    {
+        let selected: Vec<FieldSpec> = specs.iter().filter(|s| s.selects(r)).cloned().collect();
+        if selected.is_empty() {
+            continue;
+        }
+        found = true;
+        fieldspec::apply(r, &selected, &mut |v: &mut Value| {
             *v = count.clone();
         });
     }
+    if found {
+        return Ok(());
+    }
+    let gvks: Vec<String> = specs
+        .iter()
+        .map(|s| {
+            let or = |x: &Option<String>, d: &str| {
+                x.clone()
+                    .filter(|x| !x.is_empty())
+                    .unwrap_or_else(|| d.to_owned())
+            };
+            format!(
+                "{}.{}.{}",
+                or(&s.kind, "[noKind]"),
+                or(&s.version, "[noVer]"),
+                or(&s.group, "[noGrp]")
+            )
+        })
+        .collect();
+    Err(Error::other(format!(
+        "resource with name {name} does not match a config with the following GVK [{}]",
+        gvks.join(" ")
+    )))
 }
 
 /// The ImageTagTransformer: every container list (the legacy filter), then the extra field
@@ -2355,7 +2419,7 @@ impl Builder<'_> {
             "ReplicaCountTransformer" => {
                 let rep = c.get("replica").cloned().unwrap_or(Value::Null);
                 let count = rep.get("count").cloned().unwrap_or(Value::Null);
-                set_replicas(ra, str_field(&rep, "name"), &count, &specs);
+                set_replicas(ra, str_field(&rep, "name"), &count, &specs)?;
             }
             "NamespaceTransformer" => {
                 let ns = c

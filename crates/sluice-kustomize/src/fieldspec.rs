@@ -584,11 +584,12 @@ pub fn var_references() -> Vec<FieldSpec> {
 
 /// `replicas` (replicas.go).
 pub fn replicas() -> Vec<FieldSpec> {
+    // the order of kustomize's replicas field specs (its "does not match" error lists them)
     [
         "Deployment",
-        "ReplicationController",
-        "ReplicaSet",
         "StatefulSet",
+        "ReplicaSet",
+        "ReplicationController",
     ]
     .iter()
     .map(|k| FieldSpec::new(Some(k), None, "spec/replicas", true))

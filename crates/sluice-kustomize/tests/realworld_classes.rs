@@ -590,3 +590,82 @@ patches:
         ],
     );
 }
+
+// Found by the differential fuzzer (tests/difffuzz.rs), seeds 13, 233, 241, 305 and 344.
+
+/// A `replicas:` entry that matches no Deployment, StatefulSet, ReplicaSet or
+/// ReplicationController by original or current name fails the build (kustomize's
+/// replicacounttransformer: `found`).
+#[test]
+fn replicas_without_a_matching_workload_fail() {
+    fails(
+        "replicas-no-match",
+        &[
+            (
+                "svc.yaml",
+                "apiVersion: v1\nkind: Service\nmetadata:\n  name: db\nspec:\n  ports:\n  - port: 80\n",
+            ),
+            (
+                "kustomization.yaml",
+                "resources: [svc.yaml]\nreplicas:\n- name: db\n  count: 2\n",
+            ),
+        ],
+        "resource with name db does not match a config with the following GVK [Deployment.[noVer].[noGrp] StatefulSet.[noVer].[noGrp] ReplicaSet.[noVer].[noGrp] ReplicationController.[noVer].[noGrp]]",
+    );
+}
+
+/// `labels` with `includeTemplates: true` also labels a StatefulSet's volumeClaimTemplates.
+#[test]
+fn labels_include_templates_reach_volume_claim_templates() {
+    check(
+        "labels-vct",
+        &[
+            (
+                "sts.yaml",
+                "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: s\nspec:\n  template:\n    metadata: {}\n  volumeClaimTemplates:\n  - metadata:\n      name: data\n",
+            ),
+            (
+                "kustomization.yaml",
+                "resources: [sts.yaml]\nlabels:\n- pairs: {a: b}\n  includeTemplates: true\n",
+            ),
+        ],
+    );
+}
+
+/// Components run after the kustomization's own generators: their transformers label the
+/// parent's generated ConfigMap, and their generators may merge into it.
+#[test]
+fn components_run_after_the_parent_generators() {
+    check(
+        "components-after-generators",
+        &[
+            (
+                "comp/kustomization.yaml",
+                "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\ncommonLabels:\n  c: v\nconfigMapGenerator:\n- name: fromtop\n  behavior: merge\n  literals: [a=b]\n",
+            ),
+            (
+                "kustomization.yaml",
+                "components: [comp]\nnamePrefix: p-\nconfigMapGenerator:\n- name: fromtop\n  literals: [x=y]\n",
+            ),
+        ],
+    );
+}
+
+/// A merging generator's own fields win: a Secret merged with another `type` takes it (and
+/// the hash follows).
+#[test]
+fn generator_merge_takes_the_new_type() {
+    check(
+        "merge-type",
+        &[
+            (
+                "base/kustomization.yaml",
+                "secretGenerator:\n- name: s\n  literals: [password=pw]\n",
+            ),
+            (
+                "kustomization.yaml",
+                "resources: [base]\nsecretGenerator:\n- name: s\n  behavior: merge\n  type: kubernetes.io/basic-auth\n  literals: [username=u]\n",
+            ),
+        ],
+    );
+}
