@@ -17,7 +17,7 @@ use crate::patch::{
 };
 use crate::refvar::{Var, merge_set, merge_vars, resolve_vars};
 use crate::resource::CLUSTER_SCOPED;
-use crate::resource::{Resource, effective_ns, id_string, split_api_version};
+use crate::resource::{Resource, Seg, effective_ns, id_string, split_api_version};
 
 /// `--load-restrictor`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -1214,7 +1214,11 @@ impl Builder<'_> {
                     None => all.push(r.clone()),
                 }
             }
+            let before: Vec<_> = ra.iter().map(Resource::alias_snapshot).collect();
             crate::replacement::apply(ra, &all)?;
+            for (r, b) in ra.iter_mut().zip(&before) {
+                r.sync_aliases(b);
+            }
         }
         Ok(())
     }
@@ -1520,6 +1524,9 @@ fn json_patch_resource(r: &mut Resource, ops: &[Value]) -> Result<(), Error> {
     if let Value::Object(m) = v {
         r.obj = m;
     }
+    // kustomize applies JSON 6902 patches to the object's JSON and reads it back: every node
+    // is new, nothing is shared any more
+    r.aliases.clear();
     res.map_err(|e| Error::other(format!("{e}")))?;
     if r.name() != name {
         r.previous_names.push(name);
@@ -1538,6 +1545,7 @@ fn apply_smp(r: &mut Resource, patch: &Value, openapi: Option<&Definitions>) {
     let (g, ver) = r.group_version();
     let builtin = is_builtin_group(g);
     let schema = openapi.and_then(|d| schema_for(d, g, ver, r.kind()).map(|n| (d, n)));
+    let before = r.alias_snapshot();
     let mut v = Value::Object(std::mem::take(&mut r.obj));
     let mut p = patch.clone();
     // the patch's identity does not rename the target
@@ -1557,6 +1565,8 @@ fn apply_smp(r: &mut Resource, patch: &Value, openapi: Option<&Definitions>) {
     if let Value::Object(m) = v {
         r.obj = m;
     }
+    // kyaml's merge copies a patched scalar into the existing node
+    r.sync_aliases(&before);
 }
 
 /// Resources by (kind, any name they had): patches find their targets without a scan.
@@ -1819,18 +1829,31 @@ fn set_namespace_fields(ra: &mut [Resource], specs: &[FieldSpec], ns: &str) -> R
     Ok(())
 }
 
+/// Sets label or annotation `pairs` at `specs`. A key created at several places of an
+/// object is one node in kustomize ([`Resource::sync_aliases`]); one already present is
+/// changed in place, and that change reaches the places it shares a node with.
 fn set_pairs(ra: &mut [Resource], specs: &[FieldSpec], pairs: &[(String, String)]) {
     for r in ra.iter_mut() {
-        fieldspec::apply(r, specs, &mut |v: &mut Value| {
+        let before = r.alias_snapshot();
+        let mut created: Vec<Vec<Vec<Seg>>> = vec![Vec::new(); pairs.len()];
+        fieldspec::apply_at(r, specs, &mut |at: &[Seg], v: &mut Value| {
             if v.is_null() {
                 *v = Value::Object(Map::new());
             }
             if let Value::Object(m) = v {
-                for (k, val) in pairs {
+                for (i, (k, val)) in pairs.iter().enumerate() {
+                    if !m.contains_key(k) {
+                        let mut p = at.to_vec();
+                        p.push(Seg::Key(k.clone()));
+                        created[i].push(p);
+                    }
                     m.insert(k.clone(), Value::String(val.clone()));
                 }
             }
         });
+        r.sync_aliases(&before);
+        r.aliases
+            .extend(created.into_iter().filter(|g| g.len() > 1));
     }
 }
 

@@ -669,3 +669,39 @@ fn generator_merge_takes_the_new_type() {
         ],
     );
 }
+
+/// A label a base's commonLabels created is one YAML node in kustomize at every place it
+/// was created (metadata, selector, template); an overlay that changes it at one place (a
+/// `labels` entry without selectors, a strategic merge patch, a replacement) changes it at
+/// all of them, and a JSON 6902 patch (a JSON round trip) ends the sharing. Seed 1112.
+#[test]
+fn labels_created_together_change_together() {
+    let base = (
+        "base/d.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n  labels:\n    k2: orig\nspec:\n  selector:\n    matchLabels:\n      k2: orig\n  template:\n    metadata:\n      labels:\n        k2: orig\n",
+    );
+    let base_k = (
+        "base/kustomization.yaml",
+        "resources: [d.yaml]\ncommonLabels:\n  k1: a\n  k2: a\n",
+    );
+    for (name, overlay) in [
+        (
+            "alias-labels",
+            "resources: [base]\nlabels:\n- pairs: {k1: b, k2: b}\n",
+        ),
+        (
+            "alias-smp",
+            "resources: [base]\npatches:\n- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: d\n      labels:\n        k1: z\n",
+        ),
+        (
+            "alias-json6902",
+            "resources: [base]\npatches:\n- target: {kind: Deployment}\n  patch: |-\n    - op: add\n      path: /metadata/annotations\n      value: {p: q}\nlabels:\n- pairs: {k1: b}\n",
+        ),
+        (
+            "alias-replacement",
+            "resources: [base]\nreplacements:\n- source: {kind: Deployment, fieldPath: metadata.name}\n  targets:\n  - select: {kind: Deployment}\n    fieldPaths: [metadata.labels.k1]\n",
+        ),
+    ] {
+        check(name, &[base, base_k, ("kustomization.yaml", overlay)]);
+    }
+}
