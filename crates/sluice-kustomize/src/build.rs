@@ -755,47 +755,53 @@ impl Builder<'_> {
                     Some("") | None => "create",
                     Some(b) => b,
                 };
-                match behavior {
-                    "create" => append(ra, r)?,
-                    "merge" | "replace" => {
-                        // resWrangler.appendReplaceOrMerge: any id the resource had
-                        // (current or previous name and namespace) equal to the
-                        // generator's id
-                        let want_ns = effective_ns(kind, r.namespace());
-                        let found: Vec<usize> = ra
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, x)| {
-                                x.kind() == kind
-                                    && x.group_version() == ("", "v1")
-                                    && x.had_name(r.name())
-                                    && (effective_ns(kind, x.namespace()) == want_ns
-                                        || x.previous_namespaces
-                                            .iter()
-                                            .any(|n| effective_ns(kind, n) == want_ns))
-                            })
-                            .map(|(i, _)| i)
-                            .collect();
-                        if found.len() > 1 {
-                            return Err(Error::other(format!(
-                                "found multiple objects that could accept merge of {}",
-                                id_string("", "v1", kind, r.name(), r.namespace())
-                            )));
-                        }
-                        let Some(&i) = found.first() else {
-                            return Err(Error::other(format!(
-                                "merging from generator {}: id {} does not exist; cannot merge or replace",
-                                gen_debug(&r),
-                                id_string("", "v1", kind, r.name(), r.namespace())
-                            )));
-                        };
-                        merge_generated(&mut ra[i], r, behavior == "replace");
-                    }
-                    other => {
+                // types.NewGenerationBehavior: any other string is "unspecified", which
+                // appendReplaceOrMerge treats as create
+                let behavior = match behavior {
+                    "merge" | "replace" => behavior,
+                    _ => "create",
+                };
+                // resWrangler.appendReplaceOrMerge: any id the resource had
+                // (current or previous name and namespace) equal to the
+                // generator's id; `create` must find none
+                let want_ns = effective_ns(kind, r.namespace());
+                let found: Vec<usize> = ra
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, x)| {
+                        x.kind() == kind
+                            && x.group_version() == ("", "v1")
+                            && x.had_name(r.name())
+                            && (effective_ns(kind, x.namespace()) == want_ns
+                                || x.previous_namespaces
+                                    .iter()
+                                    .any(|n| effective_ns(kind, n) == want_ns))
+                    })
+                    .map(|(i, _)| i)
+                    .collect();
+                if found.len() > 1 {
+                    return Err(Error::other(format!(
+                        "found multiple objects that could accept merge of {}",
+                        id_string("", "v1", kind, r.name(), r.namespace())
+                    )));
+                }
+                match (found.first(), behavior) {
+                    (None, "create") => append(ra, r)?,
+                    (None, _) => {
                         return Err(Error::other(format!(
-                            "unknown generator behavior {other:?}"
+                            "merging from generator {}: id {} does not exist; cannot merge or replace",
+                            gen_debug(&r),
+                            id_string("", "v1", kind, r.name(), r.namespace())
                         )));
                     }
+                    (Some(_), "create") => {
+                        return Err(Error::other(format!(
+                            "merging from generator {}: id {} exists; behavior must be merge or replace",
+                            gen_debug(&r),
+                            id_string("", "v1", kind, r.name(), r.namespace())
+                        )));
+                    }
+                    (Some(&i), _) => merge_generated(&mut ra[i], r, behavior == "replace"),
                 }
             }
         }
@@ -2042,6 +2048,36 @@ struct Target {
     name: String,
     namespace: String,
     namespaces: Vec<String>,
+    prefixes: Vec<String>,
+    suffixes: Vec<String>,
+}
+
+/// kustomize's utils.SameEndingSubSlice: one list ends with the other; an empty list
+/// matches only an empty one.
+fn same_ending(a: &[String], b: &[String]) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if short.is_empty() {
+        return long.is_empty();
+    }
+    long.ends_with(short)
+}
+
+/// The prefixes and suffixes of a referrer (nameref.go `prefixSuffixEquals`).
+type Affixes<'a> = (&'a [String], &'a [String]);
+
+/// selectReferral after the namespace sieve: one candidate is the one; among several, those
+/// with the referrer's prefixes and suffixes; none left, no rename; several left, the first
+/// (kustomize takes the first when they all have the same name, else fails).
+fn sieve<'a>(matching: Vec<&'a Target>, affixes: Affixes<'_>) -> Option<&'a Target> {
+    if matching.len() <= 1 {
+        return matching.first().copied();
+    }
+    let same: Vec<&Target> = matching
+        .iter()
+        .copied()
+        .filter(|t| same_ending(&t.prefixes, affixes.0) && same_ending(&t.suffixes, affixes.1))
+        .collect();
+    same.first().copied()
 }
 
 /// Points references at the current names of the objects they named
@@ -2062,6 +2098,8 @@ fn fix_name_references(ra: &mut [Resource], refs: &[fieldspec::NameRef]) {
                 name: r.name().to_owned(),
                 namespace: r.namespace().to_owned(),
                 namespaces,
+                prefixes: r.prefixes.clone(),
+                suffixes: r.suffixes.clone(),
             }
         })
         .collect();
@@ -2105,12 +2143,13 @@ fn fix_name_references(ra: &mut [Resource], refs: &[fieldspec::NameRef]) {
                 .iter()
                 .filter(|s| s.selects_gvk(group, version, kind))
                 .collect();
+            let (prefixes, suffixes) = (r.prefixes.clone(), r.suffixes.clone());
             for s in specs {
                 let mut root = Value::Object(std::mem::take(&mut r.obj));
                 fieldspec::visit(&mut root, &s.path, false, &mut |v: &mut Value| {
                     let referrer_ns =
                         (!CLUSTER_SCOPED.contains(&kind.as_str())).then_some(referrer_ns.as_str());
-                    rename(v, &cands, referrer_ns, &nr.kind);
+                    rename(v, &cands, referrer_ns, &nr.kind, (&prefixes, &suffixes));
                 });
                 if let Value::Object(m) = root {
                     r.obj = m;
@@ -2127,32 +2166,46 @@ type Cands<'a> = std::collections::HashMap<&'a str, Vec<&'a Target>>;
 /// among the candidates that had the name, those in the referrer's current namespace,
 /// cluster-scoped ones and ServiceAccounts; every candidate when the referrer is
 /// cluster-scoped (`ns` is `None`).
-fn pick<'a>(cands: &Cands<'a>, old: &str, ns: Option<&str>, kind: &str) -> Option<&'a Target> {
+fn pick<'a>(
+    cands: &Cands<'a>,
+    old: &str,
+    ns: Option<&str>,
+    kind: &str,
+    affixes: Affixes<'_>,
+) -> Option<&'a Target> {
     let matching: &[&Target] = cands.get(old).map_or(&[], Vec::as_slice);
-    let Some(ns) = ns else {
-        return matching.first().copied();
+    let in_ns: Vec<&Target> = match ns {
+        None => matching.to_vec(),
+        Some(ns) => matching
+            .iter()
+            .copied()
+            .filter(|c| {
+                CLUSTER_SCOPED.contains(&kind)
+                    || kind == "ServiceAccount"
+                    || effective_ns(kind, &c.namespace) == effective_ns(kind, ns)
+            })
+            .collect(),
     };
-    matching
-        .iter()
-        .find(|c| {
-            CLUSTER_SCOPED.contains(&kind)
-                || kind == "ServiceAccount"
-                || effective_ns(kind, &c.namespace) == effective_ns(kind, ns)
-        })
-        .copied()
+    sieve(in_ns, affixes)
 }
 
-fn rename(v: &mut Value, cands: &Cands<'_>, referrer_ns: Option<&str>, kind: &str) {
+fn rename(
+    v: &mut Value,
+    cands: &Cands<'_>,
+    referrer_ns: Option<&str>,
+    kind: &str,
+    affixes: Affixes<'_>,
+) {
     match v {
         Value::String(s) => {
-            if let Some(c) = pick(cands, s, referrer_ns, kind) {
+            if let Some(c) = pick(cands, s, referrer_ns, kind, affixes) {
                 *s = c.name.clone();
             }
         }
         Value::Array(items) => {
             for it in items {
                 match it {
-                    Value::String(_) => rename(it, cands, referrer_ns, kind),
+                    Value::String(_) => rename(it, cands, referrer_ns, kind, affixes),
                     Value::Object(m) => {
                         // RBAC subjects: only ServiceAccounts
                         if m.get("kind")
@@ -2169,13 +2222,20 @@ fn rename(v: &mut Value, cands: &Cands<'_>, referrer_ns: Option<&str>, kind: &st
                             continue;
                         };
                         let none = Vec::new();
-                        let found = cands.get(n.as_str()).unwrap_or(&none).iter().find(|c| {
-                            subject_ns.as_deref().is_none_or(|sn| {
-                                c.namespaces
-                                    .iter()
-                                    .any(|x| effective_ns(kind, x) == effective_ns(kind, sn))
+                        let in_ns: Vec<&Target> = cands
+                            .get(n.as_str())
+                            .unwrap_or(&none)
+                            .iter()
+                            .copied()
+                            .filter(|c| {
+                                subject_ns.as_deref().is_none_or(|sn| {
+                                    c.namespaces
+                                        .iter()
+                                        .any(|x| effective_ns(kind, x) == effective_ns(kind, sn))
+                                })
                             })
-                        });
+                            .collect();
+                        let found = sieve(in_ns, affixes);
                         if let Some(c) = found {
                             let (name, cns) = (c.name.clone(), c.namespace.clone());
                             m.insert("name".into(), Value::String(name));
@@ -2191,7 +2251,7 @@ fn rename(v: &mut Value, cands: &Cands<'_>, referrer_ns: Option<&str>, kind: &st
         Value::Object(m) => {
             // webhook clientConfig.service {name, namespace}
             if let Some(Value::String(n)) = m.get("name")
-                && let Some(c) = pick(cands, n, referrer_ns, kind)
+                && let Some(c) = pick(cands, n, referrer_ns, kind, affixes)
             {
                 let (name, cns) = (c.name.clone(), c.namespace.clone());
                 m.insert("name".into(), Value::String(name));
@@ -2221,6 +2281,12 @@ fn prefix_suffix(ra: &mut [Resource], prefix: &str, suffix: &str, specs: &[Field
             if s.path == ["metadata", "name"] {
                 let n = format!("{prefix}{}{suffix}", r.name());
                 r.set_name(n);
+                if !prefix.is_empty() {
+                    r.prefixes.push(prefix.to_owned());
+                }
+                if !suffix.is_empty() {
+                    r.suffixes.push(suffix.to_owned());
+                }
                 continue;
             }
             fieldspec::apply(r, std::slice::from_ref(s), &mut |v: &mut Value| {

@@ -20,6 +20,10 @@ pub struct Resource {
     pub origin: Option<String>,
     /// Fields that are one YAML node in kustomize: see [`Resource::sync_aliases`].
     pub aliases: Vec<Vec<Vec<Seg>>>,
+    /// The name prefixes and suffixes given to it, in order (kustomize's
+    /// `AddNamePrefix`/`AddNameSuffix`; name references prefer targets that got the same).
+    pub prefixes: Vec<String>,
+    pub suffixes: Vec<String>,
 }
 
 /// One step of a path into an object.
@@ -81,6 +85,8 @@ impl Resource {
             ref_vars: Vec::new(),
             origin: None,
             aliases: Vec::new(),
+            prefixes: Vec::new(),
+            suffixes: Vec::new(),
         }
     }
 

@@ -705,3 +705,61 @@ fn labels_created_together_change_together() {
         check(name, &[base, base_k, ("kustomization.yaml", overlay)]);
     }
 }
+
+/// A generator with `behavior: create` (or unset) for a name an inherited object had fails
+/// (resWrangler.appendReplaceOrMerge); an unknown behavior string is "unspecified", which
+/// creates. Seeds 5047 and 6152.
+#[test]
+fn generator_create_of_an_existing_name_fails_and_unknown_behaviors_create() {
+    fails(
+        "create-exists",
+        &[
+            (
+                "base/kustomization.yaml",
+                "namePrefix: p-\nconfigMapGenerator:\n- name: c\n  literals: [a=b]\n",
+            ),
+            (
+                "kustomization.yaml",
+                "resources: [base]\nconfigMapGenerator:\n- name: c\n  behavior: create\n  literals: [a=c]\n",
+            ),
+        ],
+        "exists; behavior must be merge or replace",
+    );
+    for behavior in ["Foo", "Merge", "\"\""] {
+        check(
+            "unknown-behavior",
+            &[(
+                "kustomization.yaml",
+                &format!(
+                    "configMapGenerator:\n- name: c\n  behavior: {behavior}\n  literals: [a=b]\n"
+                ),
+            )],
+        );
+    }
+}
+
+/// Two objects renamed from one name: a reference picks the one that got the referrer's
+/// prefixes and suffixes (nameref.go selectReferral, prefixSuffixEquals). Seed 5997.
+#[test]
+fn name_references_prefer_the_referrers_prefixes_and_suffixes() {
+    let sa = "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: sa\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: rb\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: r\nsubjects:\n- kind: ServiceAccount\n  name: sa\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  serviceAccountName: sa\n";
+    check(
+        "nameref-affixes",
+        &[
+            ("base/sa.yaml", sa),
+            (
+                "base/kustomization.yaml",
+                "resources: [sa.yaml]\nnamePrefix: dev-\n",
+            ),
+            ("comp/sa.yaml", sa),
+            (
+                "comp/kustomization.yaml",
+                "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources: [sa.yaml]\n",
+            ),
+            (
+                "kustomization.yaml",
+                "resources: [base]\ncomponents: [comp]\nnameSuffix: -v2\n",
+            ),
+        ],
+    );
+}
