@@ -17,7 +17,7 @@ use crate::patch::{
 };
 use crate::refvar::{Var, merge_set, merge_vars, resolve_vars};
 use crate::resource::CLUSTER_SCOPED;
-use crate::resource::{Resource, effective_ns, id_string, split_api_version};
+use crate::resource::{Resource, Seg, effective_ns, id_string, split_api_version};
 
 /// `--load-restrictor`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -529,31 +529,6 @@ impl Builder<'_> {
             self.accumulate_resource(dir, &r, ra, acc)?;
         }
         check_unique(ra)?;
-        for c in strings(&k, "components") {
-            if c.contains("://") || c.starts_with("github.com/") {
-                return Err(Error::Unsupported {
-                    what: "remote components".into(),
-                    detail: c,
-                });
-            }
-            let p = clean(&dir.join(&c));
-            let p = self.fs.canonicalize(&p).map_err(|e| Error::Read {
-                path: p.clone(),
-                source: e,
-            })?;
-            let saved = self.rel.clone();
-            self.rel = clean(&saved.join(&c));
-            let res = self.accumulate(&p, ra, acc, true);
-            self.rel = saved;
-            res.map_err(|e| match e {
-                // kusttarget.go accumulateComponents
-                Error::Empty(ref d) => Error::other(format!(
-                    "accumulating components: accumulateDirectory: \"couldn't make target for path '{}': {e}\"",
-                    d.display()
-                )),
-                e => e,
-            })?;
-        }
         if let Some(p) = k
             .get("openapi")
             .and_then(|o| o.get("path"))
@@ -587,6 +562,34 @@ impl Builder<'_> {
         self.generate(dir, &k, ra)?;
         for g in self.plugin_configs(dir, &k, "generators")? {
             self.run_generator(dir, &g, ra)?;
+        }
+        // kustomize v5.5 accumulates components after the generators, before the transformers
+        // (kusttarget.go accumulateTarget; kubernetes-sigs/kustomize#5170): a component's
+        // transformers see the parent's generated objects, and its generators may merge into them.
+        for c in strings(&k, "components") {
+            if c.contains("://") || c.starts_with("github.com/") {
+                return Err(Error::Unsupported {
+                    what: "remote components".into(),
+                    detail: c,
+                });
+            }
+            let p = clean(&dir.join(&c));
+            let p = self.fs.canonicalize(&p).map_err(|e| Error::Read {
+                path: p.clone(),
+                source: e,
+            })?;
+            let saved = self.rel.clone();
+            self.rel = clean(&saved.join(&c));
+            let res = self.accumulate(&p, ra, acc, true);
+            self.rel = saved;
+            res.map_err(|e| match e {
+                // kusttarget.go accumulateComponents
+                Error::Empty(ref d) => Error::other(format!(
+                    "accumulating components: accumulateDirectory: \"couldn't make target for path '{}': {e}\"",
+                    d.display()
+                )),
+                e => e,
+            })?;
         }
         let config = acc.config.clone();
         self.transform(dir, &k, ra, &config)?;
@@ -752,47 +755,53 @@ impl Builder<'_> {
                     Some("") | None => "create",
                     Some(b) => b,
                 };
-                match behavior {
-                    "create" => append(ra, r)?,
-                    "merge" | "replace" => {
-                        // resWrangler.appendReplaceOrMerge: any id the resource had
-                        // (current or previous name and namespace) equal to the
-                        // generator's id
-                        let want_ns = effective_ns(kind, r.namespace());
-                        let found: Vec<usize> = ra
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, x)| {
-                                x.kind() == kind
-                                    && x.group_version() == ("", "v1")
-                                    && x.had_name(r.name())
-                                    && (effective_ns(kind, x.namespace()) == want_ns
-                                        || x.previous_namespaces
-                                            .iter()
-                                            .any(|n| effective_ns(kind, n) == want_ns))
-                            })
-                            .map(|(i, _)| i)
-                            .collect();
-                        if found.len() > 1 {
-                            return Err(Error::other(format!(
-                                "found multiple objects that could accept merge of {}",
-                                id_string("", "v1", kind, r.name(), r.namespace())
-                            )));
-                        }
-                        let Some(&i) = found.first() else {
-                            return Err(Error::other(format!(
-                                "merging from generator {}: id {} does not exist; cannot merge or replace",
-                                gen_debug(&r),
-                                id_string("", "v1", kind, r.name(), r.namespace())
-                            )));
-                        };
-                        merge_generated(&mut ra[i], r, behavior == "replace");
-                    }
-                    other => {
+                // types.NewGenerationBehavior: any other string is "unspecified", which
+                // appendReplaceOrMerge treats as create
+                let behavior = match behavior {
+                    "merge" | "replace" => behavior,
+                    _ => "create",
+                };
+                // resWrangler.appendReplaceOrMerge: any id the resource had
+                // (current or previous name and namespace) equal to the
+                // generator's id; `create` must find none
+                let want_ns = effective_ns(kind, r.namespace());
+                let found: Vec<usize> = ra
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, x)| {
+                        x.kind() == kind
+                            && x.group_version() == ("", "v1")
+                            && x.had_name(r.name())
+                            && (effective_ns(kind, x.namespace()) == want_ns
+                                || x.previous_namespaces
+                                    .iter()
+                                    .any(|n| effective_ns(kind, n) == want_ns))
+                    })
+                    .map(|(i, _)| i)
+                    .collect();
+                if found.len() > 1 {
+                    return Err(Error::other(format!(
+                        "found multiple objects that could accept merge of {}",
+                        id_string("", "v1", kind, r.name(), r.namespace())
+                    )));
+                }
+                match (found.first(), behavior) {
+                    (None, "create") => append(ra, r)?,
+                    (None, _) => {
                         return Err(Error::other(format!(
-                            "unknown generator behavior {other:?}"
+                            "merging from generator {}: id {} does not exist; cannot merge or replace",
+                            gen_debug(&r),
+                            id_string("", "v1", kind, r.name(), r.namespace())
                         )));
                     }
+                    (Some(_), "create") => {
+                        return Err(Error::other(format!(
+                            "merging from generator {}: id {} exists; behavior must be merge or replace",
+                            gen_debug(&r),
+                            id_string("", "v1", kind, r.name(), r.namespace())
+                        )));
+                    }
+                    (Some(&i), _) => merge_generated(&mut ra[i], r, behavior == "replace"),
                 }
             }
         }
@@ -1111,6 +1120,14 @@ impl Builder<'_> {
                 } else {
                     if l.get("includeTemplates").and_then(Value::as_bool) == Some(true) {
                         specs.extend(fieldspec::template_labels());
+                        // kustomize v5 merges the StatefulSet claim templates' labels too
+                        // (builtinpluginconsts volumeClaimTemplatesMetadataLabels).
+                        specs.push(FieldSpec::new(
+                            Some("StatefulSet"),
+                            Some("apps"),
+                            "spec/volumeClaimTemplates[]/metadata/labels",
+                            true,
+                        ));
                         specs.extend(config.template_labels.iter().cloned());
                     }
                     specs.push(FieldSpec::new(None, None, "metadata/labels", true));
@@ -1176,7 +1193,7 @@ impl Builder<'_> {
                 let count = rep.get("count").cloned().unwrap_or(Value::Null);
                 let mut specs = fieldspec::replicas();
                 specs.extend(config.replicas.iter().cloned());
-                set_replicas(ra, name, &count, &specs);
+                set_replicas(ra, name, &count, &specs)?;
             }
         }
         // images
@@ -1203,7 +1220,11 @@ impl Builder<'_> {
                     None => all.push(r.clone()),
                 }
             }
+            let before: Vec<_> = ra.iter().map(Resource::alias_snapshot).collect();
             crate::replacement::apply(ra, &all)?;
+            for (r, b) in ra.iter_mut().zip(&before) {
+                r.sync_aliases(b);
+            }
         }
         Ok(())
     }
@@ -1240,7 +1261,20 @@ fn strip_quotes(v: &str) -> &str {
     }
 }
 
+/// resWrangler.appendReplaceOrMerge: the generated object replaces the existing one, keeping
+/// the existing name and namespace, the labels and annotations of both (the new win) and, for
+/// `merge`, the data of both (the new win). Every other field (a Secret's `type`,
+/// `immutable`) is the new object's.
 fn merge_generated(existing: &mut Resource, new: Resource, replace: bool) {
+    const KEPT: &[&str] = &["metadata", "data", "binaryData"];
+    existing
+        .obj
+        .retain(|k, _| KEPT.contains(&k.as_str()) || new.obj.contains_key(k));
+    for (k, v) in &new.obj {
+        if !KEPT.contains(&k.as_str()) {
+            existing.obj.insert(k.clone(), v.clone());
+        }
+    }
     for field in ["data", "binaryData"] {
         let incoming = new.obj.get(field).cloned();
         if replace {
@@ -1496,6 +1530,9 @@ fn json_patch_resource(r: &mut Resource, ops: &[Value]) -> Result<(), Error> {
     if let Value::Object(m) = v {
         r.obj = m;
     }
+    // kustomize applies JSON 6902 patches to the object's JSON and reads it back: every node
+    // is new, nothing is shared any more
+    r.aliases.clear();
     res.map_err(|e| Error::other(format!("{e}")))?;
     if r.name() != name {
         r.previous_names.push(name);
@@ -1514,6 +1551,7 @@ fn apply_smp(r: &mut Resource, patch: &Value, openapi: Option<&Definitions>) {
     let (g, ver) = r.group_version();
     let builtin = is_builtin_group(g);
     let schema = openapi.and_then(|d| schema_for(d, g, ver, r.kind()).map(|n| (d, n)));
+    let before = r.alias_snapshot();
     let mut v = Value::Object(std::mem::take(&mut r.obj));
     let mut p = patch.clone();
     // the patch's identity does not rename the target
@@ -1533,6 +1571,8 @@ fn apply_smp(r: &mut Resource, patch: &Value, openapi: Option<&Definitions>) {
     if let Value::Object(m) = v {
         r.obj = m;
     }
+    // kyaml's merge copies a patched scalar into the existing node
+    r.sync_aliases(&before);
 }
 
 /// Resources by (kind, any name they had): patches find their targets without a scan.
@@ -1795,18 +1835,31 @@ fn set_namespace_fields(ra: &mut [Resource], specs: &[FieldSpec], ns: &str) -> R
     Ok(())
 }
 
+/// Sets label or annotation `pairs` at `specs`. A key created at several places of an
+/// object is one node in kustomize ([`Resource::sync_aliases`]); one already present is
+/// changed in place, and that change reaches the places it shares a node with.
 fn set_pairs(ra: &mut [Resource], specs: &[FieldSpec], pairs: &[(String, String)]) {
     for r in ra.iter_mut() {
-        fieldspec::apply(r, specs, &mut |v: &mut Value| {
+        let before = r.alias_snapshot();
+        let mut created: Vec<Vec<Vec<Seg>>> = vec![Vec::new(); pairs.len()];
+        fieldspec::apply_at(r, specs, &mut |at: &[Seg], v: &mut Value| {
             if v.is_null() {
                 *v = Value::Object(Map::new());
             }
             if let Value::Object(m) = v {
-                for (k, val) in pairs {
+                for (i, (k, val)) in pairs.iter().enumerate() {
+                    if !m.contains_key(k) {
+                        let mut p = at.to_vec();
+                        p.push(Seg::Key(k.clone()));
+                        created[i].push(p);
+                    }
                     m.insert(k.clone(), Value::String(val.clone()));
                 }
             }
         });
+        r.sync_aliases(&before);
+        r.aliases
+            .extend(created.into_iter().filter(|g| g.len() > 1));
     }
 }
 
@@ -1995,6 +2048,36 @@ struct Target {
     name: String,
     namespace: String,
     namespaces: Vec<String>,
+    prefixes: Vec<String>,
+    suffixes: Vec<String>,
+}
+
+/// kustomize's utils.SameEndingSubSlice: one list ends with the other; an empty list
+/// matches only an empty one.
+fn same_ending(a: &[String], b: &[String]) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if short.is_empty() {
+        return long.is_empty();
+    }
+    long.ends_with(short)
+}
+
+/// The prefixes and suffixes of a referrer (nameref.go `prefixSuffixEquals`).
+type Affixes<'a> = (&'a [String], &'a [String]);
+
+/// selectReferral after the namespace sieve: one candidate is the one; among several, those
+/// with the referrer's prefixes and suffixes; none left, no rename; several left, the first
+/// (kustomize takes the first when they all have the same name, else fails).
+fn sieve<'a>(matching: Vec<&'a Target>, affixes: Affixes<'_>) -> Option<&'a Target> {
+    if matching.len() <= 1 {
+        return matching.first().copied();
+    }
+    let same: Vec<&Target> = matching
+        .iter()
+        .copied()
+        .filter(|t| same_ending(&t.prefixes, affixes.0) && same_ending(&t.suffixes, affixes.1))
+        .collect();
+    same.first().copied()
 }
 
 /// Points references at the current names of the objects they named
@@ -2015,6 +2098,8 @@ fn fix_name_references(ra: &mut [Resource], refs: &[fieldspec::NameRef]) {
                 name: r.name().to_owned(),
                 namespace: r.namespace().to_owned(),
                 namespaces,
+                prefixes: r.prefixes.clone(),
+                suffixes: r.suffixes.clone(),
             }
         })
         .collect();
@@ -2058,12 +2143,13 @@ fn fix_name_references(ra: &mut [Resource], refs: &[fieldspec::NameRef]) {
                 .iter()
                 .filter(|s| s.selects_gvk(group, version, kind))
                 .collect();
+            let (prefixes, suffixes) = (r.prefixes.clone(), r.suffixes.clone());
             for s in specs {
                 let mut root = Value::Object(std::mem::take(&mut r.obj));
                 fieldspec::visit(&mut root, &s.path, false, &mut |v: &mut Value| {
                     let referrer_ns =
                         (!CLUSTER_SCOPED.contains(&kind.as_str())).then_some(referrer_ns.as_str());
-                    rename(v, &cands, referrer_ns, &nr.kind);
+                    rename(v, &cands, referrer_ns, &nr.kind, (&prefixes, &suffixes));
                 });
                 if let Value::Object(m) = root {
                     r.obj = m;
@@ -2080,32 +2166,46 @@ type Cands<'a> = std::collections::HashMap<&'a str, Vec<&'a Target>>;
 /// among the candidates that had the name, those in the referrer's current namespace,
 /// cluster-scoped ones and ServiceAccounts; every candidate when the referrer is
 /// cluster-scoped (`ns` is `None`).
-fn pick<'a>(cands: &Cands<'a>, old: &str, ns: Option<&str>, kind: &str) -> Option<&'a Target> {
+fn pick<'a>(
+    cands: &Cands<'a>,
+    old: &str,
+    ns: Option<&str>,
+    kind: &str,
+    affixes: Affixes<'_>,
+) -> Option<&'a Target> {
     let matching: &[&Target] = cands.get(old).map_or(&[], Vec::as_slice);
-    let Some(ns) = ns else {
-        return matching.first().copied();
+    let in_ns: Vec<&Target> = match ns {
+        None => matching.to_vec(),
+        Some(ns) => matching
+            .iter()
+            .copied()
+            .filter(|c| {
+                CLUSTER_SCOPED.contains(&kind)
+                    || kind == "ServiceAccount"
+                    || effective_ns(kind, &c.namespace) == effective_ns(kind, ns)
+            })
+            .collect(),
     };
-    matching
-        .iter()
-        .find(|c| {
-            CLUSTER_SCOPED.contains(&kind)
-                || kind == "ServiceAccount"
-                || effective_ns(kind, &c.namespace) == effective_ns(kind, ns)
-        })
-        .copied()
+    sieve(in_ns, affixes)
 }
 
-fn rename(v: &mut Value, cands: &Cands<'_>, referrer_ns: Option<&str>, kind: &str) {
+fn rename(
+    v: &mut Value,
+    cands: &Cands<'_>,
+    referrer_ns: Option<&str>,
+    kind: &str,
+    affixes: Affixes<'_>,
+) {
     match v {
         Value::String(s) => {
-            if let Some(c) = pick(cands, s, referrer_ns, kind) {
+            if let Some(c) = pick(cands, s, referrer_ns, kind, affixes) {
                 *s = c.name.clone();
             }
         }
         Value::Array(items) => {
             for it in items {
                 match it {
-                    Value::String(_) => rename(it, cands, referrer_ns, kind),
+                    Value::String(_) => rename(it, cands, referrer_ns, kind, affixes),
                     Value::Object(m) => {
                         // RBAC subjects: only ServiceAccounts
                         if m.get("kind")
@@ -2122,13 +2222,20 @@ fn rename(v: &mut Value, cands: &Cands<'_>, referrer_ns: Option<&str>, kind: &st
                             continue;
                         };
                         let none = Vec::new();
-                        let found = cands.get(n.as_str()).unwrap_or(&none).iter().find(|c| {
-                            subject_ns.as_deref().is_none_or(|sn| {
-                                c.namespaces
-                                    .iter()
-                                    .any(|x| effective_ns(kind, x) == effective_ns(kind, sn))
+                        let in_ns: Vec<&Target> = cands
+                            .get(n.as_str())
+                            .unwrap_or(&none)
+                            .iter()
+                            .copied()
+                            .filter(|c| {
+                                subject_ns.as_deref().is_none_or(|sn| {
+                                    c.namespaces
+                                        .iter()
+                                        .any(|x| effective_ns(kind, x) == effective_ns(kind, sn))
+                                })
                             })
-                        });
+                            .collect();
+                        let found = sieve(in_ns, affixes);
                         if let Some(c) = found {
                             let (name, cns) = (c.name.clone(), c.namespace.clone());
                             m.insert("name".into(), Value::String(name));
@@ -2144,7 +2251,7 @@ fn rename(v: &mut Value, cands: &Cands<'_>, referrer_ns: Option<&str>, kind: &st
         Value::Object(m) => {
             // webhook clientConfig.service {name, namespace}
             if let Some(Value::String(n)) = m.get("name")
-                && let Some(c) = pick(cands, n, referrer_ns, kind)
+                && let Some(c) = pick(cands, n, referrer_ns, kind, affixes)
             {
                 let (name, cns) = (c.name.clone(), c.namespace.clone());
                 m.insert("name".into(), Value::String(name));
@@ -2174,6 +2281,12 @@ fn prefix_suffix(ra: &mut [Resource], prefix: &str, suffix: &str, specs: &[Field
             if s.path == ["metadata", "name"] {
                 let n = format!("{prefix}{}{suffix}", r.name());
                 r.set_name(n);
+                if !prefix.is_empty() {
+                    r.prefixes.push(prefix.to_owned());
+                }
+                if !suffix.is_empty() {
+                    r.suffixes.push(suffix.to_owned());
+                }
                 continue;
             }
             fieldspec::apply(r, std::slice::from_ref(s), &mut |v: &mut Value| {
@@ -2185,13 +2298,53 @@ fn prefix_suffix(ra: &mut [Resource], prefix: &str, suffix: &str, specs: &[Field
     }
 }
 
-/// The ReplicaCountTransformer: `count` at the specs of every resource that had `name`.
-fn set_replicas(ra: &mut [Resource], name: &str, count: &Value, specs: &[FieldSpec]) {
-    for r in ra.iter_mut().filter(|r| r.had_name(name)) {
-        fieldspec::apply(r, specs, &mut |v: &mut Value| {
+/// The ReplicaCountTransformer: `count` at the specs of every resource whose original or
+/// current name is `name` and whose kind a spec selects; no such resource is an error, as in
+/// kustomize's plugin/builtin/replicacounttransformer (`found`, GetMatchingResourcesByOriginalId
+/// and ByCurrentId).
+fn set_replicas(
+    ra: &mut [Resource],
+    name: &str,
+    count: &Value,
+    specs: &[FieldSpec],
+) -> Result<(), Error> {
+    let mut found = false;
+    for r in ra
+        .iter_mut()
+        .filter(|r| r.name() == name || r.original_name() == name)
+    {
+        let selected: Vec<FieldSpec> = specs.iter().filter(|s| s.selects(r)).cloned().collect();
+        if selected.is_empty() {
+            continue;
+        }
+        found = true;
+        fieldspec::apply(r, &selected, &mut |v: &mut Value| {
             *v = count.clone();
         });
     }
+    if found {
+        return Ok(());
+    }
+    let gvks: Vec<String> = specs
+        .iter()
+        .map(|s| {
+            let or = |x: &Option<String>, d: &str| {
+                x.clone()
+                    .filter(|x| !x.is_empty())
+                    .unwrap_or_else(|| d.to_owned())
+            };
+            format!(
+                "{}.{}.{}",
+                or(&s.kind, "[noKind]"),
+                or(&s.version, "[noVer]"),
+                or(&s.group, "[noGrp]")
+            )
+        })
+        .collect();
+    Err(Error::other(format!(
+        "resource with name {name} does not match a config with the following GVK [{}]",
+        gvks.join(" ")
+    )))
 }
 
 /// The ImageTagTransformer: every container list (the legacy filter), then the extra field
@@ -2355,7 +2508,7 @@ impl Builder<'_> {
             "ReplicaCountTransformer" => {
                 let rep = c.get("replica").cloned().unwrap_or(Value::Null);
                 let count = rep.get("count").cloned().unwrap_or(Value::Null);
-                set_replicas(ra, str_field(&rep, "name"), &count, &specs);
+                set_replicas(ra, str_field(&rep, "name"), &count, &specs)?;
             }
             "NamespaceTransformer" => {
                 let ns = c

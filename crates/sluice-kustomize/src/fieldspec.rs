@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::resource::Resource;
+use crate::resource::{Resource, Seg};
 
 /// A path in some kinds' objects.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,15 +79,28 @@ pub fn split_path(p: &str) -> Vec<String> {
 /// element). With `create`, missing mappings on the way and the last field are created
 /// (as `Value::Null`, for `f` to fill).
 pub fn visit(v: &mut Value, path: &[String], create: bool, f: &mut dyn FnMut(&mut Value)) {
+    visit_at(v, path, create, &mut Vec::new(), &mut |_, v| f(v));
+}
+
+/// [`visit`], telling `f` where each value is.
+pub fn visit_at(
+    v: &mut Value,
+    path: &[String],
+    create: bool,
+    here: &mut Vec<Seg>,
+    f: &mut dyn FnMut(&[Seg], &mut Value),
+) {
     match v {
         Value::Array(items) => {
-            for it in items {
-                visit(it, path, create, f);
+            for (i, it) in items.iter_mut().enumerate() {
+                here.push(Seg::Index(i));
+                visit_at(it, path, create, here, f);
+                here.pop();
             }
         }
         Value::Object(m) => {
             let Some((first, rest)) = path.split_first() else {
-                f(v);
+                f(here, v);
                 return;
             };
             if !m.contains_key(first.as_str()) {
@@ -102,19 +115,21 @@ pub fn visit(v: &mut Value, path: &[String], create: bool, f: &mut dyn FnMut(&mu
                 m.insert(first.clone(), fresh);
             }
             if let Some(child) = m.get_mut(first.as_str()) {
+                here.push(Seg::Key(first.clone()));
                 if rest.is_empty() {
-                    f(child);
-                } else if child.is_null() && create {
-                    *child = Value::Object(Map::new());
-                    visit(child, rest, create, f);
+                    f(here, child);
                 } else {
-                    visit(child, rest, create, f);
+                    if child.is_null() && create {
+                        *child = Value::Object(Map::new());
+                    }
+                    visit_at(child, rest, create, here, f);
                 }
+                here.pop();
             }
         }
         _ => {
             if path.is_empty() {
-                f(v);
+                f(here, v);
             }
         }
     }
@@ -122,12 +137,17 @@ pub fn visit(v: &mut Value, path: &[String], create: bool, f: &mut dyn FnMut(&mu
 
 /// Applies `f` at every spec in `specs` that selects `r`.
 pub fn apply(r: &mut Resource, specs: &[FieldSpec], f: &mut dyn FnMut(&mut Value)) {
+    apply_at(r, specs, &mut |_, v| f(v));
+}
+
+/// [`apply`], telling `f` where each value is.
+pub fn apply_at(r: &mut Resource, specs: &[FieldSpec], f: &mut dyn FnMut(&[Seg], &mut Value)) {
     let (g, v) = r.group_version();
     let kind = r.kind();
     let selected: Vec<&FieldSpec> = specs.iter().filter(|s| s.selects_gvk(g, v, kind)).collect();
     let mut root = Value::Object(std::mem::take(&mut r.obj));
     for s in selected {
-        visit(&mut root, &s.path, s.create, f);
+        visit_at(&mut root, &s.path, s.create, &mut Vec::new(), f);
     }
     if let Value::Object(m) = root {
         r.obj = m;
@@ -584,11 +604,12 @@ pub fn var_references() -> Vec<FieldSpec> {
 
 /// `replicas` (replicas.go).
 pub fn replicas() -> Vec<FieldSpec> {
+    // the order of kustomize's replicas field specs (its "does not match" error lists them)
     [
         "Deployment",
-        "ReplicationController",
-        "ReplicaSet",
         "StatefulSet",
+        "ReplicaSet",
+        "ReplicationController",
     ]
     .iter()
     .map(|k| FieldSpec::new(Some(k), None, "spec/replicas", true))

@@ -18,6 +18,33 @@ pub struct Resource {
     pub ref_vars: Vec<String>,
     /// The `config.kubernetes.io/origin` annotation text (`buildMetadata: [originAnnotations]`).
     pub origin: Option<String>,
+    /// Fields that are one YAML node in kustomize: see [`Resource::sync_aliases`].
+    pub aliases: Vec<Vec<Vec<Seg>>>,
+    /// The name prefixes and suffixes given to it, in order (kustomize's
+    /// `AddNamePrefix`/`AddNameSuffix`; name references prefer targets that got the same).
+    pub prefixes: Vec<String>,
+    pub suffixes: Vec<String>,
+}
+
+/// One step of a path into an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+fn at<'a>(v: &'a Value, path: &[Seg]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |v, s| match s {
+        Seg::Key(k) => v.as_object()?.get(k),
+        Seg::Index(i) => v.as_array()?.get(*i),
+    })
+}
+
+fn at_mut<'a>(v: &'a mut Value, path: &[Seg]) -> Option<&'a mut Value> {
+    path.iter().try_fold(v, |v, s| match s {
+        Seg::Key(k) => v.as_object_mut()?.get_mut(k),
+        Seg::Index(i) => v.as_array_mut()?.get_mut(*i),
+    })
 }
 
 /// Kinds that have no namespace (kustomize api/resid/gvk.go `NotNamespaceableKinds`).
@@ -57,9 +84,52 @@ impl Resource {
             generated: false,
             ref_vars: Vec::new(),
             origin: None,
+            aliases: Vec::new(),
+            prefixes: Vec::new(),
+            suffixes: Vec::new(),
         }
     }
 
+    /// The values of the aliased fields, for [`Resource::sync_aliases`] after a change.
+    pub fn alias_snapshot(&self) -> Vec<Vec<Option<Value>>> {
+        let root = Value::Object(self.obj.clone());
+        self.aliases
+            .iter()
+            .map(|g| g.iter().map(|p| at(&root, p).cloned()).collect())
+            .collect()
+    }
+
+    /// kustomize's label and annotation transformers create a key at every field spec of an
+    /// object with one shared YAML node (kyaml `filtersutil.SetEntry` makes one node per key
+    /// and object; `FieldSetter` appends it where the key is missing and copies into the
+    /// existing node where it is present). A later in-place change of that key at one place
+    /// (another `labels` entry without selectors, a strategic merge patch, a replacement)
+    /// therefore shows at all of them. After such a change, the first changed member of each
+    /// group gives its value to the others; members that are gone leave the group.
+    pub fn sync_aliases(&mut self, before: &[Vec<Option<Value>>]) {
+        if self.aliases.is_empty() {
+            return;
+        }
+        let mut root = Value::Object(std::mem::take(&mut self.obj));
+        for (g, old) in self.aliases.iter_mut().zip(before) {
+            let changed = g
+                .iter()
+                .zip(old)
+                .find_map(|(p, o)| at(&root, p).filter(|now| Some(*now) != o.as_ref()).cloned());
+            if let Some(value) = changed.filter(|v| !v.is_object() && !v.is_array()) {
+                for p in g.iter() {
+                    if let Some(slot) = at_mut(&mut root, p) {
+                        *slot = value.clone();
+                    }
+                }
+            }
+            g.retain(|p| at(&root, p).is_some_and(|v| !v.is_object() && !v.is_array()));
+        }
+        self.aliases.retain(|g| g.len() > 1);
+        if let Value::Object(m) = root {
+            self.obj = m;
+        }
+    }
     pub fn kind(&self) -> &str {
         self.obj
             .get("kind")

@@ -590,3 +590,176 @@ patches:
         ],
     );
 }
+
+// Found by the differential fuzzer (tests/difffuzz.rs), seeds 13, 233, 241, 305 and 344.
+
+/// A `replicas:` entry that matches no Deployment, StatefulSet, ReplicaSet or
+/// ReplicationController by original or current name fails the build (kustomize's
+/// replicacounttransformer: `found`).
+#[test]
+fn replicas_without_a_matching_workload_fail() {
+    fails(
+        "replicas-no-match",
+        &[
+            (
+                "svc.yaml",
+                "apiVersion: v1\nkind: Service\nmetadata:\n  name: db\nspec:\n  ports:\n  - port: 80\n",
+            ),
+            (
+                "kustomization.yaml",
+                "resources: [svc.yaml]\nreplicas:\n- name: db\n  count: 2\n",
+            ),
+        ],
+        "resource with name db does not match a config with the following GVK [Deployment.[noVer].[noGrp] StatefulSet.[noVer].[noGrp] ReplicaSet.[noVer].[noGrp] ReplicationController.[noVer].[noGrp]]",
+    );
+}
+
+/// `labels` with `includeTemplates: true` also labels a StatefulSet's volumeClaimTemplates.
+#[test]
+fn labels_include_templates_reach_volume_claim_templates() {
+    check(
+        "labels-vct",
+        &[
+            (
+                "sts.yaml",
+                "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: s\nspec:\n  template:\n    metadata: {}\n  volumeClaimTemplates:\n  - metadata:\n      name: data\n",
+            ),
+            (
+                "kustomization.yaml",
+                "resources: [sts.yaml]\nlabels:\n- pairs: {a: b}\n  includeTemplates: true\n",
+            ),
+        ],
+    );
+}
+
+/// Components run after the kustomization's own generators: their transformers label the
+/// parent's generated ConfigMap, and their generators may merge into it.
+#[test]
+fn components_run_after_the_parent_generators() {
+    check(
+        "components-after-generators",
+        &[
+            (
+                "comp/kustomization.yaml",
+                "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\ncommonLabels:\n  c: v\nconfigMapGenerator:\n- name: fromtop\n  behavior: merge\n  literals: [a=b]\n",
+            ),
+            (
+                "kustomization.yaml",
+                "components: [comp]\nnamePrefix: p-\nconfigMapGenerator:\n- name: fromtop\n  literals: [x=y]\n",
+            ),
+        ],
+    );
+}
+
+/// A merging generator's own fields win: a Secret merged with another `type` takes it (and
+/// the hash follows).
+#[test]
+fn generator_merge_takes_the_new_type() {
+    check(
+        "merge-type",
+        &[
+            (
+                "base/kustomization.yaml",
+                "secretGenerator:\n- name: s\n  literals: [password=pw]\n",
+            ),
+            (
+                "kustomization.yaml",
+                "resources: [base]\nsecretGenerator:\n- name: s\n  behavior: merge\n  type: kubernetes.io/basic-auth\n  literals: [username=u]\n",
+            ),
+        ],
+    );
+}
+
+/// A label a base's commonLabels created is one YAML node in kustomize at every place it
+/// was created (metadata, selector, template); an overlay that changes it at one place (a
+/// `labels` entry without selectors, a strategic merge patch, a replacement) changes it at
+/// all of them, and a JSON 6902 patch (a JSON round trip) ends the sharing. Seed 1112.
+#[test]
+fn labels_created_together_change_together() {
+    let base = (
+        "base/d.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n  labels:\n    k2: orig\nspec:\n  selector:\n    matchLabels:\n      k2: orig\n  template:\n    metadata:\n      labels:\n        k2: orig\n",
+    );
+    let base_k = (
+        "base/kustomization.yaml",
+        "resources: [d.yaml]\ncommonLabels:\n  k1: a\n  k2: a\n",
+    );
+    for (name, overlay) in [
+        (
+            "alias-labels",
+            "resources: [base]\nlabels:\n- pairs: {k1: b, k2: b}\n",
+        ),
+        (
+            "alias-smp",
+            "resources: [base]\npatches:\n- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: d\n      labels:\n        k1: z\n",
+        ),
+        (
+            "alias-json6902",
+            "resources: [base]\npatches:\n- target: {kind: Deployment}\n  patch: |-\n    - op: add\n      path: /metadata/annotations\n      value: {p: q}\nlabels:\n- pairs: {k1: b}\n",
+        ),
+        (
+            "alias-replacement",
+            "resources: [base]\nreplacements:\n- source: {kind: Deployment, fieldPath: metadata.name}\n  targets:\n  - select: {kind: Deployment}\n    fieldPaths: [metadata.labels.k1]\n",
+        ),
+    ] {
+        check(name, &[base, base_k, ("kustomization.yaml", overlay)]);
+    }
+}
+
+/// A generator with `behavior: create` (or unset) for a name an inherited object had fails
+/// (resWrangler.appendReplaceOrMerge); an unknown behavior string is "unspecified", which
+/// creates. Seeds 5047 and 6152.
+#[test]
+fn generator_create_of_an_existing_name_fails_and_unknown_behaviors_create() {
+    fails(
+        "create-exists",
+        &[
+            (
+                "base/kustomization.yaml",
+                "namePrefix: p-\nconfigMapGenerator:\n- name: c\n  literals: [a=b]\n",
+            ),
+            (
+                "kustomization.yaml",
+                "resources: [base]\nconfigMapGenerator:\n- name: c\n  behavior: create\n  literals: [a=c]\n",
+            ),
+        ],
+        "exists; behavior must be merge or replace",
+    );
+    for behavior in ["Foo", "Merge", "\"\""] {
+        check(
+            "unknown-behavior",
+            &[(
+                "kustomization.yaml",
+                &format!(
+                    "configMapGenerator:\n- name: c\n  behavior: {behavior}\n  literals: [a=b]\n"
+                ),
+            )],
+        );
+    }
+}
+
+/// Two objects renamed from one name: a reference picks the one that got the referrer's
+/// prefixes and suffixes (nameref.go selectReferral, prefixSuffixEquals). Seed 5997.
+#[test]
+fn name_references_prefer_the_referrers_prefixes_and_suffixes() {
+    let sa = "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: sa\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: rb\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: r\nsubjects:\n- kind: ServiceAccount\n  name: sa\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  serviceAccountName: sa\n";
+    check(
+        "nameref-affixes",
+        &[
+            ("base/sa.yaml", sa),
+            (
+                "base/kustomization.yaml",
+                "resources: [sa.yaml]\nnamePrefix: dev-\n",
+            ),
+            ("comp/sa.yaml", sa),
+            (
+                "comp/kustomization.yaml",
+                "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources: [sa.yaml]\n",
+            ),
+            (
+                "kustomization.yaml",
+                "resources: [base]\ncomponents: [comp]\nnameSuffix: -v2\n",
+            ),
+        ],
+    );
+}
