@@ -318,41 +318,29 @@ fn kind_less(a: &str, b: &str) -> bool {
     }
 }
 
-/// `releaseutil.SplitManifests`: documents split on `---` lines, leading white space trimmed.
+/// `releaseutil.SplitManifests` as Helm v4.3 splits: at `---` at the start of a line (the
+/// line break before it stays with the previous document, white space after it goes), each
+/// document's leading white space trimmed, empty ones dropped.
 fn split_manifests(s: &str) -> Vec<String> {
-    let s = s.trim_start();
     let mut docs = Vec::new();
-    // the separator regexp `(?:^|\s*\n)---\s*`
-    let re_like = |text: &str| -> Vec<String> {
-        let mut out = Vec::new();
-        let mut rest = text;
-        let mut cur = String::new();
-        if let Some(r) = rest.strip_prefix("---") {
-            rest = r.trim_start();
-            out.push(String::new());
-        }
-        loop {
+    let mut rest = s.trim_start();
+    loop {
+        let (doc, next) = if let Some(r) = rest.strip_prefix("---") {
+            ("", Some(r))
+        } else {
             match rest.find("\n---") {
-                Some(i) => {
-                    let before = &rest[..i];
-                    cur.push_str(before.trim_end());
-                    out.push(std::mem::take(&mut cur));
-                    rest = rest[i + 4..].trim_start();
-                }
-                None => {
-                    cur.push_str(rest);
-                    out.push(cur);
-                    break;
-                }
+                Some(i) => (&rest[..i + 1], Some(&rest[i + 4..])),
+                None => (rest, None),
             }
+        };
+        let d = doc.trim_start();
+        if !d.is_empty() {
+            docs.push(d.to_owned());
         }
-        out
-    };
-    for d in re_like(s) {
-        if d.is_empty() {
-            continue;
+        match next {
+            Some(r) => rest = r.trim_start(),
+            None => break,
         }
-        docs.push(d.trim_start().to_owned());
     }
     docs
 }

@@ -447,7 +447,10 @@ impl Exec<'_> {
                     let mark = f.vars.len();
                     let mut plain = (**p).clone();
                     let decl = std::mem::take(&mut plain.decl);
-                    let v = self.pipe(f, &plain, dot)?;
+                    let v = match self.pipe(f, &plain, dot)? {
+                        V::Obj(o) => o.to_value(),
+                        other => other,
+                    };
                     let items: Vec<(V, V)> = match &v {
                         V::List(l) => l
                             .borrow()
@@ -559,7 +562,12 @@ impl Exec<'_> {
         args: Option<Vec<V>>,
         pos: usize,
         shown: &str,
+        lenient: bool,
     ) -> Result<V, Error> {
+        // a pipeline's or variable's nil is Go's invalid value: its fields are zero, no error
+        if lenient && matches!(v, V::Nil) && args.as_ref().is_none_or(Vec::is_empty) {
+            return Ok(V::Nil);
+        }
         let n = fields.len();
         let mut args = args;
         for (i, name) in fields.iter().enumerate() {
@@ -622,10 +630,10 @@ impl Exec<'_> {
         use parse::Arg;
         match a {
             Arg::Dot => Ok(dot.clone()),
-            Arg::Field(fs) => self.fields(f, dot.clone(), fs, None, pos, &shown_fields("", fs)),
+            Arg::Field(fs) => self.fields(f, dot.clone(), fs, None, pos, &shown_fields("", fs), false),
             Arg::Var(name, fs) => {
                 let base = self.var(f, name, pos)?;
-                self.fields(f, base, fs, None, pos, &shown_fields(name, fs))
+                self.fields(f, base, fs, None, pos, &shown_fields(name, fs), true)
             }
             Arg::Func(name) => self.call(f, name, &[], dot, None, pos),
             Arg::Str(s) => Ok(V::str(s.as_str())),
@@ -638,7 +646,7 @@ impl Exec<'_> {
                 if fs.is_empty() {
                     Ok(v)
                 } else {
-                    self.fields(f, v, fs, None, pos, &shown_fields("", fs))
+                    self.fields(f, v, fs, None, pos, &shown_fields("", fs), true)
                 }
             }
         }
@@ -657,11 +665,11 @@ impl Exec<'_> {
                 if let Some(p) = piped {
                     args.push(p);
                 }
-                let (base, shown) = match &c.args[0] {
-                    Arg::Var(name, _) => (self.var(f, name, c.pos)?, shown_fields(name, fs)),
-                    _ => (dot.clone(), shown_fields("", fs)),
+                let (base, shown, lenient) = match &c.args[0] {
+                    Arg::Var(name, _) => (self.var(f, name, c.pos)?, shown_fields(name, fs), true),
+                    _ => (dot.clone(), shown_fields("", fs), false),
                 };
-                self.fields(f, base, fs, Some(args), c.pos, &shown)
+                self.fields(f, base, fs, Some(args), c.pos, &shown, lenient)
             }
             first => {
                 if c.args.len() > 1 || piped.is_some() {
