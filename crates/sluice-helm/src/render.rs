@@ -242,29 +242,47 @@ struct Job {
     scope: usize,
 }
 
-struct Scope {
-    values: V,
-    chart: V,
-    files: V,
-}
-
+/// The scope of one chart (helm/helm `pkg/engine/engine.go` `recAllTpls`): `.Chart`,
+/// `.Files`, `.Release`, `.Capabilities`, `.Values` and `.Subcharts` (each dependency's
+/// scope by name); templates get a copy with `.Template` added.
 fn collect(
     c: &Chart,
     prefix: &str,
-    values: &Values,
+    values: V,
+    common: &[(&str, V)],
     set: &mut Vec<(String, String)>,
     jobs: &mut Vec<Job>,
-    scopes: &mut Vec<Scope>,
-) {
+    scopes: &mut Vec<V>,
+) -> V {
     let path = if prefix.is_empty() { c.name() } else { format!("{prefix}/charts/{}", c.name()) };
-    let scope = scopes.len();
-    scopes.push(Scope {
-        values: V::from_json(&Value::Object(values.clone())),
-        chart: chart_object(c),
-        files: V::Obj(Rc::new(Files {
+    let mut subcharts = BTreeMap::new();
+    for d in &c.dependencies {
+        let sub = match &values {
+            V::Map(m) => match m.borrow().get(&d.name()) {
+                Some(v @ V::Map(_)) => v.clone(),
+                _ => V::map(BTreeMap::new()),
+            },
+            _ => V::map(BTreeMap::new()),
+        };
+        let scope = collect(d, &path, sub, common, set, jobs, scopes);
+        subcharts.insert(d.name(), scope);
+    }
+    let mut m = BTreeMap::new();
+    for (k, v) in common {
+        m.insert((*k).to_owned(), v.clone());
+    }
+    m.insert("Values".to_owned(), values);
+    m.insert("Chart".to_owned(), chart_object(c));
+    m.insert(
+        "Files".to_owned(),
+        V::Obj(Rc::new(Files {
             files: c.files.iter().map(|(k, d)| (k.clone(), Rc::from(d.as_slice()))).collect(),
         })),
-    });
+    );
+    m.insert("Subcharts".to_owned(), V::map(subcharts));
+    let scope_v = V::map(m);
+    let scope = scopes.len();
+    scopes.push(scope_v.clone());
     for (rel, text) in &c.templates {
         let name = format!("{path}/{rel}");
         set.push((name.clone(), text.clone()));
@@ -272,13 +290,7 @@ fn collect(
             jobs.push(Job { name, base_path: format!("{path}/templates"), scope });
         }
     }
-    for d in &c.dependencies {
-        let sub = match values.get(&d.name()) {
-            Some(Value::Object(m)) => m.clone(),
-            _ => Values::new(),
-        };
-        collect(d, &path, &sub, set, jobs, scopes);
-    }
+    scope_v
 }
 
 /// Helm's parse order (`sortTemplates`): deeper paths first, then reverse lexical order, so
@@ -367,15 +379,6 @@ pub fn render(chart: &Chart, user: &Values, opts: &RenderOptions) -> Result<Stri
     values::process_dependencies(&mut chart, user);
     let vals = values::coalesce_values_of(&chart, user);
 
-    let mut sources = Vec::new();
-    let mut jobs = Vec::new();
-    let mut scopes = Vec::new();
-    collect(&chart, "", &vals, &mut sources, &mut jobs, &mut scopes);
-    sources.sort_by(|a, b| parse_order(&a.0, &b.0));
-    let mut set = TemplateSet::new();
-    for (name, text) in &sources {
-        set.add(name, text).map_err(|e| Error::Template(format!("parse error at ({}): {e}", name)))?;
-    }
     let caps = &opts.capabilities;
     let capabilities = smap(vec![
         (
@@ -407,6 +410,17 @@ pub fn render(chart: &Chart, user: &Values, opts: &RenderOptions) -> Result<Stri
         ("Revision", V::Int(1)),
         ("Service", V::str("Helm")),
     ]);
+    let mut sources = Vec::new();
+    let mut jobs = Vec::new();
+    let mut scopes = Vec::new();
+    let common = [("Release", release), ("Capabilities", capabilities)];
+    let values_v = V::from_json(&Value::Object(vals));
+    collect(&chart, "", values_v, &common, &mut sources, &mut jobs, &mut scopes);
+    sources.sort_by(|a, b| parse_order(&a.0, &b.0));
+    let mut set = TemplateSet::new();
+    for (name, text) in &sources {
+        set.add(name, text).map_err(|e| Error::Template(format!("parse error at ({name}): {e}")))?;
+    }
     let budget = Budget::new("chart rendering", gotmpl::RENDER_LIMITS);
     let mut rendered: BTreeMap<String, String> = BTreeMap::new();
     jobs.sort_by(|a, b| parse_order(&a.name, &b.name));
@@ -415,21 +429,18 @@ pub fn render(chart: &Chart, user: &Values, opts: &RenderOptions) -> Result<Stri
         if base.starts_with('_') {
             continue;
         }
-        let sc = &scopes[job.scope];
-        let dot = smap(vec![
-            ("Values", sc.values.clone()),
-            ("Release", release.clone()),
-            ("Chart", sc.chart.clone()),
-            ("Capabilities", capabilities.clone()),
-            ("Files", sc.files.clone()),
-            (
-                "Template",
-                smap(vec![
-                    ("Name", V::str(job.name.as_str())),
-                    ("BasePath", V::str(job.base_path.as_str())),
-                ]),
-            ),
-        ]);
+        let mut m = match &scopes[job.scope] {
+            V::Map(m) => m.borrow().clone(),
+            _ => BTreeMap::new(),
+        };
+        m.insert(
+            "Template".to_owned(),
+            smap(vec![
+                ("Name", V::str(job.name.as_str())),
+                ("BasePath", V::str(job.base_path.as_str())),
+            ]),
+        );
+        let dot = V::map(m);
         let out = set.execute(&job.name, &dot, &budget).map_err(|e| Error::Template(e.to_string()))?;
         rendered.insert(job.name.clone(), out.replace("<no value>", ""));
     }
