@@ -36,6 +36,19 @@ fn load_values(path: &Path) -> serde_json::Map<String, Value> {
     }
 }
 
+/// Whether `a` and `b` differ only in the values of at most four `key: value` lines.
+fn same_but_random(a: &str, b: &str) -> bool {
+    let (la, lb): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+    if la.len() != lb.len() {
+        return false;
+    }
+    let diffs: Vec<(&str, &str)> = la.iter().zip(lb.iter()).filter(|(x, y)| x != y).map(|(x, y)| (*x, *y)).collect();
+    diffs.len() <= 4
+        && diffs.iter().all(|(x, y)| {
+            matches!((x.split_once(": "), y.split_once(": ")), (Some((kx, _)), Some((ky, _))) if kx == ky)
+        })
+}
+
 #[test]
 #[ignore = "needs SLUICE_SHARED, python3 and helm-sdkpy (pip)"]
 fn helm_template_conformance() {
@@ -106,6 +119,12 @@ fn helm_template_conformance() {
             .and_then(|c| sluice_helm::render(&c, &user, &opts));
         match got {
             Ok(text) if text == want => {
+                ok += 1;
+                entry.0 += 1;
+            }
+            // `deterministic: false` (grafana's randAlphaNum admin password and its checksum):
+            // identical but for the values of those lines
+            Ok(text) if case["deterministic"] == Value::Bool(false) && same_but_random(&text, &want) => {
                 ok += 1;
                 entry.0 += 1;
             }

@@ -3,6 +3,7 @@
 mod admission;
 mod apiserver;
 mod exit;
+mod helm;
 mod input;
 mod kustomize;
 mod policy;
@@ -38,6 +39,9 @@ enum Command {
     /// prints.
     #[command(subcommand)]
     Kustomize(kustomize::KustomizeCommand),
+    /// Helm, natively: `sluice helm template NAME CHART` prints what `helm template` prints.
+    #[command(subcommand)]
+    Helm(helm::HelmCommand),
     /// Kyverno policies: apply them to resources, or run kyverno-test.yaml suites.
     Policy(Box<policy::PolicyArgs>),
     Run(Box<run::RunArgs>),
@@ -63,6 +67,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Kustomize(cmd) => kustomize::run(&cmd),
+        Command::Helm(cmd) => helm::run(&cmd),
         Command::Policy(args) => policy::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Apiserver(args) => apiserver::run(&args),
