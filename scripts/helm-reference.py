@@ -161,6 +161,52 @@ def capabilities(kubeconfig, chart_dir):
             "minor": version["minor"], "apiVersions": gvs}
 
 
+CLUSTER_SCOPED = {"IngressClass", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
+                  "ClusterIssuer", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
+                  "ClusterPolicy", "GatewayClass", "PriorityClass", "StorageClass"}
+
+
+def stub_crds(kubeconfig, kinds):
+    """Serves each (group/version, kind) the server lacks through a schemaless CRD, so that
+    real Helm can install a chart using it (sluice apiserver does not serve every built-in
+    kind). The kinds then show in discovery, so `.Capabilities` records them."""
+    import ssl
+    import urllib.request
+    kc = yaml.safe_load(open(kubeconfig))
+    server = kc["clusters"][0]["cluster"]["server"]
+    token = kc["users"][0]["user"]["token"]
+    ctx = ssl._create_unverified_context()
+    by_group = {}
+    for gv, kind in kinds:
+        group, version = gv.rsplit("/", 1) if "/" in gv else ("", gv)
+        by_group.setdefault((group, kind), set()).add(version)
+    for (group, kind), versions in sorted(by_group.items()):
+        plural = kind.lower() + ("es" if kind.lower().endswith(("s", "x", "ch")) else
+                                 "ies" if kind.lower().endswith("y") else "s")
+        if kind.lower().endswith("y"):
+            plural = kind.lower()[:-1] + "ies"
+        crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+               "metadata": {"name": f"{plural}.{group}"},
+               "spec": {"group": group,
+                        "scope": "Cluster" if kind in CLUSTER_SCOPED else "Namespaced",
+                        "names": {"plural": plural, "singular": kind.lower(), "kind": kind,
+                                  "listKind": kind + "List"},
+                        "versions": [{"name": v, "served": True, "storage": i == 0,
+                                      "schema": {"openAPIV3Schema": {
+                                          "type": "object",
+                                          "x-kubernetes-preserve-unknown-fields": True}}}
+                                     for i, v in enumerate(sorted(versions))]}}
+        req = urllib.request.Request(
+            server + "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", method="POST",
+            data=json.dumps(crd).encode(),
+            headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+        urllib.request.urlopen(req, context=ctx).read()
+    time.sleep(0.5)
+
+
+MISSING = re.compile(r'no matches for kind \\?"([^"\\]+)\\?" in version \\?"([^"\\]+)\\?"')
+
+
 def main():
     sluice, shared, out = sys.argv[1:4]
     only = {int(x) for x in sys.argv[4:]}
@@ -182,9 +228,26 @@ def main():
         with open(os.path.join(out, f"{i}.values.json"), "w") as fh:
             json.dump(values, fh)
         ns = case["namespace"]
+        stubs = set()
+        for _attempt in range(6):
+            err = install_case(sluice, root, out, i, case, values, ns, sorted(stubs), Configuration,
+                               Install)
+            missing = set((gv, k) for k, gv in MISSING.findall(err or ""))
+            if not err or not missing or missing <= stubs:
+                break
+            stubs |= missing
+
+
+def install_case(sluice, root, out, i, case, values, ns, stubs, Configuration, Install):
+    """One install on a fresh server; returns the error text (None when it rendered)."""
+    if True:
         with tempfile.TemporaryDirectory() as data:
             proc, kc = start_apiserver(sluice, data)
             try:
+                if stubs:
+                    stub_crds(kc, stubs)
+                    with open(os.path.join(out, f"{i}.stubs.json"), "w") as fh:
+                        json.dump(stubs, fh)
                 caps = capabilities(kc, os.path.join(root, case["chart"]))
                 with open(os.path.join(out, f"{i}.caps.json"), "w") as fh:
                     json.dump(caps, fh)
@@ -198,11 +261,16 @@ def main():
                     text += "---\n# Source: " + h["path"] + "\n" + h["manifest"] + "\n"
                 with open(os.path.join(out, f"{i}.yaml"), "w") as fh:
                     fh.write(text)
-                print(f"case {i}: rendered", flush=True)
+                if os.path.exists(os.path.join(out, f"{i}.err")):
+                    os.remove(os.path.join(out, f"{i}.err"))
+                print(f"case {i}: rendered" + (f" (stub CRDs: {stubs})" if stubs else ""),
+                      flush=True)
+                return None
             except Exception as e:  # noqa: BLE001 (the error is the expected output)
                 with open(os.path.join(out, f"{i}.err"), "w") as fh:
                     fh.write(str(e))
                 print(f"case {i}: error: {str(e).splitlines()[0] if str(e) else e}", flush=True)
+                return str(e)
             finally:
                 proc.kill()
                 proc.wait()

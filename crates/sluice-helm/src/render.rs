@@ -373,9 +373,25 @@ fn head(doc: &str, file: &str) -> Result<(String, bool), Error> {
     Ok((kind, hook))
 }
 
-/// Renders `chart` with the user's values as `helm template` prints it.
+/// Stack of the rendering thread: `include` chains nest up to
+/// [`gotmpl::MAX_CALL_DEPTH`] levels of recursive evaluation.
+pub const RENDER_STACK: usize = 256 << 20;
+
+/// Renders `chart` with the user's values as `helm template` prints it (on a thread of its
+/// own with a [`RENDER_STACK`] stack).
 pub fn render(chart: &Chart, user: &Values, opts: &RenderOptions) -> Result<String, Error> {
-    let mut chart = chart.clone();
+    let (chart, user, opts) = (chart.clone(), user.clone(), opts.clone());
+    std::thread::Builder::new()
+        .name("helm-render".into())
+        .stack_size(RENDER_STACK)
+        .spawn(move || render_here(chart, &user, &opts))
+        .map_err(|e| Error::Template(format!("cannot start the rendering thread: {e}")))?
+        .join()
+        .unwrap_or_else(|_| Err(Error::Template("rendering panicked".into())))
+}
+
+fn render_here(chart: Chart, user: &Values, opts: &RenderOptions) -> Result<String, Error> {
+    let mut chart = chart;
     values::process_dependencies(&mut chart, user);
     let vals = values::coalesce_values_of(&chart, user);
 

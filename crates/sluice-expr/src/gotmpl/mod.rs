@@ -816,8 +816,9 @@ fn printable(v: &V) -> String {
 
 impl Frame {
     fn location(&self, pos: usize) -> String {
+        // Go's ErrorContext: 1-based line, 0-based byte column
         let (l, c) = parse::line_col(&self.tree.src, pos);
-        format!("{}:{l}:{c}", self.tree.file)
+        format!("{}:{l}:{}", self.tree.file, c - 1)
     }
 
     fn at(&self, pos: usize, what: &str) -> String {
