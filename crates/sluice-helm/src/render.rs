@@ -468,7 +468,7 @@ fn render_here(chart: Chart, user: &Values, opts: &RenderOptions) -> Result<Stri
             continue;
         }
         for doc in split_manifests(content) {
-            let (kind, hook) = head(&doc, name)?;
+            let (kind, hook) = head(&doc, name).inspect_err(|_| if std::env::var_os("SLUICE_HELM_DEBUG").is_some() { eprintln!("{doc}") })?;
             let m = Manifest { name: name.clone(), content: doc, kind, hook };
             if m.hook {
                 hooks.push(m);

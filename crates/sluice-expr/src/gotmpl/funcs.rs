@@ -293,8 +293,54 @@ fn merge_into(dst: &V, src: &V, overwrite: bool, depth: usize) {
     }
 }
 
+/// RE2 (Go) accepts a `-` next to a class escape inside brackets (`[\w-.]`) as a literal;
+/// Rust's regex wants it escaped.
+fn go_regex_to_rust(re: &str) -> String {
+    let chars: Vec<char> = re.chars().collect();
+    let mut out = String::with_capacity(re.len());
+    let mut in_class = false;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\\' && i + 1 < chars.len() {
+            out.push(c);
+            out.push(chars[i + 1]);
+            i += 2;
+            continue;
+        }
+        if c == '[' && !in_class {
+            in_class = true;
+            out.push(c);
+            if chars.get(i + 1) == Some(&'^') {
+                out.push('^');
+                i += 1;
+            }
+            if chars.get(i + 1) == Some(&']') {
+                out.push_str("\\]");
+                i += 1;
+            }
+        } else if c == ']' && in_class {
+            in_class = false;
+            out.push(c);
+        } else if c == '-' && in_class {
+            let after_escape = i >= 2 && chars[i - 2] == '\\' && "wdsWDS".contains(chars[i - 1]);
+            let before_escape = chars.get(i + 1) == Some(&'\\')
+                && chars.get(i + 2).is_some_and(|n| "wdsWDS".contains(*n));
+            if after_escape || before_escape {
+                out.push_str("\\-");
+            } else {
+                out.push(c);
+            }
+        } else {
+            out.push(c);
+        }
+        i += 1;
+    }
+    out
+}
+
 fn regex(re: &str) -> Result<regex::Regex, FnError> {
-    regex::Regex::new(re).map_err(|e| msg(format!("error parsing regexp: {e}")))
+    regex::Regex::new(&go_regex_to_rust(re)).map_err(|e| msg(format!("error parsing regexp: {e}")))
 }
 
 fn json_text(v: &V, pretty: bool, escape_html: bool) -> Result<String, FnError> {

@@ -41,7 +41,8 @@ pub fn marshal(v: &Value, _pretty: bool) -> String {
         Value::Object(m) if !m.is_empty() => write_map(&mut e, m, 0),
         Value::Array(a) if !a.is_empty() => write_seq(&mut e, a, 0),
         other => {
-            write_scalar(&mut e, other, 0, false);
+            // libyaml indents a top-level scalar's continuation lines by best_indent
+            write_scalar(&mut e, other, 2, false);
             e.put("\n");
         }
     }
