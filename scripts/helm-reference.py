@@ -23,12 +23,20 @@ import tempfile
 import time
 import zipfile
 
-import yaml
+try:
+    import yaml
+except ImportError:  # the tests' machines have python3; PyYAML and cffi come from PyPI
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "pyyaml"], check=True)
+    import yaml
 
 WHEEL = "helm-sdkpy==0.1.32"
 
 
 def wheel_dir():
+    try:
+        import cffi  # noqa: F401 (helm-sdkpy loads Helm's shared library through it)
+    except ImportError:
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "cffi"], check=True)
     d = os.environ.get("WHEEL_DIR") or os.path.join(tempfile.gettempdir(), "sluice-helm-sdkpy")
     if not os.path.isdir(os.path.join(d, "helm_sdkpy")):
         os.makedirs(d, exist_ok=True)
