@@ -32,7 +32,11 @@ pub struct Chart {
 
 impl Chart {
     pub fn name(&self) -> String {
-        self.metadata.get("name").and_then(Value::as_str).unwrap_or_default().to_owned()
+        self.metadata
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
     }
     pub fn is_library(&self) -> bool {
         self.metadata.get("type").and_then(Value::as_str) == Some("library")
@@ -51,7 +55,9 @@ pub fn glob_match(pat: &str, name: &str) -> bool {
             Some('*') => (0..=n.len()).any(|i| !n[..i].contains(&'/') && rec(&p[1..], &n[i..])),
             Some('?') => !n.is_empty() && n[0] != '/' && rec(&p[1..], &n[1..]),
             Some('[') => {
-                let Some(end) = p.iter().position(|c| *c == ']') else { return false };
+                let Some(end) = p.iter().position(|c| *c == ']') else {
+                    return false;
+                };
                 if n.is_empty() {
                     return false;
                 }
@@ -102,7 +108,11 @@ pub struct Ignore {
 
 impl Ignore {
     pub fn parse(text: &str) -> Ignore {
-        let mut rules = vec![Rule { pat: "templates/.?*".into(), negate: false, dir_only: false }];
+        let mut rules = vec![Rule {
+            pat: "templates/.?*".into(),
+            negate: false,
+            dir_only: false,
+        }];
         for line in text.lines() {
             let l = line.trim();
             if l.is_empty() || l.starts_with('#') {
@@ -116,7 +126,11 @@ impl Ignore {
                 Some(r) => (true, r),
                 None => (false, l),
             };
-            rules.push(Rule { pat: l.trim_start_matches('/').to_owned(), negate, dir_only });
+            rules.push(Rule {
+                pat: l.trim_start_matches('/').to_owned(),
+                negate,
+                dir_only,
+            });
         }
         Ignore { rules }
     }
@@ -171,7 +185,12 @@ pub fn load_chart(fs: &dyn FileSystem, dir: &Path) -> Result<Chart, Error> {
     load_at(fs, dir, 0, &mut count)
 }
 
-fn load_at(fs: &dyn FileSystem, dir: &Path, depth: usize, count: &mut usize) -> Result<Chart, Error> {
+fn load_at(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    depth: usize,
+    count: &mut usize,
+) -> Result<Chart, Error> {
     if depth > MAX_CHART_DEPTH {
         return Err(Error::Load(format!(
             "{}: dependencies nest deeper than {MAX_CHART_DEPTH} levels",
@@ -179,7 +198,10 @@ fn load_at(fs: &dyn FileSystem, dir: &Path, depth: usize, count: &mut usize) -> 
         )));
     }
     if !fs.is_dir(dir) {
-        return Err(Error::Load(format!("{}: not a chart directory", dir.display())));
+        return Err(Error::Load(format!(
+            "{}: not a chart directory",
+            dir.display()
+        )));
     }
     let ignore = match fs.read(&dir.join(".helmignore")) {
         Ok(b) => Ignore::parse(&String::from_utf8_lossy(&b)),
@@ -189,12 +211,20 @@ fn load_at(fs: &dyn FileSystem, dir: &Path, depth: usize, count: &mut usize) -> 
     let mut dep_dirs: Vec<String> = Vec::new();
     let mut stack = vec![String::new()];
     while let Some(rel) = stack.pop() {
-        let abs = if rel.is_empty() { dir.to_path_buf() } else { dir.join(&rel) };
+        let abs = if rel.is_empty() {
+            dir.to_path_buf()
+        } else {
+            dir.join(&rel)
+        };
         let entries = fs
             .list(&abs)
             .map_err(|e| Error::Load(format!("{}: {e}", abs.display())))?;
         for (name, is_dir) in entries {
-            let path = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+            let path = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
             if ignore.ignored(&path, is_dir) {
                 continue;
             }
@@ -208,7 +238,9 @@ fn load_at(fs: &dyn FileSystem, dir: &Path, depth: usize, count: &mut usize) -> 
             }
             *count += 1;
             if *count > MAX_CHART_FILES {
-                return Err(Error::Load(format!("chart has more than {MAX_CHART_FILES} files")));
+                return Err(Error::Load(format!(
+                    "chart has more than {MAX_CHART_FILES} files"
+                )));
             }
             if rel == "charts" && name.ends_with(".tgz") {
                 return Err(Error::Load(format!(
@@ -242,21 +274,30 @@ fn load_at(fs: &dyn FileSystem, dir: &Path, depth: usize, count: &mut usize) -> 
             }
             "values.schema.json" => chart.schema = Some(data),
             p if p.starts_with("templates/") => {
-                chart.templates.push((path.clone(), String::from_utf8_lossy(&data).into_owned()));
+                chart
+                    .templates
+                    .push((path.clone(), String::from_utf8_lossy(&data).into_owned()));
             }
             p if p.starts_with("charts/") => {}
             _ => chart.files.push((path, data)),
         }
     }
     if !has_chart_yaml {
-        return Err(Error::Load(format!("{}: Chart.yaml file is missing", dir.display())));
+        return Err(Error::Load(format!(
+            "{}: Chart.yaml file is missing",
+            dir.display()
+        )));
     }
     if chart.name().is_empty() {
-        return Err(Error::Load("validation: chart.metadata.name is required".into()));
+        return Err(Error::Load(
+            "validation: chart.metadata.name is required".into(),
+        ));
     }
     dep_dirs.sort();
     for d in dep_dirs {
-        chart.dependencies.push(load_at(fs, &dir.join(&d), depth + 1, count)?);
+        chart
+            .dependencies
+            .push(load_at(fs, &dir.join(&d), depth + 1, count)?);
     }
     Ok(chart)
 }

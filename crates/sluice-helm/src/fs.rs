@@ -22,17 +22,26 @@ impl FileSystem for DiskFs {
         use std::io::Read as _;
         let meta = std::fs::metadata(path)?;
         if !meta.is_file() {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file",
+            ));
         }
         if meta.len() > sluice_core::MAX_FILE_BYTES {
-            return Err(io::Error::new(io::ErrorKind::FileTooLarge, "file too large"));
+            return Err(io::Error::new(
+                io::ErrorKind::FileTooLarge,
+                "file too large",
+            ));
         }
         let mut buf = Vec::with_capacity(meta.len() as usize);
         std::fs::File::open(path)?
             .take(sluice_core::MAX_FILE_BYTES + 1)
             .read_to_end(&mut buf)?;
         if buf.len() as u64 > sluice_core::MAX_FILE_BYTES {
-            return Err(io::Error::new(io::ErrorKind::FileTooLarge, "file too large"));
+            return Err(io::Error::new(
+                io::ErrorKind::FileTooLarge,
+                "file too large",
+            ));
         }
         Ok(buf)
     }

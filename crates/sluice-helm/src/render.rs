@@ -55,11 +55,23 @@ impl Capabilities {
         let mut parts = t.split(['.', '-', '+']);
         let major = parts.next().unwrap_or_default().to_owned();
         let minor = parts.next().unwrap_or("0").to_owned();
-        if major.is_empty() || !major.chars().all(|c| c.is_ascii_digit()) || !minor.chars().all(|c| c.is_ascii_digit()) {
+        if major.is_empty()
+            || !major.chars().all(|c| c.is_ascii_digit())
+            || !minor.chars().all(|c| c.is_ascii_digit())
+        {
             return Err(Error::Values(format!("invalid kube version {v:?}")));
         }
-        let version = if t.matches('.').count() >= 2 { format!("v{t}") } else { format!("v{major}.{minor}.0") };
-        Ok(Capabilities { kube_version: version, major, minor, api_versions })
+        let version = if t.matches('.').count() >= 2 {
+            format!("v{t}")
+        } else {
+            format!("v{major}.{minor}.0")
+        };
+        Ok(Capabilities {
+            kube_version: version,
+            major,
+            minor,
+            api_versions,
+        })
     }
 }
 
@@ -69,7 +81,10 @@ impl Default for Capabilities {
             kube_version: "v1.32.0".into(),
             major: "1".into(),
             minor: "32".into(),
-            api_versions: DEFAULT_API_VERSIONS.iter().map(|s| (*s).to_owned()).collect(),
+            api_versions: DEFAULT_API_VERSIONS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
         }
     }
 }
@@ -118,15 +133,16 @@ fn gob_glob(pat: &str, name: &str) -> bool {
     if pat.contains("**") {
         let p: Vec<&str> = pat.splitn(2, "**").collect();
         let (pre, post) = (p[0], p[1]);
-        if !name.starts_with(pre) && !glob_match(&format!("{pre}*"), &name[..name.len().min(pre.len())]) {
+        if !name.starts_with(pre)
+            && !glob_match(&format!("{pre}*"), &name[..name.len().min(pre.len())])
+        {
             // fall through to a general check
         }
         return (0..=name.len()).any(|i| {
             name.is_char_boundary(i)
                 && glob_match(pre, &name[..i])
-                && (0..=name.len() - i).any(|j| {
-                    name.is_char_boundary(i + j) && gob_glob(post, &name[i + j..])
-                })
+                && (0..=name.len() - i)
+                    .any(|j| name.is_char_boundary(i + j) && gob_glob(post, &name[i + j..]))
         });
     }
     glob_match(pat, name)
@@ -139,12 +155,25 @@ impl Obj for Files {
     fn call(&self, name: &str, args: &[V]) -> Option<Result<V, String>> {
         let arg = || args.first().map(V::to_str).unwrap_or_default();
         Some(Ok(match name {
-            "Get" => V::str(self.get(&arg()).map(|d| String::from_utf8_lossy(d).into_owned()).unwrap_or_default()),
-            "GetBytes" => V::Bytes(self.get(&arg()).cloned().unwrap_or_else(|| Rc::from(Vec::new()))),
+            "Get" => V::str(
+                self.get(&arg())
+                    .map(|d| String::from_utf8_lossy(d).into_owned())
+                    .unwrap_or_default(),
+            ),
+            "GetBytes" => V::Bytes(
+                self.get(&arg())
+                    .cloned()
+                    .unwrap_or_else(|| Rc::from(Vec::new())),
+            ),
             "Glob" => {
                 let pat = arg();
                 V::Obj(Rc::new(Files {
-                    files: self.files.iter().filter(|(n, _)| gob_glob(&pat, n)).cloned().collect(),
+                    files: self
+                        .files
+                        .iter()
+                        .filter(|(n, _)| gob_glob(&pat, n))
+                        .cloned()
+                        .collect(),
                 }))
             }
             "Lines" => match self.get(&arg()) {
@@ -179,9 +208,11 @@ impl Obj for ApiVersions {
     }
     fn call(&self, name: &str, args: &[V]) -> Option<Result<V, String>> {
         match name {
-            "Has" => Some(Ok(V::Bool(
-                self.0.iter().any(|v| Some(v.as_str()) == args.first().and_then(V::as_str)),
-            ))),
+            "Has" => {
+                Some(Ok(V::Bool(self.0.iter().any(|v| {
+                    Some(v.as_str()) == args.first().and_then(V::as_str)
+                }))))
+            }
             _ => None,
         }
     }
@@ -226,7 +257,14 @@ fn chart_object(c: &Chart) -> V {
         ("Condition", jstr(m, "condition")),
         ("Tags", jstr(m, "tags")),
         ("AppVersion", jstr(m, "appVersion")),
-        ("Deprecated", V::Bool(m.get("deprecated").and_then(Value::as_bool).unwrap_or(false))),
+        (
+            "Deprecated",
+            V::Bool(
+                m.get("deprecated")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+            ),
+        ),
         ("Annotations", jval(m, "annotations")),
         ("KubeVersion", jstr(m, "kubeVersion")),
         ("Dependencies", jval(m, "dependencies")),
@@ -254,7 +292,11 @@ fn collect(
     jobs: &mut Vec<Job>,
     scopes: &mut Vec<V>,
 ) -> V {
-    let path = if prefix.is_empty() { c.name() } else { format!("{prefix}/charts/{}", c.name()) };
+    let path = if prefix.is_empty() {
+        c.name()
+    } else {
+        format!("{prefix}/charts/{}", c.name())
+    };
     let mut subcharts = BTreeMap::new();
     for d in &c.dependencies {
         let sub = match &values {
@@ -276,7 +318,11 @@ fn collect(
     m.insert(
         "Files".to_owned(),
         V::Obj(Rc::new(Files {
-            files: c.files.iter().map(|(k, d)| (k.clone(), Rc::from(d.as_slice()))).collect(),
+            files: c
+                .files
+                .iter()
+                .map(|(k, d)| (k.clone(), Rc::from(d.as_slice())))
+                .collect(),
         })),
     );
     m.insert("Subcharts".to_owned(), V::map(subcharts));
@@ -287,7 +333,11 @@ fn collect(
         let name = format!("{path}/{rel}");
         set.push((name.clone(), text.clone()));
         if !c.is_library() {
-            jobs.push(Job { name, base_path: format!("{path}/templates"), scope });
+            jobs.push(Job {
+                name,
+                base_path: format!("{path}/templates"),
+                scope,
+            });
         }
     }
     scope_v
@@ -309,13 +359,43 @@ struct Manifest {
 
 /// Helm's `InstallOrder`.
 const INSTALL_ORDER: &[&str] = &[
-    "PriorityClass", "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "PodSecurityPolicy",
-    "PodDisruptionBudget", "ServiceAccount", "Secret", "SecretList", "ConfigMap", "StorageClass",
-    "PersistentVolume", "PersistentVolumeClaim", "CustomResourceDefinition", "ClusterRole",
-    "ClusterRoleList", "ClusterRoleBinding", "ClusterRoleBindingList", "Role", "RoleList",
-    "RoleBinding", "RoleBindingList", "Service", "DaemonSet", "Pod", "ReplicationController",
-    "ReplicaSet", "Deployment", "HorizontalPodAutoscaler", "StatefulSet", "Job", "CronJob",
-    "IngressClass", "Ingress", "APIService", "MutatingWebhookConfiguration",
+    "PriorityClass",
+    "Namespace",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PodSecurityPolicy",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+    "Secret",
+    "SecretList",
+    "ConfigMap",
+    "StorageClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleList",
+    "ClusterRoleBinding",
+    "ClusterRoleBindingList",
+    "Role",
+    "RoleList",
+    "RoleBinding",
+    "RoleBindingList",
+    "Service",
+    "DaemonSet",
+    "Pod",
+    "ReplicationController",
+    "ReplicaSet",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+    "IngressClass",
+    "Ingress",
+    "APIService",
+    "MutatingWebhookConfiguration",
     "ValidatingWebhookConfiguration",
 ];
 
@@ -360,11 +440,25 @@ fn split_manifests(s: &str) -> Vec<String> {
 fn head(doc: &str, file: &str) -> Result<(String, bool), Error> {
     let docs = sluice_core::yaml::load_documents_with(
         doc,
-        &sluice_core::yaml::Options { last_key_wins: true, ..Default::default() },
+        &sluice_core::yaml::Options {
+            last_key_wins: true,
+            ..Default::default()
+        },
     )
-    .map_err(|e| Error::Manifest { file: file.to_owned(), message: e.to_string() })?;
-    let v = docs.into_iter().next().map(|d| d.value).unwrap_or(Value::Null);
-    let kind = v.get("kind").and_then(Value::as_str).unwrap_or_default().to_owned();
+    .map_err(|e| Error::Manifest {
+        file: file.to_owned(),
+        message: e.to_string(),
+    })?;
+    let v = docs
+        .into_iter()
+        .next()
+        .map(|d| d.value)
+        .unwrap_or(Value::Null);
+    let kind = v
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let hook = v
         .get("metadata")
         .and_then(|m| m.get("annotations"))
@@ -406,7 +500,10 @@ fn render_here(chart: Chart, user: &Values, opts: &RenderOptions) -> Result<Stri
                 ("GitVersion", V::str(caps.kube_version.as_str())),
             ]),
         ),
-        ("APIVersions", V::Obj(Rc::new(ApiVersions(caps.api_versions.clone())))),
+        (
+            "APIVersions",
+            V::Obj(Rc::new(ApiVersions(caps.api_versions.clone()))),
+        ),
         (
             "HelmVersion",
             smap(vec![
@@ -431,11 +528,20 @@ fn render_here(chart: Chart, user: &Values, opts: &RenderOptions) -> Result<Stri
     let mut scopes = Vec::new();
     let common = [("Release", release), ("Capabilities", capabilities)];
     let values_v = V::from_json(&Value::Object(vals));
-    collect(&chart, "", values_v, &common, &mut sources, &mut jobs, &mut scopes);
+    collect(
+        &chart,
+        "",
+        values_v,
+        &common,
+        &mut sources,
+        &mut jobs,
+        &mut scopes,
+    );
     sources.sort_by(|a, b| parse_order(&a.0, &b.0));
     let mut set = TemplateSet::new();
     for (name, text) in &sources {
-        set.add(name, text).map_err(|e| Error::Template(format!("parse error at ({name}): {e}")))?;
+        set.add(name, text)
+            .map_err(|e| Error::Template(format!("parse error at ({name}): {e}")))?;
     }
     let budget = Budget::new("chart rendering", gotmpl::RENDER_LIMITS);
     let mut rendered: BTreeMap<String, String> = BTreeMap::new();
@@ -457,7 +563,9 @@ fn render_here(chart: Chart, user: &Values, opts: &RenderOptions) -> Result<Stri
             ]),
         );
         let dot = V::map(m);
-        let out = set.execute(&job.name, &dot, &budget).map_err(|e| Error::Template(e.to_string()))?;
+        let out = set
+            .execute(&job.name, &dot, &budget)
+            .map_err(|e| Error::Template(e.to_string()))?;
         rendered.insert(job.name.clone(), out.replace("<no value>", ""));
     }
     // SortManifests
@@ -468,8 +576,13 @@ fn render_here(chart: Chart, user: &Values, opts: &RenderOptions) -> Result<Stri
             continue;
         }
         for doc in split_manifests(content) {
-            let (kind, hook) = head(&doc, name).inspect_err(|_| if std::env::var_os("SLUICE_HELM_DEBUG").is_some() { eprintln!("{doc}") })?;
-            let m = Manifest { name: name.clone(), content: doc, kind, hook };
+            let (kind, hook) = head(&doc, name)?;
+            let m = Manifest {
+                name: name.clone(),
+                content: doc,
+                kind,
+                hook,
+            };
             if m.hook {
                 hooks.push(m);
             } else {
@@ -495,7 +608,10 @@ fn render_here(chart: Chart, user: &Values, opts: &RenderOptions) -> Result<Stri
         let mut all = Vec::new();
         crds_of(&chart, "", &mut all);
         for (name, data) in all {
-            manifest.push_str(&format!("---\n# Source: {name}\n{}\n", String::from_utf8_lossy(&data)));
+            manifest.push_str(&format!(
+                "---\n# Source: {name}\n{}\n",
+                String::from_utf8_lossy(&data)
+            ));
         }
     }
     for m in &generic {
@@ -516,7 +632,11 @@ fn render_here(chart: Chart, user: &Values, opts: &RenderOptions) -> Result<Stri
 }
 
 fn crds_of(c: &Chart, prefix: &str, out: &mut Vec<(String, Vec<u8>)>) {
-    let path = if prefix.is_empty() { c.name() } else { format!("{prefix}/charts/{}", c.name()) };
+    let path = if prefix.is_empty() {
+        c.name()
+    } else {
+        format!("{prefix}/charts/{}", c.name())
+    };
     for (p, d) in c.crds() {
         out.push((format!("{path}/{p}"), d.clone()));
     }

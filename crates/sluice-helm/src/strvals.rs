@@ -84,7 +84,9 @@ pub fn parse_into(s: &str, dst: &mut Map<String, Value>, mode: Mode) -> Result<(
                         .parse()
                         .map_err(|_| format!("failed to parse index: {num}"))?;
                     if n > MAX_INDEX {
-                        return Err(format!("index of {n} is greater than maximum supported index of {MAX_INDEX}"));
+                        return Err(format!(
+                            "index of {n} is greater than maximum supported index of {MAX_INDEX}"
+                        ));
                     }
                     segs.push(Seg::Index(n));
                 }

@@ -138,7 +138,10 @@ fn dependency_list(c: &Chart) -> Vec<Map<String, Value>> {
 }
 
 fn str_field(m: &Map<String, Value>, k: &str) -> String {
-    m.get(k).and_then(Value::as_str).unwrap_or_default().to_owned()
+    m.get(k)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// `processDependencyEnabled` and `processImportValues`: renames aliased dependencies,
@@ -168,7 +171,8 @@ fn process_enabled(c: &mut Chart, v: &Values, path: &str) {
         if let Some(ch) = existing.iter().find(|e| e.name() == name) {
             let mut ch = ch.clone();
             if !alias.is_empty() {
-                ch.metadata.insert("name".into(), Value::String(alias.clone()));
+                ch.metadata
+                    .insert("name".into(), Value::String(alias.clone()));
             }
             deps.push(ch);
         }
@@ -233,9 +237,13 @@ fn process_imports(c: &mut Chart) {
     let reqs = dependency_list(c);
     let mut add = Map::new();
     for r in &reqs {
-        let Some(imports) = r.get("import-values").and_then(Value::as_array) else { continue };
+        let Some(imports) = r.get("import-values").and_then(Value::as_array) else {
+            continue;
+        };
         let name = str_field(r, "name");
-        let Some(dep) = c.dependencies.iter().find(|d| d.name() == name) else { continue };
+        let Some(dep) = c.dependencies.iter().find(|d| d.name() == name) else {
+            continue;
+        };
         let dv = coalesce_values_of(dep, &Map::new());
         for imp in imports {
             let (child, parent) = match imp {
@@ -243,7 +251,9 @@ fn process_imports(c: &mut Chart) {
                 Value::Object(m) => (str_field(m, "child"), str_field(m, "parent")),
                 _ => continue,
             };
-            let Some(val) = path_value(&dv, &child).cloned() else { continue };
+            let Some(val) = path_value(&dv, &child).cloned() else {
+                continue;
+            };
             let mut target = Map::new();
             if parent.is_empty() {
                 if let Value::Object(m) = val {

@@ -20,13 +20,21 @@ struct MemFs(BTreeMap<PathBuf, Vec<u8>>);
 
 impl MemFs {
     fn new(files: &[(&str, &str)]) -> MemFs {
-        MemFs(files.iter().map(|(p, c)| (PathBuf::from("/c").join(p), c.as_bytes().to_vec())).collect())
+        MemFs(
+            files
+                .iter()
+                .map(|(p, c)| (PathBuf::from("/c").join(p), c.as_bytes().to_vec()))
+                .collect(),
+        )
     }
 }
 
 impl FileSystem for MemFs {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        self.0.get(path).cloned().ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such file"))
+        self.0
+            .get(path)
+            .cloned()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such file"))
     }
     fn list(&self, path: &Path) -> io::Result<Vec<(String, bool)>> {
         let mut out: Vec<(String, bool)> = Vec::new();
@@ -68,11 +76,16 @@ fn run(files: &[(&str, &str)], user: Value) -> Result<String, String> {
 fn run_with(files: &[(&str, &str)], user: Value, o: &RenderOptions) -> Result<String, String> {
     let fs = MemFs::new(files);
     let chart = load_chart(&fs, Path::new("/c")).map_err(|e| e.to_string())?;
-    let Value::Object(user) = user else { panic!("object") };
+    let Value::Object(user) = user else {
+        panic!("object")
+    };
     render(&chart, &user, o).map_err(|e| e.to_string())
 }
 
-const CHART: (&str, &str) = ("Chart.yaml", "apiVersion: v2\nname: app\nversion: 1.2.3\nappVersion: \"9.9\"\n");
+const CHART: (&str, &str) = (
+    "Chart.yaml",
+    "apiVersion: v2\nname: app\nversion: 1.2.3\nappVersion: \"9.9\"\n",
+);
 
 #[test]
 fn values_coalesce_user_over_defaults_and_null_deletes() {
@@ -80,7 +93,10 @@ fn values_coalesce_user_over_defaults_and_null_deletes() {
         &[
             CHART,
             ("values.yaml", "a: 1\nb: {x: 1, y: 2}\nc: keep\n"),
-            ("templates/cm.yaml", "a={{ .Values.a }} x={{ .Values.b.x }} y={{ .Values.b.y }} c={{ .Values.c }}\n"),
+            (
+                "templates/cm.yaml",
+                "a={{ .Values.a }} x={{ .Values.b.x }} y={{ .Values.b.y }} c={{ .Values.c }}\n",
+            ),
         ],
         json!({"b": {"x": 5, "y": null}, "c": null}),
     )
@@ -124,9 +140,18 @@ fn kind_order_hooks_notes_and_sources() {
         CHART,
         ("templates/NOTES.txt", "notes {{ .Release.Name }}"),
         ("templates/_helpers.tpl", "{{ define \"x\" }}x{{ end }}"),
-        ("templates/a.yaml", "kind: Deployment\nmetadata:\n  name: d\n---\nkind: Service\nmetadata:\n  name: s\n"),
-        ("templates/b.yaml", "kind: Job\nmetadata:\n  name: j\n  annotations:\n    helm.sh/hook: pre-install\n"),
-        ("templates/c.yaml", "kind: ConfigMap\nmetadata:\n  name: {{ include \"x\" . }}\n"),
+        (
+            "templates/a.yaml",
+            "kind: Deployment\nmetadata:\n  name: d\n---\nkind: Service\nmetadata:\n  name: s\n",
+        ),
+        (
+            "templates/b.yaml",
+            "kind: Job\nmetadata:\n  name: j\n  annotations:\n    helm.sh/hook: pre-install\n",
+        ),
+        (
+            "templates/c.yaml",
+            "kind: ConfigMap\nmetadata:\n  name: {{ include \"x\" . }}\n",
+        ),
         ("templates/z.yaml", "kind: Zebra\n"),
         ("crds/crd.yaml", "kind: CustomResourceDefinition\n"),
     ];
@@ -143,8 +168,14 @@ fn kind_order_hooks_notes_and_sources() {
     o.no_hooks = true;
     o.include_crds = true;
     let out = run_with(&files, json!({}), &o).expect("render");
-    assert!(out.starts_with("---\n# Source: app/crds/crd.yaml\nkind: CustomResourceDefinition\n"), "{out}");
-    assert!(!out.contains("helm.sh/hook") && !out.contains("notes"), "{out}");
+    assert!(
+        out.starts_with("---\n# Source: app/crds/crd.yaml\nkind: CustomResourceDefinition\n"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("helm.sh/hook") && !out.contains("notes"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -159,18 +190,51 @@ fn dependencies_condition_tags_alias_globals_imports_library() {
              - name: lib\n  version: 0.1.0\n\
              - name: exp\n  version: 0.1.0\n  import-values: [data]\n",
         ),
-        ("values.yaml", "global:\n  g: top\nsub:\n  enabled: true\n  v: parent\ntags:\n  extra: false\n"),
-        ("templates/p.yaml", "p: {{ include \"lib.hello\" . }} imported={{ .Values.imported }} {{ with .Subcharts.sub }}{{ .Values.v }}{{ end }}\n"),
-        ("charts/sub/Chart.yaml", "apiVersion: v2\nname: sub\nversion: 0.1.0\n"),
-        ("charts/sub/values.yaml", "v: own\nglobal:\n  g: sub\n  h: subonly\n"),
-        ("charts/sub/templates/s.yaml", "s: {{ .Chart.Name }} {{ .Values.v }} {{ .Values.global.g }} {{ .Values.global.h }}\n"),
-        ("charts/opt/Chart.yaml", "apiVersion: v2\nname: opt\nversion: 0.1.0\n"),
+        (
+            "values.yaml",
+            "global:\n  g: top\nsub:\n  enabled: true\n  v: parent\ntags:\n  extra: false\n",
+        ),
+        (
+            "templates/p.yaml",
+            "p: {{ include \"lib.hello\" . }} imported={{ .Values.imported }} {{ with .Subcharts.sub }}{{ .Values.v }}{{ end }}\n",
+        ),
+        (
+            "charts/sub/Chart.yaml",
+            "apiVersion: v2\nname: sub\nversion: 0.1.0\n",
+        ),
+        (
+            "charts/sub/values.yaml",
+            "v: own\nglobal:\n  g: sub\n  h: subonly\n",
+        ),
+        (
+            "charts/sub/templates/s.yaml",
+            "s: {{ .Chart.Name }} {{ .Values.v }} {{ .Values.global.g }} {{ .Values.global.h }}\n",
+        ),
+        (
+            "charts/opt/Chart.yaml",
+            "apiVersion: v2\nname: opt\nversion: 0.1.0\n",
+        ),
         ("charts/opt/templates/o.yaml", "o: never\n"),
-        ("charts/lib/Chart.yaml", "apiVersion: v2\nname: lib\nversion: 0.1.0\ntype: library\n"),
-        ("charts/lib/templates/_h.tpl", "{{ define \"lib.hello\" }}hi{{ end }}"),
-        ("charts/lib/templates/l.yaml", "library templates are not rendered\n"),
-        ("charts/exp/Chart.yaml", "apiVersion: v2\nname: exp\nversion: 0.1.0\n"),
-        ("charts/exp/values.yaml", "exports:\n  data:\n    imported: yes-it-is\n"),
+        (
+            "charts/lib/Chart.yaml",
+            "apiVersion: v2\nname: lib\nversion: 0.1.0\ntype: library\n",
+        ),
+        (
+            "charts/lib/templates/_h.tpl",
+            "{{ define \"lib.hello\" }}hi{{ end }}",
+        ),
+        (
+            "charts/lib/templates/l.yaml",
+            "library templates are not rendered\n",
+        ),
+        (
+            "charts/exp/Chart.yaml",
+            "apiVersion: v2\nname: exp\nversion: 0.1.0\n",
+        ),
+        (
+            "charts/exp/values.yaml",
+            "exports:\n  data:\n    imported: yes-it-is\n",
+        ),
     ];
     let out = run(&files, json!({})).expect("render");
     assert_eq!(
@@ -197,27 +261,60 @@ fn helmignore_and_hidden_templates() {
             ("secret/key", "x"),
             ("kept.txt", "x"),
             ("templates/.hidden.yaml", "hidden: true\n"),
-            ("templates/l.yaml", "{{ range $p, $_ := .Files }}{{ $p }} {{ end }}\n"),
+            (
+                "templates/l.yaml",
+                "{{ range $p, $_ := .Files }}{{ $p }} {{ end }}\n",
+            ),
         ],
         json!({}),
     )
     .expect("render");
-    assert_eq!(out, "---\n# Source: app/templates/l.yaml\n.helmignore kept.txt\n");
+    assert_eq!(
+        out,
+        "---\n# Source: app/templates/l.yaml\n.helmignore kept.txt\n"
+    );
 }
 
 #[test]
 fn template_errors_name_chart_template_and_line() {
-    let e = run(&[CHART, ("templates/e.yaml", "a: 1\nb: {{ .Values.x.y }}\n")], json!({})).unwrap_err();
+    let e = run(
+        &[CHART, ("templates/e.yaml", "a: 1\nb: {{ .Values.x.y }}\n")],
+        json!({}),
+    )
+    .unwrap_err();
     assert_eq!(
         e,
         "template: app/templates/e.yaml:2:6: executing \"app/templates/e.yaml\" at <.Values.x.y>: nil pointer evaluating interface {}.y"
     );
-    let e = run(&[CHART, ("templates/e.yaml", "{{ required \"x is required\" .Values.x }}")], json!({})).unwrap_err();
-    assert_eq!(e, "execution error at (app/templates/e.yaml:1:3): x is required");
-    let e = run(&[CHART, ("templates/e.yaml", "{{ if }}")], json!({})).unwrap_err();
-    assert!(e.starts_with("parse error at (app/templates/e.yaml)"), "{e}");
     let e = run(
-        &[CHART, ("templates/_h.tpl", "{{ define \"l\" }}{{ include \"l\" . }}{{ end }}"), ("templates/e.yaml", "{{ include \"l\" . }}")],
+        &[
+            CHART,
+            (
+                "templates/e.yaml",
+                "{{ required \"x is required\" .Values.x }}",
+            ),
+        ],
+        json!({}),
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        "execution error at (app/templates/e.yaml:1:3): x is required"
+    );
+    let e = run(&[CHART, ("templates/e.yaml", "{{ if }}")], json!({})).unwrap_err();
+    assert!(
+        e.starts_with("parse error at (app/templates/e.yaml)"),
+        "{e}"
+    );
+    let e = run(
+        &[
+            CHART,
+            (
+                "templates/_h.tpl",
+                "{{ define \"l\" }}{{ include \"l\" . }}{{ end }}",
+            ),
+            ("templates/e.yaml", "{{ include \"l\" . }}"),
+        ],
         json!({}),
     )
     .unwrap_err();
@@ -228,16 +325,32 @@ fn template_errors_name_chart_template_and_line() {
 fn values_yaml_bomb_is_refused() {
     let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 0..8 {
-        bomb.push_str(&format!("b{i}: &b{i} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n", p = if i == 0 { "a".to_owned() } else { format!("b{}", i - 1) }));
+        bomb.push_str(&format!(
+            "b{i}: &b{i} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n",
+            p = if i == 0 {
+                "a".to_owned()
+            } else {
+                format!("b{}", i - 1)
+            }
+        ));
     }
-    let e = run(&[CHART, ("values.yaml", &bomb), ("templates/x.yaml", "x")], json!({})).unwrap_err();
+    let e = run(
+        &[CHART, ("values.yaml", &bomb), ("templates/x.yaml", "x")],
+        json!({}),
+    )
+    .unwrap_err();
     assert!(e.contains("values.yaml") && e.contains("alias"), "{e}");
 }
 
 #[test]
 fn set_parser_examples() {
     let mut m = serde_json::Map::new();
-    strvals::parse_into("a.b=1,c=true,d=null,e={x,2},f[1]=y,g\\.h=z,i=012", &mut m, Mode::Typed).expect("parse");
+    strvals::parse_into(
+        "a.b=1,c=true,d=null,e={x,2},f[1]=y,g\\.h=z,i=012",
+        &mut m,
+        Mode::Typed,
+    )
+    .expect("parse");
     assert_eq!(
         Value::Object(m),
         json!({"a": {"b": 1}, "c": true, "d": null, "e": ["x", 2], "f": [null, "y"], "g.h": "z", "i": "012"})

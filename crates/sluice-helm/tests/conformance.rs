@@ -20,14 +20,20 @@ fn sluice_bin() -> PathBuf {
     }
     // target/debug/deps/conformance-xxxx -> target/debug/sluice
     let exe = std::env::current_exe().expect("current exe");
-    exe.parent().and_then(Path::parent).expect("target dir").join("sluice")
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .join("sluice")
 }
 
 fn load_values(path: &Path) -> serde_json::Map<String, Value> {
     let text = std::fs::read_to_string(path).expect("values file");
     let docs = sluice_core::yaml::load_documents_with(
         &text,
-        &sluice_core::yaml::Options { last_key_wins: true, ..Default::default() },
+        &sluice_core::yaml::Options {
+            last_key_wins: true,
+            ..Default::default()
+        },
     )
     .expect("values YAML");
     match docs.into_iter().next().map(|d| d.value) {
@@ -42,7 +48,12 @@ fn same_but_random(a: &str, b: &str) -> bool {
     if la.len() != lb.len() {
         return false;
     }
-    let diffs: Vec<(&str, &str)> = la.iter().zip(lb.iter()).filter(|(x, y)| x != y).map(|(x, y)| (*x, *y)).collect();
+    let diffs: Vec<(&str, &str)> = la
+        .iter()
+        .zip(lb.iter())
+        .filter(|(x, y)| x != y)
+        .map(|(x, y)| (*x, *y))
+        .collect();
     diffs.len() <= 4
         && diffs.iter().all(|(x, y)| {
             matches!((x.split_once(": "), y.split_once(": ")), (Some((kx, _)), Some((ky, _))) if kx == ky)
@@ -61,8 +72,10 @@ fn helm_template_conformance() {
     let expected = match std::env::var("SLUICE_HELM_EXPECTED") {
         Ok(d) => PathBuf::from(d),
         Err(_) => {
-            let dir = std::env::temp_dir().join(format!("sluice-helm-expected-{}", std::process::id()));
-            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/helm-reference.py");
+            let dir =
+                std::env::temp_dir().join(format!("sluice-helm-expected-{}", std::process::id()));
+            let script =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/helm-reference.py");
             let st = std::process::Command::new("python3")
                 .arg(script)
                 .arg(sluice_bin())
@@ -74,9 +87,13 @@ fn helm_template_conformance() {
             dir
         }
     };
-    let cases: Vec<Value> =
-        serde_json::from_str(&std::fs::read_to_string(root.join("cases.json")).expect("cases.json")).expect("JSON");
-    let only: Option<usize> = std::env::var("SLUICE_HELM_CASE").ok().and_then(|s| s.parse().ok());
+    let cases: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(root.join("cases.json")).expect("cases.json"),
+    )
+    .expect("JSON");
+    let only: Option<usize> = std::env::var("SLUICE_HELM_CASE")
+        .ok()
+        .and_then(|s| s.parse().ok());
     let mut per_chart: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
     let (mut ok, mut total) = (0, 0);
     for (i, case) in cases.iter().enumerate() {
@@ -84,7 +101,9 @@ fn helm_template_conformance() {
             continue;
         }
         let exp_path = expected.join(format!("{i}.yaml"));
-        let Ok(want) = std::fs::read_to_string(&exp_path) else { continue };
+        let Ok(want) = std::fs::read_to_string(&exp_path) else {
+            continue;
+        };
         let Ok(caps_text) = std::fs::read_to_string(expected.join(format!("{i}.caps.json"))) else {
             continue;
         };
@@ -95,7 +114,10 @@ fn helm_template_conformance() {
         let caps: Value = serde_json::from_str(&caps_text).expect("caps JSON");
         let mut user = serde_json::Map::new();
         for f in case["values_files"].as_array().expect("values_files") {
-            merge_maps(&mut user, load_values(&root.join(f.as_str().expect("path"))));
+            merge_maps(
+                &mut user,
+                load_values(&root.join(f.as_str().expect("path"))),
+            );
         }
         let opts = RenderOptions {
             release_name: case["release"].as_str().expect("release").to_owned(),
@@ -124,14 +146,20 @@ fn helm_template_conformance() {
             }
             // `deterministic: false` (grafana's randAlphaNum admin password and its checksum):
             // identical but for the values of those lines
-            Ok(text) if case["deterministic"] == Value::Bool(false) && same_but_random(&text, &want) => {
+            Ok(text)
+                if case["deterministic"] == Value::Bool(false) && same_but_random(&text, &want) =>
+            {
                 ok += 1;
                 entry.0 += 1;
             }
             Ok(text) => {
                 let out = std::env::temp_dir().join(format!("sluice-helm-got-{i}.yaml"));
                 let _ = std::fs::write(&out, &text);
-                let line = text.lines().zip(want.lines()).position(|(a, b)| a != b).unwrap_or(0);
+                let line = text
+                    .lines()
+                    .zip(want.lines())
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(0);
                 eprintln!(
                     "case {i} ({chart_rel} {}): differs at line {} (got {}; want {})",
                     case["release"],

@@ -65,7 +65,10 @@ fn user_values(args: &TemplateArgs) -> anyhow::Result<serde_json::Map<String, Va
         let text = crate::input::read_named(&f.to_string_lossy())?;
         let docs = sluice_core::yaml::load_documents_with(
             &text,
-            &sluice_core::yaml::Options { last_key_wins: true, ..Default::default() },
+            &sluice_core::yaml::Options {
+                last_key_wins: true,
+                ..Default::default()
+            },
         )
         .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
         match docs.into_iter().next().map(|d| d.value) {
@@ -75,13 +78,16 @@ fn user_values(args: &TemplateArgs) -> anyhow::Result<serde_json::Map<String, Va
         }
     }
     for s in &args.set_json {
-        strvals::parse_into(s, &mut vals, Mode::Json).map_err(|e| anyhow::anyhow!("failed parsing --set-json data {s:?}: {e}"))?;
+        strvals::parse_into(s, &mut vals, Mode::Json)
+            .map_err(|e| anyhow::anyhow!("failed parsing --set-json data {s:?}: {e}"))?;
     }
     for s in &args.set {
-        strvals::parse_into(s, &mut vals, Mode::Typed).map_err(|e| anyhow::anyhow!("failed parsing --set data: {e}"))?;
+        strvals::parse_into(s, &mut vals, Mode::Typed)
+            .map_err(|e| anyhow::anyhow!("failed parsing --set data: {e}"))?;
     }
     for s in &args.set_string {
-        strvals::parse_into(s, &mut vals, Mode::String).map_err(|e| anyhow::anyhow!("failed parsing --set-string data: {e}"))?;
+        strvals::parse_into(s, &mut vals, Mode::String)
+            .map_err(|e| anyhow::anyhow!("failed parsing --set-string data: {e}"))?;
     }
     for s in &args.set_file {
         let Some((k, path)) = s.split_once('=') else {
@@ -89,7 +95,8 @@ fn user_values(args: &TemplateArgs) -> anyhow::Result<serde_json::Map<String, Va
         };
         let content = crate::input::read_named(path)?;
         let mut one = serde_json::Map::new();
-        strvals::parse_into(&format!("{k}=x"), &mut one, Mode::String).map_err(|e| anyhow::anyhow!("failed parsing --set-file data: {e}"))?;
+        strvals::parse_into(&format!("{k}=x"), &mut one, Mode::String)
+            .map_err(|e| anyhow::anyhow!("failed parsing --set-file data: {e}"))?;
         set_leaf(&mut one, Value::String(content));
         merge_maps(&mut vals, one);
     }
@@ -118,11 +125,17 @@ fn set_leaf(m: &mut serde_json::Map<String, Value>, v: Value) {
 pub fn run(cmd: &HelmCommand) -> anyhow::Result<u8> {
     let HelmCommand::Template(args) = cmd;
     let vals = user_values(args)?;
-    let mut apis: Vec<String> = DEFAULT_API_VERSIONS.iter().map(|s| (*s).to_owned()).collect();
+    let mut apis: Vec<String> = DEFAULT_API_VERSIONS
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
     apis.extend(args.api_versions.iter().cloned());
     let capabilities = match &args.kube_version {
         Some(v) => Capabilities::with_version(v, apis)?,
-        None => Capabilities { api_versions: apis, ..Capabilities::default() },
+        None => Capabilities {
+            api_versions: apis,
+            ..Capabilities::default()
+        },
     };
     let opts = RenderOptions {
         release_name: args.name.clone(),

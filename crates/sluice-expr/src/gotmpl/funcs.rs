@@ -21,45 +21,240 @@ pub enum FnError {
 type R = Result<V, FnError>;
 
 const GO_BUILTINS: &[&str] = &[
-    "and", "call", "html", "index", "slice", "js", "len", "not", "or", "print", "printf", "println",
-    "urlquery", "eq", "ge", "gt", "le", "lt", "ne",
+    "and", "call", "html", "index", "slice", "js", "len", "not", "or", "print", "printf",
+    "println", "urlquery", "eq", "ge", "gt", "le", "lt", "ne",
 ];
 
 const HELM: &[&str] = &[
-    "include", "tpl", "required", "fail", "lookup", "toToml", "fromToml", "toYaml", "mustToYaml",
-    "toYamlPretty", "fromYaml", "fromYamlArray", "toJson", "mustToJson", "fromJson", "fromJsonArray",
+    "include",
+    "tpl",
+    "required",
+    "fail",
+    "lookup",
+    "toToml",
+    "fromToml",
+    "toYaml",
+    "mustToYaml",
+    "toYamlPretty",
+    "fromYaml",
+    "fromYamlArray",
+    "toJson",
+    "mustToJson",
+    "fromJson",
+    "fromJsonArray",
 ];
 
 /// Sprig v3's `GenericFuncMap` names.
 const SPRIG: &[&str] = &[
-    "hello", "ago", "date", "date_in_zone", "date_modify", "dateInZone", "dateModify", "duration",
-    "durationRound", "htmlDate", "htmlDateInZone", "must_date_modify", "mustDateModify",
-    "mustToDate", "now", "toDate", "unixEpoch", "abbrev", "abbrevboth", "trunc", "trim", "upper",
-    "lower", "title", "untitle", "substr", "repeat", "trimall", "trimAll", "trimSuffix",
-    "trimPrefix", "nospace", "initials", "randAlphaNum", "randAlpha", "randAscii", "randNumeric",
-    "swapcase", "shuffle", "snakecase", "camelcase", "kebabcase", "wrap", "wrapWith", "contains",
-    "hasPrefix", "hasSuffix", "quote", "squote", "cat", "indent", "nindent", "replace", "plural",
-    "sha1sum", "sha256sum", "sha512sum", "adler32sum", "toString", "atoi", "int64", "int",
-    "float64", "seq", "toDecimal", "split", "splitList", "splitn", "toStrings", "until",
-    "untilStep", "add1", "add", "sub", "div", "mod", "mul", "randInt", "add1f", "addf", "subf",
-    "divf", "mulf", "biggest", "max", "min", "maxf", "minf", "ceil", "floor", "round", "join",
-    "sortAlpha", "default", "empty", "coalesce", "all", "any", "compact", "mustCompact",
-    "fromJson", "toJson", "toPrettyJson", "toRawJson", "mustFromJson", "mustToJson",
-    "mustToPrettyJson", "mustToRawJson", "ternary", "deepCopy", "mustDeepCopy", "typeOf",
-    "typeIs", "typeIsLike", "kindOf", "kindIs", "deepEqual", "base", "dir", "clean", "ext",
-    "isAbs", "osBase", "osClean", "osDir", "osExt", "osIsAbs", "b64enc", "b64dec", "b32enc",
-    "b32dec", "tuple", "list", "dict", "get", "set", "unset", "hasKey", "pluck", "keys", "pick",
-    "omit", "merge", "mergeOverwrite", "mustMerge", "mustMergeOverwrite", "values", "append",
-    "push", "mustAppend", "mustPush", "prepend", "mustPrepend", "first", "mustFirst", "rest",
-    "mustRest", "last", "mustLast", "initial", "mustInitial", "reverse", "mustReverse", "uniq",
-    "mustUniq", "without", "mustWithout", "has", "mustHas", "slice", "mustSlice", "concat", "dig",
-    "chunk", "mustChunk", "bcrypt", "htpasswd", "genPrivateKey", "derivePassword",
-    "buildCustomCert", "genCA", "genCAWithKey", "genSelfSignedCert", "genSelfSignedCertWithKey",
-    "genSignedCert", "genSignedCertWithKey", "encryptAES", "decryptAES", "randBytes", "uuidv4",
-    "semver", "semverCompare", "fail", "regexMatch", "mustRegexMatch", "regexFindAll",
-    "mustRegexFindAll", "regexFind", "mustRegexFind", "regexReplaceAll", "mustRegexReplaceAll",
-    "regexReplaceAllLiteral", "mustRegexReplaceAllLiteral", "regexSplit", "mustRegexSplit",
-    "regexQuoteMeta", "urlParse", "urlJoin", "getHostByName",
+    "hello",
+    "ago",
+    "date",
+    "date_in_zone",
+    "date_modify",
+    "dateInZone",
+    "dateModify",
+    "duration",
+    "durationRound",
+    "htmlDate",
+    "htmlDateInZone",
+    "must_date_modify",
+    "mustDateModify",
+    "mustToDate",
+    "now",
+    "toDate",
+    "unixEpoch",
+    "abbrev",
+    "abbrevboth",
+    "trunc",
+    "trim",
+    "upper",
+    "lower",
+    "title",
+    "untitle",
+    "substr",
+    "repeat",
+    "trimall",
+    "trimAll",
+    "trimSuffix",
+    "trimPrefix",
+    "nospace",
+    "initials",
+    "randAlphaNum",
+    "randAlpha",
+    "randAscii",
+    "randNumeric",
+    "swapcase",
+    "shuffle",
+    "snakecase",
+    "camelcase",
+    "kebabcase",
+    "wrap",
+    "wrapWith",
+    "contains",
+    "hasPrefix",
+    "hasSuffix",
+    "quote",
+    "squote",
+    "cat",
+    "indent",
+    "nindent",
+    "replace",
+    "plural",
+    "sha1sum",
+    "sha256sum",
+    "sha512sum",
+    "adler32sum",
+    "toString",
+    "atoi",
+    "int64",
+    "int",
+    "float64",
+    "seq",
+    "toDecimal",
+    "split",
+    "splitList",
+    "splitn",
+    "toStrings",
+    "until",
+    "untilStep",
+    "add1",
+    "add",
+    "sub",
+    "div",
+    "mod",
+    "mul",
+    "randInt",
+    "add1f",
+    "addf",
+    "subf",
+    "divf",
+    "mulf",
+    "biggest",
+    "max",
+    "min",
+    "maxf",
+    "minf",
+    "ceil",
+    "floor",
+    "round",
+    "join",
+    "sortAlpha",
+    "default",
+    "empty",
+    "coalesce",
+    "all",
+    "any",
+    "compact",
+    "mustCompact",
+    "fromJson",
+    "toJson",
+    "toPrettyJson",
+    "toRawJson",
+    "mustFromJson",
+    "mustToJson",
+    "mustToPrettyJson",
+    "mustToRawJson",
+    "ternary",
+    "deepCopy",
+    "mustDeepCopy",
+    "typeOf",
+    "typeIs",
+    "typeIsLike",
+    "kindOf",
+    "kindIs",
+    "deepEqual",
+    "base",
+    "dir",
+    "clean",
+    "ext",
+    "isAbs",
+    "osBase",
+    "osClean",
+    "osDir",
+    "osExt",
+    "osIsAbs",
+    "b64enc",
+    "b64dec",
+    "b32enc",
+    "b32dec",
+    "tuple",
+    "list",
+    "dict",
+    "get",
+    "set",
+    "unset",
+    "hasKey",
+    "pluck",
+    "keys",
+    "pick",
+    "omit",
+    "merge",
+    "mergeOverwrite",
+    "mustMerge",
+    "mustMergeOverwrite",
+    "values",
+    "append",
+    "push",
+    "mustAppend",
+    "mustPush",
+    "prepend",
+    "mustPrepend",
+    "first",
+    "mustFirst",
+    "rest",
+    "mustRest",
+    "last",
+    "mustLast",
+    "initial",
+    "mustInitial",
+    "reverse",
+    "mustReverse",
+    "uniq",
+    "mustUniq",
+    "without",
+    "mustWithout",
+    "has",
+    "mustHas",
+    "slice",
+    "mustSlice",
+    "concat",
+    "dig",
+    "chunk",
+    "mustChunk",
+    "bcrypt",
+    "htpasswd",
+    "genPrivateKey",
+    "derivePassword",
+    "buildCustomCert",
+    "genCA",
+    "genCAWithKey",
+    "genSelfSignedCert",
+    "genSelfSignedCertWithKey",
+    "genSignedCert",
+    "genSignedCertWithKey",
+    "encryptAES",
+    "decryptAES",
+    "randBytes",
+    "uuidv4",
+    "semver",
+    "semverCompare",
+    "fail",
+    "regexMatch",
+    "mustRegexMatch",
+    "regexFindAll",
+    "mustRegexFindAll",
+    "regexFind",
+    "mustRegexFind",
+    "regexReplaceAll",
+    "mustRegexReplaceAll",
+    "regexReplaceAllLiteral",
+    "mustRegexReplaceAllLiteral",
+    "regexSplit",
+    "mustRegexSplit",
+    "regexQuoteMeta",
+    "urlParse",
+    "urlJoin",
+    "getHostByName",
 ];
 
 pub fn is_known(name: &str) -> bool {
@@ -212,7 +407,10 @@ fn deep_eq(a: &V, b: &V, depth: usize) -> bool {
     match (a, b) {
         (V::List(x), V::List(y)) => {
             let (x, y) = (x.borrow(), y.borrow());
-            x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| deep_eq(p, q, depth + 1))
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y.iter())
+                    .all(|(p, q)| deep_eq(p, q, depth + 1))
         }
         (V::Map(x), V::Map(y)) => {
             let (x, y) = (x.borrow(), y.borrow());
@@ -248,7 +446,7 @@ fn title(s: &str) -> String {
         } else {
             out.push(c);
         }
-        prev_sep = !(c.is_alphanumeric() || c == '_' || (!c.is_ascii() && !c.is_whitespace()));
+        prev_sep = (c.is_whitespace() || c.is_ascii()) && c != '_' && !c.is_alphanumeric();
     }
     out
 }
@@ -273,11 +471,17 @@ fn merge_into(dst: &V, src: &V, overwrite: bool, depth: usize) {
     if std::rc::Rc::ptr_eq(d, s) {
         return;
     }
-    let src_items: Vec<(String, V)> = s.borrow().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let src_items: Vec<(String, V)> = s
+        .borrow()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     for (k, sv) in src_items {
         let existing = d.borrow().get(&k).cloned();
         match existing {
-            Some(dv @ V::Map(_)) if matches!(sv, V::Map(_)) => merge_into(&dv, &sv, overwrite, depth + 1),
+            Some(dv @ V::Map(_)) if matches!(sv, V::Map(_)) => {
+                merge_into(&dv, &sv, overwrite, depth + 1)
+            }
             Some(dv) => {
                 if (overwrite && !empty(&sv)) || empty(&dv) {
                     // mergo: an empty dst value takes src's; with overwrite a non-empty src wins
@@ -360,7 +564,9 @@ fn go_str(s: &str, escape_html: bool) -> String {
     if escape_html {
         q
     } else {
-        q.replace("\\u003c", "<").replace("\\u003e", ">").replace("\\u0026", "&")
+        q.replace("\\u003c", "<")
+            .replace("\\u003e", ">")
+            .replace("\\u0026", "&")
     }
 }
 
@@ -370,7 +576,10 @@ fn go_json_pretty_flat(j: &serde_json::Value, escape_html: bool) -> String {
         J::String(s) => go_str(s, escape_html),
         J::Array(a) => format!(
             "[{}]",
-            a.iter().map(|x| go_json_pretty_flat(x, escape_html)).collect::<Vec<_>>().join(",")
+            a.iter()
+                .map(|x| go_json_pretty_flat(x, escape_html))
+                .collect::<Vec<_>>()
+                .join(",")
         ),
         J::Object(m) => {
             let mut keys: Vec<&String> = m.keys().collect();
@@ -378,7 +587,11 @@ fn go_json_pretty_flat(j: &serde_json::Value, escape_html: bool) -> String {
             format!(
                 "{{{}}}",
                 keys.iter()
-                    .map(|k| format!("{}:{}", go_str(k, escape_html), go_json_pretty_flat(&m[*k], escape_html)))
+                    .map(|k| format!(
+                        "{}:{}",
+                        go_str(k, escape_html),
+                        go_json_pretty_flat(&m[*k], escape_html)
+                    ))
                     .collect::<Vec<_>>()
                     .join(",")
             )
@@ -421,7 +634,11 @@ fn go_json_pretty(j: &serde_json::Value, ind: usize, escape_html: bool) -> Strin
 fn from_yaml_value(text: &str) -> Result<serde_json::Value, String> {
     let docs = sluice_core::yaml::load_documents(text, &sluice_core::Limits::default())
         .map_err(|e| e.message())?;
-    Ok(docs.into_iter().next().map(|d| d.value).unwrap_or(serde_json::Value::Null))
+    Ok(docs
+        .into_iter()
+        .next()
+        .map(|d| d.value)
+        .unwrap_or(serde_json::Value::Null))
 }
 
 fn rand_string(n: i64, set: &[u8]) -> String {

@@ -36,7 +36,10 @@ impl Em {
 
 /// Marshals `v` as YAML text ending with a newline.
 pub fn marshal(v: &Value, _pretty: bool) -> String {
-    let mut e = Em { out: String::new(), col: 0 };
+    let mut e = Em {
+        out: String::new(),
+        col: 0,
+    };
     match v {
         Value::Object(m) if !m.is_empty() => write_map(&mut e, m, 0),
         Value::Array(a) if !a.is_empty() => write_seq(&mut e, a, 0),
@@ -81,12 +84,16 @@ pub fn key_less(a: &str, b: &str) -> bool {
         }
         let mut ai = i;
         while ai < ar.len() && ar[ai].is_ascii_digit() {
-            an = an.wrapping_mul(10).wrapping_add(i64::from(ar[ai] as u8 - b'0'));
+            an = an
+                .wrapping_mul(10)
+                .wrapping_add(i64::from(ar[ai] as u8 - b'0'));
             ai += 1;
         }
         let mut bi = i;
         while bi < br.len() && br[bi].is_ascii_digit() {
-            bn = bn.wrapping_mul(10).wrapping_add(i64::from(br[bi] as u8 - b'0'));
+            bn = bn
+                .wrapping_mul(10)
+                .wrapping_add(i64::from(br[bi] as u8 - b'0'));
             bi += 1;
         }
         if an != bn {
@@ -248,7 +255,13 @@ fn is_blankz(c: Option<char>) -> bool {
 /// libyaml's `yaml_emitter_analyze_scalar`.
 fn analyze(s: &str) -> Analysis {
     if s.is_empty() {
-        return Analysis { flow_plain: false, block_plain: true, single: true, block: false, multiline: false };
+        return Analysis {
+            flow_plain: false,
+            block_plain: true,
+            single: true,
+            block: false,
+            multiline: false,
+        };
     }
     let chars: Vec<char> = s.chars().collect();
     let (mut flow_ind, mut block_ind) = (false, false);
@@ -256,8 +269,10 @@ fn analyze(s: &str) -> Analysis {
         flow_ind = true;
         block_ind = true;
     }
-    let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) = (false, false, false, false);
-    let (mut break_space, mut space_break, mut prev_space, mut prev_break) = (false, false, false, false);
+    let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
+        (false, false, false, false);
+    let (mut break_space, mut space_break, mut prev_space, mut prev_break) =
+        (false, false, false, false);
     let (mut line_breaks, mut special) = (false, false);
     let mut preceded_ws = true;
     let mut followed_ws = is_blankz(chars.get(1).copied());
@@ -332,7 +347,13 @@ fn analyze(s: &str) -> Analysis {
         preceded_ws = is_blankz(Some(c));
         followed_ws = is_blankz(chars.get(i + 2).copied());
     }
-    let mut a = Analysis { flow_plain: true, block_plain: true, single: true, block: true, multiline: line_breaks };
+    let mut a = Analysis {
+        flow_plain: true,
+        block_plain: true,
+        single: true,
+        block: true,
+        multiline: line_breaks,
+    };
     if leading_space || leading_break || trailing_space || trailing_break {
         a.flow_plain = false;
         a.block_plain = false;
@@ -371,10 +392,10 @@ pub fn plain_is_str(s: &str) -> bool {
         return false;
     }
     match s {
-        "~" | "null" | "Null" | "NULL" | "y" | "Y" | "yes" | "Yes" | "YES" | "n" | "N" | "no" | "No"
-        | "NO" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE" | "on" | "On" | "ON" | "off"
-        | "Off" | "OFF" | ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf"
-        | "-.INF" | ".nan" | ".NaN" | ".NAN" | "<<" => return false,
+        "~" | "null" | "Null" | "NULL" | "y" | "Y" | "yes" | "Yes" | "YES" | "n" | "N" | "no"
+        | "No" | "NO" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE" | "on" | "On"
+        | "ON" | "off" | "Off" | "OFF" | ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF"
+        | "-.inf" | "-.Inf" | "-.INF" | ".nan" | ".NaN" | ".NAN" | "<<" => return false,
         _ => {}
     }
     let c0 = s.as_bytes()[0];
@@ -423,7 +444,9 @@ fn is_yaml_float(s: &str) -> bool {
             Some((i, f)) => (i, Some(f)),
             None => (mant, None),
         };
-        !i.is_empty() && i.chars().all(|c| c.is_ascii_digit()) && f.is_none_or(|f| f.chars().all(|c| c.is_ascii_digit()))
+        !i.is_empty()
+            && i.chars().all(|c| c.is_ascii_digit())
+            && f.is_none_or(|f| f.chars().all(|c| c.is_ascii_digit()))
     };
     let exp_ok = exp.is_none_or(|e| {
         let e = e.strip_prefix(['-', '+']).unwrap_or(e);
@@ -443,8 +466,13 @@ fn is_base60(s: &str) -> bool {
         return false;
     }
     let mut parts = main.split(':');
-    let Some(head) = parts.next() else { return false };
-    if head.is_empty() || !head.as_bytes()[0].is_ascii_digit() || !head.chars().all(|c| c.is_ascii_digit() || c == '_') {
+    let Some(head) = parts.next() else {
+        return false;
+    };
+    if head.is_empty()
+        || !head.as_bytes()[0].is_ascii_digit()
+        || !head.chars().all(|c| c.is_ascii_digit() || c == '_')
+    {
         return false;
     }
     let rest: Vec<&str> = parts.collect();
@@ -463,7 +491,12 @@ fn is_timestamp(s: &str) -> bool {
     // go-yaml v2 parseTimestamp: "2006-1-2" with optional time parts
     let date = s.split(['T', 't', ' ']).next().unwrap_or("");
     let p: Vec<&str> = date.split('-').collect();
-    if p.len() != 3 || p[0].len() != 4 || !p.iter().all(|x| !x.is_empty() && x.len() <= 2 || x.len() == 4) {
+    if p.len() != 3
+        || p[0].len() != 4
+        || !p
+            .iter()
+            .all(|x| !x.is_empty() && x.len() <= 2 || x.len() == 4)
+    {
         return false;
     }
     if !p.iter().all(|x| x.chars().all(|c| c.is_ascii_digit())) {
@@ -505,7 +538,11 @@ fn write_str(e: &mut Em, s: &str, ind: usize, key: bool) {
             let mut spaces = false;
             for (i, &c) in chars.iter().enumerate() {
                 if c == ' ' {
-                    if allow_breaks && !spaces && e.col > BEST_WIDTH && chars.get(i + 1) != Some(&' ') {
+                    if allow_breaks
+                        && !spaces
+                        && e.col > BEST_WIDTH
+                        && chars.get(i + 1) != Some(&' ')
+                    {
                         e.newline_indent(ind);
                     } else {
                         e.put(" ");
@@ -525,7 +562,13 @@ fn write_str(e: &mut Em, s: &str, ind: usize, key: bool) {
             let mut spaces = false;
             for (i, &c) in chars.iter().enumerate() {
                 if c == ' ' {
-                    if allow_breaks && !spaces && e.col > BEST_WIDTH && i != 0 && i + 1 != n && chars.get(i + 1) != Some(&' ') {
+                    if allow_breaks
+                        && !spaces
+                        && e.col > BEST_WIDTH
+                        && i != 0
+                        && i + 1 != n
+                        && chars.get(i + 1) != Some(&' ')
+                    {
                         e.newline_indent(ind);
                     } else {
                         e.put(" ");

@@ -98,7 +98,11 @@ impl V {
             J::Number(n) => V::Float(n.as_f64().unwrap_or(0.0)),
             J::String(s) => V::str(s.as_str()),
             J::Array(a) => V::list(a.iter().map(V::from_json).collect()),
-            J::Object(m) => V::map(m.iter().map(|(k, v)| (k.clone(), V::from_json(v))).collect()),
+            J::Object(m) => V::map(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), V::from_json(v)))
+                    .collect(),
+            ),
         }
     }
 
@@ -254,7 +258,12 @@ impl V {
             return V::Nil;
         }
         match self {
-            V::List(l) => V::list(l.borrow().iter().map(|x| x.deep_copy_at(depth + 1)).collect()),
+            V::List(l) => V::list(
+                l.borrow()
+                    .iter()
+                    .map(|x| x.deep_copy_at(depth + 1))
+                    .collect(),
+            ),
             V::Map(m) => V::map(
                 m.borrow()
                     .iter()
@@ -396,7 +405,9 @@ impl Exec<'_> {
     }
 
     fn emit(&self, out: &mut String, s: &str) -> Result<(), Error> {
-        self.budget.charge(s.len() as u64).map_err(|e| Error::Limit(e.0))?;
+        self.budget
+            .charge(s.len() as u64)
+            .map_err(|e| Error::Limit(e.0))?;
         out.push_str(s);
         Ok(())
     }
@@ -554,6 +565,7 @@ impl Exec<'_> {
     }
 
     /// Follows `fields` from `v`; the last field gets `args` (a method call on an object).
+    #[allow(clippy::too_many_arguments)]
     fn fields(
         &self,
         f: &Frame,
@@ -585,7 +597,11 @@ impl Exec<'_> {
                     got.unwrap_or(V::Nil)
                 }
                 V::Obj(o) => {
-                    let a = if last { args.take().unwrap_or_default() } else { Vec::new() };
+                    let a = if last {
+                        args.take().unwrap_or_default()
+                    } else {
+                        Vec::new()
+                    };
                     match o.call(name, &a) {
                         Some(Ok(x)) => x,
                         Some(Err(e)) => {
@@ -621,7 +637,11 @@ impl Exec<'_> {
             };
         }
         if args.as_ref().is_some_and(|a| !a.is_empty()) {
-            return Err(f.exec_err(pos, shown, &format!("can't give argument to non-function {shown}")));
+            return Err(f.exec_err(
+                pos,
+                shown,
+                &format!("can't give argument to non-function {shown}"),
+            ));
         }
         Ok(v)
     }
@@ -630,7 +650,9 @@ impl Exec<'_> {
         use parse::Arg;
         match a {
             Arg::Dot => Ok(dot.clone()),
-            Arg::Field(fs) => self.fields(f, dot.clone(), fs, None, pos, &shown_fields("", fs), false),
+            Arg::Field(fs) => {
+                self.fields(f, dot.clone(), fs, None, pos, &shown_fields("", fs), false)
+            }
             Arg::Var(name, fs) => {
                 let base = self.var(f, name, pos)?;
                 self.fields(f, base, fs, None, pos, &shown_fields(name, fs), true)
@@ -652,11 +674,19 @@ impl Exec<'_> {
         }
     }
 
-    fn cmd(&mut self, f: &mut Frame, c: &parse::Cmd, dot: &V, piped: Option<V>) -> Result<V, Error> {
+    fn cmd(
+        &mut self,
+        f: &mut Frame,
+        c: &parse::Cmd,
+        dot: &V,
+        piped: Option<V>,
+    ) -> Result<V, Error> {
         use parse::Arg;
         match &c.args[0] {
             Arg::Func(name) => self.call(f, name, &c.args[1..], dot, piped, c.pos),
-            Arg::Field(fs) | Arg::Var(_, fs) if !fs.is_empty() && (c.args.len() > 1 || piped.is_some()) => {
+            Arg::Field(fs) | Arg::Var(_, fs)
+                if !fs.is_empty() && (c.args.len() > 1 || piped.is_some()) =>
+            {
                 // a method call: `.Files.Get "x"`, `.Capabilities.APIVersions.Has "x"`
                 let mut args = Vec::new();
                 for a in &c.args[1..] {
@@ -722,7 +752,13 @@ impl Exec<'_> {
             "include" => {
                 let (tname, d) = match args.as_slice() {
                     [n, d] => (n.to_str(), d.clone()),
-                    _ => return Err(f.exec_err(pos, name, "wrong number of args for include: want 2")),
+                    _ => {
+                        return Err(f.exec_err(
+                            pos,
+                            name,
+                            "wrong number of args for include: want 2",
+                        ));
+                    }
                 };
                 let mut out = String::new();
                 self.exec_template(&tname, &d, &mut out, Some((f, pos))).map_err(|e| {
@@ -755,7 +791,13 @@ impl Exec<'_> {
                     _ => "gotpl".to_owned(),
                 };
                 let (tree, defines) = parse::parse(&tname, &text).map_err(|e| match e {
-                    Error::Parse(m) => f.exec_err(pos, name, &format!("error calling tpl: cannot parse template {text:?}: template: {m}")),
+                    Error::Parse(m) => f.exec_err(
+                        pos,
+                        name,
+                        &format!(
+                            "error calling tpl: cannot parse template {text:?}: template: {m}"
+                        ),
+                    ),
                     other => other,
                 })?;
                 let mark = self.extra.len();
@@ -768,7 +810,9 @@ impl Exec<'_> {
                 let r = self.exec_template(&key, &d, &mut out, Some((f, pos)));
                 self.extra.truncate(mark);
                 r.map_err(|e| match e {
-                    Error::Exec(m) => Error::Exec(format!("{}: error calling tpl: {m}", f.at(pos, name))),
+                    Error::Exec(m) => {
+                        Error::Exec(format!("{}: error calling tpl: {m}", f.at(pos, name)))
+                    }
                     other => other,
                 })?;
                 Ok(V::str(out.replace("<no value>", "")))
@@ -786,14 +830,18 @@ impl Exec<'_> {
                 let r = funcs::call(name, args, self.budget);
                 match r {
                     Ok(v) => Ok(v),
-                    Err(funcs::FnError::Msg(m)) => Err(f.exec_err(pos, name, &format!("error calling {name}: {m}"))),
+                    Err(funcs::FnError::Msg(m)) => {
+                        Err(f.exec_err(pos, name, &format!("error calling {name}: {m}")))
+                    }
                     Err(funcs::FnError::Go(m)) => Err(f.exec_err(pos, name, &m)),
                     Err(funcs::FnError::Unsupported) => Err(f.exec_err(
                         pos,
                         name,
                         &format!("function \"{name}\" is not supported by sluice"),
                     )),
-                    Err(funcs::FnError::Limit(m)) => Err(Error::Limit(format!("{}: {m}", f.at(pos, name)))),
+                    Err(funcs::FnError::Limit(m)) => {
+                        Err(Error::Limit(format!("{}: {m}", f.at(pos, name))))
+                    }
                 }
             }
         }
@@ -831,7 +879,10 @@ impl Frame {
 
     /// Helm's message for `fail` and `required` (`cleanupExecError`).
     fn fail(&self, pos: usize, msg: &str) -> Error {
-        Error::Fail(format!("execution error at ({}): {msg}", self.location(pos)))
+        Error::Fail(format!(
+            "execution error at ({}): {msg}",
+            self.location(pos)
+        ))
     }
 
     fn err(&self, pos: usize, msg: &str) -> Error {

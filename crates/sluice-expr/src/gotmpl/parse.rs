@@ -133,7 +133,9 @@ pub fn parse(name: &str, src: &str) -> Result<(Tree, Vec<(String, Tree)>), Error
 
 fn conv(name: &str, e: TemplateError) -> Error {
     match e {
-        TemplateError::Parse { line, message, .. } => Error::Parse(format!("{name}:{line}: {message}")),
+        TemplateError::Parse { line, message, .. } => {
+            Error::Parse(format!("{name}:{line}: {message}"))
+        }
         other => Error::Parse(format!("{name}: {other}")),
     }
 }
@@ -164,7 +166,11 @@ impl Parser<'_> {
                         }
                         Tok::Ident(k) if k == "else" => {
                             let rest = toks[1..].to_vec();
-                            let e = if rest.is_empty() { None } else { Some((rest, pos)) };
+                            let e = if rest.is_empty() {
+                                None
+                            } else {
+                                Some((rest, pos))
+                            };
                             return Ok((nodes, Ctl::Else(e), pos));
                         }
                         Tok::Ident(k) if k == "if" || k == "range" || k == "with" => {
@@ -172,12 +178,18 @@ impl Parser<'_> {
                             nodes.push(self.control(&k, &toks[1..], pos)?);
                         }
                         Tok::Ident(k) if k == "break" || k == "continue" => {
-                            nodes.push(if k == "break" { Node::Break } else { Node::Continue });
+                            nodes.push(if k == "break" {
+                                Node::Break
+                            } else {
+                                Node::Continue
+                            });
                         }
                         Tok::Ident(k) if k == "template" => {
                             let name = match toks.get(1) {
                                 Some((Tok::Str(s), _)) => s.clone(),
-                                _ => return Err(self.err(pos, "unexpected token in template clause")),
+                                _ => {
+                                    return Err(self.err(pos, "unexpected token in template clause"));
+                                }
                             };
                             let pipe = if toks.len() > 2 {
                                 Some(Box::new(self.pipeline(&toks[2..], pos, false)?))
@@ -190,7 +202,11 @@ impl Parser<'_> {
                             let k = k.clone();
                             let name = match toks.get(1) {
                                 Some((Tok::Str(s), _)) => s.clone(),
-                                _ => return Err(self.err(pos, &format!("unexpected token in {k} clause"))),
+                                _ => {
+                                    return Err(
+                                        self.err(pos, &format!("unexpected token in {k} clause"))
+                                    );
+                                }
                             };
                             if k == "define" && (self.depth > 0 || self.in_define) {
                                 return Err(self.err(pos, "unexpected <define> in command"));
@@ -205,14 +221,17 @@ impl Parser<'_> {
                             } else {
                                 None
                             };
-                            let saved_vars = std::mem::replace(&mut self.vars, vec!["$".to_owned()]);
+                            let saved_vars =
+                                std::mem::replace(&mut self.vars, vec!["$".to_owned()]);
                             let saved_in = std::mem::replace(&mut self.in_define, true);
                             let (body, ctl, cpos) = self.list()?;
                             self.vars = saved_vars;
                             self.in_define = saved_in;
                             match ctl {
                                 Ctl::End => {}
-                                Ctl::Eof => return Err(self.err(cpos, &format!("unexpected EOF in {k}"))),
+                                Ctl::Eof => {
+                                    return Err(self.err(cpos, &format!("unexpected EOF in {k}")));
+                                }
                                 Ctl::Else(_) => return Err(self.err(cpos, "unexpected {{else}}")),
                             }
                             self.defines.push((
@@ -242,7 +261,10 @@ impl Parser<'_> {
     fn control(&mut self, kw: &str, toks: &[(Tok, usize)], pos: usize) -> Result<Node, Error> {
         self.depth += 1;
         if self.depth > MAX_NESTING {
-            return Err(self.err(pos, &format!("control structures nest deeper than {MAX_NESTING} levels")));
+            return Err(self.err(
+                pos,
+                &format!("control structures nest deeper than {MAX_NESTING} levels"),
+            ));
         }
         let r = self.control_body(kw, toks, pos);
         self.depth -= 1;
@@ -281,11 +303,19 @@ impl Parser<'_> {
         })
     }
 
-    fn pipeline(&mut self, toks: &[(Tok, usize)], pos: usize, allow_two: bool) -> Result<Pipe, Error> {
+    fn pipeline(
+        &mut self,
+        toks: &[(Tok, usize)],
+        pos: usize,
+        allow_two: bool,
+    ) -> Result<Pipe, Error> {
         let mut decl = Vec::new();
         let mut assign = false;
         let mut start = 0;
-        if let Some(d) = toks.iter().position(|(t, _)| matches!(t, Tok::Declare | Tok::Assign)) {
+        if let Some(d) = toks
+            .iter()
+            .position(|(t, _)| matches!(t, Tok::Declare | Tok::Assign))
+        {
             let head = &toks[..d];
             let is_var_list = !head.is_empty()
                 && head.len() % 2 == 1
@@ -339,7 +369,12 @@ impl Parser<'_> {
         if !assign {
             self.vars.extend(decl.iter().cloned());
         }
-        Ok(Pipe { decl, assign, cmds, pos })
+        Ok(Pipe {
+            decl,
+            assign,
+            cmds,
+            pos,
+        })
     }
 
     fn trailing_fields(toks: &[(Tok, usize)], i: &mut usize) -> Vec<String> {
@@ -373,8 +408,8 @@ impl Parser<'_> {
                     "true" => Arg::Bool(true),
                     "false" => Arg::Bool(false),
                     "nil" => Arg::Nil,
-                    "if" | "else" | "end" | "range" | "with" | "define" | "template" | "block" | "break"
-                    | "continue" => {
+                    "if" | "else" | "end" | "range" | "with" | "define" | "template" | "block"
+                    | "break" | "continue" => {
                         return Err(self.err(*p, &format!("unexpected <{name}> in command")));
                     }
                     _ => {
@@ -388,7 +423,10 @@ impl Parser<'_> {
                             let call = Pipe {
                                 decl: Vec::new(),
                                 assign: false,
-                                cmds: vec![Cmd { args: vec![Arg::Func(name.clone())], pos: *p }],
+                                cmds: vec![Cmd {
+                                    args: vec![Arg::Func(name.clone())],
+                                    pos: *p,
+                                }],
                                 pos: *p,
                             };
                             Arg::Sub(Box::new(call), fields)

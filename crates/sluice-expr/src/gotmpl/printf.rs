@@ -106,7 +106,11 @@ fn fmt_float(f: f64, verb: char, prec: Option<usize>) -> String {
             None => crate::appset::go_float(f),
             Some(p) => {
                 let p = p.max(1);
-                let exp = if f == 0.0 { 0 } else { f.abs().log10().floor() as i32 };
+                let exp = if f == 0.0 {
+                    0
+                } else {
+                    f.abs().log10().floor() as i32
+                };
                 if exp < -4 || exp >= p as i32 {
                     fmt_float(f, 'e', Some(p - 1))
                 } else {
@@ -143,10 +147,20 @@ fn one(verb: char, v: &V, sp: &Spec) -> String {
         ('s', V::List(_) | V::Map(_) | V::Obj(_)) => v.display(),
         ('s', V::Int(_) | V::Float(_) | V::Bool(_) | V::Nil) => bad(verb, v),
         ('d', V::Int(i)) => {
-            if sp.plus && *i >= 0 { format!("+{i}") } else if sp.space && *i >= 0 { format!(" {i}") } else { i.to_string() }
+            if sp.plus && *i >= 0 {
+                format!("+{i}")
+            } else if sp.space && *i >= 0 {
+                format!(" {i}")
+            } else {
+                i.to_string()
+            }
         }
         ('d', V::List(l)) => {
-            let parts: Vec<String> = l.borrow().iter().map(|x| one('d', x, &Spec::default())).collect();
+            let parts: Vec<String> = l
+                .borrow()
+                .iter()
+                .map(|x| one('d', x, &Spec::default()))
+                .collect();
             format!("[{}]", parts.join(" "))
         }
         ('t', V::Bool(b)) => b.to_string(),
@@ -161,7 +175,11 @@ fn one(verb: char, v: &V, sp: &Spec) -> String {
         ('X', V::Str(s)) => s.bytes().map(|b| format!("{b:02X}")).collect(),
         ('e' | 'E' | 'f' | 'F', V::Float(f)) => {
             let s = fmt_float(*f, verb, sp.prec);
-            if sp.plus && *f >= 0.0 { format!("+{s}") } else { s }
+            if sp.plus && *f >= 0.0 {
+                format!("+{s}")
+            } else {
+                s
+            }
         }
         ('T', _) => v.type_name(),
         _ => bad(verb, v),
@@ -190,24 +208,30 @@ pub fn sprintf(f: &str, args: &[V]) -> String {
             }
             chars.next();
         }
-        let num = |chars: &mut std::iter::Peekable<std::str::Chars>, next: &mut usize| -> Option<usize> {
-            if chars.peek() == Some(&'*') {
-                chars.next();
-                let v = args.get(*next).map(super::funcs::to_i64).unwrap_or(0);
-                *next += 1;
-                return Some(v.clamp(0, 1 << 20) as usize);
-            }
-            let mut n: Option<usize> = None;
-            while let Some(&d) = chars.peek() {
-                if let Some(x) = d.to_digit(10) {
-                    n = Some(n.unwrap_or(0).saturating_mul(10).saturating_add(x as usize).min(1 << 20));
+        let num =
+            |chars: &mut std::iter::Peekable<std::str::Chars>, next: &mut usize| -> Option<usize> {
+                if chars.peek() == Some(&'*') {
                     chars.next();
-                } else {
-                    break;
+                    let v = args.get(*next).map(super::funcs::to_i64).unwrap_or(0);
+                    *next += 1;
+                    return Some(v.clamp(0, 1 << 20) as usize);
                 }
-            }
-            n
-        };
+                let mut n: Option<usize> = None;
+                while let Some(&d) = chars.peek() {
+                    if let Some(x) = d.to_digit(10) {
+                        n = Some(
+                            n.unwrap_or(0)
+                                .saturating_mul(10)
+                                .saturating_add(x as usize)
+                                .min(1 << 20),
+                        );
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                }
+                n
+            };
         sp.width = num(&mut chars, &mut next);
         if chars.peek() == Some(&'.') {
             chars.next();

@@ -29,11 +29,27 @@ pub fn parse(s: &str) -> Result<Version, String> {
         None => (t, String::new()),
     };
     let parts: Vec<&str> = core.split('.').collect();
-    if parts.is_empty() || parts.len() > 3 || parts.iter().any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_digit())) {
+    if parts.is_empty()
+        || parts.len() > 3
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_digit()))
+    {
         return Err("Invalid Semantic Version".to_owned());
     }
-    let n = |i: usize| parts.get(i).map_or(Ok(0), |p| p.parse::<u64>().map_err(|_| "Invalid Semantic Version".to_owned()));
-    Ok(Version { major: n(0)?, minor: n(1)?, patch: n(2)?, pre, meta })
+    let n = |i: usize| {
+        parts.get(i).map_or(Ok(0), |p| {
+            p.parse::<u64>()
+                .map_err(|_| "Invalid Semantic Version".to_owned())
+        })
+    };
+    Ok(Version {
+        major: n(0)?,
+        minor: n(1)?,
+        patch: n(2)?,
+        pre,
+        meta,
+    })
 }
 
 fn cmp_pre(a: &str, b: &str) -> Ordering {
@@ -87,16 +103,42 @@ fn parse_con(op: &str, ver: &str) -> Result<Con, String> {
         nums.push(p);
         parts += 1;
     }
-    let text = if nums.is_empty() { "0".to_owned() } else { nums.join(".") } + rest;
+    let text = if nums.is_empty() {
+        "0".to_owned()
+    } else {
+        nums.join(".")
+    } + rest;
     let v = parse(&text).map_err(|_| format!("improper constraint: {op}{ver}"))?;
-    Ok(Con { op: op.to_owned(), v, parts })
+    Ok(Con {
+        op: op.to_owned(),
+        v,
+        parts,
+    })
 }
 
 fn bump(v: &Version, part: usize) -> Version {
     match part {
-        0 => Version { major: v.major + 1, minor: 0, patch: 0, pre: String::new(), meta: String::new() },
-        1 => Version { major: v.major, minor: v.minor + 1, patch: 0, pre: String::new(), meta: String::new() },
-        _ => Version { major: v.major, minor: v.minor, patch: v.patch + 1, pre: String::new(), meta: String::new() },
+        0 => Version {
+            major: v.major + 1,
+            minor: 0,
+            patch: 0,
+            pre: String::new(),
+            meta: String::new(),
+        },
+        1 => Version {
+            major: v.major,
+            minor: v.minor + 1,
+            patch: 0,
+            pre: String::new(),
+            meta: String::new(),
+        },
+        _ => Version {
+            major: v.major,
+            minor: v.minor,
+            patch: v.patch + 1,
+            pre: String::new(),
+            meta: String::new(),
+        },
     }
 }
 
