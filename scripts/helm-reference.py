@@ -289,7 +289,7 @@ def install_case(sluice, root, out, i, case, values, ns, stubs, namespaces, Conf
                     release_name=case["release"], chart_path=os.path.join(root, case["chart"]),
                     values=values, wait=False, create_namespace=(ns != "default"),
                     take_ownership=True))
-                text = r["manifest"].strip() + "\n"
+                text = (r.get("manifest") or "").strip() + "\n"
                 for h in r.get("hooks") or []:
                     text += "---\n# Source: " + h["path"] + "\n" + h["manifest"] + "\n"
                 with open(os.path.join(out, f"{i}.yaml"), "w") as fh:

@@ -618,11 +618,10 @@ fn render_here(chart: Chart, user: &Values, opts: &RenderOptions) -> Result<Stri
         manifest.push_str(&format!("---\n# Source: {}\n{}\n", m.name, m.content));
     }
     let mut out = String::new();
-    let t = manifest.trim();
-    if !t.is_empty() {
-        out.push_str(t);
-        out.push('\n');
-    }
+    // helm template: fmt.Fprintln(out, strings.TrimSpace(rel.Manifest)), so an empty chart
+    // prints one empty line
+    out.push_str(manifest.trim());
+    out.push('\n');
     if !opts.no_hooks {
         for h in &hooks {
             out.push_str(&format!("---\n# Source: {}\n{}\n", h.name, h.content));
