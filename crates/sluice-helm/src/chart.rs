@@ -179,80 +179,183 @@ fn parse_yaml_map(text: &str, file: &str) -> Result<serde_json::Map<String, Valu
     }
 }
 
-/// Loads the chart directory `dir`.
-pub fn load_chart(fs: &dyn FileSystem, dir: &Path) -> Result<Chart, Error> {
-    let mut count = 0;
-    load_at(fs, dir, 0, &mut count)
-}
+/// Bytes a packaged chart may decompress to (a gzip bomb stops here).
+pub const MAX_ARCHIVE_BYTES: u64 = 64 * 1024 * 1024;
 
-fn load_at(
-    fs: &dyn FileSystem,
-    dir: &Path,
-    depth: usize,
-    count: &mut usize,
-) -> Result<Chart, Error> {
-    if depth > MAX_CHART_DEPTH {
-        return Err(Error::Load(format!(
-            "{}: dependencies nest deeper than {MAX_CHART_DEPTH} levels",
-            dir.display()
-        )));
+/// Loads the chart at `path`: a directory, or a packaged chart (`.tgz`).
+pub fn load_chart(fs: &dyn FileSystem, path: &Path) -> Result<Chart, Error> {
+    if !fs.is_dir(path) {
+        let data = fs
+            .read(path)
+            .map_err(|e| Error::Load(format!("{}: {e}", path.display())))?;
+        return load_archive(&data, 0);
     }
-    if !fs.is_dir(dir) {
-        return Err(Error::Load(format!(
-            "{}: not a chart directory",
-            dir.display()
-        )));
-    }
-    let ignore = match fs.read(&dir.join(".helmignore")) {
+    let ignore = match fs.read(&path.join(".helmignore")) {
         Ok(b) => Ignore::parse(&String::from_utf8_lossy(&b)),
         Err(_) => Ignore::parse(""),
     };
     let mut all: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut dep_dirs: Vec<String> = Vec::new();
     let mut stack = vec![String::new()];
     while let Some(rel) = stack.pop() {
         let abs = if rel.is_empty() {
-            dir.to_path_buf()
+            path.to_path_buf()
         } else {
-            dir.join(&rel)
+            path.join(&rel)
         };
         let entries = fs
             .list(&abs)
             .map_err(|e| Error::Load(format!("{}: {e}", abs.display())))?;
         for (name, is_dir) in entries {
-            let path = if rel.is_empty() {
+            let p = if rel.is_empty() {
                 name.clone()
             } else {
                 format!("{rel}/{name}")
             };
-            if ignore.ignored(&path, is_dir) {
+            if ignore.ignored(&p, is_dir) {
                 continue;
             }
             if is_dir {
-                if rel == "charts" {
-                    dep_dirs.push(path);
-                } else {
-                    stack.push(path);
+                if p.matches('/').count() > 4 * MAX_CHART_DEPTH {
+                    return Err(Error::Load(format!("{p}: directories nest too deep")));
                 }
+                stack.push(p);
                 continue;
             }
-            *count += 1;
-            if *count > MAX_CHART_FILES {
+            if all.len() >= MAX_CHART_FILES {
                 return Err(Error::Load(format!(
                     "chart has more than {MAX_CHART_FILES} files"
                 )));
             }
-            if rel == "charts" && name.ends_with(".tgz") {
-                return Err(Error::Load(format!(
-                    "{path}: packaged dependencies (.tgz) are not supported by sluice yet; unpack it under charts/"
-                )));
-            }
             let data = fs
-                .read(&dir.join(&path))
-                .map_err(|e| Error::Load(format!("{path}: {e}")))?;
-            all.push((path, data));
+                .read(&path.join(&p))
+                .map_err(|e| Error::Load(format!("{p}: {e}")))?;
+            all.push((p, data));
         }
     }
+    build(all, &path.display().to_string(), 0)
+}
+
+/// A packaged chart: gzip of a tar whose entries sit under one top directory (Helm's
+/// `loader.LoadArchiveFiles`). Entries that are absolute, climb out with `..`, or are links
+/// are refused; other non-regular entries are skipped, as Helm does.
+pub fn load_archive(data: &[u8], depth: usize) -> Result<Chart, Error> {
+    use std::io::Read as _;
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(data)
+        .take(MAX_ARCHIVE_BYTES + 1)
+        .read_to_end(&mut raw)
+        .map_err(|e| Error::Load(format!("chart archive: not a gzip file: {e}")))?;
+    if raw.len() as u64 > MAX_ARCHIVE_BYTES {
+        return Err(Error::Load(format!(
+            "chart archive decompresses to more than {MAX_ARCHIVE_BYTES} bytes"
+        )));
+    }
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut long_name: Option<String> = None;
+    let mut off = 0usize;
+    while off + 512 <= raw.len() {
+        let h = &raw[off..off + 512];
+        if h.iter().all(|b| *b == 0) {
+            break;
+        }
+        let field = |a: usize, b: usize| -> String {
+            let f = &h[a..b];
+            let end = f.iter().position(|c| *c == 0).unwrap_or(f.len());
+            String::from_utf8_lossy(&f[..end]).into_owned()
+        };
+        let size_text = field(124, 136);
+        let size = u64::from_str_radix(size_text.trim(), 8)
+            .map_err(|_| Error::Load(format!("chart archive: bad entry size {size_text:?}")))?;
+        let size = usize::try_from(size).unwrap_or(usize::MAX);
+        let typeflag = h[156];
+        let prefix = field(345, 500);
+        let mut name = field(0, 100);
+        if !prefix.is_empty() && &h[257..262] == b"ustar" {
+            name = format!("{prefix}/{name}");
+        }
+        let body_start = off + 512;
+        let body_end = body_start
+            .checked_add(size)
+            .filter(|e| *e <= raw.len())
+            .ok_or_else(|| Error::Load("chart archive: truncated entry".into()))?;
+        let body = &raw[body_start..body_end];
+        off = body_start + size.div_ceil(512) * 512;
+        match typeflag {
+            b'L' => {
+                let end = body.iter().position(|c| *c == 0).unwrap_or(body.len());
+                long_name = Some(String::from_utf8_lossy(&body[..end]).into_owned());
+                continue;
+            }
+            b'x' => {
+                // pax: `N path=...\n` records
+                let text = String::from_utf8_lossy(body);
+                for rec in text.split('\n') {
+                    if let Some((_, kv)) = rec.split_once(' ')
+                        && let Some(p) = kv.strip_prefix("path=")
+                    {
+                        long_name = Some(p.to_owned());
+                    }
+                }
+                continue;
+            }
+            b'g' => continue,
+            _ => {}
+        }
+        if let Some(l) = long_name.take() {
+            name = l;
+        }
+        if typeflag == b'1' || typeflag == b'2' {
+            return Err(Error::Load(format!(
+                "chart archive: {name}: links are not allowed in a chart"
+            )));
+        }
+        if typeflag != b'0' && typeflag != 0 && typeflag != b'7' {
+            continue;
+        }
+        if name.starts_with('/') {
+            return Err(Error::Load(format!(
+                "chart archive: {name}: absolute paths are not allowed"
+            )));
+        }
+        // strip the top directory, then refuse any way out of the chart
+        let parts: Vec<&str> = name
+            .split('/')
+            .filter(|p| !p.is_empty() && *p != ".")
+            .collect();
+        if parts.contains(&"..") {
+            return Err(Error::Load(format!(
+                "chart archive: {name}: chart illegally references parent directory"
+            )));
+        }
+        if parts.len() < 2 {
+            continue;
+        }
+        if files.len() >= MAX_CHART_FILES {
+            return Err(Error::Load(format!(
+                "chart has more than {MAX_CHART_FILES} files"
+            )));
+        }
+        files.push((parts[1..].join("/"), body.to_vec()));
+    }
+    // the archive's .helmignore was applied when it was packaged; apply it again as Helm does
+    let ignore = files
+        .iter()
+        .find(|(p, _)| p == ".helmignore")
+        .map(|(_, d)| Ignore::parse(&String::from_utf8_lossy(d)))
+        .unwrap_or_else(|| Ignore::parse(""));
+    files.retain(|(p, _)| !ignore.ignored(p, false));
+    build(files, "chart archive", depth)
+}
+
+/// A chart from its files (paths relative to the chart): Chart.yaml, values, templates,
+/// `charts/<name>/...` and `charts/*.tgz` dependencies, the rest as `.Files`.
+fn build(all: Vec<(String, Vec<u8>)>, what: &str, depth: usize) -> Result<Chart, Error> {
+    if depth > MAX_CHART_DEPTH {
+        return Err(Error::Load(format!(
+            "{what}: dependencies nest deeper than {MAX_CHART_DEPTH} levels"
+        )));
+    }
+    let mut all = all;
     all.sort_by(|a, b| a.0.cmp(&b.0));
     let mut chart = Chart {
         metadata: serde_json::Map::new(),
@@ -263,7 +366,23 @@ fn load_at(
         dependencies: Vec::new(),
     };
     let mut has_chart_yaml = false;
+    let mut sub_dirs: std::collections::BTreeMap<String, Vec<(String, Vec<u8>)>> =
+        Default::default();
+    let mut archives: Vec<(String, Vec<u8>)> = Vec::new();
     for (path, data) in all {
+        if let Some(rest) = path.strip_prefix("charts/") {
+            match rest.split_once('/') {
+                Some((name, inner)) => sub_dirs
+                    .entry(name.to_owned())
+                    .or_default()
+                    .push((inner.to_owned(), data)),
+                None if rest.ends_with(".tgz") || rest.ends_with(".tar.gz") => {
+                    archives.push((path, data));
+                }
+                None => chart.files.push((path, data)),
+            }
+            continue;
+        }
         match path.as_str() {
             "Chart.yaml" => {
                 has_chart_yaml = true;
@@ -278,26 +397,26 @@ fn load_at(
                     .templates
                     .push((path.clone(), String::from_utf8_lossy(&data).into_owned()));
             }
-            p if p.starts_with("charts/") => {}
             _ => chart.files.push((path, data)),
         }
     }
     if !has_chart_yaml {
-        return Err(Error::Load(format!(
-            "{}: Chart.yaml file is missing",
-            dir.display()
-        )));
+        return Err(Error::Load(format!("{what}: Chart.yaml file is missing")));
     }
     if chart.name().is_empty() {
         return Err(Error::Load(
             "validation: chart.metadata.name is required".into(),
         ));
     }
-    dep_dirs.sort();
-    for d in dep_dirs {
+    for (name, files) in sub_dirs {
         chart
             .dependencies
-            .push(load_at(fs, &dir.join(&d), depth + 1, count)?);
+            .push(build(files, &format!("{what}/charts/{name}"), depth + 1)?);
+    }
+    for (path, data) in archives {
+        chart
+            .dependencies
+            .push(load_archive(&data, depth + 1).map_err(|e| Error::Load(format!("{path}: {e}")))?);
     }
     Ok(chart)
 }

@@ -342,6 +342,75 @@ fn values_yaml_bomb_is_refused() {
     assert!(e.contains("values.yaml") && e.contains("alias"), "{e}");
 }
 
+/// A ustar archive of `(name, typeflag, content)` entries, gzipped.
+fn tgz(entries: &[(&str, u8, &str)]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut tar = Vec::new();
+    for (name, flag, content) in entries {
+        let mut h = [0u8; 512];
+        h[..name.len()].copy_from_slice(name.as_bytes());
+        h[100..107].copy_from_slice(b"0000644");
+        h[108..115].copy_from_slice(b"0000000");
+        h[116..123].copy_from_slice(b"0000000");
+        h[124..135].copy_from_slice(format!("{:011o}", content.len()).as_bytes());
+        h[136..147].copy_from_slice(b"00000000000");
+        h[156] = *flag;
+        h[257..263].copy_from_slice(b"ustar\0");
+        h[263..265].copy_from_slice(b"00");
+        h[148..156].copy_from_slice(b"        ");
+        let sum: u32 = h.iter().map(|b| u32::from(*b)).sum();
+        h[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+        tar.extend_from_slice(&h);
+        tar.extend_from_slice(content.as_bytes());
+        tar.resize(tar.len().div_ceil(512) * 512, 0);
+    }
+    tar.resize(tar.len() + 1024, 0);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar).expect("gzip");
+    gz.finish().expect("gzip")
+}
+
+#[test]
+fn packaged_dependencies_and_escaping_archives() {
+    let sub = tgz(&[
+        (
+            "sub/Chart.yaml",
+            b'0',
+            "apiVersion: v2\nname: sub\nversion: 0.1.0\n",
+        ),
+        ("sub/values.yaml", b'0', "v: packaged\n"),
+        ("sub/templates/s.yaml", b'0', "s: {{ .Values.v }}\n"),
+    ]);
+    let mut fs = MemFs::new(&[CHART, ("templates/p.yaml", "p: 1\n")]);
+    fs.0.insert(PathBuf::from("/c/charts/sub-0.1.0.tgz"), sub);
+    let chart = load_chart(&fs, Path::new("/c")).expect("load");
+    let Value::Object(user) = json!({}) else {
+        unreachable!()
+    };
+    let out = render(&chart, &user, &opts()).expect("render");
+    assert_eq!(
+        out,
+        "---\n# Source: app/charts/sub/templates/s.yaml\ns: packaged\n\n---\n# Source: app/templates/p.yaml\np: 1\n"
+    );
+    // Helm's loader refuses entries that climb out; Sluice also refuses absolute paths and links
+    for (bad, why) in [
+        (
+            tgz(&[("sub/../../etc/passwd", b'0', "x")]),
+            "parent directory",
+        ),
+        (tgz(&[("/etc/passwd", b'0', "x")]), "absolute"),
+        (tgz(&[("sub/link", b'2', "")]), "links"),
+        (b"not gzip".to_vec(), "gzip"),
+    ] {
+        let mut fs = MemFs::new(&[CHART]);
+        fs.0.insert(PathBuf::from("/c/charts/bad.tgz"), bad);
+        let e = load_chart(&fs, Path::new("/c"))
+            .expect_err("refused")
+            .to_string();
+        assert!(e.contains(why), "{why}: {e}");
+    }
+}
+
 #[test]
 fn set_parser_examples() {
     let mut m = serde_json::Map::new();
