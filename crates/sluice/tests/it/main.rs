@@ -6,6 +6,7 @@ mod apiserver_policy;
 mod architecture;
 mod common;
 mod example_app_deploy;
+mod helm_cli;
 mod kustomize_cli;
 mod policy_cli;
 mod run_cli;
