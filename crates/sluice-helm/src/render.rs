@@ -97,6 +97,8 @@ pub struct RenderOptions {
     pub include_crds: bool,
     pub skip_crds: bool,
     pub no_hooks: bool,
+    /// `--skip-schema-validation`.
+    pub skip_schema_validation: bool,
 }
 
 #[derive(Debug)]
@@ -488,6 +490,11 @@ fn render_here(chart: Chart, user: &Values, opts: &RenderOptions) -> Result<Stri
     let mut chart = chart;
     values::process_dependencies(&mut chart, user);
     let vals = values::coalesce_values_of(&chart, user);
+    if !opts.skip_schema_validation
+        && let Some(msg) = crate::schema::validate(&chart, &vals).map_err(Error::Values)?
+    {
+        return Err(Error::Values(msg.trim_end().to_owned()));
+    }
 
     let caps = &opts.capabilities;
     let capabilities = smap(vec![

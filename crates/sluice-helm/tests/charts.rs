@@ -66,6 +66,7 @@ fn opts() -> RenderOptions {
         include_crds: false,
         skip_crds: false,
         no_hooks: false,
+        skip_schema_validation: false,
     }
 }
 
@@ -409,6 +410,29 @@ fn packaged_dependencies_and_escaping_archives() {
             .to_string();
         assert!(e.contains(why), "{why}: {e}");
     }
+}
+
+#[test]
+fn values_schema_validation() {
+    let files = [
+        CHART,
+        ("values.yaml", "replicas: 1\nmode: a\n"),
+        (
+            "values.schema.json",
+            r#"{"type": "object", "required": ["name"], "properties": {"replicas": {"type": "integer"}, "mode": {"enum": ["a", "b"]}}}"#,
+        ),
+        ("templates/x.yaml", "x: {{ .Values.replicas }}\n"),
+    ];
+    let e = run(&files, json!({"replicas": "three", "mode": "c"})).unwrap_err();
+    assert_eq!(
+        e,
+        "values don't meet the specifications of the schema(s) in the following chart(s):\napp:\n\
+         - at '': missing property 'name'\n- at '/replicas': got string, want integer\n- at '/mode': value must be one of 'a', 'b'"
+    );
+    assert!(run(&files, json!({"name": "n"})).is_ok());
+    let mut o = opts();
+    o.skip_schema_validation = true;
+    assert!(run_with(&files, json!({"replicas": "x"}), &o).is_ok());
 }
 
 #[test]

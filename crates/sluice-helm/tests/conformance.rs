@@ -142,6 +142,7 @@ fn helm_template_conformance() {
             include_crds: false,
             skip_crds: false,
             no_hooks: false,
+            skip_schema_validation: false,
         };
         let got = sluice_helm::load_chart(&sluice_helm::DiskFs, &root.join(chart_rel))
             .and_then(|c| sluice_helm::render(&c, &user, &opts));

@@ -50,6 +50,9 @@ pub struct TemplateArgs {
     /// Leave hooks out.
     #[arg(long)]
     pub no_hooks: bool,
+    /// Do not validate values against the charts' values.schema.json.
+    #[arg(long)]
+    pub skip_schema_validation: bool,
     /// `.Capabilities.KubeVersion` (default v1.32.0).
     #[arg(long)]
     pub kube_version: Option<String>,
@@ -144,6 +147,7 @@ pub fn run(cmd: &HelmCommand) -> anyhow::Result<u8> {
         include_crds: args.include_crds,
         skip_crds: args.skip_crds,
         no_hooks: args.no_hooks,
+        skip_schema_validation: args.skip_schema_validation,
     };
     let rendered = sluice_helm::load_chart(&sluice_helm::DiskFs, &args.chart)
         .and_then(|c| sluice_helm::render(&c, &vals, &opts));
