@@ -188,7 +188,9 @@ impl Parser<'_> {
                             let name = match toks.get(1) {
                                 Some((Tok::Str(s), _)) => s.clone(),
                                 _ => {
-                                    return Err(self.err(pos, "unexpected token in template clause"));
+                                    return Err(
+                                        self.err(pos, "unexpected token in template clause")
+                                    );
                                 }
                             };
                             let pipe = if toks.len() > 2 {
