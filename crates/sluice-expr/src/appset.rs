@@ -92,7 +92,7 @@ impl TemplateError {
     }
 }
 
-fn line_col(src: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_col(src: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(src.len());
     let before = &src[..offset];
     let line = before.matches('\n').count() + 1;
@@ -242,7 +242,7 @@ pub fn fasttemplate_params_of_element(
 // ---------------------------------------------------------------------------------------
 
 #[derive(Debug, Clone, PartialEq)]
-enum Tok {
+pub(crate) enum Tok {
     Ident(String),
     /// A field name and whether it is attached to the previous token (`.a.b`, `$x.a`).
     Field(String, bool),
@@ -260,14 +260,14 @@ enum Tok {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Num {
+pub(crate) enum Num {
     Int(i64),
     Float(f64),
 }
 
 /// One raw item of the template: text or an action's tokens.
 #[derive(Debug, Clone)]
-enum Item {
+pub(crate) enum Item {
     Text(String),
     Action { toks: Vec<(Tok, usize)>, pos: usize },
 }
@@ -280,7 +280,7 @@ fn is_ident_char(c: char) -> bool {
     c == '_' || c.is_alphanumeric()
 }
 
-fn lex(src: &str) -> Result<Vec<Item>, TemplateError> {
+pub(crate) fn lex(src: &str) -> Result<Vec<Item>, TemplateError> {
     let bytes = src.as_bytes();
     let mut items: Vec<Item> = Vec::new();
     let mut i = 0;
@@ -1969,6 +1969,11 @@ pub fn normalize(name: &str) -> String {
 }
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 with padding.
+pub(crate) fn b64enc_pub(data: &[u8]) -> String {
+    b64enc(data)
+}
 
 fn b64enc(data: &[u8]) -> String {
     let mut out = String::new();

@@ -21,6 +21,7 @@
 pub mod appset;
 pub mod budget;
 pub mod cel;
+pub mod gotmpl;
 pub mod jmespath;
 pub mod tekton;
 

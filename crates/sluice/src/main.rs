@@ -6,6 +6,7 @@ mod appset;
 mod cli;
 mod exit;
 mod health;
+mod helm;
 mod input;
 mod kustomize;
 mod listeners;
@@ -50,6 +51,9 @@ enum Command {
     /// prints.
     #[command(subcommand)]
     Kustomize(kustomize::KustomizeCommand),
+    /// Helm, natively: `sluice helm template NAME CHART` prints what `helm template` prints.
+    #[command(subcommand)]
+    Helm(helm::HelmCommand),
     /// Kyverno policies: apply them to resources, or run kyverno-test.yaml suites.
     Policy(Box<policy::PolicyArgs>),
     Run(Box<run::RunArgs>),
@@ -100,6 +104,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Kustomize(cmd) => kustomize::run(&cmd),
+        Command::Helm(cmd) => helm::run(&cmd),
         Command::Policy(args) => policy::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Apiserver(args) => apiserver::run(&args),

@@ -48,6 +48,11 @@ fn rules() -> BTreeMap<&'static str, Vec<&'static str>> {
         "sluice-kustomize",
         pure_and(&["sluice", "sluice-apis", "sluice-expr", "sluice-gitops"]),
     );
+    // helm reads charts only through its FileSystem trait; no cluster, no async, no network
+    r.insert(
+        "sluice-helm",
+        pure_and(&["sluice", "sluice-apis", "sluice-kustomize", "sluice-gitops"]),
+    );
     r.insert("sluice-policy", pure_and(&["sluice"]));
     // the ApplicationSet engine is pure: repositories come through its `Repos` trait
     r.insert(

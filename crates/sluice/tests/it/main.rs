@@ -10,6 +10,7 @@ mod cli_meta;
 mod common;
 mod example_app_deploy;
 mod health_cli;
+mod helm_cli;
 mod kustomize_cli;
 mod policy_cli;
 mod run_cli;
