@@ -149,6 +149,137 @@ pub fn task_list(tasks: &[Value], now: i64, o: ListOpts) -> String {
     render(&rows, "")
 }
 
+/// `tkn eventlistener list`: NAME AGE URL AVAILABLE (tektoncd/cli pkg/cmd/eventlistener/
+/// list.go: AVAILABLE is the first condition's status, `---` without one; the URL is
+/// `status.address.url`, `---` when empty). `None` for an empty list: tkn prints
+/// "No EventListeners found" on stderr.
+pub fn eventlistener_list(els: &[Value], now: i64, o: ListOpts) -> Option<String> {
+    if els.is_empty() {
+        return None;
+    }
+    let mut rows = Vec::new();
+    if !o.no_headers {
+        let mut h = row(["NAME", "AGE", "URL", "AVAILABLE"]);
+        if o.all_namespaces {
+            h.insert(0, "NAMESPACE".into());
+        }
+        rows.push(h);
+    }
+    for el in els {
+        let or_dashes = |x: &str| {
+            if x.is_empty() {
+                "---".to_owned()
+            } else {
+                x.to_owned()
+            }
+        };
+        let mut cells = vec![
+            s(el, "/metadata/name").to_owned(),
+            tkn_age(&el["metadata"]["creationTimestamp"], now),
+            or_dashes(s(el, "/status/address/url")),
+            or_dashes(s(el, "/status/conditions/0/status")),
+        ];
+        if o.all_namespaces {
+            cells.insert(0, s(el, "/metadata/namespace").to_owned());
+        }
+        rows.push(cells);
+    }
+    Some(render(&rows, ""))
+}
+
+/// The event records of deliveries (`sluice.dev/event-record` ConfigMaps written by `sluice
+/// serve`), newest first: EVENT ID AGE STATUS OUTCOME MESSAGE.
+pub fn event_records(records: &[Value], now: i64, o: ListOpts) -> String {
+    if records.is_empty() {
+        return "No events found\n".into();
+    }
+    let mut sorted: Vec<&Value> = records.iter().collect();
+    sorted.sort_by_key(|r| std::cmp::Reverse(s(r, "/data/time").to_owned()));
+    let mut rows = Vec::new();
+    if !o.no_headers {
+        rows.push(row(["EVENT ID", "AGE", "STATUS", "OUTCOME", "MESSAGE"]));
+    }
+    for r in sorted {
+        rows.push(vec![
+            s(r, "/data/eventID").to_owned(),
+            tkn_age(&r["data"]["time"], now),
+            s(r, "/data/status").to_owned(),
+            s(r, "/data/outcome").to_owned(),
+            s(r, "/data/message").to_owned(),
+        ]);
+    }
+    render(&rows, "")
+}
+
+/// `tkn eventlistener describe`: name, namespace, URL, service account, the triggers with
+/// their bindings, template and interceptors, then the latest deliveries.
+pub fn eventlistener_describe(el: &Value, records: &[Value], now: i64, style: Style) -> String {
+    let mut out = String::new();
+    header(
+        style,
+        &mut out,
+        &[
+            ("Name", s(el, "/metadata/name").to_owned()),
+            ("Namespace", s(el, "/metadata/namespace").to_owned()),
+            ("URL", s(el, "/status/address/url").to_owned()),
+            (
+                "Service Account",
+                s(el, "/spec/serviceAccountName").to_owned(),
+            ),
+            ("Available", s(el, "/status/conditions/0/status").to_owned()),
+        ],
+    );
+    out.push('\n');
+    out.push_str(&style.heading("EventListenerTriggers"));
+    out.push_str("\n\n");
+    let triggers = el["spec"]["triggers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if triggers.is_empty() {
+        out.push_str(" No triggers\n");
+    }
+    for t in &triggers {
+        let name = t["name"]
+            .as_str()
+            .or_else(|| t["triggerRef"].as_str())
+            .unwrap_or("---");
+        out.push_str(&format!(" NAME: {name}\n"));
+        for b in t["bindings"].as_array().into_iter().flatten() {
+            let what = b["ref"]
+                .as_str()
+                .or_else(|| b["name"].as_str())
+                .unwrap_or("---");
+            let kind = b["kind"].as_str().unwrap_or("TriggerBinding");
+            out.push_str(&format!("  BINDING: {what} ({kind})\n"));
+        }
+        if let Some(tt) = t["template"]["ref"]
+            .as_str()
+            .or_else(|| t["template"]["name"].as_str())
+        {
+            out.push_str(&format!("  TEMPLATE: {tt}\n"));
+        }
+        for i in t["interceptors"].as_array().into_iter().flatten() {
+            let what = i["ref"]["name"]
+                .as_str()
+                .or_else(|| i["name"].as_str())
+                .unwrap_or("webhook");
+            out.push_str(&format!("  INTERCEPTOR: {what}\n"));
+        }
+        out.push('\n');
+    }
+    out.push_str(&style.heading("Latest deliveries"));
+    out.push_str("\n\n");
+    let latest: Vec<Value> = {
+        let mut r = records.to_vec();
+        r.sort_by_key(|r| std::cmp::Reverse(s(r, "/data/time").to_owned()));
+        r.truncate(5);
+        r
+    };
+    out.push_str(&event_records(&latest, now, ListOpts::default()));
+    out
+}
+
 fn param_value(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
@@ -706,5 +837,83 @@ mod tests {
                 .unwrap_err()
                 .contains("bogus")
         );
+    }
+
+    /// tektoncd/cli pkg/cmd/eventlistener/list.go: NAME AGE URL AVAILABLE, `---` for a
+    /// missing URL or condition.
+    #[test]
+    fn eventlistener_list_as_tkn() {
+        let now = 1_767_229_200; // 2026-01-01T01:00:00Z
+        let els = vec![
+            json!({"metadata": {"name": "gitlab", "namespace": "ci",
+                "creationTimestamp": "2026-01-01T00:00:00Z"},
+                "status": {"address": {"url": "https://127.0.0.1:6443/listeners/ci/gitlab"},
+                    "conditions": [{"type": "Available", "status": "True"}]}}),
+            json!({"metadata": {"name": "new", "namespace": "ci",
+                "creationTimestamp": "2026-01-01T00:59:00Z"}}),
+        ];
+        let text = eventlistener_list(&els, now, ListOpts::default()).expect("a table");
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("NAME"), "{text}");
+        assert!(
+            lines[0].contains("URL") && lines[0].ends_with("AVAILABLE"),
+            "{text}"
+        );
+        assert!(
+            lines[1].starts_with("gitlab") && lines[1].contains("1 hour ago"),
+            "{text}"
+        );
+        assert!(lines[1].ends_with("True"), "{text}");
+        assert!(lines[2].contains("---"), "{text}");
+        assert_eq!(eventlistener_list(&[], now, ListOpts::default()), None);
+    }
+
+    #[test]
+    fn event_records_newest_first() {
+        let now = 1_767_229_200;
+        let rec = |id: &str, t: &str, outcome: &str| {
+            json!({"data": {"eventID": id, "time": t, "status": "202", "outcome": outcome,
+                "message": format!("{outcome} message")}})
+        };
+        let text = event_records(
+            &[
+                rec("a1", "2026-01-01T00:10:00Z", "created"),
+                rec("b2", "2026-01-01T00:50:00Z", "filtered"),
+            ],
+            now,
+            ListOpts::default(),
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("EVENT ID"), "{text}");
+        assert!(
+            lines[1].starts_with("b2") && lines[1].contains("filtered"),
+            "{text}"
+        );
+        assert!(lines[2].starts_with("a1"), "{text}");
+        assert_eq!(
+            event_records(&[], now, ListOpts::default()),
+            "No events found\n"
+        );
+        let el = json!({"metadata": {"name": "gitlab", "namespace": "ci"},
+            "spec": {"serviceAccountName": "sa", "triggers": [{"name": "push",
+                "bindings": [{"ref": "b"}], "template": {"ref": "tt"},
+                "interceptors": [{"ref": {"name": "gitlab"}}]}]}});
+        let d = eventlistener_describe(
+            &el,
+            &[rec("a1", "2026-01-01T00:10:00Z", "created")],
+            now,
+            Style::default(),
+        );
+        for want in [
+            "Name:",
+            "gitlab",
+            "NAME: push",
+            "BINDING: b (TriggerBinding)",
+            "TEMPLATE: tt",
+            "INTERCEPTOR: gitlab",
+            "a1",
+        ] {
+            assert!(d.contains(want), "{want}: {d}");
+        }
     }
 }

@@ -212,6 +212,34 @@ pub enum TaskRunCmd {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum EventListenerCmd {
+    /// NAME AGE URL AVAILABLE (tkn eventlistener list).
+    #[command(alias = "ls")]
+    List {
+        #[command(flatten)]
+        list: ListFlags,
+        #[command(flatten)]
+        conn: ConnFlags,
+    },
+    /// URL, triggers (bindings, template, interceptors) and the latest deliveries.
+    Describe {
+        name: String,
+        #[command(flatten)]
+        conn: ConnFlags,
+    },
+    /// The deliveries to an EventListener, newest first: what each created, or why it was
+    /// filtered or refused (the event records `sluice serve` keeps, the last 100).
+    Events {
+        name: String,
+        /// Print the records' objects instead of the table.
+        #[arg(short = 'o', long, value_enum)]
+        output: Option<Output>,
+        #[command(flatten)]
+        conn: ConnFlags,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum TaskCmd {
     /// NAME DESCRIPTION AGE (tkn task list).
     #[command(alias = "ls")]
@@ -864,6 +892,91 @@ pub fn task(cmd: &TaskCmd) -> anyhow::Result<u8> {
                 tekton::task_list(items, now(), list_opts(list))
             })
             .await
+        }),
+    }
+}
+
+fn el_res() -> Resource {
+    Resource {
+        group: "triggers.tekton.dev".into(),
+        version: "v1beta1".into(),
+        kind: "EventListener".into(),
+        plural: "eventlisteners".into(),
+        singular: "eventlistener".into(),
+        short_names: vec!["el".into()],
+        namespaced: true,
+    }
+}
+
+fn configmap_res() -> Resource {
+    Resource {
+        group: String::new(),
+        version: "v1".into(),
+        kind: "ConfigMap".into(),
+        plural: "configmaps".into(),
+        singular: "configmap".into(),
+        short_names: vec!["cm".into()],
+        namespaced: true,
+    }
+}
+
+/// The event records of one EventListener (ConfigMaps `sluice serve` writes per delivery).
+async fn event_records(c: &Conn, listener: &str) -> Result<Vec<Value>, Error> {
+    let sel = format!(
+        "{}=true,{}={listener}",
+        sluice_kube::triggers::RECORD_LABEL,
+        sluice_triggers::EVENT_LISTENER_LABEL
+    );
+    c.list(&configmap_res(), Some(&c.namespace), Some(&sel))
+        .await
+}
+
+pub fn eventlistener(cmd: &EventListenerCmd) -> anyhow::Result<u8> {
+    match cmd {
+        EventListenerCmd::List { list, conn } => with_conn(conn, |c| async move {
+            let ns = (!list.all_namespaces).then_some(c.namespace.as_str());
+            let items = c.list(&el_res(), ns, list.selector.as_deref()).await?;
+            match list.output {
+                Some(o @ (Output::Yaml | Output::Json | Output::Name)) => {
+                    out(&print_objects(items, false, o, &el_res()));
+                }
+                _ => match tekton::eventlistener_list(&items, now(), list_opts(list)) {
+                    Some(t) => out(&t),
+                    // tkn prints this on stderr and exits 0
+                    None => eprintln!("No EventListeners found"),
+                },
+            }
+            Ok(exit::OK)
+        }),
+        EventListenerCmd::Describe { name, conn } => with_conn(conn, |c| async move {
+            let el = c.get(&el_res(), &c.namespace, name).await?;
+            let records = event_records(&c, name).await?;
+            out(&tekton::eventlistener_describe(
+                &el,
+                &records,
+                now(),
+                style(),
+            ));
+            Ok(exit::OK)
+        }),
+        EventListenerCmd::Events { name, output, conn } => with_conn(conn, |c| async move {
+            // the listener must exist: a typo is an error, not an empty list
+            c.get(&el_res(), &c.namespace, name).await?;
+            let records = event_records(&c, name).await?;
+            match output {
+                Some(o @ (Output::Yaml | Output::Json | Output::Name)) => {
+                    out(&print_objects(records, false, *o, &configmap_res()));
+                }
+                _ => out(&tekton::event_records(
+                    &records,
+                    now(),
+                    ListOpts {
+                        style: style(),
+                        ..ListOpts::default()
+                    },
+                )),
+            }
+            Ok(exit::OK)
         }),
     }
 }

@@ -80,6 +80,9 @@ enum Command {
     /// Tasks on the server: list (as tkn task).
     #[command(subcommand, alias = "t")]
     Task(cli::TaskCmd),
+    /// EventListeners on the server: list, describe, and the deliveries each got.
+    #[command(subcommand, alias = "el")]
+    Eventlistener(cli::EventListenerCmd),
     /// Print shell completions: `source <(sluice completion bash)`.
     Completion {
         /// The shell to complete for.
@@ -117,6 +120,7 @@ fn main() -> ExitCode {
         Command::Pipelinerun(cmd) => cli::pipelinerun(&cmd),
         Command::Taskrun(cmd) => cli::taskrun(&cmd),
         Command::Task(cmd) => cli::task(&cmd),
+        Command::Eventlistener(cmd) => cli::eventlistener(&cmd),
         Command::Completion { shell } => {
             // into memory first: clap_complete panics when its writer fails (a closed pipe)
             let mut text = Vec::new();

@@ -418,6 +418,37 @@ fn gitlab_pushes_create_two_runs_filter_feature_and_refuse_a_wrong_token() {
     };
     assert_eq!(count("created").as_deref(), Some("2"), "{metrics}");
     assert_eq!(count("filtered").as_deref(), Some("1"), "{metrics}");
+    // the CLI: `sluice eventlistener list|events|describe` against this server
+    let data = s.dir.display().to_string();
+    let cli = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["-n", "ci", "--data", &data]);
+        let out = crate::common::sluice(&all, None);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let list = cli(&["eventlistener", "list"]);
+    assert!(
+        list.starts_with("NAME") && list.contains("/listeners/ci/"),
+        "{list}"
+    );
+    let events = cli(&["el", "events", "gitlab-listener"]);
+    assert_eq!(
+        events.lines().filter(|l| l.contains("created")).count(),
+        2,
+        "{events}"
+    );
+    assert_eq!(
+        events.lines().filter(|l| l.contains("filtered")).count(),
+        1,
+        "{events}"
+    );
+    let described = cli(&["eventlistener", "describe", "gitlab-listener"]);
+    assert!(described.contains("Latest deliveries"), "{described}");
     // Events on the EventListener: created twice, filtered once, rejected once
     let events = s.ok(
         &[
