@@ -490,6 +490,9 @@ impl State {
             let names = obj.pointer("/spec/names").cloned().unwrap_or(json!({}));
             obj["status"] = crate::resources::crd_status(&names, &now);
         }
+        if is_kyverno_policy(info) {
+            crate::resources::kyverno_policy_defaults_and_status(&mut obj, None, &now);
+        }
         apply::record_update(None, &mut obj, &o.field_manager, "Update");
         let warnings = self.admit(info, Operation::Create, &mut obj, None, o)?;
         if o.dry_run {
@@ -639,6 +642,13 @@ impl State {
                 .and_then(Value::as_i64)
                 .unwrap_or(0);
             meta_mut(&mut new).insert("generation".into(), json!(g + 1));
+        }
+        if is_kyverno_policy(info) && sub.is_none() {
+            crate::resources::kyverno_policy_defaults_and_status(
+                &mut new,
+                Some(old),
+                &util::now_rfc3339(),
+            );
         }
         if info.kind == "CustomResourceDefinition" && sub.is_none() {
             let names = new.pointer("/spec/names").cloned().unwrap_or(json!({}));
@@ -1276,4 +1286,9 @@ pub fn set_pointer(v: &mut Value, ptr: &str, val: Value) {
         }
         cur = m.entry((*p).to_owned()).or_insert(json!({}));
     }
+}
+
+/// Kyverno's ClusterPolicy and Policy (their status is written as Kyverno writes it).
+fn is_kyverno_policy(info: &ResourceInfo) -> bool {
+    info.group == "kyverno.io" && matches!(info.kind.as_str(), "ClusterPolicy" | "Policy")
 }

@@ -658,6 +658,49 @@ pub fn envelope_schema(kind: &str, api_version: &str) -> Value {
 }
 
 /// The status the apiextensions controllers give an accepted CRD.
+/// What Kyverno writes on a ClusterPolicy/Policy it has loaded, and its CRD's defaults: the
+/// server admits only policies it compiled, so an admitted one is Ready (kyverno
+/// api/kyverno/v1 PolicyStatus: `conditions` Ready/Succeeded, `ready`, `rulecount`; the CRD
+/// defaults `spec.admission` and `spec.background` to true). `old` is the stored object on
+/// update: Ready's transition time is kept.
+pub fn kyverno_policy_defaults_and_status(obj: &mut Value, old: Option<&Value>, now: &str) {
+    if let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) {
+        for k in ["admission", "background"] {
+            if spec.get(k).is_none_or(Value::is_null) {
+                spec.insert(k.into(), json!(true));
+            }
+        }
+    }
+    let mut count = [0u64; 4];
+    for r in obj
+        .pointer("/spec/rules")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        for (i, k) in ["validate", "mutate", "generate", "verifyImages"]
+            .iter()
+            .enumerate()
+        {
+            if r.get(*k).is_some_and(|v| !v.is_null()) {
+                count[i] += 1;
+            }
+        }
+    }
+    let since = old
+        .and_then(|o| o.pointer("/status/conditions/0/lastTransitionTime"))
+        .and_then(Value::as_str)
+        .unwrap_or(now)
+        .to_owned();
+    obj["status"] = json!({
+        "conditions": [{"type": "Ready", "status": "True", "reason": "Succeeded",
+            "message": "Ready", "lastTransitionTime": since}],
+        "ready": true,
+        "rulecount": {"validate": count[0], "mutate": count[1], "generate": count[2],
+            "verifyimages": count[3]},
+    });
+}
+
 pub fn crd_status(names: &Value, now: &str) -> Value {
     json!({
         "acceptedNames": names,

@@ -168,6 +168,24 @@ fn policies_reject_fixed_policy_admits_audit_reports(p: &Policies, rule_result: 
         o.contains(&format!("clusterpolicy.kyverno.io/{registry} created")),
         "{o}"
     );
+    // `kubectl get clusterpolicies` fills ADMISSION, BACKGROUND and READY as on a cluster
+    // running Kyverno (the CRD's defaults; the Ready condition Kyverno sets once loaded)
+    let table = s.ok(&["get", "clusterpolicy", registry], None);
+    let row = table.lines().nth(1).unwrap_or_default();
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(&cells[1..4], &["true", "true", "True"], "{table}");
+    assert!(row.trim_end().ends_with("Ready"), "{table}");
+    let status = s.ok(
+        &[
+            "get",
+            "clusterpolicy",
+            registry,
+            "-o",
+            "jsonpath={.status.rulecount.validate}",
+        ],
+        None,
+    );
+    assert_ne!(status.trim(), "0", "rule count: {status}");
 
     // defect 5: an approved image, no initContainers -> rejected
     let good_image = p.approved_image;
