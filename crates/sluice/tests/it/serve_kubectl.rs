@@ -82,47 +82,15 @@ impl Proc {
     }
 
     pub(crate) fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        use std::io::Write;
-        let mut c = Command::new("kubectl");
-        c.arg("--kubeconfig")
-            .arg(self.dir.join("kubeconfig"))
-            .arg("--cache-dir")
-            .arg(self.dir.join("cache"))
-            .args(args)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().expect("kubectl runs");
-        if let Some(input) = stdin {
-            child
-                .stdin
-                .take()
-                .expect("stdin")
-                .write_all(input.as_bytes())
-                .expect("write stdin");
-        }
-        child.wait_with_output().expect("kubectl finishes")
+        crate::common::kubectl_in(&self.dir, args, stdin)
     }
 
     pub(crate) fn ok(&self, args: &[&str], stdin: Option<&str>) -> String {
-        let o = self.kubectl(args, stdin);
-        assert!(
-            o.status.success(),
-            "kubectl {args:?} failed: {}\n{}",
-            err(&o),
-            out(&o)
-        );
-        out(&o)
+        crate::common::kubectl_ok(&self.dir, args, stdin)
     }
 
     fn json(&self, args: &[&str]) -> Value {
-        let mut a = args.to_vec();
-        a.extend(["-o", "json"]);
-        serde_json::from_str(&self.ok(&a, None)).expect("kubectl prints JSON")
+        crate::common::kubectl_json(&self.dir, args)
     }
 
     /// kill -9, then the same command again on the same port and data directory.

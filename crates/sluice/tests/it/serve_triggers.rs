@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::apiserver_kubectl::{err, kubectl_available, out, temp_dir};
+use crate::apiserver_kubectl::{kubectl_available, temp_dir};
 use crate::common::repo_root;
 
 pub(crate) struct Serve {
@@ -95,47 +95,15 @@ impl Serve {
     }
 
     pub(crate) fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        use std::io::Write;
-        let mut c = Command::new("kubectl");
-        c.arg("--kubeconfig")
-            .arg(self.dir.join("kubeconfig"))
-            .arg("--cache-dir")
-            .arg(self.dir.join("cache"))
-            .args(args)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().expect("kubectl runs");
-        if let Some(input) = stdin {
-            child
-                .stdin
-                .take()
-                .expect("stdin")
-                .write_all(input.as_bytes())
-                .expect("write stdin");
-        }
-        child.wait_with_output().expect("kubectl finishes")
+        crate::common::kubectl_in(&self.dir, args, stdin)
     }
 
     pub(crate) fn ok(&self, args: &[&str], stdin: Option<&str>) -> String {
-        let o = self.kubectl(args, stdin);
-        assert!(
-            o.status.success(),
-            "kubectl {args:?} failed: {}\n{}",
-            err(&o),
-            out(&o)
-        );
-        out(&o)
+        crate::common::kubectl_ok(&self.dir, args, stdin)
     }
 
     pub(crate) fn json(&self, args: &[&str]) -> Value {
-        let mut a = args.to_vec();
-        a.extend(["-o", "json"]);
-        serde_json::from_str(&self.ok(&a, None)).expect("kubectl prints JSON")
+        crate::common::kubectl_json(&self.dir, args)
     }
 
     /// Polls `kubectl get ... -o json` until `done` holds (60 s at most).
