@@ -1952,7 +1952,7 @@ fn finish(ra: &mut [Resource], k: &Kustomization, acc: &Acc) -> Result<(), Error
     };
     extra.merge(&acc.config);
     refs = extra.name_reference;
-    fix_name_references(ra, &refs);
+    fix_name_references(ra, &refs)?;
     if !acc.vars.is_empty() {
         let mut specs = fieldspec::var_references();
         specs.extend(acc.config.var_reference.iter().cloned());
@@ -2044,6 +2044,7 @@ fn legacy_key(r: &Resource, first: &[String], last: &[String]) -> (i64, String, 
 struct Target {
     kind: String,
     group: String,
+    version: String,
     names: Vec<String>,
     name: String,
     namespace: String,
@@ -2066,23 +2067,36 @@ fn same_ending(a: &[String], b: &[String]) -> bool {
 type Affixes<'a> = (&'a [String], &'a [String]);
 
 /// selectReferral after the namespace sieve: one candidate is the one; among several, those
-/// with the referrer's prefixes and suffixes; none left, no rename; several left, the first
-/// (kustomize takes the first when they all have the same name, else fails).
-fn sieve<'a>(matching: Vec<&'a Target>, affixes: Affixes<'_>) -> Option<&'a Target> {
+/// with the referrer's prefixes and suffixes; none left, no rename; several left with one
+/// name, the first; several names, kustomize's "found multiple possible referrals" error.
+fn sieve<'a>(
+    matching: Vec<&'a Target>,
+    affixes: Affixes<'_>,
+) -> Result<Option<&'a Target>, String> {
     if matching.len() <= 1 {
-        return matching.first().copied();
+        return Ok(matching.first().copied());
     }
     let same: Vec<&Target> = matching
         .iter()
         .copied()
         .filter(|t| same_ending(&t.prefixes, affixes.0) && same_ending(&t.suffixes, affixes.1))
         .collect();
-    same.first().copied()
+    if same.len() > 1 && same.iter().any(|t| t.name != same[0].name) {
+        let ids: Vec<String> = same
+            .iter()
+            .map(|t| id_string(&t.group, &t.version, &t.kind, &t.name, &t.namespace))
+            .collect();
+        return Err(format!(
+            "found multiple possible referrals: {}",
+            ids.join(", ")
+        ));
+    }
+    Ok(same.first().copied())
 }
 
 /// Points references at the current names of the objects they named
 /// (kustomize's nameReference transformer).
-fn fix_name_references(ra: &mut [Resource], refs: &[fieldspec::NameRef]) {
+fn fix_name_references(ra: &mut [Resource], refs: &[fieldspec::NameRef]) -> Result<(), Error> {
     let targets: Vec<Target> = ra
         .iter()
         .filter(|r| !r.previous_names.is_empty() || !r.previous_namespaces.is_empty())
@@ -2094,6 +2108,7 @@ fn fix_name_references(ra: &mut [Resource], refs: &[fieldspec::NameRef]) {
             Target {
                 kind: r.kind().to_owned(),
                 group: r.group_version().0.to_owned(),
+                version: r.group_version().1.to_owned(),
                 names,
                 name: r.name().to_owned(),
                 namespace: r.namespace().to_owned(),
@@ -2104,8 +2119,9 @@ fn fix_name_references(ra: &mut [Resource], refs: &[fieldspec::NameRef]) {
         })
         .collect();
     if targets.is_empty() {
-        return;
+        return Ok(());
     }
+    let mut err: Option<String> = None;
     // each resource's kind, group, version and namespace, read once
     let ids: Vec<[String; 4]> = ra
         .iter()
@@ -2149,13 +2165,24 @@ fn fix_name_references(ra: &mut [Resource], refs: &[fieldspec::NameRef]) {
                 fieldspec::visit(&mut root, &s.path, false, &mut |v: &mut Value| {
                     let referrer_ns =
                         (!CLUSTER_SCOPED.contains(&kind.as_str())).then_some(referrer_ns.as_str());
-                    rename(v, &cands, referrer_ns, &nr.kind, (&prefixes, &suffixes));
+                    rename(
+                        v,
+                        &cands,
+                        referrer_ns,
+                        &nr.kind,
+                        (&prefixes, &suffixes),
+                        &mut err,
+                    );
                 });
                 if let Value::Object(m) = root {
                     r.obj = m;
                 }
             }
         }
+    }
+    match err {
+        Some(e) => Err(Error::other(e)),
+        None => Ok(()),
     }
 }
 
@@ -2172,7 +2199,7 @@ fn pick<'a>(
     ns: Option<&str>,
     kind: &str,
     affixes: Affixes<'_>,
-) -> Option<&'a Target> {
+) -> Result<Option<&'a Target>, String> {
     let matching: &[&Target] = cands.get(old).map_or(&[], Vec::as_slice);
     let in_ns: Vec<&Target> = match ns {
         None => matching.to_vec(),
@@ -2189,23 +2216,36 @@ fn pick<'a>(
     sieve(in_ns, affixes)
 }
 
+/// Renames the references in `v`; the first ambiguity is kept in `err`.
 fn rename(
     v: &mut Value,
     cands: &Cands<'_>,
     referrer_ns: Option<&str>,
     kind: &str,
     affixes: Affixes<'_>,
+    err: &mut Option<String>,
 ) {
-    match v {
-        Value::String(s) => {
-            if let Some(c) = pick(cands, s, referrer_ns, kind, affixes) {
-                *s = c.name.clone();
-            }
+    let mut note = |e: String| {
+        if err.is_none() {
+            *err = Some(e);
         }
+    };
+    match v {
+        Value::String(s) => match pick(cands, s, referrer_ns, kind, affixes) {
+            Ok(Some(c)) => *s = c.name.clone(),
+            Ok(None) => {}
+            Err(e) => note(e),
+        },
         Value::Array(items) => {
             for it in items {
                 match it {
-                    Value::String(_) => rename(it, cands, referrer_ns, kind, affixes),
+                    Value::String(_) => {
+                        let mut inner = None;
+                        rename(it, cands, referrer_ns, kind, affixes, &mut inner);
+                        if let Some(e) = inner {
+                            note(e);
+                        }
+                    }
                     Value::Object(m) => {
                         // RBAC subjects: only ServiceAccounts
                         if m.get("kind")
@@ -2227,15 +2267,26 @@ fn rename(
                             .unwrap_or(&none)
                             .iter()
                             .copied()
-                            .filter(|c| {
-                                subject_ns.as_deref().is_none_or(|sn| {
-                                    c.namespaces
-                                        .iter()
-                                        .any(|x| effective_ns(kind, x) == effective_ns(kind, sn))
-                                })
+                            .filter(|c| match (subject_ns.as_deref(), referrer_ns) {
+                                // a namespace written in the subject: any the target had
+                                (Some(sn), _) => c
+                                    .namespaces
+                                    .iter()
+                                    .any(|x| effective_ns(kind, x) == effective_ns(kind, sn)),
+                                // none: the target must be in the referrer's namespace now
+                                (None, Some(rns)) => {
+                                    effective_ns(kind, &c.namespace) == effective_ns(kind, rns)
+                                }
+                                (None, None) => true,
                             })
                             .collect();
-                        let found = sieve(in_ns, affixes);
+                        let found = match sieve(in_ns, affixes) {
+                            Ok(f) => f,
+                            Err(e) => {
+                                note(e);
+                                None
+                            }
+                        };
                         if let Some(c) = found {
                             let (name, cns) = (c.name.clone(), c.namespace.clone());
                             m.insert("name".into(), Value::String(name));
@@ -2251,7 +2302,10 @@ fn rename(
         Value::Object(m) => {
             // webhook clientConfig.service {name, namespace}
             if let Some(Value::String(n)) = m.get("name")
-                && let Some(c) = pick(cands, n, referrer_ns, kind, affixes)
+                && let Some(c) = pick(cands, n, referrer_ns, kind, affixes).unwrap_or_else(|e| {
+                    note(e);
+                    None
+                })
             {
                 let (name, cns) = (c.name.clone(), c.namespace.clone());
                 m.insert("name".into(), Value::String(name));

@@ -763,3 +763,40 @@ fn name_references_prefer_the_referrers_prefixes_and_suffixes() {
         ],
     );
 }
+
+/// A RoleBinding subject without a namespace refers to a ServiceAccount in the referrer's
+/// namespace: one a base moved to another namespace is not it (seed 21703); two candidates
+/// with different names and the referrer's affixes are kustomize's "found multiple
+/// possible referrals" error (seed 22484).
+#[test]
+fn subjects_without_namespace_and_ambiguous_referrals() {
+    let sa = "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: sa\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: rb\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: r\nsubjects:\n- kind: ServiceAccount\n  name: sa\n";
+    check(
+        "subject-other-namespace",
+        &[
+            ("base/sa.yaml", sa),
+            (
+                "base/kustomization.yaml",
+                "resources: [sa.yaml]\nnamespace: team-a\n",
+            ),
+            ("own.yaml", sa),
+            ("kustomization.yaml", "resources: [base, own.yaml]\n"),
+        ],
+    );
+    fails(
+        "ambiguous-referral",
+        &[
+            ("base/sa.yaml", sa),
+            (
+                "base/kustomization.yaml",
+                "resources: [sa.yaml]\nnamePrefix: p-\n",
+            ),
+            ("own.yaml", sa),
+            (
+                "kustomization.yaml",
+                "resources: [base, own.yaml]\nnamePrefix: x-\n",
+            ),
+        ],
+        "found multiple possible referrals",
+    );
+}
