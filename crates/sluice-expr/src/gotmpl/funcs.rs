@@ -20,7 +20,7 @@ pub enum FnError {
 
 type R = Result<V, FnError>;
 
-const GO_BUILTINS: &[&str] = &[
+pub(crate) const GO_BUILTINS: &[&str] = &[
     "and", "call", "html", "index", "slice", "js", "len", "not", "or", "print", "printf",
     "println", "urlquery", "eq", "ge", "gt", "le", "lt", "ne",
 ];
@@ -45,7 +45,7 @@ const HELM: &[&str] = &[
 ];
 
 /// Sprig v3's `GenericFuncMap` names.
-const SPRIG: &[&str] = &[
+pub(crate) const SPRIG: &[&str] = &[
     "hello",
     "ago",
     "date",

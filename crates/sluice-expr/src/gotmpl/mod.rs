@@ -16,7 +16,7 @@
 //!
 //! Architecture invariant: pure functions, no I/O (files reach templates through [`Obj`]).
 
-mod funcs;
+pub(crate) mod funcs;
 pub mod goyaml;
 mod parse;
 mod printf;
