@@ -92,10 +92,15 @@ impl Resource {
 
     /// The values of the aliased fields, for [`Resource::sync_aliases`] after a change.
     pub fn alias_snapshot(&self) -> Vec<Vec<Option<Value>>> {
-        let root = Value::Object(self.obj.clone());
+        // read from the map itself: no copy of the object (this runs for every object at
+        // every label, annotation, patch and replacement step)
+        let read = |p: &[Seg]| match p.split_first() {
+            Some((Seg::Key(k), rest)) => self.obj.get(k).and_then(|v| at(v, rest)).cloned(),
+            _ => None,
+        };
         self.aliases
             .iter()
-            .map(|g| g.iter().map(|p| at(&root, p).cloned()).collect())
+            .map(|g| g.iter().map(|p| read(p)).collect())
             .collect()
     }
 
