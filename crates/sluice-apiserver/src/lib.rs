@@ -64,6 +64,10 @@ pub enum Error {
     Serve(std::io::Error),
     #[error("tls: {0}")]
     Tls(String),
+    #[error(
+        "cannot mount a router at {0:?}: a prefix starts with '/' and is not one of the API's own paths"
+    )]
+    Mount(String),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -165,6 +169,7 @@ impl ApiServer {
             log_hooks: RwLock::new(Vec::new()),
             metrics: RwLock::new(None),
             listener_hook: RwLock::new(None),
+            mounts: RwLock::new(Vec::new()),
             tls: std::sync::atomic::AtomicBool::new(false),
             simulate: opts.simulate.clone(),
             pool: limits::Pool::new(opts.request_workers, opts.request_timeout),
@@ -245,6 +250,42 @@ impl ApiServer {
             .listener_hook
             .write()
             .unwrap_or_else(|e| e.into_inner()) = Some(hook);
+    }
+
+    /// Serves `router` for the requests at `prefix` or below it (`/v2` takes `/v2` and
+    /// `/v2/...`; a prefix of `/` takes only `/`) on this server's port, before the API and
+    /// without its bearer token: the router authenticates what it serves itself (the OCI
+    /// registry's `/v2/`, the web UI's assets). A panic in it answers 500. Mounting a prefix
+    /// again replaces its router; the API's own paths (`/api`, `/apis`, `/healthz`, ...)
+    /// cannot be mounted over.
+    pub fn mount(&self, prefix: &str, router: axum::Router) -> Result<(), Error> {
+        let prefix = if prefix.len() > 1 {
+            prefix.trim_end_matches('/')
+        } else {
+            prefix
+        };
+        const RESERVED: &[&str] = &[
+            "/api",
+            "/apis",
+            "/openapi",
+            "/version",
+            "/healthz",
+            "/readyz",
+            "/livez",
+            "/metrics",
+            listeners::PREFIX,
+        ];
+        let reserved = RESERVED
+            .iter()
+            .any(|r| prefix == *r || prefix.starts_with(&format!("{}/", r.trim_end_matches('/'))));
+        if !prefix.starts_with('/') || reserved {
+            return Err(Error::Mount(prefix.to_owned()));
+        }
+        let mut mounts = self.state.mounts.write().unwrap_or_else(|e| e.into_inner());
+        mounts.retain(|(p, _)| p != prefix);
+        mounts.push((prefix.to_owned(), router));
+        mounts.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        Ok(())
     }
 
     /// Starts the simulated node's loop (if enabled) on the current tokio runtime, supervised:

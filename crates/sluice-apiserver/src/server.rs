@@ -42,6 +42,9 @@ pub struct State {
     pub metrics: RwLock<Option<(Arc<dyn MetricsSource>, bool)>>,
     /// Where `/listeners/...` deliveries go (none: those paths are 404).
     pub listener_hook: RwLock<Option<Arc<dyn crate::listeners::ListenerHook>>>,
+    /// Routers mounted beside the API (`ApiServer::mount`): prefix and router, longest
+    /// prefix first.
+    pub mounts: RwLock<Vec<(String, Router)>>,
     /// Whether the server's port speaks TLS (the scheme of EventListener event URLs).
     pub tls: std::sync::atomic::AtomicBool,
     pub simulate: Option<SimOptions>,
@@ -241,8 +244,36 @@ fn parse_query(q: Option<&str>) -> Query {
         .collect()
 }
 
+/// The router mounted at the longest prefix that `path` is under: the prefix itself or
+/// below it (`/v2` takes `/v2` and `/v2/...`, not `/v2x`); a prefix of `/` takes only `/`.
+pub(crate) fn mounted(mounts: &[(String, Router)], path: &str) -> Option<Router> {
+    mounts
+        .iter()
+        .find(|(prefix, _)| {
+            path == prefix
+                || (prefix != "/"
+                    && path
+                        .strip_prefix(prefix.as_str())
+                        .is_some_and(|rest| rest.starts_with('/')))
+        })
+        .map(|(_, r)| r.clone())
+}
+
 async fn handle(st: Arc<State>, auth: bool, req: Request) -> Response {
     let path = req.uri().path().to_owned();
+    let mount = mounted(&st.mounts.read().unwrap_or_else(|e| e.into_inner()), &path);
+    if let Some(router) = mount {
+        // a mounted router authenticates its own requests (the OCI registry, the UI's assets)
+        use tower::ServiceExt;
+        return match CatchUnwind(Box::pin(router.oneshot(req))).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(never)) => match never {},
+            Err(panic) => {
+                crate::log_warning(format!("{path} panicked: {panic}"));
+                error_response(&crate::limits::panic_error())
+            }
+        };
+    }
     if path.starts_with(crate::listeners::PREFIX) {
         // EventListeners are public (upstream's per-listener Service): interceptors
         // authenticate deliveries, not the API token
