@@ -275,16 +275,17 @@ impl ApiServer {
             "/metrics",
             listeners::PREFIX,
         ];
-        let reserved = RESERVED
-            .iter()
-            .any(|r| prefix == *r || prefix.starts_with(&format!("{}/", r.trim_end_matches('/'))));
+        let reserved = RESERVED.iter().any(|r| {
+            let r = r.trim_end_matches('/');
+            prefix == r || prefix.starts_with(&format!("{r}/"))
+        });
         if !prefix.starts_with('/') || reserved {
             return Err(Error::Mount(prefix.to_owned()));
         }
         let mut mounts = self.state.mounts.write().unwrap_or_else(|e| e.into_inner());
         mounts.retain(|(p, _)| p != prefix);
         mounts.push((prefix.to_owned(), router));
-        mounts.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.0.len()));
         Ok(())
     }
 

@@ -37,11 +37,23 @@ pub fn run_list(runs: &[Value], kind_plural: &str, now: i64, o: ListOpts) -> Str
     if runs.is_empty() {
         return format!("No {kind_plural} found\n");
     }
+    // Sluice's concurrency groups: a CONCURRENCY column (the group each run was placed in)
+    // when any listed run is in one, so tkn's columns stay as they are otherwise
+    let group = |r: &Value| {
+        r["metadata"]["annotations"][sluice_kube::concurrency::KEY]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    };
+    let groups = runs.iter().any(|r| !group(r).is_empty());
     let mut rows = Vec::new();
     if !o.no_headers {
         let mut h = row(["NAME", "STARTED", "DURATION", "STATUS"]);
         if o.all_namespaces {
             h.insert(0, "NAMESPACE".into());
+        }
+        if groups {
+            h.push("CONCURRENCY".into());
         }
         rows.push(h);
     }
@@ -55,6 +67,10 @@ pub fn run_list(runs: &[Value], kind_plural: &str, now: i64, o: ListOpts) -> Str
         ];
         if o.all_namespaces {
             cells.insert(0, s(r, "/metadata/namespace").to_owned());
+        }
+        if groups {
+            let g = group(r);
+            cells.push(if g.is_empty() { "---".into() } else { g });
         }
         rows.push(cells);
     }
@@ -733,6 +749,31 @@ mod tests {
         assert_eq!(
             run_list(&[], "PipelineRuns", NOW, ListOpts::default()),
             "No PipelineRuns found\n"
+        );
+    }
+
+    #[test]
+    fn pipelinerun_list_shows_concurrency_groups_when_there_are_any() {
+        let mut queued = pr("q", "2026-01-01T00:08:00Z", None, "Unknown", "Queued");
+        queued["status"]["startTime"] = Value::Null;
+        queued["metadata"]["annotations"] = json!({sluice_kube::concurrency::KEY: "deploy-main"});
+        let mut running = pr("r", "2026-01-01T00:07:00Z", None, "Unknown", "Running");
+        running["metadata"]["annotations"] = json!({sluice_kube::concurrency::KEY: "deploy-main"});
+        let plain = pr(
+            "p",
+            "2026-01-01T00:05:00Z",
+            Some("2026-01-01T00:05:09Z"),
+            "True",
+            "Succeeded",
+        );
+        let mut runs = vec![queued, running, plain];
+        sort_runs(&mut runs);
+        assert_eq!(
+            run_list(&runs, "PipelineRuns", NOW, ListOpts::default()),
+            "NAME   STARTED         DURATION   STATUS      CONCURRENCY\n\
+             q      ---             ---        Queued      deploy-main\n\
+             r      3 minutes ago   ---        Running     deploy-main\n\
+             p      5 minutes ago   9s         Succeeded   ---\n"
         );
     }
 

@@ -29,6 +29,10 @@ pub const POLICY: &str = "sluice.dev/concurrency-policy";
 /// Set on a run the controller admitted to start (its group's "running" marker until the
 /// run's startTime is written).
 pub const ADMITTED: &str = "sluice.dev/concurrency-admitted";
+/// The group a run was placed in, `$(params...)` substituted: written with the first
+/// decision about the run (admitted, queued or superseded), shown by `sluice pipelinerun
+/// list`.
+pub const KEY: &str = "sluice.dev/concurrency-key";
 /// Set on a run cancelled by a newer run of its group: the newer run's name.
 pub const CANCELLED_BY: &str = "sluice.dev/cancelled-by";
 /// The reason of a run waiting in its group.
@@ -317,27 +321,38 @@ pub(crate) async fn gate(ctx: &Ctx, pr: &Value) -> Result<Gate, Error> {
         running: false,
     };
     let cancel = |by: &str| json!({"metadata": {"annotations": {CANCELLED_BY: by}}, "spec": {"status": "Cancelled"}});
+    let superseded = json!({"metadata": {"annotations": {CANCELLED_BY: name, KEY: group}}, "spec": {"status": "Cancelled"}});
     match decide(&me, policy, &members) {
         Decision::Start { cancel: older } => {
             for o in &older {
                 let _ = prs
-                    .patch(o, &PatchParams::default(), &Patch::Merge(cancel(name)))
+                    .patch(o, &PatchParams::default(), &Patch::Merge(&superseded))
                     .await;
             }
             prs.patch(
                 name,
                 &PatchParams::default(),
-                &Patch::Merge(json!({"metadata": {"annotations": {ADMITTED: group}}})),
+                &Patch::Merge(json!({"metadata": {"annotations": {ADMITTED: group, KEY: group}}})),
             )
             .await?;
             Ok(Gate::Go)
         }
         Decision::Superseded { by } => {
-            prs.patch(name, &PatchParams::default(), &Patch::Merge(cancel(&by)))
+            let mut p = cancel(&by);
+            p["metadata"]["annotations"][KEY] = json!(group);
+            prs.patch(name, &PatchParams::default(), &Patch::Merge(p))
                 .await?;
             Ok(Gate::Done)
         }
         Decision::Wait { behind } => {
+            if pr["metadata"]["annotations"][KEY] != group.as_str() {
+                prs.patch(
+                    name,
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"metadata": {"annotations": {KEY: group}}})),
+                )
+                .await?;
+            }
             let msg = queued_message(&group, &behind);
             let cur = &pr["status"]["conditions"][0];
             if cur["reason"] != QUEUED || cur["message"] != msg.as_str() {

@@ -146,6 +146,38 @@ fn queue_runs_one_at_a_time_and_cancel_in_progress_cancels_the_older_run() {
     let t = |n: &str, f: &str| get(n)["status"][f].as_str().unwrap_or("").to_owned();
     assert!(t("q-b", "startTime") >= t("q-a", "completionTime"));
     assert!(t("q-c", "startTime") >= t("q-b", "completionTime"));
+    // each run carries the group it was placed in, and `sluice pipelinerun list` shows it
+    for (n, g) in [
+        ("q-a", "deploy-staging"),
+        ("q-c", "deploy-staging"),
+        ("q-prod", "deploy-prod"),
+    ] {
+        assert_eq!(
+            get(n)["metadata"]["annotations"]["sluice.dev/concurrency-key"],
+            g,
+            "{n}"
+        );
+    }
+    let kubeconfig = s.dir.join("kubeconfig");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["pipelinerun", "list", "-n", "ci", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .output()
+        .expect("sluice runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let header: Vec<&str> = text
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(header.last(), Some(&"CONCURRENCY"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("q-prod ") && l.trim_end().ends_with("deploy-prod")),
+        "{text}"
+    );
 
     // cancel-in-progress: a long run, then a newer one cancels it
     s.ok(
