@@ -1198,8 +1198,10 @@ impl Builder<'_> {
         }
         // images
         if let Some(Value::Array(images)) = k.get("images") {
+            let mut specs = fieldspec::images();
+            specs.extend(config.images.iter().cloned());
             for rule in images {
-                set_images(ra, rule, &config.images);
+                set_images(ra, rule, &specs);
             }
         }
         if let Some(Value::Array(reps)) = k.get("replacements") {
@@ -1884,11 +1886,20 @@ fn new_image(image: &str, rule: &Value) -> Option<String> {
     let new_name = str_field(rule, "newName");
     let new_tag = rule.get("newTag").map(scalar_text).unwrap_or_default();
     let new_digest = str_field(rule, "digest");
+    let tag_suffix = str_field(rule, "tagSuffix");
     let name = if new_name.is_empty() { name } else { new_name };
-    let (tag, digest) = if !new_digest.is_empty() {
-        (None, Some(new_digest))
+    // imagetag/updater.go: a new tag and/or digest replace both; else a tag suffix is
+    // appended to the tag (empty when there was none) and drops the digest
+    let suffixed;
+    let (tag, digest) = if !new_tag.is_empty() && !new_digest.is_empty() {
+        (Some(new_tag.as_str()), Some(new_digest))
     } else if !new_tag.is_empty() {
         (Some(new_tag.as_str()), None)
+    } else if !new_digest.is_empty() {
+        (None, Some(new_digest))
+    } else if !tag_suffix.is_empty() {
+        suffixed = format!("{}{tag_suffix}", tag.unwrap_or_default());
+        (Some(suffixed.as_str()), None)
     } else {
         (tag, digest)
     };

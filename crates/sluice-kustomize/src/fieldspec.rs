@@ -602,6 +602,21 @@ pub fn var_references() -> Vec<FieldSpec> {
     v
 }
 
+/// `images` (images.go of kustomize v5.5: containers and initContainers of pods and of pod
+/// templates, of any kind). The ImageTagTransformer runs its legacy filter over every
+/// container list first and then these, so a `tagSuffix` lands twice where both reach.
+pub fn images() -> Vec<FieldSpec> {
+    [
+        "spec/containers[]/image",
+        "spec/initContainers[]/image",
+        "spec/template/spec/containers[]/image",
+        "spec/template/spec/initContainers[]/image",
+    ]
+    .iter()
+    .map(|p| FieldSpec::new(None, None, p, true))
+    .collect()
+}
+
 /// `replicas` (replicas.go).
 pub fn replicas() -> Vec<FieldSpec> {
     // the order of kustomize's replicas field specs (its "does not match" error lists them)

@@ -138,9 +138,8 @@ pub fn name_hash(obj: &Map<String, Value>) -> String {
     {
         m.insert("binaryData".into(), string_map(obj.get("binaryData")));
     }
-    if let Some(Value::Bool(b)) = obj.get("immutable") {
-        m.insert("immutable".into(), Value::Bool(*b));
-    }
+    // kustomize v5.5.0's encodeConfigMap/encodeSecret leave `immutable` out of the hash
+    // (later versions add it); kubectl 1.32+ embeds v5.5.0
     let text = sluice_core::gojson::marshal(&Value::Object(m));
     let digest = sha256(text.as_bytes());
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();

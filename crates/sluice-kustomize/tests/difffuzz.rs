@@ -447,9 +447,15 @@ fn compare(dir: &Path) -> Option<String> {
             common::kubectl_error(&stderr)
         )),
         (Err(e), true) => Some(format!("sluice fails, kubectl builds: {e}")),
-        (Err(_), false) => None,
+        (Err(_), false) => {
+            BOTH_FAIL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            None
+        }
     }
 }
+
+/// Cases both refuse (agreement, but a weaker one than identical output).
+static BOTH_FAIL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 #[test]
 fn random_kustomizations_match_kubectl() {
@@ -486,5 +492,640 @@ fn random_kustomizations_match_kubectl() {
         seed - start_seed,
         failures.len()
     );
+    assert!(failures.is_empty(), "mismatches:\n{}", failures.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------
+// The wide generator: the classes issue 11 saw on real trees, each drawn at random.
+// ---------------------------------------------------------------------------------------
+
+/// A CRD declaring `Widget` (example.com/v1), whose objects refer to a ConfigMap and a
+/// Service; `configurations` teach kustomize those references (nameReference), a var field
+/// (varReference) and common labels' paths (commonLabels).
+const WIDGET_CRD: &str = "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+  creationTimestamp: null
+spec:
+  group: example.com
+  names:
+    kind: Widget
+    plural: widgets
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        x-kubernetes-preserve-unknown-fields: true
+  conversion:
+    strategy: Webhook
+    webhook:
+      clientConfig:
+        service:
+          name: webhook
+          namespace: system
+          path: /convert
+      conversionReviewVersions: [v1]
+status:
+  acceptedNames:
+    kind: \"\"
+    plural: \"\"
+  conditions: []
+  storedVersions: []
+";
+
+const WIDGET_CONFIG: &str = "nameReference:
+- kind: ConfigMap
+  fieldSpecs:
+  - kind: Widget
+    path: spec/configRef/name
+- kind: Service
+  fieldSpecs:
+  - kind: Widget
+    path: spec/backends[]/service
+varReference:
+- kind: Widget
+  path: spec/endpoint
+- path: metadata/annotations
+commonLabels:
+- kind: Widget
+  path: spec/selector/matchLabels
+  create: true
+";
+
+const LONG_TEXTS: &[&str] = &[
+    "this is a rather long annotation value with spaces that go-yaml folds when it passes its line width of eighty",
+    "\"quoted\" start and a colon: inside a long value that keeps going past the width of the emitter's line, really",
+    "no-spaces-at-all-but-very-long-no-spaces-at-all-but-very-long-no-spaces-at-all-but-very-long-xxxxxxxxxxxxxx",
+    "  leading spaces and a trailing space and long enough to fold across the line width of the go-yaml emitter ",
+    "line one\nline two with a long tail that goes past the width of the emitter for sure, yes it does indeed\n",
+    "# hash start and 'single quotes' and a long tail that goes past the width of the emitter for sure, yes",
+    "ends with colon and is long enough to be folded by the emitter at its best width of eighty characters:",
+    "yes",
+    "0755",
+    "1e3",
+    "~",
+    "",
+];
+
+fn long_text(r: &mut Rng) -> String {
+    serde_json::to_string(r.pick(LONG_TEXTS)).expect("json string")
+}
+
+/// Empty values as real trees have them: `{}`, `[]`, null and `- {}`.
+fn empties(r: &mut Rng, indent: &str) -> String {
+    let mut s = String::new();
+    for _ in 0..r.below(3) {
+        let line = r.pick(&[
+            "nodeSelector: {}",
+            "tolerations: []",
+            "affinity:\n  nodeAffinity: {}",
+            "securityContext: {}",
+            "imagePullSecrets: []",
+            "hostAliases:\n- {}",
+            "dnsConfig: null",
+        ]);
+        if s.contains(line.split(':').next().unwrap_or("")) {
+            continue;
+        }
+        for l in line.lines() {
+            let _ = writeln!(s, "{indent}{l}");
+        }
+    }
+    s
+}
+
+/// One document of the wide pool.
+fn wide_resource(r: &mut Rng, name: &str, ns: Option<&str>) -> String {
+    let meta = |n: &str, r: &mut Rng| {
+        let mut m = format!("metadata:\n  name: {n}\n");
+        if let Some(ns) = ns {
+            let _ = writeln!(m, "  namespace: {ns}");
+        }
+        if r.chance(20) {
+            m.push_str("  creationTimestamp: null\n");
+        }
+        if r.chance(25) {
+            let _ = writeln!(m, "  annotations:\n    note: {}", long_text(r));
+        }
+        if r.chance(15) {
+            m.push_str("  labels: {}\n");
+        }
+        m
+    };
+    match r.below(16) {
+        0..=2 => {
+            let m = meta(name, r);
+            let mut s = format!(
+                "apiVersion: apps/v1\nkind: Deployment\n{m}spec:\n  selector:\n    matchLabels:\n      app: {name}\n  template:\n    metadata:\n      labels:\n        app: {name}\n    spec:\n      serviceAccountName: {name}-sa\n{}      containers:\n      - name: main\n        image: {}\n        command: [\"/bin/run\", \"--svc=$(SVC_NAME)\", \"--cm=$(CM_MODE)\"]\n        env:\n        - name: MODE\n          valueFrom:\n            configMapKeyRef:\n              name: {}-config\n              key: mode\n        - name: SVC\n          value: $(SVC_NAME).$(SVC_NS).svc\n        - name: EMPTY\n          value: \"\"\n        resources: {{}}\n        ports:\n        - containerPort: 8080\n          protocol: TCP\n        - containerPort: 8080\n          protocol: UDP\n",
+                empties(r, "      "),
+                r.pick(IMAGES),
+                r.pick(NAMES)
+            );
+            if r.chance(50) {
+                let _ = write!(
+                    s,
+                    "      - name: sidecar\n        image: {}\n        args:\n        - --long={}\n",
+                    r.pick(IMAGES),
+                    r.pick(&["x", "$(SVC_NAME)", "a b c"])
+                );
+            }
+            if r.chance(40) {
+                let _ = write!(
+                    s,
+                    "      initContainers:\n      - name: init\n        image: busybox\n        env: []\n"
+                );
+            }
+            let _ = write!(
+                s,
+                "      volumes:\n      - name: cfg\n        configMap:\n          name: {}-config\n      - name: sec\n        secret:\n          secretName: {}-secret\n      - name: scratch\n        emptyDir: {{}}\n",
+                r.pick(NAMES),
+                r.pick(NAMES)
+            );
+            s
+        }
+        3 => {
+            let m = meta(name, r);
+            format!(
+                "apiVersion: apps/v1\nkind: StatefulSet\n{m}spec:\n  serviceName: {name}\n  replicas: {}\n  selector:\n    matchLabels:\n      app: {name}\n  template:\n    metadata:\n      labels:\n        app: {name}\n    spec:\n      containers:\n      - name: db\n        image: {}\n        volumeMounts:\n        - name: data\n          mountPath: /data\n  volumeClaimTemplates:\n  - metadata:\n      name: data\n      creationTimestamp: null\n    spec:\n      accessModes: [ReadWriteOnce]\n      storageClassName: {name}-sc\n      resources:\n        requests:\n          storage: 1Gi\n",
+                r.below(3),
+                r.pick(IMAGES)
+            )
+        }
+        4 => {
+            let m = meta(name, r);
+            format!(
+                "apiVersion: v1\nkind: Service\n{m}spec:\n  selector:\n    app: {name}\n  ports:\n  - name: http\n    port: 80\n    targetPort: 8080\n"
+            )
+        }
+        5 => {
+            let m = meta(&format!("{name}-config"), r);
+            let data = match r.below(4) {
+                0 => "data: {}\n".to_owned(),
+                1 => "data:\n  mode: fast\n  empty: \"\"\n".to_owned(),
+                _ => format!(
+                    "data:\n  mode: {}\n  long: {}\n",
+                    r.pick(LABEL_VALUES),
+                    long_text(r)
+                ),
+            };
+            format!("apiVersion: v1\nkind: ConfigMap\n{m}{data}")
+        }
+        6 => {
+            let m = meta(&format!("{name}-sa"), r);
+            let m2 = meta(&format!("{name}-crb"), r);
+            format!(
+                "apiVersion: v1\nkind: ServiceAccount\n{m}---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\n{}roleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: {name}-role\nsubjects:\n- kind: ServiceAccount\n  name: {name}-sa\n  namespace: {}\n",
+                m2.replace(&format!("  namespace: {}\n", ns.unwrap_or("-")), ""),
+                ns.unwrap_or("default")
+            )
+        }
+        7 => format!(
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: {name}-role\nrules:\n- apiGroups: [\"\"]\n  resources: [configmaps]\n  resourceNames: [{name}-config]\n  verbs: [get]\n"
+        ),
+        8 => format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {}\n{}",
+            r.pick(&["system", "team-a", "prod"]),
+            if r.chance(30) {
+                "spec: {}\nstatus: {}\n"
+            } else {
+                ""
+            }
+        ),
+        9 => format!(
+            "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\nmetadata:\n  name: {name}-vwc\nwebhooks:\n- name: v.example.com\n  admissionReviewVersions: [v1]\n  sideEffects: None\n  clientConfig:\n    service:\n      name: {name}\n      namespace: {}\n      path: /validate\n  rules:\n  - operations: [CREATE]\n    apiGroups: [\"\"]\n    apiVersions: [v1]\n    resources: [pods]\n",
+            ns.unwrap_or("system")
+        ),
+        10 => WIDGET_CRD.to_owned(),
+        11 => {
+            let m = meta(&format!("{name}-widget"), r);
+            format!(
+                "apiVersion: example.com/v1\nkind: Widget\n{m}spec:\n  configRef:\n    name: {name}-config\n  backends:\n  - service: {name}\n  - service: other\n  endpoint: http://$(SVC_NAME):80\n  items:\n  - name: a\n    value: 1\n  - {{}}\n  extra: null\n"
+            )
+        }
+        12 => {
+            let m = meta(&format!("{name}-np"), r);
+            format!(
+                "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n{m}spec:\n  podSelector: {{}}\n  ingress:\n  - {{}}\n  policyTypes: [Ingress]\n"
+            )
+        }
+        13 => {
+            let m = meta(&format!("{name}-cron"), r);
+            format!(
+                "apiVersion: batch/v1\nkind: CronJob\n{m}spec:\n  schedule: \"*/5 * * * *\"\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers:\n          - name: job\n            image: {}\n            args: [\"$(SVC_NAME)\"]\n",
+                r.pick(IMAGES)
+            )
+        }
+        14 => format!(
+            "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: {name}-sc\nprovisioner: example.com/disk\nparameters: {{}}\n"
+        ),
+        _ => {
+            // the same name in two namespaces
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shared\n  namespace: team-a\ndata:\n  who: a\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shared\n  namespace: team-b\ndata:\n  who: b\n"
+                .to_owned()
+        }
+    }
+}
+
+fn wide_transformers(r: &mut Rng, k: &mut String, names: &[String], top: bool) {
+    if r.chance(30) {
+        let _ = writeln!(k, "namePrefix: {}-", r.pick(&["p", "dev"]));
+    }
+    if r.chance(20) {
+        let _ = writeln!(k, "nameSuffix: -{}", r.pick(&["s", "v2"]));
+    }
+    if r.chance(40) {
+        let _ = writeln!(k, "namespace: {}", r.pick(&["system", "team-a", "prod"]));
+    }
+    match r.below(5) {
+        0 => {
+            k.push_str("commonLabels:\n");
+            k.push_str(&labels_block(r, "  "));
+        }
+        1 | 2 => {
+            let _ = writeln!(k, "labels:\n- pairs:");
+            k.push_str(&labels_block(r, "    "));
+            if r.chance(60) {
+                let _ = writeln!(k, "  includeSelectors: {}", r.chance(50));
+            }
+            if r.chance(60) {
+                let _ = writeln!(k, "  includeTemplates: {}", r.chance(50));
+            }
+            if r.chance(30) {
+                let _ = writeln!(
+                    k,
+                    "  fields:\n  - kind: Widget\n    path: spec/owner/labels\n    create: true"
+                );
+            }
+        }
+        _ => {}
+    }
+    if r.chance(30) {
+        let _ = writeln!(k, "commonAnnotations:\n  long: {}", long_text(r));
+    }
+    if r.chance(40) {
+        k.push_str("images:\n");
+        let name = r.pick(&[
+            "nginx",
+            "busybox",
+            "registry.example.com/team/api",
+            "localhost:5000/web",
+        ]);
+        let _ = writeln!(k, "- name: {name}");
+        match r.below(5) {
+            0 => {
+                let _ = writeln!(k, "  newTag: \"{}\"", r.pick(&["2.0", "latest", "1"]));
+            }
+            1 => {
+                let _ = writeln!(k, "  newName: mirror.local/{name}");
+            }
+            2 => k.push_str("  digest: sha256:1111111111111111111111111111111111111111111111111111111111111111\n"),
+            3 => k.push_str("  tagSuffix: -fips\n"),
+            _ => {
+                let _ = writeln!(k, "  newName: other\n  newTag: v9\n  digest: sha256:2222222222222222222222222222222222222222222222222222222222222222");
+            }
+        }
+    }
+    if r.chance(25) && !names.is_empty() {
+        let name = &names[r.below(names.len())];
+        let _ = writeln!(k, "replicas:\n- name: {name}\n  count: {}", r.below(6));
+    }
+    if top && r.chance(25) {
+        let _ = writeln!(
+            k,
+            "sortOptions:\n  order: {}",
+            r.pick(&["fifo", "legacy\n  legacySortOptions:\n    orderFirst: [Namespace, Widget]\n    orderLast: [ValidatingWebhookConfiguration]"])
+        );
+    }
+    if top && r.chance(20) {
+        let _ = writeln!(
+            k,
+            "buildMetadata: [{}]",
+            r.pick(&[
+                "originAnnotations",
+                "transformerAnnotations",
+                "managedByLabel",
+                "originAnnotations, transformerAnnotations"
+            ])
+        );
+    }
+}
+
+fn wide_generators(r: &mut Rng, k: &mut String, behavior: bool, files: &mut Vec<(String, String)>) {
+    if r.chance(50) {
+        let name = r.pick(NAMES);
+        let _ = writeln!(k, "configMapGenerator:\n- name: {name}-config");
+        if behavior {
+            let _ = writeln!(
+                k,
+                "  behavior: {}",
+                r.pick(&["create", "merge", "replace", "merge"])
+            );
+        }
+        let _ = writeln!(
+            k,
+            "  literals:\n  - mode={}\n  - long={}",
+            r.pick(LABEL_VALUES),
+            r.pick(&["a b c", "x", "with=equals", "\"quoted\""])
+        );
+        if r.chance(30) {
+            k.push_str("  envs:\n  - app.env\n");
+            files.push(("app.env".into(), "A=1\n# comment\nB=two words\n".into()));
+        }
+        match r.below(5) {
+            0 => k.push_str("  options:\n    disableNameSuffixHash: true\n"),
+            1 => k.push_str("  options:\n    labels:\n      generated: \"yes\"\n    annotations:\n      note: x\n"),
+            2 => k.push_str("  options:\n    immutable: true\n"),
+            _ => {}
+        }
+        if r.chance(20) {
+            k.push_str(
+                "generatorOptions:\n  disableNameSuffixHash: false\n  labels:\n    gen: all\n",
+            );
+        }
+    }
+    if r.chance(35) {
+        let name = r.pick(NAMES);
+        let _ = writeln!(k, "secretGenerator:\n- name: {name}-secret");
+        if behavior {
+            let _ = writeln!(k, "  behavior: {}", r.pick(&["create", "merge", "replace"]));
+        }
+        k.push_str("  literals:\n  - password=pw\n");
+        if r.chance(30) {
+            k.push_str("  type: kubernetes.io/basic-auth\n");
+        }
+    }
+}
+
+fn wide_patches(r: &mut Rng, k: &mut String, names: &[String], ns: Option<&str>) {
+    if names.is_empty() || !r.chance(70) {
+        return;
+    }
+    k.push_str("patches:\n");
+    let ns_line = ns
+        .map(|n| format!("\n      namespace: {n}"))
+        .unwrap_or_default();
+    for _ in 0..1 + r.below(3) {
+        let name = &names[r.below(names.len())];
+        let body = match r.below(14) {
+            0 => format!("- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: {name}{ns_line}\n    spec:\n      template:\n        spec:\n          containers:\n          - name: main\n            env:\n            - name: MODE\n              $patch: delete\n            - name: ADDED\n              value: \"1\"\n"),
+            1 => format!("- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: {name}{ns_line}\n    spec:\n      template:\n        spec:\n          $setElementOrder/containers:\n          - name: sidecar\n          - name: main\n          containers:\n          - name: main\n            imagePullPolicy: Always\n"),
+            2 => format!("- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: {name}{ns_line}\n    spec:\n      strategy:\n        $retainKeys: [type]\n        type: Recreate\n        rollingUpdate: null\n      template:\n        spec:\n          nodeSelector: {{}}\n          tolerations: []\n          volumes:\n          - name: scratch\n            emptyDir: null\n            hostPath:\n              path: /tmp\n"),
+            3 => format!("- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: {name}{ns_line}\n    spec:\n      template:\n        spec:\n          affinity:\n            $patch: replace\n            podAntiAffinity: {{}}\n          containers:\n          - name: main\n            resources:\n              limits:\n                memory: 1Gi\n"),
+            4 => format!("- patch: |-\n    apiVersion: apps/v1\n    kind: StatefulSet\n    metadata:\n      name: {name}{ns_line}\n    spec:\n      volumeClaimTemplates:\n      - metadata:\n          name: data\n        spec:\n          resources:\n            requests:\n              storage: 5Gi\n      - metadata:\n          name: logs\n        spec:\n          accessModes: [ReadWriteOnce]\n"),
+            5 => "- patch: |-\n    apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      name: shared\n      namespace: team-b\n    data:\n      who: patched\n      extra: null\n".to_owned(),
+            6 => format!("- target:\n    kind: Deploy.*\n    name: \"{}.*\"\n  patch: |-\n    - op: add\n      path: /spec/template/metadata/annotations\n      value: {{}}\n", &name[..1]),
+            7 => format!("- target:\n    labelSelector: app={name}\n  patch: |-\n    - op: add\n      path: /metadata/labels/patched\n      value: \"yes\"\n"),
+            8 => "- target:\n    annotationSelector: note\n  patch: |-\n    - op: add\n      path: /metadata/annotations/seen\n      value: \"true\"\n".to_owned(),
+            9 => format!("- target:\n    group: example.com\n    kind: Widget\n  patch: |-\n    apiVersion: example.com/v1\n    kind: Widget\n    metadata:\n      name: {name}-widget\n    spec:\n      items:\n      - name: b\n      extra: {{}}\n      newList: []\n"),
+            10 => format!("- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: {name}{ns_line}\n    spec:\n      template:\n        spec:\n          containers:\n          - name: main\n            ports:\n            - containerPort: 9090\n            - containerPort: 8080\n              protocol: UDP\n              name: udp\n"),
+            11 => format!("- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: {name}{ns_line}\n    spec:\n      template:\n        spec:\n          volumes:\n          - $patch: replace\n          - name: only\n            emptyDir: {{}}\n"),
+            12 => format!("- target:\n    kind: Deployment\n    name: {name}\n  options:\n    allowNameChange: true\n  patch: |-\n    - op: replace\n      path: /metadata/name\n      value: {name}-renamed\n"),
+            _ => format!("- path: p{}.yaml\n", r.below(3)),
+        };
+        k.push_str(&body);
+    }
+}
+
+fn wide_replacements(
+    r: &mut Rng,
+    k: &mut String,
+    names: &[String],
+    files: &mut Vec<(String, String)>,
+) {
+    if names.is_empty() {
+        return;
+    }
+    let name = &names[r.below(names.len())];
+    if r.chance(30) {
+        let opts = match r.below(4) {
+            0 => "      delimiter: \":\"\n      index: 1\n",
+            1 => "      create: true\n",
+            2 => "      delimiter: \"/\"\n      index: 0\n",
+            _ => "",
+        };
+        let path = r.pick(&[
+            "spec.template.spec.containers.[name=main].image",
+            "spec.template.metadata.annotations.[svc.example.com/name]",
+            "spec.template.spec.containers.0.env.[name=SVC].value",
+            "spec.endpoint",
+        ]);
+        let _ = write!(
+            k,
+            "replacements:\n- source:\n    kind: Service\n    name: {name}\n    fieldPath: metadata.name\n  targets:\n  - select:\n      kind: {}\n    reject:\n    - name: nothing\n    fieldPaths:\n    - {path}\n{}",
+            if path == "spec.endpoint" {
+                "Widget"
+            } else {
+                "Deployment"
+            },
+            if opts.is_empty() {
+                String::new()
+            } else {
+                format!("    options:\n{opts}")
+            }
+        );
+        if r.chance(30) {
+            k.push_str("- path: repl.yaml\n");
+            files.push((
+                "repl.yaml".into(),
+                format!("source:\n  kind: ConfigMap\n  name: {name}-config\n  fieldPath: data.mode\ntargets:\n- select:\n    kind: Deployment\n  fieldPaths:\n  - metadata.labels.mode\n  options:\n    create: true\n"),
+            ));
+        }
+    }
+    if r.chance(35) {
+        let _ = write!(
+            k,
+            "vars:\n- name: SVC_NAME\n  objref:\n    apiVersion: v1\n    kind: Service\n    name: {name}\n  fieldref:\n    fieldPath: metadata.name\n- name: SVC_NS\n  objref:\n    apiVersion: v1\n    kind: Service\n    name: {name}\n  fieldref:\n    fieldPath: metadata.namespace\n"
+        );
+        if r.chance(50) {
+            let _ = write!(
+                k,
+                "- name: CM_MODE\n  objref:\n    apiVersion: v1\n    kind: ConfigMap\n    name: {}-config\n  fieldref:\n    fieldPath: data.mode\n",
+                r.pick(NAMES)
+            );
+        }
+    }
+}
+
+/// A random tree of the wide classes under `root`; returns the directory to build.
+fn generate_wide(seed: u64, root: &Path) -> PathBuf {
+    let mut r = Rng(seed ^ 0x5eed_0000_0000_0000);
+    let mut files: Vec<(String, String)> = Vec::new();
+    let base_ns = if r.chance(35) {
+        Some(r.pick(&["system", "team-a", "prod"]))
+    } else {
+        None
+    };
+    let mut names = Vec::new();
+    let mut base = String::from("resources:\n");
+    for i in 0..1 + r.below(5) {
+        let name = r.pick(NAMES);
+        if !names.iter().any(|n: &String| n == name) {
+            names.push(name.to_owned());
+        }
+        let mut text = wide_resource(&mut r, name, base_ns);
+        if r.chance(30) {
+            text.push_str("---\n");
+            text.push_str(&wide_resource(&mut r, name, base_ns));
+        }
+        files.push((format!("base/r{i}.yaml"), text));
+        let _ = writeln!(base, "- r{i}.yaml");
+    }
+    let widgets = files.iter().any(|(_, t)| t.contains("kind: Widget"));
+    if widgets && r.chance(60) {
+        base.push_str("configurations:\n- widget-config.yaml\n");
+        files.push(("base/widget-config.yaml".into(), WIDGET_CONFIG.into()));
+    }
+    wide_transformers(&mut r, &mut base, &names, false);
+    let mut gen_files = Vec::new();
+    wide_generators(&mut r, &mut base, false, &mut gen_files);
+    for (f, t) in gen_files.drain(..) {
+        files.push((format!("base/{f}"), t));
+    }
+    wide_patches(&mut r, &mut base, &names, base_ns);
+    wide_replacements(&mut r, &mut base, &names, &mut gen_files);
+    for (f, t) in gen_files.drain(..) {
+        files.push((format!("base/{f}"), t));
+    }
+    files.push(("base/kustomization.yaml".into(), base));
+    let mut target = "base";
+    let with_component = r.chance(30);
+    if with_component {
+        let mut c = String::from("apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n");
+        if r.chance(50) {
+            c.push_str("resources:\n- extra.yaml\n");
+            let extra = r.pick(NAMES);
+            files.push(("comp/extra.yaml".into(), wide_resource(&mut r, extra, None)));
+        }
+        wide_transformers(&mut r, &mut c, &names, false);
+        wide_generators(&mut r, &mut c, true, &mut gen_files);
+        for (f, t) in gen_files.drain(..) {
+            files.push((format!("comp/{f}"), t));
+        }
+        wide_patches(&mut r, &mut c, &names, None);
+        files.push(("comp/kustomization.yaml".into(), c));
+    }
+    if with_component || r.chance(65) {
+        let mut o = String::from("resources:\n- ../base\n");
+        if r.chance(30) {
+            let extra = r.pick(NAMES);
+            o.push_str("- own.yaml\n");
+            files.push((
+                "overlay/own.yaml".into(),
+                wide_resource(&mut r, extra, Some("team-b")),
+            ));
+        }
+        if with_component {
+            o.push_str("components:\n- ../comp\n");
+        }
+        wide_transformers(&mut r, &mut o, &names, true);
+        wide_generators(&mut r, &mut o, true, &mut gen_files);
+        for (f, t) in gen_files.drain(..) {
+            files.push((format!("overlay/{f}"), t));
+        }
+        wide_patches(&mut r, &mut o, &names, None);
+        wide_replacements(&mut r, &mut o, &names, &mut gen_files);
+        for (f, t) in gen_files.drain(..) {
+            files.push((format!("overlay/{f}"), t));
+        }
+        files.push(("overlay/kustomization.yaml".into(), o));
+        target = "overlay";
+    }
+    // the patch files `- path: pN.yaml` names, in whichever directory names them
+    for dir in ["base", "comp", "overlay"] {
+        let kust = files
+            .iter()
+            .find(|(p, _)| *p == format!("{dir}/kustomization.yaml"))
+            .map(|(_, t)| t.clone());
+        let Some(kust) = kust else { continue };
+        for i in 0..3 {
+            if kust.contains(&format!("path: p{i}.yaml")) {
+                let name = names[i % names.len()].clone();
+                let text = match i {
+                    0 => format!(
+                        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  template:\n    spec:\n      containers:\n      - name: main\n        image: patched:1\n        env: null\n"
+                    ),
+                    1 => format!(
+                        "- op: add\n  path: /metadata/annotations\n  value:\n    long: {}\n",
+                        long_text(&mut r)
+                    ),
+                    _ => format!(
+                        "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  ports:\n  - name: http\n    $patch: delete\n  - name: https\n    port: 443\n"
+                    ),
+                };
+                files.push((format!("{dir}/p{i}.yaml"), text));
+            }
+        }
+    }
+    // `- path: p1.yaml` (JSON 6902) needs a target in the entry
+    for (p, t) in files.iter_mut() {
+        if p.ends_with("kustomization.yaml") {
+            *t = t.replace(
+                "- path: p1.yaml\n",
+                "- path: p1.yaml\n  target:\n    kind: Service\n",
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(root);
+    for (path, text) in &files {
+        let p = root.join(path);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(&p, text).expect("write");
+    }
+    root.join(target)
+}
+
+/// The wide generator, for a budget of seconds (`SLUICE_KFUZZ_WIDE_SECS`, default 30) from
+/// `SLUICE_KFUZZ_SEED`. With `SLUICE_KFUZZ_MEASURE=1` it runs the whole budget, prints the
+/// fraction of identical cases and each mismatch's first difference, and does not fail.
+#[test]
+fn wide_random_kustomizations_match_kubectl() {
+    ensure_kubectl();
+    if !exact() {
+        eprintln!("kubectl's kustomize is not v5.5.0: byte comparison does not apply; skipped");
+        return;
+    }
+    let env = |k: &str| std::env::var(k).ok().and_then(|s| s.parse::<u64>().ok());
+    let secs = env("SLUICE_KFUZZ_WIDE_SECS").unwrap_or(30);
+    let start_seed = env("SLUICE_KFUZZ_SEED").unwrap_or(0);
+    let measure = env("SLUICE_KFUZZ_MEASURE").unwrap_or(0) == 1;
+    let max_cases = env("SLUICE_KFUZZ_CASES").unwrap_or(u64::MAX);
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let base = std::env::temp_dir().join(format!("sluice-kfuzz-wide-{}", std::process::id()));
+    let mut failures = Vec::new();
+    let mut seed = start_seed;
+    while Instant::now() < deadline
+        && seed - start_seed < max_cases
+        && (measure || failures.len() < 5)
+    {
+        let root = base.join(seed.to_string());
+        let dir = generate_wide(seed, &root);
+        match compare(&dir) {
+            None => {
+                let _ = std::fs::remove_dir_all(&root);
+            }
+            Some(why) => failures.push(format!("seed {seed} ({}): {why}", dir.display())),
+        }
+        seed += 1;
+    }
+    let cases = seed - start_seed;
+    println!(
+        "kustomize wide differential fuzzer: {cases} cases (seeds {start_seed}..{seed}), {} identical ({} of them refused by both), {} mismatches",
+        cases - failures.len() as u64,
+        BOTH_FAIL.load(std::sync::atomic::Ordering::Relaxed),
+        failures.len()
+    );
+    if measure {
+        for f in &failures {
+            println!("{f}");
+        }
+        return;
+    }
     assert!(failures.is_empty(), "mismatches:\n{}", failures.join("\n"));
 }

@@ -800,3 +800,77 @@ fn subjects_without_namespace_and_ambiguous_referrals() {
         "found multiple possible referrals",
     );
 }
+
+/// `images` with `tagSuffix` (kustomize api/filters/imagetag/updater.go: a new tag and/or
+/// digest replace both, else the suffix is appended to the tag and drops the digest). The
+/// ImageTagTransformer runs the legacy filter over every container list and then the
+/// `images` field specs (containers/initContainers of pods and pod templates, any kind), so
+/// the suffix lands twice where both reach and once elsewhere (a CronJob's job template).
+/// newTag together with digest keeps both (wide fuzzer seeds 31, 68, 122).
+#[test]
+fn image_tag_suffix_and_tag_with_digest() {
+    let r = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d}
+spec:
+  template:
+    spec:
+      containers:
+      - {name: a, image: nginx:1}
+      - {name: noimage}
+      initContainers:
+      - {name: i, image: nginx}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers:
+  - {name: a, image: 'nginx@sha256:abc'}
+  ephemeralContainers:
+  - {name: e, image: 'nginx:1'}
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: c}
+spec:
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          containers:
+          - {name: a, image: 'nginx:1'}
+          - {name: b, image: 'busybox:1@sha256:def'}
+---
+apiVersion: example.com/v1
+kind: Foo
+metadata: {name: f}
+spec:
+  containers:
+  - image: nginx:1
+";
+    check(
+        "image-tag-suffix",
+        &[
+            ("r.yaml", r),
+            (
+                "kustomization.yaml",
+                "resources: [r.yaml]\nimages:\n- name: nginx\n  tagSuffix: -fips\n- name: busybox\n  newTag: v2\n  digest: sha256:1111111111111111111111111111111111111111111111111111111111111111\n",
+            ),
+        ],
+    );
+}
+
+/// The generator name hash of kustomize v5.5.0 (api/hasher/hasher.go encodeConfigMap and
+/// encodeSecret) covers kind, name, data (binaryData, a Secret's type) but not
+/// `immutable` (wide fuzzer seed 97).
+#[test]
+fn generator_hash_ignores_immutable() {
+    check(
+        "hash-immutable",
+        &[(
+            "kustomization.yaml",
+            "configMapGenerator:\n- name: c\n  literals: [a=1]\n  options:\n    immutable: true\nsecretGenerator:\n- name: s\n  literals: [a=1]\n  options:\n    immutable: true\n",
+        )],
+    );
+}
