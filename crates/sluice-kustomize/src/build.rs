@@ -1536,6 +1536,9 @@ fn json_patch_resource(r: &mut Resource, ops: &[Value]) -> Result<(), Error> {
     // is new, nothing is shared any more
     r.aliases.clear();
     res.map_err(|e| Error::other(format!("{e}")))?;
+    if r.name() != name || r.namespace() != ns {
+        r.previous_ids.push((name.clone(), ns.clone()));
+    }
     if r.name() != name {
         r.previous_names.push(name);
     }
@@ -1621,9 +1624,11 @@ fn apply_smp_untargeted(
         .filter(|(_, r)| {
             r.kind() == kind
                 && r.group_version().0 == g
-                && r.had_name(name)
-                && (effective_ns(kind, r.namespace()) == effective_ns(kind, ns)
-                    || effective_ns(kind, r.original_namespace()) == effective_ns(kind, ns))
+                && if r.is_namespaceable() {
+                    r.had_id(name, ns)
+                } else {
+                    r.had_name(name)
+                }
         })
         .map(|(i, _)| i)
         .collect();
@@ -1646,9 +1651,9 @@ fn apply_smp_untargeted(
 /// (`^(?:...)$`), label and annotation selectors.
 #[derive(Debug, Clone)]
 pub struct Selector {
-    group: Option<String>,
-    version: Option<String>,
-    kind: Option<String>,
+    group: Option<regex::Regex>,
+    version: Option<regex::Regex>,
+    kind: Option<regex::Regex>,
     name: Option<regex::Regex>,
     namespace: Option<regex::Regex>,
     label_selector: Option<String>,
@@ -1667,10 +1672,12 @@ impl Selector {
                     .map_err(|e| Error::other(format!("{e}"))),
             }
         };
+        // group, version and kind are anchored regular expressions too (kustomize
+        // api/types/selector.go NewSelectorRegex)
         Ok(Selector {
-            group: f("group"),
-            version: f("version"),
-            kind: f("kind"),
+            group: re("group")?,
+            version: re("version")?,
+            kind: re("kind")?,
             name: re("name")?,
             namespace: re("namespace")?,
             label_selector: f("labelSelector"),
@@ -1681,9 +1688,9 @@ impl Selector {
     /// Whether `r` is selected: its original or current name and namespace match.
     pub fn selects(&self, r: &Resource) -> bool {
         let (g, v) = r.group_version();
-        if self.group.as_deref().is_some_and(|x| x != g)
-            || self.version.as_deref().is_some_and(|x| x != v)
-            || self.kind.as_deref().is_some_and(|x| x != r.kind())
+        if self.group.as_ref().is_some_and(|x| !x.is_match(g))
+            || self.version.as_ref().is_some_and(|x| !x.is_match(v))
+            || self.kind.as_ref().is_some_and(|x| !x.is_match(r.kind()))
         {
             return false;
         }
@@ -1795,19 +1802,8 @@ fn set_namespace(r: &mut Resource, ns: &str) {
             }
         }
     }
-    if (kind == "ValidatingWebhookConfiguration" || kind == "MutatingWebhookConfiguration")
-        && let Some(Value::Array(hooks)) = r.obj.get_mut("webhooks")
-    {
-        {
-            for h in hooks {
-                if let Some(Value::Object(svc)) =
-                    h.get_mut("clientConfig").and_then(|c| c.get_mut("service"))
-                {
-                    svc.insert("namespace".into(), Value::String(ns.to_owned()));
-                }
-            }
-        }
-    }
+    // a webhook's clientConfig.service is not the namespace transformer's: the name
+    // reference to a Service of the build moves it with that Service (namereference.go)
 }
 
 /// The namespace transformer's field specs other than `metadata/namespace`; a rename of a
@@ -2311,18 +2307,53 @@ fn rename(
             }
         }
         Value::Object(m) => {
-            // webhook clientConfig.service {name, namespace}
-            if let Some(Value::String(n)) = m.get("name")
-                && let Some(c) = pick(cands, n, referrer_ns, kind, affixes).unwrap_or_else(|e| {
-                    note(e);
-                    None
-                })
-            {
-                let (name, cns) = (c.name.clone(), c.namespace.clone());
-                m.insert("name".into(), Value::String(name));
-                if !cns.is_empty() && m.contains_key("namespace") {
-                    m.insert("namespace".into(), Value::String(cns));
+            // a {name, namespace} map (webhook clientConfig.service): nameref.go setMapping
+            // takes the candidates whose original namespace is the map's, else whose current
+            // one is; the referral's namespace, when it has one, is written too
+            let Some(Value::String(n)) = m.get("name") else {
+                return;
+            };
+            let matching: &[&Target] = cands.get(n.as_str()).map_or(&[], Vec::as_slice);
+            let by_ns: Vec<&Target> = match m.get("namespace").and_then(Value::as_str) {
+                None => matching.to_vec(),
+                Some(ns) => {
+                    let orig: Vec<&Target> = matching
+                        .iter()
+                        .copied()
+                        .filter(|c| c.namespaces.first().map(String::as_str) == Some(ns))
+                        .collect();
+                    if orig.is_empty() {
+                        matching
+                            .iter()
+                            .copied()
+                            .filter(|c| c.namespace == ns)
+                            .collect()
+                    } else {
+                        orig
+                    }
                 }
+            };
+            let in_ns: Vec<&Target> = match referrer_ns {
+                None => by_ns,
+                Some(rns) => by_ns
+                    .into_iter()
+                    .filter(|c| {
+                        CLUSTER_SCOPED.contains(&kind)
+                            || kind == "ServiceAccount"
+                            || effective_ns(kind, &c.namespace) == effective_ns(kind, rns)
+                    })
+                    .collect(),
+            };
+            match sieve(in_ns, affixes) {
+                Ok(Some(c)) => {
+                    let (name, cns) = (c.name.clone(), c.namespace.clone());
+                    m.insert("name".into(), Value::String(name));
+                    if !cns.is_empty() {
+                        m.insert("namespace".into(), Value::String(cns));
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => note(e),
             }
         }
         _ => {}

@@ -212,6 +212,15 @@ impl<'a> Keys<'a> {
     }
 }
 
+/// Whether a patch map carries `$patch: delete`.
+fn deletes(v: &Value) -> bool {
+    v.get("$patch").and_then(Value::as_str) == Some("delete")
+}
+
+/// kyaml's merge2 (kustomize's strategic merge): only `$patch` is a directive; other `$`
+/// keys (`$setElementOrder/...`, `$retainKeys`, `$deleteFromPrimitiveList/...`) are plain
+/// fields and stay in the output. A null clears a field; `$patch: delete` on a map removes
+/// it, `$patch: replace` puts the patch's map in its place.
 fn merge_value(
     target: &mut Value,
     patch: &Value,
@@ -222,27 +231,32 @@ fn merge_value(
     match (target, patch) {
         (Value::Object(t), Value::Object(p)) => {
             if p.get("$patch").and_then(Value::as_str) == Some("replace") {
-                let mut p = p.clone();
-                p.remove("$patch");
-                *t = p;
+                if let Some(v) = added(patch, keys, parent, field) {
+                    *t = match v {
+                        Value::Object(m) => m,
+                        _ => Map::new(),
+                    };
+                }
                 return;
             }
             for (k, pv) in p {
-                if k.starts_with("$setElementOrder/")
-                    || k.starts_with("$deleteFromPrimitiveList/")
-                    || k == "$patch"
-                    || k == "$retainKeys"
-                {
+                if k == "$patch" {
                     continue;
                 }
-                if pv.is_null() {
+                if pv.is_null() || deletes(pv) {
                     t.remove(k);
                     continue;
                 }
+                // a list item's fields are held by the list's field
+                let holder = field.or(parent);
                 match t.get_mut(k) {
-                    Some(tv) if !tv.is_null() => merge_value(tv, pv, keys.field(k), field, Some(k)),
+                    Some(tv) if !tv.is_null() => {
+                        merge_value(tv, pv, keys.field(k), holder, Some(k))
+                    }
                     _ => {
-                        t.insert(k.clone(), strip_directives(pv));
+                        if let Some(v) = added(pv, keys.field(k), holder, Some(k)) {
+                            t.insert(k.clone(), v);
+                        }
                     }
                 }
             }
@@ -251,24 +265,72 @@ fn merge_value(
             Some(key) if p.iter().all(Value::is_object) && t.iter().all(Value::is_object) => {
                 merge_list(t, p, key, keys.items(), field);
             }
-            _ => *t = p.iter().map(strip_directives).collect(),
+            _ => *t = p.clone(),
         },
-        (t, p) => *t = strip_directives(p),
+        (t, p) => {
+            if let Some(v) = added(p, keys, parent, field) {
+                *t = v;
+            }
+        }
+    }
+}
+
+/// What a patch value becomes where the target has nothing (kyaml walks it against an
+/// empty destination): maps lose `$patch` and their null fields (none at all when
+/// `$patch: delete`), associative lists are walked item by item, other lists and scalars
+/// are copied as they are (nulls and `$patch` inside them included).
+fn added(v: &Value, keys: Keys<'_>, parent: Option<&str>, field: Option<&str>) -> Option<Value> {
+    match v {
+        Value::Object(m) => {
+            if deletes(v) {
+                return None;
+            }
+            let mut out = Map::new();
+            for (k, child) in m {
+                if k == "$patch" || child.is_null() {
+                    continue;
+                }
+                if let Some(c) = added(child, keys.field(k), field.or(parent), Some(k)) {
+                    out.insert(k.clone(), c);
+                }
+            }
+            Some(Value::Object(out))
+        }
+        Value::Array(items) => match keys.merge_key(parent, field) {
+            Some(_) if items.iter().all(Value::is_object) => Some(Value::Array(
+                items
+                    .iter()
+                    .filter_map(|it| added(it, keys.items(), field, None))
+                    .collect(),
+            )),
+            _ => Some(v.clone()),
+        },
+        other => Some(other.clone()),
     }
 }
 
 /// An associative list: the patch's items first, in the patch's order (merged into the
 /// matching items), then the target's other items in their order (apimachinery SMP order).
 fn merge_list(t: &mut Vec<Value>, p: &[Value], key: &str, keys: Keys<'_>, field: Option<&str>) {
+    // an item `$patch: replace` makes the patch's other items the whole list
+    if p.iter()
+        .any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace"))
+    {
+        *t = p
+            .iter()
+            .filter(|i| i.get("$patch").is_none())
+            .filter_map(|i| added(i, keys, field, None))
+            .collect();
+        return;
+    }
     let mut rest: Vec<Option<Value>> = std::mem::take(t).into_iter().map(Some).collect();
     let mut out = Vec::new();
     for pi in p {
         let pk = pi.get(key);
-        let directive = pi.get("$patch").and_then(Value::as_str);
         let found = rest
             .iter()
             .position(|x| x.as_ref().is_some_and(|x| pk.is_some() && x.get(key) == pk));
-        if directive == Some("delete") {
+        if deletes(pi) {
             if let Some(i) = found {
                 rest[i] = None;
             }
@@ -280,28 +342,11 @@ fn merge_list(t: &mut Vec<Value>, p: &[Value], key: &str, keys: Keys<'_>, field:
                 merge_value(&mut item, pi, keys, field, None);
                 out.push(item);
             }
-            None => out.push(strip_directives(pi)),
+            None => out.extend(added(pi, keys, field, None)),
         }
     }
     out.extend(rest.into_iter().flatten());
     *t = out;
-}
-
-fn strip_directives(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            let mut out = Map::new();
-            for (k, v) in m {
-                if k.starts_with('$') {
-                    continue;
-                }
-                out.insert(k.clone(), strip_directives(v));
-            }
-            Value::Object(out)
-        }
-        Value::Array(a) => Value::Array(a.iter().map(strip_directives).collect()),
-        other => other.clone(),
-    }
 }
 
 /// Why a JSON patch could not be applied.

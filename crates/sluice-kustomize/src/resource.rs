@@ -10,6 +10,10 @@ pub struct Resource {
     pub previous_names: Vec<String>,
     /// Namespaces it had before (original first).
     pub previous_namespaces: Vec<String>,
+    /// The (name, namespace) pairs it had before, original first: kustomize's `PrevIds`
+    /// (`StorePreviousId` stores the whole id at each change), by which a strategic merge
+    /// patch without a target still finds it.
+    pub previous_ids: Vec<(String, String)>,
     /// A generated ConfigMap/Secret that gets the content hash appended to its name.
     pub needs_hash: bool,
     /// Made by a generator (merge/replace behaviours apply to it).
@@ -80,6 +84,7 @@ impl Resource {
             obj,
             previous_names: Vec::new(),
             previous_namespaces: Vec::new(),
+            previous_ids: Vec::new(),
             needs_hash: false,
             generated: false,
             ref_vars: Vec::new(),
@@ -187,6 +192,8 @@ impl Resource {
     pub fn set_name(&mut self, name: String) {
         let old = self.name().to_owned();
         if old != name {
+            self.previous_ids
+                .push((old.clone(), self.namespace().to_owned()));
             self.previous_names.push(old);
         }
         self.metadata_mut()
@@ -196,6 +203,8 @@ impl Resource {
     pub fn set_namespace(&mut self, ns: String) {
         let old = self.namespace().to_owned();
         if old != ns {
+            self.previous_ids
+                .push((self.name().to_owned(), old.clone()));
             self.previous_namespaces.push(old);
         }
         self.metadata_mut()
@@ -205,6 +214,24 @@ impl Resource {
     /// Whether the resource ever had `name`.
     pub fn had_name(&self, name: &str) -> bool {
         self.name() == name || self.previous_names.iter().any(|n| n == name)
+    }
+
+    /// Whether `(name, namespace)` is the resource's id now or was one before (kustomize's
+    /// `GetMatchingResourcesByAnyId`); an empty namespace is `default`.
+    pub fn had_id(&self, name: &str, ns: &str) -> bool {
+        let eff = |n: &str| {
+            if n.is_empty() {
+                "default".to_owned()
+            } else {
+                n.to_owned()
+            }
+        };
+        let want = eff(ns);
+        (self.name() == name && eff(self.namespace()) == want)
+            || self
+                .previous_ids
+                .iter()
+                .any(|(n, s)| n == name && eff(s) == want)
     }
 
     /// The original name (before any transformation).

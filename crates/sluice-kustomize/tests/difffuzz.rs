@@ -447,8 +447,18 @@ fn compare(dir: &Path) -> Option<String> {
             common::kubectl_error(&stderr)
         )),
         (Err(e), true) => Some(format!("sluice fails, kubectl builds: {e}")),
-        (Err(_), false) => {
+        (Err(e), false) => {
             BOTH_FAIL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if std::env::var_os("SLUICE_KFUZZ_ERRORS").is_some() {
+                println!(
+                    "both refuse {}: kubectl: {} / sluice: {e}",
+                    dir.display(),
+                    common::kubectl_error(&stderr)
+                        .lines()
+                        .next()
+                        .unwrap_or_default()
+                );
+            }
             None
         }
     }
@@ -586,7 +596,7 @@ fn empties(r: &mut Rng, indent: &str) -> String {
             "affinity:\n  nodeAffinity: {}",
             "securityContext: {}",
             "imagePullSecrets: []",
-            "hostAliases:\n- {}",
+            "hostAliases: []",
             "dnsConfig: null",
         ]);
         if s.contains(line.split(':').next().unwrap_or("")) {
@@ -731,16 +741,94 @@ fn wide_resource(r: &mut Rng, name: &str, ns: Option<&str>) -> String {
     }
 }
 
-fn wide_transformers(r: &mut Rng, k: &mut String, names: &[String], top: bool) {
+/// The objects of a tree so far (kind, name, namespace as written), so that patches,
+/// replicas, vars, replacements and generator behaviors mostly name objects that exist.
+#[derive(Default)]
+struct Objs(Vec<(String, String, String)>);
+
+impl Objs {
+    /// The (kind, name, namespace) of each document of `text`.
+    fn parse(text: &str) -> Vec<(String, String, String)> {
+        let mut out = Vec::new();
+        for doc in text.split("---\n") {
+            let kind = doc
+                .lines()
+                .find_map(|l| l.strip_prefix("kind: "))
+                .unwrap_or_default();
+            let mut name = "";
+            let mut ns = "";
+            let mut in_meta = false;
+            for l in doc.lines() {
+                if l == "metadata:" {
+                    in_meta = true;
+                } else if !l.starts_with(' ') {
+                    in_meta = false;
+                } else if in_meta {
+                    if let Some(n) = l.strip_prefix("  name: ") {
+                        name = n;
+                    } else if let Some(n) = l.strip_prefix("  namespace: ") {
+                        ns = n;
+                    }
+                }
+            }
+            out.push((kind.to_owned(), name.to_owned(), ns.to_owned()));
+        }
+        out
+    }
+    /// Adds the documents of `text` unless one of them is already there (by kind and name).
+    fn add(&mut self, text: &str) -> bool {
+        let new = Objs::parse(text);
+        if new.iter().enumerate().any(|(i, (k, n, ns))| {
+            self.0.iter().any(|(k2, n2, _)| k == k2 && n == n2)
+                || new[..i]
+                    .iter()
+                    .any(|(k2, n2, ns2)| k == k2 && n == n2 && ns == ns2)
+        }) && !text.contains("name: shared\n  namespace: team-a")
+        {
+            return false;
+        }
+        if text.contains("name: shared\n  namespace: team-a")
+            && self.0.iter().any(|(_, n, _)| n == "shared")
+        {
+            return false;
+        }
+        self.0.extend(new);
+        true
+    }
+    fn named(&self, kind: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _, _)| k == kind)
+            .map(|(_, n, _)| n.clone())
+            .collect()
+    }
+    fn has(&self, kind: &str, name: &str) -> bool {
+        self.0.iter().any(|(k, n, _)| k == kind && n == name)
+    }
+}
+
+fn pick_of(r: &mut Rng, items: &[String]) -> Option<String> {
+    if items.is_empty() {
+        None
+    } else {
+        Some(items[r.below(items.len())].clone())
+    }
+}
+
+fn wide_transformers(r: &mut Rng, k: &mut String, objs: &Objs, top: bool) -> Option<&'static str> {
     if r.chance(30) {
         let _ = writeln!(k, "namePrefix: {}-", r.pick(&["p", "dev"]));
     }
     if r.chance(20) {
         let _ = writeln!(k, "nameSuffix: -{}", r.pick(&["s", "v2"]));
     }
-    if r.chance(40) {
-        let _ = writeln!(k, "namespace: {}", r.pick(&["system", "team-a", "prod"]));
-    }
+    let ns = if r.chance(40) {
+        let ns = r.pick(&["system", "team-a", "prod"]);
+        let _ = writeln!(k, "namespace: {ns}");
+        Some(ns)
+    } else {
+        None
+    };
     match r.below(5) {
         0 => {
             k.push_str("commonLabels:\n");
@@ -783,22 +871,34 @@ fn wide_transformers(r: &mut Rng, k: &mut String, names: &[String], top: bool) {
             1 => {
                 let _ = writeln!(k, "  newName: mirror.local/{name}");
             }
-            2 => k.push_str("  digest: sha256:1111111111111111111111111111111111111111111111111111111111111111\n"),
+            2 => k.push_str(
+                "  digest: sha256:1111111111111111111111111111111111111111111111111111111111111111\n",
+            ),
             3 => k.push_str("  tagSuffix: -fips\n"),
             _ => {
-                let _ = writeln!(k, "  newName: other\n  newTag: v9\n  digest: sha256:2222222222222222222222222222222222222222222222222222222222222222");
+                let _ = writeln!(
+                    k,
+                    "  newName: other\n  newTag: v9\n  digest: sha256:2222222222222222222222222222222222222222222222222222222222222222"
+                );
             }
         }
     }
-    if r.chance(25) && !names.is_empty() {
-        let name = &names[r.below(names.len())];
+    let mut workloads = objs.named("Deployment");
+    workloads.extend(objs.named("StatefulSet"));
+    if r.chance(25)
+        && let Some(name) = pick_of(r, &workloads)
+    {
         let _ = writeln!(k, "replicas:\n- name: {name}\n  count: {}", r.below(6));
     }
     if top && r.chance(25) {
         let _ = writeln!(
             k,
             "sortOptions:\n  order: {}",
-            r.pick(&["fifo", "legacy\n  legacySortOptions:\n    orderFirst: [Namespace, Widget]\n    orderLast: [ValidatingWebhookConfiguration]"])
+            r.pick(&[
+                "fifo",
+                "legacy\n  legacySortOptions:\n    orderFirst: [Namespace, Widget]\n    orderLast: [ValidatingWebhookConfiguration]",
+                "legacy"
+            ])
         );
     }
     if top && r.chance(20) {
@@ -813,18 +913,32 @@ fn wide_transformers(r: &mut Rng, k: &mut String, names: &[String], top: bool) {
             ])
         );
     }
+    ns
 }
 
-fn wide_generators(r: &mut Rng, k: &mut String, behavior: bool, files: &mut Vec<(String, String)>) {
+fn wide_generators(
+    r: &mut Rng,
+    k: &mut String,
+    behavior: bool,
+    files: &mut Vec<(String, String)>,
+    objs: &mut Objs,
+) {
     if r.chance(50) {
-        let name = r.pick(NAMES);
-        let _ = writeln!(k, "configMapGenerator:\n- name: {name}-config");
-        if behavior {
-            let _ = writeln!(
-                k,
-                "  behavior: {}",
-                r.pick(&["create", "merge", "replace", "merge"])
-            );
+        let existing = objs.named("ConfigMap");
+        let (name, b) = match pick_of(r, &existing) {
+            Some(n) if behavior && n.ends_with("-config") && r.chance(80) => {
+                (n, r.pick(&["merge", "replace", "merge"]))
+            }
+            _ => (format!("{}-config", r.pick(NAMES)), "create"),
+        };
+        if b == "create" && objs.has("ConfigMap", &name) {
+            return;
+        }
+        objs.0
+            .push(("ConfigMap".into(), name.clone(), String::new()));
+        let _ = writeln!(k, "configMapGenerator:\n- name: {name}");
+        if behavior && (b != "create" || r.chance(30)) {
+            let _ = writeln!(k, "  behavior: {b}");
         }
         let _ = writeln!(
             k,
@@ -838,7 +952,9 @@ fn wide_generators(r: &mut Rng, k: &mut String, behavior: bool, files: &mut Vec<
         }
         match r.below(5) {
             0 => k.push_str("  options:\n    disableNameSuffixHash: true\n"),
-            1 => k.push_str("  options:\n    labels:\n      generated: \"yes\"\n    annotations:\n      note: x\n"),
+            1 => k.push_str(
+                "  options:\n    labels:\n      generated: \"yes\"\n    annotations:\n      note: x\n",
+            ),
             2 => k.push_str("  options:\n    immutable: true\n"),
             _ => {}
         }
@@ -849,10 +965,18 @@ fn wide_generators(r: &mut Rng, k: &mut String, behavior: bool, files: &mut Vec<
         }
     }
     if r.chance(35) {
-        let name = r.pick(NAMES);
-        let _ = writeln!(k, "secretGenerator:\n- name: {name}-secret");
+        let existing = objs.named("Secret");
+        let (name, b) = match pick_of(r, &existing) {
+            Some(n) if behavior && r.chance(80) => (n, r.pick(&["merge", "replace"])),
+            _ => (format!("{}-secret", r.pick(NAMES)), "create"),
+        };
+        if b == "create" && objs.has("Secret", &name) {
+            return;
+        }
+        objs.0.push(("Secret".into(), name.clone(), String::new()));
+        let _ = writeln!(k, "secretGenerator:\n- name: {name}");
         if behavior {
-            let _ = writeln!(k, "  behavior: {}", r.pick(&["create", "merge", "replace"]));
+            let _ = writeln!(k, "  behavior: {b}");
         }
         k.push_str("  literals:\n  - password=pw\n");
         if r.chance(30) {
@@ -861,62 +985,104 @@ fn wide_generators(r: &mut Rng, k: &mut String, behavior: bool, files: &mut Vec<
     }
 }
 
-fn wide_patches(r: &mut Rng, k: &mut String, names: &[String], ns: Option<&str>) {
-    if names.is_empty() || !r.chance(70) {
+/// Patches on objects that exist: `ns` is the namespace they are in when the patches run.
+fn wide_patches(
+    r: &mut Rng,
+    k: &mut String,
+    objs: &Objs,
+    ns: Option<&str>,
+    patch_files: &mut Vec<String>,
+) {
+    if !r.chance(70) {
         return;
     }
-    k.push_str("patches:\n");
+    let deployments = objs.named("Deployment");
+    let statefulsets = objs.named("StatefulSet");
+    let services = objs.named("Service");
+    let widgets = objs.named("Widget");
     let ns_line = ns
         .map(|n| format!("\n      namespace: {n}"))
         .unwrap_or_default();
+    let mut out = String::new();
     for _ in 0..1 + r.below(3) {
-        let name = &names[r.below(names.len())];
-        let body = match r.below(14) {
-            0 => format!("- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: {name}{ns_line}\n    spec:\n      template:\n        spec:\n          containers:\n          - name: main\n            env:\n            - name: MODE\n              $patch: delete\n            - name: ADDED\n              value: \"1\"\n"),
-            1 => format!("- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: {name}{ns_line}\n    spec:\n      template:\n        spec:\n          $setElementOrder/containers:\n          - name: sidecar\n          - name: main\n          containers:\n          - name: main\n            imagePullPolicy: Always\n"),
-            2 => format!("- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: {name}{ns_line}\n    spec:\n      strategy:\n        $retainKeys: [type]\n        type: Recreate\n        rollingUpdate: null\n      template:\n        spec:\n          nodeSelector: {{}}\n          tolerations: []\n          volumes:\n          - name: scratch\n            emptyDir: null\n            hostPath:\n              path: /tmp\n"),
-            3 => format!("- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: {name}{ns_line}\n    spec:\n      template:\n        spec:\n          affinity:\n            $patch: replace\n            podAntiAffinity: {{}}\n          containers:\n          - name: main\n            resources:\n              limits:\n                memory: 1Gi\n"),
-            4 => format!("- patch: |-\n    apiVersion: apps/v1\n    kind: StatefulSet\n    metadata:\n      name: {name}{ns_line}\n    spec:\n      volumeClaimTemplates:\n      - metadata:\n          name: data\n        spec:\n          resources:\n            requests:\n              storage: 5Gi\n      - metadata:\n          name: logs\n        spec:\n          accessModes: [ReadWriteOnce]\n"),
-            5 => "- patch: |-\n    apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      name: shared\n      namespace: team-b\n    data:\n      who: patched\n      extra: null\n".to_owned(),
-            6 => format!("- target:\n    kind: Deploy.*\n    name: \"{}.*\"\n  patch: |-\n    - op: add\n      path: /spec/template/metadata/annotations\n      value: {{}}\n", &name[..1]),
-            7 => format!("- target:\n    labelSelector: app={name}\n  patch: |-\n    - op: add\n      path: /metadata/labels/patched\n      value: \"yes\"\n"),
-            8 => "- target:\n    annotationSelector: note\n  patch: |-\n    - op: add\n      path: /metadata/annotations/seen\n      value: \"true\"\n".to_owned(),
-            9 => format!("- target:\n    group: example.com\n    kind: Widget\n  patch: |-\n    apiVersion: example.com/v1\n    kind: Widget\n    metadata:\n      name: {name}-widget\n    spec:\n      items:\n      - name: b\n      extra: {{}}\n      newList: []\n"),
-            10 => format!("- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: {name}{ns_line}\n    spec:\n      template:\n        spec:\n          containers:\n          - name: main\n            ports:\n            - containerPort: 9090\n            - containerPort: 8080\n              protocol: UDP\n              name: udp\n"),
-            11 => format!("- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: {name}{ns_line}\n    spec:\n      template:\n        spec:\n          volumes:\n          - $patch: replace\n          - name: only\n            emptyDir: {{}}\n"),
-            12 => format!("- target:\n    kind: Deployment\n    name: {name}\n  options:\n    allowNameChange: true\n  patch: |-\n    - op: replace\n      path: /metadata/name\n      value: {name}-renamed\n"),
-            _ => format!("- path: p{}.yaml\n", r.below(3)),
+        let choice = r.below(15);
+        let dep = pick_of(r, &deployments);
+        let body = match (choice, dep) {
+            (0, Some(name)) => format!("- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: {name}{ns_line}\n    spec:\n      template:\n        spec:\n          containers:\n          - name: main\n            env:\n            - name: MODE\n              $patch: delete\n            - name: ADDED\n              value: \"1\"\n"),
+            (1, Some(name)) => format!("- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: {name}{ns_line}\n    spec:\n      template:\n        spec:\n          $setElementOrder/containers:\n          - name: sidecar\n          - name: main\n          containers:\n          - name: main\n            imagePullPolicy: Always\n"),
+            (2, Some(name)) => format!("- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: {name}{ns_line}\n    spec:\n      strategy:\n        $retainKeys: [type]\n        type: Recreate\n        rollingUpdate: null\n      template:\n        spec:\n          nodeSelector: {{}}\n          tolerations: []\n          volumes:\n          - name: scratch\n            emptyDir: null\n            hostPath:\n              path: /tmp\n"),
+            (3, Some(name)) => format!("- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: {name}{ns_line}\n    spec:\n      template:\n        spec:\n          affinity:\n            $patch: replace\n            podAntiAffinity: {{}}\n          containers:\n          - name: main\n            resources:\n              limits:\n                memory: 1Gi\n"),
+            (10, Some(name)) => format!("- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: {name}{ns_line}\n    spec:\n      template:\n        spec:\n          containers:\n          - name: main\n            ports:\n            - containerPort: 9090\n            - containerPort: 8080\n              protocol: UDP\n              name: udp\n"),
+            (11, Some(name)) => format!("- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: {name}{ns_line}\n    spec:\n      template:\n        spec:\n          volumes:\n          - $patch: replace\n          - name: only\n            emptyDir: {{}}\n"),
+            (12, Some(name)) => format!("- target:\n    kind: Deployment\n    name: {name}\n  options:\n    allowNameChange: true\n  patch: |-\n    - op: replace\n      path: /metadata/name\n      value: {name}-renamed\n"),
+            (13, Some(name)) => {
+                patch_files.push(format!("p0:{name}:{}", ns.unwrap_or_default()));
+                "- path: p0.yaml\n".to_owned()
+            }
+            (4, _) => match pick_of(r, &statefulsets) {
+                Some(name) => format!("- patch: |-\n    apiVersion: apps/v1\n    kind: StatefulSet\n    metadata:\n      name: {name}{ns_line}\n    spec:\n      volumeClaimTemplates:\n      - metadata:\n          name: data\n        spec:\n          resources:\n            requests:\n              storage: 5Gi\n      - metadata:\n          name: logs\n        spec:\n          accessModes: [ReadWriteOnce]\n"),
+                None => continue,
+            },
+            (5, _) if objs.has("ConfigMap", "shared") => "- patch: |-\n    apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      name: shared\n      namespace: team-b\n    data:\n      who: patched\n      extra: null\n".to_owned(),
+            (6, _) => format!("- target:\n    kind: Deploy.*\n    name: \"{}.*\"\n  patch: |-\n    - op: add\n      path: /spec/template/metadata/annotations\n      value: {{}}\n", r.pick(&["a", "w", "d", ".*p"])),
+            (7, _) => format!("- target:\n    labelSelector: app={}\n  patch: |-\n    - op: add\n      path: /metadata/labels/patched\n      value: \"yes\"\n", r.pick(NAMES)),
+            (8, _) => "- target:\n    annotationSelector: note\n  patch: |-\n    - op: add\n      path: /metadata/annotations/seen\n      value: \"true\"\n".to_owned(),
+            (9, _) => match pick_of(r, &widgets) {
+                Some(name) => format!("- target:\n    group: example.com\n    kind: Widget\n  patch: |-\n    apiVersion: example.com/v1\n    kind: Widget\n    metadata:\n      name: {name}\n    spec:\n      items:\n      - name: b\n      extra: {{}}\n      newList: []\n"),
+                None => continue,
+            },
+            (14, _) => match pick_of(r, &services) {
+                Some(name) => {
+                    patch_files.push(format!("p2:{name}:{}", ns.unwrap_or_default()));
+                    if r.chance(50) {
+                        patch_files.push("p1::".into());
+                        "- path: p2.yaml\n- path: p1.yaml\n  target:\n    kind: Service\n".to_owned()
+                    } else {
+                        "- path: p2.yaml\n".to_owned()
+                    }
+                }
+                None => continue,
+            },
+            _ => continue,
         };
-        k.push_str(&body);
+        if !out.contains(&body) {
+            out.push_str(&body);
+        }
+    }
+    if !out.is_empty() {
+        k.push_str("patches:\n");
+        k.push_str(&out);
     }
 }
 
-fn wide_replacements(
-    r: &mut Rng,
-    k: &mut String,
-    names: &[String],
-    files: &mut Vec<(String, String)>,
-) {
-    if names.is_empty() {
+fn wide_replacements(r: &mut Rng, k: &mut String, objs: &Objs, files: &mut Vec<(String, String)>) {
+    let services = objs.named("Service");
+    let Some(svc) = pick_of(r, &services) else {
         return;
-    }
-    let name = &names[r.below(names.len())];
-    if r.chance(30) {
-        let opts = match r.below(4) {
-            0 => "      delimiter: \":\"\n      index: 1\n",
-            1 => "      create: true\n",
-            2 => "      delimiter: \"/\"\n      index: 0\n",
-            _ => "",
+    };
+    if r.chance(35) {
+        let (path, opts) = match r.below(5) {
+            0 => (
+                "spec.template.spec.containers.[name=main].image",
+                "      delimiter: \":\"\n      index: 1\n",
+            ),
+            1 => (
+                "spec.template.metadata.annotations.[svc.example.com/name]",
+                "      create: true\n",
+            ),
+            2 => (
+                "spec.template.spec.containers.[name=main].image",
+                "      delimiter: \"/\"\n      index: 0\n",
+            ),
+            3 => (
+                "spec.template.spec.containers.[name=main].env.[name=SVC].value",
+                "",
+            ),
+            _ => ("spec.endpoint", ""),
         };
-        let path = r.pick(&[
-            "spec.template.spec.containers.[name=main].image",
-            "spec.template.metadata.annotations.[svc.example.com/name]",
-            "spec.template.spec.containers.0.env.[name=SVC].value",
-            "spec.endpoint",
-        ]);
         let _ = write!(
             k,
-            "replacements:\n- source:\n    kind: Service\n    name: {name}\n    fieldPath: metadata.name\n  targets:\n  - select:\n      kind: {}\n    reject:\n    - name: nothing\n    fieldPaths:\n    - {path}\n{}",
+            "replacements:\n- source:\n    kind: Service\n    name: {svc}\n    fieldPath: metadata.name\n  targets:\n  - select:\n      kind: {}\n    reject:\n    - name: nothing\n    fieldPaths:\n    - {path}\n{}",
             if path == "spec.endpoint" {
                 "Widget"
             } else {
@@ -928,147 +1094,187 @@ fn wide_replacements(
                 format!("    options:\n{opts}")
             }
         );
-        if r.chance(30) {
+        let cms: Vec<String> = objs
+            .named("ConfigMap")
+            .into_iter()
+            .filter(|n| n.ends_with("-config"))
+            .collect();
+        if r.chance(40)
+            && let Some(cm) = pick_of(r, &cms)
+        {
             k.push_str("- path: repl.yaml\n");
             files.push((
                 "repl.yaml".into(),
-                format!("source:\n  kind: ConfigMap\n  name: {name}-config\n  fieldPath: data.mode\ntargets:\n- select:\n    kind: Deployment\n  fieldPaths:\n  - metadata.labels.mode\n  options:\n    create: true\n"),
+                format!(
+                    "source:\n  kind: ConfigMap\n  name: {cm}\n  fieldPath: data.mode\ntargets:\n- select:\n    kind: Deployment\n  fieldPaths:\n  - metadata.labels.mode\n  options:\n    create: true\n"
+                ),
             ));
         }
     }
-    if r.chance(35) {
+    if r.chance(40) {
         let _ = write!(
             k,
-            "vars:\n- name: SVC_NAME\n  objref:\n    apiVersion: v1\n    kind: Service\n    name: {name}\n  fieldref:\n    fieldPath: metadata.name\n- name: SVC_NS\n  objref:\n    apiVersion: v1\n    kind: Service\n    name: {name}\n  fieldref:\n    fieldPath: metadata.namespace\n"
+            "vars:\n- name: SVC_NAME\n  objref:\n    apiVersion: v1\n    kind: Service\n    name: {svc}\n  fieldref:\n    fieldPath: metadata.name\n- name: SVC_NS\n  objref:\n    apiVersion: v1\n    kind: Service\n    name: {svc}\n  fieldref:\n    fieldPath: metadata.namespace\n"
         );
-        if r.chance(50) {
+        let cms: Vec<String> = objs
+            .named("ConfigMap")
+            .into_iter()
+            .filter(|n| n.ends_with("-config"))
+            .collect();
+        if r.chance(50)
+            && let Some(cm) = pick_of(r, &cms)
+        {
             let _ = write!(
                 k,
-                "- name: CM_MODE\n  objref:\n    apiVersion: v1\n    kind: ConfigMap\n    name: {}-config\n  fieldref:\n    fieldPath: data.mode\n",
-                r.pick(NAMES)
+                "- name: CM_MODE\n  objref:\n    apiVersion: v1\n    kind: ConfigMap\n    name: {cm}\n  fieldref:\n    fieldPath: data.mode\n"
             );
         }
     }
+}
+
+/// Adds up to `n` resource files of the wide pool (no id twice) to `dir`'s `resources`.
+#[allow(clippy::too_many_arguments)]
+fn wide_resources(
+    r: &mut Rng,
+    k: &mut String,
+    dir: &str,
+    n: usize,
+    ns: Option<&str>,
+    objs: &mut Objs,
+    files: &mut Vec<(String, String)>,
+) {
+    let mut listed = false;
+    for i in 0..n {
+        let mut text = None;
+        for _ in 0..6 {
+            let name = r.pick(NAMES);
+            let mut t = wide_resource(r, name, ns);
+            if r.chance(30) {
+                t.push_str("---\n");
+                t.push_str(&wide_resource(r, name, ns));
+            }
+            if objs.add(&t) {
+                text = Some(t);
+                break;
+            }
+        }
+        let Some(text) = text else { continue };
+        if !listed {
+            k.push_str("resources:\n");
+            listed = true;
+        }
+        files.push((format!("{dir}/r{i}.yaml"), text));
+        let _ = writeln!(k, "- r{i}.yaml");
+    }
+}
+
+fn patch_file_text(r: &mut Rng, spec: &str) -> (String, String) {
+    let mut parts = spec.splitn(3, ':');
+    let which = parts.next().unwrap_or_default();
+    let name = parts.next().unwrap_or_default();
+    let ns = parts
+        .next()
+        .filter(|n| !n.is_empty())
+        .map(|n| format!("  namespace: {n}\n"))
+        .unwrap_or_default();
+    let text = match which {
+        "p0" => format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n{ns}spec:\n  template:\n    spec:\n      containers:\n      - name: main\n        image: patched:1\n        env: null\n"
+        ),
+        "p1" => format!(
+            "- op: add\n  path: /metadata/annotations\n  value:\n    long: {}\n",
+            long_text(r)
+        ),
+        _ => format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n{ns}spec:\n  ports:\n  - name: http\n    $patch: delete\n  - name: https\n    port: 443\n"
+        ),
+    };
+    (format!("{which}.yaml"), text)
 }
 
 /// A random tree of the wide classes under `root`; returns the directory to build.
 fn generate_wide(seed: u64, root: &Path) -> PathBuf {
     let mut r = Rng(seed ^ 0x5eed_0000_0000_0000);
     let mut files: Vec<(String, String)> = Vec::new();
+    let mut objs = Objs::default();
     let base_ns = if r.chance(35) {
         Some(r.pick(&["system", "team-a", "prod"]))
     } else {
         None
     };
-    let mut names = Vec::new();
-    let mut base = String::from("resources:\n");
-    for i in 0..1 + r.below(5) {
-        let name = r.pick(NAMES);
-        if !names.iter().any(|n: &String| n == name) {
-            names.push(name.to_owned());
-        }
-        let mut text = wide_resource(&mut r, name, base_ns);
-        if r.chance(30) {
-            text.push_str("---\n");
-            text.push_str(&wide_resource(&mut r, name, base_ns));
-        }
-        files.push((format!("base/r{i}.yaml"), text));
-        let _ = writeln!(base, "- r{i}.yaml");
-    }
-    let widgets = files.iter().any(|(_, t)| t.contains("kind: Widget"));
-    if widgets && r.chance(60) {
+    let mut base = String::new();
+    let n = 1 + r.below(5);
+    wide_resources(&mut r, &mut base, "base", n, base_ns, &mut objs, &mut files);
+    if !objs.named("Widget").is_empty() && r.chance(60) {
         base.push_str("configurations:\n- widget-config.yaml\n");
         files.push(("base/widget-config.yaml".into(), WIDGET_CONFIG.into()));
     }
-    wide_transformers(&mut r, &mut base, &names, false);
     let mut gen_files = Vec::new();
-    wide_generators(&mut r, &mut base, false, &mut gen_files);
+    wide_generators(&mut r, &mut base, false, &mut gen_files, &mut objs);
+    let mut patch_files = Vec::new();
+    wide_patches(&mut r, &mut base, &objs, base_ns, &mut patch_files);
+    let base_set_ns = wide_transformers(&mut r, &mut base, &objs, false);
+    wide_replacements(&mut r, &mut base, &objs, &mut gen_files);
     for (f, t) in gen_files.drain(..) {
         files.push((format!("base/{f}"), t));
     }
-    wide_patches(&mut r, &mut base, &names, base_ns);
-    wide_replacements(&mut r, &mut base, &names, &mut gen_files);
-    for (f, t) in gen_files.drain(..) {
+    for p in patch_files.drain(..) {
+        let (f, t) = patch_file_text(&mut r, &p);
         files.push((format!("base/{f}"), t));
     }
     files.push(("base/kustomization.yaml".into(), base));
+    // after the base, its objects are in its `namespace:` if it has one
+    let ns_after = base_set_ns.or(base_ns);
     let mut target = "base";
     let with_component = r.chance(30);
     if with_component {
         let mut c = String::from("apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n");
-        if r.chance(50) {
-            c.push_str("resources:\n- extra.yaml\n");
-            let extra = r.pick(NAMES);
-            files.push(("comp/extra.yaml".into(), wide_resource(&mut r, extra, None)));
-        }
-        wide_transformers(&mut r, &mut c, &names, false);
-        wide_generators(&mut r, &mut c, true, &mut gen_files);
+        let n = r.below(2);
+        wide_resources(&mut r, &mut c, "comp", n, None, &mut objs, &mut files);
+        wide_generators(&mut r, &mut c, true, &mut gen_files, &mut objs);
+        wide_patches(&mut r, &mut c, &objs, ns_after, &mut patch_files);
+        wide_transformers(&mut r, &mut c, &objs, false);
         for (f, t) in gen_files.drain(..) {
             files.push((format!("comp/{f}"), t));
         }
-        wide_patches(&mut r, &mut c, &names, None);
+        for p in patch_files.drain(..) {
+            let (f, t) = patch_file_text(&mut r, &p);
+            files.push((format!("comp/{f}"), t));
+        }
         files.push(("comp/kustomization.yaml".into(), c));
     }
     if with_component || r.chance(65) {
         let mut o = String::from("resources:\n- ../base\n");
-        if r.chance(30) {
-            let extra = r.pick(NAMES);
-            o.push_str("- own.yaml\n");
-            files.push((
-                "overlay/own.yaml".into(),
-                wide_resource(&mut r, extra, Some("team-b")),
-            ));
+        let mut own = String::new();
+        let n = r.below(2);
+        wide_resources(
+            &mut r,
+            &mut own,
+            "overlay",
+            n,
+            Some("team-b"),
+            &mut objs,
+            &mut files,
+        );
+        if let Some(list) = own.strip_prefix("resources:\n") {
+            o.push_str(list);
         }
         if with_component {
             o.push_str("components:\n- ../comp\n");
         }
-        wide_transformers(&mut r, &mut o, &names, true);
-        wide_generators(&mut r, &mut o, true, &mut gen_files);
+        wide_generators(&mut r, &mut o, true, &mut gen_files, &mut objs);
+        wide_patches(&mut r, &mut o, &objs, ns_after, &mut patch_files);
+        wide_transformers(&mut r, &mut o, &objs, true);
+        wide_replacements(&mut r, &mut o, &objs, &mut gen_files);
         for (f, t) in gen_files.drain(..) {
             files.push((format!("overlay/{f}"), t));
         }
-        wide_patches(&mut r, &mut o, &names, None);
-        wide_replacements(&mut r, &mut o, &names, &mut gen_files);
-        for (f, t) in gen_files.drain(..) {
+        for p in patch_files.drain(..) {
+            let (f, t) = patch_file_text(&mut r, &p);
             files.push((format!("overlay/{f}"), t));
         }
         files.push(("overlay/kustomization.yaml".into(), o));
         target = "overlay";
-    }
-    // the patch files `- path: pN.yaml` names, in whichever directory names them
-    for dir in ["base", "comp", "overlay"] {
-        let kust = files
-            .iter()
-            .find(|(p, _)| *p == format!("{dir}/kustomization.yaml"))
-            .map(|(_, t)| t.clone());
-        let Some(kust) = kust else { continue };
-        for i in 0..3 {
-            if kust.contains(&format!("path: p{i}.yaml")) {
-                let name = names[i % names.len()].clone();
-                let text = match i {
-                    0 => format!(
-                        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  template:\n    spec:\n      containers:\n      - name: main\n        image: patched:1\n        env: null\n"
-                    ),
-                    1 => format!(
-                        "- op: add\n  path: /metadata/annotations\n  value:\n    long: {}\n",
-                        long_text(&mut r)
-                    ),
-                    _ => format!(
-                        "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  ports:\n  - name: http\n    $patch: delete\n  - name: https\n    port: 443\n"
-                    ),
-                };
-                files.push((format!("{dir}/p{i}.yaml"), text));
-            }
-        }
-    }
-    // `- path: p1.yaml` (JSON 6902) needs a target in the entry
-    for (p, t) in files.iter_mut() {
-        if p.ends_with("kustomization.yaml") {
-            *t = t.replace(
-                "- path: p1.yaml\n",
-                "- path: p1.yaml\n  target:\n    kind: Service\n",
-            );
-        }
     }
     let _ = std::fs::remove_dir_all(root);
     for (path, text) in &files {
@@ -1108,7 +1314,9 @@ fn wide_random_kustomizations_match_kubectl() {
         let dir = generate_wide(seed, &root);
         match compare(&dir) {
             None => {
-                let _ = std::fs::remove_dir_all(&root);
+                if std::env::var_os("SLUICE_KFUZZ_KEEP").is_none() {
+                    let _ = std::fs::remove_dir_all(&root);
+                }
             }
             Some(why) => failures.push(format!("seed {seed} ({}): {why}", dir.display())),
         }

@@ -874,3 +874,210 @@ fn generator_hash_ignores_immutable() {
         )],
     );
 }
+
+/// kyaml's merge2 (kustomize's strategic merge patch): only `$patch` is a directive.
+/// `$setElementOrder/...`, `$retainKeys` and `$deleteFromPrimitiveList/...` stay as plain
+/// fields; a null clears a field also inside a new subtree; `$patch: delete` on a map
+/// removes it; an associative list's `- $patch: replace` item replaces the list while a
+/// plain list keeps such items as they are; the fields of a list item are keyed by the
+/// list's field (a container's `ports` by containerPort) (wide fuzzer seeds 25, 43, 78).
+#[test]
+fn strategic_merge_directives_as_kyaml() {
+    let r = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d}
+spec:
+  strategy:
+    type: RollingUpdate
+    rollingUpdate: {maxSurge: 1}
+  template:
+    spec:
+      containers:
+      - name: a
+        image: x
+        args: [p]
+        ports:
+        - containerPort: 80
+        - containerPort: 82
+      volumes:
+      - {name: v1, emptyDir: {}}
+      - {name: v2, emptyDir: {}}
+---
+apiVersion: example.com/v1
+kind: W
+metadata: {name: w}
+spec:
+  a: 1
+  items: [{name: a}]
+";
+    let k = "resources: [r.yaml]
+patches:
+- patch: |-
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: d}
+    spec:
+      strategy:
+        $retainKeys: [type]
+        type: Recreate
+        rollingUpdate: null
+      newmap:
+        x: null
+        $patch: merge
+        y: {z: null, $foo: 1}
+        l:
+        - {a: null, b: 1, $patch: merge}
+        - {}
+      template:
+        spec:
+          $setElementOrder/containers: [{name: b}, {name: a}]
+          $deleteFromPrimitiveList/finalizers: [x]
+          volumes:
+          - $patch: replace
+          - name: only
+            emptyDir: {}
+          containers:
+          - name: b
+            image: y
+            env:
+            - {name: E, value: null}
+            - {$patch: delete, name: F}
+          - name: a
+            args:
+            - $patch: replace
+            - z
+            ports:
+            - containerPort: 9
+            - containerPort: 82
+              name: x
+- patch: |-
+    apiVersion: example.com/v1
+    kind: W
+    metadata: {name: w}
+    spec:
+      $retainKeys: [a]
+      b:
+        $patch: delete
+      c: {d: null, $x: 1}
+      items:
+      - $patch: replace
+      - name: c
+";
+    check(
+        "smp-directives",
+        &[("r.yaml", r), ("kustomization.yaml", k)],
+    );
+}
+
+/// Patch and replacement target selectors match group, version and kind as anchored
+/// regular expressions, like name and namespace (api/types/selector.go NewSelectorRegex)
+/// (wide fuzzer seed 14).
+#[test]
+fn selector_kind_is_a_regex() {
+    check(
+        "selector-kind-regex",
+        &[
+            (
+                "r.yaml",
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: web}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\n",
+            ),
+            (
+                "kustomization.yaml",
+                "resources: [r.yaml]\npatches:\n- target:\n    kind: Deploy.*|Service\n    name: w.*\n  patch: |-\n    - op: add\n      path: /metadata/labels\n      value: {x: \"y\"}\n- target:\n    version: v.*\n    group: apps|\n    kind: Serv\n  patch: |-\n    - op: add\n      path: /metadata/labels\n      value: {never: \"1\"}\n",
+            ),
+        ],
+    );
+}
+
+/// A strategic merge patch without a target finds its object by the current id or one it
+/// had before as a whole (name and namespace together, kustomize's PrevIds and
+/// GetMatchingResourcesByAnyId): a name from before a rename together with a namespace
+/// from after it is no id the object had (wide fuzzer seeds 14, 19).
+#[test]
+fn smp_matches_whole_previous_ids() {
+    let dep = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  template:\n    spec:\n      containers:\n      - {name: main, image: x}\n";
+    let smp = |name: &str, ns: &str| {
+        format!(
+            "patches:\n- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: {name}\n      namespace: {ns}\n    spec:\n      replicas: 3\n"
+        )
+    };
+    // renamed and moved in the base, then moved again by a component
+    check(
+        "smp-prev-id",
+        &[
+            ("base/d.yaml", dep),
+            (
+                "base/kustomization.yaml",
+                "resources: [d.yaml]\nnamePrefix: dev-\nnamespace: prod\n",
+            ),
+            (
+                "comp/kustomization.yaml",
+                "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nnamespace: team-a\n",
+            ),
+            (
+                "kustomization.yaml",
+                &format!(
+                    "resources: [base]\ncomponents: [comp]\n{}",
+                    smp("app", "prod")
+                ),
+            ),
+        ],
+    );
+    fails(
+        "smp-prev-id-mixed",
+        &[
+            ("base/d.yaml", dep),
+            (
+                "base/kustomization.yaml",
+                "resources: [d.yaml]\nnamespace: team-a\npatches:\n- target: {kind: Deployment, name: app}\n  options: {allowNameChange: true}\n  patch: |-\n    - op: replace\n      path: /metadata/name\n      value: renamed\n",
+            ),
+            (
+                "kustomization.yaml",
+                &format!("resources: [base]\n{}", smp("app", "team-a")),
+            ),
+        ],
+        "no matches for Id Deployment.v1.apps/app.team-a",
+    );
+}
+
+/// A webhook's `clientConfig.service` is not among the namespace transformer's fields: the
+/// name reference to a Service of the build renames it and writes the Service's namespace
+/// (nameref.go setMapping, candidates by the map's namespace, original first); a Service
+/// not in the build keeps its namespace (wide fuzzer seed 29).
+#[test]
+fn webhook_service_namespace_follows_the_service() {
+    check(
+        "webhook-service-ns",
+        &[
+            (
+                "r.yaml",
+                "apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: v}
+webhooks:
+- name: a
+  clientConfig:
+    service: {name: svc, namespace: old}
+- name: b
+  clientConfig:
+    service: {name: missing, namespace: old}
+- name: c
+  clientConfig:
+    service: {name: svc2}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: svc, namespace: old}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: svc2}
+",
+            ),
+            (
+                "kustomization.yaml",
+                "resources: [r.yaml]\nnamespace: new\nnamePrefix: p-\n",
+            ),
+        ],
+    );
+}
