@@ -262,6 +262,16 @@ fn merge_value(
             }
         }
         (Value::Array(t), Value::Array(p)) => match keys.merge_key(parent, field) {
+            Some(key)
+                if field == Some("ports")
+                    && matches!(keys, Keys::Builtin)
+                    && p.iter().chain(t.iter()).all(Value::is_object)
+                    && p.iter()
+                        .chain(t.iter())
+                        .any(|i| i.get("protocol").is_some()) =>
+            {
+                merge_ports(t, p, key, keys.items(), field);
+            }
             Some(key) if p.iter().all(Value::is_object) && t.iter().all(Value::is_object) => {
                 merge_list(t, p, key, keys.items(), field);
             }
@@ -307,6 +317,41 @@ fn added(v: &Value, keys: Keys<'_>, parent: Option<&str>, field: Option<&str>) -
         },
         other => Some(other.clone()),
     }
+}
+
+/// `ports` where some item names a protocol: kyaml keys them by port and protocol as
+/// written. An item with the same port and protocol merges in place; one with the same port
+/// whose protocol is written on one side only is dropped; the others are new and go before
+/// the target's items, in the patch's order (observed with kubectl kustomize v5.5.0).
+fn merge_ports(t: &mut Vec<Value>, p: &[Value], key: &str, keys: Keys<'_>, field: Option<&str>) {
+    let mut new = Vec::new();
+    for pi in p {
+        let (port, proto) = (pi.get(key), pi.get("protocol"));
+        if port.is_none() {
+            continue;
+        }
+        let same = t
+            .iter()
+            .position(|x| x.get(key) == port && x.get("protocol") == proto);
+        if deletes(pi) {
+            if let Some(i) = same {
+                t.remove(i);
+            }
+            continue;
+        }
+        if let Some(i) = same {
+            merge_value(&mut t[i], pi, keys, field, None);
+            continue;
+        }
+        let half = t
+            .iter()
+            .any(|x| x.get(key) == port && x.get("protocol").is_some() != proto.is_some());
+        if !half {
+            new.extend(added(pi, keys, field, None));
+        }
+    }
+    new.append(t);
+    *t = new;
 }
 
 /// An associative list: the patch's items first, in the patch's order (merged into the

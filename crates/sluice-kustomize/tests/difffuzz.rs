@@ -446,6 +446,14 @@ fn compare(dir: &Path) -> Option<String> {
             "kubectl fails, sluice builds: {}",
             common::kubectl_error(&stderr)
         )),
+        // refusing what it does not support is allowed (issue 11), and counted apart
+        (Err(e @ sluice_kustomize::Error::Unsupported { .. }), true) => {
+            REFUSED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if std::env::var_os("SLUICE_KFUZZ_ERRORS").is_some() {
+                println!("refused {}: {e}", dir.display());
+            }
+            None
+        }
         (Err(e), true) => Some(format!("sluice fails, kubectl builds: {e}")),
         (Err(e), false) => {
             BOTH_FAIL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -463,6 +471,9 @@ fn compare(dir: &Path) -> Option<String> {
         }
     }
 }
+
+/// Cases kubectl builds and sluice refuses as not supported.
+static REFUSED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Cases both refuse (agreement, but a weaker one than identical output).
 static BOTH_FAIL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -1324,9 +1335,10 @@ fn wide_random_kustomizations_match_kubectl() {
     }
     let cases = seed - start_seed;
     println!(
-        "kustomize wide differential fuzzer: {cases} cases (seeds {start_seed}..{seed}), {} identical ({} of them refused by both), {} mismatches",
+        "kustomize wide differential fuzzer: {cases} cases (seeds {start_seed}..{seed}), {} agree ({} of them refused by both, {} refused by sluice as not supported), {} mismatches",
         cases - failures.len() as u64,
         BOTH_FAIL.load(std::sync::atomic::Ordering::Relaxed),
+        REFUSED.load(std::sync::atomic::Ordering::Relaxed),
         failures.len()
     );
     if measure {
