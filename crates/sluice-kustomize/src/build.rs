@@ -1318,6 +1318,10 @@ fn merge_generated(existing: &mut Resource, new: Resource, replace: bool) {
     if !new.needs_hash {
         existing.needs_hash = false;
     }
+    // a replacing generator is the object's origin from now on; a merging one is not
+    if replace && new.origin.is_some() {
+        existing.origin = new.origin;
+    }
     existing.generated = true;
 }
 

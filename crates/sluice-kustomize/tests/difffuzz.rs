@@ -1197,7 +1197,7 @@ fn patch_file_text(r: &mut Rng, spec: &str) -> (String, String) {
             long_text(r)
         ),
         _ => format!(
-            "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n{ns}spec:\n  ports:\n  - name: http\n    $patch: delete\n  - name: https\n    port: 443\n"
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n{ns}spec:\n  ports:\n  - port: 80\n    $patch: delete\n  - name: https\n    port: 443\n"
         ),
     };
     (format!("{which}.yaml"), text)

@@ -1122,3 +1122,31 @@ fn ports_keyed_with_protocol() {
         );
     }
 }
+
+/// With `buildMetadata: [originAnnotations]`, a generator with `behavior: replace` becomes
+/// the object's origin; one with `merge` leaves the origin of the object it merges into
+/// (wide fuzzer seed 270).
+#[test]
+fn origin_of_replaced_and_merged_generators() {
+    for b in ["merge", "replace"] {
+        check(
+            &format!("origin-{b}"),
+            &[
+                (
+                    "base/kustomization.yaml",
+                    "configMapGenerator:\n- name: c\n  literals: [a=1]\n- name: d\n  literals: [a=1]\n",
+                ),
+                (
+                    "comp/kustomization.yaml",
+                    "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nconfigMapGenerator:\n- name: d\n  behavior: merge\n  literals: [c=3]\n",
+                ),
+                (
+                    "kustomization.yaml",
+                    &format!(
+                        "resources: [base]\ncomponents: [comp]\nbuildMetadata: [originAnnotations]\nconfigMapGenerator:\n- name: c\n  behavior: {b}\n  literals: [b=2]\n- name: d\n  behavior: replace\n  literals: [b=2]\n"
+                    ),
+                ),
+            ],
+        );
+    }
+}
