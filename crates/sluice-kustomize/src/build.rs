@@ -1300,6 +1300,20 @@ fn merge_generated(existing: &mut Resource, new: Resource, replace: bool) {
             }
         }
     }
+    // the generated object's metadata replaces the old one's (a `creationTimestamp: null`
+    // of a ConfigMap written in a base goes), with the old name and namespace
+    if let Some(Value::Object(new_meta)) = new.obj.get("metadata") {
+        let meta = existing.metadata_mut();
+        meta.retain(|k, _| {
+            matches!(k.as_str(), "name" | "namespace" | "labels" | "annotations")
+                || new_meta.contains_key(k)
+        });
+        for (k, v) in new_meta {
+            if !matches!(k.as_str(), "name" | "namespace" | "labels" | "annotations") {
+                meta.insert(k.clone(), v.clone());
+            }
+        }
+    }
     for field in ["labels", "annotations"] {
         if let Some(Value::Object(inc)) =
             new.obj.get("metadata").and_then(|m| m.get(field)).cloned()
@@ -2217,9 +2231,11 @@ fn pick<'a>(
         Some(ns) => matching
             .iter()
             .copied()
+            // a ServiceAccount named by a scalar (a pod's serviceAccountName) must be in
+            // the referrer's namespace too (kubectl kustomize v5.5.0); RBAC subjects are
+            // maps and choose by their own namespace
             .filter(|c| {
                 CLUSTER_SCOPED.contains(&kind)
-                    || kind == "ServiceAccount"
                     || effective_ns(kind, &c.namespace) == effective_ns(kind, ns)
             })
             .collect(),

@@ -1150,3 +1150,77 @@ fn origin_of_replaced_and_merged_generators() {
         );
     }
 }
+
+/// A generator merging into or replacing a ConfigMap written in a base puts its own
+/// metadata in place of the old one's (a `creationTimestamp: null` goes), keeping the name,
+/// the namespace and both sets of labels and annotations (wide fuzzer seeds 303, 484).
+#[test]
+fn generator_merge_takes_the_new_metadata() {
+    for b in ["merge", "replace"] {
+        check(
+            &format!("gen-meta-{b}"),
+            &[
+                (
+                    "base/cm.yaml",
+                    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  creationTimestamp: null\n  labels: {a: \"1\"}\n  annotations: {n: x}\n  finalizers: [f]\ndata:\n  a: \"1\"\n",
+                ),
+                (
+                    "base/kustomization.yaml",
+                    "resources: [cm.yaml]\nnamespace: ns\n",
+                ),
+                (
+                    "kustomization.yaml",
+                    &format!(
+                        "resources: [base]\nconfigMapGenerator:\n- name: c\n  namespace: ns\n  behavior: {b}\n  literals: [b=2]\n  options:\n    labels: {{g: \"2\"}}\n"
+                    ),
+                ),
+            ],
+        );
+    }
+}
+
+/// A pod's `serviceAccountName` follows a renamed ServiceAccount only in the pod's own
+/// namespace (kubectl kustomize v5.5.0); an RBAC subject names its namespace (wide fuzzer
+/// seed 362).
+#[test]
+fn service_account_name_stays_in_its_namespace() {
+    check(
+        "sa-namespace",
+        &[
+            (
+                "r.yaml",
+                "apiVersion: v1
+kind: ServiceAccount
+metadata: {name: sa, namespace: team-b}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d}
+spec:
+  template:
+    spec:
+      serviceAccountName: sa
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d2, namespace: team-b}
+spec:
+  template:
+    spec:
+      serviceAccountName: sa
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: rb, namespace: other}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: r}
+subjects:
+- {kind: ServiceAccount, name: sa, namespace: team-b}
+",
+            ),
+            (
+                "kustomization.yaml",
+                "resources: [r.yaml]\nnameSuffix: -s\n",
+            ),
+        ],
+    );
+}
