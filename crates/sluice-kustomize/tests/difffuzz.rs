@@ -12,7 +12,27 @@
 //! ```
 //!
 //! A mismatch leaves its tree under the temporary directory and prints the seed and the first
-//! differing line; every mismatch found becomes a regular test case (tests/features.rs).
+//! differing line; every mismatch found becomes a regular test case (tests/features.rs,
+//! tests/realworld_classes.rs).
+//!
+//! A second generator (`generate_wide`) draws the classes issue 11 saw on real trees: vars in
+//! container commands/env and in `configurations` varReference fields, CRDs with
+//! nameReference/commonLabels configurations, Namespace objects and cluster-scoped kinds
+//! under the namespace transformer, empty values (`{}`, `[]`, null, `- {}`), strategic merge
+//! patches with `$patch`, `$setElementOrder`, `$retainKeys`, volumeClaimTemplates and one
+//! name in two namespaces, long strings the emitter folds, generators with behaviors and
+//! options across base/component/overlay, replacements with delimiter/index/create, labels
+//! with includeSelectors/includeTemplates/fields, patch targets by regex, label and
+//! annotation selectors, images with digest/newName/tagSuffix, replicas, sortOptions and
+//! buildMetadata. It runs for `SLUICE_KFUZZ_WIDE_SECS` (30); `SLUICE_KFUZZ_MEASURE=1`
+//! prints the counts (identical, refused by both, refused as not supported, mismatches)
+//! without failing, `SLUICE_KFUZZ_CASES` bounds the cases, `SLUICE_KFUZZ_KEEP` keeps every
+//! tree, `SLUICE_KFUZZ_ERRORS` prints both sides' errors:
+//!
+//! ```text
+//! SLUICE_KFUZZ_MEASURE=1 SLUICE_KFUZZ_SEED=1000 SLUICE_KFUZZ_CASES=300 SLUICE_KFUZZ_WIDE_SECS=900 \
+//!   cargo test -p sluice-kustomize --test difffuzz wide -- --nocapture
+//! ```
 
 mod common;
 
@@ -448,7 +468,7 @@ fn compare(dir: &Path) -> Option<String> {
         )),
         // refusing what it does not support is allowed (issue 11), and counted apart
         (Err(e @ sluice_kustomize::Error::Unsupported { .. }), true) => {
-            REFUSED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            REFUSED.with(|c| c.set(c.get() + 1));
             if std::env::var_os("SLUICE_KFUZZ_ERRORS").is_some() {
                 println!("refused {}: {e}", dir.display());
             }
@@ -456,7 +476,10 @@ fn compare(dir: &Path) -> Option<String> {
         }
         (Err(e), true) => Some(format!("sluice fails, kubectl builds: {e}")),
         (Err(e), false) => {
-            BOTH_FAIL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            BOTH_FAIL.with(|c| c.set(c.get() + 1));
+            if common::kubectl_error(&stderr).contains(&e.to_string()) {
+                SAME_ERROR.with(|c| c.set(c.get() + 1));
+            }
             if std::env::var_os("SLUICE_KFUZZ_ERRORS").is_some() {
                 println!(
                     "both refuse {}: kubectl: {} / sluice: {e}",
@@ -472,11 +495,14 @@ fn compare(dir: &Path) -> Option<String> {
     }
 }
 
-/// Cases kubectl builds and sluice refuses as not supported.
-static REFUSED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+// Cases kubectl builds and sluice refuses as not supported.
+thread_local! { static REFUSED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) }; }
 
-/// Cases both refuse (agreement, but a weaker one than identical output).
-static BOTH_FAIL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+// Cases both refuse where kubectl's error contains sluice's message.
+thread_local! { static SAME_ERROR: std::cell::Cell<u64> = const { std::cell::Cell::new(0) }; }
+
+// Cases both refuse (agreement, but a weaker one than identical output).
+thread_local! { static BOTH_FAIL: std::cell::Cell<u64> = const { std::cell::Cell::new(0) }; }
 
 #[test]
 fn random_kustomizations_match_kubectl() {
@@ -1335,10 +1361,11 @@ fn wide_random_kustomizations_match_kubectl() {
     }
     let cases = seed - start_seed;
     println!(
-        "kustomize wide differential fuzzer: {cases} cases (seeds {start_seed}..{seed}), {} agree ({} of them refused by both, {} refused by sluice as not supported), {} mismatches",
+        "kustomize wide differential fuzzer: {cases} cases (seeds {start_seed}..{seed}), {} agree ({} of them refused by both, {} with kubectl's message, {} refused by sluice as not supported), {} mismatches",
         cases - failures.len() as u64,
-        BOTH_FAIL.load(std::sync::atomic::Ordering::Relaxed),
-        REFUSED.load(std::sync::atomic::Ordering::Relaxed),
+        BOTH_FAIL.with(std::cell::Cell::get),
+        SAME_ERROR.with(std::cell::Cell::get),
+        REFUSED.with(std::cell::Cell::get),
         failures.len()
     );
     if measure {
