@@ -477,10 +477,11 @@ fn compare(dir: &Path) -> Option<String> {
         (Err(e), true) => Some(format!("sluice fails, kubectl builds: {e}")),
         (Err(e), false) => {
             BOTH_FAIL.with(|c| c.set(c.get() + 1));
-            if common::kubectl_error(&stderr).contains(&e.to_string()) {
+            let same = common::kubectl_error(&stderr).contains(&e.to_string());
+            if same {
                 SAME_ERROR.with(|c| c.set(c.get() + 1));
             }
-            if std::env::var_os("SLUICE_KFUZZ_ERRORS").is_some() {
+            if !same && std::env::var_os("SLUICE_KFUZZ_ERRORS").is_some() {
                 println!(
                     "both refuse {}: kubectl: {} / sluice: {e}",
                     dir.display(),
@@ -603,6 +604,34 @@ commonLabels:
   path: spec/selector/matchLabels
   create: true
 ";
+
+const WIDGET_SCHEMA: &str = r##"{
+  "definitions": {
+    "com.example.v1.Widget": {
+      "type": "object",
+      "x-kubernetes-group-version-kind": [{"group": "example.com", "kind": "Widget", "version": "v1"}],
+      "properties": {
+        "apiVersion": {"type": "string"},
+        "kind": {"type": "string"},
+        "metadata": {"type": "object"},
+        "spec": {"$ref": "#/definitions/com.example.v1.WidgetSpec"}
+      }
+    },
+    "com.example.v1.WidgetSpec": {
+      "type": "object",
+      "properties": {
+        "items": {
+          "type": "array",
+          "items": {"type": "object", "properties": {"name": {"type": "string"}, "value": {"type": "integer"}}},
+          "x-kubernetes-patch-merge-key": "name",
+          "x-kubernetes-patch-strategy": "merge"
+        },
+        "backends": {"type": "array", "items": {"type": "object"}}
+      }
+    }
+  }
+}
+"##;
 
 const LONG_TEXTS: &[&str] = &[
     "this is a rather long annotation value with spaces that go-yaml folds when it passes its line width of eighty",
@@ -1245,6 +1274,12 @@ fn generate_wide(seed: u64, root: &Path) -> PathBuf {
     if !objs.named("Widget").is_empty() && r.chance(60) {
         base.push_str("configurations:\n- widget-config.yaml\n");
         files.push(("base/widget-config.yaml".into(), WIDGET_CONFIG.into()));
+    }
+    if r.chance(15) {
+        // a custom OpenAPI schema: Widget lists merge by name, and kinds it does not describe
+        // merge no lists at all
+        base.push_str("openapi:\n  path: schema.json\n");
+        files.push(("base/schema.json".into(), WIDGET_SCHEMA.into()));
     }
     let mut gen_files = Vec::new();
     wide_generators(&mut r, &mut base, false, &mut gen_files, &mut objs);
