@@ -2333,7 +2333,15 @@ fn rename(
             let Some(Value::String(n)) = m.get("name") else {
                 return;
             };
-            let matching: &[&Target] = cands.get(n.as_str()).map_or(&[], Vec::as_slice);
+            // previousNameMatches: a name the referral had before, not its current one (a
+            // map already naming it keeps the namespace it wrote)
+            let matching: Vec<&Target> = cands
+                .get(n.as_str())
+                .map_or(&[][..], Vec::as_slice)
+                .iter()
+                .copied()
+                .filter(|c| c.names[..c.names.len().saturating_sub(1)].contains(n))
+                .collect();
             let by_ns: Vec<&Target> = match m.get("namespace").and_then(Value::as_str) {
                 None => matching.to_vec(),
                 Some(ns) => {

@@ -1043,9 +1043,29 @@ fn smp_matches_whole_previous_ids() {
 /// A webhook's `clientConfig.service` is not among the namespace transformer's fields: the
 /// name reference to a Service of the build renames it and writes the Service's namespace
 /// (nameref.go setMapping, candidates by the map's namespace, original first); a Service
-/// not in the build keeps its namespace (wide fuzzer seed 29).
+/// not in the build keeps its namespace (wide fuzzer seed 29). A map that already names the
+/// Service's current name is no reference to fix (nameref.go previousNameMatches looks at
+/// the names it had before) and keeps the namespace it wrote (opentelemetry-operator's
+/// openshift overlay).
 #[test]
 fn webhook_service_namespace_follows_the_service() {
+    check(
+        "webhook-service-current-name",
+        &[
+            (
+                "base/r.yaml",
+                "apiVersion: admissionregistration.k8s.io/v1\nkind: MutatingWebhookConfiguration\nmetadata: {name: m}\nwebhooks:\n- name: a\n  clientConfig:\n    service: {name: svc, namespace: system}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: svc, namespace: system}\n",
+            ),
+            (
+                "base/kustomization.yaml",
+                "resources: [r.yaml]\nnamespace: op-system\nnamePrefix: op-\n",
+            ),
+            (
+                "kustomization.yaml",
+                "resources: [base]\npatches:\n- patch: |-\n    apiVersion: admissionregistration.k8s.io/v1\n    kind: MutatingWebhookConfiguration\n    metadata: {name: op-m}\n    webhooks:\n    - name: a\n      clientConfig:\n        service: {name: op-svc, namespace: system}\n",
+            ),
+        ],
+    );
     check(
         "webhook-service-ns",
         &[
