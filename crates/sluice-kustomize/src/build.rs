@@ -2071,6 +2071,9 @@ struct Target {
     group: String,
     version: String,
     names: Vec<String>,
+    /// The names of its previous ids (kustomize's PrevIds: one per name or namespace
+    /// change), which nameref's previousNameMatches looks at.
+    prev_id_names: Vec<String>,
     name: String,
     namespace: String,
     namespaces: Vec<String>,
@@ -2131,6 +2134,7 @@ fn fix_name_references(ra: &mut [Resource], refs: &[fieldspec::NameRef]) -> Resu
             let mut namespaces = r.previous_namespaces.clone();
             namespaces.push(r.namespace().to_owned());
             Target {
+                prev_id_names: r.previous_ids.iter().map(|(n, _)| n.clone()).collect(),
                 kind: r.kind().to_owned(),
                 group: r.group_version().0.to_owned(),
                 version: r.group_version().1.to_owned(),
@@ -2294,6 +2298,8 @@ fn rename(
                             .unwrap_or(&none)
                             .iter()
                             .copied()
+                            // a name the referral had before (previousNameMatches)
+                            .filter(|c| c.prev_id_names.contains(n))
                             .filter(|c| match (subject_ns.as_deref(), referrer_ns) {
                                 // a namespace written in the subject: any the target had
                                 (Some(sn), _) => c
@@ -2340,7 +2346,7 @@ fn rename(
                 .map_or(&[][..], Vec::as_slice)
                 .iter()
                 .copied()
-                .filter(|c| c.names[..c.names.len().saturating_sub(1)].contains(n))
+                .filter(|c| c.prev_id_names.contains(n))
                 .collect();
             let by_ns: Vec<&Target> = match m.get("namespace").and_then(Value::as_str) {
                 None => matching.to_vec(),

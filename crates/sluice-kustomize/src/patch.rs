@@ -70,6 +70,8 @@ fn dedupe_keyed_lists(v: &mut Value, holder: Option<&str>) {
                     && let Some(key) = merge_key(holder, k)
                     && items.iter().all(Value::is_object)
                 {
+                    // an empty `{}` item has no key and goes
+                    items.retain(|it| it.as_object().is_none_or(|m| !m.is_empty()));
                     let ident = |it: &Value| {
                         let main = it.get(key)?.clone();
                         let protocol = if k == "ports" {
@@ -368,7 +370,12 @@ fn merge_list(t: &mut Vec<Value>, p: &[Value], key: &str, keys: Keys<'_>, field:
             .collect();
         return;
     }
-    let mut rest: Vec<Option<Value>> = std::mem::take(t).into_iter().map(Some).collect();
+    // kyaml walks an associative list by its keys: an empty `{}` item has none and goes
+    let mut rest: Vec<Option<Value>> = std::mem::take(t)
+        .into_iter()
+        .filter(|i| i.as_object().is_none_or(|m| !m.is_empty()))
+        .map(Some)
+        .collect();
     let mut out = Vec::new();
     for pi in p {
         let pk = pi.get(key);

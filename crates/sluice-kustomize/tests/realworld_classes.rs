@@ -1244,3 +1244,48 @@ subjects:
         ],
     );
 }
+
+/// An RBAC subject naming a ServiceAccount's current name is no reference to fix either
+/// (previousNameMatches): it keeps the namespace it wrote, while one naming the old name
+/// follows the ServiceAccount.
+#[test]
+fn subject_naming_the_current_name_keeps_its_namespace() {
+    check(
+        "subject-current-name",
+        &[
+            (
+                "base/r.yaml",
+                "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sa, namespace: system}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: crb}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: r}\nsubjects:\n- {kind: ServiceAccount, name: sa, namespace: system}\n",
+            ),
+            (
+                "base/kustomization.yaml",
+                "resources: [r.yaml]\nnamespace: op-system\nnamePrefix: op-\n",
+            ),
+            (
+                "kustomization.yaml",
+                "resources: [base]\npatches:\n- patch: |-\n    apiVersion: rbac.authorization.k8s.io/v1\n    kind: ClusterRoleBinding\n    metadata: {name: op-crb}\n    subjects:\n    - {kind: ServiceAccount, name: op-sa, namespace: system}\n    - {kind: ServiceAccount, name: sa, namespace: system}\n",
+            ),
+        ],
+    );
+}
+
+/// A strategic merge walks associative lists by their merge keys: an empty `- {}` item has
+/// no key and is dropped, in the patched list and in the target's other keyed lists; in a
+/// custom resource whose list merges by a key of the `openapi` schema too (wide fuzzer
+/// seed 24).
+#[test]
+fn empty_items_of_keyed_lists_go() {
+    check(
+        "empty-keyed-items",
+        &[
+            (
+                "r.yaml",
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  template:\n    spec:\n      containers:\n      - {name: a, image: x}\n      - {}\n      volumes:\n      - {}\n      tolerations:\n      - {}\n",
+            ),
+            (
+                "kustomization.yaml",
+                "resources: [r.yaml]\npatches:\n- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata: {name: d}\n    spec:\n      template:\n        spec:\n          containers:\n          - {name: b, image: y}\n",
+            ),
+        ],
+    );
+}
