@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod helm;
 pub mod http;
 pub mod manifest;
 pub mod reference;
