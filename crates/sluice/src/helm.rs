@@ -15,6 +15,12 @@ use crate::exit;
 pub enum HelmCommand {
     /// Render a chart directory and print the manifests, as `helm template NAME CHART`.
     Template(TemplateArgs),
+    /// Package a chart directory into NAME-VERSION.tgz, as `helm package DIR`.
+    Package(crate::helm_oci::PackageArgs),
+    /// Push a packaged chart to an OCI registry, as `helm push CHART.tgz oci://HOST/PROJECT`.
+    Push(crate::helm_oci::PushArgs),
+    /// Pull a chart from an OCI registry, as `helm pull oci://HOST/PROJECT/NAME --version V`.
+    Pull(crate::helm_oci::PullArgs),
 }
 
 #[derive(Debug, Args)]
@@ -126,7 +132,12 @@ fn set_leaf(m: &mut serde_json::Map<String, Value>, v: Value) {
 }
 
 pub fn run(cmd: &HelmCommand) -> anyhow::Result<u8> {
-    let HelmCommand::Template(args) = cmd;
+    let args = match cmd {
+        HelmCommand::Template(a) => a,
+        HelmCommand::Package(a) => return crate::helm_oci::package(a),
+        HelmCommand::Push(a) => return crate::helm_oci::push(a),
+        HelmCommand::Pull(a) => return crate::helm_oci::pull(a),
+    };
     let vals = user_values(args)?;
     let mut apis: Vec<String> = DEFAULT_API_VERSIONS
         .iter()

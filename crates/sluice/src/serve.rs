@@ -69,6 +69,8 @@ pub struct ServeArgs {
     /// Seconds an EventListener delivery may take (longer: 503).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub listener_timeout: u64,
+    #[command(flatten)]
+    pub registry: crate::registry::RegistryArgs,
 }
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
@@ -189,6 +191,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
         if let Some(u) = &plain_url {
             println!("                  {u}/listeners/<namespace>/<name> (plain HTTP)");
         }
+        crate::registry::mount(&e.server, &args.registry, &data, &e.url)?;
         e.serve().await?;
         Ok(exit::OK)
     })

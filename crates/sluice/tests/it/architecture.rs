@@ -166,6 +166,25 @@ fn rules() -> BTreeMap<&'static str, Vec<&'static str>> {
             "anyhow",
         ],
     );
+    // the OCI registry: a store and an HTTP edge the binary mounts; no cluster, no API
+    // server internals, no controllers or executors
+    r.insert(
+        "sluice-registry",
+        vec![
+            "sluice",
+            "sluice-apiserver",
+            "sluice-kube",
+            "sluice-exec",
+            "sluice-pipeline",
+            "sluice-server",
+            "kube",
+            "kube-client",
+            "kube-runtime",
+            "k8s-openapi",
+            "rusqlite",
+            "anyhow",
+        ],
+    );
     // kube-rs lives in sluice-kube and sluice-cli only: the binary hands them a tower
     // service or a kubeconfig path
     r.insert(

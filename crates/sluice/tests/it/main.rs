@@ -13,6 +13,7 @@ mod health_cli;
 mod helm_cli;
 mod kustomize_cli;
 mod policy_cli;
+mod registry_e2e;
 mod run_cli;
 mod run_conformance;
 mod run_hardening;

@@ -1,0 +1,82 @@
+//! The OCI registry (sluice-registry) inside `sluice serve`: mounted at `/v2` on the API
+//! server's port, its store under DATA/registry, credentials the server's token (the one
+//! the kubeconfig carries). See docs/registry.md.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::Args;
+
+/// The registry's flags on `sluice serve`.
+#[derive(Debug, Args)]
+pub struct RegistryArgs {
+    /// Directory of the OCI registry's store (default DATA/registry).
+    #[arg(long, value_name = "DIR")]
+    pub registry_dir: Option<PathBuf>,
+    /// Let clients pull (GET/HEAD) from the registry without credentials; pushes still
+    /// need the server's token.
+    #[arg(long)]
+    pub registry_anonymous_pull: bool,
+    /// Largest blob the registry accepts, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = sluice_registry::store::DEFAULT_MAX_BLOB_BYTES)]
+    pub registry_max_blob: u64,
+    /// Seconds between garbage collections of unreferenced blobs (0: never). A blob
+    /// younger than the interval is kept, so a push in progress is never collected.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    pub registry_gc_interval: u64,
+}
+
+/// Opens the store and mounts the registry at `/v2` of `server`.
+pub(crate) fn mount(
+    server: &sluice_apiserver::ApiServer,
+    args: &RegistryArgs,
+    data: &Path,
+    url: &str,
+) -> anyhow::Result<()> {
+    let root = args
+        .registry_dir
+        .clone()
+        .unwrap_or_else(|| data.join("registry"));
+    let reg = sluice_registry::Registry::open(sluice_registry::Options {
+        root: root.clone(),
+        auth: sluice_registry::Auth {
+            token: Some(server.token().to_string()),
+            anonymous_pull: args.registry_anonymous_pull,
+        },
+        max_blob_bytes: args.registry_max_blob,
+    })
+    .with_context(|| format!("opening the registry store in {}", root.display()))?;
+    if args.registry_gc_interval > 0 {
+        let every = std::time::Duration::from_secs(args.registry_gc_interval);
+        let reg = reg.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                match reg.store().gc(every).await {
+                    Ok(s) if s.blobs_removed > 0 => sluice_apiserver::log_warning(format!(
+                        "registry: garbage collection removed {} blobs ({} bytes)",
+                        s.blobs_removed, s.bytes_freed
+                    )),
+                    Ok(_) => {}
+                    Err(e) => {
+                        sluice_apiserver::log_warning(format!("registry: garbage collection: {e}"))
+                    }
+                }
+            }
+        });
+    }
+    server
+        .mount("/v2", reg.router())
+        .context("mounting the registry at /v2")?;
+    let host = url.split("://").nth(1).unwrap_or(url);
+    println!(
+        "  registry:   {host}/v2/ (OCI; user any, password the token of DATA/token{}), store {}",
+        if args.registry_anonymous_pull {
+            "; pulls anonymous"
+        } else {
+            ""
+        },
+        root.display()
+    );
+    Ok(())
+}
