@@ -15,7 +15,8 @@ use crate::{Credentials, GitError, Tree};
 /// How the cache behaves.
 #[derive(Debug, Clone)]
 pub struct CacheOptions {
-    /// Where the mirrors live (one bare repository per URL, named by a hash of the URL).
+    /// Where the mirrors live (one bare repository per repository, named by a hash of its
+    /// source: the canonical directory for `file://` URLs and paths).
     pub dir: PathBuf,
     /// At most this many bytes of mirrors on disk; least recently used repositories are
     /// removed beyond it (never the one in use). Default 2 GiB.
@@ -130,7 +131,7 @@ impl RepoCache {
     ) -> Result<String, GitError> {
         let source = fetch_source(url)?;
         let _ = credentials;
-        let slot = self.slot(url);
+        let slot = self.slot(&source);
         let mut st = lock(&slot.state);
         // A full SHA already in the mirror needs no fetch.
         if is_commit_sha(revision)
@@ -145,7 +146,7 @@ impl RepoCache {
                 .fetched_at
                 .is_none_or(|t| t.elapsed() >= self.opts.fetch_interval)
         {
-            self.fetch_locked(&slot, &mut st, &source)?;
+            self.fetch_locked(&slot, &mut st, url, &source)?;
             fetched = true;
         }
         loop {
@@ -180,7 +181,7 @@ impl RepoCache {
                     return Ok(id.to_string());
                 }
                 None => {
-                    self.fetch_locked(&slot, &mut st, &source)?;
+                    self.fetch_locked(&slot, &mut st, url, &source)?;
                     fetched = true;
                 }
             }
@@ -192,9 +193,9 @@ impl RepoCache {
     pub fn fetch(&self, url: &str, credentials: &Credentials) -> Result<Vec<RemoteRef>, GitError> {
         let source = fetch_source(url)?;
         let _ = credentials;
-        let slot = self.slot(url);
+        let slot = self.slot(&source);
         let mut st = lock(&slot.state);
-        self.fetch_locked(&slot, &mut st, &source)?;
+        self.fetch_locked(&slot, &mut st, url, &source)?;
         let refs = st.refs.clone();
         drop(st);
         self.evict(&slot);
@@ -210,21 +211,24 @@ impl RepoCache {
     ) -> Result<Vec<RemoteRef>, GitError> {
         let source = fetch_source(url)?;
         let _ = credentials;
-        let slot = self.slot(url);
+        let slot = self.slot(&source);
         let mut st = lock(&slot.state);
         if st.repo.is_none()
             || st
                 .fetched_at
                 .is_none_or(|t| t.elapsed() >= self.opts.fetch_interval)
         {
-            self.fetch_locked(&slot, &mut st, &source)?;
+            self.fetch_locked(&slot, &mut st, url, &source)?;
         }
         Ok(st.refs.clone())
     }
 
     /// Makes the next [`RepoCache::resolve`] of `url` fetch (a push webhook arrived).
     pub fn invalidate(&self, url: &str) {
-        let slot = lock(&self.slots).get(url).cloned();
+        let Ok(source) = fetch_source(url) else {
+            return;
+        };
+        let slot = lock(&self.slots).get(&source).cloned();
         if let Some(slot) = slot {
             lock(&slot.state).fetched_at = None;
         }
@@ -233,7 +237,8 @@ impl RepoCache {
     /// The tree of `commit` (a SHA [`RepoCache::resolve`] returned) in the repository at
     /// `url`, read from the mirror's object database.
     pub fn tree(&self, url: &str, commit: &str) -> Result<Tree, GitError> {
-        let slot = self.slot(url);
+        let source = fetch_source(url)?;
+        let slot = self.slot(&source);
         let repo = {
             let mut st = lock(&slot.state);
             if st.repo.is_none() && slot.dir.exists() {
@@ -263,10 +268,15 @@ impl RepoCache {
             .sum()
     }
 
-    fn fetch_locked(&self, slot: &Slot, st: &mut State, source: &str) -> Result<(), GitError> {
-        let url = &slot.url;
+    fn fetch_locked(
+        &self,
+        slot: &Slot,
+        st: &mut State,
+        url: &str,
+        source: &str,
+    ) -> Result<(), GitError> {
         let ferr = |message: String| GitError::Fetch {
-            url: url.clone(),
+            url: url.to_owned(),
             message,
         };
         if st.repo.is_none() {

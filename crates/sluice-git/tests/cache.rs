@@ -98,6 +98,11 @@ fn resolves_revisions_as_git_does() {
     // file:// URLs are the same repository
     let file_url = format!("file://{url}");
     assert_eq!(c.resolve(&file_url, "dev", &none).expect("file://"), dev);
+    assert_eq!(
+        std::fs::read_dir(&c.options().dir).expect("dir").count(),
+        1,
+        "a path and its file:// URL share one mirror"
+    );
     // unknown revisions name the repository and the revision
     let e = c
         .resolve(&url, "no-such-branch", &none)
