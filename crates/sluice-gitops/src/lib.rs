@@ -11,6 +11,8 @@
 pub mod appset;
 pub mod lint;
 pub mod repo;
+pub mod repocreds;
+pub mod webhook;
 
 pub use appset::{GenerateError, Inputs, generate};
 pub use repo::{RepoError, Repos};

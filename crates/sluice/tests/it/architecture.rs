@@ -115,6 +115,28 @@ fn rules() -> BTreeMap<&'static str, Vec<&'static str>> {
             "time",
         ]),
     );
+    // Git through gix only: no cluster, no async runtime, no HTTP stack (https is not
+    // supported yet), none of the servers or the binary
+    r.insert(
+        "sluice-git",
+        vec![
+            "sluice",
+            "sluice-apiserver",
+            "sluice-kube",
+            "sluice-exec",
+            "sluice-pipeline",
+            "tokio",
+            "kube",
+            "kube-client",
+            "kube-runtime",
+            "k8s-openapi",
+            "hyper",
+            "reqwest",
+            "axum",
+            "rusqlite",
+            "anyhow",
+        ],
+    );
     // the local executor runs processes but never talks to a cluster
     r.insert(
         "sluice-exec",
