@@ -563,6 +563,9 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
         .to_owned();
     let as_table = accept.contains("as=Table");
     let opts = write_opts(&query, req.headers())?;
+    if let Some(kind) = options_kind(&method) {
+        check_dry_run(&query, None, kind)?;
+    }
     let is_watch = method == Method::GET && (target.watch_path || truthy(query.get("watch")));
     let deadline = if is_watch {
         // long-running: its own `timeoutSeconds` bounds it
@@ -858,6 +861,41 @@ fn write_opts(q: &Query, headers: &axum::http::HeaderMap) -> Result<WriteOpts, A
     })
 }
 
+/// The options kind of a write verb, named in a `dryRun` error (apiserver's handlers:
+/// create.go, update.go, patch.go, delete.go).
+fn options_kind(method: &Method) -> Option<&'static str> {
+    match *method {
+        Method::POST => Some("CreateOptions"),
+        Method::PUT => Some("UpdateOptions"),
+        Method::PATCH => Some("PatchOptions"),
+        _ => None,
+    }
+}
+
+/// `dryRun` may only be `All` (apimachinery pkg/apis/meta/v1/validation `ValidateDryRun`:
+/// `field.NotSupported(dryRun, allowedDryRunValues)`, answered by the handlers as
+/// `errors.NewInvalid(meta.k8s.io/<Kind>Options, "")`): any other value is refused rather
+/// than taken as a real write.
+fn check_dry_run(q: &Query, body: Option<&Value>, kind: &str) -> Result<(), ApiError> {
+    let mut values: Vec<String> = q.get("dryRun").into_iter().cloned().collect();
+    if let Some(Value::Array(a)) = body.and_then(|b| b.get("dryRun")) {
+        values.extend(a.iter().map(|v| v.as_str().unwrap_or_default().to_owned()));
+    }
+    if values.iter().all(|v| v == "All") {
+        return Ok(());
+    }
+    let shown: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
+    let errs: sluice_core::FieldErrors = sluice_core::FieldError::new(
+        "dryRun",
+        format!(
+            "Unsupported value: []string{{{}}}: supported values: \"All\"",
+            shown.join(", ")
+        ),
+    )
+    .into();
+    Err(ApiError::invalid("meta.k8s.io", kind, "", &errs))
+}
+
 fn delete_opts(q: &Query, body: &[u8]) -> Result<DeleteOpts, ApiError> {
     let b: Value = if body.is_empty() {
         json!({})
@@ -865,6 +903,7 @@ fn delete_opts(q: &Query, body: &[u8]) -> Result<DeleteOpts, ApiError> {
         serde_json::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
     };
+    check_dry_run(q, Some(&b), "DeleteOptions")?;
     let mut policy = b
         .get("propagationPolicy")
         .and_then(Value::as_str)
