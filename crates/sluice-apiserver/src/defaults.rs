@@ -285,16 +285,15 @@ pub fn apply(group: &str, kind: &str, object: &mut Value, old: Option<&Value>) {
                 set(r, "apiGroup", json!("rbac.authorization.k8s.io"));
             }
             for s in each(root, "subjects") {
-                if unset(s, "apiGroup") {
-                    match s.get("kind").and_then(Value::as_str) {
-                        Some("ServiceAccount") => {
-                            s.insert("apiGroup".into(), json!(""));
-                        }
-                        Some("User" | "Group") => {
-                            s.insert("apiGroup".into(), json!("rbac.authorization.k8s.io"));
-                        }
-                        _ => {}
-                    }
+                // a ServiceAccount's group is "" (`apiGroup,omitempty`: not shown)
+                let group = match s.get("kind").and_then(Value::as_str) {
+                    Some("User" | "Group") => Some("rbac.authorization.k8s.io"),
+                    _ => None,
+                };
+                if let Some(g) = group
+                    && unset(s, "apiGroup")
+                {
+                    s.insert("apiGroup".into(), json!(g));
                 }
             }
         }
@@ -1058,7 +1057,7 @@ mod tests {
                 {"kind": "User", "name": "alice"}, {"kind": "Group", "name": "devs"}]}),
         );
         assert_eq!(rb["roleRef"]["apiGroup"], "rbac.authorization.k8s.io");
-        assert_eq!(rb["subjects"][0]["apiGroup"], "");
+        assert!(rb["subjects"][0].get("apiGroup").is_none());
         assert_eq!(rb["subjects"][1]["apiGroup"], "rbac.authorization.k8s.io");
         assert_eq!(rb["subjects"][2]["apiGroup"], "rbac.authorization.k8s.io");
         let ic = defaulted(
