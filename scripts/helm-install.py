@@ -95,6 +95,10 @@ def run_case(sluice, root, i, case, Configuration, Install, Uninstall):
         ref.set_path(values, k, v)
     ns = case["namespace"]
     stubs, namespaces = set(), set()
+    # Sluice serves Argo CD's and Argo Rollouts' CRDs itself (installed on first start): a
+    # chart that ships them in templates/ meets them as objects it does not own, as on a
+    # cluster where they were installed by hand; Helm's --take-ownership adopts them.
+    take_ownership = False
     err = None
     for _attempt in range(6):
         with tempfile.TemporaryDirectory() as data:
@@ -109,13 +113,18 @@ def run_case(sluice, root, i, case, Configuration, Install, Uninstall):
                     asyncio.run(Install(cfg).run(
                         release_name=case["release"],
                         chart_path=os.path.join(root, case["chart"]), values=values,
-                        wait=False, create_namespace=(ns != "default")))
+                        wait=False, create_namespace=(ns != "default"),
+                        take_ownership=take_ownership))
                 except Exception as e:  # noqa: BLE001 (the error is the finding)
                     err = str(e)
                     missing = set((gv, k) for k, gv in ref.MISSING.findall(err))
                     builtin = [f"{gv}/{k}" for gv, k in missing if group_of(gv) in K8S_GROUPS]
                     if builtin:
                         return False, f"install: built-in kind not served: {builtin}"
+                    if (not take_ownership and "CustomResourceDefinition" in err
+                            and "exists and cannot be imported" in err):
+                        take_ownership = True
+                        continue
                     no_ns = set(ref.NO_NAMESPACE.findall(err))
                     if (missing and not missing <= stubs) or (no_ns and not no_ns <= namespaces):
                         stubs |= missing
@@ -130,6 +139,8 @@ def run_case(sluice, root, i, case, Configuration, Install, Uninstall):
                 if left:
                     return False, f"uninstall left {len(left)} objects: {left[:5]}"
                 note = f" (CRDs first for {sorted(k for _, k in stubs)})" if stubs else ""
+                if take_ownership:
+                    note += " (--take-ownership of Sluice's own CRDs)"
                 return True, "installed and uninstalled" + note
             finally:
                 proc.kill()

@@ -777,7 +777,7 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
         }
         (Method::DELETE, Some(name), None) => {
             let body = read_body(req).await?;
-            let d = delete_opts(&query, &body)?;
+            let d = delete_opts(&query, &body, &content_type)?;
             let (st2, info2) = (st.clone(), info.clone());
             let obj = st
                 .pool
@@ -794,7 +794,7 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
         }
         (Method::DELETE, None, None) => {
             let body = read_body(req).await?;
-            let d = delete_opts(&query, &body)?;
+            let d = delete_opts(&query, &body, &content_type)?;
             let (st2, info2, version2) = (st.clone(), info.clone(), version.clone());
             let reply = st
                 .pool
@@ -896,9 +896,13 @@ fn check_dry_run(q: &Query, body: Option<&Value>, kind: &str) -> Result<(), ApiE
     Err(ApiError::invalid("meta.k8s.io", kind, "", &errs))
 }
 
-fn delete_opts(q: &Query, body: &[u8]) -> Result<DeleteOpts, ApiError> {
+fn delete_opts(q: &Query, body: &[u8], content_type: &str) -> Result<DeleteOpts, ApiError> {
     let b: Value = if body.is_empty() {
         json!({})
+    } else if content_type.contains("protobuf") {
+        // client-go's typed clients (Helm's uninstall) send DeleteOptions as protobuf
+        crate::proto::decode_delete_options(body)
+            .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
     } else {
         serde_json::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
