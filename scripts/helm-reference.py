@@ -176,8 +176,9 @@ CLUSTER_SCOPED = {"IngressClass", "ValidatingWebhookConfiguration", "MutatingWeb
 
 def stub_crds(kubeconfig, kinds):
     """Serves each (group/version, kind) the server lacks through a schemaless CRD, so that
-    real Helm can install a chart using it (sluice apiserver does not serve every built-in
-    kind). The kinds then show in discovery, so `.Capabilities` records them."""
+    real Helm can install a chart using it (the kinds of groups that are CRDs on a real
+    cluster too, such as Gateway API's HTTPRoute). The kinds then show in discovery, so
+    `.Capabilities` records them."""
     import ssl
     import urllib.request
     kc = yaml.safe_load(open(kubeconfig))

@@ -60,9 +60,22 @@ pub fn apply(group: &str, kind: &str, object: &mut Value, old: Option<&Value>) {
                 pod_spec(spec);
                 pod_requests_from_limits(spec);
             }
-            // SetDefaults_Pod: enableServiceLinks
+            // SetDefaults_Pod: enableServiceLinks; with host networking every container
+            // port is also a host port (defaultHostNetworkPorts)
             if let Some(spec) = existing(root, "spec") {
                 set(spec, "enableServiceLinks", json!(true));
+                if spec.get("hostNetwork") == Some(&json!(true)) {
+                    for key in ["containers", "initContainers"] {
+                        for c in each(spec, key) {
+                            for p in each(c, "ports") {
+                                if p.get("hostPort").is_none_or(|h| h.is_null() || h == 0) {
+                                    let cp = p.get("containerPort").cloned().unwrap_or(json!(0));
+                                    p.insert("hostPort".into(), cp);
+                                }
+                            }
+                        }
+                    }
+                }
             }
             if let Some(st) = obj_if_absent_status(root) {
                 set(st, "phase", json!("Pending"));
@@ -101,6 +114,19 @@ pub fn apply(group: &str, kind: &str, object: &mut Value, old: Option<&Value>) {
         ("", "Service") => service(root, old),
         ("", "Secret") => set(root, "type", json!("Opaque")),
         ("", "Namespace") => {
+            // SetDefaults_Namespace: the immutable `kubernetes.io/metadata.name` label
+            let name = root
+                .get("metadata")
+                .and_then(|m| m.get("name"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            if !name.is_empty()
+                && let Some(meta) = obj(root, "metadata")
+                && let Some(labels) = obj(meta, "labels")
+            {
+                labels.insert("kubernetes.io/metadata.name".into(), json!(name));
+            }
             if let Some(spec) = obj(root, "spec") {
                 set(spec, "finalizers", json!(["kubernetes"]));
             }
@@ -247,6 +273,38 @@ pub fn apply(group: &str, kind: &str, object: &mut Value, old: Option<&Value>) {
                 }
             }
         }
+        ("autoscaling", "HorizontalPodAutoscaler") => {
+            let v2 = root.get("apiVersion").and_then(Value::as_str) == Some("autoscaling/v2");
+            if let Some(spec) = existing(root, "spec") {
+                hpa(spec, v2);
+            }
+        }
+        ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => {
+            // rbac/v1 SetDefaults_RoleBinding / _ClusterRoleBinding and SetDefaults_Subject
+            if let Some(r) = existing(root, "roleRef") {
+                set(r, "apiGroup", json!("rbac.authorization.k8s.io"));
+            }
+            for s in each(root, "subjects") {
+                // a ServiceAccount's group is "" (`apiGroup,omitempty`: not shown)
+                let group = match s.get("kind").and_then(Value::as_str) {
+                    Some("User" | "Group") => Some("rbac.authorization.k8s.io"),
+                    _ => None,
+                };
+                if let Some(g) = group
+                    && unset(s, "apiGroup")
+                {
+                    s.insert("apiGroup".into(), json!(g));
+                }
+            }
+        }
+        ("networking.k8s.io", "IngressClass") => {
+            // networking/v1 SetDefaults_IngressClass
+            if let Some(spec) = existing(root, "spec")
+                && let Some(p) = existing(spec, "parameters")
+            {
+                set(p, "scope", json!("Cluster"));
+            }
+        }
         ("discovery.k8s.io", "EndpointSlice") => {
             // discovery/v1 SetDefaults_EndpointPort
             for p in each(root, "ports") {
@@ -281,6 +339,47 @@ pub fn apply(group: &str, kind: &str, object: &mut Value, old: Option<&Value>) {
             }
         }
         _ => {}
+    }
+}
+
+/// autoscaling/v1 and v2 SetDefaults_HorizontalPodAutoscaler: minReplicas 1; in v2 also a
+/// CPU utilisation target of 80% when no metric is given, and a given `behavior` filled with
+/// GenerateHPAScaleUpRules / GenerateHPAScaleDownRules (each unset field of each direction;
+/// scale-down's stabilizationWindowSeconds stays unset: the controller's flag decides it).
+fn hpa(spec: &mut Map<String, Value>, v2: bool) {
+    set(spec, "minReplicas", json!(1));
+    if !v2 {
+        return;
+    }
+    if spec
+        .get("metrics")
+        .and_then(Value::as_array)
+        .is_none_or(Vec::is_empty)
+    {
+        spec.insert(
+            "metrics".into(),
+            json!([{"type": "Resource", "resource": {"name": "cpu",
+                "target": {"type": "Utilization", "averageUtilization": 80}}}]),
+        );
+    }
+    let Some(behavior) = existing(spec, "behavior") else {
+        return;
+    };
+    let up = json!({"stabilizationWindowSeconds": 0, "selectPolicy": "Max", "policies": [
+        {"type": "Pods", "value": 4, "periodSeconds": 15},
+        {"type": "Percent", "value": 100, "periodSeconds": 15}]});
+    let down = json!({"selectPolicy": "Max", "policies": [
+        {"type": "Percent", "value": 100, "periodSeconds": 15}]});
+    for (key, defaults) in [("scaleUp", up), ("scaleDown", down)] {
+        if let Some(rules) = obj(behavior, key)
+            && let Value::Object(d) = defaults
+        {
+            for (k, v) in d {
+                if rules.get(&k).is_none_or(Value::is_null) {
+                    rules.insert(k, v);
+                }
+            }
+        }
     }
 }
 
@@ -504,6 +603,14 @@ fn volume(v: &mut Map<String, Value>) {
     }
     if let Some(hp) = existing(v, "hostPath") {
         set(hp, "type", json!(""));
+    }
+    // SetDefaults_ServiceAccountTokenProjection: an hour
+    if let Some(p) = existing(v, "projected") {
+        for src in each(p, "sources") {
+            if let Some(t) = existing(src, "serviceAccountToken") {
+                set(t, "expirationSeconds", json!(3600));
+            }
+        }
     }
     if let Some(ed) = existing(v, "ephemeral")
         && let Some(t) = existing(ed, "volumeClaimTemplate")
@@ -896,6 +1003,113 @@ mod tests {
         );
     }
 
+    // autoscaling/v2 defaults.go SetDefaults_HorizontalPodAutoscaler and
+    // SetDefaults_HorizontalPodAutoscalerBehavior (GenerateHPAScaleUpRules /
+    // GenerateHPAScaleDownRules: copyHPAScalingRules keeps what is set); autoscaling/v1
+    // defaults.go only minReplicas.
+    #[test]
+    fn hpa_defaults_are_upstreams() {
+        let v2 = defaulted(
+            "autoscaling",
+            "HorizontalPodAutoscaler",
+            json!({"apiVersion": "autoscaling/v2", "spec": {"maxReplicas": 3,
+                "behavior": {"scaleDown": {"stabilizationWindowSeconds": 60}}}}),
+        );
+        assert_eq!(v2["spec"]["minReplicas"], 1);
+        assert_eq!(
+            v2["spec"]["metrics"],
+            json!([{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}])
+        );
+        assert_eq!(
+            v2["spec"]["behavior"],
+            json!({"scaleUp": {"stabilizationWindowSeconds": 0, "selectPolicy": "Max", "policies": [
+                    {"type": "Pods", "value": 4, "periodSeconds": 15},
+                    {"type": "Percent", "value": 100, "periodSeconds": 15}]},
+                "scaleDown": {"stabilizationWindowSeconds": 60, "selectPolicy": "Max", "policies": [
+                    {"type": "Percent", "value": 100, "periodSeconds": 15}]}})
+        );
+        // no behavior given: none defaulted
+        let plain = defaulted(
+            "autoscaling",
+            "HorizontalPodAutoscaler",
+            json!({"apiVersion": "autoscaling/v2", "spec": {"maxReplicas": 3, "minReplicas": 2}}),
+        );
+        assert_eq!(plain["spec"]["minReplicas"], 2);
+        assert!(plain["spec"].get("behavior").is_none());
+        let v1 = defaulted(
+            "autoscaling",
+            "HorizontalPodAutoscaler",
+            json!({"apiVersion": "autoscaling/v1", "spec": {"maxReplicas": 3}}),
+        );
+        assert_eq!(v1["spec"], json!({"maxReplicas": 3, "minReplicas": 1}));
+    }
+
+    // rbac/v1 defaults.go SetDefaults_RoleBinding / _ClusterRoleBinding / _Subject,
+    // networking/v1 SetDefaults_IngressClass, core/v1 SetDefaults_Namespace,
+    // SetDefaults_ServiceAccountTokenProjection and SetDefaults_Pod's host-network ports.
+    #[test]
+    fn rbac_ingressclass_namespace_and_pod_defaults_are_upstreams() {
+        let rb = defaulted(
+            "rbac.authorization.k8s.io",
+            "RoleBinding",
+            json!({"roleRef": {"kind": "Role", "name": "r"}, "subjects": [
+                {"kind": "ServiceAccount", "name": "sa", "namespace": "n"},
+                {"kind": "User", "name": "alice"}, {"kind": "Group", "name": "devs"}]}),
+        );
+        assert_eq!(rb["roleRef"]["apiGroup"], "rbac.authorization.k8s.io");
+        assert!(rb["subjects"][0].get("apiGroup").is_none());
+        assert_eq!(rb["subjects"][1]["apiGroup"], "rbac.authorization.k8s.io");
+        assert_eq!(rb["subjects"][2]["apiGroup"], "rbac.authorization.k8s.io");
+        let ic = defaulted(
+            "networking.k8s.io",
+            "IngressClass",
+            json!({"spec": {"controller": "c", "parameters": {"kind": "K", "name": "p"}}}),
+        );
+        assert_eq!(ic["spec"]["parameters"]["scope"], "Cluster");
+        let no_params = defaulted(
+            "networking.k8s.io",
+            "IngressClass",
+            json!({"spec": {"controller": "c"}}),
+        );
+        assert_eq!(no_params["spec"], json!({"controller": "c"}));
+        let ns = defaulted(
+            "",
+            "Namespace",
+            json!({"metadata": {"name": "team", "labels": {"kubernetes.io/metadata.name": "x"}}}),
+        );
+        assert_eq!(
+            ns["metadata"]["labels"],
+            json!({"kubernetes.io/metadata.name": "team"})
+        );
+        let p = defaulted(
+            "",
+            "Pod",
+            json!({"spec": {"hostNetwork": true, "containers": [{"name": "c", "image": "x:1",
+                "ports": [{"containerPort": 9100}, {"containerPort": 53, "hostPort": 5353}]}],
+                "volumes": [{"name": "t", "projected": {"sources": [
+                    {"serviceAccountToken": {"path": "token"}}]}}]}}),
+        );
+        let ports = &p["spec"]["containers"][0]["ports"];
+        assert_eq!(ports[0]["hostPort"], 9100);
+        assert_eq!(ports[1]["hostPort"], 5353);
+        assert_eq!(
+            p["spec"]["volumes"][0]["projected"]["sources"][0]["serviceAccountToken"]["expirationSeconds"],
+            3600
+        );
+        // a Deployment's template is not a Pod: no host ports (SetDefaults_Pod only)
+        let d = defaulted(
+            "apps",
+            "Deployment",
+            json!({"spec": {"template": {"spec": {"hostNetwork": true, "containers": [
+                {"name": "c", "image": "x:1", "ports": [{"containerPort": 9100}]}]}}}}),
+        );
+        assert!(
+            d["spec"]["template"]["spec"]["containers"][0]["ports"][0]
+                .get("hostPort")
+                .is_none()
+        );
+    }
+
     proptest::proptest! {
         // defaulting is idempotent on any shape: a second pass changes nothing
         #[test]
@@ -904,6 +1118,8 @@ mod tests {
                 ("", "Pod"), ("", "Service"), ("apps", "Deployment"), ("apps", "StatefulSet"),
                 ("apps", "DaemonSet"), ("batch", "Job"), ("batch", "CronJob"), ("", "LimitRange"),
                 ("networking.k8s.io", "NetworkPolicy"), ("", "ReplicationController"),
+                ("autoscaling", "HorizontalPodAutoscaler"), ("", "Namespace"),
+                ("rbac.authorization.k8s.io", "RoleBinding"),
             ]),
             image in "[a-z]{1,5}(:[a-z0-9]{1,4})?",
             with_ports in proptest::bool::ANY,

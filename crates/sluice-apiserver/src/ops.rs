@@ -496,6 +496,13 @@ impl State {
         apply::record_update(None, &mut obj, &o.field_manager, "Update");
         let warnings = self.admit(info, Operation::Create, &mut obj, None, o)?;
         if o.dry_run {
+            // apiserver's DryRunnableStorage.Create: a dry-run create of a name that exists
+            // is AlreadyExists, as the real create would be; nothing is stored and no
+            // resourceVersion assigned.
+            let key = resource_key(&info.group, &info.plural);
+            if !generated && self.store.get(&key, &ns, &name).is_some() {
+                return Err(ApiError::already_exists(&info.group, &info.plural, &name));
+            }
             return Ok(Written {
                 object: Arc::new(obj),
                 warnings,

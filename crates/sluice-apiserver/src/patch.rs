@@ -199,6 +199,17 @@ pub fn list_strategy(kind: &str, parent: &[String], field: &str) -> ListStrategy
             Keyed("containerPort")
         }
         "hostAliases" => Keyed("ip"),
+        // k8s.io/api admissionregistration/v1 types.go: `patchStrategy:"merge"
+        // patchMergeKey:"name"` on both webhook configurations' `webhooks`
+        "webhooks"
+            if kind == "ValidatingWebhookConfiguration"
+                || kind == "MutatingWebhookConfiguration" =>
+        {
+            Keyed("name")
+        }
+        // core/v1 types.go: PodSpec.schedulingGates (name), PodStatus.podIPs/hostIPs (ip)
+        "schedulingGates" => Keyed("name"),
+        "podIPs" | "hostIPs" => Keyed("ip"),
         "topologySpreadConstraints" => Keyed("topologyKey"),
         "conditions" => Keyed("type"),
         "ownerReferences" => Keyed("uid"),
@@ -364,6 +375,23 @@ mod tests {
         let mut d = json!({"a": "b", "c": {"d": "e", "f": "g"}});
         merge_patch(&mut d, &json!({"a": "z", "c": {"f": null}}));
         assert_eq!(d, json!({"a": "z", "c": {"d": "e"}}));
+    }
+
+    #[test]
+    fn webhooks_merge_by_name() {
+        // kubectl's client-side apply sends a webhook with only its changed `rules` (atomic):
+        // the webhook merges by name, keeping its clientConfig (admissionregistration/v1
+        // types.go: webhooks `patchMergeKey:"name"`)
+        let mut doc = json!({"webhooks": [{"name": "w", "sideEffects": "None",
+            "clientConfig": {"url": "https://x"}, "rules": [{"operations": ["CREATE"]}]}]});
+        let patch = json!({"$setElementOrder/webhooks": [{"name": "w"}],
+            "webhooks": [{"name": "w", "rules": [{"operations": ["UPDATE"]}]}]});
+        strategic_merge_patch(&mut doc, &patch, "ValidatingWebhookConfiguration").expect("patch");
+        assert_eq!(
+            doc,
+            json!({"webhooks": [{"name": "w", "sideEffects": "None",
+                "clientConfig": {"url": "https://x"}, "rules": [{"operations": ["UPDATE"]}]}]})
+        );
     }
 
     // k8s.io/apimachinery/pkg/util/strategicpatch/patch_test.go: merge by key, $patch

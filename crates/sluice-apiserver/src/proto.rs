@@ -129,6 +129,58 @@ fn object_meta(b: &[u8]) -> Result<Value, ProtoError> {
     Ok(Value::Object(m))
 }
 
+/// Decodes a protobuf `DeleteOptions` body (what client-go's typed clients send on DELETE,
+/// Helm's uninstall among them) into its JSON form: apimachinery meta/v1 generated.proto
+/// DeleteOptions (gracePeriodSeconds = 1, preconditions = 2 {uid = 1, resourceVersion = 2},
+/// orphanDependents = 3, propagationPolicy = 4, dryRun = 5).
+pub fn decode_delete_options(body: &[u8]) -> Result<Value, ProtoError> {
+    let rest = body
+        .strip_prefix(b"k8s\0")
+        .ok_or_else(|| e("missing the k8s envelope"))?;
+    let mut raw = &[][..];
+    for (n, f) in fields(rest)? {
+        if n == 2 {
+            raw = bytes(&f)?;
+        }
+    }
+    let mut out = Map::new();
+    let mut dry = Vec::new();
+    for (n, f) in fields(raw)? {
+        match (n, &f) {
+            (1, Field::Varint(v)) => {
+                out.insert("gracePeriodSeconds".into(), json!(*v as i64));
+            }
+            (2, Field::Bytes(b)) => {
+                let mut pre = Map::new();
+                for (pn, pf) in fields(b)? {
+                    match pn {
+                        1 => {
+                            pre.insert("uid".into(), json!(string(&pf)?));
+                        }
+                        2 => {
+                            pre.insert("resourceVersion".into(), json!(string(&pf)?));
+                        }
+                        _ => {}
+                    }
+                }
+                out.insert("preconditions".into(), Value::Object(pre));
+            }
+            (3, Field::Varint(v)) => {
+                out.insert("orphanDependents".into(), json!(*v != 0));
+            }
+            (4, _) => {
+                out.insert("propagationPolicy".into(), json!(string(&f)?));
+            }
+            (5, _) => dry.push(json!(string(&f)?)),
+            _ => {}
+        }
+    }
+    if !dry.is_empty() {
+        out.insert("dryRun".into(), Value::Array(dry));
+    }
+    Ok(Value::Object(out))
+}
+
 /// Decodes a `application/vnd.kubernetes.protobuf` body into the JSON object.
 pub fn decode(body: &[u8]) -> Result<Value, ProtoError> {
     let rest = body
@@ -220,6 +272,26 @@ mod tests {
         let mut v = vec![(n << 3) | 2, payload.len() as u8];
         v.extend_from_slice(payload);
         v
+    }
+
+    // client-go's protobuf DeleteOptions (apimachinery meta/v1 generated.proto field
+    // numbers), as Helm's uninstall sends it
+    #[test]
+    fn delete_options_decode() {
+        let mut raw = vec![0x08, 0x00]; // gracePeriodSeconds: 0
+        raw.extend(field(2, &field(1, b"u-1"))); // preconditions.uid
+        raw.extend(field(4, b"Background"));
+        raw.extend(field(5, b"All"));
+        let mut body = b"k8s\0".to_vec();
+        body.extend(field(1, &field(2, b"DeleteOptions")));
+        body.extend(field(2, &raw));
+        assert_eq!(
+            decode_delete_options(&body),
+            Ok(json!({"gracePeriodSeconds": 0, "preconditions": {"uid": "u-1"},
+                "propagationPolicy": "Background", "dryRun": ["All"]}))
+        );
+        assert!(decode_delete_options(b"{}").is_err());
+        assert!(decode_delete_options(b"k8s\0\x12\x05ab").is_err());
     }
 
     // runtime.Unknown{typeMeta{apiVersion, kind}, raw: ConfigMap{metadata{name}, data{a: b}}}

@@ -563,6 +563,9 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
         .to_owned();
     let as_table = accept.contains("as=Table");
     let opts = write_opts(&query, req.headers())?;
+    if let Some(kind) = options_kind(&method) {
+        check_dry_run(&query, None, kind)?;
+    }
     let is_watch = method == Method::GET && (target.watch_path || truthy(query.get("watch")));
     let deadline = if is_watch {
         // long-running: its own `timeoutSeconds` bounds it
@@ -774,7 +777,7 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
         }
         (Method::DELETE, Some(name), None) => {
             let body = read_body(req).await?;
-            let d = delete_opts(&query, &body)?;
+            let d = delete_opts(&query, &body, &content_type)?;
             let (st2, info2) = (st.clone(), info.clone());
             let obj = st
                 .pool
@@ -791,7 +794,7 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
         }
         (Method::DELETE, None, None) => {
             let body = read_body(req).await?;
-            let d = delete_opts(&query, &body)?;
+            let d = delete_opts(&query, &body, &content_type)?;
             let (st2, info2, version2) = (st.clone(), info.clone(), version.clone());
             let reply = st
                 .pool
@@ -858,13 +861,53 @@ fn write_opts(q: &Query, headers: &axum::http::HeaderMap) -> Result<WriteOpts, A
     })
 }
 
-fn delete_opts(q: &Query, body: &[u8]) -> Result<DeleteOpts, ApiError> {
+/// The options kind of a write verb, named in a `dryRun` error (apiserver's handlers:
+/// create.go, update.go, patch.go, delete.go).
+fn options_kind(method: &Method) -> Option<&'static str> {
+    match *method {
+        Method::POST => Some("CreateOptions"),
+        Method::PUT => Some("UpdateOptions"),
+        Method::PATCH => Some("PatchOptions"),
+        _ => None,
+    }
+}
+
+/// `dryRun` may only be `All` (apimachinery pkg/apis/meta/v1/validation `ValidateDryRun`:
+/// `field.NotSupported(dryRun, allowedDryRunValues)`, answered by the handlers as
+/// `errors.NewInvalid(meta.k8s.io/<Kind>Options, "")`): any other value is refused rather
+/// than taken as a real write.
+fn check_dry_run(q: &Query, body: Option<&Value>, kind: &str) -> Result<(), ApiError> {
+    let mut values: Vec<String> = q.get("dryRun").into_iter().cloned().collect();
+    if let Some(Value::Array(a)) = body.and_then(|b| b.get("dryRun")) {
+        values.extend(a.iter().map(|v| v.as_str().unwrap_or_default().to_owned()));
+    }
+    if values.iter().all(|v| v == "All") {
+        return Ok(());
+    }
+    let shown: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
+    let errs: sluice_core::FieldErrors = sluice_core::FieldError::new(
+        "dryRun",
+        format!(
+            "Unsupported value: []string{{{}}}: supported values: \"All\"",
+            shown.join(", ")
+        ),
+    )
+    .into();
+    Err(ApiError::invalid("meta.k8s.io", kind, "", &errs))
+}
+
+fn delete_opts(q: &Query, body: &[u8], content_type: &str) -> Result<DeleteOpts, ApiError> {
     let b: Value = if body.is_empty() {
         json!({})
+    } else if content_type.contains("protobuf") {
+        // client-go's typed clients (Helm's uninstall) send DeleteOptions as protobuf
+        crate::proto::decode_delete_options(body)
+            .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
     } else {
         serde_json::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
     };
+    check_dry_run(q, Some(&b), "DeleteOptions")?;
     let mut policy = b
         .get("propagationPolicy")
         .and_then(Value::as_str)

@@ -634,3 +634,106 @@ fn defaults_are_kube_apiservers_and_diff_after_apply_is_empty() {
     let o = s.kubectl(&["diff", "-f", "-"], Some(&changed));
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
 }
+
+/// Issue 17, item 6: server-side dry run goes through defaulting, validation and admission
+/// and stores nothing (k8s.io/apiserver pkg/registry/generic/registry/dryrun.go;
+/// kubernetes.io/docs/reference/using-api/api-concepts/#dry-run).
+#[test]
+fn server_side_dry_run_stores_nothing() {
+    if !kubectl_available() {
+        eprintln!("kubectl not installed: skipped");
+        return;
+    }
+    let s = Server::start("dry-run");
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: default}\ndata: {a: \"1\"}\n";
+    // a create: answered with the defaulted object, nothing stored
+    let o = s.ok(&["apply", "--dry-run=server", "-f", "-"], Some(cm));
+    assert_eq!(o.trim(), "configmap/settings created (server dry run)");
+    let o = s.kubectl(&["get", "cm", "settings"], None);
+    assert!(!o.status.success(), "{}", out(&o));
+    let d = s.ok(
+        &["apply", "--dry-run=server", "-f", "-", "-o", "json"],
+        Some(&WORKLOADS.replace("namespace: apps", "namespace: default")),
+    );
+    assert!(d.contains("\"revisionHistoryLimit\": 10"), "{d}");
+    assert!(d.contains("\"terminationMessagePath\": \"/dev/termination-log\""));
+    let o = s.kubectl(&["get", "deploy,svc,job,cj,sts", "-o", "name"], None);
+    assert!(out(&o).trim().is_empty(), "{}", out(&o));
+    // validation runs: an invalid object is refused as a real write would be
+    let bad = cm.replace("name: settings", "name: Not_Valid");
+    let o = s.kubectl(&["apply", "--dry-run=server", "-f", "-"], Some(&bad));
+    assert!(!o.status.success());
+    assert!(err(&o).contains("metadata.name"), "{}", err(&o));
+    // an update and a delete: the stored object is unchanged
+    s.ok(&["apply", "-f", "-"], Some(cm));
+    let before = s.json(&["get", "cm", "settings"]);
+    let o = s.ok(
+        &["apply", "--dry-run=server", "-f", "-"],
+        Some(&cm.replace("a: \"1\"", "a: \"2\"")),
+    );
+    assert_eq!(o.trim(), "configmap/settings configured (server dry run)");
+    s.ok(&["delete", "cm", "settings", "--dry-run=server"], None);
+    let after = s.json(&["get", "cm", "settings"]);
+    assert_eq!(before, after);
+    // a dry-run create of an existing name is AlreadyExists, as the create would be
+    let o = s.kubectl(&["create", "--dry-run=server", "-f", "-"], Some(cm));
+    assert!(!o.status.success());
+    assert!(err(&o).contains("AlreadyExists"), "{}", err(&o));
+    // `kubectl diff` of a new object is a dry-run create: a difference, nothing stored
+    let other = cm.replace("name: settings", "name: other");
+    let o = s.kubectl(&["diff", "-f", "-"], Some(&other));
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(!s.kubectl(&["get", "cm", "other"], None).status.success());
+    // dryRun takes only `All` (apimachinery ValidateDryRun): anything else is refused,
+    // never taken as a real write
+    let path = "/api/v1/namespaces/default/configmaps?dryRun=all";
+    let dir = s.dir().join("other.yaml");
+    std::fs::write(&dir, &other).expect("write");
+    let o = s.kubectl(
+        &["create", "--raw", path, "-f", dir.to_str().expect("utf-8")],
+        None,
+    );
+    assert!(!o.status.success());
+    assert!(
+        err(&o).contains("dryRun: Unsupported value: []string{\"all\"}: supported values: \"All\""),
+        "{}",
+        err(&o)
+    );
+    assert!(!s.kubectl(&["get", "cm", "other"], None).status.success());
+}
+
+/// The seed-shaped GitOps overlays (tests/fixtures/platform/gitops, what Argo CD syncs):
+/// `kubectl apply -k` then `kubectl diff -k` finds no drift, the server's defaults being
+/// kube-apiserver's (issue 17, item 2).
+#[test]
+fn overlays_apply_without_phantom_drift() {
+    if !kubectl_available() {
+        eprintln!("kubectl not installed: skipped");
+        return;
+    }
+    let s = Server::start("overlays");
+    let apps = crate::common::platform().join("gitops/apps/billing-api/overlays");
+    for env in ["dev", "staging"] {
+        s.ok(&["create", "namespace", env], None);
+        let dir = apps.join(env);
+        let dir = dir.to_str().expect("utf-8");
+        let applied = s.ok(&["apply", "-k", dir], None);
+        assert!(
+            applied.contains("deployment.apps/billing-api created"),
+            "{applied}"
+        );
+        let o = s.kubectl(&["diff", "-k", dir], None);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{env}: kubectl diff after apply:\n{}\n{}",
+            out(&o),
+            err(&o)
+        );
+        let again = s.ok(&["apply", "-k", dir], None);
+        assert!(
+            again.lines().all(|l| l.ends_with(" unchanged")),
+            "{env}: {again}"
+        );
+    }
+}

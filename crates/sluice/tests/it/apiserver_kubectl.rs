@@ -342,6 +342,18 @@ fn manifests_apply_twice_get_and_survive_kill_9(p: &Platform) {
         "{second}"
     );
     assert!(second.contains(p.unchanged), "{second}");
+    // no phantom drift: the server's defaults are kube-apiserver's, so `kubectl diff` (a
+    // server-side dry run of the apply patch) after the apply finds nothing (issue 17)
+    let mut diff_args = args.clone();
+    diff_args[0] = "diff";
+    let o = s.kubectl(&diff_args, None);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "kubectl diff after apply:\n{}\n{}",
+        out(&o),
+        err(&o)
+    );
 
     // defect 1: Tekton's webhook rejects the Task (422 with the field path)
     let (file, message) = p.rejected;

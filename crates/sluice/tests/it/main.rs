@@ -2,6 +2,7 @@
 
 mod apiserver_builtins;
 mod apiserver_hardening;
+mod apiserver_helm;
 mod apiserver_kubectl;
 mod apiserver_policy;
 mod appset_cli;
