@@ -69,6 +69,8 @@ pub struct ServeArgs {
     /// Seconds an EventListener delivery may take (longer: 503).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub listener_timeout: u64,
+    #[command(flatten)]
+    pub auth: crate::admin::AuthFlags,
 }
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
@@ -136,6 +138,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
             plain_http: args.plain_http,
             no_simulated_node: args.no_simulated_node,
             pod_ready_after: args.pod_ready_after,
+            auth: &args.auth,
         };
         let e = crate::apiserver::start(&flags, |server| {
             // `kubectl logs <taskrun pod> -c step-x [-f]` reads the controllers' step logs
