@@ -170,7 +170,11 @@ pub fn impersonate(st: &State, user: UserInfo, h: &HeaderMap) -> Result<UserInfo
         .map(str::to_owned);
     let extra_keys: Vec<String> = h
         .keys()
-        .filter_map(|k| k.as_str().strip_prefix("impersonate-extra-").map(str::to_owned))
+        .filter_map(|k| {
+            k.as_str()
+                .strip_prefix("impersonate-extra-")
+                .map(str::to_owned)
+        })
         .collect();
     let Some(name) = name else {
         if !groups.is_empty() || uid.is_some() || !extra_keys.is_empty() {
@@ -180,7 +184,11 @@ pub fn impersonate(st: &State, user: UserInfo, h: &HeaderMap) -> Result<UserInfo
         }
         return Ok(user);
     };
-    let idx = if is_master(&user) { None } else { Some(rbac(st)) };
+    let idx = if is_master(&user) {
+        None
+    } else {
+        Some(rbac(st))
+    };
     let check = |a: Attributes, gr: &str, what: &str| -> Result<(), ApiError> {
         if let Some(idx) = &idx
             && !idx.authorize(&user, &a).allowed
@@ -412,8 +420,9 @@ fn rules_review(st: &State, user: &UserInfo, ns: &str) -> Value {
     } else {
         rbac(st).rules_for(user, ns)
     };
-    let (nonres, res): (Vec<PolicyRule>, Vec<PolicyRule>) =
-        rules.into_iter().partition(|r| !r.non_resource_urls.is_empty());
+    let (nonres, res): (Vec<PolicyRule>, Vec<PolicyRule>) = rules
+        .into_iter()
+        .partition(|r| !r.non_resource_urls.is_empty());
     json!({
         "resourceRules": res.iter().map(|r| json!({"verbs": r.verbs, "apiGroups": r.api_groups, "resources": r.resources, "resourceNames": r.resource_names})).collect::<Vec<_>>(),
         "nonResourceRules": nonres.iter().map(|r| json!({"verbs": r.verbs, "nonResourceURLs": r.non_resource_urls})).collect::<Vec<_>>(),
@@ -519,7 +528,9 @@ pub fn token_request(
             sa_name,
             &sluice_core::FieldErrors::from(vec![sluice_core::FieldError::new(
                 "spec.expirationSeconds",
-                format!("Invalid value: {seconds}: may not specify a duration less than 10 minutes"),
+                format!(
+                    "Invalid value: {seconds}: may not specify a duration less than 10 minutes"
+                ),
             )]),
         ));
     }
@@ -558,7 +569,9 @@ pub fn token_request(
                 "",
                 &key[1..],
                 name,
-                &format!("the UID in the bound object reference ({want}) does not match the UID in record. The object might have been deleted and then recreated"),
+                &format!(
+                    "the UID in the bound object reference ({want}) does not match the UID in record. The object might have been deleted and then recreated"
+                ),
             ));
         }
         if kind == "Pod" {
@@ -605,7 +618,12 @@ fn rules_of(obj: &Value) -> Vec<PolicyRule> {
         .unwrap_or_default()
 }
 
-fn escalation_error(info: &ResourceInfo, name: &str, user: &UserInfo, missing: &[PolicyRule]) -> ApiError {
+fn escalation_error(
+    info: &ResourceInfo,
+    name: &str,
+    user: &UserInfo,
+    missing: &[PolicyRule],
+) -> ApiError {
     let groups = user
         .groups
         .iter()
@@ -662,8 +680,11 @@ pub fn check_rbac_write(
     let ns = str_at(obj, "/metadata/namespace");
     let idx = rbac(st);
     let may = |verb: &str, plural: &str, name: &str| {
-        idx.authorize(user, &Attributes::resource(verb, RBAC, plural, ns).named(name))
-            .allowed
+        idx.authorize(
+            user,
+            &Attributes::resource(verb, RBAC, plural, ns).named(name),
+        )
+        .allowed
     };
     match info.kind.as_str() {
         "Role" | "ClusterRole" => {
@@ -696,13 +717,17 @@ pub fn check_rbac_write(
         "RoleBinding" | "ClusterRoleBinding" => {
             let kind = str_at(obj, "/roleRef/kind");
             let role = str_at(obj, "/roleRef/name");
-            let plural = if kind == "Role" { "roles" } else { "clusterroles" };
+            let plural = if kind == "Role" {
+                "roles"
+            } else {
+                "clusterroles"
+            };
             if may("bind", plural, role) {
                 return Ok(());
             }
-            let rules = idx.role(kind, ns, role).ok_or_else(|| {
-                ApiError::not_found(RBAC, plural, role)
-            })?;
+            let rules = idx
+                .role(kind, ns, role)
+                .ok_or_else(|| ApiError::not_found(RBAC, plural, role))?;
             let owner = idx.rules_for(user, ns);
             let (ok, missing) = sluice_auth::rbac::covers(&owner, &rules);
             if !ok {
@@ -712,4 +737,120 @@ pub fn check_rbac_write(
         _ => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// kube-apiserver's RequestInfoFactory (apiserver/pkg/endpoints/request/requestinfo.go)
+    /// on the path forms kubectl sends.
+    #[test]
+    fn request_attributes() {
+        let a = |m: Method, p: &str, q: &str| {
+            let x = attributes(&m, p, q);
+            (
+                x.verb,
+                x.api_group,
+                x.resource,
+                x.subresource,
+                x.namespace,
+                x.name,
+                x.resource_request,
+            )
+        };
+        let s = |v: &str| v.to_owned();
+        assert_eq!(
+            a(Method::GET, "/api/v1/namespaces/dev/pods", ""),
+            (s("list"), s(""), s("pods"), s(""), s("dev"), s(""), true)
+        );
+        assert_eq!(
+            a(Method::GET, "/api/v1/namespaces/dev/pods/p1/log", ""),
+            (
+                s("get"),
+                s(""),
+                s("pods"),
+                s("log"),
+                s("dev"),
+                s("p1"),
+                true
+            )
+        );
+        assert_eq!(
+            a(Method::GET, "/apis/apps/v1/deployments", "watch=true"),
+            (
+                s("watch"),
+                s("apps"),
+                s("deployments"),
+                s(""),
+                s(""),
+                s(""),
+                true
+            )
+        );
+        assert_eq!(
+            a(
+                Method::GET,
+                "/api/v1/watch/namespaces/dev/configmaps",
+                "fieldSelector=metadata.name%3Dx"
+            ),
+            (
+                s("watch"),
+                s(""),
+                s("configmaps"),
+                s(""),
+                s("dev"),
+                s("x"),
+                true
+            )
+        );
+        // a namespace is its own namespace; its status/finalize are subresources
+        assert_eq!(
+            a(Method::PUT, "/api/v1/namespaces/dev/finalize", ""),
+            (
+                s("update"),
+                s(""),
+                s("namespaces"),
+                s("finalize"),
+                s("dev"),
+                s("dev"),
+                true
+            )
+        );
+        assert_eq!(
+            a(
+                Method::DELETE,
+                "/apis/tekton.dev/v1/namespaces/ci/pipelineruns",
+                ""
+            ),
+            (
+                s("deletecollection"),
+                s("tekton.dev"),
+                s("pipelineruns"),
+                s(""),
+                s("ci"),
+                s(""),
+                true
+            )
+        );
+        assert_eq!(
+            a(
+                Method::POST,
+                "/api/v1/namespaces/ci/serviceaccounts/b/token",
+                ""
+            ),
+            (
+                s("create"),
+                s(""),
+                s("serviceaccounts"),
+                s("token"),
+                s("ci"),
+                s("b"),
+                true
+            )
+        );
+        let nr = attributes(&Method::GET, "/apis/apps", "");
+        assert!(!nr.resource_request);
+        assert_eq!((nr.verb.as_str(), nr.path.as_str()), ("get", "/apis/apps"));
+    }
 }

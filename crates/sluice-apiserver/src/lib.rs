@@ -491,7 +491,8 @@ fn open_auth(opts: &Options) -> Result<auth::Auth, Error> {
             {
                 Some(k) => k,
                 None => {
-                    let k = sluice_auth::sa::generate_key().map_err(|e| Error::Auth(e.to_string()))?;
+                    let k =
+                        sluice_auth::sa::generate_key().map_err(|e| Error::Auth(e.to_string()))?;
                     write_private(&path, &util::hex(&k))?;
                     k
                 }

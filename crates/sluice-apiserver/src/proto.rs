@@ -183,7 +183,12 @@ fn review_spec(kind: &str, b: &[u8]) -> Result<Value, ProtoError> {
                     "boundObjectRef".into(),
                     strings(
                         bytes(&f)?,
-                        &[(1, "kind", false), (2, "apiVersion", false), (3, "name", false), (4, "uid", false)],
+                        &[
+                            (1, "kind", false),
+                            (2, "apiVersion", false),
+                            (3, "name", false),
+                            (4, "uid", false),
+                        ],
                     )?,
                 );
             }
@@ -195,7 +200,10 @@ fn review_spec(kind: &str, b: &[u8]) -> Result<Value, ProtoError> {
                 spec.insert("resourceAttributes".into(), strings(bytes(&f)?, RESOURCE)?);
             }
             (_, 2) => {
-                spec.insert("nonResourceAttributes".into(), strings(bytes(&f)?, NON_RESOURCE)?);
+                spec.insert(
+                    "nonResourceAttributes".into(),
+                    strings(bytes(&f)?, NON_RESOURCE)?,
+                );
             }
             ("SelfSubjectAccessReview", _) => {}
             (_, 3) => {
@@ -280,14 +288,26 @@ pub fn decode(body: &[u8]) -> Result<Value, ProtoError> {
                 }
             }
             (
-                "SelfSubjectAccessReview" | "SubjectAccessReview" | "LocalSubjectAccessReview"
-                | "SelfSubjectRulesReview" | "TokenRequest" | "TokenReview",
+                "SelfSubjectAccessReview"
+                | "SubjectAccessReview"
+                | "LocalSubjectAccessReview"
+                | "SelfSubjectRulesReview"
+                | "TokenRequest"
+                | "TokenReview",
                 2,
             ) => obj["spec"] = review_spec(&kind, bytes(&f)?)?,
             (
-                "Namespace" | "ConfigMap" | "Secret" | "ServiceAccount" | "SelfSubjectAccessReview"
-                | "SubjectAccessReview" | "LocalSubjectAccessReview" | "SelfSubjectRulesReview"
-                | "TokenRequest" | "TokenReview" | "SelfSubjectReview",
+                "Namespace"
+                | "ConfigMap"
+                | "Secret"
+                | "ServiceAccount"
+                | "SelfSubjectAccessReview"
+                | "SubjectAccessReview"
+                | "LocalSubjectAccessReview"
+                | "SelfSubjectRulesReview"
+                | "TokenRequest"
+                | "TokenReview"
+                | "SelfSubjectReview",
                 _,
             ) => {}
             _ => {

@@ -704,7 +704,9 @@ pub fn validate_object(obj: &Value) -> Vec<(String, String)> {
                         }
                     }
                     "User" | "Group" => {
-                        if str_at(s, "/apiGroup") != "rbac.authorization.k8s.io" {
+                        // empty is defaulted to rbac.authorization.k8s.io (SetDefaults_Subject)
+                        let g = str_at(s, "/apiGroup");
+                        if !g.is_empty() && g != "rbac.authorization.k8s.io" {
                             errs.push((format!("{p}.apiGroup"), "Unsupported value: supported values: \"rbac.authorization.k8s.io\"".into()));
                         }
                     }

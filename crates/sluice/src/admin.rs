@@ -229,7 +229,10 @@ fn can(a: &CanArgs) -> anyhow::Result<u8> {
 
 /// The file line where line 1 of a ConfigMap's block scalar value is.
 fn scalar_first_line(text: &str, pos_line: u32) -> usize {
-    let line = text.lines().nth(pos_line.saturating_sub(1) as usize).unwrap_or("");
+    let line = text
+        .lines()
+        .nth(pos_line.saturating_sub(1) as usize)
+        .unwrap_or("");
     let after_colon = line.split_once(':').map_or(line, |(_, r)| r).trim_start();
     if after_colon.starts_with('|') || after_colon.starts_with('>') || after_colon.is_empty() {
         pos_line as usize + 1
@@ -272,7 +275,11 @@ fn validate(a: &ValidateArgs) -> anyhow::Result<u8> {
                     for (path, msg) in sluice_auth::rbac::validate_object(v) {
                         let pos = o.locate(&FieldPath::parse(&path));
                         report(
-                            format!("{file}:{pos}: {} {:?}: {path}: {msg}", o.object.kind(), o.object.name()),
+                            format!(
+                                "{file}:{pos}: {} {:?}: {path}: {msg}",
+                                o.object.kind(),
+                                o.object.name()
+                            ),
                             true,
                         );
                     }
@@ -292,7 +299,14 @@ fn validate(a: &ValidateArgs) -> anyhow::Result<u8> {
                         match sluice_auth::argocd::parse_lines(k, t) {
                             Ok((_, warnings)) => {
                                 for w in warnings {
-                                    report(format!("{file}:{}:1: data[{k}]: {}", base + w.line - 1, w.msg), false);
+                                    report(
+                                        format!(
+                                            "{file}:{}:1: data[{k}]: {}",
+                                            base + w.line - 1,
+                                            w.msg
+                                        ),
+                                        false,
+                                    );
                                 }
                             }
                             Err(e) => report(
@@ -304,7 +318,10 @@ fn validate(a: &ValidateArgs) -> anyhow::Result<u8> {
                     if let Err(e) = Policy::from_configmap_data(&data, file) {
                         if e.file == "policy.matchMode" {
                             let pos = o.locate(&FieldPath::parse("data[policy.matchMode]"));
-                            report(format!("{file}:{pos}: data[policy.matchMode]: {}", e.msg), true);
+                            report(
+                                format!("{file}:{pos}: data[policy.matchMode]: {}", e.msg),
+                                true,
+                            );
                         }
                     }
                 }

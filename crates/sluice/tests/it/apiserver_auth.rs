@@ -9,8 +9,11 @@ use crate::apiserver_kubectl::{Server, err, kubectl_available, out, temp_dir};
 fn start() -> Server {
     let dir = temp_dir("auth");
     let tokens = dir.join("tokens.csv");
-    std::fs::write(&tokens, "jane-token,jane,1001,\"devs,qa\"\nlead-token,lead,1002\n")
-        .expect("token file");
+    std::fs::write(
+        &tokens,
+        "jane-token,jane,1001,\"devs,qa\"\nlead-token,lead,1002\n",
+    )
+    .expect("token file");
     let path = tokens.to_string_lossy().into_owned();
     Server::start_with(dir, 0, &["--token-auth-file", &path])
 }
@@ -23,8 +26,29 @@ fn token_users_rbac_and_reviews() {
     }
     let s = start();
     s.ok(&["create", "namespace", "dev"], None);
-    s.ok(&["create", "configmap", "cfg", "-n", "dev", "--from-literal=a=b"], None);
-    s.ok(&["create", "rolebinding", "jane-view", "--clusterrole=view", "--user=jane", "-n", "dev"], None);
+    s.ok(
+        &[
+            "create",
+            "configmap",
+            "cfg",
+            "-n",
+            "dev",
+            "--from-literal=a=b",
+        ],
+        None,
+    );
+    s.ok(
+        &[
+            "create",
+            "rolebinding",
+            "jane-view",
+            "--clusterrole=view",
+            "--user=jane",
+            "-n",
+            "dev",
+        ],
+        None,
+    );
     let jane = |args: &[&str]| {
         let mut a = vec!["--token", "jane-token"];
         a.extend_from_slice(args);
@@ -50,29 +74,80 @@ fn token_users_rbac_and_reviews() {
     assert!(err(&o).contains("Unauthorized"), "{}", err(&o));
     // can-i and whoami
     let o = jane(&["auth", "can-i", "list", "pods", "-n", "dev"]);
-    assert_eq!((out(&o).trim(), o.status.code()), ("yes", Some(0)), "{}", err(&o));
+    assert_eq!(
+        (out(&o).trim(), o.status.code()),
+        ("yes", Some(0)),
+        "{}",
+        err(&o)
+    );
     let o = jane(&["auth", "can-i", "create", "pods", "-n", "dev"]);
-    assert_eq!((out(&o).trim(), o.status.code()), ("no", Some(1)), "{}", err(&o));
+    assert_eq!(
+        (out(&o).trim(), o.status.code()),
+        ("no", Some(1)),
+        "{}",
+        err(&o)
+    );
     let o = jane(&["auth", "can-i", "get", "pods/log", "-n", "dev"]);
     assert_eq!(out(&o).trim(), "yes");
     let o = jane(&["auth", "can-i", "--list", "-n", "dev"]);
     let list = out(&o);
     assert!(o.status.success(), "{}", err(&o));
-    assert!(list.contains("selfsubjectaccessreviews.authorization.k8s.io"), "{list}");
-    assert!(list.lines().any(|l| l.starts_with("pods ") && l.contains("[get list watch]")), "{list}");
+    assert!(
+        list.contains("selfsubjectaccessreviews.authorization.k8s.io"),
+        "{list}"
+    );
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("pods ") && l.contains("[get list watch]")),
+        "{list}"
+    );
     let o = jane(&["auth", "whoami", "-o", "json"]);
     let who: serde_json::Value = serde_json::from_str(&out(&o)).expect("whoami json");
     assert_eq!(who["status"]["userInfo"]["username"], "jane");
-    assert_eq!(who["status"]["userInfo"]["groups"], serde_json::json!(["devs", "qa", "system:authenticated"]));
+    assert_eq!(
+        who["status"]["userInfo"]["groups"],
+        serde_json::json!(["devs", "qa", "system:authenticated"])
+    );
     // the admin may check for others
-    let o = s.kubectl(&["auth", "can-i", "delete", "configmaps", "-n", "dev", "--as", "jane"], None);
+    let o = s.kubectl(
+        &[
+            "auth",
+            "can-i",
+            "delete",
+            "configmaps",
+            "-n",
+            "dev",
+            "--as",
+            "jane",
+        ],
+        None,
+    );
     assert_eq!(out(&o).trim(), "no");
 
     // impersonation: the admin may, jane may not
-    let o = s.kubectl(&["--as", "jane", "get", "configmaps", "-n", "dev", "-o", "name"], None);
+    let o = s.kubectl(
+        &[
+            "--as",
+            "jane",
+            "get",
+            "configmaps",
+            "-n",
+            "dev",
+            "-o",
+            "name",
+        ],
+        None,
+    );
     assert_eq!(out(&o).trim(), "configmap/cfg", "{}", err(&o));
-    let o = s.kubectl(&["--as", "jane", "create", "configmap", "y", "-n", "dev"], None);
-    assert!(err(&o).contains(r#"User "jane" cannot create resource "configmaps""#), "{}", err(&o));
+    let o = s.kubectl(
+        &["--as", "jane", "create", "configmap", "y", "-n", "dev"],
+        None,
+    );
+    assert!(
+        err(&o).contains(r#"User "jane" cannot create resource "configmaps""#),
+        "{}",
+        err(&o)
+    );
     let o = jane(&["--as", "lead", "get", "pods", "-n", "dev"]);
     assert!(
         err(&o).contains(r#"users "lead" is forbidden: User "jane" cannot impersonate resource "users" in API group "" at the cluster scope"#),
@@ -82,23 +157,70 @@ fn token_users_rbac_and_reviews() {
 
     // escalation: an admin of a namespace may grant what it holds, not more
     s.ok(&["create", "namespace", "team"], None);
-    s.ok(&["create", "rolebinding", "lead-admin", "--clusterrole=admin", "--user=lead", "-n", "team"], None);
+    s.ok(
+        &[
+            "create",
+            "rolebinding",
+            "lead-admin",
+            "--clusterrole=admin",
+            "--user=lead",
+            "-n",
+            "team",
+        ],
+        None,
+    );
     let lead = |args: &[&str]| {
         let mut a = vec!["--token", "lead-token"];
         a.extend_from_slice(args);
         s.kubectl(&a, None)
     };
-    let o = lead(&["create", "rolebinding", "jane-edit", "--clusterrole=edit", "--user=jane", "-n", "team"]);
+    let o = lead(&[
+        "create",
+        "rolebinding",
+        "jane-edit",
+        "--clusterrole=edit",
+        "--user=jane",
+        "-n",
+        "team",
+    ]);
     assert!(o.status.success(), "{}", err(&o));
-    let o = lead(&["create", "rolebinding", "jane-root", "--clusterrole=cluster-admin", "--user=jane", "-n", "team"]);
+    let o = lead(&[
+        "create",
+        "rolebinding",
+        "jane-root",
+        "--clusterrole=cluster-admin",
+        "--user=jane",
+        "-n",
+        "team",
+    ]);
     assert!(
         err(&o).contains(r#"rolebindings.rbac.authorization.k8s.io "jane-root" is forbidden: user "lead" (groups=["system:authenticated"]) is attempting to grant RBAC permissions not currently held"#),
         "{}",
         err(&o)
     );
-    let o = lead(&["create", "role", "nodes", "--verb=list", "--resource=nodes", "-n", "team"]);
-    assert!(err(&o).contains("is attempting to grant RBAC permissions not currently held"), "{}", err(&o));
-    let o = lead(&["create", "role", "reader", "--verb=get", "--resource=pods", "-n", "team"]);
+    let o = lead(&[
+        "create",
+        "role",
+        "nodes",
+        "--verb=list",
+        "--resource=nodes",
+        "-n",
+        "team",
+    ]);
+    assert!(
+        err(&o).contains("is attempting to grant RBAC permissions not currently held"),
+        "{}",
+        err(&o)
+    );
+    let o = lead(&[
+        "create",
+        "role",
+        "reader",
+        "--verb=get",
+        "--resource=pods",
+        "-n",
+        "team",
+    ]);
     assert!(o.status.success(), "{}", err(&o));
 }
 
@@ -111,7 +233,10 @@ fn service_account_tokens() {
     let s = start();
     s.ok(&["create", "namespace", "ci"], None);
     s.ok(&["create", "serviceaccount", "builder", "-n", "ci"], None);
-    let token = s.ok(&["create", "token", "builder", "-n", "ci", "--duration=20m"], None);
+    let token = s.ok(
+        &["create", "token", "builder", "-n", "ci", "--duration=20m"],
+        None,
+    );
     let token = token.trim().to_owned();
     assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
     let sa = |args: &[&str]| {
@@ -121,19 +246,48 @@ fn service_account_tokens() {
     };
     let o = sa(&["auth", "whoami", "-o", "json"]);
     let who: serde_json::Value = serde_json::from_str(&out(&o)).expect("whoami json");
-    assert_eq!(who["status"]["userInfo"]["username"], "system:serviceaccount:ci:builder");
+    assert_eq!(
+        who["status"]["userInfo"]["username"],
+        "system:serviceaccount:ci:builder"
+    );
     assert_eq!(
         who["status"]["userInfo"]["groups"],
-        serde_json::json!(["system:serviceaccounts", "system:serviceaccounts:ci", "system:authenticated"])
+        serde_json::json!([
+            "system:serviceaccounts",
+            "system:serviceaccounts:ci",
+            "system:authenticated"
+        ])
     );
     let o = sa(&["get", "pods", "-n", "ci"]);
-    assert!(err(&o).contains(r#"User "system:serviceaccount:ci:builder" cannot list resource "pods""#), "{}", err(&o));
-    s.ok(&["create", "rolebinding", "b", "--clusterrole=view", "--serviceaccount=ci:builder", "-n", "ci"], None);
+    assert!(
+        err(&o).contains(r#"User "system:serviceaccount:ci:builder" cannot list resource "pods""#),
+        "{}",
+        err(&o)
+    );
+    s.ok(
+        &[
+            "create",
+            "rolebinding",
+            "b",
+            "--clusterrole=view",
+            "--serviceaccount=ci:builder",
+            "-n",
+            "ci",
+        ],
+        None,
+    );
     let o = sa(&["get", "pods", "-n", "ci"]);
     assert!(o.status.success(), "{}", err(&o));
     // a token shorter than 10 minutes is refused, as upstream
-    let o = s.kubectl(&["create", "token", "builder", "-n", "ci", "--duration=5m"], None);
-    assert!(err(&o).contains("may not specify a duration less than 10 minutes"), "{}", err(&o));
+    let o = s.kubectl(
+        &["create", "token", "builder", "-n", "ci", "--duration=5m"],
+        None,
+    );
+    assert!(
+        err(&o).contains("may not specify a duration less than 10 minutes"),
+        "{}",
+        err(&o)
+    );
     // a token of a deleted ServiceAccount no longer authenticates (its uid is gone)
     s.ok(&["delete", "serviceaccount", "builder", "-n", "ci"], None);
     let o = sa(&["get", "pods", "-n", "ci"]);
