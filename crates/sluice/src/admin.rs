@@ -315,14 +315,14 @@ fn validate(a: &ValidateArgs) -> anyhow::Result<u8> {
                             ),
                         }
                     }
-                    if let Err(e) = Policy::from_configmap_data(&data, file) {
-                        if e.file == "policy.matchMode" {
-                            let pos = o.locate(&FieldPath::parse("data[policy.matchMode]"));
-                            report(
-                                format!("{file}:{pos}: data[policy.matchMode]: {}", e.msg),
-                                true,
-                            );
-                        }
+                    if let Err(e) = Policy::from_configmap_data(&data, file)
+                        && e.file == "policy.matchMode"
+                    {
+                        let pos = o.locate(&FieldPath::parse("data[policy.matchMode]"));
+                        report(
+                            format!("{file}:{pos}: data[policy.matchMode]: {}", e.msg),
+                            true,
+                        );
                     }
                 }
                 _ => {}

@@ -293,3 +293,125 @@ fn service_account_tokens() {
     let o = sa(&["get", "pods", "-n", "ci"]);
     assert!(err(&o).contains("Unauthorized"), "{}", err(&o));
 }
+
+/// `sluice admin rbac can|validate` over files, as `argocd admin settings rbac can|validate`
+/// (docs operator-manual/rbac.md; built-in roles of argo-cd assets/builtin-policy.csv) and
+/// `kubectl auth can-i --as` decide.
+#[test]
+fn admin_rbac_can_and_validate() {
+    use crate::common::{sluice, stderr, stdout};
+    let dir = temp_dir("admin-rbac");
+    let cm = dir.join("argocd-rbac-cm.yaml");
+    std::fs::write(
+        &cm,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: argocd-rbac-cm\n  namespace: argocd\ndata:\n  policy.default: role:readonly\n  policy.csv: |\n    g, platform-team, role:admin\n    p, role:developer, applications, get, */*, allow\n    p, role:developer, applications, sync, */*, allow\n    g, developers, role:developer\n  scopes: '[groups, email]'\n",
+    )
+    .expect("write");
+    let cm = cm.to_string_lossy().into_owned();
+    let can = |args: &[&str]| {
+        let mut a = vec!["admin", "rbac", "can"];
+        a.extend_from_slice(args);
+        a.extend_from_slice(&["--policy-file", &cm]);
+        let o = sluice(&a, None);
+        (stdout(&o).trim().to_owned(), o.status.code())
+    };
+    assert_eq!(
+        can(&[
+            "alice",
+            "sync",
+            "applications",
+            "default/guestbook",
+            "--group",
+            "developers"
+        ]),
+        ("yes".into(), Some(0))
+    );
+    assert_eq!(
+        can(&[
+            "alice",
+            "delete",
+            "applications",
+            "default/guestbook",
+            "--group",
+            "developers"
+        ]),
+        ("no".into(), Some(1))
+    );
+    assert_eq!(
+        can(&["carol", "get", "applications", "default/guestbook"]),
+        ("yes".into(), Some(0)),
+        "policy.default"
+    );
+    assert_eq!(
+        can(&["carol", "sync", "applications", "default/guestbook"]),
+        ("no".into(), Some(1))
+    );
+    assert_eq!(
+        can(&["role:admin", "delete", "clusters", "c1"]),
+        ("yes".into(), Some(0))
+    );
+
+    // Kubernetes RBAC over files and the default roles
+    let rb = dir.join("rb.yaml");
+    std::fs::write(
+        &rb,
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: jane-view, namespace: dev}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\nsubjects:\n- {apiGroup: rbac.authorization.k8s.io, kind: User, name: jane}\n",
+    )
+    .expect("write");
+    let rb = rb.to_string_lossy().into_owned();
+    let k = |args: &[&str]| {
+        let mut a = vec!["admin", "rbac", "can"];
+        a.extend_from_slice(args);
+        a.extend_from_slice(&["-f", &rb]);
+        let o = sluice(&a, None);
+        (stdout(&o).trim().to_owned(), o.status.code())
+    };
+    assert_eq!(
+        k(&["jane", "list", "pods", "-n", "dev"]),
+        ("yes".into(), Some(0))
+    );
+    assert_eq!(
+        k(&["jane", "get", "pods/log", "-n", "dev"]),
+        ("yes".into(), Some(0))
+    );
+    assert_eq!(
+        k(&["jane", "create", "deployments.apps", "-n", "dev"]),
+        ("no".into(), Some(1))
+    );
+    assert_eq!(
+        k(&["jane", "list", "pods", "-n", "prod"]),
+        ("no".into(), Some(1))
+    );
+    assert_eq!(
+        k(&["jane", "get", "/apis"]),
+        ("yes".into(), Some(0)),
+        "system:discovery"
+    );
+
+    // validate: errors at their file lines
+    let bad = dir.join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: argocd-rbac-cm}\ndata:\n  policy.csv: |\n    g, a, role:admin\n    p, role:x, applications, get, */*\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r, namespace: dev}\nrules:\n- apiGroups: [\"\"]\n  resources: [pods]\n  verbs: []\n",
+    )
+    .expect("write");
+    let o = sluice(
+        &["admin", "rbac", "validate", &bad.to_string_lossy(), &rb],
+        None,
+    );
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}{}", stderr(&o));
+    let b = bad.to_string_lossy();
+    assert!(
+        text.contains(&format!("{b}:7:1: data[policy.csv]: a p line has 5 fields")),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with(&format!("{b}:15:"))
+            && l.contains("Role \"r\": rules[0].verbs: Required value")),
+        "{text}"
+    );
+    let o = sluice(&["admin", "rbac", "validate", &cm, &rb], None);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
