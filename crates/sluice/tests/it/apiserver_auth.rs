@@ -19,6 +19,7 @@ fn start() -> Server {
 }
 
 #[test]
+#[ignore = "auth: written for kubectl v1.32 but not yet run (the session ran out of build time); run with --ignored, then drop this"]
 fn token_users_rbac_and_reviews() {
     if !kubectl_available() {
         eprintln!("kubectl is not installed (scripts/test installs it): skipped");
@@ -225,6 +226,7 @@ fn token_users_rbac_and_reviews() {
 }
 
 #[test]
+#[ignore = "auth: written for kubectl v1.32 but not yet run (the session ran out of build time); run with --ignored, then drop this"]
 fn service_account_tokens() {
     if !kubectl_available() {
         eprintln!("kubectl is not installed (scripts/test installs it): skipped");
@@ -298,6 +300,7 @@ fn service_account_tokens() {
 /// (docs operator-manual/rbac.md; built-in roles of argo-cd assets/builtin-policy.csv) and
 /// `kubectl auth can-i --as` decide.
 #[test]
+#[ignore = "auth: written for kubectl v1.32 but not yet run (the session ran out of build time); run with --ignored, then drop this"]
 fn admin_rbac_can_and_validate() {
     use crate::common::{sluice, stderr, stdout};
     let dir = temp_dir("admin-rbac");
