@@ -19,6 +19,7 @@
 
 pub mod admission;
 pub mod apply;
+pub mod auth;
 mod builtin_gen;
 pub mod decode;
 pub mod defaults;
@@ -64,6 +65,8 @@ pub enum Error {
     Serve(std::io::Error),
     #[error("tls: {0}")]
     Tls(String),
+    #[error("{0}")]
+    Auth(String),
     #[error(
         "cannot mount a router at {0:?}: a prefix starts with '/' and is not one of the API's own paths"
     )]
@@ -100,6 +103,13 @@ pub struct Options {
     /// Per-watch buffer: events and bytes queued for a client that is not reading; a watcher
     /// over either bound for longer than `watch_stall` is closed (see [`server`]).
     pub watch_buffer: server::WatchBuffer,
+    /// Users of a static token file (kube-apiserver's `--token-auth-file`).
+    pub token_auth_file: Option<PathBuf>,
+    /// The `iss` of ServiceAccount tokens (`--service-account-issuer`; default
+    /// `https://kubernetes.default.svc.cluster.local`).
+    pub service_account_issuer: Option<String>,
+    /// Audiences an API token must name one of (`--api-audiences`; default the issuer).
+    pub api_audiences: Vec<String>,
 }
 
 impl Default for Options {
@@ -114,6 +124,9 @@ impl Default for Options {
             request_workers: (2 * cores).max(4),
             inline_writes: false,
             watch_buffer: server::WatchBuffer::default(),
+            token_auth_file: None,
+            service_account_issuer: None,
+            api_audiences: Vec::new(),
         }
     }
 }
@@ -160,6 +173,7 @@ impl ApiServer {
                 opts.token.clone().unwrap_or_else(new_token),
             ),
         };
+        let auth = open_auth(&opts)?;
         let store = Store::open(&db, opts.watch_history)?;
         let state = Arc::new(State {
             store,
@@ -176,6 +190,7 @@ impl ApiServer {
             inline_writes: opts.inline_writes,
             watch_buffer: opts.watch_buffer,
             quarantine: RwLock::new(Default::default()),
+            auth,
         });
         state.bootstrap()?;
         warnings.extend(state.readmit_stored());
@@ -392,6 +407,7 @@ pub const PRIVATE_FILES: &[&str] = &[
     "kubeconfig",
     "tls.key",
     "tls.crt",
+    "sa.key",
 ];
 
 /// Creates the data directory 0700 (or makes an existing one 0700) and makes its files 0600;
@@ -448,6 +464,49 @@ fn secure_data_dir(dir: &Path, warnings: &mut Vec<String>) -> Result<(), Error> 
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     }
     Ok(())
+}
+
+/// The authenticators of `opts`: the token file's users, and the ServiceAccount token
+/// signer with its key from DATA/sa.key (created 0600 on first start; in memory without a
+/// data directory).
+fn open_auth(opts: &Options) -> Result<auth::Auth, Error> {
+    let tokens = match &opts.token_auth_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+            let tf = sluice_auth::tokenfile::TokenFile::parse(&path.display().to_string(), &text)
+                .map_err(|e| Error::Auth(e.to_string()))?;
+            for w in &tf.warnings {
+                log_warning(w);
+            }
+            Some(tf)
+        }
+        None => None,
+    };
+    let key = match &opts.data_dir {
+        Some(dir) => {
+            let path = dir.join("sa.key");
+            match std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| util::unhex(t.trim()))
+            {
+                Some(k) => k,
+                None => {
+                    let k =
+                        sluice_auth::sa::generate_key().map_err(|e| Error::Auth(e.to_string()))?;
+                    write_private(&path, &util::hex(&k))?;
+                    k
+                }
+            }
+        }
+        None => sluice_auth::sa::generate_key().map_err(|e| Error::Auth(e.to_string()))?,
+    };
+    let issuer = opts
+        .service_account_issuer
+        .clone()
+        .unwrap_or_else(|| "https://kubernetes.default.svc.cluster.local".to_owned());
+    let signer = sluice_auth::sa::Signer::new(&key, &issuer, opts.api_audiences.clone())
+        .map_err(|e| Error::Auth(format!("DATA/sa.key: {e}")))?;
+    Ok(auth::Auth::new(tokens, Some(signer)))
 }
 
 fn load_or_create_token(path: &Path) -> Result<String, Error> {

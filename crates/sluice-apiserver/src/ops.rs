@@ -33,6 +33,8 @@ pub struct WriteOpts {
     /// The request's deadline gate (see [`crate::limits::Gate`]): admission checks it before
     /// anything is stored, so a request that timed out never lands later.
     pub gate: Option<Arc<crate::limits::Gate>>,
+    /// Who asks (None: the server itself); RBAC writes are checked against its rights.
+    pub user: Option<Arc<sluice_auth::UserInfo>>,
 }
 
 impl Default for WriteOpts {
@@ -45,6 +47,7 @@ impl Default for WriteOpts {
             decoded: Findings::default(),
             patched: false,
             gate: None,
+            user: None,
         }
     }
 }
@@ -375,6 +378,7 @@ impl State {
         if errors.has_errors() {
             return Err(ApiError::invalid(&info.group, &info.kind, &name, &errors));
         }
+        crate::auth::check_rbac_write(self, o.user.as_deref(), info, obj)?;
         let hooks = self.hooks.read().unwrap_or_else(|e| e.into_inner()).clone();
         for h in hooks {
             let mut req = AdmissionRequest {

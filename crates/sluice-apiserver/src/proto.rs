@@ -181,6 +181,101 @@ pub fn decode_delete_options(body: &[u8]) -> Result<Value, ProtoError> {
     Ok(Value::Object(out))
 }
 
+/// A message whose fields are all strings (or repeated strings), by field number.
+fn strings(b: &[u8], names: &[(u64, &str, bool)]) -> Result<Value, ProtoError> {
+    let mut m = Map::new();
+    for (n, f) in fields(b)? {
+        if let Some((_, name, repeated)) = names.iter().find(|(k, _, _)| *k == n) {
+            let v = json!(string(&f)?);
+            if *repeated {
+                let a = m.entry(name.to_string()).or_insert_with(|| json!([]));
+                if let Some(a) = a.as_array_mut() {
+                    a.push(v);
+                }
+            } else {
+                m.insert(name.to_string(), v);
+            }
+        }
+    }
+    Ok(Value::Object(m))
+}
+
+/// The spec of the authorization.k8s.io/v1 and authentication.k8s.io/v1 review kinds and
+/// TokenRequest (field numbers of their generated.proto).
+fn review_spec(kind: &str, b: &[u8]) -> Result<Value, ProtoError> {
+    const RESOURCE: &[(u64, &str, bool)] = &[
+        (1, "namespace", false),
+        (2, "verb", false),
+        (3, "group", false),
+        (4, "version", false),
+        (5, "resource", false),
+        (6, "subresource", false),
+        (7, "name", false),
+    ];
+    const NON_RESOURCE: &[(u64, &str, bool)] = &[(1, "path", false), (2, "verb", false)];
+    let mut spec = Map::new();
+    for (n, f) in fields(b)? {
+        match (kind, n) {
+            ("TokenReview", 1) => {
+                spec.insert("token".into(), json!(string(&f)?));
+            }
+            ("TokenReview", 2) | ("TokenRequest", 1) => {
+                let a = spec.entry("audiences").or_insert_with(|| json!([]));
+                if let Some(a) = a.as_array_mut() {
+                    a.push(json!(string(&f)?));
+                }
+            }
+            ("TokenRequest", 4) => {
+                if let Field::Varint(v) = f {
+                    spec.insert("expirationSeconds".into(), json!(v as i64));
+                }
+            }
+            ("TokenRequest", 3) => {
+                spec.insert(
+                    "boundObjectRef".into(),
+                    strings(
+                        bytes(&f)?,
+                        &[
+                            (1, "kind", false),
+                            (2, "apiVersion", false),
+                            (3, "name", false),
+                            (4, "uid", false),
+                        ],
+                    )?,
+                );
+            }
+            ("SelfSubjectRulesReview", 1) => {
+                spec.insert("namespace".into(), json!(string(&f)?));
+            }
+            ("TokenReview" | "TokenRequest" | "SelfSubjectRulesReview", _) => {}
+            (_, 1) => {
+                spec.insert("resourceAttributes".into(), strings(bytes(&f)?, RESOURCE)?);
+            }
+            (_, 2) => {
+                spec.insert(
+                    "nonResourceAttributes".into(),
+                    strings(bytes(&f)?, NON_RESOURCE)?,
+                );
+            }
+            ("SelfSubjectAccessReview", _) => {}
+            (_, 3) => {
+                spec.insert("user".into(), json!(string(&f)?));
+            }
+            (_, 4) => {
+                let a = spec.entry("groups").or_insert_with(|| json!([]));
+                if let Some(a) = a.as_array_mut() {
+                    a.push(json!(string(&f)?));
+                }
+            }
+            (_, 6) => {
+                spec.insert("uid".into(), json!(string(&f)?));
+            }
+            _ => {}
+        }
+    }
+    Ok(Value::Object(spec))
+}
+
 /// Decodes a `application/vnd.kubernetes.protobuf` body into the JSON object.
 pub fn decode(body: &[u8]) -> Result<Value, ProtoError> {
     let rest = body
@@ -244,7 +339,29 @@ pub fn decode(body: &[u8]) -> Result<Value, ProtoError> {
                     obj["automountServiceAccountToken"] = json!(v != 0);
                 }
             }
-            ("Namespace" | "ConfigMap" | "Secret" | "ServiceAccount", _) => {}
+            (
+                "SelfSubjectAccessReview"
+                | "SubjectAccessReview"
+                | "LocalSubjectAccessReview"
+                | "SelfSubjectRulesReview"
+                | "TokenRequest"
+                | "TokenReview",
+                2,
+            ) => obj["spec"] = review_spec(&kind, bytes(&f)?)?,
+            (
+                "Namespace"
+                | "ConfigMap"
+                | "Secret"
+                | "ServiceAccount"
+                | "SelfSubjectAccessReview"
+                | "SubjectAccessReview"
+                | "LocalSubjectAccessReview"
+                | "SelfSubjectRulesReview"
+                | "TokenRequest"
+                | "TokenReview"
+                | "SelfSubjectReview",
+                _,
+            ) => {}
             _ => {
                 return Err(e(&format!(
                     "kind {kind} is not decoded from protobuf; send JSON"

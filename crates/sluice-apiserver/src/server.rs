@@ -56,6 +56,8 @@ pub struct State {
     pub watch_buffer: WatchBuffer,
     /// Stored objects today's checks reject (see [`crate::quarantine`]).
     pub quarantine: RwLock<crate::quarantine::Quarantine>,
+    /// Authenticators and the RBAC index (see [`crate::auth`]).
+    pub auth: crate::auth::Auth,
 }
 
 /// A source of Pod container logs the server does not hold itself (the server stays free
@@ -136,6 +138,7 @@ impl State {
                 )?;
             }
         }
+        crate::auth::bootstrap_rbac(self)?;
         if let Some(sim) = &self.simulate {
             crate::simnode::ensure_node(self, sim)?;
         }
@@ -259,7 +262,7 @@ pub(crate) fn mounted(mounts: &[(String, Router)], path: &str) -> Option<Router>
         .map(|(_, r)| r.clone())
 }
 
-async fn handle(st: Arc<State>, auth: bool, req: Request) -> Response {
+async fn handle(st: Arc<State>, auth: bool, mut req: Request) -> Response {
     let path = req.uri().path().to_owned();
     let mount = mounted(&st.mounts.read().unwrap_or_else(|e| e.into_inner()), &path);
     if let Some(router) = mount {
@@ -305,15 +308,24 @@ async fn handle(st: Arc<State>, auth: bool, req: Request) -> Response {
         || path.starts_with("/livez/")
         || (path == "/metrics" && st.metrics_public());
     if auth && !public {
-        let ok = req
+        let user = req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|h| h.to_str().ok())
             .and_then(|h| h.strip_prefix("Bearer "))
-            .is_some_and(|t| constant_time_eq(t.trim().as_bytes(), st.token.as_bytes()));
-        if !ok {
+            .and_then(|t| crate::auth::authenticate_token(&st, t.trim()));
+        let Some(user) = user else {
             return error_response(&ApiError::unauthorized());
+        };
+        let user = match crate::auth::impersonate(&st, user, req.headers()) {
+            Ok(u) => u,
+            Err(e) => return error_response(&e),
+        };
+        let a = crate::auth::attributes(req.method(), &path, req.uri().query().unwrap_or(""));
+        if !crate::auth::allowed(&st, &user, &a) {
+            return error_response(&crate::auth::forbidden(&a, &user));
         }
+        req.extensions_mut().insert(Arc::new(user));
     }
     let what = format!("{} {}", req.method(), req.uri());
     match CatchUnwind(Box::pin(dispatch(st, req))).await {
@@ -342,10 +354,6 @@ impl<F: std::future::Future> std::future::Future for CatchUnwind<F> {
             Err(p) => Poll::Ready(Err(crate::limits::panic_text(p.as_ref()))),
         }
     }
-}
-
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 enum Dispatched {
@@ -562,7 +570,11 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
         .unwrap_or("application/json")
         .to_owned();
     let as_table = accept.contains("as=Table");
-    let opts = write_opts(&query, req.headers())?;
+    let mut opts = write_opts(&query, req.headers())?;
+    opts.user = req
+        .extensions()
+        .get::<Arc<sluice_auth::UserInfo>>()
+        .cloned();
     if let Some(kind) = options_kind(&method) {
         check_dry_run(&query, None, kind)?;
     }
@@ -580,6 +592,25 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
     let sub = target.sub.clone();
     if info.verbs != Verbs::All {
         return virtual_request(st, &target, &method, req, opts, deadline, &content_type).await;
+    }
+    if method == Method::POST
+        && info.group.is_empty()
+        && info.plural == "serviceaccounts"
+        && sub.as_deref() == Some("token")
+        && let Some(name) = target.name.clone()
+    {
+        // TokenRequest (`kubectl create token SA`)
+        let body = read_body(req).await?;
+        let (st2, ns2) = (st.clone(), ns.clone());
+        let v = st
+            .pool
+            .run(deadline, move |gate| {
+                gate.commit()?;
+                let obj = decode_body(&body, &content_type)?;
+                crate::auth::token_request(&st2, &ns2, &name, obj)
+            })
+            .await?;
+        return Ok(Dispatched::Reply(Reply::json(201, &v)));
     }
     match (method.clone(), target.name.clone(), sub.as_deref()) {
         (Method::GET, None, None) => {
@@ -995,15 +1026,8 @@ async fn virtual_request(
             let (code, v) = st
                 .pool
                 .run(deadline, move |gate| {
-                    // client-go's typed clients post reviews as protobuf; their answer
-                    // does not depend on the spec, so it is not decoded (the reply is JSON)
-                    let (obj, found) = if ct.starts_with("application/vnd.kubernetes.protobuf")
-                        && info.kind != "Binding"
-                    {
-                        (json!({}), Default::default())
-                    } else {
-                        decode_body_strict(&body, &ct)?
-                    };
+                    // client-go's typed clients post reviews as protobuf (the reply is JSON)
+                    let (obj, found) = decode_body_strict(&body, &ct)?;
                     let o = WriteOpts {
                         decoded: found,
                         gate: Some(gate),
@@ -1061,6 +1085,7 @@ fn parse_target(st: &State, s: &[&str]) -> Result<Target, ApiError> {
             "scale" => info.scale.is_some(),
             "log" => info.log,
             "finalize" => info.kind == "Namespace",
+            "token" => info.kind == "ServiceAccount" && info.group.is_empty(),
             _ => false,
         };
         if !ok {
@@ -1125,6 +1150,14 @@ fn resource_list(st: &State, group: &str, version: &str) -> Value {
         }
         if r.log {
             sub("log", "Pod", json!(["get"]), None);
+        }
+        if r.kind == "ServiceAccount" && r.group.is_empty() {
+            sub(
+                "token",
+                "TokenRequest",
+                json!(["create"]),
+                Some(("authentication.k8s.io", "v1")),
+            );
         }
     }
     json!({

@@ -75,6 +75,8 @@ struct Inner {
     /// Watches from a resourceVersion below this cannot be served (events were dropped).
     floor: u64,
     history_cap: usize,
+    /// The resourceVersion of each resource's last write (caches keyed on a resource).
+    written: HashMap<Arc<str>, u64>,
 }
 
 /// The store. Cheap operations under one mutex; the mutex also orders events.
@@ -158,6 +160,7 @@ impl Store {
                 history: VecDeque::new(),
                 floor: rv,
                 history_cap: history_cap.max(1),
+                written: HashMap::new(),
             }),
             tx,
         })
@@ -169,6 +172,18 @@ impl Store {
 
     pub fn current_rv(&self) -> u64 {
         self.lock().rv
+    }
+
+    /// The resourceVersion of the last write to any of `resources` since the store opened
+    /// (0: none): what a cache of those resources is keyed on.
+    pub fn last_write(&self, resources: &[&str]) -> u64 {
+        let g = self.lock();
+        resources
+            .iter()
+            .filter_map(|r| g.written.get(*r))
+            .copied()
+            .max()
+            .unwrap_or(0)
     }
 
     pub fn get(&self, resource: &str, namespace: &str, name: &str) -> Option<Arc<Value>> {
@@ -260,6 +275,7 @@ impl Store {
             Some((k, _)) => k.clone(),
             None => Arc::from(resource),
         };
+        g.written.insert(key.clone(), rv);
         let objs = g.objects.entry(key.clone()).or_default();
         let prev = if ty == EventType::Deleted {
             objs.remove(&(ns.clone(), name));

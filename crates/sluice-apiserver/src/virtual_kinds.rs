@@ -1,7 +1,6 @@
 //! The built-ins that store nothing (`resources::Verbs::Create` / `GetList`): the
-//! authentication and authorization review kinds, which answer in their `status` (Sluice has
-//! one credential, its admin token, and every request it authenticates is allowed — as
-//! kube-apiserver's `system:masters`), `Binding`, which assigns a Pod to a node (core/pod's
+//! authentication and authorization review kinds, which answer in their `status` for the
+//! requesting user ([`crate::auth::review`]), `Binding`, which assigns a Pod to a node (core/pod's
 //! `BindingREST`), and the read-only `ComponentStatus` list.
 
 use serde_json::{Value, json};
@@ -33,32 +32,9 @@ pub fn create(
     if info.kind == "Binding" {
         return bind(st, ns.unwrap_or("default"), &obj, o).map(|s| (201, s));
     }
-    let status = match info.kind.as_str() {
-        "SelfSubjectAccessReview" | "SubjectAccessReview" | "LocalSubjectAccessReview" => {
-            json!({"allowed": true, "reason": "sluice: the admin token may do everything"})
-        }
-        "SelfSubjectRulesReview" => json!({
-            "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
-            "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
-            "incomplete": false,
-        }),
-        "SelfSubjectReview" => json!({"userInfo": admin()}),
-        "TokenReview" => {
-            let token = str_at(&obj, "/spec/token");
-            if !token.is_empty()
-                && crate::server::constant_time_eq(token.as_bytes(), st.token.as_bytes())
-            {
-                json!({"authenticated": true, "user": admin(), "audiences": obj.pointer("/spec/audiences").cloned().unwrap_or(json!([]))})
-            } else {
-                json!({"authenticated": false, "error": "invalid bearer token"})
-            }
-        }
-        other => {
-            return Err(ApiError::method_not_allowed(format!(
-                "the server does not allow this method on the requested resource ({other})"
-            )));
-        }
-    };
+    let admin = crate::auth::admin_user();
+    let user = o.user.as_deref().unwrap_or(&admin);
+    let status = crate::auth::review(st, &info.kind, ns, &obj, user)?;
     obj["apiVersion"] = json!(info.api_version(version));
     obj["kind"] = json!(info.kind);
     if obj.get("metadata").is_none_or(|m| !m.is_object()) {
@@ -67,10 +43,6 @@ pub fn create(
     obj["metadata"]["creationTimestamp"] = Value::Null;
     obj["status"] = status;
     Ok((201, obj))
-}
-
-fn admin() -> Value {
-    json!({"username": "sluice-admin", "groups": ["system:masters", "system:authenticated"]})
 }
 
 /// `POST .../namespaces/{ns}/bindings`: sets the Pod's `spec.nodeName` (a Pod already on a

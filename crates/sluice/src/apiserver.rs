@@ -29,6 +29,8 @@ pub struct ApiserverArgs {
     /// Seconds a simulated Pod stays Pending before it is Running and Ready.
     #[arg(long, default_value_t = 1)]
     pub pod_ready_after: u64,
+    #[command(flatten)]
+    pub auth: crate::admin::AuthFlags,
 }
 
 /// The embedded API server as `sluice apiserver` and `sluice serve` start it: store,
@@ -48,6 +50,7 @@ pub(crate) struct EmbeddedFlags<'a> {
     pub plain_http: bool,
     pub no_simulated_node: bool,
     pub pod_ready_after: u64,
+    pub auth: &'a crate::admin::AuthFlags,
 }
 
 /// The runtime the embedded server runs on. Admission (validation, policies) runs on the
@@ -69,7 +72,7 @@ pub(crate) async fn start(
     f: &EmbeddedFlags<'_>,
     extra: impl FnOnce(&ApiServer),
 ) -> anyhow::Result<Embedded> {
-    let opts = Options {
+    let mut opts = Options {
         data_dir: Some(f.data.to_path_buf()),
         simulate: (!f.no_simulated_node).then(|| SimOptions {
             ready_after: Duration::from_secs(f.pod_ready_after),
@@ -77,6 +80,7 @@ pub(crate) async fn start(
         }),
         ..Options::default()
     };
+    f.auth.apply(&mut opts);
     let server = ApiServer::open(opts)
         .with_context(|| format!("opening the store in {}", f.data.display()))?;
     let policy = crate::admission::PolicyAdmission::new(server.state().clone());
@@ -126,6 +130,7 @@ pub fn run(args: &ApiserverArgs) -> anyhow::Result<u8> {
             plain_http: args.plain_http,
             no_simulated_node: args.no_simulated_node,
             pod_ready_after: args.pod_ready_after,
+            auth: &args.auth,
         };
         let e = start(&flags, |_| {}).await?;
         let (url, kubeconfig) = (&e.url, &e.kubeconfig);

@@ -1,5 +1,6 @@
 //! The `sluice` command line: thin clap commands over the library crates.
 
+mod admin;
 mod admission;
 mod apiserver;
 mod appset;
@@ -91,6 +92,9 @@ enum Command {
         shell: clap_complete::Shell,
     },
     Health(Box<health::HealthArgs>),
+    /// Administration: `sluice admin rbac can|validate` (Kubernetes and Argo CD RBAC).
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
 }
 
 fn main() -> ExitCode {
@@ -136,6 +140,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Health(args) => health::run(&args),
+        Command::Admin(cmd) => admin::run(&cmd),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -71,6 +71,7 @@ pub struct ServeArgs {
     pub listener_timeout: u64,
     #[command(flatten)]
     pub registry: crate::registry::RegistryArgs,
+    pub auth: crate::admin::AuthFlags,
 }
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
@@ -138,6 +139,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
             plain_http: args.plain_http,
             no_simulated_node: args.no_simulated_node,
             pod_ready_after: args.pod_ready_after,
+            auth: &args.auth,
         };
         let e = crate::apiserver::start(&flags, |server| {
             // `kubectl logs <taskrun pod> -c step-x [-f]` reads the controllers' step logs

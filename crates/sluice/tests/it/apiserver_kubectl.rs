@@ -50,6 +50,11 @@ impl Server {
     }
 
     pub(crate) fn start_in(dir: PathBuf, port: u16) -> Server {
+        Server::start_with(dir, port, &[])
+    }
+
+    /// Starts with more `sluice apiserver` flags.
+    pub(crate) fn start_with(dir: PathBuf, port: u16, extra: &[&str]) -> Server {
         let kubeconfig = dir.join("kubeconfig");
         let _ = std::fs::remove_file(&kubeconfig);
         let child = Command::new(env!("CARGO_BIN_EXE_sluice"))
@@ -61,6 +66,7 @@ impl Server {
             ])
             .arg(&dir)
             .args(["--pod-ready-after", "0"])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

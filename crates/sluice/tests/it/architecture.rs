@@ -137,6 +137,20 @@ fn rules() -> BTreeMap<&'static str, Vec<&'static str>> {
             "anyhow",
         ],
     );
+    // who may do what is decided without I/O: the API server and the CLI read the objects,
+    // the token file and the key, and hand them in
+    r.insert(
+        "sluice-auth",
+        pure_and(&[
+            "sluice",
+            "sluice-apis",
+            "sluice-apiserver",
+            "sluice-kube",
+            "sluice-exec",
+            "sluice-pipeline",
+            "sluice-gitops",
+        ]),
+    );
     // the local executor runs processes but never talks to a cluster
     r.insert(
         "sluice-exec",

@@ -1,0 +1,305 @@
+//! The default ClusterRoles and ClusterRoleBindings kube-apiserver reconciles on start
+//! (kubernetes plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go): cluster-admin
+//! (bound to `system:masters`), the user-facing admin/edit/view aggregated from
+//! `system:aggregate-to-*`, system:basic-user, system:discovery and
+//! system:public-info-viewer; plus `sluice:aggregate-to-*` for the CRD groups Sluice serves
+//! (Tekton, Triggers, Argo CD, Argo Rollouts, Kyverno), as their upstream installs ship
+//! aggregate-to-view/edit/admin ClusterRoles.
+
+use serde_json::{Value, json};
+
+const RW: &[&str] = &["create", "delete", "deletecollection", "patch", "update"];
+const RO: &[&str] = &["get", "list", "watch"];
+
+fn rule(verbs: &[&str], groups: &[&str], resources: &[&str]) -> Value {
+    json!({"verbs": verbs, "apiGroups": groups, "resources": resources})
+}
+
+fn url_rule(verbs: &[&str], urls: &[&str]) -> Value {
+    json!({"verbs": verbs, "nonResourceURLs": urls})
+}
+
+fn cluster_role(name: &str, labels: Value, rules: Vec<Value>) -> Value {
+    json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+        "metadata": {"name": name, "labels": labels,
+                     "annotations": {"rbac.authorization.kubernetes.io/autoupdate": "true"}},
+        "rules": rules,
+    })
+}
+
+fn aggregated(name: &str, labels: Value, selector: &str) -> Value {
+    let mut c = cluster_role(name, labels, vec![]);
+    c["aggregationRule"] = json!({"clusterRoleSelectors": [{"matchLabels": {selector: "true"}}]});
+    c
+}
+
+fn binding(name: &str, role: &str, groups: &[&str]) -> Value {
+    json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "metadata": {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"},
+                     "annotations": {"rbac.authorization.kubernetes.io/autoupdate": "true"}},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": groups.iter().map(|g| json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": g})).collect::<Vec<_>>(),
+    })
+}
+
+fn cat(a: &[&str], b: &[&str]) -> Vec<String> {
+    a.iter().chain(b).map(|s| (*s).to_owned()).collect()
+}
+
+/// The default ClusterRoles, then the default ClusterRoleBindings.
+pub fn objects() -> Vec<Value> {
+    let boot = json!({"kubernetes.io/bootstrapping": "rbac-defaults"});
+    let to = |what: &str| {
+        json!({"kubernetes.io/bootstrapping": "rbac-defaults",
+               format!("rbac.authorization.k8s.io/aggregate-to-{what}"): "true"})
+    };
+    let rw_ro: Vec<String> = cat(RW, RO);
+    let rw_ro: Vec<&str> = rw_ro.iter().map(String::as_str).collect();
+    let core_edit = [
+        "pods",
+        "pods/attach",
+        "pods/proxy",
+        "pods/exec",
+        "pods/portforward",
+        "replicationcontrollers",
+        "replicationcontrollers/scale",
+        "serviceaccounts",
+        "services",
+        "services/proxy",
+        "persistentvolumeclaims",
+        "configmaps",
+        "secrets",
+        "events",
+    ];
+    let sluice_groups = [
+        "tekton.dev",
+        "triggers.tekton.dev",
+        "argoproj.io",
+        "kyverno.io",
+        "wgpolicyk8s.io",
+    ];
+    let sluice_to =
+        |what: &str| json!({format!("rbac.authorization.k8s.io/aggregate-to-{what}"): "true"});
+    vec![
+        cluster_role(
+            "cluster-admin",
+            boot.clone(),
+            vec![rule(&["*"], &["*"], &["*"]), url_rule(&["*"], &["*"])],
+        ),
+        aggregated(
+            "admin",
+            boot.clone(),
+            "rbac.authorization.k8s.io/aggregate-to-admin",
+        ),
+        aggregated(
+            "edit",
+            to("admin"),
+            "rbac.authorization.k8s.io/aggregate-to-edit",
+        ),
+        aggregated(
+            "view",
+            to("edit"),
+            "rbac.authorization.k8s.io/aggregate-to-view",
+        ),
+        cluster_role(
+            "system:aggregate-to-admin",
+            to("admin"),
+            vec![
+                rule(
+                    &["create"],
+                    &["authorization.k8s.io"],
+                    &["localsubjectaccessreviews"],
+                ),
+                rule(
+                    &rw_ro,
+                    &["rbac.authorization.k8s.io"],
+                    &["rolebindings", "roles"],
+                ),
+            ],
+        ),
+        cluster_role(
+            "system:aggregate-to-edit",
+            to("edit"),
+            vec![
+                rule(&["impersonate"], &[""], &["serviceaccounts"]),
+                rule(&rw_ro, &[""], &core_edit),
+                rule(&["create"], &[""], &["serviceaccounts/token"]),
+                rule(
+                    &rw_ro,
+                    &["apps"],
+                    &[
+                        "daemonsets",
+                        "deployments",
+                        "deployments/rollback",
+                        "deployments/scale",
+                        "replicasets",
+                        "replicasets/scale",
+                        "statefulsets",
+                        "statefulsets/scale",
+                    ],
+                ),
+                rule(&rw_ro, &["autoscaling"], &["horizontalpodautoscalers"]),
+                rule(&rw_ro, &["batch"], &["cronjobs", "jobs"]),
+                rule(&rw_ro, &["policy"], &["poddisruptionbudgets"]),
+                rule(
+                    &rw_ro,
+                    &["networking.k8s.io"],
+                    &["ingresses", "networkpolicies"],
+                ),
+                rule(&rw_ro, &["coordination.k8s.io"], &["leases"]),
+            ],
+        ),
+        cluster_role(
+            "system:aggregate-to-view",
+            to("view"),
+            vec![
+                rule(
+                    RO,
+                    &[""],
+                    &[
+                        "pods",
+                        "replicationcontrollers",
+                        "replicationcontrollers/scale",
+                        "serviceaccounts",
+                        "services",
+                        "services/status",
+                        "endpoints",
+                        "persistentvolumeclaims",
+                        "persistentvolumeclaims/status",
+                        "configmaps",
+                    ],
+                ),
+                rule(
+                    RO,
+                    &[""],
+                    &[
+                        "limitranges",
+                        "resourcequotas",
+                        "bindings",
+                        "events",
+                        "pods/status",
+                        "resourcequotas/status",
+                        "namespaces/status",
+                        "replicationcontrollers/status",
+                        "pods/log",
+                    ],
+                ),
+                rule(RO, &[""], &["namespaces"]),
+                rule(RO, &["discovery.k8s.io"], &["endpointslices"]),
+                rule(
+                    RO,
+                    &["apps"],
+                    &[
+                        "controllerrevisions",
+                        "statefulsets",
+                        "statefulsets/scale",
+                        "statefulsets/status",
+                        "daemonsets",
+                        "daemonsets/status",
+                        "deployments",
+                        "deployments/scale",
+                        "deployments/status",
+                        "replicasets",
+                        "replicasets/scale",
+                        "replicasets/status",
+                    ],
+                ),
+                rule(
+                    RO,
+                    &["autoscaling"],
+                    &[
+                        "horizontalpodautoscalers",
+                        "horizontalpodautoscalers/status",
+                    ],
+                ),
+                rule(
+                    RO,
+                    &["batch"],
+                    &["cronjobs", "cronjobs/status", "jobs", "jobs/status"],
+                ),
+                rule(
+                    RO,
+                    &["policy"],
+                    &["poddisruptionbudgets", "poddisruptionbudgets/status"],
+                ),
+                rule(
+                    RO,
+                    &["networking.k8s.io"],
+                    &["ingresses", "ingresses/status", "networkpolicies"],
+                ),
+            ],
+        ),
+        cluster_role(
+            "sluice:aggregate-to-edit",
+            sluice_to("edit"),
+            vec![rule(&rw_ro, &sluice_groups, &["*"])],
+        ),
+        cluster_role(
+            "sluice:aggregate-to-view",
+            sluice_to("view"),
+            vec![rule(RO, &sluice_groups, &["*"])],
+        ),
+        cluster_role(
+            "system:basic-user",
+            boot.clone(),
+            vec![
+                rule(
+                    &["create"],
+                    &["authorization.k8s.io"],
+                    &["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
+                ),
+                rule(
+                    &["create"],
+                    &["authentication.k8s.io"],
+                    &["selfsubjectreviews"],
+                ),
+            ],
+        ),
+        cluster_role(
+            "system:discovery",
+            boot.clone(),
+            vec![url_rule(
+                &["get"],
+                &[
+                    "/api",
+                    "/api/*",
+                    "/apis",
+                    "/apis/*",
+                    "/healthz",
+                    "/livez",
+                    "/openapi",
+                    "/openapi/*",
+                    "/readyz",
+                    "/version",
+                    "/version/",
+                ],
+            )],
+        ),
+        cluster_role(
+            "system:public-info-viewer",
+            boot.clone(),
+            vec![url_rule(
+                &["get"],
+                &["/healthz", "/livez", "/readyz", "/version", "/version/"],
+            )],
+        ),
+        binding("cluster-admin", "cluster-admin", &["system:masters"]),
+        binding(
+            "system:basic-user",
+            "system:basic-user",
+            &["system:authenticated"],
+        ),
+        binding(
+            "system:discovery",
+            "system:discovery",
+            &["system:authenticated"],
+        ),
+        binding(
+            "system:public-info-viewer",
+            "system:public-info-viewer",
+            &["system:authenticated", "system:unauthenticated"],
+        ),
+    ]
+}
