@@ -663,6 +663,13 @@ fn charge(budget: &Budget, n: u64) -> Result<(), FnError> {
 }
 
 pub fn call(name: &str, a: Vec<V>, budget: &Budget) -> R {
+    if let Some(r) = super::funcs_more::call(name, &a, budget) {
+        return r;
+    }
+    #[cfg(feature = "crypto")]
+    if let Some(r) = super::crypto::call(name, &a) {
+        return r;
+    }
     let s = |i: usize| a.get(i).map(V::to_str).unwrap_or_default();
     let last = || a.last().cloned().unwrap_or(V::Nil);
     Ok(match name {

@@ -12,6 +12,7 @@ mod example_app_deploy;
 mod health_cli;
 mod helm_cli;
 mod kustomize_cli;
+mod kustomize_helm;
 mod policy_cli;
 mod run_cli;
 mod run_conformance;
