@@ -114,10 +114,10 @@ pub fn call(name: &str, a: &[V], budget: &Budget) -> Option<R> {
             V::str(gotime::duration_string(r))
         }
         "duration" => {
-            // Sprig: a string parsed as int64 seconds, an int64; anything else 0
+            // Sprig: a string parsed as int64 seconds, an int64; anything else (a Go `int`,
+            // which is what `V::Int` is, a float64 from values) 0
             let n = match a.first() {
                 Some(V::Str(x)) => parse_go_int64(x).unwrap_or(0),
-                Some(V::Int(i)) => *i,
                 _ => 0,
             };
             V::str(gotime::duration_string(n.wrapping_mul(1_000_000_000)))
@@ -125,7 +125,7 @@ pub fn call(name: &str, a: &[V], budget: &Budget) -> Option<R> {
         "durationRound" => {
             let d: i64 = match a.first() {
                 Some(V::Str(x)) => gotime::parse_duration(x).unwrap_or(0),
-                Some(V::Int(i)) => *i,
+                // an int64 counts nanoseconds, but `V::Int` is Go's `int`: 0, as Sprig
                 Some(v) => match gotime::as_time(v) {
                     Some(t) => GoTime::now().sub(&t),
                     None => 0,
