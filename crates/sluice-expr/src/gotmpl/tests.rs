@@ -443,3 +443,23 @@ proptest! {
         }
     }
 }
+
+// Found by scripts/helm-fuzz: Sprig's substring (strings.go) slices bytes, and a slice Go
+// refuses is a panic the executor reports as "error calling substr: runtime error: slice
+// bounds out of range [6:5]" (what real Helm printed for this template).
+#[test]
+fn substr_out_of_range_is_an_error() {
+    let e = render_with(&[], "{{ substr 6 5 \"Hello World\" }}", json!({})).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("error calling substr: runtime error: slice bounds out of range [6:5]"),
+        "{e}"
+    );
+    let ok = render_with(
+        &[],
+        "{{ substr 1 3 \"Hello\" }}|{{ substr -1 2 \"Hello\" }}|{{ substr 2 -1 \"Hello\" }}",
+        json!({}),
+    )
+    .expect("renders");
+    assert_eq!(ok, "el|He|llo");
+}
