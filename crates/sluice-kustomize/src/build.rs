@@ -32,6 +32,8 @@ pub enum LoadRestrictor {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Options {
     pub load_restrictor: LoadRestrictor,
+    /// `--enable-helm`: inflate `helmCharts` (crate::helm) instead of refusing them.
+    pub helm: bool,
 }
 
 /// A successful build: the YAML stream and the warnings kustomize prints on stderr.
@@ -470,9 +472,19 @@ impl Builder<'_> {
             if k.get(unsupported)
                 .is_some_and(|v| v.as_array().is_some_and(|a| !a.is_empty()))
             {
+                if unsupported == "helmCharts" && self.options.helm {
+                    continue;
+                }
                 return Err(Error::Unsupported {
                     what: format!("'{unsupported}' (plugins and Helm)"),
-                    detail: format!("{}", file.display()),
+                    detail: if unsupported == "helmCharts" {
+                        format!(
+                            "{} (Helm charts are inflated with --enable-helm)",
+                            file.display()
+                        )
+                    } else {
+                        format!("{}", file.display())
+                    },
                 });
             }
         }
@@ -560,6 +572,16 @@ impl Builder<'_> {
             }
         }
         self.generate(dir, &k, ra)?;
+        if self.options.helm {
+            let restrict = self.options.load_restrictor == LoadRestrictor::RootOnly;
+            for inflated in crate::helm::inflate(self.fs, dir, &k, restrict)? {
+                for obj in self.objects_from_text(&inflated.text, &inflated.source)? {
+                    if inflated.keeps(&obj) {
+                        append(ra, Resource::new(obj))?;
+                    }
+                }
+            }
+        }
         for g in self.plugin_configs(dir, &k, "generators")? {
             self.run_generator(dir, &g, ra)?;
         }
@@ -675,6 +697,12 @@ impl Builder<'_> {
     /// The objects of a resource file (`List` kinds expanded, empty documents skipped).
     fn load_objects(&self, path: &Path) -> Result<Vec<Map<String, Value>>, Error> {
         let text = self.read_text(path)?;
+        self.objects_from_text(&text, path)
+    }
+
+    /// The objects of YAML text read from `path` (a file, or a chart Helm rendered).
+    fn objects_from_text(&self, text: &str, path: &Path) -> Result<Vec<Map<String, Value>>, Error> {
+        let text = text.to_owned();
         let mut out = Vec::new();
         for doc in load_docs(&text, path)? {
             let mut v = doc.value;

@@ -17,6 +17,14 @@ pub trait FileSystem {
     /// `path` with symlinks resolved (the disk's `realpath`); a tree without links returns it
     /// unchanged.
     fn canonicalize(&self, path: &Path) -> io::Result<PathBuf>;
+    /// The entries of a directory (name, whether a directory), sorted by name: Helm charts
+    /// are read as directories (`helmCharts`). A tree that cannot list refuses.
+    fn list(&self, path: &Path) -> io::Result<Vec<(String, bool)>> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("{}: cannot list this directory", path.display()),
+        ))
+    }
 }
 
 /// The local disk.
@@ -40,6 +48,9 @@ impl FileSystem for DiskFs {
     }
     fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
         std::fs::canonicalize(path)
+    }
+    fn list(&self, path: &Path) -> io::Result<Vec<(String, bool)>> {
+        sluice_helm::FileSystem::list(&sluice_helm::DiskFs, path)
     }
 }
 

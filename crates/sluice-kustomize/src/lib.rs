@@ -16,6 +16,7 @@ pub mod error;
 pub mod fieldspec;
 pub mod fs;
 pub mod hash;
+pub mod helm;
 pub mod patch;
 pub mod path;
 pub mod refvar;

@@ -1051,6 +1051,7 @@ fn symlinks_leaving_the_root() {
                     "LoadRestrictionsNone",
                     sluice_kustomize::Options {
                         load_restrictor: sluice_kustomize::LoadRestrictor::None,
+                        ..Default::default()
                     },
                 ),
             ] {

@@ -30,6 +30,10 @@ pub struct BuildArgs {
     /// Whether files may be read from outside the kustomization's directory.
     #[arg(long, value_enum, default_value = "LoadRestrictionsRootOnly")]
     pub load_restrictor: Restrictor,
+    /// Inflate `helmCharts` (rendered in process, as `helm template` would; local charts
+    /// only).
+    #[arg(long)]
+    pub enable_helm: bool,
 }
 
 pub fn run(cmd: &KustomizeCommand) -> anyhow::Result<u8> {
@@ -39,6 +43,7 @@ pub fn run(cmd: &KustomizeCommand) -> anyhow::Result<u8> {
             Restrictor::RootOnly => LoadRestrictor::RootOnly,
             Restrictor::None => LoadRestrictor::None,
         },
+        helm: args.enable_helm,
     };
     match sluice_kustomize::build(&DiskFs, &args.dir, &options) {
         Ok(out) => {

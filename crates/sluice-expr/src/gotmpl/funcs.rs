@@ -663,6 +663,13 @@ fn charge(budget: &Budget, n: u64) -> Result<(), FnError> {
 }
 
 pub fn call(name: &str, a: Vec<V>, budget: &Budget) -> R {
+    if let Some(r) = super::funcs_more::call(name, &a, budget) {
+        return r;
+    }
+    #[cfg(feature = "crypto")]
+    if let Some(r) = super::crypto::call(name, &a) {
+        return r;
+    }
     let s = |i: usize| a.get(i).map(V::to_str).unwrap_or_default();
     let last = || a.last().cloned().unwrap_or(V::Nil);
     Ok(match name {
@@ -887,12 +894,27 @@ pub fn call(name: &str, a: Vec<V>, budget: &Budget) -> R {
         "substr" => {
             let (st, en, t) = (to_i64(&a[0]), to_i64(&a[1]), s(2));
             let len = t.len() as i64;
+            // Sprig's substring slices bytes; a slice Go refuses panics, which the template
+            // executor reports as an error (`runtime error: slice bounds out of range`)
+            let oob = |m: String| msg(format!("runtime error: slice bounds out of range {m}"));
             let r = if st < 0 {
-                t.get(..en.clamp(0, len) as usize).unwrap_or("").to_owned()
+                if en < 0 {
+                    return Err(oob(format!("[:{en}]")));
+                }
+                if en > len {
+                    return Err(oob(format!("[:{en}] with length {len}")));
+                }
+                t.get(..en as usize).unwrap_or("").to_owned()
             } else if en < 0 || en > len {
-                t.get(st.min(len) as usize..).unwrap_or("").to_owned()
+                if st > len {
+                    return Err(oob(format!("[{st}:{len}]")));
+                }
+                t.get(st as usize..).unwrap_or("").to_owned()
             } else {
-                t.get(st as usize..en.max(st) as usize).unwrap_or("").to_owned()
+                if st > en {
+                    return Err(oob(format!("[{st}:{en}]")));
+                }
+                t.get(st as usize..en as usize).unwrap_or("").to_owned()
             };
             V::str(r)
         }

@@ -16,7 +16,11 @@
 //!
 //! Architecture invariant: pure functions, no I/O (files reach templates through [`Obj`]).
 
+#[cfg(feature = "crypto")]
+mod crypto;
 pub(crate) mod funcs;
+mod funcs_more;
+pub mod gotime;
 pub mod goyaml;
 mod parse;
 mod printf;
@@ -59,6 +63,10 @@ pub trait Obj: std::fmt::Debug {
     /// The value JSON/YAML marshalling sees.
     fn to_value(&self) -> V {
         V::Nil
+    }
+    /// The object itself, for functions that take one Go type (`time.Time`).
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
     }
 }
 

@@ -375,11 +375,12 @@ fn errors_name_template_and_line() {
         e.to_string(),
         "template: main:1: function \"nosuch\" not defined"
     );
-    let e = render_with(&[], "\n\n{{ genCA \"x\" 3 }}", json!({})).unwrap_err();
+    // a name resolution Sluice does not do (no network while rendering)
+    let e = render_with(&[], "\n\n{{ getHostByName \"x\" }}", json!({})).unwrap_err();
     assert!(
         e.to_string().contains("main:3:3")
             && e.to_string()
-                .contains("function \"genCA\" is not supported"),
+                .contains("function \"getHostByName\" is not supported"),
         "{e}"
     );
 }
@@ -441,4 +442,24 @@ proptest! {
             let _ = set.execute("p", &V::from_json(&json!({"a": 1})), &budget());
         }
     }
+}
+
+// Found by scripts/helm-fuzz: Sprig's substring (strings.go) slices bytes, and a slice Go
+// refuses is a panic the executor reports as "error calling substr: runtime error: slice
+// bounds out of range [6:5]" (what real Helm printed for this template).
+#[test]
+fn substr_out_of_range_is_an_error() {
+    let e = render_with(&[], "{{ substr 6 5 \"Hello World\" }}", json!({})).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("error calling substr: runtime error: slice bounds out of range [6:5]"),
+        "{e}"
+    );
+    let ok = render_with(
+        &[],
+        "{{ substr 1 3 \"Hello\" }}|{{ substr -1 2 \"Hello\" }}|{{ substr 2 -1 \"Hello\" }}",
+        json!({}),
+    )
+    .expect("renders");
+    assert_eq!(ok, "el|He|llo");
 }

@@ -14,6 +14,7 @@ mod example_app_deploy;
 mod health_cli;
 mod helm_cli;
 mod kustomize_cli;
+mod kustomize_helm;
 mod policy_cli;
 mod registry_e2e;
 mod run_cli;

@@ -1,0 +1,169 @@
+//! One chart per class of difference scripts/helm-fuzz found between `sluice helm template`
+//! and real Helm, compared with real Helm at test time: scripts/helm-fuzz-reference.py
+//! installs each chart with helm-sdkpy (Helm's Go library) into a fresh `sluice apiserver`
+//! and takes the release manifest and hooks, which is what `helm template` prints
+//! (helm/helm `pkg/action/install.go`). Nothing here is expected text written by hand.
+//!
+//! Run: `cargo test -p sluice-helm --test fuzz_classes -- --ignored` with the `sluice`
+//! binary built (or SLUICE_BIN set), python3 and pip.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use sluice_helm::render::{Capabilities, RenderOptions};
+
+fn sluice_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("SLUICE_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .join("sluice")
+}
+
+/// (class, template, values.yaml): each template renders ConfigMap data.
+const CLASSES: &[(&str, &str, &str)] = &[
+    (
+        // Sprig date.go: date/dateInZone/htmlDate take time.Time or Go ints (Unix
+        // seconds); toDate parses with Go's reference layout; dateModify adds a
+        // time.ParseDuration; unixEpoch; time.Time prints as Go's Time.String
+        "dates",
+        r#"  a: {{ toDate "2006-01-02" "2024-03-05" | date "Mon Jan _2 15:04:05 MST 2006" | quote }}
+  b: {{ toDate "2006-01-02T15:04:05Z07:00" "2021-02-28T23:59:58+02:00" | toString | quote }}
+  c: {{ date "2006-01-02 3:04:05.000 PM -0700" 1700000000 | quote }}
+  d: {{ dateInZone "Jan 2, 2006 (MST)" 86400 "UTC" | quote }}
+  e: {{ htmlDate 951782400 | quote }}
+  f: {{ toDate "2006-01-02" "1999-12-31" | dateModify "26h30m" | unixEpoch | quote }}
+  g: {{ toDate "2006-01-02" "not a date" | toString | quote }}
+  h: {{ toDate "02/01/06 15:04" "29/02/24 07:08" | date "January Monday 002 __2 .000 .999" | quote }}
+  i: {{ toDate "2006-01-02" "2024-03-05" | mustDateModify "-1.5h" | toJson | quote }}
+"#,
+        "{}\n",
+    ),
+    (
+        // Sprig date.go duration/durationRound; Go's Duration.String
+        "durations",
+        r#"  a: {{ duration 3700 | quote }}
+  b: {{ duration "95" | quote }}
+  c: {{ duration .Values.n | quote }}
+  d: {{ durationRound "26h3m4s" | quote }}
+  e: {{ durationRound "2h" | quote }}
+  f: {{ durationRound 45000000000 | quote }}
+  g: {{ durationRound "800h" | quote }}
+  h: {{ durationRound "9000h" | quote }}
+"#,
+        "n: 120\n",
+    ),
+    (
+        // huandu/xstrings convert.go (snakecase, kebabcase, camelcase), goutils
+        // wordutils.go (swapcase, wrap, wrapWith, abbreviations)
+        "case-and-wrap",
+        r#"  a: {{ snakecase "HTTPServer2xxOK go-path" | quote }}
+  b: {{ kebabcase "FirstName_lastName" | quote }}
+  c: {{ camelcase "http_server some-words" | quote }}
+  d: {{ swapcase "Hello World aBC" | quote }}
+  e: {{ wrap 5 "the quick brown fox jumps" | quote }}
+  f: {{ wrapWith 4 "<br>" "abcdefghij kl" | quote }}
+  g: {{ abbrevboth 5 10 "1234 5678 9123 4567" | quote }}
+  h: {{ abbrev 6 "hello world" | quote }}
+  i: {{ hello | quote }}
+"#,
+        "{}\n",
+    ),
+    (
+        // sprig numeric.go seq/untilStep; base32; Go's html/js/urlquery escapers; path.Clean
+        "numbers-and-escapes",
+        r#"  a: {{ seq 5 | quote }}
+  b: {{ seq -3 | quote }}
+  c: {{ seq 2 8 | quote }}
+  d: {{ seq 1 3 10 | quote }}
+  e: {{ seq 10 -3 1 | quote }}
+  f: {{ untilStep 10 0 3 | toString | quote }}
+  g: {{ untilStep 10 0 -3 | toString | quote }}
+  h: {{ b32enc "hello!" | quote }}
+  i: {{ b32dec "NBSWY3DP" | quote }}
+  j: {{ html "<a href='x'>&</a>" | quote }}
+  k: {{ js "it's <b>\"q\"</b> = 1" | quote }}
+  l: {{ urlquery "a b&c=d/é" | quote }}
+  m: {{ clean "a//b/../c/." | quote }}
+"#,
+        "{}\n",
+    ),
+];
+
+fn write(dir: &Path, p: &str, c: &str) {
+    let p = dir.join(p);
+    std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+    std::fs::write(p, c).expect("write");
+}
+
+#[test]
+#[ignore = "needs python3, helm-sdkpy (pip) and the sluice binary (SLUICE_BIN)"]
+fn fuzz_classes_match_real_helm() {
+    let root = std::env::temp_dir().join(format!("sluice-helm-classes-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    for (i, (name, tpl, values)) in CLASSES.iter().enumerate() {
+        let d = root.join(i.to_string());
+        write(
+            &d,
+            "chart/Chart.yaml",
+            &format!("apiVersion: v2\nname: {name}\nversion: 0.1.0\n"),
+        );
+        write(&d, "chart/values.yaml", values);
+        write(
+            &d,
+            "chart/templates/cm.yaml",
+            &format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{{{ .Release.Name }}}}\ndata:\n{tpl}"
+            ),
+        );
+        write(&d, "values.yaml", "{}\n");
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/helm-fuzz-reference.py");
+    let st = std::process::Command::new("python3")
+        .arg(script)
+        .arg(sluice_bin())
+        .arg(&root)
+        .status()
+        .expect("python3");
+    assert!(st.success(), "helm-fuzz-reference.py failed");
+    let caps: Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("caps.json")).expect("caps.json"))
+            .expect("caps JSON");
+    let mut failures = Vec::new();
+    for (i, (name, _, _)) in CLASSES.iter().enumerate() {
+        let d = root.join(i.to_string());
+        let want = match std::fs::read_to_string(d.join("expected.yaml")) {
+            Ok(w) => w,
+            Err(_) => {
+                let e = std::fs::read_to_string(d.join("expected.err")).unwrap_or_default();
+                failures.push(format!("{name}: real Helm failed: {e}"));
+                continue;
+            }
+        };
+        let opts = RenderOptions {
+            release_name: format!("fz{i}"),
+            namespace: "default".into(),
+            capabilities: Capabilities::with_version(
+                caps["kubeVersion"].as_str().expect("kubeVersion"),
+                Vec::new(),
+            )
+            .expect("version"),
+            include_crds: false,
+            skip_crds: false,
+            no_hooks: false,
+            skip_schema_validation: false,
+        };
+        let got = sluice_helm::load_chart(&sluice_helm::DiskFs, &d.join("chart"))
+            .and_then(|c| sluice_helm::render(&c, &serde_json::Map::new(), &opts));
+        match got {
+            Ok(g) if g == want => {}
+            Ok(g) => failures.push(format!("{name}:\n--- sluice\n{g}\n--- helm\n{want}")),
+            Err(e) => failures.push(format!("{name}: sluice failed: {e}\n--- helm\n{want}")),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&root);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
