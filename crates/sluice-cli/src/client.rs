@@ -287,6 +287,25 @@ impl Conn {
         Ok(self.client.request(req).await?)
     }
 
+    /// A merge patch of a subresource (`status`).
+    pub async fn merge_patch_sub(
+        &self,
+        r: &Resource,
+        namespace: &str,
+        name: &str,
+        sub: &str,
+        patch: &Value,
+    ) -> Result<Value, Error> {
+        let body = serde_json::to_vec(patch).map_err(|e| Error::Usage(e.to_string()))?;
+        let req = request(
+            "PATCH",
+            &format!("{}/{name}/{sub}", r.path(Some(namespace))),
+            Some("application/merge-patch+json"),
+            body,
+        )?;
+        Ok(self.client.request(req).await?)
+    }
+
     /// Deletes with background propagation (as kubectl).
     pub async fn delete(&self, r: &Resource, namespace: &str, name: &str) -> Result<(), Error> {
         let body =

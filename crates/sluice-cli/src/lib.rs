@@ -9,6 +9,7 @@
 pub mod client;
 pub mod format;
 pub mod get;
+pub mod rollouts;
 pub mod table;
 pub mod tekton;
 

@@ -19,6 +19,7 @@ pub mod logs;
 pub mod metrics;
 pub mod pipelinerun;
 pub mod retention;
+pub mod rollouts;
 pub mod shape;
 pub mod taskrun;
 pub mod triggers;
@@ -297,7 +298,11 @@ pub async fn run(client: Client, opts: Options) -> Result<(), Error> {
             .await;
         }
     };
-    futures::future::join3(pr_ctl, tr_ctl, el_ctl).await;
+    futures::future::join(
+        futures::future::join3(pr_ctl, tr_ctl, el_ctl),
+        rollouts::run(ctx.clone()),
+    )
+    .await;
     Ok(())
 }
 

@@ -7,3 +7,5 @@
 //!   (expr-lang/expr as `utils/evaluate/evaluate.go` uses it) and `{{args.*}}` resolution.
 
 pub mod analysis;
+pub mod canary;
+pub mod providers;

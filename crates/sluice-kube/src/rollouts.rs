@@ -1,0 +1,608 @@
+//! Argo Rollouts controllers: Rollouts (canary) and AnalysisRuns, the I/O around the pure
+//! engines of `sluice_rollouts`.
+//!
+//! - Rollout: reads the Rollout's ReplicaSets and AnalysisRuns (owned by its uid), runs
+//!   `sluice_rollouts::canary::reconcile`, creates the new ReplicaSet (labelled and selected
+//!   by `rollouts-pod-template-hash`, owned by the Rollout), scales the ReplicaSets, creates
+//!   AnalysisRuns from AnalysisTemplates/ClusterAnalysisTemplates with the Rollout's args,
+//!   terminates runs, and writes the status (a merge patch carrying the resourceVersion it
+//!   read, so a concurrent `promote`/`abort` is never overwritten).
+//! - AnalysisRun: `sluice_rollouts::analysis::reconcile_json` with the prometheus provider
+//!   querying `address` over plain HTTP (bounded by [`PROVIDER_TIMEOUT`]); valueFrom
+//!   secretKeyRef through the client.
+//!
+//! Pods are what the cluster's ReplicaSet controller makes of the ReplicaSets: on the
+//! embedded server the simulated node creates them and turns them Ready, as for
+//! Deployments.
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::core::ApiResource;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::watcher;
+use serde_json::{Value, json};
+use sluice_rollouts::analysis::{self, Outcome, Task};
+use sluice_rollouts::canary::{self, POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION};
+
+use crate::{Ctx, Error, gvk};
+
+/// Connect, read and write timeout of one provider call.
+pub const PROVIDER_TIMEOUT: Duration = Duration::from_secs(5);
+/// The largest provider answer read.
+pub const MAX_PROVIDER_RESPONSE: usize = 10 * 1024 * 1024;
+
+pub fn rollout_ar() -> ApiResource {
+    gvk("argoproj.io", "v1alpha1", "Rollout", "rollouts")
+}
+pub fn analysisrun_ar() -> ApiResource {
+    gvk("argoproj.io", "v1alpha1", "AnalysisRun", "analysisruns")
+}
+fn analysistemplate_ar() -> ApiResource {
+    gvk(
+        "argoproj.io",
+        "v1alpha1",
+        "AnalysisTemplate",
+        "analysistemplates",
+    )
+}
+fn clusteranalysistemplate_ar() -> ApiResource {
+    gvk(
+        "argoproj.io",
+        "v1alpha1",
+        "ClusterAnalysisTemplate",
+        "clusteranalysistemplates",
+    )
+}
+fn replicaset_ar() -> ApiResource {
+    gvk("apps", "v1", "ReplicaSet", "replicasets")
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn to_json(o: &DynamicObject, ar: &ApiResource) -> Result<Value, Error> {
+    let mut v = serde_json::to_value(o)?;
+    v["apiVersion"] = json!(ar.api_version);
+    v["kind"] = json!(ar.kind);
+    Ok(v)
+}
+
+fn owned_by(v: &Value, uid: &str) -> bool {
+    v.pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .is_some_and(|r| r.iter().any(|r| r["uid"] == uid))
+}
+
+fn str_at<'a>(v: &'a Value, p: &str) -> &'a str {
+    v.pointer(p).and_then(Value::as_str).unwrap_or("")
+}
+
+fn int_at(v: &Value, p: &str) -> i32 {
+    v.pointer(p).and_then(Value::as_i64).unwrap_or(0) as i32
+}
+
+/// A JSON merge patch from `old` to `new`: changed keys set, removed keys null.
+pub fn merge_diff(old: &Value, new: &Value) -> Value {
+    match (old, new) {
+        (Value::Object(o), Value::Object(n)) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in n {
+                match o.get(k) {
+                    Some(ov) if ov == v => {}
+                    Some(ov) if ov.is_object() && v.is_object() => {
+                        out.insert(k.clone(), merge_diff(ov, v));
+                    }
+                    _ => {
+                        out.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            for k in o.keys() {
+                if !n.contains_key(k) {
+                    out.insert(k.clone(), Value::Null);
+                }
+            }
+            Value::Object(out)
+        }
+        _ => new.clone(),
+    }
+}
+
+fn owner_ref(ro: &Value) -> Value {
+    json!([{"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+        "name": str_at(ro, "/metadata/name"), "uid": str_at(ro, "/metadata/uid"),
+        "controller": true, "blockOwnerDeletion": true}])
+}
+
+/// Reconciles one Rollout.
+pub async fn reconcile_rollout(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action, Error> {
+    if obj.metadata.deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let ro = to_json(&obj, &rollout_ar())?;
+    let ns = obj.metadata.namespace.clone().unwrap_or_default();
+    let name = obj.metadata.name.clone().unwrap_or_default();
+    let uid = obj.metadata.uid.clone().unwrap_or_default();
+    let client = ctx.client.clone();
+    let rs_api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &replicaset_ar());
+    let ar_api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &analysisrun_ar());
+    let mut rss = Vec::new();
+    let mut rs_objs = Vec::new();
+    for o in rs_api.list(&ListParams::default()).await?.items {
+        let v = to_json(&o, &replicaset_ar())?;
+        if !owned_by(&v, &uid) || v.pointer("/metadata/deletionTimestamp").is_some() {
+            continue;
+        }
+        rss.push(canary::ReplicaSet {
+            name: str_at(&v, "/metadata/name").to_owned(),
+            pod_hash: v
+                .pointer("/metadata/labels")
+                .and_then(|l| l.get(POD_TEMPLATE_HASH_LABEL))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+            replicas: int_at(&v, "/spec/replicas"),
+            status_replicas: int_at(&v, "/status/replicas"),
+            ready: int_at(&v, "/status/readyReplicas"),
+            available: int_at(&v, "/status/availableReplicas"),
+            revision: v
+                .pointer("/metadata/annotations")
+                .and_then(|a| a.get(REVISION_ANNOTATION))
+                .and_then(Value::as_str)
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(0),
+        });
+        rs_objs.push(v);
+    }
+    let mut runs = Vec::new();
+    for o in ar_api.list(&ListParams::default()).await?.items {
+        let v = to_json(&o, &analysisrun_ar())?;
+        if !owned_by(&v, &uid) {
+            continue;
+        }
+        runs.push(canary::Run {
+            name: str_at(&v, "/metadata/name").to_owned(),
+            phase: str_at(&v, "/status/phase").to_owned(),
+            message: str_at(&v, "/status/message").to_owned(),
+            terminating: v.pointer("/spec/terminate").and_then(Value::as_bool) == Some(true),
+        });
+    }
+    let now = now_ms();
+    let plan = canary::reconcile(&canary::Input {
+        rollout: &ro,
+        replica_sets: &rss,
+        runs: &runs,
+        now,
+    });
+
+    if let Some((rs_name, hash, revision)) = &plan.create_rs {
+        let want = plan
+            .scale
+            .iter()
+            .find(|(n, _)| n == rs_name)
+            .map_or(0, |(_, n)| *n);
+        let mut template = ro.pointer("/spec/template").cloned().unwrap_or(json!({}));
+        template["metadata"]["labels"][POD_TEMPLATE_HASH_LABEL] = json!(hash);
+        let mut selector = ro.pointer("/spec/selector").cloned().unwrap_or(json!({}));
+        selector["matchLabels"][POD_TEMPLATE_HASH_LABEL] = json!(hash);
+        let rs = json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": {"name": rs_name, "namespace": ns,
+                "labels": template["metadata"]["labels"].clone(),
+                "annotations": {REVISION_ANNOTATION: revision.to_string()},
+                "ownerReferences": owner_ref(&ro)},
+            "spec": {"replicas": want, "selector": selector, "template": template}});
+        let rs: DynamicObject = serde_json::from_value(rs)?;
+        match rs_api.create(&PostParams::default(), &rs).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 409 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    for (rs_name, n) in &plan.scale {
+        let current = rs_objs
+            .iter()
+            .find(|v| str_at(v, "/metadata/name") == rs_name)
+            .map(|v| int_at(v, "/spec/replicas"));
+        if current.is_some_and(|c| c != *n) {
+            rs_api
+                .patch(
+                    rs_name,
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"spec": {"replicas": n}})),
+                )
+                .await?;
+        }
+    }
+    for nr in &plan.create_runs {
+        let spec = match run_spec(&client, &ns, &nr.analysis, &nr.pod_hash, &ro).await {
+            Ok(s) => s,
+            Err(msg) => {
+                eprintln!("rollout {ns}/{name}: analysis {}: {msg}", nr.name);
+                return Ok(Action::requeue(Duration::from_secs(5)));
+            }
+        };
+        let ar = json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisRun",
+            "metadata": {"name": nr.name, "namespace": ns,
+                "labels": {POD_TEMPLATE_HASH_LABEL: nr.pod_hash, canary::ROLLOUT_TYPE_LABEL: nr.kind.label()},
+                "annotations": {REVISION_ANNOTATION: nr.revision.to_string()},
+                "ownerReferences": owner_ref(&ro)},
+            "spec": spec});
+        let ar: DynamicObject = serde_json::from_value(ar)?;
+        match ar_api.create(&PostParams::default(), &ar).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 409 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    for t in &plan.terminate_runs {
+        let _ = ar_api
+            .patch(
+                t,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"terminate": true}})),
+            )
+            .await;
+    }
+    let old_status = ro.get("status").cloned().unwrap_or(json!({}));
+    if plan.status != old_status {
+        let mut patch = json!({"status": merge_diff(&old_status, &plan.status)});
+        if let Some(rv) = &obj.metadata.resource_version {
+            patch["metadata"] = json!({"resourceVersion": rv});
+        }
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &rollout_ar());
+        match api
+            .patch_status(&name, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+        {
+            Ok(_) => {}
+            // someone (promote, abort) wrote first: the watch brings the new version
+            Err(kube::Error::Api(e)) if e.code == 409 => {
+                return Ok(Action::requeue(Duration::from_millis(100)));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(requeue_at(plan.requeue_at, now))
+}
+
+fn requeue_at(at: Option<i64>, now: i64) -> Action {
+    match at {
+        Some(t) => Action::requeue(Duration::from_millis((t - now).clamp(50, 30_000) as u64)),
+        None => Action::requeue(Duration::from_secs(30)),
+    }
+}
+
+/// The AnalysisRun spec of a `RolloutAnalysis` (`templates`, `args`, `dryRun`,
+/// `measurementRetention`): the templates' metrics, dryRun and retention concatenated, the
+/// templates' args with the Rollout's values (`podTemplateHashValue` resolved; `fieldRef`
+/// resolved against the Rollout), as `analysisutil.NewAnalysisRunFromTemplates`.
+async fn run_spec(
+    client: &kube::Client,
+    ns: &str,
+    analysis: &Value,
+    pod_hash: &str,
+    ro: &Value,
+) -> Result<Value, String> {
+    let mut metrics = Vec::new();
+    let mut dry = Vec::new();
+    let mut retention = Vec::new();
+    let mut args: Vec<Value> = Vec::new();
+    for t in analysis
+        .get("templates")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let tname = str_at(t, "/templateName");
+        let cluster = t.get("clusterScope").and_then(Value::as_bool) == Some(true);
+        let api: Api<DynamicObject> = if cluster {
+            Api::all_with(client.clone(), &clusteranalysistemplate_ar())
+        } else {
+            Api::namespaced_with(client.clone(), ns, &analysistemplate_ar())
+        };
+        let kind = if cluster {
+            "ClusterAnalysisTemplate"
+        } else {
+            "AnalysisTemplate"
+        };
+        let o = api
+            .get(tname)
+            .await
+            .map_err(|e| format!("{kind} {tname:?}: {e}"))?;
+        let v = serde_json::to_value(&o).map_err(|e| e.to_string())?;
+        let spec = v.get("spec").cloned().unwrap_or(json!({}));
+        for (key, out) in [
+            ("metrics", &mut metrics),
+            ("dryRun", &mut dry),
+            ("measurementRetention", &mut retention),
+        ] {
+            out.extend(
+                spec.get(key)
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+        }
+        for a in spec
+            .get("args")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if !args.iter().any(|x| x["name"] == a["name"]) {
+                args.push(a.clone());
+            }
+        }
+    }
+    for given in analysis
+        .get("args")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let mut resolved = given.clone();
+        if let Some(vf) = given.get("valueFrom") {
+            if let Some(which) = vf.get("podTemplateHashValue").and_then(Value::as_str) {
+                let h = if which == "Stable" {
+                    str_at(ro, "/status/stableRS")
+                } else {
+                    pod_hash
+                };
+                resolved = json!({"name": given["name"], "value": h});
+            } else if let Some(path) = vf.pointer("/fieldRef/fieldPath").and_then(Value::as_str) {
+                let p = format!("/{}", path.replace('.', "/"));
+                let val = match ro.pointer(&p) {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(v) => v.to_string(),
+                    None => {
+                        return Err(format!(
+                            "args.{}: fieldPath {path:?} not found",
+                            given["name"]
+                        ));
+                    }
+                };
+                resolved = json!({"name": given["name"], "value": val});
+            }
+        }
+        match args.iter_mut().find(|x| x["name"] == given["name"]) {
+            Some(a) => *a = resolved,
+            None => args.push(resolved),
+        }
+    }
+    let mut spec = json!({"metrics": metrics, "args": args});
+    if !dry.is_empty() {
+        spec["dryRun"] = Value::Array(dry);
+    }
+    if !retention.is_empty() {
+        spec["measurementRetention"] = Value::Array(retention);
+    }
+    for k in ["dryRun", "measurementRetention"] {
+        if let Some(extra) = analysis.get(k).and_then(Value::as_array) {
+            let mut all = spec
+                .get(k)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            all.extend(extra.iter().cloned());
+            spec[k] = Value::Array(all);
+        }
+    }
+    Ok(spec)
+}
+
+// ---------------------------------------------------------------------------------------
+// AnalysisRun
+
+struct Lookup {
+    handle: tokio::runtime::Handle,
+    client: kube::Client,
+    ns: String,
+}
+
+impl analysis::args::ArgLookup for Lookup {
+    fn secret(&self, name: &str, key: &str) -> Result<Option<String>, String> {
+        let api: Api<DynamicObject> = Api::namespaced_with(
+            self.client.clone(),
+            &self.ns,
+            &gvk("", "v1", "Secret", "secrets"),
+        );
+        let o = self
+            .handle
+            .block_on(api.get(name))
+            .map_err(|_| format!("secrets \"{name}\" not found"))?;
+        let v = serde_json::to_value(&o).map_err(|e| e.to_string())?;
+        let Some(b64) = v
+            .pointer("/data")
+            .and_then(|d| d.get(key))
+            .and_then(Value::as_str)
+        else {
+            return Ok(None);
+        };
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|e| format!("secret {name} key {key}: {e}"))?;
+        Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+    }
+    fn field(&self, field_path: &str) -> Result<String, String> {
+        Err(format!(
+            "fieldRef {field_path:?}: resolved by the Rollout when it creates the run"
+        ))
+    }
+}
+
+/// One measurement of a provider (blocking).
+pub fn measure(task: &Task) -> Outcome {
+    if task.provider.get("prometheus").is_some() {
+        let url = match sluice_rollouts::providers::prometheus_query_url(&task.provider) {
+            Ok(u) => u,
+            Err(e) => return Outcome::Error(e),
+        };
+        return match http_get(&url) {
+            Ok((status, body)) => sluice_rollouts::providers::prometheus_outcome(status, &body),
+            Err(e) => Outcome::Error(e),
+        };
+    }
+    let kind = task
+        .provider
+        .as_object()
+        .and_then(|o| o.keys().next().cloned())
+        .unwrap_or_default();
+    Outcome::Error(format!(
+        "provider {kind:?} is not supported by sluice serve yet"
+    ))
+}
+
+/// A plain-HTTP GET bounded by [`PROVIDER_TIMEOUT`] and [`MAX_PROVIDER_RESPONSE`].
+pub fn http_get(url: &str) -> Result<(u16, Vec<u8>), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("{url}: only http:// addresses are queried by sluice serve"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) => (
+            h,
+            p.parse::<u16>()
+                .map_err(|_| format!("{url}: bad port {p:?}"))?,
+        ),
+        None => (authority, 80),
+    };
+    let addr = (host.trim_start_matches('[').trim_end_matches(']'), port)
+        .to_socket_addrs()
+        .map_err(|e| format!("{url}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{url}: host not found"))?;
+    let mut s =
+        TcpStream::connect_timeout(&addr, PROVIDER_TIMEOUT).map_err(|e| format!("{url}: {e}"))?;
+    let _ = s.set_read_timeout(Some(PROVIDER_TIMEOUT));
+    let _ = s.set_write_timeout(Some(PROVIDER_TIMEOUT));
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(req.as_bytes())
+        .map_err(|e| format!("{url}: {e}"))?;
+    let mut raw = Vec::new();
+    s.take(MAX_PROVIDER_RESPONSE as u64 + 1)
+        .read_to_end(&mut raw)
+        .map_err(|e| format!("{url}: {e}"))?;
+    if raw.len() > MAX_PROVIDER_RESPONSE {
+        return Err(format!(
+            "{url}: answer larger than {MAX_PROVIDER_RESPONSE} bytes"
+        ));
+    }
+    let (status, _, body) =
+        crate::interceptor_http::parse_response(&raw).map_err(|e| format!("{url}: {e}"))?;
+    Ok((status, body))
+}
+
+/// Reconciles one AnalysisRun.
+pub async fn reconcile_run(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action, Error> {
+    if obj.metadata.deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let v = to_json(&obj, &analysisrun_ar())?;
+    let phase = str_at(&v, "/status/phase");
+    if matches!(phase, "Successful" | "Failed" | "Error" | "Inconclusive") {
+        return Ok(Action::await_change());
+    }
+    let ns = obj.metadata.namespace.clone().unwrap_or_default();
+    let name = obj.metadata.name.clone().unwrap_or_default();
+    let spec = v.get("spec").cloned().unwrap_or(json!({}));
+    let status = v.get("status").cloned().unwrap_or(json!({}));
+    let lookup = Lookup {
+        handle: tokio::runtime::Handle::current(),
+        client: ctx.client.clone(),
+        ns: ns.clone(),
+    };
+    let now = now_ms();
+    let (spec2, status2) = (spec.clone(), status.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        analysis::reconcile_json(&spec2, &status2, now, &lookup, &mut |t| measure(t))
+    })
+    .await
+    .map_err(|e| Error::Other(format!("analysis run {ns}/{name}: {e}")))?;
+    let (new_status, requeue) = match out {
+        Ok(x) => x,
+        Err(e) => (
+            json!({"phase": "Error", "message": format!("Analysis spec invalid: {}", e.0)}),
+            None,
+        ),
+    };
+    if new_status != status {
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(ctx.client.clone(), &ns, &analysisrun_ar());
+        api.patch_status(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": merge_diff(&status, &new_status)})),
+        )
+        .await?;
+    }
+    let done = matches!(
+        new_status.get("phase").and_then(Value::as_str),
+        Some("Successful" | "Failed" | "Error" | "Inconclusive")
+    );
+    if done {
+        return Ok(Action::await_change());
+    }
+    Ok(requeue_at(requeue.or(Some(now + 10_000)), now))
+}
+
+/// Runs the Rollout and AnalysisRun controllers.
+pub async fn run(ctx: Arc<Ctx>) {
+    let client = ctx.client.clone();
+    let ros: Api<DynamicObject> = Api::all_with(client.clone(), &rollout_ar());
+    let ars: Api<DynamicObject> = Api::all_with(client.clone(), &analysisrun_ar());
+    let ro_ctl = Controller::new_with(ros, watcher::Config::default(), rollout_ar())
+        .owns_with(
+            Api::<DynamicObject>::all_with(client.clone(), &replicaset_ar()),
+            replicaset_ar(),
+            watcher::Config::default(),
+        )
+        .owns_with(
+            Api::<DynamicObject>::all_with(client.clone(), &analysisrun_ar()),
+            analysisrun_ar(),
+            watcher::Config::default(),
+        )
+        .run(reconcile_rollout, error_policy, ctx.clone())
+        .for_each(|_| futures::future::ready(()));
+    let ar_ctl = Controller::new_with(ars, watcher::Config::default(), analysisrun_ar())
+        .run(reconcile_run, error_policy, ctx.clone())
+        .for_each(|_| futures::future::ready(()));
+    futures::future::join(ro_ctl, ar_ctl).await;
+}
+
+fn error_policy(obj: Arc<DynamicObject>, err: &Error, _ctx: Arc<Ctx>) -> Action {
+    eprintln!(
+        "rollouts: {}/{}: {err}",
+        obj.metadata.namespace.as_deref().unwrap_or(""),
+        obj.metadata.name.as_deref().unwrap_or("")
+    );
+    Action::requeue(Duration::from_secs(2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_diff_nulls_removed_keys() {
+        let old = json!({"a": 1, "b": {"c": 1, "d": 2}, "e": [1]});
+        let new = json!({"a": 1, "b": {"c": 2}, "f": true});
+        assert_eq!(
+            merge_diff(&old, &new),
+            json!({"b": {"c": 2, "d": null}, "e": null, "f": true})
+        );
+    }
+}

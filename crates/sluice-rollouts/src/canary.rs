@@ -1,0 +1,1036 @@
+//! The canary strategy of argo-rollouts `rollout/canary.go` as one pure reconcile pass: the
+//! Rollout's spec and status, its ReplicaSets and its AnalysisRuns in, the new status, the
+//! ReplicaSet scales and the AnalysisRuns to create or terminate out. No clock: `now` is an
+//! argument.
+//!
+//! Replica arithmetic is `utils/replicaset/canary.go` `CalculateReplicaCountsForCanary`
+//! (basic canary: the weight is the replica ratio, both sides rounded up, surge by one extra
+//! when the weight does not divide the replicas, the stable scaled up first and the older
+//! ReplicaSets scaled down first); maxSurge/maxUnavailable resolve as
+//! `utils/replicaset/replicaset.go` `resolveFenceposts` (surge rounds up, unavailable down,
+//! both zero means one unavailable). Steps: setWeight completes once the ReplicaSets are at
+//! their desired counts, pause adds a `CanaryPauseStep` pause condition and completes after
+//! its duration or when a promote removes the condition (`CompletedCanaryPauseStep`),
+//! analysis completes when its AnalysisRun is Successful and aborts the rollout when it is
+//! Failed or Error (Inconclusive pauses it, `InconclusiveAnalysisRun`); background analysis
+//! runs from `startingStep` and aborts on failure. After the last step the canary is scaled
+//! to 100% and becomes the stable once available.
+//!
+//! Not implemented (reported as an `InvalidSpec` condition, phase Degraded, nothing scaled):
+//! blue-green, traffic routing, experiment and plugin steps, header/mirror routes.
+
+use serde_json::{Value as Json, json};
+
+use crate::analysis::{Millis, format_rfc3339, parse_rfc3339};
+
+/// The label that ties a ReplicaSet, its Pods and AnalysisRuns to a pod template.
+pub const POD_TEMPLATE_HASH_LABEL: &str = "rollouts-pod-template-hash";
+/// The revision annotation on the Rollout's ReplicaSets.
+pub const REVISION_ANNOTATION: &str = "rollout.argoproj.io/revision";
+/// `rollout-type` label values on AnalysisRuns.
+pub const ROLLOUT_TYPE_LABEL: &str = "rollout-type";
+
+// ---------------------------------------------------------------------------------------
+// hashes
+
+/// FNV-1a, 32 bits (Go `hash/fnv.New32a`).
+pub fn fnv32a(bytes: &[u8]) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in bytes {
+        h ^= u32::from(*b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
+}
+
+/// k8s.io/apimachinery `util/rand.SafeEncodeString`: each character mapped into the
+/// alphabet of `rand.String` (no vowels, no confusable digits).
+pub fn safe_encode(s: &str) -> String {
+    const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    s.chars()
+        .map(|c| ALPHANUMS[(c as usize) % ALPHANUMS.len()] as char)
+        .collect()
+}
+
+/// The pod-template hash as argo-rollouts `utils/hash.ComputePodTemplateHash`: FNV-32a of
+/// the template's JSON, then the collision count as 8 little-endian bytes (the low 4 set),
+/// the decimal sum safe-encoded.
+///
+/// Difference from upstream: upstream hashes Go's `json.Marshal` of the typed
+/// `PodTemplateSpec` (struct field order, `creationTimestamp: null`, `resources: {}`
+/// added); this hashes the template's JSON as stored (key order as written). The hash is
+/// therefore stable and has upstream's shape and alphabet, but is not the same string
+/// upstream computes for the same template.
+pub fn pod_template_hash(template: &Json, collision_count: Option<i32>) -> String {
+    let mut bytes = serde_json::to_vec(template).unwrap_or_default();
+    if let Some(c) = collision_count {
+        let mut cc = [0u8; 8];
+        cc[..4].copy_from_slice(&(c as u32).to_le_bytes());
+        bytes.extend_from_slice(&cc);
+    }
+    safe_encode(&fnv32a(&bytes).to_string())
+}
+
+/// `utils/conditions.ComputeStepHash`: FNV-32a of the steps' JSON, safe-encoded.
+pub fn step_hash(steps: &Json) -> String {
+    let bytes = serde_json::to_vec(steps).unwrap_or_default();
+    safe_encode(&fnv32a(&bytes).to_string())
+}
+
+// ---------------------------------------------------------------------------------------
+// inputs and outputs
+
+/// A ReplicaSet of the Rollout as the controller sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReplicaSet {
+    pub name: String,
+    /// Its `rollouts-pod-template-hash` label.
+    pub pod_hash: String,
+    /// `spec.replicas`.
+    pub replicas: i32,
+    /// `status.replicas`.
+    pub status_replicas: i32,
+    pub ready: i32,
+    pub available: i32,
+    /// Its `rollout.argoproj.io/revision` annotation.
+    pub revision: i64,
+}
+
+/// Which kind of analysis an AnalysisRun is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    /// An analysis step (`rollout-type: Step`), with its step index.
+    Step(usize),
+    /// Background analysis (`rollout-type: Background`).
+    Background,
+}
+
+impl RunKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            RunKind::Step(_) => "Step",
+            RunKind::Background => "Background",
+        }
+    }
+}
+
+/// An existing AnalysisRun of the Rollout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    pub name: String,
+    /// `status.phase` ("" while new).
+    pub phase: String,
+    pub message: String,
+    /// `spec.terminate`.
+    pub terminating: bool,
+}
+
+/// An AnalysisRun to create: from the templates of the step or of background analysis,
+/// with the Rollout's args (`args` as in the Rollout spec, unresolved).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRun {
+    pub name: String,
+    pub kind: RunKind,
+    pub pod_hash: String,
+    pub revision: i64,
+    /// `RolloutAnalysis`: `templates`, `args`, `dryRun`, `measurementRetention`.
+    pub analysis: Json,
+}
+
+/// What one reconcile decided.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The Rollout's new `status`.
+    pub status: Json,
+    /// The new ReplicaSet to create (name, pod hash, revision) when it does not exist.
+    pub create_rs: Option<(String, String, i64)>,
+    /// `spec.replicas` to set, by ReplicaSet name (the new one included).
+    pub scale: Vec<(String, i32)>,
+    pub create_runs: Vec<NewRun>,
+    /// AnalysisRuns to terminate (`spec.terminate: true`), by name.
+    pub terminate_runs: Vec<String>,
+    /// When to reconcile again at the latest (`None`: on the next change).
+    pub requeue_at: Option<Millis>,
+}
+
+/// The Rollout and what it owns, read by the caller.
+#[derive(Debug, Clone)]
+pub struct Input<'a> {
+    /// The Rollout object (metadata, spec, status).
+    pub rollout: &'a Json,
+    pub replica_sets: &'a [ReplicaSet],
+    /// AnalysisRuns owned by the Rollout, by name.
+    pub runs: &'a [Run],
+    pub now: Millis,
+}
+
+// ---------------------------------------------------------------------------------------
+// spec helpers
+
+fn int_or_percent(v: Option<&Json>, total: i32, round_up: bool, default: &str) -> i32 {
+    let owned;
+    let v = match v {
+        Some(v) if !v.is_null() => v,
+        _ => {
+            owned = Json::String(default.into());
+            &owned
+        }
+    };
+    match v {
+        Json::Number(n) => n.as_i64().unwrap_or(0).clamp(0, i64::from(i32::MAX)) as i32,
+        Json::String(s) => match s.strip_suffix('%').map(str::parse::<f64>) {
+            Some(Ok(p)) => {
+                let x = f64::from(total) * p / 100.0;
+                (if round_up { x.ceil() } else { x.floor() }).max(0.0) as i32
+            }
+            _ => s.parse::<i32>().unwrap_or(0).max(0),
+        },
+        _ => 0,
+    }
+}
+
+/// (maxSurge, maxUnavailable) as `resolveFenceposts` over the canary's fields (defaults
+/// `25%` each, `defaults.DefaultMaxSurge` / `DefaultMaxUnavailable`).
+pub fn fenceposts(canary: &Json, replicas: i32) -> (i32, i32) {
+    let surge = int_or_percent(canary.get("maxSurge"), replicas, true, "25%");
+    let mut unavailable = int_or_percent(canary.get("maxUnavailable"), replicas, false, "25%");
+    if surge == 0 && unavailable == 0 {
+        unavailable = 1;
+    }
+    (surge, unavailable.min(replicas))
+}
+
+/// `RolloutPause.DurationSeconds`: an integer is seconds, a string is an integer of seconds
+/// or a Go duration; `None` for an indefinite pause, `Some(-1)` for one that does not parse.
+pub fn pause_seconds(pause: &Json) -> Option<i64> {
+    match pause.get("duration") {
+        None | Some(Json::Null) => None,
+        Some(Json::Number(n)) => Some(n.as_i64().unwrap_or(-1)),
+        Some(Json::String(s)) => Some(match s.parse::<i64>() {
+            Ok(n) => n,
+            Err(_) => sluice_core::duration::parse_go_duration(s)
+                .filter(|x| x.is_finite())
+                .map_or(-1, |x| x as i64),
+        }),
+        Some(_) => Some(-1),
+    }
+}
+
+/// `CalculateReplicaCountsForCanary` for a rollout without traffic routing: the desired
+/// `(new, stable)` replica counts this reconcile may scale to. `weight` is the current
+/// setWeight (0 when aborted, 100 past the last step); `old_replicas` the sum of
+/// `spec.replicas` of the other ReplicaSets.
+pub fn replica_counts(
+    replicas: i32,
+    weight: i32,
+    (max_surge, max_unavailable): (i32, i32),
+    new_rs: Option<&ReplicaSet>,
+    stable_rs: Option<&ReplicaSet>,
+    old_replicas: i32,
+) -> (i32, i32) {
+    let w = f64::from(weight) / 100.0;
+    let mut desired_stable = (f64::from(replicas) * (1.0 - w)).ceil() as i32;
+    let mut desired_new = (f64::from(replicas) * w).ceil() as i32;
+    let stable_rs = stable_rs.filter(|s| new_rs.is_none_or(|n| n.name != s.name));
+    let mut new_count = new_rs.map_or(0, |r| r.replicas);
+    let mut stable_count = 0;
+    if let Some(s) = stable_rs {
+        stable_count = s.replicas;
+    } else {
+        desired_new = replicas;
+        desired_stable = 0;
+    }
+    let extra = (f64::from(replicas) * w).fract() != 0.0;
+    let max_allowed = replicas + max_surge + i32::from(extra);
+    let total =
+        old_replicas + new_rs.map_or(0, |r| r.replicas) + stable_rs.map_or(0, |r| r.replicas);
+    let mut scale_up = max_allowed - total;
+    if let Some(s) = stable_rs
+        && s.replicas < desired_stable
+        && scale_up > 0
+    {
+        if s.replicas + scale_up < desired_stable {
+            stable_count = s.replicas + scale_up;
+            scale_up = 0;
+        } else {
+            stable_count = desired_stable;
+            scale_up -= desired_stable - s.replicas;
+        }
+    }
+    if let Some(n) = new_rs
+        && n.replicas < desired_new
+        && scale_up > 0
+    {
+        new_count = if n.replicas + scale_up < desired_new {
+            n.replicas + scale_up
+        } else {
+            desired_new
+        };
+    }
+    if old_replicas > 0 {
+        return (new_count, stable_count);
+    }
+    let min_available = replicas - max_unavailable;
+    let increasing = new_rs.is_none_or(|n| desired_new >= n.replicas);
+    let for_scale_down = |rs: Option<&ReplicaSet>, ignore_availability: bool| match rs {
+        None => 0,
+        Some(r) if r.replicas < r.available || ignore_availability => r.replicas,
+        Some(r) => r.available,
+    };
+    let to_scale_down = for_scale_down(new_rs, !increasing) + for_scale_down(stable_rs, increasing);
+    if to_scale_down <= min_available {
+        return (new_count, stable_count);
+    }
+    let mut scale_down = to_scale_down - min_available;
+    if let Some(n) = new_rs
+        && n.replicas > desired_new
+    {
+        if n.replicas - scale_down < desired_new {
+            new_count = desired_new;
+            scale_down -= n.replicas - desired_new;
+        } else {
+            new_count = n.replicas - scale_down;
+            scale_down = 0;
+        }
+    }
+    if let Some(s) = stable_rs
+        && s.replicas > desired_stable
+    {
+        stable_count = if s.replicas - scale_down < desired_stable {
+            desired_stable
+        } else {
+            s.replicas - scale_down
+        };
+    }
+    (new_count, stable_count)
+}
+
+// ---------------------------------------------------------------------------------------
+// the reconcile pass
+
+fn s<'a>(v: &'a Json, ptr: &str) -> &'a str {
+    v.pointer(ptr).and_then(Json::as_str).unwrap_or("")
+}
+
+fn condition(
+    kind: &str,
+    status: bool,
+    reason: &str,
+    message: &str,
+    now: &str,
+    prev: &Json,
+) -> Json {
+    let st = if status { "True" } else { "False" };
+    let old = prev
+        .get("conditions")
+        .and_then(Json::as_array)
+        .and_then(|c| c.iter().find(|c| c["type"] == kind));
+    let transition = match old {
+        Some(o) if o["status"] == st => o["lastTransitionTime"].clone(),
+        _ => json!(now),
+    };
+    let update = match old {
+        Some(o) if o["status"] == st && o["reason"] == reason && o["message"] == message => {
+            o["lastUpdateTime"].clone()
+        }
+        _ => json!(now),
+    };
+    json!({"type": kind, "status": st, "reason": reason, "message": message,
+        "lastTransitionTime": transition, "lastUpdateTime": update})
+}
+
+/// The AnalysisRun name of a step (`<rollout>-<hash>-<revision>-<step>`) or of background
+/// analysis (`<rollout>-<hash>-<revision>`), as `rollout/analysis.go`.
+pub fn run_name(rollout: &str, pod_hash: &str, revision: i64, kind: RunKind) -> String {
+    match kind {
+        RunKind::Step(i) => format!("{rollout}-{pod_hash}-{revision}-{i}"),
+        RunKind::Background => format!("{rollout}-{pod_hash}-{revision}"),
+    }
+}
+
+fn unsupported(spec: &Json) -> Option<String> {
+    let strategy = spec.get("strategy").cloned().unwrap_or(Json::Null);
+    if strategy.get("blueGreen").is_some_and(|b| !b.is_null()) {
+        return Some(
+            "spec.strategy.blueGreen: the blue-green strategy is not supported by sluice yet"
+                .into(),
+        );
+    }
+    let Some(canary) = strategy.get("canary").filter(|c| c.is_object()) else {
+        return Some("spec.strategy: a canary strategy is required (blue-green is not supported by sluice yet)".into());
+    };
+    if let Some(tr) = canary.get("trafficRouting").and_then(Json::as_object)
+        && let Some(k) = tr.keys().next()
+    {
+        return Some(format!(
+            "spec.strategy.canary.trafficRouting.{k}: traffic routing is not supported by sluice yet (remove trafficRouting for a replica-ratio canary)"
+        ));
+    }
+    for (i, step) in canary
+        .get("steps")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        for k in ["experiment", "plugin", "setHeaderRoute", "setMirrorRoute"] {
+            if step.get(k).is_some_and(|v| !v.is_null()) {
+                return Some(format!(
+                    "spec.strategy.canary.steps[{i}].{k}: not supported by sluice yet"
+                ));
+            }
+        }
+        if let Some(p) = step.get("pause")
+            && pause_seconds(p).is_some_and(|d| d < 0)
+        {
+            return Some(format!(
+                "spec.strategy.canary.steps[{i}].pause.duration: invalid duration"
+            ));
+        }
+    }
+    None
+}
+
+/// One reconcile of a canary Rollout.
+pub fn reconcile(input: &Input) -> Plan {
+    let ro = input.rollout;
+    let now = input.now;
+    let stamp = format_rfc3339(now);
+    let name = s(ro, "/metadata/name");
+    let spec = ro.get("spec").cloned().unwrap_or(Json::Null);
+    let prev = ro.get("status").cloned().unwrap_or_else(|| json!({}));
+    let mut st = prev.clone();
+    if !st.is_object() {
+        st = json!({});
+    }
+    let replicas = spec
+        .get("replicas")
+        .and_then(Json::as_i64)
+        .map_or(1, |r| r.clamp(0, i64::from(i32::MAX)) as i32);
+    let canary = spec
+        .pointer("/strategy/canary")
+        .cloned()
+        .unwrap_or(Json::Null);
+    let steps: Vec<Json> = canary
+        .get("steps")
+        .and_then(Json::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let template = spec.get("template").cloned().unwrap_or(Json::Null);
+    let collision = prev
+        .get("collisionCount")
+        .and_then(Json::as_i64)
+        .map(|c| c as i32);
+    let hash = pod_template_hash(&template, collision);
+    let steps_hash = step_hash(&Json::Array(steps.clone()));
+    let generation = ro
+        .pointer("/metadata/generation")
+        .and_then(Json::as_i64)
+        .unwrap_or(1);
+    st["observedGeneration"] = json!(generation.to_string());
+    let selector = spec
+        .pointer("/selector/matchLabels")
+        .and_then(Json::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default();
+    st["selector"] = json!(selector);
+    let mut plan = Plan {
+        status: Json::Null,
+        create_rs: None,
+        scale: Vec::new(),
+        create_runs: Vec::new(),
+        terminate_runs: Vec::new(),
+        requeue_at: None,
+    };
+    let obj = st.as_object_mut().expect("status is an object");
+
+    if let Some(msg) = unsupported(&spec) {
+        let c = condition("InvalidSpec", true, "InvalidSpec", &msg, &stamp, &prev);
+        obj.insert("conditions".into(), json!([c]));
+        obj.insert("phase".into(), json!("Degraded"));
+        obj.insert("message".into(), json!(format!("InvalidSpec: {msg}")));
+        plan.status = st;
+        return plan;
+    }
+
+    // a new pod template (or new steps) starts the canary over
+    let new_template = obj.get("currentPodHash").and_then(Json::as_str) != Some(hash.as_str());
+    let new_steps = obj.get("currentStepHash").and_then(Json::as_str) != Some(steps_hash.as_str());
+    if new_template || new_steps {
+        obj.insert("currentPodHash".into(), json!(hash));
+        obj.insert("currentStepHash".into(), json!(steps_hash));
+        obj.insert("currentStepIndex".into(), json!(0));
+        for k in [
+            "abort",
+            "abortedAt",
+            "pauseConditions",
+            "controllerPause",
+            "promoteFull",
+        ] {
+            obj.remove(k);
+        }
+        if let Some(c) = obj.get_mut("canary").and_then(Json::as_object_mut) {
+            c.remove("currentStepAnalysisRunStatus");
+            c.remove("currentBackgroundAnalysisRunStatus");
+        }
+        // every run of another template ends
+        for r in input.runs {
+            if !r.terminating && !completed(&r.phase) && !r.name.contains(&format!("-{hash}-")) {
+                plan.terminate_runs.push(r.name.clone());
+            }
+        }
+    }
+    // the first template is stable at once (`rollout/canary.go`: no steps on first deploy)
+    if obj
+        .get("stableRS")
+        .and_then(Json::as_str)
+        .is_none_or(str::is_empty)
+    {
+        obj.insert("stableRS".into(), json!(hash));
+    }
+    let stable_hash = obj["stableRS"].as_str().unwrap_or_default().to_owned();
+    let promoted = stable_hash == hash;
+    if promoted || obj.get("promoteFull").and_then(Json::as_bool) == Some(true) {
+        obj.insert("currentStepIndex".into(), json!(steps.len()));
+    }
+    let mut index = obj
+        .get("currentStepIndex")
+        .and_then(Json::as_u64)
+        .map_or(0, |i| i as usize)
+        .min(steps.len());
+
+    let new_rs = input.replica_sets.iter().find(|r| r.pod_hash == hash);
+    let stable_rs = input
+        .replica_sets
+        .iter()
+        .find(|r| r.pod_hash == stable_hash && !promoted);
+    let revision = match new_rs {
+        Some(r) => r.revision,
+        None => {
+            input
+                .replica_sets
+                .iter()
+                .map(|r| r.revision)
+                .max()
+                .unwrap_or(0)
+                + 1
+        }
+    };
+    let new_name = format!("{name}-{hash}");
+    if new_rs.is_none() {
+        plan.create_rs = Some((new_name.clone(), hash.clone(), revision));
+    }
+    let olds: Vec<&ReplicaSet> = input
+        .replica_sets
+        .iter()
+        .filter(|r| {
+            r.pod_hash != hash
+                && Some(r.pod_hash.as_str()) != stable_rs.map(|s| s.pod_hash.as_str())
+        })
+        .collect();
+    let aborted = obj.get("abort").and_then(Json::as_bool) == Some(true);
+    let paused_spec = spec.get("paused").and_then(Json::as_bool) == Some(true);
+
+    // analysis runs
+    // the current runs are the ones the status names (`FilterCurrentRolloutAnalysisRuns`);
+    // without one, a new run gets the first free name (`.1`, `.2` after a retry)
+    let recorded = |key: &str| {
+        obj.get("canary")
+            .and_then(|c| c.get(key))
+            .and_then(|c| c.get("name"))
+            .and_then(Json::as_str)
+            .map(str::to_owned)
+    };
+    let recorded_step = recorded("currentStepAnalysisRunStatus");
+    let recorded_bg = recorded("currentBackgroundAnalysisRunStatus");
+    let run_of = |kind: RunKind| {
+        let base = run_name(name, &hash, revision, kind);
+        let rec = match kind {
+            RunKind::Step(_) => recorded_step.clone(),
+            RunKind::Background => recorded_bg.clone(),
+        }
+        .filter(|n| *n == base || n.strip_prefix(&base).is_some_and(|r| r.starts_with('.')));
+        let n = rec.unwrap_or_else(|| {
+            let taken = |n: &str| input.runs.iter().any(|r| r.name == n);
+            if !taken(&base) {
+                return base.clone();
+            }
+            (1..)
+                .map(|i| format!("{base}.{i}"))
+                .find(|n| !taken(n))
+                .unwrap_or(base.clone())
+        });
+        (input.runs.iter().find(|r| r.name == n).cloned(), n)
+    };
+    let run_status =
+        |key: &str, r: &Option<Run>, n: &str, obj: &mut serde_json::Map<String, Json>| {
+            let c = obj.entry("canary").or_insert_with(|| json!({}));
+            if !c.is_object() {
+                *c = json!({});
+            }
+            let phase = r.as_ref().map_or("", |r| r.phase.as_str());
+            let mut v = json!({"name": n, "status": phase});
+            if let Some(r) = r
+                && !r.message.is_empty()
+            {
+                v["message"] = json!(r.message);
+            }
+            c[key] = v;
+        };
+    let mut abort_now: Option<String> = None;
+    let mut pause_reason: Option<&str> = None;
+
+    // background analysis from startingStep, while not promoted and not aborted
+    if let Some(bg) = canary.get("analysis").filter(|a| a.is_object())
+        && !promoted
+        && !aborted
+    {
+        let starting = bg.get("startingStep").and_then(Json::as_u64).unwrap_or(0) as usize;
+        if index >= starting.min(steps.len()) {
+            let (run, n) = run_of(RunKind::Background);
+            match &run {
+                None => plan.create_runs.push(NewRun {
+                    name: n.clone(),
+                    kind: RunKind::Background,
+                    pod_hash: hash.clone(),
+                    revision,
+                    analysis: bg.clone(),
+                }),
+                Some(r) if matches!(r.phase.as_str(), "Failed" | "Error") => {
+                    abort_now = Some(format!("Background AnalysisRun {n} {}", r.phase));
+                }
+                Some(r) if r.phase == "Inconclusive" => {
+                    pause_reason = Some("InconclusiveAnalysisRun")
+                }
+                _ => {}
+            }
+            run_status("currentBackgroundAnalysisRunStatus", &run, &n, obj);
+        }
+    }
+
+    // the current step
+    let mut advanced = false;
+    let weight_of = |index: usize, aborted: bool| -> i32 {
+        if aborted {
+            return 0;
+        }
+        if index >= steps.len() {
+            return 100;
+        }
+        steps[..=index]
+            .iter()
+            .rev()
+            .find_map(|s| s.get("setWeight").and_then(Json::as_i64))
+            .map_or(0, |w| w.clamp(0, 100) as i32)
+    };
+    let fence = fenceposts(&canary, replicas);
+    let old_replicas: i32 = olds.iter().map(|r| r.replicas).sum();
+    let at_desired = |index: usize| {
+        let w = weight_of(index, aborted);
+        let (dn, ds) = if stable_rs.is_none() {
+            (replicas, 0)
+        } else {
+            (
+                (f64::from(replicas) * f64::from(w) / 100.0).ceil() as i32,
+                (f64::from(replicas) * (1.0 - f64::from(w) / 100.0)).ceil() as i32,
+            )
+        };
+        new_rs.is_some_and(|n| n.replicas == dn && n.available == dn)
+            && stable_rs.is_none_or(|s| s.replicas == ds && s.available == ds)
+            && olds.iter().all(|o| o.available == 0)
+    };
+    if !aborted && abort_now.is_none() && !paused_spec && index < steps.len() {
+        let step = &steps[index];
+        if step.get("setWeight").is_some() || step.get("setCanaryScale").is_some() {
+            if at_desired(index) {
+                advanced = true;
+            }
+        } else if let Some(p) = step.get("pause") {
+            let conds = obj
+                .get("pauseConditions")
+                .and_then(Json::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let mine = conds.iter().find(|c| c["reason"] == "CanaryPauseStep");
+            let controller_pause = obj.get("controllerPause").and_then(Json::as_bool) == Some(true);
+            match mine {
+                Some(c) => {
+                    if let Some(secs) = pause_seconds(p) {
+                        let start = c["startTime"]
+                            .as_str()
+                            .and_then(parse_rfc3339)
+                            .unwrap_or(now);
+                        let end = start.saturating_add(secs.saturating_mul(1000));
+                        if now >= end {
+                            advanced = true;
+                        } else {
+                            plan.requeue_at = Some(end);
+                            pause_reason = Some("CanaryPauseStep");
+                        }
+                    } else {
+                        pause_reason = Some("CanaryPauseStep");
+                    }
+                }
+                // promoted: the pause condition was removed by the user
+                None if controller_pause => advanced = true,
+                None => {
+                    if pause_seconds(p) == Some(0) {
+                        advanced = true;
+                    } else {
+                        let mut conds = conds.clone();
+                        conds.push(json!({"reason": "CanaryPauseStep", "startTime": stamp}));
+                        obj.insert("pauseConditions".into(), Json::Array(conds));
+                        obj.insert("controllerPause".into(), json!(true));
+                        pause_reason = Some("CanaryPauseStep");
+                        if let Some(secs) = pause_seconds(p) {
+                            plan.requeue_at = Some(now.saturating_add(secs.saturating_mul(1000)));
+                        }
+                    }
+                }
+            }
+        } else if let Some(a) = step.get("analysis") {
+            let (run, n) = run_of(RunKind::Step(index));
+            match &run {
+                None => plan.create_runs.push(NewRun {
+                    name: n.clone(),
+                    kind: RunKind::Step(index),
+                    pod_hash: hash.clone(),
+                    revision,
+                    analysis: a.clone(),
+                }),
+                Some(r) if r.phase == "Successful" => advanced = true,
+                Some(r) if matches!(r.phase.as_str(), "Failed" | "Error") => {
+                    abort_now = Some(format!("Step-based AnalysisRun {n} {}", r.phase));
+                }
+                Some(r) if r.phase == "Inconclusive" => {
+                    pause_reason = Some("InconclusiveAnalysisRun")
+                }
+                _ => {}
+            }
+            run_status("currentStepAnalysisRunStatus", &run, &n, obj);
+        } else {
+            advanced = true;
+        }
+    }
+    if advanced {
+        index += 1;
+        obj.insert("currentStepIndex".into(), json!(index));
+        if let Some(conds) = obj.get_mut("pauseConditions").and_then(Json::as_array_mut) {
+            conds.retain(|c| c["reason"] != "CanaryPauseStep");
+        }
+        obj.remove("controllerPause");
+        if obj
+            .get("pauseConditions")
+            .and_then(Json::as_array)
+            .is_some_and(Vec::is_empty)
+        {
+            obj.remove("pauseConditions");
+        }
+        plan.requeue_at = Some(now);
+    }
+    if let Some(why) = &abort_now {
+        obj.insert("abort".into(), json!(true));
+        obj.insert("abortedAt".into(), json!(stamp));
+        obj.insert("abortMessage".into(), json!(why));
+        plan.requeue_at = Some(now);
+    }
+    let aborted = aborted || abort_now.is_some();
+    if aborted {
+        // every run of this revision ends
+        for r in input.runs {
+            if !r.terminating && !completed(&r.phase) && !plan.terminate_runs.contains(&r.name) {
+                plan.terminate_runs.push(r.name.clone());
+            }
+        }
+    }
+    if let Some(reason) = pause_reason
+        && reason == "InconclusiveAnalysisRun"
+    {
+        let mut conds = obj
+            .get("pauseConditions")
+            .and_then(Json::as_array)
+            .cloned()
+            .unwrap_or_default();
+        if !conds.iter().any(|c| c["reason"] == reason) {
+            conds.push(json!({"reason": reason, "startTime": stamp}));
+        }
+        obj.insert("pauseConditions".into(), Json::Array(conds));
+        obj.insert("controllerPause".into(), json!(true));
+    }
+
+    // scale
+    let weight = weight_of(index, aborted);
+    let (mut want_new, mut want_stable) = if promoted {
+        (replicas, 0)
+    } else {
+        replica_counts(replicas, weight, fence, new_rs, stable_rs, old_replicas)
+    };
+    if new_rs.is_none() && stable_rs.is_none() {
+        want_new = replicas;
+        want_stable = 0;
+    }
+    plan.scale.push((new_name.clone(), want_new));
+    if let Some(sr) = stable_rs {
+        plan.scale.push((sr.name.clone(), want_stable));
+    }
+    // older ReplicaSets go first (all of them once promoted)
+    let new_available = new_rs.map_or(0, |r| r.available);
+    let min_available = replicas - fence.1;
+    let mut budget = (new_available
+        + stable_rs.map_or(0, |r| r.available)
+        + olds.iter().map(|r| r.available).sum::<i32>())
+        - min_available;
+    for o in &olds {
+        if o.replicas == 0 {
+            continue;
+        }
+        let down = if promoted {
+            o.replicas
+        } else {
+            o.replicas.min(budget.max(0))
+        };
+        budget -= down;
+        plan.scale.push((o.name.clone(), o.replicas - down));
+    }
+
+    // promotion: past the last step with the canary fully available
+    let mut promoted_now = false;
+    if !promoted
+        && !aborted
+        && index >= steps.len()
+        && new_rs.is_some_and(|n| n.available >= replicas && n.replicas == replicas)
+    {
+        obj.insert("stableRS".into(), json!(hash));
+        obj.remove("promoteFull");
+        promoted_now = true;
+        if let Some(c) = obj.get_mut("canary").and_then(Json::as_object_mut) {
+            c.remove("currentBackgroundAnalysisRunStatus");
+        }
+        for r in input.runs {
+            if !r.terminating && !completed(&r.phase) && !plan.terminate_runs.contains(&r.name) {
+                plan.terminate_runs.push(r.name.clone());
+            }
+        }
+        plan.requeue_at = Some(now);
+    }
+    let promoted = promoted || promoted_now;
+
+    // counts
+    let all = input.replica_sets;
+    let sum = |f: fn(&ReplicaSet) -> i32| all.iter().map(f).sum::<i32>();
+    obj.insert("replicas".into(), json!(sum(|r| r.status_replicas)));
+    obj.insert(
+        "updatedReplicas".into(),
+        json!(new_rs.map_or(0, |r| r.status_replicas)),
+    );
+    obj.insert("readyReplicas".into(), json!(sum(|r| r.ready)));
+    obj.insert("availableReplicas".into(), json!(sum(|r| r.available)));
+    obj.insert("currentStepIndex".into(), json!(index));
+    if steps.is_empty() {
+        obj.remove("currentStepIndex");
+    }
+    let c = obj.entry("canary").or_insert_with(|| json!({}));
+    if !c.is_object() {
+        *c = json!({});
+    }
+
+    // phase, message, conditions (`utils/rollout/rolloututil.go` CalculateRolloutPhase)
+    let paused = paused_spec
+        || obj
+            .get("pauseConditions")
+            .and_then(Json::as_array)
+            .is_some_and(|c| !c.is_empty());
+    let available = sum(|r| r.available);
+    let total = sum(|r| r.status_replicas);
+    let updated = new_rs.map_or(0, |r| r.status_replicas);
+    let new_available = new_rs.map_or(0, |r| r.available);
+    let (phase, message) = if aborted {
+        let why = obj
+            .get("abortMessage")
+            .and_then(Json::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let msg = format!(
+            "RolloutAborted: Rollout aborted update to revision {revision}{}",
+            if why.is_empty() {
+                String::new()
+            } else {
+                format!(": {why}")
+            }
+        );
+        ("Degraded", msg)
+    } else if paused {
+        let reason = obj
+            .get("pauseConditions")
+            .and_then(|c| c.get(0))
+            .and_then(|c| c.get("reason"))
+            .and_then(Json::as_str)
+            .unwrap_or("PausedBySpec")
+            .to_owned();
+        ("Paused", reason)
+    } else if !promoted || updated < replicas {
+        ("Progressing", "more replicas need to be updated".to_owned())
+    } else if new_available < replicas {
+        (
+            "Progressing",
+            "updated replicas are still becoming available".to_owned(),
+        )
+    } else if total > updated {
+        (
+            "Progressing",
+            "old replicas are pending termination".to_owned(),
+        )
+    } else {
+        ("Healthy", String::new())
+    };
+    obj.insert("phase".into(), json!(phase));
+    if message.is_empty() {
+        obj.remove("message");
+    } else {
+        obj.insert("message".into(), json!(message));
+    }
+    let healthy = phase == "Healthy";
+    let progressing = if aborted {
+        condition(
+            "Progressing",
+            false,
+            "RolloutAborted",
+            &message,
+            &stamp,
+            &prev,
+        )
+    } else if paused {
+        condition(
+            "Progressing",
+            true,
+            "RolloutPaused",
+            "Rollout is paused",
+            &stamp,
+            &prev,
+        )
+    } else if healthy {
+        condition(
+            "Progressing",
+            true,
+            "NewReplicaSetAvailable",
+            &format!("ReplicaSet \"{new_name}\" has successfully progressed."),
+            &stamp,
+            &prev,
+        )
+    } else {
+        condition(
+            "Progressing",
+            true,
+            "ReplicaSetUpdated",
+            &format!("ReplicaSet \"{new_name}\" is progressing."),
+            &stamp,
+            &prev,
+        )
+    };
+    let mut conds = vec![progressing];
+    conds.push(if paused {
+        condition(
+            "Paused",
+            true,
+            "RolloutPaused",
+            "Rollout is paused",
+            &stamp,
+            &prev,
+        )
+    } else {
+        condition(
+            "Paused",
+            false,
+            "RolloutResumed",
+            "Rollout is resumed",
+            &stamp,
+            &prev,
+        )
+    });
+    let avail = available >= replicas - fence.1;
+    conds.push(condition(
+        "Available",
+        avail,
+        "AvailableReason",
+        if avail {
+            "Rollout has minimum availability"
+        } else {
+            "Rollout does not have minimum availability"
+        },
+        &stamp,
+        &prev,
+    ));
+    conds.push(condition(
+        "Healthy",
+        healthy,
+        "RolloutHealthy",
+        if healthy {
+            "Rollout is healthy"
+        } else {
+            "Rollout is not healthy"
+        },
+        &stamp,
+        &prev,
+    ));
+    obj.insert("conditions".into(), Json::Array(conds));
+    if !promoted && !aborted && plan.requeue_at.is_none() {
+        // waiting on ReplicaSets or runs: their watch events wake the controller; poll too
+        plan.requeue_at = Some(now + 5_000);
+    }
+    plan.status = st;
+    plan
+}
+
+fn completed(phase: &str) -> bool {
+    matches!(phase, "Successful" | "Failed" | "Error" | "Inconclusive")
+}
+
+/// The status patch of kubectl-argo-rollouts `promote`: without `full`, a paused step is
+/// resumed (its pause conditions removed) or, when not paused, the current step is skipped;
+/// with `full`, `promoteFull` skips every remaining step and analysis.
+pub fn promote_patch(rollout: &Json, full: bool) -> Json {
+    let st = rollout.get("status").cloned().unwrap_or(Json::Null);
+    if full {
+        return json!({"status": {"promoteFull": true, "pauseConditions": null, "abort": null}});
+    }
+    let paused = st
+        .get("pauseConditions")
+        .and_then(Json::as_array)
+        .is_some_and(|c| !c.is_empty());
+    if paused {
+        return json!({"status": {"pauseConditions": null}});
+    }
+    let steps = rollout
+        .pointer("/spec/strategy/canary/steps")
+        .and_then(Json::as_array)
+        .map_or(0, Vec::len);
+    let index = st
+        .get("currentStepIndex")
+        .and_then(Json::as_u64)
+        .unwrap_or(0) as usize;
+    if index < steps {
+        json!({"status": {"currentStepIndex": index + 1}})
+    } else {
+        json!({"status": {}})
+    }
+}
+
+/// `abort`: `status.abort: true` (the controller scales the canary down).
+pub fn abort_patch() -> Json {
+    json!({"status": {"abort": true}})
+}
+
+/// `retry rollout`: clears the abort; the canary starts again from the first step.
+pub fn retry_patch() -> Json {
+    json!({"status": {"abort": false, "abortedAt": null, "abortMessage": null, "currentStepIndex": 0,
+        "pauseConditions": null, "controllerPause": null,
+        "canary": {"currentStepAnalysisRunStatus": null, "currentBackgroundAnalysisRunStatus": null}}})
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,366 @@
+// NOT WIRED YET: this module is not in main.rs (no `mod rollouts_cli;`) because the binary
+// could not be built before the helper's deadline; wiring: `mod rollouts_cli;`, a
+// `#[command(subcommand)] Rollouts(rollouts_cli::RolloutsCmd)` in main.rs's Command, and
+// `pub(crate)` on cli.rs's `with_conn`. Unverified by the compiler.
+//! `sluice rollouts ...` with kubectl-argo-rollouts habits: `list rollouts`, `get rollout`,
+//! `promote [--full]`, `abort`, `retry rollout`, `set image`, `pause`, `status`. The
+//! status patches are the plugin's (`sluice_rollouts::canary::{promote,abort,retry}_patch`)
+//! on the status subresource; printing is `sluice_cli::rollouts`.
+
+use std::time::{Duration, Instant};
+
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+use sluice_cli::get::Resource;
+use sluice_cli::{Conn, Error};
+use sluice_rollouts::canary;
+
+use crate::cli::{ConnFlags, Output, with_conn};
+
+fn rollout_res() -> Resource {
+    argo("Rollout", "rollouts")
+}
+fn argo(kind: &str, plural: &str) -> Resource {
+    Resource {
+        group: "argoproj.io".into(),
+        version: "v1alpha1".into(),
+        kind: kind.into(),
+        plural: plural.into(),
+        singular: kind.to_lowercase(),
+        short_names: Vec::new(),
+        namespaced: true,
+    }
+}
+fn rs_res() -> Resource {
+    Resource {
+        group: "apps".into(),
+        version: "v1".into(),
+        kind: "ReplicaSet".into(),
+        plural: "replicasets".into(),
+        singular: "replicaset".into(),
+        short_names: Vec::new(),
+        namespaced: true,
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct NameArgs {
+    /// The Rollout.
+    pub name: String,
+    #[command(flatten)]
+    pub conn: ConnFlags,
+}
+
+/// Argo Rollouts on the server, as `kubectl argo rollouts`. Exit codes: 0 success, 1 the
+/// server refused (not found...) or `status` saw Degraded or timed out, 2 usage or
+/// connection error.
+#[derive(Debug, Subcommand)]
+pub enum RolloutsCmd {
+    /// `list rollouts [-A] [-o json|yaml]`.
+    List {
+        /// `rollouts` (or `rollout`, `ro`).
+        what: String,
+        /// List across all namespaces.
+        #[arg(short = 'A', long)]
+        all_namespaces: bool,
+        #[arg(short = 'o', long, value_enum)]
+        output: Option<Output>,
+        #[arg(long)]
+        no_headers: bool,
+        #[command(flatten)]
+        conn: ConnFlags,
+    },
+    /// `get rollout NAME`: status, steps, images, and the tree of ReplicaSets and
+    /// AnalysisRuns.
+    Get {
+        /// `rollout`.
+        what: String,
+        name: String,
+        #[command(flatten)]
+        conn: ConnFlags,
+    },
+    /// Resume a paused step, or skip the current step; `--full` skips every step.
+    Promote {
+        #[command(flatten)]
+        args: NameArgs,
+        #[arg(long)]
+        full: bool,
+    },
+    /// Abort the update: the canary is scaled down, the stable takes the traffic.
+    Abort(NameArgs),
+    /// `retry rollout NAME`: start an aborted update again from its first step.
+    Retry {
+        /// `rollout`.
+        what: String,
+        #[command(flatten)]
+        args: NameArgs,
+    },
+    /// `set image NAME CONTAINER=IMAGE...`.
+    Set {
+        /// `image`.
+        what: String,
+        name: String,
+        /// CONTAINER=IMAGE pairs (`*=IMAGE` for every container).
+        #[arg(required = true)]
+        images: Vec<String>,
+        #[command(flatten)]
+        conn: ConnFlags,
+    },
+    /// Pause the rollout (`spec.paused`); `promote` resumes it.
+    Pause(NameArgs),
+    /// Wait until the rollout is Healthy (exit 0) or Degraded (exit 1), printing its status
+    /// as it changes.
+    Status {
+        #[command(flatten)]
+        args: NameArgs,
+        /// Give up after this many seconds (exit 1); 0 waits for ever.
+        #[arg(long, default_value_t = 0)]
+        timeout: u64,
+    },
+}
+
+fn need(what: &str, allowed: &[&str]) -> Result<(), Error> {
+    if allowed.contains(&what) {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "unknown resource {what:?}: expected one of {}",
+            allowed.join(", ")
+        )))
+    }
+}
+
+fn ns(c: &Conn) -> String {
+    c.namespace.clone()
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn print(s: &str) {
+    use std::io::Write as _;
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(s.as_bytes());
+    let _ = o.flush();
+}
+
+fn owned(items: Vec<Value>, uid: &Value) -> Vec<Value> {
+    items
+        .into_iter()
+        .filter(|o| {
+            o.pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+                .is_some_and(|r| r.iter().any(|r| &r["uid"] == uid))
+        })
+        .collect()
+}
+
+pub fn run(cmd: &RolloutsCmd) -> anyhow::Result<u8> {
+    match cmd {
+        RolloutsCmd::List {
+            what,
+            all_namespaces,
+            output,
+            no_headers,
+            conn,
+        } => with_conn(conn, |c| async move {
+            need(what, &["rollouts", "rollout", "ro"])?;
+            let n = ns(&c);
+            let items = c
+                .list(
+                    &rollout_res(),
+                    if *all_namespaces {
+                        None
+                    } else {
+                        Some(n.as_str())
+                    },
+                    None,
+                )
+                .await?;
+            match output {
+                Some(Output::Json) => print(&format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(
+                        &json!({"apiVersion": "v1", "kind": "List", "items": items})
+                    )
+                    .unwrap_or_default()
+                )),
+                Some(Output::Yaml) => print(&sluice_core::emit::to_string(
+                    &json!({"apiVersion": "v1", "kind": "List", "items": items}),
+                )),
+                _ if items.is_empty() => {
+                    eprintln!("No resources found.");
+                }
+                _ => print(&sluice_cli::rollouts::list(
+                    &items,
+                    *all_namespaces,
+                    *no_headers,
+                )),
+            }
+            Ok(0)
+        }),
+        RolloutsCmd::Get { what, name, conn } => with_conn(conn, |c| async move {
+            need(what, &["rollout", "rollouts", "ro"])?;
+            let n = ns(&c);
+            let ro = c.get(&rollout_res(), &n, name).await?;
+            let uid = ro["metadata"]["uid"].clone();
+            let rss = owned(c.list(&rs_res(), Some(&n), None).await?, &uid);
+            let runs = owned(
+                c.list(&argo("AnalysisRun", "analysisruns"), Some(&n), None)
+                    .await?,
+                &uid,
+            );
+            print(&sluice_cli::rollouts::get(&ro, &rss, &runs, now()));
+            Ok(0)
+        }),
+        RolloutsCmd::Promote { args, full } => with_conn(&args.conn, |c| async move {
+            let n = ns(&c);
+            let ro = c.get(&rollout_res(), &n, &args.name).await?;
+            if ro.pointer("/spec/paused").and_then(Value::as_bool) == Some(true) {
+                c.merge_patch(
+                    &rollout_res(),
+                    &n,
+                    &args.name,
+                    &json!({"spec": {"paused": false}}),
+                )
+                .await?;
+            }
+            let patch = canary::promote_patch(&ro, *full);
+            c.merge_patch_sub(&rollout_res(), &n, &args.name, "status", &patch)
+                .await?;
+            print(&format!(
+                "rollout '{}' {}\n",
+                args.name,
+                if *full { "fully promoted" } else { "promoted" }
+            ));
+            Ok(0)
+        }),
+        RolloutsCmd::Abort(args) => with_conn(&args.conn, |c| async move {
+            let n = ns(&c);
+            c.merge_patch_sub(
+                &rollout_res(),
+                &n,
+                &args.name,
+                "status",
+                &canary::abort_patch(),
+            )
+            .await?;
+            print(&format!("rollout '{}' aborted\n", args.name));
+            Ok(0)
+        }),
+        RolloutsCmd::Retry { what, args } => with_conn(&args.conn, |c| async move {
+            need(what, &["rollout", "rollouts", "ro"])?;
+            let n = ns(&c);
+            c.merge_patch_sub(
+                &rollout_res(),
+                &n,
+                &args.name,
+                "status",
+                &canary::retry_patch(),
+            )
+            .await?;
+            print(&format!("rollout '{}' retried\n", args.name));
+            Ok(0)
+        }),
+        RolloutsCmd::Pause(args) => with_conn(&args.conn, |c| async move {
+            let n = ns(&c);
+            c.merge_patch(
+                &rollout_res(),
+                &n,
+                &args.name,
+                &json!({"spec": {"paused": true}}),
+            )
+            .await?;
+            print(&format!("rollout '{}' paused\n", args.name));
+            Ok(0)
+        }),
+        RolloutsCmd::Set {
+            what,
+            name,
+            images,
+            conn,
+        } => with_conn(conn, |c| async move {
+            need(what, &["image"])?;
+            let n = ns(&c);
+            let ro = c.get(&rollout_res(), &n, name).await?;
+            let mut containers = ro
+                .pointer("/spec/template/spec/containers")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            for pair in images {
+                let Some((cname, image)) = pair.split_once('=') else {
+                    return Err(Error::Usage(format!("{pair:?}: expected CONTAINER=IMAGE")));
+                };
+                let mut hit = false;
+                for ctr in &mut containers {
+                    if cname == "*" || ctr["name"] == cname {
+                        ctr["image"] = json!(image);
+                        hit = true;
+                    }
+                }
+                if !hit {
+                    return Err(Error::Usage(format!(
+                        "unable to find container named \"{cname}\""
+                    )));
+                }
+            }
+            c.merge_patch(
+                &rollout_res(),
+                &n,
+                name,
+                &json!({"spec": {"template": {"spec": {"containers": containers}}}}),
+            )
+            .await?;
+            print(&format!("rollout \"{name}\" image updated\n"));
+            Ok(0)
+        }),
+        RolloutsCmd::Status { args, timeout } => with_conn(&args.conn, |c| async move {
+            let n = ns(&c);
+            let t0 = Instant::now();
+            let mut last = String::new();
+            loop {
+                let ro = c.get(&rollout_res(), &n, &args.name).await?;
+                let observed = ro
+                    .pointer("/status/observedGeneration")
+                    .and_then(Value::as_str)
+                    == ro
+                        .pointer("/metadata/generation")
+                        .and_then(Value::as_i64)
+                        .map(|g| g.to_string())
+                        .as_deref();
+                let phase = ro
+                    .pointer("/status/phase")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                let msg = ro
+                    .pointer("/status/message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                let text = if msg.is_empty() {
+                    phase.to_owned()
+                } else {
+                    format!("{phase} - {msg}")
+                };
+                if text != last && !text.is_empty() {
+                    print(&format!("{text}\n"));
+                    last = text;
+                }
+                if observed && phase == "Healthy" {
+                    return Ok(0);
+                }
+                if observed && phase == "Degraded" {
+                    return Ok(1);
+                }
+                if *timeout > 0 && t0.elapsed() > Duration::from_secs(*timeout) {
+                    eprintln!("Error: rollout status watch exceeded timeout");
+                    return Ok(1);
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }),
+    }
+}
