@@ -2,6 +2,7 @@
 
 mod admission;
 mod apiserver;
+mod applications;
 mod appset;
 mod cli;
 mod exit;

@@ -16,6 +16,7 @@ mod policy_cli;
 mod run_cli;
 mod run_conformance;
 mod run_hardening;
+mod serve_applications;
 mod serve_cli;
 mod serve_concurrency;
 mod serve_kubectl;
