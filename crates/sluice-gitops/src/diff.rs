@@ -152,7 +152,10 @@ impl IgnoreRule {
         let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
         (self.group == "*" || self.group == group_of(obj))
             && (self.kind == "*" || self.kind == kind)
-            && self.name.as_deref().is_none_or(|n| n == meta_str(obj, "name"))
+            && self
+                .name
+                .as_deref()
+                .is_none_or(|n| n == meta_str(obj, "name"))
             && self
                 .namespace
                 .as_deref()
@@ -195,7 +198,8 @@ pub fn diff(target: Option<&Value>, live: Option<&Value>, rules: &[IgnoreRule]) 
                     }
                 }
             }
-            for r in rules.iter().filter(|r| r.matches(&t)) {
+            let matching: Vec<&IgnoreRule> = rules.iter().filter(|r| r.matches(&t)).collect();
+            for r in matching {
                 for p in &r.json_pointers {
                     remove_pointer(&mut t, p);
                     remove_pointer(&mut l, p);
@@ -249,7 +253,11 @@ pub fn normalize(obj: &Value) -> Value {
     let Some(m) = o.as_object_mut() else {
         return o;
     };
-    let kind = m.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+    let kind = m
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     // CRDs keep their status out too; an Application's status is the controller's
     m.remove("status");
     if let Some(meta) = m.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -278,9 +286,7 @@ pub fn normalize(obj: &Value) -> Value {
     }
     if kind == "Secret" && m.get("apiVersion").and_then(Value::as_str) == Some("v1") {
         if let Some(Value::Object(sd)) = m.remove("stringData") {
-            let data = m
-                .entry("data")
-                .or_insert_with(|| Value::Object(Map::new()));
+            let data = m.entry("data").or_insert_with(|| Value::Object(Map::new()));
             if let Some(d) = data.as_object_mut() {
                 for (k, v) in sd {
                     let s = v.as_str().unwrap_or("").as_bytes().to_vec();
@@ -539,7 +545,9 @@ fn remove_owned(v: &mut Value, fields: &Value) {
         if key == "." {
             continue;
         }
-        let leaf = sub.as_object().is_none_or(|m| m.is_empty() || m.len() == 1 && m.contains_key("."));
+        let leaf = sub
+            .as_object()
+            .is_none_or(|m| m.is_empty() || m.len() == 1 && m.contains_key("."));
         if let Some(name) = key.strip_prefix("f:") {
             if let Value::Object(m) = v {
                 if leaf {
@@ -642,7 +650,10 @@ mod tests {
             "x",
         )
         .expect("rule");
-        assert!(diff(Some(&t), Some(&l), &[other]).modified, "group must match");
+        assert!(
+            diff(Some(&t), Some(&l), &[other]).modified,
+            "group must match"
+        );
 
         let mut l = live_of(&t);
         l["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:9");
@@ -653,7 +664,13 @@ mod tests {
         )
         .expect("rule");
         assert!(!diff(Some(&t), Some(&l), std::slice::from_ref(&jq)).modified);
-        assert!(IgnoreRule::from_value(&json!({"kind": "X", "jqPathExpressions": [".a | length"]}), "x").is_err());
+        assert!(
+            IgnoreRule::from_value(
+                &json!({"kind": "X", "jqPathExpressions": [".a | length"]}),
+                "x"
+            )
+            .is_err()
+        );
         let jq = IgnoreRule::from_value(
             &json!({"group": "apps", "kind": "Deployment",
                     "jqPathExpressions": [".spec.template.spec.containers[].image"]}),

@@ -196,9 +196,9 @@ pub fn wave(obj: &Value) -> i64 {
 }
 
 /// The hook phases of an object (`hook.Types`): Argo CD's annotation, else Helm's hook names
-/// mapped as `hook/helm/type.go` does; empty when it is not a hook. `Skip` is returned as
-/// `Err(())`: the object is left out of the sync.
-pub fn hook_phases(obj: &Value) -> Result<Vec<Phase>, ()> {
+/// mapped as `hook/helm/type.go` does; empty when it is not a hook. `None`: the `Skip`
+/// hook, the object is left out of the sync.
+pub fn hook_phases(obj: &Value) -> Option<Vec<Phase>> {
     let argo = csv(obj, ANNOTATION_HOOK);
     if !argo.is_empty() {
         let mut out = Vec::new();
@@ -208,11 +208,11 @@ pub fn hook_phases(obj: &Value) -> Result<Vec<Phase>, ()> {
                 "Sync" => out.push(Phase::Sync),
                 "PostSync" => out.push(Phase::PostSync),
                 "SyncFail" => out.push(Phase::SyncFail),
-                "Skip" => return Err(()),
+                "Skip" => return None,
                 _ => {}
             }
         }
-        return Ok(out);
+        return Some(out);
     }
     let mut out = Vec::new();
     for h in csv(obj, HELM_HOOK) {
@@ -225,7 +225,7 @@ pub fn hook_phases(obj: &Value) -> Result<Vec<Phase>, ()> {
             out.push(p);
         }
     }
-    Ok(out)
+    Some(out)
 }
 
 /// Hook deletion policies (`hook.DeletePolicies`): Argo CD's and Helm's annotations,
@@ -359,8 +359,8 @@ pub fn plan(resources: &[Resource], opts: &PlanOptions) -> Vec<Task> {
         match (&r.target, &r.live) {
             (Some(t), live) => {
                 match hook_phases(t) {
-                    Err(()) => continue, // Skip
-                    Ok(phases) if !phases.is_empty() => {
+                    None => continue, // Skip
+                    Some(phases) if !phases.is_empty() => {
                         for p in phases {
                             let mut task = task_for(t, p, wave(t), Action::Hook, true);
                             task.delete_policies = delete_policies(t);
@@ -369,7 +369,7 @@ pub fn plan(resources: &[Resource], opts: &PlanOptions) -> Vec<Task> {
                         }
                         continue;
                     }
-                    Ok(_) => {}
+                    Some(_) => {}
                 }
                 if out_of_sync_only && r.synced {
                     continue;
@@ -436,7 +436,7 @@ fn reverse_prune_waves(tasks: &mut [Task]) {
     }
 }
 
-fn sort(tasks: &mut Vec<Task>) {
+fn sort(tasks: &mut [Task]) {
     tasks.sort_by(|a, b| {
         a.phase
             .cmp(&b.phase)
@@ -706,7 +706,12 @@ mod tests {
         assert_eq!(o.create_namespace, Some(true));
         assert_eq!(o.server_side_apply, Some(true));
         assert_eq!(o.unknown, vec!["Bogus=1".to_string()]);
-        let skip = obj("ConfigMap", "s", "ns", json!({"argocd.argoproj.io/hook": "Skip"}));
+        let skip = obj(
+            "ConfigMap",
+            "s",
+            "ns",
+            json!({"argocd.argoproj.io/hook": "Skip"}),
+        );
         let helm = obj(
             "Job",
             "h",

@@ -55,7 +55,10 @@ impl TreeFs {
             return Ok(b.clone());
         }
         if self.tree.is_dir(rel) {
-            return Err(io::Error::new(io::ErrorKind::IsADirectory, "is a directory"));
+            return Err(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                "is a directory",
+            ));
         }
         self.tree
             .read(rel)

@@ -55,11 +55,17 @@ pub fn apply(kust: &mut Value, k: &Value, path: &str) -> Result<(), Error> {
     }
     if let Some(images) = k.get("images") {
         let Some(list) = images.as_array() else {
-            return Err(spec_err(&format!("{path}.images"), "expected a list of images"));
+            return Err(spec_err(
+                &format!("{path}.images"),
+                "expected a list of images",
+            ));
         };
         for (i, img) in list.iter().enumerate() {
             let Some(s) = img.as_str() else {
-                return Err(spec_err(&format!("{path}.images[{i}]"), "expected a string"));
+                return Err(spec_err(
+                    &format!("{path}.images[{i}]"),
+                    "expected a string",
+                ));
             };
             set_image(m, s).map_err(|e| spec_err(&format!("{path}.images[{i}]"), e))?;
         }
@@ -162,7 +168,9 @@ fn set_image(m: &mut Map<String, Value>, arg: &str) -> Result<(), String> {
         None => (split_image(arg).0, arg),
     };
     if name.is_empty() || rest.is_empty() {
-        return Err(format!("invalid image {arg:?}: expected [name=]image[:tag][@digest]"));
+        return Err(format!(
+            "invalid image {arg:?}: expected [name=]image[:tag][@digest]"
+        ));
     }
     let (new_name, tag, digest) = split_image(rest);
     let list = list_field(m, "images");

@@ -93,10 +93,7 @@ pub fn render_app(
     for ((path, s), r) in list.iter().zip(&resolved) {
         out.revisions.push(r.revision.clone());
         // a source with only `ref` (no path, no chart) contributes no manifests
-        if !str_field(s, "ref").is_empty()
-            && s.get("path").is_none()
-            && s.get("chart").is_none()
-        {
+        if !str_field(s, "ref").is_empty() && s.get("path").is_none() && s.get("chart").is_none() {
             continue;
         }
         let key = cache.map(|_| {
@@ -211,7 +208,9 @@ fn render_directory(
     path: &str,
 ) -> Result<Vec<Value>, Error> {
     let d = source.get("directory").cloned().unwrap_or(Value::Null);
-    if d.get("jsonnet").is_some_and(|j| j.as_object().is_some_and(|m| !m.is_empty())) {
+    if d.get("jsonnet")
+        .is_some_and(|j| j.as_object().is_some_and(|m| !m.is_empty()))
+    {
         return Err(Error::Render(format!(
             "{field}.directory.jsonnet: Jsonnet is not supported"
         )));
@@ -508,7 +507,8 @@ mod tests {
             .collect()
     }
 
-    const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: NAME\ndata:\n  a: \"1\"\n";
+    const CM: &str =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: NAME\ndata:\n  a: \"1\"\n";
 
     // argo-cd reposerver/repository findManifests: recurse, include, exclude; yaml/yml/json
     #[test]
@@ -517,7 +517,10 @@ mod tests {
             "dir",
             &[
                 ("app/a.yaml", &CM.replace("NAME", "a")),
-                ("app/b.json", r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b"}}"#),
+                (
+                    "app/b.json",
+                    r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b"}}"#,
+                ),
                 ("app/notes.txt", "ignored"),
                 ("app/sub/c.yml", &CM.replace("NAME", "c")),
                 ("app/sub/skip.yaml", &CM.replace("NAME", "skip")),
@@ -558,28 +561,43 @@ mod tests {
         let (root, s) = repo(
             "kust",
             &[
-                ("base/kustomization.yaml", "resources:\n- cm.yaml\n- deploy.yaml\n"),
+                (
+                    "base/kustomization.yaml",
+                    "resources:\n- cm.yaml\n- deploy.yaml\n",
+                ),
                 ("base/cm.yaml", &CM.replace("NAME", "cfg")),
                 (
                     "base/deploy.yaml",
                     "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.0\n",
                 ),
-                ("overlay/kustomization.yaml", "resources:\n- ../base\nnamePrefix: dev-\n"),
+                (
+                    "overlay/kustomization.yaml",
+                    "resources:\n- ../base\nnamePrefix: dev-\n",
+                ),
             ],
         );
         let spec = json!({"source": {"repoURL": "file:///x", "path": "overlay",
             "kustomize": {"images": ["nginx:2.0"], "replicas": [{"name": "dev-web", "count": 3}],
                           "commonLabels": {"team": "a"}, "namespace": "dev"}}});
         let r = render_app(&spec, &s, &RenderOptions::default(), None).expect("render");
-        assert_eq!(names(&r.objects), vec!["ConfigMap/dev-cfg", "Deployment/dev-web"]);
+        assert_eq!(
+            names(&r.objects),
+            vec!["ConfigMap/dev-cfg", "Deployment/dev-web"]
+        );
         let d = &r.objects[1];
-        assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["image"], "nginx:2.0");
+        assert_eq!(
+            d["spec"]["template"]["spec"]["containers"][0]["image"],
+            "nginx:2.0"
+        );
         assert_eq!(d["spec"]["replicas"], 3);
         assert_eq!(d["metadata"]["labels"]["team"], "a");
         assert_eq!(d["metadata"]["namespace"], "dev");
         // the default load restrictor: a file outside the kustomization root is refused
-        std::fs::write(root.join("overlay/kustomization.yaml"), "resources:\n- ../base/cm.yaml\n")
-            .expect("write");
+        std::fs::write(
+            root.join("overlay/kustomization.yaml"),
+            "resources:\n- ../base/cm.yaml\n",
+        )
+        .expect("write");
         let spec = json!({"source": {"repoURL": "file:///x", "path": "overlay"}});
         let e = render_app(&spec, &s, &RenderOptions::default(), None).expect_err("restricted");
         assert!(e.to_string().contains("kustomize build overlay"), "{e}");
@@ -591,7 +609,10 @@ mod tests {
         let (root, s) = repo(
             "helm",
             &[
-                ("chart/Chart.yaml", "apiVersion: v2\nname: demo\nversion: 0.1.0\n"),
+                (
+                    "chart/Chart.yaml",
+                    "apiVersion: v2\nname: demo\nversion: 0.1.0\n",
+                ),
                 ("chart/values.yaml", "greeting: hello\ncount: 1\n"),
                 (
                     "chart/templates/cm.yaml",
@@ -609,7 +630,10 @@ mod tests {
         ]});
         let r = render_app(&spec, &s, &RenderOptions::default(), None).expect("render");
         assert_eq!(names(&r.objects), vec!["ConfigMap/rel-cm"]);
-        assert_eq!(r.objects[0]["data"], json!({"greeting": "prod", "count": "3", "extra": "obj"}));
+        assert_eq!(
+            r.objects[0]["data"],
+            json!({"greeting": "prod", "count": "3", "extra": "obj"})
+        );
         assert_eq!(r.revisions.len(), 2);
         let _ = std::fs::remove_dir_all(&root);
     }

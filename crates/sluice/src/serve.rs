@@ -128,7 +128,10 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
             );
             println!("  data: {}", args.data.display());
             // Argo CD Applications (repositories: crate::applications::options)
-            tokio::spawn(sluice_kube::application::run_supervised(client.clone(), crate::applications::options()));
+            tokio::spawn(sluice_kube::application::run_supervised(
+                client.clone(),
+                crate::applications::options(),
+            ));
             sluice_kube::run(client, opts).await?;
             return Ok(exit::OK);
         }
@@ -164,7 +167,10 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
             tokio::spawn(sluice_apiserver::listeners::serve_plain(l, hook));
         }
         // Argo CD Applications (repositories: crate::applications::options)
-        tokio::spawn(sluice_kube::application::run_supervised(client.clone(), crate::applications::options()));
+        tokio::spawn(sluice_kube::application::run_supervised(
+            client.clone(),
+            crate::applications::options(),
+        ));
         tokio::spawn(sluice_kube::run_supervised(client, opts));
         println!("sluice serve listening on {}", e.url);
         println!("  kubeconfig: {}", e.kubeconfig.display());

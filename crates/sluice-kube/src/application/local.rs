@@ -35,8 +35,7 @@ impl LocalSources {
                 ));
             }
         };
-        let real = std::fs::canonicalize(p)
-            .map_err(|e| format!("repository {repo_url:?}: {e}"))?;
+        let real = std::fs::canonicalize(p).map_err(|e| format!("repository {repo_url:?}: {e}"))?;
         if !real.is_dir() {
             return Err(format!("repository {repo_url:?}: not a directory"));
         }

@@ -195,8 +195,11 @@ impl AppCtx {
 
     async fn configmap(&self, ns: &str) -> Option<Value> {
         for n in [ns, self.opts.controller_namespace.as_str()] {
-            let api: Api<DynamicObject> =
-                Api::namespaced_with(self.client.clone(), n, &crate::gvk("", "v1", "ConfigMap", "configmaps"));
+            let api: Api<DynamicObject> = Api::namespaced_with(
+                self.client.clone(),
+                n,
+                &crate::gvk("", "v1", "ConfigMap", "configmaps"),
+            );
             if let Ok(Some(v)) = get_opt(&api, "argocd-cm").await {
                 return Some(v);
             }
@@ -206,7 +209,8 @@ impl AppCtx {
 
     async fn project(&self, ns: &str, name: &str) -> Result<Option<Value>, Error> {
         for n in [ns, self.opts.controller_namespace.as_str()] {
-            let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), n, &project_ar());
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(self.client.clone(), n, &project_ar());
             match get_opt(&api, name).await {
                 Ok(Some(v)) => return Ok(Some(v)),
                 Ok(None) => {}
@@ -286,7 +290,6 @@ struct Settings {
     rules: Vec<IgnoreRule>,
     overrides: ResourceOverrides,
     render: RenderOptions,
-    resync: Duration,
     instance: String,
 }
 
@@ -307,8 +310,12 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<AppCtx>) -> Result<Action, 
     let cm = ctx.configmap(&ns).await;
     let resync = parse_resync(cm.as_ref());
     // what a user changes; a status write of ours changes none of it
-    let user = json!([app["spec"], app.get("operation"), app["metadata"]["annotations"],
-        app["metadata"]["labels"]]);
+    let user = json!([
+        app["spec"],
+        app.get("operation"),
+        app["metadata"]["annotations"],
+        app["metadata"]["labels"]
+    ]);
     let h = hash_of(&user);
     if let Ok(seen) = ctx.seen.lock()
         && let Some((prev, at)) = seen.get(&uid)
@@ -316,12 +323,12 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<AppCtx>) -> Result<Action, 
         && at.elapsed() < resync
         && app.get("status").is_some()
     {
-        return Ok(Action::requeue(resync - at.elapsed()));
+        return Ok(Action::requeue(resync.saturating_sub(at.elapsed())));
     }
     if let Ok(mut seen) = ctx.seen.lock() {
         seen.insert(uid.clone(), (h, Instant::now()));
     }
-    let settings = settings(&ctx, &app, cm.as_ref(), resync);
+    let settings = settings(&ctx, &app, cm.as_ref());
     let result = reconcile_app(&ctx, &app, &settings).await;
     let result = match result {
         Err(e) => {
@@ -345,7 +352,9 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<AppCtx>) -> Result<Action, 
     {
         let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &app_ar());
         let p = json!({"metadata": {"annotations": {"argocd.argoproj.io/refresh": null}}});
-        let _ = api.patch(&name, &PatchParams::default(), &Patch::Merge(&p)).await;
+        let _ = api
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&p))
+            .await;
     }
     if resync.is_zero() {
         Ok(Action::await_change())
@@ -354,7 +363,7 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<AppCtx>) -> Result<Action, 
     }
 }
 
-fn settings(ctx: &AppCtx, app: &Value, cm: Option<&Value>, resync: Duration) -> Settings {
+fn settings(ctx: &AppCtx, app: &Value, cm: Option<&Value>) -> Settings {
     let mut rules = Vec::new();
     for (i, r) in app
         .pointer("/spec/ignoreDifferences")
@@ -386,7 +395,6 @@ fn settings(ctx: &AppCtx, app: &Value, cm: Option<&Value>, resync: Duration) -> 
             dest_namespace: s(app, "/spec/destination/namespace").to_string(),
             kustomize_load_restrictor_none: build_opts.contains("LoadRestrictionsNone"),
         },
-        resync,
         instance: instance_name(
             s(app, "/metadata/namespace"),
             s(app, "/metadata/name"),
@@ -461,7 +469,10 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &Settings) -> Result<
             let mut st2 = status.clone();
             st2["conditions"] = json!([condition(kind, &e.to_string())]);
             st2["sync"] = json!({"status": "Unknown"});
-            st2["health"] = old_status.get("health").cloned().unwrap_or(json!({"status": "Unknown"}));
+            st2["health"] = old_status
+                .get("health")
+                .cloned()
+                .unwrap_or(json!({"status": "Unknown"}));
             record(ctx, app, "Warning", kind, &e.to_string()).await;
             return write_status(ctx, &ns, &name, st2).await;
         }
@@ -481,21 +492,41 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &Settings) -> Result<
     }
     // operation: manual sync, else automated
     let op = app.get("operation").filter(|o| !o.is_null()).cloned();
-    let automated = spec.pointer("/syncPolicy/automated").filter(|a| a.is_object()).cloned();
+    let automated = spec
+        .pointer("/syncPolicy/automated")
+        .filter(|a| a.is_object())
+        .cloned();
     let revision = cmp.revisions.first().cloned().unwrap_or_default();
     let mut synced = false;
     if let Some(op) = op {
         let sync_op = op.get("sync").cloned().unwrap_or(json!({}));
         let state = if conditions.is_empty() {
-            run_sync(ctx, app, &cmp, st, &sync_op, op.get("initiatedBy").cloned(), &revision).await?
+            run_sync(
+                ctx,
+                app,
+                &cmp,
+                st,
+                &sync_op,
+                op.get("initiatedBy").cloned(),
+                &revision,
+            )
+            .await?
         } else {
-            failed_state(&sync_op, &revision, "one or more synchronization tasks are not valid")
+            failed_state(
+                &sync_op,
+                &revision,
+                "one or more synchronization tasks are not valid",
+            )
         };
         synced = true;
         // the operation is consumed, as Argo CD clears it
         let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &app_ar());
         let _ = api
-            .patch(&name, &PatchParams::default(), &Patch::Merge(&json!({"operation": null})))
+            .patch(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(&json!({"operation": null})),
+            )
             .await;
         finish_operation(ctx, app, &mut status, state, &revision, &cmp).await;
     } else if let Some(auto) = automated
@@ -504,19 +535,29 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &Settings) -> Result<
     {
         let prev_rev = s(&old_status, "/operationState/syncResult/revision");
         let prev_phase = s(&old_status, "/operationState/phase");
-        let self_heal = auto.get("selfHeal").and_then(Value::as_bool).unwrap_or(false);
-        let allow_empty = auto.get("allowEmpty").and_then(Value::as_bool).unwrap_or(false);
+        let self_heal = auto
+            .get("selfHeal")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let allow_empty = auto
+            .get("allowEmpty")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let prune = auto.get("prune").and_then(Value::as_bool).unwrap_or(false);
         let has_targets = cmp.resources.iter().any(|r| r.target.is_some() && !r.hook);
         // nothing a sync would change: only objects to prune, and pruning is off for them
         // (Argo CD: "need to prune extra resources only but automated prune is disabled")
-        let only_unprunable = cmp.resources.iter().filter(|r| r.modified && !r.hook).all(|r| {
-            r.target.is_none()
-                && (!prune
-                    || r.live
-                        .as_ref()
-                        .is_some_and(|l| SyncOptions::of_object(l).prune == Some(false)))
-        });
+        let only_unprunable = cmp
+            .resources
+            .iter()
+            .filter(|r| r.modified && !r.hook)
+            .all(|r| {
+                r.target.is_none()
+                    && (!prune
+                        || r.live
+                            .as_ref()
+                            .is_some_and(|l| SyncOptions::of_object(l).prune == Some(false)))
+            });
         // Argo CD: no second automated sync of a revision already attempted, unless
         // self-heal (live drift) applies and the last attempt did not fail
         let attempted = prev_rev == revision && !prev_rev.is_empty();
@@ -526,14 +567,28 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &Settings) -> Result<
         if go {
             let sync_op = json!({"revision": revision, "prune": prune,
                 "syncOptions": spec.pointer("/syncPolicy/syncOptions").cloned().unwrap_or(json!([]))});
-            let state = run_sync(ctx, app, &cmp, st, &sync_op, Some(json!({"username": "automated", "automated": true})), &revision).await?;
+            let state = run_sync(
+                ctx,
+                app,
+                &cmp,
+                st,
+                &sync_op,
+                Some(json!({"username": "automated", "automated": true})),
+                &revision,
+            )
+            .await?;
             synced = true;
             finish_operation(ctx, app, &mut status, state, &revision, &cmp).await;
         }
     }
     if synced {
-        let objs = render_app(spec, ctx.opts.sources.as_ref(), &st.render, Some(&ctx.cache))
-            .map(|r| (r.objects, r.revisions));
+        let objs = render_app(
+            spec,
+            ctx.opts.sources.as_ref(),
+            &st.render,
+            Some(&ctx.cache),
+        )
+        .map(|r| (r.objects, r.revisions));
         if let Ok((objs, revs)) = objs {
             cmp = compare(ctx, app, objs, revs, st, &proj).await?;
         }
@@ -546,7 +601,8 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &Settings) -> Result<
         .map(Res::status_entry)
         .collect();
     status["resources"] = Value::Array(resources);
-    let mut sync = json!({"status": cmp.sync_status, "comparedTo": {"destination": spec["destination"]}});
+    let mut sync =
+        json!({"status": cmp.sync_status, "comparedTo": {"destination": spec["destination"]}});
     if spec.get("sources").is_some_and(|v| v.is_array()) {
         sync["revisions"] = json!(cmp.revisions);
         sync["comparedTo"]["sources"] = spec["sources"].clone();
@@ -571,9 +627,17 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &Settings) -> Result<
             "ResourceUpdated",
             &format!(
                 "Updated sync status: {} -> {}; health status: {} -> {}",
-                if old_sync.is_empty() { "Unknown" } else { old_sync },
+                if old_sync.is_empty() {
+                    "Unknown"
+                } else {
+                    old_sync
+                },
                 cmp.sync_status,
-                if old_health.is_empty() { "Unknown" } else { old_health },
+                if old_health.is_empty() {
+                    "Unknown"
+                } else {
+                    old_health
+                },
                 cmp.health.as_str()
             ),
         )
@@ -637,7 +701,10 @@ async fn write_status(ctx: &AppCtx, ns: &str, name: &str, status: Value) -> Resu
     {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(e)) if e.code == 404 => {
-            match api.patch(name, &PatchParams::default(), &Patch::Merge(&body)).await {
+            match api
+                .patch(name, &PatchParams::default(), &Patch::Merge(&body))
+                .await
+            {
                 Ok(_) => Ok(()),
                 Err(kube::Error::Api(e)) if e.code == 404 => Ok(()), // deleted meanwhile
                 Err(e) => Err(e.into()),
@@ -709,7 +776,11 @@ async fn compare(
     {
         let g = s(e, "/group");
         let v = s(e, "/version");
-        let av = if g.is_empty() { v.to_string() } else { format!("{g}/{v}") };
+        let av = if g.is_empty() {
+            v.to_string()
+        } else {
+            format!("{g}/{v}")
+        };
         let kind = s(e, "/kind").to_string();
         if let Some((_, namespaced)) = ctx.kind(&av, &kind).await {
             kinds.insert((av, kind), namespaced);
@@ -797,7 +868,9 @@ async fn compare(
     let mut health = HealthStatusCode::Healthy;
     let mut health_message = String::new();
     for k in order {
-        let Some(mut r) = by_key.remove(&k) else { continue };
+        let Some(mut r) = by_key.remove(&k) else {
+            continue;
+        };
         if !r.hook {
             r.modified = diff::diff(r.target.as_ref(), r.live.as_ref(), &st.rules).modified;
             if r.modified {
@@ -805,7 +878,10 @@ async fn compare(
             }
             r.health = match &r.live {
                 Some(l) => sluice_health::resource_health(l, &st.overrides),
-                None => Some(sluice_health::HealthStatus::new(HealthStatusCode::Missing, "")),
+                None => Some(sluice_health::HealthStatus::new(
+                    HealthStatusCode::Missing,
+                    "",
+                )),
             };
             // objects to be pruned do not count toward the app's health
             if r.target.is_some()
@@ -849,7 +925,12 @@ fn result_entry(t: &gsync::Task, api_version: &str, status: &str, message: &str)
 
 /// Applies one object (server-side apply as the controller's field manager, with the
 /// last-applied annotation kubectl would write; `Replace=true`: replace or create).
-async fn apply_one(ctx: &AppCtx, obj: &Value, opts: &SyncOptions, dry_run: bool) -> Result<Value, String> {
+async fn apply_one(
+    ctx: &AppCtx,
+    obj: &Value,
+    opts: &SyncOptions,
+    dry_run: bool,
+) -> Result<Value, String> {
     let av = s(obj, "/apiVersion");
     let kind = s(obj, "/kind");
     let Some((ar, namespaced)) = ctx.kind(av, kind).await else {
@@ -863,7 +944,10 @@ async fn apply_one(ctx: &AppCtx, obj: &Value, opts: &SyncOptions, dry_run: bool)
     let mut body = obj.clone();
     if !opts.server_side_apply.unwrap_or(false) {
         let mut la = obj.clone();
-        if let Some(a) = la.pointer_mut("/metadata/annotations").and_then(Value::as_object_mut) {
+        if let Some(a) = la
+            .pointer_mut("/metadata/annotations")
+            .and_then(Value::as_object_mut)
+        {
             a.remove(diff::LAST_APPLIED);
         }
         body["metadata"]["annotations"][diff::LAST_APPLIED] = json!(la.to_string());
@@ -913,7 +997,11 @@ async fn delete_one(ctx: &AppCtx, obj: &Value, policy: Option<&str>) -> Result<(
     }
 }
 
-async fn health_of(ctx: &AppCtx, obj: &Value, overrides: &ResourceOverrides) -> Option<sluice_health::HealthStatus> {
+async fn health_of(
+    ctx: &AppCtx,
+    obj: &Value,
+    overrides: &ResourceOverrides,
+) -> Option<sluice_health::HealthStatus> {
     let av = s(obj, "/apiVersion");
     let kind = s(obj, "/kind");
     let (ar, namespaced) = ctx.kind(av, kind).await?;
@@ -924,7 +1012,10 @@ async fn health_of(ctx: &AppCtx, obj: &Value, overrides: &ResourceOverrides) -> 
             v["kind"] = json!(kind);
             sluice_health::resource_health(&v, overrides)
         }
-        Ok(None) => Some(sluice_health::HealthStatus::new(HealthStatusCode::Missing, "")),
+        Ok(None) => Some(sluice_health::HealthStatus::new(
+            HealthStatusCode::Missing,
+            "",
+        )),
         Err(_) => None,
     }
 }
@@ -941,7 +1032,10 @@ async fn run_sync(
     revision: &str,
 ) -> Result<Value, Error> {
     let started = now();
-    let dry_run = sync_op.get("dryRun").and_then(Value::as_bool).unwrap_or(false);
+    let dry_run = sync_op
+        .get("dryRun")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let mut app_opts: Vec<String> = app
         .pointer("/spec/syncPolicy/syncOptions")
         .and_then(Value::as_array)
@@ -964,13 +1058,22 @@ async fn run_sync(
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .map(|r| (s(r, "/group").into(), s(r, "/kind").into(), s(r, "/name").into()))
+        .map(|r| {
+            (
+                s(r, "/group").into(),
+                s(r, "/kind").into(),
+                s(r, "/name").into(),
+            )
+        })
         .collect();
     let resources: Vec<gsync::Resource> = cmp
         .resources
         .iter()
         .filter(|r| {
-            only.is_empty() || only.iter().any(|(g, k, n)| *g == r.group && *k == r.kind && *n == r.name)
+            only.is_empty()
+                || only
+                    .iter()
+                    .any(|(g, k, n)| *g == r.group && *k == r.kind && *n == r.name)
         })
         .map(|r| gsync::Resource {
             target: r.target.clone(),
@@ -979,7 +1082,10 @@ async fn run_sync(
         })
         .collect();
     let plan_opts = gsync::PlanOptions {
-        prune: sync_op.get("prune").and_then(Value::as_bool).unwrap_or(false),
+        prune: sync_op
+            .get("prune")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         app: app_sync_opts.clone(),
     };
     let tasks = gsync::plan(&resources, &plan_opts);
@@ -995,7 +1101,8 @@ async fn run_sync(
     // CreateNamespace=true: the destination namespace first
     let dest_ns = s(app, "/spec/destination/namespace");
     if app_sync_opts.create_namespace == Some(true) && !dest_ns.is_empty() && !dry_run {
-        let mut nsobj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": dest_ns}});
+        let mut nsobj =
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": dest_ns}});
         if let Some(m) = app.pointer("/spec/syncPolicy/managedNamespaceMetadata") {
             for k in ["labels", "annotations"] {
                 if let Some(v) = m.get(k) {
@@ -1029,9 +1136,21 @@ async fn run_sync(
             let av = api_version_of(t);
             let opts = merge_opts(&app_sync_opts, &t.options);
             match t.action {
-                TaskAction::Apply => match apply_one(ctx, t.target.as_ref().unwrap_or(&Value::Null), &opts, dry_run).await {
+                TaskAction::Apply => match apply_one(
+                    ctx,
+                    t.target.as_ref().unwrap_or(&Value::Null),
+                    &opts,
+                    dry_run,
+                )
+                .await
+                {
                     Ok(v) => {
-                        results.push(result_entry(t, &av, "Synced", &format!("{} configured", t.kind.to_lowercase())));
+                        results.push(result_entry(
+                            t,
+                            &av,
+                            "Synced",
+                            &format!("{} configured", t.kind.to_lowercase()),
+                        ));
                         applied.push((v, false));
                     }
                     Err(e) => {
@@ -1047,18 +1166,29 @@ async fn run_sync(
                     let res = if dry_run {
                         Ok(())
                     } else {
-                        delete_one(ctx, t.live.as_ref().unwrap_or(&Value::Null), opts.prune_propagation_policy.as_deref()).await
+                        delete_one(
+                            ctx,
+                            t.live.as_ref().unwrap_or(&Value::Null),
+                            opts.prune_propagation_policy.as_deref(),
+                        )
+                        .await
                     };
                     match res {
                         Ok(()) => results.push(result_entry(t, &av, "Pruned", "pruned")),
                         Err(e) => {
                             results.push(result_entry(t, &av, "SyncFailed", &e));
-                            failure = Some(format!("one or more objects failed to prune, reason: {e}"));
+                            failure =
+                                Some(format!("one or more objects failed to prune, reason: {e}"));
                         }
                     }
                 }
                 TaskAction::PruneSkipped => {
-                    results.push(result_entry(t, &av, "PruneSkipped", "ignored (requires pruning)"));
+                    results.push(result_entry(
+                        t,
+                        &av,
+                        "PruneSkipped",
+                        "ignored (requires pruning)",
+                    ));
                 }
                 TaskAction::Hook => {
                     if dry_run {
@@ -1112,7 +1242,11 @@ async fn run_sync(
                             "{} {} failed: {}",
                             s(&o, "/kind"),
                             s(&o, "/metadata/name"),
-                            if msg.is_empty() { "hook failed".to_string() } else { msg }
+                            if msg.is_empty() {
+                                "hook failed".to_string()
+                            } else {
+                                msg
+                            }
                         ));
                     }
                     // a Suspended object is as far as it goes (Argo CD treats it as done)
@@ -1160,7 +1294,10 @@ async fn run_sync(
     }
     let (phase, message) = match &failure {
         Some(m) => ("Failed", m.clone()),
-        None => ("Succeeded", "successfully synced (all tasks run)".to_string()),
+        None => (
+            "Succeeded",
+            "successfully synced (all tasks run)".to_string(),
+        ),
     };
     let mut source = app.pointer("/spec/source").cloned().unwrap_or(Value::Null);
     if source.is_null() {
@@ -1187,7 +1324,9 @@ fn merge_opts(app: &SyncOptions, obj: &SyncOptions) -> SyncOptions {
         validate: obj.validate.or(app.validate),
         prune: obj.prune.or(app.prune),
         delete: obj.delete.or(app.delete),
-        respect_ignore_differences: obj.respect_ignore_differences.or(app.respect_ignore_differences),
+        respect_ignore_differences: obj
+            .respect_ignore_differences
+            .or(app.respect_ignore_differences),
         prune_propagation_policy: obj
             .prune_propagation_policy
             .clone()
@@ -1222,23 +1361,28 @@ async fn run_hook(ctx: &AppCtx, t: &gsync::Task, _st: &Settings) -> Result<Value
     let av = s(obj, "/apiVersion");
     let kind = s(obj, "/kind");
     let Some((ar, namespaced)) = ctx.kind(av, kind).await else {
-        return Err(format!("the server could not find the requested resource ({av} {kind})"));
+        return Err(format!(
+            "the server could not find the requested resource ({av} {kind})"
+        ));
     };
     let api = ctx.api(&ar, namespaced, s(obj, "/metadata/namespace"));
     let name = s(obj, "/metadata/name");
-    if !name.is_empty() {
-        if let Ok(Some(cur)) = get_opt(&api, name).await {
-            if !t.delete_policies.contains(&DeletePolicy::BeforeHookCreation) {
-                // a named hook without that policy runs once and persists
-                return Ok(cur);
+    if !name.is_empty()
+        && let Ok(Some(cur)) = get_opt(&api, name).await
+    {
+        if !t
+            .delete_policies
+            .contains(&DeletePolicy::BeforeHookCreation)
+        {
+            // a named hook without that policy runs once and persists
+            return Ok(cur);
+        }
+        let _ = api.delete(name, &DeleteParams::background()).await;
+        for _ in 0..100 {
+            if matches!(api.get_opt(name).await, Ok(None)) {
+                break;
             }
-            let _ = api.delete(name, &DeleteParams::background()).await;
-            for _ in 0..100 {
-                if matches!(api.get_opt(name).await, Ok(None)) {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
     let d: DynamicObject = serde_json::from_value(obj.clone()).map_err(|e| e.to_string())?;
@@ -1306,7 +1450,10 @@ async fn finish_operation(
         app,
         type_,
         reason,
-        &format!("Sync operation to {revision} {}: {msg}", phase.to_lowercase()),
+        &format!(
+            "Sync operation to {revision} {}: {msg}",
+            phase.to_lowercase()
+        ),
     )
     .await;
     status["operationState"] = state;
@@ -1323,11 +1470,14 @@ async fn delete_app(ctx: &Arc<AppCtx>, app: &Value) -> Result<Action, Error> {
         .flatten()
         .filter_map(|v| v.as_str().map(str::to_string))
         .collect();
-    if !fins.iter().any(|f| f == FIN || f.starts_with(&format!("{FIN}/"))) {
+    if !fins
+        .iter()
+        .any(|f| f == FIN || f.starts_with(&format!("{FIN}/")))
+    {
         return Ok(Action::await_change());
     }
     let cm = ctx.configmap(s(app, "/metadata/namespace")).await;
-    let st = settings(ctx, app, cm.as_ref(), DEFAULT_RESYNC);
+    let st = settings(ctx, app, cm.as_ref());
     let proj = project::default_project("");
     let cmp = compare(ctx, app, Vec::new(), Vec::new(), &st, &proj).await?;
     for r in &cmp.resources {
@@ -1346,7 +1496,11 @@ async fn delete_app(ctx: &Arc<AppCtx>, app: &Value) -> Result<Action, Error> {
         Api::namespaced_with(ctx.client.clone(), s(app, "/metadata/namespace"), &app_ar());
     let p = json!({"metadata": {"finalizers": rest}});
     match api
-        .patch(s(app, "/metadata/name"), &PatchParams::default(), &Patch::Merge(&p))
+        .patch(
+            s(app, "/metadata/name"),
+            &PatchParams::default(),
+            &Patch::Merge(&p),
+        )
         .await
     {
         Ok(_) => {}

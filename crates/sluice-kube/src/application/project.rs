@@ -12,7 +12,10 @@ fn s<'a>(v: &'a Value, k: &str) -> &'a str {
 }
 
 fn list(v: &Value, k: &str) -> Vec<Value> {
-    v.get(k).and_then(Value::as_array).cloned().unwrap_or_default()
+    v.get(k)
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// Argo CD's glob with `!` negation: any negated match denies, else any match allows.
@@ -34,7 +37,11 @@ fn globs_permit(patterns: &[&str], value: &str) -> bool {
 pub fn source_permitted(project: &Value, repo_url: &str) -> bool {
     let repos = list(&project["spec"], "sourceRepos");
     let pats: Vec<&str> = repos.iter().filter_map(Value::as_str).collect();
-    let norm = |u: &str| u.trim_end_matches('/').trim_end_matches(".git").to_lowercase();
+    let norm = |u: &str| {
+        u.trim_end_matches('/')
+            .trim_end_matches(".git")
+            .to_lowercase()
+    };
     globs_permit(&pats, repo_url) || pats.iter().any(|p| norm(p) == norm(repo_url))
 }
 
@@ -84,7 +91,10 @@ pub fn kind_permitted(project: &Value, group: &str, kind: &str, namespaced: bool
         if deny.iter().any(|e| gk_matches(e, group, kind)) {
             return false;
         }
-        match spec.get("namespaceResourceWhitelist").and_then(Value::as_array) {
+        match spec
+            .get("namespaceResourceWhitelist")
+            .and_then(Value::as_array)
+        {
             Some(allow) => allow.iter().any(|e| gk_matches(e, group, kind)),
             None => true,
         }
@@ -119,7 +129,12 @@ pub fn check_app(project: &Value, spec: &Value) -> Result<(), String> {
     if let Some(src) = spec.get("source") {
         repos.push(s(src, "repoURL").to_string());
     }
-    for src in spec.get("sources").and_then(Value::as_array).into_iter().flatten() {
+    for src in spec
+        .get("sources")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         repos.push(s(src, "repoURL").to_string());
     }
     for r in repos {
@@ -171,13 +186,21 @@ mod tests {
         assert!(destination_permitted(&p, IN_CLUSTER, "", "team-a"));
         assert!(!destination_permitted(&p, IN_CLUSTER, "", "kube-system"));
         assert!(kind_permitted(&p, "", "Namespace", false));
-        assert!(!kind_permitted(&p, "rbac.authorization.k8s.io", "ClusterRole", false));
+        assert!(!kind_permitted(
+            &p,
+            "rbac.authorization.k8s.io",
+            "ClusterRole",
+            false
+        ));
         assert!(!kind_permitted(&p, "", "ResourceQuota", true));
         assert!(kind_permitted(&p, "apps", "Deployment", true));
         let spec = json!({"source": {"repoURL": "https://git.example.com/team/app"},
                           "destination": {"server": IN_CLUSTER, "namespace": "prod"}});
         let e = check_app(&p, &spec).expect_err("refused");
-        assert!(e.contains("do not match any of the allowed destinations"), "{e}");
+        assert!(
+            e.contains("do not match any of the allowed destinations"),
+            "{e}"
+        );
         let d = default_project("argocd");
         assert!(check_app(&d, &spec).is_ok());
         assert!(kind_permitted(&d, "", "Namespace", false));

@@ -26,7 +26,8 @@ fn write(root: &Path, files: &[(&str, &str)]) {
 }
 
 const BASE_KUST: &str = "resources:\n- cm.yaml\n- deploy.yaml\n";
-const BASE_CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-config\ndata:\n  greeting: hello\n";
+const BASE_CM: &str =
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-config\ndata:\n  greeting: hello\n";
 const DEPLOY: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.27\n";
 const HOOK: &str = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n  annotations:\n    argocd.argoproj.io/hook: PreSync\n    argocd.argoproj.io/sync-wave: \"-1\"\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: migrate\n        image: alpine\n        command: [\"true\"]\n";
 const EXTRA: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  a: \"1\"\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: keep\n  annotations:\n    argocd.argoproj.io/sync-options: Prune=false\ndata:\n  a: \"1\"\n";
@@ -103,16 +104,31 @@ fn applications_sync_prune_hooks_and_conditions() {
     assert_eq!(results[0]["kind"], "Job", "the hook is first: {results:#?}");
     // tracked objects, with the Application's kustomize overrides applied
     let d = s.json(&["get", "deployment", "dev-web", "-n", "demo"]);
-    assert_eq!(d["metadata"]["labels"]["app.kubernetes.io/instance"], "demo");
+    assert_eq!(
+        d["metadata"]["labels"]["app.kubernetes.io/instance"],
+        "demo"
+    );
     assert_eq!(d["metadata"]["labels"]["team"], "payments");
     let names: Vec<String> = st["resources"]
         .as_array()
         .into_iter()
         .flatten()
-        .map(|r| format!("{}/{}", r["kind"].as_str().unwrap_or(""), r["name"].as_str().unwrap_or("")))
+        .map(|r| {
+            format!(
+                "{}/{}",
+                r["kind"].as_str().unwrap_or(""),
+                r["name"].as_str().unwrap_or("")
+            )
+        })
         .collect();
-    assert!(names.contains(&"Deployment/dev-web".to_string()), "{names:?}");
-    assert!(!names.iter().any(|n| n.starts_with("Job/")), "hooks are not resources: {names:?}");
+    assert!(
+        names.contains(&"Deployment/dev-web".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n.starts_with("Job/")),
+        "hooks are not resources: {names:?}"
+    );
 
     // the source changes: OutOfSync, then automated sync applies it and prunes
     write(
@@ -130,15 +146,19 @@ fn applications_sync_prune_hooks_and_conditions() {
         "the new greeting applied",
         |v| v["data"]["greeting"] == "bonjour",
     );
-    s.wait_for(&["get", "configmaps", "-n", "demo"], "dev-extra pruned", |v| {
-        let names: Vec<&str> = v["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|i| i["metadata"]["name"].as_str())
-            .collect();
-        !names.contains(&"dev-extra") && names.contains(&"dev-keep")
-    });
+    s.wait_for(
+        &["get", "configmaps", "-n", "demo"],
+        "dev-extra pruned",
+        |v| {
+            let names: Vec<&str> = v["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|i| i["metadata"]["name"].as_str())
+                .collect();
+            !names.contains(&"dev-extra") && names.contains(&"dev-keep")
+        },
+    );
     let v = s.wait_for(&get, "a second history entry", |v| {
         v["status"]["history"].as_array().map(Vec::len) >= Some(2)
     });
@@ -177,7 +197,10 @@ fn applications_sync_prune_hooks_and_conditions() {
         None,
     );
     let v = s.wait_for(&mget, "manual synced", synced_healthy);
-    assert!(v.get("operation").is_none_or(Value::is_null), "operation consumed");
+    assert!(
+        v.get("operation").is_none_or(Value::is_null),
+        "operation consumed"
+    );
     assert_eq!(
         v["status"]["operationState"]["operation"]["initiatedBy"]["username"],
         "tester"
@@ -195,7 +218,11 @@ fn applications_sync_prune_hooks_and_conditions() {
     let v = s.wait_for(
         &["get", "applications.argoproj.io", "outside", "-n", "argocd"],
         "a condition",
-        |v| v["status"]["conditions"].as_array().is_some_and(|c| !c.is_empty()),
+        |v| {
+            v["status"]["conditions"]
+                .as_array()
+                .is_some_and(|c| !c.is_empty())
+        },
     );
     let c = &v["status"]["conditions"][0];
     assert_eq!(c["type"], "InvalidSpecError", "{c:#}");
@@ -213,7 +240,11 @@ fn applications_sync_prune_hooks_and_conditions() {
     let v = s.wait_for(
         &["get", "applications.argoproj.io", "escape", "-n", "argocd"],
         "a condition",
-        |v| v["status"]["conditions"].as_array().is_some_and(|c| !c.is_empty()),
+        |v| {
+            v["status"]["conditions"]
+                .as_array()
+                .is_some_and(|c| !c.is_empty())
+        },
     );
     let c = &v["status"]["conditions"][0];
     assert!(
