@@ -284,17 +284,18 @@ pub fn normalize(obj: &Value) -> Value {
             }
         }
     }
-    if kind == "Secret" && m.get("apiVersion").and_then(Value::as_str) == Some("v1") {
-        if let Some(Value::Object(sd)) = m.remove("stringData") {
-            let data = m.entry("data").or_insert_with(|| Value::Object(Map::new()));
-            if let Some(d) = data.as_object_mut() {
-                for (k, v) in sd {
-                    let s = v.as_str().unwrap_or("").as_bytes().to_vec();
-                    d.insert(
-                        k,
-                        Value::String(base64::engine::general_purpose::STANDARD.encode(s)),
-                    );
-                }
+    if kind == "Secret"
+        && m.get("apiVersion").and_then(Value::as_str) == Some("v1")
+        && let Some(Value::Object(sd)) = m.remove("stringData")
+    {
+        let data = m.entry("data").or_insert_with(|| Value::Object(Map::new()));
+        if let Some(d) = data.as_object_mut() {
+            for (k, v) in sd {
+                let s = v.as_str().unwrap_or("").as_bytes().to_vec();
+                d.insert(
+                    k,
+                    Value::String(base64::engine::general_purpose::STANDARD.encode(s)),
+                );
             }
         }
     }

@@ -31,10 +31,13 @@ impl Key {
     }
 }
 
+/// The entries and their insertion order.
+type Entries = (HashMap<Key, Arc<Vec<Value>>>, VecDeque<Key>);
+
 /// The cache (shared by the controller's reconciles).
 pub struct RenderCache {
     capacity: usize,
-    inner: Mutex<(HashMap<Key, Arc<Vec<Value>>>, VecDeque<Key>)>,
+    inner: Mutex<Entries>,
 }
 
 impl RenderCache {

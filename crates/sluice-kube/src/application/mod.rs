@@ -66,7 +66,7 @@ pub struct AppCtx {
     opts: AppOptions,
     cache: RenderCache,
     /// (apiVersion, kind) -> (resource, namespaced), from discovery.
-    kinds: Mutex<HashMap<(String, String), Option<(ApiResource, bool)>>>,
+    kinds: Mutex<HashMap<(String, String), (ApiResource, bool)>>,
     /// Per Application uid: the hash of what a user may change and when it was last
     /// reconciled in full (own status writes do not trigger a new reconcile).
     seen: Mutex<HashMap<String, (u64, Instant)>>,
@@ -164,7 +164,7 @@ impl AppCtx {
     /// The resource and scope of an (apiVersion, kind); `None` when the API does not serve it.
     async fn kind(&self, api_version: &str, kind: &str) -> Option<(ApiResource, bool)> {
         let key = (api_version.to_string(), kind.to_string());
-        if let Some(Some(k)) = self.kinds.lock().ok()?.get(&key) {
+        if let Some(k) = self.kinds.lock().ok()?.get(&key) {
             return Some(k.clone());
         }
         let (g, v) = match api_version.split_once('/') {
@@ -177,10 +177,10 @@ impl AppCtx {
             Err(_) => None,
         };
         // unknown kinds are looked up again next time (a CRD may be applied meanwhile)
-        if found.is_some()
+        if let Some(f) = &found
             && let Ok(mut m) = self.kinds.lock()
         {
-            m.insert(key, found.clone());
+            m.insert(key, f.clone());
         }
         found
     }
