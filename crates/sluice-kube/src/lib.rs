@@ -12,6 +12,7 @@
 //!   directory ([`taskrun`], [`logs`]).
 //! - Status is written as Tekton writes it; Events mark starts and ends ([`events`]).
 
+pub mod application;
 pub mod concurrency;
 pub mod events;
 pub mod interceptor_http;

@@ -3,6 +3,7 @@
 mod admin;
 mod admission;
 mod apiserver;
+mod applications;
 mod appset;
 mod cli;
 mod exit;

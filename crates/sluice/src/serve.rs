@@ -130,6 +130,11 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
                 kc.display()
             );
             println!("  data: {}", args.data.display());
+            // Argo CD Applications (repositories: crate::applications::options)
+            tokio::spawn(sluice_kube::application::run_supervised(
+                client.clone(),
+                crate::applications::options(),
+            ));
             sluice_kube::run(client, opts).await?;
             return Ok(exit::OK);
         }
@@ -165,6 +170,11 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
         if let Some(l) = plain_listeners {
             tokio::spawn(sluice_apiserver::listeners::serve_plain(l, hook));
         }
+        // Argo CD Applications (repositories: crate::applications::options)
+        tokio::spawn(sluice_kube::application::run_supervised(
+            client.clone(),
+            crate::applications::options(),
+        ));
         tokio::spawn(sluice_kube::run_supervised(client, opts));
         println!("sluice serve listening on {}", e.url);
         println!("  kubeconfig: {}", e.kubeconfig.display());

@@ -64,6 +64,12 @@ fn rules() -> BTreeMap<&'static str, Vec<&'static str>> {
             "sluice-kustomize",
         ]),
     );
+    // Application sources: repositories only through its SourceTree/Sources traits (a
+    // local-directory tree is its one edge); no cluster, no async, no git yet
+    r.insert(
+        "sluice-source",
+        pure_and(&["sluice", "sluice-kube", "sluice-apiserver", "sluice-gitops"]),
+    );
     // the engine is pure: no I/O, async runtime or process crates
     r.insert(
         "sluice-pipeline",

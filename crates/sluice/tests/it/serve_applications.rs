@@ -1,0 +1,264 @@
+//! Argo CD Applications in `sluice serve` end to end: kubectl applies an Application whose
+//! source is a local kustomize overlay (`file:///...`, until git lands); the controller
+//! renders it, applies it (CreateNamespace=true, a PreSync hook in wave -1 first), tracks
+//! the objects with `app.kubernetes.io/instance` (docs user-guide/resource_tracking.md),
+//! and reports Synced/Healthy with history and operationState (docs
+//! operator-manual/declarative-setup.md). A change to the source makes it OutOfSync and
+//! automated sync applies it and prunes what was removed, except an object annotated
+//! `argocd.argoproj.io/sync-options: Prune=false` (docs user-guide/sync-options.md). A
+//! manual sync is requested through `operation` as `argocd app sync` writes it. Invalid
+//! Applications get a condition with a clear message (project destinations, a path
+//! leading out of the repository).
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::apiserver_kubectl::{kubectl_available, temp_dir};
+use crate::serve_triggers::Serve;
+
+fn write(root: &Path, files: &[(&str, &str)]) {
+    for (p, c) in files {
+        let f = root.join(p);
+        std::fs::create_dir_all(f.parent().expect("parent")).expect("mkdir");
+        std::fs::write(f, c).expect("write");
+    }
+}
+
+const BASE_KUST: &str = "resources:\n- cm.yaml\n- deploy.yaml\n";
+const BASE_CM: &str =
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-config\ndata:\n  greeting: hello\n";
+const DEPLOY: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.27\n";
+const HOOK: &str = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n  annotations:\n    argocd.argoproj.io/hook: PreSync\n    argocd.argoproj.io/sync-wave: \"-1\"\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: migrate\n        image: alpine\n        command: [\"true\"]\n";
+const EXTRA: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  a: \"1\"\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: keep\n  annotations:\n    argocd.argoproj.io/sync-options: Prune=false\ndata:\n  a: \"1\"\n";
+
+fn app(name: &str, project: &str, repo: &Path, path: &str, ns: &str, automated: bool) -> String {
+    let auto = if automated {
+        "    automated: {prune: true, selfHeal: true}\n"
+    } else {
+        ""
+    };
+    format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: {name}\n  namespace: argocd\nspec:\n  project: {project}\n  source:\n    repoURL: file://{}\n    targetRevision: HEAD\n    path: {path}\n    kustomize:\n      commonLabels: {{team: payments}}\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: {ns}\n  syncPolicy:\n{auto}    syncOptions: [CreateNamespace=true]\n",
+        repo.display()
+    )
+}
+
+fn synced_healthy(v: &Value) -> bool {
+    v["status"]["sync"]["status"] == "Synced" && v["status"]["health"]["status"] == "Healthy"
+}
+
+#[test]
+#[ignore = "unverified: written by the appctl helper, whose binary build could not finish before its deadline on the shared machine; run with --ignored and remove this"]
+fn applications_sync_prune_hooks_and_conditions() {
+    if !kubectl_available() {
+        eprintln!("skipped: kubectl not installed");
+        return;
+    }
+    let repo = temp_dir("app-repo");
+    write(
+        &repo,
+        &[
+            ("base/kustomization.yaml", BASE_KUST),
+            ("base/cm.yaml", BASE_CM),
+            ("base/deploy.yaml", DEPLOY),
+            (
+                "overlays/dev/kustomization.yaml",
+                "resources:\n- ../../base\n- hook.yaml\n- extra.yaml\nnamePrefix: dev-\n",
+            ),
+            ("overlays/dev/hook.yaml", HOOK),
+            ("overlays/dev/extra.yaml", EXTRA),
+        ],
+    );
+    let s = Serve::start("apps", &[]);
+    s.ok(
+        &["apply", "-f", "-"],
+        Some("apiVersion: v1\nkind: Namespace\nmetadata: {name: argocd}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: argocd-cm, namespace: argocd}\ndata:\n  timeout.reconciliation: 1s\n"),
+    );
+    s.ok(
+        &["apply", "-f", "-"],
+        Some(&app("demo", "default", &repo, "overlays/dev", "demo", true)),
+    );
+    let get = ["get", "applications.argoproj.io", "demo", "-n", "argocd"];
+    let v = s.wait_for(&get, "demo Synced and Healthy", synced_healthy);
+    let st = &v["status"];
+    assert_eq!(st["operationState"]["phase"], "Succeeded", "{st:#}");
+    assert_eq!(
+        st["operationState"]["operation"]["initiatedBy"]["automated"],
+        true
+    );
+    assert_eq!(st["history"].as_array().map(Vec::len), Some(1), "{st:#}");
+    assert_eq!(st["sourceType"], "Kustomize");
+    let rev = st["sync"]["revision"].as_str().unwrap_or("").to_string();
+    assert!(!rev.is_empty());
+    // the PreSync hook ran before the Sync wave and is in the sync result
+    let results = st["operationState"]["syncResult"]["resources"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let hook = results
+        .iter()
+        .find(|r| r["kind"] == "Job")
+        .expect("hook result");
+    assert_eq!(hook["hookType"], "PreSync");
+    assert_eq!(hook["hookPhase"], "Succeeded", "{hook:#}");
+    assert_eq!(results[0]["kind"], "Job", "the hook is first: {results:#?}");
+    // tracked objects, with the Application's kustomize overrides applied
+    let d = s.json(&["get", "deployment", "dev-web", "-n", "demo"]);
+    assert_eq!(
+        d["metadata"]["labels"]["app.kubernetes.io/instance"],
+        "demo"
+    );
+    assert_eq!(d["metadata"]["labels"]["team"], "payments");
+    let names: Vec<String> = st["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            format!(
+                "{}/{}",
+                r["kind"].as_str().unwrap_or(""),
+                r["name"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert!(
+        names.contains(&"Deployment/dev-web".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n.starts_with("Job/")),
+        "hooks are not resources: {names:?}"
+    );
+
+    // the source changes: OutOfSync, then automated sync applies it and prunes
+    write(
+        &repo,
+        &[
+            ("base/cm.yaml", &BASE_CM.replace("hello", "bonjour")),
+            (
+                "overlays/dev/kustomization.yaml",
+                "resources:\n- ../../base\n- hook.yaml\nnamePrefix: dev-\n",
+            ),
+        ],
+    );
+    s.wait_for(
+        &["get", "configmap", "dev-app-config", "-n", "demo"],
+        "the new greeting applied",
+        |v| v["data"]["greeting"] == "bonjour",
+    );
+    s.wait_for(
+        &["get", "configmaps", "-n", "demo"],
+        "dev-extra pruned",
+        |v| {
+            let names: Vec<&str> = v["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|i| i["metadata"]["name"].as_str())
+                .collect();
+            !names.contains(&"dev-extra") && names.contains(&"dev-keep")
+        },
+    );
+    let v = s.wait_for(&get, "a second history entry", |v| {
+        v["status"]["history"].as_array().map(Vec::len) >= Some(2)
+    });
+    assert_ne!(v["status"]["history"][1]["revision"], rev.as_str());
+    // dev-keep is kept (Prune=false) and reported as requiring pruning
+    let keep = v["status"]["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["name"] == "dev-keep")
+        .cloned()
+        .expect("dev-keep listed");
+    assert_eq!(keep["requiresPruning"], true, "{keep:#}");
+
+    // a manual sync through `operation`, as `argocd app sync` writes it
+    s.ok(
+        &["apply", "-f", "-"],
+        Some(&app("manual", "default", &repo, "base", "manual", false)),
+    );
+    let mget = ["get", "applications.argoproj.io", "manual", "-n", "argocd"];
+    s.wait_for(&mget, "manual OutOfSync", |v| {
+        v["status"]["sync"]["status"] == "OutOfSync"
+    });
+    s.ok(
+        &[
+            "patch",
+            "applications.argoproj.io",
+            "manual",
+            "-n",
+            "argocd",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"operation":{"sync":{"revision":"HEAD","prune":true},"initiatedBy":{"username":"tester"}}}"#,
+        ],
+        None,
+    );
+    let v = s.wait_for(&mget, "manual synced", synced_healthy);
+    assert!(
+        v.get("operation").is_none_or(Value::is_null),
+        "operation consumed"
+    );
+    assert_eq!(
+        v["status"]["operationState"]["operation"]["initiatedBy"]["username"],
+        "tester"
+    );
+
+    // invalid Applications: a destination outside the project, a path leaving the repo
+    s.ok(
+        &["apply", "-f", "-"],
+        Some("apiVersion: argoproj.io/v1alpha1\nkind: AppProject\nmetadata: {name: restricted, namespace: argocd}\nspec:\n  sourceRepos: ['*']\n  destinations:\n  - {server: https://kubernetes.default.svc, namespace: only-this}\n"),
+    );
+    s.ok(
+        &["apply", "-f", "-"],
+        Some(&app("outside", "restricted", &repo, "base", "prod", true)),
+    );
+    let v = s.wait_for(
+        &["get", "applications.argoproj.io", "outside", "-n", "argocd"],
+        "a condition",
+        |v| {
+            v["status"]["conditions"]
+                .as_array()
+                .is_some_and(|c| !c.is_empty())
+        },
+    );
+    let c = &v["status"]["conditions"][0];
+    assert_eq!(c["type"], "InvalidSpecError", "{c:#}");
+    assert!(
+        c["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("do not match any of the allowed destinations in project 'restricted'"),
+        "{c:#}"
+    );
+    s.ok(
+        &["apply", "-f", "-"],
+        Some(&app("escape", "default", &repo, "../..", "x", true)),
+    );
+    let v = s.wait_for(
+        &["get", "applications.argoproj.io", "escape", "-n", "argocd"],
+        "a condition",
+        |v| {
+            v["status"]["conditions"]
+                .as_array()
+                .is_some_and(|c| !c.is_empty())
+        },
+    );
+    let c = &v["status"]["conditions"][0];
+    assert!(
+        c["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("leads outside the repository"),
+        "{c:#}"
+    );
+    assert_eq!(
+        s.kubectl(&["get", "namespace", "prod"], None).status.code(),
+        Some(1),
+        "nothing applied for an invalid Application"
+    );
+    let _ = std::fs::remove_dir_all(&repo);
+}
