@@ -770,10 +770,10 @@ mod tests {
         sort_runs(&mut runs);
         assert_eq!(
             run_list(&runs, "PipelineRuns", NOW, ListOpts::default()),
-            "NAME   STARTED         DURATION   STATUS      CONCURRENCY\n\
-             q      ---             ---        Queued      deploy-main\n\
-             r      3 minutes ago   ---        Running     deploy-main\n\
-             p      5 minutes ago   9s         Succeeded   ---\n"
+            "NAME   STARTED         DURATION   STATUS            CONCURRENCY\n\
+             q      ---             ---        Running(Queued)   deploy-main\n\
+             r      3 minutes ago   ---        Running           deploy-main\n\
+             p      5 minutes ago   9s         Succeeded         ---\n"
         );
     }
 
