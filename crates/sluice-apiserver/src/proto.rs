@@ -404,8 +404,10 @@ mod tests {
         body.extend(field(2, &raw));
         assert_eq!(
             decode_delete_options(&body),
-            Ok(json!({"gracePeriodSeconds": 0, "preconditions": {"uid": "u-1"},
-                "propagationPolicy": "Background", "dryRun": ["All"]}))
+            Ok(
+                json!({"gracePeriodSeconds": 0, "preconditions": {"uid": "u-1"},
+                "propagationPolicy": "Background", "dryRun": ["All"]})
+            )
         );
         assert!(decode_delete_options(b"{}").is_err());
         assert!(decode_delete_options(b"k8s\0\x12\x05ab").is_err());

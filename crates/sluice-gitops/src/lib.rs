@@ -14,8 +14,8 @@ pub mod diff;
 pub mod lint;
 pub mod repo;
 pub mod repocreds;
-pub mod webhook;
 pub mod sync;
+pub mod webhook;
 
 pub use appset::{GenerateError, Inputs, generate};
 pub use repo::{RepoError, Repos};
