@@ -172,7 +172,7 @@ pub fn get(ro: &Value, rss: &[Value], runs: &[Value], now: i64) -> String {
             )
         })
         .collect();
-    by_rev.sort_by(|a, b| b.0.cmp(&a.0));
+    by_rev.sort_by_key(|e| std::cmp::Reverse(e.0));
     let mut first = true;
     for (_, r) in &by_rev {
         let h = hash(r);

@@ -22,6 +22,8 @@ pub struct RenderOptions {
     pub dest_namespace: String,
     /// argocd-cm `kustomize.buildOptions` holds `--load-restrictor LoadRestrictionsNone`.
     pub kustomize_load_restrictor_none: bool,
+    /// argocd-cm `kustomize.buildOptions` holds `--enable-helm`: inflate `helmCharts`.
+    pub kustomize_enable_helm: bool,
 }
 
 /// The objects of an Application and the revision of each source.
@@ -343,6 +345,7 @@ fn render_kustomize(
         } else {
             sluice_kustomize::LoadRestrictor::RootOnly
         },
+        helm: opts.kustomize_enable_helm,
     };
     let out = sluice_kustomize::build(&fs, &TreeFs::abs(path), &options)
         .map_err(|e| Error::Render(format!("kustomize build {path}: {e}")))?;

@@ -71,6 +71,7 @@ pub struct ServeArgs {
     pub listener_timeout: u64,
     #[command(flatten)]
     pub registry: crate::registry::RegistryArgs,
+    #[command(flatten)]
     pub auth: crate::admin::AuthFlags,
 }
 

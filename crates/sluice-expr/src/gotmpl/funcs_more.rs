@@ -391,7 +391,7 @@ fn js_escape(s: &str) -> String {
             '>' => o.push_str("\\u003E"),
             '&' => o.push_str("\\u0026"),
             '=' => o.push_str("\\u003D"),
-            c if (c as u32) < 0x80 && (c as u32) < 0x20 => {
+            c if (c as u32) < 0x20 => {
                 o.push_str(&format!("\\u{:04X}", c as u32));
             }
             c if (c as u32) >= 0x80 && !is_print(c) => {
@@ -481,7 +481,7 @@ fn b32dec(s: &str) -> Result<Vec<u8>, String> {
     let bytes = s.as_bytes();
     let mut out = Vec::new();
     let corrupt = |i: usize| format!("illegal base32 data at input byte {i}");
-    if bytes.len() % 8 != 0 {
+    if !bytes.len().is_multiple_of(8) {
         // Go reports the offset where the incomplete quantum starts
         let full = bytes.len() / 8 * 8;
         for (i, c) in bytes[..full].iter().enumerate() {

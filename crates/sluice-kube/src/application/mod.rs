@@ -394,6 +394,7 @@ fn settings(ctx: &AppCtx, app: &Value, cm: Option<&Value>) -> Settings {
             app_name: s(app, "/metadata/name").to_string(),
             dest_namespace: s(app, "/spec/destination/namespace").to_string(),
             kustomize_load_restrictor_none: build_opts.contains("LoadRestrictionsNone"),
+            kustomize_enable_helm: build_opts.split_whitespace().any(|o| o == "--enable-helm"),
         },
         instance: instance_name(
             s(app, "/metadata/namespace"),

@@ -83,7 +83,10 @@ fn kubectl_kustomize_helm(dir: &Path) -> std::process::Output {
         .expect("kubectl runs")
 }
 
-const CASES: &[(&str, &str, &[(&str, &str)])] = &[
+/// (case name, kustomization body, files beside it).
+type Case = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
+
+const CASES: &[Case] = &[
     (
         "defaults",
         "helmCharts:\n- name: web\n  releaseName: one\n",
