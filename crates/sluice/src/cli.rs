@@ -266,7 +266,7 @@ fn now() -> i64 {
 
 /// Runs `f` against a connection on a small runtime; errors print as kubectl's and map to
 /// the exit codes of docs/cli.md.
-fn with_conn<F, Fut>(conn: &ConnFlags, f: F) -> anyhow::Result<u8>
+pub(crate) fn with_conn<F, Fut>(conn: &ConnFlags, f: F) -> anyhow::Result<u8>
 where
     F: FnOnce(Conn) -> Fut,
     Fut: std::future::Future<Output = Result<u8, Error>>,

@@ -15,6 +15,7 @@ mod kustomize;
 mod listeners;
 mod policy;
 mod registry;
+mod rollouts_cli;
 mod run;
 mod serve;
 mod validate;
@@ -96,6 +97,10 @@ enum Command {
     /// Administration: `sluice admin rbac can|validate` (Kubernetes and Argo CD RBAC).
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Argo Rollouts, as `kubectl argo rollouts`: list, get, promote, abort, retry, set
+    /// image, pause, status.
+    #[command(subcommand)]
+    Rollouts(rollouts_cli::RolloutsCmd),
 }
 
 fn main() -> ExitCode {
@@ -142,6 +147,7 @@ fn main() -> ExitCode {
         }
         Command::Health(args) => health::run(&args),
         Command::Admin(cmd) => admin::run(&cmd),
+        Command::Rollouts(cmd) => rollouts_cli::run(&cmd),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,7 +1,3 @@
-// NOT WIRED YET: this module is not in main.rs (no `mod rollouts_cli;`) because the binary
-// could not be built before the helper's deadline; wiring: `mod rollouts_cli;`, a
-// `#[command(subcommand)] Rollouts(rollouts_cli::RolloutsCmd)` in main.rs's Command, and
-// `pub(crate)` on cli.rs's `with_conn`. Unverified by the compiler.
 //! `sluice rollouts ...` with kubectl-argo-rollouts habits: `list rollouts`, `get rollout`,
 //! `promote [--full]`, `abort`, `retry rollout`, `set image`, `pause`, `status`. The
 //! status patches are the plugin's (`sluice_rollouts::canary::{promote,abort,retry}_patch`)

@@ -84,7 +84,11 @@ fn kubectl_kustomize_helm(dir: &Path) -> std::process::Output {
 }
 
 /// (case name, kustomization body, files beside it).
-type Case = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
+type Case = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
 
 const CASES: &[Case] = &[
     (

@@ -24,6 +24,7 @@ mod serve_applications;
 mod serve_cli;
 mod serve_concurrency;
 mod serve_kubectl;
+mod serve_rollouts;
 mod serve_triggers;
 mod serve_triggers_conformance;
 mod validate_cli;

@@ -1,6 +1,3 @@
-// NOT WIRED YET: not in tests/it/main.rs (no `mod serve_rollouts;`): written against the
-// Rollout controller but neither compiled nor run before the helper's deadline (the `sluice`
-// binary did not finish building). Its CLI part needs rollouts_cli.rs wired.
 //! Argo Rollouts on `sluice serve` end to end, with a real Prometheus (Debian's
 //! `prometheus`): a fixture exporter served by the test stands in for the pods (the
 //! simulated node runs no containers) with `http_requests_total` and
@@ -27,8 +24,11 @@ use crate::serve_triggers::Serve;
 
 /// The exporter: counters advance with real time at `rate` requests per second, a
 /// fraction `errors` of them with status 500, all observed under 100 ms.
+/// (last update, ok count, error count, requests per second, error fraction).
+type Counters = (Instant, f64, f64, f64, f64);
+
 struct Exporter {
-    state: Arc<Mutex<(Instant, f64, f64, f64, f64)>>, // last, ok, err, rate, errors
+    state: Arc<Mutex<Counters>>,
     port: u16,
     stop: Arc<AtomicBool>,
 }
@@ -374,7 +374,8 @@ fn canary_walks_its_steps_with_prometheus_analysis_and_a_failing_canary_is_abort
     let out = crate::common::stdout(&o);
     assert!(out.starts_with("NAMESPACE"), "{out}");
     assert!(
-        out.lines().any(|l| l.starts_with("apps ") && l.contains("Healthy") && l.contains("8/8")),
+        out.lines()
+            .any(|l| l.starts_with("apps ") && l.contains("Healthy") && l.contains("8/8")),
         "{out}"
     );
     let o = cli(&["get", "rollout", "order-service", "-n", "apps"]);
@@ -391,7 +392,12 @@ fn canary_walks_its_steps_with_prometheus_analysis_and_a_failing_canary_is_abort
     });
     assert_eq!(st(&v, "abort"), true);
     let o = cli(&["status", "order-service", "-n", "apps", "--timeout", "10"]);
-    assert_eq!(o.status.code(), Some(1), "Degraded: {}", crate::common::stdout(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "Degraded: {}",
+        crate::common::stdout(&o)
+    );
     assert!(
         st(&v, "message")
             .as_str()
