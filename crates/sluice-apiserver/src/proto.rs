@@ -1,6 +1,7 @@
 //! The Kubernetes protobuf envelope (`k8s\0` + `runtime.Unknown`), decoded for the few kinds
 //! kubectl's `create <generator>` subcommands send as protobuf: Namespace, ConfigMap,
-//! Secret and ServiceAccount (field numbers of k8s.io/api core/v1 and apimachinery meta/v1
+//! Secret, ServiceAccount, Role, ClusterRole (without aggregationRule), RoleBinding and
+//! ClusterRoleBinding (field numbers of k8s.io/api core/v1, rbac/v1 and apimachinery meta/v1
 //! generated.proto). Other kinds get 415 and should be sent as JSON.
 
 use serde_json::{Map, Value, json};
@@ -276,6 +277,16 @@ fn review_spec(kind: &str, b: &[u8]) -> Result<Value, ProtoError> {
     Ok(Value::Object(spec))
 }
 
+/// Appends `v` to the array `obj[key]` (created when missing).
+fn push(obj: &mut Value, key: &str, v: Value) {
+    if !obj.get(key).is_some_and(Value::is_array) {
+        obj[key] = json!([]);
+    }
+    if let Some(a) = obj[key].as_array_mut() {
+        a.push(v);
+    }
+}
+
 /// Decodes a `application/vnd.kubernetes.protobuf` body into the JSON object.
 pub fn decode(body: &[u8]) -> Result<Value, ProtoError> {
     let rest = body
@@ -334,6 +345,41 @@ pub fn decode(body: &[u8]) -> Result<Value, ProtoError> {
                     .collect::<Result<_, _>>()?;
                 obj["spec"] = json!({"finalizers": fins});
             }
+            ("RoleBinding" | "ClusterRoleBinding", 2) => {
+                let subject = strings(
+                    bytes(&f)?,
+                    &[
+                        (1, "kind", false),
+                        (2, "apiGroup", false),
+                        (3, "name", false),
+                        (4, "namespace", false),
+                    ],
+                )?;
+                push(&mut obj, "subjects", subject);
+            }
+            ("RoleBinding" | "ClusterRoleBinding", 3) => {
+                obj["roleRef"] = strings(
+                    bytes(&f)?,
+                    &[
+                        (1, "apiGroup", false),
+                        (2, "kind", false),
+                        (3, "name", false),
+                    ],
+                )?;
+            }
+            ("Role" | "ClusterRole", 2) => {
+                let rule = strings(
+                    bytes(&f)?,
+                    &[
+                        (1, "verbs", true),
+                        (2, "apiGroups", true),
+                        (3, "resources", true),
+                        (4, "resourceNames", true),
+                        (5, "nonResourceURLs", true),
+                    ],
+                )?;
+                push(&mut obj, "rules", rule);
+            }
             ("ServiceAccount", 4) => {
                 if let Field::Varint(v) = f {
                     obj["automountServiceAccountToken"] = json!(v != 0);
@@ -353,6 +399,9 @@ pub fn decode(body: &[u8]) -> Result<Value, ProtoError> {
                 | "ConfigMap"
                 | "Secret"
                 | "ServiceAccount"
+                | "RoleBinding"
+                | "ClusterRoleBinding"
+                | "Role"
                 | "SelfSubjectAccessReview"
                 | "SubjectAccessReview"
                 | "LocalSubjectAccessReview"
@@ -436,5 +485,97 @@ mod tests {
             json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "labels": {"app": "web"}}, "data": {"a": "b"}})
         );
         assert!(decode(b"nope").is_err());
+    }
+
+    /// `kubectl create rolebinding|clusterrole` send rbac/v1 protobuf (k8s.io/api
+    /// rbac/v1/generated.proto: RoleBinding subjects=2 roleRef=3, Subject kind=1 apiGroup=2
+    /// name=3 namespace=4, RoleRef apiGroup=1 kind=2 name=3, PolicyRule verbs=1 apiGroups=2
+    /// resources=3 resourceNames=4 nonResourceURLs=5).
+    #[test]
+    fn decodes_rbac_kinds() {
+        let envelope = |api: &[u8], kind: &[u8], raw: Vec<u8>| {
+            let mut body = b"k8s\0".to_vec();
+            body.extend(field(1, &[field(1, api), field(2, kind)].concat()));
+            body.extend(field(2, &raw));
+            body
+        };
+        let raw = [
+            field(1, &[field(1, b"b"), field(3, b"dev")].concat()),
+            field(
+                2,
+                &[
+                    field(1, b"User"),
+                    field(2, b"rbac.authorization.k8s.io"),
+                    field(3, b"jane"),
+                ]
+                .concat(),
+            ),
+            field(
+                2,
+                &[
+                    field(1, b"ServiceAccount"),
+                    field(3, b"builder"),
+                    field(4, b"ci"),
+                ]
+                .concat(),
+            ),
+            field(
+                3,
+                &[
+                    field(1, b"rbac.authorization.k8s.io"),
+                    field(2, b"ClusterRole"),
+                    field(3, b"view"),
+                ]
+                .concat(),
+            ),
+        ]
+        .concat();
+        assert_eq!(
+            decode(&envelope(
+                b"rbac.authorization.k8s.io/v1",
+                b"RoleBinding",
+                raw
+            ))
+            .expect("decodes"),
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                "metadata": {"name": "b", "namespace": "dev"},
+                "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "jane"},
+                    {"kind": "ServiceAccount", "name": "builder", "namespace": "ci"}],
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"}})
+        );
+        let raw = [
+            field(1, &field(1, b"r")),
+            field(
+                2,
+                &[
+                    field(1, b"get"),
+                    field(1, b"list"),
+                    field(2, b""),
+                    field(3, b"pods"),
+                ]
+                .concat(),
+            ),
+        ]
+        .concat();
+        assert_eq!(
+            decode(&envelope(
+                b"rbac.authorization.k8s.io/v1",
+                b"ClusterRole",
+                raw
+            ))
+            .expect("decodes"),
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "r"},
+                "rules": [{"verbs": ["get", "list"], "apiGroups": [""], "resources": ["pods"]}]})
+        );
+        // an aggregationRule is not decoded: the client is told to send JSON
+        let raw = [field(1, &field(1, b"agg")), field(3, b"")].concat();
+        assert!(
+            decode(&envelope(
+                b"rbac.authorization.k8s.io/v1",
+                b"ClusterRole",
+                raw
+            ))
+            .is_err()
+        );
     }
 }

@@ -205,6 +205,11 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
             println!("                  {u}/listeners/<namespace>/<name> (plain HTTP)");
         }
         crate::registry::mount(&e.server, &args.registry, &data, &e.url)?;
+        // the web UI: the page at `/`, its scripts and styles under `/ui/`
+        for prefix in ["/", "/ui"] {
+            e.server.mount(prefix, sluice_ui::router())?;
+        }
+        println!("  web UI:     {}/ (log in with the token)", e.url);
         e.serve().await?;
         Ok(exit::OK)
     })

@@ -227,6 +227,26 @@ fn rules() -> BTreeMap<&'static str, Vec<&'static str>> {
             "anyhow",
         ],
     );
+    // the web UI: embedded assets and their router; it talks to nothing but the browser
+    // (the page reads the API over HTTP like any client)
+    r.insert(
+        "sluice-ui",
+        vec![
+            "sluice",
+            "sluice-apiserver",
+            "sluice-kube",
+            "sluice-exec",
+            "sluice-pipeline",
+            "sluice-core",
+            "kube",
+            "kube-client",
+            "kube-runtime",
+            "k8s-openapi",
+            "rusqlite",
+            "serde_json",
+            "anyhow",
+        ],
+    );
     // kube-rs lives in sluice-kube and sluice-cli only: the binary hands them a tower
     // service or a kubeconfig path
     r.insert(

@@ -45,7 +45,7 @@ const CHART: &[(&str, &str)] = &[
     ),
     (
         "templates/svc.yaml",
-        "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ include \"web.name\" . }}\nspec:\n  ports:\n  {{- range .Values.ports }}\n  - port: {{ . }}\n  {{- end }}\n",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ include \"web.name\" . }}\nspec:\n  ports:\n  {{- range .Values.ports }}\n  - name: p{{ . }}\n    port: {{ . }}\n  {{- end }}\n",
     ),
     (
         "templates/test.yaml",

@@ -27,5 +27,6 @@ mod serve_kubectl;
 mod serve_rollouts;
 mod serve_triggers;
 mod serve_triggers_conformance;
+mod ui_e2e;
 mod validate_cli;
 mod validate_seed;

@@ -1,0 +1,217 @@
+//! The web UI of `sluice serve` in a real browser (Debian's headless Chromium, driven over
+//! the DevTools protocol by tests/it/cdp.py): a run appears in the list and turns green
+//! through the watch, its DAG renders (runAfter and result edges, finally apart), its step
+//! log shows with ANSI colours and with HTML in the log as text, a failed run opens on the
+//! failing step's log, and a bad token sees the login page and nothing else.
+//! Set SLUICE_UI_SCREENSHOTS=DIR to save screenshots of the views (docs/ui-*.png).
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+
+use crate::apiserver_kubectl::kubectl_available;
+use crate::serve_triggers::Serve;
+
+const PIPELINE: &str = r#"
+apiVersion: tekton.dev/v1
+kind: Pipeline
+metadata:
+  name: ui-demo
+spec:
+  tasks:
+    - name: fetch
+      taskSpec:
+        results:
+          - name: sha
+        steps:
+          - name: clone
+            image: alpine
+            script: |
+              printf '\033[32mgreen\033[0m <b>bold</b><script>window.pwned=1</script>\n'
+              printf abc123 > $(results.sha.path)
+    - name: build
+      params:
+        - name: sha
+          value: $(tasks.fetch.results.sha)
+      taskSpec:
+        params:
+          - name: sha
+        steps:
+          - name: compile
+            image: alpine
+            script: echo "building $(params.sha)"
+  finally:
+    - name: report
+      taskSpec:
+        steps:
+          - name: notify
+            image: alpine
+            script: echo done
+---
+apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata:
+  name: ui-ok
+spec:
+  pipelineRef:
+    name: ui-demo
+---
+apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata:
+  name: ui-fail
+spec:
+  pipelineSpec:
+    tasks:
+      - name: broken
+        taskSpec:
+          steps:
+            - name: first
+              image: alpine
+              script: echo fine
+            - name: second
+              image: alpine
+              script: |
+                echo failing-step-output
+                exit 3
+"#;
+
+fn chromium_available() -> bool {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .any(|c| {
+            Command::new(c)
+                .arg("--version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+}
+
+/// Runs the driver; panics with the page's text when a step fails.
+fn drive(url: &str, token: Option<&str>, steps: Vec<Value>) -> Vec<Value> {
+    let driver = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/cdp.py");
+    let mut child = Command::new("python3")
+        .arg(driver)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let spec = json!({"url": url, "token": token, "steps": steps});
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(spec.to_string().as_bytes())
+        .expect("write the steps");
+    let o = child.wait_with_output().expect("the driver finishes");
+    let out: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| {
+        panic!(
+            "driver output: {}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    assert!(
+        out["ok"] == true,
+        "step {} failed (results {}); page text:\n{}\nexceptions: {}",
+        out["failed"],
+        out["results"],
+        out["text"].as_str().unwrap_or(""),
+        out["exceptions"]
+    );
+    assert_eq!(
+        out["exceptions"],
+        json!([]),
+        "uncaught exceptions in the page"
+    );
+    out["results"].as_array().cloned().unwrap_or_default()
+}
+
+fn shots(name: &str) -> Vec<Value> {
+    match std::env::var("SLUICE_UI_SCREENSHOTS") {
+        Ok(dir) if !dir.is_empty() => vec![json!({"screenshot": format!("{dir}/ui-{name}.png")})],
+        _ => Vec::new(),
+    }
+}
+
+#[test]
+fn runs_dag_logs_and_a_bad_token_in_chromium() {
+    if !kubectl_available() || !chromium_available() {
+        eprintln!("skipped: kubectl or chromium not installed");
+        return;
+    }
+    let s = Serve::start("ui", &[]);
+    let token = std::fs::read_to_string(s.dir.join("token")).expect("DATA/token");
+    let token = token.trim();
+    s.ok(&["apply", "-f", "-"], Some(PIPELINE));
+    let base = format!("{}/", s.url);
+
+    let mut steps = vec![
+        json!({"wait": "document.querySelector('[data-run=\"default/ui-ok\"]') !== null"}),
+        // the row turns green through the watch, without a reload
+        json!({"wait": "(document.querySelector('[data-run=\"default/ui-ok\"] [data-status]') || {dataset: {}}).dataset.status === 'Succeeded'", "timeout": 90}),
+    ];
+    steps.extend(shots("runs"));
+    steps.extend([
+        json!({"eval": "location.hash = '#/runs/default/ui-ok'; true"}),
+        json!({"wait": "document.querySelectorAll('#dag [data-task]').length === 3"}),
+        json!({"wait": "[...document.querySelectorAll('#dag [data-task]')].every(n => n.dataset.status === 'Succeeded')", "timeout": 60}),
+        // the result reference is an edge of its own (dashed), finally sits apart
+        json!({"eval": "JSON.stringify([document.querySelectorAll('#dag .edge').length, document.querySelectorAll('#dag .edge.result').length, [...document.querySelectorAll('#dag .label')].map(l => l.textContent)])"}),
+        json!({"click": "#dag [data-task=\"fetch\"]"}),
+        json!({"wait": "(document.getElementById('log') || {}).textContent && document.getElementById('log').textContent.includes('<b>bold</b>')"}),
+        json!({"eval": "JSON.stringify([document.querySelectorAll('#log b, #log script').length, typeof window.pwned, document.querySelector('#log .ansi-32') ? document.querySelector('#log .ansi-32').textContent : null])"}),
+    ]);
+    steps.extend(shots("run"));
+    steps.extend([
+        json!({"eval": "location.hash = '#/runs/default/ui-fail'; true"}),
+        json!({"wait": "(document.querySelector('h1 [data-status]') || {dataset: {}}).dataset.status === 'Failed'", "timeout": 60}),
+        json!({"click": "#dag [data-task=\"broken\"]"}),
+        // the failing step is the one shown
+        json!({"wait": "document.querySelector('[data-step=\"second\"][aria-pressed=\"true\"]') !== null"}),
+        json!({"wait": "(document.getElementById('log') || {}).textContent && document.getElementById('log').textContent.includes('failing-step-output')"}),
+        json!({"eval": format!("location.href.includes({}) || document.cookie.includes({})", json!(token), json!(token))}),
+    ]);
+    let r = drive(&base, Some(token), steps);
+    let eval = |i: usize| r[i].as_str().unwrap_or_default().to_owned();
+    let shot = shots("runs").len();
+    assert_eq!(
+        eval(5 + shot),
+        r#"[1,1,["finally"]]"#,
+        "one edge, fetch->build by a result; none to finally"
+    );
+    assert_eq!(
+        eval(8 + shot),
+        r#"[0,"undefined","green"]"#,
+        "HTML in a log renders as text; ANSI colours apply"
+    );
+    assert_eq!(
+        r[r.len() - 1],
+        json!(false),
+        "the token never appears in a URL or cookie"
+    );
+
+    // a wrong token: the login page with the server's refusal, no data
+    let r = drive(
+        &format!("{base}#/runs"),
+        Some("wrong-token"),
+        vec![
+            json!({"wait": "document.querySelector('.login .error') !== null"}),
+            json!({"eval": "JSON.stringify([document.querySelector('#runs') === null, location.hash.startsWith('#/login'), sessionStorage.getItem('sluice-token')])"}),
+        ],
+    );
+    assert_eq!(r[1], json!(r#"[true,true,null]"#));
+
+    // logging in with the right token from the form
+    let mut steps = vec![
+        json!({"wait": "document.getElementById('token') !== null"}),
+        json!({"eval": format!("document.getElementById('token').value = {}; document.querySelector('.login form').requestSubmit(); true", json!(token))}),
+        json!({"wait": "document.querySelector('[data-run=\"default/ui-fail\"]') !== null"}),
+    ];
+    steps.extend(shots("login"));
+    drive(&base, None, steps);
+}
