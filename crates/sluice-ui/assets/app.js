@@ -208,7 +208,7 @@ function live(path, query, onChange, onError) {
         }, ctl.signal);
       } catch (e) {
         if (ctl.signal.aborted) return;
-        if (e.status === 401) { toLogin(e.message); return; }
+        if (e.status === 401) return; // api() has sent the user to the login page
         if (onError) onError(e);
         await sleep(backoff);
         backoff = Math.min(backoff * 2, 10000);
@@ -310,8 +310,9 @@ const main = () => document.getElementById('main');
 
 function toLogin(msg) {
   sessionStorage.removeItem(TOKEN_KEY);
-  const back = location.hash.startsWith('#/login') ? '' : location.hash;
-  loginMessage = msg || '';
+  if (msg) loginMessage = msg;
+  if (location.hash.startsWith('#/login')) return;
+  const back = location.hash;
   location.hash = `#/login${back ? `?next=${encodeURIComponent(back)}` : ''}`;
 }
 let loginMessage = '';
@@ -326,7 +327,7 @@ function shell(active) {
       h('a', { href: `#/${k}`, 'aria-current': active === k ? 'page' : null }, label))) : null,
     token() ? h('div', { class: 'who' },
       h('span', { id: 'whoami' }, whoami),
-      h('button', { onclick: () => { sessionStorage.removeItem(TOKEN_KEY); whoami = ''; location.hash = '#/login'; } }, 'Log out')) : null);
+      h('button', { onclick: () => { sessionStorage.removeItem(TOKEN_KEY); whoami = ''; loginMessage = ''; location.hash = '#/login'; } }, 'Log out')) : null);
 }
 let whoami = '';
 
@@ -378,14 +379,15 @@ async function route() {
 
 async function loginView(m, query) {
   const input = h('input', { type: 'password', id: 'token', name: 'token', autocomplete: 'current-password', required: true });
+  // the message stays until a login succeeds (a page may route here more than once)
   const msg = h('div', { 'aria-live': 'assertive' }, loginMessage ? errorBox(loginMessage) : null);
-  loginMessage = '';
   const form = h('form', {
     onsubmit: async (ev) => {
       ev.preventDefault();
       sessionStorage.setItem(TOKEN_KEY, input.value.trim());
       try {
         whoami = await identify();
+        loginMessage = '';
         const next = query.get('next');
         location.hash = next && next.startsWith('#/') ? next : '#/runs';
       } catch (e) {

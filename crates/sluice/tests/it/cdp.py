@@ -5,7 +5,7 @@ end-to-end tests. No dependency beyond the standard library and Debian's `chromi
 
 stdin: {"url": ..., "token": ... (optional; put in sessionStorage before any page script
 runs, never in a URL), "steps": [...]}; a step is one of
-  {"wait": JS, "timeout": S}   poll until the expression is truthy (default 30 s)
+  {"wait": JS, "timeout": S}   poll until the expression is truthy (default 60 s)
   {"eval": JS}                 evaluate (promises awaited) and record the value
   {"click": CSS}               click the first element matching CSS
   {"screenshot": PATH}         save a PNG of the page
@@ -140,7 +140,7 @@ def main():
 
         for i, step in enumerate(spec["steps"]):
             if "wait" in step:
-                deadline = time.time() + step.get("timeout", 30)
+                deadline = time.time() + step.get("timeout", 60)
                 value = None
                 while time.time() < deadline:
                     value = evaluate(step["wait"])
@@ -171,7 +171,9 @@ def main():
                 out["results"].append(step["screenshot"])
         out["ok"] = out["failed"] is None
         if not out["ok"]:
-            out["text"] = evaluate("document.body ? document.body.innerText : ''")
+            out["text"] = evaluate(
+                "location.href + '\\n' + (document.body ? document.body.innerText : '')"
+            )
     finally:
         for m in b.events:
             if m.get("method") == "Runtime.exceptionThrown":

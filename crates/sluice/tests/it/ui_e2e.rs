@@ -207,11 +207,10 @@ fn runs_dag_logs_and_a_bad_token_in_chromium() {
     assert_eq!(r[1], json!(r#"[true,true,null]"#));
 
     // logging in with the right token from the form
-    let mut steps = vec![
+    let steps = vec![
         json!({"wait": "document.getElementById('token') !== null"}),
         json!({"eval": format!("document.getElementById('token').value = {}; document.querySelector('.login form').requestSubmit(); true", json!(token))}),
         json!({"wait": "document.querySelector('[data-run=\"default/ui-fail\"]') !== null"}),
     ];
-    steps.extend(shots("login"));
     drive(&base, None, steps);
 }
