@@ -434,8 +434,15 @@ pub fn decode(body: &[u8]) -> Result<Value, ProtoError> {
 mod tests {
     use super::*;
 
+    /// A length-delimited field (the length as a varint).
     fn field(n: u8, payload: &[u8]) -> Vec<u8> {
-        let mut v = vec![(n << 3) | 2, payload.len() as u8];
+        let mut v = vec![(n << 3) | 2];
+        let mut len = payload.len();
+        while len >= 0x80 {
+            v.push((len as u8 & 0x7f) | 0x80);
+            len >>= 7;
+        }
+        v.push(len as u8);
         v.extend_from_slice(payload);
         v
     }
