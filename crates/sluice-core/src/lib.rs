@@ -10,6 +10,7 @@
 //! Architecture invariant: this crate does no I/O beyond what the caller hands it (strings),
 //! uses no async runtime, and depends on no other Sluice crate.
 
+pub mod civil;
 pub mod duration;
 pub mod emit;
 pub mod field;

@@ -29,6 +29,7 @@ use mlua::{HookTriggers, Lua, LuaOptions as MluaOptions, StdLib, Table, VmState}
 use serde_json::Value;
 
 use crate::{HealthStatus, HealthStatusCode};
+use sluice_core::civil::{civil_from_days, days_from_civil};
 
 /// Argo CD's `invalidHealthStatus`.
 pub const INVALID_HEALTH_STATUS: &str = "Lua returned an invalid health status";
@@ -616,29 +617,6 @@ impl Civil {
             weekday: (days + 4).rem_euclid(7),
         }
     }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// gopher-lua's `strftime` (argo-cd `oslib_safe.go`): each `%x` maps to a Go time layout,

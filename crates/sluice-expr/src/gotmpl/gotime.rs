@@ -10,6 +10,8 @@
 use std::any::Any;
 
 use super::{Obj, V};
+use sluice_core::civil::civil_from_days;
+pub use sluice_core::civil::days_from_civil;
 
 /// Seconds from 0001-01-01 to 1970-01-01 (Go's zero `time.Time` is year 1).
 const ZERO_UNIX: i64 = -62_135_596_800;
@@ -308,30 +310,6 @@ fn pad(b: &mut String, x: i64, width: usize) {
         b.push('0');
     }
     b.push_str(&s);
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 fn days_in(m: i64, y: i64) -> i64 {
