@@ -45,6 +45,67 @@ pub struct Output {
 
 const KUSTOMIZATION_FILES: &[&str] = &["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
+/// kustomize's build annotations (api/konfig: `OriginAnnotationKey`,
+/// `TransformerAnnotationKey`).
+const ORIGIN_KEY: &str = "config.kubernetes.io/origin";
+const TRANSFORMATIONS_KEY: &str = "alpha.config.kubernetes.io/transformations";
+
+/// An origin as kyaml marshals `resource.Origin` for a plugin configured in `configured_in`:
+/// `configuredBy` is the config's apiVersion, kind, name and namespace (empty ones left out).
+fn plugin_origin(
+    configured_in: &str,
+    api_version: &str,
+    kind: &str,
+    name: &str,
+    ns: &str,
+) -> String {
+    let mut o = String::new();
+    if !configured_in.is_empty() {
+        o.push_str(&format!("configuredIn: {configured_in}\n"));
+    }
+    o.push_str(&format!(
+        "configuredBy:\n  apiVersion: {api_version}\n  kind: {kind}\n"
+    ));
+    if !name.is_empty() {
+        o.push_str(&format!("  name: {name}\n"));
+    }
+    if !ns.is_empty() {
+        o.push_str(&format!("  namespace: {ns}\n"));
+    }
+    o
+}
+
+/// resource.OriginFromCustomPlugin: a plugin config read from `path` as the origin of what
+/// it makes or changes.
+fn custom_plugin_origin(c: &Value, path: &str) -> String {
+    let meta = c.get("metadata").cloned().unwrap_or(Value::Null);
+    plugin_origin(
+        path,
+        str_field(c, "apiVersion"),
+        str_field(c, "kind"),
+        str_field(&meta, "name"),
+        str_field(&meta, "namespace"),
+    )
+}
+
+/// resWrangler.AddTransformerAnnotation, run after each transformer when origins are
+/// tracked: a resource without an origin takes the transformer's as its origin (the
+/// transformer is taken to have made it), the others add it to their transformations.
+fn mark_transformed(ra: &mut [Resource], origin: &str) {
+    for r in ra.iter_mut() {
+        if r.origin.is_none() {
+            r.origin = Some(origin.to_owned());
+            continue;
+        }
+        let list = r.transformations.get_or_insert_with(String::new);
+        for (i, line) in origin.lines().enumerate() {
+            list.push_str(if i == 0 { "- " } else { "  " });
+            list.push_str(line);
+            list.push('\n');
+        }
+    }
+}
+
 const KNOWN_FIELDS: &[&str] = &[
     "apiVersion",
     "kind",
@@ -194,6 +255,9 @@ pub fn build(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<Outpu
         warnings: Vec::new(),
         stack: Vec::new(),
         origins: false,
+        print_origins: false,
+        print_transformations: false,
+        generator_origin: None,
         rel: PathBuf::new(),
         openapi: None,
     };
@@ -222,7 +286,11 @@ pub fn build(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<Outpu
         if i > 0 {
             yaml.push_str("---\n");
         }
-        yaml.push_str(&to_yaml(&output_value(r)));
+        yaml.push_str(&to_yaml(&output_value(
+            r,
+            b.print_origins,
+            b.print_transformations,
+        )));
     }
     Ok(Output {
         yaml,
@@ -231,9 +299,20 @@ pub fn build(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<Outpu
 }
 
 /// The value printed: annotations are strings (kustomize rewrites them as a string map).
-fn output_value(r: &Resource) -> Value {
+/// The origin and transformations annotations are kept during the build whenever
+/// `buildMetadata` is set and removed at the end unless asked for (krusty's
+/// `RemoveOriginAnnotations`/`RemoveTransformerAnnotations`).
+fn output_value(r: &Resource, origins: bool, transformations: bool) -> Value {
     let mut obj = r.obj.clone();
-    if let Some(o) = &r.origin {
+    let build_annotations = [
+        (ORIGIN_KEY, r.origin.as_ref().filter(|_| origins)),
+        (
+            TRANSFORMATIONS_KEY,
+            r.transformations.as_ref().filter(|_| transformations),
+        ),
+    ];
+    for (key, o) in build_annotations {
+        let Some(o) = o else { continue };
         let meta = obj
             .entry("metadata")
             .or_insert_with(|| Value::Object(Map::new()));
@@ -245,10 +324,7 @@ fn output_value(r: &Resource) -> Value {
                 *ann = Value::Object(Map::new());
             }
             if let Value::Object(ann) = ann {
-                ann.insert(
-                    "config.kubernetes.io/origin".into(),
-                    Value::String(o.clone()),
-                );
+                ann.insert(key.into(), Value::String(o.clone()));
             }
         }
     }
@@ -292,8 +368,14 @@ struct Builder<'f> {
     options: Options,
     warnings: Vec<String>,
     stack: Vec<PathBuf>,
-    /// `buildMetadata: [originAnnotations]` at the top.
+    /// Any `buildMetadata` at the top: origins are tracked (kusttarget.go sets `kt.origin`
+    /// when BuildMetadata is not empty), and transformers record themselves.
     origins: bool,
+    /// `originAnnotations` / `transformerAnnotations`: print what `origins` tracks.
+    print_origins: bool,
+    print_transformations: bool,
+    /// The origin of what a `generators:` plugin config makes (its config's origin).
+    generator_origin: Option<String>,
     /// The current kustomization's directory as reached from the top (for origins).
     rel: PathBuf,
     /// Custom OpenAPI definitions (`openapi: {path: ...}`); like kyaml's global schema, once
@@ -468,7 +550,7 @@ impl Builder<'_> {
                 dir.display()
             )));
         }
-        for unsupported in ["validators", "helmCharts"] {
+        for unsupported in ["helmCharts"] {
             if k.get(unsupported)
                 .is_some_and(|v| v.as_array().is_some_and(|a| !a.is_empty()))
             {
@@ -513,8 +595,10 @@ impl Builder<'_> {
             // the top's buildMetadata governs the whole build (kusttarget.go
             // accumulateDirectory copies it into every sub-kustomization)
             for m in strings(&k, "buildMetadata") {
+                self.origins = true;
                 match m.as_str() {
-                    "originAnnotations" => self.origins = true,
+                    "originAnnotations" => self.print_origins = true,
+                    "transformerAnnotations" => self.print_transformations = true,
                     "managedByLabel" => {}
                     other => {
                         return Err(Error::Unsupported {
@@ -582,8 +666,12 @@ impl Builder<'_> {
                 }
             }
         }
-        for g in self.plugin_configs(dir, &k, "generators")? {
-            self.run_generator(dir, &g, ra)?;
+        for (g, origin) in self.plugin_configs(dir, &k, "generators")? {
+            // resource.OriginFromCustomPlugin: what it makes comes from the config
+            self.generator_origin = origin.map(|path| custom_plugin_origin(&g, &path));
+            let res = self.run_generator(dir, &g, ra);
+            self.generator_origin = None;
+            res?;
         }
         // kustomize v5.5 accumulates components after the generators, before the transformers
         // (kusttarget.go accumulateTarget; kubernetes-sigs/kustomize#5170): a component's
@@ -614,9 +702,15 @@ impl Builder<'_> {
             })?;
         }
         let config = acc.config.clone();
-        self.transform(dir, &k, ra, &config)?;
-        for t in self.plugin_configs(dir, &k, "transformers")? {
+        self.transform(dir, &k, ra, &config, true)?;
+        for (t, origin) in self.plugin_configs(dir, &k, "transformers")? {
             self.run_transformer(dir, &t, ra)?;
+            if let Some(path) = origin {
+                mark_transformed(ra, &custom_plugin_origin(&t, &path));
+            }
+        }
+        for (v, _) in self.plugin_configs(dir, &k, "validators")? {
+            self.run_validator(dir, &v, ra)?;
         }
         if let Some(Value::Array(vars)) = k.get("vars") {
             let vars: Vec<Var> = vars.iter().map(Var::from_value).collect();
@@ -769,15 +863,16 @@ impl Builder<'_> {
             for g in gens {
                 let mut r = self.generate_one(dir, g, kind, &global, k)?;
                 if self.origins {
-                    let file = KUSTOMIZATION_FILES
-                        .iter()
-                        .find(|f| self.fs.exists(&dir.join(f)))
-                        .copied()
-                        .unwrap_or("kustomization.yaml");
-                    r.origin = Some(format!(
-                        "configuredIn: {}\nconfiguredBy:\n  apiVersion: builtin\n  kind: {kind}Generator\n",
-                        clean(&self.rel.join(file)).display()
-                    ));
+                    r.origin = Some(match &self.generator_origin {
+                        Some(o) => o.clone(),
+                        None => plugin_origin(
+                            &self.configured_in(dir),
+                            "builtin",
+                            &format!("{kind}Generator"),
+                            "",
+                            "",
+                        ),
+                    });
                 }
                 let behavior = match g.get("behavior").and_then(Value::as_str) {
                     Some("") | None => "create",
@@ -994,13 +1089,48 @@ impl Builder<'_> {
         Ok(r)
     }
 
+    /// The kustomization file of `dir` as reached from the top (an origin's `configuredIn`).
+    fn configured_in(&self, dir: &Path) -> String {
+        let file = KUSTOMIZATION_FILES
+            .iter()
+            .find(|f| self.fs.exists(&dir.join(f)))
+            .copied()
+            .unwrap_or("kustomization.yaml");
+        clean(&self.rel.join(file)).display().to_string()
+    }
+
+    /// Runs the kustomization's built-in transformers in kustomize's order
+    /// (kusttarget_configplugin.go `configureBuiltinTransformers`). `own`: they are the
+    /// kustomization's own fields (each records itself in the transformations when origins
+    /// are tracked), not a plugin config run through them.
     fn transform(
         &mut self,
         dir: &Path,
         k: &Kustomization,
         ra: &mut Vec<Resource>,
         config: &TransformerConfig,
+        own: bool,
     ) -> Result<(), Error> {
+        let origin = |kind: &str| -> Option<String> {
+            (own && self.origins)
+                .then(|| plugin_origin(&self.configured_in(dir), "builtin", kind, "", ""))
+        };
+        let mark = |ra: &mut [Resource], o: &Option<String>| {
+            if let Some(o) = o {
+                mark_transformed(ra, o);
+            }
+        };
+        let psm_origin = origin("PatchStrategicMergeTransformer");
+        let patch_origin = origin("PatchTransformer");
+        let ns_origin = origin("NamespaceTransformer");
+        let prefix_origin = origin("PrefixTransformer");
+        let suffix_origin = origin("SuffixTransformer");
+        let label_origin = origin("LabelTransformer");
+        let ann_origin = origin("AnnotationsTransformer");
+        let json_origin = origin("PatchJson6902Transformer");
+        let replicas_origin = origin("ReplicaCountTransformer");
+        let image_origin = origin("ImageTagTransformer");
+        let repl_origin = origin("ReplacementTransformer");
         let openapi = self.openapi.clone();
         let idx = if k.contains_key("patchesStrategicMerge") || k.contains_key("patches") {
             name_index(ra)
@@ -1021,6 +1151,9 @@ impl Builder<'_> {
                 }
                 apply_smp_untargeted(ra, &doc, &idx, openapi.as_ref())?;
             }
+        }
+        if !strings(k, "patchesStrategicMerge").is_empty() {
+            mark(ra, &psm_origin);
         }
         // patches
         if let Some(Value::Array(patches)) = k.get("patches") {
@@ -1088,6 +1221,7 @@ impl Builder<'_> {
                     for r in ra.iter_mut().filter(|r| sel.selects(r)) {
                         json_patch_resource(r, &ops)?;
                     }
+                    mark(ra, &patch_origin);
                     continue;
                 }
                 for doc in &docs {
@@ -1101,6 +1235,7 @@ impl Builder<'_> {
                         }
                     }
                 }
+                mark(ra, &patch_origin);
             }
         }
         // a strategic merge patch `$patch: delete` empties its target; empty resources
@@ -1118,6 +1253,7 @@ impl Builder<'_> {
             let mut specs = fieldspec::namespace_defaults();
             specs.extend(config.namespace.iter().cloned());
             set_namespace_fields(ra, &specs, ns)?;
+            mark(ra, &ns_origin);
         }
         // prefix / suffix
         let prefix = k
@@ -1132,6 +1268,12 @@ impl Builder<'_> {
             let mut specs = vec![FieldSpec::new(None, None, "metadata/name", false)];
             specs.extend(config.name_prefix.iter().cloned());
             prefix_suffix(ra, prefix, suffix, &specs);
+            if !prefix.is_empty() {
+                mark(ra, &prefix_origin);
+            }
+            if !suffix.is_empty() {
+                mark(ra, &suffix_origin);
+            }
         }
         // labels
         if let Some(Value::Array(labels)) = k.get("labels") {
@@ -1161,6 +1303,7 @@ impl Builder<'_> {
                     specs.push(FieldSpec::new(None, None, "metadata/labels", true));
                 }
                 set_pairs(ra, &specs, &pairs);
+                mark(ra, &label_origin);
             }
         }
         let common = string_map(k.get("commonLabels"));
@@ -1169,11 +1312,21 @@ impl Builder<'_> {
             specs.extend(config.common_labels.iter().cloned());
             set_pairs(ra, &specs, &common);
         }
+        // one LabelTransformer for commonLabels, configured whenever `labels` or
+        // `commonLabels` has anything
+        if !common.is_empty()
+            || k.get("labels")
+                .and_then(Value::as_array)
+                .is_some_and(|l| !l.is_empty())
+        {
+            mark(ra, &label_origin);
+        }
         let anns = string_map(k.get("commonAnnotations"));
         if !anns.is_empty() {
             let mut specs = fieldspec::common_annotations();
             specs.extend(config.common_annotations.iter().cloned());
             set_pairs(ra, &specs, &anns);
+            mark(ra, &ann_origin);
         }
         // patchesJson6902
         if let Some(Value::Array(patches)) = k.get("patchesJson6902") {
@@ -1212,6 +1365,7 @@ impl Builder<'_> {
                 for r in ra.iter_mut().filter(|r| sel.selects(r)) {
                     json_patch_resource(r, &ops)?;
                 }
+                mark(ra, &json_origin);
             }
         }
         // replicas
@@ -1222,6 +1376,7 @@ impl Builder<'_> {
                 let mut specs = fieldspec::replicas();
                 specs.extend(config.replicas.iter().cloned());
                 set_replicas(ra, name, &count, &specs)?;
+                mark(ra, &replicas_origin);
             }
         }
         // images
@@ -1230,6 +1385,7 @@ impl Builder<'_> {
             specs.extend(config.images.iter().cloned());
             for rule in images {
                 set_images(ra, rule, &specs);
+                mark(ra, &image_origin);
             }
         }
         if let Some(Value::Array(reps)) = k.get("replacements") {
@@ -1254,6 +1410,9 @@ impl Builder<'_> {
             crate::replacement::apply(ra, &all)?;
             for (r, b) in ra.iter_mut().zip(&before) {
                 r.sync_aliases(b);
+            }
+            if !reps.is_empty() {
+                mark(ra, &repl_origin);
             }
         }
         Ok(())
@@ -1573,10 +1732,19 @@ type Definitions = Map<String, Value>;
 /// references may still use the old one.
 fn json_patch_resource(r: &mut Resource, ops: &[Value]) -> Result<(), Error> {
     let (name, ns) = (r.name().to_owned(), r.namespace().to_owned());
+    // the origin and transformations are annotations of the object in kustomize: the patch
+    // sees them (`/metadata/annotations` exists) and may replace or remove them
+    let tracked = r.origin.is_some() || r.transformations.is_some();
+    if tracked {
+        put_build_annotations(r);
+    }
     let mut v = Value::Object(std::mem::take(&mut r.obj));
     let res = json_patch(&mut v, ops);
     if let Value::Object(m) = v {
         r.obj = m;
+    }
+    if tracked {
+        take_build_annotations(r);
     }
     // kustomize applies JSON 6902 patches to the object's JSON and reads it back: every node
     // is new, nothing is shared any more
@@ -1592,6 +1760,49 @@ fn json_patch_resource(r: &mut Resource, ops: &[Value]) -> Result<(), Error> {
         r.previous_namespaces.push(ns);
     }
     Ok(())
+}
+
+/// Moves the tracked origin and transformations into the object's annotations.
+fn put_build_annotations(r: &mut Resource) {
+    let pairs = [
+        (ORIGIN_KEY, r.origin.take()),
+        (TRANSFORMATIONS_KEY, r.transformations.take()),
+    ];
+    let meta = r
+        .obj
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
+    let Value::Object(meta) = meta else { return };
+    let ann = meta
+        .entry("annotations")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if ann.is_null() {
+        *ann = Value::Object(Map::new());
+    }
+    let Value::Object(ann) = ann else { return };
+    for (key, v) in pairs {
+        if let Some(v) = v {
+            ann.insert(key.into(), Value::String(v));
+        }
+    }
+}
+
+/// Takes the origin and transformations back out of the annotations (what a patch left of
+/// them); annotations left empty go.
+fn take_build_annotations(r: &mut Resource) {
+    let Some(Value::Object(meta)) = r.obj.get_mut("metadata") else {
+        return;
+    };
+    let Some(Value::Object(ann)) = meta.get_mut("annotations") else {
+        return;
+    };
+    r.origin = ann.shift_remove(ORIGIN_KEY).map(|v| scalar_text(&v));
+    r.transformations = ann
+        .shift_remove(TRANSFORMATIONS_KEY)
+        .map(|v| scalar_text(&v));
+    if ann.is_empty() {
+        meta.shift_remove("annotations");
+    }
 }
 
 fn apply_smp(r: &mut Resource, patch: &Value, openapi: Option<&Definitions>) {
@@ -1989,8 +2200,11 @@ fn update_images(v: &mut Value, rules: &[Value]) {
     }
 }
 
-/// The steps done once, at the top: hash suffixes, name references, sorting.
-fn finish(ra: &mut [Resource], k: &Kustomization, acc: &Acc) -> Result<(), Error> {
+/// The HashTransformer: the content hash appended to the name of each generated object that
+/// wants one. kustomize runs it once at the end of the build (kusttarget.go
+/// `addHashesToNames`), and again wherever a `transformers:` config names it (the flag
+/// stays, so the name gets the hash twice, as kustomize does).
+fn add_hashes(ra: &mut [Resource]) {
     for r in ra.iter_mut() {
         if r.needs_hash {
             let h = name_hash(&r.obj);
@@ -1998,6 +2212,11 @@ fn finish(ra: &mut [Resource], k: &Kustomization, acc: &Acc) -> Result<(), Error
             r.set_name(n);
         }
     }
+}
+
+/// The steps done once, at the top: hash suffixes, name references, sorting.
+fn finish(ra: &mut [Resource], k: &Kustomization, acc: &Acc) -> Result<(), Error> {
+    add_hashes(ra);
     let mut refs = fieldspec::name_references();
     let mut extra = TransformerConfig {
         name_reference: refs.clone(),
@@ -2548,6 +2767,7 @@ fn plugin_specs(c: &Value) -> Vec<FieldSpec> {
 const BUILTIN_PLUGINS: &[&str] = &[
     "AnnotationsTransformer",
     "ConfigMapGenerator",
+    "HashTransformer",
     "ImageTagTransformer",
     "LabelTransformer",
     "NamespaceTransformer",
@@ -2564,23 +2784,35 @@ const BUILTIN_PLUGINS: &[&str] = &[
 ];
 
 impl Builder<'_> {
-    /// The plugin configs named by `transformers:`/`generators:` entries: inline YAML, files,
-    /// or kustomization directories (built with their own transformations).
+    /// The plugin configs named by `transformers:`/`generators:`/`validators:` entries, each
+    /// with the path of its origin when origins are tracked: inline YAML first (the
+    /// kustomization file), then files and kustomization directories (built with their own
+    /// transformations) in the order listed (kusttarget.go `configureExternalTransformers`
+    /// appends the inline configs, then accumulates the paths).
     fn plugin_configs(
         &mut self,
         dir: &Path,
         k: &Kustomization,
         field: &str,
-    ) -> Result<Vec<Value>, Error> {
+    ) -> Result<Vec<(Value, Option<String>)>, Error> {
         let mut out = Vec::new();
+        let mut paths = Vec::new();
         for entry in strings(k, field) {
             let inline = load(&entry, Path::new("<inline>"))
                 .ok()
                 .filter(|docs| docs.iter().any(Value::is_object));
             if let Some(docs) = inline {
-                out.extend(docs.into_iter().filter(Value::is_object));
+                let origin = self.origins.then(|| self.configured_in(dir));
+                out.extend(
+                    docs.into_iter()
+                        .filter(Value::is_object)
+                        .map(|d| (d, origin.clone())),
+                );
                 continue;
             }
+            paths.push(entry);
+        }
+        for entry in paths {
             let joined = clean(&dir.join(&entry));
             if self.fs.is_dir(&joined) {
                 let real = self.fs.canonicalize(&joined).map_err(|e| Error::Read {
@@ -2589,14 +2821,33 @@ impl Builder<'_> {
                 })?;
                 let mut sub = Vec::new();
                 let mut sub_acc = Acc::default();
-                self.accumulate(&real, &mut sub, &mut sub_acc, false)?;
-                out.extend(sub.into_iter().map(|r| Value::Object(r.obj)));
+                let saved = self.rel.clone();
+                self.rel = clean(&saved.join(&entry));
+                let res = self.accumulate(&real, &mut sub, &mut sub_acc, false);
+                self.rel = saved;
+                res?;
+                out.extend(sub.into_iter().map(|r| {
+                    let origin = r.origin.as_deref().map(|o| {
+                        o.strip_prefix("path: ")
+                            .and_then(|p| p.lines().next())
+                            .unwrap_or_default()
+                            .to_owned()
+                    });
+                    (Value::Object(r.obj), origin)
+                }));
                 continue;
             }
             let path = self.file_in(dir, &entry)?;
-            out.extend(self.load_objects(&path)?.into_iter().map(Value::Object));
+            let origin = self
+                .origins
+                .then(|| clean(&self.rel.join(&entry)).display().to_string());
+            out.extend(
+                self.load_objects(&path)?
+                    .into_iter()
+                    .map(|o| (Value::Object(o), origin.clone())),
+            );
         }
-        for c in &out {
+        for (c, _) in &out {
             let kind = str_field(c, "kind");
             if str_field(c, "apiVersion") != "builtin" || !BUILTIN_PLUGINS.contains(&kind) {
                 return Err(Error::Unsupported {
@@ -2691,7 +2942,7 @@ impl Builder<'_> {
                     }
                 }
                 k.insert("patches".into(), Value::Array(vec![Value::Object(p)]));
-                self.transform(dir, &k, ra, &none)?;
+                self.transform(dir, &k, ra, &none, false)?;
             }
             "PatchStrategicMergeTransformer" => {
                 let mut paths: Vec<Value> = c
@@ -2703,7 +2954,7 @@ impl Builder<'_> {
                     paths.push(p.clone());
                 }
                 k.insert("patchesStrategicMerge".into(), Value::Array(paths));
-                self.transform(dir, &k, ra, &none)?;
+                self.transform(dir, &k, ra, &none, false)?;
             }
             "PatchJson6902Transformer" => {
                 let mut p = Map::new();
@@ -2716,16 +2967,17 @@ impl Builder<'_> {
                     "patchesJson6902".into(),
                     Value::Array(vec![Value::Object(p)]),
                 );
-                self.transform(dir, &k, ra, &none)?;
+                self.transform(dir, &k, ra, &none, false)?;
             }
             "ReplacementTransformer" => {
                 k.insert(
                     "replacements".into(),
                     c.get("replacements").cloned().unwrap_or(Value::Null),
                 );
-                self.transform(dir, &k, ra, &none)?;
+                self.transform(dir, &k, ra, &none, false)?;
             }
             "ValueAddTransformer" => value_add(dir, c, ra)?,
+            "HashTransformer" => add_hashes(ra),
             other => {
                 return Err(Error::Unsupported {
                     what: format!("{other} as a transformer"),
@@ -2734,6 +2986,93 @@ impl Builder<'_> {
             }
         }
         Ok(())
+    }
+}
+
+impl Builder<'_> {
+    /// kusttarget.go `runValidators`: a built-in plugin config run as a validator must leave
+    /// the resources as they were (but for a `validated-by` label, which it may add and
+    /// which stays). kustomize compares YAML nodes (`reflect.DeepEqual` of the RNodes), so a
+    /// validator that writes a field with the value it had is an error there too, unless
+    /// the node it replaces was itself written by a transformer: which of these applies is
+    /// not known here, and such a validator is refused as not supported.
+    fn run_validator(
+        &mut self,
+        dir: &Path,
+        c: &Value,
+        ra: &mut Vec<Resource>,
+    ) -> Result<(), Error> {
+        let before: Vec<Map<String, Value>> = ra.iter().map(|r| r.obj.clone()).collect();
+        self.run_transformer(dir, c, ra)?;
+        let fail = |why: String| {
+            Error::other(format!(
+                "validator shouldn't modify the resource map: {why}"
+            ))
+        };
+        if before.len() != ra.len() {
+            return Err(fail("lists have different number of entries".into()));
+        }
+        let mut after: Vec<Map<String, Value>> = ra.iter().map(|r| r.obj.clone()).collect();
+        for obj in &mut after {
+            if let Some(Value::Object(labels)) =
+                obj.get_mut("metadata").and_then(|m| m.get_mut("labels"))
+            {
+                labels.shift_remove("validated-by");
+            }
+        }
+        let id = |o: &Map<String, Value>| {
+            let v = Value::Object(o.clone());
+            let meta = v.get("metadata").cloned().unwrap_or(Value::Null);
+            let (g, ver) = split_api_version(str_field(&v, "apiVersion"));
+            id_string(
+                g,
+                ver,
+                str_field(&v, "kind"),
+                str_field(&meta, "name"),
+                str_field(&meta, "namespace"),
+            )
+        };
+        for b in &before {
+            let Some(a) = after.iter().find(|a| id(a) == id(b)) else {
+                return Err(fail(format!(
+                    "id in self missing from other; id: {}",
+                    id(b)
+                )));
+            };
+            if a != b {
+                return Err(fail("nodes unequal: ".into()));
+            }
+        }
+        if ra.iter().any(|r| !r.obj.is_empty()) && validator_writes(c) {
+            return Err(Error::Unsupported {
+                what: format!("the built-in {} as a validator", str_field(c, "kind")),
+                detail: format!(
+                    "{}: it leaves the values as they are, but kustomize compares YAML nodes and may still find it modified the resources",
+                    dir.display()
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Whether a plugin config, run as a validator that changed no value, may still have
+/// rewritten a field: anything but an empty configuration (no labels, annotations, images,
+/// patches or replacements to apply) may.
+fn validator_writes(c: &Value) -> bool {
+    let has = |key: &str| match c.get(key) {
+        None | Some(Value::Null) => false,
+        Some(Value::Object(m)) => !m.is_empty(),
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(_) => true,
+    };
+    match str_field(c, "kind") {
+        "LabelTransformer" => has("labels"),
+        "AnnotationsTransformer" => has("annotations"),
+        "PatchStrategicMergeTransformer" => has("paths") || has("patches"),
+        "ReplacementTransformer" => has("replacements"),
+        _ => true,
     }
 }
 

@@ -1289,3 +1289,148 @@ fn empty_items_of_keyed_lists_go() {
         ],
     );
 }
+
+const WEB: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n      - name: main\n        image: nginx\n";
+
+/// `buildMetadata: [transformerAnnotations]`: each built-in transformer a kustomization
+/// configures (api/internal/target/kusttarget_configplugin.go `configureBuiltinTransformers`:
+/// one per patch, label entry, image and replica, one for commonLabels whenever `labels` or
+/// `commonLabels` is set, Prefix and Suffix apart) records itself in every resource's
+/// `alpha.config.kubernetes.io/transformations` after it runs (multitransformer.go,
+/// reswrangler.go `AddTransformerAnnotation`), in the base and then the overlay.
+#[test]
+fn transformer_annotations_record_each_builtin_transformer() {
+    check(
+        "transformer-annotations",
+        &[
+            ("base/d.yaml", WEB),
+            (
+                "base/kustomization.yaml",
+                "resources: [d.yaml]\nnamePrefix: b-\nnameSuffix: -s\nlabels:\n- pairs: {tier: web}\ncommonAnnotations: {team: a}\nconfigMapGenerator:\n- name: cm\n  literals: [x=1]\nreplicas:\n- name: web\n  count: 2\n",
+            ),
+            (
+                "kustomization.yaml",
+                "resources: [base]\nbuildMetadata: [transformerAnnotations]\nnamespace: x\nimages:\n- name: nginx\n  newTag: \"2\"\n- name: busybox\n  newTag: \"1\"\npatches:\n- target: {kind: Deployment}\n  patch: |-\n    - op: add\n      path: /metadata/annotations/q\n      value: r\nreplacements:\n- source: {kind: ConfigMap, fieldPath: metadata.name}\n  targets:\n  - select: {kind: Deployment}\n    fieldPaths: [spec.template.metadata.annotations.cm]\n    options: {create: true}\n",
+            ),
+        ],
+    );
+}
+
+/// The origin and transformations are annotations of the object while kustomize builds: a
+/// JSON patch that replaces `/metadata/annotations` drops both, and the next transformer,
+/// finding no origin, becomes the origin (reswrangler.go `AddTransformerAnnotation`:
+/// "we assume that the transformer generated the resource").
+#[test]
+fn a_patch_replacing_annotations_resets_the_build_annotations() {
+    for meta in [
+        "[transformerAnnotations]",
+        "[transformerAnnotations, originAnnotations]",
+        "[originAnnotations]",
+        "[managedByLabel]",
+    ] {
+        check(
+            "build-annotations-reset",
+            &[
+                ("d.yaml", WEB),
+                (
+                    "kustomization.yaml",
+                    &format!(
+                        "resources: [d.yaml]\nbuildMetadata: {meta}\ncommonAnnotations: {{z: w}}\npatches:\n- target: {{kind: Deployment}}\n  patch: |-\n    - op: add\n      path: /metadata/annotations\n      value: {{q: r}}\nimages:\n- name: nginx\n  newTag: \"2\"\n"
+                    ),
+                ),
+            ],
+        );
+    }
+}
+
+/// `transformers:` configs (built-in plugins): the inline ones run first, then those read
+/// from files, in their order (kusttarget.go `configureExternalTransformers` appends the
+/// inline configs, then accumulates the paths); with transformerAnnotations each records
+/// its config's origin (resource/origin.go `OriginFromCustomPlugin`: configuredIn is the
+/// file the config came from, configuredBy its apiVersion, kind, name and namespace).
+#[test]
+fn transformer_configs_run_inline_first_and_record_their_origin() {
+    let lt = "apiVersion: builtin\nkind: LabelTransformer\nmetadata:\n  name: lt\nlabels:\n  order: file\nfieldSpecs:\n- path: metadata/labels\n  create: true\n";
+    for meta in [
+        "",
+        "buildMetadata: [transformerAnnotations, originAnnotations]\n",
+    ] {
+        check(
+            "transformer-configs-order",
+            &[
+                ("d.yaml", WEB),
+                ("lt.yaml", lt),
+                (
+                    "kustomization.yaml",
+                    &format!(
+                        "resources: [d.yaml]\n{meta}transformers:\n- lt.yaml\n- |-\n  apiVersion: builtin\n  kind: LabelTransformer\n  metadata:\n    name: inline\n    namespace: q\n  labels:\n    order: inline\n  fieldSpecs:\n  - path: metadata/labels\n    create: true\n"
+                    ),
+                ),
+            ],
+        );
+    }
+}
+
+/// A HashTransformer config in `transformers:` appends the content hash, and the build's
+/// own hash step appends it again (kusttarget.go `addHashesToNames` runs after every
+/// transformer); ConfigMap/Secret generators as `generators:` configs take their config's
+/// origin.
+#[test]
+fn hash_transformer_and_generator_configs() {
+    check(
+        "hash-transformer",
+        &[
+            (
+                "d.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n",
+            ),
+            (
+                "g.yaml",
+                "apiVersion: builtin\nkind: ConfigMapGenerator\nmetadata:\n  name: gen1\nliterals: [a=b]\n",
+            ),
+            (
+                "kustomization.yaml",
+                "resources: [d.yaml]\nbuildMetadata: [originAnnotations, transformerAnnotations]\ngenerators:\n- g.yaml\n- |-\n  apiVersion: builtin\n  kind: SecretGenerator\n  metadata:\n    name: s1\n  literals: [x=y]\ntransformers:\n- |-\n  apiVersion: builtin\n  kind: HashTransformer\n  metadata:\n    name: h\n",
+            ),
+        ],
+    );
+}
+
+/// `validators:` with a built-in plugin config (kusttarget.go `runValidators`): it runs on
+/// the resources after the transformers and must not change them; one that changes a value
+/// fails with kustomize's message, one with nothing to do passes.
+#[test]
+fn builtin_validators() {
+    let files = |labels: &str| {
+        vec![
+            (
+                "d.yaml".to_owned(),
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n  labels:\n    l: v\n"
+                    .to_owned(),
+            ),
+            (
+                "kustomization.yaml".to_owned(),
+                format!(
+                    "resources: [d.yaml]\nvalidators:\n- |-\n  apiVersion: builtin\n  kind: LabelTransformer\n  metadata:\n    name: v\n  labels: {labels}\n  fieldSpecs:\n  - path: metadata/labels\n    create: true\n"
+                ),
+            ),
+        ]
+    };
+    let as_refs = |f: &[(String, String)]| -> Vec<(String, String)> { f.to_vec() };
+    let changed = as_refs(&files("{l: other}"));
+    let changed: Vec<(&str, &str)> = changed
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    fails(
+        "validator-changes",
+        &changed,
+        "validator shouldn't modify the resource map: nodes unequal: ",
+    );
+    let nothing = as_refs(&files("{}"));
+    let nothing: Vec<(&str, &str)> = nothing
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    check("validator-nothing", &nothing);
+}
