@@ -1261,7 +1261,8 @@ fn patch_file_text(r: &mut Rng, spec: &str) -> (String, String) {
 /// One built-in plugin config (api/internal/plugins/builtinhelpers/builtins.go) for a
 /// `transformers:`, `generators:` or `validators:` entry, named `name`.
 fn plugin_config(r: &mut Rng, field: &str, name: &str, objs: &Objs) -> String {
-    let head = |kind: &str| format!("apiVersion: builtin\nkind: {kind}\nmetadata:\n  name: {name}\n");
+    let head =
+        |kind: &str| format!("apiVersion: builtin\nkind: {kind}\nmetadata:\n  name: {name}\n");
     if field == "generators" {
         let (kind, body) = if r.chance(60) {
             let existing: Vec<String> = objs
@@ -1333,7 +1334,11 @@ fn plugin_config(r: &mut Rng, field: &str, name: &str, objs: &Objs) -> String {
         2 => format!(
             "{}{}fieldSpecs:\n- path: metadata/name\n",
             head("PrefixSuffixTransformer"),
-            r.pick(&["prefix: pp-\n", "suffix: -ss\n", "prefix: pp-\nsuffix: -ss\n"])
+            r.pick(&[
+                "prefix: pp-\n",
+                "suffix: -ss\n",
+                "prefix: pp-\nsuffix: -ss\n"
+            ])
         ),
         3 => format!(
             "{}imageTag:\n  name: {}\n  newTag: \"3\"\nfieldSpecs:\n- path: spec/template/spec/containers[]/image\n{}",
@@ -1348,7 +1353,12 @@ fn plugin_config(r: &mut Rng, field: &str, name: &str, objs: &Objs) -> String {
         4 => format!(
             "apiVersion: builtin\nkind: NamespaceTransformer\nmetadata:\n  name: {name}\n  namespace: {}\n{}fieldSpecs:\n- path: metadata/namespace\n  create: true\n{}",
             r.pick(&["plugin-ns", "team-a"]),
-            r.pick(&["", "unsetOnly: true\n", "setRoleBindingSubjects: allServiceAccounts\n", "setRoleBindingSubjects: none\n"]),
+            r.pick(&[
+                "",
+                "unsetOnly: true\n",
+                "setRoleBindingSubjects: allServiceAccounts\n",
+                "setRoleBindingSubjects: none\n"
+            ]),
             if r.chance(50) {
                 "- path: subjects\n  kind: ClusterRoleBinding\n"
             } else {
@@ -1393,7 +1403,13 @@ fn plugin_config(r: &mut Rng, field: &str, name: &str, objs: &Objs) -> String {
 
 /// `transformers:`, `generators:` and `validators:` entries with built-in plugin configs,
 /// inline or in files of `dir` (one or two configs a file).
-fn wide_plugins(r: &mut Rng, k: &mut String, dir: &str, objs: &Objs, files: &mut Vec<(String, String)>) {
+fn wide_plugins(
+    r: &mut Rng,
+    k: &mut String,
+    dir: &str,
+    objs: &Objs,
+    files: &mut Vec<(String, String)>,
+) {
     for (field, chance) in [("generators", 20), ("transformers", 35), ("validators", 10)] {
         if !r.chance(chance) {
             continue;
