@@ -702,14 +702,24 @@ impl Builder<'_> {
             })?;
         }
         let config = acc.config.clone();
+        // kusttarget.go runTransformers configures every transformer (the kustomization's
+        // and its `transformers:` configs) before it runs any
+        let configs = self.plugin_configs(dir, &k, "transformers")?;
+        for (c, _) in &configs {
+            check_plugin_config(c)?;
+        }
         self.transform(dir, &k, ra, &config, true)?;
-        for (t, origin) in self.plugin_configs(dir, &k, "transformers")? {
+        for (t, origin) in configs {
             self.run_transformer(dir, &t, ra)?;
             if let Some(path) = origin {
                 mark_transformed(ra, &custom_plugin_origin(&t, &path));
             }
         }
-        for (v, _) in self.plugin_configs(dir, &k, "validators")? {
+        let configs = self.plugin_configs(dir, &k, "validators")?;
+        for (c, _) in &configs {
+            check_plugin_config(c)?;
+        }
+        for (v, _) in configs {
             self.run_validator(dir, &v, ra)?;
         }
         if let Some(Value::Array(vars)) = k.get("vars") {
@@ -2754,6 +2764,49 @@ fn set_images(ra: &mut [Resource], rule: &Value, specs: &[FieldSpec]) {
     }
 }
 
+/// The checks a built-in plugin's `Config` makes (api/builtins), worded as the plugin
+/// loader reports them: `plugin <config id> fails configuration: <why>`.
+fn check_plugin_config(c: &Value) -> Result<(), Error> {
+    let why = match str_field(c, "kind") {
+        // PatchJson6902Transformer.Config
+        "PatchJson6902Transformer" => {
+            let target = c.get("target").filter(|t| !t.is_null());
+            let (path, op) = (str_field(c, "path"), str_field(c, "jsonOp"));
+            match target {
+                None => Some(format!("must specify a target for patch {op}")),
+                Some(t) if str_field(t, "name").is_empty() => {
+                    Some("must specify the target name".to_owned())
+                }
+                Some(_) if path.is_empty() && op.is_empty() => {
+                    Some("empty file path and empty jsonOp".to_owned())
+                }
+                Some(_) if !path.is_empty() && !op.is_empty() => {
+                    Some("must specify a file path or jsonOp, not both".to_owned())
+                }
+                Some(_) => None,
+            }
+        }
+        _ => None,
+    };
+    match why {
+        None => Ok(()),
+        Some(why) => {
+            let meta = c.get("metadata").cloned().unwrap_or(Value::Null);
+            let (g, v) = split_api_version(str_field(c, "apiVersion"));
+            Err(Error::other(format!(
+                "plugin {} fails configuration: {why}",
+                id_string(
+                    g,
+                    v,
+                    str_field(c, "kind"),
+                    str_field(&meta, "name"),
+                    str_field(&meta, "namespace")
+                )
+            )))
+        }
+    }
+}
+
 /// Field specs written in a plugin config's `fieldSpecs`.
 fn plugin_specs(c: &Value) -> Vec<FieldSpec> {
     c.get("fieldSpecs")
@@ -2904,8 +2957,19 @@ impl Builder<'_> {
         let none = TransformerConfig::default();
         let mut k = Kustomization::new();
         match str_field(c, "kind") {
-            "LabelTransformer" => set_pairs(ra, &specs, &string_map(c.get("labels"))),
-            "AnnotationsTransformer" => set_pairs(ra, &specs, &string_map(c.get("annotations"))),
+            // both do nothing without pairs (api/builtins LabelTransformer,
+            // AnnotationsTransformer: `if len(p.Labels) == 0 { return nil }`)
+            "LabelTransformer" | "AnnotationsTransformer" => {
+                let field = if str_field(c, "kind") == "LabelTransformer" {
+                    "labels"
+                } else {
+                    "annotations"
+                };
+                let pairs = string_map(c.get(field));
+                if !pairs.is_empty() {
+                    set_pairs(ra, &specs, &pairs);
+                }
+            }
             "PrefixSuffixTransformer" | "PrefixTransformer" | "SuffixTransformer" => {
                 prefix_suffix(ra, str_field(c, "prefix"), str_field(c, "suffix"), &specs)
             }
@@ -2920,19 +2984,7 @@ impl Builder<'_> {
                 set_replicas(ra, str_field(&rep, "name"), &count, &specs)?;
             }
             "NamespaceTransformer" => {
-                let ns = c
-                    .get("metadata")
-                    .map(|m| str_field(m, "namespace"))
-                    .unwrap_or_default();
-                let (meta, other): (Vec<FieldSpec>, Vec<FieldSpec>) = specs
-                    .into_iter()
-                    .partition(|s| s.path == ["metadata", "namespace"]);
-                for r in ra.iter_mut() {
-                    if meta.iter().any(|s| s.selects(r)) {
-                        set_namespace(r, ns);
-                    }
-                }
-                set_namespace_fields(ra, &other, ns)?;
+                namespace_plugin(ra, c, &specs)?;
             }
             "PatchTransformer" => {
                 let mut p = Map::new();
@@ -3074,6 +3126,95 @@ fn validator_writes(c: &Value) -> bool {
         "ReplacementTransformer" => has("replacements"),
         _ => true,
     }
+}
+
+/// The NamespaceTransformer plugin (api/builtins NamespaceTransformer.go and
+/// api/filters/namespace/namespace.go): nothing without a namespace; `metadata.namespace` of
+/// every namespaceable object whatever the field specs say (`metaNamespaceHack`), RBAC
+/// binding subjects as `setRoleBindingSubjects` says (`defaultOnly`: those named
+/// "default"; `allServiceAccounts`; `none`), then the other field specs (`metadata/name`
+/// only for `apiVersion: v1`); `unsetOnly` sets only empty fields; each object must keep a
+/// unique id.
+fn namespace_plugin(ra: &mut [Resource], c: &Value, specs: &[FieldSpec]) -> Result<(), Error> {
+    let ns = c
+        .get("metadata")
+        .map(|m| str_field(m, "namespace"))
+        .unwrap_or_default();
+    if ns.is_empty() {
+        return Ok(());
+    }
+    let unset_only = c.get("unsetOnly").and_then(Value::as_bool) == Some(true);
+    let mode = str_field(c, "setRoleBindingSubjects");
+    if !matches!(mode, "" | "defaultOnly" | "allServiceAccounts" | "none") {
+        return Err(Error::other(format!(
+            "namespace transformation failed: invalid value \"{mode}\" for setRoleBindingSubjects: must be one of \"defaultOnly\", \"none\" or \"allServiceAccounts\""
+        )));
+    }
+    let empty = |v: &Value| v.is_null() || v.as_str() == Some("");
+    for r in ra.iter_mut() {
+        if r.obj.is_empty() {
+            continue;
+        }
+        if r.is_namespaceable() && (!unset_only || r.namespace().is_empty()) {
+            r.set_namespace(ns.to_owned());
+        }
+        let binding = matches!(r.kind(), "RoleBinding" | "ClusterRoleBinding");
+        if binding
+            && mode != "none"
+            && let Some(Value::Array(subjects)) = r.obj.get_mut("subjects")
+        {
+            for s in subjects.iter_mut() {
+                let wanted = if mode == "allServiceAccounts" {
+                    str_field(s, "kind") == "ServiceAccount"
+                } else {
+                    str_field(s, "name") == "default"
+                };
+                if let Value::Object(m) = s
+                    && wanted
+                    && (!unset_only || m.get("namespace").is_none_or(empty))
+                {
+                    m.insert("namespace".into(), Value::String(ns.to_owned()));
+                }
+            }
+        }
+        let v1 = r.obj.get("apiVersion").and_then(Value::as_str) == Some("v1");
+        let rest: Vec<FieldSpec> = specs
+            .iter()
+            .filter(|s| s.path != ["metadata", "namespace"])
+            .filter(|s| v1 || s.path != ["metadata", "name"])
+            .filter(|s| {
+                !(binding
+                    && s.path == ["subjects", "namespace"]
+                    && s.kind
+                        .as_deref()
+                        .is_some_and(|k| k == "RoleBinding" || k == "ClusterRoleBinding"))
+            })
+            .cloned()
+            .collect();
+        let before = r.name().to_owned();
+        fieldspec::apply(r, &rest, &mut |v: &mut Value| {
+            if !unset_only || empty(v) {
+                *v = Value::String(ns.to_owned());
+            }
+        });
+        let after = r.name().to_owned();
+        if after != before {
+            r.metadata_mut()
+                .insert("name".into(), Value::String(before));
+            r.set_name(after);
+        }
+    }
+    let mut seen = std::collections::HashSet::with_capacity(ra.len());
+    if ra
+        .iter()
+        .filter(|r| !r.obj.is_empty())
+        .any(|r| !seen.insert(dup_key(r)))
+    {
+        return Err(Error::other(
+            "namespace transformation produces ID conflict".to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 /// The ValueAddTransformer: a value (the kustomization directory's name when not given)

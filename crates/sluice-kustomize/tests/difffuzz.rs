@@ -1360,7 +1360,7 @@ fn plugin_config(r: &mut Rng, field: &str, name: &str, objs: &Objs) -> String {
                 "setRoleBindingSubjects: none\n"
             ]),
             if r.chance(50) {
-                "- path: subjects\n  kind: ClusterRoleBinding\n"
+                "- path: subjects/namespace\n  kind: ClusterRoleBinding\n  create: true\n"
             } else {
                 ""
             }
@@ -1378,9 +1378,15 @@ fn plugin_config(r: &mut Rng, field: &str, name: &str, objs: &Objs) -> String {
             None => head("HashTransformer"),
         },
         7 => format!(
-            "{}target:\n  kind: {}\njsonOp: '[{{\"op\": \"add\", \"path\": \"/metadata/annotations\", \"value\": {{\"j\": \"1\"}}}}]'\n",
+            "{}target:\n  kind: {}{}\njsonOp: '[{{\"op\": \"add\", \"path\": \"/metadata/annotations\", \"value\": {{\"j\": \"1\"}}}}]'\n",
             head("PatchJson6902Transformer"),
-            r.pick(&["Deployment", "Service", "ConfigMap"])
+            r.pick(&["Deployment", "Service", "ConfigMap"]),
+            // kustomize wants the target's name (PatchJson6902Transformer.Config)
+            if r.chance(85) {
+                format!("\n  name: {}", r.pick(NAMES))
+            } else {
+                String::new()
+            }
         ),
         8 => match pick_of(r, &workloads) {
             Some(w) => format!(

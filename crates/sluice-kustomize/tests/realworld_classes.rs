@@ -1434,3 +1434,56 @@ fn builtin_validators() {
         .collect();
     check("validator-nothing", &nothing);
 }
+
+const RBAC: &str = "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: sa\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: keep\n  namespace: mine\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: crb\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: r}\nsubjects:\n- {kind: ServiceAccount, name: sa}\n- {kind: ServiceAccount, name: default, namespace: old}\n- {kind: User, name: default}\n";
+
+/// A NamespaceTransformer config (api/filters/namespace/namespace.go): `metadata.namespace`
+/// of every namespaceable object whatever its field specs, `unsetOnly`, and binding
+/// subjects by `setRoleBindingSubjects` (`defaultOnly`: subjects named "default" of any
+/// kind; `allServiceAccounts`; `none`); a `subjects/namespace` field spec of a binding kind
+/// is left to that option.
+#[test]
+fn namespace_transformer_config_options() {
+    for opts in [
+        "",
+        "unsetOnly: true\n",
+        "setRoleBindingSubjects: allServiceAccounts\n",
+        "setRoleBindingSubjects: none\n",
+        "unsetOnly: true\nsetRoleBindingSubjects: allServiceAccounts\n",
+    ] {
+        check(
+            "namespace-plugin",
+            &[
+                ("r.yaml", RBAC),
+                (
+                    "ns.yaml",
+                    &format!(
+                        "apiVersion: builtin\nkind: NamespaceTransformer\nmetadata:\n  name: ns\n  namespace: plugin-ns\n{opts}fieldSpecs:\n- path: subjects/namespace\n  kind: ClusterRoleBinding\n  create: true\n"
+                    ),
+                ),
+                (
+                    "kustomization.yaml",
+                    "resources: [r.yaml]\ntransformers: [ns.yaml]\n",
+                ),
+            ],
+        );
+    }
+}
+
+/// A PatchJson6902Transformer config must name its target (builtins
+/// PatchJson6902Transformer.go `Config`); kustomize configures every transformer before it
+/// runs any, so this error comes before the kustomization's own transformers fail.
+#[test]
+fn json6902_plugin_config_needs_a_target_name() {
+    fails(
+        "json6902-config",
+        &[
+            ("r.yaml", RBAC),
+            (
+                "kustomization.yaml",
+                "resources: [r.yaml]\npatches:\n- target: {kind: Nothing}\n  patch: |-\n    - op: replace\n      path: /x\n      value: 1\ntransformers:\n- |-\n  apiVersion: builtin\n  kind: PatchJson6902Transformer\n  metadata:\n    name: j\n  target:\n    kind: ConfigMap\n  jsonOp: '[{\"op\": \"add\", \"path\": \"/data\", \"value\": {}}]'\n",
+            ),
+        ],
+        "plugin PatchJson6902Transformer.builtin.[noGrp]/j.[noNs] fails configuration: must specify the target name",
+    );
+}
