@@ -698,6 +698,15 @@ impl Builder<'_> {
                     "accumulating components: accumulateDirectory: \"couldn't make target for path '{}': {e}\"",
                     d.display()
                 )),
+                // accumulateDirectory's "recursed accumulation", quoted by
+                // accumulateComponents' `%q`
+                Error::Other(m) => Error::Other(format!(
+                    "accumulating components: accumulateDirectory: {}",
+                    go_quote(&format!(
+                        "recursed accumulation of path '{}': {m}",
+                        p.display()
+                    ))
+                )),
                 e => e,
             })?;
         }
@@ -763,7 +772,7 @@ impl Builder<'_> {
                     d.display(),
                     d.display()
                 )),
-                e => wrap_accumulation(r, e),
+                e => wrap_accumulation(r, &real, e),
             })?;
             acc.config.merge(&sub_acc.config);
             merge_set(&mut acc.vars, &sub_acc.vars)?;
@@ -1437,13 +1446,39 @@ fn kv_pairs_error(e: Error, what: &str, list: &str) -> Error {
     }
 }
 
-fn wrap_accumulation(r: &str, e: Error) -> Error {
+/// kusttarget.go accumulateResources on a directory that fails to build: the file attempt's
+/// error, then accumulateDirectory's "recursed accumulation" with the directory's error
+/// (which carries its own nested wrapping), under accumulateTarget's prefix.
+fn wrap_accumulation(r: &str, dir: &Path, e: Error) -> Error {
     match e {
-        Error::Other(m) if !m.starts_with("accumulating resources") => Error::Other(format!(
-            "accumulating resources: accumulation err='accumulating resources from '{r}': {m}'"
+        Error::Other(m) => Error::Other(format!(
+            "accumulating resources: accumulation err='accumulating resources from '{r}': '{}' must resolve to a file': recursed accumulation of path '{}': {m}",
+            dir.display(),
+            dir.display()
         )),
         other => other,
     }
+}
+
+/// Go's `%q` of a string: double-quoted with Go escapes.
+fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn gen_debug(r: &Resource) -> String {

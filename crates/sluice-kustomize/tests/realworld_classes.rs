@@ -1487,3 +1487,76 @@ fn json6902_plugin_config_needs_a_target_name() {
         "plugin PatchJson6902Transformer.builtin.[noGrp]/j.[noNs] fails configuration: must specify the target name",
     );
 }
+
+/// An error inside a base carries kustomize's wrapping at each level
+/// (kusttarget.go accumulateResources: "accumulation err='<the file attempt>': recursed
+/// accumulation of path '<dir>': <the directory's error>"); one inside a component is
+/// quoted by accumulateComponents' `%q`.
+#[test]
+fn errors_in_bases_and_components_are_wrapped_as_kustomize() {
+    let patch = "patches:\n- patch: |-\n    apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      name: zz\n    data: {a: \"b\"}\n";
+    fails(
+        "nested-base-error",
+        &[
+            ("kustomization.yaml", "resources: [mid]\n"),
+            ("mid/kustomization.yaml", "resources: [../base]\n"),
+            (
+                "base/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
+            ),
+            (
+                "base/kustomization.yaml",
+                &format!("resources: [cm.yaml]\n{patch}"),
+            ),
+        ],
+        "must resolve to a file': recursed accumulation of path '",
+    );
+    // the whole message is kubectl's
+    let root = tree(
+        "component-error",
+        &[
+            (
+                "kustomization.yaml",
+                "resources: [base]\ncomponents: [comp]\n",
+            ),
+            (
+                "base/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
+            ),
+            ("base/kustomization.yaml", "resources: [cm.yaml]\n"),
+            (
+                "comp/kustomization.yaml",
+                &format!("apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n{patch}"),
+            ),
+        ],
+    );
+    let (ok, _, stderr) = kubectl(&root);
+    assert!(!ok);
+    let err = sluice(&root).expect_err("fails").to_string();
+    assert!(
+        kubectl_error(&stderr).contains(&err),
+        "sluice: {err}\nkubectl: {}",
+        kubectl_error(&stderr)
+    );
+    let _ = std::fs::remove_dir_all(&root);
+    let root = tree(
+        "nested-base-error-exact",
+        &[
+            ("kustomization.yaml", "resources: [mid]\n"),
+            ("mid/kustomization.yaml", "resources: [../base]\n"),
+            (
+                "base/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
+            ),
+            (
+                "base/kustomization.yaml",
+                &format!("resources: [cm.yaml]\n{patch}"),
+            ),
+        ],
+    );
+    let (ok, _, stderr) = kubectl(&root);
+    assert!(!ok);
+    let err = sluice(&root).expect_err("fails").to_string();
+    assert_eq!(kubectl_error(&stderr), err);
+    let _ = std::fs::remove_dir_all(&root);
+}
