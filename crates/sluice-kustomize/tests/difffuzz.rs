@@ -23,8 +23,10 @@
 //! name in two namespaces, long strings the emitter folds, generators with behaviors and
 //! options across base/component/overlay, replacements with delimiter/index/create, labels
 //! with includeSelectors/includeTemplates/fields, patch targets by regex, label and
-//! annotation selectors, images with digest/newName/tagSuffix, replicas, sortOptions and
-//! buildMetadata. It runs for `SLUICE_KFUZZ_WIDE_SECS` (30); `SLUICE_KFUZZ_MEASURE=1`
+//! annotation selectors, images with digest/newName/tagSuffix, replicas, sortOptions,
+//! buildMetadata, and built-in plugin configs (inline and in files, from their own random
+//! stream so the other draws of a seed stay) under `transformers:`, `generators:` and
+//! `validators:`. It runs for `SLUICE_KFUZZ_WIDE_SECS` (30); `SLUICE_KFUZZ_MEASURE=1`
 //! prints the counts (identical, refused by both, refused as not supported, mismatches)
 //! without failing, `SLUICE_KFUZZ_CASES` bounds the cases, `SLUICE_KFUZZ_KEEP` keeps every
 //! tree, `SLUICE_KFUZZ_ERRORS` prints both sides' errors:
