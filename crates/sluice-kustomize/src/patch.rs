@@ -379,6 +379,14 @@ fn merge_list(t: &mut Vec<Value>, p: &[Value], key: &str, keys: Keys<'_>, field:
     let mut out = Vec::new();
     for pi in p {
         let pk = pi.get(key);
+        // a patch item without the key (kyaml walks it by the value "", which matches
+        // every item that has the key field): the target's items not merged yet go, and it
+        // goes too; keyed items after it find nothing to merge with (pinned against kubectl
+        // kustomize v5.5.0: tests/realworld_classes.rs keyless_items_in_keyed_lists)
+        if pk.is_none() && pi.as_object().is_some_and(|m| !m.is_empty()) && !deletes(pi) {
+            rest.clear();
+            continue;
+        }
         let found = rest
             .iter()
             .position(|x| x.as_ref().is_some_and(|x| pk.is_some() && x.get(key) == pk));

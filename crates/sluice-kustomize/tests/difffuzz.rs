@@ -26,7 +26,7 @@
 //! annotation selectors, images with digest/newName/tagSuffix, replicas, sortOptions,
 //! buildMetadata, and built-in plugin configs (inline and in files, from their own random
 //! stream so the other draws of a seed stay) under `transformers:`, `generators:` and
-//! `validators:`. It runs for `SLUICE_KFUZZ_WIDE_SECS` (30); `SLUICE_KFUZZ_MEASURE=1`
+//! `validators:`, and strategic merge patch items without their list's merge key. It runs for `SLUICE_KFUZZ_WIDE_SECS` (30); `SLUICE_KFUZZ_MEASURE=1`
 //! prints the counts (identical, refused by both, refused as not supported, mismatches)
 //! without failing, `SLUICE_KFUZZ_CASES` bounds the cases, `SLUICE_KFUZZ_KEEP` keeps every
 //! tree, `SLUICE_KFUZZ_ERRORS` prints both sides' errors:
@@ -1409,6 +1409,44 @@ fn plugin_config(r: &mut Rng, field: &str, name: &str, objs: &Objs) -> String {
     }
 }
 
+/// A strategic merge patch (as `patchesStrategicMerge`, a field the other draws leave
+/// alone) whose keyed lists hold items without their merge key, between keyed ones.
+fn wide_keyless(r: &mut Rng, k: &mut String, objs: &Objs, ns: Option<&str>) {
+    let deployments = objs.named("Deployment");
+    let Some(name) = pick_of(r, &deployments).filter(|_| r.chance(15)) else {
+        return;
+    };
+    let ns_line = ns
+        .map(|n| format!("\n    namespace: {n}"))
+        .unwrap_or_default();
+    let mut items = String::new();
+    for _ in 0..1 + r.below(3) {
+        items.push_str(r.pick(&[
+            "      - image: keyless\n",
+            "      - name: main\n        imagePullPolicy: Always\n",
+            "      - name: sidecar\n        image: patched\n",
+            "      - name: extra\n        image: new\n",
+        ]));
+    }
+    let volumes = if r.chance(40) {
+        "      volumes:\n      - emptyDir: {}\n      - name: cfg\n        configMap:\n          name: other\n"
+    } else {
+        ""
+    };
+    let _ = write!(
+        k,
+        "patchesStrategicMerge:\n- |-\n  apiVersion: apps/v1\n  kind: Deployment\n  metadata:\n    name: {name}{ns_line}\n  spec:\n    template:\n      spec:\n        containers:\n{}{}",
+        items
+            .lines()
+            .map(|l| format!("  {l}\n"))
+            .collect::<String>(),
+        volumes
+            .lines()
+            .map(|l| format!("  {l}\n"))
+            .collect::<String>()
+    );
+}
+
 /// `transformers:`, `generators:` and `validators:` entries with built-in plugin configs,
 /// inline or in files of `dir` (one or two configs a file).
 fn wide_plugins(
@@ -1528,6 +1566,7 @@ fn generate_wide(seed: u64, root: &Path) -> PathBuf {
         wide_transformers(&mut r, &mut o, &objs, true);
         wide_replacements(&mut r, &mut o, &objs, &mut gen_files);
         wide_plugins(&mut rp, &mut o, "overlay", &objs, &mut files);
+        wide_keyless(&mut rp, &mut o, &objs, ns_after);
         for (f, t) in gen_files.drain(..) {
             files.push((format!("overlay/{f}"), t));
         }

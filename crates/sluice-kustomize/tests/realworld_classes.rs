@@ -1560,3 +1560,35 @@ fn errors_in_bases_and_components_are_wrapped_as_kustomize() {
     assert_eq!(kubectl_error(&stderr), err);
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// Strategic merge patch items without the list's merge key (kyaml merge2 walks an
+/// associative list by key values; such an item's value is "", and api/kyaml's
+/// FieldMatcher with an empty value matches every item that has the key field): the
+/// target's items not merged before it are dropped, it is dropped, and keyed items after it
+/// are added as they are; a list the target does not have is taken as written.
+#[test]
+fn keyless_items_in_keyed_lists() {
+    let d = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n      - name: main\n        image: nginx\n      - name: side\n        image: busybox\n      volumes:\n      - name: a\n        emptyDir: {}\n";
+    for lists in [
+        "containers:\n- image: patched\nvolumes:\n- emptyDir: {medium: Memory}\n- configMap: {name: x}\ntolerations:\n- key: a\n- operator: Exists\n",
+        "containers:\n- {name: main, imagePullPolicy: Always}\n- image: q\n",
+        "containers:\n- {name: newone, image: z}\n- image: q\n- {name: main, imagePullPolicy: Always}\n",
+        "containers:\n- {name: side, imagePullPolicy: Always}\n- image: q\n- {name: main, imagePullPolicy: Always}\n",
+        "containers:\n- image: q\n- {name: side, $patch: delete}\n",
+        "initContainers:\n- image: q\nvolumes:\n- {name: b, emptyDir: {}}\n- configMap: {name: x}\n",
+    ] {
+        let indented: String = lists.lines().map(|l| format!("          {l}\n")).collect();
+        check(
+            "keyless-items",
+            &[
+                ("d.yaml", d),
+                (
+                    "kustomization.yaml",
+                    &format!(
+                        "resources: [d.yaml]\npatches:\n- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: web\n    spec:\n      template:\n        spec:\n{indented}"
+                    ),
+                ),
+            ],
+        );
+    }
+}
