@@ -1592,3 +1592,66 @@ fn keyless_items_in_keyed_lists() {
         );
     }
 }
+
+/// JSON 6902 operations as evanphx/json-patch v5 (kustomize's) applies them: `replace` of a
+/// missing object key adds it, `copy` from a missing object key copies null, and each
+/// failure is worded as that library words it ("add operation does not apply: doc is
+/// missing path: ...", "error in remove for path: ...", "testing value ... failed").
+#[test]
+fn json_patch_operations_as_evanphx() {
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: b\nl: [1, 2]\n";
+    for (op, path, from) in [
+        ("add", "/metadata/labels/x", ""),
+        ("remove", "/metadata/labels/x", ""),
+        ("remove", "/data/zz", ""),
+        ("replace", "/metadata/labels/x", ""),
+        ("replace", "/data/zz", ""),
+        ("add", "/l/5", ""),
+        ("add", "/l/2", ""),
+        ("remove", "/l/5", ""),
+        ("replace", "/l/7", ""),
+        ("replace", "/l/1", ""),
+        ("move", "/data/q", "/data/zz"),
+        ("move", "/data/q", "/metadata/labels/zz"),
+        ("move", "/data/q", "/data/a"),
+        ("copy", "/data/q", "/data/zz"),
+        ("copy", "/data/q", "/metadata/labels/zz"),
+        ("copy", "/metadata/labels/q", "/data/a"),
+        ("test", "/data/a", ""),
+        ("test", "/data/zz", ""),
+    ] {
+        let from = if from.is_empty() {
+            String::new()
+        } else {
+            format!("\n      from: {from}")
+        };
+        let root = tree(
+            "json-patch-ops",
+            &[
+                ("c.yaml", cm),
+                (
+                    "kustomization.yaml",
+                    &format!(
+                        "resources: [c.yaml]\npatches:\n- target: {{kind: ConfigMap}}\n  patch: |-\n    - op: {op}\n      path: {path}\n      value: \"v\"{from}\n"
+                    ),
+                ),
+            ],
+        );
+        let (ok, expected, stderr) = kubectl(&root);
+        match sluice(&root) {
+            Ok(out) => {
+                assert!(ok, "{op} {path}{from}: kubectl fails: {stderr}");
+                assert_eq!(out.yaml, expected, "{op} {path}{from}");
+            }
+            Err(e) => {
+                assert!(!ok, "{op} {path}{from}: kubectl builds, sluice: {e}");
+                assert!(
+                    kubectl_error(&stderr).contains(&e.to_string()),
+                    "{op} {path}{from}: sluice: {e}\nkubectl: {}",
+                    kubectl_error(&stderr)
+                );
+            }
+        }
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}
