@@ -26,7 +26,7 @@
 //! annotation selectors, images with digest/newName/tagSuffix, replicas, sortOptions,
 //! buildMetadata, and built-in plugin configs (inline and in files, from their own random
 //! stream so the other draws of a seed stay) under `transformers:`, `generators:` and
-//! `validators:`, and strategic merge patch items without their list's merge key. It runs for `SLUICE_KFUZZ_WIDE_SECS` (30); `SLUICE_KFUZZ_MEASURE=1`
+//! `validators:`, `crds:` definitions, and strategic merge patch items without their list's merge key. It runs for `SLUICE_KFUZZ_WIDE_SECS` (30); `SLUICE_KFUZZ_MEASURE=1`
 //! prints the counts (identical, refused by both, refused as not supported, mismatches)
 //! without failing, `SLUICE_KFUZZ_CASES` bounds the cases, `SLUICE_KFUZZ_KEEP` keeps every
 //! tree, `SLUICE_KFUZZ_ERRORS` prints both sides' errors:
@@ -606,6 +606,33 @@ commonLabels:
   path: spec/selector/matchLabels
   create: true
 ";
+
+/// `crds:` definitions (kustomize's loadconfigfromcrds.go): a Widget's `spec.configRef`
+/// refers to a ConfigMap by name.
+const WIDGET_CRDS: &str = r##"{
+  "github.com/example/pkg/apis/example/v1.Widget": {
+    "Schema": {
+      "properties": {
+        "apiVersion": {"type": "string"},
+        "kind": {"type": "string"},
+        "metadata": {"$ref": "k8s.io/apimachinery/pkg/apis/meta/v1.ObjectMeta"},
+        "spec": {"$ref": "github.com/example/pkg/apis/example/v1.WidgetSpec"}
+      }
+    }
+  },
+  "github.com/example/pkg/apis/example/v1.WidgetSpec": {
+    "Schema": {
+      "properties": {
+        "configRef": {
+          "x-kubernetes-object-ref-api-version": "v1",
+          "x-kubernetes-object-ref-kind": "ConfigMap",
+          "$ref": "k8s.io/api/core/v1.LocalObjectReference"
+        }
+      }
+    }
+  }
+}
+"##;
 
 const WIDGET_SCHEMA: &str = r##"{
   "definitions": {
@@ -1506,6 +1533,10 @@ fn generate_wide(seed: u64, root: &Path) -> PathBuf {
         // merge no lists at all
         base.push_str("openapi:\n  path: schema.json\n");
         files.push(("base/schema.json".into(), WIDGET_SCHEMA.into()));
+    }
+    if !objs.named("Widget").is_empty() && rp.chance(20) {
+        base.push_str("crds:\n- widget-crds.json\n");
+        files.push(("base/widget-crds.json".into(), WIDGET_CRDS.into()));
     }
     let mut gen_files = Vec::new();
     wide_generators(&mut r, &mut base, false, &mut gen_files, &mut objs);
