@@ -377,8 +377,17 @@ fn merge_list(t: &mut Vec<Value>, p: &[Value], key: &str, keys: Keys<'_>, field:
         .map(Some)
         .collect();
     let mut out = Vec::new();
+    // kyaml walks each key value once, with the first patch item that has it: later items
+    // with a key already seen are not used
+    let mut seen: Vec<&Value> = Vec::new();
     for pi in p {
         let pk = pi.get(key);
+        if let Some(k) = pk {
+            if seen.contains(&k) {
+                continue;
+            }
+            seen.push(k);
+        }
         // a patch item without the key (kyaml walks it by the value "", which matches
         // every item that has the key field): the target's items not merged yet go, and it
         // goes too; keyed items after it find nothing to merge with (pinned against kubectl

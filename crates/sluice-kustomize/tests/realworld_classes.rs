@@ -1655,3 +1655,23 @@ fn json_patch_operations_as_evanphx() {
         let _ = std::fs::remove_dir_all(&root);
     }
 }
+
+/// A strategic merge patch naming one key twice in a keyed list: kyaml walks each key value
+/// once with the first patch item that has it; the later ones are not used (wide fuzzer
+/// seeds 50123, 50231).
+#[test]
+fn smp_patch_items_with_a_repeated_key() {
+    check(
+        "smp-repeated-key",
+        &[
+            (
+                "d.yaml",
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n      - name: main\n        image: nginx\n      - name: side\n        image: busybox\n        args: [x]\n",
+            ),
+            (
+                "kustomization.yaml",
+                "resources: [d.yaml]\npatches:\n- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: web\n    spec:\n      template:\n        spec:\n          containers:\n          - {name: side, image: p1}\n          - {name: new, image: n1}\n          - {name: side, image: p2, command: [c]}\n          - {name: new, image: n2}\n",
+            ),
+        ],
+    );
+}
