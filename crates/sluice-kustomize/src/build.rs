@@ -1168,7 +1168,19 @@ impl Builder<'_> {
                 if doc.is_null() {
                     continue;
                 }
-                apply_smp_untargeted(ra, &doc, &idx, openapi.as_ref())?;
+                // PatchStrategicMergeTransformer reports ResMap.GetById's error as it is
+                // (PatchTransformer prefixes "no resource matches strategic merge patch")
+                apply_smp_untargeted(ra, &doc, &idx, openapi.as_ref()).map_err(|e| match e {
+                    Error::Other(m)
+                        if m.starts_with("no resource matches strategic merge patch") =>
+                    {
+                        match m.split_once("\": ") {
+                            Some((_, rest)) => Error::Other(rest.to_owned()),
+                            None => Error::Other(m),
+                        }
+                    }
+                    e => e,
+                })?;
             }
         }
         if !strings(k, "patchesStrategicMerge").is_empty() {

@@ -1675,3 +1675,28 @@ fn smp_patch_items_with_a_repeated_key() {
         ],
     );
 }
+
+/// A `patchesStrategicMerge` patch that matches nothing fails with ResMap.GetById's words
+/// alone (api/builtins PatchStrategicMergeTransformer), where `patches:` prefixes "no
+/// resource matches strategic merge patch" (wide fuzzer, both refusing).
+#[test]
+fn patches_strategic_merge_without_a_target_fails_with_kustomize_words() {
+    let root = tree(
+        "psm-no-target",
+        &[
+            (
+                "c.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+            ),
+            (
+                "kustomization.yaml",
+                "resources: [c.yaml]\npatchesStrategicMerge:\n- |-\n  apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: zz\n  data: {a: b}\n",
+            ),
+        ],
+    );
+    let (ok, _, stderr) = kubectl(&root);
+    assert!(!ok);
+    let err = sluice(&root).expect_err("fails").to_string();
+    assert_eq!(kubectl_error(&stderr), err);
+    let _ = std::fs::remove_dir_all(&root);
+}
