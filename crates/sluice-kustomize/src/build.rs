@@ -45,6 +45,67 @@ pub struct Output {
 
 const KUSTOMIZATION_FILES: &[&str] = &["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
+/// kustomize's build annotations (api/konfig: `OriginAnnotationKey`,
+/// `TransformerAnnotationKey`).
+const ORIGIN_KEY: &str = "config.kubernetes.io/origin";
+const TRANSFORMATIONS_KEY: &str = "alpha.config.kubernetes.io/transformations";
+
+/// An origin as kyaml marshals `resource.Origin` for a plugin configured in `configured_in`:
+/// `configuredBy` is the config's apiVersion, kind, name and namespace (empty ones left out).
+fn plugin_origin(
+    configured_in: &str,
+    api_version: &str,
+    kind: &str,
+    name: &str,
+    ns: &str,
+) -> String {
+    let mut o = String::new();
+    if !configured_in.is_empty() {
+        o.push_str(&format!("configuredIn: {configured_in}\n"));
+    }
+    o.push_str(&format!(
+        "configuredBy:\n  apiVersion: {api_version}\n  kind: {kind}\n"
+    ));
+    if !name.is_empty() {
+        o.push_str(&format!("  name: {name}\n"));
+    }
+    if !ns.is_empty() {
+        o.push_str(&format!("  namespace: {ns}\n"));
+    }
+    o
+}
+
+/// resource.OriginFromCustomPlugin: a plugin config read from `path` as the origin of what
+/// it makes or changes.
+fn custom_plugin_origin(c: &Value, path: &str) -> String {
+    let meta = c.get("metadata").cloned().unwrap_or(Value::Null);
+    plugin_origin(
+        path,
+        str_field(c, "apiVersion"),
+        str_field(c, "kind"),
+        str_field(&meta, "name"),
+        str_field(&meta, "namespace"),
+    )
+}
+
+/// resWrangler.AddTransformerAnnotation, run after each transformer when origins are
+/// tracked: a resource without an origin takes the transformer's as its origin (the
+/// transformer is taken to have made it), the others add it to their transformations.
+fn mark_transformed(ra: &mut [Resource], origin: &str) {
+    for r in ra.iter_mut() {
+        if r.origin.is_none() {
+            r.origin = Some(origin.to_owned());
+            continue;
+        }
+        let list = r.transformations.get_or_insert_with(String::new);
+        for (i, line) in origin.lines().enumerate() {
+            list.push_str(if i == 0 { "- " } else { "  " });
+            list.push_str(line);
+            list.push('\n');
+        }
+    }
+}
+
 const KNOWN_FIELDS: &[&str] = &[
     "apiVersion",
     "kind",
@@ -194,6 +255,9 @@ pub fn build(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<Outpu
         warnings: Vec::new(),
         stack: Vec::new(),
         origins: false,
+        print_origins: false,
+        print_transformations: false,
+        generator_origin: None,
         rel: PathBuf::new(),
         openapi: None,
     };
@@ -222,7 +286,11 @@ pub fn build(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<Outpu
         if i > 0 {
             yaml.push_str("---\n");
         }
-        yaml.push_str(&to_yaml(&output_value(r)));
+        yaml.push_str(&to_yaml(&output_value(
+            r,
+            b.print_origins,
+            b.print_transformations,
+        )));
     }
     Ok(Output {
         yaml,
@@ -231,9 +299,20 @@ pub fn build(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<Outpu
 }
 
 /// The value printed: annotations are strings (kustomize rewrites them as a string map).
-fn output_value(r: &Resource) -> Value {
+/// The origin and transformations annotations are kept during the build whenever
+/// `buildMetadata` is set and removed at the end unless asked for (krusty's
+/// `RemoveOriginAnnotations`/`RemoveTransformerAnnotations`).
+fn output_value(r: &Resource, origins: bool, transformations: bool) -> Value {
     let mut obj = r.obj.clone();
-    if let Some(o) = &r.origin {
+    let build_annotations = [
+        (ORIGIN_KEY, r.origin.as_ref().filter(|_| origins)),
+        (
+            TRANSFORMATIONS_KEY,
+            r.transformations.as_ref().filter(|_| transformations),
+        ),
+    ];
+    for (key, o) in build_annotations {
+        let Some(o) = o else { continue };
         let meta = obj
             .entry("metadata")
             .or_insert_with(|| Value::Object(Map::new()));
@@ -245,10 +324,7 @@ fn output_value(r: &Resource) -> Value {
                 *ann = Value::Object(Map::new());
             }
             if let Value::Object(ann) = ann {
-                ann.insert(
-                    "config.kubernetes.io/origin".into(),
-                    Value::String(o.clone()),
-                );
+                ann.insert(key.into(), Value::String(o.clone()));
             }
         }
     }
@@ -292,8 +368,14 @@ struct Builder<'f> {
     options: Options,
     warnings: Vec<String>,
     stack: Vec<PathBuf>,
-    /// `buildMetadata: [originAnnotations]` at the top.
+    /// Any `buildMetadata` at the top: origins are tracked (kusttarget.go sets `kt.origin`
+    /// when BuildMetadata is not empty), and transformers record themselves.
     origins: bool,
+    /// `originAnnotations` / `transformerAnnotations`: print what `origins` tracks.
+    print_origins: bool,
+    print_transformations: bool,
+    /// The origin of what a `generators:` plugin config makes (its config's origin).
+    generator_origin: Option<String>,
     /// The current kustomization's directory as reached from the top (for origins).
     rel: PathBuf,
     /// Custom OpenAPI definitions (`openapi: {path: ...}`); like kyaml's global schema, once
@@ -468,7 +550,7 @@ impl Builder<'_> {
                 dir.display()
             )));
         }
-        for unsupported in ["validators", "helmCharts"] {
+        for unsupported in ["helmCharts"] {
             if k.get(unsupported)
                 .is_some_and(|v| v.as_array().is_some_and(|a| !a.is_empty()))
             {
@@ -513,8 +595,10 @@ impl Builder<'_> {
             // the top's buildMetadata governs the whole build (kusttarget.go
             // accumulateDirectory copies it into every sub-kustomization)
             for m in strings(&k, "buildMetadata") {
+                self.origins = true;
                 match m.as_str() {
-                    "originAnnotations" => self.origins = true,
+                    "originAnnotations" => self.print_origins = true,
+                    "transformerAnnotations" => self.print_transformations = true,
                     "managedByLabel" => {}
                     other => {
                         return Err(Error::Unsupported {
@@ -582,8 +666,12 @@ impl Builder<'_> {
                 }
             }
         }
-        for g in self.plugin_configs(dir, &k, "generators")? {
-            self.run_generator(dir, &g, ra)?;
+        for (g, origin) in self.plugin_configs(dir, &k, "generators")? {
+            // resource.OriginFromCustomPlugin: what it makes comes from the config
+            self.generator_origin = origin.map(|path| custom_plugin_origin(&g, &path));
+            let res = self.run_generator(dir, &g, ra);
+            self.generator_origin = None;
+            res?;
         }
         // kustomize v5.5 accumulates components after the generators, before the transformers
         // (kusttarget.go accumulateTarget; kubernetes-sigs/kustomize#5170): a component's
@@ -610,13 +698,38 @@ impl Builder<'_> {
                     "accumulating components: accumulateDirectory: \"couldn't make target for path '{}': {e}\"",
                     d.display()
                 )),
+                // accumulateDirectory's "recursed accumulation", quoted by
+                // accumulateComponents' `%q`
+                Error::Other(m) => Error::Other(format!(
+                    "accumulating components: accumulateDirectory: {}",
+                    go_quote(&format!(
+                        "recursed accumulation of path '{}': {m}",
+                        p.display()
+                    ))
+                )),
                 e => e,
             })?;
         }
         let config = acc.config.clone();
-        self.transform(dir, &k, ra, &config)?;
-        for t in self.plugin_configs(dir, &k, "transformers")? {
+        // kusttarget.go runTransformers configures every transformer (the kustomization's
+        // and its `transformers:` configs) before it runs any
+        let configs = self.plugin_configs(dir, &k, "transformers")?;
+        for (c, _) in &configs {
+            check_plugin_config(c)?;
+        }
+        self.transform(dir, &k, ra, &config, true)?;
+        for (t, origin) in configs {
             self.run_transformer(dir, &t, ra)?;
+            if let Some(path) = origin {
+                mark_transformed(ra, &custom_plugin_origin(&t, &path));
+            }
+        }
+        let configs = self.plugin_configs(dir, &k, "validators")?;
+        for (c, _) in &configs {
+            check_plugin_config(c)?;
+        }
+        for (v, _) in configs {
+            self.run_validator(dir, &v, ra)?;
         }
         if let Some(Value::Array(vars)) = k.get("vars") {
             let vars: Vec<Var> = vars.iter().map(Var::from_value).collect();
@@ -659,7 +772,7 @@ impl Builder<'_> {
                     d.display(),
                     d.display()
                 )),
-                e => wrap_accumulation(r, e),
+                e => wrap_accumulation(r, &real, e),
             })?;
             acc.config.merge(&sub_acc.config);
             merge_set(&mut acc.vars, &sub_acc.vars)?;
@@ -769,15 +882,16 @@ impl Builder<'_> {
             for g in gens {
                 let mut r = self.generate_one(dir, g, kind, &global, k)?;
                 if self.origins {
-                    let file = KUSTOMIZATION_FILES
-                        .iter()
-                        .find(|f| self.fs.exists(&dir.join(f)))
-                        .copied()
-                        .unwrap_or("kustomization.yaml");
-                    r.origin = Some(format!(
-                        "configuredIn: {}\nconfiguredBy:\n  apiVersion: builtin\n  kind: {kind}Generator\n",
-                        clean(&self.rel.join(file)).display()
-                    ));
+                    r.origin = Some(match &self.generator_origin {
+                        Some(o) => o.clone(),
+                        None => plugin_origin(
+                            &self.configured_in(dir),
+                            "builtin",
+                            &format!("{kind}Generator"),
+                            "",
+                            "",
+                        ),
+                    });
                 }
                 let behavior = match g.get("behavior").and_then(Value::as_str) {
                     Some("") | None => "create",
@@ -994,13 +1108,48 @@ impl Builder<'_> {
         Ok(r)
     }
 
+    /// The kustomization file of `dir` as reached from the top (an origin's `configuredIn`).
+    fn configured_in(&self, dir: &Path) -> String {
+        let file = KUSTOMIZATION_FILES
+            .iter()
+            .find(|f| self.fs.exists(&dir.join(f)))
+            .copied()
+            .unwrap_or("kustomization.yaml");
+        clean(&self.rel.join(file)).display().to_string()
+    }
+
+    /// Runs the kustomization's built-in transformers in kustomize's order
+    /// (kusttarget_configplugin.go `configureBuiltinTransformers`). `own`: they are the
+    /// kustomization's own fields (each records itself in the transformations when origins
+    /// are tracked), not a plugin config run through them.
     fn transform(
         &mut self,
         dir: &Path,
         k: &Kustomization,
         ra: &mut Vec<Resource>,
         config: &TransformerConfig,
+        own: bool,
     ) -> Result<(), Error> {
+        let origin = |kind: &str| -> Option<String> {
+            (own && self.origins)
+                .then(|| plugin_origin(&self.configured_in(dir), "builtin", kind, "", ""))
+        };
+        let mark = |ra: &mut [Resource], o: &Option<String>| {
+            if let Some(o) = o {
+                mark_transformed(ra, o);
+            }
+        };
+        let psm_origin = origin("PatchStrategicMergeTransformer");
+        let patch_origin = origin("PatchTransformer");
+        let ns_origin = origin("NamespaceTransformer");
+        let prefix_origin = origin("PrefixTransformer");
+        let suffix_origin = origin("SuffixTransformer");
+        let label_origin = origin("LabelTransformer");
+        let ann_origin = origin("AnnotationsTransformer");
+        let json_origin = origin("PatchJson6902Transformer");
+        let replicas_origin = origin("ReplicaCountTransformer");
+        let image_origin = origin("ImageTagTransformer");
+        let repl_origin = origin("ReplacementTransformer");
         let openapi = self.openapi.clone();
         let idx = if k.contains_key("patchesStrategicMerge") || k.contains_key("patches") {
             name_index(ra)
@@ -1019,8 +1168,23 @@ impl Builder<'_> {
                 if doc.is_null() {
                     continue;
                 }
-                apply_smp_untargeted(ra, &doc, &idx, openapi.as_ref())?;
+                // PatchStrategicMergeTransformer reports ResMap.GetById's error as it is
+                // (PatchTransformer prefixes "no resource matches strategic merge patch")
+                apply_smp_untargeted(ra, &doc, &idx, openapi.as_ref()).map_err(|e| match e {
+                    Error::Other(m)
+                        if m.starts_with("no resource matches strategic merge patch") =>
+                    {
+                        match m.split_once("\": ") {
+                            Some((_, rest)) => Error::Other(rest.to_owned()),
+                            None => Error::Other(m),
+                        }
+                    }
+                    e => e,
+                })?;
             }
+        }
+        if !strings(k, "patchesStrategicMerge").is_empty() {
+            mark(ra, &psm_origin);
         }
         // patches
         if let Some(Value::Array(patches)) = k.get("patches") {
@@ -1088,6 +1252,7 @@ impl Builder<'_> {
                     for r in ra.iter_mut().filter(|r| sel.selects(r)) {
                         json_patch_resource(r, &ops)?;
                     }
+                    mark(ra, &patch_origin);
                     continue;
                 }
                 for doc in &docs {
@@ -1101,6 +1266,7 @@ impl Builder<'_> {
                         }
                     }
                 }
+                mark(ra, &patch_origin);
             }
         }
         // a strategic merge patch `$patch: delete` empties its target; empty resources
@@ -1118,6 +1284,7 @@ impl Builder<'_> {
             let mut specs = fieldspec::namespace_defaults();
             specs.extend(config.namespace.iter().cloned());
             set_namespace_fields(ra, &specs, ns)?;
+            mark(ra, &ns_origin);
         }
         // prefix / suffix
         let prefix = k
@@ -1132,6 +1299,12 @@ impl Builder<'_> {
             let mut specs = vec![FieldSpec::new(None, None, "metadata/name", false)];
             specs.extend(config.name_prefix.iter().cloned());
             prefix_suffix(ra, prefix, suffix, &specs);
+            if !prefix.is_empty() {
+                mark(ra, &prefix_origin);
+            }
+            if !suffix.is_empty() {
+                mark(ra, &suffix_origin);
+            }
         }
         // labels
         if let Some(Value::Array(labels)) = k.get("labels") {
@@ -1161,6 +1334,7 @@ impl Builder<'_> {
                     specs.push(FieldSpec::new(None, None, "metadata/labels", true));
                 }
                 set_pairs(ra, &specs, &pairs);
+                mark(ra, &label_origin);
             }
         }
         let common = string_map(k.get("commonLabels"));
@@ -1169,11 +1343,21 @@ impl Builder<'_> {
             specs.extend(config.common_labels.iter().cloned());
             set_pairs(ra, &specs, &common);
         }
+        // one LabelTransformer for commonLabels, configured whenever `labels` or
+        // `commonLabels` has anything
+        if !common.is_empty()
+            || k.get("labels")
+                .and_then(Value::as_array)
+                .is_some_and(|l| !l.is_empty())
+        {
+            mark(ra, &label_origin);
+        }
         let anns = string_map(k.get("commonAnnotations"));
         if !anns.is_empty() {
             let mut specs = fieldspec::common_annotations();
             specs.extend(config.common_annotations.iter().cloned());
             set_pairs(ra, &specs, &anns);
+            mark(ra, &ann_origin);
         }
         // patchesJson6902
         if let Some(Value::Array(patches)) = k.get("patchesJson6902") {
@@ -1212,6 +1396,7 @@ impl Builder<'_> {
                 for r in ra.iter_mut().filter(|r| sel.selects(r)) {
                     json_patch_resource(r, &ops)?;
                 }
+                mark(ra, &json_origin);
             }
         }
         // replicas
@@ -1222,6 +1407,7 @@ impl Builder<'_> {
                 let mut specs = fieldspec::replicas();
                 specs.extend(config.replicas.iter().cloned());
                 set_replicas(ra, name, &count, &specs)?;
+                mark(ra, &replicas_origin);
             }
         }
         // images
@@ -1230,6 +1416,7 @@ impl Builder<'_> {
             specs.extend(config.images.iter().cloned());
             for rule in images {
                 set_images(ra, rule, &specs);
+                mark(ra, &image_origin);
             }
         }
         if let Some(Value::Array(reps)) = k.get("replacements") {
@@ -1255,6 +1442,9 @@ impl Builder<'_> {
             for (r, b) in ra.iter_mut().zip(&before) {
                 r.sync_aliases(b);
             }
+            if !reps.is_empty() {
+                mark(ra, &repl_origin);
+            }
         }
         Ok(())
     }
@@ -1268,13 +1458,39 @@ fn kv_pairs_error(e: Error, what: &str, list: &str) -> Error {
     }
 }
 
-fn wrap_accumulation(r: &str, e: Error) -> Error {
+/// kusttarget.go accumulateResources on a directory that fails to build: the file attempt's
+/// error, then accumulateDirectory's "recursed accumulation" with the directory's error
+/// (which carries its own nested wrapping), under accumulateTarget's prefix.
+fn wrap_accumulation(r: &str, dir: &Path, e: Error) -> Error {
     match e {
-        Error::Other(m) if !m.starts_with("accumulating resources") => Error::Other(format!(
-            "accumulating resources: accumulation err='accumulating resources from '{r}': {m}'"
+        Error::Other(m) => Error::Other(format!(
+            "accumulating resources: accumulation err='accumulating resources from '{r}': '{}' must resolve to a file': recursed accumulation of path '{}': {m}",
+            dir.display(),
+            dir.display()
         )),
         other => other,
     }
+}
+
+/// Go's `%q` of a string: double-quoted with Go escapes.
+fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn gen_debug(r: &Resource) -> String {
@@ -1573,10 +1789,19 @@ type Definitions = Map<String, Value>;
 /// references may still use the old one.
 fn json_patch_resource(r: &mut Resource, ops: &[Value]) -> Result<(), Error> {
     let (name, ns) = (r.name().to_owned(), r.namespace().to_owned());
+    // the origin and transformations are annotations of the object in kustomize: the patch
+    // sees them (`/metadata/annotations` exists) and may replace or remove them
+    let tracked = r.origin.is_some() || r.transformations.is_some();
+    if tracked {
+        put_build_annotations(r);
+    }
     let mut v = Value::Object(std::mem::take(&mut r.obj));
     let res = json_patch(&mut v, ops);
     if let Value::Object(m) = v {
         r.obj = m;
+    }
+    if tracked {
+        take_build_annotations(r);
     }
     // kustomize applies JSON 6902 patches to the object's JSON and reads it back: every node
     // is new, nothing is shared any more
@@ -1592,6 +1817,49 @@ fn json_patch_resource(r: &mut Resource, ops: &[Value]) -> Result<(), Error> {
         r.previous_namespaces.push(ns);
     }
     Ok(())
+}
+
+/// Moves the tracked origin and transformations into the object's annotations.
+fn put_build_annotations(r: &mut Resource) {
+    let pairs = [
+        (ORIGIN_KEY, r.origin.take()),
+        (TRANSFORMATIONS_KEY, r.transformations.take()),
+    ];
+    let meta = r
+        .obj
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
+    let Value::Object(meta) = meta else { return };
+    let ann = meta
+        .entry("annotations")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if ann.is_null() {
+        *ann = Value::Object(Map::new());
+    }
+    let Value::Object(ann) = ann else { return };
+    for (key, v) in pairs {
+        if let Some(v) = v {
+            ann.insert(key.into(), Value::String(v));
+        }
+    }
+}
+
+/// Takes the origin and transformations back out of the annotations (what a patch left of
+/// them); annotations left empty go.
+fn take_build_annotations(r: &mut Resource) {
+    let Some(Value::Object(meta)) = r.obj.get_mut("metadata") else {
+        return;
+    };
+    let Some(Value::Object(ann)) = meta.get_mut("annotations") else {
+        return;
+    };
+    r.origin = ann.shift_remove(ORIGIN_KEY).map(|v| scalar_text(&v));
+    r.transformations = ann
+        .shift_remove(TRANSFORMATIONS_KEY)
+        .map(|v| scalar_text(&v));
+    if ann.is_empty() {
+        meta.shift_remove("annotations");
+    }
 }
 
 fn apply_smp(r: &mut Resource, patch: &Value, openapi: Option<&Definitions>) {
@@ -1989,8 +2257,11 @@ fn update_images(v: &mut Value, rules: &[Value]) {
     }
 }
 
-/// The steps done once, at the top: hash suffixes, name references, sorting.
-fn finish(ra: &mut [Resource], k: &Kustomization, acc: &Acc) -> Result<(), Error> {
+/// The HashTransformer: the content hash appended to the name of each generated object that
+/// wants one. kustomize runs it once at the end of the build (kusttarget.go
+/// `addHashesToNames`), and again wherever a `transformers:` config names it (the flag
+/// stays, so the name gets the hash twice, as kustomize does).
+fn add_hashes(ra: &mut [Resource]) {
     for r in ra.iter_mut() {
         if r.needs_hash {
             let h = name_hash(&r.obj);
@@ -1998,6 +2269,11 @@ fn finish(ra: &mut [Resource], k: &Kustomization, acc: &Acc) -> Result<(), Error
             r.set_name(n);
         }
     }
+}
+
+/// The steps done once, at the top: hash suffixes, name references, sorting.
+fn finish(ra: &mut [Resource], k: &Kustomization, acc: &Acc) -> Result<(), Error> {
+    add_hashes(ra);
     let mut refs = fieldspec::name_references();
     let mut extra = TransformerConfig {
         name_reference: refs.clone(),
@@ -2535,6 +2811,49 @@ fn set_images(ra: &mut [Resource], rule: &Value, specs: &[FieldSpec]) {
     }
 }
 
+/// The checks a built-in plugin's `Config` makes (api/builtins), worded as the plugin
+/// loader reports them: `plugin <config id> fails configuration: <why>`.
+fn check_plugin_config(c: &Value) -> Result<(), Error> {
+    let why = match str_field(c, "kind") {
+        // PatchJson6902Transformer.Config
+        "PatchJson6902Transformer" => {
+            let target = c.get("target").filter(|t| !t.is_null());
+            let (path, op) = (str_field(c, "path"), str_field(c, "jsonOp"));
+            match target {
+                None => Some(format!("must specify a target for patch {op}")),
+                Some(t) if str_field(t, "name").is_empty() => {
+                    Some("must specify the target name".to_owned())
+                }
+                Some(_) if path.is_empty() && op.is_empty() => {
+                    Some("empty file path and empty jsonOp".to_owned())
+                }
+                Some(_) if !path.is_empty() && !op.is_empty() => {
+                    Some("must specify a file path or jsonOp, not both".to_owned())
+                }
+                Some(_) => None,
+            }
+        }
+        _ => None,
+    };
+    match why {
+        None => Ok(()),
+        Some(why) => {
+            let meta = c.get("metadata").cloned().unwrap_or(Value::Null);
+            let (g, v) = split_api_version(str_field(c, "apiVersion"));
+            Err(Error::other(format!(
+                "plugin {} fails configuration: {why}",
+                id_string(
+                    g,
+                    v,
+                    str_field(c, "kind"),
+                    str_field(&meta, "name"),
+                    str_field(&meta, "namespace")
+                )
+            )))
+        }
+    }
+}
+
 /// Field specs written in a plugin config's `fieldSpecs`.
 fn plugin_specs(c: &Value) -> Vec<FieldSpec> {
     c.get("fieldSpecs")
@@ -2548,6 +2867,7 @@ fn plugin_specs(c: &Value) -> Vec<FieldSpec> {
 const BUILTIN_PLUGINS: &[&str] = &[
     "AnnotationsTransformer",
     "ConfigMapGenerator",
+    "HashTransformer",
     "ImageTagTransformer",
     "LabelTransformer",
     "NamespaceTransformer",
@@ -2564,23 +2884,35 @@ const BUILTIN_PLUGINS: &[&str] = &[
 ];
 
 impl Builder<'_> {
-    /// The plugin configs named by `transformers:`/`generators:` entries: inline YAML, files,
-    /// or kustomization directories (built with their own transformations).
+    /// The plugin configs named by `transformers:`/`generators:`/`validators:` entries, each
+    /// with the path of its origin when origins are tracked: inline YAML first (the
+    /// kustomization file), then files and kustomization directories (built with their own
+    /// transformations) in the order listed (kusttarget.go `configureExternalTransformers`
+    /// appends the inline configs, then accumulates the paths).
     fn plugin_configs(
         &mut self,
         dir: &Path,
         k: &Kustomization,
         field: &str,
-    ) -> Result<Vec<Value>, Error> {
+    ) -> Result<Vec<(Value, Option<String>)>, Error> {
         let mut out = Vec::new();
+        let mut paths = Vec::new();
         for entry in strings(k, field) {
             let inline = load(&entry, Path::new("<inline>"))
                 .ok()
                 .filter(|docs| docs.iter().any(Value::is_object));
             if let Some(docs) = inline {
-                out.extend(docs.into_iter().filter(Value::is_object));
+                let origin = self.origins.then(|| self.configured_in(dir));
+                out.extend(
+                    docs.into_iter()
+                        .filter(Value::is_object)
+                        .map(|d| (d, origin.clone())),
+                );
                 continue;
             }
+            paths.push(entry);
+        }
+        for entry in paths {
             let joined = clean(&dir.join(&entry));
             if self.fs.is_dir(&joined) {
                 let real = self.fs.canonicalize(&joined).map_err(|e| Error::Read {
@@ -2589,14 +2921,33 @@ impl Builder<'_> {
                 })?;
                 let mut sub = Vec::new();
                 let mut sub_acc = Acc::default();
-                self.accumulate(&real, &mut sub, &mut sub_acc, false)?;
-                out.extend(sub.into_iter().map(|r| Value::Object(r.obj)));
+                let saved = self.rel.clone();
+                self.rel = clean(&saved.join(&entry));
+                let res = self.accumulate(&real, &mut sub, &mut sub_acc, false);
+                self.rel = saved;
+                res?;
+                out.extend(sub.into_iter().map(|r| {
+                    let origin = r.origin.as_deref().map(|o| {
+                        o.strip_prefix("path: ")
+                            .and_then(|p| p.lines().next())
+                            .unwrap_or_default()
+                            .to_owned()
+                    });
+                    (Value::Object(r.obj), origin)
+                }));
                 continue;
             }
             let path = self.file_in(dir, &entry)?;
-            out.extend(self.load_objects(&path)?.into_iter().map(Value::Object));
+            let origin = self
+                .origins
+                .then(|| clean(&self.rel.join(&entry)).display().to_string());
+            out.extend(
+                self.load_objects(&path)?
+                    .into_iter()
+                    .map(|o| (Value::Object(o), origin.clone())),
+            );
         }
-        for c in &out {
+        for (c, _) in &out {
             let kind = str_field(c, "kind");
             if str_field(c, "apiVersion") != "builtin" || !BUILTIN_PLUGINS.contains(&kind) {
                 return Err(Error::Unsupported {
@@ -2653,8 +3004,19 @@ impl Builder<'_> {
         let none = TransformerConfig::default();
         let mut k = Kustomization::new();
         match str_field(c, "kind") {
-            "LabelTransformer" => set_pairs(ra, &specs, &string_map(c.get("labels"))),
-            "AnnotationsTransformer" => set_pairs(ra, &specs, &string_map(c.get("annotations"))),
+            // both do nothing without pairs (api/builtins LabelTransformer,
+            // AnnotationsTransformer: `if len(p.Labels) == 0 { return nil }`)
+            "LabelTransformer" | "AnnotationsTransformer" => {
+                let field = if str_field(c, "kind") == "LabelTransformer" {
+                    "labels"
+                } else {
+                    "annotations"
+                };
+                let pairs = string_map(c.get(field));
+                if !pairs.is_empty() {
+                    set_pairs(ra, &specs, &pairs);
+                }
+            }
             "PrefixSuffixTransformer" | "PrefixTransformer" | "SuffixTransformer" => {
                 prefix_suffix(ra, str_field(c, "prefix"), str_field(c, "suffix"), &specs)
             }
@@ -2669,19 +3031,7 @@ impl Builder<'_> {
                 set_replicas(ra, str_field(&rep, "name"), &count, &specs)?;
             }
             "NamespaceTransformer" => {
-                let ns = c
-                    .get("metadata")
-                    .map(|m| str_field(m, "namespace"))
-                    .unwrap_or_default();
-                let (meta, other): (Vec<FieldSpec>, Vec<FieldSpec>) = specs
-                    .into_iter()
-                    .partition(|s| s.path == ["metadata", "namespace"]);
-                for r in ra.iter_mut() {
-                    if meta.iter().any(|s| s.selects(r)) {
-                        set_namespace(r, ns);
-                    }
-                }
-                set_namespace_fields(ra, &other, ns)?;
+                namespace_plugin(ra, c, &specs)?;
             }
             "PatchTransformer" => {
                 let mut p = Map::new();
@@ -2691,7 +3041,7 @@ impl Builder<'_> {
                     }
                 }
                 k.insert("patches".into(), Value::Array(vec![Value::Object(p)]));
-                self.transform(dir, &k, ra, &none)?;
+                self.transform(dir, &k, ra, &none, false)?;
             }
             "PatchStrategicMergeTransformer" => {
                 let mut paths: Vec<Value> = c
@@ -2703,7 +3053,7 @@ impl Builder<'_> {
                     paths.push(p.clone());
                 }
                 k.insert("patchesStrategicMerge".into(), Value::Array(paths));
-                self.transform(dir, &k, ra, &none)?;
+                self.transform(dir, &k, ra, &none, false)?;
             }
             "PatchJson6902Transformer" => {
                 let mut p = Map::new();
@@ -2716,16 +3066,17 @@ impl Builder<'_> {
                     "patchesJson6902".into(),
                     Value::Array(vec![Value::Object(p)]),
                 );
-                self.transform(dir, &k, ra, &none)?;
+                self.transform(dir, &k, ra, &none, false)?;
             }
             "ReplacementTransformer" => {
                 k.insert(
                     "replacements".into(),
                     c.get("replacements").cloned().unwrap_or(Value::Null),
                 );
-                self.transform(dir, &k, ra, &none)?;
+                self.transform(dir, &k, ra, &none, false)?;
             }
             "ValueAddTransformer" => value_add(dir, c, ra)?,
+            "HashTransformer" => add_hashes(ra),
             other => {
                 return Err(Error::Unsupported {
                     what: format!("{other} as a transformer"),
@@ -2735,6 +3086,182 @@ impl Builder<'_> {
         }
         Ok(())
     }
+}
+
+impl Builder<'_> {
+    /// kusttarget.go `runValidators`: a built-in plugin config run as a validator must leave
+    /// the resources as they were (but for a `validated-by` label, which it may add and
+    /// which stays). kustomize compares YAML nodes (`reflect.DeepEqual` of the RNodes), so a
+    /// validator that writes a field with the value it had is an error there too, unless
+    /// the node it replaces was itself written by a transformer: which of these applies is
+    /// not known here, and such a validator is refused as not supported.
+    fn run_validator(
+        &mut self,
+        dir: &Path,
+        c: &Value,
+        ra: &mut Vec<Resource>,
+    ) -> Result<(), Error> {
+        let before: Vec<Map<String, Value>> = ra.iter().map(|r| r.obj.clone()).collect();
+        self.run_transformer(dir, c, ra)?;
+        let fail = |why: String| {
+            Error::other(format!(
+                "validator shouldn't modify the resource map: {why}"
+            ))
+        };
+        if before.len() != ra.len() {
+            return Err(fail("lists have different number of entries".into()));
+        }
+        let mut after: Vec<Map<String, Value>> = ra.iter().map(|r| r.obj.clone()).collect();
+        for obj in &mut after {
+            if let Some(Value::Object(labels)) =
+                obj.get_mut("metadata").and_then(|m| m.get_mut("labels"))
+            {
+                labels.shift_remove("validated-by");
+            }
+        }
+        let id = |o: &Map<String, Value>| {
+            let v = Value::Object(o.clone());
+            let meta = v.get("metadata").cloned().unwrap_or(Value::Null);
+            let (g, ver) = split_api_version(str_field(&v, "apiVersion"));
+            id_string(
+                g,
+                ver,
+                str_field(&v, "kind"),
+                str_field(&meta, "name"),
+                str_field(&meta, "namespace"),
+            )
+        };
+        for b in &before {
+            let Some(a) = after.iter().find(|a| id(a) == id(b)) else {
+                return Err(fail(format!(
+                    "id in self missing from other; id: {}",
+                    id(b)
+                )));
+            };
+            if a != b {
+                return Err(fail("nodes unequal: ".into()));
+            }
+        }
+        if ra.iter().any(|r| !r.obj.is_empty()) && validator_writes(c) {
+            return Err(Error::Unsupported {
+                what: format!("the built-in {} as a validator", str_field(c, "kind")),
+                detail: format!(
+                    "{}: it leaves the values as they are, but kustomize compares YAML nodes and may still find it modified the resources",
+                    dir.display()
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Whether a plugin config, run as a validator that changed no value, may still have
+/// rewritten a field: anything but an empty configuration (no labels, annotations, images,
+/// patches or replacements to apply) may.
+fn validator_writes(c: &Value) -> bool {
+    let has = |key: &str| match c.get(key) {
+        None | Some(Value::Null) => false,
+        Some(Value::Object(m)) => !m.is_empty(),
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(_) => true,
+    };
+    match str_field(c, "kind") {
+        "LabelTransformer" => has("labels"),
+        "AnnotationsTransformer" => has("annotations"),
+        "PatchStrategicMergeTransformer" => has("paths") || has("patches"),
+        "ReplacementTransformer" => has("replacements"),
+        _ => true,
+    }
+}
+
+/// The NamespaceTransformer plugin (api/builtins NamespaceTransformer.go and
+/// api/filters/namespace/namespace.go): nothing without a namespace; `metadata.namespace` of
+/// every namespaceable object whatever the field specs say (`metaNamespaceHack`), RBAC
+/// binding subjects as `setRoleBindingSubjects` says (`defaultOnly`: those named
+/// "default"; `allServiceAccounts`; `none`), then the other field specs (`metadata/name`
+/// only for `apiVersion: v1`); `unsetOnly` sets only empty fields; each object must keep a
+/// unique id.
+fn namespace_plugin(ra: &mut [Resource], c: &Value, specs: &[FieldSpec]) -> Result<(), Error> {
+    let ns = c
+        .get("metadata")
+        .map(|m| str_field(m, "namespace"))
+        .unwrap_or_default();
+    if ns.is_empty() {
+        return Ok(());
+    }
+    let unset_only = c.get("unsetOnly").and_then(Value::as_bool) == Some(true);
+    let mode = str_field(c, "setRoleBindingSubjects");
+    if !matches!(mode, "" | "defaultOnly" | "allServiceAccounts" | "none") {
+        return Err(Error::other(format!(
+            "namespace transformation failed: invalid value \"{mode}\" for setRoleBindingSubjects: must be one of \"defaultOnly\", \"none\" or \"allServiceAccounts\""
+        )));
+    }
+    let empty = |v: &Value| v.is_null() || v.as_str() == Some("");
+    for r in ra.iter_mut() {
+        if r.obj.is_empty() {
+            continue;
+        }
+        if r.is_namespaceable() && (!unset_only || r.namespace().is_empty()) {
+            r.set_namespace(ns.to_owned());
+        }
+        let binding = matches!(r.kind(), "RoleBinding" | "ClusterRoleBinding");
+        if binding
+            && mode != "none"
+            && let Some(Value::Array(subjects)) = r.obj.get_mut("subjects")
+        {
+            for s in subjects.iter_mut() {
+                let wanted = if mode == "allServiceAccounts" {
+                    str_field(s, "kind") == "ServiceAccount"
+                } else {
+                    str_field(s, "name") == "default"
+                };
+                if let Value::Object(m) = s
+                    && wanted
+                    && (!unset_only || m.get("namespace").is_none_or(empty))
+                {
+                    m.insert("namespace".into(), Value::String(ns.to_owned()));
+                }
+            }
+        }
+        let v1 = r.obj.get("apiVersion").and_then(Value::as_str) == Some("v1");
+        let rest: Vec<FieldSpec> = specs
+            .iter()
+            .filter(|s| s.path != ["metadata", "namespace"])
+            .filter(|s| v1 || s.path != ["metadata", "name"])
+            .filter(|s| {
+                !(binding
+                    && s.path == ["subjects", "namespace"]
+                    && s.kind
+                        .as_deref()
+                        .is_some_and(|k| k == "RoleBinding" || k == "ClusterRoleBinding"))
+            })
+            .cloned()
+            .collect();
+        let before = r.name().to_owned();
+        fieldspec::apply(r, &rest, &mut |v: &mut Value| {
+            if !unset_only || empty(v) {
+                *v = Value::String(ns.to_owned());
+            }
+        });
+        let after = r.name().to_owned();
+        if after != before {
+            r.metadata_mut()
+                .insert("name".into(), Value::String(before));
+            r.set_name(after);
+        }
+    }
+    let mut seen = std::collections::HashSet::with_capacity(ra.len());
+    if ra
+        .iter()
+        .filter(|r| !r.obj.is_empty())
+        .any(|r| !seen.insert(dup_key(r)))
+    {
+        return Err(Error::other(
+            "namespace transformation produces ID conflict".to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 /// The ValueAddTransformer: a value (the kustomization directory's name when not given)

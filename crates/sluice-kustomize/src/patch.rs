@@ -377,8 +377,25 @@ fn merge_list(t: &mut Vec<Value>, p: &[Value], key: &str, keys: Keys<'_>, field:
         .map(Some)
         .collect();
     let mut out = Vec::new();
+    // kyaml walks each key value once, with the first patch item that has it: later items
+    // with a key already seen are not used
+    let mut seen: Vec<&Value> = Vec::new();
     for pi in p {
         let pk = pi.get(key);
+        if let Some(k) = pk {
+            if seen.contains(&k) {
+                continue;
+            }
+            seen.push(k);
+        }
+        // a patch item without the key (kyaml walks it by the value "", which matches
+        // every item that has the key field): the target's items not merged yet go, and it
+        // goes too; keyed items after it find nothing to merge with (pinned against kubectl
+        // kustomize v5.5.0: tests/realworld_classes.rs keyless_items_in_keyed_lists)
+        if pk.is_none() && pi.as_object().is_some_and(|m| !m.is_empty()) && !deletes(pi) {
+            rest.clear();
+            continue;
+        }
         let found = rest
             .iter()
             .position(|x| x.as_ref().is_some_and(|x| pk.is_some() && x.get(key) == pk));
@@ -424,121 +441,183 @@ fn pointer_parts(path: &str) -> Result<Vec<String>, JsonPatchError> {
     Ok(rest.split('/').map(unescape).collect())
 }
 
-fn parent_mut<'a>(
-    root: &'a mut Value,
-    parts: &[String],
-    path: &str,
-) -> Result<&'a mut Value, JsonPatchError> {
+/// evanphx/json-patch `findObject`: the container holding the last segment of `parts`, or
+/// None where a step on the way is missing or not a container.
+fn find_container<'a>(root: &'a mut Value, parents: &[String]) -> Option<&'a mut Value> {
     let mut cur = root;
-    for p in parts {
+    for p in parents {
         cur = match cur {
             Value::Object(m) => m.get_mut(p.as_str()),
             Value::Array(a) => p.parse::<usize>().ok().and_then(|i| a.get_mut(i)),
             _ => None,
-        }
-        .ok_or_else(|| {
-            JsonPatchError::Message(format!(
-                "unable to find path {path:?} in the target: missing {p:?}"
-            ))
-        })?;
+        }?;
     }
-    Ok(cur)
+    matches!(cur, Value::Object(_) | Value::Array(_)).then_some(cur)
 }
 
-fn add(root: &mut Value, path: &str, value: Value) -> Result<(), JsonPatchError> {
-    let parts = pointer_parts(path)?;
-    let Some((last, parents)) = parts.split_last() else {
-        *root = value;
-        return Ok(());
-    };
-    match parent_mut(root, parents, path)? {
+fn msg(s: String) -> JsonPatchError {
+    JsonPatchError::Message(s)
+}
+
+fn invalid_index(key: &str) -> String {
+    format!("Unable to access invalid index: {key}: invalid index referenced")
+}
+
+/// `container.add`: an object's key is set; a list takes `-` (append) or an index up to its
+/// length.
+fn put(con: &mut Value, key: &str, value: Value) -> Result<(), String> {
+    match con {
         Value::Object(m) => {
-            m.insert(last.clone(), value);
+            m.insert(key.to_owned(), value);
             Ok(())
         }
         Value::Array(a) => {
-            if last == "-" {
+            if key == "-" {
                 a.push(value);
                 return Ok(());
             }
-            let i: usize = last
-                .parse()
-                .map_err(|_| JsonPatchError::Message(format!("invalid index in {path:?}")))?;
-            if i > a.len() {
-                return Err(JsonPatchError::Message(format!(
-                    "index out of range in {path:?}"
-                )));
+            match key.parse::<usize>() {
+                Ok(i) if i <= a.len() => {
+                    a.insert(i, value);
+                    Ok(())
+                }
+                _ => Err(invalid_index(key)),
             }
-            a.insert(i, value);
-            Ok(())
         }
-        _ => Err(JsonPatchError::Message(format!(
-            "cannot add at {path:?}: parent is not a container"
-        ))),
+        _ => Err(invalid_index(key)),
     }
 }
 
-fn remove(root: &mut Value, path: &str) -> Result<Value, JsonPatchError> {
-    let parts = pointer_parts(path)?;
-    let Some((last, parents)) = parts.split_last() else {
-        return Err(JsonPatchError::Message("cannot remove the root".into()));
-    };
-    let missing = || JsonPatchError::Message(format!("unable to remove nonexistent key: {path}"));
-    match parent_mut(root, parents, path)? {
-        Value::Object(m) => m.shift_remove(last.as_str()).ok_or_else(missing),
-        Value::Array(a) => {
-            let i: usize = last.parse().map_err(|_| missing())?;
-            if i >= a.len() {
-                return Err(missing());
-            }
-            Ok(a.remove(i))
-        }
-        _ => Err(missing()),
+/// `container.get`: an object's missing key reads as null (no error); a list's index must
+/// exist.
+fn peek(con: &Value, key: &str) -> Result<Value, String> {
+    match con {
+        Value::Object(m) => Ok(m.get(key).cloned().unwrap_or(Value::Null)),
+        Value::Array(a) => key
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| a.get(i).cloned())
+            .ok_or_else(|| invalid_index(key)),
+        _ => Err(invalid_index(key)),
     }
 }
 
-fn get(root: &Value, path: &str) -> Result<Value, JsonPatchError> {
-    let ptr = pointer_parts(path)?
-        .iter()
-        .map(|p| format!("/{}", p.replace('~', "~0").replace('/', "~1")))
-        .collect::<String>();
-    root.pointer(&ptr).cloned().ok_or_else(|| {
-        JsonPatchError::Message(format!("unable to find path {path:?} in the target"))
-    })
+/// `container.remove`.
+fn take(con: &mut Value, key: &str) -> Result<Value, String> {
+    match con {
+        Value::Object(m) => m
+            .shift_remove(key)
+            .ok_or_else(|| format!("Unable to remove nonexistent key: {key}: missing value")),
+        Value::Array(a) => match key.parse::<usize>() {
+            Ok(i) if i < a.len() => Ok(a.remove(i)),
+            _ => Err(invalid_index(key)),
+        },
+        _ => Err(invalid_index(key)),
+    }
 }
 
-/// Applies RFC 6902 operations.
+/// Splits a pointer into its parent segments and last key (None for the root).
+fn split(path: &str) -> Result<Option<(Vec<String>, String)>, JsonPatchError> {
+    let mut parts = pointer_parts(path)?;
+    Ok(parts.pop().map(|last| (parts, last)))
+}
+
+/// Applies RFC 6902 operations with evanphx/json-patch v5's semantics and messages (what
+/// kustomize uses): `replace` of a missing object key adds it, `copy` from a missing object
+/// key copies null.
 pub fn json_patch(root: &mut Value, ops: &[Value]) -> Result<(), JsonPatchError> {
     for op in ops {
         let s = |k: &str| op.get(k).and_then(Value::as_str).unwrap_or_default();
         let path = s("path");
         let value = op.get("value").cloned().unwrap_or(Value::Null);
-        match s("op") {
-            "add" => add(root, path, value)?,
-            "remove" => {
-                remove(root, path)?;
-            }
-            "replace" => {
-                remove(root, path)?;
-                add(root, path, value)?;
-            }
-            "move" => {
-                let v = remove(root, s("from"))?;
-                add(root, path, v)?;
-            }
-            "copy" => {
-                let v = get(root, s("from"))?;
-                add(root, path, v)?;
-            }
-            "test" => {
-                if get(root, path)? != value {
-                    return Err(JsonPatchError::Message(format!(
-                        "testing value {path} failed"
-                    )));
+        let kind = s("op");
+        match kind {
+            "add" | "replace" | "remove" | "test" => {
+                let Some((parents, key)) = split(path)? else {
+                    match kind {
+                        "add" | "replace" => *root = value,
+                        "test" if *root != value => {
+                            return Err(msg(format!("testing value {path} failed: test failed")));
+                        }
+                        "test" => {}
+                        _ => return Err(msg("cannot remove the root".into())),
+                    }
+                    continue;
+                };
+                let Some(con) = find_container(root, &parents) else {
+                    return Err(msg(match kind {
+                        "add" | "remove" => format!(
+                            "{kind} operation does not apply: doc is missing path: \"{path}\": missing value"
+                        ),
+                        "replace" => format!(
+                            "replace operation does not apply: doc is missing path: {path}: missing value"
+                        ),
+                        _ => format!(
+                            "test operation does not apply: is missing path: {path}: missing value"
+                        ),
+                    }));
+                };
+                match kind {
+                    "add" => put(con, &key, value)
+                        .map_err(|e| msg(format!("error in add for path: '{path}': {e}")))?,
+                    "remove" => {
+                        take(con, &key)
+                            .map_err(|e| msg(format!("error in remove for path: '{path}': {e}")))?;
+                    }
+                    "replace" => {
+                        if con.is_array() {
+                            peek(con, &key).map_err(|_| {
+                                msg(format!(
+                                    "replace operation does not apply: doc is missing key: {path}: missing value"
+                                ))
+                            })?;
+                            let _ = take(con, &key);
+                        }
+                        put(con, &key, value).map_err(|e| {
+                            msg(format!("error in replace for path: '{path}': {e}"))
+                        })?;
+                    }
+                    _ => {
+                        let have = peek(con, &key).unwrap_or(Value::Null);
+                        if have != value {
+                            return Err(msg(format!("testing value {path} failed: test failed")));
+                        }
+                    }
                 }
             }
+            "move" | "copy" => {
+                let from = s("from");
+                let Some((fparents, fkey)) = split(from)? else {
+                    return Err(msg(format!(
+                        "{kind} operation does not apply: doc is missing from path: {from}: missing value"
+                    )));
+                };
+                let Some(con) = find_container(root, &fparents) else {
+                    return Err(msg(format!(
+                        "{kind} operation does not apply: doc is missing from path: {from}: missing value"
+                    )));
+                };
+                let v = if kind == "move" {
+                    take(con, &fkey)
+                        .map_err(|e| msg(format!("error in move for path: '{fkey}': {e}")))?
+                } else {
+                    peek(con, &fkey)
+                        .map_err(|e| msg(format!("error in copy for from: '{from}': {e}")))?
+                };
+                let Some((parents, key)) = split(path)? else {
+                    *root = v;
+                    continue;
+                };
+                let Some(con) = find_container(root, &parents) else {
+                    return Err(msg(format!(
+                        "{kind} operation does not apply: doc is missing destination path: {path}: missing value"
+                    )));
+                };
+                put(con, &key, v)
+                    .map_err(|e| msg(format!("error in {kind} for path: '{path}': {e}")))?;
+            }
             other => {
-                return Err(JsonPatchError::Message(format!("Unexpected kind: {other}")));
+                return Err(msg(format!("Unexpected kind: {other}")));
             }
         }
     }

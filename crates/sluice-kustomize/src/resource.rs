@@ -22,6 +22,9 @@ pub struct Resource {
     pub ref_vars: Vec<String>,
     /// The `config.kubernetes.io/origin` annotation text (`buildMetadata: [originAnnotations]`).
     pub origin: Option<String>,
+    /// The `alpha.config.kubernetes.io/transformations` annotation text
+    /// (`buildMetadata: [transformerAnnotations]`): a YAML list of origins.
+    pub transformations: Option<String>,
     /// Fields that are one YAML node in kustomize: see [`Resource::sync_aliases`].
     pub aliases: Vec<Vec<Vec<Seg>>>,
     /// The name prefixes and suffixes given to it, in order (kustomize's
@@ -89,6 +92,7 @@ impl Resource {
             generated: false,
             ref_vars: Vec::new(),
             origin: None,
+            transformations: None,
             aliases: Vec::new(),
             prefixes: Vec::new(),
             suffixes: Vec::new(),

@@ -23,8 +23,10 @@
 //! name in two namespaces, long strings the emitter folds, generators with behaviors and
 //! options across base/component/overlay, replacements with delimiter/index/create, labels
 //! with includeSelectors/includeTemplates/fields, patch targets by regex, label and
-//! annotation selectors, images with digest/newName/tagSuffix, replicas, sortOptions and
-//! buildMetadata. It runs for `SLUICE_KFUZZ_WIDE_SECS` (30); `SLUICE_KFUZZ_MEASURE=1`
+//! annotation selectors, images with digest/newName/tagSuffix, replicas, sortOptions,
+//! buildMetadata, and built-in plugin configs (inline and in files, from their own random
+//! stream so the other draws of a seed stay) under `transformers:`, `generators:` and
+//! `validators:`, `crds:` definitions, and strategic merge patch items without their list's merge key. It runs for `SLUICE_KFUZZ_WIDE_SECS` (30); `SLUICE_KFUZZ_MEASURE=1`
 //! prints the counts (identical, refused by both, refused as not supported, mismatches)
 //! without failing, `SLUICE_KFUZZ_CASES` bounds the cases, `SLUICE_KFUZZ_KEEP` keeps every
 //! tree, `SLUICE_KFUZZ_ERRORS` prints both sides' errors:
@@ -604,6 +606,33 @@ commonLabels:
   path: spec/selector/matchLabels
   create: true
 ";
+
+/// `crds:` definitions (kustomize's loadconfigfromcrds.go): a Widget's `spec.configRef`
+/// refers to a ConfigMap by name.
+const WIDGET_CRDS: &str = r##"{
+  "github.com/example/pkg/apis/example/v1.Widget": {
+    "Schema": {
+      "properties": {
+        "apiVersion": {"type": "string"},
+        "kind": {"type": "string"},
+        "metadata": {"$ref": "k8s.io/apimachinery/pkg/apis/meta/v1.ObjectMeta"},
+        "spec": {"$ref": "github.com/example/pkg/apis/example/v1.WidgetSpec"}
+      }
+    }
+  },
+  "github.com/example/pkg/apis/example/v1.WidgetSpec": {
+    "Schema": {
+      "properties": {
+        "configRef": {
+          "x-kubernetes-object-ref-api-version": "v1",
+          "x-kubernetes-object-ref-kind": "ConfigMap",
+          "$ref": "k8s.io/api/core/v1.LocalObjectReference"
+        }
+      }
+    }
+  }
+}
+"##;
 
 const WIDGET_SCHEMA: &str = r##"{
   "definitions": {
@@ -1258,9 +1287,233 @@ fn patch_file_text(r: &mut Rng, spec: &str) -> (String, String) {
     (format!("{which}.yaml"), text)
 }
 
+/// One built-in plugin config (api/internal/plugins/builtinhelpers/builtins.go) for a
+/// `transformers:`, `generators:` or `validators:` entry, named `name`.
+fn plugin_config(r: &mut Rng, field: &str, name: &str, objs: &Objs) -> String {
+    let head =
+        |kind: &str| format!("apiVersion: builtin\nkind: {kind}\nmetadata:\n  name: {name}\n");
+    if field == "generators" {
+        let (kind, body) = if r.chance(60) {
+            let existing: Vec<String> = objs
+                .named("ConfigMap")
+                .into_iter()
+                .filter(|n| n.ends_with("-config"))
+                .collect();
+            match pick_of(r, &existing) {
+                Some(n) if r.chance(30) => (
+                    "ConfigMapGenerator",
+                    format!("name: {n}\nbehavior: merge\nliterals:\n- mode=from-plugin\n"),
+                ),
+                _ => (
+                    "ConfigMapGenerator",
+                    format!(
+                        "literals:\n- k={}\n{}",
+                        r.pick(LABEL_VALUES),
+                        if r.chance(30) {
+                            "options:\n  disableNameSuffixHash: true\n"
+                        } else {
+                            ""
+                        }
+                    ),
+                ),
+            }
+        } else {
+            (
+                "SecretGenerator",
+                "literals:\n- token=abc\ntype: Opaque\n".to_owned(),
+            )
+        };
+        return format!("{}{body}", head(kind));
+    }
+    if field == "validators" {
+        return match r.below(3) {
+            0 => format!(
+                "{}labels: {{}}\nfieldSpecs:\n- path: metadata/labels\n  create: true\n",
+                head("LabelTransformer")
+            ),
+            1 => format!(
+                "{}labels:\n  validated: \"no\"\nfieldSpecs:\n- path: metadata/labels\n  create: true\n",
+                head("LabelTransformer")
+            ),
+            _ => format!(
+                "{}annotations: {{}}\nfieldSpecs:\n- path: metadata/annotations\n  create: true\n",
+                head("AnnotationsTransformer")
+            ),
+        };
+    }
+    let services = objs.named("Service");
+    let mut workloads = objs.named("Deployment");
+    workloads.extend(objs.named("StatefulSet"));
+    match r.below(11) {
+        0 => format!(
+            "{}labels:\n  plugin: {}\nfieldSpecs:\n- path: metadata/labels\n  create: true\n{}",
+            head("LabelTransformer"),
+            r.pick(LABEL_VALUES),
+            if r.chance(40) {
+                "- path: spec/selector\n  kind: Service\n  create: true\n"
+            } else {
+                ""
+            }
+        ),
+        1 => format!(
+            "{}annotations:\n  by-plugin: {}\nfieldSpecs:\n- path: metadata/annotations\n  create: true\n",
+            head("AnnotationsTransformer"),
+            long_text(r)
+        ),
+        2 => format!(
+            "{}{}fieldSpecs:\n- path: metadata/name\n",
+            head("PrefixSuffixTransformer"),
+            r.pick(&[
+                "prefix: pp-\n",
+                "suffix: -ss\n",
+                "prefix: pp-\nsuffix: -ss\n"
+            ])
+        ),
+        3 => format!(
+            "{}imageTag:\n  name: {}\n  newTag: \"3\"\nfieldSpecs:\n- path: spec/template/spec/containers[]/image\n{}",
+            head("ImageTagTransformer"),
+            r.pick(&["nginx", "busybox", "registry.example.com/team/api"]),
+            if r.chance(50) {
+                "- path: spec/template/spec/initContainers[]/image\n"
+            } else {
+                ""
+            }
+        ),
+        4 => format!(
+            "apiVersion: builtin\nkind: NamespaceTransformer\nmetadata:\n  name: {name}\n  namespace: {}\n{}fieldSpecs:\n- path: metadata/namespace\n  create: true\n{}",
+            r.pick(&["plugin-ns", "team-a"]),
+            r.pick(&[
+                "",
+                "unsetOnly: true\n",
+                "setRoleBindingSubjects: allServiceAccounts\n",
+                "setRoleBindingSubjects: none\n"
+            ]),
+            if r.chance(50) {
+                "- path: subjects/namespace\n  kind: ClusterRoleBinding\n  create: true\n"
+            } else {
+                ""
+            }
+        ),
+        5 => format!(
+            "{}target:\n  kind: {}\npatch: |-\n  - op: add\n    path: /metadata/labels/patched-by\n    value: plugin\n",
+            head("PatchTransformer"),
+            r.pick(&["Deployment", "Service", "ConfigMap"])
+        ),
+        6 => match pick_of(r, &services) {
+            Some(svc) => format!(
+                "{}patches: |-\n  apiVersion: v1\n  kind: Service\n  metadata:\n    name: {svc}\n  spec:\n    type: NodePort\n",
+                head("PatchStrategicMergeTransformer")
+            ),
+            None => head("HashTransformer"),
+        },
+        7 => format!(
+            "{}target:\n  kind: {}{}\njsonOp: '[{{\"op\": \"add\", \"path\": \"/metadata/annotations\", \"value\": {{\"j\": \"1\"}}}}]'\n",
+            head("PatchJson6902Transformer"),
+            r.pick(&["Deployment", "Service", "ConfigMap"]),
+            // kustomize wants the target's name (PatchJson6902Transformer.Config)
+            if r.chance(85) {
+                format!("\n  name: {}", r.pick(NAMES))
+            } else {
+                String::new()
+            }
+        ),
+        8 => match pick_of(r, &workloads) {
+            Some(w) => format!(
+                "{}replica:\n  name: {w}\n  count: {}\nfieldSpecs:\n- path: spec/replicas\n  create: true\n",
+                head("ReplicaCountTransformer"),
+                r.below(5)
+            ),
+            None => head("HashTransformer"),
+        },
+        9 => head("HashTransformer"),
+        _ => match pick_of(r, &services) {
+            Some(svc) => format!(
+                "{}replacements:\n- source:\n    kind: Service\n    name: {svc}\n  targets:\n  - select:\n      kind: Deployment\n    fieldPaths:\n    - metadata.annotations.svc\n    options:\n      create: true\n",
+                head("ReplacementTransformer")
+            ),
+            None => head("HashTransformer"),
+        },
+    }
+}
+
+/// A strategic merge patch (as `patchesStrategicMerge`, a field the other draws leave
+/// alone) whose keyed lists hold items without their merge key, between keyed ones.
+fn wide_keyless(r: &mut Rng, k: &mut String, objs: &Objs, ns: Option<&str>) {
+    let deployments = objs.named("Deployment");
+    let Some(name) = pick_of(r, &deployments).filter(|_| r.chance(15)) else {
+        return;
+    };
+    let ns_line = ns
+        .map(|n| format!("\n    namespace: {n}"))
+        .unwrap_or_default();
+    let mut items = String::new();
+    for _ in 0..1 + r.below(3) {
+        items.push_str(r.pick(&[
+            "      - image: keyless\n",
+            "      - name: main\n        imagePullPolicy: Always\n",
+            "      - name: sidecar\n        image: patched\n",
+            "      - name: extra\n        image: new\n",
+        ]));
+    }
+    let volumes = if r.chance(40) {
+        "      volumes:\n      - emptyDir: {}\n      - name: cfg\n        configMap:\n          name: other\n"
+    } else {
+        ""
+    };
+    let _ = write!(
+        k,
+        "patchesStrategicMerge:\n- |-\n  apiVersion: apps/v1\n  kind: Deployment\n  metadata:\n    name: {name}{ns_line}\n  spec:\n    template:\n      spec:\n        containers:\n{}{}",
+        items
+            .lines()
+            .map(|l| format!("  {l}\n"))
+            .collect::<String>(),
+        volumes
+            .lines()
+            .map(|l| format!("  {l}\n"))
+            .collect::<String>()
+    );
+}
+
+/// `transformers:`, `generators:` and `validators:` entries with built-in plugin configs,
+/// inline or in files of `dir` (one or two configs a file).
+fn wide_plugins(
+    r: &mut Rng,
+    k: &mut String,
+    dir: &str,
+    objs: &Objs,
+    files: &mut Vec<(String, String)>,
+) {
+    for (field, chance) in [("generators", 20), ("transformers", 35), ("validators", 10)] {
+        if !r.chance(chance) {
+            continue;
+        }
+        let _ = writeln!(k, "{field}:");
+        for i in 0..1 + r.below(3) {
+            let name = format!("{}{i}", &field[..1]);
+            let mut text = plugin_config(r, field, &name, objs);
+            if r.chance(40) {
+                k.push_str("- |-\n");
+                for l in text.lines() {
+                    let _ = writeln!(k, "  {l}");
+                }
+            } else {
+                if r.chance(20) {
+                    text.push_str("---\n");
+                    text.push_str(&plugin_config(r, field, &format!("{name}b"), objs));
+                }
+                let file = format!("{name}.yaml");
+                let _ = writeln!(k, "- {file}");
+                files.push((format!("{dir}/{file}"), text));
+            }
+        }
+    }
+}
+
 /// A random tree of the wide classes under `root`; returns the directory to build.
 fn generate_wide(seed: u64, root: &Path) -> PathBuf {
     let mut r = Rng(seed ^ 0x5eed_0000_0000_0000);
+    // plugin configs draw from their own stream: the other draws of a seed stay as they were
+    let mut rp = Rng(seed ^ 0x9106_0000_0000_0000);
     let mut files: Vec<(String, String)> = Vec::new();
     let mut objs = Objs::default();
     let base_ns = if r.chance(35) {
@@ -1281,12 +1534,17 @@ fn generate_wide(seed: u64, root: &Path) -> PathBuf {
         base.push_str("openapi:\n  path: schema.json\n");
         files.push(("base/schema.json".into(), WIDGET_SCHEMA.into()));
     }
+    if !objs.named("Widget").is_empty() && rp.chance(20) {
+        base.push_str("crds:\n- widget-crds.json\n");
+        files.push(("base/widget-crds.json".into(), WIDGET_CRDS.into()));
+    }
     let mut gen_files = Vec::new();
     wide_generators(&mut r, &mut base, false, &mut gen_files, &mut objs);
     let mut patch_files = Vec::new();
     wide_patches(&mut r, &mut base, &objs, base_ns, &mut patch_files);
     let base_set_ns = wide_transformers(&mut r, &mut base, &objs, false);
     wide_replacements(&mut r, &mut base, &objs, &mut gen_files);
+    wide_plugins(&mut rp, &mut base, "base", &objs, &mut files);
     for (f, t) in gen_files.drain(..) {
         files.push((format!("base/{f}"), t));
     }
@@ -1338,6 +1596,8 @@ fn generate_wide(seed: u64, root: &Path) -> PathBuf {
         wide_patches(&mut r, &mut o, &objs, ns_after, &mut patch_files);
         wide_transformers(&mut r, &mut o, &objs, true);
         wide_replacements(&mut r, &mut o, &objs, &mut gen_files);
+        wide_plugins(&mut rp, &mut o, "overlay", &objs, &mut files);
+        wide_keyless(&mut rp, &mut o, &objs, ns_after);
         for (f, t) in gen_files.drain(..) {
             files.push((format!("overlay/{f}"), t));
         }

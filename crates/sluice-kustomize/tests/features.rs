@@ -666,22 +666,20 @@ fn build_metadata() {
     );
 }
 
-/// buildMetadata transformerAnnotations is not built: refused, not ignored.
+/// buildMetadata transformerAnnotations: the built-in transformers each record themselves
+/// (api/internal/target/multitransformer.go); see tests/realworld_classes.rs for the rest.
 #[test]
-fn transformer_annotations_are_refused() {
-    let dir = tree(
+fn transformer_annotations() {
+    check(
         "transformer-annotations",
         &[
             (
                 "kustomization.yaml",
-                "resources:\n- s.yaml\nbuildMetadata: [transformerAnnotations]\n",
+                "resources:\n- s.yaml\nbuildMetadata: [transformerAnnotations]\nnamePrefix: p-\ncommonLabels: {a: b}\n",
             ),
             ("s.yaml", SVC),
         ],
     );
-    let err = sluice(&dir).expect_err("refused");
-    assert!(err.to_string().contains("not supported"), "{err}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A replacement target path that selects nothing fails without `create`, and a scalar

@@ -1289,3 +1289,414 @@ fn empty_items_of_keyed_lists_go() {
         ],
     );
 }
+
+const WEB: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n      - name: main\n        image: nginx\n";
+
+/// `buildMetadata: [transformerAnnotations]`: each built-in transformer a kustomization
+/// configures (api/internal/target/kusttarget_configplugin.go `configureBuiltinTransformers`:
+/// one per patch, label entry, image and replica, one for commonLabels whenever `labels` or
+/// `commonLabels` is set, Prefix and Suffix apart) records itself in every resource's
+/// `alpha.config.kubernetes.io/transformations` after it runs (multitransformer.go,
+/// reswrangler.go `AddTransformerAnnotation`), in the base and then the overlay.
+#[test]
+fn transformer_annotations_record_each_builtin_transformer() {
+    check(
+        "transformer-annotations",
+        &[
+            ("base/d.yaml", WEB),
+            (
+                "base/kustomization.yaml",
+                "resources: [d.yaml]\nnamePrefix: b-\nnameSuffix: -s\nlabels:\n- pairs: {tier: web}\ncommonAnnotations: {team: a}\nconfigMapGenerator:\n- name: cm\n  literals: [x=1]\nreplicas:\n- name: web\n  count: 2\n",
+            ),
+            (
+                "kustomization.yaml",
+                "resources: [base]\nbuildMetadata: [transformerAnnotations]\nnamespace: x\nimages:\n- name: nginx\n  newTag: \"2\"\n- name: busybox\n  newTag: \"1\"\npatches:\n- target: {kind: Deployment}\n  patch: |-\n    - op: add\n      path: /metadata/annotations/q\n      value: r\nreplacements:\n- source: {kind: ConfigMap, fieldPath: metadata.name}\n  targets:\n  - select: {kind: Deployment}\n    fieldPaths: [spec.template.metadata.annotations.cm]\n    options: {create: true}\n",
+            ),
+        ],
+    );
+}
+
+/// The origin and transformations are annotations of the object while kustomize builds: a
+/// JSON patch that replaces `/metadata/annotations` drops both, and the next transformer,
+/// finding no origin, becomes the origin (reswrangler.go `AddTransformerAnnotation`:
+/// "we assume that the transformer generated the resource").
+#[test]
+fn a_patch_replacing_annotations_resets_the_build_annotations() {
+    for meta in [
+        "[transformerAnnotations]",
+        "[transformerAnnotations, originAnnotations]",
+        "[originAnnotations]",
+        "[managedByLabel]",
+    ] {
+        check(
+            "build-annotations-reset",
+            &[
+                ("d.yaml", WEB),
+                (
+                    "kustomization.yaml",
+                    &format!(
+                        "resources: [d.yaml]\nbuildMetadata: {meta}\ncommonAnnotations: {{z: w}}\npatches:\n- target: {{kind: Deployment}}\n  patch: |-\n    - op: add\n      path: /metadata/annotations\n      value: {{q: r}}\nimages:\n- name: nginx\n  newTag: \"2\"\n"
+                    ),
+                ),
+            ],
+        );
+    }
+}
+
+/// `transformers:` configs (built-in plugins): the inline ones run first, then those read
+/// from files, in their order (kusttarget.go `configureExternalTransformers` appends the
+/// inline configs, then accumulates the paths); with transformerAnnotations each records
+/// its config's origin (resource/origin.go `OriginFromCustomPlugin`: configuredIn is the
+/// file the config came from, configuredBy its apiVersion, kind, name and namespace).
+#[test]
+fn transformer_configs_run_inline_first_and_record_their_origin() {
+    let lt = "apiVersion: builtin\nkind: LabelTransformer\nmetadata:\n  name: lt\nlabels:\n  order: file\nfieldSpecs:\n- path: metadata/labels\n  create: true\n";
+    for meta in [
+        "",
+        "buildMetadata: [transformerAnnotations, originAnnotations]\n",
+    ] {
+        check(
+            "transformer-configs-order",
+            &[
+                ("d.yaml", WEB),
+                ("lt.yaml", lt),
+                (
+                    "kustomization.yaml",
+                    &format!(
+                        "resources: [d.yaml]\n{meta}transformers:\n- lt.yaml\n- |-\n  apiVersion: builtin\n  kind: LabelTransformer\n  metadata:\n    name: inline\n    namespace: q\n  labels:\n    order: inline\n  fieldSpecs:\n  - path: metadata/labels\n    create: true\n"
+                    ),
+                ),
+            ],
+        );
+    }
+}
+
+/// A HashTransformer config in `transformers:` appends the content hash, and the build's
+/// own hash step appends it again (kusttarget.go `addHashesToNames` runs after every
+/// transformer); ConfigMap/Secret generators as `generators:` configs take their config's
+/// origin.
+#[test]
+fn hash_transformer_and_generator_configs() {
+    check(
+        "hash-transformer",
+        &[
+            (
+                "d.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n",
+            ),
+            (
+                "g.yaml",
+                "apiVersion: builtin\nkind: ConfigMapGenerator\nmetadata:\n  name: gen1\nliterals: [a=b]\n",
+            ),
+            (
+                "kustomization.yaml",
+                "resources: [d.yaml]\nbuildMetadata: [originAnnotations, transformerAnnotations]\ngenerators:\n- g.yaml\n- |-\n  apiVersion: builtin\n  kind: SecretGenerator\n  metadata:\n    name: s1\n  literals: [x=y]\ntransformers:\n- |-\n  apiVersion: builtin\n  kind: HashTransformer\n  metadata:\n    name: h\n",
+            ),
+        ],
+    );
+}
+
+/// `validators:` with a built-in plugin config (kusttarget.go `runValidators`): it runs on
+/// the resources after the transformers and must not change them; one that changes a value
+/// fails with kustomize's message, one with nothing to do passes.
+#[test]
+fn builtin_validators() {
+    let files = |labels: &str| {
+        vec![
+            (
+                "d.yaml".to_owned(),
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n  labels:\n    l: v\n"
+                    .to_owned(),
+            ),
+            (
+                "kustomization.yaml".to_owned(),
+                format!(
+                    "resources: [d.yaml]\nvalidators:\n- |-\n  apiVersion: builtin\n  kind: LabelTransformer\n  metadata:\n    name: v\n  labels: {labels}\n  fieldSpecs:\n  - path: metadata/labels\n    create: true\n"
+                ),
+            ),
+        ]
+    };
+    let as_refs = |f: &[(String, String)]| -> Vec<(String, String)> { f.to_vec() };
+    let changed = as_refs(&files("{l: other}"));
+    let changed: Vec<(&str, &str)> = changed
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    fails(
+        "validator-changes",
+        &changed,
+        "validator shouldn't modify the resource map: nodes unequal: ",
+    );
+    let nothing = as_refs(&files("{}"));
+    let nothing: Vec<(&str, &str)> = nothing
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    check("validator-nothing", &nothing);
+}
+
+const RBAC: &str = "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: sa\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: keep\n  namespace: mine\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: crb\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: r}\nsubjects:\n- {kind: ServiceAccount, name: sa}\n- {kind: ServiceAccount, name: default, namespace: old}\n- {kind: User, name: default}\n";
+
+/// A NamespaceTransformer config (api/filters/namespace/namespace.go): `metadata.namespace`
+/// of every namespaceable object whatever its field specs, `unsetOnly`, and binding
+/// subjects by `setRoleBindingSubjects` (`defaultOnly`: subjects named "default" of any
+/// kind; `allServiceAccounts`; `none`); a `subjects/namespace` field spec of a binding kind
+/// is left to that option.
+#[test]
+fn namespace_transformer_config_options() {
+    for opts in [
+        "",
+        "unsetOnly: true\n",
+        "setRoleBindingSubjects: allServiceAccounts\n",
+        "setRoleBindingSubjects: none\n",
+        "unsetOnly: true\nsetRoleBindingSubjects: allServiceAccounts\n",
+    ] {
+        check(
+            "namespace-plugin",
+            &[
+                ("r.yaml", RBAC),
+                (
+                    "ns.yaml",
+                    &format!(
+                        "apiVersion: builtin\nkind: NamespaceTransformer\nmetadata:\n  name: ns\n  namespace: plugin-ns\n{opts}fieldSpecs:\n- path: subjects/namespace\n  kind: ClusterRoleBinding\n  create: true\n"
+                    ),
+                ),
+                (
+                    "kustomization.yaml",
+                    "resources: [r.yaml]\ntransformers: [ns.yaml]\n",
+                ),
+            ],
+        );
+    }
+}
+
+/// A PatchJson6902Transformer config must name its target (builtins
+/// PatchJson6902Transformer.go `Config`); kustomize configures every transformer before it
+/// runs any, so this error comes before the kustomization's own transformers fail.
+#[test]
+fn json6902_plugin_config_needs_a_target_name() {
+    fails(
+        "json6902-config",
+        &[
+            ("r.yaml", RBAC),
+            (
+                "kustomization.yaml",
+                "resources: [r.yaml]\npatches:\n- target: {kind: Nothing}\n  patch: |-\n    - op: replace\n      path: /x\n      value: 1\ntransformers:\n- |-\n  apiVersion: builtin\n  kind: PatchJson6902Transformer\n  metadata:\n    name: j\n  target:\n    kind: ConfigMap\n  jsonOp: '[{\"op\": \"add\", \"path\": \"/data\", \"value\": {}}]'\n",
+            ),
+        ],
+        "plugin PatchJson6902Transformer.builtin.[noGrp]/j.[noNs] fails configuration: must specify the target name",
+    );
+}
+
+/// An error inside a base carries kustomize's wrapping at each level
+/// (kusttarget.go accumulateResources: "accumulation err='<the file attempt>': recursed
+/// accumulation of path '<dir>': <the directory's error>"); one inside a component is
+/// quoted by accumulateComponents' `%q`.
+#[test]
+fn errors_in_bases_and_components_are_wrapped_as_kustomize() {
+    let patch = "patches:\n- patch: |-\n    apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      name: zz\n    data: {a: \"b\"}\n";
+    fails(
+        "nested-base-error",
+        &[
+            ("kustomization.yaml", "resources: [mid]\n"),
+            ("mid/kustomization.yaml", "resources: [../base]\n"),
+            (
+                "base/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
+            ),
+            (
+                "base/kustomization.yaml",
+                &format!("resources: [cm.yaml]\n{patch}"),
+            ),
+        ],
+        "must resolve to a file': recursed accumulation of path '",
+    );
+    // the whole message is kubectl's
+    let root = tree(
+        "component-error",
+        &[
+            (
+                "kustomization.yaml",
+                "resources: [base]\ncomponents: [comp]\n",
+            ),
+            (
+                "base/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
+            ),
+            ("base/kustomization.yaml", "resources: [cm.yaml]\n"),
+            (
+                "comp/kustomization.yaml",
+                &format!("apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n{patch}"),
+            ),
+        ],
+    );
+    let (ok, _, stderr) = kubectl(&root);
+    assert!(!ok);
+    let err = sluice(&root).expect_err("fails").to_string();
+    assert!(
+        kubectl_error(&stderr).contains(&err),
+        "sluice: {err}\nkubectl: {}",
+        kubectl_error(&stderr)
+    );
+    let _ = std::fs::remove_dir_all(&root);
+    let root = tree(
+        "nested-base-error-exact",
+        &[
+            ("kustomization.yaml", "resources: [mid]\n"),
+            ("mid/kustomization.yaml", "resources: [../base]\n"),
+            (
+                "base/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
+            ),
+            (
+                "base/kustomization.yaml",
+                &format!("resources: [cm.yaml]\n{patch}"),
+            ),
+        ],
+    );
+    let (ok, _, stderr) = kubectl(&root);
+    assert!(!ok);
+    let err = sluice(&root).expect_err("fails").to_string();
+    assert_eq!(kubectl_error(&stderr), err);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// Strategic merge patch items without the list's merge key (kyaml merge2 walks an
+/// associative list by key values; such an item's value is "", and api/kyaml's
+/// FieldMatcher with an empty value matches every item that has the key field): the
+/// target's items not merged before it are dropped, it is dropped, and keyed items after it
+/// are added as they are; a list the target does not have is taken as written.
+#[test]
+fn keyless_items_in_keyed_lists() {
+    let d = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n      - name: main\n        image: nginx\n      - name: side\n        image: busybox\n      volumes:\n      - name: a\n        emptyDir: {}\n";
+    for lists in [
+        "containers:\n- image: patched\nvolumes:\n- emptyDir: {medium: Memory}\n- configMap: {name: x}\ntolerations:\n- key: a\n- operator: Exists\n",
+        "containers:\n- {name: main, imagePullPolicy: Always}\n- image: q\n",
+        "containers:\n- {name: newone, image: z}\n- image: q\n- {name: main, imagePullPolicy: Always}\n",
+        "containers:\n- {name: side, imagePullPolicy: Always}\n- image: q\n- {name: main, imagePullPolicy: Always}\n",
+        "containers:\n- image: q\n- {name: side, $patch: delete}\n",
+        "initContainers:\n- image: q\nvolumes:\n- {name: b, emptyDir: {}}\n- configMap: {name: x}\n",
+    ] {
+        let indented: String = lists.lines().map(|l| format!("          {l}\n")).collect();
+        check(
+            "keyless-items",
+            &[
+                ("d.yaml", d),
+                (
+                    "kustomization.yaml",
+                    &format!(
+                        "resources: [d.yaml]\npatches:\n- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: web\n    spec:\n      template:\n        spec:\n{indented}"
+                    ),
+                ),
+            ],
+        );
+    }
+}
+
+/// JSON 6902 operations as evanphx/json-patch v5 (kustomize's) applies them: `replace` of a
+/// missing object key adds it, `copy` from a missing object key copies null, and each
+/// failure is worded as that library words it ("add operation does not apply: doc is
+/// missing path: ...", "error in remove for path: ...", "testing value ... failed").
+#[test]
+fn json_patch_operations_as_evanphx() {
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: b\nl: [1, 2]\n";
+    for (op, path, from) in [
+        ("add", "/metadata/labels/x", ""),
+        ("remove", "/metadata/labels/x", ""),
+        ("remove", "/data/zz", ""),
+        ("replace", "/metadata/labels/x", ""),
+        ("replace", "/data/zz", ""),
+        ("add", "/l/5", ""),
+        ("add", "/l/2", ""),
+        ("remove", "/l/5", ""),
+        ("replace", "/l/7", ""),
+        ("replace", "/l/1", ""),
+        ("move", "/data/q", "/data/zz"),
+        ("move", "/data/q", "/metadata/labels/zz"),
+        ("move", "/data/q", "/data/a"),
+        ("copy", "/data/q", "/data/zz"),
+        ("copy", "/data/q", "/metadata/labels/zz"),
+        ("copy", "/metadata/labels/q", "/data/a"),
+        ("test", "/data/a", ""),
+        ("test", "/data/zz", ""),
+    ] {
+        let from = if from.is_empty() {
+            String::new()
+        } else {
+            format!("\n      from: {from}")
+        };
+        let root = tree(
+            "json-patch-ops",
+            &[
+                ("c.yaml", cm),
+                (
+                    "kustomization.yaml",
+                    &format!(
+                        "resources: [c.yaml]\npatches:\n- target: {{kind: ConfigMap}}\n  patch: |-\n    - op: {op}\n      path: {path}\n      value: \"v\"{from}\n"
+                    ),
+                ),
+            ],
+        );
+        let (ok, expected, stderr) = kubectl(&root);
+        match sluice(&root) {
+            Ok(out) => {
+                assert!(ok, "{op} {path}{from}: kubectl fails: {stderr}");
+                assert_eq!(out.yaml, expected, "{op} {path}{from}");
+            }
+            Err(e) => {
+                assert!(!ok, "{op} {path}{from}: kubectl builds, sluice: {e}");
+                assert!(
+                    kubectl_error(&stderr).contains(&e.to_string()),
+                    "{op} {path}{from}: sluice: {e}\nkubectl: {}",
+                    kubectl_error(&stderr)
+                );
+            }
+        }
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}
+
+/// A strategic merge patch naming one key twice in a keyed list: kyaml walks each key value
+/// once with the first patch item that has it; the later ones are not used (wide fuzzer
+/// seeds 50123, 50231).
+#[test]
+fn smp_patch_items_with_a_repeated_key() {
+    check(
+        "smp-repeated-key",
+        &[
+            (
+                "d.yaml",
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n      - name: main\n        image: nginx\n      - name: side\n        image: busybox\n        args: [x]\n",
+            ),
+            (
+                "kustomization.yaml",
+                "resources: [d.yaml]\npatches:\n- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: web\n    spec:\n      template:\n        spec:\n          containers:\n          - {name: side, image: p1}\n          - {name: new, image: n1}\n          - {name: side, image: p2, command: [c]}\n          - {name: new, image: n2}\n",
+            ),
+        ],
+    );
+}
+
+/// A `patchesStrategicMerge` patch that matches nothing fails with ResMap.GetById's words
+/// alone (api/builtins PatchStrategicMergeTransformer), where `patches:` prefixes "no
+/// resource matches strategic merge patch" (wide fuzzer, both refusing).
+#[test]
+fn patches_strategic_merge_without_a_target_fails_with_kustomize_words() {
+    let root = tree(
+        "psm-no-target",
+        &[
+            (
+                "c.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+            ),
+            (
+                "kustomization.yaml",
+                "resources: [c.yaml]\npatchesStrategicMerge:\n- |-\n  apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: zz\n  data: {a: b}\n",
+            ),
+        ],
+    );
+    let (ok, _, stderr) = kubectl(&root);
+    assert!(!ok);
+    let err = sluice(&root).expect_err("fails").to_string();
+    assert_eq!(kubectl_error(&stderr), err);
+    let _ = std::fs::remove_dir_all(&root);
+}
