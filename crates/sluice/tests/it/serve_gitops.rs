@@ -1,0 +1,267 @@
+//! Applications in `sluice serve` read from real Git repositories (sluice-git), end to end:
+//! repositories built with the `git` CLI in a temp dir, the binary on a free port, kubectl
+//! and curl against it. Upstream behaviour pinned here:
+//! - `status.sync.revision` is the commit SHA the targetRevision resolves to (argo-cd
+//!   `util/git/client.go` `LsRemote`; docs user-guide/tracking_strategies.md: "HEAD", a
+//!   branch, a tag or a commit SHA).
+//! - A push webhook at `/api/webhook` refreshes the Applications of the pushed repository
+//!   at once instead of at the next poll (docs operator-manual/webhook.md: "Argo CD polls
+//!   Git repositories every three minutes ... To eliminate this delay from polling, the API
+//!   server can be configured to receive webhook events"); with `webhook.github.secret` in
+//!   argocd-secret an unsigned payload is refused.
+//! - The `argocd.argoproj.io/refresh: normal|hard` annotation refreshes an Application and
+//!   is "removed by application controller after app is refreshed" (docs
+//!   user-guide/annotations-and-labels.md).
+//! - A revision that does not resolve is a ComparisonError condition naming it.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::apiserver_kubectl::{kubectl_available, temp_dir};
+use crate::serve_triggers::{Serve, post};
+
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Writes `files` into the work tree of `repo` and commits them; the new HEAD SHA.
+pub(crate) fn commit(repo: &Path, files: &[(&str, &str)], msg: &str) -> String {
+    for (p, c) in files {
+        let f = repo.join(p);
+        std::fs::create_dir_all(f.parent().expect("parent")).expect("mkdir");
+        std::fs::write(f, c).expect("write");
+    }
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-q", "-m", msg]);
+    git(repo, &["rev-parse", "HEAD"])
+}
+
+pub(crate) fn git_repo(tag: &str) -> std::path::PathBuf {
+    let repo = temp_dir(tag);
+    git(&repo, &["init", "-q", "-b", "main"]);
+    repo
+}
+
+fn cm(name: &str, greeting: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  greeting: {greeting}\n"
+    )
+}
+
+fn app(name: &str, repo: &Path, revision: &str, path: &str) -> String {
+    format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: {name}\n  namespace: argocd\nspec:\n  project: default\n  source:\n    repoURL: file://{}\n    targetRevision: {revision}\n    path: {path}\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: {name}\n  syncPolicy:\n    automated: {{prune: true, selfHeal: true}}\n    syncOptions: [CreateNamespace=true]\n",
+        repo.display()
+    )
+}
+
+/// HMAC-SHA256 of `body` with `key`, hex (`openssl dgst`, as GitHub signs deliveries).
+fn hmac_sha256(key: &str, body: &[u8]) -> String {
+    use std::io::Write;
+    let mut c = Command::new("openssl")
+        .args(["dgst", "-sha256", "-hmac", key])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("openssl runs");
+    c.stdin
+        .take()
+        .expect("stdin")
+        .write_all(body)
+        .expect("write");
+    let o = c.wait_with_output().expect("openssl finishes");
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    text.rsplit(' ').next().unwrap_or("").trim().to_owned()
+}
+
+fn tools_available() -> bool {
+    let ok = |c: &str| {
+        Command::new(c)
+            .arg(if c == "openssl" {
+                "version"
+            } else {
+                "--version"
+            })
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    kubectl_available() && ok("git") && ok("curl") && ok("openssl")
+}
+
+fn revision(v: &Value) -> &str {
+    v["status"]["sync"]["revision"].as_str().unwrap_or("")
+}
+
+#[test]
+fn git_application_syncs_head_and_refreshes_on_webhook_and_annotation() {
+    if !tools_available() {
+        eprintln!("skipped: kubectl, git, curl or openssl not installed");
+        return;
+    }
+    let repo = git_repo("gitops-repo");
+    let first = commit(
+        &repo,
+        &[
+            ("app/cm.yaml", &cm("greeting", "hello")),
+            ("README.md", "x\n"),
+        ],
+        "one",
+    );
+    let s = Serve::start("gitops", &[]);
+    // a long poll interval: only the webhook or the annotation can refresh within the test
+    s.ok(
+        &["apply", "-f", "-"],
+        Some("apiVersion: v1\nkind: Namespace\nmetadata: {name: argocd}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: argocd-cm, namespace: argocd}\ndata:\n  timeout.reconciliation: 180s\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: argocd-secret, namespace: argocd}\nstringData:\n  webhook.github.secret: s3cret\n"),
+    );
+    s.ok(
+        &["apply", "-f", "-"],
+        Some(&app("web", &repo, "HEAD", "app")),
+    );
+    let get = ["get", "applications.argoproj.io", "web", "-n", "argocd"];
+    let v = s.wait_for(&get, "web Synced at HEAD", |v| {
+        v["status"]["sync"]["status"] == "Synced" && revision(v) == first
+    });
+    assert_eq!(
+        v["status"]["operationState"]["syncResult"]["revision"],
+        first.as_str()
+    );
+    let c = s.json(&["get", "configmap", "greeting", "-n", "web"]);
+    assert_eq!(c["data"]["greeting"], "hello");
+
+    // a new commit, then a GitHub push delivery: the app moves to it within about a second
+    let second = commit(&repo, &[("app/cm.yaml", &cm("greeting", "bonjour"))], "two");
+    let body = serde_json::json!({
+        "ref": "refs/heads/main",
+        "before": first,
+        "after": second,
+        "repository": {"html_url": format!("file://{}", repo.display()), "default_branch": "main"},
+        "commits": [{"modified": ["app/cm.yaml"]}],
+    })
+    .to_string();
+    let url = format!("{}/api/webhook", s.url);
+    // unsigned while argocd-secret has a GitHub secret: refused
+    let (code, _) = post(
+        &url,
+        &[
+            ("X-GitHub-Event", "push"),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_bytes(),
+    );
+    assert_eq!(code, 400, "an unsigned push is refused");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        revision(&s.json(&get)),
+        first,
+        "nothing refreshed by a refused push"
+    );
+    let sig = format!("sha256={}", hmac_sha256("s3cret", body.as_bytes()));
+    let t0 = Instant::now();
+    let (code, _) = post(
+        &url,
+        &[
+            ("X-GitHub-Event", "push"),
+            ("X-Hub-Signature-256", &sig),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_bytes(),
+    );
+    assert_eq!(code, 200);
+    let v = s.wait_for(&get, "web at the pushed commit", |v| {
+        revision(v) == second && v["status"]["sync"]["status"] == "Synced"
+    });
+    let took = t0.elapsed();
+    eprintln!("webhook push to Synced at the new commit: {took:?}");
+    assert!(took < Duration::from_secs(3), "refresh took {took:?}");
+    assert!(
+        v["metadata"]["annotations"]["argocd.argoproj.io/refresh"].is_null(),
+        "the refresh annotation is removed: {v:#}"
+    );
+    s.wait_for(
+        &["get", "configmap", "greeting", "-n", "web"],
+        "the new greeting applied",
+        |v| v["data"]["greeting"] == "bonjour",
+    );
+
+    // another commit, no webhook: the refresh annotation picks it up and is removed
+    let third = commit(&repo, &[("app/cm.yaml", &cm("greeting", "hola"))], "three");
+    s.ok(
+        &[
+            "annotate",
+            "applications.argoproj.io",
+            "web",
+            "-n",
+            "argocd",
+            "argocd.argoproj.io/refresh=hard",
+        ],
+        None,
+    );
+    let v = s.wait_for(&get, "web at the third commit", |v| {
+        revision(v) == third && v["metadata"]["annotations"]["argocd.argoproj.io/refresh"].is_null()
+    });
+    assert_eq!(v["status"]["sync"]["status"], "Synced", "{v:#}");
+
+    // a pinned revision (the first commit's SHA, a tag) reads that commit's tree
+    git(&repo, &["tag", "v1", &first]);
+    s.ok(
+        &["apply", "-f", "-"],
+        Some(&app("pinned", &repo, "v1", "app")),
+    );
+    s.wait_for(
+        &["get", "applications.argoproj.io", "pinned", "-n", "argocd"],
+        "pinned Synced at the tagged commit",
+        |v| v["status"]["sync"]["status"] == "Synced" && revision(v) == first,
+    );
+    let c = s.json(&["get", "configmap", "greeting", "-n", "pinned"]);
+    assert_eq!(c["data"]["greeting"], "hello");
+
+    // a revision that does not exist: ComparisonError naming it, nothing applied
+    s.ok(
+        &["apply", "-f", "-"],
+        Some(&app("broken", &repo, "no-such-branch", "app")),
+    );
+    let v = s.wait_for(
+        &["get", "applications.argoproj.io", "broken", "-n", "argocd"],
+        "a condition",
+        |v| {
+            v["status"]["conditions"]
+                .as_array()
+                .is_some_and(|c| !c.is_empty())
+        },
+    );
+    let c = &v["status"]["conditions"][0];
+    assert_eq!(c["type"], "ComparisonError", "{c:#}");
+    let msg = c["message"].as_str().unwrap_or("");
+    assert!(
+        msg.contains("unable to resolve 'no-such-branch' to a commit SHA")
+            && msg.contains(&repo.display().to_string()),
+        "{c:#}"
+    );
+    assert_eq!(
+        s.kubectl(&["get", "namespace", "broken"], None)
+            .status
+            .code(),
+        Some(1),
+        "nothing applied for an unresolvable revision"
+    );
+    let _ = std::fs::remove_dir_all(&repo);
+}
