@@ -232,10 +232,29 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action, Err
         },
     };
     let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &appset_ar());
+    // the status is written only when it changes: the write is a watch event of its own
+    let key = |v: &Value| -> Vec<(String, String, String)> {
+        v.get("conditions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                (
+                    s(c, "/type").to_owned(),
+                    s(c, "/status").to_owned(),
+                    s(c, "/message").to_owned(),
+                )
+            })
+            .collect()
+    };
+    let unchanged = set
+        .get("status")
+        .is_some_and(|old| key(old) == key(&status));
     let body = json!({"status": status});
-    if let Err(e) = api
-        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&body))
-        .await
+    if !unchanged
+        && let Err(e) = api
+            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&body))
+            .await
     {
         match e {
             kube::Error::Api(ae) if ae.code == 404 => {

@@ -179,10 +179,42 @@ pub async fn handle(
             Err(e) => eprintln!("webhook: refreshing application {ns}/{name}: {e}"),
         }
     }
+    // ApplicationSets with a git generator of the pushed repository regenerate at once
+    // (upstream's `argocd.argoproj.io/application-set-refresh`)
+    let sets: Api<DynamicObject> = Api::all_with(client.clone(), &super::appset::appset_ar());
+    let mut sets_refreshed = 0usize;
+    if let Ok(l) = sets.list(&ListParams::default()).await {
+        let p = json!({"metadata": {"annotations": {super::appset::REFRESH_ANNOTATION: "true"}}});
+        for o in l.items {
+            let v = serde_json::to_value(&o).unwrap_or(Value::Null);
+            let hit = super::appset::git_repo_urls(&v["spec"])
+                .iter()
+                .any(|r| push.web_urls.iter().any(|w| matches(w, r)));
+            let (Some(ns), Some(name)) =
+                (o.metadata.namespace.as_deref(), o.metadata.name.as_deref())
+            else {
+                continue;
+            };
+            if hit {
+                for r in super::appset::git_repo_urls(&v["spec"]) {
+                    sources.invalidate(&r);
+                }
+                let api: Api<DynamicObject> =
+                    Api::namespaced_with(client.clone(), ns, &super::appset::appset_ar());
+                if api
+                    .patch(name, &PatchParams::default(), &Patch::Merge(&p))
+                    .await
+                    .is_ok()
+                {
+                    sets_refreshed += 1;
+                }
+            }
+        }
+    }
     Reply {
         status: 200,
         message: format!(
-            "push to {} ({}): {refreshed} application(s) refreshed",
+            "push to {} ({}): {refreshed} application(s), {sets_refreshed} applicationset(s) refreshed",
             push.web_urls.first().map_or("", String::as_str),
             if push.revision.is_empty() {
                 "no revision"

@@ -265,3 +265,102 @@ fn git_application_syncs_head_and_refreshes_on_webhook_and_annotation() {
     );
     let _ = std::fs::remove_dir_all(&repo);
 }
+
+/// An ApplicationSet git directories generator in `sluice serve` reads the repository
+/// through the same cache as the Applications: one Application per matching directory,
+/// `exclude: true` entries removed (docs operator-manual/applicationset/Generators-Git.md,
+/// "Exclude directories"), owned by the ApplicationSet; a push webhook regenerates at once
+/// (a new directory becomes an Application) and a removed directory's Application is
+/// deleted (applicationsSync default `sync`).
+#[test]
+fn appset_git_directories_generate_applications_from_the_repository() {
+    if !tools_available() {
+        eprintln!("skipped: kubectl, git, curl or openssl not installed");
+        return;
+    }
+    let repo = git_repo("gitops-appset");
+    let first = commit(
+        &repo,
+        &[
+            ("apps/alpha/cm.yaml", &cm("alpha", "a")),
+            ("apps/beta/cm.yaml", &cm("beta", "b")),
+            ("apps/skipped/cm.yaml", &cm("skipped", "s")),
+            ("README.md", "x\n"),
+        ],
+        "one",
+    );
+    let s = Serve::start("gitops-appset", &[]);
+    s.ok(
+        &["apply", "-f", "-"],
+        Some("apiVersion: v1\nkind: Namespace\nmetadata: {name: argocd}\n"),
+    );
+    let set = format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata:\n  name: dirs\n  namespace: argocd\nspec:\n  generators:\n  - git:\n      repoURL: file://{repo}\n      revision: HEAD\n      directories:\n      - path: apps/*\n      - path: apps/skipped\n        exclude: true\n  template:\n    metadata:\n      name: '{{{{path.basename}}}}'\n    spec:\n      project: default\n      source:\n        repoURL: file://{repo}\n        targetRevision: HEAD\n        path: '{{{{path}}}}'\n      destination:\n        server: https://kubernetes.default.svc\n        namespace: '{{{{path.basename}}}}'\n      syncPolicy:\n        automated: {{}}\n        syncOptions: [CreateNamespace=true]\n",
+        repo = repo.display()
+    );
+    s.ok(&["apply", "-f", "-"], Some(&set));
+    let list = ["get", "applications.argoproj.io", "-n", "argocd"];
+    let names = |v: &Value| -> Vec<String> {
+        let mut n: Vec<String> = v["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["metadata"]["name"].as_str().map(str::to_owned))
+            .collect();
+        n.sort();
+        n
+    };
+    let v = s.wait_for(&list, "alpha and beta generated", |v| {
+        names(v) == ["alpha", "beta"]
+    });
+    for item in v["items"].as_array().into_iter().flatten() {
+        let owner = &item["metadata"]["ownerReferences"][0];
+        assert_eq!(owner["kind"], "ApplicationSet", "{item:#}");
+        assert_eq!(owner["name"], "dirs");
+    }
+    s.wait_for(
+        &["get", "applications.argoproj.io", "alpha", "-n", "argocd"],
+        "alpha Synced at HEAD",
+        |v| v["status"]["sync"]["status"] == "Synced" && revision(v) == first,
+    );
+    let c = s.json(&["get", "configmap", "alpha", "-n", "alpha"]);
+    assert_eq!(c["data"]["greeting"], "a");
+
+    // a new directory and a removed one, announced by a (GitLab) push webhook
+    std::fs::remove_dir_all(repo.join("apps/beta")).expect("rm beta");
+    let second = commit(&repo, &[("apps/gamma/cm.yaml", &cm("gamma", "g"))], "two");
+    let body = serde_json::json!({
+        "object_kind": "push",
+        "ref": "refs/heads/main",
+        "before": first,
+        "after": second,
+        "project": {"web_url": format!("file://{}", repo.display()), "default_branch": "main"},
+        "commits": [{"added": ["apps/gamma/cm.yaml"], "removed": ["apps/beta/cm.yaml"]}],
+    })
+    .to_string();
+    let (code, _) = post(
+        &format!("{}/api/webhook", s.url),
+        &[
+            ("X-Gitlab-Event", "Push Hook"),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_bytes(),
+    );
+    assert_eq!(code, 200);
+    s.wait_for(&list, "gamma generated, beta deleted", |v| {
+        names(v) == ["alpha", "gamma"]
+    });
+    s.wait_for(
+        &["get", "applicationsets.argoproj.io", "dirs", "-n", "argocd"],
+        "the ApplicationSet up to date, its refresh annotation removed",
+        |v| {
+            v["metadata"]["annotations"]["argocd.argoproj.io/application-set-refresh"].is_null()
+                && v["status"]["conditions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|c| c["type"] == "ResourcesUpToDate" && c["status"] == "True")
+        },
+    );
+    let _ = std::fs::remove_dir_all(&repo);
+}
