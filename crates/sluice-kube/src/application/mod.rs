@@ -5,11 +5,11 @@
 //! and writes `status` as Argo CD does (sync, health, resources, operationState, history,
 //! reconciledAt, conditions), with Events. It talks to the API only through the client.
 //!
-//! Repositories are read through [`sluice_source::Sources`] (`AppOptions::sources`):
-//! [`local::LocalSources`] today, git later.
+//! Repositories are read through [`sluice_source::Sources`] (`AppOptions::sources`; the
+//! server hands in sluice-git's `GitSources`): `status.sync.revision` is what it resolves.
+//! [`webhook`] is Argo CD's `/api/webhook`, [`appset`] the ApplicationSet controller.
 
 pub mod appset;
-pub mod local;
 pub mod project;
 pub mod webhook;
 
@@ -46,7 +46,7 @@ pub const STEP_TIMEOUT: Duration = Duration::from_secs(300);
 /// How the Application controller runs.
 #[derive(Clone)]
 pub struct AppOptions {
-    /// Where sources are read from (local directories now; git plugs in here).
+    /// Where sources are read from (Git through sluice-git in `sluice serve`).
     pub sources: Arc<dyn Sources>,
     /// The namespace Argo CD's own objects (argocd-cm, projects) are looked for when not
     /// in the Application's namespace.
