@@ -362,5 +362,50 @@ fn appset_git_directories_generate_applications_from_the_repository() {
                     .any(|c| c["type"] == "ResourcesUpToDate" && c["status"] == "True")
         },
     );
+    // settled: the controller does not rewrite an unchanged status (no watch-event loop)
+    let sget = ["get", "applicationsets.argoproj.io", "dirs", "-n", "argocd"];
+    let rv = s.json(&sget)["metadata"]["resourceVersion"].clone();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        s.json(&sget)["metadata"]["resourceVersion"],
+        rv,
+        "status rewritten"
+    );
+
+    // a git files generator over the same repository: one Application per config file,
+    // its JSON keys as parameters (Generators-Git.md, "Git Generator: Files")
+    commit(
+        &repo,
+        &[
+            (
+                "envs/dev/config.json",
+                r#"{"env": "dev", "ns": "files-dev"}"#,
+            ),
+            (
+                "envs/prod/config.json",
+                r#"{"env": "prod", "ns": "files-prod"}"#,
+            ),
+        ],
+        "three",
+    );
+    let files = format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata:\n  name: files\n  namespace: argocd\nspec:\n  generators:\n  - git:\n      repoURL: file://{repo}\n      revision: main\n      files:\n      - path: envs/*/config.json\n  template:\n    metadata:\n      name: 'cfg-{{{{env}}}}'\n    spec:\n      project: default\n      source:\n        repoURL: file://{repo}\n        targetRevision: HEAD\n        path: apps/alpha\n      destination:\n        server: https://kubernetes.default.svc\n        namespace: '{{{{ns}}}}'\n",
+        repo = repo.display()
+    );
+    s.ok(&["apply", "-f", "-"], Some(&files));
+    let v = s.wait_for(&list, "cfg-dev and cfg-prod generated", |v| {
+        names(v) == ["alpha", "cfg-dev", "cfg-prod", "gamma"]
+    });
+    let prod = v["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|i| i["metadata"]["name"] == "cfg-prod")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        prod["spec"]["destination"]["namespace"], "files-prod",
+        "{prod:#}"
+    );
     let _ = std::fs::remove_dir_all(&repo);
 }
