@@ -265,4 +265,52 @@ mod tests {
         let (hit, _) = affected(&apps, &local);
         assert!(hit.iter().any(|(_, n)| n == "local"), "{hit:?}");
     }
+
+    fn arb_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            "[a-zA-Z:/@._-]{0,24}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                proptest::collection::btree_map(
+                    prop_oneof![
+                        Just("spec".to_owned()),
+                        Just("source".to_owned()),
+                        Just("sources".to_owned()),
+                        Just("repoURL".to_owned()),
+                        Just("targetRevision".to_owned()),
+                        Just("metadata".to_owned()),
+                        Just("git".to_owned()),
+                        Just("matrix".to_owned()),
+                        Just("generators".to_owned()),
+                        Just("requeueAfterSeconds".to_owned()),
+                    ],
+                    inner,
+                    0..4
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Applications and ApplicationSets of any shape (the API stores what users wrote)
+        /// never make the webhook's selection or the generator walks panic.
+        #[test]
+        fn any_object_shape_is_handled(apps in proptest::collection::vec(arb_json(), 0..4),
+                                       url in "[a-z:/.]{0,20}", rev in "[a-z/]{0,10}") {
+            let push = PushEvent { web_urls: vec![url], revision: rev, touched_head: true,
+                ..PushEvent::default() };
+            let _ = affected(&apps, &push);
+            for a in &apps {
+                let _ = crate::application::appset::requeue_after(&a["spec"]);
+                let _ = crate::application::appset::git_repo_urls(&a["spec"]);
+                let _ = crate::application::repo_urls(&a["spec"]);
+            }
+        }
+    }
 }
