@@ -272,7 +272,7 @@ impl ApiServer {
     /// without its bearer token: the router authenticates what it serves itself (the OCI
     /// registry's `/v2/`, the web UI's assets). A panic in it answers 500. Mounting a prefix
     /// again replaces its router; the API's own paths (`/api`, `/apis`, `/healthz`, ...)
-    /// cannot be mounted over.
+    /// cannot be mounted over, except `/api/webhook` (Argo CD's push webhook).
     pub fn mount(&self, prefix: &str, router: axum::Router) -> Result<(), Error> {
         let prefix = if prefix.len() > 1 {
             prefix.trim_end_matches('/')
@@ -294,6 +294,8 @@ impl ApiServer {
             let r = r.trim_end_matches('/');
             prefix == r || prefix.starts_with(&format!("{r}/"))
         });
+        // Argo CD's push webhook path is not an API path (the core API is `/api/v1`)
+        let reserved = reserved && prefix != "/api/webhook";
         if !prefix.starts_with('/') || reserved {
             return Err(Error::Mount(prefix.to_owned()));
         }

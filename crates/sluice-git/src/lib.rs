@@ -15,12 +15,14 @@
 mod cache;
 mod repos;
 mod resolve;
+mod sources;
 mod tree;
 
 pub use cache::{CacheOptions, RepoCache};
 pub use repos::GitRepos;
 pub use resolve::{RemoteRef, resolve_revision};
 pub use sluice_gitops::repocreds::Credentials;
+pub use sources::GitSources;
 pub use tree::{EntryKind, Tree, TreeEntry};
 
 /// At most this many bytes are returned by one [`Tree::read`].

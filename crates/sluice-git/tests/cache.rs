@@ -324,3 +324,47 @@ fn git_repos_serves_the_generators() {
     let e = r.read(&url, "dev", "nope").expect_err("missing");
     assert!(e.to_string().contains("nope"), "{e}");
 }
+
+/// The Application controller's view: a revision resolves to its commit SHA (what
+/// `status.sync.revision` reports) and the tree of that commit, listed sorted, symlinked
+/// directories inside the repository read as directories, links leading out unreadable.
+#[test]
+fn git_sources_resolve_to_commit_trees() {
+    use sluice_source::Sources as _;
+    let origin = sample_repo();
+    let url = format!("file://{}", origin.display());
+    let s = sluice_git::GitSources::new(Arc::new(cache("sources")));
+    let r = s.resolve(&url, "HEAD").expect("HEAD");
+    assert_eq!(r.revision, git(&origin, &["rev-parse", "HEAD"]));
+    assert_eq!(r.tree.read("README.md").as_deref(), Some(&b"v2\n"[..]));
+    assert_eq!(
+        r.tree.read("link.json").as_deref(),
+        Some(&br#"{"name":"a"}"#[..])
+    );
+    assert_eq!(r.tree.read("apps/escape"), None);
+    let names: Vec<(String, bool)> = r
+        .tree
+        .list_dir("")
+        .expect("root")
+        .into_iter()
+        .map(|e| (e.name, e.is_dir))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("README.md".to_owned(), false),
+            ("apps".to_owned(), true),
+            ("link.json".to_owned(), false)
+        ]
+    );
+    // an older revision reads its own tree, whatever the branch says now
+    let dev = s.resolve(&url, "dev").expect("dev");
+    assert_eq!(dev.revision, git(&origin, &["rev-parse", "dev"]));
+    assert_eq!(dev.tree.read("README.md").as_deref(), Some(&b"v1\n"[..]));
+    // a revision that does not exist is a clear error naming the repository
+    let e = s.resolve(&url, "no-such-branch").expect_err("unknown");
+    assert!(
+        e.contains("unable to resolve 'no-such-branch' to a commit SHA") && e.contains(&url),
+        "{e}"
+    );
+}

@@ -66,6 +66,11 @@ impl std::fmt::Debug for Resolved {
 /// The server builds one implementation (local directories today, git later).
 pub trait Sources: Send + Sync {
     fn resolve(&self, repo_url: &str, target_revision: &str) -> Result<Resolved, String>;
+    /// Forget what is known about `repo_url`'s refs: the next [`Sources::resolve`] asks the
+    /// repository again (a push webhook, the `argocd.argoproj.io/refresh` annotation).
+    fn invalidate(&self, repo_url: &str) {
+        let _ = repo_url;
+    }
 }
 
 /// Why a source could not be rendered.

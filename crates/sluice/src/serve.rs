@@ -131,10 +131,15 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
                 kc.display()
             );
             println!("  data: {}", args.data.display());
-            // Argo CD Applications (repositories: crate::applications::options)
+            // Argo CD Applications (repositories: crate::applications, Git under DATA/repos)
+            let repos = crate::applications::repositories(&data)?;
             tokio::spawn(sluice_kube::application::run_supervised(
                 client.clone(),
-                crate::applications::options(),
+                crate::applications::options(&repos),
+            ));
+            tokio::spawn(sluice_kube::application::appset::run_supervised(
+                client.clone(),
+                crate::applications::appset_options(&repos),
             ));
             sluice_kube::run(client, opts).await?;
             return Ok(exit::OK);
@@ -171,10 +176,23 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
         if let Some(l) = plain_listeners {
             tokio::spawn(sluice_apiserver::listeners::serve_plain(l, hook));
         }
-        // Argo CD Applications (repositories: crate::applications::options)
+        // Argo CD Applications (repositories: crate::applications, Git under DATA/repos),
+        // and the push webhook at /api/webhook
+        let repos = crate::applications::repositories(&data)?;
+        let app_opts = crate::applications::options(&repos);
+        e.server
+            .mount(
+                "/api/webhook",
+                crate::applications::webhook_router(client.clone(), &app_opts),
+            )
+            .context("mounting /api/webhook")?;
         tokio::spawn(sluice_kube::application::run_supervised(
             client.clone(),
-            crate::applications::options(),
+            app_opts,
+        ));
+        tokio::spawn(sluice_kube::application::appset::run_supervised(
+            client.clone(),
+            crate::applications::appset_options(&repos),
         ));
         tokio::spawn(sluice_kube::run_supervised(client, opts));
         println!("sluice serve listening on {}", e.url);

@@ -5,11 +5,13 @@
 //! and writes `status` as Argo CD does (sync, health, resources, operationState, history,
 //! reconciledAt, conditions), with Events. It talks to the API only through the client.
 //!
-//! Repositories are read through [`sluice_source::Sources`] (`AppOptions::sources`):
-//! [`local::LocalSources`] today, git later.
+//! Repositories are read through [`sluice_source::Sources`] (`AppOptions::sources`; the
+//! server hands in sluice-git's `GitSources`): `status.sync.revision` is what it resolves.
+//! [`webhook`] is Argo CD's `/api/webhook`, [`appset`] the ApplicationSet controller.
 
-pub mod local;
+pub mod appset;
 pub mod project;
+pub mod webhook;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -44,7 +46,7 @@ pub const STEP_TIMEOUT: Duration = Duration::from_secs(300);
 /// How the Application controller runs.
 #[derive(Clone)]
 pub struct AppOptions {
-    /// Where sources are read from (local directories now; git plugs in here).
+    /// Where sources are read from (Git through sluice-git in `sluice serve`).
     pub sources: Arc<dyn Sources>,
     /// The namespace Argo CD's own objects (argocd-cm, projects) are looked for when not
     /// in the Application's namespace.
@@ -309,24 +311,44 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<AppCtx>) -> Result<Action, 
     }
     let cm = ctx.configmap(&ns).await;
     let resync = parse_resync(cm.as_ref());
-    // what a user changes; a status write of ours changes none of it
+    let jitter = parse_jitter(cm.as_ref(), resync);
+    // `argocd.argoproj.io/refresh: normal|hard` (a user, `argocd app get --refresh`, a push
+    // webhook): reconcile now, asking the repositories again; removed below once done
+    let refresh = app
+        .pointer("/metadata/annotations/argocd.argoproj.io~1refresh")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    // what a user changes; a status write of ours changes none of it (nor does the removal
+    // of the refresh annotation)
+    let mut annotations = app["metadata"]["annotations"].clone();
+    if let Some(a) = annotations.as_object_mut() {
+        a.remove(REFRESH_ANNOTATION);
+    }
     let user = json!([
         app["spec"],
         app.get("operation"),
-        app["metadata"]["annotations"],
+        annotations,
         app["metadata"]["labels"]
     ]);
     let h = hash_of(&user);
-    if let Ok(seen) = ctx.seen.lock()
+    if refresh.is_none()
+        && let Ok(seen) = ctx.seen.lock()
         && let Some((prev, at)) = seen.get(&uid)
         && *prev == h
         && at.elapsed() < resync
         && app.get("status").is_some()
     {
-        return Ok(Action::requeue(resync.saturating_sub(at.elapsed())));
+        return Ok(Action::requeue(
+            resync.saturating_sub(at.elapsed()) + jitter_for(&uid, jitter),
+        ));
     }
     if let Ok(mut seen) = ctx.seen.lock() {
         seen.insert(uid.clone(), (h, Instant::now()));
+    }
+    if refresh.is_some() {
+        for url in repo_urls(&app["spec"]) {
+            ctx.opts.sources.invalidate(&url);
+        }
     }
     let settings = settings(&ctx, &app, cm.as_ref());
     let result = reconcile_app(&ctx, &app, &settings).await;
@@ -346,10 +368,7 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<AppCtx>) -> Result<Action, 
         result?;
     }
     // refresh annotation: consumed (`argocd.argoproj.io/refresh`)
-    if app
-        .pointer("/metadata/annotations/argocd.argoproj.io~1refresh")
-        .is_some()
-    {
+    if refresh.is_some() {
         let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &app_ar());
         let p = json!({"metadata": {"annotations": {"argocd.argoproj.io/refresh": null}}});
         let _ = api
@@ -359,8 +378,68 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<AppCtx>) -> Result<Action, 
     if resync.is_zero() {
         Ok(Action::await_change())
     } else {
-        Ok(Action::requeue(resync))
+        Ok(Action::requeue(resync + jitter_for(&uid, jitter)))
     }
+}
+
+/// The annotation that asks for a refresh (`normal` or `hard`); the controller removes it
+/// once the Application is refreshed (Argo CD `AnnotationKeyRefresh`).
+pub const REFRESH_ANNOTATION: &str = "argocd.argoproj.io/refresh";
+
+/// The `repoURL`s of an Application's sources (`spec.source` and `spec.sources`).
+pub fn repo_urls(spec: &Value) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let one = spec.get("source").into_iter();
+    let many = spec
+        .get("sources")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten();
+    for src in one.chain(many) {
+        if let Some(u) = src.get("repoURL").and_then(Value::as_str)
+            && !u.is_empty()
+            && !out.iter().any(|o| o == u)
+        {
+            out.push(u.to_owned());
+        }
+    }
+    out
+}
+
+/// argocd-cm's `timeout.reconciliation.jitter` (Argo CD: 60 s by default), at most the
+/// reconciliation timeout itself so a short timeout keeps polling often.
+pub fn parse_jitter(cm: Option<&Value>, resync: Duration) -> Duration {
+    let j = match cm
+        .and_then(|c| c.pointer("/data/timeout.reconciliation.jitter"))
+        .and_then(Value::as_str)
+    {
+        Some(t) => sluice_core::duration::parse_go_duration(t.trim())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map_or(DEFAULT_JITTER, |s| Duration::from_secs_f64(s.min(86_400.0))),
+        None => DEFAULT_JITTER,
+    };
+    j.min(resync)
+}
+
+/// argocd-cm `timeout.reconciliation.jitter` default.
+pub const DEFAULT_JITTER: Duration = Duration::from_secs(60);
+
+/// A pseudo-random delay in `[0, jitter)` for one Application, different each call, so
+/// Applications created together do not all refresh in the same instant.
+fn jitter_for(uid: &str, jitter: Duration) -> Duration {
+    use std::hash::{Hash, Hasher};
+    let ms = u64::try_from(jitter.as_millis()).unwrap_or(u64::MAX);
+    if ms == 0 {
+        return Duration::ZERO;
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    uid.hash(&mut h);
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+        .hash(&mut h);
+    Duration::from_millis(h.finish() % ms)
 }
 
 fn settings(ctx: &AppCtx, app: &Value, cm: Option<&Value>) -> Settings {

@@ -23,6 +23,7 @@ mod run_hardening;
 mod serve_applications;
 mod serve_cli;
 mod serve_concurrency;
+mod serve_gitops;
 mod serve_kubectl;
 mod serve_rollouts;
 mod serve_triggers;

@@ -1,5 +1,5 @@
 //! Argo CD Applications in `sluice serve` end to end: kubectl applies an Application whose
-//! source is a local kustomize overlay (`file:///...`, until git lands); the controller
+//! source is a kustomize overlay in a local Git repository (`file:///...`); the controller
 //! renders it, applies it (CreateNamespace=true, a PreSync hook in wave -1 first), tracks
 //! the objects with `app.kubernetes.io/instance` (docs user-guide/resource_tracking.md),
 //! and reports Synced/Healthy with history and operationState (docs
@@ -15,14 +15,15 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::apiserver_kubectl::{kubectl_available, temp_dir};
+use crate::serve_gitops::{commit, git};
 use crate::serve_triggers::Serve;
 
+/// Writes `files` into the repository's work tree and commits them.
 fn write(root: &Path, files: &[(&str, &str)]) {
-    for (p, c) in files {
-        let f = root.join(p);
-        std::fs::create_dir_all(f.parent().expect("parent")).expect("mkdir");
-        std::fs::write(f, c).expect("write");
+    if !root.join(".git").exists() {
+        git(root, &["init", "-q", "-b", "main"]);
     }
+    commit(root, files, "change");
 }
 
 const BASE_KUST: &str = "resources:\n- cm.yaml\n- deploy.yaml\n";
