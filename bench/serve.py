@@ -56,6 +56,8 @@ class Server:
     def __init__(self, cmd, data, extra=()):
         self.data = data
         os.makedirs(data, exist_ok=True)
+        if os.path.exists(os.path.join(data, "kubeconfig")):
+            os.remove(os.path.join(data, "kubeconfig"))  # a previous server's port
         self.log = open(os.path.join(tmp, f"{cmd}-{os.path.basename(data)}.log"), "ab")
         self.p = subprocess.Popen([SLUICE, cmd, "--listen", "127.0.0.1:0", "--data", data, *extra],
                                   stdout=self.log, stderr=self.log)
