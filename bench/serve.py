@@ -21,7 +21,7 @@ baseline run in the same invocation:
 Usage: bench/serve.py [path/to/sluice]   (default $CARGO_TARGET_DIR or target, /release/sluice)
 Env: RATE (200), DURATION (30 s), CONNS (10), STORED (10000), RUNS (200).
 Needs: wrk (Debian package `wrk`), kubectl, python3."""
-import concurrent.futures, http.client, json, os, re, shutil, signal, ssl, statistics
+import atexit, concurrent.futures, http.client, json, os, re, shutil, signal, ssl, statistics
 import subprocess, sys, tempfile, threading, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -61,6 +61,7 @@ class Server:
         self.log = open(os.path.join(tmp, f"{cmd}-{os.path.basename(data)}.log"), "ab")
         self.p = subprocess.Popen([SLUICE, cmd, "--listen", "127.0.0.1:0", "--data", data, *extra],
                                   stdout=self.log, stderr=self.log)
+        atexit.register(lambda p=self.p: p.poll() is None and p.kill())  # also when a step fails
         self.kubeconfig = os.path.join(data, "kubeconfig")
         t0 = time.time()
         self.url = None
