@@ -324,7 +324,10 @@ impl State {
         let reg = self.reg();
         let mut out = Vec::new();
         for r in reg.all() {
-            let wanted = r.custom
+            // runs are never the target of a reference, and they are the kinds that pile
+            // up (thousands of finished PipelineRuns and TaskRuns): copying them made every
+            // write of a custom resource cost O(stored runs) (bench/serve.py)
+            let wanted = (r.custom && !is_run_kind(&r.group, &r.plural))
                 || matches!(
                     r.plural.as_str(),
                     "secrets" | "configmaps" | "serviceaccounts" | "persistentvolumeclaims"
@@ -1302,4 +1305,21 @@ pub fn set_pointer(v: &mut Value, ptr: &str, val: Value) {
 /// Kyverno's ClusterPolicy and Policy (their status is written as Kyverno writes it).
 fn is_kyverno_policy(info: &ResourceInfo) -> bool {
     info.group == "kyverno.io" && matches!(info.kind.as_str(), "ClusterPolicy" | "Policy")
+}
+
+/// Tekton's run kinds: what references resolve to is never one of them.
+fn is_run_kind(group: &str, plural: &str) -> bool {
+    group == "tekton.dev" && matches!(plural, "pipelineruns" | "taskruns" | "customruns")
+}
+
+#[cfg(test)]
+mod run_kind_tests {
+    #[test]
+    fn runs_are_not_reference_targets() {
+        assert!(super::is_run_kind("tekton.dev", "pipelineruns"));
+        assert!(super::is_run_kind("tekton.dev", "taskruns"));
+        assert!(!super::is_run_kind("tekton.dev", "tasks"));
+        assert!(!super::is_run_kind("tekton.dev", "pipelines"));
+        assert!(!super::is_run_kind("argoproj.io", "analysisruns"));
+    }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -51,7 +51,7 @@ impl StepProcess {
     ) -> std::io::Result<StepProcess> {
         use std::os::unix::process::CommandExt;
         contain::init();
-        let mut file = File::create(log)?;
+        let file = File::create(log)?;
         let (r, w) = std::io::pipe()?;
         let mut cmd = Command::new(&argv[0]);
         cmd.args(&argv[1..])
@@ -67,52 +67,46 @@ impl StepProcess {
         cmd.env(contain::STEP_ID_ENV, &token);
         let (tx_pid, rx_pid) = mpsc::channel();
         let (tx, rx) = mpsc::channel();
-        let child_thread = std::thread::spawn(move || {
-            let spawned = cmd.spawn();
-            // the pipe's write ends held by `cmd` close here, so that output ends with the step
-            drop(cmd);
-            let mut child: Child = match spawned {
-                Ok(c) => c,
-                Err(e) => {
-                    contain::forget(&token);
-                    let _ = tx_pid.send(Err(e));
-                    return;
-                }
-            };
-            let pgid = child.id() as i32;
-            contain::started(pgid);
-            let _ = tx_pid.send(Ok(pgid));
-            let st = child.wait();
-            // nothing the step started outlives it
-            contain::ended(&token, pgid);
-            let _ = tx.send(st);
-        });
+        let (tx_tail, rx_tail) = mpsc::channel();
+        // One thread per step: it starts the process, reads its output and reaps it (it
+        // was three: a waiter, a reader and the TaskRun's own; with hundreds of steps at
+        // once every thread costs an allocator heap and a stack).
+        let child_thread = std::thread::Builder::new()
+            .name("step".into())
+            .spawn(move || {
+                let spawned = cmd.spawn();
+                // the pipe's write ends held by `cmd` close here, so that output ends with the step
+                drop(cmd);
+                let child: Child = match spawned {
+                    Ok(c) => c,
+                    Err(e) => {
+                        contain::forget(&token);
+                        let _ = tx_pid.send(Err(e));
+                        return;
+                    }
+                };
+                let pgid = child.id() as i32;
+                contain::started(pgid);
+                let _ = tx_pid.send(Ok(pgid));
+                let mut out = Output {
+                    file,
+                    tail: VecDeque::new(),
+                    partial: Vec::new(),
+                    masker,
+                    sink,
+                    prefix,
+                };
+                let waited = |st| {
+                    // nothing the step started outlives it
+                    contain::ended(&token, pgid);
+                    let _ = tx.send(st);
+                };
+                pump(child, &r, &mut out, waited);
+                let _ = tx_tail.send(out.finish());
+            })?;
         let pgid = rx_pid
             .recv()
             .map_err(|_| std::io::Error::other("the step's thread ended"))??;
-        let (tx_tail, rx_tail) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut tail: VecDeque<String> = VecDeque::new();
-            let mut br = BufReader::new(r);
-            let mut buf = Vec::new();
-            loop {
-                buf.clear();
-                match br.read_until(b'\n', &mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        let line = String::from_utf8_lossy(&buf);
-                        let line = masker.mask(line.trim_end_matches(['\n', '\r']));
-                        let _ = writeln!(file, "{line}");
-                        sink.line(&prefix, &line);
-                        if tail.len() == TAIL {
-                            tail.pop_front();
-                        }
-                        tail.push_back(line);
-                    }
-                }
-            }
-            let _ = tx_tail.send(tail.into_iter().collect());
-        });
         Ok(StepProcess {
             pgid,
             waiter: rx,
@@ -187,5 +181,185 @@ impl StepProcess {
         }
         self.kill_group();
         let _ = self.tail();
+    }
+}
+
+/// How often a step whose output pipe stays open (a process that escaped its group holds
+/// it) is checked for having exited.
+const EXIT_CHECK: Duration = Duration::from_millis(100);
+
+/// Reads `r` until end of file while `child` runs, reporting its exit to `waited` as soon
+/// as it is known: at end of output (then `wait`), or, while output is still open, by a
+/// non-blocking check every [`EXIT_CHECK`]. After the exit, output is read for at most
+/// [`DRAIN`] more.
+fn pump(
+    mut child: Child,
+    r: &std::io::PipeReader,
+    out: &mut Output,
+    waited: impl FnOnce(std::io::Result<std::process::ExitStatus>),
+) {
+    use nix::poll::{PollFd, PollFlags, poll};
+    use std::io::Read;
+    use std::os::fd::AsFd;
+    let mut waited = Some(waited);
+    let mut exited_at: Option<Instant> = None;
+    let mut last_check = Instant::now();
+    let mut buf = vec![0u8; 8192];
+    let mut eof = false;
+    loop {
+        if !eof {
+            let wait = match exited_at {
+                Some(t) => DRAIN.saturating_sub(t.elapsed()),
+                None => EXIT_CHECK,
+            };
+            let ms = u16::try_from(wait.as_millis()).unwrap_or(u16::MAX);
+            let mut fds = [PollFd::new(r.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, ms) {
+                Ok(0) => {}
+                Ok(_) => match (&*r).read(&mut buf) {
+                    Ok(0) => eof = true,
+                    Ok(n) => out.feed(&buf[..n]),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => eof = true,
+                },
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(_) => eof = true,
+            }
+        }
+        if exited_at.is_none() {
+            let st = if eof {
+                Some(child.wait())
+            } else if last_check.elapsed() >= EXIT_CHECK {
+                last_check = Instant::now();
+                child.try_wait().transpose()
+            } else {
+                None
+            };
+            if let Some(st) = st {
+                exited_at = Some(Instant::now());
+                if let Some(w) = waited.take() {
+                    w(st);
+                }
+            }
+        }
+        match exited_at {
+            Some(t) if eof || t.elapsed() >= DRAIN => return,
+            _ => {}
+        }
+    }
+}
+
+/// A step's output: split into lines, masked, written to the log and the sink, the last
+/// [`TAIL`] lines kept.
+struct Output {
+    file: File,
+    tail: VecDeque<String>,
+    partial: Vec<u8>,
+    masker: Masker,
+    sink: Arc<dyn LogSink>,
+    prefix: String,
+}
+
+impl Output {
+    fn feed(&mut self, chunk: &[u8]) {
+        self.partial.extend_from_slice(chunk);
+        let mut start = 0;
+        while let Some(i) = self.partial[start..].iter().position(|&b| b == b'\n') {
+            let end = start + i;
+            let line = String::from_utf8_lossy(&self.partial[start..end]).into_owned();
+            self.line(&line);
+            start = end + 1;
+        }
+        self.partial.drain(..start);
+    }
+
+    fn line(&mut self, raw: &str) {
+        let line = self.masker.mask(raw.trim_end_matches(['\n', '\r']));
+        let _ = writeln!(self.file, "{line}");
+        self.sink.line(&self.prefix, &line);
+        if self.tail.len() == TAIL {
+            self.tail.pop_front();
+        }
+        self.tail.push_back(line);
+    }
+
+    fn finish(mut self) -> Vec<String> {
+        if !self.partial.is_empty() {
+            let rest = std::mem::take(&mut self.partial);
+            self.line(&String::from_utf8_lossy(&rest));
+        }
+        self.tail.into_iter().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(script: &str, dir: &Path) -> Exit {
+        let p = StepProcess::spawn(
+            &["/bin/sh".into(), "-c".into(), script.into()],
+            &[],
+            dir,
+            &dir.join("log"),
+            "t/s".into(),
+            Masker::new(vec!["s3cr3t".into()]),
+            Arc::new(crate::Quiet),
+        )
+        .expect("sh starts");
+        p.wait(
+            Some(Instant::now() + Duration::from_secs(20)),
+            &CancelToken::default(),
+        )
+    }
+
+    fn tmp(tag: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("sluice-exec-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&d).expect("temp dir");
+        d
+    }
+
+    #[test]
+    fn output_lines_are_masked_logged_and_tailed_with_the_exit_code() {
+        let d = tmp("lines");
+        // a last line without a newline, a secret, a CR-LF line
+        let e = run("echo one; printf 'pw s3cr3t\\r\\n'; printf two; exit 3", &d);
+        match e {
+            Exit::Code(3, tail) => assert_eq!(tail, ["one", "pw ***", "two"]),
+            other => panic!("{other:?}"),
+        }
+        let log = std::fs::read_to_string(d.join("log")).expect("log");
+        assert_eq!(log, "one\npw ***\ntwo\n");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn exit_is_seen_while_an_escaped_process_holds_the_output() {
+        let d = tmp("escape");
+        let t = Instant::now();
+        // the background sleep keeps the pipe open; containment kills it at the step's end
+        let e = run("echo up; setsid sleep 30 & exit 0", &d);
+        assert!(matches!(e, Exit::Code(0, _)), "{e:?}");
+        assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_long_line_split_across_reads_stays_one_line() {
+        let mut out = Output {
+            file: File::create(
+                std::env::temp_dir().join(format!("sluice-exec-split-{}", std::process::id())),
+            )
+            .expect("file"),
+            tail: VecDeque::new(),
+            partial: Vec::new(),
+            masker: Masker::new(vec![]),
+            sink: Arc::new(crate::Quiet),
+            prefix: String::new(),
+        };
+        out.feed(b"ab");
+        out.feed(b"c\nd");
+        out.feed(b"e\n\nf");
+        assert_eq!(out.finish(), ["abc", "de", "", "f"]);
     }
 }
