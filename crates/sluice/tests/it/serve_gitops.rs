@@ -374,7 +374,7 @@ fn appset_git_directories_generate_applications_from_the_repository() {
 
     // a git files generator over the same repository: one Application per config file,
     // its JSON keys as parameters (Generators-Git.md, "Git Generator: Files")
-    commit(
+    let third = commit(
         &repo,
         &[
             (
@@ -388,6 +388,27 @@ fn appset_git_directories_generate_applications_from_the_repository() {
         ],
         "three",
     );
+    // the new commit is announced as users announce it: a push webhook (without it the
+    // mirror, fetched less than its 3 s interval ago, may still be at "two" and the files
+    // generator would wait for the next poll, as Argo CD's cached ls-remote would)
+    let body = serde_json::json!({
+        "object_kind": "push",
+        "ref": "refs/heads/main",
+        "before": second,
+        "after": third,
+        "project": {"web_url": format!("file://{}", repo.display()), "default_branch": "main"},
+        "commits": [{"added": ["envs/dev/config.json", "envs/prod/config.json"]}],
+    })
+    .to_string();
+    let (code, _) = post(
+        &format!("{}/api/webhook", s.url),
+        &[
+            ("X-Gitlab-Event", "Push Hook"),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_bytes(),
+    );
+    assert_eq!(code, 200);
     let files = format!(
         "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata:\n  name: files\n  namespace: argocd\nspec:\n  generators:\n  - git:\n      repoURL: file://{repo}\n      revision: main\n      files:\n      - path: envs/*/config.json\n  template:\n    metadata:\n      name: 'cfg-{{{{env}}}}'\n    spec:\n      project: default\n      source:\n        repoURL: file://{repo}\n        targetRevision: HEAD\n        path: apps/alpha\n      destination:\n        server: https://kubernetes.default.svc\n        namespace: '{{{{ns}}}}'\n",
         repo = repo.display()
