@@ -402,21 +402,26 @@ fn access_review(st: &State, user: &UserInfo, spec: &Value) -> Value {
     }
 }
 
+/// Every verb on every resource and non-resource URL (what system:masters may do).
+fn all_rules() -> Vec<PolicyRule> {
+    vec![
+        PolicyRule {
+            verbs: vec!["*".into()],
+            api_groups: vec!["*".into()],
+            resources: vec!["*".into()],
+            ..Default::default()
+        },
+        PolicyRule {
+            verbs: vec!["*".into()],
+            non_resource_urls: vec!["*".into()],
+            ..Default::default()
+        },
+    ]
+}
+
 fn rules_review(st: &State, user: &UserInfo, ns: &str) -> Value {
     let rules = if is_master(user) {
-        vec![
-            PolicyRule {
-                verbs: vec!["*".into()],
-                api_groups: vec!["*".into()],
-                resources: vec!["*".into()],
-                ..Default::default()
-            },
-            PolicyRule {
-                verbs: vec!["*".into()],
-                non_resource_urls: vec!["*".into()],
-                ..Default::default()
-            },
-        ]
+        all_rules()
     } else {
         rbac(st).rules_for(user, ns)
     };
@@ -693,19 +698,7 @@ pub fn check_rbac_write(
             }
             let owner = idx.rules_for(user, ns);
             let servant = if obj.get("aggregationRule").is_some_and(|a| !a.is_null()) {
-                vec![
-                    PolicyRule {
-                        verbs: vec!["*".into()],
-                        api_groups: vec!["*".into()],
-                        resources: vec!["*".into()],
-                        ..Default::default()
-                    },
-                    PolicyRule {
-                        verbs: vec!["*".into()],
-                        non_resource_urls: vec!["*".into()],
-                        ..Default::default()
-                    },
-                ]
+                all_rules()
             } else {
                 rules_of(obj)
             };

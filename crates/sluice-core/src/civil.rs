@@ -3,6 +3,33 @@
 //! 1970-01-01, after Howard Hinnant's `days_from_civil` and `civil_from_days`
 //! (howardhinnant.github.io/date_algorithms.html), and RFC 3339 UTC formatting.
 
+/// English month names, January first (Go's `time.Month.String`, gopher-lua's `%B`).
+pub const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// English weekday names, Sunday first (Go's `time.Weekday.String`).
+pub const DAYS: [&str; 7] = [
+    "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+];
+
 /// Days since 1970-01-01 of the date `y-m-d` (any year; `m` 1-12, `d` 1-31).
 pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };

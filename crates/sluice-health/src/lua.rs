@@ -29,7 +29,7 @@ use mlua::{HookTriggers, Lua, LuaOptions as MluaOptions, StdLib, Table, VmState}
 use serde_json::Value;
 
 use crate::{HealthStatus, HealthStatusCode};
-use sluice_core::civil::{civil_from_days, days_from_civil};
+use sluice_core::civil::{DAYS, MONTHS, civil_from_days, days_from_civil};
 
 /// Argo CD's `invalidHealthStatus`.
 pub const INVALID_HEALTH_STATUS: &str = "Lua returned an invalid health status";
@@ -566,30 +566,6 @@ fn os_date(lua: &Lua, (fmt, time): (Option<String>, Option<f64>)) -> mlua::Resul
     Ok(mlua::Value::String(lua.create_string(strftime(&c, &fmt))?))
 }
 
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-const WEEKDAYS: [&str; 7] = [
-    "Sunday",
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-];
-
 /// A UTC date and time.
 struct Civil {
     year: i64,
@@ -627,7 +603,7 @@ fn strftime(c: &Civil, fmt: &str) -> String {
         h => h,
     };
     let mon = &MONTHS[(c.month - 1).clamp(0, 11) as usize];
-    let wday = WEEKDAYS[c.weekday.clamp(0, 6) as usize];
+    let wday = DAYS[c.weekday.clamp(0, 6) as usize];
     let year = if c.year >= 0 {
         format!("{:04}", c.year)
     } else {

@@ -79,7 +79,7 @@ function badge(cls, word) {
 // Tekton's Succeeded condition as `tkn` prints it.
 function runStatus(o) {
   const c = (get(o, 'status.conditions', []) || []).find((c) => c.type === 'Succeeded');
-  if (!c) return get(o, 'spec.status') === 'PipelineRunPending' ? { cls: 'idle', word: 'Pending' } : { cls: 'idle', word: 'Pending' };
+  if (!c) return { cls: 'idle', word: 'Pending' };
   if (c.status === 'True') return { cls: 'ok', word: 'Succeeded' };
   if (c.status === 'False') {
     const r = c.reason || 'Failed';
@@ -790,7 +790,7 @@ function appsView(m, query) {
 // of resources stays responsive).
 function virtualList(rows, rowHeight, render) {
   const box = h('div', { class: 'vlist', role: 'list', tabindex: 0 });
-  const inner = h('div', { style: null });
+  const inner = h('div');
   inner.style.height = `${rows.length * rowHeight}px`;
   box.append(inner);
   let drawn = '';
@@ -917,7 +917,7 @@ async function appView(m, ns, name) {
       const key = JSON.stringify({ group: r.group || '', kind: r.kind, namespace: r.namespace || '', name: r.name });
       const health = get(r, 'health.status');
       return h('div', { 'data-resource': `${r.kind}/${r.name}` },
-        h('span', { class: 'tree-indent', style: null }, '\u00a0'.repeat(r.depth * 4)),
+        h('span', { class: 'tree-indent' }, '\u00a0'.repeat(r.depth * 4)),
         r.owned ? null : h('input', { type: 'checkbox', 'aria-label': `select ${r.kind} ${r.name} for sync`, checked: picked.has(key), onchange: (ev) => { if (ev.target.checked) picked.add(key); else picked.delete(key); drawHead(); } }),
         h('span', { class: 'kind' }, r.kind),
         h('button', { class: 'link', onclick: () => showResource(r) }, r.name),

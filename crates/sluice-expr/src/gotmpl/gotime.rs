@@ -10,8 +10,8 @@
 use std::any::Any;
 
 use super::{Obj, V};
-use sluice_core::civil::civil_from_days;
 pub use sluice_core::civil::days_from_civil;
+use sluice_core::civil::{DAYS, MONTHS, civil_from_days};
 
 /// Seconds from 0001-01-01 to 1970-01-01 (Go's zero `time.Time` is year 1).
 const ZERO_UNIX: i64 = -62_135_596_800;
@@ -275,30 +275,6 @@ struct Civil {
     wday: i64,
     yday: i64,
 }
-
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-const DAYS: [&str; 7] = [
-    "Sunday",
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-];
 
 /// Go's `appendInt(b, x, width)`: zero-padded to `width`, a leading `-` for negatives.
 fn pad(b: &mut String, x: i64, width: usize) {
