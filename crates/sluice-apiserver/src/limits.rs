@@ -159,6 +159,13 @@ impl Pool {
     /// Runs `f` on a blocking thread once a permit is free, until `deadline`. `f` gets the
     /// request's [`Gate`]; a write must pass it (`WriteOpts::gate`) before storing. A panic
     /// in `f` is a 500; a missed deadline a 504 (and then nothing was stored).
+    ///
+    /// Waiting for the permit and running `f` happen in a task of their own, not in the
+    /// caller's future: a semaphore hands a released permit to the first waiter, so a
+    /// waiter that its caller stops polling without dropping it (an in-process client's
+    /// request inside a `select!` whose other branch won) would hold the permit, and with
+    /// it every other request, until its deadline. Dropping the caller's future aborts the
+    /// task while it waits; work already running on a blocking thread finishes.
     pub async fn run<T, F>(&self, deadline: Instant, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
@@ -190,18 +197,30 @@ impl Pool {
                 Err(_) => Err(panic_error()),
             }
         };
-        tokio::pin!(work);
-        match tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), &mut work).await {
-            Ok(r) => r,
+        let mut task = AbortOnDrop(tokio::spawn(work));
+        let joined = |r: Result<Result<T, ApiError>, tokio::task::JoinError>| {
+            r.unwrap_or_else(|_| Err(panic_error()))
+        };
+        match tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), &mut task.0).await {
+            Ok(r) => joined(r),
             Err(_) => {
                 if gate.cancel() {
                     Err(timeout_error())
                 } else {
                     // the handler is storing: its result stands
-                    work.await
+                    joined((&mut task.0).await)
                 }
             }
         }
+    }
+}
+
+/// Aborts a task when its owner goes away (a request whose client left).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -376,6 +395,37 @@ mod tests {
             .run(Instant::now() + Duration::from_secs(5), |_| panic!("boom"))
             .await;
         assert_eq!(r.map_err(|e| e.code), Err(500));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_waiter_its_caller_stops_polling_holds_no_permit() {
+        // sluice serve's controllers call the server in process: a request future left
+        // unpolled inside a `select!` must not keep the pool's permit from everyone else
+        let pool = Arc::new(Pool::new(1, Duration::from_secs(60)));
+        let p = pool.clone();
+        let busy = tokio::spawn(async move {
+            p.run(Instant::now() + Duration::from_secs(5), |_| {
+                std::thread::sleep(Duration::from_millis(200));
+                Ok(1)
+            })
+            .await
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut parked = Box::pin(pool.run(Instant::now() + Duration::from_secs(30), |_| Ok(2)));
+        // polled once (queued for the permit), then left alone without being dropped
+        assert!(
+            tokio::time::timeout(Duration::from_millis(10), &mut parked)
+                .await
+                .is_err()
+        );
+        assert_eq!(busy.await.ok(), Some(Ok(1)));
+        let t0 = Instant::now();
+        let r = pool
+            .run(Instant::now() + Duration::from_secs(5), |_| Ok(3))
+            .await;
+        assert_eq!(r, Ok(3));
+        assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+        assert_eq!(parked.await, Ok(2), "the parked request still completes");
     }
 
     #[test]

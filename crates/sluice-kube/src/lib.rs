@@ -160,6 +160,44 @@ impl Ctx {
     }
 }
 
+/// Whether a failed API call may succeed when repeated: the server timed out (504), is
+/// throttling (429) or failing (5xx), or the connection broke. Everything else (not found,
+/// invalid, forbidden, conflict) is an answer. kube-apiserver answers a request that missed
+/// its deadline with 504 and stores nothing (k8s.io/apiserver `finisher.go`), so a create or
+/// patch that got one is repeated safely; a repeated create that did land meets 409.
+pub(crate) fn transient(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Api(s) => s.code == 429 || s.code >= 500,
+        kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => true,
+        _ => false,
+    }
+}
+
+/// How long [`retry`] keeps repeating a transient failure.
+pub(crate) const RETRY_FOR: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Calls `f` until it succeeds, fails with an answer (not [`transient`]), or transient
+/// failures went on for [`RETRY_FOR`] (backoff 100 ms doubling to 5 s). Every status
+/// write and read a run depends on goes through this: a busy API server delays a run, it
+/// never fails it or leaves it Running with nobody executing it.
+pub(crate) async fn retry<T, F, Fut>(mut f: F) -> Result<T, kube::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, kube::Error>>,
+{
+    let start = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(100);
+    loop {
+        match f().await {
+            Err(e) if transient(&e) && start.elapsed() < RETRY_FOR => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(5));
+            }
+            r => return r,
+        }
+    }
+}
+
 /// A client over an in-process tower service (the embedded API server's router): no TCP,
 /// no token.
 pub fn in_process_client<S, B>(service: S, default_namespace: &str) -> Client
@@ -213,9 +251,10 @@ pub async fn catalog(client: &Client, namespace: &str) -> Result<Catalog, Error>
         gvk("", "v1", "ServiceAccount", "serviceaccounts"),
     ];
     let mut objects = Vec::new();
+    let lp = ListParams::default();
     for ar in &kinds {
         let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, ar);
-        let list = match api.list(&ListParams::default()).await {
+        let list = match retry(|| api.list(&lp)).await {
             Ok(l) => l,
             // a kind the API does not serve (no StepAction CRD on a cluster) is empty
             Err(kube::Error::Api(e)) if e.code == 404 => continue,

@@ -36,7 +36,7 @@ use sluice_pipeline::{CancelToken, Executor, TaskInvocation};
 use crate::concurrency::{self, Gate};
 use crate::shape::{self, Parent, Progress, reason};
 use crate::taskrun::{meta, object_value, retry_patch};
-use crate::{Ctx, Error, events, pipelinerun_ar, taskrun_ar};
+use crate::{Ctx, Error, events, pipelinerun_ar, retry, taskrun_ar};
 
 const CANCEL_SPECS: [&str; 3] = ["Cancelled", "CancelledRunFinally", "StoppedRunFinally"];
 
@@ -146,13 +146,14 @@ fn failed(pr: &Value, reason: &str, message: &str) -> PipelineRunStatus {
 async fn finish(ctx: &Ctx, pr: &Value, st: &PipelineRunStatus) -> Result<(), Error> {
     let api: Api<DynamicObject> =
         Api::namespaced_with(ctx.client.clone(), meta(pr, "namespace"), &pipelinerun_ar());
-    let written = api
-        .patch_status(
-            meta(pr, "name"),
-            &PatchParams::default(),
-            &Patch::Merge(json!({"status": serde_json::to_value(st)?})),
-        )
-        .await?;
+    let patch = Patch::Merge(json!({"status": serde_json::to_value(st)?}));
+    let pp = PatchParams::default();
+    let written = match retry(|| api.patch_status(meta(pr, "name"), &pp, &patch)).await {
+        Ok(w) => w,
+        // deleted meanwhile: nothing to record
+        Err(kube::Error::Api(e)) if e.code == 404 => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
     ctx.wrote(meta(pr, "uid"), &written);
     ctx.opts
         .metrics
@@ -254,11 +255,12 @@ impl Shared {
         self.progress().await;
         let api = self.trs();
         let name = inv.taskrun_name.as_str();
-        let uid = match api.create(&PostParams::default(), &obj).await {
+        let pp = PostParams::default();
+        let uid = match retry(|| api.create(&pp, &obj)).await {
             Ok(o) => o.metadata.uid.unwrap_or_default(),
             Err(kube::Error::Api(e)) if e.code == 409 => {
                 // adopt the TaskRun of an earlier server process (resume) or a retry
-                let existing = match api.get(name).await {
+                let existing = match retry(|| api.get(name)).await {
                     Ok(o) => serde_json::to_value(&o).unwrap_or_default(),
                     Err(e) => return fail(format!("cannot read TaskRun {name}: {e}")),
                 };
@@ -283,10 +285,8 @@ impl Shared {
                         Ok(p) => p,
                         Err(e) => return fail(e.to_string()),
                     };
-                    if let Err(e) = api
-                        .patch_status(name, &PatchParams::default(), &Patch::Merge(patch))
-                        .await
-                    {
+                    let (pp, patch) = (PatchParams::default(), Patch::Merge(patch));
+                    if let Err(e) = retry(|| api.patch_status(name, &pp, &patch)).await {
                         return fail(format!("cannot retry TaskRun {name}: {e}"));
                     }
                 }
@@ -421,16 +421,13 @@ async fn execute(ctx: &Arc<Ctx>, pr: &Value, resumed: bool) -> Result<(), Error>
         plan.timeout_pipeline = Some(t.saturating_sub(elapsed).max(Duration::from_millis(1)));
     }
     let total = plan.spec.tasks.len() + plan.spec.finally.len();
-    api.patch_status(
-        &name,
-        &PatchParams::default(),
-        &Patch::Merge(json!({"status": {
-            "conditions": [Condition::succeeded(None, reason::RUNNING, shape::progress_message(&Progress { incomplete: total, ..Progress::default() }))],
-            "startTime": start_time,
-            "pipelineSpec": serde_json::to_value(&plan.spec)?,
-        }})),
-    )
-    .await?;
+    let running = Patch::Merge(json!({"status": {
+        "conditions": [Condition::succeeded(None, reason::RUNNING, shape::progress_message(&Progress { incomplete: total, ..Progress::default() }))],
+        "startTime": start_time,
+        "pipelineSpec": serde_json::to_value(&plan.spec)?,
+    }}));
+    let pp = PatchParams::default();
+    retry(|| api.patch_status(&name, &pp, &running)).await?;
     if resumed {
         events::record(
             ctx,
@@ -524,6 +521,8 @@ async fn execute(ctx: &Arc<Ctx>, pr: &Value, resumed: bool) -> Result<(), Error>
             }
         }
     };
+    // a stream that is no longer polled must not keep a request (and what it holds) open
+    drop(watch);
     if deleted {
         return Ok(());
     }

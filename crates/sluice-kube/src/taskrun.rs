@@ -137,13 +137,14 @@ async fn finish(ctx: &Ctx, tr: &Value, st: TaskRunStatus, pod: Option<&str>) -> 
     {
         status["retriesStatus"] = r.clone();
     }
-    let written = api
-        .patch_status(
-            name,
-            &PatchParams::default(),
-            &Patch::Merge(json!({"status": status})),
-        )
-        .await?;
+    let patch = Patch::Merge(json!({"status": status}));
+    let pp = PatchParams::default();
+    let written = match crate::retry(|| api.patch_status(name, &pp, &patch)).await {
+        Ok(w) => w,
+        // deleted meanwhile: nothing to record
+        Err(kube::Error::Api(e)) if e.code == 404 => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
     ctx.wrote(meta(tr, "uid"), &written);
     ctx.opts.metrics.taskrun_finished(tr, &status);
     if let Some(p) = pod.filter(|p| !p.is_empty()) {
@@ -288,15 +289,12 @@ async fn attempt(ctx: &Arc<Ctx>, tr: &Value) -> Result<Option<Value>, Error> {
     let task_spec = serde_json::to_value(&plan.spec)?;
 
     // Running: status, Pod, Event
-    api.patch_status(
-        &name,
-        &PatchParams::default(),
-        &Patch::Merge(json!({"status": {
-            "conditions": [Condition::succeeded(None, treason::RUNNING, "Not all Steps in the Task have finished executing")],
-            "podName": pod, "startTime": start, "taskSpec": task_spec,
-        }})),
-    )
-    .await?;
+    let running = Patch::Merge(json!({"status": {
+        "conditions": [Condition::succeeded(None, treason::RUNNING, "Not all Steps in the Task have finished executing")],
+        "podName": pod, "startTime": start, "taskSpec": task_spec,
+    }}));
+    let pp = PatchParams::default();
+    crate::retry(|| api.patch_status(&name, &pp, &running)).await?;
     let pods: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &pod_ar());
     let pod_obj: DynamicObject =
         serde_json::from_value(shape::pod_object(tr, &pod, &steps, LOCAL_NODE)?)?;
@@ -376,6 +374,8 @@ async fn attempt(ctx: &Arc<Ctx>, tr: &Value) -> Result<Option<Value>, Error> {
         }
     };
     drop(permit);
+    // a stream that is no longer polled must not keep a request (and what it holds) open
+    drop(watch);
     if deleted {
         return Ok(None);
     }
@@ -394,13 +394,8 @@ async fn attempt(ctx: &Arc<Ctx>, tr: &Value) -> Result<Option<Value>, Error> {
                 &Patch::Merge(json!({"status": shape::pod_finished(&steps, &st)})),
             )
             .await;
-        let next = api
-            .patch_status(
-                &name,
-                &PatchParams::default(),
-                &Patch::Merge(retry_patch(&tr["status"], &st)?),
-            )
-            .await?;
+        let again = Patch::Merge(retry_patch(&tr["status"], &st)?);
+        let next = crate::retry(|| api.patch_status(&name, &pp, &again)).await?;
         return Ok(Some(object_value(&next, "TaskRun")?));
     }
     finish(ctx, tr, st, Some(&pod)).await?;
