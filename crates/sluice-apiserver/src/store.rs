@@ -233,6 +233,12 @@ impl Store {
     }
 
     /// Every object of every resource (for garbage collection).
+    /// Whether any stored object satisfies `f`, looked at under the lock without copying.
+    pub fn any(&self, f: impl Fn(&Value) -> bool) -> bool {
+        let g = self.lock();
+        g.objects.values().any(|objs| objs.values().any(|v| f(v)))
+    }
+
     pub fn all(&self) -> Vec<(String, Arc<Value>)> {
         let g = self.lock();
         g.objects
