@@ -1164,7 +1164,7 @@ impl Builder<'_> {
                 let path = self.file_in(dir, &p)?;
                 (self.read_text(&path)?, path)
             };
-            for doc in load(&text, &origin)? {
+            for doc in load_smp(&text, &origin)? {
                 if doc.is_null() {
                     continue;
                 }
@@ -1227,12 +1227,18 @@ impl Builder<'_> {
                         )));
                     }
                 };
-                let docs: Vec<Value> = load(&text, &origin)?
+                let mut docs: Vec<Value> = load(&text, &origin)?
                     .into_iter()
                     .filter(|d| !d.is_null())
                     .collect();
                 let target = p.get("target").filter(|t| !t.is_null());
                 let is_json = docs.len() == 1 && docs[0].is_array();
+                if !is_json && text.contains('>') {
+                    docs = load_smp(&text, &origin)?
+                        .into_iter()
+                        .filter(|d| !d.is_null())
+                        .collect();
+                }
                 // `[]` reads both as an empty list of objects and as an empty JSON patch
                 if docs.len() == 1 && docs[0].as_array().is_some_and(Vec::is_empty) {
                     return Err(trouble(format!(
@@ -1636,6 +1642,8 @@ fn append(ra: &mut Vec<Resource>, r: Resource) -> Result<(), Error> {
 fn load_docs(text: &str, path: &Path) -> Result<Vec<sluice_core::yaml::Document>, Error> {
     let opts = LoadOptions {
         schema: Schema::Core,
+        // kio reads resources, writes them and reads them again (go-yaml v3 both ways)
+        reencode_folded: true,
         ..LoadOptions::default()
     };
     let mut docs = load_documents_with(text, &opts).map_err(|e| Error::Yaml {
@@ -1767,8 +1775,19 @@ fn annotations_as_written(v: &mut Value, root: &sluice_core::yaml::Node, text: &
 }
 
 fn load(text: &str, path: &Path) -> Result<Vec<Value>, Error> {
+    load_with(text, path, false)
+}
+
+/// [`load`] of strategic merge patches, which kustomize reads through kio as resources
+/// (folded scalars as go-yaml v3 reads them after writing them again).
+fn load_smp(text: &str, path: &Path) -> Result<Vec<Value>, Error> {
+    load_with(text, path, true)
+}
+
+fn load_with(text: &str, path: &Path, reencode_folded: bool) -> Result<Vec<Value>, Error> {
     let opts = LoadOptions {
         schema: Schema::Core,
+        reencode_folded,
         ..LoadOptions::default()
     };
     let mut docs = load_documents_with(text, &opts).map_err(|e| Error::Yaml {

@@ -1700,3 +1700,30 @@ fn patches_strategic_merge_without_a_target_fails_with_kustomize_words() {
     assert_eq!(kubectl_error(&stderr), err);
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// Folded (`>`) scalars come out as go-yaml v3 reads them after writing them folded again:
+/// kyaml's kio reads every resource and strategic merge patch, writes it and reads it back,
+/// and go-yaml v3's `yaml_emitter_write_folded_scalar` decides whether to double a line break
+/// by looking at the value's first line (`k := 0`, go.yaml.in/yaml/v3 emitterc.go), so a
+/// break before a more-indented line gains a blank line and a value starting with a blank
+/// loses its folded breaks. Seen on real Kyverno policies (CEL expressions written `>-`).
+/// JSON 6902 values are not read through kio and keep the text first read.
+#[test]
+fn folded_scalars_as_kio_reads_them_back() {
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  json: >-\n    [\n      {\n        \"kind\": dyn(\"ConfigMap\")\n      }\n    ]\n  b: >-\n    p\n    q\n      r\n      s\n    t\n  c: >\n    x\n\n\n  d: >2\n     lead\n    a\n    b\n\n    c\n  e: >+\n    a\n      b\n\n  f: >\n    trailing space \n      kept\n";
+    check(
+        "folded-reencode",
+        &[
+            ("base/cm.yaml", cm),
+            ("base/kustomization.yaml", "resources: [cm.yaml]\n"),
+            (
+                "kustomization.yaml",
+                "resources: [base]\nnamePrefix: p-\npatches:\n- path: smp.yaml\n- patch: |\n    apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      name: x\n    data:\n      inline: >-\n        p\n          q\n- target: {kind: ConfigMap}\n  patch: |\n    - op: add\n      path: /data/z\n      value: >-\n        p\n          q\n",
+            ),
+            (
+                "smp.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  file: >-\n    p\n      q\n",
+            ),
+        ],
+    );
+}
