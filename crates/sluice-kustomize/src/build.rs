@@ -16,7 +16,7 @@ use crate::patch::{
     is_builtin_group, json_patch, schema_for, strategic_merge, strategic_merge_schema,
 };
 use crate::refvar::{Var, merge_set, merge_vars, resolve_vars};
-use crate::resource::CLUSTER_SCOPED;
+use crate::resource::cluster_scoped;
 use crate::resource::{Resource, Seg, effective_ns, id_string, split_api_version};
 
 /// `--load-restrictor`.
@@ -906,7 +906,7 @@ impl Builder<'_> {
                 // resWrangler.appendReplaceOrMerge: any id the resource had
                 // (current or previous name and namespace) equal to the
                 // generator's id; `create` must find none
-                let want_ns = effective_ns(kind, r.namespace());
+                let want_ns = effective_ns(("", "v1"), kind, r.namespace());
                 let found: Vec<usize> = ra
                     .iter()
                     .enumerate()
@@ -914,10 +914,10 @@ impl Builder<'_> {
                         x.kind() == kind
                             && x.group_version() == ("", "v1")
                             && x.had_name(r.name())
-                            && (effective_ns(kind, x.namespace()) == want_ns
+                            && (effective_ns(("", "v1"), kind, x.namespace()) == want_ns
                                 || x.previous_namespaces
                                     .iter()
-                                    .any(|n| effective_ns(kind, n) == want_ns))
+                                    .any(|n| effective_ns(("", "v1"), kind, n) == want_ns))
                     })
                     .map(|(i, _)| i)
                     .collect();
@@ -1597,7 +1597,7 @@ fn dup_key(r: &Resource) -> (String, String, String, String, String) {
         r.group_version().0.to_owned(),
         r.group_version().1.to_owned(),
         r.name().to_owned(),
-        effective_ns(r.kind(), r.namespace()).to_owned(),
+        effective_ns(r.group_version(), r.kind(), r.namespace()).to_owned(),
     )
 }
 
@@ -1628,7 +1628,8 @@ fn append(ra: &mut Vec<Resource>, r: Resource) -> Result<(), Error> {
         x.kind() == r.kind()
             && x.group_version() == (g, v)
             && x.name() == r.name()
-            && effective_ns(x.kind(), x.namespace()) == effective_ns(r.kind(), r.namespace())
+            && effective_ns((g, v), x.kind(), x.namespace())
+                == effective_ns((g, v), r.kind(), r.namespace())
     }) {
         return Err(Error::other(format!(
             "may not add resource with an already registered id: {}",
@@ -2028,8 +2029,8 @@ impl Selector {
             return false;
         }
         if let Some(n) = &self.namespace
-            && !n.is_match(effective_ns(r.kind(), r.original_namespace()))
-            && !n.is_match(effective_ns(r.kind(), r.namespace()))
+            && !n.is_match(effective_ns((g, v), r.kind(), r.original_namespace()))
+            && !n.is_match(effective_ns((g, v), r.kind(), r.namespace()))
         {
             return false;
         }
@@ -2362,8 +2363,12 @@ const ORDER_LAST: &[&str] = &[
 
 /// kustomize's legacy order: kinds in `first` first, `last` last, the rest between; then by
 /// `group_version_kind` with `~G`/`~V` for empty parts, then `namespace|name` (`~X` for no
-/// namespace).
-fn legacy_key(r: &Resource, first: &[String], last: &[String]) -> (i64, String, String) {
+/// namespace). Two Namespaces of which one has no group compare their `group_version_kind`
+/// the other way round, so the core `v1` Namespace comes before a CRD's (kustomize
+/// legacy sort, `NodeIsLessThan` / `gvkLessThan`).
+type LegacyKey = (i64, u8, std::cmp::Reverse<String>, String, String);
+
+fn legacy_key(r: &Resource, first: &[String], last: &[String]) -> LegacyKey {
     let kind = r.kind();
     let n = first.len() as i64;
     let order = if let Some(i) = first.iter().position(|k| k == kind) {
@@ -2384,7 +2389,12 @@ fn legacy_key(r: &Resource, first: &[String], last: &[String]) -> (i64, String, 
     let gvk = format!("{}_{}_{}", or(g, "~G"), or(v, "~V"), or(kind, "~K"));
     let ns = or(r.namespace(), "~X");
     let name = or(r.name(), "~N");
-    (order, gvk, format!("{ns}|{name}"))
+    let (tier, rev, fwd) = if kind == "Namespace" && g.is_empty() {
+        (0, std::cmp::Reverse(gvk), String::new())
+    } else {
+        (1, std::cmp::Reverse(String::new()), gvk)
+    };
+    (order, tier, rev, fwd, format!("{ns}|{name}"))
 }
 
 /// A resource that references may name: kind, group, every name it had (current last),
@@ -2516,7 +2526,7 @@ fn fix_name_references(ra: &mut [Resource], refs: &[fieldspec::NameRef]) -> Resu
                 let mut root = Value::Object(std::mem::take(&mut r.obj));
                 fieldspec::visit(&mut root, &s.path, false, &mut |v: &mut Value| {
                     let referrer_ns =
-                        (!CLUSTER_SCOPED.contains(&kind.as_str())).then_some(referrer_ns.as_str());
+                        (!cluster_scoped((group, version), kind)).then_some(referrer_ns.as_str());
                     rename(
                         v,
                         &cands,
@@ -2562,8 +2572,9 @@ fn pick<'a>(
             // the referrer's namespace too (kubectl kustomize v5.5.0); RBAC subjects are
             // maps and choose by their own namespace
             .filter(|c| {
-                CLUSTER_SCOPED.contains(&kind)
-                    || effective_ns(kind, &c.namespace) == effective_ns(kind, ns)
+                let gv = (c.group.as_str(), c.version.as_str());
+                cluster_scoped(gv, kind)
+                    || effective_ns(gv, kind, &c.namespace) == effective_ns(gv, kind, ns)
             })
             .collect(),
     };
@@ -2625,13 +2636,15 @@ fn rename(
                             .filter(|c| c.prev_id_names.contains(n))
                             .filter(|c| match (subject_ns.as_deref(), referrer_ns) {
                                 // a namespace written in the subject: any the target had
-                                (Some(sn), _) => c
-                                    .namespaces
-                                    .iter()
-                                    .any(|x| effective_ns(kind, x) == effective_ns(kind, sn)),
+                                (Some(sn), _) => c.namespaces.iter().any(|x| {
+                                    let gv = (c.group.as_str(), c.version.as_str());
+                                    effective_ns(gv, kind, x) == effective_ns(gv, kind, sn)
+                                }),
                                 // none: the target must be in the referrer's namespace now
                                 (None, Some(rns)) => {
-                                    effective_ns(kind, &c.namespace) == effective_ns(kind, rns)
+                                    let gv = (c.group.as_str(), c.version.as_str());
+                                    effective_ns(gv, kind, &c.namespace)
+                                        == effective_ns(gv, kind, rns)
                                 }
                                 (None, None) => true,
                             })
@@ -2695,9 +2708,10 @@ fn rename(
                 Some(rns) => by_ns
                     .into_iter()
                     .filter(|c| {
-                        CLUSTER_SCOPED.contains(&kind)
+                        let gv = (c.group.as_str(), c.version.as_str());
+                        cluster_scoped(gv, kind)
                             || kind == "ServiceAccount"
-                            || effective_ns(kind, &c.namespace) == effective_ns(kind, rns)
+                            || effective_ns(gv, kind, &c.namespace) == effective_ns(gv, kind, rns)
                     })
                     .collect(),
             };

@@ -158,9 +158,16 @@ pub fn apply_at(r: &mut Resource, specs: &[FieldSpec], f: &mut dyn FnMut(&[Seg],
 /// namespaceable kinds only) and binding subjects (builtinpluginconsts/namespace.go): a
 /// `Namespace` object is renamed to the namespace, APIService and CRD conversion webhooks
 /// point at it.
+///
+/// Only the core `v1` Namespace is renamed: kubectl kustomize v5.5.0 gives a `Namespace` of
+/// any other apiVersion (which kustomize holds namespaced, see
+/// [`crate::resource::cluster_scoped`]) a `metadata.namespace` and keeps its name.
 pub fn namespace_defaults() -> Vec<FieldSpec> {
     vec![
-        FieldSpec::new(Some("Namespace"), None, "metadata/name", true),
+        FieldSpec {
+            version: Some("v1".into()),
+            ..FieldSpec::new(Some("Namespace"), Some(""), "metadata/name", true)
+        },
         FieldSpec::new(
             Some("APIService"),
             Some("apiregistration.k8s.io"),

@@ -1727,3 +1727,47 @@ fn folded_scalars_as_kio_reads_them_back() {
         ],
     );
 }
+
+/// Cluster scope is decided by apiVersion and kind together: kustomize's `Gvk.IsClusterScoped`
+/// asks kyaml's `openapi.IsCertainlyClusterScoped`, whose known types are the precomputed
+/// built-in ones (kyaml/openapi/openapi.go `precomputedIsNamespaceScoped`). So Cluster API's
+/// `cluster.x-k8s.io/v1beta1 Cluster` (seen in cluster-api e2e templates), a CRD's
+/// `ClusterRole` or `Namespace`, `v1alpha1` RBAC, TokenReview and the like get the namespace,
+/// while `networking.k8s.io/v1 IngressClass` and `v1 NodeProxyOptions` do not; only the core
+/// `v1` Namespace is renamed to the namespace.
+#[test]
+fn cluster_scope_by_api_version_and_kind() {
+    let mut r = String::new();
+    for (i, (av, kind)) in [
+        ("cluster.x-k8s.io/v1beta1", "Cluster"),
+        ("example.com/v1", "ClusterRole"),
+        ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+        ("rbac.authorization.k8s.io/v1alpha1", "ClusterRole"),
+        ("v1", "Namespace"),
+        ("example.com/v1", "Namespace"),
+        ("authentication.k8s.io/v1", "TokenReview"),
+        ("scheduling.k8s.io/v1alpha1", "PriorityClass"),
+        ("v1", "NodeProxyOptions"),
+        ("networking.k8s.io/v1", "IngressClass"),
+        ("extensions/v1beta1", "PodSecurityPolicy"),
+        ("policy/v1beta1", "PodSecurityPolicy"),
+        ("cert-manager.io/v1", "ClusterIssuer"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        r.push_str(&format!(
+            "---\napiVersion: {av}\nkind: {kind}\nmetadata:\n  name: n{i}\n  namespace: default\n"
+        ));
+    }
+    check(
+        "cluster-scope-gvk",
+        &[
+            ("r.yaml", &r),
+            (
+                "kustomization.yaml",
+                "resources: [r.yaml]\nnamespace: team-a\nnamePrefix: p-\n",
+            ),
+        ],
+    );
+}
