@@ -2523,6 +2523,23 @@ fn fix_name_references(ra: &mut [Resource], refs: &[fieldspec::NameRef]) -> Resu
                 .collect();
             let (prefixes, suffixes) = (r.prefixes.clone(), r.suffixes.clone());
             for s in specs {
+                // nameref roleRefFilter: a `roleRef/name` follows only referrals its
+                // roleRef's `apiGroup` and `kind` select (empty ones select any)
+                if s.path.ends_with(&["roleRef".to_owned(), "name".to_owned()]) {
+                    let role_ref = r.obj.get("roleRef");
+                    let field = |k: &str| {
+                        role_ref
+                            .and_then(|x| x.get(k))
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                    };
+                    let (api_group, ref_kind) = (field("apiGroup"), field("kind"));
+                    if (!ref_kind.is_empty() && ref_kind != nr.kind)
+                        || (!api_group.is_empty() && api_group != nr.group)
+                    {
+                        continue;
+                    }
+                }
                 let mut root = Value::Object(std::mem::take(&mut r.obj));
                 fieldspec::visit(&mut root, &s.path, false, &mut |v: &mut Value| {
                     let referrer_ns =

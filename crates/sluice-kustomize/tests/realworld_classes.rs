@@ -1771,3 +1771,46 @@ fn cluster_scope_by_api_version_and_kind() {
         ],
     );
 }
+
+/// A field spec segment written as a list (`spec/volumeClaimTemplates[]/metadata/labels`,
+/// commonLabels' default for StatefulSets) is looked up and never created, even with
+/// `create: true` (kustomize api/filters/fieldspec `isSequenceField`): a StatefulSet without
+/// volumeClaimTemplates gets none. Seen on real StatefulSets (Kyverno test resources) under
+/// `commonLabels` and `labels` with `includeTemplates`.
+#[test]
+fn list_segments_of_field_specs_are_not_created() {
+    let sts = "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: s\nspec:\n  template:\n    spec:\n      containers:\n      - name: c\n        image: x\n---\napiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: t\nspec:\n  template:\n    spec:\n      containers:\n      - name: c\n        image: x\n  volumeClaimTemplates:\n  - metadata:\n      name: data\n";
+    check(
+        "seq-no-create",
+        &[
+            ("base/sts.yaml", sts),
+            (
+                "base/kustomization.yaml",
+                "resources: [sts.yaml]\ncommonLabels:\n  a: b\n",
+            ),
+            (
+                "kustomization.yaml",
+                "resources: [base]\nlabels:\n- pairs:\n    c: d\n  includeTemplates: true\n",
+            ),
+        ],
+    );
+}
+
+/// A binding's `roleRef/name` follows a renamed Role or ClusterRole only when the roleRef's
+/// `kind` and `apiGroup` select it (kustomize api/filters/nameref `roleRefFilter`; an
+/// `apiGroup` with a version, as a real OpenShift policy test writes, selects nothing), and
+/// a ValidatingAdmissionPolicyBinding's `spec/policyName` follows its policy.
+#[test]
+fn role_refs_follow_their_kind_and_group() {
+    let r = "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: reader\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: rb-cluster\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: reader\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: rb-role\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: Role\n  name: reader\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: rb-nogroup\nroleRef:\n  kind: Role\n  name: reader\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: rb-versioned\nroleRef:\n  apiGroup: rbac.authorization.k8s.io/v1\n  kind: Role\n  name: reader\n---\napiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\nmetadata:\n  name: vap\nspec:\n  validations:\n  - expression: \"true\"\n---\napiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicyBinding\nmetadata:\n  name: vapb\nspec:\n  policyName: vap\n  validationActions: [Deny]\n";
+    check(
+        "roleref-kind-group",
+        &[
+            ("r.yaml", r),
+            (
+                "kustomization.yaml",
+                "resources: [r.yaml]\nnamePrefix: p-\n",
+            ),
+        ],
+    );
+}
