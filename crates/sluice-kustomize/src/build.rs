@@ -260,6 +260,7 @@ pub fn build(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<Outpu
         generator_origin: None,
         rel: PathBuf::new(),
         openapi: None,
+        folded: Default::default(),
     };
     let dir = fs.canonicalize(dir).map_err(|e| Error::Root {
         path: dir.to_path_buf(),
@@ -381,6 +382,11 @@ struct Builder<'f> {
     /// Custom OpenAPI definitions (`openapi: {path: ...}`); like kyaml's global schema, once
     /// set they stay for the rest of the build.
     openapi: Option<Definitions>,
+    /// Folded scalars of the resources read: the value as kio reads it back (see
+    /// `sluice_core::yaml::Options::reencode_folded`) -> the value first read. A merging
+    /// generator rebuilds the data it keeps from strings (`SetDataMap`), which are printed
+    /// from the value first read.
+    folded: std::cell::RefCell<std::collections::HashMap<String, String>>,
 }
 
 type Kustomization = Map<String, Value>;
@@ -817,7 +823,15 @@ impl Builder<'_> {
     fn objects_from_text(&self, text: &str, path: &Path) -> Result<Vec<Map<String, Value>>, Error> {
         let text = text.to_owned();
         let mut out = Vec::new();
-        for doc in load_docs(&text, path)? {
+        let docs = load_docs(&text, path)?;
+        if text.contains(": >") || text.contains("- >") {
+            let plain = load_with(&text, path, false)?;
+            let mut folded = self.folded.borrow_mut();
+            for (d, p) in docs.iter().zip(&plain) {
+                note_folded(&d.value, p, &mut folded);
+            }
+        }
+        for doc in docs {
             let mut v = doc.value;
             annotations_as_written(&mut v, &doc.root, &text);
             match v {
@@ -943,7 +957,9 @@ impl Builder<'_> {
                             id_string("", "v1", kind, r.name(), r.namespace())
                         )));
                     }
-                    (Some(&i), _) => merge_generated(&mut ra[i], r, behavior == "replace"),
+                    (Some(&i), _) => {
+                        merge_generated(&mut ra[i], r, behavior == "replace", &self.folded.borrow())
+                    }
                 }
             }
         }
@@ -1238,6 +1254,8 @@ impl Builder<'_> {
                         .into_iter()
                         .filter(|d| !d.is_null())
                         .collect();
+                } else if !is_json {
+                    docs = expand_lists(docs);
                 }
                 // `[]` reads both as an empty list of objects and as an empty JSON patch
                 if docs.len() == 1 && docs[0].as_array().is_some_and(Vec::is_empty) {
@@ -1517,7 +1535,26 @@ fn strip_quotes(v: &str) -> &str {
 /// the existing name and namespace, the labels and annotations of both (the new win) and, for
 /// `merge`, the data of both (the new win). Every other field (a Secret's `type`,
 /// `immutable`) is the new object's.
-fn merge_generated(existing: &mut Resource, new: Resource, replace: bool) {
+fn merge_generated(
+    existing: &mut Resource,
+    new: Resource,
+    replace: bool,
+    folded: &std::collections::HashMap<String, String>,
+) {
+    // the data kept is rebuilt from strings: folded values as first read
+    if !replace && !folded.is_empty() {
+        for field in ["data", "binaryData"] {
+            if let Some(Value::Object(m)) = existing.obj.get_mut(field) {
+                for v in m.values_mut() {
+                    if let Value::String(s) = v
+                        && let Some(orig) = folded.get(s.as_str())
+                    {
+                        *s = orig.clone();
+                    }
+                }
+            }
+        }
+    }
     const KEPT: &[&str] = &["metadata", "data", "binaryData"];
     existing
         .obj
@@ -1782,7 +1819,32 @@ fn load(text: &str, path: &Path) -> Result<Vec<Value>, Error> {
 /// [`load`] of strategic merge patches, which kustomize reads through kio as resources
 /// (folded scalars as go-yaml v3 reads them after writing them again).
 fn load_smp(text: &str, path: &Path) -> Result<Vec<Value>, Error> {
-    load_with(text, path, true)
+    load_with(text, path, true).map(expand_lists)
+}
+
+/// Objects of a `...List` kind with `items` stand for their items, in patches as in
+/// resources (kustomize reads both through `resource.Factory.SliceFromBytes`).
+fn expand_lists(docs: Vec<Value>) -> Vec<Value> {
+    let is_list = |d: &Value| {
+        d.get("kind")
+            .and_then(Value::as_str)
+            .is_some_and(|k| k.ends_with("List"))
+            && d.get("items").is_some_and(Value::is_array)
+    };
+    if !docs.iter().any(is_list) {
+        return docs;
+    }
+    let mut out = Vec::with_capacity(docs.len());
+    for d in docs {
+        if is_list(&d) {
+            if let Some(Value::Array(items)) = d.get("items") {
+                out.extend(items.iter().filter(|i| i.is_object()).cloned());
+            }
+        } else {
+            out.push(d);
+        }
+    }
+    out
 }
 
 fn load_with(text: &str, path: &Path, reencode_folded: bool) -> Result<Vec<Value>, Error> {
@@ -1799,6 +1861,31 @@ fn load_with(text: &str, path: &Path, reencode_folded: bool) -> Result<Vec<Value
         trim_block_scalar_at_eof(&mut last.value, &last.root, text);
     }
     Ok(docs.into_iter().map(|d| d.value).collect())
+}
+
+/// Records the strings of `reencoded` that differ from the same place in `plain` (the same
+/// text read without re-encoding folded scalars).
+fn note_folded(
+    reencoded: &Value,
+    plain: &Value,
+    out: &mut std::collections::HashMap<String, String>,
+) {
+    match (reencoded, plain) {
+        (Value::String(a), Value::String(b)) if a != b => {
+            out.insert(a.clone(), b.clone());
+        }
+        (Value::Object(a), Value::Object(b)) => {
+            for (x, y) in a.values().zip(b.values()) {
+                note_folded(x, y, out);
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            for (x, y) in a.iter().zip(b) {
+                note_folded(x, y, out);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// OpenAPI `definitions` from an `openapi: {path: ...}` file.

@@ -755,11 +755,19 @@ fn wide_resource(r: &mut Rng, name: &str, ns: Option<&str>) -> String {
         }
         3 => {
             let m = meta(name, r);
-            format!(
+            // real StatefulSets often have no volumeClaimTemplates (commonLabels' list
+            // field spec must not create them)
+            let keep_vct = !r.chance(30);
+            let s = format!(
                 "apiVersion: apps/v1\nkind: StatefulSet\n{m}spec:\n  serviceName: {name}\n  replicas: {}\n  selector:\n    matchLabels:\n      app: {name}\n  template:\n    metadata:\n      labels:\n        app: {name}\n    spec:\n      containers:\n      - name: db\n        image: {}\n        volumeMounts:\n        - name: data\n          mountPath: /data\n  volumeClaimTemplates:\n  - metadata:\n      name: data\n      creationTimestamp: null\n    spec:\n      accessModes: [ReadWriteOnce]\n      storageClassName: {name}-sc\n      resources:\n        requests:\n          storage: 1Gi\n",
                 r.below(3),
                 r.pick(IMAGES)
-            )
+            );
+            if keep_vct {
+                s
+            } else {
+                s[..s.find("  volumeClaimTemplates:").unwrap_or(s.len())].to_owned()
+            }
         }
         4 => {
             let m = meta(name, r);
@@ -769,8 +777,10 @@ fn wide_resource(r: &mut Rng, name: &str, ns: Option<&str>) -> String {
         }
         5 => {
             let m = meta(&format!("{name}-config"), r);
-            let data = match r.below(4) {
+            let data = match r.below(5) {
                 0 => "data: {}\n".to_owned(),
+                // folded scalars as kio reads them back (go-yaml v3's folded writer)
+                4 => "data:\n  script: >-\n    run\n      --flag\n    done\n  lead: >2\n     x\n    a\n    b\n".to_owned(),
                 1 => "data:\n  mode: fast\n  empty: \"\"\n".to_owned(),
                 _ => format!(
                     "data:\n  mode: {}\n  long: {}\n",
@@ -789,9 +799,19 @@ fn wide_resource(r: &mut Rng, name: &str, ns: Option<&str>) -> String {
                 ns.unwrap_or("default")
             )
         }
-        7 => format!(
-            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: {name}-role\nrules:\n- apiGroups: [\"\"]\n  resources: [configmaps]\n  resourceNames: [{name}-config]\n  verbs: [get]\n"
-        ),
+        7 => {
+            let mut s = format!(
+                "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: {name}-role\nrules:\n- apiGroups: [\"\"]\n  resources: [configmaps]\n  resourceNames: [{name}-config]\n  verbs: [get]\n"
+            );
+            // a Role of the same name: roleRef/name follows only its roleRef's kind
+            if r.chance(30) {
+                let _ = write!(
+                    s,
+                    "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: {name}-role\nrules: []\n"
+                );
+            }
+            s
+        }
         8 => format!(
             "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {}\n{}",
             r.pick(&["system", "team-a", "prod"]),
@@ -800,6 +820,14 @@ fn wide_resource(r: &mut Rng, name: &str, ns: Option<&str>) -> String {
             } else {
                 ""
             }
+        ),
+        9 if r.chance(25) => format!(
+            "apiVersion: {}\nmetadata:\n  name: {name}-cl\n",
+            r.pick(&[
+                "cluster.x-k8s.io/v1beta1\nkind: Cluster",
+                "example.com/v1\nkind: Namespace",
+                "networking.k8s.io/v1\nkind: IngressClass",
+            ])
         ),
         9 => format!(
             "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\nmetadata:\n  name: {name}-vwc\nwebhooks:\n- name: v.example.com\n  admissionReviewVersions: [v1]\n  sideEffects: None\n  clientConfig:\n    service:\n      name: {name}\n      namespace: {}\n      path: /validate\n  rules:\n  - operations: [CREATE]\n    apiGroups: [\"\"]\n    apiVersions: [v1]\n    resources: [pods]\n",

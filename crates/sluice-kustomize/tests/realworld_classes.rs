@@ -1814,3 +1814,46 @@ fn role_refs_follow_their_kind_and_group() {
         ],
     );
 }
+
+/// A merging generator keeps the old object's data by rebuilding it from strings
+/// (resource `SetDataMap`), so a folded value there loses its style and prints as first read,
+/// not as kio reads it back (see `folded_scalars_as_kio_reads_them_back`; wide fuzzer).
+#[test]
+fn folded_data_kept_by_a_merging_generator() {
+    check(
+        "folded-merge",
+        &[
+            (
+                "base/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  script: >-\n    run\n      --flag\n    done\n",
+            ),
+            ("base/kustomization.yaml", "resources: [cm.yaml]\n"),
+            (
+                "kustomization.yaml",
+                "resources: [base]\nconfigMapGenerator:\n- name: web-config\n  behavior: merge\n  literals:\n  - mode=fast\n",
+            ),
+        ],
+    );
+}
+
+/// A strategic merge patch file holding a `...List` (kube-prometheus writes
+/// `RoleBindingList`s) patches with each of its items, as resources are read
+/// (`resource.Factory.SliceFromBytes` expands lists for both).
+#[test]
+fn list_kinds_in_patch_files_patch_with_their_items() {
+    let list = "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBindingList\nitems:\n- apiVersion: rbac.authorization.k8s.io/v1\n  kind: RoleBinding\n  metadata:\n    name: a\n    namespace: default\n  roleRef:\n    apiGroup: rbac.authorization.k8s.io\n    kind: Role\n    name: r\n  subjects:\n  - kind: ServiceAccount\n    name: s\n    namespace: monitoring\n- apiVersion: rbac.authorization.k8s.io/v1\n  kind: RoleBinding\n  metadata:\n    name: b\n    namespace: kube-system\n  roleRef:\n    apiGroup: rbac.authorization.k8s.io\n    kind: Role\n    name: r\n";
+    check(
+        "list-patch",
+        &[
+            ("rb.yaml", list),
+            (
+                "patch.yaml",
+                "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBindingList\nitems:\n- apiVersion: rbac.authorization.k8s.io/v1\n  kind: RoleBinding\n  metadata:\n    name: a\n    namespace: default\n    labels: {patched: \"yes\"}\n- apiVersion: rbac.authorization.k8s.io/v1\n  kind: RoleBinding\n  metadata:\n    name: b\n    namespace: kube-system\n    annotations: {patched: \"yes\"}\n",
+            ),
+            (
+                "kustomization.yaml",
+                "resources: [rb.yaml]\npatches:\n- path: patch.yaml\npatchesStrategicMerge:\n- patch.yaml\n",
+            ),
+        ],
+    );
+}
