@@ -1263,6 +1263,20 @@ impl Builder<'_> {
                         "illegally qualifies as both an SM and JSON patch: {text}"
                     )));
                 }
+                // a patch object without `kind` or `metadata.name` is not a resource
+                // (resource factory `GetValidatedMetadata`), so neither SM nor JSON (seen
+                // on a real overlay patching `containers` with `spec:` alone)
+                if !is_json && docs.iter().any(|d| d.is_object() && lacks_id(d)) {
+                    let source = match (p.get("path").and_then(Value::as_str), p.get("patch")) {
+                        (Some(path), _) if !path.is_empty() => {
+                            format!("[path: {}]", go_quote(path))
+                        }
+                        _ => format!("[patch: {}]", go_quote(&text)),
+                    };
+                    return Err(trouble(format!(
+                        "unable to parse SM or JSON patch from {source}"
+                    )));
+                }
                 if is_json {
                     let Some(target) = target else {
                         return Err(Error::Invalid {
@@ -1861,6 +1875,12 @@ fn load_with(text: &str, path: &Path, reencode_folded: bool) -> Result<Vec<Value
         trim_block_scalar_at_eof(&mut last.value, &last.root, text);
     }
     Ok(docs.into_iter().map(|d| d.value).collect())
+}
+
+/// A patch object without `kind` or `metadata.name`.
+fn lacks_id(d: &Value) -> bool {
+    let empty = |v: Option<&Value>| v.and_then(Value::as_str).is_none_or(str::is_empty);
+    empty(d.get("kind")) || empty(d.get("metadata").and_then(|m| m.get("name")))
 }
 
 /// Records the strings of `reencoded` that differ from the same place in `plain` (the same

@@ -1857,3 +1857,45 @@ fn list_kinds_in_patch_files_patch_with_their_items() {
         ],
     );
 }
+
+/// A `patches:` object without `kind` or `metadata.name` is not a resource (the resource
+/// factory validates metadata), so PatchTransformer refuses it as neither SM nor JSON
+/// (api/builtins PatchTransformer `Config`: "unable to parse SM or JSON patch"), even with
+/// a target; a real overlay patched `containers` under `spec:` alone.
+#[test]
+fn patches_without_an_id_and_with_a_list_are_refused() {
+    let d = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  replicas: 1\n";
+    fails(
+        "patch-no-id-list",
+        &[
+            ("r.yaml", d),
+            (
+                "kustomization.yaml",
+                "resources: [r.yaml]\npatches:\n- target:\n    kind: Deployment\n  patch: |-\n    spec:\n      template:\n        spec:\n          containers:\n          - name: nginx\n",
+            ),
+        ],
+        "unable to parse SM or JSON patch from [patch: \"spec:\\n  template:",
+    );
+    fails(
+        "patch-no-kind",
+        &[
+            ("r.yaml", d),
+            (
+                "kustomization.yaml",
+                "resources: [r.yaml]\npatches:\n- target:\n    kind: Deployment\n  patch: |-\n    metadata:\n      name: d\n    spec:\n      replicas: 2\n",
+            ),
+        ],
+        "unable to parse SM or JSON patch from [patch: \"metadata:",
+    );
+    // with both, the patch's own name need not be the target's
+    check(
+        "patch-id-other-name",
+        &[
+            ("r.yaml", d),
+            (
+                "kustomization.yaml",
+                "resources: [r.yaml]\npatches:\n- target:\n    kind: Deployment\n  patch: |-\n    kind: Deployment\n    metadata:\n      name: zz\n    spec:\n      x: [a]\n",
+            ),
+        ],
+    );
+}
