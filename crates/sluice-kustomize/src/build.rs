@@ -2630,19 +2630,20 @@ fn fix_name_references(ra: &mut [Resource], refs: &[fieldspec::NameRef]) -> Resu
                 .collect();
             let (prefixes, suffixes) = (r.prefixes.clone(), r.suffixes.clone());
             for s in specs {
-                // nameref roleRefFilter: a `roleRef/name` follows only referrals its
-                // roleRef's `apiGroup` and `kind` select (empty ones select any)
+                // nameref roleRefFilter: a `roleRef/name` follows only referrals a previous
+                // id of which its roleRef's `apiGroup` and `kind` select (empty ones select
+                // any); without either field (getRoleRefGvk fails) anything goes
                 if s.path.ends_with(&["roleRef".to_owned(), "name".to_owned()]) {
                     let role_ref = r.obj.get("roleRef");
                     let field = |k: &str| {
                         role_ref
                             .and_then(|x| x.get(k))
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
+                            .filter(|v| !v.is_null())
+                            .map(|v| v.as_str().unwrap_or_default())
                     };
-                    let (api_group, ref_kind) = (field("apiGroup"), field("kind"));
-                    if (!ref_kind.is_empty() && ref_kind != nr.kind)
-                        || (!api_group.is_empty() && api_group != nr.group)
+                    if let (Some(api_group), Some(ref_kind)) = (field("apiGroup"), field("kind"))
+                        && ((!ref_kind.is_empty() && ref_kind != nr.kind)
+                            || (!api_group.is_empty() && api_group != nr.group))
                     {
                         continue;
                     }
