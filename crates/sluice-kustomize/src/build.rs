@@ -2591,6 +2591,16 @@ fn fix_name_references(ra: &mut [Resource], refs: &[fieldspec::NameRef]) -> Resu
         return Ok(());
     }
     let mut err: Option<String> = None;
+    // the original namespaces of every namespaced resource (resmap
+    // GroupedByOriginalNamespace keys: OrgId().EffectiveNamespace())
+    let orig_ns: std::collections::HashSet<String> = ra
+        .iter()
+        .filter(|r| r.is_namespaceable())
+        .map(|r| match r.original_namespace() {
+            "" => "default".to_owned(),
+            ns => ns.to_owned(),
+        })
+        .collect();
     // each resource's kind, group, version and namespace, read once
     let ids: Vec<[String; 4]> = ra
         .iter()
@@ -2654,7 +2664,7 @@ fn fix_name_references(ra: &mut [Resource], refs: &[fieldspec::NameRef]) -> Resu
                         (!cluster_scoped((group, version), kind)).then_some(referrer_ns.as_str());
                     rename(
                         v,
-                        &cands,
+                        (&cands, &orig_ns),
                         referrer_ns,
                         &nr.kind,
                         (&prefixes, &suffixes),
@@ -2709,7 +2719,7 @@ fn pick<'a>(
 /// Renames the references in `v`; the first ambiguity is kept in `err`.
 fn rename(
     v: &mut Value,
-    cands: &Cands<'_>,
+    (cands, orig_ns): (&Cands<'_>, &std::collections::HashSet<String>),
     referrer_ns: Option<&str>,
     kind: &str,
     affixes: Affixes<'_>,
@@ -2731,7 +2741,7 @@ fn rename(
                 match it {
                     Value::String(_) => {
                         let mut inner = None;
-                        rename(it, cands, referrer_ns, kind, affixes, &mut inner);
+                        rename(it, (cands, orig_ns), referrer_ns, kind, affixes, &mut inner);
                         if let Some(e) = inner {
                             note(e);
                         }
@@ -2811,6 +2821,27 @@ fn rename(
                 .collect();
             let by_ns: Vec<&Target> = match m.get("namespace").and_then(Value::as_str) {
                 None => matching.to_vec(),
+                // a cluster-scoped referrer (webhooks, APIService, CRD conversion) sees
+                // every resource: when any of them started in the map's namespace, only
+                // the candidates that started there count (even none)
+                Some(ns) if referrer_ns.is_none() => {
+                    if orig_ns.contains(ns) {
+                        matching
+                            .iter()
+                            .copied()
+                            .filter(|c| {
+                                let first = c.namespaces.first().map_or("", String::as_str);
+                                (if first.is_empty() { "default" } else { first }) == ns
+                            })
+                            .collect()
+                    } else {
+                        matching
+                            .iter()
+                            .copied()
+                            .filter(|c| c.namespace == ns)
+                            .collect()
+                    }
+                }
                 Some(ns) => {
                     let orig: Vec<&Target> = matching
                         .iter()

@@ -1900,3 +1900,44 @@ fn patches_without_an_id_and_with_a_list_are_refused() {
         ],
     );
 }
+
+/// A `{name, namespace}` reference from a cluster-scoped object (a webhook's
+/// clientConfig.service) chooses among every resource that started in that namespace when
+/// any did, of whatever kind, and only otherwise among those now in it (kustomize
+/// api/filters/nameref `filterMapCandidatesByNamespace`: `GroupedByOriginalNamespace` of all
+/// referral candidates first). A CronJob written in `team-a` therefore keeps the webhook
+/// from following a Service that was put in `team-a` by a component (wide fuzzer seed 2378).
+#[test]
+fn map_references_look_at_original_namespaces_first() {
+    let vwc = "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\nmetadata:\n  name: web-vwc\nwebhooks:\n- name: v.example.com\n  clientConfig:\n    service:\n      name: web\n      namespace: team-a\n";
+    let cron = "apiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: web-cron\n  namespace: team-a\nspec:\n  schedule: \"*/5 * * * *\"\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers:\n          - name: job\n            image: nginx\n";
+    let files = |with_cron: bool| {
+        let mut f = vec![
+            ("base/vwc.yaml", vwc),
+            ("base/cron.yaml", cron),
+            (
+                "comp/kustomization.yaml",
+                "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources: [svc.yaml]\nnamespace: team-a\n",
+            ),
+            (
+                "comp/svc.yaml",
+                "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n  - port: 80\n",
+            ),
+            (
+                "kustomization.yaml",
+                "resources: [base]\ncomponents: [comp]\nnamePrefix: dev-\nnamespace: team-a\n",
+            ),
+        ];
+        f.push((
+            "base/kustomization.yaml",
+            if with_cron {
+                "resources: [vwc.yaml, cron.yaml]\n"
+            } else {
+                "resources: [vwc.yaml]\n"
+            },
+        ));
+        f
+    };
+    check("mapref-orig-ns", &files(true));
+    check("mapref-current-ns", &files(false));
+}
