@@ -1079,14 +1079,14 @@ impl Builder<'_> {
         let mut bm = Map::new();
         for (key, val) in data {
             if kind == "Secret" {
-                dm.insert(key, Value::String(base64(&val)));
+                dm.insert(key, Value::String(base64_lines(&val)));
             } else {
                 match String::from_utf8(val) {
                     Ok(s) => {
                         dm.insert(key, Value::String(s));
                     }
                     Err(e) => {
-                        bm.insert(key, Value::String(base64(e.as_bytes())));
+                        bm.insert(key, Value::String(base64_lines(e.as_bytes())));
                     }
                 }
             }
@@ -1881,6 +1881,24 @@ fn load_with(text: &str, path: &Path, reencode_folded: bool) -> Result<Vec<Value
 fn lacks_id(d: &Value) -> bool {
     let empty = |v: Option<&Value>| v.and_then(Value::as_str).is_none_or(str::is_empty);
     empty(d.get("kind")) || empty(d.get("metadata").and_then(|m| m.get("name")))
+}
+
+/// Generated Secret data and ConfigMap binaryData as kyaml writes them (datamap.go
+/// `encodeBase64`, go-yaml's): base64 in lines of 70 characters, each ending with a line
+/// break, once the text is 70 characters or longer; shorter text on one line without one.
+fn base64_lines(data: &[u8]) -> String {
+    const LINE: usize = 70;
+    let enc = base64(data);
+    if enc.len() < LINE {
+        return enc;
+    }
+    let mut out = String::with_capacity(enc.len() + enc.len() / LINE + 1);
+    // base64 is ASCII: byte chunks are character chunks
+    for chunk in enc.as_bytes().chunks(LINE) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out
 }
 
 /// Records the strings of `reencoded` that differ from the same place in `plain` (the same

@@ -1941,3 +1941,35 @@ fn map_references_look_at_original_namespaces_first() {
     check("mapref-orig-ns", &files(true));
     check("mapref-current-ns", &files(false));
 }
+
+/// Generated Secret data (and ConfigMap binaryData) is base64 in lines of 70 characters,
+/// each ending with a line break, once it is that long (kyaml datamap.go `encodeBase64`),
+/// so a real certificate or config file in a secretGenerator prints as a block; the name
+/// hash is over that text. The hash's JSON escapes `\f` and `\b` short, as Go 1.22+ does
+/// (a real Python file with form feeds in a configMapGenerator).
+#[test]
+fn generated_secret_data_in_base64_lines() {
+    let long: String = (0..40)
+        .map(|i| format!("line {i} of a config file\n"))
+        .collect();
+    check(
+        "secret-b64-lines",
+        &[
+            ("app.conf", &long),
+            // 51 bytes: 68 base64 characters, one line; 52: 72, two lines
+            (
+                "short.txt",
+                "012345678901234567890123456789012345678901234567890",
+            ),
+            (
+                "edge.txt",
+                "0123456789012345678901234567890123456789012345678901",
+            ),
+            ("ff.py", "# one\n\x0c\n# two\x08\n"),
+            (
+                "kustomization.yaml",
+                "secretGenerator:\n- name: s\n  files: [app.conf, short.txt, edge.txt]\n  literals: [k=v]\nconfigMapGenerator:\n- name: c\n  files: [ff.py]\n",
+            ),
+        ],
+    );
+}
