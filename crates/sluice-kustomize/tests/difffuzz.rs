@@ -278,6 +278,10 @@ fn generators(r: &mut Rng, k: &mut String, behavior: bool, files: &mut Vec<(Stri
             let _ = writeln!(k, "  behavior: {}", r.pick(&["create", "merge", "replace"]));
         }
         k.push_str("  literals:\n  - password=pw\n");
+        // long values print as base64 lines of 70 (kyaml encodeBase64)
+        if r.chance(30) {
+            k.push_str("  - cert=-----BEGIN CERTIFICATE----- MIIBszCCAVmgAwIBAgIUexample0123456789abcdefghij\n");
+        }
         if r.chance(30) {
             k.push_str("  type: kubernetes.io/basic-auth\n");
         }
