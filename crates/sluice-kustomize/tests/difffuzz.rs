@@ -26,7 +26,11 @@
 //! annotation selectors, images with digest/newName/tagSuffix, replicas, sortOptions,
 //! buildMetadata, and built-in plugin configs (inline and in files, from their own random
 //! stream so the other draws of a seed stay) under `transformers:`, `generators:` and
-//! `validators:`, `crds:` definitions, and strategic merge patch items without their list's merge key. It runs for `SLUICE_KFUZZ_WIDE_SECS` (30); `SLUICE_KFUZZ_MEASURE=1`
+//! `validators:`, `crds:` definitions, strategic merge patch items without their list's merge key,
+//! and what unseen real inputs showed: folded (`>`) scalars with more-indented lines,
+//! StatefulSets without volumeClaimTemplates, a Role named like a ClusterRole, CRD kinds named
+//! like cluster-scoped built-ins (Cluster API `Cluster`, a CRD `Namespace`) and long
+//! secretGenerator literals. It runs for `SLUICE_KFUZZ_WIDE_SECS` (30); `SLUICE_KFUZZ_MEASURE=1`
 //! prints the counts (identical, refused by both, refused as not supported, mismatches)
 //! without failing, `SLUICE_KFUZZ_CASES` bounds the cases, `SLUICE_KFUZZ_KEEP` keeps every
 //! tree, `SLUICE_KFUZZ_ERRORS` prints both sides' errors:
