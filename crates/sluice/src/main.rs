@@ -5,6 +5,7 @@ mod admission;
 mod apiserver;
 mod applications;
 mod appset;
+mod argocd_cli;
 mod cli;
 mod exit;
 mod health;
@@ -101,6 +102,10 @@ enum Command {
     /// image, pause, status.
     #[command(subcommand)]
     Rollouts(rollouts_cli::RolloutsCmd),
+    /// Argo CD Applications, as `argocd app`: list, get, sync, history, rollback, delete,
+    /// wait, create, set.
+    #[command(subcommand)]
+    App(argocd_cli::AppCmd),
 }
 
 fn main() -> ExitCode {
@@ -148,6 +153,7 @@ fn main() -> ExitCode {
         Command::Health(args) => health::run(&args),
         Command::Admin(cmd) => admin::run(&cmd),
         Command::Rollouts(cmd) => rollouts_cli::run(&cmd),
+        Command::App(cmd) => argocd_cli::run(&cmd),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -580,24 +580,56 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &Settings) -> Result<
     let mut synced = false;
     if let Some(op) = op {
         let sync_op = op.get("sync").cloned().unwrap_or(json!({}));
-        let state = if conditions.is_empty() {
+        // `argocd app sync --revision R` and `argocd app rollback`: the operation names
+        // another revision (and a rollback the source of the history entry); the sync
+        // renders that, and the comparison after it is against the spec again (OutOfSync)
+        let op_app = operation_app(app, &sync_op);
+        let (op_cmp, op_revision) = match &op_app {
+            Some(a2) if conditions.is_empty() => {
+                let r = render_app(
+                    &a2["spec"],
+                    ctx.opts.sources.as_ref(),
+                    &st.render,
+                    Some(&ctx.cache),
+                );
+                match r {
+                    Ok(r) => {
+                        let c = compare(ctx, a2, r.objects, r.revisions, st, &proj).await?;
+                        let rev = c.revisions.first().cloned().unwrap_or_default();
+                        (Some(c), rev)
+                    }
+                    Err(e) => {
+                        conditions.push(condition("ComparisonError", &e.to_string()));
+                        (None, revision.clone())
+                    }
+                }
+            }
+            _ => (None, revision.clone()),
+        };
+        let op_target = op_app.as_ref().unwrap_or(app);
+        let mut state = if conditions.is_empty() {
             run_sync(
                 ctx,
-                app,
-                &cmp,
+                op_target,
+                op_cmp.as_ref().unwrap_or(&cmp),
                 st,
                 &sync_op,
                 op.get("initiatedBy").cloned(),
-                &revision,
+                &op_revision,
             )
             .await?
         } else {
             failed_state(
                 &sync_op,
-                &revision,
+                &op_revision,
                 "one or more synchronization tasks are not valid",
             )
         };
+        // the whole operation is kept, as Argo CD's `OperationState.Operation` (its `info`
+        // lets `sluice app sync` recognise the result of its own request)
+        if let Some(info) = op.get("info") {
+            state["operation"]["info"] = info.clone();
+        }
         synced = true;
         // the operation is consumed, as Argo CD clears it
         let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &app_ar());
@@ -608,7 +640,7 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &Settings) -> Result<
                 &Patch::Merge(&json!({"operation": null})),
             )
             .await;
-        finish_operation(ctx, app, &mut status, state, &revision, &cmp).await;
+        finish_operation(ctx, op_target, &mut status, state, &op_revision, &cmp).await;
     } else if let Some(auto) = automated
         && cmp.sync_status == "OutOfSync"
         && conditions.is_empty()
@@ -724,6 +756,30 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &Settings) -> Result<
         .await;
     }
     write_status(ctx, &ns, &name, status).await
+}
+
+/// The Application as an operation asks to sync it: `sync.source` (a rollback's history
+/// entry) replaces the single source, `sync.revision` its `targetRevision`; `None` when
+/// the operation asks for the spec's own (or the app has several sources).
+fn operation_app(app: &Value, sync_op: &Value) -> Option<Value> {
+    let src = app.pointer("/spec/source").filter(|v| v.is_object())?;
+    let mut new_src = match sync_op.get("source") {
+        Some(v) if v.is_object() => v.clone(),
+        _ => src.clone(),
+    };
+    let target = s(&new_src, "/targetRevision").to_string();
+    let rev = s(sync_op, "/revision");
+    let same_target =
+        |a: &str, b: &str| a == b || (matches!(a, "" | "HEAD") && matches!(b, "" | "HEAD"));
+    if !rev.is_empty() && !same_target(rev, &target) {
+        new_src["targetRevision"] = json!(rev);
+    }
+    if &new_src == src {
+        return None;
+    }
+    let mut a2 = app.clone();
+    a2["spec"]["source"] = new_src;
+    Some(a2)
 }
 
 fn source_type(spec: &Value) -> &'static str {

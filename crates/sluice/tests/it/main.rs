@@ -6,6 +6,7 @@ mod apiserver_hardening;
 mod apiserver_helm;
 mod apiserver_kubectl;
 mod apiserver_policy;
+mod app_cli;
 mod appset_cli;
 mod architecture;
 mod cli_meta;

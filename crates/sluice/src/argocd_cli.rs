@@ -1,0 +1,678 @@
+//! `sluice app ...` with the argocd CLI's habits, against the API server of `sluice serve`
+//! (or any cluster with Argo CD's CRDs) through the kubeconfig client the other server
+//! commands use. Actions are what the Argo CD API server does: a sync or rollback writes
+//! the Application's `operation` and the controller carries it out; printing is
+//! `sluice_cli::argocd`. Applications are looked up in `argocd` unless `-n` says otherwise.
+
+use std::time::{Duration, Instant};
+
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+use sluice_cli::argocd as fmt;
+use sluice_cli::get::Resource;
+use sluice_cli::{Conn, Error};
+
+use crate::cli::{ConnFlags, ListFlags, Output, with_conn};
+
+/// The namespace Argo CD's control plane (and its Applications, Secrets) live in.
+pub const ARGOCD_NS: &str = "argocd";
+
+pub(crate) fn argo(kind: &str, plural: &str) -> Resource {
+    Resource {
+        group: "argoproj.io".into(),
+        version: "v1alpha1".into(),
+        kind: kind.into(),
+        plural: plural.into(),
+        singular: kind.to_lowercase(),
+        short_names: Vec::new(),
+        namespaced: true,
+    }
+}
+
+fn app_res() -> Resource {
+    argo("Application", "applications")
+}
+
+/// `conn` with the namespace defaulting to `argocd`.
+pub(crate) fn in_argocd(conn: &ConnFlags) -> ConnFlags {
+    let mut c = conn.clone();
+    if c.namespace.is_none() {
+        c.namespace = Some(ARGOCD_NS.into());
+    }
+    c
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AppName {
+    /// The Application.
+    pub name: String,
+    #[command(flatten)]
+    pub conn: ConnFlags,
+}
+
+/// Flags shared by `create` and `set` (argocd's `AddAppFlags`, the ones Sluice supports).
+#[derive(Debug, Clone, Args, Default)]
+pub struct SpecFlags {
+    /// Repository URL.
+    #[arg(long)]
+    pub repo: Option<String>,
+    /// Path in the repository.
+    #[arg(long)]
+    pub path: Option<String>,
+    /// Branch, tag or commit to follow.
+    #[arg(long)]
+    pub revision: Option<String>,
+    /// Destination cluster URL.
+    #[arg(long)]
+    pub dest_server: Option<String>,
+    /// Destination cluster name.
+    #[arg(long)]
+    pub dest_name: Option<String>,
+    /// Destination namespace.
+    #[arg(long)]
+    pub dest_namespace: Option<String>,
+    /// AppProject.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// `automated` (also `auto`, `automatic`) or `none` (also `manual`).
+    #[arg(long)]
+    pub sync_policy: Option<String>,
+    /// With `--sync-policy automated`: prune.
+    #[arg(long)]
+    pub auto_prune: bool,
+    /// With `--sync-policy automated`: self-heal.
+    #[arg(long)]
+    pub self_heal: bool,
+    /// A sync option (`CreateNamespace=true`), repeatable.
+    #[arg(long = "sync-option")]
+    pub sync_options: Vec<String>,
+    /// Recurse into the directory.
+    #[arg(long)]
+    pub directory_recurse: bool,
+}
+
+/// Argo CD Applications on the server, as `argocd app`. Exit codes: 0 success; 1 the
+/// server refused, a sync or rollback ended without success, `wait` timed out or saw
+/// Degraded, `diff` found differences; 2 usage or connection error.
+#[derive(Debug, Subcommand)]
+pub enum AppCmd {
+    /// NAME CLUSTER NAMESPACE PROJECT STATUS HEALTH SYNCPOLICY CONDITIONS (`-o wide`: REPO
+    /// PATH TARGET).
+    #[command(alias = "ls")]
+    List {
+        /// Only the Applications of this project (repeatable).
+        #[arg(short = 'p', long = "project")]
+        projects: Vec<String>,
+        #[command(flatten)]
+        list: ListFlags,
+        #[command(flatten)]
+        conn: ConnFlags,
+    },
+    /// Summary, conditions and resources of an Application (as `argocd app get`).
+    Get {
+        #[command(flatten)]
+        app: AppName,
+        #[arg(short = 'o', long, value_enum)]
+        output: Option<Output>,
+        /// Show the last operation.
+        #[arg(long)]
+        show_operation: bool,
+        /// Refresh first (`argocd.argoproj.io/refresh: normal`) and wait for it.
+        #[arg(long)]
+        refresh: bool,
+        /// Refresh, fetching the repository again (`hard`).
+        #[arg(long)]
+        hard_refresh: bool,
+    },
+    /// Sync to the target revision (or `--revision`), then wait for the operation.
+    Sync {
+        #[command(flatten)]
+        app: AppName,
+        /// Delete what is no longer in Git.
+        #[arg(long)]
+        prune: bool,
+        /// Plan only.
+        #[arg(long)]
+        dry_run: bool,
+        /// Sync to this revision instead of the target.
+        #[arg(long)]
+        revision: Option<String>,
+        /// Only `GROUP:KIND:[NAMESPACE/]NAME` (repeatable).
+        #[arg(long = "resource")]
+        resources: Vec<String>,
+        /// Do not wait for the operation.
+        #[arg(long = "async")]
+        no_wait: bool,
+        /// Give up waiting after this many seconds (0: never).
+        #[arg(long, default_value_t = 0)]
+        timeout: u64,
+    },
+    /// Deployment history: ID DATE REVISION per source repository.
+    History {
+        #[command(flatten)]
+        app: AppName,
+        /// `wide` (default) or `id`.
+        #[arg(short = 'o', long, default_value = "wide")]
+        output: String,
+    },
+    /// Sync to a history entry (the previous one without ID); refused while auto-sync is
+    /// on, as Argo CD.
+    Rollback {
+        #[command(flatten)]
+        app: AppName,
+        /// History ID.
+        id: Option<i64>,
+        #[arg(long)]
+        prune: bool,
+        #[arg(long, default_value_t = 0)]
+        timeout: u64,
+    },
+    /// Delete Applications; `--cascade=false` keeps their resources.
+    Delete {
+        /// Applications.
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Delete the Application's resources too (the resources finalizer).
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        cascade: bool,
+        /// Accepted for argocd's habit; sluice never prompts.
+        #[arg(short = 'y', long)]
+        yes: bool,
+        #[command(flatten)]
+        conn: ConnFlags,
+    },
+    /// Wait until the Application is synced, healthy and has no operation running (or only
+    /// what the flags name).
+    Wait {
+        #[command(flatten)]
+        app: AppName,
+        #[arg(long)]
+        sync: bool,
+        #[arg(long)]
+        health: bool,
+        /// Wait for a pending operation to finish.
+        #[arg(long)]
+        operation: bool,
+        #[arg(long)]
+        suspended: bool,
+        #[arg(long)]
+        degraded: bool,
+        /// Give up after this many seconds (exit 1); 0 waits for ever.
+        #[arg(long, default_value_t = 0)]
+        timeout: u64,
+    },
+    /// Create an Application from flags (as `argocd app create`).
+    Create {
+        #[command(flatten)]
+        app: AppName,
+        #[command(flatten)]
+        spec: SpecFlags,
+        /// A label KEY=VALUE (repeatable).
+        #[arg(short = 'l', long = "label")]
+        labels: Vec<String>,
+        /// Update the Application when it exists.
+        #[arg(long)]
+        upsert: bool,
+    },
+    /// Change an Application's spec from flags (as `argocd app set`).
+    Set {
+        #[command(flatten)]
+        app: AppName,
+        #[command(flatten)]
+        spec: SpecFlags,
+    },
+}
+
+fn out(s: &str) {
+    use std::io::Write as _;
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(s.as_bytes());
+    let _ = o.flush();
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn nonce() -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{t:x}-{}", std::process::id())
+}
+
+/// The UI page of an Application (`argocd app get`'s URL line).
+fn url(c: &Conn, app: &Value) -> String {
+    format!(
+        "{}/#/apps/{}/{}",
+        c.server.trim_end_matches('/'),
+        app["metadata"]["namespace"].as_str().unwrap_or(""),
+        app["metadata"]["name"].as_str().unwrap_or("")
+    )
+}
+
+fn print_doc(v: &Value, output: Output) {
+    match output {
+        Output::Json => out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(v).unwrap_or_default()
+        )),
+        _ => out(&sluice_core::emit::to_string(v)),
+    }
+}
+
+fn with_kind(mut app: Value) -> Value {
+    app["apiVersion"] = json!("argoproj.io/v1alpha1");
+    app["kind"] = json!("Application");
+    app
+}
+
+async fn get_app(c: &Conn, name: &str) -> Result<Value, Error> {
+    Ok(with_kind(c.get(&app_res(), &c.namespace, name).await?))
+}
+
+/// Polls the Application until `done` holds (500 ms apart); `Ok(None)` on timeout.
+async fn poll(
+    c: &Conn,
+    name: &str,
+    timeout: u64,
+    mut done: impl FnMut(&Value) -> Result<bool, Error>,
+) -> Result<Option<Value>, Error> {
+    let t0 = Instant::now();
+    loop {
+        let app = get_app(c, name).await?;
+        if done(&app)? {
+            return Ok(Some(app));
+        }
+        if timeout > 0 && t0.elapsed() >= Duration::from_secs(timeout) {
+            return Ok(None);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Writes `operation`, waits for the controller's result of it (unless `no_wait`), prints
+/// the final status as argocd does; exit 1 unless the phase is Succeeded.
+async fn run_operation(
+    c: &Conn,
+    name: &str,
+    operation: Value,
+    nonce: &str,
+    no_wait: bool,
+    timeout: u64,
+    dry_run: bool,
+) -> Result<u8, Error> {
+    c.merge_patch(
+        &app_res(),
+        &c.namespace,
+        name,
+        &json!({"operation": operation}),
+    )
+    .await?;
+    if no_wait {
+        return Ok(0);
+    }
+    let done = poll(c, name, timeout, |a| Ok(fmt::operation_done(a, nonce))).await?;
+    let Some(app) = done else {
+        return Err(Error::RunFailed(format!(
+            "timed out ({timeout}s) waiting for app {name:?} match desired state"
+        )));
+    };
+    out(&fmt::final_status(&app, &url(c, &app), true, now()));
+    let phase = app
+        .pointer("/status/operationState/phase")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if phase != "Succeeded" {
+        return Err(Error::RunFailed(format!(
+            "Operation has completed with phase: {phase}"
+        )));
+    }
+    if !dry_run {
+        let pruning = app
+            .pointer("/status/resources")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|r| r["requiresPruning"] == true)
+            .count();
+        let synced = app.pointer("/status/sync/status").and_then(Value::as_str) == Some("Synced");
+        if !synced && pruning > 0 {
+            return Err(Error::RunFailed(format!(
+                "{pruning} resources require pruning"
+            )));
+        }
+    }
+    Ok(0)
+}
+
+fn spec_patch(app: &Value, f: &SpecFlags) -> Result<Value, Error> {
+    let mut spec = json!({});
+    let mut src = json!({});
+    if let Some(v) = &f.repo {
+        src["repoURL"] = json!(v);
+    }
+    if let Some(v) = &f.path {
+        src["path"] = json!(v);
+    }
+    if let Some(v) = &f.revision {
+        src["targetRevision"] = json!(v);
+    }
+    if f.directory_recurse {
+        src["directory"] = json!({"recurse": true});
+    }
+    if src.as_object().is_some_and(|m| !m.is_empty()) {
+        if app.pointer("/spec/sources").is_some_and(Value::is_array) {
+            return Err(Error::Usage(
+                "the Application has several sources: edit it with `sluice apply`".into(),
+            ));
+        }
+        spec["source"] = src;
+    }
+    let mut dest = json!({});
+    if let Some(v) = &f.dest_server {
+        dest["server"] = json!(v);
+    }
+    if let Some(v) = &f.dest_name {
+        dest["name"] = json!(v);
+    }
+    if let Some(v) = &f.dest_namespace {
+        dest["namespace"] = json!(v);
+    }
+    if dest.as_object().is_some_and(|m| !m.is_empty()) {
+        spec["destination"] = dest;
+    }
+    if let Some(p) = &f.project {
+        spec["project"] = json!(p);
+    }
+    let policy = fmt::sync_policy_patch(
+        f.sync_policy.as_deref(),
+        f.auto_prune,
+        f.self_heal,
+        &f.sync_options,
+    )
+    .map_err(Error::Usage)?;
+    if !policy.is_null() {
+        spec["syncPolicy"] = policy;
+    }
+    if spec.as_object().is_some_and(serde_json::Map::is_empty) {
+        return Err(Error::Usage(
+            "Please set at least one option to update".into(),
+        ));
+    }
+    Ok(json!({"spec": spec}))
+}
+
+pub fn run(cmd: &AppCmd) -> anyhow::Result<u8> {
+    match cmd {
+        AppCmd::List {
+            projects,
+            list,
+            conn,
+        } => with_conn(&in_argocd(conn), |c| async move {
+            let ns = (!list.all_namespaces).then(|| c.namespace.clone());
+            let mut apps: Vec<Value> = c
+                .list(&app_res(), ns.as_deref(), list.selector.as_deref())
+                .await?;
+            if !projects.is_empty() {
+                apps.retain(|a| {
+                    let p = a["spec"]["project"].as_str().unwrap_or("default");
+                    projects.iter().any(|x| x == p)
+                });
+            }
+            match list.output {
+                Some(o @ (Output::Json | Output::Yaml)) => print_doc(&Value::Array(apps), o),
+                Some(Output::Name) => {
+                    for a in &apps {
+                        out(&format!("{}\n", fmt::qualified_name(a)));
+                    }
+                }
+                o => out(&fmt::app_list(
+                    &apps,
+                    o == Some(Output::Wide),
+                    list.no_headers,
+                )),
+            }
+            Ok(0)
+        }),
+        AppCmd::Get {
+            app,
+            output,
+            show_operation,
+            refresh,
+            hard_refresh,
+        } => with_conn(&in_argocd(&app.conn), |c| async move {
+            if *refresh || *hard_refresh {
+                let kind = if *hard_refresh { "hard" } else { "normal" };
+                let p = json!({"metadata": {"annotations": {"argocd.argoproj.io/refresh": kind}}});
+                c.merge_patch(&app_res(), &c.namespace, &app.name, &p)
+                    .await?;
+                // the controller removes the annotation once refreshed
+                poll(&c, &app.name, 30, |a| {
+                    Ok(
+                        a.pointer("/metadata/annotations/argocd.argoproj.io~1refresh")
+                            .is_none(),
+                    )
+                })
+                .await?;
+            }
+            let a = get_app(&c, &app.name).await?;
+            match output {
+                Some(o @ (Output::Json | Output::Yaml)) => print_doc(&a, *o),
+                _ => out(&fmt::get(&a, &url(&c, &a), *show_operation, now())),
+            }
+            Ok(0)
+        }),
+        AppCmd::Sync {
+            app,
+            prune,
+            dry_run,
+            revision,
+            resources,
+            no_wait,
+            timeout,
+        } => with_conn(&in_argocd(&app.conn), |c| async move {
+            let a = get_app(&c, &app.name).await?;
+            let n = nonce();
+            let req = fmt::SyncRequest {
+                revision: revision.clone(),
+                prune: *prune,
+                dry_run: *dry_run,
+                resources: resources.clone(),
+                username: "admin".into(),
+                nonce: n.clone(),
+            };
+            let op = fmt::sync_operation(&a, &req).map_err(Error::RunFailed)?;
+            run_operation(&c, &app.name, op, &n, *no_wait, *timeout, *dry_run).await
+        }),
+        AppCmd::History { app, output } => with_conn(&in_argocd(&app.conn), |c| async move {
+            let a = get_app(&c, &app.name).await?;
+            if output == "id" {
+                for h in a
+                    .pointer("/status/history")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    out(&format!("{}\n", h["id"]));
+                }
+            } else {
+                out(&fmt::history(&a));
+            }
+            Ok(0)
+        }),
+        AppCmd::Rollback {
+            app,
+            id,
+            prune,
+            timeout,
+        } => with_conn(&in_argocd(&app.conn), |c| async move {
+            let a = get_app(&c, &app.name).await?;
+            let entry = fmt::find_history(&a, *id).map_err(Error::RunFailed)?;
+            let n = nonce();
+            let op = fmt::rollback_operation(&a, &entry, *prune, false, "admin", &n)
+                .map_err(Error::RunFailed)?;
+            run_operation(&c, &app.name, op, &n, false, *timeout, false).await
+        }),
+        AppCmd::Delete {
+            names,
+            cascade,
+            yes: _,
+            conn,
+        } => with_conn(&in_argocd(conn), |c| async move {
+            const FIN: &str = "resources-finalizer.argocd.argoproj.io";
+            for name in names {
+                let a = get_app(&c, name).await?;
+                let mut fins: Vec<Value> = a
+                    .pointer("/metadata/finalizers")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                let has = fins.iter().any(|f| f == FIN);
+                // argo-cd server/application `Delete`: cascade adds the resources
+                // finalizer, non-cascade removes it, then the Application is deleted
+                if *cascade && !has {
+                    fins.push(json!(FIN));
+                } else if !*cascade && has {
+                    fins.retain(|f| f != FIN);
+                }
+                if *cascade != has {
+                    c.merge_patch(
+                        &app_res(),
+                        &c.namespace,
+                        name,
+                        &json!({"metadata": {"finalizers": fins}}),
+                    )
+                    .await?;
+                }
+                c.delete(&app_res(), &c.namespace, name).await?;
+                out(&format!("application '{name}' deleted\n"));
+            }
+            Ok(0)
+        }),
+        AppCmd::Wait {
+            app,
+            sync,
+            health,
+            operation,
+            suspended,
+            degraded,
+            timeout,
+        } => with_conn(&in_argocd(&app.conn), |c| async move {
+            let mut w = fmt::Watch {
+                sync: *sync,
+                health: *health,
+                operation: *operation,
+                suspended: *suspended,
+                degraded: *degraded,
+            };
+            if !w.sync && !w.health && !w.operation && !w.suspended && !w.degraded {
+                w.sync = true;
+                w.health = true;
+                w.operation = true;
+            }
+            let mut prev_health = String::new();
+            let res = poll(&c, &app.name, *timeout, |a| {
+                let h = a
+                    .pointer("/status/health/status")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned();
+                // argocd: a health that turns Degraded (from neither Unknown nor
+                // Degraded) while waiting for health ends the wait with an error
+                if w.health
+                    && !w.degraded
+                    && h == "Degraded"
+                    && !prev_health.is_empty()
+                    && prev_health != "Unknown"
+                    && prev_health != "Degraded"
+                {
+                    return Err(Error::RunFailed(format!(
+                        "application '{}' health state has transitioned from {prev_health} to {h}",
+                        app.name
+                    )));
+                }
+                prev_health = h;
+                Ok(fmt::wait_satisfied(a, &w))
+            })
+            .await?;
+            match res {
+                Some(a) => {
+                    out(&fmt::final_status(&a, &url(&c, &a), w.operation, now()));
+                    Ok(0)
+                }
+                None => {
+                    let a = get_app(&c, &app.name).await?;
+                    out("\nThis is the state of the app after `wait` timed out:\n");
+                    out(&fmt::final_status(&a, &url(&c, &a), w.operation, now()));
+                    out("\nThe command timed out waiting for the conditions to be met.\n");
+                    Err(Error::RunFailed(format!(
+                        "timed out ({timeout}s) waiting for app {:?} match desired state",
+                        app.name
+                    )))
+                }
+            }
+        }),
+        AppCmd::Create {
+            app,
+            spec,
+            labels,
+            upsert,
+        } => with_conn(&in_argocd(&app.conn), |c| async move {
+            let req = fmt::CreateRequest {
+                name: app.name.clone(),
+                namespace: c.namespace.clone(),
+                project: spec.project.clone().unwrap_or_default(),
+                repo: spec.repo.clone().unwrap_or_default(),
+                path: spec.path.clone().unwrap_or_default(),
+                revision: spec.revision.clone().unwrap_or_default(),
+                dest_server: spec.dest_server.clone().unwrap_or_default(),
+                dest_name: spec.dest_name.clone().unwrap_or_default(),
+                dest_namespace: spec.dest_namespace.clone().unwrap_or_default(),
+                sync_policy: spec.sync_policy.clone(),
+                auto_prune: spec.auto_prune,
+                self_heal: spec.self_heal,
+                sync_options: spec.sync_options.clone(),
+                labels: labels.clone(),
+                directory_recurse: spec.directory_recurse,
+            };
+            let obj = fmt::create_application(&req).map_err(Error::Usage)?;
+            match c.get(&app_res(), &c.namespace, &app.name).await {
+                Ok(existing) => {
+                    if existing["spec"] == obj["spec"] {
+                        out(&format!("application '{}' unchanged\n", app.name));
+                    } else if *upsert {
+                        c.merge_patch(
+                            &app_res(),
+                            &c.namespace,
+                            &app.name,
+                            &json!({"spec": obj["spec"]}),
+                        )
+                        .await?;
+                        out(&format!("application '{}' updated\n", app.name));
+                    } else {
+                        return Err(Error::RunFailed(
+                            "existing application spec is different, use upsert flag to force update"
+                                .into(),
+                        ));
+                    }
+                }
+                Err(e) if e.is_not_found() => {
+                    c.create(&app_res(), &c.namespace, &obj).await?;
+                    out(&format!("application '{}' created\n", app.name));
+                }
+                Err(e) => return Err(e),
+            }
+            Ok(0)
+        }),
+        AppCmd::Set { app, spec } => with_conn(&in_argocd(&app.conn), |c| async move {
+            let a = get_app(&c, &app.name).await?;
+            let patch = spec_patch(&a, spec)?;
+            c.merge_patch(&app_res(), &c.namespace, &app.name, &patch)
+                .await?;
+            Ok(0)
+        }),
+    }
+}
