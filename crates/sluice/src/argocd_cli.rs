@@ -676,3 +676,587 @@ pub fn run(cmd: &AppCmd) -> anyhow::Result<u8> {
         }),
     }
 }
+
+// ---- repositories, credential templates, clusters, projects ----
+
+fn secret_res() -> Resource {
+    Resource {
+        group: String::new(),
+        version: "v1".into(),
+        kind: "Secret".into(),
+        plural: "secrets".into(),
+        singular: "secret".into(),
+        short_names: Vec::new(),
+        namespaced: true,
+    }
+}
+
+fn proj_res() -> Resource {
+    argo("AppProject", "appprojects")
+}
+
+/// A Secret's values: `data` decoded, then `stringData` (which wins).
+fn secret_values(sec: &Value) -> std::collections::BTreeMap<String, String> {
+    use base64::Engine as _;
+    let mut out = std::collections::BTreeMap::new();
+    if let Some(d) = sec.get("data").and_then(Value::as_object) {
+        for (k, v) in d {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(v.as_str().unwrap_or(""))
+                .unwrap_or_default();
+            out.insert(k.clone(), String::from_utf8_lossy(&bytes).into_owned());
+        }
+    }
+    if let Some(d) = sec.get("stringData").and_then(Value::as_object) {
+        for (k, v) in d {
+            out.insert(k.clone(), v.as_str().unwrap_or("").to_owned());
+        }
+    }
+    out
+}
+
+/// `stringData` moved into base64 `data`, as the API server stores it.
+fn encode_secret(mut sec: Value) -> Value {
+    use base64::Engine as _;
+    if let Some(Value::Object(sd)) = sec.as_object_mut().and_then(|m| m.remove("stringData")) {
+        let data: serde_json::Map<String, Value> = sd
+            .into_iter()
+            .map(|(k, v)| {
+                let text = v.as_str().unwrap_or("").to_owned();
+                (
+                    k,
+                    json!(base64::engine::general_purpose::STANDARD.encode(text)),
+                )
+            })
+            .collect();
+        sec["data"] = Value::Object(data);
+    }
+    sec
+}
+
+/// The Secrets of the namespace labelled `argocd.argoproj.io/secret-type=TYPE`.
+async fn typed_secrets(c: &Conn, kind: &str) -> Result<Vec<Value>, Error> {
+    c.list(
+        &secret_res(),
+        Some(&c.namespace),
+        Some(&format!("argocd.argoproj.io/secret-type={kind}")),
+    )
+    .await
+}
+
+/// Creates the Secret, or with `upsert` replaces its values; an existing one with other
+/// values is refused without it (argo-cd server: "existing ... is different, use upsert
+/// flag to force update").
+async fn put_secret(c: &Conn, sec: Value, upsert: bool, what: &str) -> Result<(), Error> {
+    let sec = encode_secret(sec);
+    let name = sec["metadata"]["name"].as_str().unwrap_or("").to_owned();
+    match c.get(&secret_res(), &c.namespace, &name).await {
+        Ok(existing) => {
+            if existing["data"] == sec["data"] {
+                return Ok(());
+            }
+            if !upsert {
+                return Err(Error::RunFailed(format!(
+                    "existing {what} spec is different; use upsert flag to force update"
+                )));
+            }
+            c.merge_patch(
+                &secret_res(),
+                &c.namespace,
+                &name,
+                &json!({"data": sec["data"], "metadata": {"labels": sec["metadata"]["labels"]}}),
+            )
+            .await?;
+            Ok(())
+        }
+        Err(e) if e.is_not_found() => c
+            .create(&secret_res(), &c.namespace, &sec)
+            .await
+            .map(|_| ()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Deletes the Secrets of `kind` whose `url` (or `server`/`name` for clusters) is `key`;
+/// false when none is.
+async fn remove_secrets(c: &Conn, kind: &str, keys: &[&str], key: &str) -> Result<bool, Error> {
+    let mut hit = false;
+    for sec in typed_secrets(c, kind).await? {
+        let v = secret_values(&sec);
+        if keys.iter().any(|k| v.get(*k).is_some_and(|x| x == key)) {
+            let name = sec["metadata"]["name"].as_str().unwrap_or("");
+            c.delete(&secret_res(), &c.namespace, name).await?;
+            hit = true;
+        }
+    }
+    Ok(hit)
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RepoFlags {
+    /// `git` (default) or `helm`.
+    #[arg(long = "type", default_value = "git")]
+    pub kind: String,
+    /// A name for the repository.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The project the repository is scoped to.
+    #[arg(long)]
+    pub project: Option<String>,
+    #[arg(long)]
+    pub username: Option<String>,
+    #[arg(long)]
+    pub password: Option<String>,
+    /// A file with an SSH private key.
+    #[arg(long, value_name = "FILE")]
+    pub ssh_private_key_path: Option<std::path::PathBuf>,
+    #[arg(long)]
+    pub insecure_skip_server_verification: bool,
+    #[arg(long)]
+    pub insecure_ignore_host_key: bool,
+    #[arg(long)]
+    pub enable_lfs: bool,
+    #[arg(long)]
+    pub enable_oci: bool,
+    /// Replace an existing entry.
+    #[arg(long)]
+    pub upsert: bool,
+}
+
+impl RepoFlags {
+    fn request(&self, url: &str) -> Result<fmt::RepoRequest, Error> {
+        let key = match &self.ssh_private_key_path {
+            Some(p) => crate::input::read_named(&p.to_string_lossy())
+                .map_err(|e| Error::Usage(format!("{e:#}")))?,
+            None => String::new(),
+        };
+        Ok(fmt::RepoRequest {
+            url: url.to_owned(),
+            kind: self.kind.clone(),
+            name: self.name.clone().unwrap_or_default(),
+            project: self.project.clone().unwrap_or_default(),
+            username: self.username.clone().unwrap_or_default(),
+            password: self.password.clone().unwrap_or_default(),
+            ssh_private_key: key,
+            insecure_skip_server_verification: self.insecure_skip_server_verification,
+            insecure_ignore_host_key: self.insecure_ignore_host_key,
+            enable_lfs: self.enable_lfs,
+            enable_oci: self.enable_oci,
+        })
+    }
+}
+
+/// Repositories as Argo CD stores them: Secrets labelled
+/// `argocd.argoproj.io/secret-type: repository` in `argocd`. Exit codes as `sluice app`.
+#[derive(Debug, Subcommand)]
+pub enum RepoCmd {
+    /// Add a repository (`Repository 'URL' added`).
+    Add {
+        url: String,
+        #[command(flatten)]
+        flags: RepoFlags,
+        #[command(flatten)]
+        conn: ConnFlags,
+    },
+    /// TYPE NAME REPO INSECURE OCI LFS CREDS STATUS MESSAGE PROJECT.
+    #[command(alias = "ls")]
+    List {
+        /// `wide` (default), `url`, `json` or `yaml`.
+        #[arg(short = 'o', long, default_value = "wide")]
+        output: String,
+        #[command(flatten)]
+        conn: ConnFlags,
+    },
+    /// Remove repositories (`Repository 'URL' removed`).
+    Rm {
+        #[arg(required = true)]
+        urls: Vec<String>,
+        #[command(flatten)]
+        conn: ConnFlags,
+    },
+}
+
+/// Credential templates (`repo-creds` Secrets): their values apply to every repository
+/// whose URL starts with the template's, the longest match winning.
+#[derive(Debug, Subcommand)]
+pub enum RepoCredsCmd {
+    /// Add a template (`Repository credentials for 'URL' added`).
+    Add {
+        url: String,
+        #[command(flatten)]
+        flags: RepoFlags,
+        #[command(flatten)]
+        conn: ConnFlags,
+    },
+    /// URL PATTERN USERNAME SSH_CREDS TLS_CREDS.
+    #[command(alias = "ls")]
+    List {
+        #[command(flatten)]
+        conn: ConnFlags,
+    },
+    /// Remove templates.
+    Rm {
+        #[arg(required = true)]
+        urls: Vec<String>,
+        #[command(flatten)]
+        conn: ConnFlags,
+    },
+}
+
+/// Destination clusters as Argo CD stores them: Secrets labelled
+/// `argocd.argoproj.io/secret-type: cluster` in `argocd`.
+#[derive(Debug, Subcommand)]
+pub enum ClusterCmd {
+    /// Add the cluster of a kubeconfig context (its server, bearer token and CA).
+    Add {
+        /// The context (default: the current one).
+        context: Option<String>,
+        /// The kubeconfig to read the context from (default: the one connected with).
+        #[arg(long, value_name = "FILE")]
+        cluster_kubeconfig: Option<std::path::PathBuf>,
+        /// The cluster's name (default: the context's).
+        #[arg(long)]
+        name: Option<String>,
+        /// Namespaces Argo CD may manage (repeatable; default all).
+        #[arg(long = "namespace-scope")]
+        namespaces: Vec<String>,
+        #[arg(long)]
+        project: Option<String>,
+        #[arg(long)]
+        upsert: bool,
+        #[command(flatten)]
+        conn: ConnFlags,
+    },
+    /// SERVER NAME VERSION STATUS MESSAGE PROJECT (the in-cluster destination first).
+    #[command(alias = "ls")]
+    List {
+        /// `wide` (default), `server`, `json` or `yaml`.
+        #[arg(short = 'o', long, default_value = "wide")]
+        output: String,
+        #[command(flatten)]
+        conn: ConnFlags,
+    },
+    /// Remove clusters by server URL or name (`Cluster 'X' removed`).
+    Rm {
+        #[arg(required = true)]
+        servers: Vec<String>,
+        #[command(flatten)]
+        conn: ConnFlags,
+    },
+}
+
+/// AppProjects, as `argocd proj`.
+#[derive(Debug, Subcommand)]
+pub enum ProjCmd {
+    /// NAME DESCRIPTION DESTINATIONS SOURCES ... (as `argocd proj list`).
+    #[command(alias = "ls")]
+    List {
+        #[arg(short = 'o', long, value_enum)]
+        output: Option<Output>,
+        #[command(flatten)]
+        conn: ConnFlags,
+    },
+    /// A project's destinations, repositories and resource lists.
+    Get {
+        name: String,
+        #[arg(short = 'o', long, value_enum)]
+        output: Option<Output>,
+        #[command(flatten)]
+        conn: ConnFlags,
+    },
+    /// Create a project: `-d SERVER,NAMESPACE` destinations, `-s REPO` sources.
+    Create {
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(short = 'd', long = "dest")]
+        dests: Vec<String>,
+        #[arg(short = 's', long = "src")]
+        sources: Vec<String>,
+        #[arg(long)]
+        upsert: bool,
+        #[command(flatten)]
+        conn: ConnFlags,
+    },
+}
+
+fn print_list(items: Vec<Value>, output: &str) -> bool {
+    match output {
+        "json" => print_doc(&Value::Array(items), Output::Json),
+        "yaml" => print_doc(&Value::Array(items), Output::Yaml),
+        _ => return false,
+    }
+    true
+}
+
+pub fn run_repo(cmd: &RepoCmd) -> anyhow::Result<u8> {
+    match cmd {
+        RepoCmd::Add { url, flags, conn } => with_conn(&in_argocd(conn), |c| async move {
+            let sec = fmt::repo_secret(&flags.request(url)?, &c.namespace, false);
+            put_secret(&c, sec, flags.upsert, "repository").await?;
+            out(&format!("Repository '{url}' added\n"));
+            Ok(0)
+        }),
+        RepoCmd::List { output, conn } => with_conn(&in_argocd(conn), |c| async move {
+            let repos: Vec<_> = typed_secrets(&c, "repository")
+                .await?
+                .iter()
+                .map(secret_values)
+                .collect();
+            let templates: Vec<_> = typed_secrets(&c, "repo-creds")
+                .await?
+                .iter()
+                .map(secret_values)
+                .collect();
+            let plain = |m: &std::collections::BTreeMap<String, String>| {
+                let mut v = json!({});
+                for k in ["url", "type", "name", "project", "username"] {
+                    if let Some(x) = m.get(k) {
+                        v[if k == "url" { "repo" } else { k }] = json!(x);
+                    }
+                }
+                v
+            };
+            if !print_list(repos.iter().map(plain).collect(), output) {
+                if output == "url" {
+                    for r in &repos {
+                        out(&format!("{}\n", r.get("url").cloned().unwrap_or_default()));
+                    }
+                } else {
+                    out(&fmt::repo_list(&repos, &templates));
+                }
+            }
+            Ok(0)
+        }),
+        RepoCmd::Rm { urls, conn } => with_conn(&in_argocd(conn), |c| async move {
+            for url in urls {
+                if !remove_secrets(&c, "repository", &["url"], url).await? {
+                    return Err(Error::RunFailed(format!("repo '{url}' not found")));
+                }
+                out(&format!("Repository '{url}' removed\n"));
+            }
+            Ok(0)
+        }),
+    }
+}
+
+pub fn run_repocreds(cmd: &RepoCredsCmd) -> anyhow::Result<u8> {
+    match cmd {
+        RepoCredsCmd::Add { url, flags, conn } => with_conn(&in_argocd(conn), |c| async move {
+            let sec = fmt::repo_secret(&flags.request(url)?, &c.namespace, true);
+            put_secret(&c, sec, flags.upsert, "repository credentials").await?;
+            out(&format!("Repository credentials for '{url}' added\n"));
+            Ok(0)
+        }),
+        RepoCredsCmd::List { conn } => with_conn(&in_argocd(conn), |c| async move {
+            let t: Vec<_> = typed_secrets(&c, "repo-creds")
+                .await?
+                .iter()
+                .map(secret_values)
+                .collect();
+            out(&fmt::repocreds_list(&t));
+            Ok(0)
+        }),
+        RepoCredsCmd::Rm { urls, conn } => with_conn(&in_argocd(conn), |c| async move {
+            for url in urls {
+                if !remove_secrets(&c, "repo-creds", &["url"], url).await? {
+                    return Err(Error::RunFailed(format!(
+                        "repository credentials for '{url}' not found"
+                    )));
+                }
+                out(&format!("Repository credentials for '{url}' removed\n"));
+            }
+            Ok(0)
+        }),
+    }
+}
+
+/// The server, bearer token and CA data of a kubeconfig context.
+fn kubeconfig_cluster(
+    path: &std::path::Path,
+    context: Option<&str>,
+) -> Result<(String, fmt::ClusterRequest), Error> {
+    let text = crate::input::read_named(&path.to_string_lossy())
+        .map_err(|e| Error::Usage(format!("{e:#}")))?;
+    let docs = sluice_core::yaml::load_documents(&text, &sluice_core::yaml::Limits::default())
+        .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+    let kc = docs
+        .into_iter()
+        .next()
+        .map(|d| d.value)
+        .unwrap_or(Value::Null);
+    let ctx_name = match context {
+        Some(c) => c.to_owned(),
+        None => kc["current-context"].as_str().unwrap_or("").to_owned(),
+    };
+    let find = |list: &str, name: &str| -> Option<Value> {
+        kc[list]
+            .as_array()?
+            .iter()
+            .find(|e| e["name"] == name)
+            .cloned()
+    };
+    let ctx = find("contexts", &ctx_name).ok_or_else(|| {
+        Error::Usage(format!(
+            "context {ctx_name:?} not found in {}",
+            path.display()
+        ))
+    })?;
+    let cluster_name = ctx["context"]["cluster"].as_str().unwrap_or("");
+    let user_name = ctx["context"]["user"].as_str().unwrap_or("");
+    let cluster = find("clusters", cluster_name).unwrap_or(Value::Null);
+    let user = find("users", user_name).unwrap_or(Value::Null);
+    let server = cluster["cluster"]["server"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    if server.is_empty() {
+        return Err(Error::Usage(format!(
+            "context {ctx_name:?}: its cluster has no server"
+        )));
+    }
+    Ok((
+        ctx_name,
+        fmt::ClusterRequest {
+            server,
+            bearer_token: user["user"]["token"].as_str().unwrap_or("").to_owned(),
+            ca_data: cluster["cluster"]["certificate-authority-data"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned(),
+            insecure: cluster["cluster"]["insecure-skip-tls-verify"] == true,
+            ..Default::default()
+        },
+    ))
+}
+
+pub fn run_cluster(cmd: &ClusterCmd) -> anyhow::Result<u8> {
+    match cmd {
+        ClusterCmd::Add {
+            context,
+            cluster_kubeconfig,
+            name,
+            namespaces,
+            project,
+            upsert,
+            conn,
+        } => {
+            let path = cluster_kubeconfig
+                .clone()
+                .or_else(|| conn.kubeconfig.clone())
+                .unwrap_or_else(|| conn.data.join("kubeconfig"));
+            with_conn(&in_argocd(conn), |c| async move {
+                let (ctx, mut req) = kubeconfig_cluster(&path, context.as_deref())?;
+                req.name = name.clone().unwrap_or(ctx);
+                req.namespaces = namespaces.clone();
+                req.project = project.clone().unwrap_or_default();
+                let sec = fmt::cluster_secret(&req, &c.namespace).map_err(Error::Usage)?;
+                put_secret(&c, sec, *upsert, "cluster").await?;
+                out(&format!("Cluster '{}' added\n", req.server));
+                Ok(0)
+            })
+        }
+        ClusterCmd::List { output, conn } => with_conn(&in_argocd(conn), |c| async move {
+            let clusters: Vec<_> = typed_secrets(&c, "cluster")
+                .await?
+                .iter()
+                .map(secret_values)
+                .collect();
+            let plain: Vec<Value> = clusters
+                .iter()
+                .map(|m| {
+                    json!({"server": m.get("server"), "name": m.get("name"),
+                        "project": m.get("project"), "namespaces": m.get("namespaces")})
+                })
+                .collect();
+            if !print_list(plain, output) {
+                if output == "server" {
+                    for m in &clusters {
+                        out(&format!(
+                            "{}\n",
+                            m.get("server").cloned().unwrap_or_default()
+                        ));
+                    }
+                } else {
+                    out(&fmt::cluster_list(&clusters));
+                }
+            }
+            Ok(0)
+        }),
+        ClusterCmd::Rm { servers, conn } => with_conn(&in_argocd(conn), |c| async move {
+            for s in servers {
+                if !remove_secrets(&c, "cluster", &["server", "name"], s).await? {
+                    return Err(Error::RunFailed(format!("cluster '{s}' not found")));
+                }
+                out(&format!("Cluster '{s}' removed\n"));
+            }
+            Ok(0)
+        }),
+    }
+}
+
+pub fn run_proj(cmd: &ProjCmd) -> anyhow::Result<u8> {
+    match cmd {
+        ProjCmd::List { output, conn } => with_conn(&in_argocd(conn), |c| async move {
+            let items = c.list(&proj_res(), Some(&c.namespace), None).await?;
+            match output {
+                Some(o @ (Output::Json | Output::Yaml)) => print_doc(&Value::Array(items), *o),
+                Some(Output::Name) => {
+                    for p in &items {
+                        out(&format!(
+                            "{}\n",
+                            p["metadata"]["name"].as_str().unwrap_or("")
+                        ));
+                    }
+                }
+                _ => out(&fmt::proj_list(&items)),
+            }
+            Ok(0)
+        }),
+        ProjCmd::Get { name, output, conn } => with_conn(&in_argocd(conn), |c| async move {
+            let mut p = c.get(&proj_res(), &c.namespace, name).await?;
+            p["apiVersion"] = json!("argoproj.io/v1alpha1");
+            p["kind"] = json!("AppProject");
+            match output {
+                Some(o @ (Output::Json | Output::Yaml)) => print_doc(&p, *o),
+                _ => out(&fmt::proj_get(&p)),
+            }
+            Ok(0)
+        }),
+        ProjCmd::Create {
+            name,
+            description,
+            dests,
+            sources,
+            upsert,
+            conn,
+        } => with_conn(&in_argocd(conn), |c| async move {
+            let p = fmt::proj_create(
+                name,
+                &c.namespace,
+                description.as_deref().unwrap_or(""),
+                dests,
+                sources,
+            )
+            .map_err(Error::Usage)?;
+            match c.get(&proj_res(), &c.namespace, name).await {
+                Ok(existing) if existing["spec"] == p["spec"] => {}
+                Ok(_) if *upsert => {
+                    c.merge_patch(&proj_res(), &c.namespace, name, &json!({"spec": p["spec"]}))
+                        .await?;
+                }
+                Ok(_) => {
+                    return Err(Error::RunFailed(
+                        "existing project spec is different, use upsert flag to force update"
+                            .into(),
+                    ));
+                }
+                Err(e) if e.is_not_found() => {
+                    c.create(&proj_res(), &c.namespace, &p).await?;
+                }
+                Err(e) => return Err(e),
+            }
+            Ok(0)
+        }),
+    }
+}

@@ -106,6 +106,19 @@ enum Command {
     /// wait, create, set.
     #[command(subcommand)]
     App(argocd_cli::AppCmd),
+    /// Argo CD repositories (`repository` Secrets), as `argocd repo`: add, list, rm.
+    #[command(subcommand)]
+    Repo(argocd_cli::RepoCmd),
+    /// Argo CD repository credential templates (`repo-creds` Secrets), as `argocd
+    /// repocreds`: add, list, rm.
+    #[command(subcommand)]
+    Repocreds(argocd_cli::RepoCredsCmd),
+    /// Argo CD destination clusters (`cluster` Secrets), as `argocd cluster`: add, list, rm.
+    #[command(subcommand)]
+    Cluster(argocd_cli::ClusterCmd),
+    /// Argo CD AppProjects, as `argocd proj`: list, get, create.
+    #[command(subcommand)]
+    Proj(argocd_cli::ProjCmd),
 }
 
 fn main() -> ExitCode {
@@ -154,6 +167,10 @@ fn main() -> ExitCode {
         Command::Admin(cmd) => admin::run(&cmd),
         Command::Rollouts(cmd) => rollouts_cli::run(&cmd),
         Command::App(cmd) => argocd_cli::run(&cmd),
+        Command::Repo(cmd) => argocd_cli::run_repo(&cmd),
+        Command::Repocreds(cmd) => argocd_cli::run_repocreds(&cmd),
+        Command::Cluster(cmd) => argocd_cli::run_cluster(&cmd),
+        Command::Proj(cmd) => argocd_cli::run_proj(&cmd),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -345,6 +345,21 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<AppCtx>) -> Result<Action, 
     if let Ok(mut seen) = ctx.seen.lock() {
         seen.insert(uid.clone(), (h, Instant::now()));
     }
+    // the watch store may lag behind this controller's own writes (an operation consumed,
+    // the status of the sync that consumed it): act on the object as stored, so a stale
+    // copy never writes an older operationState or history over a newer one
+    {
+        let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &app_ar());
+        let Some(fresh) = api.get_opt(&name).await? else {
+            return Ok(Action::await_change());
+        };
+        app = serde_json::to_value(&fresh)?;
+        app["apiVersion"] = json!("argoproj.io/v1alpha1");
+        app["kind"] = json!("Application");
+        if app.pointer("/metadata/deletionTimestamp").is_some() {
+            return delete_app(&ctx, &app).await;
+        }
+    }
     if refresh.is_some() {
         for url in repo_urls(&app["spec"]) {
             ctx.opts.sources.invalidate(&url);

@@ -28,13 +28,26 @@ fn app(s: &Serve, args: &[&str]) -> Output {
 
 fn ok(s: &Serve, args: &[&str]) -> String {
     let o = app(s, args);
-    assert!(
-        o.status.success(),
-        "sluice app {args:?}: exit {:?}\n{}\n{}",
-        o.status.code(),
-        stdout(&o),
-        stderr(&o)
-    );
+    if !o.status.success() {
+        let apps = s.kubectl(
+            &[
+                "get",
+                "applications.argoproj.io",
+                "-n",
+                "argocd",
+                "-o",
+                "yaml",
+            ],
+            None,
+        );
+        panic!(
+            "sluice app {args:?}: exit {:?}\n{}\n{}\nApplications:\n{}",
+            o.status.code(),
+            stdout(&o),
+            stderr(&o),
+            stdout(&apps)
+        );
+    }
     stdout(&o)
 }
 
@@ -269,4 +282,213 @@ fn app_commands_create_sync_history_rollback_wait_delete() {
         },
     );
     let _ = std::fs::remove_dir_all(&repo);
+}
+
+fn cmd(s: &Serve, args: &[&str]) -> Output {
+    let data = s.dir.display().to_string();
+    let mut a: Vec<&str> = args.to_vec();
+    a.extend(["--data", &data]);
+    sluice(&a, None)
+}
+
+fn cmd_ok(s: &Serve, args: &[&str]) -> String {
+    let o = cmd(s, args);
+    assert!(
+        o.status.success(),
+        "sluice {args:?}: exit {:?}\n{}\n{}",
+        o.status.code(),
+        stdout(&o),
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+fn decoded(secret: &Value, key: &str) -> String {
+    use base64::Engine as _;
+    let b = secret["data"][key].as_str().unwrap_or("");
+    String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(b)
+            .expect("base64"),
+    )
+    .expect("utf-8")
+}
+
+/// `sluice repo|repocreds|cluster|proj`: the Secrets Argo CD's own CLI writes (labels
+/// `argocd.argoproj.io/secret-type`, names `repo-<fnv32a>`, `creds-<fnv32a>`,
+/// `cluster-<host>-<fnv32a>` as util/db `RepoURLToSecretName`/`URIToSecretName`), read back
+/// by the list commands with argocd's columns (cmd/argocd/commands/repo.go `printRepoTable`,
+/// repocreds.go, cluster.go, project.go `printProjectLine`/`printProject`).
+#[test]
+fn repo_cluster_and_project_commands_write_argo_cd_secrets() {
+    if !kubectl_available() {
+        eprintln!("skipped: kubectl not installed");
+        return;
+    }
+    let s = Serve::start("appcli-admin", &[]);
+    s.ok(
+        &["apply", "-f", "-"],
+        Some("apiVersion: v1\nkind: Namespace\nmetadata: {name: argocd}\n"),
+    );
+    let url = "https://git.example.com/team/app.git";
+    assert_eq!(
+        cmd_ok(
+            &s,
+            &[
+                "repocreds",
+                "add",
+                "https://git.example.com/team",
+                "--username",
+                "bot",
+                "--password",
+                "pw"
+            ]
+        ),
+        "Repository credentials for 'https://git.example.com/team' added\n"
+    );
+    assert_eq!(
+        cmd_ok(&s, &["repo", "add", url, "--name", "app"]),
+        format!("Repository '{url}' added\n")
+    );
+    // the same again is fine; other values need --upsert
+    cmd_ok(&s, &["repo", "add", url, "--name", "app"]);
+    let o = cmd(&s, &["repo", "add", url, "--name", "other"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("use upsert flag"), "{}", stderr(&o));
+    cmd_ok(&s, &["repo", "add", url, "--name", "other", "--upsert"]);
+
+    let secrets = s.json(&[
+        "get",
+        "secrets",
+        "-n",
+        "argocd",
+        "-l",
+        "argocd.argoproj.io/secret-type=repository",
+    ]);
+    let items = secrets["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(items.len(), 1, "{secrets:#}");
+    assert!(
+        items[0]["metadata"]["name"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("repo-")
+    );
+    assert_eq!(decoded(&items[0], "url"), url);
+    assert_eq!(decoded(&items[0], "name"), "other");
+    assert_eq!(decoded(&items[0], "type"), "git");
+
+    let list = cmd_ok(&s, &["repo", "list"]);
+    let lines: Vec<Vec<&str>> = list
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines[0],
+        [
+            "TYPE", "NAME", "REPO", "INSECURE", "OCI", "LFS", "CREDS", "STATUS", "MESSAGE",
+            "PROJECT"
+        ]
+    );
+    assert_eq!(
+        lines[1],
+        [
+            "git",
+            "other",
+            url,
+            "false",
+            "false",
+            "false",
+            "inherited",
+            "Unknown"
+        ],
+        "{list}"
+    );
+    let creds = cmd_ok(&s, &["repocreds", "list"]);
+    assert!(
+        creds.contains("https://git.example.com/team  bot       false      false"),
+        "{creds}"
+    );
+
+    // a cluster from the kubeconfig's current context: server, bearer token and CA
+    let o = cmd_ok(&s, &["cluster", "add", "--name", "prod"]);
+    assert_eq!(o, format!("Cluster '{}' added\n", s.url));
+    let secrets = s.json(&[
+        "get",
+        "secrets",
+        "-n",
+        "argocd",
+        "-l",
+        "argocd.argoproj.io/secret-type=cluster",
+    ]);
+    let c = &secrets["items"][0];
+    assert!(
+        c["metadata"]["name"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("cluster-127.0.0.1-"),
+        "{c:#}"
+    );
+    assert_eq!(decoded(c, "server"), s.url);
+    let config: Value = serde_json::from_str(&decoded(c, "config")).expect("config JSON");
+    assert!(
+        config["bearerToken"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty())
+    );
+    assert!(config["tlsClientConfig"]["caData"].as_str().is_some());
+    let list = cmd_ok(&s, &["cluster", "list"]);
+    let lines: Vec<Vec<&str>> = list
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines[0],
+        ["SERVER", "NAME", "VERSION", "STATUS", "MESSAGE", "PROJECT"]
+    );
+    assert_eq!(
+        lines[1],
+        ["https://kubernetes.default.svc", "in-cluster", "Unknown"]
+    );
+    assert_eq!(lines[2], [s.url.as_str(), "prod", "Unknown"]);
+    assert_eq!(
+        cmd_ok(&s, &["cluster", "rm", "prod"]),
+        "Cluster 'prod' removed\n"
+    );
+    let o = cmd(&s, &["cluster", "rm", "prod"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        cmd_ok(&s, &["repo", "rm", url]),
+        format!("Repository '{url}' removed\n")
+    );
+    assert!(!cmd_ok(&s, &["repo", "list"]).contains(url));
+
+    // projects
+    cmd_ok(
+        &s,
+        &[
+            "proj",
+            "create",
+            "team",
+            "--description",
+            "the team",
+            "-d",
+            "https://kubernetes.default.svc,team-*",
+            "-s",
+            "*",
+        ],
+    );
+    let list = cmd_ok(&s, &["proj", "list"]);
+    assert!(
+        list.starts_with("NAME  DESCRIPTION  DESTINATIONS"),
+        "{list}"
+    );
+    assert!(
+        list.contains("team  the team     https://kubernetes.default.svc,team-*  *"),
+        "{list}"
+    );
+    let get = cmd_ok(&s, &["proj", "get", "team"]);
+    assert!(get.contains("Repositories:                *\n"), "{get}");
+    let o = cmd(&s, &["proj", "create", "team", "-d", "nocomma"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("Expected destination of the form: server,namespace"));
 }
