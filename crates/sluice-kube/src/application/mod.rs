@@ -24,6 +24,7 @@ use kube::core::{ApiResource, GroupVersionKind};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
 use serde_json::{Value, json};
+use sluice_gitops::depends;
 use sluice_gitops::diff::{self, IgnoreRule};
 use sluice_gitops::sync::{self as gsync, Action as TaskAction, DeletePolicy, Phase, SyncOptions};
 use sluice_health::{HealthStatusCode, ResourceOverrides};
@@ -72,8 +73,14 @@ pub struct AppCtx {
     /// Per Application uid: the hash of what a user may change and when it was last
     /// reconciled in full (own status writes do not trigger a new reconcile).
     seen: Mutex<HashMap<String, (u64, Instant)>>,
+    /// Per Application uid: when it last found its `sluice.dev/depends-on` dependencies
+    /// not ready (it is checked again every [`DEPENDENCY_RECHECK`]).
+    waiting: Mutex<HashMap<String, Instant>>,
     instance: String,
 }
+
+/// How often an Application waiting for its dependencies looks at them again.
+pub const DEPENDENCY_RECHECK: Duration = Duration::from_secs(1);
 
 pub(crate) fn app_ar() -> ApiResource {
     crate::gvk("argoproj.io", "v1alpha1", "Application", "applications")
@@ -90,6 +97,7 @@ pub async fn run(client: Client, opts: AppOptions) -> Result<(), Error> {
         cache: RenderCache::new(4096),
         kinds: Mutex::new(HashMap::new()),
         seen: Mutex::new(HashMap::new()),
+        waiting: Mutex::new(HashMap::new()),
         instance: format!("sluice-{}", std::process::id()),
     });
     let apps: Api<DynamicObject> = Api::all_with(client, &app_ar());
@@ -331,7 +339,20 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<AppCtx>) -> Result<Action, 
         app["metadata"]["labels"]
     ]);
     let h = hash_of(&user);
+    // waiting for dependencies: looked at again every DEPENDENCY_RECHECK, whatever changed
+    let wait_since = ctx
+        .waiting
+        .lock()
+        .ok()
+        .and_then(|w| w.get(&uid).map(Instant::elapsed));
+    if let Some(since) = wait_since
+        && since < DEPENDENCY_RECHECK
+        && refresh.is_none()
+    {
+        return Ok(Action::requeue(DEPENDENCY_RECHECK - since));
+    }
     if refresh.is_none()
+        && wait_since.is_none()
         && let Ok(seen) = ctx.seen.lock()
         && let Some((prev, at)) = seen.get(&uid)
         && *prev == h
@@ -341,6 +362,9 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<AppCtx>) -> Result<Action, 
         return Ok(Action::requeue(
             resync.saturating_sub(at.elapsed()) + jitter_for(&uid, jitter),
         ));
+    }
+    if let Ok(mut w) = ctx.waiting.lock() {
+        w.remove(&uid);
     }
     if let Ok(mut seen) = ctx.seen.lock() {
         seen.insert(uid.clone(), (h, Instant::now()));
@@ -389,6 +413,9 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<AppCtx>) -> Result<Action, 
         let _ = api
             .patch(&name, &PatchParams::default(), &Patch::Merge(&p))
             .await;
+    }
+    if ctx.waiting.lock().is_ok_and(|w| w.contains_key(&uid)) {
+        return Ok(Action::requeue(DEPENDENCY_RECHECK));
     }
     if resync.is_zero() {
         Ok(Action::await_change())
@@ -585,6 +612,25 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &Settings) -> Result<
             ));
         }
     }
+    // `sluice.dev/depends-on`: a cycle is an invalid spec; dependencies not ready hold the
+    // sync back (the operation stays pending, the automated sync is not started)
+    let dep_wait = match dependency_gate(ctx, app).await? {
+        DependencyGate::Cycle(msg) => {
+            conditions.push(condition("InvalidSpecError", &msg));
+            None
+        }
+        DependencyGate::Waiting(msg) => Some(msg),
+        DependencyGate::Ready => None,
+    };
+    let waiting_state = |operation: Value, msg: &str| -> Value {
+        let old = old_status.get("operationState");
+        let started = match old {
+            Some(o) if s(o, "/phase") == "Running" => o["startedAt"].clone(),
+            _ => json!(now()),
+        };
+        json!({"phase": "Running", "message": msg, "operation": operation, "startedAt": started})
+    };
+    let mut waiting = false;
     // operation: manual sync, else automated
     let op = app.get("operation").filter(|o| !o.is_null()).cloned();
     let automated = spec
@@ -593,7 +639,10 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &Settings) -> Result<
         .cloned();
     let revision = cmp.revisions.first().cloned().unwrap_or_default();
     let mut synced = false;
-    if let Some(op) = op {
+    if let (Some(op), Some(msg)) = (&op, &dep_wait) {
+        status["operationState"] = waiting_state(op.clone(), msg);
+        waiting = true;
+    } else if let Some(op) = op {
         let sync_op = op.get("sync").cloned().unwrap_or(json!({}));
         // `argocd app sync --revision R` and `argocd app rollback`: the operation names
         // another revision (and a rollback the source of the history entry); the sync
@@ -691,9 +740,14 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &Settings) -> Result<
         let go = (!attempted || (self_heal && prev_phase != "Failed" && prev_phase != "Error"))
             && (has_targets || allow_empty || !prune)
             && !only_unprunable;
-        if go {
-            let sync_op = json!({"revision": revision, "prune": prune,
-                "syncOptions": spec.pointer("/syncPolicy/syncOptions").cloned().unwrap_or(json!([]))});
+        let sync_op = json!({"revision": revision, "prune": prune,
+            "syncOptions": spec.pointer("/syncPolicy/syncOptions").cloned().unwrap_or(json!([]))});
+        if go && let Some(msg) = &dep_wait {
+            let operation = json!({"sync": sync_op,
+                "initiatedBy": {"username": "automated", "automated": true}});
+            status["operationState"] = waiting_state(operation, msg);
+            waiting = true;
+        } else if go {
             let state = run_sync(
                 ctx,
                 app,
@@ -719,6 +773,9 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &Settings) -> Result<
         if let Ok((objs, revs)) = objs {
             cmp = compare(ctx, app, objs, revs, st, &proj).await?;
         }
+    }
+    if waiting && let Ok(mut w) = ctx.waiting.lock() {
+        w.insert(s(app, "/metadata/uid").to_string(), Instant::now());
     }
     // status
     let resources: Vec<Value> = cmp
@@ -771,6 +828,56 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &Settings) -> Result<
         .await;
     }
     write_status(ctx, &ns, &name, status).await
+}
+
+enum DependencyGate {
+    Ready,
+    Waiting(String),
+    Cycle(String),
+}
+
+/// Reads the Applications `app` depends on (`sluice.dev/depends-on`) and, for the cycle
+/// check, the ones they depend on in turn (at most `depends::MAX_GRAPH`).
+async fn dependency_gate(ctx: &AppCtx, app: &Value) -> Result<DependencyGate, Error> {
+    let ns = s(app, "/metadata/namespace").to_string();
+    let deps = depends::parse(app, &ns);
+    if deps.is_empty() {
+        return Ok(DependencyGate::Ready);
+    }
+    let start = (ns.clone(), s(app, "/metadata/name").to_string());
+    let fetch = |key: (String, String)| async move {
+        let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &key.0, &app_ar());
+        match api.get_opt(&key.1).await? {
+            Some(o) => Ok::<_, Error>(Some(serde_json::to_value(&o)?)),
+            None => Ok(None),
+        }
+    };
+    let mut read: Vec<((String, String), Option<Value>)> = Vec::new();
+    for key in &deps {
+        read.push((key.clone(), fetch(key.clone()).await?));
+    }
+    let mut edges: BTreeMap<(String, String), Vec<(String, String)>> = BTreeMap::new();
+    edges.insert(start.clone(), deps.clone());
+    let mut queue: Vec<((String, String), Option<Value>)> = read.clone();
+    while let Some((key, v)) = queue.pop() {
+        if edges.contains_key(&key) || edges.len() >= depends::MAX_GRAPH {
+            continue;
+        }
+        let next = v.map(|v| depends::parse(&v, &key.0)).unwrap_or_default();
+        for n in &next {
+            if !edges.contains_key(n) && !queue.iter().any(|(q, _)| q == n) {
+                queue.push((n.clone(), fetch(n.clone()).await?));
+            }
+        }
+        edges.insert(key, next);
+    }
+    if let Some(cycle) = depends::find_cycle(&start, &edges) {
+        return Ok(DependencyGate::Cycle(depends::cycle_message(&cycle, &ns)));
+    }
+    Ok(match depends::waiting(&read, &ns) {
+        Some(msg) => DependencyGate::Waiting(msg),
+        None => DependencyGate::Ready,
+    })
 }
 
 /// The Application as an operation asks to sync it: `sync.source` (a rollback's history

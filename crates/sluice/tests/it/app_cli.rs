@@ -492,3 +492,123 @@ fn repo_cluster_and_project_commands_write_argo_cd_secrets() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("Expected destination of the form: server,namespace"));
 }
+
+fn dep_app(name: &str, repo: &str, path: &str, depends_on: &str, automated: bool) -> String {
+    let ann = if depends_on.is_empty() {
+        String::new()
+    } else {
+        format!("  annotations:\n    sluice.dev/depends-on: \"{depends_on}\"\n")
+    };
+    let auto = if automated {
+        "  syncPolicy:\n    automated: {}\n    syncOptions: [CreateNamespace=true]\n"
+    } else {
+        "  syncPolicy:\n    syncOptions: [CreateNamespace=true]\n"
+    };
+    format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: {name}\n  namespace: argocd\n{ann}spec:\n  project: default\n  source:\n    repoURL: {repo}\n    targetRevision: HEAD\n    path: {path}\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: deps\n{auto}"
+    )
+}
+
+/// `sluice.dev/depends-on` (docs/applications.md "Dependencies between Applications",
+/// beyond Argo CD: argo-cd#3454): an automated app waits, with an operation in phase
+/// Running saying for what, until its dependency is Synced and Healthy; a cycle is an
+/// InvalidSpecError naming it.
+#[test]
+fn depends_on_holds_the_sync_until_the_dependency_is_synced_and_healthy() {
+    if !kubectl_available() {
+        eprintln!("skipped: kubectl not installed");
+        return;
+    }
+    let repo = git_repo("appcli-deps");
+    commit(
+        &repo,
+        &[
+            ("db/cm.yaml", &cm("db").replace("greeting\n", "db\n")),
+            (
+                "web/cm.yaml",
+                &cm("web").replace("name: greeting", "name: web"),
+            ),
+        ],
+        "apps",
+    );
+    let url = format!("file://{}", repo.display());
+    let s = Serve::start("appcli-deps", &[]);
+    s.ok(
+        &["apply", "-f", "-"],
+        Some("apiVersion: v1\nkind: Namespace\nmetadata: {name: argocd}\n"),
+    );
+    s.ok(
+        &["apply", "-f", "-"],
+        Some(&format!(
+            "{}---\n{}",
+            dep_app("db", &url, "db", "", false),
+            dep_app("web", &url, "web", "db", true)
+        )),
+    );
+    let web = ["get", "applications.argoproj.io", "web", "-n", "argocd"];
+    let v = s.wait_for(&web, "web waiting", |v| {
+        v["status"]["operationState"]["phase"] == "Running"
+    });
+    let msg = v["status"]["operationState"]["message"]
+        .as_str()
+        .unwrap_or("");
+    assert!(msg.starts_with("waiting for dependencies: db ("), "{msg}");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let cms = s.json(&["get", "configmaps", "-n", "deps"]);
+    assert!(
+        !cms["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|i| i["metadata"]["name"] == "web"),
+        "web synced before its dependency: {cms:#}"
+    );
+    // `app wait` sees the pending operation as running
+    let o = app(&s, &["wait", "web", "--operation", "--timeout", "1"]);
+    assert_eq!(o.status.code(), Some(1));
+
+    ok(&s, &["sync", "db", "--timeout", "60"]);
+    let o = ok(&s, &["wait", "web", "--timeout", "60"]);
+    assert!(o.contains("Sync Status:        Synced to HEAD"), "{o}");
+    let v = s.json(&web);
+    assert_eq!(v["status"]["operationState"]["phase"], "Succeeded");
+    let db_done = s.json(&["get", "applications.argoproj.io", "db", "-n", "argocd"])["status"]
+        ["operationState"]["finishedAt"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    let web_started = v["status"]["operationState"]["startedAt"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    assert!(
+        web_started.as_str() >= db_done.as_str(),
+        "{web_started} < {db_done}"
+    );
+
+    // a cycle is refused with the path
+    s.ok(
+        &["apply", "-f", "-"],
+        Some(&format!(
+            "{}---\n{}",
+            dep_app("c1", &url, "db", "c2", true),
+            dep_app("c2", &url, "db", "c1", true)
+        )),
+    );
+    let v = s.wait_for(
+        &["get", "applications.argoproj.io", "c1", "-n", "argocd"],
+        "c1's condition",
+        |v| {
+            v["status"]["conditions"]
+                .as_array()
+                .is_some_and(|c| !c.is_empty())
+        },
+    );
+    let c = &v["status"]["conditions"][0];
+    assert_eq!(c["type"], "InvalidSpecError", "{c:#}");
+    assert_eq!(
+        c["message"],
+        "dependency cycle: c1 -> c2 -> c1 (annotation sluice.dev/depends-on)"
+    );
+    let _ = std::fs::remove_dir_all(&repo);
+}
