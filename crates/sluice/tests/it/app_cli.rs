@@ -612,3 +612,100 @@ fn depends_on_holds_the_sync_until_the_dependency_is_synced_and_healthy() {
     );
     let _ = std::fs::remove_dir_all(&repo);
 }
+
+fn appset(name: &str, repo: &str, preserve: bool) -> String {
+    format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata:\n  name: {name}\n  namespace: argocd\nspec:\n  generators:\n  - list:\n      elements:\n      - app: {name}-app\n  syncPolicy:\n    preserveResourcesOnDeletion: {preserve}\n  template:\n    metadata:\n      name: '{{{{app}}}}'\n    spec:\n      project: default\n      source:\n        repoURL: {repo}\n        targetRevision: HEAD\n        path: '{name}'\n      destination:\n        server: https://kubernetes.default.svc\n        namespace: {name}\n      syncPolicy:\n        automated: {{}}\n        syncOptions: [CreateNamespace=true]\n"
+    )
+}
+
+/// ApplicationSet `syncPolicy.preserveResourcesOnDeletion` (operator-manual/applicationset/
+/// Application-Deletion.md): generated Applications carry the resources finalizer only when
+/// it is false, so deleting the ApplicationSet deletes its Applications (owner references)
+/// and, with the finalizer, their resources; with `true` the resources stay.
+#[test]
+fn appset_preserve_resources_on_deletion() {
+    if !kubectl_available() {
+        eprintln!("skipped: kubectl not installed");
+        return;
+    }
+    let repo = git_repo("appcli-preserve");
+    commit(
+        &repo,
+        &[
+            ("keep/cm.yaml", &cm("kept")),
+            ("drop/cm.yaml", &cm("dropped")),
+        ],
+        "apps",
+    );
+    let url = format!("file://{}", repo.display());
+    let s = Serve::start("appcli-preserve", &[]);
+    s.ok(
+        &["apply", "-f", "-"],
+        Some("apiVersion: v1\nkind: Namespace\nmetadata: {name: argocd}\n"),
+    );
+    s.ok(
+        &["apply", "-f", "-"],
+        Some(&format!(
+            "{}---\n{}",
+            appset("keep", &url, true),
+            appset("drop", &url, false)
+        )),
+    );
+    for ns in ["keep", "drop"] {
+        s.wait_for(
+            &["get", "configmaps", "-n", ns],
+            "the generated app synced",
+            |v| {
+                v["items"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|i| i["metadata"]["name"] == "greeting")
+            },
+        );
+    }
+    let keep = s.json(&[
+        "get",
+        "applications.argoproj.io",
+        "keep-app",
+        "-n",
+        "argocd",
+    ]);
+    assert!(
+        keep["metadata"]
+            .get("finalizers")
+            .is_none_or(|f| f.as_array().is_none_or(|a| a.is_empty())),
+        "{keep:#}"
+    );
+    s.ok(
+        &[
+            "delete",
+            "applicationsets.argoproj.io",
+            "keep",
+            "drop",
+            "-n",
+            "argocd",
+        ],
+        None,
+    );
+    s.wait_for(
+        &["get", "applications.argoproj.io", "-n", "argocd"],
+        "the generated Applications deleted",
+        |v| v["items"].as_array().is_some_and(|a| a.is_empty()),
+    );
+    s.wait_for(
+        &["get", "configmaps", "-n", "drop"],
+        "drop's resources deleted",
+        |v| {
+            !v["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|i| i["metadata"]["name"] == "greeting")
+        },
+    );
+    let kept = s.json(&["get", "configmap", "greeting", "-n", "keep"]);
+    assert_eq!(kept["data"]["greeting"], "kept");
+    let _ = std::fs::remove_dir_all(&repo);
+}
