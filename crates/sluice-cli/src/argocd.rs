@@ -789,6 +789,42 @@ pub fn sync_policy_patch(
     })
 }
 
+/// The live object cut down to the fields the desired one has (maps: the desired keys;
+/// lists and scalars: the live value), so `app diff` shows what a sync would change rather
+/// than every server default.
+pub fn project_live(live: &Value, target: &Value) -> Value {
+    match (live, target) {
+        (Value::Object(l), Value::Object(t)) => {
+            let mut out = serde_json::Map::new();
+            for (k, tv) in t {
+                if let Some(lv) = l.get(k) {
+                    out.insert(k.clone(), project_live(lv, tv));
+                }
+            }
+            Value::Object(out)
+        }
+        (Value::Array(l), Value::Array(t)) if l.len() == t.len() => Value::Array(
+            l.iter()
+                .zip(t)
+                .map(|(lv, tv)| project_live(lv, tv))
+                .collect(),
+        ),
+        _ => live.clone(),
+    }
+}
+
+/// `app diff`'s header for one resource: `===== group/Kind namespace/name ======`.
+pub fn diff_header(obj: &Value) -> String {
+    let av = s(obj, "/apiVersion");
+    let group = av.rsplit_once('/').map_or("", |(g, _)| g);
+    format!(
+        "===== {group}/{} {}/{} ======\n",
+        s(obj, "/kind"),
+        s(obj, "/metadata/namespace"),
+        s(obj, "/metadata/name")
+    )
+}
+
 /// FNV-1a, 32 bits (Go's `hash/fnv` `New32a`), over the concatenated parts.
 pub fn fnv32a(parts: &[&str]) -> u32 {
     let mut h: u32 = 0x811c_9dc5;
@@ -1592,5 +1628,24 @@ apps   Deployment  default    guestbook-ui  Synced  Healthy        deployment.ap
         assert!(g.starts_with("Name:                        team\n"), "{g}");
         assert!(g.contains("Destinations:                https://kubernetes.default.svc,team-*\n"));
         assert!(proj_create("x", "argocd", "", &["nocomma".into()], &[]).is_err());
+    }
+
+    #[test]
+    fn live_projected_on_the_desired_fields() {
+        let live = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "a", "namespace": "n", "uid": "x", "labels": {"k": "v", "extra": "1"}},
+            "data": {"greeting": "hello", "other": "x"},
+            "spec": {"ports": [{"port": 80, "protocol": "TCP"}]}});
+        let target = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "a", "namespace": "n", "labels": {"k": "v"}},
+            "data": {"greeting": "bonjour", "new": "y"},
+            "spec": {"ports": [{"port": 81}]}});
+        assert_eq!(
+            project_live(&live, &target),
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "a", "namespace": "n", "labels": {"k": "v"}},
+                "data": {"greeting": "hello"}, "spec": {"ports": [{"port": 80}]}})
+        );
+        assert_eq!(diff_header(&target), "===== /ConfigMap n/a ======\n");
     }
 }

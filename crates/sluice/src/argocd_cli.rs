@@ -214,6 +214,15 @@ pub enum AppCmd {
         #[arg(long)]
         upsert: bool,
     },
+    /// The differences a sync would apply, per resource (`===== group/Kind ns/name ======`
+    /// and `diff LIVE DESIRED`, or `$KUBECTL_EXTERNAL_DIFF`); exit 1 when there are any.
+    Diff {
+        #[command(flatten)]
+        app: AppName,
+        /// Render the app's manifests from this directory (the app's path) instead of Git.
+        #[arg(long, value_name = "DIR")]
+        local: Option<std::path::PathBuf>,
+    },
     /// Change an Application's spec from flags (as `argocd app set`).
     Set {
         #[command(flatten)]
@@ -666,6 +675,9 @@ pub fn run(cmd: &AppCmd) -> anyhow::Result<u8> {
                 Err(e) => return Err(e),
             }
             Ok(0)
+        }),
+        AppCmd::Diff { app, local } => with_conn(&in_argocd(&app.conn), |c| async move {
+            app_diff(&c, &app.name, local.as_deref()).await
         }),
         AppCmd::Set { app, spec } => with_conn(&in_argocd(&app.conn), |c| async move {
             let a = get_app(&c, &app.name).await?;
@@ -1259,4 +1271,200 @@ pub fn run_proj(cmd: &ProjCmd) -> anyhow::Result<u8> {
             Ok(0)
         }),
     }
+}
+
+/// A local directory standing for every repository (`app diff --local`).
+struct LocalSources(std::sync::Arc<dyn sluice_source::SourceTree>);
+
+impl sluice_source::Sources for LocalSources {
+    fn resolve(&self, _url: &str, _rev: &str) -> Result<sluice_source::Resolved, String> {
+        Ok(sluice_source::Resolved {
+            revision: "local".into(),
+            tree: self.0.clone(),
+        })
+    }
+}
+
+/// Removes a directory when dropped.
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `argocd app diff`: the desired objects rendered here (from Git through a mirror of our
+/// own, or `--local`) as the controller renders them, compared with the live ones as the
+/// controller compares them (`sluice_gitops::diff`, the app's `ignoreDifferences` and
+/// argocd-cm's), each difference printed by `diff` (argo-cd `cmdutil.PrintDiff`).
+async fn app_diff(c: &Conn, name: &str, local: Option<&std::path::Path>) -> Result<u8, Error> {
+    use sluice_gitops::diff::{self as gdiff, IgnoreRule};
+    let a = get_app(c, name).await?;
+    let mut spec = a["spec"].clone();
+    let tmp = TempDir(std::env::temp_dir().join(format!("sluice-app-diff-{}", nonce())));
+    let sources: Box<dyn sluice_source::Sources> = match local {
+        Some(dir) => {
+            if spec.get("sources").is_some_and(Value::is_array) {
+                return Err(Error::Usage(
+                    "--local is not supported for applications with several sources".into(),
+                ));
+            }
+            let tree = sluice_source::dir::DirTree::new(dir)
+                .map_err(|e| Error::Usage(format!("{}: {e}", dir.display())))?;
+            spec["source"]["path"] = json!("");
+            Box::new(LocalSources(std::sync::Arc::new(tree)))
+        }
+        None => {
+            let cache = sluice_git::RepoCache::new(sluice_git::CacheOptions::new(&tmp.0))
+                .map_err(|e| Error::Connection(e.to_string()))?;
+            Box::new(sluice_git::GitSources::new(std::sync::Arc::new(cache)))
+        }
+    };
+    let dest_ns = spec["destination"]["namespace"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    let cm = c
+        .get_json(&format!(
+            "/api/v1/namespaces/{}/configmaps/argocd-cm",
+            c.namespace
+        ))
+        .await
+        .ok();
+    let opts = sluice_source::render::RenderOptions {
+        app_name: name.to_owned(),
+        dest_namespace: dest_ns.clone(),
+        ..Default::default()
+    };
+    let rendered = sluice_source::render::render_app(&spec, sources.as_ref(), &opts, None)
+        .map_err(|e| Error::RunFailed(e.to_string()))?;
+    let mut rules: Vec<IgnoreRule> = Vec::new();
+    for (i, r) in spec["ignoreDifferences"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        rules.push(
+            IgnoreRule::from_value(r, &format!("spec.ignoreDifferences[{i}]"))
+                .map_err(|e| Error::Usage(e.to_string()))?,
+        );
+    }
+    if let Some(cm) = &cm {
+        rules.extend(IgnoreRule::from_configmap(cm).0);
+    }
+    let tracking = sluice_source::tracking::Tracking::from_configmap(cm.as_ref());
+    let all = c.discover().await?;
+    let mut pairs: Vec<(Option<Value>, Option<Value>)> = Vec::new();
+    let mut seen: Vec<(String, String, String, String)> = Vec::new();
+    for mut t in rendered.objects {
+        if sluice_gitops::sync::is_hook(&t) {
+            continue;
+        }
+        let av = t["apiVersion"].as_str().unwrap_or("").to_owned();
+        let kind = t["kind"].as_str().unwrap_or("").to_owned();
+        let r = Conn::resource_for(&all, &av, &kind)
+            .cloned()
+            .ok_or_else(|| {
+                Error::RunFailed(format!(
+                    "the server doesn't have a resource type {kind} ({av})"
+                ))
+            })?;
+        if r.namespaced {
+            if t.pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
+                t["metadata"]["namespace"] = json!(dest_ns);
+            }
+        } else if let Some(m) = t["metadata"].as_object_mut() {
+            m.remove("namespace");
+        }
+        tracking.set(&mut t, name);
+        let ns = t["metadata"]["namespace"].as_str().unwrap_or("").to_owned();
+        let n = t["metadata"]["name"].as_str().unwrap_or("").to_owned();
+        let live = match c.get(&r, &ns, &n).await {
+            Ok(mut l) => {
+                l["apiVersion"] = json!(av);
+                l["kind"] = json!(kind);
+                Some(l)
+            }
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e),
+        };
+        seen.push((r.group.clone(), kind.clone(), ns, n));
+        pairs.push((Some(t), live));
+    }
+    // what the controller tracks and Git no longer has
+    for res in a["status"]["resources"].as_array().into_iter().flatten() {
+        let g = res["group"].as_str().unwrap_or("");
+        let k = res["kind"].as_str().unwrap_or("");
+        let ns = res["namespace"].as_str().unwrap_or("");
+        let n = res["name"].as_str().unwrap_or("");
+        if seen
+            .iter()
+            .any(|(sg, sk, sns, sn)| sg == g && sk == k && sns == ns && sn == n)
+        {
+            continue;
+        }
+        let av = if g.is_empty() {
+            res["version"].as_str().unwrap_or("v1").to_owned()
+        } else {
+            format!("{g}/{}", res["version"].as_str().unwrap_or(""))
+        };
+        if let Some(r) = Conn::resource_for(&all, &av, k).cloned() {
+            match c.get(&r, ns, n).await {
+                Ok(mut l) => {
+                    l["apiVersion"] = json!(av);
+                    l["kind"] = json!(k);
+                    pairs.push((None, Some(l)));
+                }
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    let mut found = false;
+    for (i, (t, l)) in pairs.iter().enumerate() {
+        let res = gdiff::diff(t.as_ref(), l.as_ref(), &rules);
+        if !res.modified {
+            continue;
+        }
+        found = true;
+        let shown_target = res.normalized_target.clone();
+        let shown_live = match (&res.normalized_live, &res.normalized_target) {
+            (Some(l), Some(t)) => Some(fmt::project_live(l, t)),
+            (l, _) => l.clone(),
+        };
+        let head = t.as_ref().or(l.as_ref()).unwrap_or(&Value::Null);
+        out(&fmt::diff_header(head));
+        let obj_name = head["metadata"]["name"].as_str().unwrap_or("object");
+        let yaml = |v: &Option<Value>| {
+            v.as_ref()
+                .map(sluice_core::emit::to_string)
+                .unwrap_or_default()
+        };
+        let live_file = tmp.0.join(format!("{i}-{obj_name}-live.yaml"));
+        let target_file = tmp.0.join(format!("{i}-{obj_name}"));
+        std::fs::create_dir_all(&tmp.0)
+            .and_then(|()| std::fs::write(&live_file, yaml(&shown_live)))
+            .and_then(|()| std::fs::write(&target_file, yaml(&shown_target)))
+            .map_err(|e| Error::Connection(format!("{}: {e}", tmp.0.display())))?;
+        let (bin, mut args) = match std::env::var("KUBECTL_EXTERNAL_DIFF") {
+            Ok(v) if !v.trim().is_empty() => {
+                let mut parts = v.split_whitespace().map(str::to_owned);
+                (parts.next().unwrap_or_default(), parts.collect::<Vec<_>>())
+            }
+            _ => ("diff".to_owned(), Vec::new()),
+        };
+        args.push(live_file.display().to_string());
+        args.push(target_file.display().to_string());
+        let o = std::process::Command::new(&bin)
+            .args(&args)
+            .output()
+            .map_err(|e| Error::Usage(format!("running {bin}: {e}")))?;
+        out(&String::from_utf8_lossy(&o.stdout));
+    }
+    Ok(u8::from(found))
 }

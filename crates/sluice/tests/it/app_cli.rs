@@ -7,7 +7,8 @@
 //! Application's `operation`, a rollback is refused while auto-sync is on ("rollback cannot
 //! be initiated when auto-sync is enabled"), so is a sync to another revision ("Cannot sync
 //! to R: auto-sync currently set to T"); delete with cascade deletes the resources through
-//! the resources finalizer.
+//! the resources finalizer; `app diff` prints `===== group/Kind ns/name ======` and runs
+//! `diff LIVE DESIRED` per differing resource (cmdutil.PrintDiff), exit 1 on differences.
 
 use std::process::Output;
 
@@ -195,7 +196,35 @@ fn app_commands_create_sync_history_rollback_wait_delete() {
         )),
         "{o}"
     );
+    // app diff (argo-cd cmdutil.PrintDiff: the header, then `diff LIVE DESIRED`): exit 1
+    let o = app(&s, &["diff", "demo"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let d = stdout(&o);
+    assert!(
+        d.starts_with("===== /ConfigMap demo/greeting ======\n"),
+        "{d}"
+    );
+    assert!(
+        d.contains("<   greeting: hello\n") && d.contains(">   greeting: bonjour\n"),
+        "{d}"
+    );
+    assert!(!d.contains("uid"), "server fields are not differences: {d}");
+    let local = repo.join("../appcli-local");
+    std::fs::create_dir_all(&local).expect("mkdir");
+    std::fs::write(local.join("cm.yaml"), cm("hola")).expect("write");
+    let o = app(
+        &s,
+        &["diff", "demo", "--local", &local.display().to_string()],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(">   greeting: hola\n"),
+        "{}",
+        stdout(&o)
+    );
+    let _ = std::fs::remove_dir_all(&local);
     ok(&s, &["sync", "demo", "--timeout", "60"]);
+    assert_eq!(ok(&s, &["diff", "demo"]), "");
     let hist = ok(&s, &["history", "demo"]);
     let hl: Vec<&str> = hist.lines().collect();
     assert_eq!(hl[0], format!("SOURCE  {url}"), "{hist}");
