@@ -825,6 +825,124 @@ pub fn diff_header(obj: &Value) -> String {
     )
 }
 
+/// `argocd appset list` (`printApplicationSetTable`): NAME PROJECT SYNCPOLICY CONDITIONS,
+/// `-o wide` adds REPO PATH TARGET. Upstream formats the sync policy struct and the True
+/// conditions with Go's `%s` (pointer addresses, `%!s(bool=...)`); Sluice prints them
+/// readably: `<nil>` or the policy's fields, and the True conditions' types in brackets.
+pub fn appset_list(sets: &[Value], wide: bool) -> String {
+    let mut h = vec!["NAME", "PROJECT", "SYNCPOLICY", "CONDITIONS"];
+    if wide {
+        h.extend(["REPO", "PATH", "TARGET"]);
+    }
+    let mut rows = vec![h.into_iter().map(str::to_owned).collect::<Vec<_>>()];
+    for a in sets {
+        let policy = match a.pointer("/spec/syncPolicy") {
+            Some(p) if p.is_object() => {
+                let mut parts: Vec<String> = Vec::new();
+                if let Some(v) = p.get("preserveResourcesOnDeletion") {
+                    parts.push(format!("preserveResourcesOnDeletion={v}"));
+                }
+                if let Some(v) = p.get("applicationsSync").and_then(Value::as_str) {
+                    parts.push(format!("applicationsSync={v}"));
+                }
+                format!("&{{{}}}", parts.join(" "))
+            }
+            _ => "<nil>".into(),
+        };
+        let conds: Vec<&str> = items(a, "/status/conditions")
+            .into_iter()
+            .filter(|c| s(c, "/status") == "True")
+            .map(|c| s(c, "/type"))
+            .collect();
+        let project = match s(a, "/spec/template/spec/project") {
+            "" => "default",
+            p => p,
+        };
+        let mut r = vec![
+            qualified_name(a),
+            project.to_owned(),
+            policy,
+            format!("[{}]", conds.join(" ")),
+        ];
+        if wide {
+            let src = match a.pointer("/spec/template/spec/source") {
+                Some(v) if v.is_object() => v,
+                _ => a
+                    .pointer("/spec/template/spec/sources/0")
+                    .unwrap_or(&Value::Null),
+            };
+            r.extend([
+                s(src, "/repoURL").to_owned(),
+                s(src, "/path").to_owned(),
+                s(src, "/targetRevision").to_owned(),
+            ]);
+        }
+        rows.push(r);
+    }
+    table(&rows)
+}
+
+/// `argocd appset get` (`printAppSetSummaryTable`, then `printAppSetConditions`:
+/// CONDITION STATUS MESSAGE LAST TRANSITION).
+pub fn appset_get(set: &Value) -> String {
+    let t = set
+        .pointer("/spec/template")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let mut as_app = json!({"metadata": set["metadata"], "spec": t["spec"]});
+    if as_app["spec"].is_null() {
+        as_app["spec"] = json!({});
+    }
+    let mut o = String::new();
+    line(&mut o, "Name:", &qualified_name(set));
+    line(&mut o, "Project:", project(&as_app));
+    line(&mut o, "Server:", server(&as_app));
+    line(
+        &mut o,
+        "Namespace:",
+        s(&as_app, "/spec/destination/namespace"),
+    );
+    o.push_str(
+        if as_app.pointer("/spec/sources").is_some_and(Value::is_array) {
+            "Sources:\n"
+        } else {
+            "Source:\n"
+        },
+    );
+    for src in sources(&as_app) {
+        line(&mut o, "- Repo:", s(src, "/repoURL"));
+        line(&mut o, "  Target:", s(src, "/targetRevision"));
+        if !s(src, "/path").is_empty() {
+            line(&mut o, "  Path:", s(src, "/path"));
+        }
+    }
+    let policy = match automated(&as_app) {
+        None => "<none>",
+        Some(a) if a["prune"] == true => "Automated (Prune)",
+        Some(_) => "Automated",
+    };
+    line(&mut o, "SyncPolicy:", policy);
+    let conds = items(set, "/status/conditions");
+    if !conds.is_empty() {
+        o.push('\n');
+        let mut rows = vec![
+            ["CONDITION", "STATUS", "MESSAGE", "LAST TRANSITION"]
+                .map(str::to_owned)
+                .to_vec(),
+        ];
+        for c in conds {
+            rows.push(vec![
+                s(c, "/type").to_owned(),
+                s(c, "/status").to_owned(),
+                s(c, "/message").to_owned(),
+                go_time(&c["lastTransitionTime"]),
+            ]);
+        }
+        o.push_str(&table(&rows));
+    }
+    o
+}
+
 /// FNV-1a, 32 bits (Go's `hash/fnv` `New32a`), over the concatenated parts.
 pub fn fnv32a(parts: &[&str]) -> u32 {
     let mut h: u32 = 0x811c_9dc5;
@@ -1647,5 +1765,27 @@ apps   Deployment  default    guestbook-ui  Synced  Healthy        deployment.ap
                 "data": {"greeting": "hello"}, "spec": {"ports": [{"port": 80}]}})
         );
         assert_eq!(diff_header(&target), "===== /ConfigMap n/a ======\n");
+    }
+
+    #[test]
+    fn appset_list_and_get() {
+        let set = json!({"metadata": {"name": "guestbook", "namespace": "argocd"},
+            "spec": {"syncPolicy": {"preserveResourcesOnDeletion": true},
+                "template": {"spec": {"project": "default",
+                    "source": {"repoURL": "https://r", "path": "apps", "targetRevision": "HEAD"},
+                    "destination": {"server": "https://kubernetes.default.svc", "namespace": "gb"},
+                    "syncPolicy": {"automated": {"prune": true}}}}},
+            "status": {"conditions": [
+                {"type": "ErrorOccurred", "status": "False", "message": "none", "lastTransitionTime": "2024-01-01T00:00:00Z"},
+                {"type": "ResourcesUpToDate", "status": "True", "message": "All applications have been generated successfully", "lastTransitionTime": "2024-01-01T00:00:00Z"}]}});
+        assert_eq!(
+            appset_list(std::slice::from_ref(&set), false),
+            "NAME       PROJECT  SYNCPOLICY                           CONDITIONS\n\
+             guestbook  default  &{preserveResourcesOnDeletion=true}  [ResourcesUpToDate]\n"
+        );
+        let g = appset_get(&set);
+        assert!(g.starts_with("Name:               guestbook\nProject:            default\nServer:             https://kubernetes.default.svc\nNamespace:          gb\nSource:\n- Repo:             https://r\n"), "{g}");
+        assert!(g.contains("SyncPolicy:         Automated (Prune)\n"), "{g}");
+        assert!(g.contains("CONDITION          STATUS  MESSAGE"), "{g}");
     }
 }

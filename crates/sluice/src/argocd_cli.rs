@@ -1468,3 +1468,58 @@ async fn app_diff(c: &Conn, name: &str, local: Option<&std::path::Path>) -> Resu
     }
     Ok(u8::from(found))
 }
+
+#[derive(Debug, Args)]
+pub struct AppsetListArgs {
+    #[command(flatten)]
+    pub list: ListFlags,
+    #[command(flatten)]
+    pub conn: ConnFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct AppsetGetArgs {
+    pub name: String,
+    #[arg(short = 'o', long, value_enum)]
+    pub output: Option<Output>,
+    #[command(flatten)]
+    pub conn: ConnFlags,
+}
+
+fn appset_res() -> Resource {
+    argo("ApplicationSet", "applicationsets")
+}
+
+/// `sluice appset list`: NAME PROJECT SYNCPOLICY CONDITIONS (`-o wide`: REPO PATH TARGET).
+pub fn appset_list(a: &AppsetListArgs) -> anyhow::Result<u8> {
+    with_conn(&in_argocd(&a.conn), |c| async move {
+        let ns = (!a.list.all_namespaces).then(|| c.namespace.clone());
+        let sets = c
+            .list(&appset_res(), ns.as_deref(), a.list.selector.as_deref())
+            .await?;
+        match a.list.output {
+            Some(o @ (Output::Json | Output::Yaml)) => print_doc(&Value::Array(sets), o),
+            Some(Output::Name) => {
+                for x in &sets {
+                    out(&format!("{}\n", fmt::qualified_name(x)));
+                }
+            }
+            o => out(&fmt::appset_list(&sets, o == Some(Output::Wide))),
+        }
+        Ok(0)
+    })
+}
+
+/// `sluice appset get NAME`.
+pub fn appset_get(a: &AppsetGetArgs) -> anyhow::Result<u8> {
+    with_conn(&in_argocd(&a.conn), |c| async move {
+        let mut set = c.get(&appset_res(), &c.namespace, &a.name).await?;
+        set["apiVersion"] = json!("argoproj.io/v1alpha1");
+        set["kind"] = json!("ApplicationSet");
+        match a.output {
+            Some(o @ (Output::Json | Output::Yaml)) => print_doc(&set, o),
+            _ => out(&fmt::appset_get(&set)),
+        }
+        Ok(0)
+    })
+}

@@ -694,6 +694,22 @@ fn appset_preserve_resources_on_deletion() {
             },
         );
     }
+    // appset list/get (cmd/argocd/commands/applicationset.go printApplicationSetTable,
+    // printAppSetSummaryTable)
+    let list = cmd_ok(&s, &["appset", "list"]);
+    assert!(list.starts_with("NAME  PROJECT  SYNCPOLICY"), "{list}");
+    assert!(
+        list.contains("keep  default  &{preserveResourcesOnDeletion=true}"),
+        "{list}"
+    );
+    let get = cmd_ok(&s, &["appset", "get", "keep"]);
+    assert!(
+        get.starts_with("Name:               keep\nProject:            default\n"),
+        "{get}"
+    );
+    assert!(get.contains("SyncPolicy:         Automated\n"), "{get}");
+    let o = cmd(&s, &["appset", "get", "nosuch"]);
+    assert_eq!(o.status.code(), Some(1));
     let keep = s.json(&[
         "get",
         "applications.argoproj.io",
