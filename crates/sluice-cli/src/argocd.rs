@@ -19,11 +19,18 @@ fn line(out: &mut String, key: &str, value: &str) {
     out.push_str(&format!("{key:<20}{value}\n"));
 }
 
+/// The first `n` characters of `s` (all of it when shorter).
+fn head(s: &str, n: usize) -> &str {
+    s.char_indices().nth(n).map_or(s, |(i, _)| &s[..i])
+}
+
 /// Go's `time.Time.String()` of an RFC 3339 UTC time (`2006-01-02 15:04:05 +0000 UTC`),
 /// what argocd prints for metav1.Time values; `<nil>` when absent.
 pub fn go_time(v: &Value) -> String {
     match v.as_str() {
-        Some(t) if t.len() >= 19 => format!("{} {} +0000 UTC", &t[..10], &t[11..19]),
+        Some(t) if t.is_ascii() && t.len() >= 19 => {
+            format!("{} {} +0000 UTC", &t[..10], &t[11..19])
+        }
         Some(t) => t.to_owned(),
         None => "<nil>".into(),
     }
@@ -211,8 +218,8 @@ pub fn summary(app: &Value, url: &str) -> String {
         _ => {}
     }
     let rev = s(app, "/status/sync/revision");
-    if !is_sha(target) && rev.len() > 7 {
-        sync.push_str(&format!(" ({})", &rev[..7]));
+    if !is_sha(target) && rev.chars().count() > 7 {
+        sync.push_str(&format!(" ({})", head(rev, 7)));
     }
     line(&mut o, "Sync Status:", &sync);
     let mut health = s(app, "/status/health/status").to_owned();
@@ -464,16 +471,16 @@ pub fn history(app: &Value) -> String {
                 .collect();
             for (i, src) in srcs.iter().enumerate() {
                 let mut rev = s(src, "/targetRevision").to_owned();
-                if revs.len() == srcs.len() && revs[i].len() >= 7 {
-                    rev = format!("{rev} ({})", &revs[i][..7]);
+                if revs.len() == srcs.len() && revs[i].chars().count() >= 7 {
+                    rev = format!("{rev} ({})", head(revs[i], 7));
                 }
                 push(s(src, "/repoURL"), vec![id.clone(), date.clone(), rev]);
             }
         } else {
             let mut rev = s(h, "/source/targetRevision").to_owned();
             let full = s(h, "/revision");
-            if full.len() >= 7 {
-                rev = format!("{rev} ({})", &full[..7]);
+            if full.chars().count() >= 7 {
+                rev = format!("{rev} ({})", head(full, 7));
             }
             push(s(h, "/source/repoURL"), vec![id, date, rev]);
         }
@@ -1419,6 +1426,7 @@ pub fn proj_create(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn app() -> Value {
         json!({
@@ -1787,5 +1795,69 @@ apps   Deployment  default    guestbook-ui  Synced  Healthy        deployment.ap
         assert!(g.starts_with("Name:               guestbook\nProject:            default\nServer:             https://kubernetes.default.svc\nNamespace:          gb\nSource:\n- Repo:             https://r\n"), "{g}");
         assert!(g.contains("SyncPolicy:         Automated (Prune)\n"), "{g}");
         assert!(g.contains("CONDITION          STATUS  MESSAGE"), "{g}");
+    }
+
+    fn arb_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            "\\PC{0,24}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec(
+                    (
+                        prop_oneof![
+                            Just("metadata".to_owned()),
+                            Just("spec".to_owned()),
+                            Just("status".to_owned()),
+                            Just("history".to_owned()),
+                            Just("resources".to_owned()),
+                            Just("operationState".to_owned()),
+                            Just("revision".to_owned()),
+                            Just("deployedAt".to_owned()),
+                            Just("source".to_owned()),
+                            Just("conditions".to_owned()),
+                            "[a-z]{1,8}"
+                        ],
+                        inner
+                    ),
+                    0..5
+                )
+                .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn parsers_never_panic(text in "\\PC{0,64}") {
+            let _ = parse_resource(&text);
+            let _ = cluster_secret_name(&text);
+            let _ = go_time(&json!(text));
+            let _ = proj_create("p", "argocd", "", &[text.clone()], &[text.clone()]);
+            let _ = sync_policy_patch(Some(&text), false, false, &[]);
+        }
+
+        #[test]
+        fn printing_never_panics_on_any_object(v in arb_json(), w in arb_json()) {
+            let apps = [v.clone(), w.clone()];
+            let _ = app_list(&apps, true, false);
+            let _ = get(&v, "u", true, 0);
+            let _ = final_status(&w, "u", true, 0);
+            let _ = history(&v);
+            let _ = find_history(&v, None);
+            let _ = find_history(&v, Some(1));
+            let _ = sync_operation(&v, &SyncRequest::default());
+            let _ = wait_satisfied(&v, &Watch { sync: true, health: true, operation: true, ..Default::default() });
+            let _ = proj_list(&apps);
+            let _ = proj_get(&w);
+            let _ = appset_list(&apps, true);
+            let _ = appset_get(&v);
+            let _ = project_live(&v, &w);
+            let _ = diff_header(&v);
+        }
     }
 }

@@ -198,4 +198,20 @@ mod tests {
         g.insert(k("a", "x"), vec![k("a", "x")]);
         assert!(find_cycle(&k("a", "x"), &g).is_some());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_annotation_and_graph_is_handled(raw in "\\PC{0,64}", edges in proptest::collection::vec((0u8..6, 0u8..6), 0..20)) {
+            let app = json!({"metadata": {"annotations": {ANNOTATION: raw}}});
+            let _ = parse(&app, "ns");
+            let mut g: BTreeMap<(String, String), Vec<(String, String)>> = BTreeMap::new();
+            for (a, b) in edges {
+                g.entry(k("n", &a.to_string())).or_default().push(k("n", &b.to_string()));
+            }
+            if let Some(c) = find_cycle(&k("n", "0"), &g) {
+                proptest::prop_assert_eq!(c.first(), c.last());
+                proptest::prop_assert!(c.len() >= 2);
+            }
+        }
+    }
 }
