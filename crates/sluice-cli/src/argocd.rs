@@ -1837,7 +1837,7 @@ apps   Deployment  default    guestbook-ui  Synced  Healthy        deployment.ap
             let _ = parse_resource(&text);
             let _ = cluster_secret_name(&text);
             let _ = go_time(&json!(text));
-            let _ = proj_create("p", "argocd", "", &[text.clone()], &[text.clone()]);
+            let _ = proj_create("p", "argocd", "", std::slice::from_ref(&text), std::slice::from_ref(&text));
             let _ = sync_policy_patch(Some(&text), false, false, &[]);
         }
 
