@@ -950,6 +950,127 @@ pub fn appset_get(set: &Value) -> String {
     o
 }
 
+/// One node of an Application's resource tree: an object the app manages, or one owned by
+/// such an object (`parent`: the owner's uid).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TreeNode {
+    pub uid: String,
+    pub group: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub health: String,
+    pub parent: Option<String>,
+}
+
+const FIRST_ELEM: &str = "├─";
+const LAST_ELEM: &str = "└─";
+const PIPE: &str = "│ ";
+
+/// Go's `strings.Replace(s, old, new, n)` with `n < 0` meaning all.
+fn go_replace(s: &str, old: &str, new: &str, n: isize) -> String {
+    if n < 0 {
+        s.replace(old, new)
+    } else {
+        s.replacen(old, new, n as usize)
+    }
+}
+
+/// argocd's `printPrefix`: the branches above the last level drawn as pipes or blanks.
+fn print_prefix(p: &str) -> String {
+    let count = |p: &str, x: &str| p.matches(x).count() as isize;
+    let p = if p.ends_with(FIRST_ELEM) {
+        go_replace(p, FIRST_ELEM, PIPE, count(p, FIRST_ELEM) - 1)
+    } else {
+        go_replace(p, FIRST_ELEM, PIPE, -1)
+    };
+    if p.ends_with(LAST_ELEM) {
+        go_replace(&p, LAST_ELEM, "  ", count(&p, LAST_ELEM) - 1)
+    } else {
+        go_replace(&p, LAST_ELEM, "  ", -1)
+    }
+}
+
+/// argocd's `sortNodes` order (kind, then group, then namespace; stable otherwise).
+fn sort_nodes(nodes: &mut [&TreeNode]) {
+    nodes.sort_by(|a, b| {
+        a.kind
+            .cmp(&b.kind)
+            .then_with(|| {
+                if a.name == b.name {
+                    std::cmp::Ordering::Equal
+                } else {
+                    a.group.cmp(&b.group)
+                }
+            })
+            .then_with(|| {
+                if a.name == b.name {
+                    std::cmp::Ordering::Equal
+                } else {
+                    a.namespace.cmp(&b.namespace)
+                }
+            })
+    });
+}
+
+/// `argocd app get -o tree` (`printTreeView`/`treeViewAppGet`): KIND/NAME STATUS HEALTH
+/// MESSAGE, the app's resources with what they own below them (`├─`, `└─`), the sync
+/// status and message of the app's own resources from its status.
+pub fn tree(app: &Value, nodes: &[TreeNode]) -> String {
+    let states = resource_states(app);
+    let mut rows = vec![
+        ["KIND/NAME", "STATUS", "HEALTH", "MESSAGE"]
+            .map(str::to_owned)
+            .to_vec(),
+    ];
+    fn walk(
+        prefix: &str,
+        n: &TreeNode,
+        nodes: &[TreeNode],
+        states: &[ResourceState],
+        rows: &mut Vec<Vec<String>>,
+        depth: usize,
+    ) {
+        let key = format!("{}/{}", n.kind, n.name);
+        match states
+            .iter()
+            .find(|r| format!("{}/{}", r.kind, r.name) == key)
+        {
+            Some(r) => rows.push(vec![
+                format!("{}{key}", print_prefix(prefix)),
+                r.status.clone(),
+                r.health.clone(),
+                r.message.clone(),
+            ]),
+            None => rows.push(vec![
+                format!("{}{key}", print_prefix(prefix)),
+                String::new(),
+                n.health.clone(),
+                String::new(),
+            ]),
+        }
+        if depth >= 16 {
+            return;
+        }
+        let mut children: Vec<&TreeNode> = nodes
+            .iter()
+            .filter(|c| c.parent.as_deref() == Some(n.uid.as_str()) && !n.uid.is_empty())
+            .collect();
+        sort_nodes(&mut children);
+        let last = children.len().saturating_sub(1);
+        for (i, c) in children.into_iter().enumerate() {
+            let p = format!("{prefix}{}", if i == last { LAST_ELEM } else { FIRST_ELEM });
+            walk(&p, c, nodes, states, rows, depth + 1);
+        }
+    }
+    let mut roots: Vec<&TreeNode> = nodes.iter().filter(|n| n.parent.is_none()).collect();
+    sort_nodes(&mut roots);
+    for r in roots {
+        walk("", r, nodes, &states, &mut rows, 0);
+    }
+    table(&rows)
+}
+
 /// FNV-1a, 32 bits (Go's `hash/fnv` `New32a`), over the concatenated parts.
 pub fn fnv32a(parts: &[&str]) -> u32 {
     let mut h: u32 = 0x811c_9dc5;
@@ -1859,5 +1980,38 @@ apps   Deployment  default    guestbook-ui  Synced  Healthy        deployment.ap
             let _ = project_live(&v, &w);
             let _ = diff_header(&v);
         }
+    }
+
+    #[test]
+    fn tree_view_as_argocd_draws_it() {
+        let node =
+            |uid: &str, kind: &str, name: &str, health: &str, parent: Option<&str>| TreeNode {
+                uid: uid.into(),
+                group: String::new(),
+                kind: kind.into(),
+                namespace: "default".into(),
+                name: name.into(),
+                health: health.into(),
+                parent: parent.map(str::to_owned),
+            };
+        let nodes = vec![
+            node("d", "Deployment", "guestbook-ui", "Healthy", None),
+            node("rs", "ReplicaSet", "guestbook-ui-5f", "Healthy", Some("d")),
+            node("p1", "Pod", "guestbook-ui-5f-a", "Healthy", Some("rs")),
+            node("p2", "Pod", "guestbook-ui-5f-b", "Healthy", Some("rs")),
+            node("s", "Service", "guestbook-ui", "Healthy", None),
+        ];
+        assert_eq!(
+            tree(&app(), &nodes),
+            "KIND/NAME                     STATUS  HEALTH   MESSAGE\n\
+             Deployment/guestbook-ui       Synced  Healthy  deployment.apps/guestbook-ui created\n\
+             └─ReplicaSet/guestbook-ui-5f          Healthy  \n  \
+               ├─Pod/guestbook-ui-5f-a             Healthy  \n  \
+               └─Pod/guestbook-ui-5f-b             Healthy  \n\
+             Service/guestbook-ui          Synced  Healthy  service/guestbook-ui created\n"
+        );
+        assert_eq!(print_prefix("├─├─"), "│ ├─");
+        assert_eq!(print_prefix("└─├─"), "  ├─");
+        assert_eq!(print_prefix("├─└─"), "│ └─");
     }
 }

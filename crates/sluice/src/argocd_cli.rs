@@ -112,8 +112,9 @@ pub enum AppCmd {
     Get {
         #[command(flatten)]
         app: AppName,
+        /// `wide` (default), `tree` (the resources with what they own), `json`, `yaml`.
         #[arg(short = 'o', long, value_enum)]
-        output: Option<Output>,
+        output: Option<GetOutput>,
         /// Show the last operation.
         #[arg(long)]
         show_operation: bool,
@@ -469,7 +470,20 @@ pub fn run(cmd: &AppCmd) -> anyhow::Result<u8> {
             }
             let a = get_app(&c, &app.name).await?;
             match output {
-                Some(o @ (Output::Json | Output::Yaml)) => print_doc(&a, *o),
+                Some(GetOutput::Json) => print_doc(&a, Output::Json),
+                Some(GetOutput::Yaml) => print_doc(&a, Output::Yaml),
+                Some(GetOutput::Tree) => {
+                    // as argocd: the header (summary, conditions), then the tree
+                    let mut head = a.clone();
+                    if let Some(st) = head.get_mut("status").and_then(Value::as_object_mut) {
+                        st.remove("resources");
+                    }
+                    out(&fmt::get(&head, &url(&c, &a), *show_operation, now()));
+                    let nodes = tree_nodes(&c, &a).await?;
+                    if !nodes.is_empty() {
+                        out(&format!("\n{}", fmt::tree(&a, &nodes)));
+                    }
+                }
                 _ => out(&fmt::get(&a, &url(&c, &a), *show_operation, now())),
             }
             Ok(0)
@@ -1522,4 +1536,111 @@ pub fn appset_get(a: &AppsetGetArgs) -> anyhow::Result<u8> {
         }
         Ok(0)
     })
+}
+
+/// `app get -o` formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GetOutput {
+    Wide,
+    Tree,
+    Json,
+    Yaml,
+}
+
+/// The app's resources (`status.resources`, read live for their uids) and, below them,
+/// the ReplicaSets, Jobs and Pods they own (owner references, in the namespaces of the
+/// app's resources, at most 20), with health from the built-in checks.
+async fn tree_nodes(c: &Conn, app: &Value) -> Result<Vec<fmt::TreeNode>, Error> {
+    let all = c.discover().await?;
+    let mut nodes: Vec<fmt::TreeNode> = Vec::new();
+    let mut namespaces: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    for res in app["status"]["resources"].as_array().into_iter().flatten() {
+        let g = res["group"].as_str().unwrap_or("");
+        let v = res["version"].as_str().unwrap_or("v1");
+        let av = if g.is_empty() {
+            v.to_owned()
+        } else {
+            format!("{g}/{v}")
+        };
+        let kind = res["kind"].as_str().unwrap_or("");
+        let ns = res["namespace"].as_str().unwrap_or("");
+        let name = res["name"].as_str().unwrap_or("");
+        let uid = match Conn::resource_for(&all, &av, kind) {
+            Some(r) => match c.get(r, ns, name).await {
+                Ok(o) => o["metadata"]["uid"].as_str().unwrap_or("").to_owned(),
+                Err(e) if e.is_not_found() => String::new(),
+                Err(e) => return Err(e),
+            },
+            None => String::new(),
+        };
+        if !ns.is_empty() {
+            namespaces.insert(ns.to_owned());
+        }
+        nodes.push(fmt::TreeNode {
+            uid,
+            group: g.to_owned(),
+            kind: kind.to_owned(),
+            namespace: ns.to_owned(),
+            name: name.to_owned(),
+            health: res["health"]["status"].as_str().unwrap_or("").to_owned(),
+            parent: None,
+        });
+    }
+    let mut candidates: Vec<fmt::TreeNode> = Vec::new();
+    for ns in namespaces.iter().take(20) {
+        for (g, v, kind) in [
+            ("apps", "v1", "ReplicaSet"),
+            ("batch", "v1", "Job"),
+            ("", "v1", "Pod"),
+        ] {
+            let av = if g.is_empty() {
+                v.to_owned()
+            } else {
+                format!("{g}/{v}")
+            };
+            let Some(r) = Conn::resource_for(&all, &av, kind).cloned() else {
+                continue;
+            };
+            for mut o in c.list(&r, Some(ns), None).await? {
+                o["apiVersion"] = json!(av);
+                o["kind"] = json!(kind);
+                let Some(owner) = o["metadata"]["ownerReferences"]
+                    .as_array()
+                    .and_then(|refs| refs.first())
+                    .and_then(|r| r["uid"].as_str())
+                else {
+                    continue;
+                };
+                let health = sluice_health::resource_health_builtin(&o)
+                    .map(|h| h.status.as_str().to_owned())
+                    .unwrap_or_default();
+                candidates.push(fmt::TreeNode {
+                    uid: o["metadata"]["uid"].as_str().unwrap_or("").to_owned(),
+                    group: g.to_owned(),
+                    kind: kind.to_owned(),
+                    namespace: ns.clone(),
+                    name: o["metadata"]["name"].as_str().unwrap_or("").to_owned(),
+                    health,
+                    parent: Some(owner.to_owned()),
+                });
+            }
+        }
+    }
+    // keep what hangs below the app's resources (a few levels: Deployment, ReplicaSet, Pod)
+    for _ in 0..4 {
+        let known: std::collections::BTreeSet<String> = nodes
+            .iter()
+            .map(|n| n.uid.clone())
+            .filter(|u| !u.is_empty())
+            .collect();
+        let (take, rest): (Vec<_>, Vec<_>) = candidates
+            .into_iter()
+            .partition(|n| n.parent.as_ref().is_some_and(|p| known.contains(p)));
+        candidates = rest;
+        if take.is_empty() {
+            break;
+        }
+        nodes.extend(take);
+    }
+    Ok(nodes)
 }

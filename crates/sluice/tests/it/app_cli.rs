@@ -522,6 +522,8 @@ fn repo_cluster_and_project_commands_write_argo_cd_secrets() {
     assert!(stderr(&o).contains("Expected destination of the form: server,namespace"));
 }
 
+const DEPLOY: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.27\n";
+
 fn dep_app(name: &str, repo: &str, path: &str, depends_on: &str, automated: bool) -> String {
     let ann = if depends_on.is_empty() {
         String::new()
@@ -557,6 +559,7 @@ fn depends_on_holds_the_sync_until_the_dependency_is_synced_and_healthy() {
                 "web/cm.yaml",
                 &cm("web").replace("name: greeting", "name: web"),
             ),
+            ("web/deploy.yaml", DEPLOY),
         ],
         "apps",
     );
@@ -601,6 +604,13 @@ fn depends_on_holds_the_sync_until_the_dependency_is_synced_and_healthy() {
     assert!(o.contains("Sync Status:        Synced to HEAD"), "{o}");
     let v = s.json(&web);
     assert_eq!(v["status"]["operationState"]["phase"], "Succeeded");
+    // `app get -o tree` (cmd/argocd/commands/tree.go): what the app's resources own below them
+    let t = ok(&s, &["get", "web", "-o", "tree"]);
+    assert!(t.contains("\nKIND/NAME "), "{t}");
+    assert!(t.contains("\nDeployment/web "), "{t}");
+    assert!(t.contains("\n└─ReplicaSet/web-"), "{t}");
+    assert!(t.contains("\n  └─Pod/web-"), "{t}");
+    assert!(t.contains("\nConfigMap/web "), "{t}");
     let db_done = s.json(&["get", "applications.argoproj.io", "db", "-n", "argocd"])["status"]
         ["operationState"]["finishedAt"]
         .as_str()
