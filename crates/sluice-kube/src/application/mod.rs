@@ -315,6 +315,9 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<AppCtx>) -> Result<Action, 
     let name = s(&app, "/metadata/name").to_string();
     let uid = s(&app, "/metadata/uid").to_string();
     if app.pointer("/metadata/deletionTimestamp").is_some() {
+        if let Ok(mut w) = ctx.waiting.lock() {
+            w.remove(&uid);
+        }
         return delete_app(&ctx, &app).await;
     }
     let cm = ctx.configmap(&ns).await;
