@@ -1071,6 +1071,108 @@ pub fn tree(app: &Value, nodes: &[TreeNode]) -> String {
     table(&rows)
 }
 
+/// The progress lines argocd prints while it waits for an operation or a state
+/// (`waitOnApplicationStatus`: `waitFormatString`, a tabwriter with minwidth 5 and padding
+/// 2 flushed after each look at the app): the header with the first look, then each
+/// resource when it appears or one of its STATUS, HEALTH, HOOK, MESSAGE changes (to a
+/// non-empty value, as `resourceState.Merge`).
+#[derive(Debug, Default)]
+pub struct WaitPrinter {
+    prev: Vec<ResourceState>,
+    started: bool,
+}
+
+fn wait_row(ts: &str, cells: [&str; 8]) -> Vec<String> {
+    let [g, k, ns, n, st, h, hook, msg] = cells;
+    vec![
+        ts.to_owned(),
+        format!("{g:>5}"),
+        format!("{k:>10}"),
+        format!("{ns:>10}"),
+        format!("{n:>20}"),
+        format!("{st:>8}"),
+        format!("{h:>7}"),
+        format!("{hook:>10}"),
+        msg.to_owned(),
+    ]
+}
+
+impl WaitPrinter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// What to print after looking at `app` at time `ts` (`2006-01-02T15:04:05-07:00`).
+    pub fn step(&mut self, app: &Value, ts: &str) -> String {
+        let mut rows: Vec<Vec<String>> = Vec::new();
+        if !self.started {
+            self.started = true;
+            rows.push(wait_row(
+                "TIMESTAMP",
+                [
+                    "GROUP",
+                    "KIND",
+                    "NAMESPACE",
+                    "NAME",
+                    "STATUS",
+                    "HEALTH",
+                    "HOOK",
+                    "MESSAGE",
+                ],
+            ));
+        }
+        for new in resource_states(app) {
+            let same = |p: &ResourceState| {
+                p.group == new.group
+                    && p.kind == new.kind
+                    && p.namespace == new.namespace
+                    && p.name == new.name
+            };
+            let changed = match self.prev.iter_mut().find(|p| same(p)) {
+                Some(p) => {
+                    let mut updated = false;
+                    for (cur, val) in [
+                        (&mut p.status, &new.status),
+                        (&mut p.health, &new.health),
+                        (&mut p.hook, &new.hook),
+                        (&mut p.message, &new.message),
+                    ] {
+                        if !val.is_empty() && cur != val {
+                            cur.clone_from(val);
+                            updated = true;
+                        }
+                    }
+                    updated.then(|| p.clone())
+                }
+                None => {
+                    self.prev.push(new.clone());
+                    Some(new)
+                }
+            };
+            if let Some(r) = changed {
+                rows.push(wait_row(
+                    ts,
+                    [
+                        &r.group,
+                        &r.kind,
+                        &r.namespace,
+                        &r.name,
+                        &r.status,
+                        &r.health,
+                        &r.hook,
+                        &r.message,
+                    ],
+                ));
+            }
+        }
+        if rows.is_empty() {
+            String::new()
+        } else {
+            crate::table::render_min(&rows, 5, 2)
+        }
+    }
+}
+
 /// FNV-1a, 32 bits (Go's `hash/fnv` `New32a`), over the concatenated parts.
 pub fn fnv32a(parts: &[&str]) -> u32 {
     let mut h: u32 = 0x811c_9dc5;
@@ -2013,5 +2115,27 @@ apps   Deployment  default    guestbook-ui  Synced  Healthy        deployment.ap
         assert_eq!(print_prefix("├─├─"), "│ ├─");
         assert_eq!(print_prefix("└─├─"), "  ├─");
         assert_eq!(print_prefix("├─└─"), "│ └─");
+    }
+
+    #[test]
+    fn wait_progress_lines() {
+        let mut w = WaitPrinter::new();
+        let first = w.step(&app(), "2024-03-01T10:00:00+00:00");
+        let lines: Vec<&str> = first.lines().collect();
+        assert_eq!(lines.len(), 3, "{first}");
+        assert!(lines[0].starts_with("TIMESTAMP                  GROUP        KIND   NAMESPACE                  NAME    STATUS   HEALTH        HOOK  MESSAGE"), "{first}");
+        assert!(
+            lines[1].ends_with(
+                "   Service     default          guestbook-ui    Synced  Healthy              service/guestbook-ui created"
+            ),
+            "{first}"
+        );
+        // nothing changed: nothing printed; a change prints the merged state again
+        assert_eq!(w.step(&app(), "t"), "");
+        let mut a2 = app();
+        a2["status"]["resources"][1]["health"]["status"] = json!("Degraded");
+        let next = w.step(&a2, "2024-03-01T10:00:05+00:00");
+        assert_eq!(next.lines().count(), 1, "{next}");
+        assert!(next.contains("Degraded"), "{next}");
     }
 }

@@ -34,6 +34,29 @@ pub fn render_padded(rows: &[Vec<String>], indent: &str, padding: usize) -> Stri
     out
 }
 
+/// Go's `tabwriter.NewWriter(w, minwidth, 0, padding, ' ', 0)`: a column is as wide as
+/// its widest cell plus `padding`, at least `minwidth`.
+pub fn render_min(rows: &[Vec<String>], minwidth: usize, padding: usize) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut widths = vec![minwidth; cols];
+    for r in rows {
+        for (i, c) in r.iter().enumerate().take(r.len().saturating_sub(1)) {
+            widths[i] = widths[i].max(visible_width(c) + padding);
+        }
+    }
+    let mut out = String::new();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            out.push_str(c);
+            if i + 1 < r.len() {
+                out.extend(std::iter::repeat_n(' ', widths[i] - visible_width(c)));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// A row of string cells.
 pub fn row<const N: usize>(cells: [&str; N]) -> Vec<String> {
     cells.iter().map(|c| (*c).to_owned()).collect()

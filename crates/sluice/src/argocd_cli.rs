@@ -246,6 +246,11 @@ fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
+/// Now as argocd's progress lines print it (`2006-01-02T15:04:05-07:00`, in UTC).
+fn timestamp() -> String {
+    sluice_core::civil::rfc3339_utc(now()).replace('Z', "+00:00")
+}
+
 fn nonce() -> String {
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -324,7 +329,15 @@ async fn run_operation(
     if no_wait {
         return Ok(0);
     }
-    let done = poll(c, name, timeout, |a| Ok(fmt::operation_done(a, nonce))).await?;
+    let mut progress = fmt::WaitPrinter::new();
+    let done = poll(c, name, timeout, |a| {
+        if fmt::operation_done(a, nonce) {
+            return Ok(true);
+        }
+        out(&progress.step(a, &timestamp()));
+        Ok(false)
+    })
+    .await?;
     let Some(app) = done else {
         return Err(Error::RunFailed(format!(
             "timed out ({timeout}s) waiting for app {name:?} match desired state"
@@ -597,6 +610,7 @@ pub fn run(cmd: &AppCmd) -> anyhow::Result<u8> {
                 w.operation = true;
             }
             let mut prev_health = String::new();
+            let mut progress = fmt::WaitPrinter::new();
             let res = poll(&c, &app.name, *timeout, |a| {
                 let h = a
                     .pointer("/status/health/status")
@@ -618,7 +632,11 @@ pub fn run(cmd: &AppCmd) -> anyhow::Result<u8> {
                     )));
                 }
                 prev_health = h;
-                Ok(fmt::wait_satisfied(a, &w))
+                if fmt::wait_satisfied(a, &w) {
+                    return Ok(true);
+                }
+                out(&progress.step(a, &timestamp()));
+                Ok(false)
             })
             .await?;
             match res {

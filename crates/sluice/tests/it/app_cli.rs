@@ -598,6 +598,13 @@ fn depends_on_holds_the_sync_until_the_dependency_is_synced_and_healthy() {
     // `app wait` sees the pending operation as running
     let o = app(&s, &["wait", "web", "--operation", "--timeout", "1"]);
     assert_eq!(o.status.code(), Some(1));
+    // argocd's progress lines (waitFormatString) while it waits, then the timeout notice
+    let text = stdout(&o);
+    assert!(text.starts_with("TIMESTAMP  "), "{text}");
+    assert!(
+        text.contains("The command timed out waiting for the conditions to be met."),
+        "{text}"
+    );
 
     ok(&s, &["sync", "db", "--timeout", "60"]);
     let o = ok(&s, &["wait", "web", "--timeout", "60"]);
