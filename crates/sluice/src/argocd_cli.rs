@@ -187,15 +187,19 @@ pub enum AppCmd {
     Wait {
         #[command(flatten)]
         app: AppName,
+        /// Wait for sync (Synced).
         #[arg(long)]
         sync: bool,
+        /// Wait for health (Healthy).
         #[arg(long)]
         health: bool,
         /// Wait for a pending operation to finish.
         #[arg(long)]
         operation: bool,
+        /// Wait for health Suspended.
         #[arg(long)]
         suspended: bool,
+        /// Wait for health Degraded.
         #[arg(long)]
         degraded: bool,
         /// Give up after this many seconds (exit 1); 0 waits for ever.

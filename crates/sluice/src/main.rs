@@ -102,8 +102,8 @@ enum Command {
     /// image, pause, status.
     #[command(subcommand)]
     Rollouts(rollouts_cli::RolloutsCmd),
-    /// Argo CD Applications, as `argocd app`: list, get, sync, history, rollback, delete,
-    /// wait, create, set.
+    /// Argo CD Applications, as `argocd app`: list, get, sync, diff, history, rollback,
+    /// delete, wait, create, set (in the `argocd` namespace unless `-n`).
     #[command(subcommand)]
     App(argocd_cli::AppCmd),
     /// Argo CD repositories (`repository` Secrets), as `argocd repo`: add, list, rm.
