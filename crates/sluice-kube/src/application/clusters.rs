@@ -84,18 +84,18 @@ impl Clusters {
         }
     }
 
-    /// The target of a destination (`server`, else `name`), looked up in the cluster
-    /// Secrets of `namespace` through the controller's client. Errors are Argo CD's
-    /// messages for an unknown destination.
+    /// The target of a destination (`server`, else `name`) and its server URL, looked up
+    /// in the cluster Secrets of `namespace` through the controller's client. Errors are
+    /// Argo CD's messages for an unknown destination.
     pub async fn resolve(
         &self,
         namespace: &str,
         server: &str,
         name: &str,
-    ) -> Result<Arc<Target>, String> {
+    ) -> Result<(Arc<Target>, String), String> {
         let server = server.trim_end_matches('/');
         if server == IN_CLUSTER || (server.is_empty() && name == "in-cluster") {
-            return Ok(self.local.clone());
+            return Ok((self.local.clone(), IN_CLUSTER.to_string()));
         }
         if server.is_empty() && name.is_empty() {
             return Err("spec.destination: server or name is required".into());
@@ -127,7 +127,7 @@ impl Clusters {
                 && let Some((prev, t)) = m.get(&url)
                 && *prev == h
             {
-                return Ok(t.clone());
+                return Ok((t.clone(), url));
             }
             let client = client_for(&url, get("config")).await.map_err(|e| {
                 format!(
@@ -137,9 +137,9 @@ impl Clusters {
             })?;
             let t = Arc::new(Target::new(client));
             if let Ok(mut m) = self.remote.lock() {
-                m.insert(url, (h, t.clone()));
+                m.insert(url.clone(), (h, t.clone()));
             }
-            return Ok(t);
+            return Ok((t, url));
         }
         Err(if server.is_empty() {
             format!(

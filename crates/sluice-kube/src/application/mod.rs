@@ -484,11 +484,10 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &mut Settings) -> Res
         let msg = format!("Application referencing project {pname} which does not exist");
         return write_invalid(ctx, app, invalid(msg)).await;
     };
-    if let Err(msg) = project::check_app(&proj, spec) {
-        return write_invalid(ctx, app, invalid(msg)).await;
-    }
+    // the destination first: Argo CD resolves a destination name to its cluster's server
+    // before the project's destinations are checked
     let d = &spec["destination"];
-    match ctx
+    let checked_spec = match ctx
         .clusters
         .resolve(
             &ctx.opts.controller_namespace,
@@ -497,8 +496,16 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &mut Settings) -> Res
         )
         .await
     {
-        Ok(t) => st.target = t,
+        Ok((t, server)) => {
+            st.target = t;
+            let mut sp = spec.clone();
+            sp["destination"]["server"] = json!(server);
+            sp
+        }
         Err(msg) => return write_invalid(ctx, app, invalid(msg)).await,
+    };
+    if let Err(msg) = project::check_app(&proj, &checked_spec) {
+        return write_invalid(ctx, app, invalid(msg)).await;
     }
     let st: &Settings = st;
     // render (files and templates: a blocking thread)
@@ -1543,7 +1550,7 @@ async fn delete_app(ctx: &Arc<AppCtx>, app: &Value) -> Result<Action, Error> {
         )
         .await
     {
-        st.target = t;
+        st.target = t.0;
         let proj = project::default_project("");
         let cmp = compare(ctx, app, Vec::new(), Vec::new(), &st, &proj).await?;
         for r in &cmp.resources {
