@@ -11,6 +11,7 @@
 
 pub mod appset;
 pub mod clusters;
+pub mod desired;
 pub mod project;
 pub mod webhook;
 
@@ -676,6 +677,24 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &mut Settings) -> Res
     }
     status["conditions"] = Value::Array(conditions);
     status["sourceType"] = json!(source_type(spec));
+    // what the web UI diffs: the desired and live manifests of the OutOfSync resources
+    let diffs: Vec<Value> = cmp
+        .resources
+        .iter()
+        .filter(|r| r.modified && !r.hook && r.target.is_some())
+        .map(|r| {
+            desired::entry(
+                &r.group,
+                &r.api_version,
+                &r.kind,
+                &r.namespace,
+                &r.name,
+                r.target.as_ref(),
+                r.live.as_ref(),
+            )
+        })
+        .collect();
+    desired::store(&ctx.client, app, diffs).await;
     let old_sync = s(&old_status, "/sync/status");
     let old_health = s(&old_status, "/health/status");
     if old_sync != cmp.sync_status || old_health != cmp.health.as_str() {
@@ -1562,6 +1581,7 @@ async fn delete_app(ctx: &Arc<AppCtx>, app: &Value) -> Result<Action, Error> {
             }
         }
     }
+    desired::remove(&ctx.client, app).await;
     let rest: Vec<String> = fins
         .into_iter()
         .filter(|f| !(f == FIN || f.starts_with(&format!("{FIN}/"))))
