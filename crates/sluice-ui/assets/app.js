@@ -818,6 +818,24 @@ function virtualList(rows, rowHeight, render) {
   return box;
 }
 
+// The core/v1 Events of one object (newest first), as `kubectl describe` lists them.
+async function eventsOf(namespace, kind, name) {
+  const list = await api(`/api/v1/namespaces/${encodeURIComponent(namespace)}/events`).catch(() => ({ items: [] }));
+  return (list.items || [])
+    .filter((e) => get(e, 'involvedObject.kind') === kind && get(e, 'involvedObject.name') === name)
+    .sort((a, b) => String(b.lastTimestamp || b.eventTime || '').localeCompare(String(a.lastTimestamp || a.eventTime || '')))
+    .slice(0, 50);
+}
+
+function eventsTable(events, id) {
+  if (!events.length) return h('p', { class: 'muted' }, 'No events.');
+  return h('table', { id },
+    h('thead', {}, h('tr', {}, ['Type', 'Reason', 'Age', 'Message'].map((c) => h('th', {}, c)))),
+    h('tbody', {}, events.map((e) => h('tr', {},
+      h('td', {}, badge(e.type === 'Warning' ? 'bad' : 'idle', e.type || '')),
+      h('td', {}, e.reason || ''), h('td', {}, when(e.lastTimestamp || e.eventTime)), h('td', {}, e.message || '')))));
+}
+
 // A side-by-side line diff (longest common subsequence of lines; past 2,000 lines a side
 // the two texts are shown apart): removed lines on the left, added on the right, with a
 // sign so that colour is not the only signal.
@@ -920,6 +938,12 @@ async function appView(m, ns, name) {
             operation: { sync: { revision: x.revision, source: x.source }, initiatedBy: { username: whoami || 'ui' } },
           })) }, 'Rollback'))))))) : null);
   }
+  const appEvents = h('section', {});
+  append(m, [appEvents]);
+  async function drawEvents() {
+    const evs = await eventsOf(ns, 'Application', name);
+    replace(appEvents, h('h2', {}, 'Events'), eventsTable(evs, 'app-events'));
+  }
   // The tree: the app's resources, then (owner references) what they own, down to Pods.
   let lastTree = '';
   async function drawTree() {
@@ -1008,15 +1032,18 @@ async function appView(m, ns, name) {
         d ? [h('h3', {}, 'Diff (live → desired)'), diffView(d.live ? yaml(sortKeys(d.live)) : '', yaml(sortKeys(d.target)))] : null,
         d ? [h('h3', {}, 'Desired manifest'), h('pre', { class: 'manifest', tabindex: 0, id: 'desired-manifest' }, yaml(d.target))] : null,
         h('h3', {}, 'Live manifest'),
-        live ? h('pre', { class: 'manifest', tabindex: 0 }, yaml(live)) : h('p', { class: 'muted' }, 'Not in the cluster (missing).')));
+        live ? h('pre', { class: 'manifest', tabindex: 0 }, yaml(live)) : h('p', { class: 'muted' }, 'Not in the cluster (missing).'),
+        h('h3', {}, 'Events'),
+        r.namespace ? eventsTable(await eventsOf(r.namespace, r.kind, r.name), 'resource-events') : h('p', { class: 'muted' }, 'Cluster-scoped: no namespaced events.')));
     } catch (e) {
       replace(side, errorBox(e));
     }
   }
   drawHead();
   drawTree();
+  drawEvents();
   onLeave(live(`${ARGO}/namespaces/${encodeURIComponent(ns)}/applications`, { fieldSelector: `metadata.name=${name}` }, (xs) => {
-    if (xs[0]) { app = xs[0]; drawHead(); drawTree(); }
+    if (xs[0]) { app = xs[0]; drawHead(); drawTree(); drawEvents(); }
   }, (e) => replace(errors, errorBox(e))));
 }
 

@@ -217,8 +217,8 @@ fn runs_dag_logs_and_a_bad_token_in_chromium() {
 
 /// An OutOfSync Application in the browser: its changed resource shows the side-by-side
 /// diff of live and desired manifests (kept by the controller in ConfigMap
-/// `sluice-diff-<app>`), and clicking Sync makes it Synced (Argo CD's UI does the same
-/// through `operation`, docs user-guide/sync-options.md).
+/// `sluice-diff-<app>`), clicking Sync makes it Synced (Argo CD's UI does the same
+/// through `operation`, docs user-guide/sync-options.md), and its Events are listed.
 #[test]
 fn application_diff_and_sync_in_chromium() {
     if !kubectl_available() || !chromium_available() {
@@ -296,6 +296,8 @@ fn application_diff_and_sync_in_chromium() {
     steps.extend([
         json!({"click": "#sync"}),
         json!({"wait": "document.querySelector('h1') && document.querySelector('h1').textContent.includes('Synced') && !document.querySelector('h1').textContent.includes('OutOfSync')", "timeout": 60}),
+        // the Application's events (the controller's, as Argo CD records them)
+        json!({"wait": "(document.getElementById('app-events') || {}).textContent && document.getElementById('app-events').textContent.includes('ResourceUpdated')", "timeout": 30}),
     ]);
     let r = drive(&format!("{}/", s.url), Some(token), steps);
     assert_eq!(
