@@ -398,6 +398,20 @@ fn cond(obj: &Value) -> (&str, &str) {
 pub fn run(args: &QuickstartArgs) -> anyhow::Result<u8> {
     let dir = std::path::absolute(&args.dir)
         .with_context(|| format!("{}: cannot resolve the directory", args.dir.display()))?;
+    // the steps and the push hooks run git and python3 on this host
+    for tool in ["git", "python3"] {
+        let ok = Command::new(tool)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            bail!(
+                "`{tool}` is not installed: the quickstart's repositories, hooks and pipeline steps need git and python3 (Debian: apt-get install git python3; ./scripts/quickstart installs them)"
+            );
+        }
+    }
     prepare_dir(&dir)?;
     let rt = crate::apiserver::runtime(2)?;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
