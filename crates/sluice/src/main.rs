@@ -15,6 +15,7 @@ mod input;
 mod kustomize;
 mod listeners;
 mod policy;
+mod quickstart;
 mod registry;
 mod rollouts_cli;
 mod run;
@@ -50,6 +51,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    Quickstart(Box<quickstart::QuickstartArgs>),
     // Validate and Run take their help from their Args' doc comments (first line in the
     // command list, the whole text in the command's --help).
     Validate(Box<validate::ValidateArgs>),
@@ -135,6 +137,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Quickstart(args) => quickstart::run(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Kustomize(cmd) => kustomize::run(&cmd),
         Command::Helm(cmd) => helm::run(&cmd),

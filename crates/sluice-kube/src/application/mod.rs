@@ -10,6 +10,8 @@
 //! [`webhook`] is Argo CD's `/api/webhook`, [`appset`] the ApplicationSet controller.
 
 pub mod appset;
+pub mod clusters;
+pub mod desired;
 pub mod project;
 pub mod webhook;
 
@@ -20,7 +22,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use kube::Client;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
-use kube::core::{ApiResource, GroupVersionKind};
+use kube::core::ApiResource;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
 use serde_json::{Value, json};
@@ -34,6 +36,7 @@ use sluice_source::render::{RenderOptions, render_app};
 use sluice_source::tracking::{Tracking, instance_name};
 
 use crate::Error;
+use clusters::{Clusters, Target};
 
 /// The field manager of the controller's applies.
 pub const FIELD_MANAGER: &str = "argocd-controller";
@@ -68,8 +71,8 @@ pub struct AppCtx {
     client: Client,
     opts: AppOptions,
     cache: RenderCache,
-    /// (apiVersion, kind) -> (resource, namespaced), from discovery.
-    kinds: Mutex<HashMap<(String, String), (ApiResource, bool)>>,
+    /// Where Applications deploy: this API and the clusters of cluster Secrets.
+    clusters: Clusters,
     /// Per Application uid: the hash of what a user may change and when it was last
     /// reconciled in full (own status writes do not trigger a new reconcile).
     seen: Mutex<HashMap<String, (u64, Instant)>>,
@@ -95,7 +98,7 @@ pub async fn run(client: Client, opts: AppOptions) -> Result<(), Error> {
         client: client.clone(),
         opts,
         cache: RenderCache::new(4096),
-        kinds: Mutex::new(HashMap::new()),
+        clusters: Clusters::new(client.clone()),
         seen: Mutex::new(HashMap::new()),
         waiting: Mutex::new(HashMap::new()),
         instance: format!("sluice-{}", std::process::id()),
@@ -171,38 +174,6 @@ async fn get_opt(api: &Api<DynamicObject>, name: &str) -> Result<Option<Value>, 
 }
 
 impl AppCtx {
-    /// The resource and scope of an (apiVersion, kind); `None` when the API does not serve it.
-    async fn kind(&self, api_version: &str, kind: &str) -> Option<(ApiResource, bool)> {
-        let key = (api_version.to_string(), kind.to_string());
-        if let Some(k) = self.kinds.lock().ok()?.get(&key) {
-            return Some(k.clone());
-        }
-        let (g, v) = match api_version.split_once('/') {
-            Some((g, v)) => (g, v),
-            None => ("", api_version),
-        };
-        let gvk = GroupVersionKind::gvk(g, v, kind);
-        let found = match kube::discovery::pinned_kind(&self.client, &gvk).await {
-            Ok((ar, caps)) => Some((ar, caps.scope == kube::discovery::Scope::Namespaced)),
-            Err(_) => None,
-        };
-        // unknown kinds are looked up again next time (a CRD may be applied meanwhile)
-        if let Some(f) = &found
-            && let Ok(mut m) = self.kinds.lock()
-        {
-            m.insert(key, f.clone());
-        }
-        found
-    }
-
-    fn api(&self, ar: &ApiResource, namespaced: bool, ns: &str) -> Api<DynamicObject> {
-        if namespaced {
-            Api::namespaced_with(self.client.clone(), ns, ar)
-        } else {
-            Api::all_with(self.client.clone(), ar)
-        }
-    }
-
     async fn configmap(&self, ns: &str) -> Option<Value> {
         for n in [ns, self.opts.controller_namespace.as_str()] {
             let api: Api<DynamicObject> = Api::namespaced_with(
@@ -301,6 +272,8 @@ struct Settings {
     overrides: ResourceOverrides,
     render: RenderOptions,
     instance: String,
+    /// The destination's API.
+    target: Arc<Target>,
 }
 
 fn condition(type_: &str, message: &str) -> Value {
@@ -392,8 +365,8 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<AppCtx>) -> Result<Action, 
             ctx.opts.sources.invalidate(&url);
         }
     }
-    let settings = settings(&ctx, &app, cm.as_ref());
-    let result = reconcile_app(&ctx, &app, &settings).await;
+    let mut settings = settings(&ctx, &app, cm.as_ref());
+    let result = reconcile_app(&ctx, &app, &mut settings).await;
     let result = match result {
         Err(e) => {
             let st = json!({"conditions": [condition("ComparisonError", &e.to_string())],
@@ -525,11 +498,12 @@ fn settings(ctx: &AppCtx, app: &Value, cm: Option<&Value>) -> Settings {
             s(app, "/metadata/name"),
             &ctx.opts.controller_namespace,
         ),
+        target: ctx.clusters.local.clone(),
     }
 }
 
 /// Validates, renders, compares, syncs when asked, and writes the status.
-async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &Settings) -> Result<(), Error> {
+async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &mut Settings) -> Result<(), Error> {
     let ns = s(app, "/metadata/namespace").to_string();
     let name = s(app, "/metadata/name").to_string();
     let spec = &app["spec"];
@@ -556,24 +530,30 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &Settings) -> Result<
         let msg = format!("Application referencing project {pname} which does not exist");
         return write_invalid(ctx, app, invalid(msg)).await;
     };
-    if let Err(msg) = project::check_app(&proj, spec) {
-        return write_invalid(ctx, app, invalid(msg)).await;
-    }
+    // the destination first: Argo CD resolves a destination name to its cluster's server
+    // before the project's destinations are checked
     let d = &spec["destination"];
-    let server = s(d, "/server");
-    let dname = s(d, "/name");
-    if !(server == project::IN_CLUSTER || (server.is_empty() && dname == "in-cluster")) {
-        let msg = if server.is_empty() && dname.is_empty() {
-            "spec.destination: server or name is required".to_string()
-        } else {
-            format!(
-                "spec.destination: cluster {:?} is not supported yet (only {} / in-cluster)",
-                if server.is_empty() { dname } else { server },
-                project::IN_CLUSTER
-            )
-        };
+    let checked_spec = match ctx
+        .clusters
+        .resolve(
+            &ctx.opts.controller_namespace,
+            s(d, "/server"),
+            s(d, "/name"),
+        )
+        .await
+    {
+        Ok((t, server)) => {
+            st.target = t;
+            let mut sp = spec.clone();
+            sp["destination"]["server"] = json!(server);
+            sp
+        }
+        Err(msg) => return write_invalid(ctx, app, invalid(msg)).await,
+    };
+    if let Err(msg) = project::check_app(&proj, &checked_spec) {
         return write_invalid(ctx, app, invalid(msg)).await;
     }
+    let st: &Settings = st;
     // render (files and templates: a blocking thread)
     let sources = ctx.opts.sources.clone();
     let spec2 = spec.clone();
@@ -804,6 +784,24 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &Settings) -> Result<
     }
     status["conditions"] = Value::Array(conditions);
     status["sourceType"] = json!(source_type(spec));
+    // what the web UI diffs: the desired and live manifests of the OutOfSync resources
+    let diffs: Vec<Value> = cmp
+        .resources
+        .iter()
+        .filter(|r| r.modified && !r.hook && r.target.is_some())
+        .map(|r| {
+            desired::entry(
+                &r.group,
+                &r.api_version,
+                &r.kind,
+                &r.namespace,
+                &r.name,
+                r.target.as_ref(),
+                r.live.as_ref(),
+            )
+        })
+        .collect();
+    desired::store(&ctx.client, app, diffs).await;
     let old_sync = s(&old_status, "/sync/status");
     let old_health = s(&old_status, "/health/status");
     if old_sync != cmp.sync_status || old_health != cmp.health.as_str() {
@@ -978,7 +976,7 @@ async fn write_status(ctx: &AppCtx, ns: &str, name: &str, status: Value) -> Resu
 /// Targets prepared as Argo CD does before comparing: the destination namespace on
 /// namespaced objects without one, the tracking label/annotation.
 async fn compare(
-    ctx: &AppCtx,
+    _ctx: &AppCtx,
     app: &Value,
     objects: Vec<Value>,
     revisions: Vec<String>,
@@ -992,7 +990,7 @@ async fn compare(
     for mut t in objects {
         let av = s(&t, "/apiVersion").to_string();
         let kind = s(&t, "/kind").to_string();
-        let known = ctx.kind(&av, &kind).await;
+        let known = st.target.kind(&av, &kind).await;
         let namespaced = known.as_ref().is_none_or(|k| k.1);
         if namespaced {
             if s(&t, "/metadata/namespace").is_empty() && !dest_ns.is_empty() {
@@ -1043,7 +1041,7 @@ async fn compare(
             format!("{g}/{v}")
         };
         let kind = s(e, "/kind").to_string();
-        if let Some((_, namespaced)) = ctx.kind(&av, &kind).await {
+        if let Some((_, namespaced)) = st.target.kind(&av, &kind).await {
             kinds.insert((av, kind), namespaced);
         }
     }
@@ -1055,10 +1053,10 @@ async fn compare(
         _ => None,
     };
     for (av, kind) in kinds.keys() {
-        let Some((ar, _)) = ctx.kind(av, kind).await else {
+        let Some((ar, _)) = st.target.kind(av, kind).await else {
             continue;
         };
-        let api: Api<DynamicObject> = Api::all_with(ctx.client.clone(), &ar);
+        let api: Api<DynamicObject> = Api::all_with(st.target.client.clone(), &ar);
         let lp = match &label_sel {
             Some(l) => ListParams::default().labels(l),
             None => ListParams::default(),
@@ -1115,8 +1113,8 @@ async fn compare(
         if r.live.is_some() || r.target.is_none() || r.hook || r.name.is_empty() {
             continue;
         }
-        if let Some((ar, namespaced)) = ctx.kind(&r.api_version, &r.kind).await {
-            let api = ctx.api(&ar, namespaced, &r.namespace);
+        if let Some((ar, namespaced)) = st.target.kind(&r.api_version, &r.kind).await {
+            let api = st.target.api(&ar, namespaced, &r.namespace);
             if let Ok(Some(mut v)) = get_opt(&api, &r.name).await {
                 v["apiVersion"] = json!(r.api_version);
                 v["kind"] = json!(r.kind);
@@ -1187,21 +1185,21 @@ fn result_entry(t: &gsync::Task, api_version: &str, status: &str, message: &str)
 /// Applies one object (server-side apply as the controller's field manager, with the
 /// last-applied annotation kubectl would write; `Replace=true`: replace or create).
 async fn apply_one(
-    ctx: &AppCtx,
+    tg: &Target,
     obj: &Value,
     opts: &SyncOptions,
     dry_run: bool,
 ) -> Result<Value, String> {
     let av = s(obj, "/apiVersion");
     let kind = s(obj, "/kind");
-    let Some((ar, namespaced)) = ctx.kind(av, kind).await else {
+    let Some((ar, namespaced)) = tg.kind(av, kind).await else {
         return Err(format!(
             "the server could not find the requested resource ({av} {kind})"
         ));
     };
     let ns = s(obj, "/metadata/namespace");
     let name = s(obj, "/metadata/name");
-    let api = ctx.api(&ar, namespaced, ns);
+    let api = tg.api(&ar, namespaced, ns);
     let mut body = obj.clone();
     if !opts.server_side_apply.unwrap_or(false) {
         let mut la = obj.clone();
@@ -1238,13 +1236,13 @@ async fn apply_one(
     }
 }
 
-async fn delete_one(ctx: &AppCtx, obj: &Value, policy: Option<&str>) -> Result<(), String> {
+async fn delete_one(tg: &Target, obj: &Value, policy: Option<&str>) -> Result<(), String> {
     let av = s(obj, "/apiVersion");
     let kind = s(obj, "/kind");
-    let Some((ar, namespaced)) = ctx.kind(av, kind).await else {
+    let Some((ar, namespaced)) = tg.kind(av, kind).await else {
         return Ok(());
     };
-    let api = ctx.api(&ar, namespaced, s(obj, "/metadata/namespace"));
+    let api = tg.api(&ar, namespaced, s(obj, "/metadata/namespace"));
     let dp = match policy {
         Some("background") => DeleteParams::background(),
         Some("orphan") => DeleteParams::orphan(),
@@ -1259,14 +1257,14 @@ async fn delete_one(ctx: &AppCtx, obj: &Value, policy: Option<&str>) -> Result<(
 }
 
 async fn health_of(
-    ctx: &AppCtx,
+    tg: &Target,
     obj: &Value,
     overrides: &ResourceOverrides,
 ) -> Option<sluice_health::HealthStatus> {
     let av = s(obj, "/apiVersion");
     let kind = s(obj, "/kind");
-    let (ar, namespaced) = ctx.kind(av, kind).await?;
-    let api = ctx.api(&ar, namespaced, s(obj, "/metadata/namespace"));
+    let (ar, namespaced) = tg.kind(av, kind).await?;
+    let api = tg.api(&ar, namespaced, s(obj, "/metadata/namespace"));
     match get_opt(&api, s(obj, "/metadata/name")).await {
         Ok(Some(mut v)) => {
             v["apiVersion"] = json!(av);
@@ -1284,7 +1282,7 @@ async fn health_of(
 /// Runs one sync: plan, then each step (phase and wave) applied and waited for, hooks
 /// created and judged, SyncFail hooks on failure. Returns the `operationState`.
 async fn run_sync(
-    ctx: &AppCtx,
+    _ctx: &AppCtx,
     app: &Value,
     cmp: &Comparison,
     st: &Settings,
@@ -1371,13 +1369,14 @@ async fn run_sync(
                 }
             }
         }
-        let (ar, _) = ctx
+        let (ar, _) = st
+            .target
             .kind("v1", "Namespace")
             .await
             .ok_or_else(|| Error::Other("the API serves no Namespaces".into()))?;
-        let api: Api<DynamicObject> = Api::all_with(ctx.client.clone(), &ar);
+        let api: Api<DynamicObject> = Api::all_with(st.target.client.clone(), &ar);
         if api.get_opt(dest_ns).await?.is_none()
-            && let Err(e) = apply_one(ctx, &nsobj, &SyncOptions::default(), false).await
+            && let Err(e) = apply_one(&st.target, &nsobj, &SyncOptions::default(), false).await
         {
             failure = Some(format!("namespace {dest_ns}: {e}"));
         }
@@ -1398,7 +1397,7 @@ async fn run_sync(
             let opts = merge_opts(&app_sync_opts, &t.options);
             match t.action {
                 TaskAction::Apply => match apply_one(
-                    ctx,
+                    &st.target,
                     t.target.as_ref().unwrap_or(&Value::Null),
                     &opts,
                     dry_run,
@@ -1428,7 +1427,7 @@ async fn run_sync(
                         Ok(())
                     } else {
                         delete_one(
-                            ctx,
+                            &st.target,
                             t.live.as_ref().unwrap_or(&Value::Null),
                             opts.prune_propagation_policy.as_deref(),
                         )
@@ -1455,7 +1454,7 @@ async fn run_sync(
                     if dry_run {
                         continue;
                     }
-                    match run_hook(ctx, t, st).await {
+                    match run_hook(&st.target, t, st).await {
                         Ok(v) => {
                             let mut e = result_entry(t, &av, "Synced", "");
                             e["hookPhase"] = json!("Running");
@@ -1481,7 +1480,7 @@ async fn run_sync(
         while !pending.is_empty() {
             let mut still = Vec::new();
             for (o, is_hook) in pending {
-                let h = health_of(ctx, &o, &st.overrides).await;
+                let h = health_of(&st.target, &o, &st.overrides).await;
                 let code = h.as_ref().map(|h| h.status);
                 match code {
                     None | Some(HealthStatusCode::Healthy) => {
@@ -1497,7 +1496,7 @@ async fn run_sync(
                         let msg = h.map(|h| h.message).unwrap_or_default();
                         set_hook_phase(&mut results, &o, "Failed", &msg);
                         if gsync::delete_policies(&o).contains(&DeletePolicy::HookFailed) {
-                            let _ = delete_one(ctx, &o, Some("background")).await;
+                            let _ = delete_one(&st.target, &o, Some("background")).await;
                         }
                         failure = Some(format!(
                             "{} {} failed: {}",
@@ -1537,13 +1536,13 @@ async fn run_sync(
         }
     }
     for h in hooks_to_delete_on_success {
-        let _ = delete_one(ctx, &h, Some("background")).await;
+        let _ = delete_one(&st.target, &h, Some("background")).await;
     }
     if failure.is_some() && !dry_run {
         // SyncFail hooks
         for t in sync_fail_hooks {
             let av = api_version_of(&t);
-            match run_hook(ctx, &t, st).await {
+            match run_hook(&st.target, &t, st).await {
                 Ok(_) => {
                     let mut e = result_entry(&t, &av, "Synced", "");
                     e["hookPhase"] = json!("Running");
@@ -1615,18 +1614,18 @@ fn set_hook_phase(results: &mut [Value], o: &Value, phase: &str, message: &str) 
 
 /// Creates a hook: an existing one of the same name is deleted first under
 /// `BeforeHookCreation` (the default); `generateName` hooks get a fresh name each time.
-async fn run_hook(ctx: &AppCtx, t: &gsync::Task, _st: &Settings) -> Result<Value, String> {
+async fn run_hook(tg: &Target, t: &gsync::Task, _st: &Settings) -> Result<Value, String> {
     let Some(obj) = &t.target else {
         return Err("hook without an object".into());
     };
     let av = s(obj, "/apiVersion");
     let kind = s(obj, "/kind");
-    let Some((ar, namespaced)) = ctx.kind(av, kind).await else {
+    let Some((ar, namespaced)) = tg.kind(av, kind).await else {
         return Err(format!(
             "the server could not find the requested resource ({av} {kind})"
         ));
     };
-    let api = ctx.api(&ar, namespaced, s(obj, "/metadata/namespace"));
+    let api = tg.api(&ar, namespaced, s(obj, "/metadata/namespace"));
     let name = s(obj, "/metadata/name");
     if !name.is_empty()
         && let Ok(Some(cur)) = get_opt(&api, name).await
@@ -1738,17 +1737,32 @@ async fn delete_app(ctx: &Arc<AppCtx>, app: &Value) -> Result<Action, Error> {
         return Ok(Action::await_change());
     }
     let cm = ctx.configmap(s(app, "/metadata/namespace")).await;
-    let st = settings(ctx, app, cm.as_ref());
-    let proj = project::default_project("");
-    let cmp = compare(ctx, app, Vec::new(), Vec::new(), &st, &proj).await?;
-    for r in &cmp.resources {
-        if let Some(l) = &r.live {
-            if SyncOptions::of_object(l).delete == Some(false) {
-                continue;
+    let mut st = settings(ctx, app, cm.as_ref());
+    let d = &app["spec"]["destination"];
+    // a destination that is no longer known has nothing this controller can delete; the
+    // finalizer goes all the same
+    if let Ok(t) = ctx
+        .clusters
+        .resolve(
+            &ctx.opts.controller_namespace,
+            s(d, "/server"),
+            s(d, "/name"),
+        )
+        .await
+    {
+        st.target = t.0;
+        let proj = project::default_project("");
+        let cmp = compare(ctx, app, Vec::new(), Vec::new(), &st, &proj).await?;
+        for r in &cmp.resources {
+            if let Some(l) = &r.live {
+                if SyncOptions::of_object(l).delete == Some(false) {
+                    continue;
+                }
+                let _ = delete_one(&st.target, l, None).await;
             }
-            let _ = delete_one(ctx, l, None).await;
         }
     }
+    desired::remove(&ctx.client, app).await;
     let rest: Vec<String> = fins
         .into_iter()
         .filter(|f| !(f == FIN || f.starts_with(&format!("{FIN}/"))))

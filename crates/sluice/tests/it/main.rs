@@ -17,6 +17,7 @@ mod helm_cli;
 mod kustomize_cli;
 mod kustomize_helm;
 mod policy_cli;
+mod quickstart_e2e;
 mod registry_e2e;
 mod run_cli;
 mod run_conformance;
