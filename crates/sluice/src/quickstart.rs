@@ -457,6 +457,8 @@ fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
 #[derive(Default)]
 struct Outcome {
     ok: bool,
+    /// The PipelineRun of the push.
+    pipelinerun: String,
     push_to_healthy: Option<Duration>,
 }
 
@@ -834,6 +836,7 @@ async fn follow(
                     .and_then(|p| p["value"].as_str());
                 if rev == Some(sha) {
                     pr_name = pr["metadata"]["name"].as_str().unwrap_or("").to_string();
+                    out.pipelinerun = pr_name.clone();
                     say_once(
                         "pr".into(),
                         format!("PipelineRun {pr_name} created for commit {}", &sha[..7]),
@@ -1035,13 +1038,17 @@ fn summary(server: &Server, prod: &Server, dir: &Path, o: &Outcome, app_work: &P
         prod.data.join("kubeconfig").display()
     );
     println!();
-    println!("Try next:");
+    println!("Try next (after the export above):");
     println!("  kubectl get pipelineruns,taskruns -n {NS_CI}");
     println!(
-        "  sluice pipelinerun list -n {NS_CI} --kubeconfig {}",
-        kc.display()
+        "  sluice pipelinerun logs -n {NS_CI} --kubeconfig \"$KUBECONFIG\" {}",
+        if o.pipelinerun.is_empty() {
+            "NAME"
+        } else {
+            &o.pipelinerun
+        }
     );
-    println!("  kubectl get applications -n {NS_ARGO}");
+    println!("  sluice app list -n {NS_ARGO} --kubeconfig \"$KUBECONFIG\"");
     println!(
         "  push another commit:  cd {} && echo >> README && git add -A && git commit -m more && git push",
         app_work.display()
@@ -1050,7 +1057,7 @@ fn summary(server: &Server, prod: &Server, dir: &Path, o: &Outcome, app_work: &P
         "  break a policy:       kubectl run bad -n dev --image docker.io/library/nginx   (restrict-image-registries denies it)"
     );
     println!(
-        "  sync production:      kubectl patch application order-service-production -n {NS_ARGO} --type merge -p '{{\"operation\":{{\"sync\":{{}}}}}}'"
+        "  sync production:      sluice app sync order-service-production -n {NS_ARGO} --kubeconfig \"$KUBECONFIG\""
     );
     println!(
         "  roll back dev:        cd {} && git pull -q && git revert --no-edit HEAD && git push",
