@@ -68,6 +68,8 @@ impl From<kube::Error> for Error {
 pub struct Conn {
     pub client: Client,
     pub namespace: String,
+    /// The API server's URL (the kubeconfig cluster's `server`).
+    pub server: String,
 }
 
 const TABLE_ACCEPT: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
@@ -109,10 +111,12 @@ impl Conn {
             .await
             .map_err(|e| err(e.to_string()))?;
         let ns = namespace.map_or_else(|| cfg.default_namespace.clone(), str::to_owned);
+        let server = cfg.cluster_url.to_string();
         let client = Client::try_from(cfg).map_err(|e| err(e.to_string()))?;
         Ok(Conn {
             client,
             namespace: ns,
+            server,
         })
     }
 

@@ -6,6 +6,7 @@
 //! printing) unit-tested without a server, and a thin edge ([`client`]: a `kube::Client`
 //! from a kubeconfig, discovery, Tables, server-side apply, Pod logs).
 
+pub mod argocd;
 pub mod client;
 pub mod format;
 pub mod get;

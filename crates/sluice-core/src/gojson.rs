@@ -1,5 +1,6 @@
 //! JSON text as Go's `encoding/json.Marshal` writes it for decoded JSON (`interface{}` values):
-//! object keys sorted, `<`, `>`, `&`, U+2028 and U+2029 escaped, numbers as `float64`
+//! object keys sorted, `<`, `>`, `&`, U+2028 and U+2029 escaped, `\b` and `\f` short (Go
+//! 1.22+), other control characters as `\u00XX`, numbers as `float64`
 //! prints them. Triggers bindings and `marshalJSON` hand out this text, and kustomize hashes
 //! generated ConfigMaps/Secrets over it, so both match upstream's.
 
@@ -100,6 +101,10 @@ fn write_str(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
+            // Go 1.22+ (`encoding/json` encodeState.string): `\b` and `\f` get their short
+            // escapes, as kubectl v1.32 and Helm v4 are built with
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
             '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }

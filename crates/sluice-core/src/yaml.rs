@@ -90,6 +90,11 @@ pub struct Options {
     /// decoding). `true`: the last value wins, as go-yaml v2's `Unmarshal` into a map does
     /// (kustomize reads kustomization files that way).
     pub last_key_wins: bool,
+    /// `true`: folded (`>`) scalars hold what go-yaml v3 reads back after writing them
+    /// folded once more ([`go_v3_folded_reencode`]). kustomize's kio reads resources and
+    /// strategic merge patches, writes them and reads them again, so a folded value there
+    /// is the text after that round trip, not the one first read.
+    pub reencode_folded: bool,
 }
 
 /// Why a text could not be loaded. Every variant carries the position it refers to.
@@ -228,6 +233,7 @@ pub fn load_documents(text: &str, limits: &Limits) -> Result<Vec<Document>, Load
             limits: *limits,
             schema: Schema::Yaml11,
             last_key_wins: false,
+            reencode_folded: false,
         },
     )
 }
@@ -237,12 +243,19 @@ pub fn load_documents_with(text: &str, options: &Options) -> Result<Vec<Document
     let limits = &options.limits;
     let schema = options.schema;
     let last_key_wins = options.last_key_wins;
+    let reencode_folded = options.reencode_folded;
     const MAX_REINDENTS: usize = 64;
     let mut patched: Option<String> = None;
     let mut shifts: HashMap<u32, u32> = HashMap::new();
     for _ in 0..=MAX_REINDENTS {
         let current = patched.as_deref().unwrap_or(text);
-        match load_once(current, limits, schema, last_key_wins, &shifts) {
+        match load_once(
+            current,
+            limits,
+            schema,
+            (last_key_wins, reencode_folded),
+            &shifts,
+        ) {
             Err(Attempt::Reindent {
                 line,
                 col0,
@@ -259,7 +272,13 @@ pub fn load_documents_with(text: &str, options: &Options) -> Result<Vec<Document
         }
     }
     // Re-indenting did not help: report the scanner's own error at its original place.
-    match load_once(text, limits, schema, last_key_wins, &HashMap::new()) {
+    match load_once(
+        text,
+        limits,
+        schema,
+        (last_key_wins, reencode_folded),
+        &HashMap::new(),
+    ) {
         Err(Attempt::Failed(e)) => Err(e),
         Err(Attempt::Reindent { line, col0, .. }) => Err(LoadError::Syntax {
             pos: Pos {
@@ -311,13 +330,14 @@ fn load_once(
     text: &str,
     limits: &Limits,
     schema: Schema,
-    last_key_wins: bool,
+    (last_key_wins, reencode_folded): (bool, bool),
     shifts: &HashMap<u32, u32>,
 ) -> Result<Vec<Document>, Attempt> {
     let mut b = Builder {
         limits: *limits,
         schema,
         last_key_wins,
+        reencode_folded,
         docs: Vec::new(),
         stack: Vec::new(),
         anchors: HashMap::new(),
@@ -395,6 +415,7 @@ struct Builder<'s> {
     limits: Limits,
     schema: Schema,
     last_key_wins: bool,
+    reencode_folded: bool,
     docs: Vec<Document>,
     stack: Vec<Frame>,
     anchors: HashMap<usize, Built>,
@@ -479,8 +500,15 @@ impl Builder<'_> {
                     *k = Some((MERGE_KEY.to_owned(), pos, true));
                     return Ok(());
                 }
+                let reencoded;
+                let text = if self.reencode_folded && style == ScalarStyle::Folded {
+                    reencoded = go_v3_folded_reencode(&text);
+                    reencoded.as_ref()
+                } else {
+                    text.as_ref()
+                };
                 let value = match self.schema {
-                    Schema::Yaml11 => resolve_scalar(&text, style, tag.as_deref()),
+                    Schema::Yaml11 => resolve_scalar(text, style, tag.as_deref()),
                     Schema::Core => {
                         // keys stay the text written (a decode to map[string]any)
                         let is_key =
@@ -488,7 +516,7 @@ impl Builder<'_> {
                         if is_key && tag.is_none() {
                             Value::String(text.to_string())
                         } else {
-                            resolve_scalar_core(&text, style, tag.as_deref())
+                            resolve_scalar_core(text, style, tag.as_deref())
                         }
                     }
                 };
@@ -753,6 +781,105 @@ fn resolve_scalar_core(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Val
         return Value::String(text.to_owned());
     }
     resolve_plain_core(text)
+}
+
+/// What go-yaml v3 reads back after writing `value` as a folded (`>`) block scalar and
+/// reading it again (see [`Options::reencode_folded`]).
+///
+/// go-yaml v3's `yaml_emitter_write_folded_scalar` writes one more line break after a line
+/// that does not start with a blank, so that folding on reading keeps the break, but it
+/// decides by looking at the value's first line (`k := 0`) instead of the next one. So a
+/// break before a more-indented line comes back doubled, and when the value itself starts
+/// with a blank no break is doubled and single breaks between ordinary lines come back as
+/// spaces. The chomping indicator is chosen from the value (`yaml_emitter_write_block_scalar_hints`),
+/// so a value ending in two breaks gains one more under `+`. Values the emitter cannot write as a
+/// block scalar (`yaml_emitter_analyze_scalar`: empty, a trailing space, a space before a
+/// line break, characters that are not printable) are written double-quoted and come back
+/// as they were, as here do values with line breaks other than `\n`. The emitter also folds
+/// lines longer than its width at a space; that reads back as the space except in
+/// more-indented lines, which depends on the indentation and is not modelled.
+pub fn go_v3_folded_reencode(value: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    fn printable(c: char) -> bool {
+        matches!(c, '\t' | '\n' | ' '..='~' | '\u{85}' | '\u{A0}'..='\u{D7FF}' | '\u{10000}'..)
+            || (('\u{E000}'..='\u{FFFD}').contains(&c) && c != '\u{FEFF}')
+    }
+    let block_allowed = !value.is_empty()
+        && !value.ends_with(' ')
+        && !value.contains(" \n")
+        && value.chars().all(printable)
+        && !value.contains(['\r', '\u{85}', '\u{2028}', '\u{2029}']);
+    if !block_allowed || !value.contains('\n') && !value.starts_with([' ', '\t']) {
+        return Cow::Borrowed(value);
+    }
+    // the writer
+    let blank0 = matches!(
+        value.trim_start_matches('\n').chars().next(),
+        None | Some(' ' | '\t')
+    );
+    let mut out = String::with_capacity(value.len() + 16);
+    let (mut breaks, mut leading_spaces) = (true, true);
+    for c in value.chars() {
+        if c == '\n' {
+            if !breaks && !leading_spaces && !blank0 {
+                out.push('\n');
+            }
+            out.push('\n');
+            breaks = true;
+        } else {
+            if breaks {
+                leading_spaces = c == ' ' || c == '\t';
+            }
+            out.push(c);
+            breaks = false;
+        }
+    }
+    // the chomping indicator the writer chooses: '-' without a final break, '+' with two
+    let strip = !value.ends_with('\n');
+    let keep = value == "\n" || value.ends_with("\n\n");
+    // the reader (libyaml's yaml_parser_scan_block_scalar, folded)
+    let pieces: Vec<&str> = out.split('\n').collect();
+    let last = pieces.len() - 1;
+    let mut s = String::with_capacity(out.len());
+    let (mut leading_break, mut leading_blank, mut trailing) = (false, false, 0usize);
+    let mut i = 0;
+    while i < last && pieces[i].is_empty() {
+        trailing += 1;
+        i += 1;
+    }
+    loop {
+        let line = pieces[i];
+        if i == last && line.is_empty() {
+            break;
+        }
+        let trailing_blank = line.starts_with([' ', '\t']);
+        if leading_break && !leading_blank && !trailing_blank {
+            if trailing == 0 {
+                s.push(' ');
+            }
+        } else if leading_break {
+            s.push('\n');
+        }
+        s.extend(std::iter::repeat_n('\n', trailing));
+        (trailing, leading_break, leading_blank) = (0, false, trailing_blank);
+        s.push_str(line);
+        if i == last {
+            break;
+        }
+        leading_break = true;
+        i += 1;
+        while i < last && pieces[i].is_empty() {
+            trailing += 1;
+            i += 1;
+        }
+    }
+    if !strip && leading_break {
+        s.push('\n');
+    }
+    if keep {
+        s.extend(std::iter::repeat_n('\n', trailing));
+    }
+    Cow::Owned(s)
 }
 
 /// go-yaml v3's resolver for plain scalars, as seen after a decode to JSON (see
@@ -1033,6 +1160,23 @@ mod tests {
         let (pos, found) = d.root.locate(&d.value, [Step::Key("a"), Step::Key("zz")]);
         assert!(!found);
         assert_eq!(pos, Pos { line: 1, col: 1 });
+    }
+
+    #[test]
+    fn folded_scalars_reencode_like_go_yaml_v3() {
+        // outputs of kubectl kustomize v5.5.0 on folded data values (see
+        // sluice-kustomize tests/realworld_classes.rs for the differential test)
+        for (read, back) in [
+            ("p q\n  r\n  s\nt", "p q\n\n  r\n  s\nt"),
+            ("x\n", "x\n"),
+            (" lead\na b\nc\n", " lead\na b c\n"),
+            ("a\n  b\n\n", "a\n\n  b\n\n"),
+            ("plain words", "plain words"),
+            ("a\nb", "a\nb"),
+            ("trailing \n  x", "trailing \n  x"),
+        ] {
+            assert_eq!(go_v3_folded_reencode(read), back, "{read:?}");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! implements (a local directory in `sluice appset generate`, gix in the server later).
 
 pub mod appset;
+pub mod depends;
 pub mod diff;
 pub mod lint;
 pub mod repo;

@@ -16,7 +16,7 @@ use crate::patch::{
     is_builtin_group, json_patch, schema_for, strategic_merge, strategic_merge_schema,
 };
 use crate::refvar::{Var, merge_set, merge_vars, resolve_vars};
-use crate::resource::CLUSTER_SCOPED;
+use crate::resource::cluster_scoped;
 use crate::resource::{Resource, Seg, effective_ns, id_string, split_api_version};
 
 /// `--load-restrictor`.
@@ -260,6 +260,7 @@ pub fn build(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<Outpu
         generator_origin: None,
         rel: PathBuf::new(),
         openapi: None,
+        folded: Default::default(),
     };
     let dir = fs.canonicalize(dir).map_err(|e| Error::Root {
         path: dir.to_path_buf(),
@@ -381,6 +382,11 @@ struct Builder<'f> {
     /// Custom OpenAPI definitions (`openapi: {path: ...}`); like kyaml's global schema, once
     /// set they stay for the rest of the build.
     openapi: Option<Definitions>,
+    /// Folded scalars of the resources read: the value as kio reads it back (see
+    /// `sluice_core::yaml::Options::reencode_folded`) -> the value first read. A merging
+    /// generator rebuilds the data it keeps from strings (`SetDataMap`), which are printed
+    /// from the value first read.
+    folded: std::cell::RefCell<std::collections::HashMap<String, String>>,
 }
 
 type Kustomization = Map<String, Value>;
@@ -817,7 +823,15 @@ impl Builder<'_> {
     fn objects_from_text(&self, text: &str, path: &Path) -> Result<Vec<Map<String, Value>>, Error> {
         let text = text.to_owned();
         let mut out = Vec::new();
-        for doc in load_docs(&text, path)? {
+        let docs = load_docs(&text, path)?;
+        if text.contains(": >") || text.contains("- >") {
+            let plain = load_with(&text, path, false)?;
+            let mut folded = self.folded.borrow_mut();
+            for (d, p) in docs.iter().zip(&plain) {
+                note_folded(&d.value, p, &mut folded);
+            }
+        }
+        for doc in docs {
             let mut v = doc.value;
             annotations_as_written(&mut v, &doc.root, &text);
             match v {
@@ -906,7 +920,7 @@ impl Builder<'_> {
                 // resWrangler.appendReplaceOrMerge: any id the resource had
                 // (current or previous name and namespace) equal to the
                 // generator's id; `create` must find none
-                let want_ns = effective_ns(kind, r.namespace());
+                let want_ns = effective_ns(("", "v1"), kind, r.namespace());
                 let found: Vec<usize> = ra
                     .iter()
                     .enumerate()
@@ -914,10 +928,10 @@ impl Builder<'_> {
                         x.kind() == kind
                             && x.group_version() == ("", "v1")
                             && x.had_name(r.name())
-                            && (effective_ns(kind, x.namespace()) == want_ns
+                            && (effective_ns(("", "v1"), kind, x.namespace()) == want_ns
                                 || x.previous_namespaces
                                     .iter()
-                                    .any(|n| effective_ns(kind, n) == want_ns))
+                                    .any(|n| effective_ns(("", "v1"), kind, n) == want_ns))
                     })
                     .map(|(i, _)| i)
                     .collect();
@@ -943,7 +957,9 @@ impl Builder<'_> {
                             id_string("", "v1", kind, r.name(), r.namespace())
                         )));
                     }
-                    (Some(&i), _) => merge_generated(&mut ra[i], r, behavior == "replace"),
+                    (Some(&i), _) => {
+                        merge_generated(&mut ra[i], r, behavior == "replace", &self.folded.borrow())
+                    }
                 }
             }
         }
@@ -1063,14 +1079,14 @@ impl Builder<'_> {
         let mut bm = Map::new();
         for (key, val) in data {
             if kind == "Secret" {
-                dm.insert(key, Value::String(base64(&val)));
+                dm.insert(key, Value::String(base64_lines(&val)));
             } else {
                 match String::from_utf8(val) {
                     Ok(s) => {
                         dm.insert(key, Value::String(s));
                     }
                     Err(e) => {
-                        bm.insert(key, Value::String(base64(e.as_bytes())));
+                        bm.insert(key, Value::String(base64_lines(e.as_bytes())));
                     }
                 }
             }
@@ -1164,7 +1180,7 @@ impl Builder<'_> {
                 let path = self.file_in(dir, &p)?;
                 (self.read_text(&path)?, path)
             };
-            for doc in load(&text, &origin)? {
+            for doc in load_smp(&text, &origin)? {
                 if doc.is_null() {
                     continue;
                 }
@@ -1227,16 +1243,38 @@ impl Builder<'_> {
                         )));
                     }
                 };
-                let docs: Vec<Value> = load(&text, &origin)?
+                let mut docs: Vec<Value> = load(&text, &origin)?
                     .into_iter()
                     .filter(|d| !d.is_null())
                     .collect();
                 let target = p.get("target").filter(|t| !t.is_null());
                 let is_json = docs.len() == 1 && docs[0].is_array();
+                if !is_json && text.contains('>') {
+                    docs = load_smp(&text, &origin)?
+                        .into_iter()
+                        .filter(|d| !d.is_null())
+                        .collect();
+                } else if !is_json {
+                    docs = expand_lists(docs);
+                }
                 // `[]` reads both as an empty list of objects and as an empty JSON patch
                 if docs.len() == 1 && docs[0].as_array().is_some_and(Vec::is_empty) {
                     return Err(trouble(format!(
                         "illegally qualifies as both an SM and JSON patch: {text}"
+                    )));
+                }
+                // a patch object without `kind` or `metadata.name` is not a resource
+                // (resource factory `GetValidatedMetadata`), so neither SM nor JSON (seen
+                // on a real overlay patching `containers` with `spec:` alone)
+                if !is_json && docs.iter().any(|d| d.is_object() && lacks_id(d)) {
+                    let source = match (p.get("path").and_then(Value::as_str), p.get("patch")) {
+                        (Some(path), _) if !path.is_empty() => {
+                            format!("[path: {}]", go_quote(path))
+                        }
+                        _ => format!("[patch: {}]", go_quote(&text)),
+                    };
+                    return Err(trouble(format!(
+                        "unable to parse SM or JSON patch from {source}"
                     )));
                 }
                 if is_json {
@@ -1511,7 +1549,26 @@ fn strip_quotes(v: &str) -> &str {
 /// the existing name and namespace, the labels and annotations of both (the new win) and, for
 /// `merge`, the data of both (the new win). Every other field (a Secret's `type`,
 /// `immutable`) is the new object's.
-fn merge_generated(existing: &mut Resource, new: Resource, replace: bool) {
+fn merge_generated(
+    existing: &mut Resource,
+    new: Resource,
+    replace: bool,
+    folded: &std::collections::HashMap<String, String>,
+) {
+    // the data kept is rebuilt from strings: folded values as first read
+    if !replace && !folded.is_empty() {
+        for field in ["data", "binaryData"] {
+            if let Some(Value::Object(m)) = existing.obj.get_mut(field) {
+                for v in m.values_mut() {
+                    if let Value::String(s) = v
+                        && let Some(orig) = folded.get(s.as_str())
+                    {
+                        *s = orig.clone();
+                    }
+                }
+            }
+        }
+    }
     const KEPT: &[&str] = &["metadata", "data", "binaryData"];
     existing
         .obj
@@ -1591,7 +1648,7 @@ fn dup_key(r: &Resource) -> (String, String, String, String, String) {
         r.group_version().0.to_owned(),
         r.group_version().1.to_owned(),
         r.name().to_owned(),
-        effective_ns(r.kind(), r.namespace()).to_owned(),
+        effective_ns(r.group_version(), r.kind(), r.namespace()).to_owned(),
     )
 }
 
@@ -1622,7 +1679,8 @@ fn append(ra: &mut Vec<Resource>, r: Resource) -> Result<(), Error> {
         x.kind() == r.kind()
             && x.group_version() == (g, v)
             && x.name() == r.name()
-            && effective_ns(x.kind(), x.namespace()) == effective_ns(r.kind(), r.namespace())
+            && effective_ns((g, v), x.kind(), x.namespace())
+                == effective_ns((g, v), r.kind(), r.namespace())
     }) {
         return Err(Error::other(format!(
             "may not add resource with an already registered id: {}",
@@ -1636,6 +1694,8 @@ fn append(ra: &mut Vec<Resource>, r: Resource) -> Result<(), Error> {
 fn load_docs(text: &str, path: &Path) -> Result<Vec<sluice_core::yaml::Document>, Error> {
     let opts = LoadOptions {
         schema: Schema::Core,
+        // kio reads resources, writes them and reads them again (go-yaml v3 both ways)
+        reencode_folded: true,
         ..LoadOptions::default()
     };
     let mut docs = load_documents_with(text, &opts).map_err(|e| Error::Yaml {
@@ -1767,8 +1827,44 @@ fn annotations_as_written(v: &mut Value, root: &sluice_core::yaml::Node, text: &
 }
 
 fn load(text: &str, path: &Path) -> Result<Vec<Value>, Error> {
+    load_with(text, path, false)
+}
+
+/// [`load`] of strategic merge patches, which kustomize reads through kio as resources
+/// (folded scalars as go-yaml v3 reads them after writing them again).
+fn load_smp(text: &str, path: &Path) -> Result<Vec<Value>, Error> {
+    load_with(text, path, true).map(expand_lists)
+}
+
+/// Objects of a `...List` kind with `items` stand for their items, in patches as in
+/// resources (kustomize reads both through `resource.Factory.SliceFromBytes`).
+fn expand_lists(docs: Vec<Value>) -> Vec<Value> {
+    let is_list = |d: &Value| {
+        d.get("kind")
+            .and_then(Value::as_str)
+            .is_some_and(|k| k.ends_with("List"))
+            && d.get("items").is_some_and(Value::is_array)
+    };
+    if !docs.iter().any(is_list) {
+        return docs;
+    }
+    let mut out = Vec::with_capacity(docs.len());
+    for d in docs {
+        if is_list(&d) {
+            if let Some(Value::Array(items)) = d.get("items") {
+                out.extend(items.iter().filter(|i| i.is_object()).cloned());
+            }
+        } else {
+            out.push(d);
+        }
+    }
+    out
+}
+
+fn load_with(text: &str, path: &Path, reencode_folded: bool) -> Result<Vec<Value>, Error> {
     let opts = LoadOptions {
         schema: Schema::Core,
+        reencode_folded,
         ..LoadOptions::default()
     };
     let mut docs = load_documents_with(text, &opts).map_err(|e| Error::Yaml {
@@ -1779,6 +1875,55 @@ fn load(text: &str, path: &Path) -> Result<Vec<Value>, Error> {
         trim_block_scalar_at_eof(&mut last.value, &last.root, text);
     }
     Ok(docs.into_iter().map(|d| d.value).collect())
+}
+
+/// A patch object without `kind` or `metadata.name`.
+fn lacks_id(d: &Value) -> bool {
+    let empty = |v: Option<&Value>| v.and_then(Value::as_str).is_none_or(str::is_empty);
+    empty(d.get("kind")) || empty(d.get("metadata").and_then(|m| m.get("name")))
+}
+
+/// Generated Secret data and ConfigMap binaryData as kyaml writes them (datamap.go
+/// `encodeBase64`, go-yaml's): base64 in lines of 70 characters, each ending with a line
+/// break, once the text is 70 characters or longer; shorter text on one line without one.
+fn base64_lines(data: &[u8]) -> String {
+    const LINE: usize = 70;
+    let enc = base64(data);
+    if enc.len() < LINE {
+        return enc;
+    }
+    let mut out = String::with_capacity(enc.len() + enc.len() / LINE + 1);
+    // base64 is ASCII: byte chunks are character chunks
+    for chunk in enc.as_bytes().chunks(LINE) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out
+}
+
+/// Records the strings of `reencoded` that differ from the same place in `plain` (the same
+/// text read without re-encoding folded scalars).
+fn note_folded(
+    reencoded: &Value,
+    plain: &Value,
+    out: &mut std::collections::HashMap<String, String>,
+) {
+    match (reencoded, plain) {
+        (Value::String(a), Value::String(b)) if a != b => {
+            out.insert(a.clone(), b.clone());
+        }
+        (Value::Object(a), Value::Object(b)) => {
+            for (x, y) in a.values().zip(b.values()) {
+                note_folded(x, y, out);
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            for (x, y) in a.iter().zip(b) {
+                note_folded(x, y, out);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// OpenAPI `definitions` from an `openapi: {path: ...}` file.
@@ -2009,8 +2154,8 @@ impl Selector {
             return false;
         }
         if let Some(n) = &self.namespace
-            && !n.is_match(effective_ns(r.kind(), r.original_namespace()))
-            && !n.is_match(effective_ns(r.kind(), r.namespace()))
+            && !n.is_match(effective_ns((g, v), r.kind(), r.original_namespace()))
+            && !n.is_match(effective_ns((g, v), r.kind(), r.namespace()))
         {
             return false;
         }
@@ -2343,8 +2488,12 @@ const ORDER_LAST: &[&str] = &[
 
 /// kustomize's legacy order: kinds in `first` first, `last` last, the rest between; then by
 /// `group_version_kind` with `~G`/`~V` for empty parts, then `namespace|name` (`~X` for no
-/// namespace).
-fn legacy_key(r: &Resource, first: &[String], last: &[String]) -> (i64, String, String) {
+/// namespace). Two Namespaces of which one has no group compare their `group_version_kind`
+/// the other way round, so the core `v1` Namespace comes before a CRD's (kustomize
+/// legacy sort, `NodeIsLessThan` / `gvkLessThan`).
+type LegacyKey = (i64, u8, std::cmp::Reverse<String>, String, String);
+
+fn legacy_key(r: &Resource, first: &[String], last: &[String]) -> LegacyKey {
     let kind = r.kind();
     let n = first.len() as i64;
     let order = if let Some(i) = first.iter().position(|k| k == kind) {
@@ -2365,7 +2514,12 @@ fn legacy_key(r: &Resource, first: &[String], last: &[String]) -> (i64, String, 
     let gvk = format!("{}_{}_{}", or(g, "~G"), or(v, "~V"), or(kind, "~K"));
     let ns = or(r.namespace(), "~X");
     let name = or(r.name(), "~N");
-    (order, gvk, format!("{ns}|{name}"))
+    let (tier, rev, fwd) = if kind == "Namespace" && g.is_empty() {
+        (0, std::cmp::Reverse(gvk), String::new())
+    } else {
+        (1, std::cmp::Reverse(String::new()), gvk)
+    };
+    (order, tier, rev, fwd, format!("{ns}|{name}"))
 }
 
 /// A resource that references may name: kind, group, every name it had (current last),
@@ -2455,6 +2609,16 @@ fn fix_name_references(ra: &mut [Resource], refs: &[fieldspec::NameRef]) -> Resu
         return Ok(());
     }
     let mut err: Option<String> = None;
+    // the original namespaces of every namespaced resource (resmap
+    // GroupedByOriginalNamespace keys: OrgId().EffectiveNamespace())
+    let orig_ns: std::collections::HashSet<String> = ra
+        .iter()
+        .filter(|r| r.is_namespaceable())
+        .map(|r| match r.original_namespace() {
+            "" => "default".to_owned(),
+            ns => ns.to_owned(),
+        })
+        .collect();
     // each resource's kind, group, version and namespace, read once
     let ids: Vec<[String; 4]> = ra
         .iter()
@@ -2494,13 +2658,31 @@ fn fix_name_references(ra: &mut [Resource], refs: &[fieldspec::NameRef]) -> Resu
                 .collect();
             let (prefixes, suffixes) = (r.prefixes.clone(), r.suffixes.clone());
             for s in specs {
+                // nameref roleRefFilter: a `roleRef/name` follows only referrals a previous
+                // id of which its roleRef's `apiGroup` and `kind` select (empty ones select
+                // any); without either field (getRoleRefGvk fails) anything goes
+                if s.path.ends_with(&["roleRef".to_owned(), "name".to_owned()]) {
+                    let role_ref = r.obj.get("roleRef");
+                    let field = |k: &str| {
+                        role_ref
+                            .and_then(|x| x.get(k))
+                            .filter(|v| !v.is_null())
+                            .map(|v| v.as_str().unwrap_or_default())
+                    };
+                    if let (Some(api_group), Some(ref_kind)) = (field("apiGroup"), field("kind"))
+                        && ((!ref_kind.is_empty() && ref_kind != nr.kind)
+                            || (!api_group.is_empty() && api_group != nr.group))
+                    {
+                        continue;
+                    }
+                }
                 let mut root = Value::Object(std::mem::take(&mut r.obj));
                 fieldspec::visit(&mut root, &s.path, false, &mut |v: &mut Value| {
                     let referrer_ns =
-                        (!CLUSTER_SCOPED.contains(&kind.as_str())).then_some(referrer_ns.as_str());
+                        (!cluster_scoped((group, version), kind)).then_some(referrer_ns.as_str());
                     rename(
                         v,
-                        &cands,
+                        (&cands, &orig_ns),
                         referrer_ns,
                         &nr.kind,
                         (&prefixes, &suffixes),
@@ -2543,8 +2725,9 @@ fn pick<'a>(
             // the referrer's namespace too (kubectl kustomize v5.5.0); RBAC subjects are
             // maps and choose by their own namespace
             .filter(|c| {
-                CLUSTER_SCOPED.contains(&kind)
-                    || effective_ns(kind, &c.namespace) == effective_ns(kind, ns)
+                let gv = (c.group.as_str(), c.version.as_str());
+                cluster_scoped(gv, kind)
+                    || effective_ns(gv, kind, &c.namespace) == effective_ns(gv, kind, ns)
             })
             .collect(),
     };
@@ -2554,7 +2737,7 @@ fn pick<'a>(
 /// Renames the references in `v`; the first ambiguity is kept in `err`.
 fn rename(
     v: &mut Value,
-    cands: &Cands<'_>,
+    (cands, orig_ns): (&Cands<'_>, &std::collections::HashSet<String>),
     referrer_ns: Option<&str>,
     kind: &str,
     affixes: Affixes<'_>,
@@ -2576,7 +2759,7 @@ fn rename(
                 match it {
                     Value::String(_) => {
                         let mut inner = None;
-                        rename(it, cands, referrer_ns, kind, affixes, &mut inner);
+                        rename(it, (cands, orig_ns), referrer_ns, kind, affixes, &mut inner);
                         if let Some(e) = inner {
                             note(e);
                         }
@@ -2606,13 +2789,15 @@ fn rename(
                             .filter(|c| c.prev_id_names.contains(n))
                             .filter(|c| match (subject_ns.as_deref(), referrer_ns) {
                                 // a namespace written in the subject: any the target had
-                                (Some(sn), _) => c
-                                    .namespaces
-                                    .iter()
-                                    .any(|x| effective_ns(kind, x) == effective_ns(kind, sn)),
+                                (Some(sn), _) => c.namespaces.iter().any(|x| {
+                                    let gv = (c.group.as_str(), c.version.as_str());
+                                    effective_ns(gv, kind, x) == effective_ns(gv, kind, sn)
+                                }),
                                 // none: the target must be in the referrer's namespace now
                                 (None, Some(rns)) => {
-                                    effective_ns(kind, &c.namespace) == effective_ns(kind, rns)
+                                    let gv = (c.group.as_str(), c.version.as_str());
+                                    effective_ns(gv, kind, &c.namespace)
+                                        == effective_ns(gv, kind, rns)
                                 }
                                 (None, None) => true,
                             })
@@ -2654,6 +2839,27 @@ fn rename(
                 .collect();
             let by_ns: Vec<&Target> = match m.get("namespace").and_then(Value::as_str) {
                 None => matching.to_vec(),
+                // a cluster-scoped referrer (webhooks, APIService, CRD conversion) sees
+                // every resource: when any of them started in the map's namespace, only
+                // the candidates that started there count (even none)
+                Some(ns) if referrer_ns.is_none() => {
+                    if orig_ns.contains(ns) {
+                        matching
+                            .iter()
+                            .copied()
+                            .filter(|c| {
+                                let first = c.namespaces.first().map_or("", String::as_str);
+                                (if first.is_empty() { "default" } else { first }) == ns
+                            })
+                            .collect()
+                    } else {
+                        matching
+                            .iter()
+                            .copied()
+                            .filter(|c| c.namespace == ns)
+                            .collect()
+                    }
+                }
                 Some(ns) => {
                     let orig: Vec<&Target> = matching
                         .iter()
@@ -2676,9 +2882,10 @@ fn rename(
                 Some(rns) => by_ns
                     .into_iter()
                     .filter(|c| {
-                        CLUSTER_SCOPED.contains(&kind)
+                        let gv = (c.group.as_str(), c.version.as_str());
+                        cluster_scoped(gv, kind)
                             || kind == "ServiceAccount"
-                            || effective_ns(kind, &c.namespace) == effective_ns(kind, rns)
+                            || effective_ns(gv, kind, &c.namespace) == effective_ns(gv, kind, rns)
                     })
                     .collect(),
             };

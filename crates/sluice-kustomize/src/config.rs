@@ -148,6 +148,7 @@ fn crd_walk(
         kind: Some(kind.to_owned()),
         path: path.to_vec(),
         create: false,
+        seq_at: Vec::new(),
     };
     for (prop, p) in props {
         path.push(prop.clone());

@@ -13,6 +13,10 @@ pub struct FieldSpec {
     pub kind: Option<String>,
     pub path: Vec<String>,
     pub create: bool,
+    /// Indexes of `path` segments written as lists (`containers[]`): kustomize's field spec
+    /// filter looks them up and never creates them (api/filters/fieldspec `isSequenceField`),
+    /// so `create` does not add `volumeClaimTemplates` to a StatefulSet without them.
+    pub seq_at: Vec<usize>,
 }
 
 impl FieldSpec {
@@ -23,6 +27,7 @@ impl FieldSpec {
             kind: kind.map(str::to_owned),
             path: split_path(path),
             create,
+            seq_at: list_segments(path),
         }
     }
 
@@ -43,12 +48,14 @@ impl FieldSpec {
     pub fn from_value(v: &Value) -> Option<FieldSpec> {
         let m = v.as_object()?;
         let s = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
+        let path = s("path")?;
         Some(FieldSpec {
             group: s("group"),
             version: s("version"),
             kind: s("kind"),
-            path: split_path(&s("path")?),
+            path: split_path(&path),
             create: m.get("create").and_then(Value::as_bool).unwrap_or(false),
+            seq_at: list_segments(&path),
         })
     }
 }
@@ -75,11 +82,95 @@ pub fn split_path(p: &str) -> Vec<String> {
         .collect()
 }
 
+/// The indexes (in [`split_path`]'s result) of the segments of `p` written `name[]`.
+pub fn list_segments(p: &str) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut cur = String::new();
+    let mut chars = p.chars().peekable();
+    let mut end = |cur: &mut String, out: &mut Vec<usize>| {
+        let seg = std::mem::take(cur);
+        if seg.ends_with("[]") && seg.len() > 2 {
+            out.push(i);
+        }
+        if !seg.is_empty() && seg != "[]" {
+            i += 1;
+        }
+    };
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'/') => {
+                cur.push('/');
+                chars.next();
+            }
+            '/' => end(&mut cur, &mut out),
+            c => cur.push(c),
+        }
+    }
+    end(&mut cur, &mut out);
+    out
+}
+
 /// Calls `f` on every value at `path` under `v` (lists along the way are entered, every
 /// element). With `create`, missing mappings on the way and the last field are created
 /// (as `Value::Null`, for `f` to fill).
 pub fn visit(v: &mut Value, path: &[String], create: bool, f: &mut dyn FnMut(&mut Value)) {
     visit_at(v, path, create, &mut Vec::new(), &mut |_, v| f(v));
+}
+
+/// [`visit_at`] where the segments at `seq_at` (counted from the start of `path`) are never
+/// created.
+fn visit_spec(
+    v: &mut Value,
+    path: &[String],
+    create: bool,
+    (seq_at, depth): (&[usize], usize),
+    here: &mut Vec<Seg>,
+    f: &mut dyn FnMut(&[Seg], &mut Value),
+) {
+    match v {
+        Value::Array(items) => {
+            for (i, it) in items.iter_mut().enumerate() {
+                here.push(Seg::Index(i));
+                visit_spec(it, path, create, (seq_at, depth), here, f);
+                here.pop();
+            }
+        }
+        Value::Object(m) => {
+            let Some((first, rest)) = path.split_first() else {
+                f(here, v);
+                return;
+            };
+            if !m.contains_key(first.as_str()) {
+                if !create || seq_at.contains(&depth) {
+                    return;
+                }
+                let fresh = if rest.is_empty() {
+                    Value::Null
+                } else {
+                    Value::Object(Map::new())
+                };
+                m.insert(first.clone(), fresh);
+            }
+            if let Some(child) = m.get_mut(first.as_str()) {
+                here.push(Seg::Key(first.clone()));
+                if rest.is_empty() {
+                    f(here, child);
+                } else {
+                    if child.is_null() && create && !seq_at.contains(&depth) {
+                        *child = Value::Object(Map::new());
+                    }
+                    visit_spec(child, rest, create, (seq_at, depth + 1), here, f);
+                }
+                here.pop();
+            }
+        }
+        _ => {
+            if path.is_empty() {
+                f(here, v);
+            }
+        }
+    }
 }
 
 /// [`visit`], telling `f` where each value is.
@@ -147,7 +238,14 @@ pub fn apply_at(r: &mut Resource, specs: &[FieldSpec], f: &mut dyn FnMut(&[Seg],
     let selected: Vec<&FieldSpec> = specs.iter().filter(|s| s.selects_gvk(g, v, kind)).collect();
     let mut root = Value::Object(std::mem::take(&mut r.obj));
     for s in selected {
-        visit_at(&mut root, &s.path, s.create, &mut Vec::new(), f);
+        visit_spec(
+            &mut root,
+            &s.path,
+            s.create,
+            (&s.seq_at, 0),
+            &mut Vec::new(),
+            f,
+        );
     }
     if let Value::Object(m) = root {
         r.obj = m;
@@ -158,9 +256,16 @@ pub fn apply_at(r: &mut Resource, specs: &[FieldSpec], f: &mut dyn FnMut(&[Seg],
 /// namespaceable kinds only) and binding subjects (builtinpluginconsts/namespace.go): a
 /// `Namespace` object is renamed to the namespace, APIService and CRD conversion webhooks
 /// point at it.
+///
+/// Only the core `v1` Namespace is renamed: kubectl kustomize v5.5.0 gives a `Namespace` of
+/// any other apiVersion (which kustomize holds namespaced, see
+/// [`crate::resource::cluster_scoped`]) a `metadata.namespace` and keeps its name.
 pub fn namespace_defaults() -> Vec<FieldSpec> {
     vec![
-        FieldSpec::new(Some("Namespace"), None, "metadata/name", true),
+        FieldSpec {
+            version: Some("v1".into()),
+            ..FieldSpec::new(Some("Namespace"), Some(""), "metadata/name", true)
+        },
         FieldSpec::new(
             Some("APIService"),
             Some("apiregistration.k8s.io"),
@@ -509,6 +614,17 @@ pub fn name_references() -> Vec<NameRef> {
             kind: "ServiceAccount".into(),
             group: "".into(),
             referrers: sa,
+        },
+        // kubectl kustomize v5.5.0 renames a binding's `spec/policyName` with its policy
+        NameRef {
+            kind: "ValidatingAdmissionPolicy".into(),
+            group: "admissionregistration.k8s.io".into(),
+            referrers: vec![FieldSpec::new(
+                Some("ValidatingAdmissionPolicyBinding"),
+                Some("admissionregistration.k8s.io"),
+                "spec/policyName",
+                false,
+            )],
         },
         NameRef {
             kind: "PersistentVolumeClaim".into(),

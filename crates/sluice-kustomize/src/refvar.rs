@@ -94,11 +94,11 @@ impl Var {
         if self.namespace.is_empty() && !cluster {
             return true;
         }
-        let want = effective_ns(&self.kind, &self.namespace);
-        effective_ns(r.kind(), r.namespace()) == want
+        let want = effective_ns((g, v), &self.kind, &self.namespace);
+        effective_ns((g, v), r.kind(), r.namespace()) == want
             || r.previous_namespaces
                 .iter()
-                .any(|n| effective_ns(r.kind(), n) == want)
+                .any(|n| effective_ns((g, v), r.kind(), n) == want)
     }
 }
 

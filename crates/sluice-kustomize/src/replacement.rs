@@ -58,13 +58,14 @@ impl IdSelector {
     }
 
     fn selects(&self, r: &Resource, name: &str, ns: &str) -> bool {
-        let (g, v) = r.group_version();
+        let g_v = r.group_version();
+        let (g, v) = g_v;
         (self.group.is_empty() || self.group == g)
             && (self.version.is_empty() || self.version == v)
             && (self.kind.is_empty() || self.kind == r.kind())
             && (self.name.is_empty() || self.name == name)
             && (self.namespace.is_empty()
-                || effective_ns(r.kind(), &self.namespace) == effective_ns(r.kind(), ns))
+                || effective_ns(g_v, r.kind(), &self.namespace) == effective_ns(g_v, r.kind(), ns))
     }
 
     fn display(&self) -> String {

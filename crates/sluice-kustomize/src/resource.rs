@@ -54,32 +54,76 @@ fn at_mut<'a>(v: &'a mut Value, path: &[Seg]) -> Option<&'a mut Value> {
     })
 }
 
-/// Kinds that have no namespace (kustomize api/resid/gvk.go `NotNamespaceableKinds`).
-pub const CLUSTER_SCOPED: &[&str] = &[
-    "APIService",
-    "CSIDriver",
-    "CSINode",
-    "CertificateSigningRequest",
-    "Cluster",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "ComponentStatus",
-    "CustomResourceDefinition",
-    "MutatingWebhookConfiguration",
-    "Namespace",
-    "Node",
-    "PersistentVolume",
-    "PodSecurityPolicy",
-    "PriorityClass",
-    "RuntimeClass",
-    "SelfSubjectAccessReview",
-    "SelfSubjectRulesReview",
-    "StorageClass",
-    "SubjectAccessReview",
-    "TokenReview",
-    "ValidatingWebhookConfiguration",
-    "VolumeAttachment",
+/// The kinds kustomize knows to be cluster-scoped, by apiVersion: kyaml's
+/// `precomputedIsNamespaceScoped` entries that are `false` (kyaml/openapi/openapi.go), which
+/// `Gvk.IsClusterScoped` reads through `openapi.IsCertainlyClusterScoped`. Every other
+/// apiVersion and kind (`cluster.x-k8s.io/v1beta1 Cluster`, `cert-manager.io/v1 ClusterIssuer`,
+/// a `v1alpha1` ClusterRole, `authentication.k8s.io/v1 TokenReview`) is namespaced for
+/// kustomize (checked against kubectl kustomize v5.5.0).
+const CLUSTER_SCOPED: &[(&str, &str)] = &[
+    (
+        "admissionregistration.k8s.io/v1",
+        "MutatingWebhookConfiguration",
+    ),
+    (
+        "admissionregistration.k8s.io/v1",
+        "ValidatingWebhookConfiguration",
+    ),
+    (
+        "admissionregistration.k8s.io/v1beta1",
+        "MutatingWebhookConfiguration",
+    ),
+    (
+        "admissionregistration.k8s.io/v1beta1",
+        "ValidatingWebhookConfiguration",
+    ),
+    ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
+    ("apiextensions.k8s.io/v1beta1", "CustomResourceDefinition"),
+    ("apiregistration.k8s.io/v1", "APIService"),
+    ("apiregistration.k8s.io/v1beta1", "APIService"),
+    ("certificates.k8s.io/v1", "CertificateSigningRequest"),
+    ("certificates.k8s.io/v1beta1", "CertificateSigningRequest"),
+    ("flowcontrol.apiserver.k8s.io/v1beta1", "FlowSchema"),
+    (
+        "flowcontrol.apiserver.k8s.io/v1beta1",
+        "PriorityLevelConfiguration",
+    ),
+    ("networking.k8s.io/v1", "IngressClass"),
+    ("networking.k8s.io/v1beta1", "IngressClass"),
+    ("node.k8s.io/v1", "RuntimeClass"),
+    ("node.k8s.io/v1beta1", "RuntimeClass"),
+    ("policy/v1beta1", "PodSecurityPolicy"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
+    ("rbac.authorization.k8s.io/v1beta1", "ClusterRole"),
+    ("rbac.authorization.k8s.io/v1beta1", "ClusterRoleBinding"),
+    ("scheduling.k8s.io/v1", "PriorityClass"),
+    ("scheduling.k8s.io/v1beta1", "PriorityClass"),
+    ("storage.k8s.io/v1", "CSIDriver"),
+    ("storage.k8s.io/v1", "CSINode"),
+    ("storage.k8s.io/v1", "StorageClass"),
+    ("storage.k8s.io/v1", "VolumeAttachment"),
+    ("storage.k8s.io/v1beta1", "CSIDriver"),
+    ("storage.k8s.io/v1beta1", "CSINode"),
+    ("storage.k8s.io/v1beta1", "StorageClass"),
+    ("storage.k8s.io/v1beta1", "VolumeAttachment"),
+    ("v1", "ComponentStatus"),
+    ("v1", "Namespace"),
+    ("v1", "Node"),
+    ("v1", "NodeProxyOptions"),
+    ("v1", "PersistentVolume"),
 ];
+
+/// Whether kustomize treats `group/version` `kind` as cluster-scoped ([`CLUSTER_SCOPED`]).
+pub fn cluster_scoped((group, version): (&str, &str), kind: &str) -> bool {
+    CLUSTER_SCOPED.iter().any(|(av, k)| {
+        *k == kind
+            && match av.split_once('/') {
+                Some((g, v)) => g == group && v == version,
+                None => group.is_empty() && *av == version,
+            }
+    })
+}
 
 impl Resource {
     pub fn new(obj: Map<String, Value>) -> Resource {
@@ -252,7 +296,7 @@ impl Resource {
     }
 
     pub fn is_namespaceable(&self) -> bool {
-        !CLUSTER_SCOPED.contains(&self.kind())
+        !cluster_scoped(self.group_version(), self.kind())
     }
 
     /// kustomize's id string: `Kind.version.group/name.namespace`.
@@ -289,9 +333,9 @@ pub fn split_api_version(av: &str) -> (&str, &str) {
 }
 
 /// kustomize's effective namespace for comparisons: empty is `default`; cluster-scoped
-/// kinds have none.
-pub fn effective_ns<'a>(kind: &str, ns: &'a str) -> &'a str {
-    if CLUSTER_SCOPED.contains(&kind) {
+/// kinds ([`cluster_scoped`]) have none.
+pub fn effective_ns<'a>(gv: (&str, &str), kind: &str, ns: &'a str) -> &'a str {
+    if cluster_scoped(gv, kind) {
         "_non_namespaceable_"
     } else if ns.is_empty() {
         "default"

@@ -26,7 +26,11 @@
 //! annotation selectors, images with digest/newName/tagSuffix, replicas, sortOptions,
 //! buildMetadata, and built-in plugin configs (inline and in files, from their own random
 //! stream so the other draws of a seed stay) under `transformers:`, `generators:` and
-//! `validators:`, `crds:` definitions, and strategic merge patch items without their list's merge key. It runs for `SLUICE_KFUZZ_WIDE_SECS` (30); `SLUICE_KFUZZ_MEASURE=1`
+//! `validators:`, `crds:` definitions, strategic merge patch items without their list's merge key,
+//! and what unseen real inputs showed: folded (`>`) scalars with more-indented lines,
+//! StatefulSets without volumeClaimTemplates, a Role named like a ClusterRole, CRD kinds named
+//! like cluster-scoped built-ins (Cluster API `Cluster`, a CRD `Namespace`) and long
+//! secretGenerator literals. It runs for `SLUICE_KFUZZ_WIDE_SECS` (30); `SLUICE_KFUZZ_MEASURE=1`
 //! prints the counts (identical, refused by both, refused as not supported, mismatches)
 //! without failing, `SLUICE_KFUZZ_CASES` bounds the cases, `SLUICE_KFUZZ_KEEP` keeps every
 //! tree, `SLUICE_KFUZZ_ERRORS` prints both sides' errors:
@@ -278,6 +282,10 @@ fn generators(r: &mut Rng, k: &mut String, behavior: bool, files: &mut Vec<(Stri
             let _ = writeln!(k, "  behavior: {}", r.pick(&["create", "merge", "replace"]));
         }
         k.push_str("  literals:\n  - password=pw\n");
+        // long values print as base64 lines of 70 (kyaml encodeBase64)
+        if r.chance(30) {
+            k.push_str("  - cert=-----BEGIN CERTIFICATE----- MIIBszCCAVmgAwIBAgIUexample0123456789abcdefghij\n");
+        }
         if r.chance(30) {
             k.push_str("  type: kubernetes.io/basic-auth\n");
         }
@@ -755,11 +763,19 @@ fn wide_resource(r: &mut Rng, name: &str, ns: Option<&str>) -> String {
         }
         3 => {
             let m = meta(name, r);
-            format!(
+            // real StatefulSets often have no volumeClaimTemplates (commonLabels' list
+            // field spec must not create them)
+            let keep_vct = !r.chance(30);
+            let s = format!(
                 "apiVersion: apps/v1\nkind: StatefulSet\n{m}spec:\n  serviceName: {name}\n  replicas: {}\n  selector:\n    matchLabels:\n      app: {name}\n  template:\n    metadata:\n      labels:\n        app: {name}\n    spec:\n      containers:\n      - name: db\n        image: {}\n        volumeMounts:\n        - name: data\n          mountPath: /data\n  volumeClaimTemplates:\n  - metadata:\n      name: data\n      creationTimestamp: null\n    spec:\n      accessModes: [ReadWriteOnce]\n      storageClassName: {name}-sc\n      resources:\n        requests:\n          storage: 1Gi\n",
                 r.below(3),
                 r.pick(IMAGES)
-            )
+            );
+            if keep_vct {
+                s
+            } else {
+                s[..s.find("  volumeClaimTemplates:").unwrap_or(s.len())].to_owned()
+            }
         }
         4 => {
             let m = meta(name, r);
@@ -769,8 +785,10 @@ fn wide_resource(r: &mut Rng, name: &str, ns: Option<&str>) -> String {
         }
         5 => {
             let m = meta(&format!("{name}-config"), r);
-            let data = match r.below(4) {
+            let data = match r.below(5) {
                 0 => "data: {}\n".to_owned(),
+                // folded scalars as kio reads them back (go-yaml v3's folded writer)
+                4 => "data:\n  script: >-\n    run\n      --flag\n    done\n  lead: >2\n     x\n    a\n    b\n".to_owned(),
                 1 => "data:\n  mode: fast\n  empty: \"\"\n".to_owned(),
                 _ => format!(
                     "data:\n  mode: {}\n  long: {}\n",
@@ -789,9 +807,19 @@ fn wide_resource(r: &mut Rng, name: &str, ns: Option<&str>) -> String {
                 ns.unwrap_or("default")
             )
         }
-        7 => format!(
-            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: {name}-role\nrules:\n- apiGroups: [\"\"]\n  resources: [configmaps]\n  resourceNames: [{name}-config]\n  verbs: [get]\n"
-        ),
+        7 => {
+            let mut s = format!(
+                "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: {name}-role\nrules:\n- apiGroups: [\"\"]\n  resources: [configmaps]\n  resourceNames: [{name}-config]\n  verbs: [get]\n"
+            );
+            // a Role of the same name: roleRef/name follows only its roleRef's kind
+            if r.chance(30) {
+                let _ = write!(
+                    s,
+                    "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: {name}-role\nrules: []\n"
+                );
+            }
+            s
+        }
         8 => format!(
             "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {}\n{}",
             r.pick(&["system", "team-a", "prod"]),
@@ -800,6 +828,14 @@ fn wide_resource(r: &mut Rng, name: &str, ns: Option<&str>) -> String {
             } else {
                 ""
             }
+        ),
+        9 if r.chance(25) => format!(
+            "apiVersion: {}\nmetadata:\n  name: {name}-cl\n",
+            r.pick(&[
+                "cluster.x-k8s.io/v1beta1\nkind: Cluster",
+                "example.com/v1\nkind: Namespace",
+                "networking.k8s.io/v1\nkind: IngressClass",
+            ])
         ),
         9 => format!(
             "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\nmetadata:\n  name: {name}-vwc\nwebhooks:\n- name: v.example.com\n  admissionReviewVersions: [v1]\n  sideEffects: None\n  clientConfig:\n    service:\n      name: {name}\n      namespace: {}\n      path: /validate\n  rules:\n  - operations: [CREATE]\n    apiGroups: [\"\"]\n    apiVersions: [v1]\n    resources: [pods]\n",

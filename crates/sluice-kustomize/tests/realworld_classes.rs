@@ -1700,3 +1700,276 @@ fn patches_strategic_merge_without_a_target_fails_with_kustomize_words() {
     assert_eq!(kubectl_error(&stderr), err);
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// Folded (`>`) scalars come out as go-yaml v3 reads them after writing them folded again:
+/// kyaml's kio reads every resource and strategic merge patch, writes it and reads it back,
+/// and go-yaml v3's `yaml_emitter_write_folded_scalar` decides whether to double a line break
+/// by looking at the value's first line (`k := 0`, go.yaml.in/yaml/v3 emitterc.go), so a
+/// break before a more-indented line gains a blank line and a value starting with a blank
+/// loses its folded breaks. Seen on real Kyverno policies (CEL expressions written `>-`).
+/// JSON 6902 values are not read through kio and keep the text first read.
+#[test]
+fn folded_scalars_as_kio_reads_them_back() {
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  json: >-\n    [\n      {\n        \"kind\": dyn(\"ConfigMap\")\n      }\n    ]\n  b: >-\n    p\n    q\n      r\n      s\n    t\n  c: >\n    x\n\n\n  d: >2\n     lead\n    a\n    b\n\n    c\n  e: >+\n    a\n      b\n\n  f: >\n    trailing space \n      kept\n";
+    check(
+        "folded-reencode",
+        &[
+            ("base/cm.yaml", cm),
+            ("base/kustomization.yaml", "resources: [cm.yaml]\n"),
+            (
+                "kustomization.yaml",
+                "resources: [base]\nnamePrefix: p-\npatches:\n- path: smp.yaml\n- patch: |\n    apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      name: x\n    data:\n      inline: >-\n        p\n          q\n- target: {kind: ConfigMap}\n  patch: |\n    - op: add\n      path: /data/z\n      value: >-\n        p\n          q\n",
+            ),
+            (
+                "smp.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  file: >-\n    p\n      q\n",
+            ),
+        ],
+    );
+}
+
+/// Cluster scope is decided by apiVersion and kind together: kustomize's `Gvk.IsClusterScoped`
+/// asks kyaml's `openapi.IsCertainlyClusterScoped`, whose known types are the precomputed
+/// built-in ones (kyaml/openapi/openapi.go `precomputedIsNamespaceScoped`). So Cluster API's
+/// `cluster.x-k8s.io/v1beta1 Cluster` (seen in cluster-api e2e templates), a CRD's
+/// `ClusterRole` or `Namespace`, `v1alpha1` RBAC, TokenReview and the like get the namespace,
+/// while `networking.k8s.io/v1 IngressClass` and `v1 NodeProxyOptions` do not; only the core
+/// `v1` Namespace is renamed to the namespace.
+#[test]
+fn cluster_scope_by_api_version_and_kind() {
+    let mut r = String::new();
+    for (i, (av, kind)) in [
+        ("cluster.x-k8s.io/v1beta1", "Cluster"),
+        ("example.com/v1", "ClusterRole"),
+        ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+        ("rbac.authorization.k8s.io/v1alpha1", "ClusterRole"),
+        ("v1", "Namespace"),
+        ("example.com/v1", "Namespace"),
+        ("authentication.k8s.io/v1", "TokenReview"),
+        ("scheduling.k8s.io/v1alpha1", "PriorityClass"),
+        ("v1", "NodeProxyOptions"),
+        ("networking.k8s.io/v1", "IngressClass"),
+        ("extensions/v1beta1", "PodSecurityPolicy"),
+        ("policy/v1beta1", "PodSecurityPolicy"),
+        ("cert-manager.io/v1", "ClusterIssuer"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        r.push_str(&format!(
+            "---\napiVersion: {av}\nkind: {kind}\nmetadata:\n  name: n{i}\n  namespace: default\n"
+        ));
+    }
+    check(
+        "cluster-scope-gvk",
+        &[
+            ("r.yaml", &r),
+            (
+                "kustomization.yaml",
+                "resources: [r.yaml]\nnamespace: team-a\nnamePrefix: p-\n",
+            ),
+        ],
+    );
+}
+
+/// A field spec segment written as a list (`spec/volumeClaimTemplates[]/metadata/labels`,
+/// commonLabels' default for StatefulSets) is looked up and never created, even with
+/// `create: true` (kustomize api/filters/fieldspec `isSequenceField`): a StatefulSet without
+/// volumeClaimTemplates gets none. Seen on real StatefulSets (Kyverno test resources) under
+/// `commonLabels` and `labels` with `includeTemplates`.
+#[test]
+fn list_segments_of_field_specs_are_not_created() {
+    let sts = "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: s\nspec:\n  template:\n    spec:\n      containers:\n      - name: c\n        image: x\n---\napiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: t\nspec:\n  template:\n    spec:\n      containers:\n      - name: c\n        image: x\n  volumeClaimTemplates:\n  - metadata:\n      name: data\n";
+    check(
+        "seq-no-create",
+        &[
+            ("base/sts.yaml", sts),
+            (
+                "base/kustomization.yaml",
+                "resources: [sts.yaml]\ncommonLabels:\n  a: b\n",
+            ),
+            (
+                "kustomization.yaml",
+                "resources: [base]\nlabels:\n- pairs:\n    c: d\n  includeTemplates: true\n",
+            ),
+        ],
+    );
+}
+
+/// A binding's `roleRef/name` follows a renamed Role or ClusterRole only when the roleRef's
+/// `kind` and `apiGroup` select it (kustomize api/filters/nameref `roleRefFilter`; an
+/// `apiGroup` with a version, as a real OpenShift policy test writes, selects nothing; a
+/// roleRef without `apiGroup` or `kind` selects anything, `getRoleRefGvk` failing), and
+/// a ValidatingAdmissionPolicyBinding's `spec/policyName` follows its policy.
+#[test]
+fn role_refs_follow_their_kind_and_group() {
+    let r = "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: reader\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: rb-cluster\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: reader\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: rb-role\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: Role\n  name: reader\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: rb-nogroup\nroleRef:\n  kind: Role\n  name: reader\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: rb-versioned\nroleRef:\n  apiGroup: rbac.authorization.k8s.io/v1\n  kind: Role\n  name: reader\n---\napiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\nmetadata:\n  name: vap\nspec:\n  validations:\n  - expression: \"true\"\n---\napiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicyBinding\nmetadata:\n  name: vapb\nspec:\n  policyName: vap\n  validationActions: [Deny]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: rb-cr-nogroup\nroleRef:\n  kind: ClusterRole\n  name: reader\n";
+    check(
+        "roleref-kind-group",
+        &[
+            ("r.yaml", r),
+            (
+                "kustomization.yaml",
+                "resources: [r.yaml]\nnamePrefix: p-\n",
+            ),
+        ],
+    );
+}
+
+/// A merging generator keeps the old object's data by rebuilding it from strings
+/// (resource `SetDataMap`), so a folded value there loses its style and prints as first read,
+/// not as kio reads it back (see `folded_scalars_as_kio_reads_them_back`; wide fuzzer).
+#[test]
+fn folded_data_kept_by_a_merging_generator() {
+    check(
+        "folded-merge",
+        &[
+            (
+                "base/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  script: >-\n    run\n      --flag\n    done\n",
+            ),
+            ("base/kustomization.yaml", "resources: [cm.yaml]\n"),
+            (
+                "kustomization.yaml",
+                "resources: [base]\nconfigMapGenerator:\n- name: web-config\n  behavior: merge\n  literals:\n  - mode=fast\n",
+            ),
+        ],
+    );
+}
+
+/// A strategic merge patch file holding a `...List` (kube-prometheus writes
+/// `RoleBindingList`s) patches with each of its items, as resources are read
+/// (`resource.Factory.SliceFromBytes` expands lists for both).
+#[test]
+fn list_kinds_in_patch_files_patch_with_their_items() {
+    let list = "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBindingList\nitems:\n- apiVersion: rbac.authorization.k8s.io/v1\n  kind: RoleBinding\n  metadata:\n    name: a\n    namespace: default\n  roleRef:\n    apiGroup: rbac.authorization.k8s.io\n    kind: Role\n    name: r\n  subjects:\n  - kind: ServiceAccount\n    name: s\n    namespace: monitoring\n- apiVersion: rbac.authorization.k8s.io/v1\n  kind: RoleBinding\n  metadata:\n    name: b\n    namespace: kube-system\n  roleRef:\n    apiGroup: rbac.authorization.k8s.io\n    kind: Role\n    name: r\n";
+    check(
+        "list-patch",
+        &[
+            ("rb.yaml", list),
+            (
+                "patch.yaml",
+                "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBindingList\nitems:\n- apiVersion: rbac.authorization.k8s.io/v1\n  kind: RoleBinding\n  metadata:\n    name: a\n    namespace: default\n    labels: {patched: \"yes\"}\n- apiVersion: rbac.authorization.k8s.io/v1\n  kind: RoleBinding\n  metadata:\n    name: b\n    namespace: kube-system\n    annotations: {patched: \"yes\"}\n",
+            ),
+            (
+                "kustomization.yaml",
+                "resources: [rb.yaml]\npatches:\n- path: patch.yaml\npatchesStrategicMerge:\n- patch.yaml\n",
+            ),
+        ],
+    );
+}
+
+/// A `patches:` object without `kind` or `metadata.name` is not a resource (the resource
+/// factory validates metadata), so PatchTransformer refuses it as neither SM nor JSON
+/// (api/builtins PatchTransformer `Config`: "unable to parse SM or JSON patch"), even with
+/// a target; a real overlay patched `containers` under `spec:` alone.
+#[test]
+fn patches_without_an_id_and_with_a_list_are_refused() {
+    let d = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  replicas: 1\n";
+    fails(
+        "patch-no-id-list",
+        &[
+            ("r.yaml", d),
+            (
+                "kustomization.yaml",
+                "resources: [r.yaml]\npatches:\n- target:\n    kind: Deployment\n  patch: |-\n    spec:\n      template:\n        spec:\n          containers:\n          - name: nginx\n",
+            ),
+        ],
+        "unable to parse SM or JSON patch from [patch: \"spec:\\n  template:",
+    );
+    fails(
+        "patch-no-kind",
+        &[
+            ("r.yaml", d),
+            (
+                "kustomization.yaml",
+                "resources: [r.yaml]\npatches:\n- target:\n    kind: Deployment\n  patch: |-\n    metadata:\n      name: d\n    spec:\n      replicas: 2\n",
+            ),
+        ],
+        "unable to parse SM or JSON patch from [patch: \"metadata:",
+    );
+    // with both, the patch's own name need not be the target's
+    check(
+        "patch-id-other-name",
+        &[
+            ("r.yaml", d),
+            (
+                "kustomization.yaml",
+                "resources: [r.yaml]\npatches:\n- target:\n    kind: Deployment\n  patch: |-\n    kind: Deployment\n    metadata:\n      name: zz\n    spec:\n      x: [a]\n",
+            ),
+        ],
+    );
+}
+
+/// A `{name, namespace}` reference from a cluster-scoped object (a webhook's
+/// clientConfig.service) chooses among every resource that started in that namespace when
+/// any did, of whatever kind, and only otherwise among those now in it (kustomize
+/// api/filters/nameref `filterMapCandidatesByNamespace`: `GroupedByOriginalNamespace` of all
+/// referral candidates first). A CronJob written in `team-a` therefore keeps the webhook
+/// from following a Service that was put in `team-a` by a component (wide fuzzer seed 2378).
+#[test]
+fn map_references_look_at_original_namespaces_first() {
+    let vwc = "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\nmetadata:\n  name: web-vwc\nwebhooks:\n- name: v.example.com\n  clientConfig:\n    service:\n      name: web\n      namespace: team-a\n";
+    let cron = "apiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: web-cron\n  namespace: team-a\nspec:\n  schedule: \"*/5 * * * *\"\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers:\n          - name: job\n            image: nginx\n";
+    let files = |with_cron: bool| {
+        let mut f = vec![
+            ("base/vwc.yaml", vwc),
+            ("base/cron.yaml", cron),
+            (
+                "comp/kustomization.yaml",
+                "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources: [svc.yaml]\nnamespace: team-a\n",
+            ),
+            (
+                "comp/svc.yaml",
+                "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n  - port: 80\n",
+            ),
+            (
+                "kustomization.yaml",
+                "resources: [base]\ncomponents: [comp]\nnamePrefix: dev-\nnamespace: team-a\n",
+            ),
+        ];
+        f.push((
+            "base/kustomization.yaml",
+            if with_cron {
+                "resources: [vwc.yaml, cron.yaml]\n"
+            } else {
+                "resources: [vwc.yaml]\n"
+            },
+        ));
+        f
+    };
+    check("mapref-orig-ns", &files(true));
+    check("mapref-current-ns", &files(false));
+}
+
+/// Generated Secret data (and ConfigMap binaryData) is base64 in lines of 70 characters,
+/// each ending with a line break, once it is that long (kyaml datamap.go `encodeBase64`),
+/// so a real certificate or config file in a secretGenerator prints as a block; the name
+/// hash is over that text. The hash's JSON escapes `\f` and `\b` short, as Go 1.22+ does
+/// (a real Python file with form feeds in a configMapGenerator).
+#[test]
+fn generated_secret_data_in_base64_lines() {
+    let long: String = (0..40)
+        .map(|i| format!("line {i} of a config file\n"))
+        .collect();
+    check(
+        "secret-b64-lines",
+        &[
+            ("app.conf", &long),
+            // 51 bytes: 68 base64 characters, one line; 52: 72, two lines
+            (
+                "short.txt",
+                "012345678901234567890123456789012345678901234567890",
+            ),
+            (
+                "edge.txt",
+                "0123456789012345678901234567890123456789012345678901",
+            ),
+            ("ff.py", "# one\n\x0c\n# two\x08\n"),
+            (
+                "kustomization.yaml",
+                "secretGenerator:\n- name: s\n  files: [app.conf, short.txt, edge.txt]\n  literals: [k=v]\nconfigMapGenerator:\n- name: c\n  files: [ff.py]\n",
+            ),
+        ],
+    );
+}

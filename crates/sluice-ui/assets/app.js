@@ -818,6 +818,74 @@ function virtualList(rows, rowHeight, render) {
   return box;
 }
 
+// The core/v1 Events of one object (newest first), as `kubectl describe` lists them.
+async function eventsOf(namespace, kind, name) {
+  const list = await api(`/api/v1/namespaces/${encodeURIComponent(namespace)}/events`).catch(() => ({ items: [] }));
+  return (list.items || [])
+    .filter((e) => get(e, 'involvedObject.kind') === kind && get(e, 'involvedObject.name') === name)
+    .sort((a, b) => String(b.lastTimestamp || b.eventTime || '').localeCompare(String(a.lastTimestamp || a.eventTime || '')))
+    .slice(0, 50);
+}
+
+function eventsTable(events, id) {
+  if (!events.length) return h('p', { class: 'muted' }, 'No events.');
+  return h('table', { id },
+    h('thead', {}, h('tr', {}, ['Type', 'Reason', 'Age', 'Message'].map((c) => h('th', {}, c)))),
+    h('tbody', {}, events.map((e) => h('tr', {},
+      h('td', {}, badge(e.type === 'Warning' ? 'bad' : 'idle', e.type || '')),
+      h('td', {}, e.reason || ''), h('td', {}, when(e.lastTimestamp || e.eventTime)), h('td', {}, e.message || '')))));
+}
+
+// A side-by-side line diff (longest common subsequence of lines; past 2,000 lines a side
+// the two texts are shown apart): removed lines on the left, added on the right, with a
+// sign so that colour is not the only signal.
+function lineDiff(a, b) {
+  const n = a.length, m = b.length;
+  if (n > 2000 || m > 2000) return null;
+  const w = m + 1;
+  const dp = new Uint16Array((n + 1) * w);
+  for (let i = n - 1; i >= 0; i--) {
+    for (let j = m - 1; j >= 0; j--) {
+      dp[i * w + j] = a[i] === b[j] ? dp[(i + 1) * w + j + 1] + 1 : Math.max(dp[(i + 1) * w + j], dp[i * w + j + 1]);
+    }
+  }
+  const rows = [];
+  let i = 0, j = 0;
+  while (i < n || j < m) {
+    if (i < n && j < m && a[i] === b[j]) { rows.push([' ', a[i], ' ', b[j]]); i++; j++; }
+    else if (i < n && (j === m || dp[(i + 1) * w + j] >= dp[i * w + j + 1])) { rows.push(['-', a[i], '', '']); i++; }
+    else { rows.push(['', '', '+', b[j]]); j++; }
+  }
+  return rows;
+}
+
+// Objects with their keys in one order (alphabetical, at every level), so that a diff
+// shows changed values, not the two sides' key orders.
+function sortKeys(v) {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === 'object') {
+    const o = {};
+    for (const k of Object.keys(v).sort()) o[k] = sortKeys(v[k]);
+    return o;
+  }
+  return v;
+}
+
+function diffView(left, right) {
+  const a = left ? left.replace(/\n$/, '').split('\n') : [];
+  const b = right.replace(/\n$/, '').split('\n');
+  const rows = lineDiff(a, b);
+  if (!rows) return h('div', { class: 'split' }, h('pre', { class: 'manifest' }, left), h('pre', { class: 'manifest' }, right));
+  const changed = rows.filter((r) => r[0] === '-' || r[2] === '+').length;
+  return h('div', {},
+    h('p', { class: 'muted' }, `${changed} changed line${changed === 1 ? '' : 's'}`),
+    h('table', { class: 'diff', id: 'resource-diff' },
+      h('thead', {}, h('tr', {}, h('th', {}, ''), h('th', {}, 'Live'), h('th', {}, ''), h('th', {}, 'Desired'))),
+      h('tbody', {}, rows.map(([sa, la, sb, lb]) => h('tr', {},
+        h('td', { class: sa === '-' ? 'del' : '' }, sa), h('td', { class: sa === '-' ? 'del' : '' }, h('code', {}, la)),
+        h('td', { class: sb === '+' ? 'add' : '' }, sb), h('td', { class: sb === '+' ? 'add' : '' }, h('code', {}, lb)))))));
+}
+
 async function appView(m, ns, name) {
   const path = `${ARGO}/namespaces/${encodeURIComponent(ns)}/applications/${encodeURIComponent(name)}`;
   let app = await api(path);
@@ -869,6 +937,12 @@ async function appView(m, ns, name) {
             spec: { syncPolicy: { automated: null } },
             operation: { sync: { revision: x.revision, source: x.source }, initiatedBy: { username: whoami || 'ui' } },
           })) }, 'Rollback'))))))) : null);
+  }
+  const appEvents = h('section', {});
+  append(m, [appEvents]);
+  async function drawEvents() {
+    const evs = await eventsOf(ns, 'Application', name);
+    replace(appEvents, h('h2', {}, 'Events'), eventsTable(evs, 'app-events'));
   }
   // The tree: the app's resources, then (owner references) what they own, down to Pods.
   let lastTree = '';
@@ -927,26 +1001,49 @@ async function appView(m, ns, name) {
         r.requiresPruning ? h('span', { class: 'pill' }, 'prune') : null);
     }));
   }
+  // The controller keeps the desired and live manifests of OutOfSync resources in the
+  // ConfigMap sluice-diff-<app> (crates/sluice-kube/src/application/desired.rs).
+  async function diffEntry(r) {
+    const cm = await api(`/api/v1/namespaces/${encodeURIComponent(ns)}/configmaps/${encodeURIComponent(`sluice-diff-${name}`)}`).catch(() => null);
+    let doc = null;
+    try { doc = JSON.parse((cm && cm.data && cm.data['resources.json']) || 'null'); } catch { doc = null; }
+    const list = (doc && doc.resources) || [];
+    return list.find((e) => e.kind === r.kind && e.name === r.name && (e.namespace || '') === (r.namespace || '') && (e.group || '') === (r.group || '')) || null;
+  }
   async function showResource(r) {
     replace(side, h('p', { class: 'muted' }, 'Loading…'));
     try {
-      const version = r.version || await versionOf(r.group || '', r.kind);
-      const p = await resourcePath(r.group || '', version, r.kind, r.namespace, r.name);
-      const live = await api(p).catch((e) => (e.status === 404 ? null : Promise.reject(e)));
+      const isDest = !r.owned;
+      const d = isDest && r.status === 'OutOfSync' ? await diffEntry(r) : null;
+      let live = null;
+      try {
+        const version = r.version || await versionOf(r.group || '', r.kind);
+        const p = await resourcePath(r.group || '', version, r.kind, r.namespace, r.name);
+        live = await api(p).catch((e) => (e.status === 404 ? null : Promise.reject(e)));
+      } catch (e) {
+        if (!d) throw e;
+      }
+      // another cluster's objects are not on this API: the controller's copy stands in
+      if (!live && d && d.live) live = d.live;
       if (live && live.metadata) delete live.metadata.managedFields;
       replace(side, h('div', { class: 'panel' },
         h('h2', {}, `${r.kind} ${r.name}`),
         r.health && r.health.message ? h('p', {}, r.health.message) : null,
+        d ? [h('h3', {}, 'Diff (live → desired)'), diffView(d.live ? yaml(sortKeys(d.live)) : '', yaml(sortKeys(d.target)))] : null,
+        d ? [h('h3', {}, 'Desired manifest'), h('pre', { class: 'manifest', tabindex: 0, id: 'desired-manifest' }, yaml(d.target))] : null,
         h('h3', {}, 'Live manifest'),
-        live ? h('pre', { class: 'manifest', tabindex: 0 }, yaml(live)) : h('p', { class: 'muted' }, 'Not in the cluster (missing).')));
+        live ? h('pre', { class: 'manifest', tabindex: 0 }, yaml(live)) : h('p', { class: 'muted' }, 'Not in the cluster (missing).'),
+        h('h3', {}, 'Events'),
+        r.namespace ? eventsTable(await eventsOf(r.namespace, r.kind, r.name), 'resource-events') : h('p', { class: 'muted' }, 'Cluster-scoped: no namespaced events.')));
     } catch (e) {
       replace(side, errorBox(e));
     }
   }
   drawHead();
   drawTree();
+  drawEvents();
   onLeave(live(`${ARGO}/namespaces/${encodeURIComponent(ns)}/applications`, { fieldSelector: `metadata.name=${name}` }, (xs) => {
-    if (xs[0]) { app = xs[0]; drawHead(); drawTree(); }
+    if (xs[0]) { app = xs[0]; drawHead(); drawTree(); drawEvents(); }
   }, (e) => replace(errors, errorBox(e))));
 }
 

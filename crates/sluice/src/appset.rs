@@ -33,6 +33,11 @@ use crate::{exit, input};
 pub enum AppsetCommand {
     /// Print the Applications an ApplicationSet generates, as `argocd appset generate`.
     Generate(GenerateArgs),
+    /// ApplicationSets on the server, as `argocd appset list`.
+    #[command(alias = "ls")]
+    List(crate::argocd_cli::AppsetListArgs),
+    /// One ApplicationSet on the server, as `argocd appset get`.
+    Get(crate::argocd_cli::AppsetGetArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -188,7 +193,11 @@ impl Repos for LocalRepos {
 }
 
 pub fn run(cmd: &AppsetCommand) -> Result<u8> {
-    let AppsetCommand::Generate(args) = cmd;
+    let args = match cmd {
+        AppsetCommand::Generate(args) => args,
+        AppsetCommand::List(a) => return crate::argocd_cli::appset_list(a),
+        AppsetCommand::Get(a) => return crate::argocd_cli::appset_get(a),
+    };
     let mut mapped = BTreeMap::new();
     for r in &args.repos {
         let Some((url, path)) = r.rsplit_once('=') else {

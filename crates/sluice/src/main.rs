@@ -5,6 +5,7 @@ mod admission;
 mod apiserver;
 mod applications;
 mod appset;
+mod argocd_cli;
 mod cli;
 mod exit;
 mod health;
@@ -14,6 +15,7 @@ mod input;
 mod kustomize;
 mod listeners;
 mod policy;
+mod quickstart;
 mod registry;
 mod rollouts_cli;
 mod run;
@@ -49,6 +51,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    Quickstart(Box<quickstart::QuickstartArgs>),
     // Validate and Run take their help from their Args' doc comments (first line in the
     // command list, the whole text in the command's --help).
     Validate(Box<validate::ValidateArgs>),
@@ -101,6 +104,23 @@ enum Command {
     /// image, pause, status.
     #[command(subcommand)]
     Rollouts(rollouts_cli::RolloutsCmd),
+    /// Argo CD Applications, as `argocd app`: list, get, sync, diff, history, rollback,
+    /// delete, wait, create, set (in the `argocd` namespace unless `-n`).
+    #[command(subcommand)]
+    App(argocd_cli::AppCmd),
+    /// Argo CD repositories (`repository` Secrets), as `argocd repo`: add, list, rm.
+    #[command(subcommand)]
+    Repo(argocd_cli::RepoCmd),
+    /// Argo CD repository credential templates (`repo-creds` Secrets), as `argocd
+    /// repocreds`: add, list, rm.
+    #[command(subcommand)]
+    Repocreds(argocd_cli::RepoCredsCmd),
+    /// Argo CD destination clusters (`cluster` Secrets), as `argocd cluster`: add, list, rm.
+    #[command(subcommand)]
+    Cluster(argocd_cli::ClusterCmd),
+    /// Argo CD AppProjects, as `argocd proj`: list, get, create.
+    #[command(subcommand)]
+    Proj(argocd_cli::ProjCmd),
 }
 
 fn main() -> ExitCode {
@@ -117,6 +137,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Quickstart(args) => quickstart::run(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Kustomize(cmd) => kustomize::run(&cmd),
         Command::Helm(cmd) => helm::run(&cmd),
@@ -148,6 +169,11 @@ fn main() -> ExitCode {
         Command::Health(args) => health::run(&args),
         Command::Admin(cmd) => admin::run(&cmd),
         Command::Rollouts(cmd) => rollouts_cli::run(&cmd),
+        Command::App(cmd) => argocd_cli::run(&cmd),
+        Command::Repo(cmd) => argocd_cli::run_repo(&cmd),
+        Command::Repocreds(cmd) => argocd_cli::run_repocreds(&cmd),
+        Command::Cluster(cmd) => argocd_cli::run_cluster(&cmd),
+        Command::Proj(cmd) => argocd_cli::run_proj(&cmd),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -10,6 +10,8 @@
 //! [`webhook`] is Argo CD's `/api/webhook`, [`appset`] the ApplicationSet controller.
 
 pub mod appset;
+pub mod clusters;
+pub mod desired;
 pub mod project;
 pub mod webhook;
 
@@ -20,10 +22,11 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use kube::Client;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
-use kube::core::{ApiResource, GroupVersionKind};
+use kube::core::ApiResource;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
 use serde_json::{Value, json};
+use sluice_gitops::depends;
 use sluice_gitops::diff::{self, IgnoreRule};
 use sluice_gitops::sync::{self as gsync, Action as TaskAction, DeletePolicy, Phase, SyncOptions};
 use sluice_health::{HealthStatusCode, ResourceOverrides};
@@ -33,6 +36,7 @@ use sluice_source::render::{RenderOptions, render_app};
 use sluice_source::tracking::{Tracking, instance_name};
 
 use crate::Error;
+use clusters::{Clusters, Target};
 
 /// The field manager of the controller's applies.
 pub const FIELD_MANAGER: &str = "argocd-controller";
@@ -67,13 +71,19 @@ pub struct AppCtx {
     client: Client,
     opts: AppOptions,
     cache: RenderCache,
-    /// (apiVersion, kind) -> (resource, namespaced), from discovery.
-    kinds: Mutex<HashMap<(String, String), (ApiResource, bool)>>,
+    /// Where Applications deploy: this API and the clusters of cluster Secrets.
+    clusters: Clusters,
     /// Per Application uid: the hash of what a user may change and when it was last
     /// reconciled in full (own status writes do not trigger a new reconcile).
     seen: Mutex<HashMap<String, (u64, Instant)>>,
+    /// Per Application uid: when it last found its `sluice.dev/depends-on` dependencies
+    /// not ready (it is checked again every [`DEPENDENCY_RECHECK`]).
+    waiting: Mutex<HashMap<String, Instant>>,
     instance: String,
 }
+
+/// How often an Application waiting for its dependencies looks at them again.
+pub const DEPENDENCY_RECHECK: Duration = Duration::from_secs(1);
 
 pub(crate) fn app_ar() -> ApiResource {
     crate::gvk("argoproj.io", "v1alpha1", "Application", "applications")
@@ -88,8 +98,9 @@ pub async fn run(client: Client, opts: AppOptions) -> Result<(), Error> {
         client: client.clone(),
         opts,
         cache: RenderCache::new(4096),
-        kinds: Mutex::new(HashMap::new()),
+        clusters: Clusters::new(client.clone()),
         seen: Mutex::new(HashMap::new()),
+        waiting: Mutex::new(HashMap::new()),
         instance: format!("sluice-{}", std::process::id()),
     });
     let apps: Api<DynamicObject> = Api::all_with(client, &app_ar());
@@ -163,38 +174,6 @@ async fn get_opt(api: &Api<DynamicObject>, name: &str) -> Result<Option<Value>, 
 }
 
 impl AppCtx {
-    /// The resource and scope of an (apiVersion, kind); `None` when the API does not serve it.
-    async fn kind(&self, api_version: &str, kind: &str) -> Option<(ApiResource, bool)> {
-        let key = (api_version.to_string(), kind.to_string());
-        if let Some(k) = self.kinds.lock().ok()?.get(&key) {
-            return Some(k.clone());
-        }
-        let (g, v) = match api_version.split_once('/') {
-            Some((g, v)) => (g, v),
-            None => ("", api_version),
-        };
-        let gvk = GroupVersionKind::gvk(g, v, kind);
-        let found = match kube::discovery::pinned_kind(&self.client, &gvk).await {
-            Ok((ar, caps)) => Some((ar, caps.scope == kube::discovery::Scope::Namespaced)),
-            Err(_) => None,
-        };
-        // unknown kinds are looked up again next time (a CRD may be applied meanwhile)
-        if let Some(f) = &found
-            && let Ok(mut m) = self.kinds.lock()
-        {
-            m.insert(key, f.clone());
-        }
-        found
-    }
-
-    fn api(&self, ar: &ApiResource, namespaced: bool, ns: &str) -> Api<DynamicObject> {
-        if namespaced {
-            Api::namespaced_with(self.client.clone(), ns, ar)
-        } else {
-            Api::all_with(self.client.clone(), ar)
-        }
-    }
-
     async fn configmap(&self, ns: &str) -> Option<Value> {
         for n in [ns, self.opts.controller_namespace.as_str()] {
             let api: Api<DynamicObject> = Api::namespaced_with(
@@ -293,6 +272,8 @@ struct Settings {
     overrides: ResourceOverrides,
     render: RenderOptions,
     instance: String,
+    /// The destination's API.
+    target: Arc<Target>,
 }
 
 fn condition(type_: &str, message: &str) -> Value {
@@ -307,6 +288,9 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<AppCtx>) -> Result<Action, 
     let name = s(&app, "/metadata/name").to_string();
     let uid = s(&app, "/metadata/uid").to_string();
     if app.pointer("/metadata/deletionTimestamp").is_some() {
+        if let Ok(mut w) = ctx.waiting.lock() {
+            w.remove(&uid);
+        }
         return delete_app(&ctx, &app).await;
     }
     let cm = ctx.configmap(&ns).await;
@@ -331,7 +315,20 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<AppCtx>) -> Result<Action, 
         app["metadata"]["labels"]
     ]);
     let h = hash_of(&user);
+    // waiting for dependencies: looked at again every DEPENDENCY_RECHECK, whatever changed
+    let wait_since = ctx
+        .waiting
+        .lock()
+        .ok()
+        .and_then(|w| w.get(&uid).map(Instant::elapsed));
+    if let Some(since) = wait_since
+        && since < DEPENDENCY_RECHECK
+        && refresh.is_none()
+    {
+        return Ok(Action::requeue(DEPENDENCY_RECHECK - since));
+    }
     if refresh.is_none()
+        && wait_since.is_none()
         && let Ok(seen) = ctx.seen.lock()
         && let Some((prev, at)) = seen.get(&uid)
         && *prev == h
@@ -342,16 +339,34 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<AppCtx>) -> Result<Action, 
             resync.saturating_sub(at.elapsed()) + jitter_for(&uid, jitter),
         ));
     }
+    if let Ok(mut w) = ctx.waiting.lock() {
+        w.remove(&uid);
+    }
     if let Ok(mut seen) = ctx.seen.lock() {
         seen.insert(uid.clone(), (h, Instant::now()));
+    }
+    // the watch store may lag behind this controller's own writes (an operation consumed,
+    // the status of the sync that consumed it): act on the object as stored, so a stale
+    // copy never writes an older operationState or history over a newer one
+    {
+        let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &app_ar());
+        let Some(fresh) = api.get_opt(&name).await? else {
+            return Ok(Action::await_change());
+        };
+        app = serde_json::to_value(&fresh)?;
+        app["apiVersion"] = json!("argoproj.io/v1alpha1");
+        app["kind"] = json!("Application");
+        if app.pointer("/metadata/deletionTimestamp").is_some() {
+            return delete_app(&ctx, &app).await;
+        }
     }
     if refresh.is_some() {
         for url in repo_urls(&app["spec"]) {
             ctx.opts.sources.invalidate(&url);
         }
     }
-    let settings = settings(&ctx, &app, cm.as_ref());
-    let result = reconcile_app(&ctx, &app, &settings).await;
+    let mut settings = settings(&ctx, &app, cm.as_ref());
+    let result = reconcile_app(&ctx, &app, &mut settings).await;
     let result = match result {
         Err(e) => {
             let st = json!({"conditions": [condition("ComparisonError", &e.to_string())],
@@ -374,6 +389,9 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<AppCtx>) -> Result<Action, 
         let _ = api
             .patch(&name, &PatchParams::default(), &Patch::Merge(&p))
             .await;
+    }
+    if ctx.waiting.lock().is_ok_and(|w| w.contains_key(&uid)) {
+        return Ok(Action::requeue(DEPENDENCY_RECHECK));
     }
     if resync.is_zero() {
         Ok(Action::await_change())
@@ -480,11 +498,12 @@ fn settings(ctx: &AppCtx, app: &Value, cm: Option<&Value>) -> Settings {
             s(app, "/metadata/name"),
             &ctx.opts.controller_namespace,
         ),
+        target: ctx.clusters.local.clone(),
     }
 }
 
 /// Validates, renders, compares, syncs when asked, and writes the status.
-async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &Settings) -> Result<(), Error> {
+async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &mut Settings) -> Result<(), Error> {
     let ns = s(app, "/metadata/namespace").to_string();
     let name = s(app, "/metadata/name").to_string();
     let spec = &app["spec"];
@@ -511,24 +530,30 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &Settings) -> Result<
         let msg = format!("Application referencing project {pname} which does not exist");
         return write_invalid(ctx, app, invalid(msg)).await;
     };
-    if let Err(msg) = project::check_app(&proj, spec) {
-        return write_invalid(ctx, app, invalid(msg)).await;
-    }
+    // the destination first: Argo CD resolves a destination name to its cluster's server
+    // before the project's destinations are checked
     let d = &spec["destination"];
-    let server = s(d, "/server");
-    let dname = s(d, "/name");
-    if !(server == project::IN_CLUSTER || (server.is_empty() && dname == "in-cluster")) {
-        let msg = if server.is_empty() && dname.is_empty() {
-            "spec.destination: server or name is required".to_string()
-        } else {
-            format!(
-                "spec.destination: cluster {:?} is not supported yet (only {} / in-cluster)",
-                if server.is_empty() { dname } else { server },
-                project::IN_CLUSTER
-            )
-        };
+    let checked_spec = match ctx
+        .clusters
+        .resolve(
+            &ctx.opts.controller_namespace,
+            s(d, "/server"),
+            s(d, "/name"),
+        )
+        .await
+    {
+        Ok((t, server)) => {
+            st.target = t;
+            let mut sp = spec.clone();
+            sp["destination"]["server"] = json!(server);
+            sp
+        }
+        Err(msg) => return write_invalid(ctx, app, invalid(msg)).await,
+    };
+    if let Err(msg) = project::check_app(&proj, &checked_spec) {
         return write_invalid(ctx, app, invalid(msg)).await;
     }
+    let st: &Settings = st;
     // render (files and templates: a blocking thread)
     let sources = ctx.opts.sources.clone();
     let spec2 = spec.clone();
@@ -570,6 +595,25 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &Settings) -> Result<
             ));
         }
     }
+    // `sluice.dev/depends-on`: a cycle is an invalid spec; dependencies not ready hold the
+    // sync back (the operation stays pending, the automated sync is not started)
+    let dep_wait = match dependency_gate(ctx, app).await? {
+        DependencyGate::Cycle(msg) => {
+            conditions.push(condition("InvalidSpecError", &msg));
+            None
+        }
+        DependencyGate::Waiting(msg) => Some(msg),
+        DependencyGate::Ready => None,
+    };
+    let waiting_state = |operation: Value, msg: &str| -> Value {
+        let old = old_status.get("operationState");
+        let started = match old {
+            Some(o) if s(o, "/phase") == "Running" => o["startedAt"].clone(),
+            _ => json!(now()),
+        };
+        json!({"phase": "Running", "message": msg, "operation": operation, "startedAt": started})
+    };
+    let mut waiting = false;
     // operation: manual sync, else automated
     let op = app.get("operation").filter(|o| !o.is_null()).cloned();
     let automated = spec
@@ -578,26 +622,61 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &Settings) -> Result<
         .cloned();
     let revision = cmp.revisions.first().cloned().unwrap_or_default();
     let mut synced = false;
-    if let Some(op) = op {
+    if let (Some(op), Some(msg)) = (&op, &dep_wait) {
+        status["operationState"] = waiting_state(op.clone(), msg);
+        waiting = true;
+    } else if let Some(op) = op {
         let sync_op = op.get("sync").cloned().unwrap_or(json!({}));
-        let state = if conditions.is_empty() {
+        // `argocd app sync --revision R` and `argocd app rollback`: the operation names
+        // another revision (and a rollback the source of the history entry); the sync
+        // renders that, and the comparison after it is against the spec again (OutOfSync)
+        let op_app = operation_app(app, &sync_op);
+        let (op_cmp, op_revision) = match &op_app {
+            Some(a2) if conditions.is_empty() => {
+                let r = render_app(
+                    &a2["spec"],
+                    ctx.opts.sources.as_ref(),
+                    &st.render,
+                    Some(&ctx.cache),
+                );
+                match r {
+                    Ok(r) => {
+                        let c = compare(ctx, a2, r.objects, r.revisions, st, &proj).await?;
+                        let rev = c.revisions.first().cloned().unwrap_or_default();
+                        (Some(c), rev)
+                    }
+                    Err(e) => {
+                        conditions.push(condition("ComparisonError", &e.to_string()));
+                        (None, revision.clone())
+                    }
+                }
+            }
+            _ => (None, revision.clone()),
+        };
+        let op_target = op_app.as_ref().unwrap_or(app);
+        let mut state = if conditions.is_empty() {
             run_sync(
                 ctx,
-                app,
-                &cmp,
+                op_target,
+                op_cmp.as_ref().unwrap_or(&cmp),
                 st,
                 &sync_op,
                 op.get("initiatedBy").cloned(),
-                &revision,
+                &op_revision,
             )
             .await?
         } else {
             failed_state(
                 &sync_op,
-                &revision,
+                &op_revision,
                 "one or more synchronization tasks are not valid",
             )
         };
+        // the whole operation is kept, as Argo CD's `OperationState.Operation` (its `info`
+        // lets `sluice app sync` recognise the result of its own request)
+        if let Some(info) = op.get("info") {
+            state["operation"]["info"] = info.clone();
+        }
         synced = true;
         // the operation is consumed, as Argo CD clears it
         let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &app_ar());
@@ -608,7 +687,7 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &Settings) -> Result<
                 &Patch::Merge(&json!({"operation": null})),
             )
             .await;
-        finish_operation(ctx, app, &mut status, state, &revision, &cmp).await;
+        finish_operation(ctx, op_target, &mut status, state, &op_revision, &cmp).await;
     } else if let Some(auto) = automated
         && cmp.sync_status == "OutOfSync"
         && conditions.is_empty()
@@ -644,9 +723,14 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &Settings) -> Result<
         let go = (!attempted || (self_heal && prev_phase != "Failed" && prev_phase != "Error"))
             && (has_targets || allow_empty || !prune)
             && !only_unprunable;
-        if go {
-            let sync_op = json!({"revision": revision, "prune": prune,
-                "syncOptions": spec.pointer("/syncPolicy/syncOptions").cloned().unwrap_or(json!([]))});
+        let sync_op = json!({"revision": revision, "prune": prune,
+            "syncOptions": spec.pointer("/syncPolicy/syncOptions").cloned().unwrap_or(json!([]))});
+        if go && let Some(msg) = &dep_wait {
+            let operation = json!({"sync": sync_op,
+                "initiatedBy": {"username": "automated", "automated": true}});
+            status["operationState"] = waiting_state(operation, msg);
+            waiting = true;
+        } else if go {
             let state = run_sync(
                 ctx,
                 app,
@@ -673,6 +757,9 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &Settings) -> Result<
             cmp = compare(ctx, app, objs, revs, st, &proj).await?;
         }
     }
+    if waiting && let Ok(mut w) = ctx.waiting.lock() {
+        w.insert(s(app, "/metadata/uid").to_string(), Instant::now());
+    }
     // status
     let resources: Vec<Value> = cmp
         .resources
@@ -697,6 +784,24 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &Settings) -> Result<
     }
     status["conditions"] = Value::Array(conditions);
     status["sourceType"] = json!(source_type(spec));
+    // what the web UI diffs: the desired and live manifests of the OutOfSync resources
+    let diffs: Vec<Value> = cmp
+        .resources
+        .iter()
+        .filter(|r| r.modified && !r.hook && r.target.is_some())
+        .map(|r| {
+            desired::entry(
+                &r.group,
+                &r.api_version,
+                &r.kind,
+                &r.namespace,
+                &r.name,
+                r.target.as_ref(),
+                r.live.as_ref(),
+            )
+        })
+        .collect();
+    desired::store(&ctx.client, app, diffs).await;
     let old_sync = s(&old_status, "/sync/status");
     let old_health = s(&old_status, "/health/status");
     if old_sync != cmp.sync_status || old_health != cmp.health.as_str() {
@@ -724,6 +829,80 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &Settings) -> Result<
         .await;
     }
     write_status(ctx, &ns, &name, status).await
+}
+
+enum DependencyGate {
+    Ready,
+    Waiting(String),
+    Cycle(String),
+}
+
+/// Reads the Applications `app` depends on (`sluice.dev/depends-on`) and, for the cycle
+/// check, the ones they depend on in turn (at most `depends::MAX_GRAPH`).
+async fn dependency_gate(ctx: &AppCtx, app: &Value) -> Result<DependencyGate, Error> {
+    let ns = s(app, "/metadata/namespace").to_string();
+    let deps = depends::parse(app, &ns);
+    if deps.is_empty() {
+        return Ok(DependencyGate::Ready);
+    }
+    let start = (ns.clone(), s(app, "/metadata/name").to_string());
+    let fetch = |key: (String, String)| async move {
+        let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &key.0, &app_ar());
+        match api.get_opt(&key.1).await? {
+            Some(o) => Ok::<_, Error>(Some(serde_json::to_value(&o)?)),
+            None => Ok(None),
+        }
+    };
+    let mut read: Vec<((String, String), Option<Value>)> = Vec::new();
+    for key in &deps {
+        read.push((key.clone(), fetch(key.clone()).await?));
+    }
+    let mut edges: BTreeMap<(String, String), Vec<(String, String)>> = BTreeMap::new();
+    edges.insert(start.clone(), deps.clone());
+    let mut queue: Vec<((String, String), Option<Value>)> = read.clone();
+    while let Some((key, v)) = queue.pop() {
+        if edges.contains_key(&key) || edges.len() >= depends::MAX_GRAPH {
+            continue;
+        }
+        let next = v.map(|v| depends::parse(&v, &key.0)).unwrap_or_default();
+        for n in &next {
+            if !edges.contains_key(n) && !queue.iter().any(|(q, _)| q == n) {
+                queue.push((n.clone(), fetch(n.clone()).await?));
+            }
+        }
+        edges.insert(key, next);
+    }
+    if let Some(cycle) = depends::find_cycle(&start, &edges) {
+        return Ok(DependencyGate::Cycle(depends::cycle_message(&cycle, &ns)));
+    }
+    Ok(match depends::waiting(&read, &ns) {
+        Some(msg) => DependencyGate::Waiting(msg),
+        None => DependencyGate::Ready,
+    })
+}
+
+/// The Application as an operation asks to sync it: `sync.source` (a rollback's history
+/// entry) replaces the single source, `sync.revision` its `targetRevision`; `None` when
+/// the operation asks for the spec's own (or the app has several sources).
+fn operation_app(app: &Value, sync_op: &Value) -> Option<Value> {
+    let src = app.pointer("/spec/source").filter(|v| v.is_object())?;
+    let mut new_src = match sync_op.get("source") {
+        Some(v) if v.is_object() => v.clone(),
+        _ => src.clone(),
+    };
+    let target = s(&new_src, "/targetRevision").to_string();
+    let rev = s(sync_op, "/revision");
+    let same_target =
+        |a: &str, b: &str| a == b || (matches!(a, "" | "HEAD") && matches!(b, "" | "HEAD"));
+    if !rev.is_empty() && !same_target(rev, &target) {
+        new_src["targetRevision"] = json!(rev);
+    }
+    if &new_src == src {
+        return None;
+    }
+    let mut a2 = app.clone();
+    a2["spec"]["source"] = new_src;
+    Some(a2)
 }
 
 fn source_type(spec: &Value) -> &'static str {
@@ -797,7 +976,7 @@ async fn write_status(ctx: &AppCtx, ns: &str, name: &str, status: Value) -> Resu
 /// Targets prepared as Argo CD does before comparing: the destination namespace on
 /// namespaced objects without one, the tracking label/annotation.
 async fn compare(
-    ctx: &AppCtx,
+    _ctx: &AppCtx,
     app: &Value,
     objects: Vec<Value>,
     revisions: Vec<String>,
@@ -811,7 +990,7 @@ async fn compare(
     for mut t in objects {
         let av = s(&t, "/apiVersion").to_string();
         let kind = s(&t, "/kind").to_string();
-        let known = ctx.kind(&av, &kind).await;
+        let known = st.target.kind(&av, &kind).await;
         let namespaced = known.as_ref().is_none_or(|k| k.1);
         if namespaced {
             if s(&t, "/metadata/namespace").is_empty() && !dest_ns.is_empty() {
@@ -862,7 +1041,7 @@ async fn compare(
             format!("{g}/{v}")
         };
         let kind = s(e, "/kind").to_string();
-        if let Some((_, namespaced)) = ctx.kind(&av, &kind).await {
+        if let Some((_, namespaced)) = st.target.kind(&av, &kind).await {
             kinds.insert((av, kind), namespaced);
         }
     }
@@ -874,10 +1053,10 @@ async fn compare(
         _ => None,
     };
     for (av, kind) in kinds.keys() {
-        let Some((ar, _)) = ctx.kind(av, kind).await else {
+        let Some((ar, _)) = st.target.kind(av, kind).await else {
             continue;
         };
-        let api: Api<DynamicObject> = Api::all_with(ctx.client.clone(), &ar);
+        let api: Api<DynamicObject> = Api::all_with(st.target.client.clone(), &ar);
         let lp = match &label_sel {
             Some(l) => ListParams::default().labels(l),
             None => ListParams::default(),
@@ -934,8 +1113,8 @@ async fn compare(
         if r.live.is_some() || r.target.is_none() || r.hook || r.name.is_empty() {
             continue;
         }
-        if let Some((ar, namespaced)) = ctx.kind(&r.api_version, &r.kind).await {
-            let api = ctx.api(&ar, namespaced, &r.namespace);
+        if let Some((ar, namespaced)) = st.target.kind(&r.api_version, &r.kind).await {
+            let api = st.target.api(&ar, namespaced, &r.namespace);
             if let Ok(Some(mut v)) = get_opt(&api, &r.name).await {
                 v["apiVersion"] = json!(r.api_version);
                 v["kind"] = json!(r.kind);
@@ -1006,21 +1185,21 @@ fn result_entry(t: &gsync::Task, api_version: &str, status: &str, message: &str)
 /// Applies one object (server-side apply as the controller's field manager, with the
 /// last-applied annotation kubectl would write; `Replace=true`: replace or create).
 async fn apply_one(
-    ctx: &AppCtx,
+    tg: &Target,
     obj: &Value,
     opts: &SyncOptions,
     dry_run: bool,
 ) -> Result<Value, String> {
     let av = s(obj, "/apiVersion");
     let kind = s(obj, "/kind");
-    let Some((ar, namespaced)) = ctx.kind(av, kind).await else {
+    let Some((ar, namespaced)) = tg.kind(av, kind).await else {
         return Err(format!(
             "the server could not find the requested resource ({av} {kind})"
         ));
     };
     let ns = s(obj, "/metadata/namespace");
     let name = s(obj, "/metadata/name");
-    let api = ctx.api(&ar, namespaced, ns);
+    let api = tg.api(&ar, namespaced, ns);
     let mut body = obj.clone();
     if !opts.server_side_apply.unwrap_or(false) {
         let mut la = obj.clone();
@@ -1057,13 +1236,13 @@ async fn apply_one(
     }
 }
 
-async fn delete_one(ctx: &AppCtx, obj: &Value, policy: Option<&str>) -> Result<(), String> {
+async fn delete_one(tg: &Target, obj: &Value, policy: Option<&str>) -> Result<(), String> {
     let av = s(obj, "/apiVersion");
     let kind = s(obj, "/kind");
-    let Some((ar, namespaced)) = ctx.kind(av, kind).await else {
+    let Some((ar, namespaced)) = tg.kind(av, kind).await else {
         return Ok(());
     };
-    let api = ctx.api(&ar, namespaced, s(obj, "/metadata/namespace"));
+    let api = tg.api(&ar, namespaced, s(obj, "/metadata/namespace"));
     let dp = match policy {
         Some("background") => DeleteParams::background(),
         Some("orphan") => DeleteParams::orphan(),
@@ -1078,14 +1257,14 @@ async fn delete_one(ctx: &AppCtx, obj: &Value, policy: Option<&str>) -> Result<(
 }
 
 async fn health_of(
-    ctx: &AppCtx,
+    tg: &Target,
     obj: &Value,
     overrides: &ResourceOverrides,
 ) -> Option<sluice_health::HealthStatus> {
     let av = s(obj, "/apiVersion");
     let kind = s(obj, "/kind");
-    let (ar, namespaced) = ctx.kind(av, kind).await?;
-    let api = ctx.api(&ar, namespaced, s(obj, "/metadata/namespace"));
+    let (ar, namespaced) = tg.kind(av, kind).await?;
+    let api = tg.api(&ar, namespaced, s(obj, "/metadata/namespace"));
     match get_opt(&api, s(obj, "/metadata/name")).await {
         Ok(Some(mut v)) => {
             v["apiVersion"] = json!(av);
@@ -1103,7 +1282,7 @@ async fn health_of(
 /// Runs one sync: plan, then each step (phase and wave) applied and waited for, hooks
 /// created and judged, SyncFail hooks on failure. Returns the `operationState`.
 async fn run_sync(
-    ctx: &AppCtx,
+    _ctx: &AppCtx,
     app: &Value,
     cmp: &Comparison,
     st: &Settings,
@@ -1190,13 +1369,14 @@ async fn run_sync(
                 }
             }
         }
-        let (ar, _) = ctx
+        let (ar, _) = st
+            .target
             .kind("v1", "Namespace")
             .await
             .ok_or_else(|| Error::Other("the API serves no Namespaces".into()))?;
-        let api: Api<DynamicObject> = Api::all_with(ctx.client.clone(), &ar);
+        let api: Api<DynamicObject> = Api::all_with(st.target.client.clone(), &ar);
         if api.get_opt(dest_ns).await?.is_none()
-            && let Err(e) = apply_one(ctx, &nsobj, &SyncOptions::default(), false).await
+            && let Err(e) = apply_one(&st.target, &nsobj, &SyncOptions::default(), false).await
         {
             failure = Some(format!("namespace {dest_ns}: {e}"));
         }
@@ -1217,7 +1397,7 @@ async fn run_sync(
             let opts = merge_opts(&app_sync_opts, &t.options);
             match t.action {
                 TaskAction::Apply => match apply_one(
-                    ctx,
+                    &st.target,
                     t.target.as_ref().unwrap_or(&Value::Null),
                     &opts,
                     dry_run,
@@ -1247,7 +1427,7 @@ async fn run_sync(
                         Ok(())
                     } else {
                         delete_one(
-                            ctx,
+                            &st.target,
                             t.live.as_ref().unwrap_or(&Value::Null),
                             opts.prune_propagation_policy.as_deref(),
                         )
@@ -1274,7 +1454,7 @@ async fn run_sync(
                     if dry_run {
                         continue;
                     }
-                    match run_hook(ctx, t, st).await {
+                    match run_hook(&st.target, t, st).await {
                         Ok(v) => {
                             let mut e = result_entry(t, &av, "Synced", "");
                             e["hookPhase"] = json!("Running");
@@ -1300,7 +1480,7 @@ async fn run_sync(
         while !pending.is_empty() {
             let mut still = Vec::new();
             for (o, is_hook) in pending {
-                let h = health_of(ctx, &o, &st.overrides).await;
+                let h = health_of(&st.target, &o, &st.overrides).await;
                 let code = h.as_ref().map(|h| h.status);
                 match code {
                     None | Some(HealthStatusCode::Healthy) => {
@@ -1316,7 +1496,7 @@ async fn run_sync(
                         let msg = h.map(|h| h.message).unwrap_or_default();
                         set_hook_phase(&mut results, &o, "Failed", &msg);
                         if gsync::delete_policies(&o).contains(&DeletePolicy::HookFailed) {
-                            let _ = delete_one(ctx, &o, Some("background")).await;
+                            let _ = delete_one(&st.target, &o, Some("background")).await;
                         }
                         failure = Some(format!(
                             "{} {} failed: {}",
@@ -1356,13 +1536,13 @@ async fn run_sync(
         }
     }
     for h in hooks_to_delete_on_success {
-        let _ = delete_one(ctx, &h, Some("background")).await;
+        let _ = delete_one(&st.target, &h, Some("background")).await;
     }
     if failure.is_some() && !dry_run {
         // SyncFail hooks
         for t in sync_fail_hooks {
             let av = api_version_of(&t);
-            match run_hook(ctx, &t, st).await {
+            match run_hook(&st.target, &t, st).await {
                 Ok(_) => {
                     let mut e = result_entry(&t, &av, "Synced", "");
                     e["hookPhase"] = json!("Running");
@@ -1434,18 +1614,18 @@ fn set_hook_phase(results: &mut [Value], o: &Value, phase: &str, message: &str) 
 
 /// Creates a hook: an existing one of the same name is deleted first under
 /// `BeforeHookCreation` (the default); `generateName` hooks get a fresh name each time.
-async fn run_hook(ctx: &AppCtx, t: &gsync::Task, _st: &Settings) -> Result<Value, String> {
+async fn run_hook(tg: &Target, t: &gsync::Task, _st: &Settings) -> Result<Value, String> {
     let Some(obj) = &t.target else {
         return Err("hook without an object".into());
     };
     let av = s(obj, "/apiVersion");
     let kind = s(obj, "/kind");
-    let Some((ar, namespaced)) = ctx.kind(av, kind).await else {
+    let Some((ar, namespaced)) = tg.kind(av, kind).await else {
         return Err(format!(
             "the server could not find the requested resource ({av} {kind})"
         ));
     };
-    let api = ctx.api(&ar, namespaced, s(obj, "/metadata/namespace"));
+    let api = tg.api(&ar, namespaced, s(obj, "/metadata/namespace"));
     let name = s(obj, "/metadata/name");
     if !name.is_empty()
         && let Ok(Some(cur)) = get_opt(&api, name).await
@@ -1557,17 +1737,32 @@ async fn delete_app(ctx: &Arc<AppCtx>, app: &Value) -> Result<Action, Error> {
         return Ok(Action::await_change());
     }
     let cm = ctx.configmap(s(app, "/metadata/namespace")).await;
-    let st = settings(ctx, app, cm.as_ref());
-    let proj = project::default_project("");
-    let cmp = compare(ctx, app, Vec::new(), Vec::new(), &st, &proj).await?;
-    for r in &cmp.resources {
-        if let Some(l) = &r.live {
-            if SyncOptions::of_object(l).delete == Some(false) {
-                continue;
+    let mut st = settings(ctx, app, cm.as_ref());
+    let d = &app["spec"]["destination"];
+    // a destination that is no longer known has nothing this controller can delete; the
+    // finalizer goes all the same
+    if let Ok(t) = ctx
+        .clusters
+        .resolve(
+            &ctx.opts.controller_namespace,
+            s(d, "/server"),
+            s(d, "/name"),
+        )
+        .await
+    {
+        st.target = t.0;
+        let proj = project::default_project("");
+        let cmp = compare(ctx, app, Vec::new(), Vec::new(), &st, &proj).await?;
+        for r in &cmp.resources {
+            if let Some(l) = &r.live {
+                if SyncOptions::of_object(l).delete == Some(false) {
+                    continue;
+                }
+                let _ = delete_one(&st.target, l, None).await;
             }
-            let _ = delete_one(ctx, l, None).await;
         }
     }
+    desired::remove(&ctx.client, app).await;
     let rest: Vec<String> = fins
         .into_iter()
         .filter(|f| !(f == FIN || f.starts_with(&format!("{FIN}/"))))

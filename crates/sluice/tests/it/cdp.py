@@ -4,7 +4,8 @@ fd 3, answers and events on fd 4, each a JSON message ended by NUL) for the web 
 end-to-end tests. No dependency beyond the standard library and Debian's `chromium`.
 
 stdin: {"url": ..., "token": ... (optional; put in sessionStorage before any page script
-runs, never in a URL), "steps": [...]}; a step is one of
+runs, never in a URL), "init": JS (optional; runs before any page script, e.g. performance
+observers for bench/ui.py), "steps": [...]}; a step is one of
   {"wait": JS, "timeout": S}   poll until the expression is truthy (default 60 s)
   {"eval": JS}                 evaluate (promises awaited) and record the value
   {"click": CSS}               click the first element matching CSS
@@ -124,6 +125,12 @@ def main():
             b.call(
                 "Page.addScriptToEvaluateOnNewDocument",
                 {"source": f"sessionStorage.setItem('sluice-token', {json.dumps(spec['token'])});"},
+                session=s,
+            )
+        if spec.get("init"):
+            b.call(
+                "Page.addScriptToEvaluateOnNewDocument",
+                {"source": spec["init"]},
                 session=s,
             )
         b.call("Page.navigate", {"url": spec["url"]}, session=s)

@@ -262,3 +262,96 @@ fn applications_sync_prune_hooks_and_conditions() {
     );
     let _ = std::fs::remove_dir_all(&repo);
 }
+
+/// An Application whose destination is another cluster, named by an Argo CD cluster
+/// Secret (docs/operator-manual/declarative-setup.md, "Clusters": keys name, server,
+/// config with bearerToken and tlsClientConfig.caData): the objects land on that cluster's
+/// API, not the controller's; health and pruning are judged there. A destination no
+/// Secret names is an InvalidSpecError with Argo CD's message.
+#[test]
+fn applications_deploy_to_clusters_of_cluster_secrets() {
+    use base64::Engine as _;
+    if !kubectl_available() {
+        eprintln!("skipped: kubectl not installed");
+        return;
+    }
+    let repo = temp_dir("app-remote-repo");
+    write(
+        &repo,
+        &[
+            ("app/kustomization.yaml", BASE_KUST),
+            ("app/cm.yaml", BASE_CM),
+            ("app/deploy.yaml", DEPLOY),
+        ],
+    );
+    let remote = crate::apiserver_kubectl::Server::start("app-remote");
+    let kc = std::fs::read_to_string(remote.dir().join("kubeconfig")).expect("kubeconfig");
+    let server = kc
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("server:"))
+        .expect("server")
+        .trim()
+        .to_string();
+    let ca = kc
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("certificate-authority-data:"))
+        .expect("ca")
+        .trim()
+        .to_string();
+    let token = std::fs::read_to_string(remote.dir().join("token")).expect("token");
+    let config =
+        serde_json::json!({"bearerToken": token.trim(), "tlsClientConfig": {"caData": ca}});
+    let secret = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: remote\n  namespace: argocd\n  labels: {{argocd.argoproj.io/secret-type: cluster}}\ndata:\n  name: {}\n  server: {}\n  config: {}\n",
+        base64::engine::general_purpose::STANDARD.encode("remote"),
+        base64::engine::general_purpose::STANDARD.encode(&server),
+        base64::engine::general_purpose::STANDARD.encode(config.to_string()),
+    );
+    let s = Serve::start("apps-remote", &[]);
+    s.ok(
+        &["apply", "-f", "-"],
+        Some(&format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {{name: argocd}}\n---\n{secret}"
+        )),
+    );
+    let by_server = app("by-server", "default", &repo, "app", "team", true)
+        .replace("https://kubernetes.default.svc", &server);
+    let by_name = app("by-name", "default", &repo, "app", "team2", true)
+        .replace("server: https://kubernetes.default.svc", "name: remote");
+    let unknown = app("unknown", "default", &repo, "app", "team3", true).replace(
+        "https://kubernetes.default.svc",
+        "https://nowhere.example:6443",
+    );
+    s.ok(
+        &["apply", "-f", "-"],
+        Some(&format!("{by_server}---\n{by_name}---\n{unknown}")),
+    );
+    for name in ["by-server", "by-name"] {
+        s.wait_for(
+            &["get", "applications.argoproj.io", name, "-n", "argocd"],
+            "Synced and Healthy on the remote cluster",
+            synced_healthy,
+        );
+    }
+    // on the remote cluster, not on the controller's
+    let d = remote.json(&["get", "deployment", "web", "-n", "team"]);
+    assert_eq!(
+        d["metadata"]["labels"]["app.kubernetes.io/instance"],
+        "by-server"
+    );
+    remote.json(&["get", "configmap", "app-config", "-n", "team2"]);
+    assert!(
+        !s.kubectl(&["get", "deployment", "web", "-n", "team"], None)
+            .status
+            .success()
+    );
+    let v = s.wait_for(
+        &["get", "applications.argoproj.io", "unknown", "-n", "argocd"],
+        "an InvalidSpecError",
+        |v| v["status"]["conditions"][0]["type"] == "InvalidSpecError",
+    );
+    assert_eq!(
+        v["status"]["conditions"][0]["message"],
+        "unable to find destination server: there are no clusters with this URL: https://nowhere.example:6443"
+    );
+}

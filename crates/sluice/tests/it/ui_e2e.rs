@@ -214,3 +214,118 @@ fn runs_dag_logs_and_a_bad_token_in_chromium() {
     ];
     drive(&base, None, steps);
 }
+
+/// An OutOfSync Application in the browser: its changed resource shows the side-by-side
+/// diff of live and desired manifests (kept by the controller in ConfigMap
+/// `sluice-diff-<app>`), clicking Sync makes it Synced (Argo CD's UI does the same
+/// through `operation`, docs user-guide/sync-options.md), and its Events are listed.
+#[test]
+fn application_diff_and_sync_in_chromium() {
+    if !kubectl_available() || !chromium_available() {
+        eprintln!("skipped: kubectl or chromium not installed");
+        return;
+    }
+    use crate::serve_gitops::{commit, git_repo};
+    let repo = git_repo("ui-app-repo");
+    let cm = |g: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-config\ndata:\n  greeting: {g}\n  keep: same\n"
+        )
+    };
+    commit(&repo, &[("app/cm.yaml", &cm("hello"))], "v1");
+    let s = Serve::start("ui-apps", &[]);
+    let token = std::fs::read_to_string(s.dir.join("token")).expect("DATA/token");
+    let token = token.trim();
+    let app = format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: argocd}}\n---\napiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: demo\n  namespace: argocd\nspec:\n  project: default\n  source:\n    repoURL: file://{}\n    targetRevision: HEAD\n    path: app\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: demo\n  syncPolicy:\n    syncOptions: [CreateNamespace=true]\n",
+        repo.display()
+    );
+    s.ok(&["apply", "-f", "-"], Some(&app));
+    let get = ["get", "applications.argoproj.io", "demo", "-n", "argocd"];
+    s.wait_for(&get, "OutOfSync", |v| {
+        v["status"]["sync"]["status"] == "OutOfSync"
+    });
+    s.ok(
+        &[
+            "patch",
+            "applications.argoproj.io",
+            "demo",
+            "-n",
+            "argocd",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"operation":{"sync":{}}}"#,
+        ],
+        None,
+    );
+    s.wait_for(&get, "Synced", |v| {
+        v["status"]["sync"]["status"] == "Synced"
+    });
+    // the source changes: OutOfSync with a live object to compare
+    commit(&repo, &[("app/cm.yaml", &cm("bonjour"))], "v2");
+    s.ok(
+        &[
+            "annotate",
+            "applications.argoproj.io",
+            "demo",
+            "-n",
+            "argocd",
+            "argocd.argoproj.io/refresh=normal",
+        ],
+        None,
+    );
+    s.wait_for(&get, "OutOfSync after the change", |v| {
+        v["status"]["sync"]["status"] == "OutOfSync"
+    });
+    let mut steps = vec![
+        json!({"eval": "location.hash = '#/apps/argocd/demo'; true"}),
+        json!({"wait": "document.querySelector('[data-resource=\"ConfigMap/app-config\"] button.link') !== null"}),
+        json!({"click": "[data-resource=\"ConfigMap/app-config\"] button.link"}),
+        json!({"wait": "document.getElementById('resource-diff') !== null"}),
+        // removed and added lines, with their signs; the unchanged line on both sides
+        json!({"eval": "JSON.stringify([...document.querySelectorAll('#resource-diff tbody tr')].map(r => [...r.cells].map(c => c.textContent)).filter(c => c[1].includes('greeting') || c[3].includes('greeting') || c[1].includes('keep')))"}),
+    ];
+    let shot = shots("app-diff");
+    if !shot.is_empty() {
+        steps.push(
+            json!({"eval": "document.getElementById('resource-diff').scrollIntoView(); true"}),
+        );
+    }
+    steps.extend(shot);
+    steps.extend([
+        json!({"click": "#sync"}),
+        json!({"wait": "document.querySelector('h1') && document.querySelector('h1').textContent.includes('Synced') && !document.querySelector('h1').textContent.includes('OutOfSync')", "timeout": 60}),
+        // the Application's events (the controller's, as Argo CD records them)
+        json!({"wait": "(document.getElementById('app-events') || {}).textContent && document.getElementById('app-events').textContent.includes('ResourceUpdated')", "timeout": 30}),
+    ]);
+    let r = drive(&format!("{}/", s.url), Some(token), steps);
+    assert_eq!(
+        r[4],
+        json!(
+            r#"[["-","  greeting: hello","",""],["","","+","  greeting: bonjour"],[" ","  keep: same"," ","  keep: same"]]"#
+        ),
+        "the diff of the changed line"
+    );
+    let v = s.json(&get);
+    assert_eq!(v["status"]["sync"]["status"], "Synced");
+    let live = s.json(&["get", "configmap", "app-config", "-n", "demo"]);
+    assert_eq!(live["data"]["greeting"], "bonjour");
+    // nothing OutOfSync: the diff ConfigMap is gone
+    let mut gone = false;
+    for _ in 0..100 {
+        if !s
+            .kubectl(
+                &["get", "configmap", "sluice-diff-demo", "-n", "argocd"],
+                None,
+            )
+            .status
+            .success()
+        {
+            gone = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(gone, "sluice-diff-demo is deleted once the app is Synced");
+}

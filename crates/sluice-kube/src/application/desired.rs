@@ -1,0 +1,203 @@
+//! The desired and live manifests of an Application's OutOfSync resources, kept for the web
+//! UI's diff. Argo CD's UI asks its API server (`managed-resources`), which renders the app
+//! again; Sluice's UI is a client of the Kubernetes API only, so the controller stores what
+//! it compared: a ConfigMap `sluice-diff-<app>` in the Application's namespace, labelled
+//! `sluice.dev/diff-of: <app>` and owned by the Application, whose `resources.json` is
+//! `{"resources": [{group, version, kind, namespace, name, target, live}], "truncated":
+//! bool}`. Invariants: bounded ([`MAX_BYTES`]; entries past it are left out and
+//! `truncated` says so), written only when its content changes, deleted when nothing is
+//! OutOfSync, and never a reason for a reconcile to fail (errors are ignored: the diff is a
+//! view, the Application's status is the truth). Reading it needs `get configmaps` in the
+//! Application's namespace, so RBAC decides who sees manifests.
+
+use kube::Client;
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
+use serde_json::{Value, json};
+
+/// The label naming the Application a diff ConfigMap belongs to.
+pub const LABEL: &str = "sluice.dev/diff-of";
+/// The largest `resources.json` written.
+pub const MAX_BYTES: usize = 512 * 1024;
+
+/// The ConfigMap's name for an Application (at most 253 characters).
+pub fn name_for(app: &str) -> String {
+    let mut n = format!("sluice-diff-{app}");
+    n.truncate(253);
+    n.trim_end_matches(['-', '.']).to_string()
+}
+
+/// A live object without what the server owns (status, managedFields, resourceVersion,
+/// uid, creation time, generation, the last-applied annotation): what a diff shows.
+pub fn strip_live(live: &Value) -> Value {
+    let mut v = live.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("status");
+    }
+    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        for k in [
+            "managedFields",
+            "resourceVersion",
+            "uid",
+            "creationTimestamp",
+            "generation",
+            "selfLink",
+        ] {
+            m.remove(k);
+        }
+        if let Some(a) = m.get_mut("annotations").and_then(Value::as_object_mut) {
+            a.remove("kubectl.kubernetes.io/last-applied-configuration");
+            if a.is_empty() {
+                m.remove("annotations");
+            }
+        }
+    }
+    v
+}
+
+/// One entry of `resources.json`.
+pub fn entry(
+    group: &str,
+    api_version: &str,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+    target: Option<&Value>,
+    live: Option<&Value>,
+) -> Value {
+    let version = api_version.rsplit_once('/').map_or(api_version, |(_, v)| v);
+    json!({
+        "group": group, "version": version, "kind": kind,
+        "namespace": namespace, "name": name,
+        "target": target.cloned().unwrap_or(Value::Null),
+        "live": live.map(strip_live).unwrap_or(Value::Null),
+    })
+}
+
+/// `resources.json` for `entries`, within [`MAX_BYTES`].
+pub fn document(entries: Vec<Value>) -> String {
+    let mut kept = Vec::new();
+    let mut size = 64;
+    let mut truncated = false;
+    for e in entries {
+        let n = e.to_string().len() + 1;
+        if size + n > MAX_BYTES {
+            truncated = true;
+            break;
+        }
+        size += n;
+        kept.push(e);
+    }
+    json!({"resources": kept, "truncated": truncated}).to_string()
+}
+
+/// Writes (or deletes, when `entries` is empty) the diff ConfigMap of `app`. Errors are
+/// ignored.
+pub(crate) async fn store(client: &Client, app: &Value, entries: Vec<Value>) {
+    let ns = app
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let app_name = app
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let uid = app
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if ns.is_empty() || app_name.is_empty() {
+        return;
+    }
+    let name = name_for(app_name);
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        ns,
+        &crate::gvk("", "v1", "ConfigMap", "configmaps"),
+    );
+    let existing = api.get_opt(&name).await.ok().flatten();
+    if entries.is_empty() {
+        if existing.is_some() {
+            let _ = api.delete(&name, &DeleteParams::default()).await;
+        }
+        return;
+    }
+    let doc = document(entries);
+    if let Some(e) = &existing
+        && e.data
+            .pointer("/data/resources.json")
+            .and_then(Value::as_str)
+            == Some(doc.as_str())
+    {
+        return;
+    }
+    let mut cm = json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": ns, "labels": {LABEL: app_name}},
+        "data": {"resources.json": doc},
+    });
+    if !uid.is_empty() {
+        cm["metadata"]["ownerReferences"] = json!([{
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+            "name": app_name, "uid": uid,
+        }]);
+    }
+    let _ = api
+        .patch(
+            &name,
+            &PatchParams::apply(super::FIELD_MANAGER).force(),
+            &Patch::Apply(&cm),
+        )
+        .await;
+}
+
+/// Deletes the diff ConfigMap of `app` (its Application is being deleted).
+pub(crate) async fn remove(client: &Client, app: &Value) {
+    store(client, app, Vec::new()).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_objects_lose_server_fields() {
+        let live = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "a", "uid": "u", "resourceVersion": "1", "managedFields": [],
+                "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"}},
+            "data": {"k": "v"}, "status": {}});
+        assert_eq!(
+            strip_live(&live),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}})
+        );
+    }
+
+    #[test]
+    fn the_document_is_bounded() {
+        let big = "x".repeat(100 * 1024);
+        let entries: Vec<Value> = (0..10)
+            .map(|i| {
+                entry(
+                    "",
+                    "v1",
+                    "ConfigMap",
+                    "ns",
+                    &format!("c{i}"),
+                    Some(&json!({"data": {"k": big}})),
+                    None,
+                )
+            })
+            .collect();
+        let doc = document(entries);
+        assert!(doc.len() <= MAX_BYTES, "{}", doc.len());
+        let v: Value = serde_json::from_str(&doc).unwrap();
+        assert_eq!(v["truncated"], true);
+        assert_eq!(v["resources"].as_array().map(Vec::len), Some(5));
+        assert_eq!(v["resources"][0]["version"], "v1");
+    }
+
+    #[test]
+    fn names_fit_kubernetes() {
+        assert_eq!(name_for("guestbook"), "sluice-diff-guestbook");
+        assert!(name_for(&"a".repeat(253)).len() <= 253);
+    }
+}
