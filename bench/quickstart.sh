@@ -22,14 +22,18 @@ fi
 tmp=$(mktemp -d /tmp/sluice-quickstart-bench.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
+# the baseline's notify task posts to the example's receiver
+python3 examples/app_deploy/receiver.py --port 0 --port-file "$tmp/port" --out "$tmp/notes.jsonl" >/dev/null 2>&1 &
+receiver=$!
+trap 'kill $receiver 2>/dev/null; rm -rf "$tmp"' EXIT
+for _ in $(seq 50); do [ -s "$tmp/port" ] && break; sleep 0.1; done
 echo "baseline: sluice run of examples/app_deploy (x$runs)"
 for i in $(seq "$runs"); do
-  examples/app_deploy/setup.sh "$tmp/base$i" http://127.0.0.1:9/ > /dev/null
-  # the notify task's POST fails (nothing listens on port 9): finally's failure does not
-  # fail the run's tasks; the run's wall time is what counts
+  examples/app_deploy/setup.sh "$tmp/base$i" "http://127.0.0.1:$(cat "$tmp/port")/" > /dev/null
   /usr/bin/time -f "%e %M" -o "$tmp/time" env SLUICE_DATA_DIR="$tmp/base$i/data" \
-    "$bin" run -f examples/app_deploy/pipeline.yaml -f "$tmp/base$i/run.yaml" > /dev/null 2>&1 || true
-  read -r secs kib < "$tmp/time"
+    "$bin" run -f examples/app_deploy/pipeline.yaml -f "$tmp/base$i/run.yaml" > "$tmp/base$i.out" 2>&1 \
+    || { cat "$tmp/base$i.out"; exit 1; }
+  read -r secs kib < <(tail -n1 "$tmp/time")
   echo "  run $i: ${secs}s, peak RSS $((kib / 1024)) MB"
   echo "$secs" >> "$tmp/base"
 done
@@ -38,7 +42,7 @@ echo "sluice quickstart --exit-when-done (x$runs)"
 for i in $(seq "$runs"); do
   /usr/bin/time -f "%e %M" -o "$tmp/time" "$bin" quickstart --exit-when-done --dir "$tmp/qs$i" > "$tmp/qs$i.out" 2>&1 \
     || { cat "$tmp/qs$i.out"; exit 1; }
-  read -r secs kib < "$tmp/time"
+  read -r secs kib < <(tail -n1 "$tmp/time")
   loop=$(sed -n 's/^Done: from git push to Healthy in \([0-9.]*\)s\./\1/p' "$tmp/qs$i.out")
   echo "  run $i: push to Healthy ${loop}s (whole command ${secs}s), peak RSS $((kib / 1024)) MB"
   echo "$loop" >> "$tmp/loop"

@@ -7,7 +7,8 @@
 //! bool}`. Invariants: bounded ([`MAX_BYTES`]; entries past it are left out and
 //! `truncated` says so), written only when its content changes, deleted when nothing is
 //! OutOfSync, and never a reason for a reconcile to fail (errors are ignored: the diff is a
-//! view, the Application's status is the truth). Reading it needs `get configmaps` in the
+//! view, the Application's status is the truth). Secret values are never copied: each
+//! becomes a run of `+` as in Argo CD's diffs. Reading it needs `get configmaps` in the
 //! Application's namespace, so RBAC decides who sees manifests.
 
 use kube::Client;
@@ -27,31 +28,40 @@ pub fn name_for(app: &str) -> String {
 }
 
 /// A live object without what the server owns (status, managedFields, resourceVersion,
-/// uid, creation time, generation, the last-applied annotation): what a diff shows.
+/// uid, creation time, the last-applied annotation...): Argo CD's normalization.
 pub fn strip_live(live: &Value) -> Value {
-    let mut v = live.clone();
-    if let Some(o) = v.as_object_mut() {
-        o.remove("status");
-    }
-    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-        for k in [
-            "managedFields",
-            "resourceVersion",
-            "uid",
-            "creationTimestamp",
-            "generation",
-            "selfLink",
-        ] {
-            m.remove(k);
-        }
-        if let Some(a) = m.get_mut("annotations").and_then(Value::as_object_mut) {
-            a.remove("kubectl.kubernetes.io/last-applied-configuration");
-            if a.is_empty() {
-                m.remove("annotations");
+    sluice_gitops::diff::normalize(live)
+}
+
+/// Secret values never leave their Secret: as Argo CD's `HideSecretData`, each distinct
+/// value of a key becomes a run of `+` (equal values alike, a changed value another
+/// length), in both the desired and the live object.
+pub fn hide_secret_data(target: &mut Value, live: &mut Value) {
+    let mut keys = std::collections::BTreeSet::new();
+    for o in [&*target, &*live] {
+        for f in ["data", "stringData"] {
+            if let Some(m) = o.get(f).and_then(Value::as_object) {
+                keys.extend(m.keys().cloned());
             }
         }
     }
-    v
+    for k in keys {
+        let mut seen: Vec<Value> = Vec::new();
+        for o in [&mut *target, &mut *live] {
+            for f in ["data", "stringData"] {
+                if let Some(v) = o.get_mut(f).and_then(|m| m.get_mut(&k)) {
+                    let i = match seen.iter().position(|s| s == v) {
+                        Some(i) => i,
+                        None => {
+                            seen.push(v.clone());
+                            seen.len() - 1
+                        }
+                    };
+                    *v = json!("+".repeat(8 + i * 4));
+                }
+            }
+        }
+    }
 }
 
 /// One entry of `resources.json`.
@@ -65,11 +75,15 @@ pub fn entry(
     live: Option<&Value>,
 ) -> Value {
     let version = api_version.rsplit_once('/').map_or(api_version, |(_, v)| v);
+    let mut target = target.cloned().unwrap_or(Value::Null);
+    let mut live = live.map(strip_live).unwrap_or(Value::Null);
+    if group.is_empty() && kind == "Secret" {
+        hide_secret_data(&mut target, &mut live);
+    }
     json!({
         "group": group, "version": version, "kind": kind,
         "namespace": namespace, "name": name,
-        "target": target.cloned().unwrap_or(Value::Null),
-        "live": live.map(strip_live).unwrap_or(Value::Null),
+        "target": target, "live": live,
     })
 }
 
@@ -169,6 +183,22 @@ mod tests {
             strip_live(&live),
             json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}})
         );
+    }
+
+    #[test]
+    fn secret_values_are_hidden_and_changes_still_show() {
+        let e = entry(
+            "",
+            "v1",
+            "Secret",
+            "ns",
+            "s",
+            Some(&json!({"data": {"same": "YQ==", "changed": "Yg=="}})),
+            Some(&json!({"metadata": {"name": "s"}, "data": {"same": "YQ==", "changed": "Yw=="}})),
+        );
+        assert_eq!(e["target"]["data"]["same"], e["live"]["data"]["same"]);
+        assert_ne!(e["target"]["data"]["changed"], e["live"]["data"]["changed"]);
+        assert!(!e.to_string().contains("YQ==") && !e.to_string().contains("Yw=="));
     }
 
     #[test]
