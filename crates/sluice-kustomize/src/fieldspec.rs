@@ -181,49 +181,7 @@ pub fn visit_at(
     here: &mut Vec<Seg>,
     f: &mut dyn FnMut(&[Seg], &mut Value),
 ) {
-    match v {
-        Value::Array(items) => {
-            for (i, it) in items.iter_mut().enumerate() {
-                here.push(Seg::Index(i));
-                visit_at(it, path, create, here, f);
-                here.pop();
-            }
-        }
-        Value::Object(m) => {
-            let Some((first, rest)) = path.split_first() else {
-                f(here, v);
-                return;
-            };
-            if !m.contains_key(first.as_str()) {
-                if !create {
-                    return;
-                }
-                let fresh = if rest.is_empty() {
-                    Value::Null
-                } else {
-                    Value::Object(Map::new())
-                };
-                m.insert(first.clone(), fresh);
-            }
-            if let Some(child) = m.get_mut(first.as_str()) {
-                here.push(Seg::Key(first.clone()));
-                if rest.is_empty() {
-                    f(here, child);
-                } else {
-                    if child.is_null() && create {
-                        *child = Value::Object(Map::new());
-                    }
-                    visit_at(child, rest, create, here, f);
-                }
-                here.pop();
-            }
-        }
-        _ => {
-            if path.is_empty() {
-                f(here, v);
-            }
-        }
-    }
+    visit_spec(v, path, create, (&[], 0), here, f);
 }
 
 /// Applies `f` at every spec in `specs` that selects `r`.

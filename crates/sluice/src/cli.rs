@@ -350,20 +350,26 @@ fn read_objects(files: &[String]) -> anyhow::Result<Vec<(String, Value)>> {
     }
     let mut out = Vec::new();
     for s in &sources {
-        let loaded = sluice_core::object::load_objects(
-            &s.name,
-            &s.text,
-            &sluice_core::yaml::Limits::default(),
-        )
-        .map_err(|e| anyhow::anyhow!("{}:{e}", s.name))?;
-        if let Some(p) = loaded.problems.first() {
-            anyhow::bail!("{}:{}: {}", s.name, p.pos, p.message);
-        }
-        for o in loaded.objects {
-            out.push((s.name.clone(), o.object.into_value()));
+        for o in objects_of(&s.name, &s.text)? {
+            out.push((s.name.clone(), o));
         }
     }
     Ok(out)
+}
+
+/// Every object of one manifest text (`name` for messages); the first problem is an error.
+pub(crate) fn objects_of(name: &str, text: &str) -> anyhow::Result<Vec<Value>> {
+    let loaded =
+        sluice_core::object::load_objects(name, text, &sluice_core::yaml::Limits::default())
+            .map_err(|e| anyhow::anyhow!("{name}:{e}"))?;
+    if let Some(p) = loaded.problems.first() {
+        anyhow::bail!("{name}:{}: {}", p.pos, p.message);
+    }
+    Ok(loaded
+        .objects
+        .into_iter()
+        .map(|o| o.object.into_value())
+        .collect())
 }
 
 pub fn apply(args: &ApplyArgs) -> anyhow::Result<u8> {

@@ -233,7 +233,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// The kubeconfig's token and CA (PEM), read line by line from the current context's
 /// cluster and user; what `sluice serve` writes has exactly one of each.
-fn kubeconfig_creds(path: &Path) -> anyhow::Result<(Option<String>, Option<Vec<u8>>)> {
+pub(crate) fn kubeconfig_creds(path: &Path) -> anyhow::Result<(Option<String>, Option<Vec<u8>>)> {
     let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
     let docs = sluice_core::yaml::load_documents(&text, &sluice_core::yaml::Limits::default())
         .map_err(|e| anyhow!("{}: {e}", path.display()))?;

@@ -322,34 +322,21 @@ fn subst(text: &str, vars: &[(&str, &str)]) -> String {
     s
 }
 
-/// The CA certificate (PEM) a kubeconfig trusts.
-fn kubeconfig_ca(kubeconfig: &Path) -> anyhow::Result<String> {
-    let text =
-        std::fs::read_to_string(kubeconfig).with_context(|| format!("{}", kubeconfig.display()))?;
-    let line = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("certificate-authority-data:"))
-        .with_context(|| format!("{}: no certificate-authority-data", kubeconfig.display()))?;
-    let pem = base64::engine::general_purpose::STANDARD
-        .decode(line.trim().trim_matches('"'))
-        .context("certificate-authority-data is not base64")?;
-    Ok(String::from_utf8_lossy(&pem).into_owned())
+/// The bearer token and the CA certificate (PEM) of a kubeconfig `sluice` wrote.
+fn kubeconfig_creds(kubeconfig: &Path) -> anyhow::Result<(String, String)> {
+    let (token, ca) = crate::helm_oci::kubeconfig_creds(kubeconfig)?;
+    match (token, ca) {
+        (Some(t), Some(ca)) => Ok((t, String::from_utf8_lossy(&ca).into_owned())),
+        _ => bail!(
+            "{}: no token or no certificate-authority-data",
+            kubeconfig.display()
+        ),
+    }
 }
 
 /// Applies every object of `yaml` (server-side apply), in order.
 async fn apply_yaml(c: &Conn, name: &str, yaml: &str) -> anyhow::Result<()> {
-    let loaded =
-        sluice_core::object::load_objects(name, yaml, &sluice_core::yaml::Limits::default())
-            .map_err(|e| anyhow::anyhow!("{name}:{e}"))?;
-    if let Some(p) = loaded.problems.first() {
-        bail!("{name}:{}: {}", p.pos, p.message);
-    }
-    let objs: Vec<Value> = loaded
-        .objects
-        .into_iter()
-        .map(|o| o.object.into_value())
-        .collect();
-    apply_all(c, name, &objs).await
+    apply_all(c, name, &crate::cli::objects_of(name, yaml)?).await
 }
 
 async fn apply_all(c: &Conn, name: &str, objs: &[Value]) -> anyhow::Result<()> {
@@ -515,7 +502,9 @@ async fn quickstart(
     let prod_kc = prod.data.join("kubeconfig");
     let c = connect(&kc).await?;
     let pc = connect(&prod_kc).await?;
-    let ca = kubeconfig_ca(&kc)?;
+    // the kubeconfigs carry each server's token and CA (as `sluice helm push` reads them)
+    let (token, ca) = kubeconfig_creds(&kc)?;
+    let (prod_token, prod_ca) = kubeconfig_creds(&prod_kc)?;
     let ca_file = dir.join("server-ca.pem");
     std::fs::write(&ca_file, &ca)?;
 
@@ -560,12 +549,6 @@ async fn quickstart(
 
     println!("==> applying the CI, the policies and the ApplicationSet (examples/quickstart)");
     let exe = std::env::current_exe()?;
-    let token = std::fs::read_to_string(server.data.join("token"))?
-        .trim()
-        .to_string();
-    let prod_token = std::fs::read_to_string(prod.data.join("token"))?
-        .trim()
-        .to_string();
     let all_vars: Vec<(&str, &str)> = vec![
         ("REGISTRY", &registry),
         ("GITOPS_URL", &gitops_url),
@@ -578,7 +561,6 @@ async fn quickstart(
     )
     .await?;
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("robot-ci:{token}"));
-    let prod_ca = kubeconfig_ca(&prod_kc)?;
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let generated = vec![
         json!({"apiVersion": "v1", "kind": "Secret",
@@ -696,7 +678,6 @@ async fn quickstart(
         t0,
         deadline,
         &sha,
-        &registry,
         &gitops_bare,
         &gitops_before,
         &notes,
@@ -780,7 +761,6 @@ async fn follow(
     t0: Instant,
     deadline: Instant,
     sha: &str,
-    registry: &str,
     gitops_bare: &Path,
     gitops_before: &str,
     notes: &Arc<Mutex<Vec<Value>>>,
@@ -792,6 +772,7 @@ async fn follow(
             say(t0, &what);
         }
     };
+    let mut event_seen = false;
     let mut pr_name = String::new();
     let mut pr_ok = None;
     let mut gitops_after = String::new();
@@ -804,15 +785,17 @@ async fn follow(
         if stop.load(std::sync::atomic::Ordering::SeqCst) {
             return Ok(out);
         }
-        // the event record
-        if let Ok(l) = c
-            .get_json(&format!(
-                "/api/v1/namespaces/{NS_CI}/configmaps?labelSelector=sluice.dev%2Fevent-record"
-            ))
-            .await
+        // the event record (asked for until it is there)
+        if !event_seen
+            && let Ok(l) = c
+                .get_json(&format!(
+                    "/api/v1/namespaces/{NS_CI}/configmaps?labelSelector=sluice.dev%2Fevent-record"
+                ))
+                .await
         {
             for r in l["items"].as_array().into_iter().flatten() {
                 let name = r["metadata"]["name"].as_str().unwrap_or("");
+                event_seen = true;
                 say_once(
                     format!("event {name}"),
                     format!("event {name} accepted by EventListener {LISTENER}"),
@@ -873,7 +856,7 @@ async fn follow(
                     .unwrap_or("");
                 let (st, reason) = cond(tr);
                 if st == "True" || st == "False" {
-                    let extra = task_detail(task, tr, registry);
+                    let extra = task_detail(task, tr);
                     say_once(
                         format!("task {task}"),
                         format!("task {task}: {reason}{extra}"),
@@ -988,7 +971,7 @@ async fn follow(
     }
 }
 
-fn task_detail(task: &str, tr: &Value, _registry: &str) -> String {
+fn task_detail(task: &str, tr: &Value) -> String {
     let result = |name: &str| {
         tr["status"]["results"]
             .as_array()

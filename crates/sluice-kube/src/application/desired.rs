@@ -104,9 +104,20 @@ pub fn document(entries: Vec<Value>) -> String {
     json!({"resources": kept, "truncated": truncated}).to_string()
 }
 
+/// Whether the Application's stored status lists an OutOfSync resource, i.e. whether a
+/// diff ConfigMap may exist for it.
+pub fn had_diff(app: &Value) -> bool {
+    app.pointer("/status/resources")
+        .and_then(Value::as_array)
+        .is_some_and(|rs| rs.iter().any(|r| r["status"] == "OutOfSync"))
+}
+
 /// Writes (or deletes, when `entries` is empty) the diff ConfigMap of `app`. Errors are
-/// ignored.
+/// ignored. An app that was in sync and still is costs no request.
 pub(crate) async fn store(client: &Client, app: &Value, entries: Vec<Value>) {
+    if entries.is_empty() && !had_diff(app) {
+        return;
+    }
     let ns = app
         .pointer("/metadata/namespace")
         .and_then(Value::as_str)
