@@ -19,10 +19,13 @@
 
 pub mod admission;
 pub mod apply;
+pub mod audit;
+pub mod audit_log;
 pub mod auth;
 mod builtin_gen;
 pub mod decode;
 pub mod defaults;
+pub mod encryption;
 pub mod limits;
 pub mod listeners;
 pub mod ops;
@@ -67,6 +70,8 @@ pub enum Error {
     Tls(String),
     #[error("{0}")]
     Auth(String),
+    #[error("{0}")]
+    Config(String),
     #[error(
         "cannot mount a router at {0:?}: a prefix starts with '/' and is not one of the API's own paths"
     )]
@@ -110,6 +115,10 @@ pub struct Options {
     pub service_account_issuer: Option<String>,
     /// Audiences an API token must name one of (`--api-audiences`; default the issuer).
     pub api_audiences: Vec<String>,
+    /// Secrets (and other listed resources) encrypted at rest (`--encryption-provider-config`).
+    pub encryption_provider_config: Option<PathBuf>,
+    /// The audit log (`--audit-log-path`, `--audit-policy-file`, rotation).
+    pub audit: Option<audit_log::AuditOptions>,
 }
 
 impl Default for Options {
@@ -127,6 +136,8 @@ impl Default for Options {
             token_auth_file: None,
             service_account_issuer: None,
             api_audiences: Vec::new(),
+            encryption_provider_config: None,
+            audit: None,
         }
     }
 }
@@ -174,7 +185,17 @@ impl ApiServer {
             ),
         };
         let auth = open_auth(&opts)?;
-        let store = Store::open(&db, opts.watch_history)?;
+        let enc = match &opts.encryption_provider_config {
+            Some(path) => Some(Arc::new(load_encryption_config(path, &mut warnings)?)),
+            None => None,
+        };
+        let store = Store::open_encrypted(&db, opts.watch_history, enc)?;
+        if store.rewritten_on_open() > 0 {
+            warnings.push(format!(
+                "rewrote {} stored objects with the first key of the encryption configuration",
+                store.rewritten_on_open()
+            ));
+        }
         let state = Arc::new(State {
             store,
             registry: RwLock::new(resources::Registry::default()),
@@ -191,6 +212,10 @@ impl ApiServer {
             watch_buffer: opts.watch_buffer,
             quarantine: RwLock::new(Default::default()),
             auth,
+            audit: match &opts.audit {
+                Some(a) => audit_log::Auditor::open(a, &mut warnings)?.map(Arc::new),
+                None => None,
+            },
         });
         state.bootstrap()?;
         warnings.extend(state.readmit_stored());
@@ -317,9 +342,13 @@ impl ApiServer {
     /// Serves HTTP on `listener` until the task is dropped.
     pub async fn serve(&self, listener: tokio::net::TcpListener) -> Result<(), Error> {
         self.start_background();
-        axum::serve(listener, self.router())
-            .await
-            .map_err(Error::Serve)
+        axum::serve(
+            listener,
+            self.router()
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .map_err(Error::Serve)
     }
 
     /// Serves HTTPS on `listener` (HTTP/1.1; the certificate of `tls`) until the task is
@@ -336,7 +365,7 @@ impl ApiServer {
         let acceptor = tls::acceptor(tls)?;
         let app = self.router();
         loop {
-            let (tcp, _) = match listener.accept().await {
+            let (tcp, peer) = match listener.accept().await {
                 Ok(c) => c,
                 Err(e) => {
                     // out of file descriptors and the like: wait instead of spinning
@@ -354,6 +383,11 @@ impl ApiServer {
                 else {
                     return;
                 };
+                use tower::ServiceExt as _;
+                let app = app.map_request(move |mut r: hyper::Request<hyper::body::Incoming>| {
+                    r.extensions_mut().insert(audit_log::PeerAddr(peer));
+                    r
+                });
                 let svc = hyper_util::service::TowerToHyperService::new(app);
                 let _ = hyper::server::conn::http1::Builder::new()
                     .timer(hyper_util::rt::TokioTimer::new())
@@ -509,6 +543,36 @@ fn open_auth(opts: &Options) -> Result<auth::Auth, Error> {
     let signer = sluice_auth::sa::Signer::new(&key, &issuer, opts.api_audiences.clone())
         .map_err(|e| Error::Auth(format!("DATA/sa.key: {e}")))?;
     Ok(auth::Auth::new(tokens, Some(signer)))
+}
+
+/// Reads `--encryption-provider-config`: it holds keys, so it must be readable by its owner
+/// only (a looser mode is fixed to 0600 with a warning, as the data directory's files are).
+fn load_encryption_config(
+    path: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<encryption::EncryptionConfig, Error> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(path).map_err(io_err(path))?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            match std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+                Ok(()) => warnings.push(format!(
+                    "encryption provider config {} was readable by other users (mode {mode:04o}); set to 0600",
+                    path.display()
+                )),
+                Err(e) => warnings.push(format!(
+                    "encryption provider config {} is readable by other users (mode {mode:04o}) and could not be set to 0600: {e}",
+                    path.display()
+                )),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = warnings;
+    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+    encryption::parse(&path.display().to_string(), &text).map_err(|e| Error::Config(e.to_string()))
 }
 
 fn load_or_create_token(path: &Path) -> Result<String, Error> {

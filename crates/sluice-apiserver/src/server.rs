@@ -58,6 +58,8 @@ pub struct State {
     pub quarantine: RwLock<crate::quarantine::Quarantine>,
     /// Authenticators and the RBAC index (see [`crate::auth`]).
     pub auth: crate::auth::Auth,
+    /// The audit policy and log (`--audit-policy-file`, `--audit-log-path`).
+    pub audit: Option<Arc<crate::audit_log::Auditor>>,
 }
 
 /// A source of Pod container logs the server does not hold itself (the server stays free
@@ -262,7 +264,16 @@ pub(crate) fn mounted(mounts: &[(String, Router)], path: &str) -> Option<Router>
         .map(|(_, r)| r.clone())
 }
 
-async fn handle(st: Arc<State>, auth: bool, mut req: Request) -> Response {
+async fn handle(st: Arc<State>, auth: bool, req: Request) -> Response {
+    match st.audit.clone() {
+        Some(a) => {
+            crate::audit_log::audited(st.clone(), a, auth, req, |r| handle_api(st, auth, r)).await
+        }
+        None => handle_api(st, auth, req).await,
+    }
+}
+
+async fn handle_api(st: Arc<State>, auth: bool, mut req: Request) -> Response {
     let path = req.uri().path().to_owned();
     let mount = mounted(&st.mounts.read().unwrap_or_else(|e| e.into_inner()), &path);
     if let Some(router) = mount {
@@ -317,10 +328,23 @@ async fn handle(st: Arc<State>, auth: bool, mut req: Request) -> Response {
         let Some(user) = user else {
             return error_response(&ApiError::unauthorized());
         };
+        let who = req
+            .extensions()
+            .get::<Arc<crate::audit_log::Who>>()
+            .cloned();
+        let authn = who.as_ref().map(|w| {
+            w.set(&user, None);
+            user.clone()
+        });
         let user = match crate::auth::impersonate(&st, user, req.headers()) {
             Ok(u) => u,
             Err(e) => return error_response(&e),
         };
+        if let (Some(w), Some(a)) = (&who, &authn)
+            && req.headers().contains_key("impersonate-user")
+        {
+            w.set(a, Some(&user));
+        }
         let a = crate::auth::attributes(req.method(), &path, req.uri().query().unwrap_or(""));
         if !crate::auth::allowed(&st, &user, &a) {
             return error_response(&crate::auth::forbidden(&a, &user));

@@ -12,6 +12,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::encryption::{EncryptionConfig, Transformer};
 use serde_json::Value;
 use tokio::sync::broadcast;
 
@@ -30,6 +32,16 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("stored object is not JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// A row that cannot be decrypted (its key is not in the encryption configuration):
+    /// the store does not open rather than serve anything else.
+    #[error("cannot read {resource} {object} from the store: {reason}")]
+    Decrypt {
+        resource: String,
+        object: String,
+        reason: String,
+    },
+    #[error("encrypting {0}: no randomness for the nonce: {1}")]
+    Nonce(String, String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,12 +89,48 @@ struct Inner {
     history_cap: usize,
     /// The resourceVersion of each resource's last write (caches keyed on a resource).
     written: HashMap<Arc<str>, u64>,
+    /// `--encryption-provider-config`, and each resource's transformer once asked for.
+    enc: Option<Arc<EncryptionConfig>>,
+    transformers: HashMap<String, Option<Arc<Transformer>>>,
+}
+
+impl Inner {
+    fn transformer(&mut self, resource: &str) -> Option<Arc<Transformer>> {
+        let enc = self.enc.as_ref()?;
+        if let Some(t) = self.transformers.get(resource) {
+            return t.clone();
+        }
+        let t = enc.transformer_for(resource).map(Arc::new);
+        self.transformers.insert(resource.to_owned(), t.clone());
+        t
+    }
+}
+
+/// The row's body: JSON text, or the encrypted bytes when `t` encrypts.
+fn seal_body(
+    t: Option<&Transformer>,
+    resource: &str,
+    ns: &str,
+    name: &str,
+    json: String,
+) -> Result<rusqlite::types::Value, StoreError> {
+    match t {
+        Some(t) if !t.writes_plain() => t
+            .seal(
+                &crate::encryption::storage_key(resource, ns, name),
+                json.as_bytes(),
+            )
+            .map(rusqlite::types::Value::Blob)
+            .map_err(|e| StoreError::Nonce(format!("{resource} {ns}/{name}"), e.to_string())),
+        _ => Ok(rusqlite::types::Value::Text(json)),
+    }
 }
 
 /// The store. Cheap operations under one mutex; the mutex also orders events.
 pub struct Store {
     inner: Mutex<Inner>,
     tx: broadcast::Sender<Arc<Event>>,
+    rewritten: usize,
 }
 
 /// `group/resource`, the store's key for a resource.
@@ -117,7 +165,25 @@ fn ns_name(obj: &Value) -> (String, String) {
 impl Store {
     /// Opens (or creates) the database at `path`; `:memory:` for a store that is not kept.
     pub fn open(path: &Path, history_cap: usize) -> Result<Self, StoreError> {
+        Self::open_encrypted(path, history_cap, None)
+    }
+
+    /// [`Store::open`] with rows of the resources `enc` lists encrypted at rest. Every row
+    /// is read (and decrypted) on open: one whose key is not configured fails the open,
+    /// naming the object. Rows not written with the first provider's first key (a rotated
+    /// key, plaintext under a new configuration, or encrypted under an identity-first
+    /// one) are rewritten with it in one transaction, resourceVersions unchanged; the WAL
+    /// is then truncated and deleted content zeroed (`secure_delete`) so that no old form
+    /// stays on disk. [`Store::rewritten_on_open`] tells how many.
+    pub fn open_encrypted(
+        path: &Path,
+        history_cap: usize,
+        enc: Option<Arc<EncryptionConfig>>,
+    ) -> Result<Self, StoreError> {
         let conn = Connection::open(path)?;
+        if enc.is_some() {
+            conn.pragma_update(None, "secure_delete", "ON")?;
+        }
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // WAL + NORMAL: a commit survives a process crash (kill -9); only a power loss may
         // lose the last transactions.
@@ -136,6 +202,8 @@ impl Store {
             .optional()?
             .unwrap_or(0) as u64;
         let mut objects: HashMap<Arc<str>, Objects> = HashMap::new();
+        let mut transformers: HashMap<String, Option<Arc<Transformer>>> = HashMap::new();
+        let mut stale = Vec::new();
         {
             let mut stmt = conn.prepare("SELECT resource, namespace, name, body FROM objects")?;
             let mut rows = stmt.query([])?;
@@ -143,13 +211,64 @@ impl Store {
                 let res: String = row.get(0)?;
                 let ns: String = row.get(1)?;
                 let name: String = row.get(2)?;
-                let body: String = row.get(3)?;
-                let v: Value = serde_json::from_str(&body)?;
+                let body = match row.get_ref(3)? {
+                    rusqlite::types::ValueRef::Text(b) | rusqlite::types::ValueRef::Blob(b) => b,
+                    _ => &[][..],
+                };
+                let t = match &enc {
+                    Some(enc) => transformers
+                        .entry(res.clone())
+                        .or_insert_with(|| enc.transformer_for(&res).map(Arc::new))
+                        .clone(),
+                    None => None,
+                };
+                let decrypt_err = |e: crate::encryption::DecryptError| StoreError::Decrypt {
+                    resource: res.trim_start_matches('/').to_owned(),
+                    object: if ns.is_empty() {
+                        name.clone()
+                    } else {
+                        format!("{ns}/{name}")
+                    },
+                    reason: e.to_string(),
+                };
+                let v: Value = match &t {
+                    Some(t) => {
+                        let aad = crate::encryption::storage_key(&res, &ns, &name);
+                        let (plain, is_stale) = t.open(&aad, body).map_err(decrypt_err)?;
+                        if is_stale {
+                            stale.push((res.clone(), ns.clone(), name.clone()));
+                        }
+                        serde_json::from_slice(&plain)?
+                    }
+                    None => serde_json::from_slice(
+                        crate::encryption::open_unconfigured(body).map_err(decrypt_err)?,
+                    )?,
+                };
                 objects
                     .entry(Arc::from(res.as_str()))
                     .or_default()
                     .insert((ns, name), Arc::new(v));
             }
+        }
+        if !stale.is_empty() {
+            let t = conn.unchecked_transaction()?;
+            for (res, ns, name) in &stale {
+                let Some(obj) = objects
+                    .get(res.as_str())
+                    .and_then(|o| o.get(&(ns.clone(), name.clone())))
+                else {
+                    continue;
+                };
+                let tr = transformers.get(res).cloned().flatten();
+                let body = seal_body(tr.as_deref(), res, ns, name, serde_json::to_string(&**obj)?)?;
+                t.prepare_cached(
+                    "UPDATE objects SET body = ?4 WHERE resource = ?1 AND namespace = ?2 AND name = ?3",
+                )?
+                .execute(params![res, ns, name, body])?;
+            }
+            t.commit()?;
+            // the old forms are gone from the WAL too
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         }
         let (tx, _) = broadcast::channel(16_384);
         Ok(Store {
@@ -161,9 +280,17 @@ impl Store {
                 floor: rv,
                 history_cap: history_cap.max(1),
                 written: HashMap::new(),
+                enc,
+                transformers,
             }),
             tx,
+            rewritten: stale.len(),
         })
+    }
+
+    /// How many rows opening rewrote with the first key of the encryption configuration.
+    pub fn rewritten_on_open(&self) -> usize {
+        self.rewritten
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -257,6 +384,11 @@ impl Store {
         let rv = g.rv + 1;
         set_rv(&mut obj, rv);
         let (ns, name) = ns_name(&obj);
+        let g_transformer = if ty == EventType::Deleted {
+            None
+        } else {
+            g.transformer(resource)
+        };
         {
             let t = g.conn.transaction()?;
             if ty == EventType::Deleted {
@@ -265,7 +397,8 @@ impl Store {
                 )?
                 .execute(params![resource, ns, name])?;
             } else {
-                let body = serde_json::to_string(&obj)?;
+                let tr = g_transformer.as_deref();
+                let body = seal_body(tr, resource, &ns, &name, serde_json::to_string(&obj)?)?;
                 t.prepare_cached(
                     "INSERT OR REPLACE INTO objects (resource, namespace, name, rv, body) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?
@@ -446,6 +579,73 @@ mod tests {
         // history is not kept: watching from before the restart is Gone
         assert!(matches!(s.watch(Some(1)), Err(StoreError::Gone { .. })));
         assert!(s.watch(Some(3)).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn enc(keys: &[&str]) -> Arc<EncryptionConfig> {
+        let mut text = String::from(
+            "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n  providers:\n  - aesgcm:\n      keys:\n",
+        );
+        for k in keys {
+            // 32-byte keys named after their letter
+            let secret = crate::tls::base64(k.repeat(32).as_bytes());
+            text.push_str(&format!("      - name: {k}\n        secret: {secret}\n"));
+        }
+        Arc::new(crate::encryption::parse("enc.yaml", &text).expect("config"))
+    }
+
+    fn raw(db: &Path, name: &str) -> Vec<u8> {
+        let c = Connection::open(db).expect("open");
+        c.query_row(
+            "SELECT CAST(body AS BLOB) FROM objects WHERE resource = '/secrets' AND name = ?1",
+            [name],
+            |r| r.get(0),
+        )
+        .expect("row")
+    }
+
+    // docs "Encrypting Confidential Data at Rest": only the stored form is encrypted;
+    // rotation re-encrypts; a missing key is an error naming the object
+    #[test]
+    fn encrypted_rows_rotate_and_fail_without_key() {
+        let dir = std::env::temp_dir().join(format!("sluice-enc-{}", crate::util::rand_u64()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let db = dir.join("db.sqlite");
+        let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "default"}, "data": {"password": "aHVudGVyMg=="}});
+        {
+            let s = Store::open_encrypted(&db, 10, Some(enc(&["a"]))).expect("open");
+            let o = s.create("/secrets", secret.clone()).expect("create");
+            assert_eq!(
+                o["data"]["password"], "aHVudGVyMg==",
+                "memory stays plaintext"
+            );
+            s.create("/configmaps", cm("c")).expect("create");
+        }
+        let row = raw(&db, "s");
+        assert!(row.starts_with(b"k8s:enc:aesgcm:v1:a:"));
+        assert!(!row.windows(12).any(|w| w == b"aHVudGVyMg=="));
+        {
+            // key b first, a second: reads, and rewrites the row with b on open
+            let s = Store::open_encrypted(&db, 10, Some(enc(&["b", "a"]))).expect("reopen");
+            assert_eq!(s.rewritten_on_open(), 1);
+            let o = s.get("/secrets", "default", "s").expect("kept");
+            assert_eq!(o["data"]["password"], "aHVudGVyMg==");
+            assert_eq!(o["metadata"]["resourceVersion"], "1");
+        }
+        assert!(raw(&db, "s").starts_with(b"k8s:enc:aesgcm:v1:b:"));
+        let e = Store::open_encrypted(&db, 10, Some(enc(&["a"])))
+            .err()
+            .expect("key b is missing");
+        assert_eq!(
+            e.to_string(),
+            "cannot read secrets default/s from the store: stored with k8s:enc:aesgcm:v1:b but no provider of the encryption configuration has that key (no matching prefix found)"
+        );
+        let e = Store::open(&db, 10).err().expect("no configuration");
+        assert!(
+            e.to_string()
+                .contains("identity transformer tried to read encrypted data"),
+            "{e}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 

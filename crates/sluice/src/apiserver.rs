@@ -31,6 +31,8 @@ pub struct ApiserverArgs {
     pub pod_ready_after: u64,
     #[command(flatten)]
     pub auth: crate::admin::AuthFlags,
+    #[command(flatten)]
+    pub atrest: crate::atrest::AtRestFlags,
 }
 
 /// The embedded API server as `sluice apiserver` and `sluice serve` start it: store,
@@ -51,6 +53,7 @@ pub(crate) struct EmbeddedFlags<'a> {
     pub no_simulated_node: bool,
     pub pod_ready_after: u64,
     pub auth: &'a crate::admin::AuthFlags,
+    pub atrest: &'a crate::atrest::AtRestFlags,
 }
 
 /// The runtime the embedded server runs on. Admission (validation, policies) runs on the
@@ -81,6 +84,7 @@ pub(crate) async fn start(
         ..Options::default()
     };
     f.auth.apply(&mut opts);
+    f.atrest.apply(&mut opts);
     let server = ApiServer::open(opts)
         .with_context(|| format!("opening the store in {}", f.data.display()))?;
     let policy = crate::admission::PolicyAdmission::new(server.state().clone());
@@ -131,6 +135,7 @@ pub fn run(args: &ApiserverArgs) -> anyhow::Result<u8> {
             no_simulated_node: args.no_simulated_node,
             pod_ready_after: args.pod_ready_after,
             auth: &args.auth,
+            atrest: &args.atrest,
         };
         let e = start(&flags, |_| {}).await?;
         let (url, kubeconfig) = (&e.url, &e.kubeconfig);

@@ -73,6 +73,8 @@ pub struct ServeArgs {
     pub registry: crate::registry::RegistryArgs,
     #[command(flatten)]
     pub auth: crate::admin::AuthFlags,
+    #[command(flatten)]
+    pub atrest: crate::atrest::AtRestFlags,
 }
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
@@ -151,6 +153,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
             no_simulated_node: args.no_simulated_node,
             pod_ready_after: args.pod_ready_after,
             auth: &args.auth,
+            atrest: &args.atrest,
         };
         let e = crate::apiserver::start(&flags, |server| {
             // `kubectl logs <taskrun pod> -c step-x [-f]` reads the controllers' step logs
