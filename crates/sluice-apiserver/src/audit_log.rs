@@ -377,6 +377,12 @@ where
             | axum::http::Method::PATCH
             | axum::http::Method::DELETE
     );
+    let content_type = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_owned();
     let mut body = None;
     if has_body {
         let (parts, b) = req.into_parts();
@@ -417,7 +423,11 @@ where
     }
     let streamed = resp.body().size_hint().exact().is_none();
     let json_of = |b: &[u8]| serde_json::from_slice::<serde_json::Value>(b).ok();
-    let request_object = body.as_deref().filter(|b| !b.is_empty()).and_then(json_of);
+    // kubectl's typed creates send protobuf: decoded as the handler decodes them
+    let request_object = body
+        .as_deref()
+        .filter(|b| !b.is_empty())
+        .and_then(|b| crate::server::decode_body(b, &content_type).ok());
     let name = (attrs.resource_request && attrs.name.is_empty())
         .then(|| {
             request_object

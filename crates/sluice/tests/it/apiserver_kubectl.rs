@@ -135,6 +135,17 @@ impl Server {
         crate::common::kubectl_json(&self.dir, args)
     }
 
+    /// Stops the server (kill -9) and keeps its data directory.
+    pub(crate) fn stop(mut self) -> PathBuf {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let dir = self.dir.clone();
+        std::mem::forget(self);
+        dir
+    }
+
     /// kill -9, then start again on the same port and data directory.
     pub(crate) fn crash_and_restart(mut self) -> Server {
         if let Some(mut c) = self.child.take() {
