@@ -386,9 +386,9 @@ where
     let mut body = None;
     if has_body {
         let (parts, b) = req.into_parts();
-        let bytes = match axum::body::to_bytes(b, 16 * 1024 * 1024).await {
-            Ok(b) => b,
-            Err(_) => bytes::Bytes::new(),
+        // as the handler reads it: a body over the bound is a 413
+        let Ok(bytes) = axum::body::to_bytes(b, 16 * 1024 * 1024).await else {
+            return crate::server::error_response(&crate::ApiError::too_large());
         };
         req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes.clone()));
         body = Some(bytes);

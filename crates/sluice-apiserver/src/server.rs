@@ -175,7 +175,7 @@ impl Reply {
     }
 }
 
-fn error_response(e: &ApiError) -> Response {
+pub(crate) fn error_response(e: &ApiError) -> Response {
     let mut r = Response::new(Body::from(
         serde_json::to_vec(&e.to_status()).unwrap_or_default(),
     ));
