@@ -168,12 +168,109 @@ async fn compare_inline_and_pooled(n: usize) {
     }
 }
 
+/// Creates on fresh servers: plain, with ConfigMaps encrypted at rest (aesgcm, 32-byte key),
+/// and with an audit log at Metadata (every request logged to a file), alternating for two
+/// rounds so that all see the same machine load; each as a ratio to the plain run of its
+/// round; peak RSS of the process at the end.
+async fn compare_at_rest(n: usize) {
+    let base = std::env::temp_dir().join(format!("sluice-bench-atrest-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&base);
+    let enc = base.join("enc.yaml");
+    let policy = base.join("policy.yaml");
+    let written = std::fs::write(
+        &enc,
+        "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources: [configmaps]\n  providers:\n  - aesgcm:\n      keys:\n      - name: key1\n        secret: MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n  - identity: {}\n",
+    )
+    .and_then(|()| {
+        std::fs::write(
+            &policy,
+            "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n",
+        )
+    });
+    if let Err(e) = written {
+        eprintln!("{e}");
+        return;
+    }
+    for round in 0..2 {
+        let mut plain = 0.0;
+        for mode in ["plain", "aesgcm", "audit"] {
+            let dir = base.join(format!("{round}-{mode}"));
+            let mut o = Options {
+                data_dir: Some(dir.clone()),
+                simulate: None,
+                ..Options::default()
+            };
+            match mode {
+                "aesgcm" => o.encryption_provider_config = Some(enc.clone()),
+                "audit" => {
+                    o.audit = Some(sluice_apiserver::audit_log::AuditOptions {
+                        log_path: Some(base.join(format!("audit-{round}.log"))),
+                        policy_file: Some(policy.clone()),
+                        ..Default::default()
+                    })
+                }
+                _ => {}
+            }
+            let server = match ApiServer::open(o) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("{mode}: {e}");
+                    continue;
+                }
+            };
+            let c = Client::new(server.local_router(), "default");
+            let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(c.clone());
+            let _ = api
+                .create(
+                    &PostParams::default(),
+                    &serde_json::from_value(json!({"metadata": {"name": "bench-rest"}}))
+                        .unwrap_or_default(),
+                )
+                .await;
+            let d = create_all(&c, "bench-rest", n).await;
+            let rate = n as f64 / d.as_secs_f64();
+            if mode == "plain" {
+                plain = rate;
+            }
+            println!(
+                "round {round}, in-process, {mode}: {n} ConfigMap creates in {d:.2?} = {rate:.0} creates/s ({:.2}x plain)",
+                rate / plain.max(1.0)
+            );
+            drop(server);
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+    let lines = std::fs::read_to_string(base.join("audit-1.log"))
+        .map(|t| t.lines().count())
+        .unwrap_or(0);
+    println!("audit events written in round 1: {lines}");
+    println!("peak rss: {:.1} MiB", peak_rss_mib());
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|k| k.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let n: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(10_000);
+    if std::env::var_os("BENCH_ATREST_ONLY").is_some() {
+        compare_at_rest(n).await;
+        return;
+    }
     let dir = std::env::temp_dir().join(format!("sluice-bench-{}", std::process::id()));
     let server = match ApiServer::open(Options {
         data_dir: Some(dir.clone()),
@@ -280,5 +377,6 @@ async fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     if std::env::var_os("BENCH_NO_COMPARE").is_none() {
         compare_inline_and_pooled(n).await;
+        compare_at_rest(n).await;
     }
 }

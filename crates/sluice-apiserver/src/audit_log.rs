@@ -470,8 +470,9 @@ where
             &received,
             None,
             None,
-            name.as_deref(),
-            request_object.clone(),
+            // as upstream: logged before the body is decoded
+            None,
+            None,
             None,
         ));
     }
