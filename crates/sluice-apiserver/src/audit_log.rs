@@ -538,6 +538,33 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    // lumberjack's MaxAge: rotated files older than it are removed at the next rotation
+    #[test]
+    fn removes_backups_older_than_max_age() {
+        let dir =
+            std::env::temp_dir().join(format!("sluice-audit-age-{}", crate::util::rand_u64()));
+        let path = dir.join("audit.log");
+        let mut r = Rotating::open(&path, 1, 0, 1).expect("open");
+        r.max_size = 10;
+        let old = dir.join("audit-2020-01-01T00-00-00.000.log");
+        std::fs::write(&old, "old\n").expect("write");
+        let f = File::options().write(true).open(&old).expect("open");
+        f.set_modified(SystemTime::now() - Duration::from_secs(3 * 86_400))
+            .expect("mtime");
+        drop(f);
+        let unrelated = dir.join("other.log");
+        std::fs::write(&unrelated, "x").expect("write");
+        r.write_all(b"0123456789\n").expect("write");
+        r.write_all(b"next\n").expect("write, rotating");
+        assert!(
+            !old.exists(),
+            "a 3-day-old backup outlives --audit-log-maxage 1"
+        );
+        assert_eq!(r.backups().len(), 1);
+        assert!(unrelated.exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn micro_time_format() {
         let t = UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456);

@@ -820,6 +820,30 @@ mod tests {
         assert_eq!(t.seal_with(aad, b"{\"kind\":\"Secret\"}", &nonce), fixture);
     }
 
+    // secretbox.go stores nonce || secretbox.Seal (NaCl: Poly1305 tag, then ciphertext);
+    // the value below was produced by running PyNaCl 1.5 (libsodium)
+    // SecretBox(base64 K1).encrypt(b'{"kind":"Secret"}', nonce=00..17) behind the prefix.
+    #[test]
+    fn secretbox_layout_matches_libsodium() {
+        let c = cfg(&format!(
+            "  - secretbox:\n      keys:\n      - name: sb\n        secret: {K1}\n"
+        ));
+        let t = c.transformer_for("/secrets").expect("listed");
+        let fixture = crate::util::unhex("6b38733a656e633a736563726574626f783a76313a73623a000102030405060708090a0b0c0d0e0f101112131415161775d6e8028731a843df529b5c17a68be116800b0f12c8755a6db1968e78d320aa95").expect("hex");
+        assert_eq!(
+            t.open("any", &fixture).expect("opens").0,
+            b"{\"kind\":\"Secret\"}".to_vec()
+        );
+        let mut nonce = [0u8; 24];
+        for (i, b) in nonce.iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        assert_eq!(
+            t.seal_with("any", b"{\"kind\":\"Secret\"}", &nonce),
+            fixture
+        );
+    }
+
     #[test]
     fn aes_key_sizes_16_24_32() {
         for secret in [
