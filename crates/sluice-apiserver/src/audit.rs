@@ -777,5 +777,29 @@ rules:
         fn parse_never_panics(text in "[ -~\n]{0,200}") {
             let _ = parse("f", &text);
         }
+
+        // any request: a decision, and Secrets never above Metadata under the docs' policy
+        // (its rule for them is Metadata) or a catch-all
+        #[test]
+        fn decide_is_total_and_caps_secrets(
+            verb in "(get|list|watch|create|update|patch|delete)",
+            group in "(|apps|extensions)",
+            resource in "(pods|secrets|configmaps|pods/log|secrets/status|[a-z*/]{0,8})",
+            ns in "(|default|kube-system)",
+            name in "[a-z*-]{0,6}",
+            user in "(alice|system:kube-proxy)",
+            path in "/[a-z*/]{0,10}",
+        ) {
+            let u = UserInfo::new(&user, &["system:authenticated"]);
+            let catch_all = policy("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: RequestResponse\n");
+            for p in [policy(DOCS_POLICY), catch_all] {
+                let a = res(&verb, &group, &resource, &ns, &name);
+                let d = p.decide(&u, &a);
+                if group.is_empty() && a.resource == "secrets" {
+                    proptest::prop_assert!(d.level <= Level::Metadata);
+                }
+                let _ = p.decide(&u, &Attributes::non_resource(&verb, &path));
+            }
+        }
     }
 }
