@@ -267,7 +267,8 @@ impl Transformer {
             };
             let bad = |_| short("cipher: message authentication failed");
             let plain = match &e.cipher {
-                Cipher::Identity => unreachable_identity(),
+                // handled above: identity has no prefix
+                Cipher::Identity => data.to_vec(),
                 Cipher::Aes128(c) => {
                     let (n, ct) = gcm_split()?;
                     c.decrypt(aes_gcm::Nonce::from_slice(n), payload(ct))
@@ -300,10 +301,6 @@ impl Transformer {
             Err(DecryptError::NoIdentity)
         }
     }
-}
-
-fn unreachable_identity() -> Vec<u8> {
-    Vec::new()
 }
 
 /// Reads encrypted data when the resource has no transformer: plaintext passes, encrypted
@@ -631,7 +628,12 @@ pub fn parse(file: &str, text: &str) -> Result<EncryptionConfig, ConfigError> {
             }
             let present: Vec<&'static str> = ["aesgcm", "secretbox", "identity", "aescbc", "kms"]
                 .into_iter()
-                .filter(|k| d.at(&pp).and_then(|v| v.get(*k)).is_some())
+                // a null provider (`- identity:`) is a nil pointer upstream: not there
+                .filter(|k| {
+                    d.at(&pp)
+                        .and_then(|v| v.get(*k))
+                        .is_some_and(|v| !v.is_null())
+                })
                 .collect();
             if present.is_empty() {
                 d.err(
@@ -652,9 +654,7 @@ pub fn parse(file: &str, text: &str) -> Result<EncryptionConfig, ConfigError> {
             kp.push(Seg::K(kind));
             match kind {
                 "identity" => {
-                    if d.at(&kp).is_some_and(|v| !v.is_null()) {
-                        d.fields(&kp, &[]);
-                    }
+                    d.fields(&kp, &[]);
                     providers.push(Provider::Identity);
                 }
                 "aescbc" | "kms" => d.err(
@@ -983,6 +983,10 @@ mod tests {
         assert!(e.contains("across groups is not supported"), "{e}");
         assert!(e.contains("Use 'events' instead"), "{e}");
         assert!(errs("a: [").contains("enc.yaml:"));
+        let e = errs(
+            "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n  providers:\n  - identity:\n",
+        );
+        assert!(e.contains("enc.yaml:6:5: resources[0].providers[0]: provider does not contain any of the expected providers"), "{e}");
     }
 
     proptest::proptest! {
