@@ -649,6 +649,57 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    fn enc_text(providers: &str) -> Arc<EncryptionConfig> {
+        let text = format!(
+            "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n  providers:\n{providers}"
+        );
+        Arc::new(crate::encryption::parse("enc.yaml", &text).expect("config"))
+    }
+
+    // docs "Encrypting Confidential Data at Rest": turning encryption on over existing
+    // plaintext needs identity listed to read it (else "no matching prefix"); identity first
+    // decrypts everything back
+    #[test]
+    fn encryption_on_and_off_over_existing_rows() {
+        let dir = std::env::temp_dir().join(format!("sluice-enc2-{}", crate::util::rand_u64()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let db = dir.join("db.sqlite");
+        let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "default"}, "stringData": {"p": "hunter2"}});
+        Store::open(&db, 10)
+            .expect("open")
+            .create("/secrets", secret)
+            .expect("create");
+        assert!(raw(&db, "s").starts_with(b"{"));
+        let key = crate::tls::base64(&[7u8; 32]);
+        let aes_only =
+            format!("  - aesgcm:\n      keys:\n      - name: k\n        secret: {key}\n");
+        let e = Store::open_encrypted(&db, 10, Some(enc_text(&aes_only)))
+            .err()
+            .expect("plaintext without identity");
+        assert!(e.to_string().contains("lists no identity provider"), "{e}");
+        let on = format!("{aes_only}  - identity: {{}}\n");
+        let s = Store::open_encrypted(&db, 10, Some(enc_text(&on))).expect("identity reads");
+        assert_eq!(s.rewritten_on_open(), 1);
+        drop(s);
+        let row = raw(&db, "s");
+        assert!(row.starts_with(b"k8s:enc:aesgcm:v1:k:"));
+        let file = std::fs::read(&db).expect("db");
+        assert!(
+            !file.windows(7).any(|w| w == b"hunter2"),
+            "no plaintext left in db.sqlite"
+        );
+        let off = format!("  - identity: {{}}\n{aes_only}");
+        let s = Store::open_encrypted(&db, 10, Some(enc_text(&off))).expect("decrypts");
+        assert_eq!(s.rewritten_on_open(), 1);
+        assert_eq!(
+            s.get("/secrets", "default", "s").expect("kept")["stringData"]["p"],
+            "hunter2"
+        );
+        drop(s);
+        assert!(raw(&db, "s").starts_with(b"{"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn watch_replays_and_expires() {
         let s = Store::open(Path::new(":memory:"), 2).expect("open");
