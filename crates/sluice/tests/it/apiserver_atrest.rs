@@ -294,6 +294,8 @@ fn audit_log_of_patches_and_secrets() {
         None,
     );
     let _ = out(&s.kubectl(&["get", "secret", "s", "-o", "yaml"], None));
+    // a watch is long-running: logged when its response starts
+    let _ = s.kubectl(&["get", "pods", "-w", "--request-timeout=1s"], None);
 
     let patched_by = |who: &'static str| {
         move |e: &Value| {
@@ -367,6 +369,9 @@ fn audit_log_of_patches_and_secrets() {
     wait_for(&log, "the Secret's get", |e| {
         e["verb"] == "get" && e["objectRef"]["resource"] == "secrets"
     });
+    let watch = wait_for(&log, "the watch", |e| e["verb"] == "watch");
+    assert_eq!(watch["stage"], "ResponseStarted");
+    assert_eq!(watch["responseStatus"]["code"], 200);
     let text = std::fs::read_to_string(&log).expect("log");
     assert!(!text.contains("hunter2") && !text.contains("aHVudGVyMg=="));
     // RequestReceived is omitted by the policy; reads of configmaps are level None
