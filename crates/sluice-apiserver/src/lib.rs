@@ -16,6 +16,9 @@
 //!   [`supervise`]: panic isolation and restart with backoff for background work;
 //!   [`quarantine`]: stored objects that today's checks reject, kept but ignored;
 //!   [`decode`]: strict JSON decoding (duplicate fields).
+//! - [`encryption`]: kube-apiserver's `EncryptionConfiguration` and the transforms of rows
+//!   encrypted at rest; [`audit`]: audit policy and events; [`audit_log`]: the audit log
+//!   writer and the request wrapper that feeds it.
 
 pub mod admission;
 pub mod apply;
