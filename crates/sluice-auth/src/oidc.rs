@@ -471,7 +471,7 @@ impl Verifier {
             }
             None => Vec::new(),
         };
-        if !aud.iter().any(|a| *a == self.client_id) {
+        if !aud.contains(&self.client_id) {
             return Err(OidcError::Audience {
                 expected: self.client_id.clone(),
                 got: aud,
