@@ -25,6 +25,7 @@ pub mod decode;
 pub mod defaults;
 pub mod limits;
 pub mod listeners;
+pub mod oidc;
 pub mod ops;
 pub mod patch;
 pub mod proto;
@@ -110,6 +111,8 @@ pub struct Options {
     pub service_account_issuer: Option<String>,
     /// Audiences an API token must name one of (`--api-audiences`; default the issuer).
     pub api_audiences: Vec<String>,
+    /// OpenID Connect bearer tokens (kube-apiserver's `--oidc-*` flags); None: off.
+    pub oidc: Option<oidc::OidcOptions>,
 }
 
 impl Default for Options {
@@ -127,6 +130,7 @@ impl Default for Options {
             token_auth_file: None,
             service_account_issuer: None,
             api_audiences: Vec::new(),
+            oidc: None,
         }
     }
 }
@@ -311,6 +315,9 @@ impl ApiServer {
     pub fn start_background(&self) {
         if let Some(opts) = self.state.simulate.clone() {
             simnode::spawn(self.state.clone(), opts);
+        }
+        if let Some(o) = &self.state.auth.oidc {
+            o.start();
         }
     }
 
@@ -508,7 +515,11 @@ fn open_auth(opts: &Options) -> Result<auth::Auth, Error> {
         .unwrap_or_else(|| "https://kubernetes.default.svc.cluster.local".to_owned());
     let signer = sluice_auth::sa::Signer::new(&key, &issuer, opts.api_audiences.clone())
         .map_err(|e| Error::Auth(format!("DATA/sa.key: {e}")))?;
-    Ok(auth::Auth::new(tokens, Some(signer)))
+    let mut auth = auth::Auth::new(tokens, Some(signer));
+    if let Some(o) = &opts.oidc {
+        auth.oidc = Some(Arc::new(oidc::Oidc::new(o)?));
+    }
+    Ok(auth)
 }
 
 fn load_or_create_token(path: &Path) -> Result<String, Error> {

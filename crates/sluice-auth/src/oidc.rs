@@ -400,6 +400,12 @@ impl Verifier {
     /// Checks the flags (kube-apiserver: issuer URL and client id together, https issuer,
     /// known signing algorithms) and resolves the username prefix.
     pub fn new(o: &Options) -> Result<Self, OidcError> {
+        if o.issuer_url.is_empty() {
+            return Err(OidcError::Config {
+                flag: "--oidc-issuer-url",
+                why: "oidc-issuer-url and oidc-client-id should be specified together".into(),
+            });
+        }
         check_https_url("--oidc-issuer-url", &o.issuer_url)?;
         if o.client_id.is_empty() {
             return Err(OidcError::Config {

@@ -1,0 +1,377 @@
+//! OpenID Connect bearer tokens (kube-apiserver's `--oidc-*` flags): the I/O edge of
+//! `sluice_auth::oidc`. The provider's discovery document
+//! (`<issuer>/.well-known/openid-configuration`) and its JWKS (`jwks_uri`) are fetched over
+//! HTTPS (roots: `--oidc-ca-file`, else the host's), in the background from the server's
+//! start and retried every 10 s until they load, as kube-apiserver's authenticator
+//! initialises asynchronously (oidc.go `New`: `wait.PollImmediateUntil(10*time.Second, ...)`).
+//!
+//! Requests never wait on the network but for key rotation: a token of the issuer signed
+//! with a key the cached set does not have (go-oidc's RemoteKeySet refetches then) makes one
+//! request fetch the JWKS again, at most once per [`REFRESH_INTERVAL`], bounded by
+//! [`FETCH_TIMEOUT`]; concurrent requests wait for that one fetch. Tokens that are not JWTs
+//! of the issuer are left to the other authenticators; every failure is a bare 401.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::BodyExt as _;
+use sluice_auth::UserInfo;
+use sluice_auth::oidc::{KeySet, Verifier};
+
+use crate::{Error, log_warning, util};
+
+/// A fetch of the discovery document or the JWKS, connection included, takes at most this.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Tokens with an unknown key make the JWKS be fetched again at most once per this.
+pub const REFRESH_INTERVAL: Duration = Duration::from_secs(10);
+/// Until the provider answers, its documents are asked for again after this.
+pub const INIT_RETRY: Duration = Duration::from_secs(10);
+/// The largest discovery document or JWKS read.
+pub const MAX_DOCUMENT: usize = 1 << 20;
+
+/// The `--oidc-*` flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcOptions {
+    pub flags: sluice_auth::oidc::Options,
+    /// `--oidc-ca-file`: PEM roots that verify the provider's certificate (default: the
+    /// host's roots).
+    pub ca_file: Option<PathBuf>,
+}
+
+/// The OIDC authenticator: the checked flags, the provider's cached keys.
+pub struct Oidc {
+    pub verifier: Verifier,
+    tls: tokio_rustls::TlsConnector,
+    keys: RwLock<Option<Arc<KeySet>>>,
+    jwks_uri: Mutex<Option<String>>,
+    /// When a request last made the keys be fetched again.
+    last_refresh: Mutex<Option<Instant>>,
+    /// One refetch at a time; the others wait for it and use its keys.
+    refresh: tokio::sync::Mutex<()>,
+    /// Bumped on every new key set.
+    generation: AtomicU64,
+    /// How many times the JWKS was fetched (for tests and logs).
+    fetches: AtomicU64,
+    started: AtomicBool,
+}
+
+fn auth_err(e: impl std::fmt::Display) -> Error {
+    Error::Auth(e.to_string())
+}
+
+impl Oidc {
+    /// Checks the flags and reads the CA file; nothing is fetched yet ([`Oidc::start`]).
+    pub fn new(o: &OidcOptions) -> Result<Self, Error> {
+        let verifier = Verifier::new(&o.flags).map_err(auth_err)?;
+        let mut roots = rustls::RootCertStore::empty();
+        match &o.ca_file {
+            Some(path) => {
+                use rustls::pki_types::CertificateDer;
+                use rustls::pki_types::pem::PemObject as _;
+                let pem = std::fs::read(path).map_err(|source| Error::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                for c in CertificateDer::pem_slice_iter(&pem) {
+                    let c =
+                        c.map_err(|e| auth_err(format!("--oidc-ca-file {}: {e}", path.display())))?;
+                    roots
+                        .add(c)
+                        .map_err(|e| auth_err(format!("--oidc-ca-file {}: {e}", path.display())))?;
+                }
+                if roots.is_empty() {
+                    return Err(auth_err(format!(
+                        "--oidc-ca-file {}: no PEM certificate in it",
+                        path.display()
+                    )));
+                }
+            }
+            None => {
+                let found = rustls_native_certs::load_native_certs();
+                for c in found.certs {
+                    let _ = roots.add(c);
+                }
+            }
+        }
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        Ok(Oidc {
+            verifier,
+            tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
+            keys: RwLock::new(None),
+            jwks_uri: Mutex::new(None),
+            last_refresh: Mutex::new(None),
+            refresh: tokio::sync::Mutex::new(()),
+            generation: AtomicU64::new(0),
+            fetches: AtomicU64::new(0),
+            started: AtomicBool::new(false),
+        })
+    }
+
+    /// Starts loading the provider's documents on the current tokio runtime (once), retrying
+    /// every [`INIT_RETRY`] until they load.
+    pub fn start(self: &Arc<Self>) {
+        if self.started.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if me.keys().is_some() {
+                    return;
+                }
+                let result = {
+                    let _one = me.refresh.lock().await;
+                    if me.keys().is_some() {
+                        return;
+                    }
+                    me.load().await
+                };
+                match result {
+                    Ok(()) => return,
+                    Err(e) => log_warning(format!(
+                        "oidc authenticator: initializing for issuer {:?}: {e} (retrying in {} s)",
+                        me.verifier.issuer_url,
+                        INIT_RETRY.as_secs()
+                    )),
+                }
+                tokio::time::sleep(INIT_RETRY).await;
+            }
+        });
+    }
+
+    /// The cached keys, None until the provider's documents loaded.
+    pub fn keys(&self) -> Option<Arc<KeySet>> {
+        self.keys.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// How many times the JWKS was fetched.
+    pub fn fetches(&self) -> u64 {
+        self.fetches.load(Ordering::SeqCst)
+    }
+
+    /// The user of `token` with the cached keys (no network): for callers that cannot wait.
+    pub fn authenticate_cached(&self, token: &str) -> Option<UserInfo> {
+        if !self.verifier.is_ours(token) {
+            return None;
+        }
+        let keys = self.keys()?;
+        self.verifier.verify(token, &keys, util::unix_now()).ok()
+    }
+
+    /// The user of `token`, None (401, or another authenticator) otherwise. A token of the
+    /// issuer whose key is not cached makes the keys be fetched again (rate-limited).
+    pub async fn authenticate(&self, token: &str) -> Option<UserInfo> {
+        if !self.verifier.is_ours(token) {
+            return None;
+        }
+        let keys = self.keys();
+        if let Some(keys) = &keys {
+            match self.verifier.verify(token, keys, util::unix_now()) {
+                Ok(u) => return Some(u),
+                Err(e) if e.rotation_may_help() => {}
+                Err(_) => return None,
+            }
+        }
+        // an unknown key, or the documents not loaded yet: fetch again, once per interval
+        let seen = self.generation.load(Ordering::SeqCst);
+        let _one = tokio::time::timeout(FETCH_TIMEOUT, self.refresh.lock())
+            .await
+            .ok()?;
+        if self.generation.load(Ordering::SeqCst) == seen {
+            {
+                let mut last = self.last_refresh.lock().unwrap_or_else(|e| e.into_inner());
+                if last.is_some_and(|t| t.elapsed() < REFRESH_INTERVAL) {
+                    return None;
+                }
+                *last = Some(Instant::now());
+            }
+            if let Err(e) = self.load().await {
+                log_warning(format!(
+                    "oidc authenticator: fetching the keys of issuer {:?}: {e}",
+                    self.verifier.issuer_url
+                ));
+                return None;
+            }
+        }
+        let keys = self.keys()?;
+        self.verifier.verify(token, &keys, util::unix_now()).ok()
+    }
+
+    /// Fetches the discovery document (until one loaded) and the JWKS, each bounded by
+    /// [`FETCH_TIMEOUT`], and caches the keys.
+    async fn load(&self) -> Result<(), String> {
+        let known = self
+            .jwks_uri
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let jwks_uri = match known {
+            Some(u) => u,
+            None => {
+                let url = sluice_auth::oidc::discovery_url(&self.verifier.issuer_url);
+                let body = self.get(&url).await?;
+                let d = sluice_auth::oidc::parse_discovery(&self.verifier.issuer_url, &body)
+                    .map_err(|e| format!("{url}: {e}"))?;
+                *self.jwks_uri.lock().unwrap_or_else(|e| e.into_inner()) = Some(d.jwks_uri.clone());
+                d.jwks_uri
+            }
+        };
+        let body = self.get(&jwks_uri).await?;
+        self.fetches.fetch_add(1, Ordering::SeqCst);
+        let set = sluice_auth::oidc::parse_jwks(&body).map_err(|e| format!("{jwks_uri}: {e}"))?;
+        if set.keys.is_empty() {
+            return Err(format!(
+                "{jwks_uri}: no usable signing key ({})",
+                set.skipped.join("; ")
+            ));
+        }
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(set));
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    async fn get(&self, url: &str) -> Result<Vec<u8>, String> {
+        tokio::time::timeout(FETCH_TIMEOUT, self.get_inner(url))
+            .await
+            .map_err(|_| format!("GET {url}: no answer within {} s", FETCH_TIMEOUT.as_secs()))?
+    }
+
+    async fn get_inner(&self, url: &str) -> Result<Vec<u8>, String> {
+        let err = |e: &dyn std::fmt::Display| format!("GET {url}: {e}");
+        let (host, port, path) = split_https(url).ok_or_else(|| err(&"not an https URL"))?;
+        let name = rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| err(&e))?;
+        let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
+            .await
+            .map_err(|e| err(&e))?;
+        let tls = self.tls.connect(name, tcp).await.map_err(|e| err(&e))?;
+        let (mut send, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+                .await
+                .map_err(|e| err(&e))?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let authority = if port == 443 {
+            host.clone()
+        } else if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        let req = hyper::Request::get(path)
+            .header(hyper::header::HOST, authority)
+            .header(hyper::header::ACCEPT, "application/json")
+            .body(http_body_util::Empty::<Bytes>::new())
+            .map_err(|e| err(&e))?;
+        let resp = send.send_request(req).await.map_err(|e| err(&e))?;
+        if resp.status() != hyper::StatusCode::OK {
+            return Err(err(&format!("status {}", resp.status())));
+        }
+        let body = http_body_util::Limited::new(resp.into_body(), MAX_DOCUMENT)
+            .collect()
+            .await
+            .map_err(|e| err(&format!("{e} (at most {MAX_DOCUMENT} bytes are read)")))?;
+        Ok(body.to_bytes().to_vec())
+    }
+}
+
+/// Host, port and path (with query) of an `https://` URL.
+fn split_https(url: &str) -> Option<(String, u16, String)> {
+    let rest = url.strip_prefix("https://")?;
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(i) => (&rest[..i], rest[i..].to_owned()),
+        None => (rest, "/".to_owned()),
+    };
+    let path = if path.starts_with('?') {
+        format!("/{path}")
+    } else {
+        path
+    };
+    if authority.contains('@') || authority.is_empty() {
+        return None;
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (h, after) = v6.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse().ok()?,
+            None if after.is_empty() => 443,
+            None => return None,
+        };
+        (h.to_owned(), port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h.to_owned(), p.parse().ok()?),
+            None => (authority.to_owned(), 443),
+        }
+    };
+    (!host.is_empty()).then_some((host, port, path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            split_https("https://idp.example.com/keys"),
+            Some(("idp.example.com".into(), 443, "/keys".into()))
+        );
+        assert_eq!(
+            split_https("https://127.0.0.1:8443"),
+            Some(("127.0.0.1".into(), 8443, "/".into()))
+        );
+        assert_eq!(
+            split_https("https://[::1]:9/a?b=c"),
+            Some(("::1".into(), 9, "/a?b=c".into()))
+        );
+        assert_eq!(
+            split_https("https://h?x"),
+            Some(("h".into(), 443, "/?x".into()))
+        );
+        for bad in [
+            "http://h/",
+            "https://",
+            "https://u@h/",
+            "https://h:x/",
+            "https://[::1/",
+        ] {
+            assert_eq!(split_https(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn flags_are_checked_at_start() {
+        let o = OidcOptions {
+            flags: sluice_auth::oidc::Options::new("http://insecure", "k"),
+            ca_file: None,
+        };
+        let e = Oidc::new(&o).err().map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("--oidc-issuer-url: \"http://insecure\": must use the https scheme")
+        );
+        let o = OidcOptions {
+            flags: sluice_auth::oidc::Options::new("https://idp", "k"),
+            ca_file: Some("/nonexistent/ca.pem".into()),
+        };
+        assert!(Oidc::new(&o).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn split_never_panics(s in "\\PC{0,60}") {
+            let _ = split_https(&s);
+            let _ = split_https(&format!("https://{s}"));
+        }
+    }
+}
