@@ -32,8 +32,8 @@ pub struct Auth {
     pub signer: Option<Signer>,
     /// The longest TokenRequest (`--service-account-max-token-expiration`), seconds.
     pub max_token_seconds: i64,
-    /// OpenID Connect ID tokens (`--oidc-*`).
-    pub oidc: Option<Arc<crate::oidc::Oidc>>,
+    /// OpenID Connect ID tokens (`--oidc-*`, or Argo CD's `oidc.config`).
+    pub oidc: std::sync::RwLock<Option<Arc<crate::oidc::Oidc>>>,
     index: Mutex<Option<(u64, Arc<Rbac>)>>,
 }
 
@@ -43,9 +43,16 @@ impl Auth {
             tokens,
             signer,
             max_token_seconds: 48 * 3600,
-            oidc: None,
+            oidc: Default::default(),
             index: Mutex::new(None),
         }
+    }
+}
+
+impl Auth {
+    /// The OIDC authenticator, if configured.
+    pub fn oidc(&self) -> Option<Arc<crate::oidc::Oidc>> {
+        self.oidc.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
@@ -128,7 +135,7 @@ pub async fn authenticate(st: &State, token: &str) -> Option<UserInfo> {
     if let Some(u) = authenticate_local(st, token) {
         return Some(u);
     }
-    let oidc = st.auth.oidc.as_ref()?;
+    let oidc = st.auth.oidc()?;
     Some(oidc.authenticate(token).await?.with_authenticated())
 }
 
@@ -138,7 +145,7 @@ pub fn authenticate_token(st: &State, token: &str) -> Option<UserInfo> {
     if let Some(u) = authenticate_local(st, token) {
         return Some(u);
     }
-    let oidc = st.auth.oidc.as_ref()?;
+    let oidc = st.auth.oidc()?;
     Some(oidc.authenticate_cached(token)?.with_authenticated())
 }
 

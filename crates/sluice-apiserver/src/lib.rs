@@ -232,6 +232,24 @@ impl ApiServer {
         server::router(self.state.clone(), false)
     }
 
+    /// Accepts OpenID Connect ID tokens as `o` says (replacing any OIDC configuration),
+    /// loading the provider's keys now when called on a tokio runtime, else from
+    /// [`ApiServer::start_background`]. For configurations read from the store (Argo CD's
+    /// `oidc.config`) after [`ApiServer::open`].
+    pub fn set_oidc(&self, o: &oidc::OidcOptions) -> Result<(), Error> {
+        let new = Arc::new(oidc::Oidc::new(o)?);
+        if tokio::runtime::Handle::try_current().is_ok() {
+            new.start();
+        }
+        *self
+            .state
+            .auth
+            .oidc
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(new);
+        Ok(())
+    }
+
     /// Registers an admission hook (the policy engine), called after built-in validation.
     pub fn add_admission_hook(&self, hook: Arc<dyn AdmissionHook>) {
         self.state
@@ -316,7 +334,7 @@ impl ApiServer {
         if let Some(opts) = self.state.simulate.clone() {
             simnode::spawn(self.state.clone(), opts);
         }
-        if let Some(o) = &self.state.auth.oidc {
+        if let Some(o) = self.state.auth.oidc() {
             o.start();
         }
     }
@@ -515,9 +533,9 @@ fn open_auth(opts: &Options) -> Result<auth::Auth, Error> {
         .unwrap_or_else(|| "https://kubernetes.default.svc.cluster.local".to_owned());
     let signer = sluice_auth::sa::Signer::new(&key, &issuer, opts.api_audiences.clone())
         .map_err(|e| Error::Auth(format!("DATA/sa.key: {e}")))?;
-    let mut auth = auth::Auth::new(tokens, Some(signer));
+    let auth = auth::Auth::new(tokens, Some(signer));
     if let Some(o) = &opts.oidc {
-        auth.oidc = Some(Arc::new(oidc::Oidc::new(o)?));
+        *auth.oidc.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(oidc::Oidc::new(o)?));
     }
     Ok(auth)
 }

@@ -39,6 +39,8 @@ pub struct OidcOptions {
     /// `--oidc-ca-file`: PEM roots that verify the provider's certificate (default: the
     /// host's roots).
     pub ca_file: Option<PathBuf>,
+    /// PEM roots given inline (Argo CD's `rootCA`), used when there is no `ca_file`.
+    pub ca_pem: Option<String>,
 }
 
 /// The OIDC authenticator: the checked flags, the provider's cached keys.
@@ -67,26 +69,27 @@ impl Oidc {
     pub fn new(o: &OidcOptions) -> Result<Self, Error> {
         let verifier = Verifier::new(&o.flags).map_err(auth_err)?;
         let mut roots = rustls::RootCertStore::empty();
-        match &o.ca_file {
-            Some(path) => {
-                use rustls::pki_types::CertificateDer;
-                use rustls::pki_types::pem::PemObject as _;
-                let pem = std::fs::read(path).map_err(|source| Error::Io {
+        let pem = match (&o.ca_file, &o.ca_pem) {
+            (Some(path), _) => Some((
+                format!("--oidc-ca-file {}", path.display()),
+                std::fs::read(path).map_err(|source| Error::Io {
                     path: path.clone(),
                     source,
-                })?;
+                })?,
+            )),
+            (None, Some(pem)) => Some(("rootCA".to_owned(), pem.clone().into_bytes())),
+            (None, None) => None,
+        };
+        match pem {
+            Some((what, pem)) => {
+                use rustls::pki_types::CertificateDer;
+                use rustls::pki_types::pem::PemObject as _;
                 for c in CertificateDer::pem_slice_iter(&pem) {
-                    let c =
-                        c.map_err(|e| auth_err(format!("--oidc-ca-file {}: {e}", path.display())))?;
-                    roots
-                        .add(c)
-                        .map_err(|e| auth_err(format!("--oidc-ca-file {}: {e}", path.display())))?;
+                    let c = c.map_err(|e| auth_err(format!("{what}: {e}")))?;
+                    roots.add(c).map_err(|e| auth_err(format!("{what}: {e}")))?;
                 }
                 if roots.is_empty() {
-                    return Err(auth_err(format!(
-                        "--oidc-ca-file {}: no PEM certificate in it",
-                        path.display()
-                    )));
+                    return Err(auth_err(format!("{what}: no PEM certificate in it")));
                 }
             }
             None => {
@@ -354,6 +357,7 @@ mod tests {
         let o = OidcOptions {
             flags: sluice_auth::oidc::Options::new("http://insecure", "k"),
             ca_file: None,
+            ca_pem: None,
         };
         let e = Oidc::new(&o).err().map(|e| e.to_string());
         assert_eq!(
@@ -363,8 +367,16 @@ mod tests {
         let o = OidcOptions {
             flags: sluice_auth::oidc::Options::new("https://idp", "k"),
             ca_file: Some("/nonexistent/ca.pem".into()),
+            ca_pem: None,
         };
         assert!(Oidc::new(&o).is_err());
+        let o = OidcOptions {
+            flags: sluice_auth::oidc::Options::new("https://idp", "k"),
+            ca_file: None,
+            ca_pem: Some("not a certificate".into()),
+        };
+        let e = Oidc::new(&o).err().map(|e| e.to_string());
+        assert_eq!(e.as_deref(), Some("rootCA: no PEM certificate in it"));
     }
 
     proptest::proptest! {

@@ -46,7 +46,10 @@ pub enum OidcError {
     #[error("oidc: id token issued by a different provider, expected {expected:?} got {got:?}")]
     Issuer { expected: String, got: String },
     #[error("oidc: expected audience {expected:?} got {got:?}")]
-    Audience { expected: String, got: Vec<String> },
+    Audience {
+        expected: Vec<String>,
+        got: Vec<String>,
+    },
     #[error("oidc: token is expired (exp {exp}, now {now})")]
     Expired { exp: i64, now: i64 },
     #[error("oidc: current time {now} before the nbf (not before) time: {nbf}")]
@@ -93,6 +96,9 @@ pub struct Options {
     pub issuer_url: String,
     /// `--oidc-client-id`: one of the token's audiences.
     pub client_id: String,
+    /// More audiences accepted besides the client id (Argo CD's `cliClientID` and
+    /// `allowedAudiences`; kube-apiserver's flags have none).
+    pub extra_audiences: Vec<String>,
     /// `--oidc-username-claim` (default `sub`).
     pub username_claim: String,
     /// `--oidc-username-prefix`; None or empty: the issuer URL and `#` unless the claim is
@@ -114,6 +120,7 @@ impl Options {
         Options {
             issuer_url: issuer_url.to_owned(),
             client_id: client_id.to_owned(),
+            extra_audiences: Vec::new(),
             username_claim: "sub".to_owned(),
             username_prefix: None,
             groups_claim: None,
@@ -387,6 +394,8 @@ fn string_or_array(v: &Value) -> Result<Vec<String>, String> {
 pub struct Verifier {
     pub issuer_url: String,
     pub client_id: String,
+    /// The audiences a token must name one of: the client id first.
+    pub audiences: Vec<String>,
     pub username_claim: String,
     /// The prefix usernames get, resolved from `--oidc-username-prefix`.
     pub username_prefix: String,
@@ -442,6 +451,9 @@ impl Verifier {
         Ok(Verifier {
             issuer_url: o.issuer_url.clone(),
             client_id: o.client_id.clone(),
+            audiences: std::iter::once(o.client_id.clone())
+                .chain(o.extra_audiences.iter().cloned())
+                .collect(),
             username_claim: o.username_claim.clone(),
             username_prefix,
             groups_claim: o.groups_claim.clone().filter(|g| !g.is_empty()),
@@ -477,9 +489,9 @@ impl Verifier {
             }
             None => Vec::new(),
         };
-        if !aud.contains(&self.client_id) {
+        if !aud.iter().any(|a| self.audiences.contains(a)) {
             return Err(OidcError::Audience {
-                expected: self.client_id.clone(),
+                expected: self.audiences.clone(),
                 got: aud,
             });
         }
@@ -610,6 +622,100 @@ impl Verifier {
             ..Default::default()
         })
     }
+}
+
+/// Argo CD's `$key` references in argocd-cm values (util/settings/settings.go
+/// `ReplaceStringSecret`): a value starting with `$` names a key of argocd-secret —
+/// `$secret:key`, a key of another Secret labelled `app.kubernetes.io/part-of: argocd` —
+/// whose value (trimmed) replaces it; an unknown key leaves the value as it is.
+pub fn replace_secret(val: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
+    match val.strip_prefix('$') {
+        Some(key) if !key.is_empty() => {
+            lookup(key).map_or_else(|| val.to_owned(), |v| v.trim().to_owned())
+        }
+        _ => val.to_owned(),
+    }
+}
+
+/// What the API server takes of Argo CD's `oidc.config` (argocd-cm), secrets resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgoCdOidc {
+    pub issuer: String,
+    pub client_id: String,
+    /// The audiences a token must name one of: `allowedAudiences` when set, else the client
+    /// id and `cliClientID` (argo-cd util/settings/settings.go `OAuth2AllowedAudiences`).
+    pub audiences: Vec<String>,
+    /// `rootCA`: PEM roots for the issuer's certificate.
+    pub root_ca: Option<String>,
+    /// `clientSecret`, resolved (the API server does not need it to verify tokens).
+    pub client_secret: Option<String>,
+}
+
+impl ArgoCdOidc {
+    /// The `--oidc-*` options of this configuration (the flags' defaults otherwise).
+    pub fn options(&self) -> Options {
+        let mut aud = self.audiences.iter();
+        let first = aud.next().unwrap_or(&self.client_id);
+        let mut o = Options::new(&self.issuer, first);
+        o.extra_audiences = aud.cloned().collect();
+        o
+    }
+}
+
+/// Reads Argo CD's `oidc.config` (the YAML value as JSON): `issuer`, `clientID`,
+/// `cliClientID`, `allowedAudiences`, `rootCA`, `clientSecret`, each string resolved with
+/// [`replace_secret`]. Keys match case-insensitively, as Go's encoding/json does.
+pub fn argocd_oidc_config(
+    config: &Value,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<ArgoCdOidc, OidcError> {
+    let bad = |why: String| OidcError::Config {
+        flag: "argocd-cm oidc.config",
+        why,
+    };
+    let map = config
+        .as_object()
+        .ok_or_else(|| bad("expected a mapping".into()))?;
+    let field = |name: &str| {
+        map.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    };
+    let string = |name: &str| -> Result<Option<String>, OidcError> {
+        match field(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(replace_secret(s, lookup))),
+            Some(other) => Err(bad(format!("{name}: expected a string, got {other}"))),
+        }
+    };
+    let issuer = string("issuer")?
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| bad("issuer: required".into()))?;
+    let client_id = string("clientID")?
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| bad("clientID: required".into()))?;
+    let allowed: Vec<String> = match field("allowedAudiences") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(v) => string_or_array(v)
+            .map_err(|why| bad(format!("allowedAudiences: {why}")))?
+            .iter()
+            .map(|a| replace_secret(a, lookup))
+            .collect(),
+    };
+    let audiences = if allowed.is_empty() {
+        std::iter::once(client_id.clone())
+            .chain(string("cliClientID")?.filter(|s| !s.is_empty()))
+            .collect()
+    } else {
+        allowed
+    };
+    Ok(ArgoCdOidc {
+        issuer,
+        client_id,
+        audiences,
+        root_ca: string("rootCA")?.filter(|s| !s.is_empty()),
+        client_secret: string("clientSecret")?,
+    })
 }
 
 #[cfg(test)]

@@ -464,3 +464,56 @@ proptest::proptest! {
         let _ = v.verify(&t, &KeySet::default(), NOW);
     }
 }
+
+/// argo-cd util/settings/settings.go: `ReplaceStringSecret` ($key of argocd-secret, trimmed;
+/// unknown keys left as they are) and `OAuth2AllowedAudiences` (allowedAudiences, else
+/// clientID and cliClientID); encoding/json matches field names case-insensitively.
+#[test]
+fn argocd_cm_oidc_config() {
+    let secrets = |k: &str| match k {
+        "oidc.keycloak.clientSecret" => Some("s3cret\n".to_owned()),
+        "sso:client-id" => Some("argo".to_owned()),
+        _ => None,
+    };
+    let cfg = json!({
+        "name": "Keycloak", "issuer": ISS, "clientId": "$sso:client-id",
+        "clientSecret": "$oidc.keycloak.clientSecret", "cliClientID": "argo-cli",
+        "rootCA": "-----BEGIN CERTIFICATE-----", "requestedScopes": ["openid", "groups"],
+    });
+    let a = argocd_oidc_config(&cfg, &secrets).expect("config");
+    assert_eq!(a.client_id, "argo");
+    assert_eq!(a.client_secret.as_deref(), Some("s3cret"));
+    assert_eq!(a.audiences, ["argo", "argo-cli"]);
+    assert!(a.root_ca.is_some());
+    let o = a.options();
+    assert_eq!(
+        (o.client_id.as_str(), o.extra_audiences.as_slice()),
+        ("argo", &["argo-cli".to_owned()][..])
+    );
+    // a token for the CLI client is accepted, one for another client is not
+    let k = rsa_key(0, Some("k1"));
+    let keys = jwks(&[&k]);
+    let mut c = claims();
+    c["aud"] = json!("argo-cli");
+    assert!(verify(&o, &sign(&k, &c), &keys).is_ok());
+    c["aud"] = json!("kubernetes");
+    assert!(matches!(
+        verify(&o, &sign(&k, &c), &keys),
+        Err(OidcError::Audience { .. })
+    ));
+    // allowedAudiences replaces the default list
+    let cfg = json!({"issuer": ISS, "clientID": "argo", "allowedAudiences": ["a", "b"]});
+    assert_eq!(
+        argocd_oidc_config(&cfg, &secrets)
+            .expect("config")
+            .audiences,
+        ["a", "b"]
+    );
+    // an unknown reference stays as written; required fields
+    assert_eq!(replace_secret("$nope", &secrets), "$nope");
+    assert_eq!(replace_secret("plain", &secrets), "plain");
+    assert!(argocd_oidc_config(&json!({"clientID": "x"}), &secrets).is_err());
+    assert!(argocd_oidc_config(&json!({"issuer": ISS}), &secrets).is_err());
+    assert!(argocd_oidc_config(&json!({"issuer": ISS, "clientID": 3}), &secrets).is_err());
+    assert!(argocd_oidc_config(&json!("text"), &secrets).is_err());
+}

@@ -63,6 +63,83 @@ pub struct AuthFlags {
     pub oidc_signing_algs: Vec<String>,
 }
 
+impl AuthFlags {
+    /// Without `--oidc-issuer-url`/`--oidc-client-id`: OIDC from Argo CD's `oidc.config` in
+    /// the stored ConfigMap argocd/argocd-cm (`issuer`, `clientID`, `cliClientID`,
+    /// `allowedAudiences`, `rootCA`; `$key` values from argocd-secret, `$secret:key` from a
+    /// Secret labelled `app.kubernetes.io/part-of: argocd`), read once at start; groups from
+    /// the `groups` claim unless `--oidc-groups-claim`; the other `--oidc-*` flags apply. A
+    /// configuration that does not load is a warning: the server starts without OIDC.
+    pub fn oidc_from_argocd_cm(&self, server: &sluice_apiserver::ApiServer) {
+        if self.oidc_issuer_url.is_some() || self.oidc_client_id.is_some() {
+            return;
+        }
+        let store = &server.state().store;
+        let Some(cm) = store.get("/configmaps", "argocd", "argocd-cm") else {
+            return;
+        };
+        let Some(text) = cm.pointer("/data/oidc.config").and_then(Value::as_str) else {
+            return;
+        };
+        let warn = |why: String| {
+            sluice_apiserver::log_warning(format!(
+                "argocd/argocd-cm oidc.config: {why}; OIDC tokens are not accepted"
+            ))
+        };
+        let config = match sluice_core::yaml::load_documents(text, &Limits::default()) {
+            Ok(docs) => docs
+                .into_iter()
+                .next()
+                .map(|d| d.value)
+                .unwrap_or(Value::Null),
+            Err(e) => return warn(e.to_string()),
+        };
+        let secret_value = |secret: &str, key: &str, labelled: bool| -> Option<String> {
+            let s = store.get("/secrets", "argocd", secret)?;
+            if labelled
+                && s.pointer("/metadata/labels/app.kubernetes.io~1part-of")
+                    .and_then(Value::as_str)
+                    != Some("argocd")
+            {
+                return None;
+            }
+            let b = s.get("data")?.get(key)?.as_str()?;
+            use base64::Engine as _;
+            let raw = base64::engine::general_purpose::STANDARD.decode(b).ok()?;
+            String::from_utf8(raw).ok()
+        };
+        let lookup = |key: &str| match key.split_once(':') {
+            Some((secret, k)) => secret_value(secret, k, true),
+            None => secret_value("argocd-secret", key, false),
+        };
+        let argo = match sluice_auth::oidc::argocd_oidc_config(&config, &lookup) {
+            Ok(a) => a,
+            Err(e) => return warn(e.to_string()),
+        };
+        let mut flags = argo.options();
+        flags.username_claim = self.oidc_username_claim.clone();
+        flags.username_prefix = self.oidc_username_prefix.clone();
+        flags.groups_claim = Some(
+            self.oidc_groups_claim
+                .clone()
+                .unwrap_or_else(|| "groups".to_owned()),
+        );
+        flags.groups_prefix = self.oidc_groups_prefix.clone();
+        flags.required_claims = self.oidc_required_claim.iter().cloned().collect();
+        if !self.oidc_signing_algs.is_empty() {
+            flags.signing_algs = self.oidc_signing_algs.clone();
+        }
+        let o = sluice_apiserver::oidc::OidcOptions {
+            flags,
+            ca_file: self.oidc_ca_file.clone(),
+            ca_pem: argo.root_ca.clone(),
+        };
+        if let Err(e) = server.set_oidc(&o) {
+            warn(e.to_string());
+        }
+    }
+}
+
 fn parse_required_claim(s: &str) -> Result<(String, String), String> {
     sluice_auth::oidc::parse_required_claim(s).map_err(|e| e.to_string())
 }
@@ -89,6 +166,7 @@ impl AuthFlags {
             o.oidc = Some(sluice_apiserver::oidc::OidcOptions {
                 flags,
                 ca_file: self.oidc_ca_file.clone(),
+                ca_pem: None,
             });
         }
     }

@@ -341,3 +341,96 @@ fn oidc_tokens_rbac_expiry_and_key_rotation() {
     // the admin token is untouched
     s.ok(&["get", "pods", "-n", "dev"], None);
 }
+
+/// Without `--oidc-*` flags the server takes the issuer, client id and root CA from Argo
+/// CD's `oidc.config` in argocd/argocd-cm at start (argo-cd docs operator-manual/
+/// user-management "Existing OIDC provider": `$key` values from argocd-secret; audiences
+/// clientID and cliClientID, util/settings/settings.go OAuth2AllowedAudiences), groups from
+/// the `groups` claim; usernames keep kube-apiserver's default (`sub`, issuer URL + `#`).
+#[test]
+fn oidc_from_argocd_cm() {
+    if !kubectl_available() {
+        eprintln!("kubectl is not installed (scripts/test installs it): skipped");
+        return;
+    }
+    let dir = temp_dir("oidc-argocd");
+    let key = Key::new("argo-1");
+    let issuer = Issuer::start(&dir, key.clone());
+    let ca = std::fs::read_to_string(&issuer.ca_file).expect("ca");
+    let s = Server::start_with(dir, 0, &[]);
+    s.ok(&["create", "namespace", "argocd"], None);
+    s.ok(
+        &[
+            "create",
+            "secret",
+            "generic",
+            "argocd-secret",
+            "-n",
+            "argocd",
+            "--from-literal=oidc.sluice.clientID=argo-cd",
+        ],
+        None,
+    );
+    let config = json!({
+        "name": "Sluice test issuer", "issuer": issuer.url,
+        "clientID": "$oidc.sluice.clientID", "cliClientID": "argo-cd-cli",
+        "clientSecret": "$oidc.sluice.clientSecret", "rootCA": ca,
+        "requestedScopes": ["openid", "profile", "email", "groups"],
+    });
+    let cm = json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "argocd-cm", "namespace": "argocd"},
+        "data": {"oidc.config": config.to_string()},
+    });
+    s.ok(&["apply", "-f", "-"], Some(&cm.to_string()));
+    s.ok(
+        &[
+            "create",
+            "clusterrolebinding",
+            "sre-view",
+            "--clusterrole=view",
+            "--group=sre",
+        ],
+        None,
+    );
+    let mut c = issuer.claims("jane@example.com", json!(["sre"]), 600);
+    c["aud"] = json!("argo-cd-cli");
+    let token = key.sign(&c);
+    assert!(unauthorized(&s, &token), "read at start only");
+    let s = s.crash_and_restart();
+    let start = std::time::Instant::now();
+    let o = loop {
+        let o = s.kubectl(&["--token", &token, "get", "pods", "-n", "argocd"], None);
+        if o.status.success() || start.elapsed() > std::time::Duration::from_secs(20) {
+            break o;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert!(o.status.success(), "{}", err(&o));
+    let who = s.json(&["--token", &token, "auth", "whoami", "-o", "json"]);
+    assert_eq!(
+        who["status"]["userInfo"]["username"],
+        format!("{}#id-jane@example.com", issuer.url)
+    );
+    assert_eq!(
+        who["status"]["userInfo"]["groups"],
+        json!(["sre", "system:authenticated"])
+    );
+    // view: no writes
+    let o = s.kubectl(
+        &[
+            "--token",
+            &token,
+            "create",
+            "configmap",
+            "x",
+            "-n",
+            "argocd",
+        ],
+        None,
+    );
+    assert!(err(&o).contains("forbidden"), "{}", err(&o));
+    // an audience Argo CD does not accept
+    c["aud"] = json!("kubernetes");
+    assert!(unauthorized(&s, &key.sign(&c)), "wrong audience");
+}
