@@ -379,6 +379,61 @@ mod tests {
         assert_eq!(e.as_deref(), Some("rootCA: no PEM certificate in it"));
     }
 
+    fn b64url(data: &[u8]) -> String {
+        crate::tls::base64(data)
+            .trim_end_matches('=')
+            .replace('+', "-")
+            .replace('/', "_")
+    }
+
+    /// A provider that accepts connections and never answers costs the first token of its
+    /// issuer one wait of FETCH_TIMEOUT; the next ones within REFRESH_INTERVAL none, and
+    /// tokens of other issuers never wait.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_silent_provider_costs_one_bounded_wait() {
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!(
+            "https://127.0.0.1:{}",
+            silent.local_addr().expect("addr").port()
+        );
+        let o = Oidc::new(&OidcOptions {
+            flags: sluice_auth::oidc::Options::new(&url, "k"),
+            ca_file: None,
+            ca_pem: None,
+        })
+        .expect("options");
+        let token = |iss: &str| {
+            format!(
+                "{}.{}.c2ln",
+                b64url(br#"{"alg":"RS256","kid":"k1"}"#),
+                b64url(
+                    format!(r#"{{"iss":"{iss}","aud":"k","sub":"x","exp":9999999999}}"#).as_bytes()
+                )
+            )
+        };
+        let t = Instant::now();
+        assert!(o.authenticate(&token(&url)).await.is_none());
+        let first = t.elapsed();
+        assert!(
+            first >= FETCH_TIMEOUT - Duration::from_millis(100)
+                && first < FETCH_TIMEOUT + Duration::from_secs(2),
+            "{first:?}"
+        );
+        let t = Instant::now();
+        assert!(o.authenticate(&token(&url)).await.is_none());
+        assert!(o.authenticate(&token("https://other")).await.is_none());
+        assert!(o.authenticate("not-a-jwt").await.is_none());
+        assert!(
+            t.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            t.elapsed()
+        );
+        assert_eq!(o.fetches(), 0);
+        drop(silent);
+    }
+
     proptest::proptest! {
         #[test]
         fn split_never_panics(s in "\\PC{0,60}") {
