@@ -2,8 +2,11 @@
 //! `sluice_auth::oidc`. The provider's discovery document
 //! (`<issuer>/.well-known/openid-configuration`) and its JWKS (`jwks_uri`) are fetched over
 //! HTTPS (roots: `--oidc-ca-file`, else the host's), in the background from the server's
-//! start and retried every 10 s until they load, as kube-apiserver's authenticator
-//! initialises asynchronously (oidc.go `New`: `wait.PollImmediateUntil(10*time.Second, ...)`).
+//! start and retried until they load, as kube-apiserver's authenticator initialises
+//! asynchronously (oidc.go `New`: `wait.PollImmediateUntil(10*time.Second, ...)`); the retry
+//! backs off from 10 s to 5 min (an unreachable provider — a laptop away from the company's
+//! SSO named in argocd-cm — is not logged every 10 s), and a token of the issuer makes the
+//! documents be fetched at once (rate-limited), so a provider back up is seen at once.
 //!
 //! Requests never wait on the network but for key rotation: a token of the issuer signed
 //! with a key the cached set does not have (go-oidc's RemoteKeySet refetches then) makes one
@@ -27,8 +30,13 @@ use crate::{Error, log_warning, util};
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Tokens with an unknown key make the JWKS be fetched again at most once per this.
 pub const REFRESH_INTERVAL: Duration = Duration::from_secs(10);
-/// Until the provider answers, its documents are asked for again after this.
+/// Until the provider answers, its documents are asked for again after this, doubled after
+/// each failure up to [`INIT_RETRY_MAX`] (a token of the issuer still makes them be fetched
+/// at once, once per [`REFRESH_INTERVAL`]).
 pub const INIT_RETRY: Duration = Duration::from_secs(10);
+/// The longest wait between two background attempts (an unreachable provider is logged
+/// that often, not every 10 s).
+pub const INIT_RETRY_MAX: Duration = Duration::from_secs(300);
 /// The largest discovery document or JWKS read.
 pub const MAX_DOCUMENT: usize = 1 << 20;
 
@@ -120,13 +128,14 @@ impl Oidc {
     }
 
     /// Starts loading the provider's documents on the current tokio runtime (once), retrying
-    /// every [`INIT_RETRY`] until they load.
+    /// after [`INIT_RETRY`], then longer (up to [`INIT_RETRY_MAX`]), until they load.
     pub fn start(self: &Arc<Self>) {
         if self.started.swap(true, Ordering::SeqCst) {
             return;
         }
         let me = self.clone();
         tokio::spawn(async move {
+            let mut wait = INIT_RETRY;
             loop {
                 if me.keys().is_some() {
                     return;
@@ -143,10 +152,11 @@ impl Oidc {
                     Err(e) => log_warning(format!(
                         "oidc authenticator: initializing for issuer {:?}: {e} (retrying in {} s)",
                         me.verifier.issuer_url,
-                        INIT_RETRY.as_secs()
+                        wait.as_secs()
                     )),
                 }
-                tokio::time::sleep(INIT_RETRY).await;
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(INIT_RETRY_MAX);
             }
         });
     }
