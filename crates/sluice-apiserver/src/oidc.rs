@@ -39,6 +39,12 @@ pub const INIT_RETRY: Duration = Duration::from_secs(10);
 pub const INIT_RETRY_MAX: Duration = Duration::from_secs(300);
 /// The largest discovery document or JWKS read.
 pub const MAX_DOCUMENT: usize = 1 << 20;
+/// How long a verified token is answered from the cache (kube-apiserver caches successful
+/// token authentications for 10 s: options/authentication.go `TokenSuccessCacheTTL`), never
+/// past its `exp`.
+pub const CACHE_TTL_SECONDS: i64 = 10;
+/// The most tokens cached; when full, expired entries go, then all.
+pub const CACHE_MAX: usize = 4096;
 
 /// The `--oidc-*` flags.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +71,8 @@ pub struct Oidc {
     generation: AtomicU64,
     /// How many times the JWKS was fetched (for tests and logs).
     fetches: AtomicU64,
+    /// Verified tokens (by SHA-256): the user and until when (unix seconds) it is answered.
+    cache: Mutex<std::collections::HashMap<[u8; 32], (UserInfo, i64)>>,
     started: AtomicBool,
 }
 
@@ -123,6 +131,7 @@ impl Oidc {
             refresh: tokio::sync::Mutex::new(()),
             generation: AtomicU64::new(0),
             fetches: AtomicU64::new(0),
+            cache: Mutex::new(Default::default()),
             started: AtomicBool::new(false),
         })
     }
@@ -176,8 +185,43 @@ impl Oidc {
         if !self.verifier.is_ours(token) {
             return None;
         }
+        if let Some(u) = self.cached(token) {
+            return Some(u);
+        }
         let keys = self.keys()?;
-        self.verifier.verify(token, &keys, util::unix_now()).ok()
+        self.verify(token, &keys).ok()
+    }
+
+    fn digest(token: &str) -> [u8; 32] {
+        let d = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+        let mut k = [0u8; 32];
+        k.copy_from_slice(d.as_ref());
+        k
+    }
+
+    fn cached(&self, token: &str) -> Option<UserInfo> {
+        let now = util::unix_now();
+        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        match cache.get(&Self::digest(token)) {
+            Some((u, until)) if now <= *until => Some(u.clone()),
+            _ => None,
+        }
+    }
+
+    /// Verifies with `keys` and caches a success.
+    fn verify(&self, token: &str, keys: &KeySet) -> Result<UserInfo, sluice_auth::oidc::OidcError> {
+        let now = util::unix_now();
+        let (u, exp) = self.verifier.verify_with_expiry(token, keys, now)?;
+        let until = exp.min(now + CACHE_TTL_SECONDS);
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= CACHE_MAX {
+            cache.retain(|_, (_, t)| now <= *t);
+            if cache.len() >= CACHE_MAX {
+                cache.clear();
+            }
+        }
+        cache.insert(Self::digest(token), (u.clone(), until));
+        Ok(u)
     }
 
     /// The user of `token`, None (401, or another authenticator) otherwise. A token of the
@@ -186,9 +230,12 @@ impl Oidc {
         if !self.verifier.is_ours(token) {
             return None;
         }
+        if let Some(u) = self.cached(token) {
+            return Some(u);
+        }
         let keys = self.keys();
         if let Some(keys) = &keys {
-            match self.verifier.verify(token, keys, util::unix_now()) {
+            match self.verify(token, keys) {
                 Ok(u) => return Some(u),
                 Err(e) if e.rotation_may_help() => {}
                 Err(_) => return None,
@@ -216,7 +263,7 @@ impl Oidc {
             }
         }
         let keys = self.keys()?;
-        self.verifier.verify(token, &keys, util::unix_now()).ok()
+        self.verify(token, &keys).ok()
     }
 
     /// Fetches the discovery document (until one loaded) and the JWKS, each bounded by
@@ -442,6 +489,65 @@ mod tests {
         );
         assert_eq!(o.fetches(), 0);
         drop(silent);
+    }
+
+    /// A verified token is answered from the cache for CACHE_TTL_SECONDS (kube-apiserver's
+    /// token success cache), even after its key left the set; then verified again.
+    #[test]
+    fn verified_tokens_are_cached_briefly() {
+        use ring::signature::KeyPair as _;
+        let rng = ring::rand::SystemRandom::new();
+        let alg = &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING;
+        let pkcs8 = ring::signature::EcdsaKeyPair::generate_pkcs8(alg, &rng).expect("key");
+        let pair =
+            ring::signature::EcdsaKeyPair::from_pkcs8(alg, pkcs8.as_ref(), &rng).expect("key");
+        let p = pair.public_key().as_ref();
+        let jwks = format!(
+            r#"{{"keys":[{{"kty":"EC","crv":"P-256","kid":"e1","x":"{}","y":"{}"}}]}}"#,
+            b64url(&p[1..33]),
+            b64url(&p[33..65])
+        );
+        let mut flags = sluice_auth::oidc::Options::new("https://idp.example.com", "k");
+        flags.signing_algs = vec!["ES256".into()];
+        flags.username_prefix = Some("-".into());
+        let o = Oidc::new(&OidcOptions {
+            flags,
+            ca_file: None,
+            ca_pem: None,
+        })
+        .expect("options");
+        let message = format!(
+            "{}.{}",
+            b64url(br#"{"alg":"ES256","kid":"e1"}"#),
+            b64url(
+                format!(
+                    r#"{{"iss":"https://idp.example.com","aud":"k","sub":"jane","exp":{}}}"#,
+                    util::unix_now() + 600
+                )
+                .as_bytes()
+            )
+        );
+        let sig = pair.sign(&rng, message.as_bytes()).expect("sign");
+        let token = format!("{message}.{}", b64url(sig.as_ref()));
+        let set = |text: &str| {
+            *o.keys.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(
+                sluice_auth::oidc::parse_jwks(text.as_bytes()).expect("jwks"),
+            ));
+        };
+        set(&jwks);
+        assert_eq!(
+            o.authenticate_cached(&token).map(|u| u.username).as_deref(),
+            Some("jane")
+        );
+        set(r#"{"keys":[]}"#);
+        assert!(
+            o.authenticate_cached(&token).is_some(),
+            "answered from the cache"
+        );
+        for (_, until) in o.cache.lock().expect("cache").values_mut() {
+            *until = util::unix_now() - 1;
+        }
+        assert!(o.authenticate_cached(&token).is_none(), "verified again");
     }
 
     proptest::proptest! {

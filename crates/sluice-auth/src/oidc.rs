@@ -471,6 +471,16 @@ impl Verifier {
 
     /// Verifies `token` against `keys` at `now` and maps its claims to the user.
     pub fn verify(&self, token: &str, keys: &KeySet, now: i64) -> Result<UserInfo, OidcError> {
+        self.verify_with_expiry(token, keys, now).map(|(u, _)| u)
+    }
+
+    /// [`Verifier::verify`], with the token's `exp` (how long a cache may keep the answer).
+    pub fn verify_with_expiry(
+        &self,
+        token: &str,
+        keys: &KeySet,
+        now: i64,
+    ) -> Result<(UserInfo, i64), OidcError> {
         let claims = untrusted_claims(token)?;
         // issuer (go-oidc: exact, but Google's legacy issuer without a scheme)
         let iss = claims.get("iss").and_then(Value::as_str).unwrap_or("");
@@ -527,7 +537,7 @@ impl Verifier {
                 });
             }
         }
-        Ok(user)
+        Ok((user, exp))
     }
 
     fn verify_signature(&self, token: &str, keys: &KeySet) -> Result<(), OidcError> {
