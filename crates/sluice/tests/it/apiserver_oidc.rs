@@ -382,8 +382,25 @@ fn oidc_from_argocd_cm() {
         ],
         None,
     );
+    // `$name:key`: a key of another Secret labelled app.kubernetes.io/part-of=argocd
+    let sso = format!("--from-literal=issuer={}", issuer.url);
+    s.ok(
+        &["create", "secret", "generic", "sso", "-n", "argocd", &sso],
+        None,
+    );
+    s.ok(
+        &[
+            "label",
+            "secret",
+            "sso",
+            "-n",
+            "argocd",
+            "app.kubernetes.io/part-of=argocd",
+        ],
+        None,
+    );
     let config = json!({
-        "name": "Sluice test issuer", "issuer": issuer.url,
+        "name": "Sluice test issuer", "issuer": "$sso:issuer",
         "clientID": "$oidc.sluice.clientID", "cliClientID": "argo-cd-cli",
         "clientSecret": "$oidc.sluice.clientSecret", "rootCA": ca,
         "requestedScopes": ["openid", "profile", "email", "groups"],
