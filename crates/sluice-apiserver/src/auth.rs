@@ -47,9 +47,7 @@ impl Auth {
             index: Mutex::new(None),
         }
     }
-}
 
-impl Auth {
     /// The OIDC authenticator, if configured.
     pub fn oidc(&self) -> Option<Arc<crate::oidc::Oidc>> {
         self.oidc.read().unwrap_or_else(|e| e.into_inner()).clone()
