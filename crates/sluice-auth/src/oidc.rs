@@ -11,7 +11,8 @@
 //! - the checks: staging/src/k8s.io/apiserver/plugin/pkg/authenticator/token/oidc/oidc.go
 //!   (`untrustedIssuer`/`hasCorrectIssuer` decide whether a token is this issuer's at all,
 //!   `getUsername` with `email_verified`, `getGroups` with a string or a list,
-//!   `requiredClaims` as strings) and go-oidc v3 verify.go, which it calls (issuer equal,
+//!   `requiredClaims` as strings, `getCredentialID`: a `jti` becomes the extra
+//!   `authentication.kubernetes.io/credential-id` `JTI=<jti>`) and go-oidc v3 verify.go, which it calls (issuer equal,
 //!   audience contains the client id, expired when `exp` is before now with no leeway,
 //!   `nbf` with five minutes of leeway, `iat` not checked, the header's `alg` among the
 //!   supported ones, the key by `kid` or, without one, any key of the set).
@@ -626,9 +627,18 @@ impl Verifier {
                 }
             }
         }
+        let mut extra = BTreeMap::new();
+        // oidc.go getCredentialID: a string `jti` is the credential id, as for ServiceAccounts
+        if let Some(Value::String(jti)) = claims.get("jti") {
+            extra.insert(
+                "authentication.kubernetes.io/credential-id".to_owned(),
+                vec![format!("JTI={jti}")],
+            );
+        }
         Ok(UserInfo {
             username: format!("{}{username}", self.username_prefix),
             groups,
+            extra,
             ..Default::default()
         })
     }

@@ -101,6 +101,14 @@ fn good_token_default_prefix_is_issuer_hash() {
     assert_eq!(u.username, "https://issuer.example.com#jane-id");
     assert_eq!(u.groups, ["developers", "qa"]);
     assert!(u.uid.is_empty() && u.extra.is_empty());
+    // oidc.go getCredentialID: the jti as the credential id
+    let mut c = claims();
+    c["jti"] = json!("abc-123");
+    let u = verify(&opts(), &sign(&k, &c), &jwks(&[&k])).expect("valid");
+    assert_eq!(
+        u.extra.get("authentication.kubernetes.io/credential-id"),
+        Some(&vec!["JTI=abc-123".to_owned()])
+    );
 }
 
 #[test]
