@@ -28,6 +28,7 @@ use kube::runtime::watcher;
 use serde_json::{Value, json};
 use sluice_rollouts::analysis::{self, Outcome, Task};
 use sluice_rollouts::canary::{self, POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION};
+use sluice_rollouts::services::SCALE_DOWN_DEADLINE_ANNOTATION;
 
 use crate::{Ctx, Error, gvk};
 
@@ -159,6 +160,11 @@ pub async fn reconcile_rollout(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result
                 .and_then(Value::as_str)
                 .and_then(|r| r.parse().ok())
                 .unwrap_or(0),
+            scale_down_deadline: v
+                .pointer("/metadata/annotations")
+                .and_then(|a| a.get(SCALE_DOWN_DEADLINE_ANNOTATION))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
         });
         rs_objs.push(v);
     }
@@ -180,6 +186,8 @@ pub async fn reconcile_rollout(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result
         rollout: &ro,
         replica_sets: &rss,
         runs: &runs,
+        services: &[],
+        ingresses: &[],
         now,
     });
 

@@ -7,5 +7,8 @@
 //!   (expr-lang/expr as `utils/evaluate/evaluate.go` uses it) and `{{args.*}}` resolution.
 
 pub mod analysis;
+pub mod bluegreen;
 pub mod canary;
+pub mod nginx;
 pub mod providers;
+pub mod services;
