@@ -20,7 +20,10 @@
 //! `autoPromotionSeconds`, a `promote` that removed the pause condition completes the pause
 //! (upstream would wait for a condition it never adds again); `promoteFull` also passes the
 //! previewReplicaCount checkpoint (upstream would wait for the pre-promotion analysis it
-//! cancels).
+//! cancels); a `retry` within abortScaleDownDelaySeconds pauses again (upstream sees the
+//! abort's scale-down deadline on the preview ReplicaSet as a fast-tracked rollback and
+//! switches at once) and starts new AnalysisRuns at once (upstream re-reads the failed run
+//! while the ReplicaSet is not saturated and aborts again).
 
 use serde_json::{Value as Json, json};
 
@@ -304,7 +307,9 @@ pub fn reconcile(input: &Input) -> Plan {
     // `ReadyForPause`
     let ready_for_pause =
         new_rs.is_some() && new_replicas == new_desired && new_available == new_desired;
-    let new_has_deadline = new_rs.is_some_and(|r| r.scale_down_deadline.is_some());
+    // a rollback to a ReplicaSet within its scale-down delay is fast-tracked; the deadline an
+    // abort put on the preview ReplicaSet is not one (see the module doc)
+    let new_has_deadline = !retrying && new_rs.is_some_and(|r| r.scale_down_deadline.is_some());
 
     // preview Service: the new ReplicaSet at once (`reconcilePreviewService`)
     if let Some(p) = &preview_name

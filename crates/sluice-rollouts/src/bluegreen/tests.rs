@@ -288,6 +288,8 @@ fn pre_promotion_analysis_gates_the_switch_and_a_failure_aborts() {
     assert_eq!(c.replicas(&v1), 3);
     // retry: the plugin clears the abort; a new run
     merge(&mut c.rollout, &super::retry_patch());
+    c.step();
+    assert!(c.rollout["status"].get("abortedAt").is_none());
     c.settle();
     assert_eq!(c.replicas(&v2), 3, "preview scaled up again");
     assert_eq!(c.runs.len(), 2);
@@ -410,4 +412,21 @@ fn missing_service_is_invalid_spec() {
         c.status("message")
             .contains("two different services are required")
     );
+}
+
+/// A retry within abortScaleDownDelaySeconds pauses again (autoPromotionEnabled: false)
+/// instead of taking the abort's scale-down deadline for a rollback (see the module doc).
+#[test]
+fn retry_within_the_abort_delay_pauses_again() {
+    let mut c = bg(json!({"autoPromotionEnabled": false}));
+    let (v1, v2) = to_preview(&mut c);
+    merge(&mut c.rollout, &abort_patch());
+    c.settle();
+    assert_eq!(phase(&c), "Degraded");
+    assert!(deadline_of(&c, &v2).is_some());
+    merge(&mut c.rollout, &super::retry_patch());
+    c.settle();
+    assert_eq!(phase(&c), "Paused");
+    assert_eq!(active(&c), v1);
+    assert!(deadline_of(&c, &v2).is_none(), "deadline removed");
 }

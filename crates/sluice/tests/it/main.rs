@@ -29,6 +29,7 @@ mod serve_gitops;
 mod serve_kubectl;
 mod serve_load;
 mod serve_rollouts;
+mod serve_rollouts_bluegreen;
 mod serve_triggers;
 mod serve_triggers_conformance;
 mod ui_e2e;

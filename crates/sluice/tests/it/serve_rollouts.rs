@@ -278,7 +278,7 @@ fn canary_walks_its_steps_with_prometheus_analysis_and_a_failing_canary_is_abort
         std::thread::sleep(Duration::from_millis(300));
     }
 
-    // traffic routing is reported, not ignored
+    // traffic routing without its Services is reported, nothing is scaled
     s.ok(&["create", "namespace", "routed"], None);
     let routed = yaml.replace(
         "      analysis:\n",
@@ -289,10 +289,10 @@ fn canary_walks_its_steps_with_prometheus_analysis_and_a_failing_canary_is_abort
     let v = wait_rollout(&s, "routed", "InvalidSpec", 30, &mut steps, |v| {
         st(v, "phase") == "Degraded"
     });
+    // nginx needs stableService and canaryService (validation.InvalidTrafficRoutingMessage)
     assert!(
-        st(&v, "message")
-            .as_str()
-            .is_some_and(|m| m.contains("trafficRouting.nginx")),
+        st(&v, "message").as_str().is_some_and(|m| m
+            .contains("Canary service and Stable service must to be set to use Traffic Routing")),
         "{v:#}"
     );
     assert!(replica_sets(&s, "routed").is_empty());
