@@ -1,8 +1,11 @@
-//! Argo Rollouts controllers: Rollouts (canary) and AnalysisRuns, the I/O around the pure
+//! Argo Rollouts controllers: Rollouts (canary, blue-green) and AnalysisRuns, the I/O around the pure
 //! engines of `sluice_rollouts`.
 //!
-//! - Rollout: reads the Rollout's ReplicaSets and AnalysisRuns (owned by its uid), runs
-//!   `sluice_rollouts::canary::reconcile`, creates the new ReplicaSet (labelled and selected
+//! - Rollout: reads the Rollout's ReplicaSets and AnalysisRuns (owned by its uid), the
+//!   Services its strategy names and nginx's stable Ingresses, runs
+//!   `sluice_rollouts::canary::reconcile` (canary or blue-green), switches Service selectors,
+//!   sets or removes scale-down deadlines, creates or patches the canary Ingress, creates the
+//!   new ReplicaSet (labelled and selected
 //!   by `rollouts-pod-template-hash`, owned by the Rollout), scales the ReplicaSets, creates
 //!   AnalysisRuns from AnalysisTemplates/ClusterAnalysisTemplates with the Rollout's args,
 //!   terminates runs, and writes the status (a merge patch carrying the resourceVersion it

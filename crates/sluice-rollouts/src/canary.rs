@@ -16,8 +16,14 @@
 //! runs from `startingStep` and aborts on failure. After the last step the canary is scaled
 //! to 100% and becomes the stable once available.
 //!
+//! With nginx traffic routing (`crate::nginx`) the replica arithmetic is
+//! `CalculateReplicaCountsForTrafficRoutedCanary` (the stable at 100%, the canary from the
+//! weight or setCanaryScale) and the weight goes to the canary Ingress; stableService and
+//! canaryService select the stable and canary ReplicaSets (`crate::services`). A blue-green
+//! strategy is handed to `crate::bluegreen`.
+//!
 //! Not implemented (reported as an `InvalidSpec` condition, phase Degraded, nothing scaled):
-//! blue-green, traffic routing, experiment and plugin steps, header/mirror routes.
+//! traffic routers other than nginx, experiment and plugin steps, header/mirror routes.
 
 use serde_json::{Value as Json, json};
 

@@ -169,6 +169,14 @@ fn rs_of(s: &Serve, ns: &str, hash: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// Argo CD's built-in Rollout health (resource_customizations argoproj.io/Rollout
+/// health.lua, ported in sluice-health) of the live object.
+fn health(v: &Value) -> sluice_health::HealthStatusCode {
+    sluice_health::resource_health(v, &sluice_health::ResourceOverrides::default())
+        .map(|h| h.status)
+        .unwrap_or(sluice_health::HealthStatusCode::Unknown)
+}
+
 fn st<'a>(v: &'a Value, k: &str) -> &'a str {
     v["status"][k].as_str().unwrap_or("")
 }
@@ -187,6 +195,7 @@ fn blue_green_preview_promote_active_and_old_scaled_down_after_the_delay() {
         st(v, "phase") == "Healthy" && v["status"]["availableReplicas"] == 2
     });
     let v1 = st(&v, "stableRS").to_owned();
+    assert_eq!(health(&v), sluice_health::HealthStatusCode::Healthy);
     assert_eq!(selector(&s, "bg", "web-active"), v1);
     assert_eq!(selector(&s, "bg", "web-preview"), v1);
     let svc = s.json(&["get", "service", "web-active", "-n", "bg"]);
@@ -217,6 +226,7 @@ fn blue_green_preview_promote_active_and_old_scaled_down_after_the_delay() {
     });
     let v2 = st(&v, "currentPodHash").to_owned();
     assert_eq!(st(&v, "message"), "BlueGreenPause");
+    assert_eq!(health(&v), sluice_health::HealthStatusCode::Suspended);
     assert_eq!(
         v["status"]["pauseConditions"][0]["reason"],
         "BlueGreenPause"
@@ -248,6 +258,7 @@ fn blue_green_preview_promote_active_and_old_scaled_down_after_the_delay() {
         st(v, "phase") == "Healthy" && st(v, "stableRS") == v2
     });
     assert_eq!(v["status"]["blueGreen"]["activeSelector"], v2.as_str());
+    assert_eq!(health(&v), sluice_health::HealthStatusCode::Healthy);
     assert_eq!(selector(&s, "bg", "web-active"), v2);
     // the old ReplicaSet: annotated, kept for scaleDownDelaySeconds (3 s), then scaled down
     let old = wait(
@@ -304,6 +315,7 @@ fn blue_green_preview_promote_active_and_old_scaled_down_after_the_delay() {
         "{v:#}"
     );
     assert_eq!(selector(&s, "bg", "web-active"), v2);
+    assert_eq!(health(&v), sluice_health::HealthStatusCode::Degraded);
     let o = cli(&s, &["status", "web", "-n", "bg", "--timeout", "5"]);
     assert_eq!(o.status.code(), Some(1));
     cli_ok(&s, &["retry", "rollout", "web", "-n", "bg"]);
