@@ -497,7 +497,7 @@ pub fn reconcile(input: &Input) -> Plan {
                 return true;
             }
             match cond {
-                Some(start) => now > start.saturating_add(auto_seconds * 1000),
+                Some(start) => now > start.saturating_add(auto_seconds.saturating_mul(1000)),
                 None if has => false,
                 // promoted by the user (see the module doc)
                 None => controller_pause,
@@ -563,12 +563,19 @@ pub fn reconcile(input: &Input) -> Plan {
                     remove_pause(obj, BLUE_GREEN_PAUSE);
                 } else if auto_promotion && auto_seconds > 0 {
                     let start = pause_start(obj, BLUE_GREEN_PAUSE).unwrap_or(now);
-                    plan.requeue(start.saturating_add(auto_seconds * 1000) + 1);
+                    plan.requeue(
+                        start
+                            .saturating_add(auto_seconds.saturating_mul(1000))
+                            .saturating_add(1),
+                    );
                 }
             } else if !controller_pause {
                 add_pause(obj, BLUE_GREEN_PAUSE, &stamp);
                 if auto_promotion && auto_seconds > 0 {
-                    plan.requeue(now.saturating_add(auto_seconds * 1000) + 1);
+                    plan.requeue(
+                        now.saturating_add(auto_seconds.saturating_mul(1000))
+                            .saturating_add(1),
+                    );
                 }
             }
         }

@@ -430,3 +430,107 @@ fn retry_within_the_abort_delay_pauses_again() {
     assert_eq!(active(&c), v1);
     assert!(deadline_of(&c, &v2).is_none(), "deadline removed");
 }
+
+mod prop {
+    use proptest::prelude::*;
+    use serde_json::{Value as Json, json};
+
+    use crate::canary::{Input, ReplicaSet, Run, Service, reconcile};
+
+    fn value() -> impl Strategy<Value = Json> {
+        prop_oneof![
+            Just(Json::Null),
+            any::<bool>().prop_map(Json::from),
+            any::<i64>().prop_map(Json::from),
+            (-5i64..50).prop_map(Json::from),
+            "[a-z0-9%-]{0,6}".prop_map(Json::from),
+            Just(json!({})),
+            Just(json!([])),
+        ]
+    }
+
+    fn rs() -> impl Strategy<Value = ReplicaSet> {
+        (
+            "[abn]",
+            0i32..6,
+            -3i32..6,
+            0i64..4,
+            proptest::option::of("2023-11-1[0-9]T00:00:00Z|garbage"),
+        )
+            .prop_map(|(h, replicas, available, revision, deadline)| ReplicaSet {
+                name: format!("web-{h}"),
+                pod_hash: h,
+                replicas,
+                status_replicas: replicas,
+                ready: available,
+                available,
+                revision,
+                scale_down_deadline: deadline,
+            })
+    }
+
+    proptest! {
+        /// Odd specs, statuses and cluster states never panic: the pass always returns an
+        /// object status with a phase (blue-green, and a canary with nginx routing).
+        #[test]
+        fn any_input_gives_a_status(
+            fields in proptest::collection::vec((0usize..12, value()), 0..8),
+            status in proptest::collection::vec((0usize..8, value()), 0..6),
+            rss in proptest::collection::vec(rs(), 0..4),
+            run_phase in "(|Running|Successful|Failed|Inconclusive|Error)",
+            blue_green in any::<bool>(),
+        ) {
+            let keys = ["activeService", "previewService", "autoPromotionEnabled",
+                "autoPromotionSeconds", "previewReplicaCount", "scaleDownDelaySeconds",
+                "scaleDownDelayRevisionLimit", "abortScaleDownDelaySeconds",
+                "prePromotionAnalysis", "postPromotionAnalysis", "stableService", "canaryService"];
+            let mut strategy = json!({"activeService": "a", "previewService": "p",
+                "stableService": "a", "canaryService": "p",
+                "trafficRouting": {"nginx": {"stableIngress": "i"}},
+                "steps": [{"setWeight": 50}, {"setCanaryScale": {"replicas": 2}}, {"pause": {}}]});
+            for (k, v) in fields {
+                strategy[keys[k]] = v;
+            }
+            let skeys = ["stableRS", "currentPodHash", "abort", "abortedAt", "pauseConditions",
+                "controllerPause", "promoteFull", "blueGreen"];
+            let mut st = json!({});
+            for (k, v) in status {
+                st[skeys[k]] = v;
+            }
+            let strategy = if blue_green {
+                json!({"blueGreen": strategy})
+            } else {
+                json!({"canary": strategy})
+            };
+            let ro = json!({"metadata": {"name": "web"}, "spec": {"replicas": 3,
+                "template": {"spec": {"containers": [{"image": "x"}]}}, "strategy": strategy},
+                "status": st});
+            let new_hash = crate::canary::pod_template_hash(&ro["spec"]["template"], None);
+            let mut rss = rss;
+            for r in &mut rss {
+                if r.pod_hash == "n" {
+                    r.pod_hash = new_hash.clone();
+                    r.name = format!("web-{new_hash}");
+                }
+            }
+            let services = [Service { name: "a".into(), ..Service::default() },
+                Service { name: "p".into(), selector_hash: Some("b".into()), managed_by: None }];
+            let ingress = json!({"metadata": {"name": "i"}, "spec": {"rules": [{"http": {"paths": [
+                {"backend": {"service": {"name": "a"}}}]}}]}});
+            let runs = [Run { name: format!("web-{new_hash}-1-pre"), phase: run_phase, message: String::new(), terminating: false }];
+            let plan = reconcile(&Input {
+                rollout: &ro,
+                replica_sets: &rss,
+                runs: &runs,
+                services: &services,
+                ingresses: std::slice::from_ref(&ingress),
+                now: 1_700_000_000_000,
+            });
+            prop_assert!(plan.status.is_object());
+            prop_assert!(plan.status["phase"].is_string());
+            for (_, n) in &plan.scale {
+                prop_assert!(*n >= 0, "{:?}", plan.scale);
+            }
+        }
+    }
+}
