@@ -178,6 +178,13 @@ pub fn get(ro: &Value, rss: &[Value], runs: &[Value], now: i64) -> String {
     if !blue_green {
         line(&mut out, "  Step", &step);
         line(&mut out, "  SetWeight", &weight);
+        // with traffic routing, the weight the router carries (the plugin's ActualWeight)
+        if let Some(w) = ro
+            .pointer("/status/canary/weights/canary/weight")
+            .and_then(Value::as_i64)
+        {
+            line(&mut out, "  ActualWeight", &w.to_string());
+        }
     }
     let mut by_rev: Vec<(i64, &Value)> = rss
         .iter()
@@ -390,6 +397,7 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("stable,active"), "{t}");
+        assert!(!t.contains("ActualWeight"), "{t}");
         let l = list(&[ro], false, true);
         assert!(l.starts_with("bg   BlueGreen   Paused   -   -   "), "{l}");
     }
@@ -411,6 +419,14 @@ mod tests {
             1_704_067_260,
         );
         assert!(t.contains("Status:          ॥ Paused\n"), "{t}");
+        assert!(!t.contains("ActualWeight"), "{t}");
+        let mut routed = ro();
+        routed["status"]["canary"] = json!({"weights": {"canary": {"weight": 20}}});
+        let r = get(&routed, &[], &[], 1_704_067_260);
+        assert!(
+            r.contains("  SetWeight:     20\n  ActualWeight:  20\n"),
+            "{r}"
+        );
         assert!(
             t.contains("Images:          web:2 (canary)\n                 web:1 (stable)\n"),
             "{t}"

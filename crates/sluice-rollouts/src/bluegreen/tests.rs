@@ -534,3 +534,37 @@ mod prop {
         }
     }
 }
+
+/// bluegreen.go `isBlueGreenFastTracked` and sync.go `shouldFullPromote` ("Rollback to ...
+/// within scaleDownDelay"): going back to the previous template while its ReplicaSet is
+/// still up within its scale-down delay switches the active Service at once, without the
+/// pause or the analysis, and removes its deadline (replicaset.go `removeScaleDownDeadlines`).
+#[test]
+fn rollback_within_the_scale_down_delay_is_fast_tracked() {
+    let analysis = json!({"templates": [{"templateName": "smoke"}]});
+    let mut c = bg(json!({"autoPromotionEnabled": false, "prePromotionAnalysis": analysis}));
+    c.settle();
+    let v1 = c.status("stableRS").to_owned();
+    c.set_image("web:2");
+    c.settle();
+    let name = set_run(&mut c, "-pre", "Successful", "");
+    assert!(name.ends_with("-2-pre"));
+    c.settle();
+    merge(
+        &mut c.rollout,
+        &json!({"status": {"pauseConditions": null}}),
+    );
+    c.settle();
+    let v2 = c.status("stableRS").to_owned();
+    assert_ne!(v1, v2);
+    assert!(deadline_of(&c, &v1).is_some());
+    let runs = c.runs.len();
+    c.set_image("web:1");
+    c.settle();
+    assert_eq!(active(&c), v1, "switched back at once");
+    assert_eq!(c.status("stableRS"), v1);
+    assert_eq!(phase(&c), "Healthy");
+    assert_eq!(c.runs.len(), runs, "no analysis");
+    assert!(deadline_of(&c, &v1).is_none());
+    assert!(deadline_of(&c, &v2).is_some());
+}

@@ -432,6 +432,11 @@ fn nginx_canary_ingress_follows_the_steps_and_returns_to_zero() {
     });
     let v2 = st(&v, "currentPodHash").to_owned();
     assert_eq!(weight(&canary_ingress(&s, "ng")), "20");
+    let out = cli_ok(&s, &["get", "rollout", "web", "-n", "ng"]);
+    assert!(
+        out.contains("  SetWeight:     20\n  ActualWeight:  20\n"),
+        "{out}"
+    );
     assert_eq!(rs_of(&s, "ng", &v2)["spec"]["replicas"], 1);
     assert_eq!(rs_of(&s, "ng", &v1)["spec"]["replicas"], 5);
     assert_eq!(selector(&s, "ng", "web-canary"), v2);
