@@ -340,6 +340,17 @@ pub async fn reconcile_rollout(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result
             Err(e) => return Err(e.into()),
         }
     }
+    for (rs_name, rev) in &plan.rs_revisions {
+        rs_api
+            .patch(
+                rs_name,
+                &PatchParams::default(),
+                &Patch::Merge(
+                    json!({"metadata": {"annotations": {REVISION_ANNOTATION: rev.to_string()}}}),
+                ),
+            )
+            .await?;
+    }
     for (rs_name, deadline) in &plan.rs_annotations {
         rs_api
             .patch(

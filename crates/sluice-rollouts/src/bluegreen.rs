@@ -236,18 +236,7 @@ pub fn reconcile(input: &Input) -> Plan {
         .replica_sets
         .iter()
         .find(|r| !stable_hash.is_empty() && r.pod_hash == stable_hash);
-    let revision = match new_rs {
-        Some(r) => r.revision,
-        None => {
-            input
-                .replica_sets
-                .iter()
-                .map(|r| r.revision)
-                .max()
-                .unwrap_or(0)
-                + 1
-        }
-    };
+    let revision = crate::canary::sync_revision(input.replica_sets, new_rs, &mut plan);
     let new_name = format!("{name}-{hash}");
     if new_rs.is_none() {
         plan.create_rs = Some((new_name.clone(), hash.clone(), revision));

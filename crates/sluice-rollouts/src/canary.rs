@@ -191,6 +191,9 @@ pub struct Plan {
     pub rs_annotations: Vec<(String, Option<String>)>,
     /// The desired canary Ingresses (nginx traffic routing), whole objects.
     pub ingresses: Vec<Json>,
+    /// A new revision for an existing ReplicaSet that becomes the new one again (its
+    /// `rollout.argoproj.io/revision` annotation).
+    pub rs_revisions: Vec<(String, i64)>,
 }
 
 impl Plan {
@@ -205,6 +208,7 @@ impl Plan {
             services: Vec::new(),
             rs_annotations: Vec::new(),
             ingresses: Vec::new(),
+            rs_revisions: Vec::new(),
         }
     }
 
@@ -402,6 +406,31 @@ pub(crate) fn condition(
     };
     json!({"type": kind, "status": st, "reason": reason, "message": message,
         "lastTransitionTime": transition, "lastUpdateTime": update})
+}
+
+/// The revision of the new ReplicaSet as `getAllReplicaSetsAndSyncRevision`: one more than
+/// the highest of the others; an existing ReplicaSet with a lower one (a template that comes
+/// back) gets it (`SetNewReplicaSetAnnotations`).
+pub(crate) fn sync_revision(
+    all: &[ReplicaSet],
+    new_rs: Option<&ReplicaSet>,
+    plan: &mut Plan,
+) -> i64 {
+    let want = all
+        .iter()
+        .filter(|r| new_rs.is_none_or(|n| n.name != r.name))
+        .map(|r| r.revision)
+        .max()
+        .unwrap_or(0)
+        + 1;
+    match new_rs {
+        Some(r) if r.revision < want => {
+            plan.rs_revisions.push((r.name.clone(), want));
+            want
+        }
+        Some(r) => r.revision,
+        None => want,
+    }
 }
 
 /// The AnalysisRun name of a step (`<rollout>-<hash>-<revision>-<step>`) or of background
@@ -628,18 +657,7 @@ pub fn reconcile(input: &Input) -> Plan {
         .replica_sets
         .iter()
         .find(|r| r.pod_hash == stable_hash && !promoted);
-    let revision = match new_rs {
-        Some(r) => r.revision,
-        None => {
-            input
-                .replica_sets
-                .iter()
-                .map(|r| r.revision)
-                .max()
-                .unwrap_or(0)
-                + 1
-        }
-    };
+    let revision = crate::canary::sync_revision(input.replica_sets, new_rs, &mut plan);
     let new_name = format!("{name}-{hash}");
     if new_rs.is_none() {
         plan.create_rs = Some((new_name.clone(), hash.clone(), revision));

@@ -567,4 +567,7 @@ fn rollback_within_the_scale_down_delay_is_fast_tracked() {
     assert_eq!(c.runs.len(), runs, "no analysis");
     assert!(deadline_of(&c, &v1).is_none());
     assert!(deadline_of(&c, &v2).is_some());
+    // utils/replicaset `SetNewReplicaSetAnnotations`: the reused ReplicaSet gets revision 3
+    let r1 = c.rss.iter().find(|r| r.pod_hash == v1).map(|r| r.revision);
+    assert_eq!(r1, Some(3));
 }

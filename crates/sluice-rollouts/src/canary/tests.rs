@@ -158,6 +158,11 @@ impl Cluster {
                 };
             }
         }
+        for (name, rev) in &plan.rs_revisions {
+            if let Some(r) = self.rss.iter_mut().find(|r| &r.name == name) {
+                r.revision = *rev;
+            }
+        }
         for (name, a) in &plan.rs_annotations {
             if let Some(r) = self.rss.iter_mut().find(|r| &r.name == name) {
                 r.scale_down_deadline = a.clone();
