@@ -13,6 +13,7 @@
 //! - Status is written as Tekton writes it; Events mark starts and ends ([`events`]).
 
 pub mod application;
+pub mod cdmetrics;
 pub mod concurrency;
 pub mod events;
 pub mod interceptor_http;

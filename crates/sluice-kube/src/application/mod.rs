@@ -55,6 +55,9 @@ pub struct AppOptions {
     /// The namespace Argo CD's own objects (argocd-cm, projects) are looked for when not
     /// in the Application's namespace.
     pub controller_namespace: String,
+    /// Where Argo CD's metrics are counted (`argocd_app_info` is read from the controller's
+    /// cache at scrape time); none: not counted.
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl AppOptions {
@@ -62,6 +65,7 @@ impl AppOptions {
         AppOptions {
             sources,
             controller_namespace: "argocd".into(),
+            metrics: None,
         }
     }
 }
@@ -104,7 +108,12 @@ pub async fn run(client: Client, opts: AppOptions) -> Result<(), Error> {
         instance: format!("sluice-{}", std::process::id()),
     });
     let apps: Api<DynamicObject> = Api::all_with(client, &app_ar());
-    Controller::new_with(apps, watcher::Config::default(), app_ar())
+    let controller = Controller::new_with(apps, watcher::Config::default(), app_ar());
+    if let Some(m) = &ctx.opts.metrics {
+        let store = controller.store();
+        m.cd.set_apps(Box::new(move || store.state()));
+    }
+    controller
         .run(reconcile, error_policy, ctx)
         .for_each(|_| futures::future::ready(()))
         .await;
@@ -280,7 +289,23 @@ fn condition(type_: &str, message: &str) -> Value {
     json!({"type": type_, "message": message, "lastTransitionTime": now()})
 }
 
+/// One reconcile, its duration observed into `argocd_app_reconcile` (upstream observes every
+/// refresh-queue item, `processAppRefreshQueueItem`).
 async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<AppCtx>) -> Result<Action, Error> {
+    let started = Instant::now();
+    let metrics = ctx.opts.metrics.clone();
+    let labels = metrics.as_ref().map(|_| {
+        json!({"metadata": {"namespace": obj.metadata.namespace},
+            "spec": {"destination": {"server": obj.data.pointer("/spec/destination/server")}}})
+    });
+    let r = reconcile_once(obj, ctx).await;
+    if let (Some(m), Some(app)) = (metrics, labels) {
+        m.cd.reconciled(&app, started.elapsed().as_secs_f64());
+    }
+    r
+}
+
+async fn reconcile_once(obj: Arc<DynamicObject>, ctx: Arc<AppCtx>) -> Result<Action, Error> {
     let mut app = serde_json::to_value(&*obj)?;
     app["apiVersion"] = json!("argoproj.io/v1alpha1");
     app["kind"] = json!("Application");
@@ -1670,6 +1695,9 @@ async fn finish_operation(
     let phase = s(&state, "/phase").to_string();
     let msg = s(&state, "/message").to_string();
     let dry = state.pointer("/syncResult/dryRun").is_some();
+    if let Some(m) = &ctx.opts.metrics {
+        m.cd.sync_completed(app, &state);
+    }
     if phase == "Succeeded" && !dry {
         let mut hist: Vec<Value> = status
             .get("history")
