@@ -141,6 +141,10 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
                 client.clone(),
                 crate::applications::appset_options(&repos),
             ));
+            tokio::spawn(sluice_kube::notifications::run_supervised(
+                client.clone(),
+                "argocd".into(),
+            ));
             sluice_kube::run(client, opts).await?;
             return Ok(exit::OK);
         }
@@ -194,6 +198,11 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
         tokio::spawn(sluice_kube::application::appset::run_supervised(
             client.clone(),
             crate::applications::appset_options(&repos),
+        ));
+        // Argo CD notifications for Applications and PipelineRuns
+        tokio::spawn(sluice_kube::notifications::run_supervised(
+            client.clone(),
+            "argocd".into(),
         ));
         tokio::spawn(sluice_kube::run_supervised(client, opts));
         println!("sluice serve listening on {}", e.url);

@@ -332,6 +332,8 @@ async fn reconcile_once(obj: Arc<DynamicObject>, ctx: Arc<AppCtx>) -> Result<Act
     let mut annotations = app["metadata"]["annotations"].clone();
     if let Some(a) = annotations.as_object_mut() {
         a.remove(REFRESH_ANNOTATION);
+        // what the notifications controller writes is no change to reconcile
+        a.remove(sluice_notify::NOTIFIED_ANNOTATION);
     }
     let user = json!([
         app["spec"],

@@ -29,6 +29,7 @@ mod serve_gitops;
 mod serve_kubectl;
 mod serve_load;
 mod serve_monitoring;
+mod serve_notifications;
 mod serve_rollouts;
 mod serve_triggers;
 mod serve_triggers_conformance;
