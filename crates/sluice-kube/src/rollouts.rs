@@ -733,7 +733,19 @@ pub async fn run(ctx: Arc<Ctx>) {
     let client = ctx.client.clone();
     let ros: Api<DynamicObject> = Api::all_with(client.clone(), &rollout_ar());
     let ars: Api<DynamicObject> = Api::all_with(client.clone(), &analysisrun_ar());
-    let ro_ctl = Controller::new_with(ros, watcher::Config::default(), rollout_ar())
+    let ro_ctl = Controller::new_with(ros, watcher::Config::default(), rollout_ar());
+    let ar_ctl = Controller::new_with(ars, watcher::Config::default(), analysisrun_ar());
+    // rollout_info, analysis_run_info...: read from the caches at scrape time
+    let (ro_store, ar_store) = (ro_ctl.store(), ar_ctl.store());
+    ctx.opts
+        .metrics
+        .cd
+        .set_rollouts(Box::new(move || ro_store.state()));
+    ctx.opts
+        .metrics
+        .cd
+        .set_analysis_runs(Box::new(move || ar_store.state()));
+    let ro_ctl = ro_ctl
         .owns_with(
             Api::<DynamicObject>::all_with(client.clone(), &replicaset_ar()),
             replicaset_ar(),
@@ -746,7 +758,7 @@ pub async fn run(ctx: Arc<Ctx>) {
         )
         .run(reconcile_rollout, error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
-    let ar_ctl = Controller::new_with(ars, watcher::Config::default(), analysisrun_ar())
+    let ar_ctl = ar_ctl
         .run(reconcile_run, error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
     futures::future::join(ro_ctl, ar_ctl).await;

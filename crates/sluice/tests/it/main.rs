@@ -28,6 +28,8 @@ mod serve_concurrency;
 mod serve_gitops;
 mod serve_kubectl;
 mod serve_load;
+mod serve_monitoring;
+mod serve_notifications;
 mod serve_rollouts;
 mod serve_rollouts_bluegreen;
 mod serve_triggers;
