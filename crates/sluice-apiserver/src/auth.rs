@@ -32,6 +32,8 @@ pub struct Auth {
     pub signer: Option<Signer>,
     /// The longest TokenRequest (`--service-account-max-token-expiration`), seconds.
     pub max_token_seconds: i64,
+    /// OpenID Connect ID tokens (`--oidc-*`, or Argo CD's `oidc.config`).
+    pub oidc: std::sync::RwLock<Option<Arc<crate::oidc::Oidc>>>,
     index: Mutex<Option<(u64, Arc<Rbac>)>>,
 }
 
@@ -41,8 +43,14 @@ impl Auth {
             tokens,
             signer,
             max_token_seconds: 48 * 3600,
+            oidc: Default::default(),
             index: Mutex::new(None),
         }
+    }
+
+    /// The OIDC authenticator, if configured.
+    pub fn oidc(&self) -> Option<Arc<crate::oidc::Oidc>> {
+        self.oidc.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
@@ -118,8 +126,29 @@ fn now_secs() -> i64 {
     util::unix_now()
 }
 
-/// The user a bearer token belongs to, or None (401).
+/// The user a bearer token belongs to, or None (401): the admin token, the token file,
+/// ServiceAccount tokens, then OIDC ID tokens of the issuer, which may fetch the
+/// provider's keys again when the token's key is new (bounded, rate-limited).
+pub async fn authenticate(st: &State, token: &str) -> Option<UserInfo> {
+    if let Some(u) = authenticate_local(st, token) {
+        return Some(u);
+    }
+    let oidc = st.auth.oidc()?;
+    Some(oidc.authenticate(token).await?.with_authenticated())
+}
+
+/// The user a bearer token belongs to, or None (401), without waiting on the network:
+/// OIDC tokens are checked with the keys cached (TokenReview).
 pub fn authenticate_token(st: &State, token: &str) -> Option<UserInfo> {
+    if let Some(u) = authenticate_local(st, token) {
+        return Some(u);
+    }
+    let oidc = st.auth.oidc()?;
+    Some(oidc.authenticate_cached(token)?.with_authenticated())
+}
+
+/// The admin token, the token file's users and ServiceAccount tokens.
+fn authenticate_local(st: &State, token: &str) -> Option<UserInfo> {
     if token.is_empty() {
         return None;
     }

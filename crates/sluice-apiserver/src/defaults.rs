@@ -112,7 +112,10 @@ pub fn apply(group: &str, kind: &str, object: &mut Value, old: Option<&Value>) {
             }
         }
         ("", "Service") => service(root, old),
-        ("", "Secret") => set(root, "type", json!("Opaque")),
+        ("", "Secret") => {
+            set(root, "type", json!("Opaque"));
+            fold_string_data(root);
+        }
         ("", "Namespace") => {
             // SetDefaults_Namespace: the immutable `kubernetes.io/metadata.name` label
             let name = root
@@ -750,6 +753,38 @@ fn service(root: &mut Map<String, Value>, old: Option<&Value>) {
     }
 }
 
+/// A Secret's `stringData` merged into `data` (base64), overwriting, and dropped: "All
+/// keys and values are merged into the data field on write, overwriting any existing
+/// values. The stringData field is never output when reading from the API" (core/v1
+/// Secret API reference; `Convert_v1_Secret_To_core_Secret`).
+fn fold_string_data(root: &mut serde_json::Map<String, Value>) {
+    let Some(Value::Object(sd)) = root.remove("stringData") else {
+        return;
+    };
+    if sd.is_empty() {
+        return;
+    }
+    use base64::Engine as _;
+    let data = root
+        .entry("data")
+        .or_insert_with(|| Value::Object(serde_json::Map::new()));
+    if !data.is_object() {
+        *data = Value::Object(serde_json::Map::new());
+    }
+    if let Some(d) = data.as_object_mut() {
+        for (k, v) in sd {
+            let text = match v {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            d.insert(
+                k,
+                Value::String(base64::engine::general_purpose::STANDARD.encode(text)),
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -758,6 +793,26 @@ mod tests {
         let mut v = v;
         apply(group, kind, &mut v, None);
         v
+    }
+
+    // core/v1 Secret: stringData is merged into data on write, overwriting, never read back
+    #[test]
+    fn secret_string_data_is_folded_into_data() {
+        let v = defaulted(
+            "",
+            "Secret",
+            json!({"data": {"a": "eA==", "b": "eQ=="}, "stringData": {"b": "hi", "c": "x y"}}),
+        );
+        assert_eq!(
+            v,
+            json!({"type": "Opaque", "data": {"a": "eA==", "b": "aGk=", "c": "eCB5"}})
+        );
+        let v = defaulted(
+            "",
+            "Secret",
+            json!({"type": "kubernetes.io/tls", "stringData": {}}),
+        );
+        assert_eq!(v, json!({"type": "kubernetes.io/tls"}));
     }
 
     // pkg/apis/core/v1/defaults.go SetDefaults_Container: PullAlways for ":latest" or no

@@ -31,6 +31,7 @@ pub mod defaults;
 pub mod encryption;
 pub mod limits;
 pub mod listeners;
+pub mod oidc;
 pub mod ops;
 pub mod patch;
 pub mod proto;
@@ -122,6 +123,8 @@ pub struct Options {
     pub encryption_provider_config: Option<PathBuf>,
     /// The audit log (`--audit-log-path`, `--audit-policy-file`, rotation).
     pub audit: Option<audit_log::AuditOptions>,
+    /// OpenID Connect bearer tokens (kube-apiserver's `--oidc-*` flags); None: off.
+    pub oidc: Option<oidc::OidcOptions>,
 }
 
 impl Default for Options {
@@ -141,6 +144,7 @@ impl Default for Options {
             api_audiences: Vec::new(),
             encryption_provider_config: None,
             audit: None,
+            oidc: None,
         }
     }
 }
@@ -256,6 +260,24 @@ impl ApiServer {
         server::router(self.state.clone(), false)
     }
 
+    /// Accepts OpenID Connect ID tokens as `o` says (replacing any OIDC configuration),
+    /// loading the provider's keys now when called on a tokio runtime, else from
+    /// [`ApiServer::start_background`]. For configurations read from the store (Argo CD's
+    /// `oidc.config`) after [`ApiServer::open`].
+    pub fn set_oidc(&self, o: &oidc::OidcOptions) -> Result<(), Error> {
+        let new = Arc::new(oidc::Oidc::new(o)?);
+        if tokio::runtime::Handle::try_current().is_ok() {
+            new.start();
+        }
+        *self
+            .state
+            .auth
+            .oidc
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(new);
+        Ok(())
+    }
+
     /// Registers an admission hook (the policy engine), called after built-in validation.
     pub fn add_admission_hook(&self, hook: Arc<dyn AdmissionHook>) {
         self.state
@@ -339,6 +361,9 @@ impl ApiServer {
     pub fn start_background(&self) {
         if let Some(opts) = self.state.simulate.clone() {
             simnode::spawn(self.state.clone(), opts);
+        }
+        if let Some(o) = self.state.auth.oidc() {
+            o.start();
         }
     }
 
@@ -545,7 +570,11 @@ fn open_auth(opts: &Options) -> Result<auth::Auth, Error> {
         .unwrap_or_else(|| "https://kubernetes.default.svc.cluster.local".to_owned());
     let signer = sluice_auth::sa::Signer::new(&key, &issuer, opts.api_audiences.clone())
         .map_err(|e| Error::Auth(format!("DATA/sa.key: {e}")))?;
-    Ok(auth::Auth::new(tokens, Some(signer)))
+    let auth = auth::Auth::new(tokens, Some(signer));
+    if let Some(o) = &opts.oidc {
+        *auth.oidc.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(oidc::Oidc::new(o)?));
+    }
+    Ok(auth)
 }
 
 /// Reads `--encryption-provider-config`: it holds keys, so it must be readable by its owner

@@ -319,12 +319,15 @@ async fn handle_api(st: Arc<State>, auth: bool, mut req: Request) -> Response {
         || path.starts_with("/livez/")
         || (path == "/metrics" && st.metrics_public());
     if auth && !public {
-        let user = req
+        let token = req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|h| h.to_str().ok())
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .and_then(|t| crate::auth::authenticate_token(&st, t.trim()));
+            .and_then(|h| h.strip_prefix("Bearer "));
+        let user = match token {
+            Some(t) => crate::auth::authenticate(&st, t.trim()).await,
+            None => None,
+        };
         let Some(user) = user else {
             return error_response(&ApiError::unauthorized());
         };

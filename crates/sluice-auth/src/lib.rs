@@ -1,12 +1,13 @@
 //! Who may do what, without I/O: the users of a static token file (kube-apiserver's
 //! `--token-auth-file`), ServiceAccount tokens (ES256 JWTs shaped as kube-apiserver's bound
-//! tokens), Kubernetes RBAC over Role/ClusterRole/RoleBinding/ClusterRoleBinding objects
+//! tokens), OpenID Connect ID tokens (kube-apiserver's `--oidc-*` flags), Kubernetes RBAC over Role/ClusterRole/RoleBinding/ClusterRoleBinding objects
 //! with the bootstrap roles and aggregation, and Argo CD's RBAC (argocd-rbac-cm).
 //!
 //! The API server (sluice-apiserver) and the CLI (`sluice admin rbac`) are the I/O edges.
 
 pub mod argocd;
 pub mod bootstrap;
+pub mod oidc;
 pub mod rbac;
 pub mod sa;
 pub mod tokenfile;

@@ -27,8 +27,11 @@ pub fn icon(status: &str) -> &'static str {
     }
 }
 
-/// The steps, the current one and its weight: (`1/8`, `20`).
+/// The steps, the current one and its weight: (`1/8`, `20`); `-` for blue-green.
 pub fn step_and_weight(ro: &Value) -> (String, String) {
+    if strategy(ro) == "BlueGreen" {
+        return ("-".into(), "-".into());
+    }
     let steps = ro
         .pointer("/spec/strategy/canary/steps")
         .and_then(Value::as_array)
@@ -138,14 +141,28 @@ pub fn get(ro: &Value, rss: &[Value], runs: &[Value], now: i64) -> String {
             .unwrap_or("")
             .to_owned()
     };
-    let role = |h: &str| {
-        if h == stable {
-            "stable"
-        } else if h == current {
-            "canary"
-        } else {
-            ""
+    let blue_green = strategy(ro) == "BlueGreen";
+    let active = s(ro, "/status/blueGreen/activeSelector");
+    let preview = s(ro, "/status/blueGreen/previewSelector");
+    // the plugin's ReplicaSet tags (`info/replicaset_info.go`): stable, canary, active, preview
+    let tags = |h: &str| -> Vec<&'static str> {
+        let mut t = Vec::new();
+        if h.is_empty() {
+            return t;
         }
+        if h == stable {
+            t.push("stable");
+        }
+        if blue_green {
+            if h == active {
+                t.push("active");
+            } else if h == preview {
+                t.push("preview");
+            }
+        } else if h == current && h != stable {
+            t.push("canary");
+        }
+        t
     };
     let mut out = String::new();
     let line = |out: &mut String, k: &str, v: &str| {
@@ -158,8 +175,17 @@ pub fn get(ro: &Value, rss: &[Value], runs: &[Value], now: i64) -> String {
         line(&mut out, "Message", message);
     }
     line(&mut out, "Strategy", strategy(ro));
-    line(&mut out, "  Step", &step);
-    line(&mut out, "  SetWeight", &weight);
+    if !blue_green {
+        line(&mut out, "  Step", &step);
+        line(&mut out, "  SetWeight", &weight);
+        // with traffic routing, the weight the router carries (the plugin's ActualWeight)
+        if let Some(w) = ro
+            .pointer("/status/canary/weights/canary/weight")
+            .and_then(Value::as_i64)
+        {
+            line(&mut out, "  ActualWeight", &w.to_string());
+        }
+    }
     let mut by_rev: Vec<(i64, &Value)> = rss
         .iter()
         .map(|r| {
@@ -176,7 +202,7 @@ pub fn get(ro: &Value, rss: &[Value], runs: &[Value], now: i64) -> String {
     let mut first = true;
     for (_, r) in &by_rev {
         let h = hash(r);
-        let role = role(&h);
+        let role = tags(&h).join(", ");
         if role.is_empty() {
             continue;
         }
@@ -282,7 +308,7 @@ pub fn get(ro: &Value, rss: &[Value], runs: &[Value], now: i64) -> String {
             "ReplicaSet".into(),
             format!("{} {rs_status}", icon(rs_status)),
             age(&r["metadata"]["creationTimestamp"], now),
-            role(&h).to_owned(),
+            tags(&h).join(","),
         ]);
         for (j, a) in my_runs.iter().enumerate() {
             let p = s(a, "/status/phase");
@@ -342,6 +368,40 @@ mod tests {
         assert!(t.starts_with("apps   web"), "{t}");
     }
 
+    /// The plugin's blue-green view (argo-rollouts docs/features/bluegreen.md,
+    /// `kubectl argo rollouts get rollout`): no step or weight, the active and preview
+    /// ReplicaSets tagged.
+    #[test]
+    fn blue_green_tags_active_and_preview() {
+        let ro = json!({"metadata": {"name": "bg", "namespace": "apps", "creationTimestamp": "2024-01-01T00:00:00Z"},
+            "spec": {"replicas": 2, "strategy": {"blueGreen": {"activeService": "a", "previewService": "p"}}},
+            "status": {"phase": "Paused", "message": "BlueGreenPause", "stableRS": "aaa", "currentPodHash": "bbb",
+                "blueGreen": {"activeSelector": "aaa", "previewSelector": "bbb"}}});
+        let rs = |h: &str, rev: &str, img: &str| {
+            json!({"metadata": {"name": format!("bg-{h}"), "labels": {"rollouts-pod-template-hash": h},
+                "annotations": {"rollout.argoproj.io/revision": rev}, "creationTimestamp": "2024-01-01T00:00:00Z"},
+                "spec": {"replicas": 2, "template": {"spec": {"containers": [{"image": img}]}}},
+                "status": {"availableReplicas": 2}})
+        };
+        let t = get(
+            &ro,
+            &[rs("aaa", "1", "web:blue"), rs("bbb", "2", "web:green")],
+            &[],
+            1_704_067_260,
+        );
+        assert!(t.contains("Strategy:        BlueGreen\nImages:"), "{t}");
+        assert!(
+            t.contains(
+                "Images:          web:green (preview)\n                 web:blue (stable, active)\n"
+            ),
+            "{t}"
+        );
+        assert!(t.contains("stable,active"), "{t}");
+        assert!(!t.contains("ActualWeight"), "{t}");
+        let l = list(&[ro], false, true);
+        assert!(l.starts_with("bg   BlueGreen   Paused   -   -   "), "{l}");
+    }
+
     #[test]
     fn tree_shows_revisions_replicasets_and_runs() {
         let rs = |h: &str, rev: &str, n: i64, img: &str| {
@@ -359,6 +419,14 @@ mod tests {
             1_704_067_260,
         );
         assert!(t.contains("Status:          ॥ Paused\n"), "{t}");
+        assert!(!t.contains("ActualWeight"), "{t}");
+        let mut routed = ro();
+        routed["status"]["canary"] = json!({"weights": {"canary": {"weight": 20}}});
+        let r = get(&routed, &[], &[], 1_704_067_260);
+        assert!(
+            r.contains("  SetWeight:     20\n  ActualWeight:  20\n"),
+            "{r}"
+        );
         assert!(
             t.contains("Images:          web:2 (canary)\n                 web:1 (stable)\n"),
             "{t}"

@@ -15,6 +15,7 @@ pub mod diff;
 pub mod lint;
 pub mod repo;
 pub mod repocreds;
+pub mod retry;
 pub mod sync;
 pub mod webhook;
 

@@ -13,11 +13,14 @@
 //! - Status is written as Tekton writes it; Events mark starts and ends ([`events`]).
 
 pub mod application;
+pub mod cdmetrics;
 pub mod concurrency;
 pub mod events;
+pub mod http_out;
 pub mod interceptor_http;
 pub mod logs;
 pub mod metrics;
+pub mod notifications;
 pub mod pipelinerun;
 pub mod retention;
 pub mod rollouts;

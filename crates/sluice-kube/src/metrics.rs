@@ -107,6 +107,8 @@ pub struct Metrics {
     running_trs_old: Gauge,
     pr_start: Family<RunningLabels, Gauge<f64, AtomicU64>>,
     trigger_events: Family<ListenerLabels, Counter>,
+    /// Argo CD's and Argo Rollouts' metrics (`crate::cdmetrics`).
+    pub cd: crate::cdmetrics::CdMetrics,
     process: Process,
     /// The runs counted as running, by uid (so an end is counted once per start).
     running: Mutex<HashMap<String, Option<RunningLabels>>>,
@@ -195,6 +197,7 @@ impl Metrics {
             running_trs_old: Gauge::default(),
             pr_start: Family::default(),
             trigger_events: Family::default(),
+            cd: crate::cdmetrics::CdMetrics::register(&mut registry),
             process: Process::default(),
             running: Mutex::new(HashMap::new()),
             registry: Registry::default(),
@@ -412,6 +415,7 @@ impl Metrics {
     /// The OpenMetrics text of every metric, process metrics read now.
     pub fn encode(&self) -> String {
         self.process.refresh();
+        self.cd.refresh();
         let mut out = String::new();
         // writing into a String cannot fail
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);

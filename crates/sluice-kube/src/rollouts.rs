@@ -1,8 +1,11 @@
-//! Argo Rollouts controllers: Rollouts (canary) and AnalysisRuns, the I/O around the pure
+//! Argo Rollouts controllers: Rollouts (canary, blue-green) and AnalysisRuns, the I/O around the pure
 //! engines of `sluice_rollouts`.
 //!
-//! - Rollout: reads the Rollout's ReplicaSets and AnalysisRuns (owned by its uid), runs
-//!   `sluice_rollouts::canary::reconcile`, creates the new ReplicaSet (labelled and selected
+//! - Rollout: reads the Rollout's ReplicaSets and AnalysisRuns (owned by its uid), the
+//!   Services its strategy names and nginx's stable Ingresses, runs
+//!   `sluice_rollouts::canary::reconcile` (canary or blue-green), switches Service selectors,
+//!   sets or removes scale-down deadlines, creates or patches the canary Ingress, creates the
+//!   new ReplicaSet (labelled and selected
 //!   by `rollouts-pod-template-hash`, owned by the Rollout), scales the ReplicaSets, creates
 //!   AnalysisRuns from AnalysisTemplates/ClusterAnalysisTemplates with the Rollout's args,
 //!   terminates runs, and writes the status (a merge patch carrying the resourceVersion it
@@ -28,6 +31,10 @@ use kube::runtime::watcher;
 use serde_json::{Value, json};
 use sluice_rollouts::analysis::{self, Outcome, Task};
 use sluice_rollouts::canary::{self, POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION};
+use sluice_rollouts::nginx;
+use sluice_rollouts::services::{
+    MANAGED_BY_ANNOTATION, SCALE_DOWN_DEADLINE_ANNOTATION, service_patch,
+};
 
 use crate::{Ctx, Error, gvk};
 
@@ -60,6 +67,124 @@ fn clusteranalysistemplate_ar() -> ApiResource {
 }
 fn replicaset_ar() -> ApiResource {
     gvk("apps", "v1", "ReplicaSet", "replicasets")
+}
+fn service_ar() -> ApiResource {
+    gvk("", "v1", "Service", "services")
+}
+fn ingress_ar() -> ApiResource {
+    gvk("networking.k8s.io", "v1", "Ingress", "ingresses")
+}
+
+/// A GET that maps 404 to `None`.
+async fn get_opt(
+    api: &Api<DynamicObject>,
+    name: &str,
+    ar: &ApiResource,
+) -> Result<Option<Value>, Error> {
+    match api.get(name).await {
+        Ok(o) => Ok(Some(to_json(&o, ar)?)),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The Services the strategy names (blue-green active/preview, canary stable/canary) that
+/// exist, as the engine sees them.
+async fn referenced_services(
+    client: &kube::Client,
+    ns: &str,
+    ro: &Value,
+) -> Result<Vec<canary::Service>, Error> {
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &service_ar());
+    let mut out = Vec::new();
+    for p in [
+        "/spec/strategy/blueGreen/activeService",
+        "/spec/strategy/blueGreen/previewService",
+        "/spec/strategy/canary/stableService",
+        "/spec/strategy/canary/canaryService",
+    ] {
+        let name = str_at(ro, p);
+        if name.is_empty() || out.iter().any(|s: &canary::Service| s.name == name) {
+            continue;
+        }
+        if let Some(v) = get_opt(&api, name, &service_ar()).await? {
+            out.push(canary::Service {
+                name: name.to_owned(),
+                selector_hash: v
+                    .pointer("/spec/selector")
+                    .and_then(|s| s.get(POD_TEMPLATE_HASH_LABEL))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                managed_by: v
+                    .pointer("/metadata/annotations")
+                    .and_then(|a| a.get(MANAGED_BY_ANNOTATION))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The stable Ingresses of nginx traffic routing that exist.
+async fn stable_ingresses(
+    client: &kube::Client,
+    ns: &str,
+    ro: &Value,
+) -> Result<Vec<Value>, Error> {
+    let Some(ng) = nginx::config(ro) else {
+        return Ok(Vec::new());
+    };
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &ingress_ar());
+    let mut out = Vec::new();
+    for name in nginx::stable_ingresses(ng) {
+        if let Some(v) = get_opt(&api, &name, &ingress_ar()).await? {
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
+/// nginx.go `SetWeightPerIngress`: the canary Ingress created, or patched (annotations,
+/// labels, spec) when it differs; one controlled by another object is an error.
+async fn apply_canary_ingress(
+    client: &kube::Client,
+    ns: &str,
+    uid: &str,
+    desired: &Value,
+) -> Result<(), Error> {
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &ingress_ar());
+    let name = str_at(desired, "/metadata/name");
+    let Some(live) = get_opt(&api, name, &ingress_ar()).await? else {
+        let obj: DynamicObject = serde_json::from_value(desired.clone())?;
+        return match api.create(&PostParams::default(), &obj).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
+            Err(e) => Err(e.into()),
+        };
+    };
+    let controlled = live
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .is_some_and(|r| r.iter().any(|r| r["uid"] == uid && r["controller"] == true));
+    if !controlled {
+        return Err(Error::Other(format!(
+            "canary ingress `{name}` controlled by different object"
+        )));
+    }
+    let shape = |v: &Value| {
+        json!({"metadata": {
+            "annotations": v.pointer("/metadata/annotations").cloned().unwrap_or(json!({})),
+            "labels": v.pointer("/metadata/labels").cloned().unwrap_or(json!({}))},
+            "spec": v.get("spec").cloned().unwrap_or(json!({}))})
+    };
+    if shape(&live) == shape(desired) {
+        return Ok(());
+    }
+    let patch = merge_diff(&shape(&live), &shape(desired));
+    api.patch(name, &PatchParams::default(), &Patch::Merge(patch))
+        .await?;
+    Ok(())
 }
 
 fn now_ms() -> i64 {
@@ -159,6 +284,11 @@ pub async fn reconcile_rollout(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result
                 .and_then(Value::as_str)
                 .and_then(|r| r.parse().ok())
                 .unwrap_or(0),
+            scale_down_deadline: v
+                .pointer("/metadata/annotations")
+                .and_then(|a| a.get(SCALE_DOWN_DEADLINE_ANNOTATION))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
         });
         rs_objs.push(v);
     }
@@ -175,11 +305,15 @@ pub async fn reconcile_rollout(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result
             terminating: v.pointer("/spec/terminate").and_then(Value::as_bool) == Some(true),
         });
     }
+    let services = referenced_services(&client, &ns, &ro).await?;
+    let ingresses = stable_ingresses(&client, &ns, &ro).await?;
     let now = now_ms();
     let plan = canary::reconcile(&canary::Input {
         rollout: &ro,
         replica_sets: &rss,
         runs: &runs,
+        services: &services,
+        ingresses: &ingresses,
         now,
     });
 
@@ -206,6 +340,28 @@ pub async fn reconcile_rollout(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result
             Err(e) => return Err(e.into()),
         }
     }
+    for (rs_name, rev) in &plan.rs_revisions {
+        rs_api
+            .patch(
+                rs_name,
+                &PatchParams::default(),
+                &Patch::Merge(
+                    json!({"metadata": {"annotations": {REVISION_ANNOTATION: rev.to_string()}}}),
+                ),
+            )
+            .await?;
+    }
+    for (rs_name, deadline) in &plan.rs_annotations {
+        rs_api
+            .patch(
+                rs_name,
+                &PatchParams::default(),
+                &Patch::Merge(
+                    json!({"metadata": {"annotations": {SCALE_DOWN_DEADLINE_ANNOTATION: deadline}}}),
+                ),
+            )
+            .await?;
+    }
     for (rs_name, n) in &plan.scale {
         let current = rs_objs
             .iter()
@@ -220,6 +376,19 @@ pub async fn reconcile_rollout(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result
                 )
                 .await?;
         }
+    }
+    let svc_api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &service_ar());
+    for sw in &plan.services {
+        svc_api
+            .patch(
+                &sw.name,
+                &PatchParams::default(),
+                &Patch::Merge(service_patch(&name, sw)),
+            )
+            .await?;
+    }
+    for ing in &plan.ingresses {
+        apply_canary_ingress(&client, &ns, &uid, ing).await?;
     }
     for nr in &plan.create_runs {
         let spec = match run_spec(&client, &ns, &nr.analysis, &nr.pod_hash, &ro).await {
@@ -564,7 +733,19 @@ pub async fn run(ctx: Arc<Ctx>) {
     let client = ctx.client.clone();
     let ros: Api<DynamicObject> = Api::all_with(client.clone(), &rollout_ar());
     let ars: Api<DynamicObject> = Api::all_with(client.clone(), &analysisrun_ar());
-    let ro_ctl = Controller::new_with(ros, watcher::Config::default(), rollout_ar())
+    let ro_ctl = Controller::new_with(ros, watcher::Config::default(), rollout_ar());
+    let ar_ctl = Controller::new_with(ars, watcher::Config::default(), analysisrun_ar());
+    // rollout_info, analysis_run_info...: read from the caches at scrape time
+    let (ro_store, ar_store) = (ro_ctl.store(), ar_ctl.store());
+    ctx.opts
+        .metrics
+        .cd
+        .set_rollouts(Box::new(move || ro_store.state()));
+    ctx.opts
+        .metrics
+        .cd
+        .set_analysis_runs(Box::new(move || ar_store.state()));
+    let ro_ctl = ro_ctl
         .owns_with(
             Api::<DynamicObject>::all_with(client.clone(), &replicaset_ar()),
             replicaset_ar(),
@@ -577,7 +758,7 @@ pub async fn run(ctx: Arc<Ctx>) {
         )
         .run(reconcile_rollout, error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
-    let ar_ctl = Controller::new_with(ars, watcher::Config::default(), analysisrun_ar())
+    let ar_ctl = ar_ctl
         .run(reconcile_run, error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
     futures::future::join(ro_ctl, ar_ctl).await;

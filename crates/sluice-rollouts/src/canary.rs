@@ -16,8 +16,14 @@
 //! runs from `startingStep` and aborts on failure. After the last step the canary is scaled
 //! to 100% and becomes the stable once available.
 //!
+//! With nginx traffic routing (`crate::nginx`) the replica arithmetic is
+//! `CalculateReplicaCountsForTrafficRoutedCanary` (the stable at 100%, the canary from the
+//! weight or setCanaryScale) and the weight goes to the canary Ingress; stableService and
+//! canaryService select the stable and canary ReplicaSets (`crate::services`). A blue-green
+//! strategy is handed to `crate::bluegreen`.
+//!
 //! Not implemented (reported as an `InvalidSpec` condition, phase Degraded, nothing scaled):
-//! blue-green, traffic routing, experiment and plugin steps, header/mirror routes.
+//! traffic routers other than nginx, experiment and plugin steps, header/mirror routes.
 
 use serde_json::{Value as Json, json};
 
@@ -94,6 +100,28 @@ pub struct ReplicaSet {
     pub available: i32,
     /// Its `rollout.argoproj.io/revision` annotation.
     pub revision: i64,
+    /// Its `argo-rollouts.argoproj.io/scale-down-deadline` annotation (RFC 3339), if any.
+    pub scale_down_deadline: Option<String>,
+}
+
+/// A Service the Rollout names (blue-green active/preview, canary stable/canary).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Service {
+    pub name: String,
+    /// Its `spec.selector["rollouts-pod-template-hash"]`, if any.
+    pub selector_hash: Option<String>,
+    /// Its `argo-rollouts.argoproj.io/managed-by-rollouts` annotation, if any.
+    pub managed_by: Option<String>,
+}
+
+/// A Service selector switch (`rollout/service.go` `switchServiceSelector`): the
+/// `rollouts-pod-template-hash` selector set to `pod_hash`, the managed-by annotation added
+/// when the Service does not carry it yet. [`service_patch`] is the patch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceSwitch {
+    pub name: String,
+    pub pod_hash: String,
+    pub add_managed_by: bool,
 }
 
 /// Which kind of analysis an AnalysisRun is.
@@ -103,6 +131,10 @@ pub enum RunKind {
     Step(usize),
     /// Background analysis (`rollout-type: Background`).
     Background,
+    /// Blue-green prePromotionAnalysis (`rollout-type: PrePromotion`).
+    PrePromotion,
+    /// Blue-green postPromotionAnalysis (`rollout-type: PostPromotion`).
+    PostPromotion,
 }
 
 impl RunKind {
@@ -110,6 +142,8 @@ impl RunKind {
         match self {
             RunKind::Step(_) => "Step",
             RunKind::Background => "Background",
+            RunKind::PrePromotion => "PrePromotion",
+            RunKind::PostPromotion => "PostPromotion",
         }
     }
 }
@@ -151,6 +185,37 @@ pub struct Plan {
     pub terminate_runs: Vec<String>,
     /// When to reconcile again at the latest (`None`: on the next change).
     pub requeue_at: Option<Millis>,
+    /// Service selector switches, in order.
+    pub services: Vec<ServiceSwitch>,
+    /// The scale-down-deadline annotation to set (`Some`) or remove (`None`), by ReplicaSet.
+    pub rs_annotations: Vec<(String, Option<String>)>,
+    /// The desired canary Ingresses (nginx traffic routing), whole objects.
+    pub ingresses: Vec<Json>,
+    /// A new revision for an existing ReplicaSet that becomes the new one again (its
+    /// `rollout.argoproj.io/revision` annotation).
+    pub rs_revisions: Vec<(String, i64)>,
+}
+
+impl Plan {
+    pub(crate) fn empty() -> Plan {
+        Plan {
+            status: Json::Null,
+            create_rs: None,
+            scale: Vec::new(),
+            create_runs: Vec::new(),
+            terminate_runs: Vec::new(),
+            requeue_at: None,
+            services: Vec::new(),
+            rs_annotations: Vec::new(),
+            ingresses: Vec::new(),
+            rs_revisions: Vec::new(),
+        }
+    }
+
+    /// Requeue at `t` at the latest.
+    pub(crate) fn requeue(&mut self, t: Millis) {
+        self.requeue_at = Some(self.requeue_at.map_or(t, |r| r.min(t)));
+    }
 }
 
 /// The Rollout and what it owns, read by the caller.
@@ -161,6 +226,10 @@ pub struct Input<'a> {
     pub replica_sets: &'a [ReplicaSet],
     /// AnalysisRuns owned by the Rollout, by name.
     pub runs: &'a [Run],
+    /// The Services the Rollout names that exist (the others are missing).
+    pub services: &'a [Service],
+    /// The stable Ingresses nginx traffic routing names that exist, whole objects.
+    pub ingresses: &'a [Json],
     pub now: Millis,
 }
 
@@ -308,11 +377,11 @@ pub fn replica_counts(
 // ---------------------------------------------------------------------------------------
 // the reconcile pass
 
-fn s<'a>(v: &'a Json, ptr: &str) -> &'a str {
+pub(crate) fn s<'a>(v: &'a Json, ptr: &str) -> &'a str {
     v.pointer(ptr).and_then(Json::as_str).unwrap_or("")
 }
 
-fn condition(
+pub(crate) fn condition(
     kind: &str,
     status: bool,
     reason: &str,
@@ -339,32 +408,68 @@ fn condition(
         "lastTransitionTime": transition, "lastUpdateTime": update})
 }
 
+/// The revision of the new ReplicaSet as `getAllReplicaSetsAndSyncRevision`: one more than
+/// the highest of the others; an existing ReplicaSet with a lower one (a template that comes
+/// back) gets it (`SetNewReplicaSetAnnotations`).
+pub(crate) fn sync_revision(
+    all: &[ReplicaSet],
+    new_rs: Option<&ReplicaSet>,
+    plan: &mut Plan,
+) -> i64 {
+    let want = all
+        .iter()
+        .filter(|r| new_rs.is_none_or(|n| n.name != r.name))
+        .map(|r| r.revision)
+        .max()
+        .unwrap_or(0)
+        + 1;
+    match new_rs {
+        Some(r) if r.revision < want => {
+            plan.rs_revisions.push((r.name.clone(), want));
+            want
+        }
+        Some(r) => r.revision,
+        None => want,
+    }
+}
+
 /// The AnalysisRun name of a step (`<rollout>-<hash>-<revision>-<step>`) or of background
 /// analysis (`<rollout>-<hash>-<revision>`), as `rollout/analysis.go`.
 pub fn run_name(rollout: &str, pod_hash: &str, revision: i64, kind: RunKind) -> String {
     match kind {
         RunKind::Step(i) => format!("{rollout}-{pod_hash}-{revision}-{i}"),
         RunKind::Background => format!("{rollout}-{pod_hash}-{revision}"),
+        RunKind::PrePromotion => format!("{rollout}-{pod_hash}-{revision}-pre"),
+        RunKind::PostPromotion => format!("{rollout}-{pod_hash}-{revision}-post"),
     }
 }
 
 fn unsupported(spec: &Json) -> Option<String> {
     let strategy = spec.get("strategy").cloned().unwrap_or(Json::Null);
-    if strategy.get("blueGreen").is_some_and(|b| !b.is_null()) {
-        return Some(
-            "spec.strategy.blueGreen: the blue-green strategy is not supported by sluice yet"
-                .into(),
-        );
-    }
     let Some(canary) = strategy.get("canary").filter(|c| c.is_object()) else {
-        return Some("spec.strategy: a canary strategy is required (blue-green is not supported by sluice yet)".into());
+        return Some("spec.strategy: a canary or blueGreen strategy is required".into());
     };
-    if let Some(tr) = canary.get("trafficRouting").and_then(Json::as_object)
-        && let Some(k) = tr.keys().next()
-    {
-        return Some(format!(
-            "spec.strategy.canary.trafficRouting.{k}: traffic routing is not supported by sluice yet (remove trafficRouting for a replica-ratio canary)"
-        ));
+    if let Some(tr) = canary.get("trafficRouting").and_then(Json::as_object) {
+        if let Some(k) = tr.keys().find(|k| *k != "nginx") {
+            return Some(format!(
+                "spec.strategy.canary.trafficRouting.{k}: not supported by sluice yet (nginx is; remove trafficRouting for a replica-ratio canary)"
+            ));
+        }
+        if let Some(ng) = tr.get("nginx") {
+            let named = |k: &str| {
+                canary
+                    .get(k)
+                    .and_then(Json::as_str)
+                    .is_some_and(|s| !s.is_empty())
+            };
+            if !named("stableService") || !named("canaryService") {
+                // validation.InvalidTrafficRoutingMessage
+                return Some("spec.strategy.canary.trafficRouting: Invalid value: Canary service and Stable service must to be set to use Traffic Routing".into());
+            }
+            if let Some(e) = crate::nginx::invalid(ng) {
+                return Some(e);
+            }
+        }
     }
     for (i, step) in canary
         .get("steps")
@@ -391,8 +496,58 @@ fn unsupported(spec: &Json) -> Option<String> {
     None
 }
 
-/// One reconcile of a canary Rollout.
+/// The referenced Services and Ingresses that do not exist or do not fit, as upstream's
+/// `getRolloutReferencedResources` reports them.
+fn references(input: &Input) -> Option<String> {
+    let ro = input.rollout;
+    let svc = |k: &str| {
+        ro.pointer(&format!("/spec/strategy/canary/{k}"))
+            .and_then(Json::as_str)
+            .unwrap_or("")
+    };
+    if let Some(e) = crate::services::missing_service(
+        input.services,
+        &[
+            ("spec.strategy.canary.stableService", svc("stableService")),
+            ("spec.strategy.canary.canaryService", svc("canaryService")),
+        ],
+    ) {
+        return Some(e);
+    }
+    let ng = crate::nginx::config(ro)?;
+    for name in crate::nginx::stable_ingresses(ng) {
+        let Some(ing) = input
+            .ingresses
+            .iter()
+            .find(|i| i.pointer("/metadata/name").and_then(Json::as_str) == Some(name.as_str()))
+        else {
+            return Some(format!(
+                "{}: Invalid value: \"{name}\": ingress.networking.k8s.io \"{name}\" not found",
+                crate::nginx::field_of(ng, &name)
+            ));
+        };
+        if let Err(e) = crate::nginx::canary_ingress(ro, ing, 0) {
+            return Some(e);
+        }
+    }
+    None
+}
+
+/// `IsReplicaSetAvailable`: scaled up and every replica available.
+fn rs_available(r: &ReplicaSet) -> bool {
+    r.replicas != 0 && r.available != 0 && r.replicas <= r.available
+}
+
+/// One reconcile of a Rollout: the canary pass, or [`crate::bluegreen::reconcile`] for a
+/// blue-green strategy.
 pub fn reconcile(input: &Input) -> Plan {
+    if input
+        .rollout
+        .pointer("/spec/strategy/blueGreen")
+        .is_some_and(Json::is_object)
+    {
+        return crate::bluegreen::reconcile(input);
+    }
     let ro = input.rollout;
     let now = input.now;
     let stamp = format_rfc3339(now);
@@ -439,17 +594,10 @@ pub fn reconcile(input: &Input) -> Plan {
         })
         .unwrap_or_default();
     st["selector"] = json!(selector);
-    let mut plan = Plan {
-        status: Json::Null,
-        create_rs: None,
-        scale: Vec::new(),
-        create_runs: Vec::new(),
-        terminate_runs: Vec::new(),
-        requeue_at: None,
-    };
+    let mut plan = Plan::empty();
     let obj = st.as_object_mut().expect("status is an object");
 
-    if let Some(msg) = unsupported(&spec) {
+    if let Some(msg) = unsupported(&spec).or_else(|| references(input)) {
         let c = condition("InvalidSpec", true, "InvalidSpec", &msg, &stamp, &prev);
         obj.insert("conditions".into(), json!([c]));
         obj.insert("phase".into(), json!("Degraded"));
@@ -509,18 +657,7 @@ pub fn reconcile(input: &Input) -> Plan {
         .replica_sets
         .iter()
         .find(|r| r.pod_hash == stable_hash && !promoted);
-    let revision = match new_rs {
-        Some(r) => r.revision,
-        None => {
-            input
-                .replica_sets
-                .iter()
-                .map(|r| r.revision)
-                .max()
-                .unwrap_or(0)
-                + 1
-        }
-    };
+    let revision = crate::canary::sync_revision(input.replica_sets, new_rs, &mut plan);
     let new_name = format!("{name}-{hash}");
     if new_rs.is_none() {
         plan.create_rs = Some((new_name.clone(), hash.clone(), revision));
@@ -535,6 +672,25 @@ pub fn reconcile(input: &Input) -> Plan {
         .collect();
     let aborted = obj.get("abort").and_then(Json::as_bool) == Some(true);
     let paused_spec = spec.get("paused").and_then(Json::as_bool) == Some(true);
+    let tr = crate::nginx::config(ro).is_some();
+
+    // stableService / canaryService select the stable / canary ReplicaSet once it is fully
+    // available (`reconcileStableAndCanaryService`, `ensureSVCTargets`)
+    let mut services = crate::services::Services::new(input.services);
+    let stable_target = input
+        .replica_sets
+        .iter()
+        .find(|r| r.pod_hash == stable_hash);
+    for (key, target) in [("stableService", stable_target), ("canaryService", new_rs)] {
+        let svc = canary.get(key).and_then(Json::as_str).unwrap_or("");
+        if let Some(r) = target
+            && !svc.is_empty()
+            && services.selector(svc).as_deref() != Some(r.pod_hash.as_str())
+            && rs_available(r)
+        {
+            services.switch(svc, &r.pod_hash, &mut plan);
+        }
+    }
 
     // analysis runs
     // the current runs are the ones the status names (`FilterCurrentRolloutAnalysisRuns`);
@@ -552,7 +708,9 @@ pub fn reconcile(input: &Input) -> Plan {
         let base = run_name(name, &hash, revision, kind);
         let rec = match kind {
             RunKind::Step(_) => recorded_step.clone(),
-            RunKind::Background => recorded_bg.clone(),
+            RunKind::Background | RunKind::PrePromotion | RunKind::PostPromotion => {
+                recorded_bg.clone()
+            }
         }
         .filter(|n| *n == base || n.strip_prefix(&base).is_some_and(|r| r.starts_with('.')));
         let n = rec.unwrap_or_else(|| {
@@ -630,7 +788,44 @@ pub fn reconcile(input: &Input) -> Plan {
     };
     let fence = fenceposts(&canary, replicas);
     let old_replicas: i32 = olds.iter().map(|r| r.replicas).sum();
+    // `CalculateReplicaCountsForTrafficRoutedCanary`: the canary from setCanaryScale or the
+    // weight, the stable left at 100%
+    let tr_canary = |index: usize, aborted: bool| -> i32 {
+        if aborted {
+            return 0;
+        }
+        if index >= steps.len() {
+            return replicas;
+        }
+        let of_weight =
+            |w: i64| (f64::from(replicas) * w.clamp(0, 100) as f64 / 100.0).ceil() as i32;
+        for st in steps[..=index].iter().rev() {
+            let Some(sc) = st.get("setCanaryScale") else {
+                continue;
+            };
+            if sc.get("matchTrafficWeight").and_then(Json::as_bool) == Some(true) {
+                break;
+            }
+            if let Some(n) = sc.get("replicas").and_then(Json::as_i64) {
+                return n.clamp(0, i64::from(i32::MAX)) as i32;
+            }
+            if let Some(w) = sc.get("weight").and_then(Json::as_i64) {
+                return of_weight(w);
+            }
+            break;
+        }
+        of_weight(i64::from(weight_of(index, aborted)))
+    };
     let at_desired = |index: usize| {
+        if tr {
+            let dn = if stable_rs.is_none() {
+                replicas
+            } else {
+                tr_canary(index, aborted)
+            };
+            return new_rs.is_some_and(|n| n.replicas == dn && n.available == dn)
+                && stable_rs.is_none_or(|s| s.replicas == replicas && s.available == replicas);
+        }
         let w = weight_of(index, aborted);
         let (dn, ds) = if stable_rs.is_none() {
             (replicas, 0)
@@ -767,6 +962,8 @@ pub fn reconcile(input: &Input) -> Plan {
     let weight = weight_of(index, aborted);
     let (mut want_new, mut want_stable) = if promoted {
         (replicas, 0)
+    } else if tr {
+        (tr_canary(index, aborted), replicas)
     } else {
         replica_counts(replicas, weight, fence, new_rs, stable_rs, old_replicas)
     };
@@ -774,10 +971,76 @@ pub fn reconcile(input: &Input) -> Plan {
         want_new = replicas;
         want_stable = 0;
     }
+    // with traffic routing, an aborted canary is scaled down after
+    // abortScaleDownDelaySeconds (`shouldDelayScaleDownOnAbort`, `reconcileNewReplicaSet`)
+    let abort_delay = crate::services::seconds(
+        &canary,
+        "abortScaleDownDelaySeconds",
+        crate::bluegreen::DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS,
+    );
+    let delay_abort = tr && aborted && stable_rs.is_some() && abort_delay > 0;
+    if let Some(n) = new_rs {
+        if delay_abort {
+            match crate::services::deadline(n) {
+                Some(at) if at <= now => want_new = 0,
+                Some(at) => {
+                    want_new = n.replicas;
+                    plan.requeue(at);
+                }
+                None => {
+                    want_new = n.replicas;
+                    if stable_rs.is_some_and(|s| s.available == replicas) {
+                        crate::services::add_deadline(n, abort_delay, now, &mut plan);
+                    }
+                }
+            }
+        } else {
+            crate::services::remove_deadline(n, &mut plan);
+        }
+    }
+    if let Some(sr) = stable_rs {
+        crate::services::remove_deadline(sr, &mut plan);
+    }
     plan.scale.push((new_name.clone(), want_new));
     if let Some(sr) = stable_rs {
         plan.scale.push((sr.name.clone(), want_stable));
     }
+    // with traffic routing, older ReplicaSets stay up for scaleDownDelaySeconds
+    // (`scaleDownOldReplicaSetsForCanary`, `scaleDownDelayHelper`)
+    let olds: Vec<&ReplicaSet> = if tr {
+        let mut sorted = olds.clone();
+        sorted.sort_by_key(|r| std::cmp::Reverse(r.revision));
+        let delay = crate::services::seconds(
+            &canary,
+            "scaleDownDelaySeconds",
+            crate::bluegreen::DEFAULT_SCALE_DOWN_DELAY_SECONDS,
+        );
+        let limit = canary
+            .get("scaleDownDelayRevisionLimit")
+            .and_then(Json::as_i64)
+            .unwrap_or(i64::from(i32::MAX));
+        let mut annotated = 0;
+        for o in sorted {
+            if o.replicas == 0 || o.pod_hash == stable_hash || services.selects(&o.pod_hash) {
+                continue;
+            }
+            let want = crate::services::scale_down_delay(
+                o,
+                &mut annotated,
+                limit,
+                replicas,
+                delay,
+                now,
+                &mut plan,
+            );
+            if want != o.replicas {
+                plan.scale.push((o.name.clone(), want));
+            }
+        }
+        Vec::new()
+    } else {
+        olds.clone()
+    };
     // older ReplicaSets go first (all of them once promoted)
     let new_available = new_rs.map_or(0, |r| r.available);
     let min_available = replicas - fence.1;
@@ -819,6 +1082,46 @@ pub fn reconcile(input: &Input) -> Plan {
         plan.requeue_at = Some(now);
     }
     let promoted = promoted || promoted_now;
+
+    // the canary Ingresses (`reconcileTrafficRouting`, nginx `SetWeight`): 0 once promoted or
+    // aborted, or while the canary has no available pod; the previous setWeight while the
+    // ReplicaSets are not at the current step's counts
+    if let Some(ng) = crate::nginx::config(ro) {
+        let promote_full = prev.get("promoteFull").and_then(Json::as_bool) == Some(true);
+        let weight = if promoted || aborted || new_rs.is_none_or(|n| n.available == 0) {
+            0
+        } else if index < steps.len() {
+            if !at_desired(index) && !promote_full {
+                steps[..index]
+                    .iter()
+                    .rev()
+                    .find_map(|s| s.get("setWeight").and_then(Json::as_i64))
+                    .map_or(0, |w| w.clamp(0, 100) as i32)
+            } else {
+                weight_of(index, false)
+            }
+        } else {
+            100
+        };
+        for name in crate::nginx::stable_ingresses(ng) {
+            if let Some(ing) = input
+                .ingresses
+                .iter()
+                .find(|i| i.pointer("/metadata/name").and_then(Json::as_str) == Some(name.as_str()))
+                && let Ok(c) = crate::nginx::canary_ingress(ro, ing, weight)
+            {
+                plan.ingresses.push(c);
+            }
+        }
+        let obj_stable = obj.get("stableRS").cloned().unwrap_or(Json::Null);
+        let c = obj.entry("canary").or_insert_with(|| json!({}));
+        if c.is_object() {
+            c["weights"] = json!({
+                "canary": {"weight": weight, "podTemplateHash": hash, "serviceName": canary["canaryService"]},
+                "stable": {"weight": 100 - weight, "podTemplateHash": obj_stable, "serviceName": canary["stableService"]},
+            });
+        }
+    }
 
     // counts
     let all = input.replica_sets;
@@ -880,7 +1183,7 @@ pub fn reconcile(input: &Input) -> Plan {
             "Progressing",
             "updated replicas are still becoming available".to_owned(),
         )
-    } else if total > updated {
+    } else if total > updated && !tr {
         (
             "Progressing",
             "old replicas are pending termination".to_owned(),
@@ -986,7 +1289,7 @@ pub fn reconcile(input: &Input) -> Plan {
     plan
 }
 
-fn completed(phase: &str) -> bool {
+pub(crate) fn completed(phase: &str) -> bool {
     matches!(phase, "Successful" | "Failed" | "Error" | "Inconclusive")
 }
 
@@ -1033,4 +1336,4 @@ pub fn retry_patch() -> Json {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

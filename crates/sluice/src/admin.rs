@@ -30,6 +30,118 @@ pub struct AuthFlags {
     /// issuer).
     #[arg(long, value_name = "AUD", value_delimiter = ',')]
     pub api_audiences: Vec<String>,
+    /// The URL of the OpenID Connect issuer (https only): its ID tokens are accepted as
+    /// bearer tokens (kube-apiserver's --oidc-issuer-url; needs --oidc-client-id).
+    #[arg(long, value_name = "URL")]
+    pub oidc_issuer_url: Option<String>,
+    /// The client id an ID token's `aud` must contain (--oidc-client-id).
+    #[arg(long, value_name = "ID")]
+    pub oidc_client_id: Option<String>,
+    /// PEM roots that verify the issuer's certificate (default: the host's roots).
+    #[arg(long, value_name = "FILE")]
+    pub oidc_ca_file: Option<PathBuf>,
+    /// The claim that names the user (default sub; other claims than sub are not
+    /// guaranteed unique and immutable).
+    #[arg(long, value_name = "CLAIM", default_value = "sub")]
+    pub oidc_username_claim: String,
+    /// Prefixed to usernames; default: the issuer URL and `#` for claims other than email;
+    /// `-` for no prefix.
+    #[arg(long, value_name = "PREFIX")]
+    pub oidc_username_prefix: Option<String>,
+    /// The claim with the user's groups (a string or a list of strings).
+    #[arg(long, value_name = "CLAIM")]
+    pub oidc_groups_claim: Option<String>,
+    /// Prefixed to every group of --oidc-groups-claim.
+    #[arg(long, value_name = "PREFIX", default_value = "")]
+    pub oidc_groups_prefix: String,
+    /// A claim the ID token must have with this string value (repeatable).
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_required_claim)]
+    pub oidc_required_claim: Vec<(String, String)>,
+    /// Accepted signing algorithms (comma-separated; default RS256; RS384, RS512, PS256,
+    /// PS384, PS512, ES256, ES384).
+    #[arg(long, value_name = "ALGS", value_delimiter = ',')]
+    pub oidc_signing_algs: Vec<String>,
+}
+
+impl AuthFlags {
+    /// Without `--oidc-issuer-url`/`--oidc-client-id`: OIDC from Argo CD's `oidc.config` in
+    /// the stored ConfigMap argocd/argocd-cm (`issuer`, `clientID`, `cliClientID`,
+    /// `allowedAudiences`, `rootCA`; `$key` values from argocd-secret, `$secret:key` from a
+    /// Secret labelled `app.kubernetes.io/part-of: argocd`), read once at start; groups from
+    /// the `groups` claim unless `--oidc-groups-claim`; the other `--oidc-*` flags apply. A
+    /// configuration that does not load is a warning: the server starts without OIDC.
+    pub fn oidc_from_argocd_cm(&self, server: &sluice_apiserver::ApiServer) {
+        if self.oidc_issuer_url.is_some() || self.oidc_client_id.is_some() {
+            return;
+        }
+        let store = &server.state().store;
+        let Some(cm) = store.get("/configmaps", "argocd", "argocd-cm") else {
+            return;
+        };
+        let Some(text) = cm.pointer("/data/oidc.config").and_then(Value::as_str) else {
+            return;
+        };
+        let warn = |why: String| {
+            sluice_apiserver::log_warning(format!(
+                "argocd/argocd-cm oidc.config: {why}; OIDC tokens are not accepted"
+            ))
+        };
+        let config = match sluice_core::yaml::load_documents(text, &Limits::default()) {
+            Ok(docs) => docs
+                .into_iter()
+                .next()
+                .map(|d| d.value)
+                .unwrap_or(Value::Null),
+            Err(e) => return warn(e.to_string()),
+        };
+        let secret_value = |secret: &str, key: &str, labelled: bool| -> Option<String> {
+            let s = store.get("/secrets", "argocd", secret)?;
+            if labelled
+                && s.pointer("/metadata/labels/app.kubernetes.io~1part-of")
+                    .and_then(Value::as_str)
+                    != Some("argocd")
+            {
+                return None;
+            }
+            let b = s.get("data")?.get(key)?.as_str()?;
+            use base64::Engine as _;
+            let raw = base64::engine::general_purpose::STANDARD.decode(b).ok()?;
+            String::from_utf8(raw).ok()
+        };
+        let lookup = |key: &str| match key.split_once(':') {
+            Some((secret, k)) => secret_value(secret, k, true),
+            None => secret_value("argocd-secret", key, false),
+        };
+        let argo = match sluice_auth::oidc::argocd_oidc_config(&config, &lookup) {
+            Ok(a) => a,
+            Err(e) => return warn(e.to_string()),
+        };
+        let mut flags = argo.options();
+        flags.username_claim = self.oidc_username_claim.clone();
+        flags.username_prefix = self.oidc_username_prefix.clone();
+        flags.groups_claim = Some(
+            self.oidc_groups_claim
+                .clone()
+                .unwrap_or_else(|| "groups".to_owned()),
+        );
+        flags.groups_prefix = self.oidc_groups_prefix.clone();
+        flags.required_claims = self.oidc_required_claim.iter().cloned().collect();
+        if !self.oidc_signing_algs.is_empty() {
+            flags.signing_algs = self.oidc_signing_algs.clone();
+        }
+        let o = sluice_apiserver::oidc::OidcOptions {
+            flags,
+            ca_file: self.oidc_ca_file.clone(),
+            ca_pem: argo.root_ca.clone(),
+        };
+        if let Err(e) = server.set_oidc(&o) {
+            warn(e.to_string());
+        }
+    }
+}
+
+fn parse_required_claim(s: &str) -> Result<(String, String), String> {
+    sluice_auth::oidc::parse_required_claim(s).map_err(|e| e.to_string())
 }
 
 impl AuthFlags {
@@ -38,6 +150,25 @@ impl AuthFlags {
         o.token_auth_file = self.token_auth_file.clone();
         o.service_account_issuer = self.service_account_issuer.clone();
         o.api_audiences = self.api_audiences.clone();
+        if self.oidc_issuer_url.is_some() || self.oidc_client_id.is_some() {
+            let mut flags = sluice_auth::oidc::Options::new(
+                self.oidc_issuer_url.as_deref().unwrap_or(""),
+                self.oidc_client_id.as_deref().unwrap_or(""),
+            );
+            flags.username_claim = self.oidc_username_claim.clone();
+            flags.username_prefix = self.oidc_username_prefix.clone();
+            flags.groups_claim = self.oidc_groups_claim.clone();
+            flags.groups_prefix = self.oidc_groups_prefix.clone();
+            flags.required_claims = self.oidc_required_claim.iter().cloned().collect();
+            if !self.oidc_signing_algs.is_empty() {
+                flags.signing_algs = self.oidc_signing_algs.clone();
+            }
+            o.oidc = Some(sluice_apiserver::oidc::OidcOptions {
+                flags,
+                ca_file: self.oidc_ca_file.clone(),
+                ca_pem: None,
+            });
+        }
     }
 }
 

@@ -87,6 +87,7 @@ pub(crate) async fn start(
     f.atrest.apply(&mut opts);
     let server = ApiServer::open(opts)
         .with_context(|| format!("opening the store in {}", f.data.display()))?;
+    f.auth.oidc_from_argocd_cm(&server);
     let policy = crate::admission::PolicyAdmission::new(server.state().clone());
     server.add_admission_hook(policy.clone());
     policy

@@ -15,6 +15,7 @@ mod helm_oci;
 mod input;
 mod kustomize;
 mod listeners;
+mod monitoring;
 mod policy;
 mod quickstart;
 mod registry;
@@ -122,6 +123,10 @@ enum Command {
     /// Argo CD AppProjects, as `argocd proj`: list, get, create.
     #[command(subcommand)]
     Proj(argocd_cli::ProjCmd),
+    /// Prometheus rules: `sluice monitoring rules -f FILE` prints the groups of
+    /// PrometheusRule objects as a Prometheus rule file.
+    #[command(subcommand)]
+    Monitoring(monitoring::MonitoringCommand),
 }
 
 fn main() -> ExitCode {
@@ -170,6 +175,7 @@ fn main() -> ExitCode {
         Command::Health(args) => health::run(&args),
         Command::Admin(cmd) => admin::run(&cmd),
         Command::Rollouts(cmd) => rollouts_cli::run(&cmd),
+        Command::Monitoring(cmd) => monitoring::run(&cmd),
         Command::App(cmd) => argocd_cli::run(&cmd),
         Command::Repo(cmd) => argocd_cli::run_repo(&cmd),
         Command::Repocreds(cmd) => argocd_cli::run_repocreds(&cmd),

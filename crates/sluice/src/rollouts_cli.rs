@@ -1,6 +1,7 @@
 //! `sluice rollouts ...` with kubectl-argo-rollouts habits: `list rollouts`, `get rollout`,
 //! `promote [--full]`, `abort`, `retry rollout`, `set image`, `pause`, `status`. The
-//! status patches are the plugin's (`sluice_rollouts::canary::{promote,abort,retry}_patch`)
+//! status patches are the plugin's (`sluice_rollouts::canary::{promote,abort,retry}_patch`,
+//! `sluice_rollouts::bluegreen::{promote,retry}_patch` for blue-green)
 //! on the status subresource; printing is `sluice_cli::rollouts`.
 
 use std::time::{Duration, Instant};
@@ -9,7 +10,12 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use sluice_cli::get::Resource;
 use sluice_cli::{Conn, Error};
-use sluice_rollouts::canary;
+use sluice_rollouts::{bluegreen, canary};
+
+fn is_blue_green(ro: &Value) -> bool {
+    ro.pointer("/spec/strategy/blueGreen")
+        .is_some_and(Value::is_object)
+}
 
 use crate::cli::{ConnFlags, Output, with_conn};
 
@@ -224,7 +230,11 @@ pub fn run(cmd: &RolloutsCmd) -> anyhow::Result<u8> {
                 )
                 .await?;
             }
-            let patch = canary::promote_patch(&ro, *full);
+            let patch = if is_blue_green(&ro) {
+                bluegreen::promote_patch(&ro, *full)
+            } else {
+                canary::promote_patch(&ro, *full)
+            };
             c.merge_patch_sub(&rollout_res(), &n, &args.name, "status", &patch)
                 .await?;
             print(&format!(
@@ -250,14 +260,14 @@ pub fn run(cmd: &RolloutsCmd) -> anyhow::Result<u8> {
         RolloutsCmd::Retry { what, args } => with_conn(&args.conn, |c| async move {
             need(what, &["rollout", "rollouts", "ro"])?;
             let n = ns(&c);
-            c.merge_patch_sub(
-                &rollout_res(),
-                &n,
-                &args.name,
-                "status",
-                &canary::retry_patch(),
-            )
-            .await?;
+            let ro = c.get(&rollout_res(), &n, &args.name).await?;
+            let patch = if is_blue_green(&ro) {
+                bluegreen::retry_patch()
+            } else {
+                canary::retry_patch()
+            };
+            c.merge_patch_sub(&rollout_res(), &n, &args.name, "status", &patch)
+                .await?;
             print(&format!("rollout '{}' retried\n", args.name));
             Ok(0)
         }),

@@ -143,6 +143,10 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
                 client.clone(),
                 crate::applications::appset_options(&repos),
             ));
+            tokio::spawn(sluice_kube::notifications::run_supervised(
+                client.clone(),
+                "argocd".into(),
+            ));
             sluice_kube::run(client, opts).await?;
             return Ok(exit::OK);
         }
@@ -171,7 +175,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
         let client = sluice_kube::in_process_client(e.server.local_router(), "default");
         // EventListeners: on this port without the token, and on --listeners-listen
         let sink = std::sync::Arc::new(sluice_kube::triggers::Sink::new(client.clone(), sink_opts));
-        sink.counters.report_to(metrics);
+        sink.counters.report_to(metrics.clone());
         let hook = std::sync::Arc::new(crate::listeners::SinkHook { sink });
         e.server.set_listener_hook(hook.clone());
         let mut opts = opts;
@@ -182,7 +186,8 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
         // Argo CD Applications (repositories: crate::applications, Git under DATA/repos),
         // and the push webhook at /api/webhook
         let repos = crate::applications::repositories(&data)?;
-        let app_opts = crate::applications::options(&repos);
+        let mut app_opts = crate::applications::options(&repos);
+        app_opts.metrics = Some(metrics.clone());
         e.server
             .mount(
                 "/api/webhook",
@@ -196,6 +201,11 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
         tokio::spawn(sluice_kube::application::appset::run_supervised(
             client.clone(),
             crate::applications::appset_options(&repos),
+        ));
+        // Argo CD notifications for Applications and PipelineRuns
+        tokio::spawn(sluice_kube::notifications::run_supervised(
+            client.clone(),
+            "argocd".into(),
         ));
         tokio::spawn(sluice_kube::run_supervised(client, opts));
         println!("sluice serve listening on {}", e.url);

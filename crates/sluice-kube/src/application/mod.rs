@@ -55,6 +55,9 @@ pub struct AppOptions {
     /// The namespace Argo CD's own objects (argocd-cm, projects) are looked for when not
     /// in the Application's namespace.
     pub controller_namespace: String,
+    /// Where Argo CD's metrics are counted (`argocd_app_info` is read from the controller's
+    /// cache at scrape time); none: not counted.
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl AppOptions {
@@ -62,6 +65,7 @@ impl AppOptions {
         AppOptions {
             sources,
             controller_namespace: "argocd".into(),
+            metrics: None,
         }
     }
 }
@@ -79,6 +83,8 @@ pub struct AppCtx {
     /// Per Application uid: when it last found its `sluice.dev/depends-on` dependencies
     /// not ready (it is checked again every [`DEPENDENCY_RECHECK`]).
     waiting: Mutex<HashMap<String, Instant>>,
+    /// Per Application uid: when its failed operation is retried (`retry` backoff).
+    retrying: Mutex<HashMap<String, Instant>>,
     instance: String,
 }
 
@@ -101,10 +107,16 @@ pub async fn run(client: Client, opts: AppOptions) -> Result<(), Error> {
         clusters: Clusters::new(client.clone()),
         seen: Mutex::new(HashMap::new()),
         waiting: Mutex::new(HashMap::new()),
+        retrying: Mutex::new(HashMap::new()),
         instance: format!("sluice-{}", std::process::id()),
     });
     let apps: Api<DynamicObject> = Api::all_with(client, &app_ar());
-    Controller::new_with(apps, watcher::Config::default(), app_ar())
+    let controller = Controller::new_with(apps, watcher::Config::default(), app_ar());
+    if let Some(m) = &ctx.opts.metrics {
+        let store = controller.store();
+        m.cd.set_apps(Box::new(move || store.state()));
+    }
+    controller
         .run(reconcile, error_policy, ctx)
         .for_each(|_| futures::future::ready(()))
         .await;
@@ -280,7 +292,23 @@ fn condition(type_: &str, message: &str) -> Value {
     json!({"type": type_, "message": message, "lastTransitionTime": now()})
 }
 
+/// One reconcile, its duration observed into `argocd_app_reconcile` (upstream observes every
+/// refresh-queue item, `processAppRefreshQueueItem`).
 async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<AppCtx>) -> Result<Action, Error> {
+    let started = Instant::now();
+    let metrics = ctx.opts.metrics.clone();
+    let labels = metrics.as_ref().map(|_| {
+        json!({"metadata": {"namespace": obj.metadata.namespace},
+            "spec": {"destination": {"server": obj.data.pointer("/spec/destination/server")}}})
+    });
+    let r = reconcile_once(obj, ctx).await;
+    if let (Some(m), Some(app)) = (metrics, labels) {
+        m.cd.reconciled(&app, started.elapsed().as_secs_f64());
+    }
+    r
+}
+
+async fn reconcile_once(obj: Arc<DynamicObject>, ctx: Arc<AppCtx>) -> Result<Action, Error> {
     let mut app = serde_json::to_value(&*obj)?;
     app["apiVersion"] = json!("argoproj.io/v1alpha1");
     app["kind"] = json!("Application");
@@ -307,6 +335,8 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<AppCtx>) -> Result<Action, 
     let mut annotations = app["metadata"]["annotations"].clone();
     if let Some(a) = annotations.as_object_mut() {
         a.remove(REFRESH_ANNOTATION);
+        // what the notifications controller writes is no change to reconcile
+        a.remove(sluice_notify::NOTIFIED_ANNOTATION);
     }
     let user = json!([
         app["spec"],
@@ -327,8 +357,17 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<AppCtx>) -> Result<Action, 
     {
         return Ok(Action::requeue(DEPENDENCY_RECHECK - since));
     }
+    // a failed operation waiting for its retry: reconciled when the backoff has passed
+    let retry_at = ctx.retrying.lock().ok().and_then(|r| r.get(&uid).copied());
+    if let Some(at) = retry_at
+        && at > Instant::now()
+        && refresh.is_none()
+    {
+        return Ok(Action::requeue(at - Instant::now()));
+    }
     if refresh.is_none()
         && wait_since.is_none()
+        && retry_at.is_none()
         && let Ok(seen) = ctx.seen.lock()
         && let Some((prev, at)) = seen.get(&uid)
         && *prev == h
@@ -392,6 +431,12 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<AppCtx>) -> Result<Action, 
     }
     if ctx.waiting.lock().is_ok_and(|w| w.contains_key(&uid)) {
         return Ok(Action::requeue(DEPENDENCY_RECHECK));
+    }
+    if let Some(at) = ctx.retrying.lock().ok().and_then(|r| r.get(&uid).copied()) {
+        return Ok(Action::requeue(
+            at.saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(100)),
+        ));
     }
     if resync.is_zero() {
         Ok(Action::await_change())
@@ -625,8 +670,22 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &mut Settings) -> Res
     if let (Some(op), Some(msg)) = (&op, &dep_wait) {
         status["operationState"] = waiting_state(op.clone(), msg);
         waiting = true;
+    } else if let Some((prev, at)) = op
+        .as_ref()
+        .and_then(|op| retry_pending(op, old_status.get("operationState")))
+    {
+        // a failed operation waits for its retry (`NextRetryAt(finishedAt, retryCount)`)
+        status["operationState"] = prev;
+        set_retry(ctx, app, Some(at));
     } else if let Some(op) = op {
         let sync_op = op.get("sync").cloned().unwrap_or(json!({}));
+        let retry = op.get("retry").cloned();
+        let retry_count = old_status
+            .get("operationState")
+            .filter(|p| s(p, "/phase") == "Running")
+            .and_then(|p| p.get("retryCount"))
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
         // `argocd app sync --revision R` and `argocd app rollback`: the operation names
         // another revision (and a rollback the source of the history entry); the sync
         // renders that, and the comparison after it is against the spec again (OutOfSync)
@@ -678,16 +737,21 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &mut Settings) -> Res
             state["operation"]["info"] = info.clone();
         }
         synced = true;
-        // the operation is consumed, as Argo CD clears it
-        let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &app_ar());
-        let _ = api
-            .patch(
-                &name,
-                &PatchParams::default(),
-                &Patch::Merge(&json!({"operation": null})),
-            )
-            .await;
-        finish_operation(ctx, op_target, &mut status, state, &op_revision, &cmp).await;
+        if apply_retry(ctx, app, &mut state, retry.as_ref(), retry_count) {
+            // Running again after the backoff: the operation stays
+            status["operationState"] = state;
+        } else {
+            // the operation is consumed, as Argo CD clears it
+            let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &app_ar());
+            let _ = api
+                .patch(
+                    &name,
+                    &PatchParams::default(),
+                    &Patch::Merge(&json!({"operation": null})),
+                )
+                .await;
+            finish_operation(ctx, op_target, &mut status, state, &op_revision, &cmp).await;
+        }
     } else if let Some(auto) = automated
         && cmp.sync_status == "OutOfSync"
         && conditions.is_empty()
@@ -731,7 +795,7 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &mut Settings) -> Res
             status["operationState"] = waiting_state(operation, msg);
             waiting = true;
         } else if go {
-            let state = run_sync(
+            let mut state = run_sync(
                 ctx,
                 app,
                 &cmp,
@@ -742,7 +806,25 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &mut Settings) -> Res
             )
             .await?;
             synced = true;
-            finish_operation(ctx, app, &mut status, state, &revision, &cmp).await;
+            let retry = spec.pointer("/syncPolicy/retry").cloned();
+            if apply_retry(ctx, app, &mut state, retry.as_ref(), 0) {
+                // as Argo CD's autoSync, the operation (with the policy's retry) stays
+                // until it succeeds or runs out of retries
+                let operation = json!({"sync": sync_op, "retry": retry,
+                    "initiatedBy": {"username": "automated", "automated": true}});
+                let api: Api<DynamicObject> =
+                    Api::namespaced_with(ctx.client.clone(), &ns, &app_ar());
+                let _ = api
+                    .patch(
+                        &name,
+                        &PatchParams::default(),
+                        &Patch::Merge(&json!({ "operation": operation })),
+                    )
+                    .await;
+                status["operationState"] = state;
+            } else {
+                finish_operation(ctx, app, &mut status, state, &revision, &cmp).await;
+            }
         }
     }
     if synced {
@@ -1164,6 +1246,82 @@ async fn compare(
             health_message
         },
     })
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The previous operation state, and when it is retried, of an operation waiting for its
+/// retry: Running, finished, retried before, and `NextRetryAt` still ahead.
+fn retry_pending(op: &Value, prev: Option<&Value>) -> Option<(Value, i64)> {
+    let prev = prev?;
+    let count = prev.get("retryCount").and_then(Value::as_i64).unwrap_or(0);
+    if s(prev, "/phase") != "Running" || count == 0 {
+        return None;
+    }
+    let finished = sluice_rollouts::analysis::parse_rfc3339(s(prev, "/finishedAt"))?;
+    let at = sluice_gitops::retry::next_retry_at(op.get("retry"), finished, count).ok()?;
+    (at > now_millis()).then(|| (prev.clone(), at))
+}
+
+/// Remembers (or forgets) when an Application's operation is retried.
+fn set_retry(ctx: &AppCtx, app: &Value, at: Option<i64>) {
+    let uid = s(app, "/metadata/uid").to_string();
+    if let Ok(mut r) = ctx.retrying.lock() {
+        match at {
+            Some(at) => {
+                let wait = Duration::from_millis((at - now_millis()).max(0) as u64);
+                r.insert(uid, Instant::now() + wait);
+            }
+            None => {
+                r.remove(&uid);
+            }
+        }
+    }
+}
+
+/// Argo CD's retry of a failed operation (`sluice_gitops::retry::decide`): true when
+/// `state` goes back to Running for another attempt.
+fn apply_retry(
+    ctx: &AppCtx,
+    app: &Value,
+    state: &mut Value,
+    retry: Option<&Value>,
+    retry_count: i64,
+) -> bool {
+    use sluice_gitops::retry::{Decision, decide, next_retry_at};
+    let now_ms = now_millis();
+    match decide(
+        retry,
+        s(state, "/phase"),
+        s(state, "/message"),
+        retry_count,
+        now_ms,
+    ) {
+        Decision::Retry { count, message } => {
+            state["phase"] = json!("Running");
+            state["message"] = json!(message);
+            state["retryCount"] = json!(count);
+            state["finishedAt"] = json!(now());
+            // the wait is measured from finishedAt (whole seconds) as it is read back
+            let finished =
+                sluice_rollouts::analysis::parse_rfc3339(s(state, "/finishedAt")).unwrap_or(now_ms);
+            set_retry(ctx, app, next_retry_at(retry, finished, count).ok());
+            true
+        }
+        Decision::Done { phase, message } => {
+            state["phase"] = json!(phase);
+            state["message"] = json!(message);
+            if retry_count > 0 {
+                state["retryCount"] = json!(retry_count);
+            }
+            set_retry(ctx, app, None);
+            false
+        }
+    }
 }
 
 fn failed_state(sync_op: &Value, revision: &str, message: &str) -> Value {
@@ -1670,6 +1828,9 @@ async fn finish_operation(
     let phase = s(&state, "/phase").to_string();
     let msg = s(&state, "/message").to_string();
     let dry = state.pointer("/syncResult/dryRun").is_some();
+    if let Some(m) = &ctx.opts.metrics {
+        m.cd.sync_completed(app, &state);
+    }
     if phase == "Succeeded" && !dry {
         let mut hist: Vec<Value> = status
             .get("history")

@@ -449,6 +449,8 @@ fn pred_of(name: &str) -> Option<Pred> {
 
 struct Parser<'a> {
     src: &'a str,
+    /// The one variable's name (`result` in analysis conditions).
+    root: &'a str,
     toks: Vec<(Tok, usize)>,
     pos: usize,
     recursion: usize,
@@ -750,7 +752,7 @@ impl Parser<'_> {
             "true" => return self.node(Kind::Lit(Value::Bool(true)), &[], at),
             "false" => return self.node(Kind::Lit(Value::Bool(false)), &[], at),
             "nil" => return self.node(Kind::Lit(Value::Nil), &[], at),
-            "result" if *self.peek() != Tok::Op("(") => {
+            n if n == self.root && *self.peek() != Tok::Op("(") => {
                 return self.node(Kind::Result, &[], at);
             }
             _ => {}
@@ -939,6 +941,12 @@ pub struct Condition {
 impl Condition {
     /// Parses a condition; an error says what and where (line:column).
     pub fn parse(src: &str) -> Result<Condition, ParseError> {
+        Condition::parse_with_root(src, "result")
+    }
+
+    /// [`Condition::parse`] with the variable named `root` instead of `result` (Argo CD
+    /// notifications' trigger conditions see the Application as `app`).
+    pub fn parse_with_root(src: &str, root: &str) -> Result<Condition, ParseError> {
         if src.len() > MAX_CONDITION_LEN {
             return Err(ParseError {
                 message: format!(
@@ -953,6 +961,7 @@ impl Condition {
         let lexed = lex(src).map_err(|(m, at)| position_error(src, m, at))?;
         let mut p = Parser {
             src,
+            root,
             toks: lexed.toks,
             pos: 0,
             recursion: 0,
@@ -981,17 +990,23 @@ impl Condition {
 
     /// [`Condition::eval`] with a step budget of `max_steps`.
     pub fn eval_with_budget(&self, result: &Value, max_steps: u64) -> Result<bool, EvalError> {
+        match self.eval_value(result, max_steps)? {
+            Value::Bool(b) => Ok(b),
+            other => err(format!("expected bool, but got {}", other.go_type())),
+        }
+    }
+
+    /// The expression's value with the variable bound to `root` (expr's `Run`), whatever
+    /// its type.
+    pub fn eval_value(&self, root: &Value, max_steps: u64) -> Result<Value, EvalError> {
         let mut ev = Eval {
-            result,
-            result_weight: weight(result),
+            result: root,
+            result_weight: weight(root),
             stack: Vec::new(),
             steps: 0,
             max_steps,
         };
-        match ev.eval(&self.root)? {
-            Value::Bool(b) => Ok(b),
-            other => err(format!("expected bool, but got {}", other.go_type())),
-        }
+        ev.eval(&self.root)
     }
 }
 

@@ -34,6 +34,7 @@ fn rs(name: &str, replicas: i32, available: i32) -> ReplicaSet {
         ready: available,
         available,
         revision: 1,
+        scale_down_deadline: None,
     }
 }
 
@@ -86,29 +87,55 @@ fn fenceposts_resolve_as_upstream() {
     );
 }
 
-/// A tiny cluster: the controller's plan applied, ReplicaSets available at once.
-struct Cluster {
-    rollout: Json,
-    rss: Vec<ReplicaSet>,
-    runs: Vec<Run>,
-    now: Millis,
+/// A tiny cluster: the controller's plan applied, ReplicaSets available at once (unless
+/// `hold` is set: then their pods never become available).
+pub(crate) struct Cluster {
+    pub rollout: Json,
+    pub rss: Vec<ReplicaSet>,
+    pub runs: Vec<Run>,
+    pub services: Vec<Service>,
+    pub ingresses: Vec<Json>,
+    /// The canary Ingresses the controller wrote, by name.
+    pub canary_ingresses: Vec<Json>,
+    pub hold: bool,
+    pub now: Millis,
 }
 
 impl Cluster {
-    fn new(spec: Json) -> Cluster {
+    pub fn new(spec: Json) -> Cluster {
         Cluster {
             rollout: json!({"metadata": {"name": "web", "generation": 1}, "spec": spec}),
             rss: Vec::new(),
             runs: Vec::new(),
+            services: Vec::new(),
+            ingresses: Vec::new(),
+            canary_ingresses: Vec::new(),
+            hold: false,
             now: 1_700_000_000_000,
         }
     }
 
-    fn step(&mut self) -> Plan {
+    pub fn service(&mut self, name: &str) {
+        self.services.push(Service {
+            name: name.into(),
+            ..Service::default()
+        });
+    }
+
+    pub fn selector(&self, name: &str) -> Option<String> {
+        self.services
+            .iter()
+            .find(|s| s.name == name)
+            .and_then(|s| s.selector_hash.clone())
+    }
+
+    pub fn step(&mut self) -> Plan {
         let plan = reconcile(&Input {
             rollout: &self.rollout,
             replica_sets: &self.rss,
             runs: &self.runs,
+            services: &self.services,
+            ingresses: &self.ingresses,
             now: self.now,
         });
         if let Some((name, hash, rev)) = &plan.create_rs {
@@ -120,15 +147,39 @@ impl Cluster {
             });
         }
         for (name, n) in &plan.scale {
+            let avail = if self.hold { 0 } else { *n };
             if let Some(r) = self.rss.iter_mut().find(|r| &r.name == name) {
                 *r = ReplicaSet {
                     replicas: *n,
                     status_replicas: *n,
-                    ready: *n,
-                    available: *n,
+                    ready: avail,
+                    available: avail,
                     ..r.clone()
                 };
             }
+        }
+        for (name, rev) in &plan.rs_revisions {
+            if let Some(r) = self.rss.iter_mut().find(|r| &r.name == name) {
+                r.revision = *rev;
+            }
+        }
+        for (name, a) in &plan.rs_annotations {
+            if let Some(r) = self.rss.iter_mut().find(|r| &r.name == name) {
+                r.scale_down_deadline = a.clone();
+            }
+        }
+        for sw in &plan.services {
+            if let Some(s) = self.services.iter_mut().find(|s| s.name == sw.name) {
+                s.selector_hash = Some(sw.pod_hash.clone());
+                if sw.add_managed_by {
+                    s.managed_by = Some("web".into());
+                }
+            }
+        }
+        for ing in &plan.ingresses {
+            self.canary_ingresses
+                .retain(|i| i["metadata"]["name"] != ing["metadata"]["name"]);
+            self.canary_ingresses.push(ing.clone());
         }
         for nr in &plan.create_runs {
             self.runs.push(Run {
@@ -147,12 +198,26 @@ impl Cluster {
         plan
     }
 
-    fn settle(&mut self) {
+    /// The replicas of the ReplicaSet of `hash`.
+    pub fn replicas(&self, hash: &str) -> i32 {
+        self.rss
+            .iter()
+            .filter(|r| r.pod_hash == hash)
+            .map(|r| r.replicas)
+            .sum()
+    }
+
+    pub fn status(&self, key: &str) -> &str {
+        self.rollout["status"][key].as_str().unwrap_or("")
+    }
+
+    pub fn settle(&mut self) {
         for _ in 0..20 {
             let before = self.rollout["status"].clone();
             let rss = self.rss.clone();
+            let svcs = self.services.clone();
             self.step();
-            if self.rollout["status"] == before && self.rss == rss {
+            if self.rollout["status"] == before && self.rss == rss && self.services == svcs {
                 return;
             }
         }
@@ -176,7 +241,7 @@ impl Cluster {
         }
     }
 
-    fn set_image(&mut self, image: &str) {
+    pub fn set_image(&mut self, image: &str) {
         self.rollout["spec"]["template"]["spec"]["containers"][0]["image"] = json!(image);
     }
 }
@@ -191,7 +256,7 @@ fn spec(steps: Json) -> Json {
     })
 }
 
-fn phase(c: &Cluster) -> &str {
+pub(crate) fn phase(c: &Cluster) -> &str {
     c.rollout["status"]["phase"].as_str().unwrap_or("")
 }
 
@@ -372,7 +437,16 @@ fn unsupported_strategies_are_invalid_spec() {
     assert_eq!(phase(&c), "Degraded");
     assert!(plan.scale.is_empty() && plan.create_rs.is_none());
     let msg = c.rollout["status"]["message"].as_str().unwrap_or("");
-    assert!(msg.contains("trafficRouting.nginx"), "{msg}");
+    // validation.InvalidTrafficRoutingMessage (utils/conditions/conditions.go)
+    assert_eq!(
+        msg,
+        "InvalidSpec: spec.strategy.canary.trafficRouting: Invalid value: Canary service and Stable service must to be set to use Traffic Routing"
+    );
+    let mut s = spec(json!([{"setWeight": 5}]));
+    s["strategy"]["canary"]["trafficRouting"] = json!({"smi": {}});
+    let mut c = Cluster::new(s);
+    c.step();
+    assert!(c.status("message").contains("trafficRouting.smi"));
     let mut c =
         Cluster::new(json!({"replicas": 1, "strategy": {"blueGreen": {"activeService": "a"}}}));
     c.step();
@@ -400,7 +474,7 @@ fn new_template_during_rollout_starts_over() {
     assert_eq!(total, 10);
 }
 
-fn merge(target: &mut Json, patch: &Json) {
+pub(crate) fn merge(target: &mut Json, patch: &Json) {
     match (target, patch) {
         (Json::Object(t), Json::Object(p)) => {
             for (k, v) in p {
@@ -413,4 +487,184 @@ fn merge(target: &mut Json, patch: &Json) {
         }
         (t, p) => *t = p.clone(),
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// traffic routing (nginx)
+
+fn stable_ingress() -> Json {
+    json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        "metadata": {"name": "web-ingress", "annotations": {"kubernetes.io/ingress.class": "nginx"}},
+        "spec": {"rules": [{"host": "web.example", "http": {"paths": [{"path": "/", "pathType": "Prefix",
+            "backend": {"service": {"name": "web-stable", "port": {"number": 80}}}}]}}]}})
+}
+
+fn routed(steps: Json) -> Cluster {
+    let mut s = spec(steps);
+    let c = &mut s["strategy"]["canary"];
+    c["stableService"] = json!("web-stable");
+    c["canaryService"] = json!("web-canary");
+    c["trafficRouting"] = json!({"nginx": {"stableIngress": "web-ingress",
+        "additionalIngressAnnotations": {"canary-by-header": "X-Canary"}}});
+    let mut c = Cluster::new(s);
+    c.service("web-stable");
+    c.service("web-canary");
+    c.ingresses.push(stable_ingress());
+    c
+}
+
+fn weight(c: &Cluster) -> i64 {
+    assert_eq!(c.canary_ingresses.len(), 1);
+    let ing = &c.canary_ingresses[0];
+    assert_eq!(ing["metadata"]["name"], "web-web-ingress-canary");
+    assert_eq!(
+        ing["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary"],
+        "true"
+    );
+    ing["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"]
+        .as_str()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(-1)
+}
+
+/// rollout/trafficrouting.go `reconcileTrafficRouting` with nginx.go `SetWeight`: the canary
+/// Ingress carries the current setWeight once the canary has available pods (0 before, the
+/// previous weight while the ReplicaSets are not at the step's counts), 100 after the last
+/// step and 0 once fully promoted; utils/replicaset/canary.go
+/// `CalculateReplicaCountsForTrafficRoutedCanary`: the canary runs ceil(weight x replicas)
+/// pods and the stable stays at 100%; service.go `reconcileStableAndCanaryService`: the
+/// Services select the stable / canary ReplicaSets; canary.go
+/// `scaleDownOldReplicaSetsForCanary`: with traffic routing the old stable is scaled down
+/// after scaleDownDelaySeconds (30 s).
+#[test]
+fn nginx_weights_follow_the_steps_and_return_to_zero() {
+    let mut c = routed(json!([{"setWeight": 20}, {"pause": {}}, {"setWeight": 50}, {"pause": {}}]));
+    c.settle();
+    let v1 = c.status("stableRS").to_owned();
+    assert_eq!(weight(&c), 0);
+    assert_eq!(c.selector("web-stable").as_deref(), Some(v1.as_str()));
+    assert_eq!(c.selector("web-canary").as_deref(), Some(v1.as_str()));
+    assert_eq!(phase(&c), "Healthy");
+
+    c.set_image("web:2");
+    c.hold = true;
+    c.step();
+    let v2 = c.status("currentPodHash").to_owned();
+    assert_eq!(
+        weight(&c),
+        0,
+        "no weight before the canary has available pods"
+    );
+    assert_eq!(c.replicas(&v2), 2);
+    assert_eq!(c.replicas(&v1), 10, "the stable stays at 100%");
+    assert_eq!(c.selector("web-canary").as_deref(), Some(v1.as_str()));
+    c.hold = false;
+    c.settle();
+    assert_eq!(c.rollout["status"]["currentStepIndex"], 1);
+    assert_eq!(weight(&c), 20);
+    assert_eq!(c.selector("web-canary").as_deref(), Some(v2.as_str()));
+    assert_eq!(c.selector("web-stable").as_deref(), Some(v1.as_str()));
+    assert_eq!(
+        c.rollout["status"]["canary"]["weights"]["canary"]["weight"],
+        20
+    );
+
+    let p = promote_patch(&c.rollout, false);
+    merge(&mut c.rollout, &p);
+    c.hold = true;
+    c.step();
+    assert_eq!(c.rollout["status"]["currentStepIndex"], 2);
+    assert_eq!(c.replicas(&v2), 5);
+    assert_eq!(
+        weight(&c),
+        20,
+        "previous weight until the canary is at its count"
+    );
+    c.hold = false;
+    c.settle();
+    assert_eq!(weight(&c), 50);
+
+    let p = promote_patch(&c.rollout, false);
+    merge(&mut c.rollout, &p);
+    c.settle();
+    assert_eq!(c.status("stableRS"), v2);
+    assert_eq!(weight(&c), 0, "0 once fully promoted");
+    assert_eq!(c.selector("web-stable").as_deref(), Some(v2.as_str()));
+    assert_eq!(phase(&c), "Healthy");
+    assert_eq!(
+        c.replicas(&v1),
+        10,
+        "old stable kept for scaleDownDelaySeconds"
+    );
+    assert!(
+        c.rss
+            .iter()
+            .any(|r| r.pod_hash == v1 && r.scale_down_deadline.is_some())
+    );
+    c.now += 31_000;
+    c.settle();
+    assert_eq!(c.replicas(&v1), 0);
+    assert_eq!(c.replicas(&v2), 10);
+}
+
+/// utils/replicaset/canary.go `UseSetCanaryScale`: with traffic routing setCanaryScale sets
+/// the canary's pods apart from the weight (replicas, weight, matchTrafficWeight).
+#[test]
+fn set_canary_scale_with_traffic_routing() {
+    for (scale, want) in [
+        (json!({"replicas": 3}), 3),
+        (json!({"weight": 50}), 5),
+        (json!({"matchTrafficWeight": true}), 1),
+    ] {
+        let mut c = routed(json!([{"setCanaryScale": scale}, {"setWeight": 10}, {"pause": {}}]));
+        c.settle();
+        c.set_image("web:2");
+        c.settle();
+        let v2 = c.status("currentPodHash").to_owned();
+        assert_eq!(c.rollout["status"]["currentStepIndex"], 2);
+        assert_eq!(c.replicas(&v2), want, "{scale}");
+        assert_eq!(weight(&c), 10);
+    }
+}
+
+/// An abort with traffic routing: weight 0 at once, the canary scaled down after
+/// abortScaleDownDelaySeconds (replicaset.go `shouldDelayScaleDownOnAbort`, default 30 s).
+#[test]
+fn nginx_abort_sets_weight_zero_then_scales_the_canary_down() {
+    let mut c = routed(json!([{"setWeight": 20}, {"pause": {}}]));
+    c.settle();
+    c.set_image("web:2");
+    c.settle();
+    let v2 = c.status("currentPodHash").to_owned();
+    assert_eq!(weight(&c), 20);
+    merge(&mut c.rollout, &abort_patch());
+    c.settle();
+    assert_eq!(weight(&c), 0);
+    assert_eq!(phase(&c), "Degraded");
+    assert_eq!(c.replicas(&v2), 2, "kept for abortScaleDownDelaySeconds");
+    c.now += 31_000;
+    c.settle();
+    assert_eq!(c.replicas(&v2), 0);
+}
+
+/// rollout/controller.go `getRolloutReferencedResources`: a missing stable Ingress or
+/// Service is an InvalidSpec condition with upstream's field error; nothing is applied.
+#[test]
+fn missing_ingress_or_service_is_invalid_spec() {
+    let mut c = routed(json!([{"setWeight": 20}]));
+    c.ingresses.clear();
+    let plan = c.step();
+    assert_eq!(
+        c.status("message"),
+        "InvalidSpec: spec.strategy.canary.trafficRouting.nginx.stableIngress: Invalid value: \"web-ingress\": ingress.networking.k8s.io \"web-ingress\" not found"
+    );
+    assert!(plan.create_rs.is_none() && plan.scale.is_empty() && plan.ingresses.is_empty());
+    let mut c = routed(json!([{"setWeight": 20}]));
+    c.services.retain(|s| s.name != "web-canary");
+    let plan = c.step();
+    assert_eq!(
+        c.status("message"),
+        "InvalidSpec: spec.strategy.canary.canaryService: Invalid value: \"web-canary\": service \"web-canary\" not found"
+    );
+    assert!(plan.create_rs.is_none() && plan.services.is_empty());
 }

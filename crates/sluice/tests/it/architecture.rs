@@ -227,6 +227,24 @@ fn rules() -> BTreeMap<&'static str, Vec<&'static str>> {
             "anyhow",
         ],
     );
+    // notifications are pure: the controller reads the ConfigMap and Secret, passes the
+    // clock in and performs the HTTP requests the engine builds
+    r.insert(
+        "sluice-notify",
+        pure_and(&[
+            "sluice",
+            "sluice-apis",
+            "sluice-apiserver",
+            "sluice-kube",
+            "sluice-exec",
+            "sluice-pipeline",
+            "sluice-gitops",
+            "rustls",
+            "nix",
+            "libc",
+            "chrono",
+        ]),
+    );
     // the web UI: embedded assets and their router; it talks to nothing but the browser
     // (the page reads the API over HTTP like any client)
     r.insert(

@@ -355,3 +355,70 @@ fn applications_deploy_to_clusters_of_cluster_secrets() {
         "unable to find destination server: there are no clusters with this URL: https://nowhere.example:6443"
     );
 }
+
+/// `syncPolicy.retry` (docs user-guide/auto_sync.md "Automatic Retry", controller
+/// appcontroller.go): a sync that fails (a Service the API server refuses) is retried with
+/// backoff until the limit, the operation Running in between with `retryCount` and
+/// "Retrying attempt #n"; then Failed "(retried 2 times)."; a fixed source syncs.
+#[test]
+fn failed_syncs_are_retried_with_backoff() {
+    if !kubectl_available() {
+        eprintln!("skipped: kubectl not installed");
+        return;
+    }
+    let repo = temp_dir("retry-repo");
+    let bad =
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n  - port: 99999\n";
+    write(&repo, &[("svc.yaml", bad)]);
+    let s = Serve::start("apps-retry", &[]);
+    s.ok(
+        &["apply", "-f", "-"],
+        Some(&format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {{name: argocd}}\n---\napiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: flaky\n  namespace: argocd\nspec:\n  project: default\n  source:\n    repoURL: file://{}\n    targetRevision: HEAD\n    path: .\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: flaky\n  syncPolicy:\n    automated: {{}}\n    syncOptions: [CreateNamespace=true]\n    retry:\n      limit: 2\n      backoff: {{duration: 1s, factor: 1, maxDuration: 1s}}\n",
+            repo.display()
+        )),
+    );
+    let get = ["get", "applications.argoproj.io", "flaky", "-n", "argocd"];
+    let v = s.wait_for(&get, "a retry to be pending", |v| {
+        v["status"]["operationState"]["phase"] == "Running"
+            && v["status"]["operationState"]["retryCount"] == 1
+    });
+    let op = &v["status"]["operationState"];
+    assert!(
+        op["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(". Retrying attempt #1 at ")),
+        "{op:#}"
+    );
+    assert_eq!(v["operation"]["retry"]["limit"], 2, "{v:#}");
+    let v = s.wait_for(&get, "the retries to run out", |v| {
+        v["status"]["operationState"]["phase"] == "Failed"
+    });
+    let op = &v["status"]["operationState"];
+    assert_eq!(op["retryCount"], 2, "{op:#}");
+    assert!(
+        op["message"]
+            .as_str()
+            .is_some_and(|m| m.ends_with(" (retried 2 times).")),
+        "{op:#}"
+    );
+    assert!(v.get("operation").is_none_or(Value::is_null), "{v:#}");
+    // the source is fixed: the new revision syncs
+    write(&repo, &[("svc.yaml", &bad.replace("99999", "80"))]);
+    s.ok(
+        &[
+            "annotate",
+            "applications.argoproj.io",
+            "flaky",
+            "-n",
+            "argocd",
+            "argocd.argoproj.io/refresh=normal",
+            "--overwrite",
+        ],
+        None,
+    );
+    s.wait_for(&get, "the fixed revision to sync", |v| {
+        v["status"]["operationState"]["phase"] == "Succeeded"
+            && v["status"]["sync"]["status"] == "Synced"
+    });
+}

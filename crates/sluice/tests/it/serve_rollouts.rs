@@ -97,9 +97,9 @@ impl Drop for Exporter {
     }
 }
 
-struct Prometheus {
+pub(crate) struct Prometheus {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl Drop for Prometheus {
@@ -109,7 +109,7 @@ impl Drop for Prometheus {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -117,7 +117,7 @@ fn free_port() -> u16 {
 }
 
 /// GET `http://127.0.0.1:port{path}`: the body.
-fn get(port: u16, path: &str) -> Option<String> {
+pub(crate) fn get(port: u16, path: &str) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
     write!(
@@ -134,14 +134,18 @@ fn get(port: u16, path: &str) -> Option<String> {
 }
 
 fn start_prometheus(dir: &Path, target: u16) -> Prometheus {
-    let cfg = dir.join("prometheus.yml");
-    std::fs::write(
-        &cfg,
-        format!(
+    start_prometheus_with(
+        dir,
+        &format!(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n- job_name: order-service\n  static_configs:\n  - targets: ['127.0.0.1:{target}']\n"
         ),
     )
-    .expect("write config");
+}
+
+/// Debian's `prometheus` on a free loopback port with `config` (prometheus.yml), ready.
+pub(crate) fn start_prometheus_with(dir: &Path, config: &str) -> Prometheus {
+    let cfg = dir.join("prometheus.yml");
+    std::fs::write(&cfg, config).expect("write config");
     let port = free_port();
     let child = Command::new("prometheus")
         .arg(format!("--config.file={}", cfg.display()))
@@ -166,7 +170,7 @@ fn start_prometheus(dir: &Path, target: u16) -> Prometheus {
     p
 }
 
-fn prometheus_available() -> bool {
+pub(crate) fn prometheus_available() -> bool {
     Command::new("prometheus")
         .arg("--version")
         .stdout(Stdio::null())
@@ -278,7 +282,7 @@ fn canary_walks_its_steps_with_prometheus_analysis_and_a_failing_canary_is_abort
         std::thread::sleep(Duration::from_millis(300));
     }
 
-    // traffic routing is reported, not ignored
+    // traffic routing without its Services is reported, nothing is scaled
     s.ok(&["create", "namespace", "routed"], None);
     let routed = yaml.replace(
         "      analysis:\n",
@@ -289,10 +293,10 @@ fn canary_walks_its_steps_with_prometheus_analysis_and_a_failing_canary_is_abort
     let v = wait_rollout(&s, "routed", "InvalidSpec", 30, &mut steps, |v| {
         st(v, "phase") == "Degraded"
     });
+    // nginx needs stableService and canaryService (validation.InvalidTrafficRoutingMessage)
     assert!(
-        st(&v, "message")
-            .as_str()
-            .is_some_and(|m| m.contains("trafficRouting.nginx")),
+        st(&v, "message").as_str().is_some_and(|m| m
+            .contains("Canary service and Stable service must to be set to use Traffic Routing")),
         "{v:#}"
     );
     assert!(replica_sets(&s, "routed").is_empty());
