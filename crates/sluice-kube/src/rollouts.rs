@@ -27,6 +27,7 @@ use futures::StreamExt;
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::core::ApiResource;
 use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use serde_json::{Value, json};
 use sluice_rollouts::analysis::{self, Outcome, Task};
@@ -88,6 +89,78 @@ async fn get_opt(
     }
 }
 
+/// Where a Rollout names the Services it manages (blue-green active/preview, canary
+/// stable/canary).
+const SERVICE_FIELDS: [&str; 4] = [
+    "/spec/strategy/blueGreen/activeService",
+    "/spec/strategy/blueGreen/previewService",
+    "/spec/strategy/canary/stableService",
+    "/spec/strategy/canary/canaryService",
+];
+
+/// The Services a Rollout (its JSON, or a `DynamicObject`'s `data`) names, as argo-rollouts
+/// `serviceutil.GetRolloutServiceKeys`.
+pub fn service_names(ro: &Value) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for p in SERVICE_FIELDS {
+        let name = str_at(ro, p);
+        if !name.is_empty() && !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// The Ingresses the Rollout `rollout` manages with nginx traffic routing: its stable Ingresses and the
+/// canary Ingresses made of them, as argo-rollouts `ingressutil.GetRolloutIngressKeys`.
+pub fn ingress_names(rollout: &str, ro: &Value) -> Vec<String> {
+    let Some(ng) = nginx::config(ro) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for stable in nginx::stable_ingresses(ng) {
+        out.push(nginx::canary_ingress_name(rollout, &stable));
+        out.push(stable);
+    }
+    out
+}
+
+/// What a watched object is to the Rollouts that may name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Managed {
+    Service,
+    Ingress,
+}
+
+/// The Rollouts of `ns` that name the Service or Ingress `name` (the watch mapper: a change
+/// to it enqueues them at once, as argo-rollouts' Service and Ingress controllers do through
+/// their `byService` / `byIngress` indexes, service/service.go `getRolloutsByService`).
+/// Reads the Rollout controller's own cache, so it keeps nothing of its own.
+pub fn rollouts_naming<'a>(
+    rollouts: impl IntoIterator<Item = &'a DynamicObject>,
+    kind: Managed,
+    ns: &str,
+    name: &str,
+) -> Vec<ObjectRef<DynamicObject>> {
+    let mut out = Vec::new();
+    for ro in rollouts {
+        if ro.metadata.namespace.as_deref() != Some(ns) {
+            continue;
+        }
+        let Some(ro_name) = ro.metadata.name.as_deref() else {
+            continue;
+        };
+        let names = match kind {
+            Managed::Service => service_names(&ro.data).contains(&name),
+            Managed::Ingress => ingress_names(ro_name, &ro.data).iter().any(|n| n == name),
+        };
+        if names {
+            out.push(ObjectRef::new_with(ro_name, rollout_ar()).within(ns));
+        }
+    }
+    out
+}
+
 /// The Services the strategy names (blue-green active/preview, canary stable/canary) that
 /// exist, as the engine sees them.
 async fn referenced_services(
@@ -97,16 +170,7 @@ async fn referenced_services(
 ) -> Result<Vec<canary::Service>, Error> {
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &service_ar());
     let mut out = Vec::new();
-    for p in [
-        "/spec/strategy/blueGreen/activeService",
-        "/spec/strategy/blueGreen/previewService",
-        "/spec/strategy/canary/stableService",
-        "/spec/strategy/canary/canaryService",
-    ] {
-        let name = str_at(ro, p);
-        if name.is_empty() || out.iter().any(|s: &canary::Service| s.name == name) {
-            continue;
-        }
+    for name in service_names(ro) {
         if let Some(v) = get_opt(&api, name, &service_ar()).await? {
             out.push(canary::Service {
                 name: name.to_owned(),
@@ -737,6 +801,7 @@ pub async fn run(ctx: Arc<Ctx>) {
     let ar_ctl = Controller::new_with(ars, watcher::Config::default(), analysisrun_ar());
     // rollout_info, analysis_run_info...: read from the caches at scrape time
     let (ro_store, ar_store) = (ro_ctl.store(), ar_ctl.store());
+    let ro_cache = ro_store.clone();
     ctx.opts
         .metrics
         .cd
@@ -756,12 +821,40 @@ pub async fn run(ctx: Arc<Ctx>) {
             analysisrun_ar(),
             watcher::Config::default(),
         )
+        .watches_with(
+            Api::<DynamicObject>::all_with(client.clone(), &service_ar()),
+            service_ar(),
+            watcher::Config::default(),
+            mapper(ro_cache.clone(), Managed::Service),
+        )
+        .watches_with(
+            Api::<DynamicObject>::all_with(client.clone(), &ingress_ar()),
+            ingress_ar(),
+            watcher::Config::default(),
+            mapper(ro_cache, Managed::Ingress),
+        )
         .run(reconcile_rollout, error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
     let ar_ctl = ar_ctl
         .run(reconcile_run, error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
     futures::future::join(ro_ctl, ar_ctl).await;
+}
+
+/// The watch mapper of Services or Ingresses: the Rollouts of the controller's cache that
+/// name the object.
+fn mapper(
+    rollouts: kube::runtime::reflector::Store<DynamicObject>,
+    kind: Managed,
+) -> impl Fn(DynamicObject) -> Vec<ObjectRef<DynamicObject>> + Send + Sync + 'static {
+    move |o: DynamicObject| {
+        let (Some(ns), Some(name)) = (o.metadata.namespace.as_deref(), o.metadata.name.as_deref())
+        else {
+            return Vec::new();
+        };
+        let all = rollouts.state();
+        rollouts_naming(all.iter().map(|r| r.as_ref()), kind, ns, name)
+    }
 }
 
 fn error_policy(obj: Arc<DynamicObject>, err: &Error, _ctx: Arc<Ctx>) -> Action {
@@ -776,6 +869,69 @@ fn error_policy(obj: Arc<DynamicObject>, err: &Error, _ctx: Arc<Ctx>) -> Action 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rollout(ns: &str, name: &str, strategy: Value) -> DynamicObject {
+        serde_json::from_value(
+            json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"strategy": strategy}}),
+        )
+        .expect("rollout")
+    }
+
+    fn names(refs: Vec<ObjectRef<DynamicObject>>) -> Vec<String> {
+        refs.into_iter()
+            .map(|r| format!("{}/{}", r.namespace.unwrap_or_default(), r.name))
+            .collect()
+    }
+
+    /// argo-rollouts enqueues the Rollouts whose `GetRolloutServiceKeys` (activeService,
+    /// previewService, stableService, canaryService) or `GetRolloutIngressKeys` (the nginx
+    /// stable Ingresses and their `<rollout>-<ingress>-canary`) name the changed object, in
+    /// its namespace only (service/service.go `getRolloutsByService`, ingress/ingress.go).
+    #[test]
+    fn watch_mapper_finds_the_rollouts_naming_a_service_or_ingress() {
+        let ros = [
+            rollout(
+                "a",
+                "bg",
+                json!({"blueGreen": {"activeService": "web", "previewService": "web-preview"}}),
+            ),
+            rollout(
+                "a",
+                "can",
+                json!({"canary": {"stableService": "web", "canaryService": "web-canary",
+                    "trafficRouting": {"nginx": {"stableIngress": "ing",
+                        "additionalStableIngresses": ["extra"]}}}}),
+            ),
+            rollout(
+                "a",
+                "multi",
+                json!({"canary": {"stableService": "s", "canaryService": "c",
+                    "trafficRouting": {"nginx": {"stableIngresses": ["ing", "two"]}}}}),
+            ),
+            rollout("b", "other", json!({"blueGreen": {"activeService": "web"}})),
+            rollout("a", "plain", json!({"canary": {"steps": []}})),
+        ];
+        let find = |kind, ns, name| names(rollouts_naming(ros.iter(), kind, ns, name));
+        assert_eq!(find(Managed::Service, "a", "web"), ["a/bg", "a/can"]);
+        assert_eq!(find(Managed::Service, "a", "web-preview"), ["a/bg"]);
+        assert_eq!(find(Managed::Service, "a", "web-canary"), ["a/can"]);
+        assert_eq!(find(Managed::Service, "b", "web"), ["b/other"]);
+        assert!(find(Managed::Service, "c", "web").is_empty());
+        assert!(find(Managed::Service, "a", "unnamed").is_empty());
+        // an Ingress with a Service's name is not that Service
+        assert!(find(Managed::Ingress, "a", "web").is_empty());
+        assert_eq!(find(Managed::Ingress, "a", "ing"), ["a/can", "a/multi"]);
+        assert_eq!(find(Managed::Ingress, "a", "extra"), ["a/can"]);
+        assert_eq!(find(Managed::Ingress, "a", "can-ing-canary"), ["a/can"]);
+        assert_eq!(find(Managed::Ingress, "a", "can-extra-canary"), ["a/can"]);
+        assert_eq!(find(Managed::Ingress, "a", "multi-two-canary"), ["a/multi"]);
+        assert!(find(Managed::Ingress, "b", "ing").is_empty());
+        // the refs are Rollouts
+        let r = rollouts_naming(ros.iter(), Managed::Service, "a", "web-preview");
+        assert_eq!(r[0].dyntype.kind, "Rollout");
+    }
 
     #[test]
     fn merge_diff_nulls_removed_keys() {
