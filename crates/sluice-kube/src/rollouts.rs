@@ -311,6 +311,43 @@ fn owner_ref(ro: &Value) -> Value {
         "controller": true, "blockOwnerDeletion": true}])
 }
 
+/// The label selector of the Rollout's `spec.selector.matchLabels` (`k=v,...`), which every
+/// ReplicaSet it makes carries: its ReplicaSets are listed with it, as the Deployment
+/// controller lists by selector, instead of the whole namespace per reconcile. `None` (list
+/// all, the owner check decides) when there are no matchLabels.
+pub fn match_labels_selector(ro: &Value) -> Option<String> {
+    let labels = ro.pointer("/spec/selector/matchLabels")?.as_object()?;
+    let mut out = Vec::new();
+    for (k, v) in labels {
+        out.push(format!("{k}={}", v.as_str()?));
+    }
+    (!out.is_empty()).then(|| out.join(","))
+}
+
+/// Whether the Rollout's AnalysisRuns matter to this pass: its strategy names an analysis
+/// (a canary step or background `analysis`, blue-green pre-/post-promotion) or its status
+/// still names a run. Otherwise there is no run to create, read or terminate and the
+/// namespace's AnalysisRuns are not listed.
+pub fn uses_analysis(ro: &Value) -> bool {
+    let canary = ro.pointer("/spec/strategy/canary");
+    let steps = canary
+        .and_then(|c| c.get("steps"))
+        .and_then(Value::as_array)
+        .is_some_and(|s| s.iter().any(|s| s.get("analysis").is_some()));
+    steps
+        || canary.and_then(|c| c.get("analysis")).is_some()
+        || [
+            "/spec/strategy/blueGreen/prePromotionAnalysis",
+            "/spec/strategy/blueGreen/postPromotionAnalysis",
+            "/status/canary/currentStepAnalysisRunStatus",
+            "/status/canary/currentBackgroundAnalysisRunStatus",
+            "/status/blueGreen/prePromotionAnalysisRunStatus",
+            "/status/blueGreen/postPromotionAnalysisRunStatus",
+        ]
+        .iter()
+        .any(|p| ro.pointer(p).is_some_and(|v| !v.is_null()))
+}
+
 /// Reconciles one Rollout.
 pub async fn reconcile_rollout(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     if obj.metadata.deletion_timestamp.is_some() {
@@ -325,7 +362,11 @@ pub async fn reconcile_rollout(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result
     let ar_api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &analysisrun_ar());
     let mut rss = Vec::new();
     let mut rs_objs = Vec::new();
-    for o in rs_api.list(&ListParams::default()).await?.items {
+    let mut lp = ListParams::default();
+    if let Some(sel) = match_labels_selector(&ro) {
+        lp = lp.labels(&sel);
+    }
+    for o in rs_api.list(&lp).await?.items {
         let v = to_json(&o, &replicaset_ar())?;
         if !owned_by(&v, &uid) || v.pointer("/metadata/deletionTimestamp").is_some() {
             continue;
@@ -357,7 +398,12 @@ pub async fn reconcile_rollout(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result
         rs_objs.push(v);
     }
     let mut runs = Vec::new();
-    for o in ar_api.list(&ListParams::default()).await?.items {
+    let run_list = if uses_analysis(&ro) {
+        ar_api.list(&ListParams::default()).await?.items
+    } else {
+        Vec::new()
+    };
+    for o in run_list {
         let v = to_json(&o, &analysisrun_ar())?;
         if !owned_by(&v, &uid) {
             continue;
@@ -931,6 +977,43 @@ mod tests {
         // the refs are Rollouts
         let r = rollouts_naming(ros.iter(), Managed::Service, "a", "web-preview");
         assert_eq!(r[0].dyntype.kind, "Rollout");
+    }
+
+    #[test]
+    fn replica_sets_are_listed_by_the_rollouts_match_labels() {
+        let ro = json!({"spec": {"selector": {"matchLabels": {"app": "web", "tier": "fe"}}}});
+        assert_eq!(
+            match_labels_selector(&ro).as_deref(),
+            Some("app=web,tier=fe")
+        );
+        let exprs = json!({"spec": {"selector": {"matchExpressions": [
+            {"key": "app", "operator": "In", "values": ["web"]}]}}});
+        assert_eq!(match_labels_selector(&exprs), None);
+        assert_eq!(match_labels_selector(&json!({"spec": {}})), None);
+        let bad = json!({"spec": {"selector": {"matchLabels": {"app": 1}}}});
+        assert_eq!(match_labels_selector(&bad), None);
+    }
+
+    #[test]
+    fn analysis_runs_are_read_only_when_the_rollout_has_analysis() {
+        let plain = json!({"spec": {"strategy": {"canary": {"steps": [
+            {"setWeight": 50}, {"pause": {"duration": "1s"}}]}}}});
+        assert!(!uses_analysis(&plain));
+        assert!(!uses_analysis(&json!({"spec": {"strategy": {"blueGreen": {
+            "activeService": "a"}}}})));
+        for ro in [
+            json!({"spec": {"strategy": {"canary": {"steps": [
+                {"analysis": {"templates": [{"templateName": "t"}]}}]}}}}),
+            json!({"spec": {"strategy": {"canary": {"analysis": {"templates": []}}}}}),
+            json!({"spec": {"strategy": {"blueGreen": {"prePromotionAnalysis": {}}}}}),
+            json!({"spec": {"strategy": {"blueGreen": {"postPromotionAnalysis": {}}}}}),
+            // the spec dropped its analysis; the run the status names is still read
+            json!({"spec": {"strategy": {"canary": {"steps": []}}},
+                "status": {"canary": {"currentStepAnalysisRunStatus": {"name": "r"}}}}),
+            json!({"status": {"blueGreen": {"postPromotionAnalysisRunStatus": {"name": "r"}}}}),
+        ] {
+            assert!(uses_analysis(&ro), "{ro}");
+        }
     }
 
     #[test]
