@@ -468,3 +468,94 @@ fn nginx_canary_ingress_follows_the_steps_and_returns_to_zero() {
     assert_eq!(selector(&s, "ng", "web-stable"), v2);
     assert_eq!(rs_of(&s, "ng", &v2)["spec"]["replicas"], 5);
 }
+
+const LATE_SERVICE_ROLLOUT: &str = r#"
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: late}
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: late}
+  template:
+    metadata:
+      labels: {app: late}
+    spec:
+      containers:
+      - name: web
+        image: registry.example/web:v1
+  strategy:
+    blueGreen:
+      activeService: late-active
+"#;
+
+const LATE_SERVICE: &str = r#"
+apiVersion: v1
+kind: Service
+metadata: {name: late-active}
+spec:
+  selector: {app: late}
+  ports: [{port: 80, targetPort: 8080}]
+"#;
+
+/// The Rollout controller watches the Services it names and reacts at once, as
+/// argo-rollouts' Service controller enqueues the Rollouts of its `byService` index
+/// (service/service.go `getRolloutsByService`): a Rollout waiting on a missing activeService
+/// (InvalidSpec) goes on as soon as the Service is created, and a selector a user changes
+/// is switched back, well within the controller's 30 s requeue.
+#[test]
+fn rollout_reacts_to_its_services_at_once() {
+    if !kubectl_available() {
+        eprintln!("kubectl is not installed: skipped");
+        return;
+    }
+    let s = Serve::start("rollouts-watch", &[]);
+    s.ok(&["create", "namespace", "w"], None);
+    s.ok(&["apply", "-n", "w", "-f", "-"], Some(LATE_SERVICE_ROLLOUT));
+    let ro = ["get", "rollout", "late", "-n", "w"];
+    let invalid = |v: &Value| {
+        v["status"]["conditions"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["type"] == "InvalidSpec"))
+    };
+    let v = wait(&s, &ro, "InvalidSpec for the missing Service", 60, invalid);
+    let msg = v.to_string();
+    assert!(msg.contains("late-active"), "{v:#}");
+    // the passes that follow the status write are over: only the watch can wake it now
+    std::thread::sleep(Duration::from_secs(2));
+    s.ok(&["apply", "-n", "w", "-f", "-"], Some(LATE_SERVICE));
+    let t0 = Instant::now();
+    let v = wait(&s, &ro, "Healthy once the Service exists", 60, |v| {
+        st(v, "phase") == "Healthy" && !invalid(v)
+    });
+    let took = t0.elapsed();
+    assert!(
+        took < Duration::from_secs(10),
+        "took {took:?} (requeue is 30 s)"
+    );
+    let hash = st(&v, "stableRS").to_owned();
+    assert_eq!(selector(&s, "w", "late-active"), hash);
+    std::thread::sleep(Duration::from_secs(2));
+    s.ok(
+        &[
+            "patch",
+            "service",
+            "late-active",
+            "-n",
+            "w",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec":{"selector":{"rollouts-pod-template-hash":"someone-else"}}}"#,
+        ],
+        None,
+    );
+    let t0 = Instant::now();
+    while selector(&s, "w", "late-active") != hash {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the selector was not switched back (requeue is 30 s)"
+        );
+        std::thread::sleep(Duration::from_millis(150));
+    }
+}
