@@ -1310,8 +1310,10 @@ fn openapi_root(st: &State) -> Value {
 /// A per-group-version OpenAPI v3 document: the resource paths with the query parameters
 /// the server supports (kubectl checks `fieldValidation` there to validate server-side) and
 /// the schemas of the kinds (crate::openapi). The PATCH operations declare no request body:
-/// kubectl's client-side apply then computes strategic merge patches from its compiled-in
-/// types (their patch merge keys), not from these schemas, which do not carry them.
+/// kubectl's client-side apply uses a document's schemas for strategic merge patches only
+/// when PATCH accepts `application/strategic-merge-patch+json` (kubectl apply/patcher.go
+/// `gvkSupportsPatchOpenAPIV3`), so it keeps its compiled-in types (their patch merge keys);
+/// these schemas do not carry them.
 ///
 /// Cached as kube-openapi's handler3 does: the ETag is the document's hash; a request whose
 /// `?hash=` is the current one is `public, immutable`, one with a stale hash is redirected
