@@ -173,6 +173,85 @@ pub fn hash(kinds: &[&ResourceInfo], version: &str) -> String {
         .collect()
 }
 
+/// The fields of a built-in object that upstream's schema of its kind does not declare, as
+/// kube-apiserver's strict decoding names them (`spec.template.spec.containers[0].bogus`,
+/// apimachinery's `UnknownFieldPathError`), for `fieldValidation` Strict and Warn. Empty for
+/// a kind with no generated schema (custom resources).
+pub fn unknown_fields(group: &str, version: &str, kind: &str, obj: &Value) -> Vec<String> {
+    let b = builtins();
+    let key = (group.to_owned(), version.to_owned(), kind.to_owned());
+    let Some(s) = b.by_gvk.get(&key).and_then(|n| b.schemas.get(n)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    walk_unknown(b, obj, s, "", &mut out);
+    out
+}
+
+/// A schema with its `$ref` / single `allOf` followed (at most a few levels).
+fn deref<'a>(b: &'a Builtins, mut s: &'a Value) -> &'a Value {
+    for _ in 0..8 {
+        if let Some(r) = s
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix(REF_PREFIX))
+        {
+            match b.schemas.get(r) {
+                Some(t) => s = t,
+                None => return s,
+            }
+        } else if let Some([one]) = s.get("allOf").and_then(Value::as_array).map(Vec::as_slice)
+            && s.get("properties").is_none()
+        {
+            s = one;
+        } else {
+            return s;
+        }
+    }
+    s
+}
+
+fn walk_unknown(b: &Builtins, v: &Value, s: &Value, path: &str, out: &mut Vec<String>) {
+    let s = deref(b, s);
+    if s.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true)) {
+        return;
+    }
+    let join = |k: &str| {
+        if path.is_empty() {
+            k.to_owned()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
+    match v {
+        Value::Object(m) => {
+            let props = s.get("properties").and_then(Value::as_object);
+            let extra = s.get("additionalProperties").filter(|a| a.is_object());
+            if props.is_none() && extra.is_none() {
+                // an open object (RawExtension, JSON, IntOrString...): nothing to check
+                return;
+            }
+            for (k, x) in m {
+                if let Some(p) = props.and_then(|p| p.get(k)) {
+                    walk_unknown(b, x, p, &join(k), out);
+                } else if let Some(a) = extra {
+                    walk_unknown(b, x, a, &join(k), out);
+                } else {
+                    out.push(join(k));
+                }
+            }
+        }
+        Value::Array(a) => {
+            if let Some(items) = s.get("items") {
+                for (i, x) in a.iter().enumerate() {
+                    walk_unknown(b, x, items, &format!("{path}[{i}]"), out);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +303,34 @@ mod tests {
             se["properties"]["level"]["description"],
             "Level is SELinux level label that applies to the container."
         );
+    }
+
+    #[test]
+    fn unknown_fields_of_a_built_in_kind_are_named_as_strict_decoding_names_them() {
+        let d = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "d", "labels": {"a": "b"}, "bogusMeta": 1},
+            "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {
+                "metadata": {"labels": {"a": "b"}},
+                "spec": {"containers": [
+                    {"name": "c", "image": "i", "resources": {"limits": {"cpu": "1"}}},
+                    {"name": "d", "image": "i", "bogus": 1, "ports": [{"containerPort": 80, "nope": true}]},
+                ]},
+            }},
+            "status": {"replicas": 1},
+        });
+        assert_eq!(
+            unknown_fields("apps", "v1", "Deployment", &d),
+            [
+                "metadata.bogusMeta",
+                "spec.template.spec.containers[1].bogus",
+                "spec.template.spec.containers[1].ports[0].nope",
+            ]
+        );
+        // an open field (a ConfigMap's data map, a CRD's schema) is not checked further
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"k": "v"}});
+        assert!(unknown_fields("", "v1", "ConfigMap", &cm).is_empty());
+        assert!(unknown_fields("example.com", "v1", "Widget", &cm).is_empty());
     }
 
     #[test]

@@ -215,3 +215,31 @@ fn openapi_v3_documents_are_addressed_by_their_hash() {
     assert_eq!(after["paths"]["apis/apps/v1"]["serverRelativeURL"], url);
     assert!(after["paths"]["apis/example.com/v1"]["serverRelativeURL"].is_string());
 }
+
+/// `kubectl apply` (default `--validate=strict`) sends `fieldValidation=Strict`, and the
+/// server rejects the fields upstream's schema of a built-in kind does not declare, as
+/// kube-apiserver's strict decoding words it (apimachinery `UnknownFieldPathError`;
+/// kubernetes.io/docs/reference/using-api/api-concepts/#field-validation); `--validate=warn`
+/// makes it a warning.
+#[test]
+fn strict_field_validation_rejects_unknown_fields_of_built_in_kinds() {
+    need_kubectl!();
+    let s = Server::start("strict");
+    let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  selector: {matchLabels: {a: b}}\n  template:\n    metadata: {labels: {a: b}}\n    spec:\n      containers:\n      - name: c\n        image: nginx\n        bogus: 1\n";
+    let o = s.kubectl(&["apply", "-f", "-"], Some(deploy));
+    assert!(!o.status.success());
+    assert!(
+        err(&o).contains(
+            "Deployment in version \"v1\" cannot be handled as a Deployment: strict decoding error: unknown field \"spec.template.spec.containers[0].bogus\""
+        ),
+        "{}",
+        err(&o)
+    );
+    let o = s.kubectl(&["apply", "--validate=warn", "-f", "-"], Some(deploy));
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(
+        err(&o).contains("Warning: unknown field \"spec.template.spec.containers[0].bogus\""),
+        "{}",
+        err(&o)
+    );
+}
