@@ -12,6 +12,7 @@
 //!   directory ([`taskrun`], [`logs`]).
 //! - Status is written as Tekton writes it; Events mark starts and ends ([`events`]).
 
+pub mod access;
 pub mod application;
 pub mod cdmetrics;
 pub mod concurrency;
