@@ -538,7 +538,13 @@ impl Sink {
             let TriggerResult::Created { resources } = &t.result else {
                 continue;
             };
+            // a Trigger's own serviceAccountName (of the Trigger's namespace) wins over the
+            // listener's (tektoncd/triggers docs/triggers.md "serviceAccountName")
             let r = match &sa {
+                _ if !t.service_account.is_empty() => {
+                    self.create_set(resources, &t.namespace, &t.namespace, &t.service_account)
+                        .await
+                }
                 Ok(sa) => self.create_set(resources, &t.namespace, &el_ns, sa).await,
                 Err(e) => Err(e.clone()),
             };
