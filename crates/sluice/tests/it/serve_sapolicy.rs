@@ -9,7 +9,9 @@
 //! - Sluice's rule on top (docs/security.md "Pipelines and ServiceAccounts"): the
 //!   ServiceAccount must be allowed by RBAC to `get` the Secret, else the TaskRun fails with
 //!   Tekton's `CreateContainerConfigError` and kube-apiserver's forbidden text naming the
-//!   Secret and the ServiceAccount, and no Pod is created.
+//!   Secret and the ServiceAccount, and no Pod is created. The same holds for a
+//!   `secretKeyRef` env and a `secret` workspace; the namespace's `default` ServiceAccount is
+//!   exempt until a RoleBinding names it (Tekton's behaviour for runs that name none).
 //! - tektoncd/triggers docs/eventlisteners.md "ServiceAccount" (and examples/rbac.yaml): the
 //!   EventListener creates its TriggerTemplates' resources with its ServiceAccount's
 //!   permissions (`create` on `pipelineruns` in `tekton.dev`); without them the sink's
@@ -111,6 +113,52 @@ spec:
               spec:
                 pipelineRef: {name: show-creds}
                 taskRunTemplate: {serviceAccountName: builder}
+"#;
+
+const MORE: &str = r#"
+apiVersion: v1
+kind: Secret
+metadata: {name: api-token, namespace: sap}
+stringData: {token: t0ken-value}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: plain, namespace: sap}
+"#;
+
+/// A TaskRun as `sa` reading Secret api-token through `secretKeyRef` or a `secret`
+/// workspace.
+fn taskrun(name: &str, sa: &str, workspace: bool) -> String {
+    let (env, ws, decl) = if workspace {
+        (
+            String::new(),
+            "  workspaces:\n    - name: creds\n      secret: {secretName: api-token}\n",
+            "    workspaces:\n      - name: creds\n",
+        )
+    } else {
+        (
+            "        env:\n          - name: TOKEN\n            valueFrom: {secretKeyRef: {name: api-token, key: token}}\n".to_owned(),
+            "",
+            "",
+        )
+    };
+    let sa_line = if sa.is_empty() {
+        String::new()
+    } else {
+        format!("  serviceAccountName: {sa}\n")
+    };
+    format!(
+        "apiVersion: tekton.dev/v1\nkind: TaskRun\nmetadata: {{name: {name}, namespace: sap}}\nspec:\n{sa_line}{ws}  taskSpec:\n{decl}    steps:\n      - name: s\n        image: alpine\n{env}        script: |\n          #!/bin/sh\n          true\n"
+    )
+}
+
+const BIND_DEFAULT: &str = r#"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: default-reads-git-creds, namespace: sap}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: read-git-creds}
+subjects:
+  - {kind: ServiceAccount, name: default, namespace: sap}
 "#;
 
 const RUNS: &str = r#"
@@ -294,6 +342,37 @@ fn runs_and_listeners_act_as_their_service_accounts() {
     );
     // the PipelineRun fails as Tekton's does when a TaskRun fails
     assert_eq!(condition(&denied).1, "Failed", "{denied:#}");
+
+    // secretKeyRef and secret workspaces are checked too; `default` is exempt until bound
+    s.ok(&["apply", "-f", "-"], Some(MORE));
+    let run = |name: &str, sa: &str, ws: bool| {
+        s.ok(&["apply", "-f", "-"], Some(&taskrun(name, sa, ws)));
+        let tr = s.wait_for(
+            &["get", "taskrun", name, "-n", "sap"],
+            &format!("{name} to finish"),
+            finished,
+        );
+        condition(&tr)
+    };
+    let denied_api_token = |c: &(String, String, String), sa: &str| {
+        c.0 == "False"
+            && c.1 == "CreateContainerConfigError"
+            && c.2.contains(&format!(
+                r#"secrets "api-token" is forbidden: User "system:serviceaccount:sap:{sa}" cannot get resource "secrets""#
+            ))
+    };
+    let c = run("env-plain", "plain", false);
+    assert!(denied_api_token(&c, "plain"), "{c:?}");
+    let c = run("ws-plain", "plain", true);
+    assert!(denied_api_token(&c, "plain"), "{c:?}");
+    let c = run("env-default", "", false);
+    assert_eq!(
+        c.0, "True",
+        "default, named by no binding, keeps Tekton's behaviour: {c:?}"
+    );
+    s.ok(&["apply", "-f", "-"], Some(BIND_DEFAULT));
+    let c = run("env-default-bound", "", false);
+    assert!(denied_api_token(&c, "default"), "{c:?}");
 
     // the EventListener's ServiceAccount may not create PipelineRuns: refused, recorded
     let url = format!("{}/listeners/sap/el", s.plain);
