@@ -134,8 +134,17 @@ pub fn referenced_secrets(values: &[&Value]) -> BTreeSet<String> {
     out
 }
 
+/// Whether a Secret becomes credentials (`sluice_exec::creds`): annotated
+/// `tekton.dev/git-*`/`tekton.dev/docker-*`, or a dockerconfigjson.
+fn is_credential(s: &sluice_pipeline::plan::SecretData) -> bool {
+    s.type_ == "kubernetes.io/dockerconfigjson"
+        || s.annotations
+            .keys()
+            .any(|k| k.starts_with("tekton.dev/git-") || k.starts_with("tekton.dev/docker-"))
+}
+
 /// Every Secret a TaskRun of `sa` reads: the credential Secrets of the ServiceAccount's
-/// `secrets` that exist (as upstream's creds-init reads them) plus those it references.
+/// `secrets` that exist (those upstream's creds-init mounts) plus those it references.
 pub fn secrets_read(
     catalog: &sluice_pipeline::plan::Catalog,
     sa: &str,
@@ -146,7 +155,7 @@ pub fn secrets_read(
         out.extend(
             names
                 .iter()
-                .filter(|n| catalog.secrets.contains_key(*n))
+                .filter(|n| catalog.secrets.get(*n).is_some_and(is_credential))
                 .cloned(),
         );
     }
@@ -337,14 +346,21 @@ mod tests {
             refs.iter().map(String::as_str).collect::<Vec<_>>(),
             ["s1", "s2", "s3", "s4", "s5"]
         );
-        // credentials: the ServiceAccount's listed Secrets that exist
+        // credentials: the ServiceAccount's listed Secrets that exist and that creds-init
+        // mounts (tektoncd/pipeline pkg/pod/creds_init.go: `sa.Secrets` whose annotations a
+        // builder matches)
         let mut cat = Catalog::default();
-        cat.service_accounts
-            .insert("bot".into(), vec!["git-creds".into(), "gone".into()]);
-        cat.secrets
-            .insert("git-creds".into(), SecretData::default());
+        cat.service_accounts.insert(
+            "bot".into(),
+            vec!["git-creds".into(), "gone".into(), "plain".into()],
+        );
+        let mut git = SecretData::default();
+        git.annotations
+            .insert("tekton.dev/git-0".into(), "https://github.com".into());
+        cat.secrets.insert("git-creds".into(), git);
+        cat.secrets.insert("plain".into(), SecretData::default());
         let all = secrets_read(&cat, "bot", refs.clone());
-        assert!(all.contains("git-creds") && !all.contains("gone"));
+        assert!(all.contains("git-creds") && !all.contains("gone") && !all.contains("plain"));
         assert_eq!(secrets_read(&cat, "other", refs.clone()), refs);
         let checks = secret_gets("ci", &all);
         assert_eq!(checks.len(), 6);
