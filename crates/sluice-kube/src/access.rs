@@ -231,7 +231,16 @@ pub async fn allowed(
     );
     let body: DynamicObject = serde_json::from_value(review(namespace, sa, a))?;
     let pp = PostParams::default();
-    let r = crate::retry(|| api.create(&pp, &body)).await?;
+    let r = match crate::retry(|| api.create(&pp, &body)).await {
+        Ok(r) => r,
+        Err(kube::Error::Api(e)) if e.code == 403 => {
+            return Err(Error::Other(format!(
+                "the controllers' credentials may not create subjectaccessreviews.authorization.k8s.io (bind them to ClusterRole system:auth-delegator): {}",
+                e.message
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
     Ok(r.data
         .pointer("/status/allowed")
         .and_then(Value::as_bool)

@@ -245,14 +245,19 @@ async fn attempt(ctx: &Arc<Ctx>, tr: &Value) -> Result<Option<Value>, Error> {
         crate::access::referenced_secrets(&[&tr["spec"], &serde_json::to_value(&plan.spec)?]),
     );
     let checks = crate::access::secret_gets(&ns, &read);
-    if let Some(why) = crate::access::first_denied(&ctx.client, &ns, &sa, &checks).await? {
-        let st = failed(
-            tr,
-            shape::CREATE_CONTAINER_CONFIG_ERROR,
-            &format!(
-                "Failed to create pod due to config error: the TaskRun's ServiceAccount {sa:?} may not read a Secret it uses: {why}"
-            ),
-        );
+    // (transient API errors are retried inside; what is left is final, e.g. controller
+    // credentials that may not create SubjectAccessReviews on a cluster)
+    let refusal = match crate::access::first_denied(&ctx.client, &ns, &sa, &checks).await {
+        Ok(None) => None,
+        Ok(Some(why)) => Some(format!(
+            "Failed to create pod due to config error: the TaskRun's ServiceAccount {sa:?} may not read a Secret it uses: {why}"
+        )),
+        Err(e) => Some(format!(
+            "Failed to create pod due to config error: could not check what the TaskRun's ServiceAccount {sa:?} may read: {e}"
+        )),
+    };
+    if let Some(message) = refusal {
+        let st = failed(tr, shape::CREATE_CONTAINER_CONFIG_ERROR, &message);
         finish(ctx, tr, st, None).await?;
         return Ok(None);
     }
