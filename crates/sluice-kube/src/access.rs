@@ -379,4 +379,32 @@ mod tests {
                 .all(|c| c.verb == "get" && c.resource == "secrets")
         );
     }
+
+    proptest::proptest! {
+        /// A reference at any depth under arrays and objects is found, whatever other keys
+        /// surround it; unrelated values add nothing.
+        #[test]
+        fn references_found_at_any_depth(
+            name in "[a-z][a-z0-9-]{0,20}",
+            path in proptest::collection::vec(proptest::option::of("[a-zA-Z]{1,8}"), 0..12),
+            key in proptest::sample::select(vec!["secretKeyRef", "secretRef", "secret"]),
+            noise in "[a-z]{0,8}",
+        ) {
+            let inner = if key == "secret" {
+                json!({"secretName": name})
+            } else {
+                json!({"name": name})
+            };
+            let mut v = json!({ key: inner, "other": {"configMapKeyRef": {"name": noise}} });
+            for p in path.iter().rev() {
+                v = match p {
+                    Some(k) => json!({ k.as_str(): v, "noise-key": noise }),
+                    None => json!([noise, v]),
+                };
+            }
+            let found = referenced_secrets(&[&v]);
+            proptest::prop_assert!(found.contains(&name));
+            proptest::prop_assert_eq!(found.len(), 1);
+        }
+    }
 }
