@@ -410,3 +410,58 @@ fn runs_and_listeners_act_as_their_service_accounts() {
     );
     assert_eq!(condition(&done).0, "True", "{done:#}");
 }
+
+/// Against another API (`sluice serve --no-apiserver --kubeconfig`, as against a cluster) the
+/// controllers ask that API's SubjectAccessReview: the same decisions.
+#[test]
+fn runs_are_checked_through_the_clusters_subjectaccessreview() {
+    if !kubectl_available() {
+        eprintln!("kubectl is not installed: skipped");
+        return;
+    }
+    let api = Serve::start_cmd("apiserver", "sapolicy-api", &[]);
+    let data = crate::apiserver_kubectl::temp_dir("sapolicy-ctl");
+    let mut ctl = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["serve", "--no-apiserver", "--kubeconfig"])
+        .arg(api.dir.join("kubeconfig"))
+        .arg("--data")
+        .arg(&data)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("sluice serve starts");
+    api.ok(&["create", "namespace", "sap"], None);
+    api.ok(&["apply", "-f", "-"], Some(SETUP));
+    api.ok(&["apply", "-f", "-"], Some(RUNS));
+    let ok = api.wait_for(
+        &["get", "pipelinerun", "as-builder", "-n", "sap"],
+        "as-builder to finish",
+        finished,
+    );
+    let denied = api.wait_for(
+        &["get", "pipelinerun", "as-intruder", "-n", "sap"],
+        "as-intruder to finish",
+        finished,
+    );
+    let trs = api.json(&[
+        "get",
+        "taskruns",
+        "-n",
+        "sap",
+        "-l",
+        "tekton.dev/pipelineRun=as-intruder",
+    ]);
+    let _ = ctl.kill();
+    let _ = ctl.wait();
+    let _ = std::fs::remove_dir_all(&data);
+    assert_eq!(condition(&ok).0, "True", "{ok:#}");
+    assert_eq!(condition(&denied).0, "False", "{denied:#}");
+    let (_, reason, message) = condition(&trs["items"][0]);
+    assert_eq!(reason, "CreateContainerConfigError");
+    assert!(
+        message.contains(
+            r#"secrets "git-creds" is forbidden: User "system:serviceaccount:sap:intruder""#
+        ),
+        "{message}"
+    );
+}
