@@ -78,6 +78,13 @@ pub enum RolloutsCmd {
         /// `rollout`.
         what: String,
         name: String,
+        /// Keep watching: the view is printed again each time it changes (on a terminal,
+        /// the screen is redrawn).
+        #[arg(short = 'w', long)]
+        watch: bool,
+        /// With --watch: stop after this many seconds (0: never).
+        #[arg(long = "timeout-seconds", default_value_t = 0)]
+        timeout_seconds: u64,
         #[command(flatten)]
         conn: ConnFlags,
     },
@@ -223,19 +230,46 @@ pub fn run(cmd: &RolloutsCmd) -> anyhow::Result<u8> {
             }
             Ok(0)
         }),
-        RolloutsCmd::Get { what, name, conn } => with_conn(conn, |c| async move {
+        RolloutsCmd::Get {
+            what,
+            name,
+            watch,
+            timeout_seconds,
+            conn,
+        } => with_conn(conn, |c| async move {
             need(what, &["rollout", "rollouts", "ro"])?;
             let n = ns(&c);
-            let ro = c.get(&rollout_res(), &n, name).await?;
-            let uid = ro["metadata"]["uid"].clone();
-            let rss = owned(c.list(&rs_res(), Some(&n), None).await?, &uid);
-            let runs = owned(
-                c.list(&argo("AnalysisRun", "analysisruns"), Some(&n), None)
-                    .await?,
-                &uid,
-            );
-            print(&sluice_cli::rollouts::get(&ro, &rss, &runs, now()));
-            Ok(0)
+            let started = std::time::Instant::now();
+            let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
+            let mut last = String::new();
+            loop {
+                let ro = c.get(&rollout_res(), &n, name).await?;
+                let uid = ro["metadata"]["uid"].clone();
+                let rss = owned(c.list(&rs_res(), Some(&n), None).await?, &uid);
+                let runs = owned(
+                    c.list(&argo("AnalysisRun", "analysisruns"), Some(&n), None)
+                        .await?,
+                    &uid,
+                );
+                let view = sluice_cli::rollouts::get(&ro, &rss, &runs, now());
+                if !*watch {
+                    print(&view);
+                    return Ok(0);
+                }
+                if view != last {
+                    if tty {
+                        // clear the screen and go home, as the plugin redraws
+                        print(&format!("\x1b[2J\x1b[H{view}"));
+                    } else {
+                        print(&format!("{view}\n"));
+                    }
+                    last = view;
+                }
+                if *timeout_seconds > 0 && started.elapsed().as_secs() >= *timeout_seconds {
+                    return Ok(0);
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
         }),
         RolloutsCmd::Promote { args, full } => with_conn(&args.conn, |c| async move {
             let n = ns(&c);

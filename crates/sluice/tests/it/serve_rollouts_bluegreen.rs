@@ -531,6 +531,26 @@ fn undo_restores_the_previous_template_and_restart_replaces_the_pods() {
             && st(v, "phase") == "Healthy"
             && st(v, "stableRS") == st(v, "currentPodHash")
     });
+    // get --watch: prints the view, again when it changes, until the timeout
+    let t0 = Instant::now();
+    let out = cli_ok(
+        &s,
+        &[
+            "get",
+            "rollout",
+            "app",
+            "--watch",
+            "--timeout-seconds",
+            "2",
+            "-n",
+            "ops",
+        ],
+    );
+    assert!(t0.elapsed() >= Duration::from_secs(2));
+    assert!(
+        out.starts_with("Name:") && out.contains("registry.example/app:v2"),
+        "{out}"
+    );
     let out = cli_ok(&s, &["undo", "app", "-n", "ops"]);
     assert_eq!(out, "rollout 'app' undo\n");
     let v = wait(&s, &ro, "v1 back and fully promoted", 60, |v| {
