@@ -25,6 +25,7 @@ pub mod notifications;
 pub mod pipelinerun;
 pub mod retention;
 pub mod rollouts;
+pub mod rollouts_restart;
 pub mod shape;
 pub mod taskrun;
 pub mod triggers;
