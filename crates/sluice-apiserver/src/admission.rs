@@ -132,6 +132,21 @@ pub fn validate(
             (Severity::Error, false, _) => errors.push(e),
         }
     }
+    // The fields upstream's schema of a built-in kind does not declare (what kube-apiserver's
+    // strict decoding rejects), beyond those the validators already reported.
+    if fv != FieldValidation::Ignore {
+        let gvk = me.gvk();
+        for p in crate::openapi::unknown_fields(&gvk.group, &gvk.version, &gvk.kind, obj) {
+            let msg = format!("unknown field {p:?}");
+            if unknown.iter().any(|e| e.message == msg) || warnings.contains(&msg) {
+                continue;
+            }
+            match fv {
+                FieldValidation::Strict => unknown.push(FieldError::new(p.as_str(), msg)),
+                _ => warnings.push(msg),
+            }
+        }
+    }
     (errors, unknown, warnings)
 }
 

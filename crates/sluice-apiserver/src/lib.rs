@@ -32,6 +32,7 @@ pub mod encryption;
 pub mod limits;
 pub mod listeners;
 pub mod oidc;
+pub mod openapi;
 pub mod ops;
 pub mod patch;
 pub mod proto;

@@ -579,7 +579,13 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
         }
         ["openapi", "v3"] => return get_only(Reply::json(200, &openapi_root(&st))),
         ["openapi", "v3", rest @ ..] => {
-            return get_only(Reply::json(200, &openapi_doc(&st, rest)?));
+            if method != Method::GET && method != Method::HEAD {
+                return Err(ApiError::method_not_allowed(
+                    "the server does not allow this method on the requested resource",
+                ));
+            }
+            let r = openapi_doc(&st, rest, &query, req.headers())?;
+            return Ok(Dispatched::Stream(r));
         }
         _ => {}
     }
@@ -1280,64 +1286,104 @@ fn group_list(st: &State) -> Value {
 }
 
 fn openapi_root(st: &State) -> Value {
+    let reg = st.reg();
+    let mut gvs = vec![(String::new(), "v1".to_owned())];
+    for (g, vs) in reg.groups() {
+        gvs.extend(vs.into_iter().map(|v| (g.clone(), v)));
+    }
     let mut paths = serde_json::Map::new();
-    paths.insert(
-        "api/v1".into(),
-        json!({"serverRelativeURL": "/openapi/v3/api/v1?hash=sluice"}),
-    );
-    for (g, vs) in st.reg().groups() {
-        for v in vs {
-            paths.insert(
-                format!("apis/{g}/{v}"),
-                json!({"serverRelativeURL": format!("/openapi/v3/apis/{g}/{v}?hash=sluice")}),
-            );
-        }
+    for (g, v) in gvs {
+        let hash = crate::openapi::hash(&crate::openapi::served(&reg, &g, &v), &v);
+        let path = if g.is_empty() {
+            format!("api/{v}")
+        } else {
+            format!("apis/{g}/{v}")
+        };
+        paths.insert(
+            path.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{path}?hash={hash}")}),
+        );
     }
     json!({"paths": paths})
 }
 
 /// A per-group-version OpenAPI v3 document: the resource paths with the query parameters
-/// the server supports (kubectl checks `fieldValidation` there to validate server-side).
-/// Schemas are open objects: see docs/apiserver.md for why.
-fn openapi_doc(st: &State, rest: &[&str]) -> Result<Value, ApiError> {
+/// the server supports (kubectl checks `fieldValidation` there to validate server-side) and
+/// the schemas of the kinds (crate::openapi). The PATCH operations declare no request body:
+/// kubectl's client-side apply uses a document's schemas for strategic merge patches only
+/// when PATCH accepts `application/strategic-merge-patch+json` (kubectl apply/patcher.go
+/// `gvkSupportsPatchOpenAPIV3`), so it keeps its compiled-in types (their patch merge keys);
+/// these schemas do not carry them.
+///
+/// Cached as kube-openapi's handler3 does: the ETag is the document's hash; a request whose
+/// `?hash=` is the current one is `public, immutable`, one with a stale hash is redirected
+/// (301) to the current URL; `If-None-Match` with the current ETag answers 304.
+fn openapi_doc(
+    st: &State,
+    rest: &[&str],
+    query: &Query,
+    headers: &axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
     let (group, version) = match rest {
         ["api", v] => ("", *v),
         ["apis", g, v] => (*g, *v),
         _ => return Err(ApiError::no_route()),
     };
     let reg = st.reg();
-    let mut paths = serde_json::Map::new();
+    let kinds = crate::openapi::served(&reg, group, version);
+    if kinds.is_empty() {
+        return Err(ApiError::no_route());
+    }
+    let hash = crate::openapi::hash(&kinds, version);
     let prefix = if group.is_empty() {
         format!("/api/{version}")
     } else {
         format!("/apis/{group}/{version}")
     };
+    let mut r = Response::new(Body::empty());
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{hash}\"")) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(header::VARY, HeaderValue::from_static("Accept"));
+    if let Some(asked) = query.get("hash") {
+        if *asked != hash {
+            let to = format!("/openapi/v3{prefix}?hash={hash}");
+            if let Ok(v) = HeaderValue::from_str(&to) {
+                h.insert(header::LOCATION, v);
+            }
+            *r.status_mut() = StatusCode::MOVED_PERMANENTLY;
+            return Ok(r);
+        }
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, immutable"),
+        );
+    }
+    let etag_matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().trim_start_matches("W/") == format!("\"{hash}\""))
+        });
+    if etag_matches {
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        return Ok(r);
+    }
     let params = json!([
         {"name": "fieldValidation", "in": "query", "schema": {"type": "string"}, "description": "Strict, Warn or Ignore"},
         {"name": "fieldManager", "in": "query", "schema": {"type": "string"}},
         {"name": "dryRun", "in": "query", "schema": {"type": "string"}},
     ]);
-    let mut found = false;
-    let mut schemas = serde_json::Map::new();
-    for r in reg.all() {
-        if r.group != group || !r.versions.iter().any(|v| v == version) {
-            continue;
-        }
-        found = true;
+    let mut paths = serde_json::Map::new();
+    for r in &kinds {
         // kubectl's query-param verifier finds the PATCH operation by this extension
         let op = json!({
             "parameters": params,
             "responses": {"200": {"description": "OK"}},
             "x-kubernetes-group-version-kind": {"group": r.group, "version": version, "kind": r.kind},
         });
-        schemas.insert(
-            format!(
-                "{}.{version}.{}",
-                if r.group.is_empty() { "core" } else { &r.group },
-                r.kind
-            ),
-            kind_schema(r, version),
-        );
         let base = if r.namespaced {
             format!("{prefix}/namespaces/{{namespace}}/{}", r.plural)
         } else {
@@ -1352,29 +1398,19 @@ fn openapi_doc(st: &State, rest: &[&str]) -> Result<Value, ApiError> {
             json!({"put": op, "patch": op, "get": {"responses": {"200": {"description": "OK"}}}}),
         );
     }
-    if !found {
-        return Err(ApiError::no_route());
-    }
-    Ok(json!({
+    let doc = json!({
         "openapi": "3.0.0",
         "info": {"title": "Sluice", "version": version_info()["gitVersion"]},
         "paths": paths,
-        "components": {"schemas": schemas},
-    }))
-}
-
-/// The schema `kubectl explain` reads: a CRD's own `openAPIV3Schema`, else the envelope of
-/// the kind (apiVersion, kind, metadata, spec, status).
-fn kind_schema(r: &ResourceInfo, version: &str) -> Value {
-    let mut s = r
-        .schemas
-        .iter()
-        .find(|(v, _)| v == version)
-        .map(|(_, s)| s.clone())
-        .unwrap_or_else(|| crate::resources::envelope_schema(&r.kind, &r.api_version(version)));
-    s["x-kubernetes-group-version-kind"] =
-        json!([{"group": r.group, "version": version, "kind": r.kind}]);
-    s
+        "components": {"schemas": crate::openapi::components(&kinds, version)},
+    });
+    drop(reg);
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    *r.body_mut() = Body::from(serde_json::to_vec(&doc).unwrap_or_default());
+    Ok(r)
 }
 
 fn label_selector(q: &Query) -> Result<Selector, ApiError> {

@@ -852,3 +852,49 @@ async fn inline_writes_behave_as_pooled_ones() {
     let a = call(&app, "POST", CMS, JSON, &cm_body("boom", json!({}))).await;
     assert_eq!(a.status, StatusCode::INTERNAL_SERVER_ERROR);
 }
+
+// kube-openapi handler3 (HandleGroupVersion): the ETag is the document's hash; with the
+// current `?hash=` the answer is `Cache-Control: public, immutable`, with a stale one a 301
+// to the current URL; `If-None-Match` with the ETag is a 304 (http.ServeContent).
+#[tokio::test]
+async fn openapi_documents_are_cached_by_hash() {
+    let s = server(Options::default());
+    let app = s.local_router();
+    let get = |uri: String, etag: Option<String>| {
+        let app = app.clone();
+        async move {
+            let mut b = Request::builder().method("GET").uri(uri);
+            if let Some(e) = etag {
+                b = b.header("if-none-match", e);
+            }
+            app.oneshot(b.body(Body::empty()).expect("request"))
+                .await
+                .expect("infallible")
+        }
+    };
+    let root = call(&app, "GET", "/openapi/v3", JSON, "").await;
+    let url = root.body["paths"]["apis/apps/v1"]["serverRelativeURL"]
+        .as_str()
+        .expect("apps/v1")
+        .to_owned();
+    let r = get(url.clone(), None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["cache-control"], "public, immutable");
+    let etag = r.headers()["etag"].to_str().expect("ascii").to_owned();
+    assert_eq!(
+        etag,
+        format!("\"{}\"", url.split("?hash=").nth(1).unwrap_or_default())
+    );
+    let r = get("/openapi/v3/apis/apps/v1?hash=STALE".into(), None).await;
+    assert_eq!(r.status(), StatusCode::MOVED_PERMANENTLY);
+    assert_eq!(r.headers()["location"], url.as_str());
+    let r = get("/openapi/v3/apis/apps/v1".into(), Some(etag)).await;
+    assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+    let r = get("/openapi/v3/apis/apps/v1".into(), None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers().get("cache-control").is_none());
+    let a = call(&app, "POST", "/openapi/v3/apis/apps/v1", JSON, "{}").await;
+    assert_eq!(a.status, StatusCode::METHOD_NOT_ALLOWED);
+    let a = call(&app, "GET", "/openapi/v3/apis/nope.example/v1", JSON, "").await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+}

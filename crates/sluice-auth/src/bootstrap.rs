@@ -241,6 +241,47 @@ pub fn objects() -> Vec<Value> {
             sluice_to("view"),
             vec![rule(RO, &sluice_groups, &["*"])],
         ),
+        // Tekton Triggers' release installs these for EventListener ServiceAccounts to be
+        // bound to (tektoncd/triggers config/200-clusterrole.yaml, examples/rbac.yaml,
+        // docs/eventlisteners.md "ServiceAccount"): Sluice's sink creates a template's
+        // resources only as the listener's ServiceAccount may (sluice-kube `access`).
+        cluster_role(
+            "tekton-triggers-eventlistener-roles",
+            json!({"app.kubernetes.io/part-of": "tekton-triggers"}),
+            vec![
+                rule(
+                    RO,
+                    &["triggers.tekton.dev"],
+                    &[
+                        "eventlisteners",
+                        "triggerbindings",
+                        "interceptors",
+                        "triggertemplates",
+                        "triggers",
+                    ],
+                ),
+                rule(RO, &[""], &["configmaps", "secrets"]),
+                rule(
+                    &["create"],
+                    &["tekton.dev"],
+                    &["pipelineruns", "pipelineresources", "taskruns"],
+                ),
+                rule(&["impersonate"], &[""], &["serviceaccounts"]),
+                rule(&["create", "patch"], &[""], &["events"]),
+            ],
+        ),
+        cluster_role(
+            "tekton-triggers-eventlistener-clusterroles",
+            json!({"app.kubernetes.io/part-of": "tekton-triggers"}),
+            vec![
+                rule(
+                    RO,
+                    &["triggers.tekton.dev"],
+                    &["clustertriggerbindings", "clusterinterceptors"],
+                ),
+                rule(RO, &[""], &["secrets"]),
+            ],
+        ),
         cluster_role(
             "system:basic-user",
             boot.clone(),
@@ -302,4 +343,59 @@ pub fn objects() -> Vec<Value> {
             &["system:authenticated", "system:unauthenticated"],
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::UserInfo;
+    use crate::rbac::{Attributes, Rbac};
+
+    #[test]
+    fn triggers_eventlistener_roles_let_a_bound_listener_create_runs() {
+        // tektoncd/triggers examples/rbac.yaml: a RoleBinding of the EventListener's
+        // ServiceAccount to ClusterRole tekton-triggers-eventlistener-roles lets it create
+        // the PipelineRuns of its templates in that namespace, nowhere else.
+        let all = objects();
+        let cr: Vec<Value> = all
+            .iter()
+            .filter(|o| o["kind"] == "ClusterRole")
+            .cloned()
+            .collect();
+        let crb: Vec<Value> = all
+            .iter()
+            .filter(|o| o["kind"] == "ClusterRoleBinding")
+            .cloned()
+            .collect();
+        let rb = json!({"kind": "RoleBinding",
+            "metadata": {"namespace": "ci", "name": "el"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                        "name": "tekton-triggers-eventlistener-roles"},
+            "subjects": [{"kind": "ServiceAccount", "name": "el-sa", "namespace": "ci"}]});
+        let rbac = Rbac::new(&[], &cr, &[rb], &crb);
+        let sa = UserInfo::new(
+            "system:serviceaccount:ci:el-sa",
+            &["system:serviceaccounts", "system:serviceaccounts:ci"],
+        );
+        let can = |verb: &str, g: &str, res: &str, ns: &str| {
+            rbac.authorize(&sa, &Attributes::resource(verb, g, res, ns))
+                .allowed
+        };
+        assert!(can("create", "tekton.dev", "pipelineruns", "ci"));
+        assert!(can("get", "triggers.tekton.dev", "triggertemplates", "ci"));
+        assert!(!can("create", "tekton.dev", "pipelineruns", "other"));
+        assert!(!can("delete", "tekton.dev", "pipelineruns", "ci"));
+        let other = UserInfo::new(
+            "system:serviceaccount:ci:default",
+            &["system:serviceaccounts", "system:serviceaccounts:ci"],
+        );
+        assert!(
+            !rbac
+                .authorize(
+                    &other,
+                    &Attributes::resource("create", "tekton.dev", "pipelineruns", "ci")
+                )
+                .allowed
+        );
+    }
 }

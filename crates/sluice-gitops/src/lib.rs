@@ -18,6 +18,7 @@ pub mod repocreds;
 pub mod retry;
 pub mod sync;
 pub mod webhook;
+pub mod windows;
 
 pub use appset::{GenerateError, Inputs, generate};
 pub use repo::{RepoError, Repos};

@@ -12,6 +12,7 @@
 //!   directory ([`taskrun`], [`logs`]).
 //! - Status is written as Tekton writes it; Events mark starts and ends ([`events`]).
 
+pub mod access;
 pub mod application;
 pub mod cdmetrics;
 pub mod concurrency;
@@ -24,6 +25,7 @@ pub mod notifications;
 pub mod pipelinerun;
 pub mod retention;
 pub mod rollouts;
+pub mod rollouts_restart;
 pub mod shape;
 pub mod taskrun;
 pub mod triggers;

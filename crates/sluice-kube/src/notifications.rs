@@ -1,5 +1,5 @@
 //! The notifications controller (Argo CD notifications, `sluice_notify`): watches
-//! Applications and PipelineRuns; for an object with subscriptions
+//! Applications (PipelineRuns are handed in by their controller when they end); for an object with subscriptions
 //! (`notifications.argoproj.io/subscribe.*` annotations — on the Application, or on the
 //! PipelineRun or its Pipeline) it reads `argocd-notifications-cm` and
 //! `argocd-notifications-secret` from the controller namespace, runs the subscribed
@@ -29,6 +29,8 @@ use crate::Error;
 /// The name of the ConfigMap and Secret, in the controller namespace.
 pub const CONFIGMAP: &str = "argocd-notifications-cm";
 pub const SECRET: &str = "argocd-notifications-secret";
+/// The namespace of the ConfigMap and Secret (Argo CD's).
+pub const CONTROLLER_NAMESPACE: &str = "argocd";
 
 /// State of the controller.
 pub struct NotifyCtx {
@@ -250,29 +252,29 @@ async fn reconcile_app(obj: Arc<DynamicObject>, ctx: Arc<NotifyCtx>) -> Result<A
     process(&ctx, &app_ar(), &app, &app, "app").await
 }
 
-/// A PipelineRun: subscriptions of its own and of its Pipeline (the run's win), looked up
-/// only for a run with subscriptions of its own or one that has finished.
-async fn reconcile_run(obj: Arc<DynamicObject>, ctx: Arc<NotifyCtx>) -> Result<Action, Error> {
-    let mut run = serde_json::to_value(&*obj)?;
+/// A PipelineRun that has just finished (called by the PipelineRun controller, so runs cost
+/// no second watch cache): subscriptions of its own and of its Pipeline (the run's win); a
+/// failed send is tried again once a minute later.
+pub async fn notify_run(client: Client, namespace: String, mut run: Value) {
     run["apiVersion"] = json!("tekton.dev/v1");
     run["kind"] = json!("PipelineRun");
-    let own = has_subscriptions(&run);
-    let finished = run
-        .pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .any(|c| c["type"] == "Succeeded" && c["status"] != "Unknown");
-    if !own && !finished {
-        return Ok(Action::await_change());
-    }
+    let ctx = NotifyCtx {
+        client,
+        namespace,
+        instance: format!("sluice-{}", std::process::id()),
+    };
     let mut view = run.clone();
     let pipeline = run
         .pointer("/spec/pipelineRef/name")
         .and_then(Value::as_str)
         .map(str::to_owned);
-    if let (Some(p), Some(ns)) = (pipeline, obj.metadata.namespace.as_deref())
-        && let Some(pl) = ctx.get(&pipeline_ar(), ns, &p).await
+    let ns = run
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    if let Some(p) = pipeline
+        && let Some(pl) = ctx.get(&pipeline_ar(), &ns, &p).await
         && let Some(subs) = pl
             .pointer("/metadata/annotations")
             .and_then(Value::as_object)
@@ -289,9 +291,33 @@ async fn reconcile_run(obj: Arc<DynamicObject>, ctx: Arc<NotifyCtx>) -> Result<A
         view["metadata"]["annotations"] = Value::Object(merged);
     }
     if !has_subscriptions(&view) {
-        return Ok(Action::await_change());
+        return;
     }
-    process(&ctx, &pipelinerun_ar(), &run, &view, "pipelinerun").await
+    for attempt in 0..2 {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        }
+        match process(&ctx, &pipelinerun_ar(), &run, &view, "pipelinerun").await {
+            Ok(a) if a == Action::await_change() => return,
+            Ok(_) => {}
+            Err(e) => eprintln!("notifications: {ns}/{}: {e}", run["metadata"]["name"]),
+        }
+        // the notified state written: read the run again for the retry
+        if let Some(fresh) = ctx
+            .get(
+                &pipelinerun_ar(),
+                &ns,
+                run["metadata"]["name"].as_str().unwrap_or(""),
+            )
+            .await
+        {
+            let ann = fresh.pointer("/metadata/annotations").cloned();
+            run["metadata"]["annotations"] = ann.clone().unwrap_or(json!({}));
+            if let Some(a) = ann.and_then(|a| a.get(NOTIFIED_ANNOTATION).cloned()) {
+                view["metadata"]["annotations"][NOTIFIED_ANNOTATION] = a;
+            }
+        }
+    }
 }
 
 fn error_policy<T>(obj: Arc<DynamicObject>, err: &Error, _ctx: Arc<T>) -> Action {
@@ -303,28 +329,22 @@ fn error_policy<T>(obj: Arc<DynamicObject>, err: &Error, _ctx: Arc<T>) -> Action
     Action::requeue(Duration::from_secs(10))
 }
 
-/// Runs the notifications controller until the API goes away or the future is dropped.
+/// Runs the notifications controller of Applications until the API goes away or the future
+/// is dropped (PipelineRuns: [`notify_run`], called when a run ends).
 pub async fn run(client: Client, namespace: &str) {
     let ctx = Arc::new(NotifyCtx {
         client: client.clone(),
         namespace: namespace.to_owned(),
         instance: format!("sluice-{}", std::process::id()),
     });
-    let apps = Controller::new_with(
-        Api::<DynamicObject>::all_with(client.clone(), &app_ar()),
+    Controller::new_with(
+        Api::<DynamicObject>::all_with(client, &app_ar()),
         watcher::Config::default(),
         app_ar(),
     )
-    .run(reconcile_app, error_policy, ctx.clone())
-    .for_each(|_| futures::future::ready(()));
-    let runs = Controller::new_with(
-        Api::<DynamicObject>::all_with(client, &pipelinerun_ar()),
-        watcher::Config::default(),
-        pipelinerun_ar(),
-    )
-    .run(reconcile_run, error_policy, ctx)
-    .for_each(|_| futures::future::ready(()));
-    futures::future::join(apps, runs).await;
+    .run(reconcile_app, error_policy, ctx)
+    .for_each(|_| futures::future::ready(()))
+    .await;
 }
 
 /// [`run`], restarted after a panic with a backoff.

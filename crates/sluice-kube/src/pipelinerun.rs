@@ -164,6 +164,14 @@ async fn finish(ctx: &Ctx, pr: &Value, st: &PipelineRunStatus) -> Result<(), Err
         None => ("Warning", "Failed".to_owned(), String::new()),
     };
     events::record(ctx, pr, t, &r, &m).await;
+    // Argo CD notifications subscribed by the run or its Pipeline (crate::notifications)
+    if let Ok(run) = serde_json::to_value(&written) {
+        tokio::spawn(crate::notifications::notify_run(
+            ctx.client.clone(),
+            crate::notifications::CONTROLLER_NAMESPACE.to_owned(),
+            run,
+        ));
+    }
     if let Some(keep) = ctx.opts.keep_runs
         && let Err(e) =
             crate::retention::prune(&ctx.client, Some(meta(pr, "namespace")), keep).await

@@ -549,6 +549,18 @@ pub async fn reconcile_rollout(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result
             Err(e) => return Err(e.into()),
         }
     }
+    // `spec.restartAt`: the Pods restarted one at a time (rollouts_restart)
+    let hashes: Vec<String> = rss.iter().map(|r| r.pod_hash.clone()).collect();
+    if let Some(wait) =
+        crate::rollouts_restart::reconcile(&client, &ns, &name, &ro, &hashes, now).await?
+    {
+        let wait = wait.clamp(Duration::from_millis(50), Duration::from_secs(30));
+        let next = requeue_at(plan.requeue_at, now);
+        return Ok(match plan.requeue_at {
+            Some(t) if Duration::from_millis((t - now).max(0) as u64) < wait => next,
+            _ => Action::requeue(wait),
+        });
+    }
     Ok(requeue_at(plan.requeue_at, now))
 }
 
@@ -727,6 +739,24 @@ pub fn measure(task: &Task) -> Outcome {
         };
         return match http_get(&url) {
             Ok((status, body)) => sluice_rollouts::providers::prometheus_outcome(status, &body),
+            Err(e) => Outcome::Error(e),
+        };
+    }
+    if task.provider.get("web").is_some() {
+        let req = match sluice_rollouts::providers::web_request(&task.provider) {
+            Ok(r) => r,
+            Err(e) => return Outcome::Error(e),
+        };
+        return match crate::http_out::send(&crate::http_out::Request {
+            method: &req.method,
+            url: &req.url,
+            headers: &req.headers,
+            body: req.body.as_bytes(),
+            insecure_skip_verify: req.insecure,
+        }) {
+            Ok((status, body)) => {
+                sluice_rollouts::providers::web_outcome(status, &body, &req.json_path)
+            }
             Err(e) => Outcome::Error(e),
         };
     }

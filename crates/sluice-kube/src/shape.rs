@@ -14,6 +14,11 @@ pub const CONTEXT_ANNOTATION: &str = "sluice.dev/context";
 /// server's simulated node leaves them alone.
 pub const EXECUTOR_ANNOTATION: &str = "sluice.dev/executor";
 
+/// Tekton's TaskRun reason when the Pod's container configuration cannot be made
+/// (tektoncd/pipeline pkg/pod/status.go `ReasonCreateContainerConfigError`): here, a Secret
+/// the run's ServiceAccount may not read.
+pub const CREATE_CONTAINER_CONFIG_ERROR: &str = "CreateContainerConfigError";
+
 /// PipelineRun reasons of tektoncd/pipeline `pkg/reconciler/pipelinerun/pipelinerun.go`
 /// and `internal/resolution/status.go`.
 pub mod reason {

@@ -237,6 +237,30 @@ async fn attempt(ctx: &Arc<Ctx>, tr: &Value) -> Result<Option<Value>, Error> {
             return Ok(None);
         }
     };
+    // the run's ServiceAccount must be allowed to read every Secret the run reads
+    let sa = crate::access::service_account_or_default(&plan.service_account).to_owned();
+    let read = crate::access::secrets_read(
+        &catalog,
+        &sa,
+        crate::access::referenced_secrets(&[&tr["spec"], &serde_json::to_value(&plan.spec)?]),
+    );
+    let checks = crate::access::secret_gets(&ns, &read);
+    // (transient API errors are retried inside; what is left is final, e.g. controller
+    // credentials that may not create SubjectAccessReviews on a cluster)
+    let refusal = match crate::access::first_denied(&ctx.client, &ns, &sa, &checks).await {
+        Ok(None) => None,
+        Ok(Some(why)) => Some(format!(
+            "Failed to create pod due to config error: the TaskRun's ServiceAccount {sa:?} may not read a Secret it uses: {why}"
+        )),
+        Err(e) => Some(format!(
+            "Failed to create pod due to config error: could not check what the TaskRun's ServiceAccount {sa:?} may read: {e}"
+        )),
+    };
+    if let Some(message) = refusal {
+        let st = failed(tr, shape::CREATE_CONTAINER_CONFIG_ERROR, &message);
+        finish(ctx, tr, st, None).await?;
+        return Ok(None);
+    }
     let labels = &tr["metadata"]["labels"];
     let parent = labels["tekton.dev/pipelineRun"].as_str().map(str::to_owned);
     let label = labels["tekton.dev/pipelineTask"]

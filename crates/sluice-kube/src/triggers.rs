@@ -510,11 +510,45 @@ impl Sink {
     async fn create_all(&self, outcome: &mut EventOutcome) {
         let mut created_any = false;
         let mut first_failure = None;
+        let wants = outcome
+            .triggers
+            .iter()
+            .any(|t| matches!(t.result, TriggerResult::Created { .. }));
+        // the EventListener's ServiceAccount: its resources are created with its permissions
+        // (tektoncd/triggers docs/eventlisteners.md "ServiceAccount")
+        let el_ns = outcome.response.namespace.clone();
+        let sa = if wants {
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(self.client.clone(), &el_ns, &eventlistener_ar());
+            match api.get_opt(&outcome.response.event_listener).await {
+                Ok(Some(el)) => Ok(crate::access::service_account_or_default(
+                    el.data
+                        .pointer("/spec/serviceAccountName")
+                        .and_then(Value::as_str)
+                        .unwrap_or(""),
+                )
+                .to_owned()),
+                Ok(None) => Err("the EventListener is gone".to_owned()),
+                Err(e) => Err(format!("reading the EventListener: {}", api_message(&e))),
+            }
+        } else {
+            Ok(String::new())
+        };
         for t in &mut outcome.triggers {
             let TriggerResult::Created { resources } = &t.result else {
                 continue;
             };
-            match self.create_set(resources, &t.namespace).await {
+            // a Trigger's own serviceAccountName (of the Trigger's namespace) wins over the
+            // listener's (tektoncd/triggers docs/triggers.md "serviceAccountName")
+            let r = match &sa {
+                _ if !t.service_account.is_empty() => {
+                    self.create_set(resources, &t.namespace, &t.namespace, &t.service_account)
+                        .await
+                }
+                Ok(sa) => self.create_set(resources, &t.namespace, &el_ns, sa).await,
+                Err(e) => Err(e.clone()),
+            };
+            match r {
                 Ok(done) => {
                     created_any = true;
                     t.result = TriggerResult::Created { resources: done };
@@ -545,8 +579,11 @@ impl Sink {
         &self,
         resources: &[Value],
         default_ns: &str,
+        sa_ns: &str,
+        sa: &str,
     ) -> Result<Vec<Value>, String> {
         let mut planned = Vec::with_capacity(resources.len());
+        let mut checks = Vec::with_capacity(resources.len());
         for r in resources {
             let api_version = r.get("apiVersion").and_then(Value::as_str).unwrap_or("");
             let kind = r.get("kind").and_then(Value::as_str).unwrap_or("");
@@ -563,7 +600,29 @@ impl Sink {
             } else {
                 Api::all_with(self.client.clone(), &ar)
             };
+            checks.push((
+                format!("{}/{}, Resource={}", ar.group, ar.version, ar.plural),
+                sluice_auth::rbac::Attributes::resource(
+                    "create",
+                    &ar.group,
+                    &ar.plural,
+                    if namespaced { &ns } else { "" },
+                ),
+            ));
             planned.push((api, obj, kind.to_owned()));
+        }
+        // every resource is checked before any is created (upstream's sink message:
+        // `couldn't create resource with group version kind "...": <the API's 403>`)
+        for (gvr, a) in checks {
+            let denied =
+                crate::access::first_denied(&self.client, sa_ns, sa, std::slice::from_ref(&a))
+                    .await
+                    .map_err(|e| format!("checking the EventListener's ServiceAccount: {e}"))?;
+            if let Some(why) = denied {
+                return Err(format!(
+                    "couldn't create resource with group version kind {gvr:?}: {why}"
+                ));
+            }
         }
         let dry = PostParams {
             dry_run: true,

@@ -826,98 +826,21 @@ pub fn reconcile(input: &Input) -> Plan {
     } else {
         ("Healthy", String::new())
     };
-    obj.insert("phase".into(), json!(phase));
-    if message.is_empty() {
-        obj.remove("message");
-    } else {
-        obj.insert("message".into(), json!(message));
-    }
     let healthy = phase == "Healthy";
-    let progressing = if aborted {
-        condition(
-            "Progressing",
-            false,
-            "RolloutAborted",
-            &message,
-            &stamp,
-            &prev,
-        )
-    } else if paused {
-        condition(
-            "Progressing",
-            true,
-            "RolloutPaused",
-            "Rollout is paused",
-            &stamp,
-            &prev,
-        )
-    } else if healthy {
-        condition(
-            "Progressing",
-            true,
-            "NewReplicaSetAvailable",
-            &format!("ReplicaSet \"{new_name}\" has successfully progressed."),
-            &stamp,
-            &prev,
-        )
-    } else {
-        condition(
-            "Progressing",
-            true,
-            "ReplicaSetUpdated",
-            &format!("ReplicaSet \"{new_name}\" is progressing."),
-            &stamp,
-            &prev,
-        )
-    };
-    let paused_cond = if paused {
-        condition(
-            "Paused",
-            true,
-            "RolloutPaused",
-            "Rollout is paused",
-            &stamp,
-            &prev,
-        )
-    } else {
-        condition(
-            "Paused",
-            false,
-            "RolloutResumed",
-            "Rollout is resumed",
-            &stamp,
-            &prev,
-        )
-    };
     // blue-green: Available when the active ReplicaSet is saturated
     let avail = active_rs.is_some_and(saturated);
-    let available_cond = condition(
-        "Available",
-        avail,
-        "AvailableReason",
-        if avail {
-            "Rollout has minimum availability"
-        } else {
-            "Rollout does not have minimum availability"
+    crate::canary::write_summary(
+        obj,
+        &crate::canary::Summary {
+            phase,
+            message: &message,
+            aborted,
+            paused,
+            available: avail,
+            new_name: &new_name,
         },
         &stamp,
         &prev,
-    );
-    let healthy_cond = condition(
-        "Healthy",
-        healthy,
-        "RolloutHealthy",
-        if healthy {
-            "Rollout is healthy"
-        } else {
-            "Rollout is not healthy"
-        },
-        &stamp,
-        &prev,
-    );
-    obj.insert(
-        "conditions".into(),
-        json!([progressing, paused_cond, available_cond, healthy_cond]),
     );
     if !healthy && !paused && !aborted {
         // waiting on ReplicaSets or runs: their watch events wake the controller; poll too

@@ -381,6 +381,112 @@ pub(crate) fn s<'a>(v: &'a Json, ptr: &str) -> &'a str {
     v.pointer(ptr).and_then(Json::as_str).unwrap_or("")
 }
 
+/// What the status summary of one pass says: [`write_summary`]'s input.
+pub(crate) struct Summary<'a> {
+    pub phase: &'a str,
+    pub message: &'a str,
+    pub aborted: bool,
+    pub paused: bool,
+    pub available: bool,
+    pub new_name: &'a str,
+}
+
+/// `status.phase`, `status.message` and the Progressing, Paused, Available and Healthy
+/// conditions (argo-rollouts `calculateRolloutConditions`, `CalculateRolloutPhase`), as
+/// the canary and blue-green passes both write them.
+pub(crate) fn write_summary(
+    obj: &mut serde_json::Map<String, Json>,
+    sum: &Summary<'_>,
+    stamp: &str,
+    prev: &Json,
+) {
+    let (phase, message, new_name) = (sum.phase, sum.message, sum.new_name);
+    obj.insert("phase".into(), json!(phase));
+    if message.is_empty() {
+        obj.remove("message");
+    } else {
+        obj.insert("message".into(), json!(message));
+    }
+    let healthy = phase == "Healthy";
+    let progressing = if sum.aborted {
+        condition("Progressing", false, "RolloutAborted", message, stamp, prev)
+    } else if sum.paused {
+        condition(
+            "Progressing",
+            true,
+            "RolloutPaused",
+            "Rollout is paused",
+            stamp,
+            prev,
+        )
+    } else if healthy {
+        condition(
+            "Progressing",
+            true,
+            "NewReplicaSetAvailable",
+            &format!("ReplicaSet \"{new_name}\" has successfully progressed."),
+            stamp,
+            prev,
+        )
+    } else {
+        condition(
+            "Progressing",
+            true,
+            "ReplicaSetUpdated",
+            &format!("ReplicaSet \"{new_name}\" is progressing."),
+            stamp,
+            prev,
+        )
+    };
+    let paused_cond = if sum.paused {
+        condition(
+            "Paused",
+            true,
+            "RolloutPaused",
+            "Rollout is paused",
+            stamp,
+            prev,
+        )
+    } else {
+        condition(
+            "Paused",
+            false,
+            "RolloutResumed",
+            "Rollout is resumed",
+            stamp,
+            prev,
+        )
+    };
+    let available_cond = condition(
+        "Available",
+        sum.available,
+        "AvailableReason",
+        if sum.available {
+            "Rollout has minimum availability"
+        } else {
+            "Rollout does not have minimum availability"
+        },
+        stamp,
+        prev,
+    );
+    let healthy_cond = condition(
+        "Healthy",
+        healthy,
+        "RolloutHealthy",
+        if healthy {
+            "Rollout is healthy"
+        } else {
+            "Rollout is not healthy"
+        },
+        stamp,
+        prev,
+    );
+    obj.insert(
+        "conditions".into(),
+        json!([progressing, paused_cond, available_cond, healthy_cond]),
+    );
+}
+
 pub(crate) fn condition(
     kind: &str,
     status: bool,
@@ -1191,96 +1297,20 @@ pub fn reconcile(input: &Input) -> Plan {
     } else {
         ("Healthy", String::new())
     };
-    obj.insert("phase".into(), json!(phase));
-    if message.is_empty() {
-        obj.remove("message");
-    } else {
-        obj.insert("message".into(), json!(message));
-    }
-    let healthy = phase == "Healthy";
-    let progressing = if aborted {
-        condition(
-            "Progressing",
-            false,
-            "RolloutAborted",
-            &message,
-            &stamp,
-            &prev,
-        )
-    } else if paused {
-        condition(
-            "Progressing",
-            true,
-            "RolloutPaused",
-            "Rollout is paused",
-            &stamp,
-            &prev,
-        )
-    } else if healthy {
-        condition(
-            "Progressing",
-            true,
-            "NewReplicaSetAvailable",
-            &format!("ReplicaSet \"{new_name}\" has successfully progressed."),
-            &stamp,
-            &prev,
-        )
-    } else {
-        condition(
-            "Progressing",
-            true,
-            "ReplicaSetUpdated",
-            &format!("ReplicaSet \"{new_name}\" is progressing."),
-            &stamp,
-            &prev,
-        )
-    };
-    let mut conds = vec![progressing];
-    conds.push(if paused {
-        condition(
-            "Paused",
-            true,
-            "RolloutPaused",
-            "Rollout is paused",
-            &stamp,
-            &prev,
-        )
-    } else {
-        condition(
-            "Paused",
-            false,
-            "RolloutResumed",
-            "Rollout is resumed",
-            &stamp,
-            &prev,
-        )
-    });
     let avail = available >= replicas - fence.1;
-    conds.push(condition(
-        "Available",
-        avail,
-        "AvailableReason",
-        if avail {
-            "Rollout has minimum availability"
-        } else {
-            "Rollout does not have minimum availability"
+    write_summary(
+        obj,
+        &Summary {
+            phase,
+            message: &message,
+            aborted,
+            paused,
+            available: avail,
+            new_name: &new_name,
         },
         &stamp,
         &prev,
-    ));
-    conds.push(condition(
-        "Healthy",
-        healthy,
-        "RolloutHealthy",
-        if healthy {
-            "Rollout is healthy"
-        } else {
-            "Rollout is not healthy"
-        },
-        &stamp,
-        &prev,
-    ));
-    obj.insert("conditions".into(), Json::Array(conds));
+    );
     if !promoted && !aborted && plan.requeue_at.is_none() {
         // waiting on ReplicaSets or runs: their watch events wake the controller; poll too
         plan.requeue_at = Some(now + 5_000);

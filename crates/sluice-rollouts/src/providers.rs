@@ -7,6 +7,12 @@
 //! measurement's value `[v1,v2]`); any other result type is an Error measurement
 //! ("Prometheus metric type not supported"), as is an API error. An empty vector is `[]`,
 //! so a condition on `result[0]` does not evaluate and the measurement is an Error.
+//!
+//! Web: argo-rollouts `metricproviders/webmetric/webmetric.go` sends `method` (default
+//! GET) to `url` with `headers` and `body` (or `jsonBody`, sent as JSON), answers outside
+//! 2xx are "received non 2xx response code: N", the body must be JSON ("Could not parse
+//! JSON body: ..."), and `jsonPath` (client-go JSONPath, `{$.data.ok}`) picks the value the
+//! conditions see as `result`, typed as in the JSON (a map, a list, a number...).
 
 use serde_json::Value as Json;
 
@@ -109,10 +115,236 @@ pub fn prometheus_outcome(http_status: u16, body: &[u8]) -> Outcome {
     }
 }
 
+/// The request of a `web` provider.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub insecure: bool,
+    pub json_path: String,
+}
+
+/// The request a `web` provider describes (`provider` is the metric's `provider`).
+pub fn web_request(provider: &Json) -> Result<WebRequest, String> {
+    let w = provider
+        .get("web")
+        .ok_or_else(|| "web provider: no `web` field".to_owned())?;
+    let text = |k: &str| w.get(k).and_then(Json::as_str).unwrap_or("").to_owned();
+    let url = text("url");
+    if url.is_empty() {
+        return Err("web provider: url is required".into());
+    }
+    let mut headers: Vec<(String, String)> = w
+        .get("headers")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .map(|h| {
+            (
+                h.get("key").and_then(Json::as_str).unwrap_or("").to_owned(),
+                h.get("value")
+                    .and_then(Json::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
+            )
+        })
+        .collect();
+    let mut body = text("body");
+    if let Some(j) = w.get("jsonBody").filter(|j| !j.is_null()) {
+        if !body.is_empty() {
+            return Err("web provider: use only one of body and jsonBody".into());
+        }
+        body = j.to_string();
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
+            headers.push(("Content-Type".into(), "application/json".into()));
+        }
+    }
+    let mut method = text("method").to_uppercase();
+    if method.is_empty() {
+        method = "GET".into();
+    }
+    if !matches!(method.as_str(), "GET" | "POST" | "PUT") {
+        return Err(format!(
+            "web provider: unsupported method {method:?} (GET, POST, PUT)"
+        ));
+    }
+    Ok(WebRequest {
+        method,
+        url,
+        headers,
+        body,
+        insecure: w.get("insecure").and_then(Json::as_bool).unwrap_or(false),
+        json_path: text("jsonPath"),
+    })
+}
+
+/// One step of a JSONPath.
+enum Step {
+    Key(String),
+    Index(i64),
+}
+
+/// client-go JSONPath, the one-expression form metrics use: `{$.a.b[0]['c']}` (or
+/// without `$`). Anything else is refused with a message, never a wrong value.
+fn parse_json_path(path: &str) -> Result<Vec<Step>, String> {
+    let p = path.trim();
+    let inner = p
+        .strip_prefix('{')
+        .and_then(|r| r.strip_suffix('}'))
+        .ok_or_else(|| format!("jsonPath {path:?}: expected one {{...}} expression"))?
+        .trim();
+    let mut rest = inner.strip_prefix('$').unwrap_or(inner);
+    let mut steps = Vec::new();
+    let bad = |why: &str| format!("jsonPath {path:?}: {why}");
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            let key = &r[..end];
+            if key.is_empty() || key == "*" || key.starts_with('.') {
+                return Err(bad(
+                    "wildcards, recursive descent and empty names are not supported",
+                ));
+            }
+            steps.push(Step::Key(key.to_owned()));
+            rest = &r[end..];
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']').ok_or_else(|| bad("unclosed ["))?;
+            let inside = r[..end].trim();
+            if let Some(q) = inside
+                .strip_prefix('\'')
+                .and_then(|x| x.strip_suffix('\''))
+                .or_else(|| inside.strip_prefix('"').and_then(|x| x.strip_suffix('"')))
+            {
+                steps.push(Step::Key(q.to_owned()));
+            } else if let Ok(i) = inside.parse::<i64>() {
+                steps.push(Step::Index(i));
+            } else {
+                return Err(bad("only [n] and ['name'] subscripts are supported"));
+            }
+            rest = &r[end + 1..];
+        } else {
+            return Err(bad("expected . or ["));
+        }
+    }
+    Ok(steps)
+}
+
+/// The measurement of a `web` answer.
+pub fn web_outcome(http_status: u16, body: &[u8], json_path: &str) -> Outcome {
+    if !(200..300).contains(&http_status) {
+        return Outcome::Error(format!("received non 2xx response code: {http_status}"));
+    }
+    let data: Json = match serde_json::from_slice(body) {
+        Ok(d) => d,
+        Err(e) => return Outcome::Error(format!("Could not parse JSON body: {e}")),
+    };
+    let steps = match parse_json_path(json_path) {
+        Ok(s) => s,
+        Err(e) => return Outcome::Error(e),
+    };
+    let mut cur = &data;
+    for st in &steps {
+        let next = match st {
+            Step::Key(k) => cur.get(k.as_str()),
+            Step::Index(i) => cur.as_array().and_then(|a| {
+                let idx = if *i < 0 { a.len() as i64 + i } else { *i };
+                usize::try_from(idx).ok().and_then(|u| a.get(u))
+            }),
+        };
+        let Some(n) = next else {
+            let what = match st {
+                Step::Key(k) => format!("{k} is not found"),
+                Step::Index(i) => format!("array index out of bounds: index {i}"),
+            };
+            return Outcome::Error(format!("Could not find JSONPath in body: {what}"));
+        };
+        cur = n;
+    }
+    let display = match cur {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    Outcome::Value {
+        result: crate::analysis::Value::from_json(cur),
+        display,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::analysis::Value;
+
+    /// webmetric.go: typed JSONPath results, non-2xx and non-JSON answers are errors.
+    #[test]
+    fn web_answers() {
+        let body = br#"{"data": {"ok": true, "rate": 0.97, "items": [{"n": "a"}, {"n": "b"}]}}"#;
+        assert_eq!(
+            web_outcome(200, body, "{$.data.ok}"),
+            Outcome::Value {
+                result: Value::Bool(true),
+                display: "true".into()
+            }
+        );
+        assert_eq!(
+            web_outcome(200, body, "{.data.items[-1]['n']}"),
+            Outcome::Value {
+                result: Value::Str("b".into()),
+                display: "b".into()
+            }
+        );
+        assert!(matches!(
+            web_outcome(200, body, "{$.data}"),
+            Outcome::Value {
+                result: Value::Map(_),
+                ..
+            }
+        ));
+        assert_eq!(
+            web_outcome(500, body, "{$.data}"),
+            Outcome::Error("received non 2xx response code: 500".into())
+        );
+        assert!(
+            matches!(web_outcome(200, b"<html>", "{$.a}"), Outcome::Error(e) if e.starts_with("Could not parse JSON body"))
+        );
+        assert_eq!(
+            web_outcome(200, body, "{$.data.nope}"),
+            Outcome::Error("Could not find JSONPath in body: nope is not found".into())
+        );
+        assert!(
+            matches!(web_outcome(200, body, "{$..ok}"), Outcome::Error(e) if e.contains("not supported"))
+        );
+        assert!(
+            matches!(web_outcome(200, body, "$.data"), Outcome::Error(e) if e.contains("expected one"))
+        );
+    }
+
+    #[test]
+    fn web_requests() {
+        let p = serde_json::json!({"web": {"url": "http://h/x", "method": "post",
+            "headers": [{"key": "Authorization", "value": "Bearer t"}],
+            "jsonBody": {"q": 1}, "jsonPath": "{$.ok}"}});
+        let r = web_request(&p).expect("valid");
+        assert_eq!(r.method, "POST");
+        assert_eq!(r.body, r#"{"q":1}"#);
+        assert!(
+            r.headers
+                .contains(&("Content-Type".into(), "application/json".into()))
+        );
+        assert_eq!(
+            web_request(&serde_json::json!({"web": {"url": "http://h"}})).map(|r| r.method),
+            Ok("GET".into())
+        );
+        assert!(web_request(&serde_json::json!({"web": {}})).is_err());
+        assert!(
+            web_request(&serde_json::json!({"web": {"url": "u", "method": "DELETE"}})).is_err()
+        );
+    }
 
     #[test]
     fn vector_scalar_and_errors() {

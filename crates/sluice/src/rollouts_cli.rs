@@ -78,6 +78,13 @@ pub enum RolloutsCmd {
         /// `rollout`.
         what: String,
         name: String,
+        /// Keep watching: the view is printed again each time it changes (on a terminal,
+        /// the screen is redrawn).
+        #[arg(short = 'w', long)]
+        watch: bool,
+        /// With --watch: stop after this many seconds (0: never).
+        #[arg(long = "timeout-seconds", default_value_t = 0)]
+        timeout_seconds: u64,
         #[command(flatten)]
         conn: ConnFlags,
     },
@@ -110,6 +117,25 @@ pub enum RolloutsCmd {
     },
     /// Pause the rollout (`spec.paused`); `promote` resumes it.
     Pause(NameArgs),
+    /// `undo NAME [--to-revision N]`: the pod template of an earlier revision back (the
+    /// previous one by default), as a new update.
+    Undo {
+        #[command(flatten)]
+        args: NameArgs,
+        /// The revision to go back to (`rollout.argoproj.io/revision` of its ReplicaSet);
+        /// 0: the previous one.
+        #[arg(long = "to-revision", default_value_t = 0)]
+        to_revision: i64,
+    },
+    /// `restart NAME [--in DURATION]`: restart the rollout's pods one at a time
+    /// (`spec.restartAt`).
+    Restart {
+        #[command(flatten)]
+        args: NameArgs,
+        /// Restart after this long (Go duration such as `30s`, `5m`).
+        #[arg(long = "in")]
+        in_: Option<String>,
+    },
     /// Wait until the rollout is Healthy (exit 0) or Degraded (exit 1), printing its status
     /// as it changes.
     Status {
@@ -204,19 +230,46 @@ pub fn run(cmd: &RolloutsCmd) -> anyhow::Result<u8> {
             }
             Ok(0)
         }),
-        RolloutsCmd::Get { what, name, conn } => with_conn(conn, |c| async move {
+        RolloutsCmd::Get {
+            what,
+            name,
+            watch,
+            timeout_seconds,
+            conn,
+        } => with_conn(conn, |c| async move {
             need(what, &["rollout", "rollouts", "ro"])?;
             let n = ns(&c);
-            let ro = c.get(&rollout_res(), &n, name).await?;
-            let uid = ro["metadata"]["uid"].clone();
-            let rss = owned(c.list(&rs_res(), Some(&n), None).await?, &uid);
-            let runs = owned(
-                c.list(&argo("AnalysisRun", "analysisruns"), Some(&n), None)
-                    .await?,
-                &uid,
-            );
-            print(&sluice_cli::rollouts::get(&ro, &rss, &runs, now()));
-            Ok(0)
+            let started = std::time::Instant::now();
+            let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
+            let mut last = String::new();
+            loop {
+                let ro = c.get(&rollout_res(), &n, name).await?;
+                let uid = ro["metadata"]["uid"].clone();
+                let rss = owned(c.list(&rs_res(), Some(&n), None).await?, &uid);
+                let runs = owned(
+                    c.list(&argo("AnalysisRun", "analysisruns"), Some(&n), None)
+                        .await?,
+                    &uid,
+                );
+                let view = sluice_cli::rollouts::get(&ro, &rss, &runs, now());
+                if !*watch {
+                    print(&view);
+                    return Ok(0);
+                }
+                if view != last {
+                    if tty {
+                        // clear the screen and go home, as the plugin redraws
+                        print(&format!("\x1b[2J\x1b[H{view}"));
+                    } else {
+                        print(&format!("{view}\n"));
+                    }
+                    last = view;
+                }
+                if *timeout_seconds > 0 && started.elapsed().as_secs() >= *timeout_seconds {
+                    return Ok(0);
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
         }),
         RolloutsCmd::Promote { args, full } => with_conn(&args.conn, |c| async move {
             let n = ns(&c);
@@ -281,6 +334,43 @@ pub fn run(cmd: &RolloutsCmd) -> anyhow::Result<u8> {
             )
             .await?;
             print(&format!("rollout '{}' paused\n", args.name));
+            Ok(0)
+        }),
+        RolloutsCmd::Undo { args, to_revision } => with_conn(&args.conn, |c| async move {
+            let n = ns(&c);
+            let ro = c.get(&rollout_res(), &n, &args.name).await?;
+            let rss = owned(
+                c.list(&rs_res(), Some(&n), None).await?,
+                &ro["metadata"]["uid"],
+            );
+            let template = undo_template(&rss, *to_revision).map_err(Error::RunFailed)?;
+            let old = ro.pointer("/spec/template").cloned().unwrap_or(json!({}));
+            let diff = sluice_kube::rollouts::merge_diff(&old, &template);
+            c.merge_patch(
+                &rollout_res(),
+                &n,
+                &args.name,
+                &json!({"spec": {"template": diff}}),
+            )
+            .await?;
+            print(&format!("rollout '{}' undo\n", args.name));
+            Ok(0)
+        }),
+        RolloutsCmd::Restart { args, in_ } => with_conn(&args.conn, |c| async move {
+            let n = ns(&c);
+            let delay = match in_ {
+                Some(d) => sluice_gitops::retry::parse_duration_ms(d).map_err(Error::Usage)? / 1000,
+                None => 0,
+            };
+            let at = sluice_core::civil::rfc3339_utc(now() + delay);
+            c.merge_patch(
+                &rollout_res(),
+                &n,
+                &args.name,
+                &json!({"spec": {"restartAt": at}}),
+            )
+            .await?;
+            print(&format!("rollout '{}' restarts in {delay}s\n", args.name));
             Ok(0)
         }),
         RolloutsCmd::Set {
@@ -368,5 +458,76 @@ pub fn run(cmd: &RolloutsCmd) -> anyhow::Result<u8> {
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }),
+    }
+}
+
+/// The pod template `undo` restores (kubectl-argo-rollouts undo.go): the ReplicaSet of
+/// `to_revision`, or of the revision before the newest when 0, without the pod template
+/// hash label.
+pub fn undo_template(rss: &[Value], to_revision: i64) -> Result<Value, String> {
+    let rev = |r: &Value| -> i64 {
+        r.pointer("/metadata/annotations/rollout.argoproj.io~1revision")
+            .and_then(Value::as_str)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    let mut by_rev: Vec<(i64, &Value)> = rss
+        .iter()
+        .map(|r| (rev(r), r))
+        .filter(|(n, _)| *n > 0)
+        .collect();
+    by_rev.sort_by_key(|(n, _)| std::cmp::Reverse(*n));
+    let rs = if to_revision == 0 {
+        by_rev
+            .get(1)
+            .map(|(_, r)| *r)
+            .ok_or_else(|| "no rollout history found".to_owned())?
+    } else {
+        by_rev
+            .iter()
+            .find(|(n, _)| *n == to_revision)
+            .map(|(_, r)| *r)
+            .ok_or_else(|| format!("unable to find specified revision {to_revision} in history"))?
+    };
+    let mut t = rs.pointer("/spec/template").cloned().unwrap_or(json!({}));
+    if let Some(l) = t
+        .pointer_mut("/metadata/labels")
+        .and_then(Value::as_object_mut)
+    {
+        l.remove(canary::POD_TEMPLATE_HASH_LABEL);
+    }
+    Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rs(rev: &str, image: &str) -> Value {
+        json!({"metadata": {"annotations": {"rollout.argoproj.io/revision": rev}},
+            "spec": {"template": {"metadata": {"labels": {"app": "a", "rollouts-pod-template-hash": "h"}},
+                "spec": {"containers": [{"name": "c", "image": image}]}}}})
+    }
+
+    /// undo.go: the previous revision by default, a named one with --to-revision, the
+    /// pod-template-hash label removed.
+    #[test]
+    fn undo_picks_the_revision() {
+        let rss = vec![rs("1", "v1"), rs("3", "v3"), rs("2", "v2")];
+        let t = undo_template(&rss, 0).expect("previous");
+        assert_eq!(t["spec"]["containers"][0]["image"], "v2");
+        assert_eq!(t["metadata"]["labels"], json!({"app": "a"}));
+        assert_eq!(
+            undo_template(&rss, 1).expect("named")["spec"]["containers"][0]["image"],
+            "v1"
+        );
+        assert_eq!(
+            undo_template(&rss, 7),
+            Err("unable to find specified revision 7 in history".into())
+        );
+        assert_eq!(
+            undo_template(&rss[..1], 0),
+            Err("no rollout history found".into())
+        );
     }
 }

@@ -381,6 +381,12 @@ async fn reconcile_once(obj: Arc<DynamicObject>, ctx: Arc<AppCtx>) -> Result<Act
     if let Ok(mut w) = ctx.waiting.lock() {
         w.remove(&uid);
     }
+    // a due retry (or sync window re-check) is this reconcile; it is set again if needed
+    if let Ok(mut r) = ctx.retrying.lock()
+        && r.get(&uid).is_some_and(|at| *at <= Instant::now())
+    {
+        r.remove(&uid);
+    }
     if let Ok(mut seen) = ctx.seen.lock() {
         seen.insert(uid.clone(), (h, Instant::now()));
     }
@@ -670,6 +676,13 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &mut Settings) -> Res
     if let (Some(op), Some(msg)) = (&op, &dep_wait) {
         status["operationState"] = waiting_state(op.clone(), msg);
         waiting = true;
+    } else if let Some((op, msg)) = op
+        .as_ref()
+        .and_then(|op| window_block(&proj, app, op).map(|m| (op, m)))
+    {
+        // an AppProject sync window holds the operation (SyncAppState: it stays Running)
+        status["operationState"] = waiting_state(op.clone(), &msg);
+        set_retry(ctx, app, Some(now_millis() + WINDOW_RECHECK_MS));
     } else if let Some((prev, at)) = op
         .as_ref()
         .and_then(|op| retry_pending(op, old_status.get("operationState")))
@@ -789,7 +802,11 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &mut Settings) -> Res
             && !only_unprunable;
         let sync_op = json!({"revision": revision, "prune": prune,
             "syncOptions": spec.pointer("/syncPolicy/syncOptions").cloned().unwrap_or(json!([]))});
-        if go && let Some(msg) = &dep_wait {
+        let automated_op = json!({"initiatedBy": {"automated": true}});
+        if go && window_block(&proj, app, &automated_op).is_some() {
+            // autoSync: "Sync prevented by sync window", looked at again later
+            set_retry(ctx, app, Some(now_millis() + WINDOW_RECHECK_MS));
+        } else if go && let Some(msg) = &dep_wait {
             let operation = json!({"sync": sync_op,
                 "initiatedBy": {"username": "automated", "automated": true}});
             status["operationState"] = waiting_state(operation, msg);
@@ -1252,6 +1269,27 @@ fn now_millis() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// How often an Application held by a sync window is looked at again.
+const WINDOW_RECHECK_MS: i64 = 10_000;
+
+/// The message when the project's sync windows block `op` now (`syncWindowPreventsSync`:
+/// manual unless the operation was initiated by the automated policy).
+fn window_block(proj: &Value, app: &Value, op: &Value) -> Option<String> {
+    let windows = sluice_gitops::windows::matching(proj, app);
+    if windows.is_empty() {
+        return None;
+    }
+    let manual = op
+        .pointer("/initiatedBy/automated")
+        .and_then(Value::as_bool)
+        != Some(true);
+    match sluice_gitops::windows::can_sync(&windows, manual, now_millis() / 1000) {
+        Ok(true) => None,
+        Ok(false) => Some("Sync operation blocked by sync window".into()),
+        Err(e) => Some(format!("Sync operation blocked by sync window: {e}")),
+    }
 }
 
 /// The previous operation state, and when it is retried, of an operation waiting for its

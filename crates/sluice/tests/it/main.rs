@@ -3,6 +3,7 @@
 mod apiserver_atrest;
 mod apiserver_auth;
 mod apiserver_builtins;
+mod apiserver_explain;
 mod apiserver_hardening;
 mod apiserver_helm;
 mod apiserver_kubectl;
@@ -34,6 +35,7 @@ mod serve_monitoring;
 mod serve_notifications;
 mod serve_rollouts;
 mod serve_rollouts_bluegreen;
+mod serve_sapolicy;
 mod serve_triggers;
 mod serve_triggers_conformance;
 mod ui_e2e;

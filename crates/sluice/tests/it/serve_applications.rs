@@ -422,3 +422,82 @@ fn failed_syncs_are_retried_with_backoff() {
             && v["status"]["sync"]["status"] == "Synced"
     });
 }
+
+/// AppProject sync windows (docs user-guide/sync_windows.md; types.go `CanSync`,
+/// controller sync.go `syncWindowPreventsSync`): an active deny window keeps the automated
+/// sync from running and holds a manual operation Running with "Sync operation blocked by
+/// sync window"; once the window is gone the operation runs.
+#[test]
+fn sync_windows_hold_syncs() {
+    if !kubectl_available() {
+        eprintln!("skipped: kubectl not installed");
+        return;
+    }
+    let repo = temp_dir("window-repo");
+    write(
+        &repo,
+        &[
+            ("kustomization.yaml", "resources:\n- cm.yaml\n"),
+            ("cm.yaml", BASE_CM),
+        ],
+    );
+    let s = Serve::start("apps-window", &[]);
+    s.ok(
+        &["apply", "-f", "-"],
+        Some(&format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {{name: argocd}}\n---\napiVersion: argoproj.io/v1alpha1\nkind: AppProject\nmetadata: {{name: frozen, namespace: argocd}}\nspec:\n  sourceRepos: ['*']\n  destinations: [{{server: '*', namespace: '*'}}]\n  syncWindows:\n  - kind: deny\n    schedule: '* * * * *'\n    duration: 1h\n    applications: ['*']\n---\n{}",
+            app("held", "frozen", &repo, ".", "held", true)
+        )),
+    );
+    let get = ["get", "applications.argoproj.io", "held", "-n", "argocd"];
+    s.wait_for(&get, "the comparison", |v| {
+        v["status"]["sync"]["status"] == "OutOfSync"
+    });
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let v = s.json(&get);
+    assert!(
+        v["status"].get("operationState").is_none_or(Value::is_null),
+        "the automated sync must wait: {v:#}"
+    );
+    // a manual sync is held, Running
+    s.ok(
+        &[
+            "patch",
+            "applications.argoproj.io",
+            "held",
+            "-n",
+            "argocd",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"operation":{"sync":{"prune":false},"initiatedBy":{"username":"admin"}}}"#,
+        ],
+        None,
+    );
+    let v = s.wait_for(&get, "the manual sync to be held", |v| {
+        v["status"]["operationState"]["phase"] == "Running"
+    });
+    assert_eq!(
+        v["status"]["operationState"]["message"], "Sync operation blocked by sync window",
+        "{v:#}"
+    );
+    // the window goes: the operation runs
+    s.ok(
+        &[
+            "patch",
+            "appprojects.argoproj.io",
+            "frozen",
+            "-n",
+            "argocd",
+            "--type",
+            "json",
+            "-p",
+            r#"[{"op":"remove","path":"/spec/syncWindows"}]"#,
+        ],
+        None,
+    );
+    s.wait_for(&get, "the sync after the window", |v| {
+        v["status"]["operationState"]["phase"] == "Succeeded"
+            && v["status"]["sync"]["status"] == "Synced"
+    });
+}

@@ -77,7 +77,7 @@ fn count(got: &Arc<Mutex<Vec<Got>>>, f: impl Fn(&Got) -> bool) -> usize {
 fn wait(s: &Serve, got: &Arc<Mutex<Vec<Got>>>, what: &str, mut done: impl FnMut() -> bool) {
     let t0 = Instant::now();
     while !done() {
-        if t0.elapsed() > Duration::from_secs(60) {
+        if t0.elapsed() > Duration::from_secs(120) {
             let events = s.kubectl(&["get", "events", "-A"], None);
             panic!(
                 "timed out: {what}\nreceived: {:#?}\nevents: {}",

@@ -559,3 +559,119 @@ fn rollout_reacts_to_its_services_at_once() {
         std::thread::sleep(Duration::from_millis(150));
     }
 }
+
+const CANARY: &str = r#"
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata:
+  name: app
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: app}
+  template:
+    metadata:
+      labels: {app: app}
+    spec:
+      containers:
+      - name: app
+        image: registry.example/app:v1
+  strategy:
+    canary:
+      steps:
+      - setWeight: 50
+      - pause: {duration: 1s}
+"#;
+
+fn image(v: &Value) -> String {
+    v.pointer("/spec/template/spec/containers/0/image")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// kubectl-argo-rollouts `undo` (the previous revision's template back, as a new update)
+/// and `restart` (`spec.restartAt`; argo-rollouts rollout/restart.go: Pods created before
+/// it are replaced, then `status.restartedAt`).
+#[test]
+fn undo_restores_the_previous_template_and_restart_replaces_the_pods() {
+    if !kubectl_available() {
+        eprintln!("kubectl is not installed: skipped");
+        return;
+    }
+    let s = Serve::start("rollouts-ops", &[]);
+    s.ok(&["create", "namespace", "ops"], None);
+    s.ok(&["apply", "-n", "ops", "-f", "-"], Some(CANARY));
+    let ro = ["get", "rollout", "app", "-n", "ops"];
+    wait(&s, &ro, "the first deploy", 60, |v| {
+        st(v, "phase") == "Healthy"
+    });
+    cli_ok(
+        &s,
+        &[
+            "set",
+            "image",
+            "app",
+            "app=registry.example/app:v2",
+            "-n",
+            "ops",
+        ],
+    );
+    wait(&s, &ro, "v2 fully promoted", 60, |v| {
+        image(v) == "registry.example/app:v2"
+            && st(v, "phase") == "Healthy"
+            && st(v, "stableRS") == st(v, "currentPodHash")
+    });
+    // get --watch: prints the view, again when it changes, until the timeout
+    let t0 = Instant::now();
+    let out = cli_ok(
+        &s,
+        &[
+            "get",
+            "rollout",
+            "app",
+            "--watch",
+            "--timeout-seconds",
+            "2",
+            "-n",
+            "ops",
+        ],
+    );
+    assert!(t0.elapsed() >= Duration::from_secs(2));
+    assert!(
+        out.starts_with("Name:") && out.contains("registry.example/app:v2"),
+        "{out}"
+    );
+    let out = cli_ok(&s, &["undo", "app", "-n", "ops"]);
+    assert_eq!(out, "rollout 'app' undo\n");
+    let v = wait(&s, &ro, "v1 back and fully promoted", 60, |v| {
+        image(v) == "registry.example/app:v1"
+            && st(v, "phase") == "Healthy"
+            && st(v, "stableRS") == st(v, "currentPodHash")
+    });
+    assert!(
+        v.pointer("/spec/template/metadata/labels/rollouts-pod-template-hash")
+            .is_none(),
+        "{v:#}"
+    );
+    let o = cli(&s, &["undo", "app", "--to-revision", "9", "-n", "ops"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(crate::common::stderr(&o).contains("unable to find specified revision 9 in history"));
+
+    // restart: every Pod replaced, then restartedAt
+    std::thread::sleep(Duration::from_millis(1100));
+    let out = cli_ok(&s, &["restart", "app", "-n", "ops"]);
+    assert_eq!(out, "rollout 'app' restarts in 0s\n");
+    let v = wait(&s, &ro, "the restart to finish", 60, |v| {
+        v["status"]["restartedAt"].is_string()
+            && v["status"]["restartedAt"] == v["spec"]["restartAt"]
+    });
+    let at = v["spec"]["restartAt"].as_str().unwrap_or("").to_owned();
+    let pods = s.json(&["get", "pods", "-n", "ops", "-l", "app=app"]);
+    let items = pods["items"].as_array().cloned().unwrap_or_default();
+    assert!(!items.is_empty());
+    for p in &items {
+        let created = p["metadata"]["creationTimestamp"].as_str().unwrap_or("");
+        assert!(created >= at.as_str(), "{created} < {at}: {p:#}");
+    }
+}
