@@ -367,18 +367,7 @@ pub fn reconcile(input: &Input) -> Plan {
     } else {
         let run_status =
             |key: &str, r: &Option<Run>, n: &str, obj: &mut serde_json::Map<String, Json>| {
-                let b = obj.entry("blueGreen").or_insert_with(|| json!({}));
-                if !b.is_object() {
-                    *b = json!({});
-                }
-                let phase = r.as_ref().map_or("", |r| r.phase.as_str());
-                let mut v = json!({"name": n, "status": phase});
-                if let Some(r) = r
-                    && !r.message.is_empty()
-                {
-                    v["message"] = json!(r.message);
-                }
-                b[key] = v;
+                crate::canary::set_run_status(obj, "blueGreen", key, r.as_ref(), n)
             };
         for (kind, key, analysis) in [
             (

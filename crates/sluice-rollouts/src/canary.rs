@@ -381,6 +381,29 @@ pub(crate) fn s<'a>(v: &'a Json, ptr: &str) -> &'a str {
     v.pointer(ptr).and_then(Json::as_str).unwrap_or("")
 }
 
+/// `status.<section>.<key>` = `{name, status, message?}` of an AnalysisRun (the
+/// `RolloutAnalysisRunStatus` both strategies record).
+pub(crate) fn set_run_status(
+    obj: &mut serde_json::Map<String, Json>,
+    section: &str,
+    key: &str,
+    run: Option<&Run>,
+    name: &str,
+) {
+    let c = obj.entry(section).or_insert_with(|| json!({}));
+    if !c.is_object() {
+        *c = json!({});
+    }
+    let phase = run.map_or("", |r| r.phase.as_str());
+    let mut v = json!({"name": name, "status": phase});
+    if let Some(r) = run
+        && !r.message.is_empty()
+    {
+        v["message"] = json!(r.message);
+    }
+    c[key] = v;
+}
+
 /// What the status summary of one pass says: [`write_summary`]'s input.
 pub(crate) struct Summary<'a> {
     pub phase: &'a str,
@@ -833,18 +856,7 @@ pub fn reconcile(input: &Input) -> Plan {
     };
     let run_status =
         |key: &str, r: &Option<Run>, n: &str, obj: &mut serde_json::Map<String, Json>| {
-            let c = obj.entry("canary").or_insert_with(|| json!({}));
-            if !c.is_object() {
-                *c = json!({});
-            }
-            let phase = r.as_ref().map_or("", |r| r.phase.as_str());
-            let mut v = json!({"name": n, "status": phase});
-            if let Some(r) = r
-                && !r.message.is_empty()
-            {
-                v["message"] = json!(r.message);
-            }
-            c[key] = v;
+            set_run_status(obj, "canary", key, r.as_ref(), n)
         };
     let mut abort_now: Option<String> = None;
     let mut pause_reason: Option<&str> = None;
