@@ -12,7 +12,11 @@
 //! resource type is missing from the list below.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+#[path = "support/k8s_src.rs"]
+mod k8s_src;
+use k8s_src::{k8s_openapi_src, walk};
 
 use k8s_openapi::Resource;
 
@@ -155,39 +159,6 @@ fn generate(rows: &[Row]) -> String {
     }
     out.push_str("];\n");
     out
-}
-
-/// k8s-openapi's source directory of the v1_32 types, from the registry cargo unpacked it to.
-fn k8s_openapi_src() -> Option<PathBuf> {
-    let home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))?;
-    let registry = home.join("registry").join("src");
-    for idx in std::fs::read_dir(&registry).ok()?.flatten() {
-        let dir = idx
-            .path()
-            .join("k8s-openapi-0.25.0")
-            .join("src")
-            .join("v1_32");
-        if dir.is_dir() {
-            return Some(dir);
-        }
-    }
-    None
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            walk(&p, out);
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            out.push(p);
-        }
-    }
 }
 
 /// (module path, type) of every GA, top-level `impl crate::Resource for` in the sources.

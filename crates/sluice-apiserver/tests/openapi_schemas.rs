@@ -17,43 +17,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+#[path = "support/k8s_src.rs"]
+mod k8s_src;
+use k8s_src::{k8s_openapi_src, walk};
 
 use serde_json::{Map, Value, json};
 use syn::{Expr, ImplItem, Item, Lit, Stmt};
-
-/// k8s-openapi's source directory of the v1_32 types, from the registry cargo unpacked it to.
-fn k8s_openapi_src() -> Option<PathBuf> {
-    let home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))?;
-    let registry = home.join("registry").join("src");
-    for idx in std::fs::read_dir(&registry).ok()?.flatten() {
-        let dir = idx
-            .path()
-            .join("k8s-openapi-0.25.0")
-            .join("src")
-            .join("v1_32");
-        if dir.is_dir() {
-            return Some(dir);
-        }
-    }
-    None
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            walk(&p, out);
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            out.push(p);
-        }
-    }
-}
 
 /// GA versions (v1, v2), as builtin_table.rs keeps them.
 fn is_ga(v: &str) -> bool {
