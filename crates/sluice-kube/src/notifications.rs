@@ -38,6 +38,11 @@ pub struct NotifyCtx {
     /// Where argocd-notifications-cm and -secret are read (`argocd`).
     namespace: String,
     instance: String,
+    /// The notified state this process last wrote, by object uid: the watch cache may not
+    /// have it yet when the next event comes, and sending from its older copy would send
+    /// twice (upstream updates its informer store with the patched object for the same
+    /// reason).
+    written: std::sync::Mutex<std::collections::HashMap<String, Option<String>>>,
 }
 
 fn app_ar() -> ApiResource {
@@ -170,11 +175,20 @@ async fn process(
     var: &str,
 ) -> Result<Action, Error> {
     let (data, secrets) = ctx.config().await;
-    let before = target
-        .pointer("/metadata/annotations")
-        .and_then(|a| a.get(NOTIFIED_ANNOTATION))
+    let uid = target
+        .pointer("/metadata/uid")
         .and_then(Value::as_str)
-        .map(str::to_owned);
+        .unwrap_or("")
+        .to_owned();
+    let ours = ctx.written.lock().ok().and_then(|w| w.get(&uid).cloned());
+    let before = match ours {
+        Some(v) => v,
+        None => target
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get(NOTIFIED_ANNOTATION))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    };
     let mut state = State::from_annotation(before.as_deref());
     // the configuration (not Send: its templates) lives only in this synchronous part
     let (problems, warnings, deliveries) = {
@@ -234,6 +248,9 @@ async fn process(
         let patch = json!({"metadata": {"annotations": {NOTIFIED_ANNOTATION: after}}});
         api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
             .await?;
+        if let Ok(mut w) = ctx.written.lock() {
+            w.insert(uid, after);
+        }
     }
     Ok(if failed {
         Action::requeue(Duration::from_secs(60))
@@ -262,6 +279,7 @@ pub async fn notify_run(client: Client, namespace: String, mut run: Value) {
         client,
         namespace,
         instance: format!("sluice-{}", std::process::id()),
+        written: Default::default(),
     };
     let mut view = run.clone();
     let pipeline = run
@@ -336,6 +354,7 @@ pub async fn run(client: Client, namespace: &str) {
         client: client.clone(),
         namespace: namespace.to_owned(),
         instance: format!("sluice-{}", std::process::id()),
+        written: Default::default(),
     });
     Controller::new_with(
         Api::<DynamicObject>::all_with(client, &app_ar()),
