@@ -218,11 +218,46 @@ async fn dispatch(reg: &Registry, req: Request) -> Result<Response> {
                 Ok(blob_headers(empty(StatusCode::OK, &[]), &digest, size))
             }
             Method::GET => {
-                let (file, size) = store.open_blob(&name, &digest).await?;
-                let stream = tokio_util::io::ReaderStream::with_capacity(file, 1 << 18);
-                let mut r = Response::new(Body::from_stream(stream));
-                *r.status_mut() = StatusCode::OK;
-                Ok(blob_headers(r, &digest, size))
+                let (mut file, size) = store.open_blob(&name, &digest).await?;
+                let range = header_str(&parts.headers, header::RANGE)
+                    .map_or(ByteRange::Full, |h| parse_range(h, size));
+                match range {
+                    ByteRange::Full => {
+                        let stream = tokio_util::io::ReaderStream::with_capacity(file, 1 << 18);
+                        let mut r = Response::new(Body::from_stream(stream));
+                        *r.status_mut() = StatusCode::OK;
+                        Ok(blob_headers(r, &digest, size))
+                    }
+                    ByteRange::Part { start, len } => {
+                        use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
+                        file.seek(std::io::SeekFrom::Start(start))
+                            .await
+                            .map_err(|e| {
+                                Error::new(Code::BlobUnknown, format!("reading the blob: {e}"))
+                            })?;
+                        let stream =
+                            tokio_util::io::ReaderStream::with_capacity(file.take(len), 1 << 18);
+                        let mut r = Response::new(Body::from_stream(stream));
+                        *r.status_mut() = StatusCode::PARTIAL_CONTENT;
+                        let mut r = blob_headers(r, &digest, len);
+                        r.headers_mut().insert(
+                            header::CONTENT_RANGE,
+                            hv(&format!("bytes {start}-{}/{size}", start + len - 1)),
+                        );
+                        Ok(r)
+                    }
+                    ByteRange::Unsatisfiable => {
+                        let mut r = (
+                            StatusCode::RANGE_NOT_SATISFIABLE,
+                            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                            "invalid range\n",
+                        )
+                            .into_response();
+                        r.headers_mut()
+                            .insert(header::CONTENT_RANGE, hv(&format!("bytes */{size}")));
+                        Ok(r)
+                    }
+                }
             }
             Method::DELETE => {
                 store.delete_blob(&name, &digest).await?;
@@ -349,7 +384,94 @@ fn blob_headers(mut r: Response, d: &Digest, size: u64) -> Response {
     );
     h.insert("Docker-Content-Digest", hv(&d.to_string()));
     h.insert(header::ETAG, hv(&format!("\"{d}\"")));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     r
+}
+
+/// What a blob GET with a `Range` header sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteRange {
+    /// The whole blob (200): no usable single range.
+    Full,
+    /// `206 Partial Content` of `len` bytes from `start`.
+    Part { start: u64, len: u64 },
+    /// `416 Range Not Satisfiable` with `Content-Range: bytes */SIZE`.
+    Unsatisfiable,
+}
+
+/// A `Range` header against a blob of `size` bytes, as distribution answers it (its
+/// blob server is Go's `http.ServeContent`, `parseRange`): `bytes=a-b`, `bytes=a-`,
+/// `bytes=-n` (the last n bytes); an end past the blob is clamped; a malformed header, or
+/// ranges that all start past the end, are 416. Several satisfiable ranges are answered
+/// with the whole blob (RFC 9110 14.2 lets a server ignore `Range`; Go would send
+/// multipart/byteranges, which no registry client asks for).
+pub fn parse_range(h: &str, size: u64) -> ByteRange {
+    let Some(spec) = h.strip_prefix("bytes=") else {
+        return ByteRange::Unsatisfiable;
+    };
+    let mut ranges = Vec::new();
+    let mut no_overlap = false;
+    for ra in spec.split(',') {
+        let ra = ra.trim_matches(|c| c == ' ' || c == '\t');
+        if ra.is_empty() {
+            continue;
+        }
+        let Some((start, end)) = ra.split_once('-') else {
+            return ByteRange::Unsatisfiable;
+        };
+        let (start, end) = (start.trim(), end.trim());
+        let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+        if start.is_empty() {
+            // suffix: the last `end` bytes
+            let Some(n) = Some(end)
+                .filter(|e| digits(e))
+                .and_then(|e| e.parse::<u64>().ok())
+            else {
+                return ByteRange::Unsatisfiable;
+            };
+            let n = n.min(size);
+            if n == 0 {
+                // RFC 9110 14.1.3: a suffix of zero bytes is unsatisfiable
+                no_overlap = true;
+                continue;
+            }
+            ranges.push((size - n, n));
+            continue;
+        }
+        let Some(a) = Some(start)
+            .filter(|s| digits(s))
+            .and_then(|s| s.parse::<u64>().ok())
+        else {
+            return ByteRange::Unsatisfiable;
+        };
+        if a >= size {
+            no_overlap = true;
+            continue;
+        }
+        let len = if end.is_empty() {
+            size - a
+        } else {
+            let Some(b) = Some(end)
+                .filter(|e| digits(e))
+                .and_then(|e| e.parse::<u64>().ok())
+            else {
+                return ByteRange::Unsatisfiable;
+            };
+            if b < a {
+                return ByteRange::Unsatisfiable;
+            }
+            b.min(size - 1) - a + 1
+        };
+        ranges.push((a, len));
+    }
+    match ranges.as_slice() {
+        [] if no_overlap => ByteRange::Unsatisfiable,
+        [(start, len)] => ByteRange::Part {
+            start: *start,
+            len: *len,
+        },
+        _ => ByteRange::Full,
+    }
 }
 
 fn created_blob(name: &str, d: &Digest) -> Response {
@@ -475,6 +597,34 @@ mod tests {
             0
         );
         assert!(paginate(all, Some("x"), None).is_err());
+    }
+
+    // Go net/http fs.go parseRange and ServeContent, which distribution's blob server uses
+    #[test]
+    fn byte_ranges() {
+        use ByteRange::*;
+        assert_eq!(parse_range("bytes=0-9", 100), Part { start: 0, len: 10 });
+        assert_eq!(parse_range("bytes=90-", 100), Part { start: 90, len: 10 });
+        assert_eq!(parse_range("bytes=-10", 100), Part { start: 90, len: 10 });
+        assert_eq!(parse_range("bytes=-1000", 100), Part { start: 0, len: 100 });
+        assert_eq!(
+            parse_range("bytes=95-1000", 100),
+            Part { start: 95, len: 5 }
+        );
+        assert_eq!(parse_range("bytes= 5-6 ", 100), Part { start: 5, len: 2 });
+        assert_eq!(parse_range("bytes=100-", 100), Unsatisfiable);
+        assert_eq!(
+            parse_range("bytes=200-300, 1-2", 100),
+            Part { start: 1, len: 2 }
+        );
+        assert_eq!(parse_range("bytes=9-1", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=x-1", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=-", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=--1", 100), Unsatisfiable);
+        assert_eq!(parse_range("items=0-1", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=0-0", 0), Unsatisfiable);
+        assert_eq!(parse_range("bytes=-0", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=0-1,5-6", 100), Full);
     }
 
     #[test]

@@ -24,6 +24,11 @@ pub struct RegistryArgs {
     /// younger than the interval is kept, so a push in progress is never collected.
     #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
     pub registry_gc_interval: u64,
+    /// Garbage collection also unlinks untagged manifests (distribution's
+    /// `garbage-collect --delete-untagged`): those no tag reaches, directly, through an
+    /// image index, or as a referrer of a kept manifest; then their blobs go.
+    #[arg(long)]
+    pub registry_gc_delete_untagged: bool,
 }
 
 /// Opens the store and mounts the registry at `/v2` of `server`.
@@ -49,14 +54,20 @@ pub(crate) fn mount(
     if args.registry_gc_interval > 0 {
         let every = std::time::Duration::from_secs(args.registry_gc_interval);
         let reg = reg.clone();
+        let opts = sluice_registry::store::GcOptions {
+            grace: every,
+            delete_untagged: args.registry_gc_delete_untagged,
+        };
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
-                match reg.store().gc(every).await {
-                    Ok(s) if s.blobs_removed > 0 => sluice_apiserver::log_warning(format!(
-                        "registry: garbage collection removed {} blobs ({} bytes)",
-                        s.blobs_removed, s.bytes_freed
-                    )),
+                match reg.store().gc_with(opts).await {
+                    Ok(s) if s.blobs_removed > 0 || s.manifests_removed > 0 => {
+                        sluice_apiserver::log_warning(format!(
+                            "registry: garbage collection removed {} untagged manifests, {} blobs ({} bytes)",
+                            s.manifests_removed, s.blobs_removed, s.bytes_freed
+                        ))
+                    }
                     Ok(_) => {}
                     Err(e) => {
                         sluice_apiserver::log_warning(format!("registry: garbage collection: {e}"))
