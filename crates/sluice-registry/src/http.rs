@@ -12,11 +12,11 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt as _;
 
-use crate::auth::{Auth, CHALLENGE};
+use crate::auth::{Auth, CHALLENGE, Decision, Need};
 use crate::error::{Code, Error, Result};
 use crate::manifest::{MAX_MANIFEST_BYTES, OCI_INDEX};
 use crate::reference::{Digest, Reference};
-use crate::route::{self, Route, escape, query_param};
+use crate::route::{self, Route, escape, query_param, query_params};
 use crate::store::{Store, referrers_index};
 
 /// How the registry is set up.
@@ -125,20 +125,25 @@ async fn dispatch(reg: &Registry, req: Request) -> Result<Response> {
     };
     let write = !matches!(method, Method::GET | Method::HEAD);
     let authz = header_str(&parts.headers, header::AUTHORIZATION);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     if matches!(route, Ok(Route::Token)) {
-        // the token flow: credentials in, the bearer token out
-        if !reg.auth.authenticated(authz) {
-            return Err(Error::new(Code::Unauthorized, "authentication required"));
-        }
-        let t = reg.auth.token.clone().unwrap_or_default();
-        return Ok(json(
-            StatusCode::OK,
-            "application/json",
-            &serde_json::json!({"token": t, "access_token": t}),
-        ));
+        return token_endpoint(reg, &method, authz, query.as_deref(), body, now).await;
     }
-    if !reg.auth.allows(authz, write) {
-        return Err(Error::new(Code::Unauthorized, "authentication required"));
+    let needs = needs(&route, &method);
+    if let Decision::Deny { insufficient_scope } = reg.auth.decide(authz, &needs, write, now) {
+        let host = header_str(&parts.headers, header::HOST)
+            .map(String::from)
+            .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+            .unwrap_or_else(|| "localhost".into());
+        let mut r = error_response(&Error::new(Code::Unauthorized, "authentication required"));
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            hv(&reg.auth.challenge(&host, &needs, insufficient_scope)),
+        );
+        return Ok(r);
     }
     let route = route?;
     let store = &reg.store;
@@ -269,7 +274,16 @@ async fn dispatch(reg: &Registry, req: Request) -> Result<Response> {
             if method != Method::POST {
                 return Err(unsupported());
             }
+            // a mount needs pull on the source too; without it the client uploads
+            let may_read_from = q("from").is_none_or(|from| {
+                let need = [Need::Repo {
+                    name: from,
+                    action: "pull",
+                }];
+                reg.auth.decide(authz, &need, false, now) == Decision::Allow
+            });
             if let Some(m) = q("mount")
+                && may_read_from
                 && let Ok(d) = Digest::parse(&m)
                 && store.mount(&name, &d, q("from").as_deref()).await?
             {
@@ -373,6 +387,98 @@ async fn dispatch(reg: &Registry, req: Request) -> Result<Response> {
             _ => Err(unsupported()),
         },
     }
+}
+
+/// What a route asks of the credentials (the scope a bearer token must grant).
+fn needs(route: &Result<Route>, method: &Method) -> Vec<Need> {
+    let read = matches!(*method, Method::GET | Method::HEAD);
+    let repo = |name: &str, action: &'static str| {
+        vec![Need::Repo {
+            name: name.to_string(),
+            action,
+        }]
+    };
+    match route {
+        Err(_) | Ok(Route::Base) | Ok(Route::Token) => vec![Need::Any],
+        Ok(Route::Catalog) => vec![Need::Catalog],
+        Ok(Route::Tags { name }) | Ok(Route::Referrers { name, .. }) => repo(name, "pull"),
+        Ok(Route::Blob { name, .. }) | Ok(Route::Manifest { name, .. }) => {
+            if read {
+                repo(name, "pull")
+            } else if *method == Method::DELETE {
+                repo(name, "delete")
+            } else {
+                repo(name, "push")
+            }
+        }
+        Ok(Route::UploadStart { name }) | Ok(Route::Upload { name, .. }) => repo(name, "push"),
+    }
+}
+
+/// The token endpoint of the Docker Registry token flow (distribution
+/// docs/spec/auth/token.md): `GET /v2/token?service=..&scope=..` with Basic credentials
+/// (or none, for anonymous pull), and the OAuth2 password grant (`POST` form with
+/// `grant_type=password`, `username`, `password`, `scope`; docs/spec/auth/oauth.md).
+/// Answers `{"token", "access_token", "expires_in"}`.
+async fn token_endpoint(
+    reg: &Registry,
+    method: &Method,
+    authz: Option<&str>,
+    query: Option<&str>,
+    body: Body,
+    now: u64,
+) -> Result<Response> {
+    use base64::Engine as _;
+    let (scopes, authz) = match *method {
+        Method::GET => (query_params(query, "scope"), authz.map(String::from)),
+        Method::POST => {
+            let bytes = http_body_util::Limited::new(body, 64 << 10)
+                .collect()
+                .await
+                .map_err(|_| Error::new(Code::Unsupported, "token request body too large"))?
+                .to_bytes();
+            let form = String::from_utf8_lossy(&bytes).into_owned();
+            let form = Some(form.as_str());
+            if query_param(form, "grant_type").as_deref() != Some("password") {
+                return Ok(json(
+                    StatusCode::BAD_REQUEST,
+                    "application/json",
+                    &serde_json::json!({"error": "unsupported_grant_type"}),
+                ));
+            }
+            let user = query_params(form, "username").concat();
+            let pass = query_params(form, "password").concat();
+            let basic = format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+            );
+            (query_params(form, "scope"), Some(basic))
+        }
+        _ => {
+            return Err(Error::new(
+                Code::Unsupported,
+                format!("{method} is not supported here"),
+            ));
+        }
+    };
+    let scopes: Vec<String> = scopes
+        .iter()
+        .flat_map(|s| s.split_whitespace())
+        .map(String::from)
+        .collect();
+    let Some(access) = reg.auth.grant(authz.as_deref(), &scopes) else {
+        return Err(Error::new(Code::Unauthorized, "authentication required"));
+    };
+    let t = reg.auth.issue(access, now);
+    Ok(json(
+        StatusCode::OK,
+        "application/json",
+        &serde_json::json!({
+            "token": t,
+            "access_token": t,
+            "expires_in": crate::auth::TOKEN_SECONDS,
+        }),
+    ))
 }
 
 fn blob_headers(mut r: Response, d: &Digest, size: u64) -> Response {

@@ -577,7 +577,7 @@ async fn credentials() {
         &dir,
         Auth {
             token: Some("s3cret".into()),
-            anonymous_pull: false,
+            ..Auth::default()
         },
     );
     let r = call(&reg, "GET", "/v2/", &[], vec![]).await;
@@ -585,23 +585,138 @@ async fn credentials() {
         (r.status, r.code()),
         (StatusCode::UNAUTHORIZED, "UNAUTHORIZED".into())
     );
-    assert_eq!(r.h("WWW-Authenticate"), "Basic realm=\"sluice-registry\"");
+    // the Docker Registry token authentication spec's challenge (distribution
+    // docs/spec/auth/token.md "How to authenticate")
+    assert_eq!(
+        r.h("WWW-Authenticate"),
+        "Bearer realm=\"https://localhost/v2/token\",service=\"sluice-registry\""
+    );
+    let r = call(
+        &reg,
+        "PUT",
+        "/v2/team/app/manifests/v1",
+        &[("Host", "reg.example:5000")],
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        r.h("WWW-Authenticate"),
+        "Bearer realm=\"https://reg.example:5000/v2/token\",service=\"sluice-registry\",scope=\"repository:team/app:pull,push\""
+    );
     let basic = format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode("me:s3cret")
     );
     let r = call(&reg, "GET", "/v2/", &[("Authorization", &basic)], vec![]).await;
     assert_eq!(r.status, StatusCode::OK);
-    // the token flow hands out the bearer token for the credentials
+    // the token flow: credentials in, a token for the scopes asked out
     let r = call(
         &reg,
         "GET",
-        "/v2/token?service=x&scope=repository:a:pull",
+        "/v2/token?service=sluice-registry&scope=repository:a:pull&scope=repository:b:pull,push",
         &[("Authorization", &basic)],
         vec![],
     )
     .await;
-    assert_eq!(r.json()["token"], "s3cret");
+    assert_eq!(r.status, StatusCode::OK);
+    let tok = r.json()["token"].as_str().expect("token").to_string();
+    assert_eq!(r.json()["access_token"], tok.as_str());
+    assert_eq!(r.json()["expires_in"], 1800);
+    let bearer = format!("Bearer {tok}");
+    let push = |name: &str| format!("/v2/{name}/blobs/uploads/");
+    let r = call(
+        &reg,
+        "POST",
+        &push("b"),
+        &[("Authorization", &bearer)],
+        vec![],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    let r = call(
+        &reg,
+        "GET",
+        "/v2/a/tags/list",
+        &[("Authorization", &bearer)],
+        vec![],
+    )
+    .await;
+    assert_eq!(r.code(), "NAME_UNKNOWN", "pull on a is granted");
+    // beyond the token's scopes: 401 naming the scope, error="insufficient_scope"
+    let r = call(
+        &reg,
+        "POST",
+        &push("a"),
+        &[("Authorization", &bearer)],
+        vec![],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        r.h("WWW-Authenticate")
+            .ends_with("scope=\"repository:a:pull,push\",error=\"insufficient_scope\""),
+        "{}",
+        r.h("WWW-Authenticate")
+    );
+    let r = call(
+        &reg,
+        "GET",
+        "/v2/_catalog",
+        &[("Authorization", &bearer)],
+        vec![],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // wrong credentials get no token (the token endpoint's own challenge is Basic)
+    let wrong = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("me:nope")
+    );
+    let r = call(
+        &reg,
+        "GET",
+        "/v2/token?scope=repository:a:pull",
+        &[("Authorization", &wrong)],
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.h("WWW-Authenticate")),
+        (StatusCode::UNAUTHORIZED, "Basic realm=\"sluice-registry\"")
+    );
+    // OAuth2 password grant (docs/spec/auth/oauth.md)
+    let r = call(
+        &reg,
+        "POST",
+        "/v2/token",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        b"grant_type=password&service=sluice-registry&client_id=t&username=u&password=s3cret&scope=registry%3Acatalog%3A*+repository%3Ac%3Apull"
+            .to_vec(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let oauth = format!(
+        "Bearer {}",
+        r.json()["access_token"].as_str().expect("token")
+    );
+    let r = call(
+        &reg,
+        "GET",
+        "/v2/_catalog",
+        &[("Authorization", &oauth)],
+        vec![],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = call(
+        &reg,
+        "POST",
+        "/v2/token",
+        &[],
+        b"grant_type=refresh_token&refresh_token=x".to_vec(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let r = call(
         &reg,
         "POST",
@@ -626,6 +741,7 @@ async fn credentials() {
         Auth {
             token: Some("s3cret".into()),
             anonymous_pull: true,
+            ..Auth::default()
         },
     );
     assert_eq!(
@@ -633,6 +749,25 @@ async fn credentials() {
         StatusCode::OK
     );
     let r = call(&anon, "POST", "/v2/a/blobs/uploads/", &[], vec![]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // an anonymous token request gets pull only
+    let r = call(
+        &anon,
+        "GET",
+        "/v2/token?scope=repository:a:pull,push",
+        &[],
+        vec![],
+    )
+    .await;
+    let anon_bearer = format!("Bearer {}", r.json()["token"].as_str().expect("token"));
+    let r = call(
+        &anon,
+        "POST",
+        "/v2/a/blobs/uploads/",
+        &[("Authorization", &anon_bearer)],
+        vec![],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(tmp("anon"));

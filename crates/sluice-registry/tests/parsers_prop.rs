@@ -28,6 +28,15 @@ proptest! {
         let _ = sluice_registry::http::parse_content_range(&s);
         let _ = sluice_registry::http::parse_range(&s, 100);
         let _ = sluice_registry::http::parse_range(&format!("bytes={s}"), 100);
+        let _ = sluice_registry::auth::parse_scope(&s);
+        let _ = route::query_params(Some(&s), "scope");
+        let a = sluice_registry::Auth { token: Some("t".into()), ..Default::default() };
+        let _ = a.verify(&s, 0);
+        let _ = a.verify(&format!("sr1.{s}"), 0);
+        let need = [sluice_registry::auth::Need::Any];
+        let _ = a.decide(Some(&s), &need, true, 0);
+        let _ = a.decide(Some(&format!("Bearer sr1.{s}")), &need, true, 0);
+        let _ = a.grant(Some(&s), std::slice::from_ref(&s));
         let _ = manifest::parse(s.as_bytes(), None);
     }
 

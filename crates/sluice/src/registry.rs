@@ -47,6 +47,7 @@ pub(crate) fn mount(
         auth: sluice_registry::Auth {
             token: Some(server.token().to_string()),
             anonymous_pull: args.registry_anonymous_pull,
+            plain_http: url.starts_with("http://"),
         },
         max_blob_bytes: args.registry_max_blob,
     })
