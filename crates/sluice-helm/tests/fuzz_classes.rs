@@ -150,6 +150,20 @@ deep: {a: {b: [{c: {d: [{e: 1, f: {g: 2}}]}}], h: 3}, l: [[{x: 1}]]}
 "#,
         "m: {x: 1, w: two}\n",
     ),
+    (
+        // a null in the chart's values.yaml is no default: Helm leaves those keys out of
+        // .Values at any depth of maps, not inside lists
+        "null-defaults",
+        r#"  a: {{ toJson .Values | quote }}
+  b: {{ hasKey .Values "gone" | quote }}
+  c: {{ toYaml .Values.m | quote }}
+"#,
+        "kept: 1
+gone: null
+m: {k: null, j: 3, d: {e: null}, empty: {}}
+l: [null, {q: null}]
+",
+    ),
 ];
 
 /// Templates real Helm refuses: Sluice must fail too, with the same message after the
