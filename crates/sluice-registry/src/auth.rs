@@ -24,6 +24,16 @@ pub const TOKEN_SECONDS: u64 = 1800;
 
 const TOKEN_PREFIX: &str = "sr1.";
 
+/// The users of the server (its token file, ServiceAccount tokens, OIDC) and what their
+/// roles let them do to repositories; the binary implements it over the API server's
+/// authentication and RBAC.
+pub trait Users: Send + Sync + std::fmt::Debug {
+    /// Whether `credential` (a Basic password or a Bearer token) is a user's.
+    fn known(&self, credential: &str) -> bool;
+    /// Whether the user of `credential` may do what `need` asks.
+    fn allowed(&self, credential: &str, need: &Need) -> bool;
+}
+
 /// The registry's credentials.
 #[derive(Debug, Clone, Default)]
 pub struct Auth {
@@ -33,6 +43,9 @@ pub struct Auth {
     pub anonymous_pull: bool,
     /// The server speaks plain HTTP: the bearer challenge's realm is `http://`.
     pub plain_http: bool,
+    /// The server's users and their roles, beside the server's token (which may do
+    /// anything).
+    pub users: Option<std::sync::Arc<dyn Users>>,
 }
 
 /// What a request needs (the access a token must grant).
@@ -216,7 +229,14 @@ impl Auth {
     /// the server's credentials; `pull` only to an anonymous client when anonymous pull
     /// is on. `None`: the credentials are wrong or missing (401).
     pub fn grant(&self, authorization: Option<&str>, scopes: &[String]) -> Option<Vec<Access>> {
+        // a user's credential: each action as the user's roles allow it
+        let user = authorization
+            .filter(|h| !self.authenticated(Some(h)))
+            .and_then(Self::presented)
+            .map(|(_, p)| p)
+            .filter(|p| self.users.as_ref().is_some_and(|u| u.known(p)));
         let full = match authorization {
+            Some(_) if user.is_some() => false,
             Some(h) => {
                 if !self.authenticated(Some(h)) {
                     return None;
@@ -226,6 +246,28 @@ impl Auth {
             None if self.token.is_none() => true,
             None if self.anonymous_pull => false,
             None => return None,
+        };
+        let user_may = |kind: &str, name: &str, action: &str| -> bool {
+            let (Some(p), Some(users)) = (&user, &self.users) else {
+                return false;
+            };
+            let need = match (kind, action) {
+                ("registry", _) => Need::Catalog,
+                (_, "pull") => Need::Repo {
+                    name: name.to_string(),
+                    action: "pull",
+                },
+                (_, "push") => Need::Repo {
+                    name: name.to_string(),
+                    action: "push",
+                },
+                (_, "delete") => Need::Repo {
+                    name: name.to_string(),
+                    action: "delete",
+                },
+                _ => return false,
+            };
+            users.allowed(p, &need)
         };
         Some(
             scopes
@@ -237,9 +279,12 @@ impl Auth {
                         "registry" if a.name == "catalog" => &["*"],
                         _ => &[],
                     };
+                    let (kind, name) = (a.kind.clone(), a.name.clone());
                     a.actions.retain(|x| {
                         known.contains(&x.as_str())
-                            && (full || (a.kind == "repository" && x == "pull"))
+                            && (full
+                                || user_may(&kind, &name, x)
+                                || (user.is_none() && kind == "repository" && x == "pull"))
                     });
                     a.actions.dedup();
                     (!a.actions.is_empty()).then_some(a)
@@ -276,6 +321,18 @@ impl Auth {
         };
         if self.is_server_token(&p) {
             return Decision::Allow;
+        }
+        if let Some(users) = &self.users
+            && !p.starts_with(TOKEN_PREFIX)
+            && users.known(&p)
+        {
+            return if needs.iter().all(|n| users.allowed(&p, n)) {
+                Decision::Allow
+            } else {
+                Decision::Deny {
+                    insufficient_scope: true,
+                }
+            };
         }
         if !bearer {
             return Decision::Deny {
@@ -480,5 +537,56 @@ mod tests {
             ),
             "Bearer realm=\"https://h:1/v2/token\",service=\"sluice-registry\",scope=\"repository:app:pull,push\""
         );
+    }
+
+    #[derive(Debug)]
+    struct OneUser;
+
+    // "u-token" may pull and push `team/...`, nothing else
+    impl Users for OneUser {
+        fn known(&self, c: &str) -> bool {
+            c == "u-token"
+        }
+        fn allowed(&self, c: &str, need: &Need) -> bool {
+            c == "u-token"
+                && matches!(need, Need::Repo { name, action } if name.starts_with("team/") && *action != "delete")
+        }
+    }
+
+    #[test]
+    fn users_and_their_roles() {
+        let a = Auth {
+            token: Some("tok".into()),
+            users: Some(std::sync::Arc::new(OneUser)),
+            ..Auth::default()
+        };
+        let u = basic("u", "u-token");
+        let push = |n: &str| Need::Repo {
+            name: n.into(),
+            action: "push",
+        };
+        assert_eq!(
+            a.decide(Some(&u), &[push("team/x")], true, 0),
+            Decision::Allow
+        );
+        assert_eq!(
+            a.decide(Some("Bearer u-token"), &[push("other/x")], true, 0),
+            Decision::Deny {
+                insufficient_scope: true
+            }
+        );
+        let g = a
+            .grant(
+                Some(&u),
+                &[
+                    "repository:team/x:pull,push,delete".into(),
+                    "repository:other/x:pull".into(),
+                    "registry:catalog:*".into(),
+                ],
+            )
+            .expect("a user");
+        assert_eq!(g.len(), 1);
+        assert_eq!(g[0].actions, ["pull", "push"]);
+        assert!(a.grant(Some(&basic("u", "other")), &[]).is_none());
     }
 }

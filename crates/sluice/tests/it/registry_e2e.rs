@@ -698,3 +698,128 @@ fn bearer_token_flow_and_blob_ranges() {
     assert!(o.status.success());
     assert_eq!(std::fs::read(&part).expect("resumed"), layer);
 }
+
+// Users and roles (the auth issue): a token-file user's credentials work at the registry,
+// and RBAC on `repositories.registry.sluice.dev` (get: pull, create: push) decides, a
+// Role in namespace NS covering the repositories NS/...; skopeo pushes as the user
+// through the token flow; a user without a binding is refused.
+#[test]
+fn registry_users_and_roles() {
+    if !skopeo() || !crate::apiserver_kubectl::kubectl_available() {
+        eprintln!("skipping: skopeo and kubectl are needed");
+        return;
+    }
+    let dir = crate::apiserver_kubectl::temp_dir("registry-users-tokens");
+    let tokens = dir.join("tokens.csv");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(&tokens, "alice-token,alice,2001\nbob-token,bob,2002\n").expect("tokens");
+    let path = tokens.display().to_string();
+    let s = Serve::start("registry-users", &["--token-auth-file", &path]);
+    let host = host(&s);
+    s.ok(&["create", "namespace", "team"], None);
+    s.ok(
+        &["apply", "-f", "-"],
+        Some(
+            r#"apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: registry-push, namespace: team}
+rules:
+- apiGroups: [registry.sluice.dev]
+  resources: [repositories]
+  verbs: [get, create]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: alice-push, namespace: team}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: registry-push}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: alice}
+"#,
+        ),
+    );
+    let certs = certs_dir(&s).display().to_string();
+    let layout = s.dir.join("layout");
+    write_layout(&layout, "v1", b"pushed by alice\n");
+    let push = |creds: &str, repo: &str| {
+        run(Command::new("skopeo").args([
+            "copy",
+            "--dest-cert-dir",
+            &certs,
+            "--dest-creds",
+            creds,
+            &format!("oci:{}:v1", layout.display()),
+            &format!("docker://{host}/{repo}:v1"),
+        ]))
+    };
+    ok(
+        push("alice:alice-token", "team/app"),
+        "alice pushes to team/app",
+    );
+    let o = run(Command::new("skopeo").args([
+        "inspect",
+        "--cert-dir",
+        &certs,
+        "--creds",
+        "alice:alice-token",
+        &format!("docker://{host}/team/app:v1"),
+    ]));
+    ok(o, "alice pulls team/app");
+    // outside her namespace, and bob anywhere: refused
+    assert!(!push("alice:alice-token", "other/app").status.success());
+    assert!(!push("bob:bob-token", "team/app").status.success());
+    // the realm grants bob nothing of team/app, alice pull and push
+    let (code, _, body) = curl_raw(&[
+        "-u",
+        "bob:bob-token",
+        &format!(
+            "https://{host}/v2/token?service=sluice-registry&scope=repository:team/app:pull,push"
+        ),
+    ]);
+    assert_eq!(code, 200);
+    let t: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    let bearer = format!(
+        "Authorization: Bearer {}",
+        t["token"].as_str().expect("token")
+    );
+    let (code, _, _) = curl_raw(&[
+        "-H",
+        &bearer,
+        &format!("https://{host}/v2/team/app/tags/list"),
+    ]);
+    assert_eq!(code, 401);
+    let (code, _, body) = curl_raw(&[
+        "-u",
+        "alice:alice-token",
+        &format!(
+            "https://{host}/v2/token?service=sluice-registry&scope=repository:team/app:pull,push,delete"
+        ),
+    ]);
+    assert_eq!(code, 200);
+    let t: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    let bearer = format!(
+        "Authorization: Bearer {}",
+        t["token"].as_str().expect("token")
+    );
+    let (code, _, body) = curl_raw(&[
+        "-H",
+        &bearer,
+        &format!("https://{host}/v2/team/app/tags/list"),
+    ]);
+    assert_eq!(code, 200, "{}", String::from_utf8_lossy(&body));
+    // no delete verb in her Role: the token did not get it
+    let (code, _, _) = curl_raw(&[
+        "-X",
+        "DELETE",
+        "-H",
+        &bearer,
+        &format!("https://{host}/v2/team/app/manifests/v1"),
+    ]);
+    assert_eq!(code, 401);
+    // a wrong password is no user
+    let (code, _, _) = curl_raw(&[
+        "-u",
+        "alice:nope",
+        &format!("https://{host}/v2/token?scope=repository:team/app:pull"),
+    ]);
+    assert_eq!(code, 401);
+}
