@@ -164,6 +164,24 @@ m: {k: null, j: 3, d: {e: null}, empty: {}}
 l: [null, {q: null}]
 ",
     ),
+    (
+        // found by scripts/helm-fuzz: Go's strconv.Unquote escapes in string literals
+        // (\uHHHH, \UHHHHHHHH, \xHH, three octal digits); Masterminds semver's *Version
+        // prints and marshals as its String(); fromYaml of a non-map names the JSON kind
+        // encoding/json refused
+        "escapes-semver-fromyaml",
+        r#"  a: {{ "\u00fc\U0001F600\x41\101\a\v" | quote }}
+  b: {{ semver "1.2.3-beta.1+b" | quote }}
+  c: {{ semver "v1.2" | toJson | quote }}
+  d: {{ (semver "1.2.3-rc.1").Major }}-{{ (semver "1.2.3-rc.1").Prerelease }}-{{ (semver "v1.2").Original }}
+  e: {{ fromYaml "just a string" | toJson | quote }}
+  f: {{ fromYaml "- a" | toJson | quote }}
+  g: {{ fromYaml "3" | toJson | quote }}
+  h: {{ fromYaml "true" | toJson | quote }}
+  i: {{ typeOf (semver "1.0.0") | quote }}
+"#,
+        "{}\n",
+    ),
 ];
 
 /// Templates real Helm refuses: Sluice must fail too, with the same message after the

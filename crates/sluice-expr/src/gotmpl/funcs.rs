@@ -853,11 +853,19 @@ pub fn call(name: &str, a: Vec<V>, budget: &Budget) -> R {
         "fromYaml" => match from_yaml_value(&s(0)) {
             Ok(serde_json::Value::Object(m)) => V::from_json(&serde_json::Value::Object(m)),
             Ok(serde_json::Value::Null) => V::map(BTreeMap::new()),
-            Ok(_) => {
+            Ok(other) => {
+                // sigs.k8s.io/yaml: YAML to JSON, then encoding/json's UnmarshalTypeError
+                // naming the JSON value's kind
+                let kind = match other {
+                    serde_json::Value::String(_) => "string",
+                    serde_json::Value::Number(_) => "number",
+                    serde_json::Value::Bool(_) => "bool",
+                    _ => "array",
+                };
                 let mut m = BTreeMap::new();
                 m.insert(
                     "Error".to_owned(),
-                    V::str("error unmarshaling JSON: json: cannot unmarshal into Go value of type map[string]interface {}"),
+                    V::str(format!("error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {kind} into Go value of type map[string]interface {{}}")),
                 );
                 V::map(m)
             }
