@@ -182,6 +182,26 @@ l: [null, {q: null}]
 "#,
         "{}\n",
     ),
+    (
+        // Sprig url.go urlParse/urlJoin over Go's net/url: scheme lower-cased, opaque
+        // URLs, userinfo, host and hostname, force-query, and URL.String's escaping of
+        // paths, hosts, userinfo and fragments
+        "url",
+        r#"  a: {{ urlParse "https://user:pa$s@example.com:8443/a/b c?x=1&y=2#frag!(x) y" | toJson | quote }}
+  b: {{ urlParse "https://user:pa$s@example.com:8443/a/b c?x=1&y=2#frag!(x) y" | urlJoin | quote }}
+  c: {{ urlParse "HTTPS://Host.Example:80" | toJson | quote }}
+  d: {{ urlParse "mailto:joe@example.com" | urlJoin | quote }}
+  e: {{ urlParse "example.com/path" | toJson | quote }}
+  f: {{ urlParse "http://h/p?#" | urlJoin | quote }}
+  g: {{ urlParse "file:///etc/hosts" | urlJoin | quote }}
+  h: {{ urlJoin (dict "scheme" "https" "host" "h.io:8080" "path" "/a b/c?d" "query" "x=1" "fragment" "f g#h!") | quote }}
+  i: {{ urlJoin (dict "path" "a:b/c") | quote }}
+  j: {{ urlJoin (dict "scheme" "https" "host" "h" "userinfo" "me:p@ss/w") | quote }}
+  k: {{ urlJoin (dict "scheme" "http" "host" "a@b/c" "path" "x") | quote }}
+  l: {{ urlParse "" | toJson | quote }}
+"#,
+        "{}\n",
+    ),
 ];
 
 /// Templates real Helm refuses: Sluice must fail too, with the same message after the
@@ -234,6 +254,18 @@ const ERROR_CLASSES: &[(&str, &str, &str)] = &[
         "  a: {{ set nil \"a\" 1 | toJson }}\n",
         "{}\n",
     ),
+    // net/url's parse errors, which Sprig's urlParse panics with
+    (
+        "url-bad-port",
+        "  a: {{ urlParse \"http://h:port/\" }}\n",
+        "{}\n",
+    ),
+    (
+        "url-host-space",
+        "  a: {{ urlParse \"http://a b.com/\" }}\n",
+        "{}\n",
+    ),
+    ("url-no-scheme", "  a: {{ urlParse \":foo\" }}\n", "{}\n"),
     // BurntSushi/toml's Encode(nil) panics in reflect
     ("toml-nil", "  a: {{ toToml nil }}\n", "{}\n"),
 ];

@@ -1468,7 +1468,30 @@ pub fn call(name: &str, a: Vec<V>, budget: &Budget) -> R {
             V::Bool(super::semver::compare(&s(0), &s(1)).map_err(msg)?)
         }
         "semver" => super::semver::object(&s(0)).map_err(msg)?,
-        "urlParse" | "urlJoin" | "getHostByName" => return Err(FnError::Unsupported),
+        "urlParse" | "urlJoin" => {
+            nargs(name, &a, 1)?;
+            let r = if name == "urlParse" {
+                match &a[0] {
+                    V::Str(t) => super::url::url_parse(t),
+                    other => {
+                        return Err(FnError::Go(format!(
+                            "wrong type for value; expected string; got {}",
+                            go_arg_type(other)
+                        )));
+                    }
+                }
+            } else {
+                let m = want_map(&a[0])?;
+                let m = m.borrow().clone();
+                super::url::url_join(&m)
+            };
+            match r {
+                Ok(v) => v,
+                Err(super::url::UrlError::Parse(m)) => return Err(msg(m)),
+                Err(super::url::UrlError::Unsupported) => return Err(FnError::Unsupported),
+            }
+        }
+        "getHostByName" => return Err(FnError::Unsupported),
         _ => return Err(FnError::Unsupported),
     })
 }

@@ -26,6 +26,7 @@ mod parse;
 mod printf;
 pub mod semver;
 mod toml;
+mod url;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};

@@ -514,3 +514,13 @@ fn to_toml_of_a_wide_cycle_stops_within_budget() {
     .unwrap_err();
     assert!(matches!(e, Error::Limit(_)), "{e}");
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, .. ProptestConfig::default() })]
+    // urlParse/urlJoin never panic: a URL gives parts, Go's parse error, or "not supported"
+    #[test]
+    fn url_parse_and_join_never_panic(s in "[a-zA-Z0-9:/?#@%!$&'()*+,;=. \\[\\]\u{1}\u{e9}-]{0,40}") {
+        let _ = render_with(&[], "{{ urlParse . | urlJoin }}", json!(s));
+        let _ = render_with(&[], "{{ urlJoin (dict \"scheme\" . \"host\" . \"path\" . \"userinfo\" .) }}", json!(s));
+    }
+}
