@@ -348,7 +348,9 @@ fn application_diff_and_sync_in_chromium() {
 /// The EventListeners view: each trigger with its interceptors (the CEL filter as code),
 /// bindings and template, and the recent deliveries with, per trigger, the PipelineRun it
 /// created (a link) or the interceptor and reason that filtered it (tektoncd/triggers
-/// docs/eventlisteners.md; the event record is the listener's, see serve_triggers).
+/// docs/eventlisteners.md; the event record is the listener's, see serve_triggers). The
+/// run the webhook created opens from its link, renders its DAG, turns green and shows
+/// its log.
 #[test]
 fn listener_triggers_and_deliveries_in_chromium() {
     if !kubectl_available() || !chromium_available() {
@@ -402,6 +404,14 @@ fn listener_triggers_and_deliveries_in_chromium() {
     ];
     let mut steps = steps;
     steps.extend(shots("listeners"));
+    // the run the webhook created: its DAG renders, it turns green live, its log shows
+    steps.extend([
+        json!({"click": format!("{} a", row(&ids[0]))}),
+        json!({"wait": "document.querySelectorAll('#dag [data-task]').length === 3"}),
+        json!({"wait": "(document.querySelector('h1 [data-status]') || {dataset: {}}).dataset.status === 'Succeeded'", "timeout": 90}),
+        json!({"click": "#dag [data-task=\"build\"]"}),
+        json!({"wait": "(document.getElementById('log') || {}).textContent && document.getElementById('log').textContent.includes('build registry.local/apps/order-service:')"}),
+    ]);
     let r = drive(&format!("{}/", s.url), Some(token), steps);
     assert_eq!(
         r[2],
