@@ -10,6 +10,7 @@
 pub mod chart;
 pub mod fs;
 pub mod render;
+pub mod repo;
 pub mod schema;
 pub mod strvals;
 pub mod values;

@@ -145,3 +145,16 @@ mod tests {
         let _ = std::fs::remove_dir_all(&base);
     }
 }
+
+/// A tree without files (the tree of a source whose chart comes from a Helm repository).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EmptyTree;
+
+impl SourceTree for EmptyTree {
+    fn read(&self, _path: &str) -> Option<Vec<u8>> {
+        None
+    }
+    fn list_dir(&self, path: &str) -> Option<Vec<crate::Entry>> {
+        path.is_empty().then(Vec::new)
+    }
+}

@@ -71,6 +71,29 @@ pub trait Sources: Send + Sync {
     fn invalidate(&self, repo_url: &str) {
         let _ = repo_url;
     }
+    /// The packaged chart `chart` of the Helm chart repository `repo_url` (an HTTP(S)
+    /// repository with an `index.yaml`, or OCI) at the version `target_revision` selects
+    /// (an exact version or a semver constraint).
+    fn chart(
+        &self,
+        repo_url: &str,
+        chart: &str,
+        target_revision: &str,
+    ) -> Result<FetchedChart, String> {
+        let _ = (chart, target_revision);
+        Err(format!(
+            "{repo_url}: Helm chart repositories are not available here"
+        ))
+    }
+}
+
+/// A chart downloaded from a Helm chart repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedChart {
+    /// The chart version chosen (the source's revision).
+    pub version: String,
+    /// The `.tgz`.
+    pub archive: Vec<u8>,
 }
 
 /// Why a source could not be rendered.

@@ -70,6 +70,7 @@ pub fn render_app(
     // resolve every repository once; `ref` sources are named trees for `$ref/` value files
     let mut resolved = Vec::new();
     let mut refs: HashMap<String, Arc<dyn SourceTree>> = HashMap::new();
+    let mut charts: Vec<Option<Arc<sluice_helm::Chart>>> = Vec::new();
     for (path, s) in &list {
         let repo = str_field(s, "repoURL");
         if repo.is_empty() {
@@ -82,6 +83,26 @@ pub fn render_app(
             "" => "HEAD",
             r => r,
         };
+        let chart_name = str_field(s, "chart");
+        if !chart_name.is_empty() {
+            let rev = str_field(s, "targetRevision");
+            let f = sources.chart(repo, chart_name, rev).map_err(|e| {
+                Error::Repo(format!("{path}: {repo} chart {chart_name} {rev}: {e}"))
+            })?;
+            let chart = sluice_helm::chart::load_archive(&f.archive, 0).map_err(|e| {
+                Error::Render(format!(
+                    "{path}: {repo} chart {chart_name} {}: {e}",
+                    f.version
+                ))
+            })?;
+            charts.push(Some(Arc::new(chart)));
+            resolved.push(crate::Resolved {
+                revision: f.version,
+                tree: Arc::new(crate::dir::EmptyTree),
+            });
+            continue;
+        }
+        charts.push(None);
         let r = sources
             .resolve(repo, rev)
             .map_err(|e| Error::Repo(format!("{path}: {repo} at {rev}: {e}")))?;
@@ -92,7 +113,7 @@ pub fn render_app(
         resolved.push(r);
     }
     let mut out = RenderedApp::default();
-    for ((path, s), r) in list.iter().zip(&resolved) {
+    for (((path, s), r), loaded) in list.iter().zip(&resolved).zip(&charts) {
         out.revisions.push(r.revision.clone());
         // a source with only `ref` (no path, no chart) contributes no manifests
         if !str_field(s, "ref").is_empty() && s.get("path").is_none() && s.get("chart").is_none() {
@@ -107,7 +128,10 @@ pub fn render_app(
             out.objects.extend(objs.iter().cloned());
             continue;
         }
-        let objs = render_source(&r.tree, s, path, &refs, opts)?;
+        let objs = match loaded {
+            Some(c) => render_helm(&r.tree, s, path, "", Some(c), &refs, opts)?,
+            None => render_source(&r.tree, s, path, &refs, opts)?,
+        };
         if let (Some(c), Some(k)) = (cache, key) {
             c.put(k, Arc::new(objs.clone()));
         }
@@ -160,7 +184,7 @@ pub fn render_source(
 ) -> Result<Vec<Value>, Error> {
     if source.get("chart").is_some_and(|c| !c.is_null()) {
         return Err(Error::Render(format!(
-            "{field}.chart: Helm repository charts are not supported yet (use a chart directory in a Git repository)"
+            "{field}.chart: a Helm repository chart is rendered by render_app (it needs the repository)"
         )));
     }
     if source.get("plugin").is_some_and(|c| !c.is_null()) {
@@ -182,7 +206,7 @@ pub fn render_source(
         .find(|f| tree.read(f).is_some());
     let chart = tree.read(&join(&path, "Chart.yaml")).is_some();
     if has("helm") || (!has("kustomize") && !has("directory") && kust_file.is_none() && chart) {
-        return render_helm(tree, source, field, &path, refs, opts);
+        return render_helm(tree, source, field, &path, None, refs, opts);
     }
     if has("kustomize") || (!has("directory") && kust_file.is_some()) {
         return render_kustomize(tree, source, field, &path, kust_file, opts);
@@ -357,6 +381,7 @@ fn render_helm(
     source: &Value,
     field: &str,
     path: &str,
+    loaded: Option<&Arc<sluice_helm::Chart>>,
     refs: &HashMap<String, Arc<dyn SourceTree>>,
     opts: &RenderOptions,
 ) -> Result<Vec<Value>, Error> {
@@ -382,6 +407,31 @@ fn render_helm(
                 });
             };
             (t, clean_path(p, &at)?)
+        } else if let Some(c) = loaded {
+            // a repository chart's value files are files of the chart
+            let p = clean_path(f, &at)?;
+            let bytes = if p == "values.yaml" {
+                Some(serde_json::to_vec(&c.values).unwrap_or_default())
+            } else {
+                c.files
+                    .iter()
+                    .find(|(n, _)| *n == p)
+                    .map(|(_, b)| b.clone())
+            };
+            let Some(bytes) = bytes else {
+                if h.get("ignoreMissingValueFiles").and_then(Value::as_bool) == Some(true) {
+                    continue;
+                }
+                return Err(Error::Render(format!(
+                    "{at}: {f:?}: no such file in the chart"
+                )));
+            };
+            let v = yaml_value(&String::from_utf8_lossy(&bytes))
+                .map_err(|e| Error::Render(format!("{p}:{e}")))?;
+            if let Value::Object(m) = v {
+                sluice_helm::values::merge_maps(&mut vals, m);
+            }
+            continue;
         } else {
             (tree, clean_path(&join(path, f), &at)?)
         };
@@ -451,11 +501,26 @@ fn render_helm(
             .and_then(Value::as_bool)
             .unwrap_or(false),
     };
-    let chart = sluice_helm::load_chart(&fs, Path::new(&TreeFs::abs(path)))
-        .map_err(|e| Error::Render(format!("helm template {path}: {e}")))?;
-    let text = sluice_helm::render(&chart, &vals, &ropts)
-        .map_err(|e| Error::Render(format!("helm template {path}: {e}")))?;
-    parse_objects(&format!("helm template {path}"), &text)
+    let (chart, what);
+    let chart = match loaded {
+        Some(c) => {
+            what = format!(
+                "helm template {} {}",
+                str_field(source, "repoURL"),
+                c.name()
+            );
+            c.as_ref()
+        }
+        None => {
+            what = format!("helm template {path}");
+            chart = sluice_helm::load_chart(&fs, Path::new(&TreeFs::abs(path)))
+                .map_err(|e| Error::Render(format!("{what}: {e}")))?;
+            &chart
+        }
+    };
+    let text = sluice_helm::render(chart, &vals, &ropts)
+        .map_err(|e| Error::Render(format!("{what}: {e}")))?;
+    parse_objects(&what, &text)
 }
 
 fn yaml_value(text: &str) -> Result<Value, String> {

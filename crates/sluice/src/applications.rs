@@ -46,6 +46,33 @@ pub fn options(repos: &Repositories) -> AppOptions {
     AppOptions::new(sources)
 }
 
+/// Adds Helm chart repositories (`source.chart`, crate::helm_repos) to `opts`' sources:
+/// archives cached under `data`/helm-charts, credentials from the repository Secrets of
+/// the controller's namespace read through `client`. Call from the runtime.
+pub fn with_helm_repos(
+    opts: &mut AppOptions,
+    data: &Path,
+    client: &sluice_kube::application::webhook::Client,
+) {
+    let handle = tokio::runtime::Handle::current();
+    let client = client.clone();
+    let ns = opts.controller_namespace.clone();
+    let secrets = move || {
+        handle
+            .block_on(sluice_kube::application::clusters::labelled_secrets(
+                &client,
+                &ns,
+                "repository",
+            ))
+            .unwrap_or_default()
+    };
+    opts.sources = Arc::new(crate::helm_repos::HelmRepoSources {
+        inner: opts.sources.clone(),
+        cache_dir: data.join("helm-charts"),
+        secrets: Arc::new(secrets),
+    });
+}
+
 #[derive(Clone)]
 struct WebhookState {
     client: sluice_kube::application::webhook::Client,

@@ -36,6 +36,10 @@ pub struct RegistryFlags {
     /// Plain HTTP instead of HTTPS.
     #[arg(long)]
     pub plain_http: bool,
+    /// Only the credentials given here (not $KUBECONFIG's token): the server pulling
+    /// Application charts.
+    #[arg(skip)]
+    pub no_ambient_credentials: bool,
 }
 
 /// `helm package CHART_DIR`: a deterministic .tgz of the chart (its .helmignore applies).
@@ -224,6 +228,45 @@ pub fn pull(args: &PullArgs) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
+/// The chart `host/repo` at the version `target_revision` selects (a tag equal to it, else
+/// the highest version tag satisfying it as a semver constraint, as for an index), for the
+/// Application controller (a blocking thread): (version, archive).
+pub(crate) fn fetch_chart(
+    host: &str,
+    repo: &str,
+    target_revision: &str,
+    flags: &RegistryFlags,
+) -> anyhow::Result<(String, Vec<u8>)> {
+    let client = Client::new(host, flags)?;
+    runtime()?.block_on(async {
+        let rev = target_revision.trim();
+        let exact = sluice_helm::repo::is_version(rev);
+        let tag = if exact {
+            oci::tag_of(rev)
+        } else {
+            let tags = client.tags(repo).await?;
+            let entries: Vec<sluice_helm::repo::IndexEntry> = tags
+                .iter()
+                .map(|t| sluice_helm::repo::IndexEntry {
+                    name: repo.to_string(),
+                    // Helm stores `+` of a version as `_` in the tag
+                    version: t.replace('_', "+"),
+                    urls: vec![],
+                    digest: None,
+                })
+                .collect();
+            let e = sluice_helm::repo::select(&entries, repo, rev)
+                .map_err(|e| anyhow!("{host}/{repo}: {e}"))?;
+            oci::tag_of(&e.version)
+        };
+        let (_, manifest) = client.get_manifest(repo, &tag).await?;
+        let (layer, _) =
+            oci::chart_layer(&manifest).map_err(|e| anyhow!("{host}/{repo}:{tag}: {e}"))?;
+        let chart = client.get_blob(repo, &layer).await?;
+        anyhow::Ok((tag.replace('_', "+"), chart))
+    })
+}
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -287,10 +330,12 @@ impl Client {
         let kubeconfig = f
             .kubeconfig
             .clone()
+            .filter(|_| !f.no_ambient_credentials)
             .or_else(|| std::env::var_os("KUBECONFIG").map(PathBuf::from))
+            .filter(|_| !f.no_ambient_credentials)
             .or_else(|| {
                 let p = PathBuf::from(".sluice/kubeconfig");
-                p.exists().then_some(p)
+                (p.exists() && !f.no_ambient_credentials).then_some(p)
             });
         let (token, kube_ca) = match &kubeconfig {
             Some(p) => kubeconfig_creds(p)?,
@@ -516,6 +561,29 @@ impl Client {
             bail!("{}/{repo}@{d}: the content's digest is {got}", self.host);
         }
         Ok(r.body)
+    }
+
+    /// The repository's tags.
+    async fn tags(&self, repo: &str) -> anyhow::Result<Vec<String>> {
+        let r = self
+            .send(
+                "GET",
+                &format!("/v2/{repo}/tags/list"),
+                &[],
+                vec![],
+                4 << 20,
+            )
+            .await?;
+        if r.status != 200 {
+            return Err(self.fail(&format!("{}/{repo}", self.host), &r));
+        }
+        let v: serde_json::Value = serde_json::from_slice(&r.body)?;
+        Ok(v["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.as_str().map(String::from))
+            .collect())
     }
 
     /// The highest version among the repository's tags (Helm pulls the latest semver).

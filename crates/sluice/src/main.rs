@@ -12,6 +12,7 @@ mod exit;
 mod health;
 mod helm;
 mod helm_oci;
+mod helm_repos;
 mod input;
 mod kustomize;
 mod listeners;

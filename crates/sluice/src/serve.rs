@@ -135,9 +135,11 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
             println!("  data: {}", args.data.display());
             // Argo CD Applications (repositories: crate::applications, Git under DATA/repos)
             let repos = crate::applications::repositories(&data)?;
+            let mut app_opts = crate::applications::options(&repos);
+            crate::applications::with_helm_repos(&mut app_opts, &data, &client);
             tokio::spawn(sluice_kube::application::run_supervised(
                 client.clone(),
-                crate::applications::options(&repos),
+                app_opts,
             ));
             tokio::spawn(sluice_kube::application::appset::run_supervised(
                 client.clone(),
@@ -187,6 +189,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
         // and the push webhook at /api/webhook
         let repos = crate::applications::repositories(&data)?;
         let mut app_opts = crate::applications::options(&repos);
+        crate::applications::with_helm_repos(&mut app_opts, &data, &client);
         app_opts.metrics = Some(metrics.clone());
         e.server
             .mount(

@@ -240,6 +240,30 @@ async fn client_for(server: &str, config: &str) -> Result<Client, String> {
     Client::try_from(cfg).map_err(|e| e.to_string())
 }
 
+/// The Secrets of `namespace` labelled `argocd.argoproj.io/secret-type=SECRET_TYPE`, as
+/// JSON (the repository Secrets Helm chart sources read their credentials from).
+pub async fn labelled_secrets(
+    client: &Client,
+    namespace: &str,
+    secret_type: &str,
+) -> Result<Vec<Value>, String> {
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        namespace,
+        &crate::gvk("", "v1", "Secret", "secrets"),
+    );
+    let lp = ListParams::default().labels(&format!("{SECRET_TYPE_LABEL}={secret_type}"));
+    let list = api
+        .list(&lp)
+        .await
+        .map_err(|e| format!("listing the {secret_type} Secrets of {namespace}: {e}"))?;
+    Ok(list
+        .items
+        .iter()
+        .filter_map(|s| serde_json::to_value(s).ok())
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

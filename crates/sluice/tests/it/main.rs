@@ -29,6 +29,7 @@ mod serve_applications;
 mod serve_cli;
 mod serve_concurrency;
 mod serve_gitops;
+mod serve_helm_repos;
 mod serve_kubectl;
 mod serve_load;
 mod serve_monitoring;

@@ -18,7 +18,7 @@ fn skopeo() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-fn sha256(b: &[u8]) -> String {
+pub(crate) fn sha256(b: &[u8]) -> String {
     // the registry crate's digest, computed by the test from the bytes
     sluice_registry::Digest::sha256_of(b).hex().to_string()
 }
@@ -102,14 +102,14 @@ fn write_layout(dir: &Path, tag: &str, payload: &[u8]) -> (String, Vec<u8>) {
     (format!("sha256:{md}"), layer)
 }
 
-fn token(s: &Serve) -> String {
+pub(crate) fn token(s: &Serve) -> String {
     std::fs::read_to_string(s.dir.join("token"))
         .expect("token")
         .trim()
         .to_string()
 }
 
-fn host(s: &Serve) -> String {
+pub(crate) fn host(s: &Serve) -> String {
     s.url
         .split("://")
         .nth(1)
@@ -117,11 +117,11 @@ fn host(s: &Serve) -> String {
         .to_string()
 }
 
-fn run(cmd: &mut Command) -> Output {
+pub(crate) fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("runs")
 }
 
-fn ok(o: Output, what: &str) -> String {
+pub(crate) fn ok(o: Output, what: &str) -> String {
     assert!(
         o.status.success(),
         "{what} failed: {}\n{}",
@@ -367,7 +367,7 @@ fn bad_uploads_get_spec_errors_and_store_nothing() {
     );
 }
 
-fn write_chart(dir: &Path, version: &str) {
+pub(crate) fn write_chart(dir: &Path, version: &str) {
     std::fs::create_dir_all(dir.join("templates")).expect("mkdir");
     std::fs::write(
         dir.join("Chart.yaml"),
@@ -384,7 +384,7 @@ fn write_chart(dir: &Path, version: &str) {
     std::fs::write(dir.join("notes.bak"), "ignored").expect("bak");
 }
 
-fn sluice_cmd(s: &Serve) -> Command {
+pub(crate) fn sluice_cmd(s: &Serve) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_sluice"));
     c.env("KUBECONFIG", s.dir.join("kubeconfig"));
     c
