@@ -58,13 +58,17 @@ pub fn with_helm_repos(
     let client = client.clone();
     let ns = opts.controller_namespace.clone();
     let secrets = move || {
-        handle
-            .block_on(sluice_kube::application::clusters::labelled_secrets(
-                &client,
-                &ns,
-                "repository",
-            ))
-            .unwrap_or_default()
+        handle.block_on(async {
+            let secrets =
+                sluice_kube::application::clusters::labelled_secrets(&client, &ns, "repository")
+                    .await
+                    .unwrap_or_default();
+            let certs =
+                sluice_kube::application::clusters::config_map(&client, &ns, "argocd-tls-certs-cm")
+                    .await
+                    .unwrap_or_default();
+            (secrets, certs)
+        })
     };
     opts.sources = Arc::new(crate::helm_repos::HelmRepoSources {
         inner: opts.sources.clone(),

@@ -40,6 +40,9 @@ pub struct RegistryFlags {
     /// Application charts.
     #[arg(skip)]
     pub no_ambient_credentials: bool,
+    /// CA certificates (PEM) given in memory (argocd-tls-certs-cm), before `ca_file`.
+    #[arg(skip)]
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 /// `helm package CHART_DIR`: a deterministic .tgz of the chart (its .helmignore applies).
@@ -352,9 +355,10 @@ impl Client {
         let tls = if f.plain_http {
             None
         } else {
-            let pem = match &f.ca_file {
-                Some(p) => Some(std::fs::read(p).with_context(|| p.display().to_string())?),
-                None => kube_ca,
+            let pem = match (&f.ca_pem, &f.ca_file) {
+                (Some(p), _) => Some(p.clone()),
+                (None, Some(p)) => Some(std::fs::read(p).with_context(|| p.display().to_string())?),
+                (None, None) => kube_ca,
             };
             let Some(pem) = pem else {
                 bail!(

@@ -22,8 +22,9 @@ use sluice_source::{FetchedChart, Resolved, Sources};
 /// The most chart archives kept in the cache.
 pub const MAX_CACHED: usize = 256;
 
-/// The repository Secrets of the Argo CD namespace, read when a chart is fetched.
-pub type SecretsFn = dyn Fn() -> Vec<Value> + Send + Sync;
+/// The repository Secrets of the Argo CD namespace and its `argocd-tls-certs-cm` ConfigMap
+/// (CA certificates per host), read when a chart is fetched.
+pub type SecretsFn = dyn Fn() -> (Vec<Value>, Value) + Send + Sync;
 
 /// Git sources plus Helm chart repositories.
 pub struct HelmRepoSources {
@@ -41,6 +42,8 @@ struct HelmRepo {
     pass_credentials: bool,
     insecure: bool,
     force_http: bool,
+    /// argocd-tls-certs-cm's PEM for the repository's host (Argo CD keys it by host name).
+    ca_pem: Option<Vec<u8>>,
 }
 
 fn norm(u: &str) -> String {
@@ -80,9 +83,22 @@ fn repo_config(secrets: &[Value], repo_url: &str) -> HelmRepo {
             pass_credentials: yes("passCredentials"),
             insecure: yes("insecure"),
             force_http: yes("insecureOCIForceHttp"),
+            ca_pem: None,
         };
     }
     HelmRepo::default()
+}
+
+/// The PEM argocd-tls-certs-cm holds for `repo_url`'s host name (without the port).
+fn tls_cert_for(cm: &Value, repo_url: &str) -> Option<Vec<u8>> {
+    let bare = repo_url.split_once("://").map_or(repo_url, |(_, r)| r);
+    let authority = bare.split('/').next().unwrap_or("");
+    let host = match authority.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => authority,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    cm["data"][host].as_str().map(|p| p.as_bytes().to_vec())
 }
 
 impl HelmRepoSources {
@@ -218,6 +234,7 @@ impl HelmRepoSources {
             ca_file: None,
             plain_http: cfg.force_http,
             no_ambient_credentials: true,
+            ca_pem: cfg.ca_pem.clone(),
         };
         let (version, archive) =
             crate::helm_oci::fetch_chart(host, &repo, rev, &flags).map_err(|e| format!("{e:#}"))?;
@@ -238,7 +255,9 @@ impl Sources for HelmRepoSources {
         if let Some(f) = self.cached(repo_url, chart, rev) {
             return Ok(f);
         }
-        let cfg = repo_config(&(self.secrets)(), repo_url);
+        let (secrets, tls_certs) = (self.secrets)();
+        let mut cfg = repo_config(&secrets, repo_url);
+        cfg.ca_pem = tls_cert_for(&tls_certs, repo_url);
         let oci = repo_url.starts_with("oci://") || (!repo_url.contains("://") && cfg.enable_oci);
         let f = if oci {
             self.fetch_oci(repo_url, chart, rev, &cfg)?
@@ -271,5 +290,15 @@ mod tests {
         assert_eq!((c.username.as_str(), c.password.as_str()), ("u", "p"));
         assert!(c.enable_oci && c.pass_credentials && !c.force_http);
         assert!(repo_config(&s, "oci://other/charts").username.is_empty());
+        let cm = json!({"data": {"127.0.0.1": "PEM"}});
+        assert_eq!(
+            tls_cert_for(&cm, "127.0.0.1:5000/charts"),
+            Some(b"PEM".to_vec())
+        );
+        assert_eq!(
+            tls_cert_for(&cm, "oci://127.0.0.1/c"),
+            Some(b"PEM".to_vec())
+        );
+        assert_eq!(tls_cert_for(&cm, "https://other/c"), None);
     }
 }

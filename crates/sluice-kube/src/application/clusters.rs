@@ -264,6 +264,20 @@ pub async fn labelled_secrets(
         .collect())
 }
 
+/// The ConfigMap `namespace`/`name` as JSON; `Value::Null` when there is none.
+pub async fn config_map(client: &Client, namespace: &str, name: &str) -> Result<Value, String> {
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        namespace,
+        &crate::gvk("", "v1", "ConfigMap", "configmaps"),
+    );
+    match api.get_opt(name).await {
+        Ok(Some(o)) => Ok(serde_json::to_value(&o).unwrap_or(Value::Null)),
+        Ok(None) => Ok(Value::Null),
+        Err(e) => Err(format!("reading ConfigMap {namespace}/{name}: {e}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

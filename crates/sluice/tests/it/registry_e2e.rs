@@ -145,7 +145,7 @@ fn curl(s: &Serve, args: &[&str]) -> (u16, serde_json::Value) {
     )
 }
 
-fn certs_dir(s: &Serve) -> PathBuf {
+pub(crate) fn certs_dir(s: &Serve) -> PathBuf {
     // skopeo's --cert-dir: the CA the kubeconfig trusts, as ca.crt
     let d = s.dir.join("certs.d");
     std::fs::create_dir_all(&d).expect("mkdir");

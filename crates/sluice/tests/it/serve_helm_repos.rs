@@ -5,17 +5,18 @@
 //!
 //! - an HTTP repository (`index.yaml` + archives, served by `python3 -m http.server` on
 //!   loopback), the archive's `digest` checked;
-//! - an OCI repository: `sluice serve`'s own registry (plain HTTP on loopback), the chart
+//! - an OCI repository: `sluice serve`'s own registry (HTTPS on loopback), the chart
 //!   pushed with `sluice helm push`, credentials from an Argo CD repository Secret
-//!   (`type: helm`, `enableOCI`, `username`/`password`; `insecureOCIForceHttp`, Argo CD's
-//!   field for plain-HTTP OCI registries).
+//!   (`type: helm`, `enableOCI`, `username`/`password`), the registry's CA from
+//!   `argocd-tls-certs-cm` (docs operator-manual/declarative-setup.md "Repositories using
+//!   self-signed TLS certificates").
 
 use std::process::{Child, Command};
 
 use serde_json::Value;
 
 use crate::apiserver_kubectl::{kubectl_available, temp_dir};
-use crate::registry_e2e::{host, ok, run, sha256, sluice_cmd, token, write_chart};
+use crate::registry_e2e::{certs_dir, host, ok, run, sha256, sluice_cmd, token, write_chart};
 use crate::serve_triggers::Serve;
 
 struct HttpServer(Child);
@@ -144,7 +145,7 @@ fn helm_oci_repository_charts_sync() {
         eprintln!("skipped: kubectl not installed");
         return;
     }
-    let s = Serve::start("helmrepo-oci", &["--plain-http"]);
+    let s = Serve::start("helmrepo-oci", &[]);
     let host = host(&s);
     for v in ["1.0.0", "1.1.0"] {
         let src = s.dir.join(format!("chart-{v}"));
@@ -160,16 +161,23 @@ fn helm_oci_repository_charts_sync() {
         );
         ok(
             run(sluice_cmd(&s)
-                .args(["helm", "push", "--plain-http"])
+                .args(["helm", "push"])
                 .arg(dist.join(format!("demo-{v}.tgz")))
                 .arg(format!("oci://{host}/charts"))),
             "sluice helm push",
         );
     }
     s.ok(&["apply", "-f", "-"], Some(ARGOCD));
+    // the registry's CA for its host, as Argo CD takes it (argocd-tls-certs-cm, keyed by
+    // host name)
+    let pem = std::fs::read_to_string(certs_dir(&s).join("ca.crt")).expect("ca.crt");
+    let cm = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "argocd-tls-certs-cm", "namespace": "argocd"},
+        "data": {"127.0.0.1": pem}});
+    s.ok(&["apply", "-f", "-"], Some(&cm.to_string()));
     // Argo CD's repository Secret for an OCI Helm repository (no scheme, enableOCI)
     let secret = format!(
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: charts\n  namespace: argocd\n  labels:\n    argocd.argoproj.io/secret-type: repository\nstringData:\n  type: helm\n  name: charts\n  url: {host}/charts\n  enableOCI: \"true\"\n  insecureOCIForceHttp: \"true\"\n  username: admin\n  password: {}\n",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: charts\n  namespace: argocd\n  labels:\n    argocd.argoproj.io/secret-type: repository\nstringData:\n  type: helm\n  name: charts\n  url: {host}/charts\n  enableOCI: \"true\"\n  username: admin\n  password: {}\n",
         token(&s)
     );
     s.ok(&["apply", "-f", "-"], Some(&secret));
