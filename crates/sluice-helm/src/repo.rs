@@ -215,4 +215,25 @@ mod tests {
         assert_eq!(resolve_url(r, "https://o/w.tgz"), "https://o/w.tgz");
         assert_eq!(url_host("http://127.0.0.1:8080/charts"), "127.0.0.1:8080");
     }
+
+    proptest::proptest! {
+        // any text: an index parses or is an error, never a panic
+        #[test]
+        fn any_index_is_parsed_or_refused(t in "\\PC{0,200}", c in "[a-z]{1,5}") {
+            let _ = chart_entries(&t, &c);
+        }
+
+        // any reference: resolution stays a string on the repository's or its own origin
+        #[test]
+        fn any_reference_resolves(r in "[a-z./:]{0,30}") {
+            let u = resolve_url("http://h:1/a/b", &r);
+            proptest::prop_assert!(u.starts_with("http://h:1/") || r.contains("://") || r.starts_with("//"));
+        }
+
+        #[test]
+        fn any_constraint_selects_or_refuses(c in "[0-9.*<>=~^| x-]{0,20}") {
+            let e = vec![IndexEntry { name: "c".into(), version: "1.2.3".into(), urls: vec![], digest: None }];
+            let _ = select(&e, "c", &c);
+        }
+    }
 }

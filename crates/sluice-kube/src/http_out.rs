@@ -154,6 +154,11 @@ fn tls_config(insecure: bool) -> Result<Arc<ClientConfig>, String> {
 
 /// Sends `req` and reads the whole answer: (status, body).
 pub fn send(req: &Request<'_>) -> Result<(u16, Vec<u8>), String> {
+    send_limited(req, MAX_RESPONSE)
+}
+
+/// [`send`] with another bound on the answer (Helm repository indexes and charts).
+pub fn send_limited(req: &Request<'_>, max: usize) -> Result<(u16, Vec<u8>), String> {
     let url = req.url;
     let t = parse(url)?;
     let mut head = format!(
@@ -188,7 +193,7 @@ pub fn send(req: &Request<'_>) -> Result<(u16, Vec<u8>), String> {
         s.write_all(head.as_bytes()).map_err(io)?;
         s.write_all(req.body).map_err(io)?;
         s.flush().map_err(io)?;
-        match s.take(MAX_RESPONSE as u64 + 1).read_to_end(&mut raw) {
+        match s.take(max as u64 + 1).read_to_end(&mut raw) {
             Ok(_) => {}
             // a server that closes without close_notify: what was read is the answer
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
@@ -198,12 +203,10 @@ pub fn send(req: &Request<'_>) -> Result<(u16, Vec<u8>), String> {
         let mut s = tcp;
         s.write_all(head.as_bytes()).map_err(io)?;
         s.write_all(req.body).map_err(io)?;
-        s.take(MAX_RESPONSE as u64 + 1)
-            .read_to_end(&mut raw)
-            .map_err(io)?;
+        s.take(max as u64 + 1).read_to_end(&mut raw).map_err(io)?;
     }
-    if raw.len() > MAX_RESPONSE {
-        return Err(format!("{url}: answer larger than {MAX_RESPONSE} bytes"));
+    if raw.len() > max {
+        return Err(format!("{url}: answer larger than {max} bytes"));
     }
     let (status, _, body) =
         crate::interceptor_http::parse_response(&raw).map_err(|e| format!("{url}: {e}"))?;

@@ -157,26 +157,29 @@ impl HelmRepoSources {
                 .encode(format!("{}:{}", cfg.username, cfg.password));
             vec![("Authorization".to_string(), format!("Basic {b}"))]
         });
-        let get = |url: &str, creds: bool| -> Result<Vec<u8>, String> {
+        let get = |url: &str, creds: bool, max: usize| -> Result<Vec<u8>, String> {
             let headers = if creds {
                 auth.clone().unwrap_or_default()
             } else {
                 vec![]
             };
-            let (status, body) = sluice_kube::http_out::send(&sluice_kube::http_out::Request {
-                method: "GET",
-                url,
-                headers: &headers,
-                body: b"",
-                insecure_skip_verify: cfg.insecure,
-            })?;
+            let (status, body) = sluice_kube::http_out::send_limited(
+                &sluice_kube::http_out::Request {
+                    method: "GET",
+                    url,
+                    headers: &headers,
+                    body: b"",
+                    insecure_skip_verify: cfg.insecure,
+                },
+                max,
+            )?;
             if status != 200 {
                 return Err(format!("GET {url}: HTTP {status}"));
             }
             Ok(body)
         };
         let index_url = sluice_helm::repo::index_url(repo_url);
-        let index = get(&index_url, true)?;
+        let index = get(&index_url, true, sluice_helm::repo::MAX_INDEX_BYTES)?;
         let entries = sluice_helm::repo::chart_entries(&String::from_utf8_lossy(&index), chart)
             .map_err(|e| format!("{index_url}: {e}"))?;
         let e = sluice_helm::repo::select(&entries, chart, rev)
@@ -193,7 +196,11 @@ impl HelmRepoSources {
         let url = sluice_helm::repo::resolve_url(repo_url, u);
         // Helm's passCredentials: credentials only to the repository's own host unless set
         let same_host = sluice_helm::repo::url_host(&url) == sluice_helm::repo::url_host(repo_url);
-        let archive = get(&url, same_host || cfg.pass_credentials)?;
+        let archive = get(
+            &url,
+            same_host || cfg.pass_credentials,
+            sluice_registry::helm::MAX_CHART_BYTES,
+        )?;
         if let Some(d) = &e.digest {
             let got = sluice_registry::Digest::sha256_of(&archive);
             if !got
