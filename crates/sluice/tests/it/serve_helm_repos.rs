@@ -60,6 +60,7 @@ fn helm_http_repository_charts_sync() {
     for v in ["0.1.0", "0.1.5", "0.2.0"] {
         let src = s.dir.join(format!("chart-{v}"));
         write_chart(&src, v);
+        std::fs::write(src.join("values-prod.yaml"), "replicas: 7\n").expect("values file");
         ok(
             run(sluice_cmd(&s)
                 .args(["helm", "package"])
@@ -112,6 +113,17 @@ fn helm_http_repository_charts_sync() {
         cm["metadata"]["labels"]["app.kubernetes.io/instance"], "web",
         "{cm:#}"
     );
+    // helm.valueFiles name files of the chart
+    let with_file = app(&url, "demo", "0.1.0").replace(
+        "      parameters:\n      - name: replicas\n        value: \"5\"\n",
+        "      valueFiles: [values-prod.yaml]\n",
+    );
+    s.ok(&["apply", "-f", "-"], Some(&with_file));
+    s.wait_for(&get, "web at 0.1.0", |v| {
+        synced(v) && v["status"]["sync"]["revision"] == "0.1.0"
+    });
+    let cm = s.json(&["get", "configmap", "rel", "-n", "charts"]);
+    assert_eq!(cm["data"]["replicas"], "7", "{cm:#}");
     // a version that is not in the index: a ComparisonError naming it
     s.ok(&["apply", "-f", "-"], Some(&app(&url, "demo", "9.9.9")));
     let v = s.wait_for(&get, "a ComparisonError", |v| {
