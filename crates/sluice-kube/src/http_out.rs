@@ -74,7 +74,8 @@ fn parse(url: &str) -> Result<Target, String> {
     })
 }
 
-fn roots() -> Arc<rustls::RootCertStore> {
+/// The system's root certificates (loaded once).
+pub fn roots() -> Arc<rustls::RootCertStore> {
     static ROOTS: OnceLock<Arc<rustls::RootCertStore>> = OnceLock::new();
     ROOTS
         .get_or_init(|| {

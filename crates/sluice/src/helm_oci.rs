@@ -360,17 +360,22 @@ impl Client {
                 (None, Some(p)) => Some(std::fs::read(p).with_context(|| p.display().to_string())?),
                 (None, None) => kube_ca,
             };
-            let Some(pem) = pem else {
-                bail!(
+            let roots = match pem {
+                Some(pem) => {
+                    use rustls::pki_types::pem::PemObject as _;
+                    let mut roots = rustls::RootCertStore::empty();
+                    for c in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
+                        let c = c.map_err(|e| anyhow!("CA certificate: {e}"))?;
+                        roots.add(c).map_err(|e| anyhow!("CA certificate: {e}"))?;
+                    }
+                    roots
+                }
+                // the server pulling Application charts: the system's roots
+                None if f.no_ambient_credentials => (*sluice_kube::http_out::roots()).clone(),
+                None => bail!(
                     "no CA certificate to verify {host} with: pass --ca-file or --kubeconfig (the one `sluice serve` writes), or --plain-http"
-                );
+                ),
             };
-            use rustls::pki_types::pem::PemObject as _;
-            let mut roots = rustls::RootCertStore::empty();
-            for c in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
-                let c = c.map_err(|e| anyhow!("CA certificate: {e}"))?;
-                roots.add(c).map_err(|e| anyhow!("CA certificate: {e}"))?;
-            }
             let config = rustls::ClientConfig::builder_with_provider(Arc::new(
                 rustls::crypto::ring::default_provider(),
             ))
