@@ -188,6 +188,20 @@ pub fn unknown_fields(group: &str, version: &str, kind: &str, obj: &Value) -> Ve
     out
 }
 
+/// Upstream's schema of a built-in kind (`apiVersion` as objects carry it), for strategic
+/// merge patch's list strategies (`patch::Schema`).
+pub(crate) fn builtin_kind_schema(api_version: &str, kind: &str) -> Option<&'static Value> {
+    let b = builtins();
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let key = (group.to_owned(), version.to_owned(), kind.to_owned());
+    b.by_gvk.get(&key).and_then(|n| b.schemas.get(n))
+}
+
+/// [`deref`] over the generated definitions.
+pub(crate) fn resolve(s: &'static Value) -> &'static Value {
+    deref(builtins(), s)
+}
+
 /// A schema with its `$ref` / single `allOf` followed (at most a few levels).
 fn deref<'a>(b: &'a Builtins, mut s: &'a Value) -> &'a Value {
     for _ in 0..8 {

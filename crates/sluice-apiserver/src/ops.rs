@@ -778,17 +778,15 @@ impl State {
             } else {
                 (*old).clone()
             };
-            let kind = doc
-                .get("kind")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
             match ct {
                 "application/json-patch+json" => patch::json_patch(&mut doc, &p)
                     .map_err(|e| ApiError::new(422, "Invalid", e.to_string()))?,
                 "application/merge-patch+json" => patch::merge_patch(&mut doc, &p),
-                _ => patch::strategic_merge_patch(&mut doc, &p, &kind)
-                    .map_err(|e| ApiError::bad_request(e.to_string()))?,
+                _ => {
+                    let schema = patch::Schema::of(&doc);
+                    patch::strategic_merge_patch(&mut doc, &p, schema)
+                        .map_err(|e| ApiError::bad_request(e.to_string()))?
+                }
             }
             if !doc.is_object() {
                 // upstream decodes the patched document into the object: a JSON patch that

@@ -8,6 +8,7 @@ mod apiserver_hardening;
 mod apiserver_helm;
 mod apiserver_kubectl;
 mod apiserver_oidc;
+mod apiserver_patch;
 mod apiserver_policy;
 mod app_cli;
 mod appset_cli;
