@@ -612,3 +612,43 @@ fn kubectl_patch_and_apply_merge_lists_on_the_server() {
     let d = s.json(&["get", "deploy", "web"]);
     assert_eq!(d["spec"]["strategy"], json!({"type": "Recreate"}));
 }
+
+/// `/openapi/v2` (issue 17 item 4): the Swagger 2.0 document of every served kind, Sluice's
+/// CRDs included, read by real kubectl as JSON (`kubectl get --raw`, which accepts JSON);
+/// kubectl's own v2 client asks for protobuf, gets 406 and applies with its compiled-in
+/// types, without a warning.
+#[test]
+fn openapi_v2_is_served_and_kubectl_apply_is_unaffected() {
+    need_kubectl!();
+    let s = Server::start("openapi-v2");
+    let doc: Value =
+        serde_json::from_str(&s.ok(&["get", "--raw", "/openapi/v2"], None)).expect("json");
+    assert_eq!(doc["swagger"], "2.0");
+    let defs = doc["definitions"].as_object().expect("definitions");
+    assert_eq!(
+        defs["io.k8s.api.apps.v1.Deployment"]["x-kubernetes-group-version-kind"][0]["kind"],
+        "Deployment"
+    );
+    assert_eq!(
+        defs["dev.tekton.v1.PipelineRun"]["x-kubernetes-group-version-kind"][0]["group"],
+        "tekton.dev"
+    );
+    let patch = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
+    assert!(
+        patch["consumes"]
+            .as_array()
+            .expect("consumes")
+            .contains(&json!("application/strategic-merge-patch+json"))
+    );
+    let o = s.kubectl(&["apply", "-f", "-"], Some(WEB_TWO_CONTAINERS));
+    assert!(o.status.success(), "{}", err(&o));
+    let changed = WEB_TWO_CONTAINERS.replace("app:1", "app:3");
+    let o = s.kubectl(&["apply", "-f", "-"], Some(&changed));
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(!err(&o).contains("warning"), "{}", err(&o));
+    let d = s.json(&["get", "deploy", "web"]);
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "app:3"
+    );
+}
