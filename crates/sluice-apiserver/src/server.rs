@@ -1004,16 +1004,10 @@ fn delete_opts(q: &Query, body: &[u8], content_type: &str) -> Result<DeleteOpts,
     })
 }
 
-/// The object as served under `version` (objects are stored once per group).
+/// The object as served under `version` (objects are stored once per group, in its storage
+/// version where the server converts: crate::convert).
 fn served(obj: &Arc<Value>, info: &ResourceInfo, version: &str) -> Value {
-    let av = info.api_version(version);
-    let mut v = (**obj).clone();
-    if v.get("apiVersion").and_then(Value::as_str) != Some(av.as_str())
-        && !v.get("kind").is_some_and(|k| k == "Scale")
-    {
-        v["apiVersion"] = json!(av);
-    }
-    v
+    crate::convert::to_version(info, (**obj).clone(), version)
 }
 
 /// Largest body of a write run inline (see [`cheap_write`]).

@@ -3,6 +3,7 @@
 mod apiserver_atrest;
 mod apiserver_auth;
 mod apiserver_builtins;
+mod apiserver_convert;
 mod apiserver_explain;
 mod apiserver_hardening;
 mod apiserver_helm;
