@@ -549,6 +549,14 @@ mod tests {
             "f:image".into(),
         ];
         assert!(s.contains(&p), "{s:?}");
+        // keyed lists inside keyed lists: a container's env by name
+        let d2 = json!({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"template": {"spec": {"containers": [{"name": "app", "env": [{"name": "A", "value": "1"}]}]}}}});
+        let s2 = field_set(&d2);
+        assert!(
+            s2.iter()
+                .any(|p| p.iter().any(|e| e == "k:{\"name\":\"A\"}")),
+            "{s2:?}"
+        );
         assert_eq!(value_at(&d, &p), Some(&json!("x")));
         assert_eq!(
             path_string(&p),

@@ -216,11 +216,18 @@ impl Schema {
         self.0.map(crate::openapi::resolve)
     }
 
-    /// The schema of field `k` of the object here: a property, or a map's values.
+    /// The schema of field `k` of the object here (of the list's items, for a list): a
+    /// property, or a map's values.
     pub fn field(self, k: &str) -> Schema {
-        let Some(s) = self.resolved() else {
+        let Some(mut s) = self.resolved() else {
             return Schema::NONE;
         };
+        if s.get("type").and_then(Value::as_str) == Some("array") {
+            match s.get("items") {
+                Some(i) => s = crate::openapi::resolve(i),
+                None => return Schema::NONE,
+            }
+        }
         if let Some(p) = s.get("properties").and_then(|p| p.get(k)) {
             return Schema(Some(p));
         }
@@ -234,18 +241,7 @@ impl Schema {
 
     /// The schema at a path of field names (list items passed through).
     pub fn at(self, names: &[String]) -> Schema {
-        let mut s = self;
-        for n in names {
-            if s.resolved()
-                .and_then(|v| v.get("type"))
-                .and_then(Value::as_str)
-                == Some("array")
-            {
-                s = s.items();
-            }
-            s = s.field(n);
-        }
-        s
+        names.iter().fold(self, |s, n| s.field(n))
     }
 
     /// The strategic merge patch strategy of the list here: its
