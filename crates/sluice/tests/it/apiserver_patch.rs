@@ -9,7 +9,9 @@
 //! `mergeSlice`, `normalizeElementOrder`, the `$patch`, `$retainKeys`, `$setElementOrder`
 //! and `$deleteFromPrimitiveList` directives), documented in
 //! https://github.com/kubernetes/community/blob/master/contributors/devel/sig-api-machinery/strategic-merge-patch.md
-//! and https://kubernetes.io/docs/tasks/manage-kubernetes-objects/update-api-object-kubectl-patch/.
+//! and https://kubernetes.io/docs/tasks/manage-kubernetes-objects/update-api-object-kubectl-patch/;
+//! `$setElementOrder` in
+//! https://github.com/kubernetes/design-proposals-archive/blob/main/cli/preserve-order-in-strategic-merge-patch.md.
 
 use std::collections::BTreeSet;
 use std::path::Path;
