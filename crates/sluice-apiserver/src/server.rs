@@ -607,14 +607,23 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
         .unwrap_or("application/json")
         .to_owned();
     let as_table = accept.contains("as=Table");
-    let mut opts = write_opts(&query, req.headers())?;
+    // a request refused for its query is still read (bounded) first: a client still
+    // writing the body sees the Status, not a broken pipe
+    let checked = write_opts(&query, req.headers()).and_then(|o| match options_kind(&method) {
+        Some(kind) => check_dry_run(&query, None, kind).map(|()| o),
+        None => Ok(o),
+    });
+    let mut opts = match checked {
+        Ok(o) => o,
+        Err(e) => {
+            let _ = read_body(req).await;
+            return Err(e);
+        }
+    };
     opts.user = req
         .extensions()
         .get::<Arc<sluice_auth::UserInfo>>()
         .cloned();
-    if let Some(kind) = options_kind(&method) {
-        check_dry_run(&query, None, kind)?;
-    }
     let is_watch = method == Method::GET && (target.watch_path || truthy(query.get("watch")));
     let deadline = if is_watch {
         // long-running: its own `timeoutSeconds` bounds it
