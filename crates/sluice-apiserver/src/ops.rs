@@ -378,6 +378,14 @@ impl State {
             }
             errors.push(e);
         }
+        if !info.custom {
+            errors.also(crate::builtin_validation::validate(
+                &info.group,
+                &info.kind,
+                obj,
+                old,
+            ));
+        }
         if errors.has_errors() {
             return Err(ApiError::invalid(&info.group, &info.kind, &name, &errors));
         }
