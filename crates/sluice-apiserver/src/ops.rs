@@ -379,12 +379,12 @@ impl State {
             errors.push(e);
         }
         if !info.custom {
-            errors.also(crate::builtin_validation::validate(
-                &info.group,
-                &info.kind,
-                obj,
-                old,
-            ));
+            // kube-apiserver's own finding replaces `validate_one`'s at the same field (both
+            // check e.g. a workload's selector against its template's labels)
+            let upstream = crate::builtin_validation::validate(&info.group, &info.kind, obj, old);
+            let paths: Vec<String> = upstream.iter().map(|e| e.path.to_string()).collect();
+            errors.0.retain(|e| !paths.contains(&e.path.to_string()));
+            errors.also(upstream);
         }
         if errors.has_errors() {
             return Err(ApiError::invalid(&info.group, &info.kind, &name, &errors));

@@ -11,6 +11,7 @@ mod apiserver_kubectl;
 mod apiserver_oidc;
 mod apiserver_patch;
 mod apiserver_policy;
+mod apiserver_validation;
 mod app_cli;
 mod appset_cli;
 mod architecture;
