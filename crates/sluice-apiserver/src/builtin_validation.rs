@@ -858,4 +858,66 @@ mod tests {
             .is_empty()
         );
     }
+
+    fn arb_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            "[a-z]{0,3}".prop_map(Value::String),
+            Just(json!("In")),
+            Just(json!("None")),
+        ];
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::vec(
+                    (
+                        prop_oneof![
+                            Just("name"),
+                            Just("selector"),
+                            Just("matchLabels"),
+                            Just("matchExpressions"),
+                            Just("values"),
+                            Just("operator"),
+                            Just("template"),
+                            Just("metadata"),
+                            Just("labels"),
+                            Just("spec"),
+                            Just("containers"),
+                            Just("ports"),
+                            Just("volumes"),
+                            Just("volumeMounts"),
+                            Just("containerPort"),
+                            Just("clusterIP"),
+                        ],
+                        inner
+                    ),
+                    0..4
+                )
+                .prop_map(|kv| Value::Object(
+                    kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+                )),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
+
+        // Any shape where a field is expected (a number for a map, a map for a list...):
+        // findings or none, never a panic.
+        #[test]
+        fn any_shape_validates_without_panicking(spec in arb_json(), old in arb_json()) {
+            for (g, k) in [("apps", "Deployment"), ("apps", "StatefulSet"), ("", "Pod"),
+                           ("batch", "Job"), ("batch", "CronJob"), ("", "Service"),
+                           ("", "PodTemplate"), ("", "ReplicationController")] {
+                let obj = json!({"spec": spec.clone(), "template": spec.clone()});
+                let prev = json!({"spec": old.clone(), "status": old.clone()});
+                let _ = validate(g, k, &obj, Some(&prev));
+                let _ = validate(g, k, &spec, None);
+            }
+        }
+    }
 }
