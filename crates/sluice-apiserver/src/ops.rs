@@ -547,6 +547,19 @@ impl State {
             .ok_or_else(|| ApiError::not_found(&info.group, &info.plural, name))
     }
 
+    /// [`State::get`] as stored (not parsed).
+    pub fn get_stored(
+        &self,
+        info: &ResourceInfo,
+        ns: &str,
+        name: &str,
+    ) -> Result<crate::store::Obj, ApiError> {
+        let ns = if info.namespaced { ns } else { "" };
+        self.store
+            .get_stored(&resource_key(&info.group, &info.plural), ns, name)
+            .ok_or_else(|| ApiError::not_found(&info.group, &info.plural, name))
+    }
+
     /// Replaces an object (PUT) or its status (`sub == Some("status")`).
     #[allow(clippy::too_many_arguments)]
     pub fn update(
@@ -1152,12 +1165,7 @@ impl State {
             return true;
         }
         let uid = meta_str(gone, "uid");
-        !uid.is_empty()
-            && self.store.any(|o| {
-                o.pointer("/metadata/ownerReferences")
-                    .and_then(Value::as_array)
-                    .is_some_and(|refs| refs.iter().any(|r| r["uid"] == uid))
-            })
+        !uid.is_empty() && self.store.any(|m| m.owners.iter().any(|o| **o == *uid))
     }
 
     fn resource_of_key(&self, key: &str) -> Option<Arc<ResourceInfo>> {
@@ -1170,7 +1178,8 @@ impl State {
         self.store
             .all()
             .into_iter()
-            .filter(|(_, o)| owner_uids(o).iter().any(|u| u == uid))
+            .filter(|(_, _, _, o)| o.meta().owners.iter().any(|u| **u == *uid))
+            .map(|(key, _, _, o)| (key.to_string(), Arc::new(o.value())))
             .collect()
     }
 
@@ -1193,12 +1202,16 @@ impl State {
     }
 
     fn delete_dependent(&self, key: &str, dep: &Value, p: Propagation) {
+        self.delete_dependent_named(key, meta_str(dep, "namespace"), meta_str(dep, "name"), p);
+    }
+
+    fn delete_dependent_named(&self, key: &str, ns: &str, name: &str, p: Propagation) {
         if let Some(info) = self.resource_of_key(key) {
             let d = DeleteOpts {
                 propagation: p,
                 ..DeleteOpts::default()
             };
-            let _ = self.delete(&info, meta_str(dep, "namespace"), meta_str(dep, "name"), &d);
+            let _ = self.delete(&info, ns, name, &d);
         }
     }
 
@@ -1207,27 +1220,23 @@ impl State {
     /// terminating namespaces whose contents are gone are removed.
     pub fn collect_garbage(&self) {
         for _round in 0..16 {
+            // metadata only: the sweep parses no object
             let all = self.store.all();
-            let uids: HashSet<&str> = all.iter().map(|(_, o)| meta_str(o, "uid")).collect();
+            let uids: HashSet<&str> = all.iter().map(|(_, _, _, o)| &*o.meta().uid).collect();
             let mut changed = false;
-            for (key, o) in &all {
-                let owners = owner_uids(o);
-                if !owners.is_empty() && owners.iter().all(|u| !uids.contains(u.as_str())) {
-                    self.delete_dependent(key, o, Propagation::Background);
+            for (key, ns, name, o) in &all {
+                let m = o.meta();
+                if !m.owners.is_empty() && m.owners.iter().all(|u| !uids.contains(&**u)) {
+                    self.delete_dependent_named(key, ns, name, Propagation::Background);
                     changed = true;
                     continue;
                 }
-                let fg = o
-                    .pointer("/metadata/finalizers")
-                    .and_then(Value::as_array)
-                    .is_some_and(|f| f.iter().any(|x| x == "foregroundDeletion"));
-                if fg {
-                    let uid = meta_str(o, "uid");
+                if m.foreground {
                     let blocked = all
                         .iter()
-                        .any(|(_, d)| owner_uids(d).iter().any(|u| u == uid));
+                        .any(|(_, _, _, d)| d.meta().owners.contains(&m.uid));
                     if !blocked {
-                        let mut v = (**o).clone();
+                        let mut v = o.value();
                         if let Some(f) = v
                             .pointer_mut("/metadata/finalizers")
                             .and_then(Value::as_array_mut)
@@ -1239,12 +1248,7 @@ impl State {
                             .and_then(Value::as_array)
                             .is_none_or(Vec::is_empty);
                         if empty {
-                            let _ = self.store.delete(
-                                key,
-                                meta_str(o, "namespace"),
-                                meta_str(o, "name"),
-                                None,
-                            );
+                            let _ = self.store.delete(key, ns, name, None);
                         } else {
                             let _ = self.store.update(key, v, None);
                         }
@@ -1252,13 +1256,13 @@ impl State {
                     }
                 }
             }
-            for (key, o) in &all {
-                if key == "/namespaces" && o.pointer("/metadata/deletionTimestamp").is_some() {
-                    let name = meta_str(o, "name");
-                    if self.store.resources_in_namespace(name).is_empty() {
-                        let _ = self.store.delete(key, "", name, None);
-                        changed = true;
-                    }
+            for (key, _, name, o) in &all {
+                if &**key == "/namespaces"
+                    && o.meta().deleting
+                    && self.store.resources_in_namespace(name).is_empty()
+                {
+                    let _ = self.store.delete(key, "", name, None);
+                    changed = true;
                 }
             }
             if !changed {
