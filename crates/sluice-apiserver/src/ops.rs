@@ -323,28 +323,41 @@ impl State {
         let ns = meta_str(obj, "namespace").to_owned();
         let reg = self.reg();
         let mut out = Vec::new();
+        let mut builtin = Vec::new();
         for r in reg.all() {
             // runs are never the target of a reference, and they are the kinds that pile
             // up (thousands of finished PipelineRuns and TaskRuns): copying them made every
             // write of a custom resource cost O(stored runs) (bench/serve.py)
-            let wanted = (r.custom && !is_run_kind(&r.group, &r.plural))
-                || matches!(
-                    r.plural.as_str(),
-                    "secrets" | "configmaps" | "serviceaccounts" | "persistentvolumeclaims"
-                );
-            if !wanted {
-                continue;
+            if r.custom && !is_run_kind(&r.group, &r.plural) {
+                let ns_filter = r.namespaced.then_some(ns.as_str());
+                let (objs, _) =
+                    self.store
+                        .list_stored(&resource_key(&r.group, &r.plural), ns_filter, None);
+                out.extend(objs.iter().map(|o| Object::new(o.value())));
+            } else if matches!(
+                r.plural.as_str(),
+                "secrets" | "configmaps" | "serviceaccounts" | "persistentvolumeclaims"
+            ) {
+                builtin.push(resource_key(&r.group, &r.plural));
             }
-            let ns_filter = if r.namespaced {
-                Some(ns.as_str())
-            } else {
-                None
-            };
-            let (objs, _) = self
-                .store
-                .list(&resource_key(&r.group, &r.plural), ns_filter, None);
-            out.extend(objs.iter().map(|o| Object::new((**o).clone())));
         }
+        // Secrets, ConfigMaps, ServiceAccounts and claims are only ever found by name (or
+        // are the feature-flag ConfigMaps): those named by a string of the object or of a
+        // custom object it may reference are read, the others (an EventListener's ~100
+        // delivery records, say) are not parsed at every write.
+        let mut names: HashSet<&str> = HashSet::new();
+        strings_of(obj, &mut names);
+        for o in &out {
+            strings_of(o.value(), &mut names);
+        }
+        let mut found = Vec::new();
+        for key in builtin {
+            let objs = self.store.list_named(&key, Some(&ns), |n| {
+                names.contains(n) || FLAG_CONFIGMAPS.contains(&n)
+            });
+            found.extend(objs.iter().map(|o| Object::new(o.value())));
+        }
+        out.extend(found);
         out
     }
 
@@ -1294,6 +1307,21 @@ impl State {
     }
 }
 
+/// The ConfigMaps validators read whoever names them (Tekton's and Triggers' feature flags).
+const FLAG_CONFIGMAPS: [&str; 3] = ["feature-flags", "config-defaults", "feature-flags-triggers"];
+
+/// Every string value in `v` (the names it may reference).
+fn strings_of<'a>(v: &'a Value, out: &mut HashSet<&'a str>) {
+    match v {
+        Value::String(s) => {
+            out.insert(s.as_str());
+        }
+        Value::Array(a) => a.iter().for_each(|x| strings_of(x, out)),
+        Value::Object(m) => m.values().for_each(|x| strings_of(x, out)),
+        _ => {}
+    }
+}
+
 fn owner_uids(o: &Value) -> Vec<String> {
     o.pointer("/metadata/ownerReferences")
         .and_then(Value::as_array)
@@ -1357,5 +1385,42 @@ mod run_kind_tests {
         assert!(!super::is_run_kind("tekton.dev", "tasks"));
         assert!(!super::is_run_kind("tekton.dev", "pipelines"));
         assert!(!super::is_run_kind("argoproj.io", "analysisruns"));
+    }
+}
+
+#[cfg(test)]
+mod related_tests {
+    use serde_json::json;
+
+    #[test]
+    fn related_objects_are_the_custom_ones_and_the_named_builtins() {
+        let s = crate::ApiServer::open(crate::Options {
+            simulate: None,
+            ..crate::Options::default()
+        })
+        .expect("opens");
+        let st = s.state();
+        let cm = |name: &str| {
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": name, "namespace": "default"}})
+        };
+        for name in ["creds", "feature-flags", "gitlab-listener.5d1f", "direct"] {
+            st.store.create("/configmaps", cm(name)).expect("create");
+        }
+        // the Task names "creds": found through it (a TaskRun's taskRef, then its volumes)
+        let task = json!({"apiVersion": "tekton.dev/v1", "kind": "Task",
+            "metadata": {"name": "t", "namespace": "default"},
+            "spec": {"volumes": [{"name": "v", "configMap": {"name": "creds"}}]}});
+        st.store.create("tekton.dev/tasks", task).expect("task");
+        let run = json!({"apiVersion": "tekton.dev/v1", "kind": "TaskRun",
+            "metadata": {"name": "r", "namespace": "default"},
+            "spec": {"taskRef": {"name": "t"}, "podTemplate": {"x": ["direct"]}}});
+        let mut names: Vec<String> = st
+            .related_objects(&run)
+            .iter()
+            .map(|o| o.name().to_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["creds", "direct", "feature-flags", "t"]);
     }
 }

@@ -469,6 +469,24 @@ impl Store {
         (out, g.rv)
     }
 
+    /// The objects of a resource in one namespace (or all) whose name `keep` accepts, as
+    /// stored: the others are neither copied nor parsed.
+    pub fn list_named(
+        &self,
+        resource: &str,
+        namespace: Option<&str>,
+        keep: impl Fn(&str) -> bool,
+    ) -> Vec<Obj> {
+        let g = self.lock();
+        let Some(objs) = g.objects.get(resource) else {
+            return Vec::new();
+        };
+        objs.iter()
+            .filter(|((ns, name), _)| namespace.is_none_or(|n| n == ns) && keep(name))
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
     /// All resources that have objects in `namespace`.
     pub fn resources_in_namespace(&self, namespace: &str) -> Vec<String> {
         let g = self.lock();
