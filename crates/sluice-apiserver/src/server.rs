@@ -1503,6 +1503,15 @@ fn matches_stored(
     if ls.is_empty() && fs.terms.is_empty() {
         return Ok(true);
     }
+    // label selectors and name/namespace fields (the controllers' watches) read the
+    // metadata kept beside the text: an event is not parsed once per watch
+    if fs
+        .terms
+        .iter()
+        .all(|(f, _, _)| f == "metadata.name" || f == "metadata.namespace")
+    {
+        return matches_filters(info, &obj.meta().as_value(), ls, fs);
+    }
     matches_filters(info, &obj.value(), ls, fs)
 }
 

@@ -75,6 +75,10 @@ pub struct Meta {
     /// It has a deletionTimestamp.
     pub deleting: bool,
     pub api_version: Box<str>,
+    pub name: Box<str>,
+    pub namespace: Box<str>,
+    /// `metadata.labels` as JSON text ("" when it has none): selectors read it unparsed.
+    pub labels: Box<str>,
 }
 
 impl Meta {
@@ -106,7 +110,32 @@ impl Meta {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .into(),
+            name: s("name").into(),
+            namespace: s("namespace").into(),
+            labels: md
+                .and_then(|m| m.get("labels"))
+                .filter(|l| l.as_object().is_some_and(|m| !m.is_empty()))
+                .map(|l| l.to_string().into())
+                .unwrap_or_default(),
         }
+    }
+
+    /// `{"metadata": {"name", "namespace", "labels"}}`: what label selectors and the
+    /// `metadata.name`/`metadata.namespace` field selectors read, without parsing the object.
+    pub fn as_value(&self) -> Value {
+        let mut m = serde_json::Map::new();
+        m.insert("name".into(), Value::String(self.name.to_string()));
+        m.insert(
+            "namespace".into(),
+            Value::String(self.namespace.to_string()),
+        );
+        if !self.labels.is_empty() {
+            m.insert(
+                "labels".into(),
+                serde_json::from_str(&self.labels).unwrap_or(Value::Null),
+            );
+        }
+        serde_json::json!({ "metadata": m })
     }
 }
 
@@ -867,7 +896,20 @@ mod tests {
                 foreground: true,
                 deleting: false,
                 api_version: "v1".into(),
+                name: "owned".into(),
+                namespace: "default".into(),
+                labels: "".into(),
             }
+        );
+        let mut l = cm("labelled");
+        l["metadata"]["labels"] = json!({"a": "b"});
+        s.create("/configmaps", l).expect("create");
+        let m = s
+            .get_stored("/configmaps", "default", "labelled")
+            .expect("stored");
+        assert_eq!(
+            m.meta().as_value(),
+            json!({"metadata": {"name": "labelled", "namespace": "default", "labels": {"a": "b"}}})
         );
         assert!(s.any(|m| m.owners.iter().any(|u| &**u == "owner-2")));
         assert!(!s.any(|m| m.owners.iter().any(|u| &**u == "u-1")));
