@@ -4,7 +4,9 @@ Services, ConfigMaps, ServiceAccounts) into DIR.
 
 full: base + overlay with namePrefix, namespace, labels, an image tag, a strategic-merge
 patch per Deployment and a ConfigMap generator. resources: the base alone, no transformers.
-usage: gen_kustomize.py DIR N full|resources
+patches: an overlay with 500 JSON 6902 patches (inline), each targeting one object by kind
+and name (issue 11 item 5: many targeted patches must stay cheap).
+usage: gen_kustomize.py DIR N full|resources|patches
 """
 import os
 import sys
@@ -101,3 +103,16 @@ spec:
                 "images:\n- name: example/app\n  newTag: \"2.0\"\n"
                 "configMapGenerator:\n- name: shared\n  literals:\n  - REGION=eu\n"
                 "patches:\n" + "".join(f"- path: {p}\n" for p in patches))
+if variant == "patches":
+    ov = os.path.join(out, "overlay")
+    os.makedirs(ov, exist_ok=True)
+    kinds = [("Deployment", "app-{}"), ("Service", "app-{}"), ("ConfigMap", "app-{}-config"),
+             ("ServiceAccount", "app-{}")]
+    with open(os.path.join(ov, "kustomization.yaml"), "w") as f:
+        f.write("resources:\n- ../base\npatches:\n")
+        for j in range(500):
+            kind, pat = kinds[j % 4]
+            name = pat.format((j // 4) % per)
+            f.write(f"- target:\n    kind: {kind}\n    name: {name}\n"
+                    f"  patch: |-\n    - op: add\n      path: /metadata/annotations\n"
+                    f"      value: {{patched-{j}: \"yes\"}}\n")

@@ -19,7 +19,7 @@ measure() { # prints "seconds maxrss_kb" of one run of "$@"
   cat "$work/t"
 }
 printf "%-18s %10s %10s %8s %10s %10s %s\n" case kubectl_s sluice_s ratio kubectl_MB sluice_MB identical
-for variant in full resources; do
+for variant in full resources patches; do
   for n in ${SIZES:-100 1000 4000}; do
     d="$work/$variant-$n"
     python3 bench/gen_kustomize.py "$d" "$n" "$variant"
@@ -39,6 +39,36 @@ print(f"{c:<18} {k:>10.3f} {s:>10.3f} {k/s:>7.0f}x {int(km)/1024:>10.1f} {int(sm
 PY
   done
 done
+# the largest real tree of the shared corpora (by kubectl's output), when they are beside
+# the clone (SLUICE_SHARED or ../shared)
+shared=${SLUICE_SHARED:-../shared}
+if [ -d "$shared/conformance/kustomize" ]; then
+  big=""; bigsize=0
+  for b in "$shared"/conformance/kustomize/*/buildable.txt; do
+    while read -r rel; do
+      [ -z "$rel" ] && continue
+      d=$(dirname "$b")/$rel
+      size=$(timeout 120 kubectl kustomize "$d" 2>/dev/null | wc -c || echo 0)
+      if [ "$size" -gt "$bigsize" ]; then big=$d; bigsize=$size; fi
+    done < "$b"
+  done
+  if [ -n "$big" ]; then
+    kt=(); st=()
+    for _ in $(seq "$RUNS"); do
+      read -r t m < <(measure kubectl kustomize "$big"); kt+=("$t"); km=$m; cp "$work/out" "$work/k.yaml"
+      read -r t m < <(measure "$BIN" kustomize build "$big"); st+=("$t"); sm=$m; cp "$work/out" "$work/s.yaml"
+    done
+    k=$(printf "%s\n" "${kt[@]}" | median); s=$(printf "%s\n" "${st[@]}" | median)
+    same=$(cmp -s "$work/k.yaml" "$work/s.yaml" && echo yes || echo NO)
+    echo "largest real tree: ${big#"$shared"/} ($bigsize bytes of output)"
+    python3 - "real-largest" "$k" "$s" "$km" "$sm" "$same" <<'PY'
+import sys
+c, k, s, km, sm, same = sys.argv[1:]
+k, s = float(k), max(float(s), 0.001)
+print(f"{c:<18} {k:>10.3f} {s:>10.3f} {k/s:>7.0f}x {int(km)/1024:>10.1f} {int(sm)/1024:>10.1f} {same}")
+PY
+  fi
+fi
 # trivial build: process time of one tiny kustomization
 mkdir -p "$work/tiny"
 printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n' > "$work/tiny/a.yaml"

@@ -7,6 +7,12 @@ end-to-end tests (crates/sluice/tests/it/registry_e2e.rs).
     scripts/helm-oci.py KUBECONFIG pull oci://HOST/PROJECT/NAME VERSION DEST
     scripts/helm-oci.py KUBECONFIG show oci://HOST/PROJECT/NAME:VERSION   (prints Chart.yaml)
 
+and real Helm's release actions against Sluice's API server (releases stored as Secrets):
+
+    scripts/helm-oci.py KUBECONFIG install|upgrade NAME CHART_DIR NAMESPACE VALUES_JSON
+    scripts/helm-oci.py KUBECONFIG rollback NAME NAMESPACE REVISION
+    scripts/helm-oci.py KUBECONFIG history|uninstall NAME NAMESPACE   (history: JSON)
+
 (helm-sdkpy 0.1.32's Pull dereferences a nil pointer in its shim (pkg/action/pull.go:88);
 `show` fetches the chart through the same OCI client.)
 
@@ -76,6 +82,32 @@ def main():
     elif action == "show":
         (chart_ref,) = args
         print(asyncio.run(helm_sdkpy.Show(config(host_of(chart_ref))).chart(chart_ref)))
+    elif action in ("install", "upgrade"):
+        import json
+        name, chart_dir, ns, values = args
+        cfg = helm_sdkpy.Configuration(namespace=ns, kubeconfig=kubeconfig)
+        vals = json.loads(values)
+        if action == "install":
+            r = asyncio.run(helm_sdkpy.Install(cfg).run(
+                release_name=name, chart_path=chart_dir, values=vals, wait=False,
+                create_namespace=True))
+        else:
+            r = asyncio.run(helm_sdkpy.Upgrade(cfg).run(name, chart_dir, values=vals, wait=False))
+        print(json.dumps({"version": r.get("version"), "status": (r.get("info") or {}).get("status")}))
+    elif action == "rollback":
+        name, ns, revision = args
+        cfg = helm_sdkpy.Configuration(namespace=ns, kubeconfig=kubeconfig)
+        asyncio.run(helm_sdkpy.Rollback(cfg).run(name, revision=int(revision)))
+    elif action == "history":
+        import json
+        name, ns = args
+        cfg = helm_sdkpy.Configuration(namespace=ns, kubeconfig=kubeconfig)
+        h = asyncio.run(helm_sdkpy.History(cfg).run(name))
+        print(json.dumps(h, default=str))
+    elif action == "uninstall":
+        name, ns = args
+        cfg = helm_sdkpy.Configuration(namespace=ns, kubeconfig=kubeconfig)
+        asyncio.run(helm_sdkpy.Uninstall(cfg).run(name, wait=False))
     else:
         sys.exit(f"unknown action {action}")
 

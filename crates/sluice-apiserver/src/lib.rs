@@ -26,6 +26,7 @@ pub mod audit;
 pub mod audit_log;
 pub mod auth;
 mod builtin_gen;
+pub mod convert;
 pub mod decode;
 pub mod defaults;
 pub mod encryption;

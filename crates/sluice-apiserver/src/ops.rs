@@ -439,10 +439,11 @@ impl State {
         info: &ResourceInfo,
         version: &str,
         ns: Option<&str>,
-        mut obj: Value,
+        obj: Value,
         o: &WriteOpts,
     ) -> Result<Written, ApiError> {
         check_type(info, version, &obj)?;
+        let mut obj = crate::convert::to_storage(info, obj);
         {
             let body_ns = meta_str(&obj, "namespace").to_owned();
             let m = meta_mut(&mut obj);
@@ -509,6 +510,7 @@ impl State {
         if info.kind == "CustomResourceDefinition" {
             let names = obj.pointer("/spec/names").cloned().unwrap_or(json!({}));
             obj["status"] = crate::resources::crd_status(&names, &now);
+            crate::convert::track_stored_versions(&mut obj, None);
         }
         if is_kyverno_policy(info) {
             crate::resources::kyverno_policy_defaults_and_status(&mut obj, None, &now);
@@ -616,6 +618,7 @@ impl State {
         operation: &str,
     ) -> Result<Written, ApiError> {
         let name = meta_str(old, "name").to_owned();
+        let body = crate::convert::to_storage(info, body);
         let mut new = if sub == Some("status") {
             let mut n = (**old).clone();
             match body.get("status") {
@@ -693,6 +696,7 @@ impl State {
         if info.kind == "CustomResourceDefinition" && sub.is_none() {
             let names = new.pointer("/spec/names").cloned().unwrap_or(json!({}));
             new["status"] = crate::resources::crd_status(&names, &util::now_rfc3339());
+            crate::convert::track_stored_versions(&mut new, Some(old));
         }
         if operation == "Update" {
             apply::record_update(Some(old), &mut new, &o.field_manager, "Update");
@@ -802,19 +806,18 @@ impl State {
             let mut doc = if sub == Some("scale") {
                 self.scale_of(info, &old)?
             } else {
-                (*old).clone()
+                // the patch is written against the version of the request
+                crate::convert::to_version(info, (*old).clone(), version)
             };
-            let kind = doc
-                .get("kind")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
             match ct {
                 "application/json-patch+json" => patch::json_patch(&mut doc, &p)
                     .map_err(|e| ApiError::new(422, "Invalid", e.to_string()))?,
                 "application/merge-patch+json" => patch::merge_patch(&mut doc, &p),
-                _ => patch::strategic_merge_patch(&mut doc, &p, &kind)
-                    .map_err(|e| ApiError::bad_request(e.to_string()))?,
+                _ => {
+                    let schema = patch::Schema::of(&doc);
+                    patch::strategic_merge_patch(&mut doc, &p, schema)
+                        .map_err(|e| ApiError::bad_request(e.to_string()))?
+                }
             }
             if !doc.is_object() {
                 // upstream decodes the patched document into the object: a JSON patch that
@@ -874,7 +877,10 @@ impl State {
                 Err(e) if e.code == 404 && sub.is_none() => None,
                 Err(e) => return Err(e),
             };
-            let merged = apply::apply(old.as_deref(), &config, &o.field_manager, o.force, info)?;
+            let live = old
+                .as_ref()
+                .map(|l| crate::convert::to_version(info, (**l).clone(), version));
+            let merged = apply::apply(live.as_ref(), &config, &o.field_manager, o.force, info)?;
             match old {
                 None => {
                     let mut obj = merged;

@@ -574,8 +574,12 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
             return get_only(Reply::json(200, &list));
         }
         ["openapi", "v2"] => {
-            // kubectl falls back to its compiled-in types when the server has no v2 spec.
-            return Err(ApiError::no_route());
+            if method != Method::GET && method != Method::HEAD {
+                return Err(ApiError::method_not_allowed(
+                    "the server does not allow this method on the requested resource",
+                ));
+            }
+            return Ok(Dispatched::Stream(openapi_v2(&st, req.headers())?));
         }
         ["openapi", "v3"] => return get_only(Reply::json(200, &openapi_root(&st))),
         ["openapi", "v3", rest @ ..] => {
@@ -603,14 +607,23 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
         .unwrap_or("application/json")
         .to_owned();
     let as_table = accept.contains("as=Table");
-    let mut opts = write_opts(&query, req.headers())?;
+    // a request refused for its query is still read (bounded) first: a client still
+    // writing the body sees the Status, not a broken pipe
+    let checked = write_opts(&query, req.headers()).and_then(|o| match options_kind(&method) {
+        Some(kind) => check_dry_run(&query, None, kind).map(|()| o),
+        None => Ok(o),
+    });
+    let mut opts = match checked {
+        Ok(o) => o,
+        Err(e) => {
+            let _ = read_body(req).await;
+            return Err(e);
+        }
+    };
     opts.user = req
         .extensions()
         .get::<Arc<sluice_auth::UserInfo>>()
         .cloned();
-    if let Some(kind) = options_kind(&method) {
-        check_dry_run(&query, None, kind)?;
-    }
     let is_watch = method == Method::GET && (target.watch_path || truthy(query.get("watch")));
     let deadline = if is_watch {
         // long-running: its own `timeoutSeconds` bounds it
@@ -1010,16 +1023,10 @@ fn delete_opts(q: &Query, body: &[u8], content_type: &str) -> Result<DeleteOpts,
     })
 }
 
-/// The object as served under `version` (objects are stored once per group).
+/// The object as served under `version` (objects are stored once per group, in its storage
+/// version where the server converts: crate::convert).
 fn served(obj: &Arc<Value>, info: &ResourceInfo, version: &str) -> Value {
-    let av = info.api_version(version);
-    let mut v = (**obj).clone();
-    if v.get("apiVersion").and_then(Value::as_str) != Some(av.as_str())
-        && !v.get("kind").is_some_and(|k| k == "Scale")
-    {
-        v["apiVersion"] = json!(av);
-    }
-    v
+    crate::convert::to_version(info, (**obj).clone(), version)
 }
 
 /// Largest body of a write run inline (see [`cheap_write`]).
@@ -1315,6 +1322,63 @@ fn openapi_root(st: &State) -> Value {
         );
     }
     json!({"paths": paths})
+}
+
+/// `/openapi/v2` (crate::openapi::swagger_v2) as JSON. Protobuf, which client-go's
+/// `OpenAPISchema` asks for (`Accept: application/com.github.proto-openapi.spec.v2@v1.0+protobuf`
+/// alone), is not served: such a request is 406, and kubectl's client-side apply then
+/// computes its patches from its compiled-in types, as before. The ETag is the digest of
+/// every group-version's hash (`If-None-Match` -> 304).
+fn openapi_v2(st: &State, headers: &axum::http::HeaderMap) -> Result<Response, ApiError> {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let json_ok = accept.trim().is_empty()
+        || accept.split(',').any(|t| {
+            let t = t.split(';').next().unwrap_or_default().trim();
+            matches!(t, "application/json" | "application/*" | "*/*" | "*")
+        });
+    if !json_ok {
+        return Err(ApiError::new(
+            406,
+            "NotAcceptable",
+            format!(
+                "only the following media types are accepted: application/json (asked: {accept})"
+            ),
+        ));
+    }
+    let reg = st.reg();
+    let etag = format!("\"{}\"", crate::openapi::hash_v2(&reg));
+    let mut r = Response::new(Body::empty());
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    r.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept"));
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().trim_start_matches("W/") == etag)
+        });
+    if matches {
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        return Ok(r);
+    }
+    let version = version_info()["gitVersion"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let doc = crate::openapi::swagger_v2(&reg, &version);
+    drop(reg);
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    *r.body_mut() = Body::from(serde_json::to_vec(&doc).unwrap_or_default());
+    Ok(r)
 }
 
 /// A per-group-version OpenAPI v3 document: the resource paths with the query parameters

@@ -547,27 +547,63 @@ fn lex_quoted(src: &str, start: usize) -> Result<(String, usize), TemplateError>
         match ch {
             '"' => return Ok((out, start + 1 + k + 1)),
             '\n' => break,
+            // Go's strconv.Unquote (UnquoteChar with quote '"'): the single-character
+            // escapes, \xHH, three octal digits, \uHHHH and \UHHHHHHHH
             '\\' => match chars.next() {
-                Some((_, e)) => out.push(match e {
-                    'n' => '\n',
-                    't' => '\t',
-                    'r' => '\r',
-                    '\\' => '\\',
-                    '"' => '"',
-                    '\'' => '\'',
-                    '0' => '\0',
-                    'a' => '\x07',
-                    'b' => '\x08',
-                    'f' => '\x0c',
-                    'v' => '\x0b',
-                    other => {
-                        return Err(parse_err(
-                            src,
-                            start,
-                            format!("invalid syntax: unknown escape \\{other}"),
-                        ));
-                    }
-                }),
+                Some((_, e)) => {
+                    let bad = |what: &str| parse_err(src, start, format!("invalid syntax: {what}"));
+                    let mut digits = |n: usize, radix: u32| -> Result<u32, TemplateError> {
+                        let mut v: u32 = 0;
+                        for _ in 0..n {
+                            let d = chars
+                                .next()
+                                .and_then(|(_, c)| c.to_digit(radix))
+                                .ok_or_else(|| bad(&format!("bad escape \\{e}")))?;
+                            v = v * radix + d;
+                        }
+                        Ok(v)
+                    };
+                    let c = match e {
+                        'n' => '\n',
+                        't' => '\t',
+                        'r' => '\r',
+                        '\\' => '\\',
+                        '"' => '"',
+                        'a' => '\x07',
+                        'b' => '\x08',
+                        'f' => '\x0c',
+                        'v' => '\x0b',
+                        'x' | '0'..='7' => {
+                            let v = if e == 'x' {
+                                digits(2, 16)?
+                            } else {
+                                e.to_digit(8).unwrap_or(0) * 64 + digits(2, 8)?
+                            };
+                            if v > 0xff {
+                                return Err(bad("octal escape above \\377"));
+                            }
+                            // a byte above 0x7f makes a Go string that is not UTF-8
+                            if v > 0x7f {
+                                return Err(parse_err(
+                                    src,
+                                    start,
+                                    format!(
+                                        "a byte escape above 0x7f (\\{e}...) is not supported by sluice"
+                                    ),
+                                ));
+                            }
+                            char::from(v as u8)
+                        }
+                        'u' | 'U' => {
+                            let v = digits(if e == 'u' { 4 } else { 8 }, 16)?;
+                            char::from_u32(v).ok_or_else(|| bad(&format!("bad escape \\{e}")))?
+                        }
+                        other => {
+                            return Err(bad(&format!("unknown escape \\{other}")));
+                        }
+                    };
+                    out.push(c);
+                }
                 None => break,
             },
             c => out.push(c),

@@ -5,8 +5,10 @@
 //! active deny window blocks (a manual sync passes when every active deny window has
 //! `manualSync`); else an active allow window allows; else inactive allow windows block (a
 //! manual sync passes when one has `manualSync`); no window allows
-//! (pkg/apis/application/v1alpha1/types.go). `timeZone` other than UTC is refused with an
-//! error, which blocks the sync as upstream's error does.
+//! (pkg/apis/application/v1alpha1/types.go). `timeZone` names an IANA zone (Go's
+//! `time.LoadLocation`; empty is UTC): the schedule runs on that zone's wall clock, as
+//! robfig/cron does on a time in that location. An unknown zone is an error, which blocks
+//! the sync as upstream's error does.
 
 use serde_json::Value;
 
@@ -201,21 +203,49 @@ pub fn matching<'a>(project: &'a Value, app: &Value) -> Vec<&'a Value> {
         .collect()
 }
 
+impl Schedule {
+    /// The first occurrence strictly after `t` of the schedule read on `tz`'s wall clock.
+    /// A wall time a spring-forward gap skips is shifted forward by the gap, one a fall-back
+    /// repeats is its first instant (as Go's time.Date resolves them).
+    pub fn next_in(&self, t: i64, tz: &jiff::tz::TimeZone) -> Option<i64> {
+        let wall = |secs: i64| -> Option<i64> {
+            let ts = jiff::Timestamp::from_second(secs).ok()?;
+            Some(secs + i64::from(tz.to_offset(ts).seconds()))
+        };
+        let mut local = wall(t)?;
+        // a repeated hour can give wall times at or before `t`: look further
+        for _ in 0..4 {
+            let l = self.next(local)?;
+            let dt = jiff::tz::TimeZone::UTC.to_datetime(jiff::Timestamp::from_second(l).ok()?);
+            let instant = tz.to_ambiguous_timestamp(dt).compatible().ok()?.as_second();
+            if instant > t {
+                return Some(instant);
+            }
+            local = l;
+        }
+        None
+    }
+}
+
+/// A window's `timeZone` (empty: UTC).
+fn zone(name: &str) -> Result<jiff::tz::TimeZone, String> {
+    if name.is_empty() || name == "UTC" {
+        return Ok(jiff::tz::TimeZone::UTC);
+    }
+    jiff::tz::TimeZone::get(name)
+        .map_err(|_| format!("cannot parse timezone {name:?}: unknown time zone {name}"))
+}
+
 /// `SyncWindow.active`: an occurrence of the schedule in `(now - duration, now]`.
 pub fn active(w: &Value, now: i64) -> Result<bool, String> {
-    let tz = w.get("timeZone").and_then(Value::as_str).unwrap_or("");
-    if !(tz.is_empty() || tz == "UTC" || tz == "Etc/UTC") {
-        return Err(format!(
-            "cannot parse timezone {tz:?}: only UTC is supported by sluice"
-        ));
-    }
+    let tz = zone(w.get("timeZone").and_then(Value::as_str).unwrap_or(""))?;
     let sched = Schedule::parse(w.get("schedule").and_then(Value::as_str).unwrap_or(""))
         .map_err(|e| format!("cannot parse schedule: {e}"))?;
     let d = w.get("duration").and_then(Value::as_str).unwrap_or("");
     let dur = sluice_expr::gotmpl::gotime::parse_duration(d)
         .map_err(|e| format!("cannot parse duration: {e}"))?
         / 1_000_000_000;
-    Ok(sched.next(now - dur).is_some_and(|n| n < now + 1))
+    Ok(sched.next_in(now - dur, &tz).is_some_and(|n| n < now + 1))
 }
 
 /// `CanSync(isManual)` over the windows that match the app: `Err` blocks as upstream's
@@ -315,8 +345,37 @@ mod tests {
         assert_eq!(can_sync(&[&allow_later, &allow_now], false, now), Ok(true));
         // a window ends after its duration
         assert_eq!(can_sync(&[&deny], false, at(2026, 12, 4, 13, 0)), Ok(true));
-        let tz = json!({"kind": "deny", "schedule": "* * * * *", "duration": "1h", "timeZone": "Europe/Paris"});
+        let tz = json!({"kind": "deny", "schedule": "* * * * *", "duration": "1h", "timeZone": "Mars/Olympus"});
         assert!(can_sync(&[&tz], false, now).is_err());
+    }
+
+    /// The schedule is read on the zone's wall clock (argo-cd docs user-guide
+    /// sync_windows.md: `timeZone` of the window; Go time.LoadLocation names).
+    #[test]
+    fn time_zones_move_the_window() {
+        // 12:30 UTC on 2026-12-04 is 13:30 in Paris (CET, +1) and 07:30 in New York (EST)
+        let now = at(2026, 12, 4, 12, 30);
+        let w = |tz: &str, hour: u32| json!({"kind": "deny", "schedule": format!("0 {hour} * * *"), "duration": "1h", "timeZone": tz});
+        assert_eq!(active(&w("Europe/Paris", 13), now), Ok(true));
+        assert_eq!(active(&w("Europe/Paris", 12), now), Ok(false));
+        assert_eq!(active(&w("America/New_York", 7), now), Ok(true));
+        assert_eq!(active(&w("UTC", 12), now), Ok(true));
+        assert_eq!(active(&w("", 12), now), Ok(true));
+        // summer time: 2026-07-01 12:30 UTC is 14:30 in Paris (CEST, +2)
+        let summer = at(2026, 7, 1, 12, 30);
+        assert_eq!(active(&w("Europe/Paris", 14), summer), Ok(true));
+        assert_eq!(active(&w("Europe/Paris", 13), summer), Ok(false));
+        // the spring-forward gap: 02:30 does not exist in Paris on 2026-03-29; the
+        // occurrence is shifted by the gap (03:30 CEST = 01:30 UTC)
+        let s = Schedule::parse("30 2 29 3 *").expect("schedule");
+        let paris = zone("Europe/Paris").expect("zone");
+        assert_eq!(
+            s.next_in(at(2026, 3, 29, 0, 0), &paris),
+            Some(at(2026, 3, 29, 1, 30))
+        );
+        assert!(
+            active(&w("Mars/Olympus", 12), now).is_err_and(|e| e.contains("unknown time zone"))
+        );
     }
 
     #[test]

@@ -347,6 +347,23 @@ pub fn load_archive(data: &[u8], depth: usize) -> Result<Chart, Error> {
     build(files, "chart archive", depth)
 }
 
+/// A `null` in a chart's own values.yaml is no default at all: real Helm (v4.3, through
+/// helm-sdkpy) renders `.Values` without those keys, at any depth of maps (not inside
+/// lists), in the chart and in its dependencies, and a parent's `sub: {x: null}` does not
+/// delete the dependency's default `x` (a user's `null` still does). Found by the
+/// differential tests (sluice-helm tests/fuzz_classes.rs "null-defaults").
+fn drop_null_defaults(m: &mut serde_json::Map<String, Value>, depth: usize) {
+    if depth > 256 {
+        return;
+    }
+    m.retain(|_, v| !v.is_null());
+    for v in m.values_mut() {
+        if let Value::Object(o) = v {
+            drop_null_defaults(o, depth + 1);
+        }
+    }
+}
+
 /// A chart from its files (paths relative to the chart): Chart.yaml, values, templates,
 /// `charts/<name>/...` and `charts/*.tgz` dependencies, the rest as `.Files`.
 fn build(all: Vec<(String, Vec<u8>)>, what: &str, depth: usize) -> Result<Chart, Error> {
@@ -390,6 +407,7 @@ fn build(all: Vec<(String, Vec<u8>)>, what: &str, depth: usize) -> Result<Chart,
             }
             "values.yaml" => {
                 chart.values = parse_yaml_map(&String::from_utf8_lossy(&data), "values.yaml")?;
+                drop_null_defaults(&mut chart.values, 0);
             }
             "values.schema.json" => chart.schema = Some(data),
             p if p.starts_with("templates/") => {

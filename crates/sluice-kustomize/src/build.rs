@@ -2559,6 +2559,17 @@ fn sieve<'a>(
     matching: Vec<&'a Target>,
     affixes: Affixes<'_>,
 ) -> Result<Option<&'a Target>, String> {
+    sieve_by(matching, affixes, false)
+}
+
+/// `sieve`, where candidates left over are the same referral when their names agree
+/// (scalars: nameref.go allNamesAreTheSame) or names and namespaces agree (maps:
+/// allNamesAndNamespacesAreTheSame).
+fn sieve_by<'a>(
+    matching: Vec<&'a Target>,
+    affixes: Affixes<'_>,
+    with_ns: bool,
+) -> Result<Option<&'a Target>, String> {
     if matching.len() <= 1 {
         return Ok(matching.first().copied());
     }
@@ -2567,7 +2578,11 @@ fn sieve<'a>(
         .copied()
         .filter(|t| same_ending(&t.prefixes, affixes.0) && same_ending(&t.suffixes, affixes.1))
         .collect();
-    if same.len() > 1 && same.iter().any(|t| t.name != same[0].name) {
+    if same.len() > 1
+        && same
+            .iter()
+            .any(|t| t.name != same[0].name || (with_ns && t.namespace != same[0].namespace))
+    {
         let ids: Vec<String> = same
             .iter()
             .map(|t| id_string(&t.group, &t.version, &t.kind, &t.name, &t.namespace))
@@ -2609,14 +2624,17 @@ fn fix_name_references(ra: &mut [Resource], refs: &[fieldspec::NameRef]) -> Resu
         return Ok(());
     }
     let mut err: Option<String> = None;
-    // the original namespaces of every namespaced resource (resmap
-    // GroupedByOriginalNamespace keys: OrgId().EffectiveNamespace())
-    let orig_ns: std::collections::HashSet<String> = ra
+    // every resource's namespaces, for the subsets a map reference looks at
+    let pool: Vec<PoolEntry> = ra
         .iter()
-        .filter(|r| r.is_namespaceable())
-        .map(|r| match r.original_namespace() {
-            "" => "default".to_owned(),
-            ns => ns.to_owned(),
+        .map(|r| {
+            let gv = r.group_version();
+            PoolEntry {
+                cluster: cluster_scoped(gv, r.kind()),
+                raw_ns: r.namespace().to_owned(),
+                cur: effective_ns(gv, r.kind(), r.namespace()).to_owned(),
+                orig: effective_ns(gv, r.kind(), r.original_namespace()).to_owned(),
+            }
         })
         .collect();
     // each resource's kind, group, version and namespace, read once
@@ -2657,6 +2675,7 @@ fn fix_name_references(ra: &mut [Resource], refs: &[fieldspec::NameRef]) -> Resu
                 .filter(|s| s.selects_gvk(group, version, kind))
                 .collect();
             let (prefixes, suffixes) = (r.prefixes.clone(), r.suffixes.clone());
+            let scope = MapScope::new(r, (group, version, kind), referrer_ns, &pool);
             for s in specs {
                 // nameref roleRefFilter: a `roleRef/name` follows only referrals a previous
                 // id of which its roleRef's `apiGroup` and `kind` select (empty ones select
@@ -2682,7 +2701,7 @@ fn fix_name_references(ra: &mut [Resource], refs: &[fieldspec::NameRef]) -> Resu
                         (!cluster_scoped((group, version), kind)).then_some(referrer_ns.as_str());
                     rename(
                         v,
-                        (&cands, &orig_ns),
+                        (&cands, &scope),
                         referrer_ns,
                         &nr.kind,
                         (&prefixes, &suffixes),
@@ -2734,10 +2753,128 @@ fn pick<'a>(
     sieve(in_ns, affixes)
 }
 
+/// One resource's namespaces, as resmap groups them (`EffectiveNamespace`: "" is
+/// "default", cluster-scoped kinds have none).
+struct PoolEntry {
+    cluster: bool,
+    raw_ns: String,
+    cur: String,
+    orig: String,
+}
+
+/// The resources one referrer can refer to (resmap.go SubsetThatCouldBeReferencedByResource):
+/// all of them for a cluster-scoped referrer; else the cluster-scoped ones, those in its
+/// namespace and, for a RoleBinding, those in a namespace one of its ServiceAccount
+/// subjects names (getNamespacesForRoleBinding).
+struct MapScope<'a> {
+    /// The referrer's effective namespace; `None` when it is cluster-scoped.
+    referrer: Option<String>,
+    role_binding_ns: std::collections::HashSet<String>,
+    pool: &'a [PoolEntry],
+    orig_keys: std::cell::OnceCell<std::collections::HashSet<String>>,
+}
+
+impl<'a> MapScope<'a> {
+    fn new(
+        r: &Resource,
+        (group, version, kind): (&str, &str, &str),
+        ns: &str,
+        pool: &'a [PoolEntry],
+    ) -> Self {
+        let referrer = (!cluster_scoped((group, version), kind))
+            .then(|| effective_ns((group, version), kind, ns).to_owned());
+        let mut role_binding_ns = std::collections::HashSet::new();
+        if kind == "RoleBinding"
+            && let Some(Value::Array(subjects)) = r.obj.get("subjects")
+        {
+            for sub in subjects {
+                if sub.get("kind").and_then(Value::as_str) == Some("ServiceAccount")
+                    && let Some(n) = sub.get("namespace").and_then(Value::as_str)
+                {
+                    role_binding_ns.insert(n.to_owned());
+                }
+            }
+        }
+        MapScope {
+            referrer,
+            role_binding_ns,
+            pool,
+            orig_keys: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn sees(&self, cluster: bool, cur: &str, raw_ns: &str) -> bool {
+        match &self.referrer {
+            None => true,
+            Some(rns) => cluster || cur == rns || self.role_binding_ns.contains(raw_ns),
+        }
+    }
+
+    /// The original namespaces of the subset (resmap GroupedByOriginalNamespace keys).
+    fn orig_keys(&self) -> &std::collections::HashSet<String> {
+        self.orig_keys.get_or_init(|| {
+            self.pool
+                .iter()
+                .filter(|p| !p.cluster && self.sees(p.cluster, &p.cur, &p.raw_ns))
+                .map(|p| p.orig.clone())
+                .collect()
+        })
+    }
+}
+
+/// The referral a `{name, namespace}` map names (nameref.go setMapping): the candidates the
+/// referrer can see whose original namespace is the map's when any resource it can see
+/// started there, else whose current one is; then selectReferral's sieves.
+fn pick_map<'a>(
+    cands: &Cands<'a>,
+    name: &str,
+    map_ns: Option<&str>,
+    scope: &MapScope<'_>,
+    affixes: Affixes<'_>,
+) -> Result<Option<&'a Target>, String> {
+    let eff = |c: &Target, ns: &str| effective_ns((&c.group, &c.version), &c.kind, ns).to_owned();
+    let visible: Vec<&Target> = cands
+        .get(name)
+        .map_or(&[][..], Vec::as_slice)
+        .iter()
+        .copied()
+        // previousNameMatches: a name the referral had before, not its current one
+        .filter(|c| c.prev_id_names.iter().any(|p| p == name))
+        .filter(|c| {
+            let cluster = cluster_scoped((&c.group, &c.version), &c.kind);
+            scope.sees(cluster, &eff(c, &c.namespace), &c.namespace)
+        })
+        .collect();
+    let by_ns: Vec<&Target> = match map_ns {
+        None => visible,
+        Some(ns) if scope.orig_keys().contains(ns) => visible
+            .into_iter()
+            .filter(|c| eff(c, c.namespaces.first().map_or("", String::as_str)) == ns)
+            .collect(),
+        Some(ns) => visible
+            .into_iter()
+            .filter(|c| eff(c, &c.namespace) == ns)
+            .collect(),
+    };
+    // sameCurrentNamespaceAsReferrer: cluster-scoped referrals and ServiceAccounts pass
+    let in_ns: Vec<&Target> = match &scope.referrer {
+        None => by_ns,
+        Some(rns) => by_ns
+            .into_iter()
+            .filter(|c| {
+                cluster_scoped((&c.group, &c.version), &c.kind)
+                    || c.kind == "ServiceAccount"
+                    || &eff(c, &c.namespace) == rns
+            })
+            .collect(),
+    };
+    sieve_by(in_ns, affixes, true)
+}
+
 /// Renames the references in `v`; the first ambiguity is kept in `err`.
 fn rename(
     v: &mut Value,
-    (cands, orig_ns): (&Cands<'_>, &std::collections::HashSet<String>),
+    (cands, scope): (&Cands<'_>, &MapScope<'_>),
     referrer_ns: Option<&str>,
     kind: &str,
     affixes: Affixes<'_>,
@@ -2759,7 +2896,7 @@ fn rename(
                 match it {
                     Value::String(_) => {
                         let mut inner = None;
-                        rename(it, (cands, orig_ns), referrer_ns, kind, affixes, &mut inner);
+                        rename(it, (cands, scope), referrer_ns, kind, affixes, &mut inner);
                         if let Some(e) = inner {
                             note(e);
                         }
@@ -2772,37 +2909,11 @@ fn rename(
                         {
                             continue;
                         }
-                        let subject_ns = m
-                            .get("namespace")
-                            .and_then(Value::as_str)
-                            .map(str::to_owned);
                         let Some(Value::String(n)) = m.get("name") else {
                             continue;
                         };
-                        let none = Vec::new();
-                        let in_ns: Vec<&Target> = cands
-                            .get(n.as_str())
-                            .unwrap_or(&none)
-                            .iter()
-                            .copied()
-                            // a name the referral had before (previousNameMatches)
-                            .filter(|c| c.prev_id_names.contains(n))
-                            .filter(|c| match (subject_ns.as_deref(), referrer_ns) {
-                                // a namespace written in the subject: any the target had
-                                (Some(sn), _) => c.namespaces.iter().any(|x| {
-                                    let gv = (c.group.as_str(), c.version.as_str());
-                                    effective_ns(gv, kind, x) == effective_ns(gv, kind, sn)
-                                }),
-                                // none: the target must be in the referrer's namespace now
-                                (None, Some(rns)) => {
-                                    let gv = (c.group.as_str(), c.version.as_str());
-                                    effective_ns(gv, kind, &c.namespace)
-                                        == effective_ns(gv, kind, rns)
-                                }
-                                (None, None) => true,
-                            })
-                            .collect();
-                        let found = match sieve(in_ns, affixes) {
+                        let map_ns = m.get("namespace").and_then(Value::as_str);
+                        let found = match pick_map(cands, n, map_ns, scope, affixes) {
                             Ok(f) => f,
                             Err(e) => {
                                 note(e);
@@ -2828,68 +2939,8 @@ fn rename(
             let Some(Value::String(n)) = m.get("name") else {
                 return;
             };
-            // previousNameMatches: a name the referral had before, not its current one (a
-            // map already naming it keeps the namespace it wrote)
-            let matching: Vec<&Target> = cands
-                .get(n.as_str())
-                .map_or(&[][..], Vec::as_slice)
-                .iter()
-                .copied()
-                .filter(|c| c.prev_id_names.contains(n))
-                .collect();
-            let by_ns: Vec<&Target> = match m.get("namespace").and_then(Value::as_str) {
-                None => matching.to_vec(),
-                // a cluster-scoped referrer (webhooks, APIService, CRD conversion) sees
-                // every resource: when any of them started in the map's namespace, only
-                // the candidates that started there count (even none)
-                Some(ns) if referrer_ns.is_none() => {
-                    if orig_ns.contains(ns) {
-                        matching
-                            .iter()
-                            .copied()
-                            .filter(|c| {
-                                let first = c.namespaces.first().map_or("", String::as_str);
-                                (if first.is_empty() { "default" } else { first }) == ns
-                            })
-                            .collect()
-                    } else {
-                        matching
-                            .iter()
-                            .copied()
-                            .filter(|c| c.namespace == ns)
-                            .collect()
-                    }
-                }
-                Some(ns) => {
-                    let orig: Vec<&Target> = matching
-                        .iter()
-                        .copied()
-                        .filter(|c| c.namespaces.first().map(String::as_str) == Some(ns))
-                        .collect();
-                    if orig.is_empty() {
-                        matching
-                            .iter()
-                            .copied()
-                            .filter(|c| c.namespace == ns)
-                            .collect()
-                    } else {
-                        orig
-                    }
-                }
-            };
-            let in_ns: Vec<&Target> = match referrer_ns {
-                None => by_ns,
-                Some(rns) => by_ns
-                    .into_iter()
-                    .filter(|c| {
-                        let gv = (c.group.as_str(), c.version.as_str());
-                        cluster_scoped(gv, kind)
-                            || kind == "ServiceAccount"
-                            || effective_ns(gv, kind, &c.namespace) == effective_ns(gv, kind, rns)
-                    })
-                    .collect(),
-            };
-            match sieve(in_ns, affixes) {
+            let map_ns = m.get("namespace").and_then(Value::as_str);
+            match pick_map(cands, n, map_ns, scope, affixes) {
                 Ok(Some(c)) => {
                     let (name, cns) = (c.name.clone(), c.namespace.clone());
                     m.insert("name".into(), Value::String(name));

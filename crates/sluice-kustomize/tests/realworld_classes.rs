@@ -1973,3 +1973,86 @@ fn generated_secret_data_in_base64_lines() {
         ],
     );
 }
+
+/// A `{name, namespace}` map (RBAC subjects, webhook services) follows a referral only
+/// among what its referrer can see, by the referral's original namespace when any visible
+/// resource started in the map's namespace, else by its current one (nameref.go setMapping
+/// and filterMapCandidatesByNamespace, resmap SubsetThatCouldBeReferencedByResource). Name
+/// references are fixed once, at the top (kusttarget.go makeCustomizedResMap): a base's
+/// NamespaceTransformer with `setRoleBindingSubjects: allServiceAccounts` moves the subject
+/// to its namespace, the overlay moves the ServiceAccount on, and the subject (in neither
+/// the original nor the current namespace) keeps the name it was written with. Found by the
+/// wide fuzzer (seeds 70221, 2613).
+#[test]
+fn map_references_look_at_original_then_current_namespaces() {
+    let r = "apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: api-sa
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: api-crb
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: api-role
+subjects:
+- kind: ServiceAccount
+  name: api-sa
+  namespace: default
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: api-rb
+  namespace: other
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: api-role
+subjects:
+- kind: ServiceAccount
+  name: api-sa
+  namespace: default
+- kind: ServiceAccount
+  name: api-sa
+";
+    let base = "resources: [r.yaml]
+namePrefix: p-
+namespace: prod
+transformers:
+- |-
+  apiVersion: builtin
+  kind: NamespaceTransformer
+  metadata:
+    name: t0
+    namespace: plugin-ns
+  setRoleBindingSubjects: allServiceAccounts
+  fieldSpecs:
+  - path: metadata/namespace
+    create: true
+";
+    for (name, overlay) in [
+        (
+            "mapref-ns-overlay",
+            "resources: [base]\nnamePrefix: q-\nnamespace: stage\n",
+        ),
+        ("mapref-prefix-only", "resources: [base]\nnamePrefix: q-\n"),
+        ("mapref-ns-only", "resources: [base]\nnamespace: stage\n"),
+    ] {
+        check(
+            name,
+            &[
+                ("base/r.yaml", r),
+                ("base/kustomization.yaml", base),
+                ("kustomization.yaml", overlay),
+            ],
+        );
+    }
+    check(
+        "mapref-base",
+        &[("r.yaml", r), ("kustomization.yaml", base)],
+    );
+}

@@ -12,11 +12,11 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt as _;
 
-use crate::auth::{Auth, CHALLENGE};
+use crate::auth::{Auth, CHALLENGE, Decision, Need};
 use crate::error::{Code, Error, Result};
 use crate::manifest::{MAX_MANIFEST_BYTES, OCI_INDEX};
 use crate::reference::{Digest, Reference};
-use crate::route::{self, Route, escape, query_param};
+use crate::route::{self, Route, escape, query_param, query_params};
 use crate::store::{Store, referrers_index};
 
 /// How the registry is set up.
@@ -125,20 +125,25 @@ async fn dispatch(reg: &Registry, req: Request) -> Result<Response> {
     };
     let write = !matches!(method, Method::GET | Method::HEAD);
     let authz = header_str(&parts.headers, header::AUTHORIZATION);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     if matches!(route, Ok(Route::Token)) {
-        // the token flow: credentials in, the bearer token out
-        if !reg.auth.authenticated(authz) {
-            return Err(Error::new(Code::Unauthorized, "authentication required"));
-        }
-        let t = reg.auth.token.clone().unwrap_or_default();
-        return Ok(json(
-            StatusCode::OK,
-            "application/json",
-            &serde_json::json!({"token": t, "access_token": t}),
-        ));
+        return token_endpoint(reg, &method, authz, query.as_deref(), body, now).await;
     }
-    if !reg.auth.allows(authz, write) {
-        return Err(Error::new(Code::Unauthorized, "authentication required"));
+    let needs = needs(&route, &method);
+    if let Decision::Deny { insufficient_scope } = reg.auth.decide(authz, &needs, write, now) {
+        let host = header_str(&parts.headers, header::HOST)
+            .map(String::from)
+            .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+            .unwrap_or_else(|| "localhost".into());
+        let mut r = error_response(&Error::new(Code::Unauthorized, "authentication required"));
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            hv(&reg.auth.challenge(&host, &needs, insufficient_scope)),
+        );
+        return Ok(r);
     }
     let route = route?;
     let store = &reg.store;
@@ -218,11 +223,46 @@ async fn dispatch(reg: &Registry, req: Request) -> Result<Response> {
                 Ok(blob_headers(empty(StatusCode::OK, &[]), &digest, size))
             }
             Method::GET => {
-                let (file, size) = store.open_blob(&name, &digest).await?;
-                let stream = tokio_util::io::ReaderStream::with_capacity(file, 1 << 18);
-                let mut r = Response::new(Body::from_stream(stream));
-                *r.status_mut() = StatusCode::OK;
-                Ok(blob_headers(r, &digest, size))
+                let (mut file, size) = store.open_blob(&name, &digest).await?;
+                let range = header_str(&parts.headers, header::RANGE)
+                    .map_or(ByteRange::Full, |h| parse_range(h, size));
+                match range {
+                    ByteRange::Full => {
+                        let stream = tokio_util::io::ReaderStream::with_capacity(file, 1 << 18);
+                        let mut r = Response::new(Body::from_stream(stream));
+                        *r.status_mut() = StatusCode::OK;
+                        Ok(blob_headers(r, &digest, size))
+                    }
+                    ByteRange::Part { start, len } => {
+                        use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
+                        file.seek(std::io::SeekFrom::Start(start))
+                            .await
+                            .map_err(|e| {
+                                Error::new(Code::BlobUnknown, format!("reading the blob: {e}"))
+                            })?;
+                        let stream =
+                            tokio_util::io::ReaderStream::with_capacity(file.take(len), 1 << 18);
+                        let mut r = Response::new(Body::from_stream(stream));
+                        *r.status_mut() = StatusCode::PARTIAL_CONTENT;
+                        let mut r = blob_headers(r, &digest, len);
+                        r.headers_mut().insert(
+                            header::CONTENT_RANGE,
+                            hv(&format!("bytes {start}-{}/{size}", start + len - 1)),
+                        );
+                        Ok(r)
+                    }
+                    ByteRange::Unsatisfiable => {
+                        let mut r = (
+                            StatusCode::RANGE_NOT_SATISFIABLE,
+                            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                            "invalid range\n",
+                        )
+                            .into_response();
+                        r.headers_mut()
+                            .insert(header::CONTENT_RANGE, hv(&format!("bytes */{size}")));
+                        Ok(r)
+                    }
+                }
             }
             Method::DELETE => {
                 store.delete_blob(&name, &digest).await?;
@@ -234,7 +274,16 @@ async fn dispatch(reg: &Registry, req: Request) -> Result<Response> {
             if method != Method::POST {
                 return Err(unsupported());
             }
+            // a mount needs pull on the source too; without it the client uploads
+            let may_read_from = q("from").is_none_or(|from| {
+                let need = [Need::Repo {
+                    name: from,
+                    action: "pull",
+                }];
+                reg.auth.decide(authz, &need, false, now) == Decision::Allow
+            });
             if let Some(m) = q("mount")
+                && may_read_from
                 && let Ok(d) = Digest::parse(&m)
                 && store.mount(&name, &d, q("from").as_deref()).await?
             {
@@ -340,6 +389,98 @@ async fn dispatch(reg: &Registry, req: Request) -> Result<Response> {
     }
 }
 
+/// What a route asks of the credentials (the scope a bearer token must grant).
+fn needs(route: &Result<Route>, method: &Method) -> Vec<Need> {
+    let read = matches!(*method, Method::GET | Method::HEAD);
+    let repo = |name: &str, action: &'static str| {
+        vec![Need::Repo {
+            name: name.to_string(),
+            action,
+        }]
+    };
+    match route {
+        Err(_) | Ok(Route::Base) | Ok(Route::Token) => vec![Need::Any],
+        Ok(Route::Catalog) => vec![Need::Catalog],
+        Ok(Route::Tags { name }) | Ok(Route::Referrers { name, .. }) => repo(name, "pull"),
+        Ok(Route::Blob { name, .. }) | Ok(Route::Manifest { name, .. }) => {
+            if read {
+                repo(name, "pull")
+            } else if *method == Method::DELETE {
+                repo(name, "delete")
+            } else {
+                repo(name, "push")
+            }
+        }
+        Ok(Route::UploadStart { name }) | Ok(Route::Upload { name, .. }) => repo(name, "push"),
+    }
+}
+
+/// The token endpoint of the Docker Registry token flow (distribution
+/// docs/spec/auth/token.md): `GET /v2/token?service=..&scope=..` with Basic credentials
+/// (or none, for anonymous pull), and the OAuth2 password grant (`POST` form with
+/// `grant_type=password`, `username`, `password`, `scope`; docs/spec/auth/oauth.md).
+/// Answers `{"token", "access_token", "expires_in"}`.
+async fn token_endpoint(
+    reg: &Registry,
+    method: &Method,
+    authz: Option<&str>,
+    query: Option<&str>,
+    body: Body,
+    now: u64,
+) -> Result<Response> {
+    use base64::Engine as _;
+    let (scopes, authz) = match *method {
+        Method::GET => (query_params(query, "scope"), authz.map(String::from)),
+        Method::POST => {
+            let bytes = http_body_util::Limited::new(body, 64 << 10)
+                .collect()
+                .await
+                .map_err(|_| Error::new(Code::Unsupported, "token request body too large"))?
+                .to_bytes();
+            let form = String::from_utf8_lossy(&bytes).into_owned();
+            let form = Some(form.as_str());
+            if query_param(form, "grant_type").as_deref() != Some("password") {
+                return Ok(json(
+                    StatusCode::BAD_REQUEST,
+                    "application/json",
+                    &serde_json::json!({"error": "unsupported_grant_type"}),
+                ));
+            }
+            let user = query_params(form, "username").concat();
+            let pass = query_params(form, "password").concat();
+            let basic = format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+            );
+            (query_params(form, "scope"), Some(basic))
+        }
+        _ => {
+            return Err(Error::new(
+                Code::Unsupported,
+                format!("{method} is not supported here"),
+            ));
+        }
+    };
+    let scopes: Vec<String> = scopes
+        .iter()
+        .flat_map(|s| s.split_whitespace())
+        .map(String::from)
+        .collect();
+    let Some(access) = reg.auth.grant(authz.as_deref(), &scopes) else {
+        return Err(Error::new(Code::Unauthorized, "authentication required"));
+    };
+    let t = reg.auth.issue(access, now);
+    Ok(json(
+        StatusCode::OK,
+        "application/json",
+        &serde_json::json!({
+            "token": t,
+            "access_token": t,
+            "expires_in": crate::auth::TOKEN_SECONDS,
+        }),
+    ))
+}
+
 fn blob_headers(mut r: Response, d: &Digest, size: u64) -> Response {
     let h = r.headers_mut();
     h.insert(header::CONTENT_LENGTH, hv(&size.to_string()));
@@ -349,7 +490,94 @@ fn blob_headers(mut r: Response, d: &Digest, size: u64) -> Response {
     );
     h.insert("Docker-Content-Digest", hv(&d.to_string()));
     h.insert(header::ETAG, hv(&format!("\"{d}\"")));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     r
+}
+
+/// What a blob GET with a `Range` header sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteRange {
+    /// The whole blob (200): no usable single range.
+    Full,
+    /// `206 Partial Content` of `len` bytes from `start`.
+    Part { start: u64, len: u64 },
+    /// `416 Range Not Satisfiable` with `Content-Range: bytes */SIZE`.
+    Unsatisfiable,
+}
+
+/// A `Range` header against a blob of `size` bytes, as distribution answers it (its
+/// blob server is Go's `http.ServeContent`, `parseRange`): `bytes=a-b`, `bytes=a-`,
+/// `bytes=-n` (the last n bytes); an end past the blob is clamped; a malformed header, or
+/// ranges that all start past the end, are 416. Several satisfiable ranges are answered
+/// with the whole blob (RFC 9110 14.2 lets a server ignore `Range`; Go would send
+/// multipart/byteranges, which no registry client asks for).
+pub fn parse_range(h: &str, size: u64) -> ByteRange {
+    let Some(spec) = h.strip_prefix("bytes=") else {
+        return ByteRange::Unsatisfiable;
+    };
+    let mut ranges = Vec::new();
+    let mut no_overlap = false;
+    for ra in spec.split(',') {
+        let ra = ra.trim_matches(|c| c == ' ' || c == '\t');
+        if ra.is_empty() {
+            continue;
+        }
+        let Some((start, end)) = ra.split_once('-') else {
+            return ByteRange::Unsatisfiable;
+        };
+        let (start, end) = (start.trim(), end.trim());
+        let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+        if start.is_empty() {
+            // suffix: the last `end` bytes
+            let Some(n) = Some(end)
+                .filter(|e| digits(e))
+                .and_then(|e| e.parse::<u64>().ok())
+            else {
+                return ByteRange::Unsatisfiable;
+            };
+            let n = n.min(size);
+            if n == 0 {
+                // RFC 9110 14.1.3: a suffix of zero bytes is unsatisfiable
+                no_overlap = true;
+                continue;
+            }
+            ranges.push((size - n, n));
+            continue;
+        }
+        let Some(a) = Some(start)
+            .filter(|s| digits(s))
+            .and_then(|s| s.parse::<u64>().ok())
+        else {
+            return ByteRange::Unsatisfiable;
+        };
+        if a >= size {
+            no_overlap = true;
+            continue;
+        }
+        let len = if end.is_empty() {
+            size - a
+        } else {
+            let Some(b) = Some(end)
+                .filter(|e| digits(e))
+                .and_then(|e| e.parse::<u64>().ok())
+            else {
+                return ByteRange::Unsatisfiable;
+            };
+            if b < a {
+                return ByteRange::Unsatisfiable;
+            }
+            b.min(size - 1) - a + 1
+        };
+        ranges.push((a, len));
+    }
+    match ranges.as_slice() {
+        [] if no_overlap => ByteRange::Unsatisfiable,
+        [(start, len)] => ByteRange::Part {
+            start: *start,
+            len: *len,
+        },
+        _ => ByteRange::Full,
+    }
 }
 
 fn created_blob(name: &str, d: &Digest) -> Response {
@@ -475,6 +703,34 @@ mod tests {
             0
         );
         assert!(paginate(all, Some("x"), None).is_err());
+    }
+
+    // Go net/http fs.go parseRange and ServeContent, which distribution's blob server uses
+    #[test]
+    fn byte_ranges() {
+        use ByteRange::*;
+        assert_eq!(parse_range("bytes=0-9", 100), Part { start: 0, len: 10 });
+        assert_eq!(parse_range("bytes=90-", 100), Part { start: 90, len: 10 });
+        assert_eq!(parse_range("bytes=-10", 100), Part { start: 90, len: 10 });
+        assert_eq!(parse_range("bytes=-1000", 100), Part { start: 0, len: 100 });
+        assert_eq!(
+            parse_range("bytes=95-1000", 100),
+            Part { start: 95, len: 5 }
+        );
+        assert_eq!(parse_range("bytes= 5-6 ", 100), Part { start: 5, len: 2 });
+        assert_eq!(parse_range("bytes=100-", 100), Unsatisfiable);
+        assert_eq!(
+            parse_range("bytes=200-300, 1-2", 100),
+            Part { start: 1, len: 2 }
+        );
+        assert_eq!(parse_range("bytes=9-1", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=x-1", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=-", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=--1", 100), Unsatisfiable);
+        assert_eq!(parse_range("items=0-1", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=0-0", 0), Unsatisfiable);
+        assert_eq!(parse_range("bytes=-0", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=0-1,5-6", 100), Full);
     }
 
     #[test]

@@ -139,6 +139,20 @@ pub fn query_param(query: Option<&str>, key: &str) -> Option<String> {
     })
 }
 
+/// Every value of a query (or form) parameter, in order, with `+` read as a space.
+pub fn query_params(query: Option<&str>, key: &str) -> Vec<String> {
+    let Some(q) = query else {
+        return Vec::new();
+    };
+    q.split('&')
+        .filter_map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            let k = unescape(&k.replace('+', " "))?;
+            (k == key).then(|| unescape(&v.replace('+', " "))).flatten()
+        })
+        .collect()
+}
+
 /// Percent-encodes a query value (unreserved characters kept).
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

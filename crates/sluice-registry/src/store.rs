@@ -55,6 +55,22 @@ pub struct GcStats {
     pub blobs_removed: u64,
     pub bytes_freed: u64,
     pub blobs_kept: u64,
+    /// Untagged manifests unlinked from their repository (`delete_untagged`).
+    pub manifests_removed: u64,
+}
+
+/// How a garbage collection runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GcOptions {
+    /// Blobs, upload sessions and (with `delete_untagged`) manifest links younger than this
+    /// are kept, so a push in progress survives.
+    pub grace: Duration,
+    /// distribution's `registry garbage-collect --delete-untagged`: first unlink the
+    /// manifests of each repository that no tag reaches, directly or through an index
+    /// (an image index's platform manifests stay with it, unlike distribution v2's
+    /// collector: gitlab-org/container-registry#149), nor as a referrer (`subject`) of a
+    /// manifest that stays; then collect the blobs only they referenced.
+    pub delete_untagged: bool,
 }
 
 /// A blob's descriptor in a referrers answer, or a manifest fetched.
@@ -634,9 +650,122 @@ impl Store {
     /// whose manifest is not pushed yet survives), and upload sessions idle longer than
     /// `grace`. Runs exclusive of pushes.
     pub async fn gc(&self, grace: Duration) -> Result<GcStats> {
+        self.gc_with(GcOptions {
+            grace,
+            delete_untagged: false,
+        })
+        .await
+    }
+
+    /// The manifests a repository links: digest, link path.
+    async fn linked_manifests(&self, name: &str) -> Vec<(Digest, PathBuf)> {
+        let mut out = Vec::new();
+        let dir = self.repo(name).join("_manifests");
+        for alg in [Algorithm::Sha256, Algorithm::Sha512] {
+            let Ok(mut rd) = tokio::fs::read_dir(dir.join(alg.as_str())).await else {
+                continue;
+            };
+            while let Ok(Some(e)) = rd.next_entry().await {
+                let Some(hex) = e.file_name().to_str().map(String::from) else {
+                    continue;
+                };
+                if let Ok(d) = Digest::parse(&format!("{}:{hex}", alg.as_str())) {
+                    out.push((d, e.path()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Unlinks the manifests of `name` no tag reaches (see [`GcOptions::delete_untagged`])
+    /// whose link is older than `grace`; returns how many.
+    async fn unlink_untagged(&self, name: &str, grace: Duration, now: SystemTime) -> u64 {
+        let linked = self.linked_manifests(name).await;
+        let mut parsed: HashMap<Digest, (PathBuf, Option<Manifest>)> = HashMap::new();
+        for (d, link) in linked {
+            let m = match tokio::fs::read(self.blob_path(&d)).await {
+                Ok(body) => manifest::parse(&body, None).ok(),
+                Err(_) => None,
+            };
+            parsed.insert(d, (link, m));
+        }
+        let mut live: BTreeSet<Digest> = BTreeSet::new();
+        let mut stack: Vec<Digest> = Vec::new();
+        if let Ok(tags) = self.tags(name).await {
+            for t in tags {
+                if let Ok(s) =
+                    tokio::fs::read_to_string(self.repo(name).join("_tags").join(&t)).await
+                    && let Ok(d) = Digest::parse(s.trim())
+                {
+                    stack.push(d);
+                }
+            }
+        }
+        loop {
+            while let Some(d) = stack.pop() {
+                if !live.insert(d.clone()) {
+                    continue;
+                }
+                if let Some((_, Some(m))) = parsed.get(&d) {
+                    stack.extend(m.manifests.iter().map(|c| c.digest.clone()));
+                }
+            }
+            // referrers of what stays stay (signatures, SBOMs pushed without a tag)
+            for (d, (_, m)) in &parsed {
+                if !live.contains(d)
+                    && let Some(Some(s)) = m.as_ref().map(|m| m.subject.as_ref())
+                    && live.contains(&s.digest)
+                {
+                    stack.push(d.clone());
+                }
+            }
+            if stack.is_empty() {
+                break;
+            }
+        }
+        let mut removed = 0;
+        for (d, (link, m)) in &parsed {
+            if live.contains(d) {
+                continue;
+            }
+            let young = tokio::fs::metadata(link)
+                .await
+                .ok()
+                .and_then(|meta| meta.modified().ok())
+                .and_then(|t| now.duration_since(t).ok())
+                .is_none_or(|age| age < grace);
+            if young {
+                continue;
+            }
+            if let Some(Some(s)) = m.as_ref().map(|m| m.subject.as_ref()) {
+                let _ =
+                    tokio::fs::remove_file(self.link(name, "_referrers", &s.digest).join(format!(
+                        "{}-{}",
+                        d.algorithm().as_str(),
+                        d.hex()
+                    )))
+                    .await;
+            }
+            if tokio::fs::remove_file(link).await.is_ok() {
+                removed += 1;
+            }
+        }
+        removed
+    }
+
+    /// [`Store::gc`] with options (untagged manifests).
+    pub async fn gc_with(&self, opts: GcOptions) -> Result<GcStats> {
+        let grace = opts.grace;
         let _g = self.gc_lock.write().await;
         let mut marked: BTreeSet<PathBuf> = BTreeSet::new();
         let repos = self.catalog().await?;
+        let mut manifests_removed = 0;
+        if opts.delete_untagged {
+            let now = SystemTime::now();
+            for r in &repos {
+                manifests_removed += self.unlink_untagged(r, grace, now).await;
+            }
+        }
         for r in &repos {
             let dir = self.repo(r).join("_manifests");
             for alg in [Algorithm::Sha256, Algorithm::Sha512] {
@@ -669,7 +798,10 @@ impl Store {
                 .and_then(|t| now.duration_since(t).ok())
                 .is_some_and(|age| age >= grace)
         };
-        let mut stats = GcStats::default();
+        let mut stats = GcStats {
+            manifests_removed,
+            ..GcStats::default()
+        };
         for alg in [Algorithm::Sha256, Algorithm::Sha512] {
             let Ok(mut rd) = tokio::fs::read_dir(self.root.join("blobs").join(alg.as_str())).await
             else {

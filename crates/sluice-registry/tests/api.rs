@@ -341,6 +341,153 @@ async fn gc_keeps_what_manifests_reference() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+async fn put_manifest(reg: &Arc<Registry>, name: &str, reference: &str, m: &[u8]) -> Digest {
+    let r = call(
+        reg,
+        "PUT",
+        &format!("/v2/{name}/manifests/{reference}"),
+        &[],
+        m.to_vec(),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    Digest::sha256_of(m)
+}
+
+// distribution's `registry garbage-collect --delete-untagged` (docs/garbage-collection.md:
+// "delete manifests that are not currently referenced via tag"), keeping what an image
+// index or a kept manifest's referrers reach (gitlab-org/container-registry#149 is the
+// bug of unlinking an index's platform manifests)
+#[tokio::test]
+async fn gc_delete_untagged() {
+    use sluice_registry::store::GcOptions;
+    let dir = tmp("gc-untagged");
+    let reg = open(&dir, Auth::default());
+    let config = push_blob(&reg, "u", b"{}").await;
+    let l1 = push_blob(&reg, "u", b"layer1").await;
+    let l2 = push_blob(&reg, "u", b"layer2").await;
+    let l3 = push_blob(&reg, "u", b"layer3").await;
+    let l4 = push_blob(&reg, "u", b"layer4").await;
+    let l5 = push_blob(&reg, "u", b"layer5").await;
+    let m1b = image_manifest(&config, &l1, None);
+    let m1 = put_manifest(&reg, "u", "v1", &m1b).await;
+    // the tag moves on: m1 is untagged
+    let m2b = image_manifest(&config, &l2, None);
+    let m2 = put_manifest(&reg, "u", "v1", &m2b).await;
+    // a platform manifest reached through a tagged index
+    let m3b = image_manifest(&config, &l3, None);
+    let m3 = put_manifest(&reg, "u", &Digest::sha256_of(&m3b).to_string(), &m3b).await;
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": m3.to_string(), "size": m3b.len()}],
+    }))
+    .expect("json");
+    put_manifest(&reg, "u", "multi", &index).await;
+    // a referrer of the tagged m2 stays; one of the untagged m1 goes with it
+    let sbom_b = image_manifest(&config, &l4, Some((&m2, m2b.len())));
+    let sbom = put_manifest(&reg, "u", &Digest::sha256_of(&sbom_b).to_string(), &sbom_b).await;
+    let old_b = image_manifest(&config, &l5, Some((&m1, m1b.len())));
+    put_manifest(&reg, "u", &Digest::sha256_of(&old_b).to_string(), &old_b).await;
+    // m1 tagged in another repository keeps its blobs there
+    push_blob(&reg, "w", b"{}").await;
+    push_blob(&reg, "w", b"layer1").await;
+    put_manifest(&reg, "w", "keep", &m1b).await;
+
+    // without delete_untagged, or within the grace period, every manifest stays
+    let s = reg.store().gc(std::time::Duration::ZERO).await.expect("gc");
+    assert_eq!((s.manifests_removed, s.blobs_removed), (0, 0), "{s:?}");
+    let s = reg
+        .store()
+        .gc_with(GcOptions {
+            grace: std::time::Duration::from_secs(3600),
+            delete_untagged: true,
+        })
+        .await
+        .expect("gc");
+    assert_eq!((s.manifests_removed, s.blobs_removed), (0, 0), "{s:?}");
+
+    let s = reg
+        .store()
+        .gc_with(GcOptions {
+            grace: std::time::Duration::ZERO,
+            delete_untagged: true,
+        })
+        .await
+        .expect("gc");
+    // m1 and its referrer unlinked from u; the referrer's manifest blob and layer5 freed
+    assert_eq!((s.manifests_removed, s.blobs_removed), (2, 2), "{s:?}");
+    let get = |name: &'static str, what: String| {
+        let reg = reg.clone();
+        async move { call(&reg, "GET", &format!("/v2/{name}/{what}"), &[], vec![]).await }
+    };
+    assert_eq!(
+        get("u", format!("manifests/{m1}")).await.code(),
+        "MANIFEST_UNKNOWN"
+    );
+    assert_eq!(get("u", format!("blobs/{l5}")).await.code(), "BLOB_UNKNOWN");
+    for ok in [
+        get("u", format!("manifests/{m2}")).await,
+        get("u", format!("manifests/{m3}")).await,
+        get("u", "manifests/multi".into()).await,
+        get("u", format!("manifests/{sbom}")).await,
+        get("u", format!("blobs/{l3}")).await,
+        get("u", format!("blobs/{l4}")).await,
+        get("w", "manifests/keep".into()).await,
+        get("w", format!("blobs/{l1}")).await,
+    ] {
+        assert_eq!(
+            ok.status,
+            StatusCode::OK,
+            "{}",
+            String::from_utf8_lossy(&ok.body)
+        );
+    }
+    let r = get("u", format!("referrers/{m2}")).await;
+    assert_eq!(r.json()["manifests"][0]["digest"], sbom.to_string());
+    let r = get("u", format!("referrers/{m1}")).await;
+    assert_eq!(r.json()["manifests"], serde_json::json!([]));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// distribution serves blobs with Go's http.ServeContent: `Range: bytes=a-b` is 206 with
+// Content-Range, a range past the end 416 with `Content-Range: bytes */SIZE`
+#[tokio::test]
+async fn blob_range_requests() {
+    let dir = tmp("range");
+    let reg = open(&dir, Auth::default());
+    let data: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+    let d = push_blob(&reg, "r", &data).await;
+    let uri = format!("/v2/r/blobs/{d}");
+    let r = call(&reg, "GET", &uri, &[("Range", "bytes=10-19")], vec![]).await;
+    assert_eq!(r.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(r.h("Content-Range"), "bytes 10-19/1000");
+    assert_eq!(r.h("Content-Length"), "10");
+    assert_eq!(r.body, data[10..20]);
+    let r = call(&reg, "GET", &uri, &[("Range", "bytes=-5")], vec![]).await;
+    assert_eq!(
+        (r.status, r.body.as_slice()),
+        (StatusCode::PARTIAL_CONTENT, &data[995..])
+    );
+    let r = call(&reg, "GET", &uri, &[("Range", "bytes=990-")], vec![]).await;
+    assert_eq!(r.h("Content-Range"), "bytes 990-999/1000");
+    assert_eq!(r.body, data[990..]);
+    for bad in ["bytes=1000-", "bytes=5-1", "pages=1-2"] {
+        let r = call(&reg, "GET", &uri, &[("Range", bad)], vec![]).await;
+        assert_eq!(r.status, StatusCode::RANGE_NOT_SATISFIABLE, "{bad}");
+        assert_eq!(r.h("Content-Range"), "bytes */1000", "{bad}");
+    }
+    let r = call(&reg, "GET", &uri, &[], vec![]).await;
+    assert_eq!((r.status, r.h("Accept-Ranges")), (StatusCode::OK, "bytes"));
+    assert_eq!(r.body, data);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test]
 async fn bad_input_gets_spec_errors_and_stores_nothing() {
     let dir = tmp("bad");
@@ -430,7 +577,7 @@ async fn credentials() {
         &dir,
         Auth {
             token: Some("s3cret".into()),
-            anonymous_pull: false,
+            ..Auth::default()
         },
     );
     let r = call(&reg, "GET", "/v2/", &[], vec![]).await;
@@ -438,23 +585,138 @@ async fn credentials() {
         (r.status, r.code()),
         (StatusCode::UNAUTHORIZED, "UNAUTHORIZED".into())
     );
-    assert_eq!(r.h("WWW-Authenticate"), "Basic realm=\"sluice-registry\"");
+    // the Docker Registry token authentication spec's challenge (distribution
+    // docs/spec/auth/token.md "How to authenticate")
+    assert_eq!(
+        r.h("WWW-Authenticate"),
+        "Bearer realm=\"https://localhost/v2/token\",service=\"sluice-registry\""
+    );
+    let r = call(
+        &reg,
+        "PUT",
+        "/v2/team/app/manifests/v1",
+        &[("Host", "reg.example:5000")],
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        r.h("WWW-Authenticate"),
+        "Bearer realm=\"https://reg.example:5000/v2/token\",service=\"sluice-registry\",scope=\"repository:team/app:pull,push\""
+    );
     let basic = format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode("me:s3cret")
     );
     let r = call(&reg, "GET", "/v2/", &[("Authorization", &basic)], vec![]).await;
     assert_eq!(r.status, StatusCode::OK);
-    // the token flow hands out the bearer token for the credentials
+    // the token flow: credentials in, a token for the scopes asked out
     let r = call(
         &reg,
         "GET",
-        "/v2/token?service=x&scope=repository:a:pull",
+        "/v2/token?service=sluice-registry&scope=repository:a:pull&scope=repository:b:pull,push",
         &[("Authorization", &basic)],
         vec![],
     )
     .await;
-    assert_eq!(r.json()["token"], "s3cret");
+    assert_eq!(r.status, StatusCode::OK);
+    let tok = r.json()["token"].as_str().expect("token").to_string();
+    assert_eq!(r.json()["access_token"], tok.as_str());
+    assert_eq!(r.json()["expires_in"], 1800);
+    let bearer = format!("Bearer {tok}");
+    let push = |name: &str| format!("/v2/{name}/blobs/uploads/");
+    let r = call(
+        &reg,
+        "POST",
+        &push("b"),
+        &[("Authorization", &bearer)],
+        vec![],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    let r = call(
+        &reg,
+        "GET",
+        "/v2/a/tags/list",
+        &[("Authorization", &bearer)],
+        vec![],
+    )
+    .await;
+    assert_eq!(r.code(), "NAME_UNKNOWN", "pull on a is granted");
+    // beyond the token's scopes: 401 naming the scope, error="insufficient_scope"
+    let r = call(
+        &reg,
+        "POST",
+        &push("a"),
+        &[("Authorization", &bearer)],
+        vec![],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        r.h("WWW-Authenticate")
+            .ends_with("scope=\"repository:a:pull,push\",error=\"insufficient_scope\""),
+        "{}",
+        r.h("WWW-Authenticate")
+    );
+    let r = call(
+        &reg,
+        "GET",
+        "/v2/_catalog",
+        &[("Authorization", &bearer)],
+        vec![],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // wrong credentials get no token (the token endpoint's own challenge is Basic)
+    let wrong = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("me:nope")
+    );
+    let r = call(
+        &reg,
+        "GET",
+        "/v2/token?scope=repository:a:pull",
+        &[("Authorization", &wrong)],
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.h("WWW-Authenticate")),
+        (StatusCode::UNAUTHORIZED, "Basic realm=\"sluice-registry\"")
+    );
+    // OAuth2 password grant (docs/spec/auth/oauth.md)
+    let r = call(
+        &reg,
+        "POST",
+        "/v2/token",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        b"grant_type=password&service=sluice-registry&client_id=t&username=u&password=s3cret&scope=registry%3Acatalog%3A*+repository%3Ac%3Apull"
+            .to_vec(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let oauth = format!(
+        "Bearer {}",
+        r.json()["access_token"].as_str().expect("token")
+    );
+    let r = call(
+        &reg,
+        "GET",
+        "/v2/_catalog",
+        &[("Authorization", &oauth)],
+        vec![],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = call(
+        &reg,
+        "POST",
+        "/v2/token",
+        &[],
+        b"grant_type=refresh_token&refresh_token=x".to_vec(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let r = call(
         &reg,
         "POST",
@@ -479,6 +741,7 @@ async fn credentials() {
         Auth {
             token: Some("s3cret".into()),
             anonymous_pull: true,
+            ..Auth::default()
         },
     );
     assert_eq!(
@@ -486,6 +749,25 @@ async fn credentials() {
         StatusCode::OK
     );
     let r = call(&anon, "POST", "/v2/a/blobs/uploads/", &[], vec![]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // an anonymous token request gets pull only
+    let r = call(
+        &anon,
+        "GET",
+        "/v2/token?scope=repository:a:pull,push",
+        &[],
+        vec![],
+    )
+    .await;
+    let anon_bearer = format!("Bearer {}", r.json()["token"].as_str().expect("token"));
+    let r = call(
+        &anon,
+        "POST",
+        "/v2/a/blobs/uploads/",
+        &[("Authorization", &anon_bearer)],
+        vec![],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(tmp("anon"));

@@ -26,6 +26,17 @@ proptest! {
         let _ = route::parse(&format!("/v2/{s}"));
         let _ = route::query_param(Some(&s), "n");
         let _ = sluice_registry::http::parse_content_range(&s);
+        let _ = sluice_registry::http::parse_range(&s, 100);
+        let _ = sluice_registry::http::parse_range(&format!("bytes={s}"), 100);
+        let _ = sluice_registry::auth::parse_scope(&s);
+        let _ = route::query_params(Some(&s), "scope");
+        let a = sluice_registry::Auth { token: Some("t".into()), ..Default::default() };
+        let _ = a.verify(&s, 0);
+        let _ = a.verify(&format!("sr1.{s}"), 0);
+        let need = [sluice_registry::auth::Need::Any];
+        let _ = a.decide(Some(&s), &need, true, 0);
+        let _ = a.decide(Some(&format!("Bearer sr1.{s}")), &need, true, 0);
+        let _ = a.grant(Some(&s), std::slice::from_ref(&s));
         let _ = manifest::parse(s.as_bytes(), None);
     }
 
@@ -85,4 +96,32 @@ fn arb_json() -> impl Strategy<Value = serde_json::Value> {
             .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
         ]
     })
+}
+
+proptest! {
+    // a range the parser accepts lies inside the blob and is what the header asked for
+    // (Go net/http parseRange's arithmetic)
+    #[test]
+    fn byte_ranges_stay_inside_the_blob(a in 0u64..300, b in 0u64..300, size in 0u64..200, form in 0u8..3) {
+        use sluice_registry::http::{ByteRange, parse_range};
+        let h = match form {
+            0 => format!("bytes={a}-{b}"),
+            1 => format!("bytes={a}-"),
+            _ => format!("bytes=-{a}"),
+        };
+        match parse_range(&h, size) {
+            ByteRange::Part { start, len } => {
+                prop_assert!(len > 0 && start + len <= size);
+                match form {
+                    0 => prop_assert_eq!((start, len), (a, b.min(size - 1) - a + 1)),
+                    1 => prop_assert_eq!((start, len), (a, size - a)),
+                    _ => prop_assert_eq!((start, len), (size - a.min(size), a.min(size))),
+                }
+            }
+            ByteRange::Unsatisfiable => prop_assert!(
+                (form < 2 && a >= size) || (form == 0 && b < a) || (form == 2 && (a == 0 || size == 0))
+            ),
+            ByteRange::Full => prop_assert!(false, "one range is never Full"),
+        }
+    }
 }

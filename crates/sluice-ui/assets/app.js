@@ -700,9 +700,54 @@ function logView(box, ns, pod, container, follow, filename) {
 
 // ---------------------------------------------------------------------------- listeners
 
+// One interceptor as a line: its name (ref or the old inline kinds) and its params, a CEL
+// filter shown as code (tektoncd/triggers docs/eventlisteners.md "Interceptors").
+function interceptorLine(i) {
+  const inline = ['cel', 'gitlab', 'github', 'bitbucket', 'slack', 'webhook'].find((k) => i && i[k]);
+  const name = get(i, 'ref.name') || inline || get(i, 'name') || '(interceptor)';
+  const params = (get(i, 'params', []) || []).map((p) => [p.name, p.value]);
+  if (inline && typeof i[inline] === 'object') params.push(...Object.entries(i[inline]));
+  const show = (v) => typeof v === 'string' ? v : JSON.stringify(v);
+  return h('li', { 'data-interceptor': name }, h('strong', {}, name),
+    get(i, 'ref.kind') && get(i, 'ref.kind') !== 'ClusterInterceptor' ? h('span', { class: 'muted' }, ` (${get(i, 'ref.kind')})`) : null,
+    params.length ? h('dl', { class: 'facts' }, params.map(([k, v]) => [h('dt', {}, k),
+      h('dd', {}, k === 'filter' || k === 'overlays' || typeof v !== 'string' ? h('code', {}, show(v)) : show(v))])) : null);
+}
+
+// A trigger (inline or a referenced Trigger object): interceptors, bindings, template.
+function triggerDetails(t, name, spec) {
+  const bindings = (get(spec, 'bindings', []) || []).map((b) => b.ref
+    ? `${b.kind === 'ClusterTriggerBinding' ? 'ClusterTriggerBinding' : 'TriggerBinding'} ${b.ref}`
+    : `${b.name} = ${b.value}`);
+  const tpl = get(spec, 'template.ref') || get(spec, 'template.name') || (get(spec, 'template.spec') ? '(inline)' : '---');
+  return h('div', { class: 'trigger', 'data-trigger': name },
+    h('h3', {}, name, t.triggerRef ? h('span', { class: 'muted' }, ` (Trigger ${t.triggerRef})`) : null),
+    h('dl', { class: 'facts' },
+      h('dt', {}, 'Interceptors'), h('dd', {}, (get(spec, 'interceptors', []) || []).length
+        ? h('ol', {}, spec.interceptors.map(interceptorLine)) : 'none'),
+      h('dt', {}, 'Bindings'), h('dd', {}, bindings.length ? h('ul', {}, bindings.map((b) => h('li', {}, b))) : 'none'),
+      h('dt', {}, 'Template'), h('dd', {}, `TriggerTemplate ${tpl}`),
+      spec && spec.serviceAccountName ? [h('dt', {}, 'ServiceAccount'), h('dd', {}, spec.serviceAccountName)] : null));
+}
+
+// What a delivery did, per trigger: created resources (runs linked), or the interceptor and
+// reason that filtered or rejected it (the event record written by the listener).
+function deliveryOutcomes(r, ns) {
+  let trig = [];
+  try { trig = JSON.parse((r.data || {})['record.json'] || '{}').triggers || []; } catch { /* an old record */ }
+  if (!trig.length) return h('span', {}, get(r, 'data.message'));
+  return trig.map((t) => h('div', { 'data-outcome': t.outcome || '' },
+    h('strong', {}, t.trigger || '(trigger)'), ': ', t.outcome || '',
+    (t.created || []).map((c) => c.kind === 'PipelineRun'
+      ? h('span', {}, ' ', h('a', { href: `#/runs/${encodeURIComponent(c.namespace || ns)}/${encodeURIComponent(c.name)}` }, c.name))
+      : h('span', {}, ` ${c.kind}/${c.name}`)),
+    t.reason ? h('div', { class: 'muted' }, t.interceptor ? `${t.interceptor}: ` : '', t.reason) : null));
+}
+
 function listenersView(m) {
   let els = [];
   let records = [];
+  let triggers = [];
   const box = h('div');
   replace(m, h('h1', {}, 'EventListeners'), box);
   function draw() {
@@ -712,29 +757,37 @@ function listenersView(m) {
       const ready = (get(el, 'status.conditions', []) || []).find((c) => c.type === 'Ready');
       const recs = records.filter((r) => get(r, 'metadata.namespace') === ns && get(r, 'data.eventListener') === name)
         .sort((a, b) => (get(b, 'data.time') > get(a, 'data.time') ? 1 : -1)).slice(0, 20);
+      const list = (get(el, 'spec.triggers', []) || []).map((t, i) => {
+        if (t.triggerRef) {
+          const obj = triggers.find((x) => get(x, 'metadata.namespace') === ns && get(x, 'metadata.name') === t.triggerRef);
+          return obj ? triggerDetails(t, t.triggerRef, obj.spec || {})
+            : h('div', { class: 'trigger', 'data-trigger': t.triggerRef }, h('h3', {}, t.triggerRef), h('p', { class: 'muted' }, `Trigger ${t.triggerRef} not found in ${ns}`));
+        }
+        return triggerDetails(t, t.name || `trigger ${i + 1}`, t);
+      });
+      const selectors = [['Trigger labels', get(el, 'spec.labelSelector.matchLabels', null)], ['Namespaces', get(el, 'spec.namespaceSelector.matchNames', null)]]
+        .filter(([, v]) => v && (Array.isArray(v) ? v.length : Object.keys(v).length));
       return h('section', { class: 'panel', 'data-listener': `${ns}/${name}` },
         h('h2', {}, `${ns}/${name} `, ready && ready.status === 'True' ? badge('ok', 'Ready') : badge('idle', 'Not ready')),
         h('dl', { class: 'facts' }, h('dt', {}, 'URL'), h('dd', {}, h('code', {}, get(el, 'status.address.url', '---'))),
-          h('dt', {}, 'Triggers'), h('dd', {}, (get(el, 'spec.triggers', []) || []).map((t) => t.name || get(t, 'triggerRef') || '(inline)').join(', ') || '---')),
+          get(el, 'spec.serviceAccountName') ? [h('dt', {}, 'ServiceAccount'), h('dd', {}, get(el, 'spec.serviceAccountName'))] : null,
+          selectors.map(([k, v]) => [h('dt', {}, k), h('dd', {}, Array.isArray(v) ? v.join(', ') : Object.entries(v).map(([a, b]) => `${a}=${b}`).join(', '))])),
+        h('details', { open: true }, h('summary', {}, `Triggers (${list.length})`), list.length ? list : h('p', { class: 'muted' }, 'No inline triggers.'),
+          (get(el, 'spec.triggerGroups', []) || []).map((g) => h('div', { class: 'trigger', 'data-trigger-group': g.name || '' },
+            h('h3', {}, `Group ${g.name || ''}`), h('ol', {}, (g.interceptors || []).map(interceptorLine)),
+            h('p', {}, 'Triggers selected by labels ', h('code', {}, JSON.stringify(get(g, 'triggerSelector', {}))))))),
         h('h3', {}, 'Recent deliveries'),
-        recs.length ? h('table', {}, h('thead', {}, h('tr', {}, ['Event', 'When', 'HTTP', 'Outcome', 'Message', 'Created'].map((c) => h('th', {}, c)))),
+        recs.length ? h('table', { class: 'deliveries' }, h('thead', {}, h('tr', {}, ['Event', 'When', 'HTTP', 'Outcome', 'Triggers'].map((c) => h('th', {}, c)))),
           h('tbody', {}, recs.map((r) => {
-            let created = [];
-            try {
-              created = (JSON.parse((r.data || {})['record.json'] || '{}').triggers || [])
-                .flatMap((t) => t.created || []);
-            } catch { /* an old record */ }
             const ok = /^2/.test(get(r, 'data.status'));
-            return h('tr', {}, h('td', {}, h('code', {}, get(r, 'data.eventID'))), h('td', {}, when(get(r, 'data.time'))),
+            return h('tr', { 'data-event': get(r, 'data.eventID') }, h('td', {}, h('code', {}, get(r, 'data.eventID'))), h('td', {}, when(get(r, 'data.time'))),
               h('td', {}, badge(ok ? 'ok' : 'bad', get(r, 'data.status'))), h('td', {}, get(r, 'data.outcome')),
-              h('td', {}, get(r, 'data.message')),
-              h('td', {}, created.map((c) => c.kind === 'PipelineRun'
-                ? h('div', {}, h('a', { href: `#/runs/${encodeURIComponent(c.namespace || ns)}/${encodeURIComponent(c.name)}` }, c.name))
-                : h('div', {}, `${c.kind}/${c.name}`))));
+              h('td', {}, deliveryOutcomes(r, ns)));
           }))) : h('p', { class: 'muted' }, 'No deliveries yet.'));
     }));
   }
   onLeave(live('/apis/triggers.tekton.dev/v1beta1/eventlisteners', {}, (xs) => { els = xs; draw(); }, (e) => replace(box, errorBox(e))));
+  onLeave(live('/apis/triggers.tekton.dev/v1beta1/triggers', {}, (xs) => { triggers = xs; draw(); }, () => {}));
   onLeave(live('/api/v1/configmaps', { labelSelector: 'sluice.dev/event-record=true' }, (xs) => { records = xs; draw(); }));
 }
 
@@ -944,40 +997,69 @@ async function appView(m, ns, name) {
     const evs = await eventsOf(ns, 'Application', name);
     replace(appEvents, h('h2', {}, 'Events'), eventsTable(evs, 'app-events'));
   }
-  // The tree: the app's resources, then (owner references) what they own, down to Pods.
+  // The tree: the app's resources at once, then (owner references) what its workloads own,
+  // down to Pods. Only the kinds the app's workloads can own are listed, per namespace, all
+  // at the same time; the first rows do not wait for them.
   let lastTree = '';
+  let owners = { owned: new Map(), uids: new Map() };
+  let treeGen = 0;
+  const WORKLOADS = {
+    Deployment: ['apps', 'v1', 'deployments', [['apps', 'v1', 'replicasets', 'ReplicaSet'], ['', 'v1', 'pods', 'Pod']]],
+    StatefulSet: ['apps', 'v1', 'statefulsets', [['', 'v1', 'pods', 'Pod']]],
+    DaemonSet: ['apps', 'v1', 'daemonsets', [['', 'v1', 'pods', 'Pod']]],
+    ReplicaSet: ['apps', 'v1', 'replicasets', [['', 'v1', 'pods', 'Pod']]],
+    Job: ['batch', 'v1', 'jobs', [['', 'v1', 'pods', 'Pod']]],
+    CronJob: ['batch', 'v1', 'cronjobs', [['batch', 'v1', 'jobs', 'Job'], ['', 'v1', 'pods', 'Pod']]],
+    Rollout: ['argoproj.io', 'v1alpha1', 'rollouts', [['apps', 'v1', 'replicasets', 'ReplicaSet'], ['', 'v1', 'pods', 'Pod']]],
+  };
+  async function fetchOwners(res, gen) {
+    const listPath = (g, v, p, n) => `${g ? `/apis/${g}` : '/api'}/${v}/namespaces/${encodeURIComponent(n)}/${p}`;
+    const jobs = new Map(); // path -> the workload kind listed for its uids, or the owned kind
+    for (const r of res) {
+      const w = WORKLOADS[r.kind];
+      if (!w || !r.namespace) continue;
+      const top = listPath(w[0], w[1], w[2], r.namespace);
+      jobs.set(top, { ...(jobs.get(top) || {}), top: r.kind, ns: r.namespace });
+      for (const [g, v, p, kind] of w[3]) {
+        const path = listPath(g, v, p, r.namespace);
+        jobs.set(path, { ...(jobs.get(path) || {}), ns: r.namespace, kind, group: g });
+      }
+    }
+    if (!jobs.size) return;
+    const lists = await Promise.all([...jobs.entries()].slice(0, 60).map(([path, j]) =>
+      api(path).then((l) => [j, l.items || []]).catch(() => [j, []])));
+    if (gen !== treeGen) return;
+    const owned = new Map(), uids = new Map();
+    for (const [j, items] of lists) {
+      for (const o of items) {
+        if (j.top) uids.set(`${j.top}/${j.ns}/${o.metadata.name}`, o.metadata.uid);
+        for (const ref of get(o, 'metadata.ownerReferences', []) || []) {
+          if (!owned.has(ref.uid)) owned.set(ref.uid, []);
+          if (j.kind && !owned.get(ref.uid).some((x) => x.o === o)) owned.get(ref.uid).push({ o, kind: j.kind, group: j.group });
+        }
+      }
+    }
+    owners = { owned, uids };
+    renderTree(res);
+  }
   async function drawTree() {
     const res = get(app, 'status.resources', []) || [];
     const sig = JSON.stringify(res);
     if (sig === lastTree) return;
     lastTree = sig;
+    treeGen += 1;
+    renderTree(res);
+    fetchOwners(res, treeGen);
+  }
+  function renderTree(res) {
     const rows = [];
-    const namespaces = [...new Set(res.map((r) => r.namespace).filter(Boolean))];
-    const owned = new Map();
-    const uids = new Map();
-    try {
-      for (const n of namespaces.slice(0, 20)) {
-        for (const [g, v, p] of [['apps', 'v1', 'replicasets'], ['', 'v1', 'pods'], ['batch', 'v1', 'jobs']]) {
-          const list = await api(`${g ? `/apis/${g}` : '/api'}/${v}/namespaces/${encodeURIComponent(n)}/${p}`).catch(() => ({ items: [] }));
-          for (const o of list.items || []) {
-            for (const ref of get(o, 'metadata.ownerReferences', []) || []) {
-              if (!owned.has(ref.uid)) owned.set(ref.uid, []);
-              owned.get(ref.uid).push(o);
-            }
-          }
-        }
-        for (const [g, v, p] of [['apps', 'v1', 'deployments'], ['apps', 'v1', 'statefulsets'], ['apps', 'v1', 'daemonsets'], ['batch', 'v1', 'cronjobs'], ['batch', 'v1', 'jobs'], ['argoproj.io', 'v1alpha1', 'rollouts']]) {
-          const list = await api(`/apis/${g}/${v}/namespaces/${encodeURIComponent(n)}/${p}`).catch(() => ({ items: [] }));
-          for (const o of list.items || []) uids.set(`${o.kind || ''}/${n}/${o.metadata.name}`, o.metadata.uid);
-        }
-      }
-    } catch { /* the tree shows the app's own resources */ }
+    const { owned, uids } = owners;
     const walk = (o, depth, seen) => {
-      for (const c of owned.get(o.metadata.uid) || []) {
+      for (const { o: c, kind, group } of owned.get(o.metadata.uid) || []) {
         if (seen.has(c.metadata.uid)) continue;
         seen.add(c.metadata.uid);
         const phase = get(c, 'status.phase');
-        rows.push({ depth, group: (c.apiVersion || '').includes('/') ? c.apiVersion.split('/')[0] : '', kind: c.kind || (c.spec && c.spec.containers ? 'Pod' : 'ReplicaSet'), namespace: c.metadata.namespace, name: c.metadata.name, health: phase ? { status: phase === 'Running' || phase === 'Succeeded' ? 'Healthy' : phase === 'Failed' ? 'Degraded' : 'Progressing' } : null, owned: true });
+        rows.push({ depth, group, kind, namespace: c.metadata.namespace, name: c.metadata.name, health: phase ? { status: phase === 'Running' || phase === 'Succeeded' ? 'Healthy' : phase === 'Failed' ? 'Degraded' : 'Progressing' } : null, owned: true });
         walk(c, depth + 1, seen);
       }
     };

@@ -332,6 +332,57 @@ fn list_of(v: &V) -> Option<Vec<V>> {
     }
 }
 
+/// Whether argument `i` of `name` is a Sprig `map[string]interface{}` parameter.
+pub(crate) fn map_param(name: &str, i: usize) -> bool {
+    match name {
+        "get" | "set" | "unset" | "hasKey" | "values" | "pick" | "omit" => i == 0,
+        "keys" | "merge" | "mustMerge" | "mergeOverwrite" | "mustMergeOverwrite" => true,
+        "pluck" => i > 0,
+        _ => false,
+    }
+}
+
+/// Go's template passing `v` to a `map[string]interface{}` parameter.
+fn want_map(v: &V) -> Result<std::rc::Rc<std::cell::RefCell<BTreeMap<String, V>>>, FnError> {
+    match v {
+        V::Map(m) => Ok(m.clone()),
+        other => Err(FnError::Go(format!(
+            "wrong type for value; expected map[string]interface {{}}; got {}",
+            go_arg_type(other)
+        ))),
+    }
+}
+
+/// Go's template passing `v` to a `string` parameter.
+fn want_str(v: &V) -> Result<String, FnError> {
+    match v {
+        V::Str(s) => Ok(s.to_string()),
+        other => Err(FnError::Go(format!(
+            "wrong type for value; expected string; got {}",
+            go_arg_type(other)
+        ))),
+    }
+}
+
+/// The type Go's template names for an argument: a missing or nil value is a nil
+/// `interface {}`.
+fn go_arg_type(v: &V) -> String {
+    match v {
+        V::Nil => "interface {}".to_owned(),
+        other => other.type_name(),
+    }
+}
+
+fn at_least(name: &str, a: &[V], n: usize) -> Result<(), FnError> {
+    if a.len() < n {
+        return Err(FnError::Go(format!(
+            "wrong number of args for {name}: want at least {n} got {}",
+            a.len()
+        )));
+    }
+    Ok(())
+}
+
 fn must_list(name: &str, v: &V) -> Result<Vec<V>, FnError> {
     match v {
         V::List(l) => Ok(l.borrow().clone()),
@@ -781,6 +832,18 @@ pub fn call(name: &str, a: Vec<V>, budget: &Budget) -> R {
         "html" | "js" | "urlquery" | "call" => return Err(FnError::Unsupported),
         // ---- Helm
         "lookup" => V::map(BTreeMap::new()),
+        "toToml" => {
+            nargs(name, &a, 1)?;
+            let out = match super::toml::to_toml(&a[0], budget) {
+                Ok(t) => t,
+                Err(super::toml::TomlError::Call(m)) => return Err(msg(m)),
+                Err(super::toml::TomlError::Unsupported) => return Err(FnError::Unsupported),
+                Err(super::toml::TomlError::Limit(m)) => return Err(FnError::Limit(m)),
+                Err(super::toml::TomlError::Encode(m)) => m.to_owned(),
+            };
+            charge(budget, out.len() as u64)?;
+            V::str(out)
+        }
         "toYaml" | "mustToYaml" | "toYamlPretty" => {
             let j = last().to_json().map_err(FnError::Limit)?;
             let out = super::goyaml::marshal(&j, name == "toYamlPretty");
@@ -790,11 +853,19 @@ pub fn call(name: &str, a: Vec<V>, budget: &Budget) -> R {
         "fromYaml" => match from_yaml_value(&s(0)) {
             Ok(serde_json::Value::Object(m)) => V::from_json(&serde_json::Value::Object(m)),
             Ok(serde_json::Value::Null) => V::map(BTreeMap::new()),
-            Ok(_) => {
+            Ok(other) => {
+                // sigs.k8s.io/yaml: YAML to JSON, then encoding/json's UnmarshalTypeError
+                // naming the JSON value's kind
+                let kind = match other {
+                    serde_json::Value::String(_) => "string",
+                    serde_json::Value::Number(_) => "number",
+                    serde_json::Value::Bool(_) => "bool",
+                    _ => "array",
+                };
                 let mut m = BTreeMap::new();
                 m.insert(
                     "Error".to_owned(),
-                    V::str("error unmarshaling JSON: json: cannot unmarshal into Go value of type map[string]interface {}"),
+                    V::str(format!("error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {kind} into Go value of type map[string]interface {{}}")),
                 );
                 V::map(m)
             }
@@ -1245,71 +1316,76 @@ pub fn call(name: &str, a: Vec<V>, budget: &Budget) -> R {
             let mut m = BTreeMap::new();
             for pair in a.chunks(2) {
                 let k = pair[0].to_str();
-                m.insert(k, pair.get(1).cloned().unwrap_or(V::Nil));
+                // sprig dict.go: a key without a value maps to ""
+                m.insert(k, pair.get(1).cloned().unwrap_or_else(|| V::str("")));
             }
             V::map(m)
         }
-        "get" => match &a[0] {
-            V::Map(m) => m.borrow().get(&s(1)).cloned().unwrap_or_else(|| V::str("")),
-            _ => V::str(""),
-        },
+        // Sprig dict.go takes `map[string]interface{}` and `string` parameters: Go's
+        // template checks every argument's type before the call (a missing value is a
+        // nil `interface {}`, which is refused; a literal `nil` is a nil map, see mod.rs)
+        "get" => {
+            nargs(name, &a, 2)?;
+            let m = want_map(&a[0])?;
+            let k = want_str(&a[1])?;
+            m.borrow().get(&k).cloned().unwrap_or_else(|| V::str(""))
+        }
         "set" => {
             nargs(name, &a, 3)?;
-            if let V::Map(m) = &a[0] {
-                m.borrow_mut().insert(s(1), a[2].clone());
-            }
+            let m = want_map(&a[0])?;
+            let k = want_str(&a[1])?;
+            m.borrow_mut().insert(k, a[2].clone());
             a[0].clone()
         }
         "unset" => {
-            if let V::Map(m) = &a[0] {
-                m.borrow_mut().remove(&s(1));
-            }
+            nargs(name, &a, 2)?;
+            let m = want_map(&a[0])?;
+            let k = want_str(&a[1])?;
+            m.borrow_mut().remove(&k);
             a[0].clone()
         }
-        "hasKey" => match &a[0] {
-            V::Map(m) => V::Bool(m.borrow().contains_key(&s(1))),
-            _ => V::Bool(false),
-        },
+        "hasKey" => {
+            nargs(name, &a, 2)?;
+            let m = want_map(&a[0])?;
+            let k = want_str(&a[1])?;
+            V::Bool(m.borrow().contains_key(&k))
+        }
         "keys" => {
+            let ms = a.iter().map(want_map).collect::<Result<Vec<_>, _>>()?;
             let mut out = Vec::new();
-            for x in &a {
-                if let V::Map(m) = x {
-                    out.extend(m.borrow().keys().map(|k| V::str(k.as_str())));
-                }
+            for m in ms {
+                out.extend(m.borrow().keys().map(|k| V::str(k.as_str())));
             }
             V::list(out)
         }
-        "values" => match &a[0] {
-            V::Map(m) => V::list(m.borrow().values().cloned().collect()),
-            _ => V::list(Vec::new()),
-        },
+        "values" => {
+            nargs(name, &a, 1)?;
+            V::list(want_map(&a[0])?.borrow().values().cloned().collect())
+        }
         "pluck" => {
-            let k = s(0);
-            V::list(
-                a[1..]
+            at_least(name, &a, 1)?;
+            let k = want_str(&a[0])?;
+            let ms = a[1..].iter().map(want_map).collect::<Result<Vec<_>, _>>()?;
+            V::list(ms.iter().filter_map(|m| m.borrow().get(&k).cloned()).collect())
+        }
+        "pick" | "omit" => {
+            at_least(name, &a, 1)?;
+            let m = want_map(&a[0])?;
+            let keys = a[1..].iter().map(want_str).collect::<Result<Vec<_>, _>>()?;
+            V::map(
+                m.borrow()
                     .iter()
-                    .filter_map(|x| match x {
-                        V::Map(m) => m.borrow().get(&k).cloned(),
-                        _ => None,
-                    })
+                    .filter(|(k, _)| keys.contains(k) == (name == "pick"))
+                    .map(|(k, v)| (k.clone(), v.clone()))
                     .collect(),
             )
         }
-        "pick" | "omit" => {
-            let keys: Vec<String> = a[1..].iter().map(V::to_str).collect();
-            match &a[0] {
-                V::Map(m) => V::map(
-                    m.borrow()
-                        .iter()
-                        .filter(|(k, _)| keys.contains(k) == (name == "pick"))
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect(),
-                ),
-                _ => V::map(BTreeMap::new()),
-            }
-        }
         "merge" | "mustMerge" | "mergeOverwrite" | "mustMergeOverwrite" => {
-            let Some(dst) = a.first() else { return Err(FnError::Go("wrong number of args for merge".into())) };
+            at_least(name, &a, 1)?;
+            for x in &a {
+                want_map(x)?;
+            }
+            let dst = &a[0];
             let over = name.contains("Overwrite");
             for src in &a[1..] {
                 merge_into(dst, src, over, 0);
@@ -1317,23 +1393,43 @@ pub fn call(name: &str, a: Vec<V>, budget: &Budget) -> R {
             dst.clone()
         }
         "dig" => {
+            // sprig dict.go dig/digFromDict: type assertions that panic, which Go's
+            // template reports as the call's error
             if a.len() < 3 {
                 return Err(msg("dig needs at least three arguments"));
             }
-            let keys: Vec<String> = a[..a.len() - 2].iter().map(V::to_str).collect();
+            let conv = |v: &V, want: &str| {
+                msg(format!(
+                    "interface conversion: interface {{}} is {}, not {want}",
+                    match v {
+                        V::Nil => "nil".to_owned(),
+                        other => other.type_name(),
+                    }
+                ))
+            };
+            let map_of = |v: &V| match v {
+                V::Map(m) => Ok(m.clone()),
+                other => Err(conv(other, "map[string]interface {}")),
+            };
+            let mut cur = map_of(&a[a.len() - 1])?;
             let def = a[a.len() - 2].clone();
-            let mut cur = a[a.len() - 1].clone();
-            for k in keys {
-                let next = match &cur {
-                    V::Map(m) => m.borrow().get(&k).cloned(),
-                    _ => None,
-                };
-                match next {
-                    Some(n) => cur = n,
-                    None => return Ok(def),
+            let mut keys = Vec::new();
+            for k in &a[..a.len() - 2] {
+                match k {
+                    V::Str(k) => keys.push(k.to_string()),
+                    other => return Err(conv(other, "string")),
                 }
             }
-            cur
+            let mut i = 0;
+            loop {
+                let step = cur.borrow().get(&keys[i]).cloned();
+                let Some(step) = step else { return Ok(def) };
+                if i + 1 == keys.len() {
+                    break step;
+                }
+                cur = map_of(&step)?;
+                i += 1;
+            }
         }
         // ---- regexes and versions
         "regexMatch" | "mustRegexMatch" => V::Bool(regex(&s(0))?.is_match(&s(1))),
@@ -1372,7 +1468,30 @@ pub fn call(name: &str, a: Vec<V>, budget: &Budget) -> R {
             V::Bool(super::semver::compare(&s(0), &s(1)).map_err(msg)?)
         }
         "semver" => super::semver::object(&s(0)).map_err(msg)?,
-        "urlParse" | "urlJoin" | "getHostByName" => return Err(FnError::Unsupported),
+        "urlParse" | "urlJoin" => {
+            nargs(name, &a, 1)?;
+            let r = if name == "urlParse" {
+                match &a[0] {
+                    V::Str(t) => super::url::url_parse(t),
+                    other => {
+                        return Err(FnError::Go(format!(
+                            "wrong type for value; expected string; got {}",
+                            go_arg_type(other)
+                        )));
+                    }
+                }
+            } else {
+                let m = want_map(&a[0])?;
+                let m = m.borrow().clone();
+                super::url::url_join(&m)
+            };
+            match r {
+                Ok(v) => v,
+                Err(super::url::UrlError::Parse(m)) => return Err(msg(m)),
+                Err(super::url::UrlError::Unsupported) => return Err(FnError::Unsupported),
+            }
+        }
+        "getHostByName" => return Err(FnError::Unsupported),
         _ => return Err(FnError::Unsupported),
     })
 }

@@ -25,6 +25,8 @@ pub mod goyaml;
 mod parse;
 mod printf;
 pub mod semver;
+mod toml;
+mod url;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -755,6 +757,25 @@ impl Exec<'_> {
         }
         if let Some(p) = piped {
             args.push(p);
+        }
+        // a literal `nil` passed to a Sprig dict function's map parameter is a nil map
+        // (text/template evalArg: `reflect.Zero`), which reads as an empty one
+        for (i, r) in raw.iter().enumerate() {
+            if matches!(r, parse::Arg::Nil) && funcs::map_param(name, i) {
+                match name {
+                    "set" => {
+                        return Err(f.exec_err(
+                            pos,
+                            name,
+                            "error calling set: assignment to entry in nil map",
+                        ));
+                    }
+                    "unset" if args.len() == 2 && matches!(args[1], V::Str(_)) => {
+                        return Ok(V::Nil);
+                    }
+                    _ => args[i] = V::map(BTreeMap::new()),
+                }
+            }
         }
         match name {
             "include" => {

@@ -4,7 +4,6 @@
 //! pre-release only satisfies a constraint that has one.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
 
 use super::V;
 
@@ -245,14 +244,61 @@ fn tokens(s: &str) -> Vec<(String, String)> {
 }
 
 /// `semver "1.2.3"`: a map with the fields templates read.
+/// Masterminds semver v3's `*Version` as `semver` returns it: methods `Major`, `Minor`,
+/// `Patch`, `Prerelease`, `Metadata`, `Original`, `String`; printed (and marshalled to
+/// JSON) as `String()`, the normalised version.
+#[derive(Debug)]
+struct SemverObj {
+    v: Version,
+    original: String,
+}
+
+impl SemverObj {
+    fn string(&self) -> String {
+        let mut s = format!("{}.{}.{}", self.v.major, self.v.minor, self.v.patch);
+        if !self.v.pre.is_empty() {
+            s.push('-');
+            s.push_str(&self.v.pre);
+        }
+        if !self.v.meta.is_empty() {
+            s.push('+');
+            s.push_str(&self.v.meta);
+        }
+        s
+    }
+}
+
+impl super::Obj for SemverObj {
+    fn type_name(&self) -> String {
+        "*semver.Version".into()
+    }
+    fn call(&self, name: &str, args: &[V]) -> Option<Result<V, String>> {
+        if !args.is_empty() {
+            return None;
+        }
+        Some(Ok(match name {
+            "Major" => V::Int(self.v.major as i64),
+            "Minor" => V::Int(self.v.minor as i64),
+            "Patch" => V::Int(self.v.patch as i64),
+            "Prerelease" => V::str(self.v.pre.as_str()),
+            "Metadata" => V::str(self.v.meta.as_str()),
+            "Original" => V::str(self.original.as_str()),
+            "String" => V::str(self.string()),
+            _ => return None,
+        }))
+    }
+    fn display(&self) -> String {
+        self.string()
+    }
+    fn to_value(&self) -> V {
+        V::str(self.string())
+    }
+}
+
 pub fn object(s: &str) -> Result<V, String> {
     let v = parse(s)?;
-    let mut m = BTreeMap::new();
-    m.insert("Major".to_owned(), V::Int(v.major as i64));
-    m.insert("Minor".to_owned(), V::Int(v.minor as i64));
-    m.insert("Patch".to_owned(), V::Int(v.patch as i64));
-    m.insert("Prerelease".to_owned(), V::str(v.pre.as_str()));
-    m.insert("Metadata".to_owned(), V::str(v.meta.as_str()));
-    m.insert("Original".to_owned(), V::str(s));
-    Ok(V::map(m))
+    Ok(V::Obj(std::rc::Rc::new(SemverObj {
+        v,
+        original: s.to_owned(),
+    })))
 }

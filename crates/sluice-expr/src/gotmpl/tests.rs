@@ -463,3 +463,64 @@ fn substr_out_of_range_is_an_error() {
     .expect("renders");
     assert_eq!(ok, "el|He|llo");
 }
+
+fn arb_json() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::Bool),
+        any::<i32>().prop_map(|i| json!(i)),
+        any::<f64>().prop_map(|f| json!(f)),
+        "[a-z\"\\\\\t\n .\u{1}\u{e9}]{0,6}".prop_map(serde_json::Value::String),
+    ];
+    leaf.prop_recursive(6, 64, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(serde_json::Value::Array),
+            prop::collection::btree_map("[a-z. \"]{0,4}", inner, 0..5)
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, .. ProptestConfig::default() })]
+    // toToml never panics: any value gives TOML text, the encoder's error text, or an error
+    #[test]
+    fn to_toml_never_panics(v in arb_json()) {
+        let _ = render_with(&[], "{{ toToml . }}", v);
+    }
+}
+
+// toToml of a map that contains itself stops at the value depth limit (Go would recurse
+// until its stack overflows)
+#[test]
+fn to_toml_of_a_cycle_is_a_limit_error() {
+    let e = render_with(
+        &[],
+        r#"{{ $m := dict }}{{ $_ := set $m "me" $m }}{{ toToml $m }}"#,
+        json!({}),
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::Limit(_)), "{e}");
+}
+
+// a map holding itself twice per level would be walked 2^256 times: the budget stops it
+#[test]
+fn to_toml_of_a_wide_cycle_stops_within_budget() {
+    let e = render_with(
+        &[],
+        r#"{{ $m := dict }}{{ $_ := set $m "a" (list $m $m) }}{{ $_ := set $m "b" $m }}{{ toToml $m }}"#,
+        json!({}),
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::Limit(_)), "{e}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, .. ProptestConfig::default() })]
+    // urlParse/urlJoin never panic: a URL gives parts, Go's parse error, or "not supported"
+    #[test]
+    fn url_parse_and_join_never_panic(s in "[a-zA-Z0-9:/?#@%!$&'()*+,;=. \\[\\]\u{1}\u{e9}-]{0,40}") {
+        let _ = render_with(&[], "{{ urlParse . | urlJoin }}", json!(s));
+        let _ = render_with(&[], "{{ urlJoin (dict \"scheme\" . \"host\" . \"path\" . \"userinfo\" .) }}", json!(s));
+    }
+}

@@ -232,7 +232,12 @@ fn application_diff_and_sync_in_chromium() {
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-config\ndata:\n  greeting: {g}\n  keep: same\n"
         )
     };
-    commit(&repo, &[("app/cm.yaml", &cm("hello"))], "v1");
+    const WEB: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.27\n";
+    commit(
+        &repo,
+        &[("app/cm.yaml", &cm("hello")), ("app/web.yaml", WEB)],
+        "v1",
+    );
     let s = Serve::start("ui-apps", &[]);
     let token = std::fs::read_to_string(s.dir.join("token")).expect("DATA/token");
     let token = token.trim();
@@ -286,6 +291,11 @@ fn application_diff_and_sync_in_chromium() {
         // removed and added lines, with their signs; the unchanged line on both sides
         json!({"eval": "JSON.stringify([...document.querySelectorAll('#resource-diff tbody tr')].map(r => [...r.cells].map(c => c.textContent)).filter(c => c[1].includes('greeting') || c[3].includes('greeting') || c[1].includes('keep')))"}),
     ];
+    // the owner tree: the Deployment's ReplicaSet and its Pod under it, indented
+    steps.extend([
+        json!({"wait": "document.querySelector('[data-resource^=\"Pod/web-\"]') !== null", "timeout": 30}),
+        json!({"eval": "JSON.stringify(['Deployment/web', 'ReplicaSet/web-', 'Pod/web-'].map(k => { const e = document.querySelector(`[data-resource^=\"${k}\"] .tree-indent`); return e ? e.textContent.length : -1; }))"}),
+    ]);
     let shot = shots("app-diff");
     if !shot.is_empty() {
         steps.push(
@@ -306,6 +316,11 @@ fn application_diff_and_sync_in_chromium() {
             r#"[["-","  greeting: hello","",""],["","","+","  greeting: bonjour"],[" ","  keep: same"," ","  keep: same"]]"#
         ),
         "the diff of the changed line"
+    );
+    assert_eq!(
+        r[6],
+        json!("[0,4,8]"),
+        "Deployment, its ReplicaSet and its Pod, each one level deeper"
     );
     let v = s.json(&get);
     assert_eq!(v["status"]["sync"]["status"], "Synced");
@@ -328,4 +343,91 @@ fn application_diff_and_sync_in_chromium() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert!(gone, "sluice-diff-demo is deleted once the app is Synced");
+}
+
+/// The EventListeners view: each trigger with its interceptors (the CEL filter as code),
+/// bindings and template, and the recent deliveries with, per trigger, the PipelineRun it
+/// created (a link) or the interceptor and reason that filtered it (tektoncd/triggers
+/// docs/eventlisteners.md; the event record is the listener's, see serve_triggers). The
+/// run the webhook created opens from its link, renders its DAG, turns green and shows
+/// its log.
+#[test]
+fn listener_triggers_and_deliveries_in_chromium() {
+    if !kubectl_available() || !chromium_available() {
+        eprintln!("skipped: kubectl or chromium not installed");
+        return;
+    }
+    let s = Serve::start("ui-listeners", &[]);
+    let token = std::fs::read_to_string(s.dir.join("token")).expect("DATA/token");
+    let token = token.trim();
+    s.ok(&["create", "namespace", "ci"], None);
+    let f = crate::common::repo_root().join("tests/fixtures/triggers");
+    let path = |n: &str| f.join(n).display().to_string();
+    s.ok(
+        &[
+            "apply",
+            "-f",
+            &path("pipeline.yaml"),
+            "-f",
+            &path("trigger.yaml"),
+        ],
+        None,
+    );
+    s.wait_for(
+        &["get", "eventlistener", "gitlab-listener", "-n", "ci"],
+        "EventListener address",
+        |v| v["status"]["address"]["url"].is_string(),
+    );
+    let url = format!("{}/listeners/ci/gitlab-listener", s.plain);
+    let headers = [
+        ("Content-Type", "application/json"),
+        ("X-Gitlab-Event", "Push Hook"),
+        ("X-Gitlab-Token", "fixture-token-7f3a"),
+    ];
+    let mut ids = Vec::new();
+    for file in ["push-main.json", "push-feature.json"] {
+        let body = std::fs::read(f.join(file)).expect("payload");
+        let (code, answer) = crate::serve_triggers::post(&url, &headers, &body);
+        assert_eq!(code, 202, "{file}: {answer}");
+        ids.push(answer["eventID"].as_str().unwrap_or("").to_owned());
+    }
+    let row = |id: &str| format!("[data-listener=\"ci/gitlab-listener\"] tr[data-event=\"{id}\"]");
+    let steps = vec![
+        json!({"eval": "location.hash = '#/listeners'; true"}),
+        json!({"wait": "document.querySelector('[data-trigger=\"gitlab-push\"]') !== null"}),
+        json!({"eval": "JSON.stringify([...document.querySelectorAll('[data-trigger=\"gitlab-push\"] [data-interceptor]')].map(i => i.dataset.interceptor))"}),
+        json!({"eval": "document.querySelector('[data-trigger=\"gitlab-push\"] [data-interceptor=\"cel\"] code').textContent.includes(\"body.ref.startsWith('refs/heads/main')\")"}),
+        json!({"eval": "document.querySelector('[data-trigger=\"gitlab-push\"]').textContent.includes('TriggerBinding gitlab-push-binding') && document.querySelector('[data-trigger=\"gitlab-push\"]').textContent.includes('TriggerTemplate gitlab-push-template')"}),
+        json!({"wait": format!("document.querySelector({}) !== null && document.querySelector({}) !== null", json!(row(&ids[0])), json!(row(&ids[1]))), "timeout": 30}),
+        json!({"eval": format!("JSON.stringify([document.querySelector({a}).dataset.outcome, document.querySelector({a} + ' a').getAttribute('href').startsWith('#/runs/ci/build-order-service-')])", a = json!(format!("{} [data-outcome]", row(&ids[0]))))}),
+        json!({"eval": format!("JSON.stringify([document.querySelector({a}).dataset.outcome, document.querySelector({a}).textContent.includes('did not return true')])", a = json!(format!("{} [data-outcome]", row(&ids[1]))))}),
+    ];
+    let mut steps = steps;
+    steps.extend(shots("listeners"));
+    // the run the webhook created: its DAG renders, it turns green live, its log shows
+    steps.extend([
+        json!({"click": format!("{} a", row(&ids[0]))}),
+        json!({"wait": "document.querySelectorAll('#dag [data-task]').length === 3"}),
+        json!({"wait": "(document.querySelector('h1 [data-status]') || {dataset: {}}).dataset.status === 'Succeeded'", "timeout": 90}),
+        json!({"click": "#dag [data-task=\"build\"]"}),
+        json!({"wait": "(document.getElementById('log') || {}).textContent && document.getElementById('log').textContent.includes('build registry.local/apps/order-service:')"}),
+    ]);
+    let r = drive(&format!("{}/", s.url), Some(token), steps);
+    assert_eq!(
+        r[2],
+        json!(r#"["gitlab","cel"]"#),
+        "the interceptors in order"
+    );
+    assert_eq!(r[3], json!(true), "the CEL filter is shown");
+    assert_eq!(r[4], json!(true), "binding and template are named");
+    assert_eq!(
+        r[6],
+        json!(r#"["Created",true]"#),
+        "main created a run, linked"
+    );
+    assert_eq!(
+        r[7],
+        json!(r#"["Filtered",true]"#),
+        "feature/ was filtered, with the reason"
+    );
 }
