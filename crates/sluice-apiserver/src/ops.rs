@@ -323,28 +323,41 @@ impl State {
         let ns = meta_str(obj, "namespace").to_owned();
         let reg = self.reg();
         let mut out = Vec::new();
+        let mut builtin = Vec::new();
         for r in reg.all() {
             // runs are never the target of a reference, and they are the kinds that pile
             // up (thousands of finished PipelineRuns and TaskRuns): copying them made every
             // write of a custom resource cost O(stored runs) (bench/serve.py)
-            let wanted = (r.custom && !is_run_kind(&r.group, &r.plural))
-                || matches!(
-                    r.plural.as_str(),
-                    "secrets" | "configmaps" | "serviceaccounts" | "persistentvolumeclaims"
-                );
-            if !wanted {
-                continue;
+            if r.custom && !is_run_kind(&r.group, &r.plural) {
+                let ns_filter = r.namespaced.then_some(ns.as_str());
+                let (objs, _) =
+                    self.store
+                        .list_stored(&resource_key(&r.group, &r.plural), ns_filter, None);
+                out.extend(objs.iter().map(|o| Object::new(o.value())));
+            } else if matches!(
+                r.plural.as_str(),
+                "secrets" | "configmaps" | "serviceaccounts" | "persistentvolumeclaims"
+            ) {
+                builtin.push(resource_key(&r.group, &r.plural));
             }
-            let ns_filter = if r.namespaced {
-                Some(ns.as_str())
-            } else {
-                None
-            };
-            let (objs, _) = self
-                .store
-                .list(&resource_key(&r.group, &r.plural), ns_filter, None);
-            out.extend(objs.iter().map(|o| Object::new((**o).clone())));
         }
+        // Secrets, ConfigMaps, ServiceAccounts and claims are only ever found by name (or
+        // are the feature-flag ConfigMaps): those named by a string of the object or of a
+        // custom object it may reference are read, the others (an EventListener's ~100
+        // delivery records, say) are not parsed at every write.
+        let mut names: HashSet<&str> = HashSet::new();
+        strings_of(obj, &mut names);
+        for o in &out {
+            strings_of(o.value(), &mut names);
+        }
+        let mut found = Vec::new();
+        for key in builtin {
+            let objs = self.store.list_named(&key, Some(&ns), |n| {
+                names.contains(n) || FLAG_CONFIGMAPS.contains(&n)
+            });
+            found.extend(objs.iter().map(|o| Object::new(o.value())));
+        }
+        out.extend(found);
         out
     }
 
@@ -554,6 +567,19 @@ impl State {
         let ns = if info.namespaced { ns } else { "" };
         self.store
             .get(&resource_key(&info.group, &info.plural), ns, name)
+            .ok_or_else(|| ApiError::not_found(&info.group, &info.plural, name))
+    }
+
+    /// [`State::get`] as stored (not parsed).
+    pub fn get_stored(
+        &self,
+        info: &ResourceInfo,
+        ns: &str,
+        name: &str,
+    ) -> Result<crate::store::Obj, ApiError> {
+        let ns = if info.namespaced { ns } else { "" };
+        self.store
+            .get_stored(&resource_key(&info.group, &info.plural), ns, name)
             .ok_or_else(|| ApiError::not_found(&info.group, &info.plural, name))
     }
 
@@ -1166,12 +1192,7 @@ impl State {
             return true;
         }
         let uid = meta_str(gone, "uid");
-        !uid.is_empty()
-            && self.store.any(|o| {
-                o.pointer("/metadata/ownerReferences")
-                    .and_then(Value::as_array)
-                    .is_some_and(|refs| refs.iter().any(|r| r["uid"] == uid))
-            })
+        !uid.is_empty() && self.store.any(|m| m.owners.iter().any(|o| **o == *uid))
     }
 
     fn resource_of_key(&self, key: &str) -> Option<Arc<ResourceInfo>> {
@@ -1184,7 +1205,8 @@ impl State {
         self.store
             .all()
             .into_iter()
-            .filter(|(_, o)| owner_uids(o).iter().any(|u| u == uid))
+            .filter(|(_, _, _, o)| o.meta().owners.iter().any(|u| **u == *uid))
+            .map(|(key, _, _, o)| (key.to_string(), Arc::new(o.value())))
             .collect()
     }
 
@@ -1207,12 +1229,16 @@ impl State {
     }
 
     fn delete_dependent(&self, key: &str, dep: &Value, p: Propagation) {
+        self.delete_dependent_named(key, meta_str(dep, "namespace"), meta_str(dep, "name"), p);
+    }
+
+    fn delete_dependent_named(&self, key: &str, ns: &str, name: &str, p: Propagation) {
         if let Some(info) = self.resource_of_key(key) {
             let d = DeleteOpts {
                 propagation: p,
                 ..DeleteOpts::default()
             };
-            let _ = self.delete(&info, meta_str(dep, "namespace"), meta_str(dep, "name"), &d);
+            let _ = self.delete(&info, ns, name, &d);
         }
     }
 
@@ -1221,27 +1247,23 @@ impl State {
     /// terminating namespaces whose contents are gone are removed.
     pub fn collect_garbage(&self) {
         for _round in 0..16 {
+            // metadata only: the sweep parses no object
             let all = self.store.all();
-            let uids: HashSet<&str> = all.iter().map(|(_, o)| meta_str(o, "uid")).collect();
+            let uids: HashSet<&str> = all.iter().map(|(_, _, _, o)| &*o.meta().uid).collect();
             let mut changed = false;
-            for (key, o) in &all {
-                let owners = owner_uids(o);
-                if !owners.is_empty() && owners.iter().all(|u| !uids.contains(u.as_str())) {
-                    self.delete_dependent(key, o, Propagation::Background);
+            for (key, ns, name, o) in &all {
+                let m = o.meta();
+                if !m.owners.is_empty() && m.owners.iter().all(|u| !uids.contains(&**u)) {
+                    self.delete_dependent_named(key, ns, name, Propagation::Background);
                     changed = true;
                     continue;
                 }
-                let fg = o
-                    .pointer("/metadata/finalizers")
-                    .and_then(Value::as_array)
-                    .is_some_and(|f| f.iter().any(|x| x == "foregroundDeletion"));
-                if fg {
-                    let uid = meta_str(o, "uid");
+                if m.foreground {
                     let blocked = all
                         .iter()
-                        .any(|(_, d)| owner_uids(d).iter().any(|u| u == uid));
+                        .any(|(_, _, _, d)| d.meta().owners.contains(&m.uid));
                     if !blocked {
-                        let mut v = (**o).clone();
+                        let mut v = o.value();
                         if let Some(f) = v
                             .pointer_mut("/metadata/finalizers")
                             .and_then(Value::as_array_mut)
@@ -1253,12 +1275,7 @@ impl State {
                             .and_then(Value::as_array)
                             .is_none_or(Vec::is_empty);
                         if empty {
-                            let _ = self.store.delete(
-                                key,
-                                meta_str(o, "namespace"),
-                                meta_str(o, "name"),
-                                None,
-                            );
+                            let _ = self.store.delete(key, ns, name, None);
                         } else {
                             let _ = self.store.update(key, v, None);
                         }
@@ -1266,13 +1283,13 @@ impl State {
                     }
                 }
             }
-            for (key, o) in &all {
-                if key == "/namespaces" && o.pointer("/metadata/deletionTimestamp").is_some() {
-                    let name = meta_str(o, "name");
-                    if self.store.resources_in_namespace(name).is_empty() {
-                        let _ = self.store.delete(key, "", name, None);
-                        changed = true;
-                    }
+            for (key, _, name, o) in &all {
+                if &**key == "/namespaces"
+                    && o.meta().deleting
+                    && self.store.resources_in_namespace(name).is_empty()
+                {
+                    let _ = self.store.delete(key, "", name, None);
+                    changed = true;
                 }
             }
             if !changed {
@@ -1301,6 +1318,21 @@ impl State {
         }
         self.collect_garbage();
         Ok(stored)
+    }
+}
+
+/// The ConfigMaps validators read whoever names them (Tekton's and Triggers' feature flags).
+const FLAG_CONFIGMAPS: [&str; 3] = ["feature-flags", "config-defaults", "feature-flags-triggers"];
+
+/// Every string value in `v` (the names it may reference).
+fn strings_of<'a>(v: &'a Value, out: &mut HashSet<&'a str>) {
+    match v {
+        Value::String(s) => {
+            out.insert(s.as_str());
+        }
+        Value::Array(a) => a.iter().for_each(|x| strings_of(x, out)),
+        Value::Object(m) => m.values().for_each(|x| strings_of(x, out)),
+        _ => {}
     }
 }
 
@@ -1367,5 +1399,42 @@ mod run_kind_tests {
         assert!(!super::is_run_kind("tekton.dev", "tasks"));
         assert!(!super::is_run_kind("tekton.dev", "pipelines"));
         assert!(!super::is_run_kind("argoproj.io", "analysisruns"));
+    }
+}
+
+#[cfg(test)]
+mod related_tests {
+    use serde_json::json;
+
+    #[test]
+    fn related_objects_are_the_custom_ones_and_the_named_builtins() {
+        let s = crate::ApiServer::open(crate::Options {
+            simulate: None,
+            ..crate::Options::default()
+        })
+        .expect("opens");
+        let st = s.state();
+        let cm = |name: &str| {
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": name, "namespace": "default"}})
+        };
+        for name in ["creds", "feature-flags", "gitlab-listener.5d1f", "direct"] {
+            st.store.create("/configmaps", cm(name)).expect("create");
+        }
+        // the Task names "creds": found through it (a TaskRun's taskRef, then its volumes)
+        let task = json!({"apiVersion": "tekton.dev/v1", "kind": "Task",
+            "metadata": {"name": "t", "namespace": "default"},
+            "spec": {"volumes": [{"name": "v", "configMap": {"name": "creds"}}]}});
+        st.store.create("tekton.dev/tasks", task).expect("task");
+        let run = json!({"apiVersion": "tekton.dev/v1", "kind": "TaskRun",
+            "metadata": {"name": "r", "namespace": "default"},
+            "spec": {"taskRef": {"name": "t"}, "podTemplate": {"x": ["direct"]}}});
+        let mut names: Vec<String> = st
+            .related_objects(&run)
+            .iter()
+            .map(|o| o.name().to_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["creds", "direct", "feature-flags", "t"]);
     }
 }
