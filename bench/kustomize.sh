@@ -3,13 +3,18 @@
 # same run, on synthetic overlays of 100, 1,000 and 4,000 resources (namePrefix, namespace,
 # labels, image tag, a strategic-merge patch per Deployment, a ConfigMap generator) and a
 # resources-only variant. Wall time (median of RUNS), peak RSS from /usr/bin/time, and a
-# check that both outputs are byte-identical. PROFILE=debug uses the dev build.
+# check that both outputs are byte-identical. PROFILE=debug uses the dev build; SLUICE_BIN=PATH
+# measures that binary without building.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dpkg -s time >/dev/null 2>&1 || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time; }
 PROFILE=${PROFILE:-release}
-if [ "$PROFILE" = release ]; then cargo build --release --locked -q -p sluice; else cargo build --locked -q -p sluice; fi
-BIN=${CARGO_TARGET_DIR:-target}/$PROFILE/sluice
+if [ -n "${SLUICE_BIN:-}" ]; then
+  BIN=$SLUICE_BIN # a binary built already (no build here)
+else
+  if [ "$PROFILE" = release ]; then cargo build --release --locked -q -p sluice; else cargo build --locked -q -p sluice; fi
+  BIN=${CARGO_TARGET_DIR:-target}/$PROFILE/sluice
+fi
 RUNS=${RUNS:-3}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

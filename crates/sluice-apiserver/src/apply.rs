@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
 
-use crate::patch::{ListStrategy, list_strategy, strategic_merge_patch};
+use crate::patch::{ListStrategy, Schema, list_strategy, strategic_merge_patch};
 use crate::resources::ResourceInfo;
 use crate::status::ApiError;
 use crate::util;
@@ -16,16 +16,9 @@ use crate::util;
 pub type Path = Vec<String>;
 pub type FieldSet = BTreeSet<Path>;
 
-fn kind_of(v: &Value) -> String {
-    v.get("kind")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
-}
-
 /// The leaf fields of an object (its managed-fields set when one manager wrote all of it).
 pub fn field_set(obj: &Value) -> FieldSet {
-    let kind = kind_of(obj);
+    let kind = Schema::of(obj);
     let mut out = FieldSet::new();
     let Some(m) = obj.as_object() else { return out };
     for (k, v) in m {
@@ -40,14 +33,14 @@ pub fn field_set(obj: &Value) -> FieldSet {
                     ) {
                         let mut path = vec!["f:metadata".to_owned(), format!("f:{mk}")];
                         let mut names = vec!["metadata".to_owned()];
-                        collect(mv, mk, &kind, &mut names, &mut path, &mut out);
+                        collect(mv, mk, kind, &mut names, &mut path, &mut out);
                     }
                 }
             }
             _ => {
                 let mut path = vec![format!("f:{k}")];
                 let mut names = Vec::new();
-                collect(v, k, &kind, &mut names, &mut path, &mut out);
+                collect(v, k, kind, &mut names, &mut path, &mut out);
             }
         }
     }
@@ -57,7 +50,7 @@ pub fn field_set(obj: &Value) -> FieldSet {
 fn collect(
     v: &Value,
     field: &str,
-    kind: &str,
+    kind: Schema,
     names: &mut Vec<String>,
     path: &mut Path,
     out: &mut FieldSet,
@@ -465,12 +458,12 @@ pub fn apply(
         m.remove("managedFields");
         m.remove("resourceVersion");
     }
-    let kind = if info.custom {
-        String::new()
+    let schema = if info.custom {
+        Schema::NONE
     } else {
-        info.kind.clone()
+        Schema::of(live)
     };
-    strategic_merge_patch(&mut merged, &patch, &kind)
+    strategic_merge_patch(&mut merged, &patch, schema)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     if force {
         for e in list.iter_mut() {
@@ -545,7 +538,7 @@ mod tests {
 
     #[test]
     fn keyed_lists_in_field_sets() {
-        let d = json!({"kind": "Deployment", "spec": {"template": {"spec": {"containers": [{"name": "app", "image": "x"}]}}}});
+        let d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"template": {"spec": {"containers": [{"name": "app", "image": "x"}]}}}});
         let s = field_set(&d);
         let p: Path = vec![
             "f:spec".into(),
@@ -556,6 +549,14 @@ mod tests {
             "f:image".into(),
         ];
         assert!(s.contains(&p), "{s:?}");
+        // keyed lists inside keyed lists: a container's env by name
+        let d2 = json!({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"template": {"spec": {"containers": [{"name": "app", "env": [{"name": "A", "value": "1"}]}]}}}});
+        let s2 = field_set(&d2);
+        assert!(
+            s2.iter()
+                .any(|p| p.iter().any(|e| e == "k:{\"name\":\"A\"}")),
+            "{s2:?}"
+        );
         assert_eq!(value_at(&d, &p), Some(&json!("x")));
         assert_eq!(
             path_string(&p),

@@ -26,6 +26,8 @@ pub mod audit;
 pub mod audit_log;
 pub mod auth;
 mod builtin_gen;
+pub mod builtin_validation;
+pub mod convert;
 pub mod decode;
 pub mod defaults;
 pub mod encryption;

@@ -214,7 +214,15 @@ pub async fn serve_plain(
     listener: tokio::net::TcpListener,
     hook: Arc<dyn ListenerHook>,
 ) -> Result<(), crate::Error> {
-    let app = router(hook, "http");
+    serve_plain_router(listener, router(hook, "http")).await
+}
+
+/// Serves `app` over plain HTTP on `listener`, with the API server's header timeout, until
+/// the task is dropped (the listeners' port, with more routes beside them).
+pub async fn serve_plain_router(
+    listener: tokio::net::TcpListener,
+    app: Router,
+) -> Result<(), crate::Error> {
     loop {
         let (tcp, _) = match listener.accept().await {
             Ok(c) => c,

@@ -323,28 +323,41 @@ impl State {
         let ns = meta_str(obj, "namespace").to_owned();
         let reg = self.reg();
         let mut out = Vec::new();
+        let mut builtin = Vec::new();
         for r in reg.all() {
             // runs are never the target of a reference, and they are the kinds that pile
             // up (thousands of finished PipelineRuns and TaskRuns): copying them made every
             // write of a custom resource cost O(stored runs) (bench/serve.py)
-            let wanted = (r.custom && !is_run_kind(&r.group, &r.plural))
-                || matches!(
-                    r.plural.as_str(),
-                    "secrets" | "configmaps" | "serviceaccounts" | "persistentvolumeclaims"
-                );
-            if !wanted {
-                continue;
+            if r.custom && !is_run_kind(&r.group, &r.plural) {
+                let ns_filter = r.namespaced.then_some(ns.as_str());
+                let (objs, _) =
+                    self.store
+                        .list_stored(&resource_key(&r.group, &r.plural), ns_filter, None);
+                out.extend(objs.iter().map(|o| Object::new(o.value())));
+            } else if matches!(
+                r.plural.as_str(),
+                "secrets" | "configmaps" | "serviceaccounts" | "persistentvolumeclaims"
+            ) {
+                builtin.push(resource_key(&r.group, &r.plural));
             }
-            let ns_filter = if r.namespaced {
-                Some(ns.as_str())
-            } else {
-                None
-            };
-            let (objs, _) = self
-                .store
-                .list(&resource_key(&r.group, &r.plural), ns_filter, None);
-            out.extend(objs.iter().map(|o| Object::new((**o).clone())));
         }
+        // Secrets, ConfigMaps, ServiceAccounts and claims are only ever found by name (or
+        // are the feature-flag ConfigMaps): those named by a string of the object or of a
+        // custom object it may reference are read, the others (an EventListener's ~100
+        // delivery records, say) are not parsed at every write.
+        let mut names: HashSet<&str> = HashSet::new();
+        strings_of(obj, &mut names);
+        for o in &out {
+            strings_of(o.value(), &mut names);
+        }
+        let mut found = Vec::new();
+        for key in builtin {
+            let objs = self.store.list_named(&key, Some(&ns), |n| {
+                names.contains(n) || FLAG_CONFIGMAPS.contains(&n)
+            });
+            found.extend(objs.iter().map(|o| Object::new(o.value())));
+        }
+        out.extend(found);
         out
     }
 
@@ -377,6 +390,14 @@ impl State {
                 continue;
             }
             errors.push(e);
+        }
+        if !info.custom {
+            // kube-apiserver's own finding replaces `validate_one`'s at the same field (both
+            // check e.g. a workload's selector against its template's labels)
+            let upstream = crate::builtin_validation::validate(&info.group, &info.kind, obj, old);
+            let paths: Vec<String> = upstream.iter().map(|e| e.path.to_string()).collect();
+            errors.0.retain(|e| !paths.contains(&e.path.to_string()));
+            errors.also(upstream);
         }
         if errors.has_errors() {
             return Err(ApiError::invalid(&info.group, &info.kind, &name, &errors));
@@ -426,10 +447,11 @@ impl State {
         info: &ResourceInfo,
         version: &str,
         ns: Option<&str>,
-        mut obj: Value,
+        obj: Value,
         o: &WriteOpts,
     ) -> Result<Written, ApiError> {
         check_type(info, version, &obj)?;
+        let mut obj = crate::convert::to_storage(info, obj);
         {
             let body_ns = meta_str(&obj, "namespace").to_owned();
             let m = meta_mut(&mut obj);
@@ -496,6 +518,7 @@ impl State {
         if info.kind == "CustomResourceDefinition" {
             let names = obj.pointer("/spec/names").cloned().unwrap_or(json!({}));
             obj["status"] = crate::resources::crd_status(&names, &now);
+            crate::convert::track_stored_versions(&mut obj, None);
         }
         if is_kyverno_policy(info) {
             crate::resources::kyverno_policy_defaults_and_status(&mut obj, None, &now);
@@ -547,6 +570,19 @@ impl State {
             .ok_or_else(|| ApiError::not_found(&info.group, &info.plural, name))
     }
 
+    /// [`State::get`] as stored (not parsed).
+    pub fn get_stored(
+        &self,
+        info: &ResourceInfo,
+        ns: &str,
+        name: &str,
+    ) -> Result<crate::store::Obj, ApiError> {
+        let ns = if info.namespaced { ns } else { "" };
+        self.store
+            .get_stored(&resource_key(&info.group, &info.plural), ns, name)
+            .ok_or_else(|| ApiError::not_found(&info.group, &info.plural, name))
+    }
+
     /// Replaces an object (PUT) or its status (`sub == Some("status")`).
     #[allow(clippy::too_many_arguments)]
     pub fn update(
@@ -590,6 +626,7 @@ impl State {
         operation: &str,
     ) -> Result<Written, ApiError> {
         let name = meta_str(old, "name").to_owned();
+        let body = crate::convert::to_storage(info, body);
         let mut new = if sub == Some("status") {
             let mut n = (**old).clone();
             match body.get("status") {
@@ -667,6 +704,7 @@ impl State {
         if info.kind == "CustomResourceDefinition" && sub.is_none() {
             let names = new.pointer("/spec/names").cloned().unwrap_or(json!({}));
             new["status"] = crate::resources::crd_status(&names, &util::now_rfc3339());
+            crate::convert::track_stored_versions(&mut new, Some(old));
         }
         if operation == "Update" {
             apply::record_update(Some(old), &mut new, &o.field_manager, "Update");
@@ -776,19 +814,18 @@ impl State {
             let mut doc = if sub == Some("scale") {
                 self.scale_of(info, &old)?
             } else {
-                (*old).clone()
+                // the patch is written against the version of the request
+                crate::convert::to_version(info, (*old).clone(), version)
             };
-            let kind = doc
-                .get("kind")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
             match ct {
                 "application/json-patch+json" => patch::json_patch(&mut doc, &p)
                     .map_err(|e| ApiError::new(422, "Invalid", e.to_string()))?,
                 "application/merge-patch+json" => patch::merge_patch(&mut doc, &p),
-                _ => patch::strategic_merge_patch(&mut doc, &p, &kind)
-                    .map_err(|e| ApiError::bad_request(e.to_string()))?,
+                _ => {
+                    let schema = patch::Schema::of(&doc);
+                    patch::strategic_merge_patch(&mut doc, &p, schema)
+                        .map_err(|e| ApiError::bad_request(e.to_string()))?
+                }
             }
             if !doc.is_object() {
                 // upstream decodes the patched document into the object: a JSON patch that
@@ -848,7 +885,10 @@ impl State {
                 Err(e) if e.code == 404 && sub.is_none() => None,
                 Err(e) => return Err(e),
             };
-            let merged = apply::apply(old.as_deref(), &config, &o.field_manager, o.force, info)?;
+            let live = old
+                .as_ref()
+                .map(|l| crate::convert::to_version(info, (**l).clone(), version));
+            let merged = apply::apply(live.as_ref(), &config, &o.field_manager, o.force, info)?;
             match old {
                 None => {
                     let mut obj = merged;
@@ -1152,12 +1192,7 @@ impl State {
             return true;
         }
         let uid = meta_str(gone, "uid");
-        !uid.is_empty()
-            && self.store.any(|o| {
-                o.pointer("/metadata/ownerReferences")
-                    .and_then(Value::as_array)
-                    .is_some_and(|refs| refs.iter().any(|r| r["uid"] == uid))
-            })
+        !uid.is_empty() && self.store.any(|m| m.owners.iter().any(|o| **o == *uid))
     }
 
     fn resource_of_key(&self, key: &str) -> Option<Arc<ResourceInfo>> {
@@ -1170,7 +1205,8 @@ impl State {
         self.store
             .all()
             .into_iter()
-            .filter(|(_, o)| owner_uids(o).iter().any(|u| u == uid))
+            .filter(|(_, _, _, o)| o.meta().owners.iter().any(|u| **u == *uid))
+            .map(|(key, _, _, o)| (key.to_string(), Arc::new(o.value())))
             .collect()
     }
 
@@ -1193,12 +1229,16 @@ impl State {
     }
 
     fn delete_dependent(&self, key: &str, dep: &Value, p: Propagation) {
+        self.delete_dependent_named(key, meta_str(dep, "namespace"), meta_str(dep, "name"), p);
+    }
+
+    fn delete_dependent_named(&self, key: &str, ns: &str, name: &str, p: Propagation) {
         if let Some(info) = self.resource_of_key(key) {
             let d = DeleteOpts {
                 propagation: p,
                 ..DeleteOpts::default()
             };
-            let _ = self.delete(&info, meta_str(dep, "namespace"), meta_str(dep, "name"), &d);
+            let _ = self.delete(&info, ns, name, &d);
         }
     }
 
@@ -1207,27 +1247,23 @@ impl State {
     /// terminating namespaces whose contents are gone are removed.
     pub fn collect_garbage(&self) {
         for _round in 0..16 {
+            // metadata only: the sweep parses no object
             let all = self.store.all();
-            let uids: HashSet<&str> = all.iter().map(|(_, o)| meta_str(o, "uid")).collect();
+            let uids: HashSet<&str> = all.iter().map(|(_, _, _, o)| &*o.meta().uid).collect();
             let mut changed = false;
-            for (key, o) in &all {
-                let owners = owner_uids(o);
-                if !owners.is_empty() && owners.iter().all(|u| !uids.contains(u.as_str())) {
-                    self.delete_dependent(key, o, Propagation::Background);
+            for (key, ns, name, o) in &all {
+                let m = o.meta();
+                if !m.owners.is_empty() && m.owners.iter().all(|u| !uids.contains(&**u)) {
+                    self.delete_dependent_named(key, ns, name, Propagation::Background);
                     changed = true;
                     continue;
                 }
-                let fg = o
-                    .pointer("/metadata/finalizers")
-                    .and_then(Value::as_array)
-                    .is_some_and(|f| f.iter().any(|x| x == "foregroundDeletion"));
-                if fg {
-                    let uid = meta_str(o, "uid");
+                if m.foreground {
                     let blocked = all
                         .iter()
-                        .any(|(_, d)| owner_uids(d).iter().any(|u| u == uid));
+                        .any(|(_, _, _, d)| d.meta().owners.contains(&m.uid));
                     if !blocked {
-                        let mut v = (**o).clone();
+                        let mut v = o.value();
                         if let Some(f) = v
                             .pointer_mut("/metadata/finalizers")
                             .and_then(Value::as_array_mut)
@@ -1239,12 +1275,7 @@ impl State {
                             .and_then(Value::as_array)
                             .is_none_or(Vec::is_empty);
                         if empty {
-                            let _ = self.store.delete(
-                                key,
-                                meta_str(o, "namespace"),
-                                meta_str(o, "name"),
-                                None,
-                            );
+                            let _ = self.store.delete(key, ns, name, None);
                         } else {
                             let _ = self.store.update(key, v, None);
                         }
@@ -1252,13 +1283,13 @@ impl State {
                     }
                 }
             }
-            for (key, o) in &all {
-                if key == "/namespaces" && o.pointer("/metadata/deletionTimestamp").is_some() {
-                    let name = meta_str(o, "name");
-                    if self.store.resources_in_namespace(name).is_empty() {
-                        let _ = self.store.delete(key, "", name, None);
-                        changed = true;
-                    }
+            for (key, _, name, o) in &all {
+                if &**key == "/namespaces"
+                    && o.meta().deleting
+                    && self.store.resources_in_namespace(name).is_empty()
+                {
+                    let _ = self.store.delete(key, "", name, None);
+                    changed = true;
                 }
             }
             if !changed {
@@ -1287,6 +1318,21 @@ impl State {
         }
         self.collect_garbage();
         Ok(stored)
+    }
+}
+
+/// The ConfigMaps validators read whoever names them (Tekton's and Triggers' feature flags).
+const FLAG_CONFIGMAPS: [&str; 3] = ["feature-flags", "config-defaults", "feature-flags-triggers"];
+
+/// Every string value in `v` (the names it may reference).
+fn strings_of<'a>(v: &'a Value, out: &mut HashSet<&'a str>) {
+    match v {
+        Value::String(s) => {
+            out.insert(s.as_str());
+        }
+        Value::Array(a) => a.iter().for_each(|x| strings_of(x, out)),
+        Value::Object(m) => m.values().for_each(|x| strings_of(x, out)),
+        _ => {}
     }
 }
 
@@ -1353,5 +1399,42 @@ mod run_kind_tests {
         assert!(!super::is_run_kind("tekton.dev", "tasks"));
         assert!(!super::is_run_kind("tekton.dev", "pipelines"));
         assert!(!super::is_run_kind("argoproj.io", "analysisruns"));
+    }
+}
+
+#[cfg(test)]
+mod related_tests {
+    use serde_json::json;
+
+    #[test]
+    fn related_objects_are_the_custom_ones_and_the_named_builtins() {
+        let s = crate::ApiServer::open(crate::Options {
+            simulate: None,
+            ..crate::Options::default()
+        })
+        .expect("opens");
+        let st = s.state();
+        let cm = |name: &str| {
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": name, "namespace": "default"}})
+        };
+        for name in ["creds", "feature-flags", "gitlab-listener.5d1f", "direct"] {
+            st.store.create("/configmaps", cm(name)).expect("create");
+        }
+        // the Task names "creds": found through it (a TaskRun's taskRef, then its volumes)
+        let task = json!({"apiVersion": "tekton.dev/v1", "kind": "Task",
+            "metadata": {"name": "t", "namespace": "default"},
+            "spec": {"volumes": [{"name": "v", "configMap": {"name": "creds"}}]}});
+        st.store.create("tekton.dev/tasks", task).expect("task");
+        let run = json!({"apiVersion": "tekton.dev/v1", "kind": "TaskRun",
+            "metadata": {"name": "r", "namespace": "default"},
+            "spec": {"taskRef": {"name": "t"}, "podTemplate": {"x": ["direct"]}}});
+        let mut names: Vec<String> = st
+            .related_objects(&run)
+            .iter()
+            .map(|o| o.name().to_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["creds", "direct", "feature-flags", "t"]);
     }
 }

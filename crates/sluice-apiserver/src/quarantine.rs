@@ -109,11 +109,13 @@ impl State {
                 .map(|r| (resource_key(&r.group, &r.plural), r.clone()))
                 .collect()
         };
-        let all: Vec<(String, Arc<Value>)> = self
+        // kept as stored and parsed one at a time: a large store is never held parsed at once
+        let all: Vec<(String, crate::store::Obj)> = self
             .store
             .all()
             .into_iter()
-            .filter(|(key, _)| infos.contains_key(key))
+            .filter(|(key, ..)| infos.contains_key(&**key))
+            .map(|(key, _, _, o)| (key.to_string(), o))
             .collect();
         // small stores are checked on one thread (fewer per-thread allocator heaps kept);
         // large ones on every core
@@ -125,13 +127,14 @@ impl State {
                 .clamp(1, 8)
         };
         let chunk = all.len().div_ceil(threads).max(1);
-        let check = |part: &[(String, Arc<Value>)]| -> Vec<(String, Arc<Value>, String)> {
+        let check = |part: &[(String, crate::store::Obj)]| -> Vec<(String, Arc<Value>, String)> {
             part.iter()
-                .filter_map(|(key, obj)| {
+                .filter_map(|(key, stored)| {
                     let info = infos.get(key)?;
-                    check_stored(info, obj)
+                    let obj = Arc::new(stored.value());
+                    check_stored(info, &obj)
                         .err()
-                        .map(|why| (key.clone(), obj.clone(), why))
+                        .map(|why| (key.clone(), obj, why))
                 })
                 .collect()
         };

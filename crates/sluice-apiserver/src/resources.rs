@@ -701,6 +701,11 @@ pub fn kyverno_policy_defaults_and_status(obj: &mut Value, old: Option<&Value>, 
     });
 }
 
+/// Whether `group` is one of Sluice's own CRD groups (installed on first start).
+pub fn is_sluice_group(group: &str) -> bool {
+    BOOTSTRAP.iter().any(|c| c.group == group)
+}
+
 pub fn crd_status(names: &Value, now: &str) -> Value {
     json!({
         "acceptedNames": names,

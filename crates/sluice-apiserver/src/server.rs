@@ -24,7 +24,7 @@ use crate::ops::{DeleteOpts, Propagation, WriteOpts, meta_str};
 use crate::resources::{Registry, ResourceInfo, Verbs, bootstrap_crds};
 use crate::simnode::SimOptions;
 use crate::status::ApiError;
-use crate::store::{Event, EventType, Store, resource_key};
+use crate::store::{Event, EventType, Obj, Store, Stored, resource_key};
 use crate::table;
 use crate::util;
 
@@ -574,8 +574,12 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
             return get_only(Reply::json(200, &list));
         }
         ["openapi", "v2"] => {
-            // kubectl falls back to its compiled-in types when the server has no v2 spec.
-            return Err(ApiError::no_route());
+            if method != Method::GET && method != Method::HEAD {
+                return Err(ApiError::method_not_allowed(
+                    "the server does not allow this method on the requested resource",
+                ));
+            }
+            return Ok(Dispatched::Stream(openapi_v2(&st, req.headers())?));
         }
         ["openapi", "v3"] => return get_only(Reply::json(200, &openapi_root(&st))),
         ["openapi", "v3", rest @ ..] => {
@@ -603,14 +607,23 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
         .unwrap_or("application/json")
         .to_owned();
     let as_table = accept.contains("as=Table");
-    let mut opts = write_opts(&query, req.headers())?;
+    // a request refused for its query is still read (bounded) first: a client still
+    // writing the body sees the Status, not a broken pipe
+    let checked = write_opts(&query, req.headers()).and_then(|o| match options_kind(&method) {
+        Some(kind) => check_dry_run(&query, None, kind).map(|()| o),
+        None => Ok(o),
+    });
+    let mut opts = match checked {
+        Ok(o) => o,
+        Err(e) => {
+            let _ = read_body(req).await;
+            return Err(e);
+        }
+    };
     opts.user = req
         .extensions()
         .get::<Arc<sluice_auth::UserInfo>>()
         .cloned();
-    if let Some(kind) = options_kind(&method) {
-        check_dry_run(&query, None, kind)?;
-    }
     let is_watch = method == Method::GET && (target.watch_path || truthy(query.get("watch")));
     let deadline = if is_watch {
         // long-running: its own `timeoutSeconds` bounds it
@@ -667,7 +680,17 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
                 };
                 return watch(st, &t, &q, as_table).map(Dispatched::Stream);
             }
-            let obj = st.get(&info, &ns, &name)?;
+            let stored = st.get_stored(&info, &ns, &name)?;
+            if !as_table && *stored.meta().api_version == *info.api_version(&version) {
+                // the stored text as it is: nothing parsed or copied
+                return Ok(Dispatched::Reply(Reply {
+                    code: 200,
+                    body: Bytes::copy_from_slice(stored.json().as_bytes()),
+                    content_type: "application/json",
+                    warnings: vec![],
+                }));
+            }
+            let obj = Arc::new(stored.value());
             let v = served(&obj, &info, &version);
             if as_table {
                 let include = query.get("includeObject").map(String::as_str);
@@ -1000,16 +1023,10 @@ fn delete_opts(q: &Query, body: &[u8], content_type: &str) -> Result<DeleteOpts,
     })
 }
 
-/// The object as served under `version` (objects are stored once per group).
+/// The object as served under `version` (objects are stored once per group, in its storage
+/// version where the server converts: crate::convert).
 fn served(obj: &Arc<Value>, info: &ResourceInfo, version: &str) -> Value {
-    let av = info.api_version(version);
-    let mut v = (**obj).clone();
-    if v.get("apiVersion").and_then(Value::as_str) != Some(av.as_str())
-        && !v.get("kind").is_some_and(|k| k == "Scale")
-    {
-        v["apiVersion"] = json!(av);
-    }
-    v
+    crate::convert::to_version(info, (**obj).clone(), version)
 }
 
 /// Largest body of a write run inline (see [`cheap_write`]).
@@ -1307,6 +1324,63 @@ fn openapi_root(st: &State) -> Value {
     json!({"paths": paths})
 }
 
+/// `/openapi/v2` (crate::openapi::swagger_v2) as JSON. Protobuf, which client-go's
+/// `OpenAPISchema` asks for (`Accept: application/com.github.proto-openapi.spec.v2@v1.0+protobuf`
+/// alone), is not served: such a request is 406, and kubectl's client-side apply then
+/// computes its patches from its compiled-in types, as before. The ETag is the digest of
+/// every group-version's hash (`If-None-Match` -> 304).
+fn openapi_v2(st: &State, headers: &axum::http::HeaderMap) -> Result<Response, ApiError> {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let json_ok = accept.trim().is_empty()
+        || accept.split(',').any(|t| {
+            let t = t.split(';').next().unwrap_or_default().trim();
+            matches!(t, "application/json" | "application/*" | "*/*" | "*")
+        });
+    if !json_ok {
+        return Err(ApiError::new(
+            406,
+            "NotAcceptable",
+            format!(
+                "only the following media types are accepted: application/json (asked: {accept})"
+            ),
+        ));
+    }
+    let reg = st.reg();
+    let etag = format!("\"{}\"", crate::openapi::hash_v2(&reg));
+    let mut r = Response::new(Body::empty());
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    r.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept"));
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().trim_start_matches("W/") == etag)
+        });
+    if matches {
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        return Ok(r);
+    }
+    let version = version_info()["gitVersion"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let doc = crate::openapi::swagger_v2(&reg, &version);
+    drop(reg);
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    *r.body_mut() = Body::from(serde_json::to_vec(&doc).unwrap_or_default());
+    Ok(r)
+}
+
 /// A per-group-version OpenAPI v3 document: the resource paths with the query parameters
 /// the server supports (kubectl checks `fieldValidation` there to validate server-side) and
 /// the schemas of the kinds (crate::openapi). The PATCH operations declare no request body:
@@ -1483,6 +1557,28 @@ fn matches_filters(
     Ok(true)
 }
 
+/// [`matches_filters`] on a stored object, parsed only when there is a selector.
+fn matches_stored(
+    info: &ResourceInfo,
+    obj: &Stored,
+    ls: &Selector,
+    fs: &FieldSelector,
+) -> Result<bool, ApiError> {
+    if ls.is_empty() && fs.terms.is_empty() {
+        return Ok(true);
+    }
+    // label selectors and name/namespace fields (the controllers' watches) read the
+    // metadata kept beside the text: an event is not parsed once per watch
+    if fs
+        .terms
+        .iter()
+        .all(|(f, _, _)| f == "metadata.name" || f == "metadata.namespace")
+    {
+        return matches_filters(info, &obj.meta().as_value(), ls, fs);
+    }
+    matches_filters(info, &obj.value(), ls, fs)
+}
+
 /// The objects a list or deletecollection selects (all pages).
 fn select(st: &State, t: &Target, q: &Query) -> Result<(Vec<Arc<Value>>, u64), ApiError> {
     let ls = label_selector(q)?;
@@ -1571,22 +1667,25 @@ fn list(st: &State, t: &Target, q: &Query, as_table: bool) -> Result<Reply, ApiE
         }
     }
     let key = resource_key(&t.info.group, &t.info.plural);
-    let (objs, rv) = st.store.list(&key, t.namespace.as_deref(), after.as_ref());
-    let mut items: Vec<Arc<Value>> = Vec::new();
+    let (objs, rv) = st
+        .store
+        .list_stored(&key, t.namespace.as_deref(), after.as_ref());
+    let mut items: Vec<&Obj> = Vec::new();
     let mut cont = None;
     let mut remaining = 0usize;
-    for o in objs {
-        if !matches_filters(&t.info, &o, &ls, &fs)? {
+    for o in &objs {
+        if !matches_stored(&t.info, o, &ls, &fs)? {
             continue;
         }
         if limit > 0 && items.len() == limit {
             if cont.is_none()
                 && let Some(last) = items.last()
             {
+                let last = last.value();
                 cont = Some(encode_continue(
                     rv,
-                    meta_str(last, "namespace"),
-                    meta_str(last, "name"),
+                    meta_str(&last, "namespace"),
+                    meta_str(&last, "name"),
                 ));
             }
             remaining += 1;
@@ -1600,7 +1699,7 @@ fn list(st: &State, t: &Target, q: &Query, as_table: bool) -> Result<Reply, ApiE
         let rows: Vec<Value> = items
             .iter()
             .map(|o| {
-                let v = served(o, info, &t.version);
+                let v = served(&Arc::new(o.value()), info, &t.version);
                 table::row(&info.columns, &v, row_object(&v, include))
             })
             .collect();
@@ -1630,10 +1729,12 @@ fn list(st: &State, t: &Target, q: &Query, as_table: bool) -> Result<Reply, ApiE
         if i > 0 {
             out.push(b',');
         }
-        if o.get("apiVersion").and_then(Value::as_str) == Some(av.as_str()) {
-            let _ = serde_json::to_writer(&mut out, &**o);
+        if *o.meta().api_version == *av {
+            // the stored text as it is: nothing parsed or copied
+            out.extend_from_slice(o.json().as_bytes());
         } else {
-            let _ = serde_json::to_writer(&mut out, &served(o, info, &t.version));
+            let _ =
+                serde_json::to_writer(&mut out, &served(&Arc::new(o.value()), info, &t.version));
         }
     }
     out.extend_from_slice(b"]}");
@@ -1848,6 +1949,12 @@ impl Drop for WatchBody {
     }
 }
 
+/// An object a watch sends: as stored, or made for the event (a selector's DELETED).
+enum Sent {
+    Stored(Obj),
+    Parsed(Arc<Value>),
+}
+
 struct WatchFilter {
     info: Arc<ResourceInfo>,
     version: String,
@@ -1862,36 +1969,53 @@ struct WatchFilter {
 impl WatchFilter {
     /// The event this watch sends for `ev`, if any: with selectors, an object that starts
     /// matching is ADDED and one that stops matching is DELETED (as the watch cache does).
-    fn wants(&self, ev: &Event) -> Option<(&'static str, Arc<Value>)> {
+    fn wants(&self, ev: &Event) -> Option<(&'static str, Sent)> {
         if *ev.resource != *self.key || self.namespace.as_ref().is_some_and(|n| *n != ev.namespace)
         {
             return None;
         }
-        let m = |o: &Value| matches_filters(&self.info, o, &self.ls, &self.fs).unwrap_or(false);
+        let m = |o: &Stored| matches_stored(&self.info, o, &self.ls, &self.fs).unwrap_or(false);
         let now = m(&ev.object);
         match (ev.ty, &ev.prev) {
             (EventType::Modified, Some(prev))
                 if !self.ls.is_empty() || !self.fs.terms.is_empty() =>
             {
                 match (m(prev), now) {
-                    (true, true) => Some(("MODIFIED", ev.object.clone())),
-                    (false, true) => Some(("ADDED", ev.object.clone())),
+                    (true, true) => Some(("MODIFIED", Sent::Stored(ev.object.clone()))),
+                    (false, true) => Some(("ADDED", Sent::Stored(ev.object.clone()))),
                     (true, false) => {
-                        let mut gone = (**prev).clone();
+                        let mut gone = prev.value();
                         if let Some(md) = gone.get_mut("metadata").and_then(Value::as_object_mut) {
                             md.insert("resourceVersion".into(), json!(ev.rv.to_string()));
                         }
-                        Some(("DELETED", Arc::new(gone)))
+                        Some(("DELETED", Sent::Parsed(Arc::new(gone))))
                     }
                     (false, false) => None,
                 }
             }
-            (ty, _) => now.then(|| (ty.as_str(), ev.object.clone())),
+            (ty, _) => now.then(|| (ty.as_str(), Sent::Stored(ev.object.clone()))),
         }
     }
 
-    fn encode(&self, ty: &str, obj: &Arc<Value>, headers: bool) -> Bytes {
-        let v = served(obj, &self.info, &self.version);
+    fn encode(&self, ty: &str, obj: &Sent, headers: bool) -> Bytes {
+        let obj = match obj {
+            Sent::Stored(o)
+                if !self.table
+                    && *o.meta().api_version == *self.info.api_version(&self.version) =>
+            {
+                // the stored text as it is, framed: nothing parsed or copied
+                let mut line = Vec::with_capacity(o.json().len() + ty.len() + 24);
+                line.extend_from_slice(b"{\"type\":\"");
+                line.extend_from_slice(ty.as_bytes());
+                line.extend_from_slice(b"\",\"object\":");
+                line.extend_from_slice(o.json().as_bytes());
+                line.extend_from_slice(b"}\n");
+                return Bytes::from(line);
+            }
+            Sent::Stored(o) => Arc::new(o.value()),
+            Sent::Parsed(v) => v.clone(),
+        };
+        let v = served(&obj, &self.info, &self.version);
         let object = if self.table {
             let row = table::row(
                 &self.info.columns,
@@ -2016,7 +2140,7 @@ fn watch(st: Arc<State>, t: &Target, q: &Query, as_table: bool) -> Result<Respon
 #[allow(clippy::too_many_arguments)]
 async fn run_watch(
     filter: WatchFilter,
-    initial: Vec<Arc<Value>>,
+    initial: Vec<Obj>,
     replay: Vec<Arc<Event>>,
     start_rv: u64,
     mut rx: broadcast::Receiver<Arc<Event>>,
@@ -2028,8 +2152,11 @@ async fn run_watch(
     let mut headers = true;
     let mut last_rv = start_rv;
     for o in &initial {
-        if matches_filters(&filter.info, o, &filter.ls, &filter.fs).unwrap_or(false) {
-            if let Err(stop) = q.push(filter.encode("ADDED", o, headers)).await {
+        if matches_stored(&filter.info, o, &filter.ls, &filter.fs).unwrap_or(false) {
+            if let Err(stop) = q
+                .push(filter.encode("ADDED", &Sent::Stored(o.clone()), headers))
+                .await
+            {
                 return Some(stop);
             }
             headers = false;

@@ -224,6 +224,8 @@ fn cause_reason(msg: &str) -> &'static str {
         "FieldValueDuplicate"
     } else if msg.starts_with("Unsupported value") {
         "FieldValueNotSupported"
+    } else if msg.starts_with("Not found") {
+        "FieldValueNotFound"
     } else if msg.starts_with("Forbidden") {
         "FieldValueForbidden"
     } else {

@@ -5,7 +5,10 @@
 //! - every write is one SQLite transaction that stores the object and the counter together,
 //!   so after a crash (kill -9 included) the objects and the counter agree;
 //! - resourceVersions strictly increase across all resources (as etcd's revision does);
-//! - a watch either replays every event after its resourceVersion or fails with Gone.
+//! - a watch either replays every event after its resourceVersion or fails with Gone;
+//! - objects are held in memory as their JSON text ([`Stored`]), parsed on demand: a parsed
+//!   `serde_json::Value` costs several times the text (bench/serve.py (c): 10,000 finished
+//!   PipelineRuns), and lists and watches mostly send the text as it is.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
@@ -61,6 +64,122 @@ impl EventType {
     }
 }
 
+/// The metadata the store and the garbage collector read without parsing an object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Meta {
+    pub uid: Box<str>,
+    /// The uids its ownerReferences name.
+    pub owners: Box<[Box<str>]>,
+    /// `foregroundDeletion` is among its finalizers.
+    pub foreground: bool,
+    /// It has a deletionTimestamp.
+    pub deleting: bool,
+    pub api_version: Box<str>,
+    pub name: Box<str>,
+    pub namespace: Box<str>,
+    /// `metadata.labels` as JSON text ("" when it has none): selectors read it unparsed.
+    pub labels: Box<str>,
+}
+
+impl Meta {
+    fn of(obj: &Value) -> Meta {
+        let md = obj.get("metadata");
+        let s = |k: &str| {
+            md.and_then(|m| m.get(k))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        };
+        Meta {
+            uid: s("uid").into(),
+            owners: md
+                .and_then(|m| m.get("ownerReferences"))
+                .and_then(Value::as_array)
+                .map(|refs| {
+                    refs.iter()
+                        .filter_map(|r| r.get("uid").and_then(Value::as_str).map(Box::from))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            foreground: md
+                .and_then(|m| m.get("finalizers"))
+                .and_then(Value::as_array)
+                .is_some_and(|f| f.iter().any(|x| x == "foregroundDeletion")),
+            deleting: md.and_then(|m| m.get("deletionTimestamp")).is_some(),
+            api_version: obj
+                .get("apiVersion")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .into(),
+            name: s("name").into(),
+            namespace: s("namespace").into(),
+            labels: md
+                .and_then(|m| m.get("labels"))
+                .filter(|l| l.as_object().is_some_and(|m| !m.is_empty()))
+                .map(|l| l.to_string().into())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// `{"metadata": {"name", "namespace", "labels"}}`: what label selectors and the
+    /// `metadata.name`/`metadata.namespace` field selectors read, without parsing the object.
+    pub fn as_value(&self) -> Value {
+        let mut m = serde_json::Map::new();
+        m.insert("name".into(), Value::String(self.name.to_string()));
+        m.insert(
+            "namespace".into(),
+            Value::String(self.namespace.to_string()),
+        );
+        if !self.labels.is_empty() {
+            m.insert(
+                "labels".into(),
+                serde_json::from_str(&self.labels).unwrap_or(Value::Null),
+            );
+        }
+        serde_json::json!({ "metadata": m })
+    }
+}
+
+/// One stored object as memory holds it: its JSON text (compact; a parsed `Value` costs
+/// several times as much), its resourceVersion and the [`Meta`] read without parsing.
+#[derive(Debug)]
+pub struct Stored {
+    json: Box<str>,
+    rv: u64,
+    meta: Meta,
+}
+
+/// A shared stored object.
+pub type Obj = Arc<Stored>;
+
+impl Stored {
+    fn new(obj: &Value, json: String) -> Stored {
+        Stored {
+            json: json.into_boxed_str(),
+            rv: rv_of(obj),
+            meta: Meta::of(obj),
+        }
+    }
+
+    /// The object's JSON text, as stored.
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+
+    /// The object parsed (a new copy each time).
+    pub fn value(&self) -> Value {
+        // the text was serialized from a Value by this store: it always parses
+        serde_json::from_str(&self.json).unwrap_or(Value::Null)
+    }
+
+    pub fn rv(&self) -> u64 {
+        self.rv
+    }
+
+    pub fn meta(&self) -> &Meta {
+        &self.meta
+    }
+}
+
 /// One change.
 #[derive(Debug, Clone)]
 pub struct Event {
@@ -69,15 +188,15 @@ pub struct Event {
     /// `group/resource` (`/configmaps` for the core group).
     pub resource: Arc<str>,
     pub namespace: String,
-    pub object: Arc<Value>,
+    pub object: Obj,
     /// The object before a MODIFIED event (selector-filtered watches need it).
-    pub prev: Option<Arc<Value>>,
+    pub prev: Option<Obj>,
 }
 
 /// The events a watch replays and the receiver of the later ones.
 pub type WatchStart = (Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>);
 
-type Objects = BTreeMap<(String, String), Arc<Value>>;
+type Objects = BTreeMap<(String, String), Obj>;
 
 struct Inner {
     conn: Connection,
@@ -231,23 +350,35 @@ impl Store {
                     },
                     reason: e.to_string(),
                 };
-                let v: Value = match &t {
+                let (v, text): (Value, String) = match &t {
                     Some(t) => {
                         let aad = crate::encryption::storage_key(&res, &ns, &name);
                         let (plain, is_stale) = t.open(&aad, body).map_err(decrypt_err)?;
                         if is_stale {
                             stale.push((res.clone(), ns.clone(), name.clone()));
                         }
-                        serde_json::from_slice(&plain)?
+                        let v = serde_json::from_slice(&plain)?;
+                        (v, String::from_utf8(plain.to_vec()).unwrap_or_default())
                     }
-                    None => serde_json::from_slice(
-                        crate::encryption::open_unconfigured(body).map_err(decrypt_err)?,
-                    )?,
+                    None => {
+                        let plain =
+                            crate::encryption::open_unconfigured(body).map_err(decrypt_err)?;
+                        let v = serde_json::from_slice(plain)?;
+                        (v, String::from_utf8_lossy(plain).into_owned())
+                    }
                 };
+                // kept as text, re-serialized compactly when the row is not
+                let text = if text.contains('\n') {
+                    serde_json::to_string(&v)?
+                } else {
+                    text
+                };
+                let stored = Stored::new(&v, text);
+                drop(v);
                 objects
                     .entry(Arc::from(res.as_str()))
                     .or_default()
-                    .insert((ns, name), Arc::new(v));
+                    .insert((ns, name), Arc::new(stored));
             }
         }
         if !stale.is_empty() {
@@ -260,7 +391,7 @@ impl Store {
                     continue;
                 };
                 let tr = transformers.get(res).cloned().flatten();
-                let body = seal_body(tr.as_deref(), res, ns, name, serde_json::to_string(&**obj)?)?;
+                let body = seal_body(tr.as_deref(), res, ns, name, obj.json().to_owned())?;
                 t.prepare_cached(
                     "UPDATE objects SET body = ?4 WHERE resource = ?1 AND namespace = ?2 AND name = ?3",
                 )?
@@ -313,7 +444,14 @@ impl Store {
             .unwrap_or(0)
     }
 
+    /// The object, parsed.
     pub fn get(&self, resource: &str, namespace: &str, name: &str) -> Option<Arc<Value>> {
+        let o = self.get_stored(resource, namespace, name)?;
+        Some(Arc::new(o.value()))
+    }
+
+    /// The object as stored (not parsed).
+    pub fn get_stored(&self, resource: &str, namespace: &str, name: &str) -> Option<Obj> {
         let g = self.lock();
         g.objects
             .get(resource)?
@@ -329,6 +467,17 @@ impl Store {
         namespace: Option<&str>,
         after: Option<&(String, String)>,
     ) -> (Vec<Arc<Value>>, u64) {
+        let (objs, rv) = self.list_stored(resource, namespace, after);
+        (objs.iter().map(|o| Arc::new(o.value())).collect(), rv)
+    }
+
+    /// [`Store::list`] as stored (not parsed).
+    pub fn list_stored(
+        &self,
+        resource: &str,
+        namespace: Option<&str>,
+        after: Option<&(String, String)>,
+    ) -> (Vec<Obj>, u64) {
         let g = self.lock();
         let Some(objs) = g.objects.get(resource) else {
             return (Vec::new(), g.rv);
@@ -349,6 +498,24 @@ impl Store {
         (out, g.rv)
     }
 
+    /// The objects of a resource in one namespace (or all) whose name `keep` accepts, as
+    /// stored: the others are neither copied nor parsed.
+    pub fn list_named(
+        &self,
+        resource: &str,
+        namespace: Option<&str>,
+        keep: impl Fn(&str) -> bool,
+    ) -> Vec<Obj> {
+        let g = self.lock();
+        let Some(objs) = g.objects.get(resource) else {
+            return Vec::new();
+        };
+        objs.iter()
+            .filter(|((ns, name), _)| namespace.is_none_or(|n| n == ns) && keep(name))
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
     /// All resources that have objects in `namespace`.
     pub fn resources_in_namespace(&self, namespace: &str) -> Vec<String> {
         let g = self.lock();
@@ -359,18 +526,25 @@ impl Store {
             .collect()
     }
 
-    /// Every object of every resource (for garbage collection).
-    /// Whether any stored object satisfies `f`, looked at under the lock without copying.
-    pub fn any(&self, f: impl Fn(&Value) -> bool) -> bool {
+    /// Whether any stored object's metadata satisfies `f`, looked at under the lock
+    /// without copying or parsing.
+    pub fn any(&self, f: impl Fn(&Meta) -> bool) -> bool {
         let g = self.lock();
-        g.objects.values().any(|objs| objs.values().any(|v| f(v)))
+        g.objects
+            .values()
+            .any(|objs| objs.values().any(|v| f(&v.meta)))
     }
 
-    pub fn all(&self) -> Vec<(String, Arc<Value>)> {
+    /// Every object of every resource (for garbage collection): its resource, namespace,
+    /// name and the stored object (not parsed).
+    pub fn all(&self) -> Vec<(Arc<str>, String, String, Obj)> {
         let g = self.lock();
         g.objects
             .iter()
-            .flat_map(|(r, objs)| objs.values().map(move |v| (r.to_string(), v.clone())))
+            .flat_map(|(r, objs)| {
+                objs.iter()
+                    .map(move |((ns, name), v)| (r.clone(), ns.clone(), name.clone(), v.clone()))
+            })
             .collect()
     }
 
@@ -383,6 +557,7 @@ impl Store {
     ) -> Result<Arc<Value>, StoreError> {
         let rv = g.rv + 1;
         set_rv(&mut obj, rv);
+        let json = serde_json::to_string(&obj)?;
         let (ns, name) = ns_name(&obj);
         let g_transformer = if ty == EventType::Deleted {
             None
@@ -398,7 +573,7 @@ impl Store {
                 .execute(params![resource, ns, name])?;
             } else {
                 let tr = g_transformer.as_deref();
-                let body = seal_body(tr, resource, &ns, &name, serde_json::to_string(&obj)?)?;
+                let body = seal_body(tr, resource, &ns, &name, json.clone())?;
                 t.prepare_cached(
                     "INSERT OR REPLACE INTO objects (resource, namespace, name, rv, body) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?
@@ -409,6 +584,7 @@ impl Store {
             t.commit()?;
         }
         g.rv = rv;
+        let stored = Arc::new(Stored::new(&obj, json));
         let obj = Arc::new(obj);
         let key: Arc<str> = match g.objects.get_key_value(resource) {
             Some((k, _)) => k.clone(),
@@ -420,14 +596,14 @@ impl Store {
             objs.remove(&(ns.clone(), name));
             None
         } else {
-            objs.insert((ns.clone(), name), obj.clone())
+            objs.insert((ns.clone(), name), stored.clone())
         };
         let ev = Arc::new(Event {
             rv,
             ty,
             resource: key,
             namespace: ns,
-            object: obj.clone(),
+            object: stored,
             prev: if ty == EventType::Modified {
                 prev
             } else {
@@ -469,7 +645,7 @@ impl Store {
         let Some(cur) = g.objects.get(resource).and_then(|o| o.get(&key)) else {
             return Err(StoreError::NotFound);
         };
-        if expected.is_some_and(|e| e != rv_of(cur)) {
+        if expected.is_some_and(|e| e != cur.rv) {
             return Err(StoreError::Conflict);
         }
         Self::write(&mut g, &self.tx, resource, EventType::Modified, obj)
@@ -488,16 +664,10 @@ impl Store {
         let Some(cur) = g.objects.get(resource).and_then(|o| o.get(&key)).cloned() else {
             return Err(StoreError::NotFound);
         };
-        if expected.is_some_and(|e| e != rv_of(&cur)) {
+        if expected.is_some_and(|e| e != cur.rv) {
             return Err(StoreError::Conflict);
         }
-        Self::write(
-            &mut g,
-            &self.tx,
-            resource,
-            EventType::Deleted,
-            (*cur).clone(),
-        )
+        Self::write(&mut g, &self.tx, resource, EventType::Deleted, cur.value())
     }
 
     /// Events after `from` (None: none, the caller lists first) and a receiver of later
@@ -523,7 +693,7 @@ impl Store {
         &self,
         resource: &str,
         namespace: Option<&str>,
-    ) -> (Vec<Arc<Value>>, u64, broadcast::Receiver<Arc<Event>>) {
+    ) -> (Vec<Obj>, u64, broadcast::Receiver<Arc<Event>>) {
         let g = self.lock();
         let rx = self.tx.subscribe();
         let objs = g
@@ -698,6 +868,63 @@ mod tests {
         drop(s);
         assert!(raw(&db, "s").starts_with(b"{"));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn objects_are_kept_as_their_json_text_with_the_metadata_gc_reads() {
+        let s = Store::open(Path::new(":memory:"), 10).expect("open");
+        let mut o = cm("owned");
+        o["metadata"]["uid"] = json!("u-1");
+        o["metadata"]["ownerReferences"] = json!([{"uid": "owner-1"}, {"uid": "owner-2"}]);
+        o["metadata"]["finalizers"] = json!(["foregroundDeletion"]);
+        o["data"] = json!({"k": "v\nw", "n": 1.5, "b": 18446744073709551615u64});
+        let written = s.create("/configmaps", o).expect("create");
+        let stored = s
+            .get_stored("/configmaps", "default", "owned")
+            .expect("stored");
+        assert_eq!(
+            stored.json(),
+            serde_json::to_string(&*written).expect("json")
+        );
+        assert_eq!(stored.value(), *written);
+        assert_eq!(stored.rv(), rv_of(&written));
+        assert_eq!(
+            stored.meta(),
+            &Meta {
+                uid: "u-1".into(),
+                owners: vec!["owner-1".into(), "owner-2".into()].into(),
+                foreground: true,
+                deleting: false,
+                api_version: "v1".into(),
+                name: "owned".into(),
+                namespace: "default".into(),
+                labels: "".into(),
+            }
+        );
+        let mut l = cm("labelled");
+        l["metadata"]["labels"] = json!({"a": "b"});
+        s.create("/configmaps", l).expect("create");
+        let m = s
+            .get_stored("/configmaps", "default", "labelled")
+            .expect("stored");
+        assert_eq!(
+            m.meta().as_value(),
+            json!({"metadata": {"name": "labelled", "namespace": "default", "labels": {"a": "b"}}})
+        );
+        assert!(s.any(|m| m.owners.iter().any(|u| &**u == "owner-2")));
+        assert!(!s.any(|m| m.owners.iter().any(|u| &**u == "u-1")));
+        // the event shares the stored text
+        let (_, mut rx) = s.watch(None).expect("watch");
+        s.update("/configmaps", cm("owned"), Some(stored.rv()))
+            .expect("update");
+        let ev = rx.try_recv().expect("event");
+        assert_eq!(ev.prev.as_ref().map(|p| p.json()), Some(stored.json()));
+        assert!(ev.object.meta().owners.is_empty());
+        assert!(Arc::ptr_eq(
+            &ev.object,
+            &s.get_stored("/configmaps", "default", "owned")
+                .expect("stored")
+        ));
     }
 
     #[test]

@@ -898,3 +898,49 @@ async fn openapi_documents_are_cached_by_hash() {
     let a = call(&app, "GET", "/openapi/v3/apis/nope.example/v1", JSON, "").await;
     assert_eq!(a.status, StatusCode::NOT_FOUND);
 }
+
+// /openapi/v2 (kube-openapi handler: one Swagger 2.0 document, ETag, 304), as JSON only:
+// client-go's `OpenAPISchema` asks for protobuf alone and gets 406, so kubectl's client-side
+// apply falls back to its compiled-in types (kubectl apply/patcher.go).
+#[tokio::test]
+async fn openapi_v2_is_json_swagger_with_an_etag() {
+    let s = server(Options::default());
+    let app = s.local_router();
+    let get = |accept: &'static str, etag: Option<String>| {
+        let app = app.clone();
+        async move {
+            let mut b = Request::builder()
+                .method("GET")
+                .uri("/openapi/v2")
+                .header("accept", accept);
+            if let Some(e) = etag {
+                b = b.header("if-none-match", e);
+            }
+            app.oneshot(b.body(Body::empty()).expect("request"))
+                .await
+                .expect("infallible")
+        }
+    };
+    let r = get("application/json", None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let etag = r.headers()["etag"].to_str().expect("ascii").to_owned();
+    let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    let doc: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+    assert_eq!(doc["swagger"], "2.0");
+    assert_eq!(
+        doc["definitions"]["io.k8s.api.core.v1.PodSpec"]["properties"]["containers"]["x-kubernetes-patch-merge-key"],
+        "name"
+    );
+    let r = get("application/json", Some(etag)).await;
+    assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+    let r = get(
+        "application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NOT_ACCEPTABLE);
+    let a = call(&app, "POST", "/openapi/v2", JSON, "{}").await;
+    assert_eq!(a.status, StatusCode::METHOD_NOT_ALLOWED);
+}

@@ -323,10 +323,10 @@ pub async fn run(client: Client, opts: Options) -> Result<(), Error> {
     let ctx = Ctx::new(client.clone(), opts);
     let prs: Api<DynamicObject> = Api::all_with(client.clone(), &pipelinerun_ar());
     let trs: Api<DynamicObject> = Api::all_with(client.clone(), &taskrun_ar());
-    let pr_ctl = Controller::new_with(prs, watcher::Config::default(), pipelinerun_ar())
+    let pr_ctl = runs_controller(prs, pipelinerun_ar())
         .run(pipelinerun::reconcile, error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
-    let tr_ctl = Controller::new_with(trs, watcher::Config::default(), taskrun_ar())
+    let tr_ctl = runs_controller(trs, taskrun_ar())
         .run(taskrun::reconcile, error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
     let el_ctl = async {
@@ -351,6 +351,85 @@ pub async fn run(client: Client, opts: Options) -> Result<(), Error> {
     Ok(())
 }
 
+/// A controller of PipelineRuns or TaskRuns whose cache keeps only what a reconcile of a
+/// finished run reads ([`trim_finished`]): finished runs pile up by the thousand and each
+/// reconcile of one returns at once, so a full copy of each (spec, status with every
+/// child's results) cost more memory than the API server's own copy (bench/serve.py (c)).
+fn runs_controller(api: Api<DynamicObject>, ar: ApiResource) -> Controller<DynamicObject> {
+    use kube::runtime::WatchStreamExt;
+    use kube::runtime::reflector::{self, store::Writer};
+    let writer = Writer::<DynamicObject>::new(ar.clone());
+    let reader = writer.as_reader();
+    let stream = reflector::reflector(
+        writer,
+        watcher(api, watcher::Config::default()).modify(trim_finished),
+    )
+    .applied_objects();
+    Controller::for_stream_with(stream, reader, ar)
+}
+
+/// Drops from a finished run (`Succeeded` True or False) all but its identity,
+/// resourceVersion, deletion state and conditions: what the run controllers read of it
+/// before they return (`ctx.stale`, `deletionTimestamp`, `shape::done`).
+pub fn trim_finished(obj: &mut DynamicObject) {
+    if shape::done(obj.data.get("status")).is_none() {
+        return;
+    }
+    let conditions = obj
+        .data
+        .get_mut("status")
+        .and_then(|s| s.get_mut("conditions"))
+        .map(Value::take)
+        .unwrap_or(Value::Null);
+    obj.data = serde_json::json!({"status": {"conditions": conditions}});
+    let m = &mut obj.metadata;
+    m.annotations = None;
+    m.labels = None;
+    m.managed_fields = None;
+    m.owner_references = None;
+}
+
 fn error_policy(_obj: Arc<DynamicObject>, _err: &Error, _ctx: Arc<Ctx>) -> Action {
     Action::requeue(std::time::Duration::from_secs(2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(status: Value) -> DynamicObject {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "tekton.dev/v1", "kind": "PipelineRun",
+            "metadata": {"name": "r", "namespace": "ns", "uid": "u", "resourceVersion": "7",
+                         "labels": {"tekton.dev/pipeline": "p"}, "annotations": {"a": "b"}},
+            "spec": {"pipelineRef": {"name": "p"}},
+            "status": status,
+        }))
+        .expect("object")
+    }
+
+    #[test]
+    fn finished_runs_keep_what_a_reconcile_reads_and_running_ones_everything() {
+        let done = serde_json::json!({"conditions": [{"type": "Succeeded", "status": "False", "reason": "Failed"}],
+                                      "childReferences": [{"name": "r-t"}], "startTime": "x"});
+        let mut o = run(done);
+        trim_finished(&mut o);
+        assert_eq!(shape::done(o.data.get("status")), Some(false));
+        assert_eq!(
+            o.data,
+            serde_json::json!({"status": {"conditions": [
+            {"type": "Succeeded", "status": "False", "reason": "Failed"}]}})
+        );
+        assert_eq!(o.metadata.uid.as_deref(), Some("u"));
+        assert_eq!(o.metadata.resource_version.as_deref(), Some("7"));
+        assert_eq!(o.metadata.name.as_deref(), Some("r"));
+        assert!(o.metadata.labels.is_none() && o.metadata.annotations.is_none());
+        let running =
+            serde_json::json!({"conditions": [{"type": "Succeeded", "status": "Unknown"}]});
+        let mut o = run(running.clone());
+        let before = o.clone();
+        trim_finished(&mut o);
+        assert_eq!(o.data, before.data);
+        assert_eq!(o.metadata, before.metadata);
+    }
 }

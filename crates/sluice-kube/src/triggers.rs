@@ -302,6 +302,26 @@ pub struct Sink {
     pub counters: Arc<TriggerCounters>,
     /// Resolved kinds: (apiVersion, kind) -> (resource, namespaced).
     kinds: Mutex<HashMap<(String, String), (ApiResource, bool)>>,
+    recorder: Arc<Recorder>,
+    /// The queue of records to the task that writes them, started with the first.
+    records: std::sync::OnceLock<tokio::sync::mpsc::Sender<Record>>,
+}
+
+/// Records waiting for the recorder task at most: a delivery waits only when this many
+/// are queued (each is a few KB), so the records never fall unboundedly behind.
+const RECORD_QUEUE: usize = 1024;
+
+/// One delivery's record, queued for the recorder task.
+struct Record {
+    namespace: String,
+    listener: String,
+    event_id: String,
+    outcome: EventOutcome,
+}
+
+/// Writes the event records, one at a time in delivery order, off the request path.
+struct Recorder {
+    client: Client,
     /// Records written per listener since start (pruning runs every tenth).
     written: Mutex<HashMap<(String, String), u64>>,
 }
@@ -373,11 +393,51 @@ fn truncate(s: &str, max: usize) -> String {
 impl Sink {
     pub fn new(client: Client, opts: SinkOptions) -> Sink {
         Sink {
-            client,
+            client: client.clone(),
             opts,
             counters: Arc::new(TriggerCounters::default()),
             kinds: Mutex::new(HashMap::new()),
-            written: Mutex::new(HashMap::new()),
+            recorder: Arc::new(Recorder {
+                client: client.clone(),
+                written: Mutex::new(HashMap::new()),
+            }),
+            records: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Queues the record of a delivery for the recorder task (started on first use on the
+    /// current runtime): the answer does not wait for the record's writes (a ConfigMap, an
+    /// Event, a prune every tenth), which were most of a delivery's time (bench/serve.py
+    /// (b)). Waits only while [`RECORD_QUEUE`] records are queued.
+    async fn record(
+        &self,
+        namespace: &str,
+        listener: &str,
+        event_id: &str,
+        outcome: &EventOutcome,
+    ) {
+        let tx = self.records.get_or_init(|| {
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Record>(RECORD_QUEUE);
+            let rec = self.recorder.clone();
+            tokio::spawn(async move {
+                while let Some(r) = rx.recv().await {
+                    rec.record(&r.namespace, &r.listener, &r.event_id, &r.outcome)
+                        .await;
+                }
+            });
+            tx
+        });
+        let r = Record {
+            namespace: namespace.to_owned(),
+            listener: listener.to_owned(),
+            event_id: event_id.to_owned(),
+            outcome: outcome.clone(),
+        };
+        if let Err(tokio::sync::mpsc::error::SendError(r)) = tx.send(r).await {
+            // the task is gone (its runtime shut down): write it here
+            self.recorder
+                .record(&r.namespace, &r.listener, &r.event_id, &r.outcome)
+                .await;
         }
     }
 
@@ -655,7 +715,9 @@ impl Sink {
         }
         Ok(created.into_iter().map(|(_, _, v)| v).collect())
     }
+}
 
+impl Recorder {
     /// Writes the event record (a ConfigMap) and an Event on the EventListener; prunes old
     /// records every tenth write per listener. Failures are ignored: records inform, they
     /// never change the answer.

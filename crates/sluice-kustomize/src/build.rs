@@ -1204,6 +1204,8 @@ impl Builder<'_> {
         }
         // patches
         if let Some(Value::Array(patches)) = k.get("patches") {
+            // the ids targets compare, kept up to date as patches change resources
+            let mut ids: Vec<SelId> = ra.iter().map(SelId::of).collect();
             for p in patches {
                 let config = plugin_config_yaml(
                     p,
@@ -1287,19 +1289,24 @@ impl Builder<'_> {
                     };
                     let ops = docs[0].as_array().cloned().unwrap_or_default();
                     let sel = Selector::new(target)?;
-                    for r in ra.iter_mut().filter(|r| sel.selects(r)) {
-                        json_patch_resource(r, &ops)?;
+                    for i in sel.select_indexed(ra, &ids) {
+                        json_patch_resource(&mut ra[i], &ops)?;
+                        ids[i] = SelId::of(&ra[i]);
                     }
                     mark(ra, &patch_origin);
                     continue;
                 }
                 for doc in &docs {
                     match target {
-                        None => apply_smp_untargeted(ra, doc, &idx, openapi.as_ref())?,
+                        None => {
+                            apply_smp_untargeted(ra, doc, &idx, openapi.as_ref())?;
+                            ids = ra.iter().map(SelId::of).collect();
+                        }
                         Some(t) => {
                             let sel = Selector::new(t)?;
-                            for r in ra.iter_mut().filter(|r| sel.selects(r)) {
-                                apply_smp(r, doc, openapi.as_ref());
+                            for i in sel.select_indexed(ra, &ids) {
+                                apply_smp(&mut ra[i], doc, openapi.as_ref());
+                                ids[i] = SelId::of(&ra[i]);
                             }
                         }
                     }
@@ -2105,16 +2112,61 @@ fn apply_smp_untargeted(
     }
 }
 
+/// What a selector compares of a resource, read once: many targeted patches then cost a
+/// string comparison per resource each, not a walk of its object.
+#[derive(Debug, Clone)]
+struct SelId {
+    group: String,
+    version: String,
+    kind: String,
+    name: String,
+    orig_name: String,
+    ns: String,
+    orig_ns: String,
+}
+
+impl SelId {
+    fn of(r: &Resource) -> SelId {
+        let (g, v) = r.group_version();
+        SelId {
+            group: g.to_owned(),
+            version: v.to_owned(),
+            kind: r.kind().to_owned(),
+            name: r.name().to_owned(),
+            orig_name: r.original_name().to_owned(),
+            ns: effective_ns((g, v), r.kind(), r.namespace()).to_owned(),
+            orig_ns: effective_ns((g, v), r.kind(), r.original_namespace()).to_owned(),
+        }
+    }
+}
+
+/// One field of a selector: an anchored regular expression, or the literal text when it
+/// has no metacharacters (the same matches, without compiling a regex).
+#[derive(Debug, Clone)]
+enum Pattern {
+    Exact(String),
+    Regex(regex::Regex),
+}
+
+impl Pattern {
+    fn is_match(&self, s: &str) -> bool {
+        match self {
+            Pattern::Exact(p) => p == s,
+            Pattern::Regex(r) => r.is_match(s),
+        }
+    }
+}
+
 /// A patch or replacement target selector (kustomize api/types/selector.go): group, version
 /// and kind compared exactly, name and namespace as anchored regular expressions
 /// (`^(?:...)$`), label and annotation selectors.
 #[derive(Debug, Clone)]
 pub struct Selector {
-    group: Option<regex::Regex>,
-    version: Option<regex::Regex>,
-    kind: Option<regex::Regex>,
-    name: Option<regex::Regex>,
-    namespace: Option<regex::Regex>,
+    group: Option<Pattern>,
+    version: Option<Pattern>,
+    kind: Option<Pattern>,
+    name: Option<Pattern>,
+    namespace: Option<Pattern>,
     label_selector: Option<String>,
     annotation_selector: Option<String>,
 }
@@ -2123,11 +2175,16 @@ impl Selector {
     /// Compiles the selector written at `t` (a mapping; anything else selects everything).
     pub fn new(t: &Value) -> Result<Selector, Error> {
         let f = |k: &str| t.get(k).map(scalar_text).filter(|s| !s.is_empty());
-        let re = |k: &str| -> Result<Option<regex::Regex>, Error> {
+        let re = |k: &str| -> Result<Option<Pattern>, Error> {
             match f(k) {
                 None => Ok(None),
+                // a pattern without metacharacters matches only itself: no regex to
+                // compile (many targeted patches stay cheap)
+                Some(p) if !p.contains(|c: char| "\\.+*?()|[]{}^$".contains(c)) => {
+                    Ok(Some(Pattern::Exact(p)))
+                }
                 Some(p) => regex::Regex::new(&format!("^(?:{p})$"))
-                    .map(Some)
+                    .map(|r| Some(Pattern::Regex(r)))
                     .map_err(|e| Error::other(format!("{e}"))),
             }
         };
@@ -2146,26 +2203,42 @@ impl Selector {
 
     /// Whether `r` is selected: its original or current name and namespace match.
     pub fn selects(&self, r: &Resource) -> bool {
-        let (g, v) = r.group_version();
-        if self.group.as_ref().is_some_and(|x| !x.is_match(g))
-            || self.version.as_ref().is_some_and(|x| !x.is_match(v))
-            || self.kind.as_ref().is_some_and(|x| !x.is_match(r.kind()))
+        self.selects_id(&SelId::of(r)) && self.selects_labels(r)
+    }
+
+    /// The id part of [`Selector::selects`] on an id read before (no map lookups).
+    fn selects_id(&self, id: &SelId) -> bool {
+        if self.group.as_ref().is_some_and(|x| !x.is_match(&id.group))
+            || self
+                .version
+                .as_ref()
+                .is_some_and(|x| !x.is_match(&id.version))
+            || self.kind.as_ref().is_some_and(|x| !x.is_match(&id.kind))
         {
             return false;
         }
         if let Some(n) = &self.namespace
-            && !n.is_match(effective_ns((g, v), r.kind(), r.original_namespace()))
-            && !n.is_match(effective_ns((g, v), r.kind(), r.namespace()))
+            && !n.is_match(&id.orig_ns)
+            && !n.is_match(&id.ns)
         {
             return false;
         }
         if let Some(n) = &self.name
-            && !n.is_match(r.original_name())
-            && !n.is_match(r.name())
+            && !n.is_match(&id.orig_name)
+            && !n.is_match(&id.name)
         {
             return false;
         }
-        self.selects_labels(r)
+        true
+    }
+
+    /// The resources of `ra` it selects, given their ids read before (`ids[i]` is `ra[i]`'s).
+    fn select_indexed(&self, ra: &[Resource], ids: &[SelId]) -> Vec<usize> {
+        ids.iter()
+            .enumerate()
+            .filter(|(i, id)| self.selects_id(id) && self.selects_labels(&ra[*i]))
+            .map(|(i, _)| i)
+            .collect()
     }
 
     /// Whether the label and annotation selectors match `r`.
@@ -3593,4 +3666,33 @@ fn plugin_config_yaml(entry: &Value, fields: &[(&str, &str)]) -> String {
         }
     }
     to_yaml(&Value::Object(m))
+}
+
+#[cfg(test)]
+mod selector_tests {
+    use super::*;
+
+    /// Literal selector fields match exactly as their anchored regex would; fields with
+    /// metacharacters stay regular expressions (kustomize api/types/selector.go).
+    #[test]
+    fn literal_patterns_match_as_their_anchored_regex() {
+        let t = serde_json::json!({"name": "app-0.x", "kind": "Deploy.*"});
+        let sel = Selector::new(&t).expect("selector");
+        assert!(matches!(sel.kind, Some(Pattern::Regex(_))));
+        assert!(
+            matches!(sel.name, Some(Pattern::Regex(_))),
+            "'.' is a metacharacter"
+        );
+        let t = serde_json::json!({"name": "app-0_x~y#z&w", "kind": "Deployment"});
+        let sel = Selector::new(&t).expect("selector");
+        for (f, text) in [(&sel.name, "app-0_x~y#z&w"), (&sel.kind, "Deployment")] {
+            let Some(Pattern::Exact(p)) = f else {
+                panic!("literal expected");
+            };
+            let re = regex::Regex::new(&format!("^(?:{p})$")).expect("regex");
+            for probe in [text, "x", "", "Deployments", "app-0_x~y#z&", "aDeployment"] {
+                assert_eq!(p == probe, re.is_match(probe), "{p} vs {probe}");
+            }
+        }
+    }
 }

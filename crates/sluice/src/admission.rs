@@ -709,15 +709,16 @@ impl PolicyAdmission {
 
     /// Objects the reports cover: every stored object but the skipped kinds and quarantined
     /// objects (stored, but refused by today's checks).
-    fn reportable(&self) -> Vec<Arc<Value>> {
+    /// Each is parsed when the iterator reaches it: a large store is never held parsed.
+    fn reportable(&self) -> impl Iterator<Item = Arc<Value>> + '_ {
         self.state
             .store
             .all()
             .into_iter()
+            .map(|(key, _, _, o)| (key, Arc::new(o.value())))
             .filter(|(key, v)| !self.state.is_quarantined(key, v))
             .map(|(_, v)| v)
             .filter(|v| !skipped(&group_of(v), kind_of(v), meta(v, "namespace")))
-            .collect()
     }
 
     /// A background scan of one policy (`Some(key)`), or of every background policy: each
@@ -780,9 +781,10 @@ impl PolicyAdmission {
     /// Handles one store event (the reporter's loop body).
     pub fn on_event(&self, ev: &Event) {
         let res = &*ev.resource;
+        let obj = &ev.object.value();
         if res == CLUSTER_POLICIES || res == POLICIES {
-            let ns = meta(&ev.object, "namespace");
-            let name = meta(&ev.object, "name");
+            let ns = meta(obj, "namespace");
+            let name = meta(obj, "name");
             let key = if ns.is_empty() {
                 name.to_owned()
             } else {
@@ -793,7 +795,6 @@ impl PolicyAdmission {
             self.scan(Some(&key));
             return;
         }
-        let obj = &ev.object;
         if skipped(&group_of(obj), kind_of(obj), meta(obj, "namespace")) {
             return;
         }
@@ -830,9 +831,9 @@ impl PolicyAdmission {
                     {
                         sluice_apiserver::log_warning(format!(
                             "policy reports: the event of {} {}/{} (resourceVersion {}) panicked: {panic}",
-                            kind_of(&ev.object),
+                            kind_of(&ev.object.value()),
                             ev.namespace,
-                            meta(&ev.object, "name"),
+                            meta(&ev.object.value(), "name"),
                             ev.rv
                         ));
                     }

@@ -60,7 +60,8 @@ pub struct ServeArgs {
     pub metrics_public: bool,
     /// Also serve EventListeners (`/listeners/<namespace>/<name>`) over plain HTTP on this
     /// address, as upstream's per-listener Service (they are always served, without the
-    /// token, on --listen).
+    /// token, on --listen). Under --no-apiserver this is the only port: it also serves
+    /// Argo CD's push webhook at /api/webhook.
     #[arg(long, value_name = "ADDR")]
     pub listeners_listen: Option<String>,
     /// Largest EventListener delivery body in bytes (larger: 413).
@@ -115,6 +116,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
             };
             let client = sluice_kube::client_from_kubeconfig(kc).await?;
             let mut opts = opts;
+            let repos = crate::applications::repositories(&data)?;
             if let Some(l) = plain_listeners {
                 opts.listeners_url = plain_url.clone();
                 let sink = std::sync::Arc::new(sluice_kube::triggers::Sink::new(
@@ -122,11 +124,17 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
                     sink_opts,
                 ));
                 let hook = std::sync::Arc::new(crate::listeners::SinkHook { sink });
-                tokio::spawn(sluice_apiserver::listeners::serve_plain(l, hook));
-                println!(
-                    "  EventListeners: {}/listeners/<namespace>/<name>",
-                    plain_url.as_deref().unwrap_or("")
-                );
+                // the only HTTP port of ours here: the listeners, and Argo CD's push
+                // webhook beside them
+                let app = crate::applications::webhook_router(
+                    client.clone(),
+                    &crate::applications::options(&repos),
+                )
+                .merge(sluice_apiserver::listeners::router(hook, "http"));
+                tokio::spawn(sluice_apiserver::listeners::serve_plain_router(l, app));
+                let u = plain_url.as_deref().unwrap_or("");
+                println!("  EventListeners: {u}/listeners/<namespace>/<name>");
+                println!("  Argo CD push webhook: {u}/api/webhook");
             }
             println!(
                 "sluice serve: controllers running against the API of {}",
@@ -134,7 +142,6 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
             );
             println!("  data: {}", args.data.display());
             // Argo CD Applications (repositories: crate::applications, Git under DATA/repos)
-            let repos = crate::applications::repositories(&data)?;
             let mut app_opts = crate::applications::options(&repos);
             crate::applications::with_helm_repos(&mut app_opts, &data, &client);
             tokio::spawn(sluice_kube::application::run_supervised(

@@ -558,7 +558,9 @@ spec:
       template:
         spec:
           restartPolicy: OnFailure
-          containers: [{name: n, image: busybox:1.36}]
+          # not `name: n`: kubectl's YAML 1.1 reads a bare n as false, which kube-apiserver
+          # refuses (a container name is a required string)
+          containers: [{name: nightly, image: busybox:1.36}]
 ---
 apiVersion: apps/v1
 kind: StatefulSet

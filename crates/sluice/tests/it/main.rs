@@ -3,12 +3,15 @@
 mod apiserver_atrest;
 mod apiserver_auth;
 mod apiserver_builtins;
+mod apiserver_convert;
 mod apiserver_explain;
 mod apiserver_hardening;
 mod apiserver_helm;
 mod apiserver_kubectl;
 mod apiserver_oidc;
+mod apiserver_patch;
 mod apiserver_policy;
+mod apiserver_validation;
 mod app_cli;
 mod appset_cli;
 mod architecture;

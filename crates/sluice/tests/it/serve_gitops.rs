@@ -430,3 +430,77 @@ fn appset_git_directories_generate_applications_from_the_repository() {
     );
     let _ = std::fs::remove_dir_all(&repo);
 }
+
+/// Against another API (`sluice serve --no-apiserver --kubeconfig`, as against a real
+/// cluster) Sluice has no API port of its own: the `--listeners-listen` port serves Argo
+/// CD's push webhook beside the EventListeners, and a push refreshes the Application at
+/// once (docs operator-manual/webhook.md), not at the next poll (180 s here).
+#[test]
+fn push_webhook_refreshes_under_no_apiserver() {
+    if !tools_available() {
+        eprintln!("skipped: kubectl, git, curl or openssl not installed");
+        return;
+    }
+    let repo = git_repo("gitops-noapi-repo");
+    let first = commit(&repo, &[("app/cm.yaml", &cm("greeting", "hello"))], "one");
+    let api = Serve::start_cmd("apiserver", "gitops-noapi", &[]);
+    let data = temp_dir("gitops-noapi-ctl");
+    let port = crate::serve_triggers::free_port();
+    let mut ctl = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["serve", "--no-apiserver", "--kubeconfig"])
+        .arg(api.dir.join("kubeconfig"))
+        .arg("--data")
+        .arg(&data)
+        .args(["--listeners-listen", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("sluice serve starts");
+    api.ok(
+        &["apply", "-f", "-"],
+        Some("apiVersion: v1\nkind: Namespace\nmetadata: {name: argocd}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: argocd-cm, namespace: argocd}\ndata:\n  timeout.reconciliation: 180s\n"),
+    );
+    api.ok(
+        &["apply", "-f", "-"],
+        Some(&app("far", &repo, "HEAD", "app")),
+    );
+    let get = ["get", "applications.argoproj.io", "far", "-n", "argocd"];
+    api.wait_for(&get, "far Synced at HEAD", |v| {
+        v["status"]["sync"]["status"] == "Synced" && revision(v) == first
+    });
+    let second = commit(&repo, &[("app/cm.yaml", &cm("greeting", "bonjour"))], "two");
+    let body = serde_json::json!({
+        "ref": "refs/heads/main",
+        "before": first,
+        "after": second,
+        "repository": {"html_url": format!("file://{}", repo.display()), "default_branch": "main"},
+        "commits": [{"modified": ["app/cm.yaml"]}],
+    })
+    .to_string();
+    let (code, _) = post(
+        &format!("http://127.0.0.1:{port}/api/webhook"),
+        &[
+            ("X-GitHub-Event", "push"),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_bytes(),
+    );
+    assert_eq!(code, 200, "the webhook is served on the listeners' port");
+    let t0 = Instant::now();
+    api.wait_for(&get, "far at the pushed commit", |v| {
+        revision(v) == second && v["status"]["sync"]["status"] == "Synced"
+    });
+    assert!(
+        t0.elapsed() < Duration::from_secs(30),
+        "refreshed by the push"
+    );
+    let c = api.wait_for(
+        &["get", "configmap", "greeting", "-n", "far"],
+        "the new data",
+        |v| v["data"]["greeting"] == "bonjour",
+    );
+    assert_eq!(c["data"]["greeting"], "bonjour");
+    let _ = ctl.kill();
+    let _ = ctl.wait();
+    let _ = std::fs::remove_dir_all(&data);
+}
