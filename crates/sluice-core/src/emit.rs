@@ -108,7 +108,9 @@ fn needs_quotes(s: &str) -> bool {
         // `-x` and `?x` are plain-safe in YAML, but quoting is harmless and simpler.
         return true;
     }
-    if s == "<<" {
+    // `...` opens a document end marker at the start of a line (go-yaml's emitter quotes
+    // any scalar starting with `---` or `...`)
+    if s == "<<" || s.starts_with("...") {
         return true;
     }
     s.contains(": ")
@@ -169,6 +171,16 @@ mod tests {
         let docs =
             load_documents(&text, &Limits::default()).unwrap_or_else(|e| panic!("{e}\n{text}"));
         docs[0].value.clone()
+    }
+
+    /// Found by `emitted_yaml_reads_back`: a key starting with `...` read back as a
+    /// document end marker.
+    #[test]
+    fn document_markers_are_quoted() {
+        for k in ["... :.", "...", "...x", "---", "--- a"] {
+            let v = json!({ k: k, "l": [k] });
+            assert_eq!(round_trip(&v), v, "{}", to_string(&v));
+        }
     }
 
     #[test]
