@@ -274,6 +274,26 @@ fn workload(kind: &str, spec: &Value, errs: &mut FieldErrors) {
         ));
     }
     let ps = template.get("spec").unwrap_or(&Value::Null);
+    // a StatefulSet's containers mount its volumeClaimTemplates by name: those count as
+    // volumes of the template (the StatefulSet controller adds them to each Pod)
+    let with_claims;
+    let ps = match spec.get("volumeClaimTemplates").and_then(Value::as_array) {
+        Some(claims) if kind == "StatefulSet" && ps.is_object() => {
+            let mut p = ps.clone();
+            let mut vols: Vec<Value> = arr(&p, "volumes").to_vec();
+            for c in claims {
+                if let Some(n) = c.pointer("/metadata/name").and_then(Value::as_str)
+                    && !vols.iter().any(|v| s(v, "name") == n)
+                {
+                    vols.push(serde_json::json!({"name": n}));
+                }
+            }
+            p["volumes"] = Value::Array(vols);
+            with_claims = p;
+            &with_claims
+        }
+        _ => ps,
+    };
     pod_spec(ps, "spec.template.spec", errs);
     let rp = s(ps, "restartPolicy");
     if !rp.is_empty() && rp != "Always" {
@@ -708,6 +728,12 @@ mod tests {
         let mut scaled = old.clone();
         scaled["spec"]["replicas"] = json!(3);
         assert!(found("apps", "Deployment", &scaled, Some(&old)).is_empty());
+        // containers mount volumeClaimTemplates by name (real charts: alertmanager)
+        let claims = json!({"metadata": {"name": "s"}, "spec": {"selector": {"matchLabels": {"a": "b"}},
+            "volumeClaimTemplates": [{"metadata": {"name": "storage"}}],
+            "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i",
+                "volumeMounts": [{"name": "storage", "mountPath": "/d"}]}]}}}});
+        assert!(found("apps", "StatefulSet", &claims, None).is_empty());
         // ValidateStatefulSetUpdate forbids spec changes beyond its allowed list
         let mut sts = old.clone();
         sts["spec"]["serviceName"] = json!("x");
