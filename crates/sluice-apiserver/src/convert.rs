@@ -109,12 +109,15 @@ fn put(to: &mut Map<String, Value>, k2: &str, v: &Value) {
     }
 }
 
-/// A v2 `MetricSpec` as autoscaling/v1's annotation `MetricSpec` (v2beta1's shape).
-fn metric_spec_v2_to_v1(m: &Value) -> Value {
+/// A v2 `MetricSpec` (`side` "target") or `MetricStatus` (`side` "current") as
+/// autoscaling/v1's annotation shape (v2beta1's): the side's fields named `<side>Value`,
+/// `<side>AverageValue`, `<side>AverageUtilization`.
+fn metric_v2_to_v1(m: &Value, side: &str) -> Value {
     let t = m["type"].as_str().unwrap_or_default();
     let mut out = Map::new();
     out.insert("type".into(), json!(t));
     let mut s = Map::new();
+    let f = |name: &str| format!("{side}{name}");
     match t {
         "Resource" | "ContainerResource" => {
             let key = if t == "Resource" {
@@ -127,17 +130,17 @@ fn metric_spec_v2_to_v1(m: &Value) -> Value {
             put(&mut s, "container", &r["container"]);
             put(
                 &mut s,
-                "targetAverageUtilization",
-                &r["target"]["averageUtilization"],
+                &f("AverageUtilization"),
+                &r[side]["averageUtilization"],
             );
-            put(&mut s, "targetAverageValue", &r["target"]["averageValue"]);
+            put(&mut s, &f("AverageValue"), &r[side]["averageValue"]);
             out.insert(key.into(), Value::Object(s));
         }
         "Pods" => {
             let p = &m["pods"];
             put(&mut s, "metricName", &p["metric"]["name"]);
             put(&mut s, "selector", &p["metric"]["selector"]);
-            put(&mut s, "targetAverageValue", &p["target"]["averageValue"]);
+            put(&mut s, &f("AverageValue"), &p[side]["averageValue"]);
             out.insert("pods".into(), Value::Object(s));
         }
         "Object" => {
@@ -145,21 +148,29 @@ fn metric_spec_v2_to_v1(m: &Value) -> Value {
             put(&mut s, "target", &o["describedObject"]);
             put(&mut s, "metricName", &o["metric"]["name"]);
             put(&mut s, "selector", &o["metric"]["selector"]);
-            put(&mut s, "targetValue", &o["target"]["value"]);
-            put(&mut s, "averageValue", &o["target"]["averageValue"]);
+            put(&mut s, &f("Value"), &o[side]["value"]);
+            put(&mut s, "averageValue", &o[side]["averageValue"]);
             out.insert("object".into(), Value::Object(s));
         }
         "External" => {
             let e = &m["external"];
             put(&mut s, "metricName", &e["metric"]["name"]);
             put(&mut s, "metricSelector", &e["metric"]["selector"]);
-            put(&mut s, "targetValue", &e["target"]["value"]);
-            put(&mut s, "targetAverageValue", &e["target"]["averageValue"]);
+            put(&mut s, &f("Value"), &e[side]["value"]);
+            put(&mut s, &f("AverageValue"), &e[side]["averageValue"]);
             out.insert("external".into(), Value::Object(s));
         }
         _ => return m.clone(),
     }
     Value::Object(out)
+}
+
+fn metric_spec_v2_to_v1(m: &Value) -> Value {
+    metric_v2_to_v1(m, "target")
+}
+
+fn metric_status_v2_to_v1(m: &Value) -> Value {
+    metric_v2_to_v1(m, "current")
 }
 
 fn target(kind: &str, value: &Value, average: &Value, utilization: &Value) -> Value {
@@ -244,59 +255,6 @@ fn metric_spec_v1_to_v2(m: &Value) -> Value {
                 json!({"metric": metric_id(&e["metricName"], &e["metricSelector"]),
                     "target": target(kind, &e["targetValue"], &e["targetAverageValue"], &Value::Null)}),
             );
-        }
-        _ => return m.clone(),
-    }
-    Value::Object(out)
-}
-
-/// A v2 `MetricStatus` as autoscaling/v1's annotation `MetricStatus`.
-fn metric_status_v2_to_v1(m: &Value) -> Value {
-    let t = m["type"].as_str().unwrap_or_default();
-    let mut out = Map::new();
-    out.insert("type".into(), json!(t));
-    let mut s = Map::new();
-    match t {
-        "Resource" | "ContainerResource" => {
-            let key = if t == "Resource" {
-                "resource"
-            } else {
-                "containerResource"
-            };
-            let r = &m[key];
-            put(&mut s, "name", &r["name"]);
-            put(&mut s, "container", &r["container"]);
-            put(
-                &mut s,
-                "currentAverageUtilization",
-                &r["current"]["averageUtilization"],
-            );
-            put(&mut s, "currentAverageValue", &r["current"]["averageValue"]);
-            out.insert(key.into(), Value::Object(s));
-        }
-        "Pods" => {
-            let p = &m["pods"];
-            put(&mut s, "metricName", &p["metric"]["name"]);
-            put(&mut s, "selector", &p["metric"]["selector"]);
-            put(&mut s, "currentAverageValue", &p["current"]["averageValue"]);
-            out.insert("pods".into(), Value::Object(s));
-        }
-        "Object" => {
-            let o = &m["object"];
-            put(&mut s, "target", &o["describedObject"]);
-            put(&mut s, "metricName", &o["metric"]["name"]);
-            put(&mut s, "selector", &o["metric"]["selector"]);
-            put(&mut s, "currentValue", &o["current"]["value"]);
-            put(&mut s, "averageValue", &o["current"]["averageValue"]);
-            out.insert("object".into(), Value::Object(s));
-        }
-        "External" => {
-            let e = &m["external"];
-            put(&mut s, "metricName", &e["metric"]["name"]);
-            put(&mut s, "metricSelector", &e["metric"]["selector"]);
-            put(&mut s, "currentValue", &e["current"]["value"]);
-            put(&mut s, "currentAverageValue", &e["current"]["averageValue"]);
-            out.insert("external".into(), Value::Object(s));
         }
         _ => return m.clone(),
     }
