@@ -23,25 +23,28 @@ measure() { # prints "seconds maxrss_kb" of one run of "$@"
   /usr/bin/time -f "%e %M" -o "$work/t" "$@" >"$work/out" 2>/dev/null || true
   cat "$work/t"
 }
+compare() { # CASE DIR: both tools RUNS times on DIR, one table row
+  local kt=() st=() km=0 sm=0 t m k s same
+  for _ in $(seq "$RUNS"); do
+    read -r t m < <(measure kubectl kustomize "$2"); kt+=("$t"); km=$m; cp "$work/out" "$work/k.yaml"
+    read -r t m < <(measure "$BIN" kustomize build "$2"); st+=("$t"); sm=$m; cp "$work/out" "$work/s.yaml"
+  done
+  k=$(printf "%s\n" "${kt[@]}" | median); s=$(printf "%s\n" "${st[@]}" | median)
+  same=$(cmp -s "$work/k.yaml" "$work/s.yaml" && echo yes || echo NO)
+  python3 - "$1" "$k" "$s" "$km" "$sm" "$same" <<'PY'
+import sys
+c, k, s, km, sm, same = sys.argv[1:]
+k, s = float(k), max(float(s), 0.001)
+print(f"{c:<18} {k:>10.3f} {s:>10.3f} {k/s:>7.0f}x {int(km)/1024:>10.1f} {int(sm)/1024:>10.1f} {same}")
+PY
+}
 printf "%-18s %10s %10s %8s %10s %10s %s\n" case kubectl_s sluice_s ratio kubectl_MB sluice_MB identical
 for variant in full resources patches; do
   for n in ${SIZES:-100 1000 4000}; do
     d="$work/$variant-$n"
     python3 bench/gen_kustomize.py "$d" "$n" "$variant"
     dir="$d/overlay"; [ "$variant" = resources ] && dir="$d/base"
-    kt=(); st=(); km=0; sm=0
-    for _ in $(seq "$RUNS"); do
-      read -r t m < <(measure kubectl kustomize "$dir"); kt+=("$t"); km=$m; cp "$work/out" "$work/k.yaml"
-      read -r t m < <(measure "$BIN" kustomize build "$dir"); st+=("$t"); sm=$m; cp "$work/out" "$work/s.yaml"
-    done
-    k=$(printf "%s\n" "${kt[@]}" | median); s=$(printf "%s\n" "${st[@]}" | median)
-    same=$(cmp -s "$work/k.yaml" "$work/s.yaml" && echo yes || echo NO)
-    python3 - "$variant-$n" "$k" "$s" "$km" "$sm" "$same" <<'PY'
-import sys
-c, k, s, km, sm, same = sys.argv[1:]
-k, s = float(k), max(float(s), 0.001)
-print(f"{c:<18} {k:>10.3f} {s:>10.3f} {k/s:>7.0f}x {int(km)/1024:>10.1f} {int(sm)/1024:>10.1f} {same}")
-PY
+    compare "$variant-$n" "$dir"
   done
 done
 # the largest real tree of the shared corpora (by kubectl's output), when they are beside
@@ -58,20 +61,8 @@ if [ -d "$shared/conformance/kustomize" ]; then
     done < "$b"
   done
   if [ -n "$big" ]; then
-    kt=(); st=()
-    for _ in $(seq "$RUNS"); do
-      read -r t m < <(measure kubectl kustomize "$big"); kt+=("$t"); km=$m; cp "$work/out" "$work/k.yaml"
-      read -r t m < <(measure "$BIN" kustomize build "$big"); st+=("$t"); sm=$m; cp "$work/out" "$work/s.yaml"
-    done
-    k=$(printf "%s\n" "${kt[@]}" | median); s=$(printf "%s\n" "${st[@]}" | median)
-    same=$(cmp -s "$work/k.yaml" "$work/s.yaml" && echo yes || echo NO)
     echo "largest real tree: ${big#"$shared"/} ($bigsize bytes of output)"
-    python3 - "real-largest" "$k" "$s" "$km" "$sm" "$same" <<'PY'
-import sys
-c, k, s, km, sm, same = sys.argv[1:]
-k, s = float(k), max(float(s), 0.001)
-print(f"{c:<18} {k:>10.3f} {s:>10.3f} {k/s:>7.0f}x {int(km)/1024:>10.1f} {int(sm)/1024:>10.1f} {same}")
-PY
+    compare real-largest "$big"
   fi
 fi
 # trivial build: process time of one tiny kustomization
