@@ -597,29 +597,13 @@ impl Client {
 
     /// The highest version among the repository's tags (Helm pulls the latest semver).
     async fn highest_tag(&self, repo: &str) -> anyhow::Result<String> {
-        let r = self
-            .send(
-                "GET",
-                &format!("/v2/{repo}/tags/list"),
-                &[],
-                vec![],
-                4 << 20,
-            )
-            .await?;
-        if r.status != 200 {
-            return Err(self.fail(&format!("{}/{repo}", self.host), &r));
-        }
-        let v: serde_json::Value = serde_json::from_slice(&r.body)?;
+        let tags = self.tags(repo).await?;
         let key = |t: &str| -> Option<Vec<u64>> {
             let core = t.split(['-', '_']).next()?.trim_start_matches('v');
             core.split('.').map(|p| p.parse().ok()).collect()
         };
-        v["tags"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|t| t.as_str())
-            .filter_map(|t| key(t).map(|k| (k, t.to_string())))
+        tags.iter()
+            .filter_map(|t| key(t).map(|k| (k, t.clone())))
             .max()
             .map(|(_, t)| t)
             .ok_or_else(|| anyhow!("{}/{repo}: no version tags (pass --version)", self.host))
