@@ -469,6 +469,19 @@ fn jobs(st: &State) {
         if j.pointer("/metadata/deletionTimestamp").is_some() {
             continue;
         }
+        // a finished Job is left as it is, as the job controller leaves it
+        // (pkg/controller/job/job_controller.go: `IsJobFinished` ends the sync)
+        let finished = j
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(|c| {
+                matches!(c["type"].as_str(), Some("Complete" | "Failed")) && c["status"] == "True"
+            });
+        if finished {
+            continue;
+        }
         let ns = meta_str(&j, "namespace");
         let mine = owned_by(&pods, meta_str(&j, "uid"));
         let completions = j

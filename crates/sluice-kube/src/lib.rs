@@ -13,6 +13,7 @@
 //! - Status is written as Tekton writes it; Events mark starts and ends ([`events`]).
 
 pub mod access;
+pub mod analysis_job;
 pub mod application;
 pub mod cdmetrics;
 pub mod concurrency;

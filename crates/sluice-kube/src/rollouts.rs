@@ -836,8 +836,21 @@ pub async fn reconcile_run(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Act
     };
     let now = now_ms();
     let (spec2, status2) = (spec.clone(), status.clone());
+    let run = sluice_rollouts::providers::RunRef {
+        namespace: ns.clone(),
+        name: name.clone(),
+        uid: obj.metadata.uid.clone().unwrap_or_default(),
+    };
+    let (handle, client) = (lookup.handle.clone(), ctx.client.clone());
+    let run2 = run.clone();
     let out = tokio::task::spawn_blocking(move || {
-        analysis::reconcile_json(&spec2, &status2, now, &lookup, &mut |t| measure(t))
+        analysis::reconcile_json(&spec2, &status2, now, &lookup, &mut |t| {
+            if t.provider.get("job").is_some() {
+                crate::analysis_job::measure(&handle, &client, &run2, t)
+            } else {
+                measure(t)
+            }
+        })
     })
     .await
     .map_err(|e| Error::Other(format!("analysis run {ns}/{name}: {e}")))?;
@@ -858,6 +871,7 @@ pub async fn reconcile_run(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Act
         )
         .await?;
     }
+    collect_jobs(&ctx.client, &run, &spec, &new_status).await;
     let done = matches!(
         new_status.get("phase").and_then(Value::as_str),
         Some("Successful" | "Failed" | "Error" | "Inconclusive")
@@ -866,6 +880,53 @@ pub async fn reconcile_run(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Act
         return Ok(Action::await_change());
     }
     Ok(requeue_at(requeue.or(Some(now + 10_000)), now))
+}
+
+/// `garbageCollectMeasurements` for job metrics: once a metric holds its measurement limit
+/// (`measurementRetention` or 10), its Jobs beyond that limit are deleted, oldest first.
+async fn collect_jobs(
+    client: &kube::Client,
+    run: &sluice_rollouts::providers::RunRef,
+    spec: &Value,
+    status: &Value,
+) {
+    for m in spec
+        .get("metrics")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if m.pointer("/provider/job").is_none() {
+            continue;
+        }
+        let metric = str_at(m, "/name");
+        let limit = spec
+            .get("measurementRetention")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .find(|r| r.get("metricName").and_then(Value::as_str) == Some(metric))
+            .and_then(|r| r.get("limit").and_then(Value::as_u64))
+            .filter(|l| *l > 0)
+            .map_or(analysis::DEFAULT_MEASUREMENT_HISTORY_LIMIT, |l| l as usize);
+        let held = status
+            .get("metricResults")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .find(|r| r.get("name").and_then(Value::as_str) == Some(metric))
+            .and_then(|r| r.get("measurements").and_then(Value::as_array))
+            .map_or(0, Vec::len);
+        if held < limit {
+            continue;
+        }
+        if let Err(e) = crate::analysis_job::garbage_collect(client, run, metric, limit).await {
+            eprintln!(
+                "rollouts: analysis run {}/{}: job garbage collection: {e}",
+                run.namespace, run.name
+            );
+        }
+    }
 }
 
 /// Runs the Rollout and AnalysisRun controllers.
@@ -911,7 +972,14 @@ pub async fn run(ctx: Arc<Ctx>) {
         )
         .run(reconcile_rollout, error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
+    // the job provider's Jobs wake their run when they finish (upstream's job informer,
+    // filtered by the run-uid label)
     let ar_ctl = ar_ctl
+        .owns_with(
+            Api::<DynamicObject>::all_with(client.clone(), &crate::analysis_job::job_ar()),
+            crate::analysis_job::job_ar(),
+            watcher::Config::default().labels(sluice_rollouts::providers::JOB_RUN_UID_LABEL),
+        )
         .run(reconcile_run, error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
     futures::future::join(ro_ctl, ar_ctl).await;

@@ -13,6 +13,13 @@
 //! 2xx are "received non 2xx response code: N", the body must be JSON ("Could not parse
 //! JSON body: ..."), and `jsonPath` (client-go JSONPath, `{$.data.ok}`) picks the value the
 //! conditions see as `result`, typed as in the JSON (a map, a list, a number...).
+//!
+//! Job: argo-rollouts `metricproviders/job/job.go` creates a Job per measurement, named
+//! `<run uid>.<metric>.<count + error + 1>`, owned by the AnalysisRun (a controller
+//! reference), annotated `analysisrun.argoproj.io/name` and `.../metric-name`, labelled
+//! `analysisrun.argoproj.io/uid`, with the metadata and spec the metric gives; the
+//! measurement stays Running (metadata `job-name`) until the Job has a `Complete`
+//! (Successful) or `Failed` (Failed) condition; no condition is evaluated.
 
 use serde_json::Value as Json;
 
@@ -183,6 +190,133 @@ pub fn web_request(provider: &Json) -> Result<WebRequest, String> {
     })
 }
 
+/// `JobNameKey`: the measurement metadata key naming the measurement's Job.
+pub const JOB_NAME_KEY: &str = "job-name";
+/// `AnalysisRunNameAnnotationKey`.
+pub const JOB_RUN_NAME_ANNOTATION: &str = "analysisrun.argoproj.io/name";
+/// `AnalysisRunMetricAnnotationKey`.
+pub const JOB_METRIC_ANNOTATION: &str = "analysisrun.argoproj.io/metric-name";
+/// `AnalysisRunUIDLabelKey`: the label the controller's Job watch selects on.
+pub const JOB_RUN_UID_LABEL: &str = "analysisrun.argoproj.io/uid";
+
+/// The AnalysisRun a job measurement belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRef {
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+}
+
+/// `newMetricJob`: the Job of a `job` provider's measurement number `job_id`.
+pub fn job_object(
+    run: &RunRef,
+    metric: &str,
+    job_id: i64,
+    provider: &Json,
+) -> Result<Json, String> {
+    let job = provider
+        .get("job")
+        .ok_or_else(|| "job provider: no `job` field".to_owned())?;
+    let spec = job
+        .get("spec")
+        .filter(|s| s.is_object())
+        .ok_or_else(|| "job provider: job.spec is required".to_owned())?;
+    let strings = |k: &str| -> Result<serde_json::Map<String, Json>, String> {
+        match job.pointer(&format!("/metadata/{k}")) {
+            None | Some(Json::Null) => Ok(serde_json::Map::new()),
+            Some(Json::Object(m)) if m.values().all(Json::is_string) => Ok(m.clone()),
+            Some(_) => Err(format!(
+                "job provider: job.metadata.{k} must map strings to strings"
+            )),
+        }
+    };
+    let mut annotations = strings("annotations")?;
+    annotations.insert(
+        JOB_RUN_NAME_ANNOTATION.into(),
+        Json::from(run.name.as_str()),
+    );
+    annotations.insert(JOB_METRIC_ANNOTATION.into(), Json::from(metric));
+    let mut labels = strings("labels")?;
+    labels.insert(JOB_RUN_UID_LABEL.into(), Json::from(run.uid.as_str()));
+    Ok(serde_json::json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": format!("{}.{metric}.{job_id}", run.uid),
+            "namespace": run.namespace,
+            "annotations": annotations,
+            "labels": labels,
+            "ownerReferences": [{
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "AnalysisRun",
+                "name": run.name,
+                "uid": run.uid,
+                "controller": true,
+                "blockOwnerDeletion": true,
+            }],
+        },
+        "spec": spec,
+    }))
+}
+
+/// The job name a measurement's metadata records (`getJobName`).
+pub fn job_name(metadata: Option<&serde_json::Map<String, Json>>) -> Result<String, String> {
+    metadata
+        .and_then(|m| m.get(JOB_NAME_KEY))
+        .and_then(Json::as_str)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| "job metadata reference missing".to_owned())
+}
+
+/// `Resume`: a Job with a `Complete` condition is Successful, with `Failed` Failed (the
+/// last such condition wins, as upstream's loop); otherwise the measurement is still
+/// Running. Only conditions whose status is `True` count (Kubernetes adds Complete and
+/// Failed only as True).
+pub fn job_outcome(job: &Json) -> Outcome {
+    let mut phase = None;
+    for c in job
+        .pointer("/status/conditions")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if c.get("status").and_then(Json::as_str) != Some("True") {
+            continue;
+        }
+        match c.get("type").and_then(Json::as_str) {
+            Some("Complete") => phase = Some(crate::analysis::Phase::Successful),
+            Some("Failed") => phase = Some(crate::analysis::Phase::Failed),
+            _ => {}
+        }
+    }
+    match phase {
+        Some(phase) => Outcome::Finished {
+            phase,
+            message: String::new(),
+        },
+        None => Outcome::InProgress {
+            metadata: serde_json::Map::new(),
+        },
+    }
+}
+
+/// `Terminate`'s measurement once the Job is deleted.
+pub fn job_terminated() -> Outcome {
+    Outcome::Finished {
+        phase: crate::analysis::Phase::Successful,
+        message: "Metric Terminated".into(),
+    }
+}
+
+/// `GarbageCollect`: of a run's Jobs (name, creationTimestamp), the names to delete so
+/// that at most `limit` remain, oldest first.
+pub fn jobs_to_collect(mut jobs: Vec<(String, String)>, limit: usize) -> Vec<String> {
+    jobs.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    let extra = jobs.len().saturating_sub(limit);
+    jobs.into_iter().take(extra).map(|(n, _)| n).collect()
+}
+
 /// One step of a JSONPath.
 enum Step {
     Key(String),
@@ -322,6 +456,77 @@ mod tests {
         assert!(
             matches!(web_outcome(200, body, "$.data"), Outcome::Error(e) if e.contains("expected one"))
         );
+    }
+
+    /// metricproviders/job/job.go `newMetricJob`, `Resume`, `GarbageCollect`.
+    #[test]
+    fn job_objects_outcomes_and_collection() {
+        let run = RunRef {
+            namespace: "shop".into(),
+            name: "order-42".into(),
+            uid: "0d1e".into(),
+        };
+        let p = serde_json::json!({"job": {
+            "metadata": {"labels": {"foo": "bar"}, "annotations": {"a": "b"}},
+            "spec": {"backoffLimit": 1, "template": {"spec": {"restartPolicy": "Never",
+                "containers": [{"name": "t", "image": "busybox"}]}}}}});
+        let j = job_object(&run, "smoke", 3, &p).expect("job");
+        assert_eq!(j["metadata"]["name"], "0d1e.smoke.3");
+        assert_eq!(j["metadata"]["namespace"], "shop");
+        assert_eq!(j["metadata"]["labels"]["foo"], "bar");
+        assert_eq!(j["metadata"]["labels"][JOB_RUN_UID_LABEL], "0d1e");
+        assert_eq!(
+            j["metadata"]["annotations"][JOB_RUN_NAME_ANNOTATION],
+            "order-42"
+        );
+        assert_eq!(j["metadata"]["annotations"][JOB_METRIC_ANNOTATION], "smoke");
+        assert_eq!(j["metadata"]["annotations"]["a"], "b");
+        assert_eq!(j["metadata"]["ownerReferences"][0]["controller"], true);
+        assert_eq!(j["spec"]["backoffLimit"], 1);
+        assert!(job_object(&run, "m", 1, &serde_json::json!({"job": {}})).is_err());
+        let bad = serde_json::json!({"job": {"metadata": {"labels": {"n": 1}}, "spec": {}}});
+        assert!(job_object(&run, "m", 1, &bad).is_err());
+
+        let with = |conds: serde_json::Value| {
+            job_outcome(&serde_json::json!({"status": {"conditions": conds}}))
+        };
+        assert!(matches!(
+            with(serde_json::json!([])),
+            Outcome::InProgress { .. }
+        ));
+        assert!(matches!(
+            with(serde_json::json!([{"type": "Complete", "status": "True"}])),
+            Outcome::Finished {
+                phase: crate::analysis::Phase::Successful,
+                ..
+            }
+        ));
+        assert!(matches!(
+            with(
+                serde_json::json!([{"type": "FailureTarget", "status": "True"},
+                {"type": "Failed", "status": "True"}])
+            ),
+            Outcome::Finished {
+                phase: crate::analysis::Phase::Failed,
+                ..
+            }
+        ));
+        assert!(matches!(
+            with(serde_json::json!([{"type": "Complete", "status": "False"}])),
+            Outcome::InProgress { .. }
+        ));
+        let mut md = serde_json::Map::new();
+        assert!(job_name(Some(&md)).is_err());
+        md.insert(JOB_NAME_KEY.into(), "x.m.1".into());
+        assert_eq!(job_name(Some(&md)).as_deref(), Ok("x.m.1"));
+
+        let jobs = vec![
+            ("c".to_owned(), "2024-01-01T00:00:03Z".to_owned()),
+            ("a".to_owned(), "2024-01-01T00:00:01Z".to_owned()),
+            ("b".to_owned(), "2024-01-01T00:00:02Z".to_owned()),
+        ];
+        assert_eq!(jobs_to_collect(jobs.clone(), 1), ["a", "b"]);
+        assert!(jobs_to_collect(jobs, 10).is_empty());
     }
 
     #[test]

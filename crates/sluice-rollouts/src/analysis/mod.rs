@@ -9,8 +9,12 @@
 //!
 //! A measurement is the provider's value or its error message ([`Outcome`]); the conditions
 //! ([`expr`]) decide its phase as `utils/evaluate/evaluate.go` `EvaluateResult`.
-//! Providers here complete in one call (prometheus, web); in-flight measurements
-//! (`resumeAt`, the job provider) are not modelled yet.
+//! Most providers complete in one call (prometheus, web). A provider may also start a
+//! measurement that finishes later (the job provider: [`Outcome::InProgress`]); such a
+//! measurement stays Running without `finishedAt`, and [`due`] hands it back
+//! ([`Task::incomplete`]) to be resumed on each reconcile after its `resumeAt`, or
+//! terminated ([`Task::terminate`]) once the run is terminating, as upstream's
+//! `runMeasurements` calls the provider's Resume and Terminate.
 
 pub mod args;
 pub mod expr;
@@ -503,6 +507,14 @@ impl RunSpec {
 pub struct Task {
     pub metric: String,
     pub provider: Json,
+    /// The in-flight measurement to resume (or terminate), if any.
+    pub incomplete: Option<Measurement>,
+    /// The run is terminating: the in-flight measurement is to be stopped
+    /// (`provider.Terminate`), not resumed.
+    pub terminate: bool,
+    /// The job provider's job id: measurements ever taken (`count + error`) + 1
+    /// (`getJobIDSuffix`).
+    pub job_id: i64,
 }
 
 /// What a provider returned for one measurement.
@@ -513,6 +525,15 @@ pub enum Outcome {
     /// The provider failed (unreachable, timeout, unsupported response): an Error
     /// measurement with this message.
     Error(String),
+    /// The measurement was started (or resumed) and has not finished: it stays Running,
+    /// with this metadata (the job provider's `job-name`) merged into its own.
+    InProgress {
+        metadata: serde_json::Map<String, Json>,
+    },
+    /// The provider decided the phase itself, without conditions (the job provider: a
+    /// Complete Job is Successful, a Failed one Failed; a terminated measurement is
+    /// Successful with "Metric Terminated").
+    Finished { phase: Phase, message: String },
 }
 
 impl Outcome {
@@ -551,14 +572,40 @@ pub fn due(spec: &RunSpec, status: &RunStatus, now: Millis) -> Vec<Task> {
     let terminating = status.is_terminating(spec);
     let mut tasks = Vec::new();
     for metric in &spec.metrics {
-        if status.metric_completed(&metric.name) || terminating {
+        if status.metric_completed(&metric.name) {
             continue;
         }
-        let task = Task {
+        let job_id = status
+            .result(&metric.name)
+            .map_or(1, |r| r.count + r.error + 1);
+        let mut task = Task {
             metric: metric.name.clone(),
             provider: metric.provider.clone(),
+            incomplete: None,
+            terminate: false,
+            job_id,
         };
-        let Some(last) = status.last_measurement(&metric.name) else {
+        let last = status.last_measurement(&metric.name);
+        if let Some(last) = last.filter(|l| l.finished_at.is_none()) {
+            // an in-flight measurement: resumed after its resumeAt, terminated when the
+            // run is terminating (generateMetricTasks, runMeasurements)
+            if last
+                .resume_at
+                .as_deref()
+                .and_then(parse_rfc3339)
+                .is_some_and(|r| r > now)
+            {
+                continue;
+            }
+            task.incomplete = Some(last.clone());
+            task.terminate = terminating;
+            tasks.push(task);
+            continue;
+        }
+        if terminating {
+            continue;
+        }
+        let Some(last) = last else {
             if let Some(delay) = metric.initial_delay_ms {
                 // the delay counts from the run's start, set by the first reconcile
                 let Some(started) = status.started_at.as_deref().and_then(parse_rfc3339) else {
@@ -618,15 +665,27 @@ pub fn advance(
         let Some((_, outcome)) = outcomes.iter().find(|(n, _)| *n == task.metric) else {
             continue;
         };
-        let mut m = Measurement {
+        let resumed = task.incomplete.is_some();
+        let mut m = task.incomplete.clone().unwrap_or_else(|| Measurement {
             started_at: Some(stamp.clone()),
-            finished_at: Some(stamp.clone()),
             ..Measurement::default()
-        };
+        });
+        m.finished_at = Some(stamp.clone());
         match outcome {
             Outcome::Error(msg) => {
                 m.phase = Phase::Error;
                 m.message = msg.clone();
+            }
+            Outcome::InProgress { metadata } => {
+                m.phase = Phase::Running;
+                m.finished_at = None;
+                let mut md = m.metadata.take().unwrap_or_default();
+                md.extend(metadata.iter().map(|(k, v)| (k.clone(), v.clone())));
+                m.metadata = Some(md);
+            }
+            Outcome::Finished { phase, message } => {
+                m.phase = *phase;
+                m.message = message.clone();
             }
             Outcome::Value { result, display } => match metric.evaluate(result) {
                 Ok(phase) => {
@@ -655,20 +714,28 @@ pub fn advance(
             });
         }
         if let Some(r) = run.result_mut(&metric.name) {
+            // only a completed measurement is counted (runMeasurements)
             match m.phase {
                 Phase::Successful => r.successful += 1,
                 Phase::Failed => r.failed += 1,
                 Phase::Inconclusive => r.inconclusive += 1,
                 _ => {}
             }
-            if m.phase == Phase::Error {
-                r.error += 1;
-                r.consecutive_error += 1;
-            } else {
-                r.count += 1;
-                r.consecutive_error = 0;
+            match m.phase {
+                Phase::Error => {
+                    r.error += 1;
+                    r.consecutive_error += 1;
+                }
+                p if p.completed() => {
+                    r.count += 1;
+                    r.consecutive_error = 0;
+                }
+                _ => {}
             }
-            r.measurements.push(m);
+            match r.measurements.last_mut() {
+                Some(last) if resumed => *last = m,
+                _ => r.measurements.push(m),
+            }
         }
     }
 

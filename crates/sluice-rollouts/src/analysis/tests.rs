@@ -552,3 +552,143 @@ fn rfc3339_round_trip() {
         );
     }
 }
+
+fn job_spec(count: i64) -> RunSpec {
+    RunSpec::from_json(&json!({"metrics": [{
+        "name": "smoke", "count": count, "interval": "1m",
+        "provider": {"job": {"spec": {"template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "t", "image": "busybox"}]}}}}}
+    }]}))
+    .expect("valid spec")
+}
+
+fn started(name: &str) -> Outcome {
+    let mut md = serde_json::Map::new();
+    md.insert("job-name".into(), json!(name));
+    Outcome::InProgress { metadata: md }
+}
+
+/// `runMeasurements`: a provider's Run may leave the measurement Running (the job
+/// provider, metricproviders/job/job.go: `Phase: Running`, metadata `job-name`); it is not
+/// counted, `generateMetricTasks` hands it back as the incomplete measurement on the next
+/// reconcile ("resuming in-progress measurement"), and Resume's phase replaces it in
+/// place with `finishedAt` set; only then is it counted. The job id is `count + error + 1`
+/// (`getJobIDSuffix`).
+#[test]
+fn in_flight_measurements_are_resumed_in_place_and_counted_once() {
+    let spec = job_spec(2);
+    let status = RunStatus::default();
+    let tasks = due(&spec, &status, T0);
+    assert_eq!(tasks.len(), 1);
+    assert_eq!((tasks[0].incomplete.is_none(), tasks[0].job_id), (true, 1));
+    let r = advance(
+        &spec,
+        &status,
+        T0,
+        &[("smoke".into(), started("uid.smoke.1"))],
+    );
+    let res = &r.status.metric_results[0];
+    assert_eq!((res.count, res.measurements.len()), (0, 1));
+    let m = &res.measurements[0];
+    assert_eq!(m.phase, Phase::Running);
+    assert!(m.finished_at.is_none());
+    assert_eq!(m.metadata.as_ref().unwrap()["job-name"], "uid.smoke.1");
+    assert_eq!(r.status.phase, Phase::Running);
+    // still running: resumed, not started again
+    let t1 = T0 + 5_000;
+    let tasks = due(&spec, &r.status, t1);
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(
+        tasks[0].incomplete.as_ref().map(|m| m.phase),
+        Some(Phase::Running)
+    );
+    assert!(!tasks[0].terminate);
+    let r = advance(
+        &spec,
+        &r.status,
+        t1,
+        &[("smoke".into(), started("uid.smoke.1"))],
+    );
+    assert_eq!(r.status.metric_results[0].measurements.len(), 1);
+    // the Job completed: Successful in place, counted once, startedAt kept
+    let t2 = T0 + 9_000;
+    let done = Outcome::Finished {
+        phase: Phase::Successful,
+        message: String::new(),
+    };
+    let r = advance(&spec, &r.status, t2, &[("smoke".into(), done)]);
+    let res = &r.status.metric_results[0];
+    assert_eq!(
+        (res.count, res.successful, res.measurements.len()),
+        (1, 1, 1)
+    );
+    let m = &res.measurements[0];
+    assert_eq!(m.started_at.as_deref(), Some(format_rfc3339(T0).as_str()));
+    assert_eq!(m.finished_at.as_deref(), Some(format_rfc3339(t2).as_str()));
+    // the next measurement is a new Job (id 2) after the interval
+    assert_eq!(due(&spec, &r.status, t2 + MIN)[0].job_id, 2);
+    assert!(due(&spec, &r.status, t2 + 1_000).is_empty());
+}
+
+/// `generateMetricTasks`: a `resumeAt` in the future holds an in-flight measurement back;
+/// once the run is terminating, the in-flight measurement is still handed back, to be
+/// terminated ("terminating in-progress measurement"); a terminated measurement that the
+/// provider ends Successful is counted and the run completes.
+#[test]
+fn in_flight_measurements_wait_for_resume_at_and_are_terminated_with_the_run() {
+    let spec = job_spec(3);
+    let r = advance(
+        &spec,
+        &RunStatus::default(),
+        T0,
+        &[("smoke".into(), started("j"))],
+    );
+    let mut status = r.status;
+    status.metric_results[0].measurements[0].resume_at = Some(format_rfc3339(T0 + MIN));
+    assert!(due(&spec, &status, T0 + 1_000).is_empty());
+    assert_eq!(due(&spec, &status, T0 + MIN).len(), 1);
+    // terminate: the in-flight measurement comes back with `terminate`
+    let mut term = spec.clone();
+    term.terminate = true;
+    let tasks = due(&term, &status, T0 + MIN);
+    assert_eq!(tasks.len(), 1);
+    assert!(tasks[0].terminate);
+    let stopped = Outcome::Finished {
+        phase: Phase::Successful,
+        message: "Metric Terminated".into(),
+    };
+    let r = advance(&term, &status, T0 + MIN, &[("smoke".into(), stopped)]);
+    assert_eq!(r.status.phase, Phase::Successful);
+    let m = &r.status.metric_results[0].measurements[0];
+    assert_eq!(m.message, "Metric Terminated");
+    assert!(m.finished_at.is_some());
+    // nothing further is measured
+    assert!(due(&term, &r.status, T0 + 10 * MIN).is_empty());
+}
+
+/// A resumed measurement whose provider fails (the Job is gone: `MarkMeasurementError`)
+/// is an Error measurement counted against consecutiveErrorLimit, in place.
+#[test]
+fn a_resume_error_is_an_error_measurement_in_place() {
+    let spec = job_spec(1);
+    let r = advance(
+        &spec,
+        &RunStatus::default(),
+        T0,
+        &[("smoke".into(), started("j"))],
+    );
+    let gone = Outcome::Error("jobs.batch \"j\" not found".into());
+    let r = advance(&spec, &r.status, T0 + 1_000, &[("smoke".into(), gone)]);
+    let res = &r.status.metric_results[0];
+    assert_eq!((res.error, res.consecutive_error, res.count), (1, 1, 0));
+    assert_eq!(res.measurements.len(), 1);
+    assert_eq!(res.measurements[0].phase, Phase::Error);
+    // retried as a new Job after the error interval, with the next id
+    let next = due(
+        &spec,
+        &r.status,
+        T0 + 1_000 + DEFAULT_ERROR_RETRY_INTERVAL_MS,
+    );
+    assert_eq!((next.len(), next[0].job_id), (1, 2));
+    assert!(next[0].incomplete.is_none());
+}

@@ -28,6 +28,7 @@ mod registry_e2e;
 mod run_cli;
 mod run_conformance;
 mod run_hardening;
+mod serve_analysis_job;
 mod serve_applications;
 mod serve_cli;
 mod serve_concurrency;
