@@ -17,8 +17,9 @@
 //! to 100% and becomes the stable once available.
 //!
 //! With nginx traffic routing (`crate::nginx`) the replica arithmetic is
-//! `CalculateReplicaCountsForTrafficRoutedCanary` (the stable at 100%, the canary from the
-//! weight or setCanaryScale) and the weight goes to the canary Ingress; stableService and
+//! `CalculateReplicaCountsForTrafficRoutedCanary` (the stable at 100% — or, with
+//! `dynamicStableScale`, following the traffic —, the canary from the weight or
+//! setCanaryScale, `minPodsPerReplicaSet`) and the weight goes to the canary Ingress; stableService and
 //! canaryService select the stable and canary ReplicaSets (`crate::services`). A blue-green
 //! strategy is handed to `crate::bluegreen`.
 //!
@@ -906,17 +907,33 @@ pub fn reconcile(input: &Input) -> Plan {
     };
     let fence = fenceposts(&canary, replicas);
     let old_replicas: i32 = olds.iter().map(|r| r.replicas).sum();
-    // `CalculateReplicaCountsForTrafficRoutedCanary`: the canary from setCanaryScale or the
-    // weight, the stable left at 100%
-    let tr_canary = |index: usize, aborted: bool| -> i32 {
+    // `CalculateReplicaCountsForTrafficRoutedCanary` (utils/replicaset/canary.go): the canary
+    // from setCanaryScale or the weight (`GetCanaryReplicasOrWeight`); the stable left at 100%
+    // unless `dynamicStableScale`, then the higher of the desired and the current stable
+    // weight's replicas (and, aborted, the canary the higher of the desired and the current
+    // canary weight's); both at least `minPodsPerReplicaSet` when not zero
+    let dynamic = tr && canary.get("dynamicStableScale").and_then(Json::as_bool) == Some(true);
+    let min_pods = canary
+        .get("minPodsPerReplicaSet")
+        .and_then(Json::as_i64)
+        .filter(|_| tr)
+        .map(|m| m.clamp(0, i64::from(i32::MAX)) as i32);
+    let at_least_min = |n: i32| match min_pods {
+        Some(m) if n != 0 => n.max(m),
+        _ => n,
+    };
+    let of_weight = |w: i64| (f64::from(replicas) * w.clamp(0, 100) as f64 / 100.0).ceil() as i32;
+    let current_weight = |side: &str| {
+        prev.pointer(&format!("/canary/weights/{side}/weight"))
+            .and_then(Json::as_i64)
+    };
+    let canary_scale = |index: usize, aborted: bool| -> (Option<i32>, i64) {
         if aborted {
-            return 0;
+            return (None, 0);
         }
         if index >= steps.len() {
-            return replicas;
+            return (None, 100);
         }
-        let of_weight =
-            |w: i64| (f64::from(replicas) * w.clamp(0, 100) as f64 / 100.0).ceil() as i32;
         for st in steps[..=index].iter().rev() {
             let Some(sc) = st.get("setCanaryScale") else {
                 continue;
@@ -925,14 +942,39 @@ pub fn reconcile(input: &Input) -> Plan {
                 break;
             }
             if let Some(n) = sc.get("replicas").and_then(Json::as_i64) {
-                return n.clamp(0, i64::from(i32::MAX)) as i32;
+                return (Some(n.clamp(0, i64::from(i32::MAX)) as i32), 0);
             }
             if let Some(w) = sc.get("weight").and_then(Json::as_i64) {
-                return of_weight(w);
+                return (None, w);
             }
             break;
         }
-        of_weight(i64::from(weight_of(index, aborted)))
+        (None, i64::from(weight_of(index, aborted)))
+    };
+    let tr_canary = |index: usize, aborted: bool| -> i32 {
+        let (explicit, w) = canary_scale(index, aborted);
+        let mut n = explicit.unwrap_or_else(|| at_least_min(of_weight(w)));
+        if dynamic
+            && aborted
+            && let Some(cw) = current_weight("canary")
+        {
+            n = n.max(of_weight(cw));
+        }
+        if explicit.is_some() && !dynamic {
+            return n;
+        }
+        at_least_min(n)
+    };
+    let tr_stable = |index: usize, aborted: bool| -> i32 {
+        if !dynamic {
+            return replicas;
+        }
+        let (_, w) = canary_scale(index, aborted);
+        let mut n = of_weight(100 - w.clamp(0, 100));
+        if let Some(sw) = current_weight("stable") {
+            n = n.max(of_weight(sw));
+        }
+        at_least_min(n)
     };
     let at_desired = |index: usize| {
         if tr {
@@ -941,8 +983,9 @@ pub fn reconcile(input: &Input) -> Plan {
             } else {
                 tr_canary(index, aborted)
             };
+            let ds = tr_stable(index, aborted);
             return new_rs.is_some_and(|n| n.replicas == dn && n.available == dn)
-                && stable_rs.is_none_or(|s| s.replicas == replicas && s.available == replicas);
+                && stable_rs.is_none_or(|s| s.replicas == ds && s.available == ds);
         }
         let w = weight_of(index, aborted);
         let (dn, ds) = if stable_rs.is_none() {
@@ -1081,7 +1124,7 @@ pub fn reconcile(input: &Input) -> Plan {
     let (mut want_new, mut want_stable) = if promoted {
         (replicas, 0)
     } else if tr {
-        (tr_canary(index, aborted), replicas)
+        (tr_canary(index, aborted), tr_stable(index, aborted))
     } else {
         replica_counts(replicas, weight, fence, new_rs, stable_rs, old_replicas)
     };
@@ -1096,7 +1139,10 @@ pub fn reconcile(input: &Input) -> Plan {
         "abortScaleDownDelaySeconds",
         crate::bluegreen::DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS,
     );
-    let delay_abort = tr && aborted && stable_rs.is_some() && abort_delay > 0;
+    // with dynamicStableScale and no explicit abortScaleDownDelaySeconds the canary follows
+    // the traffic back down at once (`shouldDelayScaleDownOnAbort`)
+    let dynamic_abort = dynamic && canary.get("abortScaleDownDelaySeconds").is_none();
+    let delay_abort = tr && aborted && stable_rs.is_some() && abort_delay > 0 && !dynamic_abort;
     if let Some(n) = new_rs {
         if delay_abort {
             match crate::services::deadline(n) {
@@ -1206,7 +1252,14 @@ pub fn reconcile(input: &Input) -> Plan {
     // ReplicaSets are not at the current step's counts
     if let Some(ng) = crate::nginx::config(ro) {
         let promote_full = prev.get("promoteFull").and_then(Json::as_bool) == Some(true);
-        let weight = if promoted || aborted || new_rs.is_none_or(|n| n.available == 0) {
+        let weight = if aborted && dynamic && !promoted {
+            // `calculateDesiredWeightOnAbortOrStableRollback`: the canary keeps the traffic
+            // the stable cannot take yet, never more than it had
+            let available = stable_rs.map_or(0, |s| s.available);
+            let w = 100 - (100 * available) / replicas.max(1);
+            let w = current_weight("canary").map_or(i64::from(w), |c| c.min(i64::from(w)));
+            w.clamp(0, 100) as i32
+        } else if promoted || aborted || new_rs.is_none_or(|n| n.available == 0) {
             0
         } else if index < steps.len() {
             if !at_desired(index) && !promote_full {

@@ -668,3 +668,85 @@ fn missing_ingress_or_service_is_invalid_spec() {
     );
     assert!(plan.create_rs.is_none() && plan.services.is_empty());
 }
+
+/// utils/replicaset/canary.go `CalculateReplicaCountsForTrafficRoutedCanary` with
+/// `dynamicStableScale` (docs/features/canary.md "Dynamic Stable Scale"): the stable runs
+/// the higher of the desired and the current stable weight's pods, so it scales down only
+/// once the traffic has left it; on abort the stable scales back up first, the canary
+/// keeps the traffic the stable cannot take yet (trafficrouting.go
+/// `calculateDesiredWeightOnAbortOrStableRollback`: 100 - 100 x stable available / replicas,
+/// never more than it had), and the canary follows the traffic down with no abort delay
+/// unless abortScaleDownDelaySeconds is set (replicaset.go `shouldDelayScaleDownOnAbort`).
+#[test]
+fn dynamic_stable_scale_follows_the_traffic_both_ways() {
+    let steps = json!([{"setWeight": 20}, {"pause": {}}, {"setWeight": 60}, {"pause": {}}]);
+    let mut c = routed(steps.clone());
+    c.rollout["spec"]["strategy"]["canary"]["dynamicStableScale"] = json!(true);
+    c.settle();
+    let v1 = c.status("stableRS").to_owned();
+    assert_eq!(c.replicas(&v1), 10);
+
+    c.set_image("web:2");
+    c.step();
+    let v2 = c.status("currentPodHash").to_owned();
+    assert_eq!(c.replicas(&v2), 2);
+    assert_eq!(
+        c.replicas(&v1),
+        10,
+        "the stable keeps its pods until traffic moves"
+    );
+    c.settle();
+    assert_eq!(weight(&c), 20);
+    assert_eq!((c.replicas(&v2), c.replicas(&v1)), (2, 8));
+
+    let p = promote_patch(&c.rollout, false);
+    merge(&mut c.rollout, &p);
+    c.settle();
+    assert_eq!(weight(&c), 60);
+    assert_eq!((c.replicas(&v2), c.replicas(&v1)), (6, 4));
+
+    merge(&mut c.rollout, &abort_patch());
+    c.step();
+    assert_eq!(c.replicas(&v1), 10, "the stable scales up first");
+    assert_eq!(weight(&c), 60, "traffic waits for the stable's pods");
+    assert_eq!(c.replicas(&v2), 6);
+    c.step();
+    assert_eq!(weight(&c), 0);
+    c.settle();
+    assert_eq!(
+        (c.replicas(&v2), c.replicas(&v1)),
+        (0, 10),
+        "no abort delay"
+    );
+    assert_eq!(phase(&c), "Degraded");
+
+    // an explicit abortScaleDownDelaySeconds keeps the canary up for that long
+    let mut c = routed(steps);
+    c.rollout["spec"]["strategy"]["canary"]["dynamicStableScale"] = json!(true);
+    c.rollout["spec"]["strategy"]["canary"]["abortScaleDownDelaySeconds"] = json!(10);
+    c.settle();
+    c.set_image("web:2");
+    c.settle();
+    let v2 = c.status("currentPodHash").to_owned();
+    merge(&mut c.rollout, &abort_patch());
+    c.settle();
+    assert_eq!(weight(&c), 0);
+    assert_eq!(c.replicas(&v2), 2, "kept for abortScaleDownDelaySeconds");
+    c.now += 11_000;
+    c.settle();
+    assert_eq!(c.replicas(&v2), 0);
+}
+
+/// `CheckMinPodsPerReplicaSet`: with traffic routing a ReplicaSet that runs pods runs at
+/// least minPodsPerReplicaSet of them.
+#[test]
+fn min_pods_per_replica_set_with_traffic_routing() {
+    let mut c = routed(json!([{"setWeight": 5}, {"pause": {}}]));
+    c.rollout["spec"]["strategy"]["canary"]["minPodsPerReplicaSet"] = json!(2);
+    c.settle();
+    c.set_image("web:2");
+    c.settle();
+    let v2 = c.status("currentPodHash").to_owned();
+    assert_eq!(c.replicas(&v2), 2, "ceil(10 x 5%) = 1, raised to 2");
+    assert_eq!(weight(&c), 5);
+}
