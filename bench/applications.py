@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark of the Application controller of `sluice serve` (issue 10 item 10, the
 AWS/CNOE-style workload): N Applications of one 2 KB ConfigMap each, from one local
-repository (`file://`, until git lands), all to Synced and Healthy.
+git repository (`file://`, read through gix), all to Synced and Healthy.
 
 Baseline, same invocation, same server: `kubectl apply` of the same N ConfigMaps (what the
 controller has to write, without rendering, comparing or status). Reports wall time of
@@ -30,6 +30,10 @@ for i in range(n):
     os.makedirs(d)
     with open(os.path.join(d, "cm.yaml"), "w") as f:
         f.write(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\ndata:\n  payload: {payload}\n")
+git = ["git", "-C", repo, "-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
+subprocess.run(git + ["init", "-q", "-b", "main"], check=True)
+subprocess.run(git + ["add", "-A"], check=True)
+subprocess.run(git + ["commit", "-q", "-m", "apps"], check=True)
 
 proc = subprocess.Popen([sluice, "serve", "--listen", "127.0.0.1:0", "--data", data],
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
