@@ -5,8 +5,11 @@
 //! Argo CD cluster Secrets feed the clusters generator (the in-cluster destination is
 //! there without a Secret, as in Argo CD). Git generators read a local directory: the one
 //! `--repo URL=PATH` maps the repoURL to, else the repoURL itself when it is a local path
-//! or a `file://` URL. The directory's files are read as they are (the revision is not
-//! resolved); symlinks are not followed.
+//! or a `file://` URL. When that directory is a git repository (a work tree with `.git`, or
+//! a bare repository), it is read as the server reads it: through gix, at the generator's
+//! `revision` (branch, tag, SHA, HEAD), from a mirror in a temporary cache removed on exit.
+//! Any other directory is read as it is (the revision cannot be resolved); symlinks are
+//! not followed.
 //!
 //! Output (`-o yaml`, the default) is what `argocd appset generate -o yaml` prints: the
 //! Applications without namespace and status, keys sorted, as a YAML list (one object
@@ -164,6 +167,61 @@ fn walk_order(a: &str, b: &str) -> std::cmp::Ordering {
     a.split('/').cmp(b.split('/'))
 }
 
+/// A git repository's directory: a work tree (`.git`) or a bare repository.
+fn is_git_repository(dir: &std::path::Path) -> bool {
+    dir.join(".git").exists() || (dir.join("HEAD").is_file() && dir.join("objects").is_dir())
+}
+
+/// Local directories, through gix at the revision when they are git repositories.
+struct OfflineRepos {
+    local: LocalRepos,
+    git: Option<sluice_git::GitRepos>,
+    /// The repoURLs read through `git`, decided once each.
+    kind: RefCell<BTreeMap<String, bool>>,
+}
+
+impl OfflineRepos {
+    fn git_for(&self, url: &str) -> Option<&sluice_git::GitRepos> {
+        let git = self.git.as_ref()?;
+        if let Some(k) = self.kind.borrow().get(url) {
+            return k.then_some(git);
+        }
+        let is_git = self.local.root(url).is_ok_and(|p| is_git_repository(&p));
+        self.kind.borrow_mut().insert(url.to_owned(), is_git);
+        is_git.then_some(git)
+    }
+}
+
+impl Repos for OfflineRepos {
+    fn directories(&self, url: &str, revision: &str) -> Result<Vec<String>, RepoError> {
+        match self.git_for(url) {
+            Some(g) => g.directories(url, revision),
+            None => self.local.directories(url, revision),
+        }
+    }
+    fn files(&self, url: &str, revision: &str) -> Result<Vec<String>, RepoError> {
+        match self.git_for(url) {
+            Some(g) => g.files(url, revision),
+            None => self.local.files(url, revision),
+        }
+    }
+    fn read(&self, url: &str, revision: &str, path: &str) -> Result<Vec<u8>, RepoError> {
+        match self.git_for(url) {
+            Some(g) => g.read(url, revision, path),
+            None => self.local.read(url, revision, path),
+        }
+    }
+}
+
+/// The temporary mirror cache of one `appset generate`, removed when dropped.
+struct TempCache(PathBuf);
+
+impl Drop for TempCache {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
 impl Repos for LocalRepos {
     fn directories(&self, url: &str, _revision: &str) -> Result<Vec<String>, RepoError> {
         Ok(self.tree(url)?.0.clone())
@@ -205,9 +263,35 @@ pub fn run(cmd: &AppsetCommand) -> Result<u8> {
         };
         mapped.insert(url.to_owned(), PathBuf::from(path));
     }
-    let repos = LocalRepos {
+    let cache_dir = std::env::temp_dir().join(format!(
+        "sluice-appset-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    ));
+    let _cleanup = TempCache(cache_dir.clone());
+    let mut git = sluice_git::RepoCache::new(sluice_git::CacheOptions::new(&cache_dir))
+        .ok()
+        .map(|c| sluice_git::GitRepos::new(std::sync::Arc::new(c)));
+    let local = LocalRepos {
         mapped,
         walked: RefCell::default(),
+    };
+    if let Some(g) = git.take() {
+        let mut g = g;
+        for (url, path) in &local.mapped {
+            if is_git_repository(path) {
+                let abs = fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+                g = g.with_url(url, &abs.display().to_string());
+            }
+        }
+        git = Some(g);
+    }
+    let repos = OfflineRepos {
+        local,
+        git,
+        kind: RefCell::default(),
     };
     let mut loaded = Vec::new();
     for f in &args.files {

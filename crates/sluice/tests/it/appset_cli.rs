@@ -398,3 +398,84 @@ fn seed_applicationsets_generate_what_argocd_generates() {
     ]);
     assert!(addons.is_empty());
 }
+
+/// A git generator over a local git repository reads the tree at its `revision`, as the
+/// server does (applicationset/generators/git.go asks the repo-server for the revision's
+/// paths): a tag sees the directories it had, the branch the ones it has now; the work
+/// tree's uncommitted files are not seen.
+#[test]
+fn git_generators_read_a_local_repository_at_the_revision() {
+    let dir = crate::apiserver_kubectl::temp_dir("appset-git");
+    let repo = dir.join("repo");
+    let git = |args: &[&str]| {
+        let o = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+            .args(args)
+            .output()
+            .expect("git runs");
+        assert!(
+            o.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    std::fs::create_dir_all(repo.join("apps/orders")).expect("mkdir");
+    std::fs::write(repo.join("apps/orders/cm.yaml"), "kind: ConfigMap\n").expect("write");
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "orders"]);
+    git(&["tag", "v1"]);
+    std::fs::create_dir_all(repo.join("apps/payments")).expect("mkdir");
+    std::fs::write(repo.join("apps/payments/cm.yaml"), "kind: ConfigMap\n").expect("write");
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "payments"]);
+    // uncommitted: not in any revision
+    std::fs::create_dir_all(repo.join("apps/draft")).expect("mkdir");
+    std::fs::write(repo.join("apps/draft/cm.yaml"), "kind: ConfigMap\n").expect("write");
+    let url = "https://git.example.test/platform/apps.git";
+    for (revision, want) in [("v1", vec!["orders"]), ("main", vec!["orders", "payments"])] {
+        let set = write(
+            &dir,
+            &format!("set-{revision}.yaml"),
+            &format!(
+                r#"apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata: {{name: apps, namespace: argocd}}
+spec:
+  generators:
+  - git:
+      repoURL: {url}
+      revision: {revision}
+      directories: [{{path: "apps/*"}}]
+  template:
+    metadata: {{name: "{{{{path.basename}}}}"}}
+    spec:
+      project: default
+      source: {{repoURL: {url}, targetRevision: {revision}, path: "{{{{path}}}}"}}
+      destination: {{server: "https://kubernetes.default.svc", namespace: apps}}
+"#
+            ),
+        );
+        let mapping = format!("{url}={}", repo.display());
+        let apps = generate_json(&["-f", &set, "--repo", &mapping]);
+        assert_eq!(names(&apps), want, "revision {revision}");
+    }
+    // an unknown revision is an error naming it, exit 1
+    let set = write(
+        &dir,
+        "set-bad.yaml",
+        &format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata: {{name: apps}}\nspec:\n  generators:\n  - git: {{repoURL: {url}, revision: nope, directories: [{{path: \"apps/*\"}}]}}\n  template:\n    metadata: {{name: x}}\n    spec: {{project: default, destination: {{namespace: a, server: \"https://kubernetes.default.svc\"}}}}\n"
+        ),
+    );
+    let mapping = format!("{url}={}", repo.display());
+    let o = sluice(
+        &["appset", "generate", "-f", &set, "--repo", &mapping],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("nope"), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty());
+}
