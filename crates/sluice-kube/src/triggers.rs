@@ -490,6 +490,7 @@ impl Sink {
                     error_message: format!("internal error while processing the event: {e}"),
                 },
                 triggers: Vec::new(),
+                listener_service_account: None,
             },
         };
         self.create_all(&mut outcome).await;
@@ -533,6 +534,7 @@ impl Sink {
                     error_message: message.to_owned(),
                 },
                 triggers: Vec::new(),
+                listener_service_account: None,
             };
             self.record(namespace, listener, &event_id, &outcome).await;
         }
@@ -577,7 +579,12 @@ impl Sink {
         // the EventListener's ServiceAccount: its resources are created with its permissions
         // (tektoncd/triggers docs/eventlisteners.md "ServiceAccount")
         let el_ns = outcome.response.namespace.clone();
-        let sa = if wants {
+        let sa = if !wants {
+            Ok(String::new())
+        } else if let Some(sa) = &outcome.listener_service_account {
+            // as read by `process` for this event
+            Ok(crate::access::service_account_or_default(sa).to_owned())
+        } else {
             let api: Api<DynamicObject> =
                 Api::namespaced_with(self.client.clone(), &el_ns, &eventlistener_ar());
             match api.get_opt(&outcome.response.event_listener).await {
@@ -591,8 +598,6 @@ impl Sink {
                 Ok(None) => Err("the EventListener is gone".to_owned()),
                 Err(e) => Err(format!("reading the EventListener: {}", api_message(&e))),
             }
-        } else {
-            Ok(String::new())
         };
         for t in &mut outcome.triggers {
             let TriggerResult::Created { resources } = &t.result else {
@@ -632,9 +637,9 @@ impl Sink {
         }
     }
 
-    /// Creates `resources` all or none: every one is created with `dryRun=All` first; then
-    /// for real, deleting those already created when one fails. Returns the created objects
-    /// (with their names).
+    /// Creates `resources` all or none: when there are several, every one is created with
+    /// `dryRun=All` first; then for real, deleting those already created when one fails.
+    /// Returns the created objects (with their names).
     async fn create_set(
         &self,
         resources: &[Value],
@@ -684,14 +689,18 @@ impl Sink {
                 ));
             }
         }
-        let dry = PostParams {
-            dry_run: true,
-            ..PostParams::default()
-        };
-        for (api, obj, kind) in &planned {
-            api.create(&dry, obj)
-                .await
-                .map_err(|e| format!("{kind} {}: {}", display_name(obj), api_message(&e)))?;
+        // one resource: its create is all or nothing by itself; several: each is admitted
+        // with a dry run first, so that none is created when one would be refused
+        if planned.len() > 1 {
+            let dry = PostParams {
+                dry_run: true,
+                ..PostParams::default()
+            };
+            for (api, obj, kind) in &planned {
+                api.create(&dry, obj)
+                    .await
+                    .map_err(|e| format!("{kind} {}: {}", display_name(obj), api_message(&e)))?;
+            }
         }
         let mut created: Vec<(Api<DynamicObject>, String, Value)> = Vec::new();
         for (api, obj, kind) in &planned {

@@ -149,6 +149,11 @@ pub struct EventOutcome {
     pub status: u16,
     pub response: SinkResponse,
     pub triggers: Vec<TriggerOutcome>,
+    /// The listener's `serviceAccountName` as read for this event (`None` when no listener
+    /// was read): its resources are created with that ServiceAccount's permissions, so the
+    /// caller need not read the listener again.
+    #[serde(skip)]
+    pub listener_service_account: Option<String>,
 }
 
 impl EventOutcome {
@@ -167,6 +172,7 @@ fn error_outcome(status: u16, mut response: SinkResponse, message: String) -> Ev
         status,
         response,
         triggers: Vec::new(),
+        listener_service_account: None,
     }
 }
 
@@ -321,6 +327,7 @@ pub fn process(
         status,
         response,
         triggers: outcomes,
+        listener_service_account: Some(el.spec.service_account_name.clone()),
     }
 }
 
