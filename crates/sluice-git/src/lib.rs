@@ -16,6 +16,7 @@ mod cache;
 mod repos;
 mod resolve;
 mod sources;
+mod transport;
 mod tree;
 
 pub use cache::{CacheOptions, RepoCache};
@@ -23,6 +24,7 @@ pub use repos::GitRepos;
 pub use resolve::{RemoteRef, resolve_revision};
 pub use sluice_gitops::repocreds::Credentials;
 pub use sources::GitSources;
+pub use transport::redact_url;
 pub use tree::{EntryKind, Tree, TreeEntry};
 
 /// At most this many bytes are returned by one [`Tree::read`].
@@ -37,7 +39,7 @@ pub const MAX_TREE_DEPTH: usize = 256;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GitError {
     #[error(
-        "repository {url}: {scheme} URLs are not supported yet (only file:// URLs and local paths)"
+        "repository {url}: {scheme} URLs are not supported (https, http, ssh, git, file and local paths are)"
     )]
     UnsupportedTransport { url: String, scheme: String },
     #[error("repository {url}: fetch failed: {message}")]
