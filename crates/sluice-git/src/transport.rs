@@ -503,6 +503,66 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        // whatever the URL, its userinfo never survives and nothing panics
+        #[test]
+        fn redaction_drops_userinfo(
+            scheme in "(https|http|ssh)",
+            user in "[a-z]{1,8}",
+            pass in "[A-Za-z0-9]{6,16}",
+            host in "[a-z]{1,10}(:[0-9]{1,5})?",
+            path in "(/[a-z@:]{0,6}){0,3}",
+        ) {
+            let url = format!("{scheme}://{user}:{pass}@{host}{path}");
+            let r = redact_url(&url);
+            proptest::prop_assert_eq!(&r, &format!("{scheme}://{host}{path}"));
+            let creds = Credentials { password: pass.clone(), ..Credentials::default() };
+            let m = scrub(&format!("error for url ({url}): {pass}"), &creds);
+            proptest::prop_assert!(!m.contains(&pass), "{}", m);
+        }
+
+        #[test]
+        fn classify_never_panics(url in "\\PC{0,40}") {
+            let _ = classify(&url);
+            let _ = redact_url(&url);
+        }
+    }
+
+    // Argo CD's `tlsClientCertData`/`tlsClientCertKey` (argocd-repositories.yaml): a PEM
+    // certificate and key; anything else is a clear error naming the field.
+    #[test]
+    fn tls_client_certificates_and_ca_certs() {
+        let ck = rcgen::generate_simple_self_signed(vec!["client".to_owned()]).expect("cert");
+        let good = Credentials {
+            tls_client_cert_data: ck.cert.pem(),
+            tls_client_cert_key: ck.signing_key.serialize_pem(),
+            tls_ca_certs: ck.cert.pem(),
+            ..Credentials::default()
+        };
+        assert!(
+            tls_config(&good)
+                .expect("config")
+                .client_auth_cert_resolver
+                .has_certs()
+        );
+        let bad_key = Credentials {
+            tls_client_cert_key: "not a key".into(),
+            ..good.clone()
+        };
+        assert_eq!(
+            tls_config(&bad_key).err().as_deref(),
+            Some("tlsClientCertKey: not a PEM private key")
+        );
+        let bad_ca = Credentials {
+            tls_ca_certs: "garbage".into(),
+            ..Credentials::default()
+        };
+        assert_eq!(
+            tls_config(&bad_ca).err().as_deref(),
+            Some("argocd-tls-certs-cm: no PEM certificate")
+        );
+    }
+
     #[test]
     fn transports() {
         assert_eq!(classify("https://h/r.git"), Ok(Remote::Http));
