@@ -344,3 +344,43 @@ fn ssh_passes_key_and_known_hosts_to_the_ssh_program() {
         "{e}"
     );
 }
+
+/// `git://`: `git daemon` on a free loopback port (no credentials, as the protocol has none).
+#[test]
+fn git_protocol_fetches_from_git_daemon() {
+    let root = served_repo();
+    let bare = root.join("repo.git");
+    let main = git(&bare, &["rev-parse", "main"]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    let mut daemon = Command::new("git")
+        .args([
+            "daemon",
+            "--reuseaddr",
+            "--export-all",
+            "--listen=127.0.0.1",
+            &format!("--port={port}"),
+            &format!("--base-path={}", root.display()),
+            &root.display().to_string(),
+        ])
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("git daemon starts");
+    let t0 = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(10),
+            "git daemon not listening"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let url = format!("git://127.0.0.1:{port}/repo.git");
+    let got = cache("git-daemon").resolve(&url, "main", &Credentials::default());
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    assert_eq!(got.expect("git://"), main);
+}
