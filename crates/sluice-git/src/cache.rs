@@ -10,6 +10,7 @@ use gix::ObjectId;
 use sha2::Digest as _;
 
 use crate::resolve::{RemoteRef, Resolved, is_commit_sha, resolve_revision};
+use crate::transport::{NetOptions, Remote, classify, describe, redact_url, scrub};
 use crate::{Credentials, GitError, Tree};
 
 /// How the cache behaves.
@@ -25,6 +26,9 @@ pub struct CacheOptions {
     /// this; older, the repository is fetched first. Default 3 s ([`RepoCache::fetch`] and
     /// [`RepoCache::invalidate`] force the next fetch).
     pub fetch_interval: Duration,
+    /// The program ssh repositories are fetched through (OpenSSH's command line). Default
+    /// `ssh` from `PATH`.
+    pub ssh_program: std::ffi::OsString,
 }
 
 impl CacheOptions {
@@ -33,6 +37,7 @@ impl CacheOptions {
             dir: dir.into(),
             max_bytes: 2 * 1024 * 1024 * 1024,
             fetch_interval: Duration::from_secs(3),
+            ssh_program: "ssh".into(),
         }
     }
 }
@@ -129,8 +134,8 @@ impl RepoCache {
         revision: &str,
         credentials: &Credentials,
     ) -> Result<String, GitError> {
-        let source = fetch_source(url)?;
-        let _ = credentials;
+        let (source, kind) = fetch_source(url)?;
+        let url = &redact_url(url);
         let slot = self.slot(&source);
         let mut st = lock(&slot.state);
         // A full SHA already in the mirror needs no fetch.
@@ -146,7 +151,7 @@ impl RepoCache {
                 .fetched_at
                 .is_none_or(|t| t.elapsed() >= self.opts.fetch_interval)
         {
-            self.fetch_locked(&slot, &mut st, url, &source)?;
+            self.fetch_locked(&slot, &mut st, url, &source, &kind, credentials)?;
             fetched = true;
         }
         loop {
@@ -181,7 +186,7 @@ impl RepoCache {
                     return Ok(id.to_string());
                 }
                 None => {
-                    self.fetch_locked(&slot, &mut st, url, &source)?;
+                    self.fetch_locked(&slot, &mut st, url, &source, &kind, credentials)?;
                     fetched = true;
                 }
             }
@@ -191,11 +196,11 @@ impl RepoCache {
     /// Fetches the repository now (a push webhook, a hard refresh) and returns the refs the
     /// remote advertised.
     pub fn fetch(&self, url: &str, credentials: &Credentials) -> Result<Vec<RemoteRef>, GitError> {
-        let source = fetch_source(url)?;
-        let _ = credentials;
+        let (source, kind) = fetch_source(url)?;
+        let url = &redact_url(url);
         let slot = self.slot(&source);
         let mut st = lock(&slot.state);
-        self.fetch_locked(&slot, &mut st, url, &source)?;
+        self.fetch_locked(&slot, &mut st, url, &source, &kind, credentials)?;
         let refs = st.refs.clone();
         drop(st);
         self.evict(&slot);
@@ -209,8 +214,8 @@ impl RepoCache {
         url: &str,
         credentials: &Credentials,
     ) -> Result<Vec<RemoteRef>, GitError> {
-        let source = fetch_source(url)?;
-        let _ = credentials;
+        let (source, kind) = fetch_source(url)?;
+        let url = &redact_url(url);
         let slot = self.slot(&source);
         let mut st = lock(&slot.state);
         if st.repo.is_none()
@@ -218,14 +223,14 @@ impl RepoCache {
                 .fetched_at
                 .is_none_or(|t| t.elapsed() >= self.opts.fetch_interval)
         {
-            self.fetch_locked(&slot, &mut st, url, &source)?;
+            self.fetch_locked(&slot, &mut st, url, &source, &kind, credentials)?;
         }
         Ok(st.refs.clone())
     }
 
     /// Makes the next [`RepoCache::resolve`] of `url` fetch (a push webhook arrived).
     pub fn invalidate(&self, url: &str) {
-        let Ok(source) = fetch_source(url) else {
+        let Ok((source, _)) = fetch_source(url) else {
             return;
         };
         let slot = lock(&self.slots).get(&source).cloned();
@@ -237,7 +242,8 @@ impl RepoCache {
     /// The tree of `commit` (a SHA [`RepoCache::resolve`] returned) in the repository at
     /// `url`, read from the mirror's object database.
     pub fn tree(&self, url: &str, commit: &str) -> Result<Tree, GitError> {
-        let source = fetch_source(url)?;
+        let (source, _) = fetch_source(url)?;
+        let url = &redact_url(url);
         let slot = self.slot(&source);
         let repo = {
             let mut st = lock(&slot.state);
@@ -274,6 +280,8 @@ impl RepoCache {
         st: &mut State,
         url: &str,
         source: &str,
+        kind: &Remote,
+        creds: &Credentials,
     ) -> Result<(), GitError> {
         let ferr = |message: String| GitError::Fetch {
             url: url.to_owned(),
@@ -297,7 +305,13 @@ impl RepoCache {
             return Err(ferr("the mirror is missing".to_owned()));
         };
         let repo = ts.to_thread_local();
-        let refs = fetch_mirror(&repo, source).map_err(ferr)?;
+        let net = NetOptions {
+            ssh_program: self.opts.ssh_program.clone(),
+            temp_dir: self.opts.dir.join(".tmp"),
+        };
+        let refs =
+            crate::transport::with_connection(&repo, source, kind, creds, &net, fetch_mirror)
+                .map_err(|m| ferr(scrub(&m, creds)))?;
         st.refs = refs;
         st.fetched_at = Some(Instant::now());
         slot.bytes.store(dir_size(&slot.dir), Ordering::Relaxed);
@@ -346,22 +360,15 @@ impl RepoCache {
 
 fn open_mirror(dir: &Path) -> Result<gix::ThreadSafeRepository, String> {
     gix::ThreadSafeRepository::open_opts(dir, gix::open::Options::isolated())
-        .map_err(|e| format!("{e:#}"))
+        .map_err(|e| describe(&e))
 }
 
-/// Fetches every ref of `source` into the mirror (`+refs/*:refs/*`) and returns what the
+/// Fetches every ref over `conn` into the mirror (`+refs/*:refs/*`) and returns what the
 /// remote advertised, HEAD included.
-fn fetch_mirror(repo: &gix::Repository, source: &str) -> Result<Vec<RemoteRef>, String> {
-    use gix::remote::Direction;
-    let remote = repo
-        .remote_at(source)
-        .map_err(|e| format!("{e:#}"))?
-        .with_fetch_tags(gix::remote::fetch::Tags::None)
-        .with_refspecs(["+refs/*:refs/*"], Direction::Fetch)
-        .map_err(|e| format!("{e:#}"))?;
-    let conn = remote
-        .connect(Direction::Fetch)
-        .map_err(|e| format!("{e:#}"))?;
+fn fetch_mirror<T>(conn: gix::remote::Connection<'_, '_, '_, T>) -> Result<Vec<RemoteRef>, String>
+where
+    T: gix::protocol::transport::client::blocking_io::Transport,
+{
     let opts = gix::remote::ref_map::Options {
         prefix_from_spec_as_filter_on_remote: false,
         ..Default::default()
@@ -369,9 +376,9 @@ fn fetch_mirror(repo: &gix::Repository, source: &str) -> Result<Vec<RemoteRef>, 
     let interrupt = AtomicBool::new(false);
     let outcome = conn
         .prepare_fetch(gix::progress::Discard, opts)
-        .map_err(|e| format!("{e:#}"))?
+        .map_err(|e| describe(&e))?
         .receive(gix::progress::Discard, &interrupt)
-        .map_err(|e| format!("{e:#}"))?;
+        .map_err(|e| describe(&e))?;
     use gix::protocol::handshake::Ref;
     let mut out = Vec::new();
     for r in &outcome.ref_map.remote_refs {
@@ -447,49 +454,13 @@ fn peel_to_commit(
     Ok(commit.id)
 }
 
-/// Where to fetch from: a local directory for `file://` URLs and paths; other transports
-/// are refused.
-fn fetch_source(url: &str) -> Result<String, GitError> {
-    let lower = url.to_ascii_lowercase();
-    if let Some(path) = url.strip_prefix("file://") {
-        return local_dir(url, path);
+/// The cache key and transport of `url`: the canonical directory for `file://` URLs and
+/// local paths, the URL itself for network transports.
+fn fetch_source(url: &str) -> Result<(String, Remote), GitError> {
+    match classify(url)? {
+        Remote::Local(dir) => Ok((dir.clone(), Remote::Local(dir))),
+        kind => Ok((url.trim().to_owned(), kind)),
     }
-    if let Some((scheme, _)) = lower.split_once("://") {
-        return Err(GitError::UnsupportedTransport {
-            url: url.to_owned(),
-            scheme: scheme.to_owned(),
-        });
-    }
-    // scp-like `user@host:path` (ssh)
-    if let Some((user, rest)) = url.split_once('@')
-        && !user.contains('/')
-        && rest.contains(':')
-    {
-        return Err(GitError::UnsupportedTransport {
-            url: url.to_owned(),
-            scheme: "ssh".to_owned(),
-        });
-    }
-    local_dir(url, url)
-}
-
-fn local_dir(url: &str, path: &str) -> Result<String, GitError> {
-    let p = std::fs::canonicalize(path).map_err(|e| GitError::Fetch {
-        url: url.to_owned(),
-        message: format!("{path}: {e}"),
-    })?;
-    if !p.is_dir() {
-        return Err(GitError::Fetch {
-            url: url.to_owned(),
-            message: format!("{path}: not a directory"),
-        });
-    }
-    p.to_str()
-        .map(str::to_owned)
-        .ok_or_else(|| GitError::Fetch {
-            url: url.to_owned(),
-            message: format!("{path}: not a UTF-8 path"),
-        })
 }
 
 /// Bytes of the files under `dir` (not following symlinks).

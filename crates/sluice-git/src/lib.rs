@@ -4,8 +4,12 @@
 //! SHA, `HEAD`, any `refs/...` name), and trees read from the object database at a commit
 //! ([`Tree`]), never from a work tree another reader may change.
 //!
-//! Transports: `file://` URLs and local paths. `https://`, `http://`, `ssh://`, `git://` and
-//! scp-style URLs are refused with a "not supported yet" error naming the repository.
+//! Transports: `file://` URLs and local paths; `https://` and `http://` (gix's smart HTTP over
+//! reqwest, TLS through our rustls configuration); `ssh://` and scp-style `user@host:path`
+//! (the `ssh` program with the repository's key and known hosts in temporary files);
+//! `git://`. Credentials are Argo CD's ([`Credentials`], see the `transport` module); errors
+//! name the repository URL without its userinfo ([`redact_url`]) and never carry a
+//! password. Other schemes are refused naming the repository.
 //!
 //! Bounded: the cache holds at most [`CacheOptions::max_bytes`] of mirrors on disk (least
 //! recently used repositories are evicted first, never one being fetched or the one just
@@ -16,6 +20,7 @@ mod cache;
 mod repos;
 mod resolve;
 mod sources;
+mod transport;
 mod tree;
 
 pub use cache::{CacheOptions, RepoCache};
@@ -23,6 +28,7 @@ pub use repos::GitRepos;
 pub use resolve::{RemoteRef, resolve_revision};
 pub use sluice_gitops::repocreds::Credentials;
 pub use sources::GitSources;
+pub use transport::redact_url;
 pub use tree::{EntryKind, Tree, TreeEntry};
 
 /// At most this many bytes are returned by one [`Tree::read`].
@@ -37,7 +43,7 @@ pub const MAX_TREE_DEPTH: usize = 256;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GitError {
     #[error(
-        "repository {url}: {scheme} URLs are not supported yet (only file:// URLs and local paths)"
+        "repository {url}: {scheme} URLs are not supported (https, http, ssh, git, file and local paths are)"
     )]
     UnsupportedTransport { url: String, scheme: String },
     #[error("repository {url}: fetch failed: {message}")]

@@ -38,6 +38,12 @@ pub struct Credentials {
     pub github_app_private_key: String,
     pub github_app_id: i64,
     pub github_app_installation_id: i64,
+    /// PEM certificates argocd-tls-certs-cm holds for the repository's host ([`tls_certs_for`]):
+    /// when set, the only roots an https server certificate is verified against.
+    pub tls_ca_certs: String,
+    /// argocd-ssh-known-hosts-cm `ssh_known_hosts` ([`ssh_known_hosts`]): the host keys an ssh
+    /// server must present (unless `insecure`).
+    pub ssh_known_hosts: String,
 }
 
 // Secrets stay out of logs and error messages.
@@ -248,6 +254,44 @@ pub fn normalize_git_url(url: &str) -> String {
     u.strip_prefix("ssh://").map(str::to_owned).unwrap_or(u)
 }
 
+/// The PEM data argocd-tls-certs-cm (a ConfigMap as JSON) holds for `repo_url`'s host: Argo
+/// CD keys the ConfigMap by server name, without the port (`argocd cert add-tls SERVERNAME`).
+pub fn tls_certs_for(tls_certs_cm: &Value, repo_url: &str) -> String {
+    let host = url_host(repo_url);
+    tls_certs_cm
+        .pointer("/data")
+        .and_then(|d| d.get(host.as_str()))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// argocd-ssh-known-hosts-cm's `ssh_known_hosts` (a ConfigMap as JSON).
+pub fn ssh_known_hosts(known_hosts_cm: &Value) -> String {
+    known_hosts_cm
+        .pointer("/data/ssh_known_hosts")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// The host name of an `https://`, `ssh://` or scp-style (`user@host:path`) URL, lower case,
+/// without user, port or brackets.
+pub fn url_host(url: &str) -> String {
+    let u = url.trim();
+    let authority = match u.split_once("://") {
+        Some((_, rest)) => rest.split(['/', '?', '#']).next().unwrap_or(""),
+        None => u.split(':').next().unwrap_or(""),
+    };
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(rest) = hostport.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        hostport.split(':').next().unwrap_or("")
+    };
+    host.to_ascii_lowercase()
+}
+
 /// `git.SameURL`.
 pub fn same_url(a: &str, b: &str) -> bool {
     normalize_git_url(a) == normalize_git_url(b)
@@ -366,6 +410,8 @@ fn entry_from_secret(s: &Value, origin: &str) -> Result<RepoEntry, CredsError> {
             github_app_private_key: get("githubAppPrivateKey"),
             github_app_id: int("githubAppID")?,
             github_app_installation_id: int("githubAppInstallationID")?,
+            tls_ca_certs: String::new(),
+            ssh_known_hosts: String::new(),
         },
     })
 }
@@ -445,6 +491,8 @@ fn legacy_entries(
                 .get("githubAppInstallationID")
                 .and_then(Value::as_i64)
                 .unwrap_or(0),
+            tls_ca_certs: String::new(),
+            ssh_known_hosts: String::new(),
         };
         if let Some(e) = err {
             errors.push(e);
@@ -625,6 +673,28 @@ mod tests {
         );
         // credentials are never printed
         assert!(!format!("{:?}", b.creds).contains("KEY"));
+    }
+
+    // argo-cd docs operator-manual/declarative-setup.md: argocd-tls-certs-cm holds "Custom TLS
+    // certificates for connecting Git repositories via HTTPS", argocd-ssh-known-hosts-cm "SSH
+    // known hosts data"; `argocd cert add-tls SERVERNAME` keys them by server name.
+    #[test]
+    fn host_trust_from_config_maps() {
+        let certs = json!({"data":{"git.example.com":"PEM","other":"X"}});
+        assert_eq!(
+            tls_certs_for(&certs, "https://git.example.com:8443/a.git"),
+            "PEM"
+        );
+        assert_eq!(
+            tls_certs_for(&certs, "https://user@GIT.example.com/a"),
+            "PEM"
+        );
+        assert_eq!(tls_certs_for(&certs, "https://nope/a"), "");
+        assert_eq!(url_host("git@github.com:org/repo.git"), "github.com");
+        assert_eq!(url_host("ssh://git@[::1]:2222/r"), "::1");
+        let kh = json!({"data":{"ssh_known_hosts":"github.com ssh-ed25519 AAAA"}});
+        assert_eq!(ssh_known_hosts(&kh), "github.com ssh-ed25519 AAAA");
+        assert_eq!(ssh_known_hosts(&json!({})), "");
     }
 
     #[test]

@@ -13,29 +13,122 @@ use anyhow::Context as _;
 use sluice_git::{CacheOptions, GitSources, RepoCache};
 use sluice_kube::application::{AppOptions, Sources};
 
+type CredsFn = dyn Fn(&str) -> sluice_git::Credentials + Send + Sync;
+type CredsSlot = Arc<std::sync::RwLock<Option<Arc<CredsFn>>>>;
+
 /// The repositories of one server: the cache and the Application sources over it.
 #[derive(Clone)]
 pub struct Repositories {
     pub cache: Arc<RepoCache>,
     pub sources: Arc<GitSources>,
+    /// Where fetches find their credentials (set by [`with_git_credentials`]).
+    creds: CredsSlot,
 }
 
-/// The repository cache in `data`/repos.
+fn creds_from(slot: &CredsSlot, url: &str) -> sluice_git::Credentials {
+    let f = slot.read().ok().and_then(|g| g.clone());
+    f.map(|f| f(url)).unwrap_or_default()
+}
+
+/// The repository cache in `data`/repos. `GIT_SSH` names the ssh program (default `ssh`).
 pub fn repositories(data: &Path) -> anyhow::Result<Repositories> {
     let dir = data.join("repos");
+    let mut opts = CacheOptions::new(&dir);
+    if let Some(ssh) = std::env::var_os("GIT_SSH").filter(|s| !s.is_empty()) {
+        opts.ssh_program = ssh;
+    }
     let cache = Arc::new(
-        RepoCache::new(CacheOptions::new(&dir))
+        RepoCache::new(opts)
             .with_context(|| format!("{}: opening the repository cache", dir.display()))?,
     );
-    let sources = Arc::new(GitSources::new(cache.clone()));
-    Ok(Repositories { cache, sources })
+    let creds: CredsSlot = Arc::default();
+    let slot = creds.clone();
+    let sources = Arc::new(
+        GitSources::new(cache.clone()).with_credentials(move |url| creds_from(&slot, url)),
+    );
+    Ok(Repositories {
+        cache,
+        sources,
+        creds,
+    })
+}
+
+/// Git repository credentials as Argo CD reads them from the controller's namespace
+/// (`namespace`), through `client`: `repository` and `repo-creds` Secrets and argocd-cm
+/// `repositories`/`repository.credentials` (sluice_gitops::repocreds, the longest URL prefix
+/// winning), argocd-tls-certs-cm (CA certificates per host) and argocd-ssh-known-hosts-cm.
+/// Read at most every 3 s; fetches run on blocking threads. Call from the runtime.
+pub fn with_git_credentials(
+    repos: &Repositories,
+    client: &sluice_kube::application::webhook::Client,
+    namespace: &str,
+) {
+    use sluice_gitops::repocreds::{RepoCredsSet, ssh_known_hosts, tls_certs_for};
+    type Snapshot = (RepoCredsSet, serde_json::Value, serde_json::Value);
+    let handle = tokio::runtime::Handle::current();
+    let client = client.clone();
+    let ns = namespace.to_owned();
+    let last: std::sync::Mutex<Option<(std::time::Instant, Arc<Snapshot>)>> =
+        std::sync::Mutex::new(None);
+    let read = move || -> Arc<Snapshot> {
+        let mut g = last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((at, snap)) = g.as_ref()
+            && at.elapsed() < std::time::Duration::from_secs(3)
+        {
+            return snap.clone();
+        }
+        let snap = handle.block_on(async {
+            use sluice_kube::application::clusters::{config_map, labelled_secrets};
+            let mut secrets = labelled_secrets(&client, &ns, "repository")
+                .await
+                .unwrap_or_default();
+            secrets.extend(
+                labelled_secrets(&client, &ns, "repo-creds")
+                    .await
+                    .unwrap_or_default(),
+            );
+            let cm = config_map(&client, &ns, "argocd-cm")
+                .await
+                .unwrap_or_default();
+            let (set, _errors) = RepoCredsSet::from_objects(&secrets, Some(&cm));
+            let tls = config_map(&client, &ns, "argocd-tls-certs-cm")
+                .await
+                .unwrap_or_default();
+            let kh = config_map(&client, &ns, "argocd-ssh-known-hosts-cm")
+                .await
+                .unwrap_or_default();
+            Arc::new((set, tls, kh))
+        });
+        *g = Some((std::time::Instant::now(), snap.clone()));
+        snap
+    };
+    let f: Arc<CredsFn> = Arc::new(move |url: &str| {
+        let snap = read();
+        let (set, tls, kh) = &*snap;
+        let mut c = set.resolve(url, "").creds;
+        c.tls_ca_certs = tls_certs_for(tls, url);
+        c.ssh_known_hosts = ssh_known_hosts(kh);
+        c
+    });
+    if let Ok(mut g) = repos.creds.write() {
+        *g = Some(f);
+    }
 }
 
 /// The ApplicationSet controller's options: git generators read through the same cache.
 pub fn appset_options(repos: &Repositories) -> sluice_kube::application::appset::AppSetOptions {
     let cache = repos.cache.clone();
+    let slot = repos.creds.clone();
     sluice_kube::application::appset::AppSetOptions {
-        repos: Arc::new(move || Box::new(sluice_git::GitRepos::new(cache.clone()))),
+        repos: Arc::new(move || {
+            let slot = slot.clone();
+            Box::new(
+                sluice_git::GitRepos::new(cache.clone())
+                    .with_credentials(move |url| creds_from(&slot, url)),
+            )
+        }),
         controller_namespace: "argocd".into(),
     }
 }

@@ -144,6 +144,11 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
             // Argo CD Applications (repositories: crate::applications, Git under DATA/repos)
             let mut app_opts = crate::applications::options(&repos);
             crate::applications::with_helm_repos(&mut app_opts, &data, &client);
+            crate::applications::with_git_credentials(
+                &repos,
+                &client,
+                &app_opts.controller_namespace,
+            );
             tokio::spawn(sluice_kube::application::run_supervised(
                 client.clone(),
                 app_opts,
@@ -197,6 +202,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
         let repos = crate::applications::repositories(&data)?;
         let mut app_opts = crate::applications::options(&repos);
         crate::applications::with_helm_repos(&mut app_opts, &data, &client);
+        crate::applications::with_git_credentials(&repos, &client, &app_opts.controller_namespace);
         app_opts.metrics = Some(metrics.clone());
         e.server
             .mount(

@@ -121,8 +121,8 @@ fn rules() -> BTreeMap<&'static str, Vec<&'static str>> {
             "time",
         ]),
     );
-    // Git through gix only: no cluster, no async runtime, no HTTP stack (https is not
-    // supported yet), none of the servers or the binary
+    // Git through gix only: no cluster, no async runtime, none of the servers or the binary;
+    // reqwest only as gix's smart HTTP backend (its TLS configured in transport.rs)
     r.insert(
         "sluice-git",
         vec![
@@ -137,7 +137,6 @@ fn rules() -> BTreeMap<&'static str, Vec<&'static str>> {
             "kube-runtime",
             "k8s-openapi",
             "hyper",
-            "reqwest",
             "axum",
             "rusqlite",
             "anyhow",

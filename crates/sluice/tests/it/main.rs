@@ -32,6 +32,7 @@ mod serve_analysis_job;
 mod serve_applications;
 mod serve_cli;
 mod serve_concurrency;
+mod serve_git_https;
 mod serve_gitops;
 mod serve_helm_repos;
 mod serve_kubectl;
