@@ -35,6 +35,8 @@ pub struct Auth {
     /// OpenID Connect ID tokens (`--oidc-*`, or Argo CD's `oidc.config`).
     pub oidc: std::sync::RwLock<Option<Arc<crate::oidc::Oidc>>>,
     index: Mutex<Option<(u64, Arc<Rbac>)>>,
+    /// Argo CD's policy (argocd-rbac-cm), cached until a ConfigMap is written.
+    pub argo: crate::argo_authz::ArgoCache,
 }
 
 impl Auth {
@@ -45,6 +47,7 @@ impl Auth {
             max_token_seconds: 48 * 3600,
             oidc: Default::default(),
             index: Mutex::new(None),
+            argo: Default::default(),
         }
     }
 

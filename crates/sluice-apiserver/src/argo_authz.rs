@@ -1,0 +1,399 @@
+//! Argo CD's RBAC on the application API (the I/O edge of `sluice_auth::argocd_map`): the
+//! policy of the stored argocd-rbac-cm (with argocd-cm's tracking label) cached until a
+//! ConfigMap is written, consulted for a request Kubernetes RBAC denied. A request is
+//! allowed when either allows: deny lines deny only within Argo CD's decision, never what
+//! a Role grants. Lists and watches Argo CD allows are filtered per item (Argo CD's List
+//! filters), and repository/cluster Secrets shown through it lose their credentials.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll};
+
+use axum::body::Body;
+use axum::http::{HeaderValue, header};
+use bytes::{Bytes, BytesMut};
+use serde_json::Value;
+use sluice_auth::UserInfo;
+use sluice_auth::argocd::Policy;
+use sluice_auth::argocd_map::{self, Check, ItemKind, Lookup, Mapped, Settings};
+use sluice_auth::rbac::Attributes;
+
+use crate::server::State;
+use crate::store::resource_key;
+
+/// The policy loaded from the store, and what it was loaded from.
+#[derive(Default)]
+pub struct ArgoCache {
+    inner: Mutex<Option<Loaded>>,
+}
+
+#[derive(Clone)]
+struct Loaded {
+    /// `Store::last_write` of ConfigMaps when loaded.
+    at: u64,
+    /// resourceVersions of argocd-rbac-cm and argocd-cm.
+    rvs: (String, String),
+    policy: Option<Arc<Policy>>,
+    settings: Arc<Settings>,
+}
+
+/// The argocd namespace's ConfigMaps (Sluice's Argo CD lives in `argocd`, as the seed).
+const NAMESPACE: &str = "argocd";
+
+fn data(cm: &Value) -> std::collections::BTreeMap<String, String> {
+    cm.get("data")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn rv(v: Option<&Value>) -> String {
+    v.and_then(|v| v.pointer("/metadata/resourceVersion"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// The Argo CD policy now in force (None: no argocd-rbac-cm, Argo CD's RBAC is off) and
+/// the settings. A policy.csv that does not load is logged and the last one that did stays
+/// in force (none before it: nothing is allowed through Argo CD's RBAC).
+pub fn policy(st: &State) -> (Option<Arc<Policy>>, Arc<Settings>) {
+    let key = resource_key("", "configmaps");
+    let at = st.store.last_write(&[key.as_str()]);
+    let mut g = st.auth.argo.inner.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(l) = g.as_ref()
+        && l.at == at
+    {
+        return (l.policy.clone(), l.settings.clone());
+    }
+    let rbac_cm = st.store.get(&key, NAMESPACE, "argocd-rbac-cm");
+    let argocd_cm = st.store.get(&key, NAMESPACE, "argocd-cm");
+    let rvs = (rv(rbac_cm.as_deref()), rv(argocd_cm.as_deref()));
+    if let Some(l) = g.as_mut()
+        && l.rvs == rvs
+    {
+        l.at = at;
+        return (l.policy.clone(), l.settings.clone());
+    }
+    let mut settings = Settings {
+        namespace: NAMESPACE.to_owned(),
+        ..Default::default()
+    };
+    if let Some(k) = argocd_cm
+        .as_deref()
+        .and_then(|c| c.pointer("/data/application.instanceLabelKey"))
+        .and_then(Value::as_str)
+        .filter(|k| !k.trim().is_empty())
+    {
+        settings.instance_label = k.trim().to_owned();
+    }
+    let previous = g.as_ref().and_then(|l| l.policy.clone());
+    let policy = match rbac_cm.as_deref() {
+        None => None,
+        Some(cm) => {
+            match Policy::from_configmap_data(&data(cm), "configmap argocd/argocd-rbac-cm") {
+                Ok((p, _warnings)) => Some(Arc::new(p)),
+                Err(e) => {
+                    crate::log_warning(format!(
+                        "Argo CD RBAC: {e}; keeping the last policy that loaded"
+                    ));
+                    previous
+                }
+            }
+        }
+    };
+    let l = Loaded {
+        at,
+        rvs,
+        policy: policy.clone(),
+        settings: Arc::new(settings),
+    };
+    let out = (policy, l.settings.clone());
+    *g = Some(l);
+    out
+}
+
+struct StoreLookup<'a>(&'a State);
+
+impl Lookup for StoreLookup<'_> {
+    fn get(&self, group: &str, plural: &str, namespace: &str, name: &str) -> Option<Value> {
+        self.0
+            .store
+            .get(&resource_key(group, plural), namespace, name)
+            .map(|v| (*v).clone())
+    }
+}
+
+/// Whether a request's body matters to the mapping (so the caller reads it first).
+pub fn needs_body(a: &Attributes) -> bool {
+    a.resource_request
+        && matches!(a.verb.as_str(), "create" | "update" | "patch")
+        && a.subresource.is_empty()
+        && match (a.api_group.as_str(), a.resource.as_str()) {
+            ("argoproj.io", "applications" | "applicationsets" | "appprojects") => true,
+            ("", "secrets") => a.namespace == NAMESPACE,
+            _ => false,
+        }
+}
+
+/// A list or watch to filter: who asks and what.
+#[derive(Clone)]
+pub struct ItemFilter {
+    kind: ItemKind,
+    policy: Arc<Policy>,
+    settings: Arc<Settings>,
+    subjects: Arc<Vec<String>>,
+}
+
+/// Argo CD's answer for a request Kubernetes RBAC denied.
+pub enum Decision {
+    Allow,
+    Filter(ItemFilter),
+    Deny,
+}
+
+fn enforce(p: &Policy, subjects: &[String], c: &Check) -> bool {
+    p.enforce(subjects, c.resource, &c.action, &c.object)
+}
+
+/// Argo CD's decision for `user`'s request `a` with its decoded `body`.
+pub fn authorize(st: &State, user: &UserInfo, a: &Attributes, body: Option<&Value>) -> Decision {
+    let (Some(policy), settings) = policy(st) else {
+        return Decision::Deny;
+    };
+    let subjects = argocd_map::user_subjects(user);
+    match argocd_map::map_request(a, body, &StoreLookup(st), &settings) {
+        Mapped::NotArgo => Decision::Deny,
+        Mapped::All(checks) => {
+            if !checks.is_empty() && checks.iter().all(|c| enforce(&policy, &subjects, c)) {
+                if a.resource == "secrets" && matches!(a.verb.as_str(), "get" | "watch") {
+                    // shown without credentials, as Argo CD's API shows repositories
+                    return Decision::Filter(ItemFilter {
+                        kind: ItemKind::Secrets,
+                        policy,
+                        settings,
+                        subjects: Arc::new(subjects),
+                    });
+                }
+                Decision::Allow
+            } else {
+                Decision::Deny
+            }
+        }
+        Mapped::Filter(kind) => Decision::Filter(ItemFilter {
+            kind,
+            policy,
+            settings,
+            subjects: Arc::new(subjects),
+        }),
+    }
+}
+
+impl ItemFilter {
+    /// Whether `item` (a listed object, or a Table row's object) is shown; Secrets are
+    /// redacted in place.
+    fn keep(&self, st: &State, item: &mut Value) -> bool {
+        let ns = item
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let name = item
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let (g, p) = match self.kind {
+            ItemKind::Applications => ("argoproj.io", "applications"),
+            ItemKind::ApplicationSets => ("argoproj.io", "applicationsets"),
+            ItemKind::Projects => ("argoproj.io", "appprojects"),
+            ItemKind::Secrets => ("", "secrets"),
+        };
+        // a Table row carries metadata only: decide on the stored object
+        let stored = st.store.get(&resource_key(g, p), ns, name);
+        let basis = stored.as_deref().unwrap_or(item);
+        let Some(c) = argocd_map::item_check(self.kind, basis, &self.settings) else {
+            return false;
+        };
+        if !enforce(&self.policy, &self.subjects, &c) {
+            return false;
+        }
+        if self.kind == ItemKind::Secrets {
+            argocd_map::redact_secret(item);
+        }
+        true
+    }
+
+    fn filter_value(&self, st: &State, v: &mut Value) -> bool {
+        if v.get("kind").and_then(Value::as_str) == Some("Table") {
+            if let Some(rows) = v.get_mut("rows").and_then(Value::as_array_mut) {
+                rows.retain_mut(|r| match r.get_mut("object") {
+                    Some(o) => self.keep(st, o),
+                    None => false,
+                });
+                return !rows.is_empty();
+            }
+            return true;
+        }
+        if let Some(items) = v.get_mut("items").and_then(Value::as_array_mut) {
+            items.retain_mut(|i| self.keep(st, i));
+            return true;
+        }
+        self.keep(st, v)
+    }
+
+    /// A list (or Table) response body filtered.
+    pub fn filter_list(&self, st: &State, body: &[u8]) -> Option<Bytes> {
+        let mut v: Value = serde_json::from_slice(body).ok()?;
+        self.filter_value(st, &mut v);
+        serde_json::to_vec(&v).ok().map(Bytes::from)
+    }
+
+    /// One watch event line filtered (None: dropped).
+    fn filter_event(&self, st: &State, line: &[u8]) -> Option<Vec<u8>> {
+        let mut v: Value = serde_json::from_slice(line).ok()?;
+        if v.get("type").and_then(Value::as_str) == Some("BOOKMARK")
+            || v.get("type").and_then(Value::as_str) == Some("ERROR")
+        {
+            return Some(line.to_vec());
+        }
+        let o = v.get_mut("object")?;
+        if !self.filter_value(st, o) {
+            return None;
+        }
+        let mut out = serde_json::to_vec(&v).ok()?;
+        out.push(b'\n');
+        Some(out)
+    }
+}
+
+/// Applies a filter to a response: a JSON list or Table is rewritten; a watch stream is
+/// filtered event by event.
+pub fn filter_response(
+    st: Arc<State>,
+    f: ItemFilter,
+    watch: bool,
+    r: axum::response::Response,
+) -> axum::response::Response {
+    if !r.status().is_success() {
+        return r;
+    }
+    let (mut parts, body) = r.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    if watch {
+        let b = FilterBody {
+            inner: body,
+            buf: BytesMut::new(),
+            st,
+            f,
+            done: false,
+        };
+        return axum::response::Response::from_parts(parts, Body::new(b));
+    }
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let fut = async move {
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.ok()?;
+        f.filter_list(&st, &bytes)
+    };
+    let stream = futures_once(fut);
+    axum::response::Response::from_parts(parts, Body::new(stream))
+}
+
+/// A body of one chunk computed by a future (the filtered list).
+struct OnceBody<F> {
+    fut: Option<Pin<Box<F>>>,
+}
+
+fn futures_once<F: std::future::Future<Output = Option<Bytes>> + Send + 'static>(
+    fut: F,
+) -> OnceBody<F> {
+    OnceBody {
+        fut: Some(Box::pin(fut)),
+    }
+}
+
+impl<F: std::future::Future<Output = Option<Bytes>> + Send + 'static> http_body::Body
+    for OnceBody<F>
+{
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        let Some(fut) = self.fut.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match fut.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(b) => {
+                self.fut = None;
+                Poll::Ready(Some(Ok(http_body::Frame::data(
+                    b.unwrap_or_else(|| Bytes::from_static(b"{}")),
+                ))))
+            }
+        }
+    }
+}
+
+/// A watch body filtered line by line (each event is one JSON line).
+struct FilterBody {
+    inner: Body,
+    buf: BytesMut,
+    st: Arc<State>,
+    f: ItemFilter,
+    done: bool,
+}
+
+impl http_body::Body for FilterBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        loop {
+            // complete lines first
+            let mut out = Vec::new();
+            while let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
+                let line = self.buf.split_to(i + 1);
+                if let Some(l) = self.f.filter_event(&self.st, &line) {
+                    out.extend_from_slice(&l);
+                }
+            }
+            if !out.is_empty() {
+                return Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from(out)))));
+            }
+            if self.done {
+                return Poll::Ready(None);
+            }
+            match Pin::new(&mut self.inner).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => {
+                    self.done = true;
+                    if !self.buf.is_empty() {
+                        let rest = self.buf.split();
+                        if let Some(l) = self.f.filter_event(&self.st, &rest) {
+                            return Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from(l)))));
+                        }
+                    }
+                    return Poll::Ready(None);
+                }
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Ok(d) = frame.into_data() {
+                        self.buf.extend_from_slice(&d);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! Argo CD's RBAC on the application API (`sluice apiserver` with the real kubectl): the
+//! seed's argocd-rbac-cm (design doc section 4.2: platform-team admin, developers get/sync
+//! applications and read logs, viewers read, policy.default role:readonly) decides for
+//! token-file users whom Kubernetes RBAC grants nothing. Mapping as argo-cd's API server
+//! enforces (docs operator-manual/rbac.md: `applications, <action>, <project>/<app>`;
+//! server/application Sync -> `sync`, Get (refresh too) -> `get`, Delete -> `delete`,
+//! PodLogs -> `logs, get`), and `sluice admin rbac can` on the same policy agrees with the
+//! server on every case of the matrix.
+
+use crate::apiserver_kubectl::{Server, err, kubectl_available, out, temp_dir};
+use crate::common::sluice;
+
+/// The seed's argocd-rbac-cm (its policy lines as the seed writes them).
+const RBAC_CM: &str = r#"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: argocd-rbac-cm
+  namespace: argocd
+data:
+  policy.default: role:readonly
+  policy.csv: |
+    g, platform-team, role:admin
+    p, role:developer, applications, get, */*, allow
+    p, role:developer, applications, sync, */*, allow
+    p, role:developer, logs, get, */*, allow
+    p, role:developer, exec, create, */*, allow
+    g, developers, role:developer
+    p, role:viewer, applications, get, */*, allow
+    p, role:viewer, logs, get, */*, allow
+    g, viewers, role:viewer
+  scopes: '[groups, email]'
+"#;
+
+const OBJECTS: &str = r#"apiVersion: v1
+kind: Namespace
+metadata: {name: argocd}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: prod}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: AppProject
+metadata: {name: team-a, namespace: argocd}
+spec:
+  sourceRepos: ['*']
+  destinations: [{server: '*', namespace: '*'}]
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: guestbook, namespace: argocd}
+spec:
+  project: team-a
+  source: {repoURL: 'https://git.example/gb.git', path: base, targetRevision: HEAD}
+  destination: {server: 'https://kubernetes.default.svc', namespace: prod}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: billing, namespace: argocd}
+spec:
+  project: default
+  source: {repoURL: 'https://git.example/b.git', path: base, targetRevision: HEAD}
+  destination: {server: 'https://kubernetes.default.svc', namespace: prod}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  namespace: prod
+  labels: {app.kubernetes.io/instance: guestbook}
+spec:
+  containers: [{name: web, image: nginx}]
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: repo-gb
+  namespace: argocd
+  labels: {argocd.argoproj.io/secret-type: repository}
+stringData: {url: 'https://git.example/gb.git', password: s3cret}
+"#;
+
+const SYNC: &str = r#"{"operation":{"initiatedBy":{"username":"x"},"sync":{"revision":"HEAD"}}}"#;
+
+fn start() -> Server {
+    let dir = temp_dir("argorbac");
+    let tokens = dir.join("tokens.csv");
+    std::fs::write(
+        &tokens,
+        "dev-token,dana,1,developers\nview-token,vic,2,viewers\nplat-token,pat,3,platform-team\nnone-token,nora,4\n",
+    )
+    .expect("token file");
+    let path = tokens.to_string_lossy().into_owned();
+    Server::start_with(dir, 0, &["--token-auth-file", &path])
+}
+
+/// Whether `token`'s kubectl command succeeds.
+fn can(s: &Server, token: &str, args: &[&str]) -> bool {
+    let mut a = vec!["--token", token];
+    a.extend_from_slice(args);
+    let o = s.kubectl(&a, None);
+    if !o.status.success() {
+        assert!(
+            err(&o).contains("forbidden"),
+            "kubectl {args:?} as {token}: {}",
+            err(&o)
+        );
+    }
+    o.status.success()
+}
+
+/// The server's decision on (action, app) for a token, each through the request Sluice's
+/// clients send (dry-run writes: nothing changes).
+fn server_says(s: &Server, token: &str, action: &str, app: &str) -> bool {
+    let base = ["-n", "argocd", "applications.argoproj.io", app];
+    match action {
+        "get" => can(s, token, &["get", base[2], app, "-n", "argocd"]),
+        "sync" => can(
+            s,
+            token,
+            &[
+                "patch",
+                base[2],
+                app,
+                "-n",
+                "argocd",
+                "--type",
+                "merge",
+                "-p",
+                SYNC,
+                "--dry-run=server",
+            ],
+        ),
+        "update" => can(
+            s,
+            token,
+            &[
+                "patch",
+                base[2],
+                app,
+                "-n",
+                "argocd",
+                "--type",
+                "merge",
+                "-p",
+                r#"{"spec":{"source":{"targetRevision":"v2"}}}"#,
+                "--dry-run=server",
+            ],
+        ),
+        "delete" => can(
+            s,
+            token,
+            &["delete", base[2], app, "-n", "argocd", "--dry-run=server"],
+        ),
+        other => panic!("no case for {other}"),
+    }
+}
+
+#[test]
+fn seed_argocd_rbac_decides_the_application_api() {
+    if !kubectl_available() {
+        eprintln!("kubectl is not installed (scripts/test installs it): skipped");
+        return;
+    }
+    let s = start();
+    s.ok(&["apply", "-f", "-"], Some(OBJECTS));
+    s.ok(&["apply", "-f", "-"], Some(RBAC_CM));
+    let cm_file = s.dir().join("argocd-rbac-cm.yaml");
+    std::fs::write(&cm_file, RBAC_CM).expect("cm file");
+
+    // the matrix: the server and `sluice admin rbac can` agree, and match the seed's intent
+    let users = [
+        ("dev-token", "dana", "developers"),
+        ("view-token", "vic", "viewers"),
+        ("plat-token", "pat", "platform-team"),
+        ("none-token", "nora", ""),
+    ];
+    let mut table = Vec::new();
+    for (token, user, group) in users {
+        for action in ["get", "sync", "update", "delete"] {
+            for (app, project) in [("guestbook", "team-a"), ("billing", "default")] {
+                let server = server_says(&s, token, action, app);
+                let object = format!("{project}/{app}");
+                let mut args = vec![
+                    "admin",
+                    "rbac",
+                    "can",
+                    user,
+                    action,
+                    "applications",
+                    &object,
+                    "--policy-file",
+                ];
+                let f = cm_file.to_string_lossy().into_owned();
+                args.push(&f);
+                if !group.is_empty() {
+                    args.extend(["--group", group]);
+                }
+                let o = sluice(&args, None);
+                let cli = o.status.code() == Some(0);
+                assert_eq!(
+                    server,
+                    cli,
+                    "{user} {action} {object}: server {server}, `sluice admin rbac can` {cli}\n{}",
+                    String::from_utf8_lossy(&o.stderr)
+                );
+                table.push((user, action, app, server));
+            }
+        }
+    }
+    let allowed = |u: &str, a: &str| {
+        table
+            .iter()
+            .filter(|(tu, ta, _, _)| *tu == u && *ta == a)
+            .all(|t| t.3)
+    };
+    let denied = |u: &str, a: &str| {
+        table
+            .iter()
+            .filter(|(tu, ta, _, _)| *tu == u && *ta == a)
+            .all(|t| !t.3)
+    };
+    // developers get and sync, not update or delete
+    assert!(
+        allowed("dana", "get") && allowed("dana", "sync"),
+        "{table:?}"
+    );
+    assert!(
+        denied("dana", "update") && denied("dana", "delete"),
+        "{table:?}"
+    );
+    // viewers and everyone else only read (policy.default role:readonly)
+    for u in ["vic", "nora"] {
+        assert!(allowed(u, "get"), "{table:?}");
+        assert!(denied(u, "sync") && denied(u, "update") && denied(u, "delete"));
+    }
+    // platform-team is admin
+    for a in ["get", "sync", "update", "delete"] {
+        assert!(allowed("pat", a), "{table:?}");
+    }
+
+    // a real sync by a developer writes the operation
+    assert!(can(
+        &s,
+        "dev-token",
+        &[
+            "patch",
+            "applications.argoproj.io",
+            "guestbook",
+            "-n",
+            "argocd",
+            "--type",
+            "merge",
+            "-p",
+            SYNC
+        ]
+    ));
+    let app = s.json(&[
+        "get",
+        "applications.argoproj.io",
+        "guestbook",
+        "-n",
+        "argocd",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(app["operation"]["sync"]["revision"], "HEAD");
+    // a refresh is a get: viewers may ask for it
+    assert!(can(
+        &s,
+        "view-token",
+        &[
+            "annotate",
+            "applications.argoproj.io",
+            "guestbook",
+            "-n",
+            "argocd",
+            "argocd.argoproj.io/refresh=normal"
+        ]
+    ));
+    // listing shows the apps the policy lets them get
+    let mut a = vec!["--token", "view-token"];
+    a.extend([
+        "get",
+        "applications.argoproj.io",
+        "-n",
+        "argocd",
+        "-o",
+        "name",
+    ]);
+    let o = s.kubectl(&a, None);
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(
+        out(&o).lines().collect::<Vec<_>>(),
+        [
+            "application.argoproj.io/billing",
+            "application.argoproj.io/guestbook"
+        ]
+    );
+    // logs of a pod the app tracks (logs, get, team-a/guestbook)
+    assert!(can(&s, "dev-token", &["logs", "web", "-n", "prod"]));
+    assert!(can(&s, "none-token", &["logs", "web", "-n", "prod"]));
+    // not Argo CD's: Kubernetes RBAC alone says no
+    assert!(!can(&s, "dev-token", &["get", "pods", "-n", "prod"]));
+    assert!(!can(
+        &s,
+        "plat-token",
+        &["get", "configmaps", "-n", "argocd"]
+    ));
+    // repositories: readable (role:readonly) without credentials
+    let o = s.kubectl(
+        &[
+            "--token",
+            "view-token",
+            "get",
+            "secret",
+            "repo-gb",
+            "-n",
+            "argocd",
+            "-o",
+            "json",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    let sec: serde_json::Value = serde_json::from_str(&out(&o)).expect("json");
+    assert!(sec["data"]["url"].is_string(), "{sec}");
+    assert!(sec["data"].get("password").is_none(), "{sec}");
+    assert!(!can(
+        &s,
+        "view-token",
+        &[
+            "delete",
+            "secret",
+            "repo-gb",
+            "-n",
+            "argocd",
+            "--dry-run=server"
+        ]
+    ));
+    assert!(can(
+        &s,
+        "plat-token",
+        &[
+            "delete",
+            "secret",
+            "repo-gb",
+            "-n",
+            "argocd",
+            "--dry-run=server"
+        ]
+    ));
+
+    // the policy is re-read when argocd-rbac-cm changes: without a default role and with
+    // viewers limited to team-a, lists are filtered per item and others read nothing
+    let narrowed = RBAC_CM
+        .replace("  policy.default: role:readonly\n", "")
+        .replace(
+            "p, role:viewer, applications, get, */*, allow",
+            "p, role:viewer, applications, get, team-a/*, allow",
+        );
+    s.ok(&["apply", "-f", "-"], Some(&narrowed));
+    let o = s.kubectl(&a, None);
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(out(&o).trim(), "application.argoproj.io/guestbook");
+    assert!(!server_says(&s, "view-token", "get", "billing"));
+    assert!(!server_says(&s, "none-token", "get", "guestbook"));
+    // a policy.csv that does not load keeps the last one that did (logged)
+    let broken = narrowed.replace("g, viewers, role:viewer", "q, viewers");
+    s.ok(&["apply", "-f", "-"], Some(&broken));
+    assert!(server_says(&s, "view-token", "get", "guestbook"));
+    assert!(!server_says(&s, "view-token", "get", "billing"));
+}
