@@ -26,7 +26,13 @@ use crate::store::resource_key;
 #[derive(Default)]
 pub struct ArgoCache {
     inner: Mutex<Option<Loaded>>,
+    /// project -> (its resourceVersion, the global policy it extends, the runtime policy)
+    projects: Mutex<std::collections::HashMap<String, ProjectPolicy>>,
 }
+
+/// A project's resourceVersion, the global policy it extends (its address) and the
+/// runtime policy.
+type ProjectPolicy = (String, usize, Arc<Policy>);
 
 #[derive(Clone)]
 struct Loaded {
@@ -145,9 +151,8 @@ pub fn needs_body(a: &Attributes) -> bool {
 #[derive(Clone)]
 pub struct ItemFilter {
     kind: ItemKind,
-    policy: Arc<Policy>,
+    enf: Enforcer,
     settings: Arc<Settings>,
-    subjects: Arc<Vec<String>>,
 }
 
 /// Argo CD's answer for a request Kubernetes RBAC denied.
@@ -157,8 +162,73 @@ pub enum Decision {
     Deny,
 }
 
-fn enforce(p: &Policy, subjects: &[String], c: &Check) -> bool {
-    p.enforce(subjects, c.resource, &c.action, &c.object)
+/// Who asks, under which policy.
+#[derive(Clone)]
+struct Enforcer {
+    policy: Arc<Policy>,
+    subjects: Arc<Vec<String>>,
+    /// A project role token's project: it acts on that project's objects only.
+    token_project: Option<String>,
+}
+
+/// The global policy with `project`'s roles (Argo CD's runtime policy), cached per
+/// project resourceVersion; None when the project has no role lines.
+fn runtime_policy(st: &State, base: &Arc<Policy>, project: &str) -> Option<Arc<Policy>> {
+    let proj = st.store.get(
+        &resource_key("argoproj.io", "appprojects"),
+        NAMESPACE,
+        project,
+    )?;
+    let rv = rv(Some(&proj));
+    let base_id = Arc::as_ptr(base) as usize;
+    let mut g = st
+        .auth
+        .argo
+        .projects
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some((r, b, p)) = g.get(project)
+        && *r == rv
+        && *b == base_id
+    {
+        return Some(p.clone());
+    }
+    let text = sluice_auth::argocd_token::project_policy(&proj);
+    if text.is_empty() {
+        g.remove(project);
+        return None;
+    }
+    match base.with_text(&format!("appproject {project}: spec.roles"), &text) {
+        Ok(p) => {
+            let p = Arc::new(p);
+            if g.len() > 4096 {
+                g.clear();
+            }
+            g.insert(project.to_owned(), (rv, base_id, p.clone()));
+            Some(p)
+        }
+        Err(e) => {
+            crate::log_warning(format!(
+                "Argo CD RBAC: {e}; the project's roles are ignored"
+            ));
+            None
+        }
+    }
+}
+
+impl Enforcer {
+    fn allows(&self, st: &State, c: &Check) -> bool {
+        let project = sluice_auth::argocd_token::project_of(c.resource, &c.object);
+        if let Some(tp) = &self.token_project
+            && project.as_deref() != Some(tp.as_str())
+        {
+            return false;
+        }
+        let p = project
+            .and_then(|p| runtime_policy(st, &self.policy, &p))
+            .unwrap_or_else(|| self.policy.clone());
+        p.enforce(&self.subjects, c.resource, &c.action, &c.object)
+    }
 }
 
 /// Argo CD's decision for `user`'s request `a` with its decoded `body`.
@@ -166,18 +236,23 @@ pub fn authorize(st: &State, user: &UserInfo, a: &Attributes, body: Option<&Valu
     let (Some(policy), settings) = policy(st) else {
         return Decision::Deny;
     };
-    let subjects = argocd_map::user_subjects(user);
+    let token_project =
+        sluice_auth::argocd_token::parse_subject(&user.username).map(|(p, _)| p.to_owned());
+    let enf = Enforcer {
+        policy,
+        subjects: Arc::new(argocd_map::user_subjects(user)),
+        token_project,
+    };
     match argocd_map::map_request(a, body, &StoreLookup(st), &settings) {
         Mapped::NotArgo => Decision::Deny,
         Mapped::All(checks) => {
-            if !checks.is_empty() && checks.iter().all(|c| enforce(&policy, &subjects, c)) {
+            if !checks.is_empty() && checks.iter().all(|c| enf.allows(st, c)) {
                 if a.resource == "secrets" && matches!(a.verb.as_str(), "get" | "watch") {
                     // shown without credentials, as Argo CD's API shows repositories
                     return Decision::Filter(ItemFilter {
                         kind: ItemKind::Secrets,
-                        policy,
+                        enf,
                         settings,
-                        subjects: Arc::new(subjects),
                     });
                 }
                 Decision::Allow
@@ -187,9 +262,8 @@ pub fn authorize(st: &State, user: &UserInfo, a: &Attributes, body: Option<&Valu
         }
         Mapped::Filter(kind) => Decision::Filter(ItemFilter {
             kind,
-            policy,
+            enf,
             settings,
-            subjects: Arc::new(subjects),
         }),
     }
 }
@@ -218,7 +292,7 @@ impl ItemFilter {
         let Some(c) = argocd_map::item_check(self.kind, basis, &self.settings) else {
             return false;
         };
-        if !enforce(&self.policy, &self.subjects, &c) {
+        if !self.enf.allows(st, &c) {
             return false;
         }
         if self.kind == ItemKind::Secrets {
@@ -396,4 +470,115 @@ impl http_body::Body for FilterBody {
             }
         }
     }
+}
+
+/// `POST .../appprojects/NAME/token` (Sluice's form of argo-cd's
+/// `/api/v1/projects/{project}/roles/{role}/token`): body `{"role", "expiresIn"
+/// (seconds, 0 never), "id"?}`; mints a token signed with the server's key and records it in
+/// the role's `jwtTokens` (argo-cd server/project `CreateToken`). Answers `{"token", "iat",
+/// "exp"?, "id"}`.
+pub fn create_project_token(
+    st: &State,
+    info: &crate::resources::ResourceInfo,
+    version: &str,
+    ns: &str,
+    name: &str,
+    req: &Value,
+    opts: &crate::ops::WriteOpts,
+) -> Result<Value, crate::status::ApiError> {
+    use crate::status::ApiError;
+    use sluice_auth::argocd_token as tok;
+    let Some(signer) = st.auth.signer.as_ref() else {
+        return Err(ApiError::not_found(&info.group, "appprojects/token", name));
+    };
+    let role = req.get("role").and_then(Value::as_str).unwrap_or("");
+    if role.is_empty() {
+        return Err(ApiError::bad_request("role is required"));
+    }
+    let expires_in = req.get("expiresIn").and_then(Value::as_i64).unwrap_or(0);
+    if expires_in < 0 {
+        return Err(ApiError::bad_request("expiresIn must not be negative"));
+    }
+    let id = match req.get("id").and_then(Value::as_str) {
+        Some(i) if !i.is_empty() => i.to_owned(),
+        _ => crate::util::new_uid(),
+    };
+    let key = resource_key(&info.group, &info.plural);
+    for _ in 0..5 {
+        let stored = st
+            .store
+            .get(&key, ns, name)
+            .ok_or_else(|| ApiError::not_found(&info.group, &info.plural, name))?;
+        let mut proj = (*stored).clone();
+        // tokens of one project issued in the same second differ by iat, as Argo CD's
+        let mut now = crate::util::unix_now();
+        while tok::role(&proj, role)
+            .and_then(|r| r.get("jwtTokens"))
+            .and_then(Value::as_array)
+            .is_some_and(|a| {
+                a.iter()
+                    .any(|t| t.get("iat").and_then(Value::as_i64) == Some(now))
+            })
+        {
+            now += 1;
+        }
+        let claims = tok::new_claims(name, role, now, expires_in, &id);
+        tok::record(&mut proj, &claims).map_err(|e| match e {
+            tok::TokenError::NoRole { .. } => ApiError::not_found(&info.group, "roles", role),
+            other => ApiError::bad_request(other.to_string()),
+        })?;
+        if let Some(m) = proj.as_object_mut() {
+            m.remove("status");
+        }
+        match st.update(info, version, ns, name, proj, None, opts) {
+            Ok(_) => {
+                let token = signer
+                    .sign(&claims)
+                    .map_err(|e| ApiError::internal(e.to_string()))?;
+                let mut out =
+                    serde_json::json!({"token": token, "iat": claims.iat, "id": claims.jti});
+                if let Some(e) = claims.exp {
+                    out["exp"] = serde_json::json!(e);
+                }
+                return Ok(out);
+            }
+            Err(e) if e.code == 409 => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ApiError::conflict_msg(
+        &info.group,
+        &info.plural,
+        name,
+        "the project kept changing; try again",
+    ))
+}
+
+/// The user of a project role token still listed in its project (None: not one, or
+/// revoked, expired, or its project or role gone).
+pub fn authenticate_project_token(
+    st: &State,
+    signer: &sluice_auth::sa::Signer,
+    token: &str,
+    now: i64,
+) -> Option<UserInfo> {
+    use sluice_auth::argocd_token as tok;
+    let claims: tok::ProjectClaims = signer.decode(token, tok::ISSUER).ok()?;
+    if !tok::times_hold(&claims, now) {
+        return None;
+    }
+    let (project, _) = tok::parse_subject(&claims.sub)?;
+    let proj = st.store.get(
+        &resource_key("argoproj.io", "appprojects"),
+        NAMESPACE,
+        project,
+    )?;
+    if !tok::is_listed(&proj, &claims) {
+        return None;
+    }
+    Some(UserInfo {
+        username: claims.sub.clone(),
+        uid: claims.jti.clone(),
+        ..Default::default()
+    })
 }

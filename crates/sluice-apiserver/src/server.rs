@@ -689,6 +689,30 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
             .await?;
         return Ok(Dispatched::Reply(Reply::json(201, &v)));
     }
+    if method == Method::POST
+        && info.group == "argoproj.io"
+        && info.plural == "appprojects"
+        && sub.as_deref() == Some("token")
+        && let Some(name) = target.name.clone()
+    {
+        // an Argo CD project role token (`sluice proj role create-token`)
+        let body = read_body(req).await?;
+        let (st2, ns2, info2, version2) = (st.clone(), ns.clone(), info.clone(), version.clone());
+        let v = st
+            .pool
+            .run(deadline, move |gate| {
+                let obj = decode_body(&body, &content_type)?;
+                let o = WriteOpts {
+                    gate: Some(gate),
+                    ..opts
+                };
+                crate::argo_authz::create_project_token(
+                    &st2, &info2, &version2, &ns2, &name, &obj, &o,
+                )
+            })
+            .await?;
+        return Ok(Dispatched::Reply(Reply::json(201, &v)));
+    }
     match (method.clone(), target.name.clone(), sub.as_deref()) {
         (Method::GET, None, None) => {
             if target.watch_path || truthy(query.get("watch")) {
@@ -1166,7 +1190,10 @@ fn parse_target(st: &State, s: &[&str]) -> Result<Target, ApiError> {
             "scale" => info.scale.is_some(),
             "log" => info.log,
             "finalize" => info.kind == "Namespace",
-            "token" => info.kind == "ServiceAccount" && info.group.is_empty(),
+            "token" => {
+                (info.kind == "ServiceAccount" && info.group.is_empty())
+                    || (info.kind == "AppProject" && info.group == "argoproj.io")
+            }
             _ => false,
         };
         if !ok {

@@ -371,6 +371,17 @@ impl Policy {
         Ok((p, warnings))
     }
 
+    /// This policy with more lines (an AppProject's roles: Argo CD's runtime policy,
+    /// enforced with the global one, util/rbac `EnforceRuntimePolicy`).
+    pub fn with_text(&self, source: &str, text: &str) -> Result<Self, PolicyError> {
+        let mut p = self.clone();
+        let (lines, _) = parse_lines(source, text)?;
+        let mut warnings = Vec::new();
+        let mode = p.mode;
+        p.add(&lines, source, mode, &mut warnings)?;
+        Ok(p)
+    }
+
     /// A policy from an argocd-rbac-cm ConfigMap's `data`.
     pub fn from_configmap_data(
         data: &BTreeMap<String, String>,

@@ -499,6 +499,10 @@ pub fn map_request(
                 },
             }
         }
+        // minting a role token (argo-cd server/project CreateToken: projects, update)
+        (ARGO, "appprojects", "token") if !name.is_empty() && a.verb == "create" => {
+            Mapped::All(vec![Check::new("projects", "update", name.to_owned())])
+        }
         (ARGO, "appprojects", "" | "status") => {
             if name.is_empty() {
                 return match (a.verb.as_str(), body) {

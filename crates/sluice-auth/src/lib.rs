@@ -7,6 +7,7 @@
 
 pub mod argocd;
 pub mod argocd_map;
+pub mod argocd_token;
 pub mod bootstrap;
 pub mod oidc;
 pub mod rbac;

@@ -371,3 +371,150 @@ fn seed_argocd_rbac_decides_the_application_api() {
     assert!(server_says(&s, "view-token", "get", "guestbook"));
     assert!(!server_says(&s, "view-token", "get", "billing"));
 }
+
+fn proj(s: &Server, args: &[&str]) -> std::process::Output {
+    let data = s.dir().to_string_lossy().into_owned();
+    let mut a = vec!["proj", "role"];
+    a.extend_from_slice(args);
+    a.extend(["--data", &data]);
+    sluice(&a, None)
+}
+
+fn proj_ok(s: &Server, args: &[&str]) -> String {
+    let o = proj(s, args);
+    assert!(
+        o.status.success(),
+        "sluice proj role {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// AppProject role tokens (argo-cd docs user-guide/projects.md "Project Roles": a token of
+/// `proj:<project>:<role>` carries the role's policies, works for its project only, and is
+/// revoked by deleting it from the role's `jwtTokens`; server/rbacpolicy
+/// `enforceProjectToken` refuses objects of other projects).
+#[test]
+fn project_role_tokens_act_in_their_project_until_deleted() {
+    if !kubectl_available() {
+        eprintln!("kubectl is not installed (scripts/test installs it): skipped");
+        return;
+    }
+    let s = start();
+    s.ok(&["apply", "-f", "-"], Some(OBJECTS));
+    s.ok(&["apply", "-f", "-"], Some(RBAC_CM));
+    assert_eq!(
+        proj_ok(&s, &["create", "team-a", "ci", "-d", "pipelines"]),
+        "Role 'ci' created\n"
+    );
+    proj_ok(&s, &["add-policy", "team-a", "ci", "-a", "sync", "-o", "*"]);
+    let list = proj_ok(&s, &["list", "team-a"]);
+    assert_eq!(
+        list.lines().collect::<Vec<_>>(),
+        ["ROLE-NAME  DESCRIPTION", "ci         pipelines"]
+    );
+    let token = proj_ok(&s, &["create-token", "team-a", "ci", "-t", "-e", "1h"]);
+    let token = token.trim().to_owned();
+    let p = s.json(&[
+        "get",
+        "appprojects.argoproj.io",
+        "team-a",
+        "-n",
+        "argocd",
+        "-o",
+        "json",
+    ]);
+    let recorded = &p["spec"]["roles"][0]["jwtTokens"][0];
+    let iat = recorded["iat"].as_i64().expect("iat recorded");
+    assert_eq!(recorded["exp"].as_i64(), Some(iat + 3600), "{p}");
+    assert!(recorded["id"].as_str().is_some_and(|i| !i.is_empty()));
+    assert_eq!(
+        p["spec"]["roles"][0]["policies"],
+        serde_json::json!(["p, proj:team-a:ci, applications, sync, team-a/*, allow"])
+    );
+
+    // its project: sync (the role's policy) and get (policy.default); not delete
+    assert!(server_says(&s, &token, "sync", "guestbook"));
+    assert!(server_says(&s, &token, "get", "guestbook"));
+    assert!(!server_says(&s, &token, "delete", "guestbook"));
+    // another project: nothing, not even policy.default's get
+    assert!(!server_says(&s, &token, "get", "billing"));
+    assert!(!server_says(&s, &token, "sync", "billing"));
+    let o = s.kubectl(
+        &[
+            "--token",
+            &token,
+            "get",
+            "applications.argoproj.io",
+            "-n",
+            "argocd",
+            "-o",
+            "name",
+        ],
+        None,
+    );
+    assert_eq!(
+        out(&o).trim(),
+        "application.argoproj.io/guestbook",
+        "{}",
+        err(&o)
+    );
+    // a second id in use is refused
+    let id = recorded["id"].as_str().unwrap_or("").to_owned();
+    let o = proj(&s, &["create-token", "team-a", "ci", "-i", &id]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(&format!("Token id '{id}' has been used")),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // `role get` lists it by its issued-at; deleting it revokes the token
+    let get = proj_ok(&s, &["get", "team-a", "ci"]);
+    assert!(get.contains(&format!("\n{iat}  ")), "{get}");
+    proj_ok(&s, &["delete-token", "team-a", "ci", &iat.to_string()]);
+    let o = s.kubectl(
+        &[
+            "--token",
+            &token,
+            "get",
+            "applications.argoproj.io",
+            "guestbook",
+            "-n",
+            "argocd",
+        ],
+        None,
+    );
+    // kubectl's text for a 401
+    assert!(
+        err(&o).contains("the server has asked for the client to provide credentials"),
+        "{}",
+        err(&o)
+    );
+    // only who may update the project may mint (argo-cd CreateToken: projects, update)
+    let o = s.kubectl(
+        &[
+            "--token",
+            "dev-token",
+            "create",
+            "--raw",
+            "/apis/argoproj.io/v1alpha1/namespaces/argocd/appprojects/team-a/token",
+            "-f",
+            "-",
+        ],
+        Some(r#"{"role":"ci"}"#),
+    );
+    assert!(err(&o).contains("forbidden"), "{}", err(&o));
+    let o = s.kubectl(
+        &[
+            "--token",
+            "plat-token",
+            "create",
+            "--raw",
+            "/apis/argoproj.io/v1alpha1/namespaces/argocd/appprojects/team-a/token",
+            "-f",
+            "-",
+        ],
+        Some(r#"{"role":"ci"}"#),
+    );
+    assert!(o.status.success(), "{}", err(&o));
+}
