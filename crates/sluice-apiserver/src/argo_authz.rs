@@ -169,6 +169,8 @@ struct Enforcer {
     subjects: Arc<Vec<String>>,
     /// A project role token's project: it acts on that project's objects only.
     token_project: Option<String>,
+    /// The subjects' roles in the global policy, resolved once.
+    prepared: Arc<sluice_auth::argocd::Prepared>,
 }
 
 /// The global policy with `project`'s roles (Argo CD's runtime policy), cached per
@@ -224,10 +226,12 @@ impl Enforcer {
         {
             return false;
         }
-        let p = project
-            .and_then(|p| runtime_policy(st, &self.policy, &p))
-            .unwrap_or_else(|| self.policy.clone());
-        p.enforce(&self.subjects, c.resource, &c.action, &c.object)
+        match project.and_then(|p| runtime_policy(st, &self.policy, &p)) {
+            Some(p) => p.enforce(&self.subjects, c.resource, &c.action, &c.object),
+            None => self
+                .policy
+                .enforce_prepared(&self.prepared, c.resource, &c.action, &c.object),
+        }
     }
 }
 
@@ -238,9 +242,11 @@ pub fn authorize(st: &State, user: &UserInfo, a: &Attributes, body: Option<&Valu
     };
     let token_project =
         sluice_auth::argocd_token::parse_subject(&user.username).map(|(p, _)| p.to_owned());
+    let subjects = argocd_map::user_subjects(user);
     let enf = Enforcer {
+        prepared: Arc::new(policy.prepare(&subjects)),
         policy,
-        subjects: Arc::new(argocd_map::user_subjects(user)),
+        subjects: Arc::new(subjects),
         token_project,
     };
     match argocd_map::map_request(a, body, &StoreLookup(st), &settings) {

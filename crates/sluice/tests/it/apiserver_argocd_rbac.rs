@@ -265,6 +265,34 @@ fn seed_argocd_rbac_decides_the_application_api() {
         "json",
     ]);
     assert_eq!(app["operation"]["sync"]["revision"], "HEAD");
+    // `sluice app sync` as a user (a kubeconfig with the user's token): developers may,
+    // viewers are refused with the server's 403
+    let admin_token = std::fs::read_to_string(s.dir().join("token")).expect("token");
+    let kubeconfig = std::fs::read_to_string(s.dir().join("kubeconfig")).expect("kubeconfig");
+    for (token, allowed) in [("dev-token", true), ("view-token", false)] {
+        let f = s.dir().join(format!("{token}.kubeconfig"));
+        std::fs::write(&f, kubeconfig.replace(admin_token.trim(), token)).expect("kubeconfig");
+        let f = f.to_string_lossy().into_owned();
+        let o = sluice(
+            &["app", "sync", "guestbook", "--async", "--kubeconfig", &f],
+            None,
+        );
+        assert_eq!(
+            o.status.success(),
+            allowed,
+            "{token}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        if !allowed {
+            assert!(
+                String::from_utf8_lossy(&o.stderr).contains(
+                    r#"User "vic" cannot patch resource "applications" in API group "argoproj.io""#
+                ),
+                "{}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+    }
     // a refresh is a get: viewers may ask for it
     assert!(can(
         &s,
