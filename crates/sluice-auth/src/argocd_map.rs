@@ -126,6 +126,22 @@ pub fn appset_object(appset: &Value, settings: &Settings) -> String {
     }
 }
 
+/// Sets `keys` in `v` to `val`, making objects of whatever is in the way (a body is user
+/// input: indexing a non-object would panic).
+fn set_path(v: &mut Value, keys: &[&str], val: &str) {
+    let mut cur = v;
+    for k in keys {
+        if !cur.is_object() {
+            *cur = Value::Object(Default::default());
+        }
+        let Some(m) = cur.as_object_mut() else {
+            return;
+        };
+        cur = m.entry((*k).to_owned()).or_insert(Value::Null);
+    }
+    *cur = Value::String(val.to_owned());
+}
+
 /// A Secret's data value by key: `stringData` (a write's body), else base64 `data`.
 fn secret_value(secret: &Value, key: &str) -> String {
     if let Some(v) = secret
@@ -407,7 +423,7 @@ pub fn map_request(
                         Some(b) => {
                             let mut b = b.clone();
                             if s(&b, "/metadata/namespace").is_empty() {
-                                b["metadata"]["namespace"] = Value::String(ns.to_owned());
+                                set_path(&mut b, &["metadata", "namespace"], ns);
                             }
                             Mapped::All(vec![Check::new(
                                 "applications",
@@ -425,8 +441,8 @@ pub fn map_request(
                 return match (a.verb.as_str(), body) {
                     ("patch" | "update", Some(b)) if b.is_object() => {
                         let mut b = b.clone();
-                        b["metadata"]["namespace"] = Value::String(ns.to_owned());
-                        b["metadata"]["name"] = Value::String(name.to_owned());
+                        set_path(&mut b, &["metadata", "namespace"], ns);
+                        set_path(&mut b, &["metadata", "name"], name);
                         Mapped::All(vec![Check::new(
                             "applications",
                             "create",
@@ -453,7 +469,7 @@ pub fn map_request(
                         && let Some(p) = b.pointer("/spec/project").and_then(Value::as_str)
                     {
                         let mut moved = app.clone();
-                        moved["spec"]["project"] = Value::String(p.to_owned());
+                        set_path(&mut moved, &["spec", "project"], p);
                         let o2 = app_object(&moved, settings);
                         if o2 != object {
                             checks.push(Check::new("applications", "update", o2));
@@ -974,6 +990,68 @@ mod tests {
             .expect("stored");
         redact_secret(&mut s);
         assert_eq!(s["data"].as_object().map(|m| m.len()), Some(1));
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            "[a-z/~.0-9:_-]{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map(
+                    prop_oneof![
+                        Just("metadata".to_owned()),
+                        Just("spec".to_owned()),
+                        Just("operation".to_owned()),
+                        Just("labels".to_owned()),
+                        Just("annotations".to_owned()),
+                        Just("project".to_owned()),
+                        Just("path".to_owned()),
+                        Just("op".to_owned()),
+                        Just("ownerReferences".to_owned()),
+                        Just(SECRET_TYPE_LABEL.to_owned()),
+                        "[a-z]{1,6}"
+                    ],
+                    inner,
+                    0..5
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Any request body and stored object maps without a panic.
+        #[test]
+        fn mapping_never_panics(
+            body in json_value(),
+            stored in json_value(),
+            verb in proptest::sample::select(vec!["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]),
+            res in proptest::sample::select(vec![("argoproj.io", "applications"), ("argoproj.io", "applicationsets"), ("argoproj.io", "appprojects"), ("argoproj.io", "appprojects/token"), ("", "secrets"), ("", "pods/log"), ("", "pods/exec"), ("", "pods")]),
+            named in proptest::bool::ANY,
+        ) {
+            let mut m = store();
+            let mut obj = stored.clone();
+            if let Some(o) = obj.as_object_mut() {
+                o.insert("metadata".into(), json!({"name": "x", "namespace": "argocd", "labels": {SECRET_TYPE_LABEL: "repository", "app.kubernetes.io/instance": "x"}, "ownerReferences": [{"kind": "ReplicaSet", "name": "x"}]}));
+            }
+            let plural = res.1.split('/').next().unwrap_or("");
+            m.put(res.0, plural, obj.clone());
+            m.put(ARGO, "applications", obj);
+            let a = Attributes::resource(verb, res.0, res.1, "argocd").named(if named { "x" } else { "" });
+            let _ = map_request(&a, Some(&body), &m, &Settings::default());
+            let _ = app_write_actions(verb, Some(&body), Some(&stored));
+            let mut b = body.clone();
+            redact_secret(&mut b);
+            for k in [ItemKind::Applications, ItemKind::ApplicationSets, ItemKind::Projects, ItemKind::Secrets] {
+                let _ = item_check(k, &body, &Settings::default());
+            }
+        }
     }
 
     #[test]

@@ -264,6 +264,20 @@ mod tests {
         assert!(times_hold(&new_claims("team-a", "ci", 1, 0, ""), i64::MAX));
     }
 
+    proptest::proptest! {
+        /// Any project object and claims: no panic.
+        #[test]
+        fn records_never_panic(sub in "proj:[a-z:]{0,8}", iat in proptest::num::i64::ANY, exp in proptest::num::i64::ANY, roles in proptest::collection::vec("[a-z]{0,3}", 0..3)) {
+            let mut p = json!({"metadata": {"name": "a"}, "spec": {"roles": roles.iter().map(|r| json!({"name": r, "jwtTokens": 1, "policies": [r]})).collect::<Vec<_>>()}});
+            let c = ProjectClaims { iss: ISSUER.into(), sub, iat, exp: Some(exp), nbf: Some(iat), jti: String::new() };
+            let _ = is_listed(&p, &c);
+            let _ = times_hold(&c, iat);
+            let _ = record(&mut p, &c);
+            let _ = project_policy(&p);
+            let _ = new_claims("a", "b", iat, exp, "");
+        }
+    }
+
     #[test]
     fn role_policies_keep_their_own_subject() {
         assert_eq!(
