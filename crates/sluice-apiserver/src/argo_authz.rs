@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll};
 
 use axum::body::Body;
-use axum::http::{HeaderValue, header};
+use axum::http::header;
 use bytes::{Bytes, BytesMut};
 use serde_json::Value;
 use sluice_auth::UserInfo;
@@ -373,10 +373,6 @@ pub fn filter_response(
         };
         return axum::response::Response::from_parts(parts, Body::new(b));
     }
-    parts.headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
     let fut = async move {
         let bytes = axum::body::to_bytes(body, usize::MAX).await.ok()?;
         f.filter_list(&st, &bytes)

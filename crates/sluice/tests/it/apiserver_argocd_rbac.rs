@@ -391,6 +391,49 @@ fn seed_argocd_rbac_decides_the_application_api() {
     let o = s.kubectl(&a, None);
     assert!(o.status.success(), "{}", err(&o));
     assert_eq!(out(&o).trim(), "application.argoproj.io/guestbook");
+    // kubectl's table (a meta.k8s.io Table, filtered by row)
+    let o = s.kubectl(
+        &[
+            "--token",
+            "view-token",
+            "get",
+            "applications.argoproj.io",
+            "-n",
+            "argocd",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    let table = out(&o);
+    let names: Vec<&str> = table
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(names, ["guestbook"], "{table}");
+    // a watch sends the events of allowed items only
+    let o = s.kubectl(
+        &[
+            "--token",
+            "view-token",
+            "get",
+            "--raw",
+            "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications?watch=true&timeoutSeconds=1",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    let watched: Vec<String> = out(&o)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|e| {
+            e["object"]["metadata"]["name"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(watched, ["guestbook"], "{}", out(&o));
     assert!(!server_says(&s, "view-token", "get", "billing"));
     assert!(!server_says(&s, "none-token", "get", "guestbook"));
     // a policy.csv that does not load keeps the last one that did (logged)
