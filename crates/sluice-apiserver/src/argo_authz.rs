@@ -44,6 +44,9 @@ struct Loaded {
     settings: Arc<Settings>,
 }
 
+/// The `extra` of a project role token's user (set by authentication only).
+pub const PROJECT_TOKEN_EXTRA: &str = "sluice.dev/argocd-project-role";
+
 /// The argocd namespace's ConfigMaps (Sluice's Argo CD lives in `argocd`, as the seed).
 const NAMESPACE: &str = "argocd";
 
@@ -240,9 +243,17 @@ pub fn authorize(st: &State, user: &UserInfo, a: &Attributes, body: Option<&Valu
     let (Some(policy), settings) = policy(st) else {
         return Decision::Deny;
     };
-    let token_project =
-        sluice_auth::argocd_token::parse_subject(&user.username).map(|(p, _)| p.to_owned());
-    let subjects = argocd_map::user_subjects(user);
+    // only a project role token's user is a `proj:` subject: a token-file or OIDC user
+    // named so gets no role's rights
+    let is_token = user
+        .extra
+        .get(PROJECT_TOKEN_EXTRA)
+        .is_some_and(|v| v.len() == 1 && v[0] == user.username);
+    let token_project = sluice_auth::argocd_token::parse_subject(&user.username)
+        .filter(|_| is_token)
+        .map(|(p, _)| p.to_owned());
+    let mut subjects = argocd_map::user_subjects(user);
+    subjects.retain(|s| is_token || !s.starts_with("proj:"));
     let enf = Enforcer {
         prepared: Arc::new(policy.prepare(&subjects)),
         policy,
@@ -578,9 +589,12 @@ pub fn authenticate_project_token(
     if !tok::is_listed(&proj, &claims) {
         return None;
     }
-    Some(UserInfo {
+    let mut u = UserInfo {
         username: claims.sub.clone(),
         uid: claims.jti.clone(),
         ..Default::default()
-    })
+    };
+    u.extra
+        .insert(PROJECT_TOKEN_EXTRA.to_owned(), vec![claims.sub.clone()]);
+    Some(u)
 }

@@ -87,7 +87,7 @@ fn start() -> Server {
     let tokens = dir.join("tokens.csv");
     std::fs::write(
         &tokens,
-        "dev-token,dana,1,developers\nview-token,vic,2,viewers\nplat-token,pat,3,platform-team\nnone-token,nora,4\n",
+        "dev-token,dana,1,developers\nview-token,vic,2,viewers\nplat-token,pat,3,platform-team\nnone-token,nora,4\nfake-token,proj:team-a:ci,5\n",
     )
     .expect("token file");
     let path = tokens.to_string_lossy().into_owned();
@@ -504,6 +504,8 @@ fn project_role_tokens_act_in_their_project_until_deleted() {
         serde_json::json!(["p, proj:team-a:ci, applications, sync, team-a/*, allow"])
     );
 
+    // a token-file user named like the role is not the role
+    assert!(!server_says(&s, "fake-token", "sync", "guestbook"));
     // its project: sync (the role's policy) and get (policy.default); not delete
     assert!(server_says(&s, &token, "sync", "guestbook"));
     assert!(server_says(&s, &token, "get", "guestbook"));
