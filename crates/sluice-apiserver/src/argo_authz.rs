@@ -303,8 +303,18 @@ impl ItemFilter {
             ItemKind::Projects => ("argoproj.io", "appprojects"),
             ItemKind::Secrets => ("", "secrets"),
         };
-        // a Table row carries metadata only: decide on the stored object
-        let stored = st.store.get(&resource_key(g, p), ns, name);
+        // a Table row carries metadata only: decide on the stored object then (a store
+        // read parses the object: skipped when the item has what the check reads)
+        let partial = match self.kind {
+            ItemKind::Applications | ItemKind::ApplicationSets => item.get("spec").is_none(),
+            ItemKind::Projects => false,
+            ItemKind::Secrets => item.get("data").is_none() && item.get("stringData").is_none(),
+        };
+        let stored = if partial {
+            st.store.get(&resource_key(g, p), ns, name)
+        } else {
+            None
+        };
         let basis = stored.as_deref().unwrap_or(item);
         let Some(c) = argocd_map::item_check(self.kind, basis, &self.settings) else {
             return false;
