@@ -283,6 +283,21 @@ fn seed_argocd_rbac_decides_the_application_api() {
             "{token}: {}",
             String::from_utf8_lossy(&o.stderr)
         );
+        // reading works for both: `app get` and `app list` (applications, get)
+        for args in [
+            &["app", "get", "guestbook"][..],
+            &["app", "list", "-o", "name"],
+        ] {
+            let mut a: Vec<&str> = args.to_vec();
+            a.extend(["--kubeconfig", &f]);
+            let o = sluice(&a, None);
+            assert!(
+                o.status.success(),
+                "{token} {args:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            assert!(String::from_utf8_lossy(&o.stdout).contains("guestbook"));
+        }
         if !allowed {
             assert!(
                 String::from_utf8_lossy(&o.stderr).contains(
