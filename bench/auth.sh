@@ -5,7 +5,10 @@
 #    decisions with only the default roles, index build time, peak RSS;
 # 2. sluice-apiserver's auth_bench: GET and create through the authenticated router for an
 #    RBAC-decided token-file user, as a ratio to the admin token (system:masters, no RBAC
-#    lookup) and to no authentication, in the same run; peak RSS.
+#    lookup) and to no authentication, in the same run; then with the seed's argocd-rbac-cm
+#    and 100 Applications stored: the same RBAC user (Argo CD's policy not consulted), and a
+#    `developers` member whom only Argo CD's policy allows (GET, a sync's operation patch,
+#    a list filtered per item) against the admin token; peak RSS.
 # 3. sluice-auth's oidc_bench: OIDC ID token verifications (RS256 with 1 and 11 keys, ES256,
 #    the fall-through check, a success-cache hit) as a ratio to ServiceAccount token
 #    verification in the same run; peak RSS.

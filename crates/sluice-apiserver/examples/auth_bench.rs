@@ -39,7 +39,12 @@ async fn call(
         b = b.header("authorization", format!("Bearer {t}"));
     }
     if body.is_some() {
-        b = b.header("content-type", "application/json");
+        let ct = if method == "PATCH" {
+            "application/merge-patch+json"
+        } else {
+            "application/json"
+        };
+        b = b.header("content-type", ct);
     }
     let Ok(req) = b.body(body.map(Body::from).unwrap_or_else(Body::empty)) else {
         return 0;
@@ -106,7 +111,10 @@ async fn main() {
     let dir = std::env::temp_dir().join(format!("sluice-auth-bench-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let tokens = dir.join("tokens.csv");
-    let _ = std::fs::write(&tokens, "user-token,jane,1,\"devs\"\n");
+    let _ = std::fs::write(
+        &tokens,
+        "user-token,jane,1,\"devs\"\ndev-token,dana,2,developers\n",
+    );
     let server = match ApiServer::open(Options {
         data_dir: Some(dir.clone()),
         simulate: None,
@@ -127,7 +135,7 @@ async fn main() {
             "POST",
             "/api/v1/namespaces",
             None,
-            Some(json!({"metadata": {"name": format!("ns-{i}")}}).to_string()),
+            Some(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": format!("ns-{i}")}}).to_string()),
         )
         .await;
     }
@@ -168,7 +176,10 @@ async fn main() {
         "POST",
         "/api/v1/namespaces/ns-0/configmaps",
         None,
-        Some(json!({"metadata": {"name": "target"}}).to_string()),
+        Some(
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "target"}})
+                .to_string(),
+        ),
     )
     .await;
 
@@ -223,6 +234,150 @@ async fn main() {
         us(c2) / us(c1),
         us(c2) - us(c1),
         1e6 / us(c2)
+    );
+
+    // Argo CD's RBAC: the seed's argocd-rbac-cm and 100 Applications stored; requests
+    // Kubernetes RBAC allows (jane) must not pay for it, requests only Argo CD allows
+    // (dana, group developers) pay the policy check (and per-item filtering for lists)
+    for body in [json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "argocd"}})] {
+        call(
+            &local,
+            "POST",
+            "/api/v1/namespaces",
+            None,
+            Some(body.to_string()),
+        )
+        .await;
+    }
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "argocd-rbac-cm"}, "data": {
+        "policy.default": "role:readonly",
+        "policy.csv": "g, platform-team, role:admin\np, role:developer, applications, get, */*, allow\np, role:developer, applications, sync, */*, allow\np, role:developer, logs, get, */*, allow\np, role:developer, exec, create, */*, allow\ng, developers, role:developer\np, role:viewer, applications, get, */*, allow\np, role:viewer, logs, get, */*, allow\ng, viewers, role:viewer\n",
+        "scopes": "[groups, email]"}});
+    call(
+        &local,
+        "POST",
+        "/api/v1/namespaces/argocd/configmaps",
+        None,
+        Some(cm.to_string()),
+    )
+    .await;
+    for i in 0..100 {
+        let app = json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+            "metadata": {"name": format!("app-{i}")},
+            "spec": {"project": "default", "source": {"repoURL": "https://git.example/r.git", "path": ".", "targetRevision": "HEAD"},
+                     "destination": {"server": "https://kubernetes.default.svc", "namespace": "ns-0"}}});
+        call(
+            &local,
+            "POST",
+            "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications",
+            None,
+            Some(app.to_string()),
+        )
+        .await;
+    }
+    measure(&authed, Some("user-token"), "ns-0", "warm-c", 20).await;
+    let (g3, c3) = measure(&authed, Some("user-token"), "ns-0", "rbac-argo", reqs).await;
+    println!(
+        "with the Argo CD policy loaded: RBAC user GET {:.1} us, create {:.1} us (ratio to admin token: GET {:.2}x, create {:.2}x)",
+        us(g3),
+        us(c3),
+        us(g3) / us(g1),
+        us(c3) / us(c1)
+    );
+    let time_n = |router: axum::Router,
+                  method: &'static str,
+                  path: String,
+                  token: String,
+                  body: Option<String>,
+                  want: u16,
+                  n: usize| async move {
+        let start = Instant::now();
+        for _ in 0..n {
+            let c = call(&router, method, &path, Some(&token), body.clone()).await;
+            if c != want {
+                eprintln!("{method} {path}: {c}");
+                break;
+            }
+        }
+        start.elapsed() / n as u32
+    };
+    let app = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications".to_owned();
+    let sync = json!({"operation": {"sync": {"revision": "HEAD"}}}).to_string();
+    let mut rows = Vec::new();
+    for (what, method, path, body, want, n) in [
+        (
+            "GET Application",
+            "GET",
+            format!("{app}/app-0"),
+            None,
+            200,
+            reqs,
+        ),
+        (
+            "sync (operation merge patch, dryRun)",
+            "PATCH",
+            format!("{app}/app-0?dryRun=All"),
+            Some(sync.clone()),
+            200,
+            reqs,
+        ),
+        ("list 100 Applications", "GET", app.clone(), None, 200, 200),
+    ] {
+        let _ = time_n(
+            authed.clone(),
+            method,
+            path.clone(),
+            "dev-token".into(),
+            body.clone(),
+            want,
+            10,
+        )
+        .await;
+        let base = time_n(
+            authed.clone(),
+            method,
+            path.clone(),
+            admin.clone(),
+            body.clone(),
+            want,
+            n,
+        )
+        .await;
+        let argo = time_n(
+            authed.clone(),
+            method,
+            path.clone(),
+            "dev-token".into(),
+            body.clone(),
+            want,
+            n,
+        )
+        .await;
+        rows.push((what, base, argo));
+    }
+    // a request neither allows (Kubernetes RBAC, then Argo CD's mapping, say no)
+    let denied = time_n(
+        authed.clone(),
+        "GET",
+        "/api/v1/namespaces/ns-0/configmaps/target".into(),
+        "dev-token".into(),
+        None,
+        403,
+        reqs,
+    )
+    .await;
+    for (what, base, argo) in rows {
+        println!(
+            "argocd rbac: {what}: admin token {:.1} us, developers member (Argo CD policy) {:.1} us, ratio {:.2}x (+{:.1} us)",
+            us(base),
+            us(argo),
+            us(argo) / us(base),
+            us(argo) - us(base)
+        );
+    }
+    println!(
+        "argocd rbac: a request both deny (403): {:.1} us",
+        us(denied)
     );
     println!("peak rss: {:.1} MiB", peak_rss_mib());
     let _ = std::fs::remove_dir_all(&dir);

@@ -35,6 +35,8 @@ pub struct Auth {
     /// OpenID Connect ID tokens (`--oidc-*`, or Argo CD's `oidc.config`).
     pub oidc: std::sync::RwLock<Option<Arc<crate::oidc::Oidc>>>,
     index: Mutex<Option<(u64, Arc<Rbac>)>>,
+    /// Argo CD's policy (argocd-rbac-cm), cached until a ConfigMap is written.
+    pub argo: crate::argo_authz::ArgoCache,
 }
 
 impl Auth {
@@ -45,6 +47,7 @@ impl Auth {
             max_token_seconds: 48 * 3600,
             oidc: Default::default(),
             index: Mutex::new(None),
+            argo: Default::default(),
         }
     }
 
@@ -159,7 +162,14 @@ fn authenticate_local(st: &State, token: &str) -> Option<UserInfo> {
         return Some(u.clone().with_authenticated());
     }
     let signer = st.auth.signer.as_ref()?;
-    let claims = signer.verify(token, now_secs()).ok()?;
+    let claims = match signer.verify(token, now_secs()) {
+        Ok(c) => c,
+        // an Argo CD project role token (argo_authz)
+        Err(_) => {
+            return crate::argo_authz::authenticate_project_token(st, signer, token, now_secs())
+                .map(UserInfo::with_authenticated);
+        }
+    };
     // the ServiceAccount (and the pod it was bound to) must still exist with those uids
     let k = &claims.kubernetes;
     let sa = st

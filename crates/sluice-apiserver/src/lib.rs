@@ -22,6 +22,7 @@
 
 pub mod admission;
 pub mod apply;
+pub mod argo_authz;
 pub mod audit;
 pub mod audit_log;
 pub mod auth;

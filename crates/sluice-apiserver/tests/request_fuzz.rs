@@ -382,3 +382,119 @@ fn body_decoding_never_panics() {
         panic!("{e}");
     }
 }
+
+/// The Argo CD RBAC path (argo_authz): a `developers` member whom Kubernetes RBAC denies
+/// and the seed's argocd-rbac-cm allows some things, sending random requests to the
+/// application API's resources (bodies decoded for the mapping, lists and watches filtered,
+/// role tokens minted): every answer is a success or a Status, never a 500.
+#[test]
+fn argo_rbac_requests_are_answered_with_success_or_a_status() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = std::env::temp_dir().join(format!("sluice-argo-fuzz-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let tokens = dir.join("tokens.csv");
+    std::fs::write(&tokens, "dev-token,dana,1,developers\n").expect("tokens");
+    let (_server, app) = rt.block_on(async {
+        let s = ApiServer::open(Options {
+            simulate: None,
+            token_auth_file: Some(tokens),
+            ..Options::default()
+        })
+        .expect("opens");
+        let st = s.state().clone();
+        let o = sluice_apiserver::ops::WriteOpts::default();
+        let reg = |g: &str, r: &str| st.reg().by_group_resource(g, r).expect("served");
+        st.create(
+            &reg("", "namespaces"),
+            "v1",
+            None,
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "argocd"}}),
+            &o,
+        )
+        .expect("ns");
+        for (g, r, v, obj) in [
+            ("", "configmaps", "v1", json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "argocd-rbac-cm"},
+                "data": {"policy.default": "role:readonly", "policy.csv": "p, role:developer, applications, get, */*, allow\np, role:developer, applications, sync, */*, allow\np, role:developer, logs, get, */*, allow\ng, developers, role:developer\n", "scopes": "[groups]"}})),
+            ("argoproj.io", "appprojects", "v1alpha1", json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject", "metadata": {"name": "x"},
+                "spec": {"roles": [{"name": "ci", "policies": ["p, proj:x:ci, applications, sync, x/*, allow"]}]}})),
+            ("argoproj.io", "applications", "v1alpha1", json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "x"},
+                "spec": {"project": "x", "source": {"repoURL": "https://g/r.git", "path": "."}, "destination": {"server": "https://kubernetes.default.svc", "namespace": "default"}}})),
+            ("", "secrets", "v1", json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x", "labels": {"argocd.argoproj.io/secret-type": "repository"}},
+                "stringData": {"url": "https://g/r.git", "password": "p"}})),
+            ("", "pods", "v1", json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x", "labels": {"app.kubernetes.io/instance": "x"}},
+                "spec": {"containers": [{"name": "c", "image": "i"}]}})),
+        ] {
+            st.create(&reg(g, r), v, Some("argocd"), obj, &o).expect("seed");
+        }
+        let app = s.router();
+        (s, app)
+    });
+    let path = prop_oneof![
+        Just("/apis/argoproj.io/v1alpha1/namespaces/argocd/applications"),
+        Just("/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/x"),
+        Just("/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/y"),
+        Just("/apis/argoproj.io/v1alpha1/namespaces/argocd/appprojects"),
+        Just("/apis/argoproj.io/v1alpha1/namespaces/argocd/appprojects/x"),
+        Just("/apis/argoproj.io/v1alpha1/namespaces/argocd/appprojects/x/token"),
+        Just("/apis/argoproj.io/v1alpha1/namespaces/argocd/applicationsets"),
+        Just("/api/v1/namespaces/argocd/secrets"),
+        Just("/api/v1/namespaces/argocd/secrets/x"),
+        Just("/api/v1/namespaces/argocd/pods/x"),
+        Just("/api/v1/namespaces/argocd/pods/x/log"),
+    ];
+    let method = prop_oneof![
+        Just("GET"),
+        Just("POST"),
+        Just("PUT"),
+        Just("PATCH"),
+        Just("DELETE")
+    ];
+    let strategy = (method, path, arb_query(), arb_content_type(), arb_body());
+    let mut runner = TestRunner::new(Config {
+        cases: cases(256),
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let authed = axum::Router::new()
+        .fallback_service(app)
+        .layer(axum::middleware::from_fn(
+            |mut req: axum::extract::Request, next: axum::middleware::Next| async move {
+                req.headers_mut().insert(
+                    "authorization",
+                    axum::http::HeaderValue::from_static("Bearer dev-token"),
+                );
+                next.run(req).await
+            },
+        ));
+    // the user is the one meant: Argo CD's policy lets it get the Application, nothing
+    // lets it read a ConfigMap
+    let code = |path: &'static str| {
+        let req = Request::builder()
+            .uri(path)
+            .body(Body::empty())
+            .expect("request");
+        rt.block_on(authed.clone().oneshot(req))
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        code("/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/x"),
+        200
+    );
+    assert_eq!(
+        code("/api/v1/namespaces/argocd/configmaps/argocd-rbac-cm"),
+        403
+    );
+    let result = runner.run(&strategy, |(m, p, q, ct, b)| {
+        let r = (m, p.to_owned(), q, ct, b);
+        rt.block_on(send(&authed, &r)).map_err(TestCaseError::fail)
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}

@@ -136,6 +136,13 @@ struct Rule {
     allow: bool,
 }
 
+/// Subjects' roles resolved once ([`Policy::prepare`]).
+#[derive(Debug, Clone, Default)]
+pub struct Prepared {
+    default: Option<Vec<String>>,
+    subjects: Vec<Vec<String>>,
+}
+
 /// An Argo CD RBAC policy: the built-in policy, then the user's lines.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -371,6 +378,17 @@ impl Policy {
         Ok((p, warnings))
     }
 
+    /// This policy with more lines (an AppProject's roles: Argo CD's runtime policy,
+    /// enforced with the global one, util/rbac `EnforceRuntimePolicy`).
+    pub fn with_text(&self, source: &str, text: &str) -> Result<Self, PolicyError> {
+        let mut p = self.clone();
+        let (lines, _) = parse_lines(source, text)?;
+        let mut warnings = Vec::new();
+        let mode = p.mode;
+        p.add(&lines, source, mode, &mut warnings)?;
+        Ok(p)
+    }
+
     /// A policy from an argocd-rbac-cm ConfigMap's `data`.
     pub fn from_configmap_data(
         data: &BTreeMap<String, String>,
@@ -477,7 +495,39 @@ impl Policy {
         if subject.is_empty() {
             return false;
         }
-        let roles = self.roles_of(subject);
+        self.decide(&self.roles_of(subject), resource, action, object)
+    }
+
+    /// The roles of the default role and of each subject, resolved once for many
+    /// decisions (a filtered list decides once per item).
+    pub fn prepare(&self, subjects: &[String]) -> Prepared {
+        Prepared {
+            default: (!self.default_role.is_empty()).then(|| self.roles_of(&self.default_role)),
+            subjects: subjects
+                .iter()
+                .filter(|s| !s.is_empty())
+                .map(|s| self.roles_of(s))
+                .collect(),
+        }
+    }
+
+    /// [`Policy::enforce`] with the roles resolved by [`Policy::prepare`].
+    pub fn enforce_prepared(
+        &self,
+        p: &Prepared,
+        resource: &str,
+        action: &str,
+        object: &str,
+    ) -> bool {
+        p.default
+            .as_ref()
+            .is_some_and(|r| self.decide(r, resource, action, object))
+            || p.subjects
+                .iter()
+                .any(|r| self.decide(r, resource, action, object))
+    }
+
+    fn decide(&self, roles: &[String], resource: &str, action: &str, object: &str) -> bool {
         let mut allow = false;
         for r in &self.rules {
             if roles.contains(&r.subject)

@@ -6,6 +6,8 @@
 //! The API server (sluice-apiserver) and the CLI (`sluice admin rbac`) are the I/O edges.
 
 pub mod argocd;
+pub mod argocd_map;
+pub mod argocd_token;
 pub mod bootstrap;
 pub mod oidc;
 pub mod rbac;

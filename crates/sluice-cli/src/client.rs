@@ -274,6 +274,13 @@ impl Conn {
         Ok(self.client.request(req).await?)
     }
 
+    /// POSTs a JSON body to a path (a subresource such as a token request).
+    pub async fn post_json(&self, path: &str, body: &Value) -> Result<Value, Error> {
+        let body = serde_json::to_vec(body).map_err(|e| Error::Usage(e.to_string()))?;
+        let req = request("POST", path, Some("application/json"), body)?;
+        Ok(self.client.request(req).await?)
+    }
+
     pub async fn merge_patch(
         &self,
         r: &Resource,

@@ -237,7 +237,7 @@ pub enum AppCmd {
     },
 }
 
-fn out(s: &str) {
+pub(crate) fn out(s: &str) {
     use std::io::Write as _;
     let mut o = std::io::stdout().lock();
     let _ = o.write_all(s.as_bytes());
@@ -739,7 +739,7 @@ fn secret_res() -> Resource {
     }
 }
 
-fn proj_res() -> Resource {
+pub(crate) fn proj_res() -> Resource {
     argo("AppProject", "appprojects")
 }
 
@@ -1026,6 +1026,9 @@ pub enum ProjCmd {
         #[command(flatten)]
         conn: ConnFlags,
     },
+    /// A project's roles and their JWT tokens (as `argocd proj role`).
+    #[command(subcommand)]
+    Role(crate::argocd_roles::RoleCmd),
 }
 
 fn print_list(items: Vec<Value>, output: &str) -> bool {
@@ -1245,6 +1248,7 @@ pub fn run_cluster(cmd: &ClusterCmd) -> anyhow::Result<u8> {
 
 pub fn run_proj(cmd: &ProjCmd) -> anyhow::Result<u8> {
     match cmd {
+        ProjCmd::Role(r) => crate::argocd_roles::run(r),
         ProjCmd::List { output, conn } => with_conn(&in_argocd(conn), |c| async move {
             let items = c.list(&proj_res(), Some(&c.namespace), None).await?;
             match output {

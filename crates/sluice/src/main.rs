@@ -6,6 +6,7 @@ mod apiserver;
 mod applications;
 mod appset;
 mod argocd_cli;
+mod argocd_roles;
 mod atrest;
 mod cli;
 mod exit;

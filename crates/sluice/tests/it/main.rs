@@ -1,5 +1,6 @@
 //! Integration tests of the `sluice` binary and of the workspace as a whole.
 
+mod apiserver_argocd_rbac;
 mod apiserver_atrest;
 mod apiserver_auth;
 mod apiserver_builtins;
