@@ -9,11 +9,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
-use sluice_core::{FieldError, FieldErrors};
+use sluice_core::{FieldError, FieldErrors, names};
 
 /// The findings for a write of a built-in `kind` of `group` (`old` on update).
 pub fn validate(group: &str, kind: &str, obj: &Value, old: Option<&Value>) -> FieldErrors {
     let mut errs = FieldErrors::new();
+    object_meta(obj, &mut errs);
     let spec = obj.get("spec").unwrap_or(&Value::Null);
     match (group, kind) {
         ("apps", "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet") => {
@@ -27,7 +28,22 @@ pub fn validate(group: &str, kind: &str, obj: &Value, old: Option<&Value>) -> Fi
                 );
             }
         }
-        ("", "Pod") => pod_spec(spec, "spec", &mut errs),
+        ("", "Pod") => {
+            pod_spec(spec, "spec", &mut errs);
+            if let Some(old) = old {
+                pod_update(spec, old.get("spec").unwrap_or(&Value::Null), &mut errs);
+            }
+        }
+        ("policy", "PodDisruptionBudget") => {
+            if let Some(sel) = spec.get("selector").filter(|v| v.is_object()) {
+                label_selector(sel, "spec.selector", &mut errs);
+            }
+        }
+        ("networking.k8s.io", "NetworkPolicy") => {
+            if let Some(sel) = spec.get("podSelector").filter(|v| v.is_object()) {
+                label_selector(sel, "spec.podSelector", &mut errs);
+            }
+        }
         ("", "PodTemplate") => {
             if let Some(t) = obj.get("template") {
                 pod_spec(
@@ -180,6 +196,17 @@ fn label_selector(sel: &Value, path: &str, errs: &mut FieldErrors) {
     for (i, r) in arr(sel, "matchExpressions").iter().enumerate() {
         let p = format!("{path}.matchExpressions[{i}]");
         let values = arr(r, "values");
+        // ValidateLabelSelectorRequirement: the key is a label name, each value a label value
+        let key = s(r, "key");
+        for m in names::qualified_name(key) {
+            errs.push(invalid(&format!("{p}.key"), &q(key), &m));
+        }
+        for (j, v) in values.iter().enumerate() {
+            let v = v.as_str().unwrap_or_default();
+            for m in names::label_value(v) {
+                errs.push(invalid(&format!("{p}.values[{j}]"), &q(v), &m));
+            }
+        }
         match s(r, "operator") {
             "In" | "NotIn" => {
                 if values.is_empty() {
@@ -203,6 +230,118 @@ fn label_selector(sel: &Value, path: &str, errs: &mut FieldErrors) {
                 "not a valid selector operator",
             )),
         }
+    }
+    // ValidateLabels(ps.MatchLabels, fldPath.Child("matchLabels"))
+    labels(sel.get("matchLabels"), &format!("{path}.matchLabels"), errs);
+}
+
+// ---- metadata (apimachinery pkg/api/validation/objectmeta.go ValidateObjectMetaAccessor,
+// pkg/apis/meta/v1/validation ValidateLabels) ----
+
+/// `TotalAnnotationSizeLimitB`: the keys and values of all annotations, in bytes.
+pub const TOTAL_ANNOTATION_SIZE_LIMIT: usize = 256 * (1 << 10);
+
+/// `ValidateLabels`: each key `IsQualifiedName`, each value `IsValidLabelValue`, all
+/// reported at the map's path (upstream's field path carries no key).
+fn labels(m: Option<&Value>, path: &str, errs: &mut FieldErrors) {
+    let Some(m) = m.and_then(Value::as_object) else {
+        return;
+    };
+    for (k, v) in m {
+        for msg in names::qualified_name(k) {
+            errs.push(invalid(path, &q(k), &msg));
+        }
+        let v = v.as_str().unwrap_or_default();
+        for msg in names::label_value(v) {
+            errs.push(invalid(path, &q(v), &msg));
+        }
+    }
+}
+
+/// `maskTrailingDash`: a generateName prefix may end with '-' (the generated suffix follows).
+fn mask_trailing_dash(name: &str) -> String {
+    match name.strip_suffix('-') {
+        Some(rest) if name.len() > 1 => format!("{rest}a"),
+        _ => name.to_owned(),
+    }
+}
+
+/// The object metadata checks that are the same for every kind: `generateName` (as a
+/// prefix, under the kind's name rule), label keys and values, annotation keys (qualified
+/// names, case-insensitively) and the annotations' total size. `metadata.name` is checked by
+/// the caller's name rule (`ops::name_errors`), namespaces by the namespace lifecycle.
+fn object_meta(obj: &Value, errs: &mut FieldErrors) {
+    let Some(meta) = obj.get("metadata") else {
+        return;
+    };
+    let kind = s(obj, "kind");
+    let gen_name = s(meta, "generateName");
+    if !gen_name.is_empty() {
+        let masked = mask_trailing_dash(gen_name);
+        for m in name_rule_messages(kind, &masked) {
+            errs.push(invalid("metadata.generateName", &q(gen_name), &m));
+        }
+    }
+    labels(meta.get("labels"), "metadata.labels", errs);
+    if let Some(a) = meta.get("annotations").and_then(Value::as_object) {
+        let mut size = 0usize;
+        for (k, v) in a {
+            for m in names::qualified_name(&k.to_lowercase()) {
+                errs.push(invalid("metadata.annotations", &q(k), &m));
+            }
+            size += k.len() + v.as_str().map_or(0, str::len);
+        }
+        if size > TOTAL_ANNOTATION_SIZE_LIMIT {
+            errs.push(FieldError::new(
+                "metadata.annotations",
+                format!("Too long: may not be more than {TOTAL_ANNOTATION_SIZE_LIMIT} bytes"),
+            ));
+        }
+    }
+}
+
+/// `IsDNS1035Label` (a Service's name: `ValidateServiceName = NameIsDNS1035Label`).
+pub fn dns1035_label(v: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if v.len() > names::DNS1123_LABEL_MAX {
+        errs.push(format!(
+            "must be no more than {} characters",
+            names::DNS1123_LABEL_MAX
+        ));
+    }
+    let b = v.as_bytes();
+    let ok = !b.is_empty()
+        && b[0].is_ascii_lowercase()
+        && (b[b.len() - 1].is_ascii_lowercase() || b[b.len() - 1].is_ascii_digit())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-');
+    if !ok {
+        errs.push("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')".to_owned());
+    }
+    errs
+}
+
+/// `IsValidPathSegmentName` (`ValidateRBACName` and every name's path-segment check).
+pub fn path_segment_name(name: &str) -> Vec<String> {
+    if name == "." || name == ".." {
+        return vec![format!("may not be '{name}'")];
+    }
+    ["/", "%"]
+        .iter()
+        .filter(|c| name.contains(**c))
+        .map(|c| format!("may not contain '{c}'"))
+        .collect()
+}
+
+/// The kind's `ValidateNameFunc`: `NameIsDNSLabel` for Namespaces, `NameIsDNS1035Label` for
+/// Services, `ValidateRBACName` (a path segment) for the RBAC kinds, `NameIsDNSSubdomain`
+/// for the rest of the built-in kinds.
+pub fn name_rule_messages(kind: &str, name: &str) -> Vec<String> {
+    match kind {
+        "Namespace" => names::dns1123_label(name),
+        "Service" => dns1035_label(name),
+        "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding" => path_segment_name(name),
+        _ => names::dns1123_subdomain(name),
     }
 }
 
@@ -456,6 +595,40 @@ fn container<'a>(
             errs.push(invalid(&format!("{pp}.hostPort"), &n.to_string(), PORT_MSG));
         }
     }
+    // ValidateEnv (RelaxedEnvironmentVariableValidation, on by default in 1.32)
+    for (i, e) in arr(c, "env").iter().enumerate() {
+        let p = format!("{path}.env[{i}].name");
+        let n = s(e, "name");
+        if n.is_empty() {
+            errs.push(required(&p));
+        } else if n.chars().any(|ch| !(' '..='~').contains(&ch) || ch == '=') {
+            errs.push(invalid(
+                &p,
+                &q(n),
+                "a valid environment variable name must consist only of printable ASCII characters other than '='",
+            ));
+        }
+    }
+    if let Some(r) = c.get("resources") {
+        resources(r, &format!("{path}.resources"), errs);
+    }
+    for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
+        if let Some(p) = c.get(probe).filter(|p| p.is_object()) {
+            let pp = format!("{path}.{probe}");
+            probe_rules(p, &pp, errs);
+            // validateContainers: liveness and startup probes' successThreshold must be 1
+            if probe != "readinessProbe"
+                && let Some(n) = p.get("successThreshold").and_then(Value::as_i64)
+                && n != 1
+            {
+                errs.push(invalid(
+                    &format!("{pp}.successThreshold"),
+                    &n.to_string(),
+                    "must be 1",
+                ));
+            }
+        }
+    }
     // validateVolumeMounts
     for (i, m) in arr(c, "volumeMounts").iter().enumerate() {
         let mp = format!("{path}.volumeMounts[{i}]");
@@ -471,6 +644,466 @@ fn container<'a>(
         if s(m, "mountPath").is_empty() {
             errs.push(required(&format!("{mp}.mountPath")));
         }
+    }
+}
+
+// ---- core: ValidateResourceRequirements, validateProbe ----
+
+/// A parsed `resource.Quantity`: its value in units of 10^-9 and whether it was written
+/// with a binary suffix (which `Quantity.String()` keeps when it can).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Quantity {
+    nanos: i128,
+    binary: bool,
+}
+
+/// `resource.ParseQuantity` for the forms real manifests use (sign, decimal digits with an
+/// optional fraction, a decimal SI suffix, a binary suffix or an exponent); None when it does
+/// not parse (the decoder reports those) or is out of this range.
+fn parse_quantity(text: &str) -> Option<Quantity> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
+        .unwrap_or(t.len());
+    let (num, suffix) = t.split_at(split);
+    let (neg, digits) = match num.as_bytes().first()? {
+        b'-' => (true, &num[1..]),
+        b'+' => (false, &num[1..]),
+        _ => (false, num),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if int.is_empty() && frac.is_empty()
+        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+        || int.len() + frac.len() > 24
+    {
+        return None;
+    }
+    let (mul, binary): (i128, bool) = match suffix {
+        "" => (1_000_000_000, false),
+        "n" => (1, false),
+        "u" => (1_000, false),
+        "m" => (1_000_000, false),
+        "k" => (1_000_000_000_000, false),
+        "M" => (10i128.pow(15), false),
+        "G" => (10i128.pow(18), false),
+        "T" => (10i128.pow(21), false),
+        "P" => (10i128.pow(24), false),
+        "E" => (10i128.pow(27), false),
+        "Ki" => (1_000_000_000 << 10, true),
+        "Mi" => (1_000_000_000 << 20, true),
+        "Gi" => (1_000_000_000 << 30, true),
+        "Ti" => (1_000_000_000 << 40, true),
+        "Pi" => (1_000_000_000 << 50, true),
+        "Ei" => (1_000_000_000 << 60, true),
+        e if e.starts_with(['e', 'E']) => {
+            let exp: i32 = e[1..].parse().ok()?;
+            if !(-9..=18).contains(&exp) {
+                return None;
+            }
+            (10i128.pow((exp + 9) as u32), false)
+        }
+        _ => return None,
+    };
+    let mut n: i128 = 0;
+    for b in int.bytes() {
+        n = n.checked_mul(10)?.checked_add(i128::from(b - b'0'))?;
+    }
+    let mut v = n.checked_mul(mul)?;
+    let mut scale = mul;
+    for b in frac.bytes() {
+        scale /= 10;
+        v = v.checked_add(i128::from(b - b'0').checked_mul(scale)?)?;
+    }
+    Some(Quantity {
+        nanos: if neg { -v } else { v },
+        binary,
+    })
+}
+
+/// `Quantity.String()`: the canonical form — the largest binary suffix giving an integer
+/// for a binary-written quantity that is one, else the largest decimal SI suffix giving an
+/// integer mantissa.
+fn canonical(qty: Quantity) -> String {
+    let (neg, v) = (qty.nanos < 0, qty.nanos.unsigned_abs());
+    let sign = if neg { "-" } else { "" };
+    if v == 0 {
+        return "0".into();
+    }
+    if qty.binary && v % 1_000_000_000 == 0 {
+        let units = v / 1_000_000_000;
+        for (shift, suf) in [
+            (60, "Ei"),
+            (50, "Pi"),
+            (40, "Ti"),
+            (30, "Gi"),
+            (20, "Mi"),
+            (10, "Ki"),
+        ] {
+            if units % (1u128 << shift) == 0 {
+                return format!("{sign}{}{suf}", units >> shift);
+            }
+        }
+        return format!("{sign}{units}");
+    }
+    for (exp, suf) in [
+        (27, "E"),
+        (24, "P"),
+        (21, "T"),
+        (18, "G"),
+        (15, "M"),
+        (12, "k"),
+        (9, ""),
+        (6, "m"),
+        (3, "u"),
+        (0, "n"),
+    ] {
+        let d = 10u128.pow(exp);
+        if v % d == 0 {
+            return format!("{sign}{}{suf}", v / d);
+        }
+    }
+    format!("{sign}{v}n")
+}
+
+/// A standard container resource (`IsStandardContainerResourceName`).
+fn standard_container_resource(name: &str) -> bool {
+    matches!(name, "cpu" | "memory" | "ephemeral-storage") || name.starts_with("hugepages-")
+}
+
+/// Overcommit is allowed for native resources (`IsOvercommitAllowed`): not for extended
+/// resources (a '/' outside `kubernetes.io/`) nor hugepages.
+fn overcommit_allowed(name: &str) -> bool {
+    let native = !name.contains('/') || name.contains("kubernetes.io/");
+    native && !name.starts_with("hugepages-")
+}
+
+fn quantities(m: Option<&Value>) -> Vec<(&str, Option<Quantity>, String)> {
+    m.and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    let text = match v {
+                        Value::String(t) => t.clone(),
+                        other => other.to_string(),
+                    };
+                    (k.as_str(), parse_quantity(&text), text)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `ValidateContainerResourceRequirements`: standard resource names, non-negative
+/// quantities, requests <= limits (== for resources that do not overcommit).
+fn resources(r: &Value, path: &str, errs: &mut FieldErrors) {
+    let limits = quantities(r.get("limits"));
+    let requests = quantities(r.get("requests"));
+    let name_rules = |name: &str, p: &str, errs: &mut FieldErrors| {
+        for m in names::qualified_name(name) {
+            errs.push(invalid(p, &q(name), &m));
+        }
+        if !name.contains('/') && !standard_container_resource(name) {
+            errs.push(invalid(
+                p,
+                &q(name),
+                "must be a standard resource for containers",
+            ));
+        }
+    };
+    for (name, qty, _) in &limits {
+        let p = format!("{path}.limits[{name}]");
+        name_rules(name, &p, errs);
+        if let Some(qty) = qty
+            && qty.nanos < 0
+        {
+            errs.push(invalid(
+                &p,
+                &q(&canonical(*qty)),
+                "must be greater than or equal to 0",
+            ));
+        }
+    }
+    let req_path = format!("{path}.requests");
+    for (name, qty, _) in &requests {
+        let p = format!("{req_path}[{name}]");
+        name_rules(name, &p, errs);
+        let Some(qty) = qty else { continue };
+        if qty.nanos < 0 {
+            errs.push(invalid(
+                &p,
+                &q(&canonical(*qty)),
+                "must be greater than or equal to 0",
+            ));
+        }
+        match limits.iter().find(|(n, _, _)| n == name) {
+            Some((_, Some(lim), _)) => {
+                if qty.nanos != lim.nanos && !overcommit_allowed(name) {
+                    errs.push(invalid(
+                        &req_path,
+                        &q(&canonical(*qty)),
+                        &format!("must be equal to {name} limit of {}", canonical(*lim)),
+                    ));
+                } else if qty.nanos > lim.nanos {
+                    errs.push(invalid(
+                        &req_path,
+                        &q(&canonical(*qty)),
+                        &format!(
+                            "must be less than or equal to {name} limit of {}",
+                            canonical(*lim)
+                        ),
+                    ));
+                }
+            }
+            Some((_, None, _)) => {}
+            None if !overcommit_allowed(name) => errs.push(FieldError::new(
+                format!("{path}.limits").as_str(),
+                "Required value: Limit must be set for non overcommitable resources",
+            )),
+            None => {}
+        }
+    }
+}
+
+/// `ValidatePortNumOrName` of a handler's port.
+fn port_num_or_name(port: Option<&Value>, path: &str, errs: &mut FieldErrors) {
+    match port {
+        Some(Value::Number(n)) => {
+            let n = n.as_i64().unwrap_or(0);
+            if !(1..=MAX_PORT).contains(&n) {
+                errs.push(invalid(path, &n.to_string(), PORT_MSG));
+            }
+        }
+        Some(Value::String(name)) => {
+            let mut msgs = Vec::new();
+            if name.len() > 15 {
+                msgs.push("must be no more than 15 characters".to_owned());
+            }
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            {
+                msgs.push(
+                    "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)"
+                        .to_owned(),
+                );
+            }
+            if !name.bytes().any(|b| b.is_ascii_lowercase()) {
+                msgs.push("must contain at least one letter (a-z)".to_owned());
+            }
+            if name.contains("--") {
+                msgs.push("must not contain consecutive hyphens".to_owned());
+            }
+            if name.starts_with('-') || name.ends_with('-') {
+                msgs.push("must not begin or end with a hyphen".to_owned());
+            }
+            for m in msgs {
+                errs.push(invalid(path, &q(name), &m));
+            }
+        }
+        _ => errs.push(required(path)),
+    }
+}
+
+/// `validateProbe`: exactly one handler (`validateHandler`), each handler's own checks, and
+/// `ValidateNonnegativeField` of the timings (defaulting fills periodSeconds, timeoutSeconds,
+/// successThreshold and failureThreshold first).
+fn probe_rules(p: &Value, path: &str, errs: &mut FieldErrors) {
+    let mut handlers = 0;
+    for h in ["exec", "httpGet", "tcpSocket", "grpc"] {
+        let Some(v) = p.get(h).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let hp = format!("{path}.{h}");
+        if handlers > 0 {
+            errs.push(FieldError::new(
+                hp.as_str(),
+                "Forbidden: may not specify more than 1 handler type",
+            ));
+            continue;
+        }
+        handlers += 1;
+        match h {
+            "exec" => {
+                if arr(v, "command").is_empty() {
+                    errs.push(required(&format!("{hp}.command")));
+                }
+            }
+            "httpGet" => {
+                if s(v, "path").is_empty() {
+                    errs.push(required(&format!("{hp}.path")));
+                }
+                port_num_or_name(v.get("port"), &format!("{hp}.port"), errs);
+                let scheme = s(v, "scheme");
+                if !scheme.is_empty() && scheme != "HTTP" && scheme != "HTTPS" {
+                    errs.push(not_supported(
+                        &format!("{hp}.scheme"),
+                        scheme,
+                        &["HTTP", "HTTPS"],
+                    ));
+                }
+            }
+            "tcpSocket" => port_num_or_name(v.get("port"), &format!("{hp}.port"), errs),
+            _ => {
+                let n = v.get("port").and_then(Value::as_i64).unwrap_or(0);
+                if !(1..=MAX_PORT).contains(&n) {
+                    errs.push(invalid(&format!("{hp}.port"), &n.to_string(), PORT_MSG));
+                }
+            }
+        }
+    }
+    if handlers == 0 {
+        errs.push(FieldError::new(
+            path,
+            "Required value: must specify a handler type",
+        ));
+    }
+    for f in [
+        "initialDelaySeconds",
+        "timeoutSeconds",
+        "periodSeconds",
+        "successThreshold",
+        "failureThreshold",
+    ] {
+        if let Some(n) = p.get(f).and_then(Value::as_i64)
+            && n < 0
+        {
+            errs.push(invalid(
+                &format!("{path}.{f}"),
+                &n.to_string(),
+                "must be greater than or equal to 0",
+            ));
+        }
+    }
+    if let Some(n) = p
+        .get("terminationGracePeriodSeconds")
+        .and_then(Value::as_i64)
+        && n <= 0
+    {
+        errs.push(invalid(
+            &format!("{path}.terminationGracePeriodSeconds"),
+            &n.to_string(),
+            "must be greater than 0",
+        ));
+    }
+}
+
+// ---- core: ValidatePodUpdate ----
+
+/// The fields a Pod update may change, as upstream lists them in its message.
+const POD_UPDATABLE: &str = "`spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)";
+
+/// `ValidatePodUpdate`: a Pod's spec is immutable but for its containers' images,
+/// `activeDeadlineSeconds` (set or lowered, never removed), added tolerations, and a
+/// negative `terminationGracePeriodSeconds` set to 1. The Binding subresource's first
+/// `spec.nodeName` goes through here too (upstream's binding writes storage directly).
+fn pod_update(spec: &Value, old: &Value, errs: &mut FieldErrors) {
+    let new_ads = spec.get("activeDeadlineSeconds").and_then(Value::as_i64);
+    let old_ads = old.get("activeDeadlineSeconds").and_then(Value::as_i64);
+    match (new_ads, old_ads) {
+        (Some(n), _) if !(0..=i64::from(i32::MAX)).contains(&n) => {
+            errs.push(invalid(
+                "spec.activeDeadlineSeconds",
+                &n.to_string(),
+                &format!("must be between 0 and {}, inclusive", i32::MAX),
+            ));
+            return;
+        }
+        (Some(n), Some(o)) if o < n => {
+            errs.push(invalid(
+                "spec.activeDeadlineSeconds",
+                &n.to_string(),
+                "must be less than or equal to previous value",
+            ));
+            return;
+        }
+        (None, Some(_)) => errs.push(invalid(
+            "spec.activeDeadlineSeconds",
+            "\"null\"",
+            "must not update from a positive integer to nil value",
+        )),
+        _ => {}
+    }
+    // validateOnlyAddedTolerations
+    let new_tol = arr(spec, "tolerations");
+    for old_t in arr(old, "tolerations") {
+        let kept = new_tol.iter().any(|t| {
+            let strip = |v: &Value| {
+                let mut v = v.clone();
+                if let Some(m) = v.as_object_mut() {
+                    m.remove("tolerationSeconds");
+                }
+                v
+            };
+            strip(t) == strip(old_t)
+        });
+        if !kept {
+            errs.push(FieldError::new(
+                "spec.tolerations",
+                "Forbidden: existing toleration can not be modified except its tolerationSeconds",
+            ));
+            break;
+        }
+    }
+    let mut munged = spec.clone();
+    let Some(m) = munged.as_object_mut() else {
+        return;
+    };
+    for list in ["containers", "initContainers"] {
+        if let Some(cs) = m.get_mut(list).and_then(Value::as_array_mut) {
+            for (i, c) in cs.iter_mut().enumerate() {
+                if let (Some(c), Some(img)) = (
+                    c.as_object_mut(),
+                    old.get(list)
+                        .and_then(|l| l.get(i))
+                        .and_then(|o| o.get("image")),
+                ) {
+                    c.insert("image".into(), img.clone());
+                }
+            }
+        }
+    }
+    for (k, keep_old) in [
+        ("activeDeadlineSeconds", true),
+        ("tolerations", true),
+        (
+            "terminationGracePeriodSeconds",
+            old.get("terminationGracePeriodSeconds")
+                .and_then(Value::as_i64)
+                .is_some_and(|n| n < 0)
+                && spec
+                    .get("terminationGracePeriodSeconds")
+                    .and_then(Value::as_i64)
+                    == Some(1),
+        ),
+        ("nodeName", s(old, "nodeName").is_empty()),
+    ] {
+        if keep_old {
+            match old.get(k) {
+                Some(v) => m.insert(k.into(), v.clone()),
+                None => m.remove(k),
+            };
+        }
+    }
+    if &munged != old {
+        let mut changed: Vec<String> = Vec::new();
+        let empty = serde_json::Map::new();
+        let (a, b) = (
+            old.as_object().unwrap_or(&empty),
+            munged.as_object().unwrap_or(&empty),
+        );
+        for k in a.keys().chain(b.keys()).collect::<BTreeSet<_>>() {
+            if a.get(k) != b.get(k) {
+                changed.push(format!("spec.{k}"));
+            }
+        }
+        errs.push(FieldError::new(
+            "spec",
+            format!(
+                "Forbidden: pod updates may not change fields other than {POD_UPDATABLE}\n(changed: {})",
+                changed.join(", ")
+            ),
+        ));
     }
 }
 
@@ -883,6 +1516,220 @@ mod tests {
             )
             .is_empty()
         );
+    }
+
+    // apimachinery pkg/api/validation/objectmeta.go ValidateObjectMetaAccessor:
+    // generateName under the kind's name rule with maskTrailingDash, ValidateLabels
+    // (IsQualifiedName keys, IsValidLabelValue values, at `metadata.labels`),
+    // ValidateAnnotations (keys lowercased, TotalAnnotationSizeLimitB = 256 KiB, TooLong).
+    #[test]
+    fn object_meta_rules() {
+        let cm = |meta: Value| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta});
+        assert!(
+            found(
+                "",
+                "ConfigMap",
+                &cm(json!({"name": "a", "generateName": "web-",
+            "labels": {"app.kubernetes.io/name": "x", "empty": ""},
+            "annotations": {"Example.COM/Key": "v"}})),
+                None
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            found(
+                "",
+                "ConfigMap",
+                &cm(json!({"name": "a", "generateName": "Web_",
+                "labels": {"a b": "ok", "k": "-bad"}, "annotations": {"/x": "v"}})),
+                None
+            ),
+            vec![
+                "metadata.generateName: Invalid value: \"Web_\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+                "metadata.labels: Invalid value: \"a b\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
+                "metadata.labels: Invalid value: \"-bad\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+                "metadata.annotations: Invalid value: \"/x\": prefix part must be non-empty",
+            ]
+        );
+        let long = "v".repeat(63);
+        assert!(
+            found(
+                "",
+                "ConfigMap",
+                &cm(json!({"name": "a", "labels": {"k": long}})),
+                None
+            )
+            .is_empty()
+        );
+        let too_long = "v".repeat(64);
+        assert_eq!(
+            found(
+                "",
+                "ConfigMap",
+                &cm(json!({"name": "a", "labels": {"k": too_long}})),
+                None
+            )[0],
+            format!(
+                "metadata.labels: Invalid value: \"{too_long}\": must be no more than 63 characters"
+            )
+        );
+        let big = "x".repeat(TOTAL_ANNOTATION_SIZE_LIMIT);
+        assert_eq!(
+            found(
+                "",
+                "ConfigMap",
+                &cm(json!({"name": "a", "annotations": {"k": big}})),
+                None
+            ),
+            vec!["metadata.annotations: Too long: may not be more than 262144 bytes"]
+        );
+    }
+
+    // pkg/apis/core/validation: ValidateServiceName = NameIsDNS1035Label, ValidateNamespaceName
+    // = NameIsDNSLabel, rbac ValidateRBACName = path.IsValidPathSegmentName.
+    #[test]
+    fn per_kind_name_rules() {
+        assert!(name_rule_messages("Service", "1web")[0].starts_with("a DNS-1035 label"));
+        assert!(name_rule_messages("Service", "web-1").is_empty());
+        assert!(name_rule_messages("ConfigMap", "1web.example").is_empty());
+        assert!(!name_rule_messages("Namespace", "a.b").is_empty());
+        assert!(name_rule_messages("ClusterRole", "system:controller:x").is_empty());
+        assert_eq!(
+            name_rule_messages("ClusterRole", "a/b%"),
+            ["may not contain '/'", "may not contain '%'"]
+        );
+        assert_eq!(name_rule_messages("Role", ".."), ["may not be '..'"]);
+    }
+
+    // ValidateLabelSelector: matchLabels and matchExpressions keys/values are label names
+    // and values.
+    #[test]
+    fn selector_keys_and_values() {
+        let pdb = json!({"kind": "PodDisruptionBudget", "metadata": {"name": "p"}, "spec": {"selector": {
+            "matchLabels": {"ok": "a b"},
+            "matchExpressions": [{"key": "-k", "operator": "In", "values": ["x", "y z"]}]}}});
+        let f = found("policy", "PodDisruptionBudget", &pdb, None);
+        let paths: Vec<&str> = f
+            .iter()
+            .map(|e| e.split(": ").next().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "spec.selector.matchExpressions[0].key",
+                "spec.selector.matchExpressions[0].values[1]",
+                "spec.selector.matchLabels"
+            ],
+            "{f:?}"
+        );
+    }
+
+    // resource.Quantity's canonical String() (the value kube-apiserver prints).
+    #[test]
+    fn quantities_parse_and_print_canonically() {
+        let c = |t: &str| canonical(parse_quantity(t).unwrap());
+        assert_eq!(c("500m"), "500m");
+        assert_eq!(c("0.5"), "500m");
+        assert_eq!(c("1000m"), "1");
+        assert_eq!(c("1000"), "1k");
+        assert_eq!(c("1.5Gi"), "1536Mi");
+        assert_eq!(c("1024Mi"), "1Gi");
+        assert_eq!(c("128974848"), "128974848");
+        assert_eq!(c("1e3"), "1k");
+        assert_eq!(c("-1"), "-1");
+        assert!(parse_quantity("abc").is_none());
+        assert!(parse_quantity("1Qi").is_none());
+    }
+
+    fn pod_with(container: Value) -> Value {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [container]}})
+    }
+
+    // validateContainerResourceRequirements: "must be less than or equal to cpu limit of 1"
+    // at `resources.requests` with the request's canonical quantity; standard names.
+    #[test]
+    fn resource_rules() {
+        let p = pod_with(json!({"name": "c", "image": "i", "resources": {
+            "limits": {"cpu": "1", "memory": "1Gi", "example.com/gpu": "2"},
+            "requests": {"cpu": "1500m", "memory": "512Mi", "example.com/gpu": "1", "disk": "1"}}}));
+        assert_eq!(
+            found("", "Pod", &p, None),
+            vec![
+                "spec.containers[0].resources.requests: Invalid value: \"1500m\": must be less than or equal to cpu limit of 1",
+                "spec.containers[0].resources.requests: Invalid value: \"1\": must be equal to example.com/gpu limit of 2",
+                "spec.containers[0].resources.requests[disk]: Invalid value: \"disk\": must be a standard resource for containers",
+            ]
+        );
+        let ok = pod_with(json!({"name": "c", "image": "i", "resources": {
+            "limits": {"cpu": "2", "memory": "1Gi"}, "requests": {"cpu": "2000m", "memory": "1024Mi"}}}));
+        assert!(found("", "Pod", &ok, None).is_empty());
+    }
+
+    // validateProbe / validateHandler ("must specify a handler type", "may not specify more
+    // than 1 handler type"), ValidateNonnegativeField, liveness successThreshold "must be 1";
+    // ValidateEnv with RelaxedEnvironmentVariableValidation (default on in 1.32).
+    #[test]
+    fn probe_and_env_rules() {
+        let p = pod_with(json!({"name": "c", "image": "i",
+            "env": [{"name": "my.var-1"}, {"name": "A=B"}, {"name": ""}],
+            "livenessProbe": {"periodSeconds": 10, "successThreshold": 2},
+            "readinessProbe": {"exec": {"command": ["true"]}, "tcpSocket": {"port": 80}, "periodSeconds": -1},
+            "startupProbe": {"httpGet": {"path": "/", "port": "Http_"}}}));
+        assert_eq!(
+            found("", "Pod", &p, None),
+            vec![
+                "spec.containers[0].env[1].name: Invalid value: \"A=B\": a valid environment variable name must consist only of printable ASCII characters other than '='",
+                "spec.containers[0].env[2].name: Required value",
+                "spec.containers[0].livenessProbe: Required value: must specify a handler type",
+                "spec.containers[0].livenessProbe.successThreshold: Invalid value: 2: must be 1",
+                "spec.containers[0].readinessProbe.tcpSocket: Forbidden: may not specify more than 1 handler type",
+                "spec.containers[0].readinessProbe.periodSeconds: Invalid value: -1: must be greater than or equal to 0",
+                "spec.containers[0].startupProbe.httpGet.port: Invalid value: \"Http_\": must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)",
+            ]
+        );
+    }
+
+    // ValidatePodUpdate: only images, activeDeadlineSeconds, added tolerations (and a
+    // negative terminationGracePeriodSeconds to 1) may change.
+    #[test]
+    fn pod_update_rules() {
+        let old = json!({"kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "nginx:1", "ports": [{"containerPort": 80}]}],
+            "tolerations": [{"key": "a", "operator": "Exists"}], "activeDeadlineSeconds": 100}});
+        let mut new = old.clone();
+        new["spec"]["containers"][0]["image"] = json!("nginx:2");
+        new["spec"]["tolerations"] =
+            json!([{"key": "a", "operator": "Exists"}, {"key": "b", "operator": "Exists"}]);
+        new["spec"]["activeDeadlineSeconds"] = json!(50);
+        new["metadata"]["labels"] = json!({"x": "y"});
+        assert!(found("", "Pod", &new, Some(&old)).is_empty());
+        let mut ports = old.clone();
+        ports["spec"]["containers"][0]["ports"][0]["containerPort"] = json!(81);
+        let f = found("", "Pod", &ports, Some(&old));
+        assert_eq!(f.len(), 1);
+        assert!(f[0].starts_with("spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)\n"), "{f:?}");
+        let mut raised = old.clone();
+        raised["spec"]["activeDeadlineSeconds"] = json!(200);
+        assert_eq!(
+            found("", "Pod", &raised, Some(&old)),
+            vec![
+                "spec.activeDeadlineSeconds: Invalid value: 200: must be less than or equal to previous value"
+            ]
+        );
+        let mut dropped = old.clone();
+        dropped["spec"]["tolerations"] = json!([]);
+        assert_eq!(
+            found("", "Pod", &dropped, Some(&old)),
+            vec![
+                "spec.tolerations: Forbidden: existing toleration can not be modified except its tolerationSeconds"
+            ]
+        );
+        // the Binding subresource sets the first nodeName
+        let mut bound = old.clone();
+        bound["spec"]["nodeName"] = json!("node-1");
+        assert!(found("", "Pod", &bound, Some(&old)).is_empty());
+        let mut moved = bound.clone();
+        moved["spec"]["nodeName"] = json!("node-2");
+        assert_eq!(found("", "Pod", &moved, Some(&bound)).len(), 1);
     }
 
     fn arb_json() -> impl proptest::strategy::Strategy<Value = Value> {

@@ -281,34 +281,53 @@ fn strict_decoding(
     Err(err)
 }
 
+/// Copies `lastTransitionTime` from `old`'s status condition of the same type and status.
+fn keep_transition_times(new: &mut Value, old: &Value) {
+    let olds = old
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if let Some(conds) = new
+        .pointer_mut("/status/conditions")
+        .and_then(Value::as_array_mut)
+    {
+        for c in conds {
+            let prev = olds
+                .iter()
+                .find(|o| o.get("type") == c.get("type") && o.get("status") == c.get("status"));
+            if let (Some(t), Some(m)) = (
+                prev.and_then(|o| o.get("lastTransitionTime")),
+                c.as_object_mut(),
+            ) {
+                m.insert("lastTransitionTime".into(), t.clone());
+            }
+        }
+    }
+}
+
 pub(crate) fn name_errors(info: &ResourceInfo, name: &str) -> FieldErrors {
     let mut errs = FieldErrors::new();
-    let msgs = if info.kind == "Namespace" {
-        names::dns1123_label(name)
-    } else if matches!(
-        info.kind.as_str(),
-        "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding"
-    ) {
-        // rbac names are path segments only (ValidateRBACName)
+    // the built-in kind's ValidateNameFunc; a custom resource's name is a DNS subdomain
+    let msgs = if info.custom {
+        names::dns1123_subdomain(name)
+    } else {
+        crate::builtin_validation::name_rule_messages(&info.kind, name)
+    };
+    let rbac = !info.custom
+        && matches!(
+            info.kind.as_str(),
+            "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding"
+        );
+    let segment = if rbac {
         Vec::new()
     } else {
-        names::dns1123_subdomain(name)
+        crate::builtin_validation::path_segment_name(name)
     };
-    for m in msgs {
+    for m in msgs.into_iter().chain(segment) {
         errs.push(FieldError::new(
             "metadata.name",
             format!("Invalid value: {name:?}: {m}"),
-        ));
-    }
-    if name == "." || name == ".." {
-        errs.push(FieldError::new(
-            "metadata.name",
-            format!("Invalid value: {name:?}: may not be '{name}'"),
-        ));
-    } else if name.contains('/') || name.contains('%') {
-        errs.push(FieldError::new(
-            "metadata.name",
-            format!("Invalid value: {name:?}: may not contain '/'"),
         ));
     }
     errs
@@ -396,7 +415,12 @@ impl State {
             // check e.g. a workload's selector against its template's labels)
             let upstream = crate::builtin_validation::validate(&info.group, &info.kind, obj, old);
             let paths: Vec<String> = upstream.iter().map(|e| e.path.to_string()).collect();
-            errors.0.retain(|e| !paths.contains(&e.path.to_string()));
+            // metadata is upstream's alone (ValidateObjectMetaAccessor: labels and annotations
+            // reported at the map's path, not per key)
+            errors.0.retain(|e| {
+                let p = e.path.to_string();
+                !paths.contains(&p) && (p == "metadata.name" || !p.starts_with("metadata."))
+            });
             errors.also(upstream);
         }
         if errors.has_errors() {
@@ -704,6 +728,10 @@ impl State {
         if info.kind == "CustomResourceDefinition" && sub.is_none() {
             let names = new.pointer("/spec/names").cloned().unwrap_or(json!({}));
             new["status"] = crate::resources::crd_status(&names, &util::now_rfc3339());
+            // apiextensions' SetCRDCondition: a condition whose status did not change keeps
+            // its lastTransitionTime (else every update, and every `kubectl diff`'s dry-run
+            // patch, shows the CRD's conditions moving)
+            keep_transition_times(&mut new, old);
             crate::convert::track_stored_versions(&mut new, Some(old));
         }
         if operation == "Update" {

@@ -574,6 +574,7 @@ const BOOTSTRAP: &[Bootstrap] = &[
 
 /// The CRD objects Sluice installs on first start (status `Established`).
 pub fn bootstrap_crds(now: &str) -> Vec<Value> {
+    let typed = crd_type_schemas();
     BOOTSTRAP
         .iter()
         .map(|c| {
@@ -597,7 +598,7 @@ pub fn bootstrap_crds(now: &str) -> Vec<Value> {
                         "name": v,
                         "served": true,
                         "storage": i == 0,
-                        "schema": {"openAPIV3Schema": envelope_schema(c.kind, &format!("{}/{v}", c.group))},
+                        "schema": {"openAPIV3Schema": with_typed_fields(envelope_schema(c.kind, &format!("{}/{v}", c.group)), &typed, &format!("{}/{v}/{}", c.group, c.kind))},
                         "subresources": {"status": {}},
                     });
                     if !columns.is_empty() {
@@ -655,6 +656,38 @@ pub fn envelope_schema(kind: &str, api_version: &str) -> Value {
             "status": {"type": "object", "description": format!("The observed state of the {kind}."), "x-kubernetes-preserve-unknown-fields": true},
         },
     })
+}
+
+/// `envelope` with the spec/status fields of Sluice's own kinds, from the sluice-apis types
+/// (tests/crd_schemas.rs): `kubectl explain pipelinerun.spec.pipelineRef` (open objects:
+/// nothing is pruned). `key` is `group/version/Kind`.
+fn with_typed_fields(mut s: Value, typed: &serde_json::Map<String, Value>, key: &str) -> Value {
+    if let Some(t) = typed.get(key) {
+        for part in ["spec", "status"] {
+            if let Some(mut p) = t.get(part).cloned() {
+                if p.get("description").is_none() {
+                    p["description"] = s["properties"][part]["description"].clone();
+                }
+                s["properties"][part] = p;
+            }
+        }
+    }
+    s
+}
+
+static CRD_SCHEMAS: &[u8] = include_bytes!("crd_schemas_gen.json.gz");
+
+/// `crd_schemas_gen.json.gz` decompressed and parsed (`group/version/Kind` -> spec/status);
+/// read when the bootstrap CRDs are built, not kept.
+fn crd_type_schemas() -> serde_json::Map<String, Value> {
+    use std::io::Read;
+    let mut text = String::new();
+    // the file is this crate's own, checked by tests/crd_schemas.rs: a decoding failure
+    // leaves the kinds with their envelope schemas
+    match flate2::read::GzDecoder::new(CRD_SCHEMAS).read_to_string(&mut text) {
+        Ok(_) => serde_json::from_str(&text).unwrap_or_default(),
+        Err(_) => serde_json::Map::new(),
+    }
 }
 
 /// The status the apiextensions controllers give an accepted CRD.

@@ -109,7 +109,20 @@ impl State {
         let now = util::now_rfc3339();
         for mut crd in bootstrap_crds(&now) {
             let name = meta_str(&crd, "name").to_owned();
-            if self.store.get(&crd_key, "", &name).is_none() {
+            let stored = self.store.get(&crd_key, "", &name);
+            // a CRD Sluice installed by an earlier version gets today's spec (new versions,
+            // columns, schemas); its metadata and status stay
+            if let Some(old) = &stored
+                && old.pointer("/metadata/labels/app.kubernetes.io~1managed-by")
+                    == Some(&json!("sluice"))
+                && old.get("spec") != crd.get("spec")
+            {
+                let mut new = (**old).clone();
+                new["spec"] = crd["spec"].take();
+                self.store
+                    .update(&crd_key, new, Some(crate::store::rv_of(old)))?;
+            }
+            if stored.is_none() {
                 let m = crd["metadata"].as_object_mut();
                 if let Some(m) = m {
                     m.insert("uid".into(), json!(util::new_uid()));

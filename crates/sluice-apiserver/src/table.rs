@@ -90,6 +90,74 @@ fn selector(v: &Value) -> Value {
     none_if_empty(parts.join(","))
 }
 
+/// `listWithMoreString`: at most three items, then " + N more...", `<unset>` when empty.
+fn list_with_more(items: Vec<String>) -> String {
+    const MAX: usize = 3;
+    let n = items.len();
+    let shown = items.into_iter().take(MAX).collect::<Vec<_>>().join(",");
+    if n > MAX {
+        format!("{shown} + {} more...", n - MAX)
+    } else if shown.is_empty() {
+        "<unset>".into()
+    } else {
+        shown
+    }
+}
+
+/// An IntOrString field, or "N/A" when unset (printPodDisruptionBudget).
+fn na_or(v: &Value, path: &str) -> Value {
+    match eval_first(v, path) {
+        Some(Value::String(x)) => json!(x),
+        Some(Value::Number(n)) => json!(n.to_string()),
+        _ => json!("N/A"),
+    }
+}
+
+/// `metav1.FormatLabelSelector`: `labels.Selector.String()` of the selector (requirements
+/// sorted by key: `k=v`, `k in (a,b)`, `k notin (a,b)`, `k`, `!k`), `<none>` when empty.
+pub fn format_label_selector(sel: Option<&Value>) -> String {
+    let Some(sel) = sel.filter(|s| s.is_object()) else {
+        return "<none>".into();
+    };
+    let mut reqs: Vec<(String, String)> = Vec::new();
+    if let Some(m) = sel.get("matchLabels").and_then(Value::as_object) {
+        for (k, v) in m {
+            reqs.push((k.clone(), format!("{k}={}", v.as_str().unwrap_or_default())));
+        }
+    }
+    for r in sel
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let k = s(r, ".key");
+        let mut vals: Vec<String> = r
+            .get("values")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|v| v.as_str().unwrap_or_default().to_owned())
+            .collect();
+        vals.sort();
+        let text = match s(r, ".operator").as_str() {
+            "In" => format!("{k} in ({})", vals.join(",")),
+            "NotIn" => format!("{k} notin ({})", vals.join(",")),
+            "Exists" => k.clone(),
+            "DoesNotExist" => format!("!{k}"),
+            _ => return "<error>".into(),
+        };
+        reqs.push((k, text));
+    }
+    reqs.sort_by(|a, b| a.0.cmp(&b.0));
+    let out: Vec<String> = reqs.into_iter().map(|(_, t)| t).collect();
+    if out.is_empty() {
+        "<none>".into()
+    } else {
+        out.join(",")
+    }
+}
+
 /// The columns of a built-in resource's printer.
 pub fn builtin_columns(plural: &str) -> Vec<Column> {
     let mut cols = vec![Column {
@@ -503,6 +571,260 @@ pub fn builtin_columns(plural: &str) -> Vec<Column> {
                 json!(s(v, ".status.nodeInfo.kubeletVersion"))
             }),
         ],
+        "validatingadmissionpolicies" | "mutatingadmissionpolicies" => vec![
+            col(
+                if plural == "validatingadmissionpolicies" {
+                    "Validations"
+                } else {
+                    "Mutations"
+                },
+                "integer",
+                0,
+                |v| json!(len_of(v, ".spec.validations").max(len_of(v, ".spec.mutations"))),
+            ),
+            col("ParamKind", "string", 0, |v| {
+                json!(match eval_first(v, ".spec.paramKind") {
+                    Some(pk) if pk.is_object() =>
+                        format!("{}/{}", s(&pk, ".apiVersion"), s(&pk, ".kind")),
+                    _ => "<unset>".to_owned(),
+                })
+            }),
+            col("Age", "string", 0, age),
+        ],
+        "validatingadmissionpolicybindings" | "mutatingadmissionpolicybindings" => vec![
+            col("PolicyName", "string", 0, |v| {
+                json!(s(v, ".spec.policyName"))
+            }),
+            col("ParamRef", "string", 0, |v| {
+                let Some(r) = eval_first(v, ".spec.paramRef").filter(Value::is_object) else {
+                    return json!("<unset>");
+                };
+                let (name, ns) = (s(&r, ".name"), s(&r, ".namespace"));
+                json!(if !name.is_empty() {
+                    format!("{}/{name}", if ns.is_empty() { "*" } else { &ns })
+                } else if let Some(sel) = r.get("selector") {
+                    format_label_selector(Some(sel))
+                } else {
+                    "<unset>".to_owned()
+                })
+            }),
+            col("Age", "string", 0, age),
+        ],
+        "validatingwebhookconfigurations" | "mutatingwebhookconfigurations" => vec![
+            col("Webhooks", "integer", 0, |v| json!(len_of(v, ".webhooks"))),
+            col("Age", "string", 0, age),
+        ],
+        "endpointslices" => vec![
+            col("AddressType", "string", 0, |v| json!(s(v, ".addressType"))),
+            col("Ports", "string", 0, |v| {
+                let ports = eval_first(v, ".ports")
+                    .and_then(|p| p.as_array().cloned())
+                    .unwrap_or_default();
+                let items: Vec<String> = ports
+                    .iter()
+                    .map(|p| {
+                        match (
+                            p.get("port").and_then(Value::as_i64),
+                            p.get("name").and_then(Value::as_str),
+                        ) {
+                            (Some(n), _) => n.to_string(),
+                            (None, Some(name)) => name.to_owned(),
+                            _ => "*".to_owned(),
+                        }
+                    })
+                    .collect();
+                json!(list_with_more(items))
+            }),
+            col("Endpoints", "string", 0, |v| {
+                let eps = eval(v, ".endpoints[*].addresses[*]");
+                json!(list_with_more(
+                    eps.iter()
+                        .map(|a| a.as_str().unwrap_or_default().to_owned())
+                        .collect()
+                ))
+            }),
+            col("Age", "string", 0, age),
+        ],
+        "csistoragecapacities" => vec![
+            col("StorageClassName", "string", 0, |v| {
+                json!(s(v, ".storageClassName"))
+            }),
+            col("Capacity", "string", 0, |v| {
+                let c = s(v, ".capacity");
+                json!(if c.is_empty() {
+                    "<unset>".to_owned()
+                } else {
+                    c
+                })
+            }),
+        ],
+        "csinodes" => vec![
+            col("Drivers", "integer", 0, |v| {
+                json!(len_of(v, ".spec.drivers"))
+            }),
+            col("Age", "string", 0, age),
+        ],
+        "flowschemas" => vec![
+            col("PriorityLevel", "string", 0, |v| {
+                json!(s(v, ".spec.priorityLevelConfiguration.name"))
+            }),
+            col("MatchingPrecedence", "string", 0, |v| {
+                json!(i(v, ".spec.matchingPrecedence"))
+            }),
+            col("DistinguisherMethod", "string", 0, |v| {
+                none_if_empty(s(v, ".spec.distinguisherMethod.type"))
+            }),
+            col("Age", "string", 0, age),
+            col("MissingPL", "string", 0, |v| {
+                let dangling = s(v, ".status.conditions[?(@.type==\"Dangling\")].status");
+                json!(if dangling.is_empty() {
+                    "?".to_owned()
+                } else {
+                    dangling
+                })
+            }),
+        ],
+        "prioritylevelconfigurations" => {
+            fn limited(v: &Value, path: &str) -> Value {
+                if eval_first(v, ".spec.limited").is_some_and(|l| l.is_object()) {
+                    if let Some(n) = eval_first(v, path).filter(|n| !n.is_null()) {
+                        return n;
+                    }
+                    if path == ".spec.limited.nominalConcurrencyShares" {
+                        return json!(0);
+                    }
+                }
+                json!("<none>")
+            }
+            vec![
+                col("Type", "string", 0, |v| json!(s(v, ".spec.type"))),
+                col("NominalConcurrencyShares", "string", 0, |v| {
+                    limited(v, ".spec.limited.nominalConcurrencyShares")
+                }),
+                col("Queues", "string", 0, |v| {
+                    limited(v, ".spec.limited.limitResponse.queuing.queues")
+                }),
+                col("HandSize", "string", 0, |v| {
+                    limited(v, ".spec.limited.limitResponse.queuing.handSize")
+                }),
+                col("QueueLengthLimit", "string", 0, |v| {
+                    limited(v, ".spec.limited.limitResponse.queuing.queueLengthLimit")
+                }),
+                col("Age", "string", 0, age),
+            ]
+        }
+        "volumeattachments" => vec![
+            col("Attacher", "string", 0, |v| json!(s(v, ".spec.attacher"))),
+            col("PV", "string", 0, |v| {
+                json!(s(v, ".spec.source.persistentVolumeName"))
+            }),
+            col("Node", "string", 0, |v| json!(s(v, ".spec.nodeName"))),
+            col("Attached", "boolean", 0, |v| {
+                json!(
+                    eval_first(v, ".status.attached")
+                        .and_then(|b| b.as_bool())
+                        .unwrap_or(false)
+                )
+            }),
+            col("Age", "string", 0, age),
+        ],
+        "ingressclasses" => vec![
+            col("Controller", "string", 0, |v| {
+                json!(s(v, ".spec.controller"))
+            }),
+            col("Parameters", "string", 0, |v| {
+                let Some(p) = eval_first(v, ".spec.parameters").filter(Value::is_object) else {
+                    return json!("<none>");
+                };
+                let group = p.get("apiGroup").and_then(Value::as_str);
+                json!(format!(
+                    "{}{}/{}",
+                    s(&p, ".kind"),
+                    group.map(|g| format!(".{g}")).unwrap_or_default(),
+                    s(&p, ".name")
+                ))
+            }),
+            col("Age", "string", 0, age),
+        ],
+        "poddisruptionbudgets" => vec![
+            col("Min Available", "string", 0, |v| {
+                na_or(v, ".spec.minAvailable")
+            }),
+            col("Max Unavailable", "string", 0, |v| {
+                na_or(v, ".spec.maxUnavailable")
+            }),
+            col("Allowed Disruptions", "integer", 0, |v| {
+                json!(i(v, ".status.disruptionsAllowed"))
+            }),
+            col("Age", "string", 0, age),
+        ],
+        "networkpolicies" => vec![
+            col("Pod-Selector", "string", 0, |v| {
+                json!(format_label_selector(
+                    eval_first(v, ".spec.podSelector").as_ref()
+                ))
+            }),
+            col("Age", "string", 0, age),
+        ],
+        "certificatesigningrequests" => vec![
+            col("Age", "string", 0, age),
+            col("SignerName", "string", 0, |v| {
+                json!(s(v, ".spec.signerName"))
+            }),
+            col("Requestor", "string", 0, |v| json!(s(v, ".spec.username"))),
+            col("RequestedDuration", "string", 0, |v| {
+                json!(
+                    match eval_first(v, ".spec.expirationSeconds").and_then(|n| n.as_i64()) {
+                        Some(n) => crate::util::human_age(crate::util::unix_now() - n),
+                        None => "<none>".to_owned(),
+                    }
+                )
+            }),
+            col("Condition", "string", 0, |v| {
+                let types: Vec<String> = eval(v, ".status.conditions[*].type")
+                    .iter()
+                    .map(|t| t.as_str().unwrap_or_default().to_owned())
+                    .collect();
+                let has = |t: &str| types.iter().any(|x| x == t);
+                let mut st = if has("Denied") {
+                    "Denied".to_owned()
+                } else if has("Approved") {
+                    "Approved".to_owned()
+                } else {
+                    "Pending".to_owned()
+                };
+                if has("Failed") {
+                    st.push_str(",Failed");
+                }
+                if !s(v, ".status.certificate").is_empty() {
+                    st.push_str(",Issued");
+                }
+                json!(st)
+            }),
+        ],
+        "runtimeclasses" => vec![
+            col("Handler", "string", 0, |v| json!(s(v, ".handler"))),
+            col("Age", "string", 0, age),
+        ],
+        "priorityclasses" => vec![
+            col("Value", "integer", 0, |v| json!(i(v, ".value"))),
+            col("Global-Default", "boolean", 0, |v| {
+                json!(
+                    eval_first(v, ".globalDefault")
+                        .and_then(|b| b.as_bool())
+                        .unwrap_or(false)
+                )
+            }),
+            col("Age", "string", 0, age),
+            col("PreemptionPolicy", "string", 0, |v| {
+                let p = s(v, ".preemptionPolicy");
+                json!(if p.is_empty() {
+                    "<unset>".to_owned()
+                } else {
+                    p
+                })
+            }),
+        ],
         _ => vec![col("Age", "string", 0, age)],
     };
     cols.extend(more);
@@ -771,5 +1093,243 @@ mod tests {
         let obj = json!({"metadata": {"name": "pr1"}, "status": {"conditions": [{"type": "Succeeded", "status": "Unknown"}]}});
         let r = row(&cols, &obj, None);
         assert_eq!(r["cells"], json!(["pr1", "Unknown", null]));
+    }
+
+    fn cells(plural: &str, obj: Value) -> Vec<Value> {
+        let cols = builtin_columns(plural);
+        let names: Vec<&str> = cols.iter().map(|c| c.name.as_str()).collect();
+        let r = row(&cols, &obj, None);
+        let cells = r["cells"].as_array().cloned().unwrap_or_default();
+        // drop Age cells (they depend on the clock)
+        names
+            .iter()
+            .zip(cells)
+            .filter(|(n, _)| **n != "Age")
+            .map(|(_, c)| c)
+            .collect()
+    }
+
+    // kubernetes pkg/printers/internalversion/printers.go: the column definitions and
+    // print functions of the newer built-in kinds (printValidatingAdmissionPolicy,
+    // printEndpointSlice with formatDiscoveryPorts/Endpoints and listWithMoreString,
+    // printFlowSchema, printPriorityLevelConfiguration, printVolumeAttachment,
+    // printIngressClass, printPodDisruptionBudget, printNetworkPolicy
+    // (metav1.FormatLabelSelector), printCertificateSigningRequest (extractCSRStatus),
+    // printRuntimeClass, printPriorityClass, printCSIStorageCapacity).
+    #[test]
+    fn newer_builtin_printers() {
+        let names = |p: &str| {
+            builtin_columns(p)
+                .iter()
+                .map(|c| c.name.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names("validatingadmissionpolicies"),
+            ["Name", "Validations", "ParamKind", "Age"]
+        );
+        assert_eq!(
+            names("flowschemas"),
+            [
+                "Name",
+                "PriorityLevel",
+                "MatchingPrecedence",
+                "DistinguisherMethod",
+                "Age",
+                "MissingPL"
+            ]
+        );
+        assert_eq!(
+            names("prioritylevelconfigurations"),
+            [
+                "Name",
+                "Type",
+                "NominalConcurrencyShares",
+                "Queues",
+                "HandSize",
+                "QueueLengthLimit",
+                "Age"
+            ]
+        );
+        assert_eq!(
+            names("certificatesigningrequests"),
+            [
+                "Name",
+                "Age",
+                "SignerName",
+                "Requestor",
+                "RequestedDuration",
+                "Condition"
+            ]
+        );
+        assert_eq!(
+            names("priorityclasses"),
+            ["Name", "Value", "Global-Default", "Age", "PreemptionPolicy"]
+        );
+        assert_eq!(
+            cells(
+                "validatingadmissionpolicies",
+                json!({"metadata": {"name": "p"}, "spec": {"validations": [{}, {}], "paramKind": {"apiVersion": "v1", "kind": "ConfigMap"}}})
+            ),
+            [json!("p"), json!(2), json!("v1/ConfigMap")]
+        );
+        assert_eq!(
+            cells(
+                "validatingadmissionpolicybindings",
+                json!({"metadata": {"name": "b"}, "spec": {"policyName": "p", "paramRef": {"name": "cfg"}}})
+            ),
+            [json!("b"), json!("p"), json!("*/cfg")]
+        );
+        assert_eq!(
+            cells(
+                "endpointslices",
+                json!({"metadata": {"name": "e"}, "addressType": "IPv4",
+                "ports": [{"port": 80}, {"name": "x"}],
+                "endpoints": [{"addresses": ["10.0.0.1", "10.0.0.2"]}, {"addresses": ["10.0.0.3", "10.0.0.4", "10.0.0.5"]}]})
+            ),
+            [
+                json!("e"),
+                json!("IPv4"),
+                json!("80,x"),
+                json!("10.0.0.1,10.0.0.2,10.0.0.3 + 2 more...")
+            ]
+        );
+        assert_eq!(
+            cells(
+                "endpointslices",
+                json!({"metadata": {"name": "e"}, "addressType": "IPv4"})
+            ),
+            [
+                json!("e"),
+                json!("IPv4"),
+                json!("<unset>"),
+                json!("<unset>")
+            ]
+        );
+        assert_eq!(
+            cells(
+                "flowschemas",
+                json!({"metadata": {"name": "f"}, "spec": {"priorityLevelConfiguration": {"name": "workload-low"}, "matchingPrecedence": 1000, "distinguisherMethod": {"type": "ByUser"}},
+                "status": {"conditions": [{"type": "Dangling", "status": "False"}]}})
+            ),
+            [
+                json!("f"),
+                json!("workload-low"),
+                json!(1000),
+                json!("ByUser"),
+                json!("False")
+            ]
+        );
+        assert_eq!(
+            cells(
+                "prioritylevelconfigurations",
+                json!({"metadata": {"name": "exempt"}, "spec": {"type": "Exempt", "exempt": {}}})
+            ),
+            [
+                json!("exempt"),
+                json!("Exempt"),
+                json!("<none>"),
+                json!("<none>"),
+                json!("<none>"),
+                json!("<none>")
+            ]
+        );
+        assert_eq!(
+            cells(
+                "prioritylevelconfigurations",
+                json!({"metadata": {"name": "l"}, "spec": {"type": "Limited", "limited": {"nominalConcurrencyShares": 30,
+                "limitResponse": {"type": "Queue", "queuing": {"queues": 64, "handSize": 6, "queueLengthLimit": 50}}}}})
+            ),
+            [
+                json!("l"),
+                json!("Limited"),
+                json!(30),
+                json!(64),
+                json!(6),
+                json!(50)
+            ]
+        );
+        assert_eq!(
+            cells(
+                "ingressclasses",
+                json!({"metadata": {"name": "nginx"}, "spec": {"controller": "k8s.io/ingress-nginx",
+                "parameters": {"apiGroup": "k8s.example.com", "kind": "IngressParameters", "name": "p"}}})
+            ),
+            [
+                json!("nginx"),
+                json!("k8s.io/ingress-nginx"),
+                json!("IngressParameters.k8s.example.com/p")
+            ]
+        );
+        assert_eq!(
+            cells(
+                "poddisruptionbudgets",
+                json!({"metadata": {"name": "d"}, "spec": {"minAvailable": 1}, "status": {"disruptionsAllowed": 0}})
+            ),
+            [json!("d"), json!("1"), json!("N/A"), json!(0)]
+        );
+        assert_eq!(
+            cells(
+                "networkpolicies",
+                json!({"metadata": {"name": "n"}, "spec": {"podSelector": {"matchLabels": {"app": "web"},
+                "matchExpressions": [{"key": "tier", "operator": "In", "values": ["b", "a"]}, {"key": "canary", "operator": "DoesNotExist"}]}}})
+            ),
+            [json!("n"), json!("app=web,!canary,tier in (a,b)")]
+        );
+        assert_eq!(
+            cells(
+                "networkpolicies",
+                json!({"metadata": {"name": "n"}, "spec": {"podSelector": {}}})
+            ),
+            [json!("n"), json!("<none>")]
+        );
+        assert_eq!(
+            cells(
+                "certificatesigningrequests",
+                json!({"metadata": {"name": "c"}, "spec": {"signerName": "kubernetes.io/kubelet-serving", "username": "u"},
+                "status": {"conditions": [{"type": "Approved"}], "certificate": "Y2VydA=="}})
+            ),
+            [
+                json!("c"),
+                json!("kubernetes.io/kubelet-serving"),
+                json!("u"),
+                json!("<none>"),
+                json!("Approved,Issued")
+            ]
+        );
+        assert_eq!(
+            cells(
+                "priorityclasses",
+                json!({"metadata": {"name": "high"}, "value": 1000, "globalDefault": true, "preemptionPolicy": "Never"})
+            ),
+            [json!("high"), json!(1000), json!(true), json!("Never")]
+        );
+        assert_eq!(
+            cells(
+                "volumeattachments",
+                json!({"metadata": {"name": "va"}, "spec": {"attacher": "csi.example", "source": {"persistentVolumeName": "pv1"}, "nodeName": "n1"}, "status": {"attached": true}})
+            ),
+            [
+                json!("va"),
+                json!("csi.example"),
+                json!("pv1"),
+                json!("n1"),
+                json!(true)
+            ]
+        );
+        assert_eq!(
+            cells(
+                "csistoragecapacities",
+                json!({"metadata": {"name": "c"}, "storageClassName": "fast"})
+            ),
+            [json!("c"), json!("fast"), json!("<unset>")]
+        );
+        assert_eq!(
+            cells(
+                "runtimeclasses",
+                json!({"metadata": {"name": "gvisor"}, "handler": "runsc"})
+            ),
+            [json!("gvisor"), json!("runsc")]
+        );
     }
 }

@@ -243,3 +243,56 @@ fn strict_field_validation_rejects_unknown_fields_of_built_in_kinds() {
         err(&o)
     );
 }
+
+/// Sluice's own CRDs (installed at startup) carry the fields of the sluice-apis types
+/// (crates/sluice-apiserver/tests/crd_schemas.rs), so `kubectl explain` reaches deep into
+/// them: tekton PipelineRunSpec.pipelineRef.params (tektoncd/pipeline pkg/apis/pipeline/v1
+/// pipelinerun_types.go), Argo Rollouts CanaryStrategy.steps[].setWeight
+/// (argo-rollouts pkg/apis/rollouts/v1alpha1/types.go) and Argo CD's
+/// ApplicationSource.helm.valueFiles (argo-cd pkg/apis/application/v1alpha1/types.go).
+#[test]
+fn kubectl_explain_reaches_deep_into_sluices_own_crds() {
+    need_kubectl!();
+    let s = Server::start("explain-crds");
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "pipelinerun.spec.pipelineRef.params",
+            &[
+                "GROUP:      tekton.dev",
+                "VERSION:    v1",
+                "FIELD: params <[]Object>",
+                "name\t<string>",
+            ],
+        ),
+        (
+            "rollout.spec.strategy.canary.steps",
+            &[
+                "GROUP:      argoproj.io",
+                "KIND:       Rollout",
+                "FIELD: steps <[]Object>",
+                "setWeight\t<integer>",
+            ],
+        ),
+        (
+            "application.spec.source.helm.valueFiles",
+            &["KIND:       Application", "FIELD: valueFiles <[]string>"],
+        ),
+    ];
+    for (path, wants) in cases {
+        let text = s.ok(&["explain", path], None);
+        for w in *wants {
+            assert!(
+                text.contains(w),
+                "kubectl explain {path}: no {w:?} in\n{text}"
+            );
+        }
+    }
+    // the v2 document has them too (kubectl's v2 client reads its compiled-in types)
+    let v2: serde_json::Value =
+        serde_json::from_str(&s.ok(&["get", "--raw", "/openapi/v2"], None)).expect("json");
+    assert!(
+        v2["definitions"]["dev.tekton.v1.PipelineRun"]["properties"]["spec"]["properties"]["pipelineRef"]
+            ["properties"]["name"]["type"]
+            == "string"
+    );
+}

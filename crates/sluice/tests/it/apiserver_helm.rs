@@ -32,19 +32,60 @@ fn missing_namespaces(text: &str) -> Vec<String> {
 /// Applies `manifest` into `ns` as a user does: the namespace first, and a second `kubectl
 /// apply` when the first stopped at custom resources whose CRDs it had just created
 /// (kubectl resolves every kind before applying: "ensure CRDs are installed first").
-/// Returns kubectl's error text when the manifest does not apply.
-fn apply(s: &Server, ns: &str, manifest: &str) -> Result<(), String> {
+/// Objects whose client-side `last-applied-configuration` would pass kube-apiserver's 256 KiB
+/// annotation limit (CRDs such as Argo CD's ApplicationSet or Argo Workflows': "metadata.
+/// annotations: Too long") are applied server-side with `--force-conflicts`, as Argo CD's
+/// install docs tell users to (`kubectl apply --server-side --force-conflicts`), the rest
+/// client-side. Returns the manifest split into (client-side, server-side) documents, or
+/// kubectl's error text when the manifest does not apply.
+fn apply(s: &Server, ns: &str, manifest: &str) -> Result<(String, String), String> {
     let o = s.kubectl(&["create", "namespace", ns], None);
     if !o.status.success() && !err(&o).contains("AlreadyExists") {
         return Err(err(&o));
     }
     let mut last = String::new();
-    for _ in 0..3 {
-        let o = s.kubectl(&["apply", "-n", ns, "-f", "-"], Some(manifest));
+    let (mut client, mut server) = (manifest.to_owned(), String::new());
+    for _ in 0..4 {
+        if !server.is_empty() {
+            let o = s.kubectl(
+                &[
+                    "apply",
+                    "-n",
+                    ns,
+                    "--server-side",
+                    "--force-conflicts",
+                    "-f",
+                    "-",
+                ],
+                Some(&server),
+            );
+            if !o.status.success() {
+                return Err(err(&o));
+            }
+        }
+        let o = s.kubectl(&["apply", "-n", ns, "-f", "-"], Some(&client));
         if o.status.success() {
-            return Ok(());
+            return Ok((client, server));
         }
         last = err(&o);
+        let too_long: Vec<&str> = last
+            .lines()
+            .filter(|l| l.contains("metadata.annotations: Too long"))
+            .filter_map(|l| l.split('"').nth(1))
+            .collect();
+        if !too_long.is_empty() {
+            let (mut c, mut sv) = (Vec::new(), Vec::new());
+            for doc in client.split("\n---") {
+                let doc = doc.strip_prefix("---").unwrap_or(doc);
+                let big = too_long
+                    .iter()
+                    .any(|n| doc.contains(&format!("\n  name: {n}\n")));
+                if big { sv.push(doc) } else { c.push(doc) }
+            }
+            server = format!("{server}---{}\n", sv.join("\n---"));
+            client = format!("---{}", c.join("\n---"));
+            continue;
+        }
         let namespaces = missing_namespaces(&last);
         let crds_first = last.contains("ensure CRDs are installed first");
         if namespaces.is_empty() && !crds_first {
@@ -58,8 +99,12 @@ fn apply(s: &Server, ns: &str, manifest: &str) -> Result<(), String> {
 }
 
 /// `kubectl diff` of what was applied: exit 0 (no difference) or the difference.
-fn diff(s: &Server, ns: &str, manifest: &str) -> Result<(), String> {
-    let o = s.kubectl(&["diff", "-n", ns, "-f", "-"], Some(manifest));
+fn diff(s: &Server, ns: &str, manifest: &str, server_side: bool) -> Result<(), String> {
+    let mut args = vec!["diff", "-n", ns, "-f", "-"];
+    if server_side {
+        args.extend(["--server-side", "--force-conflicts"]);
+    }
+    let o = s.kubectl(&args, Some(manifest));
     match o.status.code() {
         Some(0) => Ok(()),
         _ => Err(format!("{}{}", out(&o), err(&o))),
@@ -233,7 +278,7 @@ fn chart_output_applies_and_diffs_clean() {
     if let Err(e) = apply(&s, "web", &manifest) {
         panic!("kubectl apply failed:\n{e}");
     }
-    if let Err(e) = diff(&s, "web", &manifest) {
+    if let Err(e) = diff(&s, "web", &manifest, false) {
         panic!("kubectl diff after apply found drift:\n{e}");
     }
     for (kind, name) in [
@@ -316,7 +361,17 @@ fn helm_corpus_applies_with_kubectl_and_diffs_clean() {
         let manifest = stdout(&o);
         let result = apply(&s, ns, &manifest)
             .map_err(|e| format!("apply: {e}"))
-            .and_then(|()| diff(&s, ns, &manifest).map_err(|e| format!("diff: {e}")));
+            .and_then(|(client, server)| {
+                diff(&s, ns, &client, false)
+                    .and_then(|()| {
+                        if server.is_empty() {
+                            Ok(())
+                        } else {
+                            diff(&s, ns, &server, true)
+                        }
+                    })
+                    .map_err(|e| format!("diff: {e}"))
+            });
         match result {
             Ok(()) => passed += 1,
             Err(e) => failures.push(format!(
