@@ -3,8 +3,15 @@
 //! CD cluster Secret of the controller's namespace (label
 //! `argocd.argoproj.io/secret-type: cluster`, keys `name`, `server` and `config`, the JSON
 //! of Argo CD's `ClusterConfig`: `bearerToken`, `username`/`password`,
-//! `tlsClientConfig.{insecure, serverName, caData, certData, keyData}`), as Argo CD's
-//! declarative setup documents it (docs/operator-manual/declarative-setup.md, "Clusters").
+//! `tlsClientConfig.{insecure, serverName, caData, certData, keyData}`, `execProviderConfig`,
+//! `awsAuthConfig`), as Argo CD's declarative setup documents it
+//! (docs/operator-manual/declarative-setup.md, "Clusters"). The two exec forms become a
+//! kubeconfig `exec` user as Argo CD's `RawRestConfig` builds them
+//! (pkg/apis/application/v1alpha1/types.go): `execProviderConfig` runs its command with its
+//! args, env and apiVersion; `awsAuthConfig` runs `argocd-k8s-auth aws --cluster-name NAME
+//! [--role-arn ARN] [--profile PROFILE]` (the command must be on the server's PATH, as it is
+//! in Argo CD's image); both never interactive. The token the command prints (an
+//! ExecCredential) is cached until its expirationTimestamp.
 //! A client per cluster is kept while its Secret is unchanged.
 
 use std::collections::HashMap;
@@ -186,11 +193,6 @@ pub fn kubeconfig_for(server: &str, config: &str) -> Result<Value, String> {
     if !cfg.is_object() {
         return Err("config: expected a JSON object".into());
     }
-    for unsupported in ["execProviderConfig", "awsAuthConfig"] {
-        if cfg.get(unsupported).is_some_and(|v| !v.is_null()) {
-            return Err(format!("config.{unsupported} is not supported"));
-        }
-    }
     let tls = &cfg["tlsClientConfig"];
     let mut cluster = json!({"server": server});
     if tls["insecure"].as_bool() == Some(true) {
@@ -204,14 +206,20 @@ pub fn kubeconfig_for(server: &str, config: &str) -> Result<Value, String> {
             cluster[to] = json!(v);
         }
     }
+    // an exec provider replaces the token and basic auth; the client certificate stays
     let mut user = json!({});
-    for (from, to) in [
-        ("bearerToken", "token"),
-        ("username", "username"),
-        ("password", "password"),
-    ] {
-        if let Some(v) = cfg[from].as_str().filter(|v| !v.is_empty()) {
-            user[to] = json!(v);
+    match exec_user(&cfg)? {
+        Some(exec) => user["exec"] = exec,
+        None => {
+            for (from, to) in [
+                ("bearerToken", "token"),
+                ("username", "username"),
+                ("password", "password"),
+            ] {
+                if let Some(v) = cfg[from].as_str().filter(|v| !v.is_empty()) {
+                    user[to] = json!(v);
+                }
+            }
         }
     }
     for (from, to) in [
@@ -229,6 +237,85 @@ pub fn kubeconfig_for(server: &str, config: &str) -> Result<Value, String> {
         "contexts": [{"name": "destination", "context": {"cluster": "destination", "user": "destination"}}],
         "current-context": "destination",
     }))
+}
+
+/// The kubeconfig `exec` of a ClusterConfig's `awsAuthConfig` (first, as upstream) or
+/// `execProviderConfig`; `None` when it has neither.
+fn exec_user(cfg: &Value) -> Result<Option<Value>, String> {
+    let present = |k: &str| cfg.get(k).is_some_and(|v| !v.is_null());
+    if present("awsAuthConfig") {
+        let aws = &cfg["awsAuthConfig"];
+        let field = |k: &str| -> Result<&str, String> {
+            match &aws[k] {
+                Value::Null => Ok(""),
+                Value::String(s) => Ok(s),
+                _ => Err(format!("config.awsAuthConfig.{k}: expected a string")),
+            }
+        };
+        let name = field("clusterName")?;
+        if name.is_empty() {
+            return Err("config.awsAuthConfig.clusterName: required".into());
+        }
+        let mut args = vec!["aws", "--cluster-name", name];
+        for (k, flag) in [("roleARN", "--role-arn"), ("profile", "--profile")] {
+            let v = field(k)?;
+            if !v.is_empty() {
+                args.extend([flag, v]);
+            }
+        }
+        return Ok(Some(json!({
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": "argocd-k8s-auth",
+            "args": args,
+            "interactiveMode": "Never",
+        })));
+    }
+    if !present("execProviderConfig") {
+        return Ok(None);
+    }
+    let e = &cfg["execProviderConfig"];
+    if !e.is_object() {
+        return Err("config.execProviderConfig: expected an object".into());
+    }
+    let command = e["command"].as_str().unwrap_or("");
+    if command.is_empty() {
+        return Err("config.execProviderConfig.command: required".into());
+    }
+    let args: Vec<&str> = match &e["args"] {
+        Value::Null => Vec::new(),
+        Value::Array(a) => a
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .ok_or_else(|| "config.execProviderConfig.args: expected strings".to_string())
+            })
+            .collect::<Result<_, _>>()?,
+        _ => return Err("config.execProviderConfig.args: expected a list of strings".into()),
+    };
+    let env: Vec<Value> = match &e["env"] {
+        Value::Null => Vec::new(),
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| match v.as_str() {
+                Some(v) => Ok(json!({"name": k, "value": v})),
+                None => Err(format!(
+                    "config.execProviderConfig.env.{k}: expected a string"
+                )),
+            })
+            .collect::<Result<_, _>>()?,
+        _ => return Err("config.execProviderConfig.env: expected a map of strings".into()),
+    };
+    let mut exec = json!({
+        "apiVersion": e["apiVersion"].as_str().filter(|v| !v.is_empty())
+            .unwrap_or("client.authentication.k8s.io/v1beta1"),
+        "command": command,
+        "args": args,
+        "interactiveMode": "Never",
+    });
+    if !env.is_empty() {
+        exec["env"] = json!(env);
+    }
+    Ok(Some(exec))
 }
 
 async fn client_for(server: &str, config: &str) -> Result<Client, String> {
@@ -311,12 +398,64 @@ mod tests {
     fn bad_configs_are_errors_not_panics() {
         assert!(kubeconfig_for("https://x", "{").is_err());
         assert!(kubeconfig_for("https://x", "[1]").is_err());
-        assert!(
-            kubeconfig_for("https://x", r#"{"execProviderConfig":{"command":"x"}}"#)
-                .unwrap_err()
-                .contains("not supported")
-        );
+        for (bad, msg) in [
+            (r#"{"execProviderConfig":{}}"#, "command: required"),
+            (r#"{"execProviderConfig":"x"}"#, "expected an object"),
+            (
+                r#"{"execProviderConfig":{"command":"x","args":[1]}}"#,
+                "expected strings",
+            ),
+            (
+                r#"{"execProviderConfig":{"command":"x","env":{"A":1}}}"#,
+                "env.A: expected a string",
+            ),
+            (r#"{"awsAuthConfig":{}}"#, "clusterName: required"),
+            (
+                r#"{"awsAuthConfig":{"clusterName":"c","roleARN":7}}"#,
+                "roleARN: expected a string",
+            ),
+        ] {
+            let e = kubeconfig_for("https://x", bad).unwrap_err();
+            assert!(e.contains(msg), "{bad}: {e}");
+        }
         assert!(kubeconfig_for("https://x", "").is_ok());
+    }
+
+    /// Argo CD's RawRestConfig (pkg/apis/application/v1alpha1/types.go): awsAuthConfig runs
+    /// `argocd-k8s-auth aws --cluster-name N [--role-arn R] [--profile P]`, execProviderConfig
+    /// its own command, args, env and apiVersion; both with interactiveMode Never.
+    #[test]
+    fn exec_and_aws_configs_become_kubeconfig_exec_users() {
+        let kc = kubeconfig_for(
+            "https://eks:443",
+            r#"{"awsAuthConfig":{"clusterName":"prod","roleARN":"arn:aws:iam::1:role/r","profile":""},"tlsClientConfig":{"caData":"Q0E="}}"#,
+        )
+        .unwrap();
+        let exec = &kc["users"][0]["user"]["exec"];
+        assert_eq!(exec["command"], "argocd-k8s-auth");
+        assert_eq!(
+            exec["args"],
+            json!([
+                "aws",
+                "--cluster-name",
+                "prod",
+                "--role-arn",
+                "arn:aws:iam::1:role/r"
+            ])
+        );
+        assert_eq!(exec["apiVersion"], "client.authentication.k8s.io/v1beta1");
+        assert_eq!(exec["interactiveMode"], "Never");
+        let kc = kubeconfig_for(
+            "https://gke:443",
+            r#"{"execProviderConfig":{"command":"argocd-k8s-auth","args":["gcp"],"env":{"A":"b"},"apiVersion":"client.authentication.k8s.io/v1","installHint":"x"}}"#,
+        )
+        .unwrap();
+        let exec = &kc["users"][0]["user"]["exec"];
+        assert_eq!(exec["args"], json!(["gcp"]));
+        assert_eq!(exec["env"], json!([{"name": "A", "value": "b"}]));
+        assert_eq!(exec["apiVersion"], "client.authentication.k8s.io/v1");
+        let parsed: Result<kube::config::Kubeconfig, _> = serde_json::from_value(kc);
+        assert!(parsed.is_ok(), "{parsed:?}");
     }
 
     #[test]

@@ -263,6 +263,100 @@ fn applications_sync_prune_hooks_and_conditions() {
     let _ = std::fs::remove_dir_all(&repo);
 }
 
+/// A separately started `sluice apiserver` as a destination cluster: the server, its URL,
+/// CA data (base64) and admin token.
+fn remote_cluster(name: &str) -> (crate::apiserver_kubectl::Server, String, String, String) {
+    let remote = crate::apiserver_kubectl::Server::start(name);
+    let kc = std::fs::read_to_string(remote.dir().join("kubeconfig")).expect("kubeconfig");
+    let field = |key: &str| {
+        kc.lines()
+            .find_map(|l| l.trim().strip_prefix(key))
+            .expect(key)
+            .trim()
+            .to_string()
+    };
+    let server = field("server:");
+    let ca = field("certificate-authority-data:");
+    let token = std::fs::read_to_string(remote.dir().join("token")).expect("token");
+    (remote, server, ca, token.trim().to_string())
+}
+
+/// A cluster Secret whose config runs an exec credential plugin (Argo CD's
+/// `execProviderConfig`: command, args, env, apiVersion; declarative-setup.md, "EKS" and
+/// "GKE" examples, as Argo CD's RawRestConfig hands them to client-go): the command's
+/// ExecCredential token is what the controller sends to the destination cluster.
+#[test]
+fn cluster_secrets_with_an_exec_provider_authenticate_with_its_token() {
+    use base64::Engine as _;
+    if !kubectl_available() {
+        eprintln!("skipped: kubectl not installed");
+        return;
+    }
+    let repo = temp_dir("app-exec-repo");
+    write(
+        &repo,
+        &[
+            ("app/kustomization.yaml", BASE_KUST),
+            ("app/cm.yaml", BASE_CM),
+            ("app/deploy.yaml", DEPLOY),
+        ],
+    );
+    let (remote, server, ca, token) = remote_cluster("app-exec-remote");
+    let plugin = repo.join("credential-plugin.sh");
+    let called = repo.join("plugin-called");
+    std::fs::write(
+        &plugin,
+        format!(
+            "#!/bin/sh\ntouch '{}'\ntest \"$1\" = issue || exit 3\nprintf '{{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"%s\"}}}}' \"$PLUGIN_TOKEN\"\n",
+            called.display()
+        ),
+    )
+    .expect("plugin");
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let config = serde_json::json!({
+        "execProviderConfig": {
+            "command": plugin.display().to_string(),
+            "args": ["issue"],
+            "env": {"PLUGIN_TOKEN": token},
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+        },
+        "tlsClientConfig": {"caData": ca},
+    });
+    let secret = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: exec-remote\n  namespace: argocd\n  labels: {{argocd.argoproj.io/secret-type: cluster}}\ndata:\n  name: {}\n  server: {}\n  config: {}\n",
+        base64::engine::general_purpose::STANDARD.encode("exec-remote"),
+        base64::engine::general_purpose::STANDARD.encode(&server),
+        base64::engine::general_purpose::STANDARD.encode(config.to_string()),
+    );
+    let s = Serve::start("apps-exec", &[]);
+    s.ok(
+        &["apply", "-f", "-"],
+        Some(&format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {{name: argocd}}\n---\n{secret}"
+        )),
+    );
+    let by_name = app("by-exec", "default", &repo, "app", "team", true).replace(
+        "server: https://kubernetes.default.svc",
+        "name: exec-remote",
+    );
+    s.ok(&["apply", "-f", "-"], Some(&by_name));
+    s.wait_for(
+        &["get", "applications.argoproj.io", "by-exec", "-n", "argocd"],
+        "Synced and Healthy on the exec-authenticated cluster",
+        synced_healthy,
+    );
+    assert!(called.exists(), "the credential plugin ran");
+    let d = remote.json(&["get", "deployment", "web", "-n", "team"]);
+    assert_eq!(
+        d["metadata"]["labels"]["app.kubernetes.io/instance"],
+        "by-exec"
+    );
+    let _ = std::fs::remove_dir_all(&repo);
+}
+
 /// An Application whose destination is another cluster, named by an Argo CD cluster
 /// Secret (docs/operator-manual/declarative-setup.md, "Clusters": keys name, server,
 /// config with bearerToken and tlsClientConfig.caData): the objects land on that cluster's
@@ -284,23 +378,8 @@ fn applications_deploy_to_clusters_of_cluster_secrets() {
             ("app/deploy.yaml", DEPLOY),
         ],
     );
-    let remote = crate::apiserver_kubectl::Server::start("app-remote");
-    let kc = std::fs::read_to_string(remote.dir().join("kubeconfig")).expect("kubeconfig");
-    let server = kc
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("server:"))
-        .expect("server")
-        .trim()
-        .to_string();
-    let ca = kc
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("certificate-authority-data:"))
-        .expect("ca")
-        .trim()
-        .to_string();
-    let token = std::fs::read_to_string(remote.dir().join("token")).expect("token");
-    let config =
-        serde_json::json!({"bearerToken": token.trim(), "tlsClientConfig": {"caData": ca}});
+    let (remote, server, ca, token) = remote_cluster("app-remote");
+    let config = serde_json::json!({"bearerToken": token, "tlsClientConfig": {"caData": ca}});
     let secret = format!(
         "apiVersion: v1\nkind: Secret\nmetadata:\n  name: remote\n  namespace: argocd\n  labels: {{argocd.argoproj.io/secret-type: cluster}}\ndata:\n  name: {}\n  server: {}\n  config: {}\n",
         base64::engine::general_purpose::STANDARD.encode("remote"),
