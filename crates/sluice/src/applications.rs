@@ -140,8 +140,8 @@ pub fn options(repos: &Repositories) -> AppOptions {
 }
 
 /// Adds Helm chart repositories (`source.chart`, crate::helm_repos) to `opts`' sources:
-/// archives cached under `data`/helm-charts, credentials from the repository Secrets of
-/// the controller's namespace read through `client`. Call from the runtime.
+/// archives cached under `data`/helm-charts, credentials from the repository and repo-creds
+/// Secrets of the controller's namespace read through `client`. Call from the runtime.
 pub fn with_helm_repos(
     opts: &mut AppOptions,
     data: &Path,
@@ -152,10 +152,14 @@ pub fn with_helm_repos(
     let ns = opts.controller_namespace.clone();
     let secrets = move || {
         handle.block_on(async {
-            let secrets =
-                sluice_kube::application::clusters::labelled_secrets(&client, &ns, "repository")
-                    .await
-                    .unwrap_or_default();
+            let mut secrets = Vec::new();
+            for kind in ["repository", "repo-creds"] {
+                secrets.extend(
+                    sluice_kube::application::clusters::labelled_secrets(&client, &ns, kind)
+                        .await
+                        .unwrap_or_default(),
+                );
+            }
             let certs =
                 sluice_kube::application::clusters::config_map(&client, &ns, "argocd-tls-certs-cm")
                     .await

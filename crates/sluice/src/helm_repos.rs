@@ -9,6 +9,8 @@
 //! - credentials from Argo CD repository Secrets (`argocd.argoproj.io/secret-type:
 //!   repository`, `url`, `username`, `password`, `enableOCI`, `passCredentials`,
 //!   `insecure`); basic auth goes to a chart URL on another host only with `passCredentials`;
+//!   a repository without username and password takes them from the `repo-creds` template
+//!   with the longest URL prefix, as Argo CD's credential templates;
 //! - archives cached under DATA/helm-charts by (repoURL, chart, version), at most
 //!   [`MAX_CACHED`] files (the oldest go first).
 
@@ -51,42 +53,69 @@ fn norm(u: &str) -> String {
     u.strip_prefix("oci://").unwrap_or(u).to_ascii_lowercase()
 }
 
-/// The repository Secret whose `url` is `repo_url` (Secret data is base64, stringData
-/// plain, as the API server keeps it).
+/// A Secret's value of `k` (Secret data is base64, stringData plain, as the API server keeps
+/// it).
+fn secret_value(s: &Value, k: &str) -> String {
+    if let Some(v) = s["stringData"][k].as_str() {
+        return v.to_string();
+    }
+    s["data"][k]
+        .as_str()
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
+}
+
+fn secret_type(s: &Value) -> &str {
+    s["metadata"]["labels"][sluice_gitops::repocreds::SECRET_TYPE_LABEL]
+        .as_str()
+        .unwrap_or("")
+}
+
+fn helm_repo_of(s: &Value) -> HelmRepo {
+    let yes = |k: &str| secret_value(s, k).eq_ignore_ascii_case("true");
+    HelmRepo {
+        username: secret_value(s, "username"),
+        password: secret_value(s, "password"),
+        enable_oci: yes("enableOCI"),
+        pass_credentials: yes("passCredentials"),
+        insecure: yes("insecure"),
+        force_http: yes("insecureOCIForceHttp"),
+        ca_pem: None,
+    }
+}
+
+/// What Argo CD knows of `repo_url` (util/db/repository.go `GetRepository` and
+/// `enrichCredsToRepo`): the `repository` Secret whose `url` is `repo_url`; when it has no
+/// username and password (or there is none), those of the `repo-creds` template with the
+/// longest `url` prefix of `repo_url` (`getRepositoryCredentialIndex`), copied as
+/// `CopyCredentialsFrom` copies them (only what the repository leaves empty). A repository
+/// known only through a template takes its `enableOCI` and `insecureOCIForceHttp` too (the
+/// repo-server lists Helm templates as repositories).
 fn repo_config(secrets: &[Value], repo_url: &str) -> HelmRepo {
     let want = norm(repo_url);
-    for s in secrets {
-        let label = s["metadata"]["labels"][sluice_gitops::repocreds::SECRET_TYPE_LABEL]
-            .as_str()
-            .unwrap_or("");
-        if label != "repository" {
-            continue;
-        }
-        let get = |k: &str| -> String {
-            if let Some(v) = s["stringData"][k].as_str() {
-                return v.to_string();
+    let exact = secrets
+        .iter()
+        .find(|s| secret_type(s) == "repository" && norm(&secret_value(s, "url")) == want);
+    let template = secrets
+        .iter()
+        .filter(|s| secret_type(s) == "repo-creds")
+        .map(|s| (norm(&secret_value(s, "url")), s))
+        .filter(|(u, _)| !u.is_empty() && want.starts_with(u.as_str()))
+        .max_by_key(|(u, _)| u.len())
+        .map(|(_, s)| helm_repo_of(s));
+    match (exact.map(helm_repo_of), template) {
+        (Some(mut r), Some(t)) => {
+            if r.username.is_empty() && r.password.is_empty() {
+                r.username = t.username;
+                r.password = t.password;
             }
-            s["data"][k]
-                .as_str()
-                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default()
-        };
-        if norm(&get("url")) != want {
-            continue;
+            r
         }
-        let yes = |k: &str| get(k).eq_ignore_ascii_case("true");
-        return HelmRepo {
-            username: get("username"),
-            password: get("password"),
-            enable_oci: yes("enableOCI"),
-            pass_credentials: yes("passCredentials"),
-            insecure: yes("insecure"),
-            force_http: yes("insecureOCIForceHttp"),
-            ca_pem: None,
-        };
+        (Some(r), None) => r,
+        (None, Some(t)) => t,
+        (None, None) => HelmRepo::default(),
     }
-    HelmRepo::default()
 }
 
 /// The PEM argocd-tls-certs-cm holds for `repo_url`'s host name (without the port).
@@ -307,5 +336,44 @@ mod tests {
             Some(b"PEM".to_vec())
         );
         assert_eq!(tls_cert_for(&cm, "https://other/c"), None);
+    }
+
+    /// Credential templates (argo-cd docs operator-manual/declarative-setup.md "Repository
+    /// Credentials", util/db/repository.go enrichCredsToRepo): the longest `url` prefix
+    /// wins; a repository Secret's own username and password come first; a repository known
+    /// only through a template takes its enableOCI.
+    #[test]
+    fn repo_creds_templates_fill_in_credentials() {
+        let creds = |name: &str, url: &str, user: &str| {
+            json!({
+                "metadata": {"name": name, "labels": {"argocd.argoproj.io/secret-type": "repo-creds"}},
+                "stringData": {"type": "helm", "url": url, "username": user, "password": "pw", "enableOCI": "true"}
+            })
+        };
+        let s = vec![
+            creds("short", "oci://registry.example/", "short"),
+            creds("long", "registry.example/team", "long"),
+            json!({
+                "metadata": {"labels": {"argocd.argoproj.io/secret-type": "repository"}},
+                "stringData": {"type": "helm", "url": "https://charts.example/team/plain"}
+            }),
+            json!({
+                "metadata": {"labels": {"argocd.argoproj.io/secret-type": "repository"}},
+                "stringData": {"type": "helm", "url": "https://charts.example/own", "username": "me", "password": "mine"}
+            }),
+            json!({
+                "metadata": {"labels": {"argocd.argoproj.io/secret-type": "repo-creds"}},
+                "stringData": {"type": "helm", "url": "https://charts.example/", "username": "tpl", "password": "t"}
+            }),
+        ];
+        let c = repo_config(&s, "oci://registry.example/team/charts");
+        assert_eq!(c.username, "long");
+        assert!(c.enable_oci);
+        assert_eq!(repo_config(&s, "registry.example/other").username, "short");
+        let c = repo_config(&s, "https://charts.example/team/plain");
+        assert_eq!((c.username.as_str(), c.password.as_str()), ("tpl", "t"));
+        assert!(!c.enable_oci, "the repository Secret's own settings stay");
+        assert_eq!(repo_config(&s, "https://charts.example/own").username, "me");
+        assert!(repo_config(&s, "https://elsewhere/c").username.is_empty());
     }
 }
