@@ -115,12 +115,13 @@ spec:
     time.sleep(35)
     cpu_cycle = cpu_s() - cpu1
     peak = status_kb("VmHWM")
+    rss_steady = status_kb("VmRSS")
     print(f"applications N={n}")
     print(f"  baseline kubectl apply of {n} ConfigMaps: {base_s:.2f} s")
     print(f"  {n} Applications to Synced+Healthy:       {apps_s:.2f} s (ratio {apps_s / base_s:.1f}x)")
     print(f"  server CPU during the sync:                {cpu_sync:.2f} s")
     print(f"  server CPU for one refresh cycle (35 s):   {cpu_cycle:.2f} s")
-    print(f"  server RSS idle {rss_idle / 1024:.1f} MiB, peak {peak / 1024:.1f} MiB")
+    print(f"  server RSS idle {rss_idle / 1024:.1f} MiB, after the refresh cycle {rss_steady / 1024:.1f} MiB, peak {peak / 1024:.1f} MiB")
 finally:
     proc.terminate()
     proc.wait()

@@ -53,6 +53,21 @@ pub fn repositories(data: &Path) -> anyhow::Result<Repositories> {
     })
 }
 
+/// Runs `fut` (API reads) to completion from synchronous repository code: on a blocking
+/// thread directly; on a runtime worker through `block_in_place`, so the worker's other
+/// tasks (the in-process API server among them) move to another thread meanwhile.
+fn block_on_api<T>(
+    handle: &tokio::runtime::Handle,
+    fut: impl std::future::Future<Output = T>,
+) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| handle.block_on(fut))
+        }
+        _ => handle.block_on(fut),
+    }
+}
+
 /// Git repository credentials as Argo CD reads them from the controller's namespace
 /// (`namespace`), through `client`: `repository` and `repo-creds` Secrets and argocd-cm
 /// `repositories`/`repository.credentials` (sluice_gitops::repocreds, the longest URL prefix
@@ -71,15 +86,17 @@ pub fn with_git_credentials(
     let last: std::sync::Mutex<Option<(std::time::Instant, Arc<Snapshot>)>> =
         std::sync::Mutex::new(None);
     let read = move || -> Arc<Snapshot> {
-        let mut g = last
+        // the lock is never held across the API reads: they are served by this runtime's
+        // workers, which other readers may be
+        if let Some((at, snap)) = last
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((at, snap)) = g.as_ref()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
             && at.elapsed() < std::time::Duration::from_secs(3)
         {
             return snap.clone();
         }
-        let snap = handle.block_on(async {
+        let snap = block_on_api(&handle, async {
             use sluice_kube::application::clusters::{config_map, labelled_secrets};
             let mut secrets = labelled_secrets(&client, &ns, "repository")
                 .await
@@ -101,7 +118,10 @@ pub fn with_git_credentials(
                 .unwrap_or_default();
             Arc::new((set, tls, kh))
         });
-        *g = Some((std::time::Instant::now(), snap.clone()));
+        *last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((std::time::Instant::now(), snap.clone()));
         snap
     };
     let f: Arc<CredsFn> = Arc::new(move |url: &str| {
@@ -151,7 +171,7 @@ pub fn with_helm_repos(
     let client = client.clone();
     let ns = opts.controller_namespace.clone();
     let secrets = move || {
-        handle.block_on(async {
+        block_on_api(&handle, async {
             let mut secrets = Vec::new();
             for kind in ["repository", "repo-creds"] {
                 secrets.extend(

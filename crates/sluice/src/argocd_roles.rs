@@ -133,6 +133,13 @@ fn no_role(project: &str, role: &str) -> Error {
     ))
 }
 
+/// The role `role` among `rs`, the roles of `project`; Argo CD's NotFound when it has none.
+fn role_mut<'a>(rs: &'a mut [Value], project: &str, role: &str) -> Result<&'a mut Value, Error> {
+    rs.iter_mut()
+        .find(|r| r["name"] == role)
+        .ok_or_else(|| no_role(project, role))
+}
+
 fn time(secs: i64) -> String {
     sluice_core::civil::rfc3339_utc(secs)
 }
@@ -193,11 +200,8 @@ pub fn run(cmd: &RoleCmd) -> anyhow::Result<u8> {
             conn,
         } => with_conn(&in_argocd(conn), |c| async move {
             let p = c.get(&proj_res(), &c.namespace, project).await?;
-            let rs = roles(&p);
-            let r = rs
-                .iter()
-                .find(|r| r["name"] == role.as_str())
-                .ok_or_else(|| no_role(project, role))?;
+            let mut rs = roles(&p);
+            let r = &*role_mut(&mut rs, project, role)?;
             let mut s = format!(
                 "Role Name:     {role}\nDescription:   {}\nPolicies:\n",
                 r["description"].as_str().unwrap_or("")
@@ -241,10 +245,7 @@ pub fn run(cmd: &RoleCmd) -> anyhow::Result<u8> {
         } => with_conn(&in_argocd(conn), |c| async move {
             let p = c.get(&proj_res(), &c.namespace, project).await?;
             let mut rs = roles(&p);
-            let r = rs
-                .iter_mut()
-                .find(|r| r["name"] == role.as_str())
-                .ok_or_else(|| no_role(project, role))?;
+            let r = role_mut(&mut rs, project, role)?;
             let line = format!(
                 "p, proj:{project}:{role}, {resource}, {action}, {project}/{object}, {permission}"
             );
@@ -300,10 +301,7 @@ pub fn run(cmd: &RoleCmd) -> anyhow::Result<u8> {
         } => with_conn(&in_argocd(conn), |c| async move {
             let p = c.get(&proj_res(), &c.namespace, project).await?;
             let mut rs = roles(&p);
-            let r = rs
-                .iter_mut()
-                .find(|r| r["name"] == role.as_str())
-                .ok_or_else(|| no_role(project, role))?;
+            let r = role_mut(&mut rs, project, role)?;
             let iat: Option<i64> = issued_at.parse().ok();
             let toks = r["jwtTokens"].as_array().cloned().unwrap_or_default();
             let kept: Vec<Value> = toks

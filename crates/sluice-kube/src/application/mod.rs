@@ -554,6 +554,27 @@ fn settings(ctx: &AppCtx, app: &Value, cm: Option<&Value>) -> Settings {
 }
 
 /// Validates, renders, compares, syncs when asked, and writes the status.
+/// `render_app` on a blocking thread: it reads repositories (Git fetches, Helm downloads,
+/// credential lookups through the API) and must never hold a runtime worker, whose tasks
+/// serve those very API requests in-process.
+async fn render_blocking(
+    ctx: &Arc<AppCtx>,
+    spec: &Value,
+    ropts: &RenderOptions,
+) -> Result<Result<sluice_source::render::RenderedApp, sluice_source::Error>, Error> {
+    let (ctx2, spec2, ropts) = (ctx.clone(), spec.clone(), ropts.clone());
+    tokio::task::spawn_blocking(move || {
+        render_app(
+            &spec2,
+            ctx2.opts.sources.as_ref(),
+            &ropts,
+            Some(&ctx2.cache),
+        )
+    })
+    .await
+    .map_err(|e| Error::Other(format!("render task: {e}")))
+}
+
 async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &mut Settings) -> Result<(), Error> {
     let ns = s(app, "/metadata/namespace").to_string();
     let name = s(app, "/metadata/name").to_string();
@@ -605,16 +626,7 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &mut Settings) -> Res
         return write_invalid(ctx, app, invalid(msg)).await;
     }
     let st: &Settings = st;
-    // render (files and templates: a blocking thread)
-    let sources = ctx.opts.sources.clone();
-    let spec2 = spec.clone();
-    let ropts = st.render.clone();
-    let ctx2 = ctx.clone();
-    let rendered = tokio::task::spawn_blocking(move || {
-        render_app(&spec2, sources.as_ref(), &ropts, Some(&ctx2.cache))
-    })
-    .await
-    .map_err(|e| Error::Other(format!("render task: {e}")))?;
+    let rendered = render_blocking(ctx, spec, &st.render).await?;
     let rendered = match rendered {
         Ok(r) => r,
         Err(e) => {
@@ -705,12 +717,7 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &mut Settings) -> Res
         let op_app = operation_app(app, &sync_op);
         let (op_cmp, op_revision) = match &op_app {
             Some(a2) if conditions.is_empty() => {
-                let r = render_app(
-                    &a2["spec"],
-                    ctx.opts.sources.as_ref(),
-                    &st.render,
-                    Some(&ctx.cache),
-                );
+                let r = render_blocking(ctx, &a2["spec"], &st.render).await?;
                 match r {
                     Ok(r) => {
                         let c = compare(ctx, a2, r.objects, r.revisions, st, &proj).await?;
@@ -845,13 +852,9 @@ async fn reconcile_app(ctx: &Arc<AppCtx>, app: &Value, st: &mut Settings) -> Res
         }
     }
     if synced {
-        let objs = render_app(
-            spec,
-            ctx.opts.sources.as_ref(),
-            &st.render,
-            Some(&ctx.cache),
-        )
-        .map(|r| (r.objects, r.revisions));
+        let objs = render_blocking(ctx, spec, &st.render)
+            .await?
+            .map(|r| (r.objects, r.revisions));
         if let Ok((objs, revs)) = objs {
             cmp = compare(ctx, app, objs, revs, st, &proj).await?;
         }

@@ -580,3 +580,124 @@ fn sync_windows_hold_syncs() {
             && v["status"]["sync"]["status"] == "Synced"
     });
 }
+
+/// Many Applications reconciled at once, each render reading repository credentials
+/// through the in-process API (re-read after 3 s): the API keeps answering and every app
+/// syncs, then all follow a new commit on a hard refresh. Renders used to run on the
+/// runtime's workers and wait, under a lock, for API reads those same workers serve: with
+/// 10,000 apps (bench/applications.py, release build) the server stopped answering. This
+/// test did not hit that interleaving on the old code (80 or 300 apps); the benchmark did.
+#[test]
+fn many_applications_at_once_never_starve_the_api() {
+    const N: usize = 80;
+    if !kubectl_available() {
+        eprintln!("skipped: kubectl not installed");
+        return;
+    }
+    let repo = temp_dir("many-apps-repo");
+    let files: Vec<(String, String)> = (0..N)
+        .map(|i| {
+            (
+                format!("a{i}/cm.yaml"),
+                format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\ndata:\n  i: \"{i}\"\n"),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    write(&repo, &refs);
+    let s = Serve::start("apps-many", &[]);
+    s.ok(
+        &["apply", "-f", "-"],
+        Some("apiVersion: v1\nkind: Namespace\nmetadata: {name: argocd}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: many}\n"),
+    );
+    let apps: Vec<String> = (0..N)
+        .map(|i| {
+            format!(
+                "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: m{i}\n  namespace: argocd\nspec:\n  project: default\n  source:\n    repoURL: file://{}\n    targetRevision: HEAD\n    path: a{i}\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: many\n  syncPolicy:\n    automated: {{prune: true}}\n",
+                repo.display()
+            )
+        })
+        .collect();
+    s.ok(&["apply", "-f", "-"], Some(&apps.join("---\n")));
+    let first = git(&repo, &["rev-parse", "HEAD"]);
+    wait_all_synced(&s, N, &first);
+    // the credentials read expires (3 s); then every app refreshes at once on a new commit
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    let files: Vec<(String, String)> = files
+        .into_iter()
+        .map(|(p, t)| (p, t.replace("i: ", "j: ")))
+        .collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    write(&repo, &refs);
+    let second = git(&repo, &["rev-parse", "HEAD"]);
+    s.ok(
+        &[
+            "annotate",
+            "applications.argoproj.io",
+            "--all",
+            "-n",
+            "argocd",
+            "argocd.argoproj.io/refresh=hard",
+        ],
+        None,
+    );
+    wait_all_synced(&s, N, &second);
+    let cms = s.json(&["get", "configmaps", "-n", "many"]);
+    let updated = cms["items"]
+        .as_array()
+        .map(|a| a.iter().filter(|c| c["data"].get("j").is_some()).count())
+        .unwrap_or(0);
+    assert_eq!(updated, N);
+    let _ = std::fs::remove_dir_all(&repo);
+}
+
+/// Polls until `n` Applications of `argocd` are Synced at `revision`; every poll must be
+/// answered within 10 s.
+fn wait_all_synced(s: &Serve, n: usize, revision: &str) {
+    let t0 = std::time::Instant::now();
+    loop {
+        let o = s.kubectl(
+            &[
+                "get",
+                "applications.argoproj.io",
+                "-n",
+                "argocd",
+                "-o",
+                "json",
+                "--request-timeout=10s",
+            ],
+            None,
+        );
+        assert!(
+            o.status.success(),
+            "the API stopped answering: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+        let synced = v["items"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|a| {
+                        a["status"]["sync"]["status"] == "Synced"
+                            && a["status"]["sync"]["revision"] == revision
+                    })
+                    .count()
+            })
+            .unwrap_or(0);
+        if synced == n {
+            return;
+        }
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(180),
+            "{synced}/{n} Applications synced at {revision}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
