@@ -343,6 +343,9 @@ async fn handle_api(st: Arc<State>, auth: bool, mut req: Request) -> Response {
             None => None,
         };
         let Some(user) = user else {
+            // read (bounded) before answering: a client still writing its body sees the
+            // Status, not a broken pipe
+            let _ = read_body(req).await;
             return error_response(&ApiError::unauthorized());
         };
         let who = req
@@ -355,7 +358,10 @@ async fn handle_api(st: Arc<State>, auth: bool, mut req: Request) -> Response {
         });
         let user = match crate::auth::impersonate(&st, user, req.headers()) {
             Ok(u) => u,
-            Err(e) => return error_response(&e),
+            Err(e) => {
+                let _ = read_body(req).await;
+                return error_response(&e);
+            }
         };
         if let (Some(w), Some(a)) = (&who, &authn)
             && req.headers().contains_key("impersonate-user")
@@ -387,6 +393,9 @@ async fn handle_api(st: Arc<State>, auth: bool, mut req: Request) -> Response {
                     argo_filter = Some((f, a.verb == "watch"))
                 }
                 crate::argo_authz::Decision::Deny => {
+                    // the body may be read already (Argo CD's check needed it); if not, it
+                    // is read now, bounded, so the client sees the 403, not a broken pipe
+                    let _ = read_body(req).await;
                     return error_response(&crate::auth::forbidden(&a, &user));
                 }
             }

@@ -944,3 +944,50 @@ async fn openapi_v2_is_json_swagger_with_an_etag() {
     let a = call(&app, "POST", "/openapi/v2", JSON, "{}").await;
     assert_eq!(a.status, StatusCode::METHOD_NOT_ALLOWED);
 }
+
+/// A request refused before its body is needed (401 without a valid token, 403 from RBAC)
+/// still has its body read, bounded, before the answer: a client still writing it gets the
+/// Status, not a broken pipe (kubectl `create --raw -f -` saw "write: broken pipe").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_requests_read_the_body_before_answering() {
+    let dir = temp_dir("refused-body");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let tokens = dir.join("tokens.csv");
+    std::fs::write(&tokens, "nobody-token,nobody,uid-nobody\n").expect("tokens");
+    let s = server(Options {
+        data_dir: Some(dir.join("data")),
+        token_auth_file: Some(tokens),
+        ..Options::default()
+    });
+    let app = s.router();
+    for (token, want) in [
+        (None, StatusCode::UNAUTHORIZED),
+        (Some("nobody-token"), StatusCode::FORBIDDEN),
+    ] {
+        let consumed = Arc::new(AtomicUsize::new(0));
+        let c2 = consumed.clone();
+        let chunks = futures::stream::iter(
+            (0..64).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b' '; 16 * 1024]))),
+        )
+        .chain(futures::stream::once(async move {
+            c2.fetch_add(1, Ordering::SeqCst);
+            Ok(bytes::Bytes::from_static(b"{}"))
+        }));
+        let mut req = Request::builder()
+            .method("POST")
+            .uri("/api/v1/namespaces/default/configmaps")
+            .header("content-type", "application/json");
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let req = req.body(Body::from_stream(chunks)).expect("request");
+        let resp = app.clone().oneshot(req).await.expect("infallible");
+        assert_eq!(resp.status(), want);
+        assert_eq!(
+            consumed.load(Ordering::SeqCst),
+            1,
+            "{want}: the body was read to its end before the answer"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
