@@ -344,10 +344,12 @@ impl State {
         let mut out = Vec::new();
         let mut builtin = Vec::new();
         for r in reg.all() {
-            // runs are never the target of a reference, and they are the kinds that pile
-            // up (thousands of finished PipelineRuns and TaskRuns): copying them made every
-            // write of a custom resource cost O(stored runs) (bench/serve.py)
-            if r.custom && !is_run_kind(&r.group, &r.plural) {
+            // runs and Applications are never the target of a reference, and they are the
+            // kinds that pile up (thousands of finished PipelineRuns and TaskRuns, thousands
+            // of Applications): parsing them made every write of a custom resource cost
+            // O(stored runs) (bench/serve.py) and every Application write O(Applications),
+            // a sync wave of 10,000 O(N^2) (bench/applications.py)
+            if r.custom && !never_referenced(&r.group, &r.plural) {
                 let ns_filter = r.namespaced.then_some(ns.as_str());
                 let (objs, _) =
                     self.store
@@ -1414,19 +1416,25 @@ fn is_kyverno_policy(info: &ResourceInfo) -> bool {
 }
 
 /// Tekton's run kinds: what references resolve to is never one of them.
-fn is_run_kind(group: &str, plural: &str) -> bool {
-    group == "tekton.dev" && matches!(plural, "pipelineruns" | "taskruns" | "customruns")
+/// Kinds no validator looks up (sluice-apis finds Tasks, Pipelines, StepActions, AppProjects,
+/// bindings, templates, analysis templates, Secrets and ConfigMaps by name; never a run or an
+/// Application).
+fn never_referenced(group: &str, plural: &str) -> bool {
+    (group == "tekton.dev" && matches!(plural, "pipelineruns" | "taskruns" | "customruns"))
+        || (group == "argoproj.io" && plural == "applications")
 }
 
 #[cfg(test)]
 mod run_kind_tests {
     #[test]
     fn runs_are_not_reference_targets() {
-        assert!(super::is_run_kind("tekton.dev", "pipelineruns"));
-        assert!(super::is_run_kind("tekton.dev", "taskruns"));
-        assert!(!super::is_run_kind("tekton.dev", "tasks"));
-        assert!(!super::is_run_kind("tekton.dev", "pipelines"));
-        assert!(!super::is_run_kind("argoproj.io", "analysisruns"));
+        assert!(super::never_referenced("tekton.dev", "pipelineruns"));
+        assert!(super::never_referenced("tekton.dev", "taskruns"));
+        assert!(super::never_referenced("argoproj.io", "applications"));
+        assert!(!super::never_referenced("tekton.dev", "tasks"));
+        assert!(!super::never_referenced("tekton.dev", "pipelines"));
+        assert!(!super::never_referenced("argoproj.io", "appprojects"));
+        assert!(!super::never_referenced("argoproj.io", "analysisruns"));
     }
 }
 
