@@ -300,26 +300,9 @@ fn object_meta(obj: &Value, errs: &mut FieldErrors) {
     }
 }
 
-/// `IsDNS1035Label` (a Service's name: `ValidateServiceName = NameIsDNS1035Label`).
-pub fn dns1035_label(v: &str) -> Vec<String> {
-    let mut errs = Vec::new();
-    if v.len() > names::DNS1123_LABEL_MAX {
-        errs.push(format!(
-            "must be no more than {} characters",
-            names::DNS1123_LABEL_MAX
-        ));
-    }
-    let b = v.as_bytes();
-    let ok = !b.is_empty()
-        && b[0].is_ascii_lowercase()
-        && (b[b.len() - 1].is_ascii_lowercase() || b[b.len() - 1].is_ascii_digit())
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-');
-    if !ok {
-        errs.push("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')".to_owned());
-    }
-    errs
-}
+/// `IsDNS1035Label` (a Service's name: `ValidateServiceName = NameIsDNS1035Label`), as
+/// `sluice validate` checks it.
+pub use sluice_apis::corev1::util::dns1035_label;
 
 /// `IsValidPathSegmentName` (`ValidateRBACName` and every name's path-segment check).
 pub fn path_segment_name(name: &str) -> Vec<String> {
