@@ -94,6 +94,7 @@ spec:
 """)
     cpu0 = cpu_s()
     t = time.time()
+    last_progress = t
     r = kubectl("apply", "-f", "-", stdin="---\n".join(apps))
     if r.returncode != 0:
         sys.exit(r.stderr)
@@ -107,10 +108,17 @@ spec:
             break
         if time.time() - t > 1800:
             sys.exit(f"timeout: {done}/{n} synced")
-        time.sleep(0.5)
+        if time.time() - last_progress >= 10:
+            last_progress = time.time()
+            print(f"  ... {done}/{n} Synced+Healthy after {last_progress - t:.0f} s, server RSS "
+                  f"{status_kb('VmRSS') / 1024:.0f} MiB", file=sys.stderr, flush=True)
+        # listing N applications is itself work for the server: poll less often when N is large
+        time.sleep(0.5 if n <= 1000 else 2.0)
     apps_s = time.time() - t
     cpu_sync = cpu_s() - cpu0
     # steady state: one refresh cycle of N unchanged apps (timeout.reconciliation 30s)
+    print(f"  ... all {n} Synced+Healthy after {apps_s:.1f} s; measuring one refresh cycle "
+          f"(server pid {proc.pid})", file=sys.stderr, flush=True)
     cpu1 = cpu_s()
     time.sleep(35)
     cpu_cycle = cpu_s() - cpu1

@@ -16,7 +16,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
 use serde_json::{Value, json};
-use sluice_core::selector::{FieldSelector, Selector};
+use sluice_core::selector::{FieldSelector, Operator, Selector};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::admission::{AdmissionHook, FieldValidation};
@@ -1654,7 +1654,16 @@ fn matches_stored(
         .iter()
         .all(|(f, _, _)| f == "metadata.name" || f == "metadata.namespace")
     {
-        return matches_filters(info, &obj.meta().as_value(), ls, fs);
+        let m = obj.meta();
+        if !ls.is_empty() && !ls.matches_map(m.labels()) {
+            return Ok(false);
+        }
+        let get = |f: &str| match f {
+            "metadata.name" => Some(m.name.to_string()),
+            "metadata.namespace" => Some(m.namespace.to_string()),
+            _ => None,
+        };
+        return Ok(fs.terms.is_empty() || fs.matches(&get));
     }
     matches_filters(info, &obj.value(), ls, fs)
 }
@@ -1747,9 +1756,21 @@ fn list(st: &State, t: &Target, q: &Query, as_table: bool) -> Result<Reply, ApiE
         }
     }
     let key = resource_key(&t.info.group, &t.info.plural);
-    let (objs, rv) = st
-        .store
-        .list_stored(&key, t.namespace.as_deref(), after.as_ref());
+    // a `key=value` requirement lists through the store's index of that label
+    let eq = ls.requirements.iter().find_map(|r| match r.op {
+        Operator::Equals | Operator::In if r.values.len() == 1 => {
+            r.values.first().map(|v| (r.key.as_str(), v.as_str()))
+        }
+        _ => None,
+    });
+    let (objs, rv) = match eq {
+        Some((k, v)) => st
+            .store
+            .list_labelled(&key, t.namespace.as_deref(), after.as_ref(), k, v),
+        None => st
+            .store
+            .list_stored(&key, t.namespace.as_deref(), after.as_ref()),
+    };
     let mut items: Vec<&Obj> = Vec::new();
     let mut cont = None;
     let mut remaining = 0usize;

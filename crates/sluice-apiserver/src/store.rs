@@ -10,7 +10,7 @@
 //!   `serde_json::Value` costs several times the text (bench/serve.py (c): 10,000 finished
 //!   PipelineRuns), and lists and watches mostly send the text as it is.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -77,8 +77,10 @@ pub struct Meta {
     pub api_version: Box<str>,
     pub name: Box<str>,
     pub namespace: Box<str>,
-    /// `metadata.labels` as JSON text ("" when it has none): selectors read it unparsed.
-    pub labels: Box<str>,
+    /// `metadata.labels` (string values), in the object's order, as `key\0value\0...` in
+    /// one allocation (label keys and values are validated: no NUL): what label selectors
+    /// read without parsing the object. [`Meta::labels`] iterates it.
+    pub label_text: Box<str>,
 }
 
 impl Meta {
@@ -112,12 +114,34 @@ impl Meta {
                 .into(),
             name: s("name").into(),
             namespace: s("namespace").into(),
-            labels: md
+            label_text: md
                 .and_then(|m| m.get("labels"))
-                .filter(|l| l.as_object().is_some_and(|m| !m.is_empty()))
-                .map(|l| l.to_string().into())
+                .and_then(Value::as_object)
+                .map(|m| {
+                    let mut t = String::new();
+                    for (k, v) in m {
+                        if let Some(v) = v.as_str() {
+                            t.push_str(k);
+                            t.push('\0');
+                            t.push_str(v);
+                            t.push('\0');
+                        }
+                    }
+                    t.into_boxed_str()
+                })
                 .unwrap_or_default(),
         }
+    }
+
+    /// The labels (key, value), in the object's order.
+    pub fn labels(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
+        let mut parts = self.label_text.split('\0');
+        std::iter::from_fn(move || Some((parts.next()?, parts.next()?)))
+    }
+
+    /// The value of label `key`.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
 
     /// `{"metadata": {"name", "namespace", "labels"}}`: what label selectors and the
@@ -129,11 +153,12 @@ impl Meta {
             "namespace".into(),
             Value::String(self.namespace.to_string()),
         );
-        if !self.labels.is_empty() {
-            m.insert(
-                "labels".into(),
-                serde_json::from_str(&self.labels).unwrap_or(Value::Null),
-            );
+        if !self.label_text.is_empty() {
+            let labels = self
+                .labels()
+                .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+                .collect();
+            m.insert("labels".into(), Value::Object(labels));
         }
         serde_json::json!({ "metadata": m })
     }
@@ -211,9 +236,53 @@ struct Inner {
     /// `--encryption-provider-config`, and each resource's transformer once asked for.
     enc: Option<Arc<EncryptionConfig>>,
     transformers: HashMap<String, Option<Arc<Transformer>>>,
+    /// Label indexes, built on the first list that selects `key=value` on a resource and
+    /// kept up to date by every write after: (resource, label key) -> value -> objects.
+    label_index: HashMap<(Arc<str>, Box<str>), LabelIndex>,
 }
 
+/// The objects (namespace, name) of one resource carrying each value of one label key.
+type LabelIndex = HashMap<Box<str>, BTreeSet<(String, String)>>;
+
+/// At most this many (resource, label key) indexes: keys a client made up do not grow the
+/// store without bound; lists past it scan.
+const MAX_LABEL_INDEXES: usize = 64;
+
 impl Inner {
+    /// Moves `(ns, name)` in the indexes of `resource` from its old labels to its new ones
+    /// (None: absent).
+    fn reindex(
+        &mut self,
+        resource: &str,
+        ns: &str,
+        name: &str,
+        old: Option<&Meta>,
+        new: Option<&Meta>,
+    ) {
+        for ((r, key), idx) in self.label_index.iter_mut() {
+            if &**r != resource {
+                continue;
+            }
+            let before = old.and_then(|m| m.label(key));
+            let after = new.and_then(|m| m.label(key));
+            if before == after {
+                continue;
+            }
+            let k = (ns.to_owned(), name.to_owned());
+            if let Some(v) = before
+                && let Some(set) = idx.get_mut(v)
+            {
+                set.remove(&k);
+                if set.is_empty() {
+                    idx.remove(v);
+                }
+            }
+            if let Some(v) = after {
+                idx.entry(v.into()).or_default().insert(k);
+            }
+        }
+    }
+
     fn transformer(&mut self, resource: &str) -> Option<Arc<Transformer>> {
         let enc = self.enc.as_ref()?;
         if let Some(t) = self.transformers.get(resource) {
@@ -413,6 +482,7 @@ impl Store {
                 written: HashMap::new(),
                 enc,
                 transformers,
+                label_index: HashMap::new(),
             }),
             tx,
             rewritten: stale.len(),
@@ -494,6 +564,64 @@ impl Store {
             .range((lower, Bound::Unbounded))
             .take_while(|((ns, _), _)| namespace.is_none_or(|n| n == ns))
             .map(|(_, v)| v.clone())
+            .collect();
+        (out, g.rv)
+    }
+
+    /// [`Store::list_stored`] restricted to objects labelled `key=value`, through an index of
+    /// that key (built on first use): a selector's list does not visit every object of the
+    /// resource. Without an index (too many keys asked for), every object is visited.
+    pub fn list_labelled(
+        &self,
+        resource: &str,
+        namespace: Option<&str>,
+        after: Option<&(String, String)>,
+        key: &str,
+        value: &str,
+    ) -> (Vec<Obj>, u64) {
+        let mut g = self.lock();
+        let inner = &mut *g;
+        let Some((rkey, objs)) = inner.objects.get_key_value(resource) else {
+            return (Vec::new(), inner.rv);
+        };
+        let ik = (rkey.clone(), Box::<str>::from(key));
+        if !inner.label_index.contains_key(&ik) {
+            if inner.label_index.len() >= MAX_LABEL_INDEXES {
+                drop(g);
+                let (all, rv) = self.list_stored(resource, namespace, after);
+                let out = all
+                    .into_iter()
+                    .filter(|o| o.meta().label(key) == Some(value))
+                    .collect();
+                return (out, rv);
+            }
+            let mut idx = LabelIndex::new();
+            for (k, o) in objs {
+                if let Some(v) = o.meta().label(key) {
+                    idx.entry(v.into()).or_default().insert(k.clone());
+                }
+            }
+            inner.label_index.insert(ik.clone(), idx);
+        }
+        let g = &*g;
+        let (Some(objs), Some(set)) = (
+            g.objects.get(resource),
+            g.label_index.get(&ik).and_then(|i| i.get(value)),
+        ) else {
+            return (Vec::new(), g.rv);
+        };
+        use std::ops::Bound;
+        let lower = match after {
+            Some(k) => Bound::Excluded(k.clone()),
+            None => match namespace {
+                Some(ns) => Bound::Included((ns.to_owned(), String::new())),
+                None => Bound::Unbounded,
+            },
+        };
+        let out = set
+            .range((lower, Bound::Unbounded))
+            .take_while(|(ns, _)| namespace.is_none_or(|n| n == ns))
+            .filter_map(|k| objs.get(k).cloned())
             .collect();
         (out, g.rv)
     }
@@ -592,12 +720,16 @@ impl Store {
         };
         g.written.insert(key.clone(), rv);
         let objs = g.objects.entry(key.clone()).or_default();
-        let prev = if ty == EventType::Deleted {
-            objs.remove(&(ns.clone(), name));
-            None
+        let (prev, old) = if ty == EventType::Deleted {
+            (None, objs.remove(&(ns.clone(), name.clone())))
         } else {
-            objs.insert((ns.clone(), name), stored.clone())
+            let p = objs.insert((ns.clone(), name.clone()), stored.clone());
+            (p.clone(), p)
         };
+        if !g.label_index.is_empty() {
+            let new = (ty != EventType::Deleted).then_some(stored.meta());
+            g.reindex(resource, &ns, &name, old.as_ref().map(|o| o.meta()), new);
+        }
         let ev = Arc::new(Event {
             rv,
             ty,
@@ -898,7 +1030,7 @@ mod tests {
                 api_version: "v1".into(),
                 name: "owned".into(),
                 namespace: "default".into(),
-                labels: "".into(),
+                label_text: Box::default(),
             }
         );
         let mut l = cm("labelled");
@@ -943,5 +1075,57 @@ mod tests {
         );
         assert_eq!(objs.len(), 2);
         assert_eq!(rv, 3);
+    }
+
+    proptest::proptest! {
+        /// A list through the label index is the full list filtered by the label, whatever
+        /// writes came before and after the index was built (creates, relabels, deletes,
+        /// several namespaces, a continue point).
+        #[test]
+        fn labelled_lists_agree_with_a_scan(
+            ops in proptest::collection::vec((0u8..4, 0u8..6, 0u8..2, 0u8..3), 1..60),
+            first_list in 0usize..60,
+        ) {
+            let s = Store::open(Path::new(":memory:"), 16).expect("open");
+            let check = |s: &Store| {
+                for ns in [None, Some("a"), Some("b")] {
+                    // a continue point is in the listed namespace
+                    for after in [None, Some((ns.unwrap_or("a").to_string(), "o3".to_string()))] {
+                        for v in ["x", "y"] {
+                            let (got, _) = s.list_labelled("/configmaps", ns, after.as_ref(), "app", v);
+                            let (all, _) = s.list_stored("/configmaps", ns, after.as_ref());
+                            let want: Vec<_> = all.into_iter().filter(|o| o.meta().label("app") == Some(v)).collect();
+                            let names = |l: &[Obj]| l.iter().map(|o| (o.meta().namespace.to_string(), o.meta().name.to_string())).collect::<Vec<_>>();
+                            assert_eq!(names(&got), names(&want), "ns {ns:?} after {after:?} app={v}");
+                        }
+                    }
+                }
+            };
+            for (i, (op, n, ns, label)) in ops.into_iter().enumerate() {
+                if i == first_list {
+                    check(&s);
+                }
+                let ns = ["a", "b"][ns as usize];
+                let name = format!("o{n}");
+                let mut o = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns}});
+                match label {
+                    0 => {}
+                    1 => o["metadata"]["labels"] = json!({"app": "x", "other": "1"}),
+                    _ => o["metadata"]["labels"] = json!({"app": "y"}),
+                }
+                match op {
+                    0 | 1 => {
+                        let _ = s.create("/configmaps", o);
+                    }
+                    2 => {
+                        let _ = s.update("/configmaps", o, None);
+                    }
+                    _ => {
+                        let _ = s.delete("/configmaps", ns, &name, None);
+                    }
+                }
+            }
+            check(&s);
+        }
     }
 }

@@ -357,13 +357,23 @@ pub async fn run(client: Client, opts: Options) -> Result<(), Error> {
 /// reconcile of one returns at once, so a full copy of each (spec, status with every
 /// child's results) cost more memory than the API server's own copy (bench/serve.py (c)).
 fn runs_controller(api: Api<DynamicObject>, ar: ApiResource) -> Controller<DynamicObject> {
+    trimmed_controller(api, ar, trim_finished)
+}
+
+/// A controller over `api` whose cache holds each object as `trim` leaves it (the
+/// reconciles read what they need beyond that from the API).
+pub(crate) fn trimmed_controller(
+    api: Api<DynamicObject>,
+    ar: ApiResource,
+    trim: fn(&mut DynamicObject),
+) -> Controller<DynamicObject> {
     use kube::runtime::WatchStreamExt;
     use kube::runtime::reflector::{self, store::Writer};
     let writer = Writer::<DynamicObject>::new(ar.clone());
     let reader = writer.as_reader();
     let stream = reflector::reflector(
         writer,
-        watcher(api, watcher::Config::default()).modify(trim_finished),
+        watcher(api, watcher::Config::default()).modify(trim),
     )
     .applied_objects();
     Controller::for_stream_with(stream, reader, ar)

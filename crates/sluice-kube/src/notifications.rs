@@ -19,8 +19,7 @@ use futures::StreamExt;
 use kube::Client;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::core::ApiResource;
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::watcher;
+use kube::runtime::controller::Action;
 use serde_json::{Value, json};
 use sluice_notify::{Config, NOTIFIED_ANNOTATION, SUBSCRIBE_PREFIX, State};
 
@@ -356,10 +355,11 @@ pub async fn run(client: Client, namespace: &str) {
         instance: format!("sluice-{}", std::process::id()),
         written: Default::default(),
     });
-    Controller::new_with(
+    // templates read the whole Application but its managedFields, which the cache drops
+    crate::trimmed_controller(
         Api::<DynamicObject>::all_with(client, &app_ar()),
-        watcher::Config::default(),
         app_ar(),
+        |o| o.metadata.managed_fields = None,
     )
     .run(reconcile_app, error_policy, ctx)
     .for_each(|_| futures::future::ready(()))
