@@ -264,6 +264,13 @@ impl ApiServer {
         server::router(self.state.clone(), false)
     }
 
+    /// The HTTP API for an in-process client acting as `user` (a controller's
+    /// ServiceAccount, [`sluice_auth::bootstrap::controller_user`]): no TCP, no token, each
+    /// request authorized by RBAC as that user's.
+    pub fn router_as(&self, user: sluice_auth::UserInfo) -> axum::Router {
+        server::router_with(self.state.clone(), server::Access::As(Arc::new(user)))
+    }
+
     /// Accepts OpenID Connect ID tokens as `o` says (replacing any OIDC configuration),
     /// loading the provider's keys now when called on a tokio runtime, else from
     /// [`ApiServer::start_background`]. For configurations read from the store (Argo CD's

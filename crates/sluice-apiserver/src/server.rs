@@ -163,9 +163,28 @@ impl State {
 
 /// The router: every request goes through [`handle`].
 pub fn router(state: Arc<State>, auth: bool) -> Router {
+    let access = if auth { Access::Token } else { Access::Local };
+    router_with(state, access)
+}
+
+/// Who the requests of a router are from.
+#[derive(Clone)]
+pub enum Access {
+    /// A bearer token authenticates each request (the API over TCP).
+    Token,
+    /// The server itself: no authentication, no authorization (`system:apiserver`).
+    Local,
+    /// An in-process client acting as this user (a controller's ServiceAccount): not
+    /// authenticated (nothing crossed a process boundary), authorized by RBAC as any
+    /// request of that user.
+    As(Arc<sluice_auth::UserInfo>),
+}
+
+pub fn router_with(state: Arc<State>, access: Access) -> Router {
     Router::new().fallback(move |req: Request| {
         let st = state.clone();
-        async move { handle(st, auth, req).await }
+        let access = access.clone();
+        async move { handle(st, access, req).await }
     })
 }
 
@@ -277,16 +296,17 @@ pub(crate) fn mounted(mounts: &[(String, Router)], path: &str) -> Option<Router>
         .map(|(_, r)| r.clone())
 }
 
-async fn handle(st: Arc<State>, auth: bool, req: Request) -> Response {
+async fn handle(st: Arc<State>, access: Access, req: Request) -> Response {
     match st.audit.clone() {
         Some(a) => {
-            crate::audit_log::audited(st.clone(), a, auth, req, |r| handle_api(st, auth, r)).await
+            let auth = !matches!(access, Access::Local);
+            crate::audit_log::audited(st.clone(), a, auth, req, |r| handle_api(st, access, r)).await
         }
-        None => handle_api(st, auth, req).await,
+        None => handle_api(st, access, req).await,
     }
 }
 
-async fn handle_api(st: Arc<State>, auth: bool, mut req: Request) -> Response {
+async fn handle_api(st: Arc<State>, access: Access, mut req: Request) -> Response {
     let path = req.uri().path().to_owned();
     let mount = mounted(&st.mounts.read().unwrap_or_else(|e| e.into_inner()), &path);
     if let Some(router) = mount {
@@ -332,7 +352,22 @@ async fn handle_api(st: Arc<State>, auth: bool, mut req: Request) -> Response {
         || path.starts_with("/livez/")
         || (path == "/metrics" && st.metrics_public());
     let mut argo_filter: Option<(crate::argo_authz::ItemFilter, bool)> = None;
-    if auth && !public {
+    if let Access::As(user) = &access
+        && !public
+    {
+        if let Some(w) = req.extensions().get::<Arc<crate::audit_log::Who>>() {
+            w.set(user, None);
+        }
+        let a = crate::auth::attributes(req.method(), &path, req.uri().query().unwrap_or(""));
+        if !crate::auth::allowed(&st, user, &a) {
+            let e = crate::auth::forbidden(&a, user);
+            // a controller refused is a role narrowed by hand, or a right its role lacks
+            crate::log_warning(format!("controller request refused: {}", e.message));
+            return error_response(&e);
+        }
+        req.extensions_mut().insert(user.clone());
+    }
+    if matches!(access, Access::Token) && !public {
         let token = req
             .headers()
             .get(header::AUTHORIZATION)

@@ -343,6 +343,183 @@ pub fn objects() -> Vec<Value> {
             &["system:authenticated", "system:unauthenticated"],
         ),
     ]
+    .into_iter()
+    .chain(controller_objects())
+    .collect()
+}
+
+/// The namespace of the controllers' ServiceAccounts (kube-system's role for Sluice).
+pub const CONTROLLER_NAMESPACE: &str = "sluice-system";
+
+/// The controllers of `sluice serve`, each acting as its own ServiceAccount
+/// (`system:serviceaccount:sluice-system:NAME`) bound to ClusterRole
+/// `sluice:controller:NAME`, as kube-controller-manager's controllers are bound to their
+/// `system:controller:*` roles.
+pub const CONTROLLERS: &[&str] = &[
+    "pipelines",
+    "triggers",
+    "rollouts",
+    "gitops",
+    "notifications",
+];
+
+/// The identity controller `name` acts as.
+pub fn controller_user(name: &str) -> crate::UserInfo {
+    crate::UserInfo::new(
+        format!("system:serviceaccount:{CONTROLLER_NAMESPACE}:{name}"),
+        &[
+            "system:serviceaccounts",
+            &format!("system:serviceaccounts:{CONTROLLER_NAMESPACE}"),
+            "system:authenticated",
+        ],
+    )
+}
+
+/// The rules of controller `name`'s ClusterRole: what it reads and writes, from the
+/// upstream installs it replaces where they are narrower than `*`.
+fn controller_rules(name: &str) -> Vec<Value> {
+    let all = &["*"][..];
+    let rw_ro: Vec<String> = cat(RW, RO);
+    let rw_ro: Vec<&str> = rw_ro.iter().map(String::as_str).collect();
+    let events = rule(
+        &["create", "patch", "update"],
+        &["", "events.k8s.io"],
+        &["events"],
+    );
+    let sar = rule(
+        &["create"],
+        &["authorization.k8s.io"],
+        &["subjectaccessreviews"],
+    );
+    match name {
+        // tekton-pipelines-controller-cluster-access and -tenant-access (Tekton's
+        // config/200-clusterrole.yaml): runs and their definitions, the TaskRuns' Pods,
+        // what steps mount (read), claims of workspaces; a ServiceAccount's Secrets are
+        // checked by a SubjectAccessReview; a run's end notifies (argocd-notifications-cm)
+        "pipelines" => vec![
+            rule(all, &["tekton.dev", "resolution.tekton.dev"], all),
+            rule(
+                &["get", "list", "watch", "update", "patch"],
+                &["triggers.tekton.dev"],
+                &["eventlisteners", "eventlisteners/status"],
+            ),
+            rule(
+                &rw_ro,
+                &[""],
+                &["pods", "pods/status", "persistentvolumeclaims"],
+            ),
+            rule(
+                RO,
+                &[""],
+                &[
+                    "pods/log",
+                    "configmaps",
+                    "secrets",
+                    "serviceaccounts",
+                    "namespaces",
+                    "limitranges",
+                ],
+            ),
+            // whether a run's `default` ServiceAccount is named by a binding
+            rule(
+                RO,
+                &["rbac.authorization.k8s.io"],
+                &["rolebindings", "clusterrolebindings"],
+            ),
+            events.clone(),
+            sar.clone(),
+        ],
+        // the EventListeners' sink: reads the listeners and their parts, keeps delivery
+        // records (ConfigMaps), and creates what a TriggerTemplate makes once a
+        // SubjectAccessReview said the listener's ServiceAccount may (upstream: the
+        // listener's own Pod, as that ServiceAccount)
+        "triggers" => vec![
+            rule(RO, &["triggers.tekton.dev"], all),
+            rule(&rw_ro, &[""], &["configmaps"]),
+            rule(RO, &[""], &["secrets", "serviceaccounts"]),
+            rule(&["create"], all, all),
+            rule(
+                RO,
+                &["rbac.authorization.k8s.io"],
+                &["rolebindings", "clusterrolebindings"],
+            ),
+            events.clone(),
+            sar.clone(),
+        ],
+        // argo-rollouts' ClusterRole (manifests/role/argo-rollouts-clusterrole.yaml)
+        "rollouts" => vec![
+            rule(
+                all,
+                &["argoproj.io"],
+                &[
+                    "rollouts",
+                    "rollouts/status",
+                    "rollouts/finalizers",
+                    "analysisruns",
+                    "analysisruns/status",
+                    "analysisruns/finalizers",
+                    "experiments",
+                    "experiments/status",
+                    "experiments/finalizers",
+                ],
+            ),
+            rule(
+                RO,
+                &["argoproj.io"],
+                &["analysistemplates", "clusteranalysistemplates"],
+            ),
+            rule(all, &["apps"], &["replicasets"]),
+            rule(RO, &["apps"], &["deployments"]),
+            rule(&rw_ro, &[""], &["services"]),
+            rule(
+                &["get", "list", "watch", "delete", "patch", "update"],
+                &[""],
+                &["pods"],
+            ),
+            rule(RO, &[""], &["configmaps", "secrets"]),
+            rule(&rw_ro, &["networking.k8s.io", "extensions"], &["ingresses"]),
+            rule(all, &["batch"], &["jobs"]),
+            events.clone(),
+        ],
+        // argocd-application-controller and -applicationset-controller: Argo CD deploys
+        // anything, so upstream's ClusterRole is `*` on everything
+        "gitops" => vec![rule(all, all, all), url_rule(all, all)],
+        // argocd-notifications-controller: Applications (the notified-annotation),
+        // PipelineRuns, its ConfigMap and Secret
+        "notifications" => vec![
+            rule(
+                &["get", "list", "watch", "patch", "update"],
+                &["argoproj.io"],
+                &["applications", "appprojects"],
+            ),
+            rule(
+                RO,
+                &["tekton.dev"],
+                &["pipelineruns", "pipelines", "taskruns"],
+            ),
+            rule(RO, &[""], &["configmaps", "secrets"]),
+            events,
+        ],
+        _ => Vec::new(),
+    }
+}
+
+/// The controllers' ClusterRoles and their ClusterRoleBindings.
+fn controller_objects() -> Vec<Value> {
+    let labels = json!({"app.kubernetes.io/part-of": "sluice"});
+    let mut out = Vec::new();
+    for name in CONTROLLERS {
+        let role = format!("sluice:controller:{name}");
+        out.push(cluster_role(&role, labels.clone(), controller_rules(name)));
+        out.push(json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": role, "labels": labels,
+                         "annotations": {"rbac.authorization.kubernetes.io/autoupdate": "true"}},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": CONTROLLER_NAMESPACE}],
+        }));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -350,6 +527,96 @@ mod tests {
     use super::*;
     use crate::UserInfo;
     use crate::rbac::{Attributes, Rbac};
+
+    fn default_rbac() -> Rbac {
+        let all = objects();
+        let pick =
+            |k: &str| -> Vec<Value> { all.iter().filter(|o| o["kind"] == k).cloned().collect() };
+        Rbac::new(&[], &pick("ClusterRole"), &[], &pick("ClusterRoleBinding"))
+    }
+
+    #[test]
+    fn controllers_hold_only_their_own_rights() {
+        let rbac = default_rbac();
+        let can = |ctl: &str, verb: &str, g: &str, res: &str, ns: &str| {
+            rbac.authorize(
+                &controller_user(ctl),
+                &Attributes::resource(verb, g, res, ns),
+            )
+            .allowed
+        };
+        // each does its job
+        assert!(can(
+            "pipelines",
+            "update",
+            "tekton.dev",
+            "pipelineruns/status",
+            "ci"
+        ));
+        assert!(can("pipelines", "create", "", "pods", "ci"));
+        assert!(can("pipelines", "get", "", "secrets", "ci"));
+        assert!(can(
+            "pipelines",
+            "create",
+            "authorization.k8s.io",
+            "subjectaccessreviews",
+            ""
+        ));
+        assert!(can(
+            "triggers",
+            "create",
+            "tekton.dev",
+            "pipelineruns",
+            "ci"
+        ));
+        assert!(can("triggers", "delete", "", "configmaps", "ci"));
+        assert!(can("rollouts", "patch", "apps", "replicasets", "prod"));
+        assert!(can("rollouts", "create", "batch", "jobs", "prod"));
+        assert!(can("gitops", "delete", "apps", "deployments", "prod"));
+        assert!(can(
+            "notifications",
+            "patch",
+            "argoproj.io",
+            "applications",
+            "argocd"
+        ));
+        // and nothing beside it
+        assert!(!can("pipelines", "create", "", "secrets", "ci"));
+        assert!(!can(
+            "pipelines",
+            "get",
+            "argoproj.io",
+            "applications",
+            "argocd"
+        ));
+        assert!(!can(
+            "pipelines",
+            "create",
+            "rbac.authorization.k8s.io",
+            "clusterrolebindings",
+            ""
+        ));
+        assert!(!can(
+            "triggers",
+            "delete",
+            "tekton.dev",
+            "pipelineruns",
+            "ci"
+        ));
+        assert!(!can("triggers", "update", "", "secrets", "ci"));
+        assert!(!can("rollouts", "get", "tekton.dev", "pipelineruns", "ci"));
+        assert!(!can("rollouts", "delete", "", "secrets", "prod"));
+        assert!(!can(
+            "notifications",
+            "delete",
+            "argoproj.io",
+            "applications",
+            "argocd"
+        ));
+        assert!(!can("notifications", "create", "", "pods", "argocd"));
+        // an unknown controller name holds nothing
+        assert!(!can("nobody", "get", "", "configmaps", "ci"));
+    }
 
     #[test]
     fn triggers_eventlistener_roles_let_a_bound_listener_create_runs() {

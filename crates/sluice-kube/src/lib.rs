@@ -286,10 +286,21 @@ pub async fn catalog(client: &Client, namespace: &str) -> Result<Catalog, Error>
 /// backoff doubling to 60 s, back to 1 s after a minute of running), so that one
 /// controller's failure never ends the process that hosts them.
 pub async fn run_supervised(client: Client, opts: Options) {
+    run_supervised_as(client.clone(), client, opts).await
+}
+
+/// [`run_supervised`] of [`run_as`].
+pub async fn run_supervised_as(client: Client, rollouts_client: Client, opts: Options) {
     let mut backoff = std::time::Duration::from_secs(1);
     loop {
         let started = std::time::Instant::now();
-        match tokio::spawn(run(client.clone(), opts.clone())).await {
+        match tokio::spawn(run_as(
+            client.clone(),
+            rollouts_client.clone(),
+            opts.clone(),
+        ))
+        .await
+        {
             Ok(Ok(())) => return,
             Ok(Err(e)) => eprintln!("error: controllers stopped: {e}; restarting in {backoff:?}"),
             Err(e) => eprintln!("error: controllers panicked: {e}; restarting in {backoff:?}"),
@@ -302,9 +313,15 @@ pub async fn run_supervised(client: Client, opts: Options) {
     }
 }
 
-/// Runs the PipelineRun and TaskRun controllers until the client's API goes away for
-/// good or the future is dropped.
+/// Runs the PipelineRun and TaskRun controllers (with the EventListener and Rollout
+/// controllers) until the client's API goes away for good or the future is dropped.
 pub async fn run(client: Client, opts: Options) -> Result<(), Error> {
+    run_as(client.clone(), client, opts).await
+}
+
+/// [`run`] with the Rollout controllers on a client of their own (`sluice serve` gives
+/// each controller its ServiceAccount's identity).
+pub async fn run_as(client: Client, rollouts_client: Client, opts: Options) -> Result<(), Error> {
     std::fs::create_dir_all(&opts.data_dir).map_err(|e| {
         Error::Other(format!(
             "{}: cannot create the data directory: {e}",
@@ -344,9 +361,10 @@ pub async fn run(client: Client, opts: Options) -> Result<(), Error> {
             .await;
         }
     };
+    let rollouts_ctx = Ctx::new(rollouts_client, ctx.opts.clone());
     futures::future::join(
         futures::future::join3(pr_ctl, tr_ctl, el_ctl),
-        rollouts::run(ctx.clone()),
+        rollouts::run(rollouts_ctx),
     )
     .await;
     Ok(())

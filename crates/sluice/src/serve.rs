@@ -185,10 +185,23 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
             );
         })
         .await?;
-        // the controllers, over an in-process client (no TCP, no token), supervised
-        let client = sluice_kube::in_process_client(e.server.local_router(), "default");
+        // the controllers, supervised, each over an in-process client (no TCP, no token)
+        // acting as its own ServiceAccount, authorized by RBAC with the ClusterRole
+        // `sluice:controller:NAME` the server bootstraps (docs/security.md)
+        let as_controller = |name: &str| {
+            sluice_kube::in_process_client(
+                e.server
+                    .router_as(sluice_auth::bootstrap::controller_user(name)),
+                "default",
+            )
+        };
+        let client = as_controller("pipelines");
+        let gitops = as_controller("gitops");
         // EventListeners: on this port without the token, and on --listeners-listen
-        let sink = std::sync::Arc::new(sluice_kube::triggers::Sink::new(client.clone(), sink_opts));
+        let sink = std::sync::Arc::new(sluice_kube::triggers::Sink::new(
+            as_controller("triggers"),
+            sink_opts,
+        ));
         sink.counters.report_to(metrics.clone());
         let hook = std::sync::Arc::new(crate::listeners::SinkHook { sink });
         e.server.set_listener_hook(hook.clone());
@@ -201,29 +214,33 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
         // and the push webhook at /api/webhook
         let repos = crate::applications::repositories(&data)?;
         let mut app_opts = crate::applications::options(&repos);
-        crate::applications::with_helm_repos(&mut app_opts, &data, &client);
-        crate::applications::with_git_credentials(&repos, &client, &app_opts.controller_namespace);
+        crate::applications::with_helm_repos(&mut app_opts, &data, &gitops);
+        crate::applications::with_git_credentials(&repos, &gitops, &app_opts.controller_namespace);
         app_opts.metrics = Some(metrics.clone());
         e.server
             .mount(
                 "/api/webhook",
-                crate::applications::webhook_router(client.clone(), &app_opts),
+                crate::applications::webhook_router(gitops.clone(), &app_opts),
             )
             .context("mounting /api/webhook")?;
         tokio::spawn(sluice_kube::application::run_supervised(
-            client.clone(),
+            gitops.clone(),
             app_opts,
         ));
         tokio::spawn(sluice_kube::application::appset::run_supervised(
-            client.clone(),
+            gitops,
             crate::applications::appset_options(&repos),
         ));
         // Argo CD notifications for Applications and PipelineRuns
         tokio::spawn(sluice_kube::notifications::run_supervised(
-            client.clone(),
+            as_controller("notifications"),
             "argocd".into(),
         ));
-        tokio::spawn(sluice_kube::run_supervised(client, opts));
+        tokio::spawn(sluice_kube::run_supervised_as(
+            client,
+            as_controller("rollouts"),
+            opts,
+        ));
         println!("sluice serve listening on {}", e.url);
         println!("  kubeconfig: {}", e.kubeconfig.display());
         println!(

@@ -36,6 +36,7 @@ mod serve_concurrency;
 mod serve_git_https;
 mod serve_gitops;
 mod serve_helm_repos;
+mod serve_identities;
 mod serve_kubectl;
 mod serve_load;
 mod serve_monitoring;
