@@ -34,6 +34,7 @@ pub mod defaults;
 pub mod encryption;
 pub mod limits;
 pub mod listeners;
+pub mod login;
 pub mod oidc;
 pub mod openapi;
 pub mod ops;

@@ -55,7 +55,33 @@ pub struct OidcOptions {
     pub ca_file: Option<PathBuf>,
     /// PEM roots given inline (Argo CD's `rootCA`), used when there is no `ca_file`.
     pub ca_pem: Option<String>,
+    /// The browser login of the UI through this provider (None: tokens only).
+    pub login: Option<LoginOptions>,
 }
+
+/// The UI's login through the provider (the authorization code flow with PKCE).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LoginOptions {
+    /// What the login button names (`name` of Argo CD's `oidc.config`).
+    pub name: String,
+    /// `clientSecret` (resolved), for a confidential client; a public one has none.
+    pub client_secret: Option<String>,
+    /// `requestedScopes` (default: openid, profile, email, groups).
+    pub scopes: Vec<String>,
+}
+
+/// A login begun and not finished: where the page goes after it, the PKCE verifier, when.
+struct Pending {
+    verifier: String,
+    redirect_uri: String,
+    next: String,
+    at: Instant,
+}
+
+/// At most this many logins wait for their callback; the oldest go first.
+const MAX_PENDING: usize = 1024;
+/// A login not finished within this is forgotten.
+const PENDING_TTL: Duration = Duration::from_secs(600);
 
 /// The OIDC authenticator: the checked flags, the provider's cached keys.
 pub struct Oidc {
@@ -74,6 +100,11 @@ pub struct Oidc {
     /// Verified tokens (by SHA-256): the user and until when (unix seconds) it is answered.
     cache: Mutex<std::collections::HashMap<[u8; 32], (UserInfo, i64)>>,
     started: AtomicBool,
+    login: Option<LoginOptions>,
+    /// The discovery document's endpoints once loaded (authorization, token).
+    endpoints: Mutex<Option<(Option<String>, Option<String>)>>,
+    /// Logins begun, by `state`.
+    pending: Mutex<std::collections::HashMap<String, Pending>>,
 }
 
 fn auth_err(e: impl std::fmt::Display) -> Error {
@@ -133,6 +164,9 @@ impl Oidc {
             fetches: AtomicU64::new(0),
             cache: Mutex::new(Default::default()),
             started: AtomicBool::new(false),
+            login: o.login.clone(),
+            endpoints: Mutex::new(None),
+            pending: Mutex::new(Default::default()),
         })
     }
 
@@ -282,6 +316,8 @@ impl Oidc {
                 let d = sluice_auth::oidc::parse_discovery(&self.verifier.issuer_url, &body)
                     .map_err(|e| format!("{url}: {e}"))?;
                 *self.jwks_uri.lock().unwrap_or_else(|e| e.into_inner()) = Some(d.jwks_uri.clone());
+                *self.endpoints.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some((d.authorization_endpoint.clone(), d.token_endpoint.clone()));
                 d.jwks_uri
             }
         };
@@ -300,13 +336,23 @@ impl Oidc {
     }
 
     async fn get(&self, url: &str) -> Result<Vec<u8>, String> {
-        tokio::time::timeout(FETCH_TIMEOUT, self.get_inner(url))
+        tokio::time::timeout(FETCH_TIMEOUT, self.request(url, None))
             .await
             .map_err(|_| format!("GET {url}: no answer within {} s", FETCH_TIMEOUT.as_secs()))?
     }
 
-    async fn get_inner(&self, url: &str) -> Result<Vec<u8>, String> {
-        let err = |e: &dyn std::fmt::Display| format!("GET {url}: {e}");
+    /// POSTs a form to `url` (the token endpoint), bounded as a fetch.
+    async fn post_form(&self, url: &str, body: String) -> Result<Vec<u8>, String> {
+        tokio::time::timeout(FETCH_TIMEOUT, self.request(url, Some(body)))
+            .await
+            .map_err(|_| format!("POST {url}: no answer within {} s", FETCH_TIMEOUT.as_secs()))?
+    }
+
+    /// GET `url`, or POST `form` to it; the body of a 200 answer (of a token endpoint: of
+    /// a 400 too, which carries the OAuth error).
+    async fn request(&self, url: &str, form: Option<String>) -> Result<Vec<u8>, String> {
+        let verb = if form.is_some() { "POST" } else { "GET" };
+        let err = |e: &dyn std::fmt::Display| format!("{verb} {url}: {e}");
         let (host, port, path) = split_https(url).ok_or_else(|| err(&"not an https URL"))?;
         let name = rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| err(&e))?;
         let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
@@ -327,20 +373,136 @@ impl Oidc {
         } else {
             format!("{host}:{port}")
         };
-        let req = hyper::Request::get(path)
+        let b = hyper::Request::builder()
+            .uri(path)
             .header(hyper::header::HOST, authority)
-            .header(hyper::header::ACCEPT, "application/json")
-            .body(http_body_util::Empty::<Bytes>::new())
-            .map_err(|e| err(&e))?;
+            .header(hyper::header::ACCEPT, "application/json");
+        let is_post = form.is_some();
+        let req = match form {
+            Some(f) => b
+                .method(hyper::Method::POST)
+                .header(
+                    hyper::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                )
+                .body(http_body_util::Full::new(Bytes::from(f))),
+            None => b.body(http_body_util::Full::new(Bytes::new())),
+        }
+        .map_err(|e| err(&e))?;
         let resp = send.send_request(req).await.map_err(|e| err(&e))?;
-        if resp.status() != hyper::StatusCode::OK {
-            return Err(err(&format!("status {}", resp.status())));
+        let status = resp.status();
+        if status != hyper::StatusCode::OK && !(is_post && status == hyper::StatusCode::BAD_REQUEST)
+        {
+            return Err(err(&format!("status {status}")));
         }
         let body = http_body_util::Limited::new(resp.into_body(), MAX_DOCUMENT)
             .collect()
             .await
             .map_err(|e| err(&format!("{e} (at most {MAX_DOCUMENT} bytes are read)")))?;
         Ok(body.to_bytes().to_vec())
+    }
+}
+
+impl Oidc {
+    /// What the UI's login page offers: the button's name, when a browser login is
+    /// configured and the provider has an authorization endpoint.
+    pub fn login_name(&self) -> Option<String> {
+        let l = self.login.as_ref()?;
+        let eps = self.endpoints.lock().unwrap_or_else(|e| e.into_inner());
+        eps.as_ref()?.0.as_ref()?;
+        Some(if l.name.is_empty() {
+            "SSO".to_owned()
+        } else {
+            l.name.clone()
+        })
+    }
+
+    /// Begins a login: remembers a new `state` with its PKCE verifier and where the page
+    /// goes after, and returns the URL of the provider's authorization endpoint.
+    pub fn begin_login(&self, redirect_uri: &str, next: &str) -> Result<String, String> {
+        use sluice_auth::oidc_login as ol;
+        let login = self.login.as_ref().ok_or("no OIDC login is configured")?;
+        let endpoint = self
+            .endpoints
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .and_then(|e| e.0.clone())
+            .ok_or("the provider's discovery document has no authorization_endpoint (or is not loaded yet)")?;
+        let random = |n: usize| -> Result<String, String> {
+            let mut b = vec![0u8; n];
+            getrandom::fill(&mut b).map_err(|e| format!("no randomness: {e}"))?;
+            Ok(ol::url_safe(&b))
+        };
+        let state = random(24)?;
+        let verifier = random(32)?;
+        let scopes: Vec<String> = if login.scopes.is_empty() {
+            ol::DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect()
+        } else {
+            login.scopes.clone()
+        };
+        let url = ol::authorize_url(
+            &endpoint,
+            &self.verifier.client_id,
+            redirect_uri,
+            &scopes,
+            &state,
+            &ol::pkce_challenge(&verifier),
+        );
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        p.retain(|_, v| v.at.elapsed() < PENDING_TTL);
+        if p.len() >= MAX_PENDING
+            && let Some(oldest) = p.iter().min_by_key(|(_, v)| v.at).map(|(k, _)| k.clone())
+        {
+            p.remove(&oldest);
+        }
+        p.insert(
+            state,
+            Pending {
+                verifier,
+                redirect_uri: redirect_uri.to_owned(),
+                next: next.to_owned(),
+                at: Instant::now(),
+            },
+        );
+        Ok(url)
+    }
+
+    /// Ends a login: the `state` must be one this server began (once), the code is
+    /// exchanged at the token endpoint, the ID token verified as any bearer token. Returns
+    /// the token and where the page goes next.
+    pub async fn finish_login(&self, state: &str, code: &str) -> Result<(String, String), String> {
+        let pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(state)
+            .filter(|p| p.at.elapsed() < PENDING_TTL)
+            .ok_or("unknown or expired login state")?;
+        let login = self.login.as_ref().ok_or("no OIDC login is configured")?;
+        let endpoint = self
+            .endpoints
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .and_then(|e| e.1.clone())
+            .ok_or("the provider's discovery document has no token_endpoint")?;
+        let body = sluice_auth::oidc_login::token_request(
+            code,
+            &pending.redirect_uri,
+            &self.verifier.client_id,
+            login.client_secret.as_deref(),
+            &pending.verifier,
+        );
+        let answer = self.post_form(&endpoint, body).await?;
+        let token = sluice_auth::oidc_login::id_token_of(&answer).map_err(|e| e.to_string())?;
+        if self.authenticate(&token).await.is_none() {
+            return Err(
+                "the provider's ID token does not verify (issuer, audience, signature or expiry)"
+                    .into(),
+            );
+        }
+        Ok((token, pending.next))
     }
 }
 
@@ -415,6 +577,7 @@ mod tests {
             flags: sluice_auth::oidc::Options::new("http://insecure", "k"),
             ca_file: None,
             ca_pem: None,
+            login: None,
         };
         let e = Oidc::new(&o).err().map(|e| e.to_string());
         assert_eq!(
@@ -425,12 +588,14 @@ mod tests {
             flags: sluice_auth::oidc::Options::new("https://idp", "k"),
             ca_file: Some("/nonexistent/ca.pem".into()),
             ca_pem: None,
+            login: None,
         };
         assert!(Oidc::new(&o).is_err());
         let o = OidcOptions {
             flags: sluice_auth::oidc::Options::new("https://idp", "k"),
             ca_file: None,
             ca_pem: Some("not a certificate".into()),
+            login: None,
         };
         let e = Oidc::new(&o).err().map(|e| e.to_string());
         assert_eq!(e.as_deref(), Some("rootCA: no PEM certificate in it"));
@@ -459,6 +624,7 @@ mod tests {
             flags: sluice_auth::oidc::Options::new(&url, "k"),
             ca_file: None,
             ca_pem: None,
+            login: None,
         })
         .expect("options");
         let token = |iss: &str| {
@@ -514,6 +680,7 @@ mod tests {
             flags,
             ca_file: None,
             ca_pem: None,
+            login: None,
         })
         .expect("options");
         let message = format!(
@@ -556,5 +723,62 @@ mod tests {
             let _ = split_https(&s);
             let _ = split_https(&format!("https://{s}"));
         }
+    }
+
+    #[test]
+    fn logins_begin_with_a_fresh_state_and_end_once() {
+        let o = Oidc::new(&OidcOptions {
+            flags: sluice_auth::oidc::Options::new("https://idp.example", "argo-cd"),
+            ca_file: None,
+            ca_pem: None,
+            login: Some(LoginOptions::default()),
+        })
+        .expect("oidc");
+        // the discovery document is not loaded yet: nothing to offer
+        assert_eq!(o.login_name(), None);
+        assert!(o.begin_login("https://h/auth/callback", "/").is_err());
+        *o.endpoints.lock().expect("lock") = Some((
+            Some("https://idp.example/auth".into()),
+            // a loopback port nothing listens on (no network in tests)
+            Some("https://127.0.0.1:1/token".into()),
+        ));
+        assert_eq!(o.login_name().as_deref(), Some("SSO"));
+        let url = o
+            .begin_login("https://h/auth/callback", "/#/apps")
+            .expect("begins");
+        assert!(
+            url.starts_with("https://idp.example/auth?response_type=code&client_id=argo-cd&redirect_uri=https%3A%2F%2Fh%2Fauth%2Fcallback&scope=openid%20profile%20email%20groups&state="),
+            "{url}"
+        );
+        let q = url.split_once('?').map(|x| x.1).unwrap_or_default();
+        let state = sluice_auth::oidc_login::query_value(q, "state").expect("state");
+        let challenge = sluice_auth::oidc_login::query_value(q, "code_challenge").expect("pkce");
+        {
+            let p = o.pending.lock().expect("lock");
+            let pending = p.get(&state).expect("remembered");
+            assert_eq!(
+                sluice_auth::oidc_login::pkce_challenge(&pending.verifier),
+                challenge
+            );
+            assert_eq!(pending.next, "/#/apps");
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        // an unknown state is refused without asking the provider
+        let e = rt
+            .block_on(o.finish_login("forged", "code"))
+            .expect_err("unknown state");
+        assert_eq!(e, "unknown or expired login state");
+        // a state is used once, whatever the provider answers (here: nothing listens)
+        assert!(rt.block_on(o.finish_login(&state, "code")).is_err());
+        assert!(o.pending.lock().expect("lock").get(&state).is_none());
+        // pending logins are bounded
+        for _ in 0..MAX_PENDING + 5 {
+            o.begin_login("https://h/auth/callback", "/")
+                .expect("begins");
+        }
+        assert_eq!(o.pending.lock().expect("lock").len(), MAX_PENDING);
     }
 }

@@ -308,6 +308,10 @@ async fn handle(st: Arc<State>, access: Access, req: Request) -> Response {
 
 async fn handle_api(st: Arc<State>, access: Access, mut req: Request) -> Response {
     let path = req.uri().path().to_owned();
+    if crate::login::is_login_path(&path) {
+        // the UI's single sign-on: public, as Argo CD's /auth/login and /auth/callback
+        return crate::login::handle(st, req).await;
+    }
     let mount = mounted(&st.mounts.read().unwrap_or_else(|e| e.into_inner()), &path);
     if let Some(router) = mount {
         // a mounted router authenticates its own requests (the OCI registry, the UI's assets)

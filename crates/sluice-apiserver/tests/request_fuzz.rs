@@ -175,6 +175,11 @@ fn arb_path() -> impl Strategy<Value = String> {
         Just("/apis/tekton.dev/v1/namespaces/default/pipelines/x".to_owned()),
         Just("/apis/kyverno.io/v1/clusterpolicies/x".to_owned()),
         Just("/apis/argoproj.io/v1alpha1/namespaces/default/applications/x".to_owned()),
+        // the UI's single sign-on (an OIDC login is configured, its provider unreachable)
+        Just("/auth/login".to_owned()),
+        Just("/auth/callback".to_owned()),
+        Just("/auth/token".to_owned()),
+        Just("/auth/config".to_owned()),
         "(/[a-z0-9.%-]{0,8}){0,6}",
     ]
 }
@@ -223,6 +228,10 @@ fn arb_query() -> impl Strategy<Value = String> {
         Just("includeObject"),
         // on anything but a GET, `watch` must not make a request long-running
         Just("watch"),
+        Just("return_url"),
+        Just("code"),
+        Just("state"),
+        Just("error"),
     ];
     prop::collection::vec((key, value), 0..4).prop_map(|kvs| {
         kvs.into_iter()
@@ -281,6 +290,15 @@ fn seeded() -> (ApiServer, Router) {
         st.create(&reg(g, r), v, Some("default"), obj, &o)
             .expect("seed");
     }
+    // a browser login is configured: /auth/* answer with redirects (its provider is a port
+    // nothing listens on, so no login can begin) or a Status
+    s.set_oidc(&sluice_apiserver::oidc::OidcOptions {
+        flags: sluice_auth::oidc::Options::new("https://127.0.0.1:1", "fuzz"),
+        ca_file: None,
+        ca_pem: None,
+        login: Some(sluice_apiserver::oidc::LoginOptions::default()),
+    })
+    .expect("oidc");
     let app = s.local_router();
     (s, app)
 }

@@ -10,6 +10,7 @@ pub mod argocd_map;
 pub mod argocd_token;
 pub mod bootstrap;
 pub mod oidc;
+pub mod oidc_login;
 pub mod rbac;
 pub mod sa;
 pub mod tokenfile;

@@ -304,6 +304,10 @@ pub fn parse_jwks(bytes: &[u8]) -> Result<KeySet, OidcError> {
 pub struct Discovery {
     pub issuer: String,
     pub jwks_uri: String,
+    /// Where a browser logs in (the authorization code flow; absent: no UI login).
+    pub authorization_endpoint: Option<String>,
+    /// Where a code is exchanged for tokens.
+    pub token_endpoint: Option<String>,
 }
 
 /// The discovery document's URL (go-oidc: the issuer without a trailing `/`, then
@@ -329,6 +333,8 @@ pub fn parse_discovery(issuer_url: &str, bytes: &[u8]) -> Result<Discovery, Oidc
     Ok(Discovery {
         issuer: issuer.to_owned(),
         jwks_uri: jwks_uri.to_owned(),
+        authorization_endpoint: str_field(&v, "authorization_endpoint").map(str::to_owned),
+        token_endpoint: str_field(&v, "token_endpoint").map(str::to_owned),
     })
 }
 
@@ -667,8 +673,13 @@ pub struct ArgoCdOidc {
     pub audiences: Vec<String>,
     /// `rootCA`: PEM roots for the issuer's certificate.
     pub root_ca: Option<String>,
-    /// `clientSecret`, resolved (the API server does not need it to verify tokens).
+    /// `clientSecret`, resolved (the API server does not need it to verify tokens; the
+    /// UI's login sends it to the token endpoint).
     pub client_secret: Option<String>,
+    /// `name`: what the UI's login button names ("LOG IN VIA Keycloak").
+    pub name: String,
+    /// `requestedScopes` (empty: Argo CD's defaults).
+    pub requested_scopes: Vec<String>,
 }
 
 impl ArgoCdOidc {
@@ -735,6 +746,11 @@ pub fn argocd_oidc_config(
         audiences,
         root_ca: string("rootCA")?.filter(|s| !s.is_empty()),
         client_secret: string("clientSecret")?,
+        name: string("name")?.unwrap_or_default(),
+        requested_scopes: match field("requestedScopes") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(v) => string_or_array(v).map_err(|why| bad(format!("requestedScopes: {why}")))?,
+        },
     })
 }
 

@@ -355,12 +355,13 @@ async function route() {
   stopView = [];
   const { parts, query } = parseHash();
   const [view, ns, name] = parts;
-  if (!token() && view !== 'login') { toLogin(''); return; }
+  if (!token() && view !== 'login' && view !== 'oidc') { toLogin(''); return; }
   shell(view);
   const m = main();
   replace(m, h('p', { class: 'muted' }, 'Loading…'));
   try {
     if (view === 'login') return loginView(m, query);
+    if (view === 'oidc') return oidcView(m, query);
     if (view === 'runs' && ns && name) return runView(m, ns, name, query);
     if (view === 'runs' || !view) return runsView(m, query);
     if (view === 'listeners') return listenersView(m);
@@ -397,8 +398,42 @@ async function loginView(m, query) {
     },
   }, h('label', { for: 'token' }, 'Token (DATA/token of `sluice serve`, or a user token)'), input,
   h('button', { class: 'primary', type: 'submit' }, 'Log in'));
-  replace(m, h('div', { class: 'login' }, h('h1', {}, 'Log in to Sluice'), msg, form));
+  // a failed single sign-on comes back here with its reason
+  if (query.get('error')) replace(msg, errorBox(query.get('error')));
+  const sso = h('div', { class: 'sso' });
+  replace(m, h('div', { class: 'login' }, h('h1', {}, 'Log in to Sluice'), msg, sso, form));
   input.focus();
+  // single sign-on through argocd-cm's oidc.config provider, as Argo CD's "LOG IN VIA ..."
+  try {
+    const r = await fetch('/auth/config', { credentials: 'omit' });
+    const c = r.ok ? await r.json() : {};
+    if (c.name) {
+      const next = query.get('next');
+      const back = `/${next && next.startsWith('#/') ? next : '#/runs'}`;
+      replace(sso, h('a', { class: 'button primary', id: 'sso', href: `/auth/login?return_url=${encodeURIComponent(back)}` }, `Log in via ${c.name}`));
+    }
+  } catch { /* no single sign-on */ }
+}
+
+// The end of a single sign-on: the server kept the ID token in a cookie only /auth/token
+// reads; it becomes the session's token as a typed one would.
+async function oidcView(m, query) {
+  const r = await fetch('/auth/token', { method: 'POST', credentials: 'same-origin' });
+  const body = r.ok ? await r.json() : {};
+  if (!body.token) { loginMessage = 'Single sign-on did not complete; log in again.'; location.hash = '#/login'; return; }
+  sessionStorage.setItem(TOKEN_KEY, body.token);
+  try {
+    whoami = await identify();
+  } catch (e) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    loginMessage = e.message;
+    location.hash = '#/login';
+    return;
+  }
+  loginMessage = '';
+  const next = (query.get('next') || '').replace(/^\//, '');
+  location.hash = next.startsWith('#/') ? next : '#/runs';
+  replace(m, h('p', { class: 'muted' }, 'Logged in.'));
 }
 
 // Who the token is: a SelfSubjectReview (Kubernetes 1.28+); any authenticated answer will do.

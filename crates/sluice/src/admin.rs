@@ -133,6 +133,12 @@ impl AuthFlags {
             flags,
             ca_file: self.oidc_ca_file.clone(),
             ca_pem: argo.root_ca.clone(),
+            // the UI's "Log in via NAME" (argo-cd's SSO login through the same provider)
+            login: Some(sluice_apiserver::oidc::LoginOptions {
+                name: argo.name.clone(),
+                client_secret: argo.client_secret.clone(),
+                scopes: argo.requested_scopes.clone(),
+            }),
         };
         if let Err(e) = server.set_oidc(&o) {
             warn(e.to_string());
@@ -167,6 +173,7 @@ impl AuthFlags {
                 flags,
                 ca_file: self.oidc_ca_file.clone(),
                 ca_pem: None,
+                login: None,
             });
         }
     }

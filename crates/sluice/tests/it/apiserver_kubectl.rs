@@ -110,6 +110,11 @@ impl Server {
         self.dir.join("kubeconfig")
     }
 
+    /// The port it listens on.
+    pub(crate) fn port(&self) -> u16 {
+        port_of(&self.kubeconfig()).unwrap_or(0)
+    }
+
     /// kubectl for this server, to spawn (a watch).
     fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new("kubectl");

@@ -21,13 +21,13 @@ const CLIENT_ID: &str = "kubernetes";
 
 /// An RSA signing key with its kid.
 #[derive(Clone)]
-struct Key {
+pub(crate) struct Key {
     kid: String,
     der: Vec<u8>,
 }
 
 impl Key {
-    fn new(kid: &str) -> Key {
+    pub(crate) fn new(kid: &str) -> Key {
         use rsa::pkcs1::EncodeRsaPrivateKey;
         let k = rsa::PrivateKey::new(&mut getrandom::SysRng, 2048).expect("rsa key");
         Key {
@@ -62,12 +62,19 @@ impl Key {
 struct IssuerState {
     keys: Vec<Key>,
     jwks_fetches: usize,
+    /// Codes the authorization endpoint issued: (client_id, redirect_uri, code_challenge).
+    codes: std::collections::HashMap<String, (String, String, String)>,
+    /// The client secret the token endpoint requires (None: a public client).
+    client_secret: Option<String>,
+    /// Who logs in at the authorization endpoint (email, groups).
+    user: (String, Value),
 }
 
-/// The OIDC provider: discovery and JWKS over HTTPS on a loopback port.
-struct Issuer {
-    url: String,
-    ca_file: PathBuf,
+/// The OIDC provider: discovery, JWKS, and an authorization and a token endpoint (the user
+/// is logged in already) over HTTPS on a loopback port.
+pub(crate) struct Issuer {
+    pub(crate) url: String,
+    pub(crate) ca_file: PathBuf,
     state: Arc<Mutex<IssuerState>>,
     _rt: tokio::runtime::Runtime,
 }
@@ -98,7 +105,7 @@ impl axum::serve::Listener for TlsListener {
 }
 
 impl Issuer {
-    fn start(dir: &std::path::Path, key: Key) -> Issuer {
+    pub(crate) fn start(dir: &std::path::Path, key: Key) -> Issuer {
         let files = sluice_apiserver::tls::generate().expect("certificate");
         let ca_file = dir.join("issuer-ca.pem");
         std::fs::write(&ca_file, &files.cert_pem).expect("ca file");
@@ -115,14 +122,18 @@ impl Issuer {
         let url = format!("https://127.0.0.1:{port}");
         let state = Arc::new(Mutex::new(IssuerState {
             keys: vec![key],
-            jwks_fetches: 0,
+            user: ("jane@example.com".into(), json!(["sre"])),
+            ..Default::default()
         }));
         let discovery = json!({
             "issuer": url,
             "jwks_uri": format!("{url}/keys"),
+            "authorization_endpoint": format!("{url}/authorize"),
+            "token_endpoint": format!("{url}/token"),
             "id_token_signing_alg_values_supported": ["RS256"],
         });
         let st = state.clone();
+        let (st_auth, st_token, iss) = (state.clone(), state.clone(), url.clone());
         let app = axum::Router::new()
             .route(
                 "/.well-known/openid-configuration",
@@ -139,6 +150,54 @@ impl Issuer {
                     let keys: Vec<Value> = s.keys.iter().map(Key::jwk).collect();
                     let body = json!({ "keys": keys }).to_string();
                     async move { body }
+                }),
+            )
+            // the user is logged in already: a code at once, back to the redirect URI
+            .route(
+                "/authorize",
+                axum::routing::get(move |q: axum::extract::RawQuery| {
+                    let q = q.0.unwrap_or_default();
+                    let v = |k: &str| sluice_auth::oidc_login::query_value(&q, k).unwrap_or_default();
+                    let mut s = st_auth.lock().expect("state");
+                    assert_eq!(v("response_type"), "code");
+                    assert_eq!(v("code_challenge_method"), "S256");
+                    assert!(v("scope").split(' ').any(|x| x == "openid"), "{q}");
+                    let code = format!("code-{}", s.codes.len());
+                    s.codes.insert(code.clone(), (v("client_id"), v("redirect_uri"), v("code_challenge")));
+                    let to = format!("{}?code={code}&state={}", v("redirect_uri"), sluice_auth::oidc_login::form_encode(&v("state")));
+                    async move { axum::response::Redirect::to(&to) }
+                }),
+            )
+            // RFC 6749 4.1.3 with the PKCE verifier checked against the code's challenge
+            .route(
+                "/token",
+                axum::routing::post(move |body: String| {
+                    let v = |k: &str| sluice_auth::oidc_login::query_value(&body, k).unwrap_or_default();
+                    let mut s = st_token.lock().expect("state");
+                    let answer = match s.codes.remove(&v("code")) {
+                        Some((client, redirect, challenge))
+                            if v("grant_type") == "authorization_code"
+                                && client == v("client_id")
+                                && redirect == v("redirect_uri")
+                                && challenge == sluice_auth::oidc_login::pkce_challenge(&v("code_verifier"))
+                                && s.client_secret.as_deref().is_none_or(|c| c == v("client_secret")) =>
+                        {
+                            let now = std::time::SystemTime::now()
+                                .duration_since(std::time::UNIX_EPOCH)
+                                .map(|d| d.as_secs() as i64)
+                                .unwrap_or(0);
+                            let (email, groups) = s.user.clone();
+                            let claims = json!({
+                                "iss": iss, "aud": client, "sub": format!("id-{email}"),
+                                "email": email, "email_verified": true, "groups": groups,
+                                "iat": now - 5, "exp": now + 600,
+                            });
+                            let id = s.keys[0].sign(&claims);
+                            (axum::http::StatusCode::OK, json!({"access_token": "a", "token_type": "Bearer", "id_token": id}).to_string())
+                        }
+                        _ => (axum::http::StatusCode::BAD_REQUEST, json!({"error": "invalid_grant"}).to_string()),
+                    };
+                    async move { answer }
                 }),
             );
         rt.spawn(async move {
@@ -461,4 +520,126 @@ fn oidc_from_argocd_cm() {
     // an audience Argo CD does not accept
     c["aud"] = json!("kubernetes");
     assert!(unauthorized(&s, &key.sign(&c)), "wrong audience");
+
+    // the UI's single sign-on, curl playing the browser: /auth/login -> the provider ->
+    // /auth/callback -> the token handed over once by /auth/token (argo-cd's
+    // /auth/login and /auth/callback; the code flow with PKCE, RFC 7636)
+    issuer.state.lock().expect("state").client_secret = Some("s3cret".into());
+    s.ok(
+        &[
+            "patch",
+            "secret",
+            "argocd-secret",
+            "-n",
+            "argocd",
+            "-p",
+            r#"{"stringData":{"oidc.sluice.clientSecret":"s3cret"}}"#,
+        ],
+        None,
+    );
+    let s = s.crash_and_restart();
+    let base = format!("https://127.0.0.1:{}", s.port());
+    let start = std::time::Instant::now();
+    let config = loop {
+        let c = curl(&["-k", &format!("{base}/auth/config")]).1;
+        if c.contains("name") || start.elapsed() > std::time::Duration::from_secs(20) {
+            break c;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(
+        serde_json::from_str::<Value>(&config).expect("json"),
+        json!({"name": "Sluice test issuer"})
+    );
+    let (head, _) = curl(&["-k", &format!("{base}/auth/login?return_url=%2F%23%2Fapps")]);
+    let to_provider = location(&head);
+    assert!(
+        to_provider.starts_with(&format!("{}/authorize?", issuer.url)),
+        "{head}"
+    );
+    assert!(to_provider.contains("client_id=argo-cd&"), "{to_provider}");
+    let ca_file = issuer.ca_file.to_string_lossy().to_string();
+    let (head, _) = curl(&["--cacert", &ca_file, &to_provider]);
+    let callback = location(&head);
+    assert!(
+        callback.starts_with(&format!("{base}/auth/callback?code=")),
+        "{callback}"
+    );
+    let (head, _) = curl(&["-k", &callback]);
+    assert_eq!(location(&head), "/#/oidc?next=%2F%23%2Fapps", "{head}");
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: sluice-oidc="))
+        .and_then(|l| l.split(';').next())
+        .expect("the token's cookie")
+        .to_owned();
+    assert!(head.contains("HttpOnly; SameSite=Strict"), "{head}");
+    // the token is never in a URL
+    assert!(!location(&head).contains(&cookie));
+    let (_, body) = curl(&[
+        "-k",
+        "-X",
+        "POST",
+        "-H",
+        &format!("Cookie: sluice-oidc={cookie}"),
+        &format!("{base}/auth/token"),
+    ]);
+    let token = serde_json::from_str::<Value>(&body).expect("json")["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let who = s.json(&["--token", &token, "auth", "whoami", "-o", "json"]);
+    assert_eq!(
+        who["status"]["userInfo"]["username"],
+        format!("{}#id-jane@example.com", issuer.url)
+    );
+    // a callback is good once: its state is spent
+    let (head, _) = curl(&["-k", &callback]);
+    assert!(
+        location(&head).starts_with(
+            "/#/login?error=login%20failed%3A%20unknown%20or%20expired%20login%20state"
+        ),
+        "{head}"
+    );
+    // no cookie, no token; a return_url off the site is not followed
+    let (head, _) = curl(&["-k", "-X", "POST", &format!("{base}/auth/token")]);
+    assert!(
+        head.starts_with("HTTP/1.1 401") || head.starts_with("HTTP/2 401"),
+        "{head}"
+    );
+    let (head, _) = curl(&[
+        "-k",
+        &format!("{base}/auth/login?return_url=https%3A%2F%2Fevil.example"),
+    ]);
+    let (head, _) = curl(&["--cacert", &ca_file, &location(&head)]);
+    let (head, _) = curl(&["-k", &location(&head)]);
+    assert_eq!(location(&head), "/#/oidc?next=%2F", "{head}");
+}
+
+/// `curl -s -D - ARGS`: the response head (header names lower-cased) and the body.
+fn curl(args: &[&str]) -> (String, String) {
+    let o = std::process::Command::new("curl")
+        .args(["-s", "-D", "-"])
+        .args(args)
+        .output()
+        .expect("curl runs (scripts/deps installs it)");
+    let text = String::from_utf8_lossy(&o.stdout).replace('\r', "");
+    let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
+    let head = head
+        .lines()
+        .map(|l| match l.split_once(':') {
+            Some((k, v)) => format!("{}:{v}", k.to_ascii_lowercase()),
+            None => l.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    (head, body.to_owned())
+}
+
+fn location(head: &str) -> String {
+    head.lines()
+        .find_map(|l| l.strip_prefix("location: "))
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
 }

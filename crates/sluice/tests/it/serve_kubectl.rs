@@ -81,6 +81,11 @@ impl Proc {
         p
     }
 
+    /// `https://127.0.0.1:PORT`.
+    pub(crate) fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
     pub(crate) fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Output {
         crate::common::kubectl_in(&self.dir, args, stdin)
     }
@@ -94,7 +99,7 @@ impl Proc {
     }
 
     /// kill -9, then the same command again on the same port and data directory.
-    fn crash_and_restart(mut self) -> Proc {
+    pub(crate) fn crash_and_restart(mut self) -> Proc {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();

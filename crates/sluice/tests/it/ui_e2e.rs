@@ -431,3 +431,59 @@ fn listener_triggers_and_deliveries_in_chromium() {
         "feature/ was filtered, with the reason"
     );
 }
+
+/// Single sign-on in the browser (Argo CD's "LOG IN VIA ..."): with argocd-cm's
+/// `oidc.config`, the login page offers the provider; a click goes through the provider's
+/// authorization endpoint (a local issuer whose user is logged in already, its token
+/// endpoint checking the PKCE verifier) and back to the page asked for, logged in as the
+/// ID token's user, the token in the session and in no URL or readable cookie.
+#[test]
+fn single_sign_on_in_chromium() {
+    use crate::apiserver_oidc::{Issuer, Key};
+    use crate::serve_kubectl::Proc;
+    if !kubectl_available() || !chromium_available() {
+        eprintln!("skipped: kubectl or chromium not installed");
+        return;
+    }
+    let dir = crate::apiserver_kubectl::temp_dir("ui-sso");
+    let issuer = Issuer::start(&dir, Key::new("ui-1"));
+    let ca = std::fs::read_to_string(&issuer.ca_file).expect("ca");
+    let s = Proc::start_with("serve", dir, 0, &[]);
+    s.ok(&["create", "namespace", "argocd"], None);
+    let config =
+        json!({"name": "Test SSO", "issuer": issuer.url, "clientID": "argo-cd", "rootCA": ca});
+    let cm = json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "argocd-cm", "namespace": "argocd"},
+        "data": {"oidc.config": config.to_string()},
+    });
+    s.ok(&["apply", "-f", "-"], Some(&cm.to_string()));
+    s.ok(
+        &[
+            "create",
+            "clusterrolebinding",
+            "sre-view",
+            "--clusterrole=view",
+            "--group=sre",
+        ],
+        None,
+    );
+    // oidc.config is read when the server starts
+    let s = s.crash_and_restart();
+    let base = format!("{}/", s.url());
+    let steps = vec![
+        json!({"wait": "document.getElementById('sso') !== null", "timeout": 30}),
+        json!({"eval": "document.getElementById('sso').textContent"}),
+        json!({"click": "#sso"}),
+        json!({"wait": "location.hash.startsWith('#/apps') && !!sessionStorage.getItem('sluice-token')", "timeout": 30}),
+        json!({"wait": "(document.getElementById('whoami') || {}).textContent && document.getElementById('whoami').textContent.includes('jane@example.com')"}),
+        json!({"eval": "JSON.stringify([location.href.includes(sessionStorage.getItem('sluice-token')), document.cookie])"}),
+    ];
+    let r = drive(&format!("{base}#/login?next=%23%2Fapps"), None, steps);
+    assert_eq!(r[1], json!("Log in via Test SSO"));
+    assert_eq!(
+        r[5],
+        json!("[false,\"\"]"),
+        "the token is in no URL or cookie"
+    );
+}
