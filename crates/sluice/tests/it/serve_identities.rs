@@ -153,3 +153,135 @@ fn controllers_act_as_their_service_accounts() {
         &["delete", "pipelineruns.tekton.dev", "-n", "ci"]
     ));
 }
+
+/// Issue 16 item 7: the audit log records who synced which app. A user of the token file
+/// (bound to `edit`) asks for a sync the way `argocd app sync` and `sluice app sync` do (an
+/// `operation` written on the Application); the log names that user, the app and the
+/// operation, and the deploying writes that follow name the gitops controller's account.
+#[test]
+fn the_audit_log_records_who_synced_which_app() {
+    if !need_kubectl() {
+        return;
+    }
+    let repo = crate::serve_gitops::git_repo("audit-sync-repo");
+    crate::serve_gitops::commit(
+        &repo,
+        &[(
+            "app/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: greeting\ndata:\n  hello: world\n",
+        )],
+        "one ConfigMap",
+    );
+    let dir = temp_dir("audit-sync");
+    let policy = dir.with_extension("policy.yaml");
+    std::fs::write(
+        &policy,
+        "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Request\n  resources:\n  - group: argoproj.io\n    resources: [applications]\n- level: Metadata\n",
+    )
+    .expect("policy");
+    let tokens = dir.with_extension("tokens.csv");
+    std::fs::write(&tokens, "jane-token,jane,1001,\"developers\"\n").expect("tokens");
+    let log = dir.with_extension("audit.log");
+    let s = Proc::start_with(
+        "serve",
+        dir,
+        0,
+        &[
+            "--token-auth-file",
+            &tokens.to_string_lossy(),
+            "--audit-policy-file",
+            &policy.to_string_lossy(),
+            "--audit-log-path",
+            &log.to_string_lossy(),
+        ],
+    );
+    s.ok(&["create", "namespace", "argocd"], None);
+    s.ok(&["create", "namespace", "shop"], None);
+    s.ok(
+        &[
+            "create",
+            "rolebinding",
+            "jane-edit",
+            "--clusterrole=edit",
+            "--user=jane",
+            "-n",
+            "argocd",
+        ],
+        None,
+    );
+    let app = format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: shop\n  namespace: argocd\nspec:\n  project: default\n  source:\n    repoURL: file://{}\n    targetRevision: HEAD\n    path: app\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: shop\n",
+        repo.display()
+    );
+    s.ok(&["apply", "-f", "-"], Some(&app));
+    // jane syncs it (no automated policy: nothing deploys until she does)
+    let o = s.kubectl(
+        &[
+            "--token",
+            "jane-token",
+            "patch",
+            "applications.argoproj.io",
+            "shop",
+            "-n",
+            "argocd",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"operation":{"initiatedBy":{"username":"jane"},"sync":{"revision":"HEAD"}}}"#,
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let t0 = Instant::now();
+    while s
+        .kubectl(&["get", "configmap", "greeting", "-n", "shop"], None)
+        .status
+        .code()
+        != Some(0)
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the sync did not deploy"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let t0 = Instant::now();
+    loop {
+        let ev: Vec<Value> = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        let synced = ev.iter().find(|e| {
+            e["user"]["username"] == "jane"
+                && e["verb"] == "patch"
+                && e["objectRef"]["resource"] == "applications"
+                && e["objectRef"]["name"] == "shop"
+                && e["stage"] == "ResponseComplete"
+        });
+        let deployed = ev.iter().any(|e| {
+            e["user"]["username"] == "system:serviceaccount:sluice-system:gitops"
+                && e["objectRef"]["resource"] == "configmaps"
+                && e["objectRef"]["namespace"] == "shop"
+                && e["objectRef"]["name"] == "greeting"
+        });
+        if let (Some(e), true) = (synced, deployed) {
+            assert_eq!(e["objectRef"]["namespace"], "argocd");
+            assert_eq!(e["responseStatus"]["code"], 200);
+            assert_eq!(
+                e["requestObject"]["operation"]["sync"]["revision"], "HEAD",
+                "{e}"
+            );
+            assert_eq!(
+                e["user"]["groups"],
+                serde_json::json!(["developers", "system:authenticated"])
+            );
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "no audit event of jane's sync and the gitops account's deploy"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
