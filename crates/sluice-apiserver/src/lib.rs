@@ -37,6 +37,7 @@ pub mod listeners;
 pub mod login;
 pub mod oidc;
 pub mod openapi;
+pub mod openapi_pb;
 pub mod ops;
 pub mod patch;
 pub mod proto;

@@ -38,10 +38,31 @@ fn builtins() -> &'static Builtins {
         let mut text = String::new();
         // The file is this crate's own, checked by tests/openapi_schemas.rs: a decoding
         // failure leaves the built-in kinds with their envelope schemas.
-        let schemas = match flate2::read::GzDecoder::new(GENERATED).read_to_string(&mut text) {
+        let mut schemas = match flate2::read::GzDecoder::new(GENERATED).read_to_string(&mut text) {
             Ok(_) => serde_json::from_str::<Map<String, Value>>(&text).unwrap_or_default(),
             Err(_) => Map::new(),
         };
+        // k8s-openapi leaves out the two `retainKeys` patch strategies of the built-in
+        // types, which kube-apiserver's documents carry (api/openapi-spec/swagger.json;
+        // apps/v1 types.go DeploymentSpec.Strategy `patchStrategy:"retainKeys"`, core/v1
+        // types.go PodSpec.Volumes `patchStrategy:"merge,retainKeys"`): kubectl computes its
+        // strategic merge patches from /openapi/v2 and adds `$retainKeys` only where they say
+        for (def, field, strategy) in [
+            (
+                "io.k8s.api.apps.v1.DeploymentSpec",
+                "strategy",
+                "retainKeys",
+            ),
+            ("io.k8s.api.core.v1.PodSpec", "volumes", "merge,retainKeys"),
+        ] {
+            if let Some(p) = schemas
+                .get_mut(def)
+                .and_then(|d| d.pointer_mut(&format!("/properties/{field}")))
+                .and_then(Value::as_object_mut)
+            {
+                p.insert("x-kubernetes-patch-strategy".into(), json!(strategy));
+            }
+        }
         let mut by_gvk = HashMap::new();
         for (name, s) in &schemas {
             for g in s["x-kubernetes-group-version-kind"]
@@ -502,6 +523,16 @@ mod tests {
         let doc = swagger_v2(&reg, "v1.32.0");
         assert_eq!(doc["swagger"], "2.0");
         let defs = doc["definitions"].as_object().expect("definitions");
+        // upstream's retainKeys strategies (api/openapi-spec/swagger.json), which kubectl
+        // turns into `$retainKeys` in the patches of `kubectl apply`
+        assert_eq!(
+            defs["io.k8s.api.apps.v1.DeploymentSpec"]["properties"]["strategy"]["x-kubernetes-patch-strategy"],
+            "retainKeys"
+        );
+        assert_eq!(
+            defs["io.k8s.api.core.v1.PodSpec"]["properties"]["volumes"]["x-kubernetes-patch-strategy"],
+            "merge,retainKeys"
+        );
         // every `$ref` names a definition of the document, in Swagger 2.0's form
         fn v2_refs(v: &Value, out: &mut Vec<String>) {
             let Value::Object(m) = v else { return };

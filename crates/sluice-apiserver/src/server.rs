@@ -1443,30 +1443,39 @@ fn openapi_root(st: &State) -> Value {
     json!({"paths": paths})
 }
 
-/// `/openapi/v2` (crate::openapi::swagger_v2) as JSON. Protobuf, which client-go's
-/// `OpenAPISchema` asks for (`Accept: application/com.github.proto-openapi.spec.v2@v1.0+protobuf`
-/// alone), is not served: such a request is 406, and kubectl's client-side apply then
-/// computes its patches from its compiled-in types, as before. The ETag is the digest of
-/// every group-version's hash (`If-None-Match` -> 304).
+/// `/openapi/v2` (crate::openapi::swagger_v2) as JSON, or as gnostic's protobuf
+/// `openapi.v2.Document` (crate::openapi_pb) when asked for
+/// (`application/com.github.proto-openapi.spec.v2@v1.0+protobuf`, the only type client-go's
+/// `OpenAPISchema` accepts: kubectl validates a `v1 List`'s items with it), whichever the
+/// Accept header names first. The ETag is the digest of every group-version's hash
+/// (`If-None-Match` -> 304).
 fn openapi_v2(st: &State, headers: &axum::http::HeaderMap) -> Result<Response, ApiError> {
+    const PB: &str = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let json_ok = accept.trim().is_empty()
-        || accept.split(',').any(|t| {
+    let first = if accept.trim().is_empty() {
+        Some(false)
+    } else {
+        accept.split(',').find_map(|t| {
             let t = t.split(';').next().unwrap_or_default().trim();
-            matches!(t, "application/json" | "application/*" | "*/*" | "*")
-        });
-    if !json_ok {
+            match t {
+                "application/json" | "application/*" | "*/*" | "*" => Some(false),
+                PB | "application/com.github.proto-openapi.spec.v2.v1.0+protobuf" => Some(true),
+                _ => None,
+            }
+        })
+    };
+    let Some(protobuf) = first else {
         return Err(ApiError::new(
             406,
             "NotAcceptable",
             format!(
-                "only the following media types are accepted: application/json (asked: {accept})"
+                "only the following media types are accepted: application/json, {PB} (asked: {accept})"
             ),
         ));
-    }
+    };
     let reg = st.reg();
     let etag = format!("\"{}\"", crate::openapi::hash_v2(&reg));
     let mut r = Response::new(Body::empty());
@@ -1492,11 +1501,22 @@ fn openapi_v2(st: &State, headers: &axum::http::HeaderMap) -> Result<Response, A
         .to_owned();
     let doc = crate::openapi::swagger_v2(&reg, &version);
     drop(reg);
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    *r.body_mut() = Body::from(serde_json::to_vec(&doc).unwrap_or_default());
+    let (ct, body) = if protobuf {
+        // kube-openapi's handler answers this type for either spelling: Go's
+        // mime.ParseMediaType, which client-go runs on the answer, refuses the `@` one
+        (
+            "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+            crate::openapi_pb::document(&doc),
+        )
+    } else {
+        (
+            "application/json",
+            serde_json::to_vec(&doc).unwrap_or_default(),
+        )
+    };
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    *r.body_mut() = Body::from(body);
     Ok(r)
 }
 

@@ -899,9 +899,9 @@ async fn openapi_documents_are_cached_by_hash() {
     assert_eq!(a.status, StatusCode::NOT_FOUND);
 }
 
-// /openapi/v2 (kube-openapi handler: one Swagger 2.0 document, ETag, 304), as JSON only:
-// client-go's `OpenAPISchema` asks for protobuf alone and gets 406, so kubectl's client-side
-// apply falls back to its compiled-in types (kubectl apply/patcher.go).
+// /openapi/v2 (kube-openapi handler: one Swagger 2.0 document, ETag, 304), as JSON or as
+// gnostic's protobuf Document, which client-go's `OpenAPISchema` asks for alone (kubectl
+// validates a List's items with it); an Accept naming neither is 406.
 #[tokio::test]
 async fn openapi_v2_is_json_swagger_with_an_etag() {
     let s = server(Options::default());
@@ -940,6 +940,18 @@ async fn openapi_v2_is_json_swagger_with_an_etag() {
         None,
     )
     .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // the type kube-openapi answers with: Go's mime parser refuses the `@` spelling
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+    );
+    let pb = axum::body::to_bytes(r.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    // Document.swagger (field 1) = "2.0" first
+    assert_eq!(&pb[..5], b"\x0a\x032.0");
+    let r = get("application/xml", None).await;
     assert_eq!(r.status(), StatusCode::NOT_ACCEPTABLE);
     let a = call(&app, "POST", "/openapi/v2", JSON, "{}").await;
     assert_eq!(a.status, StatusCode::METHOD_NOT_ALLOWED);
