@@ -404,12 +404,18 @@ impl Oidc {
 }
 
 impl Oidc {
+    /// The discovery document's token endpoint (`token`) or authorization endpoint.
+    fn endpoint(&self, token: bool) -> Option<String> {
+        let eps = self.endpoints.lock().unwrap_or_else(|e| e.into_inner());
+        let (auth, tok) = eps.as_ref()?;
+        if token { tok.clone() } else { auth.clone() }
+    }
+
     /// What the UI's login page offers: the button's name, when a browser login is
     /// configured and the provider has an authorization endpoint.
     pub fn login_name(&self) -> Option<String> {
         let l = self.login.as_ref()?;
-        let eps = self.endpoints.lock().unwrap_or_else(|e| e.into_inner());
-        eps.as_ref()?.0.as_ref()?;
+        self.endpoint(false)?;
         Some(if l.name.is_empty() {
             "SSO".to_owned()
         } else {
@@ -422,13 +428,9 @@ impl Oidc {
     pub fn begin_login(&self, redirect_uri: &str, next: &str) -> Result<String, String> {
         use sluice_auth::oidc_login as ol;
         let login = self.login.as_ref().ok_or("no OIDC login is configured")?;
-        let endpoint = self
-            .endpoints
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .and_then(|e| e.0.clone())
-            .ok_or("the provider's discovery document has no authorization_endpoint (or is not loaded yet)")?;
+        let endpoint = self.endpoint(false).ok_or(
+            "the provider's discovery document has no authorization_endpoint (or is not loaded yet)",
+        )?;
         let random = |n: usize| -> Result<String, String> {
             let mut b = vec![0u8; n];
             getrandom::fill(&mut b).map_err(|e| format!("no randomness: {e}"))?;
@@ -481,11 +483,7 @@ impl Oidc {
             .ok_or("unknown or expired login state")?;
         let login = self.login.as_ref().ok_or("no OIDC login is configured")?;
         let endpoint = self
-            .endpoints
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .and_then(|e| e.1.clone())
+            .endpoint(true)
             .ok_or("the provider's discovery document has no token_endpoint")?;
         let body = sluice_auth::oidc_login::token_request(
             code,

@@ -340,6 +340,22 @@ pub fn rv_of(obj: &Value) -> u64 {
         .unwrap_or(0)
 }
 
+/// Where a list of (namespace, name) keys starts: after the continue point, else at the
+/// namespace's first key (or the very first).
+fn lower_bound(
+    namespace: Option<&str>,
+    after: Option<&(String, String)>,
+) -> std::ops::Bound<(String, String)> {
+    use std::ops::Bound;
+    match after {
+        Some(k) => Bound::Excluded(k.clone()),
+        None => match namespace {
+            Some(ns) => Bound::Included((ns.to_owned(), String::new())),
+            None => Bound::Unbounded,
+        },
+    }
+}
+
 fn ns_name(obj: &Value) -> (String, String) {
     let s = |p: &str| {
         obj.pointer(p)
@@ -552,16 +568,8 @@ impl Store {
         let Some(objs) = g.objects.get(resource) else {
             return (Vec::new(), g.rv);
         };
-        use std::ops::Bound;
-        let lower = match after {
-            Some(k) => Bound::Excluded(k.clone()),
-            None => match namespace {
-                Some(ns) => Bound::Included((ns.to_owned(), String::new())),
-                None => Bound::Unbounded,
-            },
-        };
         let out = objs
-            .range((lower, Bound::Unbounded))
+            .range((lower_bound(namespace, after), std::ops::Bound::Unbounded))
             .take_while(|((ns, _), _)| namespace.is_none_or(|n| n == ns))
             .map(|(_, v)| v.clone())
             .collect();
@@ -610,16 +618,8 @@ impl Store {
         ) else {
             return (Vec::new(), g.rv);
         };
-        use std::ops::Bound;
-        let lower = match after {
-            Some(k) => Bound::Excluded(k.clone()),
-            None => match namespace {
-                Some(ns) => Bound::Included((ns.to_owned(), String::new())),
-                None => Bound::Unbounded,
-            },
-        };
         let out = set
-            .range((lower, Bound::Unbounded))
+            .range((lower_bound(namespace, after), std::ops::Bound::Unbounded))
             .take_while(|(ns, _)| namespace.is_none_or(|n| n == ns))
             .filter_map(|k| objs.get(k).cloned())
             .collect();
