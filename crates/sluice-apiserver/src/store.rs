@@ -144,8 +144,9 @@ impl Meta {
         self.labels().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
 
-    /// `{"metadata": {"name", "namespace", "labels"}}`: what label selectors and the
-    /// `metadata.name`/`metadata.namespace` field selectors read, without parsing the object.
+    /// `{"metadata": {"name", "namespace", "labels"}}`: what the kept metadata holds, as a
+    /// value (selectors read the fields directly: `labels`, `name`, `namespace`).
+    #[cfg(test)]
     pub fn as_value(&self) -> Value {
         let mut m = serde_json::Map::new();
         m.insert("name".into(), Value::String(self.name.to_string()));

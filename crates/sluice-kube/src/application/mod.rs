@@ -197,6 +197,17 @@ pub fn parse_resync(cm: Option<&Value>) -> Duration {
     Duration::from_secs(secs)
 }
 
+/// The Application as stored (not the watch cache's trimmed copy), with its apiVersion and
+/// kind.
+async fn stored_app(ctx: &AppCtx, ns: &str, name: &str) -> Result<Option<Value>, Error> {
+    let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), ns, &app_ar());
+    Ok(get_opt(&api, name).await?.map(|mut app| {
+        app["apiVersion"] = json!("argoproj.io/v1alpha1");
+        app["kind"] = json!("Application");
+        app
+    }))
+}
+
 async fn get_opt(api: &Api<DynamicObject>, name: &str) -> Result<Option<Value>, Error> {
     match api.get_opt(name).await? {
         Some(o) => Ok(Some(serde_json::to_value(o)?)),
@@ -340,14 +351,10 @@ async fn reconcile_once(obj: Arc<DynamicObject>, ctx: Arc<AppCtx>) -> Result<Act
         }
         // the cached copy has no status (trim_cached): the resources to delete are read
         // from the object as stored
-        let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &app_ar());
-        let Some(fresh) = api.get_opt(&name).await? else {
-            return Ok(Action::await_change());
+        return match stored_app(&ctx, &ns, &name).await? {
+            Some(fresh) => delete_app(&ctx, &fresh).await,
+            None => Ok(Action::await_change()),
         };
-        let mut fresh = serde_json::to_value(&fresh)?;
-        fresh["apiVersion"] = json!("argoproj.io/v1alpha1");
-        fresh["kind"] = json!("Application");
-        return delete_app(&ctx, &fresh).await;
     }
     let cm = ctx.configmap(&ns).await;
     let resync = parse_resync(cm.as_ref());
@@ -422,13 +429,10 @@ async fn reconcile_once(obj: Arc<DynamicObject>, ctx: Arc<AppCtx>) -> Result<Act
     // the status of the sync that consumed it): act on the object as stored, so a stale
     // copy never writes an older operationState or history over a newer one
     {
-        let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &app_ar());
-        let Some(fresh) = api.get_opt(&name).await? else {
+        let Some(fresh) = stored_app(&ctx, &ns, &name).await? else {
             return Ok(Action::await_change());
         };
-        app = serde_json::to_value(&fresh)?;
-        app["apiVersion"] = json!("argoproj.io/v1alpha1");
-        app["kind"] = json!("Application");
+        app = fresh;
         if app.pointer("/metadata/deletionTimestamp").is_some() {
             return delete_app(&ctx, &app).await;
         }
