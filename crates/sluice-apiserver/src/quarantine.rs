@@ -196,17 +196,28 @@ impl State {
 
     /// Whether controllers must leave `obj` (of the store resource `resource`) alone.
     pub fn is_quarantined(&self, resource: &str, obj: &Value) -> bool {
+        self.is_quarantined_at(
+            resource,
+            meta_str(obj, "namespace"),
+            meta_str(obj, "name"),
+            rv_of(obj),
+        )
+    }
+
+    /// [`State::is_quarantined`] of a stored object, without parsing it.
+    pub fn is_quarantined_stored(&self, resource: &str, obj: &crate::store::Stored) -> bool {
+        let m = obj.meta();
+        self.is_quarantined_at(resource, &m.namespace, &m.name, obj.rv())
+    }
+
+    fn is_quarantined_at(&self, resource: &str, namespace: &str, name: &str, rv: u64) -> bool {
         let q = self.quarantine.read().unwrap_or_else(|e| e.into_inner());
         if q.objects.is_empty() {
             return false;
         }
         q.objects
-            .get(&(
-                resource.to_owned(),
-                meta_str(obj, "namespace").to_owned(),
-                meta_str(obj, "name").to_owned(),
-            ))
-            .is_some_and(|e| e.resource_version == rv_of(obj))
+            .get(&(resource.to_owned(), namespace.to_owned(), name.to_owned()))
+            .is_some_and(|e| e.resource_version == rv)
     }
 
     /// The objects quarantined now (those still stored at the version that failed).

@@ -3,9 +3,12 @@
 //! transitions. NO CONTAINER RUNS: Pods are only records that turn Running and Ready after
 //! a delay (and Job Pods Succeeded); their log is a fixed line saying so.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::ops::{WriteOpts, meta_str};
@@ -13,6 +16,11 @@ use crate::resources::ResourceInfo;
 use crate::server::State;
 use crate::store::{resource_key, rv_of};
 use crate::util;
+
+/// The annotation Sluice's local executor sets on the Pods of the TaskRuns it runs
+/// (`sluice_kube::shape::EXECUTOR_ANNOTATION`, which a test holds equal: this crate cannot
+/// depend on that one).
+pub const EXECUTOR_ANNOTATION: &str = "sluice.dev/executor";
 
 /// The simulated node's settings.
 #[derive(Debug, Clone)]
@@ -80,13 +88,53 @@ pub fn spawn(st: Arc<State>, o: SimOptions) {
             let o = o.clone();
             async move {
                 let mut tick = tokio::time::interval(o.tick);
+                let mut pace = Pace::default();
                 loop {
                     tick.tick().await;
-                    reconcile(&st, &o);
+                    if pace.due(&st) {
+                        pace.waiting = reconcile(&st, &o);
+                    }
                 }
             }
         },
     );
+}
+
+/// The store resources the simulated controllers read.
+const WATCHED: [&str; 6] = [
+    "apps/deployments",
+    "apps/replicasets",
+    "apps/statefulsets",
+    "apps/daemonsets",
+    "batch/jobs",
+    "/pods",
+];
+
+/// Passes after which one runs even if nothing changed (a resync, as informers have).
+const RESYNC_TICKS: u32 = 40;
+
+/// When a pass is worth running: something it reads was written since the last one, a Pod
+/// waits for its ready delay, or the resync is due. A pass over an unchanged store with no
+/// Pod waiting would change nothing.
+#[derive(Debug, Default)]
+struct Pace {
+    seen: u64,
+    waiting: bool,
+    idle: u32,
+}
+
+impl Pace {
+    fn due(&mut self, st: &State) -> bool {
+        let written = st.store.last_write(&WATCHED);
+        if written == self.seen && !self.waiting && self.idle < RESYNC_TICKS {
+            self.idle += 1;
+            return false;
+        }
+        // the pass's own writes move `written` again: the next tick looks once more
+        self.seen = written;
+        self.idle = 0;
+        true
+    }
 }
 
 fn info(st: &State, group: &str, plural: &str) -> Option<Arc<ResourceInfo>> {
@@ -99,6 +147,45 @@ fn list(st: &State, group: &str, plural: &str) -> Vec<Arc<Value>> {
     let mut objs = st.store.list(&key, None, None).0;
     objs.retain(|o| !st.is_quarantined(&key, o));
     objs
+}
+
+/// The Pods each of `owners` owns (by ownerReferences uid), parsed; Pods of no owner in
+/// `owners` are not parsed (most Pods are the executor's, owned by TaskRuns).
+fn owned_pods(st: &State, owners: &[Arc<Value>]) -> HashMap<String, Vec<Arc<Value>>> {
+    let mut out: HashMap<String, Vec<Arc<Value>>> = owners
+        .iter()
+        .map(|o| (meta_str(o, "uid").to_owned(), Vec::new()))
+        .collect();
+    if owners.is_empty() {
+        return out;
+    }
+    let key = resource_key("", "pods");
+    for p in st.store.list_stored(&key, None, None).0 {
+        let mine: Vec<&str> = p
+            .meta()
+            .owners
+            .iter()
+            .map(|u| &**u)
+            .filter(|u| out.contains_key(*u))
+            .collect();
+        if mine.is_empty() || st.is_quarantined_stored(&key, &p) {
+            continue;
+        }
+        let v = Arc::new(p.value());
+        for u in mine {
+            if let Some(list) = out.get_mut(u) {
+                list.push(v.clone());
+            }
+        }
+    }
+    out
+}
+
+/// What [`owned_pods`] found for `owner`.
+fn owned_of<'a>(pods: &'a HashMap<String, Vec<Arc<Value>>>, owner: &Value) -> &'a [Arc<Value>] {
+    pods.get(meta_str(owner, "uid"))
+        .map(Vec::as_slice)
+        .unwrap_or_default()
 }
 
 fn owned_by<'a>(objs: &'a [Arc<Value>], uid: &str) -> Vec<&'a Arc<Value>> {
@@ -218,14 +305,15 @@ fn pod_phase(p: &Value) -> &str {
         .unwrap_or("Pending")
 }
 
-/// One pass of every simulated controller.
-pub fn reconcile(st: &State, o: &SimOptions) {
+/// One pass of every simulated controller; whether a Pod waits for its ready delay (a later
+/// pass has work even if nothing is written meanwhile).
+pub fn reconcile(st: &State, o: &SimOptions) -> bool {
     deployments(st);
     replicasets(st);
     statefulsets(st);
     daemonsets(st, o);
     jobs(st);
-    pods(st, o);
+    pods(st, o)
 }
 
 fn deployments(st: &State) {
@@ -334,14 +422,15 @@ fn deployments(st: &State) {
 }
 
 fn replicasets(st: &State) {
-    let pods = list(st, "", "pods");
-    for rs in list(st, "apps", "replicasets") {
+    let owners = list(st, "apps", "replicasets");
+    let pods = owned_pods(st, &owners);
+    for rs in owners {
         if rs.pointer("/metadata/deletionTimestamp").is_some() {
             continue;
         }
         let ns = meta_str(&rs, "namespace");
-        let mine: Vec<&Arc<Value>> = owned_by(&pods, meta_str(&rs, "uid"))
-            .into_iter()
+        let mine: Vec<&Arc<Value>> = owned_of(&pods, &rs)
+            .iter()
             .filter(|p| p.pointer("/metadata/deletionTimestamp").is_none())
             .collect();
         let want = replicas(&rs) as usize;
@@ -378,14 +467,15 @@ fn replicasets(st: &State) {
 }
 
 fn statefulsets(st: &State) {
-    let pods = list(st, "", "pods");
-    for s in list(st, "apps", "statefulsets") {
+    let owners = list(st, "apps", "statefulsets");
+    let pods = owned_pods(st, &owners);
+    for s in owners {
         if s.pointer("/metadata/deletionTimestamp").is_some() {
             continue;
         }
         let ns = meta_str(&s, "namespace");
         let name = meta_str(&s, "name");
-        let mine = owned_by(&pods, meta_str(&s, "uid"));
+        let mine = owned_of(&pods, &s);
         let want = replicas(&s);
         let template = s.pointer("/spec/template").cloned().unwrap_or(json!({}));
         for i in 0..want {
@@ -402,7 +492,7 @@ fn statefulsets(st: &State) {
                 );
             }
         }
-        for p in &mine {
+        for p in mine {
             let idx = meta_str(p, "name")
                 .rsplit('-')
                 .next()
@@ -428,13 +518,14 @@ fn statefulsets(st: &State) {
 }
 
 fn daemonsets(st: &State, o: &SimOptions) {
-    let pods = list(st, "", "pods");
-    for ds in list(st, "apps", "daemonsets") {
+    let owners = list(st, "apps", "daemonsets");
+    let pods = owned_pods(st, &owners);
+    for ds in owners {
         if ds.pointer("/metadata/deletionTimestamp").is_some() {
             continue;
         }
         let ns = meta_str(&ds, "namespace");
-        let mine = owned_by(&pods, meta_str(&ds, "uid"));
+        let mine = owned_of(&pods, &ds);
         if mine.is_empty() {
             let template = ds.pointer("/spec/template").cloned().unwrap_or(json!({}));
             let name = format!("{}-{}", meta_str(&ds, "name"), util::name_suffix());
@@ -464,8 +555,9 @@ fn daemonsets(st: &State, o: &SimOptions) {
 }
 
 fn jobs(st: &State) {
-    let pods = list(st, "", "pods");
-    for j in list(st, "batch", "jobs") {
+    let owners = list(st, "batch", "jobs");
+    let pods = owned_pods(st, &owners);
+    for j in owners {
         if j.pointer("/metadata/deletionTimestamp").is_some() {
             continue;
         }
@@ -483,7 +575,7 @@ fn jobs(st: &State) {
             continue;
         }
         let ns = meta_str(&j, "namespace");
-        let mine = owned_by(&pods, meta_str(&j, "uid"));
+        let mine = owned_of(&pods, &j);
         let completions = j
             .pointer("/spec/completions")
             .and_then(Value::as_i64)
@@ -536,17 +628,105 @@ fn jobs(st: &State) {
     }
 }
 
-fn pods(st: &State, o: &SimOptions) {
+/// What the Pod pass reads of a Pod to decide whether it has work: parsed from the stored
+/// text without building a `Value` (most Pods are the executor's, or settled).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PodView<'a> {
+    #[serde(borrow)]
+    metadata: PodMetaView<'a>,
+    #[serde(borrow)]
+    spec: PodSpecView<'a>,
+    #[serde(borrow)]
+    status: PodStatusView<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct PodMetaView<'a> {
+    deletion_timestamp: Option<serde::de::IgnoredAny>,
+    #[serde(borrow)]
+    creation_timestamp: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    annotations: Option<HashMap<Cow<'a, str>, serde::de::IgnoredAny>>,
+    #[serde(borrow)]
+    owner_references: Vec<OwnerView<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct OwnerView<'a> {
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct PodSpecView<'a> {
+    #[serde(borrow)]
+    node_name: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PodStatusView<'a> {
+    #[serde(borrow)]
+    phase: Option<Cow<'a, str>>,
+}
+
+/// Whether the Pod pass has work on a Pod (`Some(true)`: now; `Some(false)`: once its ready
+/// delay has passed; `None`: none). A Job's Pod is told by its full object.
+fn pod_work(text: &str, now: i64, o: &SimOptions) -> Option<bool> {
+    let Ok(v) = serde_json::from_str::<PodView>(text) else {
+        return Some(true);
+    };
+    // Pods of Sluice's local executor (`sluice serve`'s TaskRuns) get their status from
+    // the controller that runs their steps
+    if v.metadata.deletion_timestamp.is_some()
+        || v.metadata
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key(EXECUTOR_ANNOTATION))
+    {
+        return None;
+    }
+    if v.spec.node_name.is_none() {
+        return Some(true);
+    }
+    let job_pod = v.metadata.owner_references.iter().any(|r| r.kind == "Job");
+    match v.status.phase.as_deref() {
+        Some("Succeeded" | "Failed") => None,
+        Some("Running") if !job_pod => None,
+        _ => {
+            let created = v
+                .metadata
+                .creation_timestamp
+                .as_deref()
+                .and_then(util::parse_rfc3339)
+                .unwrap_or(now);
+            Some(now - created >= o.ready_after.as_secs() as i64)
+        }
+    }
+}
+
+/// The Pod pass; whether a Pod waits for its ready delay.
+fn pods(st: &State, o: &SimOptions) -> bool {
     let now = util::unix_now();
-    for p in list(st, "", "pods") {
-        // Pods of Sluice's local executor (`sluice serve`'s TaskRuns) get their status from
-        // the controller that runs their steps
-        if p.pointer("/metadata/deletionTimestamp").is_some()
-            || p.pointer("/metadata/annotations/sluice.dev~1executor")
-                .is_some()
-        {
+    let key = resource_key("", "pods");
+    let mut waiting = false;
+    for stored in st.store.list_stored(&key, None, None).0 {
+        match pod_work(stored.json(), now, o) {
+            None => continue,
+            Some(false) => {
+                waiting = true;
+                continue;
+            }
+            Some(true) => {}
+        }
+        if st.is_quarantined_stored(&key, &stored) {
             continue;
         }
+        let p = Arc::new(stored.value());
         let created = util::parse_rfc3339(meta_str(&p, "creationTimestamp")).unwrap_or(now);
         let due = now - created >= o.ready_after.as_secs() as i64;
         let phase = pod_phase(&p).to_owned();
@@ -573,6 +753,7 @@ fn pods(st: &State, o: &SimOptions) {
             continue;
         }
         if !due || phase == "Succeeded" || phase == "Failed" || (phase == "Running" && !job_pod) {
+            waiting |= !due;
             continue;
         }
         let ip = format!("10.244.0.{}", fnv(meta_str(&p, "uid")) % 250 + 2);
@@ -592,5 +773,55 @@ fn pods(st: &State, o: &SimOptions) {
                                {"type": "Ready", "status": "True", "lastTransitionTime": ts}]})
         };
         set_status(st, "/pods", &p, status);
+    }
+    waiting
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn work(pod: Value, now: i64) -> Option<bool> {
+        pod_work(&pod.to_string(), now, &SimOptions::default())
+    }
+
+    #[test]
+    fn the_pod_pass_reads_which_pods_have_work_without_parsing_them() {
+        let t0 = util::parse_rfc3339("2026-12-05T10:00:00Z").unwrap_or_default();
+        let created = json!({"creationTimestamp": "2026-12-05T10:00:00Z"});
+        let pod = |meta: Value, spec: Value, status: Value| {
+            let mut m = created.clone();
+            if let (Some(m), Some(extra)) = (m.as_object_mut(), meta.as_object()) {
+                m.extend(extra.clone());
+            }
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": m, "spec": spec, "status": status})
+        };
+        let node = json!({"nodeName": "sluice-node", "containers": [{"name": "c"}]});
+        // not yet scheduled: work now
+        assert_eq!(work(pod(json!({}), json!({}), json!({})), t0), Some(true));
+        // scheduled, Pending: waits for the ready delay, then has work
+        let pending = pod(json!({}), node.clone(), json!({"phase": "Pending"}));
+        assert_eq!(work(pending.clone(), t0), Some(false));
+        assert_eq!(work(pending, t0 + 1), Some(true));
+        // Running: settled, unless a Job's (which turns Succeeded)
+        let running = json!({"phase": "Running"});
+        assert_eq!(
+            work(pod(json!({}), node.clone(), running.clone()), t0 + 5),
+            None
+        );
+        let job = json!({"ownerReferences": [{"kind": "Job", "name": "j", "uid": "u"}]});
+        assert_eq!(work(pod(job, node.clone(), running), t0 + 5), Some(true));
+        assert_eq!(
+            work(
+                pod(json!({}), node.clone(), json!({"phase": "Succeeded"})),
+                t0 + 5
+            ),
+            None
+        );
+        // the executor's Pods and Pods being deleted are left alone
+        let exec = json!({"annotations": {"sluice.dev/executor": "local", "a\"b": "x"}});
+        assert_eq!(work(pod(exec, json!({}), json!({})), t0), None);
+        let gone = json!({"deletionTimestamp": "2026-12-05T10:00:01Z"});
+        assert_eq!(work(pod(gone, json!({}), json!({})), t0), None);
     }
 }

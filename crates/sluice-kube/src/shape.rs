@@ -458,6 +458,16 @@ pub fn since(t: &str) -> Option<std::time::Duration> {
 
 #[cfg(test)]
 mod tests {
+    /// The embedded API server's simulated node leaves the executor's Pods alone by this
+    /// annotation; it names it itself (it cannot depend on this crate).
+    #[test]
+    fn the_simulated_node_knows_the_executor_annotation() {
+        assert_eq!(
+            super::EXECUTOR_ANNOTATION,
+            sluice_apiserver::simnode::EXECUTOR_ANNOTATION
+        );
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig { cases: 512, ..Default::default() })]
         /// What `status::rfc3339` prints parses back to the same second; any other string
