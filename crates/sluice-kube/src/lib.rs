@@ -28,6 +28,7 @@ pub mod retention;
 pub mod rollouts;
 pub mod rollouts_restart;
 pub mod shape;
+pub mod subscribe;
 pub mod taskrun;
 pub mod triggers;
 
@@ -110,6 +111,9 @@ pub struct Ctx {
     pub(crate) instance: String,
     /// Held while a run of a concurrency group decides whether it starts.
     pub(crate) concurrency: tokio::sync::Mutex<()>,
+    /// PipelineRuns and TaskRuns followed by executing runs, fed by the controllers' watches.
+    pub pipelinerun_subs: Arc<subscribe::Subscriptions>,
+    pub taskrun_subs: Arc<subscribe::Subscriptions>,
 }
 
 impl Ctx {
@@ -124,6 +128,8 @@ impl Ctx {
             slots,
             instance: format!("sluice-{}", std::process::id()),
             concurrency: tokio::sync::Mutex::new(()),
+            pipelinerun_subs: Arc::default(),
+            taskrun_subs: Arc::default(),
         })
     }
 }
@@ -341,10 +347,10 @@ pub async fn run_as(client: Client, rollouts_client: Client, opts: Options) -> R
     let ctx = Ctx::new(client.clone(), opts);
     let prs: Api<DynamicObject> = Api::all_with(client.clone(), &pipelinerun_ar());
     let trs: Api<DynamicObject> = Api::all_with(client.clone(), &taskrun_ar());
-    let pr_ctl = runs_controller(prs, pipelinerun_ar())
+    let pr_ctl = runs_controller(prs, pipelinerun_ar(), ctx.pipelinerun_subs.clone())
         .run(pipelinerun::reconcile, error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
-    let tr_ctl = runs_controller(trs, taskrun_ar())
+    let tr_ctl = runs_controller(trs, taskrun_ar(), ctx.taskrun_subs.clone())
         .run(taskrun::reconcile, error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
     let el_ctl = async {
@@ -374,8 +380,13 @@ pub async fn run_as(client: Client, rollouts_client: Client, opts: Options) -> R
 /// finished run reads ([`trim_finished`]): finished runs pile up by the thousand and each
 /// reconcile of one returns at once, so a full copy of each (spec, status with every
 /// child's results) cost more memory than the API server's own copy (bench/serve.py (c)).
-fn runs_controller(api: Api<DynamicObject>, ar: ApiResource) -> Controller<DynamicObject> {
-    trimmed_controller(api, ar, trim_finished)
+/// Its watch, before trimming, feeds `subs` (the runs executing follow objects through it).
+fn runs_controller(
+    api: Api<DynamicObject>,
+    ar: ApiResource,
+    subs: Arc<subscribe::Subscriptions>,
+) -> Controller<DynamicObject> {
+    fed_controller(api, ar, trim_finished, Some(subs))
 }
 
 /// A controller over `api` whose cache holds each object as `trim` leaves it (the
@@ -385,15 +396,26 @@ pub(crate) fn trimmed_controller(
     ar: ApiResource,
     trim: fn(&mut DynamicObject),
 ) -> Controller<DynamicObject> {
+    fed_controller(api, ar, trim, None)
+}
+
+/// [`trimmed_controller`] whose watch events, before trimming, also go to `subs`.
+fn fed_controller(
+    api: Api<DynamicObject>,
+    ar: ApiResource,
+    trim: fn(&mut DynamicObject),
+    subs: Option<Arc<subscribe::Subscriptions>>,
+) -> Controller<DynamicObject> {
     use kube::runtime::WatchStreamExt;
     use kube::runtime::reflector::{self, store::Writer};
     let writer = Writer::<DynamicObject>::new(ar.clone());
     let reader = writer.as_reader();
-    let stream = reflector::reflector(
-        writer,
-        watcher(api, watcher::Config::default()).modify(trim),
-    )
-    .applied_objects();
+    let events = watcher(api, watcher::Config::default()).inspect(move |ev| {
+        if let (Some(subs), Ok(ev)) = (&subs, ev) {
+            subs.feed(ev);
+        }
+    });
+    let stream = reflector::reflector(writer, events.modify(trim)).applied_objects();
     Controller::for_stream_with(stream, reader, ar)
 }
 

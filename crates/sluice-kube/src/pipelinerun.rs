@@ -18,11 +18,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::StreamExt;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
-use kube::runtime::WatchStreamExt;
 use kube::runtime::controller::Action;
-use kube::runtime::watcher::watch_object;
 use serde_json::{Value, json};
 use sluice_apis::tekton::pipelinerun_from_object;
 use sluice_core::Object;
@@ -303,14 +300,16 @@ impl Shared {
             Err(e) => return fail(format!("cannot create TaskRun {name}: {e}")),
         };
         // wait for the TaskRun controller to finish it; pass cancellation on
-        let mut watch = watch_object(api.clone(), name).default_backoff().boxed();
+        let mut watch = self
+            .ctx
+            .taskrun_subs
+            .follow(api.clone(), &self.parent.namespace, name);
         let mut cancel_sent = false;
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         loop {
             tokio::select! {
                 ev = watch.next() => match ev {
-                    Some(Ok(Some(o))) => {
-                        let v = serde_json::to_value(&o).unwrap_or_default();
+                    Some(Some(v)) => {
                         if meta(&v, "uid") != uid {
                             return fail(format!("TaskRun {name} was replaced"));
                         }
@@ -318,14 +317,13 @@ impl Shared {
                             return serde_json::from_value(v["status"].clone()).unwrap_or_default();
                         }
                     }
-                    Some(Ok(None)) | None => {
+                    Some(None) | None => {
                         return TaskRunStatus {
                             conditions: vec![Condition::succeeded(Some(false), preason::TASKRUN_CANCELLED, format!("TaskRun {name} was deleted"))],
                             completion_time: now(),
                             ..TaskRunStatus::default()
                         };
                     }
-                    Some(Err(_)) => {}
                 },
                 _ = tick.tick() => {
                     if !cancel_sent && let Some((_, msg)) = cancel.cancelled() {
@@ -493,7 +491,7 @@ async fn execute(ctx: &Arc<Ctx>, pr: &Value, resumed: bool) -> Result<(), Error>
     let mut job = tokio::task::spawn_blocking(move || {
         engine::run_pipeline(&plan, &KubeExecutor(s2.clone()), &opts, &Progressing(s2))
     });
-    let mut watch = Some(watch_object(api.clone(), &name).default_backoff().boxed());
+    let mut watch = Some(ctx.pipelinerun_subs.follow(api.clone(), &ns, &name));
     let mut deleted = false;
     let mut cancelled_by: Option<String> = None;
     let raise_to = |level: u8| {
@@ -507,10 +505,8 @@ async fn execute(ctx: &Arc<Ctx>, pr: &Value, resumed: bool) -> Result<(), Error>
             ev = async { match watch.as_mut() { Some(w) => w.next().await, None => std::future::pending().await } } => {
                 match ev {
                     None => watch = None,
-                    Some(Err(_)) => {}
-                    Some(Ok(None)) => { deleted = true; raise_to(2); }
-                    Some(Ok(Some(o))) => {
-                        let v = serde_json::to_value(&o).unwrap_or_default();
+                    Some(None) => { deleted = true; raise_to(2); }
+                    Some(Some(v)) => {
                         if meta(&v, "uid") != uid || v["metadata"].get("deletionTimestamp").is_some() {
                             deleted = true;
                             raise_to(2);

@@ -12,11 +12,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use futures::StreamExt;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
-use kube::runtime::WatchStreamExt;
 use kube::runtime::controller::Action;
-use kube::runtime::watcher::watch_object;
 use serde_json::{Value, json};
 use sluice_apis::tekton::param::Param;
 use sluice_apis::tekton::taskrun_from_object;
@@ -371,7 +368,7 @@ async fn attempt(ctx: &Arc<Ctx>, tr: &Value) -> Result<Option<Value>, Error> {
         let exec = LocalExecutor::new(cfg);
         exec.run_task(&inv, &c2)
     });
-    let mut watch = Some(watch_object(api.clone(), &name).default_backoff().boxed());
+    let mut watch = Some(ctx.taskrun_subs.follow(api.clone(), &ns, &name));
     let mut deleted = false;
     let mut st = loop {
         tokio::select! {
@@ -379,13 +376,11 @@ async fn attempt(ctx: &Arc<Ctx>, tr: &Value) -> Result<Option<Value>, Error> {
             ev = async { match watch.as_mut() { Some(w) => w.next().await, None => std::future::pending().await } } => {
                 match ev {
                     None => watch = None,
-                    Some(Err(_)) => {}
-                    Some(Ok(None)) => {
+                    Some(None) => {
                         deleted = true;
                         cancel.cancel(treason::TASKRUN_CANCELLED, "TaskRun deleted");
                     }
-                    Some(Ok(Some(o))) => {
-                        let v = serde_json::to_value(&o).unwrap_or_default();
+                    Some(Some(v)) => {
                         if meta(&v, "uid") != uid || v["metadata"].get("deletionTimestamp").is_some() {
                             deleted = true;
                             cancel.cancel(treason::TASKRUN_CANCELLED, "TaskRun deleted");

@@ -1,0 +1,181 @@
+//! Following one object through the run controllers' own watch.
+//!
+//! An executing PipelineRun follows itself (cancel, delete) and each TaskRun it waits for;
+//! an executing TaskRun follows itself. Each of those was a watch of one object
+//! (`watch_object`): with 200 runs of 5 tasks at once, about 600 watches, and every change
+//! of any run was sent to all of them (28% of `sluice serve`'s CPU was that fan-out, the
+//! same cost a real API server pays). The PipelineRun and TaskRun controllers already watch
+//! every run: their watch stream feeds [`Subscriptions`], which hands each change of a
+//! followed object to its followers, and a follower reads the object once when it starts
+//! (no change is missed between its start and the first event it gets).
+//!
+//! Invariants: an entry exists only while a [`Subscription`] of its key lives; a change of
+//! an object nobody follows costs one map lookup; a relist of the stream (watch restarted)
+//! makes every follower read its object again, since a relist tells no deletions.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use kube::api::{Api, DynamicObject};
+use kube::runtime::watcher;
+use serde_json::Value;
+use tokio::sync::watch;
+
+/// What a follower last learnt of its object.
+#[derive(Debug, Clone)]
+enum Seen {
+    /// Nothing yet.
+    Nothing,
+    /// The object as the watch delivered it.
+    Object(Arc<Value>),
+    /// The watch delivered its deletion.
+    Deleted,
+    /// The watch was relisted: read the object to know.
+    Recheck,
+}
+
+type Key = (String, String);
+
+/// The objects of one resource that are followed, fed by that resource's watch stream.
+#[derive(Debug, Default)]
+pub struct Subscriptions {
+    followed: Mutex<HashMap<Key, watch::Sender<Seen>>>,
+}
+
+fn key_of(o: &DynamicObject) -> Key {
+    (
+        o.metadata.namespace.clone().unwrap_or_default(),
+        o.metadata.name.clone().unwrap_or_default(),
+    )
+}
+
+impl Subscriptions {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, watch::Sender<Seen>>> {
+        self.followed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Hands one event of the watch stream to the followers of its object.
+    pub fn feed(&self, ev: &watcher::Event<DynamicObject>) {
+        let followed = self.lock();
+        if followed.is_empty() {
+            return;
+        }
+        match ev {
+            watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
+                if let Some(tx) = followed.get(&key_of(o)) {
+                    let v = serde_json::to_value(o).unwrap_or_default();
+                    tx.send_replace(Seen::Object(Arc::new(v)));
+                }
+            }
+            watcher::Event::Delete(o) => {
+                if let Some(tx) = followed.get(&key_of(o)) {
+                    tx.send_replace(Seen::Deleted);
+                }
+            }
+            watcher::Event::Init => {}
+            watcher::Event::InitDone => {
+                for tx in followed.values() {
+                    tx.send_replace(Seen::Recheck);
+                }
+            }
+        }
+    }
+
+    /// Follows the object `name` of `api` (namespaced as the subscription's key says).
+    pub fn follow(
+        self: &Arc<Self>,
+        api: Api<DynamicObject>,
+        namespace: &str,
+        name: &str,
+    ) -> Subscription {
+        let key = (namespace.to_owned(), name.to_owned());
+        let rx = {
+            let mut followed = self.lock();
+            match followed.get(&key) {
+                Some(tx) => {
+                    let mut rx = tx.subscribe();
+                    rx.mark_unchanged();
+                    rx
+                }
+                None => {
+                    let (tx, rx) = watch::channel(Seen::Nothing);
+                    followed.insert(key.clone(), tx);
+                    rx
+                }
+            }
+        };
+        Subscription {
+            subs: self.clone(),
+            key,
+            rx,
+            api,
+            read_first: true,
+        }
+    }
+
+    /// How many objects are followed (tests).
+    pub fn followed(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+/// One follower of one object; unfollows when dropped.
+pub struct Subscription {
+    subs: Arc<Subscriptions>,
+    key: Key,
+    rx: watch::Receiver<Seen>,
+    api: Api<DynamicObject>,
+    read_first: bool,
+}
+
+impl Subscription {
+    /// The object's next state, as `watch_object` gives it: `Some(Some(v))` the object,
+    /// `Some(None)` it does not exist (any more), `None` the stream ended (the controllers
+    /// stopped). The first call reads the object from the API.
+    pub async fn next(&mut self) -> Option<Option<Value>> {
+        if std::mem::take(&mut self.read_first) {
+            // marks what was seen so far as read: the answer is at least as new
+            self.rx.mark_unchanged();
+            if let Some(state) = self.read().await {
+                return Some(state);
+            }
+        }
+        loop {
+            self.rx.changed().await.ok()?;
+            let seen = self.rx.borrow_and_update().clone();
+            match seen {
+                Seen::Nothing => {}
+                Seen::Object(v) => return Some(Some((*v).clone())),
+                Seen::Deleted => return Some(None),
+                Seen::Recheck => {
+                    if let Some(state) = self.read().await {
+                        return Some(state);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The object read from the API; `None` when it cannot be read now (a transient error:
+    /// the watch brings the next change).
+    async fn read(&self) -> Option<Option<Value>> {
+        match crate::retry(|| self.api.get_opt(&self.key.1)).await {
+            Ok(Some(o)) => Some(Some(serde_json::to_value(&o).unwrap_or_default())),
+            Ok(None) => Some(None),
+            Err(_) => None,
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut followed = self.subs.lock();
+        // this follower's receiver is still alive: the last one leaves a count of 1
+        if followed
+            .get(&self.key)
+            .is_some_and(|tx| tx.receiver_count() <= 1)
+        {
+            followed.remove(&self.key);
+        }
+    }
+}
