@@ -63,8 +63,7 @@ impl Subscriptions {
         match ev {
             watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
                 if let Some(tx) = followed.get(&key_of(o)) {
-                    let v = serde_json::to_value(o).unwrap_or_default();
-                    tx.send_replace(Seen::Object(Arc::new(v)));
+                    tx.send_replace(Seen::Object(Arc::new(view(o))));
                 }
             }
             watcher::Event::Delete(o) => {
@@ -119,6 +118,48 @@ impl Subscriptions {
     }
 }
 
+/// What a follower reads of a run from the watch: identity and deletion, annotations,
+/// `spec.status`/`statusMessage` (cancellation), and the status (whole once the run is done,
+/// else its conditions). A run's status carries its resolved spec and every step: copying
+/// it at each change of a running run was most of the cost of following it.
+fn view(o: &DynamicObject) -> Value {
+    let status = o.data.get("status");
+    let status = if crate::shape::done(status).is_some() {
+        status.cloned()
+    } else {
+        status
+            .and_then(|s| s.get("conditions"))
+            .map(|c| serde_json::json!({"conditions": c}))
+    };
+    let spec = o.data.get("spec");
+    let pick = |k: &str| spec.and_then(|s| s.get(k)).cloned();
+    let mut v = serde_json::json!({
+        "metadata": {
+            "name": o.metadata.name,
+            "namespace": o.metadata.namespace,
+            "uid": o.metadata.uid,
+            "resourceVersion": o.metadata.resource_version,
+            "deletionTimestamp": o.metadata.deletion_timestamp,
+            "annotations": o.metadata.annotations,
+        },
+        "spec": {"status": pick("status"), "statusMessage": pick("statusMessage")},
+    });
+    // absent fields stay absent (a null deletionTimestamp would read as a deletion)
+    for part in ["metadata", "spec"] {
+        if let Some(m) = v.get_mut(part).and_then(Value::as_object_mut) {
+            m.retain(|_, x| !x.is_null());
+        }
+    }
+    if let Some(status) = status {
+        v["status"] = status;
+    }
+    if let Some(t) = &o.types {
+        v["apiVersion"] = Value::String(t.api_version.clone());
+        v["kind"] = Value::String(t.kind.clone());
+    }
+    v
+}
+
 /// One follower of one object; unfollows when dropped.
 pub struct Subscription {
     subs: Arc<Subscriptions>,
@@ -129,7 +170,8 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    /// The object's next state, as `watch_object` gives it: `Some(Some(v))` the object,
+    /// The object's next state, as `watch_object` gives it: `Some(Some(v))` the object (from
+    /// the watch, the part [`view`] keeps),
     /// `Some(None)` it does not exist (any more), `None` the stream ended (the controllers
     /// stopped). The first call reads the object from the API.
     pub async fn next(&mut self) -> Option<Option<Value>> {
@@ -177,5 +219,40 @@ impl Drop for Subscription {
         {
             followed.remove(&self.key);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn run(status: Value) -> DynamicObject {
+        serde_json::from_value(json!({"apiVersion": "tekton.dev/v1", "kind": "TaskRun",
+            "metadata": {"name": "t", "namespace": "ns", "uid": "u1", "resourceVersion": "7",
+                "annotations": {"a": "b"}, "labels": {"l": "v"}},
+            "spec": {"taskSpec": {"steps": [{"name": "s", "image": "x"}]}, "status": "TaskRunCancelled"},
+            "status": status}))
+        .expect("object")
+    }
+
+    #[test]
+    fn the_view_keeps_what_followers_read_and_no_nulls() {
+        let running = json!({"conditions": [{"type": "Succeeded", "status": "Unknown"}],
+            "taskSpec": {"steps": []}, "steps": [{"name": "s"}]});
+        let v = view(&run(running));
+        assert_eq!(
+            v,
+            json!({"apiVersion": "tekton.dev/v1", "kind": "TaskRun",
+                "metadata": {"name": "t", "namespace": "ns", "uid": "u1", "resourceVersion": "7",
+                    "annotations": {"a": "b"}},
+                "spec": {"status": "TaskRunCancelled"},
+                "status": {"conditions": [{"type": "Succeeded", "status": "Unknown"}]}})
+        );
+        assert!(v["metadata"].get("deletionTimestamp").is_none());
+        // a finished run's whole status (its results, steps) is what the parent reads
+        let done = json!({"conditions": [{"type": "Succeeded", "status": "True"}],
+            "results": [{"name": "r", "value": "x"}]});
+        assert_eq!(view(&run(done.clone()))["status"], done);
     }
 }

@@ -1,6 +1,7 @@
 //! `subscribe::Subscriptions`: an executing run follows one object through the controllers'
 //! watch (no watch of its own), against the embedded API server. What a follower gets is
-//! what kube-runtime's `watch_object` gives: the object, or `None` once it is gone.
+//! what kube-runtime's `watch_object` gives: the object (from the watch, the part followers
+//! read: identity, annotations, spec.status, status), or `None` once it is gone.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +15,7 @@ use sluice_kube::subscribe::Subscriptions;
 
 fn configmap(name: &str, v: &str) -> DynamicObject {
     serde_json::from_value(json!({"apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": name, "namespace": "default"}, "data": {"v": v}}))
+        "metadata": {"name": name, "namespace": "default", "annotations": {"v": v}}}))
     .expect("object")
 }
 
@@ -41,11 +42,11 @@ async fn followers_get_each_change_and_deletion_and_reread_after_a_relist() {
     // the first answer is read from the API
     let mut one = subs.follow(api.clone(), "default", "a");
     let v = next(&mut one).await.flatten().expect("the object");
-    assert_eq!(v["data"]["v"], "1");
+    assert_eq!(v["metadata"]["annotations"]["v"], "1");
     // then each change the watch stream brings
     subs.feed(&Event::Apply(configmap("a", "2")));
     let v = next(&mut one).await.flatten().expect("the object");
-    assert_eq!(v["data"]["v"], "2");
+    assert_eq!(v["metadata"]["annotations"]["v"], "2");
     // a change of an object nobody follows goes nowhere
     subs.feed(&Event::Apply(configmap("other", "x")));
     assert_eq!(subs.followed(), 1);
@@ -70,5 +71,5 @@ async fn followers_get_each_change_and_deletion_and_reread_after_a_relist() {
     subs.feed(&Event::Init);
     subs.feed(&Event::InitDone);
     let v = next(&mut b).await.flatten().expect("read after the relist");
-    assert_eq!(v["data"]["v"], "3");
+    assert_eq!(v["metadata"]["annotations"]["v"], "3");
 }

@@ -57,7 +57,7 @@ pub struct LoadedPolicy {
 
 #[derive(Default)]
 struct Cache {
-    fingerprint: Vec<(String, String)>,
+    fingerprint: Vec<(String, u64)>,
     policies: Arc<Vec<LoadedPolicy>>,
 }
 
@@ -148,24 +148,25 @@ impl PolicyAdmission {
 
     /// The stored policies, compiled; recompiled when any was created, changed or deleted.
     pub fn policies(&self) -> Arc<Vec<LoadedPolicy>> {
-        // quarantined policies (stored, but refused by today's checks) are not applied
-        let mut stored = self.state.store.list(CLUSTER_POLICIES, None, None).0;
-        stored.retain(|p| !self.state.is_quarantined(CLUSTER_POLICIES, p));
-        let mut namespaced = self.state.store.list(POLICIES, None, None).0;
-        namespaced.retain(|p| !self.state.is_quarantined(POLICIES, p));
+        // quarantined policies (stored, but refused by today's checks) are not applied; the
+        // stored versions are compared on the kept metadata: a policy is parsed and compiled
+        // only when it changed (this runs at every admitted write)
+        let store = &self.state.store;
+        let mut stored = store.list_stored(CLUSTER_POLICIES, None, None).0;
+        stored.retain(|p| !self.state.is_quarantined_stored(CLUSTER_POLICIES, p));
+        let mut namespaced = store.list_stored(POLICIES, None, None).0;
+        namespaced.retain(|p| !self.state.is_quarantined_stored(POLICIES, p));
         stored.extend(namespaced);
-        let fingerprint: Vec<(String, String)> = stored
+        let fingerprint: Vec<(String, u64)> = stored
             .iter()
             .map(|p| {
-                (
-                    format!("{}/{}", meta(p, "namespace"), meta(p, "name")),
-                    meta(p, "resourceVersion").to_owned(),
-                )
+                let m = p.meta();
+                (format!("{}/{}", m.namespace, m.name), p.rv())
             })
             .collect();
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if cache.fingerprint != fingerprint {
-            cache.policies = Arc::new(stored.iter().filter_map(|p| load(p)).collect());
+            cache.policies = Arc::new(stored.iter().filter_map(|p| load(&p.value())).collect());
             cache.fingerprint = fingerprint;
         }
         cache.policies.clone()
@@ -781,8 +782,8 @@ impl PolicyAdmission {
     /// Handles one store event (the reporter's loop body).
     pub fn on_event(&self, ev: &Event) {
         let res = &*ev.resource;
-        let obj = &ev.object.value();
         if res == CLUSTER_POLICIES || res == POLICIES {
+            let obj = &ev.object.value();
             let ns = meta(obj, "namespace");
             let name = meta(obj, "name");
             let key = if ns.is_empty() {
@@ -795,24 +796,47 @@ impl PolicyAdmission {
             self.scan(Some(&key));
             return;
         }
-        if skipped(&group_of(obj), kind_of(obj), meta(obj, "namespace")) {
+        // what decides whether the event matters is read without parsing the object (most
+        // events are of runs, Pods and Events, and most clusters have few policies)
+        let m = ev.object.meta();
+        let group = m.api_version.split_once('/').map_or("", |(g, _)| g);
+        let kind = {
+            let (g, plural) = res.split_once('/').unwrap_or(("", res));
+            self.state
+                .reg()
+                .by_group_resource(g, plural)
+                .map(|i| i.kind.clone())
+        };
+        let kind = kind.unwrap_or_else(|| kind_of(&ev.object.value()).to_owned());
+        if skipped(group, &kind, &m.namespace) {
             return;
         }
         match ev.ty {
             EventType::Added | EventType::Modified => {
-                if obj.pointer("/metadata/deletionTimestamp").is_none() {
-                    self.report_resource(obj);
+                if m.deleting {
+                    return;
                 }
+                if self.policies().is_empty() && !self.has_report(&m.namespace, &m.uid) {
+                    return;
+                }
+                self.report_resource(&ev.object.value());
             }
             EventType::Deleted => {
-                let ns = meta(obj, "namespace");
-                if let Some(info) = self.report_info(!ns.is_empty()) {
+                if let Some(info) = self.report_info(!m.namespace.is_empty()) {
                     let _ = self
                         .state
-                        .delete(&info, ns, meta(obj, "uid"), &DeleteOpts::default());
+                        .delete(&info, &m.namespace, &m.uid, &DeleteOpts::default());
                 }
             }
         }
+    }
+
+    /// Whether the object of this uid has a report.
+    fn has_report(&self, namespace: &str, uid: &str) -> bool {
+        self.report_info(!namespace.is_empty()).is_some_and(|info| {
+            let key = sluice_apiserver::store::resource_key(&info.group, &info.plural);
+            self.state.store.get_stored(&key, namespace, uid).is_some()
+        })
     }
 
     /// Follows the store until it closes: a full background scan first, then one event at
