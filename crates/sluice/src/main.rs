@@ -31,7 +31,7 @@ use std::process::ExitCode;
 /// mimalloc: loading large manifest sets allocates and frees millions of small nodes, where
 /// glibc's allocator spent a quarter of `sluice validate`'s time (perf, docs/benchmarks.md).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: sluice_alloc::MiMalloc = sluice_alloc::MiMalloc;
 
 use clap::{CommandFactory, Parser, Subcommand};
 

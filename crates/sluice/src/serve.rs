@@ -85,6 +85,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
         );
     }
     let rt = crate::apiserver::runtime(4)?;
+    crate::apiserver::allocator_upkeep();
     // absolute: steps run in their sandboxes and see result paths under the data dir
     let data = std::path::absolute(&args.data)
         .with_context(|| format!("{}: cannot resolve the data directory", args.data.display()))?;

@@ -264,6 +264,18 @@ fn rules() -> BTreeMap<&'static str, Vec<&'static str>> {
             "anyhow",
         ],
     );
+    // the allocator crate (the one with unsafe code) is two FFI calls: nothing of Sluice,
+    // no I/O crates
+    r.insert(
+        "sluice-alloc",
+        pure_and(&[
+            "sluice",
+            "sluice-core",
+            "sluice-apiserver",
+            "sluice-kube",
+            "serde_json",
+        ]),
+    );
     // kube-rs lives in sluice-kube and sluice-cli only: the binary hands them a tower
     // service or a kubeconfig path
     r.insert(
@@ -339,4 +351,35 @@ fn crate_boundaries_hold() {
             "ARCHITECTURE.md has no section for crate {name}"
         );
     }
+}
+
+/// The workspace forbids unsafe code (`[workspace.lints.rust] unsafe_code = "forbid"`): every
+/// crate inherits the workspace lints but sluice-alloc, whose two calls into mimalloc's C API
+/// are the only unsafe code (ARCHITECTURE.md, `sluice-alloc`).
+#[test]
+fn only_the_allocator_crate_may_hold_unsafe_code() {
+    let root = repo_root().join("crates");
+    let mut checked = 0;
+    for e in std::fs::read_dir(&root).expect("crates/") {
+        let dir = e.expect("entry").path();
+        let Ok(toml) = std::fs::read_to_string(dir.join("Cargo.toml")) else {
+            continue;
+        };
+        let name = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        let inherits = toml.contains("[lints]\nworkspace = true");
+        if name == "sluice-alloc" {
+            assert!(!inherits, "sluice-alloc needs unsafe for its FFI calls");
+        } else {
+            assert!(
+                inherits,
+                "{name}/Cargo.toml must inherit the workspace lints ([lints] workspace = true)"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked > 20, "only {checked} crates found");
 }
