@@ -63,6 +63,10 @@ pub(crate) fn runtime(workers: usize) -> anyhow::Result<tokio::runtime::Runtime>
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .thread_stack_size(sluice_apiserver::supervise::THREAD_STACK)
+        // an idle blocking thread ends after 2 s (tokio's default: 10 s): the memory its
+        // heap holds after a burst (a list of 10,000 runs) is then handed back by the
+        // allocator upkeep, which cannot reclaim a live thread's pages
+        .thread_keep_alive(std::time::Duration::from_secs(2))
         .enable_all()
         .build()
         .context("starting the async runtime")
