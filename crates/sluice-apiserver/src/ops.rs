@@ -333,6 +333,15 @@ pub(crate) fn name_errors(info: &ResourceInfo, name: &str) -> FieldErrors {
     errs
 }
 
+/// How often a patch without a resourceVersion is re-applied to the newer object when a
+/// concurrent write won the race. Upstream never answers such a patch 409 for a concurrent
+/// write: the storage's GuaranteedUpdate re-reads and re-applies until it lands
+/// (k8s.io/apiserver pkg/storage/etcd3/store.go). A `kubectl patch` failed 409 in CI when
+/// the simulated node wrote the Deployment's status meanwhile: the retry was never taken
+/// (it tested a resourceVersion every patched document has). The bound only stops a
+/// livelock.
+const PATCH_ATTEMPTS: usize = 100;
+
 impl State {
     pub(crate) fn related_objects(&self, obj: &Value) -> Vec<Object> {
         let group = Object::new(obj.clone()).gvk().group;
@@ -839,7 +848,7 @@ impl State {
         o.decoded = found;
         o.patched = true;
         let o = &o;
-        for _attempt in 0..5 {
+        for _attempt in 0..PATCH_ATTEMPTS {
             let old = self.get(info, ns, name)?;
             let mut doc = if sub == Some("scale") {
                 self.scale_of(info, &old)?
@@ -874,6 +883,10 @@ impl State {
             if sub == Some("scale") {
                 return self.set_scale(info, &old, &doc, o);
             }
+            // the patched document carries the current object's resourceVersion unless the
+            // patch set one: a version the patch pins that is not the current one is a
+            // conflict; otherwise a concurrent write that won the race makes the patch apply
+            // again to the newer object (where a pinned version then no longer matches)
             let want = match meta_str(&doc, "resourceVersion") {
                 "" => None,
                 s => Some(s.parse::<u64>().unwrap_or(0)),
@@ -884,7 +897,7 @@ impl State {
             let mut o2 = o.clone();
             o2.field_manager = o.field_manager.clone();
             match self.replace(info, &old, doc, sub, &o2, Some(rv_of(&old)), "Update") {
-                Err(e) if e.code == 409 && e.reason == "Conflict" && want.is_none() => continue,
+                Err(e) if e.code == 409 && e.reason == "Conflict" => continue,
                 r => return r,
             }
         }
@@ -909,7 +922,7 @@ impl State {
             ));
         }
         check_type(info, version, &config)?;
-        for _attempt in 0..5 {
+        for _attempt in 0..PATCH_ATTEMPTS {
             let old = match self.get(info, ns, name) {
                 Ok(o) => Some(o),
                 Err(e) if e.code == 404 && sub.is_none() => None,

@@ -1003,3 +1003,72 @@ async fn refused_requests_read_the_body_before_answering() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A patch that names no resourceVersion lands however busy other writers of the object
+/// are: kube-apiserver's GuaranteedUpdate re-reads and re-applies it on a conflict
+/// (k8s.io/apiserver pkg/storage/etcd3/store.go), so `kubectl patch` never sees 409 for a
+/// controller's status write (a simulated node's, in CI, beat five tries).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn patches_without_a_resource_version_outlast_concurrent_writers() {
+    let s = server(Options::default());
+    let app = s.local_router();
+    let created = call(
+        &app,
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        "application/json",
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"busy"},"data":{"n":"0"}}"#,
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writes = Arc::new(AtomicUsize::new(0));
+    let mut writers = Vec::new();
+    for w in 0..3 {
+        let (app, stop, writes) = (app.clone(), stop.clone(), writes.clone());
+        writers.push(tokio::spawn(async move {
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                i += 1;
+                let body = format!(r#"{{"data":{{"w{w}":"{i}"}}}}"#);
+                let a = call(
+                    &app,
+                    "PATCH",
+                    "/api/v1/namespaces/default/configmaps/busy",
+                    "application/merge-patch+json",
+                    &body,
+                )
+                .await;
+                assert_eq!(a.status, StatusCode::OK, "writer {w}: {}", a.body);
+                writes.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    for i in 0..100 {
+        let body = format!(r#"{{"metadata":{{"annotations":{{"p":"{i}"}}}}}}"#);
+        let a = call(
+            &app,
+            "PATCH",
+            "/api/v1/namespaces/default/configmaps/busy",
+            "application/strategic-merge-patch+json",
+            &body,
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::OK, "patch {i}: {}", a.body);
+    }
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.await.expect("writer");
+    }
+    assert!(writes.load(Ordering::Relaxed) > 0);
+    // a patch that pins a resourceVersion other than the current one is still a conflict
+    let stale = call(
+        &app,
+        "PATCH",
+        "/api/v1/namespaces/default/configmaps/busy",
+        "application/merge-patch+json",
+        r#"{"metadata":{"resourceVersion":"1"},"data":{"late":"x"}}"#,
+    )
+    .await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.body);
+}

@@ -252,19 +252,43 @@ pub(crate) fn pod_ar() -> ApiResource {
     gvk("", "v1", "Pod", "pods")
 }
 
-/// The objects of a namespace a run can refer to, read through the client.
-pub async fn catalog(client: &Client, namespace: &str) -> Result<Catalog, Error> {
-    let kinds = [
-        gvk("tekton.dev", "v1", "Task", "tasks"),
-        gvk("tekton.dev", "v1", "Pipeline", "pipelines"),
-        gvk("tekton.dev", "v1beta1", "StepAction", "stepactions"),
-        gvk("", "v1", "ConfigMap", "configmaps"),
-        gvk("", "v1", "Secret", "secrets"),
-        gvk("", "v1", "ServiceAccount", "serviceaccounts"),
-    ];
+/// The kinds of a namespace a run may refer to, in the order they are read: Pipelines
+/// (a `pipelineRef` names them), Tasks (a `taskRef`, in the run or a Pipeline read), then
+/// StepActions (a step's `ref`), and always ConfigMaps (feature flags, workspaces), Secrets
+/// and ServiceAccounts (credentials).
+fn catalog_kinds() -> [(ApiResource, Option<&'static str>); 6] {
+    [
+        (
+            gvk("tekton.dev", "v1", "Pipeline", "pipelines"),
+            Some("\"pipelineRef\""),
+        ),
+        (
+            gvk("tekton.dev", "v1", "Task", "tasks"),
+            Some("\"taskRef\""),
+        ),
+        (
+            gvk("tekton.dev", "v1beta1", "StepAction", "stepactions"),
+            Some("\"ref\""),
+        ),
+        (gvk("", "v1", "ConfigMap", "configmaps"), None),
+        (gvk("", "v1", "Secret", "secrets"), None),
+        (gvk("", "v1", "ServiceAccount", "serviceaccounts"), None),
+    ]
+}
+
+/// The objects of a namespace a run (`subject`, the PipelineRun or TaskRun) can refer to,
+/// read through the client. A Tekton kind is read only when the JSON of the run, or of
+/// what was read before it, holds the key that refers to it (a child TaskRun carries its
+/// Task's spec: no Pipelines, Tasks or StepActions to read). The test is on keys in the
+/// text, so it may read a kind no reference needs, never skip one that is needed.
+pub async fn catalog(client: &Client, namespace: &str, subject: &Value) -> Result<Catalog, Error> {
+    let mut text = subject.to_string();
     let mut objects = Vec::new();
     let lp = ListParams::default();
-    for ar in &kinds {
+    for (ar, needed_if) in &catalog_kinds() {
+        if needed_if.is_some_and(|key| !text.contains(key)) {
+            continue;
+        }
         let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, ar);
         let list = match retry(|| api.list(&lp)).await {
             Ok(l) => l,
@@ -281,6 +305,10 @@ pub async fn catalog(client: &Client, namespace: &str) -> Result<Catalog, Error>
             }
             if let Some(m) = v.as_object_mut() {
                 m.remove("status");
+            }
+            if needed_if.is_some() {
+                // a Pipeline's or Task's own references decide the kinds after it
+                text.push_str(&v.to_string());
             }
             objects.push(Object::new(v));
         }

@@ -370,7 +370,7 @@ async fn execute(ctx: &Arc<Ctx>, pr: &Value, resumed: bool) -> Result<(), Error>
     // the namespace's objects; a failing API is retried a few times before the run fails
     let mut tries = 0;
     let catalog = loop {
-        match crate::catalog(&ctx.client, &ns).await {
+        match crate::catalog(&ctx.client, &ns, pr).await {
             Ok(c) => break c,
             Err(e) if tries >= 5 => return Err(e),
             Err(_) => {

@@ -206,7 +206,7 @@ async fn attempt(ctx: &Arc<Ctx>, tr: &Value) -> Result<Option<Value>, Error> {
         .map_err(|e| Error::Other(e.to_string()))?;
 
     // resolve
-    let catalog = crate::catalog(&ctx.client, &ns).await?;
+    let catalog = crate::catalog(&ctx.client, &ns, tr).await?;
     let mut clean = tr.clone();
     if let Some(m) = clean.as_object_mut() {
         m.remove("status");

@@ -520,3 +520,48 @@ async fn isolated_steps_see_tektons_container_paths() {
     assert_eq!(tr["status"]["results"][0]["value"], "/workspace");
     env.cleanup();
 }
+
+/// The run's references are followed as far as they go, each kind read only when something
+/// read before names it (`sluice_kube::catalog`): a PipelineRun's pipelineRef names a
+/// Pipeline whose taskRef names a Task whose step's `ref` names a StepAction
+/// (tektoncd/pipeline docs/stepactions.md "Referencing a StepAction").
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn references_are_followed_from_pipeline_to_task_to_stepaction() {
+    let mut env = start("refs");
+    let c = &env.client;
+    create(
+        c,
+        &ar("tekton.dev", "v1beta1", "StepAction", "stepactions"),
+        json!({"apiVersion": "tekton.dev/v1beta1", "kind": "StepAction", "metadata": {"name": "greet"},
+               "spec": {"image": "alpine", "params": [{"name": "who"}],
+                        "script": "echo \"hello $(params.who)\""}}),
+    )
+    .await;
+    create(
+        c,
+        &ar("tekton.dev", "v1", "Task", "tasks"),
+        json!({"apiVersion": "tekton.dev/v1", "kind": "Task", "metadata": {"name": "uses-action"},
+               "spec": {"steps": [{"name": "hi", "ref": {"name": "greet"},
+                                   "params": [{"name": "who", "value": "refs"}]}]}}),
+    )
+    .await;
+    create(
+        c,
+        &ar("tekton.dev", "v1", "Pipeline", "pipelines"),
+        json!({"apiVersion": "tekton.dev/v1", "kind": "Pipeline", "metadata": {"name": "chain"},
+               "spec": {"tasks": [{"name": "one", "taskRef": {"name": "uses-action"}}]}}),
+    )
+    .await;
+    create(
+        c,
+        &pipelineruns(),
+        json!({"apiVersion": "tekton.dev/v1", "kind": "PipelineRun", "metadata": {"name": "via-refs"},
+               "spec": {"pipelineRef": {"name": "chain"}}}),
+    )
+    .await;
+    let pr = wait_done(c, &pipelineruns(), "via-refs", 60).await;
+    assert_eq!(cond(&pr).0, "True", "{:#}", pr["status"]);
+    let tr = get(c, &taskruns(), "via-refs-one").await;
+    assert_eq!(cond(&tr).0, "True", "{:#}", tr["status"]);
+    env.cleanup();
+}
