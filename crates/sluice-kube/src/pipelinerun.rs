@@ -186,6 +186,10 @@ struct Shared {
     start_time: String,
     refs: Mutex<Vec<ChildReference>>,
     phases: Mutex<HashMap<String, (Phase, String)>>,
+    /// The Running message and childReferences last patched: a progress that changes
+    /// neither is not written again (a task turning Running, then its TaskRun's reference
+    /// added, were two patches of which the first said nothing new).
+    sent: Mutex<Option<(String, Vec<ChildReference>)>>,
 }
 
 impl Shared {
@@ -221,7 +225,18 @@ impl Shared {
             p
         };
         let refs = self.refs.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let c = Condition::succeeded(None, reason::RUNNING, shape::progress_message(&p));
+        let message = shape::progress_message(&p);
+        {
+            let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+            if sent
+                .as_ref()
+                .is_some_and(|(m, r)| *m == message && *r == refs)
+            {
+                return;
+            }
+            *sent = Some((message.clone(), refs.clone()));
+        }
+        let c = Condition::succeeded(None, reason::RUNNING, message);
         let _ = self
             .prs()
             .patch_status(
@@ -479,6 +494,7 @@ async fn execute(ctx: &Arc<Ctx>, pr: &Value, resumed: bool) -> Result<(), Error>
             serde_json::from_value(pr["status"]["childReferences"].clone()).unwrap_or_default(),
         ),
         phases: Mutex::new(HashMap::new()),
+        sent: Mutex::new(None),
     });
     let interrupt = Arc::new(Interrupt::default());
     let opts = RunOptions {
