@@ -675,7 +675,8 @@ struct PodStatusView<'a> {
 }
 
 /// Whether the Pod pass has work on a Pod (`Some(true)`: now; `Some(false)`: once its ready
-/// delay has passed; `None`: none). A Job's Pod is told by its full object.
+/// delay has passed; `None`: none). A text the view cannot read is left to the full object
+/// (`Some(true)`), whose pass decides again from the parsed Pod.
 fn pod_work(text: &str, now: i64, o: &SimOptions) -> Option<bool> {
     let Ok(v) = serde_json::from_str::<PodView>(text) else {
         return Some(true);
