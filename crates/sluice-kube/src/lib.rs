@@ -16,6 +16,7 @@ pub mod access;
 pub mod analysis_job;
 pub mod application;
 pub mod cdmetrics;
+pub mod coalesce;
 pub mod concurrency;
 pub mod events;
 pub mod http_out;

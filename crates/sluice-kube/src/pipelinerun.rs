@@ -30,6 +30,7 @@ use sluice_pipeline::status::{
 };
 use sluice_pipeline::{CancelToken, Executor, TaskInvocation};
 
+use crate::coalesce::StatusWriter;
 use crate::concurrency::{self, Gate};
 use crate::shape::{self, Parent, Progress, reason};
 use crate::taskrun::{meta, object_value, retry_patch};
@@ -97,7 +98,7 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action,
                 .unwrap_or_default(),
             ..PipelineRunStatus::default()
         };
-        finish(&ctx, &pr, &st).await?;
+        finish(&ctx, &pr, &st, None).await?;
         return Ok(Action::await_change());
     }
     if !started {
@@ -116,7 +117,7 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action,
     tokio::spawn(async move {
         if let Err(e) = execute(&ctx2, &pr, started).await {
             let st = failed(&pr, reason::FAILED_VALIDATION, &e.to_string());
-            let _ = finish(&ctx2, &pr, &st).await;
+            let _ = finish(&ctx2, &pr, &st, None).await;
         }
         ctx2.pipelineruns
             .lock()
@@ -139,13 +140,29 @@ fn failed(pr: &Value, reason: &str, message: &str) -> PipelineRunStatus {
     }
 }
 
-/// Writes the final status and the Event.
-async fn finish(ctx: &Ctx, pr: &Value, st: &PipelineRunStatus) -> Result<(), Error> {
+/// Writes the final status (after what the run's progress writer holds, which is closed
+/// then) and the Event.
+async fn finish(
+    ctx: &Ctx,
+    pr: &Value,
+    st: &PipelineRunStatus,
+    progress: Option<&StatusWriter>,
+) -> Result<(), Error> {
     let api: Api<DynamicObject> =
         Api::namespaced_with(ctx.client.clone(), meta(pr, "namespace"), &pipelinerun_ar());
-    let patch = Patch::Merge(json!({"status": serde_json::to_value(st)?}));
-    let pp = PatchParams::default();
-    let written = match retry(|| api.patch_status(meta(pr, "name"), &pp, &patch)).await {
+    let status = json!({"status": serde_json::to_value(st)?});
+    let written = match progress {
+        Some(w) => {
+            let r = w.now(status).await;
+            w.close().await;
+            r
+        }
+        None => {
+            let (pp, patch) = (PatchParams::default(), Patch::Merge(status));
+            retry(|| api.patch_status(meta(pr, "name"), &pp, &patch)).await
+        }
+    };
+    let written = match written {
         Ok(w) => w,
         // deleted meanwhile: nothing to record
         Err(kube::Error::Api(e)) if e.code == 404 => return Ok(()),
@@ -190,16 +207,11 @@ struct Shared {
     /// neither is not written again (a task turning Running, then its TaskRun's reference
     /// added, were two patches of which the first said nothing new).
     sent: Mutex<Option<(String, Vec<ChildReference>)>>,
+    /// The run's progress writes, closed before its final status is written.
+    writer: Arc<StatusWriter>,
 }
 
 impl Shared {
-    fn prs(&self) -> Api<DynamicObject> {
-        Api::namespaced_with(
-            self.ctx.client.clone(),
-            &self.parent.namespace,
-            &pipelinerun_ar(),
-        )
-    }
     fn trs(&self) -> Api<DynamicObject> {
         Api::namespaced_with(
             self.ctx.client.clone(),
@@ -208,8 +220,9 @@ impl Shared {
         )
     }
 
-    /// Patches the Running condition (task counts) and childReferences.
-    async fn progress(&self) {
+    /// The Running condition (task counts) and childReferences, written coalesced
+    /// (`crate::coalesce`): a chain's "task done" and "next task started" are one write.
+    fn progress(&self) {
         let p = {
             let phases = self.phases.lock().unwrap_or_else(|e| e.into_inner());
             let mut p = Progress::default();
@@ -237,14 +250,9 @@ impl Shared {
             *sent = Some((message.clone(), refs.clone()));
         }
         let c = Condition::succeeded(None, reason::RUNNING, message);
-        let _ = self
-            .prs()
-            .patch_status(
-                &self.parent.name,
-                &PatchParams::default(),
-                &Patch::Merge(json!({"status": {"conditions": [c], "childReferences": refs}})),
-            )
-            .await;
+        let _rt = self.handle.enter();
+        self.writer
+            .later(json!({"status": {"conditions": [c], "childReferences": refs}}));
     }
 
     async fn run_child(&self, inv: &TaskInvocation, cancel: &CancelToken) -> TaskRunStatus {
@@ -272,12 +280,20 @@ impl Shared {
                 });
             }
         }
-        self.progress().await;
+        self.progress();
         let api = self.trs();
         let name = inv.taskrun_name.as_str();
         let pp = PostParams::default();
+        // followed from before it exists: the created object is its first state
+        let mut watch = self
+            .ctx
+            .taskrun_subs
+            .follow(api.clone(), &self.parent.namespace, name);
         let uid = match retry(|| api.create(&pp, &obj)).await {
-            Ok(o) => o.metadata.uid.unwrap_or_default(),
+            Ok(o) => {
+                watch.seed(&o);
+                o.metadata.uid.unwrap_or_default()
+            }
             Err(kube::Error::Api(e)) if e.code == 409 => {
                 // adopt the TaskRun of an earlier server process (resume) or a retry
                 let existing = match retry(|| api.get(name)).await {
@@ -315,10 +331,6 @@ impl Shared {
             Err(e) => return fail(format!("cannot create TaskRun {name}: {e}")),
         };
         // wait for the TaskRun controller to finish it; pass cancellation on
-        let mut watch = self
-            .ctx
-            .taskrun_subs
-            .follow(api.clone(), &self.parent.namespace, name);
         let mut cancel_sent = false;
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         loop {
@@ -370,8 +382,7 @@ impl Events for Progressing {
             .unwrap_or_else(|e| e.into_inner())
             .insert(task.to_owned(), (phase, detail.to_owned()));
         if phase != Phase::Pending {
-            let s = self.0.clone();
-            s.handle.block_on(s.progress());
+            self.0.progress();
         }
     }
 }
@@ -412,6 +423,7 @@ async fn execute(ctx: &Arc<Ctx>, pr: &Value, resumed: bool) -> Result<(), Error>
                     reason::FAILED_VALIDATION,
                     &format!("invalid PipelineRun: {e:?}"),
                 ),
+                None,
             )
             .await;
         }
@@ -426,7 +438,7 @@ async fn execute(ctx: &Arc<Ctx>, pr: &Value, resumed: bool) -> Result<(), Error>
                 }
                 _ => e.to_string(),
             };
-            return finish(ctx, pr, &failed(pr, r, &msg)).await;
+            return finish(ctx, pr, &failed(pr, r, &msg), None).await;
         }
     };
     let start_time = if resumed {
@@ -495,6 +507,7 @@ async fn execute(ctx: &Arc<Ctx>, pr: &Value, resumed: bool) -> Result<(), Error>
         ),
         phases: Mutex::new(HashMap::new()),
         sent: Mutex::new(None),
+        writer: StatusWriter::new(api.clone(), &name),
     });
     let interrupt = Arc::new(Interrupt::default());
     let opts = RunOptions {
@@ -544,6 +557,7 @@ async fn execute(ctx: &Arc<Ctx>, pr: &Value, resumed: bool) -> Result<(), Error>
     // a stream that is no longer polled must not keep a request (and what it holds) open
     drop(watch);
     if deleted {
+        shared.writer.close().await;
         return Ok(());
     }
     let mut st = match outcome {
@@ -560,7 +574,7 @@ async fn execute(ctx: &Arc<Ctx>, pr: &Value, resumed: bool) -> Result<(), Error>
     {
         c.message = concurrency::superseded_message(&name, by);
     }
-    finish(ctx, pr, &st).await
+    finish(ctx, pr, &st, Some(&shared.writer)).await
 }
 
 fn meta_status(pr: &Value, key: &str) -> String {

@@ -28,8 +28,8 @@ enum Seen {
     Nothing,
     /// The object as the watch delivered it.
     Object(Arc<Value>),
-    /// The watch delivered its deletion.
-    Deleted,
+    /// The watch delivered its deletion (of the object with this uid).
+    Deleted(Option<String>),
     /// The watch was relisted: read the object to know.
     Recheck,
 }
@@ -68,7 +68,7 @@ impl Subscriptions {
             }
             watcher::Event::Delete(o) => {
                 if let Some(tx) = followed.get(&key_of(o)) {
-                    tx.send_replace(Seen::Deleted);
+                    tx.send_replace(Seen::Deleted(o.metadata.uid.clone()));
                 }
             }
             watcher::Event::Init => {}
@@ -109,6 +109,8 @@ impl Subscriptions {
             rx,
             api,
             read_first: true,
+            seed: None,
+            uid: None,
         }
     }
 
@@ -167,6 +169,11 @@ pub struct Subscription {
     rx: watch::Receiver<Seen>,
     api: Api<DynamicObject>,
     read_first: bool,
+    /// The first state to hand out instead of reading it ([`Subscription::seed`]).
+    seed: Option<Value>,
+    /// The uid of the object followed, once known: the watch's news of another object of
+    /// the same name (an earlier one, its events lagging) are not this object's.
+    uid: Option<String>,
 }
 
 impl Subscription {
@@ -175,6 +182,9 @@ impl Subscription {
     /// `Some(None)` it does not exist (any more), `None` the stream ended (the controllers
     /// stopped). The first call reads the object from the API.
     pub async fn next(&mut self) -> Option<Option<Value>> {
+        if let Some(seed) = self.seed.take() {
+            return Some(Some(seed));
+        }
         if std::mem::take(&mut self.read_first) {
             // marks what was seen so far as read: the answer is at least as new
             self.rx.mark_unchanged();
@@ -187,8 +197,10 @@ impl Subscription {
             let seen = self.rx.borrow_and_update().clone();
             match seen {
                 Seen::Nothing => {}
+                Seen::Object(v) if self.foreign(v["metadata"]["uid"].as_str()) => {}
                 Seen::Object(v) => return Some(Some((*v).clone())),
-                Seen::Deleted => return Some(None),
+                Seen::Deleted(uid) if self.foreign(uid.as_deref()) => {}
+                Seen::Deleted(_) => return Some(None),
                 Seen::Recheck => {
                     if let Some(state) = self.read().await {
                         return Some(state);
@@ -198,11 +210,29 @@ impl Subscription {
         }
     }
 
+    /// Starts the follower from `obj`, the object as a write of this process returned it,
+    /// instead of reading it: `follow` was called before that write, so every change after
+    /// it comes through the watch. (The watch may still bring states older than `obj`; a
+    /// follower acts on deletion, cancellation and completion, which never go back.)
+    pub fn seed(&mut self, obj: &DynamicObject) {
+        self.uid = obj.metadata.uid.clone();
+        self.seed = Some(view(obj));
+        self.read_first = false;
+    }
+
+    /// Whether the watch's news with this uid is of another object than the one followed.
+    fn foreign(&self, uid: Option<&str>) -> bool {
+        matches!((&self.uid, uid), (Some(mine), Some(theirs)) if mine != theirs)
+    }
+
     /// The object read from the API; `None` when it cannot be read now (a transient error:
     /// the watch brings the next change).
-    async fn read(&self) -> Option<Option<Value>> {
+    async fn read(&mut self) -> Option<Option<Value>> {
         match crate::retry(|| self.api.get_opt(&self.key.1)).await {
-            Ok(Some(o)) => Some(Some(serde_json::to_value(&o).unwrap_or_default())),
+            Ok(Some(o)) => {
+                self.uid = o.metadata.uid.clone();
+                Some(Some(serde_json::to_value(&o).unwrap_or_default()))
+            }
             Ok(None) => Some(None),
             Err(_) => None,
         }

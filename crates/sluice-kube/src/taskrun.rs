@@ -26,6 +26,7 @@ use sluice_pipeline::status::{
 use sluice_pipeline::task::step_container;
 use sluice_pipeline::{CancelToken, Executor, TaskInvocation};
 
+use crate::coalesce::StatusWriter;
 use crate::logs::StepLogs;
 use crate::shape::{self, StepInfo, reason};
 use crate::{Ctx, Error, events, pod_ar, taskrun_ar};
@@ -103,6 +104,11 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action,
     if let Some(p) = &pod {
         crate::logs::mark_done(&ctx.opts.data_dir, meta(&tr, "namespace"), p);
     }
+    let pod = pod.map(|p| {
+        let pods: Api<DynamicObject> =
+            Api::namespaced_with(ctx.client.clone(), meta(&tr, "namespace"), &pod_ar());
+        StatusWriter::new(pods, &p)
+    });
     finish(&ctx, &tr, st, pod.as_deref()).await?;
     Ok(Action::await_change())
 }
@@ -122,8 +128,14 @@ fn failed(tr: &Value, reason: &str, message: &str) -> TaskRunStatus {
     }
 }
 
-/// Writes a final status, the Pod's final status and the Event.
-async fn finish(ctx: &Ctx, tr: &Value, st: TaskRunStatus, pod: Option<&str>) -> Result<(), Error> {
+/// Writes a final status, the Pod's final status (after what its writer holds) and the
+/// Event.
+async fn finish(
+    ctx: &Ctx,
+    tr: &Value,
+    st: TaskRunStatus,
+    pod: Option<&StatusWriter>,
+) -> Result<(), Error> {
     let ns = meta(tr, "namespace");
     let name = meta(tr, "name");
     let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), ns, &taskrun_ar());
@@ -144,8 +156,7 @@ async fn finish(ctx: &Ctx, tr: &Value, st: TaskRunStatus, pod: Option<&str>) -> 
     };
     ctx.wrote(meta(tr, "uid"), &written);
     ctx.opts.metrics.taskrun_finished(tr, &status);
-    if let Some(p) = pod.filter(|p| !p.is_empty()) {
-        let pods: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), ns, &pod_ar());
+    if let Some(pod) = pod {
         let steps: Vec<StepInfo> = st
             .steps
             .iter()
@@ -154,13 +165,10 @@ async fn finish(ctx: &Ctx, tr: &Value, st: TaskRunStatus, pod: Option<&str>) -> 
                 image: s.image_id.clone(),
             })
             .collect();
-        let _ = pods
-            .patch_status(
-                p,
-                &PatchParams::default(),
-                &Patch::Merge(json!({"status": shape::pod_finished(&steps, &st)})),
-            )
+        let _ = pod
+            .now(json!({"status": shape::pod_finished(&steps, &st)}))
             .await;
+        pod.close().await;
     }
     let c = st.condition().cloned();
     let (t, r, m) = match &c {
@@ -189,14 +197,10 @@ async fn attempt(ctx: &Arc<Ctx>, tr: &Value) -> Result<Option<Value>, Error> {
     let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &taskrun_ar());
     let retry = tr["status"]["retriesStatus"].as_array().map_or(0, Vec::len);
 
+    // waiting for a slot shows as Pending once the wait lasts (crate::coalesce)
+    let waiting = StatusWriter::new(api.clone(), &name);
     if ctx.slots.available_permits() == 0 {
-        let _ = api
-            .patch_status(
-                &name,
-                &PatchParams::default(),
-                &Patch::Merge(json!({"status": {"conditions": [Condition::succeeded(None, "Pending", "Pending: waiting for a free slot (--max-parallel-tasks)")]}})),
-            )
-            .await;
+        waiting.later(json!({"status": {"conditions": [Condition::succeeded(None, "Pending", "Pending: waiting for a free slot (--max-parallel-tasks)")]}}));
     }
     let permit = ctx
         .slots
@@ -204,6 +208,7 @@ async fn attempt(ctx: &Arc<Ctx>, tr: &Value) -> Result<Option<Value>, Error> {
         .acquire_owned()
         .await
         .map_err(|e| Error::Other(e.to_string()))?;
+    waiting.close().await;
 
     // resolve
     let catalog = crate::catalog(&ctx.client, &ns, tr).await?;
@@ -315,7 +320,10 @@ async fn attempt(ctx: &Arc<Ctx>, tr: &Value) -> Result<Option<Value>, Error> {
         "podName": pod, "startTime": start, "taskSpec": task_spec,
     }}));
     let pp = PatchParams::default();
-    crate::retry(|| api.patch_status(&name, &pp, &running)).await?;
+    // followed from before the write: what it returns is the first state
+    let mut watch = ctx.taskrun_subs.follow(api.clone(), &ns, &name);
+    let written = crate::retry(|| api.patch_status(&name, &pp, &running)).await?;
+    watch.seed(&written);
     let pods: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &pod_ar());
     let pod_obj: DynamicObject =
         serde_json::from_value(shape::pod_object(tr, &pod, &steps, LOCAL_NODE)?)?;
@@ -324,13 +332,9 @@ async fn attempt(ctx: &Arc<Ctx>, tr: &Value) -> Result<Option<Value>, Error> {
         let _ = pods.delete(&pod, &DeleteParams::default()).await;
         let _ = pods.create(&PostParams::default(), &pod_obj).await;
     }
-    let _ = pods
-        .patch_status(
-            &pod,
-            &PatchParams::default(),
-            &Patch::Merge(json!({"status": shape::pod_running(&steps, &start)})),
-        )
-        .await;
+    // the Pod turns Running if its steps still run after a moment (crate::coalesce)
+    let pod_status = StatusWriter::new(pods.clone(), &pod);
+    pod_status.later(json!({"status": shape::pod_running(&steps, &start)}));
     events::record(ctx, tr, "Normal", "Started", "").await;
 
     // execute on a blocking thread; cancel on spec.status or deletion
@@ -368,7 +372,7 @@ async fn attempt(ctx: &Arc<Ctx>, tr: &Value) -> Result<Option<Value>, Error> {
         let exec = LocalExecutor::new(cfg);
         exec.run_task(&inv, &c2)
     });
-    let mut watch = Some(ctx.taskrun_subs.follow(api.clone(), &ns, &name));
+    let mut watch = Some(watch);
     let mut deleted = false;
     let mut st = loop {
         tokio::select! {
@@ -396,6 +400,7 @@ async fn attempt(ctx: &Arc<Ctx>, tr: &Value) -> Result<Option<Value>, Error> {
     // a stream that is no longer polled must not keep a request (and what it holds) open
     drop(watch);
     if deleted {
+        pod_status.close().await;
         return Ok(None);
     }
     st.pod_name = pod.clone();
@@ -406,18 +411,15 @@ async fn attempt(ctx: &Arc<Ctx>, tr: &Value) -> Result<Option<Value>, Error> {
         && (retry as u32) < plan.retries
         && cancel.cancelled().is_none()
     {
-        let _ = pods
-            .patch_status(
-                &pod,
-                &PatchParams::default(),
-                &Patch::Merge(json!({"status": shape::pod_finished(&steps, &st)})),
-            )
+        let _ = pod_status
+            .now(json!({"status": shape::pod_finished(&steps, &st)}))
             .await;
+        pod_status.close().await;
         let again = Patch::Merge(retry_patch(&tr["status"], &st)?);
         let next = crate::retry(|| api.patch_status(&name, &pp, &again)).await?;
         return Ok(Some(object_value(&next, "TaskRun")?));
     }
-    finish(ctx, tr, st, Some(&pod)).await?;
+    finish(ctx, tr, st, Some(&pod_status)).await?;
     Ok(None)
 }
 

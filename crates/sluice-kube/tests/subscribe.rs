@@ -73,3 +73,45 @@ async fn followers_get_each_change_and_deletion_and_reread_after_a_relist() {
     let v = next(&mut b).await.flatten().expect("read after the relist");
     assert_eq!(v["metadata"]["annotations"]["v"], "3");
 }
+
+/// A follower started before a write and seeded with what the write returned reads
+/// nothing from the API; news of another object of the same name (an earlier one whose
+/// events lag behind) are not passed on, news of its own object are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seeded_follower_starts_from_the_write_and_ignores_other_objects_of_its_name() {
+    let server = ApiServer::open(Options::default()).expect("server opens");
+    let client = sluice_kube::in_process_client(server.local_router(), "default");
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("", "v1", "ConfigMap"),
+        "configmaps",
+    );
+    let api: Api<DynamicObject> = Api::namespaced_with(client, "default", &ar);
+    let subs = Arc::new(Subscriptions::default());
+    let mut sub = subs.follow(api.clone(), "default", "c");
+    let created = api
+        .create(&PostParams::default(), &configmap("c", "1"))
+        .await
+        .expect("create");
+    sub.seed(&created);
+    // the seed is the first state, even though the object changed meanwhile
+    api.delete("c", &Default::default()).await.expect("delete");
+    let v = next(&mut sub).await.flatten().expect("the seed");
+    assert_eq!(v["metadata"]["annotations"]["v"], "1");
+    assert_eq!(v["metadata"]["uid"], json!(created.metadata.uid));
+
+    // an earlier object of the same name: its news are skipped
+    let mut earlier = configmap("c", "0");
+    earlier.metadata.uid = Some("an-earlier-uid".into());
+    for ev in [Event::Delete(earlier.clone()), Event::Apply(earlier)] {
+        subs.feed(&ev);
+        let r = tokio::time::timeout(Duration::from_millis(200), sub.next()).await;
+        assert!(r.is_err(), "news of another object were passed on: {r:?}");
+    }
+    let mut own = created.clone();
+    own.metadata.annotations = Some([("v".to_owned(), "2".to_owned())].into());
+    subs.feed(&Event::Apply(own.clone()));
+    let v = next(&mut sub).await.flatten().expect("its own change");
+    assert_eq!(v["metadata"]["annotations"]["v"], "2");
+    subs.feed(&Event::Delete(own));
+    assert_eq!(next(&mut sub).await, Some(None), "its own deletion");
+}
