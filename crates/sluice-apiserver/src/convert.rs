@@ -55,6 +55,14 @@ pub fn to_storage(info: &ResourceInfo, obj: Value) -> Value {
 }
 
 /// `obj` (any served version) as `version` of its resource.
+/// Whether [`to_version`] leaves `obj` as it is.
+pub fn is_served_as(info: &ResourceInfo, obj: &Value, version: &str) -> bool {
+    obj.get("kind").is_some_and(|k| k == "Scale")
+        || ((version_of(obj) == version || !is_hpa(info))
+            && obj.get("apiVersion").and_then(Value::as_str)
+                == Some(info.api_version(version).as_str()))
+}
+
 pub fn to_version(info: &ResourceInfo, mut obj: Value, version: &str) -> Value {
     if obj.get("kind").is_some_and(|k| k == "Scale") {
         return obj;

@@ -56,6 +56,8 @@ impl Default for WriteOpts {
 #[derive(Debug, Clone)]
 pub struct Written {
     pub object: Arc<Value>,
+    /// The object as the store keeps it (its JSON text), when this write stored it.
+    pub stored: Option<crate::store::Obj>,
     pub warnings: Vec<String>,
     pub created: bool,
 }
@@ -570,14 +572,15 @@ impl State {
             }
             return Ok(Written {
                 object: Arc::new(obj),
+                stored: None,
                 warnings,
                 created: true,
             });
         }
         let key = resource_key(&info.group, &info.plural);
         let mut tries = 0;
-        let stored = loop {
-            match self.store.create(&key, obj.clone()) {
+        let (stored, text) = loop {
+            match self.store.create_stored(&key, obj.clone()) {
                 Ok(s) => break s,
                 Err(StoreError::AlreadyExists) if generated && tries < 8 => {
                     tries += 1;
@@ -592,6 +595,7 @@ impl State {
         }
         Ok(Written {
             object: stored,
+            stored: Some(text),
             warnings,
             created: true,
         })
@@ -760,6 +764,7 @@ impl State {
         if new == **old {
             return Ok(Written {
                 object: old.clone(),
+                stored: None,
                 warnings,
                 created: false,
             });
@@ -767,6 +772,7 @@ impl State {
         if o.dry_run {
             return Ok(Written {
                 object: Arc::new(new),
+                stored: None,
                 warnings,
                 created: false,
             });
@@ -777,9 +783,9 @@ impl State {
             .pointer("/metadata/finalizers")
             .and_then(Value::as_array)
             .is_none_or(Vec::is_empty);
-        let stored = self
+        let (stored, text) = self
             .store
-            .update(&key, new, expected)
+            .update_stored(&key, new, expected)
             .map_err(|e| store_err(info, &name, e))?;
         if info.kind == "CustomResourceDefinition" {
             self.registry_mut().upsert_crd(&stored);
@@ -793,12 +799,14 @@ impl State {
             self.after_delete(info, &gone);
             return Ok(Written {
                 object: gone,
+                stored: None,
                 warnings,
                 created: false,
             });
         }
         Ok(Written {
             object: stored,
+            stored: Some(text),
             warnings,
             created: false,
         })
@@ -988,6 +996,7 @@ impl State {
                 if o.dry_run {
                     return Ok(Written {
                         object: Arc::new(v),
+                        stored: None,
                         ..w
                     });
                 }
@@ -1002,6 +1011,7 @@ impl State {
                 }
                 Ok(Written {
                     object: stored,
+                    stored: None,
                     ..w
                 })
             }
@@ -1099,6 +1109,7 @@ impl State {
         let s = self.scale_of(info, &w.object)?;
         Ok(Written {
             object: Arc::new(s),
+            stored: None,
             ..w
         })
     }

@@ -2,6 +2,7 @@
 //! (`/api/v1/...`, `/apis/{group}/{version}/...`) with list/watch/get/create/update/patch/
 //! delete/deletecollection and the status, scale and log subresources.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -899,7 +900,7 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
             } else {
                 st.pool.run(deadline, work).await?
             };
-            let mut r = Reply::json(201, &served(&w.object, &info, &version));
+            let mut r = written_reply(201, &w, &info, &version);
             r.warnings = w.warnings;
             Ok(Dispatched::Reply(r))
         }
@@ -921,7 +922,7 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
             } else {
                 st.pool.run(deadline, work).await?
             };
-            let mut r = Reply::json(200, &served(&w.object, &info, &version));
+            let mut r = written_reply(200, &w, &info, &version);
             r.warnings = w.warnings;
             Ok(Dispatched::Reply(r))
         }
@@ -969,12 +970,12 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
                     )
                 })
                 .await?;
-            let v = if sub.as_deref() == Some("scale") {
-                (*w.object).clone()
+            let code = if w.created { 201 } else { 200 };
+            let mut r = if sub.as_deref() == Some("scale") {
+                Reply::json(code, &w.object)
             } else {
-                served(&w.object, &info, &version)
+                written_reply(code, &w, &info, &version)
             };
-            let mut r = Reply::json(if w.created { 201 } else { 200 }, &v);
             r.warnings = w.warnings;
             Ok(Dispatched::Reply(r))
         }
@@ -1009,7 +1010,7 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
                         if let Ok(x) =
                             st2.delete(&info2, meta_str(&o, "namespace"), meta_str(&o, "name"), &d)
                         {
-                            deleted.push(served(&x, &info2, &version2));
+                            deleted.push(served(&x, &info2, &version2).into_owned());
                         }
                     }
                     st2.collect_garbage();
@@ -1141,8 +1142,26 @@ fn delete_opts(q: &Query, body: &[u8], content_type: &str) -> Result<DeleteOpts,
 
 /// The object as served under `version` (objects are stored once per group, in its storage
 /// version where the server converts: crate::convert).
-fn served(obj: &Arc<Value>, info: &ResourceInfo, version: &str) -> Value {
-    crate::convert::to_version(info, (**obj).clone(), version)
+fn served<'a>(obj: &'a Arc<Value>, info: &ResourceInfo, version: &str) -> Cow<'a, Value> {
+    if crate::convert::is_served_as(info, obj, version) {
+        Cow::Borrowed(&**obj)
+    } else {
+        Cow::Owned(crate::convert::to_version(info, (**obj).clone(), version))
+    }
+}
+
+/// The answer to a write: the object's text as the store keeps it when that is what
+/// `version` serves (nothing serialized again), else the object served.
+fn written_reply(code: u16, w: &crate::ops::Written, info: &ResourceInfo, version: &str) -> Reply {
+    match &w.stored {
+        Some(stored) if *stored.meta().api_version == *info.api_version(version) => Reply {
+            code,
+            body: Bytes::copy_from_slice(stored.json().as_bytes()),
+            content_type: "application/json",
+            warnings: Vec::new(),
+        },
+        _ => Reply::json(code, &served(&w.object, info, version)),
+    }
 }
 
 /// Largest body of a write run inline (see [`cheap_write`]).
@@ -1859,7 +1878,8 @@ fn list(st: &State, t: &Target, q: &Query, as_table: bool) -> Result<Reply, ApiE
         let rows: Vec<Value> = items
             .iter()
             .map(|o| {
-                let v = served(&Arc::new(o.value()), info, &t.version);
+                let o = Arc::new(o.value());
+                let v = served(&o, info, &t.version);
                 table::row(&info.columns, &v, row_object(&v, include))
             })
             .collect();
@@ -2190,7 +2210,7 @@ impl WatchFilter {
                 headers,
             )
         } else {
-            v
+            v.into_owned()
         };
         let mut line =
             serde_json::to_vec(&json!({"type": ty, "object": object})).unwrap_or_default();

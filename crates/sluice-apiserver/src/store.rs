@@ -232,8 +232,6 @@ struct Inner {
     /// Watches from a resourceVersion below this cannot be served (events were dropped).
     floor: u64,
     history_cap: usize,
-    /// The resourceVersion of each resource's last write (caches keyed on a resource).
-    written: HashMap<Arc<str>, u64>,
     /// `--encryption-provider-config`, and each resource's transformer once asked for.
     enc: Option<Arc<EncryptionConfig>>,
     transformers: HashMap<String, Option<Arc<Transformer>>>,
@@ -318,6 +316,8 @@ fn seal_body(
 /// The store. Cheap operations under one mutex; the mutex also orders events.
 pub struct Store {
     inner: Mutex<Inner>,
+    /// The resourceVersion of the last write to each resource since the store opened.
+    written: Mutex<HashMap<Arc<str>, u64>>,
     tx: broadcast::Sender<Arc<Event>>,
     rewritten: usize,
 }
@@ -496,11 +496,11 @@ impl Store {
                 history: VecDeque::new(),
                 floor: rv,
                 history_cap: history_cap.max(1),
-                written: HashMap::new(),
                 enc,
                 transformers,
                 label_index: HashMap::new(),
             }),
+            written: Mutex::new(HashMap::new()),
             tx,
             rewritten: stale.len(),
         })
@@ -522,10 +522,12 @@ impl Store {
     /// The resourceVersion of the last write to any of `resources` since the store opened
     /// (0: none): what a cache of those resources is keyed on.
     pub fn last_write(&self, resources: &[&str]) -> u64 {
-        let g = self.lock();
+        // its own lock, not the store's: every request's RBAC check reads it, and the
+        // store's lock is held through each write's SQLite commit
+        let g = self.written.lock().unwrap_or_else(|e| e.into_inner());
         resources
             .iter()
-            .filter_map(|r| g.written.get(*r))
+            .filter_map(|r| g.get(*r))
             .copied()
             .max()
             .unwrap_or(0)
@@ -680,10 +682,11 @@ impl Store {
     fn write(
         g: &mut Inner,
         tx: &broadcast::Sender<Arc<Event>>,
+        written: &Mutex<HashMap<Arc<str>, u64>>,
         resource: &str,
         ty: EventType,
         mut obj: Value,
-    ) -> Result<Arc<Value>, StoreError> {
+    ) -> Result<(Arc<Value>, Obj), StoreError> {
         let rv = g.rv + 1;
         set_rv(&mut obj, rv);
         let json = serde_json::to_string(&obj)?;
@@ -719,7 +722,10 @@ impl Store {
             Some((k, _)) => k.clone(),
             None => Arc::from(resource),
         };
-        g.written.insert(key.clone(), rv);
+        written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.clone(), rv);
         let objs = g.objects.entry(key.clone()).or_default();
         let (prev, old) = if ty == EventType::Deleted {
             (None, objs.remove(&(ns.clone(), name.clone())))
@@ -736,7 +742,7 @@ impl Store {
             ty,
             resource: key,
             namespace: ns,
-            object: stored,
+            object: stored.clone(),
             prev: if ty == EventType::Modified {
                 prev
             } else {
@@ -750,11 +756,20 @@ impl Store {
         }
         g.history.push_back(ev.clone());
         let _ = tx.send(ev);
-        Ok(obj)
+        Ok((obj, stored))
     }
 
     /// Stores a new object.
     pub fn create(&self, resource: &str, obj: Value) -> Result<Arc<Value>, StoreError> {
+        self.create_stored(resource, obj).map(|w| w.0)
+    }
+
+    /// [`Store::create`], also returning the object as stored (its JSON text).
+    pub fn create_stored(
+        &self,
+        resource: &str,
+        obj: Value,
+    ) -> Result<(Arc<Value>, Obj), StoreError> {
         let mut g = self.lock();
         let key = ns_name(&obj);
         if g.objects
@@ -763,7 +778,14 @@ impl Store {
         {
             return Err(StoreError::AlreadyExists);
         }
-        Self::write(&mut g, &self.tx, resource, EventType::Added, obj)
+        Self::write(
+            &mut g,
+            &self.tx,
+            &self.written,
+            resource,
+            EventType::Added,
+            obj,
+        )
     }
 
     /// Replaces an object; `expected` is the resourceVersion the caller read (None: any).
@@ -773,6 +795,16 @@ impl Store {
         obj: Value,
         expected: Option<u64>,
     ) -> Result<Arc<Value>, StoreError> {
+        self.update_stored(resource, obj, expected).map(|w| w.0)
+    }
+
+    /// [`Store::update`], also returning the object as stored (its JSON text).
+    pub fn update_stored(
+        &self,
+        resource: &str,
+        obj: Value,
+        expected: Option<u64>,
+    ) -> Result<(Arc<Value>, Obj), StoreError> {
         let mut g = self.lock();
         let key = ns_name(&obj);
         let Some(cur) = g.objects.get(resource).and_then(|o| o.get(&key)) else {
@@ -781,7 +813,14 @@ impl Store {
         if expected.is_some_and(|e| e != cur.rv) {
             return Err(StoreError::Conflict);
         }
-        Self::write(&mut g, &self.tx, resource, EventType::Modified, obj)
+        Self::write(
+            &mut g,
+            &self.tx,
+            &self.written,
+            resource,
+            EventType::Modified,
+            obj,
+        )
     }
 
     /// Removes an object; `expected` as for update.
@@ -800,7 +839,15 @@ impl Store {
         if expected.is_some_and(|e| e != cur.rv) {
             return Err(StoreError::Conflict);
         }
-        Self::write(&mut g, &self.tx, resource, EventType::Deleted, cur.value())
+        Self::write(
+            &mut g,
+            &self.tx,
+            &self.written,
+            resource,
+            EventType::Deleted,
+            cur.value(),
+        )
+        .map(|w| w.0)
     }
 
     /// Events after `from` (None: none, the caller lists first) and a receiver of later

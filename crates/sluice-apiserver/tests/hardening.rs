@@ -1072,3 +1072,71 @@ async fn patches_without_a_resource_version_outlast_concurrent_writers() {
     .await;
     assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.body);
 }
+
+/// A write's answer is the object as stored (its text, not serialized again) where the
+/// version asked for is the stored one, and converted where it is not: each answer equals
+/// the GET that follows it, in both versions of a converted kind.
+#[tokio::test]
+async fn write_answers_are_the_stored_object_in_the_version_asked_for() {
+    let s = server(Options::default());
+    let app = s.local_router();
+    let get = |uri: String| {
+        let app = app.clone();
+        async move { call(&app, "GET", &uri, JSON, "").await.body }
+    };
+    let created = call(
+        &app,
+        "POST",
+        CMS,
+        JSON,
+        &cm_body("answer", json!({"a": "1"})),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    assert_eq!(created.body, get(format!("{CMS}/answer")).await);
+    let patched = call(
+        &app,
+        "PATCH",
+        &format!("{CMS}/answer"),
+        "application/merge-patch+json",
+        r#"{"data":{"k":"v"}}"#,
+    )
+    .await;
+    assert_eq!(patched.status, StatusCode::OK);
+    assert_eq!(patched.body["data"]["k"], "v");
+    assert_eq!(patched.body, get(format!("{CMS}/answer")).await);
+    let mut whole = patched.body.clone();
+    whole["data"]["k"] = json!("w");
+    let put = call(
+        &app,
+        "PUT",
+        &format!("{CMS}/answer"),
+        JSON,
+        &whole.to_string(),
+    )
+    .await;
+    assert_eq!(put.status, StatusCode::OK);
+    assert_eq!(put.body, get(format!("{CMS}/answer")).await);
+
+    // a HorizontalPodAutoscaler written through autoscaling/v1 is answered in v1
+    let hpas =
+        |v: &str| format!("/apis/autoscaling/{v}/namespaces/default/horizontalpodautoscalers");
+    let hpa = json!({"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "h"}, "spec": {"maxReplicas": 3, "targetCPUUtilizationPercentage": 50,
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "d"}}});
+    let created = call(&app, "POST", &hpas("v1"), JSON, &hpa.to_string()).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["apiVersion"], "autoscaling/v1");
+    assert_eq!(created.body, get(format!("{}/h", hpas("v1"))).await);
+    let patched = call(
+        &app,
+        "PATCH",
+        &format!("{}/h", hpas("v2")),
+        "application/merge-patch+json",
+        r#"{"spec":{"maxReplicas":4}}"#,
+    )
+    .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+    assert_eq!(patched.body["apiVersion"], "autoscaling/v2");
+    assert_eq!(patched.body, get(format!("{}/h", hpas("v2"))).await);
+}
