@@ -63,6 +63,11 @@ pub trait LogSink: Send + Sync {
     fn line(&self, prefix: &str, line: &str);
     /// A step failed: its exit code and last lines.
     fn step_failed(&self, _task: &str, _step: &str, _exit_code: i32, _tail: &[String]) {}
+    /// Whether the sink stores the logs itself (a server's log store): then the sandbox
+    /// gets no `logs/` files of its own (each was a new inode per step, and a copy).
+    fn keeps_logs(&self) -> bool {
+        false
+    }
 }
 
 /// Prints nothing.
@@ -383,7 +388,10 @@ impl LocalExecutor {
         if self.cfg.isolate {
             dirs.push(sb.tekton());
         }
-        dirs.extend([sb.home(), sb.root.join("logs")]);
+        dirs.push(sb.home());
+        if !self.cfg.sink.keeps_logs() {
+            dirs.push(sb.root.join("logs"));
+        }
         if self.cfg.isolate {
             dirs.extend([
                 sb.results(),
@@ -736,10 +744,12 @@ impl Executor for LocalExecutor {
             let exit = match self.spawn(&sb, inv, &step, &container, &home) {
                 Ok(p) => p.wait(dl, cancel),
                 Err(e) => {
-                    let _ = fs::write(
-                        sb.root.join("logs").join(format!("{container}.log")),
-                        e.to_string(),
-                    );
+                    if !sink.keeps_logs() {
+                        let _ = fs::write(
+                            sb.root.join("logs").join(format!("{container}.log")),
+                            e.to_string(),
+                        );
+                    }
                     sink.line(&format!("{}/{}", inv.task_label, sname), &e.to_string());
                     Exit::Code(127, vec![e.to_string()])
                 }
@@ -1122,7 +1132,8 @@ impl LocalExecutor {
             argv = b;
             cwd = sb.root.clone();
         }
-        let log = sb.root.join("logs").join(format!("{container}.log"));
+        let log = (!self.cfg.sink.keeps_logs())
+            .then(|| sb.root.join("logs").join(format!("{container}.log")));
         let prefix = format!(
             "{}/{}",
             inv.task_label,
@@ -1132,7 +1143,7 @@ impl LocalExecutor {
             &argv,
             &env,
             &cwd,
-            &log,
+            log.as_deref(),
             prefix,
             self.masker.clone(),
             self.cfg.sink.clone(),

@@ -44,14 +44,14 @@ impl StepProcess {
         argv: &[String],
         env: &[(String, String)],
         cwd: &Path,
-        log: &Path,
+        log: Option<&Path>,
         prefix: String,
         masker: Masker,
         sink: Arc<dyn LogSink>,
     ) -> std::io::Result<StepProcess> {
         use std::os::unix::process::CommandExt;
         contain::init();
-        let file = File::create(log)?;
+        let file = log.map(File::create).transpose()?;
         let (r, w) = std::io::pipe()?;
         let mut cmd = Command::new(&argv[0]);
         cmd.args(&argv[1..])
@@ -252,7 +252,8 @@ fn pump(
 /// A step's output: split into lines, masked, written to the log and the sink, the last
 /// [`TAIL`] lines kept.
 struct Output {
-    file: File,
+    /// The step's log file (none when the sink keeps the logs).
+    file: Option<File>,
     tail: VecDeque<String>,
     partial: Vec<u8>,
     masker: Masker,
@@ -275,7 +276,9 @@ impl Output {
 
     fn line(&mut self, raw: &str) {
         let line = self.masker.mask(raw.trim_end_matches(['\n', '\r']));
-        let _ = writeln!(self.file, "{line}");
+        if let Some(f) = &mut self.file {
+            let _ = writeln!(f, "{line}");
+        }
         self.sink.line(&self.prefix, &line);
         if self.tail.len() == TAIL {
             self.tail.pop_front();
@@ -301,7 +304,7 @@ mod tests {
             &["/bin/sh".into(), "-c".into(), script.into()],
             &[],
             dir,
-            &dir.join("log"),
+            Some(&dir.join("log")),
             "t/s".into(),
             Masker::new(vec!["s3cr3t".into()]),
             Arc::new(crate::Quiet),
@@ -347,10 +350,12 @@ mod tests {
     #[test]
     fn a_long_line_split_across_reads_stays_one_line() {
         let mut out = Output {
-            file: File::create(
-                std::env::temp_dir().join(format!("sluice-exec-split-{}", std::process::id())),
-            )
-            .expect("file"),
+            file: Some(
+                File::create(
+                    std::env::temp_dir().join(format!("sluice-exec-split-{}", std::process::id())),
+                )
+                .expect("file"),
+            ),
             tail: VecDeque::new(),
             partial: Vec::new(),
             masker: Masker::new(vec![]),

@@ -152,6 +152,11 @@ pub fn stream(path: &Path, follow: bool, mut send: impl FnMut(Vec<u8>) -> bool) 
 }
 
 impl LogSink for StepLogs {
+    /// The logs are kept here: the sandbox needs no copy.
+    fn keeps_logs(&self) -> bool {
+        true
+    }
+
     /// `prefix` is `task/step`; the step's container is `step-<step>`.
     fn line(&self, prefix: &str, line: &str) {
         let step = prefix.rsplit('/').next().unwrap_or(prefix);

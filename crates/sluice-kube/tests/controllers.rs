@@ -212,6 +212,21 @@ async fn a_pipelinerun_runs_through_taskruns_with_tekton_status() {
     ))
     .expect("log");
     assert_eq!(log, "got hello sluice in r1\n");
+    // kept there only: the run's sandboxes hold no copy (`LogSink::keeps_logs`)
+    fn logs_under(d: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                logs_under(&p, out);
+            } else if p.extension().is_some_and(|x| x == "log") {
+                out.push(p);
+            }
+        }
+    }
+    let mut copies = Vec::new();
+    logs_under(&env.data.join("runs"), &mut copies);
+    assert!(env.data.join("runs").is_dir());
+    assert_eq!(copies, Vec::<std::path::PathBuf>::new());
     // Events: started and succeeded, for the run and its TaskRuns
     let evs: Api<DynamicObject> =
         Api::namespaced_with(c.clone(), "default", &ar("", "v1", "Event", "events"));
