@@ -39,6 +39,43 @@ pub async fn record_with(
     reason: &str,
     message: &str,
 ) {
+    if let Some((api, ev)) = event(client, instance, component, obj, type_, reason, message) {
+        let _ = api.create(&PostParams::default(), &ev).await;
+    }
+}
+
+/// [`record`] without waiting for the write: the Event is made now (its name and times
+/// order it among the object's Events), created by a task of its own.
+pub fn record_soon(ctx: &Ctx, obj: &Value, type_: &str, reason: &str, message: &str) {
+    let component = match obj["kind"].as_str() {
+        Some("PipelineRun") => "PipelineRun",
+        _ => "TaskRun",
+    };
+    if let Some((api, ev)) = event(
+        &ctx.client,
+        &ctx.instance,
+        component,
+        obj,
+        type_,
+        reason,
+        message,
+    ) {
+        tokio::spawn(async move {
+            let _ = api.create(&PostParams::default(), &ev).await;
+        });
+    }
+}
+
+/// The Event and where it is created.
+fn event(
+    client: &kube::Client,
+    instance: &str,
+    component: &str,
+    obj: &Value,
+    type_: &str,
+    reason: &str,
+    message: &str,
+) -> Option<(Api<DynamicObject>, DynamicObject)> {
     let ns = obj["metadata"]["namespace"].as_str().unwrap_or("default");
     let name = obj["metadata"]["name"].as_str().unwrap_or("");
     let now = sluice_pipeline::status::now();
@@ -63,10 +100,8 @@ pub async fn record_with(
         "reportingComponent": "sluice",
         "reportingInstance": instance,
     });
-    let Ok(d) = serde_json::from_value::<DynamicObject>(ev) else {
-        return;
-    };
+    let d = serde_json::from_value::<DynamicObject>(ev).ok()?;
     let api: Api<DynamicObject> =
         Api::namespaced_with(client.clone(), ns, &crate::gvk("", "v1", "Event", "events"));
-    let _ = api.create(&PostParams::default(), &d).await;
+    Some((api, d))
 }

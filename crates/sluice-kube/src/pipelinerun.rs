@@ -462,16 +462,15 @@ async fn execute(ctx: &Arc<Ctx>, pr: &Value, resumed: bool) -> Result<(), Error>
     let pp = PatchParams::default();
     retry(|| api.patch_status(&name, &pp, &running)).await?;
     if resumed {
-        events::record(
+        events::record_soon(
             ctx,
             pr,
             "Normal",
             "Resumed",
             "the server restarted; finished TaskRuns are adopted, the rest run again",
-        )
-        .await;
+        );
     } else {
-        events::record(ctx, pr, "Normal", reason::STARTED, "").await;
+        events::record_soon(ctx, pr, "Normal", reason::STARTED, "");
     }
     let shared = Arc::new(Shared {
         ctx: ctx.clone(),

@@ -197,19 +197,6 @@ async fn attempt(ctx: &Arc<Ctx>, tr: &Value) -> Result<Option<Value>, Error> {
     let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &taskrun_ar());
     let retry = tr["status"]["retriesStatus"].as_array().map_or(0, Vec::len);
 
-    // waiting for a slot shows as Pending once the wait lasts (crate::coalesce)
-    let waiting = StatusWriter::new(api.clone(), &name);
-    if ctx.slots.available_permits() == 0 {
-        waiting.later(json!({"status": {"conditions": [Condition::succeeded(None, "Pending", "Pending: waiting for a free slot (--max-parallel-tasks)")]}}));
-    }
-    let permit = ctx
-        .slots
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|e| Error::Other(e.to_string()))?;
-    waiting.close().await;
-
     // resolve
     let catalog = crate::catalog(&ctx.client, &ns, tr).await?;
     let mut clean = tr.clone();
@@ -311,10 +298,27 @@ async fn attempt(ctx: &Arc<Ctx>, tr: &Value) -> Result<Option<Value>, Error> {
         })
         .collect();
     let pod = shape::pod_name(&name, retry);
-    let start = now();
     let task_spec = serde_json::to_value(&plan.spec)?;
+    let pod_obj: DynamicObject =
+        serde_json::from_value(shape::pod_object(tr, &pod, &steps, LOCAL_NODE)?)?;
 
-    // Running: status, Pod, Event
+    // A slot (--max-parallel-tasks) is held while the steps run, nothing else: resolving
+    // before and the final writes after take none. Waiting shows as Pending once the wait
+    // lasts (crate::coalesce).
+    let waiting = StatusWriter::new(api.clone(), &name);
+    if ctx.slots.available_permits() == 0 {
+        waiting.later(json!({"status": {"conditions": [Condition::succeeded(None, "Pending", "Pending: waiting for a free slot (--max-parallel-tasks)")]}}));
+    }
+    let permit = ctx
+        .slots
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| Error::Other(e.to_string()))?;
+    waiting.close().await;
+
+    // Running: status and Pod at once, then the steps; the Event is written meanwhile
+    let start = now();
     let running = Patch::Merge(json!({"status": {
         "conditions": [Condition::succeeded(None, treason::RUNNING, "Not all Steps in the Task have finished executing")],
         "podName": pod, "startTime": start, "taskSpec": task_spec,
@@ -322,34 +326,26 @@ async fn attempt(ctx: &Arc<Ctx>, tr: &Value) -> Result<Option<Value>, Error> {
     let pp = PatchParams::default();
     // followed from before the write: what it returns is the first state
     let mut watch = ctx.taskrun_subs.follow(api.clone(), &ns, &name);
-    let written = crate::retry(|| api.patch_status(&name, &pp, &running)).await?;
-    watch.seed(&written);
     let pods: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &pod_ar());
-    let pod_obj: DynamicObject =
-        serde_json::from_value(shape::pod_object(tr, &pod, &steps, LOCAL_NODE)?)?;
-    if pods.create(&PostParams::default(), &pod_obj).await.is_err() {
-        // a Pod left by an earlier attempt of the same name
-        let _ = pods.delete(&pod, &DeleteParams::default()).await;
-        let _ = pods.create(&PostParams::default(), &pod_obj).await;
-    }
+    let create_pod = async {
+        if pods.create(&PostParams::default(), &pod_obj).await.is_err() {
+            // a Pod left by an earlier attempt of the same name
+            let _ = pods.delete(&pod, &DeleteParams::default()).await;
+            let _ = pods.create(&PostParams::default(), &pod_obj).await;
+        }
+    };
+    let (written, ()) = tokio::join!(
+        crate::retry(|| api.patch_status(&name, &pp, &running)),
+        create_pod
+    );
+    watch.seed(&written?);
     // the Pod turns Running if its steps still run after a moment (crate::coalesce)
     let pod_status = StatusWriter::new(pods.clone(), &pod);
     pod_status.later(json!({"status": shape::pod_running(&steps, &start)}));
-    events::record(ctx, tr, "Normal", "Started", "").await;
+    events::record_soon(ctx, tr, "Normal", "Started", "");
 
-    // execute on a blocking thread; cancel on spec.status or deletion
-    let logs = Arc::new(StepLogs::new(
-        &ctx.opts.data_dir,
-        &ns,
-        &pod,
-        ctx.opts.max_log_bytes,
-    ));
-    logs.touch(
-        &steps
-            .iter()
-            .map(|s| s.container.clone())
-            .collect::<Vec<_>>(),
-    );
+    // execute on a blocking thread (with the log store's and run's directories: no file
+    // system work on the async workers); cancel on spec.status or deletion
     let cancel = Arc::new(CancelToken::default());
     let run_dir = ctx
         .opts
@@ -357,20 +353,35 @@ async fn attempt(ctx: &Arc<Ctx>, tr: &Value) -> Result<Option<Value>, Error> {
         .join("runs")
         .join(&ns)
         .join(parent.as_deref().unwrap_or(&name));
-    std::fs::create_dir_all(&run_dir)
-        .map_err(|e| Error::Other(format!("{}: {e}", run_dir.display())))?;
-    let cfg = Config {
-        run_dir,
-        data_dir: ctx.opts.data_dir.clone(),
-        isolate: ctx.opts.isolate,
-        max_result_size: catalog.flags.max_result_size as usize,
-        catalog: Arc::new(catalog),
-        sink: logs,
-    };
+    let (data_dir, max_log_bytes, isolate) = (
+        ctx.opts.data_dir.clone(),
+        ctx.opts.max_log_bytes,
+        ctx.opts.isolate,
+    );
+    let containers: Vec<String> = steps.iter().map(|s| s.container.clone()).collect();
+    let (ns2, pod2) = (ns.clone(), pod.clone());
     let c2 = cancel.clone();
     let mut job = tokio::task::spawn_blocking(move || {
-        let exec = LocalExecutor::new(cfg);
-        exec.run_task(&inv, &c2)
+        let logs = Arc::new(StepLogs::new(&data_dir, &ns2, &pod2, max_log_bytes));
+        logs.touch(&containers);
+        if let Err(e) = std::fs::create_dir_all(&run_dir) {
+            let msg = format!("{}: {e}", run_dir.display());
+            return TaskRunStatus {
+                conditions: vec![Condition::succeeded(Some(false), treason::FAILED, msg)],
+                start_time: now(),
+                completion_time: now(),
+                ..TaskRunStatus::default()
+            };
+        }
+        let cfg = Config {
+            run_dir,
+            data_dir,
+            isolate,
+            max_result_size: catalog.flags.max_result_size as usize,
+            catalog: Arc::new(catalog),
+            sink: logs,
+        };
+        LocalExecutor::new(cfg).run_task(&inv, &c2)
     });
     let mut watch = Some(watch);
     let mut deleted = false;
