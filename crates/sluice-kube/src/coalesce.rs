@@ -89,7 +89,7 @@ impl StatusWriter {
                 };
                 if let Some(patch) = patch {
                     // progress is informative: a failed write is not repeated
-                    let _ = me.send(&patch).await;
+                    let _ = crate::patch_status_rv(&me.api, &me.name, &patch).await;
                 }
             });
         }
@@ -98,17 +98,27 @@ impl StatusWriter {
     /// Writes `patch` (and what is pending before it) now, repeating transient failures.
     pub async fn now(&self, patch: Value) -> Result<DynamicObject, kube::Error> {
         let _guard = self.write.lock().await;
-        let patch = {
-            let mut p = self.lock();
-            match p.patch.take() {
-                Some(mut acc) => {
-                    compose(&mut acc, patch);
-                    acc
-                }
-                None => patch,
-            }
-        };
+        let patch = self.take_with(patch);
         crate::retry(|| self.send(&patch)).await
+    }
+
+    /// [`StatusWriter::now`] whose answer is not read (only its resourceVersion).
+    pub async fn now_unread(&self, patch: Value) -> Result<Option<String>, kube::Error> {
+        let _guard = self.write.lock().await;
+        let patch = self.take_with(patch);
+        crate::retry(|| crate::patch_status_rv(&self.api, &self.name, &patch)).await
+    }
+
+    /// What is pending, then `patch`.
+    fn take_with(&self, patch: Value) -> Value {
+        let mut p = self.lock();
+        match p.patch.take() {
+            Some(mut acc) => {
+                compose(&mut acc, patch);
+                acc
+            }
+            None => patch,
+        }
     }
 
     /// Drops what is pending and writes nothing more; returns once a write in flight ended.

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use kube::api::{Api, DynamicObject, PostParams};
+use kube::api::{Api, DynamicObject};
 use serde_json::{Value, json};
 
 use crate::Ctx;
@@ -40,7 +40,7 @@ pub async fn record_with(
     message: &str,
 ) {
     if let Some((api, ev)) = event(client, instance, component, obj, type_, reason, message) {
-        let _ = api.create(&PostParams::default(), &ev).await;
+        let _ = crate::create_unread(&api, &ev).await;
     }
 }
 
@@ -61,7 +61,7 @@ pub fn record_soon(ctx: &Ctx, obj: &Value, type_: &str, reason: &str, message: &
         message,
     ) {
         tokio::spawn(async move {
-            let _ = api.create(&PostParams::default(), &ev).await;
+            let _ = crate::create_unread(&api, &ev).await;
         });
     }
 }

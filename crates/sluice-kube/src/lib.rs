@@ -138,12 +138,12 @@ impl Ctx {
 impl Ctx {
     /// Remembers the resourceVersion a final write produced.
     pub(crate) fn wrote(&self, uid: &str, obj: &DynamicObject) {
-        if let Some(rv) = obj
-            .metadata
-            .resource_version
-            .as_deref()
-            .and_then(|r| r.parse::<u64>().ok())
-        {
+        self.wrote_rv(uid, obj.metadata.resource_version.as_deref());
+    }
+
+    /// [`Ctx::wrote`] of the resourceVersion alone.
+    pub(crate) fn wrote_rv(&self, uid: &str, rv: Option<&str>) {
+        if let Some(rv) = rv.and_then(|r| r.parse::<u64>().ok()) {
             self.written
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -209,6 +209,46 @@ where
             r => return r,
         }
     }
+}
+
+/// Creates `obj` without reading the answer: the object the API returns is not parsed
+/// (writes whose answer nobody reads: Events, Pods).
+pub(crate) async fn create_unread(
+    api: &Api<DynamicObject>,
+    obj: &DynamicObject,
+) -> Result<(), kube::Error> {
+    let body = serde_json::to_vec(obj).map_err(kube::Error::SerdeError)?;
+    let req = kube::core::Request::new(api.resource_url())
+        .create(&kube::api::PostParams::default(), body)
+        .map_err(kube::Error::BuildRequest)?;
+    api.clone().into_client().request_text(req).await.map(drop)
+}
+
+/// Merge-patches the status of `name`; of the answer only the resourceVersion is read.
+pub(crate) async fn patch_status_rv(
+    api: &Api<DynamicObject>,
+    name: &str,
+    patch: &Value,
+) -> Result<Option<String>, kube::Error> {
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        metadata: AnswerMeta,
+    }
+    #[derive(serde::Deserialize)]
+    struct AnswerMeta {
+        #[serde(rename = "resourceVersion")]
+        resource_version: Option<String>,
+    }
+    let req = kube::core::Request::new(api.resource_url())
+        .patch_subresource(
+            "status",
+            name,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(patch),
+        )
+        .map_err(kube::Error::BuildRequest)?;
+    let a: Answer = api.clone().into_client().request(req).await?;
+    Ok(a.metadata.resource_version)
 }
 
 /// A client over an in-process tower service (the embedded API server's router): no TCP,

@@ -40,23 +40,21 @@ const CANCEL_SPECS: [&str; 3] = ["Cancelled", "CancelledRunFinally", "StoppedRun
 
 /// The Controller's reconcile function for PipelineRuns.
 pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action, Error> {
+    // decided on the object as the cache holds it: most reconciles are of runs that are
+    // done or executing here, and end before anything is copied
+    let uid = obj.metadata.uid.clone().unwrap_or_default();
+    if ctx.stale(&uid, &obj)
+        || obj.metadata.deletion_timestamp.is_some()
+        || shape::done(obj.data.get("status")).is_some()
+        || ctx
+            .pipelineruns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(&uid)
+    {
+        return Ok(Action::await_change());
+    }
     let pr = object_value(&obj, "PipelineRun")?;
-    let uid = meta(&pr, "uid").to_owned();
-    if ctx.stale(&uid, &obj) {
-        return Ok(Action::await_change());
-    }
-    if pr["metadata"].get("deletionTimestamp").is_some() || shape::done(pr.get("status")).is_some()
-    {
-        return Ok(Action::await_change());
-    }
-    if ctx
-        .pipelineruns
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .contains_key(&uid)
-    {
-        return Ok(Action::await_change());
-    }
     let name = meta(&pr, "name").to_owned();
     let ns = meta(&pr, "namespace").to_owned();
     let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &pipelinerun_ar());

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use serde_json::{Value, json};
 use sluice_apis::tekton::param::Param;
@@ -47,15 +47,21 @@ pub(crate) fn meta<'a>(v: &'a Value, key: &str) -> &'a str {
 
 /// The Controller's reconcile function for TaskRuns.
 pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action, Error> {
-    let tr = object_value(&obj, "TaskRun")?;
-    let uid = meta(&tr, "uid").to_owned();
-    if ctx.stale(&uid, &obj) {
-        return Ok(Action::await_change());
-    }
-    if tr["metadata"].get("deletionTimestamp").is_some() || shape::done(tr.get("status")).is_some()
+    // decided on the object as the cache holds it: most reconciles are of runs that are
+    // done or executing here, and end before anything is copied
+    let uid = obj.metadata.uid.clone().unwrap_or_default();
+    if ctx.stale(&uid, &obj)
+        || obj.metadata.deletion_timestamp.is_some()
+        || shape::done(obj.data.get("status")).is_some()
+        || ctx
+            .taskruns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(&uid)
     {
         return Ok(Action::await_change());
     }
+    let tr = object_value(&obj, "TaskRun")?;
     {
         let mut running = ctx.taskruns.lock().unwrap_or_else(|e| e.into_inner());
         if running.contains_key(&uid) {
@@ -146,15 +152,14 @@ async fn finish(
     {
         status["retriesStatus"] = r.clone();
     }
-    let patch = Patch::Merge(json!({"status": status}));
-    let pp = PatchParams::default();
-    let written = match crate::retry(|| api.patch_status(name, &pp, &patch)).await {
-        Ok(w) => w,
+    let patch = json!({"status": status});
+    let rv = match crate::retry(|| crate::patch_status_rv(&api, name, &patch)).await {
+        Ok(rv) => rv,
         // deleted meanwhile: nothing to record
         Err(kube::Error::Api(e)) if e.code == 404 => return Ok(()),
         Err(e) => return Err(e.into()),
     };
-    ctx.wrote(meta(tr, "uid"), &written);
+    ctx.wrote_rv(meta(tr, "uid"), rv.as_deref());
     ctx.opts.metrics.taskrun_finished(tr, &status);
     if let Some(pod) = pod {
         let steps: Vec<StepInfo> = st
@@ -166,7 +171,7 @@ async fn finish(
             })
             .collect();
         let _ = pod
-            .now(json!({"status": shape::pod_finished(&steps, &st)}))
+            .now_unread(json!({"status": shape::pod_finished(&steps, &st)}))
             .await;
         pod.close().await;
     }
@@ -328,10 +333,10 @@ async fn attempt(ctx: &Arc<Ctx>, tr: &Value) -> Result<Option<Value>, Error> {
     let mut watch = ctx.taskrun_subs.follow(api.clone(), &ns, &name);
     let pods: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &pod_ar());
     let create_pod = async {
-        if pods.create(&PostParams::default(), &pod_obj).await.is_err() {
+        if crate::create_unread(&pods, &pod_obj).await.is_err() {
             // a Pod left by an earlier attempt of the same name
             let _ = pods.delete(&pod, &DeleteParams::default()).await;
-            let _ = pods.create(&PostParams::default(), &pod_obj).await;
+            let _ = crate::create_unread(&pods, &pod_obj).await;
         }
     };
     let (written, ()) = tokio::join!(
@@ -423,7 +428,7 @@ async fn attempt(ctx: &Arc<Ctx>, tr: &Value) -> Result<Option<Value>, Error> {
         && cancel.cancelled().is_none()
     {
         let _ = pod_status
-            .now(json!({"status": shape::pod_finished(&steps, &st)}))
+            .now_unread(json!({"status": shape::pod_finished(&steps, &st)}))
             .await;
         pod_status.close().await;
         let again = Patch::Merge(retry_patch(&tr["status"], &st)?);
