@@ -741,8 +741,8 @@ impl Executor for LocalExecutor {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            let exit = match self.spawn(&sb, inv, &step, &container, &home) {
-                Ok(p) => p.wait(dl, cancel),
+            let exit = match self.run_step(&sb, inv, &step, &container, &home, dl, cancel) {
+                Ok(exit) => exit,
                 Err(e) => {
                     if !sink.keeps_logs() {
                         let _ = fs::write(
@@ -986,6 +986,7 @@ impl LocalExecutor {
         Ok(())
     }
 
+    /// Starts a sidecar: its process runs on a thread of its own until it is killed.
     fn spawn(
         &self,
         sb: &Sandbox,
@@ -994,6 +995,65 @@ impl LocalExecutor {
         container: &str,
         home: &str,
     ) -> Result<StepProcess, Error> {
+        let l = self.launch(sb, inv, step, container, home)?;
+        StepProcess::spawn(
+            &l.argv,
+            &l.env,
+            &l.cwd,
+            l.log.as_deref(),
+            l.prefix,
+            self.masker.clone(),
+            self.cfg.sink.clone(),
+        )
+        .map_err(|e| {
+            Error::Setup(format!(
+                "{}: {e}",
+                l.argv.first().map_or("", String::as_str)
+            ))
+        })
+    }
+
+    /// Runs a step to its end on this thread (`StepProcess::run`).
+    #[allow(clippy::too_many_arguments)]
+    fn run_step(
+        &self,
+        sb: &Sandbox,
+        inv: &TaskInvocation,
+        step: &Step,
+        container: &str,
+        home: &str,
+        deadline: Option<Instant>,
+        cancel: &CancelToken,
+    ) -> Result<Exit, Error> {
+        let l = self.launch(sb, inv, step, container, home)?;
+        StepProcess::run(
+            &l.argv,
+            &l.env,
+            &l.cwd,
+            l.log.as_deref(),
+            l.prefix,
+            self.masker.clone(),
+            self.cfg.sink.clone(),
+            deadline,
+            cancel,
+        )
+        .map_err(|e| {
+            Error::Setup(format!(
+                "{}: {e}",
+                l.argv.first().map_or("", String::as_str)
+            ))
+        })
+    }
+
+    /// A step's or sidecar's command line, environment, directory, log and log prefix.
+    fn launch(
+        &self,
+        sb: &Sandbox,
+        inv: &TaskInvocation,
+        step: &Step,
+        container: &str,
+        home: &str,
+    ) -> Result<Launch, Error> {
         let mut argv: Vec<String> = if !step.script.is_empty() {
             let (mut interp, body) = interpreter(&step.script);
             if ash_like_image(&step.image) {
@@ -1139,17 +1199,23 @@ impl LocalExecutor {
             inv.task_label,
             container.strip_prefix("step-").unwrap_or(container)
         );
-        StepProcess::spawn(
-            &argv,
-            &env,
-            &cwd,
-            log.as_deref(),
+        Ok(Launch {
+            argv,
+            env,
+            cwd,
+            log,
             prefix,
-            self.masker.clone(),
-            self.cfg.sink.clone(),
-        )
-        .map_err(|e| Error::Setup(format!("{}: {e}", argv.first().map_or("", String::as_str))))
+        })
     }
+}
+
+/// What starts one step or sidecar process.
+struct Launch {
+    argv: Vec<String>,
+    env: Vec<(String, String)>,
+    cwd: PathBuf,
+    log: Option<PathBuf>,
+    prefix: String,
 }
 
 /// Whether bubblewrap can run here (installed and allowed to create namespaces).

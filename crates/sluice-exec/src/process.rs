@@ -49,22 +49,12 @@ impl StepProcess {
         masker: Masker,
         sink: Arc<dyn LogSink>,
     ) -> std::io::Result<StepProcess> {
-        use std::os::unix::process::CommandExt;
-        contain::init();
-        let file = log.map(File::create).transpose()?;
-        let (r, w) = std::io::pipe()?;
-        let mut cmd = Command::new(&argv[0]);
-        cmd.args(&argv[1..])
-            .current_dir(cwd)
-            .stdin(Stdio::null())
-            .stdout(w.try_clone()?)
-            .stderr(w)
-            .process_group(0);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let token = contain::ticket();
-        cmd.env(contain::STEP_ID_ENV, &token);
+        let Prepared {
+            mut cmd,
+            file,
+            r,
+            token,
+        } = prepare(argv, env, cwd, log)?;
         let (tx_pid, rx_pid) = mpsc::channel();
         let (tx, rx) = mpsc::channel();
         let (tx_tail, rx_tail) = mpsc::channel();
@@ -101,7 +91,7 @@ impl StepProcess {
                     contain::ended(&token, pgid);
                     let _ = tx.send(st);
                 };
-                pump(child, &r, &mut out, waited);
+                pump(child, &r, &mut out, waited, || {});
                 let _ = tx_tail.send(out.finish());
             })?;
         let pgid = rx_pid
@@ -112,6 +102,99 @@ impl StepProcess {
             waiter: rx,
             reader: Some(rx_tail),
             _child_thread: child_thread,
+        })
+    }
+
+    /// Runs `argv` to its end on the calling thread, as [`StepProcess::spawn`] and
+    /// [`StepProcess::wait`] do on a thread of its own: a step of a TaskRun needs no thread
+    /// beside the TaskRun's (with hundreds of TaskRuns at once each thread cost an allocator
+    /// heap and a stack). On the main thread (whose children list `contain` reads for
+    /// orphans) it takes the thread.
+    #[allow(clippy::too_many_arguments)]
+    pub fn run(
+        argv: &[String],
+        env: &[(String, String)],
+        cwd: &Path,
+        log: Option<&Path>,
+        prefix: String,
+        masker: Masker,
+        sink: Arc<dyn LogSink>,
+        deadline: Option<Instant>,
+        cancel: &CancelToken,
+    ) -> std::io::Result<Exit> {
+        if nix::unistd::gettid() == nix::unistd::getpid() {
+            return Ok(
+                StepProcess::spawn(argv, env, cwd, log, prefix, masker, sink)?
+                    .wait(deadline, cancel),
+            );
+        }
+        let Prepared {
+            mut cmd,
+            file,
+            r,
+            token,
+        } = prepare(argv, env, cwd, log)?;
+        let spawned = cmd.spawn();
+        // the pipe's write ends held by `cmd` close here, so that output ends with the step
+        drop(cmd);
+        let child = match spawned {
+            Ok(c) => c,
+            Err(e) => {
+                contain::forget(&token);
+                return Err(e);
+            }
+        };
+        let pgid = child.id() as i32;
+        contain::started(pgid);
+        let mut out = Output {
+            file,
+            tail: VecDeque::new(),
+            partial: Vec::new(),
+            masker,
+            sink,
+            prefix,
+        };
+        let mut status = None;
+        // why the group was killed before it ended: (timed out, cancelled)
+        let mut stopped: Option<bool> = None;
+        let kill = || {
+            let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+        };
+        pump(
+            child,
+            &r,
+            &mut out,
+            |st| {
+                // nothing the step started outlives it
+                contain::ended(&token, pgid);
+                status = Some(st);
+            },
+            || {
+                if stopped.is_some() {
+                    return;
+                }
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    stopped = Some(true);
+                    kill();
+                } else if cancel.cancelled().is_some() {
+                    stopped = Some(false);
+                    kill();
+                }
+            },
+        );
+        kill();
+        let tail = out.finish();
+        Ok(match (stopped, status) {
+            (Some(true), _) => Exit::TimedOut(tail),
+            (Some(false), _) => Exit::Cancelled(tail),
+            (None, Some(Ok(s))) => {
+                use std::os::unix::process::ExitStatusExt;
+                Exit::Code(
+                    s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0)),
+                    tail,
+                )
+            }
+            (None, _) => Exit::Code(1, tail),
         })
     }
 
@@ -184,6 +267,47 @@ impl StepProcess {
     }
 }
 
+/// A step's command, its log file, the read end of its output and its containment token.
+struct Prepared {
+    cmd: Command,
+    file: Option<File>,
+    r: std::io::PipeReader,
+    token: String,
+}
+
+fn prepare(
+    argv: &[String],
+    env: &[(String, String)],
+    cwd: &Path,
+    log: Option<&Path>,
+) -> std::io::Result<Prepared> {
+    use std::os::unix::process::CommandExt;
+    contain::init();
+    let file = log.map(File::create).transpose()?;
+    let (r, w) = std::io::pipe()?;
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..])
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(w.try_clone()?)
+        .stderr(w)
+        .process_group(0);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let token = contain::ticket();
+    cmd.env(contain::STEP_ID_ENV, &token);
+    Ok(Prepared {
+        cmd,
+        file,
+        r,
+        token,
+    })
+}
+
+/// How often `tick` of [`pump`] runs at least (a step's deadline and cancellation).
+const TICK: Duration = Duration::from_millis(50);
+
 /// How often a step whose output pipe stays open (a process that escaped its group holds
 /// it) is checked for having exited.
 const EXIT_CHECK: Duration = Duration::from_millis(100);
@@ -197,6 +321,7 @@ fn pump(
     r: &std::io::PipeReader,
     out: &mut Output,
     waited: impl FnOnce(std::io::Result<std::process::ExitStatus>),
+    mut tick: impl FnMut(),
 ) {
     use nix::poll::{PollFd, PollFlags, poll};
     use std::io::Read;
@@ -207,11 +332,13 @@ fn pump(
     let mut buf = vec![0u8; 8192];
     let mut eof = false;
     loop {
+        tick();
         if !eof {
             let wait = match exited_at {
                 Some(t) => DRAIN.saturating_sub(t.elapsed()),
                 None => EXIT_CHECK,
-            };
+            }
+            .min(TICK);
             let ms = u16::try_from(wait.as_millis()).unwrap_or(u16::MAX);
             let mut fds = [PollFd::new(r.as_fd(), PollFlags::POLLIN)];
             match poll(&mut fds, ms) {
@@ -316,6 +443,31 @@ mod tests {
         )
     }
 
+    /// [`run`] on the calling thread (`StepProcess::run`; test threads are not the main
+    /// thread, so it does not take a thread).
+    fn run_here(script: &str, dir: &Path, deadline: Option<Instant>, cancel: &CancelToken) -> Exit {
+        StepProcess::run(
+            &["/bin/sh".into(), "-c".into(), script.into()],
+            &[],
+            dir,
+            Some(&dir.join("log")),
+            "t/s".into(),
+            Masker::new(vec!["s3cr3t".into()]),
+            Arc::new(crate::Quiet),
+            deadline,
+            cancel,
+        )
+        .expect("sh starts")
+    }
+
+    fn both(script: &str, dir: &Path) -> [Exit; 2] {
+        let far = Some(Instant::now() + Duration::from_secs(20));
+        [
+            run(script, dir),
+            run_here(script, dir, far, &CancelToken::default()),
+        ]
+    }
+
     fn tmp(tag: &str) -> std::path::PathBuf {
         let d = std::env::temp_dir().join(format!("sluice-exec-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&d).expect("temp dir");
@@ -326,13 +478,14 @@ mod tests {
     fn output_lines_are_masked_logged_and_tailed_with_the_exit_code() {
         let d = tmp("lines");
         // a last line without a newline, a secret, a CR-LF line
-        let e = run("echo one; printf 'pw s3cr3t\\r\\n'; printf two; exit 3", &d);
-        match e {
-            Exit::Code(3, tail) => assert_eq!(tail, ["one", "pw ***", "two"]),
-            other => panic!("{other:?}"),
+        for e in both("echo one; printf 'pw s3cr3t\\r\\n'; printf two; exit 3", &d) {
+            match e {
+                Exit::Code(3, tail) => assert_eq!(tail, ["one", "pw ***", "two"]),
+                other => panic!("{other:?}"),
+            }
+            let log = std::fs::read_to_string(d.join("log")).expect("log");
+            assert_eq!(log, "one\npw ***\ntwo\n");
         }
-        let log = std::fs::read_to_string(d.join("log")).expect("log");
-        assert_eq!(log, "one\npw ***\ntwo\n");
         let _ = std::fs::remove_dir_all(&d);
     }
 
@@ -341,9 +494,55 @@ mod tests {
         let d = tmp("escape");
         let t = Instant::now();
         // the background sleep keeps the pipe open; containment kills it at the step's end
-        let e = run("echo up; setsid sleep 30 & exit 0", &d);
-        assert!(matches!(e, Exit::Code(0, _)), "{e:?}");
-        assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+        for e in both("echo up; setsid sleep 30 & exit 0", &d) {
+            assert!(matches!(e, Exit::Code(0, _)), "{e:?}");
+        }
+        assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// On the calling thread as on its own: a deadline and a cancellation kill the step's
+    /// group and are told apart; a killed step's output up to then is kept.
+    #[test]
+    fn a_step_run_here_times_out_and_is_cancelled() {
+        let d = tmp("here");
+        let t = Instant::now();
+        let none = CancelToken::default();
+        let e = run_here(
+            "echo started; sleep 30",
+            &d,
+            Some(Instant::now() + Duration::from_millis(300)),
+            &none,
+        );
+        match e {
+            Exit::TimedOut(tail) => assert_eq!(tail, ["started"]),
+            other => panic!("{other:?}"),
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+        let cancel = Arc::new(CancelToken::default());
+        let c2 = cancel.clone();
+        let canceller = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            c2.cancel("TaskRunCancelled", "");
+        });
+        let t = Instant::now();
+        let e = run_here("sleep 30", &d, None, &cancel);
+        assert!(matches!(e, Exit::Cancelled(_)), "{e:?}");
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+        canceller.join().expect("canceller");
+        // a command that does not exist is an error to start, as on a thread
+        let err = StepProcess::run(
+            &["/nonexistent/step".into()],
+            &[],
+            &d,
+            None,
+            "t/s".into(),
+            Masker::new(vec![]),
+            Arc::new(crate::Quiet),
+            None,
+            &none,
+        );
+        assert!(err.is_err());
         let _ = std::fs::remove_dir_all(&d);
     }
 
