@@ -458,7 +458,9 @@ async fn execute(ctx: &Arc<Ctx>, pr: &Value, resumed: bool) -> Result<(), Error>
         "pipelineSpec": serde_json::to_value(&plan.spec)?,
     }}));
     let pp = PatchParams::default();
-    retry(|| api.patch_status(&name, &pp, &running)).await?;
+    // followed from before the write: what it returns is the first state
+    let mut watch = ctx.pipelinerun_subs.follow(api.clone(), &ns, &name);
+    watch.seed(&retry(|| api.patch_status(&name, &pp, &running)).await?);
     if resumed {
         events::record_soon(
             ctx,
@@ -517,7 +519,7 @@ async fn execute(ctx: &Arc<Ctx>, pr: &Value, resumed: bool) -> Result<(), Error>
     let mut job = tokio::task::spawn_blocking(move || {
         engine::run_pipeline(&plan, &KubeExecutor(s2.clone()), &opts, &Progressing(s2))
     });
-    let mut watch = Some(ctx.pipelinerun_subs.follow(api.clone(), &ns, &name));
+    let mut watch = Some(watch);
     let mut deleted = false;
     let mut cancelled_by: Option<String> = None;
     let raise_to = |level: u8| {
