@@ -400,10 +400,15 @@ impl Store {
                 PRIMARY KEY (resource, namespace, name)) WITHOUT ROWID;
              CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);",
         )?;
+        // the last resourceVersion: the newest object's, or the last delete's (the only
+        // write that leaves no object behind records it in `meta`)
         let rv: u64 = conn
-            .query_row("SELECT value FROM meta WHERE key = 'rv'", [], |r| {
-                r.get::<_, i64>(0)
-            })
+            .query_row(
+                "SELECT MAX(COALESCE((SELECT value FROM meta WHERE key = 'rv'), 0),
+                            COALESCE((SELECT MAX(rv) FROM objects), 0))",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
             .optional()?
             .unwrap_or(0) as u64;
         let mut objects: HashMap<Arc<str>, Objects> = HashMap::new();
@@ -711,8 +716,11 @@ impl Store {
                 )?
                 .execute(params![resource, ns, name, rv as i64, body])?;
             }
-            t.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES ('rv', ?1)")?
-                .execute(params![rv as i64])?;
+            if ty == EventType::Deleted {
+                // a create or update leaves its rv in its row
+                t.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES ('rv', ?1)")?
+                    .execute(params![rv as i64])?;
+            }
             t.commit()?;
         }
         g.rv = rv;
@@ -929,6 +937,19 @@ mod tests {
         // history is not kept: watching from before the restart is Gone
         assert!(matches!(s.watch(Some(1)), Err(StoreError::Gone { .. })));
         assert!(s.watch(Some(3)).is_ok());
+        // a create and an update after the delete: the newest row tells the version (only a
+        // delete writes it to `meta`), and a delete after them is remembered as well
+        s.create("/configmaps", cm("c")).expect("create");
+        s.update("/configmaps", cm("a"), None).expect("update");
+        assert_eq!(s.current_rv(), 5);
+        drop(s);
+        let s = Store::open(&db, 100).expect("reopen");
+        assert_eq!(s.current_rv(), 5);
+        s.delete("/configmaps", "default", "a", None)
+            .expect("delete");
+        drop(s);
+        let s = Store::open(&db, 100).expect("reopen");
+        assert_eq!(s.current_rv(), 6, "the delete's version, above every row's");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

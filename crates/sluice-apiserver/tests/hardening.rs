@@ -497,10 +497,14 @@ async fn the_data_directory_is_private() {
 /// weaker checks) would have stored it.
 fn poison(db: &std::path::Path, resource: &str, obj: &Value) {
     let c = rusqlite::Connection::open(db).expect("db");
+    // the store's last version: its newest row's, or the last delete's (kept in `meta`)
     let rv: i64 = c
-        .query_row("SELECT value FROM meta WHERE key = 'rv'", [], |r| {
-            r.get::<_, i64>(0)
-        })
+        .query_row(
+            "SELECT MAX(COALESCE((SELECT value FROM meta WHERE key = 'rv'), 0),
+                        COALESCE((SELECT MAX(rv) FROM objects), 0))",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
         .expect("rv")
         + 1;
     let mut o = obj.clone();
@@ -519,8 +523,6 @@ fn poison(db: &std::path::Path, resource: &str, obj: &Value) {
         rusqlite::params![resource, ns, name, rv, o.to_string()],
     )
     .expect("insert");
-    c.execute("UPDATE meta SET value = ?1 WHERE key = 'rv'", [rv])
-        .expect("rv");
 }
 
 // A stored object that today's checks reject does not stop the server: it is quarantined

@@ -420,7 +420,7 @@ async fn attempt(ctx: &Arc<Ctx>, tr: &Value) -> Result<Option<Value>, Error> {
         return Ok(None);
     }
     st.pod_name = pod.clone();
-    st.task_spec = Some(serde_json::to_value(&plan.spec)?);
+    // (status.taskSpec was written with Running: the final patch does not repeat it)
     // a standalone TaskRun's retries (a PipelineRun retries its own TaskRuns)
     if parent.is_none()
         && !st.succeeded()
