@@ -13,20 +13,24 @@ static SEQ: AtomicU64 = AtomicU64::new(0);
 /// Records an Event about `obj` (a stored object: apiVersion, kind, metadata).
 /// Failures to record are ignored: an Event is informative, never part of a run.
 pub async fn record(ctx: &Ctx, obj: &Value, type_: &str, reason: &str, message: &str) {
-    let component = match obj["kind"].as_str() {
-        Some("PipelineRun") => "PipelineRun",
-        _ => "TaskRun",
-    };
     record_with(
         &ctx.client,
         &ctx.instance,
-        component,
+        component(obj),
         obj,
         type_,
         reason,
         message,
     )
     .await;
+}
+
+/// The source component of a run's Events.
+fn component(obj: &Value) -> &'static str {
+    match obj["kind"].as_str() {
+        Some("PipelineRun") => "PipelineRun",
+        _ => "TaskRun",
+    }
 }
 
 /// [`record`] with an explicit client, reporting instance and source component.
@@ -47,14 +51,10 @@ pub async fn record_with(
 /// [`record`] without waiting for the write: the Event is made now (its name and times
 /// order it among the object's Events), created by a task of its own.
 pub fn record_soon(ctx: &Ctx, obj: &Value, type_: &str, reason: &str, message: &str) {
-    let component = match obj["kind"].as_str() {
-        Some("PipelineRun") => "PipelineRun",
-        _ => "TaskRun",
-    };
     if let Some((api, ev)) = event(
         &ctx.client,
         &ctx.instance,
-        component,
+        component(obj),
         obj,
         type_,
         reason,

@@ -151,6 +151,24 @@ impl Ctx {
         }
     }
 
+    /// Whether a reconcile of the run `obj` has nothing to do, decided on the object as the
+    /// cache holds it (nothing copied): a stale view, a run deleted or done, or one that
+    /// executes in this process (`executing`: the controller's map of uids).
+    pub(crate) fn nothing_to_do(
+        &self,
+        obj: &DynamicObject,
+        executing: &Mutex<HashMap<String, ()>>,
+    ) -> bool {
+        let uid = obj.metadata.uid.as_deref().unwrap_or_default();
+        self.stale(uid, obj)
+            || obj.metadata.deletion_timestamp.is_some()
+            || shape::done(obj.data.get("status")).is_some()
+            || executing
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains_key(uid)
+    }
+
     /// Whether `obj` is older than what this process last wrote for it (a stale view of
     /// the watch cache). Seeing the written version or a later one forgets the entry.
     pub(crate) fn stale(&self, uid: &str, obj: &DynamicObject) -> bool {

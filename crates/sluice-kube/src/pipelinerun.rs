@@ -40,20 +40,12 @@ const CANCEL_SPECS: [&str; 3] = ["Cancelled", "CancelledRunFinally", "StoppedRun
 
 /// The Controller's reconcile function for PipelineRuns.
 pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action, Error> {
-    // decided on the object as the cache holds it: most reconciles are of runs that are
-    // done or executing here, and end before anything is copied
-    let uid = obj.metadata.uid.clone().unwrap_or_default();
-    if ctx.stale(&uid, &obj)
-        || obj.metadata.deletion_timestamp.is_some()
-        || shape::done(obj.data.get("status")).is_some()
-        || ctx
-            .pipelineruns
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains_key(&uid)
-    {
+    // most reconciles are of runs that are done or executing here: they end before
+    // anything is copied
+    if ctx.nothing_to_do(&obj, &ctx.pipelineruns) {
         return Ok(Action::await_change());
     }
+    let uid = obj.metadata.uid.clone().unwrap_or_default();
     let pr = object_value(&obj, "PipelineRun")?;
     let name = meta(&pr, "name").to_owned();
     let ns = meta(&pr, "namespace").to_owned();
