@@ -54,8 +54,8 @@ pub fn to_storage(info: &ResourceInfo, obj: Value) -> Value {
     }
 }
 
-/// `obj` (any served version) as `version` of its resource.
-/// Whether [`to_version`] leaves `obj` as it is.
+/// Whether [`to_version`] leaves `obj` as it is: a Scale, or an object already in
+/// `version`'s apiVersion (a HorizontalPodAutoscaler of another version is converted).
 pub fn is_served_as(info: &ResourceInfo, obj: &Value, version: &str) -> bool {
     obj.get("kind").is_some_and(|k| k == "Scale")
         || ((version_of(obj) == version || !is_hpa(info))
@@ -63,8 +63,9 @@ pub fn is_served_as(info: &ResourceInfo, obj: &Value, version: &str) -> bool {
                 == Some(info.api_version(version).as_str()))
 }
 
+/// `obj` (any served version) as `version` of its resource.
 pub fn to_version(info: &ResourceInfo, mut obj: Value, version: &str) -> Value {
-    if obj.get("kind").is_some_and(|k| k == "Scale") {
+    if is_served_as(info, &obj, version) {
         return obj;
     }
     let from = version_of(&obj).to_owned();
@@ -75,10 +76,7 @@ pub fn to_version(info: &ResourceInfo, mut obj: Value, version: &str) -> Value {
             _ => obj,
         };
     }
-    let av = info.api_version(version);
-    if obj.get("apiVersion").and_then(Value::as_str) != Some(av.as_str()) {
-        obj["apiVersion"] = json!(av);
-    }
+    obj["apiVersion"] = json!(info.api_version(version));
     obj
 }
 

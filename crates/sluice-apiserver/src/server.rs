@@ -798,14 +798,8 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
                 return watch(st, &t, &q, as_table).map(Dispatched::Stream);
             }
             let stored = st.get_stored(&info, &ns, &name)?;
-            if !as_table && *stored.meta().api_version == *info.api_version(&version) {
-                // the stored text as it is: nothing parsed or copied
-                return Ok(Dispatched::Reply(Reply {
-                    code: 200,
-                    body: Bytes::copy_from_slice(stored.json().as_bytes()),
-                    content_type: "application/json",
-                    warnings: vec![],
-                }));
+            if !as_table && let Some(r) = stored_reply(200, &stored, &info, &version) {
+                return Ok(Dispatched::Reply(r));
             }
             let obj = Arc::new(stored.value());
             let v = served(&obj, &info, &version);
@@ -1150,18 +1144,24 @@ fn served<'a>(obj: &'a Arc<Value>, info: &ResourceInfo, version: &str) -> Cow<'a
     }
 }
 
-/// The answer to a write: the object's text as the store keeps it when that is what
-/// `version` serves (nothing serialized again), else the object served.
+/// The stored text as it is (nothing parsed, copied or serialized again), when it is what
+/// `version` serves.
+fn stored_reply(code: u16, stored: &Obj, info: &ResourceInfo, version: &str) -> Option<Reply> {
+    (*stored.meta().api_version == *info.api_version(version)).then(|| Reply {
+        code,
+        body: Bytes::copy_from_slice(stored.json().as_bytes()),
+        content_type: "application/json",
+        warnings: Vec::new(),
+    })
+}
+
+/// The answer to a write: the object's stored text when it is what `version` serves, else
+/// the object served.
 fn written_reply(code: u16, w: &crate::ops::Written, info: &ResourceInfo, version: &str) -> Reply {
-    match &w.stored {
-        Some(stored) if *stored.meta().api_version == *info.api_version(version) => Reply {
-            code,
-            body: Bytes::copy_from_slice(stored.json().as_bytes()),
-            content_type: "application/json",
-            warnings: Vec::new(),
-        },
-        _ => Reply::json(code, &served(&w.object, info, version)),
-    }
+    w.stored
+        .as_ref()
+        .and_then(|s| stored_reply(code, s, info, version))
+        .unwrap_or_else(|| Reply::json(code, &served(&w.object, info, version)))
 }
 
 /// Largest body of a write run inline (see [`cheap_write`]).

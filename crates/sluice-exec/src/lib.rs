@@ -35,7 +35,7 @@ use sluice_pipeline::task::{apply_step_results, prepare, step_container};
 use sluice_pipeline::{CancelToken, Executor, Paths, TaskInvocation};
 
 pub use mask::Masker;
-use process::{Exit, StepProcess};
+use process::{Exit, StepCommand, StepProcess};
 
 /// Errors of setting up a TaskRun's sandbox.
 #[derive(Debug, thiserror::Error)]
@@ -995,22 +995,9 @@ impl LocalExecutor {
         container: &str,
         home: &str,
     ) -> Result<StepProcess, Error> {
-        let l = self.launch(sb, inv, step, container, home)?;
-        StepProcess::spawn(
-            &l.argv,
-            &l.env,
-            &l.cwd,
-            l.log.as_deref(),
-            l.prefix,
-            self.masker.clone(),
-            self.cfg.sink.clone(),
-        )
-        .map_err(|e| {
-            Error::Setup(format!(
-                "{}: {e}",
-                l.argv.first().map_or("", String::as_str)
-            ))
-        })
+        let c = self.launch(sb, inv, step, container, home)?;
+        let argv0 = c.argv.first().cloned().unwrap_or_default();
+        StepProcess::spawn(c).map_err(|e| Error::Setup(format!("{argv0}: {e}")))
     }
 
     /// Runs a step to its end on this thread (`StepProcess::run`).
@@ -1025,24 +1012,9 @@ impl LocalExecutor {
         deadline: Option<Instant>,
         cancel: &CancelToken,
     ) -> Result<Exit, Error> {
-        let l = self.launch(sb, inv, step, container, home)?;
-        StepProcess::run(
-            &l.argv,
-            &l.env,
-            &l.cwd,
-            l.log.as_deref(),
-            l.prefix,
-            self.masker.clone(),
-            self.cfg.sink.clone(),
-            deadline,
-            cancel,
-        )
-        .map_err(|e| {
-            Error::Setup(format!(
-                "{}: {e}",
-                l.argv.first().map_or("", String::as_str)
-            ))
-        })
+        let c = self.launch(sb, inv, step, container, home)?;
+        let argv0 = c.argv.first().cloned().unwrap_or_default();
+        StepProcess::run(c, deadline, cancel).map_err(|e| Error::Setup(format!("{argv0}: {e}")))
     }
 
     /// A step's or sidecar's command line, environment, directory, log and log prefix.
@@ -1053,7 +1025,7 @@ impl LocalExecutor {
         step: &Step,
         container: &str,
         home: &str,
-    ) -> Result<Launch, Error> {
+    ) -> Result<StepCommand, Error> {
         let mut argv: Vec<String> = if !step.script.is_empty() {
             let (mut interp, body) = interpreter(&step.script);
             if ash_like_image(&step.image) {
@@ -1199,23 +1171,16 @@ impl LocalExecutor {
             inv.task_label,
             container.strip_prefix("step-").unwrap_or(container)
         );
-        Ok(Launch {
+        Ok(StepCommand {
             argv,
             env,
             cwd,
             log,
             prefix,
+            masker: self.masker.clone(),
+            sink: self.cfg.sink.clone(),
         })
     }
-}
-
-/// What starts one step or sidecar process.
-struct Launch {
-    argv: Vec<String>,
-    env: Vec<(String, String)>,
-    cwd: PathBuf,
-    log: Option<PathBuf>,
-    prefix: String,
 }
 
 /// Whether bubblewrap can run here (installed and allowed to create namespaces).

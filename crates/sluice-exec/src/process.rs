@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::Write;
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -37,55 +37,43 @@ pub struct StepProcess {
 /// escaped containment holds the pipe), the tail is taken as it is.
 const DRAIN: Duration = Duration::from_secs(2);
 
+/// What starts one step or sidecar process: its command line, environment, directory, log
+/// file (none when the sink keeps the logs), log prefix (`task/step`), masker and sink.
+pub struct StepCommand {
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub cwd: PathBuf,
+    pub log: Option<PathBuf>,
+    pub prefix: String,
+    pub masker: Masker,
+    pub sink: Arc<dyn LogSink>,
+}
+
 impl StepProcess {
-    /// Starts `argv` in a process group of its own, from a thread of its own that waits
-    /// for it and then kills what it left (`contain::ended`).
-    pub fn spawn(
-        argv: &[String],
-        env: &[(String, String)],
-        cwd: &Path,
-        log: Option<&Path>,
-        prefix: String,
-        masker: Masker,
-        sink: Arc<dyn LogSink>,
-    ) -> std::io::Result<StepProcess> {
-        let Prepared {
-            mut cmd,
-            file,
-            r,
-            token,
-        } = prepare(argv, env, cwd, log)?;
+    /// Starts the command in a process group of its own, from a thread of its own that
+    /// waits for it and then kills what it left (`contain::ended`).
+    pub fn spawn(c: StepCommand) -> std::io::Result<StepProcess> {
+        let prepared = c.prepare()?;
         let (tx_pid, rx_pid) = mpsc::channel();
         let (tx, rx) = mpsc::channel();
         let (tx_tail, rx_tail) = mpsc::channel();
-        // One thread per step: it starts the process, reads its output and reaps it (it
-        // was three: a waiter, a reader and the TaskRun's own; with hundreds of steps at
-        // once every thread costs an allocator heap and a stack).
         let child_thread = std::thread::Builder::new()
             .name("step".into())
             .spawn(move || {
-                let spawned = cmd.spawn();
-                // the pipe's write ends held by `cmd` close here, so that output ends with the step
-                drop(cmd);
-                let child: Child = match spawned {
-                    Ok(c) => c,
+                let Running {
+                    child,
+                    r,
+                    token,
+                    pgid,
+                    mut out,
+                } = match prepared.start() {
+                    Ok(run) => run,
                     Err(e) => {
-                        contain::forget(&token);
                         let _ = tx_pid.send(Err(e));
                         return;
                     }
                 };
-                let pgid = child.id() as i32;
-                contain::started(pgid);
                 let _ = tx_pid.send(Ok(pgid));
-                let mut out = Output {
-                    file,
-                    tail: VecDeque::new(),
-                    partial: Vec::new(),
-                    masker,
-                    sink,
-                    prefix,
-                };
                 let waited = |st| {
                     // nothing the step started outlives it
                     contain::ended(&token, pgid);
@@ -105,55 +93,26 @@ impl StepProcess {
         })
     }
 
-    /// Runs `argv` to its end on the calling thread, as [`StepProcess::spawn`] and
+    /// Runs the command to its end on the calling thread, as [`StepProcess::spawn`] and
     /// [`StepProcess::wait`] do on a thread of its own: a step of a TaskRun needs no thread
     /// beside the TaskRun's (with hundreds of TaskRuns at once each thread cost an allocator
     /// heap and a stack). On the main thread (whose children list `contain` reads for
     /// orphans) it takes the thread.
-    #[allow(clippy::too_many_arguments)]
     pub fn run(
-        argv: &[String],
-        env: &[(String, String)],
-        cwd: &Path,
-        log: Option<&Path>,
-        prefix: String,
-        masker: Masker,
-        sink: Arc<dyn LogSink>,
+        c: StepCommand,
         deadline: Option<Instant>,
         cancel: &CancelToken,
     ) -> std::io::Result<Exit> {
         if nix::unistd::gettid() == nix::unistd::getpid() {
-            return Ok(
-                StepProcess::spawn(argv, env, cwd, log, prefix, masker, sink)?
-                    .wait(deadline, cancel),
-            );
+            return Ok(StepProcess::spawn(c)?.wait(deadline, cancel));
         }
-        let Prepared {
-            mut cmd,
-            file,
+        let Running {
+            child,
             r,
             token,
-        } = prepare(argv, env, cwd, log)?;
-        let spawned = cmd.spawn();
-        // the pipe's write ends held by `cmd` close here, so that output ends with the step
-        drop(cmd);
-        let child = match spawned {
-            Ok(c) => c,
-            Err(e) => {
-                contain::forget(&token);
-                return Err(e);
-            }
-        };
-        let pgid = child.id() as i32;
-        contain::started(pgid);
-        let mut out = Output {
-            file,
-            tail: VecDeque::new(),
-            partial: Vec::new(),
-            masker,
-            sink,
-            prefix,
-        };
+            pgid,
+            mut out,
+        } = c.prepare()?.start()?;
         let mut status = None;
         // why the group was killed before it ended: (timed out, cancelled)
         let mut stopped: Option<bool> = None;
@@ -267,42 +226,84 @@ impl StepProcess {
     }
 }
 
-/// A step's command, its log file, the read end of its output and its containment token.
+/// A step's command, the read end of its output, its containment token and where its
+/// output goes: made on the calling thread, started by the thread that reaps it.
 struct Prepared {
     cmd: Command,
-    file: Option<File>,
     r: std::io::PipeReader,
     token: String,
+    out: Output,
 }
 
-fn prepare(
-    argv: &[String],
-    env: &[(String, String)],
-    cwd: &Path,
-    log: Option<&Path>,
-) -> std::io::Result<Prepared> {
-    use std::os::unix::process::CommandExt;
-    contain::init();
-    let file = log.map(File::create).transpose()?;
-    let (r, w) = std::io::pipe()?;
-    let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..])
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .stdout(w.try_clone()?)
-        .stderr(w)
-        .process_group(0);
-    for (k, v) in env {
-        cmd.env(k, v);
+/// A started step: the process, the read end of its output, its token and group, its output.
+struct Running {
+    child: Child,
+    r: std::io::PipeReader,
+    token: String,
+    pgid: i32,
+    out: Output,
+}
+
+impl StepCommand {
+    fn prepare(self) -> std::io::Result<Prepared> {
+        use std::os::unix::process::CommandExt;
+        contain::init();
+        let file = self.log.as_deref().map(File::create).transpose()?;
+        let Some((program, args)) = self.argv.split_first() else {
+            return Err(std::io::Error::other("no command to run"));
+        };
+        let (r, w) = std::io::pipe()?;
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .current_dir(&self.cwd)
+            .stdin(Stdio::null())
+            .stdout(w.try_clone()?)
+            .stderr(w)
+            .process_group(0);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let token = contain::ticket();
+        cmd.env(contain::STEP_ID_ENV, &token);
+        Ok(Prepared {
+            cmd,
+            r,
+            token,
+            out: Output {
+                file,
+                tail: VecDeque::new(),
+                partial: Vec::new(),
+                masker: self.masker,
+                sink: self.sink,
+                prefix: self.prefix,
+            },
+        })
     }
-    let token = contain::ticket();
-    cmd.env(contain::STEP_ID_ENV, &token);
-    Ok(Prepared {
-        cmd,
-        file,
-        r,
-        token,
-    })
+}
+
+impl Prepared {
+    /// Starts the process from the calling thread (whose child it is) and records its group.
+    fn start(self) -> std::io::Result<Running> {
+        let Prepared {
+            mut cmd,
+            r,
+            token,
+            out,
+        } = self;
+        let spawned = cmd.spawn();
+        // the pipe's write ends held by `cmd` close here, so that output ends with the step
+        drop(cmd);
+        let child = spawned.inspect_err(|_| contain::forget(&token))?;
+        let pgid = child.id() as i32;
+        contain::started(pgid);
+        Ok(Running {
+            child,
+            r,
+            token,
+            pgid,
+            out,
+        })
+    }
 }
 
 /// How often `tick` of [`pump`] runs at least (a step's deadline and cancellation).
@@ -425,18 +426,22 @@ impl Output {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+
+    fn sh(script: &str, dir: &Path) -> StepCommand {
+        StepCommand {
+            argv: vec!["/bin/sh".into(), "-c".into(), script.into()],
+            env: vec![],
+            cwd: dir.to_owned(),
+            log: Some(dir.join("log")),
+            prefix: "t/s".into(),
+            masker: Masker::new(vec!["s3cr3t".into()]),
+            sink: Arc::new(crate::Quiet),
+        }
+    }
 
     fn run(script: &str, dir: &Path) -> Exit {
-        let p = StepProcess::spawn(
-            &["/bin/sh".into(), "-c".into(), script.into()],
-            &[],
-            dir,
-            Some(&dir.join("log")),
-            "t/s".into(),
-            Masker::new(vec!["s3cr3t".into()]),
-            Arc::new(crate::Quiet),
-        )
-        .expect("sh starts");
+        let p = StepProcess::spawn(sh(script, dir)).expect("sh starts");
         p.wait(
             Some(Instant::now() + Duration::from_secs(20)),
             &CancelToken::default(),
@@ -446,18 +451,7 @@ mod tests {
     /// [`run`] on the calling thread (`StepProcess::run`; test threads are not the main
     /// thread, so it does not take a thread).
     fn run_here(script: &str, dir: &Path, deadline: Option<Instant>, cancel: &CancelToken) -> Exit {
-        StepProcess::run(
-            &["/bin/sh".into(), "-c".into(), script.into()],
-            &[],
-            dir,
-            Some(&dir.join("log")),
-            "t/s".into(),
-            Masker::new(vec!["s3cr3t".into()]),
-            Arc::new(crate::Quiet),
-            deadline,
-            cancel,
-        )
-        .expect("sh starts")
+        StepProcess::run(sh(script, dir), deadline, cancel).expect("sh starts")
     }
 
     fn both(script: &str, dir: &Path) -> [Exit; 2] {
@@ -532,13 +526,11 @@ mod tests {
         canceller.join().expect("canceller");
         // a command that does not exist is an error to start, as on a thread
         let err = StepProcess::run(
-            &["/nonexistent/step".into()],
-            &[],
-            &d,
-            None,
-            "t/s".into(),
-            Masker::new(vec![]),
-            Arc::new(crate::Quiet),
+            StepCommand {
+                argv: vec!["/nonexistent/step".into()],
+                log: None,
+                ..sh("", &d)
+            },
             None,
             &none,
         );

@@ -7,7 +7,7 @@
 //! task it reported (bench/serve.py (d): ~0.3 ms of server CPU per request), and most were
 //! overwritten a few milliseconds later. A [`StatusWriter`] holds such a progress patch for
 //! [`SETTLE`]; a later progress merges into it (RFC 7386 composition), and a final write
-//! ([`StatusWriter::now`]) takes whatever is pending along, so an object's state is never
+//! ([`StatusWriter::last`]) takes whatever is pending along, so an object's state is never
 //! lost, only its short-lived intermediate states are not written.
 //!
 //! What decides something stays an immediate write outside this type: a PipelineRun's
@@ -38,7 +38,6 @@ struct Pending {
 pub struct StatusWriter {
     api: Api<DynamicObject>,
     name: String,
-    settle: Duration,
     pending: Mutex<Pending>,
     /// Held while a patch is taken and written: writes stay in order.
     write: tokio::sync::Mutex<()>,
@@ -46,14 +45,9 @@ pub struct StatusWriter {
 
 impl StatusWriter {
     pub fn new(api: Api<DynamicObject>, name: &str) -> Arc<StatusWriter> {
-        StatusWriter::with_settle(api, name, SETTLE)
-    }
-
-    pub fn with_settle(api: Api<DynamicObject>, name: &str, settle: Duration) -> Arc<StatusWriter> {
         Arc::new(StatusWriter {
             api,
             name: name.to_owned(),
-            settle,
             pending: Mutex::new(Pending::default()),
             write: tokio::sync::Mutex::new(()),
         })
@@ -64,7 +58,7 @@ impl StatusWriter {
     }
 
     /// A progress patch: written after [`SETTLE`] together with the ones that follow it, or
-    /// with the next [`StatusWriter::now`]. Needs a tokio runtime.
+    /// with the [`StatusWriter::last`] write. Needs a tokio runtime.
     pub fn later(self: &Arc<Self>, patch: Value) {
         let arm = {
             let mut p = self.lock();
@@ -80,7 +74,7 @@ impl StatusWriter {
         if arm {
             let me = self.clone();
             tokio::spawn(async move {
-                tokio::time::sleep(me.settle).await;
+                tokio::time::sleep(SETTLE).await;
                 let _guard = me.write.lock().await;
                 let patch = {
                     let mut p = me.lock();
@@ -95,30 +89,19 @@ impl StatusWriter {
         }
     }
 
-    /// Writes `patch` (and what is pending before it) now, repeating transient failures.
-    pub async fn now(&self, patch: Value) -> Result<DynamicObject, kube::Error> {
+    /// Writes `patch` (and what is pending before it) now, repeating transient failures,
+    /// as the writer's last write: it is closed then.
+    pub async fn last(&self, patch: Value) -> Result<DynamicObject, kube::Error> {
         let _guard = self.write.lock().await;
-        let patch = self.take_with(patch);
-        crate::retry(|| self.send(&patch)).await
+        let (pp, patch) = (PatchParams::default(), Patch::Merge(self.take_last(patch)));
+        crate::retry(|| self.api.patch_status(&self.name, &pp, &patch)).await
     }
 
-    /// [`StatusWriter::now`] whose answer is not read (only its resourceVersion).
-    pub async fn now_unread(&self, patch: Value) -> Result<Option<String>, kube::Error> {
+    /// [`StatusWriter::last`] whose answer is not read (only its resourceVersion).
+    pub async fn last_unread(&self, patch: Value) -> Result<Option<String>, kube::Error> {
         let _guard = self.write.lock().await;
-        let patch = self.take_with(patch);
+        let patch = self.take_last(patch);
         crate::retry(|| crate::patch_status_rv(&self.api, &self.name, &patch)).await
-    }
-
-    /// What is pending, then `patch`.
-    fn take_with(&self, patch: Value) -> Value {
-        let mut p = self.lock();
-        match p.patch.take() {
-            Some(mut acc) => {
-                compose(&mut acc, patch);
-                acc
-            }
-            None => patch,
-        }
     }
 
     /// Drops what is pending and writes nothing more; returns once a write in flight ended.
@@ -129,14 +112,17 @@ impl StatusWriter {
         p.patch = None;
     }
 
-    async fn send(&self, patch: &Value) -> Result<DynamicObject, kube::Error> {
-        self.api
-            .patch_status(
-                &self.name,
-                &PatchParams::default(),
-                &Patch::Merge(patch.clone()),
-            )
-            .await
+    /// Closes the writer and returns what is pending, then `last`.
+    fn take_last(&self, last: Value) -> Value {
+        let mut p = self.lock();
+        p.closed = true;
+        match p.patch.take() {
+            Some(mut acc) => {
+                compose(&mut acc, last);
+                acc
+            }
+            None => last,
+        }
     }
 }
 

@@ -13,24 +13,43 @@ static SEQ: AtomicU64 = AtomicU64::new(0);
 /// Records an Event about `obj` (a stored object: apiVersion, kind, metadata).
 /// Failures to record are ignored: an Event is informative, never part of a run.
 pub async fn record(ctx: &Ctx, obj: &Value, type_: &str, reason: &str, message: &str) {
-    record_with(
+    if let Some((api, ev)) = run_event(ctx, obj, type_, reason, message) {
+        let _ = crate::create_unread(&api, &ev).await;
+    }
+}
+
+/// [`record`] without waiting for the write: the Event is made now (its name and times
+/// order it among the object's Events), created by a task of its own.
+pub fn record_soon(ctx: &Ctx, obj: &Value, type_: &str, reason: &str, message: &str) {
+    if let Some((api, ev)) = run_event(ctx, obj, type_, reason, message) {
+        tokio::spawn(async move {
+            let _ = crate::create_unread(&api, &ev).await;
+        });
+    }
+}
+
+/// The Event of a run (its controller's client and instance; component `PipelineRun` or
+/// `TaskRun`).
+fn run_event(
+    ctx: &Ctx,
+    obj: &Value,
+    type_: &str,
+    reason: &str,
+    message: &str,
+) -> Option<(Api<DynamicObject>, DynamicObject)> {
+    let component = match obj["kind"].as_str() {
+        Some("PipelineRun") => "PipelineRun",
+        _ => "TaskRun",
+    };
+    event(
         &ctx.client,
         &ctx.instance,
-        component(obj),
+        component,
         obj,
         type_,
         reason,
         message,
     )
-    .await;
-}
-
-/// The source component of a run's Events.
-fn component(obj: &Value) -> &'static str {
-    match obj["kind"].as_str() {
-        Some("PipelineRun") => "PipelineRun",
-        _ => "TaskRun",
-    }
 }
 
 /// [`record`] with an explicit client, reporting instance and source component.
@@ -45,24 +64,6 @@ pub async fn record_with(
 ) {
     if let Some((api, ev)) = event(client, instance, component, obj, type_, reason, message) {
         let _ = crate::create_unread(&api, &ev).await;
-    }
-}
-
-/// [`record`] without waiting for the write: the Event is made now (its name and times
-/// order it among the object's Events), created by a task of its own.
-pub fn record_soon(ctx: &Ctx, obj: &Value, type_: &str, reason: &str, message: &str) {
-    if let Some((api, ev)) = event(
-        &ctx.client,
-        &ctx.instance,
-        component(obj),
-        obj,
-        type_,
-        reason,
-        message,
-    ) {
-        tokio::spawn(async move {
-            let _ = crate::create_unread(&api, &ev).await;
-        });
     }
 }
 

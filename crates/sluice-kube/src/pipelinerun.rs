@@ -142,11 +142,7 @@ async fn finish(
         Api::namespaced_with(ctx.client.clone(), meta(pr, "namespace"), &pipelinerun_ar());
     let status = json!({"status": serde_json::to_value(st)?});
     let written = match progress {
-        Some(w) => {
-            let r = w.now(status).await;
-            w.close().await;
-            r
-        }
+        Some(w) => w.last(status).await,
         None => {
             let (pp, patch) = (PatchParams::default(), Patch::Merge(status));
             retry(|| api.patch_status(meta(pr, "name"), &pp, &patch)).await

@@ -108,8 +108,7 @@ impl Subscriptions {
             key,
             rx,
             api,
-            read_first: true,
-            seed: None,
+            first: First::Read,
             uid: None,
         }
     }
@@ -162,15 +161,23 @@ fn view(o: &DynamicObject) -> Value {
     v
 }
 
+/// Where a follower's first state comes from.
+enum First {
+    /// A read of the object.
+    Read,
+    /// The answer of a write made after the follow ([`Subscription::seed`]).
+    Seed(Value),
+    /// Handed out: the watch brings the rest.
+    Given,
+}
+
 /// One follower of one object; unfollows when dropped.
 pub struct Subscription {
     subs: Arc<Subscriptions>,
     key: Key,
     rx: watch::Receiver<Seen>,
     api: Api<DynamicObject>,
-    read_first: bool,
-    /// The first state to hand out instead of reading it ([`Subscription::seed`]).
-    seed: Option<Value>,
+    first: First,
     /// The uid of the object followed, once known: the watch's news of another object of
     /// the same name (an earlier one, its events lagging) are not this object's.
     uid: Option<String>,
@@ -182,15 +189,16 @@ impl Subscription {
     /// `Some(None)` it does not exist (any more), `None` the stream ended (the controllers
     /// stopped). The first call reads the object from the API.
     pub async fn next(&mut self) -> Option<Option<Value>> {
-        if let Some(seed) = self.seed.take() {
-            return Some(Some(seed));
-        }
-        if std::mem::take(&mut self.read_first) {
-            // marks what was seen so far as read: the answer is at least as new
-            self.rx.mark_unchanged();
-            if let Some(state) = self.read().await {
-                return Some(state);
+        match std::mem::replace(&mut self.first, First::Given) {
+            First::Seed(v) => return Some(Some(v)),
+            First::Read => {
+                // marks what was seen so far as read: the answer is at least as new
+                self.rx.mark_unchanged();
+                if let Some(state) = self.read().await {
+                    return Some(state);
+                }
             }
+            First::Given => {}
         }
         loop {
             self.rx.changed().await.ok()?;
@@ -216,8 +224,7 @@ impl Subscription {
     /// follower acts on deletion, cancellation and completion, which never go back.)
     pub fn seed(&mut self, obj: &DynamicObject) {
         self.uid = obj.metadata.uid.clone();
-        self.seed = Some(view(obj));
-        self.read_first = false;
+        self.first = First::Seed(view(obj));
     }
 
     /// Whether the watch's news with this uid is of another object than the one followed.

@@ -98,14 +98,12 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action,
             ),
         )
     };
-    let pod = tr["status"]["podName"].as_str().map(str::to_owned);
-    if let Some(p) = &pod {
-        crate::logs::mark_done(&ctx.opts.data_dir, meta(&tr, "namespace"), p);
-    }
+    let pod = tr["status"]["podName"].as_str().filter(|p| !p.is_empty());
     let pod = pod.map(|p| {
+        crate::logs::mark_done(&ctx.opts.data_dir, meta(&tr, "namespace"), p);
         let pods: Api<DynamicObject> =
             Api::namespaced_with(ctx.client.clone(), meta(&tr, "namespace"), &pod_ar());
-        StatusWriter::new(pods, &p)
+        StatusWriter::new(pods, p)
     });
     finish(&ctx, &tr, st, pod.as_deref()).await?;
     Ok(Action::await_change())
@@ -163,9 +161,8 @@ async fn finish(
             })
             .collect();
         let _ = pod
-            .now_unread(json!({"status": shape::pod_finished(&steps, &st)}))
+            .last_unread(json!({"status": shape::pod_finished(&steps, &st)}))
             .await;
-        pod.close().await;
     }
     let c = st.condition().cloned();
     let (t, r, m) = match &c {
@@ -420,9 +417,8 @@ async fn attempt(ctx: &Arc<Ctx>, tr: &Value) -> Result<Option<Value>, Error> {
         && cancel.cancelled().is_none()
     {
         let _ = pod_status
-            .now_unread(json!({"status": shape::pod_finished(&steps, &st)}))
+            .last_unread(json!({"status": shape::pod_finished(&steps, &st)}))
             .await;
-        pod_status.close().await;
         let again = Patch::Merge(retry_patch(&tr["status"], &st)?);
         let next = crate::retry(|| api.patch_status(&name, &pp, &again)).await?;
         return Ok(Some(object_value(&next, "TaskRun")?));
