@@ -681,6 +681,7 @@ impl Executor for LocalExecutor {
         }
 
         if !sidecars.is_empty() {
+            cancel.prepared();
             // Steps start once the sidecars are running (await-sidecar-readiness); without
             // a kubelet the local stand-in for "ready" is a short start-up grace.
             std::thread::sleep(Duration::from_millis(300));

@@ -113,6 +113,7 @@ impl StepProcess {
             pgid,
             mut out,
         } = c.prepare()?.start()?;
+        cancel.prepared();
         let mut status = None;
         // why the group was killed before it ended: (timed out, cancelled)
         let mut stopped: Option<bool> = None;
@@ -171,6 +172,7 @@ impl StepProcess {
     /// Waits until the process exits, `deadline` passes or `cancel` fires; the whole
     /// process group is killed in every case.
     pub fn wait(mut self, deadline: Option<Instant>, cancel: &CancelToken) -> Exit {
+        cancel.prepared();
         loop {
             let mut wait = Duration::from_millis(50);
             if let Some(d) = deadline {

@@ -316,6 +316,8 @@ impl Shared {
             }
             Err(e) => return fail(format!("cannot create TaskRun {name}: {e}")),
         };
+        // the TaskRun exists: the engine may create the next one while this one runs
+        cancel.prepared();
         // wait for the TaskRun controller to finish it; pass cancellation on
         let mut cancel_sent = false;
         let mut tick = tokio::time::interval(Duration::from_millis(100));

@@ -28,13 +28,32 @@ use crate::status::{
 use crate::subst::Replacements;
 use crate::task::TaskInvocation;
 
-/// A cancellation request for one TaskRun: the reason and message its status gets.
+/// A cancellation request for one TaskRun: the reason and message its status gets; and
+/// the word the executor sends back once the TaskRun is prepared ([`CancelToken::prepared`]).
 #[derive(Debug, Default)]
 pub struct CancelToken {
     state: Mutex<Option<(String, String)>>,
+    on_prepared: Mutex<Option<(mpsc::Sender<JobMsg>, JobKey)>>,
 }
 
 impl CancelToken {
+    /// Says that the TaskRun's preparation is over: a process of it (a step or a sidecar)
+    /// has started, and its thread now mostly waits. The engine prepares only a few
+    /// TaskRuns at once ([`run_pipeline`]); this lets the next one start. Only the first
+    /// call counts; an executor that never calls it holds its turn until the TaskRun ends.
+    pub fn prepared(&self) {
+        let hook = self.on_prepared.lock().ok().and_then(|mut h| h.take());
+        if let Some((tx, key)) = hook {
+            let _ = tx.send(JobMsg::Prepared(key));
+        }
+    }
+
+    fn notify_prepared(&self, tx: mpsc::Sender<JobMsg>, key: JobKey) {
+        if let Ok(mut h) = self.on_prepared.lock() {
+            *h = Some((tx, key));
+        }
+    }
+
     pub fn cancel(&self, reason: &str, message: &str) {
         if let Ok(mut s) = self.state.lock()
             && s.is_none()
@@ -47,6 +66,17 @@ impl CancelToken {
     pub fn cancelled(&self) -> Option<(String, String)> {
         self.state.lock().ok().and_then(|s| s.clone())
     }
+}
+
+/// A job of [`run_pipeline`]: its pipeline task's name and index (matrix combination).
+type JobKey = (String, usize);
+
+/// What a job's thread tells [`run_pipeline`].
+#[derive(Debug)]
+enum JobMsg {
+    /// Its TaskRun started a process ([`CancelToken::prepared`]).
+    Prepared(JobKey),
+    Finished(JobKey, Box<TaskRunStatus>, Option<Box<ChildPipelineRun>>),
 }
 
 /// Runs one TaskRun. Implementations must return promptly once `cancel` is cancelled,
@@ -500,9 +530,14 @@ pub fn run_pipeline(
     let mut timed_out: Option<&'static str> = None; // skip reason
     let mut cancelled = false;
     let mut in_finally = false;
-    type Finished = (String, usize, TaskRunStatus, Option<Box<ChildPipelineRun>>);
-    let (tx, rx) = mpsc::channel::<Finished>();
+    let (tx, rx) = mpsc::channel::<JobMsg>();
     let parallelism = opts.parallelism.max(1);
+    // TaskRuns being prepared (threads that have not started a process yet): preparing is
+    // work for the CPU, and a thread's allocator heap grows with it, so only a few at
+    // once; waiting on processes, up to `parallelism` (bench/run.py (c): 200 TaskRuns
+    // prepared at once held ~140 threads' heaps at the peak).
+    let prepare_limit = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
+    let mut preparing: HashSet<JobKey> = HashSet::new();
 
     std::thread::scope(|scope| {
         loop {
@@ -668,14 +703,19 @@ pub fn run_pipeline(
                 }
             }
             // 2. launch jobs
-            while running.len() < parallelism {
+            while running.len() < parallelism && preparing.len() < prepare_limit {
                 let Some(job) = queue.pop_front() else {
                     break;
                 };
                 if index_is_first(&job) {
                     events.task(&job.task, Phase::Running, "");
                 }
-                running.insert((job.task.clone(), job.index), job.token.clone());
+                let key = (job.task.clone(), job.index);
+                if matches!(job.work, Work::Task(_)) {
+                    job.token.notify_prepared(tx.clone(), key.clone());
+                    preparing.insert(key.clone());
+                }
+                running.insert(key, job.token.clone());
                 let tx = tx.clone();
                 scope.spawn(move || {
                     let (st, child) = match &job.work {
@@ -689,7 +729,7 @@ pub fn run_pipeline(
                             (st, Some(c))
                         }
                     };
-                    let _ = tx.send((job.task, job.index, st, child));
+                    let _ = tx.send(JobMsg::Finished((job.task, job.index), Box::new(st), child));
                 });
             }
             // 3. finished?
@@ -721,7 +761,17 @@ pub fn run_pipeline(
                 wait = wait.min(d.saturating_duration_since(now_i));
             }
             match rx.recv_timeout(wait) {
-                Ok((task, index, mut st, pipeline_run)) => {
+                Ok(JobMsg::Prepared(key)) => {
+                    preparing.remove(&key);
+                }
+                Ok(JobMsg::Finished((task, index), sent_st, sent_child)) => {
+                    preparing.remove(&(task.clone(), index));
+                    // Copied on this thread, the originals freed: what a job's thread
+                    // allocated and sends back would otherwise pin that thread's allocator
+                    // pages (one per size class, touched by all its work) until the run
+                    // ends, after the thread has gone (bench/run.py (c)).
+                    let (mut st, pipeline_run) = ((*sent_st).clone(), sent_child.clone());
+                    drop((sent_st, sent_child));
                     running.remove(&(task.clone(), index));
                     let pt = by_name.get(task.as_str()).copied();
                     let ignore = pt.is_some_and(|p| p.on_error == "continue");
@@ -1864,6 +1914,76 @@ mod scale_tests {
         let plan = plan_pipelinerun(&pr, &Catalog::default(), &Overrides::default()).unwrap();
         let out = run_pipeline(&plan, &Instant_, &RunOptions::default(), &NoEvents);
         (out, t.elapsed())
+    }
+
+    /// TaskRuns that each prepare for a moment, say so ([`CancelToken::prepared`]), then
+    /// wait until all of them wait at once (or give up after 10 s and fail).
+    struct Gathering {
+        n: usize,
+        preparing: std::sync::atomic::AtomicUsize,
+        most_preparing: std::sync::atomic::AtomicUsize,
+        waiting: Mutex<usize>,
+        all: std::sync::Condvar,
+    }
+    impl Executor for Gathering {
+        fn run_task(&self, _inv: &TaskInvocation, cancel: &CancelToken) -> TaskRunStatus {
+            use std::sync::atomic::Ordering::SeqCst;
+            let now = self.preparing.fetch_add(1, SeqCst) + 1;
+            self.most_preparing.fetch_max(now, SeqCst);
+            std::thread::sleep(Duration::from_millis(5));
+            self.preparing.fetch_sub(1, SeqCst);
+            cancel.prepared();
+            cancel.prepared(); // a second word changes nothing
+            let mut w = self.waiting.lock().unwrap();
+            *w += 1;
+            self.all.notify_all();
+            let (_w, t) = self
+                .all
+                .wait_timeout_while(w, Duration::from_secs(10), |w| *w < self.n)
+                .unwrap();
+            let ok = !t.timed_out();
+            TaskRunStatus {
+                conditions: vec![Condition::succeeded(Some(ok), reason::SUCCEEDED, "")],
+                ..TaskRunStatus::default()
+            }
+        }
+    }
+
+    // bench/run.py (c): only a few TaskRuns prepare at once (each preparing thread's
+    // allocator heap is touched memory), yet all `parallelism` of them run at once once
+    // prepared: three times as many TaskRuns as may prepare at once, each waiting for all the others all succeed.
+    #[test]
+    fn few_taskruns_prepare_at_once_and_all_run_at_once() {
+        let limit = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
+        let n = 3 * limit;
+        let tasks: Vec<serde_json::Value> = (0..n)
+            .map(|i| task(format!("t{i}"), vec![], None))
+            .collect();
+        let pr = serde_json::json!({"metadata": {"name": "pr"},
+            "spec": {"pipelineSpec": {"tasks": tasks}}});
+        let pr: sluice_apis::tekton::PipelineRun = serde_json::from_value(pr).unwrap();
+        let plan = plan_pipelinerun(&pr, &Catalog::default(), &Overrides::default()).unwrap();
+        let exec = Gathering {
+            n,
+            preparing: Default::default(),
+            most_preparing: Default::default(),
+            waiting: Mutex::new(0),
+            all: Default::default(),
+        };
+        let opts = RunOptions {
+            parallelism: n,
+            ..RunOptions::default()
+        };
+        let out = run_pipeline(&plan, &exec, &opts, &NoEvents);
+        assert!(out.status.succeeded(), "{:?}", out.status.conditions);
+        let most = exec
+            .most_preparing
+            .load(std::sync::atomic::Ordering::SeqCst);
+        let limit = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
+        assert!(
+            most <= limit && most < n,
+            "{most} prepared at once (limit {limit})"
+        );
     }
 
     // Issue 18 item 6: a run's own work per event is bounded by what changed, not by the
