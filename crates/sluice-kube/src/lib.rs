@@ -29,6 +29,7 @@ pub mod retention;
 pub mod rollouts;
 pub mod rollouts_restart;
 pub mod shape;
+pub mod snapshots;
 pub mod subscribe;
 pub mod taskrun;
 pub mod triggers;
@@ -115,6 +116,8 @@ pub struct Ctx {
     /// PipelineRuns and TaskRuns followed by executing runs, fed by the controllers' watches.
     pub pipelinerun_subs: Arc<subscribe::Subscriptions>,
     pub taskrun_subs: Arc<subscribe::Subscriptions>,
+    /// Running PipelineRuns' catalogs, lent to their TaskRuns ([`snapshots`]).
+    pub(crate) snapshots: Arc<snapshots::Snapshots>,
 }
 
 impl Ctx {
@@ -131,6 +134,7 @@ impl Ctx {
             concurrency: tokio::sync::Mutex::new(()),
             pipelinerun_subs: Arc::default(),
             taskrun_subs: Arc::default(),
+            snapshots: Arc::default(),
         })
     }
 }
@@ -455,9 +459,11 @@ pub async fn run_as(client: Client, rollouts_client: Client, opts: Options) -> R
         }
     };
     let rollouts_ctx = Ctx::new(rollouts_client, ctx.opts.clone());
-    futures::future::join(
+    let snapshots = snapshots::watch(client.clone(), ctx.snapshots.clone());
+    futures::future::join3(
         futures::future::join3(pr_ctl, tr_ctl, el_ctl),
         rollouts::run(rollouts_ctx),
+        snapshots,
     )
     .await;
     Ok(())

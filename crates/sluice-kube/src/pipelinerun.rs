@@ -383,9 +383,10 @@ async fn execute(ctx: &Arc<Ctx>, pr: &Value, resumed: bool) -> Result<(), Error>
     let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &pipelinerun_ar());
     // the namespace's objects; a failing API is retried a few times before the run fails
     let mut tries = 0;
+    let generation = ctx.snapshots.generation(&ns);
     let catalog = loop {
         match crate::catalog(&ctx.client, &ns, pr).await {
-            Ok(c) => break c,
+            Ok(c) => break Arc::new(c),
             Err(e) if tries >= 5 => return Err(e),
             Err(_) => {
                 tries += 1;
@@ -393,6 +394,8 @@ async fn execute(ctx: &Arc<Ctx>, pr: &Value, resumed: bool) -> Result<(), Error>
             }
         }
     };
+    // its TaskRuns read the same while nothing of it changes
+    let _lent = ctx.snapshots.lend(&uid, &ns, generation, catalog.clone());
     let mut clean = pr.clone();
     if let Some(m) = clean.as_object_mut() {
         m.remove("status");

@@ -191,8 +191,17 @@ async fn attempt(ctx: &Arc<Ctx>, tr: &Value) -> Result<Option<Value>, Error> {
     let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &taskrun_ar());
     let retry = tr["status"]["retriesStatus"].as_array().map_or(0, Vec::len);
 
-    // resolve
-    let catalog = crate::catalog(&ctx.client, &ns, tr).await?;
+    // resolve: with the catalog its PipelineRun lends (snapshots.rs), else read
+    let lent = tr["metadata"]["ownerReferences"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["kind"] == "PipelineRun")
+        .find_map(|r| ctx.snapshots.borrow(r["uid"].as_str()?, &ns));
+    let catalog = match lent {
+        Some(c) => c,
+        None => Arc::new(crate::catalog(&ctx.client, &ns, tr).await?),
+    };
     let mut clean = tr.clone();
     if let Some(m) = clean.as_object_mut() {
         m.remove("status");
@@ -372,7 +381,7 @@ async fn attempt(ctx: &Arc<Ctx>, tr: &Value) -> Result<Option<Value>, Error> {
             data_dir,
             isolate,
             max_result_size: catalog.flags.max_result_size as usize,
-            catalog: Arc::new(catalog),
+            catalog,
             sink: logs,
         };
         LocalExecutor::new(cfg).run_task(&inv, &c2)

@@ -31,6 +31,7 @@ mod run_conformance;
 mod run_hardening;
 mod serve_analysis_job;
 mod serve_applications;
+mod serve_catalog;
 mod serve_cli;
 mod serve_concurrency;
 mod serve_git_https;
