@@ -28,6 +28,13 @@ pub struct AdmissionRequest<'a> {
 /// the client as is, e.g. a 400 or 422 Status).
 pub trait AdmissionHook: Send + Sync {
     fn admit(&self, req: &mut AdmissionRequest<'_>) -> Result<Vec<String>, ApiError>;
+
+    /// Whether the hook has nothing to do at the moment (a policy engine with no policies):
+    /// small writes then run on the async worker that received them instead of the request
+    /// pool (`Options::inline_writes`). Only a scheduling hint: `admit` is called either way.
+    fn idle(&self) -> bool {
+        false
+    }
 }
 
 /// Calls a hook with panic isolation: a hook that panics denies the request with a 500

@@ -111,9 +111,12 @@ pub struct Options {
     pub request_timeout: Duration,
     /// How many requests' writes, lists and deletes run at once, off the async runtime.
     pub request_workers: usize,
-    /// Run cheap writes (small bodies of built-in kinds while no admission hook is installed)
-    /// on the async worker instead of the request pool. Off by default: on the shared 2-core
-    /// machine it made creates slower, not faster (docs/benchmarks.md, 2026-12-03).
+    /// Run small writes (see `server::cheap_write`: bodies and patched objects <= 32 KiB,
+    /// every admission hook idle) on the async worker instead of the request pool. Off by
+    /// default here; `sluice serve` and `sluice apiserver` turn it on: under the serve
+    /// controllers' load it cut a third of the context switches and ~15% of CPU and wall
+    /// time, while on an oversubscribed machine it had made bare creates slower
+    /// (docs/benchmarks.md, 2026-12-03 and 2026-12-05).
     pub inline_writes: bool,
     /// Per-watch buffer: events and bytes queued for a client that is not reading; a watcher
     /// over either bound for longer than `watch_stall` is closed (see [`server`]).

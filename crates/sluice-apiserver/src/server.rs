@@ -889,7 +889,7 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
                 };
                 st2.create(&info2, &version2, ns_opt.as_deref(), obj, &o)
             };
-            let w = if cheap_write(&st, &info, len) {
+            let w = if cheap_write(&st, len, None) {
                 st.pool.run_inline(deadline, work)?
             } else {
                 st.pool.run(deadline, work).await?
@@ -911,7 +911,7 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
                 };
                 st2.update(&info2, &version2, &ns, &name, obj, sub.as_deref(), &o)
             };
-            let w = if cheap_write(&st, &info, len) {
+            let w = if cheap_write(&st, len, None) {
                 st.pool.run_inline(deadline, work)?
             } else {
                 st.pool.run(deadline, work).await?
@@ -945,25 +945,28 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
             let body = read_body(req).await?;
             let (st2, info2, version2, sub2) =
                 (st.clone(), info.clone(), version.clone(), sub.clone());
-            let w = st
-                .pool
-                .run(deadline, move |gate| {
-                    let o = WriteOpts {
-                        gate: Some(gate),
-                        ..opts
-                    };
-                    st2.patch(
-                        &info2,
-                        &version2,
-                        &ns,
-                        &name,
-                        &content_type,
-                        &body,
-                        sub2.as_deref(),
-                        &o,
-                    )
-                })
-                .await?;
+            let inline = cheap_write(&st, body.len(), Some((&target, name.as_str())));
+            let work = move |gate| {
+                let o = WriteOpts {
+                    gate: Some(gate),
+                    ..opts
+                };
+                st2.patch(
+                    &info2,
+                    &version2,
+                    &ns,
+                    &name,
+                    &content_type,
+                    &body,
+                    sub2.as_deref(),
+                    &o,
+                )
+            };
+            let w = if inline {
+                st.pool.run_inline(deadline, work)?
+            } else {
+                st.pool.run(deadline, work).await?
+            };
             let code = if w.created { 201 } else { 200 };
             let mut r = if sub.as_deref() == Some("scale") {
                 Reply::json(code, &w.object)
@@ -1164,22 +1167,36 @@ fn written_reply(code: u16, w: &crate::ops::Written, info: &ResourceInfo, versio
         .unwrap_or_else(|| Reply::json(code, &served(&w.object, info, version)))
 }
 
-/// Largest body of a write run inline (see [`cheap_write`]).
+/// Largest body of a write run inline, and largest stored object a patch run inline
+/// applies to (see [`cheap_write`]).
 const INLINE_MAX_BODY: usize = 32 * 1024;
 
-/// A write whose work is small and bounded: a built-in kind (no user schema or Sluice
-/// validator of unbounded cost), a body of at most [`INLINE_MAX_BODY`], and no admission
-/// hook installed (policy engines are the heavy part). It runs on the async worker that
-/// received it instead of hopping to the request pool ([`crate::limits::Pool::run_inline`]).
-fn cheap_write(st: &State, info: &ResourceInfo, body_len: usize) -> bool {
-    st.inline_writes
-        && !info.custom
-        && body_len <= INLINE_MAX_BODY
-        && st
-            .hooks
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_empty()
+/// A write whose work is small and bounded: a body (and for a patch the object it applies
+/// to, `target`) of at most [`INLINE_MAX_BODY`], so decoding, validating (schemas, CEL
+/// rules within their cost limits), storing and encoding it stay within tens of
+/// microseconds to a few milliseconds, and no admission hook with work to do (policy
+/// engines are the heavy part; a hook with no policies is [`AdmissionHook::idle`]). It runs
+/// on the async worker that received it instead of hopping to the request pool
+/// ([`crate::limits::Pool::run_inline`]).
+///
+/// [`AdmissionHook::idle`]: crate::admission::AdmissionHook::idle
+fn cheap_write(st: &State, body_len: usize, target: Option<(&Target, &str)>) -> bool {
+    if !st.inline_writes || body_len > INLINE_MAX_BODY {
+        return false;
+    }
+    let idle = st
+        .hooks
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .all(|h| h.idle());
+    idle && target.is_none_or(|(t, name)| {
+        let key = resource_key(&t.info.group, &t.info.plural);
+        let ns = t.namespace.as_deref().unwrap_or_default();
+        st.store
+            .get_stored(&key, ns, name)
+            .is_none_or(|o| o.json().len() <= INLINE_MAX_BODY)
+    })
 }
 
 /// A request on a built-in that stores nothing (`Verbs::Create` or `Verbs::GetList`).

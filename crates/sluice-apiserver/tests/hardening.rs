@@ -816,7 +816,8 @@ async fn patches_to_a_non_object_and_odd_ports_are_refused_not_panics() {
 }
 
 // `inline_writes`: cheap writes run on the async worker; they behave as pooled ones (created,
-// updated, strict decoding, a panic-free answer), and a hook sends every write to the pool.
+// updated, patched, strict decoding, a panic-free answer); an idle hook still admits each,
+// and a hook with work sends every write to the pool.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inline_writes_behave_as_pooled_ones() {
     let s = server(Options {
@@ -847,12 +848,65 @@ async fn inline_writes_behave_as_pooled_ones() {
     )
     .await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
+    // patches, merge and strategic, of a small object and of one over the inline bound
+    for (name, big) in [("inline", false), ("big", true)] {
+        if big {
+            let mut b: Value = serde_json::from_str(&cm_body(name, json!({}))).expect("json");
+            b["data"]["big"] = json!("x".repeat(40 * 1024));
+            let a = call(&app, "POST", CMS, JSON, &b.to_string()).await;
+            assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+        }
+        for (ct, v) in [
+            ("application/merge-patch+json", "m"),
+            ("application/strategic-merge-patch+json", "s"),
+        ] {
+            let a = call(
+                &app,
+                "PATCH",
+                &format!("{CMS}/{name}"),
+                ct,
+                &json!({"data": {"k": v}}).to_string(),
+            )
+            .await;
+            assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+            assert_eq!(a.body["data"]["k"], v);
+        }
+    }
+    // a hook with nothing to do keeps writes inline and still admits each
+    let idle = Arc::new(Idle(AtomicUsize::new(0)));
+    s.add_admission_hook(idle.clone());
+    let a = call(&app, "POST", CMS, JSON, &cm_body("idle", json!({}))).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let a = call(
+        &app,
+        "PATCH",
+        &format!("{CMS}/idle"),
+        "application/merge-patch+json",
+        r#"{"data":{"k":"p"}}"#,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(idle.0.load(Ordering::SeqCst), 2);
     s.add_admission_hook(Arc::new(Misbehaving {
         sleep: Duration::ZERO,
         calls: AtomicUsize::new(0),
     }));
     let a = call(&app, "POST", CMS, JSON, &cm_body("boom", json!({}))).await;
     assert_eq!(a.status, StatusCode::INTERNAL_SERVER_ERROR);
+}
+
+/// A hook with nothing to do ([`AdmissionHook::idle`]) that counts what it admits.
+struct Idle(AtomicUsize);
+
+impl AdmissionHook for Idle {
+    fn admit(&self, _req: &mut AdmissionRequest<'_>) -> Result<Vec<String>, ApiError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(Vec::new())
+    }
+
+    fn idle(&self) -> bool {
+        true
+    }
 }
 
 // kube-openapi handler3 (HandleGroupVersion): the ETag is the document's hash; with the
