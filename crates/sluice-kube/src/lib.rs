@@ -438,10 +438,16 @@ pub async fn run_as(client: Client, rollouts_client: Client, opts: Options) -> R
     let ctx = Ctx::new(client.clone(), opts);
     let prs: Api<DynamicObject> = Api::all_with(client.clone(), &pipelinerun_ar());
     let trs: Api<DynamicObject> = Api::all_with(client.clone(), &taskrun_ar());
-    let pr_ctl = runs_controller(prs, pipelinerun_ar(), ctx.pipelinerun_subs.clone())
-        .run(pipelinerun::reconcile, error_policy, ctx.clone())
-        .for_each(|_| futures::future::ready(()));
-    let tr_ctl = runs_controller(trs, taskrun_ar(), ctx.taskrun_subs.clone())
+    let data_dir = ctx.opts.data_dir.clone();
+    let pr_ctl = runs_controller(
+        prs,
+        pipelinerun_ar(),
+        ctx.pipelinerun_subs.clone(),
+        &data_dir,
+    )
+    .run(pipelinerun::reconcile, error_policy, ctx.clone())
+    .for_each(|_| futures::future::ready(()));
+    let tr_ctl = runs_controller(trs, taskrun_ar(), ctx.taskrun_subs.clone(), &data_dir)
         .run(taskrun::reconcile, error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
     let el_ctl = async {
@@ -460,10 +466,11 @@ pub async fn run_as(client: Client, rollouts_client: Client, opts: Options) -> R
     };
     let rollouts_ctx = Ctx::new(rollouts_client, ctx.opts.clone());
     let snapshots = snapshots::watch(client.clone(), ctx.snapshots.clone());
+    let logs = logs::retain(client.clone(), data_dir);
     futures::future::join3(
         futures::future::join3(pr_ctl, tr_ctl, el_ctl),
         rollouts::run(rollouts_ctx),
-        snapshots,
+        futures::future::join(snapshots, logs),
     )
     .await;
     Ok(())
@@ -473,14 +480,24 @@ pub async fn run_as(client: Client, rollouts_client: Client, opts: Options) -> R
 /// finished run reads ([`trim_finished`]): finished runs pile up by the thousand and each
 /// reconcile of one returns at once, so a full copy of each (spec, status with every
 /// child's results) cost more memory than the API server's own copy (bench/serve.py (c)).
-/// Its watch, before trimming, feeds `subs` (the runs executing follow objects through it).
+/// Its watch, before trimming, feeds `subs` (the runs executing follow objects through it),
+/// and a deleted run's files under `data_dir` go ([`retention::forget_run`]).
 fn runs_controller(
     api: Api<DynamicObject>,
     ar: ApiResource,
     subs: Arc<subscribe::Subscriptions>,
+    data_dir: &Path,
 ) -> Controller<DynamicObject> {
-    fed_controller(api, ar, trim_finished, Some(subs))
+    let (data_dir, kind) = (data_dir.to_path_buf(), ar.kind.clone());
+    let gone: OnDelete = Box::new(move |o: &DynamicObject| {
+        let (dir, kind, o) = (data_dir.clone(), kind.clone(), o.clone());
+        tokio::task::spawn_blocking(move || retention::forget_run(&dir, &kind, &o));
+    });
+    fed_controller(api, ar, trim_finished, Some(subs), Some(gone))
 }
+
+/// What a controller's watch does with a deleted object before the controller sees it.
+type OnDelete = Box<dyn Fn(&DynamicObject) + Send + Sync>;
 
 /// A controller over `api` whose cache holds each object as `trim` leaves it (the
 /// reconciles read what they need beyond that from the API).
@@ -489,7 +506,7 @@ pub(crate) fn trimmed_controller(
     ar: ApiResource,
     trim: fn(&mut DynamicObject),
 ) -> Controller<DynamicObject> {
-    fed_controller(api, ar, trim, None)
+    fed_controller(api, ar, trim, None, None)
 }
 
 /// [`trimmed_controller`] whose watch events, before trimming, also go to `subs`.
@@ -498,6 +515,7 @@ fn fed_controller(
     ar: ApiResource,
     trim: fn(&mut DynamicObject),
     subs: Option<Arc<subscribe::Subscriptions>>,
+    gone: Option<OnDelete>,
 ) -> Controller<DynamicObject> {
     use kube::runtime::WatchStreamExt;
     use kube::runtime::reflector::{self, store::Writer};
@@ -506,6 +524,9 @@ fn fed_controller(
     let events = watcher(api, watcher::Config::default()).inspect(move |ev| {
         if let (Some(subs), Ok(ev)) = (&subs, ev) {
             subs.feed(ev);
+        }
+        if let (Some(gone), Ok(watcher::Event::Delete(o))) = (&gone, ev) {
+            gone(o);
         }
     });
     let stream = reflector::reflector(writer, events.modify(trim)).applied_objects();

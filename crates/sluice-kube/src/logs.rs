@@ -45,11 +45,19 @@ pub struct StepLogs {
 }
 
 impl StepLogs {
-    /// Logs of Pod `pod` in `namespace`; the Pod's directory is made (and emptied) now.
-    pub fn new(data_dir: &Path, namespace: &str, pod: &str, max_bytes: u64) -> StepLogs {
-        let dir = data_dir.join("logs").join(safe(namespace)).join(safe(pod));
+    /// Logs of Pod `pod` in `namespace`, written for the TaskRun `owner` (its uid); the
+    /// Pod's directory is made (and emptied) now.
+    pub fn new(
+        data_dir: &Path,
+        namespace: &str,
+        pod: &str,
+        max_bytes: u64,
+        owner: &str,
+    ) -> StepLogs {
+        let dir = pod_dir(data_dir, namespace, pod);
         let _ = std::fs::remove_dir_all(&dir);
         let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(dir.join(OWNER), owner);
         StepLogs {
             dir,
             max_bytes,
@@ -103,6 +111,110 @@ impl StepLogs {
 /// stops there).
 const DONE: &str = ".done";
 
+/// The file in a Pod's (or a run's) directory naming the object (uid) it was made for.
+pub(crate) const OWNER: &str = ".owner";
+
+fn pod_dir(data_dir: &Path, namespace: &str, pod: &str) -> PathBuf {
+    data_dir.join("logs").join(safe(namespace)).join(safe(pod))
+}
+
+/// Removes `dir` unless its [`OWNER`] file names another object than `owner` (a directory
+/// with no owner file is removed).
+pub(crate) fn remove_owned(dir: &Path, owner: Option<&str>) {
+    if let Ok(o) = std::fs::read_to_string(dir.join(OWNER))
+        && owner.is_some_and(|w| w != o)
+    {
+        return;
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Logs follow their Pod: the logs of a deleted Pod go (the Pod's TaskRun, `owner`, must be
+/// the one they were written for: a newer TaskRun of the same name keeps its own).
+pub fn forget(data_dir: &Path, namespace: &str, pod: &str, owner: Option<&str>) {
+    remove_owned(&pod_dir(data_dir, namespace, pod), owner);
+}
+
+/// Removes the log directories of Pods that no longer exist: every DATA/logs/NS/POD whose
+/// (namespace, Pod) is not in `pods`, except those made in the last minute (their Pod may
+/// be in creation, after the list `pods` came from).
+pub fn sweep(data_dir: &Path, pods: &std::collections::HashSet<(String, String)>) {
+    let fresh = |p: &Path| {
+        std::fs::metadata(p)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_none_or(|age| age < std::time::Duration::from_secs(60))
+    };
+    let Ok(namespaces) = std::fs::read_dir(data_dir.join("logs")) else {
+        return;
+    };
+    for ns in namespaces.flatten() {
+        let Ok(dirs) = std::fs::read_dir(ns.path()) else {
+            continue;
+        };
+        let ns_name = ns.file_name().to_string_lossy().into_owned();
+        for d in dirs.flatten() {
+            let key = (
+                ns_name.clone(),
+                d.file_name().to_string_lossy().into_owned(),
+            );
+            if !pods.contains(&key) && !fresh(&d.path()) {
+                let _ = std::fs::remove_dir_all(d.path());
+            }
+        }
+    }
+}
+
+/// Keeps DATA/logs in step with the Pods of all namespaces (a metadata watch) for as long
+/// as the future runs: a deleted Pod's logs go ([`forget`]); after each full list, logs of
+/// Pods that are gone (deleted while no server ran) go too ([`sweep`]).
+pub async fn retain(client: kube::Client, data_dir: PathBuf) {
+    use futures::StreamExt;
+    use kube::runtime::watcher;
+    let api: kube::Api<kube::api::DynamicObject> = kube::Api::all_with(client, &crate::pod_ar());
+    let mut listed = std::collections::HashSet::new();
+    loop {
+        let mut events = std::pin::pin!(watcher::metadata_watcher(
+            api.clone(),
+            watcher::Config::default()
+        ));
+        while let Some(ev) = events.next().await {
+            let Ok(ev) = ev else { break };
+            match ev {
+                watcher::Event::Init => listed.clear(),
+                watcher::Event::InitApply(p) => {
+                    let ns = p.metadata.namespace.as_deref().unwrap_or_default();
+                    let name = p.metadata.name.as_deref().unwrap_or_default();
+                    listed.insert((safe(ns), safe(name)));
+                }
+                watcher::Event::InitDone => {
+                    let (dir, pods) = (data_dir.clone(), std::mem::take(&mut listed));
+                    let _ = tokio::task::spawn_blocking(move || sweep(&dir, &pods)).await;
+                }
+                watcher::Event::Apply(_) => {}
+                watcher::Event::Delete(p) => {
+                    let ns = p.metadata.namespace.clone().unwrap_or_default();
+                    let name = p.metadata.name.clone().unwrap_or_default();
+                    let owner = p
+                        .metadata
+                        .owner_references
+                        .iter()
+                        .flatten()
+                        .find(|r| r.kind == "TaskRun")
+                        .map(|r| r.uid.clone());
+                    let dir = data_dir.clone();
+                    let _ = tokio::task::spawn_blocking(move || {
+                        forget(&dir, &ns, &name, owner.as_deref())
+                    })
+                    .await;
+                }
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}
+
 impl Drop for StepLogs {
     fn drop(&mut self) {
         let _ = File::create(self.dir.join(DONE));
@@ -111,7 +223,7 @@ impl Drop for StepLogs {
 
 /// Marks a Pod's logs complete (a run cut off by a server stop).
 pub fn mark_done(data_dir: &Path, namespace: &str, pod: &str) {
-    let dir = data_dir.join("logs").join(safe(namespace)).join(safe(pod));
+    let dir = pod_dir(data_dir, namespace, pod);
     if dir.is_dir() {
         let _ = File::create(dir.join(DONE));
     }
@@ -173,10 +285,42 @@ impl LogSink for StepLogs {
 mod tests {
     use super::*;
 
+    /// Logs follow their Pods: a deleted Pod's logs go unless they were written for another
+    /// TaskRun of the same name; a sweep removes the logs of Pods that are not listed, but
+    /// not those made in the last minute.
+    #[test]
+    fn logs_go_with_their_pods() {
+        let dir = std::env::temp_dir().join(format!("sluice-kube-keep-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        drop(StepLogs::new(&dir, "ns", "a-pod", 100, "uid-a"));
+        forget(&dir, "ns", "a-pod", Some("uid-older"));
+        assert!(pod_dir(&dir, "ns", "a-pod").is_dir());
+        forget(&dir, "ns", "a-pod", Some("uid-a"));
+        assert!(!pod_dir(&dir, "ns", "a-pod").exists());
+
+        for p in ["listed-pod", "gone-pod", "new-pod"] {
+            drop(StepLogs::new(&dir, "ns", p, 100, "u"));
+        }
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(120);
+        for p in ["listed-pod", "gone-pod"] {
+            let d = File::open(pod_dir(&dir, "ns", p)).expect("dir");
+            d.set_modified(old).expect("mtime");
+        }
+        let listed = std::collections::HashSet::from([("ns".to_owned(), "listed-pod".to_owned())]);
+        sweep(&dir, &listed);
+        assert!(pod_dir(&dir, "ns", "listed-pod").is_dir());
+        assert!(!pod_dir(&dir, "ns", "gone-pod").exists());
+        assert!(
+            pod_dir(&dir, "ns", "new-pod").is_dir(),
+            "made in the last minute"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn logs_are_bounded_and_named_by_container() {
         let dir = std::env::temp_dir().join(format!("sluice-kube-logs-{}", std::process::id()));
-        let logs = StepLogs::new(&dir, "ns", "run-pod", 20);
+        let logs = StepLogs::new(&dir, "ns", "run-pod", 20, "uid-1");
         logs.touch(&["step-b".to_owned()]);
         logs.line("task/a", "hello");
         logs.line("task/a", "world, this is long");

@@ -5,6 +5,7 @@
 //! never selected. [`select`] is pure; [`prune`] reads and deletes through the client.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams};
 use serde_json::Value;
@@ -94,6 +95,33 @@ pub async fn prune(
         }
     }
     Ok(deleted)
+}
+
+/// A run's files follow it: when a PipelineRun, or a TaskRun of no PipelineRun, is deleted
+/// (`kind` is the deleted object's), its run directory DATA/runs/NS/NAME goes, unless it was
+/// made for a newer run of the same name. (Its Pods' logs go with the Pods:
+/// [`crate::logs::retain`].)
+pub fn forget_run(data_dir: &Path, kind: &str, obj: &DynamicObject) {
+    let standalone = kind == "TaskRun"
+        && !obj
+            .metadata
+            .labels
+            .as_ref()
+            .is_some_and(|l| l.contains_key("tekton.dev/pipelineRun"));
+    if kind != "PipelineRun" && !standalone {
+        return;
+    }
+    let (Some(ns), Some(name)) = (&obj.metadata.namespace, &obj.metadata.name) else {
+        return;
+    };
+    if [ns, name]
+        .iter()
+        .any(|s| s.is_empty() || s.contains('/') || s.starts_with('.'))
+    {
+        return;
+    }
+    let dir = data_dir.join("runs").join(ns).join(name);
+    crate::logs::remove_owned(&dir, obj.metadata.uid.as_deref());
 }
 
 #[cfg(test)]

@@ -362,12 +362,21 @@ async fn attempt(ctx: &Arc<Ctx>, tr: &Value) -> Result<Option<Value>, Error> {
         ctx.opts.isolate,
     );
     let containers: Vec<String> = steps.iter().map(|s| s.container.clone()).collect();
-    let (ns2, pod2) = (ns.clone(), pod.clone());
+    let (ns2, pod2, uid2) = (ns.clone(), pod.clone(), uid.clone());
+    // the run directory is its PipelineRun's (or, standalone, the TaskRun's): it goes with
+    // that object (crate::retention::forget_run)
+    let run_owner = labels["tekton.dev/pipelineRunUID"]
+        .as_str()
+        .filter(|_| parent.is_some())
+        .unwrap_or(&uid)
+        .to_owned();
     let c2 = cancel.clone();
     let mut job = tokio::task::spawn_blocking(move || {
-        let logs = Arc::new(StepLogs::new(&data_dir, &ns2, &pod2, max_log_bytes));
+        let logs = Arc::new(StepLogs::new(&data_dir, &ns2, &pod2, max_log_bytes, &uid2));
         logs.touch(&containers);
-        if let Err(e) = std::fs::create_dir_all(&run_dir) {
+        let made = std::fs::create_dir_all(&run_dir)
+            .and_then(|()| std::fs::write(run_dir.join(crate::logs::OWNER), &run_owner));
+        if let Err(e) = made {
             let msg = format!("{}: {e}", run_dir.display());
             return TaskRunStatus {
                 conditions: vec![Condition::succeeded(Some(false), treason::FAILED, msg)],

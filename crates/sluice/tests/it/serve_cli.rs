@@ -361,6 +361,30 @@ fn cli_against_serve_runs_lists_logs_metrics_and_retention() {
         ok(&s, &["pipelinerun", "delete", &slow]),
         format!("PipelineRuns deleted: \"{slow}\"\n")
     );
+    // a deleted run's files go with it: its Pods' logs and its run directory
+    let files_of = |run: &str| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(s.dir.join("logs/default"))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with(&format!("{run}-")))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if s.dir.join("runs/default").join(run).exists() {
+            v.push(format!("runs/default/{run}"));
+        }
+        v
+    };
+    for gone in [&good, &failed, &slow] {
+        wait_for("a deleted run's files", 30, || files_of(gone).is_empty());
+    }
+    let third_files = files_of(&third);
+    assert!(
+        third_files.iter().any(|f| f.ends_with("-pod"))
+            && third_files.contains(&format!("runs/default/{third}")),
+        "{third_files:?}"
+    );
 
     // delete by type and name, and by manifest
     assert_eq!(
