@@ -466,11 +466,10 @@ pub async fn run_as(client: Client, rollouts_client: Client, opts: Options) -> R
     };
     let rollouts_ctx = Ctx::new(rollouts_client, ctx.opts.clone());
     let snapshots = snapshots::watch(client.clone(), ctx.snapshots.clone());
-    let logs = logs::retain(client.clone(), data_dir);
     futures::future::join3(
         futures::future::join3(pr_ctl, tr_ctl, el_ctl),
         rollouts::run(rollouts_ctx),
-        futures::future::join(snapshots, logs),
+        snapshots,
     )
     .await;
     Ok(())
@@ -480,24 +479,21 @@ pub async fn run_as(client: Client, rollouts_client: Client, opts: Options) -> R
 /// finished run reads ([`trim_finished`]): finished runs pile up by the thousand and each
 /// reconcile of one returns at once, so a full copy of each (spec, status with every
 /// child's results) cost more memory than the API server's own copy (bench/serve.py (c)).
-/// Its watch, before trimming, feeds `subs` (the runs executing follow objects through it),
-/// and a deleted run's files under `data_dir` go ([`retention::forget_run`]).
+/// Its watch, before trimming, feeds `subs` (the runs executing follow objects through it)
+/// and keeps the runs' files under `data_dir` ([`retention::RunFiles`]).
 fn runs_controller(
     api: Api<DynamicObject>,
     ar: ApiResource,
     subs: Arc<subscribe::Subscriptions>,
     data_dir: &Path,
 ) -> Controller<DynamicObject> {
-    let (data_dir, kind) = (data_dir.to_path_buf(), ar.kind.clone());
-    let gone: OnDelete = Box::new(move |o: &DynamicObject| {
-        let (dir, kind, o) = (data_dir.clone(), kind.clone(), o.clone());
-        tokio::task::spawn_blocking(move || retention::forget_run(&dir, &kind, &o));
-    });
-    fed_controller(api, ar, trim_finished, Some(subs), Some(gone))
+    let mut files = retention::RunFiles::new(data_dir, &ar.kind);
+    let seen: OnEvent = Box::new(move |ev| files.see(ev));
+    fed_controller(api, ar, trim_finished, Some(subs), Some(seen))
 }
 
-/// What a controller's watch does with a deleted object before the controller sees it.
-type OnDelete = Box<dyn Fn(&DynamicObject) + Send + Sync>;
+/// What a controller's watch does with each event before the controller sees it.
+type OnEvent = Box<dyn FnMut(&watcher::Event<DynamicObject>) + Send>;
 
 /// A controller over `api` whose cache holds each object as `trim` leaves it (the
 /// reconciles read what they need beyond that from the API).
@@ -515,7 +511,7 @@ fn fed_controller(
     ar: ApiResource,
     trim: fn(&mut DynamicObject),
     subs: Option<Arc<subscribe::Subscriptions>>,
-    gone: Option<OnDelete>,
+    mut seen: Option<OnEvent>,
 ) -> Controller<DynamicObject> {
     use kube::runtime::WatchStreamExt;
     use kube::runtime::reflector::{self, store::Writer};
@@ -525,8 +521,8 @@ fn fed_controller(
         if let (Some(subs), Ok(ev)) = (&subs, ev) {
             subs.feed(ev);
         }
-        if let (Some(gone), Ok(watcher::Event::Delete(o))) = (&gone, ev) {
-            gone(o);
+        if let (Some(seen), Ok(ev)) = (&mut seen, ev) {
+            seen(ev);
         }
     });
     let stream = reflector::reflector(writer, events.modify(trim)).applied_objects();

@@ -3,7 +3,7 @@
 //! (so it is readable while it runs), Secret values already masked by the executor, and
 //! bounded: past `max_bytes` one marker line is written and the rest is dropped.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -129,16 +129,30 @@ pub(crate) fn remove_owned(dir: &Path, owner: Option<&str>) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// Logs follow their Pod: the logs of a deleted Pod go (the Pod's TaskRun, `owner`, must be
-/// the one they were written for: a newer TaskRun of the same name keeps its own).
-pub fn forget(data_dir: &Path, namespace: &str, pod: &str, owner: Option<&str>) {
-    remove_owned(&pod_dir(data_dir, namespace, pod), owner);
+/// The logs of a deleted TaskRun go: every Pod directory `<taskrun>-pod*` of `namespace`
+/// written for it (`owner`, its uid), so a newer TaskRun of the same name keeps its own.
+pub fn forget(data_dir: &Path, namespace: &str, taskrun: &str, owner: &str) {
+    let prefix = safe(&format!("{taskrun}-pod"));
+    let Ok(dirs) = std::fs::read_dir(data_dir.join("logs").join(safe(namespace))) else {
+        return;
+    };
+    for d in dirs.flatten() {
+        let name = d.file_name().to_string_lossy().into_owned();
+        let retry = name
+            .strip_prefix(&prefix)
+            .is_some_and(|r| r.is_empty() || r.starts_with("-retry"));
+        let mine = std::fs::read_to_string(d.path().join(OWNER)).is_ok_and(|o| o == owner);
+        if retry && mine {
+            let _ = std::fs::remove_dir_all(d.path());
+        }
+    }
 }
 
-/// Removes the log directories of Pods that no longer exist: every DATA/logs/NS/POD whose
-/// (namespace, Pod) is not in `pods`, except those made in the last minute (their Pod may
-/// be in creation, after the list `pods` came from).
-pub fn sweep(data_dir: &Path, pods: &std::collections::HashSet<(String, String)>) {
+/// Removes the logs of TaskRuns that no longer exist (deleted while no server ran): every
+/// DATA/logs/NS/POD whose owner (the TaskRun uid in its `.owner` file) is not in `taskruns`,
+/// except directories made in the last minute (their TaskRun may be newer than the list
+/// `taskruns` came from) and those that name no owner.
+pub fn sweep(data_dir: &Path, taskruns: &HashSet<String>) {
     let fresh = |p: &Path| {
         std::fs::metadata(p)
             .and_then(|m| m.modified())
@@ -153,65 +167,14 @@ pub fn sweep(data_dir: &Path, pods: &std::collections::HashSet<(String, String)>
         let Ok(dirs) = std::fs::read_dir(ns.path()) else {
             continue;
         };
-        let ns_name = ns.file_name().to_string_lossy().into_owned();
         for d in dirs.flatten() {
-            let key = (
-                ns_name.clone(),
-                d.file_name().to_string_lossy().into_owned(),
-            );
-            if !pods.contains(&key) && !fresh(&d.path()) {
+            let Ok(owner) = std::fs::read_to_string(d.path().join(OWNER)) else {
+                continue;
+            };
+            if !taskruns.contains(&owner) && !fresh(&d.path()) {
                 let _ = std::fs::remove_dir_all(d.path());
             }
         }
-    }
-}
-
-/// Keeps DATA/logs in step with the Pods of all namespaces (a metadata watch) for as long
-/// as the future runs: a deleted Pod's logs go ([`forget`]); after each full list, logs of
-/// Pods that are gone (deleted while no server ran) go too ([`sweep`]).
-pub async fn retain(client: kube::Client, data_dir: PathBuf) {
-    use futures::StreamExt;
-    use kube::runtime::watcher;
-    let api: kube::Api<kube::api::DynamicObject> = kube::Api::all_with(client, &crate::pod_ar());
-    let mut listed = std::collections::HashSet::new();
-    loop {
-        let mut events = std::pin::pin!(watcher::metadata_watcher(
-            api.clone(),
-            watcher::Config::default()
-        ));
-        while let Some(ev) = events.next().await {
-            let Ok(ev) = ev else { break };
-            match ev {
-                watcher::Event::Init => listed.clear(),
-                watcher::Event::InitApply(p) => {
-                    let ns = p.metadata.namespace.as_deref().unwrap_or_default();
-                    let name = p.metadata.name.as_deref().unwrap_or_default();
-                    listed.insert((safe(ns), safe(name)));
-                }
-                watcher::Event::InitDone => {
-                    let (dir, pods) = (data_dir.clone(), std::mem::take(&mut listed));
-                    let _ = tokio::task::spawn_blocking(move || sweep(&dir, &pods)).await;
-                }
-                watcher::Event::Apply(_) => {}
-                watcher::Event::Delete(p) => {
-                    let ns = p.metadata.namespace.clone().unwrap_or_default();
-                    let name = p.metadata.name.clone().unwrap_or_default();
-                    let owner = p
-                        .metadata
-                        .owner_references
-                        .iter()
-                        .flatten()
-                        .find(|r| r.kind == "TaskRun")
-                        .map(|r| r.uid.clone());
-                    let dir = data_dir.clone();
-                    let _ = tokio::task::spawn_blocking(move || {
-                        forget(&dir, &ns, &name, owner.as_deref())
-                    })
-                    .await;
-                }
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
 }
 
@@ -285,29 +248,32 @@ impl LogSink for StepLogs {
 mod tests {
     use super::*;
 
-    /// Logs follow their Pods: a deleted Pod's logs go unless they were written for another
-    /// TaskRun of the same name; a sweep removes the logs of Pods that are not listed, but
+    /// Logs follow their TaskRuns: a deleted TaskRun's Pod directories go unless written for
+    /// another TaskRun of the same name; a sweep removes the logs of TaskRuns not listed, but
     /// not those made in the last minute.
     #[test]
-    fn logs_go_with_their_pods() {
+    fn logs_go_with_their_taskruns() {
         let dir = std::env::temp_dir().join(format!("sluice-kube-keep-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        drop(StepLogs::new(&dir, "ns", "a-pod", 100, "uid-a"));
-        forget(&dir, "ns", "a-pod", Some("uid-older"));
+        for p in ["a-pod", "a-pod-retry1", "ab-pod"] {
+            drop(StepLogs::new(&dir, "ns", p, 100, "uid-a"));
+        }
+        forget(&dir, "ns", "a", "uid-older");
         assert!(pod_dir(&dir, "ns", "a-pod").is_dir());
-        forget(&dir, "ns", "a-pod", Some("uid-a"));
+        forget(&dir, "ns", "a", "uid-a");
         assert!(!pod_dir(&dir, "ns", "a-pod").exists());
+        assert!(!pod_dir(&dir, "ns", "a-pod-retry1").exists());
+        assert!(pod_dir(&dir, "ns", "ab-pod").is_dir(), "another TaskRun's");
 
-        for p in ["listed-pod", "gone-pod", "new-pod"] {
-            drop(StepLogs::new(&dir, "ns", p, 100, "u"));
+        for (p, owner) in [("listed-pod", "l"), ("gone-pod", "g"), ("new-pod", "n")] {
+            drop(StepLogs::new(&dir, "ns", p, 100, owner));
         }
         let old = std::time::SystemTime::now() - std::time::Duration::from_secs(120);
         for p in ["listed-pod", "gone-pod"] {
             let d = File::open(pod_dir(&dir, "ns", p)).expect("dir");
             d.set_modified(old).expect("mtime");
         }
-        let listed = std::collections::HashSet::from([("ns".to_owned(), "listed-pod".to_owned())]);
-        sweep(&dir, &listed);
+        sweep(&dir, &HashSet::from(["l".to_owned()]));
         assert!(pod_dir(&dir, "ns", "listed-pod").is_dir());
         assert!(!pod_dir(&dir, "ns", "gone-pod").exists());
         assert!(

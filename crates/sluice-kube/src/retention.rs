@@ -4,10 +4,11 @@
 //! "--keep int  Keep n most recent number of PipelineRuns"). Runs that have not finished are
 //! never selected. [`select`] is pure; [`prune`] reads and deletes through the client.
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
 
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams};
+use kube::runtime::watcher;
 use serde_json::Value;
 
 use crate::{Error, pipelinerun_ar};
@@ -97,21 +98,57 @@ pub async fn prune(
     Ok(deleted)
 }
 
-/// A run's files follow it: when a PipelineRun, or a TaskRun of no PipelineRun, is deleted
-/// (`kind` is the deleted object's), its run directory DATA/runs/NS/NAME goes, unless it was
-/// made for a newer run of the same name. (Its Pods' logs go with the Pods:
-/// [`crate::logs::retain`].)
-pub fn forget_run(data_dir: &Path, kind: &str, obj: &DynamicObject) {
-    let standalone = kind == "TaskRun"
-        && !obj
-            .metadata
-            .labels
-            .as_ref()
-            .is_some_and(|l| l.contains_key("tekton.dev/pipelineRun"));
-    if kind != "PipelineRun" && !standalone {
-        return;
+/// Keeps a run's files in step with the runs a controller's watch sees (`kind`: PipelineRun
+/// or TaskRun): a deleted PipelineRun's, or standalone TaskRun's, run directory
+/// DATA/runs/NS/NAME goes, and a deleted TaskRun's Pod logs ([`crate::logs::forget`]);
+/// after each full list of TaskRuns, the logs of TaskRuns that are gone
+/// ([`crate::logs::sweep`]). A directory made for a newer object of the same name is kept.
+/// The file system work runs on blocking threads.
+pub struct RunFiles {
+    data_dir: PathBuf,
+    kind: String,
+    listed: HashSet<String>,
+}
+
+impl RunFiles {
+    pub fn new(data_dir: &Path, kind: &str) -> RunFiles {
+        RunFiles {
+            data_dir: data_dir.to_path_buf(),
+            kind: kind.to_owned(),
+            listed: HashSet::new(),
+        }
     }
-    let (Some(ns), Some(name)) = (&obj.metadata.namespace, &obj.metadata.name) else {
+
+    /// Takes one event of the watch.
+    pub fn see(&mut self, ev: &watcher::Event<DynamicObject>) {
+        match ev {
+            watcher::Event::Init => self.listed.clear(),
+            watcher::Event::InitApply(o) => {
+                self.listed.extend(o.metadata.uid.clone());
+            }
+            watcher::Event::InitDone => {
+                let listed = std::mem::take(&mut self.listed);
+                if self.kind == "TaskRun" {
+                    let dir = self.data_dir.clone();
+                    tokio::task::spawn_blocking(move || crate::logs::sweep(&dir, &listed));
+                }
+            }
+            watcher::Event::Apply(_) => {}
+            watcher::Event::Delete(o) => {
+                let (dir, kind, o) = (self.data_dir.clone(), self.kind.clone(), o.clone());
+                tokio::task::spawn_blocking(move || forget_run(&dir, &kind, &o));
+            }
+        }
+    }
+}
+
+/// The files of the deleted run `obj` (of `kind`): see [`RunFiles`].
+pub fn forget_run(data_dir: &Path, kind: &str, obj: &DynamicObject) {
+    let (Some(ns), Some(name), Some(uid)) = (
+        &obj.metadata.namespace,
+        &obj.metadata.name,
+        &obj.metadata.uid,
+    ) else {
         return;
     };
     if [ns, name]
@@ -120,8 +157,18 @@ pub fn forget_run(data_dir: &Path, kind: &str, obj: &DynamicObject) {
     {
         return;
     }
-    let dir = data_dir.join("runs").join(ns).join(name);
-    crate::logs::remove_owned(&dir, obj.metadata.uid.as_deref());
+    if kind == "TaskRun" {
+        crate::logs::forget(data_dir, ns, name, uid);
+    }
+    let standalone = kind == "TaskRun"
+        && !obj
+            .metadata
+            .labels
+            .as_ref()
+            .is_some_and(|l| l.contains_key("tekton.dev/pipelineRun"));
+    if kind == "PipelineRun" || standalone {
+        crate::logs::remove_owned(&data_dir.join("runs").join(ns).join(name), Some(uid));
+    }
 }
 
 #[cfg(test)]
