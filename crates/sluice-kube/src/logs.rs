@@ -40,6 +40,8 @@ pub fn log_path(data_dir: &Path, namespace: &str, pod: &str, container: &str) ->
 /// Writes the log lines of one TaskRun execution (one Pod) to its containers' files.
 pub struct StepLogs {
     dir: PathBuf,
+    /// The TaskRun (uid) written into the done marker.
+    owner: String,
     max_bytes: u64,
     files: Mutex<HashMap<String, (File, u64, bool)>>,
 }
@@ -57,8 +59,8 @@ impl StepLogs {
         let dir = pod_dir(data_dir, namespace, pod);
         let _ = std::fs::remove_dir_all(&dir);
         let _ = std::fs::create_dir_all(&dir);
-        let _ = std::fs::write(dir.join(OWNER), owner);
         StepLogs {
+            owner: owner.to_owned(),
             dir,
             max_bytes,
             files: Mutex::new(HashMap::new()),
@@ -108,10 +110,10 @@ impl StepLogs {
 }
 
 /// The marker file written in a Pod's log directory once its steps ended (a follower
-/// stops there).
+/// stops there); it holds the uid of the TaskRun the logs were written for.
 const DONE: &str = ".done";
 
-/// The file in a Pod's (or a run's) directory naming the object (uid) it was made for.
+/// The file in a run's directory naming the object (uid) it was made for.
 pub(crate) const OWNER: &str = ".owner";
 
 fn pod_dir(data_dir: &Path, namespace: &str, pod: &str) -> PathBuf {
@@ -130,7 +132,9 @@ pub(crate) fn remove_owned(dir: &Path, owner: Option<&str>) {
 }
 
 /// The logs of a deleted TaskRun go: every Pod directory `<taskrun>-pod*` of `namespace`
-/// written for it (`owner`, its uid), so a newer TaskRun of the same name keeps its own.
+/// written for it (`owner`, its uid, in the done marker), so a newer TaskRun of the same
+/// name keeps its own. (Logs still being written when their TaskRun is deleted have no
+/// marker yet: the next sweep takes them.)
 pub fn forget(data_dir: &Path, namespace: &str, taskrun: &str, owner: &str) {
     let prefix = safe(&format!("{taskrun}-pod"));
     let Ok(dirs) = std::fs::read_dir(data_dir.join("logs").join(safe(namespace))) else {
@@ -141,7 +145,7 @@ pub fn forget(data_dir: &Path, namespace: &str, taskrun: &str, owner: &str) {
         let retry = name
             .strip_prefix(&prefix)
             .is_some_and(|r| r.is_empty() || r.starts_with("-retry"));
-        let mine = std::fs::read_to_string(d.path().join(OWNER)).is_ok_and(|o| o == owner);
+        let mine = std::fs::read_to_string(d.path().join(DONE)).is_ok_and(|o| o == owner);
         if retry && mine {
             let _ = std::fs::remove_dir_all(d.path());
         }
@@ -149,9 +153,9 @@ pub fn forget(data_dir: &Path, namespace: &str, taskrun: &str, owner: &str) {
 }
 
 /// Removes the logs of TaskRuns that no longer exist (deleted while no server ran): every
-/// DATA/logs/NS/POD whose owner (the TaskRun uid in its `.owner` file) is not in `taskruns`,
+/// DATA/logs/NS/POD whose owner (the TaskRun uid in its done marker) is not in `taskruns`,
 /// except directories made in the last minute (their TaskRun may be newer than the list
-/// `taskruns` came from) and those that name no owner.
+/// `taskruns` came from) and those not done or naming no owner.
 pub fn sweep(data_dir: &Path, taskruns: &HashSet<String>) {
     let fresh = |p: &Path| {
         std::fs::metadata(p)
@@ -168,10 +172,10 @@ pub fn sweep(data_dir: &Path, taskruns: &HashSet<String>) {
             continue;
         };
         for d in dirs.flatten() {
-            let Ok(owner) = std::fs::read_to_string(d.path().join(OWNER)) else {
+            let Ok(owner) = std::fs::read_to_string(d.path().join(DONE)) else {
                 continue;
             };
-            if !taskruns.contains(&owner) && !fresh(&d.path()) {
+            if !owner.is_empty() && !taskruns.contains(&owner) && !fresh(&d.path()) {
                 let _ = std::fs::remove_dir_all(d.path());
             }
         }
@@ -180,15 +184,16 @@ pub fn sweep(data_dir: &Path, taskruns: &HashSet<String>) {
 
 impl Drop for StepLogs {
     fn drop(&mut self) {
-        let _ = File::create(self.dir.join(DONE));
+        let _ = std::fs::write(self.dir.join(DONE), &self.owner);
     }
 }
 
-/// Marks a Pod's logs complete (a run cut off by a server stop).
-pub fn mark_done(data_dir: &Path, namespace: &str, pod: &str) {
+/// Marks the logs of a Pod of the TaskRun `owner` (uid) complete (a run cut off by a server
+/// stop).
+pub fn mark_done(data_dir: &Path, namespace: &str, pod: &str, owner: &str) {
     let dir = pod_dir(data_dir, namespace, pod);
     if dir.is_dir() {
-        let _ = File::create(dir.join(DONE));
+        let _ = std::fs::write(dir.join(DONE), owner);
     }
 }
 

@@ -100,7 +100,12 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action,
     };
     let pod = tr["status"]["podName"].as_str().filter(|p| !p.is_empty());
     let pod = pod.map(|p| {
-        crate::logs::mark_done(&ctx.opts.data_dir, meta(&tr, "namespace"), p);
+        crate::logs::mark_done(
+            &ctx.opts.data_dir,
+            meta(&tr, "namespace"),
+            p,
+            meta(&tr, "uid"),
+        );
         let pods: Api<DynamicObject> =
             Api::namespaced_with(ctx.client.clone(), meta(&tr, "namespace"), &pod_ar());
         StatusWriter::new(pods, p)
@@ -374,8 +379,15 @@ async fn attempt(ctx: &Arc<Ctx>, tr: &Value) -> Result<Option<Value>, Error> {
     let mut job = tokio::task::spawn_blocking(move || {
         let logs = Arc::new(StepLogs::new(&data_dir, &ns2, &pod2, max_log_bytes, &uid2));
         logs.touch(&containers);
-        let made = std::fs::create_dir_all(&run_dir)
-            .and_then(|()| std::fs::write(run_dir.join(crate::logs::OWNER), &run_owner));
+        // (its owner written once: the run's other TaskRuns read it)
+        let owner_file = run_dir.join(crate::logs::OWNER);
+        let made = std::fs::create_dir_all(&run_dir).and_then(|()| {
+            if std::fs::read_to_string(&owner_file).is_ok_and(|o| o == run_owner) {
+                Ok(())
+            } else {
+                std::fs::write(&owner_file, &run_owner)
+            }
+        });
         if let Err(e) = made {
             let msg = format!("{}: {e}", run_dir.display());
             return TaskRunStatus {
