@@ -59,7 +59,7 @@ use std::time::Duration;
 
 pub use admission::{AdmissionHook, AdmissionRequest, Operation};
 pub use server::State;
-pub use server::{MetricsSource, PodLogHook};
+pub use server::{MetricsSource, PodLogHook, tail_start};
 pub use status::ApiError;
 pub use store::Store;
 

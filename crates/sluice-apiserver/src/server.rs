@@ -67,15 +67,79 @@ pub struct State {
 /// of executors: the binary implements this with the controllers' log files).
 pub trait PodLogHook: Send + Sync {
     /// The log of `container` of Pod `namespace/pod` as chunks of bytes, `None` when this
-    /// hook does not know the container. With `follow`, the channel stays open until the
-    /// container's log is complete.
+    /// hook does not know the container: from its last `tail_lines` lines when given
+    /// (`PodLogOptions.tailLines`), else from its start. With `follow`, the channel stays
+    /// open until the container's log is complete.
     fn pod_log(
         &self,
         namespace: &str,
         pod: &str,
         container: &str,
         follow: bool,
+        tail_lines: Option<u64>,
     ) -> Option<mpsc::Receiver<Vec<u8>>>;
+}
+
+/// Where the last `n` lines of `data` start (a final newline ends the last line, it does
+/// not start an empty one), as the kubelet's `tailLines`.
+pub fn tail_start(data: &[u8], n: u64) -> usize {
+    if n == 0 {
+        return data.len();
+    }
+    let end = data.strip_suffix(b"\n").map_or(data.len(), <[u8]>::len);
+    let mut seen = 0;
+    for (i, b) in data[..end].iter().enumerate().rev() {
+        if *b == b'\n' {
+            seen += 1;
+            if seen == n {
+                return i + 1;
+            }
+        }
+    }
+    0
+}
+
+/// `PodLogOptions`' `tailLines` and `limitBytes` from the query, validated as
+/// kube-apiserver's `ValidatePodLogOptions` does (a 422 `PodLogOptions "NAME" is invalid`).
+fn log_options(query: &Query, pod: &str) -> Result<(Option<u64>, Option<u64>), ApiError> {
+    let int = |k: &str| -> Result<Option<i64>, ApiError> {
+        query
+            .get(k)
+            .map(|v| {
+                v.parse::<i64>().map_err(|_| {
+                    ApiError::bad_request(format!("{k}: invalid value {v:?}: not an integer"))
+                })
+            })
+            .transpose()
+    };
+    let (tail, limit) = (int("tailLines")?, int("limitBytes")?);
+    let mut errs = Vec::new();
+    if let Some(t) = tail.filter(|t| *t < 0) {
+        errs.push(format!(
+            "tailLines: Invalid value: {t}: must be greater than or equal to 0"
+        ));
+    }
+    if let Some(l) = limit.filter(|l| *l < 1) {
+        errs.push(format!(
+            "limitBytes: Invalid value: {l}: must be greater than 0"
+        ));
+    }
+    if !errs.is_empty() {
+        let list = if errs.len() == 1 {
+            errs.remove(0)
+        } else {
+            format!("[{}]", errs.join(", "))
+        };
+        return Err(ApiError::new(
+            422,
+            "Invalid",
+            format!("PodLogOptions {pod:?} is invalid: {list}"),
+        ));
+    }
+    Ok((
+        tail.map(|t| t.unsigned_abs()),
+        limit.map(|l| l.unsigned_abs()),
+    ))
 }
 
 /// The text `/metrics` serves (the server stays free of the controllers that count: the
@@ -840,6 +904,7 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
                     .to_owned()
             });
             let follow = truthy(query.get("follow"));
+            let (tail, limit) = log_options(&query, &name)?;
             let hooks = st
                 .log_hooks
                 .read()
@@ -847,12 +912,20 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
                 .clone();
             if let Some(mut rx) = hooks
                 .iter()
-                .find_map(|h| h.pod_log(&ns, &name, &container, follow))
+                .find_map(|h| h.pod_log(&ns, &name, &container, follow, tail))
             {
                 let (tx, brx) = mpsc::channel::<Bytes>(16);
                 tokio::spawn(async move {
-                    while let Some(chunk) = rx.recv().await {
-                        if tx.send(Bytes::from(chunk)).await.is_err() {
+                    // limitBytes: the output ends after that many bytes
+                    let mut left = limit.unwrap_or(u64::MAX);
+                    while let Some(mut chunk) = rx.recv().await {
+                        if (chunk.len() as u64) >= left {
+                            chunk.truncate(usize::try_from(left).unwrap_or(usize::MAX));
+                            left = 0;
+                        } else {
+                            left -= chunk.len() as u64;
+                        }
+                        if tx.send(Bytes::from(chunk)).await.is_err() || left == 0 {
                             break;
                         }
                     }
@@ -862,7 +935,9 @@ async fn dispatch(st: Arc<State>, req: Request) -> Result<Dispatched, ApiError> 
                     .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
                 return Ok(Dispatched::Stream(r));
             }
-            let text = crate::simnode::pod_log(&obj);
+            let text = crate::simnode::pod_log(&obj).into_bytes();
+            let mut text = text[tail.map_or(0, |n| tail_start(&text, n))..].to_vec();
+            text.truncate(limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX)));
             Ok(Dispatched::Reply(Reply {
                 code: 200,
                 body: Bytes::from(text),

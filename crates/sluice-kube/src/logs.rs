@@ -197,14 +197,17 @@ pub fn mark_done(data_dir: &Path, namespace: &str, pod: &str, owner: &str) {
     }
 }
 
-/// Reads a container's log in chunks handed to `send` (which returns false once the
-/// reader is gone). With `follow`, waits for more until the Pod's logs are complete (or
+/// Reads a container's log from byte `from` in chunks handed to `send` (which returns false
+/// once the reader is gone). With `follow`, waits for more until the Pod's logs are complete (or
 /// its directory is removed). Blocking: run it on a thread of its own.
-pub fn stream(path: &Path, follow: bool, mut send: impl FnMut(Vec<u8>) -> bool) {
-    use std::io::Read;
+pub fn stream(path: &Path, follow: bool, from: u64, mut send: impl FnMut(Vec<u8>) -> bool) {
+    use std::io::{Read, Seek};
     let Ok(mut f) = File::open(path) else {
         return;
     };
+    if from > 0 && f.seek(std::io::SeekFrom::Start(from)).is_err() {
+        return;
+    }
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut buf = vec![0u8; 64 * 1024];
     let mut draining = false;
@@ -312,7 +315,7 @@ mod tests {
             let path = path.clone();
             std::thread::spawn(move || {
                 let mut got = Vec::new();
-                stream(&path, true, |c| {
+                stream(&path, true, 0, |c| {
                     got.extend(c);
                     true
                 });

@@ -305,6 +305,7 @@ impl sluice_apiserver::PodLogHook for StepLogHook {
         pod: &str,
         container: &str,
         follow: bool,
+        tail_lines: Option<u64>,
     ) -> Option<tokio::sync::mpsc::Receiver<Vec<u8>>> {
         let path = sluice_kube::logs::log_path(&self.data, namespace, pod, container);
         if !path.is_file() {
@@ -314,7 +315,15 @@ impl sluice_apiserver::PodLogHook for StepLogHook {
         std::thread::Builder::new()
             .name("pod-log".into())
             .spawn(move || {
-                sluice_kube::logs::stream(&path, follow, |chunk| tx.blocking_send(chunk).is_ok())
+                // the last lines of what is written now (a step's log is at most
+                // --max-log-bytes), then, following, what comes
+                let from = tail_lines.map_or(0, |n| {
+                    let now = std::fs::read(&path).unwrap_or_default();
+                    sluice_apiserver::tail_start(&now, n) as u64
+                });
+                sluice_kube::logs::stream(&path, follow, from, |chunk| {
+                    tx.blocking_send(chunk).is_ok()
+                })
             })
             .ok()?;
         Some(rx)

@@ -333,6 +333,18 @@ spec:
         s.ok(&["logs", "ok-publish-pod", "-c", "step-push"], None),
         "pushing shop-1.0\n"
     );
+    // --tail and --limit-bytes (PodLogOptions tailLines, limitBytes)
+    for (flag, want) in [
+        ("--tail=0", ""),
+        ("--tail=1", "pushing shop-1.0\n"),
+        ("--limit-bytes=4", "push"),
+    ] {
+        assert_eq!(
+            s.ok(&["logs", "ok-publish-pod", "-c", "step-push", flag], None),
+            want,
+            "{flag}"
+        );
+    }
     // a standalone TaskRun; Secret values are masked in its log
     s.ok(
         &[
