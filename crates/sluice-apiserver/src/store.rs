@@ -544,6 +544,11 @@ impl Store {
         Some(Arc::new(o.value()))
     }
 
+    /// How many objects of a resource are stored (all namespaces), without copying any.
+    pub fn count(&self, resource: &str) -> usize {
+        self.lock().objects.get(resource).map_or(0, |m| m.len())
+    }
+
     /// The object as stored (not parsed).
     pub fn get_stored(&self, resource: &str, namespace: &str, name: &str) -> Option<Obj> {
         let g = self.lock();

@@ -996,9 +996,7 @@ impl LocalExecutor {
         container: &str,
         home: &str,
     ) -> Result<StepProcess, Error> {
-        let c = self.launch(sb, inv, step, container, home)?;
-        let argv0 = c.argv.first().cloned().unwrap_or_default();
-        StepProcess::spawn(c).map_err(|e| Error::Setup(format!("{argv0}: {e}")))
+        self.start(sb, inv, step, container, home, StepProcess::spawn)
     }
 
     /// Runs a step to its end on this thread (`StepProcess::run`).
@@ -1013,9 +1011,25 @@ impl LocalExecutor {
         deadline: Option<Instant>,
         cancel: &CancelToken,
     ) -> Result<Exit, Error> {
+        self.start(sb, inv, step, container, home, |c| {
+            StepProcess::run(c, deadline, cancel)
+        })
+    }
+
+    /// Hands a step's or sidecar's command ([`Self::launch`]) to `go`; a process that does
+    /// not start is a setup error naming its program.
+    fn start<T>(
+        &self,
+        sb: &Sandbox,
+        inv: &TaskInvocation,
+        step: &Step,
+        container: &str,
+        home: &str,
+        go: impl FnOnce(StepCommand) -> std::io::Result<T>,
+    ) -> Result<T, Error> {
         let c = self.launch(sb, inv, step, container, home)?;
         let argv0 = c.argv.first().cloned().unwrap_or_default();
-        StepProcess::run(c, deadline, cancel).map_err(|e| Error::Setup(format!("{argv0}: {e}")))
+        go(c).map_err(|e| Error::Setup(format!("{argv0}: {e}")))
     }
 
     /// A step's or sidecar's command line, environment, directory, log and log prefix.

@@ -113,22 +113,8 @@ impl StepLogs {
 /// stops there); it holds the uid of the TaskRun the logs were written for.
 const DONE: &str = ".done";
 
-/// The file in a run's directory naming the object (uid) it was made for.
-pub(crate) const OWNER: &str = ".owner";
-
 fn pod_dir(data_dir: &Path, namespace: &str, pod: &str) -> PathBuf {
     data_dir.join("logs").join(safe(namespace)).join(safe(pod))
-}
-
-/// Removes `dir` unless its [`OWNER`] file names another object than `owner` (a directory
-/// with no owner file is removed).
-pub(crate) fn remove_owned(dir: &Path, owner: Option<&str>) {
-    if let Ok(o) = std::fs::read_to_string(dir.join(OWNER))
-        && owner.is_some_and(|w| w != o)
-    {
-        return;
-    }
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// The logs of a deleted TaskRun go: every Pod directory `<taskrun>-pod*` of `namespace`

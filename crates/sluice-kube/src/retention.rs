@@ -167,8 +167,27 @@ pub fn forget_run(data_dir: &Path, kind: &str, obj: &DynamicObject) {
             .as_ref()
             .is_some_and(|l| l.contains_key("tekton.dev/pipelineRun"));
     if kind == "PipelineRun" || standalone {
-        crate::logs::remove_owned(&data_dir.join("runs").join(ns).join(name), Some(uid));
+        let dir = data_dir.join("runs").join(ns).join(name);
+        // unless a newer run of the same name made it its own (no owner file: removed)
+        if std::fs::read_to_string(dir.join(OWNER)).is_ok_and(|o| o != *uid) {
+            return;
+        }
+        let _ = std::fs::remove_dir_all(dir);
     }
+}
+
+/// The file in a run's directory naming the object (uid) it was made for.
+const OWNER: &str = ".owner";
+
+/// Makes a run's directory, owned by the object `owner` (uid) it goes with
+/// ([`forget_run`]): the run's first TaskRun writes the owner, the others only read it.
+pub fn make_run_dir(dir: &Path, owner: &str) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let file = dir.join(OWNER);
+    if std::fs::read_to_string(&file).is_ok_and(|o| o == owner) {
+        return Ok(());
+    }
+    std::fs::write(file, owner)
 }
 
 #[cfg(test)]

@@ -46,6 +46,15 @@ struct Inner {
     lent: HashMap<String, (String, Arc<Catalog>)>,
 }
 
+impl Inner {
+    fn generation(&self, namespace: &str) -> Option<Generation> {
+        self.live.iter().all(|l| *l).then(|| Generation {
+            epoch: self.epoch,
+            changes: self.changes.get(namespace).copied().unwrap_or(0),
+        })
+    }
+}
+
 /// Where a namespace stood before its objects were read (see [`Snapshots::generation`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Generation {
@@ -74,11 +83,7 @@ impl Snapshots {
     /// The namespace's generation, to be taken *before* its objects are read; `None` while
     /// a watch is not live (nothing could be lent).
     pub fn generation(&self, namespace: &str) -> Option<Generation> {
-        let inner = self.lock();
-        inner.live.iter().all(|l| *l).then(|| Generation {
-            epoch: inner.epoch,
-            changes: inner.changes.get(namespace).copied().unwrap_or(0),
-        })
+        self.lock().generation(namespace)
     }
 
     /// Lends the catalog of the PipelineRun `uid`, read after `generation` was taken, to
@@ -92,11 +97,7 @@ impl Snapshots {
         catalog: Arc<Catalog>,
     ) -> Option<Lent> {
         let mut inner = self.lock();
-        let now = inner.live.iter().all(|l| *l).then(|| Generation {
-            epoch: inner.epoch,
-            changes: inner.changes.get(namespace).copied().unwrap_or(0),
-        });
-        if generation.is_none() || now != generation {
+        if generation.is_none() || inner.generation(namespace) != generation {
             return None;
         }
         inner

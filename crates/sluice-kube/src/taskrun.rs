@@ -379,16 +379,7 @@ async fn attempt(ctx: &Arc<Ctx>, tr: &Value) -> Result<Option<Value>, Error> {
     let mut job = tokio::task::spawn_blocking(move || {
         let logs = Arc::new(StepLogs::new(&data_dir, &ns2, &pod2, max_log_bytes, &uid2));
         logs.touch(&containers);
-        // (its owner written once: the run's other TaskRuns read it)
-        let owner_file = run_dir.join(crate::logs::OWNER);
-        let made = std::fs::create_dir_all(&run_dir).and_then(|()| {
-            if std::fs::read_to_string(&owner_file).is_ok_and(|o| o == run_owner) {
-                Ok(())
-            } else {
-                std::fs::write(&owner_file, &run_owner)
-            }
-        });
-        if let Err(e) = made {
+        if let Err(e) = crate::retention::make_run_dir(&run_dir, &run_owner) {
             let msg = format!("{}: {e}", run_dir.display());
             return TaskRunStatus {
                 conditions: vec![Condition::succeeded(Some(false), treason::FAILED, msg)],

@@ -764,15 +764,16 @@ pub fn run_pipeline(
                 Ok(JobMsg::Prepared(key)) => {
                     preparing.remove(&key);
                 }
-                Ok(JobMsg::Finished((task, index), sent_st, sent_child)) => {
-                    preparing.remove(&(task.clone(), index));
+                Ok(JobMsg::Finished(key, sent_st, sent_child)) => {
+                    preparing.remove(&key);
+                    running.remove(&key);
+                    let (task, index) = key;
                     // Copied on this thread, the originals freed: what a job's thread
                     // allocated and sends back would otherwise pin that thread's allocator
                     // pages (one per size class, touched by all its work) until the run
                     // ends, after the thread has gone (bench/run.py (c)).
                     let (mut st, pipeline_run) = ((*sent_st).clone(), sent_child.clone());
                     drop((sent_st, sent_child));
-                    running.remove(&(task.clone(), index));
                     let pt = by_name.get(task.as_str()).copied();
                     let ignore = pt.is_some_and(|p| p.on_error == "continue");
                     if ignore && pipeline_run.is_none() {
